@@ -1,0 +1,44 @@
+# intentd: `make run` serves the bundled example model; `make test` runs every test.
+# Both start from nothing: they create .venv, install, and build what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXAMPLE := models/artifacts/example
+BANKING := models/domains/banking
+LISTEN ?= 127.0.0.1:50051
+
+.PHONY: install model run test bench bench-accuracy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[train,dev]'
+	$(BIN)/python -m intentd.protogen
+	touch $(STAMP)
+
+# The bundled banking example, trained, exported (FP32 + INT8), calibrated and evaluated.
+model: $(EXAMPLE)/manifest.json
+
+$(EXAMPLE)/manifest.json: $(STAMP) $(BANKING)/domain.yaml $(BANKING)/train.jsonl $(BANKING)/valid.jsonl $(BANKING)/test.jsonl
+	$(BIN)/intentd train --data $(BANKING) --out $(EXAMPLE)
+	$(BIN)/intentd eval --model $(EXAMPLE) --data $(BANKING)/test.jsonl
+
+run: model
+	$(BIN)/intentd serve --model $(EXAMPLE) --listen $(LISTEN)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Service latency and capacity vs raw ONNX Runtime, on the example model.
+bench: model
+	$(BIN)/python -m bench.service --model $(EXAMPLE) --out bench-results
+
+# Accuracy on the public benchmarks in ../shared/datasets (long: trains SNIPS and CLINC150).
+bench-accuracy: $(STAMP)
+	$(BIN)/python -m bench.accuracy --out bench-results
+
+clean:
+	rm -rf $(VENV) $(EXAMPLE) bench-results .pytest_cache

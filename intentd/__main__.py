@@ -1,0 +1,4 @@
+from intentd.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,248 @@
+"""The `intentd` command. Each sub-command parses its flags here and calls one library function;
+heavy imports (torch, onnxruntime) happen inside the handlers so `intentd --help` stays instant.
+Library code raises typed errors; this is the only place that turns them into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from intentd import __version__
+
+EXIT_ERROR = 2
+
+
+class UsageError(Exception):
+    """A bad flag value: printed as one line, exit 2."""
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from intentd.models.data.importers import format_summary, import_data, write_splits
+
+    result = import_data(
+        args.format,
+        args.src,
+        text_column=args.text_column,
+        intent_column=args.intent_column,
+        ood_label=args.ood_label,
+        seed=args.seed,
+        valid_fraction=args.valid_fraction,
+        test_fraction=args.test_fraction,
+    )
+    paths = write_splits(result, args.out)
+    print(format_summary(result))
+    for split, path in paths.items():
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from intentd.models.build import BuildOptions, build
+    from intentd.models.config import TrainConfig
+
+    config = TrainConfig(
+        base=args.base,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_length=args.max_length,
+        freeze_embeddings=not args.train_embeddings,
+        lora=args.lora,
+        seed=args.seed,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
+    options = BuildOptions(
+        data=Path(args.data),
+        out=Path(args.out),
+        train=config,
+        domain=Path(args.domain) if args.domain else None,
+        name=args.name,
+        target_fer=args.target_fer,
+        int8_max_drop=args.int8_max_drop / 100.0,
+        progress=not args.quiet,
+    )
+    manifest = build(options)
+    metrics = manifest["metrics"]
+    if args.json:
+        print(json.dumps({"artifact": str(options.out), "version": manifest["version"], "metrics": metrics,
+                          "seconds": manifest["training"]["seconds"]}, indent=2))
+    else:
+        print(f"artifact {options.out} ({manifest['version']}), trained in {manifest['training']['seconds']:.0f}s")
+        for split in ("valid", "test"):
+            if split in metrics:
+                print(f"  {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()
+                                                if isinstance(v, float)))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from intentd.models.data.schema import read_jsonl
+    from intentd.models.evaluate import evaluate
+    from intentd.server.model import Model
+
+    model = Model.load(args.model, model=args.onnx_file)
+    examples = read_jsonl(args.data)
+    if not examples:
+        raise ValueError(f"{args.data}: no examples")
+    report = evaluate(model, examples, batch_size=args.batch_size, progress=not args.json)
+    if args.plot:
+        from intentd.models.plots import eval_plot
+
+        eval_plot(report, args.plot)
+    report.pop("_confusion")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_eval(report)
+        if args.plot:
+            print(f"plot: {args.plot}")
+    return 0
+
+
+def _print_eval(report: dict) -> None:
+    def pct(x):
+        return "n/a" if x is None else f"{100 * x:.2f} %"
+
+    print(f"{report['n']} examples ({report['n_in_scope']} in scope, {report['n_out_of_scope']} out of scope)")
+    print(f"  intent accuracy      {pct(report['intent_accuracy'])}  (classification alone {pct(report['classification_accuracy'])})")
+    print(f"  entity F1            {pct(report['entity_f1'])}")
+    print(f"  exact match          {pct(report['exact_match'])}")
+    print(f"  oos recall           {pct(report['oos_recall'])}")
+    print(f"  false escalations    {pct(report['false_escalation_rate'])}")
+    auroc = report["ood_auroc"]
+    print(f"  OOD AUROC            {'n/a' if auroc is None else f'{auroc:.4f}'}")
+    print(f"  ECE                  {report['calibration']['ece']:.4f}")
+    lat = report["latency"]["single_query_ms"]
+    print(f"  latency (batch 1)    p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms")
+    if report["confused_pairs"]:
+        print("  most confused:")
+        for pair in report["confused_pairs"][:5]:
+            print(f"    {pair['gold']} -> {pair['predicted']}: {pair['count']}")
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from intentd.server.analysis import RequestOptions
+    from intentd.server.model import Model
+    from intentd.server.pipeline import Pipeline
+
+    reference = None
+    if args.reference_time:
+        try:
+            reference = dt.datetime.fromisoformat(args.reference_time)
+        except ValueError:
+            raise UsageError(f"--reference-time {args.reference_time!r} is not ISO 8601") from None
+        if reference.tzinfo is None:
+            raise UsageError("--reference-time needs a UTC offset, e.g. 2026-11-29T10:00:00+00:00")
+    options = RequestOptions(top_k=args.top_k, reference_time=reference, time_zone=args.timezone)
+    pipeline = Pipeline(Model.load(args.model))
+    analysis = pipeline.analyze([args.text], options)[0]
+    result = {"text": args.text, **analysis.to_json()}
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        p = analysis.prediction
+        print(f"intent: {p.intent} ({p.confidence:.3f})" + ("  [OUT OF SCOPE]" if p.is_ood else ""))
+        for e in analysis.entities:
+            print(f"  {e.type}: {e.text!r} [{e.start}, {e.end})" + (f" -> {e.resolution}" if e.resolution else ""))
+        if analysis.escalation.escalate:
+            print(f"escalate to {analysis.escalation.tier}: {analysis.escalation.reason} ({analysis.escalation.detail})")
+        if analysis.response:
+            print(f"response: {analysis.response.text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intentd", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"intentd {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="data tools").add_subparsers(dest="data_command", required=True)
+    imp = data.add_parser("import", help="convert labelled data to canonical JSONL splits")
+    imp.add_argument("--format", required=True, help="jsonl, bio, clinc or csv")
+    imp.add_argument("src", help="a file or a folder of split files")
+    imp.add_argument("--out", required=True, help="folder for train.jsonl, valid.jsonl, test.jsonl")
+    imp.add_argument("--text-column", default="text")
+    imp.add_argument("--intent-column", default="intent")
+    imp.add_argument("--ood-label", default="oos", help="intent label meaning out-of-scope")
+    imp.add_argument("--seed", type=int, default=13)
+    imp.add_argument("--valid-fraction", type=float, default=0.1)
+    imp.add_argument("--test-fraction", type=float, default=0.1)
+    imp.set_defaults(func=_cmd_import)
+
+    from intentd.models.config import TrainConfig
+
+    tr = sub.add_parser("train", help="fine-tune, export, calibrate and evaluate a joint model")
+    tr.add_argument("--data", required=True, help="folder with train.jsonl, valid.jsonl [, test.jsonl, domain.yaml]")
+    tr.add_argument("--out", required=True, help="artifact folder to write")
+    tr.add_argument("--base", help="local Hugging Face model folder (default: bundled all-MiniLM-L6-v2)")
+    tr.add_argument("--domain", help="domain.yaml (default: <data>/domain.yaml when present)")
+    tr.add_argument("--name", help="artifact name (default: the domain's name or the data folder's)")
+    tr.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    tr.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    tr.add_argument("--lr", type=float, default=TrainConfig.lr)
+    tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)
+    tr.add_argument("--train-embeddings", action="store_true", help="also fine-tune the word embeddings")
+    tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
+    tr.add_argument("--seed", type=int, default=13)
+    tr.add_argument("--limit", type=int, help="train on the first N examples only")
+    tr.add_argument("--target-fer", type=float, default=0.05, help="target false escalation rate on in-scope queries")
+    tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
+    tr.add_argument("--json", action="store_true")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate an artifact on labelled JSONL through the serving path")
+    ev.add_argument("--model", required=True, help="artifact folder")
+    ev.add_argument("--data", required=True, help="canonical JSONL file")
+    ev.add_argument("--onnx-file", help="evaluate another ONNX file of the artifact (e.g. model.fp32.onnx)")
+    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--plot", help="write a confusion + reliability PNG here")
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=_cmd_eval)
+
+    an = sub.add_parser("analyze", help="one query's full result")
+    an.add_argument("--model", required=True)
+    an.add_argument("text")
+    an.add_argument("--top-k", type=int, default=5)
+    an.add_argument("--reference-time", help="ISO 8601 reference time for relative dates")
+    an.add_argument("--timezone", help="IANA time zone name")
+    an.add_argument("--json", action="store_true")
+    an.set_defaults(func=_cmd_analyze)
+
+    try:
+        from intentd.loadtest import cli as loadtest_cli
+    except ImportError:
+        loadtest_cli = None
+    if loadtest_cli is not None:
+        lt = sub.add_parser("loadtest", help="open-loop latency load test and SLO gate")
+        loadtest_cli.add_arguments(lt)
+        lt.set_defaults(func=loadtest_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("intentd: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # typed errors from the library: one clear line, non-zero exit
+        from intentd.errors import IntentdError
+
+        if isinstance(exc, (IntentdError, UsageError, OSError)):
+            print(f"intentd: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

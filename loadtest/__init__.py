@@ -1,0 +1,10 @@
+"""Latency load generator and SLO gate (`intentd loadtest`, `python -m intentd.loadtest`).
+
+Open-loop: requests leave on a fixed schedule and latency is measured from it, so a slow
+server shows up as latency rather than as a politely slower client. The CLI wires
+:func:`add_arguments` and :func:`run` as its `loadtest` sub-command.
+"""
+
+from .cli import add_arguments, main, run
+
+__all__ = ["add_arguments", "main", "run"]

@@ -1,0 +1,92 @@
+"""`intentd loadtest`: run an open-loop load against one address and gate on its SLO.
+
+Exit codes: 0 the SLO held, 1 it was violated, 2 the test could not run (bad flags, an
+unreadable --texts file, no server at the target), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from . import config as _config
+from .config import LoadConfig
+from .errors import LoadTestError
+
+DESCRIPTION = (
+    "Open-loop load generator and SLO gate for an intentd server: requests leave at a fixed "
+    "rate (Poisson or uniform arrivals) and latency is measured from their scheduled time."
+)
+EXIT_PASS, EXIT_SLO_VIOLATED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the loadtest flags to ``parser`` (a sub-command parser of `intentd`)."""
+    _config.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the load test described by ``args``; returns the exit code."""
+    try:
+        return _run(LoadConfig.from_args(args))
+    except LoadTestError as exc:
+        print(f"intentd loadtest: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("intentd loadtest: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intentd loadtest", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def _run(config: LoadConfig) -> int:
+    # Heavy imports here: `intentd --help` must not pay for grpc and numpy.
+    from .payloads import build_payloads, method_path
+    from .plot import plot_sweep, plot_timeline, require_matplotlib
+    from .progress import Progress
+    from .report import format_text, result_dict
+    from .runner import measure
+    from .slo import evaluate, evaluate_sweep
+    from .texts import load_texts
+
+    if config.plot is not None:
+        require_matplotlib()
+    payloads = build_payloads(config.rpc, load_texts(config.texts), config.seed)
+    progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
+    loop_factory, loop_name = _loop_factory(config.uvloop)
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        steps = runner.run(measure(config, method_path(config.rpc), payloads, progress))
+
+    verdict = (
+        evaluate_sweep(steps, config) if config.sweep is not None else evaluate(steps[0], config)
+    )
+    result = result_dict(config, steps, verdict, loop_name)
+    if config.json:
+        print(json.dumps(result))
+        print(verdict.line(), file=sys.stderr)
+    else:
+        print(format_text(result))
+    if config.plot is not None:
+        if config.sweep is not None:
+            plot_sweep(steps, config.plot, config.slo_p95_ms)
+        else:
+            plot_timeline(steps[0], config.plot, config.slo_p95_ms)
+    return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
+
+
+def _loop_factory(use_uvloop: bool):
+    """uvloop's loop when wanted and installed, else asyncio's default."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop, "uvloop"
+    return None, "asyncio"

@@ -1,0 +1,218 @@
+"""One settings object for a load test; the command-line flags are built from it.
+
+Each field carries its flag's help and argparse options, so the flag list, the defaults
+and the validation live in one place instead of being repeated in the CLI and the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+#: Unary RPCs of intentd.v1.IntentService whose request is a `text` plus options.
+UNARY_RPCS = ("Analyze", "DetectIntent", "ExtractEntities", "Respond")
+#: Arrival processes (see .schedule).
+ARRIVALS = ("poisson", "uniform")
+#: Default address: where `intentd serve` listens by default.
+DEFAULT_TARGET = "127.0.0.1:50051"
+#: Upper bounds that keep the generator itself bounded.
+MAX_DURATION_S = 3600.0
+MAX_REQUESTS_PER_STEP = 5_000_000
+MAX_CHANNELS = 64
+MAX_SWEEP_STEPS = 50
+
+
+def _opt(default: Any, help: str, **argparse_kwargs: Any) -> Any:
+    """A settings field whose metadata describes its command-line flag."""
+    return field(default=default, metadata={"help": help, "argparse": argparse_kwargs})
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """Everything one `intentd loadtest` invocation needs, validated on construction."""
+
+    target: str | None = _opt(
+        None, f"gRPC address host:port to load (default {DEFAULT_TARGET})", metavar="ADDR"
+    )
+    uds: str | None = _opt(
+        None, "Unix domain socket path to load instead of --target", metavar="PATH"
+    )
+    rpc: str = _opt("Analyze", "unary RPC to call", choices=UNARY_RPCS)
+    rate: float = _opt(50.0, "offered load, requests per second", type=float, metavar="R")
+    duration: float = _opt(10.0, "seconds of load (per step with --sweep)", type=float, metavar="S")
+    arrival: str = _opt(
+        "poisson", "arrival process: poisson (independent callers) or uniform", choices=ARRIVALS
+    )
+    concurrency_limit: int = _opt(
+        512,
+        "most requests in flight; a due request waits for a slot and the wait counts as latency",
+        type=int,
+        metavar="N",
+    )
+    channels: int = _opt(1, "gRPC channels (connections), used round-robin", type=int, metavar="N")
+    deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=float, metavar="MS")
+    connect_timeout_s: float = _opt(
+        5.0, "how long to wait for the target to accept a connection", type=float, metavar="S"
+    )
+    texts: Path | None = _opt(
+        None,
+        'JSONL of canonical examples (uses "text") or plain text lines '
+        "(default: built-in banking utterances)",
+        type=Path,
+        metavar="FILE",
+    )
+    warmup: int = _opt(
+        20, "requests sent one by one before measuring (not recorded)", type=int, metavar="N"
+    )
+    seed: int = _opt(0, "seed for Poisson arrivals and text order", type=int)
+    sweep: str | None = _opt(
+        None,
+        "step the rate up and report capacity: a list R1,R2,... or START:FACTOR:STOP "
+        "(stops at the first step over --slo-p95-ms or with errors)",
+        metavar="RATES",
+    )
+    slo_p95_ms: float | None = _opt(
+        None, "fail (exit 1) when p95 latency exceeds this", type=float, metavar="MS"
+    )
+    slo_p99_ms: float | None = _opt(
+        None, "fail (exit 1) when p99 latency exceeds this", type=float, metavar="MS"
+    )
+    max_error_rate: float = _opt(
+        0.0,
+        "fail (exit 1) when the share of failed requests exceeds this (0..1)",
+        type=float,
+        metavar="F",
+    )
+    min_capacity_rps: float | None = _opt(
+        None, "with --sweep: fail (exit 1) when capacity is below this", type=float, metavar="R"
+    )
+    json: bool = _opt(
+        False,
+        "print one JSON object on stdout (progress and verdict go to stderr)",
+        action="store_true",
+    )
+    plot: Path | None = _opt(
+        None,
+        "write a PNG of latency over time (or over rate with --sweep); needs matplotlib",
+        type=Path,
+        metavar="FILE",
+    )
+    progress: bool | None = _opt(
+        None,
+        "progress line on stderr (default: when stderr is a terminal)",
+        action=argparse.BooleanOptionalAction,
+    )
+    uvloop: bool = _opt(True, "run on uvloop when installed", action=argparse.BooleanOptionalAction)
+
+    def __post_init__(self) -> None:
+        if self.target and self.uds:
+            raise ConfigError("give either --target or --uds, not both")
+        if self.target is not None and (not self.target.strip() or self.target.startswith("unix:")):
+            raise ConfigError(
+                f"--target {self.target!r}: expected host:port (use --uds for a socket)"
+            )
+        _positive("--rate", self.rate)
+        _positive("--duration", self.duration)
+        if self.duration > MAX_DURATION_S:
+            raise ConfigError(
+                f"--duration {self.duration:g} s is over the {MAX_DURATION_S:g} s bound"
+            )
+        _positive("--concurrency-limit", self.concurrency_limit)
+        if not 1 <= self.channels <= MAX_CHANNELS:
+            raise ConfigError(f"--channels must be between 1 and {MAX_CHANNELS}")
+        _positive("--deadline-ms", self.deadline_ms)
+        _positive("--connect-timeout-s", self.connect_timeout_s)
+        if self.warmup < 0:
+            raise ConfigError("--warmup must be 0 or more")
+        for flag, value in (
+            ("--slo-p95-ms", self.slo_p95_ms),
+            ("--slo-p99-ms", self.slo_p99_ms),
+            ("--min-capacity-rps", self.min_capacity_rps),
+        ):
+            if value is not None:
+                _positive(flag, value)
+        if not 0.0 <= self.max_error_rate <= 1.0:
+            raise ConfigError("--max-error-rate must be between 0 and 1")
+        if self.sweep is not None and self.slo_p95_ms is None:
+            raise ConfigError(
+                "--sweep needs --slo-p95-ms (capacity is the highest rate that meets it)"
+            )
+        if self.min_capacity_rps is not None and self.sweep is None:
+            raise ConfigError("--min-capacity-rps only applies with --sweep")
+        for rate in self.rates:
+            if rate * self.duration > MAX_REQUESTS_PER_STEP:
+                raise ConfigError(
+                    f"{rate:g} req/s for {self.duration:g} s is over "
+                    f"{MAX_REQUESTS_PER_STEP:,} requests"
+                )
+
+    @property
+    def address(self) -> str:
+        """The gRPC target string: ``unix:PATH`` for --uds, else host:port."""
+        return f"unix:{self.uds}" if self.uds else (self.target or DEFAULT_TARGET)
+
+    @property
+    def rates(self) -> tuple[float, ...]:
+        """Offered rates to run: the sweep's steps, or just --rate."""
+        return parse_sweep(self.sweep) if self.sweep is not None else (self.rate,)
+
+    @property
+    def deadline_s(self) -> float:
+        return self.deadline_ms / 1000.0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LoadConfig:
+        """Build from a namespace filled by a parser that :func:`add_arguments` set up."""
+        values = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        return cls(**values)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per :class:`LoadConfig` field (``concurrency_limit``: --concurrency-limit)."""
+    for f in fields(LoadConfig):
+        kwargs = dict(f.metadata["argparse"])
+        default = None if f.default is MISSING else f.default
+        help_text = f.metadata["help"]
+        if default is not None and kwargs.get("action") is None:
+            help_text += (
+                f" (default: {default:g})"
+                if isinstance(default, float)
+                else f" (default: {default})"
+            )
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, default=default, help=help_text, **kwargs
+        )
+
+
+def parse_sweep(spec: str) -> tuple[float, ...]:
+    """Rates of a sweep: ``"20,50,100"``, or ``"START:FACTOR:STOP"`` (``"20:2:80"``: 20, 40, 80)."""
+    try:
+        if ":" in spec:
+            start, factor, stop = (float(part) for part in spec.split(":"))
+            if start <= 0 or factor <= 1 or stop < start:
+                raise ConfigError(f"--sweep {spec!r}: need START > 0, FACTOR > 1, STOP >= START")
+            count = int(math.floor(math.log(stop / start, factor) + 1e-9)) + 1
+            rates = tuple(
+                round(start * factor**i, 6) for i in range(min(count, MAX_SWEEP_STEPS + 1))
+            )
+        else:
+            rates = tuple(float(part) for part in spec.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(f"--sweep {spec!r}: expected R1,R2,... or START:FACTOR:STOP") from exc
+    if not rates or any(r <= 0 for r in rates):
+        raise ConfigError(f"--sweep {spec!r}: rates must be positive")
+    if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
+        raise ConfigError(f"--sweep {spec!r}: rates must increase")
+    if len(rates) > MAX_SWEEP_STEPS:
+        raise ConfigError(f"--sweep {spec!r}: more than {MAX_SWEEP_STEPS} steps")
+    return rates
+
+
+def _positive(flag: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{flag} must be positive (got {value:g})")

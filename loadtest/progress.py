@@ -1,0 +1,58 @@
+"""A status line on stderr while a run goes on, refreshed on a timer, never per request."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+
+REFRESH_S = 0.5
+
+
+class Progress:
+    """tqdm bar of finished/due requests with live error count and p95; a no-op when disabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._status: Callable[[], tuple[int, str]] | None = None
+
+    def start(self, description: str, total: int, status: Callable[[], tuple[int, str]]) -> None:
+        """Show a bar; ``status()`` returns (finished count, postfix text) at each refresh."""
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total,
+            desc=description,
+            unit="req",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        self._status = status
+        self._schedule()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._bar is not None:
+            self._refresh()
+            self._bar.close()
+            self._bar = None
+
+    def _schedule(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(REFRESH_S, self._tick)
+
+    def _tick(self) -> None:
+        self._refresh()
+        self._schedule()
+
+    def _refresh(self) -> None:
+        done, postfix = self._status()
+        self._bar.n = done
+        self._bar.set_postfix_str(postfix, refresh=False)
+        self._bar.refresh()

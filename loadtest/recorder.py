@@ -1,0 +1,104 @@
+"""Outcomes of one constant-rate run: latencies, errors by status code, a timeline.
+
+Latency of successful requests goes into an HdrHistogram (fixed memory, exact enough
+percentiles at any count); failed requests are counted by gRPC status code, because a
+shed request is not a fast one. Raw samples are kept compactly for the per-second view.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+#: Client-side outcomes besides gRPC status codes.
+UNSENT = "UNSENT"  # due within the run but never sent before the hard stop
+UNFINISHED = "UNFINISHED"  # sent, but cancelled at the hard stop
+
+MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
+PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+
+
+class Recorder:
+    """Collects one run's samples; all times in seconds relative to the run's start."""
+
+    def __init__(self) -> None:
+        self.latency = HdrHistogram(1, MAX_LATENCY_US, 3)
+        self.send_lag = HdrHistogram(1, MAX_LATENCY_US, 3)
+        self.errors: Counter[str] = Counter()
+        self.unsent = 0
+        self.last_done_s = 0.0
+        self._due = array("d")
+        self._latency_us = array("q")  # -1 for a failed request
+
+    def record(self, due_s: float, latency_s: float, error: str | None) -> None:
+        """One finished request: due at ``due_s``, done ``latency_s`` later."""
+        latency_us = min(max(int(latency_s * 1e6), 1), MAX_LATENCY_US)
+        self._due.append(due_s)
+        if error is None:
+            self.latency.record_value(latency_us)
+            self._latency_us.append(latency_us)
+        else:
+            self.errors[error] += 1
+            self._latency_us.append(-1)
+        self.last_done_s = max(self.last_done_s, due_s + latency_s)
+
+    def record_send_lag(self, lag_s: float) -> None:
+        """How late a request left after its due time (client or slot wait)."""
+        self.send_lag.record_value(min(max(int(lag_s * 1e6), 1), MAX_LATENCY_US))
+
+    def record_unsent(self, count: int) -> None:
+        if count:
+            self.unsent += count
+            self.errors[UNSENT] += count
+
+    @property
+    def ok(self) -> int:
+        return self.latency.get_total_count()
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def latency_ms(self) -> dict[str, float] | None:
+        """p50/p90/p95/p99/max/min/mean of successful requests in ms; None without any."""
+        return _summary_ms(self.latency)
+
+    def send_lag_ms(self) -> dict[str, float] | None:
+        summary = _summary_ms(self.send_lag)
+        return None if summary is None else {k: summary[k] for k in ("p50", "p99", "max")}
+
+    def timeline(self, bucket_s: float = 1.0) -> list[dict[str, float | int | None]]:
+        """Per-bucket (by due time) request and error counts and p50/p95 latency in ms."""
+        if not self._due:
+            return []
+        due = np.frombuffer(self._due, dtype=np.float64)
+        latency = np.frombuffer(self._latency_us, dtype=np.int64)
+        buckets = (due // bucket_s).astype(np.int64)
+        rows = []
+        for bucket in range(int(buckets.max()) + 1):
+            in_bucket = buckets == bucket
+            ok = latency[in_bucket & (latency >= 0)] / 1000.0
+            p50, p95 = np.percentile(ok, [50, 95]) if ok.size else (None, None)
+            rows.append(
+                {
+                    "t_s": bucket * bucket_s,
+                    "requests": int(in_bucket.sum()),
+                    "errors": int((in_bucket & (latency < 0)).sum()),
+                    "p50_ms": None if p50 is None else round(float(p50), 3),
+                    "p95_ms": None if p95 is None else round(float(p95), 3),
+                }
+            )
+        return rows
+
+
+def _summary_ms(histogram: HdrHistogram) -> dict[str, float] | None:
+    if histogram.get_total_count() == 0:
+        return None
+    summary = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+    summary["max"] = histogram.get_max_value() / 1000.0
+    summary["min"] = histogram.get_min_value() / 1000.0
+    summary["mean"] = histogram.get_mean_value() / 1000.0
+    return {key: round(value, 3) for key, value in summary.items()}

@@ -1,0 +1,118 @@
+"""The SLO gate: compare measured figures with the limits and say so in one line.
+
+A CI job reads the exit code; a person reads the verdict line. Latency percentiles cover
+successful requests only, so the error rate is always checked too (default limit 0):
+a server that sheds half its load must not pass on the speed of the other half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # runner imports this module
+    from .config import LoadConfig
+    from .runner import StepResult
+
+
+@dataclass(frozen=True)
+class Check:
+    """One limit. ``at_most``: actual <= limit passes; else actual >= limit. A missing
+    measurement fails; a missing limit only reports the figure."""
+
+    name: str
+    actual: float | None
+    limit: float | None
+    unit: str
+    at_most: bool = True
+
+    @property
+    def passed(self) -> bool:
+        if self.actual is None:
+            return False
+        if self.limit is None:
+            return True
+        return self.actual <= self.limit if self.at_most else self.actual >= self.limit
+
+    def describe(self) -> str:
+        if self.actual is None:
+            why = "no successful requests" if self.at_most else "no rate met the SLO"
+            return f"{self.name} n/a ({why})"
+        if self.limit is None:
+            return f"{self.name} {_fmt(self.actual, self.unit)}"
+        op = {(True, True): "<=", (True, False): ">", (False, True): ">=", (False, False): "<"}[
+            (self.at_most, self.passed)
+        ]
+        return f"{self.name} {_fmt(self.actual, self.unit)} {op} {_fmt(self.limit, self.unit)}"
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "actual": self.actual,
+            "limit": self.limit,
+            "passed": self.passed,
+        }
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:.2%}" if unit == "%" else f"{value:g} {unit}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """All checks of a run; passes when every one does."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def line(self) -> str:
+        """``SLO PASS: ...`` or ``SLO FAIL: <failed checks> (ok: <passed checks>)``."""
+        if self.passed:
+            return "SLO PASS: " + "; ".join(check.describe() for check in self.checks)
+        failed = "; ".join(check.describe() for check in self.checks if not check.passed)
+        ok = "; ".join(check.describe() for check in self.checks if check.passed)
+        return f"SLO FAIL: {failed}" + (f" (ok: {ok})" if ok else "")
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "verdict": self.line(),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def evaluate(step: StepResult, config: LoadConfig) -> Verdict:
+    """Checks of a fixed-rate run: p95, p99 (when set) and the error rate."""
+    latency = step.recorder.latency_ms() or {}
+    checks = []
+    if config.slo_p95_ms is not None:
+        checks.append(Check("p95", latency.get("p95"), config.slo_p95_ms, "ms"))
+    if config.slo_p99_ms is not None:
+        checks.append(Check("p99", latency.get("p99"), config.slo_p99_ms, "ms"))
+    checks.append(Check("error rate", step.error_rate, config.max_error_rate, "%"))
+    return Verdict(tuple(checks))
+
+
+def step_meets_slo(step: StepResult, p95_ms: float | None) -> bool:
+    """Whether a sweep step counts toward capacity: p95 within the SLO and no error at all."""
+    latency = step.recorder.latency_ms()
+    return (
+        latency is not None
+        and step.recorder.error_count == 0
+        and (p95_ms is None or latency["p95"] <= p95_ms)
+    )
+
+
+def capacity(steps: list[StepResult], p95_ms: float | None) -> float | None:
+    """Highest offered rate whose step met the SLO, or None if none did."""
+    passing = [step.rate for step in steps if step_meets_slo(step, p95_ms)]
+    return max(passing) if passing else None
+
+
+def evaluate_sweep(steps: list[StepResult], config: LoadConfig) -> Verdict:
+    """Passes when some rate met the SLO and capacity reached --min-capacity-rps (if set)."""
+    found = capacity(steps, config.slo_p95_ms)
+    return Verdict((Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False),))

@@ -1,0 +1,1 @@
+"""Offline half: data import, fine-tuning, export, calibration and evaluation."""

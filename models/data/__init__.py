@@ -1,0 +1,1 @@
+"""Canonical data format and the importers that produce it."""

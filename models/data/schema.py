@@ -1,0 +1,176 @@
+"""The canonical example format (DESIGN.md): one JSON object a line, offsets in code points.
+
+Every reader in the project goes through `read_jsonl`, so a bad line is reported the same way
+everywhere: the file, the line number, and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from intentd.errors import IntentdError
+
+
+class DataError(IntentdError, ValueError):
+    """Bad input data. The message names the file and line when they are known."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = str(path) if path is not None else None
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An entity mention: [start, end) in code points of the example's text."""
+
+    start: int
+    end: int
+    type: str
+
+    def to_json(self) -> dict:
+        return {"start": self.start, "end": self.end, "type": self.type}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled utterance. `intent` is None exactly when `ood` is True."""
+
+    text: str
+    intent: str | None
+    entities: tuple[Span, ...] = field(default_factory=tuple)
+    ood: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError("text must be a non-empty string")
+        if self.ood and self.intent is not None:
+            raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
+        if not self.ood and (not isinstance(self.intent, str) or not self.intent):
+            raise ValueError('an in-scope example needs a non-empty string "intent"')
+        previous_end = 0
+        for span in sorted(self.entities, key=lambda s: (s.start, s.end)):
+            if not (0 <= span.start < span.end <= len(self.text)):
+                raise ValueError(
+                    f"entity {span.type!r} [{span.start}, {span.end}) lies outside the text "
+                    f"(length {len(self.text)} code points)"
+                )
+            if span.start < previous_end:
+                raise ValueError(f"entity {span.type!r} at [{span.start}, {span.end}) overlaps another entity")
+            if not span.type:
+                raise ValueError("entity type must be a non-empty string")
+            previous_end = span.end
+
+    def span_text(self, span: Span) -> str:
+        return self.text[span.start : span.end]
+
+    def to_json(self) -> dict:
+        if self.ood:
+            out: dict = {"text": self.text, "ood": True}
+        else:
+            out = {"text": self.text, "intent": self.intent}
+        if self.entities:
+            out["entities"] = [s.to_json() for s in self.entities]
+        return out
+
+    @classmethod
+    def from_json(cls, obj: object) -> "Example":
+        if not isinstance(obj, dict):
+            raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+        unknown = set(obj) - {"text", "intent", "entities", "ood"}
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}")
+        if "text" not in obj:
+            raise ValueError('missing key "text"')
+        ood = obj.get("ood", False)
+        if not isinstance(ood, bool):
+            raise ValueError('"ood" must be true or false')
+        raw_entities = obj.get("entities", [])
+        if not isinstance(raw_entities, list):
+            raise ValueError('"entities" must be a list')
+        spans = []
+        for i, ent in enumerate(raw_entities):
+            if not isinstance(ent, dict) or not {"start", "end", "type"} <= set(ent):
+                raise ValueError(f'entity #{i} must be an object with "start", "end" and "type"')
+            start, end, etype = ent["start"], ent["end"], ent["type"]
+            if type(start) is not int or type(end) is not int:
+                raise ValueError(f"entity #{i}: start and end must be integers")
+            if not isinstance(etype, str):
+                raise ValueError(f"entity #{i}: type must be a string")
+            spans.append(Span(start, end, etype))
+        intent = obj.get("intent")
+        if ood and intent is not None:
+            raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
+        return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood)
+
+
+def read_jsonl(path: str | Path) -> list[Example]:
+    """Read a canonical JSONL file; any bad line stops with `DataError` naming file and line."""
+    return list(iter_jsonl(path))
+
+
+def iter_jsonl(path: str | Path) -> Iterator[Example]:
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"cannot open: {exc.strerror}", path) from exc
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, number) from exc
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
+            try:
+                yield Example.from_json(obj)
+            except ValueError as exc:
+                raise DataError(str(exc), path, number) from exc
+
+
+def write_jsonl(path: str | Path, examples: Iterable[Example]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for ex in examples:
+            out.write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+@dataclass
+class Summary:
+    """Counts a person checks after an import: nothing is dropped silently."""
+
+    examples: int = 0
+    ood: int = 0
+    intents: Counter = field(default_factory=Counter)
+    entity_types: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, examples: Iterable[Example]) -> "Summary":
+        s = cls()
+        for ex in examples:
+            s.examples += 1
+            if ex.ood:
+                s.ood += 1
+            else:
+                s.intents[ex.intent] += 1
+            s.entity_types.update(span.type for span in ex.entities)
+        return s
+
+
+SPLITS = ("train", "valid", "test")

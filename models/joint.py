@@ -1,0 +1,40 @@
+"""The joint model: one encoder pass gives intent logits, per-token BIO logits and a sentence embedding.
+
+The embedding is the attention-masked mean of the last hidden states (the pooling the MiniLM
+sentence-transformers were trained with); the intent head reads it, and the OOD scorer uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel
+
+OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
+INPUT_NAMES = ("input_ids", "attention_mask")
+
+
+class JointModel(nn.Module):
+    def __init__(self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.intent_head = nn.Linear(hidden, n_intents)
+        self.tag_head = nn.Linear(hidden, n_tags)
+
+    @classmethod
+    def from_base(cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1) -> "JointModel":
+        config = AutoConfig.from_pretrained(str(base), local_files_only=True)
+        encoder = AutoModel.from_pretrained(str(base), config=config, local_files_only=True, add_pooling_layer=False)
+        return cls(encoder, n_intents, n_tags, dropout)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        intent_logits = self.intent_head(self.dropout(embedding))
+        tag_logits = self.tag_head(self.dropout(hidden))
+        return intent_logits, tag_logits, embedding

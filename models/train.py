@@ -1,0 +1,219 @@
+"""Fine-tune the joint model: intent + entity tags trained together, selected on the validation split.
+
+CPU-sane defaults: dynamic padding with length-grouped batches, max length 64, frozen word
+embeddings (they hold half the parameters and barely move in a few epochs; freezing them cuts the
+optimiser's work), a fixed seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from intentd.models.config import TrainConfig
+from intentd.models.data.schema import Example
+from intentd.models.features import IGNORE, OOD_INTENT, AlignmentReport, batches, build_labels, featurize
+from intentd.models.joint import JointModel
+from intentd.models.metrics import span_prf
+from intentd.server.decode import decode_entities, softmax
+from intentd.server.labels import Labels
+from intentd.server.tokenize import TextEncoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochResult:
+    epoch: int
+    loss: float
+    intent_accuracy: float
+    entity_f1: float | None
+    score: float
+    seconds: float
+
+
+@dataclass
+class Trained:
+    model: JointModel
+    encoder: TextEncoder
+    labels: Labels
+    config: TrainConfig
+    history: list[EpochResult] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+    alignment: AlignmentReport = field(default_factory=AlignmentReport)
+
+    def summary(self) -> dict:
+        return {
+            "config": {k: v for k, v in asdict(self.config).items() if k != "progress"},
+            "base": str(self.config.base_path()),
+            "best_epoch": self.best_epoch,
+            "seconds": round(self.seconds, 1),
+            "history": [asdict(h) for h in self.history],
+            "entity_spans_not_on_word_boundaries": self.alignment.inexact,
+        }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: TrainConfig) -> Trained:
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    if config.limit:
+        train_set = list(train_set)[: config.limit]
+    base = config.base_path()
+    if not (base / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"{base}: not a Hugging Face model directory with a tokenizer.json")
+    encoder = TextEncoder.from_file(base / "tokenizer.json", max_length=config.max_length)
+    labels = build_labels(train_set)
+    alignment = AlignmentReport()
+    train_features = featurize(train_set, encoder, labels, alignment)
+    if alignment.inexact:
+        log.warning("%d of %d entity spans do not start/end on a word boundary", alignment.inexact, alignment.spans)
+
+    model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout)
+    _prepare_parameters(model, config)
+    steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer, scheduler = _optimizer(model, config, total_steps)
+
+    result = Trained(model, encoder, labels, config, alignment=alignment)
+    best_score, best_state = -1.0, None
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum = 0.0
+        bar = tqdm(
+            batches(train_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch}/{config.epochs}",
+            disable=not config.progress,
+            leave=False,
+        )
+        for step, batch in enumerate(bar, start=1):
+            loss = _loss(model, batch, config)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.item()
+            bar.set_postfix(loss=f"{loss_sum / step:.4f}")
+        bar.close()
+        accuracy, f1 = validate(model, encoder, labels, valid_set)
+        score = accuracy if f1 is None else (accuracy + f1) / 2
+        epoch_result = EpochResult(epoch, loss_sum / steps_per_epoch, accuracy, f1, score, time.perf_counter() - t0)
+        result.history.append(epoch_result)
+        if config.progress:
+            tqdm.write(
+                f"epoch {epoch}: loss {epoch_result.loss:.4f}  valid intent acc {accuracy:.4f}"
+                + (f"  entity F1 {f1:.4f}" if f1 is not None else "")
+                + f"  ({epoch_result.seconds:.0f}s)"
+            )
+        if score > best_score:
+            best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if config.lora:
+        model.encoder = model.encoder.merge_and_unload()
+    model.eval()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _prepare_parameters(model: JointModel, config: TrainConfig) -> None:
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.05,
+                          target_modules=["query", "key", "value", "dense"])
+        model.encoder = get_peft_model(model.encoder, lora)
+    elif config.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+
+
+def _optimizer(model: JointModel, config: TrainConfig, total_steps: int):
+    heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+    encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    lr = config.lr * (10 if config.lora else 1)
+    optimizer = torch.optim.AdamW(
+        [{"params": encoder_params, "lr": lr}, {"params": heads, "lr": config.head_lr}],
+        weight_decay=config.weight_decay,
+        foreach=True,
+    )
+    warmup = max(1, int(config.warmup * total_steps))
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
+    intent_logits, tag_logits, _ = model(batch["input_ids"], batch["attention_mask"])
+    intents = batch["intents"]
+    in_scope = intents != OOD_INTENT
+    loss = intent_logits.new_zeros(())
+    if in_scope.any():
+        loss = loss + F.cross_entropy(intent_logits[in_scope], intents[in_scope])
+    if (~in_scope).any():
+        # outlier exposure: push out-of-scope examples towards a uniform intent distribution
+        loss = loss + config.ood_loss_weight * -F.log_softmax(intent_logits[~in_scope], -1).mean()
+    tags = batch["tags"]
+    if (tags != IGNORE).any():
+        loss = loss + config.tag_loss_weight * F.cross_entropy(
+            tag_logits.reshape(-1, tag_logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
+        )
+    return loss
+
+
+@torch.inference_mode()
+def predict(model: JointModel, encoder: TextEncoder, texts: Sequence[str], batch_size: int = 128):
+    """Torch-side predictions (validation during training, export parity); not the serving path."""
+    model.eval()
+    outs = []
+    for i in range(0, len(texts), batch_size):
+        enc = encoder.encode(list(texts[i : i + batch_size]))
+        intent, tags, emb = model(torch.from_numpy(enc.input_ids), torch.from_numpy(enc.attention_mask))
+        outs.append((enc, intent.numpy(), tags.numpy(), emb.numpy()))
+    return outs
+
+
+def validate(model: JointModel, encoder: TextEncoder, labels: Labels, examples: Sequence[Example]):
+    """Intent accuracy on in-scope examples and span F1 (None when the data has no entities)."""
+    in_scope = [ex for ex in examples if not ex.ood]
+    if not in_scope:
+        return 0.0, None
+    gold_spans, pred_spans, correct = [], [], 0
+    k = 0
+    for enc, intent_logits, tag_logits, _ in predict(model, encoder, [ex.text for ex in in_scope]):
+        tag_probs = softmax(tag_logits)
+        for row in range(len(intent_logits)):
+            ex = in_scope[k]
+            k += 1
+            correct += labels.intents[int(intent_logits[row].argmax())] == ex.intent
+            ents = decode_entities(tag_probs[row], ex.text, enc.texts[row], labels)
+            pred_spans.append({(e.start, e.end, e.type) for e in ents})
+            gold_spans.append({(s.start, s.end, s.type) for s in ex.entities})
+    has_entities = any(gold_spans)
+    f1 = span_prf(gold_spans, pred_spans)["f1"] if has_entities else None
+    return correct / len(in_scope), f1

@@ -1,0 +1,1 @@
+"""Online half: artifact loading, the ONNX engine, decoding, and the gRPC service."""

@@ -1,0 +1,98 @@
+"""Raw model outputs -> intent ranking and entity spans. Shared by the server and `intentd eval`.
+
+Everything here is vectorised over the batch where it matters (softmax, OOD) and runs on the
+few words of each text otherwise: it must stay far below a millisecond per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .labels import Labels
+from .tokenize import EncodedText
+
+
+@dataclass(slots=True)
+class EntitySpan:
+    type: str
+    start: int  # code points, end exclusive
+    end: int
+    text: str
+    confidence: float
+
+
+@dataclass(slots=True)
+class Prediction:
+    """What the model says about one text, before entity resolution and response building."""
+
+    intents: list[tuple[str, float]]  # ranking, calibrated probabilities, best first
+    entities: list[EntitySpan]
+    ood_score: float  # higher = more out-of-distribution; see server/ood.py
+    ood_scores: dict[str, float] = field(default_factory=dict)  # per-method, for diagnostics
+    is_ood: bool = False
+    truncated: bool = False
+
+    @property
+    def intent(self) -> str:
+        return self.intents[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.intents[0][1]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+def rank_intents(probs: np.ndarray, labels: Labels, top_k: int) -> list[tuple[str, float]]:
+    k = min(top_k, probs.shape[-1])
+    top = np.argpartition(-probs, k - 1)[:k] if k < probs.shape[-1] else np.arange(probs.shape[-1])
+    top = top[np.argsort(-probs[top], kind="stable")]
+    return [(labels.intents[i], float(probs[i])) for i in top]
+
+
+def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labels: Labels) -> list[EntitySpan]:
+    """Word-level BIO decoding. `tag_probs` is [T, n_tags] for one row.
+
+    An `I-x` that does not continue an `x` span starts one (the lenient conlleval reading), so
+    a model's slip never drops an entity silently. Confidence is the mean tag probability.
+    """
+    if len(encoded.word_token) == 0:
+        return []
+    word_probs = tag_probs[encoded.word_token]  # [W, n_tags]
+    word_tags = word_probs.argmax(-1)
+    word_conf = word_probs.max(-1)
+    entities: list[EntitySpan] = []
+    current_type = -1  # entity type index of the open span, -1 when none
+    start = end = 0
+    confs: list[float] = []
+
+    def close() -> None:
+        etype = labels.entity_types[current_type]
+        entities.append(EntitySpan(etype, start, end, text[start:end], float(np.mean(confs))))
+
+    for w, tag in enumerate(word_tags.tolist()):
+        w_start, w_end = encoded.word_spans[w]
+        if tag == 0:
+            if current_type >= 0:
+                close()
+            current_type = -1
+            continue
+        etype, inside = (tag - 1) // 2, (tag - 1) % 2 == 1
+        if inside and etype == current_type:
+            end = w_end
+            confs.append(float(word_conf[w]))
+            continue
+        if current_type >= 0:
+            close()
+        current_type, start, end, confs = etype, w_start, w_end, [float(word_conf[w])]
+    if current_type >= 0:
+        close()
+    return entities

@@ -1,0 +1,119 @@
+"""The served model: tokenise -> one ONNX Runtime forward pass -> decode. No torch.
+
+`encode`, `infer` and `decode` are separate so the server's batcher can tokenise the next batch
+while the current one runs; `predict` chains them for `intentd eval` / `intentd analyze`, which
+therefore measure exactly what the server serves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from .artifact import Artifact, ArtifactError, load_artifact
+from .decode import Prediction, decode_entities, rank_intents, softmax
+from .ood import OODScorer
+from .tokenize import EncodedBatch, TextEncoder
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+@dataclass(slots=True)
+class RawOutputs:
+    intent_logits: np.ndarray  # [B, I]
+    tag_logits: np.ndarray  # [B, T, K]
+    embedding: np.ndarray  # [B, D]
+
+
+def available_providers(preferred: Sequence[str] = DEFAULT_PROVIDERS) -> list[str]:
+    have = set(ort.get_available_providers())
+    chosen = [p for p in preferred if p in have]
+    return chosen or ["CPUExecutionProvider"]
+
+
+class Model:
+    def __init__(
+        self,
+        artifact: Artifact,
+        providers: Sequence[str] = DEFAULT_PROVIDERS,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 1,
+    ):
+        self.artifact = artifact
+        self.labels = artifact.labels
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = inter_op_threads
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(
+                str(artifact.model_path), sess_options=options, providers=available_providers(providers)
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
+        self.provider = self.session.get_providers()[0]
+        log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
+        try:
+            self.encoder = TextEncoder.from_file(artifact.tokenizer_path, max_length=artifact.max_length)
+        except Exception as exc:
+            raise ArtifactError(f"{artifact.tokenizer_path}: cannot load tokenizer ({exc})") from None
+        calibration = artifact.calibration
+        self.temperature = float(calibration.get("temperature", 1.0))
+        self.ood = OODScorer(artifact.ood_stats, calibration) if artifact.ood_stats else None
+
+    @classmethod
+    def load(cls, path: str | Path, model: str | None = None, **kwargs) -> "Model":
+        return cls(load_artifact(path, model=model), **kwargs)
+
+    @property
+    def version(self) -> str:
+        return self.artifact.version
+
+    def encode(self, texts: Sequence[str]) -> EncodedBatch:
+        return self.encoder.encode(list(texts))
+
+    def infer(self, batch: EncodedBatch) -> RawOutputs:
+        intent, tags, emb = self.session.run(
+            None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        )
+        return RawOutputs(intent, tags, emb)
+
+    def decode(self, texts: Sequence[str], batch: EncodedBatch, raw: RawOutputs, top_k: int = 5) -> list[Prediction]:
+        probs = softmax(raw.intent_logits.astype(np.float64), self.temperature)
+        if self.ood is not None:
+            method_scores = self.ood.method_scores(raw.embedding, raw.intent_logits, probs)
+            combined = self.ood.combine(method_scores)
+            flags = combined >= self.ood.threshold
+        else:
+            method_scores, combined, flags = {}, np.zeros(len(texts)), np.zeros(len(texts), dtype=bool)
+        tag_probs = softmax(raw.tag_logits.astype(np.float32))
+        out = []
+        for row, text in enumerate(texts):
+            out.append(
+                Prediction(
+                    intents=rank_intents(probs[row], self.labels, top_k),
+                    entities=decode_entities(tag_probs[row], text, batch.texts[row], self.labels),
+                    ood_score=float(combined[row]),
+                    ood_scores={m: float(s[row]) for m, s in method_scores.items()},
+                    is_ood=bool(flags[row]),
+                    truncated=batch.texts[row].truncated,
+                )
+            )
+        return out
+
+    def predict(self, texts: Sequence[str], top_k: int = 5) -> list[Prediction]:
+        batch = self.encode(texts)
+        return self.decode(texts, batch, self.infer(batch), top_k)
+
+    def warm_up(self) -> None:
+        """Run a few shapes once so the first real request pays no allocation cost."""
+        for n in (1, 4):
+            self.predict(["warm up the model"] * n)

@@ -1,0 +1,100 @@
+"""Text -> model inputs, with dynamic padding and the word boundaries the entity decoder needs.
+
+Training and serving both go through `TextEncoder`, so the model never sees a tokenisation at
+serving time that it was not trained on. Entities are tagged per *word* (the first sub-word
+token of each word carries the word's BIO tag), which keeps spans on word boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+
+@dataclass(slots=True)
+class EncodedText:
+    """One text's words: the token that carries each word's tag, and its code-point span."""
+
+    word_token: np.ndarray  # int32 [W]: index of each word's first token in the padded row
+    word_spans: list[tuple[int, int]]  # [start, end) code points of each word in the original text
+    n_tokens: int  # tokens before padding, specials included
+    truncated: bool
+
+
+@dataclass(slots=True)
+class EncodedBatch:
+    input_ids: np.ndarray  # int64 [B, T]
+    attention_mask: np.ndarray  # int64 [B, T]
+    texts: list[EncodedText]
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+
+class TextEncoder:
+    """Wraps a `tokenizer.json`: no fixed-length padding, truncation at `max_length`."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
+        if max_length < 8:
+            raise ValueError(f"max_length must be at least 8, got {max_length}")
+        self.max_length = max_length
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_length)
+        pad = self.tokenizer.token_to_id("[PAD]")
+        self.pad_id = 0 if pad is None else pad
+
+    @classmethod
+    def from_file(cls, path: str | Path, max_length: int = 128) -> "TextEncoder":
+        return cls(Tokenizer.from_file(str(path)), max_length)
+
+    def save(self, path: str | Path) -> None:
+        """Save with the serving settings baked in: truncation, and padding to the batch's longest."""
+        self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token="[PAD]")
+        try:
+            self.tokenizer.save(str(path))
+        finally:
+            self.tokenizer.no_padding()
+
+    def encode(self, texts: list[str]) -> EncodedBatch:
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
+        return self.collate(encodings)
+
+    def collate(self, encodings: list[Encoding]) -> EncodedBatch:
+        """Pad a list of encodings to the longest one (dynamic padding)."""
+        width = max(len(e.ids) for e in encodings)
+        input_ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
+        texts = []
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            input_ids[row, :n] = enc.ids
+            attention_mask[row, :n] = 1
+            texts.append(_words(enc))
+        return EncodedBatch(input_ids, attention_mask, texts)
+
+
+def _words(enc: Encoding) -> EncodedText:
+    first: list[int] = []
+    spans: list[tuple[int, int]] = []
+    previous = None
+    for index, (word, (start, end)) in enumerate(zip(enc.word_ids, enc.offsets)):
+        if word is None:
+            previous = None
+            continue
+        if word != previous:
+            first.append(index)
+            spans.append((start, end))
+        else:
+            spans[-1] = (spans[-1][0], end)
+        previous = word
+    return EncodedText(
+        word_token=np.asarray(first, dtype=np.int32),
+        word_spans=spans,
+        n_tokens=len(enc.ids),
+        truncated=bool(enc.overflowing),
+    )

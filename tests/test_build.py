@@ -1,0 +1,144 @@
+"""The model factory end to end: train -> export -> calibrate -> `intentd eval`, and its failure modes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from intentd.models.build import BuildOptions, build
+from intentd.models.config import TrainConfig, default_base
+from intentd.models.export import QuantizationError
+from intentd.server.artifact import ArtifactError, load_artifact
+from intentd.server.model import Model
+
+from conftest import BANKING
+
+REQUIRED_EVAL_KEYS = {
+    "intent_accuracy", "oos_recall", "ood_auroc", "false_escalation_rate", "entity_f1", "exact_match", "n", "latency",
+}
+
+
+def intentd(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "intentd", *args], capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"intentd {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def test_artifact_has_contract_files(banking_artifact: Path):
+    manifest = json.loads((banking_artifact / "manifest.json").read_text())
+    assert (banking_artifact / manifest["model"]).is_file()
+    assert (banking_artifact / manifest["tokenizer"]).is_file()
+    assert manifest["model"].endswith("int8.onnx") and (banking_artifact / manifest["model_fp32"]).is_file()
+    assert set(manifest["versions"]) >= {"torch", "onnxruntime", "intentd"}
+    assert manifest["calibration"]["ood"]["target_false_escalation_rate"] == 0.05
+    # the served tokenizer pads dynamically, never to a fixed 128
+    tok = json.loads((banking_artifact / manifest["tokenizer"]).read_text())
+    assert tok["padding"]["strategy"] == "BatchLongest"
+
+
+def test_eval_cli_on_serving_path(banking_artifact: Path, tmp_path: Path):
+    plot = tmp_path / "eval.png"
+    proc = intentd("eval", "--model", str(banking_artifact), "--data", str(BANKING / "test.jsonl"), "--json",
+                   "--plot", str(plot))
+    report = json.loads(proc.stdout)
+    assert REQUIRED_EVAL_KEYS <= set(report)
+    assert report["n"] == sum(1 for line in (BANKING / "test.jsonl").open() if line.strip())
+    # a 3-epoch model on this domain: far above chance (1/26), below perfection is fine
+    assert report["classification_accuracy"] > 0.8
+    assert report["oos_recall"] > 0.5 and report["ood_auroc"] > 0.8
+    assert 0 < report["entity_f1"] <= 1
+    assert report["per_intent"] and report["per_entity_type"]["amount"]["support"] > 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_analyze_cli_json(banking_artifact: Path):
+    proc = intentd("analyze", "--model", str(banking_artifact), "what is my savings balance", "--json")
+    out = json.loads(proc.stdout)
+    assert out["intents"][0]["name"] == "check_balance"
+    assert any(e["type"] == "account" and e["text"] == "savings" for e in out["entities"])
+    assert {"escalation", "response", "ood", "model_version"} <= set(out)
+
+
+def test_fp32_and_int8_agree_on_most_queries(banking_artifact: Path):
+    texts = [json.loads(line)["text"] for line in (BANKING / "valid.jsonl").open()][:120]
+    int8 = Model.load(banking_artifact)
+    fp32 = Model.load(banking_artifact, model=load_artifact(banking_artifact).manifest["model_fp32"])
+    same = np.mean([a.intent == b.intent for a, b in zip(int8.predict(texts), fp32.predict(texts))])
+    assert same > 0.95
+
+
+@pytest.mark.parametrize("damage", ["delete_model", "truncate_model", "corrupt_manifest", "swap_labels"])
+def test_damaged_artifact_fails_clearly(banking_artifact: Path, tmp_path: Path, damage: str):
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    manifest = json.loads((art / "manifest.json").read_text())
+    if damage == "delete_model":
+        (art / manifest["model"]).unlink()
+        expected = "missing"
+    elif damage == "truncate_model":
+        data = (art / manifest["model"]).read_bytes()
+        (art / manifest["model"]).write_bytes(data[: len(data) // 2])
+        expected = "corrupt"
+    elif damage == "corrupt_manifest":
+        (art / "manifest.json").write_text("{not json")
+        expected = "corrupt"
+    else:
+        (art / "labels.json").write_text('{"intents": [], "entity_types": []}')
+        expected = "corrupt"
+    with pytest.raises(ArtifactError, match=expected):
+        Model.load(art)
+    proc = intentd("analyze", "--model", str(art), "hello", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("intentd: error:") and "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    """A random 2-layer BERT beside the real tokenizer: proves `--base` takes any local HF model folder."""
+    from transformers import BertConfig, BertModel
+
+    base = tmp_path_factory.mktemp("tiny-base")
+    real = default_base()
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=128, max_position_embeddings=128)
+    BertModel(config).save_pretrained(base)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(real / name, base / name)
+    return base
+
+
+def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
+    out = tmp_path / "tiny-artifact"
+    proc = intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
+                   "--limit", "200", "--int8-max-drop", "100", "--json", "--quiet")
+    summary = json.loads(proc.stdout)
+    assert summary["artifact"] == str(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["parity_max_abs_diff"] < 1e-3
+    assert manifest["training"]["base"] == str(tiny_base)
+    assert Model.load(out).predict(["hello"])[0].intents
+
+
+def test_int8_gate_fails_loudly_and_leaves_nothing(tiny_base: Path, tmp_path: Path):
+    out = tmp_path / "never"
+    options = BuildOptions(data=BANKING, out=out, train=TrainConfig(base=str(tiny_base), epochs=1, limit=100,
+                                                                     progress=False),
+                           int8_max_drop=-1.0, progress=False)  # any result breaks a negative limit
+    with pytest.raises(QuantizationError, match="INT8 loses"):
+        build(options)
+    assert not out.exists() and not any(p.name.startswith(".never") for p in tmp_path.iterdir())
+
+
+def test_bad_data_dir_is_a_clear_cli_error(tmp_path: Path):
+    (tmp_path / "train.jsonl").write_text('{"text": "hi", "intent": "greet"}\n{"text": "", "intent": "x"}\n')
+    (tmp_path / "valid.jsonl").write_text('{"text": "hi", "intent": "greet"}\n')
+    proc = intentd("train", "--data", str(tmp_path), "--out", str(tmp_path / "a"), check=False)
+    assert proc.returncode == 2
+    assert "train.jsonl:2" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,67 @@
+"""Word-level BIO decoding over real tokenizer output (the bundled MiniLM tokenizer)."""
+
+import numpy as np
+import pytest
+
+from intentd.server.decode import decode_entities, rank_intents, softmax
+from intentd.server.labels import Labels
+from intentd.server.tokenize import TextEncoder
+
+LABELS = Labels(("a", "b", "c"), ("amount", "city"))  # tags: O B-amount I-amount B-city I-city
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from intentd.models.config import default_base
+
+    return TextEncoder.from_file(default_base() / "tokenizer.json", max_length=64)
+
+
+def tag_probs(encoded, word_tags, n_tags=5):
+    probs = np.full((encoded.word_token.max() + 2, n_tags), 0.01, dtype=np.float32)
+    for w, tag in enumerate(word_tags):
+        probs[encoded.word_token[w], tag] = 0.96
+    return probs
+
+
+def test_spans_are_code_points_over_unicode(encoder):
+    text = "send 😀 €40 to São Paulo"
+    enc = encoder.encode([text]).texts[0]
+    words = [text[s:e] for s, e in enc.word_spans]
+    assert words == ["send", "😀", "€40", "to", "São", "Paulo"]  # € is a symbol, not punctuation
+    tags = [0, 0, 1, 0, 3, 4]
+    ents = decode_entities(tag_probs(enc, tags), text, enc, LABELS)
+    assert [(e.type, e.text) for e in ents] == [("amount", "€40"), ("city", "São Paulo")]
+    assert text[ents[1].start : ents[1].end] == "São Paulo"
+
+
+def test_sub_word_pieces_stay_in_their_word(encoder):
+    text = "pay starbucksville now"
+    enc = encoder.encode([text]).texts[0]
+    assert [text[s:e] for s, e in enc.word_spans] == ["pay", "starbucksville", "now"]
+    ents = decode_entities(tag_probs(enc, [0, 3, 0]), text, enc, LABELS)
+    assert [(e.text, e.start, e.end) for e in ents] == [("starbucksville", 4, 18)]
+
+
+def test_orphan_inside_tag_starts_a_span_and_type_change_splits(encoder):
+    text = "boston paris 5"
+    enc = encoder.encode([text]).texts[0]
+    # I-city after O starts a span; I-amount after city starts a new amount span
+    ents = decode_entities(tag_probs(enc, [4, 4, 2]), text, enc, LABELS)
+    assert [(e.type, e.text) for e in ents] == [("city", "boston paris"), ("amount", "5")]
+
+
+def test_truncation_is_reported(encoder):
+    long = " ".join(["word"] * 200)
+    enc = encoder.encode([long, "short"])
+    assert enc.texts[0].truncated and not enc.texts[1].truncated
+    assert enc.input_ids.shape[1] == 64  # dynamic padding to the longest row, capped at max_length
+    assert enc.attention_mask[1].sum() < 64
+
+
+def test_softmax_temperature_and_ranking():
+    logits = np.array([[2.0, 1.0, 0.0]])
+    p1, p2 = softmax(logits.copy(), 1.0)[0], softmax(logits.copy(), 2.0)[0]
+    assert p1.sum() == pytest.approx(1.0) and p2.max() < p1.max()
+    ranked = rank_intents(p1, LABELS, top_k=2)
+    assert [name for name, _ in ranked] == ["a", "b"]

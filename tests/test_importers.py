@@ -1,0 +1,521 @@
+"""Importers: hand-written edge cases, plus the real public data sets when ../shared is present.
+
+Every error test checks that the message names the file and the line (or JSON key and index),
+because that is what a person needs to fix the data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intentd.models.data.importers import (
+    FORMATS,
+    ImportResult,
+    bio_to_spans,
+    format_summary,
+    import_data,
+    write_splits,
+)
+from intentd.models.data.schema import SPLITS, DataError, Example, Span, read_jsonl
+from intentd.models.data.splits import stratified_split
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def write_bio(folder: Path, rows: list[tuple[str, str, str]], newline: str = "\n") -> Path:
+    """rows: (seq.in line, seq.out line, label line)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(("seq.in", "seq.out", "label")):
+        text = "".join(row[index] + newline for row in rows)
+        (folder / name).write_bytes(text.encode("utf-8"))
+    return folder
+
+
+def bio_corpus(root: Path, train, dev=None, test=None, dev_name: str = "dev") -> Path:
+    write_bio(root / "train", train)
+    if dev is not None:
+        write_bio(root / dev_name, dev)
+    if test is not None:
+        write_bio(root / "test", test)
+    return root
+
+
+ROW = ("play jazz", "O B-genre", "PlayMusic")
+
+
+def error_of(fn, *args, **kwargs) -> DataError:
+    with pytest.raises(DataError) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
+def many(intents: dict[str, int], ood: int = 0) -> list[Example]:
+    out = [Example(f"{name} utterance {i}", name) for name, n in intents.items() for i in range(n)]
+    out += [Example(f"something else {i}", None, ood=True) for i in range(ood)]
+    return out
+
+
+# ------------------------------------------------------------------------------------ bio
+
+
+def test_bio_unicode_offsets_are_code_points(tmp_path):
+    cafe = "cafe\u0301"  # combining acute accent: 5 code points
+    rows = [
+        (f"play 😀 {cafe} 東京 tower", "O B-emoji B-place I-place I-place", "Play"),
+        ("ab cd ef", "B-x I-x O", "Other"),
+        ("10\u00a0€ now", "B-amount O", "Pay"),  # a no-break space stays inside its token
+    ]
+    result = import_data("bio", bio_corpus(tmp_path, rows, dev=rows, test=rows))
+    first, second, third = result.splits["train"]
+    assert first.text == f"play 😀 {cafe} 東京 tower"
+    assert first.entities == (Span(5, 6, "emoji"), Span(7, 21, "place"))
+    assert [first.span_text(s) for s in first.entities] == ["😀", f"{cafe} 東京 tower"]
+    assert second.entities == (Span(0, 5, "x"),) and second.span_text(second.entities[0]) == "ab cd"
+    assert third.span_text(third.entities[0]) == "10\u00a0€"
+    assert result.carved == []
+
+
+def test_bio_trailing_spaces_crlf_and_bom(tmp_path):
+    folder = tmp_path / "train"
+    write_bio(folder, [("  play   jazz ", "O B-genre ", "PlayMusic ")], newline="\r\n")
+    (folder / "seq.in").write_bytes(b"\xef\xbb\xbf" + (folder / "seq.in").read_bytes())
+    ex = import_data("bio", folder).splits["train"]
+    assert len(ex) == 1 and ex[0].text == "play jazz" and ex[0].intent == "PlayMusic"
+    assert ex[0].span_text(ex[0].entities[0]) == "jazz"
+
+
+def test_bio_ood_label(tmp_path):
+    rows = [ROW, ("tell me a joke", "O O O O", "oos"), ("what now", "O O", "none")]
+    result = import_data("bio", bio_corpus(tmp_path, rows, dev=rows, test=rows))
+    assert [ex.ood for ex in result.splits["train"]] == [False, True, False]
+    custom = import_data("bio", tmp_path, ood_label="none").splits["test"]
+    assert [ex.ood for ex in custom] == [False, False, True]
+    assert custom[1].intent == "oos"
+
+
+def test_bio_misaligned_line_counts(tmp_path):
+    folder = write_bio(tmp_path / "train", [ROW, ROW, ROW])
+    (folder / "seq.out").write_text("O B-genre\nO B-genre\n", encoding="utf-8")
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.out") and err.line == 3
+    assert "seq.out:3:" in str(err) and "seq.in 3" in str(err) and "seq.out 2" in str(err)
+
+
+def test_bio_blank_lines_mismatched_are_an_error(tmp_path):
+    folder = write_bio(tmp_path / "train", [ROW, ("", "", "PlayMusic"), ROW])
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.in") and err.line == 2
+
+
+def test_bio_blank_lines_everywhere_are_skipped_and_reported(tmp_path):
+    folder = write_bio(tmp_path / "train", [ROW, ("", "", ""), ROW])
+    result = import_data("bio", folder)
+    assert sum(len(v) for v in result.splits.values()) == 2
+    assert any("skipped 1 line" in note for note in result.notes)
+    assert "skipped 1 line" in format_summary(result)
+
+
+def test_bio_token_tag_count_mismatch(tmp_path):
+    folder = write_bio(tmp_path / "train", [ROW, ("play some jazz", "O B-genre", "PlayMusic")])
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.out") and err.line == 2
+    assert "2 tag(s) for 3 token(s)" in str(err)
+
+
+@pytest.mark.parametrize("bad", ["X-genre", "B-", "b-genre", "B_genre", "E-genre", "o"])
+def test_bio_malformed_tag(tmp_path, bad):
+    folder = write_bio(tmp_path / "train", [ROW, ROW, ("play jazz", f"O {bad}", "PlayMusic")])
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.out") and err.line == 3
+    assert "malformed tag" in str(err) and repr(bad) in str(err)
+
+
+@pytest.mark.parametrize(
+    "tags, spans",
+    [
+        ("O I-genre", (Span(5, 9, "genre"),)),
+        ("B-artist I-genre", (Span(0, 4, "artist"), Span(5, 9, "genre"))),
+        ("I-genre I-genre", (Span(0, 9, "genre"),)),
+    ],
+)
+def test_bio_invalid_inside_tag_strict_and_repaired(tmp_path, tags, spans):
+    folder = write_bio(tmp_path / "train", [ROW, ("play jazz", tags, "PlayMusic")])
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.out") and err.line == 2
+    assert "'I-genre'" in str(err) and "strict=False" in str(err)
+
+    result = import_data("bio", folder, strict=False)  # two examples: too few to carve any
+    assert [ex.entities for ex in result.splits["train"]] == [(Span(5, 9, "genre"),), spans]
+    assert any("1 I- tag(s) on 1 line(s)" in note for note in result.notes)
+
+
+def test_bio_bad_utf8_names_the_line(tmp_path):
+    folder = write_bio(tmp_path / "train", [ROW, ROW])
+    (folder / "seq.in").write_bytes(b"play jazz\nplay \xff\n")
+    err = error_of(import_data, "bio", folder)
+    assert err.path == str(folder / "seq.in") and err.line == 2 and "UTF-8" in str(err)
+
+
+def test_bio_missing_file_and_ambiguous_valid(tmp_path):
+    bio_corpus(tmp_path / "a", [ROW], dev=[ROW])
+    write_bio(tmp_path / "a" / "valid", [ROW])
+    err = error_of(import_data, "bio", tmp_path / "a")
+    assert "valid" in str(err) and "dev" in str(err)
+
+    folder = write_bio(tmp_path / "b" / "train", [ROW])
+    (folder / "label").unlink()
+    err = error_of(import_data, "bio", tmp_path / "b")
+    assert err.path == str(folder / "label")
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.txt").write_text("x")
+    err = error_of(import_data, "bio", tmp_path / "c")
+    assert "train/" in str(err) and "notes.txt" in str(err)
+
+
+def test_bio_val_alias_and_single_split_folder_carves(tmp_path):
+    rows = [(f"play song{i}", "O B-track", "PlayMusic" if i % 2 else "AddToPlaylist") for i in range(40)]
+    result = import_data("bio", bio_corpus(tmp_path / "a", rows, dev=rows[:4], test=rows[:4], dev_name="val"))
+    assert result.sources["valid"] == str(tmp_path / "a" / "val") and result.carved == []
+
+    result = import_data("bio", write_bio(tmp_path / "b", rows))
+    assert [len(result.splits[s]) for s in SPLITS] == [32, 4, 4]
+    assert len(result.carved) == 2 and all("seed 13" in note for note in result.carved)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=" \t\r\n"), min_size=1, max_size=4),
+            st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_bio_to_spans_recovers_the_tagged_tokens(pairs):
+    """Any valid tag sequence over any tokens: each span is exactly its tokens, joined by spaces."""
+    tokens = [tok for tok, _ in pairs]
+    tags, previous = [], "O"
+    for _, tag in pairs:  # make the sequence valid: an I- must continue the same type
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        tags.append(tag)
+        previous = tag
+    spans, repairs = bio_to_spans(tokens, tags)
+    assert repairs == 0
+    text = " ".join(tokens)
+    expected, current = [], None
+    for tok, tag in zip(tokens, tags):
+        if tag.startswith("I-"):
+            current[1].append(tok)
+        else:
+            current = [tag[2:], [tok]] if tag != "O" else None
+            if current:
+                expected.append(current)
+    assert [(s.type, text[s.start : s.end]) for s in spans] == [(t, " ".join(toks)) for t, toks in expected]
+
+
+# ------------------------------------------------------------------------------------ clinc
+
+
+def write_clinc(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+CLINC = {
+    "train": [["set an alarm", "alarm"], ["wake me at 7", "alarm"], ["what's the weather ☀", "weather"]],
+    "oos_train": [["how do i bake bread", "oos"]],
+    "val": [["alarm please", "alarm"], ["is it raining", "weather"]],
+    "oos_val": [["sing a song", "oos"]],
+    "test": [["alarm for 6", "alarm"], ["weather today", "weather"]],
+    "oos_test": [["who won the game", "oos"], ["buy stocks", "oos"]],
+}
+
+
+def test_clinc_maps_oos_to_ood(tmp_path):
+    path = write_clinc(tmp_path / "clinc" / "data_full.json", CLINC)
+    result = import_data("clinc", tmp_path / "clinc")  # the folder works too
+    assert [len(result.splits[s]) for s in SPLITS] == [4, 3, 4]
+    assert [sum(ex.ood for ex in result.splits[s]) for s in SPLITS] == [1, 1, 2]
+    ood = result.splits["train"][-1]
+    assert ood.ood and ood.intent is None and ood.to_json() == {"text": "how do i bake bread", "ood": True}
+    assert result.sources == {s: str(path) for s in SPLITS} and result.carved == []
+
+
+def test_clinc_without_oos_keys_and_without_val(tmp_path):
+    data = {"train": [[f"alarm {i}", "alarm"] for i in range(20)] + [[f"rain {i}", "weather"] for i in range(20)]}
+    data["test"] = [["alarm now", "alarm"]]
+    result = import_data("clinc", write_clinc(tmp_path / "d.json", data))
+    assert [len(result.splits[s]) for s in SPLITS] == [36, 4, 1]
+    assert Counter(ex.intent for ex in result.splits["valid"]) == {"alarm": 2, "weather": 2}
+    assert len(result.carved) == 1 and result.carved[0].startswith("valid carved from train (10%, seed 13")
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ([1, 2], "expected a JSON object"),
+        ({"val": []}, 'no key "train"'),
+        ({"train": {"a": 1}}, 'key "train": expected a list'),
+        ({"train": [["ok", "alarm"], ["no intent"]]}, 'key "train" index 1'),
+        ({"train": [["ok", "alarm"], ["  ", "alarm"]]}, 'key "train" index 1'),
+        ({"train": [["ok", "alarm"]], "oos_train": [["x", "alarm"]]}, 'key "oos_train" index 0'),
+        ({"train": [["ok", "alarm"]], "oos_val": [["x", "oos"]]}, '"oos_val" without "val"'),
+    ],
+)
+def test_clinc_bad_structure(tmp_path, data, needle):
+    path = write_clinc(tmp_path / "data_full.json", data)
+    err = error_of(import_data, "clinc", path)
+    assert needle in str(err) and err.path == str(path)
+
+
+def test_clinc_invalid_json_and_missing_file(tmp_path):
+    path = tmp_path / "data_full.json"
+    path.write_text('{"train": [\n["a", "b"],\n["c" "d"]]}', encoding="utf-8")
+    err = error_of(import_data, "clinc", path)
+    assert err.line == 3 and "data_full.json:3:" in str(err)
+    err = error_of(import_data, "clinc", tmp_path / "nowhere")
+    assert "nowhere" in str(err)
+    (tmp_path / "empty").mkdir()
+    assert "no data_full.json" in str(error_of(import_data, "clinc", tmp_path / "empty"))
+
+
+# ------------------------------------------------------------------------------------ csv
+
+
+def test_csv_custom_columns_quoted_newline_and_ood(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text(
+        "id,utterance,label\n"
+        '1,"book a table\nfor two, please",book\n'  # a record spanning lines 2-3
+        "2,hi there 👋,greet\n"
+        "3,what is love,\n"  # empty intent: out of scope
+        "4,tell me a joke,OOD\n"
+        "\n"
+        "5,café au lait,order\n",
+        encoding="utf-8",
+    )
+    result = import_data("csv", path, text_column="utterance", intent_column="label", ood_label="OOD", test_fraction=0.0)
+    rows = result.splits["train"] + result.splits["valid"]
+    assert sorted(ex.text for ex in rows) == sorted(
+        ["book a table\nfor two, please", "hi there 👋", "what is love", "tell me a joke", "café au lait"]
+    )
+    assert sum(ex.ood for ex in rows) == 2 and result.splits["test"] == []
+
+    # line numbers after a quoted newline are physical lines, not record numbers
+    path.write_text('text,intent\n"a\nb",x\n"c\nd",x\n,x\n', encoding="utf-8")
+    err = error_of(import_data, "csv", path)
+    assert err.line == 6 and "data.csv:6:" in str(err) and "empty text" in str(err)
+
+
+def test_csv_missing_column_names_the_columns_present(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("sentence,intent\nhello,greet\n", encoding="utf-8")
+    err = error_of(import_data, "csv", path)
+    assert err.path == str(path) and err.line == 1
+    assert "'text'" in str(err) and "'sentence', 'intent'" in str(err)
+
+
+@pytest.mark.parametrize(
+    "body, line, needle",
+    [
+        ("text,intent\nhello,greet\nhi,there,extra\n", 3, "3 field(s)"),
+        ('text,intent\nhello,greet\n"never closed,x\nmore,y\n', 3, "bad CSV"),
+        ("", 1, "header"),
+    ],
+)
+def test_csv_bad_records(tmp_path, body, line, needle):
+    path = tmp_path / "bad.csv"
+    path.write_text(body, encoding="utf-8")
+    err = error_of(import_data, "csv", path)
+    assert err.line == line and needle in str(err) and "bad.csv" in str(err)
+
+
+def test_csv_bom_bad_utf8_and_folder(tmp_path):
+    (tmp_path / "train.csv").write_bytes("\ufefftext,intent\nhello,greet\nbye,leave\n".encode("utf-8"))
+    (tmp_path / "val.csv").write_bytes(b"text,intent\nhey,greet\n")
+    (tmp_path / "test.csv").write_bytes(b"text,intent\nhello there,greet\nciao \xe9,leave\n")
+    err = error_of(import_data, "csv", tmp_path)
+    assert err.path == str(tmp_path / "test.csv") and err.line == 3 and "UTF-8" in str(err)
+    (tmp_path / "test.csv").write_bytes(b"text,intent\nhello there,greet\n")
+    result = import_data("csv", tmp_path)
+    assert [len(result.splits[s]) for s in SPLITS] == [2, 1, 1] and result.carved == []
+    assert result.sources["valid"] == str(tmp_path / "val.csv")
+
+
+# ------------------------------------------------------------------------------------ jsonl
+
+
+def test_jsonl_folder_with_dev_alias(tmp_path):
+    for name, text in (("train", "a"), ("dev", "b"), ("test", "c")):
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps({"text": text, "intent": "x"}) + "\n", encoding="utf-8")
+    result = import_data("jsonl", tmp_path)
+    assert {s: [ex.text for ex in result.splits[s]] for s in SPLITS} == {"train": ["a"], "valid": ["b"], "test": ["c"]}
+    assert result.sources["valid"] == str(tmp_path / "dev.jsonl")
+
+
+def test_jsonl_file_is_train_and_errors_name_the_line(tmp_path):
+    path = tmp_path / "all.jsonl"
+    lines = [json.dumps({"text": f"u {i}", "intent": "a" if i % 2 else "b"}) for i in range(20)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = import_data("jsonl", path)
+    assert [len(result.splits[s]) for s in SPLITS] == [16, 2, 2]
+    assert [n.split(" (")[0] for n in result.carved] == ["test carved from train", "valid carved from train"]
+
+    path.write_text(lines[0] + "\n" + '{"text": "x", "intent": "a", "entities": [{"start": 0, "end": 9, "type": "t"}]}\n')
+    err = error_of(import_data, "jsonl", path)
+    assert err.line == 2 and "all.jsonl:2:" in str(err)
+
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "dev.jsonl").write_text(lines[0] + "\n")
+    assert "train.jsonl" in str(error_of(import_data, "jsonl", tmp_path / "folder"))
+
+
+def test_unknown_format_missing_src_and_bad_fractions(tmp_path):
+    err = error_of(import_data, "xml", tmp_path)
+    assert all(fmt in str(err) for fmt in FORMATS)
+    err = error_of(import_data, "jsonl", tmp_path / "absent.jsonl")
+    assert "absent.jsonl" in str(err)
+    (tmp_path / "e.jsonl").write_text("\n")
+    assert "no training examples" in str(error_of(import_data, "jsonl", tmp_path / "e.jsonl"))
+    assert "valid_fraction" in str(error_of(import_data, "jsonl", tmp_path, valid_fraction=1.5))
+    assert "below 1" in str(error_of(import_data, "jsonl", tmp_path, valid_fraction=0.5, test_fraction=0.5))
+
+
+# ------------------------------------------------------------------------------------ carving
+
+
+def test_stratified_split_is_deterministic_and_stratified():
+    data = many({"a": 50, "b": 30, "c": 10, "d": 2, "e": 1}, ood=20)
+    kept, carved = stratified_split(data, 0.2, seed=13)
+    assert (kept, carved) == stratified_split(list(data), 0.2, seed=13)
+    assert stratified_split(data, 0.2, seed=14) != (kept, carved)
+    assert len(carved) == round(len(data) * 0.2) and len(kept) + len(carved) == len(data)
+    by = Counter("<ood>" if ex.ood else ex.intent for ex in carved)
+    assert by["a"] == 10 and by["b"] == 6 and by["<ood>"] == 4 and by["c"] == 2
+    assert by["e"] == 0  # a single example stays in train
+    assert {ex.intent for ex in kept if not ex.ood} == {"a", "b", "c", "d", "e"}
+    # both lists keep input order
+    assert kept == [ex for ex in data if ex in kept] and carved == [ex for ex in data if ex in carved]
+
+
+def test_stratified_split_many_small_intents_still_carves():
+    """Rounding each intent on its own would carve nothing from 3-example intents."""
+    data = many({f"i{k}": 3 for k in range(50)})
+    kept, carved = stratified_split(data, 0.1, seed=13)
+    assert len(carved) == 15 and max(Counter(ex.intent for ex in carved).values()) == 1
+    assert len({ex.intent for ex in kept}) == 50
+
+
+def test_stratified_split_keeps_one_per_intent_and_moves_duplicates_together():
+    kept, carved = stratified_split(many({"a": 2, "b": 2}), 0.9, seed=1)
+    assert Counter(ex.intent for ex in kept) == {"a": 1, "b": 1}
+    dupes = [Example("same text", "a")] * 6 + [Example(f"other {i}", "a") for i in range(14)]
+    for seed in range(10):
+        kept, carved = stratified_split(dupes, 0.3, seed=seed)
+        assert ("same text" in {e.text for e in kept}) != ("same text" in {e.text for e in carved})
+    assert stratified_split([], 0.1, 0) == ([], [])
+
+
+# ------------------------------------------------------------------------------------ output
+
+
+def test_write_splits_round_trip(tmp_path):
+    train = [
+        Example("play 😀 café", "Play", (Span(5, 6, "emoji"), Span(7, 11, "drink"))),
+        Example("play 😀 café", "Play", (Span(5, 6, "emoji"),)),
+        Example("東京 weather", "Weather", (Span(0, 2, "city"),)),
+        Example("no idea", None, ood=True),
+    ]
+    result = ImportResult(
+        splits={"train": train, "valid": train[:1], "test": []}, carved=[], sources={s: "mem" for s in SPLITS}
+    )
+    paths = write_splits(result, tmp_path / "out")
+    assert paths == {s: tmp_path / "out" / f"{s}.jsonl" for s in SPLITS}
+    assert {s: read_jsonl(p) for s, p in paths.items()} == result.splits
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["test.jsonl", "train.jsonl", "valid.jsonl"]
+    assert "😀" in paths["train"].read_text(encoding="utf-8")  # written as UTF-8, not \\u escapes
+
+    (tmp_path / "file").write_text("x")
+    assert "not a folder" in str(error_of(write_splits, result, tmp_path / "file"))
+
+
+def test_format_summary_reports_counts_duplicates_and_leakage():
+    train = many({"book": 3, "greet": 2}, ood=1) + [Example("book 0", "greet"), Example("dup", "book", (Span(0, 3, "t"),))]
+    test = [Example("book utterance 0", "book"), Example("new thing", "cancel"), Example("zz", "book", (Span(0, 2, "u"),))]
+    result = ImportResult(
+        splits={"train": train, "valid": [], "test": test},
+        carved=["valid carved from train (10%, seed 13, stratified by intent): 0 of 8 examples"],
+        sources={"train": "t.jsonl", "valid": "carved from t.jsonl", "test": "x.jsonl"},
+        notes=["a note"],
+    )
+    text = format_summary(result)
+    assert re.search(r"^train\s+8\s+7\s+1\s+1\s+t\.jsonl$", text, re.M)
+    assert re.search(r"^\s+book\s+4\s+0\s+2$", text, re.M)
+    assert re.search(r"^\s+t\s+1\s+0\s+0$", text, re.M)
+    assert "carved: valid carved from train (10%, seed 13" in text and "note: a note" in text
+    assert "exact duplicate texts within train: 0" in text
+    assert "test texts also in train: 1 (leakage" in text
+    assert "never seen in train: cancel" in text and "entity type(s) never seen in train: u" in text
+
+    train.append(Example("book utterance 1", "book"))
+    assert "exact duplicate texts within train: 1" in format_summary(result)
+
+
+# ------------------------------------------------------------------------------------ real data
+
+
+def shared(name: str) -> Path:
+    path = DATASETS / name
+    if not path.exists():
+        pytest.skip(f"../shared/datasets not found: {path}")
+    return path
+
+
+@pytest.mark.datasets
+def test_snips_imports_strictly_with_exact_spans():
+    root = shared("snips")
+    result = import_data("bio", root)
+    assert [len(result.splits[s]) for s in SPLITS] == [13084, 700, 700]
+    assert result.carved == [] and result.notes == []
+    assert {ex.intent for ex in result.splits["train"]} == {
+        "AddToPlaylist", "BookRestaurant", "GetWeather", "PlayMusic", "RateBook",
+        "SearchCreativeWork", "SearchScreeningEvent",
+    }  # fmt: skip
+    for split, folder in (("train", "train"), ("valid", "dev"), ("test", "test")):
+        lines_in = (root / folder / "seq.in").read_text(encoding="utf-8").splitlines()
+        lines_out = (root / folder / "seq.out").read_text(encoding="utf-8").splitlines()
+        assert len(lines_in) == len(result.splits[split])
+        for ex, line_in, line_out in zip(result.splits[split], lines_in, lines_out):
+            tokens, tags = line_in.split(), line_out.split()
+            assert ex.text == " ".join(tokens)
+            expected = []
+            for token, tag in zip(tokens, tags):
+                if tag.startswith("B-"):
+                    expected.append((tag[2:], [token]))
+                elif tag.startswith("I-"):
+                    expected[-1][1].append(token)
+            assert [(s.type, ex.span_text(s)) for s in ex.entities] == [(t, " ".join(toks)) for t, toks in expected]
+
+
+@pytest.mark.datasets
+def test_clinc150_full_counts():
+    result = import_data("clinc", shared("clinc150") / "data_full.json")
+    assert [len(result.splits[s]) for s in SPLITS] == [15100, 3100, 5500]
+    assert [sum(ex.ood for ex in result.splits[s]) for s in SPLITS] == [100, 100, 1000]
+    assert len({ex.intent for ex in result.splits["train"] if not ex.ood}) == 150
+    assert result.carved == []

@@ -1,0 +1,422 @@
+"""The load generator against a real gRPC server (a tiny stand-in, not the product's server).
+
+The stand-in implements IntentService.Analyze on the generated stubs and behaves as the
+request text says: "sleep:30" answers after 30 ms, "abort:RESOURCE_EXHAUSTED" fails with
+that code, anything else answers at once. It runs in its own process, so its latency is
+not disturbed by the client's event loop, on a free loopback port and a Unix socket.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from intentd.loadtest import cli
+from intentd.loadtest.config import LoadConfig, parse_sweep
+from intentd.loadtest.errors import ConfigError, TextsError
+from intentd.loadtest.schedule import arrival_offsets
+from intentd.loadtest.texts import BUILTIN_TEXTS, load_texts
+
+from intentd import protogen
+
+pytestmark = pytest.mark.timeout(120)
+
+SERVER = textwrap.dedent(
+    """
+    import asyncio, sys
+    import grpc
+    from intentd.protogen import import_stubs
+
+    pb2, pb2_grpc = import_stubs()
+
+    class Stub(pb2_grpc.IntentServiceServicer):
+        async def Analyze(self, request, context):
+            verb, _, arg = request.text.partition(":")
+            if verb == "sleep":
+                await asyncio.sleep(int(arg) / 1000)
+            elif verb == "abort":
+                await context.abort(grpc.StatusCode[arg], "told to fail")
+            return pb2.AnalyzeResponse(model_version="stub")
+
+    async def main(uds):
+        server = grpc.aio.server()
+        pb2_grpc.add_IntentServiceServicer_to_server(Stub(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.add_insecure_port("unix:" + uds)
+        await server.start()
+        print(port, flush=True)
+        await server.wait_for_termination()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(tcp address, unix socket path) of the stand-in server."""
+    protogen.ensure_stubs()  # before the child imports them: no generation race
+    folder = tmp_path_factory.mktemp("stub-server")
+    script = folder / "server.py"
+    script.write_text(SERVER)
+    uds = folder / "intentd.sock"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(uds)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = proc.stdout.readline().strip()
+        assert port.isdigit(), "stand-in server did not start"
+        yield f"127.0.0.1:{port}", str(uds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def texts(tmp_path):
+    """Write a --texts file with one line repeated; returns its path."""
+
+    def make(line: str):
+        path = tmp_path / "texts.txt"
+        path.write_text(line + "\n")
+        return str(path)
+
+    return make
+
+
+def loadtest(capsys, *argv: str) -> tuple[int, dict | None, str]:
+    """Run `intentd loadtest ... --json` in-process: (exit code, parsed stdout, stderr)."""
+    code = cli.main([*argv, "--json", "--warmup", "2", "--connect-timeout-s", "5"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else None), err
+
+
+# --- against the stand-in server ---------------------------------------------------------
+
+
+def test_counts_and_json_report(server, capsys):
+    address, _ = server
+    code, result, err = loadtest(
+        capsys, "--target", address, "--rate", "100", "--duration", "1", "--arrival", "uniform"
+    )
+    assert code == 0
+    assert result["scheduled"] == result["sent"] == result["ok"] == 100
+    assert result["errors"] == {} and result["error_rate"] == 0
+    expected = {
+        "target",
+        "rpc",
+        "mode",
+        "client",
+        "offered_rps",
+        "arrival",
+        "duration_s",
+        "scheduled",
+        "sent",
+        "ok",
+        "error_count",
+        "errors",
+        "error_rate",
+        "achieved_rps",
+        "latency_ms",
+        "send_lag_ms",
+        "max_in_flight",
+        "slo",
+    }
+    assert expected <= set(result)
+    assert {"p50", "p90", "p95", "p99", "max"} <= set(result["latency_ms"])
+    assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["max"]
+    assert result["rpc"] == "Analyze" and result["mode"] == "fixed"
+    assert 80 <= result["achieved_rps"] <= 101
+    assert err.strip().splitlines()[-1].startswith("SLO PASS")
+
+
+def test_slow_handler_fails_a_tight_p95_gate(server, texts, capsys):
+    address, _ = server
+    code, result, err = loadtest(
+        capsys,
+        "--target",
+        address,
+        "--texts",
+        texts("sleep:30"),
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--slo-p95-ms",
+        "5",
+    )
+    assert code == 1
+    assert result["slo"]["passed"] is False
+    assert result["latency_ms"]["p95"] >= 30
+    verdict = err.strip().splitlines()[-1]
+    assert verdict.startswith("SLO FAIL: p95") and "> 5 ms" in verdict
+
+
+def test_slow_handler_passes_a_loose_p95_gate(server, texts, capsys):
+    address, _ = server
+    code, result, _ = loadtest(
+        capsys,
+        "--target",
+        address,
+        "--texts",
+        texts("sleep:30"),
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--slo-p95-ms",
+        "500",
+        "--slo-p99-ms",
+        "500",
+    )
+    assert code == 0
+    assert result["slo"]["passed"] is True
+    assert [c["name"] for c in result["slo"]["checks"]] == ["p95", "p99", "error rate"]
+
+
+def test_errors_are_counted_by_status_code(server, texts, capsys):
+    address, _ = server
+    argv = (
+        "--target",
+        address,
+        "--texts",
+        texts("abort:RESOURCE_EXHAUSTED"),
+        "--rate",
+        "50",
+        "--duration",
+        "0.5",
+        "--arrival",
+        "uniform",
+    )
+    code, result, err = loadtest(capsys, *argv)
+    assert code == 1  # default --max-error-rate 0
+    assert result["errors"] == {"RESOURCE_EXHAUSTED": 25}
+    assert result["ok"] == 0 and result["error_rate"] == 1.0
+    assert result["latency_ms"] is None
+    assert "error rate 100.00% > 0.00%" in err
+    code, _, _ = loadtest(capsys, *argv, "--max-error-rate", "1")
+    assert code == 0
+
+
+def test_latency_is_measured_from_the_scheduled_time(server, texts, capsys):
+    """One slot, 30 ms per request, a request due every 10 ms: the queue grows and a
+    closed-loop client would still report 30 ms. Open loop must report the wait."""
+    address, _ = server
+    _, result, _ = loadtest(
+        capsys,
+        "--target",
+        address,
+        "--texts",
+        texts("sleep:30"),
+        "--rate",
+        "100",
+        "--duration",
+        "0.5",
+        "--arrival",
+        "uniform",
+        "--concurrency-limit",
+        "1",
+        "--deadline-ms",
+        "2000",
+    )
+    assert result["ok"] == 50 and result["max_in_flight"] == 1
+    assert result["latency_ms"]["p95"] > 500
+
+
+def test_plot_writes_a_png(server, tmp_path, capsys):
+    address, _ = server
+    png = tmp_path / "latency.png"
+    code, _, _ = loadtest(
+        capsys, "--target", address, "--rate", "50", "--duration", "1.2", "--plot", str(png)
+    )
+    assert code == 0
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_unix_socket_target_and_other_rpc(server, capsys):
+    _, uds = server
+    code, result, _ = loadtest(
+        capsys,
+        "--uds",
+        uds,
+        "--rate",
+        "50",
+        "--duration",
+        "0.4",
+        "--arrival",
+        "uniform",
+        "--channels",
+        "2",
+        "--no-uvloop",
+    )
+    assert code == 0 and result["ok"] == 20
+    assert result["target"] == f"unix:{uds}" and result["client"]["loop"] == "asyncio"
+    # The stand-in does not implement DetectIntent: every call is UNIMPLEMENTED.
+    code, result, _ = loadtest(
+        capsys,
+        "--uds",
+        uds,
+        "--rpc",
+        "DetectIntent",
+        "--rate",
+        "20",
+        "--duration",
+        "0.25",
+        "--arrival",
+        "uniform",
+    )
+    assert code == 1 and result["errors"] == {"UNIMPLEMENTED": 5}
+
+
+def test_sweep_reports_capacity(server, texts, tmp_path, capsys):
+    address, _ = server
+    png = tmp_path / "sweep.png"
+    code, result, _ = loadtest(
+        capsys,
+        "--target",
+        address,
+        "--sweep",
+        "20,40",
+        "--duration",
+        "0.5",
+        "--slo-p95-ms",
+        "500",
+        "--plot",
+        str(png),
+    )
+    assert code == 0
+    assert result["mode"] == "sweep" and result["capacity_rps"] == 40
+    assert [s["offered_rps"] for s in result["steps"]] == [20, 40]
+    assert png.read_bytes().startswith(b"\x89PNG")
+    # Every step over the SLO: the sweep stops after the first one and fails.
+    code, result, err = loadtest(
+        capsys,
+        "--target",
+        address,
+        "--texts",
+        texts("sleep:30"),
+        "--sweep",
+        "20:2:80",
+        "--duration",
+        "0.5",
+        "--slo-p95-ms",
+        "5",
+    )
+    assert code == 1
+    assert result["capacity_rps"] is None and len(result["steps"]) == 1
+    assert "capacity n/a" in err
+
+
+def test_human_report_ends_with_the_verdict(server, capsys):
+    address, _ = server
+    code = cli.main(["--target", address, "--rate", "20", "--duration", "0.3", "--warmup", "0"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert out[0].startswith(f"target {address}")
+    assert out[-1].startswith("SLO PASS")
+
+
+# --- failures to run: exit code 2 with one clear line -------------------------------------
+
+
+def test_unreachable_target_is_a_clear_error(capsys):
+    code = cli.main(
+        ["--uds", "/nonexistent/intentd.sock", "--duration", "0.1", "--connect-timeout-s", "0.3"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no gRPC server accepted a connection at unix:/nonexistent/intentd.sock" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--rate", "0"], "--rate must be positive"),
+        (["--sweep", "20,50"], "--sweep needs --slo-p95-ms"),
+        (["--sweep", "50,20", "--slo-p95-ms", "5"], "rates must increase"),
+        (["--target", "h:1", "--uds", "/s"], "either --target or --uds"),
+        (["--max-error-rate", "2"], "--max-error-rate must be between 0 and 1"),
+        (["--rate", "1e9", "--duration", "10"], "over 5,000,000 requests"),
+    ],
+)
+def test_bad_flags_exit_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_texts_file_exit_2(tmp_path, capsys):
+    assert cli.main(["--texts", str(tmp_path / "nope.jsonl")]) == 2
+    assert "cannot read --texts" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "intentd.loadtest", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    for flag in (
+        "--target",
+        "--uds",
+        "--rate",
+        "--duration",
+        "--concurrency-limit",
+        "--rpc",
+        "--texts",
+        "--deadline-ms",
+        "--sweep",
+        "--slo-p95-ms",
+        "--slo-p99-ms",
+        "--max-error-rate",
+        "--json",
+        "--plot",
+    ):
+        assert flag in done.stdout
+
+
+# --- pieces --------------------------------------------------------------------------------
+
+
+def test_arrival_schedules():
+    uniform = arrival_offsets(50, 2, "uniform")
+    assert len(uniform) == 100 and uniform[1] - uniform[0] == pytest.approx(0.02)
+    poisson = arrival_offsets(1000, 10, "poisson", seed=1)
+    assert 9500 < len(poisson) < 10500
+    assert (poisson >= 0).all() and (poisson < 10).all() and (poisson[1:] >= poisson[:-1]).all()
+    assert (arrival_offsets(1000, 10, "poisson", seed=1) == poisson).all()
+
+
+def test_parse_sweep():
+    assert parse_sweep("20,50,100") == (20, 50, 100)
+    assert parse_sweep("20:2:160") == (20, 40, 80, 160)
+    assert parse_sweep("10:3:100") == (10, 30, 90)
+    for bad in ("", "a,b", "0,10", "20:1:100", "20:2"):
+        with pytest.raises(ConfigError):
+            parse_sweep(bad)
+
+
+def test_config_defaults():
+    config = LoadConfig()
+    assert config.address == "127.0.0.1:50051" and config.rates == (50.0,)
+    assert LoadConfig(uds="/tmp/s.sock").address == "unix:/tmp/s.sock"
+
+
+def test_load_texts(tmp_path):
+    assert load_texts(None) == list(BUILTIN_TEXTS)
+    path = tmp_path / "data.jsonl"
+    path.write_text(
+        '{"text": "fly to boston", "intent": "book_flight"}\n\nplain line\n'
+        '{"text": "what is love", "ood": true}\n'
+    )
+    assert load_texts(path) == ["fly to boston", "plain line", "what is love"]
+    path.write_text('{"intent": "x"}\n')
+    with pytest.raises(TextsError, match=':1: a JSON line needs a non-empty string "text"'):
+        load_texts(path)
+    path.write_text("\n \n")
+    with pytest.raises(TextsError, match="has no texts"):
+        load_texts(path)
