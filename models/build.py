@@ -13,6 +13,7 @@ import json
 import logging
 import platform
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,7 +208,7 @@ def _say(enabled: bool):
         if enabled:
             from tqdm import tqdm
 
-            tqdm.write(message)
+            tqdm.write(message, file=sys.stderr)
         log.info(message)
 
     return say

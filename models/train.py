@@ -11,6 +11,7 @@ import copy
 import logging
 import math
 import random
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -125,7 +126,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             tqdm.write(
                 f"epoch {epoch}: loss {epoch_result.loss:.4f}  valid intent acc {accuracy:.4f}"
                 + (f"  entity F1 {f1:.4f}" if f1 is not None else "")
-                + f"  ({epoch_result.seconds:.0f}s)"
+                + f"  ({epoch_result.seconds:.0f}s)",
+                file=sys.stderr,
             )
         if score > best_score:
             best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch

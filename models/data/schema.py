@@ -47,6 +47,7 @@ class Example:
     intent: str | None
     entities: tuple[Span, ...] = field(default_factory=tuple)
     ood: bool = False
+    meta: dict | None = field(default=None, compare=False)  # free-form (e.g. review capture); not trained on
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -78,13 +79,15 @@ class Example:
             out = {"text": self.text, "intent": self.intent}
         if self.entities:
             out["entities"] = [s.to_json() for s in self.entities]
+        if self.meta:
+            out["meta"] = self.meta
         return out
 
     @classmethod
     def from_json(cls, obj: object) -> "Example":
         if not isinstance(obj, dict):
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-        unknown = set(obj) - {"text", "intent", "entities", "ood"}
+        unknown = set(obj) - {"text", "intent", "entities", "ood", "meta"}
         if unknown:
             raise ValueError(f"unknown key(s) {sorted(unknown)}")
         if "text" not in obj:
@@ -105,10 +108,13 @@ class Example:
             if not isinstance(etype, str):
                 raise ValueError(f"entity #{i}: type must be a string")
             spans.append(Span(start, end, etype))
+        meta = obj.get("meta")
+        if meta is not None and not isinstance(meta, dict):
+            raise ValueError('"meta" must be an object')
         intent = obj.get("intent")
         if ood and intent is not None:
             raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
-        return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood)
+        return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood, meta=meta)
 
 
 def read_jsonl(path: str | Path) -> list[Example]:
