@@ -119,7 +119,7 @@ def quantize_int8(fp32_path: Path, out_dir: Path) -> Path:
     with _quiet():
         logging.getLogger().disabled = True  # the quantiser logs a pre-processing hint on every call
         try:
-            quantize_dynamic(str(fp32_path), str(path), weight_type=QuantType.QInt8, per_channel=False)
+            quantize_dynamic(str(fp32_path), str(path), weight_type=QuantType.QInt8, per_channel=True)
         finally:
             logging.getLogger().disabled = False
     return path

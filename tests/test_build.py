@@ -142,3 +142,12 @@ def test_bad_data_dir_is_a_clear_cli_error(tmp_path: Path):
     proc = intentd("train", "--data", str(tmp_path), "--out", str(tmp_path / "a"), check=False)
     assert proc.returncode == 2
     assert "train.jsonl:2" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_lora_option_trains_and_exports(tiny_base: Path, tmp_path: Path):
+    out = tmp_path / "lora"
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
+            "--limit", "120", "--lora", "--int8-max-drop", "100", "--quiet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["config"]["lora"] is True
+    assert manifest["training"]["parity_max_abs_diff"] < 1e-3
