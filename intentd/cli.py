@@ -157,6 +157,16 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from intentd.server.config import Settings
+
+    settings = Settings.from_args(args)  # ConfigError: one line, exit 2
+    logging.getLogger().setLevel(settings.log_level.upper())
+    from intentd.server.app import serve
+
+    return serve(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intentd", description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"intentd {__version__}")
@@ -215,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--timezone", help="IANA time zone name")
     an.add_argument("--json", action="store_true")
     an.set_defaults(func=_cmd_analyze)
+
+    from intentd.server import config as serve_config
+
+    sv = sub.add_parser("serve", help="serve an artifact over gRPC (flags, INTENTD_* variables or --config FILE)")
+    serve_config.add_arguments(sv)
+    sv.set_defaults(func=_cmd_serve)
 
     try:
         from intentd.loadtest import cli as loadtest_cli

@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from intentd import __version__
+from intentd.errors import IntentdError
 from intentd.models.calibrate import DEFAULT_TARGET_FER, calibrate
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
@@ -76,6 +77,8 @@ def build(options: BuildOptions) -> dict:
     domain = _load_domain(domain_path) if domain_path.is_file() else None
     if options.domain and domain is None:
         raise DataError("domain file not found", options.domain)
+    if domain is not None:  # fail before training, not after
+        _check_domain(domain, domain_path, {ex.intent for ex in splits["train"] if not ex.ood})
 
     trained = train(splits["train"], splits["valid"], options.train)
     out = options.out
@@ -185,6 +188,17 @@ def _load_domain(path: Path) -> dict:
     if not isinstance(domain, dict) or "intents" not in domain:
         raise DataError("a domain file needs a top-level 'intents' mapping", path)
     return domain
+
+
+def _check_domain(domain: dict, path: Path, intents: set[str]) -> None:
+    from intentd.server.resolve import Resolver
+    from intentd.server.respond import validate_templates
+
+    try:
+        validate_templates(domain, sorted(intents))
+        Resolver(domain)
+    except IntentdError as exc:
+        raise DataError(str(exc), path) from None
 
 
 def _versions() -> dict:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from intentd.errors import IntentdError
+
 from .analysis import Analysis, RequestOptions
+from .artifact import ArtifactError
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .model import Model
 from .resolve import Resolver
-from .respond import Responder
+from .respond import Responder, validate_templates
 
 
 class Pipeline:
@@ -21,9 +24,13 @@ class Pipeline:
         self.model = model
         domain = model.artifact.domain
         ood_threshold = model.ood.threshold if model.ood is not None else None
-        self.resolver = Resolver(domain)
+        try:  # a bad domain config fails at load, naming the file, never at request time
+            validate_templates(domain, model.labels.intents)
+            self.resolver = Resolver(domain)
+            self.responder = Responder(domain)
+        except IntentdError as exc:
+            raise ArtifactError(f"{model.artifact.root / 'domain.yaml'}: {exc}") from None
         self.escalation = EscalationPolicy(domain, ood_threshold)
-        self.responder = Responder(domain)
 
     @property
     def version(self) -> str:

@@ -1,43 +1,243 @@
 """Constrained responses: approved template text plus resolved slot values, nothing else.
 
-First version: the intent's `response` when its required slots are filled, the first missing
-slot's prompt otherwise, the domain's hand-off text when escalated.
+Selection, per request (template ids in brackets):
+1. escalated for any reason but `policy` (out of distribution, low confidence, ambiguous):
+   the domain's `escalation.handoff_response` [handoff];
+2. an intent without a config entry: no response (None);
+3. a required slot still unknown (neither in this utterance nor in `options.filled_slots`): that
+   slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order;
+4. otherwise the intent's response [<intent>.response]. Policy escalations (`escalate: human`
+   intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
+
+Slot values: the current utterance's resolved entities, else the value carried over from an
+earlier turn (`filled_slots`, canonical strings as returned in `slots_used`). Inserted text is the
+value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a catalog
+entry's display value), stripped of control characters and bounded to MAX_VALUE_CHARS. An
+unresolved span never fills a slot (its raw text is user input, not a value); a `free` entity's
+text does, cleaned and bounded.
+
+Templates are validated when the artifact is built or loaded (`validate_templates`), never at
+request time: only `{slot}` placeholders of the intent's required slots, balanced braces, a prompt
+for every required slot, only known intents and entity types.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import string
+from dataclasses import dataclass
+from typing import Iterable
+
+from intentd.errors import IntentdError
+
 from .analysis import Escalation, RequestOptions, ResolvedEntity, Response
+from .resolve import Resolver
+from .resolve.dates import format_datetime
+from .resolve.money import format_money
+from .resolve.text import clean_value
 
 HANDOFF_DEFAULT = "Let me connect you with someone who can help."
+HANDOFF_ID = "handoff"
+MAX_VALUE_CHARS = 64  # per inserted value
+MAX_VALUES_PER_SLOT = 3  # "from checking to savings" fills `account` with both
+
+
+class TemplateError(IntentdError):
+    """The domain's response templates are invalid; lists every problem found."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid response templates: " + "; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    id: str
+    parts: tuple[tuple[str, str | None], ...]  # (literal text, slot name or None)
+
+    @property
+    def slots(self) -> list[str]:
+        return [slot for _, slot in self.parts if slot]
+
+    def render(self, values: dict[str, str]) -> str:
+        return "".join(literal + (values[slot] if slot else "") for literal, slot in self.parts)
+
+
+def parse_template(template_id: str, text: object) -> Template:
+    """`{slot}` placeholders only; `{{` and `}}` are literal braces. Raises TemplateError."""
+    if not isinstance(text, str) or not text.strip():
+        raise TemplateError([f"{template_id}: a template must be a non-empty string"])
+    try:
+        pieces = list(string.Formatter().parse(text))
+    except ValueError as exc:  # "Single '}' encountered", "expected '}' before end of string"
+        raise TemplateError([f"{template_id}: unbalanced braces in {text!r} ({exc})"]) from None
+    parts = []
+    for literal, field, spec, conversion in pieces:
+        if field is not None and (not field.isidentifier() or spec or conversion):
+            raise TemplateError([f"{template_id}: placeholder {{{field}{'!' + conversion if conversion else ''}"
+                                 f"{':' + spec if spec else ''}}} is not a plain {{slot}} name"])
+        parts.append((literal, field))
+    return Template(template_id, tuple(parts))
+
+
+def validate_templates(domain: dict | None, intents: Iterable[str] | None = None) -> dict[str, Template]:
+    """Check every template of `domain`; return them parsed, keyed by template id.
+
+    `intents`: the model's intent labels, when known (artifact build and load) - a template for an
+    intent the model cannot predict is an error. Raises TemplateError listing all problems.
+    """
+    domain = domain or {}
+    problems: list[str] = []
+    templates: dict[str, Template] = {}
+
+    def parse(template_id: str, text: object) -> Template | None:
+        try:
+            t = parse_template(template_id, text)
+        except TemplateError as exc:
+            problems.extend(exc.problems)
+            return None
+        templates[template_id] = t
+        return t
+
+    handoff = (domain.get("escalation") or {}).get("handoff_response", HANDOFF_DEFAULT)
+    t = parse(HANDOFF_ID, handoff)
+    if t is not None and t.slots:
+        problems.append(f"{HANDOFF_ID}: the hand-off response cannot use slots ({', '.join(t.slots)})")
+    specs = domain.get("intents") or {}
+    if not isinstance(specs, dict):
+        raise TemplateError(["'intents' must be a mapping of intent name -> spec"])
+    entity_types = set(domain.get("entities") or {})
+    known = set(intents) if intents is not None else None
+    for intent, spec in specs.items():
+        if known is not None and intent not in known:
+            problems.append(f"{intent}: unknown intent (not one of the model's intents)")
+        if not isinstance(spec, dict):
+            problems.append(f"{intent}: the spec must be a mapping")
+            continue
+        slots = list(spec.get("slots") or [])
+        required = list(spec.get("required") or [])
+        prompts = spec.get("prompts") or {}
+        for slot in slots:
+            if entity_types and slot not in entity_types:
+                problems.append(f"{intent}: unknown slot {slot!r} (not an entity type of the domain)")
+        for slot in required:
+            if slot not in slots:
+                problems.append(f"{intent}: required slot {slot!r} is not in its slots")
+            if slot not in prompts:
+                problems.append(f"{intent}: required slot {slot!r} has no prompt")
+        if "response" in spec:
+            t = parse(f"{intent}.response", spec["response"])
+            for slot in t.slots if t else []:
+                if slot not in slots:
+                    problems.append(f"{intent}.response: unknown slot {{{slot}}}")
+                elif slot not in required:
+                    problems.append(f"{intent}.response: slot {{{slot}}} is not required, so the response "
+                                    f"could be chosen without it")
+        for slot, prompt in prompts.items():
+            if slot not in slots:
+                problems.append(f"{intent}.prompt.{slot}: prompt for unknown slot {slot!r}")
+            t = parse(f"{intent}.prompt.{slot}", prompt)
+            if t is not None and t.slots:
+                problems.append(f"{intent}.prompt.{slot}: a prompt cannot use slots ({', '.join(t.slots)})")
+    if problems:
+        raise TemplateError(problems)
+    return templates
 
 
 class Responder:
     def __init__(self, domain: dict | None):
         domain = domain or {}
-        self.intents = domain.get("intents", {}) or {}
-        self.handoff = (domain.get("escalation", {}) or {}).get("handoff_response", HANDOFF_DEFAULT)
+        self.templates = validate_templates(domain)
+        self.intents: dict[str, dict] = domain.get("intents") or {}
+        self.resolver = Resolver(domain)  # reads slot values carried over from earlier turns
+        self.handoff = self.templates[HANDOFF_ID]
 
     def respond(self, intent: str, entities: list[ResolvedEntity], escalation: Escalation,
                 options: RequestOptions) -> Response | None:
-        if escalation.escalate:
-            return Response(self.handoff, "handoff")
+        if escalation.escalate and escalation.reason != "policy":
+            return Response(self.handoff.render({}), HANDOFF_ID)
         spec = self.intents.get(intent)
-        if not spec:
+        if spec is None:
             return None
-        slots = dict(options.filled_slots)
+        slots = spec.get("slots") or []
+        values = self._slot_values(slots, entities, options)  # slot -> resolutions (or cleaned raw text)
+        missing = [s for s in spec.get("required") or [] if s not in values]
+        template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
+        if template is None:  # an intent with slots but no response text
+            return None
+        shown = {slot: _joined(values[slot], display, " and ") for slot in template.slots}
+        text = template.render({slot: clean_value(v, MAX_VALUE_CHARS) for slot, v in shown.items()})
+        used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
+        return Response(text, template.id, used, missing)
+
+    def _slot_values(self, slots: list[str], entities: list[ResolvedEntity],
+                     options: RequestOptions) -> dict[str, list[dict | str]]:
+        values: dict[str, list[dict | str]] = {}
         for e in entities:
-            slots.setdefault(e.type, e.text)
-        required = list(spec.get("required", []))
-        missing = [s for s in required if s not in slots]
-        if missing:
-            prompt = (spec.get("prompts") or {}).get(missing[0])
-            if prompt:
-                return Response(prompt, f"{intent}.prompt.{missing[0]}", {}, missing)
-        used = {k: v for k, v in slots.items() if k in spec.get("slots", [])}
-        text = spec.get("response", "").format_map(_Slots(used))
-        return Response(text, f"{intent}.response", used, missing)
+            if e.type in slots and e.resolved and e.resolution:
+                same = values.setdefault(e.type, [])
+                if e.resolution not in same and len(same) < MAX_VALUES_PER_SLOT:
+                    same.append(e.resolution)
+        reference: dt.datetime | None = None
+        for slot, raw in options.filled_slots:
+            if slot not in slots or slot in values or not raw or not raw.strip():
+                continue
+            if reference is None:
+                reference = self.resolver.reference_time(options)
+            carried: list[dict | str] = []
+            for part in raw.split(",")[:MAX_VALUES_PER_SLOT] if "," in raw else [raw]:  # "checking,savings"
+                resolution = self.resolver.resolve_value(slot, part, reference)
+                carried.append(resolution if resolution is not None else clean_value(part, MAX_VALUE_CHARS))
+            if "," in raw and not all(isinstance(c, dict) for c in carried):  # "1,200.00" is one value
+                resolution = self.resolver.resolve_value(slot, raw, reference)
+                carried = [resolution if resolution is not None else clean_value(raw, MAX_VALUE_CHARS)]
+            carried = [c for c in carried if c]
+            if carried:
+                values[slot] = carried
+        return values
 
 
-class _Slots(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
+def _joined(items: list[dict | str], form, sep: str) -> str:
+    return sep.join(form(i) if isinstance(i, dict) else i for i in items)
+
+
+def canonical(resolution: dict) -> str:
+    """The value a backend acts on, and sends back as a context slot in later turns."""
+    kind = resolution.get("kind")
+    if kind == "money":
+        return f"{resolution['amount']} {resolution.get('currency', '')}".strip()
+    if kind == "catalog":
+        return resolution["id"]
+    if kind == "phone":
+        return resolution["e164"]
+    return str(resolution.get("value", ""))
+
+
+def display(resolution: dict) -> str:
+    """The form a person reads or hears in a response."""
+    kind = resolution.get("kind")
+    if kind == "money":
+        return format_money(resolution)
+    if kind == "datetime":
+        return format_datetime(resolution)
+    if kind == "catalog":
+        return resolution["value"]
+    if kind == "percentage":
+        return f"{resolution['value']}%"
+    if kind == "phone":
+        from .resolve.contact import format_phone
+
+        return format_phone(resolution)
+    if kind == "duration":
+        return _duration_words(resolution["seconds"])
+    return str(resolution.get("value", ""))
+
+
+def _duration_words(seconds: float) -> str:
+    parts = []
+    rest = int(seconds)
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+    return " ".join(parts) or "0 seconds"

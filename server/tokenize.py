@@ -2,11 +2,13 @@
 
 Training and serving both go through `TextEncoder`, so the model never sees a tokenisation at
 serving time that it was not trained on. Entities are tagged per *word* (the first sub-word
-token of each word carries the word's BIO tag), which keeps spans on word boundaries.
+token of each word carries the word's BIO tag), which keeps spans on word boundaries; see
+`_words` for what a word is.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,20 +80,42 @@ class TextEncoder:
         return EncodedBatch(input_ids, attention_mask, texts)
 
 
+def _is_punctuation(token: str) -> bool:
+    return all(unicodedata.category(ch).startswith("P") for ch in token)
+
+
 def _words(enc: Encoding) -> EncodedText:
-    first: list[int] = []
-    spans: list[tuple[int, int]] = []
-    previous = None
+    """Group tokens into words: a run of tokens with no whitespace between them is one word
+    ("2026-01-15", "billing@bank.com", "$1,200.00"), except that punctuation at either end of
+    the run stands alone ("savings." -> "savings", "."), so entity spans never swallow it."""
+    chunks: list[list[int]] = []
+    previous_end = -1
     for index, (word, (start, end)) in enumerate(zip(enc.word_ids, enc.offsets)):
         if word is None:
-            previous = None
+            previous_end = -1
             continue
-        if word != previous:
-            first.append(index)
-            spans.append((start, end))
+        if chunks and start == previous_end:
+            chunks[-1].append(index)
         else:
-            spans[-1] = (spans[-1][0], end)
-        previous = word
+            chunks.append([index])
+        previous_end = end
+    tokens, offsets = enc.tokens, enc.offsets
+    first: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for chunk in chunks:
+        lo, hi = 0, len(chunk)
+        while lo < hi - 1 and _is_punctuation(tokens[chunk[lo]]):
+            lo += 1
+        while hi - 1 > lo and _is_punctuation(tokens[chunk[hi - 1]]):
+            hi -= 1
+        for i in range(lo):
+            first.append(chunk[i])
+            spans.append(offsets[chunk[i]])
+        first.append(chunk[lo])
+        spans.append((offsets[chunk[lo]][0], offsets[chunk[hi - 1]][1]))
+        for i in range(hi, len(chunk)):
+            first.append(chunk[i])
+            spans.append(offsets[chunk[i]])
     return EncodedText(
         word_token=np.asarray(first, dtype=np.int32),
         word_spans=spans,

@@ -151,3 +151,28 @@ def test_lora_option_trains_and_exports(tiny_base: Path, tmp_path: Path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["config"]["lora"] is True
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3
+
+
+def test_invalid_template_fails_before_training_and_at_load(banking_artifact: Path, tmp_path: Path):
+    import yaml
+
+    from intentd.server.artifact import sha256
+    from intentd.server.pipeline import Pipeline
+
+    data = tmp_path / "data"
+    shutil.copytree(BANKING, data)
+    domain = yaml.safe_load((data / "domain.yaml").read_text())
+    domain["intents"]["check_balance"]["response"] = "Your {acount} balance"
+    (data / "domain.yaml").write_text(yaml.safe_dump(domain))
+    proc = intentd("train", "--data", str(data), "--out", str(tmp_path / "a"), check=False)
+    assert proc.returncode == 2 and "domain.yaml" in proc.stderr and "{acount}" in proc.stderr
+    assert "epoch" not in proc.stderr  # rejected before any training
+
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    shutil.copy(data / "domain.yaml", art / "domain.yaml")
+    manifest = json.loads((art / "manifest.json").read_text())
+    manifest["files"]["domain.yaml"] = sha256(art / "domain.yaml")  # a consistent but invalid artifact
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="acount"):
+        Pipeline(Model.load(art))

@@ -1,5 +1,9 @@
-"""Entity resolution: model spans -> canonical values (catalogs, builtins, patterns)."""
+"""Entity resolution: model spans -> canonical values (catalogs, builtins, patterns).
 
-from .resolver import Resolver
+See resolver.py for the flow and the overlap rule, docs/resolution.md for examples.
+"""
 
-__all__ = ["Resolver"]
+from .errors import DomainConfigError
+from .resolver import BUILTINS, KINDS, Resolver
+
+__all__ = ["BUILTINS", "DomainConfigError", "KINDS", "Resolver"]

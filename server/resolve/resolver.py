@@ -1,18 +1,171 @@
-"""First version: passes the model's spans through, unresolved. Catalog, builtin and pattern
-resolution replace this (issue: entity resolution and constrained responses)."""
+"""Entity resolution: model spans -> canonical values, plus entities the model did not tag.
+
+Per request: (1) candidate spans from the model, the domain's pattern types and the verbatim
+catalog matcher; (2) overlaps removed by the rule below; (3) each kept span resolved by its type's
+kind (catalog, builtin, pattern, free).
+
+Overlap rule (docs/resolution.md): spans are ranked pattern > model > catalog-without-model; a
+span is kept unless it overlaps a kept span of higher rank; within a rank the longer span wins,
+then the earlier one. Patterns win because their regex matched exactly (an account number the
+model took for an amount); model spans beat verbatim catalog matches because the model saw the
+context ("debit" in "debit card fee" tagged as part of a longer span).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
+from . import contact
+from .catalog import Catalog, VerbatimMatcher
+from .dates import DateResolver
+from .duration import resolve_duration
+from .errors import DomainConfigError
+from .money import resolve_money
+from .numbers import resolve_number, resolve_ordinal, resolve_percentage
+from .patterns import PatternType
+from .text import clean_value
+
+BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
+KINDS = ("catalog", "builtin", "free", "pattern")
+MAX_FREE_VALUE = 200  # code points kept as the value of a free-text entity
+_RANK = {"pattern": 0, "model": 1, "catalog": 2}
 
 
 class Resolver:
-    def __init__(self, domain: dict | None):
-        self.domain = domain or {}
+    """Built once per loaded domain (catalog tables and regexes compiled here); `resolve` per request."""
 
-    def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions) -> list[ResolvedEntity]:
-        return [ResolvedEntity(s.type, s.text, s.start, s.end, s.confidence) for s in spans]
+    def __init__(self, domain: dict | None):
+        domain = domain or {}
+        entities = domain.get("entities") or {}
+        if not isinstance(entities, dict):
+            raise DomainConfigError("'entities' must be a mapping of entity type -> spec")
+        self.specs: dict[str, dict] = {}
+        self.catalogs: dict[str, Catalog] = {}
+        self.patterns: dict[str, PatternType] = {}
+        for name, spec in entities.items():
+            spec = spec or {}
+            kind = spec.get("kind", "free")
+            if kind not in KINDS:
+                raise DomainConfigError(f"entity {name!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+            if kind == "builtin" and spec.get("builtin") not in BUILTINS:
+                raise DomainConfigError(f"entity {name!r}: unknown builtin {spec.get('builtin')!r} "
+                                        f"(one of {', '.join(BUILTINS)})")
+            if kind == "catalog":
+                self.catalogs[name] = Catalog(name, spec)
+            elif kind == "pattern":
+                self.patterns[name] = PatternType.from_config(name, spec)
+            self.specs[name] = {**spec, "kind": kind}
+        self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
+        self.dates = DateResolver()
+        self.default_time_zone = domain.get("time_zone") or "UTC"
 
     def warm_up(self) -> None:
-        pass
+        """Pay every library's first-call cost (dateparser, phonenumbers, email-validator, text2num)."""
+        self.dates.warm_up()
+        regions = {s.get("default_region") for s in self.specs.values() if s.get("builtin") == "phone"}
+        for region in regions or {None}:
+            contact.warm_up(region)
+        resolve_money("two hundred bucks", "USD")
+        for catalog in self.catalogs.values():
+            catalog.lookup("warm up")
+
+    def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions) -> list[ResolvedEntity]:
+        reference = self._reference(options)
+        kept = self._select(text, spans)
+        return [self._resolve_one(e, reference) for e in kept]
+
+    # -- candidates and the overlap rule ------------------------------------------------------
+
+    def _select(self, text: str, spans: list[EntitySpan]) -> list[ResolvedEntity]:
+        candidates = [ResolvedEntity(s.type, s.text, s.start, s.end, s.confidence, "model") for s in spans]
+        for pattern in self.patterns.values():
+            for start, end, value in pattern.find(text):
+                e = ResolvedEntity(pattern.name, text[start:end], start, end, 1.0, "pattern", True,
+                                   {"kind": "pattern", "value": value})
+                candidates.append(e)
+        for catalog, start, end in self.verbatim.find(text):
+            candidates.append(ResolvedEntity(catalog.name, text[start:end], start, end, 1.0, "catalog"))
+        if len(candidates) <= 1:
+            return candidates
+        candidates.sort(key=lambda e: (_RANK[e.source], e.start - e.end, e.start))
+        kept: list[ResolvedEntity] = []
+        for e in candidates:
+            if all(e.end <= k.start or k.end <= e.start for k in kept):
+                kept.append(e)
+        kept.sort(key=lambda e: e.start)
+        return kept
+
+    # -- resolution by kind -------------------------------------------------------------------
+
+    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime) -> ResolvedEntity:
+        if e.resolved:  # patterns are resolved when found
+            return e
+        spec = self.specs.get(e.type)
+        if spec is None:  # a type the model knows but the domain config does not describe
+            return e
+        resolution = self.resolve_value(e.type, e.text, reference)
+        if resolution is not None:
+            e.resolved, e.resolution = True, resolution
+        return e
+
+    def resolve_value(self, etype: str, text: str, reference: dt.datetime) -> dict | None:
+        """The resolution dict of `text` as an entity of type `etype`, or None (also used by the
+        responder to read slot values carried over from earlier turns)."""
+        spec = self.specs.get(etype)
+        if spec is None:
+            return None
+        kind = spec["kind"]
+        if kind == "catalog":
+            found = self.catalogs[etype].lookup(text)
+            if found is None:
+                return None
+            entry, score = found
+            return {"kind": "catalog", "id": entry.id, "value": entry.value, "score": score}
+        if kind == "pattern":
+            value = self.patterns[etype].resolve(text)
+            return None if value is None else {"kind": "pattern", "value": value}
+        if kind == "free":
+            value = clean_value(text, MAX_FREE_VALUE)
+            return {"kind": "text", "value": value} if value else None
+        builtin = spec["builtin"]
+        if builtin == "money":
+            return resolve_money(text, spec.get("default_currency"))
+        if builtin == "datetime":
+            return self.dates.resolve(text, reference)
+        if builtin == "email":
+            return contact.resolve_email(text)
+        if builtin == "phone":
+            return contact.resolve_phone(text, spec.get("default_region"))
+        if builtin == "number":
+            return resolve_number(text)
+        if builtin == "ordinal":
+            return resolve_ordinal(text)
+        if builtin == "duration":
+            return resolve_duration(text)
+        return resolve_percentage(text)
+
+    def reference_time(self, options: RequestOptions) -> dt.datetime:
+        return self._reference(options)
+
+    def _reference(self, options: RequestOptions) -> dt.datetime:
+        """The request's reference instant, in its time zone (default: now, the domain's zone or UTC)."""
+        zone = time_zone(options.time_zone or self.default_time_zone)
+        ref = options.reference_time
+        if ref is None:
+            return dt.datetime.now(zone)
+        if ref.tzinfo is None:
+            ref = ref.replace(tzinfo=dt.timezone.utc)
+        return ref.astimezone(zone)
+
+
+@lru_cache(maxsize=512)
+def time_zone(name: str) -> ZoneInfo:
+    """An IANA zone; ValueError for an unknown name (the service validates it first: INVALID_ARGUMENT)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None

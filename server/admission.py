@@ -1,0 +1,172 @@
+"""Admission: is a request well-formed, and can it still be answered in time?
+
+The errors raised here (and by the batcher, which owns the queue bound) are the service layer's
+one error family; service.py maps each class to a gRPC status code in one table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from functools import lru_cache
+
+from .analysis import RequestOptions
+
+MAX_CONTEXT_ITEMS = 64  # filled_slots entries
+MAX_CONTEXT_CHARS = 256  # per session id, intent name, slot name or value
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+
+
+class ServiceError(Exception):
+    """Base of the errors a request can be answered with (never a server bug)."""
+
+
+class InvalidRequest(ServiceError):
+    """Bad input: the message names the field."""
+
+
+class Overloaded(ServiceError):
+    """The queue is full: shed the request now rather than answer it late."""
+
+
+class DeadlineUnmeetable(ServiceError):
+    """The deadline passed, or cannot be met given the work already queued."""
+
+
+class Draining(ServiceError):
+    """The server is shutting down (or has no model) and takes no new work."""
+
+
+class ReloadBusy(ServiceError):
+    """Another ReloadModel is already running."""
+
+
+def check_text(text: str, max_chars: int) -> str:
+    if not text:
+        raise InvalidRequest("text: must not be empty")
+    if not text.strip():
+        raise InvalidRequest("text: must not be whitespace only")
+    if len(text) > max_chars:
+        raise InvalidRequest(f"text: {len(text)} characters is over the limit of {max_chars}")
+    return text
+
+
+def check_top_k(top_k: int, default: int, maximum: int) -> int:
+    if top_k == 0:
+        return default
+    if not 1 <= top_k <= maximum:
+        raise InvalidRequest(f"top_k: {top_k} is out of range (0 for the default, or 1..{maximum})")
+    return top_k
+
+
+@lru_cache(maxsize=1024)
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def check_time_zone(name: str) -> str | None:
+    if not name:
+        return None
+    if len(name) > 64 or "\x00" in name or not _known_zone(name):
+        raise InvalidRequest(f"time_zone: {name[:64]!r} is not a known IANA time zone (e.g. 'Europe/Berlin')")
+    return name
+
+
+def check_locale(locale: str) -> str | None:
+    if not locale:
+        return None
+    if len(locale) > 35 or not _LOCALE.match(locale):
+        raise InvalidRequest(f"locale: {locale[:35]!r} is not a BCP-47 tag (e.g. 'en-US')")
+    return locale.replace("_", "-")
+
+
+def _short(field: str, value: str) -> str | None:
+    if len(value) > MAX_CONTEXT_CHARS:
+        raise InvalidRequest(f"{field}: longer than {MAX_CONTEXT_CHARS} characters")
+    return value or None
+
+
+def check_context(request) -> dict:
+    """RequestContext -> the RequestOptions fields it fills."""
+    if not request.HasField("context"):
+        return {}
+    ctx = request.context
+    if len(ctx.filled_slots) > MAX_CONTEXT_ITEMS:
+        raise InvalidRequest(f"context.filled_slots: {len(ctx.filled_slots)} items is over {MAX_CONTEXT_ITEMS}")
+    slots = tuple(sorted(ctx.filled_slots.items()))
+    for key, value in slots:
+        if not key:
+            raise InvalidRequest("context.filled_slots: a slot name is empty")
+        _short("context.filled_slots", key)
+        _short(f"context.filled_slots[{key[:32]!r}]", value)
+    return {
+        "session_id": _short("context.session_id", ctx.session_id),
+        "previous_intent": _short("context.previous_intent", ctx.previous_intent),
+        "filled_slots": slots,
+    }
+
+
+def check_reference_time(request) -> dt.datetime | None:
+    if not request.HasField("reference_time"):
+        return None
+    ts = request.reference_time
+    if not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidRequest("reference_time: nanos out of range")
+    try:
+        return dt.datetime.fromtimestamp(ts.seconds, tz=dt.timezone.utc) + dt.timedelta(microseconds=ts.nanos // 1000)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequest("reference_time: outside the years 1..9999") from None
+
+
+def admit(request, *, max_chars: int, default_top_k: int, max_top_k: int) -> tuple[str, RequestOptions]:
+    """Validate any of the per-utterance request messages; returns the text and its options.
+
+    Request types without a field (DetectIntent has no time zone) get its default.
+    """
+    names = request.DESCRIPTOR.fields_by_name
+    text = check_text(request.text, max_chars)
+    options = RequestOptions(
+        top_k=check_top_k(request.top_k, default_top_k, max_top_k) if "top_k" in names else default_top_k,
+        reference_time=check_reference_time(request) if "reference_time" in names else None,
+        time_zone=check_time_zone(request.time_zone) if "time_zone" in names else None,
+        locale=check_locale(request.locale) if "locale" in names else None,
+        **check_context(request),
+    )
+    return text, options
+
+
+class WaitEstimator:
+    """Expected time from admission to answer, from a moving average of batch service times.
+
+    Used to answer DEADLINE_EXCEEDED up front when the queue ahead cannot clear in time.
+    Before any batch ran there is no estimate (0): only deadlines already past are refused.
+    """
+
+    def __init__(self, max_batch_size: int, workers: int = 1, alpha: float = 0.2):
+        self.max_batch_size = max_batch_size
+        self.workers = workers
+        self.alpha = alpha
+        self.batch_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.batch_s = seconds if self.batch_s == 0.0 else (1 - self.alpha) * self.batch_s + self.alpha * seconds
+
+    def expected_s(self, queued: int) -> float:
+        batches_ahead = queued // self.max_batch_size
+        return (batches_ahead / self.workers + 1) * self.batch_s
+
+    def check(self, remaining_s: float | None, queued: int) -> None:
+        if remaining_s is None:
+            return
+        if remaining_s <= 0:
+            raise DeadlineUnmeetable("deadline already passed on arrival")
+        expected = self.expected_s(queued)
+        if remaining_s < expected:
+            raise DeadlineUnmeetable(
+                f"deadline cannot be met: {remaining_s * 1e3:.1f} ms left, about {expected * 1e3:.1f} ms of work queued"
+            )

@@ -1,0 +1,219 @@
+"""`intentd serve` settings: ONE dataclass; flags, INTENTD_* variables and the config file derive from it.
+
+Precedence, lowest first: field defaults < config file (``--config FILE``, YAML or TOML, keys are
+field names) < environment (``INTENTD_<FIELD>``) < command-line flags. Values are validated once,
+in ``__post_init__``, and a bad one raises :class:`ConfigError` (the CLI prints it as one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from intentd.errors import IntentdError
+
+ENV_PREFIX = "INTENTD_"
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+#: grpc.aio on this machine cancels RPCs beyond ~1,000 in flight: keep the queue well below that.
+MAX_QUEUE_LIMIT = 900
+
+
+class ConfigError(IntentdError):
+    """A setting is missing or invalid; the message names it and says what is expected."""
+
+
+def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs, validated on construction."""
+
+    model: Path | None = _opt(None, "artifact directory to serve (required)", "ARTIFACT")
+    listen: str = _opt(DEFAULT_LISTEN, "TCP address host:port; empty string: no TCP listener", "HOST:PORT")
+    uds: Path | None = _opt(None, "also listen on this Unix domain socket", "PATH")
+    max_batch_size: int = _opt(32, "most requests in one forward pass (1: no batching)", "N")
+    max_batch_tokens: int = _opt(4096, "token budget of one batch, counted after padding", "N")
+    max_queue: int = _opt(256, "requests waiting for the model before RESOURCE_EXHAUSTED", "N")
+    max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
+    max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
+    max_top_k: int = _opt(1000, "largest accepted top_k", "N")
+    default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
+    intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
+    inference_workers: int = _opt(1, "batches run concurrently (worker threads calling onnxruntime)", "N")
+    providers: tuple[str, ...] = _opt(DEFAULT_PROVIDERS, "execution providers to try, in order (comma list)", "P1,P2")
+    naive: bool = _opt(False, "benchmark baseline: one onnxruntime call per request, no queue or batching")
+    cache_size: int = _opt(4096, "exact-match cache entries (0: no cache)", "N")
+    metrics_port: int = _opt(0, "Prometheus /metrics port (0: off)", "PORT")
+    metrics_host: str = _opt("127.0.0.1", "address the metrics endpoint binds", "HOST")
+    grace_period: float = _opt(10.0, "seconds to finish in-flight requests after SIGTERM", "S")
+    warm_up: bool = _opt(True, "run the model once per batch shape before serving")
+    log_level: str = _opt("info", "debug, info, warning or error", "LEVEL")
+    capture_path: Path | None = _opt(None, "append escalated / low-confidence queries to this JSONL review file "
+                                     "(off when unset)", "FILE")
+    capture_max_bytes: int = _opt(16 * 1024 * 1024, "rotate the review file past this size", "BYTES")
+    capture_backups: int = _opt(3, "rotated review files kept (review.jsonl.1 ...)", "N")
+    capture_redact_digits: bool = _opt(False, "replace every digit with 0 in captured text")
+    capture_low_confidence: float = _opt(0.7, "also capture answers under this confidence", "P")
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            raise ConfigError("no model: give --model ARTIFACT (or INTENTD_MODEL, or `model:` in --config)")
+        if not self.listen and self.uds is None:
+            raise ConfigError("nothing to listen on: give --listen HOST:PORT and/or --uds PATH")
+        if self.listen:
+            host, sep, port = self.listen.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"--listen {self.listen!r}: expected HOST:PORT (e.g. {DEFAULT_LISTEN})")
+        for name in ("max_batch_size", "max_batch_tokens", "max_queue", "max_text_chars",
+                     "max_stream_messages", "max_top_k", "default_top_k", "inference_workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
+        for name in ("intra_op_threads", "cache_size"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_flag(name)} must be 0 or more (got {getattr(self, name)})")
+        if self.max_queue > MAX_QUEUE_LIMIT:
+            raise ConfigError(f"--max-queue {self.max_queue} is over {MAX_QUEUE_LIMIT} (grpc.aio cancels RPCs beyond ~1,000 in flight)")
+        if self.default_top_k > self.max_top_k:
+            raise ConfigError("--default-top-k must not exceed --max-top-k")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"--metrics-port {self.metrics_port}: not a port number")
+        if self.grace_period < 0:
+            raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
+        if not self.providers:
+            raise ConfigError("--providers: give at least one execution provider")
+        if self.capture_max_bytes < 1024:
+            raise ConfigError(f"--capture-max-bytes must be at least 1024 (got {self.capture_max_bytes})")
+        if self.capture_backups < 0:
+            raise ConfigError(f"--capture-backups must be 0 or more (got {self.capture_backups})")
+        if not 0.0 <= self.capture_low_confidence <= 1.0:
+            raise ConfigError(f"--capture-low-confidence must be within [0, 1] (got {self.capture_low_confidence:g})")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"--log-level {self.log_level!r}: expected debug, info, warning or error")
+
+    @property
+    def batching(self) -> bool:
+        return not self.naive
+
+    @classmethod
+    def from_sources(cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                     config_file: str | Path | None = None) -> "Settings":
+        """Merge file < environment < flags (flags: only the ones the user gave)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values.update(_read_file(Path(config_file)))
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, raw, f"{ENV_PREFIX}{f.name.upper()}")
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Settings":
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        return cls.from_sources(given, config_file=getattr(args, "config", None))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per field; defaults are SUPPRESSed so a flag only overrides when given."""
+    parser.add_argument("--config", metavar="FILE", help="YAML or TOML file of settings (keys: the flag names)")
+    for f in fields(Settings):
+        help_text = f.metadata["help"] + f" [env {ENV_PREFIX}{f.name.upper()}]"
+        if f.default not in (None, MISSING, ()):
+            default = ",".join(f.default) if isinstance(f.default, tuple) else f.default
+            help_text += f" (default: {default})"
+        kind = _base_type(f.name)
+        if kind is bool:
+            parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(_flag(f.name), dest=f.name, default=argparse.SUPPRESS, metavar=f.metadata["metavar"],
+                                type=functools.partial(_flag_value, f.name), help=help_text)
+
+
+def _flag_value(name: str, raw: str) -> Any:
+    """argparse's `type`: its own error type, so argparse prints usage and exits 2."""
+    try:
+        return _convert(name, raw, "value")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+_HINTS: dict[str, Any] = {}
+
+
+def _base_type(name: str) -> Any:
+    """The field's type without ``| None`` (int, float, bool, str, Path or tuple)."""
+    if not _HINTS:
+        _HINTS.update(typing.get_type_hints(Settings))
+    hint = _HINTS[name]
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _convert(name: str, raw: Any, source: str) -> Any:
+    """A value from a flag, variable or file, converted to the field's type, or ConfigError."""
+    kind = _base_type(name)
+    try:
+        if kind is tuple:
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            return tuple(str(p).strip() for p in items if str(p).strip())
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int and isinstance(raw, float):
+            raise ValueError
+        if kind is Path:
+            return Path(os.path.expanduser(str(raw)))
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"--config {path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'} ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a mapping of settings at the top level")
+    known = {f.name for f in fields(Settings)}
+    out = {}
+    for key, raw in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"--config {path}: unknown setting {key!r}")
+        out[name] = _convert(name, raw, f"--config {path}: {key}")
+    if out.get("model") is not None and not out["model"].is_absolute():
+        out["model"] = path.parent / out["model"]  # relative to the file, like most tools
+    return out

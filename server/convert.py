@@ -1,0 +1,136 @@
+"""Analysis -> intentd.v1 messages, in one place. Defensive: a resolution it cannot map is sent
+as resolved=false rather than failing the request."""
+
+from __future__ import annotations
+
+import logging
+
+from intentd.protogen import import_stubs
+
+from .analysis import Analysis, Escalation, ResolvedEntity, Response
+from .batcher import Result, Served
+
+pb2, _ = import_stubs()
+log = logging.getLogger(__name__)
+UINT32_MAX = 2**32 - 1
+
+_SOURCE = {"model": pb2.ENTITY_SOURCE_MODEL, "catalog": pb2.ENTITY_SOURCE_CATALOG, "pattern": pb2.ENTITY_SOURCE_PATTERN}
+_REASON = {
+    "out_of_distribution": pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION,
+    "low_confidence": pb2.ESCALATION_REASON_LOW_CONFIDENCE,
+    "ambiguous": pb2.ESCALATION_REASON_AMBIGUOUS,
+    "policy": pb2.ESCALATION_REASON_POLICY,
+}
+# The proto's documented score names, from the names EscalationPolicy uses.
+_SCORE_ALIASES = {"ood": "ood_score", "confidence": "top_confidence"}
+
+
+def _us(seconds: float) -> int:
+    return max(0, min(UINT32_MAX, int(seconds * 1e6)))
+
+
+def timing(result: Result, total_s: float):
+    return pb2.ServerTiming(queue_wait_us=_us(result.queue_wait_s), inference_us=_us(result.inference_s),
+                            total_us=_us(total_s), batch_size=result.batch_size, cache_hit=result.cache_hit)
+
+
+def _grain(name) -> int:
+    return pb2.Grain.Value(f"GRAIN_{str(name).upper()}") if f"GRAIN_{str(name).upper()}" in pb2.Grain.keys() else 0
+
+
+def resolution(entity: ResolvedEntity):
+    res = entity.resolution or {}
+    kind = res.get("kind")
+    msg = pb2.Resolution()
+    try:
+        if kind == "money":
+            msg.money.CopyFrom(pb2.MoneyValue(amount=str(res.get("amount", "")), currency=str(res.get("currency") or "")))
+        elif kind in ("datetime", "date", "time"):
+            msg.datetime.CopyFrom(pb2.DateTimeValue(value=str(res.get("value", "")), grain=_grain(res.get("grain"))))
+        elif kind == "catalog":
+            msg.catalog.CopyFrom(pb2.CatalogValue(id=str(res.get("id", "")), value=str(res.get("value", "")),
+                                                  score=float(res.get("score", 1.0))))
+        elif kind == "number":
+            msg.number.CopyFrom(pb2.NumberValue(value=str(res.get("value", ""))))
+        elif kind == "email":
+            msg.email = str(res.get("value", ""))
+        elif kind == "phone":
+            msg.phone_e164 = str(res.get("e164") or res.get("value", ""))
+        elif kind is not None:
+            log.debug("resolution kind %r has no proto mapping; sent unresolved", kind)
+    except (TypeError, ValueError) as exc:
+        log.warning("cannot map resolution %r: %s", res, exc)
+        return pb2.Resolution(resolved=False)
+    msg.resolved = msg.WhichOneof("value") is not None
+    return msg
+
+
+def entity(e: ResolvedEntity):
+    return pb2.Entity(type=e.type, text=e.text, start=max(0, e.start), end=max(0, e.end),
+                      source=_SOURCE.get(e.source, pb2.ENTITY_SOURCE_MODEL), confidence=float(e.confidence),
+                      resolution=resolution(e))
+
+
+def escalation(esc: Escalation):
+    scores = {}
+    for name, value in esc.scores.items():
+        scores[_SCORE_ALIASES.get(name, name)] = float(value)
+    return pb2.EscalationHint(escalate=esc.escalate, reason=_REASON.get(esc.reason or "", 0),
+                              target_tier=esc.tier or "", scores=scores, detail=esc.detail)
+
+
+def response(resp: Response | None):
+    if resp is None:
+        return pb2.ConstrainedResponse()
+    return pb2.ConstrainedResponse(text=resp.text, template_id=resp.template_id,
+                                   slots_used={str(k): str(v) for k, v in resp.slots_used.items()},
+                                   slots_missing=[str(s) for s in resp.slots_missing])
+
+
+def intents(analysis: Analysis) -> list:
+    return [pb2.IntentScore(name=n, confidence=float(c)) for n, c in analysis.prediction.intents]
+
+
+def ood(analysis: Analysis, threshold: float):
+    p = analysis.prediction
+    return pb2.OutOfDistribution(flagged=p.is_ood, score=float(p.ood_score), threshold=threshold)
+
+
+def analyze_response(a: Analysis, t, threshold: float):
+    return pb2.AnalyzeResponse(intents=intents(a), entities=[entity(e) for e in a.entities], ood=ood(a, threshold),
+                               escalation=escalation(a.escalation), response=response(a.response),
+                               model_version=a.model_version, timing=t)
+
+
+def detect_intent_response(a: Analysis, t, threshold: float):
+    return pb2.DetectIntentResponse(intents=intents(a), ood=ood(a, threshold), escalation=escalation(a.escalation),
+                                    model_version=a.model_version, timing=t)
+
+
+def extract_entities_response(a: Analysis, t, threshold: float):
+    return pb2.ExtractEntitiesResponse(entities=[entity(e) for e in a.entities], model_version=a.model_version,
+                                       timing=t)
+
+
+def respond_response(a: Analysis, t, threshold: float):
+    top = intents(a)[:1]
+    return pb2.RespondResponse(intent=top[0] if top else None, escalation=escalation(a.escalation),
+                               response=response(a.response), model_version=a.model_version, timing=t)
+
+
+def ood_threshold(served: Served) -> float:
+    ood_model = served.model.ood
+    return float(ood_model.threshold) if ood_model is not None else 0.0
+
+
+def model_info(served: Served, max_text_chars: int):
+    model, policy = served.model, served.pipeline.escalation
+    info = pb2.ModelInfo(
+        name=model.artifact.name, version=model.version, intents=list(model.labels.intents),
+        entity_types=list(model.labels.entity_types),
+        thresholds=pb2.Thresholds(ood=ood_threshold(served), low_confidence=policy.low_confidence,
+                                  ambiguity_margin=policy.ambiguity_margin),
+        execution_provider=model.provider, artifact_path=str(served.path), max_text_chars=max_text_chars,
+    )
+    info.loaded_at.FromDatetime(served.loaded_at)
+    return info

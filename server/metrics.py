@@ -1,0 +1,99 @@
+"""Prometheus metrics on a private registry, so tests and several servers in one process never collide."""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+# Sub-millisecond resolution where the SLO lives (p95 <= 25 ms), coarse beyond.
+LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+TOKEN_BUCKETS = (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+ROLLING_WINDOW = 1000  # answers behind each rolling rate
+
+
+class RollingRate:
+    """Share of True over the last `window` observations: a drift signal that reacts within minutes,
+    unlike a counter's lifetime average."""
+
+    def __init__(self, window: int = ROLLING_WINDOW):
+        self._values: collections.deque[bool] = collections.deque(maxlen=window)
+        self._true = 0
+
+    def add(self, value: bool) -> float:
+        if len(self._values) == self._values.maxlen and self._values[0]:
+            self._true -= 1
+        self._values.append(value)
+        self._true += value
+        return self._true / len(self._values)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.rpc_latency = Histogram("intentd_rpc_latency_seconds", "Server time per RPC", ["rpc"],
+                                     buckets=LATENCY_BUCKETS, registry=r)
+        self.rpc_total = Counter("intentd_rpc", "RPCs by final status code", ["rpc", "code"], registry=r)
+        self.queue_wait = Histogram("intentd_queue_wait_seconds", "Admission to batch start",
+                                    buckets=LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("intentd_inference_seconds", "Tokenise + forward pass + decode of one batch",
+                                   buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_size = Histogram("intentd_batch_size", "Requests per batch", buckets=BATCH_BUCKETS, registry=r)
+        self.batch_tokens = Histogram("intentd_batch_tokens", "Padded tokens per batch", buckets=TOKEN_BUCKETS,
+                                      registry=r)
+        self.queue_depth = Gauge("intentd_queue_depth", "Requests admitted and not yet in a batch", registry=r)
+        self.shed = Counter("intentd_shed", "Requests refused because the queue was full", registry=r)
+        self.expired = Counter("intentd_expired", "Requests refused or dropped for their deadline", ["stage"],
+                               registry=r)
+        self.cancelled = Counter("intentd_cancelled", "Queued requests dropped because the caller went away",
+                                 registry=r)
+        self.cache_hits = Counter("intentd_cache_hits", "Exact-match cache hits", registry=r)
+        self.cache_misses = Counter("intentd_cache_misses", "Exact-match cache misses", registry=r)
+        self.ood = Counter("intentd_ood", "Answers flagged out of distribution", registry=r)
+        self.escalations = Counter("intentd_escalations", "Answers with an escalation hint, by reason", ["reason"],
+                                   registry=r)
+        self.model_info = Gauge("intentd_model_info", "The serving model (value 1)", ["name", "version", "provider"],
+                                registry=r)
+        self.reloads = Counter("intentd_reloads", "Model reloads by outcome", ["outcome"], registry=r)
+        # drift: per model version, so a new model's traffic is never averaged with the old one's
+        self.ood_rate = Gauge("intentd_ood_rate", f"Share of the last {ROLLING_WINDOW} answers flagged OOD",
+                              ["version"], registry=r)
+        self.escalation_rate = Gauge("intentd_escalation_rate",
+                                     f"Share of the last {ROLLING_WINDOW} answers with an escalation hint",
+                                     ["version"], registry=r)
+        self.confidence = Histogram("intentd_top_confidence", "Calibrated top-intent confidence of answers",
+                                    ["version"], buckets=CONFIDENCE_BUCKETS, registry=r)
+        self.captured = Counter("intentd_review_captured", "Answers queued for the review file", registry=r)
+        self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
+
+    def set_model(self, name: str, version: str, provider: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(name, version, provider).set(1)
+
+    def count_answer(self, analysis) -> None:
+        if analysis.prediction.is_ood:
+            self.ood.inc()
+        if analysis.escalation.escalate:
+            self.escalations.labels(analysis.escalation.reason or "unknown").inc()
+        version = analysis.model_version
+        rolling = self._rolling.get(version)
+        if rolling is None:
+            rolling = self._rolling[version] = (RollingRate(), RollingRate())
+        self.ood_rate.labels(version).set(rolling[0].add(analysis.prediction.is_ood))
+        self.escalation_rate.labels(version).set(rolling[1].add(analysis.escalation.escalate))
+        self.confidence.labels(version).observe(analysis.prediction.confidence)
+
+    def value(self, name: str, labels: dict | None = None) -> float:
+        """A sample's current value (0 when absent): for tests and the benchmark report."""
+        return self.registry.get_sample_value(name, labels or {}) or 0.0
+
+    def serve_http(self, host: str, port: int):
+        """Start the /metrics endpoint in a daemon thread; returns the HTTP server (call .shutdown())."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics on http://%s:%d/metrics", host, server.server_port)
+        return server

@@ -1,0 +1,118 @@
+"""Catalog (list) entities: exact then fuzzy matching against canonical values and synonyms,
+plus a verbatim matcher that finds catalog values the model did not tag."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from .errors import DomainConfigError
+from .text import fold, fold_catalog, fold_same_length
+
+DEFAULT_FUZZY_CUTOFF = 85.0  # rapidfuzz ratio, 0..100
+MIN_FUZZY_LENGTH = 4  # shorter texts ("cd", "ira") only match exactly
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    id: str
+    value: str
+
+
+class Catalog:
+    """One catalog entity type. Lookups are on folded text (see text.fold_catalog)."""
+
+    def __init__(self, name: str, spec: dict):
+        self.name = name
+        self.fuzzy_cutoff = float(spec.get("fuzzy_cutoff", DEFAULT_FUZZY_CUTOFF))
+        self.match_without_model = bool(spec.get("match_without_model", False))
+        values = spec.get("values") or []
+        if not isinstance(values, list) or not values:
+            raise DomainConfigError(f"entity {name!r}: a catalog needs a non-empty 'values' list")
+        self.entries: list[CatalogEntry] = []
+        self.exact: dict[str, CatalogEntry] = {}  # folded synonym/value/id -> entry
+        self.by_id: dict[str, CatalogEntry] = {}
+        self.spoken: list[str] = []  # folded values and synonyms: what the verbatim matcher looks for
+        for raw in values:
+            if not isinstance(raw, dict) or "id" not in raw:
+                raise DomainConfigError(f"entity {name!r}: each catalog value needs an 'id'")
+            entry = CatalogEntry(str(raw["id"]), str(raw.get("value", raw["id"])))
+            self.entries.append(entry)
+            self.by_id[entry.id] = entry
+            for form in [entry.value, *(raw.get("synonyms") or [])]:
+                key = fold_catalog(str(form))
+                if key:
+                    self.spoken.append(key)
+                    self.exact.setdefault(key, entry)  # first entry wins a synonym listed twice
+            self.exact.setdefault(fold(entry.id.replace("_", " ")), entry)
+        self._choices = list(self.exact)
+
+    def lookup(self, text: str) -> tuple[CatalogEntry, float] | None:
+        """(entry, score in 0..1) for the best match of `text`, or None below the cut-off."""
+        if text in self.by_id:
+            return self.by_id[text], 1.0
+        key = fold_catalog(text)
+        entry = self.exact.get(key)
+        if entry is not None:
+            return entry, 1.0
+        if len(key) < MIN_FUZZY_LENGTH:
+            return None
+        best = process.extractOne(key, self._choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
+        if best is None:
+            return None
+        return self.exact[best[0]], round(best[1] / 100.0, 3)
+
+
+class VerbatimMatcher:
+    """Finds catalog synonyms present verbatim (case- and accent-insensitive) in a text.
+
+    One compiled regex for all catalog types that opt in: a trie of the folded synonyms, so the
+    alternation is factored ("credit (?:card(?: account)?|account)") and the longest synonym at a
+    position wins; word boundaries on both sides; any run of spaces or hyphens between words.
+    """
+
+    def __init__(self, catalogs: list[Catalog]):
+        self.owner: dict[str, Catalog] = {}
+        for cat in catalogs:
+            for form in cat.spoken:
+                self.owner.setdefault(form, cat)  # a synonym in two catalogs goes to the first
+        self.regex = re.compile(r"(?<!\w)(?:" + _trie_regex(sorted(self.owner)) + r")(?!\w)") if self.owner else None
+
+    def find(self, text: str) -> list[tuple[Catalog, int, int]]:
+        if self.regex is None:
+            return []
+        folded = fold_same_length(text)
+        out = []
+        for m in self.regex.finditer(folded):
+            key = " ".join(m.group(0).replace("-", " ").split())
+            cat = self.owner.get(key)
+            if cat is not None:
+                out.append((cat, m.start(), m.end()))
+        return out
+
+
+def _trie_regex(words: list[str]) -> str:
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        end = "" in node
+        branches = [(_char(ch) + emit(child)) for ch, child in sorted(node.items()) if ch != ""]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:  # a word may stop here or go on: try the longer one first (greedy)
+            return "(?:" + body + ")?" if len(branches) > 1 or len(body) > 1 else body + "?"
+        return body
+
+    return emit(trie)
+
+
+def _char(ch: str) -> str:
+    return r"[\s\-]+" if ch == " " else re.escape(ch)

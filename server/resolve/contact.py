@@ -1,0 +1,53 @@
+"""Email addresses (email-validator) and phone numbers (phonenumbers, E.164).
+
+Both libraries cost tens of microseconds a call and load data on first use: calls are cached
+per distinct text, and `warm_up` loads their data at start.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+MAX_INPUT = 254  # RFC 5321's longest address; also far longer than any phone number
+
+
+@lru_cache(maxsize=4096)
+def resolve_email(text: str) -> dict | None:
+    candidate = text.strip().strip("<>.,;:()[]\"'")
+    if not candidate or len(candidate) > MAX_INPUT:
+        return None
+    try:
+        checked = validate_email(candidate, check_deliverability=False)  # never a DNS query
+    except EmailNotValidError:
+        return None
+    local, _, domain = checked.normalized.rpartition("@")
+    return {"kind": "email", "value": f"{local}@{domain.lower()}"}
+
+
+@lru_cache(maxsize=4096)
+def resolve_phone(text: str, region: str | None) -> dict | None:
+    if len(text) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(text, (region or "US").upper())
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):  # "555-0123" has no area code: unresolved
+        return None
+    return {"kind": "phone", "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}
+
+
+def warm_up(region: str | None) -> None:
+    resolve_email("warm.up@example.com")
+    resolve_phone("+1 415 555 0134", region)
+    resolve_phone("0161 496 0000", "GB")
+    resolve_email.cache_clear()
+    resolve_phone.cache_clear()
+
+
+def format_phone(resolution: dict) -> str:
+    number = phonenumbers.parse(resolution["e164"], None)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -1,0 +1,419 @@
+"""Dates and times: text -> ISO 8601 value (in the request's time zone) + grain.
+
+Two tiers:
+1. A fast path for the expressions people actually say to a bank ("today", "next friday",
+   "in 3 days", "the 3rd", "March 5", "3pm tomorrow", "2026-12-04", "end of the month",
+   public holidays ...): a few regexes and date arithmetic, microseconds per call.
+2. dateparser for everything else, English only, input bounded to MAX_INPUT code points, with
+   PREFER_DATES_FROM=future, RELATIVE_BASE and the request's TIMEZONE, behind an LRU cache keyed
+   by (folded text, reference minute, time zone). It is warmed up at start (its first call costs
+   ~150 ms: it compiles its language data), so no request pays that.
+
+Conventions (documented in docs/resolution.md): "<weekday>" and "this <weekday>" are the next such
+day on or after the reference day; "next <weekday>" the first one strictly after it; "last
+<weekday>" the most recent one strictly before it. A year-less date is the next one on or after
+today. Values are the start of their grain ("next week" = its Monday 00:00).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from dateutil.easter import easter
+
+from .numbers import words_to_digits
+
+MAX_INPUT = 48  # code points handed to dateparser; longer spans are not one date
+CACHE_SIZE = 4096
+
+WEEKDAYS = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4,
+            "sat": 5, "sun": 6, "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
+            "saturday": 5, "sunday": 6}
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS.update({"sept": 9})
+PART_OF_DAY = {"morning": 9, "afternoon": 15, "evening": 19, "night": 20, "tonight": 20}
+
+_WD = "(?P<wd>" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?"
+_MON = "(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s*(?P<year>\d{4}))?"
+_UNIT = r"(?P<unit>minute|min|hour|hr|day|week|wk|month|year|yr)s?"
+_N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
+_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
+                          r"|first|second|third|fifth|couple)")
+_TRAILING = re.compile(r"\s+(?:on|at)$")
+_LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|before|after|starting|due)\s+")
+_TIME = re.compile(
+    r"(?:\bat\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
+    r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?P<word>noon|midday|midnight))"
+)
+_POD = re.compile(r"\b(?:in\s+the\s+)?(?P<pod>morning|afternoon|evening|night)\b|\btonight\b")
+
+_RULES: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"(?:right\s+)?now|immediately|asap"), "now"),
+    (re.compile(_WD + r"\s+(?P<rest>(?:the\s+)?\d.*|[a-z]{3,9}\.?\s+\d.*)"), "weekday_date"),
+    (re.compile(r"(?:earlier\s+|later\s+)?today|this\s+day"), "today"),
+    (re.compile(r"(?:the\s+)?day\s+after\s+tomorrow"), "day_after_tomorrow"),
+    (re.compile(r"(?:the\s+)?day\s+before\s+yesterday"), "day_before_yesterday"),
+    (re.compile(r"tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow"), "tomorrow"),
+    (re.compile(r"yesterday|last\s+night"), "yesterday"),
+    (re.compile(r"(?:(?P<rel>this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
+    (re.compile(r"in\s+" + _N + r"\s+" + _UNIT + r"(?:\s+(?:from\s+)?(?:now|today|time))?"), "in"),
+    (re.compile(_N + r"\s+" + _UNIT + r"\s+(?:from\s+(?:now|today)|later)"), "in"),
+    (re.compile(_N + r"\s+" + _UNIT + r"\s+ago"), "ago"),
+    (re.compile(r"(?P<rel>this|next|last|previous|the\s+following)\s+(?P<period>week|month|year)"), "period"),
+    (re.compile(r"(?:the\s+|this\s+|next\s+)?weekend"), "weekend"),
+    (re.compile(r"(?:the\s+)?(?P<edge>end|beginning|start)\s+of\s+(?:the\s+|this\s+)?(?P<period>week|month|year)"), "edge"),
+    (re.compile(r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"), "iso"),
+    (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?"), "numeric"),
+    (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR), "day_month"),
+    (re.compile(_MON + r"\s+(?:the\s+)?" + _DAY + _YEAR), "day_month"),
+    (re.compile(r"(?:the\s+)?" + _DAY + r"(?:\s+of\s+(?:the|this|next)\s+month)?"), "day_of_month"),
+    (re.compile(r"(?:in\s+|next\s+|this\s+)?" + _MON + _YEAR), "month"),
+    (re.compile(r"(?:in\s+)?(?P<year>20\d\d)"), "year"),
+    (re.compile(r"(?P<holiday>christmas eve|christmas(?: day)?|xmas|new year'?s eve|new year'?s(?: day)?"
+                r"|thanksgiving(?: day)?|memorial day|labou?r day|independence day|good friday|easter(?: sunday)?"
+                r"|valentine'?s(?: day)?|halloween|juneteenth)"), "holiday"),
+]
+
+
+class DateResolver:
+    def warm_up(self) -> None:
+        """Import dateparser and pay its first-call cost now, not in a request."""
+        ref = dt.datetime(2026, 11, 29, 12, 0, tzinfo=ZoneInfo("UTC"))
+        for text in ("next friday", "3pm tomorrow", "the 3rd of march", "in two weeks", "dec 4th at noon"):
+            self._dateparser(text, ref.replace(tzinfo=None), "UTC")
+        self.resolve("in 3 days", ref)
+
+    def resolve(self, text: str, reference: dt.datetime) -> dict | None:
+        """`reference` is aware and already in the request's time zone."""
+        t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
+        if not t or len(t) > MAX_INPUT:
+            return None
+        if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier (context slots)
+            return _iso_datetime(t, reference.tzinfo)
+        # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
+        local = reference.replace(second=0, microsecond=0)
+        found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo)
+        return dict(found) if found is not None else None
+
+    def _dateparser(self, text: str, ref: dt.datetime, tz_name: str) -> tuple[dt.datetime, str] | None:
+        from dateparser.date import DateDataParser  # imported (and warmed) in warm_up
+
+        parser = DateDataParser(languages=["en"], settings={
+            "PREFER_DATES_FROM": "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
+            "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"})
+        data = parser.get_date_data(text)
+        if data is None or data.date_obj is None:
+            return None
+        value = data.date_obj.replace(tzinfo=None, microsecond=0)
+        period = data.period or "day"
+        if period in ("time", "part_of_day"):
+            grain = "second" if value.second else ("minute" if value.minute else "hour")
+            return value, grain
+        if period == "month":
+            return value.replace(day=1, hour=0, minute=0, second=0), "month"
+        if period == "year":
+            return value.replace(month=1, day=1, hour=0, minute=0, second=0), "year"
+        return _day(value.date()), "day"
+
+
+def _iso_datetime(text: str, tz) -> dict | None:
+    try:
+        value = dt.datetime.fromisoformat(text.upper())
+    except ValueError:
+        return None
+    value = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    midnight = (value.hour, value.minute, value.second) == (0, 0, 0)
+    grain = "day" if midnight else ("second" if value.second else "minute")
+    return {"kind": "datetime", "value": value.replace(microsecond=0).isoformat(), "grain": grain}
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.tzinfo) -> dict | None:
+    """Keyed by (folded text, naive local reference minute, zone): no resolution depends on seconds."""
+    found = fast_path(text, ref)
+    if found is None:
+        found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"))
+    if found is None:
+        return None
+    value, grain = found
+    return {"kind": "datetime", "value": value.replace(tzinfo=tz).isoformat(), "grain": grain}
+
+
+def fast_path(text: str, ref: dt.datetime) -> tuple[dt.datetime, str] | None:
+    """The common expressions, or None to fall back. `ref` is naive local time."""
+    t = _LEAD.sub("", text)
+    time_of_day = None  # (hour, minute, grain)
+    m = _TIME.search(t)
+    if m:
+        time_of_day = _time_of(m)
+        if time_of_day is None:
+            return None
+        t = (t[: m.start()] + " " + t[m.end():])
+    else:
+        p = _POD.search(t)
+        if p and not re.fullmatch(r"(?:last\s+)?night", t.strip()):
+            hour = PART_OF_DAY[p.group("pod") or "tonight"]
+            time_of_day = (hour, 0, "hour")
+            t = t[: p.start()] + " " + t[p.end():] + (" today" if p.group(0) == "tonight" else "")
+    t = _LEAD.sub("", " ".join(t.replace(",", " ").split()))
+    t = _TRAILING.sub("", t)
+    if not t or t == "this":  # a bare time: today, or tomorrow once it has passed ("this morning": today)
+        if time_of_day is None:
+            return None
+        h, mi, grain = time_of_day
+        at = ref.replace(hour=h, minute=mi, second=0)
+        return (at if at >= ref or t == "this" else at + dt.timedelta(days=1)), grain
+    if _NUMBER_WORD.search(t):
+        t = words_to_digits(t)
+    for regex, kind in _RULES:
+        m = regex.fullmatch(t)
+        if m:
+            found = _RESOLVERS[kind](m, ref)
+            break
+    else:
+        return None
+    if found is None:
+        return None
+    value, grain = found
+    if time_of_day is not None:
+        if grain != "day":
+            return None
+        h, mi, tgrain = time_of_day
+        return value.replace(hour=h, minute=mi, second=0), tgrain
+    return value, grain
+
+
+def _time_of(m: re.Match) -> tuple[int, int, str] | None:
+    if m.group("word"):
+        return (0, 0, "hour") if m.group("word") == "midnight" else (12, 0, "hour")
+    if m.group("h24") is not None:
+        h, mi = int(m.group("h24")), int(m.group("m24"))
+    else:
+        h, mi = int(m.group("h")), int(m.group("m") or 0)
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if m.group("ampm").startswith("p") else 0)
+    if h > 23 or mi > 59:
+        return None
+    return h, mi, ("minute" if mi else "hour")
+
+
+def _day(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day)
+
+
+def _add_months(d: dt.date, months: int) -> dt.date:
+    y, mo = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, mo + 1
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _n(m: re.Match) -> int:
+    n = m.group("n")
+    return {"a": 1, "an": 1, "one": 1, "a couple of": 2, "a few": 3}.get(n) or int(n)
+
+
+def _shift(ref: dt.datetime, n: int, unit: str) -> tuple[dt.datetime, str] | None:
+    unit = {"min": "minute", "hr": "hour", "wk": "week", "yr": "year"}.get(unit, unit)
+    if n > 10_000:
+        return None
+    if unit in ("minute", "hour"):
+        return ref.replace(second=0) + dt.timedelta(**{unit + "s": n}), "minute"
+    today = ref.date()
+    if unit == "day":
+        return _day(today + dt.timedelta(days=n)), "day"
+    if unit == "week":
+        return _day(today + dt.timedelta(weeks=n)), "day"
+    return _day(_add_months(today, n * (12 if unit == "year" else 1))), "day"
+
+
+def _weekday(m: re.Match, ref: dt.datetime):
+    today = ref.date()
+    target = WEEKDAYS[m.group("wd")]
+    rel = m.group("rel")
+    ahead = (target - today.weekday()) % 7
+    if rel in ("last", "past", "previous"):
+        back = (today.weekday() - target) % 7 or 7
+        return _day(today - dt.timedelta(days=back)), "day"
+    if rel == "next" and ahead == 0:
+        ahead = 7
+    return _day(today + dt.timedelta(days=ahead)), "day"
+
+
+def _period(m: re.Match, ref: dt.datetime):
+    today = ref.date()
+    rel = m.group("rel")
+    step = {"this": 0, "next": 1, "last": -1, "previous": -1}.get(rel, 1)
+    period = m.group("period")
+    if period == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return _day(monday + dt.timedelta(weeks=step)), "week"
+    if period == "month":
+        return _day(_add_months(today.replace(day=1), step)), "month"
+    return _day(dt.date(today.year + step, 1, 1)), "year"
+
+
+def _edge(m: re.Match, ref: dt.datetime):
+    today = ref.date()
+    period, end = m.group("period"), m.group("edge") == "end"
+    if period == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return _day(monday + dt.timedelta(days=4 if end else 0)), "day"  # end of the (work) week: Friday
+    if period == "month":
+        last = calendar.monthrange(today.year, today.month)[1]
+        return _day(today.replace(day=last if end else 1)), "day"
+    return _day(dt.date(today.year, 12, 31) if end else dt.date(today.year, 1, 1)), "day"
+
+
+def _weekend(m: re.Match, ref: dt.datetime):
+    today = ref.date()
+    if today.weekday() == 6 and not m.group(0).startswith("next"):
+        return _day(today), "day"
+    ahead = (5 - today.weekday()) % 7
+    if m.group(0).startswith("next") and ahead == 0:
+        ahead = 7
+    return _day(today + dt.timedelta(days=ahead)), "day"
+
+
+def _upcoming(today: dt.date, month: int, day: int, year: int | None) -> dt.date | None:
+    """The given month/day in `year`, or the next one on or after today when no year is said."""
+    for y in ([year] if year else [today.year, today.year + 1, today.year + 4]):
+        try:
+            d = dt.date(y, month, day)
+        except ValueError:
+            continue
+        if year or d >= today:
+            return d
+    return None
+
+
+def _date_of(today: dt.date, month: int, day: int, year: str | None):
+    y = int(year) if year else None
+    if y is not None and y < 100:
+        y += 2000
+    d = _upcoming(today, month, day, y)
+    return None if d is None else (_day(d), "day")
+
+
+def _iso(m: re.Match, ref: dt.datetime):
+    try:
+        return _day(dt.date(int(m.group("y")), int(m.group("mo")), int(m.group("d")))), "day"
+    except ValueError:
+        return None
+
+
+def _numeric(m: re.Match, ref: dt.datetime):
+    a, b = int(m.group("a")), int(m.group("b"))
+    month, day = (b, a) if a > 12 else (a, b)  # US order unless the first number cannot be a month
+    if month > 12:
+        return None
+    return _date_of(ref.date(), month, day, m.group("y"))
+
+
+def _day_month(m: re.Match, ref: dt.datetime):
+    return _date_of(ref.date(), MONTHS[m.group("mon")], int(m.group("day")), m.group("year"))
+
+
+def _day_of_month(m: re.Match, ref: dt.datetime):
+    day = int(m.group("day"))
+    if not 1 <= day <= 31:
+        return None
+    first = ref.date().replace(day=1)
+    for k in range(0, 13):
+        month = _add_months(first, k)
+        if day <= calendar.monthrange(month.year, month.month)[1]:
+            d = month.replace(day=day)
+            if d >= ref.date():
+                return _day(d), "day"
+    return None
+
+
+def _month(m: re.Match, ref: dt.datetime):
+    month = MONTHS[m.group("mon")]
+    today = ref.date()
+    year = int(m.group("year")) if m.group("year") else today.year + (month < today.month or
+                                                                      (month == today.month and m.group(0).startswith("next")))
+    return _day(dt.date(year, month, 1)), "month"
+
+
+def _year(m: re.Match, ref: dt.datetime):
+    return _day(dt.date(int(m.group("year")), 1, 1)), "year"
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
+    if n > 0:
+        first = dt.date(year, month, 1)
+        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    last = dt.date(year, month, calendar.monthrange(year, month)[1])
+    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+
+
+_HOLIDAYS = {
+    "christmas eve": lambda y: dt.date(y, 12, 24), "christmas": lambda y: dt.date(y, 12, 25),
+    "xmas": lambda y: dt.date(y, 12, 25), "new year's eve": lambda y: dt.date(y, 12, 31),
+    "new year's": lambda y: dt.date(y, 1, 1), "independence day": lambda y: dt.date(y, 7, 4),
+    "thanksgiving": lambda y: _nth_weekday(y, 11, 3, 4), "memorial day": lambda y: _nth_weekday(y, 5, 0, -1),
+    "labor day": lambda y: _nth_weekday(y, 9, 0, 1), "good friday": lambda y: easter(y) - dt.timedelta(days=2),
+    "easter": lambda y: easter(y), "valentine's": lambda y: dt.date(y, 2, 14),
+    "halloween": lambda y: dt.date(y, 10, 31), "juneteenth": lambda y: dt.date(y, 6, 19),
+}
+
+
+def _holiday(m: re.Match, ref: dt.datetime):
+    name = m.group("holiday").replace("labour", "labor").replace("new years", "new year's")
+    name = name.replace("valentines", "valentine's")
+    name = re.sub(r" (?:day|sunday)$", "", name) if name not in ("memorial day", "labor day", "independence day") else name
+    rule = _HOLIDAYS[name]
+    today = ref.date()
+    d = rule(today.year)
+    return _day(d if d >= today else rule(today.year + 1)), "day"
+
+
+_RESOLVERS = {
+    "now": lambda m, ref: (ref, "minute"),
+    "weekday_date": lambda m, ref: fast_path(m.group("rest"), ref),
+    "today": lambda m, ref: (_day(ref.date()), "day"),
+    "tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=1)), "day"),
+    "day_after_tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=2)), "day"),
+    "yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)), "day"),
+    "day_before_yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=2)), "day"),
+    "weekday": _weekday,
+    "in": lambda m, ref: _shift(ref, _n(m), m.group("unit")),
+    "ago": lambda m, ref: _shift(ref, -_n(m), m.group("unit")),
+    "period": _period,
+    "weekend": _weekend,
+    "edge": _edge,
+    "iso": _iso,
+    "numeric": _numeric,
+    "day_month": _day_month,
+    "day_of_month": _day_of_month,
+    "month": _month,
+    "year": _year,
+    "holiday": _holiday,
+}
+
+
+def format_datetime(resolution: dict) -> str:
+    """Display form for responses: "Friday, December 4", "Friday, December 4 at 3:00 PM", "December 2026"."""
+    value = dt.datetime.fromisoformat(resolution["value"])
+    grain = resolution.get("grain", "day")
+    if grain == "year":
+        return str(value.year)
+    if grain == "month":
+        return f"{value:%B} {value.year}"
+    day = f"{value:%A}, {value:%B} {value.day}"
+    if grain == "week":
+        return f"the week of {value:%B} {value.day}"
+    if grain == "day":
+        return day
+    hour = value.hour % 12 or 12
+    return f"{day} at {hour}:{value:%M} {'AM' if value.hour < 12 else 'PM'}"

@@ -1,0 +1,64 @@
+"""Durations: "90 minutes", "two and a half hours", "an hour and a half", "3 days", "1h30m", "PT2H"
+-> {"kind": "duration", "value": ISO 8601 duration, "seconds": total seconds (a JSON number)}.
+
+Months and years count 30 and 365 days in `seconds` (the ISO value keeps them exact: "P1M").
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from .numbers import MAX_INPUT, decimal_str, words_to_digits
+
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600,
+          "d": 86400, "day": 86400, "w": 604800, "wk": 604800, "week": 604800, "fortnight": 1209600,
+          "mo": 2592000, "month": 2592000, "y": 31536000, "yr": 31536000, "year": 31536000}
+_PART = re.compile(r"(?P<n>\d+(?:\.\d+)?|an?|half an?|half a)\s*(?P<unit>fortnight|month|mo|minute|min|m|second|sec|s"
+                   r"|hour|hr|h|day|d|week|wk|w|year|yr|y)s?(?![a-z])(?P<half>\s+and\s+a\s+half)?")
+_HALF_BEFORE = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\s+(?P<unit>[a-z]+?)s?\b")
+_ISO = re.compile(r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+
+
+def resolve_duration(text: str) -> dict | None:
+    raw = text.strip()
+    if _ISO.fullmatch(raw.upper()):
+        y, mo, w, d, h, mi, s = (Decimal(g) if g else Decimal(0) for g in _ISO.fullmatch(raw.upper()).groups())
+        seconds = y * 31536000 + mo * 2592000 + w * 604800 + d * 86400 + h * 3600 + mi * 60 + s
+        return {"kind": "duration", "value": raw.upper(), "seconds": _number(seconds)}
+    t = words_to_digits(raw[:MAX_INPUT])
+    t = _HALF_BEFORE.sub(lambda m: f"{m.group('n')}.5 {m.group('unit')}", t)
+    seconds = Decimal(0)
+    years = months = Decimal(0)
+    found = False
+    for m in _PART.finditer(t):
+        n = m.group("n")
+        count = Decimal("0.5") if n.startswith("half") else Decimal(1) if n in ("a", "an") else Decimal(n)
+        unit = m.group("unit")
+        step = _UNITS[unit]
+        if m.group("half"):
+            count += Decimal("0.5")
+        found = True
+        if unit in ("mo", "month"):
+            months += count
+        elif unit in ("y", "yr", "year"):
+            years += count
+        else:
+            seconds += count * step
+    if not found:
+        return None
+    total = seconds + months * 2592000 + years * 31536000
+    return {"kind": "duration", "value": _iso(years, months, seconds), "seconds": _number(total)}
+
+
+def _number(d: Decimal) -> int | float:
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def _iso(years: Decimal, months: Decimal, seconds: Decimal) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    date = "".join(f"{decimal_str(v)}{u}" for v, u in ((years, "Y"), (months, "M"), (days, "D")) if v)
+    time = "".join(f"{decimal_str(v)}{u}" for v, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if v)
+    return "P" + date + ("T" + time if time else "") if (date or time) else "PT0S"

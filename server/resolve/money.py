@@ -1,0 +1,96 @@
+"""Money: amount (decimal string) + ISO 4217 currency, from digits, symbols, codes and words.
+
+"$250", "€40.50", "1,200.00 USD", "250 dollars", "two hundred bucks", "fifty quid", "a grand",
+"$12k", "€1.200,00". The currency is the one the text names; else the domain's default_currency.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from .numbers import MAX_INPUT, decimal_str, find_amount, words_to_digits
+
+# Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
+LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR
+NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF
+XPF YER ZAR ZMW ZWL
+""".split())
+DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "JMD", "BSD", "BBD", "TTD"})
+_PREFIXED_DOLLAR = {"us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD", "nz$": "NZD",
+                    "s$": "SGD", "hk$": "HKD"}
+_SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS",
+            "₱": "PHP", "₫": "VND", "฿": "THB", "₦": "NGN", "₴": "UAH", "zł": "PLN", "r$": "BRL"}
+_WORDS = {"dollar": "$", "dollars": "$", "buck": "$", "bucks": "$", "euro": "EUR", "euros": "EUR",
+          "pound": "GBP", "pounds": "GBP", "quid": "GBP", "sterling": "GBP", "yen": "JPY", "rupee": "INR",
+          "rupees": "INR", "franc": "CHF", "francs": "CHF", "peso": "MXN", "pesos": "MXN", "yuan": "CNY",
+          "renminbi": "CNY", "zloty": "PLN", "kronor": "SEK", "krona": "SEK",
+          "cents": "¢", "cent": "¢", "pence": "p"}
+# Lower-case codes accepted as currencies; any other ISO code only when written in capitals
+# ("all", "top", "try" and "cup" are English words).
+_COMMON_CODES = frozenset("usd eur gbp cad aud nzd jpy chf cny inr mxn sek nok dkk pln sgd hkd zar brl".split())
+_TOKEN = re.compile(r"(?:us|ca|au|nz|hk|c|a|s|r)\$|\$|zł|[€£¥₹₩₽₺₪₱₫฿₦₴¢]|\b[a-z]{1,9}\b")
+_CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
+
+
+def resolve_money(text: str, default_currency: str | None) -> dict | None:
+    t = words_to_digits(text[:MAX_INPUT])
+    found = find_amount(t)
+    if found is None:
+        return None
+    amount, m = found
+    default = (default_currency or "").upper()
+    currency = ""
+    minor = False  # "50 cents", "20p"
+    capitals = set(re.findall(r"\b[A-Z]{3}\b", text)) if not text.isupper() else set()
+    for tok in _TOKEN.findall(t):
+        code = _currency_of(tok, default, capitals)
+        if code == "¢" or code == "p":
+            minor = minor or not currency
+            continue
+        if code:
+            currency = code
+            break
+    cents = _CENTS.search(t, m.end())
+    if cents and currency:
+        amount += Decimal(cents.group(1)) / 100
+        amount = amount.quantize(Decimal("0.01"))
+    elif minor and not currency:
+        amount = (amount / 100).quantize(Decimal("0.01"))
+        currency = "GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD")
+    return {"kind": "money", "amount": decimal_str(amount), "currency": currency or default}
+
+
+def _currency_of(token: str, default: str, capitals: set[str]) -> str:
+    if token in _PREFIXED_DOLLAR:
+        return _PREFIXED_DOLLAR[token]
+    if token == "$":
+        return default if default in DOLLAR_CURRENCIES else "USD"
+    if token in _SYMBOLS:
+        return _SYMBOLS[token]
+    if token == "¢":
+        return "¢"
+    word = _WORDS.get(token)
+    if word == "$":
+        return default if default in DOLLAR_CURRENCIES else "USD"
+    if word:
+        return word
+    upper = token.upper()
+    if len(token) == 3 and upper in ISO_4217 and (token in _COMMON_CODES or upper in capitals):
+        return upper
+    return ""
+
+
+def format_money(resolution: dict) -> str:
+    """Display form for responses: "$200.00" for USD, "200.00 EUR" otherwise."""
+    amount = Decimal(resolution["amount"])
+    shown = f"{amount:,.2f}"
+    currency = resolution.get("currency") or ""
+    if currency == "USD":
+        return f"${shown}"
+    return f"{shown} {currency}".strip()
