@@ -32,9 +32,11 @@ run: model
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Service latency and capacity vs raw ONNX Runtime, on the example model.
+# Service latency and capacity vs raw ONNX Runtime and a naive server, on the example model;
+# then the per-request cost of entity resolution + response (pytest-benchmark).
 bench: model
-	$(BIN)/python -m bench.service --model $(EXAMPLE) --out bench-results
+	$(BIN)/python bench/run.py --model $(EXAMPLE) --out bench-results
+	$(BIN)/python -m pytest bench/bench_resolve.py -q -s -p no:cacheprovider
 
 # Accuracy on the public benchmarks in ../shared/datasets (long: trains SNIPS and CLINC150).
 bench-accuracy: $(STAMP)

@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--limit", type=int, help="train on the first N examples only")
-    tr.add_argument("--target-fer", type=float, default=0.05, help="target false escalation rate on in-scope queries")
+    tr.add_argument("--target-fer", type=float,
+                    help="target false escalation rate on in-scope validation queries "
+                         "(default: the domain's escalation.target_false_escalation_rate, else 0.05)")
     tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -51,7 +51,7 @@ class BuildOptions:
     train: TrainConfig
     domain: Path | None = None  # domain.yaml; default: <data>/domain.yaml when present
     name: str | None = None
-    target_fer: float = DEFAULT_TARGET_FER
+    target_fer: float | None = None  # None: the domain's escalation.target_false_escalation_rate, else 5 %
     int8_max_drop: float = INT8_MAX_ACCURACY_DROP
     progress: bool = True
 
@@ -140,7 +140,11 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the INT8 model ...")
-    calibration, stats = calibrate(Model.load(staging), splits["train"], valid, options.target_fer)
+    target_fer = options.target_fer
+    if target_fer is None:
+        target_fer = float(((domain or {}).get("escalation") or {}).get("target_false_escalation_rate",
+                                                                         DEFAULT_TARGET_FER))
+    calibration, stats = calibrate(Model.load(staging), splits["train"], valid, target_fer)
     import numpy as np
 
     np.savez(staging / "ood_stats.npz", **stats)

@@ -62,7 +62,11 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
     """Word-level BIO decoding. `tag_probs` is [T, n_tags] for one row.
 
     An `I-x` that does not continue an `x` span starts one (the lenient conlleval reading), so
-    a model's slip never drops an entity silently. Confidence is the mean tag probability.
+    a model's slip never drops an entity silently. A `B-x` right after an `x` span continues it:
+    labelled data almost never has two same-type entities with no word between them (3 of
+    20,874 neighbouring pairs in SNIPS, none in the banking example), while a stray `B` inside a
+    long span ("the end of | the month") is a common model slip. Confidence is the mean tag
+    probability.
     """
     if len(encoded.word_token) == 0:
         return []
@@ -85,8 +89,8 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
                 close()
             current_type = -1
             continue
-        etype, inside = (tag - 1) // 2, (tag - 1) % 2 == 1
-        if inside and etype == current_type:
+        etype = (tag - 1) // 2
+        if etype == current_type:
             end = w_end
             confs.append(float(word_conf[w]))
             continue

@@ -65,3 +65,14 @@ def test_softmax_temperature_and_ranking():
     assert p1.sum() == pytest.approx(1.0) and p2.max() < p1.max()
     ranked = rank_intents(p1, LABELS, top_k=2)
     assert [name for name, _ in ranked] == ["a", "b"]
+
+
+def test_begin_tag_right_after_same_type_continues_the_span(encoder):
+    text = "on the end of the month"
+    enc = encoder.encode([text]).texts[0]
+    # B-city on "the", and again on the second "the": one span, not two
+    ents = decode_entities(tag_probs(enc, [0, 3, 4, 4, 3, 4]), text, enc, LABELS)
+    assert [(e.type, e.text) for e in ents] == [("city", "the end of the month")]
+    # an O word between them keeps two entities
+    ents = decode_entities(tag_probs(enc, [3, 0, 3, 0, 3, 4]), text, enc, LABELS)
+    assert [e.text for e in ents] == ["on", "end", "the month"]
