@@ -79,6 +79,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from intentd.models.build import recalibrate
+
+    manifest = recalibrate(Path(args.model), Path(args.data), args.target_fer, progress=not args.json)
+    ood = manifest["calibration"]["ood"]
+    summary = {"version": manifest["version"], "target_false_escalation_rate": ood["target_false_escalation_rate"],
+               "threshold": ood["threshold"], "valid": ood["valid"], "metrics": manifest["metrics"]}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"recalibrated {args.model} -> {manifest['version']}")
+        print(f"  OOD threshold {ood['threshold']:.3f} for a {100 * ood['target_false_escalation_rate']:.1f} % "
+              f"false-escalation target; on valid: {ood['valid']}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
@@ -209,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func=_cmd_train)
+
+    ca = sub.add_parser("calibrate", help="refit calibration and the OOD threshold of an artifact (no retraining)")
+    ca.add_argument("--model", required=True, help="artifact folder (rewritten in place)")
+    ca.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (as for train)")
+    ca.add_argument("--target-fer", type=float, help="target false escalation rate on in-scope validation queries")
+    ca.add_argument("--json", action="store_true")
+    ca.set_defaults(func=_cmd_calibrate)
 
     ev = sub.add_parser("eval", help="evaluate an artifact on labelled JSONL through the serving path")
     ev.add_argument("--model", required=True, help="artifact folder")

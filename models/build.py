@@ -140,35 +140,63 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the INT8 model ...")
-    target_fer = options.target_fer
-    if target_fer is None:
-        target_fer = float(((domain or {}).get("escalation") or {}).get("target_false_escalation_rate",
-                                                                         DEFAULT_TARGET_FER))
-    calibration, stats = calibrate(Model.load(staging), splits["train"], valid, target_fer)
-    import numpy as np
-
-    np.savez(staging / "ood_stats.npz", **stats)
-    manifest.update({"calibration": calibration, "ood_stats": "ood_stats.npz"})
-    _write_manifest(staging, manifest)
-
-    served = Model.load(staging)
-    metrics = {"valid": _headline(evaluate(served, valid)), "quantization": {"valid_accuracy": accuracy}}
-    if "test" in splits:
-        say("evaluating on test ...")
-        metrics["test"] = _headline(evaluate(served, splits["test"]))
+    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain))
     manifest.update(
         {
-            "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            "metrics": metrics,
+            "quantization": {"valid_accuracy": accuracy},
             "training": trained.summary() | {"parity_max_abs_diff": parity},
             "data": {split: len(rows) for split, rows in splits.items()},
             "versions": _versions(),
         }
     )
-    digest = hashlib.sha256((staging / INT8_FILE).read_bytes()).hexdigest()[:12]
-    manifest["version"] = f"{name}-{manifest['created'][:10]}-{digest}"
-    _write_manifest(staging, manifest)
+    _evaluate_into(staging, manifest, splits, say)
     return manifest
+
+
+def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, progress: bool = True) -> dict:
+    """`intentd calibrate`: refit calibration and the OOD threshold of an existing artifact (no
+    retraining), e.g. to change the escalation budget. The version changes with the calibration."""
+    from intentd.server.artifact import load_artifact
+
+    splits = load_splits(data)
+    loaded = load_artifact(artifact)  # verifies every file first
+    manifest = dict(loaded.manifest)
+    _calibrate_into(artifact, manifest, splits, _target_fer(target_fer, loaded.domain))
+    _evaluate_into(artifact, manifest, splits, _say(progress))
+    return manifest
+
+
+def _target_fer(flag: float | None, domain: dict | None) -> float:
+    if flag is not None:
+        return flag
+    section = (domain or {}).get("escalation") or {}
+    return float(section.get("target_false_escalation_rate", DEFAULT_TARGET_FER))
+
+
+def _calibrate_into(root: Path, manifest: dict, splits: dict, target_fer: float) -> None:
+    import numpy as np
+
+    calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer)
+    tmp = root / "ood_stats.tmp.npz"
+    np.savez(tmp, **stats)
+    tmp.replace(root / "ood_stats.npz")
+    manifest.update({"calibration": calibration, "ood_stats": "ood_stats.npz"})
+    _write_manifest(root, manifest)
+
+
+def _evaluate_into(root: Path, manifest: dict, splits: dict, say) -> None:
+    """Headline metrics on valid (and test) through the serving path, then the final version."""
+    served = Model.load(root)
+    metrics = {"valid": _headline(evaluate(served, splits["valid"]))}
+    if "test" in splits:
+        say("evaluating on test ...")
+        metrics["test"] = _headline(evaluate(served, splits["test"]))
+    manifest["metrics"] = metrics
+    manifest["created"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    digest = hashlib.sha256((root / manifest["model"]).read_bytes())
+    digest.update(json.dumps(manifest["calibration"], sort_keys=True).encode())
+    manifest["version"] = f"{manifest['name']}-{manifest['created'][:10]}-{digest.hexdigest()[:12]}"
+    _write_manifest(root, manifest)
 
 
 def _headline(report: dict) -> dict:
@@ -178,10 +206,13 @@ def _headline(report: dict) -> dict:
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:
+    """Hash every file and write manifest.json last (atomically), so it only ever lists what is there."""
     manifest["files"] = {
         p.name: sha256(p) for p in sorted(root.iterdir()) if p.is_file() and p.name != MANIFEST
     }
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp = root / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(root / MANIFEST)
 
 
 def _load_domain(path: Path) -> dict:

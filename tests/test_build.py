@@ -176,3 +176,16 @@ def test_invalid_template_fails_before_training_and_at_load(banking_artifact: Pa
     (art / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="acount"):
         Pipeline(Model.load(art))
+
+
+def test_calibrate_cli_changes_budget_and_version(banking_artifact: Path, tmp_path: Path):
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    before = json.loads((art / "manifest.json").read_text())
+    proc = intentd("calibrate", "--model", str(art), "--data", str(BANKING), "--target-fer", "0.10", "--json")
+    out = json.loads(proc.stdout)
+    assert out["target_false_escalation_rate"] == 0.10
+    assert out["version"] != before["version"]
+    # a looser budget escalates more in-scope validation queries, and the artifact still verifies
+    assert out["valid"]["false_escalation_rate"] >= before["calibration"]["ood"]["valid"]["false_escalation_rate"]
+    assert Model.load(art).ood.threshold == pytest.approx(out["threshold"])
