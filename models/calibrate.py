@@ -105,7 +105,7 @@ def calibrate(
 
     weights, per_method_auroc = _choose_weights(in_scores, out_scores, center, scale)
     combined_in = _combine(in_scores, weights, center, scale)
-    threshold = float(np.quantile(combined_in, 1.0 - target_fer)) if len(combined_in) else float("inf")
+    threshold = pick_threshold(combined_in, target_fer)
     achieved = {"false_escalation_rate": float(np.mean(combined_in >= threshold)) if len(combined_in) else 0.0}
     if out_scores is not None:
         combined_out = _combine(out_scores, weights, center, scale)
@@ -127,6 +127,20 @@ def calibrate(
         },
     }
     return calibration, stats
+
+
+def pick_threshold(in_scope_scores: np.ndarray, target_fer: float) -> float:
+    """The lowest threshold that flags at most `target_fer` of the in-scope scores (flag: score >= t)."""
+    if not 0.0 <= target_fer < 1.0:
+        raise ValueError(f"target false escalation rate must be in [0, 1), got {target_fer}")
+    scores = np.sort(np.asarray(in_scope_scores, dtype=np.float64))
+    if len(scores) == 0:
+        return float("inf")
+    allowed = int(np.floor(target_fer * len(scores) + 1e-9))  # how many may be flagged
+    if allowed == 0:
+        return float(np.nextafter(scores[-1], np.inf))
+    # flag exactly the `allowed` highest, unless ties force fewer
+    return float(np.nextafter(scores[-allowed - 1], np.inf))
 
 
 def _combine(scores: dict, weights: dict, center: dict, scale: dict) -> np.ndarray:

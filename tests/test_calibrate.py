@@ -1,0 +1,87 @@
+"""Calibration math against hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intentd.models.calibrate import (
+    SHRINKAGE,
+    _choose_weights,
+    _combine,
+    fit_ood_stats,
+    fit_temperature,
+    pick_threshold,
+)
+from intentd.server.decode import softmax
+from intentd.server.ood import OODScorer
+
+
+def test_mahalanobis_matches_hand_computation():
+    # two classes in 2-D, centred at (0, 0) and (4, 0); within-class spread only along x
+    emb = np.array([[-1.0, 0.0], [1.0, 0.0], [3.0, 0.0], [5.0, 0.0]])
+    intents = np.array([0, 0, 1, 1])
+    stats = fit_ood_stats(emb, intents, 2)
+    np.testing.assert_allclose(stats["means"], [[0, 0], [4, 0]])
+    # pooled covariance: x variance 4 * 1 / (4 - 1) = 4/3, y variance 0; shrinkage adds
+    # SHRINKAGE * trace / dim = SHRINKAGE * (4/3) / 2 to the diagonal
+    eps = SHRINKAGE * (4 / 3) / 2
+    precision = np.diag([1 / (4 / 3 + eps), 1 / eps])
+    np.testing.assert_allclose(stats["precision"], precision, rtol=1e-5)
+
+    scorer = OODScorer(stats, {})
+    x = np.array([[2.0, 0.0], [0.0, 0.1]], dtype=np.float32)
+    logits = np.zeros((2, 2), dtype=np.float32)
+    scores = scorer.method_scores(x, logits, softmax(logits.copy()))
+    # (2, 0): 2 from either mean along x; (0, 0.1): 0.1 along the low-variance y axis is far
+    assert scores["mahalanobis"][0] == pytest.approx(4 * precision[0, 0], rel=1e-4)
+    assert scores["mahalanobis"][1] == pytest.approx(0.01 * precision[1, 1], rel=1e-4)
+    assert scores["msp"] == pytest.approx([0.5, 0.5])
+    assert scores["energy"] == pytest.approx([-np.log(2)] * 2, rel=1e-5)
+
+
+def test_temperature_recovers_the_generating_temperature():
+    rng = np.random.default_rng(0)
+    true_t = 2.5
+    logits = rng.normal(size=(4000, 5)) * 4.0
+    probs = softmax(logits.copy(), true_t)
+    targets = np.array([rng.choice(5, p=p) for p in probs])
+    assert fit_temperature(logits, targets) == pytest.approx(true_t, rel=0.08)
+
+
+def test_temperature_of_nothing_is_one():
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+
+
+def test_weights_pick_the_separating_method_and_combine_standardises():
+    in_scores = {"mahalanobis": np.array([1.0, 2.0, 3.0]), "msp": np.array([0.5, 0.1, 0.9]),
+                 "energy": np.array([0.0, 0.0, 0.0])}
+    out_scores = {"mahalanobis": np.array([10.0, 11.0]), "msp": np.array([0.2, 0.6]),
+                  "energy": np.array([0.0, 0.0])}
+    center = {m: 0.0 for m in in_scores}
+    scale = {"mahalanobis": 2.0, "msp": 1.0, "energy": 1.0}
+    weights, per_method = _choose_weights(in_scores, out_scores, center, scale)
+    assert per_method["mahalanobis"] == 1.0 and per_method["energy"] == 0.5
+    assert weights == {"mahalanobis": 1.0}  # the first candidate with a perfect AUROC
+    assert _combine(in_scores, weights, center, scale) == pytest.approx(in_scores["mahalanobis"] / 2)
+    # without out-of-scope data: the complementary default pair
+    assert _choose_weights(in_scores, None, center, scale)[0] == {"mahalanobis": 0.5, "msp": 0.5}
+
+
+@pytest.mark.parametrize(
+    "scores, target, flagged",
+    [
+        (np.arange(100.0), 0.05, 5),  # exactly the 5 highest
+        (np.arange(10.0), 0.05, 0),  # 5 % of 10 rounds down: flag none
+        (np.array([1.0, 2.0, 3.0, 3.0]), 0.25, 0),  # a tie at the cut: flagging one would flag two
+        (np.array([1.0, 2.0, 3.0, 3.0]), 0.5, 2),
+    ],
+)
+def test_threshold_never_exceeds_the_budget(scores, target, flagged):
+    threshold = pick_threshold(scores, target)
+    assert int(np.sum(scores >= threshold)) == flagged
+
+
+def test_threshold_rejects_nonsense_budgets():
+    with pytest.raises(ValueError):
+        pick_threshold(np.arange(5.0), 1.5)
