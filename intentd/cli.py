@@ -96,10 +96,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
     from intentd.server.model import Model
 
+    threadpool_limits(1, user_api="blas")  # as the server does: the measured path is the served one
     model = Model.load(args.model, model=args.onnx_file)
     examples = read_jsonl(args.data)
     if not examples:
@@ -126,6 +129,8 @@ def _print_eval(report: dict) -> None:
     print(f"{report['n']} examples ({report['n_in_scope']} in scope, {report['n_out_of_scope']} out of scope)")
     print(f"  intent accuracy      {pct(report['intent_accuracy'])}  (classification alone {pct(report['classification_accuracy'])})")
     print(f"  entity F1            {pct(report['entity_f1'])}")
+    per_type = ", ".join(f"{t} {pct(d['accuracy'])} of {d['n']}" for t, d in (report.get("resolution_per_type") or {}).items())
+    print(f"  resolution accuracy  {pct(report.get('resolution_accuracy'))}" + (f"  ({per_type})" if per_type else ""))
     print(f"  exact match          {pct(report['exact_match'])}")
     print(f"  oos recall           {pct(report['oos_recall'])}")
     print(f"  false escalations    {pct(report['false_escalation_rate'])}")

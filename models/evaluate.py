@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
@@ -10,8 +12,11 @@ from tqdm import tqdm
 
 from intentd.models import metrics
 from intentd.models.data.schema import Example
+from intentd.server.analysis import RequestOptions
 from intentd.server.decode import Prediction
 from intentd.server.model import Model
+from intentd.server.resolve import Resolver
+from intentd.server.respond import canonical
 
 OOD_LABEL = "<out_of_scope>"
 
@@ -61,6 +66,8 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
     entities = metrics.span_prf(gold_spans, pred_spans)
     exact = intent_right & np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
 
+    resolution = resolution_scores(model.artifact.domain, [examples[i] for i in in_idx], [preds[i] for i in in_idx])
+
     confidences = np.array([preds[i].confidence for i in in_idx])
     report: dict = {
         "n": len(examples),
@@ -77,6 +84,9 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
         "entity_recall": entities["recall"] if any(gold_spans) else None,
         "exact_match": _mean(exact),
         "per_entity_type": {t: {k: v for k, v in d.items()} for t, d in entities["per_type"].items()},
+        "resolution_accuracy": resolution["accuracy"],
+        "resolution_per_type": resolution["per_type"],
+        "resolution_errors": resolution["errors"],
         "per_intent": metrics.per_class_pr(gold, served),
         "confused_pairs": metrics.confused_pairs(gold, served),
         "calibration": {
@@ -84,13 +94,16 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
             "temperature": model.temperature,
             "reliability": metrics.reliability_bins(confidences, classification_right),
         },
-        "ood_auroc_per_method": {},
+        "ood_per_method": {},
         "model": {"name": model.artifact.name, "version": model.version, "file": model.artifact.manifest["model"], "provider": model.provider},
     }
     if is_ood.any() and preds and preds[0].ood_scores:
         for method in preds[0].ood_scores:
             s = np.array([p.ood_scores[method] for p in preds])
-            report["ood_auroc_per_method"][method] = _nan_to_none(metrics.auroc(s[~is_ood], s[is_ood]))
+            report["ood_per_method"][method] = {
+                "auroc": _nan_to_none(metrics.auroc(s[~is_ood], s[is_ood])),
+                "fpr_at_95_recall": _nan_to_none(metrics.fpr_at_tpr(s[~is_ood], s[is_ood], 0.95)),
+            }
     total_s = sum(s for s, _ in batch_seconds)
     report["latency"] = {
         "batch_size": batch_size,
@@ -99,6 +112,61 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
     }
     report["_confusion"] = {"gold": gold, "predicted": served}
     return report
+
+
+def evaluation_options(domain: dict | None) -> RequestOptions:
+    """The request context gold values assume: the domain's `evaluation: {reference_time, time_zone}`;
+    without it, now (one instant for the whole run) in the domain's time zone, else UTC."""
+    section = (domain or {}).get("evaluation") or {}
+    zone = section.get("time_zone")
+    raw = section.get("reference_time")
+    if raw is None:
+        return RequestOptions(reference_time=dt.datetime.now(dt.timezone.utc), time_zone=zone)
+    try:
+        reference = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise ValueError(f"domain.yaml evaluation.reference_time: {raw!r} is not an ISO 8601 date-time") from None
+    if reference.tzinfo is None:  # a local time of the evaluation time zone
+        from intentd.server.resolve.resolver import time_zone
+
+        reference = reference.replace(tzinfo=time_zone(zone or (domain or {}).get("time_zone") or "UTC"))
+    return RequestOptions(reference_time=reference, time_zone=zone)
+
+
+def resolution_scores(domain: dict | None, examples: Sequence[Example], preds: Sequence[Prediction],
+                      max_errors: int = 20) -> dict:
+    """Resolution accuracy given the span: over the gold spans that carry a `value` and that the model
+    predicted exactly (start, end, type), the share whose resolved canonical value (as in
+    `slots_used`) equals it. Each example goes through the serving resolver with the model's spans,
+    so the overlap rule applies as it does in production; a span it drops or cannot resolve is wrong.
+
+    Returns {"accuracy", "per_type": {type: {"accuracy", "n"}}, "errors": [...]}; accuracy and
+    per_type are None when no gold span has a value (errors then empty).
+    """
+    if not any(s.value is not None for ex in examples for s in ex.entities):
+        return {"accuracy": None, "per_type": None, "errors": []}
+    resolver = Resolver(domain)
+    options = evaluation_options(domain)
+    right: dict[str, list[bool]] = defaultdict(list)
+    errors: list[dict] = []
+    for ex, pred in zip(examples, preds):
+        predicted = {(e.start, e.end, e.type) for e in pred.entities}
+        gold = [s for s in ex.entities if s.value is not None and (s.start, s.end, s.type) in predicted]
+        if not gold:
+            continue
+        resolved = {(e.start, e.end, e.type): e for e in resolver.resolve(ex.text, pred.entities, options)}
+        for span in gold:
+            e = resolved.get((span.start, span.end, span.type))
+            got = canonical(e.resolution) if e is not None and e.resolved and e.resolution else None
+            right[span.type].append(got == span.value)
+            if got != span.value and len(errors) < max_errors:
+                errors.append({"text": ex.text, "type": span.type, "span": ex.span_text(span),
+                               "gold": span.value, "resolved": got})
+    if not right:  # gold values exist, but the model found none of those spans exactly
+        return {"accuracy": None, "per_type": None, "errors": []}
+    every = [ok for oks in right.values() for ok in oks]
+    per_type = {t: {"accuracy": _mean(np.array(oks)), "n": len(oks)} for t, oks in sorted(right.items())}
+    return {"accuracy": _mean(np.array(every)), "per_type": per_type, "errors": errors}
 
 
 def _mean(values: np.ndarray) -> float:
