@@ -56,6 +56,16 @@ def resolution(entity: ResolvedEntity):
             msg.email = str(res.get("value", ""))
         elif kind == "phone":
             msg.phone_e164 = str(res.get("e164") or res.get("value", ""))
+        elif kind == "ordinal":
+            msg.ordinal.CopyFrom(pb2.NumberValue(value=str(res.get("value", ""))))
+        elif kind == "percentage":
+            msg.percentage.CopyFrom(pb2.NumberValue(value=str(res.get("value", ""))))
+        elif kind == "duration":
+            msg.duration.CopyFrom(pb2.DurationValue(iso=str(res.get("value", "")), seconds=float(res.get("seconds", 0))))
+        elif kind == "pattern":
+            msg.pattern = str(res.get("value", ""))
+        elif kind == "text":
+            msg.text = str(res.get("value", ""))
         elif kind is not None:
             log.debug("resolution kind %r has no proto mapping; sent unresolved", kind)
     except (TypeError, ValueError) as exc:
