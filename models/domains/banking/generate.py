@@ -20,6 +20,9 @@ How it works
   test only, half each, stratified by category.
 * Account and card fillers are checked against the catalog synonyms in domain.yaml (except a few
   deliberate misspellings), and every entity type an intent uses must be one of its ``slots``.
+* Account, card, amount, date, email and phone spans carry their gold canonical ``value`` from
+  the hand-written tables below (never from the resolver): what ``intentd eval`` scores
+  resolution accuracy against. Dates are relative to domain.yaml's ``evaluation.reference_time``.
 """
 
 from __future__ import annotations
@@ -222,6 +225,188 @@ POOLS: dict[str, tuple[str, list]] = {
 }
 TYPO_POOLS = {"account": ACCOUNT_TYPOS, "account_n": ACCOUNT_N_TYPOS, "card": CARD_TYPOS,
               "ccard": ["credit crd", "cedit card", "mastercad", "viza"]}
+
+# --------------------------------------------------------------------------------------------
+# Gold canonical values: a span's "value", in the form server/respond.py `canonical` (and
+# `slots_used`) returns. `intentd eval` compares the resolver's value on the gold span with it.
+# Written by hand, never by calling the resolver (that would make the metric circular).
+# Catalog ids come from domain.yaml (the catalog is the definition), misspellings from the table
+# below; merchant and city are free text and carry no value; a phone number that cannot be
+# resolved (no area code, another country's national format) carries none either.
+# --------------------------------------------------------------------------------------------
+
+# Relative dates are relative to this instant (domain.yaml `evaluation`, a Sunday at noon in New
+# York). Offsets: EST (-05:00) until 2027-03-14, EDT (-04:00) from then; 2026-11-01 00:00 and
+# everything before 2026-11-01 02:00 back to 2026-03-08 is still EDT.
+REFERENCE_TIME = "2026-11-29T12:00:00-05:00"
+TIME_ZONE = "America/New_York"
+EST, EDT = "-05:00", "-04:00"
+
+
+def day(date: str, offset: str) -> str:
+    return f"{date}T00:00:00{offset}"
+
+
+def at(date: str, clock: str, offset: str) -> str:
+    return f"{date}T{clock}:00{offset}"
+
+
+CATALOG_TYPOS = {
+    "account": {"savngs": "savings", "chekcing": "checking", "chequeing": "checking",
+                "savings acount": "savings", "checkin": "checking", "savigns": "savings",
+                "cheking account": "checking", "joint acount": "joint", "busness account": "business",
+                "money markt": "money_market", "checking acount": "checking",
+                "chequeing account": "checking"},
+    "card": {"debit crad": "debit_card", "dbit card": "debit_card", "credit crd": "credit_card",
+             "mastercad": "mastercard", "viza card": "visa_card", "cedit card": "credit_card",
+             "debitcard": "debit_card", "viza": "visa_card"},
+}
+
+# Money: amount as a plain decimal string with the written scale ("40.50", "2500.00"; "$5k" is
+# "5000"), then the ISO 4217 code; no currency named -> the domain's default, USD.
+MONEY = {
+    "$250": "250 USD", "$1,200": "1200 USD", "$45.99": "45.99 USD", "$5": "5 USD", "$20": "20 USD",
+    "$3,000": "3000 USD", "$75.50": "75.50 USD", "$19.99": "19.99 USD", "$12.75": "12.75 USD",
+    "$400": "400 USD", "$60": "60 USD", "$1,000": "1000 USD", "$85": "85 USD",
+    "$2,500.00": "2500.00 USD", "$150": "150 USD",
+    "250 dollars": "250 USD", "40 dollars": "40 USD", "1000 dollars": "1000 USD",
+    "a hundred dollars": "100 USD", "twenty dollars": "20 USD", "five hundred dollars": "500 USD",
+    "300 dollars": "300 USD", "sixty dollars": "60 USD",
+    "two hundred bucks": "200 USD", "fifty bucks": "50 USD", "80 bucks": "80 USD", "15 bucks": "15 USD",
+    "a hundred bucks": "100 USD",
+    "€40.50": "40.50 EUR", "€200": "200 EUR", "100 euros": "100 EUR", "€1.200,00": "1200.00 EUR",
+    "35 euros": "35 EUR",
+    "fifty quid": "50 GBP", "£75": "75 GBP", "£1,000": "1000 GBP", "20 quid": "20 GBP",
+    "1,200.00 USD": "1200.00 USD", "USD 500": "500 USD", "500 USD": "500 USD", "CAD 300": "300 CAD",
+    "¥10,000": "10000 JPY",
+    "$5k": "5000 USD", "2 grand": "2000 USD", "five grand": "5000 USD", "350": "350 USD",
+    "1500": "1500 USD",
+    # AMOUNT_BIG
+    "$20,000": "20000 USD", "$250k": "250000 USD", "300,000 dollars": "300000 USD",
+    "15 grand": "15000 USD", "$350,000": "350000 USD", "$15,000": "15000 USD", "$5,000": "5000 USD",
+    "$10k": "10000 USD", "7500 dollars": "7500 USD", "$2,000": "2000 USD", "$25,000": "25000 USD",
+    "fifty thousand dollars": "50000 USD", "$8,500": "8500 USD", "€30,000": "30000 EUR",
+    "£12,000": "12000 GBP", "$400,000": "400000 USD", "ten grand": "10000 USD", "$1,500": "1500 USD",
+    "3000 dollars": "3000 USD", "$12k": "12000 USD",
+}
+
+# Dates, per pool: what the phrase means where the templates put it, relative to REFERENCE_TIME
+# (Sunday 2026-11-29 12:00 New York). Day-grain values are midnight; "morning" is 09:00 and
+# "tonight"/"night" 20:00; "next week" is its Monday; "friday"/"this friday" is the next one on or
+# after today, "next friday" the first one after today. Future pools: a year-less date is the
+# next one. Past pools ("I was charged on the 12th", "since March 1"): the most recent one.
+DATES: dict[str, dict[str, str]] = {
+    "date_fut": {
+        "tomorrow": day("2026-11-30", EST), "next friday": day("2026-12-04", EST),
+        "the 3rd": day("2026-12-03", EST), "March 5": day("2027-03-05", EST),
+        "2026-12-04": day("2026-12-04", EST), "in two weeks": day("2026-12-13", EST),
+        "the end of the month": day("2026-11-30", EST), "3pm tomorrow": at("2026-11-30", "15:00", EST),
+        "next week": day("2026-11-30", EST), "this friday": day("2026-12-04", EST),
+        "monday": day("2026-11-30", EST), "tonight": at("2026-11-29", "20:00", EST),
+        "the 15th": day("2026-12-15", EST), "next month": day("2026-12-01", EST),
+        "June 1st": day("2027-06-01", EDT), "in 3 days": day("2026-12-02", EST),
+        "12/20": day("2026-12-20", EST), "tomorrow morning": at("2026-11-30", "09:00", EST),
+        "this weekend": day("2026-11-29", EST), "Dec 1": day("2026-12-01", EST),
+        "next tuesday": day("2026-12-01", EST), "the first of the month": day("2026-12-01", EST),
+        "the day after tomorrow": day("2026-12-01", EST), "1 April": day("2027-04-01", EDT),
+        "in a month": day("2026-12-29", EST), "July 4th": day("2027-07-04", EDT),
+        "noon on friday": at("2026-12-04", "12:00", EST), "the 25th": day("2026-12-25", EST),
+        "28/02/2027": day("2027-02-28", EST), "next thursday": day("2026-12-03", EST),
+    },
+    "date_past": {
+        "yesterday": day("2026-11-28", EST), "last week": day("2026-11-16", EST),
+        "March 2": day("2026-03-02", EST), "last month": day("2026-10-01", EDT),
+        "two days ago": day("2026-11-27", EST), "the 12th": day("2026-11-12", EST),
+        "this morning": at("2026-11-29", "09:00", EST), "monday": day("2026-11-23", EST),
+        "last friday": day("2026-11-27", EST), "a week ago": day("2026-11-22", EST),
+        "2026-01-15": day("2026-01-15", EST), "earlier today": day("2026-11-29", EST),
+        "Jan 3rd": day("2026-01-03", EST), "the weekend": day("2026-11-28", EST),
+        "last night": at("2026-11-28", "20:00", EST), "9/14": day("2026-09-14", EDT),
+        "three weeks ago": day("2026-11-08", EST), "the 2nd": day("2026-11-02", EST),
+        "last tuesday": day("2026-11-24", EST), "Feb 20": day("2026-02-20", EST),
+        "10 days ago": day("2026-11-19", EST),
+    },
+    "date_n": {
+        "the 1st": day("2026-12-01", EST), "the 15th": day("2026-12-15", EST),
+        "June 3": day("2027-06-03", EDT), "March 5": day("2027-03-05", EST),
+        "next monday": day("2026-11-30", EST), "friday": day("2026-12-04", EST),
+        "2026-12-04": day("2026-12-04", EST), "12/20": day("2026-12-20", EST),
+        "the end of the month": day("2026-11-30", EST), "the 28th": day("2026-12-28", EST),
+        "Dec 10": day("2026-12-10", EST), "August 2nd": day("2027-08-02", EDT),
+        "15 September": day("2027-09-15", EDT), "the 3rd": day("2026-12-03", EST),
+        "next friday": day("2026-12-04", EST), "tomorrow": day("2026-11-30", EST),
+        "May 30": day("2027-05-30", EDT), "the 10th": day("2026-12-10", EST),
+        "Oct 12": day("2027-10-12", EDT), "2027-01-08": day("2027-01-08", EST),
+        "the 5th": day("2026-12-05", EST),
+    },
+    "date_np": {
+        "last monday": day("2026-11-23", EST), "March 1": day("2026-03-01", EST),
+        "the 1st": day("2026-11-01", EDT), "January": day("2026-01-01", EST),
+        "last month": day("2026-10-01", EDT), "the start of the month": day("2026-11-01", EDT),
+        "2026-02-01": day("2026-02-01", EST), "yesterday": day("2026-11-28", EST),
+        "Feb 14": day("2026-02-14", EST), "last week": day("2026-11-16", EST),
+        "the 10th": day("2026-11-10", EST), "september": day("2026-09-01", EDT),
+        "Nov 3": day("2026-11-03", EST), "last friday": day("2026-11-27", EST),
+        "the beginning of the year": day("2026-01-01", EST),
+    },
+    "date_branch": {
+        "today": day("2026-11-29", EST), "tomorrow": day("2026-11-30", EST),
+        "saturday": day("2026-12-05", EST), "this sunday": day("2026-11-29", EST),
+        "Christmas Eve": day("2026-12-24", EST), "new year’s day": day("2027-01-01", EST),
+        "this weekend": day("2026-11-29", EST), "tonight": at("2026-11-29", "20:00", EST),
+        "Memorial Day": day("2027-05-31", EDT), "friday": day("2026-12-04", EST),
+        "next monday": day("2026-11-30", EST), "Good Friday": day("2027-03-26", EDT),
+        "8am tomorrow": at("2026-11-30", "08:00", EST), "the 4th of July": day("2027-07-04", EDT),
+        "thanksgiving": day("2027-11-25", EST), "sundays": day("2026-11-29", EST),
+        "this saturday": day("2026-12-05", EST), "Dec 26": day("2026-12-26", EST),
+        "right now": at("2026-11-29", "12:00", EST),
+    },
+}
+# `date_n` in a past context (PAST_CONTEXT_TEMPLATES): year-less dates are the most recent one;
+# phrases that name their own direction ("next friday", "tomorrow", an ISO date) keep it.
+DATES["date_n_past"] = {
+    "the 1st": day("2026-11-01", EDT), "the 15th": day("2026-11-15", EST),
+    "June 3": day("2026-06-03", EDT), "March 5": day("2026-03-05", EST),
+    "next monday": day("2026-11-30", EST), "friday": day("2026-11-27", EST),
+    "2026-12-04": day("2026-12-04", EST), "12/20": day("2025-12-20", EST),
+    "the end of the month": day("2026-10-31", EDT), "the 28th": day("2026-11-28", EST),
+    "Dec 10": day("2025-12-10", EST), "August 2nd": day("2026-08-02", EDT),
+    "15 September": day("2026-09-15", EDT), "the 3rd": day("2026-11-03", EST),
+    "next friday": day("2026-12-04", EST), "tomorrow": day("2026-11-30", EST),
+    "May 30": day("2026-05-30", EDT), "the 10th": day("2026-11-10", EST),
+    "Oct 12": day("2026-10-12", EDT), "2027-01-08": day("2027-01-08", EST),
+    "the 5th": day("2026-11-05", EST),
+}
+# Templates whose {date_n} is in the past (a disputed charge, a range of past transactions).
+PAST_CONTEXT_TEMPLATES = {
+    "the {merchant} charge from {date_n} is incorrect",
+    "see transactions from {date_np} to {date_n}",
+}
+DATES["date"] = DATES["date_fut"]  # {date=...} literals (out-of-scope lines: "tomorrow", "next week")
+
+# E.164 with the domain's default region (US); None: not a number a bank can dial as written.
+PHONE_E164 = {
+    "+1 415 555 0134": "+14155550134", "(617) 555-0199": "+16175550199", "555 0100": None,
+    "617-555-0142": "+16175550142", "415.555.0187": "+14155550187", "+44 20 7946 0958": "+442079460958",
+    "6175550123": "+16175550123", "+1 (212) 555-0175": "+12125550175", "555-0123": None,
+    "(303) 555 0111": "+13035550111", "+33 1 23 45 67 89": "+33123456789",
+    "857 555 0163": "+18575550163", "+1-646-555-0108": "+16465550108",
+    "0161 496 0000": None,  # a UK national number: without +44 it is not valid in the US region
+    "720-555-0190": "+17205550190", "(512) 555-0147": "+15125550147", "+1 312 555 0116": "+13125550116",
+    "555.0182": None, "+49 30 5550 1234": "+493055501234", "206 555 0129": "+12065550129",
+    # PHONE_SCAM
+    "+1 800 555 0199": "+18005550199", "(888) 555-0142": "+18885550142", "202-555-0177": "+12025550177",
+    "+1 (877) 555 0103": "+18775550103", "555-0166": None,
+}
+
+
+def email_value(text: str) -> str:
+    """An address as written, domain lower-cased (the local part is case-sensitive, RFC 5321)."""
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+EMAIL_FROM_TEXT = "<email: from the final span text>"  # the surface style may change its case
 
 # --------------------------------------------------------------------------------------------
 # Templates
@@ -1113,7 +1298,9 @@ SLOT_RE = re.compile(r"\{(\w+)(?:=([^}]*))?\}")
 
 
 class Utterance:
-    """A list of [text, entity type or None] segments; offsets come from joining them."""
+    """A list of [text, entity type or None] segments; offsets come from joining them.
+
+    An entity segment may carry a third item, its gold canonical value (None: no value)."""
 
     def __init__(self, segments: list[list]):
         self.segments = segments
@@ -1131,7 +1318,7 @@ class Utterance:
             if seg[1] is None and merged and merged[-1][1] is None:
                 merged[-1][0] += seg[0]
             elif seg[0] or seg[1] is not None:
-                merged.append([seg[0], seg[1]])
+                merged.append(list(seg))
         out: list[list] = []
         for i, seg in enumerate(merged):
             if seg[1] is None:
@@ -1156,9 +1343,16 @@ class Utterance:
 
     def spans(self) -> list[dict]:
         res, pos = [], 0
-        for text, etype in self.segments:
+        for seg in self.segments:
+            text, etype = seg[0], seg[1]
             if etype is not None:
-                res.append({"start": pos, "end": pos + len(text), "type": etype})
+                span = {"start": pos, "end": pos + len(text), "type": etype}
+                value = seg[2] if len(seg) > 2 else None
+                if value == EMAIL_FROM_TEXT:
+                    value = email_value(text)
+                if value is not None:
+                    span["value"] = value
+                res.append(span)
             pos += len(text)
         return res
 
@@ -1208,6 +1402,7 @@ class Generator:
         raise RuntimeError(f"cannot find a distinct filler for {slot}")
 
     def render(self, template: str, tidy_punct: bool = True) -> Utterance:
+        past = template in PAST_CONTEXT_TEMPLATES
         text = self.resolve_alternations(template)
         segments: list[list] = []
         used: list[tuple[str, str]] = []
@@ -1216,20 +1411,37 @@ class Generator:
             segments.append([text[pos: m.start()], None])
             slot, literal = m.group(1), m.group(2)
             if literal is not None:
-                segments.append([literal, slot])
+                segments.append([literal, slot, self.gold_value(slot, literal)])
             else:
                 etype, (before, span, after) = self.pick_filler(slot, used)
-                segments += [[before, None], [span, etype], [after, None]]
+                segments += [[before, None], [span, etype, self.gold_value(slot, span, past)], [after, None]]
             pos = m.end()
         segments.append([text[pos:], None])
         utt = Utterance(segments)
         utt.normalize(tidy_punct)
         return utt
 
+    def gold_value(self, slot: str, text: str, past: bool = False) -> str | None:
+        """The canonical value of filler `text` drawn from pool `slot` (see MONEY, DATES ...);
+        `past`: the template puts a `date_n` date in the past."""
+        etype = POOLS[slot][0] if slot in POOLS else slot
+        if etype in self.catalogs:
+            return self.catalogs[etype].get(text.casefold()) or CATALOG_TYPOS[etype][text]
+        if etype == "amount":
+            return MONEY[text]
+        if etype == "date":
+            return DATES[f"{slot}_past" if past and slot == "date_n" else slot][text]
+        if etype == "phone":
+            return PHONE_E164[text]
+        if etype == "email":
+            return EMAIL_FROM_TEXT
+        return None  # merchant, city: free text
+
     # ---- surface variation ----
     def typo(self, utt: Utterance) -> None:
         candidates = []
-        for si, (text, etype) in enumerate(utt.segments):
+        for si, seg in enumerate(utt.segments):
+            text, etype = seg[0], seg[1]
             if etype is None:
                 for m in re.finditer(r"[A-Za-z]{4,}", text):
                     candidates.append((si, m))
@@ -1299,7 +1511,7 @@ class Generator:
         if chat:
             return
         if self.rng.random() < 0.4:
-            spots = [(si, m.start()) for si, (t, e) in enumerate(utt.segments) if e is None
+            spots = [(si, m.start()) for si, (t, e, *_) in enumerate(utt.segments) if e is None
                      for m in re.finditer(" ", t)]
             if spots:
                 si, at = self.rng.choice(spots)
@@ -1382,6 +1594,18 @@ def check_domain(domain: dict) -> None:
         cat = catalog_synonyms(domain, POOLS[slot][0])
         for t in pool:
             assert t.casefold() not in cat, f"typo {t!r} is a real synonym"
+            assert t in CATALOG_TYPOS[POOLS[slot][0]], f"typo {t!r} has no gold id in CATALOG_TYPOS"
+    assert PAST_CONTEXT_TEMPLATES <= {t for ts in TEMPLATES.values() for t in ts}, "stale PAST_CONTEXT_TEMPLATES"
+    assert set(DATES["date_n_past"]) == {f[1] if isinstance(f, tuple) else f for f in DATE_N}
+    gold = {"amount": MONEY, "phone": PHONE_E164}
+    for slot, (etype, pool) in POOLS.items():
+        table = DATES[slot] if etype == "date" else gold.get(etype)
+        if table is not None:
+            missing = [f for f in pool if (f[1] if isinstance(f, tuple) else f) not in table]
+            assert not missing, f"pool {slot}: no gold value for {missing}"
+    evaluation = domain.get("evaluation") or {}
+    assert evaluation.get("reference_time") == REFERENCE_TIME and evaluation.get("time_zone") == TIME_ZONE, \
+        "domain.yaml evaluation: must match REFERENCE_TIME and TIME_ZONE (the gold dates assume them)"
 
 
 def make_example(intent: str | None, utt: Utterance) -> dict:
