@@ -54,7 +54,8 @@ class Served:
     @classmethod
     def load(cls, path: str | Path, settings: Settings) -> "Served":
         """Blocking (seconds): call it in a thread. Raises ArtifactError for a bad artifact."""
-        model = Model.load(path, providers=settings.providers, intra_op_threads=settings.intra_op_threads)
+        model = Model.load(path, providers=settings.providers, intra_op_threads=settings.intra_op_threads,
+                           spin=settings.spin)
         pipeline = Pipeline(model)
         if settings.warm_up:
             pipeline.warm_up()

@@ -51,6 +51,8 @@ class Settings:
     max_top_k: int = _opt(1000, "largest accepted top_k", "N")
     default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
     intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
+    spin: bool = _opt(True, "let idle onnxruntime threads spin (--no-spin leaves the cores to gRPC and Python "
+                             "when the server shares the machine)")
     inference_workers: int = _opt(1, "batches run concurrently (worker threads calling onnxruntime)", "N")
     providers: tuple[str, ...] = _opt(DEFAULT_PROVIDERS, "execution providers to try, in order (comma list)", "P1,P2")
     naive: bool = _opt(False, "benchmark baseline: one onnxruntime call per request, no queue or batching")

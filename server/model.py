@@ -45,11 +45,14 @@ class Model:
         providers: Sequence[str] = DEFAULT_PROVIDERS,
         intra_op_threads: int = 0,
         inter_op_threads: int = 1,
+        spin: bool = True,
     ):
         self.artifact = artifact
         self.labels = artifact.labels
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
+        if not spin:  # idle threads sleep instead of spinning: leaves the cores to gRPC and Python
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.inter_op_num_threads = inter_op_threads
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
