@@ -154,7 +154,7 @@ def resolution_scores(domain: dict | None, examples: Sequence[Example], preds: S
         gold = [s for s in ex.entities if s.value is not None and (s.start, s.end, s.type) in predicted]
         if not gold:
             continue
-        resolved = {(e.start, e.end, e.type): e for e in resolver.resolve(ex.text, pred.entities, options)}
+        resolved = {(e.start, e.end, e.type): e for e in resolver.resolve(ex.text, pred.entities, options, ex.intent)}
         for span in gold:
             e = resolved.get((span.start, span.end, span.type))
             got = canonical(e.resolution) if e is not None and e.resolved and e.resolution else None

@@ -37,7 +37,7 @@ class Pipeline:
         return self.model.version
 
     def finish(self, text: str, prediction: Prediction, options: RequestOptions) -> Analysis:
-        entities = self.resolver.resolve(text, prediction.entities, options)
+        entities = self.resolver.resolve(text, prediction.entities, options, prediction.intent)
         escalation = self.escalation.decide(prediction)
         response = self.responder.respond(prediction.intent, entities, escalation, options)
         return Analysis(prediction, entities, escalation, response, self.model.version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -377,3 +378,32 @@ def test_docs_table_is_true(resolver):
         got = resolver.resolve_value(etype, text, reference)
         want = None if expected.startswith("unresolved") else json.loads(expected.strip("`"))
         assert got == want, (etype, text)
+
+
+# -- intents about the past (`dates: past`) ---------------------------------------------------
+
+@pytest.mark.parametrize("text, past, expected", [
+    ("friday", True, "2026-11-27"),           # Sunday 2026-11-29: the latest friday
+    ("friday", False, "2026-12-04"),
+    ("next friday", True, "2026-12-04"),      # says its own direction
+    ("the 12th", True, "2026-11-12"),
+    ("March 5", True, "2026-03-05"),
+    ("January", True, "2026-01-01"),
+    ("in 3 days", True, "2026-12-02"),
+    ("the weekend", True, "2026-11-28"),      # said on a Sunday: this weekend's Saturday
+    ("2027-01-15", True, "2027-01-15"),       # explicit dates never move
+])
+def test_past_intents_resolve_undirected_dates_backwards(text, past, expected):
+    ref = dt.datetime(2026, 11, 29, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert DateResolver().resolve(text, ref, past=past)["value"][:10] == expected
+
+
+def test_last_night_is_yesterday_evening():
+    ref = dt.datetime(2026, 11, 29, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert DateResolver().resolve("last night", ref) == {
+        "kind": "datetime", "value": "2026-11-28T20:00:00-05:00", "grain": "hour"}
+
+
+def test_unknown_date_direction_is_a_config_error():
+    with pytest.raises(DomainConfigError, match="dates must be"):
+        Resolver({"intents": {"x": {"dates": "sideways"}}, "entities": {}})

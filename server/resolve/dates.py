@@ -63,7 +63,8 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?:the\s+)?day\s+after\s+tomorrow"), "day_after_tomorrow"),
     (re.compile(r"(?:the\s+)?day\s+before\s+yesterday"), "day_before_yesterday"),
     (re.compile(r"tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow"), "tomorrow"),
-    (re.compile(r"yesterday|last\s+night"), "yesterday"),
+    (re.compile(r"yesterday"), "yesterday"),
+    (re.compile(r"last\s+night"), "last_night"),
     (re.compile(r"(?:(?P<rel>this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
     (re.compile(r"in\s+" + _N + r"\s+" + _UNIT + r"(?:\s+(?:from\s+)?(?:now|today|time))?"), "in"),
     (re.compile(_N + r"\s+" + _UNIT + r"\s+(?:from\s+(?:now|today)|later)"), "in"),
@@ -92,8 +93,10 @@ class DateResolver:
             self._dateparser(text, ref.replace(tzinfo=None), "UTC")
         self.resolve("in 3 days", ref)
 
-    def resolve(self, text: str, reference: dt.datetime) -> dict | None:
-        """`reference` is aware and already in the request's time zone."""
+    def resolve(self, text: str, reference: dt.datetime, past: bool = False) -> dict | None:
+        """`reference` is aware and already in the request's time zone. `past`: the intent talks
+        about what happened (a disputed charge "from friday"), so an expression without its own
+        direction ("friday", "the 12th", "March 5", "January") means the latest one not after today."""
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
@@ -101,14 +104,15 @@ class DateResolver:
             return _iso_datetime(t, reference.tzinfo)
         # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
         local = reference.replace(second=0, microsecond=0)
-        found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo)
+        found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past)
         return dict(found) if found is not None else None
 
-    def _dateparser(self, text: str, ref: dt.datetime, tz_name: str) -> tuple[dt.datetime, str] | None:
+    def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,
+                    past: bool = False) -> tuple[dt.datetime, str] | None:
         from dateparser.date import DateDataParser  # imported (and warmed) in warm_up
 
         parser = DateDataParser(languages=["en"], settings={
-            "PREFER_DATES_FROM": "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
+            "PREFER_DATES_FROM": "past" if past else "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
             "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"})
         data = parser.get_date_data(text)
         if data is None or data.date_obj is None:
@@ -137,18 +141,19 @@ def _iso_datetime(text: str, tz) -> dict | None:
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.tzinfo) -> dict | None:
-    """Keyed by (folded text, naive local reference minute, zone): no resolution depends on seconds."""
-    found = fast_path(text, ref)
+def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.tzinfo,
+                    past: bool = False) -> dict | None:
+    """Keyed by (folded text, naive local reference minute, zone, direction): no resolution depends on seconds."""
+    found = fast_path(text, ref, past)
     if found is None:
-        found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"))
+        found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past)
     if found is None:
         return None
     value, grain = found
     return {"kind": "datetime", "value": value.replace(tzinfo=tz).isoformat(), "grain": grain}
 
 
-def fast_path(text: str, ref: dt.datetime) -> tuple[dt.datetime, str] | None:
+def fast_path(text: str, ref: dt.datetime, past: bool = False) -> tuple[dt.datetime, str] | None:
     """The common expressions, or None to fall back. `ref` is naive local time."""
     t = _LEAD.sub("", text)
     time_of_day = None  # (hour, minute, grain)
@@ -178,6 +183,8 @@ def fast_path(text: str, ref: dt.datetime) -> tuple[dt.datetime, str] | None:
         m = regex.fullmatch(t)
         if m:
             found = _RESOLVERS[kind](m, ref)
+            if past and found is not None and (found[0].date() > ref.date() or kind == "weekend"):
+                found = _latest_not_after(kind, m, found, ref)
             break
     else:
         return None
@@ -190,6 +197,35 @@ def fast_path(text: str, ref: dt.datetime) -> tuple[dt.datetime, str] | None:
         h, mi, tgrain = time_of_day
         return value.replace(hour=h, minute=mi, second=0), tgrain
     return value, grain
+
+
+def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], ref: dt.datetime):
+    """For intents about the past: step an undirected expression back one cycle (a week for a
+    weekday, a month for "the 12th", a year for "March 5" or "January"). Expressions that carry
+    their own direction ("next friday", "in 3 days", "tomorrow", a year) are left alone."""
+    value, grain = found
+    today = ref.date()
+    groups = m.groupdict()
+    if kind == "weekend" and not m.group(0).startswith("next"):  # the weekend that is, or was, last
+        return _day(today - dt.timedelta(days=(today.weekday() - 5) % 7)), grain
+    if kind == "weekday" and groups.get("rel") in (None, "this"):
+        return value - dt.timedelta(days=7), grain
+    if kind in ("day_month", "numeric") and not (groups.get("year") or groups.get("y")):
+        try:
+            return value.replace(year=value.year - 1), grain
+        except ValueError:  # February 29th
+            return found
+    if kind == "month" and not groups.get("year") and not m.group(0).startswith("next"):
+        return value.replace(year=value.year - 1), grain
+    if kind == "day_of_month" and "month" not in m.group(0):
+        first = today.replace(day=1)
+        for k in range(0, 13):
+            month = _add_months(first, -k)
+            if value.day <= calendar.monthrange(month.year, month.month)[1]:
+                d = month.replace(day=value.day)
+                if d <= today:
+                    return _day(d), grain
+    return found
 
 
 def _time_of(m: re.Match) -> tuple[int, int, str] | None:
@@ -385,6 +421,8 @@ _RESOLVERS = {
     "tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=1)), "day"),
     "day_after_tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=2)), "day"),
     "yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)), "day"),
+    "last_night": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)).replace(hour=PART_OF_DAY["night"]),
+                                  "hour"),
     "day_before_yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=2)), "day"),
     "weekday": _weekday,
     "in": lambda m, ref: _shift(ref, _n(m), m.group("unit")),

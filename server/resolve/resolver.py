@@ -62,6 +62,14 @@ class Resolver:
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
         self.dates = DateResolver()
         self.default_time_zone = domain.get("time_zone") or "UTC"
+        # intents about what already happened ("the charge from friday"): `dates: past`
+        self.past_intents = set()
+        for name, intent in (domain.get("intents") or {}).items():
+            direction = (intent or {}).get("dates", "future") if isinstance(intent, dict) else "future"
+            if direction not in ("past", "future"):
+                raise DomainConfigError(f"intent {name!r}: dates must be 'past' or 'future', not {direction!r}")
+            if direction == "past":
+                self.past_intents.add(name)
 
     def warm_up(self) -> None:
         """Pay every library's first-call cost (dateparser, phonenumbers, email-validator, text2num)."""
@@ -73,10 +81,13 @@ class Resolver:
         for catalog in self.catalogs.values():
             catalog.lookup("warm up")
 
-    def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions) -> list[ResolvedEntity]:
+    def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions,
+                intent: str | None = None) -> list[ResolvedEntity]:
+        """`intent`: the predicted intent; its `dates:` direction decides what "friday" means."""
         reference = self._reference(options)
         kept = self._select(text, spans)
-        return [self._resolve_one(e, reference) for e in kept]
+        past = intent in self.past_intents
+        return [self._resolve_one(e, reference, past) for e in kept]
 
     # -- candidates and the overlap rule ------------------------------------------------------
 
@@ -101,18 +112,18 @@ class Resolver:
 
     # -- resolution by kind -------------------------------------------------------------------
 
-    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime) -> ResolvedEntity:
+    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime, past: bool = False) -> ResolvedEntity:
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        resolution = self.resolve_value(e.type, e.text, reference)
+        resolution = self.resolve_value(e.type, e.text, reference, past)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
 
-    def resolve_value(self, etype: str, text: str, reference: dt.datetime) -> dict | None:
+    def resolve_value(self, etype: str, text: str, reference: dt.datetime, past: bool = False) -> dict | None:
         """The resolution dict of `text` as an entity of type `etype`, or None (also used by the
         responder to read slot values carried over from earlier turns)."""
         spec = self.specs.get(etype)
@@ -135,7 +146,7 @@ class Resolver:
         if builtin == "money":
             return resolve_money(text, spec.get("default_currency"))
         if builtin == "datetime":
-            return self.dates.resolve(text, reference)
+            return self.dates.resolve(text, reference, past)
         if builtin == "email":
             return contact.resolve_email(text)
         if builtin == "phone":
