@@ -7,8 +7,9 @@
   from the oldest live entry plus the entries closest to it in length (limits padding), within
   ``max_batch_size`` and ``max_batch_tokens`` (counted after padding).
 - Entries whose caller went away (Future cancelled) or whose deadline passed are dropped then.
-- onnxruntime, decoding and ``Pipeline.finish`` run in worker thread(s); the batch's model is the
-  one current when it started, so a hot swap never changes a batch midway.
+- onnxruntime runs in worker thread(s); decoding and ``Pipeline.finish`` run in a post-processing
+  thread, so batch N is post-processed while batch N+1 is in onnxruntime (which drops the GIL).
+  A batch's model is the one current when it started: a hot swap never changes a batch midway.
 
 `DirectRunner` is the benchmark baseline: one onnxruntime call per request, no queue.
 """
@@ -71,16 +72,21 @@ class Served:
     def tokenize(self, text: str) -> Encoding:
         return self.model.encoder.tokenizer.encode(text, add_special_tokens=True)
 
-    def run(self, texts: Sequence[str], encodings: Sequence[Encoding | None],
-            options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
-        """One forward pass for the batch, then per-request post-processing (worker thread).
+    def forward(self, texts: Sequence[str], encodings: Sequence[Encoding | None]) -> tuple:
+        """Collate and one forward pass for the batch (inference thread; onnxruntime drops the GIL).
 
         An encoding made by another model's tokenizer (a swap happened while it queued) is None
-        here and is redone. A failure in one request's post-processing fails only that request.
+        here and is redone.
         """
         encodings = [e if e is not None else self.tokenize(t) for t, e in zip(texts, encodings)]
         batch = self.model.encoder.collate(encodings)
-        raw = self.model.infer(batch)
+        return batch, self.model.infer(batch)
+
+    def postprocess(self, texts: Sequence[str], forwarded: tuple,
+                    options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
+        """Decode, resolve and respond (post-processing thread, overlapping the next forward pass).
+        A failure in one request's post-processing fails only that request."""
+        batch, raw = forwarded
         top_k = max(2, max(o.top_k for o in options))  # escalation needs the top two
         predictions = self.model.decode(texts, batch, raw, top_k=top_k)
         out: list[Analysis | Exception] = []
@@ -93,6 +99,11 @@ class Served:
             except Exception as exc:  # noqa: BLE001 - reported per request, logged by the runner
                 out.append(exc)
         return out
+
+    def run(self, texts: Sequence[str], encodings: Sequence[Encoding | None],
+            options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
+        """Both stages in one call (the naive runner)."""
+        return self.postprocess(texts, self.forward(texts, encodings), options)
 
 
 @dataclass(slots=True)
@@ -147,6 +158,8 @@ class Batcher:
         self._batches: set[asyncio.Task] = set()
         self._tokenize_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-tokenize")
         self._infer_pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="intentd-infer")
+        # decoding, resolution and responses of batch N run here while batch N+1 is in onnxruntime
+        self._post_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-post")
         self._task: asyncio.Task | None = None
         self._closed = False
 
@@ -203,6 +216,7 @@ class Batcher:
         self._fail_pending(Draining("server stopped"))
         self._tokenize_pool.shutdown(wait=False, cancel_futures=True)
         self._infer_pool.shutdown(wait=True)
+        self._post_pool.shutdown(wait=True)
 
     # -- the scheduler task ------------------------------------------------------------------
 
@@ -257,9 +271,14 @@ class Batcher:
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
         encodings = [e.encoding if e.served is served else None for e in batch]
+        texts, options = [e.text for e in batch], [e.options for e in batch]
+        loop = asyncio.get_running_loop()
         try:
-            results = await asyncio.get_running_loop().run_in_executor(
-                self._infer_pool, served.run, [e.text for e in batch], encodings, [e.options for e in batch])
+            try:
+                forwarded = await loop.run_in_executor(self._infer_pool, served.forward, texts, encodings)
+            finally:
+                self._slots.release()  # the worker is free: the next batch may start its forward pass
+            results = await loop.run_in_executor(self._post_pool, served.postprocess, texts, forwarded, options)
         except Exception:
             log.exception("batch of %d failed", len(batch))
             results = [InferenceFailed("inference failed")] * len(batch)
@@ -280,8 +299,7 @@ class Batcher:
                 entry.future.set_result(Result(result, start - entry.enqueued, entry.tokenize_s + elapsed, len(batch)))
 
     def _batch_done(self, task: asyncio.Task) -> None:
-        self._batches.discard(task)
-        self._slots.release()
+        self._batches.discard(task)  # its worker slot was released when its forward pass ended
         if not task.cancelled() and task.exception() is not None:  # _run_batch catches; a bug if reached
             log.error("batch task failed", exc_info=task.exception())
 
