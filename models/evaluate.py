@@ -64,7 +64,8 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
     gold_spans = [{(s.start, s.end, s.type) for s in examples[i].entities} for i in in_idx]
     pred_spans = [{(e.start, e.end, e.type) for e in preds[i].entities} for i in in_idx]
     entities = metrics.span_prf(gold_spans, pred_spans)
-    exact = intent_right & np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
+    spans_right = np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
+    exact = intent_right & spans_right
 
     resolution = resolution_scores(model.artifact.domain, [examples[i] for i in in_idx], [preds[i] for i in in_idx])
 
@@ -83,6 +84,8 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
         "entity_precision": entities["precision"] if any(gold_spans) else None,
         "entity_recall": entities["recall"] if any(gold_spans) else None,
         "exact_match": _mean(exact),
+        # as the joint intent + slot papers count "sentence accuracy": no OOD flag exists there
+        "exact_match_classification": _mean(classification_right & spans_right),
         "per_entity_type": {t: {k: v for k, v in d.items()} for t, d in entities["per_type"].items()},
         "resolution_accuracy": resolution["accuracy"],
         "resolution_per_type": resolution["per_type"],
