@@ -68,6 +68,7 @@ def export_fp32(model: JointModel, encoder: TextEncoder, out_dir: Path, sample_t
     batch = torch.export.Dim("batch", min=1, max=4096)
     sequence = torch.export.Dim("sequence", min=2, max=model.encoder.config.max_position_embeddings)
     shapes = ({0: batch, 1: sequence}, {0: batch, 1: sequence})
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed" lines
     with warnings.catch_warnings(), _quiet():
         warnings.simplefilter("ignore")
         torch.onnx.export(
