@@ -8,6 +8,7 @@ is logged with its traceback and answered INTERNAL - the server never dies on a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -86,31 +87,36 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, "internal error (logged on the server)"
 
 
-def _record(metrics: Metrics, rpc: str, start: float, code: grpc.StatusCode) -> None:
-    metrics.rpc_latency.labels(rpc).observe(time.perf_counter() - start)
-    metrics.rpc_total.labels(rpc, code.name).inc()
+@contextlib.asynccontextmanager
+async def _call(servicer: "IntentServicer", rpc: str, context):
+    """One RPC's bookkeeping, for unary and streaming handlers alike: drain accounting, the one
+    error -> status mapping, and the latency / status-code metrics."""
+    start, code, entered = time.perf_counter(), grpc.StatusCode.OK, False
+    try:
+        try:
+            servicer.drain.enter(rpc)
+            entered = True
+            yield
+            return
+        except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
+            code, message = status_of(exc)
+        await context.abort(code, message)
+    except asyncio.CancelledError:
+        code = grpc.StatusCode.CANCELLED if code is grpc.StatusCode.OK else code
+        raise
+    finally:
+        if entered:
+            servicer.drain.leave()
+        servicer.metrics.rpc_latency.labels(rpc).observe(time.perf_counter() - start)
+        servicer.metrics.rpc_total.labels(rpc, code.name).inc()
 
 
 def unary(rpc: str):
     def decorate(method):
         @functools.wraps(method)
         async def handler(self: "IntentServicer", request, context):
-            start, code, entered = time.perf_counter(), grpc.StatusCode.OK, False
-            try:
-                try:
-                    self.drain.enter(rpc)
-                    entered = True
-                    return await method(self, request, context)
-                except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
-                    code, message = status_of(exc)
-                await context.abort(code, message)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED if code is grpc.StatusCode.OK else code
-                raise
-            finally:
-                if entered:
-                    self.drain.leave()
-                _record(self.metrics, rpc, start, code)
+            async with _call(self, rpc, context):
+                return await method(self, request, context)
         return handler
     return decorate
 
@@ -119,24 +125,9 @@ def streaming(rpc: str):
     def decorate(method):
         @functools.wraps(method)
         async def handler(self: "IntentServicer", request_iterator, context):
-            start, code, entered = time.perf_counter(), grpc.StatusCode.OK, False
-            try:
-                try:
-                    self.drain.enter(rpc)
-                    entered = True
-                    async for answer in method(self, request_iterator, context):
-                        yield answer
-                    return
-                except Exception as exc:  # noqa: BLE001
-                    code, message = status_of(exc)
-                await context.abort(code, message)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED if code is grpc.StatusCode.OK else code
-                raise
-            finally:
-                if entered:
-                    self.drain.leave()
-                _record(self.metrics, rpc, start, code)
+            async with _call(self, rpc, context):
+                async for answer in method(self, request_iterator, context):
+                    yield answer
         return handler
     return decorate
 
