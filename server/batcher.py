@@ -55,8 +55,8 @@ class Served:
     @classmethod
     def load(cls, path: str | Path, settings: Settings) -> "Served":
         """Blocking (seconds): call it in a thread. Raises ArtifactError for a bad artifact."""
-        model = Model.load(path, providers=settings.providers, intra_op_threads=settings.intra_op_threads,
-                           spin=settings.spin)
+        model = Model.load(path, model=settings.onnx_file, providers=settings.providers,
+                           intra_op_threads=settings.intra_op_threads, spin=settings.spin)
         pipeline = Pipeline(model)
         if settings.warm_up:
             pipeline.warm_up()

@@ -41,6 +41,8 @@ class Settings:
     """Everything the server needs, validated on construction."""
 
     model: Path | None = _opt(None, "artifact directory to serve (required)", "ARTIFACT")
+    onnx_file: str | None = _opt(None, "serve another ONNX file of the artifact, e.g. model.fp32.onnx "
+                                       "(default: the manifest's INT8 model)", "FILE")
     listen: str = _opt(DEFAULT_LISTEN, "TCP address host:port; empty string: no TCP listener", "HOST:PORT")
     uds: Path | None = _opt(None, "also listen on this Unix domain socket", "PATH")
     max_batch_size: int = _opt(32, "most requests in one forward pass (1: no batching)", "N")

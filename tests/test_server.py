@@ -255,3 +255,10 @@ def test_cancelled_call_is_dropped_from_the_queue(small_server):
         release.set()
     small_server.stub.Analyze(pb2.AnalyzeRequest(text="after the cancel"), timeout=10)
     assert small_server.metric("intentd_cancelled_total") == cancelled + 1
+
+
+def test_serves_another_onnx_file_of_the_artifact(banking_artifact):
+    with ThreadServer(model=banking_artifact, onnx_file="model.fp32.onnx") as srv:
+        reply = srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my savings balance"), timeout=30)
+        assert reply.intents
+        assert srv.app.runner.current.model.artifact.manifest["model"] == "model.fp32.onnx"
