@@ -62,6 +62,15 @@ class ThreadServer:
         return release
 
 
+def code_of(call) -> grpc.StatusCode:
+    """The status of a finished future-style call (OK when it succeeded)."""
+    try:
+        call.result()
+    except grpc.RpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
 def wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():

@@ -18,17 +18,9 @@ from hypothesis import HealthCheck, given, settings as hyp_settings, strategies 
 from intentd.protogen import import_stubs
 from intentd.server.app import SERVICE_NAME
 
-from servers import ThreadServer, wait_for
+from servers import ThreadServer, code_of, wait_for
 
 pb2, pb2_grpc = import_stubs()
-
-
-def code_of(call) -> grpc.StatusCode:
-    try:
-        call.result()
-    except grpc.RpcError as exc:
-        return exc.code()
-    return grpc.StatusCode.OK
 
 
 @pytest.fixture(scope="module")

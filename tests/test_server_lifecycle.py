@@ -3,7 +3,6 @@ reloads, bad settings exit 2 with one line."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
+
+from servers import code_of
 
 pb2, pb2_grpc = import_stubs()
 WAIT_S = 90
@@ -37,14 +38,6 @@ def start(artifact, sock, *extra) -> tuple[subprocess.Popen, grpc.Channel]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"server did not start:\n{proc.communicate()[0]}")
-
-
-def code_of(call) -> grpc.StatusCode:
-    try:
-        call.result()
-    except grpc.RpcError as exc:
-        return exc.code()
-    return grpc.StatusCode.OK
 
 
 def test_sigterm_drains_in_flight_requests(banking_artifact, tmp_path):
