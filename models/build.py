@@ -130,7 +130,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     accuracy = {}
     for file in (FP32_FILE, INT8_FILE):
         model = Model.load(staging, model=file)
-        accuracy[file] = evaluate(model, valid)["classification_accuracy"]
+        accuracy[file] = evaluate(model, valid, latency=False)["classification_accuracy"]
     drop = accuracy[FP32_FILE] - accuracy[INT8_FILE]
     say(f"valid intent accuracy: FP32 {accuracy[FP32_FILE]:.4f}, INT8 {accuracy[INT8_FILE]:.4f}")
     if drop > options.int8_max_drop:
@@ -187,10 +187,10 @@ def _calibrate_into(root: Path, manifest: dict, splits: dict, target_fer: float)
 def _evaluate_into(root: Path, manifest: dict, splits: dict, say) -> None:
     """Headline metrics on valid (and test) through the serving path, then the final version."""
     served = Model.load(root)
-    metrics = {"valid": _headline(evaluate(served, splits["valid"]))}
+    metrics = {"valid": _headline(evaluate(served, splits["valid"], latency=False))}
     if "test" in splits:
         say("evaluating on test ...")
-        metrics["test"] = _headline(evaluate(served, splits["test"]))
+        metrics["test"] = _headline(evaluate(served, splits["test"], latency=False))
     manifest["metrics"] = metrics
     manifest["created"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     digest = hashlib.sha256((root / manifest["model"]).read_bytes())
