@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: LoadConfig) -> int:
     # Heavy imports here: `intentd --help` must not pay for grpc and numpy.
-    from .payloads import build_payloads, method_path
+    from .payloads import build_payloads, method_path, timing_reader
     from .plot import plot_sweep, plot_timeline, require_matplotlib
     from .progress import Progress
     from .report import format_text, result_dict
@@ -61,10 +61,18 @@ def _run(config: LoadConfig) -> int:
     progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
     loop_factory, loop_name = _loop_factory(config.uvloop)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        steps = runner.run(measure(config, method_path(config.rpc), payloads, progress))
+        steps = runner.run(
+            measure(
+                config,
+                method_path(config.rpc),
+                payloads,
+                progress,
+                timing_reader(config.rpc),
+            )
+        )
 
     verdict = (
-        evaluate_sweep(steps, config) if config.sweep is not None else evaluate(steps[0], config)
+        evaluate(steps[0], config) if config.mode == "fixed" else evaluate_sweep(steps, config)
     )
     result = result_dict(config, steps, verdict, loop_name)
     if config.json:
@@ -73,7 +81,7 @@ def _run(config: LoadConfig) -> int:
     else:
         print(format_text(result))
     if config.plot is not None:
-        if config.sweep is not None:
+        if config.mode != "fixed":
             plot_sweep(steps, config.plot, config.slo_p95_ms)
         else:
             plot_timeline(steps[0], config.plot, config.slo_p95_ms)

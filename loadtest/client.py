@@ -1,78 +1,186 @@
-"""The gRPC side of the load generator: a small channel pool and one raw-bytes call.
+"""The load generator's client: a few HTTP/2 connections to one address, one RPC.
 
-Requests are pre-serialized and responses are left as bytes, so per-request client work
-is one call object and one coroutine. Retries are off: a retried request would hide an
-error and add its latency to the wrong sample.
+Requests are pre-serialized, so per request the client does one frame write and one
+callback. A connection that drops is re-opened on the next call (at most every
+RECONNECT_INTERVAL_S; calls in between fail fast as UNAVAILABLE, as a real client's would).
+Retries are off: a retried request would hide an error and add its latency to the wrong
+sample.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
-from itertools import cycle
+from dataclasses import dataclass
+from pathlib import Path
 
-import grpc
-
-from .errors import TargetUnavailable
+from .errors import ConfigError, TargetUnavailable
+from .http2 import Connection, Done, grpc_message
 
 WARMUP_MAX_S = 2.0
-_CHANNEL_OPTIONS = (
-    ("grpc.use_local_subchannel_pool", 1),  # each channel gets its own connection
-    ("grpc.enable_retries", 0),
-)
+RECONNECT_INTERVAL_S = 0.2
+
+
+@dataclass(frozen=True)
+class TLS:
+    """TLS settings: server verification against ``ca`` (else the system roots), optional
+    client certificate for mutual TLS, and an SNI / authority override."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    server_name: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            context = ssl.create_default_context(cafile=str(self.ca) if self.ca else None)
+            if self.cert is not None:
+                context.load_cert_chain(str(self.cert), str(self.key) if self.key else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"TLS files: {exc}") from exc
+        context.set_alpn_protocols(["h2"])
+        return context
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"target {address!r}: expected host:port")
+    return host.strip("[]"), int(port)
 
 
 class Client:
-    """Calls one RPC at one address over ``channels`` connections, round-robin."""
+    """Calls one RPC at one address (``host:port`` or ``unix:PATH``) over ``channels``
+    connections, round-robin."""
 
-    def __init__(self, address: str, method_path: str, channels: int, deadline_s: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        method_path: str,
+        channels: int,
+        deadline_s: float,
+        tls: TLS | None = None,
+    ) -> None:
         self.address = address
         self.method_path = method_path
         self.deadline_s = deadline_s
+        self.tls = tls
         self._count = channels
-        self._channels: list[grpc.aio.Channel] = []
-        self._calls = None
+        self._connections: list[Connection] = []
+        self._retry_at: list[float] = []
+        self._next = 0
+        self._ssl = tls.context() if tls is not None else None
+        if address.startswith("unix:"):
+            self._authority = "localhost"
+        else:
+            split_address(address)  # validated here, not on the first call
+            self._authority = address
+        if tls is not None and tls.server_name:
+            self._authority = tls.server_name
 
     async def connect(self, timeout_s: float) -> None:
-        """Open the channels and wait until every one is connected."""
-        self._channels = [
-            grpc.aio.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
-            for _ in range(self._count)
-        ]
+        """Open the connections and wait until every one has the server's settings."""
+        self._connections = [self._open() for _ in range(self._count)]
+        self._retry_at = [0.0] * self._count
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(channel.channel_ready() for channel in self._channels)), timeout_s
+                asyncio.gather(*(connection.ready for connection in self._connections)),
+                timeout_s,
             )
-        except TimeoutError:
+        except (TimeoutError, ConnectionError, OSError) as exc:
             await self.close()
+            why = f": {exc}" if str(exc) else f" within {timeout_s:g} s"
             raise TargetUnavailable(
-                f"no gRPC server accepted a connection at {self.address} within {timeout_s:g} s"
+                f"no gRPC server accepted a connection at {self.address}{why}"
             ) from None
-        self._calls = cycle([channel.unary_unary(self.method_path) for channel in self._channels])
 
-    async def call(self, payload: bytes) -> str | None:
-        """Send one request; None on OK, else the status code's name."""
-        try:
-            await next(self._calls)(payload, timeout=self.deadline_s)
-        except grpc.aio.AioRpcError as exc:
-            return exc.code().name
-        return None
+    def send(self, message: bytes, done: Done) -> None:
+        """Start one call with a gRPC-framed ``message``; ``done(error, body)`` ends it."""
+        index = self._next
+        self._next = (index + 1) % self._count
+        connection = self._connections[index]
+        if connection.error is not None:
+            now = time.monotonic()
+            if now < self._retry_at[index]:
+                done(connection.error, b"")
+                return
+            self._retry_at[index] = now + RECONNECT_INTERVAL_S
+            connection = self._connections[index] = self._open()
+        connection.call(message, done)
 
-    async def warm_up(self, payloads: list[bytes], count: int, max_s: float = WARMUP_MAX_S) -> None:
+    async def call(self, message: bytes) -> tuple[str | None, bytes]:
+        """One call, awaited: (None on OK else the status name, response message)."""
+        future = asyncio.get_running_loop().create_future()
+        self.send(
+            message,
+            lambda error, body: future.done() or future.set_result((error, body)),
+        )
+        return await future
+
+    async def warm_up(self, messages: list[bytes], count: int, max_s: float = WARMUP_MAX_S) -> None:
         """Send up to ``count`` requests one by one (at most ``max_s`` seconds), unrecorded,
         so every connection and the server's first-request paths are warm."""
         stop = time.perf_counter() + max_s
         for index in range(count):
             if time.perf_counter() >= stop:
                 break
-            await self.call(payloads[index % len(payloads)])
+            await self.call(messages[index % len(messages)])
+
+    @staticmethod
+    def frame(message: bytes) -> bytes:
+        return grpc_message(message)
+
+    def _open(self) -> Connection:
+        """A new connection whose calls queue until it is up (or fail if it never is)."""
+        loop = asyncio.get_running_loop()
+        connection = Connection(self._authority, self.method_path, self.deadline_s)
+        if self.address.startswith("unix:"):
+            opening = loop.create_unix_connection(
+                lambda: connection, self.address[len("unix:") :], ssl=self._ssl,
+                server_hostname=self._authority if self._ssl else None,
+            )  # fmt: skip
+        else:
+            host, port = split_address(self.address)
+            opening = loop.create_connection(
+                lambda: connection, host, port, ssl=self._ssl,
+                server_hostname=(self.tls.server_name or host) if self._ssl else None,
+            )  # fmt: skip
+        task = loop.create_task(opening)
+        task.add_done_callback(lambda done: _opened(connection, done))
+        return connection
 
     async def close(self) -> None:
-        await asyncio.gather(*(channel.close() for channel in self._channels))
-        self._channels = []
+        for connection in self._connections:
+            connection.close()
+        await asyncio.gather(
+            *(
+                asyncio.wait_for(asyncio.shield(c.closed), 1.0)
+                for c in self._connections
+                if c.error is None
+            ),
+            return_exceptions=True,
+        )
+        self._connections = []
 
     async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def _opened(connection: Connection, task: asyncio.Task) -> None:
+    """Fail a connection whose TCP/TLS set-up failed, or whose peer did not agree on h2."""
+    if task.cancelled():
+        connection.fail("CANCELLED", "connection attempt cancelled")
+    elif task.exception() is not None:
+        exc = task.exception()
+        connection.fail("UNAVAILABLE", f"{type(exc).__name__}: {exc}")
+    else:
+        transport, _ = task.result()
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None and tls.selected_alpn_protocol() != "h2":
+            transport.close()
+            connection.fail("UNAVAILABLE", "the TLS server did not agree to HTTP/2 (ALPN h2)")

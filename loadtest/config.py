@@ -37,7 +37,9 @@ class LoadConfig:
     """Everything one `intentd loadtest` invocation needs, validated on construction."""
 
     target: str | None = _opt(
-        None, f"gRPC address host:port to load (default {DEFAULT_TARGET})", metavar="ADDR"
+        None,
+        f"gRPC address host:port to load (default {DEFAULT_TARGET})",
+        metavar="ADDR",
     )
     uds: str | None = _opt(
         None, "Unix domain socket path to load instead of --target", metavar="PATH"
@@ -46,7 +48,9 @@ class LoadConfig:
     rate: float = _opt(50.0, "offered load, requests per second", type=float, metavar="R")
     duration: float = _opt(10.0, "seconds of load (per step with --sweep)", type=float, metavar="S")
     arrival: str = _opt(
-        "poisson", "arrival process: poisson (independent callers) or uniform", choices=ARRIVALS
+        "poisson",
+        "arrival process: poisson (independent callers) or uniform",
+        choices=ARRIVALS,
     )
     concurrency_limit: int = _opt(
         512,
@@ -57,17 +61,23 @@ class LoadConfig:
     channels: int = _opt(1, "gRPC channels (connections), used round-robin", type=int, metavar="N")
     deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=float, metavar="MS")
     connect_timeout_s: float = _opt(
-        5.0, "how long to wait for the target to accept a connection", type=float, metavar="S"
+        5.0,
+        "how long to wait for the target to accept a connection",
+        type=float,
+        metavar="S",
     )
     texts: Path | None = _opt(
         None,
-        'JSONL of canonical examples (uses "text") or plain text lines '
-        "(default: built-in banking utterances)",
+        'JSONL of canonical examples (uses "text"), plain text lines, or a directory of '
+        "imported splits (*.jsonl) (default: built-in banking utterances)",
         type=Path,
-        metavar="FILE",
+        metavar="PATH",
     )
     warmup: int = _opt(
-        20, "requests sent one by one before measuring (not recorded)", type=int, metavar="N"
+        20,
+        "requests sent one by one before measuring (not recorded)",
+        type=int,
+        metavar="N",
     )
     seed: int = _opt(0, "seed for Poisson arrivals and text order", type=int)
     sweep: str | None = _opt(
@@ -88,8 +98,40 @@ class LoadConfig:
         type=float,
         metavar="F",
     )
+    find_capacity: bool = _opt(
+        False,
+        "search for capacity: double the rate from --rate until a step misses --slo-p95-ms or "
+        "errs, then bisect to within 5%%",
+        action="store_true",
+    )
+    max_rate: float = _opt(
+        100_000.0,
+        "with --find-capacity: never offer more than this",
+        type=float,
+        metavar="R",
+    )
     min_capacity_rps: float | None = _opt(
-        None, "with --sweep: fail (exit 1) when capacity is below this", type=float, metavar="R"
+        None,
+        "with --sweep or --find-capacity: fail (exit 1) when capacity is below this",
+        type=float,
+        metavar="R",
+    )
+    tls: bool = _opt(False, "connect over TLS (HTTP/2 via ALPN)", action="store_true")
+    tls_ca: Path | None = _opt(
+        None, "with --tls: PEM roots to verify the server (default: system roots)", type=Path,
+        metavar="FILE",
+    )  # fmt: skip
+    tls_cert: Path | None = _opt(
+        None,
+        "with --tls: client certificate PEM (mutual TLS)",
+        type=Path,
+        metavar="FILE",
+    )
+    tls_key: Path | None = _opt(
+        None, "with --tls-cert: its private key PEM", type=Path, metavar="FILE"
+    )
+    tls_server_name: str | None = _opt(
+        None, "with --tls: name to verify and send as SNI/authority", metavar="NAME"
     )
     json: bool = _opt(
         False,
@@ -138,13 +180,28 @@ class LoadConfig:
                 _positive(flag, value)
         if not 0.0 <= self.max_error_rate <= 1.0:
             raise ConfigError("--max-error-rate must be between 0 and 1")
-        if self.sweep is not None and self.slo_p95_ms is None:
+        if self.sweep is not None and self.find_capacity:
+            raise ConfigError("give either --sweep or --find-capacity, not both")
+        if self.mode != "fixed" and self.slo_p95_ms is None:
+            flag = "--sweep" if self.sweep is not None else "--find-capacity"
             raise ConfigError(
-                "--sweep needs --slo-p95-ms (capacity is the highest rate that meets it)"
+                f"{flag} needs --slo-p95-ms (capacity is the highest rate that meets it)"
             )
-        if self.min_capacity_rps is not None and self.sweep is None:
-            raise ConfigError("--min-capacity-rps only applies with --sweep")
-        for rate in self.rates:
+        _positive("--max-rate", self.max_rate)
+        if self.min_capacity_rps is not None and self.mode == "fixed":
+            raise ConfigError("--min-capacity-rps only applies with --sweep or --find-capacity")
+        tls_files = {
+            "--tls-ca": self.tls_ca,
+            "--tls-cert": self.tls_cert,
+            "--tls-key": self.tls_key,
+            "--tls-server-name": self.tls_server_name,
+        }
+        given = [flag for flag, value in tls_files.items() if value is not None]
+        if given and not self.tls:
+            raise ConfigError(f"{', '.join(given)} need --tls")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ConfigError("--tls-key needs --tls-cert")
+        for rate in (*self.rates, *((self.max_rate,) if self.find_capacity else ())):
             if rate * self.duration > MAX_REQUESTS_PER_STEP:
                 raise ConfigError(
                     f"{rate:g} req/s for {self.duration:g} s is over "
@@ -157,8 +214,13 @@ class LoadConfig:
         return f"unix:{self.uds}" if self.uds else (self.target or DEFAULT_TARGET)
 
     @property
+    def mode(self) -> str:
+        """``fixed`` (one rate), ``sweep`` (listed rates) or ``search`` (find capacity)."""
+        return "sweep" if self.sweep is not None else "search" if self.find_capacity else "fixed"
+
+    @property
     def rates(self) -> tuple[float, ...]:
-        """Offered rates to run: the sweep's steps, or just --rate."""
+        """Offered rates known up front: the sweep's steps, or --rate (a search's first)."""
         return parse_sweep(self.sweep) if self.sweep is not None else (self.rate,)
 
     @property
@@ -185,7 +247,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 else f" (default: {default})"
             )
         parser.add_argument(
-            "--" + f.name.replace("_", "-"), dest=f.name, default=default, help=help_text, **kwargs
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=default,
+            help=help_text,
+            **kwargs,
         )
 
 

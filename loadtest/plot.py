@@ -57,6 +57,7 @@ def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None) ->
     """p50/p95/p99 against offered rate, with the SLO and the capacity it implies."""
     fig = _figure()
     ax = fig.subplots()
+    steps = sorted(steps, key=lambda step: step.rate)  # a search visits rates out of order
     rates = [step.rate for step in steps]
     for key in ("p50", "p95", "p99"):
         ax.plot(

@@ -18,7 +18,8 @@ UNSENT = "UNSENT"  # due within the run but never sent before the hard stop
 UNFINISHED = "UNFINISHED"  # sent, but cancelled at the hard stop
 
 MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
-PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+SERVER_PARTS = ("queue_wait", "inference", "total")
 
 
 class Recorder:
@@ -29,6 +30,8 @@ class Recorder:
         self.send_lag = HdrHistogram(1, MAX_LATENCY_US, 3)
         self.errors: Counter[str] = Counter()
         self.unsent = 0
+        # Server-reported breakdown (microseconds), when responses carry one.
+        self.server = {name: HdrHistogram(1, MAX_LATENCY_US, 3) for name in SERVER_PARTS}
         self.last_done_s = 0.0
         self._due = array("d")
         self._latency_us = array("q")  # -1 for a failed request
@@ -48,6 +51,26 @@ class Recorder:
     def record_send_lag(self, lag_s: float) -> None:
         """How late a request left after its due time (client or slot wait)."""
         self.send_lag.record_value(min(max(int(lag_s * 1e6), 1), MAX_LATENCY_US))
+
+    def record_server(self, timing: tuple[int, int, int] | None) -> None:
+        """The server's own (queue wait, inference, total) microseconds for one response."""
+        if timing is not None:
+            for name, micros in zip(SERVER_PARTS, timing, strict=True):
+                self.server[name].record_value(min(max(micros, 1), MAX_LATENCY_US))
+
+    def server_ms(self) -> dict[str, dict[str, float]] | None:
+        """p50/p95/p99 of each server-reported part in ms; None when the server sent none."""
+        if self.server["total"].get_total_count() == 0:
+            return None
+        return {
+            name: {key: value for key, value in _summary_ms(histogram).items()
+                   if key in ("p50", "p95", "p99", "mean")}
+            for name, histogram in self.server.items()
+        }  # fmt: skip
+
+    def record_unfinished(self, count: int) -> None:
+        """Sent but never answered before the run's end (not even by the deadline timer)."""
+        self.errors[UNFINISHED] += count
 
     def record_unsent(self, count: int) -> None:
         if count:

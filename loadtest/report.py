@@ -22,6 +22,7 @@ def step_dict(step: StepResult) -> dict:
         "error_rate": round(step.error_rate, 6),
         "achieved_rps": round(step.achieved_rps, 3),
         "latency_ms": recorder.latency_ms(),
+        "server_ms": recorder.server_ms(),
         "send_lag_ms": recorder.send_lag_ms(),
         "max_in_flight": step.max_in_flight,
     }
@@ -30,19 +31,21 @@ def step_dict(step: StepResult) -> dict:
 def result_dict(
     config: LoadConfig, steps: list[StepResult], verdict: Verdict, loop_name: str
 ) -> dict:
-    """The whole run: the single step's figures at top level, or a sweep's steps and capacity."""
+    """The whole run: the single step's figures at top level, or a sweep's or search's steps
+    (in the order run) and capacity."""
     header = {
         "target": config.address,
         "rpc": config.rpc,
-        "mode": "sweep" if config.sweep is not None else "fixed",
+        "mode": config.mode,
         "client": {
             "loop": loop_name,
             "channels": config.channels,
             "concurrency_limit": config.concurrency_limit,
             "deadline_ms": config.deadline_ms,
+            "tls": config.tls,
         },
     }
-    if config.sweep is None:
+    if config.mode == "fixed":
         body = step_dict(steps[0])
     else:
         body = {
@@ -85,6 +88,16 @@ def format_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _server_line(server: dict | None) -> list[str]:
+    if not server:
+        return []
+    parts = "  ".join(
+        f"{name.replace('_', ' ')} p50 {_ms(server[name]['p50'])} p99 {_ms(server[name]['p99'])}"
+        for name in ("queue_wait", "inference", "total")
+    )
+    return [f"server   {parts} ms (as the server reports it)"]
+
+
 def _step_lines(step: dict) -> list[str]:
     errors = ", ".join(f"{code} {count}" for code, count in step["errors"].items())
     lat = step["latency_ms"] or {}
@@ -95,8 +108,9 @@ def _step_lines(step: dict) -> list[str]:
         f"errors {step['error_count']}{f' ({errors})' if errors else ''}  "
         f"achieved {step['achieved_rps']:g} req/s",
         "latency  "
-        + "  ".join(f"{k} {_ms(lat.get(k))}" for k in ("p50", "p90", "p95", "p99", "max"))
+        + "  ".join(f"{k} {_ms(lat.get(k))}" for k in ("p50", "p90", "p95", "p99", "p99.9", "max"))
         + " ms (from scheduled send time)",
+        *_server_line(step.get("server_ms")),
         f"client   send lag p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms; "
         f"max in flight {step['max_in_flight']}",
     ]

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from .client import Client
-from .config import LoadConfig
+from .capacity import Search, sweep
+from .client import TLS, Client
+from .config import MAX_SWEEP_STEPS, LoadConfig
 from .progress import Progress
-from .recorder import UNFINISHED, Recorder
+from .recorder import Recorder
 from .schedule import arrival_offsets
 from .slo import step_meets_slo
 
@@ -59,7 +62,7 @@ class StepResult:
 
 async def run_step(
     client: Client,
-    payloads: list[bytes],
+    messages: list[bytes],
     *,
     rate: float,
     duration: float,
@@ -67,27 +70,36 @@ async def run_step(
     seed: int,
     concurrency_limit: int,
     progress: Progress,
+    read_timing: Callable[[bytes], tuple[int, int, int] | None] | None = None,
 ) -> StepResult:
-    """Offer ``rate`` req/s for ``duration`` s and record every outcome."""
+    """Offer ``rate`` req/s for ``duration`` s and record every outcome.
+
+    ``read_timing`` pulls the server's (queue wait, inference, total) microseconds out of a
+    response message, when the server reports them.
+    """
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, duration, arrival, seed).tolist()
     result = StepResult(rate=rate, duration=duration, arrival=arrival, scheduled=len(offsets))
     recorder = result.recorder
-    slots = asyncio.Semaphore(concurrency_limit)
-    in_flight: set[asyncio.Task] = set()  # tasks, for the drain at the end
-    active = 0  # requests sent and not finished (a finished task may still be in the set)
+    active = 0  # requests sent and not finished
+    slot_free: asyncio.Future[None] | None = None  # set when a full in-flight limit frees up
+    idle: asyncio.Future[None] | None = None  # set when the last request finishes at the end
+    over = False  # past the drain: late callbacks are not recorded twice
     start = clock() + START_DELAY_S
     hard_stop = start + duration + client.deadline_s + HARD_STOP_GRACE_S
 
-    async def send(payload: bytes, due: float, sent: float) -> None:
+    def finished(due: float, measured_from: float, error: str | None, body: bytes) -> None:
         nonlocal active
-        error: str | None = UNFINISHED
-        try:
-            error = await client.call(payload)
-        finally:  # a cancelled (hard-stopped) request is recorded as UNFINISHED
-            recorder.record(due - start, clock() - min(due, sent), error)
-            active -= 1
-            slots.release()
+        if over:
+            return
+        recorder.record(due - start, clock() - measured_from, error)
+        if error is None and read_timing is not None:
+            recorder.record_server(read_timing(body))
+        active -= 1
+        if slot_free is not None and not slot_free.done():
+            slot_free.set_result(None)
+        if idle is not None and active == 0 and not idle.done():
+            idle.set_result(None)
 
     def status() -> tuple[int, str]:
         p95 = f"{recorder.latency.get_value_at_percentile(95) / 1000.0:.1f}" if recorder.ok else "-"
@@ -102,56 +114,70 @@ async def run_step(
             delay = due - clock() - SEND_EARLY_S
             if delay > 0:
                 await asyncio.sleep(delay)
-            await slots.acquire()
+            while active >= concurrency_limit and clock() < hard_stop:
+                slot_free = loop.create_future()
+                await asyncio.wait((slot_free,), timeout=hard_stop - clock())
             now = clock()
             if now >= hard_stop:
-                slots.release()
                 break
             recorder.record_send_lag(now - due)
-            task = loop.create_task(send(payloads[result.sent % len(payloads)], due, now))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-            result.sent += 1
             active += 1
+            result.sent += 1
             result.max_in_flight = max(result.max_in_flight, active)
+            client.send(
+                messages[result.sent % len(messages)],
+                partial(finished, due, min(due, now)),
+            )
         recorder.record_unsent(result.scheduled - result.sent)
-        # Whatever was sent gets its whole deadline; only a call that outlives it is cut.
-        await _drain(in_flight, hard_stop - clock() + client.deadline_s)
+        # Every call ends by its deadline (the connection enforces it); the timeout only
+        # guards against a connection that never reports back.
+        if active:
+            idle = loop.create_future()
+            await asyncio.wait((idle,), timeout=client.deadline_s + HARD_STOP_GRACE_S)
+        if active:
+            recorder.record_unfinished(active)
     finally:
+        over = True
         progress.stop()
     return result
 
 
-async def _drain(in_flight: set[asyncio.Task], timeout_s: float) -> None:
-    """Wait up to ``timeout_s`` for in-flight requests, then cancel and await the rest."""
-    if not in_flight:
-        return
-    _, pending = await asyncio.wait(set(in_flight), timeout=max(timeout_s, 0.0))
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-
-
 async def measure(
-    config: LoadConfig, method_path: str, payloads: list[bytes], progress: Progress
+    config: LoadConfig,
+    method_path: str,
+    messages: list[bytes],
+    progress: Progress,
+    read_timing: Callable[[bytes], tuple[int, int, int] | None] | None = None,
 ) -> list[StepResult]:
-    """Connect, warm up, and run one step per rate; a sweep stops at the first step over its SLO."""
-    async with Client(config.address, method_path, config.channels, config.deadline_s) as client:
+    """Connect, warm up, and run one step per rate: one (fixed), each listed rate until
+    one fails (--sweep), or the rates a capacity search asks for (--find-capacity)."""
+    tls = None
+    if config.tls:
+        tls = TLS(config.tls_ca, config.tls_cert, config.tls_key, config.tls_server_name)
+    client = Client(config.address, method_path, config.channels, config.deadline_s, tls)
+    async with client:
         await client.connect(config.connect_timeout_s)
-        await client.warm_up(payloads, config.warmup)
+        await client.warm_up(messages, config.warmup)
+        search = None
+        if config.mode == "search":
+            search = Search(config.rate, config.max_rate, MAX_SWEEP_STEPS)
         steps = []
-        for rate in config.rates:
+        for rate in search if search is not None else sweep(config.rates):
             step = await run_step(
                 client,
-                payloads,
+                messages,
                 rate=rate,
                 duration=config.duration,
                 arrival=config.arrival,
-                seed=config.seed,
+                seed=config.seed + len(steps),
                 concurrency_limit=config.concurrency_limit,
                 progress=progress,
+                read_timing=read_timing,
             )
             steps.append(step)
-            if config.sweep is not None and not step_meets_slo(step, config.slo_p95_ms):
+            passed = step_meets_slo(step, config.slo_p95_ms)
+            if search is not None:
+                search.record(rate, passed)
+            elif config.mode == "sweep" and not passed:
                 break
         return steps

@@ -36,13 +36,19 @@ BUILTIN_TEXTS: tuple[str, ...] = (
 
 
 def load_texts(path: Path | None) -> list[str]:
-    """Texts from ``path`` (JSONL with a ``text`` key, or plain lines), else the built-ins.
+    """Texts from ``path`` (JSONL with a ``text`` key, or plain lines; a directory: every
+    ``*.jsonl`` split of an imported data set in it), else the built-ins.
 
     A line starting with ``{`` is read as a JSON object (canonical data: out-of-scope
     examples are kept, they are real traffic too); any other non-blank line is a text.
     """
     if path is None:
         return list(BUILTIN_TEXTS)
+    if Path(path).is_dir():
+        splits = sorted(Path(path).glob("*.jsonl"))
+        if not splits:
+            raise TextsError(f"--texts {path} is a directory without *.jsonl files")
+        return [text for split in splits for text in load_texts(split)]
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:

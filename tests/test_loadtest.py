@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from intentd.loadtest import cli
 from intentd.loadtest.config import LoadConfig, parse_sweep
@@ -26,53 +27,91 @@ pytestmark = pytest.mark.timeout(120)
 
 SERVER = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio, json, os, random, sys, time
     import grpc
     from intentd.protogen import import_stubs
 
     pb2, pb2_grpc = import_stubs()
+    slots = asyncio.Semaphore(2)  # "slot:N": two at a time, N ms each
+    handled = []  # "jitter:A:B" handler times in ms, for "stats"
 
     class Stub(pb2_grpc.IntentServiceServicer):
         async def Analyze(self, request, context):
+            start = time.perf_counter()
             verb, _, arg = request.text.partition(":")
             if verb == "sleep":
                 await asyncio.sleep(int(arg) / 1000)
             elif verb == "abort":
                 await context.abort(grpc.StatusCode[arg], "told to fail")
+            elif verb == "slot":
+                async with slots:
+                    await asyncio.sleep(int(arg) / 1000)
+            elif verb == "jitter":
+                low, high = (int(x) for x in arg.split(":"))
+                await asyncio.sleep(random.uniform(low, high) / 1000)
+                handled.append((time.perf_counter() - start) * 1000)
+            elif verb == "stats":
+                version = json.dumps(handled)
+                handled.clear()
+                return pb2.AnalyzeResponse(model_version=version)
+            elif verb == "timing":
+                queue, inference = (int(x) for x in arg.split(":"))
+                timing = pb2.ServerTiming(
+                    queue_wait_us=queue, inference_us=inference, total_us=queue + inference
+                )
+                return pb2.AnalyzeResponse(model_version="stub", timing=timing)
+            elif verb == "exit":
+                os._exit(0)
             return pb2.AnalyzeResponse(model_version="stub")
 
-    async def main(uds):
+    async def main(uds, cert=None, key=None):
         server = grpc.aio.server()
         pb2_grpc.add_IntentServiceServicer_to_server(Stub(), server)
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.add_insecure_port("unix:" + uds)
+        if cert:
+            with open(cert, "rb") as c, open(key, "rb") as k:
+                credentials = grpc.ssl_server_credentials([(k.read(), c.read())])
+            port = server.add_secure_port("127.0.0.1:0", credentials)
+        else:
+            port = server.add_insecure_port("127.0.0.1:0")
+            server.add_insecure_port("unix:" + uds)
         await server.start()
         print(port, flush=True)
         await server.wait_for_termination()
 
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(*sys.argv[1:]))
     """
 )
+
+
+def start_server(folder, *extra: str):
+    """Start the stand-in in a child process: (process, tcp address, unix socket path)."""
+    protogen.ensure_stubs()  # before the child imports them: no generation race
+    script = folder / "server.py"
+    script.write_text(SERVER)
+    uds = folder / "intentd.sock"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(uds), *extra], stdout=subprocess.PIPE, text=True
+    )
+    port = proc.stdout.readline().strip()
+    if not port.isdigit():
+        proc.kill()
+        pytest.fail("stand-in server did not start")
+    return proc, f"127.0.0.1:{port}", str(uds)
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(tcp address, unix socket path) of the stand-in server."""
-    protogen.ensure_stubs()  # before the child imports them: no generation race
-    folder = tmp_path_factory.mktemp("stub-server")
-    script = folder / "server.py"
-    script.write_text(SERVER)
-    uds = folder / "intentd.sock"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(uds)], stdout=subprocess.PIPE, text=True
-    )
+    proc, address, uds = start_server(tmp_path_factory.mktemp("stub-server"))
     try:
-        port = proc.stdout.readline().strip()
-        assert port.isdigit(), "stand-in server did not start"
-        yield f"127.0.0.1:{port}", str(uds)
+        yield address, uds
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture
@@ -310,6 +349,152 @@ def test_sweep_reports_capacity(server, texts, tmp_path, capsys):
     assert "capacity n/a" in err
 
 
+def test_percentiles_agree_with_the_servers_own_timings(server, texts, capsys):
+    """An independent measurement: the stand-in times each handler (2-40 ms, random) and
+    the generator's percentiles for the same requests must sit just above the server's."""
+    address, _ = server
+    stats = texts("stats")
+    loadtest(capsys, "--target", address, "--texts", stats, "--rate", "5", "--duration", "0.2")
+    code, result, _ = loadtest(
+        capsys,
+        *("--target", address, "--texts", texts("jitter:2:40"), "--rate", "100"),
+        *("--duration", "2"),
+    )
+    assert code == 0 and result["ok"] == result["scheduled"] > 150
+    server_ms = np.array(_stats(capsys, address, stats))
+    assert len(server_ms) == result["ok"] + 2  # the two warm-up requests come first
+    server_ms = server_ms[2:]
+    client = result["latency_ms"]
+    for key, q in (("p50", 50), ("p90", 90), ("p95", 95)):
+        inside = float(np.percentile(server_ms, q))
+        # Each client latency includes its handler's time, so each client percentile is at
+        # least the server's (less HDR's 0.1% rounding), plus a loopback hop of well
+        # under a few ms.
+        assert inside * 0.999 - 0.05 <= client[key] <= inside + 3.0, (key, inside, client[key])
+
+
+def _stats(capsys, address: str, stats_file: str) -> list[float]:
+    """Ask the stand-in for the handler times it recorded (and reset them)."""
+    import asyncio
+
+    from intentd.loadtest.client import Client
+    from intentd.loadtest.payloads import build_payloads, method_path
+    from intentd.protogen import import_stubs
+
+    pb2, _ = import_stubs()
+
+    async def ask():
+        async with Client(address, method_path("Analyze"), 1, 5.0) as client:
+            await client.connect(5.0)
+            error, body = await client.call(build_payloads("Analyze", ["stats"])[0])
+            assert error is None
+            return json.loads(pb2.AnalyzeResponse.FromString(body).model_version)
+
+    return asyncio.run(ask())
+
+
+def test_server_timing_breakdown_is_reported(server, texts, capsys):
+    address, _ = server
+    code, result, _ = loadtest(
+        capsys, "--target", address, "--texts", texts("timing:300:2000"), "--rate", "50",
+        "--duration", "0.4",
+    )  # fmt: skip
+    assert code == 0
+    assert result["server_ms"]["queue_wait"]["p50"] == pytest.approx(0.3, rel=0.01)
+    assert result["server_ms"]["inference"]["p99"] == pytest.approx(2.0, rel=0.01)
+    assert result["server_ms"]["total"]["p50"] == pytest.approx(2.3, rel=0.01)
+    # A server that reports nothing: the key is there, empty.
+    _, result, _ = loadtest(capsys, "--target", address, "--rate", "50", "--duration", "0.2")
+    assert result["server_ms"] is None
+
+
+def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tmp_path):
+    """Two slots of 20 ms: 100 req/s at most. The search must land just below it."""
+    address, _ = server
+    png = tmp_path / "capacity.png"
+    code, result, err = loadtest(
+        capsys,
+        *("--target", address, "--texts", texts("slot:20"), "--find-capacity"),
+        *("--slo-p95-ms", "80", "--rate", "20", "--duration", "1.5", "--arrival", "uniform"),
+        *("--deadline-ms", "400", "--plot", str(png)),
+    )
+    assert code == 0, err
+    assert result["mode"] == "search"
+    rates = [step["offered_rps"] for step in result["steps"]]
+    assert rates[:3] == [20, 40, 80]  # ramp: doubles while it passes
+    assert 60 <= result["capacity_rps"] <= 100, rates
+    # The search narrowed to within 5%: the lowest failing rate is close above capacity.
+    failing = [
+        s["offered_rps"] for s in result["steps"] if s["offered_rps"] > result["capacity_rps"]
+    ]
+    assert min(failing) <= result["capacity_rps"] * 1.05 + 1
+    assert png.read_bytes().startswith(b"\x89PNG")
+    code, result, err = loadtest(
+        capsys,
+        *("--target", address, "--texts", texts("slot:20"), "--find-capacity"),
+        *("--slo-p95-ms", "80", "--rate", "20", "--duration", "0.5", "--min-capacity-rps", "500"),
+    )
+    assert code == 1 and "capacity" in err.strip().splitlines()[-1]
+
+
+def test_deadline_exceeded_and_large_requests(server, texts, capsys):
+    address, _ = server
+    code, result, _ = loadtest(
+        capsys, "--target", address, "--texts", texts("sleep:300"), "--rate", "20",
+        "--duration", "0.3", "--deadline-ms", "50", "--arrival", "uniform",
+    )  # fmt: skip
+    assert code == 1 and result["errors"] == {"DEADLINE_EXCEEDED": 6}
+    # 100 kB of text: several DATA frames each way, past the default 64 kB window.
+    code, result, _ = loadtest(
+        capsys, "--target", address, "--texts", texts("x" * 100_000), "--rate", "20",
+        "--duration", "0.5",
+    )  # fmt: skip
+    assert code == 0 and result["ok"] == result["scheduled"]
+
+
+def test_a_server_that_dies_mid_run_is_counted_not_fatal(tmp_path, texts, capsys):
+    proc, address, _ = start_server(tmp_path)
+    try:
+        path = tmp_path / "mixed.txt"
+        path.write_text("hello\n" * 30 + "exit\n" + "hello\n" * 30)
+        code, result, _ = loadtest(
+            capsys, "--target", address, "--texts", str(path), "--rate", "100",
+            "--duration", "1", "--arrival", "uniform", "--seed", "3",
+        )  # fmt: skip
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert code == 1
+    assert result["ok"] > 0 and set(result["errors"]) <= {"UNAVAILABLE", "INTERNAL"}
+    assert result["ok"] + result["error_count"] == result["scheduled"] == 100
+
+
+def test_tls_target(tmp_path, capsys):
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    cert = authority.issue_cert("intentd.test")
+    cert.cert_chain_pems[0].write_to_path(tmp_path / "server.pem")
+    cert.private_key_pem.write_to_path(tmp_path / "server.key")
+    authority.cert_pem.write_to_path(tmp_path / "ca.pem")
+    proc, address, _ = start_server(
+        tmp_path, str(tmp_path / "server.pem"), str(tmp_path / "server.key")
+    )
+    try:
+        tls = ("--tls", "--tls-ca", str(tmp_path / "ca.pem"), "--tls-server-name", "intentd.test")
+        code, result, _ = loadtest(
+            capsys, "--target", address, *tls, "--rate", "50", "--duration", "0.4"
+        )
+        assert code == 0 and result["ok"] == result["scheduled"] and result["client"]["tls"]
+        # Verification is on: without the CA the handshake fails, clearly.
+        code, _, err = loadtest(
+            capsys, "--target", address, "--tls", "--tls-server-name", "intentd.test",
+            "--rate", "50", "--duration", "0.2",
+        )  # fmt: skip
+        assert code == 2 and "CERTIFICATE_VERIFY_FAILED" in err
+    finally:
+        stop(proc)
+
+
 def test_human_report_ends_with_the_verdict(server, capsys):
     address, _ = server
     code = cli.main(["--target", address, "--rate", "20", "--duration", "0.3", "--warmup", "0"])
@@ -414,6 +599,8 @@ def test_load_texts(tmp_path):
         '{"text": "what is love", "ood": true}\n'
     )
     assert load_texts(path) == ["fly to boston", "plain line", "what is love"]
+    (tmp_path / "other.jsonl").write_text('{"text": "book a table"}\n')
+    assert load_texts(tmp_path) == ["fly to boston", "plain line", "what is love", "book a table"]
     path.write_text('{"intent": "x"}\n')
     with pytest.raises(TextsError, match=':1: a JSON line needs a non-empty string "text"'):
         load_texts(path)
