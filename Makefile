@@ -36,6 +36,7 @@ test: $(STAMP)
 # then the per-request cost of entity resolution + response (pytest-benchmark).
 bench: model
 	$(BIN)/python bench/run.py --model $(EXAMPLE) --out bench-results
+	$(BIN)/python -m bench.loadgen --out bench-results
 	$(BIN)/python -m pytest bench/bench_resolve.py bench/bench_ood.py -q -s -p no:cacheprovider
 
 # Accuracy on the public benchmarks in ../shared/datasets (long: trains SNIPS and CLINC150).

@@ -607,3 +607,25 @@ def test_load_texts(tmp_path):
     path.write_text("\n \n")
     with pytest.raises(TextsError, match="has no texts"):
         load_texts(path)
+
+
+def test_header_cache_follows_the_hpack_dynamic_table():
+    """The same indexed byte means another header once the table changes (RFC 7541)."""
+    import asyncio
+
+    from hpack import Encoder
+    from intentd.loadtest.http2 import Connection
+
+    async def decode_all() -> list:
+        connection = Connection("localhost", "/x", 1.0)
+        encoder = Encoder()
+        first = encoder.encode([("grpc-status", "0")])  # adds an entry: index 62
+        again = encoder.encode([("grpc-status", "0")])  # indexed, table unchanged
+        assert again == b"\xbe"
+        other = encoder.encode([("grpc-status", "13")])  # adds another: it becomes 62
+        return [connection._decode(block) for block in (first, again, again, other, b"\xbe")]
+
+    decoded = asyncio.run(decode_all())
+    assert decoded[:3] == [[(b"grpc-status", b"0")]] * 3
+    assert decoded[3] == [(b"grpc-status", b"13")]
+    assert decoded[4] == [(b"grpc-status", b"13")]  # not the cached "0"
