@@ -4,10 +4,10 @@
 
 (a) raw onnxruntime on pre-tokenised inputs: batch-1 median latency, best batched throughput;
 (b) `intentd serve` under open-loop load from `intentd loadtest`: p50 at 20 req/s, and capacity
-    (highest swept rate with p95 <= 25 ms and no errors); (c) the same for `--naive`;
+    (`--find-capacity`: highest rate with p95 <= 25 ms and no errors); (c) the same for `--naive`;
 (d) resident set of the batching server sampled each second over a 60 s load.
 The load generator runs on the same cores as the server; the cache is off (--cache-size 0) so
-every request reaches the model. Writes bench.json and bench.md under --out.
+every request reaches the model. Writes bench.json, bench.md and latency plots under --out.
 """
 
 from __future__ import annotations
@@ -101,17 +101,22 @@ def loadtest(target: str, *args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def service(model: str, sweep: str, step_s: float, *extra: str) -> dict:
+def service(model: str, name: str, out: Path, step_s: float, *extra: str) -> dict:
+    """p50 at 20 req/s, then a capacity search (doubling from 25 req/s, then bisecting)."""
     server = ServerProcess(model, *extra)
     try:
-        low = loadtest(server.target, "--rate", "20", "--duration", str(max(step_s * 2, 10)))
-        swept = loadtest(server.target, "--sweep", sweep, "--duration", str(step_s), "--slo-p95-ms", str(SLO_P95_MS))
+        low = loadtest(server.target, "--rate", "20", "--duration", str(max(step_s * 2, 10)),
+                       "--plot", str(out / f"latency-20rps-{name}.png"))
+        search = loadtest(server.target, "--find-capacity", "--rate", "25", "--duration", str(step_s),
+                          "--slo-p95-ms", str(SLO_P95_MS), "--plot", str(out / f"capacity-{name}.png"))
     finally:
         server.stop()
+    steps = sorted(search["steps"], key=lambda s: s["offered_rps"])
     return {"p50_ms_at_20rps": low["latency_ms"]["p50"], "p95_ms_at_20rps": low["latency_ms"]["p95"],
-            "errors_at_20rps": low["error_count"], "capacity_rps": swept["capacity_rps"],
-            "sweep": [{"rps": s["offered_rps"], "p95_ms": (s["latency_ms"] or {}).get("p95"), "errors": s["error_count"]}
-                      for s in swept["steps"]]}
+            "errors_at_20rps": low["error_count"], "server_ms_at_20rps": low["server_ms"],
+            "capacity_rps": search["capacity_rps"],
+            "steps": [{"rps": s["offered_rps"], "p50_ms": (s["latency_ms"] or {}).get("p50"),
+                       "p95_ms": (s["latency_ms"] or {}).get("p95"), "errors": s["error_count"]} for s in steps]}
 
 
 def memory(model: str, rate: float, seconds: int) -> dict:
@@ -152,7 +157,24 @@ def markdown(r: dict) -> str:
         f"| RSS over {m['seconds']} s at {m['rate_rps']:g} req/s (MB) | | start {m['rss_mb_start']}, max "
         f"{m['rss_mb_max']}, end {m['rss_mb_end']} | | <= 400, flat |",
         "",
+        "Latency at each rate the capacity search offered (p50 / p95 ms, errors):",
+        "",
+        "| server | " + " | ".join(f"{s['rps']:g} req/s" for s in b["steps"]) + " |",
+        "|---|" + "---|" * len(b["steps"]),
+        "| batching | " + " | ".join(_cell(s) for s in b["steps"]) + " |",
+        "",
+        "| server | " + " | ".join(f"{s['rps']:g} req/s" for s in n["steps"]) + " |",
+        "|---|" + "---|" * len(n["steps"]),
+        "| naive | " + " | ".join(_cell(s) for s in n["steps"]) + " |",
+        "",
     ])
+
+
+def _cell(step: dict) -> str:
+    if step["p50_ms"] is None:
+        return f"- ({step['errors']} err)"
+    errors = f", {step['errors']} err" if step["errors"] else ""
+    return f"{step['p50_ms']:.1f} / {step['p95_ms']:.1f}{errors}"
 
 
 def main() -> int:
@@ -165,14 +187,15 @@ def main() -> int:
         print(f"bench: {args.model} is not an artifact (run `make model` first)", file=sys.stderr)
         return 2
     step_s = 3.0 if args.quick else 6.0
-    sweep = "25:1.5:3000"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     utterances = texts()
     result = {"cpus": os.cpu_count(), "model": args.model, "texts": str(TEXTS.relative_to(REPO)),
               "raw_onnxruntime": raw_onnxruntime(args.model, utterances, 2 if args.quick else 5)}
     print("raw:", json.dumps(result["raw_onnxruntime"]), file=sys.stderr)
-    result["batching"] = service(args.model, sweep, step_s)
+    result["batching"] = service(args.model, "batching", out, step_s)
     print("batching:", json.dumps(result["batching"]), file=sys.stderr)
-    result["naive"] = service(args.model, sweep, step_s, "--naive")
+    result["naive"] = service(args.model, "naive", out, step_s, "--naive")
     print("naive:", json.dumps(result["naive"]), file=sys.stderr)
     capacity = result["batching"]["capacity_rps"] or 50.0
     result["memory"] = memory(args.model, round(capacity / 2), 15 if args.quick else 60)
@@ -184,8 +207,6 @@ def main() -> int:
         "batching_better_at_capacity": (b["capacity_rps"] or 0) > (n["capacity_rps"] or 0),
         "rss_under_400mb": result["memory"]["rss_mb_max"] <= 400,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=2))
     (out / "bench.md").write_text(markdown(result) + "\n" + "\n".join(
         f"- {k}: {'yes' if v else 'NO'}" for k, v in result["checks"].items()) + "\n")
