@@ -560,6 +560,9 @@ def test_module_entry_point():
         "--max-error-rate",
         "--json",
         "--plot",
+        "--find-capacity",
+        "--tls",
+        "--tls-ca",
     ):
         assert flag in done.stdout
 
