@@ -2,8 +2,9 @@
 
     .venv/bin/pytest bench/bench_ood.py --benchmark-only
 
-CLINC150-sized statistics (150 intents, 384-wide embeddings), the three method scores and their
-combination, for a batch of 1 and a batch of 32 (the server scores a whole batch at once).
+CLINC150-sized statistics (150 intents, 384-wide embeddings, a k-NN bank of 16 training
+embeddings per intent), the four method scores and their combination, for a batch of 1 and a
+batch of 32 (the server scores a whole batch at once).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from threadpoolctl import threadpool_limits
 from intentd.server.decode import softmax
 from intentd.server.ood import OODScorer
 
-N_INTENTS, DIM = 150, 384
-CALIBRATION = {"ood": {"weights": {"mahalanobis": 0.5, "msp": 0.5}, "center": {}, "scale": {}, "threshold": 3.0}}
+N_INTENTS, DIM, BANK_PER_INTENT = 150, 384, 16
+CALIBRATION = {"ood": {"weights": {"energy": 0.5, "knn": 0.5}, "center": {}, "scale": {}, "threshold": 3.0}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,8 +31,10 @@ def one_blas_thread():
 def scorer() -> OODScorer:
     rng = np.random.default_rng(0)
     a = rng.normal(size=(DIM, DIM)).astype(np.float32)
+    bank = rng.normal(size=(N_INTENTS * BANK_PER_INTENT, DIM)).astype(np.float32)
     stats = {"means": rng.normal(size=(N_INTENTS, DIM)).astype(np.float32),
-             "precision": (a @ a.T / DIM + np.eye(DIM, dtype=np.float32))}
+             "precision": (a @ a.T / DIM + np.eye(DIM, dtype=np.float32)),
+             "bank": bank / np.linalg.norm(bank, axis=1, keepdims=True)}
     return OODScorer(stats, CALIBRATION)
 
 

@@ -16,10 +16,11 @@ from intentd.models.data.schema import Example
 from intentd.models.metrics import auroc, expected_calibration_error
 from intentd.server.decode import softmax
 from intentd.server.model import Model
-from intentd.server.ood import METHODS, OODScorer
+from intentd.server.ood import OODScorer
 
 DEFAULT_TARGET_FER = 0.05  # share of in-scope validation queries we accept to escalate
 SHRINKAGE = 1e-2  # covariance regulariser, relative to its mean variance
+KNN_BANK_PER_INTENT = 16  # training embeddings per intent in the k-NN bank: its size is its cost
 
 
 @dataclass
@@ -37,8 +38,12 @@ def run_raw(model: Model, texts: Sequence[str], batch_size: int = 64) -> RawSet:
     return RawSet(np.concatenate(logits), np.concatenate(embs))
 
 
-def fit_ood_stats(embeddings: np.ndarray, intents: np.ndarray, n_intents: int) -> dict[str, np.ndarray]:
-    """Class means and a shared, shrunk covariance's inverse (Lee et al. 2018)."""
+def fit_ood_stats(
+    embeddings: np.ndarray, intents: np.ndarray, n_intents: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Class means and a shared, shrunk covariance's inverse (Lee et al. 2018), and the k-NN
+    bank: at most KNN_BANK_PER_INTENT normalised training embeddings per intent (seeded), which
+    keeps the nearest-neighbour search a few hundred microseconds per request at most."""
     dim = embeddings.shape[1]
     means = np.zeros((n_intents, dim), dtype=np.float64)
     centered = []
@@ -50,7 +55,17 @@ def fit_ood_stats(embeddings: np.ndarray, intents: np.ndarray, n_intents: int) -
     x = np.concatenate(centered)
     cov = x.T @ x / max(1, len(x) - 1)
     cov += SHRINKAGE * np.trace(cov) / dim * np.eye(dim)
-    return {"means": means.astype(np.float32), "precision": np.linalg.inv(cov).astype(np.float32)}
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate(
+        [rng.permutation(np.flatnonzero(intents == c))[:KNN_BANK_PER_INTENT] for c in range(n_intents)]
+    )
+    bank = embeddings[np.sort(chosen)].astype(np.float32)
+    bank /= np.maximum(np.linalg.norm(bank, axis=1, keepdims=True), 1e-12)
+    return {
+        "means": means.astype(np.float32),
+        "precision": np.linalg.inv(cov).astype(np.float32),
+        "bank": bank,
+    }
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -115,7 +130,7 @@ def calibrate(
         "temperature": temperature,
         "ece_valid": ece,
         "ood": {
-            "methods": list(METHODS),
+            "methods": list(in_scores),
             "weights": weights,
             "center": center,
             "scale": scale,
@@ -156,10 +171,11 @@ def _choose_weights(in_scores, out_scores, center, scale) -> tuple[dict[str, flo
     default = {"mahalanobis": 0.5, "msp": 0.5}
     if out_scores is None:
         return default, {}
-    per_method = {m: auroc(in_scores[m], out_scores[m]) for m in METHODS}
-    candidates = [{m: 1.0} for m in METHODS]
-    candidates += [{a: 0.5, b: 0.5} for a, b in itertools.combinations(METHODS, 2)]
-    candidates.append({m: 1.0 / len(METHODS) for m in METHODS})
+    methods = list(in_scores)  # every method the scorer has (k-NN needs the bank)
+    per_method = {m: auroc(in_scores[m], out_scores[m]) for m in methods}
+    candidates = [{m: 1.0} for m in methods]
+    candidates += [{a: 0.5, b: 0.5} for a, b in itertools.combinations(methods, 2)]
+    candidates.append({m: 1.0 / len(methods) for m in methods})
     best = max(
         candidates,
         key=lambda w: auroc(_combine(in_scores, w, center, scale), _combine(out_scores, w, center, scale)),

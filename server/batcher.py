@@ -1,7 +1,8 @@
 """Continuous micro-batching: one asyncio task owns the queue; each request waits on its own Future.
 
 - A request is tokenised on admission (in a thread, overlapping the running batch), so its token
-  count is known when batches are budgeted.
+  count is known when batches are budgeted. When the batcher is idle there is nothing to
+  overlap, and the inference thread tokenises it instead: two thread hand-offs fewer.
 - When the model is idle a request runs at once, as a batch of one: there is no batching timer.
 - While a batch runs, arrivals accumulate; the next batch is built the moment a worker frees up,
   from the oldest live entry plus the entries closest to it in length (limits padding), within
@@ -9,6 +10,8 @@
 - Entries whose caller went away (Future cancelled) or whose deadline passed are dropped then.
 - onnxruntime runs in worker thread(s); decoding and ``Pipeline.finish`` run in a post-processing
   thread, so batch N is post-processed while batch N+1 is in onnxruntime (which drops the GIL).
+  The worker hands its output to that thread directly; the event loop hears of the free worker
+  and of the finished batch, nothing in between.
   A batch's model is the one current when it started: a hot swap never changes a batch midway.
 
 `DirectRunner` is the benchmark baseline: one onnxruntime call per request, no queue.
@@ -121,7 +124,7 @@ class Entry:
     options: RequestOptions
     future: asyncio.Future
     deadline: float | None  # loop.time() by which the answer is useless
-    encoding: Encoding
+    encoding: Encoding | None  # None: tokenised by the inference thread (an idle batcher)
     served: Served  # whose tokenizer made `encoding`
     tokenize_s: float
     seq: int
@@ -129,6 +132,8 @@ class Entry:
 
     @property
     def n_tokens(self) -> int:
+        if self.encoding is None:  # an estimate, for the token budget: ~4 characters a token
+            return len(self.text) // 4 + 2
         return len(self.encoding.ids)
 
 
@@ -177,6 +182,10 @@ class Batcher:
     def queued(self) -> int:
         return len(self._pending) + self._admitting
 
+    @property
+    def _idle(self) -> bool:
+        return not (self._pending or self._admitting or self._batches)
+
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
@@ -192,13 +201,19 @@ class Batcher:
         loop = asyncio.get_running_loop()
         deadline = None if remaining_s is None else loop.time() + remaining_s
         served = self.current
-        self._admitting += 1
-        try:
-            start = time.perf_counter()
-            encoding = await loop.run_in_executor(self._tokenize_pool, served.tokenize, text)
-            tokenize_s = time.perf_counter() - start
-        finally:
-            self._admitting -= 1
+        if self._idle:
+            # Nothing queued or running: this request's forward pass starts at once, so a
+            # tokenizer thread would overlap nothing and cost two thread hand-offs. The
+            # inference thread tokenises it instead (still off the event loop).
+            encoding, tokenize_s = None, 0.0
+        else:
+            self._admitting += 1
+            try:
+                start = time.perf_counter()
+                encoding = await loop.run_in_executor(self._tokenize_pool, served.tokenize, text)
+                tokenize_s = time.perf_counter() - start
+            finally:
+                self._admitting -= 1
         entry = Entry(text, options, loop.create_future(), deadline, encoding, served, tokenize_s, next(self._seq))
         self._pending.append(entry)
         self.metrics.queue_depth.set(len(self._pending))
@@ -272,13 +287,8 @@ class Batcher:
             self.metrics.queue_wait.observe(start - entry.enqueued)
         encodings = [e.encoding if e.served is served else None for e in batch]
         texts, options = [e.text for e in batch], [e.options for e in batch]
-        loop = asyncio.get_running_loop()
         try:
-            try:
-                forwarded = await loop.run_in_executor(self._infer_pool, served.forward, texts, encodings)
-            finally:
-                self._slots.release()  # the worker is free: the next batch may start its forward pass
-            results = await loop.run_in_executor(self._post_pool, served.postprocess, texts, forwarded, options)
+            results = await self._forward_then_postprocess(served, texts, encodings, options)
         except Exception:
             log.exception("batch of %d failed", len(batch))
             results = [InferenceFailed("inference failed")] * len(batch)
@@ -297,6 +307,43 @@ class Batcher:
                 entry.future.set_exception(result)
             else:
                 entry.future.set_result(Result(result, start - entry.enqueued, entry.tokenize_s + elapsed, len(batch)))
+
+    def _forward_then_postprocess(self, served: Served, texts: list[str],
+                                  encodings: list[Encoding | None], options: list[RequestOptions]) -> asyncio.Future:
+        """The forward pass on the inference thread, which hands its output straight to the
+        post-processing thread: the event loop hears only of the end (and of the free worker,
+        so the next batch can start while this one is post-processed)."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def settle(results: list | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(results)
+
+        def postprocess(forwarded: tuple) -> None:
+            try:
+                results = served.postprocess(texts, forwarded, options)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting batch task
+                loop.call_soon_threadsafe(settle, None, exc)
+            else:
+                loop.call_soon_threadsafe(settle, results, None)
+
+        def forward() -> None:
+            try:
+                forwarded = served.forward(texts, encodings)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting batch task
+                loop.call_soon_threadsafe(settle, None, exc)
+                return
+            finally:
+                loop.call_soon_threadsafe(self._slots.release)
+            self._post_pool.submit(postprocess, forwarded)
+
+        self._infer_pool.submit(forward)
+        return done
 
     def _batch_done(self, task: asyncio.Task) -> None:
         self._batches.discard(task)  # its worker slot was released when its forward pass ended

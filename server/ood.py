@@ -1,8 +1,11 @@
 """Out-of-distribution scores, vectorised over a batch (a few microseconds per request).
 
-Three signals, each "higher = more foreign":
+Up to four signals, each "higher = more foreign":
 - `mahalanobis`: distance of the sentence embedding to the nearest intent's mean under a shared
   covariance (Lee et al. 2018), fitted on the training set at export;
+- `knn`: one minus the cosine similarity to the nearest training embedding (Sun et al. 2022),
+  over a bank of at most 16 normalised training embeddings per intent (artifacts built before
+  the bank existed score without it);
 - `msp`: one minus the maximum softmax probability (Hendrycks & Gimpel 2017);
 - `energy`: the negative log-sum-exp of the intent logits (Liu et al. 2020).
 The combined score is a weighted sum of the per-method scores standardised on the validation
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("mahalanobis", "msp", "energy")
+METHODS = ("mahalanobis", "msp", "energy", "knn")
 
 
 class OODScorer:
@@ -22,6 +25,8 @@ class OODScorer:
         self.precision = stats["precision"].astype(np.float32)  # [D, D]
         self._mean_terms = np.einsum("cd,de,ce->c", self.means, self.precision, self.means)
         self._mp = self.means @ self.precision  # [C, D]
+        bank = stats.get("bank")  # [N, D], rows of unit length
+        self.bank = None if bank is None else np.ascontiguousarray(bank, dtype=np.float32)
         ood = calibration.get("ood", {})
         self.center = {m: float(ood.get("center", {}).get(m, 0.0)) for m in METHODS}
         self.scale = {m: float(ood.get("scale", {}).get(m, 1.0)) or 1.0 for m in METHODS}
@@ -35,11 +40,15 @@ class OODScorer:
         dist = quad[:, None] - 2.0 * (x @ self._mp.T) + self._mean_terms[None, :]
         top = logits.max(-1)
         energy = -(top + np.log(np.exp(logits - top[:, None]).sum(-1)))
-        return {
+        scores = {
             "mahalanobis": dist.min(-1),
             "msp": 1.0 - probs.max(-1),
             "energy": energy,
         }
+        if self.bank is not None:
+            unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            scores["knn"] = 1.0 - (unit @ self.bank.T).max(-1)
+        return scores
 
     def combine(self, scores: dict[str, np.ndarray]) -> np.ndarray:
         total = np.zeros_like(next(iter(scores.values())), dtype=np.float64)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from intentd.models.calibrate import (
+    KNN_BANK_PER_INTENT,
     SHRINKAGE,
     _choose_weights,
     _combine,
@@ -38,6 +39,27 @@ def test_mahalanobis_matches_hand_computation():
     assert scores["mahalanobis"][1] == pytest.approx(0.01 * precision[1, 1], rel=1e-4)
     assert scores["msp"] == pytest.approx([0.5, 0.5])
     assert scores["energy"] == pytest.approx([-np.log(2)] * 2, rel=1e-5)
+
+
+def test_knn_score_is_cosine_distance_to_the_nearest_bank_row():
+    # class 0 along x, class 1 along y; 100 rows each, the bank keeps KNN_BANK_PER_INTENT each
+    rng = np.random.default_rng(1)
+    x_rows = np.c_[rng.uniform(1, 2, 100), np.zeros(100)]
+    y_rows = np.c_[np.zeros(100), rng.uniform(1, 2, 100)]
+    emb = np.concatenate([x_rows, y_rows])
+    stats = fit_ood_stats(emb, np.array([0] * 100 + [1] * 100), 2)
+    assert stats["bank"].shape == (2 * KNN_BANK_PER_INTENT, 2)
+    np.testing.assert_allclose(np.linalg.norm(stats["bank"], axis=1), 1.0, rtol=1e-6)
+    scorer = OODScorer(stats, {})
+    queries = np.array([[5.0, 0.0], [0.0, 0.3], [1.0, 1.0], [-1.0, 0.0]], dtype=np.float32)
+    logits = np.zeros((4, 2), dtype=np.float32)
+    knn = scorer.method_scores(queries, logits, softmax(logits.copy()))["knn"]
+    # on a class axis: 0 whatever the length; at 45 degrees: 1 - cos 45; opposite x: the y rows
+    # are nearest, at 90 degrees: 1
+    assert knn == pytest.approx([0.0, 0.0, 1 - np.sqrt(0.5), 1.0], abs=1e-6)
+    # an artifact from before the bank scores without k-NN
+    old = OODScorer({"means": stats["means"], "precision": stats["precision"]}, {})
+    assert "knn" not in old.method_scores(queries, logits, softmax(logits.copy()))
 
 
 def test_temperature_recovers_the_generating_temperature():
