@@ -30,6 +30,7 @@ from .http2 import (
     SETTINGS,
     WINDOW_UPDATE,
     frame,
+    take_frames,
 )
 
 # Literal header fields without indexing (no HPACK state): ":status: 200" is static entry 8.
@@ -62,18 +63,9 @@ class EchoProtocol(asyncio.Protocol):
             del buffer[: len(PREFACE)]
             self.preface_seen = True
         out = []
-        position, size = 0, len(buffer)
-        while size - position >= 9:
-            length = int.from_bytes(buffer[position : position + 3], "big")
-            end = position + 9 + length
-            if end > size:
-                break
-            kind, flags = buffer[position + 3], buffer[position + 4]
-            stream_id = int.from_bytes(buffer[position + 5 : position + 9], "big") & 0x7FFFFFFF
-            payload = bytes(buffer[position + 9 : end])
-            position = end
+        for kind, flags, stream_id, payload in take_frames(buffer):
             if kind == DATA:
-                self.consumed += length
+                self.consumed += len(payload)
                 if flags & PADDED:
                     payload = payload[1 : len(payload) - payload[0]]
                 body = self.bodies.pop(stream_id, b"") + payload
@@ -94,7 +86,6 @@ class EchoProtocol(asyncio.Protocol):
             elif kind == GOAWAY:
                 self.transport.close()
                 return
-        del buffer[:position]
         if self.consumed > WINDOW // 2:
             out.append(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", self.consumed)))
             self.consumed = 0

@@ -75,6 +75,28 @@ def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     return struct.pack(">IBBI", len(payload), kind, flags, stream_id)[1:] + payload
 
 
+def take_frames(buffer: bytearray) -> list[tuple[int, int, int, bytes]]:
+    """Remove the complete frames at the start of ``buffer``: (type, flags, stream, payload)."""
+    frames = []
+    position, size = 0, len(buffer)
+    while size - position >= 9:
+        end = position + 9 + int.from_bytes(buffer[position : position + 3], "big")
+        if end > size:
+            break
+        stream_id = int.from_bytes(buffer[position + 5 : position + 9], "big") & MAX_STREAM_ID
+        frames.append(
+            (
+                buffer[position + 3],
+                buffer[position + 4],
+                stream_id,
+                bytes(buffer[position + 9 : end]),
+            )
+        )
+        position = end
+    del buffer[:position]
+    return frames
+
+
 def _hpack_int(value: int, prefix_bits: int) -> bytes:
     limit = (1 << prefix_bits) - 1
     if value < limit:
@@ -178,27 +200,14 @@ class Connection(asyncio.Protocol):
         self.fail("UNAVAILABLE", f"connection lost: {exc}" if exc else "connection closed")
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
+        self._buffer += data
         out: list[bytes] = []
-        position, size = 0, len(buffer)
         try:
-            while size - position >= 9:
-                length = int.from_bytes(buffer[position : position + 3], "big")
-                end = position + 9 + length
-                if end > size:
-                    break
-                kind, flags = buffer[position + 3], buffer[position + 4]
-                stream_id = (
-                    int.from_bytes(buffer[position + 5 : position + 9], "big") & MAX_STREAM_ID
-                )
-                payload = bytes(buffer[position + 9 : end])
-                position = end
+            for kind, flags, stream_id, payload in take_frames(self._buffer):
                 self._on_frame(kind, flags, stream_id, payload, out)
         except (HPACKError, ValueError, IndexError) as exc:
             self._protocol_error(f"bad frame from the server: {exc}")
             return
-        del buffer[:position]
         if self._unacked_bytes > RECEIVE_CONNECTION_WINDOW // 2:
             out.append(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", self._unacked_bytes)))
             self._unacked_bytes = 0
