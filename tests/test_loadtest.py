@@ -160,12 +160,14 @@ def test_counts_and_json_report(server, capsys):
         "error_rate",
         "achieved_rps",
         "latency_ms",
+        "server_ms",
         "send_lag_ms",
         "max_in_flight",
         "slo",
     }
     assert expected <= set(result)
-    assert {"p50", "p90", "p95", "p99", "max"} <= set(result["latency_ms"])
+    assert {"p50", "p90", "p95", "p99", "p99.9", "max"} <= set(result["latency_ms"])
+    assert set(result["client"]) == {"loop", "channels", "concurrency_limit", "deadline_ms", "tls"}
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["max"]
     assert result["rpc"] == "Analyze" and result["mode"] == "fixed"
     assert 80 <= result["achieved_rps"] <= 101
