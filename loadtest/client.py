@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, TargetUnavailable
-from .http2 import Connection, Done, grpc_message
+from .http2 import Connection, Done
 
 WARMUP_MAX_S = 2.0
 RECONNECT_INTERVAL_S = 0.2
@@ -127,10 +127,6 @@ class Client:
             if time.perf_counter() >= stop:
                 break
             await self.call(messages[index % len(messages)])
-
-    @staticmethod
-    def frame(message: bytes) -> bytes:
-        return grpc_message(message)
 
     def _open(self) -> Connection:
         """A new connection whose calls queue until it is up (or fail if it never is)."""

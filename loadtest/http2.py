@@ -225,10 +225,6 @@ class Connection(asyncio.Protocol):
         else:
             self._send(message, done)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._streams) + len(self._waiting)
-
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
