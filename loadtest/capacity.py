@@ -1,4 +1,4 @@
-"""Which rate to try next when looking for capacity: a list (--sweep) or a search (--find-capacity).
+"""Which rate to try next when looking for capacity (--find-capacity; --sweep just lists them).
 
 Capacity is the highest offered rate whose step meets the SLO with no errors. The search
 doubles the rate from --rate until a step fails (halves it while the first steps fail),
@@ -12,11 +12,6 @@ from collections.abc import Iterator
 
 PRECISION = 0.05  # stop when lowest failing / highest passing <= 1.05
 MIN_RATE = 1.0
-
-
-def sweep(rates: tuple[float, ...]) -> Iterator[float]:
-    """Each rate in order; the caller stops at the first step that fails."""
-    yield from rates
 
 
 class Search:

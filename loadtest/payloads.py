@@ -26,16 +26,21 @@ def _stubs():
         raise LoadTestError(str(exc)) from exc
 
 
+def _method(rpc: str):
+    """(the generated module, the RPC's method descriptor)."""
+    pb2, _ = _stubs()
+    return pb2, pb2.DESCRIPTOR.services_by_name[SERVICE].methods_by_name[rpc]
+
+
 def method_path(rpc: str) -> str:
     """The gRPC method path, e.g. ``/intentd.v1.IntentService/Analyze``."""
-    pb2, _ = _stubs()
-    return f"/{pb2.DESCRIPTOR.services_by_name[SERVICE].full_name}/{rpc}"
+    _, method = _method(rpc)
+    return f"/{method.containing_service.full_name}/{rpc}"
 
 
 def build_payloads(rpc: str, texts: list[str], seed: int = 0) -> list[bytes]:
     """One gRPC-framed request per text, in a seeded random order (no run starts on one text)."""
-    pb2, _ = _stubs()
-    method = pb2.DESCRIPTOR.services_by_name[SERVICE].methods_by_name[rpc]
+    pb2, method = _method(rpc)
     request_class = getattr(pb2, method.input_type.name)
     payloads = [grpc_message(request_class(text=text).SerializeToString()) for text in texts]
     random.Random(seed).shuffle(payloads)
@@ -45,8 +50,7 @@ def build_payloads(rpc: str, texts: list[str], seed: int = 0) -> list[bytes]:
 def timing_reader(rpc: str) -> Callable[[bytes], tuple[int, int, int] | None]:
     """A function from a response message to the server's (queue wait, inference, total)
     microseconds, or None when the message has none (another server, an empty timing)."""
-    pb2, _ = _stubs()
-    method = pb2.DESCRIPTOR.services_by_name[SERVICE].methods_by_name[rpc]
+    pb2, method = _method(rpc)
     parse = getattr(pb2, method.output_type.name).FromString
 
     def read(body: bytes) -> tuple[int, int, int] | None:

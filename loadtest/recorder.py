@@ -15,7 +15,7 @@ from hdrh.histogram import HdrHistogram
 
 #: Client-side outcomes besides gRPC status codes.
 UNSENT = "UNSENT"  # due within the run but never sent before the hard stop
-UNFINISHED = "UNFINISHED"  # sent, but cancelled at the hard stop
+UNFINISHED = "UNFINISHED"  # sent, but never answered by the end of the run
 
 MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)

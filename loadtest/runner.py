@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from .capacity import Search, sweep
+from .capacity import Search
 from .client import TLS, Client
 from .config import MAX_SWEEP_STEPS, LoadConfig
 from .progress import Progress
@@ -162,7 +162,7 @@ async def measure(
         if config.mode == "search":
             search = Search(config.rate, config.max_rate, MAX_SWEEP_STEPS)
         steps = []
-        for rate in search if search is not None else sweep(config.rates):
+        for rate in search if search is not None else config.rates:
             step = await run_step(
                 client,
                 messages,

@@ -35,7 +35,8 @@ def timing(result: Result, total_s: float):
 
 
 def _grain(name) -> int:
-    return pb2.Grain.Value(f"GRAIN_{str(name).upper()}") if f"GRAIN_{str(name).upper()}" in pb2.Grain.keys() else 0
+    value = pb2.Grain.DESCRIPTOR.values_by_name.get(f"GRAIN_{str(name).upper()}")
+    return value.number if value is not None else 0
 
 
 def resolution(entity: ResolvedEntity):
