@@ -18,11 +18,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from intentd import __version__
 from intentd.errors import IntentdError
-from intentd.models.calibrate import DEFAULT_TARGET_FER, calibrate
+from intentd.models.calibrate import DEFAULT_TARGET_FER, calibrate, run_raw
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
 from intentd.models.export import (
@@ -126,11 +127,15 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     }
     _write_manifest(staging, manifest)
 
+    # INT8 gate: validation intent accuracy from raw logits; the INT8 pass is reused for calibration
     valid = splits["valid"]
-    accuracy = {}
+    index = {name: i for i, name in enumerate(trained.labels.intents)}
+    in_scope = np.array([not ex.ood and ex.intent in index for ex in valid], dtype=bool)
+    targets = np.array([index.get(ex.intent, -1) for ex in valid])[in_scope]
+    raw, accuracy = {}, {}
     for file in (FP32_FILE, INT8_FILE):
-        model = Model.load(staging, model=file)
-        accuracy[file] = evaluate(model, valid, latency=False)["classification_accuracy"]
+        raw[file] = run_raw(Model.load(staging, model=file), [ex.text for ex in valid])
+        accuracy[file] = float(np.mean(raw[file].logits[in_scope].argmax(-1) == targets)) if in_scope.any() else 0.0
     drop = accuracy[FP32_FILE] - accuracy[INT8_FILE]
     say(f"valid intent accuracy: FP32 {accuracy[FP32_FILE]:.4f}, INT8 {accuracy[INT8_FILE]:.4f}")
     if drop > options.int8_max_drop:
@@ -140,7 +145,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the INT8 model ...")
-    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain))
+    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), valid_raw=raw[INT8_FILE])
     manifest.update(
         {
             "quantization": {"valid_accuracy": accuracy},
@@ -173,10 +178,8 @@ def _target_fer(flag: float | None, domain: dict | None) -> float:
     return float(section.get("target_false_escalation_rate", DEFAULT_TARGET_FER))
 
 
-def _calibrate_into(root: Path, manifest: dict, splits: dict, target_fer: float) -> None:
-    import numpy as np
-
-    calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer)
+def _calibrate_into(root: Path, manifest: dict, splits: dict, target_fer: float, valid_raw=None) -> None:
+    calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer, valid_raw)
     tmp = root / "ood_stats.tmp.npz"
     np.savez(tmp, **stats)
     tmp.replace(root / "ood_stats.npz")

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from intentd.models.data.schema import Example
+from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import auroc, expected_calibration_error
 from intentd.server.decode import softmax
 from intentd.server.model import Model
@@ -30,12 +31,17 @@ class RawSet:
 
 
 def run_raw(model: Model, texts: Sequence[str], batch_size: int = 64) -> RawSet:
-    logits, embs = [], []
-    for i in range(0, len(texts), batch_size):
-        raw = model.infer(model.encode(texts[i : i + batch_size]))
-        logits.append(raw.intent_logits)
-        embs.append(raw.embedding)
-    return RawSet(np.concatenate(logits), np.concatenate(embs))
+    """Raw outputs in input order, computed in length-grouped batches."""
+    logits = embs = None
+    for rows in length_sorted_batches(texts, batch_size):
+        raw = model.infer(model.encode([texts[r] for r in rows]))
+        if logits is None:
+            logits = np.empty((len(texts), raw.intent_logits.shape[1]), dtype=raw.intent_logits.dtype)
+            embs = np.empty((len(texts), raw.embedding.shape[1]), dtype=raw.embedding.dtype)
+        logits[rows], embs[rows] = raw.intent_logits, raw.embedding
+    if logits is None:
+        return RawSet(np.zeros((0, len(model.labels.intents)), np.float32), np.zeros((0, 0), np.float32))
+    return RawSet(logits, embs)
 
 
 def fit_ood_stats(
@@ -88,16 +94,23 @@ def calibrate(
     train_set: Sequence[Example],
     valid_set: Sequence[Example],
     target_fer: float = DEFAULT_TARGET_FER,
+    valid_raw: RawSet | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """Returns (the manifest's `calibration` section, the OOD statistics to store beside the model)."""
+    """Returns (the manifest's `calibration` section, the OOD statistics to store beside the model).
+
+    `valid_raw`: the model's raw outputs on `valid_set`, when the caller already has them.
+    """
     index = {name: i for i, name in enumerate(model.labels.intents)}
     train_in = [ex for ex in train_set if not ex.ood and ex.intent in index]
     train_raw = run_raw(model, [ex.text for ex in train_in])
     stats = fit_ood_stats(train_raw.embeddings, np.array([index[ex.intent] for ex in train_in]), len(index))
 
-    valid_in = [ex for ex in valid_set if not ex.ood and ex.intent in index]
-    valid_ood = [ex for ex in valid_set if ex.ood or ex.intent not in index]
-    raw_in = run_raw(model, [ex.text for ex in valid_in])
+    if valid_raw is None:
+        valid_raw = run_raw(model, [ex.text for ex in valid_set])
+    is_in = np.array([not ex.ood and ex.intent in index for ex in valid_set], dtype=bool)
+    valid_in = [ex for ex, keep in zip(valid_set, is_in) if keep]
+    valid_ood = [ex for ex, keep in zip(valid_set, is_in) if not keep]
+    raw_in = RawSet(valid_raw.logits[is_in], valid_raw.embeddings[is_in])
     targets = np.array([index[ex.intent] for ex in valid_in])
     temperature = fit_temperature(raw_in.logits, targets)
 
@@ -115,7 +128,7 @@ def calibrate(
     scale = {m: float(np.std(s)) or 1.0 for m, s in in_scores.items()}
     out_scores = None
     if valid_ood:
-        raw_out = run_raw(model, [ex.text for ex in valid_ood])
+        raw_out = RawSet(valid_raw.logits[~is_in], valid_raw.embeddings[~is_in])
         out_scores = scorer.method_scores(raw_out.embeddings, raw_out.logits, softmax(raw_out.logits.astype(np.float64), temperature))
 
     weights, per_method_auroc = _choose_weights(in_scores, out_scores, center, scale)

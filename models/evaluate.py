@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -21,16 +21,26 @@ from intentd.server.respond import canonical
 OOD_LABEL = "<out_of_scope>"
 
 
+def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[list[int]]:
+    """Index batches of similar-length texts: offline passes pad each batch to its longest row,
+    so grouping by length cuts their work by about a third on real data (CLINC150 valid)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for i in range(0, len(order), batch_size):
+        yield order[i : i + batch_size]
+
+
 def predict_all(model: Model, examples: Sequence[Example], batch_size: int = 64, progress: bool = False):
-    """Predictions in input order, and the wall time of each batch (encode + infer + decode)."""
-    preds: list[Prediction] = []
+    """Predictions in input order, and the wall time of each (length-grouped) batch."""
+    preds: list[Prediction | None] = [None] * len(examples)
     batch_seconds = []
     texts = [ex.text for ex in examples]
-    for i in tqdm(range(0, len(texts), batch_size), desc="eval", disable=not progress, leave=False):
-        chunk = texts[i : i + batch_size]
+    total = -(-len(texts) // batch_size)
+    for rows in tqdm(length_sorted_batches(texts, batch_size), total=total, desc="eval", disable=not progress,
+                     leave=False):
         t0 = time.perf_counter()
-        preds.extend(model.predict(chunk))
-        batch_seconds.append((time.perf_counter() - t0, len(chunk)))
+        for row, pred in zip(rows, model.predict([texts[r] for r in rows])):
+            preds[row] = pred
+        batch_seconds.append((time.perf_counter() - t0, len(rows)))
     return preds, batch_seconds
 
 

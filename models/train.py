@@ -14,7 +14,6 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -26,6 +25,7 @@ from intentd.models.config import TrainConfig
 from intentd.models.data.schema import Example
 from intentd.models.features import IGNORE, OOD_INTENT, AlignmentReport, batches, build_labels, featurize
 from intentd.models.joint import JointModel
+from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
 from intentd.server.decode import decode_entities, softmax
 from intentd.server.labels import Labels
@@ -189,29 +189,22 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict(model: JointModel, encoder: TextEncoder, texts: Sequence[str], batch_size: int = 128):
-    """Torch-side predictions (validation during training, export parity); not the serving path."""
-    model.eval()
-    outs = []
-    for i in range(0, len(texts), batch_size):
-        enc = encoder.encode(list(texts[i : i + batch_size]))
-        intent, tags, emb = model(torch.from_numpy(enc.input_ids), torch.from_numpy(enc.attention_mask))
-        outs.append((enc, intent.numpy(), tags.numpy(), emb.numpy()))
-    return outs
-
-
 def validate(model: JointModel, encoder: TextEncoder, labels: Labels, examples: Sequence[Example]):
-    """Intent accuracy on in-scope examples and span F1 (None when the data has no entities)."""
+    """Intent accuracy on in-scope examples and span F1 (None when the data has no entities).
+
+    Torch-side (model selection during training), with the serving path's span decoding.
+    """
+    model.eval()
     in_scope = [ex for ex in examples if not ex.ood]
     if not in_scope:
         return 0.0, None
     gold_spans, pred_spans, correct = [], [], 0
-    k = 0
-    for enc, intent_logits, tag_logits, _ in predict(model, encoder, [ex.text for ex in in_scope]):
-        tag_probs = softmax(tag_logits)
-        for row in range(len(intent_logits)):
-            ex = in_scope[k]
-            k += 1
+    for rows in length_sorted_batches([ex.text for ex in in_scope], 128):
+        chunk = [in_scope[r] for r in rows]
+        enc = encoder.encode([ex.text for ex in chunk])
+        intent_logits, tag_logits, _ = model(torch.from_numpy(enc.input_ids), torch.from_numpy(enc.attention_mask))
+        tag_probs = softmax(tag_logits.numpy())
+        for row, ex in enumerate(chunk):
             correct += labels.intents[int(intent_logits[row].argmax())] == ex.intent
             ents = decode_entities(tag_probs[row], ex.text, enc.texts[row], labels)
             pred_spans.append({(e.start, e.end, e.type) for e in ents})

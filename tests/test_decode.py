@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from intentd.server.decode import decode_entities, rank_intents, softmax
+from intentd.server.decode import best_tag_path, decode_entities, rank_intents, softmax
 from intentd.server.labels import Labels
 from intentd.server.tokenize import TextEncoder
 
@@ -43,12 +43,45 @@ def test_sub_word_pieces_stay_in_their_word(encoder):
     assert [(e.text, e.start, e.end) for e in ents] == [("starbucksville", 4, 18)]
 
 
-def test_orphan_inside_tag_starts_a_span_and_type_change_splits(encoder):
+def test_an_inside_tag_that_cannot_follow_is_repaired_from_the_probabilities(encoder):
     text = "boston paris 5"
     enc = encoder.encode([text]).texts[0]
-    # I-city after O starts a span; I-amount after city starts a new amount span
-    ents = decode_entities(tag_probs(enc, [4, 4, 2]), text, enc, LABELS)
+    probs = np.full((enc.word_token.max() + 2, 5), 0.01, dtype=np.float32)
+    rows = enc.word_token
+    # word 1: I-city most likely, B-city second: the span starts there and runs on
+    probs[rows[0], [0, 3, 4]] = [0.10, 0.30, 0.56]
+    probs[rows[1], 4] = 0.96
+    # word 3: I-amount after a city; B-amount is the better valid choice than O
+    probs[rows[2], [0, 1, 2]] = [0.10, 0.30, 0.56]
+    ents = decode_entities(probs, text, enc, LABELS)
     assert [(e.type, e.text) for e in ents] == [("city", "boston paris"), ("amount", "5")]
+    assert ents[0].confidence == pytest.approx((0.30 + 0.96) / 2)
+    # when O beats B-amount, the stray I-amount is read as O
+    probs[rows[2], [0, 1, 2]] = [0.30, 0.10, 0.56]
+    ents = decode_entities(probs, text, enc, LABELS)
+    assert [(e.type, e.text) for e in ents] == [("city", "boston paris")]
+
+
+def test_best_tag_path_matches_brute_force():
+    """The Viterbi pass against every valid sequence of a small case, on random probabilities."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    n_tags = 5
+
+    def valid(seq):
+        return all(t == 0 or t % 2 == 1 or (i > 0 and seq[i - 1] in (t - 1, t)) for i, t in enumerate(seq))
+
+    for _ in range(50):
+        probs = rng.dirichlet(np.ones(n_tags) * 0.5, size=4)
+        best = max(
+            (seq for seq in itertools.product(range(n_tags), repeat=4) if valid(seq)),
+            key=lambda seq: sum(np.log(probs[i, t] + 1e-12) for i, t in enumerate(seq)),
+        )
+        assert tuple(best_tag_path(probs).tolist()) == best
+    # a valid argmax is returned as it is
+    probs = np.eye(n_tags)[[1, 2, 0, 3]] * 0.9 + 0.02
+    assert best_tag_path(probs).tolist() == [1, 2, 0, 3]
 
 
 def test_truncation_is_reported(encoder):
