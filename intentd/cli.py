@@ -50,6 +50,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         max_length=args.max_length,
         freeze_embeddings=not args.train_embeddings,
+        tag_context=args.tag_context,
+        average_last=args.average_last,
         lora=args.lora,
         seed=args.seed,
         limit=args.limit,
@@ -220,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=TrainConfig.lr)
     tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     tr.add_argument("--train-embeddings", action="store_true", help="also fine-tune the word embeddings")
+    tr.add_argument("--tag-context", action="store_true",
+                    help="the entity tag head also reads the sentence embedding (helps span types)")
+    tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
+                    help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--limit", type=int, help="train on the first N examples only")

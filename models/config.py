@@ -27,6 +27,8 @@ class TrainConfig:
     tag_loss_weight: float = 1.0
     ood_loss_weight: float = 0.5
     freeze_embeddings: bool = True
+    tag_context: bool = False  # the tag head also reads the sentence embedding
+    average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid
     lora: bool = False
     lora_rank: int = 16
     seed: int = 13

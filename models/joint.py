@@ -2,6 +2,8 @@
 
 The embedding is the attention-masked mean of the last hidden states (the pooling the MiniLM
 sentence-transformers were trained with); the intent head reads it, and the OOD scorer uses it.
+With `tag_context` the tag head reads each token's state beside the sentence embedding, so a
+span's type can depend on what the whole sentence asks for ("play X" vs "add X to my playlist").
 """
 
 from __future__ import annotations
@@ -17,24 +19,32 @@ INPUT_NAMES = ("input_ids", "attention_mask")
 
 
 class JointModel(nn.Module):
-    def __init__(self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1):
+    def __init__(
+        self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False
+    ):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.intent_head = nn.Linear(hidden, n_intents)
-        self.tag_head = nn.Linear(hidden, n_tags)
+        self.tag_context = tag_context
+        self.tag_head = nn.Linear(2 * hidden if tag_context else hidden, n_tags)
 
     @classmethod
-    def from_base(cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1) -> "JointModel":
+    def from_base(
+        cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False
+    ) -> "JointModel":
         config = AutoConfig.from_pretrained(str(base), local_files_only=True)
         encoder = AutoModel.from_pretrained(str(base), config=config, local_files_only=True, add_pooling_layer=False)
-        return cls(encoder, n_intents, n_tags, dropout)
+        return cls(encoder, n_intents, n_tags, dropout, tag_context)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         intent_logits = self.intent_head(self.dropout(embedding))
-        tag_logits = self.tag_head(self.dropout(hidden))
+        tokens = hidden
+        if self.tag_context:
+            tokens = torch.cat([hidden, embedding.unsqueeze(1).expand(-1, hidden.shape[1], -1)], dim=-1)
+        tag_logits = self.tag_head(self.dropout(tokens))
         return intent_logits, tag_logits, embedding

@@ -51,7 +51,8 @@ class Trained:
     labels: Labels
     config: TrainConfig
     history: list[EpochResult] = field(default_factory=list)
-    best_epoch: int = 0
+    best_epoch: int = 0  # 0 when the mean of the last `averaged_epochs` epochs won
+    averaged_epochs: int = 0
     seconds: float = 0.0
     alignment: AlignmentReport = field(default_factory=AlignmentReport)
 
@@ -60,6 +61,7 @@ class Trained:
             "config": {k: v for k, v in asdict(self.config).items() if k != "progress"},
             "base": str(self.config.base_path()),
             "best_epoch": self.best_epoch,
+            "averaged_epochs": self.averaged_epochs,
             "seconds": round(self.seconds, 1),
             "history": [asdict(h) for h in self.history],
             "entity_spans_not_on_word_boundaries": self.alignment.inexact,
@@ -89,7 +91,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if alignment.inexact:
         log.warning("%d of %d entity spans do not start/end on a word boundary", alignment.inexact, alignment.spans)
 
-    model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout)
+    model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -97,6 +99,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
 
     result = Trained(model, encoder, labels, config, alignment=alignment)
     best_score, best_state = -1.0, None
+    averaged: dict | None = None
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -131,6 +134,21 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             )
         if score > best_score:
             best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
+        if config.average_last > 1 and epoch > config.epochs - config.average_last:
+            averaged = _accumulate(averaged, model)
+    if averaged is not None:
+        n = min(config.average_last, config.epochs)
+        model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
+        accuracy, f1 = validate(model, encoder, labels, valid_set)
+        score = accuracy if f1 is None else (accuracy + f1) / 2
+        if config.progress:
+            tqdm.write(
+                f"mean of the last {n} epochs: valid intent acc {accuracy:.4f}"
+                + (f"  entity F1 {f1:.4f}" if f1 is not None else ""),
+                file=sys.stderr,
+            )
+        if score > best_score:  # keep the averaged weights (already loaded)
+            best_score, best_state, result.best_epoch, result.averaged_epochs = score, None, 0, n
     if best_state is not None:
         model.load_state_dict(best_state)
     if config.lora:
@@ -138,6 +156,17 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _accumulate(total: dict | None, model: JointModel) -> dict:
+    """Running sum of the weights (for checkpoint averaging); integer buffers are kept as they are."""
+    state = model.state_dict()
+    if total is None:
+        return {k: v.detach().clone().float() if v.is_floating_point() else v.clone() for k, v in state.items()}
+    for k, v in state.items():
+        if v.is_floating_point():
+            total[k] += v.detach()
+    return total
 
 
 def _prepare_parameters(model: JointModel, config: TrainConfig) -> None:

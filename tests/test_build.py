@@ -126,6 +126,35 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     assert Model.load(out).predict(["hello"])[0].intents
 
 
+def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
+    out = tmp_path / "ctx"
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "2",
+            "--limit", "150", "--tag-context", "--average-last", "2", "--int8-max-drop", "100", "--quiet")
+    manifest = json.loads((out / "manifest.json").read_text())
+    training = manifest["training"]
+    assert training["config"]["tag_context"] is True and training["config"]["average_last"] == 2
+    assert training["parity_max_abs_diff"] < 1e-3
+    # either an epoch won (1 or 2) or the mean of both did (epoch 0, two epochs averaged)
+    assert (training["best_epoch"], training["averaged_epochs"]) in {(1, 0), (2, 0), (0, 2)}
+    assert Model.load(out).predict(["send 40 dollars to my savings"])[0].intents
+
+
+def test_checkpoint_average_is_the_mean_of_the_weights():
+    import torch
+
+    from intentd.models.train import _accumulate
+
+    layer = torch.nn.Linear(2, 2)
+    first = {k: v.clone() for k, v in layer.state_dict().items()}
+    total = _accumulate(None, layer)
+    with torch.no_grad():
+        layer.weight.mul_(3.0)
+        layer.bias.add_(1.0)
+    total = _accumulate(total, layer)
+    torch.testing.assert_close(total["weight"] / 2, first["weight"] * 2.0)
+    torch.testing.assert_close(total["bias"] / 2, first["bias"] + 0.5)
+
+
 def test_int8_gate_fails_loudly_and_leaves_nothing(tiny_base: Path, tmp_path: Path):
     out = tmp_path / "never"
     options = BuildOptions(data=BANKING, out=out, train=TrainConfig(base=str(tiny_base), epochs=1, limit=100,
