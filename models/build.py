@@ -23,7 +23,7 @@ import yaml
 
 from intentd import __version__
 from intentd.errors import IntentdError
-from intentd.models.calibrate import DEFAULT_TARGET_FER, calibrate, run_raw
+from intentd.models.calibrate import DEFAULT_TARGET_FER, RawSet, calibrate, intent_targets, run_raw
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
 from intentd.models.export import (
@@ -129,9 +129,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
 
     # INT8 gate: validation intent accuracy from raw logits; the INT8 pass is reused for calibration
     valid = splits["valid"]
-    index = {name: i for i, name in enumerate(trained.labels.intents)}
-    in_scope = np.array([not ex.ood and ex.intent in index for ex in valid], dtype=bool)
-    targets = np.array([index.get(ex.intent, -1) for ex in valid])[in_scope]
+    in_scope, targets = intent_targets(valid, trained.labels.intents)
     raw, accuracy = {}, {}
     for file in (FP32_FILE, INT8_FILE):
         raw[file] = run_raw(Model.load(staging, model=file), [ex.text for ex in valid])
@@ -178,7 +176,9 @@ def _target_fer(flag: float | None, domain: dict | None) -> float:
     return float(section.get("target_false_escalation_rate", DEFAULT_TARGET_FER))
 
 
-def _calibrate_into(root: Path, manifest: dict, splits: dict, target_fer: float, valid_raw=None) -> None:
+def _calibrate_into(
+    root: Path, manifest: dict, splits: dict, target_fer: float, valid_raw: RawSet | None = None
+) -> None:
     calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer, valid_raw)
     tmp = root / "ood_stats.tmp.npz"
     np.savez(tmp, **stats)

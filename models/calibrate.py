@@ -44,6 +44,15 @@ def run_raw(model: Model, texts: Sequence[str], batch_size: int = 64) -> RawSet:
     return RawSet(logits, embs)
 
 
+def intent_targets(examples: Sequence[Example], intents: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Which examples are in scope for the model's intents (mask), and the intent index of each
+    of those (in order). Out-of-scope examples and intents the model lacks are not in scope."""
+    index = {name: i for i, name in enumerate(intents)}
+    mask = np.array([not ex.ood and ex.intent in index for ex in examples], dtype=bool)
+    targets = np.array([index[ex.intent] for ex, keep in zip(examples, mask) if keep], dtype=np.int64)
+    return mask, targets
+
+
 def fit_ood_stats(
     embeddings: np.ndarray, intents: np.ndarray, n_intents: int, seed: int = 0
 ) -> dict[str, np.ndarray]:
@@ -100,18 +109,15 @@ def calibrate(
 
     `valid_raw`: the model's raw outputs on `valid_set`, when the caller already has them.
     """
-    index = {name: i for i, name in enumerate(model.labels.intents)}
-    train_in = [ex for ex in train_set if not ex.ood and ex.intent in index]
-    train_raw = run_raw(model, [ex.text for ex in train_in])
-    stats = fit_ood_stats(train_raw.embeddings, np.array([index[ex.intent] for ex in train_in]), len(index))
+    intents = model.labels.intents
+    train_mask, train_targets = intent_targets(train_set, intents)
+    train_raw = run_raw(model, [ex.text for ex, keep in zip(train_set, train_mask) if keep])
+    stats = fit_ood_stats(train_raw.embeddings, train_targets, len(intents))
 
     if valid_raw is None:
         valid_raw = run_raw(model, [ex.text for ex in valid_set])
-    is_in = np.array([not ex.ood and ex.intent in index for ex in valid_set], dtype=bool)
-    valid_in = [ex for ex, keep in zip(valid_set, is_in) if keep]
-    valid_ood = [ex for ex, keep in zip(valid_set, is_in) if not keep]
+    is_in, targets = intent_targets(valid_set, intents)
     raw_in = RawSet(valid_raw.logits[is_in], valid_raw.embeddings[is_in])
-    targets = np.array([index[ex.intent] for ex in valid_in])
     temperature = fit_temperature(raw_in.logits, targets)
 
     probs_before = softmax(raw_in.logits.astype(np.float64), 1.0)
@@ -127,7 +133,7 @@ def calibrate(
     center = {m: float(np.median(s)) for m, s in in_scores.items()}
     scale = {m: float(np.std(s)) or 1.0 for m, s in in_scores.items()}
     out_scores = None
-    if valid_ood:
+    if (~is_in).any():
         raw_out = RawSet(valid_raw.logits[~is_in], valid_raw.embeddings[~is_in])
         out_scores = scorer.method_scores(raw_out.embeddings, raw_out.logits, softmax(raw_out.logits.astype(np.float64), temperature))
 
@@ -151,7 +157,7 @@ def calibrate(
             "target_false_escalation_rate": target_fer,
             "valid": achieved,
             "valid_auroc_per_method": per_method_auroc,
-            "valid_counts": {"in_scope": len(valid_in), "out_of_scope": len(valid_ood)},
+            "valid_counts": {"in_scope": int(is_in.sum()), "out_of_scope": int((~is_in).sum())},
         },
     }
     return calibration, stats

@@ -122,7 +122,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             bar.set_postfix(loss=f"{loss_sum / step:.4f}")
         bar.close()
         accuracy, f1 = validate(model, encoder, labels, valid_set)
-        score = accuracy if f1 is None else (accuracy + f1) / 2
+        score = _selection_score(accuracy, f1)
         epoch_result = EpochResult(epoch, loss_sum / steps_per_epoch, accuracy, f1, score, time.perf_counter() - t0)
         result.history.append(epoch_result)
         if config.progress:
@@ -140,7 +140,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         n = min(config.average_last, config.epochs)
         model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
         accuracy, f1 = validate(model, encoder, labels, valid_set)
-        score = accuracy if f1 is None else (accuracy + f1) / 2
+        score = _selection_score(accuracy, f1)
         if config.progress:
             tqdm.write(
                 f"mean of the last {n} epochs: valid intent acc {accuracy:.4f}"
@@ -156,6 +156,11 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _selection_score(accuracy: float, f1: float | None) -> float:
+    """What model selection maximises: intent accuracy, averaged with span F1 when there are entities."""
+    return accuracy if f1 is None else (accuracy + f1) / 2
 
 
 def _accumulate(total: dict | None, model: JointModel) -> dict:
