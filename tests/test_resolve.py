@@ -155,6 +155,46 @@ def test_money(surface, amount, currency):
     assert resolve_money(surface, "USD") == {"kind": "money", "amount": amount, "currency": currency}
 
 
+@pytest.mark.parametrize("surface, amount, currency", [
+    ("12,34", "12.34", "USD"),                 # a decimal comma: one or two digits after one comma
+    ("1,23 dollars", "1.23", "USD"),
+    ("40,5 euros", "40.5", "EUR"),
+    ("€1.200.000", "1200000", "EUR"),          # two European groups: one reading
+    ("₹1,00,000", "100000", "INR"),            # Indian grouping
+    ("$1,200.5", "1200.5", "USD"),
+    ("$999,999,999,999.99", "999999999999.99", "USD"),  # just under the bound
+    ("$50.", "50", "USD"),                     # a full stop is not a decimal point
+    ("usd500", "500", "USD"),
+])
+def test_money_forms_with_one_reading(surface, amount, currency):
+    assert resolve_money(surface, "USD") == {"kind": "money", "amount": amount, "currency": currency}
+
+
+@pytest.mark.parametrize("surface", [
+    "1e308", "1e3 dollars", "1E+5", "2.5e-3 euros",   # scientific notation: never the digits after the "e"
+    "1,2,3,4 dollars", "12,34,5", "1.234,5.6", "0,500", "1,234,5",  # groups that are not groups
+    "1.200", "€100.000",                               # 1.2 or 1200?
+    "$40.505", "50.5 cents", "$1234.567",               # fractions of a cent
+    "$1,000,000,000,001", "2 trillion dollars",         # over MAX_AMOUNT
+    "9" * 70 + " billion", "999999999999999999 billion dollars and 50 cents",  # no Decimal overflow
+    "12kg",
+])
+def test_ambiguous_or_absurd_money_is_unresolved(surface):
+    assert resolve_money(surface, "USD") is None
+
+
+def test_ambiguous_numbers_are_unresolved_for_every_numeric_type(resolver):
+    assert resolve_number("1e3") is None and resolve_number("1.200") is None
+    assert resolve_number("1,2,3") is None and resolve_percentage("1e2%") is None
+    assert resolve_number("3.14159") == {"kind": "number", "value": "3.14159"}
+    assert resolve_number("0.125") == {"kind": "number", "value": "0.125"}  # a leading 0 is never a group
+    assert resolve_number("1.5 trillion") == {"kind": "number", "value": "1500000000000"}
+    assert resolve_percentage("2,5%") == {"kind": "percentage", "value": "2.5"}
+    text = "send 1e308 to savings"
+    (amount, _account) = resolver.resolve(text, [span(text, "amount", "1e308")], options())
+    assert (amount.type, amount.resolved, amount.resolution) == ("amount", False, None)
+
+
 def test_money_words_that_look_like_codes_are_not_currencies():
     assert resolve_money("all 300", "USD")["currency"] == "USD"  # "all" is not Albanian lek
     assert resolve_money("send 300 ALL", "USD")["currency"] == "ALL"  # capitals in mixed case

@@ -2,6 +2,10 @@
 
 "$250", "€40.50", "1,200.00 USD", "250 dollars", "two hundred bucks", "fifty quid", "a grand",
 "$12k", "€1.200,00". The currency is the one the text names; else the domain's default_currency.
+
+Unresolved rather than guessed: a number with no single reading (numbers.py: "1.200", "1,2,3,4",
+"1e3"), an amount over MAX_AMOUNT, and one with more than two decimal places ("$40.505": cents
+are the smallest unit a customer moves).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD 
 STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF
 XPF YER ZAR ZMW ZWL
 """.split())
+MAX_AMOUNT = Decimal(10) ** 12  # one trillion: beyond it, a misread number, not a payment
+CENT = Decimal("0.01")
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "JMD", "BSD", "BBD", "TTD"})
 _PREFIXED_DOLLAR = {"us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD", "nz$": "NZD",
                     "s$": "SGD", "hk$": "HKD"}
@@ -44,6 +50,8 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if found is None:
         return None
     amount, m = found
+    if amount > MAX_AMOUNT:
+        return None
     default = (default_currency or "").upper()
     currency = ""
     minor = False  # "50 cents", "20p"
@@ -59,10 +67,15 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     cents = _CENTS.search(t, m.end())
     if cents and currency:
         amount += Decimal(cents.group(1)) / 100
-        amount = amount.quantize(Decimal("0.01"))
+        amount = amount.quantize(CENT)
     elif minor and not currency:
-        amount = (amount / 100).quantize(Decimal("0.01"))
+        amount = amount / 100
+        if amount != amount.quantize(CENT):  # "50.5 cents"
+            return None
+        amount = amount.quantize(CENT)
         currency = "GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD")
+    if amount > MAX_AMOUNT or amount != amount.quantize(CENT):
+        return None
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency or default}
 
 

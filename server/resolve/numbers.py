@@ -1,7 +1,14 @@
 """Numbers, ordinals and percentages, digits or words ("two hundred", "1,200.50", "3rd", "15 percent").
 
 Number words go through text2num (`alpha2digit`, a maintained Rust-backed parser, a few
-microseconds a call); digit strings are parsed here, with the locale's separators.
+microseconds a call); digit strings are parsed here.
+
+A written number is read whole: the run of digits with "," or "." between them ("1,2,3,4" is one
+token, never "1,2" plus leftovers), and only in a form with one reading (docs/resolution.md):
+plain "1200", decimal point "40.50", decimal comma with one or two digits "40,50", thousands
+groups "1,200.50" / "1.200,50" / "1.200.000", Indian groups "1,00,000". "1.200" (1.2 or 1200?),
+groups that are not of three ("1,2,3,4", "12,34,5") and mixed forms ("1.234,5.6") have no
+reading; neither has scientific notation ("1e3", "1e308"): the whole text is then not a number.
 """
 
 from __future__ import annotations
@@ -12,15 +19,26 @@ from decimal import Decimal, InvalidOperation
 from text_to_num import alpha2digit
 
 MAX_INPUT = 80  # code points; longer spans are not numbers anyone says
+MAX_NUMBER = Decimal(10) ** 15  # before a multiplier (at most 10**12): products stay within Decimal's 28 digits
 
-_ARTICLE_MULT = re.compile(r"\b(?:a|an)\s+(?=(?:hundred|thousand|million|billion|grand|dozen)\b)")
+_ARTICLE_MULT = re.compile(r"\b(?:a|an)\s+(?=(?:hundred|thousand|million|billion|trillion|grand|dozen)\b)")
 _MULTIPLIER = {"k": 10**3, "thousand": 10**3, "grand": 10**3, "m": 10**6, "mm": 10**6, "mn": 10**6,
-               "million": 10**6, "b": 10**9, "bn": 10**9, "billion": 10**9, "1000": 10**3,
+               "million": 10**6, "b": 10**9, "bn": 10**9, "billion": 10**9, "trillion": 10**12, "1000": 10**3,
                "1000000": 10**6, "1000000000": 10**9, "dozen": 12}
-NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?:\.\d{3})+,\d{1,2}|\d+(?:[.,]\d+)?|\.\d+)"
-_NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?P<mult>k|thousand|grand|mm|mn|m|million|bn|b|billion|1000|1000000|1000000000|dozen)?(?![\w.])")
+# One written number, taken whole: not preceded by a digit (or a digit and a separator), and
+# atomic, so a form check that fails is never retried on a shorter prefix ("1,2" of "1,2,3,4").
+NUMBER = r"(?<!\d)(?<!\d[.,])(?>\d+(?:[.,]\d+)*|\.\d+)"
+_NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")(?:\s*(?P<mult>k|thousand|grand|mm|mn|m|million|bn|b|billion"
+                          r"|trillion|1000|1000000|1000000000|dozen))?(?!\w)")
 _ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
-_PERCENT = re.compile(r"(" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
+_PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
+_SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
+# The forms with one reading (see the module docstring), in the order they are tried.
+_PLAIN = re.compile(r"\d+|\d*\.\d+")  # "1200", "40.50", ".5" (after _AMBIGUOUS_DOT)
+_AMBIGUOUS_DOT = re.compile(r"[1-9]\d{0,2}\.\d{3}")  # "1.200": 1.2, or 1200 with a European group
+_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")  # "40,50", "40,5"
+_COMMA_GROUPS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|[1-9]\d?(?:,\d{2})+,\d{3}(?:\.\d+)?")  # en, Indian
+_DOT_GROUPS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")  # "1.200,50", "1.200.000"
 
 
 def words_to_digits(text: str) -> str:
@@ -31,13 +49,20 @@ def words_to_digits(text: str) -> str:
 
 
 def parse_decimal(num: str) -> Decimal | None:
-    """"1,200.50" / "1.200,50" / "40,5" / "250" -> Decimal, keeping the written scale."""
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d{1,2}", num):  # 1.200,00 (European grouping)
-        num = num.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"\d+,\d{1,2}", num):  # 40,50 (decimal comma)
+    """A written number (one NUMBER token) -> Decimal keeping its written scale; None when the
+    token has no single reading ("1.200", "1,2,3,4")."""
+    if _AMBIGUOUS_DOT.fullmatch(num):
+        return None
+    if _PLAIN.fullmatch(num):
+        pass
+    elif _DECIMAL_COMMA.fullmatch(num):
         num = num.replace(",", ".")
-    else:
+    elif _COMMA_GROUPS.fullmatch(num):
         num = num.replace(",", "")
+    elif _DOT_GROUPS.fullmatch(num):
+        num = num.replace(".", "").replace(",", ".")
+    else:
+        return None
     try:
         return Decimal(num)
     except InvalidOperation:
@@ -53,12 +78,15 @@ def decimal_str(d: Decimal) -> str:
 
 
 def find_amount(text: str) -> tuple[Decimal, re.Match] | None:
-    """The first number in already digit-converted text, with its multiplier applied."""
+    """The first number in already digit-converted text, with its multiplier applied; None when
+    there is none, or when the first one has no single reading (then no later one is guessed)."""
+    if "e" in text and _SCIENTIFIC.search(text):
+        return None
     m = _NUMBER_MULT.search(text)
     if m is None:
         return None
     value = parse_decimal(m.group("num"))
-    if value is None:
+    if value is None or value > MAX_NUMBER:
         return None
     mult = m.group("mult")
     if mult:
@@ -88,8 +116,10 @@ def resolve_ordinal(text: str) -> dict | None:
 
 def resolve_percentage(text: str) -> dict | None:
     t = words_to_digits(text)
+    if "e" in t and _SCIENTIFIC.search(t):
+        return None
     m = _PERCENT.search(t)
     if m is None:
         return None
-    value = parse_decimal(m.group(1))
+    value = parse_decimal(m.group("num"))
     return None if value is None else {"kind": "percentage", "value": decimal_str(value)}
