@@ -447,3 +447,35 @@ def test_last_night_is_yesterday_evening():
 def test_unknown_date_direction_is_a_config_error():
     with pytest.raises(DomainConfigError, match="dates must be"):
         Resolver({"intents": {"x": {"dates": "sideways"}}, "entities": {}})
+
+
+# -- the edges of the calendar ----------------------------------------------------------------
+
+EDGE_DATES = ["today", "tomorrow", "yesterday", "next friday", "last friday", "next year", "in 3 days",
+              "two days ago", "in 9999 years", "end of the month", "christmas", "March 5", "12/31", "the 31st",
+              "a fortnight from now", "3pm tomorrow", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"]
+
+
+@pytest.mark.parametrize("reference", [dt.datetime(1, 1, 1, tzinfo=UTC), dt.datetime(9999, 12, 31, 23, 59, tzinfo=UTC)])
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "UTC", "Asia/Tokyo"])
+def test_reference_time_at_the_calendars_edges_never_raises(resolver, reference, tz):
+    """Year 1 in Los Angeles has no local time; the day after 9999-12-31 does not exist: unresolved."""
+    text = "pay $50 " + " ".join(EDGE_DATES)
+    spans = [span(text, "amount", "$50")] + [span(text, "date", d) for d in EDGE_DATES]
+    for past in (None, "dispute_transaction"):
+        out = resolver.resolve(text, spans, options(reference, tz), intent=past)
+        assert out[0].resolution == {"kind": "money", "amount": "50", "currency": "USD"}
+        for e in out[1:]:
+            assert e.resolution is None or 1 <= dt.datetime.fromisoformat(e.resolution["value"]).year <= 9999
+
+
+def test_dates_at_the_calendars_edges():
+    last = dt.datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+    dates = DateResolver()
+    assert dates.resolve("today", last)["value"] == "9999-12-31T00:00:00+00:00"
+    assert dates.resolve("tomorrow", last) is None and dates.resolve("next year", last) is None
+    first = dt.datetime(1, 1, 1, 12, 0, tzinfo=UTC)
+    assert dates.resolve("tomorrow", first)["value"] == "0001-01-02T00:00:00+00:00"
+    assert dates.resolve("yesterday", first) is None
+    r = Resolver(None)
+    assert r.reference_time(options(dt.datetime(1, 1, 1, tzinfo=UTC), "America/Los_Angeles")) is None

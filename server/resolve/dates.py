@@ -9,6 +9,10 @@ Two tiers:
    by (folded text, reference minute, time zone). It is warmed up at start (its first call costs
    ~150 ms: it compiles its language data), so no request pays that.
 
+A date that falls outside the years 1..9999 ("tomorrow" said on 9999-12-31, a reference time at
+the range's edge) is unresolved, never an exception: date arithmetic there raises OverflowError or
+ValueError, and a request must not fail for it.
+
 Conventions (documented in docs/resolution.md): "<weekday>" and "this <weekday>" are the next such
 day on or after the reference day; "next <weekday>" the first one strictly after it; "last
 <weekday>" the most recent one strictly before it. A year-less date is the next one on or after
@@ -100,11 +104,14 @@ class DateResolver:
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
-        if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier (context slots)
-            return _iso_datetime(t, reference.tzinfo)
-        # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
-        local = reference.replace(second=0, microsecond=0)
-        found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past)
+        try:
+            if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier
+                return _iso_datetime(t, reference.tzinfo)
+            # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
+            local = reference.replace(second=0, microsecond=0)
+            found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past)
+        except (OverflowError, ValueError):  # past year 9999 or before year 1: no such date
+            return None
         return dict(found) if found is not None else None
 
     def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,

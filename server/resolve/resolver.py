@@ -84,7 +84,7 @@ class Resolver:
     def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions,
                 intent: str | None = None) -> list[ResolvedEntity]:
         """`intent`: the predicted intent; its `dates:` direction decides what "friday" means."""
-        reference = self._reference(options)
+        reference = self.reference_time(options)
         kept = self._select(text, spans)
         past = intent in self.past_intents
         return [self._resolve_one(e, reference, past) for e in kept]
@@ -112,7 +112,7 @@ class Resolver:
 
     # -- resolution by kind -------------------------------------------------------------------
 
-    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime, past: bool = False) -> ResolvedEntity:
+    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime | None, past: bool = False) -> ResolvedEntity:
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
@@ -123,9 +123,10 @@ class Resolver:
             e.resolved, e.resolution = True, resolution
         return e
 
-    def resolve_value(self, etype: str, text: str, reference: dt.datetime, past: bool = False) -> dict | None:
-        """The resolution dict of `text` as an entity of type `etype`, or None (also used by the
-        responder to read slot values carried over from earlier turns)."""
+    def resolve_value(self, etype: str, text: str, reference: dt.datetime | None,
+                      past: bool = False) -> dict | None:
+        """The resolution dict of `text` as an entity of type `etype`, or None. `reference`: the
+        request's instant in its zone; None when it has no local time (dates are then unresolved)."""
         spec = self.specs.get(etype)
         if spec is None:
             return None
@@ -146,7 +147,7 @@ class Resolver:
         if builtin == "money":
             return resolve_money(text, spec.get("default_currency"))
         if builtin == "datetime":
-            return self.dates.resolve(text, reference, past)
+            return None if reference is None else self.dates.resolve(text, reference, past)
         if builtin == "email":
             return contact.resolve_email(text)
         if builtin == "phone":
@@ -159,18 +160,19 @@ class Resolver:
             return resolve_duration(text)
         return resolve_percentage(text)
 
-    def reference_time(self, options: RequestOptions) -> dt.datetime:
-        return self._reference(options)
-
-    def _reference(self, options: RequestOptions) -> dt.datetime:
-        """The request's reference instant, in its time zone (default: now, the domain's zone or UTC)."""
+    def reference_time(self, options: RequestOptions) -> dt.datetime | None:
+        """The request's reference instant in its time zone (default: now, the domain's zone or UTC);
+        None when that local time is outside the years 1..9999 (0001-01-01T00:00Z in Los Angeles)."""
         zone = time_zone(options.time_zone or self.default_time_zone)
         ref = options.reference_time
         if ref is None:
             return dt.datetime.now(zone)
         if ref.tzinfo is None:
             ref = ref.replace(tzinfo=dt.timezone.utc)
-        return ref.astimezone(zone)
+        try:
+            return ref.astimezone(zone)
+        except OverflowError:
+            return None
 
 
 @lru_cache(maxsize=512)
