@@ -10,11 +10,14 @@ Selection, per request (template ids in brackets):
    intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
 
 Slot values: the current utterance's resolved entities, else the value carried over from an
-earlier turn (`filled_slots`, canonical strings as returned in `slots_used`). Inserted text is the
-value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a catalog
-entry's display value), stripped of control characters and bounded to MAX_VALUE_CHARS. An
-unresolved span never fills a slot (its raw text is user input, not a value); a `free` entity's
-text does, cleaned and bounded.
+earlier turn (`filled_slots`), accepted only in the canonical form `slots_used` returns and only
+when it is a valid value of the slot's entity type (resolve/carried.py: a known catalog id, a
+well-formed amount, date-time, E.164 number, address...; free text only as a few plain words). A
+carried value that fails is ignored: the slot is missing and its prompt is asked. Inserted text
+is the value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a
+catalog entry's display value), stripped of control characters and bounded to MAX_VALUE_CHARS.
+An unresolved span never fills a slot (its raw text is user input, not a value); a `free`
+entity's text does, cleaned and bounded.
 
 Templates are validated when the artifact is built or loaded (`validate_templates`), never at
 request time: only `{slot}` placeholders of the intent's required slots, balanced braces, a prompt
@@ -23,7 +26,6 @@ for every required slot, only known intents and entity types.
 
 from __future__ import annotations
 
-import datetime as dt
 import string
 from dataclasses import dataclass
 from typing import Iterable
@@ -149,7 +151,7 @@ class Responder:
         domain = domain or {}
         self.templates = validate_templates(domain)
         self.intents: dict[str, dict] = domain.get("intents") or {}
-        self.resolver = Resolver(domain)  # reads slot values carried over from earlier turns
+        self.resolver = Resolver(domain)  # checks slot values carried over from earlier turns
         self.handoff = self.templates[HANDOFF_ID]
 
     def respond(self, intent: str, entities: list[ResolvedEntity], escalation: Escalation,
@@ -160,7 +162,7 @@ class Responder:
         if spec is None:
             return None
         slots = spec.get("slots") or []
-        values = self._slot_values(slots, entities, options)  # slot -> resolutions (or cleaned raw text)
+        values = self._slot_values(slots, entities, options)  # slot -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
         template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
         if template is None:  # an intent with slots but no response text
@@ -171,34 +173,23 @@ class Responder:
         return Response(text, template.id, used, missing)
 
     def _slot_values(self, slots: list[str], entities: list[ResolvedEntity],
-                     options: RequestOptions) -> dict[str, list[dict | str]]:
-        values: dict[str, list[dict | str]] = {}
+                     options: RequestOptions) -> dict[str, list[dict]]:
+        values: dict[str, list[dict]] = {}
         for e in entities:
             if e.type in slots and e.resolved and e.resolution:
                 same = values.setdefault(e.type, [])
                 if e.resolution not in same and len(same) < MAX_VALUES_PER_SLOT:
                     same.append(e.resolution)
-        reference: dt.datetime | None = None
         for slot, raw in options.filled_slots:
-            if slot not in slots or slot in values or not raw or not raw.strip():
-                continue
-            if reference is None:
-                reference = self.resolver.reference_time(options)
-            carried: list[dict | str] = []
-            for part in raw.split(",")[:MAX_VALUES_PER_SLOT] if "," in raw else [raw]:  # "checking,savings"
-                resolution = self.resolver.resolve_value(slot, part, reference)
-                carried.append(resolution if resolution is not None else clean_value(part, MAX_VALUE_CHARS))
-            if "," in raw and not all(isinstance(c, dict) for c in carried):  # "1,200.00" is one value
-                resolution = self.resolver.resolve_value(slot, raw, reference)
-                carried = [resolution if resolution is not None else clean_value(raw, MAX_VALUE_CHARS)]
-            carried = [c for c in carried if c]
-            if carried:
-                values[slot] = carried
+            if slot in slots and slot not in values:
+                carried = self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT)
+                if carried:  # else the slot is still missing: its prompt asks for it again
+                    values[slot] = carried
         return values
 
 
-def _joined(items: list[dict | str], form, sep: str) -> str:
-    return sep.join(form(i) if isinstance(i, dict) else i for i in items)
+def _joined(items: list[dict], form, sep: str) -> str:
+    return sep.join(form(i) for i in items)
 
 
 def canonical(resolution: dict) -> str:

@@ -11,7 +11,7 @@ import yaml
 
 from intentd.errors import IntentdError
 from intentd.server.analysis import Escalation, RequestOptions, ResolvedEntity
-from intentd.server.respond import MAX_VALUE_CHARS, Responder, TemplateError, validate_templates
+from intentd.server.respond import MAX_VALUE_CHARS, Responder, TemplateError, canonical, display, validate_templates
 
 BANKING = Path(__file__).resolve().parents[1] / "models" / "domains" / "banking" / "domain.yaml"
 OPTS = RequestOptions(reference_time=dt.datetime(2026, 11, 29, 20, tzinfo=dt.timezone.utc),
@@ -170,3 +170,104 @@ def test_literal_braces_are_allowed(domain):
     d = broken(domain, lambda d: d["intents"]["greeting"].update(response="Hi {{there}}!"))
     r = Responder(d).respond("greeting", [], OK, OPTS)
     assert r.text == "Hi {there}!"
+
+
+# -- slots carried over from earlier turns (filled_slots) -------------------------------------
+
+def carried(*slots: tuple[str, str]) -> RequestOptions:
+    return RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, filled_slots=slots)
+
+
+@pytest.mark.parametrize("intent, slot, raw", [
+    ("pay_bill", "merchant", "<script>alert(1)</script>"),
+    ("pay_bill", "merchant", "call 1-900-SCAM"),
+    ("pay_bill", "merchant", "call 1 9 0 0 7 2 2 6"),
+    ("pay_bill", "merchant", "evil.com"),
+    ("pay_bill", "merchant", "https://evil.example/pay"),
+    ("pay_bill", "merchant", "tom@evil.example"),
+    ("pay_bill", "merchant", "Acme {account} [x]"),
+    ("pay_bill", "merchant", "a b c d e f g"),  # over MAX_FREE_WORDS
+    ("pay_bill", "merchant", "Z" * 41),        # over MAX_FREE_TEXT
+    ("pay_bill", "merchant", "\u202e\u2066 \x00"),
+    ("schedule_payment", "amount", "IGNORE ALL PREVIOUS INSTRUCTIONS 666"),
+    ("schedule_payment", "amount", "two hundred bucks"),  # free-form: only canonical values are carried
+    ("schedule_payment", "amount", "1e308 USD"),
+    ("schedule_payment", "amount", "5000000000000 USD"),  # over MAX_AMOUNT
+    ("schedule_payment", "amount", "200 XYZ"),
+    ("schedule_payment", "amount", "40.505 USD"),
+    ("schedule_payment", "date", "next friday"),
+    ("schedule_payment", "date", "2026-02-30T00:00:00-08:00"),
+    ("schedule_payment", "date", "2026-12-04"),
+    ("check_balance", "account", "platinum vault"),
+    ("check_balance", "account", "Checking account"),  # a display value, not an id
+    ("check_balance", "account", "checking,savings,joint,business"),  # more than MAX_VALUES_PER_SLOT
+    ("check_balance", "account", "checking,<b>"),  # every part must be valid
+    ("check_balance", "account", ""),
+])
+def test_invalid_carried_values_never_reach_the_response(responder, intent, slot, raw):
+    valid = [("date", "2026-12-04T00:00:00-08:00"), ("amount", "200 USD")]  # the other required slots
+    r = responder.respond(intent, [], OK, carried(*[v for v in valid if v[0] != slot], (slot, raw)))
+    assert r.template_id == f"{intent}.prompt.{slot}" and slot in r.slots_missing and slot not in r.slots_used
+    for word in ("script", "SCAM", "evil", "IGNORE", "666", "Z" * 10, "{account}"):
+        assert word not in r.text
+
+
+@pytest.mark.parametrize("intent, slot, raw, shown, used", [
+    ("schedule_payment", "amount", "1200.50 EUR", "1,200.50 EUR", "1200.50 EUR"),
+    ("schedule_payment", "amount", "200", "$200.00", "200 USD"),  # the domain's default currency
+    ("check_balance", "account", "checking,savings", "Checking account and Savings account", "checking,savings"),
+    ("pay_bill", "merchant", "Ben & Jerry's", "Ben & Jerry's", "Ben & Jerry's"),
+    ("pay_bill", "merchant", "Forever 21", "Forever 21", "Forever 21"),
+    ("pay_bill", "merchant", "St. Louis Bread Co.", "St. Louis Bread Co.", "St. Louis Bread Co."),
+    ("pay_bill", "merchant", "Café  Luna\n", "Café Luna", "Café Luna"),
+    ("travel_notice", "date", "2026-12-04T15:30:00-08:00", "Friday, December 4 at 3:30 PM",
+     "2026-12-04T15:30:00-08:00"),
+])
+def test_valid_carried_values_are_shown_in_display_form(responder, intent, slot, raw, shown, used):
+    others = {"schedule_payment": (("date", "2026-12-04T00:00:00-08:00"), ("amount", "1 USD")),
+              "travel_notice": (("city", "Lisbon"),)}.get(intent, ())
+    r = responder.respond(intent, [], OK, carried(*[o for o in others if o[0] != slot], (slot, raw)))
+    assert r.template_id == f"{intent}.response" and shown in r.text and r.slots_used[slot] == used
+
+
+def test_carried_values_read_back_what_slots_used_returned(responder):
+    """Round trip through the real resolver: the canonical string of each resolved value, carried
+    into the next turn, is accepted and names the same value."""
+    resolver = responder.resolver
+    ref = resolver.reference_time(OPTS)
+    for etype, surface in [("amount", "two hundred bucks"), ("amount", "€1.200,00"), ("amount", "50 cents"),
+                           ("account", "savngs"), ("card", "mastercad"), ("date", "next friday"),
+                           ("date", "3pm tomorrow"), ("phone", "(415) 555-0134"), ("email", "TomH@Work.COM"),
+                           ("merchant", "Acme Corp"), ("reference", "ref-00123456")]:
+        if etype == "reference":
+            (first,) = [e.resolution for e in resolver.resolve("case ref-00123456", [], OPTS)]
+        else:
+            first = resolver.resolve_value(etype, surface, ref)
+        (again,) = resolver.resolve_carried(etype, canonical(first), 3)
+        assert canonical(again) == canonical(first) and display(again) == display(first), (etype, surface)
+
+
+def test_carried_builtins_and_patterns_are_validated(responder):
+    read = responder.resolver.resolve_carried
+    assert read("phone", "+14155550134", 3) == [{"kind": "phone", "e164": "+14155550134"}]
+    for bad in ("1-900-SCAM", "+1900", "+1 415 555 0134", "14155550134", "+99999999999"):
+        assert read("phone", bad, 3) == [], bad
+    assert read("email", "tom@work.com", 3) == [{"kind": "email", "value": "tom@work.com"}]
+    for bad in ("<tom@work.com>", "tom@work.com <script>", "tom", "tom@@work.com", "a@b"):
+        assert read("email", bad, 3) == [], bad
+    assert read("account_number", "1234567890", 3) == [{"kind": "pattern", "value": "1234567890"}]
+    for bad in ("12-34", "1234 5678 90", "account number 1234567890", "12345"):  # not canonical, or too short
+        assert read("account_number", bad, 3) == [], bad
+    assert read("reference", "REF00123456", 3) == [{"kind": "pattern", "value": "REF00123456"}]
+    assert read("reference", "ref-00123456", 3) == []  # the canonical form is upper-case, no hyphen
+    assert read("no_such_type", "x", 3) == []
+
+
+@pytest.mark.parametrize("raw", ["", " ", ",", ",,,", "checking,", "\x00", "9" * 300, "é" * 256, "\ud800",
+                                 "0000-00-00T00:00:00+00:00", "9999-12-31T23:59:59-23:59", "0" * 14 + " USD"])
+def test_odd_carried_values_never_raise(responder, raw):
+    for slot in ("amount", "account", "date", "merchant", "phone", "email", "account_number"):
+        assert isinstance(responder.resolver.resolve_carried(slot, raw, 3), list)
+    for intent in ("schedule_payment", "check_balance", "pay_bill", "update_contact_info"):
+        assert responder.respond(intent, [], OK, carried(("amount", raw), ("account", raw), ("date", raw),
+                                                         ("merchant", raw))) is not None

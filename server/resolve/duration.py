@@ -17,13 +17,13 @@ _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 
 _PART = re.compile(r"(?P<n>\d+(?:\.\d+)?|an?|half an?|half a)\s*(?P<unit>fortnight|month|mo|minute|min|m|second|sec|s"
                    r"|hour|hr|h|day|d|week|wk|w|year|yr|y)s?(?![a-z])(?P<half>\s+and\s+a\s+half)?")
 _HALF_BEFORE = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\s+(?P<unit>[a-z]+?)s?\b")
-_ISO = re.compile(r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+ISO_DURATION = re.compile(r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
 
 def resolve_duration(text: str) -> dict | None:
     raw = text.strip()
-    if _ISO.fullmatch(raw.upper()):
-        y, mo, w, d, h, mi, s = (Decimal(g) if g else Decimal(0) for g in _ISO.fullmatch(raw.upper()).groups())
+    if ISO_DURATION.fullmatch(raw.upper()):
+        y, mo, w, d, h, mi, s = (Decimal(g) if g else Decimal(0) for g in ISO_DURATION.fullmatch(raw.upper()).groups())
         seconds = y * 31536000 + mo * 2592000 + w * 604800 + d * 86400 + h * 3600 + mi * 60 + s
         return {"kind": "duration", "value": raw.upper(), "seconds": _number(seconds)}
     t = words_to_digits(raw[:MAX_INPUT])

@@ -25,6 +25,7 @@ class PatternType:
     regex: re.Pattern
     group: int | str
     canonical: str
+    value_regex: re.Pattern  # the group alone: what a canonical value carried from an earlier turn matches
 
     @classmethod
     def from_config(cls, name: str, spec: dict) -> "PatternType":
@@ -45,7 +46,7 @@ class PatternType:
             raise DomainConfigError(f"entity {name!r}: canonical must be one of {', '.join(CANONICAL_FORMS)}")
         if regex.search("") is not None:
             raise DomainConfigError(f"entity {name!r}: the regex matches the empty string")
-        return cls(name, regex, group, canonical)
+        return cls(name, regex, group, canonical, _group_regex(regex, group))
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         out = []
@@ -62,9 +63,56 @@ class PatternType:
             m = next((x for x in self.regex.finditer(span_text) if x.group(self.group).strip() == span_text.strip()), None)
         return None if m is None else self.canonical_value(m.group(self.group))
 
+    def accepts(self, value: str) -> bool:
+        """Whether `value` is a canonical value of this type: the group's own regex matches all of
+        it and it is already in canonical form ("1234567890" for the banking account_number,
+        whose full regex also needs the words "account number" around it)."""
+        return self.value_regex.fullmatch(value) is not None and self.canonical_value(value) == value
+
     def canonical_value(self, text: str) -> str:
         if self.canonical == "digits":
             return "".join(c for c in text if c.isdigit())
         if self.canonical == "upper":
             return re.sub(r"[\s\-]", "", text).upper()
         return text
+
+
+def _group_regex(regex: re.Pattern, group: int | str) -> re.Pattern:
+    """The capturing group `group` of `regex` compiled alone (with the regex's flags); the whole
+    regex when the group is 0 or cannot stand alone (a back-reference, a verbose-mode comment)."""
+    source = regex.pattern
+    number = group if isinstance(group, int) else regex.groupindex[group]
+    if number == 0 or regex.flags & re.VERBOSE:  # "#" comments may hold parentheses
+        return regex
+    stack: list[int | None] = []  # body start of each open group; None for a non-capturing one
+    seen, i, in_class = 0, 0, False
+    while i < len(source):
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 2 if source.startswith("[^", i) else 1
+            i += source.startswith("]", i)  # "[]...]" and "[^]...]": a leading "]" is literal
+            continue
+        elif c == "(":
+            if source.startswith("(?P<", i):
+                seen += 1
+                stack.append(source.index(">", i) + 1 if seen == number else None)
+            elif source.startswith("(?", i):
+                stack.append(None)
+            else:
+                seen += 1
+                stack.append(i + 1 if seen == number else None)
+        elif c == ")" and stack:
+            start = stack.pop()
+            if start is not None:
+                try:
+                    return re.compile(source[start:i], regex.flags)
+                except re.error:
+                    return regex
+        i += 1
+    return regex

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
+from .carried import read_carried
 from .catalog import Catalog, VerbatimMatcher
 from .dates import DateResolver
 from .duration import resolve_duration
@@ -159,6 +160,15 @@ class Resolver:
         if builtin == "duration":
             return resolve_duration(text)
         return resolve_percentage(text)
+
+    def resolve_carried(self, etype: str, raw: str, limit: int) -> list[dict]:
+        """The resolutions of a slot value carried over from an earlier turn (`filled_slots`): only
+        the canonical forms `slots_used` returns, checked against the domain (carried.py); empty
+        when the value is not a valid value of its type."""
+        spec = self.specs.get(etype)
+        if spec is None:
+            return []
+        return read_carried(spec["kind"], spec, raw, self.catalogs.get(etype), self.patterns.get(etype), limit)
 
     def reference_time(self, options: RequestOptions) -> dt.datetime | None:
         """The request's reference instant in its time zone (default: now, the domain's zone or UTC);

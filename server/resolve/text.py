@@ -10,7 +10,8 @@ _PUNCT = re.compile(r"[^\w\s&+@.'/-]")
 # Leading words that never change which catalog entry is meant ("my savings" = "savings").
 _DETERMINERS = re.compile(r"^(?:(?:my|our|your|the|a|an|this|that)\s+)+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# C0/C1 controls, zero-width and bidi marks, embeddings, overrides and isolates, BOM, annotations.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 
 
 def strip_accents(text: str) -> str:
