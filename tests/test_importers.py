@@ -23,6 +23,7 @@ from intentd.models.data.importers import (
     import_data,
     write_splits,
 )
+from intentd.models.data.checks import check_examples
 from intentd.models.data.schema import SPLITS, DataError, Example, Span, read_jsonl
 from intentd.models.data.splits import stratified_split
 
@@ -303,7 +304,7 @@ def test_csv_custom_columns_quoted_newline_and_ood(tmp_path):
         "id,utterance,label\n"
         '1,"book a table\nfor two, please",book\n'  # a record spanning lines 2-3
         "2,hi there 👋,greet\n"
-        "3,what is love,\n"  # empty intent: out of scope
+        "3,what is love,OOD\n"
         "4,tell me a joke,OOD\n"
         "\n"
         "5,café au lait,order\n",
@@ -315,6 +316,7 @@ def test_csv_custom_columns_quoted_newline_and_ood(tmp_path):
         ["book a table\nfor two, please", "hi there 👋", "what is love", "tell me a joke", "café au lait"]
     )
     assert sum(ex.ood for ex in rows) == 2 and result.splits["test"] == []
+    assert sorted(ex.origin.line for ex in rows) == [2, 4, 5, 6, 8]  # each record's first physical line
 
     # line numbers after a quoted newline are physical lines, not record numbers
     path.write_text('text,intent\n"a\nb",x\n"c\nd",x\n,x\n', encoding="utf-8")
@@ -457,11 +459,13 @@ def test_write_splits_round_trip(tmp_path):
 def test_format_summary_reports_counts_duplicates_and_leakage():
     train = many({"book": 3, "greet": 2}, ood=1) + [Example("book 0", "greet"), Example("dup", "book", (Span(0, 3, "t"),))]
     test = [Example("book utterance 0", "book"), Example("new thing", "cancel"), Example("zz", "book", (Span(0, 2, "u"),))]
+    splits = {"train": train, "valid": [], "test": test}
     result = ImportResult(
-        splits={"train": train, "valid": [], "test": test},
+        splits=splits,
         carved=["valid carved from train (10%, seed 13, stratified by intent): 0 of 8 examples"],
         sources={"train": "t.jsonl", "valid": "carved from t.jsonl", "test": "x.jsonl"},
         notes=["a note"],
+        findings=check_examples(splits),
     )
     text = format_summary(result)
     assert re.search(r"^train\s+8\s+7\s+1\s+1\s+t\.jsonl$", text, re.M)
@@ -470,7 +474,10 @@ def test_format_summary_reports_counts_duplicates_and_leakage():
     assert "carved: valid carved from train (10%, seed 13" in text and "note: a note" in text
     assert "exact duplicate texts within train: 0" in text
     assert "test texts also in train: 1 (leakage" in text
-    assert "never seen in train: cancel" in text and "entity type(s) never seen in train: u" in text
+    assert "warning: test text 'book utterance 0' is also in train" in text
+    assert "warning: test intent 'cancel' (1 example(s)) is never seen in train" in text
+    assert "warning: test entity type 'u' (1 span(s)) is never seen in train" in text
+    assert "(--strict makes warnings errors)" in text
 
     train.append(Example("book utterance 1", "book"))
     assert "exact duplicate texts within train: 1" in format_summary(result)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .schema import SPLITS, DataError, Example, Span, Summary, read_jsonl, write_jsonl
+from .checks import Finding, check_domain, check_examples, fail_on, format_findings
+from .domain import DomainPlan, load_domain, place_domain, plan_domain
+from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
 from .splits import stratified_split
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "DataError",
     "ImportResult",
     "import_data",
+    "import_into",
     "write_splits",
     "format_summary",
     "bio_to_spans",
@@ -53,6 +56,8 @@ class ImportResult:
     carved: list[str]  # one note per split carved out of train
     sources: dict[str, str]  # split -> the file or folder it came from
     notes: list[str] = field(default_factory=list)  # repairs, skipped lines, ignored keys
+    findings: list[Finding] = field(default_factory=list)  # warnings about the data and its domain.yaml
+    domain: DomainPlan | None = None  # the domain.yaml carried into the output folder, if any
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +113,36 @@ def import_data(
     return ImportResult(splits=splits, carved=carved, sources=sources, notes=notes)
 
 
+def import_into(
+    out_dir: str | Path,
+    fmt: str,
+    src: str | Path,
+    *,
+    fail_on_warnings: bool = False,
+    **options,
+) -> tuple[ImportResult, dict[str, Path]]:
+    """`intentd data import`: read SRC, check it (and the domain.yaml the output folder will hold)
+    against the data, then write the splits and carry domain.yaml along.
+
+    domain.yaml is taken from the source folder, or beside a source file; an output folder's own
+    domain.yaml that differs is kept (it may hold edits) and reported. `fail_on_warnings`
+    (`--strict`): any warning is a DataError and nothing is written. `options`: as `import_data`.
+    """
+    result = import_data(fmt, src, **options)
+    plan = plan_domain(src, out_dir)
+    domain = load_domain(plan.checked) if plan.checked is not None else None
+    result.domain = plan
+    result.findings = check_examples(result.splits, options.get("ood_label", "oos"))
+    result.findings += check_domain(domain, plan.checked or plan.source, result.splits)
+    if plan.action == "kept":
+        result.findings.insert(0, Finding("domain_kept", plan.note() or "", str(plan.target)))
+    if fail_on_warnings:
+        fail_on(result.findings)
+    written = write_splits(result, out_dir)
+    place_domain(plan)
+    return result, written
+
+
 def write_splits(result: ImportResult, out_dir: str | Path) -> dict[str, Path]:
     """Write train.jsonl, valid.jsonl and test.jsonl.
 
@@ -150,6 +185,8 @@ def format_summary(result: ImportResult) -> str:
         lines.append(f"carved: {note}")
     for note in result.notes:
         lines.append(f"note: {note}")
+    if result.domain is not None and result.domain.note():
+        lines.append(result.domain.note())
 
     lines.extend(_count_table("intent", [sums[s].intents for s in SPLITS]))
     lines.extend(_count_table("entity type", [sums[s].entity_types for s in SPLITS]))
@@ -157,6 +194,9 @@ def format_summary(result: ImportResult) -> str:
     lines.append("")
     lines.append("checks:")
     lines.extend("  " + line for line in _checks(result.splits))
+    lines.extend("  " + line for line in format_findings(result.findings))
+    if result.findings:
+        lines.append("  (--strict makes warnings errors)")
     return "\n".join(lines)
 
 
@@ -247,43 +287,16 @@ def _count_table(title: str, counters: list[Counter]) -> list[str]:
     return out
 
 
-def _label(example: Example) -> str:
-    return "<ood>" if example.ood else str(example.intent)
-
-
 def _checks(splits: dict[str, list[Example]]) -> list[str]:
-    """Problems that make reported figures wrong without failing anything."""
+    """Counts that make reported figures wrong when they are not zero; the examples behind them
+    are listed among the warnings (checks.py)."""
     out: list[str] = []
     train = splits.get("train", [])
     train_texts = Counter(ex.text for ex in train)
-    dup_train = len(train) - len(train_texts)
-    out.append(f"exact duplicate texts within train: {dup_train}")
-
-    labels: dict[str, set[str]] = {}
-    for ex in train:
-        labels.setdefault(ex.text, set()).add(_label(ex))
-    conflicts = sum(1 for v in labels.values() if len(v) > 1)
-    if conflicts:
-        out.append(f"warning: {conflicts} train text(s) appear with different labels")
-
+    out.append(f"exact duplicate texts within train: {len(train) - len(train_texts)}")
     for split in ("valid", "test"):
-        rows = splits.get(split, [])
-        leaked = sum(1 for ex in rows if ex.text in train_texts)
-        line = f"{split} texts also in train: {leaked}"
-        if leaked:
-            line = f"warning: {line} (leakage: these inflate {split} figures)"
-        out.append(line)
-
-    seen_intents = {ex.intent for ex in train if not ex.ood}
-    seen_types = {s.type for ex in train for s in ex.entities}
-    for split in ("valid", "test"):
-        rows = splits.get(split, [])
-        unseen = sorted({ex.intent for ex in rows if not ex.ood} - seen_intents)
-        if unseen:
-            out.append(f"warning: {split} has intent(s) never seen in train: {', '.join(unseen)}")
-        unseen_types = sorted({s.type for ex in rows for s in ex.entities} - seen_types)
-        if unseen_types:
-            out.append(f"warning: {split} has entity type(s) never seen in train: {', '.join(unseen_types)}")
+        leaked = sum(1 for ex in splits.get(split, []) if ex.text in train_texts)
+        out.append(f"{split} texts also in train: {leaked}" + (f" (leakage: these inflate {split} figures)" if leaked else ""))
     return out
 
 
@@ -431,7 +444,8 @@ def _read_bio_split(folder: Path, *, split: str, ood_label: str, strict: bool, n
         ood = label == ood_label
         try:
             examples.append(
-                Example(text=" ".join(tokens), intent=None if ood else label, entities=tuple(spans), ood=ood)
+                Example(text=" ".join(tokens), intent=None if ood else label, entities=tuple(spans), ood=ood,
+                        origin=Origin(str(paths["seq.in"]), number))
             )
         except ValueError as exc:
             raise DataError(str(exc), paths["seq.in"], number) from exc
@@ -502,7 +516,8 @@ def _clinc_list(data: dict, key: str, path: Path, ood_label: str, *, oos_only: b
                 f'key "{key}" index {index}: label {label!r} in an out-of-scope list (expected {ood_label!r})', path
             )
         try:
-            out.append(Example(text=text, intent=None if ood else label, ood=ood))
+            out.append(Example(text=text, intent=None if ood else label, ood=ood,
+                               origin=Origin(str(path), key=f'key "{key}" index {index}')))
         except ValueError as exc:
             raise DataError(f'key "{key}" index {index}: {exc}', path) from exc
     return out
@@ -525,7 +540,11 @@ def _import_csv(
 
 def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: str) -> list[Example]:
     """One example per record; line numbers are the physical line where a record starts, which
-    differs from the record number once a quoted field spans lines."""
+    differs from the record number once a quoted field spans lines.
+
+    A blank intent is an error, never out-of-scope: it is as often a label someone forgot as a
+    query that is out of scope, and training on the wrong guess is worse than stopping. The error
+    lists the first few such records and their count, so one pass fixes them all."""
     reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
     try:
         header = next(reader)
@@ -544,6 +563,7 @@ def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: st
     text_at, intent_at = columns[text_column], columns[intent_column]
 
     examples: list[Example] = []
+    blank: list[int] = []  # lines of records with an empty intent
     start = reader.line_num + 1
     while True:
         try:
@@ -564,9 +584,20 @@ def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: st
         text, intent = row[text_at].strip(), row[intent_at].strip()
         if not text:
             raise DataError(f"empty text in column {text_column!r}", path, line)
-        ood = not intent or intent == ood_label
+        if not intent:
+            blank.append(line)
+            continue
+        ood = intent == ood_label
         try:
-            examples.append(Example(text=text, intent=None if ood else intent, ood=ood))
+            examples.append(Example(text=text, intent=None if ood else intent, ood=ood, origin=Origin(str(path), line)))
         except ValueError as exc:
             raise DataError(str(exc), path, line) from exc
+    if blank:
+        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        raise DataError(
+            f"empty {intent_column!r} in {len(blank)} record(s) (line(s) {shown}): label every record; "
+            f"an out-of-scope one is labelled {ood_label!r} (--ood-label)",
+            path,
+            blank[0],
+        )
     return examples

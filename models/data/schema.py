@@ -28,6 +28,23 @@ class DataError(IntentdError, ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an example was read: what a warning about it names, so a person can find and fix it.
+
+    `line` is 1-based; `key` is used instead where a format has no useful line (a JSON key and index).
+    """
+
+    path: str
+    line: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}: {self.key}" if self.key else self.path
+
+
+@dataclass(frozen=True, slots=True)
 class Span:
     """An entity mention: [start, end) in code points of the example's text.
 
@@ -57,14 +74,18 @@ class Example:
     entities: tuple[Span, ...] = field(default_factory=tuple)
     ood: bool = False
     meta: dict | None = field(default=None, compare=False)  # free-form (e.g. review capture); not trained on
+    origin: Origin | None = field(default=None, compare=False, repr=False)  # file and line it was read from
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError("text must be a non-empty string")
         if self.ood and self.intent is not None:
             raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
-        if not self.ood and (not isinstance(self.intent, str) or not self.intent):
-            raise ValueError('an in-scope example needs a non-empty string "intent"')
+        if not self.ood and (not isinstance(self.intent, str) or not self.intent.strip()):
+            raise ValueError(
+                'an in-scope example needs a non-blank string "intent" '
+                '(an out-of-scope example says so: "ood": true)'
+            )
         previous_end = 0
         for span in sorted(self.entities, key=lambda s: (s.start, s.end)):
             if not (0 <= span.start < span.end <= len(self.text)):
@@ -93,7 +114,7 @@ class Example:
         return out
 
     @classmethod
-    def from_json(cls, obj: object) -> "Example":
+    def from_json(cls, obj: object, origin: Origin | None = None) -> "Example":
         if not isinstance(obj, dict):
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
         unknown = set(obj) - {"text", "intent", "entities", "ood", "meta"}
@@ -126,7 +147,7 @@ class Example:
         intent = obj.get("intent")
         if ood and intent is not None:
             raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
-        return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood, meta=meta)
+        return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood, meta=meta, origin=origin)
 
 
 def read_jsonl(path: str | Path) -> list[Example]:
@@ -153,7 +174,7 @@ def iter_jsonl(path: str | Path) -> Iterator[Example]:
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
             try:
-                yield Example.from_json(obj)
+                yield Example.from_json(obj, Origin(str(path), number))
             except ValueError as exc:
                 raise DataError(str(exc), path, number) from exc
 

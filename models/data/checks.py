@@ -1,0 +1,315 @@
+"""Warnings about data that loads but would train or serve wrongly, each naming the file and line.
+
+Two families, both run by `intentd data import` and (through `check_training_data`) by `intentd
+train` before any training:
+- the examples on their own: entity spans with surrounding whitespace or that start or end inside
+  a word (the tagger labels whole words, so such a span is learnt as the whole word), intents that
+  look like out-of-scope or carry stray spaces, one text with two labels, valid or test texts
+  also in train, valid or test labels never seen in train;
+- the examples against domain.yaml: intents it has no entry for (no response), intents it lists
+  without a training example (`intentd train` refuses them), entity types it does not declare
+  (never resolved), declared types no training span shows (the model never finds them),
+  escalation tiers it does not list, and no domain.yaml at all.
+
+Findings are warnings. Reports show the first few of each kind and a count; with
+`fail_on_warnings` (`--strict`) the first finding becomes a DataError (one line, file and line).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .domain import DOMAIN_FILE, key_lines, validate_domain
+from .schema import SPLITS, DataError, Example, Origin, Span
+
+SHOWN_PER_KIND = 5  # findings listed per kind before "... and N more"
+
+# kind -> what a group of them is, in report order
+KINDS: dict[str, str] = {
+    "no_domain": "no domain.yaml",
+    "domain_kept": "domain.yaml not replaced",
+    "intent_not_in_domain": "intents with no entry in domain.yaml (they get no response)",
+    "domain_intent_without_examples": "domain.yaml intents without a training example (intentd train refuses them)",
+    "entity_type_not_in_domain": "entity types not declared in domain.yaml (never resolved)",
+    "entity_type_without_spans": "domain.yaml entity types without a training span (the model never finds them)",
+    "unknown_tier": "escalation tiers not listed in escalation.tiers",
+    "span_whitespace": "entity spans with leading or trailing whitespace",
+    "span_cuts_word": "entity spans that start or end inside a word (the tagger labels whole words)",
+    "ood_label_as_intent": "examples whose intent is the out-of-scope label",
+    "intent_whitespace": "intents with leading or trailing whitespace",
+    "conflicting_labels": "train texts that also appear with another label",
+    "leakage": "valid or test texts also in train (they inflate the figures)",
+    "unseen_intent": "valid or test intents never seen in train (the model cannot predict them)",
+    "unseen_entity_type": "valid or test entity types never seen in train (the model cannot find them)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str  # a key of KINDS
+    message: str
+    path: str | None = None
+    line: int | None = None
+    key: str | None = None  # where a format has no line: a JSON key and index
+
+    @classmethod
+    def at(cls, kind: str, origin: Origin | None, message: str) -> "Finding":
+        if origin is None:
+            return cls(kind, message)
+        return cls(kind, message, origin.path, origin.line, origin.key)
+
+    def __str__(self) -> str:
+        where = str(Origin(self.path, self.line, self.key)) if self.path else ""
+        return f"{where}: {self.message}" if where else self.message
+
+    def error(self, others: int = 0) -> DataError:
+        message = f"{self.key}: {self.message}" if self.key and self.line is None else self.message
+        if others:
+            message += f" (and {others} more warning(s); without --strict they are listed and the data is kept)"
+        return DataError(message, self.path, self.line)
+
+
+def format_findings(findings: Sequence[Finding], shown: int = SHOWN_PER_KIND) -> list[str]:
+    """One line for a lone finding; a count, the first `shown` and "... and N more" for a kind with several."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(finding.kind, []).append(finding)
+    lines: list[str] = []
+    for kind in sorted(groups, key=lambda k: list(KINDS).index(k) if k in KINDS else len(KINDS)):
+        group = groups[kind]
+        if len(group) == 1:
+            lines.append(f"warning: {group[0]}")
+            continue
+        lines.append(f"warning: {len(group)} {KINDS.get(kind, kind)}:")
+        lines.extend(f"  {finding}" for finding in group[:shown])
+        if len(group) > shown:
+            lines.append(f"  ... and {len(group) - shown} more")
+    return lines
+
+
+def fail_on(findings: Sequence[Finding]) -> None:
+    """`--strict`: the first finding, by report order, as an error."""
+    if findings:
+        order = {kind: i for i, kind in enumerate(KINDS)}
+        first = min(findings, key=lambda f: order.get(f.kind, len(order)))
+        raise first.error(len(findings) - 1)
+
+
+def check_training_data(
+    splits: Mapping[str, Sequence[Example]],
+    domain: dict | None,
+    domain_path: str | Path | None,
+    strict: bool = False,
+    ood_label: str = "oos",
+) -> list[str]:
+    """What `intentd train` checks before training: the examples, and the domain against them.
+
+    Raises DataError when the domain itself is invalid, or (strict) on the first warning;
+    otherwise returns the report lines (empty when all is well) for the caller to print.
+    """
+    if domain is not None and domain_path is not None:
+        validate_domain(domain, domain_path)
+    findings = check_examples(splits, ood_label) + check_domain(domain, domain_path, splits)
+    if strict:
+        fail_on(findings)
+    return format_findings(findings)
+
+
+# --------------------------------------------------------------------------------------------
+# the examples on their own
+
+
+def check_examples(splits: Mapping[str, Sequence[Example]], ood_label: str = "oos") -> list[Finding]:
+    findings: list[Finding] = []
+    for split in SPLITS:
+        for ex in splits.get(split, ()):
+            findings.extend(_check_example(ex, ood_label))
+    findings.extend(_check_across_splits(splits))
+    return findings
+
+
+def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
+    if not ex.ood and ex.intent is not None:
+        if ex.intent == ood_label:
+            yield Finding.at("ood_label_as_intent", ex.origin,
+                             f"intent {ex.intent!r} is the out-of-scope label: in canonical JSONL an "
+                             f'out-of-scope example is {{"text": ..., "ood": true}}, with no intent')
+        elif ex.intent != ex.intent.strip():
+            yield Finding.at("intent_whitespace", ex.origin,
+                             f"intent {ex.intent!r} has leading or trailing whitespace (a different label "
+                             f"from {ex.intent.strip()!r})")
+    if not ex.entities:
+        return
+    starts, ends = word_bounds(ex.text)
+    for span in ex.entities:
+        finding = _check_span(ex, span, starts, ends)
+        if finding is not None:
+            yield finding
+
+
+def _check_span(ex: Example, span: Span, starts: list[int], ends: list[int]) -> Finding | None:
+    text, shown = ex.text, ex.span_text(span)
+    head = f"entity {span.type!r} [{span.start}, {span.end}) {shown!r}"
+    if shown != shown.strip():
+        lead = len(shown) - len(shown.lstrip())
+        trail = len(shown) - len(shown.rstrip())
+        fix = f"[{span.start + lead}, {span.end - trail})" if shown.strip() else "nothing: it is all whitespace"
+        return Finding.at("span_whitespace", ex.origin, f"{head} has leading or trailing whitespace; the span should be {fix}")
+    start_set, end_set = set(starts), set(ends)
+    if span.start in start_set and span.end in end_set:
+        return None
+    word_start = max((s for s in starts if s <= span.start), default=0)
+    word_end = min((e for e in ends if e >= span.end), default=len(text))
+    return Finding.at("span_cuts_word", ex.origin,
+                      f"{head} starts or ends inside the word(s) {text[word_start:word_end]!r}; the model "
+                      f"learns whole words, so the span should be [{word_start}, {word_end})")
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+def _is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
+def word_bounds(text: str) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the words the tagger labels (server/tokenize.py `_words`): runs
+    of non-space characters, with punctuation at either end of a run standing alone
+    ("savings." is "savings" and "."; "$200", "2026-01-15" and "bank's" are one word each)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _NON_SPACE.finditer(text):
+        lo, hi = match.span()
+        while lo < hi - 1 and _is_punctuation(text[lo]):
+            starts.append(lo)
+            ends.append(lo + 1)
+            lo += 1
+        while hi - 1 > lo and _is_punctuation(text[hi - 1]):
+            starts.append(hi - 1)
+            ends.append(hi)
+            hi -= 1
+        starts.append(lo)
+        ends.append(hi)
+    return sorted(starts), sorted(ends)
+
+
+def _label(ex: Example) -> str:
+    return "out-of-scope" if ex.ood else repr(ex.intent)
+
+
+def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Finding]:
+    train = splits.get("train", ())
+    first_seen: dict[str, Example] = {}
+    for ex in train:
+        seen = first_seen.setdefault(ex.text, ex)
+        if seen is not ex and _label(seen) != _label(ex):
+            yield Finding.at("conflicting_labels", ex.origin,
+                             f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at {seen.origin or 'an earlier line'}")
+
+    train_intents = {ex.intent for ex in train if not ex.ood}
+    train_types = {span.type for ex in train for span in ex.entities}
+    for split in ("valid", "test"):
+        rows = splits.get(split, ())
+        for ex in rows:
+            if ex.text in first_seen:
+                yield Finding.at("leakage", ex.origin,
+                                 f"{split} text {ex.text!r} is also in train ({first_seen[ex.text].origin or 'train'})")
+        for intent, (count, ex) in _first_of(rows, lambda e: [] if e.ood else [e.intent]).items():
+            if intent not in train_intents:
+                yield Finding.at("unseen_intent", ex.origin,
+                                 f"{split} intent {intent!r} ({count} example(s)) is never seen in train")
+        for etype, (count, ex) in _first_of(rows, lambda e: [s.type for s in e.entities]).items():
+            if etype not in train_types:
+                yield Finding.at("unseen_entity_type", ex.origin,
+                                 f"{split} entity type {etype!r} ({count} span(s)) is never seen in train")
+
+
+def _first_of(rows: Iterable[Example], keys) -> dict[str, tuple[int, Example]]:
+    """key -> (how many times it occurs, the first example it occurs in), in order of first occurrence."""
+    counts: Counter = Counter()
+    first: dict[str, Example] = {}
+    for ex in rows:
+        for key in keys(ex):
+            counts[key] += 1
+            first.setdefault(key, ex)
+    return {key: (counts[key], first[key]) for key in first}
+
+
+# --------------------------------------------------------------------------------------------
+# the examples against domain.yaml
+
+
+def check_domain(
+    domain: dict | None, path: str | Path | None, splits: Mapping[str, Sequence[Example]]
+) -> list[Finding]:
+    """The domain (already validated on its own) against the data it will be trained with."""
+    if domain is None:
+        where = str(path) if path is not None else None
+        return [Finding("no_domain", f"no {DOMAIN_FILE} here: the model will give no responses and resolve no "
+                                     f"entity values (`intentd init DIR` writes a commented template)", where)]
+    path = str(path) if path is not None else DOMAIN_FILE
+    lines = key_lines(path)
+    findings: list[Finding] = []
+    train = splits.get("train", ())
+    intents = domain.get("intents") or {}
+    entities = domain.get("entities") or {}
+
+    train_intents = _first_of(train, lambda e: [] if e.ood else [e.intent])
+    for intent, (count, ex) in train_intents.items():
+        if intent not in intents:
+            findings.append(Finding.at("intent_not_in_domain", ex.origin,
+                                       f"intent {intent!r} ({count} example(s)) has no entry under intents: "
+                                       f"in {path}, so it gets no response"))
+    for intent in intents:
+        if intent not in train_intents:
+            findings.append(Finding("domain_intent_without_examples",
+                                    f"intent {intent!r} has no training example: `intentd train` refuses a "
+                                    f"domain intent the model cannot predict (add examples or remove it)",
+                                    path, lines.get(("intents", str(intent)))))
+
+    all_rows = [ex for split in SPLITS for ex in splits.get(split, ())]
+    for etype, (count, ex) in _first_of(all_rows, lambda e: [s.type for s in e.entities]).items():
+        if etype not in entities:
+            findings.append(Finding.at("entity_type_not_in_domain", ex.origin,
+                                       f"entity type {etype!r} ({count} span(s)) is not declared under "
+                                       f"entities: in {path}, so its spans are never resolved and fill no slot"))
+    train_types = {span.type for ex in train for span in ex.entities}
+    for etype, spec in entities.items():
+        spec = spec or {}
+        kind = spec.get("kind", "free")
+        found_without_model = kind == "pattern" or (kind == "catalog" and spec.get("match_without_model"))
+        if etype not in train_types and not found_without_model:
+            hint = " (or set match_without_model: true)" if kind == "catalog" else ""
+            findings.append(Finding("entity_type_without_spans",
+                                    f"entity type {etype!r} ({kind}) has no span in train: the model never "
+                                    f"finds it{hint}", path, lines.get(("entities", str(etype)))))
+
+    findings.extend(_check_tiers(domain, path, lines))
+    return findings
+
+
+def _check_tiers(domain: dict, path: str, lines: dict) -> Iterable[Finding]:
+    from intentd.server.escalation import DEFAULT_TIER
+
+    escalation = domain.get("escalation") or {}
+    tiers = escalation.get("tiers")
+    if not isinstance(tiers, list):
+        return
+    for reason in ("out_of_distribution", "low_confidence", "ambiguous"):
+        tier = escalation.get(reason, DEFAULT_TIER)
+        if tier not in tiers:
+            said = f"escalation.{reason} is {tier!r}" if reason in escalation else \
+                f"escalation.{reason} is not set, so it is {tier!r}"
+            yield Finding("unknown_tier", f"{said}, which escalation.tiers does not list", path,
+                          lines.get(("escalation", reason), lines.get(("escalation", "tiers"))))
+    for intent, spec in (domain.get("intents") or {}).items():
+        tier = spec.get("escalate") if isinstance(spec, dict) else None
+        if tier and tier not in tiers:
+            yield Finding("unknown_tier", f"intent {intent!r} escalates to {tier!r}, which escalation.tiers "
+                                          f"does not list", path,
+                          lines.get(("intents", str(intent), "escalate"), lines.get(("intents", str(intent)))))
