@@ -7,6 +7,8 @@ import logging
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from .capture import DROP_REASONS
+
 log = logging.getLogger(__name__)
 
 # Sub-millisecond resolution where the SLO lives (p95 <= 25 ms), coarse beyond.
@@ -68,12 +70,21 @@ class Metrics:
                                      ["version"], registry=r)
         self.confidence = Histogram("intentd_top_confidence", "Calibrated top-intent confidence of answers",
                                     ["version"], buckets=CONFIDENCE_BUCKETS, registry=r)
-        self.captured = Counter("intentd_review_captured", "Answers queued for the review file", registry=r)
+        # The review file (server/capture.py): each queued record ends as written or dropped, counted
+        # by the capture's writer thread (ReviewCapture(..., on_written=, on_dropped=capture_dropped)).
+        self.captured = Counter("intentd_review_captured", "Records written to the review file", registry=r)
+        self.capture_drops = Counter("intentd_review_capture_dropped",
+                                     "Records not written to the review file, by reason", ["reason"], registry=r)
+        for reason in DROP_REASONS:
+            self.capture_drops.labels(reason)  # every reason exported from the start, at 0
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
 
     def set_model(self, name: str, version: str, provider: str) -> None:
         self.model_info.clear()
         self.model_info.labels(name, version, provider).set(1)
+
+    def capture_dropped(self, reason: str) -> None:
+        self.capture_drops.labels(reason).inc()
 
     def count_answer(self, analysis) -> None:
         if analysis.prediction.is_ood:

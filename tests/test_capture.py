@@ -1,8 +1,14 @@
-"""Review capture: what it keeps, its size bound and rotation, redaction, and reading it back."""
+"""Review capture: what it keeps, its size bound and rotation, a private file that survives symlinks and
+failed writes, the written/dropped counts, redaction, and reading it back."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shlex
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +16,13 @@ from pathlib import Path
 import pytest
 
 from intentd.models.data.schema import read_jsonl
+from intentd.server.analysis import Analysis, Escalation, ResolvedEntity
 from intentd.server.capture import CaptureSettings, ReviewCapture
+from intentd.server.decode import Prediction
+from intentd.server.metrics import Metrics
 from intentd.server.model import Model
 from intentd.server.pipeline import Pipeline
+from intentd.server.redact import redact
 
 FOREIGN = [
     "quelle est la météo à Lyon demain",
@@ -72,3 +82,168 @@ def test_redaction_and_reimport(pipeline: Pipeline, tmp_path: Path):
 def test_bad_settings_are_rejected(tmp_path: Path):
     with pytest.raises(ValueError, match="max_bytes"):
         ReviewCapture(CaptureSettings(tmp_path / "r.jsonl", max_bytes=10))
+
+
+# -- the file: private, never through a symlink, never a partial line, counted ---------------------
+
+CHILD = Path(__file__).resolve().parent / "capture_child.py"
+
+
+def escalated(text_entities: list[tuple[int, int, str]] = (), ood: bool = True) -> Analysis:
+    """An answer as the pipeline returns it, for tests about the file rather than the model."""
+    entities = [ResolvedEntity(t, "", s, e, 0.9) for s, e, t in text_entities]
+    prediction = Prediction([("transfer_money", 0.41), ("greeting", 0.2)], [], 9.5, is_ood=ood)
+    return Analysis(prediction, entities, Escalation(True, "out_of_distribution", "frontier_standard"), None, "v1")
+
+
+def counted(path: Path, **settings) -> tuple[ReviewCapture, Metrics]:
+    metrics = Metrics()
+    cap = ReviewCapture(CaptureSettings(path, **settings), metrics.captured.inc, metrics.capture_dropped)
+    return cap, metrics
+
+
+def test_file_is_created_private_and_stays_private_when_rotated(tmp_path: Path):
+    path = tmp_path / "review.jsonl"
+    old_umask = os.umask(0)  # the mode must not depend on a permissive umask
+    try:
+        cap, metrics = counted(path, max_bytes=1024, backups=2)
+        for i in range(12):
+            cap.offer(f"what is the weather in city number {i}", escalated())
+        cap.close()
+    finally:
+        os.umask(old_umask)
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["review.jsonl", "review.jsonl.1", "review.jsonl.2"]
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert cap.written == 12 and cap.dropped == 0 and metrics.value("intentd_review_captured_total") == 12
+
+
+def test_an_existing_world_readable_file_is_made_private(tmp_path: Path):
+    path = tmp_path / "review.jsonl"
+    path.write_text("")
+    path.chmod(0o644)
+    cap = ReviewCapture(CaptureSettings(path))
+    cap.offer("hello?", escalated())
+    cap.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(read_jsonl(path)) == 1
+
+
+def test_a_symlink_at_the_path_is_refused_not_followed(tmp_path: Path, caplog):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    path = tmp_path / "review.jsonl"
+    path.symlink_to(victim)
+    cap, metrics = counted(path)
+    with caplog.at_level(logging.WARNING, logger="intentd.server.capture"):
+        for _ in range(3):
+            assert cap.offer("my card number is 4111 1111 1111 1111", escalated())
+        cap.close()
+    assert victim.read_text() == "precious\n" and path.is_symlink()
+    assert cap.written == 0 and cap.dropped_by_reason["unsafe_path"] == 3
+    assert metrics.value("intentd_review_capture_dropped_total", {"reason": "unsafe_path"}) == 3
+    assert metrics.value("intentd_review_captured_total") == 0
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "symbolic link" in warnings[0].getMessage()  # one line, not one per record
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback
+
+
+def test_a_symlink_at_a_rotated_name_is_replaced_not_followed(tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    path = tmp_path / "review.jsonl"
+    (tmp_path / "review.jsonl.1").symlink_to(victim)
+    cap = ReviewCapture(CaptureSettings(path, max_bytes=1024, backups=1))
+    for i in range(8):
+        cap.offer(f"what is the weather in city number {i}", escalated())
+    cap.close()
+    assert victim.read_text() == "precious\n"
+    rotated = tmp_path / "review.jsonl.1"
+    assert not rotated.is_symlink() and stat.S_IMODE(rotated.stat().st_mode) == 0o600
+    assert cap.written == 8 and len(read_jsonl(rotated)) + len(read_jsonl(path)) <= 8
+
+
+def test_a_fifo_at_the_path_neither_blocks_nor_is_written(tmp_path: Path):
+    path = tmp_path / "review.jsonl"
+    os.mkfifo(path)
+    cap = ReviewCapture(CaptureSettings(path))
+    cap.offer("hello?", escalated())
+    cap.close()  # returns: the writer did not block opening a FIFO that has no reader
+    assert cap.dropped_by_reason["unsafe_path"] == 1 and cap.written == 0
+
+
+def test_a_failed_write_is_cut_back_and_the_next_record_starts_clean(tmp_path: Path):
+    """A real partial write: the kernel writes up to the file size limit, then refuses (EFBIG)."""
+    path = tmp_path / "review.jsonl"
+    proc = subprocess.run([sys.executable, str(CHILD), "fsize", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["texts"] == ["short record one", "short record two"]  # read_jsonl accepted the file
+    assert out["ends_with_newline"]
+    assert (out["written"], out["dropped"]["write_error"]) == (2, 1)
+    assert out["metric_written"] == 2 and out["metric_dropped"]["write_error"] == 1
+    assert "File too large" in proc.stderr and proc.stderr.count("cannot write") == 1
+    imported = tmp_path / "imported"
+    proc = subprocess.run([sys.executable, "-m", "intentd", "data", "import", "--format", "jsonl", str(path),
+                           "--out", str(imported)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_full_disk_drops_records_and_keeps_the_file_readable(tmp_path: Path):
+    """ENOSPC from a real 64 KiB tmpfs, mounted in a private user and mount namespace."""
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        pytest.skip("needs unshare and mount (util-linux) for a private tmpfs")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(mnt))} || exit 77; "
+              f"exec {shlex.quote(sys.executable)} {shlex.quote(str(CHILD))} fill {shlex.quote(str(mnt / 'review.jsonl'))}")
+    proc = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+                          capture_output=True, text=True)
+    if proc.returncode == 77 or "unshare failed" in proc.stderr or "Operation not permitted" in proc.stderr:
+        pytest.skip(f"cannot mount a private tmpfs here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    written = [int(t.split()[1]) for t in out["texts"]]
+    assert len(written) == out["written"] == out["metric_written"] > 0
+    assert out["dropped"]["write_error"] == out["metric_dropped"]["write_error"] == 400 - len(written) > 0
+    first_drop = min(set(range(400)) - set(written))
+    assert any(i > first_drop for i in written)  # a short record still fitted after a long one failed
+    assert out["ends_with_newline"] and "No space left on device" in proc.stderr
+
+
+# -- redaction ---------------------------------------------------------------------------------------
+
+def test_redaction_covers_emails_and_spoken_digits_and_moves_entities(tmp_path: Path):
+    text = "mail Tom.H@work.example.com or tom at work dot com, call four one five five five oh one two, card 4111"
+    spans = [(5, 27, "email"), (31, 50, "email"), (57, 91, "phone"), (98, 102, "card")]
+    path = tmp_path / "review.jsonl"
+    cap = ReviewCapture(CaptureSettings(path, redact_digits=True))
+    cap.offer(text, escalated(spans, ood=False))
+    cap.close()
+    (row,) = read_jsonl(path)  # offsets valid for the redacted text
+    assert row.text == "mail <email> or <email>, call zero zero zero zero zero zero zero zero, card 0000"
+    assert [(row.text[s.start:s.end], s.type) for s in row.entities] == [
+        ("<email>", "email"), ("<email>", "email"), ("zero zero zero zero zero zero zero zero", "phone"),
+        ("0000", "card")]
+    assert row.meta["redacted"] is True
+
+
+@pytest.mark.parametrize("text, redacted", [
+    ("my number is four one five, five five five, oh one three four",
+     "my number is zero zero zero, zero zero zero, zero zero zero zero"),
+    ("double five nine two", "double zero zero zero"),
+    ("triple seven", "triple zero"),
+    ("one or two things at five o'clock", "one or two things at five o'clock"),  # words, not a number
+    ("someone two three", "someone two three"),
+    ("pay 4 one five", "pay 0 zero zero"),
+    ("write to jane_doe+bank@mail.co.uk now", "write to <email> now"),
+])
+def test_redaction_cases(text, redacted):
+    assert redact(text, [])[0] == redacted
+
+
+def test_redacted_spans_never_split_a_replacement():
+    text = "email tom@work.com please"
+    # a span that starts inside the address and one that ends inside it
+    got, moved = redact(text, [(10, 18), (0, 9), (19, 25)])
+    assert got == "email <email> please"
+    assert [got[s:e] for s, e in moved] == ["<email>", "email <email>", "please"]

@@ -1,0 +1,82 @@
+"""Redaction of captured text (`--capture-redact-digits`): what could identify a customer or an
+account never reaches the review file, and the entity offsets still point at the right text.
+
+- every digit becomes "0" ("4111 1111" -> "0000 0000": one code point for one, offsets unchanged);
+- a run of spoken digits ("four one five five five", "oh one two three", "double five nine":
+  at least MIN_SPOKEN_DIGITS digits) has each digit word replaced by "zero", keeping the shape of
+  a spoken number for retraining;
+- an e-mail address, written ("tom@work.com") or spoken ("tom at work dot com"), becomes EMAIL.
+
+Words and addresses change length, so entity spans are moved with the text: a span before or
+after an edit shifts by the edit's change in length; a boundary inside an edited run moves to the
+edge of its replacement, so a span that covered an address covers EMAIL (never half a token).
+"""
+
+from __future__ import annotations
+
+import re
+
+EMAIL = "<email>"
+MIN_SPOKEN_DIGITS = 3
+_DIGIT = re.compile(r"\d")
+_WRITTEN_EMAIL = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+_SPOKEN_EMAIL = re.compile(r"\b[\w+-]+(?:\s+dot\s+[\w+-]+)*\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+\b", re.I)
+_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|o)\b"
+_TOKEN = r"(?:(?:double|triple)[\s-]+)?(?:" + _WORD + r"|\d+)"
+_SPOKEN_RUN = re.compile(r"\b" + _TOKEN + r"(?:[\s,-]+" + _TOKEN + r")*\b", re.I)
+_TOKEN_RE = re.compile(r"(?:(?P<times>double|triple)[\s-]+)?(?:(?P<word>" + _WORD + r")|(?P<digits>\d+))", re.I)
+
+Edit = tuple[int, int, str]  # [start, end) of the original text -> replacement
+
+
+def redact(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """(redacted text, the spans moved onto it)."""
+    edits: list[Edit] = []
+    for regex in (_WRITTEN_EMAIL, _SPOKEN_EMAIL):
+        for m in regex.finditer(text):
+            _add(edits, (m.start(), m.end(), EMAIL))
+    for m in _SPOKEN_RUN.finditer(text):
+        for edit in _spoken_digits(m):
+            _add(edits, edit)
+    edits.sort()
+    out, last = [], 0
+    for start, end, replacement in edits:
+        out.append(text[last:start])
+        out.append(replacement)
+        last = end
+    out.append(text[last:])
+    redacted = _DIGIT.sub("0", "".join(out))
+    moved = [(_move(start, edits, False), _move(end, edits, True)) for start, end in spans]
+    return redacted, moved
+
+
+def _add(edits: list[Edit], edit: Edit) -> None:
+    """Keep the first edit of any overlapping pair (addresses are found before digit runs)."""
+    if all(edit[1] <= s or e <= edit[0] for s, e, _ in edits):
+        edits.append(edit)
+
+
+def _spoken_digits(run: re.Match) -> list[Edit]:
+    """One edit per digit word of a run that says at least MIN_SPOKEN_DIGITS digits ("two" alone,
+    "one or two" and "five o'clock" are words, not numbers); written digits are left to _DIGIT."""
+    tokens = list(_TOKEN_RE.finditer(run.group(0)))
+    count = 0
+    for t in tokens:
+        times = {"double": 2, "triple": 3}.get((t.group("times") or "").lower(), 1)
+        count += times * (len(t.group("digits")) if t.group("digits") else 1)
+    if count < MIN_SPOKEN_DIGITS or not any(t.group("word") for t in tokens):
+        return []
+    base = run.start()
+    return [(base + t.start("word"), base + t.end("word"), "zero") for t in tokens if t.group("word")]
+
+
+def _move(pos: int, edits: list[Edit], is_end: bool) -> int:
+    delta = 0
+    for start, end, replacement in edits:
+        if pos <= start:
+            break
+        if pos >= end:
+            delta += len(replacement) - (end - start)
+            continue
+        return start + delta + (len(replacement) if is_end else 0)  # inside: to the replacement's edge
+    return pos + delta
