@@ -292,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_config.add_arguments(sv)
     sv.set_defaults(func=_cmd_serve)
 
+    from intentd import health as health_cmd  # light: grpcio is imported only when it runs
+
+    he = sub.add_parser("health", help="exit 0 when a server's gRPC health service says SERVING (probes, scripts)")
+    health_cmd.add_arguments(he)
+    he.set_defaults(func=health_cmd.run)
+
     try:
         from intentd.loadtest import cli as loadtest_cli
     except ImportError:
