@@ -479,3 +479,19 @@ def test_dates_at_the_calendars_edges():
     assert dates.resolve("yesterday", first) is None
     r = Resolver(None)
     assert r.reference_time(options(dt.datetime(1, 1, 1, tzinfo=UTC), "America/Los_Angeles")) is None
+
+
+# -- pattern types: the group alone (what a value carried from an earlier turn must match) ---------
+
+@pytest.mark.parametrize("source, group, value_regex", [
+    (r"(?i)\bacct\s*(\d{6,})\b", 1, r"\d{6,}"),
+    (r"[()\]](a(b)c)[^]()]+(?P<x>[(]d\))", "x", r"[(]d\)"),  # parentheses inside classes are not groups
+    (r"\\(a)(b)", 2, "b"),                                  # an escaped backslash before a group
+    (r"(a)(?P<n>\1b)", "n", r"(a)(?P<n>\1b)"),               # a back-reference cannot stand alone: whole regex
+    (r"REF-(\d+)", 0, r"REF-(\d+)"),
+])
+def test_pattern_group_regex(source, group, value_regex):
+    from intentd.server.resolve.patterns import PatternType
+
+    p = PatternType.from_config("t", {"pattern": source, "group": group})
+    assert p.value_regex.pattern == value_regex and p.value_regex.flags == p.regex.flags

@@ -107,6 +107,8 @@ def test_inserted_values_are_cleaned_and_bounded(responder):
     inserted = r.text.removeprefix("I can pay your ").removesuffix(" bill now. Please check the amount and confirm it in the app.")
     assert len(inserted) == MAX_VALUE_CHARS and inserted.endswith("…")
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in r.text)
+    isolated = ent("merchant", {"kind": "text", "value": "Acme\u2066\u2067\u2068\u2069\u061c Corp"})
+    assert "I can pay your Acme Corp bill" in responder.respond("pay_bill", [isolated], OK, OPTS).text
     assert inserted.startswith("Acme[31m Corp")
 
 
