@@ -63,21 +63,25 @@ def validate_domain(domain: dict, path: str | Path) -> None:
     escalation = domain.get("escalation") or {}
     if not isinstance(escalation, dict):
         raise DataError("'escalation' must be a mapping", path, lines.get(("escalation",)))
-    bounds = {
-        "target_false_escalation_rate": (0.0, 1.0, False),  # open interval: 0 escalates nothing, 1 everything
-        "low_confidence_threshold": (0.0, 1.0, True),
-        "ambiguity_margin": (0.0, 1.0, True),
+    ranges = {  # what calibration (pick_threshold) and the escalation policy accept
+        "target_false_escalation_rate": ("in [0, 1)", lambda x: 0.0 <= x < 1.0),
+        "low_confidence_threshold": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
+        "ambiguity_margin": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
     }
-    for key, (low, high, closed) in bounds.items():
-        if key not in escalation:
-            continue
-        value = escalation[key]
-        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        inside = number is not None and (low <= number <= high if closed else low < number < high)
-        if not inside:
-            interval = f"[{low:g}, {high:g}]" if closed else f"between {low:g} and {high:g} (exclusive)"
+    for key, (interval, inside) in ranges.items():
+        value = escalation.get(key)
+        if key in escalation and (isinstance(value, bool) or not isinstance(value, (int, float)) or not inside(value)):
             raise DataError(f"escalation.{key} must be a number {interval}, got {value!r}", path,
                             lines.get(("escalation", key)))
+    for intent, spec in (domain.get("intents") or {}).items():
+        tier = spec.get("escalate") if isinstance(spec, dict) else None
+        if tier is not None and not (isinstance(tier, str) and tier.strip()):
+            raise DataError(f"intent {intent!r}: escalate names a tier (e.g. escalate: human), got {tier!r}", path,
+                            lines.get(("intents", str(intent), "escalate"), lines.get(("intents", str(intent)))))
+    for reason in ("out_of_distribution", "low_confidence", "ambiguous"):
+        tier = escalation.get(reason)
+        if tier is not None and not (isinstance(tier, str) and tier.strip()):
+            raise DataError(f"escalation.{reason} names a tier, got {tier!r}", path, lines.get(("escalation", reason)))
     tiers = escalation.get("tiers")
     if tiers is not None and not (isinstance(tiers, list) and all(isinstance(t, str) and t for t in tiers)):
         raise DataError("escalation.tiers must be a list of tier names", path, lines.get(("escalation", "tiers")))
