@@ -3,7 +3,8 @@ what happened as JSON: `python tests/capture_child.py MODE PATH`.
 
 - `fsize`: one record, then RLIMIT_FSIZE set to exactly two such records; then a long record
   (the kernel writes part of it, then refuses: EFBIG) and a short one, which must still fit.
-- `fill`: PATH is on a tiny tmpfs; records of alternating lengths until the disk is full (ENOSPC).
+- `fill`: PATH is on a tiny tmpfs; records of alternating lengths until the disk is full (ENOSPC),
+  then a ballast file is removed and one more record is written.
 """
 
 from __future__ import annotations
@@ -46,12 +47,18 @@ def main(mode: str, path: Path) -> None:
         texts = [e.text for e in read_jsonl(path)]
         caps = [first, second]
     else:
-        cap = capture(path, metrics)
+        ballast = path.with_name("ballast")
+        ballast.write_bytes(b"b" * 16384)
+        full = capture(path, metrics)
         for i in range(400):
-            cap.offer(f"record {i:03d} " + ("y" * 1500 if i % 2 else "short"), analysis())
-        cap.close()
+            full.offer(f"record {i:03d} " + ("y" * 1500 if i % 2 else "short"), analysis())
+        full.close()
+        ballast.unlink()  # room again: the next record must land on a clean line
+        freed = capture(path, metrics)
+        freed.offer("record 400 after space was freed", analysis())
+        freed.close()
         texts = [e.text for e in read_jsonl(path)]
-        caps = [cap]
+        caps = [full, freed]
     reasons = {}
     for c in caps:
         for reason, n in c.dropped_by_reason.items():
