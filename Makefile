@@ -45,3 +45,14 @@ bench-accuracy: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(EXAMPLE) bench-results .pytest_cache
+
+# The serving image (deploy/Containerfile) with podman or docker, whichever is installed:
+# make image [IMAGE=name:tag] [BASE=base-image] [MODEL=artifact-dir] [GPU=1]. Guide: docs/deploy.md.
+IMAGE ?= localhost/intentd:latest
+BASE  ?= docker.io/library/python:3.11-slim
+MODEL ?= $(EXAMPLE)
+GPU   ?= 0
+.PHONY: image
+
+image: $(if $(filter $(EXAMPLE),$(MODEL)),model)
+	IMAGE='$(IMAGE)' BASE='$(BASE)' MODEL='$(MODEL)' GPU='$(GPU)' sh deploy/build-image.sh
