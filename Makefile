@@ -52,7 +52,13 @@ IMAGE ?= localhost/intentd:latest
 BASE  ?= docker.io/library/python:3.11-slim
 MODEL ?= $(EXAMPLE)
 GPU   ?= 0
-.PHONY: image
+.PHONY: image test-image
 
 image: $(if $(filter $(EXAMPLE),$(MODEL)),model)
 	IMAGE='$(IMAGE)' BASE='$(BASE)' MODEL='$(MODEL)' GPU='$(GPU)' sh deploy/build-image.sh
+
+# Builds the image and runs it (read-only root, the sidecar Pod under podman kube play, SIGTERM
+# drain under load). Not part of make test; skips with a message without podman or docker.
+test-image: $(STAMP) $(if $(filter $(EXAMPLE),$(MODEL)),model)
+	sh tests/image/setup_host.sh
+	IMAGE='$(IMAGE)' BASE='$(BASE)' MODEL='$(MODEL)' $(BIN)/python -m pytest tests/image/check_image.py -v -s -rs -p no:cacheprovider
