@@ -1,0 +1,272 @@
+// Command chat-backend shows a chat backend's use of the intentd sidecar: each message of one
+// conversation is analysed within a deadline (retries on RESOURCE_EXHAUSTED / UNAVAILABLE
+// included), the previous turn's intent goes along as context, and the backend either answers
+// with intentd's constrained response or hands the turn to the tier the escalation hint names.
+//
+//	chat-backend -target unix:/run/intentd/intentd.sock "what is my checking balance"
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	pb "intentd/clients/go/intentdv1"
+)
+
+// The flags are those of the Node.js example (clients/node/examples/chat-backend.ts).
+type options struct {
+	target, session, timeZone           string
+	deadlineMs, backoffMs, maxBackoffMs int
+	attempts                            int
+	json                                bool
+	tlsCA, tlsCert, tlsKey, tlsServer   string
+}
+
+func parseFlags(args []string) (options, []string, error) {
+	var o options
+	fs := flag.NewFlagSet("chat-backend", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: chat-backend [flags] MESSAGE...\n\nExit status: 0 all turns answered, 1 a call failed, 2 bad usage.")
+		fs.PrintDefaults()
+	}
+	target := os.Getenv("INTENTD_TARGET")
+	if target == "" {
+		target = "unix:/run/intentd/intentd.sock"
+	}
+	fs.StringVar(&o.target, "target", target, "unix:/ABSOLUTE/PATH.sock or HOST:PORT (default from $INTENTD_TARGET)")
+	fs.IntVar(&o.deadlineMs, "deadline-ms", 1000, "budget of each turn in ms, retries included")
+	fs.IntVar(&o.attempts, "attempts", 4, "attempts per turn, the first included")
+	fs.IntVar(&o.backoffMs, "backoff-ms", 25, "backoff ceiling in ms before the 2nd attempt, doubling after")
+	fs.IntVar(&o.maxBackoffMs, "max-backoff-ms", 1000, "largest backoff ceiling in ms")
+	fs.StringVar(&o.session, "session", fmt.Sprintf("chat-%d", os.Getpid()), "conversation id, sent as context")
+	fs.StringVar(&o.timeZone, "time-zone", "", "IANA zone for dates (default UTC)")
+	fs.BoolVar(&o.json, "json", false, "one JSON object per turn on stdout")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "TLS: the server's CA (PEM)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "mTLS: this client's certificate (PEM)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "mTLS: this client's key (PEM)")
+	fs.StringVar(&o.tlsServer, "tls-server-name", "", "TLS: the name in the server's certificate, if not the target's host")
+	if err := fs.Parse(args); err != nil {
+		return o, nil, err
+	}
+	switch {
+	case fs.NArg() == 0:
+		return o, nil, fmt.Errorf("give at least one MESSAGE")
+	case o.attempts < 1 || o.deadlineMs < 1 || o.backoffMs < 1 || o.maxBackoffMs < 1:
+		return o, nil, fmt.Errorf("--attempts, --deadline-ms, --backoff-ms and --max-backoff-ms must be 1 or more")
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return o, nil, fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	return o, fs.Args(), nil
+}
+
+func transportCredentials(o options) (grpc.DialOption, error) {
+	if o.tlsCA == "" && o.tlsCert == "" && o.tlsServer == "" {
+		// plaintext: what a Unix socket sidecar uses (WithInsecure: grpc-go 1.33 has no credentials/insecure)
+		return grpc.WithInsecure(), nil
+	}
+	config := &tls.Config{ServerName: o.tlsServer, MinVersion: tls.VersionTLS12}
+	if o.tlsCA != "" {
+		pem, err := os.ReadFile(o.tlsCA)
+		if err != nil {
+			return nil, err
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", o.tlsCA)
+		}
+	}
+	if o.tlsCert != "" {
+		pair, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return nil, err
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(config)), nil
+}
+
+// describe is one line for a resolved value, by its kind.
+func describe(r *pb.Resolution) string {
+	if !r.GetResolved() {
+		return "unresolved"
+	}
+	switch v := r.GetValue().(type) {
+	case *pb.Resolution_Money:
+		return strings.TrimSpace("money " + v.Money.GetAmount() + " " + v.Money.GetCurrency())
+	case *pb.Resolution_Datetime:
+		grain := strings.ToLower(strings.TrimPrefix(v.Datetime.GetGrain().String(), "GRAIN_"))
+		return fmt.Sprintf("datetime %s (%s)", v.Datetime.GetValue(), grain)
+	case *pb.Resolution_Catalog:
+		return fmt.Sprintf("catalog %s %q (%.3f)", v.Catalog.GetId(), v.Catalog.GetValue(), v.Catalog.GetScore())
+	case *pb.Resolution_Number:
+		return "number " + v.Number.GetValue()
+	case *pb.Resolution_Ordinal:
+		return "ordinal " + v.Ordinal.GetValue()
+	case *pb.Resolution_Percentage:
+		return "percentage " + v.Percentage.GetValue()
+	case *pb.Resolution_Duration:
+		return "duration " + v.Duration.GetIso()
+	case *pb.Resolution_Email:
+		return "email " + v.Email
+	case *pb.Resolution_PhoneE164:
+		return "phoneE164 " + v.PhoneE164
+	case *pb.Resolution_Pattern:
+		return "pattern " + v.Pattern
+	case *pb.Resolution_Text:
+		return "text " + v.Text
+	}
+	return "unresolved"
+}
+
+// codeName spells a status code as the gRPC spec does ("RESOURCE_EXHAUSTED", not "ResourceExhausted").
+func codeName(code codes.Code) string {
+	var b strings.Builder
+	for i, r := range code.String() {
+		if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(code.String()[i-1])) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func reason(reply *pb.AnalyzeResponse) string {
+	return strings.ToLower(strings.TrimPrefix(reply.GetEscalation().GetReason().String(), "ESCALATION_REASON_"))
+}
+
+func printTurn(text string, reply *pb.AnalyzeResponse, attempts int, asJSON bool) error {
+	top := &pb.IntentScore{}
+	if len(reply.GetIntents()) > 0 {
+		top = reply.GetIntents()[0]
+	}
+	esc := reply.GetEscalation()
+	if asJSON {
+		full, err := protojson.Marshal(reply)
+		if err != nil {
+			return err
+		}
+		type entity struct {
+			Type  string `json:"type"`
+			Text  string `json:"text"`
+			Start uint32 `json:"start"`
+			End   uint32 `json:"end"`
+			Value string `json:"value"`
+		}
+		entities := []entity{}
+		for _, e := range reply.GetEntities() {
+			entities = append(entities, entity{e.GetType(), e.GetText(), e.GetStart(), e.GetEnd(), describe(e.GetResolution())})
+		}
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{
+			"text": text, "intent": top.GetName(), "confidence": top.GetConfidence(), "entities": entities,
+			"escalation": map[string]any{"escalate": esc.GetEscalate(), "reason": reason(reply),
+				"tier": esc.GetTargetTier(), "detail": esc.GetDetail()},
+			"response": reply.GetResponse().GetText(), "attempts": attempts, "reply": json.RawMessage(full),
+		})
+	}
+	fmt.Printf("user: %s\n  intent: %s (%.3f)\n", text, top.GetName(), top.GetConfidence())
+	for _, e := range reply.GetEntities() {
+		fmt.Printf("  entity: %s '%s' [%d, %d) -> %s\n", e.GetType(), e.GetText(), e.GetStart(), e.GetEnd(), describe(e.GetResolution()))
+	}
+	if esc.GetEscalate() {
+		fmt.Printf("  escalation: %s -> %s: %s\n", reason(reply), esc.GetTargetTier(), esc.GetDetail())
+	} else {
+		fmt.Println("  escalation: none")
+	}
+	fmt.Printf("  response: %s\n  (%s, server %.1f ms, model %s)\n", reply.GetResponse().GetText(), plural(attempts, "attempt"),
+		float64(reply.GetTiming().GetTotalUs())/1000, reply.GetModelVersion())
+	return nil
+}
+
+func run(args []string) int {
+	o, messages, err := parseFlags(args)
+	if err == flag.ErrHelp {
+		return 0
+	} else if err != nil {
+		fmt.Fprintf(os.Stderr, "chat-backend: %v (--help for usage)\n", err)
+		return 2
+	}
+	creds, err := transportCredentials(o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
+		return 2
+	}
+	dial := []grpc.DialOption{creds}
+	if strings.HasPrefix(o.target, "unix:") {
+		// Reconnecting to a local socket is cheap: try again after 100 ms (not gRPC's 1 s, growing
+		// to 2 min), so a sidecar that restarts is reached again within the retries of one call.
+		dial = append(dial, grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}))
+	}
+	conn, err := grpc.Dial(o.target, dial...) // connects lazily: a missing server is an UNAVAILABLE call
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
+		return 2
+	}
+	defer conn.Close()
+	client := pb.NewIntentServiceClient(conn)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	policy := retryPolicy{maxAttempts: o.attempts, initialBackoff: ms(o.backoffMs), maxBackoff: ms(o.maxBackoffMs),
+		rng: rand.New(rand.NewSource(time.Now().UnixNano())),
+		onRetry: func(n int, err error, delay time.Duration) {
+			s := status.Convert(err)
+			fmt.Fprintf(os.Stderr, "retry: attempt %d got %s (%s); next in %d ms\n", n, codeName(s.Code()), s.Message(), delay.Milliseconds())
+		}}
+	previousIntent, failed := "", 0
+	for _, text := range messages {
+		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone,
+			Context: &pb.RequestContext{SessionId: o.session, PreviousIntent: previousIntent}}
+		var reply *pb.AnalyzeResponse
+		ctx, cancel := context.WithTimeout(context.Background(), ms(o.deadlineMs))
+		attempts, err := policy.call(ctx, func(ctx context.Context) (err error) {
+			reply, err = client.Analyze(ctx, request)
+			return err
+		})
+		cancel()
+		if err != nil {
+			// A real backend would answer the user from its fallback path here.
+			s := status.Convert(err)
+			fmt.Fprintf(os.Stderr, "error: %s: %s after %s: %s\n", text, codeName(s.Code()), plural(attempts, "attempt"), s.Message())
+			failed++
+			continue
+		}
+		if err := printTurn(text, reply, attempts, o.json); err != nil {
+			fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
+			return 1
+		}
+		previousIntent = ""
+		if !reply.GetEscalation().GetEscalate() && len(reply.GetIntents()) > 0 {
+			previousIntent = reply.GetIntents()[0].GetName()
+		}
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}

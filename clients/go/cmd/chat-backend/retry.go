@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"math/rand"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// retryPolicy: bounded attempts and exponential backoff with full jitter, within the caller's
+// context deadline. intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE
+// while it starts, drains or restarts; both are safe to retry (Analyze is read-only).
+type retryPolicy struct {
+	maxAttempts    int           // the first attempt included; 1 disables retries
+	initialBackoff time.Duration // backoff ceiling before the 2nd attempt; doubles after
+	maxBackoff     time.Duration
+	onRetry        func(attempt int, err error, delay time.Duration)
+	// jitter source, seeded per process: before Go 1.20 math/rand's global source starts from
+	// the same seed in every process, so every client would wait the same "random" times.
+	rng *rand.Rand
+}
+
+func retryable(err error) bool {
+	code := status.Code(err)
+	return code == codes.ResourceExhausted || code == codes.Unavailable
+}
+
+// call runs attempt until it succeeds, fails for good, runs out of attempts, or the next try
+// could not start before ctx's deadline. It returns the number of attempts made.
+func (p retryPolicy) call(ctx context.Context, attempt func(context.Context) error) (int, error) {
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil || !retryable(err) || n >= p.maxAttempts {
+			return n, err
+		}
+		ceiling := p.initialBackoff << (n - 1)
+		if ceiling > p.maxBackoff || ceiling <= 0 {
+			ceiling = p.maxBackoff
+		}
+		delay := time.Duration(p.rng.Int63n(int64(ceiling) + 1)) // full jitter
+		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(delay).After(deadline) {
+			return n, err
+		}
+		if p.onRetry != nil {
+			p.onRetry(n, err, delay)
+		}
+		timer := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return n, err
+		case <-timer.C:
+		}
+	}
+}

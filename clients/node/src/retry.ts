@@ -1,0 +1,87 @@
+/**
+ * Retries for calls to intentd: bounded attempts, exponential backoff with full jitter, and
+ * never past the caller's overall deadline.
+ *
+ * intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE while it starts,
+ * drains or restarts; both are safe to retry (every per-utterance RPC is read-only). Anything
+ * else (INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...) is final and thrown at once.
+ */
+import { type ServiceError, status } from "@grpc/grpc-js";
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included; 1 disables retries. */
+  maxAttempts: number;
+  /** Backoff ceiling before the second attempt; it doubles per attempt up to maxBackoffMs. */
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Status codes worth another attempt. */
+  retryOn: readonly status[];
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 4,
+  initialBackoffMs: 25,
+  maxBackoffMs: 1000,
+  retryOn: [status.RESOURCE_EXHAUSTED, status.UNAVAILABLE],
+};
+
+/** What a retry hook is told before the client sleeps and tries again. */
+export interface RetryEvent {
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
+  error: ServiceError;
+  delayMs: number;
+}
+
+/** A call that failed for good: the last attempt's gRPC error and how many attempts were made. */
+export class IntentdCallError extends Error {
+  readonly code: status;
+  readonly details: string;
+
+  constructor(readonly error: ServiceError, readonly attempts: number) {
+    super(`${status[error.code]} after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${error.details}`, {
+      cause: error,
+    });
+    this.name = "IntentdCallError";
+    this.code = error.code;
+    this.details = error.details;
+  }
+}
+
+export interface Attempted<T> {
+  value: T;
+  attempts: number;
+}
+
+function isServiceError(error: unknown): error is ServiceError {
+  return typeof error === "object" && error !== null && typeof (error as ServiceError).code === "number";
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `attempt` until it succeeds, fails with a code not in `policy.retryOn`, runs out of
+ * attempts, or the next try could not start before `deadline`. Each attempt gets the same
+ * absolute deadline, so retries never extend the caller's budget.
+ */
+export async function withRetry<T>(
+  attempt: (deadline: Date) => Promise<T>,
+  deadline: Date,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  onRetry?: (event: RetryEvent) => void,
+): Promise<Attempted<T>> {
+  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+  for (let n = 1; ; n++) {
+    try {
+      return { value: await attempt(deadline), attempts: n };
+    } catch (error) {
+      if (!isServiceError(error)) throw error;
+      if (!policy.retryOn.includes(error.code) || n >= maxAttempts) throw new IntentdCallError(error, n);
+      const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (n - 1));
+      const delayMs = Math.random() * ceiling; // full jitter: callers shed together do not return together
+      if (Date.now() + delayMs >= deadline.getTime()) throw new IntentdCallError(error, n);
+      onRetry?.({ attempt: n, error, delayMs });
+      await sleep(delayMs);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+"""The Node.js client (clients/node) against the real server on a Unix socket.
+
+The fixture builds the client as a user would: `npm ci` (once; node_modules is kept), then
+`npm run build`, which regenerates the stubs from proto/ and compiles them, so a change to the
+contract that breaks the client fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+import client_scenarios as scenarios
+from conftest import REPO
+from servers import ThreadServer
+
+NODE_DIR = REPO / "clients" / "node"
+MIN_NODE_MAJOR = 18  # util.parseArgs
+
+
+def _npm(npm: str, *args: str, timeout: float) -> None:
+    done = subprocess.run([npm, *args], cwd=NODE_DIR, capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        pytest.fail(f"npm {' '.join(args)} failed in clients/node (exit {done.returncode}):\n"
+                    f"{done.stdout}\n{done.stderr}")
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        pytest.skip("node/npm not found: the Node.js client tests need Node.js 18+ and npm on PATH")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
+        pytest.skip(f"node {version} is older than {MIN_NODE_MAJOR}: the Node.js client needs Node.js 18+")
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"  # npm writes it on every install
+    if not installed.exists() or installed.stat().st_mtime < (NODE_DIR / "package-lock.json").stat().st_mtime:
+        _npm(npm, "ci", "--no-audit", "--no-fund", timeout=900)
+    _npm(npm, "run", "build", timeout=300)
+    return node
+
+
+@pytest.fixture(scope="module")
+def example(node) -> list[str]:
+    return [node, str(NODE_DIR / "dist" / "examples" / "chat-backend.js")]
+
+
+def test_conversation(example, banking_artifact):
+    scenarios.conversation(example, banking_artifact)
+
+
+def test_bad_input_is_not_retried(example, banking_artifact):
+    scenarios.bad_input_is_not_retried(example, banking_artifact)
+
+
+def test_retries_while_the_queue_is_full(example, banking_artifact):
+    scenarios.retries_while_the_queue_is_full(example, banking_artifact)
+
+
+def test_retries_until_the_sidecar_is_up(example, banking_artifact):
+    scenarios.retries_until_the_sidecar_is_up(example, banking_artifact)
+
+
+def test_gives_up_at_the_bounds(example):
+    scenarios.gives_up_at_the_bounds(example)
+
+
+def test_usage_errors_exit_2(example):
+    for args, message in [([], "give at least one MESSAGE"), (["--attempts", "0", "hi"], "--attempts"),
+                          (["--tls-cert", "c.pem", "hi"], "--tls-cert and --tls-key go together"),
+                          (["--no-such-flag", "hi"], "no-such-flag")]:
+        done = subprocess.run([*example, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+
+
+# Every RPC of the typed client, the stream included, from a script that imports the package.
+EVERY_RPC = r"""
+const { IntentdClient } = require(process.argv[1]);
+const client = new IntentdClient(process.argv[2], { timeoutMs: 30000 });
+(async () => {
+  const text = "what is my checking balance";
+  const info = await client.getModelInfo();
+  const detected = await client.detectIntent({ text, topK: 2 });
+  const extracted = await client.extractEntities({ text });
+  const responded = await client.respond({ text, context: { filledSlots: { account: "checking" } } });
+  const stream = client.analyzeStream({ timeoutMs: 30000 });
+  for (const partial of ["what is my", text]) stream.send({ text: partial, topK: 1 });
+  stream.end();
+  const answers = [];
+  for await (const reply of stream) answers.push(reply.intents[0].name);
+  client.close();
+  console.log(JSON.stringify({
+    intents: info.intents.length, maxTextChars: info.maxTextChars,
+    detected: detected.intents.map((i) => i.name), extracted: extracted.entities.map((e) => e.text),
+    responded: responded.intent.name, answers,
+  }));
+})().catch((error) => { console.error(error); process.exit(1); });
+"""
+
+
+def test_every_rpc_of_the_typed_client(node, banking_artifact):
+    with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock):
+        done = subprocess.run([node, "-e", EVERY_RPC, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["intents"] > 2 and got["maxTextChars"] > 0
+    assert len(got["detected"]) == 2 and got["detected"][0] == "check_balance"
+    assert got["extracted"] == ["checking"] and got["responded"] == "check_balance"
+    assert len(got["answers"]) == 2 and got["answers"][1] == "check_balance"
+
+
+def test_tls(example, banking_artifact, tmp_path):
+    scenarios.tls(example, banking_artifact, tmp_path)
