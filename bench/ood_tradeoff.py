@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from intentd.models.data.schema import read_jsonl
-from intentd.models.evaluate import predict_all
-from intentd.server.model import Model
+from intentd.models.evaluate import analyze_all
+from intentd.server.engine import Engine
 
 
 def tradeoff(correct: np.ndarray, ood: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,10 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot")
     args = parser.parse_args(argv)
 
-    model = Model.load(args.model)
+    engine = Engine.load(args.model)
     examples = read_jsonl(Path(args.data))
-    preds, _ = predict_all(model, examples, batch_size=64)
-    known = set(model.labels.intents)
+    analyses, _ = analyze_all(engine, examples, batch_size=64)
+    preds = [a.prediction for a in analyses]
+    known = set(engine.model.labels.intents)
     ood = np.array([ex.ood or ex.intent not in known for ex in examples])
     if not ood.any() or ood.all():
         print("needs both in-scope and out-of-scope examples", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -81,8 +82,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         target_fer=args.target_fer,
         int8_max_drop=args.int8_max_drop / 100.0,
         progress=not args.quiet,
+        strict=args.strict,
     )
-    options.strict = args.strict  # read by build()'s data checks (models/data/checks.py)
     manifest = build(options)
     metrics = manifest["metrics"]
     if args.json:
@@ -118,14 +119,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
-    from intentd.server.model import Model
+    from intentd.server.engine import Engine
 
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
     threadpool_limits(1, user_api="blas")  # as the server does: the measured path is the served one
-    model = Model.load(args.model, model=args.onnx_file)
+    engine = Engine.load(args.model, onnx_file=args.onnx_file)
     examples = read_jsonl(args.data)
     if not examples:
         raise ValueError(f"{args.data}: no examples")
-    report = evaluate(model, examples, batch_size=args.batch_size, progress=not args.json)
+    report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
     if args.plot:
         from intentd.models.plots import eval_plot
 
@@ -164,26 +167,48 @@ def _print_eval(report: dict) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    """One query through the serving path: the request is checked as the server checks it, and
+    `--json` prints the JSON form of the AnalyzeResponse the server would send."""
     import datetime as dt
 
-    from intentd.server.analysis import RequestOptions
-    from intentd.server.model import Model
-    from intentd.server.pipeline import Pipeline
+    from google.protobuf import json_format
 
-    reference = None
+    from intentd.protogen import import_stubs
+    from intentd.server import convert
+    from intentd.server.admission import admit
+    from intentd.server.batcher import Result
+    from intentd.server.engine import Engine
+    from intentd.server.errors import InvalidRequest
+    from intentd.server.resolve.resolver import time_zone
+
+    pb2, _ = import_stubs()
+    request = pb2.AnalyzeRequest(text=args.text, top_k=args.top_k, time_zone=args.timezone or "",
+                                 locale=args.locale or "")
     if args.reference_time:
         try:
             reference = dt.datetime.fromisoformat(args.reference_time)
         except ValueError:
             raise UsageError(f"--reference-time {args.reference_time!r} is not ISO 8601") from None
-        if reference.tzinfo is None:
-            raise UsageError("--reference-time needs a UTC offset, e.g. 2026-11-29T10:00:00+00:00")
-    options = RequestOptions(top_k=args.top_k, reference_time=reference, time_zone=args.timezone)
-    pipeline = Pipeline(Model.load(args.model))
-    analysis = pipeline.analyze([args.text], options)[0]
-    result = {"text": args.text, **analysis.to_json()}
+        if reference.tzinfo is None:  # a local time: of --timezone when given
+            if not args.timezone:
+                raise UsageError("--reference-time without a UTC offset needs --timezone (whose local time it is)")
+            try:
+                reference = reference.replace(tzinfo=time_zone(args.timezone))
+            except Exception:  # noqa: BLE001 - an unknown zone is reported by admission below
+                pass
+        if reference.tzinfo is not None:
+            request.reference_time.FromDatetime(reference.astimezone(dt.timezone.utc))
+    try:
+        text, options = admit(request, max_chars=args.max_chars, default_top_k=5, max_top_k=1000)
+    except InvalidRequest as exc:
+        raise UsageError(str(exc)) from None
+    engine = Engine.load(args.model, onnx_file=args.onnx_file)
+    analysis = engine.analyze([text], options)[0]
     if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        reply = convert.analyze_response(analysis, convert.timing(Result(analysis, batch_size=1), 0.0),
+                                         engine.ood_threshold)
+        reply.ClearField("timing")  # no server, no server timing
+        print(json_format.MessageToJson(reply, ensure_ascii=False, indent=2))
     else:
         p = analysis.prediction
         print(f"intent: {p.intent} ({p.confidence:.3f})" + ("  [OUT OF SCOPE]" if p.is_ood else ""))
@@ -251,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
     tr.add_argument("--seed", type=int, default=13)
-    tr.add_argument("--limit", type=int, help="train on the first N examples only")
+    tr.add_argument("--limit", type=int, help="train on N examples spread across the intents only (smoke tests)")
     tr.add_argument("--target-fer", type=float,
                     help="target false escalation rate on in-scope validation queries "
                          "(default: the domain's escalation.target_false_escalation_rate, else 0.05)")
@@ -281,8 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--model", required=True)
     an.add_argument("text")
     an.add_argument("--top-k", type=int, default=5)
-    an.add_argument("--reference-time", help="ISO 8601 reference time for relative dates")
+    an.add_argument("--reference-time", help="ISO 8601 reference time for relative dates (without a UTC offset: "
+                                             "a local time of --timezone)")
     an.add_argument("--timezone", help="IANA time zone name")
+    an.add_argument("--locale", help="BCP-47 locale, as in the request's `locale` field")
+    an.add_argument("--onnx-file", help="analyze with another ONNX file of the artifact (e.g. model.int8.onnx)")
+    an.add_argument("--max-chars", type=int, default=2000, help="longest accepted text, as `serve --max-text-chars`")
     an.add_argument("--json", action="store_true")
     an.set_defaults(func=_cmd_analyze)
 
@@ -309,14 +338,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse, with an unknown flag reported by the sub-command it was given to (its usage, not
+    the top level's): `intentd serve --port 1` shows `serve`'s flags."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        owner = parser
+        for action in parser._subparsers._group_actions if parser._subparsers else ():
+            name = getattr(args, action.dest, None)
+            owner = action.choices.get(name, parser) if name else parser
+            nested = [a for a in owner._actions if isinstance(a, argparse._SubParsersAction)]
+            if nested and getattr(args, nested[0].dest, None):
+                owner = nested[0].choices[getattr(args, nested[0].dest)]
+        owner.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("intentd: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `intentd analyze --json | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # typed errors from the library: one clear line, non-zero exit
         from intentd.errors import IntentdError
 

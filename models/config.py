@@ -33,7 +33,7 @@ class TrainConfig:
     lora_rank: int = 16
     seed: int = 13
     threads: int | None = None
-    limit: int | None = None  # train on the first N examples only (smoke tests)
+    limit: int | None = None  # train on N examples spread across intents only (smoke tests)
     progress: bool = True
 
     def base_path(self) -> Path:

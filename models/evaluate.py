@@ -1,4 +1,5 @@
-"""`intentd eval`: score an artifact on labelled data through the serving path (server.model.Model)."""
+"""`intentd eval`: score an artifact on labelled data through the serving path (`Engine.analyze`,
+the code the server runs, with the domain's evaluation context as the request options)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from tqdm import tqdm
 
 from intentd.models import metrics
 from intentd.models.data.schema import Example
-from intentd.server.analysis import RequestOptions
+from intentd.server.analysis import Analysis, RequestOptions, ResolvedEntity
 from intentd.server.decode import Prediction
-from intentd.server.model import Model
+from intentd.server.engine import Engine
 from intentd.server.resolve import Resolver
 from intentd.server.respond import canonical
 
@@ -29,39 +30,43 @@ def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[lis
         yield order[i : i + batch_size]
 
 
-def predict_all(model: Model, examples: Sequence[Example], batch_size: int = 64, progress: bool = False):
-    """Predictions in input order, and the wall time of each (length-grouped) batch."""
-    preds: list[Prediction | None] = [None] * len(examples)
+def analyze_all(engine: Engine, examples: Sequence[Example], batch_size: int = 64, progress: bool = False,
+                options: RequestOptions | None = None):
+    """Every example through the serving path (`Engine.analyze`), in length-grouped batches;
+    returns the analyses in input order and the wall time of each batch."""
+    options = options if options is not None else evaluation_options(engine.model.artifact.domain)
+    out: list[Analysis | None] = [None] * len(examples)
     batch_seconds = []
     texts = [ex.text for ex in examples]
     total = -(-len(texts) // batch_size)
     for rows in tqdm(length_sorted_batches(texts, batch_size), total=total, desc="eval", disable=not progress,
                      leave=False):
         t0 = time.perf_counter()
-        for row, pred in zip(rows, model.predict([texts[r] for r in rows])):
-            preds[row] = pred
+        for row, analysis in zip(rows, engine.analyze([texts[r] for r in rows], options)):
+            out[row] = analysis
         batch_seconds.append((time.perf_counter() - t0, len(rows)))
-    return preds, batch_seconds
+    return out, batch_seconds
 
 
-def single_query_latency(model: Model, texts: Sequence[str], n: int = 200) -> dict:
-    """Batch-1 latency of the serving path (tokenise + forward + decode), in milliseconds."""
+def single_query_latency(engine: Engine, texts: Sequence[str], n: int = 200) -> dict:
+    """Batch-1 latency of the whole serving path (tokenise, forward, decode, resolve, respond), in ms."""
     sample = list(texts[:n]) or ["hello"]
-    model.predict(sample[:1])
+    engine.analyze(sample[:1])
     times = []
     for text in sample:
         t0 = time.perf_counter()
-        model.predict([text])
+        engine.analyze([text])
         times.append((time.perf_counter() - t0) * 1e3)
     arr = np.array(times)
     return {"n": len(arr), "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)), "mean": float(arr.mean())}
 
 
-def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, progress: bool = False,
+def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, progress: bool = False,
              latency: bool = True) -> dict:
     """`latency=False` skips timing 200 single queries (the build's own accuracy checks need none)."""
-    preds, batch_seconds = predict_all(model, examples, batch_size, progress)
-    known = set(model.labels.intents)
+    analyses, batch_seconds = analyze_all(engine, examples, batch_size, progress)
+    preds = [a.prediction for a in analyses]
+    known = set(engine.model.labels.intents)
     is_ood = np.array([ex.ood or ex.intent not in known for ex in examples])
     flagged = np.array([p.is_ood for p in preds])
     ood_scores = np.array([p.ood_score for p in preds])
@@ -79,7 +84,9 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
     spans_right = np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
     exact = intent_right & spans_right
 
-    resolution = resolution_scores(model.artifact.domain, [examples[i] for i in in_idx], [preds[i] for i in in_idx])
+    resolution = score_resolutions([examples[i] for i in in_idx], [preds[i] for i in in_idx],
+                                   [analyses[i].entities for i in in_idx])
+    escalation = escalation_report(engine, [examples[i] for i in in_idx], [analyses[i] for i in in_idx])
 
     confidences = np.array([preds[i].confidence for i in in_idx])
     report: dict = {
@@ -89,7 +96,8 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
         "intent_accuracy": _mean(intent_right),
         "classification_accuracy": _mean(classification_right),
         "oos_recall": _mean(flagged[is_ood]) if is_ood.any() else None,
-        "false_escalation_rate": _mean(flagged[~is_ood]),
+        "false_escalation_rate": escalation["false_escalation_rate"],
+        "escalation": escalation,
         "ood_auroc": _nan_to_none(metrics.auroc(ood_scores[~is_ood], ood_scores[is_ood])),
         "fpr_at_95_recall": _nan_to_none(metrics.fpr_at_tpr(ood_scores[~is_ood], ood_scores[is_ood], 0.95)),
         "entity_f1": entities["f1"] if any(gold_spans) else None,
@@ -106,11 +114,12 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
         "confused_pairs": metrics.confused_pairs(gold, served),
         "calibration": {
             "ece": _nan_to_none(metrics.expected_calibration_error(confidences, classification_right)),
-            "temperature": model.temperature,
+            "temperature": engine.model.temperature,
             "reliability": metrics.reliability_bins(confidences, classification_right),
         },
         "ood_per_method": {},
-        "model": {"name": model.artifact.name, "version": model.version, "file": model.artifact.manifest["model"], "provider": model.provider},
+        "model": {"name": engine.model.artifact.name, "version": engine.version,
+                  "file": engine.model.artifact.manifest["model"], "provider": engine.model.provider},
     }
     if is_ood.any() and preds and preds[0].ood_scores:
         for method in preds[0].ood_scores:
@@ -123,10 +132,38 @@ def evaluate(model: Model, examples: Sequence[Example], batch_size: int = 64, pr
     report["latency"] = {
         "batch_size": batch_size,
         "batched_ms_per_query": total_s * 1e3 / max(1, len(examples)),
-        "single_query_ms": single_query_latency(model, [ex.text for ex in examples]) if latency else None,
+        "single_query_ms": single_query_latency(engine, [ex.text for ex in examples]) if latency else None,
     }
     report["_confusion"] = {"gold": gold, "predicted": served}
     return report
+
+
+def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Sequence[Analysis]) -> dict:
+    """Escalations of in-scope queries, by reason, against the budget calibration aimed for.
+
+    `false_escalation_rate` counts every reason the server gives (out of distribution, low
+    confidence, ambiguity, and a policy escalation triggered by a wrong intent); a policy
+    escalation of a query whose true intent the domain sends to a tier is right, not false.
+    `ood_flag_rate` is what the calibrated threshold controls: compare it with `budget`.
+    """
+    policy = engine.escalation.policy
+    reasons: dict[str, int] = defaultdict(int)
+    false = 0
+    for ex, a in zip(examples, analyses):
+        esc = a.escalation
+        if not esc.escalate:
+            continue
+        reasons[esc.reason or "unknown"] += 1
+        if not (esc.reason == "policy" and ex.intent in policy):
+            false += 1
+    n = max(1, len(examples))
+    ood = engine.model.artifact.calibration.get("ood", {})
+    return {
+        "false_escalation_rate": false / n if examples else 0.0,
+        "ood_flag_rate": sum(a.prediction.is_ood for a in analyses) / n if examples else 0.0,
+        "budget": ood.get("target_false_escalation_rate"),
+        "by_reason": {reason: count / n for reason, count in sorted(reasons.items())},
+    }
 
 
 def evaluation_options(domain: dict | None) -> RequestOptions:
@@ -150,28 +187,37 @@ def evaluation_options(domain: dict | None) -> RequestOptions:
 
 def resolution_scores(domain: dict | None, examples: Sequence[Example], preds: Sequence[Prediction],
                       max_errors: int = 20) -> dict:
+    """`score_resolutions` for predictions not yet resolved: each goes through the serving resolver
+    with the domain's evaluation context, as `Engine.finish` does."""
+    if not any(s.value is not None for ex in examples for s in ex.entities):
+        return {"accuracy": None, "per_type": None, "errors": []}
+    resolver = Resolver(domain)
+    options = evaluation_options(domain)
+    resolved = [resolver.resolve(ex.text, pred.entities, options, ex.intent) for ex, pred in zip(examples, preds)]
+    return score_resolutions(examples, preds, resolved, max_errors)
+
+
+def score_resolutions(examples: Sequence[Example], preds: Sequence[Prediction],
+                      resolved: Sequence[Sequence[ResolvedEntity]], max_errors: int = 20) -> dict:
     """Resolution accuracy given the span: over the gold spans that carry a `value` and that the model
     predicted exactly (start, end, type), the share whose resolved canonical value (as in
-    `slots_used`) equals it. Each example goes through the serving resolver with the model's spans,
-    so the overlap rule applies as it does in production; a span it drops or cannot resolve is wrong.
+    `slots_used`) equals it. A span the resolver dropped or could not resolve is wrong.
 
     Returns {"accuracy", "per_type": {type: {"accuracy", "n"}}, "errors": [...]}; accuracy and
     per_type are None when no gold span has a value (errors then empty).
     """
     if not any(s.value is not None for ex in examples for s in ex.entities):
         return {"accuracy": None, "per_type": None, "errors": []}
-    resolver = Resolver(domain)
-    options = evaluation_options(domain)
     right: dict[str, list[bool]] = defaultdict(list)
     errors: list[dict] = []
-    for ex, pred in zip(examples, preds):
+    for ex, pred, entities in zip(examples, preds, resolved):
         predicted = {(e.start, e.end, e.type) for e in pred.entities}
         gold = [s for s in ex.entities if s.value is not None and (s.start, s.end, s.type) in predicted]
         if not gold:
             continue
-        resolved = {(e.start, e.end, e.type): e for e in resolver.resolve(ex.text, pred.entities, options, ex.intent)}
+        by_span = {(e.start, e.end, e.type): e for e in entities}
         for span in gold:
-            e = resolved.get((span.start, span.end, span.type))
+            e = by_span.get((span.start, span.end, span.type))
             got = canonical(e.resolution) if e is not None and e.resolved and e.resolution else None
             right[span.type].append(got == span.value)
             if got != span.value and len(errors) < max_errors:

@@ -80,7 +80,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if config.threads:
         torch.set_num_threads(config.threads)
     if config.limit:
-        train_set = list(train_set)[: config.limit]
+        train_set = spread_sample(train_set, config.limit)
     base = config.base_path()
     if not (base / "tokenizer.json").is_file():
         raise FileNotFoundError(f"{base}: not a Hugging Face model directory with a tokenizer.json")
@@ -156,6 +156,20 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def spread_sample(examples: Sequence[Example], n: int) -> list[Example]:
+    """The first `n` examples taken round-robin across intents (out-of-scope as one more group), so a
+    small smoke-test subset still covers every intent the domain's templates name."""
+    groups: dict[str, list[Example]] = {}
+    for ex in examples:
+        groups.setdefault("\0ood" if ex.ood else ex.intent, []).append(ex)
+    out: list[Example] = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        for group in groups.values():
+            if i < len(group) and len(out) < n:
+                out.append(group[i])
+    return out
 
 
 def _selection_score(accuracy: float, f1: float | None) -> float:

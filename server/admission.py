@@ -1,54 +1,41 @@
-"""Admission: is a request well-formed, and can it still be answered in time?
-
-The errors raised here (and by the batcher, which owns the queue bound) are the service layer's
-one error family; service.py maps each class to a gRPC status code in one table.
-"""
+"""Admission: is a request well-formed? Every bad field is INVALID_ARGUMENT with a message that
+names it. (Whether it can still be answered in time is the batcher's call: it owns the queue.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import zoneinfo
 from functools import lru_cache
 
 from .analysis import RequestOptions
+from .errors import InvalidRequest
 
 MAX_CONTEXT_ITEMS = 64  # filled_slots entries
 MAX_CONTEXT_CHARS = 256  # per session id, intent name, slot name or value
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 
 
-class ServiceError(Exception):
-    """Base of the errors a request can be answered with (never a server bug)."""
+# Reference times a calendar can work with: relative dates ("in a fortnight", "next year") are
+# resolved against it, and the years 1 and 9999 leave no room on either side.
+REFERENCE_YEARS = (1900, 2200)
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
 
 
-class InvalidRequest(ServiceError):
-    """Bad input: the message names the field."""
-
-
-class Overloaded(ServiceError):
-    """The queue is full: shed the request now rather than answer it late."""
-
-
-class DeadlineUnmeetable(ServiceError):
-    """The deadline passed, or cannot be met given the work already queued."""
-
-
-class Draining(ServiceError):
-    """The server is shutting down (or has no model) and takes no new work."""
-
-
-class ReloadBusy(ServiceError):
-    """Another ReloadModel is already running."""
+def _has_content(text: str) -> bool:
+    """At least one letter, digit, mark, symbol or punctuation: not only spaces, control or
+    zero-width characters (which the tokenizer drops, leaving the model an empty sentence)."""
+    return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
 def check_text(text: str, max_chars: int) -> str:
     if not text:
         raise InvalidRequest("text: must not be empty")
-    if not text.strip():
-        raise InvalidRequest("text: must not be whitespace only")
     if len(text) > max_chars:
         raise InvalidRequest(f"text: {len(text)} characters is over the limit of {max_chars}")
+    if not _has_content(text):
+        raise InvalidRequest("text: no visible characters (only whitespace, control or zero-width characters)")
     return text
 
 
@@ -117,10 +104,14 @@ def check_reference_time(request) -> dt.datetime | None:
     ts = request.reference_time
     if not 0 <= ts.nanos < 1_000_000_000:
         raise InvalidRequest("reference_time: nanos out of range")
+    lo, hi = REFERENCE_YEARS
     try:
-        return dt.datetime.fromtimestamp(ts.seconds, tz=dt.timezone.utc) + dt.timedelta(microseconds=ts.nanos // 1000)
+        value = dt.datetime.fromtimestamp(ts.seconds, tz=dt.timezone.utc) + dt.timedelta(microseconds=ts.nanos // 1000)
     except (OverflowError, OSError, ValueError):
-        raise InvalidRequest("reference_time: outside the years 1..9999") from None
+        value = None
+    if value is None or not lo <= value.year <= hi:
+        raise InvalidRequest(f"reference_time: outside the years {lo}..{hi}")
+    return value
 
 
 def admit(request, *, max_chars: int, default_top_k: int, max_top_k: int) -> tuple[str, RequestOptions]:
@@ -138,35 +129,3 @@ def admit(request, *, max_chars: int, default_top_k: int, max_top_k: int) -> tup
         **check_context(request),
     )
     return text, options
-
-
-class WaitEstimator:
-    """Expected time from admission to answer, from a moving average of batch service times.
-
-    Used to answer DEADLINE_EXCEEDED up front when the queue ahead cannot clear in time.
-    Before any batch ran there is no estimate (0): only deadlines already past are refused.
-    """
-
-    def __init__(self, max_batch_size: int, workers: int = 1, alpha: float = 0.2):
-        self.max_batch_size = max_batch_size
-        self.workers = workers
-        self.alpha = alpha
-        self.batch_s = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.batch_s = seconds if self.batch_s == 0.0 else (1 - self.alpha) * self.batch_s + self.alpha * seconds
-
-    def expected_s(self, queued: int) -> float:
-        batches_ahead = queued // self.max_batch_size
-        return (batches_ahead / self.workers + 1) * self.batch_s
-
-    def check(self, remaining_s: float | None, queued: int) -> None:
-        if remaining_s is None:
-            return
-        if remaining_s <= 0:
-            raise DeadlineUnmeetable("deadline already passed on arrival")
-        expected = self.expected_s(queued)
-        if remaining_s < expected:
-            raise DeadlineUnmeetable(
-                f"deadline cannot be met: {remaining_s * 1e3:.1f} ms left, about {expected * 1e3:.1f} ms of work queued"
-            )

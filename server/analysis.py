@@ -6,7 +6,7 @@ Flow: Prediction (model + decode) -> resolved entities -> escalation hint -> con
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .decode import Prediction
 
@@ -60,16 +60,3 @@ class Analysis:
     escalation: Escalation
     response: Response | None
     model_version: str = ""
-
-    def to_json(self) -> dict:
-        """The JSON shape `intentd analyze --json` prints (mirrors AnalyzeResponse)."""
-        p = self.prediction
-        return {
-            "intents": [{"name": n, "confidence": c} for n, c in p.intents],
-            "entities": [asdict(e) for e in self.entities],
-            "ood": {"flagged": p.is_ood, "score": p.ood_score, "scores": p.ood_scores},
-            "escalation": asdict(self.escalation),
-            "response": asdict(self.response) if self.response else None,
-            "truncated": p.truncated,
-            "model_version": self.model_version,
-        }

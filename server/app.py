@@ -1,91 +1,76 @@
 """The server's lifecycle, as a table of contents: startup() -> main_loop() -> shutdown().
 
-Signals: SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP
-reloads the artifact being served (e.g. after it was rebuilt in place). Hot reload (SIGHUP or the
-ReloadModel RPC) loads and warms the new model beside the old one, then swaps it in atomically.
+Signals are handled from the first moment (a container's PID 1 ignores SIGTERM otherwise):
+SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP reloads the
+artifact being served (e.g. after it was rebuilt in place). Listeners: the data listener(s)
+(--listen, TLS when --tls-cert is given; --uds) serve IntentService, health and reflection; the
+admin socket (--admin-uds, mode 0600) is a second gRPC server that serves ReloadModel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import grp
 import logging
+import os
 import signal
 import stat
 from pathlib import Path
 
 import grpc
-from threadpoolctl import threadpool_limits
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from threadpoolctl import threadpool_limits
 
-from intentd.errors import IntentdError
 from intentd.protogen import import_stubs
 
-from .admission import ReloadBusy
-from .batcher import Runner, Served, make_runner
+from .batcher import Runner, batch_sizes_to_warm, make_runner
 from .cache import AnalysisCache
 from .capture import CaptureSettings, ReviewCapture
 from .config import ConfigError, Settings
+from .engine import Engine
+from .errors import ReloadBusy
 from .metrics import Metrics
-from .service import IntentServicer
+from .reload import Reloader
+from .service import IntentServicer, lenient_handler
 from .signals import handle_signals
+from .workers import free_port
 
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
 SERVICE_NAME = pb2.DESCRIPTOR.services_by_name["IntentService"].full_name
-DRAIN_QUIET_S = 0.2  # drained = nothing in flight and no call arriving for this long
+DRAIN_QUIET_S = 0.2  # drained = nothing in flight and no call accepted for this long
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-class Reloader:
-    """Single-flight hot reload: a failed load keeps the old model and says why."""
-
-    def __init__(self, runner: Runner, cache: AnalysisCache, settings: Settings, metrics: Metrics):
-        self.runner, self.cache, self.settings, self.metrics = runner, cache, settings, metrics
-        self._lock = asyncio.Lock()
-
-    async def reload(self, path: str | Path) -> dict:
-        if self._lock.locked():
-            raise ReloadBusy("a reload is already in progress")
-        async with self._lock:
-            old = self.runner.current
-            try:
-                new = await asyncio.to_thread(Served.load, path, self.settings)
-            except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
-                reason = str(exc) if isinstance(exc, (IntentdError, OSError)) else f"{type(exc).__name__}: {exc}"
-                log.error("reload from %s failed; still serving %s: %s", path, old.version, reason)
-                self.metrics.reloads.labels("failed").inc()
-                return {"ok": False, "error": reason, "version": old.version, "previous_version": old.version}
-            self.runner.swap(new)  # batches already running finish on `old`
-            self.cache.clear()
-            self.metrics.set_model(new.model.artifact.name, new.version, new.model.provider)
-            self.metrics.reloads.labels("ok").inc()
-            log.info("reloaded: %s -> %s (%s, %s)", old.version, new.version, new.path, new.model.provider)
-            return {"ok": True, "error": "", "version": new.version, "previous_version": old.version}
+ADMIN_METHODS = ("ReloadModel", "GetModelInfo")
 
 
 class App:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, metrics: Metrics | None = None):
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
         self.port: int | None = None  # the TCP port bound (useful with --listen HOST:0)
         self.forced = False
+        self.server: grpc.aio.Server | None = None
+        self.admin_server: grpc.aio.Server | None = None
+        self._serving = False
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self.started = asyncio.Event()  # set once serving: for embedding the server (tests, benchmarks)
         self._tasks: set[asyncio.Task] = set()
         self._metrics_http = None
+        self._sockets: list[Path] = []
 
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT (or `request_stop`). Returns the exit code: 0, or 1 when forced."""
         loop = asyncio.get_running_loop()
-        try:
-            await self.startup()
-            with handle_signals(loop, {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
-                                       signal.SIGHUP: self._reload_on_signal}):
+        with handle_signals(loop, {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
+                                   signal.SIGHUP: self._reload_on_signal}):
+            try:
+                await self.startup()
                 await self.main_loop()
-        finally:
-            await self.shutdown()  # also after a failed startup: whatever was started is stopped
+            finally:
+                await self.shutdown()  # also after a failed startup: whatever was started is stopped
         return 1 if self.forced else 0
 
     async def startup(self) -> None:
@@ -94,53 +79,69 @@ class App:
         #    multi-threaded BLAS beside onnxruntime's threads oversubscribes the cores (measured:
         #    a batch of 32 scored in 48 ms instead of 0.3 ms on a busy 2-core machine).
         threadpool_limits(1, user_api="blas")
+        if s.listen and s.workers == 1 and not s.listen.endswith(":0"):
+            free_port(s.listen)  # a port in use is a one-line error at once, before seconds of model loading
         # 1. Load and warm the model off the event loop: the first real request pays no warm-up cost.
-        served = await asyncio.to_thread(Served.load, s.model, s)
-        self.metrics.set_model(served.model.artifact.name, served.version, served.model.provider)
+        engine = await asyncio.to_thread(self._load, Path(s.model))
+        self.metrics.set_model(engine.model.artifact.name, engine.version, engine.model.provider)
         # 2. The engine: cache in front of the batcher (or the naive runner).
         self.cache = AnalysisCache(s.cache_size, self.metrics)
-        self.runner = make_runner(served, s, self.metrics)
+        self.runner = make_runner(engine, s, self.metrics)
         self.runner.start()
-        self.reloader = Reloader(self.runner, self.cache, s, self.metrics)
+        self.reloader = Reloader(self._load, self._swap, lambda: self.runner.current, s.reload_root,
+                                 s.reload_timeout, count=lambda outcome: self.metrics.reloads.labels(outcome).inc())
         self.capture = None
         if s.capture_path is not None:
-            self.capture = ReviewCapture(CaptureSettings(
-                s.capture_path, s.capture_max_bytes, s.capture_backups, s.capture_redact_digits,
-                s.capture_low_confidence))
+            self.capture = ReviewCapture(
+                CaptureSettings(s.capture_path, s.capture_max_bytes, s.capture_backups, s.capture_redact_digits,
+                                s.capture_low_confidence),
+                on_written=self.metrics.captured.inc, on_dropped=self.metrics.capture_dropped)
             log.info("capturing escalated and low-confidence queries to %s", s.capture_path)
-        # 3. The gRPC server: IntentService, health, reflection.
-        self.server = grpc.aio.server()
-        self.servicer = IntentServicer(self.runner, self.cache, s, self.metrics, self.reloader.reload,
+        # 3. Metrics endpoint before any listener: a bad address fails the start, not a running server.
+        if s.metrics_port:
+            try:
+                self._metrics_http = self.metrics.serve_http(s.metrics_host, s.metrics_port)
+            except OSError as exc:
+                raise ConfigError(f"--metrics-host {s.metrics_host} --metrics-port {s.metrics_port}: "
+                                  f"cannot bind ({exc.strerror or exc})") from None
+        # 4. The gRPC servers: IntentService, health, reflection; the admin socket apart.
+        options = [("grpc.so_reuseport", 1 if s.workers > 1 else 0)]
+        self.server = grpc.aio.server(options=options)
+        self.servicer = IntentServicer(self.runner, self.cache, s, self.metrics, self.reloader.reload_request,
                                        self.capture)
-        pb2_grpc.add_IntentServiceServicer_to_server(self.servicer, self.server)
+        self.server.add_generic_rpc_handlers((lenient_handler(self.servicer),))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
-        # 4. Listeners, then start.
         addresses = self._bind()
+        if s.admin_uds is not None:
+            self.admin_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            admin = IntentServicer(self.runner, self.cache, s, self.metrics, self.reloader.reload_request,
+                                   admin=True)
+            self.admin_server.add_generic_rpc_handlers((lenient_handler(admin, ADMIN_METHODS),))
+            self._bind_socket(self.admin_server, s.admin_uds, 0o600, None, "--admin-uds")
+            await self.admin_server.start()
         await self.server.start()
+        self._serving = True
         for name in ("", SERVICE_NAME):
             await self.health.set(name, SERVING)
-        # 5. Metrics endpoint.
-        if s.metrics_port:
-            self._metrics_http = self.metrics.serve_http(s.metrics_host, s.metrics_port)
         self.started.set()
-        log.info("serving %s %s on %s at %s (%s, max batch %d, queue %d)", served.model.artifact.name,
-                 served.version, served.model.provider, ", ".join(addresses),
-                 "naive" if s.naive else "batching", s.max_batch_size, s.max_queue)
+        log.info("serving %s %s on %s at %s (%s, max batch %d, queue %d, SLO p95 %s)", engine.model.artifact.name,
+                 engine.version, engine.model.provider, ", ".join(addresses), "naive" if s.naive else "batching",
+                 s.max_batch_size, s.max_queue, f"{s.slo_p95_ms:g} ms" if s.slo_p95_ms else "off")
 
     async def main_loop(self) -> None:
         await self._stop.wait()
 
     async def shutdown(self) -> None:
-        if getattr(self, "server", None) is not None:
+        if self._serving:
             log.info("draining (grace %.1f s)", self.settings.grace_period)
         # 1. Health NOT_SERVING: load balancers and sidecar clients stop sending.
-        if getattr(self, "health", None) is not None:
+        if getattr(self, "health", None) is not None and self._serving:
             await self.health.enter_graceful_shutdown()
         # 2. Refuse new work (UNAVAILABLE) and let in-flight RPCs finish, until quiet or the grace
         #    period ends; then stop grpc, which cancels whatever is left. A 2nd signal cuts it short.
-        if getattr(self, "server", None) is not None:
+        if self._serving:
             deadline = asyncio.get_running_loop().time() + self.settings.grace_period
             drained = asyncio.ensure_future(self._drain(deadline))
             force = asyncio.ensure_future(self._force.wait())
@@ -151,10 +152,14 @@ class App:
                 await asyncio.gather(drained, return_exceptions=True)
                 await self.server.stop(None)
             force.cancel()
+        elif self.server is not None:
+            await self.server.stop(None)
+        if self.admin_server is not None:
+            await self.admin_server.stop(None)
         # 3. The batcher finishes anything still queued and stops its threads.
         if getattr(self, "runner", None) is not None:
             await self.runner.close()
-        # 4. Background reloads, the review capture, the metrics endpoint, the socket file.
+        # 4. Background reloads, the review capture, the metrics endpoint, the socket files.
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -162,9 +167,11 @@ class App:
             await asyncio.to_thread(self.capture.close)
         if self._metrics_http is not None:
             self._metrics_http.shutdown()
-        if self.settings.uds is not None:
-            self.settings.uds.unlink(missing_ok=True)
-        log.info("stopped")
+        for path in self._sockets:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if self._serving:
+            log.info("stopped")
 
     async def _drain(self, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -182,43 +189,119 @@ class App:
         else:
             self._stop.set()
 
+    # -- models --------------------------------------------------------------------------------
+
+    def _load(self, path: Path) -> Engine:
+        """Blocking: load and warm an artifact (startup, ReloadModel, SIGHUP)."""
+        s = self.settings
+        engine = Engine.load(path, onnx_file=s.onnx_file, providers=s.providers,
+                             intra_op_threads=s.intra_op_threads, spin=s.spin)
+        if s.warm_up:
+            engine.warm_up(batch_sizes_to_warm(s))
+        return engine
+
+    def _swap(self, old: Engine, new: Engine) -> None:
+        self.runner.swap(new)  # batches already running finish on `old`
+        self.cache.clear()
+        self.metrics.set_model(new.model.artifact.name, new.version, new.model.provider)
+
     def _reload_on_signal(self) -> None:
+        if not self._serving:
+            log.warning("SIGHUP ignored: the server is not serving yet")
+            return
         task = asyncio.get_running_loop().create_task(self._reload_current())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _reload_current(self) -> None:
+        """SIGHUP: the local operator reloads the artifact being served, wherever it lives."""
         try:
-            await self.reloader.reload(self.runner.current.path)
+            result = await self.reloader.reload(self.runner.current.path)
+            if not result["ok"]:
+                log.error("SIGHUP reload failed: %s", result["error"])
         except ReloadBusy:
             log.warning("SIGHUP ignored: a reload is already in progress")
         except Exception:  # noqa: BLE001 - a background task must never fail unseen
             log.exception("SIGHUP reload failed")
 
+    # -- listeners -----------------------------------------------------------------------------
+
     def _bind(self) -> list[str]:
         s, addresses = self.settings, []
         if s.listen:
             try:
-                self.port = self.server.add_insecure_port(s.listen)
+                if s.tls_cert is not None:
+                    self.port = self.server.add_secure_port(s.listen, self._tls_credentials())
+                else:
+                    self.port = self.server.add_insecure_port(s.listen)
             except RuntimeError as exc:
-                raise ConfigError(f"--listen {s.listen}: cannot bind ({exc})") from None
+                raise ConfigError(f"--listen {s.listen}: cannot bind ({_bind_reason(exc)})") from None
             if not self.port:
-                raise ConfigError(f"--listen {s.listen}: cannot bind")
-            addresses.append(f"{s.listen.rpartition(':')[0]}:{self.port}")
+                raise ConfigError(f"--listen {s.listen}: cannot bind (address in use, or not an address of this host)")
+            scheme = "tls" if s.tls_cert is not None else "tcp"
+            addresses.append(f"{scheme}://{s.listen.rpartition(':')[0]}:{self.port}")
         if s.uds is not None:
-            if s.uds.exists() and stat.S_ISSOCK(s.uds.stat().st_mode):
-                s.uds.unlink()  # a stale socket from a crashed run; never remove a regular file
-            try:
-                self.server.add_insecure_port(f"unix:{s.uds}")
-            except RuntimeError as exc:
-                raise ConfigError(f"--uds {s.uds}: cannot bind ({exc})") from None
+            self._bind_socket(self.server, s.uds, s.uds_permissions, s.uds_group, "--uds")
             addresses.append(f"unix:{s.uds}")
         return addresses
 
+    def _tls_credentials(self) -> grpc.ServerCredentials:
+        s = self.settings
+        try:
+            key, cert = s.tls_key.read_bytes(), s.tls_cert.read_bytes()
+            ca = s.tls_client_ca.read_bytes() if s.tls_client_ca is not None else None
+        except OSError as exc:
+            raise ConfigError(f"TLS files: cannot read {exc.filename} ({exc.strerror})") from None
+        return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=ca is not None)
+
+    def _bind_socket(self, server: grpc.aio.Server, path: Path, mode: int, group: str | None, flag: str) -> None:
+        """A Unix socket created with no permissions for others (umask), then given its mode and group."""
+        if path.exists() or path.is_symlink():
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise ConfigError(f"{flag} {path}: exists and is not a socket (refusing to replace it)")
+            path.unlink()  # a stale socket from a crashed run
+        gid = _group_id(group, flag) if group is not None else -1
+        old_umask = os.umask(0o177)
+        try:
+            server.add_insecure_port(f"unix:{path}")
+        except RuntimeError as exc:
+            raise ConfigError(f"{flag} {path}: cannot bind ({_bind_reason(exc)})") from None
+        finally:
+            os.umask(old_umask)
+        self._sockets.append(path)
+        try:
+            if gid != -1:
+                os.chown(path, -1, gid)
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise ConfigError(f"{flag} {path}: cannot set its owner or mode ({exc.strerror})") from None
+
+
+def _group_id(group: str, flag: str) -> int:
+    if group.isdigit():
+        return int(group)
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ConfigError(f"{flag.replace('--uds', '--uds-group')} {group!r}: no such group") from None
+
+
+def _bind_reason(exc: RuntimeError) -> str:
+    text = str(exc)
+    return "address in use, or not an address of this host" if "Failed to bind" in text or not text else text
+
 
 def serve(settings: Settings) -> int:
-    """Run the server on uvloop until it is told to stop; returns the exit code."""
+    """Run the server (or, with --workers N, N of them) until told to stop; returns the exit code."""
+    if settings.workers > 1:
+        from .workers import supervise
+
+        return supervise(settings)
+    return serve_one(settings)
+
+
+def serve_one(settings: Settings, metrics: Metrics | None = None) -> int:
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(App(settings).run())
+        return runner.run(App(settings, metrics).run())

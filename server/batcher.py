@@ -1,18 +1,25 @@
 """Continuous micro-batching: one asyncio task owns the queue; each request waits on its own Future.
 
-- A request is tokenised on admission (in a thread, overlapping the running batch), so its token
-  count is known when batches are budgeted. When the batcher is idle there is nothing to
-  overlap, and the inference thread tokenises it instead: two thread hand-offs fewer.
+- Admission counts every request from the moment it is admitted until it is answered (queued,
+  tokenising, in the forward pass or being post-processed): ``max_queue`` bounds all of them.
+  A request whose budget (its deadline, else the SLO) cannot cover the work already ahead of
+  it is shed at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not timeouts.
+- A request is tokenised on admission (in a thread; `encode_batch` releases the GIL), so its token
+  count is known when batches are sized. When the batcher is idle there is nothing to overlap,
+  and the inference thread tokenises it instead: two thread hand-offs fewer.
 - When the model is idle a request runs at once, as a batch of one: there is no batching timer.
-- While a batch runs, arrivals accumulate; the next batch is built the moment a worker frees up,
-  from the oldest live entry plus the entries closest to it in length (limits padding), within
-  ``max_batch_size`` and ``max_batch_tokens`` (counted after padding).
-- Entries whose caller went away (Future cancelled) or whose deadline passed are dropped then.
-- onnxruntime runs in worker thread(s); decoding and ``Pipeline.finish`` run in a post-processing
-  thread, so batch N is post-processed while batch N+1 is in onnxruntime (which drops the GIL).
-  The worker hands its output to that thread directly; the event loop hears of the free worker
-  and of the finished batch, nothing in between.
-  A batch's model is the one current when it started: a hot swap never changes a batch midway.
+- While a batch runs, arrivals accumulate; the next batch is built the moment the inference slot
+  frees up, from the oldest live entry plus the entries closest to it in length (limits padding),
+  as large as the oldest entry's remaining budget allows (server/planner.py predicts batch
+  times), within ``max_batch_size`` and ``max_batch_tokens``.
+- Entries whose caller went away or whose own deadline passed are dropped then.
+- onnxruntime runs in the inference thread; decoding, resolution and responses run in the
+  post-processing thread, so batch N is post-processed while batch N+1 is in onnxruntime. At most
+  two batches are past the forward pass at once (one being post-processed, one waiting), so the
+  post-processing stage is bounded too. When nothing else is waiting, the inference thread
+  post-processes its own batch (one thread hand-off fewer at low load).
+- Every stage settles every Future of its batch, whatever it raises: no request waits forever.
+  A batch's Engine is the one current when it started: a hot swap never changes a batch midway.
 
 `DirectRunner` is the benchmark baseline: one onnxruntime call per request, no queue.
 """
@@ -20,102 +27,37 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Protocol, Sequence
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
 
 from tokenizers import Encoding
 
-from .admission import DeadlineUnmeetable, Draining, Overloaded, ServiceError, WaitEstimator
 from .analysis import Analysis, RequestOptions
 from .config import Settings
+from .engine import Engine, Forwarded
+from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded
 from .metrics import Metrics
-from .model import Model
-from .pipeline import Pipeline
+from .planner import BatchTimeModel
 
 log = logging.getLogger(__name__)
-WARM_UP_TEXT = "move 200 dollars from checking to savings tomorrow"
-
-
-class InferenceFailed(ServiceError):
-    """The model or post-processing raised for this request: a server bug, logged with its traceback."""
-
-
-@dataclass(slots=True)
-class Served:
-    """A loaded, warmed model with its post-processing: what one batch runs on."""
-
-    model: Model
-    pipeline: Pipeline
-    path: Path
-    loaded_at: dt.datetime
-
-    @classmethod
-    def load(cls, path: str | Path, settings: Settings) -> "Served":
-        """Blocking (seconds): call it in a thread. Raises ArtifactError for a bad artifact."""
-        model = Model.load(path, model=settings.onnx_file, providers=settings.providers,
-                           intra_op_threads=settings.intra_op_threads, spin=settings.spin)
-        pipeline = Pipeline(model)
-        if settings.warm_up:
-            pipeline.warm_up()
-            for n in sorted({1, 2, 4, 8, settings.max_batch_size}):  # the shapes batches will have
-                if n <= settings.max_batch_size:
-                    model.predict([WARM_UP_TEXT] * n)
-        return cls(model, pipeline, Path(path), dt.datetime.now(dt.timezone.utc))
-
-    @property
-    def version(self) -> str:
-        return self.model.version
-
-    def tokenize(self, text: str) -> Encoding:
-        return self.model.encoder.tokenizer.encode(text, add_special_tokens=True)
-
-    def forward(self, texts: Sequence[str], encodings: Sequence[Encoding | None]) -> tuple:
-        """Collate and one forward pass for the batch (inference thread; onnxruntime drops the GIL).
-
-        An encoding made by another model's tokenizer (a swap happened while it queued) is None
-        here and is redone.
-        """
-        encodings = [e if e is not None else self.tokenize(t) for t, e in zip(texts, encodings)]
-        batch = self.model.encoder.collate(encodings)
-        return batch, self.model.infer(batch)
-
-    def postprocess(self, texts: Sequence[str], forwarded: tuple,
-                    options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
-        """Decode, resolve and respond (post-processing thread, overlapping the next forward pass).
-        A failure in one request's post-processing fails only that request."""
-        batch, raw = forwarded
-        top_k = max(2, max(o.top_k for o in options))  # escalation needs the top two
-        predictions = self.model.decode(texts, batch, raw, top_k=top_k)
-        out: list[Analysis | Exception] = []
-        for text, prediction, opts in zip(texts, predictions, options):
-            try:
-                analysis = self.pipeline.finish(text, prediction, opts)
-                if len(prediction.intents) > opts.top_k:
-                    analysis.prediction = replace(prediction, intents=prediction.intents[: opts.top_k])
-                out.append(analysis)
-            except Exception as exc:  # noqa: BLE001 - reported per request, logged by the runner
-                out.append(exc)
-        return out
-
-    def run(self, texts: Sequence[str], encodings: Sequence[Encoding | None],
-            options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
-        """Both stages in one call (the naive runner)."""
-        return self.postprocess(texts, self.forward(texts, encodings), options)
+POST_STAGE_BATCHES = 2  # batches past the forward pass at once: one post-processed, one waiting
 
 
 @dataclass(slots=True)
 class Result:
     analysis: Analysis
-    queue_wait_s: float = 0.0
-    inference_s: float = 0.0
+    queue_wait_s: float = 0.0  # admission to the start of its batch
+    tokenize_s: float = 0.0
+    forward_s: float = 0.0  # its batch's forward pass
+    postprocess_s: float = 0.0  # its batch's decoding, resolution and responses
     batch_size: int = 0
     cache_hit: bool = False
+    batch_tokens: int = 0  # padded tokens of its batch
 
 
 @dataclass(slots=True, eq=False)
@@ -123,12 +65,13 @@ class Entry:
     text: str
     options: RequestOptions
     future: asyncio.Future
-    deadline: float | None  # loop.time() by which the answer is useless
+    deadline: float | None  # loop.time() after which the caller no longer listens (its own deadline)
+    budget_end: float | None  # loop.time() by which it should be answered: its deadline, else the SLO
     encoding: Encoding | None  # None: tokenised by the inference thread (an idle batcher)
-    served: Served  # whose tokenizer made `encoding`
+    engine: Engine  # whose tokenizer made `encoding`
     tokenize_s: float
     seq: int
-    enqueued: float = field(default_factory=time.perf_counter)
+    enqueued: float  # loop.time()
 
     @property
     def n_tokens(self) -> int:
@@ -140,33 +83,48 @@ class Entry:
 class Runner(Protocol):
     """What the service needs from the batcher (or the naive baseline)."""
 
-    current: Served
-    estimator: WaitEstimator
+    current: Engine
 
     def start(self) -> None: ...
-    def swap(self, served: Served) -> None: ...
+    def swap(self, engine: Engine) -> None: ...
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result: ...
     async def close(self) -> None: ...
 
 
+def budget_s(remaining_s: float | None, settings: Settings) -> float | None:
+    """A request's time budget: its own deadline when it has one, else the server's SLO."""
+    if remaining_s is not None:
+        return remaining_s
+    return settings.slo_p95_ms / 1e3 if settings.slo_p95_ms > 0 else None
+
+
 class Batcher:
-    def __init__(self, served: Served, settings: Settings, metrics: Metrics):
-        self.current = served
+    def __init__(self, engine: Engine, settings: Settings, metrics: Metrics):
+        self.current = engine
         self.settings = settings
         self.metrics = metrics
-        self.estimator = WaitEstimator(settings.max_batch_size, settings.inference_workers)
+        self.timing = BatchTimeModel()
+        self.in_system = 0  # admitted and not yet answered, whatever stage they are in
         self._pending: list[Entry] = []
-        self._admitting = 0  # being tokenised: counted against the queue bound too
+        self._pending_tokens = 0
+        self._tokenizing = 0  # admitted, being tokenised: queued work too
+        self._tokenizing_tokens = 0
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
-        self._slots = asyncio.Semaphore(settings.inference_workers)
+        self._forward_slot = asyncio.Semaphore(1)
+        self._post_slots = asyncio.Semaphore(POST_STAGE_BATCHES)
+        self._forward_started: float | None = None  # loop.time() of the running forward pass
+        self._forward_expected_s = 0.0
         self._batches: set[asyncio.Task] = set()
+        self._held = 0
         self._tokenize_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-tokenize")
-        self._infer_pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="intentd-infer")
-        # decoding, resolution and responses of batch N run here while batch N+1 is in onnxruntime
+        self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-infer")
         self._post_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-post")
+        self._post_lock = threading.Lock()  # post-processing runs on one thread at a time
+        self._post_busy = 0
         self._task: asyncio.Task | None = None
         self._closed = False
+        metrics.batch_bound.set(settings.max_batch_size)
 
     # -- callers -----------------------------------------------------------------------------
 
@@ -174,51 +132,101 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._schedule(), name="intentd-batcher")
         self._task.add_done_callback(self._scheduler_done)
 
-    def swap(self, served: Served) -> None:
-        """Batches that start from now on run on `served`; running ones finish on the old model."""
-        self.current = served
+    def swap(self, engine: Engine) -> None:
+        """Batches that start from now on run on `engine`; running ones finish on the old one."""
+        self.current = engine
+
+    async def hold(self) -> Callable[[], None]:
+        """Take the model as a batch would, so arrivals queue until the returned function is called
+        (tests and benchmarks build a queue with it; admission sees a busy server)."""
+        await self._forward_slot.acquire()
+        self._held += 1
+        loop = asyncio.get_running_loop()
+
+        def release() -> None:
+            def now() -> None:
+                self._held -= 1
+                self._forward_slot.release()
+                self._wakeup.set()
+            loop.call_soon_threadsafe(now)
+        return release
 
     @property
     def queued(self) -> int:
-        return len(self._pending) + self._admitting
+        """Requests admitted and not yet in a batch."""
+        return len(self._pending)
 
     @property
     def _idle(self) -> bool:
-        return not (self._pending or self._admitting or self._batches)
+        return self.in_system == 0 and not self._batches and not self._held
+
+    def expected_wait_s(self, loop_time: float) -> float:
+        """Predicted time from now until a request admitted now is answered."""
+        running_left = 0.0
+        if self._forward_started is not None:
+            running_left = max(0.0, self._forward_started + self._forward_expected_s - loop_time)
+        queued = len(self._pending) + self._tokenizing + 1
+        tokens = self._pending_tokens + self._tokenizing_tokens + 16
+        ahead = self.timing.backlog_s(queued, tokens, self.settings.max_batch_size)
+        own_post = min(queued, self.settings.max_batch_size) * self.timing.post_per_request_s
+        return running_left + ahead + own_post
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
-        queued = self.queued
-        if queued >= self.settings.max_queue:
-            self.metrics.shed.inc()
-            raise Overloaded(f"queue full ({self.settings.max_queue} requests waiting); retry with backoff")
-        try:
-            self.estimator.check(remaining_s, queued)
-        except DeadlineUnmeetable:
+        if self.in_system >= self.settings.max_queue:
+            self.metrics.shed.labels("queue_full").inc()
+            raise Overloaded(f"server busy ({self.settings.max_queue} requests in progress); retry with backoff")
+        if remaining_s is not None and remaining_s <= 0:
             self.metrics.expired.labels("admission").inc()
-            raise
+            raise DeadlineUnmeetable("deadline already passed on arrival")
         loop = asyncio.get_running_loop()
-        deadline = None if remaining_s is None else loop.time() + remaining_s
-        served = self.current
-        if self._idle:
+        now = loop.time()
+        budget = budget_s(remaining_s, self.settings)
+        if budget is not None and not self._idle:
+            expected = self.expected_wait_s(now)
+            if expected > budget:
+                self.metrics.shed.labels("budget").inc()
+                raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, "
+                                 f"over this request's {budget * 1e3:.1f} ms budget; retry with backoff")
+        self.in_system += 1
+        self.metrics.in_progress.set(self.in_system)
+        try:
+            return await self._admitted(loop, text, options, now, remaining_s, budget)
+        finally:
+            self.in_system -= 1
+            self.metrics.in_progress.set(self.in_system)
+
+    async def _admitted(self, loop, text, options, now, remaining_s, budget) -> Result:
+        engine = self.current
+        if self._idle_but_me():
             # Nothing queued or running: this request's forward pass starts at once, so a
             # tokenizer thread would overlap nothing and cost two thread hand-offs. The
             # inference thread tokenises it instead (still off the event loop).
             encoding, tokenize_s = None, 0.0
         else:
-            self._admitting += 1
+            estimate = len(text) // 4 + 2  # tokens, until the tokenizer says
+            self._tokenizing += 1
+            self._tokenizing_tokens += estimate
             try:
                 start = time.perf_counter()
-                encoding = await loop.run_in_executor(self._tokenize_pool, served.tokenize, text)
+                encoding = (await loop.run_in_executor(self._tokenize_pool, engine.tokenize, [text]))[0]
                 tokenize_s = time.perf_counter() - start
             finally:
-                self._admitting -= 1
-        entry = Entry(text, options, loop.create_future(), deadline, encoding, served, tokenize_s, next(self._seq))
+                self._tokenizing -= 1
+                self._tokenizing_tokens -= estimate
+        entry = Entry(text, options, loop.create_future(),
+                      None if remaining_s is None else now + remaining_s,
+                      None if budget is None else now + budget,
+                      encoding, engine, tokenize_s, next(self._seq), loop.time())
         self._pending.append(entry)
+        self._pending_tokens += entry.n_tokens
         self.metrics.queue_depth.set(len(self._pending))
         self._wakeup.set()
         return await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
+
+    def _idle_but_me(self) -> bool:
+        return self.in_system == 1 and not self._pending and not self._batches and not self._held
 
     async def close(self) -> None:
         """After the gRPC server stopped: finish what is queued, then stop the task and threads."""
@@ -240,15 +248,17 @@ class Batcher:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                await self._slots.acquire()  # waits for a free worker; arrivals keep accumulating
+                await self._post_slots.acquire()  # the post-processing stage has room
+                await self._forward_slot.acquire()  # the model is free; arrivals keep accumulating
                 batch = self._take_batch()
                 if not batch:
-                    self._slots.release()
+                    self._forward_slot.release()
+                    self._post_slots.release()
                     break
                 task = asyncio.get_running_loop().create_task(self._run_batch(batch))
                 self._batches.add(task)
                 task.add_done_callback(self._batch_done)
-            if self._closed and not self._pending and not self._admitting:
+            if self._closed and not self._pending and self.in_system == 0:
                 return
 
     def _take_batch(self) -> list[Entry]:
@@ -262,41 +272,69 @@ class Batcher:
                 self.metrics.expired.labels("queue").inc()
             else:
                 live.append(entry)
-        max_size, budget = self.settings.max_batch_size, self.settings.max_batch_tokens
-        if len(live) <= max_size and max((e.n_tokens for e in live), default=0) * len(live) <= budget:
-            chosen, self._pending = live, []
-        else:
-            anchor = live[0]  # the oldest always goes: no starvation of long texts
-            chosen, width = [anchor], anchor.n_tokens
-            for entry in sorted(live[1:], key=lambda e: (abs(e.n_tokens - anchor.n_tokens), e.seq)):
-                if len(chosen) == max_size:
-                    break
-                new_width = max(width, entry.n_tokens)
-                if new_width * (len(chosen) + 1) <= budget:
-                    chosen.append(entry)
-                    width = new_width
-            taken = {id(e) for e in chosen}
-            self._pending = [e for e in live if id(e) not in taken]
+        chosen = self._choose(live, now)
+        taken = {id(e) for e in chosen}
+        self._pending = [e for e in live if id(e) not in taken]
+        self._pending_tokens = sum(e.n_tokens for e in self._pending)
         self.metrics.queue_depth.set(len(self._pending))
         return chosen
 
+    def _choose(self, live: list[Entry], now: float) -> list[Entry]:
+        """The oldest entry (no starvation of long texts) plus those closest to it in length, as
+        many as fit the size and token bounds and the oldest entry's remaining budget."""
+        if not live:
+            return []
+        max_size, budget_tokens = self.settings.max_batch_size, self.settings.max_batch_tokens
+        anchor = live[0]
+        remaining = None if anchor.budget_end is None else anchor.budget_end - now
+        chosen, width = [anchor], anchor.n_tokens
+        for entry in sorted(live[1:], key=lambda e: (abs(e.n_tokens - anchor.n_tokens), e.seq)):
+            if len(chosen) == max_size:
+                break
+            new_width = max(width, entry.n_tokens)
+            n = len(chosen) + 1
+            if new_width * n > budget_tokens:
+                continue
+            if remaining is not None and self.timing.batch_s(n, new_width * n) > remaining:
+                continue
+            chosen.append(entry)
+            width = new_width
+        if len(chosen) < len(live):  # the bound bit: report what it was for this batch
+            self.metrics.batch_bound.set(len(chosen))
+        else:
+            self.metrics.batch_bound.set(max_size)
+        return chosen
+
     async def _run_batch(self, batch: list[Entry]) -> None:
-        served = self.current
-        start = time.perf_counter()
+        engine = self.current
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        width = max(e.n_tokens for e in batch)
+        self._forward_started = start
+        self._forward_expected_s = self.timing.forward_s(width * len(batch))
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
-        encodings = [e.encoding if e.served is served else None for e in batch]
+        encodings = [e.encoding if e.engine is engine else None for e in batch]
         texts, options = [e.text for e in batch], [e.options for e in batch]
+        stages: dict[str, float] = {}
         try:
-            results = await self._forward_then_postprocess(served, texts, encodings, options)
-        except Exception:
+            results = await self._forward_then_finish(engine, texts, encodings, options, stages)
+        except Exception:  # noqa: BLE001 - a stage failed as a whole: every request of it fails
             log.exception("batch of %d failed", len(batch))
             results = [InferenceFailed("inference failed")] * len(batch)
-        elapsed = time.perf_counter() - start
-        self.estimator.observe(elapsed)
-        self.metrics.inference.observe(elapsed)
+        finally:
+            self._post_slots.release()
+            if "forward" not in stages:  # the forward stage never reported: free its slot here
+                self._release_forward_slot()
+        forward_s, post_s = stages.get("forward", 0.0), stages.get("post", 0.0)
+        if forward_s:
+            self.timing.observe_forward(stages.get("padded_tokens", width * len(batch)), forward_s)
+            self.metrics.forward.observe(forward_s)
+        if post_s:
+            self.timing.observe_post(len(batch), post_s)
+            self.metrics.postprocess.observe(post_s)
         self.metrics.batch_size.observe(len(batch))
-        self.metrics.batch_tokens.observe(max(e.n_tokens for e in batch) * len(batch))
+        self.metrics.batch_tokens.observe(stages.get("padded_tokens", width * len(batch)))
         for entry, result in zip(batch, results):
             if entry.future.done():
                 continue
@@ -306,13 +344,22 @@ class Batcher:
                     result = InferenceFailed(f"post-processing failed ({type(result).__name__})")
                 entry.future.set_exception(result)
             else:
-                entry.future.set_result(Result(result, start - entry.enqueued, entry.tokenize_s + elapsed, len(batch)))
+                tokenize_s = entry.tokenize_s or stages.get("tokenize", 0.0)
+                entry.future.set_result(Result(result, start - entry.enqueued, tokenize_s, forward_s, post_s, len(batch),
+                                               batch_tokens=stages.get("padded_tokens", 0)))
 
-    def _forward_then_postprocess(self, served: Served, texts: list[str],
-                                  encodings: list[Encoding | None], options: list[RequestOptions]) -> asyncio.Future:
+    def _release_forward_slot(self) -> None:
+        if self._forward_started is not None:
+            self._forward_started = None
+            self._forward_slot.release()
+            self._wakeup.set()
+
+    def _forward_then_finish(self, engine: Engine, texts: list[str], encodings: list[Encoding | None],
+                             options: list[RequestOptions], stages: dict) -> asyncio.Future:
         """The forward pass on the inference thread, which hands its output straight to the
-        post-processing thread: the event loop hears only of the end (and of the free worker,
-        so the next batch can start while this one is post-processed)."""
+        post-processing thread (or post-processes itself when nothing else waits): the event
+        loop hears only of the free inference slot and of the end. Whatever any step raises,
+        `done` is settled exactly once."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
 
@@ -324,31 +371,65 @@ class Batcher:
             else:
                 done.set_result(results)
 
-        def postprocess(forwarded: tuple) -> None:
+        def settle_from_thread(results: list | None, error: BaseException | None) -> None:
             try:
-                results = served.postprocess(texts, forwarded, options)
+                loop.call_soon_threadsafe(settle, results, error)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+        def finish(forwarded: Forwarded) -> None:
+            try:
+                t0 = time.perf_counter()
+                with self._post_lock:
+                    results = engine.finish(texts, forwarded, options)
+                stages["post"] = time.perf_counter() - t0
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting batch task
-                loop.call_soon_threadsafe(settle, None, exc)
+                settle_from_thread(None, exc)
             else:
-                loop.call_soon_threadsafe(settle, results, None)
+                settle_from_thread(results, None)
+            finally:
+                with self._post_lock:
+                    self._post_busy -= 1
+
+        def post_refused(exc: BaseException) -> None:
+            with self._post_lock:
+                self._post_busy -= 1
+            settle_from_thread(None, exc)
 
         def forward() -> None:
             try:
-                forwarded = served.forward(texts, encodings)
+                t0 = time.perf_counter()
+                if any(e is None for e in encodings):  # an idle batcher's request, or one from before a swap
+                    redo = [i for i, e in enumerate(encodings) if e is None]
+                    for i, encoding in zip(redo, engine.tokenize([texts[i] for i in redo])):
+                        encodings[i] = encoding
+                t1 = time.perf_counter()
+                forwarded = engine.forward(encodings)
+                stages["tokenize"] = t1 - t0
+                stages["forward"] = time.perf_counter() - t1
+                stages["padded_tokens"] = int(forwarded.batch.input_ids.size)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting batch task
-                loop.call_soon_threadsafe(settle, None, exc)
+                stages["forward"] = 0.0
+                settle_from_thread(None, exc)
+                _call_soon(loop, self._release_forward_slot)
                 return
-            finally:
-                loop.call_soon_threadsafe(self._slots.release)
-            self._post_pool.submit(postprocess, forwarded)
+            _call_soon(loop, self._release_forward_slot)
+            with self._post_lock:
+                self._post_busy += 1
+                inline = self._post_busy == 1 and not self._pending
+            if inline:
+                finish(forwarded)
+            else:
+                _submit(self._post_pool, finish, forwarded, on_error=post_refused)
 
-        self._infer_pool.submit(forward)
+        _submit(self._infer_pool, forward, on_error=lambda exc: settle(None, exc))
         return done
 
     def _batch_done(self, task: asyncio.Task) -> None:
-        self._batches.discard(task)  # its worker slot was released when its forward pass ended
+        self._batches.discard(task)
         if not task.cancelled() and task.exception() is not None:  # _run_batch catches; a bug if reached
             log.error("batch task failed", exc_info=task.exception())
+        self._wakeup.set()
 
     def _scheduler_done(self, task: asyncio.Task) -> None:
         if task.cancelled() or task.exception() is None:
@@ -362,54 +443,82 @@ class Batcher:
             if not entry.future.done():
                 entry.future.set_exception(error)
         self._pending = []
+        self._pending_tokens = 0
         self.metrics.queue_depth.set(0)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> None:
+    try:
+        loop.call_soon_threadsafe(fn)
+    except RuntimeError:  # the loop is closed
+        pass
+
+
+def _submit(pool: ThreadPoolExecutor, fn: Callable, *args, on_error: Callable[[BaseException], None]) -> None:
+    """Submit work whose failure must reach someone: a refused submission (pool shut down) and
+    anything the function lets escape both go to `on_error`."""
+    try:
+        future = pool.submit(fn, *args)
+    except BaseException as exc:  # noqa: BLE001
+        on_error(exc)
+        return
+    future.add_done_callback(lambda f: f.exception() is not None and on_error(f.exception()))
 
 
 class DirectRunner:
     """Naive baseline (``--naive``): each request is one onnxruntime call in a worker thread."""
 
-    def __init__(self, served: Served, settings: Settings, metrics: Metrics):
-        self.current = served
+    def __init__(self, engine: Engine, settings: Settings, metrics: Metrics):
+        self.current = engine
         self.settings = settings
         self.metrics = metrics
-        self.estimator = WaitEstimator(1, settings.inference_workers)
-        self._in_flight = 0
-        self._pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="intentd-naive")
+        self.in_system = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-naive")
         self._closed = False
 
     def start(self) -> None:
         pass
 
-    def swap(self, served: Served) -> None:
-        self.current = served
+    def swap(self, engine: Engine) -> None:
+        self.current = engine
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
-        if self._in_flight >= self.settings.max_queue:
-            self.metrics.shed.inc()
-            raise Overloaded(f"queue full ({self.settings.max_queue} requests waiting); retry with backoff")
-        self.estimator.check(remaining_s, self._in_flight)
-        self._in_flight += 1
+        if self.in_system >= self.settings.max_queue:
+            self.metrics.shed.labels("queue_full").inc()
+            raise Overloaded(f"server busy ({self.settings.max_queue} requests in progress); retry with backoff")
+        self.in_system += 1
         try:
             start = time.perf_counter()
-            result = await asyncio.get_running_loop().run_in_executor(
-                self._pool, self.current.run, [text], [None], [options])
+            result = (await asyncio.get_running_loop().run_in_executor(
+                self._pool, _run_one, self.current, text, options))
             elapsed = time.perf_counter() - start
         finally:
-            self._in_flight -= 1
-        self.estimator.observe(elapsed)
-        self.metrics.inference.observe(elapsed)
+            self.in_system -= 1
+        self.metrics.forward.observe(elapsed)
         self.metrics.batch_size.observe(1)
-        if isinstance(result[0], Exception):
-            log.error("request failed", exc_info=result[0])
-            raise InferenceFailed(f"inference failed ({type(result[0]).__name__})")
-        return Result(result[0], 0.0, elapsed, 1)
+        if isinstance(result, Exception):
+            log.error("request failed", exc_info=result)
+            raise InferenceFailed(f"inference failed ({type(result).__name__})")
+        return Result(result, 0.0, 0.0, elapsed, 0.0, 1)
 
     async def close(self) -> None:
         self._closed = True
         self._pool.shutdown(wait=True)
 
 
-def make_runner(served: Served, settings: Settings, metrics: Metrics) -> Runner:
-    return DirectRunner(served, settings, metrics) if settings.naive else Batcher(served, settings, metrics)
+def _run_one(engine: Engine, text: str, options: RequestOptions) -> Analysis | Exception:
+    try:
+        return engine.finish([text], engine.forward(engine.tokenize([text])), [options])[0]
+    except Exception as exc:  # noqa: BLE001 - reported by the caller
+        return exc
+
+
+def make_runner(engine: Engine, settings: Settings, metrics: Metrics) -> Runner:
+    return DirectRunner(engine, settings, metrics) if settings.naive else Batcher(engine, settings, metrics)
+
+
+def batch_sizes_to_warm(settings: Settings) -> Sequence[int]:
+    """The batch shapes a server will see first, run once at start-up."""
+    return sorted({n for n in (1, 2, 4, 8, settings.max_batch_size) if n <= settings.max_batch_size})

@@ -85,14 +85,14 @@ class ReviewCapture:
     def wants(self, analysis: Analysis) -> bool:
         return analysis.escalation.escalate or analysis.prediction.confidence < self.settings.low_confidence
 
-    def offer(self, text: str, analysis: Analysis) -> bool:
+    def offer(self, text: str, analysis: Analysis, session_id: str | None = None) -> bool:
         """Queue one record if the analysis is worth a person's look; True when queued (it is
         counted as written or dropped once the writer has tried)."""
         if not self.wants(analysis):
             return False
         captured_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         try:
-            self._queue.put_nowait((text, analysis, captured_at))
+            self._queue.put_nowait((text, analysis, captured_at, session_id))
             return True
         except queue.Full:
             self._drop("queue_full")
@@ -129,7 +129,7 @@ class ReviewCapture:
             else:
                 self._wrote()
 
-    def _record(self, text: str, analysis: Analysis, captured_at: str) -> dict:
+    def _record(self, text: str, analysis: Analysis, captured_at: str, session_id: str | None = None) -> dict:
         p, esc = analysis.prediction, analysis.escalation
         redacting = self.settings.redact_digits
         spans = [(e.start, e.end) for e in analysis.entities] if not p.is_ood else []
@@ -153,6 +153,8 @@ class ReviewCapture:
             "top_intents": [[n, round(c, 4)] for n, c in p.intents[:3]],
             "redacted": redacting,
         }
+        if session_id:
+            record["meta"]["session_id"] = session_id
         return record
 
     def _append(self, line: bytes) -> None:

@@ -47,7 +47,10 @@ class Settings:
     uds: Path | None = _opt(None, "also listen on this Unix domain socket", "PATH")
     max_batch_size: int = _opt(32, "most requests in one forward pass (1: no batching)", "N")
     max_batch_tokens: int = _opt(4096, "token budget of one batch, counted after padding", "N")
-    max_queue: int = _opt(256, "requests waiting for the model before RESOURCE_EXHAUSTED", "N")
+    max_queue: int = _opt(256, "requests admitted and not yet answered (queued, running or post-processed) "
+                               "before RESOURCE_EXHAUSTED", "N")
+    slo_p95_ms: float = _opt(25.0, "latency objective: a request without a deadline gets it as its budget; batches "
+                                   "are sized and requests shed to keep it (0: no SLO)", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     max_top_k: int = _opt(1000, "largest accepted top_k", "N")
@@ -55,10 +58,24 @@ class Settings:
     intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
     spin: bool = _opt(True, "let idle onnxruntime threads spin (--no-spin leaves the cores to gRPC and Python "
                              "when the server shares the machine)")
-    inference_workers: int = _opt(1, "batches run concurrently (worker threads calling onnxruntime)", "N")
+    workers: int = _opt(1, "serving processes sharing the TCP port (the kernel balances connections); "
+                           "each has its own onnxruntime session", "N")
     providers: tuple[str, ...] = _opt(DEFAULT_PROVIDERS, "execution providers to try, in order (comma list)", "P1,P2")
     naive: bool = _opt(False, "benchmark baseline: one onnxruntime call per request, no queue or batching")
     cache_size: int = _opt(4096, "exact-match cache entries (0: no cache)", "N")
+    uds_mode: str = _opt("0660", "permissions of the --uds socket (octal)", "MODE")
+    uds_group: str | None = _opt(None, "group owning the --uds socket (name or gid)", "GROUP")
+    tls_cert: Path | None = _opt(None, "serve TLS only on --listen with this PEM certificate chain", "FILE")
+    tls_key: Path | None = _opt(None, "PEM private key of --tls-cert", "FILE")
+    tls_client_ca: Path | None = _opt(None, "require client certificates signed by this CA (mTLS)", "FILE")
+    admin_uds: Path | None = _opt(None, "serve admin RPCs (ReloadModel) on this Unix socket (mode 0600); they are "
+                                  "never served on --listen / --uds", "PATH")
+    admin_client_cn: tuple[str, ...] = _opt((), "with --tls-client-ca: mTLS clients whose certificate common name "
+                                                 "is listed may also call admin RPCs on --listen", "CN1,CN2")
+    model_root: Path | None = _opt(None, "ReloadModel loads artifacts only from under this folder "
+                                   "(default: the folder holding --model)", "DIR")
+    reload_timeout: float = _opt(120.0, "seconds a ReloadModel call waits for the new model to load", "S")
+    access_log: bool = _opt(False, "log one JSON line per request (request id, session id, RPC, status, ms)")
     metrics_port: int = _opt(0, "Prometheus /metrics port (0: off)", "PORT")
     metrics_host: str = _opt("127.0.0.1", "address the metrics endpoint binds", "HOST")
     grace_period: float = _opt(10.0, "seconds to finish in-flight requests after SIGTERM", "S")
@@ -81,7 +98,7 @@ class Settings:
             if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"--listen {self.listen!r}: expected HOST:PORT (e.g. {DEFAULT_LISTEN})")
         for name in ("max_batch_size", "max_batch_tokens", "max_queue", "max_text_chars",
-                     "max_stream_messages", "max_top_k", "default_top_k", "inference_workers"):
+                     "max_stream_messages", "max_top_k", "default_top_k", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
         for name in ("intra_op_threads", "cache_size"):
@@ -93,6 +110,13 @@ class Settings:
             raise ConfigError("--default-top-k must not exceed --max-top-k")
         if not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"--metrics-port {self.metrics_port}: not a port number")
+        if self.metrics_port and not self.metrics_host.strip():
+            raise ConfigError("--metrics-host: empty (give an address, e.g. 127.0.0.1 or 0.0.0.0)")
+        if self.slo_p95_ms < 0:
+            raise ConfigError(f"--slo-p95-ms must be 0 or more (got {self.slo_p95_ms:g})")
+        if self.reload_timeout <= 0:
+            raise ConfigError(f"--reload-timeout must be more than 0 (got {self.reload_timeout:g})")
+        self._check_transport()
         if self.grace_period < 0:
             raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
         if not self.providers:
@@ -105,6 +129,42 @@ class Settings:
             raise ConfigError(f"--capture-low-confidence must be within [0, 1] (got {self.capture_low_confidence:g})")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"--log-level {self.log_level!r}: expected debug, info, warning or error")
+
+    def _check_transport(self) -> None:
+        try:
+            mode = int(self.uds_mode, 8)
+        except ValueError:
+            raise ConfigError(f"--uds-mode {self.uds_mode!r}: expected an octal mode such as 0660") from None
+        if not 0 <= mode <= 0o777:
+            raise ConfigError(f"--uds-mode {self.uds_mode!r}: expected an octal mode such as 0660")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS with client certificates)")
+        if self.admin_client_cn and self.tls_client_ca is None:
+            raise ConfigError("--admin-client-cn needs --tls-client-ca (only verified client certificates count)")
+        for name in ("tls_cert", "tls_key", "tls_client_ca"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{_flag(name)} {path}: not a readable file")
+        if self.tls_cert is not None and not self.listen:
+            raise ConfigError("--tls-cert: TLS applies to --listen, which is off")
+        if self.workers > 1:
+            if not self.listen:
+                raise ConfigError("--workers needs --listen: the kernel balances TCP connections between workers")
+            if self.uds is not None or self.admin_uds is not None:
+                raise ConfigError("--workers > 1 serves TCP only: a Unix socket cannot be shared between "
+                                  "processes (run one worker per socket; reload all workers with SIGHUP)")
+
+    @property
+    def uds_permissions(self) -> int:
+        return int(self.uds_mode, 8)
+
+    @property
+    def reload_root(self) -> Path:
+        """The folder ReloadModel may load from: --model-root, else the folder holding --model."""
+        root = self.model_root if self.model_root is not None else Path(self.model).parent
+        return root.resolve()
 
     @property
     def batching(self) -> bool:

@@ -8,7 +8,8 @@ import logging
 from intentd.protogen import import_stubs
 
 from .analysis import Analysis, Escalation, ResolvedEntity, Response
-from .batcher import Result, Served
+from .batcher import Result
+from .engine import Engine
 
 pb2, _ = import_stubs()
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ def _us(seconds: float) -> int:
 
 
 def timing(result: Result, total_s: float):
-    return pb2.ServerTiming(queue_wait_us=_us(result.queue_wait_s), inference_us=_us(result.inference_s),
+    return pb2.ServerTiming(queue_wait_us=_us(result.queue_wait_s), tokenize_us=_us(result.tokenize_s),
+                            forward_us=_us(result.forward_s), postprocess_us=_us(result.postprocess_s),
                             total_us=_us(total_s), batch_size=result.batch_size, cache_hit=result.cache_hit)
 
 
@@ -129,19 +131,14 @@ def respond_response(a: Analysis, t, threshold: float):
                                response=response(a.response), model_version=a.model_version, timing=t)
 
 
-def ood_threshold(served: Served) -> float:
-    ood_model = served.model.ood
-    return float(ood_model.threshold) if ood_model is not None else 0.0
-
-
-def model_info(served: Served, max_text_chars: int):
-    model, policy = served.model, served.pipeline.escalation
+def model_info(engine: Engine, max_text_chars: int):
+    model, policy = engine.model, engine.escalation
     info = pb2.ModelInfo(
         name=model.artifact.name, version=model.version, intents=list(model.labels.intents),
         entity_types=list(model.labels.entity_types),
-        thresholds=pb2.Thresholds(ood=ood_threshold(served), low_confidence=policy.low_confidence,
+        thresholds=pb2.Thresholds(ood=engine.ood_threshold, low_confidence=policy.low_confidence,
                                   ambiguity_margin=policy.ambiguity_margin),
-        execution_provider=model.provider, artifact_path=str(served.path), max_text_chars=max_text_chars,
+        execution_provider=model.provider, artifact_path=str(engine.path), max_text_chars=max_text_chars,
     )
-    info.loaded_at.FromDatetime(served.loaded_at)
+    info.loaded_at.FromDatetime(engine.loaded_at)
     return info

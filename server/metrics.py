@@ -43,13 +43,24 @@ class Metrics:
         self.rpc_total = Counter("intentd_rpc", "RPCs by final status code", ["rpc", "code"], registry=r)
         self.queue_wait = Histogram("intentd_queue_wait_seconds", "Admission to batch start",
                                     buckets=LATENCY_BUCKETS, registry=r)
-        self.inference = Histogram("intentd_inference_seconds", "Tokenise + forward pass + decode of one batch",
-                                   buckets=LATENCY_BUCKETS, registry=r)
+        self.forward = Histogram("intentd_forward_seconds", "onnxruntime forward pass of one batch (holds the model)",
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.postprocess = Histogram("intentd_postprocess_seconds",
+                                     "Decode, OOD, resolution and responses of one batch (beside the next forward pass)",
+                                     buckets=LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("intentd_batch_size", "Requests per batch", buckets=BATCH_BUCKETS, registry=r)
         self.batch_tokens = Histogram("intentd_batch_tokens", "Padded tokens per batch", buckets=TOKEN_BUCKETS,
                                       registry=r)
         self.queue_depth = Gauge("intentd_queue_depth", "Requests admitted and not yet in a batch", registry=r)
-        self.shed = Counter("intentd_shed", "Requests refused because the queue was full", registry=r)
+        self.in_progress = Gauge("intentd_requests_in_progress", "Requests admitted and not yet answered, any stage",
+                                 registry=r)
+        self.batch_bound = Gauge("intentd_batch_bound", "Largest batch the latest batch's budget allowed", registry=r)
+        self.slo_attainment = Gauge("intentd_slo_attainment",
+                                    f"Share of the last {ROLLING_WINDOW} answers within the p95 SLO", registry=r)
+        self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
+                            "their budget (deadline, else SLO)", ["reason"], registry=r)
+        for reason in ("queue_full", "budget"):
+            self.shed.labels(reason)
         self.expired = Counter("intentd_expired", "Requests refused or dropped for their deadline", ["stage"],
                                registry=r)
         self.cancelled = Counter("intentd_cancelled", "Queued requests dropped because the caller went away",
@@ -78,6 +89,12 @@ class Metrics:
         for reason in DROP_REASONS:
             self.capture_drops.labels(reason)  # every reason exported from the start, at 0
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
+        self._within_slo = RollingRate()
+
+    def observe_latency(self, seconds: float, slo_s: float) -> None:
+        """One answered request's server time, against the SLO (0: no SLO, nothing recorded)."""
+        if slo_s > 0:
+            self.slo_attainment.set(self._within_slo.add(seconds <= slo_s))
 
     def set_model(self, name: str, version: str, provider: str) -> None:
         self.model_info.clear()

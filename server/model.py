@@ -1,8 +1,8 @@
-"""The served model: tokenise -> one ONNX Runtime forward pass -> decode. No torch.
+"""The ONNX part of the served model: one onnxruntime session, its tokenizer, and decoding of its
+raw outputs (intent ranking, entity spans, OOD scores). No torch.
 
-`encode`, `infer` and `decode` are separate so the server's batcher can tokenise the next batch
-while the current one runs; `predict` chains them for `intentd eval` / `intentd analyze`, which
-therefore measure exactly what the server serves.
+`encode`, `infer` and `decode` are separate stages; `server/engine.py` chains them with entity
+resolution and responses into the one path that eval, analyze and the server share.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import numpy as np
 import onnxruntime as ort
 
 from .artifact import Artifact, ArtifactError, load_artifact
+from .config import DEFAULT_PROVIDERS
 from .decode import Prediction, decode_entities, rank_intents, softmax
 from .ood import OODScorer
 from .tokenize import EncodedBatch, TextEncoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 
 @dataclass(slots=True)
@@ -58,16 +58,17 @@ class Model:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(
-                str(artifact.model_path), sess_options=options, providers=available_providers(providers)
+                artifact.model_bytes, sess_options=options, providers=available_providers(providers)
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
             raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
         self.provider = self.session.get_providers()[0]
         log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
         try:
-            self.encoder = TextEncoder.from_file(artifact.tokenizer_path, max_length=artifact.max_length)
+            self.encoder = TextEncoder.from_str(artifact.tokenizer_json, max_length=artifact.max_length)
         except Exception as exc:
             raise ArtifactError(f"{artifact.tokenizer_path}: cannot load tokenizer ({exc})") from None
+        artifact.model_bytes = b""  # onnxruntime keeps its own copy
         calibration = artifact.calibration
         self.temperature = float(calibration.get("temperature", 1.0))
         self.ood = OODScorer(artifact.ood_stats, calibration) if artifact.ood_stats else None
@@ -111,12 +112,3 @@ class Model:
                 )
             )
         return out
-
-    def predict(self, texts: Sequence[str], top_k: int = 5) -> list[Prediction]:
-        batch = self.encode(texts)
-        return self.decode(texts, batch, self.infer(batch), top_k)
-
-    def warm_up(self) -> None:
-        """Run a few shapes once so the first real request pays no allocation cost."""
-        for n in (1, 4):
-            self.predict(["warm up the model"] * n)

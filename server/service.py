@@ -1,8 +1,15 @@
 """The IntentService servicer. Handlers are a few lines: admit -> cache or runner -> convert.
 
-Error mapping and per-RPC metrics live in the `unary` / `streaming` decorators, so every handler
-answers the same way: a ServiceError becomes its status code (the one table below), anything else
-is logged with its traceback and answered INTERNAL - the server never dies on a request.
+Cross-cutting work lives in one place, `_call`: drain accounting, the request id (from
+`x-request-id` metadata, else generated; returned in the trailing metadata), the one error ->
+status table, per-RPC metrics and the opt-in JSON access log. A ServiceError becomes its status
+code; anything else is logged with its traceback and answered INTERNAL: the server never dies
+on a request.
+
+Requests are parsed by `lenient_handler`, which turns an unparseable message (e.g. a `text`
+that is not UTF-8) into INVALID_ARGUMENT instead of grpc's UNKNOWN. Admin RPCs (ReloadModel) are
+served by a second server on the admin socket (`admin=True`); the data listener refuses them
+with PERMISSION_DENIED unless the caller presents an allowed mTLS client certificate.
 """
 
 from __future__ import annotations
@@ -10,24 +17,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from intentd.protogen import import_stubs
 
 from . import convert
-from .admission import DeadlineUnmeetable, Draining, InvalidRequest, Overloaded, ReloadBusy, ServiceError, admit
-from .batcher import InferenceFailed, Result, Runner
+from .admission import admit
+from .batcher import Result, Runner
 from .cache import AnalysisCache
 from .capture import ReviewCapture
 from .config import Settings
+from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, ReloadBusy,
+                     ReloadRefused, ServiceError)
 from .metrics import Metrics
 
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("intentd.access")
+SERVICE = pb2.DESCRIPTOR.services_by_name["IntentService"]
+REQUEST_ID_KEY = "x-request-id"
+MAX_REQUEST_ID_CHARS = 128
 
 STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -35,6 +52,7 @@ STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
     DeadlineUnmeetable: grpc.StatusCode.DEADLINE_EXCEEDED,
     Draining: grpc.StatusCode.UNAVAILABLE,
     ReloadBusy: grpc.StatusCode.FAILED_PRECONDITION,
+    ReloadRefused: grpc.StatusCode.PERMISSION_DENIED,
     InferenceFailed: grpc.StatusCode.INTERNAL,
 }
 
@@ -46,7 +64,9 @@ class Drain:
 
     grpc.aio's own stop() CANCELs calls the transport received but the server loop had not yet
     picked up; so the server first refuses new work itself (UNAVAILABLE, retryable) and waits
-    until nothing is in flight and no call arrived for a quiet period, then stops grpc.
+    until nothing is in flight and no call was accepted for a quiet period, then stops grpc.
+    Refused calls do not restart the quiet period: a client retrying in a loop cannot hold the
+    drain open.
     """
 
     def __init__(self) -> None:
@@ -57,9 +77,9 @@ class Drain:
         self._arrival = asyncio.Event()
 
     def enter(self, rpc: str) -> None:
-        self._arrival.set()
         if self.draining and rpc != "GetModelInfo":
             raise Draining("server is draining; retry on another instance")
+        self._arrival.set()
         self.in_flight += 1
         self._idle.clear()
 
@@ -79,6 +99,14 @@ class Drain:
                 return
 
 
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """What a request that cannot be parsed becomes, so its handler can answer INVALID_ARGUMENT."""
+
+    message_type: str
+    reason: str
+
+
 def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     for cls, code in STATUS_CODES.items():
         if isinstance(exc, cls):
@@ -87,36 +115,63 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, "internal error (logged on the server)"
 
 
+def request_id_of(context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and value.isprintable():
+            return value[:MAX_REQUEST_ID_CHARS]
+    return uuid.uuid4().hex
+
+
+def _gone(context) -> grpc.StatusCode:
+    """Why grpc cancelled a handler: the caller's deadline passed, or the caller cancelled."""
+    remaining = context.time_remaining()
+    return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
+
+
 @contextlib.asynccontextmanager
 async def _call(servicer: "IntentServicer", rpc: str, context):
-    """One RPC's bookkeeping, for unary and streaming handlers alike: drain accounting, the one
-    error -> status mapping, and the latency / status-code metrics."""
+    """One RPC's bookkeeping, for unary and streaming handlers alike."""
     start, code, entered = time.perf_counter(), grpc.StatusCode.OK, False
+    request_id = request_id_of(context)
+    context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+    trace = {"request_id": request_id}
     try:
         try:
             servicer.drain.enter(rpc)
             entered = True
-            yield
+            yield trace
             return
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
             code, message = status_of(exc)
         await context.abort(code, message)
     except asyncio.CancelledError:
-        code = grpc.StatusCode.CANCELLED if code is grpc.StatusCode.OK else code
+        code = _gone(context) if code is grpc.StatusCode.OK else code
         raise
     finally:
         if entered:
             servicer.drain.leave()
-        servicer.metrics.rpc_latency.labels(rpc).observe(time.perf_counter() - start)
-        servicer.metrics.rpc_total.labels(rpc, code.name).inc()
+        elapsed = time.perf_counter() - start
+        # counted when grpc has finished the call: only then does it know whether the caller left
+        context.add_done_callback(functools.partial(_record, servicer, rpc, code, elapsed, trace))
+
+
+def _record(servicer: "IntentServicer", rpc: str, code: grpc.StatusCode, elapsed: float, trace: dict,
+            context) -> None:
+    if code is grpc.StatusCode.OK and context.cancelled():
+        code = _gone(context)
+    servicer.metrics.rpc_latency.labels(rpc).observe(elapsed)
+    servicer.metrics.rpc_total.labels(rpc, code.name).inc()
+    if servicer.settings.access_log:
+        access_log.info(json.dumps({"rpc": rpc, "code": code.name, "ms": round(elapsed * 1e3, 3), **trace},
+                                   ensure_ascii=False))
 
 
 def unary(rpc: str):
     def decorate(method):
         @functools.wraps(method)
         async def handler(self: "IntentServicer", request, context):
-            async with _call(self, rpc, context):
-                return await method(self, request, context)
+            async with _call(self, rpc, context) as trace:
+                return await method(self, request, context, trace)
         return handler
     return decorate
 
@@ -125,74 +180,131 @@ def streaming(rpc: str):
     def decorate(method):
         @functools.wraps(method)
         async def handler(self: "IntentServicer", request_iterator, context):
-            async with _call(self, rpc, context):
-                async for answer in method(self, request_iterator, context):
+            async with _call(self, rpc, context) as trace:
+                async for answer in method(self, request_iterator, context, trace):
                     yield answer
         return handler
     return decorate
 
 
+def parsed(request):
+    """The request message, or INVALID_ARGUMENT when it could not be parsed."""
+    if isinstance(request, Undecodable):
+        raise InvalidRequest(f"request: not a valid {request.message_type} ({request.reason}; "
+                             "string fields must be UTF-8)")
+    return request
+
+
 class IntentServicer(pb2_grpc.IntentServiceServicer):
     def __init__(self, runner: Runner, cache: AnalysisCache, settings: Settings, metrics: Metrics,
-                 reload: ReloadFn, capture: ReviewCapture | None = None):
+                 reload: ReloadFn, capture: ReviewCapture | None = None, admin: bool = False):
         self.runner = runner
         self.cache = cache
         self.settings = settings
         self.metrics = metrics
         self.reload = reload
         self.capture = capture
+        self.admin = admin  # served on the admin socket: ReloadModel allowed
         self.drain = Drain()
+        self._slo_s = settings.slo_p95_ms / 1e3
 
-    async def _answer(self, request, context, to_proto):
+    async def _answer(self, request, context, trace: dict, to_proto):
         """The shared path: validate, try the cache, else queue for a batch; then convert."""
         start = time.perf_counter()
-        text, options = admit(request, max_chars=self.settings.max_text_chars,
+        text, options = admit(parsed(request), max_chars=self.settings.max_text_chars,
                               default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
-        served = self.runner.current
-        cached = self.cache.get(text, options, served.version)
+        if options.session_id:
+            trace["session_id"] = options.session_id
+        engine = self.runner.current
+        cached = self.cache.get(text, options, engine.version)
         if cached is not None:
             result = Result(cached, cache_hit=True)
         else:
             result = await self.runner.submit(text, options, context.time_remaining())
             self.cache.put(text, options, result.analysis)
-            if self.capture is not None and self.capture.offer(text, result.analysis):
-                self.metrics.captured.inc()  # cache hits are repeats: captured once, when first computed
+            if self.capture is not None:  # cache hits are repeats: captured once, when first computed
+                self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
-        timing = convert.timing(result, time.perf_counter() - start)
-        return to_proto(result.analysis, timing, convert.ood_threshold(served))
+        total_s = time.perf_counter() - start
+        self.metrics.observe_latency(total_s, self._slo_s)
+        if self.settings.access_log:
+            trace["intent"] = result.analysis.prediction.intent
+            trace["escalation"] = result.analysis.escalation.reason
+        return to_proto(result.analysis, convert.timing(result, total_s), engine.ood_threshold)
 
     @unary("Analyze")
-    async def Analyze(self, request, context):
-        return await self._answer(request, context, convert.analyze_response)
+    async def Analyze(self, request, context, trace):
+        return await self._answer(request, context, trace, convert.analyze_response)
 
     @unary("DetectIntent")
-    async def DetectIntent(self, request, context):
-        return await self._answer(request, context, convert.detect_intent_response)
+    async def DetectIntent(self, request, context, trace):
+        return await self._answer(request, context, trace, convert.detect_intent_response)
 
     @unary("ExtractEntities")
-    async def ExtractEntities(self, request, context):
-        return await self._answer(request, context, convert.extract_entities_response)
+    async def ExtractEntities(self, request, context, trace):
+        return await self._answer(request, context, trace, convert.extract_entities_response)
 
     @unary("Respond")
-    async def Respond(self, request, context):
-        return await self._answer(request, context, convert.respond_response)
+    async def Respond(self, request, context, trace):
+        return await self._answer(request, context, trace, convert.respond_response)
 
     @streaming("AnalyzeStream")
-    async def AnalyzeStream(self, request_iterator, context):
+    async def AnalyzeStream(self, request_iterator, context, trace):
         """One answer per message, in order: each message is answered before the next is read."""
         count = 0
         async for request in request_iterator:
             count += 1
             if count > self.settings.max_stream_messages:
                 raise InvalidRequest(f"stream: more than {self.settings.max_stream_messages} messages")
-            yield await self._answer(request, context, convert.analyze_response)
+            yield await self._answer(request, context, trace, convert.analyze_response)
+        # A caller that cancels (or whose deadline passes) mid-stream ends the request iterator as
+        # quietly as a half-close does, and grpc.aio's context.cancelled() stays False
+        # (grpc/grpc#36193); grpc cancels this task an instant later, so give it that instant.
+        await asyncio.sleep(0.001)
 
     @unary("GetModelInfo")
-    async def GetModelInfo(self, request, context):
+    async def GetModelInfo(self, request, context, trace):
         return convert.model_info(self.runner.current, self.settings.max_text_chars)
 
     @unary("ReloadModel")
-    async def ReloadModel(self, request, context):
+    async def ReloadModel(self, request, context, trace):
+        if not (self.admin or self._allowed_admin_peer(context)):
+            raise ReloadRefused("ReloadModel is not served on this listener")
+        request = parsed(request)
         if not request.artifact_path.strip():
-            raise InvalidRequest("artifact_path: required (the artifact directory on the server)")
+            raise InvalidRequest("artifact_path: required (an artifact directory under the server's model root)")
         return pb2.ReloadModelResponse(**await self.reload(request.artifact_path))
+
+    def _allowed_admin_peer(self, context) -> bool:
+        """An mTLS client whose verified certificate's common name is in --admin-client-cn."""
+        if not self.settings.admin_client_cn:
+            return False
+        names = (context.auth_context() or {}).get("x509_common_name", [])
+        allowed = set(self.settings.admin_client_cn)
+        return any(name.decode("utf-8", "replace") in allowed for name in names)
+
+
+def lenient_handler(servicer: IntentServicer, methods: tuple[str, ...] | None = None) -> grpc.GenericRpcHandler:
+    """IntentService's method handlers with deserializers that never raise: an unparseable
+    request reaches its handler as `Undecodable` and is answered INVALID_ARGUMENT.
+    `methods` limits what is served (the rest is UNIMPLEMENTED)."""
+    handlers = {}
+    for method in SERVICE.methods:
+        if methods is not None and method.name not in methods:
+            continue
+        request_cls = getattr(pb2, method.input_type.name)
+        response_cls = getattr(pb2, method.output_type.name)
+        kind = grpc.stream_stream_rpc_method_handler if method.client_streaming else grpc.unary_unary_rpc_method_handler
+        handlers[method.name] = kind(getattr(servicer, method.name),
+                                     request_deserializer=_lenient(request_cls),
+                                     response_serializer=response_cls.SerializeToString)
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+
+
+def _lenient(cls):
+    def parse(data: bytes):
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            return Undecodable(cls.DESCRIPTOR.name, str(exc) or "malformed message")
+    return parse

@@ -54,6 +54,10 @@ class TextEncoder:
     def from_file(cls, path: str | Path, max_length: int = 128) -> "TextEncoder":
         return cls(Tokenizer.from_file(str(path)), max_length)
 
+    @classmethod
+    def from_str(cls, text: str, max_length: int = 128) -> "TextEncoder":
+        return cls(Tokenizer.from_str(text), max_length)
+
     def save(self, path: str | Path) -> None:
         """Save with the serving settings baked in: truncation, and padding to the batch's longest."""
         self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token="[PAD]")

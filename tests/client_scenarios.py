@@ -87,15 +87,15 @@ def bad_input_is_not_retried(example: list[str], artifact: Path) -> None:
 def retries_while_the_queue_is_full(example: list[str], artifact: Path) -> None:
     """A server with a one-request queue, held full: the call is shed, retried, then answered."""
     with socket_path() as sock, ThreadServer(model=artifact, uds=sock, max_queue=1, cache_size=0) as server:
-        release = server.hold_a_batch()
+        release = server.hold_model()
         proc = None
         try:
             filler = server.stub.Analyze.future(pb2.AnalyzeRequest(text="fills the queue"), timeout=WAIT_S)
             wait_for(lambda: server.app.runner.queued == 1, "the queue to fill")
-            shed = server.metric("intentd_shed_total")
+            shed = server.metric("intentd_shed_total", {"reason": "queue_full"})
             proc = subprocess.Popen([*example, "--target", f"unix:{sock}", "--json", *PATIENT, BALANCE],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            wait_for(lambda: server.metric("intentd_shed_total") >= shed + 2 or proc.poll() is not None,
+            wait_for(lambda: server.metric("intentd_shed_total", {"reason": "queue_full"}) >= shed + 2 or proc.poll() is not None,
                      "the example to be shed twice")
         finally:
             release.set()

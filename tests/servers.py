@@ -24,7 +24,6 @@ class ThreadServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._main, daemon=True)
         self.rc: int | None = None
-        self.held_calls: list = []
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -35,10 +34,15 @@ class ThreadServer:
         asyncio.run_coroutine_threadsafe(self.app.started.wait(), self.loop).result(WAIT_S)
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.app.port}")
         self.stub = pb2_grpc.IntentServiceStub(self.channel)
+        admin = self.app.settings.admin_uds
+        self.admin_channel = grpc.insecure_channel(f"unix:{admin}") if admin is not None else None
+        self.admin = pb2_grpc.IntentServiceStub(self.admin_channel) if admin is not None else None
         return self
 
     def __exit__(self, *exc) -> None:
         self.channel.close()
+        if self.admin_channel is not None:
+            self.admin_channel.close()
         self.loop.call_soon_threadsafe(self.app.request_stop)
         self.thread.join(WAIT_S)
         self.loop.close()
@@ -46,19 +50,15 @@ class ThreadServer:
     def metric(self, name: str, labels: dict | None = None) -> float:
         return self.app.metrics.value(name, labels)
 
-    def block_inference(self) -> threading.Event:
-        """Occupy the single inference worker so requests queue; set() the event to release it."""
+    def hold_model(self) -> threading.Event:
+        """Hold the model (as a running batch would) so requests queue; set() the event to release it."""
+        release_fn = asyncio.run_coroutine_threadsafe(self.app.runner.hold(), self.loop).result(WAIT_S)
         release = threading.Event()
-        self.app.runner._infer_pool.submit(release.wait, WAIT_S)
-        return release
 
-    def hold_a_batch(self) -> threading.Event:
-        """Block the worker and put one request in the held batch, so the next ones stay queued."""
-        release = self.block_inference()
-        # keep the call object: a dropped grpc future cancels its RPC when garbage-collected
-        self.held_calls.append(
-            self.stub.Analyze.future(pb2.AnalyzeRequest(text=f"held batch {time.monotonic()}"), timeout=WAIT_S))
-        wait_for(lambda: self.app.runner._batches and not self.app.runner.queued, "a batch to be held")
+        def wait_then_release() -> None:
+            release.wait(WAIT_S)
+            release_fn()
+        threading.Thread(target=wait_then_release, daemon=True).start()
         return release
 
 
@@ -77,3 +77,19 @@ def wait_for(condition, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def copy_artifact(src, dst, **manifest_changes):
+    """A copy of an artifact, its manifest changed and re-versioned as `intentd train` writes it."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from intentd.models.build import write_manifest
+
+    dst = Path(dst)
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    manifest.update(manifest_changes)
+    write_manifest(dst, manifest)
+    return dst

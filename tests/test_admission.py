@@ -7,8 +7,10 @@ import argparse
 import pytest
 
 from intentd.protogen import import_stubs
-from intentd.server.admission import DeadlineUnmeetable, InvalidRequest, WaitEstimator, admit
+from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments
+from intentd.server.errors import InvalidRequest
+from intentd.server.planner import BatchTimeModel
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -42,15 +44,30 @@ def test_admit_rejects_naming_the_field(req, field):
     assert str(err.value).startswith(field)
 
 
-def test_wait_estimator():
-    est = WaitEstimator(max_batch_size=10)
-    est.check(0.001, queued=500)  # no estimate yet: only a passed deadline is refused
-    with pytest.raises(DeadlineUnmeetable):
-        est.check(0.0, queued=0)
-    est.observe(0.010)
-    est.check(0.5, queued=9)
-    with pytest.raises(DeadlineUnmeetable):
-        est.check(0.05, queued=100)  # ~11 batches of 10 ms ahead
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\x00\x00", "\u2060\ufeff \x00", "\u2028"])
+def test_text_without_visible_characters_is_invalid(text):
+    with pytest.raises(InvalidRequest, match="text: no visible characters"):
+        admit(pb2.AnalyzeRequest(text=text), **LIMITS)
+
+
+@pytest.mark.parametrize("iso", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z",
+                                 "2201-01-01T00:00:00Z"])
+def test_reference_time_outside_the_calendar_range_is_invalid(iso):
+    req = pb2.AnalyzeRequest(text="pay it tomorrow")
+    req.reference_time.FromJsonString(iso)
+    with pytest.raises(InvalidRequest, match=r"reference_time: outside the years 1900\.\.2200"):
+        admit(req, **LIMITS)
+
+
+def test_batch_time_model_learns_fixed_and_per_token_costs():
+    model = BatchTimeModel()
+    assert model.forward_s(1000) == 0.0 and model.backlog_s(50, 800, 10) == 0.0  # no estimate yet
+    for tokens in (20, 100, 400, 50, 800, 200) * 5:  # 2 ms a batch + 10 us a padded token
+        model.observe_forward(tokens, 0.002 + 1e-5 * tokens)
+    assert model.forward_s(300) == pytest.approx(0.005, rel=0.02)
+    assert model.backlog_s(30, 1000, 10) == pytest.approx(3 * 0.002 + 1e-5 * 1000 * 1.15, rel=0.02)
+    model.observe_post(10, 0.004)
+    assert model.batch_s(10, 300) == pytest.approx(0.005 + 0.004, rel=0.02)
 
 
 def parse(argv):
@@ -84,3 +101,24 @@ def test_settings_yaml_and_errors(tmp_path):
         Settings.from_sources(env={})
     with pytest.raises(ConfigError, match="--max-queue"):
         Settings(model="/a", max_queue=10_000)
+
+
+def test_transport_settings_are_checked(tmp_path):
+    pem = tmp_path / "cert.pem"
+    pem.write_text("x")
+    with pytest.raises(ConfigError, match="--tls-cert and --tls-key go together"):
+        Settings(model="/a", tls_cert=pem)
+    with pytest.raises(ConfigError, match="--tls-client-ca needs --tls-cert"):
+        Settings(model="/a", tls_client_ca=pem)
+    with pytest.raises(ConfigError, match="--tls-key .*: not a readable file"):
+        Settings(model="/a", tls_cert=pem, tls_key=tmp_path / "missing.pem")
+    with pytest.raises(ConfigError, match="--uds-mode"):
+        Settings(model="/a", uds_mode="rw-rw----")
+    with pytest.raises(ConfigError, match="--admin-client-cn needs --tls-client-ca"):
+        Settings(model="/a", admin_client_cn=("ops",))
+    with pytest.raises(ConfigError, match="--workers > 1 serves TCP only"):
+        Settings(model="/a", workers=2, uds=tmp_path / "s.sock")
+    with pytest.raises(ConfigError, match="--metrics-host: empty"):
+        Settings(model="/a", metrics_port=9100, metrics_host="")
+    assert Settings(model="/a").uds_permissions == 0o660
+    assert Settings(model=tmp_path / "arts" / "one").reload_root == (tmp_path / "arts").resolve()

@@ -1,26 +1,29 @@
-"""The batcher alone (no gRPC): idle requests run at once; batches respect size and token budget."""
+"""The batcher alone (no gRPC), on the real model: idle requests run at once; batches respect the
+size and token bounds and shrink to the oldest request's budget; admission sheds what its budget
+cannot cover; every admitted request is answered."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
 from intentd.server.analysis import RequestOptions
-from intentd.server.batcher import Batcher, Served
+from intentd.server.batcher import Batcher
 from intentd.server.config import Settings
+from intentd.server.engine import Engine
+from intentd.server.errors import Overloaded
 from intentd.server.metrics import Metrics
 
 
 @pytest.fixture(scope="module")
-def served(banking_artifact):
-    return Served.load(banking_artifact, Settings(model=banking_artifact, warm_up=False))
+def engine(banking_artifact):
+    return Engine.load(banking_artifact)
 
 
-def run(served, coro_fn, **overrides):
+def run(engine, coro_fn, **overrides):
     async def main():
-        batcher = Batcher(served, Settings(model=served.path, **overrides), Metrics())
+        batcher = Batcher(engine, Settings(model=engine.path, **overrides), Metrics())
         batcher.start()
         try:
             return await coro_fn(batcher)
@@ -29,25 +32,97 @@ def run(served, coro_fn, **overrides):
     return asyncio.run(main())
 
 
-def test_idle_request_runs_alone_at_once(served):
-    result = run(served, lambda b: b.submit("what is my balance", RequestOptions(), None))
+async def queue_then_release(batcher: Batcher, texts: list[str], options=RequestOptions(top_k=1)):
+    """Hold the model, queue every text, then let the batcher build its batches from the queue."""
+    release = await batcher.hold()
+    tasks = [asyncio.create_task(batcher.submit(t, options, None)) for t in texts]
+    while batcher.queued < len(texts):
+        await asyncio.sleep(0.005)
+    release()
+    return await asyncio.gather(*tasks)
+
+
+def n_tokens(engine, text: str) -> int:
+    return len(engine.tokenize([text])[0].ids)
+
+
+def test_idle_request_runs_alone_at_once(engine):
+    result = run(engine, lambda b: b.submit("what is my balance", RequestOptions(), None))
     assert result.batch_size == 1 and result.analysis.prediction.intent == "check_balance"
 
 
-def test_batches_respect_size_and_token_budget(served):
-    texts = [f"send {i} euros to my savings account " + "please " * (i % 7) for i in range(40)]
+def test_token_budget_bounds_batches(engine):
+    # ~40 tokens each: a 200-token budget fits 5 of them, below the size bound of 8
+    texts = [f"please move {i} euros from my checking account to my savings account " * 3 for i in range(24)]
+    widths = [n_tokens(engine, t) for t in texts]
+    assert 34 <= min(widths) and max(widths) <= 40
+    results = run(engine, lambda b: queue_then_release(b, texts), max_batch_size=8, max_batch_tokens=200,
+                  slo_p95_ms=0)
+    assert all(r.batch_tokens <= 200 for r in results)
+    assert max(r.batch_size for r in results) == 200 // max(widths)  # the token budget bound, not the size
+    assert all(len(r.analysis.prediction.intents) == 1 for r in results)
 
-    async def burst(batcher):
-        release = threading.Event()
-        batcher._infer_pool.submit(release.wait, 30)  # hold the worker so the burst queues up
-        tasks = [asyncio.create_task(batcher.submit(t, RequestOptions(top_k=1), None)) for t in texts]
-        while batcher.queued < len(texts) - 1:
-            await asyncio.sleep(0.01)
-        release.set()
+
+def test_size_bound_bounds_batches(engine):
+    texts = [f"balance {i}" for i in range(20)]
+    results = run(engine, lambda b: queue_then_release(b, texts), max_batch_size=8, max_batch_tokens=4096,
+                  slo_p95_ms=0)
+    assert max(r.batch_size for r in results) == 8 and sum(1 / r.batch_size for r in results) == pytest.approx(3)
+
+
+def test_batch_shrinks_to_the_oldest_requests_budget(engine):
+    texts = [f"send {i} dollars to savings" for i in range(10)]
+
+    async def scenario(batcher: Batcher):
+        for tokens in (10, 100, 300, 50) * 3:  # the model: 1 ms per padded token
+            batcher.timing.observe_forward(tokens, 1e-3 * tokens)
+        release = await batcher.hold()
+        tasks = [asyncio.create_task(batcher.submit(t, RequestOptions(), None)) for t in texts]
+        while batcher.queued < len(texts):
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.15)  # most of a 200 ms SLO budget is spent waiting
+        release()
         return await asyncio.gather(*tasks)
 
-    results = run(served, burst, max_batch_size=8, max_batch_tokens=200)
-    assert all(1 <= r.batch_size <= 8 for r in results)
-    assert all(len(r.analysis.prediction.intents) == 1 for r in results)
-    assert max(r.batch_size for r in results) > 1
+    unbounded = run(engine, scenario, max_batch_size=32, slo_p95_ms=0)
+    assert {r.batch_size for r in unbounded} == {10}  # no budget: one batch takes the whole queue
+    # ~9 tokens a request at 1 ms a token: the ~50 ms left of the oldest's budget fits about 5
+    bounded = run(engine, scenario, max_batch_size=32, slo_p95_ms=200)
+    assert max(r.batch_size for r in bounded) < 10
+    assert len(bounded) == 10 and all(r.analysis.prediction.intent for r in bounded)  # late, still answered
 
+
+def test_admission_sheds_what_the_budget_cannot_cover(engine):
+    async def scenario(batcher: Batcher):
+        for tokens in (10, 20, 40) * 3:  # 50 ms a batch, whatever its size
+            batcher.timing.observe_forward(tokens, 0.050)
+        release = await batcher.hold()
+        try:
+            with pytest.raises(Overloaded, match="work ahead"):
+                await batcher.submit("what is my balance", RequestOptions(), None)  # SLO 25 ms
+            late = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), 1.0))  # own deadline
+            while batcher.queued < 1:
+                await asyncio.sleep(0.005)
+        finally:
+            release()
+        return await late
+
+    result = run(engine, scenario, slo_p95_ms=25)
+    assert result.analysis.prediction.intent == "check_balance"
+
+
+def test_every_admitted_request_counts_until_answered(engine):
+    async def scenario(batcher: Batcher):
+        release = await batcher.hold()
+        tasks = [asyncio.create_task(batcher.submit(f"card {i}", RequestOptions(), None)) for i in range(4)]
+        while batcher.in_system < 4:
+            await asyncio.sleep(0.005)
+        with pytest.raises(Overloaded, match="4 requests in progress"):
+            await batcher.submit("one too many", RequestOptions(), None)
+        release()
+        results = await asyncio.gather(*tasks)
+        assert batcher.in_system == 0
+        return results
+
+    results = run(engine, scenario, max_queue=4, slo_p95_ms=0)
+    assert len(results) == 4

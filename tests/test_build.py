@@ -15,6 +15,7 @@ from intentd.models.build import BuildOptions, build
 from intentd.models.config import TrainConfig, default_base
 from intentd.models.export import QuantizationError
 from intentd.server.artifact import ArtifactError, load_artifact
+from intentd.server.engine import Engine
 from intentd.server.model import Model
 
 from conftest import BANKING
@@ -35,7 +36,9 @@ def test_artifact_has_contract_files(banking_artifact: Path):
     manifest = json.loads((banking_artifact / "manifest.json").read_text())
     assert (banking_artifact / manifest["model"]).is_file()
     assert (banking_artifact / manifest["tokenizer"]).is_file()
-    assert manifest["model"].endswith("int8.onnx") and (banking_artifact / manifest["model_fp32"]).is_file()
+    assert manifest["model"] == "model.fp32.onnx" and (banking_artifact / manifest["model_int8"]).is_file()
+    for key in ("model", "tokenizer", "labels", "domain", "ood_stats"):  # every file it uses is hashed
+        assert manifest[key] in manifest["files"]
     assert set(manifest["versions"]) >= {"torch", "onnxruntime", "intentd"}
     assert manifest["calibration"]["ood"]["target_false_escalation_rate"] == 0.03  # from domain.yaml
     # the served tokenizer pads dynamically, never to a fixed 128
@@ -63,15 +66,26 @@ def test_analyze_cli_json(banking_artifact: Path):
     out = json.loads(proc.stdout)
     assert out["intents"][0]["name"] == "check_balance"
     assert any(e["type"] == "account" and e["text"] == "savings" for e in out["entities"])
-    assert {"escalation", "response", "ood", "model_version"} <= set(out)
+    assert {"escalation", "response", "ood", "modelVersion"} <= set(out)  # AnalyzeResponse in proto3 JSON
 
 
-def test_fp32_and_int8_agree_on_most_queries(banking_artifact: Path):
+def test_served_fp32_and_optional_int8_agree_on_most_queries(banking_artifact: Path):
     texts = [json.loads(line)["text"] for line in (BANKING / "valid.jsonl").open()][:120]
-    int8 = Model.load(banking_artifact)
-    fp32 = Model.load(banking_artifact, model=load_artifact(banking_artifact).manifest["model_fp32"])
-    same = np.mean([a.intent == b.intent for a, b in zip(int8.predict(texts), fp32.predict(texts))])
+    manifest = load_artifact(banking_artifact).manifest
+    assert manifest["model"] == "model.fp32.onnx" and manifest["model_int8"] == "model.int8.onnx"
+    fp32 = Engine.load(banking_artifact)
+    int8 = Engine.load(banking_artifact, onnx_file=manifest["model_int8"])
+    same = np.mean([a.prediction.intent == b.prediction.intent
+                    for a, b in zip(fp32.analyze(texts), int8.analyze(texts))])
     assert same > 0.95
+
+
+def test_served_graph_is_fused(banking_artifact: Path):
+    import onnx
+
+    graph = onnx.load(str(banking_artifact / "model.fp32.onnx")).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("Attention") == 6 and ops.count("EmbedLayerNormalization") == 1  # MiniLM-L6: 6 layers
 
 
 @pytest.mark.parametrize("damage", ["delete_model", "truncate_model", "corrupt_manifest", "swap_labels"])
@@ -123,7 +137,7 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3
     assert manifest["training"]["base"] == str(tiny_base)
-    assert Model.load(out).predict(["hello"])[0].intents
+    assert Engine.load(out).analyze(["hello"])[0].prediction.intents
 
 
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
@@ -136,7 +150,7 @@ def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path
     assert training["parity_max_abs_diff"] < 1e-3
     # either an epoch won (1 or 2) or the mean of both did (epoch 0, two epochs averaged)
     assert (training["best_epoch"], training["averaged_epochs"]) in {(1, 0), (2, 0), (0, 2)}
-    assert Model.load(out).predict(["send 40 dollars to my savings"])[0].intents
+    assert Engine.load(out).analyze(["send 40 dollars to my savings"])[0].prediction.intents
 
 
 def test_checkpoint_average_is_the_mean_of_the_weights():
@@ -185,8 +199,7 @@ def test_lora_option_trains_and_exports(tiny_base: Path, tmp_path: Path):
 def test_invalid_template_fails_before_training_and_at_load(banking_artifact: Path, tmp_path: Path):
     import yaml
 
-    from intentd.server.artifact import sha256
-    from intentd.server.pipeline import Pipeline
+    from intentd.models.build import write_manifest
 
     data = tmp_path / "data"
     shutil.copytree(BANKING, data)
@@ -200,11 +213,9 @@ def test_invalid_template_fails_before_training_and_at_load(banking_artifact: Pa
     art = tmp_path / "art"
     shutil.copytree(banking_artifact, art)
     shutil.copy(data / "domain.yaml", art / "domain.yaml")
-    manifest = json.loads((art / "manifest.json").read_text())
-    manifest["files"]["domain.yaml"] = sha256(art / "domain.yaml")  # a consistent but invalid artifact
-    (art / "manifest.json").write_text(json.dumps(manifest))
+    write_manifest(art, json.loads((art / "manifest.json").read_text()))  # a consistent but invalid artifact
     with pytest.raises(ArtifactError, match="acount"):
-        Pipeline(Model.load(art))
+        Engine.load(art)
 
 
 def test_calibrate_cli_changes_budget_and_version(banking_artifact: Path, tmp_path: Path):

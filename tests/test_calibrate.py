@@ -113,18 +113,19 @@ def test_offline_passes_batch_by_length_and_keep_input_order(banking_artifact):
     """run_raw and eval group texts by length for speed; every row must still be its own text's."""
     from intentd.models.calibrate import run_raw
     from intentd.models.data.schema import Example
-    from intentd.models.evaluate import length_sorted_batches, predict_all
-    from intentd.server.model import Model
+    from intentd.models.evaluate import analyze_all, length_sorted_batches
+    from intentd.server.engine import Engine
 
     texts = ["hi", "what is my checking balance right now please", "block my card", "ok", "pay 40 dollars"]
     batches = list(length_sorted_batches(texts, 2))
     assert sorted(i for b in batches for i in b) == list(range(len(texts)))
     assert [len(texts[i]) for b in batches for i in b] == sorted(len(t) for t in texts)
 
-    model = Model.load(banking_artifact, model="model.fp32.onnx")  # FP32: no batch-dependent scales
+    engine = Engine.load(banking_artifact)
+    model = engine.model
     raw = run_raw(model, texts, batch_size=2)
-    preds, _ = predict_all(model, [Example(text=t, intent="x") for t in texts], batch_size=2)
+    analyses, _ = analyze_all(engine, [Example(text=t, intent="x") for t in texts], batch_size=2)
     for i, text in enumerate(texts):
         alone = model.infer(model.encode([text]))
         np.testing.assert_allclose(raw.logits[i], alone.intent_logits[0], atol=1e-4)
-        assert preds[i].intent == model.predict([text])[0].intent
+        assert analyses[i].prediction.intents == engine.analyze([text])[0].prediction.intents

@@ -20,8 +20,7 @@ from intentd.server.analysis import Analysis, Escalation, ResolvedEntity
 from intentd.server.capture import CaptureSettings, ReviewCapture
 from intentd.server.decode import Prediction
 from intentd.server.metrics import Metrics
-from intentd.server.model import Model
-from intentd.server.pipeline import Pipeline
+from intentd.server.engine import Engine
 from intentd.server.redact import redact
 
 FOREIGN = [
@@ -33,11 +32,11 @@ FOREIGN = [
 
 
 @pytest.fixture(scope="module")
-def pipeline(banking_artifact: Path) -> Pipeline:
-    return Pipeline(Model.load(banking_artifact))
+def pipeline(banking_artifact: Path) -> Engine:
+    return Engine.load(banking_artifact)
 
 
-def test_captures_escalated_not_confident_in_scope(pipeline: Pipeline, tmp_path: Path):
+def test_captures_escalated_not_confident_in_scope(pipeline: Engine, tmp_path: Path):
     cap = ReviewCapture(CaptureSettings(tmp_path / "review.jsonl", low_confidence=0.0))  # escalations only
     analyses = pipeline.analyze(FOREIGN + ["what is my checking account balance"])
     queued = [cap.offer(t, a) for t, a in zip(FOREIGN + ["x"], analyses)]
@@ -48,7 +47,7 @@ def test_captures_escalated_not_confident_in_scope(pipeline: Pipeline, tmp_path:
     assert all(r.meta and r.meta["model_version"] == pipeline.version for r in rows)
 
 
-def test_rotation_bounds_disk_use(pipeline: Pipeline, tmp_path: Path):
+def test_rotation_bounds_disk_use(pipeline: Engine, tmp_path: Path):
     path = tmp_path / "review.jsonl"
     cap = ReviewCapture(CaptureSettings(path, max_bytes=2048, backups=2))
     analysis = pipeline.analyze([FOREIGN[0]])[0]
@@ -62,7 +61,7 @@ def test_rotation_bounds_disk_use(pipeline: Pipeline, tmp_path: Path):
     assert cap.written == 60 and cap.dropped == 0
 
 
-def test_redaction_and_reimport(pipeline: Pipeline, tmp_path: Path):
+def test_redaction_and_reimport(pipeline: Engine, tmp_path: Path):
     path = tmp_path / "capture" / "review.jsonl"
     text = "asdkjh card 4111 1111 1111 1111 qwe zxcmnb"
     cap = ReviewCapture(CaptureSettings(path, redact_digits=True, low_confidence=1.01))

@@ -19,7 +19,7 @@ import pytest
 import trustme
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from servers import WAIT_S, ThreadServer, wait_for
+from servers import WAIT_S, ThreadServer, pb2, wait_for
 
 
 def health_cmd(*args: str) -> subprocess.CompletedProcess:
@@ -66,7 +66,9 @@ def test_asks_about_the_named_service(server):
 def test_draining_server_is_not_serving(banking_artifact):
     """After SIGTERM (request_stop) the server answers NOT_SERVING while a held request finishes."""
     with socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock) as server:
-        release = server.hold_a_batch()
+        release = server.hold_model()
+        held_call = server.stub.Analyze.future(pb2.AnalyzeRequest(text="what is my balance"), timeout=WAIT_S)
+        wait_for(lambda: server.app.runner.queued == 1, "the request to queue")
         server.loop.call_soon_threadsafe(server.app.request_stop)
         wait_for(lambda: server.app.servicer.drain.draining, "the drain to start")
         try:
@@ -75,7 +77,7 @@ def test_draining_server_is_not_serving(banking_artifact):
             assert "NOT_SERVING" in one_line(done.stderr)
         finally:
             release.set()
-        held = server.held_calls[0].result(WAIT_S)  # the accepted request is still answered
+        held = held_call.result(WAIT_S)  # the accepted request is still answered
         assert held.intents
         server.thread.join(WAIT_S)
         assert server.rc == 0

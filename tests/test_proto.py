@@ -139,7 +139,7 @@ def test_response_round_trips(stubs):
             escalate=False, reason=pb2.ESCALATION_REASON_UNSPECIFIED, scores={"ood_score": 0.1}
         ),
         model_version="v1",
-        timing=pb2.ServerTiming(queue_wait_us=10, inference_us=800, total_us=900),
+        timing=pb2.ServerTiming(queue_wait_us=10, tokenize_us=50, forward_us=800, postprocess_us=40, total_us=900),
     )
     back = pb2.AnalyzeResponse.FromString(response.SerializeToString())
     assert back == response

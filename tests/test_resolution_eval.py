@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -156,18 +157,17 @@ def test_every_account_card_amount_date_email_phone_span_has_a_value_unless_unre
 # -- through `evaluate` with a real artifact ---------------------------------------------------
 
 def artifact_with_domain(src: Path, dst: Path, domain_text: str) -> Path:
-    """A copy of `src` (big files linked) whose domain.yaml is `domain_text`, its hash updated."""
-    from intentd.server.artifact import sha256
+    """A copy of `src` (big files hard-linked) whose domain.yaml is `domain_text`, re-versioned."""
+    from intentd.models.build import write_manifest
 
     dst.mkdir()
     for f in src.iterdir():
         if f.name not in ("domain.yaml", "manifest.json"):
-            (dst / f.name).symlink_to(f.resolve())
+            os.link(f, dst / f.name)
     (dst / "domain.yaml").write_text(domain_text, encoding="utf-8")
     manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
     manifest["domain"] = "domain.yaml"
-    manifest["files"]["domain.yaml"] = sha256(dst / "domain.yaml")
-    (dst / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    write_manifest(dst, manifest)
     return dst
 
 
@@ -195,7 +195,7 @@ TINY = [  # (line, {span text: does the resolver get the gold value right?})
 
 @pytest.mark.parametrize("with_section", [True, False], ids=["evaluation-section", "no-section-now-utc"])
 def test_evaluate_reports_resolution_accuracy(banking_artifact, tmp_path, with_section):
-    from intentd.server.model import Model
+    from intentd.server.engine import Engine
 
     text = (BANKING / "domain.yaml").read_text(encoding="utf-8")
     if not with_section:
@@ -205,12 +205,12 @@ def test_evaluate_reports_resolution_accuracy(banking_artifact, tmp_path, with_s
     data = tmp_path / "tiny.jsonl"
     data.write_text("".join(json.dumps(line) + "\n" for line, _ in TINY), encoding="utf-8")
     examples = read_jsonl(data)
-    model = Model.load(art)
-    report = evaluate(model, examples)
+    engine = Engine.load(art)
+    report = evaluate(engine, examples)
 
     # Expected by hand: over the valued gold spans of in-scope lines that the model found exactly.
     # Without the section the date is resolved against now in UTC: "+00:00" is never the gold "-05:00".
-    preds = model.predict([ex.text for ex in examples])
+    preds = [a.prediction for a in engine.analyze([ex.text for ex in examples])]
     expected: dict[str, list[bool]] = {}
     for (line, right), ex, pred in zip(TINY, examples, preds):
         found = {(e.start, e.end, e.type) for e in pred.entities}
@@ -228,9 +228,8 @@ def test_evaluate_reports_resolution_accuracy(banking_artifact, tmp_path, with_s
 
 
 def test_evaluate_without_gold_values_reports_null(banking_artifact, tmp_path):
-    from intentd.server.model import Model
+    from intentd.server.engine import Engine
 
-    model = Model.load(banking_artifact)
     ex = Example("move $250 to my savings", "transfer_money", (Span(5, 9, "amount"),))
-    report = evaluate(model, [ex])
+    report = evaluate(Engine.load(banking_artifact), [ex])
     assert report["resolution_accuracy"] is None and report["resolution_per_type"] is None

@@ -1,0 +1,122 @@
+"""The one inference path, text -> Analysis: tokenise -> forward pass -> decode -> resolve ->
+escalate -> respond.
+
+`intentd eval`, `intentd analyze` and the server all call this class; batching is the only
+difference between them. The three stages are separate methods so the server's batcher can run
+them on different threads (tokenise on admission, forward in the inference thread, `finish` in
+the post-processing thread); `analyze` chains them for offline callers. The served graph is FP32
+(see README, "Batch-independent answers"), so a query's answer does not depend on which other
+queries share its batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+from tokenizers import Encoding
+
+from intentd.errors import IntentdError
+
+from .analysis import Analysis, RequestOptions
+from .artifact import ArtifactError
+from .escalation import EscalationPolicy
+from .model import DEFAULT_PROVIDERS, Model, RawOutputs
+from .resolve import Resolver
+from .respond import Responder, validate_templates
+from .tokenize import EncodedBatch
+
+WARM_UP_TEXT = "move 200 dollars from checking to savings tomorrow"
+
+
+@dataclass(slots=True)
+class Forwarded:
+    """One batch after the forward pass: its padded inputs (word boundaries) and raw outputs."""
+
+    batch: EncodedBatch
+    raw: RawOutputs
+
+
+class Engine:
+    """A loaded artifact: model, domain rules and calibration. Immutable once loaded, so a hot
+    reload swaps one Engine for another and a running batch finishes on the one it started with."""
+
+    def __init__(self, model: Model, path: Path):
+        self.model = model
+        self.path = path
+        self.loaded_at = dt.datetime.now(dt.timezone.utc)
+        domain = model.artifact.domain
+        try:  # a bad domain config fails at load, naming the file, never at request time
+            validate_templates(domain, model.labels.intents)
+            self.resolver = Resolver(domain)
+            self.responder = Responder(domain)
+        except IntentdError as exc:
+            raise ArtifactError(f"{model.artifact.root / 'domain.yaml'}: {exc}") from None
+        self.escalation = EscalationPolicy(domain, model.ood.threshold if model.ood is not None else None)
+
+    @classmethod
+    def load(cls, path: str | Path, onnx_file: str | None = None, providers: Sequence[str] = DEFAULT_PROVIDERS,
+             intra_op_threads: int = 0, spin: bool = True) -> "Engine":
+        """Blocking (seconds): call it in a thread. Raises ArtifactError for a bad artifact."""
+        model = Model.load(path, model=onnx_file, providers=providers, intra_op_threads=intra_op_threads, spin=spin)
+        return cls(model, Path(path))
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    @property
+    def ood_threshold(self) -> float:
+        return float(self.model.ood.threshold) if self.model.ood is not None else 0.0
+
+    # -- the three stages ----------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
+        """`encode_batch` releases the GIL (plain `encode` holds it), so the event loop keeps going."""
+        return self.model.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=True)
+
+    def forward(self, encodings: Sequence[Encoding]) -> Forwarded:
+        batch = self.model.encoder.collate(list(encodings))
+        return Forwarded(batch, self.model.infer(batch))
+
+    def finish(self, texts: Sequence[str], forwarded: Forwarded,
+               options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
+        """Decode, resolve, escalate and respond, per request. A failure in one request's
+        post-processing fails only that request (returned in its place, never raised)."""
+        # the escalation rule reads the top two intents, whatever top_k the caller asked for
+        top_k = max(2, max(o.top_k for o in options))
+        predictions = self.model.decode(texts, forwarded.batch, forwarded.raw, top_k=top_k)
+        out: list[Analysis | Exception] = []
+        for text, prediction, opts in zip(texts, predictions, options):
+            try:
+                entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent)
+                escalation = self.escalation.decide(prediction)
+                response = self.responder.respond(prediction.intent, entities, escalation, opts)
+                if len(prediction.intents) > opts.top_k:
+                    prediction = replace(prediction, intents=prediction.intents[: opts.top_k])
+                out.append(Analysis(prediction, entities, escalation, response, self.version))
+            except Exception as exc:  # noqa: BLE001 - reported per request by the caller
+                out.append(exc)
+        return out
+
+    # -- offline callers -----------------------------------------------------------------------
+
+    def analyze(self, texts: Sequence[str],
+                options: RequestOptions | Sequence[RequestOptions] = RequestOptions()) -> list[Analysis]:
+        """All stages for one batch (eval, analyze, warm-up). Raises the first request's error."""
+        if not texts:
+            return []
+        per_request = [options] * len(texts) if isinstance(options, RequestOptions) else list(options)
+        results = self.finish(texts, self.forward(self.tokenize(texts)), per_request)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results  # type: ignore[return-value]
+
+    def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
+        """Load the resolvers' data and run each batch shape once, so no request pays for it."""
+        self.resolver.warm_up()
+        for n in sorted(set(batch_sizes)):
+            self.analyze([WARM_UP_TEXT] * n)

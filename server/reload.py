@@ -1,0 +1,114 @@
+"""Hot reload (the ReloadModel admin RPC, or SIGHUP): load and warm the new model beside the old
+one, then swap it in atomically. A failed load keeps the old model serving.
+
+- One reload at a time, and the lock is held until the loading thread ends, whatever the caller
+  does: a caller that gives up (deadline, cancel) or a load that outlives `reload_timeout` gets
+  an error, the thread finishes in the background, and its model is discarded, never swapped in.
+- The loading thread is a daemon: a load stuck on a slow disk cannot hold up shutdown.
+- ReloadModel loads only from under the model root (the real path, after resolving symbolic
+  links), and the artifact loader confines and hashes every file the manifest names.
+- The caller hears a generic reason; the details (paths, parser messages) go to the server log,
+  so the RPC is neither a file-existence oracle nor a way to read files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+from typing import Callable
+
+from intentd.errors import IntentdError
+
+from .engine import Engine
+from .errors import ReloadBusy
+
+log = logging.getLogger(__name__)
+
+
+class Reloader:
+    def __init__(self, load: Callable[[Path], Engine], on_swap: Callable[[Engine, Engine], None],
+                 current: Callable[[], Engine], root: Path, timeout_s: float,
+                 count: Callable[[str], None] = lambda outcome: None):
+        self._load = load
+        self._count = count
+        self._on_swap = on_swap
+        self._current = current
+        self.root = root
+        self.timeout_s = timeout_s
+        self._busy = False
+
+    def resolve(self, requested: str) -> Path | None:
+        """The artifact folder a ReloadModel request names, if it is under the model root."""
+        path = Path(requested)
+        if not path.is_absolute():
+            path = self.root / path
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        return real if real.is_relative_to(self.root) and real.is_dir() else None
+
+    async def reload_request(self, requested: str) -> dict:
+        """ReloadModel: only from under the model root; generic errors to the caller."""
+        path = self.resolve(requested)
+        if path is None:
+            log.error("reload refused: %r is not an artifact folder under the model root %s", requested, self.root)
+            return self._failed("not an artifact folder under the server's model root")
+        return await self.reload(path)
+
+    async def reload(self, path: Path) -> dict:
+        if self._busy:
+            raise ReloadBusy("a reload is already in progress")
+        self._busy = True
+        loop = asyncio.get_running_loop()
+        loaded: asyncio.Future = loop.create_future()
+        wanted = True  # False once the caller got its answer another way (timeout, cancel)
+
+        def settle(engine: Engine | None, error: BaseException | None) -> None:
+            self._busy = False  # the thread has ended: the next reload may start
+            if not wanted:
+                if engine is not None:
+                    log.warning("reload from %s finished after its caller gave up; discarded", path)
+                return
+            if error is not None:
+                loaded.set_exception(error)
+            else:
+                loaded.set_result(engine)
+
+        def work() -> None:
+            try:
+                engine, error = self._load(path), None
+            except BaseException as exc:  # noqa: BLE001 - handed to the event loop
+                engine, error = None, exc
+            try:
+                loop.call_soon_threadsafe(settle, engine, error)
+            except RuntimeError:  # the loop is gone: the server stopped meanwhile
+                pass
+
+        threading.Thread(target=work, name="intentd-reload", daemon=True).start()
+        old = self._current()
+        try:
+            new = await asyncio.wait_for(asyncio.shield(loaded), self.timeout_s)
+        except TimeoutError:
+            wanted = False
+            log.error("reload from %s did not finish within %.0f s; still serving %s", path, self.timeout_s,
+                      old.version)
+            return self._failed(f"the new model did not load within {self.timeout_s:.0f} s", old)
+        except asyncio.CancelledError:
+            wanted = False
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
+            reason = str(exc) if isinstance(exc, (IntentdError, OSError)) else f"{type(exc).__name__}: {exc}"
+            log.error("reload from %s failed; still serving %s: %s", path, old.version, reason)
+            return self._failed("the artifact could not be loaded (details in the server log)", old)
+        self._on_swap(old, new)
+        self._count("ok")
+        log.info("reloaded: %s -> %s (%s, %s)", old.version, new.version, new.path, new.model.provider)
+        return {"ok": True, "error": "", "version": new.version, "previous_version": old.version}
+
+    def _failed(self, reason: str, old: Engine | None = None) -> dict:
+        self._count("failed")
+        version = (old or self._current()).version
+        return {"ok": False, "error": f"reload failed: {reason}", "version": version, "previous_version": version}

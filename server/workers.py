@@ -1,0 +1,136 @@
+"""`intentd serve --workers N`: N serving processes on one TCP address, for hosts with more cores
+than one Python process can use (grpc.aio and the post-processing hold the GIL).
+
+Each worker is a whole server (its own onnxruntime session, batcher and event loop) bound with
+SO_REUSEPORT, so the kernel spreads new connections across them; this is the one place where
+port sharing is wanted, and the port is first checked free without it, so a port another
+program holds is still a one-line error. The supervisor:
+- starts the workers and restarts one that dies unexpectedly (after a short pause);
+- forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker;
+- serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
+  histograms add up across workers; gauges are per worker, labelled by pid).
+Its exit code is 0 when every worker drained and exited 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+
+from .config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+RESTART_PAUSE_S = 1.0
+
+
+def free_port(listen: str) -> tuple[str, int]:
+    """Bind HOST:PORT once without SO_REUSEPORT: no other program listens there (and PORT 0
+    becomes a real one). Raises ConfigError naming the address."""
+    host, _, port = listen.rpartition(":")
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as grpc does: connections of a previous run in TIME_WAIT do not hold the port; a listener does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bare, int(port)))
+        except OSError as exc:
+            raise ConfigError(f"--listen {listen}: cannot bind ({exc.strerror or exc})") from None
+        return host, probe.getsockname()[1]
+
+
+def _threads_per_worker(settings: Settings) -> int:
+    if settings.intra_op_threads:
+        return settings.intra_op_threads
+    return max(1, (os.cpu_count() or 1) // settings.workers)
+
+
+def _worker(settings: Settings, index: int) -> None:
+    """A worker process: one whole server. Metrics go to the shared multiprocess directory."""
+    from .app import serve_one
+    from .metrics import Metrics
+
+    logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
+    raise SystemExit(serve_one(settings, Metrics()))
+
+
+def supervise(settings: Settings) -> int:
+    host, port = free_port(settings.listen)
+    worker_settings = dataclasses.replace(settings, listen=f"{host}:{port}", metrics_port=0,
+                                          intra_op_threads=_threads_per_worker(settings))
+    metrics_dir = tempfile.mkdtemp(prefix="intentd-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus-client at import
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+    signals_seen = 0
+
+    def start(index: int):
+        process = context.Process(target=_worker, args=(worker_settings, index), name=f"intentd-worker{index}")
+        process.start()
+        return process
+
+    workers = [start(i) for i in range(settings.workers)]
+    log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
+             worker_settings.intra_op_threads)
+
+    def forward(signum, _frame) -> None:
+        nonlocal stopping, signals_seen
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+            signals_seen += 1
+        for process in workers:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    http = None
+    try:
+        if settings.metrics_port:
+            http = _serve_metrics(settings)
+        while True:
+            for i, process in enumerate(workers):
+                process.join(timeout=0.2)
+                if process.exitcode is None or stopping:
+                    continue
+                log.error("worker %d exited with %s; restarting it", i, process.exitcode)
+                _mark_dead(process.pid)
+                time.sleep(RESTART_PAUSE_S)
+                workers[i] = start(i)
+            if stopping and all(p.exitcode is not None for p in workers):
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if http is not None:
+            http.shutdown()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    codes = [p.exitcode for p in workers]
+    log.info("workers stopped (exit codes %s)", codes)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _mark_dead(pid: int | None) -> None:
+    from prometheus_client import multiprocess
+
+    if pid is not None:
+        multiprocess.mark_process_dead(pid)
+
+
+def _serve_metrics(settings: Settings):
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    try:
+        server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(f"--metrics-port {settings.metrics_port}: cannot bind ({exc.strerror or exc})") from None
+    log.info("metrics for all workers on http://%s:%d/metrics", settings.metrics_host, server.server_port)
+    return server

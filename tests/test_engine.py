@@ -1,0 +1,100 @@
+"""One inference path: a query's answer is the same alone and batched with any neighbours, and the
+same from `Engine.analyze` (eval), `intentd analyze` and the server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+from google.protobuf import json_format
+
+from intentd.models.data.schema import read_jsonl
+from intentd.server.analysis import RequestOptions
+from intentd.server.engine import Engine
+
+from conftest import BANKING
+from servers import ThreadServer, pb2
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def engine(banking_artifact):
+    return Engine.load(banking_artifact)
+
+
+def answer(analysis) -> dict:
+    p, esc = analysis.prediction, analysis.escalation
+    return {
+        "intents": [name for name, _ in p.intents],
+        "confidences": [c for _, c in p.intents],
+        "entities": [(e.type, e.start, e.end, e.source, e.resolved, json.dumps(e.resolution, sort_keys=True))
+                     for e in analysis.entities],
+        "ood_score": p.ood_score,
+        "ood": p.is_ood,
+        "escalation": (esc.escalate, esc.reason, esc.tier),
+        "response": analysis.response.text if analysis.response else None,
+    }
+
+
+def assert_same(alone: dict, batched: dict, where: str) -> None:
+    for key in ("intents", "entities", "ood", "escalation", "response"):
+        assert alone[key] == batched[key], f"{where}: {key}"
+    assert batched["confidences"] == pytest.approx(alone["confidences"], abs=TOLERANCE), where
+    assert batched["ood_score"] == pytest.approx(alone["ood_score"], abs=TOLERANCE), where
+
+
+def test_answers_do_not_depend_on_batch_neighbours(engine):
+    examples = read_jsonl(BANKING / "test.jsonl")
+    texts = [ex.text for ex in examples]
+    rng = random.Random(7)
+    options = RequestOptions(reference_time=dt.datetime(2026, 11, 29, 12, tzinfo=dt.timezone.utc),
+                             time_zone="America/New_York")
+    queries = rng.sample(texts, 40)
+    alone = {q: answer(engine.analyze([q], options)[0]) for q in queries}
+    for trial, query in enumerate(queries):
+        neighbours = rng.sample(texts, rng.randrange(1, 32))
+        neighbours.append("please " + " ".join(rng.sample(texts, 3)))  # a long one: padding past the query
+        position = rng.randrange(len(neighbours) + 1)
+        batch = neighbours[:position] + [query] + neighbours[position:]
+        batched = answer(engine.analyze(batch, options)[position])
+        assert_same(alone[query], batched, f"trial {trial}: {query!r} in a batch of {len(batch)}")
+
+
+def test_top_k_is_the_same_everywhere(engine, banking_artifact):
+    text = "what is my checking balance"
+    assert len(engine.analyze([text], RequestOptions(top_k=1))[0].prediction.intents) == 1
+    cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), text,
+                          "--top-k", "1", "--json"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert len(json.loads(cli.stdout)["intents"]) == 1
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        assert len(server.stub.Analyze(pb2.AnalyzeRequest(text=text, top_k=1), timeout=30).intents) == 1
+        assert len(server.stub.DetectIntent(pb2.DetectIntentRequest(text=text, top_k=1), timeout=30).intents) == 1
+
+
+def test_cli_analyze_prints_the_servers_answer(banking_artifact):
+    text = "move two hundred bucks from checking to my savings next friday"
+    cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), text,
+                          "--reference-time", "2026-11-29T12:00:00", "--timezone", "America/New_York", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    request = pb2.AnalyzeRequest(text=text, time_zone="America/New_York")
+    request.reference_time.FromJsonString("2026-11-29T17:00:00Z")  # noon in New York
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        reply = server.stub.Analyze(request, timeout=30)
+    reply.ClearField("timing")
+    assert json.loads(cli.stdout) == json.loads(json_format.MessageToJson(reply))
+    assert any(e["resolution"].get("datetime", {}).get("value", "").startswith("2026-12-04")
+               for e in json.loads(cli.stdout)["entities"])
+
+
+def test_cli_analyze_into_a_closed_pipe_is_quiet(banking_artifact):
+    cmd = (f"{sys.executable} -m intentd analyze --model {banking_artifact} 'what is my checking balance' --json "
+           f"--top-k 50 | head -c 10")
+    out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout == "{\n  \"inten" and "Broken pipe" not in out.stderr and "Traceback" not in out.stderr
