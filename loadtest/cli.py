@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the load test described by ``args``; returns the exit code."""
     try:
-        return _run(LoadConfig.from_args(args))
+        return _run(LoadConfig.from_args(args).seeded())
     except LoadTestError as exc:
         print(f"intentd loadtest: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -47,17 +47,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: LoadConfig) -> int:
     # Heavy imports here: `intentd --help` must not pay for grpc and numpy.
-    from .payloads import build_payloads, method_path, timing_reader
+    from .payloads import Payloads, method_path, timing_reader
     from .plot import plot_sweep, plot_timeline, require_matplotlib
     from .progress import Progress
     from .report import format_text, result_dict
     from .runner import measure
     from .slo import evaluate, evaluate_sweep
     from .texts import load_texts
+    from .utterances import unique_utterances
 
     if config.plot is not None:
         require_matplotlib()
-    payloads = build_payloads(config.rpc, load_texts(config.texts), config.seed)
+    if config.texts is None:
+        payloads = Payloads.generated(config.rpc, unique_utterances(config.seed))
+    else:
+        payloads = Payloads.from_texts(config.rpc, load_texts(config.texts), config.seed)
     progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
     loop_factory, loop_name = _loop_factory(config.uvloop)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
@@ -74,7 +78,7 @@ def _run(config: LoadConfig) -> int:
     verdict = (
         evaluate(steps[0], config) if config.mode == "fixed" else evaluate_sweep(steps, config)
     )
-    result = result_dict(config, steps, verdict, loop_name)
+    result = result_dict(config, steps, verdict, loop_name, payloads)
     if config.json:
         print(json.dumps(result))
         print(verdict.line(), file=sys.stderr)

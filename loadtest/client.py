@@ -119,14 +119,14 @@ class Client:
         )
         return await future
 
-    async def warm_up(self, messages: list[bytes], count: int, max_s: float = WARMUP_MAX_S) -> None:
-        """Send up to ``count`` requests one by one (at most ``max_s`` seconds), unrecorded,
-        so every connection and the server's first-request paths are warm."""
+    async def warm_up(self, messages: list[bytes], max_s: float = WARMUP_MAX_S) -> None:
+        """Send ``messages`` one by one (for at most ``max_s`` seconds), unrecorded, so every
+        connection and the server's first-request paths are warm."""
         stop = time.perf_counter() + max_s
-        for index in range(count):
+        for message in messages:
             if time.perf_counter() >= stop:
                 break
-            await self.call(messages[index % len(messages)])
+            await self.call(message)
 
     def _open(self) -> Connection:
         """A new connection whose calls queue until it is up (or fail if it never is)."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import MISSING, dataclass, field, fields
+import secrets
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ MAX_DURATION_S = 3600.0
 MAX_REQUESTS_PER_STEP = 5_000_000
 MAX_CHANNELS = 64
 MAX_SWEEP_STEPS = 50
+#: Distinct generated texts a run builds at most (then they cycle): far above the server's
+#: cache size (an LRU of 4,096 by default), so a cycle finds nothing cached.
+MAX_GENERATED_TEXTS = 200_000
 
 
 def _opt(default: Any, help: str, **argparse_kwargs: Any) -> Any:
@@ -68,8 +72,9 @@ class LoadConfig:
     )
     texts: Path | None = _opt(
         None,
-        'JSONL of canonical examples (uses "text"), plain text lines, or a directory of '
-        "imported splits (*.jsonl) (default: built-in banking utterances)",
+        'your traffic, sent as it is (repeats and all): JSONL of canonical examples (uses "text"), '
+        "plain text lines, or a directory of imported splits (*.jsonl) (default: generated "
+        f"banking-support utterances, none repeated within the run up to {MAX_GENERATED_TEXTS:,})",
         type=Path,
         metavar="PATH",
     )
@@ -79,7 +84,13 @@ class LoadConfig:
         type=int,
         metavar="N",
     )
-    seed: int = _opt(0, "seed for Poisson arrivals and text order", type=int)
+    seed: int | None = _opt(
+        None,
+        "seed for Poisson arrivals, text order and the generated texts; the same seed repeats "
+        "a run (default: a fresh one each run, shown in the report, so a rerun against the "
+        "same server does not find the last run's texts in its cache)",
+        type=int,
+    )
     sweep: str | None = _opt(
         None,
         "step the rate up and report capacity: a list R1,R2,... or START:FACTOR:STOP "
@@ -106,7 +117,8 @@ class LoadConfig:
     )
     max_rate: float = _opt(
         100_000.0,
-        "with --find-capacity: never offer more than this",
+        "with --find-capacity: never offer more than this (a capacity found at this cap is "
+        "reported as 'at least', capacity_capped in --json)",
         type=float,
         metavar="R",
     )
@@ -171,6 +183,8 @@ class LoadConfig:
         _positive("--connect-timeout-s", self.connect_timeout_s)
         if self.warmup < 0:
             raise ConfigError("--warmup must be 0 or more")
+        if self.seed is not None and self.seed < 0:
+            raise ConfigError("--seed must be 0 or more")
         for flag, value in (
             ("--slo-p95-ms", self.slo_p95_ms),
             ("--slo-p99-ms", self.slo_p99_ms),
@@ -190,6 +204,11 @@ class LoadConfig:
         _positive("--max-rate", self.max_rate)
         if self.min_capacity_rps is not None and self.mode == "fixed":
             raise ConfigError("--min-capacity-rps only applies with --sweep or --find-capacity")
+        if self.mode == "search" and (self.min_capacity_rps or 0) > self.max_rate:
+            raise ConfigError(
+                f"--min-capacity-rps {self.min_capacity_rps:g} is over --max-rate "
+                f"{self.max_rate:g}: the search could never show it"
+            )
         tls_files = {
             "--tls-ca": self.tls_ca,
             "--tls-cert": self.tls_cert,
@@ -226,6 +245,12 @@ class LoadConfig:
     @property
     def deadline_s(self) -> float:
         return self.deadline_ms / 1000.0
+
+    def seeded(self) -> LoadConfig:
+        """This config with a seed: --seed, else a fresh random one."""
+        if self.seed is not None:
+            return self
+        return replace(self, seed=secrets.randbelow(2**31))
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LoadConfig:

@@ -3,15 +3,24 @@
 Latency of successful requests goes into an HdrHistogram (fixed memory, exact enough
 percentiles at any count); failed requests are counted by gRPC status code, because a
 shed request is not a fast one. Raw samples are kept compactly for the per-second view.
+
+The server's own breakdown is kept raw too (an array append costs a twentieth of an
+HdrHistogram record, and this runs per response). Its stages come from the answers the model
+computed; an answer from the server's cache has none, so it counts as a cache hit and only
+in the total.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
+
+if TYPE_CHECKING:
+    from .payloads import Timing
 
 #: Client-side outcomes besides gRPC status codes.
 UNSENT = "UNSENT"  # due within the run but never sent before the hard stop
@@ -19,7 +28,10 @@ UNFINISHED = "UNFINISHED"  # sent, but never answered by the end of the run
 
 MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-SERVER_PARTS = ("queue_wait", "inference", "total")
+#: The server's timing breakdown, in the order a Timing (payloads.py) carries it.
+SERVER_STAGES = ("queue_wait", "tokenize", "forward", "postprocess")
+SERVER_PARTS = (*SERVER_STAGES, "total")
+SERVER_PERCENTILES = (50.0, 95.0, 99.0)
 
 
 class Recorder:
@@ -31,7 +43,8 @@ class Recorder:
         self.errors: Counter[str] = Counter()
         self.unsent = 0
         # Server-reported breakdown (microseconds), when responses carry one.
-        self.server = {name: HdrHistogram(1, MAX_LATENCY_US, 3) for name in SERVER_PARTS}
+        self.server = {name: array("I") for name in SERVER_PARTS}
+        self.cache_hits = 0
         self.last_done_s = 0.0
         self._due = array("d")
         self._latency_us = array("q")  # -1 for a failed request
@@ -52,21 +65,35 @@ class Recorder:
         """How late a request left after its due time (client or slot wait)."""
         self.send_lag.record_value(min(max(int(lag_s * 1e6), 1), MAX_LATENCY_US))
 
-    def record_server(self, timing: tuple[int, int, int] | None) -> None:
-        """The server's own (queue wait, inference, total) microseconds for one response."""
-        if timing is not None:
-            for name, micros in zip(SERVER_PARTS, timing, strict=True):
-                self.server[name].record_value(min(max(micros, 1), MAX_LATENCY_US))
+    def record_server(self, timing: Timing | None) -> None:
+        """The server's own timing for one response (see :data:`payloads.Timing`)."""
+        if timing is None:
+            return
+        queue_wait, tokenize, forward, postprocess, total, cache_hit = timing
+        server = self.server
+        server["total"].append(total)
+        if cache_hit:
+            self.cache_hits += 1
+        else:
+            server["queue_wait"].append(queue_wait)
+            server["tokenize"].append(tokenize)
+            server["forward"].append(forward)
+            server["postprocess"].append(postprocess)
 
-    def server_ms(self) -> dict[str, dict[str, float]] | None:
-        """p50/p95/p99 of each server-reported part in ms; None when the server sent none."""
-        if self.server["total"].get_total_count() == 0:
+    def server_ms(self) -> dict[str, dict[str, float] | None] | None:
+        """p50/p95/p99/mean of each server-reported part in ms (a stage is None when the cache
+        answered everything); None when the server sent no timing."""
+        if not self.server["total"]:
             return None
-        return {
-            name: {key: value for key, value in _summary_ms(histogram).items()
-                   if key in ("p50", "p95", "p99", "mean")}
-            for name, histogram in self.server.items()
-        }  # fmt: skip
+        return {name: _raw_summary_ms(values) for name, values in self.server.items()}
+
+    def server_cache_hits(self) -> dict[str, float] | None:
+        """Answers the server's cache gave: count, and share of the answers that carried a
+        timing; None when the server sent none."""
+        timed = len(self.server["total"])
+        if not timed:
+            return None
+        return {"count": self.cache_hits, "share": round(self.cache_hits / timed, 4)}
 
     def record_unfinished(self, count: int) -> None:
         """Sent but never answered before the run's end (not even by the deadline timer)."""
@@ -115,6 +142,18 @@ class Recorder:
                 }
             )
         return rows
+
+
+def _raw_summary_ms(values: array) -> dict[str, float] | None:
+    if not values:
+        return None
+    micros = np.frombuffer(values, dtype=np.uint32)
+    quantiles = np.percentile(micros, SERVER_PERCENTILES, method="inverted_cdf")
+    summary = {
+        f"p{p:g}": float(q) / 1000.0 for p, q in zip(SERVER_PERCENTILES, quantiles, strict=True)
+    }
+    summary["mean"] = float(micros.mean()) / 1000.0
+    return {key: round(value, 3) for key, value in summary.items()}
 
 
 def _summary_ms(histogram: HdrHistogram) -> dict[str, float] | None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from .config import LoadConfig
+from .payloads import Payloads
+from .recorder import SERVER_PARTS, Recorder
 from .runner import StepResult
-from .slo import Verdict, capacity
+from .slo import Verdict, capacity, capacity_capped
+
+#: From this share of cached answers on, the report says the run measured the cache.
+CACHE_NOTABLE = 0.10
 
 
 def step_dict(step: StepResult) -> dict:
@@ -23,26 +28,47 @@ def step_dict(step: StepResult) -> dict:
         "achieved_rps": round(step.achieved_rps, 3),
         "latency_ms": recorder.latency_ms(),
         "server_ms": recorder.server_ms(),
+        "server_cache_hits": cache_hits([recorder]),
         "send_lag_ms": recorder.send_lag_ms(),
         "max_in_flight": step.max_in_flight,
     }
 
 
+def cache_hits(recorders: list[Recorder]) -> dict[str, float] | None:
+    """Answers the server's cache gave (from its timing): count, share of the answers that
+    carried a timing, and that number; None when no answer carried one."""
+    answers = sum(len(recorder.server["total"]) for recorder in recorders)
+    if not answers:
+        return None
+    count = sum(recorder.cache_hits for recorder in recorders)
+    return {"count": count, "share": round(count / answers, 4), "answers": answers}
+
+
 def result_dict(
-    config: LoadConfig, steps: list[StepResult], verdict: Verdict, loop_name: str
+    config: LoadConfig,
+    steps: list[StepResult],
+    verdict: Verdict,
+    loop_name: str,
+    payloads: Payloads,
 ) -> dict:
     """The whole run: the single step's figures at top level, or a sweep's or search's steps
-    (in the order run) and capacity."""
+    (in the order run), capacity, and the cache hits of all steps."""
     header = {
         "target": config.address,
         "rpc": config.rpc,
         "mode": config.mode,
+        "seed": config.seed,
         "client": {
             "loop": loop_name,
             "channels": config.channels,
             "concurrency_limit": config.concurrency_limit,
             "deadline_ms": config.deadline_ms,
             "tls": config.tls,
+        },
+        "texts": {
+            "source": "generated" if config.texts is None else str(config.texts),
+            "distinct": payloads.distinct,
+            "repeated": payloads.repeated,
         },
     }
     if config.mode == "fixed":
@@ -51,6 +77,8 @@ def result_dict(
         body = {
             "slo_p95_ms": config.slo_p95_ms,
             "capacity_rps": capacity(steps, config.slo_p95_ms),
+            "capacity_capped": capacity_capped(steps, config.slo_p95_ms),
+            "server_cache_hits": cache_hits([step.recorder for step in steps]),
             "steps": [step_dict(step) for step in steps],
         }
     return {**header, **body, "slo": verdict.to_dict()}
@@ -63,7 +91,8 @@ def format_text(result: dict) -> str:
         f"target {result['target']}  rpc {result['rpc']}  "
         f"({client['loop']}, {client['channels']} channel(s), "
         f"in-flight limit {client['concurrency_limit']}, "
-        f"deadline {client['deadline_ms']:g} ms)"
+        f"deadline {client['deadline_ms']:g} ms, seed {result['seed']})",
+        _texts_line(result["texts"]),
     ]
     if result["mode"] == "fixed":
         lines += _step_lines(result)
@@ -79,23 +108,65 @@ def format_text(result: dict) -> str:
                 + "".join(f"{cell:>9} " for cell in cells)
                 + f"{step['error_count']:>7}"
             )
-        found = result["capacity_rps"]
-        lines.append(
-            f"capacity: {'none' if found is None else f'{found:g} req/s'} "
-            f"(highest rate with p95 <= {result['slo_p95_ms']:g} ms and no errors)"
-        )
+        lines.append(_capacity_line(result))
+    lines += _cache_lines(result["server_cache_hits"])
     lines.append(result["slo"]["verdict"])
     return "\n".join(lines)
 
 
-def _server_line(server: dict | None) -> list[str]:
+def _texts_line(texts: dict) -> str:
+    if texts["source"] == "generated":
+        how = "cycled: some were sent twice" if texts["repeated"] else "none sent twice"
+        return f"texts    generated banking utterances, {texts['distinct']:,} distinct, {how}"
+    how = ", some sent more than once" if texts["repeated"] else ""
+    return f"texts    {texts['source']}: {texts['distinct']:,} distinct{how}"
+
+
+def _capacity_line(result: dict) -> str:
+    found, slo = result["capacity_rps"], f"p95 <= {result['slo_p95_ms']:g} ms"
+    if found is None:
+        return f"capacity: none (no rate tried met {slo} with no errors)"
+    if not result["capacity_capped"]:
+        return f"capacity: {found:g} req/s (highest rate with {slo} and no errors)"
+    cap, more = (
+        ("the --max-rate cap", "raise --max-rate")
+        if result["mode"] == "search"
+        else ("the highest listed rate", "add higher rates to --sweep")
+    )
+    return (
+        f"capacity: at least {found:g} req/s ({cap} met {slo} with no errors; "
+        f"{more} to find the capacity)"
+    )
+
+
+def _cache_lines(hits: dict | None) -> list[str]:
+    """How much the server's cache answered; from CACHE_NOTABLE on, what that means."""
+    if not hits or not hits["count"]:
+        return []
+    share = hits["share"] * 100
+    line = (
+        f"cache    server cache answered {share:.0f} % of requests "
+        if share >= 1
+        else f"cache    server cache answered {share:.2f} % of requests "
+    ) + f"({hits['count']:,} of {hits['answers']:,})"
+    if hits["share"] >= CACHE_NOTABLE:
+        line += ": this measures the cache, not the model"
+    return [line]
+
+
+def _server_lines(server: dict | None, hits: dict | None) -> list[str]:
     if not server:
         return []
-    parts = "  ".join(
-        f"{name.replace('_', ' ')} p50 {_ms(server[name]['p50'])} p99 {_ms(server[name]['p99'])}"
-        for name in ("queue_wait", "inference", "total")
-    )
-    return [f"server   {parts} ms (as the server reports it)"]
+    head = "".join(f"{name.replace('_', ' '):>13}" for name in SERVER_PARTS)
+    rows = [
+        f"         {p:<3}" + "".join(f"{_ms((server[n] or {}).get(p)):>13}" for n in SERVER_PARTS)
+        for p in ("p50", "p99")
+    ]
+    source = "as the server reports it"
+    if hits and hits["count"]:
+        computed = hits["answers"] - hits["count"]
+        source += f"; stages: the {computed:,} answers not from its cache"
+    return [f"server   ms {head}  ({source})", *rows]
 
 
 def _step_lines(step: dict) -> list[str]:
@@ -110,7 +181,7 @@ def _step_lines(step: dict) -> list[str]:
         "latency  "
         + "  ".join(f"{k} {_ms(lat.get(k))}" for k in ("p50", "p90", "p95", "p99", "p99.9", "max"))
         + " ms (from scheduled send time)",
-        *_server_line(step.get("server_ms")),
+        *_server_lines(step.get("server_ms"), step.get("server_cache_hits")),
         f"client   send lag p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms; "
         f"max in flight {step['max_in_flight']}",
     ]

@@ -25,6 +25,7 @@ from functools import partial
 from .capacity import Search
 from .client import TLS, Client
 from .config import MAX_SWEEP_STEPS, LoadConfig
+from .payloads import Payloads, Timing
 from .progress import Progress
 from .recorder import Recorder
 from .schedule import arrival_offsets
@@ -62,7 +63,7 @@ class StepResult:
 
 async def run_step(
     client: Client,
-    messages: list[bytes],
+    payloads: Payloads,
     *,
     rate: float,
     duration: float,
@@ -70,15 +71,18 @@ async def run_step(
     seed: int,
     concurrency_limit: int,
     progress: Progress,
-    read_timing: Callable[[bytes], tuple[int, int, int] | None] | None = None,
+    read_timing: Callable[[bytes], Timing | None] | None = None,
 ) -> StepResult:
     """Offer ``rate`` req/s for ``duration`` s and record every outcome.
 
-    ``read_timing`` pulls the server's (queue wait, inference, total) microseconds out of a
-    response message, when the server reports them.
+    The step's messages are the next ones ``payloads`` holds (drawn before the clock starts),
+    so no step resends a text another step or the warm-up sent while unsent ones remain.
+    ``read_timing`` pulls the server's breakdown (queue wait, tokenize, forward, postprocess,
+    total; cache hit) out of a response message, when the server reports one.
     """
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, duration, arrival, seed).tolist()
+    messages = payloads.take(len(offsets))
     result = StepResult(rate=rate, duration=duration, arrival=arrival, scheduled=len(offsets))
     recorder = result.recorder
     active = 0  # requests sent and not finished
@@ -122,12 +126,10 @@ async def run_step(
                 break
             recorder.record_send_lag(now - due)
             active += 1
+            message = messages[result.sent]
             result.sent += 1
             result.max_in_flight = max(result.max_in_flight, active)
-            client.send(
-                messages[result.sent % len(messages)],
-                partial(finished, due, min(due, now)),
-            )
+            client.send(message, partial(finished, due, min(due, now)))
         recorder.record_unsent(result.scheduled - result.sent)
         # Every call ends by its deadline (the connection enforces it); the timeout only
         # guards against a connection that never reports back.
@@ -145,19 +147,20 @@ async def run_step(
 async def measure(
     config: LoadConfig,
     method_path: str,
-    messages: list[bytes],
+    payloads: Payloads,
     progress: Progress,
-    read_timing: Callable[[bytes], tuple[int, int, int] | None] | None = None,
+    read_timing: Callable[[bytes], Timing | None] | None = None,
 ) -> list[StepResult]:
     """Connect, warm up, and run one step per rate: one (fixed), each listed rate until
-    one fails (--sweep), or the rates a capacity search asks for (--find-capacity)."""
+    one fails (--sweep), or the rates a capacity search asks for (--find-capacity).
+    Warm-up and steps take their messages from ``payloads`` in turn."""
     tls = None
     if config.tls:
         tls = TLS(config.tls_ca, config.tls_cert, config.tls_key, config.tls_server_name)
     client = Client(config.address, method_path, config.channels, config.deadline_s, tls)
     async with client:
         await client.connect(config.connect_timeout_s)
-        await client.warm_up(messages, config.warmup)
+        await client.warm_up(payloads.take(config.warmup))
         search = None
         if config.mode == "search":
             search = Search(config.rate, config.max_rate, MAX_SWEEP_STEPS)
@@ -165,7 +168,7 @@ async def measure(
         for rate in search if search is not None else config.rates:
             step = await run_step(
                 client,
-                messages,
+                payloads,
                 rate=rate,
                 duration=config.duration,
                 arrival=config.arrival,

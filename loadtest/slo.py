@@ -25,6 +25,7 @@ class Check:
     limit: float | None
     unit: str
     at_most: bool = True
+    note: str | None = None  # what the figure means, when it is not what its name suggests
 
     @property
     def passed(self) -> bool:
@@ -35,6 +36,10 @@ class Check:
         return self.actual <= self.limit if self.at_most else self.actual >= self.limit
 
     def describe(self) -> str:
+        described = self._describe()
+        return described if self.note is None else f"{described} ({self.note})"
+
+    def _describe(self) -> str:
         if self.actual is None:
             why = "no successful requests" if self.at_most else "no rate met the SLO"
             return f"{self.name} n/a ({why})"
@@ -112,7 +117,19 @@ def capacity(steps: list[StepResult], p95_ms: float | None) -> float | None:
     return max(passing) if passing else None
 
 
+def capacity_capped(steps: list[StepResult], p95_ms: float | None) -> bool:
+    """Whether the capacity found is only a lower bound: no rate above it was tried and
+    failed (the search stopped at --max-rate, or a sweep's every rate passed)."""
+    found = capacity(steps, p95_ms)
+    return found is not None and not any(
+        step.rate > found and not step_meets_slo(step, p95_ms) for step in steps
+    )
+
+
 def evaluate_sweep(steps: list[StepResult], config: LoadConfig) -> Verdict:
     """Passes when some rate met the SLO and capacity reached --min-capacity-rps (if set)."""
     found = capacity(steps, config.slo_p95_ms)
-    return Verdict((Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False),))
+    note = "at least: the highest rate tried" if capacity_capped(steps, config.slo_p95_ms) else None
+    return Verdict(
+        (Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False, note=note),)
+    )

@@ -1,7 +1,8 @@
-"""The utterances a load test sends: a --texts file or a built-in banking-support set.
+"""The user's traffic for a load test: the texts of a --texts file or folder.
 
 Latency depends on text length (tokens per batch), so users benchmark with their own
-traffic; the built-in list is a realistic default of short support-chat turns.
+traffic, repeats and all; without --texts the run sends generated, never-repeated texts
+(:mod:`.utterances`).
 """
 
 from __future__ import annotations
@@ -11,39 +12,14 @@ from pathlib import Path
 
 from .errors import TextsError
 
-BUILTIN_TEXTS: tuple[str, ...] = (
-    "what is my current balance",
-    "i want to transfer 50 euros to my savings account",
-    "my card was declined at the supermarket",
-    "how do i activate my new card",
-    "i lost my credit card yesterday",
-    "can you block my card please",
-    "send 200 dollars to john smith tomorrow",
-    "why was i charged a fee on my last statement",
-    "what's the exchange rate for pounds",
-    "i didn't make this payment on march 3rd",
-    "how long does a bank transfer take",
-    "change my pin",
-    "yes",
-    "agent please",
-    "where is the nearest atm",
-    "my salary hasn't arrived yet",
-    "can i get a refund for a card payment",
-    "update my phone number to +44 7700 900123",
-    "set up a standing order of 300 pounds every month",
-    "what's the weather like in paris",
-)
 
-
-def load_texts(path: Path | None) -> list[str]:
+def load_texts(path: Path) -> list[str]:
     """Texts from ``path`` (JSONL with a ``text`` key, or plain lines; a directory: every
-    ``*.jsonl`` split of an imported data set in it), else the built-ins.
+    ``*.jsonl`` split of an imported data set in it).
 
     A line starting with ``{`` is read as a JSON object (canonical data: out-of-scope
     examples are kept, they are real traffic too); any other non-blank line is a text.
     """
-    if path is None:
-        return list(BUILTIN_TEXTS)
     if Path(path).is_dir():
         splits = sorted(Path(path).glob("*.jsonl"))
         if not splits:

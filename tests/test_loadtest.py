@@ -2,24 +2,31 @@
 
 The stand-in implements IntentService.Analyze on the generated stubs and behaves as the
 request text says: "sleep:30" answers after 30 ms, "abort:RESOURCE_EXHAUSTED" fails with
-that code, anything else answers at once. It runs in its own process, so its latency is
-not disturbed by the client's event loop, on a free loopback port and a Unix socket.
+that code, "cached" answers as intentd's cache would, anything else answers at once. It
+remembers every text it was sent ("received" returns and forgets them). It runs in its own
+process, so its latency is not disturbed by the client's event loop, on a free loopback port
+and a Unix socket.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
 import textwrap
+from unicodedata import normalize
 
 import numpy as np
 import pytest
 from intentd.loadtest import cli
-from intentd.loadtest.config import LoadConfig, parse_sweep
+from intentd.loadtest.config import MAX_GENERATED_TEXTS, LoadConfig, parse_sweep
 from intentd.loadtest.errors import ConfigError, TextsError
+from intentd.loadtest.payloads import Payloads
+from intentd.loadtest.report import format_text
 from intentd.loadtest.schedule import arrival_offsets
-from intentd.loadtest.texts import BUILTIN_TEXTS, load_texts
+from intentd.loadtest.texts import load_texts
+from intentd.loadtest.utterances import unique_utterances
 
 from intentd import protogen
 
@@ -34,11 +41,17 @@ SERVER = textwrap.dedent(
     pb2, pb2_grpc = import_stubs()
     slots = asyncio.Semaphore(2)  # "slot:N": two at a time, N ms each
     handled = []  # "jitter:A:B" handler times in ms, for "stats"
+    received = []  # every text sent, for "received"
 
     class Stub(pb2_grpc.IntentServiceServicer):
         async def Analyze(self, request, context):
             start = time.perf_counter()
             verb, _, arg = request.text.partition(":")
+            if verb == "received":
+                texts = json.dumps(received)
+                received.clear()
+                return pb2.AnalyzeResponse(model_version=texts)
+            received.append(request.text)
             if verb == "sleep":
                 await asyncio.sleep(int(arg) / 1000)
             elif verb == "abort":
@@ -55,10 +68,15 @@ SERVER = textwrap.dedent(
                 handled.clear()
                 return pb2.AnalyzeResponse(model_version=version)
             elif verb == "timing":
-                queue, inference = (int(x) for x in arg.split(":"))
+                queue, tokenize, forward, post = (int(x) for x in arg.split(":"))
                 timing = pb2.ServerTiming(
-                    queue_wait_us=queue, inference_us=inference, total_us=queue + inference
+                    queue_wait_us=queue, tokenize_us=tokenize, forward_us=forward,
+                    postprocess_us=post, total_us=queue + tokenize + forward + post,
+                    batch_size=4,
                 )
+                return pb2.AnalyzeResponse(model_version="stub", timing=timing)
+            elif verb == "cached":  # as intentd answers from its exact-match cache
+                timing = pb2.ServerTiming(total_us=40, cache_hit=True)
                 return pb2.AnalyzeResponse(model_version="stub", timing=timing)
             elif verb == "exit":
                 os._exit(0)
@@ -116,11 +134,11 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def texts(tmp_path):
-    """Write a --texts file with one line repeated; returns its path."""
+    """Write a --texts file of these lines; returns its path."""
 
-    def make(line: str):
+    def make(*lines: str):
         path = tmp_path / "texts.txt"
-        path.write_text(line + "\n")
+        path.write_text("".join(line + "\n" for line in lines))
         return str(path)
 
     return make
@@ -161,15 +179,19 @@ def test_counts_and_json_report(server, capsys):
         "achieved_rps",
         "latency_ms",
         "server_ms",
+        "server_cache_hits",
         "send_lag_ms",
         "max_in_flight",
         "slo",
+        "texts",
     }
     assert expected <= set(result)
     assert {"p50", "p90", "p95", "p99", "p99.9", "max"} <= set(result["latency_ms"])
     assert set(result["client"]) == {"loop", "channels", "concurrency_limit", "deadline_ms", "tls"}
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["max"]
     assert result["rpc"] == "Analyze" and result["mode"] == "fixed"
+    assert result["texts"] == {"source": "generated", "distinct": 102, "repeated": False}
+    assert result["server_cache_hits"] is None  # the stand-in reports no timing here
     assert 80 <= result["achieved_rps"] <= 101
     assert err.strip().splitlines()[-1].startswith("SLO PASS")
 
@@ -331,6 +353,9 @@ def test_sweep_reports_capacity(server, texts, tmp_path, capsys):
     assert code == 0
     assert result["mode"] == "sweep" and result["capacity_rps"] == 40
     assert [s["offered_rps"] for s in result["steps"]] == [20, 40]
+    # Every listed rate passed: 40 req/s is a lower bound, and the report says so.
+    assert result["capacity_capped"] is True
+    assert "capacity: at least 40 req/s (the highest listed rate met" in format_text(result)
     assert png.read_bytes().startswith(b"\x89PNG")
     # Every step over the SLO: the sweep stops after the first one and fails.
     code, result, err = loadtest(
@@ -348,6 +373,7 @@ def test_sweep_reports_capacity(server, texts, tmp_path, capsys):
     )
     assert code == 1
     assert result["capacity_rps"] is None and len(result["steps"]) == 1
+    assert result["capacity_capped"] is False
     assert "capacity n/a" in err
 
 
@@ -375,8 +401,18 @@ def test_percentiles_agree_with_the_servers_own_timings(server, texts, capsys):
         assert inside * 0.999 - 0.05 <= client[key] <= inside + 3.0, (key, inside, client[key])
 
 
+def _received(address: str) -> list[str]:
+    """The texts the stand-in was sent since it was last asked (it then forgets them)."""
+    return json.loads(_ask(address, "received"))
+
+
 def _stats(capsys, address: str, stats_file: str) -> list[float]:
     """Ask the stand-in for the handler times it recorded (and reset them)."""
+    return json.loads(_ask(address, "stats"))
+
+
+def _ask(address: str, text: str) -> str:
+    """One Analyze call to the stand-in; its answer's model_version."""
     import asyncio
 
     from intentd.loadtest.client import Client
@@ -388,9 +424,9 @@ def _stats(capsys, address: str, stats_file: str) -> list[float]:
     async def ask():
         async with Client(address, method_path("Analyze"), 1, 5.0) as client:
             await client.connect(5.0)
-            error, body = await client.call(build_payloads("Analyze", ["stats"])[0])
+            error, body = await client.call(build_payloads("Analyze", [text])[0])
             assert error is None
-            return json.loads(pb2.AnalyzeResponse.FromString(body).model_version)
+            return pb2.AnalyzeResponse.FromString(body).model_version
 
     return asyncio.run(ask())
 
@@ -398,16 +434,51 @@ def _stats(capsys, address: str, stats_file: str) -> list[float]:
 def test_server_timing_breakdown_is_reported(server, texts, capsys):
     address, _ = server
     code, result, _ = loadtest(
-        capsys, "--target", address, "--texts", texts("timing:300:2000"), "--rate", "50",
+        capsys, "--target", address, "--texts", texts("timing:300:150:2000:700"), "--rate", "50",
         "--duration", "0.4",
     )  # fmt: skip
     assert code == 0
-    assert result["server_ms"]["queue_wait"]["p50"] == pytest.approx(0.3, rel=0.01)
-    assert result["server_ms"]["inference"]["p99"] == pytest.approx(2.0, rel=0.01)
-    assert result["server_ms"]["total"]["p50"] == pytest.approx(2.3, rel=0.01)
+    server_ms = result["server_ms"]
+    assert set(server_ms) == {"queue_wait", "tokenize", "forward", "postprocess", "total"}
+    assert server_ms["queue_wait"]["p50"] == pytest.approx(0.3)
+    assert server_ms["tokenize"]["p95"] == pytest.approx(0.15)
+    assert server_ms["forward"]["p99"] == pytest.approx(2.0)
+    assert server_ms["postprocess"]["mean"] == pytest.approx(0.7)
+    assert server_ms["total"]["p50"] == pytest.approx(3.15)
+    assert result["server_cache_hits"] == {"count": 0, "share": 0.0, "answers": result["ok"]}
+    text = format_text(result)
+    assert "forward" in text and "postprocess" in text and "cache" not in text
     # A server that reports nothing: the key is there, empty.
     _, result, _ = loadtest(capsys, "--target", address, "--rate", "50", "--duration", "0.2")
-    assert result["server_ms"] is None
+    assert result["server_ms"] is None and result["server_cache_hits"] is None
+
+
+def test_answers_from_the_servers_cache_are_counted_and_called_out(server, texts, capsys):
+    """A user's traffic that repeats (three of four texts answered from the cache): the
+    report counts the cache hits from the server's timing and says what was measured."""
+    address, _ = server
+    three_cached = texts("cached", "cached", "cached", "timing:300:150:2000:700")
+    code, result, _ = loadtest(
+        capsys, "--target", address, "--texts", three_cached, "--rate", "40", "--duration", "1",
+        "--arrival", "uniform",
+    )  # fmt: skip
+    assert code == 0 and result["ok"] == 40
+    # The 40 requests after the 2 warm-ups cycle the 4 texts: 30 cached, 10 computed.
+    assert result["server_cache_hits"] == {"count": 30, "share": 0.75, "answers": 40}
+    assert result["texts"] == {"source": three_cached, "distinct": 2, "repeated": True}
+    # The model's stages come from the computed answers only; the total from all of them.
+    assert result["server_ms"]["forward"]["p50"] == pytest.approx(2.0)
+    assert result["server_ms"]["total"]["p50"] == pytest.approx(0.04)
+    text = format_text(result)
+    assert (
+        "server cache answered 75 % of requests (30 of 40): this measures the cache, not the model"
+    ) in text
+    assert "stages: the 10 answers not from its cache" in text
+    # The human report (no --json) prints the same.
+    code = cli.main(["--target", address, "--texts", three_cached, "--rate", "20",
+                     "--duration", "0.4", "--warmup", "0", "--arrival", "uniform"])  # fmt: skip
+    assert code == 0
+    assert "this measures the cache, not the model" in capsys.readouterr().out
 
 
 def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tmp_path):
@@ -425,6 +496,7 @@ def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tm
     rates = [step["offered_rps"] for step in result["steps"]]
     assert rates[:3] == [20, 40, 80]  # ramp: doubles while it passes
     assert 60 <= result["capacity_rps"] <= 100, rates
+    assert result["capacity_capped"] is False
     # The search narrowed to within 5%: the lowest failing rate is close above capacity.
     failing = [
         s["offered_rps"] for s in result["steps"] if s["offered_rps"] > result["capacity_rps"]
@@ -437,6 +509,48 @@ def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tm
         *("--slo-p95-ms", "80", "--rate", "20", "--duration", "0.5", "--min-capacity-rps", "500"),
     )
     assert code == 1 and "capacity" in err.strip().splitlines()[-1]
+
+
+def test_capacity_at_the_max_rate_cap_is_reported_as_a_lower_bound(server, capsys):
+    """The stand-in answers at once, far faster than 80 req/s: the search stops at its
+    --max-rate cap, which is not the server's capacity, and the report must say so."""
+    address, _ = server
+    code, result, err = loadtest(
+        capsys, "--target", address, "--find-capacity", "--rate", "20", "--max-rate", "80",
+        "--slo-p95-ms", "500", "--duration", "0.5", "--arrival", "uniform",
+    )  # fmt: skip
+    assert code == 0
+    assert [step["offered_rps"] for step in result["steps"]] == [20, 40, 80]
+    assert result["capacity_rps"] == 80 and result["capacity_capped"] is True
+    assert "capacity: at least 80 req/s (the --max-rate cap met p95 <= 500 ms" in format_text(
+        result
+    )
+    assert "capacity 80 req/s (at least: the highest rate tried)" in err.strip().splitlines()[-1]
+
+
+def test_default_texts_never_repeat_within_a_run_and_follow_the_seed(server, capsys):
+    """Warm-up and every step of a sweep send distinct texts (as intentd's cache compares
+    them). A run without --seed draws a fresh seed and reports it: --seed with it sends the
+    same texts again, and another run without --seed sends others (a rerun against the same
+    server must not find the last run's texts in its cache)."""
+    address, _ = server
+    run = ("--target", address, "--sweep", "100,200", "--duration", "0.5", "--slo-p95-ms", "500",
+           "--arrival", "uniform")  # fmt: skip
+
+    def sent(*seed: str) -> tuple[int, list[str]]:
+        _received(address)  # forget earlier tests' texts
+        code, result, _ = loadtest(capsys, *run, *seed)
+        assert code == 0 and [s["ok"] for s in result["steps"]] == [50, 100]
+        assert result["texts"] == {"source": "generated", "distinct": 152, "repeated": False}
+        return result["seed"], _received(address)
+
+    seed, first = sent()
+    assert len(first) == 2 + 50 + 100  # warm-up, then both steps
+    assert len({" ".join(text.casefold().split()) for text in first}) == len(first)
+    again_seed, again = sent("--seed", str(seed))
+    assert again_seed == seed and sorted(again) == sorted(first)
+    other_seed, other = sent()
+    assert other_seed != seed and not set(other) & set(first)
 
 
 def test_deadline_exceeded_and_large_requests(server, texts, capsys):
@@ -527,6 +641,12 @@ def test_unreachable_target_is_a_clear_error(capsys):
         (["--target", "h:1", "--uds", "/s"], "either --target or --uds"),
         (["--max-error-rate", "2"], "--max-error-rate must be between 0 and 1"),
         (["--rate", "1e9", "--duration", "10"], "over 5,000,000 requests"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+        (
+            ["--find-capacity", "--slo-p95-ms", "5", "--max-rate", "100"]
+            + ["--min-capacity-rps", "500"],
+            "--min-capacity-rps 500 is over --max-rate 100",
+        ),
     ],
 )
 def test_bad_flags_exit_2(argv, message, capsys):
@@ -593,11 +713,12 @@ def test_parse_sweep():
 def test_config_defaults():
     config = LoadConfig()
     assert config.address == "127.0.0.1:50051" and config.rates == (50.0,)
+    assert config.seed is None and isinstance(config.seeded().seed, int)
+    assert LoadConfig(seed=5).seeded().seed == 5
     assert LoadConfig(uds="/tmp/s.sock").address == "unix:/tmp/s.sock"
 
 
 def test_load_texts(tmp_path):
-    assert load_texts(None) == list(BUILTIN_TEXTS)
     path = tmp_path / "data.jsonl"
     path.write_text(
         '{"text": "fly to boston", "intent": "book_flight"}\n\nplain line\n'
@@ -634,3 +755,28 @@ def test_header_cache_follows_the_hpack_dynamic_table():
     assert decoded[:3] == [[(b"grpc-status", b"0")]] * 3
     assert decoded[3] == [(b"grpc-status", b"13")]
     assert decoded[4] == [(b"grpc-status", b"13")]  # not the cached "0"
+
+
+def test_generated_texts_are_distinct_up_to_the_cap_and_seeded():
+    """The generator reaches the run's cap without running dry, in the form intentd's cache
+    compares texts (so distinct texts are distinct cache keys); a seed fixes the stream."""
+    texts = list(itertools.islice(unique_utterances(3), MAX_GENERATED_TEXTS))
+    assert len(set(texts)) == MAX_GENERATED_TEXTS
+    assert all(text == " ".join(normalize("NFKC", text).casefold().split()) for text in texts)
+    assert list(itertools.islice(unique_utterances(3), 500)) == texts[:500]
+    assert not set(itertools.islice(unique_utterances(4), 500)) & set(texts[:500])
+    # Support-chat turns, not noise: a few words to a long sentence, no unfilled slots.
+    words = [len(text.split()) for text in texts[:2000]]
+    assert 3 <= min(words) and max(words) <= 30 and 7 <= sum(words) / len(words) <= 16
+    assert not any("{" in text or "}" in text for text in texts[:2000])
+
+
+def test_payloads_hand_out_texts_in_turn_and_cycle_only_past_the_cap():
+    payloads = Payloads.generated("Analyze", unique_utterances(0), limit=50)
+    first, second = payloads.take(30), payloads.take(30)
+    assert len(set(first)) == 30 and not set(first) & set(second[:20])
+    assert second[20:] == first[:10]  # past the cap: from the start again
+    assert payloads.distinct == 50 and payloads.repeated
+    assert payloads.take(0) == []
+    user = Payloads.from_texts("Analyze", ["yes", "no", "yes"])
+    assert user.distinct == 2 and len(user.take(3)) == 3 and user.repeated
