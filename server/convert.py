@@ -110,9 +110,11 @@ def ood(analysis: Analysis, threshold: float):
 
 
 def analyze_response(a: Analysis, t, threshold: float):
+    p = a.prediction
     return pb2.AnalyzeResponse(intents=intents(a), entities=[entity(e) for e in a.entities], ood=ood(a, threshold),
                                escalation=escalation(a.escalation), response=response(a.response),
-                               model_version=a.model_version, timing=t)
+                               model_version=a.model_version, timing=t, truncated=p.truncated,
+                               analyzed_chars=p.analyzed_chars)
 
 
 def detect_intent_response(a: Analysis, t, threshold: float):
@@ -121,8 +123,9 @@ def detect_intent_response(a: Analysis, t, threshold: float):
 
 
 def extract_entities_response(a: Analysis, t, threshold: float):
+    p = a.prediction
     return pb2.ExtractEntitiesResponse(entities=[entity(e) for e in a.entities], model_version=a.model_version,
-                                       timing=t)
+                                       timing=t, truncated=p.truncated, analyzed_chars=p.analyzed_chars)
 
 
 def respond_response(a: Analysis, t, threshold: float):

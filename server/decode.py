@@ -32,7 +32,8 @@ class Prediction:
     ood_score: float  # higher = more out-of-distribution; see server/ood.py
     ood_scores: dict[str, float] = field(default_factory=dict)  # per-method, for diagnostics
     is_ood: bool = False
-    truncated: bool = False
+    truncated: bool = False  # the text is longer than the model's window
+    analyzed_chars: int = 0  # code points of the text the model read (all of it unless truncated)
 
     @property
     def intent(self) -> str:

@@ -51,9 +51,11 @@ class Metrics:
         self.batch_size = Histogram("intentd_batch_size", "Requests per batch", buckets=BATCH_BUCKETS, registry=r)
         self.batch_tokens = Histogram("intentd_batch_tokens", "Padded tokens per batch", buckets=TOKEN_BUCKETS,
                                       registry=r)
-        self.queue_depth = Gauge("intentd_queue_depth", "Requests admitted and not yet in a batch", registry=r)
+        # with --workers, these add up across worker processes; the other gauges are per worker (pid label)
+        self.queue_depth = Gauge("intentd_queue_depth", "Requests admitted and not yet in a batch", registry=r,
+                                 multiprocess_mode="livesum")
         self.in_progress = Gauge("intentd_requests_in_progress", "Requests admitted and not yet answered, any stage",
-                                 registry=r)
+                                 registry=r, multiprocess_mode="livesum")
         self.batch_bound = Gauge("intentd_batch_bound", "Largest batch the latest batch's budget allowed", registry=r)
         self.slo_attainment = Gauge("intentd_slo_attainment",
                                     f"Share of the last {ROLLING_WINDOW} answers within the p95 SLO", registry=r)

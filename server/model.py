@@ -109,6 +109,13 @@ class Model:
                     ood_scores={m: float(s[row]) for m, s in method_scores.items()},
                     is_ood=bool(flags[row]),
                     truncated=batch.texts[row].truncated,
+                    analyzed_chars=_analyzed_chars(text, batch.texts[row]),
                 )
             )
         return out
+
+
+def _analyzed_chars(text: str, encoded) -> int:
+    if not encoded.truncated:
+        return len(text)
+    return encoded.word_spans[-1][1] if encoded.word_spans else 0

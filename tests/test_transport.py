@@ -1,0 +1,136 @@
+"""Transports: TLS only when asked, mTLS with a client CA, admin RPCs for allowed mTLS clients, the
+load tester against a TLS server, request logs, several workers on one port, long texts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+
+import grpc
+import pytest
+import trustme
+
+from intentd.loadtest.cli import main as loadtest_main
+
+from servers import WAIT_S, ThreadServer, pb2, pb2_grpc, wait_for
+from test_server_lifecycle import free_tcp_port, scrape
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for localhost, and two client certificates (ops, app)."""
+    folder = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    server = ca.issue_cert("localhost", "127.0.0.1")
+    server.cert_chain_pems[0].write_to_path(folder / "server.pem")
+    server.private_key_pem.write_to_path(folder / "server.key")
+    for name in ("ops", "app"):
+        client = ca.issue_cert(f"{name}.clients.example", common_name=name)
+        client.cert_chain_pems[0].write_to_path(folder / f"{name}.pem")
+        client.private_key_pem.write_to_path(folder / f"{name}.key")
+    return folder
+
+
+def tls_channel(port: int, pki, client: str | None = None) -> grpc.Channel:
+    key = (pki / f"{client}.key").read_bytes() if client else None
+    cert = (pki / f"{client}.pem").read_bytes() if client else None
+    creds = grpc.ssl_channel_credentials((pki / "ca.pem").read_bytes(), key, cert)
+    return grpc.secure_channel(f"localhost:{port}", creds)
+
+
+def test_tls_only_and_plaintext_refused(banking_artifact, pki):
+    with ThreadServer(model=banking_artifact, tls_cert=pki / "server.pem", tls_key=pki / "server.key") as srv:
+        with tls_channel(srv.app.port, pki) as channel:
+            reply = pb2_grpc.IntentServiceStub(channel).Analyze(pb2.AnalyzeRequest(text="what is my balance"),
+                                                                timeout=30)
+            assert reply.intents[0].name == "check_balance"
+        with pytest.raises(grpc.RpcError) as err:  # ThreadServer's own channel speaks plaintext
+            srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banking_artifact, pki, tmp_path):
+    from servers import copy_artifact
+
+    root = tmp_path / "models"
+    copy_artifact(banking_artifact, root / "banking")
+    with ThreadServer(model=root / "banking", tls_cert=pki / "server.pem", tls_key=pki / "server.key",
+                      tls_client_ca=pki / "ca.pem", admin_client_cn=("ops",)) as srv:
+        with tls_channel(srv.app.port, pki) as anonymous:
+            with pytest.raises(grpc.RpcError) as err:
+                pb2_grpc.IntentServiceStub(anonymous).Analyze(pb2.AnalyzeRequest(text="hi"), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE  # the handshake fails without a certificate
+        with tls_channel(srv.app.port, pki, "app") as app:
+            stub = pb2_grpc.IntentServiceStub(app)
+            assert stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with tls_channel(srv.app.port, pki, "ops") as ops:
+            reply = pb2_grpc.IntentServiceStub(ops).ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"),
+                                                                timeout=60)
+            assert reply.ok, reply.error
+
+
+def test_load_tester_speaks_tls_to_the_server(banking_artifact, pki, tmp_path, capsys):
+    with ThreadServer(model=banking_artifact, tls_cert=pki / "server.pem", tls_key=pki / "server.key",
+                      tls_client_ca=pki / "ca.pem") as srv:
+        rc = loadtest_main(["--target", f"localhost:{srv.app.port}", "--tls", "--tls-ca", str(pki / "ca.pem"),
+                            "--tls-cert", str(pki / "app.pem"), "--tls-key", str(pki / "app.key"),
+                            "--rate", "40", "--duration", "2", "--warmup", "5", "--slo-p95-ms", "5000", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 0 and result["ok"] > 0 and not result["errors"]
+
+
+def test_access_log_has_request_and_session_ids(banking_artifact, caplog):
+    with caplog.at_level(logging.INFO, logger="intentd.access"):
+        with ThreadServer(model=banking_artifact, access_log=True) as srv:
+            srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance",
+                                                context=pb2.RequestContext(session_id="call-7")),
+                             timeout=30, metadata=(("x-request-id", "req-1"),))
+            with pytest.raises(grpc.RpcError):
+                srv.stub.Analyze(pb2.AnalyzeRequest(text=""), timeout=30, metadata=(("x-request-id", "req-2"),))
+            wait_for(lambda: len([r for r in caplog.records if r.name == "intentd.access"]) >= 2, "two log lines")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
+    ok = next(line for line in lines if line["request_id"] == "req-1")
+    assert ok["session_id"] == "call-7" and ok["code"] == "OK" and ok["rpc"] == "Analyze" and ok["intent"]
+    bad = next(line for line in lines if line["request_id"] == "req-2")
+    assert bad["code"] == "INVALID_ARGUMENT" and "text" not in bad  # no user text in the access log
+
+
+def test_text_past_the_model_window_is_flagged(banking_artifact):
+    head = "please send 40 dollars to my savings account " * 20  # ~180 tokens: past the 128-token window
+    with ThreadServer(model=banking_artifact) as srv:
+        long = srv.stub.Analyze(pb2.AnalyzeRequest(text=head + "and freeze my debit card"), timeout=30)
+        short = srv.stub.Analyze(pb2.AnalyzeRequest(text="freeze my debit card"), timeout=30)
+    assert long.truncated and 0 < long.analyzed_chars < len(head)
+    assert not short.truncated and short.analyzed_chars == len("freeze my debit card")
+
+
+def test_two_workers_share_one_port(banking_artifact, tmp_path):
+    port, metrics_port, n = free_tcp_port(), free_tcp_port(), 40
+    proc = subprocess.Popen([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact),
+                             "--listen", f"127.0.0.1:{port}", "--workers", "2", "--metrics-port", str(metrics_port),
+                             "--cache-size", "0", "--no-warm-up", "--access-log"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for i in range(n):  # each on a new connection: the kernel picks a worker per connection
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"),
+                                                       timeout=WAIT_S, wait_for_ready=True)
+        answered = sum(v for k, v in scrape(metrics_port).items()
+                       if k.startswith("intentd_rpc_total{") and 'code="OK"' in k and 'rpc="Analyze"' in k)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = proc.stdout.read()
+    assert rc == 0, log
+    assert answered == n  # the supervisor's /metrics adds the workers' counters up
+    per_worker = [log.count(f"worker{i} intentd.access") for i in range(2)]
+    assert sum(per_worker) == n and min(per_worker) > 0, per_worker  # both workers answered
