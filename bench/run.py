@@ -1,13 +1,20 @@
-"""`make bench`: raw onnxruntime vs the batching server vs the naive server, same utterances.
+"""`make bench`: the service against its own floor, measured in one run on the same texts.
 
-    python bench/run.py --model models/artifacts/example [--out bench-results] [--quick]
+    python bench/run.py [--model models/artifacts/example] [--out bench-results] [--quick]
+                        [--price-per-hour 0.0832] [--no-workers]
 
-(a) raw onnxruntime on pre-tokenised inputs: batch-1 median latency, best batched throughput;
-(b) `intentd serve` under open-loop load from `intentd loadtest`: p50 at 20 req/s, and capacity
-    (`--find-capacity`: highest rate with p95 <= 25 ms and no errors); (c) the same for `--naive`;
-(d) resident set of the batching server sampled each second over a 60 s load.
-The load generator runs on the same cores as the server; the cache is off (--cache-size 0) so
-every request reaches the model. Writes bench.json, bench.md and latency plots under --out.
+1. Low load (20 req/s, open loop, cache off): the service's p50 against its parts: raw
+   onnxruntime (tokenise + forward pass of one query, paced at the same rate in-process) and a
+   do-nothing grpc.aio server answered through the same client. Interleaved over two rounds.
+2. Capacity (highest rate with p95 <= 25 ms and no errors) with the lean load generator
+   (`intentd loadtest --find-capacity`) and with a grpcio client (bench/grpcio_load.py), against
+   raw onnxruntime's best batched throughput on the same texts.
+3. Overload: 3 x capacity with 200 ms deadlines: OK answers per second (goodput), both clients.
+4. The SLO the server keeps: p95 of answered requests at 0.9 x and 2 x capacity (no deadlines).
+5. Multi-core layout: 1 worker x 2 onnxruntime threads vs 2 workers x 1 thread.
+6. Memory over a sustained load, and the summary row: p50 / p95 at half capacity, accuracy on
+   the example's test split, and cost per million requests at a stated machine price.
+The load generator runs on the same cores as the server. Writes bench.json, bench.md, plots.
 """
 
 from __future__ import annotations
@@ -24,40 +31,16 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/run.py` from the repo root
+
+from bench.grpcio_load import find_capacity as grpcio_capacity, run as grpcio_run, utterances  # noqa: E402
+from bench.loadgen import GRPCIO_ECHO  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-TEXTS = REPO / "models" / "domains" / "banking" / "test.jsonl"
 SLO_P95_MS = 25.0
-
-
-def texts() -> list[str]:
-    return [json.loads(line)["text"] for line in TEXTS.read_text().splitlines() if line.strip()]
-
-
-def raw_onnxruntime(model_path: str, utterances: list[str], repeats: int) -> dict:
-    from intentd.server.model import Model
-
-    model = Model.load(model_path)
-    for n in (1, 4):  # warm up the shapes
-        model.infer(model.encode(utterances[:n]))
-    singles = [model.encode([t]) for t in utterances]
-    times = []
-    for _ in range(repeats):
-        for batch in singles:
-            start = time.perf_counter()
-            model.infer(batch)
-            times.append(time.perf_counter() - start)
-    throughput = {}
-    for size in (1, 4, 8, 16, 32, 64):
-        batches = [model.encode(utterances[i:i + size]) for i in range(0, len(utterances) - size + 1, size)]
-        start = time.perf_counter()
-        for _ in range(repeats):
-            for batch in batches:
-                model.infer(batch)
-        throughput[size] = repeats * sum(b.input_ids.shape[0] for b in batches) / (time.perf_counter() - start)
-    best = max(throughput, key=throughput.get)
-    return {"provider": model.provider, "batch1_median_ms": statistics.median(times) * 1e3,
-            "throughput_by_batch": {str(k): round(v, 1) for k, v in throughput.items()},
-            "best_throughput_rps": round(throughput[best], 1), "best_batch": best}
+LOW_RATE = 20.0
+# A 2-vCPU on-demand cloud instance (e.g. AWS c7a.large, us-east-1, 2026 list price); set your own.
+DEFAULT_PRICE_PER_HOUR = 0.0832
 
 
 def free_port() -> int:
@@ -67,17 +50,18 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, model: str, *extra: str):
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "intentd", "serve", "--model", model, "--listen",
-                                      f"127.0.0.1:{self.port}", "--cache-size", "0", *extra],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        import grpc
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
+    """`intentd serve` (cache off) or any command that prints its port, as a child process."""
 
-        with grpc.insecure_channel(self.target) as channel:
-            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=120,
-                                                      wait_for_ready=True)
+    def __init__(self, model: str | None, *extra: str, command: list[str] | None = None):
+        if command is None:
+            self.port = free_port()
+            command = [sys.executable, "-m", "intentd", "serve", "--model", model, "--listen",
+                       f"127.0.0.1:{self.port}", "--cache-size", "0", *extra]
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            wait_serving(self.target)
+        else:
+            self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            self.port = int(self.proc.stdout.readline().strip())
 
     @property
     def target(self) -> str:
@@ -93,82 +77,198 @@ class ServerProcess:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(60)
 
+    def __enter__(self) -> "ServerProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def wait_serving(target: str) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=180, wait_for_ready=True)
+
 
 def loadtest(target: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "intentd", "loadtest", "--target", target, "--texts", str(TEXTS),
+    out = subprocess.run([sys.executable, "-m", "intentd", "loadtest", "--target", target, "--seed", "1",
                           "--json", "--no-progress", *args], capture_output=True, text=True)
     if out.returncode not in (0, 1):
         raise RuntimeError(f"loadtest failed: {out.stderr.strip()}")
     return json.loads(out.stdout)
 
 
-def service(model: str, name: str, out: Path, step_s: float, *extra: str) -> dict:
-    """p50 at 20 req/s, then a capacity search (doubling from 25 req/s, then bisecting)."""
-    server = ServerProcess(model, *extra)
-    try:
-        low = loadtest(server.target, "--rate", "20", "--duration", str(max(step_s * 2, 10)),
-                       "--plot", str(out / f"latency-20rps-{name}.png"))
-        search = loadtest(server.target, "--find-capacity", "--rate", "25", "--duration", str(step_s),
-                          "--slo-p95-ms", str(SLO_P95_MS), "--plot", str(out / f"capacity-{name}.png"))
-    finally:
-        server.stop()
+# -- 1. low load -------------------------------------------------------------------------------
+
+def raw_paced(model: str, texts: list[str], rate: float, seconds: float) -> dict:
+    """Tokenise + forward pass of one query at a time, in-process, paced at `rate` (the cores idle
+    between queries as they do under a light load): the model's own share of a request."""
+    from intentd.server.engine import Engine
+
+    engine = Engine.load(model)
+    for text in texts[:20]:
+        engine.forward(engine.tokenize([text]))
+    times, next_at, end = [], time.perf_counter(), time.perf_counter() + seconds
+    for text in texts[20:]:
+        if next_at >= end:
+            break
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+        start = time.perf_counter()
+        engine.forward(engine.tokenize([text]))
+        times.append((time.perf_counter() - start) * 1e3)
+        next_at += 1.0 / rate
+    return {"p50_ms": statistics.median(times), "n": len(times)}
+
+
+def low_load(model: str, texts: list[str], out: Path, seconds: float, rounds: int) -> dict:
+    echo_script = out / "grpcio_echo.py"
+    echo_script.write_text(GRPCIO_ECHO)
+    runs: dict[str, list[float]] = {"raw": [], "echo": [], "service": []}
+    server_ms = None
+    for r in range(rounds):
+        runs["raw"].append(raw_paced(model, texts[r * 1000:], LOW_RATE, seconds)["p50_ms"])
+        with ServerProcess(None, command=[sys.executable, str(echo_script)]) as echo:
+            runs["echo"].append(loadtest(echo.target, "--rate", str(LOW_RATE), "--duration", str(seconds))
+                                ["latency_ms"]["p50"])
+        with ServerProcess(model) as server:
+            result = loadtest(server.target, "--rate", str(LOW_RATE), "--duration", str(seconds),
+                              *(("--plot", str(out / "latency-20rps.png")) if r == 0 else ()))
+            runs["service"].append(result["latency_ms"]["p50"])
+            server_ms = server_ms or result["server_ms"]
+        print(f"low load round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} ms" for k, v in runs.items()),
+              file=sys.stderr)
+    p50 = {k: statistics.median(v) for k, v in runs.items()}
+    return {"rate_rps": LOW_RATE, "raw_p50_ms": p50["raw"], "echo_p50_ms": p50["echo"],
+            "service_p50_ms": p50["service"], "rounds": runs, "server_ms": server_ms,
+            "budget_ms": p50["raw"] + p50["echo"] + 0.5}
+
+
+# -- 2-5. capacity, overload, SLO, workers --------------------------------------------------------
+
+def raw_best_throughput(model: str, texts: list[str]) -> dict:
+    """Texts per second through tokenise + forward in length-grouped batches, per batch size."""
+    from intentd.server.engine import Engine
+
+    engine = Engine.load(model)
+    sample = sorted(texts[:1024], key=len)
+    throughput = {}
+    for size in (1, 4, 8, 16, 32, 64):
+        batches = [sample[i:i + size] for i in range(0, len(sample) - size + 1, size)]
+        engine.forward(engine.tokenize(batches[0]))
+        start = time.perf_counter()
+        for batch in batches:
+            engine.forward(engine.tokenize(batch))
+        throughput[size] = sum(len(b) for b in batches) / (time.perf_counter() - start)
+    best = max(throughput, key=throughput.get)
+    return {"best_rps": round(throughput[best], 1), "best_batch": best,
+            "by_batch": {str(k): round(v, 1) for k, v in throughput.items()}}
+
+
+def capacity_lean(target: str, step_s: float, out: Path | None = None, name: str = "") -> dict:
+    plot = ("--plot", str(out / f"capacity{name}.png")) if out is not None else ()
+    search = loadtest(target, "--find-capacity", "--rate", "25", "--duration", str(step_s),
+                      "--slo-p95-ms", str(SLO_P95_MS), "--max-rate", "5000", *plot)
     steps = sorted(search["steps"], key=lambda s: s["offered_rps"])
-    return {"p50_ms_at_20rps": low["latency_ms"]["p50"], "p95_ms_at_20rps": low["latency_ms"]["p95"],
-            "errors_at_20rps": low["error_count"], "server_ms_at_20rps": low["server_ms"],
-            "capacity_rps": search["capacity_rps"],
+    return {"capacity_rps": search["capacity_rps"],
             "steps": [{"rps": s["offered_rps"], "p50_ms": (s["latency_ms"] or {}).get("p50"),
                        "p95_ms": (s["latency_ms"] or {}).get("p95"), "errors": s["error_count"]} for s in steps]}
 
 
-def memory(model: str, rate: float, seconds: int) -> dict:
-    server = ServerProcess(model)
-    samples: list[float] = []
+def overload(target: str, texts: list[str], capacity: float, seconds: float) -> dict:
+    """3 x capacity, 200 ms deadlines: OK answers per second from each client."""
+    rate = 3 * capacity
+    lean = loadtest(target, "--rate", str(rate), "--duration", str(seconds), "--deadline-ms", "200")
+    grpcio = grpcio_run(target, texts, rate, seconds, deadline_s=0.2, seed=7)
+    return {"offered_rps": rate,
+            "lean": {"ok_per_s": lean["ok"] / seconds, "errors": lean["errors"],
+                     "p95_ms": (lean["latency_ms"] or {}).get("p95")},
+            "grpcio": {"ok_per_s": grpcio["ok_per_s"], "errors": grpcio["errors"], "p95_ms": grpcio["p95_ms"]}}
+
+
+def slo_kept(target: str, capacity: float, seconds: float) -> dict:
+    rows = {}
+    for factor in (0.9, 2.0):
+        result = loadtest(target, "--rate", str(factor * capacity), "--duration", str(seconds))
+        sent = result["ok"] + result["error_count"]
+        rows[f"{factor:g}x"] = {"offered_rps": factor * capacity, "answered_p95_ms": (result["latency_ms"] or {})
+                                .get("p95"), "answered_per_s": result["ok"] / seconds,
+                                "shed_share": result["errors"].get("RESOURCE_EXHAUSTED", 0) / max(1, sent),
+                                "errors": result["errors"]}
+    return rows
+
+
+def memory(server: ServerProcess, rate: float, seconds: int) -> dict:
+    samples: list[float] = [server.rss_mb()]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(1.0):
             samples.append(server.rss_mb())
 
-    try:
-        samples.append(server.rss_mb())
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        loadtest(server.target, "--rate", str(rate), "--duration", str(seconds))
-        done.set()
-        sampler.join()
-    finally:
-        server.stop()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    result = loadtest(server.target, "--rate", str(rate), "--duration", str(seconds))
+    done.set()
+    sampler.join()
     return {"rate_rps": rate, "seconds": seconds, "rss_mb_start": round(samples[0], 1),
             "rss_mb_max": round(max(samples), 1), "rss_mb_end": round(samples[-1], 1),
-            "rss_mb_samples": [round(s, 1) for s in samples]}
+            "p50_ms": result["latency_ms"]["p50"], "p95_ms": result["latency_ms"]["p95"],
+            "errors": result["error_count"]}
 
+
+# -- report ----------------------------------------------------------------------------------------
 
 def markdown(r: dict) -> str:
-    raw, b, n, m = r["raw_onnxruntime"], r["batching"], r["naive"], r["memory"]
-    cap = lambda x: "none" if x is None else f"{x:g}"  # noqa: E731
-    return "\n".join([
-        f"# intentd bench ({r['cpus']} CPUs, {raw['provider']}, load generator on the same cores, cache off)",
+    low, raw, lean, grpcio = r["low_load"], r["raw_batched"], r["capacity_lean"], r["capacity_grpcio"]
+    over, slo, summary = r["overload"], r["slo"], r["summary"]
+    cap = lean["capacity_rps"] or 0.0
+    lines = [
+        f"# intentd bench ({r['cpus']} CPUs; load generator on the same cores; cache off; one run)",
         "",
-        "| figure | raw onnxruntime | batching server | naive server | target |",
-        "|---|---|---|---|---|",
-        f"| p50 at 20 req/s (ms) | {raw['batch1_median_ms']:.2f} (batch-1 median) | {b['p50_ms_at_20rps']:.2f} | "
-        f"{n['p50_ms_at_20rps']:.2f} | <= raw + 1.0 |",
-        f"| capacity, p95 <= 25 ms (req/s) | {raw['best_throughput_rps']:g} (best, batch {raw['best_batch']}) | "
-        f"{cap(b['capacity_rps'])} | {cap(n['capacity_rps'])} | >= 50 % of raw |",
-        f"| RSS over {m['seconds']} s at {m['rate_rps']:g} req/s (MB) | | start {m['rss_mb_start']}, max "
-        f"{m['rss_mb_max']}, end {m['rss_mb_end']} | | <= 400, flat |",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        f"| p50 at {low['rate_rps']:g} req/s | {low['service_p50_ms']:.2f} ms (raw {low['raw_p50_ms']:.2f} + echo "
+        f"{low['echo_p50_ms']:.2f}) | <= {low['budget_ms']:.2f} ms | {yes(r['checks']['low_load_p50'])} |",
+        f"| capacity, lean generator | {cap:g} /s = {cap / raw['best_rps']:.2f} x raw {raw['best_rps']:g} /s "
+        f"(batch {raw['best_batch']}) | >= 0.6 x | {yes(r['checks']['capacity_lean'])} |",
+        f"| capacity, grpcio client | {grpcio['capacity_rps'] or 0:g} /s = "
+        f"{(grpcio['capacity_rps'] or 0) / raw['best_rps']:.2f} x raw | >= 0.5 x | {yes(r['checks']['capacity_grpcio'])} |",
+        f"| goodput at 3 x capacity, 200 ms deadlines | lean {over['lean']['ok_per_s']:.0f} /s, grpcio "
+        f"{over['grpcio']['ok_per_s']:.0f} /s | >= 0.8 x capacity ({0.8 * cap:.0f} /s) | "
+        f"{yes(r['checks']['goodput_lean'])} / {yes(r['checks']['goodput_grpcio'])} |",
+    ]
+    for name, row in slo.items():
+        lines.append(f"| p95 of answered at {name} capacity | {row['answered_p95_ms']:.1f} ms "
+                     f"({100 * row['shed_share']:.0f} % shed) | <= {SLO_P95_MS:g} ms | "
+                     f"{yes(r['checks'][f'slo_{name}'])} |")
+    if r.get("workers"):
+        w = r["workers"]
+        lines.append(f"| capacity, 2 workers x 1 thread | {w['capacity_rps'] or 0:g} /s (1 x 2 threads: {cap:g} /s) "
+                     "| | |")
+    m = r["memory"]
+    lines += [
+        f"| resident memory, {m['seconds']} s at {m['rate_rps']:g} req/s | {m['rss_mb_start']} -> {m['rss_mb_end']} MB "
+        f"(max {m['rss_mb_max']}) | flat | |",
+        "",
+        "| p50 / p95 at half capacity | intent accuracy (test split) | capacity | cost per million requests |",
+        "|---|---|---|---|",
+        f"| {summary['p50_ms']:.1f} / {summary['p95_ms']:.1f} ms at {summary['rate_rps']:g} req/s | "
+        f"{summary['accuracy']} | {cap:g} req/s | ${summary['cost_per_million']:.3f} at "
+        f"${summary['price_per_hour']:g}/h |",
         "",
         "Latency at each rate the capacity search offered (p50 / p95 ms, errors):",
         "",
-        "| server | " + " | ".join(f"{s['rps']:g} req/s" for s in b["steps"]) + " |",
-        "|---|" + "---|" * len(b["steps"]),
-        "| batching | " + " | ".join(_cell(s) for s in b["steps"]) + " |",
-        "",
-        "| server | " + " | ".join(f"{s['rps']:g} req/s" for s in n["steps"]) + " |",
-        "|---|" + "---|" * len(n["steps"]),
-        "| naive | " + " | ".join(_cell(s) for s in n["steps"]) + " |",
-        "",
-    ])
+        "| " + " | ".join(f"{s['rps']:g} /s" for s in lean["steps"]) + " |",
+        "|" + "---|" * len(lean["steps"]),
+        "| " + " | ".join(_cell(s) for s in lean["steps"]) + " |",
+    ]
+    return "\n".join(lines)
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 def _cell(step: dict) -> str:
@@ -183,34 +283,53 @@ def main() -> int:
     parser.add_argument("--model", default=str(REPO / "models" / "artifacts" / "example"))
     parser.add_argument("--out", default=str(REPO / "bench-results"))
     parser.add_argument("--quick", action="store_true", help="shorter steps (a smoke run, not for figures)")
+    parser.add_argument("--price-per-hour", type=float, default=DEFAULT_PRICE_PER_HOUR,
+                        help="machine price for the cost row (default: a 2-vCPU on-demand cloud instance)")
+    parser.add_argument("--no-workers", action="store_true", help="skip the 2-worker capacity search")
     args = parser.parse_args()
     if not (Path(args.model) / "manifest.json").is_file():
         print(f"bench: {args.model} is not an artifact (run `make model` first)", file=sys.stderr)
         return 2
-    step_s = 3.0 if args.quick else 6.0
+    step_s = 3.0 if args.quick else 5.0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    utterances = texts()
-    result = {"cpus": os.cpu_count(), "model": args.model, "texts": str(TEXTS.relative_to(REPO)),
-              "raw_onnxruntime": raw_onnxruntime(args.model, utterances, 2 if args.quick else 5)}
-    print("raw:", json.dumps(result["raw_onnxruntime"]), file=sys.stderr)
-    result["batching"] = service(args.model, "batching", out, step_s)
-    print("batching:", json.dumps(result["batching"]), file=sys.stderr)
-    result["naive"] = service(args.model, "naive", out, step_s, "--naive")
-    print("naive:", json.dumps(result["naive"]), file=sys.stderr)
-    capacity = result["batching"]["capacity_rps"] or 50.0
-    result["memory"] = memory(args.model, round(capacity / 2), 15 if args.quick else 60)
-    raw, b, n = result["raw_onnxruntime"], result["batching"], result["naive"]
-    result["checks"] = {
-        "low_load_p50_within_1ms_of_raw": b["p50_ms_at_20rps"] <= raw["batch1_median_ms"] + 1.0,
-        "capacity_at_least_half_raw": (b["capacity_rps"] or 0) >= 0.5 * raw["best_throughput_rps"],
-        "batching_no_worse_at_low_load": b["p50_ms_at_20rps"] <= n["p50_ms_at_20rps"] + 0.2,
-        "batching_better_at_capacity": (b["capacity_rps"] or 0) > (n["capacity_rps"] or 0),
-        "rss_under_400mb": result["memory"]["rss_mb_max"] <= 400,
+    texts = utterances(40_000)
+    r: dict = {"cpus": os.cpu_count(), "model": args.model, "slo_p95_ms": SLO_P95_MS}
+    r["low_load"] = low_load(args.model, texts, out, 5.0 if args.quick else 10.0, 1 if args.quick else 2)
+    r["raw_batched"] = raw_best_throughput(args.model, texts)
+    print("raw batched:", json.dumps(r["raw_batched"]), file=sys.stderr)
+    with ServerProcess(args.model) as server:
+        r["capacity_lean"] = capacity_lean(server.target, step_s, out)
+        print("capacity (lean):", r["capacity_lean"]["capacity_rps"], file=sys.stderr)
+        capacity, steps = grpcio_capacity(server.target, texts, 25.0, step_s, SLO_P95_MS)
+        r["capacity_grpcio"] = {"capacity_rps": capacity, "steps": steps}
+        cap = r["capacity_lean"]["capacity_rps"] or 1.0
+        r["overload"] = overload(server.target, texts[20_000:], cap, step_s)
+        r["slo"] = slo_kept(server.target, cap, 2 * step_s)
+        r["memory"] = memory(server, round(cap / 2, 1), 15 if args.quick else 30)
+    if not args.no_workers:
+        with ServerProcess(args.model, "--workers", "2", "--intra-op-threads", "1") as workers:
+            r["workers"] = capacity_lean(workers.target, step_s, out, "-2workers")
+    manifest = json.loads((Path(args.model) / "manifest.json").read_text())
+    test = manifest.get("metrics", {}).get("test", {})
+    accuracy = test.get("intent_accuracy")
+    r["summary"] = {"rate_rps": r["memory"]["rate_rps"], "p50_ms": r["memory"]["p50_ms"],
+                    "p95_ms": r["memory"]["p95_ms"],
+                    "accuracy": "n/a" if accuracy is None else f"{100 * accuracy:.1f} % (n={test.get('n')})",
+                    "price_per_hour": args.price_per_hour,
+                    "cost_per_million": args.price_per_hour / (cap * 3600) * 1e6}
+    low, raw = r["low_load"], r["raw_batched"]
+    over = r["overload"]
+    r["checks"] = {
+        "low_load_p50": low["service_p50_ms"] <= low["budget_ms"],
+        "capacity_lean": cap >= 0.6 * raw["best_rps"],
+        "capacity_grpcio": (r["capacity_grpcio"]["capacity_rps"] or 0) >= 0.5 * raw["best_rps"],
+        "goodput_lean": over["lean"]["ok_per_s"] >= 0.8 * cap,
+        "goodput_grpcio": over["grpcio"]["ok_per_s"] >= 0.8 * cap,
+        **{f"slo_{k}": (v["answered_p95_ms"] or 1e9) <= SLO_P95_MS for k, v in r["slo"].items()},
     }
-    (out / "bench.json").write_text(json.dumps(result, indent=2))
-    (out / "bench.md").write_text(markdown(result) + "\n" + "\n".join(
-        f"- {k}: {'yes' if v else 'NO'}" for k, v in result["checks"].items()) + "\n")
+    (out / "bench.json").write_text(json.dumps(r, indent=2))
+    (out / "bench.md").write_text(markdown(r) + "\n")
     print((out / "bench.md").read_text())
     return 0
 

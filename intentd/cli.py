@@ -59,9 +59,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from intentd.models.build import BuildOptions, build
     from intentd.models.config import TrainConfig
 
+    for flag, value, low in (("--epochs", args.epochs, 1), ("--patience", args.patience, 0),
+                             ("--batch-size", args.batch_size, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} must be at least {low} (got {value})")
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
     config = TrainConfig(
         base=args.base,
         epochs=args.epochs,
+        patience=args.patience,
+        time_budget_s=None if args.time_budget is None else args.time_budget * 60,
         batch_size=args.batch_size,
         lr=args.lr,
         max_length=args.max_length,
@@ -265,7 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--base", help="local Hugging Face model folder (default: bundled all-MiniLM-L6-v2)")
     tr.add_argument("--domain", help="domain.yaml (default: <data>/domain.yaml when present)")
     tr.add_argument("--name", help="artifact name (default: the domain's name or the data folder's)")
-    tr.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    tr.add_argument("--epochs", type=int, default=TrainConfig.epochs,
+                    help="epochs (default: from the data's size, with early stopping)")
+    tr.add_argument("--patience", type=int, default=TrainConfig.patience, metavar="N",
+                    help="stop after N epochs without a better validation score (0: never)")
+    tr.add_argument("--time-budget", type=float, metavar="MINUTES",
+                    help="fit the whole build (training, export, calibration, evaluation) into this time")
     tr.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     tr.add_argument("--lr", type=float, default=TrainConfig.lr)
     tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)

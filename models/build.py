@@ -14,6 +14,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def load_splits(data: Path) -> dict[str, list[Example]]:
 
 
 def build(options: BuildOptions) -> dict:
+    started = time.perf_counter()
     splits = load_splits(options.data)
     domain_path = options.domain or (options.data / "domain.yaml")
     domain = _load_domain(domain_path) if domain_path.is_file() else None
@@ -85,7 +87,7 @@ def build(options: BuildOptions) -> dict:
     if domain is not None:  # fail before training, not after
         _check_domain(domain, domain_path, {ex.intent for ex in splits["train"] if not ex.ood})
 
-    trained = train(splits["train"], splits["valid"], options.train)
+    trained = train(splits["train"], splits["valid"], options.train, started)
     out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

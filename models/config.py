@@ -16,7 +16,9 @@ def default_base() -> Path:
 @dataclass
 class TrainConfig:
     base: str | None = None  # a local Hugging Face model directory; None = the bundled MiniLM
-    epochs: int = 8
+    epochs: int | None = None  # None: from the data's size (models/train.py auto_epochs)
+    patience: int = 2  # stop after this many epochs without a better validation score (0: never)
+    time_budget_s: float | None = None  # the whole build (train, export, calibrate, evaluate)
     batch_size: int = 32
     lr: float = 1e-4  # encoder
     head_lr: float = 1e-3

@@ -33,6 +33,9 @@ from intentd.server.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
 
+EXAMPLES_SEEN = 60_000  # auto epochs: about this many examples seen in all
+MIN_EPOCHS, MAX_EPOCHS = 3, 10
+
 
 @dataclass
 class EpochResult:
@@ -53,6 +56,9 @@ class Trained:
     history: list[EpochResult] = field(default_factory=list)
     best_epoch: int = 0  # 0 when the mean of the last `averaged_epochs` epochs won
     averaged_epochs: int = 0
+    planned_epochs: int = 0
+    steps: int = 0
+    stopped_early: bool = False
     seconds: float = 0.0
     alignment: AlignmentReport = field(default_factory=AlignmentReport)
 
@@ -60,6 +66,9 @@ class Trained:
         return {
             "config": {k: v for k, v in asdict(self.config).items() if k != "progress"},
             "base": str(self.config.base_path()),
+            "planned_epochs": self.planned_epochs,
+            "steps": self.steps,
+            "stopped_early": self.stopped_early,
             "best_epoch": self.best_epoch,
             "averaged_epochs": self.averaged_epochs,
             "seconds": round(self.seconds, 1),
@@ -74,7 +83,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: TrainConfig) -> Trained:
+def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: TrainConfig,
+          started: float | None = None) -> Trained:
+    """`started`: perf_counter() when the build began (the time budget counts from it)."""
+    build_started = started if started is not None else time.perf_counter()
     started = time.perf_counter()
     seed_everything(config.seed)
     if config.threads:
@@ -94,24 +106,24 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    optimizer, scheduler = _optimizer(model, config, total_steps)
+    epochs = config.epochs or auto_epochs(len(train_features))
+    plan = Plan(total_steps=steps_per_epoch * epochs)
+    optimizer, scheduler = _optimizer(model, config, plan)
+    budget = Budget(config.time_budget_s, build_started) if config.time_budget_s else None
 
     result = Trained(model, encoder, labels, config, alignment=alignment)
+    result.planned_epochs = epochs
     best_score, best_state = -1.0, None
     averaged: dict | None = None
-    for epoch in range(1, config.epochs + 1):
+    bar = tqdm(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
+    step = 0
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        loss_sum = 0.0
-        bar = tqdm(
-            batches(train_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch),
-            total=steps_per_epoch,
-            desc=f"epoch {epoch}/{config.epochs}",
-            disable=not config.progress,
-            leave=False,
-        )
-        for step, batch in enumerate(bar, start=1):
+        loss_sum, epoch_steps = 0.0, 0
+        for batch in batches(train_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
+            if step >= plan.total_steps:
+                break
             loss = _loss(model, batch, config)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -119,12 +131,19 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.item()
-            bar.set_postfix(loss=f"{loss_sum / step:.4f}")
-        bar.close()
+            step += 1
+            epoch_steps += 1
+            bar.update()
+            bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss_sum / epoch_steps:.4f}")
+            if budget is not None and budget.replan(step, plan, steps_per_epoch, len(valid_set)):
+                bar.total = plan.total_steps
+                bar.refresh()
         accuracy, f1 = validate(model, encoder, labels, valid_set)
         score = _selection_score(accuracy, f1)
-        epoch_result = EpochResult(epoch, loss_sum / steps_per_epoch, accuracy, f1, score, time.perf_counter() - t0)
+        epoch_result = EpochResult(epoch, loss_sum / max(1, epoch_steps), accuracy, f1, score, time.perf_counter() - t0)
         result.history.append(epoch_result)
+        if budget is not None:
+            budget.observe_validation(time.perf_counter() - t0, epoch_steps)
         if config.progress:
             tqdm.write(
                 f"epoch {epoch}: loss {epoch_result.loss:.4f}  valid intent acc {accuracy:.4f}"
@@ -134,10 +153,19 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             )
         if score > best_score:
             best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
-        if config.average_last > 1 and epoch > config.epochs - config.average_last:
+        if config.average_last > 1 and epoch > epochs - config.average_last:
             averaged = _accumulate(averaged, model)
+        if step >= plan.total_steps:
+            break
+        if config.patience and epoch - result.best_epoch >= config.patience:
+            result.stopped_early = True
+            if config.progress:
+                tqdm.write(f"stopping: no better validation score for {config.patience} epochs", file=sys.stderr)
+            break
+    bar.close()
+    result.steps = step
     if averaged is not None:
-        n = min(config.average_last, config.epochs)
+        n = min(config.average_last, len(result.history))
         model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
         accuracy, f1 = validate(model, encoder, labels, valid_set)
         score = _selection_score(accuracy, f1)
@@ -199,7 +227,65 @@ def _prepare_parameters(model: JointModel, config: TrainConfig) -> None:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
 
 
-def _optimizer(model: JointModel, config: TrainConfig, total_steps: int):
+def auto_epochs(n_examples: int) -> int:
+    """Epochs from the data's size: about EXAMPLES_SEEN examples in all (small sets see each
+    example more often), within [MIN_EPOCHS, MAX_EPOCHS]; early stopping may end sooner."""
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(EXAMPLES_SEEN / max(1, n_examples))))
+
+
+@dataclass
+class Plan:
+    """The optimiser's step count: the learning-rate schedule reads it, so a time budget that
+    shortens training also shortens the decay (the model ends at a low learning rate either way)."""
+
+    total_steps: int
+
+
+class Budget:
+    """--time-budget: after PROBE_STEPS optimiser steps, fit the whole build into the budget.
+
+    The budget counts from the start of the build; its time after training (export, calibration,
+    evaluation) is reserved as AFTER_TRAINING_FIXED_S plus AFTER_TRAINING_SHARE of the budget;
+    validation passes are timed as they happen."""
+
+    PROBE_STEPS = 30
+    AFTER_TRAINING_SHARE = 0.10
+    AFTER_TRAINING_FIXED_S = 30.0  # export, INT8, calibration and evaluation of a small domain
+
+    def __init__(self, budget_s: float, started: float):
+        self.budget_s = budget_s
+        self.started = started
+        self.validation_s_per_epoch = 0.0
+        self._train_started = time.perf_counter()
+        self._planned = False
+        self._steps_done = 0
+
+    def observe_validation(self, epoch_s: float, steps: int) -> None:
+        step_s = (time.perf_counter() - self._train_started) / max(1, self._steps_done)
+        self.validation_s_per_epoch = max(0.0, epoch_s - steps * step_s)
+
+    def replan(self, step: int, plan: Plan, steps_per_epoch: int, n_valid: int) -> bool:
+        """True when the plan changed (after the probe, and whenever an epoch's end is near)."""
+        self._steps_done = step
+        if step != self.PROBE_STEPS and not (step % steps_per_epoch == 0 and self._planned):
+            return False
+        elapsed_training = time.perf_counter() - self._train_started
+        step_s = elapsed_training / step
+        after_training_s = self.AFTER_TRAINING_FIXED_S + self.AFTER_TRAINING_SHARE * self.budget_s
+        left_s = self.budget_s - after_training_s - (time.perf_counter() - self.started)
+        epochs_left = max(1, math.ceil((plan.total_steps - step) / steps_per_epoch))
+        validation_s = (self.validation_s_per_epoch or step_s * steps_per_epoch * 0.1) * epochs_left
+        affordable = step + max(0, int((left_s - validation_s) / step_s))
+        self._planned = True
+        if affordable < plan.total_steps:
+            plan.total_steps = max(step + 1, affordable)
+            log.info("time budget: training for %d steps (%.1f epochs)", plan.total_steps,
+                     plan.total_steps / steps_per_epoch)
+            return True
+        return False
+
+
+def _optimizer(model: JointModel, config: TrainConfig, plan: Plan):
     heads = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
     encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     lr = config.lr * (10 if config.lora else 1)
@@ -208,12 +294,12 @@ def _optimizer(model: JointModel, config: TrainConfig, total_steps: int):
         weight_decay=config.weight_decay,
         foreach=True,
     )
-    warmup = max(1, int(config.warmup * total_steps))
+    warmup = max(1, int(config.warmup * plan.total_steps))
 
     def schedule(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return max(0.0, (plan.total_steps - step) / max(1, plan.total_steps - warmup))
 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 

@@ -2,8 +2,9 @@
 
 - Admission counts every request from the moment it is admitted until it is answered (queued,
   tokenising, in the forward pass or being post-processed): ``max_queue`` bounds all of them.
-  A request whose budget (its deadline, else the SLO) cannot cover the work already ahead of
-  it is shed at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not timeouts.
+  A request whose budget (the SLO, or its deadline when sooner) cannot cover the work already
+  ahead of it is shed at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not
+  timeouts, and the answered requests keep the SLO.
 - A request is tokenised on admission (in a thread; `encode_batch` releases the GIL), so its token
   count is known when batches are sized. When the batcher is idle there is nothing to overlap,
   and the inference thread tokenises it instead: two thread hand-offs fewer.
@@ -66,7 +67,7 @@ class Entry:
     options: RequestOptions
     future: asyncio.Future
     deadline: float | None  # loop.time() after which the caller no longer listens (its own deadline)
-    budget_end: float | None  # loop.time() by which it should be answered: its deadline, else the SLO
+    budget_end: float | None  # loop.time() by which it should be answered: the SLO, or its deadline if sooner
     encoding: Encoding | None  # None: tokenised by the inference thread (an idle batcher)
     engine: Engine  # whose tokenizer made `encoding`
     tokenize_s: float
@@ -92,10 +93,12 @@ class Runner(Protocol):
 
 
 def budget_s(remaining_s: float | None, settings: Settings) -> float | None:
-    """A request's time budget: its own deadline when it has one, else the server's SLO."""
-    if remaining_s is not None:
-        return remaining_s
-    return settings.slo_p95_ms / 1e3 if settings.slo_p95_ms > 0 else None
+    """A request's time budget: the server's SLO, or the caller's deadline when that is sooner.
+    The SLO is the server's promise to every caller; a deadline can only tighten it."""
+    slo = settings.slo_p95_ms / 1e3 if settings.slo_p95_ms > 0 else None
+    if remaining_s is None:
+        return slo
+    return remaining_s if slo is None else min(remaining_s, slo)
 
 
 class Batcher:

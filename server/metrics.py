@@ -90,6 +90,12 @@ class Metrics:
                                      "Records not written to the review file, by reason", ["reason"], registry=r)
         for reason in DROP_REASONS:
             self.capture_drops.labels(reason)  # every reason exported from the start, at 0
+        # AnalyzeStream (server/stream.py): partials a later message of their stream superseded.
+        self.stream_superseded = Counter("intentd_stream_superseded",
+                                         "AnalyzeStream partials superseded by a later message: withdrawn from the "
+                                         "queue (never computed) or answered marked stale", ["outcome"], registry=r)
+        for outcome in ("withdrawn", "stale"):
+            self.stream_superseded.labels(outcome)
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
         self._within_slo = RollingRate()
 

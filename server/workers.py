@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 
 from .config import ConfigError, Settings
@@ -57,8 +58,16 @@ def _worker(settings: Settings, index: int) -> None:
     from .app import serve_one
     from .metrics import Metrics
 
+    threading.Thread(target=_drain_when_orphaned, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
     raise SystemExit(serve_one(settings, Metrics()))
+
+
+def _drain_when_orphaned(parent: int) -> None:
+    """A supervisor killed outright (SIGKILL, OOM) cannot forward SIGTERM: drain on our own."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def supervise(settings: Settings) -> int:

@@ -10,7 +10,7 @@ from intentd.protogen import import_stubs
 from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments
 from intentd.server.errors import InvalidRequest
-from intentd.server.planner import BatchTimeModel
+from intentd.server.planner import FIXED_TOKENS, BatchTimeModel
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -59,15 +59,20 @@ def test_reference_time_outside_the_calendar_range_is_invalid(iso):
         admit(req, **LIMITS)
 
 
-def test_batch_time_model_learns_fixed_and_per_token_costs():
+def test_batch_time_model_follows_the_machine_and_ignores_a_stall():
     model = BatchTimeModel()
     assert model.forward_s(1000) == 0.0 and model.backlog_s(50, 800, 10) == 0.0  # no estimate yet
-    for tokens in (20, 100, 400, 50, 800, 200) * 5:  # 2 ms a batch + 10 us a padded token
-        model.observe_forward(tokens, 0.002 + 1e-5 * tokens)
-    assert model.forward_s(300) == pytest.approx(0.005, rel=0.02)
-    assert model.backlog_s(30, 1000, 10) == pytest.approx(3 * 0.002 + 1e-5 * 1000 * 1.15, rel=0.02)
+    for tokens in (20, 100, 400, 50, 800, 200) * 5:  # 10 us a token, FIXED_TOKENS of them a batch
+        model.observe_forward(tokens, 1e-5 * (tokens + FIXED_TOKENS))
+    assert model.forward_s(300) == pytest.approx(1e-5 * (300 + FIXED_TOKENS))
+    assert model.backlog_s(30, 1000, 10) == pytest.approx(1e-5 * (1000 * 1.15 + 3 * FIXED_TOKENS))
+    model.observe_forward(100, 1.0)  # a 1 s stall: moves the estimate by a bounded step
+    assert model.forward_s(300) < 1.3 * 1e-5 * (300 + FIXED_TOKENS)
+    for _ in range(60):  # the machine really got twice as slow: followed
+        model.observe_forward(100, 2e-5 * (100 + FIXED_TOKENS))
+    assert model.forward_s(300) == pytest.approx(2e-5 * (300 + FIXED_TOKENS), rel=0.01)
     model.observe_post(10, 0.004)
-    assert model.batch_s(10, 300) == pytest.approx(0.005 + 0.004, rel=0.02)
+    assert model.batch_s(10, 300) == pytest.approx(model.forward_s(300) + 0.004)
 
 
 def parse(argv):

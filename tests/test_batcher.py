@@ -92,23 +92,31 @@ def test_batch_shrinks_to_the_oldest_requests_budget(engine):
     assert len(bounded) == 10 and all(r.analysis.prediction.intent for r in bounded)  # late, still answered
 
 
-def test_admission_sheds_what_the_budget_cannot_cover(engine):
+@pytest.mark.parametrize("slo_ms, deadline_s, admitted", [
+    (25, None, False),  # the SLO binds
+    (25, 1.0, False),  # a generous deadline does not loosen the SLO
+    (0, 0.02, False),  # no SLO: the caller's deadline binds
+    (0, 1.0, True),
+    (0, None, True),  # no SLO, no deadline: no budget
+])
+def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s, admitted):
     async def scenario(batcher: Batcher):
         for tokens in (10, 20, 40) * 3:  # 50 ms a batch, whatever its size
             batcher.timing.observe_forward(tokens, 0.050)
         release = await batcher.hold()
         try:
-            with pytest.raises(Overloaded, match="work ahead"):
-                await batcher.submit("what is my balance", RequestOptions(), None)  # SLO 25 ms
-            late = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), 1.0))  # own deadline
-            while batcher.queued < 1:
+            call = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), deadline_s))
+            while not call.done() and batcher.queued < 1:
                 await asyncio.sleep(0.005)
         finally:
             release()
-        return await late
+        return await call
 
-    result = run(engine, scenario, slo_p95_ms=25)
-    assert result.analysis.prediction.intent == "check_balance"
+    if admitted:
+        assert run(engine, scenario, slo_p95_ms=slo_ms).analysis.prediction.intent == "check_balance"
+    else:
+        with pytest.raises(Overloaded, match="work ahead"):
+            run(engine, scenario, slo_p95_ms=slo_ms)
 
 
 def test_every_admitted_request_counts_until_answered(engine):
