@@ -73,7 +73,10 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
         return []
     word_probs = tag_probs[encoded.word_token]  # [W, n_tags]
     word_tags = best_tag_path(word_probs)
-    word_conf = word_probs[np.arange(len(word_tags)), word_tags]
+    tags = word_tags.tolist()
+    if not any(tags):  # no entity: the common case, nothing more to do
+        return []
+    word_conf = word_probs[np.arange(len(word_tags)), word_tags].tolist()
     entities: list[EntitySpan] = []
     current_type = -1  # entity type index of the open span, -1 when none
     start = end = 0
@@ -81,9 +84,9 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
 
     def close() -> None:
         etype = labels.entity_types[current_type]
-        entities.append(EntitySpan(etype, start, end, text[start:end], float(np.mean(confs))))
+        entities.append(EntitySpan(etype, start, end, text[start:end], sum(confs) / len(confs)))
 
-    for w, tag in enumerate(word_tags.tolist()):
+    for w, tag in enumerate(tags):
         w_start, w_end = encoded.word_spans[w]
         if tag == 0:
             if current_type >= 0:
@@ -93,11 +96,11 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
         etype = (tag - 1) // 2
         if etype == current_type:
             end = w_end
-            confs.append(float(word_conf[w]))
+            confs.append(word_conf[w])
             continue
         if current_type >= 0:
             close()
-        current_type, start, end, confs = etype, w_start, w_end, [float(word_conf[w])]
+        current_type, start, end, confs = etype, w_start, w_end, [word_conf[w]]
     if current_type >= 0:
         close()
     return entities

@@ -24,9 +24,14 @@ class OODScorer:
         self.means = stats["means"].astype(np.float32)  # [C, D]
         self.precision = stats["precision"].astype(np.float32)  # [D, D]
         self._mean_terms = np.einsum("cd,de,ce->c", self.means, self.precision, self.means)
-        self._mp = self.means @ self.precision  # [C, D]
         bank = stats.get("bank")  # [N, D], rows of unit length
         self.bank = None if bank is None else np.ascontiguousarray(bank, dtype=np.float32)
+        # One matrix product per batch instead of three: x @ [precision | -2 (means @ precision)^T | bank^T]
+        blocks = [self.precision, -2.0 * (self.means @ self.precision).T]
+        if self.bank is not None:
+            blocks.append(self.bank.T)
+        self._projection = np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+        self._n_dim, self._n_means = self.precision.shape[0], self.means.shape[0]
         ood = calibration.get("ood", {})
         self.center = {m: float(ood.get("center", {}).get(m, 0.0)) for m in METHODS}
         self.scale = {m: float(ood.get("scale", {}).get(m, 1.0)) or 1.0 for m in METHODS}
@@ -35,9 +40,10 @@ class OODScorer:
 
     def method_scores(self, embeddings: np.ndarray, logits: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
         x = embeddings.astype(np.float32, copy=False)
-        xp = x @ self.precision
-        quad = np.einsum("bd,bd->b", xp, x)
-        dist = quad[:, None] - 2.0 * (x @ self._mp.T) + self._mean_terms[None, :]
+        projected = x @ self._projection
+        d, c = self._n_dim, self._n_means
+        quad = (projected[:, :d] * x).sum(-1)
+        dist = quad[:, None] + projected[:, d:d + c] + self._mean_terms[None, :]
         top = logits.max(-1)
         energy = -(top + np.log(np.exp(logits - top[:, None]).sum(-1)))
         scores = {
@@ -46,8 +52,8 @@ class OODScorer:
             "energy": energy,
         }
         if self.bank is not None:
-            unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-            scores["knn"] = 1.0 - (unit @ self.bank.T).max(-1)
+            norms = np.maximum(np.sqrt((x * x).sum(-1)), 1e-12)
+            scores["knn"] = 1.0 - projected[:, d + c:].max(-1) / norms
         return scores
 
     def combine(self, scores: dict[str, np.ndarray]) -> np.ndarray:
