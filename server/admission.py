@@ -9,6 +9,7 @@ import unicodedata
 import zoneinfo
 from functools import lru_cache
 
+from . import locale as locales
 from .analysis import RequestOptions
 from .errors import InvalidRequest
 
@@ -29,13 +30,13 @@ def _has_content(text: str) -> bool:
     return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
-def check_text(text: str, max_chars: int) -> str:
+def check_text(text: str, max_chars: int, field: str = "text") -> str:
     if not text:
-        raise InvalidRequest("text: must not be empty")
+        raise InvalidRequest(f"{field}: must not be empty")
     if len(text) > max_chars:
-        raise InvalidRequest(f"text: {len(text)} characters is over the limit of {max_chars}")
+        raise InvalidRequest(f"{field}: {len(text)} characters is over the limit of {max_chars}")
     if not _has_content(text):
-        raise InvalidRequest("text: no visible characters (only whitespace, control or zero-width characters)")
+        raise InvalidRequest(f"{field}: no visible characters (only whitespace, control or zero-width characters)")
     return text
 
 
@@ -65,11 +66,16 @@ def check_time_zone(name: str) -> str | None:
 
 
 def check_locale(locale: str) -> str | None:
+    """A supported locale's tag ("en_gb" -> "en-GB"), None for the default; anything else is refused,
+    never ignored: its numbers and dates would be read the wrong way."""
     if not locale:
         return None
     if len(locale) > 35 or not _LOCALE.match(locale):
-        raise InvalidRequest(f"locale: {locale[:35]!r} is not a BCP-47 tag (e.g. 'en-US')")
-    return locale.replace("_", "-")
+        raise InvalidRequest(f"locale: {locale[:35]!r} is not a BCP-47 tag (supported: {', '.join(locales.SUPPORTED)})")
+    tag = locales.canonical(locale)
+    if tag is None:
+        raise InvalidRequest(f"locale: {locale!r} is not supported (supported: {', '.join(locales.SUPPORTED)})")
+    return None if tag == locales.DEFAULT else tag
 
 
 def _short(field: str, value: str) -> str | None:

@@ -15,7 +15,8 @@ when it is a valid value of the slot's entity type (resolve/carried.py: a known 
 well-formed amount, date-time, E.164 number, address...; free text only as a few plain words). A
 carried value that fails is ignored: the slot is missing and its prompt is asked. Inserted text
 is the value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a
-catalog entry's display value), stripped of control characters and bounded to MAX_VALUE_CHARS.
+catalog entry's display value) in the request's locale (server/locale.py: "US$200.00",
+"Friday 4 December" in en-GB), stripped of control characters and bounded to MAX_VALUE_CHARS.
 An unresolved span never fills a slot (its raw text is user input, not a value); a `free`
 entity's text does, cleaned and bounded.
 
@@ -32,6 +33,7 @@ from typing import Iterable
 
 from intentd.errors import IntentdError
 
+from . import locale as locales
 from .analysis import Escalation, RequestOptions, ResolvedEntity, Response
 from .resolve import Resolver
 from .resolve.dates import format_datetime
@@ -155,25 +157,31 @@ class Responder:
         self.handoff = self.templates[HANDOFF_ID]
 
     def respond(self, intent: str, entities: list[ResolvedEntity], escalation: Escalation,
-                options: RequestOptions) -> Response | None:
+                options: RequestOptions, add_to: frozenset[str] = frozenset()) -> Response | None:
+        """`add_to`: slots whose values from earlier turns are kept and this turn's added after them
+        (a follow-up's "and to savings"); for the others this turn's values replace earlier ones."""
         if escalation.escalate and escalation.reason != "policy":
             return Response(self.handoff.render({}), HANDOFF_ID)
         spec = self.intents.get(intent)
         if spec is None:
             return None
         slots = spec.get("slots") or []
-        values = self._slot_values(slots, entities, options)  # slot -> resolutions
+        values = self._slot_values(slots, entities, options, add_to)  # slot -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
         template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
         if template is None:  # an intent with slots but no response text
             return None
-        shown = {slot: _joined(values[slot], display, " and ") for slot in template.slots}
+        if options.locale is None:
+            shown = {slot: _joined(values[slot], display, " and ") for slot in template.slots}
+        else:
+            locale = locales.get(options.locale)
+            shown = {slot: _joined(values[slot], lambda r: display(r, locale), " and ") for slot in template.slots}
         text = template.render({slot: clean_value(v, MAX_VALUE_CHARS) for slot, v in shown.items()})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         return Response(text, template.id, used, missing)
 
     def _slot_values(self, slots: list[str], entities: list[ResolvedEntity],
-                     options: RequestOptions) -> dict[str, list[dict]]:
+                     options: RequestOptions, add_to: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
         values: dict[str, list[dict]] = {}
         for e in entities:
             if e.type in slots and e.resolved and e.resolution:
@@ -181,10 +189,11 @@ class Responder:
                 if e.resolution not in same and len(same) < MAX_VALUES_PER_SLOT:
                     same.append(e.resolution)
         for slot, raw in options.filled_slots:
-            if slot in slots and slot not in values:
+            if slot in slots and (slot not in values or slot in add_to):
                 carried = self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT)
                 if carried:  # else the slot is still missing: its prompt asks for it again
-                    values[slot] = carried
+                    added = [v for v in values.get(slot, ()) if v not in carried]
+                    values[slot] = (carried + added)[:MAX_VALUES_PER_SLOT]
         return values
 
 
@@ -204,17 +213,19 @@ def canonical(resolution: dict) -> str:
     return str(resolution.get("value", ""))
 
 
-def display(resolution: dict) -> str:
-    """The form a person reads or hears in a response."""
+def display(resolution: dict, locale: locales.Locale = locales.EN_US) -> str:
+    """The form a person reads or hears in a response, in `locale`'s conventions."""
     kind = resolution.get("kind")
     if kind == "money":
-        return format_money(resolution)
+        return format_money(resolution) if locale is locales.EN_US else locales.format_money(resolution, locale)
     if kind == "datetime":
-        return format_datetime(resolution)
+        return format_datetime(resolution) if locale is locales.EN_US else locales.format_datetime(resolution, locale)
     if kind == "catalog":
         return resolution["value"]
     if kind == "percentage":
-        return f"{resolution['value']}%"
+        return f"{locales.format_number(resolution['value'], locale)}%"
+    if kind == "number":
+        return locales.format_number(resolution["value"], locale)
     if kind == "phone":
         from .resolve.contact import format_phone
 

@@ -97,10 +97,11 @@ class DateResolver:
             self._dateparser(text, ref.replace(tzinfo=None), "UTC")
         self.resolve("in 3 days", ref)
 
-    def resolve(self, text: str, reference: dt.datetime, past: bool = False) -> dict | None:
+    def resolve(self, text: str, reference: dt.datetime, past: bool = False, day_first: bool = False) -> dict | None:
         """`reference` is aware and already in the request's time zone. `past`: the intent talks
         about what happened (a disputed charge "from friday"), so an expression without its own
-        direction ("friday", "the 12th", "March 5", "January") means the latest one not after today."""
+        direction ("friday", "the 12th", "March 5", "January") means the latest one not after today.
+        `day_first`: the request's locale writes numeric dates day first ("4/12" is 4 December)."""
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
@@ -109,18 +110,19 @@ class DateResolver:
                 return _iso_datetime(t, reference.tzinfo)
             # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
             local = reference.replace(second=0, microsecond=0)
-            found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past)
+            found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past, day_first)
         except (OverflowError, ValueError):  # past year 9999 or before year 1: no such date
             return None
         return dict(found) if found is not None else None
 
     def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,
-                    past: bool = False) -> tuple[dt.datetime, str] | None:
+                    past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
         from dateparser.date import DateDataParser  # imported (and warmed) in warm_up
 
         parser = DateDataParser(languages=["en"], settings={
             "PREFER_DATES_FROM": "past" if past else "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
-            "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"})
+            "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first",
+            "DATE_ORDER": "DMY" if day_first else "MDY"})
         data = parser.get_date_data(text)
         if data is None or data.date_obj is None:
             return None
@@ -149,19 +151,21 @@ def _iso_datetime(text: str, tz) -> dict | None:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.tzinfo,
-                    past: bool = False) -> dict | None:
-    """Keyed by (folded text, naive local reference minute, zone, direction): no resolution depends on seconds."""
-    found = fast_path(text, ref, past)
+                    past: bool = False, day_first: bool = False) -> dict | None:
+    """Keyed by (folded text, naive local reference minute, zone, direction, date order): no
+    resolution depends on seconds."""
+    found = fast_path(text, ref, past, day_first)
     if found is None:
-        found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past)
+        found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past, day_first)
     if found is None:
         return None
     value, grain = found
     return {"kind": "datetime", "value": value.replace(tzinfo=tz).isoformat(), "grain": grain}
 
 
-def fast_path(text: str, ref: dt.datetime, past: bool = False) -> tuple[dt.datetime, str] | None:
-    """The common expressions, or None to fall back. `ref` is naive local time."""
+def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
+    """The common expressions, or None to fall back. `ref` is naive local time. `day_first`:
+    numeric dates are day/month (en-GB, de-DE)."""
     t = _LEAD.sub("", text)
     time_of_day = None  # (hour, minute, grain)
     m = _TIME.search(t)
@@ -189,7 +193,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False) -> tuple[dt.datet
     for regex, kind in _RULES:
         m = regex.fullmatch(t)
         if m:
-            found = _RESOLVERS[kind](m, ref)
+            ordered = _DATE_ORDERED.get(kind)
+            found = ordered(m, ref, day_first) if ordered is not None else _RESOLVERS[kind](m, ref)
             if past and found is not None and (found[0].date() > ref.date() or kind == "weekend"):
                 found = _latest_not_after(kind, m, found, ref)
             break
@@ -354,9 +359,12 @@ def _iso(m: re.Match, ref: dt.datetime):
         return None
 
 
-def _numeric(m: re.Match, ref: dt.datetime):
+def _numeric(m: re.Match, ref: dt.datetime, day_first: bool = False):
     a, b = int(m.group("a")), int(m.group("b"))
-    month, day = (b, a) if a > 12 else (a, b)  # US order unless the first number cannot be a month
+    if day_first:  # day/month unless the second number cannot be a month
+        day, month = (b, a) if b > 12 else (a, b)
+    else:  # US order unless the first number cannot be a month
+        month, day = (b, a) if a > 12 else (a, b)
     if month > 12:
         return None
     return _date_of(ref.date(), month, day, m.group("y"))
@@ -423,7 +431,6 @@ def _holiday(m: re.Match, ref: dt.datetime):
 
 _RESOLVERS = {
     "now": lambda m, ref: (ref, "minute"),
-    "weekday_date": lambda m, ref: fast_path(m.group("rest"), ref),
     "today": lambda m, ref: (_day(ref.date()), "day"),
     "tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=1)), "day"),
     "day_after_tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=2)), "day"),
@@ -438,12 +445,16 @@ _RESOLVERS = {
     "weekend": _weekend,
     "edge": _edge,
     "iso": _iso,
-    "numeric": _numeric,
     "day_month": _day_month,
     "day_of_month": _day_of_month,
     "month": _month,
     "year": _year,
     "holiday": _holiday,
+}
+# Rules whose reading depends on the locale's date order.
+_DATE_ORDERED = {
+    "numeric": _numeric,
+    "weekday_date": lambda m, ref, day_first: fast_path(m.group("rest"), ref, False, day_first),
 }
 
 

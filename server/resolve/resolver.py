@@ -17,6 +17,7 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .. import locale as locales
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
@@ -75,6 +76,7 @@ class Resolver:
     def warm_up(self) -> None:
         """Pay every library's first-call cost (dateparser, phonenumbers, email-validator, text2num)."""
         self.dates.warm_up()
+        locales.warm_up()
         regions = {s.get("default_region") for s in self.specs.values() if s.get("builtin") == "phone"}
         for region in regions or {None}:
             contact.warm_up(region)
@@ -88,7 +90,8 @@ class Resolver:
         reference = self.reference_time(options)
         kept = self._select(text, spans)
         past = intent in self.past_intents
-        return [self._resolve_one(e, reference, past) for e in kept]
+        locale = locales.get(options.locale)
+        return [self._resolve_one(e, reference, past, locale) for e in kept]
 
     # -- candidates and the overlap rule ------------------------------------------------------
 
@@ -113,21 +116,23 @@ class Resolver:
 
     # -- resolution by kind -------------------------------------------------------------------
 
-    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime | None, past: bool = False) -> ResolvedEntity:
+    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime | None, past: bool = False,
+                     locale: locales.Locale = locales.EN_US) -> ResolvedEntity:
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        resolution = self.resolve_value(e.type, e.text, reference, past)
+        resolution = self.resolve_value(e.type, e.text, reference, past, locale)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
 
     def resolve_value(self, etype: str, text: str, reference: dt.datetime | None,
-                      past: bool = False) -> dict | None:
+                      past: bool = False, locale: locales.Locale = locales.EN_US) -> dict | None:
         """The resolution dict of `text` as an entity of type `etype`, or None. `reference`: the
-        request's instant in its zone; None when it has no local time (dates are then unresolved)."""
+        request's instant in its zone; None when it has no local time (dates are then unresolved).
+        `locale`: how the request writes numbers and numeric dates (server/locale.py)."""
         spec = self.specs.get(etype)
         if spec is None:
             return None
@@ -146,20 +151,20 @@ class Resolver:
             return {"kind": "text", "value": value} if value else None
         builtin = spec["builtin"]
         if builtin == "money":
-            return resolve_money(text, spec.get("default_currency"))
+            return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
         if builtin == "datetime":
-            return None if reference is None else self.dates.resolve(text, reference, past)
+            return None if reference is None else self.dates.resolve(text, reference, past, locale.day_first)
         if builtin == "email":
             return contact.resolve_email(text)
         if builtin == "phone":
             return contact.resolve_phone(text, spec.get("default_region"))
         if builtin == "number":
-            return resolve_number(text)
+            return resolve_number(locales.read_numbers(text, locale))
         if builtin == "ordinal":
             return resolve_ordinal(text)
         if builtin == "duration":
             return resolve_duration(text)
-        return resolve_percentage(text)
+        return resolve_percentage(locales.read_numbers(text, locale))
 
     def resolve_carried(self, etype: str, raw: str, limit: int) -> list[dict]:
         """The resolutions of a slot value carried over from an earlier turn (`filled_slots`): only
