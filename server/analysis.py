@@ -22,6 +22,9 @@ class RequestOptions:
     filled_slots: tuple[tuple[str, str], ...] = ()  # slots filled in earlier turns
     previous_intent: str | None = None
     session_id: str | None = None
+    # What submitted it (an AnalyzeStream message), so a superseded partial can be withdrawn from
+    # the batcher's queue; not part of the cache key.
+    owner: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -31,7 +34,7 @@ class ResolvedEntity:
     start: int  # code points, end exclusive
     end: int
     confidence: float
-    source: str = "model"  # model | catalog | pattern
+    source: str = "model"  # model | catalog | pattern | context (a follow-up's bare value)
     resolved: bool = False
     resolution: dict | None = None  # {"kind": "money", "amount": "200", "currency": "USD"}, ...
 
@@ -53,6 +56,14 @@ class Response:
     slots_missing: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A turn resolved against the previous one (server/followup.py)."""
+
+    kind: str  # update | confirm | cancel
+    intent: str  # the intent the turn continues: the request's previous_intent
+
+
 @dataclass(slots=True)
 class Analysis:
     prediction: Prediction
@@ -60,3 +71,5 @@ class Analysis:
     escalation: Escalation
     response: Response | None
     model_version: str = ""
+    follow_up: FollowUp | None = None
+    used_alternative: int = 0  # n-best: the transcript the entities and response come from (0: `text`)

@@ -7,7 +7,7 @@ import logging
 
 from intentd.protogen import import_stubs
 
-from .analysis import Analysis, Escalation, ResolvedEntity, Response
+from .analysis import Analysis, Escalation, FollowUp, ResolvedEntity, Response
 from .batcher import Result
 from .engine import Engine
 
@@ -15,7 +15,10 @@ pb2, _ = import_stubs()
 log = logging.getLogger(__name__)
 UINT32_MAX = 2**32 - 1
 
-_SOURCE = {"model": pb2.ENTITY_SOURCE_MODEL, "catalog": pb2.ENTITY_SOURCE_CATALOG, "pattern": pb2.ENTITY_SOURCE_PATTERN}
+_SOURCE = {"model": pb2.ENTITY_SOURCE_MODEL, "catalog": pb2.ENTITY_SOURCE_CATALOG, "pattern": pb2.ENTITY_SOURCE_PATTERN,
+           "context": pb2.ENTITY_SOURCE_CONTEXT}
+_FOLLOW_UP = {"update": pb2.FOLLOW_UP_KIND_UPDATE, "confirm": pb2.FOLLOW_UP_KIND_CONFIRM,
+              "cancel": pb2.FOLLOW_UP_KIND_CANCEL}
 _REASON = {
     "out_of_distribution": pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION,
     "low_confidence": pb2.ESCALATION_REASON_LOW_CONFIDENCE,
@@ -109,17 +112,29 @@ def ood(analysis: Analysis, threshold: float):
     return pb2.OutOfDistribution(flagged=p.is_ood, score=float(p.ood_score), threshold=threshold)
 
 
+def follow_up(f: FollowUp):
+    return pb2.FollowUp(kind=_FOLLOW_UP[f.kind], intent=f.intent)
+
+
 def analyze_response(a: Analysis, t, threshold: float):
     p = a.prediction
-    return pb2.AnalyzeResponse(intents=intents(a), entities=[entity(e) for e in a.entities], ood=ood(a, threshold),
-                               escalation=escalation(a.escalation), response=response(a.response),
-                               model_version=a.model_version, timing=t, truncated=p.truncated,
-                               analyzed_chars=p.analyzed_chars)
+    msg = pb2.AnalyzeResponse(intents=intents(a), entities=[entity(e) for e in a.entities], ood=ood(a, threshold),
+                              escalation=escalation(a.escalation), response=response(a.response),
+                              model_version=a.model_version, timing=t, truncated=p.truncated,
+                              analyzed_chars=p.analyzed_chars)
+    if a.follow_up is not None:
+        msg.follow_up.CopyFrom(follow_up(a.follow_up))
+    if a.used_alternative:
+        msg.used_alternative = a.used_alternative
+    return msg
 
 
 def detect_intent_response(a: Analysis, t, threshold: float):
-    return pb2.DetectIntentResponse(intents=intents(a), ood=ood(a, threshold), escalation=escalation(a.escalation),
-                                    model_version=a.model_version, timing=t)
+    msg = pb2.DetectIntentResponse(intents=intents(a), ood=ood(a, threshold), escalation=escalation(a.escalation),
+                                   model_version=a.model_version, timing=t)
+    if a.follow_up is not None:
+        msg.follow_up.CopyFrom(follow_up(a.follow_up))
+    return msg
 
 
 def extract_entities_response(a: Analysis, t, threshold: float):
@@ -130,8 +145,11 @@ def extract_entities_response(a: Analysis, t, threshold: float):
 
 def respond_response(a: Analysis, t, threshold: float):
     top = intents(a)[:1]
-    return pb2.RespondResponse(intent=top[0] if top else None, escalation=escalation(a.escalation),
-                               response=response(a.response), model_version=a.model_version, timing=t)
+    msg = pb2.RespondResponse(intent=top[0] if top else None, escalation=escalation(a.escalation),
+                              response=response(a.response), model_version=a.model_version, timing=t)
+    if a.follow_up is not None:
+        msg.follow_up.CopyFrom(follow_up(a.follow_up))
+    return msg
 
 
 def model_info(engine: Engine, max_text_chars: int):

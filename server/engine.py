@@ -22,7 +22,9 @@ from intentd.errors import IntentdError
 
 from .analysis import Analysis, RequestOptions
 from .artifact import ArtifactError
+from .decode import Prediction
 from .escalation import EscalationPolicy
+from .followup import FollowUps
 from .model import DEFAULT_PROVIDERS, Model, RawOutputs
 from .resolve import Resolver
 from .respond import Responder, validate_templates
@@ -52,9 +54,10 @@ class Engine:
             validate_templates(domain, model.labels.intents)
             self.resolver = Resolver(domain)
             self.responder = Responder(domain)
+            self.escalation = EscalationPolicy(domain, model.ood.threshold if model.ood is not None else None)
+            self.follow_ups = FollowUps(domain, self.resolver, self.responder, self.escalation)
         except IntentdError as exc:
             raise ArtifactError(f"{model.artifact.root / 'domain.yaml'}: {exc}") from None
-        self.escalation = EscalationPolicy(domain, model.ood.threshold if model.ood is not None else None)
 
     @classmethod
     def load(cls, path: str | Path, onnx_file: str | None = None, providers: Sequence[str] = DEFAULT_PROVIDERS,
@@ -92,14 +95,26 @@ class Engine:
         for text, prediction, opts in zip(texts, predictions, options):
             try:
                 entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent)
-                escalation = self.escalation.decide(prediction)
-                response = self.responder.respond(prediction.intent, entities, escalation, opts)
-                if len(prediction.intents) > opts.top_k:
-                    prediction = replace(prediction, intents=prediction.intents[: opts.top_k])
-                out.append(Analysis(prediction, entities, escalation, response, self.version))
+                out.append(self.conclude(text, prediction, entities, opts))
             except Exception as exc:  # noqa: BLE001 - reported per request by the caller
                 out.append(exc)
         return out
+
+    def conclude(self, text: str, prediction: Prediction, entities: list, options: RequestOptions) -> Analysis:
+        """Escalation hint, follow-up reading and response for a decoded, resolved text (also for
+        the n-best answer, whose prediction combines several transcripts)."""
+        escalation = self.escalation.decide(prediction)
+        turn = None
+        if options.previous_intent is not None:
+            turn = self.follow_ups.resolve(text, prediction, entities, escalation, options)
+        if turn is None:
+            response = self.responder.respond(prediction.intent, entities, escalation, options)
+        else:
+            entities, escalation, response = turn.entities, turn.escalation, turn.response
+        if len(prediction.intents) > options.top_k:
+            prediction = replace(prediction, intents=prediction.intents[: options.top_k])
+        return Analysis(prediction, entities, escalation, response, self.version,
+                        turn.follow_up if turn is not None else None)
 
     # -- offline callers -----------------------------------------------------------------------
 

@@ -1,0 +1,206 @@
+"""Conversation context: a short follow-up turn resolved against the previous one.
+
+The caller sends what it knows of the conversation (`previous_intent`, `filled_slots`); the server
+keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-up when
+`previous_intent` is an intent of the domain (other than the confirmation and denial intents
+themselves), the turn has at most MAX_WORDS words, and
+
+1. its own top intent is a confirmation intent ("yes") -> confirm;
+2. its own top intent is a denial intent ("no") -> cancel; or update when the turn also carries a
+   value for the previous intent's slots ("no, the debit card", "no, the other card", "nope, 75");
+3. it carries a value for the previous intent's slots and either has no confident intent of its
+   own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
+   previous one, or it says it corrects ("make it", "change it", "actually", "instead", "rather")
+   -> update.
+
+Values for the previous intent's slots: this turn's resolved entities of those types; when there
+are none, the turn's words less cue and filler words, read as a value of each of the previous
+intent's non-free slot types in `slots` order ("make it 50": amount, "friday instead": date);
+"the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
+is the catalog's one value that is not the carried one, and when the catalog has more than two
+values the slot is asked for again.
+
+The answer: `follow_up` {kind, intent}; the escalation hint is the previous intent's policy (an
+`escalate:` intent still goes to its tier, except on cancel), else none; the response is built for
+the previous intent from the merged slots: this turn's values replace the carried ones, or are
+added after them when the turn opens with "and", "also" or "plus". Confirm: once every required
+slot is known, the confirmation intent's own template with the merged slots in `slots_used` (else
+the prompt for the first missing slot). Cancel: the denial intent's template, no slots.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from . import locale as locales
+from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
+from .decode import Prediction
+from .escalation import EscalationPolicy
+from .resolve import DomainConfigError, Resolver
+from .respond import Responder
+
+MAX_WORDS = 6
+CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel}
+CANCEL_INTENTS = ("deny",)
+UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations that mean "no intent of its own"
+_TOKEN = re.compile(r"\S+")
+_CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b")
+_ADDITIVE = ("and", "also", "plus")
+_OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
+_EDGE_PUNCT = ".,!?;:\"'()"
+# Words that carry no value: what is left of "no, make it 50 please" is "50".
+_FILLER = frozenset("""
+make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
+okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
+""".split())
+
+
+@dataclass(slots=True)
+class Turn:
+    """A follow-up turn, ready for the answer."""
+
+    follow_up: FollowUp
+    entities: list[ResolvedEntity]
+    escalation: Escalation
+    response: Response | None
+
+
+class FollowUps:
+    """Built once per loaded domain; `resolve` per request that names a previous intent."""
+
+    def __init__(self, domain: dict | None, resolver: Resolver, responder: Responder, policy: EscalationPolicy):
+        domain = domain or {}
+        self.resolver = resolver
+        self.responder = responder
+        self.policy = policy
+        self.intents: dict[str, dict] = {k: v for k, v in (domain.get("intents") or {}).items() if isinstance(v, dict)}
+        section = domain.get("follow_ups") or {}
+        if not isinstance(section, dict):
+            raise DomainConfigError("'follow_ups' must be a mapping with 'confirm' and/or 'cancel' lists of intents")
+        self.confirm = self._intents(section, "confirm", CONFIRM_INTENTS)
+        self.cancel = self._intents(section, "cancel", CANCEL_INTENTS)
+
+    def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
+        names = section.get(key, default)
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise DomainConfigError(f"follow_ups.{key}: expected a list of intent names")
+        if key in section:
+            unknown = [n for n in names if n not in self.intents]
+            if unknown:
+                raise DomainConfigError(f"follow_ups.{key}: unknown intent(s) {', '.join(unknown)}")
+        return frozenset(names)
+
+    def resolve(self, text: str, prediction: Prediction, entities: list[ResolvedEntity], escalation: Escalation,
+                options: RequestOptions) -> Turn | None:
+        """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
+        previous = options.previous_intent
+        spec = self.intents.get(previous or "")
+        if spec is None or previous in self.confirm or previous in self.cancel:
+            return None
+        tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
+        words = [w for _, _, w in tokens if w]
+        if not words or len(words) > MAX_WORDS:
+            return None
+        slots = list(spec.get("slots") or [])
+        own = prediction.intent
+        phrase = " ".join(words)
+        found = [e for e in entities if e.type in slots and e.resolved]
+        asked, other, options = self._other(text, slots, options)
+        if other is not None:
+            found.append(other)
+        elif not found and not asked:
+            bare = self._bare_value(text, tokens, slots, options)
+            if bare is not None:
+                found.append(bare)
+        values = bool(found) or asked  # "the other card" with no single answer still changes the slot
+        if own in self.confirm:
+            kind = "confirm"
+        elif own in self.cancel:
+            kind = "update" if values else "cancel"
+        elif not values:
+            return None
+        elif (escalation.escalate and escalation.reason in UNSURE) or own == previous or _CORRECTION.search(phrase):
+            kind = "update"
+        else:
+            return None
+        return self._answer(kind, previous, own, entities, found, escalation, options,
+                            frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
+
+    # -- values for the previous intent's slots ------------------------------------------------
+
+    def _other(self, text: str, slots: list[str],
+               options: RequestOptions) -> tuple[bool, ResolvedEntity | None, RequestOptions]:
+        """"the other card" -> (True, the catalog's other value, options) when there is exactly one,
+        else (True, None, options without the carried value, so the slot is asked for again);
+        (False, None, options) when the turn names no catalog slot of the intent that way."""
+        m = _OTHER.search(text)
+        if m is None:
+            return False, None, options
+        carried = dict(options.filled_slots)
+        catalogs = [s for s in slots if s in self.resolver.catalogs]
+        what = m.group("what").lower()
+        if what == "one":
+            named = [s for s in catalogs if s in carried]
+        else:
+            named = [s for s in catalogs if what in (s, s + "s", s.replace("_", ""))]
+        if len(named) != 1:
+            return False, None, options
+        slot = named[0]
+        catalog = self.resolver.catalogs[slot]
+        current = {v.strip() for v in carried.get(slot, "").split(",")}
+        others = [e for e in catalog.entries if e.id not in current]
+        if slot not in carried or len(others) != 1:
+            forget = tuple((k, v) for k, v in options.filled_slots if k != slot)
+            return True, None, replace(options, filled_slots=forget)
+        entry = others[0]
+        return True, ResolvedEntity(slot, text[m.start():m.end()], m.start(), m.end(), 1.0, "context", True,
+                                    {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
+
+    def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
+                    options: RequestOptions) -> ResolvedEntity | None:
+        """The turn's words less fillers, read as the first of the intent's slots they are a value of."""
+        kept = [(start, end) for start, end, word in tokens if word and word not in _FILLER]
+        if not kept:
+            return None
+        start, end = kept[0][0], kept[-1][1]
+        while end > start and text[end - 1] in _EDGE_PUNCT:
+            end -= 1
+        while start < end and text[start] in _EDGE_PUNCT:
+            start += 1
+        surface = text[start:end]
+        if not surface:
+            return None
+        reference = self.resolver.reference_time(options)
+        locale = locales.get(options.locale)
+        for slot in slots:
+            spec = self.resolver.specs.get(slot)
+            if spec is None or spec["kind"] == "free":  # free text would take any words
+                continue
+            value = self.resolver.resolve_value(slot, surface, reference, False, locale)
+            if value is not None:
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value)
+        return None
+
+    # -- the answer ------------------------------------------------------------------------------
+
+    def _answer(self, kind: str, previous: str, own: str, entities: list[ResolvedEntity],
+                found: list[ResolvedEntity], escalation: Escalation, options: RequestOptions,
+                add_to: frozenset[str]) -> Turn:
+        merged = entities + [e for e in found if e not in entities]
+        merged.sort(key=lambda e: e.start)
+        tier = self.policy.policy.get(previous)
+        if tier and kind != "cancel":
+            hint = Escalation(True, "policy", tier, escalation.scores,
+                              f"follow-up of {previous!r}, which the domain sends to {tier}")
+        else:
+            hint = Escalation(False, None, None, escalation.scores, "")
+        follow_up = FollowUp(kind, previous)
+        if kind == "cancel":
+            return Turn(follow_up, merged, hint, self.responder.respond(own, [], hint, options))
+        response = self.responder.respond(previous, merged, hint, options, add_to)
+        if kind == "confirm" and response is not None and not response.slots_missing and not hint.escalate:
+            thanks = self.responder.respond(own, [], hint, options)
+            if thanks is not None:
+                response = Response(thanks.text, thanks.template_id, response.slots_used, [])
+        return Turn(follow_up, merged, hint, response)

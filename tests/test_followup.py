@@ -1,0 +1,196 @@
+"""Conversation context: multi-turn scripts in the banking example, over gRPC, driven as a chat
+backend drives intentd (each turn sends back the intent and the slots the previous answer gave)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+
+from intentd.models.build import write_manifest
+from intentd.server.analysis import RequestOptions
+from intentd.server.engine import Engine
+from servers import ThreadServer, copy_artifact, pb2
+
+UPDATE, CONFIRM, CANCEL = pb2.FOLLOW_UP_KIND_UPDATE, pb2.FOLLOW_UP_KIND_CONFIRM, pb2.FOLLOW_UP_KIND_CANCEL
+
+
+@pytest.fixture(scope="module")
+def server(banking_artifact):
+    with ThreadServer(model=banking_artifact) as srv:
+        yield srv
+
+
+class Conversation:
+    """The backend's side: it keeps the intent and slots and sends them with the next turn."""
+
+    def __init__(self, stub, session: str = "test-session"):
+        self.stub = stub
+        self.session = session
+        self.intent = ""
+        self.slots: dict[str, str] = {}
+
+    def say(self, text: str):
+        reply = self.stub.Analyze(pb2.AnalyzeRequest(text=text, context=pb2.RequestContext(
+            session_id=self.session, previous_intent=self.intent, filled_slots=self.slots)), timeout=30)
+        self.intent = reply.follow_up.intent if reply.follow_up.kind else reply.intents[0].name
+        self.slots = dict(reply.response.slots_used)
+        return reply
+
+
+def test_transfer_script(server):
+    chat = Conversation(server.stub)
+    first = chat.say("move 200 dollars from checking")
+    assert first.intents[0].name == "transfer_money" and not first.follow_up.kind
+    assert chat.slots == {"amount": "200 USD", "account": "checking"}
+
+    more = chat.say("and to savings")  # "and": added to the account, not replacing it
+    assert (more.follow_up.kind, more.follow_up.intent) == (UPDATE, "transfer_money")
+    assert not more.escalation.escalate
+    assert chat.slots == {"amount": "200 USD", "account": "checking,savings"}
+    assert more.response.template_id == "transfer_money.response"
+    assert "$200.00 (Checking account and Savings account)" in more.response.text
+
+    smaller = chat.say("make it 50")  # a bare number is the previous intent's amount
+    assert smaller.follow_up.kind == UPDATE
+    assert chat.slots == {"amount": "50 USD", "account": "checking,savings"}
+    fifty = [e for e in smaller.entities if e.type == "amount"]
+    assert fifty and fifty[0].text == "50" and fifty[0].source == pb2.ENTITY_SOURCE_CONTEXT
+
+    yes = chat.say("yes")
+    assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "transfer_money")
+    assert yes.intents[0].name == "affirm"  # the utterance's own ranking is kept
+    assert yes.response.template_id == "affirm.response"
+    assert dict(yes.response.slots_used) == {"amount": "50 USD", "account": "checking,savings"}
+
+
+def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
+    chat = Conversation(server.stub)
+    ask = chat.say("i want to send money to my savings account")
+    assert ask.response.template_id == "transfer_money.prompt.amount"
+    answer = chat.say("fifty dollars")
+    assert (answer.follow_up.kind, answer.follow_up.intent) == (UPDATE, "transfer_money")
+    assert chat.slots == {"amount": "50 USD", "account": "savings"}
+    assert answer.response.template_id == "transfer_money.response"
+
+
+def test_yes_before_the_slots_are_known_asks_for_them(server):
+    chat = Conversation(server.stub)
+    chat.say("i want to send money to my savings account")
+    yes = chat.say("yes")
+    assert yes.follow_up.kind == CONFIRM
+    assert yes.response.template_id == "transfer_money.prompt.amount"
+    assert list(yes.response.slots_missing) == ["amount"]
+
+
+def test_no_cancels(server):
+    chat = Conversation(server.stub)
+    chat.say("move 200 dollars from checking to savings")
+    no = chat.say("no")
+    assert (no.follow_up.kind, no.follow_up.intent) == (CANCEL, "transfer_money")
+    assert no.response.template_id == "deny.response" and not no.response.slots_used
+    assert not no.escalation.escalate
+
+
+def test_no_with_a_value_corrects(server):
+    chat = Conversation(server.stub)
+    chat.say("please freeze my credit card")
+    assert chat.slots == {"card": "credit_card"}
+    fix = chat.say("no, the debit card")
+    assert (fix.follow_up.kind, fix.follow_up.intent) == (UPDATE, "block_card")
+    assert chat.slots == {"card": "debit_card"}
+    assert "Debit card" in fix.response.text
+
+
+def test_the_other_card_among_many_asks_again(server):
+    chat = Conversation(server.stub)
+    chat.say("please freeze my credit card")
+    other = chat.say("no, the other card")  # the banking catalog has seven cards: which one?
+    assert (other.follow_up.kind, other.follow_up.intent) == (UPDATE, "block_card")
+    assert other.response.template_id == "block_card.prompt.card"
+    assert not other.response.slots_used
+
+
+def test_a_new_request_is_not_a_follow_up(server):
+    chat = Conversation(server.stub)
+    chat.say("move 200 dollars from checking to savings")
+    new = chat.say("what is the balance of my savings account")
+    assert not new.follow_up.kind and new.intents[0].name == "check_balance"
+    assert dict(new.response.slots_used) == {"account": "savings"}
+
+
+def test_a_follow_up_keeps_the_previous_intents_policy(server):
+    chat = Conversation(server.stub)
+    chat.say("i want to close my savings account")
+    yes = chat.say("yes")
+    assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "close_account")
+    assert yes.escalation.escalate and yes.escalation.target_tier == "human"
+    assert yes.escalation.reason == pb2.ESCALATION_REASON_POLICY
+
+
+def test_follow_ups_on_respond_and_detect_intent(server):
+    ctx = pb2.RequestContext(previous_intent="transfer_money", filled_slots={"amount": "20 USD", "account": "checking"})
+    respond = server.stub.Respond(pb2.RespondRequest(text="make it 75", context=ctx), timeout=30)
+    assert respond.follow_up.kind == UPDATE and respond.response.slots_used["amount"] == "75 USD"
+    detect = server.stub.DetectIntent(pb2.DetectIntentRequest(text="yes", context=ctx), timeout=30)
+    assert (detect.follow_up.kind, detect.follow_up.intent) == (CONFIRM, "transfer_money")
+
+
+def test_an_unknown_previous_intent_is_ignored(server):
+    reply = server.stub.Analyze(pb2.AnalyzeRequest(text="yes", context=pb2.RequestContext(
+        previous_intent="order_pizza")), timeout=30)
+    assert not reply.follow_up.kind and reply.response.template_id == "affirm.response"
+
+
+def test_session_id_is_in_the_access_log(banking_artifact, caplog):
+    caplog.set_level("INFO", logger="intentd.access")
+    with ThreadServer(model=banking_artifact, access_log=True) as srv:
+        Conversation(srv.stub, session="call-9").say("and to savings")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
+    assert [line["session_id"] for line in lines if line["rpc"] == "Analyze"] == ["call-9"]
+
+
+# -- "the other" when the catalog has two values: an artifact whose card catalog has two --------
+
+
+@pytest.fixture(scope="module")
+def two_cards(banking_artifact, tmp_path_factory) -> Engine:
+    root = copy_artifact(banking_artifact, tmp_path_factory.mktemp("two-cards") / "artifact")
+    domain = yaml.safe_load((root / "domain.yaml").read_text(encoding="utf-8"))
+    cards = domain["entities"]["card"]["values"]
+    domain["entities"]["card"]["values"] = [v for v in cards if v["id"] in ("debit_card", "credit_card")]
+    (root / "domain.yaml").write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
+    write_manifest(root, json.loads((root / "manifest.json").read_text()))
+    return Engine.load(root)
+
+
+@pytest.mark.parametrize("text", ["no, the other card", "the other one"])
+def test_the_other_card_of_two_is_picked(two_cards, text):
+    options = RequestOptions(previous_intent="block_card", filled_slots=(("card", "debit_card"),))
+    analysis = two_cards.analyze([text], options)[0]
+    assert analysis.follow_up is not None and analysis.follow_up.intent == "block_card"
+    assert analysis.response.slots_used == {"card": "credit_card"}
+    other = [e for e in analysis.entities if e.source == "context"]
+    assert [e.resolution["id"] for e in other] == ["credit_card"] and text[other[0].start:other[0].end] == other[0].text
+
+
+def test_a_domain_may_name_its_confirmation_intents(banking_artifact, tmp_path):
+    root = copy_artifact(banking_artifact, tmp_path / "artifact")
+    path = Path(root) / "domain.yaml"
+    domain = yaml.safe_load(path.read_text(encoding="utf-8"))
+    domain["follow_ups"] = {"confirm": ["affirm", "no_such_intent"]}
+    path.write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
+    write_manifest(root, json.loads((root / "manifest.json").read_text()))
+    with pytest.raises(Exception, match="follow_ups.confirm: unknown intent"):
+        Engine.load(root)
+
+
+def test_context_with_a_bad_previous_intent_is_still_validated(server):
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Analyze(pb2.AnalyzeRequest(text="yes", context=pb2.RequestContext(
+            previous_intent="x" * 300)), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("context.previous_intent")
