@@ -53,6 +53,10 @@ class Settings:
                                    "are sized and requests shed to keep it (0: no SLO)", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
+    stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
+                                   "this many answered partials (docs/voice.md)", "N")
+    stream_stable_confidence: float = _opt(0.8, "AnalyzeStream: ... and each of them had a top-intent confidence "
+                                                "of at least this", "P")
     max_top_k: int = _opt(1000, "largest accepted top_k", "N")
     default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
     intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
@@ -98,7 +102,7 @@ class Settings:
             if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"--listen {self.listen!r}: expected HOST:PORT (e.g. {DEFAULT_LISTEN})")
         for name in ("max_batch_size", "max_batch_tokens", "max_queue", "max_text_chars",
-                     "max_stream_messages", "max_top_k", "default_top_k", "workers"):
+                     "max_stream_messages", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
         for name in ("intra_op_threads", "cache_size"):
@@ -125,6 +129,8 @@ class Settings:
             raise ConfigError(f"--capture-max-bytes must be at least 1024 (got {self.capture_max_bytes})")
         if self.capture_backups < 0:
             raise ConfigError(f"--capture-backups must be 0 or more (got {self.capture_backups})")
+        if not 0.0 <= self.stream_stable_confidence <= 1.0:
+            raise ConfigError(f"--stream-stable-confidence must be within [0, 1] (got {self.stream_stable_confidence:g})")
         if not 0.0 <= self.capture_low_confidence <= 1.0:
             raise ConfigError(f"--capture-low-confidence must be within [0, 1] (got {self.capture_low_confidence:g})")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -29,7 +30,7 @@ from google.protobuf.message import DecodeError
 
 from intentd.protogen import import_stubs
 
-from . import convert
+from . import convert, nbest
 from .admission import admit
 from .batcher import Result, Runner
 from .cache import AnalysisCache
@@ -38,11 +39,13 @@ from .config import Settings
 from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, ReloadBusy,
                      ReloadRefused, ServiceError)
 from .metrics import Metrics
+from .stream import VoiceStream
 
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("intentd.access")
 SERVICE = pb2.DESCRIPTOR.services_by_name["IntentService"]
+ANALYZE_REQUEST = pb2.AnalyzeRequest
 REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID_CHARS = 128
 
@@ -181,8 +184,10 @@ def streaming(rpc: str):
         @functools.wraps(method)
         async def handler(self: "IntentServicer", request_iterator, context):
             async with _call(self, rpc, context) as trace:
-                async for answer in method(self, request_iterator, context, trace):
-                    yield answer
+                # closed here, not whenever it is collected: its cleanup (a stream's tasks) runs now
+                async with contextlib.aclosing(method(self, request_iterator, context, trace)) as answers:
+                    async for answer in answers:
+                        yield answer
         return handler
     return decorate
 
@@ -208,21 +213,28 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.drain = Drain()
         self._slo_s = settings.slo_p95_ms / 1e3
 
-    async def _answer(self, request, context, trace: dict, to_proto):
-        """The shared path: validate, try the cache, else queue for a batch; then convert."""
+    async def _answer(self, request, context, trace: dict, to_proto, admitted=None, capture: bool = True):
+        """The shared path: validate, try the cache, else queue for a batch; then convert.
+        `admitted`: (text, options) of a request a stream has already validated; `capture`: offer
+        the answer to the review file (a stream's partial transcripts are not offered)."""
         start = time.perf_counter()
-        text, options = admit(parsed(request), max_chars=self.settings.max_text_chars,
-                              default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
+        if admitted is None:
+            request = parsed(request)
+            text, options = admit(request, max_chars=self.settings.max_text_chars,
+                                  default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
+        else:
+            text, options = admitted
         if options.session_id:
             trace["session_id"] = options.session_id
         engine = self.runner.current
-        cached = self.cache.get(text, options, engine.version)
-        if cached is not None:
+        if type(request) is ANALYZE_REQUEST and request.alternatives:
+            result = await self._nbest(request, text, options, context, engine, capture)
+        elif (cached := self.cache.get(text, options, engine.version)) is not None:
             result = Result(cached, cache_hit=True)
         else:
             result = await self.runner.submit(text, options, context.time_remaining())
             self.cache.put(text, options, result.analysis)
-            if self.capture is not None:  # cache hits are repeats: captured once, when first computed
+            if self.capture is not None and capture:  # cache hits are repeats: captured once, when computed
                 self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
         total_s = time.perf_counter() - start
@@ -231,6 +243,39 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             trace["intent"] = result.analysis.prediction.intent
             trace["escalation"] = result.analysis.escalation.reason
         return to_proto(result.analysis, convert.timing(result, total_s), engine.ood_threshold)
+
+    async def _nbest(self, request, text: str, options, context, engine, capture: bool) -> Result:
+        """Every transcript of an ASR n-best list as an ordinary request, all submitted at once (so
+        the batcher computes them together), combined by the rule in server/nbest.py."""
+        transcripts = nbest.admit(request, text, self.settings.max_text_chars)
+        each = nbest.transcript_options(options)
+        remaining = context.time_remaining()
+        tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining)) for t in transcripts]
+        try:
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            for task in tasks:  # the caller left: nothing is needed any more
+                task.cancel()
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        fatal = [o for o in failed if not isinstance(o, Overloaded)]
+        if fatal:
+            raise fatal[0]
+        if len(failed) == len(outcomes):  # every transcript was shed
+            raise failed[0]
+        kept = [(t, o) for t, o in zip(transcripts, outcomes) if not isinstance(o, BaseException)]
+        combined = nbest.combine(engine, [t for t, _ in kept], [o.analysis for _, o in kept], options)
+        used = next(o for t, o in kept if t.index == combined.used_alternative)
+        if self.capture is not None and capture and not used.cache_hit:
+            self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
+        return dataclasses.replace(used, analysis=combined)
+
+    async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None) -> Result:
+        cached = self.cache.get(text, options, engine.version)
+        if cached is not None:
+            return Result(cached, cache_hit=True)
+        result = await self.runner.submit(text, options, remaining_s)
+        self.cache.put(text, options, result.analysis)
+        return result
 
     @unary("Analyze")
     async def Analyze(self, request, context, trace):
@@ -250,13 +295,14 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
 
     @streaming("AnalyzeStream")
     async def AnalyzeStream(self, request_iterator, context, trace):
-        """One answer per message, in order: each message is answered before the next is read."""
-        count = 0
-        async for request in request_iterator:
-            count += 1
-            if count > self.settings.max_stream_messages:
-                raise InvalidRequest(f"stream: more than {self.settings.max_stream_messages} messages")
-            yield await self._answer(request, context, trace, convert.analyze_response)
+        """One answer per message, in order; messages are read while earlier ones are computed, and a
+        partial transcript supersedes the one before it (server/stream.py, docs/voice.md)."""
+        stream = VoiceStream(self, request_iterator, context, trace, parsed)
+        try:
+            async for answer in stream.answers():
+                yield answer
+        finally:
+            stream.close()
         # A caller that cancels (or whose deadline passes) mid-stream ends the request iterator as
         # quietly as a half-close does, and grpc.aio's context.cancelled() stays False
         # (grpc/grpc#36193); grpc cancels this task an instant later, so give it that instant.

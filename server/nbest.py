@@ -1,0 +1,112 @@
+"""ASR n-best: one answer from several transcripts of the same audio.
+
+The rule (docs/voice.md, "n-best"):
+- The transcripts are `text` (index 0) and `alternatives` (1..n). Their weights are the ASR
+  confidences, normalised to sum to 1; when no transcript has one, the ranks weigh 1, 1/2, 1/3 ...
+- Each transcript is analysed as an ordinary request: all are submitted to the batcher at once,
+  so they share its batches (and each may come from the cache). A transcript the server sheds
+  under load is left out (the others' weights are normalised again); when all are shed, the
+  request is.
+- Intent: the weighted mean of the transcripts' intent distributions (each transcript's top
+  RANKING_DEPTH intents); the answer's ranking is that mixture. The OOD score is the weighted mean
+  of the transcripts' scores, flagged at the model's threshold.
+- Entities come from one transcript, `used_alternative`: the one whose entities fill the most
+  required slots of the chosen intent (slots carried in `filled_slots` count as filled), so the
+  highest-weighted that fills them all when one does; ties go to the higher weight, then the
+  lower index.
+  Its spans are resolved again for the chosen intent, and the escalation hint, the follow-up
+  reading and the response are computed for the mixture's prediction on that transcript.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from .admission import check_text
+from .analysis import Analysis, RequestOptions
+from .decode import Prediction
+from .engine import Engine
+from .errors import InvalidRequest
+
+MAX_ALTERNATIVES = 10
+RANKING_DEPTH = 10  # intents of each transcript that enter the mixture
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    index: int  # 0: the request's `text`; k: alternatives[k - 1]
+    text: str
+    weight: float  # relative: normalised over the transcripts combined
+
+
+def admit(request, text: str, max_chars: int) -> list[Transcript]:
+    """`text` and the request's alternatives with their weights. Raises InvalidRequest naming the
+    field: too many alternatives, a bad text, a confidence outside [0, 1], or confidences given
+    for some transcripts and not others."""
+    alternatives = request.alternatives
+    if len(alternatives) > MAX_ALTERNATIVES:
+        raise InvalidRequest(f"alternatives: {len(alternatives)} transcripts is over the limit of {MAX_ALTERNATIVES}")
+    texts = [text]
+    confidences = [_confidence("asr_confidence", request.asr_confidence)]
+    for i, alternative in enumerate(alternatives):
+        texts.append(check_text(alternative.text, max_chars, f"alternatives[{i}].text"))
+        confidences.append(_confidence(f"alternatives[{i}].confidence", alternative.confidence))
+    given = [c > 0 for c in confidences]
+    if any(given) and not all(given):
+        field = "asr_confidence" if not given[0] else f"alternatives[{given.index(False) - 1}].confidence"
+        raise InvalidRequest(f"{field}: missing (0) while other transcripts have one; give every transcript "
+                             "a confidence in (0, 1], or none")
+    weights = confidences if all(given) else [1.0 / (rank + 1) for rank in range(len(texts))]
+    return [Transcript(i, t, w) for i, (t, w) in enumerate(zip(texts, weights))]
+
+
+def _confidence(field: str, value: float) -> float:
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidRequest(f"{field}: {value:g} is outside [0, 1]")
+    return float(value)
+
+
+def transcript_options(options: RequestOptions) -> RequestOptions:
+    """The options each transcript is analysed with: a ranking deep enough for the mixture."""
+    return options if options.top_k >= RANKING_DEPTH else replace(options, top_k=RANKING_DEPTH)
+
+
+def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analysis],
+            options: RequestOptions) -> Analysis:
+    """The n-best answer (see the module docstring); `analyses[i]` is `transcripts[i]` analysed."""
+    total = sum(t.weight for t in transcripts)
+    transcripts = [replace(t, weight=t.weight / total) for t in transcripts]
+    mixture: dict[str, float] = {}
+    for t, a in zip(transcripts, analyses):
+        for name, p in a.prediction.intents:
+            mixture[name] = mixture.get(name, 0.0) + t.weight * p
+    ranking = sorted(mixture.items(), key=lambda item: -item[1])
+    chosen = ranking[0][0]
+    used = _used(engine, chosen, transcripts, analyses, options)
+    own = analyses[used].prediction
+    ood_score = sum(t.weight * a.prediction.ood_score for t, a in zip(transcripts, analyses))
+    methods = set.intersection(*(set(a.prediction.ood_scores) for a in analyses))
+    ood_scores = {m: sum(t.weight * a.prediction.ood_scores[m] for t, a in zip(transcripts, analyses))
+                  for m in sorted(methods)}
+    scorer = engine.model.ood
+    prediction = Prediction(ranking, own.entities, ood_score, ood_scores,
+                            is_ood=scorer is not None and ood_score >= scorer.threshold,
+                            truncated=own.truncated, analyzed_chars=own.analyzed_chars)
+    text = transcripts[used].text
+    entities = engine.resolver.resolve(text, own.entities, options, chosen)
+    analysis = engine.conclude(text, prediction, entities, options)
+    analysis.used_alternative = transcripts[used].index
+    return analysis
+
+
+def _used(engine: Engine, intent: str, transcripts: list[Transcript], analyses: list[Analysis],
+          options: RequestOptions) -> int:
+    required = (engine.responder.intents.get(intent) or {}).get("required") or []
+    carried = {slot for slot, _ in options.filled_slots}
+
+    def filled(a: Analysis) -> int:
+        found = {e.type for e in a.entities if e.resolved} | carried
+        return sum(slot in found for slot in required)
+
+    return min(range(len(transcripts)), key=lambda i: (-filled(analyses[i]), -transcripts[i].weight, i))

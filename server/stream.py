@@ -1,0 +1,222 @@
+"""AnalyzeStream for voice: partial transcripts, supersession, ordered answers and `stable`.
+
+One stream is a reader task and the answer pipeline (the handler's generator), joined by a
+bounded queue of messages in arrival order (contract: docs/voice.md):
+- The reader reads the next message while earlier ones are being computed. It validates the
+  message (a bad one is queued as its failure, and reading stops), supersedes the partial before
+  it, starts its computation (the service's `_answer`, the same path as a unary call) and queues
+  it. A stream holds at most WINDOW messages read and not yet answered: with that many, the
+  reader waits for the pipeline (and HTTP/2 flow control then holds the client).
+- The pipeline answers the queued messages in order: it waits for each one's computation and
+  sends its answer, or raises its failure (the stream ends with that status code after the
+  answers before it).
+
+Supersession: a message (partial or final) supersedes the partial before it when that partial's
+answer has not gone out yet. A superseded partial that has not started (its computation not yet
+running, or its requests still waiting in the batcher's queue) is withdrawn: its requests are
+cancelled, so the batcher skips them and it is never computed; it is answered `superseded` with
+no analysis. One already being tokenised or computed is answered in full, marked `stale`. A final
+(or a message without `is_final`) is never superseded; the next partial starts a new utterance.
+
+`stable`: the top intent (a follow-up's intent) and the slots (entity type and canonical value)
+have been the same over the last `stream_stable_n` answered partials of the utterance, this answer
+included, each with top confidence >= `stream_stable_confidence` and not out of distribution.
+Superseded partials (no analysis) neither count nor break the run; a final answer is judged with
+the partials before it, then the run starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, AsyncIterator, Callable
+
+from intentd.protogen import import_stubs
+
+from . import convert
+from .admission import admit
+from .analysis import Analysis
+from .errors import DeadlineUnmeetable, InvalidRequest, Overloaded
+from .respond import canonical
+
+if TYPE_CHECKING:
+    from .service import IntentServicer
+
+pb2, _ = import_stubs()
+WINDOW = 16  # messages read ahead of the answer being sent
+_END = object()
+
+
+@dataclass(eq=False, slots=True)
+class Message:
+    """One stream message on its way through the server."""
+
+    sequence: int
+    final: bool
+    task: asyncio.Task | None = None
+    running: bool = False  # its computation has begun (its task has run)
+    stale: bool = False  # superseded: a later message arrived before its answer went out
+    withdrawn: bool = False  # superseded before it started: cancelled, never computed
+    answered: bool = False
+
+
+@dataclass(slots=True)
+class Failed:
+    """A message that could not be admitted: the stream ends with its status, in order."""
+
+    error: Exception
+
+
+@dataclass(slots=True)
+class Stability:
+    """The `stable` signal of one stream (see the module docstring)."""
+
+    n: int
+    confidence: float
+    run: deque = field(default_factory=deque)
+
+    def observe(self, analysis: Analysis, final: bool) -> bool:
+        p = analysis.prediction
+        qualifies = p.confidence >= self.confidence and not p.is_ood
+        intent = analysis.follow_up.intent if analysis.follow_up is not None else p.intent
+        slots = tuple(sorted((e.type, canonical(e.resolution)) for e in analysis.entities
+                             if e.resolved and e.resolution))
+        self.run.append((intent, slots) if qualifies else None)
+        while len(self.run) > self.n:
+            self.run.popleft()
+        stable = len(self.run) == self.n and self.run[0] is not None and self.run.count(self.run[0]) == self.n
+        if final:
+            self.run.clear()
+        return stable
+
+
+def waiting_in_queue(runner, message: Message) -> bool:
+    """Whether one of `message`'s requests still waits in the batcher's queue (not yet in a batch).
+
+    The batcher's queue is its own (server/batcher.py, `_pending`); this reads it without changing
+    it. Runners without a queue (the naive baseline) start every request at once: never waiting."""
+    pending = getattr(runner, "_pending", None)
+    return bool(pending) and any(entry.options.owner is message for entry in pending)
+
+
+class VoiceStream:
+    """One AnalyzeStream call."""
+
+    def __init__(self, servicer: "IntentServicer", requests, context, trace: dict, parse: Callable):
+        """`parse`: the message, or InvalidRequest when it could not be decoded (service.parsed)."""
+        self.servicer = servicer
+        self.parse = parse
+        self.settings = servicer.settings
+        self.requests = requests
+        self.context = context
+        self.trace = trace
+        self.queue: asyncio.Queue = asyncio.Queue()  # bounded by `slots`
+        self.slots = asyncio.Semaphore(WINDOW)
+        self.partial: Message | None = None  # the latest partial, until something supersedes it
+        self.stability = Stability(self.settings.stream_stable_n, self.settings.stream_stable_confidence)
+        self.tasks: set[asyncio.Task] = set()
+        self.reader: asyncio.Task | None = None
+
+    async def answers(self) -> AsyncIterator:
+        """One answer per message, in order."""
+        self.reader = asyncio.get_running_loop().create_task(self._read(), name="intentd-stream-reader")
+        while True:
+            message = await self.queue.get()
+            if message is _END:
+                return
+            if isinstance(message, Failed):
+                raise message.error
+            await asyncio.wait((message.task,))  # never raises the task's own error or cancellation
+            reply = self._reply(message)
+            message.answered = True
+            if self.partial is message:
+                self.partial = None
+            self.slots.release()
+            yield reply
+
+    def close(self) -> None:
+        """Cancel the reader and every computation not yet answered (the caller left or failed)."""
+        if self.reader is not None:
+            self.reader.cancel()
+        for task in self.tasks:
+            task.cancel()
+
+    # -- the reader ------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        s = self.settings
+        count = 0
+        requests = aiter(self.requests)
+        try:
+            while True:
+                await self.slots.acquire()  # a message answered makes room for the next
+                try:
+                    request = await anext(requests)
+                except StopAsyncIteration:
+                    break
+                count += 1
+                if count > s.max_stream_messages:
+                    raise InvalidRequest(f"stream: more than {s.max_stream_messages} messages")
+                request = self.parse(request)
+                text, options = admit(request, max_chars=s.max_text_chars, default_top_k=s.default_top_k,
+                                      max_top_k=s.max_top_k)
+                final = request.is_final if request.HasField("is_final") else True
+                message = Message(request.sequence or count, final)
+                self._supersede()
+                message.task = asyncio.get_running_loop().create_task(
+                    self._compute(message, request, text, replace(options, owner=message)))
+                self.tasks.add(message.task)
+                message.task.add_done_callback(self.tasks.discard)
+                if not final:
+                    self.partial = message
+                self.queue.put_nowait(message)
+        except Exception as exc:  # noqa: BLE001 - answered in order: the stream ends with its status
+            self.queue.put_nowait(Failed(exc))
+            return
+        self.queue.put_nowait(_END)
+
+    def _supersede(self) -> None:
+        previous, self.partial = self.partial, None
+        if previous is None or previous.answered:
+            return
+        previous.stale = True
+        if not previous.running or waiting_in_queue(self.servicer.runner, previous):
+            previous.withdrawn = True
+            previous.task.cancel()  # cancels its queued requests at once: the batcher skips them
+            self.servicer.metrics.stream_superseded.labels("withdrawn").inc()
+        else:
+            self.servicer.metrics.stream_superseded.labels("stale").inc()
+
+    async def _compute(self, message: Message, request, text: str, options) -> tuple[Analysis, object]:
+        message.running = True
+        return await self.servicer._answer(request, self.context, self.trace, _with_analysis,
+                                           admitted=(text, options), capture=message.final)
+
+    # -- the pipeline ----------------------------------------------------------------------------
+
+    def _reply(self, message: Message):
+        task = message.task
+        if task.cancelled():
+            if message.withdrawn:
+                return _superseded(message)
+            raise asyncio.CancelledError()  # cancelled by close(): the stream is going away
+        error = task.exception()
+        if error is not None:
+            if message.stale and isinstance(error, (Overloaded, DeadlineUnmeetable)):
+                return _superseded(message)  # shed or expired, and outdated anyway
+            raise error
+        analysis, reply = task.result()
+        reply.is_final = message.final
+        reply.sequence = message.sequence
+        reply.stale = message.stale
+        reply.stable = self.stability.observe(analysis, message.final)
+        return reply
+
+
+def _with_analysis(analysis: Analysis, timing, threshold: float) -> tuple[Analysis, object]:
+    return analysis, convert.analyze_response(analysis, timing, threshold)
+
+
+def _superseded(message: Message):
+    return pb2.AnalyzeResponse(sequence=message.sequence, is_final=False, stale=True, superseded=True)

@@ -1,0 +1,146 @@
+"""ASR n-best: the combination rule on the real model, then the real server over gRPC."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+import pytest
+
+from intentd.server import nbest
+from intentd.server.analysis import RequestOptions
+from intentd.server.engine import Engine
+from servers import ThreadServer, pb2, wait_for
+
+NO_AMOUNT = "transfer money to my savings account"
+WITH_AMOUNT = "transfer fifty dollars to my savings account"
+
+
+@pytest.fixture(scope="module")
+def engine(banking_artifact) -> Engine:
+    return Engine.load(banking_artifact)
+
+
+def combined(engine: Engine, texts_weights: list[tuple[str, float]], options=RequestOptions()):
+    transcripts = [nbest.Transcript(i, t, w) for i, (t, w) in enumerate(texts_weights)]
+    analyses = engine.analyze([t.text for t in transcripts], nbest.transcript_options(options))
+    return nbest.combine(engine, transcripts, analyses, options), analyses
+
+
+def test_intents_are_the_weighted_mixture(engine):
+    texts = [("block my card", 0.5), ("lock my car", 0.3), ("what's my balance", 0.2)]
+    answer, analyses = combined(engine, texts)
+    expected: dict[str, float] = {}
+    for (_, w), a in zip(texts, analyses):
+        for name, p in a.prediction.intents:
+            expected[name] = expected.get(name, 0.0) + w * p
+    best = max(expected, key=expected.get)
+    assert answer.prediction.intents[0][0] == best
+    assert math.isclose(answer.prediction.intents[0][1], expected[best], rel_tol=1e-9)
+    assert len(answer.prediction.intents) == RequestOptions().top_k
+    ood = sum(w * a.prediction.ood_score for (_, w), a in zip(texts, analyses))
+    assert math.isclose(answer.prediction.ood_score, ood, rel_tol=1e-9)
+
+
+def test_entities_come_from_the_best_transcript_that_fills_the_required_slots(engine):
+    answer, _ = combined(engine, [(NO_AMOUNT, 0.6), (WITH_AMOUNT, 0.3), ("transfer fifteen dollars to my savings", 0.1)])
+    assert answer.prediction.intent == "transfer_money"
+    assert answer.used_alternative == 1  # the top transcript lacks the amount; the next one has it
+    assert answer.response.slots_used == {"amount": "50 USD", "account": "savings"}
+    assert all(WITH_AMOUNT[e.start:e.end] == e.text for e in answer.entities)  # offsets into that transcript
+
+
+def test_when_several_fill_them_the_highest_weight_wins(engine):
+    answer, _ = combined(engine, [("transfer fifteen dollars to my savings", 0.2), (WITH_AMOUNT, 0.7)])
+    assert answer.used_alternative == 1 and answer.response.slots_used["amount"] == "50 USD"
+    answer, _ = combined(engine, [(WITH_AMOUNT, 0.7), ("transfer fifteen dollars to my savings", 0.2)])
+    assert answer.used_alternative == 0
+
+
+def test_carried_slots_count_as_filled(engine):
+    options = RequestOptions(filled_slots=(("amount", "50 USD"),))
+    answer, _ = combined(engine, [(NO_AMOUNT, 0.6), (WITH_AMOUNT, 0.4)], options)
+    assert answer.used_alternative == 0
+
+
+def test_weights_by_rank_without_confidences():
+    request = pb2.AnalyzeRequest(text="a", alternatives=[pb2.Alternative(text="b"), pb2.Alternative(text="c")])
+    transcripts = nbest.admit(request, "a", 100)
+    assert [t.weight for t in transcripts] == [1.0, 0.5, 1 / 3]
+    request = pb2.AnalyzeRequest(text="a", asr_confidence=0.2, alternatives=[pb2.Alternative(text="b", confidence=0.6)])
+    assert [(t.index, t.text, t.weight) for t in nbest.admit(request, "a", 100)] == [
+        (0, "a", pytest.approx(0.2)), (1, "b", pytest.approx(0.6))]
+
+
+# -- over gRPC -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(banking_artifact):
+    with ThreadServer(model=banking_artifact, cache_size=0) as srv:
+        yield srv
+
+
+def nbest_request(**kwargs) -> pb2.AnalyzeRequest:
+    return pb2.AnalyzeRequest(text=NO_AMOUNT, asr_confidence=0.6, alternatives=[
+        pb2.Alternative(text=WITH_AMOUNT, confidence=0.3),
+        pb2.Alternative(text="transfer fifty dollars to my savings a count", confidence=0.1)], **kwargs)
+
+
+def test_answer_says_which_transcript_it_used(server):
+    reply = server.stub.Analyze(nbest_request(), timeout=30)
+    assert reply.intents[0].name == "transfer_money" and reply.used_alternative == 1
+    assert [(e.type, e.text) for e in reply.entities if e.type == "amount"] == [("amount", "fifty dollars")]
+    assert all(WITH_AMOUNT[e.start:e.end] == e.text for e in reply.entities)
+    assert reply.response.template_id == "transfer_money.response"
+    plain = server.stub.Analyze(pb2.AnalyzeRequest(text=NO_AMOUNT), timeout=30)
+    assert plain.used_alternative == 0 and plain.response.template_id == "transfer_money.prompt.amount"
+
+
+def test_every_transcript_is_computed_in_one_batch(server):
+    runner = server.app.runner
+    sizes, batches = server.metric("intentd_batch_size_sum"), server.metric("intentd_batch_size_count")
+    release = server.hold_model()
+    try:
+        call = server.stub.Analyze.future(nbest_request(), timeout=60)
+        wait_for(lambda: runner.queued == 3, "the three transcripts to queue")
+    finally:
+        release.set()
+    assert call.result().used_alternative == 1
+    assert server.metric("intentd_batch_size_sum") == sizes + 3
+    assert server.metric("intentd_batch_size_count") == batches + 1
+
+
+def test_n_best_in_a_stream(server):
+    answers = list(server.stub.AnalyzeStream(iter([nbest_request(is_final=True)]), timeout=30))
+    assert answers[0].used_alternative == 1 and answers[0].is_final
+
+
+def test_a_shed_transcript_is_left_out(banking_artifact):
+    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=2) as srv:
+        reply = srv.stub.Analyze(pb2.AnalyzeRequest(text=NO_AMOUNT, asr_confidence=0.5, alternatives=[
+            pb2.Alternative(text="transfer money to my savings", confidence=0.4),
+            pb2.Alternative(text=WITH_AMOUNT, confidence=0.1)]), timeout=30)
+        assert srv.metric("intentd_shed_total", {"reason": "queue_full"}) == 1
+    assert reply.intents[0].name == "transfer_money"
+    assert reply.used_alternative in (0, 1) and reply.response.template_id == "transfer_money.prompt.amount"
+
+
+@pytest.mark.parametrize("alternatives, asr_confidence, field", [
+    ([pb2.Alternative(text=f"t {i}") for i in range(11)], 0.0, "alternatives: 11 transcripts is over the limit of 10"),
+    ([pb2.Alternative(text="ok"), pb2.Alternative(text="")], 0.0, "alternatives[1].text: must not be empty"),
+    ([pb2.Alternative(text=" \t")], 0.0, "alternatives[0].text: no visible characters"),
+    ([pb2.Alternative(text="x" * 2001)], 0.0, "alternatives[0].text: 2001 characters"),
+    ([pb2.Alternative(text="ok", confidence=1.5)], 0.5, "alternatives[0].confidence: 1.5 is outside [0, 1]"),
+    ([pb2.Alternative(text="ok", confidence=float("nan"))], 0.5, "alternatives[0].confidence: nan is outside"),
+    ([pb2.Alternative(text="ok", confidence=0.2)], -0.1, "asr_confidence: -0.1 is outside [0, 1]"),
+    ([pb2.Alternative(text="ok", confidence=0.2)], 0.0, "asr_confidence: missing (0)"),
+    ([pb2.Alternative(text="ok", confidence=0.2), pb2.Alternative(text="no")], 0.5,
+     "alternatives[1].confidence: missing (0)"),
+])
+def test_bad_alternatives_are_invalid_argument_naming_the_field(server, alternatives, asr_confidence, field):
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Analyze(pb2.AnalyzeRequest(text="hello", alternatives=alternatives,
+                                               asr_confidence=asr_confidence), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith(field), err.value.details()

@@ -1,0 +1,192 @@
+"""AnalyzeStream for voice, end to end: a real server, a real channel, the real banking model.
+
+Partials are superseded while the model is held (hold_model), so which requests were computed is
+known exactly: `intentd_batch_size_sum` counts requests that went through a forward pass.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+
+import grpc
+import pytest
+
+from servers import ThreadServer, pb2, wait_for
+
+BLOCK = "i want to block my debit card"
+
+
+@pytest.fixture(scope="module")
+def server(banking_artifact, tmp_path_factory):
+    capture = tmp_path_factory.mktemp("capture") / "review.jsonl"
+    with ThreadServer(model=banking_artifact, cache_size=64, capture_path=capture) as srv:
+        srv.capture_path = capture
+        yield srv
+
+
+def computed(server) -> float:
+    return server.metric("intentd_batch_size_sum")
+
+
+def partial(text: str, sequence: int = 0) -> pb2.AnalyzeRequest:
+    return pb2.AnalyzeRequest(text=text, is_final=False, sequence=sequence)
+
+
+def final(text: str, sequence: int = 0) -> pb2.AnalyzeRequest:
+    return pb2.AnalyzeRequest(text=text, is_final=True, sequence=sequence)
+
+
+class Duplex:
+    """A bidirectional call driven step by step: send, then read the answer when it is due."""
+
+    def __init__(self, stub, **kwargs):
+        self._out: queue.Queue = queue.Queue()
+        self.call = stub.AnalyzeStream(iter(self._out.get, None), timeout=60, **kwargs)
+
+    def send(self, request) -> None:
+        self._out.put(request)
+
+    def ask(self, request):
+        self.send(request)
+        return next(self.call)
+
+    def finish(self) -> list:
+        self._out.put(None)
+        return list(self.call)
+
+
+def test_superseded_partials_are_never_computed(server):
+    runner = server.app.runner
+    before, withdrawn = computed(server), server.metric("intentd_stream_superseded_total", {"outcome": "withdrawn"})
+    release = server.hold_model()
+    try:
+        stream = Duplex(server.stub)
+        texts = ["i lost", "i lost my", "i lost my credit card"]
+        for i, text in enumerate(texts):
+            stream.send(partial(text, sequence=100 + i))
+            wait_for(lambda: runner.queued == i + 1, f"partial {i} to queue")  # superseded ones stay, cancelled
+        stream.send(final("i lost my credit card in boston", sequence=200))
+        wait_for(lambda: runner.queued == 4, "the final to queue")
+    finally:
+        release.set()
+    answers = stream.finish()
+    assert [a.sequence for a in answers] == [100, 101, 102, 200]
+    for a in answers[:3]:  # withdrawn while queued: an answer without analysis
+        assert a.superseded and a.stale and not a.is_final and not a.intents and not a.model_version
+    last = answers[3]
+    assert last.is_final and not last.stale and not last.superseded
+    assert last.intents[0].name == "report_lost_card"
+    assert computed(server) == before + 1  # only the final went through the model
+    assert server.metric("intentd_stream_superseded_total", {"outcome": "withdrawn"}) == withdrawn + 3
+
+
+def test_a_started_partial_is_answered_stale_and_answers_keep_their_order(server):
+    runner = server.app.runner
+    server.stub.Analyze(pb2.AnalyzeRequest(text="what is my savings balance"), timeout=30)  # now cached
+    hits = server.metric("intentd_cache_hits_total")
+    before = computed(server)
+    release = server.hold_model()
+    try:
+        stream = Duplex(server.stub)
+        stream.send(final("hello there"))  # held: its answer cannot go out yet
+        wait_for(lambda: runner.queued == 1, "the first message to queue")
+        stream.send(partial("what is my savings balance"))  # answered at once from the cache...
+        wait_for(lambda: server.metric("intentd_cache_hits_total") == hits + 1, "the cached partial")
+        stream.send(partial("what is my savings balance please"))  # ...but superseded before its turn
+        wait_for(lambda: runner.queued == 2, "the next partial to queue")
+    finally:
+        release.set()
+    answers = stream.finish()
+    assert [a.sequence for a in answers] == [1, 2, 3]
+    first, stale, current = answers
+    assert first.is_final and first.intents and not first.stale
+    assert stale.stale and not stale.superseded and not stale.is_final
+    assert stale.intents[0].name == "check_balance" and stale.timing.cache_hit  # computed, so answered in full
+    assert current.intents and not current.stale and not current.is_final
+    assert computed(server) == before + 2
+
+
+def test_stable_after_n_agreeing_partials(server):
+    stream = Duplex(server.stub)
+    same = [stream.ask(partial(BLOCK)) for _ in range(3)]
+    assert [a.intents[0].name for a in same] == ["block_card"] * 3
+    assert all(a.intents[0].confidence >= 0.8 and not a.ood.flagged for a in same)
+    assert [a.stable for a in same] == [False, False, True]  # --stream-stable-n 3
+    done = stream.ask(final(BLOCK))
+    assert done.is_final and done.stable
+    again = stream.ask(partial(BLOCK))  # a new utterance: the run starts again
+    assert not again.stable
+    changed = [stream.ask(partial(t)) for t in (BLOCK, "i want to block my credit card")]
+    assert not changed[1].stable  # another slot value breaks the run
+    stream.ask(final("ok"))
+    unsure = [stream.ask(partial("and from checking")) for _ in range(3)]
+    assert unsure[-1].stable == all(a.intents[0].confidence >= 0.8 and not a.ood.flagged for a in unsure)
+    stream.finish()
+
+
+def test_messages_are_read_while_earlier_ones_are_computed(server):
+    runner = server.app.runner
+    before = computed(server)
+    release = server.hold_model()
+    try:
+        stream = Duplex(server.stub)
+        texts = [f"transfer {n} dollars to savings" for n in range(11, 16)]
+        for text in texts:
+            stream.send(final(text))
+        wait_for(lambda: runner.queued == 5, "all five to be read before any is answered")
+    finally:
+        release.set()
+    answers = stream.finish()
+    assert [a.sequence for a in answers] == [1, 2, 3, 4, 5]
+    amounts = [[e.resolution.money.amount for e in a.entities if e.type == "amount"] for a in answers]
+    assert amounts == [[str(n)] for n in range(11, 16)]
+    assert all(a.is_final and not a.stale for a in answers)
+    assert computed(server) == before + 5
+
+
+def test_a_bad_message_ends_the_stream_after_the_answers_before_it(server):
+    answers = []
+    bad = pb2.AnalyzeRequest(text="and to savings", alternatives=[pb2.Alternative(text=" ")])
+    with pytest.raises(grpc.RpcError) as err:
+        for answer in server.stub.AnalyzeStream(iter([partial("transfer fifty"), final("transfer fifty dollars"), bad,
+                                                      final("never read")]), timeout=30):
+            answers.append(answer)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("alternatives[0].text")
+    assert [a.sequence for a in answers] == [1, 2]
+
+
+def test_locale_is_checked_per_message(server):
+    with pytest.raises(grpc.RpcError) as err:
+        list(server.stub.AnalyzeStream(iter([final("hello"), pb2.AnalyzeRequest(text="hi", locale="fr-FR")]),
+                                       timeout=30))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "en-US, en-GB, de-DE" in err.value.details()
+
+
+def test_only_finals_reach_the_review_file_with_their_session(server):
+    ctx = pb2.RequestContext(session_id="call-42")
+    stream = Duplex(server.stub)
+    answers = [stream.ask(pb2.AnalyzeRequest(text="zorp blarg quux", is_final=False, context=ctx)),
+               stream.ask(pb2.AnalyzeRequest(text="zorp blarg quux florp", is_final=True, context=ctx))]
+    stream.finish()
+    assert all(a.escalation.escalate and a.intents for a in answers)  # gibberish, both computed
+
+    def records():
+        if not server.capture_path.exists():
+            return []
+        return [json.loads(line) for line in server.capture_path.read_text().splitlines()]
+    wait_for(lambda: any(r["text"] == "zorp blarg quux florp" for r in records()), "the final's record")
+    mine = [r for r in records() if r["text"].startswith("zorp")]
+    assert [r["text"] for r in mine] == ["zorp blarg quux florp"]  # the partial is not captured
+    assert mine[0]["meta"]["session_id"] == "call-42"
+
+
+def test_stream_settings_are_validated():
+    from intentd.server.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="--stream-stable-n"):
+        Settings(model="m", stream_stable_n=0)
+    with pytest.raises(ConfigError, match="--stream-stable-confidence"):
+        Settings(model="m", stream_stable_confidence=1.5)
