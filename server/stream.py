@@ -174,6 +174,9 @@ class VoiceStream:
         except Exception as exc:  # noqa: BLE001 - answered in order: the stream ends with its status
             self.queue.put_nowait(Failed(exc))
             return
+        except BaseException:  # cancelled (by close(), or under a call that went away): end the pipeline too
+            self.queue.put_nowait(Failed(asyncio.CancelledError()))
+            raise
         self.queue.put_nowait(_END)
 
     def _supersede(self) -> None:
