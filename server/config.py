@@ -24,6 +24,7 @@ from intentd.errors import IntentdError
 ENV_PREFIX = "INTENTD_"
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+SPIN_MODES = ("run", "never", "always")
 #: grpc.aio on this machine cancels RPCs beyond ~1,000 in flight: keep the queue well below that.
 MAX_QUEUE_LIMIT = 900
 
@@ -49,8 +50,8 @@ class Settings:
     max_batch_tokens: int = _opt(4096, "token budget of one batch, counted after padding", "N")
     max_queue: int = _opt(256, "requests admitted and not yet answered (queued, running or post-processed) "
                                "before RESOURCE_EXHAUSTED", "N")
-    slo_p95_ms: float = _opt(25.0, "latency objective: a request without a deadline gets it as its budget; batches "
-                                   "are sized and requests shed to keep it (0: no SLO)", "MS")
+    slo_p95_ms: float = _opt(25.0, "latency objective: each request's budget (a caller's deadline may only shorten "
+                                   "it); batches are sized and requests shed to keep it (0: no SLO)", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
@@ -60,8 +61,9 @@ class Settings:
     max_top_k: int = _opt(1000, "largest accepted top_k", "N")
     default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
     intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
-    spin: bool = _opt(True, "let idle onnxruntime threads spin (--no-spin leaves the cores to gRPC and Python "
-                             "when the server shares the machine)")
+    spin: str = _opt("run", "onnxruntime's idle threads: 'run' spins inside a forward pass and stops when it "
+                            "returns (idle cores go back to gRPC and Python), 'never' sleeps at once (for hosts "
+                            "shared with other work), 'always' keeps spinning (onnxruntime's default)", "MODE")
     workers: int = _opt(1, "serving processes sharing the TCP port (the kernel balances connections); "
                            "each has its own onnxruntime session", "N")
     providers: tuple[str, ...] = _opt(DEFAULT_PROVIDERS, "execution providers to try, in order (comma list)", "P1,P2")
@@ -133,6 +135,8 @@ class Settings:
             raise ConfigError(f"--stream-stable-confidence must be within [0, 1] (got {self.stream_stable_confidence:g})")
         if not 0.0 <= self.capture_low_confidence <= 1.0:
             raise ConfigError(f"--capture-low-confidence must be within [0, 1] (got {self.capture_low_confidence:g})")
+        if self.spin not in SPIN_MODES:
+            raise ConfigError(f"--spin {self.spin!r}: expected one of {', '.join(SPIN_MODES)}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"--log-level {self.log_level!r}: expected debug, info, warning or error")
 

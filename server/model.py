@@ -45,14 +45,16 @@ class Model:
         providers: Sequence[str] = DEFAULT_PROVIDERS,
         intra_op_threads: int = 0,
         inter_op_threads: int = 1,
-        spin: bool = True,
+        spin: str = "run",
     ):
         self.artifact = artifact
         self.labels = artifact.labels
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
-        if not spin:  # idle threads sleep instead of spinning: leaves the cores to gRPC and Python
+        if spin == "never":  # idle threads sleep at once: the cores go to whatever else runs there
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        elif spin == "run":  # spin between the operators of a forward pass, stop when it returns
+            options.add_session_config_entry("session.force_spinning_stop", "1")
         options.inter_op_num_threads = inter_op_threads
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
