@@ -4,8 +4,8 @@ each candidate, from one artifact's FP32 graph, measured in one run.
     python -m bench.quantization [--model models/artifacts/example] [--data models/domains/banking]
                                  [--out bench-results] [--rounds 3]
 
-Candidates: the FP32 graph with fused kernels (what `intentd train` serves), dynamic INT8 (one
-activation scale per batch tensor), static INT8 (QDQ, activation scales calibrated on the
+Candidates: dynamic INT8 run one row at a time (what `intentd train` serves) and batched (one
+activation scale per batch tensor), the FP32 graph with fused kernels, static INT8 (QDQ, activation scales calibrated on the
 training texts), and weight-only 8-bit and 4-bit (MatMulNBits, activations quantised per row in
 blocks of 32). Each candidate is put in a copy of the artifact and scored through the serving
 path (`Engine`), in batches of 64 and one query at a time; "neighbour diff" is the largest
@@ -41,10 +41,10 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
     from intentd.server.tokenize import TextEncoder
 
     manifest = load_artifact(artifact).manifest
-    fp32 = artifact / manifest["model"]
-    files = {"FP32, fused kernels (served)": manifest["model"]}
-    if manifest.get("model_int8"):
-        files["dynamic INT8 (per-tensor activation scale)"] = manifest["model_int8"]
+    fp32 = artifact / manifest["model_fp32"]
+    files = {"dynamic INT8, one row at a time (served)": manifest["model"],
+             "dynamic INT8, batched (one activation scale per batch)": manifest["model"],
+             "FP32, fused kernels, batched": manifest["model_fp32"]}
     encoder = TextEncoder.from_file(artifact / manifest["tokenizer"])
 
     class Reader(CalibrationDataReader):
@@ -71,8 +71,8 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
     return files
 
 
-def candidate_artifact(artifact: Path, graph: Path, folder: Path) -> Path:
-    """A copy of the artifact (files hard-linked) that serves `graph`."""
+def candidate_artifact(artifact: Path, graph: Path, folder: Path, row_wise: bool) -> Path:
+    """A copy of the artifact (files hard-linked) that serves `graph`, batched or row by row."""
     from intentd.models.build import write_manifest
 
     folder.mkdir()
@@ -83,6 +83,7 @@ def candidate_artifact(artifact: Path, graph: Path, folder: Path) -> Path:
         os.link(graph, folder / graph.name)
     manifest = json.loads((artifact / "manifest.json").read_text())
     manifest["model"] = graph.name
+    manifest["batch_dependent"] = [graph.name] if row_wise else []
     write_manifest(folder, manifest)
     return folder
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         engines = {}
         for i, (label, name) in enumerate(graphs.items()):
             graph = (artifact / name) if (artifact / name).exists() else (tmp / name)
-            engines[label] = Engine.load(candidate_artifact(artifact, graph, tmp / f"art{i}"))
+            engines[label] = Engine.load(candidate_artifact(artifact, graph, tmp / f"art{i}", "one row" in label))
             print(f"scoring {label} ...", file=sys.stderr)
             batched = evaluate(engines[label], test, batch_size=64, latency=False)
             alone = evaluate(engines[label], test, batch_size=1, latency=False)

@@ -1,7 +1,7 @@
 """`intentd train`: data folder -> a complete, verified artifact directory.
 
 Order: train (torch) -> export FP32 (fused) + parity -> INT8 + accuracy gate -> calibrate on the
-served (FP32) graph -> evaluate -> manifest, whose version is derived from its content. The artifact is assembled in a temporary folder and renamed into
+served (INT8, row at a time) graph -> evaluate -> manifest, whose version is derived from its content. The artifact is assembled in a temporary folder and renamed into
 place at the end, so a failed build never leaves a half-written artifact behind.
 """
 
@@ -124,8 +124,11 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         "format_version": FORMAT_VERSION,
         "name": name,
         "version": "provisional",
-        "model": FP32_FILE,  # batch-independent answers; INT8 is an option (--onnx-file)
-        "model_int8": INT8_FILE,
+        # Served: INT8, one row at a time (its dynamic activation scales would otherwise make a
+        # query's answer depend on its batch neighbours); FP32 is an option for batched execution.
+        "model": INT8_FILE,
+        "model_fp32": FP32_FILE,
+        "batch_dependent": [INT8_FILE],
         "tokenizer": "tokenizer.json",
         "labels": "labels.json",
         "domain": "domain.yaml" if domain is not None else None,
@@ -133,7 +136,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     }
     write_manifest(staging, manifest)
 
-    # INT8 gate: validation intent accuracy from raw logits; the FP32 pass is reused for calibration
+    # INT8 gate: validation intent accuracy from raw logits; the INT8 pass is reused for calibration
     valid = splits["valid"]
     in_scope, targets = intent_targets(valid, trained.labels.intents)
     raw, accuracy = {}, {}
@@ -151,7 +154,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the served model ...")
-    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), valid_raw=raw[FP32_FILE])
+    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), valid_raw=raw[INT8_FILE])
     manifest.update(
         {
             "quantization": {"valid_accuracy": accuracy},

@@ -1,6 +1,7 @@
-"""Export the trained joint model to ONNX: FP32 with fused kernels (served by default: its answers do
-not depend on the batch) and dynamic INT8 (an option: faster at batch 1 on some CPUs, but it
-quantises activations with one scale per batch, so a query's scores move with its neighbours).
+"""Export the trained joint model to ONNX: FP32 with fused kernels, and dynamic INT8 (served by
+default). Dynamic INT8 quantises activations with one scale per tensor, so a batch's rows would
+share a scale and a query's scores would move with its neighbours: the server runs it one row at
+a time (server/model.py), which on CPUs is still faster than batched FP32 (README, "Which graph").
 
 Every export is validated: the FP32 graph against torch (max abs difference), and the INT8
 graph's validation intent accuracy against FP32's. Failures raise typed errors; nothing half-valid

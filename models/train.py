@@ -33,8 +33,9 @@ from intentd.server.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
 
-EXAMPLES_SEEN = 60_000  # auto epochs: about this many examples seen in all
-MIN_EPOCHS, MAX_EPOCHS = 3, 10
+# auto epochs (auto_epochs): passes over the data, and a floor of steps for small data sets
+EPOCHS_INTENTS, EPOCHS_ENTITIES = 4, 8
+MIN_STEPS, MAX_EPOCHS = 250, 50
 
 
 @dataclass
@@ -106,7 +107,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
-    epochs = config.epochs or auto_epochs(len(train_features))
+    has_entities = any(ex.entities for ex in train_set)
+    epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)
     plan = Plan(total_steps=steps_per_epoch * epochs)
     optimizer = Optimizers(model, config, plan)
     budget = Budget(config.time_budget_s, build_started) if config.time_budget_s else None
@@ -229,10 +231,12 @@ def _prepare_parameters(model: JointModel, config: TrainConfig) -> None:
         model.encoder.get_input_embeddings().sparse = True
 
 
-def auto_epochs(n_examples: int) -> int:
-    """Epochs from the data's size: about EXAMPLES_SEEN examples in all (small sets see each
-    example more often), within [MIN_EPOCHS, MAX_EPOCHS]; early stopping may end sooner."""
-    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(EXAMPLES_SEEN / max(1, n_examples))))
+def auto_epochs(n_examples: int, batch_size: int, has_entities: bool) -> int:
+    """Epochs from the data: EPOCHS_INTENTS passes over intent-only data, EPOCHS_ENTITIES when it
+    has entity spans (per-word tags need more passes than one label a sentence), and at least
+    MIN_STEPS optimiser steps for a small data set; early stopping may end sooner."""
+    base = EPOCHS_ENTITIES if has_entities else EPOCHS_INTENTS
+    return min(MAX_EPOCHS, max(base, math.ceil(MIN_STEPS * batch_size / max(1, n_examples))))
 
 
 @dataclass

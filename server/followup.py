@@ -5,13 +5,14 @@ keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-
 `previous_intent` is an intent of the domain (other than the confirmation and denial intents
 themselves), the turn has at most MAX_WORDS words, and
 
-1. its own top intent is a confirmation intent ("yes") -> confirm;
-2. its own top intent is a denial intent ("no") -> cancel; or update when the turn also carries a
+1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
+   it", "actually", "instead", "rather") -> update, whatever its own top intent;
+2. its own top intent is a confirmation intent ("yes") -> confirm;
+3. its own top intent is a denial intent ("no") -> cancel; or update when the turn also carries a
    value for the previous intent's slots ("no, the debit card", "no, the other card", "nope, 75");
-3. it carries a value for the previous intent's slots and either has no confident intent of its
+4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
-   previous one, or it says it corrects ("make it", "change it", "actually", "instead", "rather")
-   -> update.
+   previous one -> update.
 
 Values for the previous intent's slots: this turn's resolved entities of those types; when there
 are none, the turn's words less cue and filler words, read as a value of each of the previous
@@ -114,13 +115,15 @@ class FollowUps:
             if bare is not None:
                 found.append(bare)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
-        if own in self.confirm:
+        if values and _CORRECTION.search(phrase):  # "make it 75" says what it is, whatever the model guessed
+            kind = "update"
+        elif own in self.confirm:
             kind = "confirm"
         elif own in self.cancel:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif (escalation.escalate and escalation.reason in UNSURE) or own == previous or _CORRECTION.search(phrase):
+        elif (escalation.escalate and escalation.reason in UNSURE) or own == previous:
             kind = "update"
         else:
             return None

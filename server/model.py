@@ -65,6 +65,8 @@ class Model:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
             raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
         self.provider = self.session.get_providers()[0]
+        # graphs `intentd train` marks as batch-dependent (dynamic INT8) run one row at a time
+        self.row_wise = artifact.manifest["model"] in artifact.manifest.get("batch_dependent", ())
         log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
         try:
             self.encoder = TextEncoder.from_str(artifact.tokenizer_json, max_length=artifact.max_length)
@@ -87,10 +89,22 @@ class Model:
         return self.encoder.encode(list(texts))
 
     def infer(self, batch: EncodedBatch) -> RawOutputs:
-        intent, tags, emb = self.session.run(
-            None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
-        )
-        return RawOutputs(intent, tags, emb)
+        """One forward pass for the batch; for a graph whose answers depend on its batch
+        (dynamic INT8: one activation scale per tensor), one pass per row, on the row's own
+        tokens, so every text gets exactly the answer it gets alone."""
+        if not self.row_wise or len(batch.texts) == 1:
+            intent, tags, emb = self.session.run(
+                None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+            )
+            return RawOutputs(intent, tags, emb)
+        rows = []
+        for ids, encoded in zip(batch.input_ids, batch.texts):
+            n = encoded.n_tokens
+            rows.append(self.session.run(None, {"input_ids": ids[None, :n], "attention_mask": np.ones((1, n), np.int64)}))
+        tags = np.zeros((len(rows), batch.input_ids.shape[1], rows[0][1].shape[-1]), dtype=rows[0][1].dtype)
+        for i, row in enumerate(rows):
+            tags[i, : row[1].shape[1]] = row[1][0]  # padding positions stay 0: decoding never reads them
+        return RawOutputs(np.concatenate([r[0] for r in rows]), tags, np.concatenate([r[2] for r in rows]))
 
     def decode(self, texts: Sequence[str], batch: EncodedBatch, raw: RawOutputs, top_k: int = 5) -> list[Prediction]:
         probs = softmax(raw.intent_logits.astype(np.float64), self.temperature)

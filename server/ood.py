@@ -30,7 +30,10 @@ class OODScorer:
         blocks = [self.precision, -2.0 * (self.means @ self.precision).T]
         if self.bank is not None:
             blocks.append(self.bank.T)
-        self._projection = np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
+        # float64: a float32 product's rounding depends on how many rows share it (BLAS kernels
+        # differ by shape), and the standardised scores would move ~1e-5 with the batch
+        self._projection = np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float64)
+        self._mean_terms = self._mean_terms.astype(np.float64)
         self._n_dim, self._n_means = self.precision.shape[0], self.means.shape[0]
         ood = calibration.get("ood", {})
         self.center = {m: float(ood.get("center", {}).get(m, 0.0)) for m in METHODS}
@@ -39,7 +42,7 @@ class OODScorer:
         self.threshold = float(ood.get("threshold", np.inf))
 
     def method_scores(self, embeddings: np.ndarray, logits: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
-        x = embeddings.astype(np.float32, copy=False)
+        x = embeddings.astype(np.float64)
         projected = x @ self._projection
         d, c = self._n_dim, self._n_means
         quad = (projected[:, :d] * x).sum(-1)

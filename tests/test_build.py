@@ -36,7 +36,8 @@ def test_artifact_has_contract_files(banking_artifact: Path):
     manifest = json.loads((banking_artifact / "manifest.json").read_text())
     assert (banking_artifact / manifest["model"]).is_file()
     assert (banking_artifact / manifest["tokenizer"]).is_file()
-    assert manifest["model"] == "model.fp32.onnx" and (banking_artifact / manifest["model_int8"]).is_file()
+    assert manifest["model"] == "model.int8.onnx" and (banking_artifact / manifest["model_fp32"]).is_file()
+    assert manifest["batch_dependent"] == ["model.int8.onnx"]  # served one row at a time
     for key in ("model", "tokenizer", "labels", "domain", "ood_stats"):  # every file it uses is hashed
         assert manifest[key] in manifest["files"]
     assert set(manifest["versions"]) >= {"torch", "onnxruntime", "intentd"}
@@ -69,12 +70,12 @@ def test_analyze_cli_json(banking_artifact: Path):
     assert {"escalation", "response", "ood", "modelVersion"} <= set(out)  # AnalyzeResponse in proto3 JSON
 
 
-def test_served_fp32_and_optional_int8_agree_on_most_queries(banking_artifact: Path):
+def test_served_int8_and_optional_fp32_agree_on_most_queries(banking_artifact: Path):
     texts = [json.loads(line)["text"] for line in (BANKING / "valid.jsonl").open()][:120]
     manifest = load_artifact(banking_artifact).manifest
-    assert manifest["model"] == "model.fp32.onnx" and manifest["model_int8"] == "model.int8.onnx"
-    fp32 = Engine.load(banking_artifact)
-    int8 = Engine.load(banking_artifact, onnx_file=manifest["model_int8"])
+    int8 = Engine.load(banking_artifact)
+    fp32 = Engine.load(banking_artifact, onnx_file=manifest["model_fp32"])
+    assert int8.model.row_wise and not fp32.model.row_wise
     same = np.mean([a.prediction.intent == b.prediction.intent
                     for a, b in zip(fp32.analyze(texts), int8.analyze(texts))])
     assert same > 0.95

@@ -22,9 +22,10 @@ from servers import ThreadServer, pb2
 TOLERANCE = 1e-5
 
 
-@pytest.fixture(scope="module")
-def engine(banking_artifact):
-    return Engine.load(banking_artifact)
+@pytest.fixture(scope="module", params=["served", "model.fp32.onnx"])
+def engine(banking_artifact, request):
+    """The served graph (INT8, one row at a time) and the FP32 graph (batched as it is)."""
+    return Engine.load(banking_artifact, onnx_file=None if request.param == "served" else request.param)
 
 
 def answer(analysis) -> dict:
@@ -65,7 +66,23 @@ def test_answers_do_not_depend_on_batch_neighbours(engine):
         assert_same(alone[query], batched, f"trial {trial}: {query!r} in a batch of {len(batch)}")
 
 
-def test_top_k_is_the_same_everywhere(engine, banking_artifact):
+def test_int8_batched_would_depend_on_neighbours(banking_artifact, tmp_path):
+    """Why the served INT8 graph runs one row at a time: batched, a query's scores move."""
+    from servers import copy_artifact
+
+    batched = Engine.load(copy_artifact(banking_artifact, tmp_path / "batched", batch_dependent=[]))
+    assert not batched.model.row_wise
+    texts = [ex.text for ex in read_jsonl(BANKING / "test.jsonl")]
+    worst = 0.0
+    for i in range(0, 200, 20):
+        alone = batched.forward(batched.tokenize([texts[i]])).raw.intent_logits[0]
+        together = batched.forward(batched.tokenize([texts[i]] + texts[i + 1:i + 16])).raw.intent_logits[0]
+        worst = max(worst, float(abs(alone - together).max()))
+    assert worst > 100 * TOLERANCE
+
+
+def test_top_k_is_the_same_everywhere(banking_artifact):
+    engine = Engine.load(banking_artifact)
     text = "what is my checking balance"
     assert len(engine.analyze([text], RequestOptions(top_k=1))[0].prediction.intents) == 1
     cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), text,

