@@ -195,7 +195,7 @@ class App:
         """Blocking: load and warm an artifact (startup, ReloadModel, SIGHUP)."""
         s = self.settings
         engine = Engine.load(path, onnx_file=s.onnx_file, providers=s.providers,
-                             intra_op_threads=s.intra_op_threads, spin=s.spin)
+                             intra_op_threads=s.onnx_threads, spin=s.spin)
         if s.warm_up:
             engine.warm_up(batch_sizes_to_warm(s))
         return engine

@@ -60,7 +60,8 @@ class Settings:
                                                 "of at least this", "P")
     max_top_k: int = _opt(1000, "largest accepted top_k", "N")
     default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
-    intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: onnxruntime's default)", "N")
+    intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: all cores but one, which the event loop "
+                                     "needs; at least 1)", "N")
     spin: str = _opt("run", "onnxruntime's idle threads: 'run' spins inside a forward pass and stops when it "
                             "returns (idle cores go back to gRPC and Python), 'never' sleeps at once (for hosts "
                             "shared with other work), 'always' keeps spinning (onnxruntime's default)", "MODE")
@@ -165,6 +166,15 @@ class Settings:
             if self.uds is not None or self.admin_uds is not None:
                 raise ConfigError("--workers > 1 serves TCP only: a Unix socket cannot be shared between "
                                   "processes (run one worker per socket; reload all workers with SIGHUP)")
+
+    @property
+    def onnx_threads(self) -> int:
+        """--intra-op-threads, or all cores but one per worker (measured on 2 cores: one onnxruntime
+        thread cost 26 % less CPU per request than two, at the same latency)."""
+        if self.intra_op_threads:
+            return self.intra_op_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, (cores - self.workers) // self.workers)
 
     @property
     def uds_permissions(self) -> int:

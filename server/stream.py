@@ -92,12 +92,8 @@ class Stability:
 
 
 def waiting_in_queue(runner, message: Message) -> bool:
-    """Whether one of `message`'s requests still waits in the batcher's queue (not yet in a batch).
-
-    The batcher's queue is its own (server/batcher.py, `_pending`); this reads it without changing
-    it. Runners without a queue (the naive baseline) start every request at once: never waiting."""
-    pending = getattr(runner, "_pending", None)
-    return bool(pending) and any(entry.options.owner is message for entry in pending)
+    """Whether one of `message`'s requests still waits in the batcher's queue (not yet in a batch)."""
+    return runner.waiting(message)
 
 
 class VoiceStream:

@@ -47,12 +47,6 @@ def free_port(listen: str) -> tuple[str, int]:
         return host, probe.getsockname()[1]
 
 
-def _threads_per_worker(settings: Settings) -> int:
-    if settings.intra_op_threads:
-        return settings.intra_op_threads
-    return max(1, (os.cpu_count() or 1) // settings.workers)
-
-
 def _worker(settings: Settings, index: int) -> None:
     """A worker process: one whole server. Metrics go to the shared multiprocess directory."""
     from .app import serve_one
@@ -73,7 +67,7 @@ def _drain_when_orphaned(parent: int) -> None:
 def supervise(settings: Settings) -> int:
     host, port = free_port(settings.listen)
     worker_settings = dataclasses.replace(settings, listen=f"{host}:{port}", metrics_port=0,
-                                          intra_op_threads=_threads_per_worker(settings))
+                                          intra_op_threads=settings.onnx_threads)
     metrics_dir = tempfile.mkdtemp(prefix="intentd-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus-client at import
     context = multiprocessing.get_context("spawn")
