@@ -32,10 +32,13 @@ run: model
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Service latency and capacity vs raw ONNX Runtime and a naive server, on the example model;
-# then the per-request cost of entity resolution + response (pytest-benchmark).
+# The service against its parts (raw onnxruntime, a do-nothing gRPC server) in one run, the
+# candidate graphs, CPU per request by stage, the load generator's own cost, and the per-request
+# cost of entity resolution + response and OOD scoring (pytest-benchmark). Writes bench-results/.
 bench: model
 	$(BIN)/python bench/run.py --model $(EXAMPLE) --out bench-results
+	$(BIN)/python -m bench.quantization --model $(EXAMPLE) --out bench-results
+	$(BIN)/python -m bench.profile --model $(EXAMPLE) --out bench-results
 	$(BIN)/python -m bench.loadgen --out bench-results
 	$(BIN)/python -m pytest bench/bench_resolve.py bench/bench_ood.py -q -s -p no:cacheprovider
 

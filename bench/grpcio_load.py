@@ -14,7 +14,6 @@ import collections
 import json
 import random
 import sys
-import time
 
 import numpy as np
 

@@ -56,7 +56,7 @@ def stage_costs(model: str, texts: list[str]) -> dict[str, float]:
     from intentd.protogen import import_stubs
     from intentd.server import convert
     from intentd.server.admission import admit
-    from intentd.server.analysis import Analysis, RequestOptions
+    from intentd.server.analysis import Analysis
     from intentd.server.batcher import Result
     from intentd.server.engine import Engine
 

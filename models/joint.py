@@ -34,8 +34,16 @@ class JointModel(nn.Module):
     def from_base(
         cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False
     ) -> "JointModel":
+        from transformers.utils import logging as hf_logging
+
         config = AutoConfig.from_pretrained(str(base), local_files_only=True)
-        encoder = AutoModel.from_pretrained(str(base), config=config, local_files_only=True, add_pooling_layer=False)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its load report lists the pooler we drop on purpose
+        try:
+            encoder = AutoModel.from_pretrained(str(base), config=config, local_files_only=True,
+                                                add_pooling_layer=False)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         return cls(encoder, n_intents, n_tags, dropout, tag_context)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):

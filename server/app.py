@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from intentd.protogen import import_stubs
 
-from .batcher import Runner, batch_sizes_to_warm, make_runner
+from .batcher import batch_sizes_to_warm, make_runner
 from .cache import AnalysisCache
 from .capture import CaptureSettings, ReviewCapture
 from .config import ConfigError, Settings

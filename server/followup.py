@@ -6,7 +6,8 @@ keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-
 themselves), the turn has at most MAX_WORDS words, and
 
 1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
-   it", "actually", "instead", "rather") -> update, whatever its own top intent;
+   it", "actually", "instead", "rather") or points at a carried value ("the other card") -> update,
+   whatever its own top intent;
 2. its own top intent is a confirmation intent ("yes") -> confirm;
 3. its own top intent is a denial intent ("no") -> cancel; or update when the turn also carries a
    value for the previous intent's slots ("no, the debit card", "no, the other card", "nope, 75");
@@ -115,7 +116,7 @@ class FollowUps:
             if bare is not None:
                 found.append(bare)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
-        if values and _CORRECTION.search(phrase):  # "make it 75" says what it is, whatever the model guessed
+        if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
         elif own in self.confirm:
             kind = "confirm"

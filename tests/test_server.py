@@ -143,7 +143,7 @@ def test_reload_is_refused_on_the_data_listener(server, banking_artifact):
 
 def test_hot_reload_under_load(admin_server, banking_artifact, tmp_path_factory):
     # a genuinely different model: the same artifact serving its FP32 graph (other weights, other scores)
-    other = copy_artifact(banking_artifact, admin_server.root / "v2", model="model.fp32.onnx")
+    copy_artifact(banking_artifact, admin_server.root / "v2", model="model.fp32.onnx")
     server = admin_server
     probe = pb2.AnalyzeRequest(text="how much is in my checking account")
     before = server.stub.Analyze(probe, timeout=10)
@@ -193,7 +193,7 @@ def test_reload_refuses_what_is_not_a_clean_artifact_under_the_root(admin_server
     manifest = json.loads((edited / "manifest.json").read_text())
     manifest["calibration"]["ood"]["threshold"] = 1e9  # never escalate, same version string
     (edited / "manifest.json").write_text(json.dumps(manifest))
-    escaping = copy_artifact(banking_artifact, root / "escaping", domain="../secret.txt")
+    copy_artifact(banking_artifact, root / "escaping", domain="../secret.txt")
     fifo = root / "fifo"
     fifo.mkdir()
     os.mkfifo(fifo / "manifest.json")
