@@ -73,7 +73,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         max_length=args.max_length,
-        freeze_embeddings=not args.train_embeddings,
+        freeze_embeddings=None if args.train_embeddings is None else not args.train_embeddings,
         tag_context=args.tag_context,
         average_last=args.average_last,
         lora=args.lora,
@@ -162,7 +162,11 @@ def _print_eval(report: dict) -> None:
     print(f"  resolution accuracy  {pct(report.get('resolution_accuracy'))}" + (f"  ({per_type})" if per_type else ""))
     print(f"  exact match          {pct(report['exact_match'])}")
     print(f"  oos recall           {pct(report['oos_recall'])}")
-    print(f"  false escalations    {pct(report['false_escalation_rate'])}")
+    escalation = report.get("escalation") or {}
+    reasons = ", ".join(f"{name} {pct(rate)}" for name, rate in (escalation.get("by_reason") or {}).items() if rate)
+    budget = escalation.get("budget")
+    print(f"  false escalations    {pct(report['false_escalation_rate'])}"
+          + (f"  (budget {pct(budget)}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else ""))
     auroc = report["ood_auroc"]
     print(f"  OOD AUROC            {'n/a' if auroc is None else f'{auroc:.4f}'}")
     print(f"  ECE                  {report['calibration']['ece']:.4f}")
@@ -282,9 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     tr.add_argument("--lr", type=float, default=TrainConfig.lr)
     tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)
-    tr.add_argument("--train-embeddings", action="store_true", help="also fine-tune the word embeddings")
-    tr.add_argument("--tag-context", action="store_true",
-                    help="the entity tag head also reads the sentence embedding (helps span types)")
+    tr.add_argument("--train-embeddings", action=argparse.BooleanOptionalAction, default=None,
+                    help="also fine-tune the word embeddings (default: when the data has entity spans)")
+    tr.add_argument("--tag-context", action=argparse.BooleanOptionalAction, default=None,
+                    help="the entity tag head also reads the sentence embedding (default: when the data "
+                         "has entity spans)")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")

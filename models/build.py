@@ -39,6 +39,7 @@ from intentd.models.export import (
 from intentd.models.train import TrainConfig, train
 from intentd.server.artifact import FORMAT_VERSION, MANIFEST, derive_version, sha256
 from intentd.server.engine import Engine
+from intentd.server.escalation import EscalationPolicy
 from intentd.server.model import Model
 from intentd.server.tokenize import TextEncoder
 
@@ -154,7 +155,8 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the served model ...")
-    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), valid_raw=raw[INT8_FILE])
+    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), domain,
+                    valid_raw=raw[INT8_FILE])
     manifest.update(
         {
             "quantization": {"valid_accuracy": accuracy},
@@ -175,7 +177,7 @@ def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, pro
     splits = load_splits(data)
     loaded = load_artifact(artifact)  # verifies every file first
     manifest = dict(loaded.manifest)
-    _calibrate_into(artifact, manifest, splits, _target_fer(target_fer, loaded.domain))
+    _calibrate_into(artifact, manifest, splits, _target_fer(target_fer, loaded.domain), loaded.domain)
     _evaluate_into(artifact, manifest, splits, _say(progress))
     return manifest
 
@@ -188,9 +190,10 @@ def _target_fer(flag: float | None, domain: dict | None) -> float:
 
 
 def _calibrate_into(
-    root: Path, manifest: dict, splits: dict, target_fer: float, valid_raw: RawSet | None = None
+    root: Path, manifest: dict, splits: dict, target_fer: float, domain: dict | None, valid_raw: RawSet | None = None
 ) -> None:
-    calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer, valid_raw)
+    calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer, valid_raw,
+                                   EscalationPolicy(domain))
     tmp = root / "ood_stats.tmp.npz"
     np.savez(tmp, **stats)
     tmp.replace(root / "ood_stats.npz")

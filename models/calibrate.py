@@ -16,6 +16,7 @@ from intentd.models.data.schema import Example
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import auroc, expected_calibration_error
 from intentd.server.decode import softmax
+from intentd.server.escalation import EscalationPolicy
 from intentd.server.model import Model
 from intentd.server.ood import OODScorer
 
@@ -104,10 +105,14 @@ def calibrate(
     valid_set: Sequence[Example],
     target_fer: float = DEFAULT_TARGET_FER,
     valid_raw: RawSet | None = None,
+    escalation: EscalationPolicy | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Returns (the manifest's `calibration` section, the OOD statistics to store beside the model).
 
     `valid_raw`: the model's raw outputs on `valid_set`, when the caller already has them.
+    `escalation`: the domain's rules; in-scope queries they escalate for low confidence or
+    ambiguity use up the budget before the OOD threshold gets the rest (the budget is for every
+    false escalation, not only the OOD flags).
     """
     intents = model.labels.intents
     train_mask, train_targets = intent_targets(train_set, intents)
@@ -139,8 +144,13 @@ def calibrate(
 
     weights, per_method_auroc = _choose_weights(in_scores, out_scores, center, scale)
     combined_in = _combine(in_scores, weights, center, scale)
-    threshold = pick_threshold(combined_in, target_fer)
-    achieved = {"false_escalation_rate": float(np.mean(combined_in >= threshold)) if len(combined_in) else 0.0}
+    unsure = _unsure(escalation or EscalationPolicy(None), probs_after, intents)
+    threshold = pick_threshold(combined_in, target_fer, unsure)
+    flagged = combined_in >= threshold
+    achieved = {
+        "false_escalation_rate": float(np.mean(flagged | unsure)) if len(combined_in) else 0.0,
+        "ood_flag_rate": float(np.mean(flagged)) if len(combined_in) else 0.0,
+    }
     if out_scores is not None:
         combined_out = _combine(out_scores, weights, center, scale)
         achieved["oos_recall"] = float(np.mean(combined_out >= threshold))
@@ -163,18 +173,42 @@ def calibrate(
     return calibration, stats
 
 
-def pick_threshold(in_scope_scores: np.ndarray, target_fer: float) -> float:
-    """The lowest threshold that flags at most `target_fer` of the in-scope scores (flag: score >= t)."""
+def pick_threshold(in_scope_scores: np.ndarray, target_fer: float, escalated: np.ndarray | None = None) -> float:
+    """The lowest threshold (flag: score >= t) at which at most `target_fer` of new in-scope
+    queries are expected to escalate, counting those `escalated` for other reasons.
+
+    A split-conformal quantile (Vovk et al.; Angelopoulos & Bates 2021): of n calibration
+    scores, the ceil((n + 1)(1 - target))-th smallest is the threshold, which for a new
+    exchangeable query keeps P(escalated) <= target; the plain sample quantile is a little
+    optimistic, most on the small validation splits of a new domain."""
     if not 0.0 <= target_fer < 1.0:
         raise ValueError(f"target false escalation rate must be in [0, 1), got {target_fer}")
-    scores = np.sort(np.asarray(in_scope_scores, dtype=np.float64))
-    if len(scores) == 0:
+    scores = np.asarray(in_scope_scores, dtype=np.float64)
+    n = len(scores)
+    if n == 0:
         return float("inf")
-    allowed = int(np.floor(target_fer * len(scores) + 1e-9))  # how many may be flagged
-    if allowed == 0:
-        return float(np.nextafter(scores[-1], np.inf))
+    escalated = np.zeros(n, dtype=bool) if escalated is None else np.asarray(escalated, dtype=bool)
+    allowed = n - int(np.ceil((n + 1) * (1.0 - target_fer) - 1e-9))  # escalations the budget allows
+    allowed -= int(escalated.sum())  # already taken by low confidence and ambiguity
+    scores = np.sort(scores[~escalated])
+    if allowed <= 0 or len(scores) == 0:
+        return float(np.nextafter(scores[-1], np.inf)) if len(scores) else float("inf")
+    if allowed >= len(scores):
+        return float(scores[0])
     # flag exactly the `allowed` highest, unless ties force fewer
     return float(np.nextafter(scores[-allowed - 1], np.inf))
+
+
+def _unsure(policy: EscalationPolicy, probs: np.ndarray, intents: Sequence[str]) -> np.ndarray:
+    """Which rows the server escalates for low confidence or ambiguity (not for a policy intent,
+    which is where such a query is meant to go); the order of EscalationPolicy.decide."""
+    if len(probs) == 0:
+        return np.zeros(0, dtype=bool)
+    ranked = np.sort(probs, axis=1)
+    top = ranked[:, -1]
+    second = ranked[:, -2] if probs.shape[1] > 1 else np.zeros(len(probs))
+    by_policy = np.isin(np.asarray(intents, dtype=object)[probs.argmax(1)], list(policy.policy))
+    return ~by_policy & ((top < policy.low_confidence) | (top - second < policy.ambiguity_margin))
 
 
 def _combine(scores: dict, weights: dict, center: dict, scale: dict) -> np.ndarray:

@@ -28,8 +28,10 @@ class TrainConfig:
     dropout: float = 0.1
     tag_loss_weight: float = 1.0
     ood_loss_weight: float = 0.5
-    freeze_embeddings: bool = True
-    tag_context: bool = False  # the tag head also reads the sentence embedding
+    # None: decided from the data (models/train.py for_data): data with entity spans trains the
+    # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
+    freeze_embeddings: bool | None = None
+    tag_context: bool | None = None  # the tag head also reads the sentence embedding
     average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid
     lora: bool = False
     lora_rank: int = 16

@@ -141,6 +141,27 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     assert Engine.load(out).analyze(["hello"])[0].prediction.intents
 
 
+def test_eval_prints_the_budget_beside_the_observed_rate(banking_artifact: Path):
+    manifest = json.loads((banking_artifact / "manifest.json").read_text())
+    budget = manifest["calibration"]["ood"]["target_false_escalation_rate"]
+    out = intentd("eval", "--model", str(banking_artifact), "--data", str(BANKING / "test.jsonl")).stdout
+    line = next(line for line in out.splitlines() if "false escalations" in line)
+    assert f"(budget {100 * budget:.2f} %" in line and "out_of_distribution" in line
+
+
+def test_the_recipe_follows_the_data(banking_artifact: Path):
+    """No data-set flags: entity spans in the data turn on trained embeddings and the tag head's
+    sentence context; intent-only data leaves both off; an explicit option always wins."""
+    from intentd.models.train import for_data
+
+    config = json.loads((banking_artifact / "manifest.json").read_text())["training"]["config"]
+    assert config["freeze_embeddings"] is False and config["tag_context"] is True  # banking has entities
+    decided = for_data(TrainConfig(), has_entities=False)
+    assert decided.freeze_embeddings is True and decided.tag_context is False
+    forced = for_data(TrainConfig(freeze_embeddings=True, tag_context=False), has_entities=True)
+    assert forced.freeze_embeddings is True and forced.tag_context is False
+
+
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
     out = tmp_path / "ctx"
     intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "2",

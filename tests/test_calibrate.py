@@ -93,15 +93,37 @@ def test_weights_pick_the_separating_method_and_combine_standardises():
 @pytest.mark.parametrize(
     "scores, target, flagged",
     [
-        (np.arange(100.0), 0.05, 5),  # exactly the 5 highest
-        (np.arange(10.0), 0.05, 0),  # 5 % of 10 rounds down: flag none
-        (np.array([1.0, 2.0, 3.0, 3.0]), 0.25, 0),  # a tie at the cut: flagging one would flag two
-        (np.array([1.0, 2.0, 3.0, 3.0]), 0.5, 2),
+        (np.arange(100.0), 0.05, 4),  # n - ceil((n + 1) * 0.95) = 4 of 100, not 5
+        (np.arange(200.0), 0.05, 9),
+        (np.arange(10.0), 0.05, 0),  # too few to flag any
+        (np.arange(4.0), 0.5, 1),
+        (np.array([1.0, 2.0, 3.0, 3.0]), 0.5, 0),  # a tie at the cut: flagging one would flag two
     ],
 )
 def test_threshold_never_exceeds_the_budget(scores, target, flagged):
     threshold = pick_threshold(scores, target)
     assert int(np.sum(scores >= threshold)) == flagged
+
+
+def test_threshold_holds_the_budget_on_new_queries():
+    """The reason for the conformal rank: over many calibration draws, the share of *new* in-scope
+    queries flagged stays within the budget. The plain sample quantile (10 of 200 flagged) would
+    average (10 + 1) / 201 = 5.5 % here, over a 5 % budget."""
+    rng = np.random.default_rng(0)
+    observed = []
+    for _ in range(2000):
+        threshold = pick_threshold(rng.random(200), 0.05)
+        observed.append(1.0 - min(threshold, 1.0))  # uniform scores: the share at or over the threshold
+    assert np.mean(observed) <= 0.0505
+
+
+def test_other_escalations_use_up_the_budget_first():
+    scores = np.arange(200.0)
+    unsure = np.zeros(200, dtype=bool)
+    unsure[:4] = True  # four low-confidence queries, with low OOD scores
+    threshold = pick_threshold(scores, 0.05, unsure)
+    assert int(np.sum((scores >= threshold) | unsure)) == 9 and int(np.sum(scores >= threshold)) == 5
+    assert pick_threshold(scores, 0.05, np.ones(200, dtype=bool)) == float("inf")
 
 
 def test_threshold_rejects_nonsense_budgets():
