@@ -49,6 +49,21 @@ bench-accuracy: $(STAMP)
 clean:
 	rm -rf $(VENV) $(EXAMPLE) bench-results .pytest_cache
 
+# intentd against PyTriton serving the same ONNX file behind Triton's dynamic batcher, measured by
+# the same client (issue 12; ~10 minutes). Not part of make test: PyTriton wants numpy < 2 and
+# protobuf < 7, so it gets a venv of its own inside .venv, with intentd's onnxruntime and tokenizers.
+PEERS_VENV := $(VENV)/peers
+.PHONY: bench-peers
+
+bench-peers: model $(PEERS_VENV)/.installed
+	$(BIN)/python bench/peers.py --model $(EXAMPLE) --out bench-results --pytriton-python $(PEERS_VENV)/bin/python
+
+$(PEERS_VENV)/.installed: | $(STAMP)
+	test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check nvidia-pytriton \
+		$$($(BIN)/python -c 'import onnxruntime, tokenizers; print(f"onnxruntime=={onnxruntime.__version__} tokenizers=={tokenizers.__version__}")')
+	touch $@
+
 # The serving image (deploy/Containerfile) with podman or docker, whichever is installed:
 # make image [IMAGE=name:tag] [BASE=base-image] [MODEL=artifact-dir] [GPU=1]. Guide: docs/deploy.md.
 IMAGE ?= localhost/intentd:latest
