@@ -1,5 +1,7 @@
 """`intentd loadtest`: run an open-loop load against one address and gate on its SLO.
 
+With --voice-streams it holds N AnalyzeStream callers instead (loadtest/voice.py).
+
 Exit codes: 0 the SLO held, 1 it was violated, 2 the test could not run (bad flags, an
 unreadable --texts file, no server at the target), 130 interrupted.
 """
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: LoadConfig) -> int:
+    if config.voice:
+        return _run_voice(config)
     # Heavy imports here: `intentd --help` must not pay for grpc and numpy.
     from .payloads import Payloads, method_path, timing_reader
     from .plot import plot_sweep, plot_timeline, require_matplotlib
@@ -89,6 +93,39 @@ def _run(config: LoadConfig) -> int:
             plot_sweep(steps, config.plot, config.slo_p95_ms)
         else:
             plot_timeline(steps[0], config.plot, config.slo_p95_ms)
+    return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
+
+
+def _run_voice(config: LoadConfig) -> int:
+    """--voice-streams: N AnalyzeStream callers speaking word by word (loadtest/voice.py)."""
+    from .plot import plot_voice, require_matplotlib
+    from .progress import Progress
+    from .texts import load_labelled
+    from .voice import measure
+    from .voice_report import evaluate, format_text, result_dict, summary, timeline
+
+    if config.plot is not None:
+        require_matplotlib()
+    items = None if config.texts is None else load_labelled(config.texts)
+    texts = {"source": "generated"} if items is None else {
+        "source": str(config.texts),
+        "distinct": len({item.text for item in items}),
+        "in_scope": sum(1 for item in items if item.intent is not None and not item.ood),
+        "out_of_scope": sum(1 for item in items if item.ood),
+    }
+    progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
+    # grpc.aio runs on asyncio's own loop (its support for uvloop is experimental).
+    run = asyncio.run(measure(config, items, progress))
+    figures = summary(run)
+    verdict = evaluate(figures, config)
+    result = result_dict(config, run, texts, verdict, figures)
+    if config.json:
+        print(json.dumps(result))
+        print(verdict.line(), file=sys.stderr)
+    else:
+        print(format_text(result))
+    if config.plot is not None:
+        plot_voice(timeline(run), config.plot, run)
     return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
 
 

@@ -26,6 +26,9 @@ MAX_DURATION_S = 3600.0
 MAX_REQUESTS_PER_STEP = 5_000_000
 MAX_CHANNELS = 64
 MAX_SWEEP_STEPS = 50
+MAX_VOICE_STREAMS = 1000
+#: One word every 150 ms: about 400 words a minute, a fast talker's pace as a recogniser emits it.
+DEFAULT_WORD_INTERVAL_MS = 150.0
 #: Distinct generated texts a run builds at most (then they cycle): far above the server's
 #: cache size (an LRU of 4,096 by default), so a cycle finds nothing cached.
 MAX_GENERATED_TEXTS = 200_000
@@ -49,6 +52,22 @@ class LoadConfig:
         None, "Unix domain socket path to load instead of --target", metavar="PATH"
     )
     rpc: str = _opt("Analyze", "unary RPC to call", choices=UNARY_RPCS)
+    voice_streams: int | None = _opt(
+        None,
+        "voice mode: hold N concurrent AnalyzeStream calls, each revealing utterances word by "
+        "word as partial transcripts and then the final one, for --duration; reports partial and "
+        "final latency, supersession and the `stable` signal (docs/voice.md). --rate, --arrival, "
+        "--concurrency-limit, --rpc and --sweep do not apply",
+        type=int,
+        metavar="N",
+    )
+    word_interval_ms: float | None = _opt(
+        None,
+        f"with --voice-streams: time between one stream's words, i.e. its messages "
+        f"(default: {DEFAULT_WORD_INTERVAL_MS:g})",
+        type=float,
+        metavar="MS",
+    )
     rate: float = _opt(50.0, "offered load, requests per second", type=float, metavar="R")
     duration: float = _opt(10.0, "seconds of load (per step with --sweep)", type=float, metavar="S")
     arrival: str = _opt(
@@ -176,6 +195,7 @@ class LoadConfig:
             raise ConfigError(
                 f"--duration {self.duration:g} s is over the {MAX_DURATION_S:g} s bound"
             )
+        self._check_voice()
         _positive("--concurrency-limit", self.concurrency_limit)
         if not 1 <= self.channels <= MAX_CHANNELS:
             raise ConfigError(f"--channels must be between 1 and {MAX_CHANNELS}")
@@ -226,6 +246,39 @@ class LoadConfig:
                     f"{rate:g} req/s for {self.duration:g} s is over "
                     f"{MAX_REQUESTS_PER_STEP:,} requests"
                 )
+
+    def _check_voice(self) -> None:
+        if self.voice_streams is None:
+            if self.word_interval_ms is not None:
+                raise ConfigError("--word-interval-ms needs --voice-streams")
+            return
+        if not 1 <= self.voice_streams <= MAX_VOICE_STREAMS:
+            raise ConfigError(f"--voice-streams must be between 1 and {MAX_VOICE_STREAMS}")
+        if self.word_interval_ms is not None:
+            _positive("--word-interval-ms", self.word_interval_ms)
+        for flag, given in (
+            ("--sweep", self.sweep is not None),
+            ("--find-capacity", self.find_capacity),
+            ("--min-capacity-rps", self.min_capacity_rps is not None),
+        ):
+            if given:
+                raise ConfigError(f"--voice-streams cannot be combined with {flag}")
+        messages = self.voice_streams * self.duration / self.word_interval_s
+        if messages > MAX_REQUESTS_PER_STEP:
+            raise ConfigError(
+                f"{self.voice_streams} streams with a word every {self.word_interval_s * 1e3:g} ms "
+                f"for {self.duration:g} s is over {MAX_REQUESTS_PER_STEP:,} messages"
+            )
+
+    @property
+    def voice(self) -> bool:
+        """Whether this is a voice-streams run (AnalyzeStream) rather than a unary load."""
+        return self.voice_streams is not None
+
+    @property
+    def word_interval_s(self) -> float:
+        interval = self.word_interval_ms
+        return (DEFAULT_WORD_INTERVAL_MS if interval is None else interval) / 1000.0
 
     @property
     def address(self) -> str:

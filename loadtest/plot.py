@@ -80,5 +80,27 @@ def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None) ->
     fig.savefig(path, dpi=100)
 
 
+def plot_voice(rows: list[dict], path: Path, run) -> None:
+    """Per-second partial and final p50/p95 (by due time) of a voice run, and failed messages."""
+    fig = _figure()
+    ax = fig.subplots()
+    t = [row["t_s"] for row in rows]
+    for kind in ("partial", "final"):
+        for p, style in (("p50", "-"), ("p95", "--")):
+            ax.plot(t, [_nan(row[f"{kind}_{p}_ms"]) for row in rows], style, marker="o",
+                    markersize=3, label=f"{kind} {p}")
+    ax.set_xlabel("seconds since start (due time)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"{run.streams} voice streams, a word every {run.word_interval_s * 1e3:g} ms")
+    failed = [row["failed"] for row in rows]
+    if any(failed):
+        twin = ax.twinx()
+        twin.bar(t, failed, width=0.8, alpha=0.25, color="red", label="failed messages")
+        twin.set_ylabel("failed messages per second")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=100)
+
+
 def _nan(value: float | None) -> float:
     return float("nan") if value is None else value

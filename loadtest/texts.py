@@ -8,9 +8,20 @@ traffic, repeats and all; without --texts the run sends generated, never-repeate
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TextsError
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """One utterance and, when its line says, the intent it should get or that it is
+    out of scope (neither: unlabelled, as plain lines and generated texts are)."""
+
+    text: str
+    intent: str | None = None
+    ood: bool = False
 
 
 def load_texts(path: Path) -> list[str]:
@@ -52,3 +63,34 @@ def _text_of(line: str, path: Path, number: int) -> str:
     if not isinstance(text, str) or not text.strip():
         raise TextsError(f'{path}:{number}: a JSON line needs a non-empty string "text"')
     return text
+
+
+def load_labelled(path: Path) -> list[Labelled]:
+    """Like :func:`load_texts` (same files, same errors), keeping each JSON line's label:
+    its ``intent``, or ``"ood": true`` for an out-of-scope example; plain lines have none."""
+    if Path(path).is_dir():
+        splits = sorted(Path(path).glob("*.jsonl"))
+        if not splits:
+            raise TextsError(f"--texts {path} is a directory without *.jsonl files")
+        return [item for split in splits for item in load_labelled(split)]
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
+    items = []
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("{"):
+            items.append(Labelled(stripped))
+            continue
+        text = _text_of(stripped, path, number)
+        record = json.loads(stripped)
+        intent = record.get("intent")
+        if intent is not None and (not isinstance(intent, str) or not intent.strip()):
+            raise TextsError(f'{path}:{number}: "intent" must be a non-empty string')
+        items.append(Labelled(text, intent, record.get("ood") is True))
+    if not items:
+        raise TextsError(f"--texts {path} has no texts")
+    return items
