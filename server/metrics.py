@@ -93,8 +93,9 @@ class Metrics:
         # AnalyzeStream (server/stream.py): partials a later message of their stream superseded.
         self.stream_superseded = Counter("intentd_stream_superseded",
                                          "AnalyzeStream partials superseded by a later message: withdrawn from the "
-                                         "queue (never computed) or answered marked stale", ["outcome"], registry=r)
-        for outcome in ("withdrawn", "stale"):
+                                         "queue (never computed) or answered marked stale; or shed under load and "
+                                         "answered superseded", ["outcome"], registry=r)
+        for outcome in ("withdrawn", "stale", "shed"):
             self.stream_superseded.labels(outcome)
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
         self._within_slo = RollingRate()

@@ -18,6 +18,10 @@ cancelled, so the batcher skips them and it is never computed; it is answered `s
 no analysis. One already being tokenised or computed is answered in full, marked `stale`. A final
 (or a message without `is_final`) is never superseded; the next partial starts a new utterance.
 
+Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is answered
+`superseded` too, and the stream goes on (the next partial or the final covers the utterance); a
+final that is shed ends the stream with its status, as a unary call would fail.
+
 `stable`: the top intent (a follow-up's intent) and the slots (entity type and canonical value)
 have been the same over the last `stream_stable_n` answered partials of the utterance, this answer
 included, each with top confidence >= `stream_stable_confidence` and not out of distribution.
@@ -164,6 +168,7 @@ class VoiceStream:
                     self._compute(message, request, text, replace(options, owner=message)))
                 self.tasks.add(message.task)
                 message.task.add_done_callback(self.tasks.discard)
+                message.task.add_done_callback(_retrieved)
                 if not final:
                     self.partial = message
                 self.queue.put_nowait(message)
@@ -202,8 +207,12 @@ class VoiceStream:
             raise asyncio.CancelledError()  # cancelled by close(): the stream is going away
         error = task.exception()
         if error is not None:
-            if message.stale and isinstance(error, (Overloaded, DeadlineUnmeetable)):
-                return _superseded(message)  # shed or expired, and outdated anyway
+            if isinstance(error, (Overloaded, DeadlineUnmeetable)) and (message.stale or not message.final):
+                # a partial shed or out of time: the next message of the utterance covers it, so
+                # the call goes on (a shed final still ends the stream: nothing else answers it)
+                if not message.stale:
+                    self.servicer.metrics.stream_superseded.labels("shed").inc()
+                return _superseded(message)
             raise error
         analysis, reply = task.result()
         reply.is_final = message.final
@@ -211,6 +220,13 @@ class VoiceStream:
         reply.stale = message.stale
         reply.stable = self.stability.observe(analysis, message.final)
         return reply
+
+
+def _retrieved(task: asyncio.Task) -> None:
+    """Marks a computation's failure as seen: one left unanswered when the stream ends (the
+    caller left, or an earlier message failed) would otherwise be logged as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _with_analysis(analysis: Analysis, timing, threshold: float) -> tuple[Analysis, object]:

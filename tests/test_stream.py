@@ -15,6 +15,7 @@ import pytest
 from servers import ThreadServer, pb2, wait_for
 
 BLOCK = "i want to block my debit card"
+SHED_REASONS = ("queue_full", "budget")
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,45 @@ def test_a_started_partial_is_answered_stale_and_answers_keep_their_order(server
     assert stale.intents[0].name == "check_balance" and stale.timing.cache_hit  # computed, so answered in full
     assert current.intents and not current.stale and not current.is_final
     assert computed(server) == before + 2
+
+
+def shed(server) -> float:
+    return sum(server.metric("intentd_shed_total", {"reason": r}) for r in SHED_REASONS)
+
+
+def test_a_shed_partial_is_answered_superseded_and_the_stream_goes_on(banking_artifact):
+    """Under load a partial is best effort (the next message covers the utterance); a final is not."""
+    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=1) as srv:
+        release = srv.hold_model()
+        try:
+            stream = Duplex(srv.stub)
+            stream.send(final("hello there"))  # holds the only place
+            wait_for(lambda: srv.app.runner.queued == 1, "the first message to queue")
+            stream.send(partial("block my"))  # no room: shed
+            wait_for(lambda: shed(srv) == 1, "the partial to be shed")
+        finally:
+            release.set()
+        answers = [next(stream.call), next(stream.call)]  # the stream is still open
+        answers.append(stream.ask(final("block my debit card")))
+        stream.finish()
+        assert [(a.is_final, a.superseded) for a in answers] == [(True, False), (False, True), (True, False)]
+        assert answers[2].intents[0].name == "block_card"
+        assert srv.metric("intentd_stream_superseded_total", {"outcome": "shed"}) == 1
+
+        release = srv.hold_model()
+        try:
+            stream = Duplex(srv.stub)
+            stream.send(final("hello there"))
+            wait_for(lambda: srv.app.runner.queued == 1, "the first message to queue")
+            stream.send(final("block my debit card"))  # a shed final ends the stream
+            wait_for(lambda: shed(srv) == 2, "the final to be shed")
+        finally:
+            release.set()
+        first = next(stream.call)
+        assert first.is_final and first.intents
+        with pytest.raises(grpc.RpcError) as err:
+            stream.finish()
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_stable_after_n_agreeing_partials(server):
