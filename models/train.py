@@ -34,7 +34,7 @@ from intentd.server.tokenize import TextEncoder
 log = logging.getLogger(__name__)
 
 # auto epochs (auto_epochs): passes over the data, and a floor of steps for small data sets
-EPOCHS_INTENTS, EPOCHS_ENTITIES = 4, 10
+EPOCHS_INTENTS, EPOCHS_ENTITIES = 4, 8
 MIN_STEPS, MAX_EPOCHS = 250, 50
 
 

@@ -187,7 +187,9 @@ print(reply.intents[0].name)
 # Workers call Analyze back to back (distinct texts: no cache hits) until intentd refuses them
 # (UNAVAILABLE "draining") or is gone; the test sends SIGTERM once READY is printed and tells the
 # client on stdin. Every call must end OK, refused, or unable to connect: anything else (CANCELLED,
-# a reset stream, INTERNAL...) is a request the server accepted and lost.
+# a reset stream, INTERNAL...) is a request the server accepted and lost. RESOURCE_EXHAUSTED is a
+# refusal at admission (16 callers back to back are more work than a 25 ms budget allows on a
+# busy host): the worker backs off and retries, as the docs tell clients to.
 LOAD = f"""
 import json, sys, threading, time, grpc
 from intentd.protogen import import_stubs
@@ -204,6 +206,8 @@ def classify(exc):
         return "refused"
     if code == grpc.StatusCode.UNAVAILABLE and any(s in details for s in ("failed to connect", "Connection refused", "No such file")):
         return "unreachable"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "server busy" in details:
+        return "busy"
     return f"lost {{code.name}}: {{details}}"
 
 def worker(i):
@@ -222,7 +226,9 @@ def worker(i):
                 counts["ok_after_term"] += bool(term)
                 if counts["ok"] >= 200:
                     ready.set()
-        if kind != "ok":
+        if kind == "busy":
+            time.sleep(0.01)
+        elif kind != "ok":
             return
 
 threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(16)]
@@ -281,7 +287,7 @@ def test_sidecar_pod_serves_the_app_through_the_socket_and_drains(engine, image,
         drained = time.monotonic() - signalled
         logs = logs_of(engine, intentd)
         report(f"SIGTERM under load: {result}; intentd exited {exit_code} {drained:.1f} s after the signal")
-        lost = {k: v for k, v in result["outcomes"].items() if k not in ("ok", "refused", "unreachable")}
+        lost = {k: v for k, v in result["outcomes"].items() if k not in ("ok", "busy", "refused", "unreachable")}
         assert not lost, f"requests lost in the drain: {lost}\n{logs}"
         assert result["still_running"] == 0
         assert result["outcomes"]["ok"] >= 200
