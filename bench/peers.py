@@ -1,13 +1,13 @@
 """`make bench-peers`: intentd against PyTriton serving the same ONNX file, one client for both (issue 12).
 
-    python bench/peers.py [--model models/artifacts/example] [--out bench-results] [--rounds 2]
+    python bench/peers.py [--model models/artifacts/example] [--out bench-results] [--rounds 3]
                           [--pytriton-python .venv/peers/bin/python] [--quick]
 
 Figures: p50 at 20 req/s and capacity (highest rate with p95 <= 25 ms and no errors, the load
 tester's search) for each server, and their ratio; issue 12 asks for capacity >= 1.5 x PyTriton's.
 
 The two servers, cache off on both, each alone on the machine in its turn (intentd, PyTriton,
-intentd, PyTriton with --rounds 2):
+intentd, PyTriton, ... for --rounds):
 - intentd: `intentd serve --cache-size 0 --intra-op-threads 1` (its default on 2 cores), the INT8
   graph one row at a time; per request it also calibrates, decodes and resolves entities, scores
   OOD and builds the response.
@@ -459,7 +459,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(REPO / "models" / "artifacts" / "example"))
     parser.add_argument("--out", default=str(REPO / "bench-results"))
-    parser.add_argument("--rounds", type=int, default=2, help="turns each server takes (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each server takes (default 3)")
     parser.add_argument("--pytriton-python", default=str(REPO / ".venv" / "peers" / "bin" / "python"),
                         help="the Python of the venv with nvidia-pytriton (make bench-peers makes it)")
     parser.add_argument("--quick", action="store_true", help="short steps, one round (a smoke run, not for figures)")
