@@ -14,23 +14,23 @@ import collections
 import json
 import random
 import sys
+from collections.abc import Callable
 
 import numpy as np
 
 
-async def step(target: str, texts: list[str], rate: float, duration: float, deadline_s: float | None,
-               seed: int) -> dict:
+async def open_loop(target: str, call_of: Callable, requests: list, rate: float, duration: float, seed: int,
+                    deadline_s: float | None = None) -> dict:
+    """Poisson arrivals at `rate` for `duration` seconds, latency from each request's due time.
+    `call_of(channel)` is the unary call to drive (intentd's Analyze, or a peer server's), so
+    every server is measured by the same client."""
     import grpc
 
-    from intentd.protogen import import_stubs
-
-    pb2, pb2_grpc = import_stubs()
     rng = random.Random(seed)
-    requests = [pb2.AnalyzeRequest(text=t) for t in texts]
     async with grpc.aio.insecure_channel(target) as channel:
-        stub = pb2_grpc.IntentServiceStub(channel)
+        call = call_of(channel)
         for request in requests[:20]:  # warm the connection and the server
-            await stub.Analyze(request, timeout=10)
+            await call(request, timeout=10)
         latencies: list[float] = []
         codes: collections.Counter[str] = collections.Counter()
         loop = asyncio.get_running_loop()
@@ -39,7 +39,7 @@ async def step(target: str, texts: list[str], rate: float, duration: float, dead
 
         async def one(request, due_at: float) -> None:
             try:
-                await stub.Analyze(request, timeout=deadline_s)
+                await call(request, timeout=deadline_s)
             except grpc.RpcError as exc:
                 codes[exc.code().name] += 1
                 return
@@ -65,23 +65,34 @@ def run(target: str, texts: list[str], rate: float, duration: float, deadline_s:
         seed: int = 0) -> dict:
     import uvloop
 
-    return uvloop.run(step(target, texts, rate, duration, deadline_s, seed))
+    from intentd.protogen import import_stubs
+
+    pb2, pb2_grpc = import_stubs()
+    requests = [pb2.AnalyzeRequest(text=t) for t in texts]
+    return uvloop.run(open_loop(target, lambda channel: pb2_grpc.IntentServiceStub(channel).Analyze, requests,
+                                rate, duration, seed, deadline_s))
 
 
-def find_capacity(target: str, texts: list[str], start: float, duration: float, slo_p95_ms: float,
-                  max_rate: float = 5000.0) -> tuple[float | None, list[dict]]:
-    """Highest rate whose p95 meets the SLO with no errors (the load tester's search)."""
+def search_capacity(step_at: Callable[[float, int], dict], label: str, slo_p95_ms: float, start: float = 25.0,
+                    max_rate: float = 5000.0) -> tuple[float | None, list[dict]]:
+    """Highest rate whose p95 meets the SLO with no errors (the load tester's search);
+    `step_at(rate, seed)` runs one step."""
     from intentd.loadtest.capacity import Search
 
     search, steps = Search(start, max_rate, max_steps=14), []
     for rate in search:
-        result = run(target, texts, rate, duration, seed=len(steps))
-        passed = not result["errors"] and result["p95_ms"] <= slo_p95_ms
-        search.record(rate, passed)
+        result = step_at(rate, len(steps))
+        search.record(rate, not result["errors"] and result["p95_ms"] <= slo_p95_ms)
         steps.append(result)
-        print(f"grpcio client: {rate:g} req/s p95 {result['p95_ms']:.1f} ms errors {result['errors']}",
-              file=sys.stderr)
+        print(f"{label}: {rate:g} req/s p50 {result['p50_ms']:.1f} ms p95 {result['p95_ms']:.1f} ms "
+              f"errors {result['errors'] or 0}", file=sys.stderr)
     return search.capacity, steps
+
+
+def find_capacity(target: str, texts: list[str], start: float, duration: float, slo_p95_ms: float,
+                  max_rate: float = 5000.0) -> tuple[float | None, list[dict]]:
+    return search_capacity(lambda rate, seed: run(target, texts, rate, duration, seed=seed), "grpcio client",
+                           slo_p95_ms, start, max_rate)
 
 
 def utterances(n: int, seed: int = 1) -> list[str]:

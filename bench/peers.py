@@ -34,11 +34,8 @@ The client runs on the same cores as the server. Writes peers.json and peers.md 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import collections
 import json
 import os
-import random
 import signal
 import socket
 import statistics
@@ -219,43 +216,9 @@ def triton_peer(labels: list[str]) -> Peer:
 
 
 async def open_loop(target: str, peer: Peer, requests: list, rate: float, duration: float, seed: int) -> dict:
-    """bench/grpcio_load.py's step, the call made a parameter."""
-    import grpc
-    import numpy as np
+    from bench import grpcio_load  # the same client for every server
 
-    rng = random.Random(seed)
-    async with grpc.aio.insecure_channel(target) as channel:
-        call = peer.call(channel)
-        for request in requests[:20]:  # warm the connection and the server
-            await call(request, timeout=10)
-        latencies: list[float] = []
-        codes: collections.Counter[str] = collections.Counter()
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
-        due, tasks, i = start, [], 20
-
-        async def one(request, due_at: float) -> None:
-            try:
-                await call(request)
-            except grpc.RpcError as exc:
-                codes[exc.code().name] += 1
-                return
-            codes["OK"] += 1
-            latencies.append(loop.time() - due_at)
-
-        while due < start + duration:
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(one(requests[i % len(requests)], due)))
-            i += 1
-            due += rng.expovariate(rate)
-        await asyncio.gather(*tasks)
-    lat = np.array(latencies) * 1e3 if latencies else np.array([np.nan])
-    return {"offered_rps": rate, "sent": len(tasks), "ok": codes["OK"],
-            "errors": {k: v for k, v in codes.items() if k != "OK"}, "ok_per_s": codes["OK"] / duration,
-            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "p99_ms": float(np.percentile(lat, 99))}
+    return await grpcio_load.open_loop(target, peer.call, requests, rate, duration, seed)
 
 
 async def top_intents(target: str, peer: Peer, texts: list[str]) -> list[str]:
@@ -273,17 +236,13 @@ def uvloop_run(coro):
 
 
 def capacity(target: str, peer: Peer, requests: list, step_s: float) -> dict:
-    """Highest rate whose p95 meets the SLO with no errors (the load tester's search, as grpcio_load's)."""
-    from intentd.loadtest.capacity import Search
+    """Highest rate whose p95 meets the SLO with no errors (the load tester's search)."""
+    from bench import grpcio_load
 
-    search, steps = Search(25.0, 5000.0, max_steps=14), []
-    for rate in search:
-        result = uvloop_run(open_loop(target, peer, requests, rate, step_s, seed=len(steps)))
-        search.record(rate, not result["errors"] and result["p95_ms"] <= SLO_P95_MS)
-        steps.append(result)
-        print(f"  {peer.name}: {rate:g} req/s p50 {result['p50_ms']:.1f} ms p95 {result['p95_ms']:.1f} ms "
-              f"errors {result['errors'] or 0}", file=sys.stderr)
-    return {"capacity_rps": search.capacity, "steps": steps}
+    found, steps = grpcio_load.search_capacity(
+        lambda rate, seed: uvloop_run(open_loop(target, peer, requests, rate, step_s, seed)), f"  {peer.name}",
+        SLO_P95_MS)
+    return {"capacity_rps": found, "steps": steps}
 
 
 def measure(target: str, peer: Peer, texts: list[str], low_s: float, step_s: float) -> dict:
