@@ -83,11 +83,7 @@ def _run(config: LoadConfig) -> int:
         evaluate(steps[0], config) if config.mode == "fixed" else evaluate_sweep(steps, config)
     )
     result = result_dict(config, steps, verdict, loop_name, payloads)
-    if config.json:
-        print(json.dumps(result))
-        print(verdict.line(), file=sys.stderr)
-    else:
-        print(format_text(result))
+    _print(result, verdict, config, format_text)
     if config.plot is not None:
         if config.mode != "fixed":
             plot_sweep(steps, config.plot, config.slo_p95_ms)
@@ -119,11 +115,7 @@ def _run_voice(config: LoadConfig) -> int:
     figures = summary(run)
     verdict = evaluate(figures, config)
     result = result_dict(config, run, texts, verdict, figures)
-    if config.json:
-        print(json.dumps(result))
-        print(verdict.line(), file=sys.stderr)
-    else:
-        print(format_text(result))
+    _print(result, verdict, config, format_text)
     if config.plot is not None:
         plot_voice(timeline(run), config.plot, run)
     return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
@@ -139,3 +131,12 @@ def _loop_factory(use_uvloop: bool):
         else:
             return uvloop.new_event_loop, "uvloop"
     return None, "asyncio"
+
+
+def _print(result: dict, verdict, config: LoadConfig, format_text) -> None:
+    """The result on stdout (JSON, or text for people); with --json the verdict also goes to stderr."""
+    if config.json:
+        print(json.dumps(result))
+        print(verdict.line(), file=sys.stderr)
+    else:
+        print(format_text(result))

@@ -31,30 +31,52 @@ def load_texts(path: Path) -> list[str]:
     A line starting with ``{`` is read as a JSON object (canonical data: out-of-scope
     examples are kept, they are real traffic too); any other non-blank line is a text.
     """
-    if Path(path).is_dir():
-        splits = sorted(Path(path).glob("*.jsonl"))
-        if not splits:
-            raise TextsError(f"--texts {path} is a directory without *.jsonl files")
-        return [text for split in splits for text in load_texts(split)]
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
-    texts = []
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if stripped.startswith("{"):
-            texts.append(_text_of(stripped, path, number))
-        else:
-            texts.append(stripped)
+    texts = [_record_of(line, where, number)["text"] if line.startswith("{") else line
+             for where, number, line in _lines(path)]
     if not texts:
         raise TextsError(f"--texts {path} has no texts")
     return texts
 
 
-def _text_of(line: str, path: Path, number: int) -> str:
+def load_labelled(path: Path) -> list[Labelled]:
+    """Like :func:`load_texts` (same files, same errors), keeping each JSON line's label:
+    its ``intent``, or ``"ood": true`` for an out-of-scope example; plain lines have none."""
+    items = []
+    for where, number, line in _lines(path):
+        if not line.startswith("{"):
+            items.append(Labelled(line))
+            continue
+        record = _record_of(line, where, number)
+        intent = record.get("intent")
+        if intent is not None and (not isinstance(intent, str) or not intent.strip()):
+            raise TextsError(f'{where}:{number}: "intent" must be a non-empty string')
+        items.append(Labelled(record["text"], intent, record.get("ood") is True))
+    if not items:
+        raise TextsError(f"--texts {path} has no texts")
+    return items
+
+
+def _lines(path: Path):
+    """(file, line number, stripped line) of every non-blank line of ``path``, or of each
+    ``*.jsonl`` split in it when it is a directory."""
+    if Path(path).is_dir():
+        splits = sorted(Path(path).glob("*.jsonl"))
+        if not splits:
+            raise TextsError(f"--texts {path} is a directory without *.jsonl files")
+        for split in splits:
+            yield from _lines(split)
+        return
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield path, number, line.strip()
+
+
+def _record_of(line: str, path: Path, number: int) -> dict:
+    """A JSON line's object, with its non-empty ``text`` checked."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -62,35 +84,4 @@ def _text_of(line: str, path: Path, number: int) -> str:
     text = record.get("text") if isinstance(record, dict) else None
     if not isinstance(text, str) or not text.strip():
         raise TextsError(f'{path}:{number}: a JSON line needs a non-empty string "text"')
-    return text
-
-
-def load_labelled(path: Path) -> list[Labelled]:
-    """Like :func:`load_texts` (same files, same errors), keeping each JSON line's label:
-    its ``intent``, or ``"ood": true`` for an out-of-scope example; plain lines have none."""
-    if Path(path).is_dir():
-        splits = sorted(Path(path).glob("*.jsonl"))
-        if not splits:
-            raise TextsError(f"--texts {path} is a directory without *.jsonl files")
-        return [item for split in splits for item in load_labelled(split)]
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
-    items = []
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("{"):
-            items.append(Labelled(stripped))
-            continue
-        text = _text_of(stripped, path, number)
-        record = json.loads(stripped)
-        intent = record.get("intent")
-        if intent is not None and (not isinstance(intent, str) or not intent.strip()):
-            raise TextsError(f'{path}:{number}: "intent" must be a non-empty string')
-        items.append(Labelled(text, intent, record.get("ood") is True))
-    if not items:
-        raise TextsError(f"--texts {path} has no texts")
-    return items
+    return record
