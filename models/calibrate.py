@@ -200,15 +200,11 @@ def pick_threshold(in_scope_scores: np.ndarray, target_fer: float, escalated: np
 
 
 def _unsure(policy: EscalationPolicy, probs: np.ndarray, intents: Sequence[str]) -> np.ndarray:
-    """Which rows the server escalates for low confidence or ambiguity (not for a policy intent,
-    which is where such a query is meant to go); the order of EscalationPolicy.decide."""
-    if len(probs) == 0:
-        return np.zeros(0, dtype=bool)
+    """Which rows the server escalates for low confidence or ambiguity (EscalationPolicy.unsure)."""
     ranked = np.sort(probs, axis=1)
-    top = ranked[:, -1]
     second = ranked[:, -2] if probs.shape[1] > 1 else np.zeros(len(probs))
-    by_policy = np.isin(np.asarray(intents, dtype=object)[probs.argmax(1)], list(policy.policy))
-    return ~by_policy & ((top < policy.low_confidence) | (top - second < policy.ambiguity_margin))
+    return np.array([policy.unsure(intents[i], top, other) is not None
+                     for i, top, other in zip(probs.argmax(1), ranked[:, -1], second)], dtype=bool)
 
 
 def _combine(scores: dict, weights: dict, center: dict, scale: dict) -> np.ndarray:

@@ -49,10 +49,23 @@ class EscalationPolicy:
         if top_name in self.policy:
             return Escalation(True, "policy", self.policy[top_name], scores,
                               f"the domain sends intent {top_name!r} to {self.policy[top_name]}")
-        if top_p < self.low_confidence:
-            return Escalation(True, "low_confidence", self.tiers["low_confidence"], scores,
+        reason = self.unsure(top_name, top_p, second_p)
+        if reason == "low_confidence":
+            return Escalation(True, reason, self.tiers[reason], scores,
                               f"top intent confidence {top_p:.2f} < {self.low_confidence:.2f}")
-        if top_p - second_p < self.ambiguity_margin:
-            return Escalation(True, "ambiguous", self.tiers["ambiguous"], scores,
+        if reason == "ambiguous":
+            return Escalation(True, reason, self.tiers[reason], scores,
                               f"top two intents within {top_p - second_p:.2f} (< {self.ambiguity_margin:.2f})")
         return Escalation(False, None, None, scores, "")
+
+    def unsure(self, top_name: str, top_p: float, second_p: float) -> str | None:
+        """"low_confidence" or "ambiguous" when rules 3-4 escalate an in-distribution answer
+        (never for a policy intent, which goes where the domain says); calibration counts these
+        against the false-escalation budget."""
+        if top_name in self.policy:
+            return None
+        if top_p < self.low_confidence:
+            return "low_confidence"
+        if top_p - second_p < self.ambiguity_margin:
+            return "ambiguous"
+        return None
