@@ -55,16 +55,28 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_budget(args: argparse.Namespace) -> None:
+    if args.target_fer is not None and not 0.0 <= args.target_fer < 1.0:
+        raise UsageError(f"--target-fer must be in [0, 1) (got {args.target_fer:g})")
+    if args.budget_confidence is not None and not 0.0 < args.budget_confidence < 1.0:
+        raise UsageError(f"--budget-confidence must be in (0, 1) (got {args.budget_confidence:g})")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from intentd.models.build import BuildOptions, build
     from intentd.models.config import TrainConfig
 
+    _check_budget(args)
     for flag, value, low in (("--epochs", args.epochs, 1), ("--patience", args.patience, 0),
                              ("--batch-size", args.batch_size, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag} must be at least {low} (got {value})")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
+    if not 0.0 <= args.distill_weight <= 1.0:
+        raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
+    if args.teacher and not Path(args.teacher, "manifest.json").is_file():
+        raise UsageError(f"--teacher {args.teacher}: not an artifact folder (no manifest.json)")
     config = TrainConfig(
         base=args.base,
         epochs=args.epochs,
@@ -75,6 +87,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         freeze_embeddings=None if args.train_embeddings is None else not args.train_embeddings,
         tag_context=args.tag_context,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
         average_last=args.average_last,
         lora=args.lora,
         seed=args.seed,
@@ -88,6 +102,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         domain=Path(args.domain) if args.domain else None,
         name=args.name,
         target_fer=args.target_fer,
+        budget_confidence=args.budget_confidence,
         int8_max_drop=args.int8_max_drop / 100.0,
         progress=not args.quiet,
         strict=args.strict,
@@ -109,7 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from intentd.models.build import recalibrate
 
-    manifest = recalibrate(Path(args.model), Path(args.data), args.target_fer, progress=not args.json)
+    _check_budget(args)
+    manifest = recalibrate(Path(args.model), Path(args.data), args.target_fer, progress=not args.json,
+                           budget_confidence=args.budget_confidence)
     ood = manifest["calibration"]["ood"]
     summary = {"version": manifest["version"], "target_false_escalation_rate": ood["target_false_escalation_rate"],
                "threshold": ood["threshold"], "valid": ood["valid"], "metrics": manifest["metrics"]}
@@ -164,9 +181,10 @@ def _print_eval(report: dict) -> None:
     print(f"  oos recall           {pct(report['oos_recall'])}")
     escalation = report.get("escalation") or {}
     reasons = ", ".join(f"{name} {pct(rate)}" for name, rate in (escalation.get("by_reason") or {}).items() if rate)
-    budget = escalation.get("budget")
+    budget, confidence = escalation.get("budget"), escalation.get("budget_confidence")
+    held = f" with {100 * confidence:.0f} % confidence" if confidence else ""
     print(f"  false escalations    {pct(report['false_escalation_rate'])}"
-          + (f"  (budget {pct(budget)}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else ""))
+          + (f"  (budget {pct(budget)}{held}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else ""))
     auroc = report["ood_auroc"]
     print(f"  OOD AUROC            {'n/a' if auroc is None else f'{auroc:.4f}'}")
     print(f"  ECE                  {report['calibration']['ece']:.4f}")
@@ -291,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tag-context", action=argparse.BooleanOptionalAction, default=None,
                     help="the entity tag head also reads the sentence embedding (default: when the data "
                          "has entity spans)")
+    tr.add_argument("--teacher", metavar="ARTIFACT",
+                    help="also learn this artifact's intent distributions (distillation; same intents, any base)")
+    tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",
+                    help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
@@ -299,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--target-fer", type=float,
                     help="target false escalation rate on in-scope validation queries "
                          "(default: the domain's escalation.target_false_escalation_rate, else 0.05)")
+    tr.add_argument("--budget-confidence", type=float, metavar="P",
+                    help="probability that the budget holds on new queries like the validation split's "
+                         "(default: the domain's escalation.budget_confidence, else 0.9; 0.5 holds it on average)")
     tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -309,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--model", required=True, help="artifact folder (rewritten in place)")
     ca.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (as for train)")
     ca.add_argument("--target-fer", type=float, help="target false escalation rate on in-scope validation queries")
+    ca.add_argument("--budget-confidence", type=float, metavar="P",
+                    help="probability that the budget holds on new queries like the validation split's "
+                         "(default: the domain's escalation.budget_confidence, else 0.9; 0.5 holds it on average)")
     ca.add_argument("--json", action="store_true")
     ca.set_defaults(func=_cmd_calibrate)
 

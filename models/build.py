@@ -23,7 +23,7 @@ import yaml
 
 from intentd import __version__
 from intentd.errors import IntentdError
-from intentd.models.calibrate import DEFAULT_TARGET_FER, RawSet, calibrate, intent_targets, run_raw
+from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER, RawSet, calibrate, intent_targets, run_raw
 from intentd.models.data.checks import check_training_data
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
@@ -56,6 +56,7 @@ class BuildOptions:
     domain: Path | None = None  # domain.yaml; default: <data>/domain.yaml when present
     name: str | None = None
     target_fer: float | None = None  # None: the domain's escalation.target_false_escalation_rate, else 5 %
+    budget_confidence: float | None = None  # None: the domain's escalation.budget_confidence, else 0.9
     int8_max_drop: float = INT8_MAX_ACCURACY_DROP
     progress: bool = True
     strict: bool = False  # warnings about the data or domain.yaml are errors
@@ -155,7 +156,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         )
 
     say("calibrating (temperature, OOD statistics, threshold) on the served model ...")
-    _calibrate_into(staging, manifest, splits, _target_fer(options.target_fer, domain), domain,
+    _calibrate_into(staging, manifest, splits, _budget(options.target_fer, options.budget_confidence, domain), domain,
                     valid_raw=raw[INT8_FILE])
     manifest.update(
         {
@@ -169,7 +170,8 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     return manifest
 
 
-def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, progress: bool = True) -> dict:
+def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, progress: bool = True,
+                budget_confidence: float | None = None) -> dict:
     """`intentd calibrate`: refit calibration and the OOD threshold of an existing artifact (no
     retraining), e.g. to change the escalation budget. The version changes with the calibration."""
     from intentd.server.artifact import load_artifact
@@ -177,23 +179,26 @@ def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, pro
     splits = load_splits(data)
     loaded = load_artifact(artifact)  # verifies every file first
     manifest = dict(loaded.manifest)
-    _calibrate_into(artifact, manifest, splits, _target_fer(target_fer, loaded.domain), loaded.domain)
+    _calibrate_into(artifact, manifest, splits, _budget(target_fer, budget_confidence, loaded.domain), loaded.domain)
     _evaluate_into(artifact, manifest, splits, _say(progress))
     return manifest
 
 
-def _target_fer(flag: float | None, domain: dict | None) -> float:
-    if flag is not None:
-        return flag
+def _budget(rate: float | None, confidence: float | None, domain: dict | None) -> tuple[float, float]:
+    """(target false-escalation rate, the confidence that it holds): flags, else the domain's
+    `escalation:` section, else the defaults."""
     section = (domain or {}).get("escalation") or {}
-    return float(section.get("target_false_escalation_rate", DEFAULT_TARGET_FER))
+    return (float(rate if rate is not None else section.get("target_false_escalation_rate", DEFAULT_TARGET_FER)),
+            float(confidence if confidence is not None else section.get("budget_confidence", BUDGET_CONFIDENCE)))
 
 
 def _calibrate_into(
-    root: Path, manifest: dict, splits: dict, target_fer: float, domain: dict | None, valid_raw: RawSet | None = None
+    root: Path, manifest: dict, splits: dict, budget: tuple[float, float], domain: dict | None,
+    valid_raw: RawSet | None = None
 ) -> None:
+    target_fer, confidence = budget
     calibration, stats = calibrate(Model.load(root), splits["train"], splits["valid"], target_fer, valid_raw,
-                                   EscalationPolicy(domain))
+                                   EscalationPolicy(domain), confidence)
     tmp = root / "ood_stats.tmp.npz"
     np.savez(tmp, **stats)
     tmp.replace(root / "ood_stats.npz")

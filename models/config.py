@@ -32,6 +32,9 @@ class TrainConfig:
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None
     tag_context: bool | None = None  # the tag head also reads the sentence embedding
+    teacher: str | None = None  # an artifact whose intent distributions the model also learns (distillation)
+    distill_weight: float = 0.5  # share of the in-scope intent loss that follows the teacher
+    distill_temperature: float = 2.0
     average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid
     lora: bool = False
     lora_rank: int = 16

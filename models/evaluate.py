@@ -162,6 +162,7 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
         "false_escalation_rate": false / n if examples else 0.0,
         "ood_flag_rate": sum(a.prediction.is_ood for a in analyses) / n if examples else 0.0,
         "budget": ood.get("target_false_escalation_rate"),
+        "budget_confidence": ood.get("budget_confidence"),  # P(the budget holds), models/calibrate.py
         "by_reason": {reason: count / n for reason, count in sorted(reasons.items())},
     }
 

@@ -26,6 +26,7 @@ class Features:
     ids: np.ndarray  # int64 [T]
     tags: np.ndarray  # int64 [T], IGNORE where no word starts
     intent: int
+    soft: np.ndarray | None = None  # float32 [n_intents]: a teacher's intent distribution (distillation)
 
 
 @dataclass
@@ -101,4 +102,7 @@ def collate(items: Sequence[Features], pad_id: int) -> dict[str, torch.Tensor]:
         mask[row, :n] = 1
         tags[row, :n] = torch.from_numpy(f.tags)
     intents = torch.tensor([f.intent for f in items], dtype=torch.long)
-    return {"input_ids": ids, "attention_mask": mask, "tags": tags, "intents": intents}
+    batch = {"input_ids": ids, "attention_mask": mask, "tags": tags, "intents": intents}
+    if items[0].soft is not None:
+        batch["soft"] = torch.from_numpy(np.stack([f.soft for f in items]))
+    return batch

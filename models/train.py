@@ -104,6 +104,12 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if alignment.inexact:
         log.warning("%d of %d entity spans do not start/end on a word boundary", alignment.inexact, alignment.spans)
 
+    if config.teacher:
+        from intentd.models.distill import teacher_probabilities
+
+        soft = teacher_probabilities(config.teacher, train_set, labels.intents, config.distill_temperature)
+        for features, row in zip(train_features, soft):
+            features.soft = row
     has_entities = any(ex.entities for ex in train_set)
     config = for_data(config, has_entities)
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context)
@@ -363,7 +369,13 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     in_scope = intents != OOD_INTENT
     loss = intent_logits.new_zeros(())
     if in_scope.any():
-        loss = loss + F.cross_entropy(intent_logits[in_scope], intents[in_scope])
+        hard = F.cross_entropy(intent_logits[in_scope], intents[in_scope])
+        if "soft" in batch:  # distillation (models/distill.py)
+            t, w = config.distill_temperature, config.distill_weight
+            student = F.log_softmax(intent_logits[in_scope] / t, -1)
+            soft = F.kl_div(student, batch["soft"][in_scope], reduction="batchmean") * t * t
+            hard = (1 - w) * hard + w * soft
+        loss = loss + hard
     if (~in_scope).any():
         # outlier exposure: push out-of-scope examples towards a uniform intent distribution
         loss = loss + config.ood_loss_weight * -F.log_softmax(intent_logits[~in_scope], -1).mean()

@@ -251,3 +251,13 @@ def test_calibrate_cli_changes_budget_and_version(banking_artifact: Path, tmp_pa
     # a looser budget escalates more in-scope validation queries, and the artifact still verifies
     assert out["valid"]["false_escalation_rate"] >= before["calibration"]["ood"]["valid"]["false_escalation_rate"]
     assert Model.load(art).ood.threshold == pytest.approx(out["threshold"])
+    # the same budget held on average (0.5) instead of with 90 % confidence allows more escalations
+    looser = json.loads(intentd("calibrate", "--model", str(art), "--data", str(BANKING), "--target-fer", "0.10",
+                                "--budget-confidence", "0.5", "--json").stdout)
+    ood = json.loads((art / "manifest.json").read_text())["calibration"]["ood"]
+    assert ood["budget_confidence"] == 0.5 and out["valid"]["false_escalation_rate"] <= 0.10
+    assert looser["threshold"] <= out["threshold"]
+    assert looser["valid"]["false_escalation_rate"] >= out["valid"]["false_escalation_rate"]
+    for flag, value in (("--budget-confidence", "1"), ("--target-fer", "1.5")):
+        proc = intentd("calibrate", "--model", str(art), "--data", str(BANKING), flag, value, check=False)
+        assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr

@@ -65,6 +65,7 @@ def validate_domain(domain: dict, path: str | Path) -> None:
         raise DataError("'escalation' must be a mapping", path, lines.get(("escalation",)))
     ranges = {  # what calibration (pick_threshold) and the escalation policy accept
         "target_false_escalation_rate": ("in [0, 1)", lambda x: 0.0 <= x < 1.0),
+        "budget_confidence": ("in (0, 1)", lambda x: 0.0 < x < 1.0),
         "low_confidence_threshold": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
         "ambiguity_margin": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
     }

@@ -1,0 +1,102 @@
+"""Distillation (`intentd train --teacher ARTIFACT`): the loss, the teacher's targets, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from intentd.models.config import TrainConfig
+from intentd.models.data.schema import read_jsonl
+from intentd.models.distill import TeacherError, teacher_probabilities
+from intentd.models.train import _loss
+from intentd.server.decode import softmax
+from intentd.server.model import Model
+
+from conftest import BANKING
+from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+
+
+class _Logits(torch.nn.Module):
+    """Stands in for the joint model inside `_loss`: returns fixed outputs."""
+
+    def __init__(self, intent_logits: torch.Tensor, n_tags: int = 3):
+        super().__init__()
+        self.intent_logits = intent_logits
+        self.n_tags = n_tags
+
+    def forward(self, input_ids, attention_mask):
+        b, t = input_ids.shape
+        return self.intent_logits, torch.zeros(b, t, self.n_tags), torch.zeros(b, 4)
+
+
+def _batch(intents: list[int], soft: np.ndarray | None) -> dict:
+    n = len(intents)
+    batch = {"input_ids": torch.ones(n, 3, dtype=torch.long), "attention_mask": torch.ones(n, 3, dtype=torch.long),
+             "tags": torch.full((n, 3), -100), "intents": torch.tensor(intents)}
+    if soft is not None:
+        batch["soft"] = torch.from_numpy(soft.astype(np.float32))
+    return batch
+
+
+def test_a_one_hot_teacher_at_temperature_one_is_the_label_loss():
+    """KL(one-hot || student) is the cross-entropy: a teacher that only repeats the labels changes
+    nothing, whatever the weight. A teacher that disagrees must change the loss."""
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2], [1.0, 1.0, 3.0]])
+    intents = [0, 2, 1]
+    model = _Logits(logits)
+    plain = _loss(model, _batch(intents, None), TrainConfig())
+    one_hot = np.eye(3)[intents]
+    for weight in (0.3, 1.0):
+        config = TrainConfig(distill_weight=weight, distill_temperature=1.0)
+        torch.testing.assert_close(_loss(model, _batch(intents, one_hot), config), plain)
+    disagreeing = np.eye(3)[[1, 0, 0]]
+    assert _loss(model, _batch(intents, disagreeing), TrainConfig(distill_weight=0.5)) > plain + 0.1
+
+
+def test_teacher_targets_follow_the_students_intent_order(banking_artifact: Path):
+    examples = read_jsonl(BANKING / "valid.jsonl")[:40]
+    teacher = Model.load(banking_artifact)
+    intents = list(reversed(teacher.labels.intents))
+    probs = teacher_probabilities(banking_artifact, examples, intents, temperature=1.0)
+    assert probs.shape == (len(examples), len(intents))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    fp32 = Model.load(banking_artifact, model="model.fp32.onnx")
+    raw = fp32.infer(fp32.encode([ex.text for ex in examples]))
+    expected = softmax(raw.intent_logits.astype(np.float64))[:, ::-1]
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+    hotter = teacher_probabilities(banking_artifact, examples, intents, temperature=4.0)
+    assert (hotter.max(1) < probs.max(1) + 1e-6).all()  # a higher temperature spreads the mass
+
+
+def test_a_teacher_with_other_intents_is_refused_before_training(banking_artifact: Path, tmp_path: Path):
+    data = tmp_path / "three-intents"
+    data.mkdir()
+    keep = {"find_atm", "report_fraud", "affirm"}
+    for split in ("train", "valid"):
+        lines = [line for line in (BANKING / f"{split}.jsonl").read_text().splitlines()
+                 if json.loads(line).get("intent") in keep]
+        (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TeacherError, match="intents differ"):
+        teacher_probabilities(banking_artifact, read_jsonl(data / "train.jsonl"), sorted(keep), 2.0)
+    proc = intentd("train", "--data", str(data), "--out", str(tmp_path / "never"), "--teacher",
+                   str(banking_artifact), "--quiet", check=False)
+    assert proc.returncode == 2 and "intents differ" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "never").exists()
+
+
+def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_path: Path):  # noqa: F811
+    out = tmp_path / "student"
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
+            "--limit", "150", "--teacher", str(banking_artifact), "--distill-weight", "0.7",
+            "--int8-max-drop", "100", "--quiet")
+    config = json.loads((out / "manifest.json").read_text())["training"]["config"]
+    assert config["teacher"] == str(banking_artifact) and config["distill_weight"] == 0.7
+    shutil.rmtree(out)
+    proc = intentd("train", "--data", str(BANKING), "--out", str(out), "--teacher", str(tmp_path), "--quiet",
+                   check=False)
+    assert proc.returncode == 2 and "not an artifact" in proc.stderr
