@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from intentd.models.build import BuildOptions, build
 from intentd.models.config import TrainConfig, default_base
@@ -41,7 +42,10 @@ def test_artifact_has_contract_files(banking_artifact: Path):
     for key in ("model", "tokenizer", "labels", "domain", "ood_stats"):  # every file it uses is hashed
         assert manifest[key] in manifest["files"]
     assert set(manifest["versions"]) >= {"torch", "onnxruntime", "intentd"}
-    assert manifest["calibration"]["ood"]["target_false_escalation_rate"] == 0.03  # from domain.yaml
+    escalation = yaml.safe_load((BANKING / "domain.yaml").read_text())["escalation"]
+    ood = manifest["calibration"]["ood"]
+    assert (ood["target_false_escalation_rate"], ood["budget_confidence"]) == (
+        escalation["target_false_escalation_rate"], escalation["budget_confidence"])  # from domain.yaml
     # the served tokenizer pads dynamically, never to a fixed 128
     tok = json.loads((banking_artifact / manifest["tokenizer"]).read_text())
     assert tok["padding"]["strategy"] == "BatchLongest"
@@ -139,6 +143,17 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3
     assert manifest["training"]["base"] == str(tiny_base)
     assert Engine.load(out).analyze(["hello"])[0].prediction.intents
+
+
+def test_budget_comes_from_flags_then_the_domain_then_the_defaults():
+    from intentd.models.build import _budget
+    from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER
+
+    domain = {"escalation": {"target_false_escalation_rate": 0.02, "budget_confidence": 0.75}}
+    assert _budget(None, None, None) == (DEFAULT_TARGET_FER, BUDGET_CONFIDENCE)
+    assert _budget(None, None, domain) == (0.02, 0.75)
+    assert _budget(0.1, 0.5, domain) == (0.1, 0.5)
+    assert _budget(None, 0.6, {"escalation": {"target_false_escalation_rate": 0.04}}) == (0.04, 0.6)
 
 
 def test_eval_prints_the_budget_beside_the_observed_rate(banking_artifact: Path):

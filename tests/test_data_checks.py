@@ -281,6 +281,8 @@ def test_output_folders_own_domain_yaml_is_kept_and_checked(tmp_path, capsys):
         (("  city: {kind: free}", "  city: {kind: list}"), 13, "unknown kind 'list'"),
         (("  tiers: [frontier_standard, human]", "  target_false_escalation_rate: 5"), 15,
          "target_false_escalation_rate must be a number in [0, 1), got 5"),
+        (("  tiers: [frontier_standard, human]", "  budget_confidence: 1.0"), 15,
+         "budget_confidence must be a number in (0, 1), got 1.0"),
         (("intents:", "time_zone: Mars/Base\nintents:"), 2, "'Mars/Base' is not an IANA time zone"),
         (('    response: "Hello!"', '    response: "Hello!"\n    escalate: yes'), 11, "escalate names a tier"),
         (("  greeting:\n", "  greeting:\n  - oops\n"), 11, "invalid YAML"),
