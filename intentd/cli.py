@@ -73,6 +73,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be at least {low} (got {value})")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
     if args.teacher and not Path(args.teacher, "manifest.json").is_file():
@@ -89,6 +91,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tag_context=args.tag_context,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
+        label_smoothing=args.label_smoothing,
         average_last=args.average_last,
         lora=args.lora,
         seed=args.seed,
@@ -313,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also learn this artifact's intent distributions (distillation; same intents, any base)")
     tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
+    tr.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing, metavar="E",
+                    help="label smoothing of the intent loss (0: none)")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")

@@ -28,6 +28,7 @@ class TrainConfig:
     dropout: float = 0.1
     tag_loss_weight: float = 1.0
     ood_loss_weight: float = 0.5
+    label_smoothing: float = 0.0  # on the in-scope intent loss
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

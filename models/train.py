@@ -371,7 +371,7 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     in_scope = intents != OOD_INTENT
     loss = intent_logits.new_zeros(())
     if in_scope.any():
-        hard = F.cross_entropy(intent_logits[in_scope], intents[in_scope])
+        hard = F.cross_entropy(intent_logits[in_scope], intents[in_scope], label_smoothing=config.label_smoothing)
         if "soft" in batch:  # distillation (models/distill.py)
             t, w = config.distill_temperature, config.distill_weight
             student = F.log_softmax(intent_logits[in_scope] / t, -1)

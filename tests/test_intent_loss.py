@@ -1,4 +1,5 @@
-"""Distillation (`intentd train --teacher ARTIFACT`): the loss, the teacher's targets, the CLI."""
+"""The intent loss's options: distillation (`--teacher ARTIFACT`: the loss, the teacher's
+targets, the CLI) and label smoothing."""
 
 from __future__ import annotations
 
@@ -56,6 +57,19 @@ def test_a_one_hot_teacher_at_temperature_one_is_the_label_loss():
         torch.testing.assert_close(_loss(model, _batch(intents, one_hot), config), plain)
     disagreeing = np.eye(3)[[1, 0, 0]]
     assert _loss(model, _batch(intents, disagreeing), TrainConfig(distill_weight=0.5)) > plain + 0.1
+
+
+def test_label_smoothing_mixes_in_the_uniform_distribution():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2]])
+    intents = [0, 2]
+    model = _Logits(logits)
+    log_p = torch.log_softmax(logits, -1)
+    eps = 0.1
+    target = (1 - eps) * torch.eye(3)[intents] + eps / 3
+    expected = -(target * log_p).sum(-1).mean()
+    torch.testing.assert_close(_loss(model, _batch(intents, None), TrainConfig(label_smoothing=eps)), expected)
+    proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--label-smoothing", "1.5", check=False)
+    assert proc.returncode == 2 and "--label-smoothing" in proc.stderr
 
 
 def test_teacher_targets_follow_the_students_intent_order(banking_artifact: Path):
