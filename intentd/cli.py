@@ -55,6 +55,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+BUDGET_CONFIDENCE_HELP = ("probability that the budget holds on new queries like the validation split's (default: "
+                          "the domain's escalation.budget_confidence, else 0.9; 0.5 holds it on average)")
+
+
 def _check_budget(args: argparse.Namespace) -> None:
     if args.target_fer is not None and not 0.0 <= args.target_fer < 1.0:
         raise UsageError(f"--target-fer must be in [0, 1) (got {args.target_fer:g})")
@@ -326,9 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--target-fer", type=float,
                     help="target false escalation rate on in-scope validation queries "
                          "(default: the domain's escalation.target_false_escalation_rate, else 0.05)")
-    tr.add_argument("--budget-confidence", type=float, metavar="P",
-                    help="probability that the budget holds on new queries like the validation split's "
-                         "(default: the domain's escalation.budget_confidence, else 0.9; 0.5 holds it on average)")
+    tr.add_argument("--budget-confidence", type=float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
     tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -339,9 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--model", required=True, help="artifact folder (rewritten in place)")
     ca.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (as for train)")
     ca.add_argument("--target-fer", type=float, help="target false escalation rate on in-scope validation queries")
-    ca.add_argument("--budget-confidence", type=float, metavar="P",
-                    help="probability that the budget holds on new queries like the validation split's "
-                         "(default: the domain's escalation.budget_confidence, else 0.9; 0.5 holds it on average)")
+    ca.add_argument("--budget-confidence", type=float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
     ca.add_argument("--json", action="store_true")
     ca.set_defaults(func=_cmd_calibrate)
 

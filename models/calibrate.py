@@ -23,11 +23,11 @@ from intentd.server.ood import OODScorer
 
 DEFAULT_TARGET_FER = 0.05  # share of in-scope validation queries we accept to escalate
 SHRINKAGE = 1e-2  # covariance regulariser, relative to its mean variance
-KNN_BANK_PER_INTENT = 16
+KNN_BANK_PER_INTENT = 16  # training embeddings per intent in the k-NN bank: its size is its cost
 # the probability that a calibrated budget holds on new queries like the validation split's (see
 # pick_threshold): 0.5 would be the split-conformal rank, right on average and over budget for
 # about every second model; measured on SNIPS and CLINC150 in README, "An escalation budget that holds"
-BUDGET_CONFIDENCE = 0.9  # training embeddings per intent in the k-NN bank: its size is its cost
+BUDGET_CONFIDENCE = 0.9
 
 
 @dataclass
@@ -220,7 +220,7 @@ def allowed_escalations(n: int, target_fer: float, confidence: float = BUDGET_CO
     k = np.arange(n + 1)
     log_pmf = (math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in k])
                + k * math.log(target_fer) + (n - k) * math.log1p(-target_fer))
-    cdf = np.cumsum(np.exp(log_pmf - log_pmf.max())) * math.exp(log_pmf.max())
+    cdf = np.cumsum(np.exp(log_pmf))
     return int(np.searchsorted(cdf, 1.0 - confidence, side="right")) - 1
 
 

@@ -37,7 +37,7 @@ def teacher_probabilities(teacher: str | Path, examples: Sequence[Example], inte
     from intentd.models.export import FP32_FILE
 
     files = load_artifact(teacher).manifest["files"]
-    model = Model.load(teacher, model=FP32_FILE if FP32_FILE in files else None, intra_op_threads=0)
+    model = Model.load(teacher, model=FP32_FILE if FP32_FILE in files else None)
     theirs = list(model.labels.intents)
     if sorted(theirs) != sorted(intents):
         missing, extra = sorted(set(intents) - set(theirs)), sorted(set(theirs) - set(intents))
