@@ -73,16 +73,23 @@ def run(target: str, texts: list[str], rate: float, duration: float, deadline_s:
                                 rate, duration, seed, deadline_s))
 
 
+# Errors a capacity step may have and still pass (1 %): a server that sheds to keep its p95
+# refuses a few requests at Poisson bursts well below its limit; those refusals are its SLO at work.
+CAPACITY_ERROR_BUDGET = 0.01
+
+
 def search_capacity(step_at: Callable[[float, int], dict], label: str, slo_p95_ms: float, start: float = 25.0,
-                    max_rate: float = 5000.0) -> tuple[float | None, list[dict]]:
-    """Highest rate whose p95 meets the SLO with no errors (the load tester's search);
-    `step_at(rate, seed)` runs one step."""
+                    max_rate: float = 5000.0, max_error_rate: float = 0.0) -> tuple[float | None, list[dict]]:
+    """Highest rate whose p95 meets the SLO with errors within `max_error_rate` (the load
+    tester's search); `step_at(rate, seed)` runs one step."""
     from intentd.loadtest.capacity import Search
 
     search, steps = Search(start, max_rate, max_steps=14), []
     for rate in search:
         result = step_at(rate, len(steps))
-        search.record(rate, not result["errors"] and result["p95_ms"] <= slo_p95_ms)
+        errors = sum(result["errors"].values())
+        ok = errors == 0 or errors <= max_error_rate * max(1, result["sent"])
+        search.record(rate, ok and result["p95_ms"] <= slo_p95_ms)
         steps.append(result)
         print(f"{label}: {rate:g} req/s p50 {result['p50_ms']:.1f} ms p95 {result['p95_ms']:.1f} ms "
               f"errors {result['errors'] or 0}", file=sys.stderr)
@@ -90,9 +97,9 @@ def search_capacity(step_at: Callable[[float, int], dict], label: str, slo_p95_m
 
 
 def find_capacity(target: str, texts: list[str], start: float, duration: float, slo_p95_ms: float,
-                  max_rate: float = 5000.0) -> tuple[float | None, list[dict]]:
+                  max_rate: float = 5000.0, max_error_rate: float = 0.0) -> tuple[float | None, list[dict]]:
     return search_capacity(lambda rate, seed: run(target, texts, rate, duration, seed=seed), "grpcio client",
-                           slo_p95_ms, start, max_rate)
+                           slo_p95_ms, start, max_rate, max_error_rate)
 
 
 def utterances(n: int, seed: int = 1) -> list[str]:

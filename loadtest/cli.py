@@ -86,7 +86,7 @@ def _run(config: LoadConfig) -> int:
     _print(result, verdict, config, format_text)
     if config.plot is not None:
         if config.mode != "fixed":
-            plot_sweep(steps, config.plot, config.slo_p95_ms)
+            plot_sweep(steps, config.plot, config.slo_p95_ms, config.max_error_rate)
         else:
             plot_timeline(steps[0], config.plot, config.slo_p95_ms)
     return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED

@@ -124,14 +124,15 @@ class LoadConfig:
     )
     max_error_rate: float = _opt(
         0.0,
-        "fail (exit 1) when the share of failed requests exceeds this (0..1)",
+        "fail (exit 1) when the share of failed requests exceeds this (0..1); with "
+        "--find-capacity or --sweep, a step may also fail this share and still count",
         type=float,
         metavar="F",
     )
     find_capacity: bool = _opt(
         False,
         "search for capacity: double the rate from --rate until a step misses --slo-p95-ms or "
-        "errs, then bisect to within 5%%",
+        "errs (beyond --max-error-rate), then bisect to within 5%%",
         action="store_true",
     )
     max_rate: float = _opt(

@@ -53,7 +53,7 @@ def plot_timeline(step: StepResult, path: Path, slo_p95_ms: float | None = None)
     fig.savefig(path, dpi=100)
 
 
-def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None) -> None:
+def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None, max_error_rate: float = 0.0) -> None:
     """p50/p95/p99 against offered rate, with the SLO and the capacity it implies."""
     fig = _figure()
     ax = fig.subplots()
@@ -68,7 +68,7 @@ def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None) ->
         )
     if slo_p95_ms is not None:
         ax.axhline(slo_p95_ms, color="red", linestyle="--", label=f"p95 SLO {slo_p95_ms:g} ms")
-    found = capacity(steps, slo_p95_ms)
+    found = capacity(steps, slo_p95_ms, max_error_rate)
     if found is not None:
         ax.axvline(found, color="green", linestyle=":", label=f"capacity {found:g} req/s")
     ax.set_xscale("log")

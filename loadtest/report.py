@@ -76,8 +76,9 @@ def result_dict(
     else:
         body = {
             "slo_p95_ms": config.slo_p95_ms,
-            "capacity_rps": capacity(steps, config.slo_p95_ms),
-            "capacity_capped": capacity_capped(steps, config.slo_p95_ms),
+            "max_error_rate": config.max_error_rate,
+            "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate),
+            "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate),
             "server_cache_hits": cache_hits([step.recorder for step in steps]),
             "steps": [step_dict(step) for step in steps],
         }
@@ -124,17 +125,19 @@ def _texts_line(texts: dict) -> str:
 
 def _capacity_line(result: dict) -> str:
     found, slo = result["capacity_rps"], f"p95 <= {result['slo_p95_ms']:g} ms"
+    allowed = result.get("max_error_rate") or 0.0
+    slo += f" and errors <= {allowed:.2%}" if allowed else " and no errors"
     if found is None:
-        return f"capacity: none (no rate tried met {slo} with no errors)"
+        return f"capacity: none (no rate tried met {slo})"
     if not result["capacity_capped"]:
-        return f"capacity: {found:g} req/s (highest rate with {slo} and no errors)"
+        return f"capacity: {found:g} req/s (highest rate with {slo})"
     cap, more = (
         ("the --max-rate cap", "raise --max-rate")
         if result["mode"] == "search"
         else ("the highest listed rate", "add higher rates to --sweep")
     )
     return (
-        f"capacity: at least {found:g} req/s ({cap} met {slo} with no errors; "
+        f"capacity: at least {found:g} req/s ({cap} met {slo}; "
         f"{more} to find the capacity)"
     )
 

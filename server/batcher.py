@@ -41,14 +41,9 @@ from .config import Settings
 from .engine import Engine, Forwarded
 from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded
 from .metrics import Metrics
-from .planner import BatchTimeModel
+from .planner import AdmitShare, BatchTimeModel
 
 log = logging.getLogger(__name__)
-# A request is admitted when the predicted (typical) wait fits this share of its budget. Measured
-# here: at 0.5 the server shed requests at a quarter of its capacity (a forward pass's slow tail
-# on shared cores is ~3x its median, so predictions swing) without bringing p95 under the SLO.
-ADMIT_SHARE = 1.0
-
 
 @dataclass(slots=True)
 class Result:
@@ -106,7 +101,8 @@ class Batcher:
         self.current = engine
         self.settings = settings
         self.metrics = metrics
-        self.timing = BatchTimeModel()
+        self.timing = BatchTimeModel(engine.model.row_wise)
+        self.admit_share = AdmitShare()
         self.in_system = 0  # admitted and not yet answered, whatever stage they are in
         self._pending: list[Entry] = []
         self._pending_tokens = 0
@@ -121,6 +117,7 @@ class Batcher:
         self._task: asyncio.Task | None = None
         self._closed = False
         metrics.batch_bound.set(settings.max_batch_size)
+        metrics.admit_share.set(self.admit_share.value)
 
     # -- callers -----------------------------------------------------------------------------
 
@@ -131,6 +128,8 @@ class Batcher:
     def swap(self, engine: Engine) -> None:
         """Batches that start from now on run on `engine`; running ones finish on the old one."""
         self.current = engine
+        if engine.model.row_wise != self.timing.row_wise:  # another kind of graph: learn its times afresh
+            self.timing = BatchTimeModel(engine.model.row_wise)
 
     async def hold(self) -> Callable[[], None]:
         """Take the model as a batch would, so arrivals queue until the returned function is called
@@ -185,7 +184,7 @@ class Batcher:
         budget = budget_s(remaining_s, self.settings)
         if budget is not None and not self._idle:
             expected = self.expected_wait_s(now)
-            if expected > ADMIT_SHARE * budget:
+            if expected > self.admit_share.value * budget:
                 self.metrics.shed.labels("budget").inc()
                 raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "
                                  f"this request's {budget * 1e3:.1f} ms budget; retry with backoff")
@@ -203,10 +202,14 @@ class Batcher:
         self.metrics.queue_depth.set(len(self._pending))
         self._wakeup.set()
         try:
-            return await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
+            result = await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
         finally:
             self.in_system -= 1
             self.metrics.in_progress.set(self.in_system)
+        if budget is not None:
+            self.admit_share.observe(loop.time() - now > budget)
+            self.metrics.admit_share.set(self.admit_share.value)
+        return result
 
     async def close(self) -> None:
         """After the gRPC server stopped: finish what is queued, then stop the task and thread."""
@@ -263,17 +266,17 @@ class Batcher:
         max_size, budget_tokens = self.settings.max_batch_size, self.settings.max_batch_tokens
         anchor = live[0]
         remaining = None if anchor.budget_end is None else anchor.budget_end - now
-        chosen, width = [anchor], anchor.n_tokens
+        chosen, lengths, width = [anchor], [anchor.n_tokens], anchor.n_tokens
         for entry in sorted(live[1:], key=lambda e: (abs(e.n_tokens - anchor.n_tokens), e.seq)):
             if len(chosen) == max_size:
                 break
             new_width = max(width, entry.n_tokens)
-            n = len(chosen) + 1
-            if new_width * n > budget_tokens:
+            if new_width * (len(chosen) + 1) > budget_tokens:
                 continue
-            if remaining is not None and self.timing.batch_s(n, new_width * n) > remaining:
+            if remaining is not None and self.timing.batch_s([*lengths, entry.n_tokens]) > remaining:
                 continue
             chosen.append(entry)
+            lengths.append(entry.n_tokens)
             width = new_width
         self.metrics.batch_bound.set(len(chosen) if len(chosen) < len(live) else max_size)
         return chosen
@@ -286,7 +289,7 @@ class Batcher:
         start = loop.time()
         texts, options = [e.text for e in batch], [e.options for e in batch]
         self._forward_started = start
-        self._forward_expected_s = self.timing.forward_s(max(e.n_tokens for e in batch) * len(batch))
+        self._forward_expected_s = self.timing.forward_s([e.n_tokens for e in batch])
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
         results: list[Analysis | Exception]
@@ -302,7 +305,7 @@ class Batcher:
                 self._forward_slot.release()
                 self._wakeup.set()
             padded = int(forwarded.batch.input_ids.size)
-            self.timing.observe_forward(padded, forward_s)
+            self.timing.observe_forward([t.n_tokens for t in forwarded.batch.texts], forward_s)
             self.metrics.forward.observe(forward_s)
             await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
             t0 = time.perf_counter()

@@ -57,6 +57,8 @@ class Metrics:
         self.in_progress = Gauge("intentd_requests_in_progress", "Requests admitted and not yet answered, any stage",
                                  registry=r, multiprocess_mode="livesum")
         self.batch_bound = Gauge("intentd_batch_bound", "Largest batch the latest batch's budget allowed", registry=r)
+        self.admit_share = Gauge("intentd_admit_share", "Share of its budget a request's predicted wait may "
+                                 "fill at admission (lowered while answers arrive past their budget)", registry=r)
         self.slo_attainment = Gauge("intentd_slo_attainment",
                                     f"Share of the last {ROLLING_WINDOW} answers within the p95 SLO", registry=r)
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "

@@ -2,58 +2,109 @@
 work that can still be answered within its budget and to size each batch to the oldest request's
 remaining budget (Clipper-style adaptive batching, model-based rather than AIMD).
 
-- forward pass (holds the inference slot): ``rate * (padded_tokens + FIXED_TOKENS)``: a cost per
-  padded token plus a fixed per-batch cost expressed in tokens. One parameter, learned as a
-  moving average of seconds per (token + FIXED_TOKENS), so a few noisy batches cannot tip it the
-  way a two-parameter line fitted on a narrow range of sizes does; a batch far slower than
-  predicted (the machine stalled) moves it by at most a factor of OUTLIER_CAP;
+- forward pass (holds the inference slot): ``rate * work``, where work counts the tokens the
+  graph computes plus a fixed cost per onnxruntime call, in token equivalents. A batched graph
+  computes the padded rectangle in one call (FIXED_TOKENS once); a row-wise graph (dynamic INT8,
+  server/model.py) computes each row on its own tokens in its own call (ROW_FIXED_TOKENS per row),
+  so a backlog of n requests costs n calls, not one: counting it as one batch under-predicted a
+  queue of 7 by about a third and let answered requests run past the SLO. One parameter, learned
+  as a moving average of seconds per work token, so a few noisy batches cannot tip it the way a
+  two-parameter line fitted on a narrow range of sizes does; a batch far slower than predicted
+  (the machine stalled) moves it by at most a factor of OUTLIER_CAP;
 - post-processing (decode, resolve, respond; runs beside the next forward pass): a per-request
   cost, also a moving average.
 
 Before the first batch there is no estimate (0): only budgets already spent are refused.
+
+The prediction is a typical time and leaves out the event loop's own queue (a busy loop resumes a
+finished request late), so `AdmitShare` closes the loop on what callers get: an AIMD controller on
+the share of a request's budget the predicted wait may fill, cut when more answers than a p95
+objective allows arrive past their budget, raised again while they arrive in time.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
-FIXED_TOKENS = 16  # per-batch overhead of a forward pass, in padded-token equivalents (MiniLM on CPU)
+FIXED_TOKENS = 16  # per-call overhead of a batched forward pass, in padded-token equivalents (MiniLM on CPU)
+ROW_FIXED_TOKENS = 6  # per-call overhead of one row (INT8, one thread: ~0.12 ms a token, ~0.7 ms a call)
+PADDING = 1.15  # padded / real tokens of a batch grouped by length
 ALPHA = 0.1  # weight of the newest batch
 OUTLIER_CAP = 3.0  # one observation counts as at most this many times the current estimate
+# AdmitShare: answers past their budget, aimed under the 5 % a p95 objective allows (the caller also
+# sees the transport's share); judged every WINDOW answers, cut by DECREASE, raised by INCREASE.
+TARGET_MISS = 0.04
+WINDOW = 100
+DECREASE = 0.8
+INCREASE = 0.05
+MIN_SHARE = 0.2
 
 
 class BatchTimeModel:
-    def __init__(self) -> None:
+    def __init__(self, row_wise: bool = False) -> None:
+        self.row_wise = row_wise
         self.seconds_per_token = 0.0
         self.post_per_request_s = 0.0
         self.observed = 0
 
-    def observe_forward(self, padded_tokens: int, seconds: float) -> None:
-        rate = seconds / (padded_tokens + FIXED_TOKENS)
-        self.seconds_per_token = _average(self.seconds_per_token, rate)
+    def work(self, lengths: Sequence[int]) -> float:
+        """A batch's forward-pass work in token equivalents, from its rows' unpadded lengths."""
+        if not lengths:
+            return 0.0
+        if self.row_wise:
+            return sum(lengths) + ROW_FIXED_TOKENS * len(lengths)
+        return max(lengths) * len(lengths) + FIXED_TOKENS
+
+    def observe_forward(self, lengths: Sequence[int], seconds: float) -> None:
+        self.seconds_per_token = _average(self.seconds_per_token, seconds / self.work(lengths))
         self.observed += 1
 
     def observe_post(self, n_requests: int, seconds: float) -> None:
         self.post_per_request_s = _average(self.post_per_request_s, seconds / max(1, n_requests))
 
-    def forward_s(self, padded_tokens: int) -> float:
-        return self.seconds_per_token * (padded_tokens + FIXED_TOKENS)
+    def forward_s(self, lengths: Sequence[int]) -> float:
+        return self.seconds_per_token * self.work(lengths)
 
-    def batch_s(self, n_requests: int, padded_tokens: int) -> float:
+    def batch_s(self, lengths: Sequence[int]) -> float:
         """Forward pass plus post-processing of one batch: the time its requests wait for both."""
-        return self.forward_s(padded_tokens) + n_requests * self.post_per_request_s
+        return self.forward_s(lengths) + len(lengths) * self.post_per_request_s
 
     def backlog_s(self, n_requests: int, tokens: int, max_batch_size: int) -> float:
         """Forward-pass time to run `n_requests` queued requests holding `tokens` unpadded tokens,
-        in batches of at most `max_batch_size` (padding ~ 15 % more tokens: batches are grouped
-        by length)."""
+        in batches of at most `max_batch_size`."""
         if n_requests <= 0:
             return 0.0
+        if self.row_wise:
+            return self.seconds_per_token * (tokens + n_requests * ROW_FIXED_TOKENS)
         batches = math.ceil(n_requests / max_batch_size)
-        return self.seconds_per_token * (tokens * 1.15 + batches * FIXED_TOKENS)
+        return self.seconds_per_token * (tokens * PADDING + batches * FIXED_TOKENS)
 
 
 def _average(current: float, new: float) -> float:
     if current == 0.0:
         return new
     return (1 - ALPHA) * current + ALPHA * min(new, OUTLIER_CAP * current)
+
+
+class AdmitShare:
+    """The share of its budget a request's predicted wait may fill and still be admitted: 1.0
+    while answers arrive in time (so a lightly loaded server never sheds on a prediction's noise),
+    lower while too many arrive late."""
+
+    def __init__(self) -> None:
+        self.value = 1.0
+        self._seen = 0
+        self._missed = 0
+
+    def observe(self, missed: bool) -> None:
+        self._seen += 1
+        self._missed += missed
+        if self._seen < WINDOW:
+            return
+        rate = self._missed / self._seen
+        if rate > TARGET_MISS:
+            self.value = max(MIN_SHARE, self.value * DECREASE)
+        elif rate < TARGET_MISS / 2:
+            self.value = min(1.0, self.value + INCREASE)
+        self._seen = self._missed = 0

@@ -10,7 +10,8 @@ from intentd.protogen import import_stubs
 from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments
 from intentd.server.errors import InvalidRequest
-from intentd.server.planner import FIXED_TOKENS, BatchTimeModel
+from intentd.server.planner import (FIXED_TOKENS, MIN_SHARE, ROW_FIXED_TOKENS, TARGET_MISS, WINDOW, AdmitShare,
+                                    BatchTimeModel)
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -60,19 +61,33 @@ def test_reference_time_outside_the_calendar_range_is_invalid(iso):
 
 
 def test_batch_time_model_follows_the_machine_and_ignores_a_stall():
-    model = BatchTimeModel()
-    assert model.forward_s(1000) == 0.0 and model.backlog_s(50, 800, 10) == 0.0  # no estimate yet
-    for tokens in (20, 100, 400, 50, 800, 200) * 5:  # 10 us a token, FIXED_TOKENS of them a batch
-        model.observe_forward(tokens, 1e-5 * (tokens + FIXED_TOKENS))
-    assert model.forward_s(300) == pytest.approx(1e-5 * (300 + FIXED_TOKENS))
+    model = BatchTimeModel()  # a batched graph: one call for the padded batch
+    assert model.forward_s([1000]) == 0.0 and model.backlog_s(50, 800, 10) == 0.0  # no estimate yet
+    for tokens in (20, 100, 400, 50, 800, 200) * 5:  # 10 us a token, FIXED_TOKENS of them a call
+        model.observe_forward([tokens], 1e-5 * (tokens + FIXED_TOKENS))
+    assert model.forward_s([100, 30, 50]) == pytest.approx(1e-5 * (300 + FIXED_TOKENS))  # padded to 100
     assert model.backlog_s(30, 1000, 10) == pytest.approx(1e-5 * (1000 * 1.15 + 3 * FIXED_TOKENS))
-    model.observe_forward(100, 1.0)  # a 1 s stall: moves the estimate by a bounded step
-    assert model.forward_s(300) < 1.3 * 1e-5 * (300 + FIXED_TOKENS)
+    model.observe_forward([100], 1.0)  # a 1 s stall: moves the estimate by a bounded step
+    assert model.forward_s([300]) < 1.3 * 1e-5 * (300 + FIXED_TOKENS)
     for _ in range(60):  # the machine really got twice as slow: followed
-        model.observe_forward(100, 2e-5 * (100 + FIXED_TOKENS))
-    assert model.forward_s(300) == pytest.approx(2e-5 * (300 + FIXED_TOKENS), rel=0.01)
+        model.observe_forward([100], 2e-5 * (100 + FIXED_TOKENS))
+    assert model.forward_s([300]) == pytest.approx(2e-5 * (300 + FIXED_TOKENS), rel=0.01)
     model.observe_post(10, 0.004)
-    assert model.batch_s(10, 300) == pytest.approx(model.forward_s(300) + 0.004)
+    assert model.batch_s([30] * 10) == pytest.approx(model.forward_s([30] * 10) + 0.004)
+
+
+def test_a_row_wise_backlog_costs_one_call_per_request():
+    """The served INT8 graph runs each row in its own call: seven queued requests are seven calls
+    on their own tokens, not one padded batch (which under-predicted such a queue by a third)."""
+    model = BatchTimeModel(row_wise=True)
+    for tokens in (8, 15, 30) * 5:  # 0.12 ms a token, ROW_FIXED_TOKENS of them a call
+        model.observe_forward([tokens], 1.2e-4 * (tokens + ROW_FIXED_TOKENS))
+    assert model.forward_s([10, 20, 30]) == pytest.approx(1.2e-4 * (60 + 3 * ROW_FIXED_TOKENS))
+    assert model.backlog_s(7, 105, 32) == pytest.approx(1.2e-4 * (105 + 7 * ROW_FIXED_TOKENS))
+    batched = BatchTimeModel()
+    for tokens in (8, 15, 30) * 5:  # the same rows, timed the same, seen as batches
+        batched.observe_forward([tokens], 1.2e-4 * (tokens + ROW_FIXED_TOKENS))
+    assert batched.backlog_s(7, 105, 32) < 0.75 * model.backlog_s(7, 105, 32)
 
 
 def parse(argv):
@@ -127,3 +142,25 @@ def test_transport_settings_are_checked(tmp_path):
         Settings(model="/a", metrics_port=9100, metrics_host="")
     assert Settings(model="/a").uds_permissions == 0o660
     assert Settings(model=tmp_path / "arts" / "one").reload_root == (tmp_path / "arts").resolve()
+
+
+def test_admit_share_tightens_while_answers_are_late_and_recovers():
+    share = AdmitShare()
+    for i in range(20 * WINDOW):  # every answer in time: never below 1 (no shedding on noise)
+        share.observe(False)
+    assert share.value == 1.0
+    late_every = round(1 / (2 * TARGET_MISS))  # twice the misses a p95 objective allows
+    for i in range(3 * WINDOW):
+        share.observe(i % late_every == 0)
+    assert share.value == pytest.approx(0.8 ** 3)
+    for i in range(40 * WINDOW):  # overload that no cut cures: bounded below
+        share.observe(True)
+    assert share.value == MIN_SHARE
+    for i in range(4 * WINDOW):  # in time again: back up step by step
+        share.observe(False)
+    assert share.value == pytest.approx(MIN_SHARE + 4 * 0.05)
+    exactly = round(TARGET_MISS * WINDOW)  # at the target: held where it is
+    for i in range(WINDOW):
+        share.observe(i < exactly)
+    assert share.value == pytest.approx(MIN_SHARE + 4 * 0.05)
+

@@ -75,7 +75,7 @@ def test_batch_shrinks_to_the_oldest_requests_budget(engine):
 
     async def scenario(batcher: Batcher):
         for tokens in (10, 100, 300, 50) * 3:  # the model: 1 ms per padded token
-            batcher.timing.observe_forward(tokens, 1e-3 * tokens)
+            batcher.timing.observe_forward([tokens], 1e-3 * tokens)
         release = await batcher.hold()
         tasks = [asyncio.create_task(batcher.submit(t, RequestOptions(), None)) for t in texts]
         while batcher.queued < len(texts):
@@ -102,7 +102,7 @@ def test_batch_shrinks_to_the_oldest_requests_budget(engine):
 def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s, admitted):
     async def scenario(batcher: Batcher):
         for tokens in (10, 20, 40) * 3:  # 50 ms a batch, whatever its size
-            batcher.timing.observe_forward(tokens, 0.050)
+            batcher.timing.observe_forward([tokens], 0.050)
         release = await batcher.hold()
         try:
             call = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), deadline_s))

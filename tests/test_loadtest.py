@@ -511,6 +511,23 @@ def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tm
     assert code == 1 and "capacity" in err.strip().splitlines()[-1]
 
 
+def test_capacity_steps_may_spend_the_error_budget(server, texts, capsys):
+    """A server that sheds to keep its SLO refuses a few requests well below its limit: with
+    --max-error-rate a capacity step may fail that share and still count; without it, none."""
+    address, _ = server
+    one_in_ten = texts("abort:RESOURCE_EXHAUSTED", *(f"fine {i}" for i in range(9)))
+    run = ("--target", address, "--texts", one_in_ten, "--sweep", "20,40", "--duration", "1",
+           "--slo-p95-ms", "500", "--arrival", "uniform")  # fmt: skip
+    code, strict, _ = loadtest(capsys, *run)
+    assert code == 1 and strict["capacity_rps"] is None
+    assert strict["steps"][0]["error_count"] > 0
+    assert "capacity: none (no rate tried met p95 <= 500 ms and no errors)" in format_text(strict)
+    code, budgeted, _ = loadtest(capsys, *run, "--max-error-rate", "0.2")
+    assert code == 0 and budgeted["capacity_rps"] == 40 and budgeted["max_error_rate"] == 0.2
+    assert all(0 < s["error_count"] <= 0.2 * (s["ok"] + s["error_count"]) for s in budgeted["steps"])
+    assert "and errors <= 20.00%" in format_text(budgeted)
+
+
 def test_capacity_at_the_max_rate_cap_is_reported_as_a_lower_bound(server, capsys):
     """The stand-in answers at once, far faster than 80 req/s: the search stops at its
     --max-rate cap, which is not the server's capacity, and the report must say so."""
