@@ -10,7 +10,8 @@ hand-offs (to the model and back), whatever the load.
   the forward pass or being post-processed): ``max_queue`` bounds all of them. A request whose
   budget (the SLO, or its deadline when sooner) cannot cover the work already ahead of it is shed
   at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not timeouts, and the
-  answered requests keep the SLO.
+  answered requests keep the SLO. The work ahead is a prediction (server/planner.py); while more
+  answers than a p95 allows come back late, the share of the budget it may fill shrinks.
 - When the model is idle a request runs at once, as a batch of one: there is no batching timer.
 - While a batch runs, arrivals accumulate; the next batch is built the moment the inference slot
   frees up, from the oldest live entry plus the entries closest to it in length (limits padding),
