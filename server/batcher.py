@@ -185,10 +185,12 @@ class Batcher:
         budget = budget_s(remaining_s, self.settings)
         if budget is not None and not self._idle:
             expected = self.expected_wait_s(now)
-            if expected > self.admit_share.value * budget:
+            share = self.admit_share.value
+            if expected > share * budget:
                 self.metrics.shed.labels("budget").inc()
+                late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
                 raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "
-                                 f"this request's {budget * 1e3:.1f} ms budget; retry with backoff")
+                                 f"this request's {budget * 1e3:.1f} ms budget{late}; retry with backoff")
         engine = self.current
         t0 = time.perf_counter()
         encoding = engine.tokenize([text])[0]  # ~0.1 ms, GIL released; its length sizes batches
