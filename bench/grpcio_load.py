@@ -88,8 +88,7 @@ def search_capacity(step_at: Callable[[float, int], dict], label: str, slo_p95_m
     for rate in search:
         result = step_at(rate, len(steps))
         errors = sum(result["errors"].values())
-        ok = errors == 0 or errors <= max_error_rate * max(1, result["sent"])
-        search.record(rate, ok and result["p95_ms"] <= slo_p95_ms)
+        search.record(rate, errors <= max_error_rate * result["sent"] and result["p95_ms"] <= slo_p95_ms)
         steps.append(result)
         print(f"{label}: {rate:g} req/s p50 {result['p50_ms']:.1f} ms p95 {result['p95_ms']:.1f} ms "
               f"errors {result['errors'] or 0}", file=sys.stderr)

@@ -34,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/run.py` from the repo root
 
-from bench.grpcio_load import CAPACITY_ERROR_BUDGET, find_capacity as grpcio_capacity, run as grpcio_run, utterances  # noqa: E402
+from bench.grpcio_load import (  # noqa: E402
+    CAPACITY_ERROR_BUDGET, find_capacity as grpcio_capacity, run as grpcio_run, utterances)
 from bench.loadgen import GRPCIO_ECHO  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,8 @@
 Capacity is the highest offered rate whose step meets the SLO with no errors (or no more than
 --max-error-rate of them). The search doubles the rate from --rate until a step fails (halves
 it while the first steps fail), then bisects between the best passing and the lowest failing
-rate until they are within PRECISION of each other, so a 2,000 req/s server is found in about a dozen short steps.
+rate until they are within PRECISION of each other, so a 2,000 req/s server is found in about
+a dozen short steps.
 """
 
 from __future__ import annotations

@@ -53,7 +53,9 @@ def plot_timeline(step: StepResult, path: Path, slo_p95_ms: float | None = None)
     fig.savefig(path, dpi=100)
 
 
-def plot_sweep(steps: list[StepResult], path: Path, slo_p95_ms: float | None, max_error_rate: float = 0.0) -> None:
+def plot_sweep(
+    steps: list[StepResult], path: Path, slo_p95_ms: float | None, max_error_rate: float = 0.0
+) -> None:
     """p50/p95/p99 against offered rate, with the SLO and the capacity it implies."""
     fig = _figure()
     ax = fig.subplots()

@@ -211,7 +211,7 @@ class Batcher:
             self.metrics.in_progress.set(self.in_system)
         if budget is not None:
             self.admit_share.observe(loop.time() - now > budget)
-            self.metrics.admit_share.set(self.admit_share.value)
+            self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
         return result
 
     async def close(self) -> None:

@@ -146,17 +146,17 @@ def test_transport_settings_are_checked(tmp_path):
 
 def test_admit_share_tightens_while_answers_are_late_and_recovers():
     share = AdmitShare()
-    for i in range(20 * WINDOW):  # every answer in time: never below 1 (no shedding on noise)
+    for _ in range(20 * WINDOW):  # every answer in time: never below 1 (no shedding on noise)
         share.observe(False)
     assert share.value == 1.0
     late_every = round(1 / (2 * TARGET_MISS))  # twice the misses a p95 objective allows
     for i in range(3 * WINDOW):
         share.observe(i % late_every == 0)
     assert share.value == pytest.approx(0.8 ** 3)
-    for i in range(40 * WINDOW):  # overload that no cut cures: bounded below
+    for _ in range(40 * WINDOW):  # overload that no cut cures: bounded below
         share.observe(True)
     assert share.value == MIN_SHARE
-    for i in range(4 * WINDOW):  # in time again: back up step by step
+    for _ in range(4 * WINDOW):  # in time again: back up step by step
         share.observe(False)
     assert share.value == pytest.approx(MIN_SHARE + 4 * 0.05)
     exactly = round(TARGET_MISS * WINDOW)  # at the target: held where it is
