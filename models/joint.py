@@ -1,7 +1,8 @@
 """The joint model: one encoder pass gives intent logits, per-token BIO logits and a sentence embedding.
 
 The embedding is the attention-masked mean of the last hidden states (the pooling the MiniLM
-sentence-transformers were trained with); the intent head reads it, and the OOD scorer uses it.
+sentence-transformers were trained with; `pooling="cls"`, the first token's state, is there to
+measure that choice); the intent head reads it, and the OOD scorer uses it.
 With `tag_context` the tag head reads each token's state beside the sentence embedding, so a
 span's type can depend on what the whole sentence asks for ("play X" vs "add X to my playlist").
 """
@@ -14,15 +15,21 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
+from intentd.models.config import POOLINGS
+
 OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
 INPUT_NAMES = ("input_ids", "attention_mask")
 
 
 class JointModel(nn.Module):
     def __init__(
-        self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False
+        self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
+        pooling: str = "mean",
     ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
+        self.pooling = pooling
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
@@ -32,7 +39,8 @@ class JointModel(nn.Module):
 
     @classmethod
     def from_base(
-        cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False
+        cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
+        pooling: str = "mean",
     ) -> "JointModel":
         from transformers.utils import logging as hf_logging
 
@@ -44,12 +52,15 @@ class JointModel(nn.Module):
                                                 add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(verbosity)
-        return cls(encoder, n_intents, n_tags, dropout, tag_context)
+        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        if self.pooling == "cls":
+            embedding = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         intent_logits = self.intent_head(self.dropout(embedding))
         tokens = hidden
         if self.tag_context:

@@ -112,7 +112,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             features.soft = row
     has_entities = any(ex.entities for ex in train_set)
     config = for_data(config, has_entities)
-    model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context)
+    model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
+                                 config.pooling)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)

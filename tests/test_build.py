@@ -190,6 +190,30 @@ def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path
     assert Engine.load(out).analyze(["send 40 dollars to my savings"])[0].prediction.intents
 
 
+def test_cls_pooling_trains_and_exports_with_parity(tiny_base: Path, tmp_path: Path):
+    """`--pooling cls`: the sentence embedding the graph outputs (and the OOD scorer reads) is the
+    first token's state, not the mean; the export keeps parity either way."""
+    import torch
+
+    from intentd.models.joint import JointModel
+
+    out = tmp_path / "cls"
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
+            "--limit", "150", "--pooling", "cls", "--int8-max-drop", "100", "--quiet")
+    training = json.loads((out / "manifest.json").read_text())["training"]
+    assert training["config"]["pooling"] == "cls" and training["parity_max_abs_diff"] < 1e-3
+    ids = torch.tensor([[101, 2000, 2001, 102, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 0]])
+    embeddings = {}
+    for pooling in ("mean", "cls"):
+        model = JointModel.from_base(tiny_base, 3, 3, pooling=pooling).eval()
+        torch.manual_seed(0)
+        hidden = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        embeddings[pooling] = (model(ids, mask)[2], hidden)
+    torch.testing.assert_close(embeddings["cls"][0], embeddings["cls"][1][:, 0])
+    torch.testing.assert_close(embeddings["mean"][0], embeddings["mean"][1][:, :4].mean(1))
+
+
 def test_checkpoint_average_is_the_mean_of_the_weights():
     import torch
 

@@ -1,5 +1,5 @@
 """The intent loss's options: distillation (`--teacher ARTIFACT`: the loss, the teacher's
-targets, the CLI) and label smoothing."""
+targets, the CLI), label smoothing and the outlier-exposure weight."""
 
 from __future__ import annotations
 
@@ -70,6 +70,23 @@ def test_label_smoothing_mixes_in_the_uniform_distribution():
     torch.testing.assert_close(_loss(model, _batch(intents, None), TrainConfig(label_smoothing=eps)), expected)
     proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--label-smoothing", "1.5", check=False)
     assert proc.returncode == 2 and "--label-smoothing" in proc.stderr
+
+
+def test_outlier_exposure_weight_scales_the_uniform_target_term():
+    """Out-of-scope rows (intent -1) add w x the cross-entropy to the uniform distribution; w = 0
+    leaves only the in-scope loss."""
+    from intentd.models.features import OOD_INTENT
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 3.0], [4.0, -2.0, 0.0]])
+    intents = [0, OOD_INTENT, OOD_INTENT]
+    model = _Logits(logits)
+    in_scope = torch.nn.functional.cross_entropy(logits[:1], torch.tensor([0]))
+    to_uniform = -torch.log_softmax(logits[1:], -1).mean()
+    for weight in (0.0, 0.5, 2.0):
+        got = _loss(model, _batch(intents, None), TrainConfig(ood_loss_weight=weight))
+        torch.testing.assert_close(got, in_scope + weight * to_uniform)
+    proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--ood-loss-weight", "-1", check=False)
+    assert proc.returncode == 2 and "--ood-loss-weight" in proc.stderr
 
 
 def test_teacher_targets_follow_the_students_intent_order(banking_artifact: Path):
