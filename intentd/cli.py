@@ -79,8 +79,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
     if not 0.0 <= args.label_smoothing < 1.0:
         raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
-    if args.ood_loss_weight < 0:
-        raise UsageError(f"--ood-loss-weight must be 0 or more (got {args.ood_loss_weight:g})")
+    for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight)):
+        if value < 0:
+            raise UsageError(f"{flag} must be 0 or more (got {value:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
     if args.teacher and not Path(args.teacher, "manifest.json").is_file():
@@ -100,6 +101,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing,
         ood_loss_weight=args.ood_loss_weight,
         pooling=args.pooling,
+        contrastive_weight=args.contrastive_weight,
         average_last=args.average_last,
         lora=args.lora,
         seed=args.seed,
@@ -328,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="label smoothing of the intent loss (0: none)")
     tr.add_argument("--ood-loss-weight", type=float, default=TrainConfig.ood_loss_weight, metavar="W",
                     help="weight of outlier exposure on out-of-scope training examples (0: none)")
+    tr.add_argument("--contrastive-weight", type=float, default=TrainConfig.contrastive_weight, metavar="W",
+                    help="weight of a supervised contrastive loss on the sentence embedding (0: off)")
     tr.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling,
                     help="sentence embedding from the token states: their mean (default) or the first token's")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",

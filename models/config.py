@@ -32,6 +32,8 @@ class TrainConfig:
     ood_loss_weight: float = 0.5  # outlier exposure: out-of-scope examples pushed towards uniform
     pooling: str = "mean"  # sentence embedding: "mean" of the token states or the first ("cls")
     label_smoothing: float = 0.0  # on the in-scope intent loss
+    contrastive_weight: float = 0.0  # supervised contrastive loss on the sentence embedding (0: off)
+    contrastive_temperature: float = 0.1
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

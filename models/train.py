@@ -367,7 +367,7 @@ class Optimizers:
 
 
 def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
-    intent_logits, tag_logits, _ = model(batch["input_ids"], batch["attention_mask"])
+    intent_logits, tag_logits, embedding = model(batch["input_ids"], batch["attention_mask"])
     intents = batch["intents"]
     in_scope = intents != OOD_INTENT
     loss = intent_logits.new_zeros(())
@@ -382,12 +382,34 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     if (~in_scope).any():
         # outlier exposure: push out-of-scope examples towards a uniform intent distribution
         loss = loss + config.ood_loss_weight * -F.log_softmax(intent_logits[~in_scope], -1).mean()
+    if config.contrastive_weight > 0:
+        loss = loss + config.contrastive_weight * supervised_contrastive(
+            embedding, intents, config.contrastive_temperature)
     tags = batch["tags"]
     if (tags != IGNORE).any():
         loss = loss + config.tag_loss_weight * F.cross_entropy(
             tag_logits.reshape(-1, tag_logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
         )
     return loss
+
+
+def supervised_contrastive(embedding: torch.Tensor, intents: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) on the sentence embedding: each in-scope
+    row is pulled towards the rows of its intent in the batch and pushed from every other row,
+    out-of-scope rows included (they are never anyone's positive). The aim is the one the OOD
+    distances need: each intent compact and away from the rest. Rows without a positive in the
+    batch do not anchor; 0 when no row has one."""
+    z = F.normalize(embedding, dim=-1)
+    similarity = z @ z.T / temperature
+    n = similarity.shape[0]
+    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
+    positive = (intents.unsqueeze(0) == intents.unsqueeze(1)) & (intents != OOD_INTENT).unsqueeze(1) & ~self_mask
+    anchors = positive.any(1)
+    if not anchors.any():
+        return similarity.new_zeros(())
+    log_prob = similarity.masked_fill(self_mask, float("-inf")).log_softmax(-1)
+    mean_positive = log_prob.masked_fill(~positive, 0.0).sum(1) / positive.sum(1).clamp(min=1)
+    return -mean_positive[anchors].mean()
 
 
 @torch.inference_mode()

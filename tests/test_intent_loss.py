@@ -131,3 +131,33 @@ def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_p
     proc = intentd("train", "--data", str(BANKING), "--out", str(out), "--teacher", str(tmp_path), "--quiet",
                    check=False)
     assert proc.returncode == 2 and "not an artifact" in proc.stderr
+
+
+def test_supervised_contrastive_loss_matches_its_definition():
+    """Against a loop over anchors: -mean over positives of log(exp(s_ip / t) / sum_{a != i}
+    exp(s_ia / t)) on unit vectors; rows without a positive (and out-of-scope rows) do not anchor
+    but sit in every denominator. Tight clusters score lower than mixed ones."""
+    from intentd.models.features import OOD_INTENT
+    from intentd.models.train import supervised_contrastive
+
+    torch.manual_seed(0)
+    embedding = torch.randn(6, 5)
+    intents = torch.tensor([0, 1, 0, 2, OOD_INTENT, 1])
+    t = 0.2
+    z = torch.nn.functional.normalize(embedding, dim=-1)
+    terms = []
+    for i in range(6):
+        positives = [p for p in range(6) if p != i and intents[p] == intents[i] and intents[i] != OOD_INTENT]
+        if not positives:
+            continue
+        denominator = sum(torch.exp(z[i] @ z[a] / t) for a in range(6) if a != i)
+        terms.append(-sum(torch.log(torch.exp(z[i] @ z[p] / t) / denominator) for p in positives) / len(positives))
+    torch.testing.assert_close(supervised_contrastive(embedding, intents, t), torch.stack(terms).mean())
+    no_pairs = torch.tensor([0, 1, 2, OOD_INTENT, OOD_INTENT, 3])
+    assert supervised_contrastive(embedding, no_pairs, t).item() == 0.0
+    centers = torch.eye(5)[:3] * 3
+    tight = centers[[0, 1, 0, 2, 2, 1]] + 0.01 * torch.randn(6, 5)
+    labels = torch.tensor([0, 1, 0, 2, 2, 1])
+    assert supervised_contrastive(tight, labels, t) < supervised_contrastive(tight, labels[[1, 0, 2, 0, 1, 2]], t)
+    proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--contrastive-weight", "-0.5", check=False)
+    assert proc.returncode == 2 and "--contrastive-weight" in proc.stderr
