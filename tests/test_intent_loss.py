@@ -161,3 +161,24 @@ def test_supervised_contrastive_loss_matches_its_definition():
     assert supervised_contrastive(tight, labels, t) < supervised_contrastive(tight, labels[[1, 0, 2, 0, 1, 2]], t)
     proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--contrastive-weight", "-0.5", check=False)
     assert proc.returncode == 2 and "--contrastive-weight" in proc.stderr
+
+
+def test_tag_loss_is_nothing_on_data_without_entity_types():
+    """Intent-only data has one tag (O): its cross-entropy is 0 with no gradient, so the tag head
+    costs intent-only training nothing (the README's ablations say so instead of measuring it)."""
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2]], requires_grad=True)
+    intents = [0, 2]
+    batch = _batch(intents, None)
+    batch["tags"] = torch.tensor([[-100, 0, 0], [-100, 0, -100]])
+
+    class _OneTag(_Logits):
+        def forward(self, input_ids, attention_mask):
+            b, t = input_ids.shape
+            self.tag_logits = torch.randn(b, t, 1, requires_grad=True)
+            return self.intent_logits, self.tag_logits, torch.zeros(b, 4)
+
+    model = _OneTag(logits)
+    with_tags = _loss(model, batch, TrainConfig(tag_loss_weight=5.0))
+    torch.testing.assert_close(with_tags, torch.nn.functional.cross_entropy(logits, torch.tensor(intents)))
+    with_tags.backward()
+    assert model.tag_logits.grad is not None and not model.tag_logits.grad.any()
