@@ -255,3 +255,25 @@ def test_compose_file_matches_the_image():
     grace = float(flags["--grace-period"])
     assert int(svc["stop_grace_period"].rstrip("s")) >= grace + 5
     assert all(port.startswith("127.0.0.1:") for port in svc["ports"])  # local use: not on every interface
+
+
+def test_the_latency_autoscaler_reads_a_metric_the_server_exports():
+    """hpa-latency.yaml replaces shared-service.yaml's HPA (same name, same Deployment), and its
+    custom metric is what the adapter rule makes of a series /metrics really has."""
+    from intentd.server.metrics import Metrics
+
+    adapter, hpa = documents(DEPLOY / "k8s" / "hpa-latency.yaml")
+    (shared_hpa,) = [d for d in documents(DEPLOY / "k8s" / "shared-service.yaml")
+                     if d["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["metadata"]["name"] == shared_hpa["metadata"]["name"]
+    assert hpa["spec"]["scaleTargetRef"] == shared_hpa["spec"]["scaleTargetRef"]
+    (rule,) = yaml.safe_load(adapter["data"]["config.yaml"])["rules"]
+    (custom,) = [m["pods"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+    assert custom["metric"]["name"] == rule["name"]["as"]
+    series = re.match(r"(\w+)\{", rule["seriesQuery"]).group(1)
+    assert re.fullmatch(rule["name"]["matches"], series)
+    histograms = {f.name for f in Metrics().registry.collect() if f.type == "histogram"}
+    assert series.removesuffix("_sum") in histograms, f"{series} is not on /metrics"
+    target = str(custom["target"]["averageValue"])
+    in_flight = float(target[:-1]) / 1000 if target.endswith("m") else float(target)
+    assert 0 < in_flight < 1.4  # below where shedding makes it level off (the file's comment)
