@@ -1,4 +1,4 @@
-"""Out-of-distribution scores, vectorised over a batch (a few microseconds per request).
+"""Out-of-distribution scores: one matrix-vector product per request, the rest vectorised over the batch.
 
 Up to four signals, each "higher = more foreign":
 - `mahalanobis`: distance of the sentence embedding to the nearest intent's mean under a shared
@@ -30,9 +30,11 @@ class OODScorer:
         blocks = [self.precision, -2.0 * (self.means @ self.precision).T]
         if self.bank is not None:
             blocks.append(self.bank.T)
-        # float64: a float32 product's rounding depends on how many rows share it (BLAS kernels
-        # differ by shape), and the standardised scores would move ~1e-5 with the batch
-        self._projection = np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float64)
+        # float32 (half the bytes: after a forward pass this matrix comes from memory, not cache,
+        # ~0.1 ms a request for the banking example and ~0.35 ms for CLINC150's, half float64's),
+        # multiplied one row at a time: a product's rounding depends on how many rows share a BLAS
+        # call, and a score must not move with the batch
+        self._projection = np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
         self._mean_terms = self._mean_terms.astype(np.float64)
         self._n_dim, self._n_means = self.precision.shape[0], self.means.shape[0]
         ood = calibration.get("ood", {})
@@ -42,8 +44,11 @@ class OODScorer:
         self.threshold = float(ood.get("threshold", np.inf))
 
     def method_scores(self, embeddings: np.ndarray, logits: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
-        x = embeddings.astype(np.float64)
-        projected = x @ self._projection
+        rows = np.ascontiguousarray(embeddings, dtype=np.float32)
+        projected = np.empty((len(rows), self._projection.shape[1]), dtype=np.float64)
+        for i, row in enumerate(rows):
+            projected[i] = row @ self._projection
+        x = rows.astype(np.float64)
         d, c = self._n_dim, self._n_means
         quad = (projected[:, :d] * x).sum(-1)
         dist = quad[:, None] + projected[:, d:d + c] + self._mean_terms[None, :]
