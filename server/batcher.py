@@ -4,7 +4,9 @@ Two threads do the work: the event loop runs everything in Python (admission, to
 decoding, entity resolution, responses), the inference thread runs onnxruntime, which releases the
 GIL. So the model computes batch N+1 while the loop post-processes batch N, no two Python threads
 take turns on the GIL (each turn can cost a 5 ms switch interval), and a request costs two thread
-hand-offs (to the model and back), whatever the load.
+hand-offs (to the model and back). On a quiet server (server/planner.py, `ArrivalRate`: fewer
+than 0.1 arrivals expected during the pass) the loop runs the forward pass itself: the hand-offs
+wake sleeping cores, which is most of what they cost, and nothing else wants the loop meanwhile.
 
 - Admission counts every request from the moment it is admitted until it is answered (queued, in
   the forward pass or being post-processed): ``max_queue`` bounds all of them. A request whose
@@ -42,7 +44,7 @@ from .config import Settings
 from .engine import Engine, Forwarded
 from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded
 from .metrics import Metrics
-from .planner import AdmitShare, BatchTimeModel
+from .planner import AdmitShare, ArrivalRate, BatchTimeModel
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Batcher:
         self.metrics = metrics
         self.timing = BatchTimeModel(engine.model.row_wise)
         self.admit_share = AdmitShare()
+        self.arrivals = ArrivalRate()
         self.in_system = 0  # admitted and not yet answered, whatever stage they are in
         self._pending: list[Entry] = []
         self._pending_tokens = 0
@@ -172,6 +175,9 @@ class Batcher:
         return running_left + ahead + own_post
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
         if self.in_system >= self.settings.max_queue:
@@ -180,8 +186,6 @@ class Batcher:
         if remaining_s is not None and remaining_s <= 0:
             self.metrics.expired.labels("admission").inc()
             raise DeadlineUnmeetable("deadline already passed on arrival")
-        loop = asyncio.get_running_loop()
-        now = loop.time()
         budget = budget_s(remaining_s, self.settings)
         if budget is not None and not self._idle:
             expected = self.expected_wait_s(now)
@@ -285,8 +289,8 @@ class Batcher:
         return chosen
 
     async def _run_batch(self, batch: list[Entry]) -> None:
-        """Tokenise and forward on the inference thread; post-process here, on the loop, once the
-        next batch has been handed to the model. Every entry's Future is settled on every path."""
+        """Forward on the inference thread (on the loop when the server is quiet); post-process
+        here, on the loop, once the next batch has been handed to the model. Every entry's Future is settled on every path."""
         engine = self.current
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -301,8 +305,13 @@ class Batcher:
         encodings = [e.encoding if e.engine is engine else None for e in batch]
         try:
             try:
-                forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
-                                                                  encodings)
+                if not self._pending and len(self._batches) <= 1 and self.arrivals.quiet_for(
+                        self._forward_expected_s, start):  # a quiet server: no thread hand-off
+                    self.metrics.forward_on_loop.inc()
+                    forwarded, forward_s = _forward(engine, texts, encodings)
+                else:
+                    forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
+                                                                      encodings)
             finally:
                 self._forward_started = None
                 self._forward_slot.release()

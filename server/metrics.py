@@ -45,6 +45,8 @@ class Metrics:
                                     buckets=LATENCY_BUCKETS, registry=r)
         self.forward = Histogram("intentd_forward_seconds", "onnxruntime forward pass of one batch (holds the model)",
                                  buckets=LATENCY_BUCKETS, registry=r)
+        self.forward_on_loop = Counter("intentd_forward_on_loop", "Forward passes the event loop ran itself "
+                                       "(a quiet server: no thread hand-off)", registry=r)
         self.postprocess = Histogram("intentd_postprocess_seconds",
                                      "Decode, OOD, resolution and responses of one batch (beside the next forward pass)",
                                      buckets=LATENCY_BUCKETS, registry=r)

@@ -10,8 +10,8 @@ from intentd.protogen import import_stubs
 from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments
 from intentd.server.errors import InvalidRequest
-from intentd.server.planner import (FIXED_TOKENS, MIN_SHARE, ROW_FIXED_TOKENS, TARGET_MISS, WINDOW, AdmitShare,
-                                    BatchTimeModel)
+from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
+                                    TARGET_MISS, WINDOW, AdmitShare, ArrivalRate, BatchTimeModel)
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -164,3 +164,18 @@ def test_admit_share_tightens_while_answers_are_late_and_recovers():
         share.observe(i < exactly)
     assert share.value == pytest.approx(MIN_SHARE + 4 * 0.05)
 
+
+
+def test_arrival_rate_counts_the_last_window_and_says_when_the_server_is_quiet():
+    rate = ArrivalRate()
+    assert rate.per_s(0.0) == 0 and rate.quiet_for(0.004, 0.0)  # nothing arrived yet
+    for i in range(20):  # 20 a second
+        rate.arrive(10.0 + i * 0.05)
+    assert rate.per_s(10.96) == 20 / RATE_WINDOW_S
+    pass_s = 0.9 * INLINE_MAX_ARRIVALS / 20  # 0.9 arrivals of the limit expected during it
+    assert rate.quiet_for(pass_s, 10.96) and not rate.quiet_for(pass_s * 1.2, 10.96)
+    for i in range(40):  # a burst at 50 a second
+        rate.arrive(11.0 + i * 0.02)
+    # in (10.79, 11.79]: the 4 last of the first 20 (10.80 ... 10.95) and the 40 of the burst
+    assert rate.per_s(11.79) == 44 / RATE_WINDOW_S and not rate.quiet_for(pass_s, 11.79)
+    assert rate.per_s(11.0 + 40 * 0.02 + RATE_WINDOW_S) == 0  # a second of silence forgets it all

@@ -51,6 +51,24 @@ def test_idle_request_runs_alone_at_once(engine):
     assert result.batch_size == 1 and result.analysis.prediction.intent == "check_balance"
 
 
+def test_a_quiet_server_runs_the_forward_pass_on_the_loop_and_a_busy_one_on_the_inference_thread(engine):
+    async def scenario(batcher: Batcher):
+        def on_loop() -> float:
+            return batcher.metrics.value("intentd_forward_on_loop_total")
+
+        alone = [await batcher.submit(f"what is the balance of account {i}", RequestOptions(), None)
+                 for i in range(3)]  # one at a time: nothing else arrives meanwhile
+        quiet = on_loop()
+        burst = await asyncio.gather(*(batcher.submit(f"send {i} euros to my savings account", RequestOptions(),
+                                                      None) for i in range(60)))
+        return alone, quiet, on_loop() - quiet, burst
+
+    alone, quiet, burst_on_loop, burst = run(engine, scenario, slo_p95_ms=0)  # no shedding: every request answers
+    assert quiet == 3 and all(r.analysis.prediction.intent == "check_balance" for r in alone)
+    # 60 arrivals within a second: the inference thread computes (the loop stays free to admit)
+    assert burst_on_loop <= 1 and all(r.analysis.prediction.intent == "transfer_money" for r in burst)
+
+
 def test_token_budget_bounds_batches(engine):
     # ~40 tokens each: a 200-token budget fits 5 of them, below the size bound of 8
     texts = [f"please move {i} euros from my checking account to my savings account " * 3 for i in range(24)]
