@@ -5,10 +5,13 @@ stages of the request path.
 
 1. `intentd serve` (cache off) under open-loop load: its CPU seconds (/proc, every thread,
    onnxruntime's included) divided by the requests it answered;
-2. the same texts through each stage in-process, one request at a time, timed with the
-   process's CPU clock: admission, tokenise, forward, decode, OOD, resolve, respond (responder
-   and proto conversion);
-3. gRPC + batching (transport, handler, queue, thread hand-offs, metrics) is what remains.
+2. the same texts through each stage in-process, one request at a time and paced at the same
+   rate (between requests the caches go cold as they do in the server: post-processing costs
+   ~4x more right after a forward pass than in a tight loop), with the server's onnxruntime
+   thread count, timed with the process's CPU clock: admission, tokenise, forward, decode, OOD,
+   resolve, respond (responder and proto conversion);
+3. gRPC + batching (transport, handler, queue, thread hand-offs, metrics) is what remains; a
+   do-nothing grpc.aio server under the same load shows how much of it the transport alone costs.
 A sampling profiler cannot split this reliably here (an idle thread waiting in the event loop
 or a queue looks busy to it), hence the measured remainder. Writes profile.json / profile.md.
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.loadgen import GRPCIO_ECHO  # noqa: E402
 from bench.run import ServerProcess  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,8 +40,8 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def served_cpu_per_request(model: str, rate: float, seconds: float) -> dict:
-    with ServerProcess(model) as server:
+def served_cpu_per_request(server: ServerProcess, rate: float, seconds: float) -> dict:
+    with server:
         before = process_cpu_s(server.proc.pid)
         out = subprocess.run([sys.executable, "-m", "intentd", "loadtest", "--target", server.target, "--rate",
                               str(rate), "--duration", str(seconds), "--warmup", "0", "--json", "--no-progress"],
@@ -49,8 +53,9 @@ def served_cpu_per_request(model: str, rate: float, seconds: float) -> dict:
             "latency_ms": result["latency_ms"], "server_ms": result.get("server_ms")}
 
 
-def stage_costs(model: str, texts: list[str]) -> dict[str, float]:
-    """Mean CPU microseconds per request of each in-process stage, one request at a time."""
+def stage_costs(model: str, texts: list[str], rate: float) -> dict[str, float]:
+    """Mean CPU microseconds per request of each in-process stage, one request at a time, `rate`
+    requests a second."""
     from threadpoolctl import threadpool_limits
 
     from intentd.protogen import import_stubs
@@ -62,11 +67,14 @@ def stage_costs(model: str, texts: list[str]) -> dict[str, float]:
 
     threadpool_limits(1, user_api="blas")
     pb2, _ = import_stubs()
-    engine = Engine.load(model)
+    from intentd.server.config import Settings
+
+    engine = Engine.load(model, intra_op_threads=Settings(model=model).onnx_threads)  # as `intentd serve`
     engine.warm_up()
     cost = dict.fromkeys(("admission", "tokenise", "forward", "decode", "OOD", "resolve", "respond"), 0.0)
     clock = time.process_time
     for text in texts:
+        time.sleep(1.0 / rate)
         request = pb2.AnalyzeRequest(text=text)
         t0 = clock()
         _, options = admit(request, max_chars=2000, default_top_k=5, max_top_k=1000)
@@ -109,16 +117,22 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    served = served_cpu_per_request(args.model, args.rate, args.seconds)
-    stages = stage_costs(args.model, list(itertools.islice(unique_utterances(11), 400)))
+    served = served_cpu_per_request(ServerProcess(args.model), args.rate, args.seconds)
+    echo_script = out / "grpcio_echo.py"
+    echo_script.write_text(GRPCIO_ECHO)
+    echo = served_cpu_per_request(ServerProcess(None, command=[sys.executable, str(echo_script)]), args.rate,
+                                  args.seconds)
+    stages = stage_costs(args.model, list(itertools.islice(unique_utterances(11), 400)), args.rate)
     total = served["cpu_us_per_request"]
     rows = {"gRPC + batching (remainder)": max(0.0, total - sum(stages.values())), **stages}
-    report = {"rate_rps": args.rate, "seconds": args.seconds, "served": served, "cpu_us_per_request": rows}
+    report = {"rate_rps": args.rate, "seconds": args.seconds, "served": served, "cpu_us_per_request": rows,
+              "echo_server": echo}
     (out / "profile.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [f"CPU per request: `intentd serve` at {args.rate:g} req/s for {args.seconds:g} s "
              f"({served['requests']} requests), {total:.0f} us in all; stages measured in-process", "",
              "| stage | CPU us per request | share |", "|---|---|---|"]
     lines += [f"| {stage} | {us:.0f} | {100 * us / total:.0f} % |" for stage, us in rows.items()]
+    lines += ["", f"A do-nothing grpc.aio server under the same load: {echo['cpu_us_per_request']:.0f} us per request."]
     (out / "profile.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
