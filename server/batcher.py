@@ -290,7 +290,8 @@ class Batcher:
 
     async def _run_batch(self, batch: list[Entry]) -> None:
         """Forward on the inference thread (on the loop when the server is quiet); post-process
-        here, on the loop, once the next batch has been handed to the model. Every entry's Future is settled on every path."""
+        here, on the loop, once the next batch has been handed to the model. Every entry's Future
+        is settled on every path."""
         engine = self.current
         loop = asyncio.get_running_loop()
         start = loop.time()

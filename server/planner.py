@@ -20,6 +20,8 @@ The prediction is a typical time and leaves out the event loop's own queue (a bu
 finished request late), so `AdmitShare` closes the loop on what callers get: an AIMD controller on
 the share of a request's budget the predicted wait may fill, cut when more answers than a p95
 objective allows arrive past their budget, raised again while they arrive in time.
+
+`ArrivalRate` says when the server is quiet enough for the event loop to run a forward pass itself.
 """
 
 from __future__ import annotations
