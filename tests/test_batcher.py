@@ -14,6 +14,7 @@ from intentd.server.config import Settings
 from intentd.server.engine import Engine
 from intentd.server.errors import Overloaded
 from intentd.server.metrics import Metrics
+from intentd.server.planner import RATE_WINDOW_S
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,10 @@ def test_a_quiet_server_runs_the_forward_pass_on_the_loop_and_a_busy_one_on_the_
         def on_loop() -> float:
             return batcher.metrics.value("intentd_forward_on_loop_total")
 
-        alone = [await batcher.submit(f"what is the balance of account {i}", RequestOptions(), None)
-                 for i in range(3)]  # one at a time: nothing else arrives meanwhile
+        alone = []
+        for i in range(3):  # one a second: nothing else arrives meanwhile
+            alone.append(await batcher.submit(f"what is the balance of account {i}", RequestOptions(), None))
+            await asyncio.sleep(RATE_WINDOW_S)
         quiet = on_loop()
         burst = await asyncio.gather(*(batcher.submit(f"send {i} euros to my savings account", RequestOptions(),
                                                       None) for i in range(60)))
