@@ -77,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be at least {low} (got {value})")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
-    if not 0.0 <= args.label_smoothing < 1.0:
+    if args.label_smoothing is not None and not 0.0 <= args.label_smoothing < 1.0:
         raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
     for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight)):
         if value < 0:
@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing, metavar="E",
-                    help="label smoothing of the intent loss (0: none)")
+                    help="label smoothing of the intent loss (0: none; default: 0.1 when the training data "
+                         "has no out-of-scope examples, else 0)")
     tr.add_argument("--ood-loss-weight", type=float, default=TrainConfig.ood_loss_weight, metavar="W",
                     help="weight of outlier exposure on out-of-scope training examples (0: none)")
     tr.add_argument("--contrastive-weight", type=float, default=TrainConfig.contrastive_weight, metavar="W",

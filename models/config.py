@@ -31,7 +31,7 @@ class TrainConfig:
     tag_loss_weight: float = 1.0
     ood_loss_weight: float = 0.5  # outlier exposure: out-of-scope examples pushed towards uniform
     pooling: str = "mean"  # sentence embedding: "mean" of the token states or the first ("cls")
-    label_smoothing: float = 0.0  # on the in-scope intent loss
+    label_smoothing: float | None = None  # on the in-scope intent loss; None: from the data (for_data)
     contrastive_weight: float = 0.0  # supervised contrastive loss on the sentence embedding (0: off)
     contrastive_temperature: float = 0.1
     # None: decided from the data (models/train.py for_data): data with entity spans trains the

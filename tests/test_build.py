@@ -167,7 +167,7 @@ def test_eval_prints_the_budget_beside_the_observed_rate(banking_artifact: Path)
 def test_the_recipe_follows_the_data(banking_artifact: Path):
     """No data-set flags: entity spans in the data turn on trained embeddings and the tag head's
     sentence context; intent-only data leaves both off; an explicit option always wins."""
-    from intentd.models.train import for_data
+    from intentd.models.train import LABEL_SMOOTHING, for_data
 
     config = json.loads((banking_artifact / "manifest.json").read_text())["training"]["config"]
     assert config["freeze_embeddings"] is False and config["tag_context"] is True  # banking has entities
@@ -175,6 +175,10 @@ def test_the_recipe_follows_the_data(banking_artifact: Path):
     assert decided.freeze_embeddings is True and decided.tag_context is False
     forced = for_data(TrainConfig(freeze_embeddings=True, tag_context=False), has_entities=True)
     assert forced.freeze_embeddings is True and forced.tag_context is False
+    # label smoothing without out-of-scope training examples only (the fixture pins it off)
+    assert for_data(TrainConfig(), has_entities=True).label_smoothing == LABEL_SMOOTHING > 0
+    assert for_data(TrainConfig(), has_entities=False, has_out_of_scope=True).label_smoothing == 0.0
+    assert for_data(TrainConfig(label_smoothing=0.0), has_entities=True).label_smoothing == 0.0
 
 
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
