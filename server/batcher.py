@@ -306,6 +306,7 @@ class Batcher:
         encodings = [e.encoding if e.engine is engine else None for e in batch]
         try:
             try:
+                # nothing queued, no other batch (this one is in _batches), few arrivals expected
                 if not self._pending and len(self._batches) <= 1 and self.arrivals.quiet_for(
                         self._forward_expected_s, start):  # a quiet server: no thread hand-off
                     self.metrics.forward_on_loop.inc()

@@ -165,7 +165,6 @@ def test_admit_share_tightens_while_answers_are_late_and_recovers():
     assert share.value == pytest.approx(MIN_SHARE + 4 * 0.05)
 
 
-
 def test_arrival_rate_counts_the_last_window_and_says_when_the_server_is_quiet():
     rate = ArrivalRate()
     assert rate.per_s(0.0) == 0 and rate.quiet_for(0.004, 0.0)  # nothing arrived yet
