@@ -52,6 +52,8 @@ class Settings:
                                "before RESOURCE_EXHAUSTED", "N")
     slo_p95_ms: float = _opt(25.0, "latency objective: each request's budget (a caller's deadline may only shorten "
                                    "it); batches are sized and requests shed to keep it (0: no SLO)", "MS")
+    slo_transport_ms: float = _opt(3.0, "the part of --slo-p95-ms the server cannot time (gRPC before and after "
+                                        "the handler, the network, the caller): its own work aims at the rest", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
@@ -95,6 +97,12 @@ class Settings:
     capture_redact_digits: bool = _opt(False, "replace digits, spoken digit runs and e-mail addresses in captured text")
     capture_low_confidence: float = _opt(0.7, "also capture answers under this confidence", "P")
 
+    @property
+    def own_slo_s(self) -> float:
+        """The server's share of the p95 SLO, in seconds (0: no SLO): --slo-p95-ms less
+        --slo-transport-ms, the time the caller sees and the server's clock does not."""
+        return (self.slo_p95_ms - self.slo_transport_ms) / 1e3 if self.slo_p95_ms > 0 else 0.0
+
     def __post_init__(self) -> None:
         if self.model is None:
             raise ConfigError("no model: give --model ARTIFACT (or INTENTD_MODEL, or `model:` in --config)")
@@ -121,6 +129,9 @@ class Settings:
             raise ConfigError("--metrics-host: empty (give an address, e.g. 127.0.0.1 or 0.0.0.0)")
         if self.slo_p95_ms < 0:
             raise ConfigError(f"--slo-p95-ms must be 0 or more (got {self.slo_p95_ms:g})")
+        if self.slo_p95_ms and not 0 <= self.slo_transport_ms < self.slo_p95_ms:
+            raise ConfigError(f"--slo-transport-ms must be 0 or more and under --slo-p95-ms "
+                              f"(got {self.slo_transport_ms:g} of {self.slo_p95_ms:g})")
         if self.reload_timeout <= 0:
             raise ConfigError(f"--reload-timeout must be more than 0 (got {self.reload_timeout:g})")
         self._check_transport()

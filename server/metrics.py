@@ -62,7 +62,8 @@ class Metrics:
         self.admit_share = Gauge("intentd_admit_share", "Share of its budget a request's predicted wait may "
                                  "fill at admission (lowered while answers arrive past their budget)", registry=r)
         self.slo_attainment = Gauge("intentd_slo_attainment",
-                                    f"Share of the last {ROLLING_WINDOW} answers within the p95 SLO", registry=r)
+                                    f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
+                                    "the p95 SLO (--slo-p95-ms less --slo-transport-ms)", registry=r)
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO)", ["reason"], registry=r)
         for reason in ("queue_full", "budget"):

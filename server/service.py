@@ -211,7 +211,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.capture = capture
         self.admin = admin  # served on the admin socket: ReloadModel allowed
         self.drain = Drain()
-        self._slo_s = settings.slo_p95_ms / 1e3
+        self._slo_s = settings.own_slo_s  # what the server's own clock can judge
 
     async def _answer(self, request, context, trace: dict, to_proto, admitted=None, capture: bool = True):
         """The shared path: validate, try the cache, else queue for a batch; then convert.

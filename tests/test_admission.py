@@ -121,6 +121,10 @@ def test_settings_yaml_and_errors(tmp_path):
         Settings.from_sources(env={})
     with pytest.raises(ConfigError, match="--max-queue"):
         Settings(model="/a", max_queue=10_000)
+    with pytest.raises(ConfigError, match="--slo-transport-ms must be 0 or more and under --slo-p95-ms"):
+        Settings(model="/a", slo_p95_ms=3, slo_transport_ms=3)
+    assert Settings(model="/a", slo_p95_ms=0, slo_transport_ms=3).own_slo_s == 0.0  # no SLO, nothing to share
+    assert Settings(model="/a", slo_p95_ms=25, slo_transport_ms=3).own_slo_s == pytest.approx(0.022)
 
 
 def test_transport_settings_are_checked(tmp_path):
