@@ -92,11 +92,8 @@ class Runner(Protocol):
 
 def budget_s(remaining_s: float | None, settings: Settings) -> float | None:
     """A request's time budget: the server's SLO, or the caller's deadline when that is sooner.
-    The SLO is the server's promise to every caller, as the caller times it, so what the server
-    budgets is its own share (`Settings.own_slo_s`): at 2 x capacity here the caller's p95 ran
-    3-4 ms over the server's own. A deadline can only tighten it; it counts down in gRPC
-    already, so it is taken as it is."""
-    slo = settings.own_slo_s or None
+    The SLO is the server's promise to every caller; a deadline can only tighten it."""
+    slo = settings.slo_p95_ms / 1e3 if settings.slo_p95_ms > 0 else None
     if remaining_s is None:
         return slo
     return remaining_s if slo is None else min(remaining_s, slo)
@@ -110,6 +107,7 @@ class Batcher:
         self.timing = BatchTimeModel(engine.model.row_wise)
         self.admit_share = AdmitShare()
         self.arrivals = ArrivalRate()
+        self._transport_s = settings.slo_transport_ms / 1e3
         self.in_system = 0  # admitted and not yet answered, whatever stage they are in
         self._pending: list[Entry] = []
         self._pending_tokens = 0
@@ -216,8 +214,8 @@ class Batcher:
         finally:
             self.in_system -= 1
             self.metrics.in_progress.set(self.in_system)
-        if budget is not None:
-            self.admit_share.observe(loop.time() - now > budget)
+        if budget is not None:  # late by the caller's clock, which also counts the transport
+            self.admit_share.observe(loop.time() - now > budget - self._transport_s)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
         return result
 

@@ -53,7 +53,8 @@ class Settings:
     slo_p95_ms: float = _opt(25.0, "latency objective: each request's budget (a caller's deadline may only shorten "
                                    "it); batches are sized and requests shed to keep it (0: no SLO)", "MS")
     slo_transport_ms: float = _opt(3.0, "the part of --slo-p95-ms the server cannot time (gRPC before and after "
-                                        "the handler, the network, the caller): its own work aims at the rest", "MS")
+                                        "the handler, the network, the caller): an answer later than the rest "
+                                        "counts as late when admission adapts", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "

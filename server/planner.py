@@ -19,7 +19,11 @@ Before the first batch there is no estimate (0): only budgets already spent are 
 The prediction is a typical time and leaves out the event loop's own queue (a busy loop resumes a
 finished request late), so `AdmitShare` closes the loop on what callers get: an AIMD controller on
 the share of a request's budget the predicted wait may fill, cut when more answers than a p95
-objective allows arrive past their budget, raised again while they arrive in time.
+objective allows arrive past their budget, raised again while they arrive in time. An answer is
+late by the caller's clock: past its budget less `--slo-transport-ms`, the time gRPC, the network
+and the caller add that the server cannot see (at 2 x capacity here the caller's p95 ran 3-4 ms
+over the server's own). Per-request admission keeps the whole budget, so a moderately loaded
+server does not shed the few requests a burst pushes past the server's share: the p95 allows them.
 
 `ArrivalRate` says when the server is quiet enough for the event loop to run a forward pass itself.
 """
