@@ -79,6 +79,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
     if args.label_smoothing is not None and not 0.0 <= args.label_smoothing < 1.0:
         raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
+    if not 0.0 < args.layer_decay <= 1.0:
+        raise UsageError(f"--layer-decay must be in (0, 1] (got {args.layer_decay:g})")
     for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
@@ -103,6 +105,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         pooling=args.pooling,
         contrastive_weight=args.contrastive_weight,
         average_last=args.average_last,
+        layer_decay=args.layer_decay,
         lora=args.lora,
         seed=args.seed,
         limit=args.limit,
@@ -337,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="sentence embedding from the token states: their mean (default) or the first token's")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
+    tr.add_argument("--layer-decay", type=float, default=TrainConfig.layer_decay, metavar="F",
+                    help="layer-wise learning-rate decay: each encoder layer below the top learns F times "
+                         "slower than the one above it (1: one rate)")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--limit", type=int, help="train on N examples spread across the intents only (smoke tests)")

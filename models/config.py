@@ -42,6 +42,7 @@ class TrainConfig:
     distill_weight: float = 0.5  # share of the in-scope intent loss that follows the teacher
     distill_temperature: float = 2.0
     average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid
+    layer_decay: float = 1.0  # encoder layer k of n learns at lr * layer_decay ** (n - k) (1: one rate)
     lora: bool = False
     lora_rank: int = 16
     seed: int = 13
