@@ -370,15 +370,22 @@ class Optimizers:
         self.dense_params = [p for _, p in dense]
         self.sparse_params = sparse
         n_layers = model.encoder.config.num_hidden_layers
+
+        def encoder_lr(depth: int) -> float:
+            return lr * config.layer_decay ** (n_layers - depth)
+
         depths: dict[int, list] = {}
+        heads = []
         for n, p in dense:
             if n.startswith("encoder."):
                 depths.setdefault(_layer_depth(n, n_layers), []).append(p)
-        groups = [{"params": ps, "lr": lr * config.layer_decay ** (n_layers - d)} for d, ps in sorted(depths.items())]
-        groups.append({"params": [p for n, p in dense if not n.startswith("encoder.")], "lr": config.head_lr})
+            else:
+                heads.append(p)
+        groups = [{"params": ps, "lr": encoder_lr(d)} for d, ps in sorted(depths.items())]
+        groups.append({"params": heads, "lr": config.head_lr})
         self.optimizers = [torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=True)]
-        if sparse:
-            self.optimizers.append(torch.optim.SparseAdam(sparse, lr=lr * config.layer_decay ** n_layers))
+        if sparse:  # the word embeddings: depth 0
+            self.optimizers.append(torch.optim.SparseAdam(sparse, lr=encoder_lr(0)))
         warmup = max(1, int(config.warmup * plan.total_steps))
 
         def schedule(step: int) -> float:

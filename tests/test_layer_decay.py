@@ -10,6 +10,9 @@ from intentd.models.config import TrainConfig
 from intentd.models.joint import JointModel
 from intentd.models.train import Optimizers, Plan
 
+from conftest import BANKING
+from test_build import intentd
+
 
 def _learning_rates(layer_decay: float, freeze_embeddings: bool) -> dict[str, float]:
     config = BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
@@ -48,9 +51,6 @@ def test_no_decay_is_one_rate_for_the_encoder():
 
 
 def test_the_cli_refuses_a_decay_outside_0_to_1():
-    from conftest import BANKING
-    from test_build import intentd
-
     for bad in ("0", "1.5"):
         proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--layer-decay", bad, check=False)
         assert proc.returncode == 2 and "--layer-decay must be in (0, 1]" in proc.stderr
