@@ -81,7 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--label-smoothing must be in [0, 1) (got {args.label_smoothing:g})")
     if not 0.0 < args.layer_decay <= 1.0:
         raise UsageError(f"--layer-decay must be in (0, 1] (got {args.layer_decay:g})")
-    for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight)):
+    for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight),
+                        ("--tag-loss-weight", args.tag_loss_weight)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
@@ -102,6 +103,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
         ood_loss_weight=args.ood_loss_weight,
+        tag_loss_weight=args.tag_loss_weight,
         pooling=args.pooling,
         contrastive_weight=args.contrastive_weight,
         average_last=args.average_last,
@@ -334,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "has no out-of-scope examples, else 0)")
     tr.add_argument("--ood-loss-weight", type=float, default=TrainConfig.ood_loss_weight, metavar="W",
                     help="weight of outlier exposure on out-of-scope training examples (0: none)")
+    tr.add_argument("--tag-loss-weight", type=float, default=TrainConfig.tag_loss_weight, metavar="W",
+                    help="weight of the entity tag loss against the intent loss (data with entity spans)")
     tr.add_argument("--contrastive-weight", type=float, default=TrainConfig.contrastive_weight, metavar="W",
                     help="weight of a supervised contrastive loss on the sentence embedding (0: off)")
     tr.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling,
