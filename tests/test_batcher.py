@@ -14,7 +14,7 @@ from intentd.server.config import Settings
 from intentd.server.engine import Engine
 from intentd.server.errors import Overloaded
 from intentd.server.metrics import Metrics
-from intentd.server.planner import RATE_WINDOW_S, WINDOW
+from intentd.server.planner import RATE_WINDOW_S
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +144,9 @@ def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s
 def test_admission_adapts_to_answers_late_by_the_callers_clock(engine, transport_ms, cut):
     """An answer is late for the AIMD share when it is past its budget less --slo-transport-ms
     (what gRPC, the network and the caller add): keeping all but 0.5 ms of a 1 s SLO for the
-    transport makes every answer late, and a window of them cuts the share."""
+    transport makes every answer late, and each cuts the share."""
     async def scenario(batcher: Batcher):
-        for i in range(WINDOW):
+        for i in range(20):
             await batcher.submit(f"what is my balance {i}", RequestOptions(), None)
         return batcher.admit_share.value
 

@@ -85,8 +85,9 @@ def test_outlier_exposure_weight_scales_the_uniform_target_term():
     for weight in (0.0, 0.5, 2.0):
         got = _loss(model, _batch(intents, None), TrainConfig(ood_loss_weight=weight))
         torch.testing.assert_close(got, in_scope + weight * to_uniform)
-    proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--ood-loss-weight", "-1", check=False)
-    assert proc.returncode == 2 and "--ood-loss-weight" in proc.stderr
+    for flag in ("--ood-loss-weight", "--tag-loss-weight"):
+        proc = intentd("train", "--data", str(BANKING), "--out", "unused", flag, "-1", check=False)
+        assert proc.returncode == 2 and flag in proc.stderr
 
 
 def test_teacher_targets_follow_the_students_intent_order(banking_artifact: Path):
