@@ -21,6 +21,9 @@ wake sleeping cores, which is most of what they cost, and nothing else wants the
   times), within ``max_batch_size`` and ``max_batch_tokens`` (a request is tokenised on
   admission, so its length is known).
 - Entries whose caller went away or whose own deadline passed are dropped then.
+- A batch is post-processed one request at a time, oldest first, each answered as soon as its
+  own part is done: the oldest request, the one nearest its budget, no longer waits for its
+  neighbours' entity resolution and responses (~1 ms each).
 - Every batch settles every Future it holds, whatever raises. A batch's Engine is the one current
   when it started: a hot swap never changes a batch midway.
 
@@ -54,7 +57,7 @@ class Result:
     queue_wait_s: float = 0.0  # admission to the start of its batch
     tokenize_s: float = 0.0  # its batch's tokenisation
     forward_s: float = 0.0  # its batch's forward pass
-    postprocess_s: float = 0.0  # its batch's decoding, resolution and responses
+    postprocess_s: float = 0.0  # its batch's decoding, then resolution and response up to its own
     batch_size: int = 0
     cache_hit: bool = False
     batch_tokens: int = 0  # padded tokens of its batch
@@ -291,8 +294,9 @@ class Batcher:
 
     async def _run_batch(self, batch: list[Entry]) -> None:
         """Forward on the inference thread (on the loop when the server is quiet); post-process
-        here, on the loop, once the next batch has been handed to the model. Every entry's Future
-        is settled on every path."""
+        here, on the loop, once the next batch has been handed to the model, answering each
+        request as soon as its own post-processing is done (the oldest, first in the batch, does
+        not wait for its neighbours'). Every entry's Future is settled on every path."""
         engine = self.current
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -301,8 +305,7 @@ class Batcher:
         self._forward_expected_s = self.timing.forward_s([e.n_tokens for e in batch])
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
-        results: list[Analysis | Exception]
-        forward_s = post_s = 0.0
+        forward_s = 0.0
         padded = 0
         encodings = [e.encoding if e.engine is engine else None for e in batch]
         try:
@@ -324,10 +327,21 @@ class Batcher:
             self.metrics.forward.observe(forward_s)
             await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
             t0 = time.perf_counter()
-            results = engine.finish(texts, forwarded, options)
-            post_s = time.perf_counter() - t0
-            self.timing.observe_post(len(batch), post_s)
-            self.metrics.postprocess.observe(post_s)
+            own_s = 0.0  # post-processing work, without the loop's other callbacks run in between
+            answers = engine.finish_each(texts, forwarded, options)
+            for i, entry in enumerate(batch):
+                t1 = time.perf_counter()
+                result = next(answers)  # the first decodes the whole batch (vectorised); may raise
+                done = time.perf_counter()
+                own_s += done - t1
+                if not isinstance(result, Exception):
+                    result = Result(result, start - entry.enqueued, entry.tokenize_s, forward_s, done - t0,
+                                    len(batch), batch_tokens=padded)
+                self._settle(entry, result)
+                if i + 1 < len(batch):
+                    await asyncio.sleep(0)  # its caller's answer leaves now, not after the whole batch
+            self.timing.observe_post(len(batch), own_s)
+            self.metrics.postprocess.observe(own_s)
         except asyncio.CancelledError:  # the loop is going away (forced stop): nobody is left waiting
             for entry in batch:
                 if not entry.future.done():
@@ -335,20 +349,22 @@ class Batcher:
             raise
         except Exception:  # noqa: BLE001 - a stage failed as a whole: every request of it fails
             log.exception("batch of %d failed", len(batch))
-            results = [InferenceFailed("inference failed")] * len(batch)
+            for entry in batch:
+                self._settle(entry, InferenceFailed("inference failed"))
         self.metrics.batch_size.observe(len(batch))
         self.metrics.batch_tokens.observe(padded)
-        for entry, result in zip(batch, results):
-            if entry.future.done():
-                continue
-            if isinstance(result, Exception):
-                if not isinstance(result, InferenceFailed):
-                    log.error("post-processing failed for one request", exc_info=result)
-                    result = InferenceFailed(f"post-processing failed ({type(result).__name__})")
-                entry.future.set_exception(result)
-            else:
-                entry.future.set_result(Result(result, start - entry.enqueued, entry.tokenize_s, forward_s, post_s,
-                                               len(batch), batch_tokens=padded))
+
+    @staticmethod
+    def _settle(entry: Entry, outcome: Result | Exception) -> None:
+        if entry.future.done():  # its caller went away
+            return
+        if isinstance(outcome, Result):
+            entry.future.set_result(outcome)
+            return
+        if not isinstance(outcome, InferenceFailed):
+            log.error("post-processing failed for one request", exc_info=outcome)
+            outcome = InferenceFailed(f"post-processing failed ({type(outcome).__name__})")
+        entry.future.set_exception(outcome)
 
     def _batch_done(self, task: asyncio.Task) -> None:
         self._batches.discard(task)

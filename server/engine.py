@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from tokenizers import Encoding
 
@@ -88,17 +88,23 @@ class Engine:
                options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
         """Decode, resolve, escalate and respond, per request. A failure in one request's
         post-processing fails only that request (returned in its place, never raised)."""
+        return list(self.finish_each(texts, forwarded, options))
+
+    def finish_each(self, texts: Sequence[str], forwarded: Forwarded,
+                    options: Sequence[RequestOptions]) -> Iterator[Analysis | Exception]:
+        """`finish`, one request at a time, in batch order, so the server can answer each as soon
+        as it is done. The first step decodes the whole batch (vectorised) and raises if that fails."""
         # the escalation rule reads the top two intents, whatever top_k the caller asked for
         top_k = max(2, max(o.top_k for o in options))
         predictions = self.model.decode(texts, forwarded.batch, forwarded.raw, top_k=top_k)
-        out: list[Analysis | Exception] = []
         for text, prediction, opts in zip(texts, predictions, options):
+            outcome: Analysis | Exception
             try:
                 entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent)
-                out.append(self.conclude(text, prediction, entities, opts))
+                outcome = self.conclude(text, prediction, entities, opts)
             except Exception as exc:  # noqa: BLE001 - reported per request by the caller
-                out.append(exc)
-        return out
+                outcome = exc
+            yield outcome
 
     def conclude(self, text: str, prediction: Prediction, entities: list, options: RequestOptions) -> Analysis:
         """Escalation hint, follow-up reading and response for a decoded, resolved text (also for

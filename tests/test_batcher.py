@@ -169,3 +169,28 @@ def test_every_admitted_request_counts_until_answered(engine):
 
     results = run(engine, scenario, max_queue=4, slo_p95_ms=0)
     assert len(results) == 4
+
+
+def test_each_request_of_a_batch_is_answered_as_soon_as_its_own_post_processing_is_done(engine):
+    """The oldest request of a batch (the nearest its budget) leaves before its neighbours are
+    post-processed: when its caller has its answer, the newest request's is not ready yet. Fails
+    when the batch settles every Future only after post-processing all of them."""
+    texts = [f"transfer {i} dollars to savings" for i in range(8)]  # one length: batch order = arrival
+    assert len({n_tokens(engine, t) for t in texts}) == 1
+
+    async def scenario(batcher: Batcher):
+        release = await batcher.hold()
+        tasks = [asyncio.create_task(batcher.submit(t, RequestOptions(), None)) for t in texts]
+        while batcher.queued < len(texts):
+            await asyncio.sleep(0.005)
+        newest_done_then: list[bool] = []
+        tasks[0].add_done_callback(lambda _: newest_done_then.append(tasks[-1].done()))
+        release()
+        return newest_done_then, await asyncio.gather(*tasks)
+
+    newest_done_then, results = run(engine, scenario, max_batch_size=8, slo_p95_ms=0)
+    assert [r.batch_size for r in results] == [8] * 8
+    assert newest_done_then == [False]
+    posts = [r.postprocess_s for r in results]
+    assert posts == sorted(posts) and posts[0] < posts[-1]  # each counts up to its own answer
+    assert [r.analysis.prediction.intent for r in results] == ["transfer_money"] * 8
