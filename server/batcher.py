@@ -6,7 +6,9 @@ GIL. So the model computes batch N+1 while the loop post-processes batch N, no t
 take turns on the GIL (each turn can cost a 5 ms switch interval), and a request costs two thread
 hand-offs (to the model and back). On a quiet server (server/planner.py, `ArrivalRate`: fewer
 than 0.1 arrivals expected during the pass) the loop runs the forward pass itself: the hand-offs
-wake sleeping cores, which is most of what they cost, and nothing else wants the loop meanwhile.
+wake sleeping cores, which is most of what they cost, and nothing else wants the loop meanwhile;
+a request arriving at such a server when it is idle runs in its own handler's coroutine, with no
+pass through the queue and the scheduler task.
 
 - Admission counts every request from the moment it is admitted until it is answered (queued, in
   the forward pass or being post-processed): ``max_queue`` bounds all of them. A request whose
@@ -102,6 +104,9 @@ def budget_s(remaining_s: float | None, settings: Settings) -> float | None:
     return remaining_s if slo is None else min(remaining_s, slo)
 
 
+INLINE_AFTER_IDLE_S = 0.002  # a request runs in its own handler only after this long with nothing in progress
+
+
 class Batcher:
     def __init__(self, engine: Engine, settings: Settings, metrics: Metrics):
         self.current = engine
@@ -112,6 +117,7 @@ class Batcher:
         self.arrivals = ArrivalRate()
         self._transport_s = settings.slo_transport_ms / 1e3
         self.in_system = 0  # admitted and not yet answered, whatever stage they are in
+        self._idle_since = float("-inf")  # loop.time() when in_system last fell to 0
         self._pending: list[Entry] = []
         self._pending_tokens = 0
         self._seq = itertools.count()
@@ -206,17 +212,29 @@ class Batcher:
                       None if remaining_s is None else now + remaining_s,
                       None if budget is None else now + budget,
                       encoding, engine, time.perf_counter() - t0, next(self._seq), now)
+        # a server idle for a while that expects no arrivals during the pass: this request is its
+        # own batch, run here, without the scheduler's hops (each a pass of the event loop on a
+        # cold core). Not right after an answer: requests of a burst that gRPC holds unread
+        # would each find the server idle and run one by one on the loop, unseen by admission
+        inline = (self._idle and now - self._idle_since > INLINE_AFTER_IDLE_S
+                  and self.arrivals.quiet_for(self.timing.forward_s([entry.n_tokens]), now))
         self.in_system += 1
         self.metrics.in_progress.set(self.in_system)
-        self._pending.append(entry)
-        self._pending_tokens += entry.n_tokens
-        self.metrics.queue_depth.set(len(self._pending))
-        self._wakeup.set()
+        if not inline:
+            self._pending.append(entry)
+            self._pending_tokens += entry.n_tokens
+            self.metrics.queue_depth.set(len(self._pending))
+            self._wakeup.set()
         try:
+            if inline:
+                await self._forward_slot.acquire()  # free (idle): returns at once
+                await self._run_batch([entry])  # settles entry.future
             result = await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
         finally:
             self.in_system -= 1
             self.metrics.in_progress.set(self.in_system)
+            if self.in_system == 0:
+                self._idle_since = loop.time()
         if budget is not None:  # late by the caller's clock, which also counts the transport
             self.admit_share.observe(loop.time() - now > budget - self._transport_s)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
@@ -325,7 +343,8 @@ class Batcher:
             padded = int(forwarded.batch.input_ids.size)
             self.timing.observe_forward([t.n_tokens for t in forwarded.batch.texts], forward_s)
             self.metrics.forward.observe(forward_s)
-            await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
+            if self._pending:
+                await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
             t0 = time.perf_counter()
             own_s = 0.0  # post-processing work, without the loop's other callbacks run in between
             answers = engine.finish_each(texts, forwarded, options)

@@ -194,3 +194,24 @@ def test_each_request_of_a_batch_is_answered_as_soon_as_its_own_post_processing_
     posts = [r.postprocess_s for r in results]
     assert posts == sorted(posts) and posts[0] < posts[-1]  # each counts up to its own answer
     assert [r.analysis.prediction.intent for r in results] == ["transfer_money"] * 8
+
+
+def test_an_idle_quiet_server_answers_in_the_handler_and_a_burst_goes_through_the_queue(engine):
+    """A request to a server idle for a while runs in its own coroutine: it is answered before
+    the event loop runs anything else (no hop through the queue and the scheduler task). One
+    arriving right after an answer (a burst gRPC held unread) takes the queue, as before."""
+    async def scenario(batcher: Batcher):
+        loop = asyncio.get_running_loop()
+        passes: list[str] = []
+        await asyncio.sleep(0.05)
+        loop.call_soon(passes.append, "first")
+        first = await batcher.submit("what is my balance", RequestOptions(), None)
+        first_inline = "first" not in passes
+        loop.call_soon(passes.append, "second")
+        second = await batcher.submit("what is my balance now", RequestOptions(), None)
+        second_inline = "second" not in passes
+        return first_inline, second_inline, first, second
+
+    first_inline, second_inline, first, second = run(engine, scenario, slo_p95_ms=0)
+    assert first_inline and not second_inline
+    assert first.analysis.prediction.intent == second.analysis.prediction.intent == "check_balance"
