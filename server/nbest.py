@@ -4,7 +4,8 @@ The rule (docs/voice.md, "n-best"):
 - The transcripts are `text` (index 0) and `alternatives` (1..n). Their weights are the ASR
   confidences, normalised to sum to 1; when no transcript has one, the ranks weigh 1, 1/2, 1/3 ...
 - Each transcript is analysed as an ordinary request: all are submitted to the batcher at once,
-  so they share its batches (and each may come from the cache). A transcript the server sheds
+  so they share its batches (on an idle server the first runs at once, alone; each may come
+  from the cache). A transcript the server sheds
   under load is left out (the others' weights are normalised again); when all are shed, the
   request is.
 - Intent: the weighted mean of the transcripts' intent distributions (each transcript's top
