@@ -142,7 +142,7 @@ def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s
 
 @pytest.mark.parametrize("transport_ms, cut", [(0, False), (999.5, True)])
 def test_admission_adapts_to_answers_late_by_the_callers_clock(engine, transport_ms, cut):
-    """An answer is late for the AIMD share when it is past its budget less --slo-transport-ms
+    """An answer is late for the admit share when it is past its budget less --slo-transport-ms
     (what gRPC, the network and the caller add): keeping all but 0.5 ms of a 1 s SLO for the
     transport makes every answer late, and each cuts the share."""
     async def scenario(batcher: Batcher):
