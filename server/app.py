@@ -126,9 +126,10 @@ class App:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, SERVING)
         self.started.set()
-        log.info("serving %s %s on %s at %s (%s, max batch %d, queue %d, SLO p95 %s)", engine.model.artifact.name,
+        rows = f", {engine.model.row_threads} rows at a time" if engine.model.row_threads > 1 else ""
+        log.info("serving %s %s on %s at %s (%s, max batch %d%s, queue %d, SLO p95 %s)", engine.model.artifact.name,
                  engine.version, engine.model.provider, ", ".join(addresses), "naive" if s.naive else "batching",
-                 s.max_batch_size, s.max_queue, f"{s.slo_p95_ms:g} ms" if s.slo_p95_ms else "off")
+                 s.max_batch_size, rows, s.max_queue, f"{s.slo_p95_ms:g} ms" if s.slo_p95_ms else "off")
 
     async def main_loop(self) -> None:
         await self._stop.wait()
@@ -195,7 +196,7 @@ class App:
         """Blocking: load and warm an artifact (startup, ReloadModel, SIGHUP)."""
         s = self.settings
         engine = Engine.load(path, onnx_file=s.onnx_file, providers=s.providers,
-                             intra_op_threads=s.onnx_threads, spin=s.spin)
+                             intra_op_threads=s.onnx_threads, spin=s.spin, row_threads=s.onnx_row_threads)
         if s.warm_up:
             engine.warm_up(batch_sizes_to_warm(s))
         return engine

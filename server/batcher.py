@@ -112,7 +112,7 @@ class Batcher:
         self.current = engine
         self.settings = settings
         self.metrics = metrics
-        self.timing = BatchTimeModel(engine.model.row_wise)
+        self.timing = BatchTimeModel(engine.model.row_wise, engine.model.row_threads)
         self.admit_share = AdmitShare()
         self.arrivals = ArrivalRate()
         self._transport_s = settings.slo_transport_ms / 1e3
@@ -142,8 +142,8 @@ class Batcher:
     def swap(self, engine: Engine) -> None:
         """Batches that start from now on run on `engine`; running ones finish on the old one."""
         self.current = engine
-        if engine.model.row_wise != self.timing.row_wise:  # another kind of graph: learn its times afresh
-            self.timing = BatchTimeModel(engine.model.row_wise)
+        if (engine.model.row_wise, engine.model.row_threads) != (self.timing.row_wise, self.timing.row_threads):
+            self.timing = BatchTimeModel(engine.model.row_wise, engine.model.row_threads)  # learn afresh
 
     async def hold(self) -> Callable[[], None]:
         """Take the model as a batch would, so arrivals queue until the returned function is called

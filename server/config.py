@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import tomllib
 import types
@@ -65,6 +66,9 @@ class Settings:
     default_top_k: int = _opt(5, "top_k when a request leaves it 0", "N")
     intra_op_threads: int = _opt(0, "onnxruntime intra-op threads (0: all cores but one, which the event loop "
                                      "needs; at least 1)", "N")
+    row_threads: int = _opt(0, "a row-wise graph's rows computed side by side on this many threads, each an "
+                               "onnxruntime call of --intra-op-threads (0: the worker's cores over "
+                               "--intra-op-threads, at least 1)", "N")
     spin: str = _opt("run", "onnxruntime's idle threads: 'run' spins inside a forward pass and stops when it "
                             "returns (idle cores go back to gRPC and Python), 'never' sleeps at once (for hosts "
                             "shared with other work), 'always' keeps spinning (onnxruntime's default)", "MODE")
@@ -117,7 +121,7 @@ class Settings:
                      "max_stream_messages", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
-        for name in ("intra_op_threads", "cache_size"):
+        for name in ("intra_op_threads", "row_threads", "cache_size"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_flag(name)} must be 0 or more (got {getattr(self, name)})")
         if self.max_queue > MAX_QUEUE_LIMIT:
@@ -185,8 +189,15 @@ class Settings:
         thread cost 26 % less CPU per request than two, at the same latency)."""
         if self.intra_op_threads:
             return self.intra_op_threads
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return max(1, (cores - self.workers) // self.workers)
+        return max(1, (usable_cores() - self.workers) // self.workers)
+
+    @property
+    def onnx_row_threads(self) -> int:
+        """--row-threads, or as many rows at a time as the worker's cores hold at --intra-op-threads
+        each (2 on 2 cores: a batch of n rows takes ~n / 2 row times; one row costs the same)."""
+        if self.row_threads:
+            return self.row_threads
+        return max(1, usable_cores() // self.workers // self.onnx_threads)
 
     @property
     def uds_permissions(self) -> int:
@@ -313,3 +324,27 @@ def _read_file(path: Path) -> dict[str, Any]:
     if out.get("model") is not None and not out["model"].is_absolute():
         out["model"] = path.parent / out["model"]  # relative to the file, like most tools
     return out
+
+
+def usable_cores() -> int:
+    """CPUs this process may use: its affinity, capped by a container's CPU quota (a pod limited
+    to 2 CPUs on a 64-core node sees 64 in its affinity)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.ceil(quota))) if quota else cores
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU limit of this process's cgroup in CPUs (cgroup v2 `cpu.max`, else v1's CFS quota),
+    or None when there is none or it cannot be read."""
+    try:
+        if (root / "cpu.max").is_file():
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        v1 = root / "cpu"
+        if (v1 / "cpu.cfs_quota_us").is_file():
+            quota = int((v1 / "cpu.cfs_quota_us").read_text())
+            return None if quota <= 0 else quota / int((v1 / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return None

@@ -8,6 +8,7 @@ resolution and responses into the one path that eval, analyze and the server sha
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -46,6 +47,7 @@ class Model:
         intra_op_threads: int = 0,
         inter_op_threads: int = 1,
         spin: str = "run",
+        row_threads: int = 1,
     ):
         self.artifact = artifact
         self.labels = artifact.labels
@@ -67,6 +69,10 @@ class Model:
         self.provider = self.session.get_providers()[0]
         # graphs `intentd train` marks as batch-dependent (dynamic INT8) run one row at a time
         self.row_wise = artifact.manifest["model"] in artifact.manifest.get("batch_dependent", ())
+        # rows of one batch side by side: the calling thread takes one share, helpers the others
+        self.row_threads = max(1, row_threads) if self.row_wise else 1
+        self._row_helpers = (ThreadPoolExecutor(self.row_threads - 1, thread_name_prefix="intentd-rows")
+                             if self.row_threads > 1 else None)
         log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
         try:
             self.encoder = TextEncoder.from_str(artifact.tokenizer_json, max_length=artifact.max_length)
@@ -97,14 +103,31 @@ class Model:
                 None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
             )
             return RawOutputs(intent, tags, emb)
-        rows = []
-        for ids, encoded in zip(batch.input_ids, batch.texts):
-            n = encoded.n_tokens
-            rows.append(self.session.run(None, {"input_ids": ids[None, :n], "attention_mask": np.ones((1, n), np.int64)}))
+        inputs = [(ids[None, : encoded.n_tokens], np.ones((1, encoded.n_tokens), np.int64))
+                  for ids, encoded in zip(batch.input_ids, batch.texts)]
+        rows = self._run_rows(inputs)
         tags = np.zeros((len(rows), batch.input_ids.shape[1], rows[0][1].shape[-1]), dtype=rows[0][1].dtype)
         for i, row in enumerate(rows):
             tags[i, : row[1].shape[1]] = row[1][0]  # padding positions stay 0: decoding never reads them
         return RawOutputs(np.concatenate([r[0] for r in rows]), tags, np.concatenate([r[2] for r in rows]))
+
+    def _run_rows(self, inputs: list[tuple[np.ndarray, np.ndarray]]) -> list[list[np.ndarray]]:
+        """One onnxruntime call per row; with `row_threads` > 1 the rows are dealt out round-robin
+        and computed side by side (onnxruntime releases the GIL and its session takes concurrent
+        calls), so a batch of n rows on t cores takes about n / t row times instead of n."""
+        def run(share):
+            return [self.session.run(None, {"input_ids": ids, "attention_mask": mask}) for ids, mask in share]
+
+        shares = min(self.row_threads, len(inputs))
+        if shares == 1:
+            return run(inputs)
+        helpers = [self._row_helpers.submit(run, inputs[k::shares]) for k in range(1, shares)]
+        done = [run(inputs[0::shares])]
+        done += [h.result() for h in helpers]  # re-raises a helper's failure here
+        rows: list = [None] * len(inputs)
+        for k, share in enumerate(done):
+            rows[k::shares] = share
+        return rows
 
     def decode(self, texts: Sequence[str], batch: EncodedBatch, raw: RawOutputs, top_k: int = 5) -> list[Prediction]:
         probs = softmax(raw.intent_logits.astype(np.float64), self.temperature)

@@ -7,7 +7,8 @@ remaining budget (Clipper-style adaptive batching, model-based rather than AIMD)
   computes the padded rectangle in one call (FIXED_TOKENS once); a row-wise graph (dynamic INT8,
   server/model.py) computes each row on its own tokens in its own call (ROW_FIXED_TOKENS per row),
   so a backlog of n requests costs n calls, not one: counting it as one batch under-predicted a
-  queue of 7 by about a third and let answered requests run past the SLO. One parameter, learned
+  queue of 7 by about a third and let answered requests run past the SLO. Rows computed side by
+  side (`--row-threads`) count as their largest share. One parameter, learned
   as a moving average of seconds per work token, so a few noisy batches cannot tip it the way a
   two-parameter line fitted on a narrow range of sizes does; a batch far slower than predicted
   (the machine stalled) moves it by at most a factor of OUTLIER_CAP;
@@ -54,8 +55,9 @@ INLINE_MAX_ARRIVALS = 0.1
 
 
 class BatchTimeModel:
-    def __init__(self, row_wise: bool = False) -> None:
+    def __init__(self, row_wise: bool = False, row_threads: int = 1) -> None:
         self.row_wise = row_wise
+        self.row_threads = max(1, row_threads) if row_wise else 1
         self.seconds_per_token = 0.0
         self.post_per_request_s = 0.0
         self.observed = 0
@@ -64,8 +66,9 @@ class BatchTimeModel:
         """A batch's forward-pass work in token equivalents, from its rows' unpadded lengths."""
         if not lengths:
             return 0.0
-        if self.row_wise:
-            return sum(lengths) + ROW_FIXED_TOKENS * len(lengths)
+        if self.row_wise:  # the rows are dealt out to row_threads threads: the largest share decides
+            shares = min(self.row_threads, len(lengths))
+            return max(sum(lengths[k::shares]) + ROW_FIXED_TOKENS * len(lengths[k::shares]) for k in range(shares))
         return max(lengths) * len(lengths) + FIXED_TOKENS
 
     def observe_forward(self, lengths: Sequence[int], seconds: float) -> None:
@@ -88,7 +91,8 @@ class BatchTimeModel:
         if n_requests <= 0:
             return 0.0
         if self.row_wise:
-            return self.seconds_per_token * (tokens + n_requests * ROW_FIXED_TOKENS)
+            threads = min(self.row_threads, n_requests)
+            return self.seconds_per_token * (tokens + n_requests * ROW_FIXED_TOKENS) / threads
         batches = math.ceil(n_requests / max_batch_size)
         return self.seconds_per_token * (tokens * PADDING + batches * FIXED_TOKENS)
 

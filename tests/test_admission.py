@@ -9,7 +9,7 @@ import pytest
 
 from intentd.protogen import import_stubs
 from intentd.server.admission import admit
-from intentd.server.config import ConfigError, Settings, add_arguments
+from intentd.server.config import ConfigError, Settings, add_arguments, cgroup_cpu_quota, usable_cores
 from intentd.server.errors import InvalidRequest
 from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
                                     TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel)
@@ -91,6 +91,20 @@ def test_a_row_wise_backlog_costs_one_call_per_request():
     assert batched.backlog_s(7, 105, 32) < 0.75 * model.backlog_s(7, 105, 32)
 
 
+def test_rows_side_by_side_cost_their_largest_share():
+    """`--row-threads 2`: rows dealt out round-robin to two threads take as long as the larger
+    share, and a backlog about half as long as on one thread."""
+    model = BatchTimeModel(row_wise=True, row_threads=2)
+    for tokens in (8, 15, 30) * 5:  # single rows: no sharing, timed as on one thread
+        model.observe_forward([tokens], 1.2e-4 * (tokens + ROW_FIXED_TOKENS))
+    assert model.forward_s([30]) == pytest.approx(1.2e-4 * (30 + ROW_FIXED_TOKENS))
+    # rows 0 and 2 on the calling thread, row 1 on the helper
+    assert model.forward_s([10, 20, 30]) == pytest.approx(1.2e-4 * (40 + 2 * ROW_FIXED_TOKENS))
+    assert model.backlog_s(7, 105, 32) == pytest.approx(1.2e-4 * (105 + 7 * ROW_FIXED_TOKENS) / 2)
+    assert model.backlog_s(1, 15, 32) == pytest.approx(1.2e-4 * (15 + ROW_FIXED_TOKENS))
+    assert BatchTimeModel(row_wise=False, row_threads=2).row_threads == 1  # a batched graph: one call
+
+
 def parse(argv):
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -106,6 +120,37 @@ def test_settings_precedence_file_env_flags(tmp_path):
     assert s.model == tmp_path / "art"  # relative to the file
     assert s.max_batch_size == 16 and s.cache_size == 3 and not s.warm_up
     assert s.providers == ("CPUExecutionProvider",) and s.max_queue == 256
+
+
+def test_row_threads_fill_the_cores_intra_op_threads_leave():
+    cores = usable_cores()
+    assert Settings(model="/a", intra_op_threads=1).onnx_row_threads == cores
+    assert Settings(model="/a", intra_op_threads=cores).onnx_row_threads == 1
+    assert Settings(model="/a", intra_op_threads=1, row_threads=3).onnx_row_threads == 3
+    assert Settings(model="/a", listen="127.0.0.1:1", workers=cores, intra_op_threads=1).onnx_row_threads == 1
+    with pytest.raises(ConfigError, match="--row-threads must be 0 or more"):
+        Settings(model="/a", row_threads=-1)
+
+
+def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
+    """A pod limited to 2 CPUs sees every core of its node in its affinity: thread defaults
+    follow the quota (cgroup v2 `cpu.max`, v1 CFS quota), not the node."""
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(v2) == 1.5
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(v2) is None
+    (v2 / "cpu.max").write_text("garbage\n")
+    assert cgroup_cpu_quota(v2) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("400000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(v1) == 4.0
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_quota(v1) is None
+    assert cgroup_cpu_quota(tmp_path / "none") is None
 
 
 def test_settings_yaml_and_errors(tmp_path):

@@ -22,10 +22,13 @@ from servers import ThreadServer, pb2
 TOLERANCE = 1e-5
 
 
-@pytest.fixture(scope="module", params=["served", "model.fp32.onnx"])
+@pytest.fixture(scope="module", params=["served", "served, rows side by side", "model.fp32.onnx"])
 def engine(banking_artifact, request):
-    """The served graph (INT8, one row at a time) and the FP32 graph (batched as it is)."""
-    return Engine.load(banking_artifact, onnx_file=None if request.param == "served" else request.param)
+    """The served graph (INT8, one row at a time; its rows also computed two at a time, as
+    `--row-threads 2` does) and the FP32 graph (batched as it is)."""
+    if request.param.startswith("served"):
+        return Engine.load(banking_artifact, row_threads=2 if "side" in request.param else 1)
+    return Engine.load(banking_artifact, onnx_file=request.param)
 
 
 def answer(analysis) -> dict:
@@ -64,6 +67,20 @@ def test_answers_do_not_depend_on_batch_neighbours(engine):
         batch = neighbours[:position] + [query] + neighbours[position:]
         batched = answer(engine.analyze(batch, options)[position])
         assert_same(alone[query], batched, f"trial {trial}: {query!r} in a batch of {len(batch)}")
+
+
+def test_rows_computed_side_by_side_are_the_rows_computed_one_by_one(banking_artifact):
+    """`--row-threads`: the rows of a batch dealt out to two threads come back in their places,
+    bit for bit what one thread computes (each row is its own onnxruntime call either way)."""
+    one, two = (Engine.load(banking_artifact, row_threads=n) for n in (1, 2))
+    assert (one.model.row_threads, two.model.row_threads) == (1, 2)
+    texts = [ex.text for ex in read_jsonl(BANKING / "test.jsonl")]
+    rng = random.Random(11)
+    for size in (2, 3, 5, 8, 17):
+        encodings = one.tokenize(rng.sample(texts, size))
+        a, b = one.forward(encodings).raw, two.forward(encodings).raw
+        for name in ("intent_logits", "tag_logits", "embedding"):
+            assert (getattr(a, name) == getattr(b, name)).all(), f"{name}, batch of {size}"
 
 
 def test_int8_batched_would_depend_on_neighbours(banking_artifact, tmp_path):
