@@ -7,6 +7,7 @@ resolution and responses into the one path that eval, analyze and the server sha
 
 from __future__ import annotations
 
+import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -112,21 +113,24 @@ class Model:
         return RawOutputs(np.concatenate([r[0] for r in rows]), tags, np.concatenate([r[2] for r in rows]))
 
     def _run_rows(self, inputs: list[tuple[np.ndarray, np.ndarray]]) -> list[list[np.ndarray]]:
-        """One onnxruntime call per row; with `row_threads` > 1 the rows are dealt out round-robin
-        and computed side by side (onnxruntime releases the GIL and its session takes concurrent
-        calls), so a batch of n rows on t cores takes about n / t row times instead of n."""
-        def run(share):
-            return [self.session.run(None, {"input_ids": ids, "attention_mask": mask}) for ids, mask in share]
-
-        shares = min(self.row_threads, len(inputs))
-        if shares == 1:
-            return run(inputs)
-        helpers = [self._row_helpers.submit(run, inputs[k::shares]) for k in range(1, shares)]
-        done = [run(inputs[0::shares])]
-        done += [h.result() for h in helpers]  # re-raises a helper's failure here
+        """One onnxruntime call per row; with `row_threads` > 1, helper threads take rows too, each
+        the next one not yet taken (onnxruntime releases the GIL and its session takes concurrent
+        calls), so a batch of n rows on t cores takes about n / t row times instead of n, and a
+        helper that gets no core leaves its rows to the calling thread instead of holding them."""
         rows: list = [None] * len(inputs)
-        for k, share in enumerate(done):
-            rows[k::shares] = share
+        taken = itertools.count()  # next() is atomic under the GIL
+
+        def run() -> None:
+            for i in iter(taken.__next__, None):
+                if i >= len(inputs):
+                    return
+                ids, mask = inputs[i]
+                rows[i] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+
+        helpers = [self._row_helpers.submit(run) for _ in range(min(self.row_threads, len(inputs)) - 1)]
+        run()
+        for helper in helpers:
+            helper.result()  # re-raises a helper's failure here
         return rows
 
     def decode(self, texts: Sequence[str], batch: EncodedBatch, raw: RawOutputs, top_k: int = 5) -> list[Prediction]:
@@ -158,3 +162,4 @@ def _analyzed_chars(text: str, encoded) -> int:
     if not encoded.truncated:
         return len(text)
     return encoded.word_spans[-1][1] if encoded.word_spans else 0
+

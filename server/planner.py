@@ -8,10 +8,11 @@ remaining budget (Clipper-style adaptive batching, model-based rather than AIMD)
   server/model.py) computes each row on its own tokens in its own call (ROW_FIXED_TOKENS per row),
   so a backlog of n requests costs n calls, not one: counting it as one batch under-predicted a
   queue of 7 by about a third and let answered requests run past the SLO. Rows computed side by
-  side (`--row-threads`) count as their largest share. One parameter, learned
-  as a moving average of seconds per work token, so a few noisy batches cannot tip it the way a
-  two-parameter line fitted on a narrow range of sizes does; a batch far slower than predicted
-  (the machine stalled) moves it by at most a factor of OUTLIER_CAP;
+  side (`--row-threads`, each thread taking the next row) count as their largest round-robin
+  share. One parameter, learned as a moving average of seconds per work token, so a few noisy
+  batches cannot tip it the way a two-parameter line fitted on a narrow range of sizes does; a
+  batch far slower than predicted (the machine stalled) moves it by at most a factor of
+  OUTLIER_CAP;
 - post-processing (decode, resolve, respond; runs beside the next forward pass): a per-request
   cost, also a moving average.
 
@@ -66,7 +67,7 @@ class BatchTimeModel:
         """A batch's forward-pass work in token equivalents, from its rows' unpadded lengths."""
         if not lengths:
             return 0.0
-        if self.row_wise:  # the rows are dealt out to row_threads threads: the largest share decides
+        if self.row_wise:  # row_threads threads take the rows in turn: the largest share decides
             shares = min(self.row_threads, len(lengths))
             return max(sum(lengths[k::shares]) + ROW_FIXED_TOKENS * len(lengths[k::shares]) for k in range(shares))
         return max(lengths) * len(lengths) + FIXED_TOKENS

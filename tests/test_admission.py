@@ -92,7 +92,7 @@ def test_a_row_wise_backlog_costs_one_call_per_request():
 
 
 def test_rows_side_by_side_cost_their_largest_share():
-    """`--row-threads 2`: rows dealt out round-robin to two threads take as long as the larger
+    """`--row-threads 2`: rows taken in turn by two threads take as long as the larger
     share, and a backlog about half as long as on one thread."""
     model = BatchTimeModel(row_wise=True, row_threads=2)
     for tokens in (8, 15, 30) * 5:  # single rows: no sharing, timed as on one thread
