@@ -69,7 +69,9 @@ def stage_costs(model: str, texts: list[str], rate: float) -> dict[str, float]:
     pb2, _ = import_stubs()
     from intentd.server.config import Settings
 
-    engine = Engine.load(model, intra_op_threads=Settings(model=model).onnx_threads)  # as `intentd serve`
+    settings = Settings(model=model)
+    engine = Engine.load(model, intra_op_threads=settings.onnx_threads,  # as `intentd serve`
+                         row_threads=settings.onnx_row_threads)
     engine.warm_up()
     cost = dict.fromkeys(("admission", "tokenise", "forward", "decode", "OOD", "resolve", "respond"), 0.0)
     clock = time.process_time

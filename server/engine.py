@@ -61,7 +61,7 @@ class Engine:
 
     @classmethod
     def load(cls, path: str | Path, onnx_file: str | None = None, providers: Sequence[str] = DEFAULT_PROVIDERS,
-             intra_op_threads: int = 0, spin: str = "run", row_threads: int = 1) -> "Engine":
+             intra_op_threads: int = 0, spin: str = "run", row_threads: int = 0) -> "Engine":
         """Blocking (seconds): call it in a thread. Raises ArtifactError for a bad artifact."""
         model = Model.load(path, model=onnx_file, providers=providers, intra_op_threads=intra_op_threads, spin=spin,
                            row_threads=row_threads)
