@@ -195,9 +195,7 @@ class Settings:
     def onnx_row_threads(self) -> int:
         """--row-threads, or as many rows at a time as the worker's cores hold at --intra-op-threads
         each (2 on 2 cores: a batch of n rows takes ~n / 2 row times; one row costs the same)."""
-        if self.row_threads:
-            return self.row_threads
-        return max(1, usable_cores() // self.workers // self.onnx_threads)
+        return self.row_threads or rows_side_by_side(usable_cores() // self.workers, self.onnx_threads)
 
     @property
     def uds_permissions(self) -> int:
@@ -324,6 +322,11 @@ def _read_file(path: Path) -> dict[str, Any]:
     if out.get("model") is not None and not out["model"].is_absolute():
         out["model"] = path.parent / out["model"]  # relative to the file, like most tools
     return out
+
+
+def rows_side_by_side(cores: int, intra_op_threads: int) -> int:
+    """The default row threads: as many rows at a time as `cores` hold at `intra_op_threads` each."""
+    return max(1, cores // intra_op_threads)
 
 
 def usable_cores() -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .artifact import Artifact, ArtifactError, load_artifact
-from .config import DEFAULT_PROVIDERS, usable_cores
+from .config import DEFAULT_PROVIDERS, rows_side_by_side, usable_cores
 from .decode import Prediction, decode_entities, rank_intents, softmax
 from .ood import OODScorer
 from .tokenize import EncodedBatch, TextEncoder
@@ -62,7 +62,7 @@ class Model:
             row_threads = 1
         elif not row_threads:
             intra_op_threads = intra_op_threads or 1
-            row_threads = max(1, usable_cores() // intra_op_threads)
+            row_threads = rows_side_by_side(usable_cores(), intra_op_threads)
         # rows of one batch side by side: helpers take rows beside the calling thread
         self.row_threads = row_threads
         options = ort.SessionOptions()
