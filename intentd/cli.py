@@ -85,6 +85,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         ("--tag-loss-weight", args.tag_loss_weight)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
+    if not 0.0 <= args.cosine_margin < 1.0:
+        raise UsageError(f"--cosine-margin must be in [0, 1) (got {args.cosine_margin:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
     if args.teacher and not Path(args.teacher, "manifest.json").is_file():
@@ -105,6 +107,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ood_loss_weight=args.ood_loss_weight,
         tag_loss_weight=args.tag_loss_weight,
         pooling=args.pooling,
+        intent_head=args.intent_head,
+        cosine_margin=args.cosine_margin,
         contrastive_weight=args.contrastive_weight,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
@@ -305,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     ini.add_argument("--name", help="the domain's name (default: the folder's)")
     ini.set_defaults(func=_cmd_init)
 
-    from intentd.models.config import POOLINGS, TrainConfig
+    from intentd.models.config import INTENT_HEADS, POOLINGS, TrainConfig
 
     tr = sub.add_parser("train", help="fine-tune, export, calibrate and evaluate a joint model")
     tr.add_argument("--data", required=True, help="folder with train.jsonl, valid.jsonl [, test.jsonl, domain.yaml]")
@@ -342,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of a supervised contrastive loss on the sentence embedding (0: off)")
     tr.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling,
                     help="sentence embedding from the token states: their mean (default) or the first token's")
+    tr.add_argument("--intent-head", choices=INTENT_HEADS, default=TrainConfig.intent_head,
+                    help="intent logits from a linear layer (default) or scaled cosines trained with a margin")
+    tr.add_argument("--cosine-margin", type=float, default=TrainConfig.cosine_margin, metavar="M",
+                    help="with --intent-head cosine: the margin taken off the true intent's cosine in training")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
     tr.add_argument("--layer-decay", type=float, default=TrainConfig.layer_decay, metavar="F",

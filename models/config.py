@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POOLINGS = ("mean", "cls")  # how the sentence embedding is read from the encoder's token states
+INTENT_HEADS = ("linear", "cosine")  # intent logits: a linear layer, or scaled cosines (models/joint.py)
 
 
 def default_base() -> Path:
@@ -31,6 +32,8 @@ class TrainConfig:
     tag_loss_weight: float = 1.0
     ood_loss_weight: float = 0.5  # outlier exposure: out-of-scope examples pushed towards uniform
     pooling: str = "mean"  # sentence embedding: "mean" of the token states or the first ("cls")
+    intent_head: str = "linear"  # "cosine": scaled cosine logits, trained with `cosine_margin`
+    cosine_margin: float = 0.35  # subtracted from the true intent's cosine in training (CosFace's m)
     label_smoothing: float | None = None  # on the in-scope intent loss; None: from the data (for_data)
     contrastive_weight: float = 0.0  # supervised contrastive loss on the sentence embedding (0: off)
     contrastive_temperature: float = 0.1

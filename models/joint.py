@@ -3,6 +3,11 @@
 The embedding is the attention-masked mean of the last hidden states (the pooling the MiniLM
 sentence-transformers were trained with; `pooling="cls"`, the first token's state, is there to
 measure that choice); the intent head reads it, and the OOD scorer uses it.
+With `intent_head="cosine"` the intent logits are a fixed scale times the cosine between the
+embedding and each intent's weight vector (NormFace / CosFace); training subtracts a margin from
+the true intent's cosine (models/train.py), which asks each intent's embeddings to sit closer to
+their own direction than to any other by that margin: compact intents, the aim the OOD distances
+share (Lin & Xu 2019 use it to detect unknown intents).
 With `tag_context` the tag head reads each token's state beside the sentence embedding, so a
 span's type can depend on what the whole sentence asks for ("play X" vs "add X to my playlist").
 """
@@ -12,35 +17,51 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
-from intentd.models.config import POOLINGS
+from intentd.models.config import INTENT_HEADS, POOLINGS
 
 OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
 INPUT_NAMES = ("input_ids", "attention_mask")
+COSINE_SCALE = 30.0  # logits of the cosine head: cosines in [-1, 1] times this (CosFace's s)
+
+
+class CosineHead(nn.Module):
+    """Intent logits = COSINE_SCALE x cos(embedding, the intent's weight vector); no bias."""
+
+    def __init__(self, hidden: int, n_intents: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_intents, hidden))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return COSINE_SCALE * F.normalize(x, dim=-1) @ F.normalize(self.weight, dim=-1).T
 
 
 class JointModel(nn.Module):
     def __init__(
         self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean",
+        pooling: str = "mean", intent_head: str = "linear",
     ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
+        if intent_head not in INTENT_HEADS:
+            raise ValueError(f"intent_head must be one of {', '.join(INTENT_HEADS)} (got {intent_head!r})")
         self.pooling = pooling
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
-        self.intent_head = nn.Linear(hidden, n_intents)
+        self.intent_head = CosineHead(hidden, n_intents) if intent_head == "cosine" else nn.Linear(hidden, n_intents)
         self.tag_context = tag_context
         self.tag_head = nn.Linear(2 * hidden if tag_context else hidden, n_tags)
 
     @classmethod
     def from_base(
         cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean",
+        pooling: str = "mean", intent_head: str = "linear",
     ) -> "JointModel":
         from transformers.utils import logging as hf_logging
 
@@ -52,7 +73,7 @@ class JointModel(nn.Module):
                                                 add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(verbosity)
-        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling)
+        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import Example
 from intentd.models.features import IGNORE, OOD_INTENT, AlignmentReport, batches, build_labels, featurize
-from intentd.models.joint import JointModel
+from intentd.models.joint import COSINE_SCALE, JointModel
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
 from intentd.server.decode import decode_entities, softmax
@@ -115,7 +115,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     has_entities = any(ex.entities for ex in train_set)
     config = for_data(config, has_entities, has_out_of_scope=any(ex.ood for ex in train_set))
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
-                                 config.pooling)
+                                 config.pooling, config.intent_head)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)
@@ -435,7 +435,11 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     in_scope = intents != OOD_INTENT
     loss = intent_logits.new_zeros(())
     if in_scope.any():
-        hard = F.cross_entropy(intent_logits[in_scope], intents[in_scope],
+        targets = intents[in_scope]
+        margined = intent_logits[in_scope]
+        if config.intent_head == "cosine" and config.cosine_margin:  # CosFace: the true intent's cosine less m
+            margined = margined - COSINE_SCALE * config.cosine_margin * F.one_hot(targets, margined.shape[-1])
+        hard = F.cross_entropy(margined, targets,
                                label_smoothing=config.label_smoothing or 0.0)  # None: not decided (for_data), none
         if "soft" in batch:  # distillation (models/distill.py)
             t, w = config.distill_temperature, config.distill_weight

@@ -183,3 +183,47 @@ def test_tag_loss_is_nothing_on_data_without_entity_types():
     torch.testing.assert_close(with_tags, torch.nn.functional.cross_entropy(logits, torch.tensor(intents)))
     with_tags.backward()
     assert model.tag_logits.grad is not None and not model.tag_logits.grad.any()
+
+
+def test_the_cosine_margin_comes_off_the_true_intents_logit_only():
+    """`--intent-head cosine`: the loss is cross-entropy on the logits with COSINE_SCALE x margin
+    taken off each in-scope row's true intent, and nothing taken off out-of-scope rows (outlier
+    exposure reads the logits as served)."""
+    from intentd.models.joint import COSINE_SCALE
+
+    logits = torch.tensor([[12.0, 3.0, -6.0], [1.0, 9.0, 2.0], [0.0, 4.0, 4.0]])
+    intents = [0, 1, -1]
+    model = _Logits(logits)
+    config = TrainConfig(intent_head="cosine", cosine_margin=0.35, ood_loss_weight=0.5)
+    margined = logits[:2] - COSINE_SCALE * 0.35 * torch.nn.functional.one_hot(torch.tensor([0, 1]), 3)
+    expected = (torch.nn.functional.cross_entropy(margined, torch.tensor([0, 1]))
+                + 0.5 * -torch.log_softmax(logits[2:], -1).mean())
+    torch.testing.assert_close(_loss(model, _batch(intents, None), config), expected)
+    unmargined = _loss(model, _batch(intents, None), TrainConfig(intent_head="cosine", cosine_margin=0.0))
+    assert _loss(model, _batch(intents, None), config) > unmargined + 1.0
+    # a linear head ignores the margin setting
+    torch.testing.assert_close(_loss(model, _batch(intents, None), TrainConfig(cosine_margin=0.35)),
+                               _loss(model, _batch(intents, None), TrainConfig(cosine_margin=0.0)))
+
+
+def test_cosine_head_trains_and_exports_scaled_cosines(tiny_base: Path, tmp_path: Path):  # noqa: F811
+    """The served graph's intent logits are COSINE_SCALE x cosines: never above the scale in size,
+    and the export keeps parity with torch."""
+    from intentd.models.joint import COSINE_SCALE
+
+    out = tmp_path / "cosine"
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
+            "--limit", "150", "--intent-head", "cosine", "--int8-max-drop", "100", "--quiet")
+    training = json.loads((out / "manifest.json").read_text())["training"]
+    assert training["config"]["intent_head"] == "cosine" and training["parity_max_abs_diff"] < 1e-3
+    model = Model.load(out, model="model.fp32.onnx")
+    texts = [ex.text for ex in read_jsonl(BANKING / "test.jsonl")[:20]]
+    logits = model.infer(model.encode(texts)).intent_logits
+    assert np.abs(logits).max() <= COSINE_SCALE * (1 + 1e-4)
+    assert logits.std() > 0.01  # real cosines, not a constant
+
+
+def test_cosine_margin_out_of_range_is_a_usage_error(tmp_path: Path):
+    proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "x"), "--intent-head", "cosine",
+                   "--cosine-margin", "1.5", check=False)
+    assert proc.returncode != 0 and "--cosine-margin must be in [0, 1)" in proc.stderr
