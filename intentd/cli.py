@@ -101,6 +101,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         freeze_embeddings=None if args.train_embeddings is None else not args.train_embeddings,
         tag_context=args.tag_context,
+        crf=args.crf,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
@@ -331,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tag-context", action=argparse.BooleanOptionalAction, default=None,
                     help="the entity tag head also reads the sentence embedding (default: when the data "
                          "has entity spans)")
+    tr.add_argument("--crf", action="store_true",
+                    help="train the entity tags with a linear-chain CRF (learned tag transitions, used in "
+                         "decoding too)")
     tr.add_argument("--teacher", metavar="ARTIFACT",
                     help="also learn this artifact's intent distributions (distillation; same intents, any base)")
     tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",

@@ -41,6 +41,7 @@ class TrainConfig:
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None
     tag_context: bool | None = None  # the tag head also reads the sentence embedding
+    crf: bool = False  # a linear-chain CRF tag loss with learned transitions (models/crf.py)
     teacher: str | None = None  # an artifact whose intent distributions the model also learns (distillation)
     distill_weight: float = 0.5  # share of the in-scope intent loss that follows the teacher
     distill_temperature: float = 2.0

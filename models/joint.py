@@ -10,6 +10,8 @@ their own direction than to any other by that margin: compact intents, the aim t
 share (Lin & Xu 2019 use it to detect unknown intents).
 With `tag_context` the tag head reads each token's state beside the sentence embedding, so a
 span's type can depend on what the whole sentence asks for ("play X" vs "add X to my playlist").
+With `crf` the model also holds tag transition scores (models/crf.py); they are used by the loss
+and by decoding, not by the exported graph, whose `tag_logits` are the CRF's emissions.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from intentd.models.config import INTENT_HEADS, POOLINGS
+from intentd.models.crf import TagTransitions
 
 OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
 INPUT_NAMES = ("input_ids", "attention_mask")
@@ -43,7 +46,7 @@ class CosineHead(nn.Module):
 class JointModel(nn.Module):
     def __init__(
         self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean", intent_head: str = "linear",
+        pooling: str = "mean", intent_head: str = "linear", crf: bool = False,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -57,11 +60,12 @@ class JointModel(nn.Module):
         self.intent_head = CosineHead(hidden, n_intents) if intent_head == "cosine" else nn.Linear(hidden, n_intents)
         self.tag_context = tag_context
         self.tag_head = nn.Linear(2 * hidden if tag_context else hidden, n_tags)
+        self.crf = TagTransitions(n_tags) if crf else None
 
     @classmethod
     def from_base(
         cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean", intent_head: str = "linear",
+        pooling: str = "mean", intent_head: str = "linear", crf: bool = False,
     ) -> "JointModel":
         from transformers.utils import logging as hf_logging
 
@@ -73,7 +77,7 @@ class JointModel(nn.Module):
                                                 add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(verbosity)
-        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head)
+        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head, crf)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

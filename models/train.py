@@ -115,7 +115,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     has_entities = any(ex.entities for ex in train_set)
     config = for_data(config, has_entities, has_out_of_scope=any(ex.ood for ex in train_set))
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
-                                 config.pooling, config.intent_head)
+                                 config.pooling, config.intent_head, config.crf)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)
@@ -150,7 +150,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             if budget is not None and budget.replan(step, plan, steps_per_epoch, len(valid_set)):
                 bar.total = plan.total_steps
                 bar.refresh()
-        accuracy, f1 = validate(model, encoder, labels, valid_set)
+        accuracy, f1 = validate(model, encoder, with_transitions(labels, model), valid_set)
         score = _selection_score(accuracy, f1)
         epoch_result = EpochResult(epoch, loss_sum / max(1, epoch_steps), accuracy, f1, score, time.perf_counter() - t0)
         result.history.append(epoch_result)
@@ -181,7 +181,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if averaged is not None:
         n = min(config.average_last, len(result.history))
         model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
-        accuracy, f1 = validate(model, encoder, labels, valid_set)
+        accuracy, f1 = validate(model, encoder, with_transitions(labels, model), valid_set)
         score = _selection_score(accuracy, f1)
         if config.progress:
             tqdm.write(
@@ -197,6 +197,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         model.encoder = model.encoder.merge_and_unload()
     model.encoder.get_input_embeddings().sparse = False  # back to the plain lookup the export traces
     model.eval()
+    result.labels = with_transitions(labels, model)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -455,10 +456,21 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
             embedding, intents, config.contrastive_temperature)
     tags = batch["tags"]
     if (tags != IGNORE).any():
-        loss = loss + config.tag_loss_weight * F.cross_entropy(
-            tag_logits.reshape(-1, tag_logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE
-        )
+        if model.crf is not None:
+            tag_loss = model.crf.nll(tag_logits, tags)
+        else:
+            tag_loss = F.cross_entropy(tag_logits.reshape(-1, tag_logits.shape[-1]), tags.reshape(-1),
+                                       ignore_index=IGNORE)
+        loss = loss + config.tag_loss_weight * tag_loss
     return loss
+
+
+def with_transitions(labels: Labels, model: JointModel) -> Labels:
+    """The label spaces with the model's CRF transition scores (what decoding reads), if it has any."""
+    if model.crf is None:
+        return labels
+    transitions, start = model.crf.scores()
+    return replace(labels, tag_transitions=tuple(map(tuple, transitions)), tag_start=tuple(start))
 
 
 def supervised_contrastive(embedding: torch.Tensor, intents: torch.Tensor, temperature: float) -> torch.Tensor:

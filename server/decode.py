@@ -64,7 +64,8 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
 
     Tags are the most probable *valid* BIO sequence (`best_tag_path`), so a span the model
     half-believes in is repaired from its neighbours' probabilities instead of broken or
-    dropped. A `B-x` right after an `x` span continues it: labelled data almost never has two
+    dropped; a model trained with a CRF adds its learned transition scores. A `B-x` right after
+    an `x` span continues it: labelled data almost never has two
     same-type entities with no word between them (3 of 20,874 neighbouring pairs in SNIPS, none
     in the banking example), while a stray `B` inside a long span ("the end of | the month") is
     a common model slip. Confidence is the mean probability of the chosen tags.
@@ -72,7 +73,7 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
     if len(encoded.word_token) == 0:
         return []
     word_probs = tag_probs[encoded.word_token]  # [W, n_tags]
-    word_tags = best_tag_path(word_probs)
+    word_tags = best_tag_path(word_probs, labels.transition_scores)
     tags = word_tags.tolist()
     if not any(tags):  # no entity: the common case, nothing more to do
         return []
@@ -106,13 +107,19 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
     return entities
 
 
-def best_tag_path(word_probs: np.ndarray) -> np.ndarray:
+def best_tag_path(word_probs: np.ndarray,
+                  transitions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The most probable tag sequence in which every `I-x` follows `B-x` or `I-x`.
 
     Per-word argmax usually is such a sequence, and then it is the answer; otherwise a Viterbi
     pass over the word log-probabilities finds it (constrained decoding: +0.8 span F1 on SNIPS
     over reading the argmax leniently). Tag layout as in `Labels.tags`: 0 is O, B-x odd, I-x even.
+    `transitions` ((start [T], [from, to]), -inf where BIO forbids: `Labels.transition_scores`)
+    are a CRF's: the path then maximises word log-probabilities plus transition scores, which
+    equals the CRF's own score (a word's log-softmax differs from its raw scores by a constant).
     """
+    if transitions is not None:
+        return _crf_path(np.log(word_probs.astype(np.float64) + 1e-12), *transitions)
     tags = word_probs.argmax(-1)
     inside = (tags > 0) & (tags % 2 == 0)
     previous = np.concatenate(([0], tags[:-1]))
@@ -132,6 +139,23 @@ def best_tag_path(word_probs: np.ndarray) -> np.ndarray:
         new[2::2] = np.where(from_inside, score[2::2], score[1::2])
         back[w, 2::2] = np.where(from_inside, begins + 1, begins)
         score = new + log_probs[w]
+    path = np.empty(n_words, dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for w in range(n_words - 1, 0, -1):
+        path[w - 1] = back[w, path[w]]
+    return path
+
+
+def _crf_path(log_probs: np.ndarray, start: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """Viterbi over [W, T] word scores with [T, T] transition scores: O(W T^2), ~10 us a word."""
+    n_words, n_tags = log_probs.shape
+    columns = np.arange(n_tags)
+    back = np.empty((n_words, n_tags), dtype=np.int64)
+    score = start + log_probs[0]
+    for w in range(1, n_words):
+        candidates = score[:, None] + transitions  # [from, to]
+        back[w] = candidates.argmax(0)
+        score = candidates[back[w], columns] + log_probs[w]
     path = np.empty(n_words, dtype=np.int64)
     path[-1] = int(score.argmax())
     for w in range(n_words - 1, 0, -1):

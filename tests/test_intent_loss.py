@@ -25,6 +25,8 @@ from test_build import intentd, tiny_base  # noqa: F401 - the fixture
 class _Logits(torch.nn.Module):
     """Stands in for the joint model inside `_loss`: returns fixed outputs."""
 
+    crf = None  # plain per-word tag loss
+
     def __init__(self, intent_logits: torch.Tensor, n_tags: int = 3):
         super().__init__()
         self.intent_logits = intent_logits
