@@ -37,6 +37,7 @@ class TrainConfig:
     label_smoothing: float | None = None  # on the in-scope intent loss; None: from the data (for_data)
     contrastive_weight: float = 0.0  # supervised contrastive loss on the sentence embedding (0: off)
     contrastive_temperature: float = 0.1
+    mixup_ood_weight: float = 0.0  # outlier exposure on mixed embeddings of two intents (0: off)
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

@@ -451,6 +451,8 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     if (~in_scope).any():
         # outlier exposure: push out-of-scope examples towards a uniform intent distribution
         loss = loss + config.ood_loss_weight * -F.log_softmax(intent_logits[~in_scope], -1).mean()
+    if config.mixup_ood_weight > 0:
+        loss = loss + config.mixup_ood_weight * mixup_outlier_exposure(model, embedding, intents)
     if config.contrastive_weight > 0:
         loss = loss + config.contrastive_weight * supervised_contrastive(
             embedding, intents, config.contrastive_temperature)
@@ -471,6 +473,27 @@ def with_transitions(labels: Labels, model: JointModel) -> Labels:
         return labels
     transitions, start = model.crf.scores()
     return replace(labels, tag_transitions=tuple(map(tuple, transitions)), tag_start=tuple(start))
+
+
+MIXUP_RANGE = (0.3, 0.7)  # share of the first embedding in a synthetic outlier
+
+
+def mixup_outlier_exposure(model: JointModel, embedding: torch.Tensor, intents: torch.Tensor) -> torch.Tensor:
+    """Outlier exposure on synthetic outliers (Zhan et al. 2021, self-supervised outlier
+    synthesis): each in-scope row's sentence embedding mixed with a random row of another intent,
+    lam in MIXUP_RANGE, and the intent head's distribution on the mixture pushed towards uniform.
+    The space between two intents then reads as "none of them", which real out-of-scope examples
+    cover only where they happen to fall; 0 when the batch has no two in-scope intents."""
+    in_scope = (intents != OOD_INTENT).nonzero().squeeze(1)
+    partner = in_scope[torch.randperm(len(in_scope))]
+    differ = intents[in_scope] != intents[partner]
+    if not differ.any():
+        return embedding.new_zeros(())
+    a, b = embedding[in_scope[differ]], embedding[partner[differ]]
+    low, high = MIXUP_RANGE
+    lam = torch.rand(len(a), 1, dtype=embedding.dtype) * (high - low) + low
+    logits = model.intent_head(model.dropout(lam * a + (1 - lam) * b))
+    return -F.log_softmax(logits, -1).mean()
 
 
 def supervised_contrastive(embedding: torch.Tensor, intents: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -229,3 +229,56 @@ def test_cosine_margin_out_of_range_is_a_usage_error(tmp_path: Path):
     proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "x"), "--intent-head", "cosine",
                    "--cosine-margin", "1.5", check=False)
     assert proc.returncode != 0 and "--cosine-margin must be in [0, 1)" in proc.stderr
+
+
+class _Head(torch.nn.Module):
+    """A real linear intent head over given embeddings (the part `mixup_outlier_exposure` reads)."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.intent_head = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False)
+        self.intent_head.weight.data.copy_(weight)
+        self.dropout = torch.nn.Identity()
+
+
+def test_mixup_outliers_mix_two_intents_and_target_the_uniform_distribution():
+    """Each synthetic outlier is lam x one in-scope embedding + (1 - lam) x one of another intent,
+    lam in MIXUP_RANGE; the loss is outlier exposure (mean -log p) on the head's logits there.
+    Out-of-scope rows and same-intent pairs are never mixed."""
+    from intentd.models.train import MIXUP_RANGE, mixup_outlier_exposure
+
+    head = _Head(torch.eye(2))
+    # two intents on orthogonal axes, one out-of-scope row far from both
+    embedding = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [0.0, 4.0], [-20.0, 20.0]])
+    intents = torch.tensor([0, 0, 1, 1, -1])
+    low, high = MIXUP_RANGE
+
+    def oe(lam: float) -> float:
+        return float(-torch.log_softmax(torch.tensor([4 * lam, 4 * (1 - lam)]), -1).mean())
+
+    mixed = 0
+    for seed in range(20):
+        torch.manual_seed(seed)
+        loss = mixup_outlier_exposure(head, embedding, intents).item()
+        if loss == 0.0:  # the random pairing matched every row with its own intent: nothing to mix
+            continue
+        mixed += 1
+        # every mixture lies on the segment between the axes (x + y = 4, each coordinate 4 x lam):
+        # its -log p averaged over both intents lies between lam = 0.5 and the range's end; a
+        # mixture with the out-of-scope row (logits 40 apart) would put it far above
+        assert oe(0.5) - 1e-6 <= loss <= oe(high) + 1e-6
+    assert mixed >= 10
+    # the uniform distribution is the target: a head that answers uniformly everywhere costs log 2
+    flat = _Head(torch.zeros(2, 2))
+    torch.testing.assert_close(mixup_outlier_exposure(flat, embedding, intents), torch.tensor(np.log(2.0),
+                                                                                              dtype=torch.float32))
+    # one intent only: nothing to mix
+    same = torch.tensor([0, 0, 0, -1, -1])
+    assert mixup_outlier_exposure(head, embedding, same).item() == 0.0
+    assert low < high
+
+
+def test_mixup_weight_out_of_range_is_a_usage_error(tmp_path: Path):
+    proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "x"), "--mixup-ood-weight", "-1",
+                   check=False)
+    assert proc.returncode != 0 and "--mixup-ood-weight must be 0 or more" in proc.stderr
