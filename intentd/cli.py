@@ -82,7 +82,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not 0.0 < args.layer_decay <= 1.0:
         raise UsageError(f"--layer-decay must be in (0, 1] (got {args.layer_decay:g})")
     for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight),
-                        ("--mixup-ood-weight", args.mixup_ood_weight),
+                        ("--mixup-ood-weight", args.mixup_ood_weight), ("--rdrop-weight", args.rdrop_weight),
                         ("--tag-loss-weight", args.tag_loss_weight)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
@@ -113,6 +113,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cosine_margin=args.cosine_margin,
         contrastive_weight=args.contrastive_weight,
         mixup_ood_weight=args.mixup_ood_weight,
+        rdrop_weight=args.rdrop_weight,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
         lora=args.lora,
@@ -350,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the entity tag loss against the intent loss (data with entity spans)")
     tr.add_argument("--contrastive-weight", type=float, default=TrainConfig.contrastive_weight, metavar="W",
                     help="weight of a supervised contrastive loss on the sentence embedding (0: off)")
+    tr.add_argument("--rdrop-weight", type=float, default=TrainConfig.rdrop_weight, metavar="W",
+                    help="R-Drop: weight of the agreement between two dropout passes of each batch (0: off; "
+                         "twice the training compute)")
     tr.add_argument("--mixup-ood-weight", type=float, default=TrainConfig.mixup_ood_weight, metavar="W",
                     help="weight of outlier exposure on synthetic outliers: sentence embeddings of two "
                          "different intents mixed (0: off)")

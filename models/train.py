@@ -431,7 +431,36 @@ def _layer_depth(name: str, n_layers: int) -> int:
 
 
 def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
-    intent_logits, tag_logits, embedding = model(batch["input_ids"], batch["attention_mask"])
+    outputs = model(batch["input_ids"], batch["attention_mask"])
+    if not (config.rdrop_weight > 0 and model.training):
+        return _objective(model, outputs, batch, config)
+    # R-Drop: a second pass with other dropout masks; both passes' losses, and each pass's
+    # predictions pulled towards the other's
+    again = model(batch["input_ids"], batch["attention_mask"])
+    return ((_objective(model, outputs, batch, config) + _objective(model, again, batch, config)) / 2
+            + config.rdrop_weight * rdrop_consistency(outputs, again, batch["tags"]))
+
+
+def rdrop_consistency(first: tuple, second: tuple, tags: torch.Tensor) -> torch.Tensor:
+    """R-Drop (Liang et al. 2021): the symmetric KL divergence between two dropout passes'
+    intent distributions (every row, out-of-scope ones too), plus the same between their tag
+    distributions on the positions that carry a word's tag."""
+
+    def symmetric_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        la, lb = F.log_softmax(a, -1), F.log_softmax(b, -1)
+        return 0.5 * (F.kl_div(la, lb, log_target=True, reduction="batchmean")
+                      + F.kl_div(lb, la, log_target=True, reduction="batchmean"))
+
+    loss = symmetric_kl(first[0], second[0])
+    words = tags != IGNORE
+    if words.any():
+        loss = loss + symmetric_kl(first[1][words], second[1][words])
+    return loss
+
+
+def _objective(model: JointModel, outputs: tuple, batch: dict, config: TrainConfig) -> torch.Tensor:
+    """The training loss of one forward pass's outputs."""
+    intent_logits, tag_logits, embedding = outputs
     intents = batch["intents"]
     in_scope = intents != OOD_INTENT
     loss = intent_logits.new_zeros(())

@@ -282,3 +282,60 @@ def test_mixup_weight_out_of_range_is_a_usage_error(tmp_path: Path):
     proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "x"), "--mixup-ood-weight", "-1",
                    check=False)
     assert proc.returncode != 0 and "--mixup-ood-weight must be 0 or more" in proc.stderr
+
+
+class _TwoPasses(torch.nn.Module):
+    """Returns one fixed set of outputs, then another: two dropout passes that disagree."""
+
+    crf = None
+
+    def __init__(self, *outputs: tuple):
+        super().__init__()
+        self.outputs = list(outputs)
+        self.calls = 0
+
+    def forward(self, input_ids, attention_mask):
+        out = self.outputs[self.calls % len(self.outputs)]
+        self.calls += 1
+        return out
+
+
+def test_rdrop_averages_both_passes_and_adds_their_symmetric_kl():
+    """`--rdrop-weight W`: loss = mean of the two passes' losses + W x (symmetric KL of the intent
+    distributions + symmetric KL of the tag distributions at word positions); a model in eval mode
+    (validation) runs one pass; passes that agree add nothing."""
+    from intentd.models.train import _objective, rdrop_consistency
+
+    g = torch.Generator().manual_seed(0)
+    tags = torch.tensor([[0, -100, 1], [2, 0, -100]])
+
+    def outputs():
+        return torch.randn(2, 3, generator=g), torch.randn(2, 3, 3, generator=g), torch.randn(2, 4, generator=g)
+
+    first, second = outputs(), outputs()
+    batch = {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.ones(2, 3, dtype=torch.long),
+             "tags": tags, "intents": torch.tensor([1, -1])}
+    config = TrainConfig(rdrop_weight=0.7)
+
+    def sym_kl(a, b):  # per row, then the mean over rows
+        p, q = torch.softmax(a, -1), torch.softmax(b, -1)
+        return (0.5 * ((p * (p / q).log()).sum(-1) + (q * (q / p).log()).sum(-1))).mean()
+
+    words = tags != -100
+    expected_kl = sym_kl(first[0], second[0]) + sym_kl(first[1][words], second[1][words])
+    torch.testing.assert_close(rdrop_consistency(first, second, tags), expected_kl)
+    model = _TwoPasses(first, second).train()
+    expected = (_objective(model, first, batch, config) + _objective(model, second, batch, config)) / 2 \
+        + 0.7 * expected_kl
+    torch.testing.assert_close(_loss(model, batch, config), expected)
+    assert model.calls == 2
+    # the tag term reads word positions only: changing a non-word position's scores changes nothing
+    moved = (second[0], second[1].clone(), second[2])
+    moved[1][0, 1] += 5.0
+    torch.testing.assert_close(rdrop_consistency(first, moved, tags), expected_kl)
+    # one pass in eval mode; agreeing passes cost exactly the plain loss
+    model = _TwoPasses(first, second).eval()
+    torch.testing.assert_close(_loss(model, batch, config), _objective(model, first, batch, config))
+    assert model.calls == 1
+    same = _TwoPasses(first).train()
+    torch.testing.assert_close(_loss(same, batch, config), _objective(same, first, batch, TrainConfig()))
