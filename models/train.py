@@ -60,6 +60,7 @@ class Trained:
     best_epoch: int = 0  # 0 when the mean of the last `averaged_epochs` epochs won
     averaged_epochs: int = 0
     planned_epochs: int = 0
+    recipe: str = ""  # what the data decided, in words (describe_recipe)
     steps: int = 0
     stopped_early: bool = False
     seconds: float = 0.0
@@ -70,6 +71,7 @@ class Trained:
             "config": {k: v for k, v in asdict(self.config).items() if k != "progress"},
             "base": str(self.config.base_path()),
             "planned_epochs": self.planned_epochs,
+            "recipe": self.recipe,
             "steps": self.steps,
             "stopped_early": self.stopped_early,
             "best_epoch": self.best_epoch,
@@ -112,8 +114,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         soft = teacher_probabilities(config.teacher, train_set, labels.intents, config.distill_temperature)
         for features, row in zip(train_features, soft):
             features.soft = row
-    has_entities = any(ex.entities for ex in train_set)
-    config = for_data(config, has_entities, has_out_of_scope=any(ex.ood for ex in train_set))
+    has_entities, has_out_of_scope = any(ex.entities for ex in train_set), any(ex.ood for ex in train_set)
+    asked, config = config, for_data(config, has_entities, has_out_of_scope)
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
                                  config.pooling, config.intent_head, config.crf)
     _prepare_parameters(model, config)
@@ -125,6 +127,9 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
 
     result = Trained(model, encoder, labels, config, alignment=alignment)
     result.planned_epochs = epochs
+    result.recipe = describe_recipe(asked, config, has_entities, has_out_of_scope, epochs, steps_per_epoch)
+    if config.progress:
+        tqdm.write(result.recipe, file=sys.stderr)
     best_score, best_state = -1.0, None
     progress = Progress(config.patience)
     averaged: dict | None = None
@@ -292,6 +297,36 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
         tag_context=has_entities if config.tag_context is None else config.tag_context,
         label_smoothing=smoothing,
     )
+
+
+def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool, has_out_of_scope: bool,
+                    epochs: int, steps_per_epoch: int) -> str:
+    """One line saying what this build trains and which of it the data decided, so that a user
+    who passed no flags can see why (printed before the first step, kept in the manifest)."""
+
+    def decided(text: str, by_data: bool, because: str) -> str:
+        return f"{text} [data: {because}]" if by_data else f"{text} [asked]"
+
+    spans = "entity spans" if has_entities else "no entity spans"
+    oos = "out-of-scope examples" if has_out_of_scope else "no out-of-scope examples"
+    passes = f"{epochs} passes x {steps_per_epoch} steps"
+    if config.patience:
+        passes += f" (fewer after {config.patience} without progress)"
+    parts = [decided(passes, asked.epochs is None, f"{spans}, its size"),
+             decided("word embeddings " + ("frozen" if config.freeze_embeddings else "trained"),
+                     asked.freeze_embeddings is None, spans)]
+    if has_entities:
+        parts.append(decided("tag head " + ("reads" if config.tag_context else "does not read") + " the sentence "
+                             "embedding", asked.tag_context is None, spans))
+    parts.append(decided(f"label smoothing {config.label_smoothing:g}", asked.label_smoothing is None, oos))
+    if has_out_of_scope:
+        parts.append(f"outlier exposure {config.ood_loss_weight:g}")
+    measured = {"crf": config.crf, "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
+                "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
+                "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
+                "average last": config.average_last, "teacher": bool(config.teacher), "LoRA": config.lora}
+    options = [name if value is True else f"{name} {value:g}" for name, value in measured.items() if value]
+    return "recipe: " + ", ".join(parts) + (f"; options: {', '.join(options)}" if options else "")
 
 
 def auto_epochs(n_examples: int, batch_size: int, has_entities: bool) -> int:

@@ -181,6 +181,24 @@ def test_the_recipe_follows_the_data(banking_artifact: Path):
     assert for_data(TrainConfig(label_smoothing=0.0), has_entities=True).label_smoothing == 0.0
 
 
+def test_the_recipe_says_what_the_data_decided(banking_artifact: Path):
+    """The build states its recipe, each part marked as decided by the data or asked for, and
+    keeps the line in the manifest (the fixture asks for 3 passes and no label smoothing)."""
+    from intentd.models.train import describe_recipe, for_data
+
+    recipe = json.loads((banking_artifact / "manifest.json").read_text())["training"]["recipe"]
+    assert recipe.startswith("recipe: 3 passes x ") and "[asked]" in recipe.split(",")[0]
+    assert "word embeddings trained [data: entity spans]" in recipe
+    assert "tag head reads the sentence embedding [data: entity spans]" in recipe
+    assert "label smoothing 0 [asked]" in recipe and "options:" not in recipe
+
+    asked = TrainConfig(crf=True, rdrop_weight=0.5, patience=0)
+    line = describe_recipe(asked, for_data(asked, has_entities=False, has_out_of_scope=True), False, True, 4, 469)
+    assert line == ("recipe: 4 passes x 469 steps [data: no entity spans, its size], word embeddings frozen "
+                    "[data: no entity spans], label smoothing 0 [data: out-of-scope examples], outlier exposure "
+                    "0.5; options: crf, R-Drop 0.5")
+
+
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
     out = tmp_path / "ctx"
     intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "2",
