@@ -119,13 +119,13 @@ def best_tag_path(word_probs: np.ndarray,
     equals the CRF's own score (a word's log-softmax differs from its raw scores by a constant).
     """
     if transitions is not None:
-        return _crf_path(np.log(word_probs.astype(np.float64) + 1e-12), *transitions)
+        return _crf_path(_log(word_probs), *transitions)
     tags = word_probs.argmax(-1)
     inside = (tags > 0) & (tags % 2 == 0)
     previous = np.concatenate(([0], tags[:-1]))
     if not (inside & (previous != tags) & (previous != tags - 1)).any():
         return tags
-    log_probs = np.log(word_probs.astype(np.float64) + 1e-12)
+    log_probs = _log(word_probs)
     n_words, n_tags = log_probs.shape
     begins = np.arange(1, n_tags, 2)
     back = np.empty((n_words, n_tags), dtype=np.int64)
@@ -139,11 +139,7 @@ def best_tag_path(word_probs: np.ndarray,
         new[2::2] = np.where(from_inside, score[2::2], score[1::2])
         back[w, 2::2] = np.where(from_inside, begins + 1, begins)
         score = new + log_probs[w]
-    path = np.empty(n_words, dtype=np.int64)
-    path[-1] = int(score.argmax())
-    for w in range(n_words - 1, 0, -1):
-        path[w - 1] = back[w, path[w]]
-    return path
+    return _backtrace(back, score)
 
 
 def _crf_path(log_probs: np.ndarray, start: np.ndarray, transitions: np.ndarray) -> np.ndarray:
@@ -156,8 +152,18 @@ def _crf_path(log_probs: np.ndarray, start: np.ndarray, transitions: np.ndarray)
         candidates = score[:, None] + transitions  # [from, to]
         back[w] = candidates.argmax(0)
         score = candidates[back[w], columns] + log_probs[w]
-    path = np.empty(n_words, dtype=np.int64)
-    path[-1] = int(score.argmax())
-    for w in range(n_words - 1, 0, -1):
+    return _backtrace(back, score)
+
+
+def _log(word_probs: np.ndarray) -> np.ndarray:
+    return np.log(word_probs.astype(np.float64) + 1e-12)
+
+
+def _backtrace(back: np.ndarray, last_scores: np.ndarray) -> np.ndarray:
+    """The Viterbi path ending in the best last tag, read back through `back` ([W, T]: each
+    word's best previous tag for each tag)."""
+    path = np.empty(len(back), dtype=np.int64)
+    path[-1] = int(last_scores.argmax())
+    for w in range(len(back) - 1, 0, -1):
         path[w - 1] = back[w, path[w]]
     return path
