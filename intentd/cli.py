@@ -86,6 +86,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         ("--tag-loss-weight", args.tag_loss_weight)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
+    if args.token_dropout is not None and not 0.0 <= args.token_dropout < 1.0:
+        raise UsageError(f"--token-dropout must be in [0, 1) (got {args.token_dropout:g})")
     if not 0.0 <= args.cosine_margin < 1.0:
         raise UsageError(f"--cosine-margin must be in [0, 1) (got {args.cosine_margin:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
@@ -114,6 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         contrastive_weight=args.contrastive_weight,
         mixup_ood_weight=args.mixup_ood_weight,
         rdrop_weight=args.rdrop_weight,
+        token_dropout=args.token_dropout,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
         lora=args.lora,
@@ -354,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rdrop-weight", type=float, default=TrainConfig.rdrop_weight, metavar="W",
                     help="R-Drop: weight of the agreement between two dropout passes of each batch (0: off; "
                          "twice the training compute)")
+    tr.add_argument("--token-dropout", type=float, default=TrainConfig.token_dropout, metavar="P",
+                    help="replace this share of each training text's word pieces by [MASK], so an intent is "
+                         "read from its context too (0: off; default: 0.1 when the training data has no entity "
+                         "spans, else 0)")
     tr.add_argument("--mixup-ood-weight", type=float, default=TrainConfig.mixup_ood_weight, metavar="W",
                     help="weight of outlier exposure on synthetic outliers: sentence embeddings of two "
                          "different intents mixed (0: off)")

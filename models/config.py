@@ -39,6 +39,8 @@ class TrainConfig:
     contrastive_temperature: float = 0.1
     mixup_ood_weight: float = 0.0  # outlier exposure on mixed embeddings of two intents (0: off)
     rdrop_weight: float = 0.0  # R-Drop: consistency between two dropout passes (0: off; 2x the compute)
+    # share of each training text's word pieces replaced by [MASK]; None: from the data (for_data)
+    token_dropout: float | None = None
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

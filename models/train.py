@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 EPOCHS_INTENTS, EPOCHS_ENTITIES = 4, 8
 MIN_STEPS, MAX_EPOCHS = 250, 50
 LABEL_SMOOTHING = 0.1  # for data without out-of-scope examples (for_data)
+TOKEN_DROPOUT = 0.1  # for data without entity spans (for_data)
 
 
 @dataclass
@@ -135,6 +136,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     averaged: dict | None = None
     bar = tqdm(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
     step = 0
+    masking = TokenMasking.for_encoder(encoder, config.token_dropout, config.seed) if config.token_dropout else None
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -142,6 +144,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         for batch in batches(train_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
             if step >= plan.total_steps:
                 break
+            if masking is not None:
+                batch["input_ids"] = masking(batch["input_ids"], batch["attention_mask"])
             loss = _loss(model, batch, config)
             loss.backward()
             optimizer.clip(1.0)
@@ -287,15 +291,26 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
     OOS recall unchanged. With them, outlier
     exposure already pulls out-of-scope logits towards uniform and smoothing pulls in-scope ones
     the same way, blurring the line outlier exposure draws: on CLINC150 OOS recall at the 5 %
-    budget fell 91.8 -> 90.2 and AUROC 0.984 -> 0.980."""
+    budget fell 91.8 -> 90.2 and AUROC 0.984 -> 0.980.
+
+    Token dropout (TOKEN_DROPOUT, `TokenMasking`) only without entity spans. On CLINC150, over
+    three seeds, the best OOS recall at 96 % in-scope accuracy rose on every seed (71.9 / 55.6 /
+    72.6 -> 78.3 / 70.3 / 74.7 %), AUROC held (0.984), classification moved within a seed's reach
+    (mean +0.09); on CLINC150 without its out-of-scope rows nothing moved. With entity spans a
+    masked word piece is often the slot value whose tag the loss asks for: on SNIPS span F1 did
+    not move (+0.09), intent accuracy fell 0.28 and false escalations rose 3.86 -> 5.43 %."""
     smoothing = config.label_smoothing
     if smoothing is None:
         smoothing = 0.0 if has_out_of_scope else LABEL_SMOOTHING
+    token_dropout = config.token_dropout
+    if token_dropout is None:
+        token_dropout = 0.0 if has_entities else TOKEN_DROPOUT
     return replace(
         config,
         freeze_embeddings=(not has_entities) if config.freeze_embeddings is None else config.freeze_embeddings,
         tag_context=has_entities if config.tag_context is None else config.tag_context,
         label_smoothing=smoothing,
+        token_dropout=token_dropout,
     )
 
 
@@ -319,6 +334,7 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
         parts.append(decided("tag head " + ("reads" if config.tag_context else "does not read") + " the sentence "
                              "embedding", asked.tag_context is None, spans))
     parts.append(decided(f"label smoothing {config.label_smoothing:g}", asked.label_smoothing is None, oos))
+    parts.append(decided(f"token dropout {config.token_dropout:g}", asked.token_dropout is None, spans))
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
@@ -475,6 +491,36 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     again = model(batch["input_ids"], batch["attention_mask"])
     return ((_objective(model, outputs, batch, config) + _objective(model, again, batch, config)) / 2
             + config.rdrop_weight * rdrop_consistency(outputs, again, batch["tags"]))
+
+
+class TokenMasking:
+    """Token dropout: each word piece of a training text (never [CLS], [SEP] or padding) is
+    replaced by [MASK] with probability `rate`, so an intent must be read from all of its words,
+    not from the one or two the model has memorised (the default on intent-only data: for_data).
+    Its own random stream: the rest of training draws the same numbers with or without it."""
+
+    def __init__(self, rate: float, mask_id: int, seed: int) -> None:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"token dropout must be in [0, 1) (got {rate:g})")
+        self.rate, self.mask_id = rate, mask_id
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def for_encoder(cls, encoder: TextEncoder, rate: float, seed: int) -> "TokenMasking":
+        tokenizer = encoder.tokenizer
+        mask_id = tokenizer.token_to_id("[MASK]")
+        if mask_id is None:
+            mask_id = tokenizer.token_to_id("[UNK]")
+        if mask_id is None:
+            raise ValueError("token dropout needs a [MASK] or [UNK] token in the tokenizer")
+        return cls(rate, mask_id, seed)
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        lengths = attention_mask.sum(1, keepdim=True)
+        positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
+        inner = (positions > 0) & (positions < lengths - 1)  # between [CLS] and [SEP]
+        drawn = torch.rand(input_ids.shape, generator=self.generator) < self.rate
+        return torch.where(inner & drawn, torch.full_like(input_ids, self.mask_id), input_ids)
 
 
 def rdrop_consistency(first: tuple, second: tuple, tags: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""`--token-dropout P`: training texts with a share of their word pieces replaced by [MASK] (the
+default on intent-only data: tests/test_build.py checks that the data decides it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from intentd.models.config import TrainConfig
+from intentd.models.train import TokenMasking
+from intentd.server.tokenize import TextEncoder
+
+from conftest import BANKING
+from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+
+MASK = 103
+
+
+def _rows(lengths: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.zeros(len(lengths), width, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, n in enumerate(lengths):
+        ids[row, :n] = torch.arange(1000, 1000 + n)
+        ids[row, 0], ids[row, n - 1] = 101, 102
+        mask[row, :n] = 1
+    return ids, mask
+
+
+def test_only_word_pieces_between_cls_and_sep_are_masked_at_about_the_rate():
+    ids, mask = _rows([40, 3, 25, 2] * 100, 40)
+    out = TokenMasking(0.2, MASK, seed=13)(ids, mask)
+    lengths = mask.sum(1)
+    masked = out == MASK
+    assert (out[:, 0] == 101).all()
+    assert (out[torch.arange(len(ids)), lengths - 1] == 102).all()
+    assert (out[mask == 0] == 0).all()  # padding untouched
+    assert not masked[lengths <= 2].any()  # nothing between [CLS] and [SEP]
+    inner = int((lengths - 2).clamp(min=0).sum())
+    assert 0.17 < masked.sum().item() / inner < 0.23
+    assert (out[~masked] == ids[~masked]).all()  # everything else as it was
+
+
+def test_the_draw_follows_the_seed():
+    ids, mask = _rows([30] * 50, 30)
+    first = TokenMasking(0.15, MASK, seed=13)(ids, mask)
+    assert torch.equal(first, TokenMasking(0.15, MASK, seed=13)(ids, mask))
+    assert not torch.equal(first, TokenMasking(0.15, MASK, seed=14)(ids, mask))
+
+
+def test_the_bundled_tokenizer_masks_with_its_mask_token():
+    encoder = TextEncoder.from_file(TrainConfig().base_path() / "tokenizer.json")
+    masking = TokenMasking.for_encoder(encoder, 0.1, seed=13)
+    assert encoder.tokenizer.id_to_token(masking.mask_id) == "[MASK]"
+
+
+def test_a_build_with_token_dropout_trains_on_masked_text_and_says_so(tmp_path: Path, tiny_base: Path):
+    args = ["--data", str(BANKING), "--base", str(tiny_base), "--epochs", "1", "--limit", "150",
+            "--int8-max-drop", "100", "--quiet"]
+    plain, masked = tmp_path / "plain", tmp_path / "masked"
+    intentd("train", *args, "--out", str(plain))
+    intentd("train", *args, "--out", str(masked), "--token-dropout", "0.3")
+    training = json.loads((masked / "manifest.json").read_text())["training"]
+    assert training["config"]["token_dropout"] == 0.3 and "token dropout 0.3 [asked]" in training["recipe"]
+    # banking has entity spans, so the default build masks nothing; the same seed and data: only
+    # the masked inputs can make the weights differ
+    assert "token dropout 0 [data: entity spans]" in json.loads((plain / "manifest.json").read_text())["training"]["recipe"]
+    assert (plain / "model.fp32.onnx").read_bytes() != (masked / "model.fp32.onnx").read_bytes()
+
+
+def test_the_cli_refuses_a_rate_outside_0_to_1():
+    for bad in ("-0.1", "1"):
+        proc = intentd("train", "--data", str(BANKING), "--out", "unused", "--token-dropout", bad, check=False)
+        assert proc.returncode == 2 and "--token-dropout must be in [0, 1)" in proc.stderr
