@@ -92,8 +92,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--cosine-margin must be in [0, 1) (got {args.cosine_margin:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
         raise UsageError(f"--distill-weight must be between 0 and 1 (got {args.distill_weight:g})")
-    if args.teacher and not Path(args.teacher, "manifest.json").is_file():
-        raise UsageError(f"--teacher {args.teacher}: not an artifact folder (no manifest.json)")
+    for teacher in args.teacher:
+        if not Path(teacher, "manifest.json").is_file():
+            raise UsageError(f"--teacher {teacher}: not an artifact folder (no manifest.json)")
     config = TrainConfig(
         base=args.base,
         epochs=args.epochs,
@@ -105,7 +106,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         freeze_embeddings=None if args.train_embeddings is None else not args.train_embeddings,
         tag_context=args.tag_context,
         crf=args.crf,
-        teacher=args.teacher,
+        teacher=tuple(args.teacher),
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
         ood_loss_weight=args.ood_loss_weight,
@@ -341,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--crf", action="store_true",
                     help="train the entity tags with a linear-chain CRF (learned tag transitions, used in "
                          "decoding too)")
-    tr.add_argument("--teacher", metavar="ARTIFACT",
-                    help="also learn this artifact's intent distributions (distillation; same intents, any base)")
+    tr.add_argument("--teacher", metavar="ARTIFACT", action="append", default=[],
+                    help="also learn this artifact's intent distributions (distillation; same intents, any base); "
+                         "repeat it to learn the mean of several (an ensemble teacher)")
     tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing, metavar="E",

@@ -46,7 +46,8 @@ class TrainConfig:
     freeze_embeddings: bool | None = None
     tag_context: bool | None = None  # the tag head also reads the sentence embedding
     crf: bool = False  # a linear-chain CRF tag loss with learned transitions (models/crf.py)
-    teacher: str | None = None  # an artifact whose intent distributions the model also learns (distillation)
+    # artifacts whose intent distributions (averaged, when several) the model also learns: distillation
+    teacher: tuple[str, ...] = ()
     distill_weight: float = 0.5  # share of the in-scope intent loss that follows the teacher
     distill_temperature: float = 2.0
     average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid

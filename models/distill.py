@@ -26,13 +26,23 @@ class TeacherError(IntentdError):
     """The teacher cannot teach this student (another intent set, or not an artifact)."""
 
 
-def teacher_probabilities(teacher: str | Path, examples: Sequence[Example], intents: Sequence[str],
-                          temperature: float) -> np.ndarray:
+def teacher_probabilities(teacher: str | Path | Sequence[str | Path], examples: Sequence[Example],
+                          intents: Sequence[str], temperature: float) -> np.ndarray:
     """[N, len(intents)]: the teacher's intent distribution at `temperature` for each example, in
     the student's intent order (rows of out-of-scope examples are computed too; the loss skips them).
+    Several teachers teach the mean of their distributions: an ensemble of a few models of the
+    student's own size is a larger teacher that needs no larger encoder.
 
-    The teacher's FP32 graph is used when its artifact has one (batched: faster, and the soft
+    A teacher's FP32 graph is used when its artifact has one (batched: faster, and the soft
     labels carry no quantisation noise); otherwise its served graph."""
+    teachers = [teacher] if isinstance(teacher, (str, Path)) else list(teacher)
+    if not teachers:
+        raise TeacherError("no teacher given")
+    return np.mean([_one_teacher(t, examples, intents, temperature) for t in teachers], axis=0).astype(np.float32)
+
+
+def _one_teacher(teacher: str | Path, examples: Sequence[Example], intents: Sequence[str],
+                 temperature: float) -> np.ndarray:
     from intentd.models.calibrate import run_raw
     from intentd.models.export import FP32_FILE
 
@@ -45,4 +55,4 @@ def teacher_probabilities(teacher: str | Path, examples: Sequence[Example], inte
                            f"(missing {missing[:5]}, extra {extra[:5]}): train it on the same data")
     logits = run_raw(model, [ex.text for ex in examples]).logits.astype(np.float64)
     order = [theirs.index(name) for name in intents]
-    return softmax(logits[:, order], temperature).astype(np.float32)
+    return softmax(logits[:, order], temperature)

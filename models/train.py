@@ -340,7 +340,7 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
     measured = {"crf": config.crf, "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
-                "average last": config.average_last, "teacher": bool(config.teacher), "LoRA": config.lora}
+                "average last": config.average_last, "teachers": len(config.teacher), "LoRA": config.lora}
     options = [name if value is True else f"{name} {value:g}" for name, value in measured.items() if value]
     return "recipe: " + ", ".join(parts) + (f"; options: {', '.join(options)}" if options else "")
 

@@ -1,4 +1,4 @@
-"""The intent loss's options: distillation (`--teacher ARTIFACT`: the loss, the teacher's
+"""The intent loss's options: distillation (`--teacher ARTIFACT`, once or more: the loss, the teacher's
 targets, the CLI), label smoothing and the outlier-exposure weight."""
 
 from __future__ import annotations
@@ -129,7 +129,15 @@ def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_p
             "--limit", "150", "--teacher", str(banking_artifact), "--distill-weight", "0.7",
             "--int8-max-drop", "100", "--quiet")
     config = json.loads((out / "manifest.json").read_text())["training"]["config"]
-    assert config["teacher"] == str(banking_artifact) and config["distill_weight"] == 0.7
+    assert config["teacher"] == [str(banking_artifact)] and config["distill_weight"] == 0.7
+    # two teachers (the fixture and this student, the same intents) teach the mean of their distributions
+    examples = read_jsonl(BANKING / "test.jsonl")[:30]
+    intents = list(Model.load(banking_artifact).labels.intents)
+    each = [teacher_probabilities(t, examples, intents, temperature=2.0) for t in (banking_artifact, out)]
+    assert np.abs(each[0] - each[1]).max() > 0.01  # two different teachers
+    both = teacher_probabilities([banking_artifact, out], examples, intents, temperature=2.0)
+    np.testing.assert_allclose(both, (each[0] + each[1]) / 2, atol=1e-6)
+    np.testing.assert_allclose(both.sum(1), 1.0, atol=1e-5)
     shutil.rmtree(out)
     proc = intentd("train", "--data", str(BANKING), "--out", str(out), "--teacher", str(tmp_path), "--quiet",
                    check=False)
