@@ -137,6 +137,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     bar = tqdm(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
     step = 0
     masking = TokenMasking.for_encoder(encoder, config.token_dropout, config.seed) if config.token_dropout else None
+    if config.token_dropout and masking is None:
+        log.warning("token dropout is off: the tokenizer has none of %s", ", ".join(MASK_TOKENS))
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -493,6 +495,9 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
             + config.rdrop_weight * rdrop_consistency(outputs, again, batch["tags"]))
 
 
+MASK_TOKENS = ("[MASK]", "<mask>", "[UNK]", "<unk>")  # BERT's and RoBERTa's, in order of preference
+
+
 class TokenMasking:
     """Token dropout: each word piece of a training text (never [CLS], [SEP] or padding) is
     replaced by [MASK] with probability `rate`, so an intent must be read from all of its words,
@@ -506,14 +511,13 @@ class TokenMasking:
         self.generator = torch.Generator().manual_seed(seed)
 
     @classmethod
-    def for_encoder(cls, encoder: TextEncoder, rate: float, seed: int) -> "TokenMasking":
-        tokenizer = encoder.tokenizer
-        mask_id = tokenizer.token_to_id("[MASK]")
-        if mask_id is None:
-            mask_id = tokenizer.token_to_id("[UNK]")
-        if mask_id is None:
-            raise ValueError("token dropout needs a [MASK] or [UNK] token in the tokenizer")
-        return cls(rate, mask_id, seed)
+    def for_encoder(cls, encoder: TextEncoder, rate: float, seed: int) -> "TokenMasking | None":
+        """None when the tokenizer has no mask or unknown token to put in a word piece's place."""
+        for token in MASK_TOKENS:
+            mask_id = encoder.tokenizer.token_to_id(token)
+            if mask_id is not None:
+                return cls(rate, mask_id, seed)
+        return None
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         lengths = attention_mask.sum(1, keepdim=True)

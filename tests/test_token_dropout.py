@@ -52,7 +52,17 @@ def test_the_draw_follows_the_seed():
 def test_the_bundled_tokenizer_masks_with_its_mask_token():
     encoder = TextEncoder.from_file(TrainConfig().base_path() / "tokenizer.json")
     masking = TokenMasking.for_encoder(encoder, 0.1, seed=13)
-    assert encoder.tokenizer.id_to_token(masking.mask_id) == "[MASK]"
+    assert masking is not None and encoder.tokenizer.id_to_token(masking.mask_id) == "[MASK]"
+
+
+def test_a_tokenizer_without_a_mask_or_unknown_token_turns_it_off():
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+
+    encoder = TextEncoder(Tokenizer(WordLevel({"[PAD]": 0, "hello": 1}, unk_token="hello")))
+    assert TokenMasking.for_encoder(encoder, 0.1, seed=13) is None
+    with_unk = TextEncoder(Tokenizer(WordLevel({"[PAD]": 0, "<unk>": 1}, unk_token="<unk>")))
+    assert TokenMasking.for_encoder(with_unk, 0.1, seed=13).mask_id == 1
 
 
 def test_a_build_with_token_dropout_trains_on_masked_text_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
