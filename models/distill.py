@@ -26,16 +26,15 @@ class TeacherError(IntentdError):
     """The teacher cannot teach this student (another intent set, or not an artifact)."""
 
 
-def teacher_probabilities(teacher: str | Path | Sequence[str | Path], examples: Sequence[Example],
-                          intents: Sequence[str], temperature: float) -> np.ndarray:
-    """[N, len(intents)]: the teacher's intent distribution at `temperature` for each example, in
+def teacher_probabilities(teachers: Sequence[str | Path], examples: Sequence[Example], intents: Sequence[str],
+                          temperature: float) -> np.ndarray:
+    """[N, len(intents)]: the teachers' intent distribution at `temperature` for each example, in
     the student's intent order (rows of out-of-scope examples are computed too; the loss skips them).
     Several teachers teach the mean of their distributions: an ensemble of a few models of the
     student's own size is a larger teacher that needs no larger encoder.
 
     A teacher's FP32 graph is used when its artifact has one (batched: faster, and the soft
     labels carry no quantisation noise); otherwise its served graph."""
-    teachers = [teacher] if isinstance(teacher, (str, Path)) else list(teacher)
     if not teachers:
         raise TeacherError("no teacher given")
     return np.mean([_one_teacher(t, examples, intents, temperature) for t in teachers], axis=0).astype(np.float32)

@@ -96,14 +96,14 @@ def test_teacher_targets_follow_the_students_intent_order(banking_artifact: Path
     examples = read_jsonl(BANKING / "valid.jsonl")[:40]
     teacher = Model.load(banking_artifact)
     intents = list(reversed(teacher.labels.intents))
-    probs = teacher_probabilities(banking_artifact, examples, intents, temperature=1.0)
+    probs = teacher_probabilities([banking_artifact], examples, intents, temperature=1.0)
     assert probs.shape == (len(examples), len(intents))
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
     fp32 = Model.load(banking_artifact, model="model.fp32.onnx")
     raw = fp32.infer(fp32.encode([ex.text for ex in examples]))
     expected = softmax(raw.intent_logits.astype(np.float64))[:, ::-1]
     np.testing.assert_allclose(probs, expected, atol=1e-5)
-    hotter = teacher_probabilities(banking_artifact, examples, intents, temperature=4.0)
+    hotter = teacher_probabilities([banking_artifact], examples, intents, temperature=4.0)
     assert (hotter.max(1) < probs.max(1) + 1e-6).all()  # a higher temperature spreads the mass
 
 
@@ -116,7 +116,7 @@ def test_a_teacher_with_other_intents_is_refused_before_training(banking_artifac
                  if json.loads(line).get("intent") in keep]
         (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(TeacherError, match="intents differ"):
-        teacher_probabilities(banking_artifact, read_jsonl(data / "train.jsonl"), sorted(keep), 2.0)
+        teacher_probabilities([banking_artifact], read_jsonl(data / "train.jsonl"), sorted(keep), 2.0)
     proc = intentd("train", "--data", str(data), "--out", str(tmp_path / "never"), "--teacher",
                    str(banking_artifact), "--quiet", check=False)
     assert proc.returncode == 2 and "intents differ" in proc.stderr and "Traceback" not in proc.stderr
@@ -133,7 +133,7 @@ def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_p
     # two teachers (the fixture and this student, the same intents) teach the mean of their distributions
     examples = read_jsonl(BANKING / "test.jsonl")[:30]
     intents = list(Model.load(banking_artifact).labels.intents)
-    each = [teacher_probabilities(t, examples, intents, temperature=2.0) for t in (banking_artifact, out)]
+    each = [teacher_probabilities([t], examples, intents, temperature=2.0) for t in (banking_artifact, out)]
     assert np.abs(each[0] - each[1]).max() > 0.01  # two different teachers
     both = teacher_probabilities([banking_artifact, out], examples, intents, temperature=2.0)
     np.testing.assert_allclose(both, (each[0] + each[1]) / 2, atol=1e-6)
