@@ -18,6 +18,7 @@ from intentd.server.labels import Labels
 from intentd.server.tokenize import TextEncoder
 
 IGNORE = -100
+OUTSIDE = 0  # the tag of a word in no entity span (B-/I- tags follow: Labels.begin_tag)
 OOD_INTENT = -1  # intent target of an out-of-scope example (trained towards a uniform distribution)
 
 
@@ -52,7 +53,7 @@ def featurize(
     for ex, enc in zip(examples, encodings):
         words = encoder.collate([enc]).texts[0]
         tags = np.full(len(enc.ids), IGNORE, dtype=np.int64)
-        word_tags = np.zeros(len(words.word_spans), dtype=np.int64)
+        word_tags = np.full(len(words.word_spans), OUTSIDE, dtype=np.int64)
         for span in ex.entities:
             if span.type not in labels.entity_types:
                 continue  # a type unseen in training: the model cannot learn it

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import Example
-from intentd.models.features import IGNORE, OOD_INTENT, AlignmentReport, batches, build_labels, featurize
+from intentd.models.features import IGNORE, OOD_INTENT, OUTSIDE, AlignmentReport, batches, build_labels, featurize
 from intentd.models.joint import COSINE_SCALE, JointModel
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
@@ -147,7 +147,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             if step >= plan.total_steps:
                 break
             if masking is not None:
-                batch["input_ids"] = masking(batch["input_ids"], batch["attention_mask"])
+                batch["input_ids"] = masking(batch["input_ids"], batch["attention_mask"], batch["tags"])
             loss = _loss(model, batch, config)
             loss.backward()
             optimizer.clip(1.0)
@@ -500,10 +500,11 @@ MASK_TOKENS = ("[MASK]", "<mask>", "[UNK]", "<unk>")  # BERT's and RoBERTa's, in
 
 
 class TokenMasking:
-    """Token dropout: each word piece of a training text (never [CLS], [SEP] or padding) is
-    replaced by [MASK] with probability `rate`, so an intent must be read from all of its words,
-    not from the one or two the model has memorised (the default on intent-only data: for_data).
-    Its own random stream: the rest of training draws the same numbers with or without it."""
+    """Token dropout: each word piece of a training text (never [CLS], [SEP], padding or a piece of
+    a word inside an entity span) is replaced by [MASK] with probability `rate`, so an intent must
+    be read from all of its words, not from the one or two the model has memorised. Slot values
+    stay visible: their tags are what the tag loss asks for. Its own random stream: the rest of
+    training draws the same numbers with or without it."""
 
     def __init__(self, rate: float, mask_id: int, seed: int) -> None:
         if not 0.0 <= rate < 1.0:
@@ -520,12 +521,15 @@ class TokenMasking:
                 return cls(rate, mask_id, seed)
         return None
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tags: torch.Tensor) -> torch.Tensor:
         lengths = attention_mask.sum(1, keepdim=True)
         positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
         inner = (positions > 0) & (positions < lengths - 1)  # between [CLS] and [SEP]
+        # a word's tag sits on its first piece (features.py): carry it over the pieces that follow
+        word_start = torch.where(tags != IGNORE, positions, torch.zeros_like(positions)).cummax(1).values
+        outside = tags.gather(1, word_start) == OUTSIDE
         drawn = torch.rand(input_ids.shape, generator=self.generator) < self.rate
-        return torch.where(inner & drawn, torch.full_like(input_ids, self.mask_id), input_ids)
+        return torch.where(inner & outside & drawn, torch.full_like(input_ids, self.mask_id), input_ids)
 
 
 def rdrop_consistency(first: tuple, second: tuple, tags: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 from intentd.models.config import TrainConfig
+from intentd.models.data.schema import Example, Span
+from intentd.models.features import IGNORE, OUTSIDE, build_labels, collate, featurize
 from intentd.models.train import TokenMasking
 from intentd.server.tokenize import TextEncoder
 
@@ -18,19 +20,22 @@ from test_build import intentd, tiny_base  # noqa: F401 - the fixture
 MASK = 103
 
 
-def _rows(lengths: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _rows(lengths: list[int], width: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows of one-piece words, none in an entity span."""
     ids = torch.zeros(len(lengths), width, dtype=torch.long)
     mask = torch.zeros_like(ids)
+    tags = torch.full_like(ids, IGNORE)
     for row, n in enumerate(lengths):
         ids[row, :n] = torch.arange(1000, 1000 + n)
         ids[row, 0], ids[row, n - 1] = 101, 102
         mask[row, :n] = 1
-    return ids, mask
+        tags[row, 1 : n - 1] = OUTSIDE
+    return ids, mask, tags
 
 
 def test_only_word_pieces_between_cls_and_sep_are_masked_at_about_the_rate():
-    ids, mask = _rows([40, 3, 25, 2] * 100, 40)
-    out = TokenMasking(0.2, MASK, seed=13)(ids, mask)
+    ids, mask, tags = _rows([40, 3, 25, 2] * 100, 40)
+    out = TokenMasking(0.2, MASK, seed=13)(ids, mask, tags)
     lengths = mask.sum(1)
     masked = out == MASK
     assert (out[:, 0] == 101).all()
@@ -43,10 +48,30 @@ def test_only_word_pieces_between_cls_and_sep_are_masked_at_about_the_rate():
 
 
 def test_the_draw_follows_the_seed():
-    ids, mask = _rows([30] * 50, 30)
-    first = TokenMasking(0.15, MASK, seed=13)(ids, mask)
-    assert torch.equal(first, TokenMasking(0.15, MASK, seed=13)(ids, mask))
-    assert not torch.equal(first, TokenMasking(0.15, MASK, seed=14)(ids, mask))
+    ids, mask, tags = _rows([30] * 50, 30)
+    first = TokenMasking(0.15, MASK, seed=13)(ids, mask, tags)
+    assert torch.equal(first, TokenMasking(0.15, MASK, seed=13)(ids, mask, tags))
+    assert not torch.equal(first, TokenMasking(0.15, MASK, seed=14)(ids, mask, tags))
+
+
+def test_no_piece_of_a_word_inside_an_entity_span_is_masked():
+    """A slot value stays visible (its tag is what the tag loss asks for); the words around it
+    are masked as before, every piece of them, continuation pieces included."""
+    encoder = TextEncoder.from_file(TrainConfig().base_path() / "tokenizer.json")
+    examples = [Example(text="send the unbelievably enormous payment to jonathanson tomorrow",
+                        intent="pay", entities=(Span(start=9, end=30, type="amount"),
+                                                Span(start=42, end=53, type="payee")))] * 400
+    labels = build_labels(examples)
+    batch = collate(featurize(examples, encoder, labels), encoder.pad_id)
+    out = TokenMasking(0.3, MASK, seed=13)(batch["input_ids"], batch["attention_mask"], batch["tags"])
+    enc = encoder.tokenizer.encode(examples[0].text)
+    inside = torch.tensor([s < 30 and e > 9 or s < 53 and e > 42 for s, e in enc.offsets])
+    pieces = torch.tensor([(s, e) != (0, 0) for s, e in enc.offsets])
+    masked = out == MASK
+    assert inside.sum() >= 4 and (pieces & ~inside).sum() >= 5  # the spans and the words around them are several pieces
+    assert not masked[:, inside].any()
+    rate = masked[:, pieces & ~inside].float().mean().item()
+    assert 0.25 < rate < 0.35
 
 
 def test_the_bundled_tokenizer_masks_with_its_mask_token():
