@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import logging
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -104,6 +105,7 @@ class Metrics:
             self.stream_superseded.labels(outcome)
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
         self._within_slo = RollingRate()
+        self._model: tuple[str, str, str] | None = None
 
     def observe_latency(self, seconds: float, slo_s: float) -> None:
         """One answered request's server time, against the SLO (0: no SLO, nothing recorded)."""
@@ -111,8 +113,15 @@ class Metrics:
             self.slo_attainment.set(self._within_slo.add(seconds <= slo_s))
 
     def set_model(self, name: str, version: str, provider: str) -> None:
-        self.model_info.clear()
-        self.model_info.labels(name, version, provider).set(1)
+        """One series at 1, the model now served. A reloaded-away model's series is removed, or
+        set to 0 in the workers' multiprocess mode, where prometheus-client cannot remove one."""
+        previous, self._model = self._model, (name, version, provider)
+        if previous is not None and previous != self._model:
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                self.model_info.labels(*previous).set(0)
+            else:
+                self.model_info.remove(*previous)
+        self.model_info.labels(*self._model).set(1)
 
     def capture_dropped(self, reason: str) -> None:
         self.capture_drops.labels(reason).inc()

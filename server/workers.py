@@ -48,7 +48,12 @@ def free_port(listen: str) -> tuple[str, int]:
 
 
 def _worker(settings: Settings, index: int) -> None:
-    """A worker process: one whole server. Metrics go to the shared multiprocess directory."""
+    """A worker process: one whole server. Metrics go to the shared multiprocess directory.
+
+    Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
+    signals the whole foreground group) reaches it once, forwarded by the supervisor; received
+    twice, it would count as the second signal that cancels in-flight requests."""
+    os.setpgid(0, 0)
     from .app import serve_one
     from .metrics import Metrics
 

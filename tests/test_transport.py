@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 
 import grpc
 import pytest
@@ -111,31 +113,72 @@ def test_text_past_the_model_window_is_flagged(banking_artifact):
     assert not short.truncated and short.analyzed_chars == len("freeze my debit card")
 
 
-def test_two_workers_share_one_port(banking_artifact, tmp_path):
-    port, metrics_port, n = free_tcp_port(), free_tcp_port(), 40
-    proc = subprocess.Popen([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact),
-                             "--listen", f"127.0.0.1:{port}", "--workers", "2", "--metrics-port", str(metrics_port),
-                             "--cache-size", "0", "--no-warm-up", "--access-log"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for i in range(n):  # each on a new connection: the kernel picks a worker per connection
-            with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
-                pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"),
-                                                       timeout=WAIT_S, wait_for_ready=True)
-        def answered() -> float:
-            return sum(v for k, v in scrape(metrics_port).items()
-                       if k.startswith("intentd_rpc_total{") and 'code="OK"' in k and 'rpc="Analyze"' in k)
+class Supervisor:
+    """`intentd serve --workers 2` in its own session, its output read as it comes, so a test
+    can wait until every worker listens (a worker still loading would leave the kernel one
+    socket to give every connection to)."""
 
-        # a call is counted once grpc has finished it, which may be just after its caller has the answer
-        wait_for(lambda: answered() >= n, f"{n} answers counted")
-        counted = answered()
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(WAIT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    log = proc.stdout.read()
-    assert rc == 0, log
+    def __init__(self, artifact, *flags: str) -> None:
+        self.port, self.metrics_port = free_tcp_port(), free_tcp_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", "intentd", "serve", "--model", str(artifact),
+                                      "--listen", f"127.0.0.1:{self.port}", "--workers", "2",
+                                      "--metrics-port", str(self.metrics_port), "--no-warm-up", *flags],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
+        self.reader.start()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def wait_until_serving(self) -> None:
+        wait_for(lambda: all(f"worker{i} intentd.server.app: serving" in self.log for i in range(2)),
+                 "both workers serving")
+
+    def stop(self, send) -> int:
+        """`send()` delivers the signal; the supervisor's exit code once it and its output end."""
+        try:
+            send()
+            rc = self.proc.wait(WAIT_S)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.reader.join(WAIT_S)
+        return rc
+
+
+def test_two_workers_share_one_port(banking_artifact, tmp_path):
+    n = 40
+    server = Supervisor(banking_artifact, "--cache-size", "0", "--access-log")
+    server.wait_until_serving()
+    for i in range(n):  # each on a new connection: the kernel picks a worker per connection
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}", options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+            pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"),
+                                                   timeout=WAIT_S, wait_for_ready=True)
+
+    def answered() -> float:
+        return sum(v for k, v in scrape(server.metrics_port).items()
+                   if k.startswith("intentd_rpc_total{") and 'code="OK"' in k and 'rpc="Analyze"' in k)
+
+    # a call is counted once grpc has finished it, which may be just after its caller has the answer
+    wait_for(lambda: answered() >= n, f"{n} answers counted")
+    counted = answered()
+    rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # what an orchestrator sends
+    assert rc == 0, server.log
     assert counted == n  # the supervisor's /metrics adds the workers' counters up
-    per_worker = [log.count(f"worker{i} intentd.access") for i in range(2)]
+    per_worker = [server.log.count(f"worker{i} intentd.access") for i in range(2)]
     assert sum(per_worker) == n and min(per_worker) > 0, per_worker  # both workers answered
+    assert "Warning" not in server.log, server.log  # e.g. prometheus-client's, on a gauge it cannot clear
+
+
+def test_ctrl_c_drains_workers_once(banking_artifact):
+    """Ctrl-C in a terminal signals the whole foreground group. Workers keep to their own group,
+    so each drains on the supervisor's forwarded signal alone; had they received the terminal's
+    too, the second signal would have cancelled their in-flight requests."""
+    server = Supervisor(banking_artifact)
+    server.wait_until_serving()
+    rc = server.stop(lambda: os.killpg(server.proc.pid, signal.SIGINT))
+    assert rc == 0, server.log
+    assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
