@@ -38,8 +38,7 @@ def banking_artifact(tmp_path_factory) -> Path:
             data=BANKING,
             out=out,
             # a short, fixed recipe: the server tests read this model's answers, which must not move
-            # when a default of the recipe does (label smoothing tags "on 4.12." as an amount after 3
-            # epochs; after the default 8 it tags it a date)
+            # when a default of the recipe does
             train=TrainConfig(epochs=3, label_smoothing=0.0, progress=False),
             int8_max_drop=0.05,  # a 3-epoch model is not the place to gate quantisation
             progress=False,
