@@ -4,9 +4,10 @@ each candidate, from one artifact's FP32 graph, measured in one run.
     python -m bench.quantization [--model models/artifacts/example] [--data models/domains/banking]
                                  [--out bench-results] [--rounds 3]
 
-Candidates: dynamic INT8 run one row at a time (what `intentd train` serves) and batched (one
-activation scale per batch tensor), the FP32 graph with fused kernels, static INT8 (QDQ, activation scales calibrated on the
-training texts), and weight-only 8-bit and 4-bit (MatMulNBits, activations quantised per row in
+Candidates: dynamic INT8 run one row at a time (what `intentd train` serves: the input INT8
+resolves worst left in FP32, models/export.py), the same with every input quantised, and batched
+(one activation scale per batch tensor), the FP32 graph with fused kernels, static INT8 (QDQ,
+activation scales calibrated on the training texts), and weight-only 8-bit and 4-bit (MatMulNBits, activations quantised per row in
 blocks of 32). Each candidate is put in a copy of the artifact and scored through the serving
 path (`Engine`), in batches of 64 and one query at a time; "neighbour diff" is the largest
 change of any intent logit or embedding value when a query is computed beside 31 random others
@@ -37,12 +38,13 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
+    from intentd.models.export import INT8_FILE, quantize_int8
     from intentd.server.artifact import load_artifact
     from intentd.server.tokenize import TextEncoder
 
     manifest = load_artifact(artifact).manifest
     fp32 = artifact / manifest["model_fp32"]
-    files = {"dynamic INT8, one row at a time (served)": manifest["model"],
+    files = {"dynamic INT8, one row at a time, the coarsest input in FP32 (served)": manifest["model"],
              "dynamic INT8, batched (one activation scale per batch)": manifest["model"],
              "FP32, fused kernels, batched": manifest["model_fp32"]}
     encoder = TextEncoder.from_file(artifact / manifest["tokenizer"])
@@ -56,6 +58,9 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
             batch = next(self._batches, None)
             return None if batch is None else {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
 
+    (folder / "every-input").mkdir()
+    quantize_int8(fp32, folder / "every-input")
+    files["dynamic INT8, one row at a time, every input quantised"] = f"every-input/{INT8_FILE}"
     static = "candidate.qdq.onnx"
     quantize_static(str(fp32), str(folder / static), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],

@@ -30,9 +30,11 @@ from intentd.models.evaluate import evaluate
 from intentd.models.export import (
     FP32_FILE,
     INT8_FILE,
+    INT8_KEEP_FP32,
     INT8_MAX_ACCURACY_DROP,
     QuantizationError,
     check_parity,
+    coarsest_inputs,
     export_fp32,
     quantize_int8,
 )
@@ -113,7 +115,9 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     parity = check_parity(trained.model, trained.encoder, fp32, valid_texts[:256])
     say(f"parity FP32 vs torch: max abs diff {parity:.2e}")
     say("quantising to INT8 ...")
-    quantize_int8(fp32, staging)
+    keep_fp32 = coarsest_inputs(fp32, trained.encoder, valid_texts[:128], keep=INT8_KEEP_FP32)
+    say("left in FP32 (mean |x| in INT8 steps): " + ", ".join(f"{n} {v:.2f}" for n, v in keep_fp32.items()))
+    quantize_int8(fp32, staging, keep_fp32)
 
     serve_encoder = TextEncoder(trained.encoder.tokenizer, max_length=SERVE_MAX_LENGTH)
     serve_encoder.save(staging / "tokenizer.json")
@@ -160,7 +164,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
                     valid_raw=raw[INT8_FILE])
     manifest.update(
         {
-            "quantization": {"valid_accuracy": accuracy},
+            "quantization": {"valid_accuracy": accuracy, "kept_fp32": keep_fp32},
             "training": trained.summary() | {"parity_max_abs_diff": parity},
             "data": {split: len(rows) for split, rows in splits.items()},
             "versions": _versions(),

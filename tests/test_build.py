@@ -18,6 +18,7 @@ from intentd.models.export import QuantizationError
 from intentd.server.artifact import ArtifactError, load_artifact
 from intentd.server.engine import Engine
 from intentd.server.model import Model
+from intentd.server.tokenize import TextEncoder
 
 from conftest import BANKING
 
@@ -91,6 +92,28 @@ def test_served_graph_is_fused(banking_artifact: Path):
     graph = onnx.load(str(banking_artifact / "model.fp32.onnx")).graph
     ops = [node.op_type for node in graph.node]
     assert ops.count("Attention") == 6 and ops.count("EmbedLayerNormalization") == 1  # MiniLM-L6: 6 layers
+
+
+def test_int8_leaves_its_coarsest_input_in_fp32_and_quantises_the_rest(banking_artifact: Path):
+    """The one node whose input INT8 resolves worst (measured on validation texts at build time)
+    stays an FP32 MatMul; every other projection is quantised."""
+    import onnx
+
+    from intentd.models.export import coarsest_inputs
+
+    manifest = load_artifact(banking_artifact).manifest
+    kept = manifest["quantization"]["kept_fp32"]
+    assert len(kept) == 1
+    (name, steps), = kept.items()
+    texts = [json.loads(line)["text"] for line in (BANKING / "valid.jsonl").open()][:40]
+    encoder = TextEncoder.from_file(banking_artifact / "tokenizer.json")
+    ranked = coarsest_inputs(banking_artifact / "model.fp32.onnx", encoder, texts, keep=4)
+    assert next(iter(ranked)) == name and list(ranked.values()) == sorted(ranked.values())
+    assert 0 < steps < list(ranked.values())[1]
+    nodes = {n.name: n.op_type for n in onnx.load(str(banking_artifact / "model.int8.onnx")).graph.node}
+    assert nodes[name] == "MatMul"
+    assert sum(op == "MatMul" for op in nodes.values()) == 1  # the rest run on INT8 kernels
+    assert sum(op in ("MatMulInteger", "QAttention") for op in nodes.values()) >= 17
 
 
 @pytest.mark.parametrize("damage", ["delete_model", "truncate_model", "corrupt_manifest", "swap_labels"])
