@@ -38,7 +38,7 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
-    from intentd.models.export import INT8_FILE, quantize_int8
+    from intentd.models.export import quantize_int8
     from intentd.server.artifact import load_artifact
     from intentd.server.tokenize import TextEncoder
 
@@ -58,9 +58,10 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
             batch = next(self._batches, None)
             return None if batch is None else {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
 
-    (folder / "every-input").mkdir()
-    quantize_int8(fp32, folder / "every-input")
-    files["dynamic INT8, one row at a time, every input quantised"] = f"every-input/{INT8_FILE}"
+    (folder / "every-input").mkdir()  # quantize_int8 names its output: move it off the served file's name
+    every = "candidate.int8-every-input.onnx"
+    quantize_int8(fp32, folder / "every-input").rename(folder / every)
+    files["dynamic INT8, one row at a time, every input quantised"] = every
     static = "candidate.qdq.onnx"
     quantize_static(str(fp32), str(folder / static), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
@@ -86,6 +87,8 @@ def candidate_artifact(artifact: Path, graph: Path, folder: Path, row_wise: bool
             os.link(f, folder / f.name)
     if not (folder / graph.name).exists():
         os.link(graph, folder / graph.name)
+    elif not os.path.samefile(graph, folder / graph.name):
+        raise ValueError(f"{graph}: a candidate must not take the name of an artifact file")
     manifest = json.loads((artifact / "manifest.json").read_text())
     manifest["model"] = graph.name
     manifest["batch_dependent"] = [graph.name] if row_wise else []
