@@ -282,9 +282,8 @@ def computed(server) -> float:
 
 
 def test_deadline_expiry(small_server):
-    with pytest.raises(grpc.RpcError) as err:
-        small_server.stub.Analyze(pb2.AnalyzeRequest(text="tiny deadline"), timeout=0.000_001)
-    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # The model is held, so the deadline passes whatever the machine's speed (gRPC keeps deadlines
+    # in milliseconds: a "1 us" deadline with a free model was answered OK 48 times in 300 here).
     release = small_server.hold_model()
     try:
         with pytest.raises(grpc.RpcError) as err:
