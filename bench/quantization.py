@@ -7,12 +7,13 @@ each candidate, from one artifact's FP32 graph, measured in one run.
 Candidates: dynamic INT8 run one row at a time (what `intentd train` serves: the input INT8
 resolves worst left in FP32, models/export.py), the same with every input quantised, and batched
 (one activation scale per batch tensor), the FP32 graph with fused kernels, static INT8 (QDQ,
-activation scales calibrated on the training texts), and weight-only 8-bit and 4-bit (MatMulNBits, activations quantised per row in
-blocks of 32). Each candidate is put in a copy of the artifact and scored through the serving
-path (`Engine`), in batches of 64 and one query at a time; "neighbour diff" is the largest
-change of any intent logit or embedding value when a query is computed beside 31 random others
-instead of alone. Latency and throughput rounds interleave the candidates, so the machine's
-drifting speed hits each alike; medians over rounds. Writes quantization.json / .md.
+activation scales calibrated on the training texts), and weight-only 8-bit and 4-bit
+(MatMulNBits, activations quantised per row in blocks of 32). Each candidate is put in a copy of
+the artifact and scored through the serving path (`Engine`), in batches of 64 and one query at a
+time; "neighbour diff" is the largest change of any intent logit or embedding value when a query
+is computed beside 31 random others instead of alone. Latency and throughput rounds interleave
+the candidates, so the machine's drifting speed hits each alike; medians over rounds. Writes
+quantization.json / .md.
 """
 
 from __future__ import annotations
@@ -58,9 +59,8 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
             batch = next(self._batches, None)
             return None if batch is None else {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
 
-    (folder / "every-input").mkdir()  # quantize_int8 names its output: move it off the served file's name
     every = "candidate.int8-every-input.onnx"
-    quantize_int8(fp32, folder / "every-input").rename(folder / every)
+    quantize_int8(fp32, folder / every)
     files["dynamic INT8, one row at a time, every input quantised"] = every
     static = "candidate.qdq.onnx"
     quantize_static(str(fp32), str(folder / static), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,

@@ -117,7 +117,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     say("quantising to INT8 ...")
     keep_fp32 = coarsest_inputs(fp32, trained.encoder, valid_texts[:128], keep=INT8_KEEP_FP32)
     say("left in FP32 (mean |x| in INT8 steps): " + ", ".join(f"{n} {v:.2f}" for n, v in keep_fp32.items()))
-    quantize_int8(fp32, staging, keep_fp32)
+    quantize_int8(fp32, staging / INT8_FILE, keep_fp32)
 
     serve_encoder = TextEncoder(trained.encoder.tokenizer, max_length=SERVE_MAX_LENGTH)
     serve_encoder.save(staging / "tokenizer.json")

@@ -158,7 +158,8 @@ def coarsest_inputs(fp32_path: Path, encoder: TextEncoder, texts: Sequence[str],
     steps: dict[str, list[float]] = {tensor: [] for tensor in nodes}
     for text in texts:
         batch = encoder.encode([text])
-        out = dict(zip(names, session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask})))
+        feed = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+        out = dict(zip(names, session.run(None, feed)))
         for tensor in nodes:
             x = out[tensor]
             step = (max(float(x.max()), 0.0) - min(float(x.min()), 0.0)) / 255.0
@@ -167,12 +168,11 @@ def coarsest_inputs(fp32_path: Path, encoder: TextEncoder, texts: Sequence[str],
     return {name: value for value, name in ranked[:keep]}
 
 
-def quantize_int8(fp32_path: Path, out_dir: Path, keep_fp32: Sequence[str] = ()) -> Path:
-    """Dynamic INT8 with per-channel weights; the nodes named in `keep_fp32` stay FP32."""
+def quantize_int8(fp32_path: Path, path: Path, keep_fp32: Sequence[str] = ()) -> Path:
+    """Dynamic INT8 with per-channel weights, written to `path`; nodes named in `keep_fp32` stay FP32."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    path = out_dir / INT8_FILE
     with _quiet():
         logging.getLogger().disabled = True  # the quantiser logs a pre-processing hint on every call
         try:
