@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import collections
-import os
 import logging
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 

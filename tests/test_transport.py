@@ -129,6 +129,14 @@ class Supervisor:
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
         self.reader.start()
 
+    def __enter__(self) -> "Supervisor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """A test that failed before stop() leaves no server behind."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
     @property
     def log(self) -> str:
         return "".join(self.lines)
@@ -139,33 +147,30 @@ class Supervisor:
 
     def stop(self, send) -> int:
         """`send()` delivers the signal; the supervisor's exit code once it and its output end."""
-        try:
-            send()
-            rc = self.proc.wait(WAIT_S)
-        finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        send()
+        rc = self.proc.wait(WAIT_S)
         self.reader.join(WAIT_S)
         return rc
 
 
 def test_two_workers_share_one_port(banking_artifact, tmp_path):
     n = 40
-    server = Supervisor(banking_artifact, "--cache-size", "0", "--access-log")
-    server.wait_until_serving()
-    for i in range(n):  # each on a new connection: the kernel picks a worker per connection
-        with grpc.insecure_channel(f"127.0.0.1:{server.port}", options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
-            pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"),
-                                                   timeout=WAIT_S, wait_for_ready=True)
+    with Supervisor(banking_artifact, "--cache-size", "0", "--access-log") as server:
+        server.wait_until_serving()
+        for i in range(n):  # each on a new connection: the kernel picks a worker per connection
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}",
+                                       options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"),
+                                                       timeout=WAIT_S, wait_for_ready=True)
 
-    def answered() -> float:
-        return sum(v for k, v in scrape(server.metrics_port).items()
-                   if k.startswith("intentd_rpc_total{") and 'code="OK"' in k and 'rpc="Analyze"' in k)
+        def answered() -> float:
+            return sum(v for k, v in scrape(server.metrics_port).items()
+                       if k.startswith("intentd_rpc_total{") and 'code="OK"' in k and 'rpc="Analyze"' in k)
 
-    # a call is counted once grpc has finished it, which may be just after its caller has the answer
-    wait_for(lambda: answered() >= n, f"{n} answers counted")
-    counted = answered()
-    rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # what an orchestrator sends
+        # a call is counted once grpc has finished it, which may be just after its caller has the answer
+        wait_for(lambda: answered() >= n, f"{n} answers counted")
+        counted = answered()
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # what an orchestrator sends
     assert rc == 0, server.log
     assert counted == n  # the supervisor's /metrics adds the workers' counters up
     per_worker = [server.log.count(f"worker{i} intentd.access") for i in range(2)]
@@ -177,8 +182,8 @@ def test_ctrl_c_drains_workers_once(banking_artifact):
     """Ctrl-C in a terminal signals the whole foreground group. Workers keep to their own group,
     so each drains on the supervisor's forwarded signal alone; had they received the terminal's
     too, the second signal would have cancelled their in-flight requests."""
-    server = Supervisor(banking_artifact)
-    server.wait_until_serving()
-    rc = server.stop(lambda: os.killpg(server.proc.pid, signal.SIGINT))
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        rc = server.stop(lambda: os.killpg(server.proc.pid, signal.SIGINT))
     assert rc == 0, server.log
     assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
