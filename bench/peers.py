@@ -98,7 +98,8 @@ def free_port() -> int:
 # -- the PyTriton server (runs in the PyTriton venv) ---------------------------------------------
 
 def onnx_session(graph: Path):
-    """intentd's session options at its default on 2 cores (server/model.py, --spin run)."""
+    """intentd's session options at its default on 2 cores (server/model.py, --spin run), and
+    the fusion it leaves off on CPU (`CPU_NO_FUSIONS`; this venv has no intentd to import)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -107,7 +108,8 @@ def onnx_session(graph: Path):
     options.add_session_config_entry("session.force_spinning_stop", "1")
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=["SkipLayerNormFusion"])
 
 
 def serve_pytriton(model_dir: Path, port: int, log_path: Path, stats_path: Path) -> None:

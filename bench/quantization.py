@@ -5,7 +5,8 @@ each candidate, from one artifact's FP32 graph, measured in one run.
                                  [--out bench-results] [--rounds 3]
 
 Candidates: dynamic INT8 run one row at a time (what `intentd train` serves: the input INT8
-resolves worst left in FP32, models/export.py), the same with every input quantised, and batched
+resolves worst left in FP32, models/export.py), the same with onnxruntime's SkipLayerNormalization
+fusion (its default, left off when serving on CPU), the same with every input quantised, and batched
 (one activation scale per batch tensor), the FP32 graph with fused kernels, static INT8 (QDQ,
 activation scales calibrated on the training texts), and weight-only 8-bit and 4-bit
 (MatMulNBits, activations quantised per row in blocks of 32). Each candidate is put in a copy of
@@ -59,6 +60,9 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
             batch = next(self._batches, None)
             return None if batch is None else {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
 
+    fused = "candidate.int8-skip-layer-norm.onnx"
+    fuse_skip_layer_norm(artifact / manifest["model"], folder / fused)
+    files["dynamic INT8, one row at a time, the coarsest input in FP32, SkipLayerNormalization fused"] = fused
     every = "candidate.int8-every-input.onnx"
     quantize_int8(fp32, folder / every)
     files["dynamic INT8, one row at a time, every input quantised"] = every
@@ -75,6 +79,18 @@ def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dic
         quantizer.model.save_model_to_file(str(folder / name), False)
         files[f"weight-only {bits}-bit (per-row int8 activations)"] = name
     return files
+
+
+def fuse_skip_layer_norm(src: Path, dst: Path) -> None:
+    """`src` as onnxruntime optimises it by default, residual Add + LayerNormalization fused into
+    SkipLayerNormalization (as `intentd train` exported graphs before; server/model.py
+    `CPU_NO_FUSIONS`), saved so that serving keeps the fused nodes."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(dst)
+    ort.InferenceSession(str(src), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def candidate_artifact(artifact: Path, graph: Path, folder: Path, row_wise: bool) -> Path:

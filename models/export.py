@@ -119,15 +119,25 @@ def _quiet():
 
 
 def _optimize(src: Path, dst: Path, model: JointModel) -> None:
-    """Fuse attention / LayerNorm / GELU with onnxruntime's transformer optimiser (CPU-safe fusions)."""
+    """Fuse attention / LayerNorm / GELU with onnxruntime's transformer optimiser (CPU-safe fusions).
+
+    The residual Add + LayerNormalization pairs stay unfused: onnxruntime's CPU kernel for the
+    fused SkipLayerNormalization took 5-8x the time of the two nodes it replaces (23 against 7 us
+    on a query's 11 x 384 states), 16 % of a batch-1 INT8 forward pass (README, "Which graph is
+    served"). Sessions disable the same fusion at load (server/model.py `CPU_NO_FUSIONS`)."""
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
     config = model.encoder.config
+    options = FusionOptions("bert")
+    options.enable_skip_layer_norm = False
+    options.enable_bias_skip_layer_norm = False
     optimized = optimize_model(
         str(src),
         model_type="bert",
         num_heads=config.num_attention_heads,
         hidden_size=config.hidden_size,
+        optimization_options=options,
         opt_level=1,
         use_gpu=False,
     )

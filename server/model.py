@@ -25,6 +25,10 @@ from .tokenize import EncodedBatch, TextEncoder
 
 log = logging.getLogger(__name__)
 
+# onnxruntime fusions left off at load on CPU: its CPU SkipLayerNormalization kernel took 5-8x the
+# time of the Add + LayerNormalization it replaces (models/export.py `_optimize` leaves them unfused;
+# on a GPU provider onnxruntime fuses them at load, as its CUDA kernel pays)
+CPU_NO_FUSIONS = ("SkipLayerNormFusion",)
 
 
 @dataclass(slots=True)
@@ -38,6 +42,27 @@ def available_providers(preferred: Sequence[str] = DEFAULT_PROVIDERS) -> list[st
     have = set(ort.get_available_providers())
     chosen = [p for p in preferred if p in have]
     return chosen or ["CPUExecutionProvider"]
+
+
+def session_options(intra_op_threads: int, inter_op_threads: int = 1, spin: str = "run") -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    if spin == "never":  # idle threads sleep at once: the cores go to whatever else runs there
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    elif spin == "run":  # spin between the operators of a forward pass, stop when it returns
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+    options.inter_op_num_threads = inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+def open_session(model: bytes | str, options: ort.SessionOptions,
+                 providers: Sequence[str] = DEFAULT_PROVIDERS) -> ort.InferenceSession:
+    """A session on the first available of `providers`, without the fusions that slow it on CPU."""
+    chosen = available_providers(providers)
+    disabled = list(CPU_NO_FUSIONS) if chosen == ["CPUExecutionProvider"] else []
+    return ort.InferenceSession(model, sess_options=options, providers=chosen, disabled_optimizers=disabled)
 
 
 class Model:
@@ -65,19 +90,9 @@ class Model:
             row_threads = rows_side_by_side(usable_cores(), intra_op_threads)
         # rows of one batch side by side: helpers take rows beside the calling thread
         self.row_threads = row_threads
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        if spin == "never":  # idle threads sleep at once: the cores go to whatever else runs there
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        elif spin == "run":  # spin between the operators of a forward pass, stop when it returns
-            options.add_session_config_entry("session.force_spinning_stop", "1")
-        options.inter_op_num_threads = inter_op_threads
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(
-                artifact.model_bytes, sess_options=options, providers=available_providers(providers)
-            )
+            self.session = open_session(artifact.model_bytes, session_options(intra_op_threads, inter_op_threads, spin),
+                                        providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
             raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
         self.provider = self.session.get_providers()[0]

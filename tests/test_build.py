@@ -92,6 +92,21 @@ def test_served_graph_is_fused(banking_artifact: Path):
     graph = onnx.load(str(banking_artifact / "model.fp32.onnx")).graph
     ops = [node.op_type for node in graph.node]
     assert ops.count("Attention") == 6 and ops.count("EmbedLayerNormalization") == 1  # MiniLM-L6: 6 layers
+    assert ops.count("LayerNormalization") == 12 and "SkipLayerNormalization" not in ops
+
+
+def test_served_session_leaves_residual_layer_norms_unfused(banking_artifact: Path, tmp_path: Path):
+    """onnxruntime would fuse each residual Add + LayerNormalization into SkipLayerNormalization
+    at load, whose CPU kernel is the slower of the two; the served session keeps them apart."""
+    import onnx
+
+    from intentd.server.model import open_session, session_options
+
+    options = session_options(1)
+    options.optimized_model_filepath = str(tmp_path / "loaded.onnx")
+    open_session(str(banking_artifact / "model.int8.onnx"), options, ["CPUExecutionProvider"])
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "loaded.onnx")).graph.node]
+    assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 12
 
 
 def test_int8_leaves_its_coarsest_input_in_fp32_and_quantises_the_rest(banking_artifact: Path):
