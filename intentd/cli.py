@@ -106,6 +106,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         freeze_embeddings=None if args.train_embeddings is None else not args.train_embeddings,
         tag_context=args.tag_context,
         crf=args.crf,
+        tag_layers=args.tag_layers,
         teacher=tuple(args.teacher),
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
@@ -342,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--crf", action="store_true",
                     help="train the entity tags with a linear-chain CRF (learned tag transitions, used in "
                          "decoding too)")
+    tr.add_argument("--tag-layers", type=int, default=TrainConfig.tag_layers, metavar="N",
+                    help="the entity tag head reads the token states of the last N encoder layers (default 1)")
     tr.add_argument("--teacher", metavar="ARTIFACT", action="append", default=[],
                     help="also learn this artifact's intent distributions (distillation; same intents, any base); "
                          "repeat it to learn the mean of several (an ensemble teacher)")

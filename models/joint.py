@@ -10,6 +10,9 @@ their own direction than to any other by that margin: compact intents, the aim t
 share (Lin & Xu 2019 use it to detect unknown intents).
 With `tag_context` the tag head reads each token's state beside the sentence embedding, so a
 span's type can depend on what the whole sentence asks for ("play X" vs "add X to my playlist").
+With `tag_layers` N > 1 the tag head also reads the token states of the N - 1 encoder layers below
+the last (concatenated): lower layers keep more of a word's own form, which is where span edges
+and rare names are decided (the BERT paper's feature-based NER read the last four).
 With `crf` the model also holds tag transition scores (models/crf.py); they are used by the loss
 and by decoding, not by the exported graph, whose `tag_logits` are the CRF's emissions.
 """
@@ -46,9 +49,11 @@ class CosineHead(nn.Module):
 class JointModel(nn.Module):
     def __init__(
         self, encoder: nn.Module, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean", intent_head: str = "linear", crf: bool = False,
+        pooling: str = "mean", intent_head: str = "linear", crf: bool = False, tag_layers: int = 1,
     ):
         super().__init__()
+        if not 1 <= tag_layers <= encoder.config.num_hidden_layers:
+            raise ValueError(f"tag_layers must be 1-{encoder.config.num_hidden_layers} (got {tag_layers})")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
         if intent_head not in INTENT_HEADS:
@@ -59,13 +64,14 @@ class JointModel(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.intent_head = CosineHead(hidden, n_intents) if intent_head == "cosine" else nn.Linear(hidden, n_intents)
         self.tag_context = tag_context
-        self.tag_head = nn.Linear(2 * hidden if tag_context else hidden, n_tags)
+        self.tag_layers = tag_layers
+        self.tag_head = nn.Linear((tag_layers + tag_context) * hidden, n_tags)
         self.crf = TagTransitions(n_tags) if crf else None
 
     @classmethod
     def from_base(
         cls, base: str | Path, n_intents: int, n_tags: int, dropout: float = 0.1, tag_context: bool = False,
-        pooling: str = "mean", intent_head: str = "linear", crf: bool = False,
+        pooling: str = "mean", intent_head: str = "linear", crf: bool = False, tag_layers: int = 1,
     ) -> "JointModel":
         from transformers.utils import logging as hf_logging
 
@@ -77,18 +83,21 @@ class JointModel(nn.Module):
                                                 add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(verbosity)
-        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head, crf)
+        return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head, crf, tag_layers)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                           output_hidden_states=self.tag_layers > 1)
+        hidden = out.last_hidden_state
         if self.pooling == "cls":
             embedding = hidden[:, 0]
         else:
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         intent_logits = self.intent_head(self.dropout(embedding))
-        tokens = hidden
+        parts = [hidden] + ([out.hidden_states[-k] for k in range(2, self.tag_layers + 1)])
         if self.tag_context:
-            tokens = torch.cat([hidden, embedding.unsqueeze(1).expand(-1, hidden.shape[1], -1)], dim=-1)
+            parts.append(embedding.unsqueeze(1).expand(-1, hidden.shape[1], -1))
+        tokens = torch.cat(parts, dim=-1) if len(parts) > 1 else hidden
         tag_logits = self.tag_head(self.dropout(tokens))
         return intent_logits, tag_logits, embedding

@@ -118,7 +118,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     has_entities, has_out_of_scope = any(ex.entities for ex in train_set), any(ex.ood for ex in train_set)
     asked, config = config, for_data(config, has_entities, has_out_of_scope)
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
-                                 config.pooling, config.intent_head, config.crf)
+                                 config.pooling, config.intent_head, config.crf, config.tag_layers)
     _prepare_parameters(model, config)
     steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
     epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)
@@ -340,7 +340,8 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
     parts.append(decided(f"token dropout {config.token_dropout:g}", asked.token_dropout is None, spans))
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
-    measured = {"crf": config.crf, "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
+    measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
+                "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
                 "average last": config.average_last, "teachers": len(config.teacher), "LoRA": config.lora}
