@@ -83,9 +83,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--layer-decay must be in (0, 1] (got {args.layer_decay:g})")
     for flag, value in (("--ood-loss-weight", args.ood_loss_weight), ("--contrastive-weight", args.contrastive_weight),
                         ("--mixup-ood-weight", args.mixup_ood_weight), ("--rdrop-weight", args.rdrop_weight),
-                        ("--tag-loss-weight", args.tag_loss_weight)):
+                        ("--tag-loss-weight", args.tag_loss_weight), ("--adversarial", args.adversarial)):
         if value < 0:
             raise UsageError(f"{flag} must be 0 or more (got {value:g})")
+    if args.adversarial and args.rdrop_weight:
+        raise UsageError("--adversarial and --rdrop-weight each train a batch twice: choose one")
     if args.token_dropout is not None and not 0.0 <= args.token_dropout < 1.0:
         raise UsageError(f"--token-dropout must be in [0, 1) (got {args.token_dropout:g})")
     if not 0.0 <= args.cosine_margin < 1.0:
@@ -118,6 +120,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         contrastive_weight=args.contrastive_weight,
         mixup_ood_weight=args.mixup_ood_weight,
         rdrop_weight=args.rdrop_weight,
+        adversarial=args.adversarial,
         token_dropout=args.token_dropout,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
@@ -362,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--rdrop-weight", type=float, default=TrainConfig.rdrop_weight, metavar="W",
                     help="R-Drop: weight of the agreement between two dropout passes of each batch (0: off; "
                          "twice the training compute)")
+    tr.add_argument("--adversarial", type=float, default=TrainConfig.adversarial, metavar="EPS",
+                    help="FGM: also train on each batch with its word embeddings moved EPS (L2, per text) "
+                         "along the loss gradient (0: off; twice the training compute)")
     tr.add_argument("--token-dropout", type=float, default=TrainConfig.token_dropout, metavar="P",
                     help="replace this share of each training text's word pieces by [MASK], so an intent is "
                          "read from its context too (0: off; default: 0.1 when the training data has no entity "

@@ -38,6 +38,7 @@ class TrainConfig:
     contrastive_weight: float = 0.0  # supervised contrastive loss on the sentence embedding (0: off)
     contrastive_temperature: float = 0.1
     mixup_ood_weight: float = 0.0  # outlier exposure on mixed embeddings of two intents (0: off)
+    adversarial: float = 0.0  # FGM: epsilon of an adversarial step on the word embeddings (0: off; 2x the compute)
     rdrop_weight: float = 0.0  # R-Drop: consistency between two dropout passes (0: off; 2x the compute)
     # share of each training text's word pieces replaced by [MASK]; None: from the data (for_data)
     token_dropout: float | None = None

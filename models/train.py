@@ -7,6 +7,7 @@ optimiser's work), a fixed seed.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -20,6 +21,7 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from intentd.models.config import TrainConfig
@@ -139,6 +141,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     masking = TokenMasking.for_encoder(encoder, config.token_dropout, config.seed) if config.token_dropout else None
     if config.token_dropout and masking is None:
         log.warning("token dropout is off: the tokenizer has none of %s", ", ".join(MASK_TOKENS))
+    adversary = EmbeddingAdversary(model, config.adversarial) if config.adversarial else None
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -150,6 +153,9 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
                 batch["input_ids"] = masking(batch["input_ids"], batch["attention_mask"], batch["tags"])
             loss = _loss(model, batch, config)
             loss.backward()
+            if adversary is not None:
+                with adversary.perturbed():
+                    _loss(model, batch, config).backward()
             optimizer.clip(1.0)
             optimizer.step()
             optimizer.zero_grad()
@@ -188,6 +194,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
                            f"{config.patience} epochs", file=sys.stderr)
             break
     bar.close()
+    if adversary is not None:
+        adversary.close()
     result.steps = step
     if averaged is not None:
         n = min(config.average_last, len(result.history))
@@ -341,7 +349,7 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
-                "R-Drop": config.rdrop_weight, "synthetic outliers": config.mixup_ood_weight,
+                "R-Drop": config.rdrop_weight, "adversarial": config.adversarial, "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
                 "average last": config.average_last, "teachers": len(config.teacher), "LoRA": config.lora}
@@ -495,6 +503,53 @@ def _loss(model: JointModel, batch: dict, config: TrainConfig) -> torch.Tensor:
     again = model(batch["input_ids"], batch["attention_mask"])
     return ((_objective(model, outputs, batch, config) + _objective(model, again, batch, config)) / 2
             + config.rdrop_weight * rdrop_consistency(outputs, again, batch["tags"]))
+
+
+class EmbeddingAdversary:
+    """FGM adversarial training (Miyato et al. 2017; Goodfellow et al.'s fast gradient method on
+    word embeddings): after a batch's backward pass, each text's word embeddings move `epsilon`
+    (L2 over the text) along the loss gradient and the batch is trained again from there, so the
+    tags and the intent must hold against the worst small change of the words' vectors.
+
+    A forward hook on the embedding lookup keeps its output's gradient during training passes
+    (frozen embeddings included) and adds the perturbation inside `perturbed()`; it does nothing
+    without gradients (validation, export)."""
+
+    def __init__(self, model: JointModel, epsilon: float) -> None:
+        if epsilon < 0:
+            raise ValueError(f"adversarial epsilon must be 0 or more (got {epsilon:g})")
+        self.epsilon = epsilon
+        self.output: torch.Tensor | None = None
+        self.delta: torch.Tensor | None = None
+        self._handle = model.encoder.get_input_embeddings().register_forward_hook(self._hook)
+
+    def close(self) -> None:
+        self._handle.remove()
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        if not torch.is_grad_enabled():
+            return None
+        if self.delta is not None:
+            return output + self.delta
+        if not output.requires_grad:  # frozen embeddings: a leaf, so its gradient is kept
+            output = output.detach().requires_grad_(True)
+        else:
+            output.retain_grad()
+        self.output = output
+        return output
+
+    @contextlib.contextmanager
+    def perturbed(self):
+        grad = None if self.output is None else self.output.grad
+        if grad is None:  # nothing captured (no training pass yet): train the batch once only
+            yield
+            return
+        norm = torch.linalg.vector_norm(grad, dim=(1, 2), keepdim=True)
+        self.delta = self.epsilon * grad / (norm + 1e-12)
+        try:
+            yield
+        finally:
+            self.output = self.delta = None
 
 
 MASK_TOKENS = ("[MASK]", "<mask>", "[UNK]", "<unk>")  # BERT's and RoBERTa's, in order of preference
