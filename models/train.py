@@ -349,7 +349,8 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
-                "R-Drop": config.rdrop_weight, "adversarial": config.adversarial, "synthetic outliers": config.mixup_ood_weight,
+                "R-Drop": config.rdrop_weight, "adversarial": config.adversarial,
+                "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
                 "average last": config.average_last, "teachers": len(config.teacher), "LoRA": config.lora}
@@ -541,9 +542,8 @@ class EmbeddingAdversary:
     @contextlib.contextmanager
     def perturbed(self):
         grad = None if self.output is None else self.output.grad
-        if grad is None:  # nothing captured (no training pass yet): train the batch once only
-            yield
-            return
+        if grad is None:
+            raise RuntimeError("no backward pass of a training batch to move the embeddings from")
         norm = torch.linalg.vector_norm(grad, dim=(1, 2), keepdim=True)
         self.delta = self.epsilon * grad / (norm + 1e-12)
         try:
