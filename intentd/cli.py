@@ -109,6 +109,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tag_context=args.tag_context,
         crf=args.crf,
         tag_layers=args.tag_layers,
+        tag_every_piece=args.tag_every_piece,
         teacher=tuple(args.teacher),
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
@@ -348,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "decoding too)")
     tr.add_argument("--tag-layers", type=int, default=TrainConfig.tag_layers, metavar="N",
                     help="the entity tag head reads the token states of the last N encoder layers (default 1)")
+    tr.add_argument("--tag-every-piece", action="store_true",
+                    help="the tag loss also reads a word's later word pieces (their word's I- tag, or O)")
     tr.add_argument("--teacher", metavar="ARTIFACT", action="append", default=[],
                     help="also learn this artifact's intent distributions (distillation; same intents, any base); "
                          "repeat it to learn the mean of several (an ensemble teacher)")

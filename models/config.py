@@ -46,6 +46,7 @@ class TrainConfig:
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None
     tag_context: bool | None = None  # the tag head also reads the sentence embedding
+    tag_every_piece: bool = False  # every word piece carries a tag target, not only a word's first
     tag_layers: int = 1  # the tag head reads the last N encoder layers' token states (1: the last only)
     crf: bool = False  # a linear-chain CRF tag loss with learned transitions (models/crf.py)
     # artifacts whose intent distributions (averaged, when several) the model also learns: distillation

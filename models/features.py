@@ -45,8 +45,12 @@ def build_labels(examples: Sequence[Example]) -> Labels:
 
 
 def featurize(
-    examples: Sequence[Example], encoder: TextEncoder, labels: Labels, report: AlignmentReport | None = None
+    examples: Sequence[Example], encoder: TextEncoder, labels: Labels, report: AlignmentReport | None = None,
+    every_piece: bool = False,
 ) -> list[Features]:
+    """`every_piece`: a word's later pieces carry a target too, its tag's inside form (I-x, or O),
+    so the loss reads every piece of a rare name, not only the first (decoding still reads the
+    first)."""
     intent_index = {name: i for i, name in enumerate(labels.intents)}
     out = []
     encodings = encoder.tokenizer.encode_batch([ex.text for ex in examples])
@@ -66,6 +70,10 @@ def featurize(
             for k, w in enumerate(covered):
                 word_tags[w] = begin if k == 0 else begin + 1
         tags[words.word_token] = word_tags
+        if every_piece:
+            bounds = [*words.word_token.tolist(), len(enc.ids) - 1]  # the last word ends at [SEP]
+            for w, tag in enumerate(word_tags.tolist()):
+                tags[bounds[w] + 1 : bounds[w + 1]] = tag + (tag % 2)  # B-x -> I-x; I-x and O stay
         intent = OOD_INTENT if ex.ood else intent_index.get(ex.intent, OOD_INTENT)
         out.append(Features(np.asarray(enc.ids, dtype=np.int64), tags, intent))
     return out

@@ -107,7 +107,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     encoder = TextEncoder.from_file(base / "tokenizer.json", max_length=config.max_length)
     labels = build_labels(train_set)
     alignment = AlignmentReport()
-    train_features = featurize(train_set, encoder, labels, alignment)
+    train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)
     if alignment.inexact:
         log.warning("%d of %d entity spans do not start/end on a word boundary", alignment.inexact, alignment.spans)
 
@@ -349,6 +349,7 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
+                "tags on every piece": config.tag_every_piece,
                 "R-Drop": config.rdrop_weight, "adversarial": config.adversarial,
                 "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
