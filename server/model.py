@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # onnxruntime fusions left off at load on CPU: its CPU SkipLayerNormalization kernel took 5-8x the
 # time of the Add + LayerNormalization it replaces (models/export.py `_optimize` leaves them unfused;
-# on a GPU provider onnxruntime fuses them at load, as its CUDA kernel pays)
+# on a GPU provider onnxruntime still fuses them at load, as before: not measured without a GPU)
 CPU_NO_FUSIONS = ("SkipLayerNormFusion",)
 
 
