@@ -95,7 +95,7 @@ class JointModel(nn.Module):
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             embedding = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         intent_logits = self.intent_head(self.dropout(embedding))
-        parts = [hidden] + ([out.hidden_states[-k] for k in range(2, self.tag_layers + 1)])
+        parts = [hidden, *(out.hidden_states[-k] for k in range(2, self.tag_layers + 1))]
         if self.tag_context:
             parts.append(embedding.unsqueeze(1).expand(-1, hidden.shape[1], -1))
         tokens = torch.cat(parts, dim=-1) if len(parts) > 1 else hidden

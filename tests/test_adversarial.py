@@ -4,7 +4,6 @@ embeddings; without gradients the hook changes nothing; the option trains, expor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from intentd.models.train import EmbeddingAdversary
 from intentd.server.engine import Engine
 
 from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import intentd, tiny_base, train_tiny  # noqa: F401 - the fixture
 
 IDS = torch.tensor([[101, 2000, 2001, 2002, 102], [101, 2003, 2004, 102, 0]])
 MASK = (IDS != 0).long()
@@ -60,9 +59,7 @@ def test_the_second_pass_sees_embeddings_moved_epsilon_along_the_gradient(tiny_b
 
 def test_adversarial_training_trains_exports_and_serves(tiny_base: Path, tmp_path: Path):  # noqa: F811
     out = tmp_path / "fgm"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--adversarial", "1", "--int8-max-drop", "100", "--quiet")
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = train_tiny(tiny_base, out, "--adversarial", "1")
     assert manifest["training"]["config"]["adversarial"] == 1.0
     assert "adversarial 1" in manifest["training"]["recipe"]
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3

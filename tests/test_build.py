@@ -34,6 +34,14 @@ def intentd(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def train_tiny(tiny_base: Path, out: Path, *flags: str, epochs: int = 1) -> dict:
+    """A quick build on the tiny base (150 banking examples, the INT8 accuracy gate off) with
+    `flags`; returns its manifest."""
+    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", str(epochs),
+            "--limit", "150", *flags, "--int8-max-drop", "100", "--quiet")
+    return json.loads((out / "manifest.json").read_text())
+
+
 def test_artifact_has_contract_files(banking_artifact: Path):
     manifest = json.loads((banking_artifact / "manifest.json").read_text())
     assert (banking_artifact / manifest["model"]).is_file()
@@ -244,10 +252,7 @@ def test_the_recipe_says_what_the_data_decided(banking_artifact: Path):
 
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):
     out = tmp_path / "ctx"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "2",
-            "--limit", "150", "--tag-context", "--average-last", "2", "--int8-max-drop", "100", "--quiet")
-    manifest = json.loads((out / "manifest.json").read_text())
-    training = manifest["training"]
+    training = train_tiny(tiny_base, out, "--tag-context", "--average-last", "2", epochs=2)["training"]
     assert training["config"]["tag_context"] is True and training["config"]["average_last"] == 2
     assert training["parity_max_abs_diff"] < 1e-3
     # either an epoch won (1 or 2) or the mean of both did (epoch 0, two epochs averaged)
@@ -263,9 +268,7 @@ def test_cls_pooling_trains_and_exports_with_parity(tiny_base: Path, tmp_path: P
     from intentd.models.joint import JointModel
 
     out = tmp_path / "cls"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--pooling", "cls", "--int8-max-drop", "100", "--quiet")
-    training = json.loads((out / "manifest.json").read_text())["training"]
+    training = train_tiny(tiny_base, out, "--pooling", "cls")["training"]
     assert training["config"]["pooling"] == "cls" and training["parity_max_abs_diff"] < 1e-3
     ids = torch.tensor([[101, 2000, 2001, 102, 0]])
     mask = torch.tensor([[1, 1, 1, 1, 0]])

@@ -21,7 +21,7 @@ from intentd.server.labels import Labels, bio_allowed
 from intentd.server.model import Model
 
 from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import tiny_base, train_tiny  # noqa: F401 - the fixture
 
 N_TAGS = 5  # O, B-a, I-a, B-b, I-b
 
@@ -111,9 +111,7 @@ def test_labels_json_carries_the_transitions_and_rejects_bad_ones():
 
 def test_crf_model_trains_exports_and_serves_with_its_transitions(tiny_base: Path, tmp_path: Path):  # noqa: F811
     out = tmp_path / "crf"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--crf", "--int8-max-drop", "100", "--quiet")
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = train_tiny(tiny_base, out, "--crf")
     assert manifest["training"]["config"]["crf"] is True
     model = Model.load(out)
     start, transitions = model.labels.transition_scores

@@ -19,7 +19,7 @@ from intentd.server.decode import softmax
 from intentd.server.model import Model
 
 from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import intentd, tiny_base, train_tiny  # noqa: F401 - the fixture
 
 
 class _Logits(torch.nn.Module):
@@ -125,10 +125,8 @@ def test_a_teacher_with_other_intents_is_refused_before_training(banking_artifac
 
 def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_path: Path):  # noqa: F811
     out = tmp_path / "student"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--teacher", str(banking_artifact), "--distill-weight", "0.7",
-            "--int8-max-drop", "100", "--quiet")
-    config = json.loads((out / "manifest.json").read_text())["training"]["config"]
+    manifest = train_tiny(tiny_base, out, "--teacher", str(banking_artifact), "--distill-weight", "0.7")
+    config = manifest["training"]["config"]
     assert config["teacher"] == [str(banking_artifact)] and config["distill_weight"] == 0.7
     # two teachers (the fixture and this student, the same intents) teach the mean of their distributions
     examples = read_jsonl(BANKING / "test.jsonl")[:30]
@@ -222,9 +220,7 @@ def test_cosine_head_trains_and_exports_scaled_cosines(tiny_base: Path, tmp_path
     from intentd.models.joint import COSINE_SCALE
 
     out = tmp_path / "cosine"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--intent-head", "cosine", "--int8-max-drop", "100", "--quiet")
-    training = json.loads((out / "manifest.json").read_text())["training"]
+    training = train_tiny(tiny_base, out, "--intent-head", "cosine")["training"]
     assert training["config"]["intent_head"] == "cosine" and training["parity_max_abs_diff"] < 1e-3
     model = Model.load(out, model="model.fp32.onnx")
     texts = [ex.text for ex in read_jsonl(BANKING / "test.jsonl")[:20]]

@@ -3,7 +3,6 @@ or O) as a target, its first piece the word's own tag as always; [CLS], [SEP] an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,7 @@ from intentd.models.data.schema import Example, Span
 from intentd.models.features import IGNORE, OUTSIDE, build_labels, featurize
 from intentd.server.tokenize import TextEncoder
 
-from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import tiny_base, train_tiny  # noqa: F401 - the fixture
 
 TEXT = "send the unbelievably enormous payment to jonathanson tomorrow"
 SPANS = (Span(start=9, end=30, type="amount"), Span(start=42, end=53, type="payee"))
@@ -49,7 +47,5 @@ def test_later_pieces_carry_their_words_inside_tag():
 
 def test_a_build_with_tags_on_every_piece_trains_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
     out = tmp_path / "pieces"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--tag-every-piece", "--int8-max-drop", "100", "--quiet")
-    training = json.loads((out / "manifest.json").read_text())["training"]
+    training = train_tiny(tiny_base, out, "--tag-every-piece")["training"]
     assert training["config"]["tag_every_piece"] is True and "tags on every piece" in training["recipe"]

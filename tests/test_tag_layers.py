@@ -15,15 +15,12 @@ from onnx import numpy_helper
 from intentd.models.joint import JointModel
 from intentd.server.engine import Engine
 
-from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import tiny_base, train_tiny  # noqa: F401 - the fixture
 
 
 def test_two_tag_layers_train_export_and_serve(tiny_base: Path, tmp_path: Path):  # noqa: F811
     out = tmp_path / "two-layers"
-    intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
-            "--limit", "150", "--tag-layers", "2", "--int8-max-drop", "100", "--quiet")
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = train_tiny(tiny_base, out, "--tag-layers", "2")
     assert manifest["training"]["config"]["tag_layers"] == 2
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3
     n_tags = len(json.loads((out / "labels.json").read_text())["entity_types"]) * 2 + 1
