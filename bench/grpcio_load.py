@@ -14,16 +14,18 @@ import collections
 import json
 import random
 import sys
+import time
 from collections.abc import Callable
 
 import numpy as np
 
 
 async def open_loop(target: str, call_of: Callable, requests: list, rate: float, duration: float, seed: int,
-                    deadline_s: float | None = None) -> dict:
+                    deadline_s: float | None = None, stamp: bool = True) -> dict:
     """Poisson arrivals at `rate` for `duration` seconds, latency from each request's due time.
     `call_of(channel)` is the unary call to drive (intentd's Analyze, or a peer server's), so
-    every server is measured by the same client."""
+    every server is measured by the same client. `stamp`: each call carries its send time
+    (x-request-start), as `intentd loadtest` sends it; a server that does not read it ignores it."""
     import grpc
 
     rng = random.Random(seed)
@@ -38,8 +40,9 @@ async def open_loop(target: str, call_of: Callable, requests: list, rate: float,
         due, tasks, i = start, [], 20
 
         async def one(request, due_at: float) -> None:
+            metadata = (("x-request-start", f"t={time.time_ns() // 1000}"),) if stamp else None
             try:
-                await call(request, timeout=deadline_s)
+                await call(request, timeout=deadline_s, metadata=metadata)
             except grpc.RpcError as exc:
                 codes[exc.code().name] += 1
                 return

@@ -62,8 +62,10 @@ class Client:
         channels: int,
         deadline_s: float,
         tls: TLS | None = None,
+        stamp: bool = True,
     ) -> None:
         self.address = address
+        self.stamp = stamp
         self.method_path = method_path
         self.deadline_s = deadline_s
         self.tls = tls
@@ -131,7 +133,7 @@ class Client:
     def _open(self) -> Connection:
         """A new connection whose calls queue until it is up (or fail if it never is)."""
         loop = asyncio.get_running_loop()
-        connection = Connection(self._authority, self.method_path, self.deadline_s)
+        connection = Connection(self._authority, self.method_path, self.deadline_s, self.stamp)
         if self.address.startswith("unix:"):
             opening = loop.create_unix_connection(
                 lambda: connection, self.address[len("unix:") :], ssl=self._ssl,

@@ -83,6 +83,12 @@ class LoadConfig:
     )
     channels: int = _opt(1, "gRPC channels (connections), used round-robin", type=int, metavar="N")
     deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=float, metavar="MS")
+    request_start: bool = _opt(
+        True,
+        "stamp each request's send time (x-request-start metadata), so intentd counts the time a "
+        "request waits before the server can read it against its budget",
+        action=argparse.BooleanOptionalAction,
+    )
     connect_timeout_s: float = _opt(
         5.0,
         "how long to wait for the target to accept a connection",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -145,8 +146,9 @@ class _Stream:
 class Connection(asyncio.Protocol):
     """One HTTP/2 connection making unary calls to one method path."""
 
-    def __init__(self, authority: str, path: str, deadline_s: float) -> None:
+    def __init__(self, authority: str, path: str, deadline_s: float, stamp: bool = True) -> None:
         self.deadline_s = deadline_s
+        self.stamp = stamp  # each request carries its send time (x-request-start, microseconds)
         self._loop = asyncio.get_running_loop()
         self._header_block = encode_headers(
             [
@@ -250,7 +252,10 @@ class Connection(asyncio.Protocol):
         self._streams[stream_id] = stream
         stream.timer = self._loop.call_later(self.deadline_s, self._expire, stream_id)
         self._send_window -= len(message)
-        chunks = [frame(HEADERS, END_HEADERS, stream_id, self._header_block)]
+        block = self._header_block
+        if self.stamp:
+            block += encode_headers([("x-request-start", f"t={time.time_ns() // 1000}")])
+        chunks = [frame(HEADERS, END_HEADERS, stream_id, block)]
         step = self._max_frame
         for start in range(0, len(message), step):
             last = start + step >= len(message)

@@ -63,6 +63,7 @@ def result_dict(
             "channels": config.channels,
             "concurrency_limit": config.concurrency_limit,
             "deadline_ms": config.deadline_ms,
+            "request_start": config.request_start,
             "tls": config.tls,
         },
         "texts": {
@@ -92,7 +93,8 @@ def format_text(result: dict) -> str:
         f"target {result['target']}  rpc {result['rpc']}  "
         f"({client['loop']}, {client['channels']} channel(s), "
         f"in-flight limit {client['concurrency_limit']}, "
-        f"deadline {client['deadline_ms']:g} ms, seed {result['seed']})",
+        f"deadline {client['deadline_ms']:g} ms, "
+        f"{'' if client.get('request_start', True) else 'no '}send-time stamp, seed {result['seed']})",
         _texts_line(result["texts"]),
     ]
     if result["mode"] == "fixed":

@@ -157,7 +157,7 @@ async def measure(
     tls = None
     if config.tls:
         tls = TLS(config.tls_ca, config.tls_cert, config.tls_key, config.tls_server_name)
-    client = Client(config.address, method_path, config.channels, config.deadline_s, tls)
+    client = Client(config.address, method_path, config.channels, config.deadline_s, tls, config.request_start)
     async with client:
         await client.connect(config.connect_timeout_s)
         await client.warm_up(payloads.take(config.warmup))

@@ -90,15 +90,18 @@ class Runner(Protocol):
 
     def start(self) -> None: ...
     def swap(self, engine: Engine) -> None: ...
-    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result: ...
+    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
+                     waited_s: float = 0.0) -> Result: ...
     def waiting(self, owner: object) -> bool: ...
     async def close(self) -> None: ...
 
 
-def budget_s(remaining_s: float | None, settings: Settings) -> float | None:
-    """A request's time budget: the server's SLO, or the caller's deadline when that is sooner.
-    The SLO is the server's promise to every caller; a deadline can only tighten it."""
-    slo = settings.slo_p95_ms / 1e3 if settings.slo_p95_ms > 0 else None
+def budget_s(remaining_s: float | None, settings: Settings, waited_s: float = 0.0) -> float | None:
+    """A request's time budget: the server's SLO, less what the request waited before the server
+    saw it (server/transit.py), or the caller's deadline when that is sooner (gRPC's remaining
+    time has counted the wait already). The SLO is the server's promise to every caller; a
+    deadline can only tighten it."""
+    slo = settings.slo_p95_ms / 1e3 - waited_s if settings.slo_p95_ms > 0 else None
     if remaining_s is None:
         return slo
     return remaining_s if slo is None else min(remaining_s, slo)
@@ -184,7 +187,9 @@ class Batcher:
         own_post = min(queued, self.settings.max_batch_size) * self.timing.post_per_request_s
         return running_left + ahead + own_post
 
-    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
+    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
+                     waited_s: float = 0.0) -> Result:
+        """`waited_s`: how long the request waited before its handler ran, by the caller's stamp."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         self.arrivals.arrive(now)  # shed or not, it is traffic
@@ -196,8 +201,12 @@ class Batcher:
         if remaining_s is not None and remaining_s <= 0:
             self.metrics.expired.labels("admission").inc()
             raise DeadlineUnmeetable("deadline already passed on arrival")
-        budget = budget_s(remaining_s, self.settings)
+        budget = budget_s(remaining_s, self.settings, waited_s)
         if budget is not None and not self._idle:
+            if budget <= 0:  # its wait to be read used the budget up (an idle server still answers)
+                self.metrics.shed.labels("waited").inc()
+                raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
+                                 "could read it, past its budget; retry with backoff")
             expected = self.expected_wait_s(now)
             share = self.admit_share.value
             if expected > share * budget:
@@ -439,7 +448,8 @@ class DirectRunner:
     def waiting(self, owner: object) -> bool:
         return False  # every request starts at once
 
-    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None) -> Result:
+    async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
+                     waited_s: float = 0.0) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
         if self.in_system >= self.settings.max_queue:

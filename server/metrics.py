@@ -66,9 +66,13 @@ class Metrics:
                                     f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
                                     "the p95 SLO (--slo-p95-ms less --slo-transport-ms)", registry=r)
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
-                            "their budget (deadline, else SLO)", ["reason"], registry=r)
-        for reason in ("queue_full", "budget"):
+                            "their budget (deadline, else SLO), or a budget spent before the server could read the request",
+                            ["reason"], registry=r)
+        for reason in ("queue_full", "budget", "waited"):
             self.shed.labels(reason)
+        self.transit = Histogram("intentd_transit_seconds", "Time a request waited before its handler ran, by "
+                                 "the caller's x-request-start stamp less its connection's floor (stamped "
+                                 "requests only)", buckets=LATENCY_BUCKETS, registry=r)
         self.expired = Counter("intentd_expired", "Requests refused or dropped for their deadline", ["stage"],
                                registry=r)
         self.cancelled = Counter("intentd_cancelled", "Queued requests dropped because the caller went away",

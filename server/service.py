@@ -40,6 +40,7 @@ from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidReque
                      ReloadRefused, ServiceError)
 from .metrics import Metrics
 from .stream import VoiceStream
+from .transit import TransitClock
 
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
@@ -213,27 +214,32 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.admin = admin  # served on the admin socket: ReloadModel allowed
         self.drain = Drain()
         self._slo_s = settings.own_slo_s  # what the server's own clock can judge
+        self.transit = TransitClock()  # what the caller's clock adds before it (x-request-start)
 
     async def _answer(self, request, context, trace: dict, to_proto, admitted=None, capture: bool = True):
         """The shared path: validate, try the cache, else queue for a batch; then convert.
         `admitted`: (text, options) of a request a stream has already validated; `capture`: offer
         the answer to the review file (a stream's partial transcripts are not offered)."""
         start = time.perf_counter()
+        waited = 0.0  # before the handler, by the caller's stamp; a stream's stamp is its start, not this message's
         if admitted is None:
             request = parsed(request)
             text, options = admit(request, max_chars=self.settings.max_text_chars,
                                   default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
+            if (stamped := self.transit.waited_s(context)) is not None:
+                waited = stamped
+                self.metrics.transit.observe(waited)
         else:
             text, options = admitted
         if options.session_id:
             trace["session_id"] = options.session_id
         engine = self.runner.current
         if type(request) is ANALYZE_REQUEST and request.alternatives:
-            result = await self._nbest(request, text, options, context, engine, capture)
+            result = await self._nbest(request, text, options, context, engine, capture, waited)
         elif (cached := self.cache.get(text, options, engine.version)) is not None:
             result = Result(cached, cache_hit=True)
         else:
-            result = await self.runner.submit(text, options, context.time_remaining())
+            result = await self.runner.submit(text, options, context.time_remaining(), waited)
             self.cache.put(text, options, result.analysis)
             if self.capture is not None and capture:  # cache hits are repeats: captured once, when computed
                 self.capture.offer(text, result.analysis, options.session_id)
@@ -245,13 +251,15 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             trace["escalation"] = result.analysis.escalation.reason
         return to_proto(result.analysis, convert.timing(result, total_s), engine.ood_threshold)
 
-    async def _nbest(self, request, text: str, options, context, engine, capture: bool) -> Result:
+    async def _nbest(self, request, text: str, options, context, engine, capture: bool,
+                     waited: float) -> Result:
         """Every transcript of an ASR n-best list as an ordinary request, all submitted at once (so
         the batcher computes them together), combined by the rule in server/nbest.py."""
         transcripts = nbest.admit(request, text, self.settings.max_text_chars)
         each = nbest.transcript_options(options)
         remaining = context.time_remaining()
-        tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining)) for t in transcripts]
+        tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining, waited))
+                 for t in transcripts]
         try:
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         finally:
@@ -270,11 +278,12 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
         return dataclasses.replace(used, analysis=combined)
 
-    async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None) -> Result:
+    async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None,
+                                  waited_s: float) -> Result:
         cached = self.cache.get(text, options, engine.version)
         if cached is not None:
             return Result(cached, cache_hit=True)
-        result = await self.runner.submit(text, options, remaining_s)
+        result = await self.runner.submit(text, options, remaining_s, waited_s)
         self.cache.put(text, options, result.analysis)
         return result
 

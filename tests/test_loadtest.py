@@ -187,7 +187,7 @@ def test_counts_and_json_report(server, capsys):
     }
     assert expected <= set(result)
     assert {"p50", "p90", "p95", "p99", "p99.9", "max"} <= set(result["latency_ms"])
-    assert set(result["client"]) == {"loop", "channels", "concurrency_limit", "deadline_ms", "tls"}
+    assert set(result["client"]) == {"loop", "channels", "concurrency_limit", "deadline_ms", "request_start", "tls"}
     assert result["latency_ms"]["p50"] <= result["latency_ms"]["p95"] <= result["latency_ms"]["max"]
     assert result["rpc"] == "Analyze" and result["mode"] == "fixed"
     assert result["texts"] == {"source": "generated", "distinct": 102, "repeated": False}

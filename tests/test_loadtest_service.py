@@ -39,6 +39,12 @@ def test_gate_on_the_real_server(banking_artifact, capsys):
             assert 0 < server_ms[stage]["p50"] <= server_ms["total"]["p50"], stage
         assert server_ms["queue_wait"]["p50"] <= server_ms["total"]["p50"]
         assert server_ms["total"]["p50"] <= result["latency_ms"]["p99"]
+        # every request (the warm-up's included) carried its send time, unless told not to
+        stamped = server.metric("intentd_transit_seconds_count")
+        assert stamped == result["sent"] + 5 and result["client"]["request_start"]
+        code, result, err = loadtest(capsys, *target, *texts, *load, "--no-request-start")
+        assert code == 0, err
+        assert server.metric("intentd_transit_seconds_count") == stamped and not result["client"]["request_start"]
         # An impossible SLO fails the gate, with the reason on the last line.
         code, result, err = loadtest(capsys, *target, *texts, *load, "--slo-p95-ms", "0.001")
         assert code == 1 and result["errors"] == {}

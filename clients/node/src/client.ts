@@ -172,7 +172,7 @@ export class IntentdClient {
     const metadata = options.metadata ?? new Metadata();
     const once = (attemptDeadline: Date) =>
       new Promise<Res>((resolve, reject) => {
-        method.call(this.stub, request, metadata, { deadline: attemptDeadline }, (error, response) =>
+        method.call(this.stub, request, stamped(metadata), { deadline: attemptDeadline }, (error, response) =>
           error ? reject(error) : resolve(response),
         );
       });
@@ -180,4 +180,16 @@ export class IntentdClient {
     const { value } = await withRetry(once, deadline, policy, options.onRetry ?? this.onRetry);
     return value;
   }
+}
+
+const REQUEST_START_KEY = "x-request-start";
+
+/** Each attempt carries its send time (`x-request-start`, microseconds since the epoch), so a
+ * busy server counts the time the request waited before it could be read against its latency
+ * budget and refuses at once what can no longer be answered in time. A caller's own stamp wins. */
+function stamped(metadata: Metadata): Metadata {
+  if (metadata.get(REQUEST_START_KEY).length > 0) return metadata;
+  const attempt = metadata.clone();
+  attempt.set(REQUEST_START_KEY, `t=${Math.round((performance.timeOrigin + performance.now()) * 1000)}`);
+  return attempt;
 }
