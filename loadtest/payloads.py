@@ -20,8 +20,9 @@ from .http2 import grpc_message
 
 SERVICE = "IntentService"
 
-#: The server's (queue wait, tokenize, forward, postprocess, total) microseconds, cache hit.
-Timing = tuple[int, int, int, int, int, bool]
+#: The server's (queue wait, tokenize, forward, postprocess, total) microseconds, cache hit, and
+#: the microseconds the request waited before its handler ran (0 unless it carried a send-time stamp).
+Timing = tuple[int, int, int, int, int, bool, int]
 
 
 def _stubs():
@@ -140,7 +141,7 @@ def timing_reader(rpc: str) -> Callable[[bytes], Timing | None]:
             return None
         return (
             t.queue_wait_us, t.tokenize_us, t.forward_us, t.postprocess_us, t.total_us,
-            t.cache_hit,
+            t.cache_hit, t.transit_us,
         )  # fmt: skip
 
     return read

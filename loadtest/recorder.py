@@ -30,7 +30,9 @@ MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 #: The server's timing breakdown, in the order a Timing (payloads.py) carries it.
 SERVER_STAGES = ("queue_wait", "tokenize", "forward", "postprocess")
-SERVER_PARTS = (*SERVER_STAGES, "total")
+#: transit (the wait before the handler ran, from the request's send-time stamp) comes before
+#: the server's total, which starts when the handler does
+SERVER_PARTS = ("transit", *SERVER_STAGES, "total")
 SERVER_PERCENTILES = (50.0, 95.0, 99.0)
 
 
@@ -69,9 +71,10 @@ class Recorder:
         """The server's own timing for one response (see :data:`payloads.Timing`)."""
         if timing is None:
             return
-        queue_wait, tokenize, forward, postprocess, total, cache_hit = timing
+        queue_wait, tokenize, forward, postprocess, total, cache_hit, transit = timing
         server = self.server
         server["total"].append(total)
+        server["transit"].append(transit)
         if cache_hit:
             self.cache_hits += 1
         else:
@@ -82,10 +85,14 @@ class Recorder:
 
     def server_ms(self) -> dict[str, dict[str, float] | None] | None:
         """p50/p95/p99/mean of each server-reported part in ms (a stage is None when the cache
-        answered everything); None when the server sent no timing."""
+        answered everything, transit when no request carried a stamp the server read); None
+        when the server sent no timing."""
         if not self.server["total"]:
             return None
-        return {name: _raw_summary_ms(values) for name, values in self.server.items()}
+        summary = {name: _raw_summary_ms(values) for name, values in self.server.items()}
+        if not any(self.server["transit"]):
+            summary["transit"] = None
+        return summary
 
     def server_cache_hits(self) -> dict[str, float] | None:
         """Answers the server's cache gave: count, and share of the answers that carried a

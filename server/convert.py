@@ -33,10 +33,11 @@ def _us(seconds: float) -> int:
     return max(0, min(UINT32_MAX, int(seconds * 1e6)))
 
 
-def timing(result: Result, total_s: float):
+def timing(result: Result, total_s: float, transit_s: float = 0.0):
     return pb2.ServerTiming(queue_wait_us=_us(result.queue_wait_s), tokenize_us=_us(result.tokenize_s),
                             forward_us=_us(result.forward_s), postprocess_us=_us(result.postprocess_s),
-                            total_us=_us(total_s), batch_size=result.batch_size, cache_hit=result.cache_hit)
+                            total_us=_us(total_s), batch_size=result.batch_size, cache_hit=result.cache_hit,
+                            transit_us=_us(transit_s))
 
 
 def _grain(name) -> int:

@@ -249,7 +249,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         if self.settings.access_log:
             trace["intent"] = result.analysis.prediction.intent
             trace["escalation"] = result.analysis.escalation.reason
-        return to_proto(result.analysis, convert.timing(result, total_s), engine.ood_threshold)
+        return to_proto(result.analysis, convert.timing(result, total_s, waited), engine.ood_threshold)
 
     async def _nbest(self, request, text: str, options, context, engine, capture: bool,
                      waited: float) -> Result:

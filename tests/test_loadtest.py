@@ -68,11 +68,11 @@ SERVER = textwrap.dedent(
                 handled.clear()
                 return pb2.AnalyzeResponse(model_version=version)
             elif verb == "timing":
-                queue, tokenize, forward, post = (int(x) for x in arg.split(":"))
+                queue, tokenize, forward, post, *transit = (int(x) for x in arg.split(":"))
                 timing = pb2.ServerTiming(
                     queue_wait_us=queue, tokenize_us=tokenize, forward_us=forward,
                     postprocess_us=post, total_us=queue + tokenize + forward + post,
-                    batch_size=4,
+                    batch_size=4, transit_us=transit[0] if transit else 0,
                 )
                 return pb2.AnalyzeResponse(model_version="stub", timing=timing)
             elif verb == "cached":  # as intentd answers from its exact-match cache
@@ -434,12 +434,13 @@ def _ask(address: str, text: str) -> str:
 def test_server_timing_breakdown_is_reported(server, texts, capsys):
     address, _ = server
     code, result, _ = loadtest(
-        capsys, "--target", address, "--texts", texts("timing:300:150:2000:700"), "--rate", "50",
+        capsys, "--target", address, "--texts", texts("timing:300:150:2000:700:450"), "--rate", "50",
         "--duration", "0.4",
     )  # fmt: skip
     assert code == 0
     server_ms = result["server_ms"]
-    assert set(server_ms) == {"queue_wait", "tokenize", "forward", "postprocess", "total"}
+    assert set(server_ms) == {"transit", "queue_wait", "tokenize", "forward", "postprocess", "total"}
+    assert server_ms["transit"]["p50"] == pytest.approx(0.45)  # before the handler: not in the total
     assert server_ms["queue_wait"]["p50"] == pytest.approx(0.3)
     assert server_ms["tokenize"]["p95"] == pytest.approx(0.15)
     assert server_ms["forward"]["p99"] == pytest.approx(2.0)
@@ -469,6 +470,7 @@ def test_answers_from_the_servers_cache_are_counted_and_called_out(server, texts
     # The model's stages come from the computed answers only; the total from all of them.
     assert result["server_ms"]["forward"]["p50"] == pytest.approx(2.0)
     assert result["server_ms"]["total"]["p50"] == pytest.approx(0.04)
+    assert result["server_ms"]["transit"] is None  # this stand-in reads no send-time stamps
     text = format_text(result)
     assert (
         "server cache answered 75 % of requests (30 of 40): this measures the cache, not the model"

@@ -42,9 +42,11 @@ def test_gate_on_the_real_server(banking_artifact, capsys):
         # every request (the warm-up's included) carried its send time, unless told not to
         stamped = server.metric("intentd_transit_seconds_count")
         assert stamped == result["sent"] + 5 and result["client"]["request_start"]
+        assert server_ms["transit"]["p99"] >= server_ms["transit"]["p50"] >= 0  # the server read the stamps
         code, result, err = loadtest(capsys, *target, *texts, *load, "--no-request-start")
         assert code == 0, err
         assert server.metric("intentd_transit_seconds_count") == stamped and not result["client"]["request_start"]
+        assert result["server_ms"]["transit"] is None and result["server_ms"]["forward"]["p50"] > 0
         # An impossible SLO fails the gate, with the reason on the last line.
         code, result, err = loadtest(capsys, *target, *texts, *load, "--slo-p95-ms", "0.001")
         assert code == 1 and result["errors"] == {}
