@@ -11,7 +11,9 @@ lets admission count that wait against the budget.
 Clocks differ between hosts, so the stamp is never trusted as it is: each connection's smallest
 stamp-to-handler time over the last one to two minutes is its offset (clock skew plus the
 network's floor), and only the excess counts as waiting. A constant skew cancels, a connection's
-first request counts nothing, and a stamp that cannot be read is ignored.
+first request counts nothing, a stamp that cannot be read is ignored, and a "wait" of over a
+second (a caller's clock set back after it ran ahead) restarts the connection's floor instead of
+shedding its requests.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 STAMP_KEY = "x-request-start"
 WINDOW_S = 60.0  # the offset is the smallest lag of this window or the one before it
 MAX_CONNECTIONS = 4096  # beyond this, connections idle for two windows are forgotten
+MAX_WAIT_S = 1.0  # a longer "wait" is the caller's clock stepping back, not a queue: start afresh
 
 
 def parse_stamp(value: str) -> float | None:
@@ -75,7 +78,11 @@ class TransitClock:
             state[0], state[2], state[1] = now, state[1], lag
         elif lag < state[1]:
             state[1] = lag
-        return max(0.0, lag - min(state[1], state[2]))
+        waited = lag - min(state[1], state[2])
+        if waited > MAX_WAIT_S:  # e.g. a clock that jumped ahead and was set back: not the server's queue
+            self._floors[peer] = [now, lag, lag]
+            return 0.0
+        return max(0.0, waited)
 
     def _forget(self, now: float) -> None:
         self._floors = {peer: state for peer, state in self._floors.items() if now - state[0] < 2 * self.window_s}

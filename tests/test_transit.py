@@ -41,6 +41,14 @@ def test_a_connections_clock_offset_cancels_and_only_the_wait_above_its_floor_co
     assert clock.excess("a", skew + 0.500, now=300.0) == 0.0
 
 
+def test_a_callers_clock_set_back_restarts_its_floor_instead_of_shedding_its_requests():
+    clock = TransitClock(window_s=60)
+    clock.excess("a", 0.001, now=0.0)
+    clock.excess("a", -4.999, now=1.0)  # the caller's clock ran 5 s ahead: a new, lower floor
+    assert clock.excess("a", 0.002, now=2.0) == 0.0  # set back: 5 s is no queue, the floor restarts
+    assert clock.excess("a", 0.012, now=3.0) == pytest.approx(0.010)
+
+
 def test_the_table_of_connections_stays_bounded():
     clock = TransitClock(window_s=60, max_connections=8)
     for i in range(100):
