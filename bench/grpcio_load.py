@@ -14,7 +14,6 @@ import collections
 import json
 import random
 import sys
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +27,8 @@ async def open_loop(target: str, call_of: Callable, requests: list, rate: float,
     (x-request-start), as `intentd loadtest` sends it; a server that does not read it ignores it."""
     import grpc
 
+    from intentd.loadtest.http2 import request_start
+
     rng = random.Random(seed)
     async with grpc.aio.insecure_channel(target) as channel:
         call = call_of(channel)
@@ -40,7 +41,7 @@ async def open_loop(target: str, call_of: Callable, requests: list, rate: float,
         due, tasks, i = start, [], 20
 
         async def one(request, due_at: float) -> None:
-            metadata = (("x-request-start", f"t={time.time_ns() // 1000}"),) if stamp else None
+            metadata = (request_start(),) if stamp else None
             try:
                 await call(request, timeout=deadline_s, metadata=metadata)
             except grpc.RpcError as exc:

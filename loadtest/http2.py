@@ -127,6 +127,12 @@ def grpc_timeout(seconds: float) -> str:
     return f"{micros}u" if micros < 10**8 else f"{min(micros // 10**6, 10**8 - 1)}S"
 
 
+def request_start() -> tuple[str, str]:
+    """The ``x-request-start`` metadata of a request sent now (microseconds since the epoch): an
+    intentd server counts the time the request waits before it can be read against its budget."""
+    return "x-request-start", f"t={time.time_ns() // 1000}"
+
+
 def grpc_message(message: bytes) -> bytes:
     """The length-prefixed gRPC framing of one uncompressed message."""
     return b"\x00" + struct.pack(">I", len(message)) + message
@@ -254,7 +260,7 @@ class Connection(asyncio.Protocol):
         self._send_window -= len(message)
         block = self._header_block
         if self.stamp:
-            block += encode_headers([("x-request-start", f"t={time.time_ns() // 1000}")])
+            block += encode_headers([request_start()])
         chunks = [frame(HEADERS, END_HEADERS, stream_id, block)]
         step = self._max_frame
         for start in range(0, len(message), step):
