@@ -10,7 +10,8 @@
    (`intentd loadtest --find-capacity`) and with a grpcio client (bench/grpcio_load.py), against
    raw onnxruntime's best batched throughput on the same texts.
 3. Overload: 3 x capacity with 200 ms deadlines: OK answers per second (goodput), both clients.
-4. The SLO the server keeps: p95 of answered requests at 0.9 x and 2 x capacity (no deadlines).
+4. The SLO the server keeps: p95 of answered requests at 0.9 x and 2 x capacity (the load generator's 1 s
+   deadlines, which the SLO caps).
 5. Thread layout: the default (1 worker, one onnxruntime thread a row, rows side by side on
    every core) vs 1 worker x 2 onnxruntime threads on one row at a time vs 2 workers x 1 thread.
 6. Memory over a sustained load, and the summary row: p50 / p95 at half capacity, accuracy on

@@ -99,12 +99,15 @@ class Runner(Protocol):
 def budget_s(remaining_s: float | None, settings: Settings, waited_s: float = 0.0) -> float | None:
     """A request's time budget: the server's SLO, less what the request waited before the server
     saw it (server/transit.py), or the caller's deadline when that is sooner (gRPC's remaining
-    time has counted the wait already). The SLO is the server's promise to every caller; a
-    deadline can only tighten it."""
+    time has counted the wait already). By default the SLO is the server's promise to every
+    caller and a deadline can only tighten it: many callers set a generous deadline as a safety
+    net, and letting it loosen the SLO would let the queue grow to it. With --deadline-budget the
+    caller's deadline is the budget: a caller that says it can wait 200 ms gets a late answer
+    rather than a refusal when the server is past capacity."""
     slo = settings.slo_p95_ms / 1e3 - waited_s if settings.slo_p95_ms > 0 else None
     if remaining_s is None:
         return slo
-    return remaining_s if slo is None else min(remaining_s, slo)
+    return remaining_s if slo is None or settings.deadline_budget else min(remaining_s, slo)
 
 
 INLINE_AFTER_IDLE_S = 0.002  # a request runs in its own handler only after this long with nothing in progress
@@ -239,15 +242,22 @@ class Batcher:
                 await self._forward_slot.acquire()  # free (idle): returns at once
                 await self._run_batch([entry])  # settles entry.future
             result = await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
+        except DeadlineUnmeetable:  # its deadline passed while it queued: admission let in too much
+            self._observe_lateness(budget, True)
+            raise
         finally:
             self.in_system -= 1
             self.metrics.in_progress.set(self.in_system)
             if self.in_system == 0:
                 self._idle_since = loop.time()
-        if budget is not None:  # late by the caller's clock, which also counts the transport
-            self.admit_share.observe(loop.time() - now > budget - self._transport_s)
-            self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
+        # late by the caller's clock, which also counts the transport
+        self._observe_lateness(budget, budget is not None and loop.time() - now > budget - self._transport_s)
         return result
+
+    def _observe_lateness(self, budget: float | None, late: bool) -> None:
+        if budget is not None:
+            self.admit_share.observe(late)
+            self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
 
     async def close(self) -> None:
         """After the gRPC server stopped: finish what is queued, then stop the task and thread."""

@@ -52,7 +52,12 @@ class Settings:
     max_queue: int = _opt(256, "requests admitted and not yet answered (queued, running or post-processed) "
                                "before RESOURCE_EXHAUSTED", "N")
     slo_p95_ms: float = _opt(25.0, "latency objective: each request's budget (a caller's deadline may only shorten "
-                                   "it); batches are sized and requests shed to keep it (0: no SLO)", "MS")
+                                   "it, unless --deadline-budget); batches are sized and requests shed to keep it "
+                                   "(0: no SLO)", "MS")
+    deadline_budget: bool = _opt(False, "a caller's gRPC deadline is its request's budget even when longer than "
+                                        "--slo-p95-ms: past capacity it may be answered after the SLO, within its "
+                                        "deadline, instead of refused (for callers whose deadlines say what they "
+                                        "can wait; requests without one keep the SLO)")
     slo_transport_ms: float = _opt(3.0, "the part of --slo-p95-ms the server cannot time (gRPC before and after "
                                         "the handler, the network, the caller): an answer later than the rest "
                                         "counts as late when admission adapts", "MS")

@@ -12,7 +12,7 @@ from intentd.server.analysis import RequestOptions
 from intentd.server.batcher import Batcher
 from intentd.server.config import Settings
 from intentd.server.engine import Engine
-from intentd.server.errors import Overloaded
+from intentd.server.errors import DeadlineUnmeetable, Overloaded
 from intentd.server.metrics import Metrics
 from intentd.server.planner import RATE_WINDOW_S
 
@@ -113,14 +113,17 @@ def test_batch_shrinks_to_the_oldest_requests_budget(engine):
     assert len(bounded) == 10 and all(r.analysis.prediction.intent for r in bounded)  # late, still answered
 
 
-@pytest.mark.parametrize("slo_ms, deadline_s, admitted", [
-    (25, None, False),  # the SLO binds
-    (25, 1.0, False),  # a generous deadline does not loosen the SLO
-    (0, 0.02, False),  # no SLO: the caller's deadline binds
-    (0, 1.0, True),
-    (0, None, True),  # no SLO, no deadline: no budget
+@pytest.mark.parametrize("slo_ms, deadline_s, deadline_budget, admitted", [
+    (25, None, False, False),  # the SLO binds
+    (25, 1.0, False, False),  # a generous deadline does not loosen the SLO
+    (0, 0.02, False, False),  # no SLO: the caller's deadline binds
+    (0, 1.0, False, True),
+    (0, None, False, True),  # no SLO, no deadline: no budget
+    (25, 1.0, True, True),  # --deadline-budget: the caller's deadline is its budget
+    (25, None, True, False),  # ... and a request without one keeps the SLO
+    (25, 0.02, True, False),
 ])
-def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s, admitted):
+def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s, deadline_budget, admitted):
     async def scenario(batcher: Batcher):
         for tokens in (10, 20, 40) * 3:  # 50 ms a batch, whatever its size
             batcher.timing.observe_forward([tokens], 0.050)
@@ -133,11 +136,12 @@ def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s
             release()
         return await call
 
+    settings = {"slo_p95_ms": slo_ms, "deadline_budget": deadline_budget}
     if admitted:
-        assert run(engine, scenario, slo_p95_ms=slo_ms).analysis.prediction.intent == "check_balance"
+        assert run(engine, scenario, **settings).analysis.prediction.intent == "check_balance"
     else:
         with pytest.raises(Overloaded, match="work ahead"):
-            run(engine, scenario, slo_p95_ms=slo_ms)
+            run(engine, scenario, **settings)
 
 
 @pytest.mark.parametrize("transport_ms, cut", [(0, False), (999.5, True)])
@@ -152,6 +156,27 @@ def test_admission_adapts_to_answers_late_by_the_callers_clock(engine, transport
 
     share = run(engine, scenario, slo_p95_ms=1000, slo_transport_ms=transport_ms)
     assert (share < 1.0) is cut
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_counts_as_late(engine):
+    """An admitted request that expires while queued is admission's plainest mistake: it lowers
+    the admit share as a late answer does, so the next requests are judged more strictly."""
+    async def scenario(batcher: Batcher):
+        for tokens in (10, 20, 40) * 3:  # the model looks fast: 1 ms a batch
+            batcher.timing.observe_forward([tokens], 0.001)
+        release = await batcher.hold()
+        call = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), 0.05))
+        while batcher.queued < 1:
+            await asyncio.sleep(0.005)
+        before = batcher.admit_share.value
+        await asyncio.sleep(0.1)  # its 50 ms pass while the model is held
+        release()
+        with pytest.raises(DeadlineUnmeetable, match="while queued"):
+            await call
+        return before, batcher.admit_share.value
+
+    before, after = run(engine, scenario, slo_p95_ms=0)
+    assert before == 1.0 and after < 1.0
 
 
 def test_every_admitted_request_counts_until_answered(engine):
