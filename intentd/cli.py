@@ -90,6 +90,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--adversarial and --rdrop-weight each train a batch twice: choose one")
     if args.token_dropout is not None and not 0.0 <= args.token_dropout < 1.0:
         raise UsageError(f"--token-dropout must be in [0, 1) (got {args.token_dropout:g})")
+    if not 0.0 <= args.value_swap <= 1.0:
+        raise UsageError(f"--value-swap must be between 0 and 1 (got {args.value_swap:g})")
     if not 0.0 <= args.cosine_margin < 1.0:
         raise UsageError(f"--cosine-margin must be in [0, 1) (got {args.cosine_margin:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
@@ -123,6 +125,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         rdrop_weight=args.rdrop_weight,
         adversarial=args.adversarial,
         token_dropout=args.token_dropout,
+        value_swap=args.value_swap,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
         lora=args.lora,
@@ -375,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace this share of each training text's word pieces by [MASK], so an intent is "
                          "read from its context too (0: off; default: 0.1 when the training data has no entity "
                          "spans, else 0)")
+    tr.add_argument("--value-swap", type=float, default=TrainConfig.value_swap, metavar="P",
+                    help="each pass, swap each mention of an open entity type (most of its mentions distinct "
+                         "values: names) for another value of its type seen in training with this chance, so "
+                         "tags are learnt from context (0: off)")
     tr.add_argument("--mixup-ood-weight", type=float, default=TrainConfig.mixup_ood_weight, metavar="W",
                     help="weight of outlier exposure on synthetic outliers: sentence embeddings of two "
                          "different intents mixed (0: off)")

@@ -42,6 +42,7 @@ class TrainConfig:
     rdrop_weight: float = 0.0  # R-Drop: consistency between two dropout passes (0: off; 2x the compute)
     # share of each training text's word pieces replaced by [MASK]; None: from the data (for_data)
     token_dropout: float | None = None
+    value_swap: float = 0.0  # chance a pass trains an open type's mention with another of its values (models/augment.py)
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

@@ -24,9 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from intentd.models.augment import ValueSwap
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import Example
-from intentd.models.features import IGNORE, OOD_INTENT, OUTSIDE, AlignmentReport, batches, build_labels, featurize
+from intentd.models.features import (IGNORE, OOD_INTENT, OUTSIDE, AlignmentReport, Features, batches, build_labels,
+                                     featurize)
 from intentd.models.joint import COSINE_SCALE, JointModel
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
@@ -142,11 +144,14 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if config.token_dropout and masking is None:
         log.warning("token dropout is off: the tokenizer has none of %s", ", ".join(MASK_TOKENS))
     adversary = EmbeddingAdversary(model, config.adversarial) if config.adversarial else None
+    swap = ValueSwap(train_set, config.value_swap, config.seed) if config.value_swap and has_entities else None
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
         loss_sum, epoch_steps = 0.0, 0
-        for batch in batches(train_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
+        epoch_features = train_features if swap is None else _swapped(swap, epoch, train_set, train_features,
+                                                                     encoder, labels, config)
+        for batch in batches(epoch_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
             if step >= plan.total_steps:
                 break
             if masking is not None:
@@ -219,6 +224,16 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     result.labels = with_transitions(labels, model)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _swapped(swap: ValueSwap, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
+             encoder: TextEncoder, labels: Labels, config: TrainConfig) -> list[Features]:
+    """One pass's training tensors with entity values swapped (a teacher's intent distribution
+    stays with its example: a swapped value does not change the intent)."""
+    swapped = featurize(swap.epoch(train_set, epoch), encoder, labels, every_piece=config.tag_every_piece)
+    for new, old in zip(swapped, features):
+        new.soft = old.soft
+    return swapped
 
 
 def spread_sample(examples: Sequence[Example], n: int) -> list[Example]:
@@ -350,7 +365,7 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
                 "tags on every piece": config.tag_every_piece,
-                "R-Drop": config.rdrop_weight, "adversarial": config.adversarial,
+                "R-Drop": config.rdrop_weight, "value swap": config.value_swap, "adversarial": config.adversarial,
                 "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",
