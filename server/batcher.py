@@ -12,9 +12,9 @@ pass through the queue and the scheduler task.
 
 - Admission counts every request from the moment it is admitted until it is answered (queued, in
   the forward pass or being post-processed): ``max_queue`` bounds all of them. A request whose
-  budget (the SLO, or its deadline when sooner) cannot cover the work already ahead of it is shed
-  at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not timeouts, and the
-  answered requests keep the SLO. The work ahead is a prediction (server/planner.py); while more
+  budget (``budget_s``: the SLO, or its deadline when sooner) cannot cover the work already
+  ahead of it is shed at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not
+  timeouts, and the answered requests keep the SLO. The work ahead is a prediction (server/planner.py); while more
   answers than a p95 allows come back late, the share of the budget it may fill shrinks.
 - When the model is idle a request runs at once, as a batch of one: there is no batching timer.
 - While a batch runs, arrivals accumulate; the next batch is built the moment the inference slot
@@ -71,7 +71,7 @@ class Entry:
     options: RequestOptions
     future: asyncio.Future
     deadline: float | None  # loop.time() after which the caller no longer listens (its own deadline)
-    budget_end: float | None  # loop.time() by which it should be answered: the SLO, or its deadline if sooner
+    budget_end: float | None  # loop.time() by which it should be answered: the SLO, or its deadline if sooner (budget_s)
     encoding: Encoding
     engine: Engine  # whose tokenizer made `encoding` (a hot swap may come between)
     tokenize_s: float
