@@ -22,7 +22,7 @@ class TrainConfig:
     epochs: int | None = None  # None: from the data's size (models/train.py auto_epochs)
     patience: int = 2  # stop after this many epochs without a better validation score (0: never)
     time_budget_s: float | None = None  # the whole build (train, export, calibrate, evaluate)
-    batch_size: int = 32
+    batch_size: int | None = None  # None: from the data (models/train.py for_data)
     lr: float = 1e-4  # encoder
     head_lr: float = 1e-3
     weight_decay: float = 0.01
@@ -42,7 +42,8 @@ class TrainConfig:
     rdrop_weight: float = 0.0  # R-Drop: consistency between two dropout passes (0: off; 2x the compute)
     # share of each training text's word pieces replaced by [MASK]; None: from the data (for_data)
     token_dropout: float | None = None
-    value_swap: float = 0.0  # chance a pass trains an open type's mention with another of its values (models/augment.py)
+    # chance a pass trains an open type's mention with another of its values (models/augment.py); None: from the data
+    value_swap: float | None = None
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

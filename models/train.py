@@ -43,6 +43,8 @@ EPOCHS_INTENTS, EPOCHS_ENTITIES = 4, 8
 MIN_STEPS, MAX_EPOCHS = 250, 50
 LABEL_SMOOTHING = 0.1  # for data without out-of-scope examples (for_data)
 TOKEN_DROPOUT = 0.1  # for data without entity spans (for_data)
+BATCH_ENTITIES, BATCH_INTENTS = 16, 32  # examples a step, with entity spans or without (for_data)
+VALUE_SWAP = 0.5  # for data with entity spans (for_data; models/augment.py)
 
 
 @dataclass
@@ -324,7 +326,15 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
     within a seed's reach (mean +0.09); on CLINC150 without its out-of-scope rows nothing moved.
     With entity spans it did not pay on SNIPS, masking every piece (span F1 +0.09 / -0.16 on seeds
     13 / 14, false escalations 3.86 -> 5.43 %, 4.29 -> 5.00 %) nor sparing slot values (span F1
-    -0.22 / +0.04, exact match -0.71 / +0.14, false escalations 3.86 -> 5.86 %, 4.29 %)."""
+    -0.22 / +0.04, exact match -0.71 / +0.14, false escalations 3.86 -> 5.86 %, 4.29 %).
+
+    Entity spans: batches of BATCH_ENTITIES (twice the optimiser steps a pass) and names swapped
+    between examples (VALUE_SWAP, `ValueSwap`). Together on SNIPS, seeds 13 / 14 / 15: span F1
+    95.81 / 95.70 / 95.59 -> 96.40 / 95.62 / 95.95 and exact match 90.29 / 90.00 / 89.71 -> 91.43 /
+    89.86 / 90.29 (means +0.29 and +0.53, no seed losing more than 0.14), intent accuracy level;
+    the banking example 96.51 -> 97.17 span F1 (README, "Ablations"). Each alone moved F1 by a
+    seed's worth (batch 16 lost 0.38 on seed 15). Intent-only data keeps BATCH_INTENTS: batch 16
+    cost CLINC150 0.001-0.002 AUROC and up to 2.2 points of OOS recall on every seed."""
     smoothing = config.label_smoothing
     if smoothing is None:
         smoothing = 0.0 if has_out_of_scope else LABEL_SMOOTHING
@@ -337,6 +347,8 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
         tag_context=has_entities if config.tag_context is None else config.tag_context,
         label_smoothing=smoothing,
         token_dropout=token_dropout,
+        batch_size=config.batch_size or (BATCH_ENTITIES if has_entities else BATCH_INTENTS),
+        value_swap=(VALUE_SWAP if has_entities else 0.0) if config.value_swap is None else config.value_swap,
     )
 
 
@@ -361,11 +373,14 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
                              "embedding", asked.tag_context is None, spans))
     parts.append(decided(f"label smoothing {config.label_smoothing:g}", asked.label_smoothing is None, oos))
     parts.append(decided(f"token dropout {config.token_dropout:g}", asked.token_dropout is None, spans))
+    parts.append(decided(f"batch {config.batch_size}", asked.batch_size is None, spans))
+    if has_entities:
+        parts.append(decided(f"value swap {config.value_swap:g}", asked.value_swap is None, spans))
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
                 "tags on every piece": config.tag_every_piece,
-                "R-Drop": config.rdrop_weight, "value swap": config.value_swap, "adversarial": config.adversarial,
+                "R-Drop": config.rdrop_weight, "adversarial": config.adversarial,
                 "synthetic outliers": config.mixup_ood_weight,
                 "contrastive": config.contrastive_weight, "layer decay": config.layer_decay != 1.0 and config.layer_decay,
                 "cosine head": config.intent_head == "cosine", "cls pooling": config.pooling == "cls",

@@ -213,7 +213,8 @@ def test_eval_prints_the_budget_beside_the_observed_rate(banking_artifact: Path)
 def test_the_recipe_follows_the_data(banking_artifact: Path):
     """No data-set flags: entity spans in the data turn on trained embeddings and the tag head's
     sentence context; intent-only data leaves both off; an explicit option always wins."""
-    from intentd.models.train import LABEL_SMOOTHING, TOKEN_DROPOUT, for_data
+    from intentd.models.train import (BATCH_ENTITIES, BATCH_INTENTS, LABEL_SMOOTHING, TOKEN_DROPOUT, VALUE_SWAP,
+                                      for_data)
 
     config = json.loads((banking_artifact / "manifest.json").read_text())["training"]["config"]
     assert config["freeze_embeddings"] is False and config["tag_context"] is True  # banking has entities
@@ -229,6 +230,13 @@ def test_the_recipe_follows_the_data(banking_artifact: Path):
     assert config["token_dropout"] == 0.0
     assert for_data(TrainConfig(), has_entities=False).token_dropout == TOKEN_DROPOUT > 0
     assert for_data(TrainConfig(token_dropout=0.2), has_entities=True).token_dropout == 0.2
+    # smaller batches and names swapped between examples with entity spans only (the fixture pins both)
+    with_spans, intents_only = for_data(TrainConfig(), has_entities=True), for_data(TrainConfig(), has_entities=False)
+    assert (with_spans.batch_size, with_spans.value_swap) == (BATCH_ENTITIES, VALUE_SWAP)
+    assert (intents_only.batch_size, intents_only.value_swap) == (BATCH_INTENTS, 0.0)
+    assert BATCH_ENTITIES < BATCH_INTENTS and VALUE_SWAP > 0
+    asked = for_data(TrainConfig(batch_size=8, value_swap=0.0), has_entities=True)
+    assert (asked.batch_size, asked.value_swap) == (8, 0.0)
 
 
 def test_the_recipe_says_what_the_data_decided(banking_artifact: Path):
@@ -242,12 +250,14 @@ def test_the_recipe_says_what_the_data_decided(banking_artifact: Path):
     assert "tag head reads the sentence embedding [data: entity spans]" in recipe
     assert "label smoothing 0 [asked]" in recipe and "options:" not in recipe
     assert "token dropout 0 [data: entity spans]" in recipe
+    assert "batch 32 [asked]" in recipe and "value swap 0 [asked]" in recipe
 
     asked = TrainConfig(crf=True, rdrop_weight=0.5, patience=0)
     line = describe_recipe(asked, for_data(asked, has_entities=False, has_out_of_scope=True), False, True, 4, 469)
     assert line == ("recipe: 4 passes x 469 steps [data: no entity spans, its size], word embeddings frozen "
                     "[data: no entity spans], label smoothing 0 [data: out-of-scope examples], token dropout 0.1 "
-                    "[data: no entity spans], outlier exposure 0.5; options: crf, R-Drop 0.5")
+                    "[data: no entity spans], batch 32 [data: no entity spans], outlier exposure 0.5; options: crf, "
+                    "R-Drop 0.5")
 
 
 def test_tag_context_and_checkpoint_averaging_export_with_parity(tiny_base: Path, tmp_path: Path):

@@ -96,14 +96,15 @@ def test_examples_without_entities_and_types_with_one_value_stay_as_they_are():
     assert ValueSwap(examples, 0.0, seed=13).epoch(examples, 1) == examples
 
 
-def test_a_build_with_value_swap_trains_on_swapped_text_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
+def test_a_build_on_data_with_entities_trains_on_swapped_text_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
     args = ["--data", str(BANKING), "--base", str(tiny_base), "--epochs", "1", "--limit", "150",
             "--int8-max-drop", "100", "--quiet"]
     plain, swapped = tmp_path / "plain", tmp_path / "swapped"
-    intentd("train", *args, "--out", str(plain))
-    intentd("train", *args, "--out", str(swapped), "--value-swap", "0.5")
+    intentd("train", *args, "--out", str(plain), "--value-swap", "0")
+    intentd("train", *args, "--out", str(swapped))  # banking has entity spans: the data turns it on
     training = json.loads((swapped / "manifest.json").read_text())["training"]
-    assert training["config"]["value_swap"] == 0.5 and "value swap 0.5" in training["recipe"]
+    assert training["config"]["value_swap"] == 0.5 and "value swap 0.5 [data: entity spans]" in training["recipe"]
+    assert "value swap 0 [asked]" in json.loads((plain / "manifest.json").read_text())["training"]["recipe"]
     # the same seed and data: only the swapped texts can make the weights differ
     assert (plain / "model.fp32.onnx").read_bytes() != (swapped / "model.fp32.onnx").read_bytes()
 
