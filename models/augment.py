@@ -51,7 +51,7 @@ class ValueSwap:
         text, spans, shift, changed = [], [], 0, False
         cursor = 0
         for span in sorted(example.entities, key=lambda s: s.start):
-            value = example.span_text(span)
+            value = original = example.span_text(span)
             pool = self.values.get(span.type)
             if pool is not None and rng.random() < self.rate:
                 value = pool[rng.randrange(len(pool))]
@@ -60,7 +60,7 @@ class ValueSwap:
             start = span.start + shift
             text.append(value)
             # a swapped value's canonical form is unknown: the gold value is dropped, not carried
-            kept = span.value if value == example.span_text(span) else None
+            kept = span.value if value == original else None
             spans.append(Span(start, start + len(value), span.type, kept))
             shift += len(value) - (span.end - span.start)
             cursor = span.end

@@ -230,12 +230,18 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
 
 def _swapped(swap: ValueSwap, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
              encoder: TextEncoder, labels: Labels, config: TrainConfig) -> list[Features]:
-    """One pass's training tensors with entity values swapped (a teacher's intent distribution
-    stays with its example: a swapped value does not change the intent)."""
-    swapped = featurize(swap.epoch(train_set, epoch), encoder, labels, every_piece=config.tag_every_piece)
-    for new, old in zip(swapped, features):
-        new.soft = old.soft
-    return swapped
+    """One pass's training tensors with entity values swapped. Only the examples whose text
+    changed are tokenised again; the rest keep their tensors (`ValueSwap` returns an unchanged
+    example itself). A teacher's intent distribution stays with its example: a swapped value does
+    not change the intent."""
+    examples = swap.epoch(train_set, epoch)
+    changed = [i for i, (new, old) in enumerate(zip(examples, train_set)) if new is not old]
+    out = list(features)
+    for i, new in zip(changed, featurize([examples[i] for i in changed], encoder, labels,
+                                         every_piece=config.tag_every_piece)):
+        new.soft = features[i].soft
+        out[i] = new
+    return out
 
 
 def spread_sample(examples: Sequence[Example], n: int) -> list[Example]:
