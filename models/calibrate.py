@@ -26,7 +26,7 @@ SHRINKAGE = 1e-2  # covariance regulariser, relative to its mean variance
 KNN_BANK_PER_INTENT = 16  # training embeddings per intent in the k-NN bank: its size is its cost
 # the probability that a calibrated budget holds on new queries like the validation split's (see
 # pick_threshold): 0.5 would be the split-conformal rank, right on average and over budget for
-# about every second model; measured on SNIPS and CLINC150 in README, "An escalation budget that holds"
+# about every second model; measured on SNIPS and CLINC150 in docs/accuracy.md, "An escalation budget that holds"
 BUDGET_CONFIDENCE = 0.9
 
 
@@ -243,7 +243,7 @@ def _choose_weights(in_scores, out_scores, center, scale) -> tuple[dict[str, flo
     intent's centre, to the nearest training query). Not MSP: an in-scope query torn between two
     intents has a high MSP, and the escalation rules already send it up as ambiguous or low
     confidence; SNIPS, whose test split has more such queries than its validation split, went
-    over its budget with MSP in the mix (README, "An escalation budget that holds"), and on
+    over its budget with MSP in the mix (docs/accuracy.md, "An escalation budget that holds"), and on
     CLINC150 the pair's AUROC is as good (0.981 vs 0.980).
     """
     default = {"mahalanobis": 0.5, "knn": 0.5} if "knn" in in_scores else {"mahalanobis": 0.5, "msp": 0.5}

@@ -33,7 +33,7 @@ PARITY_ATOL = 1e-3  # FP32 ONNX vs torch, on logits and embeddings
 INT8_MAX_ACCURACY_DROP = 0.005  # 0.5 point of validation intent accuracy
 # Quantised inputs left in FP32, the coarsest first (coarsest_inputs). One (layer 0's FFN output
 # projection for the bundled encoder) brought the INT8 graph to FP32's test accuracy on CLINC150,
-# SNIPS and the banking example for +5 % batch-1 time; a second added nothing (README).
+# SNIPS and the banking example for +5 % batch-1 time; a second added nothing (docs/performance.md).
 INT8_KEEP_FP32 = 1
 
 FP32_FILE = "model.fp32.onnx"

@@ -265,7 +265,7 @@ class Progress:
     The score alone is fragile where one part is measured on few queries: on SNIPS (700
     validation queries) intent accuracy moves by two or three queries a pass, and runs whose
     span F1 still rose were stopped at pass 5 of 8 because the mean of the two dipped twice
-    (label smoothing, first-token pooling; README, ablations). Selection is unchanged: the best
+    (label smoothing, first-token pooling; docs/accuracy.md). Selection is unchanged: the best
     score's epoch is the model kept."""
 
     def __init__(self, patience: int) -> None:
@@ -314,7 +314,7 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
     """The options left to the data (None), decided. Entity spans: train the word embeddings (a
     slot value is often a rare word whose pre-trained vector says little about its role) and let
     the tag head read the sentence embedding (which tells "play X" from "add X to my playlist").
-    Intent-only data: neither; frozen embeddings also train faster (README, "Ablations").
+    Intent-only data: neither; frozen embeddings also train faster (docs/accuracy.md).
 
     Label smoothing (LABEL_SMOOTHING) only without out-of-scope training examples. Without them
     the OOD score rests on distances in the embedding space (Mahalanobis, k-NN), and smoothing
@@ -338,7 +338,7 @@ def for_data(config: TrainConfig, has_entities: bool, has_out_of_scope: bool = F
     between examples (VALUE_SWAP, `ValueSwap`). Together on SNIPS, seeds 13 / 14 / 15: span F1
     95.81 / 95.70 / 95.59 -> 96.40 / 95.62 / 95.95 and exact match 90.29 / 90.00 / 89.71 -> 91.43 /
     89.86 / 90.29 (means +0.29 and +0.53, no seed losing more than 0.14), intent accuracy level;
-    the banking example 96.51 -> 97.17 span F1 (README, "Ablations"). Each alone moved F1 by a
+    the banking example 96.51 -> 97.17 span F1 (docs/accuracy.md). Each alone moved F1 by a
     seed's worth (batch 16 lost 0.38 on seed 15). Intent-only data keeps BATCH_INTENTS: batch 16
     cost CLINC150 0.001-0.002 AUROC and up to 2.2 points of OOS recall on every seed."""
     smoothing = config.label_smoothing
@@ -459,10 +459,10 @@ class Optimizers:
     """AdamW for the dense parameters; SparseAdam for trained word embeddings, whose gradient is
     sparse: only the rows a batch touches move. A dense AdamW update of all 30k rows, whose
     momentum keeps moving a rare word's row for steps after it was seen, was no better on SNIPS
-    (span F1 95.59 vs 95.70, README ablations) for about the same epoch time. One learning-rate
+    (span F1 95.59 vs 95.70, docs/accuracy.md) for about the same epoch time. One learning-rate
     schedule (warm-up, then linear decay to 0 at the plan's last step) for both. `layer_decay`
     F < 1 gives encoder layer k of n the rate lr * F ** (n - k), the embeddings lr * F ** n: at
-    0.85 it moved neither data set beyond a seed's reach (README ablations), so it is off."""
+    0.85 it moved neither data set beyond a seed's reach (docs/accuracy.md), so it is off."""
 
     def __init__(self, model: JointModel, config: TrainConfig, plan: Plan):
         params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -114,7 +114,7 @@ class AdmitShare:
     The rule it replaced judged windows of 100 answers (cut by a fifth when one had more than
     the target, raised by a fixed 0.05 when one had under half of it): after an overload it took
     ~1,600 timely answers to climb back from the floor (~700 here), and a server just below
-    capacity shed a fifth of its requests meanwhile (README, "Latency and capacity")."""
+    capacity shed a fifth of its requests meanwhile (docs/performance.md)."""
 
     UP = math.exp(GAIN * TARGET_MISS)
     DOWN = math.exp(-GAIN * (1 - TARGET_MISS))
@@ -134,7 +134,7 @@ class ArrivalRate:
     run a forward pass on the event loop instead of the inference thread.
 
     The thread hand-off costs two wake-ups of a sleeping core (there and back), ~0.7 ms a
-    request on an idle 2-vCPU VM (README, "Latency and capacity"): worth saving when nothing
+    request on an idle 2-vCPU VM (docs/performance.md): worth saving when nothing
     else would use the loop meanwhile. While the loop computes, arrivals wait unread in gRPC's
     queue, where admission cannot see or shed them, so it is done only when fewer than
     INLINE_MAX_ARRIVALS requests are expected to arrive during the pass (at ~4 ms a pass: below

@@ -174,7 +174,7 @@ def test_supervised_contrastive_loss_matches_its_definition():
 
 def test_tag_loss_is_nothing_on_data_without_entity_types():
     """Intent-only data has one tag (O): its cross-entropy is 0 with no gradient, so the tag head
-    costs intent-only training nothing (the README's ablations say so instead of measuring it)."""
+    costs intent-only training nothing (docs/accuracy.md's ablations say so instead of measuring it)."""
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.3, 0.2]], requires_grad=True)
     intents = [0, 2]
     batch = _batch(intents, None)
