@@ -198,16 +198,69 @@ def overload(target: str, texts: list[str], capacity: float, seconds: float) -> 
             "grpcio": {"ok_per_s": grpcio["ok_per_s"], "errors": grpcio["errors"], "p95_ms": grpcio["p95_ms"]}}
 
 
-def slo_kept(target: str, capacity: float, seconds: float) -> dict:
+def slo_kept(target: str, capacity: float, seconds: float, pid: int | None = None) -> dict:
+    """p95 of answered requests at 0.9 x and 2 x capacity; at 0.9 x also where the CPU went."""
     rows = {}
     for factor in (0.9, 2.0):
+        sampler = CpuSample(pid, seconds) if pid is not None and factor == 0.9 else None
         result = loadtest(target, "--rate", str(factor * capacity), "--duration", str(seconds))
         sent = result["ok"] + result["error_count"]
         rows[f"{factor:g}x"] = {"offered_rps": factor * capacity, "answered_p95_ms": (result["latency_ms"] or {})
                                 .get("p95"), "answered_per_s": result["ok"] / seconds,
                                 "shed_share": result["errors"].get("RESOURCE_EXHAUSTED", 0) / max(1, sent),
                                 "errors": result["errors"]}
+        if sampler is not None:
+            rows[f"{factor:g}x"]["cpu"] = sampler.result()
     return rows
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads, by name: the main thread is the event loop, intentd's
+    worker threads carry their own names (server/threads.py), the rest (gRPC's) are "other"."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = ("event loop" if task.name == str(pid) else
+                name.rsplit("_", 1)[0] if name.startswith("intentd-") else "other")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def machine_cpu_s() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine so far (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), sum(fields) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSample:
+    """The server's CPU by thread and the machine's, over the middle of a load run of `seconds`
+    (a thread samples from 2 s in to 1 s before the end, past the load generator's start-up)."""
+
+    def __init__(self, pid: int, seconds: float):
+        self.pid, self._result = pid, {}
+        self._thread = threading.Thread(target=self._sample, args=(max(1.0, seconds - 3.0),), daemon=True)
+        self._thread.start()
+
+    def _sample(self, window_s: float) -> None:
+        time.sleep(2.0)
+        threads0, (busy0, total0), t0 = thread_cpu_s(self.pid), machine_cpu_s(), time.monotonic()
+        time.sleep(window_s)
+        threads1, (busy1, total1), t1 = thread_cpu_s(self.pid), machine_cpu_s(), time.monotonic()
+        wall = t1 - t0
+        cores = {name: round((threads1[name] - threads0.get(name, 0.0)) / wall, 2) for name in threads1}
+        self._result = {"server_cores": round(sum(cores.values()), 2), "threads": cores,
+                        "machine_busy_cores": round((busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1), 2),
+                        "window_s": round(wall, 1)}
+
+    def result(self) -> dict:
+        self._thread.join()
+        return self._result
 
 
 def memory(server: ServerProcess, rate: float, seconds: int) -> dict:
@@ -257,6 +310,12 @@ def markdown(r: dict) -> str:
         lines.append(f"| p95 of answered at {name} capacity | {row['answered_p95_ms']:.1f} ms "
                      f"({100 * row['shed_share']:.0f} % shed) | <= {SLO_P95_MS:g} ms | "
                      f"{yes(r['checks'][f'slo_{name}'])} |")
+    cpu = slo.get("0.9x", {}).get("cpu")
+    if cpu:
+        threads = ", ".join(f"{name} {cores:.2f}" for name, cores in sorted(cpu["threads"].items(),
+                                                                          key=lambda kv: -kv[1]) if cores >= 0.01)
+        lines.append(f"| CPU at 0.9x capacity (cores, of {r['cpus']}) | server {cpu['server_cores']:.2f} ({threads}); "
+                     f"machine {cpu['machine_busy_cores']:.2f}, the load generator's included | | |")
     if r.get("workers"):
         w, t = r["workers"], r["threads2"]
         lines.append(f"| capacity, 1 worker x 2 onnxruntime threads on one row at a time / 2 workers x 1 thread | "
@@ -322,7 +381,7 @@ def main() -> int:
         r["capacity_grpcio"] = {"capacity_rps": capacity, "steps": steps}
         cap = r["capacity_lean"]["capacity_rps"] or 1.0
         r["overload"] = overload(server.target, texts[20_000:], cap, step_s)
-        r["slo"] = slo_kept(server.target, cap, 2 * step_s)
+        r["slo"] = slo_kept(server.target, cap, 2 * step_s, server.proc.pid)
         r["memory"] = memory(server, round(cap / 2, 1), 15 if args.quick else 30)
     if not args.no_workers:
         with ServerProcess(args.model, "--intra-op-threads", "2") as threads:

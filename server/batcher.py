@@ -38,7 +38,6 @@ import asyncio
 import itertools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -50,6 +49,7 @@ from .engine import Engine, Forwarded
 from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded
 from .metrics import Metrics
 from .planner import AdmitShare, ArrivalRate, BatchTimeModel
+from .threads import named_pool
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class Batcher:
         self._forward_expected_s = 0.0
         self._batches: set[asyncio.Task] = set()
         self._held = 0
-        self._infer_pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-infer")
+        self._infer_pool = named_pool(1, "intentd-infer")
         self._task: asyncio.Task | None = None
         self._closed = False
         metrics.batch_bound.set(settings.max_batch_size)
@@ -446,7 +446,7 @@ class DirectRunner:
         self.settings = settings
         self.metrics = metrics
         self.in_system = 0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="intentd-naive")
+        self._pool = named_pool(1, "intentd-naive")
         self._closed = False
 
     def start(self) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +20,7 @@ from .artifact import Artifact, ArtifactError, load_artifact
 from .config import DEFAULT_PROVIDERS, rows_side_by_side, usable_cores
 from .decode import Prediction, decode_entities, rank_intents, softmax
 from .ood import OODScorer
+from .threads import named_pool
 from .tokenize import EncodedBatch, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class Model:
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
             raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
         self.provider = self.session.get_providers()[0]
-        self._row_helpers = (ThreadPoolExecutor(self.row_threads - 1, thread_name_prefix="intentd-rows")
+        self._row_helpers = (named_pool(self.row_threads - 1, "intentd-rows")
                              if self.row_threads > 1 else None)
         log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
         try:

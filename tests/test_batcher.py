@@ -5,6 +5,7 @@ cannot cover; every admitted request is answered."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -240,3 +241,19 @@ def test_an_idle_quiet_server_answers_in_the_handler_and_a_burst_goes_through_th
     first_inline, second_inline, first, second = run(engine, scenario, slo_p95_ms=0)
     assert first_inline and not second_inline
     assert first.analysis.prediction.intent == second.analysis.prediction.intent == "check_balance"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="thread names are read from Linux's /proc")
+def test_worker_threads_carry_their_names_for_the_operating_system(banking_artifact):
+    """`top -H` and `make bench` tell the inference thread and the row helpers from the event loop
+    by their native names: a burst runs on both, and /proc lists them by name."""
+    engine = Engine.load(banking_artifact, intra_op_threads=1, row_threads=2)
+
+    async def scenario(batcher: Batcher):
+        results = await asyncio.gather(*(batcher.submit(f"send {i} euros to my savings account",
+                                                        RequestOptions(), None) for i in range(40)))
+        return results, {(task / "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()}
+
+    results, names = run(engine, scenario, slo_p95_ms=0)
+    assert max(r.batch_size for r in results) > 1  # the inference thread ran batches, the helper took rows
+    assert {"intentd-infer_0", "intentd-rows_0"} <= names
