@@ -100,16 +100,9 @@ def search_capacity(step_at: Callable[[float, int], dict], label: str, slo_p95_m
 
 
 def find_capacity(target: str, texts: list[str], start: float, duration: float, slo_p95_ms: float,
-                  max_rate: float = 5000.0, max_error_rate: float = 0.0,
-                  settle_s: float = 3.0) -> tuple[float | None, list[dict]]:
-    """As `intentd loadtest --find-capacity`, each rate offered for `settle_s` unrecorded first
-    (its --settle: the server's admission adapts to a new rate before the step is measured)."""
-    def step_at(rate: float, seed: int) -> dict:
-        if settle_s > 0:
-            run(target, texts, rate, settle_s, seed=seed + 1000)
-        return run(target, texts, rate, duration, seed=seed)
-
-    return search_capacity(step_at, "grpcio client", slo_p95_ms, start, max_rate, max_error_rate)
+                  max_rate: float = 5000.0, max_error_rate: float = 0.0) -> tuple[float | None, list[dict]]:
+    return search_capacity(lambda rate, seed: run(target, texts, rate, duration, seed=seed), "grpcio client",
+                           slo_p95_ms, start, max_rate, max_error_rate)
 
 
 def utterances(n: int, seed: int = 1) -> list[str]:

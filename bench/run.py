@@ -8,9 +8,7 @@
    do-nothing grpc.aio server answered through the same client. Interleaved over two rounds.
 2. Capacity (highest rate with p95 <= 25 ms and at most 1 % of requests shed) with the lean load generator
    (`intentd loadtest --find-capacity`) and with a grpcio client (bench/grpcio_load.py), against
-   raw onnxruntime's best batched throughput on the same texts. Each rate is offered for 3 s
-   before its step is measured (`--settle`), so a step measures its rate, not the server's
-   adaptation from the step before.
+   raw onnxruntime's best batched throughput on the same texts.
 3. Overload: 3 x capacity with 200 ms deadlines: OK answers per second (goodput), both clients.
 4. The SLO the server keeps: p95 of answered requests at 0.9 x and 2 x capacity (the load generator's 1 s
    deadlines, which the SLO caps).

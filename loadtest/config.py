@@ -109,14 +109,6 @@ class LoadConfig:
         type=int,
         metavar="N",
     )
-    settle: float = _opt(
-        3.0,
-        "with --find-capacity or --sweep: seconds each step's rate is offered before the step is "
-        "measured (not recorded): the server's admission adapts to a new rate, and a step that "
-        "follows an overloaded one would otherwise measure the recovery, not its own rate",
-        type=float,
-        metavar="S",
-    )
     seed: int | None = _opt(
         None,
         "seed for Poisson arrivals, text order and the generated texts; the same seed repeats "
@@ -218,8 +210,6 @@ class LoadConfig:
         _positive("--connect-timeout-s", self.connect_timeout_s)
         if self.warmup < 0:
             raise ConfigError("--warmup must be 0 or more")
-        if not 0 <= self.settle <= MAX_DURATION_S:
-            raise ConfigError(f"--settle must be between 0 and {MAX_DURATION_S:g} s")
         if self.seed is not None and self.seed < 0:
             raise ConfigError("--seed must be 0 or more")
         for flag, value in (

@@ -78,7 +78,6 @@ def result_dict(
         body = {
             "slo_p95_ms": config.slo_p95_ms,
             "max_error_rate": config.max_error_rate,
-            "settle_s": config.settle,
             "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate),
             "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate),
             "server_cache_hits": cache_hits([step.recorder for step in steps]),
@@ -132,8 +131,6 @@ def _capacity_line(result: dict) -> str:
     slo += f" and errors <= {allowed:.2%}" if allowed else " and no errors"
     if found is None:
         return f"capacity: none (no rate tried met {slo})"
-    if result.get("settle_s"):
-        slo += f", each rate measured after {result['settle_s']:g} s at it"
     if not result["capacity_capped"]:
         return f"capacity: {found:g} req/s (highest rate with {slo})"
     cap, more = (

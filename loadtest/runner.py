@@ -166,10 +166,6 @@ async def measure(
             search = Search(config.rate, config.max_rate, MAX_SWEEP_STEPS)
         steps = []
         for rate in search if search is not None else config.rates:
-            if config.mode != "fixed" and config.settle > 0:  # offered, not recorded: the server settles
-                await run_step(client, payloads, rate=rate, duration=config.settle, arrival=config.arrival,
-                               seed=config.seed + MAX_SWEEP_STEPS + len(steps),
-                               concurrency_limit=config.concurrency_limit, progress=progress)
             step = await run_step(
                 client,
                 payloads,

@@ -145,9 +145,8 @@ def texts(tmp_path):
 
 
 def loadtest(capsys, *argv: str) -> tuple[int, dict | None, str]:
-    """Run `intentd loadtest ... --json` in-process: (exit code, parsed stdout, stderr). Steps of
-    a sweep or search do not settle unless a test asks (`--settle S` in `argv` wins)."""
-    code = cli.main(["--settle", "0", *argv, "--json", "--warmup", "2", "--connect-timeout-s", "5"])
+    """Run `intentd loadtest ... --json` in-process: (exit code, parsed stdout, stderr)."""
+    code = cli.main([*argv, "--json", "--warmup", "2", "--connect-timeout-s", "5"])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else None), err
 
@@ -529,23 +528,6 @@ def test_capacity_steps_may_spend_the_error_budget(server, texts, capsys):
     assert code == 0 and budgeted["capacity_rps"] == 40 and budgeted["max_error_rate"] == 0.2
     assert all(0 < s["error_count"] <= 0.2 * (s["ok"] + s["error_count"]) for s in budgeted["steps"])
     assert "and errors <= 20.00%" in format_text(budgeted)
-
-
-def test_each_step_of_a_sweep_settles_at_its_rate_before_it_is_measured(server, capsys):
-    """--settle S: each step's rate is offered for S seconds first and not recorded (a server
-    that adapts its admission must not be measured while it still adapts to the previous rate).
-    The stand-in counts what it received: the settling requests arrive, the steps hold only the
-    measured ones, and the report says how each rate was measured."""
-    address, _ = server
-    _received(address)  # forget earlier tests' texts
-    code, result, _ = loadtest(
-        capsys, "--target", address, "--sweep", "100,200", "--duration", "0.5", "--settle", "0.5",
-        "--slo-p95-ms", "500", "--arrival", "uniform",
-    )  # fmt: skip
-    assert code == 0 and result["settle_s"] == 0.5
-    assert [s["ok"] for s in result["steps"]] == [50, 100]
-    assert len(_received(address)) == 2 + (50 + 50) + (100 + 100)  # warm-up, then settle + step per rate
-    assert "each rate measured after 0.5 s at it" in format_text(result)
 
 
 def test_capacity_at_the_max_rate_cap_is_reported_as_a_lower_bound(server, capsys):
