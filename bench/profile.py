@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,23 +29,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadgen import GRPCIO_ECHO  # noqa: E402
-from bench.run import ServerProcess  # noqa: E402
+from bench.run import ServerProcess, cpu_s  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def served_cpu_per_request(server: ServerProcess, rate: float, seconds: float) -> dict:
     with server:
-        before = process_cpu_s(server.proc.pid)
+        before = cpu_s(Path(f"/proc/{server.proc.pid}/stat"))
         out = subprocess.run([sys.executable, "-m", "intentd", "loadtest", "--target", server.target, "--rate",
                               str(rate), "--duration", str(seconds), "--warmup", "0", "--json", "--no-progress"],
                              capture_output=True, text=True)
-        cpu = process_cpu_s(server.proc.pid) - before
+        cpu = cpu_s(Path(f"/proc/{server.proc.pid}/stat")) - before
     result = json.loads(out.stdout)
     answered = result["ok"] + result["error_count"]
     return {"cpu_us_per_request": cpu / max(1, answered) * 1e6, "requests": answered,

@@ -214,20 +214,24 @@ def slo_kept(target: str, capacity: float, seconds: float, pid: int | None = Non
     return rows
 
 
+def cpu_s(stat: Path) -> float:
+    """User + system CPU seconds from a /proc `stat` file (a process's or one of its threads')."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def thread_cpu_s(pid: int) -> dict[str, float]:
     """CPU seconds of a process's threads, by name: the main thread is the event loop, intentd's
     worker threads carry their own names (server/threads.py), the rest (gRPC's) are "other"."""
-    ticks = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name, seconds = (task / "comm").read_text().strip(), cpu_s(task / "stat")
         except OSError:  # the thread ended meanwhile
             continue
         name = ("event loop" if task.name == str(pid) else
                 name.rsplit("_", 1)[0] if name.startswith("intentd-") else "other")
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        out[name] = out.get(name, 0.0) + seconds
     return out
 
 
@@ -235,7 +239,8 @@ def machine_cpu_s() -> tuple[float, float]:
     """Busy and total CPU seconds of the whole machine so far (/proc/stat)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), sum(fields) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
 
 
 class CpuSample:
