@@ -75,6 +75,13 @@ class Engine:
     def ood_threshold(self) -> float:
         return float(self.model.ood.threshold) if self.model.ood is not None else 0.0
 
+    def reads_as(self, text: str) -> str:
+        """`text` as the tokenizer's normaliser passes it on (lower case, accents stripped, for the
+        bundled encoder): two texts that read the same get the same token ids, so the same model
+        outputs. The answer cache's key (server/cache.py)."""
+        normalizer = self.model.encoder.tokenizer.normalizer
+        return text if normalizer is None else normalizer.normalize_str(text)
+
     # -- the three stages ----------------------------------------------------------------------
 
     def tokenize(self, texts: Sequence[str]) -> list[Encoding]:

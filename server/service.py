@@ -236,11 +236,11 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         engine = self.runner.current
         if type(request) is ANALYZE_REQUEST and request.alternatives:
             result = await self._nbest(request, text, options, context, engine, capture, waited)
-        elif (cached := self.cache.get(text, options, engine.version)) is not None:
+        elif (cached := self.cache.get(text, options, engine)) is not None:
             result = Result(cached, cache_hit=True)
         else:
             result = await self.runner.submit(text, options, context.time_remaining(), waited)
-            self.cache.put(text, options, result.analysis)
+            self.cache.put(text, options, result.analysis, engine)
             if self.capture is not None and capture:  # cache hits are repeats: captured once, when computed
                 self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
@@ -280,11 +280,11 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
 
     async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None,
                                   waited_s: float) -> Result:
-        cached = self.cache.get(text, options, engine.version)
+        cached = self.cache.get(text, options, engine)
         if cached is not None:
             return Result(cached, cache_hit=True)
         result = await self.runner.submit(text, options, remaining_s, waited_s)
-        self.cache.put(text, options, result.analysis)
+        self.cache.put(text, options, result.analysis, engine)
         return result
 
     @unary("Analyze")
