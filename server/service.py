@@ -141,14 +141,20 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
     context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
     trace = {"request_id": request_id}
     try:
+        message = ""
         try:
             servicer.drain.enter(rpc)
             entered = True
             yield trace
-            return
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
             code, message = status_of(exc)
-        await context.abort(code, message)
+        if (remaining := context.time_remaining()) is not None and remaining <= 0:
+            # grpc ends the call with DEADLINE_EXCEEDED itself; an answer or status sent now may
+            # meet the call already closed in its core, which grpc logs as an error traceback
+            code = grpc.StatusCode.DEADLINE_EXCEEDED
+            raise asyncio.CancelledError
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, message)
     except asyncio.CancelledError:
         code = _gone(context) if code is grpc.StatusCode.OK else code
         raise
