@@ -17,6 +17,7 @@ import os
 import signal
 import stat
 from pathlib import Path
+from typing import Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -46,9 +47,11 @@ ADMIN_METHODS = ("ReloadModel", "GetModelInfo")
 
 
 class App:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None):
+    def __init__(self, settings: Settings, metrics: Metrics | None = None,
+                 on_ready: Callable[[], None] | None = None):
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.on_ready = on_ready  # called once serving (a --workers supervisor's start handshake)
         self.port: int | None = None  # the TCP port bound (useful with --listen HOST:0)
         self.forced = False
         self.server: grpc.aio.Server | None = None
@@ -126,6 +129,8 @@ class App:
         for name in ("", SERVICE_NAME):
             await self.health.set(name, SERVING)
         self.started.set()
+        if self.on_ready is not None:
+            self.on_ready()
         rows = f", {engine.model.row_threads} rows at a time" if engine.model.row_threads > 1 else ""
         log.info("serving %s %s on %s at %s (%s, max batch %d%s, queue %d, SLO p95 %s)", engine.model.artifact.name,
                  engine.version, engine.model.provider, ", ".join(addresses), "naive" if s.naive else "batching",
@@ -301,8 +306,9 @@ def serve(settings: Settings) -> int:
     return serve_one(settings)
 
 
-def serve_one(settings: Settings, metrics: Metrics | None = None) -> int:
+def serve_one(settings: Settings, metrics: Metrics | None = None,
+              on_ready: Callable[[], None] | None = None) -> int:
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(App(settings, metrics).run())
+        return runner.run(App(settings, metrics, on_ready).run())

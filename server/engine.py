@@ -49,6 +49,7 @@ class Engine:
         self.model = model
         self.path = path
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
+        self._normalizer = model.encoder.tokenizer.normalizer  # each read of the attribute builds a new wrapper
         domain = model.artifact.domain
         try:  # a bad domain config fails at load, naming the file, never at request time
             validate_templates(domain, model.labels.intents)
@@ -79,8 +80,7 @@ class Engine:
         """`text` as the tokenizer's normaliser passes it on (lower case, accents stripped, for the
         bundled encoder): two texts that read the same get the same token ids, so the same model
         outputs. The answer cache's key (server/cache.py)."""
-        normalizer = self.model.encoder.tokenizer.normalizer
-        return text if normalizer is None else normalizer.normalize_str(text)
+        return text if self._normalizer is None else self._normalizer.normalize_str(text)
 
     # -- the three stages ----------------------------------------------------------------------
 

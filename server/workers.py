@@ -5,7 +5,11 @@ Each worker is a whole server (its own onnxruntime session, batcher and event lo
 SO_REUSEPORT, so the kernel spreads new connections across them; this is the one place where
 port sharing is wanted, and the port is first checked free without it, so a port another
 program holds is still a one-line error. The supervisor:
-- starts the workers and restarts one that dies unexpectedly (after a short pause);
+- starts the workers and restarts one that dies unexpectedly (after a short pause). Each worker
+  says when it serves; one that exits before it does could not start (a corrupt artifact, a bad
+  domain): at the server's start that stops the whole server with the worker's one-line error
+  and exit code 2, as `intentd serve` without workers would, instead of restarting it forever;
+  later (a restart) it is tried again after a pause that doubles each time, up to a minute;
 - forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker;
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
   histograms add up across workers; gauges are per worker, labelled by pid).
@@ -25,10 +29,16 @@ import tempfile
 import threading
 import time
 
+from intentd.errors import IntentdError
+
 from .config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
-RESTART_PAUSE_S = 1.0
+RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
+MAX_RESTART_PAUSE_S = 60.0
+POLL_S = 0.2
+STOP_WAIT_S = 30.0  # for the other workers to stop after one could not start
+EXIT_START_FAILED = 2  # as the CLI's for any error it reports
 
 
 def free_port(listen: str) -> tuple[str, int]:
@@ -47,8 +57,10 @@ def free_port(listen: str) -> tuple[str, int]:
         return host, probe.getsockname()[1]
 
 
-def _worker(settings: Settings, index: int) -> None:
+def _worker(settings: Settings, index: int, ready, errors) -> None:
     """A worker process: one whole server. Metrics go to the shared multiprocess directory.
+    `ready` (an Event) is set once it serves; a start that fails for a reason the user can fix
+    puts (index, its one-line message) on `errors` for the supervisor to report.
 
     Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
@@ -59,7 +71,12 @@ def _worker(settings: Settings, index: int) -> None:
 
     threading.Thread(target=_drain_when_orphaned, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
-    raise SystemExit(serve_one(settings, Metrics()))
+    try:
+        code = serve_one(settings, Metrics(), on_ready=ready.set)
+    except (IntentdError, OSError) as exc:
+        errors.put((index, str(exc)))
+        code = EXIT_START_FAILED
+    raise SystemExit(code)
 
 
 def _drain_when_orphaned(parent: int) -> None:
@@ -78,11 +95,23 @@ def supervise(settings: Settings) -> int:
     context = multiprocessing.get_context("spawn")
     stopping = False
     signals_seen = 0
+    readies = [context.Event() for _ in range(settings.workers)]
+    errors = context.SimpleQueue()
+    reasons: dict[int, str] = {}
 
     def start(index: int):
-        process = context.Process(target=_worker, args=(worker_settings, index), name=f"intentd-worker{index}")
+        readies[index] = context.Event()
+        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], errors),
+                                  name=f"intentd-worker{index}")
         process.start()
+        log.info("worker %d started (pid %d)", index, process.pid)
         return process
+
+    def reason(index: int, exitcode: int | None) -> str:
+        while not errors.empty():
+            i, message = errors.get()
+            reasons[i] = message
+        return reasons.pop(index, f"it exited with {exitcode}")
 
     workers = [start(i) for i in range(settings.workers)]
     log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
@@ -102,15 +131,35 @@ def supervise(settings: Settings) -> int:
     try:
         if settings.metrics_port:
             http = _serve_metrics(settings)
+        starting = True  # until every worker has served once
+        failed_starts = [0] * settings.workers
+        restart_at: dict[int, float] = {}
         while True:
+            time.sleep(POLL_S)
+            starting = starting and not all(ready.is_set() for ready in readies)
+            now = time.monotonic()
             for i, process in enumerate(workers):
-                process.join(timeout=0.2)
-                if process.exitcode is None or stopping:
+                if stopping or process.exitcode is None:
                     continue
-                log.error("worker %d exited with %s; restarting it", i, process.exitcode)
+                if i in restart_at:  # dead, waiting for its pause to end
+                    if now >= restart_at[i]:
+                        del restart_at[i]
+                        workers[i] = start(i)
+                    continue
                 _mark_dead(process.pid)
-                time.sleep(RESTART_PAUSE_S)
-                workers[i] = start(i)
+                if readies[i].is_set():
+                    failed_starts[i] = 0
+                    log.error("worker %d exited with %s; restarting it", i, process.exitcode)
+                else:
+                    why = reason(i, process.exitcode)
+                    if starting:
+                        _stop_all(workers)
+                        raise IntentdError(f"worker {i} could not start: {why}")
+                    failed_starts[i] += 1
+                pause = min(MAX_RESTART_PAUSE_S, RESTART_PAUSE_S * 2 ** failed_starts[i])
+                if failed_starts[i]:
+                    log.error("worker %d could not start again (%s); next try in %.0f s", i, why, pause)
+                restart_at[i] = now + pause
             if stopping and all(p.exitcode is not None for p in workers):
                 break
     finally:
@@ -122,6 +171,19 @@ def supervise(settings: Settings) -> int:
     codes = [p.exitcode for p in workers]
     log.info("workers stopped (exit codes %s)", codes)
     return 0 if all(code == 0 for code in codes) else 1
+
+
+def _stop_all(workers: list) -> None:
+    """SIGTERM to every worker still running (each drains), then wait; SIGKILL what is left."""
+    for process in workers:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_WAIT_S
+    for process in workers:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _mark_dead(pid: int | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import trustme
 
 from intentd.loadtest.cli import main as loadtest_main
 
-from servers import WAIT_S, ThreadServer, pb2, pb2_grpc, wait_for
+from servers import WAIT_S, ThreadServer, copy_artifact, pb2, pb2_grpc, wait_for
 from test_server_lifecycle import free_tcp_port, scrape
 
 
@@ -176,6 +177,47 @@ def test_two_workers_share_one_port(banking_artifact, tmp_path):
     per_worker = [server.log.count(f"worker{i} intentd.access") for i in range(2)]
     assert sum(per_worker) == n and min(per_worker) > 0, per_worker  # both workers answered
     assert "Warning" not in server.log, server.log  # e.g. prometheus-client's, on a gauge it cannot clear
+
+
+def _corrupt(artifact) -> None:
+    graph = artifact / "model.int8.onnx"
+    graph.write_bytes(graph.read_bytes()[:1000])  # its SHA-256 no longer matches the manifest
+
+
+def test_workers_that_cannot_start_stop_the_server_with_one_line(banking_artifact, tmp_path):
+    """A corrupt artifact: the server exits at once with exit code 2 and the worker's one-line
+    reason, as one worker would, instead of restarting its workers forever."""
+    artifact = tmp_path / "corrupt"
+    copy_artifact(banking_artifact, artifact)
+    _corrupt(artifact)
+    with Supervisor(artifact) as server:
+        rc = server.proc.wait(WAIT_S)
+        server.reader.join(WAIT_S)
+    assert rc == 2, server.log
+    assert server.log.strip().splitlines()[-1].startswith("intentd: error: worker "), server.log
+    assert "could not start: " in server.log and "corrupt (SHA-256" in server.log
+    assert "Traceback" not in server.log and "restarting" not in server.log, server.log
+
+
+def test_a_worker_that_cannot_restart_is_retried_while_the_other_serves(banking_artifact, tmp_path):
+    """After the start, a worker that dies is restarted; one whose restart fails (its artifact
+    was corrupted on disk meanwhile) is tried again after doubling pauses, and the other keeps
+    answering."""
+    artifact = tmp_path / "banking"
+    copy_artifact(banking_artifact, artifact)
+    with Supervisor(artifact) as server:
+        server.wait_until_serving()
+        _corrupt(artifact)
+        pid = int(re.search(r"worker 0 started \(pid (\d+)\)", server.log).group(1))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: server.log.count("could not start again") >= 2, "two failed restarts")
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+            reply = pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text="what is my balance"),
+                                                           timeout=WAIT_S)
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert reply.intents
+    assert "next try in 2 s" in server.log and "next try in 4 s" in server.log, server.log
+    assert rc == 1, server.log  # one worker could not run
 
 
 def test_ctrl_c_drains_workers_once(banking_artifact):
