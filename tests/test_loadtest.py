@@ -752,6 +752,11 @@ def test_load_texts(tmp_path):
     path.write_text("\n \n")
     with pytest.raises(TextsError, match="has no texts"):
         load_texts(path)
+    path.write_bytes("\ufeffhello\n".encode() + b"caf\xe9 au lait\n")  # Latin-1, not UTF-8, on line 2
+    with pytest.raises(TextsError, match=r"data.jsonl:2: not valid UTF-8 \(invalid continuation byte at byte 12\)"):
+        load_texts(path)
+    path.write_bytes("\ufeffhello\n".encode())
+    assert load_texts(path) == ["hello"]  # a leading byte-order mark is not text
 
 
 def test_header_cache_follows_the_hpack_dynamic_table():
