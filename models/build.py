@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from intentd import __version__
 from intentd.errors import IntentdError
 from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER, RawSet, calibrate, intent_targets, run_raw
 from intentd.models.data.checks import check_training_data
+from intentd.models.data.domain import load_domain
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
 from intentd.models.export import (
@@ -83,7 +83,7 @@ def build(options: BuildOptions) -> dict:
     started = time.perf_counter()
     splits = load_splits(options.data)
     domain_path = options.domain or (options.data / "domain.yaml")
-    domain = _load_domain(domain_path) if domain_path.is_file() else None
+    domain = load_domain(domain_path) if domain_path.is_file() else None
     if options.domain and domain is None:
         raise DataError("domain file not found", options.domain)
     for line in check_training_data(splits, domain, domain_path, strict=options.strict):
@@ -238,16 +238,6 @@ def write_manifest(root: Path, manifest: dict) -> None:
     tmp = root / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(root / MANIFEST)
-
-
-def _load_domain(path: Path) -> dict:
-    try:
-        domain = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"invalid YAML ({exc})", path) from None
-    if not isinstance(domain, dict) or "intents" not in domain:
-        raise DataError("a domain file needs a top-level 'intents' mapping", path)
-    return domain
 
 
 def _check_domain(domain: dict, path: Path, intents: set[str]) -> None:

@@ -161,6 +161,13 @@ def test_settings_yaml_and_errors(tmp_path):
     yml.write_text("model: /a\nbogus: 1\n")
     with pytest.raises(ConfigError, match="unknown setting 'bogus'"):
         Settings.from_sources(env={}, config_file=yml)
+    yml.write_text("model: /a\nlisten: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"serve.yaml: not valid YAML at line 3 \(expected ',' or '\]', but got "
+                                          r"'<stream end>'\)$"):  # one line, not the parser's quote of the file
+        Settings.from_sources(env={}, config_file=yml)
+    yml.write_bytes(b"model: /a\nlisten: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"serve.yaml: not valid UTF-8 \(invalid continuation byte at byte 21\)"):
+        Settings.from_sources(env={}, config_file=yml)
     with pytest.raises(ConfigError, match="INTENTD_MAX_QUEUE"):
         Settings.from_sources({"model": "/a"}, env={"INTENTD_MAX_QUEUE": "lots"})
     with pytest.raises(ConfigError, match="no model"):

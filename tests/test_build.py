@@ -325,6 +325,15 @@ def test_bad_data_dir_is_a_clear_cli_error(tmp_path: Path):
     assert "train.jsonl:2" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_domain_file_that_is_not_yaml_names_its_line_before_training(tmp_path: Path):
+    shutil.copytree(BANKING, tmp_path / "data")
+    (tmp_path / "data" / "domain.yaml").write_text("intents:\n  check_balance: {response: [oops\n")
+    proc = intentd("train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "a"), check=False)
+    assert proc.returncode == 2 and "epoch" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"intentd: error: {tmp_path / 'data' / 'domain.yaml'}:3: invalid YAML: expected ',' or ']', but got '<stream end>'"]
+
+
 def test_lora_option_trains_and_exports(tiny_base: Path, tmp_path: Path):
     out = tmp_path / "lora"
     intentd("train", "--data", str(BANKING), "--out", str(out), "--base", str(tiny_base), "--epochs", "1",
