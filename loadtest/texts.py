@@ -7,10 +7,11 @@ traffic, repeats and all; without --texts the run sends generated, never-repeate
 
 from __future__ import annotations
 
-import codecs
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from intentd.textfile import NotUtf8, read_utf8
 
 from .errors import TextsError
 
@@ -68,16 +69,11 @@ def _lines(path: Path):
             yield from _lines(split)
         return
     try:
-        data = Path(path).read_bytes()
+        lines = read_utf8(path).splitlines()
     except OSError as exc:
         raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
-    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0  # a leading BOM is not text
-    try:
-        lines = data[bom:].decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        at = bom + exc.start
-        number = data[:at].count(b"\n") + 1
-        raise TextsError(f"{path}:{number}: not valid UTF-8 ({exc.reason} at byte {at})") from None
+    except NotUtf8 as exc:
+        raise TextsError(f"{path}:{exc.line}: {exc}") from None
     for number, line in enumerate(lines, start=1):
         if line.strip():
             yield path, number, line.strip()

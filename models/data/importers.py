@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from intentd.textfile import NotUtf8, read_utf8
+
 from .checks import Finding, check_domain, check_examples, fail_on, format_findings
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
@@ -207,15 +209,11 @@ def format_summary(result: ImportResult) -> str:
 def _read_text(path: Path) -> str:
     """Strict UTF-8 with the line of the first bad byte; a leading BOM is not content."""
     try:
-        raw = path.read_bytes()
+        return read_utf8(path)
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path) from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, line) from exc
-    return text[1:] if text.startswith("\ufeff") else text
+    except NotUtf8 as exc:
+        raise DataError(str(exc), path, exc.line) from exc
 
 
 def _find_splits(folder: Path, suffix: str, is_kind: Callable[[Path], bool]) -> dict[str, Path]:
