@@ -93,6 +93,7 @@ class Runner(Protocol):
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result: ...
     def waiting(self, owner: object) -> bool: ...
+    def idle_s(self) -> float: ...
     async def close(self) -> None: ...
 
 
@@ -177,8 +178,14 @@ class Batcher:
         return any(entry.options.owner is owner for entry in self._pending)
 
     @property
-    def _idle(self) -> bool:
+    def idle(self) -> bool:
+        """Nothing admitted and unanswered, no batch running, the model not held."""
         return self.in_system == 0 and not self._batches and not self._held
+
+    def idle_s(self) -> float:
+        """How long the server has been idle (0 while it is not): a call read now, after a while
+        with nothing to do, cannot have waited long for the event loop (server/transit.py)."""
+        return asyncio.get_running_loop().time() - self._idle_since if self.idle else 0.0
 
     def expected_wait_s(self, loop_time: float) -> float:
         """Predicted time from now until a request admitted now is answered."""
@@ -205,7 +212,7 @@ class Batcher:
             self.metrics.expired.labels("admission").inc()
             raise DeadlineUnmeetable("deadline already passed on arrival")
         budget = budget_s(remaining_s, self.settings, waited_s)
-        if budget is not None and not self._idle:
+        if budget is not None and not self.idle:
             if budget <= 0:  # its wait to be read used the budget up (an idle server still answers)
                 self.metrics.shed.labels("waited").inc()
                 raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
@@ -228,7 +235,7 @@ class Batcher:
         # own batch, run here, without the scheduler's hops (each a pass of the event loop on a
         # cold core). Not right after an answer: requests of a burst that gRPC holds unread
         # would each find the server idle and run one by one on the loop, unseen by admission
-        inline = (self._idle and now - self._idle_since > INLINE_AFTER_IDLE_S
+        inline = (self.idle and now - self._idle_since > INLINE_AFTER_IDLE_S
                   and self.arrivals.quiet_for(self.timing.forward_s([entry.n_tokens]), now))
         self.in_system += 1
         self.metrics.in_progress.set(self.in_system)
@@ -446,6 +453,7 @@ class DirectRunner:
         self.settings = settings
         self.metrics = metrics
         self.in_system = 0
+        self._idle_since = float("-inf")  # time.monotonic() when in_system last fell to 0
         self._pool = named_pool(1, "intentd-naive")
         self._closed = False
 
@@ -457,6 +465,9 @@ class DirectRunner:
 
     def waiting(self, owner: object) -> bool:
         return False  # every request starts at once
+
+    def idle_s(self) -> float:
+        return time.monotonic() - self._idle_since if self.in_system == 0 else 0.0
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result:
@@ -473,6 +484,8 @@ class DirectRunner:
             elapsed = time.perf_counter() - start
         finally:
             self.in_system -= 1
+            if self.in_system == 0:
+                self._idle_since = time.monotonic()
         self.metrics.forward.observe(elapsed)
         self.metrics.batch_size.observe(1)
         if isinstance(result, Exception):

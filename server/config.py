@@ -58,6 +58,10 @@ class Settings:
                                         "--slo-p95-ms: past capacity it may be answered after the SLO, within its "
                                         "deadline, instead of refused (for callers whose deadlines say what they "
                                         "can wait; requests without one keep the SLO)")
+    deadline_wait: bool = _opt(True, "read how long a call without an x-request-start stamp waited before its "
+                                     "handler from its deadline, per connection and method, once its calls' "
+                                     "deadlines prove alike (server/transit.py); off for callers whose deadlines "
+                                     "vary by up to ~25 ms (a gateway passing its callers' deadlines on)")
     slo_transport_ms: float = _opt(3.0, "the part of --slo-p95-ms the server cannot time (gRPC before and after "
                                         "the handler, the network, the caller): an answer later than the rest "
                                         "counts as late when admission adapts", "MS")

@@ -71,8 +71,11 @@ class Metrics:
         for reason in ("queue_full", "budget", "waited"):
             self.shed.labels(reason)
         self.transit = Histogram("intentd_transit_seconds", "Time a request waited before its handler ran, by "
-                                 "the caller's x-request-start stamp less its connection's floor (stamped "
-                                 "requests only)", buckets=LATENCY_BUCKETS, registry=r)
+                                 "the caller's x-request-start stamp or its deadline, less its connection's "
+                                 "floor (requests whose wait could be read)", ["by"], buckets=LATENCY_BUCKETS,
+                                 registry=r)
+        for by in ("stamp", "deadline"):
+            self.transit.labels(by)
         self.expired = Counter("intentd_expired", "Requests refused or dropped for their deadline", ["stage"],
                                registry=r)
         self.cancelled = Counter("intentd_cancelled", "Queued requests dropped because the caller went away",

@@ -40,7 +40,7 @@ from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidReque
                      ReloadRefused, ServiceError)
 from .metrics import Metrics
 from .stream import VoiceStream
-from .transit import TransitClock
+from .transit import DeadlineClock, TransitClock
 
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
@@ -221,6 +221,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.drain = Drain()
         self._slo_s = settings.own_slo_s  # what the server's own clock can judge
         self.transit = TransitClock()  # what the caller's clock adds before it (x-request-start)
+        self.deadlines = DeadlineClock()  # the same, from the deadline of a caller that sends no stamp
 
     async def _answer(self, request, context, trace: dict, to_proto, admitted=None, capture: bool = True):
         """The shared path: validate, try the cache, else queue for a batch; then convert.
@@ -232,9 +233,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             request = parsed(request)
             text, options = admit(request, max_chars=self.settings.max_text_chars,
                                   default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
-            if (stamped := self.transit.waited_s(context)) is not None:
-                waited = stamped
-                self.metrics.transit.observe(waited)
+            if (measured := self._waited_s(context, to_proto.__name__)) is not None:
+                waited = measured
         else:
             text, options = admitted
         if options.session_id:
@@ -256,6 +256,19 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             trace["intent"] = result.analysis.prediction.intent
             trace["escalation"] = result.analysis.escalation.reason
         return to_proto(result.analysis, convert.timing(result, total_s, waited), engine.ood_threshold)
+
+    def _waited_s(self, context, rpc: str) -> float | None:
+        """How long a unary call waited before its handler ran, by its stamp, else its deadline
+        (server/transit.py); None when neither tells."""
+        if (stamped := self.transit.waited_s(context)) is not None:
+            self.metrics.transit.labels("stamp").observe(stamped)
+            return stamped
+        if not self.settings.deadline_wait or (remaining := context.time_remaining()) is None:
+            return None
+        waited = self.deadlines.waited_s(f"{context.peer()} {rpc}", remaining, self.runner.idle_s())
+        if waited is not None:
+            self.metrics.transit.labels("deadline").observe(waited)
+        return waited
 
     async def _nbest(self, request, text: str, options, context, engine, capture: bool,
                      waited: float) -> Result:

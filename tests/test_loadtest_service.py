@@ -12,6 +12,7 @@ import pytest
 from conftest import BANKING
 from intentd.loadtest import cli
 from intentd.loadtest.report import format_text
+from intentd.server.transit import TRUST_AFTER
 from servers import ThreadServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -40,13 +41,18 @@ def test_gate_on_the_real_server(banking_artifact, capsys):
         assert server_ms["queue_wait"]["p50"] <= server_ms["total"]["p50"]
         assert server_ms["total"]["p50"] <= result["latency_ms"]["p99"]
         # every request (the warm-up's included) carried its send time, unless told not to
-        stamped = server.metric("intentd_transit_seconds_count")
+        stamped = server.metric("intentd_transit_seconds_count", {"by": "stamp"})
         assert stamped == result["sent"] + 5 and result["client"]["request_start"]
         assert server_ms["transit"]["p99"] >= server_ms["transit"]["p50"] >= 0  # the server read the stamps
+        assert server.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 0  # a stamp comes first
         code, result, err = loadtest(capsys, *target, *texts, *load, "--no-request-start")
         assert code == 0, err
-        assert server.metric("intentd_transit_seconds_count") == stamped and not result["client"]["request_start"]
-        assert result["server_ms"]["transit"] is None and result["server_ms"]["forward"]["p50"] > 0
+        assert server.metric("intentd_transit_seconds_count", {"by": "stamp"}) == stamped
+        assert not result["client"]["request_start"] and result["server_ms"]["forward"]["p50"] > 0
+        # each call still carried the same 1 s deadline: once its calls read by an idle server
+        # agreed, the deadlines were the clock
+        by_deadline = server.metric("intentd_transit_seconds_count", {"by": "deadline"})
+        assert result["sent"] - 15 <= by_deadline <= result["sent"] + 5 - (TRUST_AFTER - 1)
         # An impossible SLO fails the gate, with the reason on the last line.
         code, result, err = loadtest(capsys, *target, *texts, *load, "--slo-p95-ms", "0.001")
         assert code == 1 and result["errors"] == {}

@@ -1,14 +1,17 @@
-"""A caller's send-time stamp (x-request-start): the wait before the handler counts against the budget."""
+"""A caller's send-time stamp (x-request-start), or its deadline: the wait before the handler counts
+against the budget."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import grpc
 import pytest
 
 from intentd.protogen import import_stubs
-from intentd.server.transit import TransitClock, parse_stamp
+from intentd.server.transit import (MAX_DISAGREEING, PAUSE_S, QUIET_AFTER_S, RECENT, TRUST_AFTER, DeadlineClock,
+                                   TransitClock, parse_stamp)
 
 from servers import ThreadServer, wait_for
 
@@ -59,6 +62,54 @@ def test_the_table_of_connections_stays_bounded():
     assert len(clock._floors) <= 8
 
 
+QUIET, BUSY = 1.0, 0.0  # how long the server had been idle when a call was read
+
+
+def test_a_connections_deadlines_are_its_clock_once_they_agree_on_an_idle_server():
+    clock = DeadlineClock()
+    # calls read by a busy server build no trust: their shortfall may be a real wait; nor do calls
+    # read just as it fell idle (it may have been sending answers while they waited)
+    for i in range(2 * TRUST_AFTER):
+        assert clock.waited_s("a", 1.0, BUSY if i % 2 else QUIET_AFTER_S / 2) is None
+    for i in range(TRUST_AFTER - 1):
+        assert clock.waited_s("a", 1.0, QUIET) is None
+    assert clock.waited_s("a", 1.0, QUIET) == 0.0
+    # from now on the shortfall from the usual time left is the wait, busy or not
+    assert clock.waited_s("a", 0.92, BUSY) == pytest.approx(0.08)
+    assert clock.waited_s("b", 0.5, BUSY) is None  # another connection or method: its own
+    # a timeout gRPC rounded up a step waited nothing, and does not become the usual
+    assert clock.waited_s("a", 1.01, QUIET) == 0.0
+    assert clock.waited_s("a", 0.95, BUSY) == pytest.approx(0.05)
+    # one pause of the whole process (an idle server's loop held up) does not end the trust
+    assert clock.waited_s("a", 0.9, QUIET) == pytest.approx(0.1)
+    assert clock.waited_s("a", 0.95, BUSY) == pytest.approx(0.05)
+
+
+def test_a_connection_whose_deadlines_vary_is_not_judged_by_them():
+    clock = DeadlineClock()
+    for _ in range(TRUST_AFTER):
+        clock.waited_s("gateway", 1.0, QUIET)
+    # an idle server did not keep these calls waiting: this caller's deadlines vary
+    for remaining in (0.7, 0.45, 0.9):
+        clock.waited_s("gateway", remaining, QUIET)
+    assert clock.waited_s("gateway", 0.9, BUSY) is None
+    # ... until at most MAX_DISAGREEING of its last RECENT quiet calls did
+    for _ in range(RECENT - MAX_DISAGREEING - 1):
+        assert clock.waited_s("gateway", 1.0, QUIET) is None
+    assert clock.waited_s("gateway", 1.0, QUIET) == 0.0
+    # deadlines a little apart (under PAUSE_S) are read as one clock
+    for i in range(TRUST_AFTER):
+        clock.waited_s("jitter", 1.0 - (i % 2) * PAUSE_S * 0.8, QUIET)
+    assert clock.waited_s("jitter", 0.95, BUSY) == pytest.approx(0.05)
+
+
+def test_the_table_of_deadline_clocks_stays_bounded():
+    clock = DeadlineClock(max_connections=8)
+    for i in range(100):
+        clock.waited_s(f"peer-{i}", 1.0, QUIET)
+    assert len(clock._known) == 8 and "peer-99" in clock._known
+
+
 @pytest.fixture()
 def slo_server(banking_artifact):
     with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25) as srv:
@@ -84,7 +135,7 @@ def test_a_request_whose_wait_spent_its_budget_is_shed_by_a_busy_server_and_answ
     assert "before the server could read it" in shed.value.details()
     assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 1
     # an idle server answers it: shedding it would spare no one any work
-    wait_for(lambda: slo_server.app.runner._idle, "the model to be free")
+    wait_for(lambda: slo_server.app.runner.idle, "the model to be free")
     reply = stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), metadata=stamped(0.080), timeout=30)
     assert reply.intents[0].name == "check_balance"
     assert reply.timing.transit_us >= 60_000  # the wait it reports: the stamp less the connection's floor
@@ -92,5 +143,73 @@ def test_a_request_whose_wait_spent_its_budget_is_shed_by_a_busy_server_and_answ
     reply = stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), metadata=(("x-request-start", "soon"),),
                          timeout=30)
     assert reply.intents[0].name == "check_balance" and reply.timing.transit_us == 0
-    assert slo_server.metric("intentd_transit_seconds_count") == 5
+    assert slo_server.metric("intentd_transit_seconds_count", {"by": "stamp"}) == 5
     assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 1
+
+
+def block_event_loop(server, seconds: float) -> None:
+    """Keep the server's event loop busy for `seconds` from now, as a flood of calls would: calls
+    sent meanwhile wait in gRPC's core before any of intentd's code sees them."""
+    blocked = threading.Event()
+
+    def block() -> None:
+        blocked.set()
+        time.sleep(seconds)
+    server.loop.call_soon_threadsafe(block)
+    assert blocked.wait(5)
+
+
+def test_a_call_that_waited_for_the_event_loop_is_shed_by_its_deadline_without_a_stamp(slo_server):
+    request = pb2.AnalyzeRequest(text="what is my balance")
+    stub = slo_server.stub
+    # one by one on an idle server: the same timeout, the same time left (gRPC sends a timeout
+    # under a second to the millisecond, 1-10 s in 10 ms steps)
+    for _ in range(TRUST_AFTER):
+        time.sleep(QUIET_AFTER_S)
+        stub.Analyze(request, timeout=0.9)
+    release = slo_server.hold_model()
+    try:
+        block_event_loop(slo_server, 0.08)
+        with pytest.raises(grpc.RpcError) as shed:
+            stub.Analyze(request, timeout=0.9)
+    finally:
+        release.set()
+    assert shed.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "before the server could read it" in shed.value.details()
+    assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 1
+    # an idle server answers such a call, and says how long it waited
+    wait_for(lambda: slo_server.app.runner.idle, "the model to be free")
+    block_event_loop(slo_server, 0.08)
+    reply = stub.Analyze(request, timeout=0.9)
+    assert reply.intents[0].name == "check_balance" and reply.timing.transit_us >= 40_000
+    assert slo_server.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 3
+    assert slo_server.metric("intentd_transit_seconds_count", {"by": "stamp"}) == 0
+
+
+def test_a_caller_whose_deadlines_vary_is_not_shed_for_them(slo_server):
+    request = pb2.AnalyzeRequest(text="what is my balance")
+    stub = slo_server.stub
+    for i in range(TRUST_AFTER + MAX_DISAGREEING + 1):  # a gateway's deadlines, on an idle server
+        time.sleep(QUIET_AFTER_S)
+        stub.Analyze(request, timeout=0.9 - 0.05 * (i % 5))
+    release = slo_server.hold_model()
+    try:
+        call = stub.Analyze.future(request, timeout=0.85)
+        time.sleep(0.1)
+    finally:
+        release.set()
+    assert call.result().intents[0].name == "check_balance"
+    assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 0
+    assert slo_server.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 0
+
+
+def test_deadline_waits_can_be_turned_off(banking_artifact):
+    request = pb2.AnalyzeRequest(text="what is my balance")
+    with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25, deadline_wait=False) as server:
+        for _ in range(TRUST_AFTER):
+            time.sleep(QUIET_AFTER_S)
+            server.stub.Analyze(request, timeout=0.9)
+        block_event_loop(server, 0.08)
+        reply = server.stub.Analyze(request, timeout=0.9)
+        assert reply.intents[0].name == "check_balance" and reply.timing.transit_us == 0
+        assert server.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 0
