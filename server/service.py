@@ -233,7 +233,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             request = parsed(request)
             text, options = admit(request, max_chars=self.settings.max_text_chars,
                                   default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
-            if (measured := self._waited_s(context, to_proto.__name__)) is not None:
+            if (measured := self._waited_s(context, to_proto.__name__)) is not None:  # one converter a method
                 waited = measured
         else:
             text, options = admitted
