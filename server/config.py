@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from intentd.errors import IntentdError
+from intentd.textfile import NotUtf8, read_utf8
 
 ENV_PREFIX = "INTENTD_"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -310,11 +311,11 @@ def _convert(name: str, raw: Any, source: str) -> Any:
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise ConfigError(f"--config {path}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"--config {path}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except NotUtf8 as exc:
+        raise ConfigError(f"--config {path}:{exc.line}: {exc}") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except tomllib.TOMLDecodeError as exc:

@@ -166,7 +166,7 @@ def test_settings_yaml_and_errors(tmp_path):
                                           r"'<stream end>'\)$"):  # one line, not the parser's quote of the file
         Settings.from_sources(env={}, config_file=yml)
     yml.write_bytes(b"model: /a\nlisten: caf\xe9\n")
-    with pytest.raises(ConfigError, match=r"serve.yaml: not valid UTF-8 \(invalid continuation byte at byte 21\)"):
+    with pytest.raises(ConfigError, match=r"serve.yaml:2: not valid UTF-8 \(invalid continuation byte at byte 21\)"):
         Settings.from_sources(env={}, config_file=yml)
     with pytest.raises(ConfigError, match="INTENTD_MAX_QUEUE"):
         Settings.from_sources({"model": "/a"}, env={"INTENTD_MAX_QUEUE": "lots"})

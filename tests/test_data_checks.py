@@ -296,6 +296,16 @@ def test_invalid_domain_yaml_is_an_error_even_without_strict(tmp_path, capsys, c
     assert not (tmp_path / "out").exists()
 
 
+def test_a_domain_yaml_that_is_not_utf8_names_the_line(tmp_path, capsys):
+    src = source(tmp_path, clean_rows(), DOMAIN)
+    raw = (src / "domain.yaml").read_bytes().split(b"\n")
+    raw[3] += b" caf\xe9"  # Latin-1 on line 4
+    (src / "domain.yaml").write_bytes(b"\n".join(raw))
+    code, out, err = import_(capsys, src, tmp_path / "out")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"intentd: error: {src / 'domain.yaml'}:4: not valid UTF-8 (")
+
+
 # ------------------------------------------------------------------------------------ train
 
 

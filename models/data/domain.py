@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from intentd.errors import IntentdError
+from intentd.textfile import NotUtf8, read_utf8
 
 from .schema import DataError
 
@@ -29,11 +30,11 @@ def load_domain(path: str | Path) -> dict:
     """Read and validate a domain file; DataError naming the file (and line) when it is wrong."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path)
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path) from exc
+    except NotUtf8 as exc:
+        raise DataError(str(exc), path, exc.line) from None
     try:
         domain = yaml.safe_load(text)
     except yaml.YAMLError as exc:
