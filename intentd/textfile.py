@@ -1,6 +1,6 @@
 """A user's text file read strictly: UTF-8 or a clear error naming the line of the first bad byte;
-a leading byte-order mark is not content. Shared by `intentd data import` and `intentd loadtest
---texts`, which word the error each in its own way."""
+a leading byte-order mark is not content. Shared by `intentd data import`, domain.yaml, `intentd
+serve --config` and `intentd loadtest --texts`, which word the error each in its own way."""
 
 from __future__ import annotations
 
