@@ -146,9 +146,22 @@ class DeadlineClock:
         known.left.append(remaining_s)
         usual = heapq.nlargest(3, known.left)[-1]
         waited = max(0.0, usual - remaining_s)
+        if _snapped(waited, usual, remaining_s):
+            waited = 0.0
         if idle_s >= QUIET_AFTER_S:
             known.quiet_short.append(waited >= PAUSE_S)
             known.quiet_seen += 1
         if known.quiet_seen < TRUST_AFTER or sum(known.quiet_short) > MAX_DISAGREEING:
             return None
         return waited
+
+
+def _snapped(waited: float, usual: float, remaining: float) -> bool:
+    """Whether a call whose time left is one wire step short of the usual, at a whole second, is
+    the same timeout sent the other way: gRPC's core sends a timeout of 1-10 s rounded up to 10 ms
+    (100 ms from 10 s), but an exact second as itself, and grpcio's Python client sends 1 s as
+    1,010 ms on most calls and 1,000 ms on a few."""
+    if usual < 1.0:
+        return False
+    step = 0.01 if usual < 10.0 else 0.1
+    return abs(waited - step) < 0.0015 and abs(remaining - round(remaining)) < 0.0015

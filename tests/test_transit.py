@@ -85,6 +85,20 @@ def test_a_connections_deadlines_are_its_clock_once_they_agree_on_an_idle_server
     assert clock.waited_s("a", 0.95, BUSY) == pytest.approx(0.05)
 
 
+def test_a_whole_second_sent_as_itself_is_not_a_wait():
+    clock = DeadlineClock()
+    for _ in range(TRUST_AFTER):  # grpcio's Python client: 1 s arrives as 1.010 s on most calls ...
+        clock.waited_s("py", 1.0098, QUIET)
+    assert clock.waited_s("py", 0.9997, BUSY) == 0.0  # ... and as 1.000 s on a few
+    assert clock.waited_s("py", 0.9898, BUSY) == pytest.approx(0.02)  # a wait is still a wait
+    for _ in range(TRUST_AFTER):
+        clock.waited_s("py30", 30.0998, QUIET)
+    assert clock.waited_s("py30", 29.9996, BUSY) == 0.0
+    for _ in range(TRUST_AFTER):  # under a second, timeouts travel to the millisecond
+        clock.waited_s("short", 0.5, QUIET)
+    assert clock.waited_s("short", 0.49, BUSY) == pytest.approx(0.01)
+
+
 def test_a_connection_whose_deadlines_vary_is_not_judged_by_them():
     clock = DeadlineClock()
     for _ in range(TRUST_AFTER):
