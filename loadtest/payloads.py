@@ -21,7 +21,8 @@ from .http2 import grpc_message
 SERVICE = "IntentService"
 
 #: The server's (queue wait, tokenize, forward, postprocess, total) microseconds, cache hit, and
-#: the microseconds the request waited before its handler ran (0 unless it carried a send-time stamp).
+#: the microseconds the request waited before its handler ran (0 unless the server could read it
+#: from the request's send-time stamp or its deadline).
 Timing = tuple[int, int, int, int, int, bool, int]
 
 

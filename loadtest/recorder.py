@@ -30,8 +30,8 @@ MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 #: The server's timing breakdown, in the order a Timing (payloads.py) carries it.
 SERVER_STAGES = ("queue_wait", "tokenize", "forward", "postprocess")
-#: transit (the wait before the handler ran, from the request's send-time stamp) comes before
-#: the server's total, which starts when the handler does
+#: transit (the wait before the handler ran, from the request's send-time stamp or deadline) comes
+#: before the server's total, which starts when the handler does
 SERVER_PARTS = ("transit", *SERVER_STAGES, "total")
 SERVER_PERCENTILES = (50.0, 95.0, 99.0)
 
@@ -85,7 +85,7 @@ class Recorder:
 
     def server_ms(self) -> dict[str, dict[str, float] | None] | None:
         """p50/p95/p99/mean of each server-reported part in ms (a stage is None when the cache
-        answered everything, transit when no request carried a stamp the server read); None
+        answered everything, transit when the server read no request's wait); None
         when the server sent no timing."""
         if not self.server["total"]:
             return None
