@@ -228,7 +228,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         `admitted`: (text, options) of a request a stream has already validated; `capture`: offer
         the answer to the review file (a stream's partial transcripts are not offered)."""
         start = time.perf_counter()
-        waited = 0.0  # before the handler, by the caller's stamp; a stream's stamp is its start, not this message's
+        # before the handler, by the caller's stamp or deadline (a stream's tell its start, not this message's)
+        waited = 0.0
         if admitted is None:
             request = parsed(request)
             text, options = admit(request, max_chars=self.settings.max_text_chars,
@@ -242,12 +243,9 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         engine = self.runner.current
         if type(request) is ANALYZE_REQUEST and request.alternatives:
             result = await self._nbest(request, text, options, context, engine, capture, waited)
-        elif (cached := self.cache.get(text, options, engine)) is not None:
-            result = Result(cached, cache_hit=True)
         else:
-            result = await self.runner.submit(text, options, context.time_remaining(), waited)
-            self.cache.put(text, options, result.analysis, engine)
-            if self.capture is not None and capture:  # cache hits are repeats: captured once, when computed
+            result = await self._cached_or_computed(text, options, engine, context.time_remaining(), waited)
+            if self.capture is not None and capture and not result.cache_hit:  # a hit is a repeat: captured once
                 self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
         total_s = time.perf_counter() - start
