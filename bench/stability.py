@@ -35,12 +35,14 @@ def analyse(engine, texts: list[str], batch: int = 64) -> list[list]:
     """Each text's analyses, prefix by prefix (the last: the whole text)."""
     from intentd.server.analysis import RequestOptions
 
-    options = RequestOptions(reference_time=REFERENCE_TIME, time_zone="UTC")
+    partial = RequestOptions(reference_time=REFERENCE_TIME, time_zone="UTC", partial=True)
+    final = RequestOptions(reference_time=REFERENCE_TIME, time_zone="UTC")
     spoken = [prefixes(t) for t in texts if t.split()]
     flat = [p for s in spoken for p in s]
+    options = [partial if j < len(s) - 1 else final for s in spoken for j in range(len(s))]  # as the server marks them
     results = []
     for i in range(0, len(flat), batch):
-        results.extend(engine.analyze(flat[i:i + batch], options))
+        results.extend(engine.analyze(flat[i:i + batch], options[i:i + batch]))
     it = iter(results)
     return [[next(it) for _ in s] for s in spoken]
 

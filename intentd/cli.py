@@ -92,6 +92,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"--token-dropout must be in [0, 1) (got {args.token_dropout:g})")
     if args.value_swap is not None and not 0.0 <= args.value_swap <= 1.0:
         raise UsageError(f"--value-swap must be between 0 and 1 (got {args.value_swap:g})")
+    if not 0.0 <= args.partial_utterances <= 1.0:
+        raise UsageError(f"--partial-utterances must be between 0 and 1 (got {args.partial_utterances:g})")
     if not 0.0 <= args.cosine_margin < 1.0:
         raise UsageError(f"--cosine-margin must be in [0, 1) (got {args.cosine_margin:g})")
     if not 0.0 <= args.distill_weight <= 1.0:
@@ -126,6 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         adversarial=args.adversarial,
         token_dropout=args.token_dropout,
         value_swap=args.value_swap,
+        partial_utterances=args.partial_utterances,
         average_last=args.average_last,
         layer_decay=args.layer_decay,
         lora=args.lora,
@@ -190,7 +193,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     engine = Engine.load(args.model, onnx_file=args.onnx_file)
     examples = read_jsonl(args.data)
     if not examples:
-        raise ValueError(f"{args.data}: no examples")
+        raise UsageError(f"{args.data}: no examples to evaluate")
     report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
     if args.plot:
         from intentd.models.plots import eval_plot
@@ -249,6 +252,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from intentd.server.errors import InvalidRequest
     from intentd.server.resolve.resolver import time_zone
 
+    if not 0 <= args.top_k <= 1000:
+        raise UsageError(f"--top-k must be 0 (the default, 5) to 1000 (got {args.top_k})")
+    if args.max_chars < 1:
+        raise UsageError(f"--max-chars must be at least 1 (got {args.max_chars})")
     pb2, _ = import_stubs()
     request = pb2.AnalyzeRequest(text=args.text, top_k=args.top_k, time_zone=args.timezone or "",
                                  locale=args.locale or "")
@@ -300,7 +307,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="intentd", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="intentd", description="intentd: real-time intent and entity service "
+                                     "(train, evaluate, serve, load-test)")
     parser.add_argument("--version", action="version", version=f"intentd {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -383,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="each pass, swap each mention of an open entity type (most of its mentions distinct "
                          "values: names) for another value of its type seen in training with this chance, so "
                          "tags are learnt from context (0: off; default: 0.5 when the data has entity spans)")
+    tr.add_argument("--partial-utterances", type=float, default=TrainConfig.partial_utterances, metavar="P",
+                    help="each pass, this share of the texts also trains as an ASR partial (its first few words, "
+                         "marked as a partial, with the whole utterance's intent), so AnalyzeStream's partials "
+                         "get the final intent's odds and `stable` waits for the words that decide it (0: off)")
     tr.add_argument("--mixup-ood-weight", type=float, default=TrainConfig.mixup_ood_weight, metavar="W",
                     help="weight of outlier exposure on synthetic outliers: sentence embeddings of two "
                          "different intents mixed (0: off)")

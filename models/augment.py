@@ -13,6 +13,7 @@ rerun of the same build trains on the same texts.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from typing import Sequence
 
@@ -68,3 +69,40 @@ class ValueSwap:
             return example
         text.append(example.text[cursor:])
         return Example("".join(text), example.intent, tuple(spans), example.ood, example.meta, example.origin)
+
+
+class PartialUtterances:
+    """Each pass, some training texts also train as an ASR partial: their first few words, with
+    `PARTIAL_MARKER` (server/tokenize.py) saying the utterance may go on, and the whole
+    utterance's intent as the target.
+
+    A model trained on whole utterances reads an opener ("hi um i", "can you tell me") as a
+    complete greeting, with high confidence, for as many words as the opener lasts, so a
+    streaming caller cannot tell a settled partial from an early one. Trained on prefixes, the
+    intent distribution of a marked text is the model's estimate of the final intent given the
+    words so far: openers shared by many intents get a flat one. The marker keeps whole
+    utterances as they were: "hi" alone is still a greeting. Spans cut by the prefix end keep
+    their words so far ("send money to john" of "... to john smith")."""
+
+    def __init__(self, examples: Sequence[Example], rate: float, seed: int) -> None:
+        """`rate`: the share of the texts of two words or more that add a partial to each pass."""
+        self.seed = seed
+        self._ends = [[m.end() for m in _WORD.finditer(ex.text)] for ex in examples]
+        self._eligible = [i for i, ends in enumerate(self._ends) if len(ends) > 1]  # a proper prefix exists
+        self.per_epoch = round(rate * len(self._eligible))
+
+    def epoch(self, examples: Sequence[Example], epoch: int) -> list[tuple[int, Example]]:
+        """One pass's partials (`per_epoch` of them), each with the index of the example it was
+        cut from."""
+        rng = random.Random(f"partial:{self.seed}:{epoch}")
+        out = []
+        for i in sorted(rng.sample(self._eligible, self.per_epoch)):
+            ex, ends = examples[i], self._ends[i]
+            cut = ends[rng.randrange(len(ends) - 1)]
+            spans = tuple(Span(s.start, min(s.end, cut), s.type, s.value if s.end <= cut else None)
+                          for s in ex.entities if s.start < cut)
+            out.append((i, Example(ex.text[:cut], ex.intent, spans, ex.ood, ex.meta, ex.origin)))
+        return out
+
+
+_WORD = re.compile(r"\S+")

@@ -43,7 +43,7 @@ from intentd.server.artifact import FORMAT_VERSION, MANIFEST, derive_version, sh
 from intentd.server.engine import Engine
 from intentd.server.escalation import EscalationPolicy
 from intentd.server.model import Model
-from intentd.server.tokenize import TextEncoder
+from intentd.server.tokenize import PARTIAL_MARKER, TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         "domain": "domain.yaml" if domain is not None else None,
         "serve_max_length": SERVE_MAX_LENGTH,
     }
+    if trained.config.partial_utterances:  # the server marks AnalyzeStream's partials for it
+        manifest["partial_marker"] = PARTIAL_MARKER
     write_manifest(staging, manifest)
 
     # INT8 gate: validation intent accuracy from raw logits; the INT8 pass is reused for calibration

@@ -44,6 +44,8 @@ class TrainConfig:
     token_dropout: float | None = None
     # chance a pass trains an open type's mention with another of its values (models/augment.py); None: from the data
     value_swap: float | None = None
+    # chance a pass also trains each text's first few words as a marked ASR partial (models/augment.py)
+    partial_utterances: float = 0.0
     # None: decided from the data (models/train.py for_data): data with entity spans trains the
     # word embeddings and gives the tag head the sentence embedding; intent-only data does neither
     freeze_embeddings: bool | None = None

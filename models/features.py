@@ -46,17 +46,19 @@ def build_labels(examples: Sequence[Example]) -> Labels:
 
 def featurize(
     examples: Sequence[Example], encoder: TextEncoder, labels: Labels, report: AlignmentReport | None = None,
-    every_piece: bool = False,
+    every_piece: bool = False, partial: bool = False,
 ) -> list[Features]:
     """`every_piece`: a word's later pieces carry a target too, its tag's inside form (I-x, or O),
     so the loss reads every piece of a rare name, not only the first (decoding still reads the
-    first)."""
+    first). `partial`: the texts are ASR partials, marked as the server marks them
+    (`TextEncoder.ids`; the marker carries no tag target)."""
     intent_index = {name: i for i, name in enumerate(labels.intents)}
     out = []
     encodings = encoder.tokenizer.encode_batch([ex.text for ex in examples])
     for ex, enc in zip(examples, encodings):
-        words = encoder.collate([enc]).texts[0]
-        tags = np.full(len(enc.ids), IGNORE, dtype=np.int64)
+        ids = encoder.ids(enc, partial)
+        words = encoder.collate([enc], [partial]).texts[0]
+        tags = np.full(len(ids), IGNORE, dtype=np.int64)
         word_tags = np.full(len(words.word_spans), OUTSIDE, dtype=np.int64)
         for span in ex.entities:
             if span.type not in labels.entity_types:
@@ -75,7 +77,7 @@ def featurize(
             for w, tag in enumerate(word_tags.tolist()):
                 tags[bounds[w] + 1 : bounds[w + 1]] = tag + (tag % 2)  # B-x -> I-x; I-x and O stay
         intent = OOD_INTENT if ex.ood else intent_index.get(ex.intent, OOD_INTENT)
-        out.append(Features(np.asarray(enc.ids, dtype=np.int64), tags, intent))
+        out.append(Features(np.asarray(ids, dtype=np.int64), tags, intent))
     return out
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from intentd.models.augment import ValueSwap
+from intentd.models.augment import PartialUtterances, ValueSwap
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import Example
 from intentd.models.features import (IGNORE, OOD_INTENT, OUTSIDE, AlignmentReport, Features, batches, build_labels,
@@ -34,7 +34,7 @@ from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
 from intentd.server.decode import decode_entities, softmax
 from intentd.server.labels import Labels
-from intentd.server.tokenize import TextEncoder
+from intentd.server.tokenize import PARTIAL_MARKER, TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,10 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if not (base / "tokenizer.json").is_file():
         raise FileNotFoundError(f"{base}: not a Hugging Face model directory with a tokenizer.json")
     encoder = TextEncoder.from_file(base / "tokenizer.json", max_length=config.max_length)
+    if config.partial_utterances:
+        encoder.partial_id = encoder.tokenizer.token_to_id(PARTIAL_MARKER)
+        if encoder.partial_id is None:
+            raise ValueError(f"{base / 'tokenizer.json'}: no token {PARTIAL_MARKER!r} to mark partial utterances with")
     labels = build_labels(train_set)
     alignment = AlignmentReport()
     train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)
@@ -126,7 +130,9 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
                                  config.pooling, config.intent_head, config.crf, config.tag_layers)
     _prepare_parameters(model, config)
-    steps_per_epoch = math.ceil(len(train_features) / config.batch_size)
+    partials = PartialUtterances(train_set, config.partial_utterances, config.seed) if config.partial_utterances else None
+    per_epoch = len(train_features) + (partials.per_epoch if partials is not None else 0)
+    steps_per_epoch = math.ceil(per_epoch / config.batch_size)
     epochs = config.epochs or auto_epochs(len(train_features), config.batch_size, has_entities)
     plan = Plan(total_steps=steps_per_epoch * epochs)
     optimizer = Optimizers(model, config, plan)
@@ -153,6 +159,9 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         loss_sum, epoch_steps = 0.0, 0
         epoch_features = train_features if swap is None else _swapped(swap, epoch, train_set, train_features,
                                                                      encoder, labels, config)
+        if partials is not None:
+            epoch_features = [*epoch_features, *_partial(partials, epoch, train_set, epoch_features, encoder, labels,
+                                                        config)]
         for batch in batches(epoch_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
             if step >= plan.total_steps:
                 break
@@ -226,6 +235,17 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     result.labels = with_transitions(labels, model)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _partial(partials: PartialUtterances, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
+             encoder: TextEncoder, labels: Labels, config: TrainConfig) -> list[Features]:
+    """One pass's partial utterances as training tensors; a teacher's distribution for the whole
+    utterance stays with its partial (the target is the final intent)."""
+    cut = partials.epoch(train_set, epoch)
+    out = featurize([ex for _, ex in cut], encoder, labels, every_piece=config.tag_every_piece, partial=True)
+    for (i, _), f in zip(cut, out):
+        f.soft = features[i].soft
+    return out
 
 
 def _swapped(swap: ValueSwap, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
@@ -384,6 +404,8 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
         parts.append(decided(f"value swap {config.value_swap:g}", asked.value_swap is None, spans))
     if has_out_of_scope:
         parts.append(f"outlier exposure {config.ood_loss_weight:g}")
+    if config.partial_utterances:
+        parts.append(f"partial utterances {config.partial_utterances:g}")
     measured = {"crf": config.crf, "tag layers": config.tag_layers > 1 and config.tag_layers,
                 "tags on every piece": config.tag_every_piece,
                 "R-Drop": config.rdrop_weight, "adversarial": config.adversarial,

@@ -22,6 +22,9 @@ class RequestOptions:
     filled_slots: tuple[tuple[str, str], ...] = ()  # slots filled in earlier turns
     previous_intent: str | None = None
     session_id: str | None = None
+    # An ASR partial: the utterance may go on (AnalyzeStream's messages before the final). Read
+    # by a model trained on partial utterances (`intentd train --partial-utterances`).
+    partial: bool = False
     # What submitted it (an AnalyzeStream message), so a superseded partial can be withdrawn from
     # the batcher's queue; not part of the cache key.
     owner: object | None = field(default=None, compare=False, repr=False)

@@ -358,10 +358,10 @@ class Batcher:
                 if not self._pending and len(self._batches) <= 1 and self.arrivals.quiet_for(
                         self._forward_expected_s, start):  # a quiet server: no thread hand-off
                     self.metrics.forward_on_loop.inc()
-                    forwarded, forward_s = _forward(engine, texts, encodings)
+                    forwarded, forward_s = _forward(engine, texts, encodings, options)
                 else:
                     forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
-                                                                      encodings)
+                                                                      encodings, options)
             finally:
                 self._forward_started = None
                 self._forward_slot.release()
@@ -433,7 +433,8 @@ class Batcher:
         self.metrics.queue_depth.set(0)
 
 
-def _forward(engine: Engine, texts: list[str], encodings: list[Encoding | None]) -> tuple[Forwarded, float]:
+def _forward(engine: Engine, texts: list[str], encodings: list[Encoding | None],
+             options: list[RequestOptions]) -> tuple[Forwarded, float]:
     """The inference thread's part: one forward pass (requests admitted under a model swapped out
     since are tokenised again, by this engine's tokenizer)."""
     t0 = time.perf_counter()
@@ -441,7 +442,7 @@ def _forward(engine: Engine, texts: list[str], encodings: list[Encoding | None])
     if redo:
         for i, encoding in zip(redo, engine.tokenize([texts[i] for i in redo])):
             encodings[i] = encoding
-    forwarded = engine.forward(encodings)
+    forwarded = engine.forward(encodings, [o.partial for o in options])
     return forwarded, time.perf_counter() - t0
 
 
@@ -500,7 +501,7 @@ class DirectRunner:
 
 def _run_one(engine: Engine, text: str, options: RequestOptions) -> Analysis | Exception:
     try:
-        return engine.finish([text], engine.forward(engine.tokenize([text])), [options])[0]
+        return engine.finish([text], engine.forward(engine.tokenize([text]), [options.partial]), [options])[0]
     except Exception as exc:  # noqa: BLE001 - reported by the caller
         return exc
 

@@ -1,7 +1,8 @@
 """Exact-match answer cache: repeated utterances ("yes", "agent please") skip the model.
 
 Key: the text as the model's tokenizer normalises it (`Engine.reads_as`: for the bundled
-encoder, lower case without accents) + RequestOptions + model version. Texts with the same key
+encoder, lower case without accents) + RequestOptions (whether the text is a stream's partial counts
+only for a model trained on partials) + model version. Texts with the same key
 get the same token ids, so the same intents, OOD score and tags; nothing looser is safe (casefold
 or NFKC would reuse "Straße" for "STRASSE" and "ﬁle" for "file", which the model reads apart).
 Two rules keep a hit exactly what the model would have answered:
@@ -44,9 +45,11 @@ class AnalysisCache:
 
     @staticmethod
     def key(text: str, options: RequestOptions, engine: "Engine") -> tuple:
-        # session_id is tracing only: it must not split the cache per conversation.
+        # session_id is tracing only: it must not split the cache per conversation; a partial is
+        # answered apart only by a model that reads the difference.
         return (engine.reads_as(text), options.top_k, options.reference_time, options.time_zone, options.locale,
-                options.filled_slots, options.previous_intent, engine.version)
+                options.filled_slots, options.previous_intent, options.partial and engine.reads_partials,
+                engine.version)
 
     def get(self, text: str, options: RequestOptions, engine: "Engine") -> Analysis | None:
         """The answer `engine` would give `text` with `options`, when one is stored."""

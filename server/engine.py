@@ -73,6 +73,11 @@ class Engine:
         return self.model.version
 
     @property
+    def reads_partials(self) -> bool:
+        """Trained on partial utterances: a partial (`RequestOptions.partial`) gets its own answer."""
+        return self.model.encoder.partial_id is not None
+
+    @property
     def ood_threshold(self) -> float:
         return float(self.model.ood.threshold) if self.model.ood is not None else 0.0
 
@@ -88,8 +93,9 @@ class Engine:
         """`encode_batch` releases the GIL (plain `encode` holds it), so the event loop keeps going."""
         return self.model.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=True)
 
-    def forward(self, encodings: Sequence[Encoding]) -> Forwarded:
-        batch = self.model.encoder.collate(list(encodings))
+    def forward(self, encodings: Sequence[Encoding], partial: Sequence[bool] = ()) -> Forwarded:
+        """`partial[i]`: text i is an utterance that may go on (`RequestOptions.partial`)."""
+        batch = self.model.encoder.collate(list(encodings), partial)
         return Forwarded(batch, self.model.infer(batch))
 
     def finish(self, texts: Sequence[str], forwarded: Forwarded,
@@ -138,7 +144,8 @@ class Engine:
         if not texts:
             return []
         per_request = [options] * len(texts) if isinstance(options, RequestOptions) else list(options)
-        results = self.finish(texts, self.forward(self.tokenize(texts)), per_request)
+        forwarded = self.forward(self.tokenize(texts), [o.partial for o in per_request])
+        results = self.finish(texts, forwarded, per_request)
         for result in results:
             if isinstance(result, Exception):
                 raise result

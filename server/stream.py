@@ -165,7 +165,7 @@ class VoiceStream:
                 message = Message(request.sequence or count, final)
                 self._supersede()
                 message.task = asyncio.get_running_loop().create_task(
-                    self._compute(message, request, text, replace(options, owner=message)))
+                    self._compute(message, request, text, replace(options, owner=message, partial=not final)))
                 self.tasks.add(message.task)
                 message.task.add_done_callback(self.tasks.discard)
                 message.task.add_done_callback(_retrieved)

@@ -11,9 +11,15 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
+
+#: the token that tells a model trained on partial utterances (`intentd train
+#: --partial-utterances`) that the text may go on: an ASR partial. A vocabulary slot no text
+#: tokenises to, placed before the closing [SEP]; see models/augment.py `PartialUtterances`.
+PARTIAL_MARKER = "[unused0]"
 
 
 @dataclass(slots=True)
@@ -38,9 +44,12 @@ class EncodedBatch:
 
 
 class TextEncoder:
-    """Wraps a `tokenizer.json`: no fixed-length padding, truncation at `max_length`."""
+    """Wraps a `tokenizer.json`: no fixed-length padding, truncation at `max_length`.
 
-    def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
+    `partial_id`: the id of `PARTIAL_MARKER` when the model was trained on partial utterances
+    (else None: a partial text is encoded as any other)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 128, partial_id: int | None = None):
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8, got {max_length}")
         self.max_length = max_length
@@ -49,6 +58,7 @@ class TextEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
+        self.partial_id = partial_id
 
     @classmethod
     def from_file(cls, path: str | Path, max_length: int = 128) -> "TextEncoder":
@@ -66,21 +76,31 @@ class TextEncoder:
         finally:
             self.tokenizer.no_padding()
 
-    def encode(self, texts: list[str]) -> EncodedBatch:
+    def encode(self, texts: list[str], partial: Sequence[bool] = ()) -> EncodedBatch:
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
-        return self.collate(encodings)
+        return self.collate(encodings, partial)
 
-    def collate(self, encodings: list[Encoding]) -> EncodedBatch:
-        """Pad a list of encodings to the longest one (dynamic padding)."""
-        width = max(len(e.ids) for e in encodings)
+    def ids(self, encoding: Encoding, partial: bool = False) -> list[int]:
+        """The row's token ids: a partial text gets the marker before its closing [SEP] (one
+        token past `max_length` at most; the word positions before it do not move)."""
+        ids = encoding.ids
+        if partial and self.partial_id is not None:
+            return [*ids[:-1], self.partial_id, ids[-1]]
+        return ids
+
+    def collate(self, encodings: list[Encoding], partial: Sequence[bool] = ()) -> EncodedBatch:
+        """Pad a list of encodings to the longest one (dynamic padding). `partial[i]`: row i is an
+        utterance that may go on (see `ids`)."""
+        rows = [self.ids(enc, bool(partial) and partial[i]) for i, enc in enumerate(encodings)]
+        width = max(len(ids) for ids in rows)
         input_ids = np.full((len(encodings), width), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(encodings), width), dtype=np.int64)
         texts = []
-        for row, enc in enumerate(encodings):
-            n = len(enc.ids)
-            input_ids[row, :n] = enc.ids
+        for row, (enc, ids) in enumerate(zip(encodings, rows)):
+            n = len(ids)
+            input_ids[row, :n] = ids
             attention_mask[row, :n] = 1
-            texts.append(_words(enc))
+            texts.append(_words(enc, n))
         return EncodedBatch(input_ids, attention_mask, texts)
 
 
@@ -88,7 +108,7 @@ def _is_punctuation(token: str) -> bool:
     return all(unicodedata.category(ch).startswith("P") for ch in token)
 
 
-def _words(enc: Encoding) -> EncodedText:
+def _words(enc: Encoding, n_tokens: int) -> EncodedText:
     """Group tokens into words: a run of tokens with no whitespace between them is one word
     ("2026-01-15", "billing@bank.com", "$1,200.00"), except that punctuation at either end of
     the run stands alone ("savings." -> "savings", "."), so entity spans never swallow it."""
@@ -123,6 +143,6 @@ def _words(enc: Encoding) -> EncodedText:
     return EncodedText(
         word_token=np.asarray(first, dtype=np.int32),
         word_spans=spans,
-        n_tokens=len(enc.ids),
+        n_tokens=n_tokens,
         truncated=bool(enc.overflowing),
     )

@@ -111,6 +111,26 @@ def test_top_k_is_the_same_everywhere(banking_artifact):
         assert len(server.stub.DetectIntent(pb2.DetectIntentRequest(text=text, top_k=1), timeout=30).intents) == 1
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--top-k", "-1"], "--top-k must be 0"),
+    (["--top-k", "99999999999"], "--top-k must be 0"),
+    (["--max-chars", "-1"], "--max-chars must be at least 1"),
+])
+def test_cli_analyze_rejects_a_bad_flag_in_one_line(banking_artifact, flags, message):
+    cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), "hello",
+                          *flags], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and message in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+
+
+def test_cli_eval_of_an_empty_file_says_so(banking_artifact, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "intentd", "eval", "--model", str(banking_artifact),
+                          "--data", str(empty)], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and "no examples to evaluate" in cli.stderr and "Traceback" not in cli.stderr, \
+        cli.stderr
+
+
 def test_cli_analyze_prints_the_servers_answer(banking_artifact):
     text = "move two hundred bucks from checking to my savings next friday"
     cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), text,
