@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import math
 import random
@@ -16,11 +17,13 @@ import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
 from torch import nn
 from tqdm import tqdm
 
@@ -106,13 +109,11 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if config.limit:
         train_set = spread_sample(train_set, config.limit)
     base = config.base_path()
-    if not (base / "tokenizer.json").is_file():
-        raise FileNotFoundError(f"{base}: not a Hugging Face model directory with a tokenizer.json")
-    encoder = TextEncoder.from_file(base / "tokenizer.json", max_length=config.max_length)
+    encoder = base_encoder(base, config.max_length)
     if config.partial_utterances:
         encoder.partial_id = encoder.tokenizer.token_to_id(PARTIAL_MARKER)
         if encoder.partial_id is None:
-            raise ValueError(f"{base / 'tokenizer.json'}: no token {PARTIAL_MARKER!r} to mark partial utterances with")
+            raise ValueError(f"{base}: its vocabulary has no {PARTIAL_MARKER!r} to mark partial utterances with")
     labels = build_labels(train_set)
     alignment = AlignmentReport()
     train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)
@@ -235,6 +236,30 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     result.labels = with_transitions(labels, model)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def base_encoder(base: Path, max_length: int) -> TextEncoder:
+    """The base model's tokenizer. A folder without a tokenizer.json (older models ship only a
+    vocab.txt or a SentencePiece file) gets one from transformers' fast tokenizer; the artifact
+    stores it as tokenizer.json, so serving still needs only the `tokenizers` library."""
+    if (base / "tokenizer.json").is_file():
+        return TextEncoder.from_file(base / "tokenizer.json", max_length=max_length)
+    if not (base / "config.json").is_file():
+        raise FileNotFoundError(f"{base}: not a Hugging Face model directory (no config.json)")
+    from transformers import AutoTokenizer
+
+    try:
+        fast = AutoTokenizer.from_pretrained(str(base), use_fast=True, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for a folder it cannot read
+        raise FileNotFoundError(f"{base}: no tokenizer.json, and transformers cannot build one ({exc})") from None
+    if not fast.is_fast:
+        raise FileNotFoundError(f"{base}: no tokenizer.json, and its tokenizer has no `tokenizers` form to serve with")
+    # transformers builds a tokenizer of special tokens alone when the vocabulary file is missing
+    embedded = json.loads((base / "config.json").read_text(encoding="utf-8")).get("vocab_size") or 0
+    if len(fast) < embedded / 2:
+        raise FileNotFoundError(f"{base}: no tokenizer.json, and no vocabulary file for the {embedded} token "
+                                f"embeddings (transformers found {len(fast)} tokens)")
+    return TextEncoder(Tokenizer.from_str(fast.backend_tokenizer.to_str()), max_length=max_length)
 
 
 def _partial(partials: PartialUtterances, epoch: int, train_set: Sequence[Example], features: Sequence[Features],

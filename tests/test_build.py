@@ -191,6 +191,24 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     assert Engine.load(out).analyze(["hello"])[0].prediction.intents
 
 
+def test_a_base_with_only_a_vocab_txt_trains_and_serves_the_same_tokens(tiny_base: Path, tmp_path: Path):
+    """Older Hugging Face models ship a vocab.txt and no tokenizer.json: the build makes one."""
+    base = tmp_path / "vocab-only"
+    shutil.copytree(tiny_base, base)
+    (base / "tokenizer.json").unlink()
+    out = tmp_path / "artifact"
+    train_tiny(base, out)
+    texts = ["Move $200 from checking to savings, naïvely!", "what's my balance"]
+    served = TextEncoder.from_file(out / "tokenizer.json").encode(texts)
+    reference = TextEncoder.from_file(tiny_base / "tokenizer.json").encode(texts)
+    assert np.array_equal(served.input_ids, reference.input_ids)
+    assert [t.word_spans for t in served.texts] == [t.word_spans for t in reference.texts]
+    assert Engine.load(out).analyze(texts)[0].prediction.intents
+    (base / "vocab.txt").unlink()
+    proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "none"), "--base", str(base), check=False)
+    assert proc.returncode != 0 and f"{base}: no tokenizer.json" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_budget_comes_from_flags_then_the_domain_then_the_defaults():
     from intentd.models.build import _budget
     from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER
