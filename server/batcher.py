@@ -15,7 +15,9 @@ pass through the queue and the scheduler task.
   budget (``budget_s``: the SLO, or its deadline when sooner) cannot cover the work already
   ahead of it is shed at once with RESOURCE_EXHAUSTED, so overload turns into fast refusals, not
   timeouts, and the answered requests keep the SLO. The work ahead is a prediction (server/planner.py); while more
-  answers than a p95 allows come back late, the share of the budget it may fill shrinks.
+  answers than a p95 allows come back late, the share of the budget it may fill shrinks. A
+  request that is not a stream's partial transcript sheds queued partials to make room before it
+  is shed itself: a partial is best effort, the next message of its utterance covers it.
 - When the model is idle a request runs at once, as a batch of one: there is no batching timer.
 - While a batch runs, arrivals accumulate; the next batch is built the moment the inference slot
   frees up, from the oldest live entry plus the entries closest to it in length (limits padding),
@@ -77,6 +79,7 @@ class Entry:
     tokenize_s: float
     seq: int
     enqueued: float  # loop.time()
+    counted: bool = True  # still in Batcher.in_system (a partial shed for a final leaves it at once)
 
     @property
     def n_tokens(self) -> int:
@@ -187,13 +190,15 @@ class Batcher:
         with nothing to do, cannot have waited long for the event loop (server/transit.py)."""
         return asyncio.get_running_loop().time() - self._idle_since if self.idle else 0.0
 
-    def expected_wait_s(self, loop_time: float) -> float:
-        """Predicted time from now until a request admitted now is answered."""
+    def expected_wait_s(self, loop_time: float, without: Sequence[Entry] = ()) -> float:
+        """Predicted time from now until a request admitted now is answered (were the queued
+        entries `without` gone)."""
         running_left = 0.0
         if self._forward_started is not None:
             running_left = max(0.0, self._forward_started + self._forward_expected_s - loop_time)
-        queued = len(self._pending) + 1
-        ahead = self.timing.backlog_s(queued, self._pending_tokens + 16, self.settings.max_batch_size)
+        queued = len(self._pending) - len(without) + 1
+        tokens = self._pending_tokens - sum(e.n_tokens for e in without)
+        ahead = self.timing.backlog_s(queued, tokens + 16, self.settings.max_batch_size)
         own_post = min(queued, self.settings.max_batch_size) * self.timing.post_per_request_s
         return running_left + ahead + own_post
 
@@ -205,20 +210,25 @@ class Batcher:
         self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
-        if self.in_system >= self.settings.max_queue:
+        budget = budget_s(remaining_s, self.settings, waited_s)
+        share = self.admit_share.value
+        limit = share * budget if budget is not None and budget > 0 and not self.idle else None
+        full = self.in_system >= self.settings.max_queue
+        expected = self.expected_wait_s(now) if limit is not None else 0.0
+        if ((full or (limit is not None and expected > limit)) and not options.partial
+                and (remaining_s is None or remaining_s > 0) and self._shed_partials_for(now, limit)):
+            full, expected = False, 0.0
+        if full:
             self.metrics.shed.labels("queue_full").inc()
             raise Overloaded(f"server busy ({self.settings.max_queue} requests in progress); retry with backoff")
         if remaining_s is not None and remaining_s <= 0:
             self.metrics.expired.labels("admission").inc()
             raise DeadlineUnmeetable("deadline already passed on arrival")
-        budget = budget_s(remaining_s, self.settings, waited_s)
         if budget is not None and not self.idle:
             if budget <= 0:  # its wait to be read used the budget up (an idle server still answers)
                 self.metrics.shed.labels("waited").inc()
                 raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
                                  "could read it, past its budget; retry with backoff")
-            expected = self.expected_wait_s(now)
-            share = self.admit_share.value
             if expected > share * budget:
                 self.metrics.shed.labels("budget").inc()
                 late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
@@ -253,13 +263,45 @@ class Batcher:
             self._observe_lateness(budget, True)
             raise
         finally:
-            self.in_system -= 1
-            self.metrics.in_progress.set(self.in_system)
-            if self.in_system == 0:
-                self._idle_since = loop.time()
+            if entry.counted:  # (a withdrawn partial stays queued until a batch skips it; counted once)
+                entry.counted = False
+                self._leave()
         # late by the caller's clock, which also counts the transport
         self._observe_lateness(budget, budget is not None and loop.time() - now > budget - self._transport_s)
         return result
+
+    def _leave(self) -> None:
+        self.in_system -= 1
+        self.metrics.in_progress.set(self.in_system)
+        if self.in_system == 0:
+            self._idle_since = asyncio.get_running_loop().time()
+
+    def _shed_partials_for(self, now: float, limit_s: float | None) -> bool:
+        """Room for a request that is not a stream's partial, made by shedding queued partials,
+        oldest first, as many as it takes: a partial is best effort (the next message of its
+        utterance covers it, and its stream answers it `superseded`), while a shed final or
+        unary request is an utterance lost. False, and nothing shed, when even all of them
+        would not make room (within `max_queue`, and the work ahead within `limit_s`)."""
+        partials = [e for e in self._pending if e.options.partial]
+        chosen: list[Entry] = []
+        while (self.in_system - sum(e.counted for e in chosen) >= self.settings.max_queue
+               or (limit_s is not None and self.expected_wait_s(now, chosen) > limit_s)):
+            if len(chosen) == len(partials):
+                return False
+            chosen.append(partials[len(chosen)])
+        for entry in chosen:
+            self._pending.remove(entry)
+            self._pending_tokens -= entry.n_tokens
+            if entry.counted:
+                entry.counted = False
+                self._leave()
+            if not entry.future.done():  # (a withdrawn partial's is cancelled: it only left the count)
+                self.metrics.shed.labels("for_final").inc()
+                entry.future.set_exception(Overloaded("server busy: a queued partial transcript gave its place "
+                                                      "to a final one"))
+        if chosen:
+            self.metrics.queue_depth.set(len(self._pending))
+        return bool(chosen)
 
     def _observe_lateness(self, budget: float | None, late: bool) -> None:
         if budget is not None:

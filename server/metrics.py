@@ -66,9 +66,10 @@ class Metrics:
                                     f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
                                     "the p95 SLO (--slo-p95-ms less --slo-transport-ms)", registry=r)
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
-                            "their budget (deadline, else SLO), or a budget spent before the server could read the request",
-                            ["reason"], registry=r)
-        for reason in ("queue_full", "budget", "waited"):
+                            "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
+                            "for_final: a stream's queued partial transcript shed to make room for a final or unary "
+                            "request", ["reason"], registry=r)
+        for reason in ("queue_full", "budget", "waited", "for_final"):
             self.shed.labels(reason)
         self.transit = Histogram("intentd_transit_seconds", "Time a request waited before its handler ran, by "
                                  "the caller's x-request-start stamp or its deadline, less its connection's "

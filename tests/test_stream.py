@@ -147,6 +147,53 @@ def test_a_shed_partial_is_answered_superseded_and_the_stream_goes_on(banking_ar
         assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+def test_a_final_takes_the_place_of_a_queued_partial_when_the_server_is_full(banking_artifact):
+    """A partial is best effort, a final is the utterance: under load the partial gives way."""
+    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=2) as srv:
+        release = srv.hold_model()
+        try:
+            first, talking, other = Duplex(srv.stub), Duplex(srv.stub), Duplex(srv.stub)
+            first.send(final("hello there"))
+            wait_for(lambda: srv.app.runner.queued == 1, "the first final to queue")
+            talking.send(partial("block my", sequence=1))  # the second and last place
+            wait_for(lambda: srv.app.runner.queued == 2, "the partial to queue")
+            other.send(partial("i lost", sequence=1))  # a partial finds no room: shed itself
+            wait_for(lambda: shed(srv) == 1, "the second partial to be shed")
+            other.send(final("i lost my card", sequence=2))  # a final: the queued partial gives way
+            wait_for(lambda: srv.metric("intentd_shed_total", {"reason": "for_final"}) == 1,
+                     "the queued partial to give its place")
+            assert srv.app.runner.queued == 2 and srv.app.runner.in_system == 2
+        finally:
+            release.set()
+        assert [(a.is_final, bool(a.intents)) for a in first.finish()] == [(True, True)]
+        assert [(a.sequence, a.superseded) for a in talking.finish()] == [(1, True)]
+        answers = other.finish()
+        assert [(a.sequence, a.superseded, a.is_final) for a in answers] == [(1, True, False), (2, False, True)]
+        assert answers[1].intents[0].name == "report_lost_card"
+        assert shed(srv) == 1  # no final was shed
+        assert srv.metric("intentd_stream_superseded_total", {"outcome": "shed"}) == 2
+        wait_for(lambda: srv.app.runner.in_system == 0, "every request to leave the count")
+
+        # a withdrawn partial still in the queue (cancelled, no longer counted) is cleared, not counted twice
+        release = srv.hold_model()
+        try:
+            first, talking, other = Duplex(srv.stub), Duplex(srv.stub), Duplex(srv.stub)
+            first.send(final("hello there"))
+            wait_for(lambda: srv.app.runner.queued == 1, "the first final to queue")
+            talking.send(partial("block", sequence=1))
+            wait_for(lambda: srv.app.runner.queued == 2, "the partial to queue")
+            talking.send(partial("block my", sequence=2))  # withdraws the first, queues in its place
+            wait_for(lambda: srv.app.runner.queued == 3 and srv.app.runner.in_system == 2, "the next partial")
+            other.send(final("i lost my card"))
+            wait_for(lambda: srv.metric("intentd_shed_total", {"reason": "for_final"}) == 2, "the live partial to go")
+            assert srv.app.runner.queued == 2 and srv.app.runner.in_system == 2
+        finally:
+            release.set()
+        assert [a.superseded for a in talking.finish()] == [True, True]
+        assert [a.is_final and bool(a.intents) for a in other.finish() + first.finish()] == [True, True]
+        wait_for(lambda: srv.app.runner.in_system == 0, "every request to leave the count")
+
+
 def test_stable_after_n_agreeing_partials(server):
     stream = Duplex(server.stub)
     same = [stream.ask(partial(BLOCK)) for _ in range(3)]
