@@ -5,9 +5,8 @@ The rule (docs/voice.md, "n-best"):
   confidences, normalised to sum to 1; when no transcript has one, the ranks weigh 1, 1/2, 1/3 ...
 - Each transcript is analysed as an ordinary request: all are submitted to the batcher at once,
   so they share its batches (on an idle server the first runs at once, alone; each may come
-  from the cache). A transcript the server sheds
-  under load is left out (the others' weights are normalised again); when all are shed, the
-  request is.
+  from the cache). When the server sheds one under load, it sheds the request: an answer from
+  the transcripts the load let in would change with the load.
 - Intent: the weighted mean of the transcripts' intent distributions (each transcript's top
   RANKING_DEPTH intents); the answer's ranking is that mixture. The OOD score is the weighted mean
   of the transcripts' scores, flagged at the model's threshold.

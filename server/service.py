@@ -273,24 +273,24 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         """Every transcript of an ASR n-best list as an ordinary request, all submitted at once (so
         the batcher computes them together), combined by the rule in server/nbest.py."""
         transcripts = nbest.admit(request, text, self.settings.max_text_chars)
+        if len(transcripts) > self.settings.max_queue:
+            raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
+                             f"(--max-queue {self.settings.max_queue})")
         each = nbest.transcript_options(options)
         remaining = context.time_remaining()
         tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining, waited))
                  for t in transcripts]
-        try:
-            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        try:  # all or nothing: an answer from the transcripts a load let in would change with the load
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
-            for task in tasks:  # the caller left: nothing is needed any more
+            for task in tasks:  # one failed, or the caller left: nothing more is needed
                 task.cancel()
-        failed = [o for o in outcomes if isinstance(o, BaseException)]
-        fatal = [o for o in failed if not isinstance(o, Overloaded)]
-        if fatal:
-            raise fatal[0]
-        if len(failed) == len(outcomes):  # every transcript was shed
-            raise failed[0]
-        kept = [(t, o) for t, o in zip(transcripts, outcomes) if not isinstance(o, BaseException)]
-        combined = nbest.combine(engine, [t for t, _ in kept], [o.analysis for _, o in kept], options)
-        used = next(o for t, o in kept if t.index == combined.used_alternative)
+        failed = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
+        if failed:
+            raise next((e for e in failed if not isinstance(e, Overloaded)), failed[0])
+        outcomes = [t.result() for t in tasks]
+        combined = nbest.combine(engine, transcripts, [o.analysis for o in outcomes], options)
+        used = outcomes[combined.used_alternative]
         if self.capture is not None and capture and not used.cache_hit:
             self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
         return dataclasses.replace(used, analysis=combined)

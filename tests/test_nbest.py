@@ -116,16 +116,35 @@ def test_n_best_in_a_stream(server):
     assert answers[0].used_alternative == 1 and answers[0].is_final
 
 
-def test_a_shed_transcript_is_left_out(banking_artifact):
-    # one request in progress at most: the first transcript runs at once in its handler (an idle
-    # server), the second waits in the queue, the third (the one with the amount) is shed
-    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=1) as srv:
-        reply = srv.stub.Analyze(pb2.AnalyzeRequest(text=NO_AMOUNT, asr_confidence=0.5, alternatives=[
-            pb2.Alternative(text="transfer money to my savings", confidence=0.4),
-            pb2.Alternative(text=WITH_AMOUNT, confidence=0.1)]), timeout=30)
-        assert srv.metric("intentd_shed_total", {"reason": "queue_full"}) == 1
-    assert reply.intents[0].name == "transfer_money"
-    assert reply.used_alternative in (0, 1) and reply.response.template_id == "transfer_money.prompt.amount"
+def test_a_shed_transcript_sheds_the_request_never_its_answer(banking_artifact):
+    """All or nothing: a loaded server that left out the transcript holding the amount would answer
+    a different request (no amount: ask for it) than an idle one."""
+    request = pb2.AnalyzeRequest(text=NO_AMOUNT, asr_confidence=0.5, alternatives=[
+        pb2.Alternative(text="transfer money to my savings", confidence=0.4),
+        pb2.Alternative(text=WITH_AMOUNT, confidence=0.1)])
+    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=3) as srv:
+        idle = srv.stub.Analyze(request, timeout=30)
+        assert idle.used_alternative == 2 and idle.response.template_id != "transfer_money.prompt.amount"
+        release = srv.hold_model()
+        try:
+            other = srv.stub.Analyze.future(pb2.AnalyzeRequest(text="hello there"), timeout=30)
+            wait_for(lambda: srv.app.runner.queued == 1, "another request to queue")
+            with pytest.raises(grpc.RpcError) as err:  # two transcripts fit beside it, the third does not
+                srv.stub.Analyze(request, timeout=30)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert srv.metric("intentd_shed_total", {"reason": "queue_full"}) == 1
+        finally:
+            release.set()
+        assert other.result().intents
+        wait_for(lambda: srv.app.runner.in_system == 0, "the admitted transcripts to be cancelled or answered")
+        again = srv.stub.Analyze(request, timeout=30)
+        assert (again.used_alternative, again.response.template_id) == (idle.used_alternative,
+                                                                        idle.response.template_id)
+    with ThreadServer(model=banking_artifact, cache_size=0, max_queue=2) as srv:
+        with pytest.raises(grpc.RpcError) as err:
+            srv.stub.Analyze(request, timeout=30)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "3 transcripts, more than this server admits at once (--max-queue 2)" in err.value.details()
 
 
 @pytest.mark.parametrize("alternatives, asr_confidence, field", [
