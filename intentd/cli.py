@@ -240,6 +240,7 @@ def _print_eval(report: dict) -> None:
 def _cmd_analyze(args: argparse.Namespace) -> int:
     """One query through the serving path: the request is checked as the server checks it, and
     `--json` prints the JSON form of the AnalyzeResponse the server would send."""
+    import dataclasses
     import datetime as dt
 
     from google.protobuf import json_format
@@ -278,7 +279,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     except InvalidRequest as exc:
         raise UsageError(str(exc)) from None
     engine = Engine.load(args.model, onnx_file=args.onnx_file)
-    analysis = engine.analyze([text], options)[0]
+    analysis = engine.analyze([text], dataclasses.replace(options, partial=args.partial))[0]
     if args.json:
         reply = convert.analyze_response(analysis, convert.timing(Result(analysis, batch_size=1), 0.0),
                                          engine.ood_threshold)
@@ -449,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--locale", help="BCP-47 locale, as in the request's `locale` field")
     an.add_argument("--onnx-file", help="analyze with another ONNX file of the artifact (e.g. model.int8.onnx)")
     an.add_argument("--max-chars", type=int, default=2000, help="longest accepted text, as `serve --max-text-chars`")
+    an.add_argument("--partial", action="store_true",
+                    help="read the text as an AnalyzeStream partial (is_final false), as the server does")
     an.add_argument("--json", action="store_true")
     an.set_defaults(func=_cmd_analyze)
 

@@ -3,6 +3,7 @@ marks AnalyzeStream's partials for it (and only for it)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,10 @@ def test_the_server_marks_a_streams_partials_for_a_model_trained_on_them(tmp_pat
             assert reply.ood.score == pytest.approx(expected.ood_score, abs=1e-5)
         unary = server.stub.Analyze(pb2.AnalyzeRequest(text=text, top_k=5), timeout=30)
         assert [i.confidence for i in unary.intents] == pytest.approx([p for _, p in as_final.intents], abs=1e-5)
+    # `intentd analyze --partial` gives the stream partial's answer, for a caller asking why `stable` fired
+    for flags, expected in (([], as_final), (["--partial"], as_partial)):
+        cli = json.loads(intentd("analyze", "--model", str(out), text, "--json", *flags).stdout)
+        assert [i["confidence"] for i in cli["intents"]] == pytest.approx([p for _, p in expected.intents], abs=1e-5)
 
 
 def test_the_cli_refuses_a_share_outside_0_to_1():
