@@ -81,8 +81,9 @@ class PartialUtterances:
     streaming caller cannot tell a settled partial from an early one. Trained on prefixes, the
     intent distribution of a marked text is the model's estimate of the final intent given the
     words so far: openers shared by many intents get a flat one. The marker keeps whole
-    utterances as they were: "hi" alone is still a greeting. Spans cut by the prefix end keep
-    their words so far ("send money to john" of "... to john smith")."""
+    utterances as they were: "hi" alone is still a greeting. A partial keeps the spans so far
+    ("send money to john" of "... to john smith": the span cut), but trains the intent only
+    (`featurize(partial=True)`): tag targets on cut names cost SNIPS 1.6 points of span F1."""
 
     def __init__(self, examples: Sequence[Example], rate: float, seed: int) -> None:
         """`rate`: the share of the texts of two words or more that add a partial to each pass."""

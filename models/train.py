@@ -264,8 +264,8 @@ def base_encoder(base: Path, max_length: int) -> TextEncoder:
 
 def _partial(partials: PartialUtterances, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
              encoder: TextEncoder, labels: Labels, config: TrainConfig) -> list[Features]:
-    """One pass's partial utterances as training tensors; a teacher's distribution for the whole
-    utterance stays with its partial (the target is the final intent)."""
+    """One pass's partial utterances as training tensors (intent targets only); a teacher's
+    distribution for the whole utterance stays with its partial (the target is the final intent)."""
     cut = partials.epoch(train_set, epoch)
     out = featurize([ex for _, ex in cut], encoder, labels, every_piece=config.tag_every_piece, partial=True)
     for (i, _), f in zip(cut, out):

@@ -74,11 +74,14 @@ def test_the_marker_goes_before_the_closing_sep_and_moves_no_word():
     assert np.array_equal(marked.input_ids[1, :3], plain.input_ids[1, :3]) and marked.texts[1].n_tokens == 3
     assert np.array_equal(marked.texts[0].word_token, plain.texts[0].word_token)
     assert marked.texts[0].word_spans == plain.texts[0].word_spans
-    # training reads the same ids, and the marker carries no tag target
-    examples = [Example("send money to", "transfer")]
-    [features] = featurize(examples, encoder, build_labels(examples), partial=True)
+    # training reads the same ids, and a partial trains its intent only: no tag targets
+    examples = [Example("send money to", "transfer", (Span(5, 10, "what"),))]
+    labels = build_labels(examples)
+    [features] = featurize(examples, encoder, labels, partial=True, every_piece=True)
     assert features.ids.tolist() == marked.input_ids[0, :n + 1].tolist()
-    assert features.tags[n - 1] == IGNORE
+    assert (features.tags == IGNORE).all() and features.intent == 0
+    [whole] = featurize(examples, encoder, labels)
+    assert (whole.tags != IGNORE).sum() == 3
 
 
 def test_a_model_trained_without_partials_answers_a_partial_as_any_text(banking_artifact: Path):
