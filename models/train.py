@@ -37,7 +37,7 @@ from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
 from intentd.server.decode import decode_entities, softmax
 from intentd.server.labels import Labels
-from intentd.server.tokenize import PARTIAL_MARKER, TextEncoder
+from intentd.server.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +111,10 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     base = config.base_path()
     encoder = base_encoder(base, config.max_length)
     if config.partial_utterances:
-        encoder.partial_id = encoder.tokenizer.token_to_id(PARTIAL_MARKER)
-        if encoder.partial_id is None:
-            raise ValueError(f"{base}: its vocabulary has no {PARTIAL_MARKER!r} to mark partial utterances with")
+        try:
+            encoder.mark_partials()
+        except ValueError as exc:
+            raise ValueError(f"{base}: {exc}") from None
     labels = build_labels(train_set)
     alignment = AlignmentReport()
     train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)
@@ -161,8 +162,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         epoch_features = train_features if swap is None else _swapped(swap, epoch, train_set, train_features,
                                                                      encoder, labels, config)
         if partials is not None:
-            epoch_features = [*epoch_features, *_partial(partials, epoch, train_set, epoch_features, encoder, labels,
-                                                        config)]
+            epoch_features = [*epoch_features, *_partial(partials, epoch, train_set, epoch_features, encoder, labels)]
         for batch in batches(epoch_features, config.batch_size, encoder.pad_id, shuffle=True, seed=config.seed + epoch):
             if step >= plan.total_steps:
                 break
@@ -263,11 +263,11 @@ def base_encoder(base: Path, max_length: int) -> TextEncoder:
 
 
 def _partial(partials: PartialUtterances, epoch: int, train_set: Sequence[Example], features: Sequence[Features],
-             encoder: TextEncoder, labels: Labels, config: TrainConfig) -> list[Features]:
+             encoder: TextEncoder, labels: Labels) -> list[Features]:
     """One pass's partial utterances as training tensors (intent targets only); a teacher's
     distribution for the whole utterance stays with its partial (the target is the final intent)."""
     cut = partials.epoch(train_set, epoch)
-    out = featurize([ex for _, ex in cut], encoder, labels, every_piece=config.tag_every_piece, partial=True)
+    out = featurize([ex for _, ex in cut], encoder, labels, partial=True)
     for (i, _), f in zip(cut, out):
         f.soft = features[i].soft
     return out

@@ -229,7 +229,7 @@ class Batcher:
                 self.metrics.shed.labels("waited").inc()
                 raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
                                  "could read it, past its budget; retry with backoff")
-            if expected > share * budget:
+            if expected > limit:
                 self.metrics.shed.labels("budget").inc()
                 late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
                 raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "

@@ -103,11 +103,11 @@ class Model:
             self.encoder = TextEncoder.from_str(artifact.tokenizer_json, max_length=artifact.max_length)
         except Exception as exc:
             raise ArtifactError(f"{artifact.tokenizer_path}: cannot load tokenizer ({exc})") from None
-        marker = artifact.manifest.get("partial_marker")  # trained on partial utterances too
-        if marker is not None:
-            self.encoder.partial_id = self.encoder.tokenizer.token_to_id(marker)
-            if self.encoder.partial_id is None:
-                raise ArtifactError(f"{artifact.tokenizer_path}: no token {marker!r} (manifest.json partial_marker)")
+        if (marker := artifact.manifest.get("partial_marker")) is not None:  # trained on partial utterances too
+            try:
+                self.encoder.mark_partials(marker)
+            except ValueError as exc:
+                raise ArtifactError(f"{artifact.tokenizer_path}: {exc} (manifest.json partial_marker)") from None
         artifact.model_bytes = b""  # onnxruntime keeps its own copy
         calibration = artifact.calibration
         self.temperature = float(calibration.get("temperature", 1.0))

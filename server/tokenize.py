@@ -46,10 +46,10 @@ class EncodedBatch:
 class TextEncoder:
     """Wraps a `tokenizer.json`: no fixed-length padding, truncation at `max_length`.
 
-    `partial_id`: the id of `PARTIAL_MARKER` when the model was trained on partial utterances
-    (else None: a partial text is encoded as any other)."""
+    `partial_id`: the id of `PARTIAL_MARKER` once `mark_partials` was called, for a model trained
+    on partial utterances (else None: a partial text is encoded as any other)."""
 
-    def __init__(self, tokenizer: Tokenizer, max_length: int = 128, partial_id: int | None = None):
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 128):
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8, got {max_length}")
         self.max_length = max_length
@@ -58,7 +58,7 @@ class TextEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
-        self.partial_id = partial_id
+        self.partial_id: int | None = None
 
     @classmethod
     def from_file(cls, path: str | Path, max_length: int = 128) -> "TextEncoder":
@@ -79,6 +79,12 @@ class TextEncoder:
     def encode(self, texts: list[str], partial: Sequence[bool] = ()) -> EncodedBatch:
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
         return self.collate(encodings, partial)
+
+    def mark_partials(self, marker: str = PARTIAL_MARKER) -> None:
+        """Encode partial texts with `marker`. ValueError when the vocabulary lacks it."""
+        self.partial_id = self.tokenizer.token_to_id(marker)
+        if self.partial_id is None:
+            raise ValueError(f"the vocabulary has no {marker!r} to mark partial utterances with")
 
     def ids(self, encoding: Encoding, partial: bool = False) -> list[int]:
         """The row's token ids: a partial text gets the marker before its closing [SEP] (one
