@@ -6,7 +6,9 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-REFRESH_S = 0.5
+from intentd import progress
+
+REFRESH_S = 0.5  # on a terminal; in a log, a line every progress.LOG_INTERVAL_S
 
 
 class Progress:
@@ -15,6 +17,7 @@ class Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._bar = None
+        self._interval = REFRESH_S
         self._timer: asyncio.TimerHandle | None = None
         self._status: Callable[[], tuple[int, str]] | None = None
 
@@ -22,16 +25,9 @@ class Progress:
         """Show a bar; ``status()`` returns (finished count, postfix text) at each refresh."""
         if not self.enabled:
             return
-        from tqdm import tqdm
-
-        self._bar = tqdm(
-            total=total,
-            desc=description,
-            unit="req",
-            file=sys.stderr,
-            leave=False,
-            dynamic_ncols=True,
-        )
+        terminal = progress.is_terminal(sys.stderr)
+        self._interval = REFRESH_S if terminal else progress.LOG_INTERVAL_S
+        self._bar = progress.bar(total=total, desc=description, unit="req", leave=False, dynamic_ncols=terminal)
         self._status = status
         self._schedule()
 
@@ -45,7 +41,7 @@ class Progress:
             self._bar = None
 
     def _schedule(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(REFRESH_S, self._tick)
+        self._timer = asyncio.get_running_loop().call_later(self._interval, self._tick)
 
     def _tick(self) -> None:
         self._refresh()

@@ -9,10 +9,10 @@ from collections import defaultdict
 from typing import Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from intentd.models import metrics
 from intentd.models.data.schema import Example
+from intentd.progress import bar as progress_bar
 from intentd.server.analysis import Analysis, RequestOptions, ResolvedEntity
 from intentd.server.decode import Prediction
 from intentd.server.engine import Engine
@@ -39,8 +39,8 @@ def analyze_all(engine: Engine, examples: Sequence[Example], batch_size: int = 6
     batch_seconds = []
     texts = [ex.text for ex in examples]
     total = -(-len(texts) // batch_size)
-    for rows in tqdm(length_sorted_batches(texts, batch_size), total=total, desc="eval", disable=not progress,
-                     leave=False):
+    for rows in progress_bar(iterable=length_sorted_batches(texts, batch_size), total=total, desc="eval",
+                             disable=not progress, leave=False):
         t0 = time.perf_counter()
         for row, analysis in zip(rows, engine.analyze([texts[r] for r in rows], options)):
             out[row] = analysis

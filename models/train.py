@@ -35,6 +35,7 @@ from intentd.models.features import (IGNORE, OOD_INTENT, OUTSIDE, AlignmentRepor
 from intentd.models.joint import COSINE_SCALE, JointModel
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import span_prf
+from intentd.progress import bar as progress_bar
 from intentd.server.decode import decode_entities, softmax
 from intentd.server.labels import Labels
 from intentd.server.tokenize import TextEncoder
@@ -148,7 +149,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     best_score, best_state = -1.0, None
     progress = Progress(config.patience)
     averaged: dict | None = None
-    bar = tqdm(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
+    bar = progress_bar(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
     step = 0
     masking = TokenMasking.for_encoder(encoder, config.token_dropout, config.seed) if config.token_dropout else None
     if config.token_dropout and masking is None:
@@ -180,7 +181,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             step += 1
             epoch_steps += 1
             bar.update()
-            bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss_sum / epoch_steps:.4f}")
+            bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss_sum / epoch_steps:.4f}", refresh=False)
             if budget is not None and budget.replan(step, plan, steps_per_epoch, len(valid_set)):
                 bar.total = plan.total_steps
                 bar.refresh()
