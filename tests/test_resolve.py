@@ -147,6 +147,8 @@ def test_fuzzy_cutoff_is_configurable(domain):
     ("£75", "75", "GBP"),
     ("a hundred dollars", "100", "USD"),
     ("twenty five dollars and fifty cents", "25.50", "USD"),
+    ("$20 and 50 cents", "20.50", "USD"),  # "and ... cents": the one second number an amount may have
+    ("20 and 50 cents", "20.50", "USD"),
     ("50 cents", "0.50", "USD"),
     ("1.5 million euros", "1500000", "EUR"),
     ("350", "350", "USD"),  # the domain's default currency
@@ -178,6 +180,8 @@ def test_money_forms_with_one_reading(surface, amount, currency):
     "$1,000,000,000,001", "2 trillion dollars",         # over MAX_AMOUNT
     "9" * 70 + " billion", "999999999999999999 billion dollars and 50 cents",  # no Decimal overflow
     "12kg",
+    "2 x $50", "31m $20", "2m 20 dollars", "$5 5",      # two numbers: which is the amount is a guess
+    "pay \x07\x1b[31m $20 \x7f",                       # an escape code's digits are a number too
 ])
 def test_ambiguous_or_absurd_money_is_unresolved(surface):
     assert resolve_money(surface, "USD") is None
@@ -186,6 +190,7 @@ def test_ambiguous_or_absurd_money_is_unresolved(surface):
 def test_ambiguous_numbers_are_unresolved_for_every_numeric_type(resolver):
     assert resolve_number("1e3") is None and resolve_number("1.200") is None
     assert resolve_number("1,2,3") is None and resolve_percentage("1e2%") is None
+    assert resolve_number("3 4") is None and resolve_number("2 x 50") is None  # two numbers, no guess
     assert resolve_number("3.14159") == {"kind": "number", "value": "3.14159"}
     assert resolve_number("0.125") == {"kind": "number", "value": "0.125"}  # a leading 0 is never a group
     assert resolve_number("1.5 trillion") == {"kind": "number", "value": "1500000000000"}

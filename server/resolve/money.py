@@ -4,7 +4,7 @@
 "$12k", "€1.200,00". The currency is the one the text names; else the domain's default_currency.
 
 Unresolved rather than guessed: a number with no single reading (numbers.py: "1.200", "1,2,3,4",
-"1e3"), an amount over MAX_AMOUNT, and one with more than two decimal places ("$40.505": cents
+"1e3"), two numbers ("2 x $50"; "$20 and 50 cents" is one amount), an amount over MAX_AMOUNT, and one with more than two decimal places ("$40.505": cents
 are the smallest unit a customer moves).
 """
 
@@ -46,6 +46,9 @@ _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
     t = words_to_digits(text[:MAX_INPUT])
+    cents = _CENTS.search(t)  # "and 50 cents": the one second number an amount may have
+    if cents is not None:
+        t = t[: cents.start()] + t[cents.end():]
     found = find_amount(t)
     if found is None:
         return None
@@ -64,9 +67,9 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
         if code:
             currency = code
             break
-    cents = _CENTS.search(t, m.end())
-    if cents and currency:
+    if cents is not None and m.end() <= cents.start():
         amount += Decimal(cents.group(1)) / 100
+        currency = currency or default
         amount = amount.quantize(CENT)
     elif minor and not currency:
         amount = amount / 100

@@ -9,6 +9,7 @@ plain "1200", decimal point "40.50", decimal comma with one or two digits "40,50
 groups "1,200.50" / "1.200,50" / "1.200.000", Indian groups "1,00,000". "1.200" (1.2 or 1200?),
 groups that are not of three ("1,2,3,4", "12,34,5") and mixed forms ("1.234,5.6") have no
 reading; neither has scientific notation ("1e3", "1e308"): the whole text is then not a number.
+Nor has a text with two numbers ("2 x 50", "31m 20"): an amount or a number is one number.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _MULTIPLIER = {"k": 10**3, "thousand": 10**3, "grand": 10**3, "m": 10**6, "mm": 
 NUMBER = r"(?<!\d)(?<!\d[.,])(?>\d+(?:[.,]\d+)*|\.\d+)"
 _NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")(?:\s*(?P<mult>k|thousand|grand|mm|mn|m|million|bn|b|billion"
                           r"|trillion|1000|1000000|1000000000|dozen))?(?!\w)")
+_DIGIT = re.compile(r"\d")
 _ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
 _PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
@@ -78,12 +80,13 @@ def decimal_str(d: Decimal) -> str:
 
 
 def find_amount(text: str) -> tuple[Decimal, re.Match] | None:
-    """The first number in already digit-converted text, with its multiplier applied; None when
-    there is none, or when the first one has no single reading (then no later one is guessed)."""
+    """The one number in already digit-converted text, with its multiplier applied; None when
+    there is none, when it has no single reading, or when another digit follows it ("2 x $50",
+    "31m $20": which one is the amount is a guess, and a wrong amount is worse than none)."""
     if "e" in text and _SCIENTIFIC.search(text):
         return None
     m = _NUMBER_MULT.search(text)
-    if m is None:
+    if m is None or _DIGIT.search(text, m.end()):
         return None
     value = parse_decimal(m.group("num"))
     if value is None or value > MAX_NUMBER:
