@@ -79,8 +79,27 @@ def load_splits(data: Path) -> dict[str, list[Example]]:
     return splits
 
 
+def check_out(out: Path, inputs: list[Path]) -> None:
+    """`--out` is replaced by the new artifact, so it must be a new folder, an empty one or an
+    earlier artifact, and must not hold the data it is built from: a user who passes the project
+    folder (`--out .`) must not lose it. Checked before training, not after."""
+    out = out.resolve()
+    for path in inputs:
+        path = path.resolve()
+        if path == out or out in path.parents:
+            raise DataError(f"--out would replace the folder holding {path}: choose another output folder", out)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DataError("--out exists and is not a folder", out)
+    if any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise DataError(f"--out is a folder that is neither empty nor an artifact (no {MANIFEST}): it would be "
+                        "replaced; choose a new folder, or remove it first", out)
+
+
 def build(options: BuildOptions) -> dict:
     started = time.perf_counter()
+    check_out(options.out, [options.data] + ([options.domain] if options.domain else []))
     splits = load_splits(options.data)
     domain_path = options.domain or (options.data / "domain.yaml")
     domain = load_domain(domain_path) if domain_path.is_file() else None
@@ -97,9 +116,14 @@ def build(options: BuildOptions) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         manifest = _assemble(staging, trained, splits, domain, domain_path, options)
-        if out.exists():
-            shutil.rmtree(out)
+        check_out(out, [options.data])  # still an artifact (or gone) after the training
+        previous = out.with_name(f".{out.name}.previous") if out.exists() else None
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+            out.rename(previous)  # the old artifact is removed only once the new one is in place
         staging.rename(out)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

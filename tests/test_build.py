@@ -14,6 +14,7 @@ import yaml
 
 from intentd.models.build import BuildOptions, build
 from intentd.models.config import TrainConfig, default_base
+from intentd.models.data.schema import DataError
 from intentd.models.export import QuantizationError
 from intentd.server.artifact import ArtifactError, load_artifact
 from intentd.server.engine import Engine
@@ -404,3 +405,35 @@ def test_calibrate_cli_changes_budget_and_version(banking_artifact: Path, tmp_pa
     for flag, value in (("--budget-confidence", "1"), ("--target-fer", "1.5")):
         proc = intentd("calibrate", "--model", str(art), "--data", str(BANKING), flag, value, check=False)
         assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_out_never_replaces_a_folder_that_is_not_an_artifact(tmp_path: Path):
+    """`--out` is replaced by the new artifact: the data folder, a folder holding it, or any
+    folder with other files in it is refused before training, and nothing is touched."""
+    project = tmp_path / "project"
+    shutil.copytree(BANKING, project / "data")
+    (project / "notes.txt").write_text("mine\n")
+    for out, needle in ((project, "holding"), (project / "data", "holding"), (tmp_path, "holding")):
+        proc = intentd("train", "--data", str(project / "data"), "--out", str(out), "--quiet", check=False)
+        assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("x")
+    proc = intentd("train", "--data", str(project / "data"), "--out", str(other), "--quiet", check=False)
+    assert proc.returncode == 2 and "neither empty nor an artifact" in proc.stderr
+    assert (project / "notes.txt").read_text() == "mine\n" and (other / "keep.txt").is_file()
+    assert sorted(p.name for p in (project / "data").iterdir()) == sorted(p.name for p in BANKING.iterdir())
+
+
+def test_out_may_be_an_earlier_artifact_or_an_empty_folder(banking_artifact: Path, tmp_path: Path):
+    from intentd.models.build import check_out
+
+    data = tmp_path / "data"
+    shutil.copytree(BANKING, data)
+    (tmp_path / "empty").mkdir()
+    check_out(tmp_path / "empty", [data])
+    check_out(tmp_path / "new" / "art", [data])
+    check_out(banking_artifact, [data])
+    with pytest.raises(DataError, match="not a folder"):
+        (tmp_path / "file").write_text("x")
+        check_out(tmp_path / "file", [data])

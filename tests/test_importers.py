@@ -526,3 +526,19 @@ def test_clinc150_full_counts():
     assert [sum(ex.ood for ex in result.splits[s]) for s in SPLITS] == [100, 100, 1000]
     assert len({ex.intent for ex in result.splits["train"] if not ex.ood}) == 150
     assert result.carved == []
+
+
+def test_import_never_writes_over_its_own_source_files(tmp_path):
+    from intentd.models.data.importers import import_into
+
+    src = tmp_path / "d"
+    src.mkdir()
+    lines = [json.dumps({"text": f"book a table {i}", "intent": "book"}) for i in range(30)]
+    lines += [json.dumps({"text": f"hello there {i}", "intent": "greet"}) for i in range(30)]
+    (src / "train.jsonl").write_text("\n".join(lines) + "\n")
+    before = (src / "train.jsonl").read_text()
+    with pytest.raises(DataError, match="would overwrite"):
+        import_into(src, "jsonl", src)
+    assert (src / "train.jsonl").read_text() == before and not (src / "valid.jsonl").exists()
+    _, written = import_into(tmp_path / "out", "jsonl", src)  # another folder: fine
+    assert sum(len(read_jsonl(p)) for p in written.values()) == 60

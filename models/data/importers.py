@@ -131,6 +131,7 @@ def import_into(
     (`--strict`): any warning is a DataError and nothing is written. `options`: as `import_data`.
     """
     result = import_data(fmt, src, **options)
+    _check_not_a_source(Path(out_dir), result.sources.values())
     plan = plan_domain(src, out_dir)
     domain = load_domain(plan.checked) if plan.checked is not None else None
     result.domain = plan
@@ -143,6 +144,18 @@ def import_into(
     written = write_splits(result, out_dir)
     place_domain(plan)
     return result, written
+
+
+def _check_not_a_source(out_dir: Path, sources) -> None:
+    """Writing the splits over the files they were read from would lose the carved examples
+    (train.jsonl comes back without its valid and test share), and a second import would carve
+    again: refused before anything is written."""
+    files = [Path(s) for s in sources if Path(s).is_file()]
+    for split in SPLITS:
+        target = out_dir / f"{split}.jsonl"
+        if target.is_file() and any(target.samefile(f) for f in files):
+            raise DataError("the output folder holds the source files, which the import would overwrite: "
+                            "import into another folder", out_dir)
 
 
 def write_splits(result: ImportResult, out_dir: str | Path) -> dict[str, Path]:
