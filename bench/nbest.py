@@ -176,7 +176,7 @@ def evaluate_once(engine, examples: list[tuple[str, str]], seed: int, write_to: 
                                     "alternatives": [{"text": t, "confidence": round(c, 4)} for t, c in alts[1:]]},
                                    ensure_ascii=False) + "\n")
     options = RequestOptions()
-    each = nbest.transcript_options(options)
+    each = nbest.transcript_options(options, engine)
     flat = [t for alts in lists for t, _ in alts] + [text for text, _ in examples]
     analyses = []
     for i in range(0, len(flat), BATCH):

@@ -7,8 +7,9 @@ The rule (docs/voice.md, "n-best"):
   so they share its batches (on an idle server the first runs at once, alone; each may come
   from the cache). When the server sheds one under load, it sheds the request: an answer from
   the transcripts the load let in would change with the load.
-- Intent: the weighted mean of the transcripts' intent distributions (each transcript's top
-  RANKING_DEPTH intents); the answer's ranking is that mixture. The OOD score is the weighted mean
+- Intent: the weighted mean of the transcripts' intent distributions (every intent of each, so
+  the mixture does not depend on how many intents the caller asks to see); the answer's ranking
+  is that mixture, cut to `top_k`. The OOD score is the weighted mean
   of the transcripts' scores, flagged at the model's threshold.
 - Entities come from one transcript, `used_alternative`: the one whose entities fill the most
   required slots of the chosen intent (slots carried in `filled_slots` count as filled), so the
@@ -30,7 +31,6 @@ from .engine import Engine
 from .errors import InvalidRequest
 
 MAX_ALTERNATIVES = 10
-RANKING_DEPTH = 10  # intents of each transcript that enter the mixture
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +67,10 @@ def _confidence(field: str, value: float) -> float:
     return float(value)
 
 
-def transcript_options(options: RequestOptions) -> RequestOptions:
-    """The options each transcript is analysed with: a ranking deep enough for the mixture."""
-    return options if options.top_k >= RANKING_DEPTH else replace(options, top_k=RANKING_DEPTH)
+def transcript_options(options: RequestOptions, engine: Engine) -> RequestOptions:
+    """The options each transcript is analysed with: every intent ranked, so the mixture is the
+    same whatever `top_k` the caller asked for (a cut ranking would drop different tails)."""
+    return replace(options, top_k=len(engine.model.labels.intents))
 
 
 def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analysis],

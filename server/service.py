@@ -276,7 +276,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         if len(transcripts) > self.settings.max_queue:
             raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
                              f"(--max-queue {self.settings.max_queue})")
-        each = nbest.transcript_options(options)
+        each = nbest.transcript_options(options, engine)
         remaining = context.time_remaining()
         tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining, waited))
                  for t in transcripts]

@@ -23,7 +23,7 @@ def engine(banking_artifact) -> Engine:
 
 def combined(engine: Engine, texts_weights: list[tuple[str, float]], options=RequestOptions()):
     transcripts = [nbest.Transcript(i, t, w) for i, (t, w) in enumerate(texts_weights)]
-    analyses = engine.analyze([t.text for t in transcripts], nbest.transcript_options(options))
+    analyses = engine.analyze([t.text for t in transcripts], nbest.transcript_options(options, engine))
     return nbest.combine(engine, transcripts, analyses, options), analyses
 
 
@@ -165,3 +165,19 @@ def test_bad_alternatives_are_invalid_argument_naming_the_field(server, alternat
                                                asr_confidence=asr_confidence), timeout=30)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith(field), err.value.details()
+
+
+def test_the_mixture_does_not_depend_on_top_k(engine):
+    """How many intents a caller asks to see must not move the scores: each transcript enters
+    the mixture with its whole distribution (a cut at max(top_k, 10) once moved a confidence by
+    5e-5 and a margin by 3e-3, enough to flip an ambiguity escalation)."""
+    texts = [("pay my phone bill", 0.4), ("pay my fone bil", 0.35), ("play my phone bill", 0.25)]
+    n_intents = len(engine.model.labels.intents)
+    answers = [combined(engine, texts, RequestOptions(top_k=k))[0] for k in (1, 5, 12, n_intents)]
+    full = answers[-1].prediction.intents
+    assert len(full) == n_intents
+    for answer in answers:
+        k = len(answer.prediction.intents)
+        assert answer.prediction.intents == full[:k]
+        assert answer.escalation == answers[-1].escalation
+        assert answer.prediction.ood_score == answers[-1].prediction.ood_score
