@@ -147,7 +147,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if config.progress:
         tqdm.write(result.recipe, file=sys.stderr)
     best_score, best_state = -1.0, None
-    progress = Progress(config.patience)
+    progress = Progress(config.patience, min_steps=min(MIN_STEPS, plan.total_steps))
     averaged: dict | None = None
     bar = progress_bar(total=plan.total_steps, desc="training", unit="step", disable=not config.progress, leave=False)
     step = 0
@@ -200,7 +200,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             )
         if score > best_score:
             best_score, best_state, result.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
-        stalled = progress.stalled(epoch, accuracy, f1, score)
+        stalled = progress.stalled(epoch, accuracy, f1, score, steps=step)
         if config.average_last > 1 and epoch > epochs - config.average_last:
             averaged = _accumulate(averaged, model)
         if step >= plan.total_steps:
@@ -312,19 +312,25 @@ class Progress:
     validation queries) intent accuracy moves by two or three queries a pass, and runs whose
     span F1 still rose were stopped at pass 5 of 8 because the mean of the two dipped twice
     (label smoothing, first-token pooling; docs/accuracy.md). Selection is unchanged: the best
-    score's epoch is the model kept."""
+    score's epoch is the model kept.
 
-    def __init__(self, patience: int) -> None:
+    Never before `min_steps` optimiser steps: a small data set's passes are a few steps each and
+    its validation split a handful of queries, so two flat passes say nothing; the `intentd init`
+    sample stopped at 20 of 250 planned steps with no entity learnt."""
+
+    def __init__(self, patience: int, min_steps: int = 0) -> None:
         self.patience = patience
+        self.min_steps = min_steps
         self.best = {"score": -math.inf, "intent": -math.inf, "entities": -math.inf}
         self.last_better = 0
 
-    def stalled(self, epoch: int, accuracy: float, f1: float | None, score: float) -> bool:
+    def stalled(self, epoch: int, accuracy: float, f1: float | None, score: float, steps: int = 0) -> bool:
+        """`steps`: optimiser steps taken so far."""
         for part, value in (("score", score), ("intent", accuracy), ("entities", f1)):
             if value is not None and value > self.best[part]:
                 self.best[part] = value
                 self.last_better = epoch
-        return bool(self.patience) and epoch - self.last_better >= self.patience
+        return bool(self.patience) and epoch - self.last_better >= self.patience and steps >= self.min_steps
 
 
 def _selection_score(accuracy: float, f1: float | None) -> float:
@@ -446,7 +452,8 @@ def describe_recipe(asked: TrainConfig, config: TrainConfig, has_entities: bool,
 def auto_epochs(n_examples: int, batch_size: int, has_entities: bool) -> int:
     """Epochs from the data: EPOCHS_INTENTS passes over intent-only data, EPOCHS_ENTITIES when it
     has entity spans (per-word tags need more passes than one label a sentence), and at least
-    MIN_STEPS optimiser steps for a small data set; early stopping may end sooner."""
+    MIN_STEPS optimiser steps for a small data set; early stopping may end sooner, never before
+    MIN_STEPS (`Progress`)."""
     base = EPOCHS_ENTITIES if has_entities else EPOCHS_INTENTS
     return min(MAX_EPOCHS, max(base, math.ceil(MIN_STEPS * batch_size / max(1, n_examples))))
 

@@ -35,3 +35,12 @@ def test_patience_zero_never_stops():
 def test_intent_only_data_follows_accuracy():
     flat = [(0.95, None), (0.96, None), (0.96, None), (0.955, None)]
     assert stopped_at(flat) == 4
+
+
+def test_a_small_data_set_is_not_stopped_before_its_minimum_steps():
+    # the `intentd init` sample: 4 steps a pass, 7 validation queries, nothing moves for passes 2-3
+    flat = [(0.57, 0.0), (0.57, 0.0), (0.57, 0.0), (0.57, 0.0), (0.57, 0.0)]
+    progress = Progress(patience=2, min_steps=250)
+    assert not any(progress.stalled(epoch, a, f1, _selection_score(a, f1), steps=4 * epoch)
+                   for epoch, (a, f1) in enumerate(flat, start=1))
+    assert progress.stalled(70, 0.57, 0.0, _selection_score(0.57, 0.0), steps=280)  # past them: the rule as before
