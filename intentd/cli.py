@@ -190,10 +190,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
     threadpool_limits(1, user_api="blas")  # as the server does: the measured path is the served one
+    if args.plot:
+        from intentd.models.plots import check_plot_path
+
+        check_plot_path(args.plot)  # before the evaluation, not after it
     engine = Engine.load(args.model, onnx_file=args.onnx_file)
     examples = read_jsonl(args.data)
     if not examples:
         raise UsageError(f"{args.data}: no examples to evaluate")
+    check_known_intents(examples, engine.model.labels.intents, args.data)
     report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
     if args.plot:
         from intentd.models.plots import eval_plot
@@ -207,6 +212,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"plot: {args.plot}")
     return 0
+
+
+def check_known_intents(examples, intents, path) -> None:
+    """An in-scope example whose intent the model does not have would be scored as out of scope:
+    a renamed or misspelt label then reads as a plausible OOS recall. Refused, naming the lines."""
+    known = set(intents)
+    unknown = [ex for ex in examples if not ex.ood and ex.intent not in known]
+    if not unknown:
+        return
+    where = ", ".join(f"{ex.intent!r} at line {ex.origin.line}" if ex.origin and ex.origin.line else repr(ex.intent)
+                      for ex in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    raise UsageError(f"{path}: {len(unknown)} example(s) with an intent this model does not know ({where}{more}): "
+                     'fix the label, or mark an out-of-scope example "ood": true')
 
 
 def _print_eval(report: dict) -> None:
@@ -257,6 +276,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError(f"--top-k must be 0 (the default, 5) to 1000 (got {args.top_k})")
     if args.max_chars < 1:
         raise UsageError(f"--max-chars must be at least 1 (got {args.max_chars})")
+    try:
+        args.text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # argv bytes that are not UTF-8 arrive as lone surrogates
+        byte = ord(exc.object[exc.start]) - 0xDC00  # Python's stand-in for an undecodable byte
+        raise UsageError(f"text: not valid UTF-8 (byte 0x{byte:02x} at character {exc.start})") from None
     pb2, _ = import_stubs()
     request = pb2.AnalyzeRequest(text=args.text, top_k=args.top_k, time_zone=args.timezone or "",
                                  locale=args.locale or "")

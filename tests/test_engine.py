@@ -131,6 +131,39 @@ def test_cli_eval_of_an_empty_file_says_so(banking_artifact, tmp_path):
         cli.stderr
 
 
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "intentd", *args], capture_output=True, timeout=120)
+
+
+def test_cli_eval_refuses_labels_the_model_does_not_know_and_a_plot_it_cannot_write(banking_artifact, tmp_path):
+    """A renamed label would be scored as out of scope (a plausible-looking OOS recall); a plot
+    type matplotlib cannot write would fail after the whole evaluation. Both refused up front."""
+    lines = BANKING.joinpath("test.jsonl").read_text(encoding="utf-8").splitlines()[:5]
+    renamed = [json.dumps({**json.loads(line), "intent": json.loads(line).get("intent", "x") + "_typo"})
+               if not json.loads(line).get("ood") else line for line in lines]
+    data = tmp_path / "renamed.jsonl"
+    data.write_text("\n".join(renamed) + "\n", encoding="utf-8")
+    cli = _cli("eval", "--model", str(banking_artifact), "--data", str(data))
+    err = cli.stderr.decode()
+    assert cli.returncode == 2 and "does not know" in err and "at line 1" in err and "Traceback" not in err, err
+    cli = _cli("eval", "--model", str(banking_artifact), "--data", str(BANKING / "test.jsonl"),
+               "--plot", str(tmp_path / "plot.txt"))
+    err = cli.stderr.decode()
+    assert cli.returncode == 2 and ".png" in err and "eval:" not in err and not (tmp_path / "plot.txt").exists(), err
+
+
+def test_cli_text_that_is_not_unicode_is_one_line(banking_artifact, tmp_path):
+    cli = subprocess.run([sys.executable.encode(), b"-m", b"intentd", b"analyze", b"--model",
+                          str(banking_artifact).encode(), b"my balance \xff please"], capture_output=True, timeout=120)
+    err = cli.stderr.decode()
+    assert cli.returncode == 2 and "not valid UTF-8 (byte 0xff" in err and "Traceback" not in err, err
+    data = tmp_path / "surrogate.jsonl"
+    data.write_text('{"text": "lone \\ud83d surrogate", "intent": "check_balance"}\n', encoding="utf-8")
+    cli = _cli("eval", "--model", str(banking_artifact), "--data", str(data))
+    err = cli.stderr.decode()
+    assert cli.returncode == 2 and f"{data}:1: text has a lone surrogate" in err and "Traceback" not in err, err
+
+
 def test_cli_analyze_prints_the_servers_answer(banking_artifact):
     text = "move two hundred bucks from checking to my savings next friday"
     cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), text,

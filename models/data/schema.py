@@ -7,12 +7,15 @@ everywhere: the file, the line number, and what is wrong with it.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from intentd.errors import IntentdError
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DataError(IntentdError, ValueError):
@@ -79,6 +82,10 @@ class Example:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError("text must be a non-empty string")
+        lone = _LONE_SURROGATE.search(self.text)
+        if lone is not None:  # JSON "\ud83d" with no pair: no UTF-8 form, so nothing could read or write it
+            raise ValueError(f"text has a lone surrogate {lone.group()!a} at code point {lone.start()} "
+                             "(half of an escaped emoji?): not valid Unicode")
         if self.ood and self.intent is not None:
             raise ValueError('an out-of-scope example ("ood": true) must not have an intent')
         if not self.ood and (not isinstance(self.intent, str) or not self.intent.strip()):
