@@ -21,13 +21,16 @@ _LOCALE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 # Reference times a calendar can work with: relative dates ("in a fortnight", "next year") are
 # resolved against it, and the years 1 and 9999 leave no room on either side.
 REFERENCE_YEARS = (1900, 2200)
-_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
+# What the tokenizer drops: control, format, private-use, unassigned and separator characters,
+# combining marks with no base letter (accents are stripped; U+FE0F, U+034F) and U+FFFD
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
+_REPLACEMENT = "\ufffd"
 
 
 def _has_content(text: str) -> bool:
-    """At least one letter, digit, mark, symbol or punctuation: not only spaces, control or
-    zero-width characters (which the tokenizer drops, leaving the model an empty sentence)."""
-    return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
+    """At least one letter, digit, spacing mark, symbol or punctuation: a text of nothing else
+    leaves the model an empty sentence ([CLS] [SEP]), whose answer is noise ("greeting", 0.72)."""
+    return any(ch != _REPLACEMENT and unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
 def check_text(text: str, max_chars: int, field: str = "text") -> str:
@@ -36,7 +39,8 @@ def check_text(text: str, max_chars: int, field: str = "text") -> str:
     if len(text) > max_chars:
         raise InvalidRequest(f"{field}: {len(text)} characters is over the limit of {max_chars}")
     if not _has_content(text):
-        raise InvalidRequest(f"{field}: no visible characters (only whitespace, control or zero-width characters)")
+        raise InvalidRequest(f"{field}: no visible characters (only whitespace, control, zero-width or "
+                             "combining characters)")
     return text
 
 

@@ -46,10 +46,17 @@ def test_admit_rejects_naming_the_field(req, field):
     assert str(err.value).startswith(field)
 
 
-@pytest.mark.parametrize("text", ["\u200b\u200b", "\x00\x00", "\u2060\ufeff \x00", "\u2028"])
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\x00\x00", "\u2060\ufeff \x00", "\u2028",
+                                  # combining marks alone and U+FFFD: the tokenizer leaves [CLS] [SEP]
+                                  "\u0301", "\ufe0f", "\ufffd", "\u034f", " \u0301\u20dd "])
 def test_text_without_visible_characters_is_invalid(text):
     with pytest.raises(InvalidRequest, match="text: no visible characters"):
         admit(pb2.AnalyzeRequest(text=text), **LIMITS)
+
+
+@pytest.mark.parametrize("text", ["cafe\u0301", "\u2764\ufe0f", "?", "\u0915\u093e", "\ufffd1"])
+def test_a_mark_or_symbol_with_something_to_read_is_valid(text):
+    assert admit(pb2.AnalyzeRequest(text=text), **LIMITS)[0] == text
 
 
 @pytest.mark.parametrize("iso", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z",
