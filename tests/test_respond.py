@@ -200,6 +200,10 @@ def carried(*slots: tuple[str, str]) -> RequestOptions:
     ("schedule_payment", "date", "next friday"),
     ("schedule_payment", "date", "2026-02-30T00:00:00-08:00"),
     ("schedule_payment", "date", "2026-12-04"),
+    ("schedule_payment", "amount", "\u0662\u0660\u0660 USD"),  # Arabic-Indic digits: not the canonical form
+    ("schedule_payment", "amount", "\uff12\uff10\uff10 USD"),  # full-width digits
+    ("schedule_payment", "date", "0001-01-01T00:00:00+00:00"),  # outside the years dates resolve in
+    ("schedule_payment", "date", "9999-12-31T00:00:00+00:00"),
     ("check_balance", "account", "platinum vault"),
     ("check_balance", "account", "Checking account"),  # a display value, not an id
     ("check_balance", "account", "checking,savings,joint,business"),  # more than MAX_VALUES_PER_SLOT

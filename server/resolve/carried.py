@@ -16,6 +16,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
+from ..admission import REFERENCE_YEARS
 from . import contact
 from .catalog import Catalog
 from .duration import ISO_DURATION, resolve_duration
@@ -28,12 +29,14 @@ MAX_FREE_TEXT = 40  # code points of a carried free-text value
 MAX_FREE_WORDS = 6
 MAX_FREE_DIGITS = 2  # "Forever 21", "7-Eleven"; never a phone, card or account number
 
-_MONEY = re.compile(r"(?P<amount>\d{1,13}(?:\.\d{1,2})?)(?: (?P<currency>[A-Z]{3}))?")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+# Canonical forms are ASCII: `\d` alone would also take "٢٠٠" or "２００", which no caller's parser
+# outside Python reads as 200 (re.ASCII)
+_MONEY = re.compile(r"(?P<amount>\d{1,13}(?:\.\d{1,2})?)(?: (?P<currency>[A-Z]{3}))?", re.ASCII)
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)", re.ASCII)
+_E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 _EMAIL_NOISE = re.compile(r"[\s<>()\[\],;:\"']")  # what resolve_email would strip or reject
-_NUMBER = re.compile(r"-?\d{1,15}(?:\.\d{1,6})?")
-_ORDINAL = re.compile(r"\d{1,6}")
+_NUMBER = re.compile(r"-?\d{1,15}(?:\.\d{1,6})?", re.ASCII)
+_ORDINAL = re.compile(r"\d{1,6}", re.ASCII)
 # Plain words: letters and digits of any script, single spaces, and ' ’ & - . , inside a name
 # ("Ben & Jerry's", "Coca-Cola", "St. Louis"); nothing that makes markup, a URL or an address.
 FREE_TEXT = re.compile(r"[^\W_]+(?:(?:[ &'’.,-]| & |[.,] )[^\W_]+)*\.?")
@@ -105,6 +108,8 @@ def _datetime(raw: str) -> dict | None:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError:  # "2026-02-30T..."
+        return None
+    if not REFERENCE_YEARS[0] <= value.year <= REFERENCE_YEARS[1]:  # the years a date is resolved in
         return None
     grain = "day" if (value.hour, value.minute, value.second) == (0, 0, 0) else (
         "second" if value.second else "minute")
