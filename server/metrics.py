@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -64,7 +65,9 @@ class Metrics:
                                  "fill at admission (lowered while answers arrive past their budget)", registry=r)
         self.slo_attainment = Gauge("intentd_slo_attainment",
                                     f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
-                                    "the p95 SLO (--slo-p95-ms less --slo-transport-ms)", registry=r)
+                                    "the p95 SLO (--slo-p95-ms less --slo-transport-ms); NaN before the first "
+                                    "answer and without an SLO", registry=r)
+        self.slo_attainment.set(math.nan)  # 0 would read as "every answer late" to an alert
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
                             "for_final: a stream's queued partial transcript shed to make room for a final or unary "

@@ -263,3 +263,24 @@ def test_arrival_rate_counts_the_last_window_and_says_when_the_server_is_quiet()
     # in (10.79, 11.79]: the 4 last of the first 20 (10.80 ... 10.95) and the 40 of the burst
     assert rate.per_s(11.79) == 44 / RATE_WINDOW_S and not rate.quiet_for(pass_s, 11.79)
     assert rate.per_s(11.0 + 40 * 0.02 + RATE_WINDOW_S) == 0  # a second of silence forgets it all
+
+
+def test_slo_attainment_is_nan_until_there_is_an_answer_to_count():
+    """0 before any answer (or with no SLO at all) reads as "every answer late" to an alert."""
+    import math
+
+    from prometheus_client import generate_latest
+
+    from intentd.server.metrics import Metrics
+
+    def exported(m: Metrics) -> float:
+        line = next(x for x in generate_latest(m.registry).decode().splitlines() if x.startswith("intentd_slo_attainment "))
+        return float(line.split()[1])
+
+    metrics = Metrics()
+    assert math.isnan(exported(metrics))
+    metrics.observe_latency(0.010, 0.0)  # --slo-p95-ms 0: nothing to attain
+    assert math.isnan(exported(metrics))
+    metrics.observe_latency(0.010, 0.025)
+    metrics.observe_latency(0.030, 0.025)
+    assert exported(metrics) == 0.5
