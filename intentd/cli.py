@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from intentd import __version__
+from intentd.argtypes import finite_float
 
 EXIT_ERROR = 2
 
@@ -75,6 +76,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                              ("--batch-size", args.batch_size, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag} must be at least {low} (got {value})")
+    for flag, value, low, high in (("--max-length", args.max_length, 8, None), ("--average-last", args.average_last, 0, None),
+                                   ("--limit", args.limit, 1, None), ("--tag-layers", args.tag_layers, 1, None)):
+        if value is not None and (value < low or (high is not None and value > high)):
+            raise UsageError(f"{flag} must be at least {low}" + (f" and at most {high}" if high else "") + f" (got {value})")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be more than 0 (got {args.lr:g})")
     if args.time_budget is not None and args.time_budget <= 0:
         raise UsageError(f"--time-budget must be more than 0 minutes (got {args.time_budget:g})")
     if args.label_smoothing is not None and not 0.0 <= args.label_smoothing < 1.0:
@@ -347,8 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--intent-column", default="intent")
     imp.add_argument("--ood-label", default="oos", help="intent label meaning out-of-scope")
     imp.add_argument("--seed", type=int, default=13)
-    imp.add_argument("--valid-fraction", type=float, default=0.1)
-    imp.add_argument("--test-fraction", type=float, default=0.1)
+    imp.add_argument("--valid-fraction", type=finite_float, default=0.1)
+    imp.add_argument("--test-fraction", type=finite_float, default=0.1)
     imp.add_argument("--strict", action="store_true",
                      help="warnings about the data or domain.yaml are errors (nothing is written)")
     imp.set_defaults(func=_cmd_import)
@@ -370,11 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="epochs (default: from the data's size, with early stopping)")
     tr.add_argument("--patience", type=int, default=TrainConfig.patience, metavar="N",
                     help="stop after N epochs without a better validation score (0: never)")
-    tr.add_argument("--time-budget", type=float, metavar="MINUTES",
+    tr.add_argument("--time-budget", type=finite_float, metavar="MINUTES",
                     help="fit the whole build (training, export, calibration, evaluation) into this time")
     tr.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
                     help="examples a step (default: 16 when the data has entity spans, else 32)")
-    tr.add_argument("--lr", type=float, default=TrainConfig.lr)
+    tr.add_argument("--lr", type=finite_float, default=TrainConfig.lr)
     tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     tr.add_argument("--train-embeddings", action=argparse.BooleanOptionalAction, default=None,
                     help="also fine-tune the word embeddings (default: when the data has entity spans)")
@@ -391,57 +398,57 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--teacher", metavar="ARTIFACT", action="append", default=[],
                     help="also learn this artifact's intent distributions (distillation; same intents, any base); "
                          "repeat it to learn the mean of several (an ensemble teacher)")
-    tr.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight, metavar="W",
+    tr.add_argument("--distill-weight", type=finite_float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
-    tr.add_argument("--label-smoothing", type=float, default=TrainConfig.label_smoothing, metavar="E",
+    tr.add_argument("--label-smoothing", type=finite_float, default=TrainConfig.label_smoothing, metavar="E",
                     help="label smoothing of the intent loss (0: none; default: 0.1 when the training data "
                          "has no out-of-scope examples, else 0)")
-    tr.add_argument("--ood-loss-weight", type=float, default=TrainConfig.ood_loss_weight, metavar="W",
+    tr.add_argument("--ood-loss-weight", type=finite_float, default=TrainConfig.ood_loss_weight, metavar="W",
                     help="weight of outlier exposure on out-of-scope training examples (0: none)")
-    tr.add_argument("--tag-loss-weight", type=float, default=TrainConfig.tag_loss_weight, metavar="W",
+    tr.add_argument("--tag-loss-weight", type=finite_float, default=TrainConfig.tag_loss_weight, metavar="W",
                     help="weight of the entity tag loss against the intent loss (data with entity spans)")
-    tr.add_argument("--contrastive-weight", type=float, default=TrainConfig.contrastive_weight, metavar="W",
+    tr.add_argument("--contrastive-weight", type=finite_float, default=TrainConfig.contrastive_weight, metavar="W",
                     help="weight of a supervised contrastive loss on the sentence embedding (0: off)")
-    tr.add_argument("--rdrop-weight", type=float, default=TrainConfig.rdrop_weight, metavar="W",
+    tr.add_argument("--rdrop-weight", type=finite_float, default=TrainConfig.rdrop_weight, metavar="W",
                     help="R-Drop: weight of the agreement between two dropout passes of each batch (0: off; "
                          "twice the training compute)")
-    tr.add_argument("--adversarial", type=float, default=TrainConfig.adversarial, metavar="EPS",
+    tr.add_argument("--adversarial", type=finite_float, default=TrainConfig.adversarial, metavar="EPS",
                     help="FGM: also train on each batch with its word embeddings moved EPS (L2, per text) "
                          "along the loss gradient (0: off; twice the training compute)")
-    tr.add_argument("--token-dropout", type=float, default=TrainConfig.token_dropout, metavar="P",
+    tr.add_argument("--token-dropout", type=finite_float, default=TrainConfig.token_dropout, metavar="P",
                     help="replace this share of each training text's word pieces by [MASK], so an intent is "
                          "read from its context too (0: off; default: 0.1 when the training data has no entity "
                          "spans, else 0)")
-    tr.add_argument("--value-swap", type=float, default=TrainConfig.value_swap, metavar="P",
+    tr.add_argument("--value-swap", type=finite_float, default=TrainConfig.value_swap, metavar="P",
                     help="each pass, swap each mention of an open entity type (most of its mentions distinct "
                          "values: names) for another value of its type seen in training with this chance, so "
                          "tags are learnt from context (0: off; default: 0.5 when the data has entity spans)")
-    tr.add_argument("--partial-utterances", type=float, default=TrainConfig.partial_utterances, metavar="P",
+    tr.add_argument("--partial-utterances", type=finite_float, default=TrainConfig.partial_utterances, metavar="P",
                     help="each pass, this share of the texts also trains as an ASR partial (its first few words, "
                          "marked as a partial, with the whole utterance's intent), so AnalyzeStream's partials "
                          "get the final intent's odds and `stable` waits for the words that decide it (0: off)")
-    tr.add_argument("--mixup-ood-weight", type=float, default=TrainConfig.mixup_ood_weight, metavar="W",
+    tr.add_argument("--mixup-ood-weight", type=finite_float, default=TrainConfig.mixup_ood_weight, metavar="W",
                     help="weight of outlier exposure on synthetic outliers: sentence embeddings of two "
                          "different intents mixed (0: off)")
     tr.add_argument("--pooling", choices=POOLINGS, default=TrainConfig.pooling,
                     help="sentence embedding from the token states: their mean (default) or the first token's")
     tr.add_argument("--intent-head", choices=INTENT_HEADS, default=TrainConfig.intent_head,
                     help="intent logits from a linear layer (default) or scaled cosines trained with a margin")
-    tr.add_argument("--cosine-margin", type=float, default=TrainConfig.cosine_margin, metavar="M",
+    tr.add_argument("--cosine-margin", type=finite_float, default=TrainConfig.cosine_margin, metavar="M",
                     help="with --intent-head cosine: the margin taken off the true intent's cosine in training")
     tr.add_argument("--average-last", type=int, default=TrainConfig.average_last, metavar="N",
                     help="also try the mean weights of the last N epochs; kept when better on valid")
-    tr.add_argument("--layer-decay", type=float, default=TrainConfig.layer_decay, metavar="F",
+    tr.add_argument("--layer-decay", type=finite_float, default=TrainConfig.layer_decay, metavar="F",
                     help="layer-wise learning-rate decay: each encoder layer below the top learns F times "
                          "slower than the one above it (1: one rate)")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
     tr.add_argument("--seed", type=int, default=13)
     tr.add_argument("--limit", type=int, help="train on N examples spread across the intents only (smoke tests)")
-    tr.add_argument("--target-fer", type=float,
+    tr.add_argument("--target-fer", type=finite_float,
                     help="target false escalation rate on in-scope validation queries "
                          "(default: the domain's escalation.target_false_escalation_rate, else 0.05)")
-    tr.add_argument("--budget-confidence", type=float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
-    tr.add_argument("--int8-max-drop", type=float, default=0.5, help="max INT8 accuracy loss, in points")
+    tr.add_argument("--budget-confidence", type=finite_float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
+    tr.add_argument("--int8-max-drop", type=finite_float, default=0.5, help="max INT8 accuracy loss, in points")
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.add_argument("--strict", action="store_true", help="warnings about the data or domain.yaml are errors")
@@ -450,8 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("calibrate", help="refit calibration and the OOD threshold of an artifact (no retraining)")
     ca.add_argument("--model", required=True, help="artifact folder (rewritten in place)")
     ca.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (as for train)")
-    ca.add_argument("--target-fer", type=float, help="target false escalation rate on in-scope validation queries")
-    ca.add_argument("--budget-confidence", type=float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
+    ca.add_argument("--target-fer", type=finite_float, help="target false escalation rate on in-scope validation queries")
+    ca.add_argument("--budget-confidence", type=finite_float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
     ca.add_argument("--json", action="store_true")
     ca.set_defaults(func=_cmd_calibrate)
 

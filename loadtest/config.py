@@ -13,6 +13,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from intentd.argtypes import finite_float
+
 from .errors import ConfigError
 
 #: Unary RPCs of intentd.v1.IntentService whose request is a `text` plus options.
@@ -65,11 +67,11 @@ class LoadConfig:
         None,
         f"with --voice-streams: time between one stream's words, i.e. its messages "
         f"(default: {DEFAULT_WORD_INTERVAL_MS:g})",
-        type=float,
+        type=finite_float,
         metavar="MS",
     )
-    rate: float = _opt(50.0, "offered load, requests per second", type=float, metavar="R")
-    duration: float = _opt(10.0, "seconds of load (per step with --sweep)", type=float, metavar="S")
+    rate: float = _opt(50.0, "offered load, requests per second", type=finite_float, metavar="R")
+    duration: float = _opt(10.0, "seconds of load (per step with --sweep)", type=finite_float, metavar="S")
     arrival: str = _opt(
         "poisson",
         "arrival process: poisson (independent callers) or uniform",
@@ -82,7 +84,7 @@ class LoadConfig:
         metavar="N",
     )
     channels: int = _opt(1, "gRPC channels (connections), used round-robin", type=int, metavar="N")
-    deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=float, metavar="MS")
+    deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=finite_float, metavar="MS")
     request_start: bool = _opt(
         True,
         "stamp each request's send time (x-request-start metadata), so intentd counts the time a "
@@ -92,7 +94,7 @@ class LoadConfig:
     connect_timeout_s: float = _opt(
         5.0,
         "how long to wait for the target to accept a connection",
-        type=float,
+        type=finite_float,
         metavar="S",
     )
     texts: Path | None = _opt(
@@ -123,16 +125,16 @@ class LoadConfig:
         metavar="RATES",
     )
     slo_p95_ms: float | None = _opt(
-        None, "fail (exit 1) when p95 latency exceeds this", type=float, metavar="MS"
+        None, "fail (exit 1) when p95 latency exceeds this", type=finite_float, metavar="MS"
     )
     slo_p99_ms: float | None = _opt(
-        None, "fail (exit 1) when p99 latency exceeds this", type=float, metavar="MS"
+        None, "fail (exit 1) when p99 latency exceeds this", type=finite_float, metavar="MS"
     )
     max_error_rate: float = _opt(
         0.0,
         "fail (exit 1) when the share of failed requests exceeds this (0..1); with "
         "--find-capacity or --sweep, a step may also fail this share and still count",
-        type=float,
+        type=finite_float,
         metavar="F",
     )
     find_capacity: bool = _opt(
@@ -145,13 +147,13 @@ class LoadConfig:
         100_000.0,
         "with --find-capacity: never offer more than this (a capacity found at this cap is "
         "reported as 'at least', capacity_capped in --json)",
-        type=float,
+        type=finite_float,
         metavar="R",
     )
     min_capacity_rps: float | None = _opt(
         None,
         "with --sweep or --find-capacity: fail (exit 1) when capacity is below this",
-        type=float,
+        type=finite_float,
         metavar="R",
     )
     tls: bool = _opt(False, "connect over TLS (HTTP/2 via ALPN)", action="store_true")

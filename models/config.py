@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from intentd.errors import IntentdError
+
 POOLINGS = ("mean", "cls")  # how the sentence embedding is read from the encoder's token states
 INTENT_HEADS = ("linear", "cosine")  # intent logits: a linear layer, or scaled cosines (models/joint.py)
+
+
+class RecipeError(IntentdError, ValueError):
+    """A training option the base encoder or the data cannot take (`--tag-layers 9` on a
+    6-layer encoder): one line from the CLI, not a traceback."""
 
 
 def default_base() -> Path:

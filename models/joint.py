@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, AutoModel
 
-from intentd.models.config import INTENT_HEADS, POOLINGS
+from intentd.models.config import INTENT_HEADS, POOLINGS, RecipeError
 from intentd.models.crf import TagTransitions
 
 OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
@@ -53,11 +53,12 @@ class JointModel(nn.Module):
     ):
         super().__init__()
         if not 1 <= tag_layers <= encoder.config.num_hidden_layers:
-            raise ValueError(f"tag_layers must be 1-{encoder.config.num_hidden_layers} (got {tag_layers})")
+            raise RecipeError(f"--tag-layers must be 1-{encoder.config.num_hidden_layers} for this base "
+                              f"(got {tag_layers})")
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
+            raise RecipeError(f"pooling must be one of {', '.join(POOLINGS)} (got {pooling!r})")
         if intent_head not in INTENT_HEADS:
-            raise ValueError(f"intent_head must be one of {', '.join(INTENT_HEADS)} (got {intent_head!r})")
+            raise RecipeError(f"intent_head must be one of {', '.join(INTENT_HEADS)} (got {intent_head!r})")
         self.pooling = pooling
         self.encoder = encoder
         hidden = encoder.config.hidden_size

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from intentd.models.augment import PartialUtterances, ValueSwap
-from intentd.models.config import TrainConfig
+from intentd.models.config import RecipeError, TrainConfig
 from intentd.models.data.schema import Example
 from intentd.models.features import (IGNORE, OOD_INTENT, OUTSIDE, AlignmentReport, Features, batches, build_labels,
                                      featurize)
@@ -115,7 +115,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         try:
             encoder.mark_partials()
         except ValueError as exc:
-            raise ValueError(f"{base}: {exc}") from None
+            raise RecipeError(f"--partial-utterances: {base}: {exc}") from None
     labels = build_labels(train_set)
     alignment = AlignmentReport()
     train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)

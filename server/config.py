@@ -29,6 +29,7 @@ DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUE
 SPIN_MODES = ("run", "never", "always")
 #: grpc.aio on this machine cancels RPCs beyond ~1,000 in flight: keep the queue well below that.
 MAX_QUEUE_LIMIT = 900
+MAX_WORKERS_PER_CORE = 4  # beyond it, --workers is a typo, not a plan (each worker holds a model)
 
 
 class ConfigError(IntentdError):
@@ -154,6 +155,13 @@ class Settings:
             raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
         if not self.providers:
             raise ConfigError("--providers: give at least one execution provider")
+        unknown = [p for p in self.providers if p not in known_providers()]
+        if unknown:  # a known provider this machine lacks falls back (the default lists GPU ones); a typo must not
+            raise ConfigError(f"--providers: {', '.join(unknown)} is not an onnxruntime execution provider "
+                              f"(e.g. {', '.join(DEFAULT_PROVIDERS)})")
+        if self.workers > MAX_WORKERS_PER_CORE * usable_cores():
+            raise ConfigError(f"--workers {self.workers} is over {MAX_WORKERS_PER_CORE} a CPU core "
+                              f"({usable_cores()} usable here): each worker is a process with its own model (~200 MB)")
         if self.capture_max_bytes < 1024:
             raise ConfigError(f"--capture-max-bytes must be at least 1024 (got {self.capture_max_bytes})")
         if self.capture_backups < 0:
@@ -304,9 +312,12 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             raise ValueError
         if kind is Path:
             return Path(os.path.expanduser(str(raw)))
-        return kind(raw)
+        value = kind(raw)
+        if kind is float and not math.isfinite(value):  # nan passes every range check below
+            raise ValueError
+        return value
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {raw!r} is not a valid {kind.__name__}") from None
+        raise ConfigError(f"{source}: {raw!r} is not a valid {'finite number' if kind is float else kind.__name__}") from None
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -367,3 +378,11 @@ def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def known_providers() -> frozenset[str]:
+    """Every execution provider onnxruntime has a name for, whether or not this build has it."""
+    import onnxruntime
+
+    return frozenset(onnxruntime.get_all_providers())

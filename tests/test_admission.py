@@ -183,6 +183,14 @@ def test_settings_yaml_and_errors(tmp_path):
         Settings(model="/a", max_queue=10_000)
     with pytest.raises(ConfigError, match="--slo-transport-ms must be 0 or more and under --slo-p95-ms"):
         Settings(model="/a", slo_p95_ms=3, slo_transport_ms=3)
+    for raw in ("nan", "inf", "-inf"):  # nan would pass every range check; no setting means infinity
+        with pytest.raises(ConfigError, match="INTENTD_SLO_P95_MS.*not a valid finite number"):
+            Settings.from_sources({"model": "/a"}, env={"INTENTD_SLO_P95_MS": raw})
+    with pytest.raises(ConfigError, match="--providers: CUDAExecutionProvidr is not an onnxruntime execution provider"):
+        Settings(model="/a", providers=("CUDAExecutionProvidr", "CPUExecutionProvider"))
+    assert Settings(model="/a", providers=("CUDAExecutionProvider", "CPUExecutionProvider"))  # known: may fall back
+    with pytest.raises(ConfigError, match="--workers 100000 is over"):
+        Settings(model="/a", workers=100_000)
     assert Settings(model="/a", slo_p95_ms=0, slo_transport_ms=3).own_slo_s == 0.0  # no SLO, nothing to share
     assert Settings(model="/a", slo_p95_ms=25, slo_transport_ms=3).own_slo_s == pytest.approx(0.022)
 

@@ -344,6 +344,22 @@ def test_bad_data_dir_is_a_clear_cli_error(tmp_path: Path):
     assert "train.jsonl:2" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "nan"], "argument --lr: 'nan' is not a finite number"),
+    (["--time-budget", "inf"], "argument --time-budget: 'inf' is not a finite number"),
+    (["--ood-loss-weight", "nan"], "'nan' is not a finite number"),
+    (["--lr", "0"], "--lr must be more than 0"),
+    (["--max-length", "0"], "--max-length must be at least 8"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--average-last", "-1"], "--average-last must be at least 0"),
+    (["--tag-layers", "0"], "--tag-layers must be at least 1"),
+])
+def test_train_flags_out_of_range_are_one_line_before_any_work(tmp_path: Path, flags, message):
+    proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "a"), *flags, check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "a").exists()
+
+
 def test_a_domain_file_that_is_not_yaml_names_its_line_before_training(tmp_path: Path):
     shutil.copytree(BANKING, tmp_path / "data")
     (tmp_path / "data" / "domain.yaml").write_text("intents:\n  check_balance: {response: [oops\n")

@@ -49,5 +49,5 @@ def test_tag_logits_read_the_layer_below_the_last(tiny_base: Path):  # noqa: F81
 
 @pytest.mark.parametrize("layers", [0, 3])
 def test_tag_layers_outside_the_encoder_are_an_error(tiny_base: Path, layers: int):  # noqa: F811
-    with pytest.raises(ValueError, match="tag_layers must be 1-2"):
+    with pytest.raises(ValueError, match="--tag-layers must be 1-2"):
         JointModel.from_base(tiny_base, n_intents=3, n_tags=5, tag_layers=layers)
