@@ -27,7 +27,7 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
 _REPLACEMENT = "\ufffd"
 
 
-def _has_content(text: str) -> bool:
+def has_content(text: str) -> bool:
     """At least one letter, digit, spacing mark, symbol or punctuation: a text of nothing else
     leaves the model an empty sentence ([CLS] [SEP]), whose answer is noise ("greeting", 0.72)."""
     return any(ch != _REPLACEMENT and unicodedata.category(ch) not in _INVISIBLE for ch in text)
@@ -38,7 +38,7 @@ def check_text(text: str, max_chars: int, field: str = "text") -> str:
         raise InvalidRequest(f"{field}: must not be empty")
     if len(text) > max_chars:
         raise InvalidRequest(f"{field}: {len(text)} characters is over the limit of {max_chars}")
-    if not _has_content(text):
+    if not has_content(text):
         raise InvalidRequest(f"{field}: no visible characters (only whitespace, control, zero-width or "
                              "combining characters)")
     return text

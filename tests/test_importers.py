@@ -387,6 +387,21 @@ def test_jsonl_file_is_train_and_errors_name_the_line(tmp_path):
     assert "train.jsonl" in str(error_of(import_data, "jsonl", tmp_path / "folder"))
 
 
+@pytest.mark.parametrize("line, needle", [
+    ('{"text": "pay bob", "intent": "pay", "entities": [{"start": 4, "end": 7, "label": "x", "type": "p"}]}',
+     "entity #0: unknown key(s) ['label']"),
+    ('{"text": "pay bob", "intent": "pay", "entities": [{"start": 5, "end": 5, "type": "p"}]}', "is empty"),
+    ('{"text": "pay bob", "intent": "pay", "entities": [{"start": 6, "end": 2, "type": "p"}]}', "is empty"),
+    ('{"text": "\\u200b\\u200b", "intent": "pay"}', "no visible characters"),
+    ('{"text": "x", "intent": "pay", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+])
+def test_a_bad_example_is_one_error_naming_its_line(tmp_path, line, needle):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "hello", "intent": "greet"}\n' + line + "\n", encoding="utf-8")
+    err = error_of(import_data, "jsonl", path)
+    assert err.line == 2 and needle in str(err), str(err)
+
+
 def test_unknown_format_missing_src_and_bad_fractions(tmp_path):
     err = error_of(import_data, "xml", tmp_path)
     assert all(fmt in str(err) for fmt in FORMATS)

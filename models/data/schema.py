@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from intentd.errors import IntentdError
+from intentd.server.admission import has_content
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -82,6 +83,8 @@ class Example:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError("text must be a non-empty string")
+        if not has_content(self.text):  # the server refuses such a text: no example of it to learn or score
+            raise ValueError("text has no visible characters (only whitespace, control, zero-width or combining ones)")
         lone = _LONE_SURROGATE.search(self.text)
         if lone is not None:  # JSON "\ud83d" with no pair: no UTF-8 form, so nothing could read or write it
             raise ValueError(f"text has a lone surrogate {lone.group()!a} at code point {lone.start()} "
@@ -95,6 +98,8 @@ class Example:
             )
         previous_end = 0
         for span in sorted(self.entities, key=lambda s: (s.start, s.end)):
+            if span.end <= span.start:
+                raise ValueError(f"entity {span.type!r} [{span.start}, {span.end}) is empty: end must be after start")
             if not (0 <= span.start < span.end <= len(self.text)):
                 raise ValueError(
                     f"entity {span.type!r} [{span.start}, {span.end}) lies outside the text "
@@ -139,6 +144,10 @@ class Example:
         for i, ent in enumerate(raw_entities):
             if not isinstance(ent, dict) or not {"start", "end", "type"} <= set(ent):
                 raise ValueError(f'entity #{i} must be an object with "start", "end" and "type"')
+            extra = set(ent) - {"start", "end", "type", "value"}
+            if extra:  # "label" for "type" would otherwise vanish without a word
+                raise ValueError(f"entity #{i}: unknown key(s) {sorted(extra)} (an entity has start, end, type "
+                                 "and optionally value)")
             start, end, etype = ent["start"], ent["end"], ent["type"]
             if type(start) is not int or type(end) is not int:
                 raise ValueError(f"entity #{i}: start and end must be integers")
@@ -180,6 +189,8 @@ def iter_jsonl(path: str | Path) -> Iterator[Example]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
+            except RecursionError:
+                raise DataError("not an example: JSON nested too deeply", path, number) from None
             try:
                 yield Example.from_json(obj, Origin(str(path), number))
             except ValueError as exc:
