@@ -24,6 +24,10 @@ class UsageError(Exception):
 def _cmd_import(args: argparse.Namespace) -> int:
     from intentd.models.data.importers import format_summary, import_into
 
+    if not args.ood_label.strip():
+        raise UsageError("--ood-label: empty (the label that marks an out-of-scope example, e.g. oos)")
+    if args.format == "csv" and args.text_column == args.intent_column:
+        raise UsageError(f"--text-column and --intent-column are both {args.text_column!r}: they must differ")
     result, paths = import_into(
         args.out,
         args.format,
@@ -45,6 +49,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from intentd.models.init import init_domain
 
+    if not args.dir.strip():
+        raise UsageError("init: give the folder to write the domain into (e.g. intentd init my-domain)")
     written = init_domain(args.dir, name=args.name)
     for path in written:
         print(f"wrote {path}")

@@ -557,3 +557,22 @@ def test_import_never_writes_over_its_own_source_files(tmp_path):
     assert (src / "train.jsonl").read_text() == before and not (src / "valid.jsonl").exists()
     _, written = import_into(tmp_path / "out", "jsonl", src)  # another folder: fine
     assert sum(len(read_jsonl(p)) for p in written.values()) == 60
+
+
+def test_import_refuses_a_train_split_with_nothing_in_scope(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"text": f"weather on mars {i}", "ood": True}) + "\n" for i in range(20)))
+    assert "no in-scope training examples" in str(error_of(import_data, "jsonl", path))
+
+
+def test_import_flags_that_cannot_work_are_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "d.csv").write_text("text,intent\nhello,greet\n", encoding="utf-8")
+    for flags, needle in ((["--ood-label", " "], "--ood-label: empty"),
+                          (["--text-column", "intent"], "must differ")):
+        proc = subprocess.run([sys.executable, "-m", "intentd", "data", "import", "--format", "csv",
+                               str(tmp_path / "d.csv"), "--out", str(tmp_path / "out"), *flags],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
