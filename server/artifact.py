@@ -172,7 +172,9 @@ def load_artifact(root: str | Path, model: str | None = None) -> Artifact:
             try:
                 data = read_regular(path)
             except OSError as exc:
-                raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+                why = "a symbolic link: an artifact holds regular files only" if exc.errno == errno.ELOOP else (
+                    f"cannot read it ({exc.strerror or exc})")
+                raise ArtifactError(f"{path}: {why}") from None
             if hashlib.sha256(data).hexdigest() != files[rel]:
                 raise ArtifactError(f"{path}: corrupt (SHA-256 does not match {MANIFEST})")
             checked[rel] = data
@@ -198,10 +200,16 @@ def load_artifact(root: str | Path, model: str | None = None) -> Artifact:
         try:
             with np.load(io.BytesIO(read(manifest["ood_stats"])), allow_pickle=False) as npz:
                 ood_stats = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as exc:
+            missing = {"means", "precision"} - set(ood_stats)
+            if missing:
+                raise ValueError(f"no {', '.join(sorted(missing))}")
+        except Exception as exc:  # noqa: BLE001 - numpy raises zipfile, OS, value and key errors for a bad file
             raise ArtifactError(f"{root / manifest['ood_stats']}: unreadable ({exc})") from None
     try:
         tokenizer_json = read(manifest["tokenizer"]).decode("utf-8")
     except UnicodeDecodeError:
         raise ArtifactError(f"{root / manifest['tokenizer']}: not UTF-8 JSON") from None
+    length = manifest.get("serve_max_length", 128)
+    if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 100_000:
+        raise ArtifactError(f"{manifest_path}: serve_max_length must be a whole number of tokens from 8 (got {length!r})")
     return Artifact(root, manifest, labels, domain, ood_stats, read(manifest["model"]), tokenizer_json)

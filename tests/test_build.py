@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -163,6 +164,38 @@ def test_damaged_artifact_fails_clearly(banking_artifact: Path, tmp_path: Path, 
     proc = intentd("analyze", "--model", str(art), "hello", check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("intentd: error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("link_inside", "a symbolic link: an artifact holds regular files only"),
+    ("truncated_ood_stats", "ood_stats.npz: unreadable"),
+    ("ood_stats_without_means", "ood_stats.npz: unreadable (no means)"),
+    ("serve_max_length", "manifest.json: serve_max_length must be a whole number"),
+])
+def test_a_consistent_but_broken_artifact_fails_naming_the_file(banking_artifact: Path, tmp_path: Path, damage,
+                                                               expected):
+    """Damage the hashes cannot see (the manifest rebuilt over it): still one line naming the file."""
+    from intentd.models.build import write_manifest
+
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    manifest = json.loads((art / "manifest.json").read_text())
+    if damage == "link_inside":
+        (art / "labels.copy.json").write_bytes((art / "labels.json").read_bytes())
+        (art / "labels.json").unlink()
+        (art / "labels.json").symlink_to("labels.copy.json")
+    elif damage == "truncated_ood_stats":
+        data = (art / "ood_stats.npz").read_bytes()
+        (art / "ood_stats.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "ood_stats_without_means":
+        np.savez(art / "ood_stats.npz", precision=np.eye(3))
+    else:
+        manifest["serve_max_length"] = "lots"
+    write_manifest(art, manifest)
+    with pytest.raises(ArtifactError, match=re.escape(expected)):
+        Engine.load(art)
+    proc = intentd("analyze", "--model", str(art), "hello", check=False)
+    assert proc.returncode == 2 and expected.split(":")[0] in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
