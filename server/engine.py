@@ -12,6 +12,7 @@ the INT8 graph (served by default) runs one row at a time (see server/model.py).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -20,6 +21,7 @@ from tokenizers import Encoding
 
 from intentd.errors import IntentdError
 
+from . import domain_schema
 from .analysis import Analysis, RequestOptions
 from .artifact import ArtifactError
 from .decode import Prediction
@@ -31,6 +33,8 @@ from .respond import Responder, validate_templates
 from .tokenize import EncodedBatch
 
 WARM_UP_TEXT = "move 200 dollars from checking to savings tomorrow"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -51,6 +55,7 @@ class Engine:
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
         self._normalizer = model.encoder.tokenizer.normalizer  # each read of the attribute builds a new wrapper
         domain = model.artifact.domain
+        _check_domain_schema(domain, model.artifact.root / (model.artifact.manifest.get("domain") or "domain.yaml"))
         try:  # a bad domain config fails at load, naming the file, never at request time
             validate_templates(domain, model.labels.intents)
             self.resolver = Resolver(domain)
@@ -156,3 +161,23 @@ class Engine:
         self.resolver.warm_up()
         for n in sorted(set(batch_sizes)):
             self.analyze([WARM_UP_TEXT] * n)
+
+
+def _check_domain_schema(domain: object, path: Path) -> None:
+    """Types and ranges first, so no constructor below meets a value it would crash on. An unknown
+    key is only logged: an artifact written by a newer intentd may carry keys this one does not read."""
+    problems = domain_schema.check(domain)
+    if not problems:
+        return
+    lines = domain_schema.key_lines(path)
+
+    def where(problem: domain_schema.Problem) -> str:
+        line = domain_schema.line_of(problem.path, lines)
+        return f"{path}:{line}" if line is not None else str(path)
+
+    wrong = [p for p in problems if not p.unknown]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more problem(s) in this file)" if len(wrong) > 1 else ""
+        raise ArtifactError(f"{where(wrong[0])}: {wrong[0]}{more}")
+    for problem in problems:
+        log.warning("%s: %s", where(problem), problem)

@@ -6,6 +6,8 @@ train` before any training:
   a word (the tagger labels whole words, so such a span is learnt as the whole word), intents that
   look like out-of-scope or carry stray spaces, one text with two labels, valid or test texts
   also in train, valid or test labels never seen in train;
+- domain.yaml on its own: keys intentd does not read (a typo such as `respnse:`, or an option of
+  another entity kind), with the closest known key;
 - the examples against domain.yaml: intents it has no entry for (no response), intents it lists
   without a training example (`intentd train` refuses them), entity types it does not declare
   (never resolved), declared types no training span shows (the model never finds them),
@@ -33,6 +35,7 @@ SHOWN_PER_KIND = 5  # findings listed per kind before "... and N more"
 KINDS: dict[str, str] = {
     "no_domain": "no domain.yaml",
     "domain_kept": "domain.yaml not replaced",
+    "unknown_key": "domain.yaml keys intentd does not read (ignored: a typo?)",
     "intent_not_in_domain": "intents with no entry in domain.yaml (they get no response)",
     "domain_intent_without_examples": "domain.yaml intents without a training example (intentd train refuses them)",
     "entity_type_not_in_domain": "entity types not declared in domain.yaml (never resolved)",
@@ -251,14 +254,17 @@ def _first_of(rows: Iterable[Example], keys) -> dict[str, tuple[int, Example]]:
 def check_domain(
     domain: dict | None, path: str | Path | None, splits: Mapping[str, Sequence[Example]]
 ) -> list[Finding]:
-    """The domain (already validated on its own) against the data it will be trained with."""
+    """The domain (already validated on its own) against the data it will be trained with, and
+    the keys in it that nothing reads."""
     if domain is None:
         where = str(path) if path is not None else None
         return [Finding("no_domain", f"no {DOMAIN_FILE} here: the model will give no responses and resolve no "
                                      f"entity values (`intentd init DIR` writes a commented template)", where)]
+    from intentd.server.domain_schema import line_of, unknown_keys
+
     path = str(path) if path is not None else DOMAIN_FILE
     lines = key_lines(path)
-    findings: list[Finding] = []
+    findings = [Finding("unknown_key", p.message, path, line_of(p.path, lines)) for p in unknown_keys(domain)]
     train = splits.get("train", ())
     intents = domain.get("intents") or {}
     entities = domain.get("entities") or {}

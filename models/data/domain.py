@@ -1,15 +1,15 @@
 """domain.yaml as a file beside the data: find it, load and validate it, and carry it along.
 
-`validate_domain` makes the checks the server makes when it loads an artifact (response templates,
-entity kinds, catalogs, patterns), plus the values training and evaluation read later (the
-escalation budget, time zones, the evaluation reference time), so a bad domain stops an import or
-a training run before any work, with the file and, where it can tell, the line. Whether the domain
-fits the data is a separate question: `checks.check_domain`.
+`validate_domain` makes the checks the server makes when it loads an artifact (the type and range
+of every key, server/domain_schema.py, which covers the values training and evaluation read too:
+the escalation budget, time zones, the evaluation reference time; then response templates, entity
+kinds, catalogs, patterns), so a bad domain stops an import or a training run before any work,
+with the file and, where it can tell, the line. Keys it does not know are warnings, and whether
+the domain fits the data is a separate question: `checks.check_domain`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import filecmp
 import os
 import re
@@ -49,86 +49,32 @@ def load_domain(path: str | Path) -> dict:
 
 def validate_domain(domain: dict, path: str | Path) -> None:
     """Everything about the domain on its own that the server, `intentd train` or `intentd eval`
-    would otherwise stop on later (or after training). Raises DataError."""
+    would otherwise stop on later (or after training). Raises DataError.
+
+    The types and ranges of every key come first (server/domain_schema.py), so the checks after
+    it, and training, never meet a value they would crash on."""
+    from intentd.server.domain_schema import errors, line_of
     from intentd.server.resolve import Resolver
-    from intentd.server.resolve.resolver import time_zone
     from intentd.server.respond import validate_templates
 
+    wrong = errors(domain)
+    if wrong:
+        more = f" (and {len(wrong) - 1} more problem(s) in this file)" if len(wrong) > 1 else ""
+        raise DataError(wrong[0].message + more, path, line_of(wrong[0].path, key_lines(path)))
     try:
         validate_templates(domain)
         Resolver(domain)
     except IntentdError as exc:
         raise DataError(str(exc), path, _line_of_problem(str(exc), path)) from None
 
-    lines = key_lines(path)
-    escalation = domain.get("escalation") or {}
-    if not isinstance(escalation, dict):
-        raise DataError("'escalation' must be a mapping", path, lines.get(("escalation",)))
-    ranges = {  # what calibration (pick_threshold) and the escalation policy accept
-        "target_false_escalation_rate": ("in [0, 1)", lambda x: 0.0 <= x < 1.0),
-        "budget_confidence": ("in (0, 1)", lambda x: 0.0 < x < 1.0),
-        "low_confidence_threshold": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
-        "ambiguity_margin": ("in [0, 1]", lambda x: 0.0 <= x <= 1.0),
-    }
-    for key, (interval, inside) in ranges.items():
-        value = escalation.get(key)
-        if key in escalation and (isinstance(value, bool) or not isinstance(value, (int, float)) or not inside(value)):
-            raise DataError(f"escalation.{key} must be a number {interval}, got {value!r}", path,
-                            lines.get(("escalation", key)))
-    for intent, spec in (domain.get("intents") or {}).items():
-        tier = spec.get("escalate") if isinstance(spec, dict) else None
-        if tier is not None and not (isinstance(tier, str) and tier.strip()):
-            raise DataError(f"intent {intent!r}: escalate names a tier (e.g. escalate: human), got {tier!r}", path,
-                            lines.get(("intents", str(intent), "escalate"), lines.get(("intents", str(intent)))))
-    for reason in ("out_of_distribution", "low_confidence", "ambiguous"):
-        tier = escalation.get(reason)
-        if tier is not None and not (isinstance(tier, str) and tier.strip()):
-            raise DataError(f"escalation.{reason} names a tier, got {tier!r}", path, lines.get(("escalation", reason)))
-    tiers = escalation.get("tiers")
-    if tiers is not None and not (isinstance(tiers, list) and all(isinstance(t, str) and t for t in tiers)):
-        raise DataError("escalation.tiers must be a list of tier names", path, lines.get(("escalation", "tiers")))
 
-    evaluation = domain.get("evaluation") or {}
-    if not isinstance(evaluation, dict):
-        raise DataError("'evaluation' must be a mapping", path, lines.get(("evaluation",)))
-    for where, zone in ((("time_zone",), domain.get("time_zone")), (("evaluation", "time_zone"), evaluation.get("time_zone"))):
-        if zone is None:
-            continue
-        try:
-            time_zone(str(zone))
-        except ValueError:
-            raise DataError(f"{'.'.join(where)}: {zone!r} is not an IANA time zone (e.g. Europe/Berlin)", path,
-                            lines.get(where)) from None
-    raw = evaluation.get("reference_time")
-    if raw is not None and not isinstance(raw, dt.datetime):
-        try:
-            dt.datetime.fromisoformat(str(raw))
-        except ValueError:
-            raise DataError(f"evaluation.reference_time: {raw!r} is not an ISO 8601 date-time "
-                            f"(e.g. 2026-11-29T12:00:00-05:00)", path, lines.get(("evaluation", "reference_time"))) from None
+def key_lines(path: str | Path) -> dict[tuple, int]:
+    """The 1-based line of every mapping key (and list item), by its path of keys:
+    ("intents", "greeting") -> 12. Empty when the file cannot be read or parsed (line numbers are
+    a help, never a requirement)."""
+    from intentd.server.domain_schema import key_lines as lines
 
-
-def key_lines(path: str | Path) -> dict[tuple[str, ...], int]:
-    """The 1-based line of every mapping key, by its path of keys: ("intents", "greeting") -> 12.
-    Empty when the file cannot be read or parsed (line numbers are a help, never a requirement)."""
-    try:
-        root = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(node, prefix: tuple[str, ...]) -> None:
-        if not isinstance(node, yaml.MappingNode):
-            return
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                at = prefix + (str(key.value),)
-                out.setdefault(at, key.start_mark.line + 1)
-                if len(at) < 3:
-                    walk(value, at)
-
-    walk(root, ())
-    return out
+    return lines(path)
 
 
 def _line_of_problem(message: str, path: str | Path) -> int | None:
