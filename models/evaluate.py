@@ -194,7 +194,9 @@ def resolution_scores(domain: dict | None, examples: Sequence[Example], preds: S
         return {"accuracy": None, "per_type": None, "errors": []}
     resolver = Resolver(domain)
     options = evaluation_options(domain)
-    resolved = [resolver.resolve(ex.text, pred.entities, options, ex.intent) for ex, pred in zip(examples, preds)]
+    resolved = [resolver.resolve(ex.text, pred.entities, options, ex.intent,
+                                 pred.analyzed_chars if pred.truncated else None)
+                for ex, pred in zip(examples, preds)]
     return score_resolutions(examples, preds, resolved, max_errors)
 
 

@@ -119,7 +119,8 @@ class Engine:
         for text, prediction, opts in zip(texts, predictions, options):
             outcome: Analysis | Exception
             try:
-                entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent)
+                entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent,
+                                                 prediction.analyzed_chars if prediction.truncated else None)
                 outcome = self.conclude(text, prediction, entities, opts)
             except Exception as exc:  # noqa: BLE001 - reported per request by the caller
                 outcome = exc

@@ -95,7 +95,8 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
                             is_ood=scorer is not None and ood_score >= scorer.threshold,
                             truncated=own.truncated, analyzed_chars=own.analyzed_chars)
     text = transcripts[used].text
-    entities = engine.resolver.resolve(text, own.entities, options, chosen)
+    entities = engine.resolver.resolve(text, own.entities, options, chosen,
+                                       own.analyzed_chars if own.truncated else None)
     analysis = engine.conclude(text, prediction, entities, options)
     analysis.used_alternative = transcripts[used].index
     return analysis

@@ -185,3 +185,16 @@ def test_cli_analyze_into_a_closed_pipe_is_quiet(banking_artifact):
            f"--top-k 50 | head -c 10")
     out = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=120)
     assert out.stdout == "{\n  \"inten" and "Broken pipe" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_truncated_text_has_no_entity_past_what_the_model_read(banking_artifact):
+    """The answer's entities come from its first analyzed_chars characters, whoever finds them:
+    a catalog name past the model's window was resolved (and filled the response) before."""
+    engine = Engine.load(banking_artifact)
+    text = "transfer $500 from checking to " + "um " * 200 + "savings"
+    analysis = engine.analyze([text])[0]
+    assert analysis.prediction.truncated and analysis.prediction.analyzed_chars < text.index("savings")
+    assert analysis.entities and all(e.end <= analysis.prediction.analyzed_chars for e in analysis.entities)
+    assert "Savings" not in (analysis.response.text if analysis.response else "")
+    short = engine.analyze(["transfer $500 from checking to savings"])[0]  # untruncated: every match counts
+    assert any(e.text == "savings" for e in short.entities)

@@ -85,25 +85,29 @@ class Resolver:
             catalog.lookup("warm up")
 
     def resolve(self, text: str, spans: list[EntitySpan], options: RequestOptions,
-                intent: str | None = None) -> list[ResolvedEntity]:
-        """`intent`: the predicted intent; its `dates:` direction decides what "friday" means."""
+                intent: str | None = None, analyzed_chars: int | None = None) -> list[ResolvedEntity]:
+        """`intent`: the predicted intent; its `dates:` direction decides what "friday" means.
+        `analyzed_chars`: the model read only the text's first characters (a truncated text), so
+        patterns and catalog names found past them are dropped too: a truncated answer's entities
+        come from the part it analysed, whoever found them."""
         reference = self.reference_time(options)
-        kept = self._select(text, spans)
+        kept = self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars)
         past = intent in self.past_intents
         locale = locales.get(options.locale)
         return [self._resolve_one(e, reference, past, locale) for e in kept]
 
     # -- candidates and the overlap rule ------------------------------------------------------
 
-    def _select(self, text: str, spans: list[EntitySpan]) -> list[ResolvedEntity]:
+    def _select(self, text: str, spans: list[EntitySpan], analyzed: int) -> list[ResolvedEntity]:
         candidates = [ResolvedEntity(s.type, s.text, s.start, s.end, s.confidence, "model") for s in spans]
-        for pattern in self.patterns.values():
+        for pattern in self.patterns.values():  # on the whole text: a match cut at `analyzed` is no match
             for start, end, value in pattern.find(text):
-                e = ResolvedEntity(pattern.name, text[start:end], start, end, 1.0, "pattern", True,
-                                   {"kind": "pattern", "value": value})
-                candidates.append(e)
+                if end <= analyzed:
+                    candidates.append(ResolvedEntity(pattern.name, text[start:end], start, end, 1.0, "pattern", True,
+                                                     {"kind": "pattern", "value": value}))
         for catalog, start, end in self.verbatim.find(text):
-            candidates.append(ResolvedEntity(catalog.name, text[start:end], start, end, 1.0, "catalog"))
+            if end <= analyzed:
+                candidates.append(ResolvedEntity(catalog.name, text[start:end], start, end, 1.0, "catalog"))
         if len(candidates) <= 1:
             return candidates
         candidates.sort(key=lambda e: (_RANK[e.source], e.start - e.end, e.start))
