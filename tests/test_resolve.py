@@ -301,6 +301,17 @@ def test_tomorrow_depends_on_the_request_time_zone(resolver):
     assert utc.resolution["value"] == "2026-11-30T00:00:00+00:00"
 
 
+@pytest.mark.parametrize("text, value", [
+    ("tomorrow at 2:30am", "2026-03-08T03:30:00-04:00"),  # 2:30 does not exist that night: the time it is then
+    ("tomorrow at 1:30am", "2026-03-08T01:30:00-05:00"),
+    ("2026-03-08T02:30:00", "2026-03-08T03:30:00-04:00"),
+])
+def test_a_local_time_the_clocks_skip_is_the_time_it_is_then(resolver, text, value):
+    ref = dt.datetime(2026, 3, 7, 17, 0, tzinfo=UTC)  # noon in New York, the day before clocks go forward
+    (date,) = resolver.resolve(text, [span(text, "date", text)], options(ref, "America/New_York"))
+    assert date.resolution["value"] == value
+
+
 def test_dateparser_fallback_and_bounds(dates):
     ref = local(2026, 11, 29)
     assert dates.resolve("a fortnight from now", ref)["value"].startswith("2026-12-13")

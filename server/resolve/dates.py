@@ -143,7 +143,7 @@ def _iso_datetime(text: str, tz) -> dict | None:
         value = dt.datetime.fromisoformat(text.upper())
     except ValueError:
         return None
-    value = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+    value = local_time(value, tz) if value.tzinfo is None else value.astimezone(tz)
     midnight = (value.hour, value.minute, value.second) == (0, 0, 0)
     grain = "day" if midnight else ("second" if value.second else "minute")
     return {"kind": "datetime", "value": value.replace(microsecond=0).isoformat(), "grain": grain}
@@ -160,7 +160,16 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     if found is None:
         return None
     value, grain = found
-    return {"kind": "datetime", "value": value.replace(tzinfo=tz).isoformat(), "grain": grain}
+    return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
+
+
+def local_time(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """A wall-clock time in `tz`. One the clocks skip ("2:30am" on a spring-forward night, which
+    no clock shows) moves on by the gap, to the time it is then (3:30), never an offset that
+    contradicts the zone; in a repeated hour it is the first of the two (fold 0)."""
+    value = naive.replace(tzinfo=tz)
+    real = value.astimezone(dt.timezone.utc).astimezone(tz)
+    return real if real.replace(tzinfo=None) != naive else value
 
 
 def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
