@@ -283,6 +283,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from intentd.server.batcher import Result
     from intentd.server.engine import Engine
     from intentd.server.errors import InvalidRequest
+    from intentd.server.resolve.dates import local_time
     from intentd.server.resolve.resolver import time_zone
 
     if not 0 <= args.top_k <= 1000:
@@ -306,7 +307,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             if not args.timezone:
                 raise UsageError("--reference-time without a UTC offset needs --timezone (whose local time it is)")
             try:
-                reference = reference.replace(tzinfo=time_zone(args.timezone))
+                reference = local_time(reference, time_zone(args.timezone))  # a skipped wall time moves on by the gap
             except Exception:  # noqa: BLE001 - an unknown zone is reported by admission below
                 pass
         if reference.tzinfo is not None:
