@@ -576,3 +576,10 @@ def test_import_flags_that_cannot_work_are_one_line(tmp_path):
                                str(tmp_path / "d.csv"), "--out", str(tmp_path / "out"), *flags],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_jsonl_file_may_start_with_a_bom_as_a_csv_file_may(tmp_path):
+    path = tmp_path / "train.jsonl"
+    rows = [json.dumps({"text": f"hello {i}", "intent": "greet"}) for i in range(10)]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode() + b"\n")
+    assert read_jsonl(path)[0].text == "hello 0"

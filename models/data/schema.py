@@ -180,7 +180,7 @@ def iter_jsonl(path: str | Path) -> Iterator[Example]:
     with handle:
         for number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a leading BOM is not content
             except UnicodeDecodeError as exc:
                 raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, number) from exc
             if not line.strip():
