@@ -5,7 +5,7 @@ escalate -> respond.
 difference between them. The three stages are separate methods so the server's batcher can run
 them on different threads (tokenise on admission, forward in the inference thread, `finish` in
 the post-processing thread); `analyze` chains them for offline callers. A query's answer does not
-depend on which other queries share its batch: the FP32 graph is batch-independent as it is, and
+depend on which other queries share its batch: the FP32 graph is batch-independent to float rounding, and
 the INT8 graph (served by default) runs one row at a time (see server/model.py).
 """
 
