@@ -559,12 +559,6 @@ def test_import_never_writes_over_its_own_source_files(tmp_path):
     assert sum(len(read_jsonl(p)) for p in written.values()) == 60
 
 
-def test_import_refuses_a_train_split_with_nothing_in_scope(tmp_path):
-    path = tmp_path / "train.jsonl"
-    path.write_text("".join(json.dumps({"text": f"weather on mars {i}", "ood": True}) + "\n" for i in range(20)))
-    assert "no in-scope training examples" in str(error_of(import_data, "jsonl", path))
-
-
 def test_import_flags_that_cannot_work_are_one_line(tmp_path):
     import subprocess
     import sys

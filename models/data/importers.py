@@ -111,8 +111,6 @@ def import_data(
 
     if not found.get("train"):
         raise DataError("no training examples", sources.get("train", src))
-    if all(ex.ood for ex in found["train"]):  # `intentd train` would refuse it: say so now
-        raise DataError("no in-scope training examples (every one is out-of-scope)", sources.get("train", src))
     splits, carved = _carve_missing(found, sources, seed, valid_fraction, test_fraction)
     return ImportResult(splits=splits, carved=carved, sources=sources, notes=notes)
 
