@@ -8,19 +8,25 @@ themselves), the turn has at most MAX_WORDS words, and
 1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
    it", "actually", "instead", "rather") or points at a carried value ("the other card") -> update,
    whatever its own top intent;
-2. its own top intent is a confirmation intent ("yes") -> confirm;
-3. its own top intent is a denial intent ("no") -> cancel; or update when the turn also carries a
-   value for the previous intent's slots ("no, the debit card", "no, the other card", "nope, 75");
+2. its own top intent is a confident confirmation intent ("yes") -> confirm;
+3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
+   carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
+   "nope, 75");
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
-   previous one -> update.
+   previous one, or it is nothing but that value ("the debit card" answering "Which card?",
+   whatever intent the model reads into two words) -> update.
+
+"Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
+model reads as "yes" at 0.24 ("the savings one") is no confirmation.
 
 Values for the previous intent's slots: this turn's resolved entities of those types; when there
 are none, the turn's words less cue and filler words, read as a value of each of the previous
 intent's non-free slot types in `slots` order ("make it 50": amount, "friday instead": date);
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
-values the slot is asked for again.
+values the slot is asked for again. "one" after "that", "this", "which" or "the ..." ("that one",
+"the first one", "the joint one") points at something and is never read as the number 1.
 
 The answer: `follow_up` {kind, intent}; the escalation hint is the previous intent's policy (an
 `escalate:` intent still goes to its tier, except on cancel), else none; the response is built for
@@ -55,7 +61,10 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
+my a an
 """.split())
+# "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
+_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -116,15 +125,16 @@ class FollowUps:
             if bare is not None:
                 found.append(bare)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
+        unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
         if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
-        elif own in self.confirm:
+        elif own in self.confirm and not unsure:
             kind = "confirm"
-        elif own in self.cancel:
+        elif own in self.cancel and not unsure:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif (escalation.escalate and escalation.reason in UNSURE) or own == previous:
+        elif unsure or own == previous or _only_values(tokens, found):
             kind = "update"
         else:
             return None
@@ -165,7 +175,7 @@ class FollowUps:
                     options: RequestOptions) -> ResolvedEntity | None:
         """The turn's words less fillers, read as the first of the intent's slots they are a value of."""
         kept = [(start, end) for start, end, word in tokens if word and word not in _FILLER]
-        if not kept:
+        if not kept or _PRONOUN_ONE.search(text):  # "that one" picks something; it is not an amount of 1
             return None
         start, end = kept[0][0], kept[-1][1]
         while end > start and text[end - 1] in _EDGE_PUNCT:
@@ -208,3 +218,10 @@ class FollowUps:
             if thanks is not None:
                 response = Response(thanks.text, thanks.template_id, response.slots_used, [])
         return Turn(follow_up, merged, hint, response)
+
+
+def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]) -> bool:
+    """The turn is its values and filler words only ("the debit card", "my checking account"): an
+    answer to the previous intent's question, not a request of its own ("block my debit card")."""
+    return all(not word or word in _FILLER or any(e.start < end and start < e.end for e in found)
+               for start, end, word in tokens)

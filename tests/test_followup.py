@@ -194,3 +194,56 @@ def test_context_with_a_bad_previous_intent_is_still_validated(server):
             previous_intent="x" * 300)), timeout=30)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith("context.previous_intent")
+
+
+# -- the rule on a given reading of the turn (the model's reading of two words varies by model) ------
+
+def _turn(engine: Engine, text: str, previous: str, intent: str, confidence: float, unsure: str | None,
+          spans=(), slots=()):
+    from intentd.server.analysis import Escalation
+    from intentd.server.decode import EntitySpan, Prediction
+
+    options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)))
+    found = [EntitySpan(etype, text.index(surface), text.index(surface) + len(surface), surface, 0.9)
+             for etype, surface in spans]
+    prediction = Prediction([(intent, confidence), ("greeting", 0.1)], found, 0.0)
+    entities = engine.resolver.resolve(text, found, options, intent)
+    escalation = Escalation(unsure is not None, unsure, "frontier_standard" if unsure else None, {}, "")
+    return engine.follow_ups.resolve(text, prediction, entities, escalation, options)
+
+
+@pytest.fixture(scope="module")
+def engine(banking_artifact) -> Engine:
+    return Engine.load(banking_artifact)
+
+
+@pytest.mark.parametrize("text", ["that one", "this one", "the first one", "yes that one", "the joint one",
+                                  "which one"])
+def test_one_as_a_pronoun_is_never_an_amount(engine, text):
+    """"that one" once confirmed a $5,000 transfer as $1.00: "one" after that/this/which/the ... points."""
+    carried = [("amount", "5000 USD"), ("account", "checking")]
+    for intent, unsure in (("affirm", None), ("greeting", "low_confidence")):
+        turn = _turn(engine, text, "transfer_money", intent, 0.9, unsure, slots=carried)
+        assert turn is None or dict(turn.response.slots_used).get("amount") == "5000 USD"
+    turn = _turn(engine, "make it one", "transfer_money", "deny", 0.4, "low_confidence", slots=carried)
+    assert dict(turn.response.slots_used)["amount"] == "1 USD"  # a number where a number is asked for
+
+
+def test_an_unsure_yes_or_no_is_neither_a_confirmation_nor_a_cancellation(engine):
+    carried = [("amount", "5000 USD")]
+    spans = [("account", "savings")]
+    turn = _turn(engine, "the savings one", "transfer_money", "affirm", 0.24, "low_confidence", spans, carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["account"] == "savings"
+    assert _turn(engine, "yes", "transfer_money", "affirm", 0.97, None, slots=carried).follow_up.kind == "confirm"
+    assert _turn(engine, "no", "transfer_money", "deny", 0.3, "ambiguous", slots=carried) is None
+    assert _turn(engine, "no", "transfer_money", "deny", 0.97, None, slots=carried).follow_up.kind == "cancel"
+
+
+def test_a_bare_answer_to_the_question_continues_the_previous_intent(engine):
+    """"the debit card" answering "Which card?" once went to block_card, which the model read into it."""
+    for previous in ("activate_card", "report_lost_card", "replace_card"):
+        turn = _turn(engine, "the debit card", previous, "block_card", 0.55, None, [("card", "debit card")])
+        assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", previous)
+        assert dict(turn.response.slots_used) == {"card": "debit_card"}
+    own = _turn(engine, "block my debit card", "activate_card", "block_card", 0.99, None, [("card", "debit card")])
+    assert own is None  # a request of its own, not an answer
