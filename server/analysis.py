@@ -76,3 +76,4 @@ class Analysis:
     model_version: str = ""
     follow_up: FollowUp | None = None
     used_alternative: int = 0  # n-best: the transcript the entities and response come from (0: `text`)
+    ood_threshold: float = 0.0  # of the model that computed it: an answer never mixes two models' values

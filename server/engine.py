@@ -140,7 +140,7 @@ class Engine:
         if len(prediction.intents) > options.top_k:
             prediction = replace(prediction, intents=prediction.intents[: options.top_k])
         return Analysis(prediction, entities, escalation, response, self.version,
-                        turn.follow_up if turn is not None else None)
+                        turn.follow_up if turn is not None else None, ood_threshold=self.ood_threshold)
 
     # -- offline callers -----------------------------------------------------------------------
 

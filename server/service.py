@@ -253,7 +253,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         if self.settings.access_log:
             trace["intent"] = result.analysis.prediction.intent
             trace["escalation"] = result.analysis.escalation.reason
-        return to_proto(result.analysis, convert.timing(result, total_s, waited), engine.ood_threshold)
+        # the threshold of the model that computed the answer: a reload may come between admission and its batch
+        return to_proto(result.analysis, convert.timing(result, total_s, waited), result.analysis.ood_threshold)
 
     def _waited_s(self, context, rpc: str) -> float | None:
         """How long a unary call waited before its handler ran, by its stamp, else its deadline
@@ -276,6 +277,20 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         if len(transcripts) > self.settings.max_queue:
             raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
                              f"(--max-queue {self.settings.max_queue})")
+        for _ in range(2):  # all transcripts on one model: a reload between their batches means once more
+            outcomes = await self._each_transcript(transcripts, options, context, engine, waited)
+            if all(o.analysis.model_version == engine.version for o in outcomes):
+                break
+            engine = self.runner.current
+        else:
+            raise Overloaded("the model was reloaded twice while this request's transcripts were computed; retry")
+        combined = nbest.combine(engine, transcripts, [o.analysis for o in outcomes], options)
+        used = outcomes[combined.used_alternative]
+        if self.capture is not None and capture and not used.cache_hit:
+            self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
+        return dataclasses.replace(used, analysis=combined)
+
+    async def _each_transcript(self, transcripts, options, context, engine, waited: float) -> list[Result]:
         each = nbest.transcript_options(options, engine)
         remaining = context.time_remaining()
         tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining, waited))
@@ -288,12 +303,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         failed = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
         if failed:
             raise next((e for e in failed if not isinstance(e, Overloaded)), failed[0])
-        outcomes = [t.result() for t in tasks]
-        combined = nbest.combine(engine, transcripts, [o.analysis for o in outcomes], options)
-        used = outcomes[combined.used_alternative]
-        if self.capture is not None and capture and not used.cache_hit:
-            self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
-        return dataclasses.replace(used, analysis=combined)
+        return [t.result() for t in tasks]
 
     async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None,
                                   waited_s: float) -> Result:

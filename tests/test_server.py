@@ -182,6 +182,37 @@ def test_hot_reload_under_load(admin_server, banking_artifact, tmp_path_factory)
     assert server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=60).ok
 
 
+def test_an_answer_admitted_before_a_reload_and_computed_after_it_is_all_the_new_models(admin_server,
+                                                                                        banking_artifact):
+    """A request queued while the model is swapped is computed by the new model: its OOD threshold
+    (and everything else) must be the new model's too, never the one current at admission."""
+    import json as json_
+
+    server = admin_server
+    manifest = json_.loads((banking_artifact / "manifest.json").read_text())
+    calibration = manifest["calibration"]
+    calibration["ood"] = {**calibration["ood"], "threshold": calibration["ood"]["threshold"] + 1.25}
+    copy_artifact(banking_artifact, server.root / "raised", calibration=calibration)
+    before = server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10)
+    release = server.hold_model()  # requests now queue
+    single = server.stub.Analyze.future(pb2.AnalyzeRequest(text="how much is in my checking account"), timeout=60)
+    nbest = server.stub.Analyze.future(pb2.AnalyzeRequest(
+        text="block my card", alternatives=[pb2.Alternative(text="lock my card")]), timeout=60)
+    wait_for(lambda: server.metric("intentd_requests_in_progress") >= 3, "the requests to queue")
+    try:
+        reply = server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path="raised"), timeout=60)
+    finally:
+        release.set()
+    assert reply.ok, reply.error
+    after = server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10)
+    assert after.thresholds.ood == pytest.approx(before.thresholds.ood + 1.25, abs=1e-6)
+    for answer in (single.result(), nbest.result()):
+        assert answer.model_version == after.version
+        assert answer.ood.threshold == pytest.approx(after.thresholds.ood, abs=1e-6)
+        assert answer.ood.flagged == (answer.ood.score >= answer.ood.threshold)
+    assert server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=60).ok
+
+
 def test_reload_refuses_what_is_not_a_clean_artifact_under_the_root(admin_server, banking_artifact, tmp_path):
     root = admin_server.root
     before = admin_server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10).version
