@@ -116,6 +116,38 @@ def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
     assert "reloaded" in proc.stdout.read()
 
 
+def test_reloads_in_place_do_not_grow_the_process(banking_artifact, tmp_path):
+    """Each reload frees a whole model into glibc's per-thread arenas; without handing the pages
+    back, five reloads of the same artifact grew the process by ~150 MB (a pod's limit, then OOM)."""
+    import shutil
+
+    root = tmp_path / "models"
+    shutil.copytree(banking_artifact, root / "a")
+    proc, channel = start(root / "a", tmp_path / "s.sock", "--admin-uds", str(tmp_path / "admin.sock"))
+    admin = grpc.insecure_channel(f"unix:{tmp_path / 'admin.sock'}")
+    stub, admin_stub = pb2_grpc.IntentServiceStub(channel), pb2_grpc.IntentServiceStub(admin)
+
+    def rss_mb() -> float:
+        fields = dict(line.split(":", 1) for line in open(f"/proc/{proc.pid}/status"))
+        return int(fields["VmRSS"].split()[0]) / 1024
+
+    try:
+        assert stub.Analyze(pb2.AnalyzeRequest(text="what's my balance"), timeout=30).intents
+        assert admin_stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="a"), timeout=WAIT_S).ok
+        time.sleep(3)  # the old model's batches end, then its pages are returned (app.TRIM_AFTER_SWAP_S)
+        first = rss_mb()
+        for _ in range(5):
+            assert admin_stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="a"), timeout=WAIT_S).ok
+            assert stub.Analyze(pb2.AnalyzeRequest(text="what's my balance"), timeout=30).intents
+            time.sleep(3)
+        assert rss_mb() - first < 60, (first, rss_mb())
+    finally:
+        channel.close()
+        admin.close()
+        proc.kill()
+        proc.wait(WAIT_S)
+
+
 def test_port_in_use_is_one_line_not_a_shared_port(banking_artifact, tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
