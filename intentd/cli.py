@@ -196,6 +196,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
+    from intentd.models.data.checks import check_known_intents
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
     from intentd.server.engine import Engine
@@ -225,20 +226,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"plot: {args.plot}")
     return 0
-
-
-def check_known_intents(examples, intents, path) -> None:
-    """An in-scope example whose intent the model does not have would be scored as out of scope:
-    a renamed or misspelt label then reads as a plausible OOS recall. Refused, naming the lines."""
-    known = set(intents)
-    unknown = [ex for ex in examples if not ex.ood and ex.intent not in known]
-    if not unknown:
-        return
-    where = ", ".join(f"{ex.intent!r} at line {ex.origin.line}" if ex.origin and ex.origin.line else repr(ex.intent)
-                      for ex in unknown[:3])
-    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-    raise UsageError(f"{path}: {len(unknown)} example(s) with an intent this model does not know ({where}{more}): "
-                     'fix the label, or mark an out-of-scope example "ood": true')
 
 
 def _print_eval(report: dict) -> None:

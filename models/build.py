@@ -23,7 +23,7 @@ import numpy as np
 from intentd import __version__
 from intentd.errors import IntentdError
 from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER, RawSet, calibrate, intent_targets, run_raw
-from intentd.models.data.checks import check_training_data
+from intentd.models.data.checks import check_known_intents, check_training_data
 from intentd.models.data.domain import load_domain
 from intentd.models.data.schema import DataError, Example, read_jsonl
 from intentd.models.evaluate import evaluate
@@ -208,6 +208,8 @@ def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, pro
 
     splits = load_splits(data)
     loaded = load_artifact(artifact)  # verifies every file first
+    for split in ("train", "valid"):  # the data of another domain would rewrite this one's threshold
+        check_known_intents(splits[split], loaded.labels.intents, data / f"{split}.jsonl")
     manifest = dict(loaded.manifest)
     _calibrate_into(artifact, manifest, splits, _budget(target_fer, budget_confidence, loaded.domain), loaded.domain)
     _evaluate_into(artifact, manifest, splits, _say(progress))

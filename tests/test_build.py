@@ -456,6 +456,24 @@ def test_calibrate_cli_changes_budget_and_version(banking_artifact: Path, tmp_pa
         assert proc.returncode == 2 and flag in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_calibrate_refuses_another_domains_data_and_leaves_the_artifact(banking_artifact: Path, tmp_path: Path):
+    """Calibrated on data of intents it does not have, a model escalated 97 % of its own queries."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    before = (art / "manifest.json").read_bytes()
+    other = tmp_path / "other"
+    other.mkdir()
+    for split in ("train", "valid"):
+        rows = [json.loads(line) for line in (BANKING / f"{split}.jsonl").read_text().splitlines()]
+        (other / f"{split}.jsonl").write_text("".join(
+            json.dumps({**row, "intent": "track_parcel"} if not row.get("ood") and i % 3 == 0 else row) + "\n"
+            for i, row in enumerate(rows)))
+    proc = intentd("calibrate", "--model", str(art), "--data", str(other), check=False)
+    assert proc.returncode == 2 and "intent this model does not know ('track_parcel' at line 1" in proc.stderr, \
+        proc.stderr
+    assert (art / "manifest.json").read_bytes() == before
+
+
 def test_out_never_replaces_a_folder_that_is_not_an_artifact(tmp_path: Path):
     """`--out` is replaced by the new artifact: the data folder, a folder holding it, or any
     folder with other files in it is refused before training, and nothing is touched."""

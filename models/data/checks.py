@@ -323,3 +323,18 @@ def _check_tiers(domain: dict, path: str, lines: dict) -> Iterable[Finding]:
             yield Finding("unknown_tier", f"intent {intent!r} escalates to {tier!r}, which escalation.tiers "
                                           f"does not list", path,
                           lines.get(("intents", str(intent), "escalate"), lines.get(("intents", str(intent)))))
+
+
+def check_known_intents(examples: Sequence[Example], intents: Iterable[str], path: str | Path) -> None:
+    """Scoring or calibrating a model on examples of intents it does not have counts them as out
+    of scope: a renamed label reads as a plausible OOS recall in `eval`, and `calibrate` on another
+    domain's data set a threshold that escalated 97 % of queries. Refused, naming the lines."""
+    known = set(intents)
+    unknown = [ex for ex in examples if not ex.ood and ex.intent not in known]
+    if not unknown:
+        return
+    where = ", ".join(f"{ex.intent!r} at line {ex.origin.line}" if ex.origin and ex.origin.line else repr(ex.intent)
+                      for ex in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    raise DataError(f"{len(unknown)} example(s) with an intent this model does not know ({where}{more}): "
+                    'fix the label, or mark an out-of-scope example "ood": true', path)
