@@ -15,7 +15,7 @@ import sys
 
 from . import config as _config
 from .config import LoadConfig
-from .errors import LoadTestError
+from .errors import ConfigError, LoadTestError
 
 DESCRIPTION = (
     "Open-loop load generator and SLO gate for an intentd server: requests leave at a fixed "
@@ -41,6 +41,16 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+def _plot_keeping_the_verdict(draw) -> None:
+    """The plot was checked before the run; one that still fails (a full disk) is reported, and
+    the exit code stays the SLO verdict's: a gate must not read "latency failed" or "could not
+    run" for a picture."""
+    try:
+        draw()
+    except (OSError, ValueError, LoadTestError) as exc:
+        print(f"intentd loadtest: warning: the plot was not written ({exc})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="intentd loadtest", description=DESCRIPTION)
     add_arguments(parser)
@@ -52,7 +62,7 @@ def _run(config: LoadConfig) -> int:
         return _run_voice(config)
     # Heavy imports here: `intentd --help` must not pay for grpc and numpy.
     from .payloads import Payloads, method_path, timing_reader
-    from .plot import plot_sweep, plot_timeline, require_matplotlib
+    from .plot import plot_sweep, plot_timeline, require_plot_path
     from .progress import Progress
     from .report import format_text, result_dict
     from .runner import measure
@@ -61,7 +71,7 @@ def _run(config: LoadConfig) -> int:
     from .utterances import unique_utterances
 
     if config.plot is not None:
-        require_matplotlib()
+        require_plot_path(config.plot)
     if config.texts is None:
         payloads = Payloads.generated(config.rpc, unique_utterances(config.seed))
     else:
@@ -78,6 +88,9 @@ def _run(config: LoadConfig) -> int:
                 timing_reader(config.rpc),
             )
         )
+    if not any(step.scheduled for step in steps):  # a Poisson draw of nothing: no latency to judge
+        raise ConfigError("no request was scheduled in the run (a low --rate drew none): nothing to judge; "
+                          "raise --rate or --duration")
 
     verdict = (
         evaluate(steps[0], config) if config.mode == "fixed" else evaluate_sweep(steps, config)
@@ -85,23 +98,22 @@ def _run(config: LoadConfig) -> int:
     result = result_dict(config, steps, verdict, loop_name, payloads)
     _print(result, verdict, config, format_text)
     if config.plot is not None:
-        if config.mode != "fixed":
-            plot_sweep(steps, config.plot, config.slo_p95_ms, config.max_error_rate)
-        else:
-            plot_timeline(steps[0], config.plot, config.slo_p95_ms)
+        _plot_keeping_the_verdict(lambda: plot_sweep(steps, config.plot, config.slo_p95_ms, config.max_error_rate,
+                                                             config.slo_p99_ms)
+                                  if config.mode != "fixed" else plot_timeline(steps[0], config.plot, config.slo_p95_ms))
     return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
 
 
 def _run_voice(config: LoadConfig) -> int:
     """--voice-streams: N AnalyzeStream callers speaking word by word (loadtest/voice.py)."""
-    from .plot import plot_voice, require_matplotlib
+    from .plot import plot_voice, require_plot_path
     from .progress import Progress
     from .texts import load_labelled
     from .voice import measure
     from .voice_report import evaluate, format_text, result_dict, summary, timeline
 
     if config.plot is not None:
-        require_matplotlib()
+        require_plot_path(config.plot)
     items = None if config.texts is None else load_labelled(config.texts)
     texts = {"source": "generated"} if items is None else {
         "source": str(config.texts),
@@ -117,7 +129,7 @@ def _run_voice(config: LoadConfig) -> int:
     result = result_dict(config, run, texts, verdict, figures)
     _print(result, verdict, config, format_text)
     if config.plot is not None:
-        plot_voice(timeline(run), config.plot, run)
+        _plot_keeping_the_verdict(lambda: plot_voice(timeline(run), config.plot, run))
     return EXIT_PASS if verdict.passed else EXIT_SLO_VIOLATED
 
 

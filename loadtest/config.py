@@ -26,6 +26,7 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 #: Upper bounds that keep the generator itself bounded.
 MAX_DURATION_S = 3600.0
 MAX_REQUESTS_PER_STEP = 5_000_000
+MIN_EXPECTED_REQUESTS = 1  # a fixed run expected to send fewer has nothing to judge
 MAX_CHANNELS = 64
 MAX_SWEEP_STEPS = 50
 MAX_VOICE_STREAMS = 1000
@@ -231,6 +232,10 @@ class LoadConfig:
                 f"{flag} needs --slo-p95-ms (capacity is the highest rate that meets it)"
             )
         _positive("--max-rate", self.max_rate)
+        if self.mode == "fixed" and not self.voice and self.rate * self.duration < MIN_EXPECTED_REQUESTS:
+            raise ConfigError(f"--rate {self.rate:g} for --duration {self.duration:g} s sends "
+                              f"{self.rate * self.duration:.2g} requests on average: nothing to judge a latency "
+                              f"by (give at least {MIN_EXPECTED_REQUESTS})")
         if self.min_capacity_rps is not None and self.mode == "fixed":
             raise ConfigError("--min-capacity-rps only applies with --sweep or --find-capacity")
         if self.mode == "search" and (self.min_capacity_rps or 0) > self.max_rate:

@@ -6,8 +6,9 @@ through the object API (no pyplot global state, no display needed).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from intentd.plotpath import PlotPathError, check_plot_path
 
 from .errors import PlotUnavailable
 from .runner import StepResult
@@ -16,10 +17,13 @@ from .slo import capacity
 _MISSING = "--plot needs matplotlib: pip install matplotlib (or the intentd[train] extra)"
 
 
-def require_matplotlib() -> None:
-    """Fail before the run, not after it, when --plot cannot be honoured."""
-    if importlib.util.find_spec("matplotlib") is None:
-        raise PlotUnavailable(_MISSING)
+def require_plot_path(path: Path) -> None:
+    """Fail before the run, not after it, when --plot cannot be honoured: no matplotlib, a file
+    type it cannot write, a folder that cannot be made (exit 2, "cannot run", never after a verdict)."""
+    try:
+        check_plot_path(path)
+    except PlotPathError as exc:
+        raise PlotUnavailable(str(exc)) from None
 
 
 def _figure():
@@ -54,7 +58,8 @@ def plot_timeline(step: StepResult, path: Path, slo_p95_ms: float | None = None)
 
 
 def plot_sweep(
-    steps: list[StepResult], path: Path, slo_p95_ms: float | None, max_error_rate: float = 0.0
+    steps: list[StepResult], path: Path, slo_p95_ms: float | None, max_error_rate: float = 0.0,
+    slo_p99_ms: float | None = None,
 ) -> None:
     """p50/p95/p99 against offered rate, with the SLO and the capacity it implies."""
     fig = _figure()
@@ -70,7 +75,9 @@ def plot_sweep(
         )
     if slo_p95_ms is not None:
         ax.axhline(slo_p95_ms, color="red", linestyle="--", label=f"p95 SLO {slo_p95_ms:g} ms")
-    found = capacity(steps, slo_p95_ms, max_error_rate)
+    if slo_p99_ms is not None:
+        ax.axhline(slo_p99_ms, color="darkred", linestyle=":", label=f"p99 SLO {slo_p99_ms:g} ms")
+    found = capacity(steps, slo_p95_ms, max_error_rate, slo_p99_ms)
     if found is not None:
         ax.axvline(found, color="green", linestyle=":", label=f"capacity {found:g} req/s")
     ax.set_xscale("log")

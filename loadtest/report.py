@@ -78,8 +78,8 @@ def result_dict(
         body = {
             "slo_p95_ms": config.slo_p95_ms,
             "max_error_rate": config.max_error_rate,
-            "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate),
-            "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate),
+            "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
+            "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
             "server_cache_hits": cache_hits([step.recorder for step in steps]),
             "steps": [step_dict(step) for step in steps],
         }

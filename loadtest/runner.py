@@ -178,7 +178,7 @@ async def measure(
                 read_timing=read_timing,
             )
             steps.append(step)
-            passed = step_meets_slo(step, config.slo_p95_ms, config.max_error_rate)
+            passed = step_meets_slo(step, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms)
             if search is not None:
                 search.record(rate, passed)
             elif config.mode == "sweep" and not passed:

@@ -101,37 +101,41 @@ def evaluate(step: StepResult, config: LoadConfig) -> Verdict:
     return Verdict(tuple(checks))
 
 
-def step_meets_slo(step: StepResult, p95_ms: float | None, max_error_rate: float = 0.0) -> bool:
-    """Whether a sweep step counts toward capacity: p95 within the SLO and errors within
-    --max-error-rate (by default none at all; a server that sheds to keep its SLO refuses a few
-    requests at bursts well below its limit, which a small error budget allows)."""
+def step_meets_slo(step: StepResult, p95_ms: float | None, max_error_rate: float = 0.0,
+                   p99_ms: float | None = None) -> bool:
+    """Whether a sweep step counts toward capacity: p95 (and p99, when set) within the SLO and
+    errors within --max-error-rate (by default none at all; a server that sheds to keep its SLO
+    refuses a few requests at bursts well below its limit, which a small error budget allows)."""
     latency = step.recorder.latency_ms()
     return (
         latency is not None
         and step.error_rate <= max_error_rate
         and (p95_ms is None or latency["p95"] <= p95_ms)
+        and (p99_ms is None or latency["p99"] <= p99_ms)
     )
 
 
-def capacity(steps: list[StepResult], p95_ms: float | None, max_error_rate: float = 0.0) -> float | None:
+def capacity(steps: list[StepResult], p95_ms: float | None, max_error_rate: float = 0.0,
+             p99_ms: float | None = None) -> float | None:
     """Highest offered rate whose step met the SLO, or None if none did."""
-    passing = [step.rate for step in steps if step_meets_slo(step, p95_ms, max_error_rate)]
+    passing = [step.rate for step in steps if step_meets_slo(step, p95_ms, max_error_rate, p99_ms)]
     return max(passing) if passing else None
 
 
-def capacity_capped(steps: list[StepResult], p95_ms: float | None, max_error_rate: float = 0.0) -> bool:
+def capacity_capped(steps: list[StepResult], p95_ms: float | None, max_error_rate: float = 0.0,
+                    p99_ms: float | None = None) -> bool:
     """Whether the capacity found is only a lower bound: no rate above it was tried and
     failed (the search stopped at --max-rate, or a sweep's every rate passed)."""
-    found = capacity(steps, p95_ms, max_error_rate)
+    found = capacity(steps, p95_ms, max_error_rate, p99_ms)
     return found is not None and not any(
-        step.rate > found and not step_meets_slo(step, p95_ms, max_error_rate) for step in steps
+        step.rate > found and not step_meets_slo(step, p95_ms, max_error_rate, p99_ms) for step in steps
     )
 
 
 def evaluate_sweep(steps: list[StepResult], config: LoadConfig) -> Verdict:
     """Passes when some rate met the SLO and capacity reached --min-capacity-rps (if set)."""
-    found = capacity(steps, config.slo_p95_ms, config.max_error_rate)
-    capped = capacity_capped(steps, config.slo_p95_ms, config.max_error_rate)
+    found = capacity(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms)
+    capped = capacity_capped(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms)
     note = "at least: the highest rate tried" if capped else None
     return Verdict(
         (Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False, note=note),)

@@ -5,21 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from intentd.errors import IntentdError
-
-
-def check_plot_path(path: str | Path) -> None:
-    """Before a long job, not after it: matplotlib installed, and a file type it writes."""
-    try:
-        from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:  # matplotlib lives in the `train` extra
-        raise IntentdError("plotting needs matplotlib: pip install 'intentd[train]'") from None
-    kinds = FigureCanvasBase.get_supported_filetypes()
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in kinds:
-        raise IntentdError(f"{path}: a plot is written as one of .{', .'.join(sorted(kinds))} "
-                           f"(got {'.' + suffix if suffix else 'no suffix'})")
-
 
 def eval_plot(report: dict, path: str | Path, max_intents: int = 30) -> Path:
     """One PNG: the confusion matrix of the most-confused intents, and a reliability diagram."""

@@ -299,6 +299,40 @@ def test_plot_writes_a_png(server, tmp_path, capsys):
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+@pytest.mark.parametrize("name, needle", [("latency.txt", "a plot is written as one of"),
+                                           ("a-folder", "(got a folder)")])
+def test_a_plot_that_cannot_be_written_is_refused_before_the_run(server, tmp_path, capsys, name, needle):
+    """Found after a passing run, it turned the gate's exit into 1 ("SLO missed") or 2."""
+    address, _ = server
+    (tmp_path / "a-folder").mkdir()
+    code = cli.main(["--target", address, "--rate", "50", "--duration", "5", "--json", "--no-progress",
+                     "--plot", str(tmp_path / name)])
+    out = capsys.readouterr()
+    assert code == 2 and needle in out.err and out.out == ""  # refused before any request was sent
+
+
+def test_a_p99_objective_counts_in_a_sweep(server, capsys):
+    """--slo-p99-ms was checked on a fixed-rate run only: a sweep passed a p99 it never looked at."""
+    address, _ = server
+    code, result, _ = loadtest(capsys, "--target", address, "--sweep", "20", "--duration", "0.5",
+                               "--slo-p95-ms", "500", "--slo-p99-ms", "0.01")
+    assert code == 1 and result["capacity_rps"] is None
+
+
+def test_a_run_with_nothing_to_judge_cannot_run(server, capsys):
+    """A smoke gate of 1 req/s for 1 s draws no request in a third of its Poisson seeds: that is
+    "cannot run" (2), not a pass or an SLO miss."""
+    from intentd.loadtest.schedule import arrival_offsets
+
+    address, _ = server
+    assert cli.main(["--target", address, "--rate", "0.01", "--duration", "1", "--no-progress"]) == 2
+    assert "nothing to judge" in capsys.readouterr().err
+    seed = next(s for s in range(100) if len(arrival_offsets(1.0, 1.0, "poisson", s)) == 0)
+    assert cli.main(["--target", address, "--rate", "1", "--duration", "1", "--seed", str(seed), "--warmup", "0",
+                     "--slo-p95-ms", "50", "--no-progress"]) == 2
+    assert "no request was scheduled" in capsys.readouterr().err
+
+
 def test_unix_socket_target_and_other_rpc(server, capsys):
     _, uds = server
     code, result, _ = loadtest(
