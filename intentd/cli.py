@@ -205,7 +205,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
     threadpool_limits(1, user_api="blas")  # as the server does: the measured path is the served one
     if args.plot:
-        from intentd.models.plots import check_plot_path
+        from intentd.plotpath import check_plot_path
 
         check_plot_path(args.plot)  # before the evaluation, not after it
     engine = Engine.load(args.model, onnx_file=args.onnx_file)
