@@ -76,6 +76,7 @@ class Drain:
 
     def __init__(self) -> None:
         self.draining = False
+        self.started = asyncio.Event()  # set when the drain begins: open streams end at their next utterance
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -95,6 +96,7 @@ class Drain:
 
     async def wait_quiet(self, quiet_s: float) -> None:
         self.draining = True
+        self.started.set()
         while True:
             await self._idle.wait()
             self._arrival.clear()

@@ -18,6 +18,11 @@ cancelled, so the batcher skips them and it is never computed; it is answered `s
 no analysis. One already being tokenised or computed is answered in full, marked `stale`. A final
 (or a message without `is_final`) is never superseded; the next partial starts a new utterance.
 
+Drain (SIGTERM): a stream finishes the utterance it is in (its partials and its final are
+answered), then ends with UNAVAILABLE "draining", at once when it is between utterances: the
+caller reconnects to another instance at an utterance boundary, never mid-utterance when the
+grace period runs out.
+
 Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is answered
 `superseded` too, and the stream goes on (the next partial or the final covers the utterance); a
 final that is shed ends the stream with its status, as a unary call would fail.
@@ -41,7 +46,7 @@ from intentd.protogen import import_stubs
 from . import convert
 from .admission import admit
 from .analysis import Analysis
-from .errors import DeadlineUnmeetable, InvalidRequest, Overloaded
+from .errors import DeadlineUnmeetable, Draining, InvalidRequest, Overloaded
 from .respond import canonical
 
 if TYPE_CHECKING:
@@ -147,12 +152,13 @@ class VoiceStream:
     async def _read(self) -> None:
         s = self.settings
         count = 0
+        in_utterance = False  # a partial was read and its utterance's final not yet
         requests = aiter(self.requests)
         try:
             while True:
                 await self.slots.acquire()  # a message answered makes room for the next
                 try:
-                    request = await anext(requests)
+                    request = await self._next(requests, in_utterance)
                 except StopAsyncIteration:
                     break
                 count += 1
@@ -171,6 +177,7 @@ class VoiceStream:
                 message.task.add_done_callback(_retrieved)
                 if not final:
                     self.partial = message
+                in_utterance = not final
                 self.queue.put_nowait(message)
         except Exception as exc:  # noqa: BLE001 - answered in order: the stream ends with its status
             self.queue.put_nowait(Failed(exc))
@@ -179,6 +186,28 @@ class VoiceStream:
             self.queue.put_nowait(Failed(asyncio.CancelledError()))
             raise
         self.queue.put_nowait(_END)
+
+    async def _next(self, requests, in_utterance: bool):
+        """The next message; Draining instead when the server drains and no utterance is open
+        (the one in progress is finished first)."""
+        drain = self.servicer.drain
+        if in_utterance:
+            return await anext(requests)
+        if drain.draining:
+            raise Draining("server is draining; reconnect to another instance for the next utterance")
+        reading = asyncio.ensure_future(anext(requests))
+        stopping = asyncio.ensure_future(drain.started.wait())
+        try:
+            await asyncio.wait((reading, stopping), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the stream is closing: nothing will read this message
+            reading.cancel()
+            raise
+        finally:
+            stopping.cancel()
+        if reading.done():
+            return reading.result()
+        reading.cancel()
+        raise Draining("server is draining; reconnect to another instance for the next utterance")
 
     def _supersede(self) -> None:
         previous, self.partial = self.partial, None

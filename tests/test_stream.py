@@ -277,3 +277,26 @@ def test_stream_settings_are_validated():
         Settings(model="m", stream_stable_n=0)
     with pytest.raises(ConfigError, match="--stream-stable-confidence"):
         Settings(model="m", stream_stable_confidence=1.5)
+
+
+def test_a_draining_server_ends_streams_at_an_utterance_boundary(banking_artifact):
+    """SIGTERM: a stream between utterances ends at once with UNAVAILABLE; one mid-utterance gets
+    its final answered first. Both used to stay open for the whole grace period, taking new
+    utterances, and were then cut mid-utterance."""
+    import time
+
+    with ThreadServer(model=banking_artifact, grace_period=30) as server:
+        idle, talking = Duplex(server.stub), Duplex(server.stub)
+        assert idle.ask(final("what's my balance")).is_final  # one utterance done, the next not begun
+        assert not talking.ask(partial("block my")).is_final  # mid-utterance
+        started = time.monotonic()
+        server.loop.call_soon_threadsafe(server.app.request_stop)
+        with pytest.raises(grpc.RpcError) as ended:
+            next(idle.call)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE and "draining" in ended.value.details()
+        assert time.monotonic() - started < 10  # not the grace period
+        answer = talking.ask(final("block my debit card"))  # the utterance in progress is finished
+        assert answer.is_final and answer.intents[0].name
+        with pytest.raises(grpc.RpcError) as ended:
+            talking.ask(partial("and also"))
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
