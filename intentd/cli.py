@@ -323,6 +323,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from intentd.server.signals import catch_early
+
+    catch_early()  # before the slow imports and the model load: a SIGTERM then still drains
     from intentd.server.config import Settings
 
     settings = Settings.from_args(args)  # ConfigError: one line, exit 2

@@ -102,6 +102,9 @@ class App:
                                 s.capture_low_confidence),
                 on_written=self.metrics.captured.inc, on_dropped=self.metrics.capture_dropped)
             log.info("capturing escalated and low-confidence queries to %s", s.capture_path)
+        if self._stop.is_set():  # told to stop while the model loaded: never bind, never report SERVING
+            log.info("stop requested before serving: not starting")
+            return
         # 3. Metrics endpoint before any listener: a bad address fails the start, not a running server.
         if s.metrics_port:
             try:

@@ -1,4 +1,9 @@
-"""Signal handling in one place: install loop handlers for a block, restore the defaults after."""
+"""Signal handling in one place: install loop handlers for a block, restore the defaults after.
+
+`catch_early` covers the second or so before the event loop exists (imports, settings): a
+signal then is kept and handed to the loop's handler once it is installed, so a SIGTERM that
+arrives while `intentd serve` starts (PID 1 in a container) stops it cleanly instead of killing
+it with the default action."""
 
 from __future__ import annotations
 
@@ -9,6 +14,20 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
+_early: list[signal.Signals] = []  # received before the loop's handlers, in order
+
+
+def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
+    """Keep these signals until `handle_signals` takes them over (main thread only)."""
+    for sig in signals:
+        signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))
+
+
+def take_early() -> list[signal.Signals]:
+    """The signals `catch_early` kept, in order; forgotten once taken."""
+    taken = list(_early)
+    _early.clear()
+    return taken
 
 
 @contextmanager
@@ -24,6 +43,9 @@ def handle_signals(loop: asyncio.AbstractEventLoop,
                 log.debug("not handling %s here: %s", sig.name, exc)
             else:
                 installed.append(sig)
+        for sig in take_early():  # what arrived before the loop: handled now, in order
+            if sig in installed:
+                loop.call_soon(handlers[sig])
         yield
     finally:
         for sig in installed:

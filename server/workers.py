@@ -32,6 +32,7 @@ import time
 from intentd.errors import IntentdError
 
 from .config import ConfigError, Settings
+from .signals import catch_early, take_early
 
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
@@ -66,6 +67,7 @@ def _worker(settings: Settings, index: int, ready, errors) -> None:
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
     twice, it would count as the second signal that cancels in-flight requests."""
     os.setpgid(0, 0)
+    catch_early()  # a SIGTERM forwarded while this process imports drains it, not kills it
     from .app import serve_one
     from .metrics import Metrics
 
@@ -127,6 +129,8 @@ def supervise(settings: Settings) -> int:
                 os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    for sig in take_early():  # a signal while the workers were being started counts too
+        forward(sig, None)
     http = None
     try:
         if settings.metrics_port:

@@ -148,6 +148,28 @@ def test_reloads_in_place_do_not_grow_the_process(banking_artifact, tmp_path):
         proc.wait(WAIT_S)
 
 
+def test_a_sigterm_while_starting_stops_cleanly_without_serving(banking_artifact, tmp_path):
+    """A SIGTERM in the first second (a pod deleted as it starts; PID 1 in a container) killed the
+    process by the default action, or let it bind and report SERVING before draining."""
+    proc = subprocess.Popen([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact),
+                             "--listen", "", "--uds", str(tmp_path / "s.sock"), "--metrics-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def catches_sigterm() -> bool:
+        status = dict(line.split(":", 1) for line in open(f"/proc/{proc.pid}/status"))
+        return bool(int(status["SigCgt"].strip(), 16) & (1 << (signal.SIGTERM - 1)))
+
+    deadline = time.monotonic() + WAIT_S
+    while not catches_sigterm():  # the handler comes before the model load, which takes a second or more
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    log = proc.communicate(timeout=WAIT_S)[0]
+    assert proc.returncode == 0, log
+    assert "stop requested before serving" in log and "serving banking" not in log, log
+    assert not (tmp_path / "s.sock").exists()
+
+
 def test_port_in_use_is_one_line_not_a_shared_port(banking_artifact, tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
