@@ -285,6 +285,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     pb2, _ = import_stubs()
     request = pb2.AnalyzeRequest(text=args.text, top_k=args.top_k, time_zone=args.timezone or "",
                                  locale=args.locale or "")
+    if args.previous_intent or args.slot or args.session_id:  # a turn of a conversation, as a chat backend sends it
+        slots = {}
+        for item in args.slot:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"--slot {item!r}: expected NAME=VALUE (a slots_used entry, e.g. amount='50 USD')")
+            slots[name] = value
+        request.context.CopyFrom(pb2.RequestContext(session_id=args.session_id or "",
+                                                    previous_intent=args.previous_intent or "", filled_slots=slots))
     if args.reference_time:
         try:
             reference = dt.datetime.fromisoformat(args.reference_time)
@@ -313,6 +322,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     else:
         p = analysis.prediction
         print(f"intent: {p.intent} ({p.confidence:.3f})" + ("  [OUT OF SCOPE]" if p.is_ood else ""))
+        if analysis.follow_up is not None:
+            print(f"follow-up: {analysis.follow_up.kind} of {analysis.follow_up.intent}")
         for e in analysis.entities:
             print(f"  {e.type}: {e.text!r} [{e.start}, {e.end})" + (f" -> {e.resolution}" if e.resolution else ""))
         if analysis.escalation.escalate:
@@ -480,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--max-chars", type=int, default=2000, help="longest accepted text, as `serve --max-text-chars`")
     an.add_argument("--partial", action="store_true",
                     help="read the text as an AnalyzeStream partial (is_final false), as the server does")
+    an.add_argument("--previous-intent", metavar="INTENT",
+                    help="the conversation's previous intent (context.previous_intent): answer this turn as a follow-up")
+    an.add_argument("--slot", action="append", default=[], metavar="NAME=VALUE",
+                    help="a slot the previous answer filled (context.filled_slots; repeatable), e.g. "
+                         "--slot amount='50 USD' --slot account=checking")
+    an.add_argument("--session-id", help="context.session_id")
     an.add_argument("--json", action="store_true")
     an.set_defaults(func=_cmd_analyze)
 

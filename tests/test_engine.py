@@ -180,6 +180,20 @@ def test_cli_analyze_prints_the_servers_answer(banking_artifact):
                for e in json.loads(cli.stdout)["entities"])
 
 
+def test_cli_analyze_answers_a_turn_of_a_conversation_as_the_server_does(banking_artifact):
+    cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), "make it 75",
+                          "--previous-intent", "transfer_money", "--slot", "amount=50 USD", "--slot", "account=checking",
+                          "--session-id", "s1", "--json"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    request = pb2.AnalyzeRequest(text="make it 75", context=pb2.RequestContext(
+        session_id="s1", previous_intent="transfer_money", filled_slots={"amount": "50 USD", "account": "checking"}))
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        reply = server.stub.Analyze(request, timeout=30)
+    reply.ClearField("timing")
+    assert json.loads(cli.stdout) == json.loads(json_format.MessageToJson(reply))
+    assert reply.follow_up.intent == "transfer_money" and reply.response.slots_used["amount"] == "75 USD"
+
+
 def test_cli_analyze_into_a_closed_pipe_is_quiet(banking_artifact):
     cmd = (f"{sys.executable} -m intentd analyze --model {banking_artifact} 'what is my checking balance' --json "
            f"--top-k 50 | head -c 10")
