@@ -237,7 +237,8 @@ def _print_eval(report: dict) -> None:
     print(f"  entity F1            {pct(report['entity_f1'])}")
     per_type = ", ".join(f"{t} {pct(d['accuracy'])} of {d['n']}" for t, d in (report.get("resolution_per_type") or {}).items())
     print(f"  resolution accuracy  {pct(report.get('resolution_accuracy'))}" + (f"  ({per_type})" if per_type else ""))
-    print(f"  exact match          {pct(report['exact_match'])}")
+    print(f"  exact match          {pct(report['exact_match'])}  (classification alone "
+          f"{pct(report.get('exact_match_classification'))}: the papers' sentence accuracy)")
     print(f"  oos recall           {pct(report['oos_recall'])}")
     escalation = report.get("escalation") or {}
     reasons = ", ".join(f"{name} {pct(rate)}" for name, rate in (escalation.get("by_reason") or {}).items() if rate)
