@@ -65,6 +65,9 @@ def check(target: str, service: str = "", timeout: float = DEFAULT_TIMEOUT_S, cr
 
 def run(args: argparse.Namespace) -> int:
     """The command: print nothing when SERVING (probes log stdout), one line otherwise."""
+    if args.timeout <= 0:  # a flag error, not an unreachable server
+        print(f"intentd health: error: --timeout must be more than 0 seconds (got {args.timeout:g})", file=sys.stderr)
+        return EXIT_UNREACHABLE
     try:
         target, credentials, options = _connection(args)
         status = check(target, args.service, args.timeout, credentials, options)
@@ -78,8 +81,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _connection(args: argparse.Namespace) -> tuple[str, object, tuple]:
-    if args.timeout <= 0:
-        raise Unreachable(f"--timeout must be positive, got {args.timeout:g}")
     tls = args.tls or any((args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name))
     if args.uds is not None:
         if tls:

@@ -35,10 +35,14 @@ class TLS:
     def context(self) -> ssl.SSLContext:
         try:
             context = ssl.create_default_context(cafile=str(self.ca) if self.ca else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"--tls-ca {self.ca}: {getattr(exc, 'strerror', None) or exc}") from exc
+        try:
             if self.cert is not None:
                 context.load_cert_chain(str(self.cert), str(self.key) if self.key else None)
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"TLS files: {exc}") from exc
+            files = f"{self.cert}" + (f" / --tls-key {self.key}" if self.key else "")
+            raise ConfigError(f"--tls-cert {files}: {getattr(exc, 'strerror', None) or exc}") from exc
         context.set_alpn_protocols(["h2"])
         return context
 

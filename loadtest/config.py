@@ -199,6 +199,9 @@ class LoadConfig:
             raise ConfigError(
                 f"--target {self.target!r}: expected host:port (use --uds for a socket)"
             )
+        port = (self.target or "").rpartition(":")[2]
+        if port.isdigit() and not 0 < int(port) <= 65535:
+            raise ConfigError(f"--target {self.target!r}: {port} is not a port number (1-65535)")
         _positive("--rate", self.rate)
         _positive("--duration", self.duration)
         if self.duration > MAX_DURATION_S:
@@ -251,7 +254,7 @@ class LoadConfig:
         }
         given = [flag for flag, value in tls_files.items() if value is not None]
         if given and not self.tls:
-            raise ConfigError(f"{', '.join(given)} need --tls")
+            raise ConfigError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --tls")
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("--tls-key needs --tls-cert")
         for rate in (*self.rates, *((self.max_rate,) if self.find_capacity else ())):

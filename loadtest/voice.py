@@ -400,7 +400,7 @@ def _read(path: Path | None) -> bytes | None:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"TLS files: cannot read {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"{path}: cannot read this TLS file ({exc.strerror or exc})") from exc
 
 
 def _p95_ms(values: array) -> str:

@@ -103,7 +103,7 @@ def test_bad_flags_are_one_line_errors(tmp_path):
         (["--target", "127.0.0.1:1", "--tls-cert", str(tmp_path / "c.pem")], "--tls-cert and --tls-key go together"),
         (["--target", "127.0.0.1:1", "--tls-ca", str(tmp_path / "ca.pem")], f"--tls-ca {tmp_path / 'ca.pem'}"),
         (["--uds", str(tmp_path / "s.sock"), "--tls"], "go with --target"),
-        (["--target", "127.0.0.1:1", "--timeout", "0"], "--timeout must be positive"),
+        (["--target", "127.0.0.1:1", "--timeout", "0"], "error: --timeout must be more than 0 seconds"),
     ]:
         done = health_cmd(*args)
         assert done.returncode == 2, args

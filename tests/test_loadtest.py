@@ -838,3 +838,12 @@ def test_payloads_hand_out_texts_in_turn_and_cycle_only_past_the_cap():
     assert payloads.take(0) == []
     user = Payloads.from_texts("Analyze", ["yes", "no", "yes"])
     assert user.distinct == 2 and len(user.take(3)) == 3 and user.repeated
+
+
+def test_target_and_tls_mistakes_name_what_is_wrong(tmp_path, capsys):
+    for args, needle in ((["--target", "127.0.0.1:99999"], "99999 is not a port number"),
+                         (["--target", "127.0.0.1:1", "--tls", "--tls-ca", str(tmp_path / "no.pem")],
+                          f"--tls-ca {tmp_path / 'no.pem'}: No such file"),
+                         (["--target", "127.0.0.1:1", "--tls-ca", "x.pem"], "--tls-ca needs --tls")):
+        assert cli.main([*args, "--rate", "5", "--no-progress"]) == 2
+        assert needle in capsys.readouterr().err
