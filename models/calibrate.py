@@ -7,6 +7,7 @@ what they say at serving time.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -28,6 +29,8 @@ KNN_BANK_PER_INTENT = 16  # training embeddings per intent in the k-NN bank: its
 # pick_threshold): 0.5 would be the split-conformal rank, right on average and over budget for
 # about every second model; measured on SNIPS and CLINC150 in docs/accuracy.md, "An escalation budget that holds"
 BUDGET_CONFIDENCE = 0.9
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -202,6 +205,11 @@ def pick_threshold(in_scope_scores: np.ndarray, target_fer: float, escalated: np
         return float("inf")
     escalated = np.zeros(n, dtype=bool) if escalated is None else np.asarray(escalated, dtype=bool)
     allowed = allowed_escalations(n, target_fer, confidence)
+    if escalated.sum() > max(allowed, 0):
+        log.warning("the domain's rules (low confidence, ambiguity) alone escalate %d of %d in-scope validation "
+                    "queries, more than a %.1f %% budget allows (%d): false escalations will exceed it whatever "
+                    "the OOD threshold; loosen the rules or the budget", int(escalated.sum()), n,
+                    100 * target_fer, max(allowed, 0))
     allowed -= int(escalated.sum())  # already taken by low confidence and ambiguity
     scores = np.sort(scores[~escalated])
     if allowed <= 0 or len(scores) == 0:

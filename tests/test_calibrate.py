@@ -173,3 +173,18 @@ def test_offline_passes_batch_by_length_and_keep_input_order(banking_artifact):
         alone = model.infer(model.encode([text]))
         np.testing.assert_allclose(raw.logits[i], alone.intent_logits[0], atol=1e-4)
         assert analyses[i].prediction.intents == engine.analyze([text])[0].prediction.intents
+
+
+def test_a_budget_the_rules_alone_exceed_is_said(caplog):
+    """`calibrate --target-fer 0` on a domain whose rules escalate some queries went through
+    silently, then eval showed the budget missed."""
+    scores = np.linspace(0.0, 1.0, 200)
+    escalated = np.zeros(200, dtype=bool)
+    escalated[:3] = True
+    with caplog.at_level("WARNING", logger="intentd.models.calibrate"):
+        pick_threshold(scores, 0.0, escalated)
+    assert "alone escalate 3 of 200" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="intentd.models.calibrate"):
+        pick_threshold(scores, 0.05, escalated)  # room for them and more
+    assert caplog.text == ""
