@@ -5,6 +5,9 @@ keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-
 `previous_intent` is an intent of the domain (other than the confirmation and denial intents
 themselves), the turn has at most MAX_WORDS words, and
 
+0. its own top intent is a confident intent that the domain escalates by policy (`escalate:`,
+   e.g. report_fraud) and not the previous one -> not a follow-up, whatever else it says: "actually,
+   fraud on my checking account" goes to a person;
 1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
    it", "actually", "instead", "rather") or points at a carried value ("the other card") -> update,
    whatever its own top intent;
@@ -126,6 +129,8 @@ class FollowUps:
                 found.append(bare)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
         unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
+        if not unsure and own != previous and own in self.policy.policy:
+            return None  # "actually, fraud on my checking account": a confident request the domain sends to a person
         if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
         elif own in self.confirm and not unsure:

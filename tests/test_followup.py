@@ -247,3 +247,14 @@ def test_a_bare_answer_to_the_question_continues_the_previous_intent(engine):
         assert dict(turn.response.slots_used) == {"card": "debit_card"}
     own = _turn(engine, "block my debit card", "activate_card", "block_card", 0.99, None, [("card", "debit card")])
     assert own is None  # a request of its own, not an answer
+
+
+def test_a_confident_request_the_domain_sends_to_a_person_is_never_a_follow_up(engine):
+    """"actually fraud on my checking account" was an update of the transfer: no escalation."""
+    carried = [("amount", "200 USD"), ("account", "checking")]
+    spans = [("account", "checking")]
+    assert _turn(engine, "actually fraud on my checking account", "transfer_money", "report_fraud", 0.99, None,
+                 spans, carried) is None
+    turn = _turn(engine, "actually my checking account", "transfer_money", "report_fraud", 0.3, "low_confidence",
+                 spans, carried)  # not confident: the correction it reads as
+    assert turn.follow_up.kind == "update"
