@@ -44,6 +44,9 @@ HANDOFF_DEFAULT = "Let me connect you with someone who can help."
 HANDOFF_ID = "handoff"
 MAX_VALUE_CHARS = 64  # per inserted value
 MAX_VALUES_PER_SLOT = 3  # "from checking to savings" fills `account` with both
+# Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",
+# "tonight at 11" read as tonight and the 11th) leave the slot to be asked for, never a list
+SINGLE_VALUED = frozenset({"money", "datetime", "phone", "email", "number", "percentage", "ordinal", "duration"})
 
 
 class TemplateError(IntentdError):
@@ -194,7 +197,10 @@ class Responder:
                 if carried:  # else the slot is still missing: its prompt asks for it again
                     added = [v for v in values.get(slot, ()) if v not in carried]
                     values[slot] = (carried + added)[:MAX_VALUES_PER_SLOT]
-        return values
+        # which of two amounts (dates, numbers) was meant is a guess, and so is keeping the one
+        # carried from before: the slot's prompt asks
+        return {slot: found for slot, found in values.items()
+                if len(found) == 1 or found[0].get("kind") not in SINGLE_VALUED}
 
 
 def _joined(items: list[dict], form, sep: str) -> str:

@@ -148,6 +148,14 @@ def test_fuzzy_cutoff_is_configurable(domain):
     ("a hundred dollars", "100", "USD"),
     ("twenty five dollars and fifty cents", "25.50", "USD"),
     ("$20 and 50 cents", "20.50", "USD"),  # "and ... cents": the one second number an amount may have
+    ("a hundred and five dollars", "105", "USD"),  # one amount as said, "and" inside it
+    ("twelve hundred and fifty dollars", "1250", "USD"),
+    ("two hundred and fifty dollars and twenty cents", "250.20", "USD"),
+    ("500 canadian dollars", "500", "CAD"),  # the adjective names the currency
+    ("100 argentine pesos", "100", "ARS"),
+    ("$50 CAD", "50", "CAD"),  # a written-out ISO code decides over a symbol
+    ("50 euro cents", "0.50", "EUR"),
+    ("100 rubles", "100", "RUB"),
     ("20 and 50 cents", "20.50", "USD"),
     ("50 cents", "0.50", "USD"),
     ("1.5 million euros", "1500000", "EUR"),
@@ -181,6 +189,10 @@ def test_money_forms_with_one_reading(surface, amount, currency):
     "9" * 70 + " billion", "999999999999999999 billion dollars and 50 cents",  # no Decimal overflow
     "12kg",
     "2 x $50", "31m $20", "2m 20 dollars", "$5 5",      # two numbers: which is the amount is a guess
+    "50-100 dollars", "$1-100", "-50 dollars", "minus 200 dollars", "negative fifty",  # ranges and signs
+    "half a million", "half a grand", "quarter million", "a couple hundred bucks", "a few hundred dollars",
+    "hundreds of dollars", "several thousand", "50%",   # fractions and vague counts: no one amount
+    "100 kroner", "100 pesos", "50 bitcoin",            # currencies with no one ISO code
     "pay \x07\x1b[31m $20 \x7f",                       # an escape code's digits are a number too
 ])
 def test_ambiguous_or_absurd_money_is_unresolved(surface):
@@ -512,3 +524,15 @@ def test_pattern_group_regex(source, group, value_regex):
 
     p = PatternType.from_config("t", {"pattern": source, "group": group})
     assert p.value_regex.pattern == value_regex and p.value_regex.flags == p.regex.flags
+
+
+def test_an_amount_the_model_reads_in_two_parts_is_one_amount(resolver):
+    """The model splits "a hundred and five dollars" at "and": each part alone was an amount."""
+    text = "transfer a hundred and five dollars to savings"
+    spans = [span(text, "amount", "a hundred"), span(text, "amount", "five dollars"), span(text, "account", "savings")]
+    amounts = [e for e in resolver.resolve(text, spans, options()) if e.type == "amount"]
+    assert [(e.text, e.resolution["amount"]) for e in amounts] == [("a hundred and five dollars", "105")]
+    text = "pay $5 and $10"  # two amounts joined read as one text: no one amount
+    spans = [span(text, "amount", "$5"), span(text, "amount", "$10")]
+    (both,) = resolver.resolve(text, spans, options())
+    assert both.text == "$5 and $10" and not both.resolved

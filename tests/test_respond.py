@@ -277,3 +277,20 @@ def test_odd_carried_values_never_raise(responder, raw):
     for intent in ("schedule_payment", "check_balance", "pay_bill", "update_contact_info"):
         assert responder.respond(intent, [], OK, carried(("amount", raw), ("account", raw), ("date", raw),
                                                          ("merchant", raw))) is not None
+
+
+def test_two_amounts_or_dates_in_one_turn_are_asked_for_not_listed(responder):
+    """"$5 and $10", or "tonight at 11" read as tonight and the 11th: which was meant is a guess,
+    and so is keeping the amount carried from before; a catalog slot still takes two ("from
+    checking to savings")."""
+    ten = ent("amount", {"kind": "money", "amount": "10", "currency": "USD"})
+    r = responder.respond("schedule_payment", [MONEY, ten, DATE], OK, OPTS)
+    assert r.template_id == "schedule_payment.prompt.amount" and "amount" in r.slots_missing
+    r = responder.respond("schedule_payment", [MONEY, ten, DATE], OK, carried(("amount", "300 USD")))
+    assert r.template_id == "schedule_payment.prompt.amount" and "amount" not in r.slots_used
+    eleventh = ent("date", {"kind": "datetime", "value": "2026-12-11T00:00:00-08:00", "grain": "day"})
+    assert responder.respond("schedule_payment", [MONEY, DATE, eleventh], OK, OPTS).template_id == \
+        "schedule_payment.prompt.date"
+    checking = ent("account", {"kind": "catalog", "id": "checking", "value": "Checking account", "score": 1.0})
+    r = responder.respond("transfer_money", [MONEY, checking, SAVINGS], OK, OPTS)
+    assert r.slots_used["account"] == "checking,savings"

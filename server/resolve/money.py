@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .numbers import MAX_INPUT, decimal_str, find_amount, words_to_digits
+from .numbers import MAX_INPUT, VAGUE, decimal_str, find_amount, words_to_digits
 
 # Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
 ISO_4217 = frozenset("""
@@ -34,9 +34,23 @@ _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", 
             "₱": "PHP", "₫": "VND", "฿": "THB", "₦": "NGN", "₴": "UAH", "zł": "PLN", "r$": "BRL"}
 _WORDS = {"dollar": "$", "dollars": "$", "buck": "$", "bucks": "$", "euro": "EUR", "euros": "EUR",
           "pound": "GBP", "pounds": "GBP", "quid": "GBP", "sterling": "GBP", "yen": "JPY", "rupee": "INR",
-          "rupees": "INR", "franc": "CHF", "francs": "CHF", "peso": "MXN", "pesos": "MXN", "yuan": "CNY",
+          "rupees": "INR", "franc": "CHF", "francs": "CHF", "yuan": "CNY",
           "renminbi": "CNY", "zloty": "PLN", "kronor": "SEK", "krona": "SEK",
+          "ruble": "RUB", "rubles": "RUB", "rouble": "RUB", "roubles": "RUB", "rand": "ZAR",
+          "reais": "BRL", "rupiah": "IDR", "baht": "THB", "shekel": "ILS", "shekels": "ILS",
+          "forint": "HUF", "lira": "TRY", "naira": "NGN", "hryvnia": "UAH", "dirham": "AED", "dirhams": "AED",
           "cents": "¢", "cent": "¢", "pence": "p"}
+# "canadian dollars", "argentine pesos", "danish kroner": the adjective names the currency
+_ADJECTIVES = {"canadian": "CAD", "australian": "AUD", "aussie": "AUD", "singapore": "SGD", "kiwi": "NZD",
+               "zealand": "NZD", "kong": "HKD", "american": "USD", "us": "USD", "jamaican": "JMD", "taiwan": "TWD",
+               "taiwanese": "TWD", "mexican": "MXN", "argentine": "ARS", "argentinian": "ARS", "chilean": "CLP",
+               "colombian": "COP", "philippine": "PHP", "swiss": "CHF", "danish": "DKK", "norwegian": "NOK",
+               "swedish": "SEK", "icelandic": "ISK", "czech": "CZK", "hungarian": "HUF", "indian": "INR",
+               "pakistani": "PKR"}
+# Currency words with no one ISO code alone ("kroner": Danish or Norwegian? "pesos": which
+# country's?) or none at all (crypto): unresolved without such an adjective, never read in the
+# domain's default currency
+_NO_ONE_CODE = frozenset("kroner krone krona peso pesos dinar dinars bitcoin bitcoins btc eth ether crypto".split())
 # Lower-case codes accepted as currencies; any other ISO code only when written in capitals
 # ("all", "top", "try" and "cup" are English words).
 _COMMON_CODES = frozenset("usd eur gbp cad aud nzd jpy chf cny inr mxn sek nok dkk pln sgd hkd zar brl".split())
@@ -45,6 +59,8 @@ _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
+    if VAGUE.search(text[:MAX_INPUT]):  # "half a million", "50-100", "-50", "50%": no one amount
+        return None
     t = words_to_digits(text[:MAX_INPUT])
     cents = _CENTS.search(t)  # "and 50 cents": the one second number an amount may have
     if cents is not None:
@@ -56,27 +72,34 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount > MAX_AMOUNT:
         return None
     default = (default_currency or "").upper()
-    currency = ""
-    minor = False  # "50 cents", "20p"
+    currency = explicit = ""
+    minor = False  # "50 cents", "20p", "50 euro cents"
     capitals = set(re.findall(r"\b[A-Z]{3}\b", text)) if not text.isupper() else set()
-    for tok in _TOKEN.findall(t):
+    tokens = _TOKEN.findall(t)
+    for i, tok in enumerate(tokens):
+        adjective = _ADJECTIVES.get(tokens[i - 1], "") if i else ""
+        if tok in _NO_ONE_CODE and not adjective:
+            return None
         code = _currency_of(tok, default, capitals)
         if code == "¢" or code == "p":
-            minor = minor or not currency
+            minor = True
             continue
-        if code:
-            currency = code
-            break
+        if adjective and (tok in _NO_ONE_CODE or _WORDS.get(tok) or tok == "$"):
+            code = adjective
+        if code and tok.upper() == code:  # an ISO code written out ("$50 CAD"): it decides over a symbol
+            explicit = explicit or code
+        currency = currency or code
+    currency = explicit or currency
     if cents is not None and m.end() <= cents.start():
         amount += Decimal(cents.group(1)) / 100
         currency = currency or default
         amount = amount.quantize(CENT)
-    elif minor and not currency:
+    elif minor:
         amount = amount / 100
         if amount != amount.quantize(CENT):  # "50.5 cents"
             return None
         amount = amount.quantize(CENT)
-        currency = "GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD")
+        currency = currency or ("GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD"))
     if amount > MAX_AMOUNT or amount != amount.quantize(CENT):
         return None
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency or default}

@@ -32,6 +32,13 @@ NUMBER = r"(?<!\d)(?<!\d[.,])(?>\d+(?:[.,]\d+)*|\.\d+)"
 _NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")(?:\s*(?P<mult>k|thousand|grand|mm|mn|m|million|bn|b|billion"
                           r"|trillion|1000|1000000|1000000000|dozen))?(?!\w)")
 _DIGIT = re.compile(r"\d")
+_WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+# Quantities with no one value: fractions and vague counts ("half a million", "a couple hundred",
+# "hundreds of dollars"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
+# number text2num or the digits happen to leave ("half a million" read as 1,000,000)
+VAGUE = re.compile(r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions"
+                   r"|billions|minus|negative)\b|\d\s*-\s*\d|(?:^|\s)-\s*\d|\d\s*(?:%|percent\b)",
+                   re.IGNORECASE)
 _ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
 _PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
@@ -45,7 +52,7 @@ _DOT_GROUPS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")  # "1.200,50", "1
 
 def words_to_digits(text: str) -> str:
     """Lower-cased text with spelled-out numbers as digits: "a grand" -> "1 grand", "third" -> "3rd"."""
-    t = _ARTICLE_MULT.sub("one ", text.lower()[:MAX_INPUT]).replace("-", " ")
+    t = _WORD_HYPHEN.sub(" ", _ARTICLE_MULT.sub("one ", text.lower()[:MAX_INPUT]))  # "twenty-five", not "50-100"
     t = re.sub(r"(?<=\d) (?=\d{3}\b)", "", t) if re.search(r"\d \d{3}\b", t) else t  # "10 000"
     return alpha2digit(t, "en", threshold=0)
 

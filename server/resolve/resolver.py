@@ -14,6 +14,7 @@ context ("debit" in "debit card fee" tagged as part of a longer span).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,8 @@ KINDS = ("catalog", "builtin", "free", "pattern")
 MAX_FREE_VALUE = 200  # code points kept as the value of a free-text entity
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 
+
+_JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 
 class Resolver:
     """Built once per loaded domain (catalog tables and regexes compiled here); `resolve` per request."""
@@ -91,10 +94,26 @@ class Resolver:
         patterns and catalog names found past them are dropped too: a truncated answer's entities
         come from the part it analysed, whoever found them."""
         reference = self.reference_time(options)
-        kept = self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars)
+        kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
         return [self._resolve_one(e, reference, past, locale) for e in kept]
+
+    def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
+        """Neighbouring model spans of one money type, nothing but "and" or a comma between them,
+        are one amount as said ("a hundred | and | five dollars", "250 dollars | and 20 cents"): read
+        apart they were two amounts in one slot ($100.00 and $5.00)."""
+        out: list[ResolvedEntity] = []
+        for e in kept:
+            last = out[-1] if out else None
+            if (last is not None and last.type == e.type and last.source == e.source == "model"
+                    and (self.specs.get(e.type) or {}).get("builtin") == "money"
+                    and _JOINER.fullmatch(text[last.end:e.start])):
+                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
+                                         min(last.confidence, e.confidence), "model")
+            else:
+                out.append(e)
+        return out
 
     # -- candidates and the overlap rule ------------------------------------------------------
 
