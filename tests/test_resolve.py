@@ -536,3 +536,18 @@ def test_an_amount_the_model_reads_in_two_parts_is_one_amount(resolver):
     spans = [span(text, "amount", "$5"), span(text, "amount", "$10")]
     (both,) = resolver.resolve(text, spans, options())
     assert both.text == "$5 and $10" and not both.resolved
+
+
+@pytest.mark.parametrize("text", ["yesterday", "last friday", "2026-11-02"])
+def test_a_date_before_today_is_no_date_for_an_intent_whose_dates_lie_ahead(resolver, text):
+    """"schedule a $200 payment for yesterday" was scheduled for yesterday."""
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+    assert resolver.resolve_value("date", text, SUNDAY, past=True) is not None  # a disputed charge's date
+    assert resolver.resolve_value("date", "today", SUNDAY) is not None  # today is not before today
+
+
+@pytest.mark.parametrize("text", ["11/31", "2/29", "1530", "at 1530", "at 5", "friday at 5"])
+def test_numbers_that_are_no_date_are_unresolved(dates, text):
+    """"11/31" was 2031-11-11, "1530" the year 1530, "at 5" the 5th and "friday at 5" May 2027."""
+    assert dates.resolve(text, local(2026, 11, 27)) is None
+    assert dates.resolve("friday at 5pm", local(2026, 11, 27))["value"].startswith("2026-11-27T17:00")

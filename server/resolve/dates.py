@@ -49,6 +49,9 @@ _YEAR = r"(?:,?\s*(?P<year>\d{4}))?"
 _UNIT = r"(?P<unit>minute|min|hour|hr|day|week|wk|month|year|yr)s?"
 _N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
 
+MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number misread as a year
+_BARE_HOUR = re.compile(r"\bat\s+\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")  # no am/pm
+_ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
 _NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
                           r"|first|second|third|fifth|couple)")
@@ -154,12 +157,18 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
                     past: bool = False, day_first: bool = False) -> dict | None:
     """Keyed by (folded text, naive local reference minute, zone, direction, date order): no
     resolution depends on seconds."""
+    if _BARE_HOUR.search(text):
+        return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
     found = fast_path(text, ref, past, day_first)
+    if found is None and _ALL_DIGITS.fullmatch(text):
+        return None  # "11/31", "2/29" with no such day, "1530": dateparser would read a year into it
     if found is None:
         found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past, day_first)
     if found is None:
         return None
     value, grain = found
+    if abs(value.year - ref.year) > MAX_YEARS_AWAY:  # "at 1530" read as the year 1530
+        return None
     return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
 
 

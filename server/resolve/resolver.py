@@ -176,7 +176,8 @@ class Resolver:
         if builtin == "money":
             return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
         if builtin == "datetime":
-            return None if reference is None else self.dates.resolve(text, reference, past, locale.day_first)
+            found = None if reference is None else self.dates.resolve(text, reference, past, locale.day_first)
+            return found if found is None or past or not _before_today(found, reference) else None
         if builtin == "email":
             return contact.resolve_email(text)
         if builtin == "phone":
@@ -220,3 +221,10 @@ def time_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def _before_today(resolution: dict, reference: dt.datetime) -> bool:
+    """A date before the request's day, for an intent whose dates lie ahead (`dates: future`, the
+    default): "schedule a payment for yesterday" has no date to act on (the slot is asked for)."""
+    value = dt.datetime.fromisoformat(resolution["value"])
+    return value.astimezone(reference.tzinfo).date() < reference.date()
