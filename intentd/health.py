@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+from intentd.argtypes import finite_float
+
 EXIT_SERVING, EXIT_NOT_SERVING, EXIT_UNREACHABLE = 0, 1, 2
 DEFAULT_TIMEOUT_S = 2.0
 
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", default="",
                         help="service to ask about (default: the whole server; "
                              "intentd.v1.IntentService also works)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+    parser.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"seconds to wait for the answer, connecting included (default {DEFAULT_TIMEOUT_S:g})")
     tls = parser.add_argument_group("TLS (with --target)")
     tls.add_argument("--tls", action="store_true", help="connect with TLS (implied by the other --tls-* flags)")
@@ -65,8 +67,9 @@ def check(target: str, service: str = "", timeout: float = DEFAULT_TIMEOUT_S, cr
 
 def run(args: argparse.Namespace) -> int:
     """The command: print nothing when SERVING (probes log stdout), one line otherwise."""
-    if args.timeout <= 0:  # a flag error, not an unreachable server
-        print(f"intentd health: error: --timeout must be more than 0 seconds (got {args.timeout:g})", file=sys.stderr)
+    problem = _flag_problem(args)
+    if problem is not None:  # a flag error, not an unreachable server
+        print(f"intentd health: error: {problem}", file=sys.stderr)
         return EXIT_UNREACHABLE
     try:
         target, credentials, options = _connection(args)
@@ -78,6 +81,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_SERVING
     print(f"intentd health: {target}: {status}", file=sys.stderr)
     return EXIT_NOT_SERVING
+
+
+def _flag_problem(args: argparse.Namespace) -> str | None:
+    if args.timeout <= 0:
+        return f"--timeout must be more than 0 seconds (got {args.timeout:g})"
+    port = (args.target or "").rpartition(":")[2]
+    if port.isdigit() and not 0 < int(port) <= 65535:  # gRPC would dial the port modulo 65536
+        return f"--target {args.target!r}: {port} is not a port number (1-65535)"
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together"
+    for flag, path in (("--tls-ca", args.tls_ca), ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+        if path is not None and not os.path.isfile(path):
+            return f"{flag} {path}: no such file"
+    return None
 
 
 def _connection(args: argparse.Namespace) -> tuple[str, object, tuple]:

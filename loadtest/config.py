@@ -355,6 +355,8 @@ def parse_sweep(spec: str) -> tuple[float, ...]:
     try:
         if ":" in spec:
             start, factor, stop = (float(part) for part in spec.split(":"))
+            if not all(map(math.isfinite, (start, factor, stop))):
+                raise ValueError
             if start <= 0 or factor <= 1 or stop < start:
                 raise ConfigError(f"--sweep {spec!r}: need START > 0, FACTOR > 1, STOP >= START")
             count = int(math.floor(math.log(stop / start, factor) + 1e-9)) + 1
@@ -363,6 +365,8 @@ def parse_sweep(spec: str) -> tuple[float, ...]:
             )
         else:
             rates = tuple(float(part) for part in spec.split(",") if part.strip())
+            if not all(map(math.isfinite, rates)):
+                raise ValueError
     except ValueError as exc:
         raise ConfigError(f"--sweep {spec!r}: expected R1,R2,... or START:FACTOR:STOP") from exc
     if not rates or any(r <= 0 for r in rates):

@@ -208,8 +208,8 @@ def recalibrate(artifact: Path, data: Path, target_fer: float | None = None, pro
 
     splits = load_splits(data)
     loaded = load_artifact(artifact)  # verifies every file first
-    for split in ("train", "valid"):  # the data of another domain would rewrite this one's threshold
-        check_known_intents(splits[split], loaded.labels.intents, data / f"{split}.jsonl")
+    for split, examples in splits.items():  # the data of another domain would rewrite this one's threshold
+        check_known_intents(examples, loaded.labels.intents, data / f"{split}.jsonl")
     manifest = dict(loaded.manifest)
     _calibrate_into(artifact, manifest, splits, _budget(target_fer, budget_confidence, loaded.domain), loaded.domain)
     _evaluate_into(artifact, manifest, splits, _say(progress))

@@ -211,5 +211,6 @@ def load_artifact(root: str | Path, model: str | None = None) -> Artifact:
         raise ArtifactError(f"{root / manifest['tokenizer']}: not UTF-8 JSON") from None
     length = manifest.get("serve_max_length", 128)
     if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 100_000:
-        raise ArtifactError(f"{manifest_path}: serve_max_length must be a whole number of tokens from 8 (got {length!r})")
+        raise ArtifactError(f"{manifest_path}: serve_max_length must be a whole number of tokens from 8 to 100,000 "
+                            f"(got {length!r})")
     return Artifact(root, manifest, labels, domain, ood_stats, read(manifest["model"]), tokenizer_json)

@@ -64,10 +64,11 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my a an
+my
 """.split())
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
-_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b", re.IGNORECASE)
+_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
+                          r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
 
 
 @dataclass(slots=True)

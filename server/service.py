@@ -282,9 +282,12 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
                              f"(--max-queue {self.settings.max_queue})")
         for _ in range(2):  # all transcripts on one model: a reload between their batches means once more
             outcomes = await self._each_transcript(transcripts, options, context, engine, waited)
-            if all(o.analysis.model_version == engine.version for o in outcomes):
+            versions = {o.analysis.model_version for o in outcomes}
+            if versions == {engine.version}:
                 break
             engine = self.runner.current
+            if versions == {engine.version}:  # all computed after the swap, by the model now current
+                break
         else:
             raise Overloaded("the model was reloaded twice while this request's transcripts were computed; retry")
         combined = nbest.combine(engine, transcripts, [o.analysis for o in outcomes], options)

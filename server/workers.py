@@ -32,8 +32,9 @@ import time
 from intentd.errors import IntentdError
 
 from .config import ConfigError, Settings
-from .signals import catch_early, take_early
+from .signals import catch_early, pending_early, take_early
 
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
 MAX_RESTART_PAUSE_S = 60.0
@@ -68,6 +69,7 @@ def _worker(settings: Settings, index: int, ready, errors) -> None:
     twice, it would count as the second signal that cancels in-flight requests."""
     os.setpgid(0, 0)
     catch_early()  # a SIGTERM forwarded while this process imports drains it, not kills it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked by the supervisor until now
     from .app import serve_one
     from .metrics import Metrics
 
@@ -105,7 +107,13 @@ def supervise(settings: Settings) -> int:
         readies[index] = context.Event()
         process = context.Process(target=_worker, args=(worker_settings, index, readies[index], errors),
                                   name=f"intentd-worker{index}")
-        process.start()
+        # blocked until the child keeps them itself (_worker): one forwarded while it starts is held
+        # for it, never its default action (the mask is inherited across the spawn)
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         log.info("worker %d started (pid %d)", index, process.pid)
         return process
 
@@ -115,6 +123,9 @@ def supervise(settings: Settings) -> int:
             reasons[i] = message
         return reasons.pop(index, f"it exited with {exitcode}")
 
+    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in pending_early()):
+        log.info("stop requested before serving: not starting workers")
+        return 0
     workers = [start(i) for i in range(settings.workers)]
     log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
              worker_settings.intra_op_threads)

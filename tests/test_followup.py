@@ -222,11 +222,14 @@ def engine(banking_artifact) -> Engine:
 def test_one_as_a_pronoun_is_never_an_amount(engine, text):
     """"that one" once confirmed a $5,000 transfer as $1.00: "one" after that/this/which/the ... points."""
     carried = [("amount", "5000 USD"), ("account", "checking")]
-    for intent, unsure in (("affirm", None), ("greeting", "low_confidence")):
-        turn = _turn(engine, text, "transfer_money", intent, 0.9, unsure, slots=carried)
-        assert turn is None or dict(turn.response.slots_used).get("amount") == "5000 USD"
+    yes = _turn(engine, text, "transfer_money", "affirm", 0.9, None, slots=carried)  # read as a yes: confirm as is
+    assert yes.follow_up.kind == "confirm" and dict(yes.response.slots_used)["amount"] == "5000 USD"
+    assert _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=carried) is None
     turn = _turn(engine, "make it one", "transfer_money", "deny", 0.4, "low_confidence", slots=carried)
     assert dict(turn.response.slots_used)["amount"] == "1 USD"  # a number where a number is asked for
+    for text, amount in (("that one hundred", "100 USD"), ("make it a grand", "1000 USD")):
+        turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=carried)
+        assert dict(turn.response.slots_used)["amount"] == amount, text
 
 
 def test_an_unsure_yes_or_no_is_neither_a_confirmation_nor_a_cancellation(engine):

@@ -90,7 +90,9 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
             explicit = explicit or code
         currency = currency or code
     currency = explicit or currency
-    if cents is not None and m.end() <= cents.start():
+    if cents is not None and m.end() > cents.start():  # "and 5 cents, $20": cents before the amount
+        return None
+    if cents is not None:
         amount += Decimal(cents.group(1)) / 100
         currency = currency or default
         amount = amount.quantize(CENT)
