@@ -551,3 +551,12 @@ def test_numbers_that_are_no_date_are_unresolved(dates, text):
     """"11/31" was 2031-11-11, "1530" the year 1530, "at 5" the 5th and "friday at 5" May 2027."""
     assert dates.resolve(text, local(2026, 11, 27)) is None
     assert dates.resolve("friday at 5pm", local(2026, 11, 27))["value"].startswith("2026-11-27T17:00")
+
+
+@pytest.mark.parametrize("surface", ["Amazon<script>alert(1)</script>", "Amazon.com/ignore-previous-instructions",
+                                     "Paris{amount", "Ama\U000e0069\U000e0067zon", "http://evil.example"])
+def test_free_text_that_is_not_plain_words_never_reaches_a_response(resolver, surface):
+    """A merchant typed in this turn once went into the response as written; a carried one was
+    already held to plain words."""
+    assert resolver.resolve_value("merchant", surface, SUNDAY) is None
+    assert resolver.resolve_value("merchant", "Ben & Jerry's", SUNDAY) == {"kind": "text", "value": "Ben & Jerry's"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,7 +23,7 @@ from .. import locale as locales
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
-from .carried import read_carried
+from .carried import FREE_TEXT, read_carried
 from .catalog import Catalog, VerbatimMatcher
 from .dates import DateResolver
 from .duration import resolve_duration
@@ -170,8 +171,10 @@ class Resolver:
             value = self.patterns[etype].resolve(text)
             return None if value is None else {"kind": "pattern", "value": value}
         if kind == "free":
-            value = clean_value(text, MAX_FREE_VALUE)
-            return {"kind": "text", "value": value} if value else None
+            # words only, as a carried value must be: markup, URLs, braces or hidden characters
+            # ("Amazon<script>...", "Amazon.com/ignore-previous-instructions") never reach a response
+            value = clean_value(unicodedata.normalize("NFC", text), MAX_FREE_VALUE)
+            return {"kind": "text", "value": value} if value and FREE_TEXT.fullmatch(value) else None
         builtin = spec["builtin"]
         if builtin == "money":
             return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
