@@ -153,8 +153,8 @@ class ReviewCapture:
             "top_intents": [[n, round(c, 4)] for n, c in p.intents[:3]],
             "redacted": redacting,
         }
-        if session_id:
-            record["meta"]["session_id"] = session_id
+        if session_id:  # a caller may use a phone number or an address as its session id
+            record["meta"]["session_id"] = redact(session_id, [])[0] if redacting else session_id
         return record
 
     def _append(self, line: bytes) -> None:

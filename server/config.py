@@ -110,7 +110,8 @@ class Settings:
                                      "(off when unset)", "FILE")
     capture_max_bytes: int = _opt(16 * 1024 * 1024, "rotate the review file past this size", "BYTES")
     capture_backups: int = _opt(3, "rotated review files kept (review.jsonl.1 ...)", "N")
-    capture_redact_digits: bool = _opt(False, "replace digits, spoken digit runs and e-mail addresses in captured text")
+    capture_redact_digits: bool = _opt(False, "replace digits, spoken numbers and e-mail addresses in captured text "
+                                              "and session ids")
     capture_low_confidence: float = _opt(0.7, "also capture answers under this confidence", "P")
 
     @property

@@ -1,11 +1,14 @@
 """Redaction of captured text (`--capture-redact-digits`): what could identify a customer or an
 account never reaches the review file, and the entity offsets still point at the right text.
 
-- every digit becomes "0" ("4111 1111" -> "0000 0000": one code point for one, offsets unchanged);
-- a run of spoken digits ("four one five five five", "oh one two three", "double five nine":
-  at least MIN_SPOKEN_DIGITS digits) has each digit word replaced by "zero", keeping the shape of
-  a spoken number for retraining;
-- an e-mail address, written ("tom@work.com") or spoken ("tom at work dot com"), becomes EMAIL.
+- every digit becomes "0" ("4111 1111" -> "0000 0000": one code point for one, offsets unchanged),
+  circled, superscript and subscript digits ("①②", "¹²") too;
+- a run of spoken numbers ("four one five five five", "oh one two three", "double five nine",
+  "forty one eleven eleven", "four fifteen five five five": at least MIN_SPOKEN_DIGITS number
+  words) has each number word replaced by "zero", keeping the shape of a spoken number for
+  retraining;
+- an e-mail address, written ("tom@work.com", "tom＠work.com"), spoken ("tom at work dot com") or
+  half of each ("tom at gmail.com", "tom (at) gmail (dot) com"), becomes EMAIL.
 
 Words and addresses change length, so entity spans are moved with the text: a span before or
 after an edit shifts by the edit's change in length; a boundary inside an edited run moves to the
@@ -18,10 +21,13 @@ import re
 
 EMAIL = "<email>"
 MIN_SPOKEN_DIGITS = 3
-_DIGIT = re.compile(r"\d")
-_WRITTEN_EMAIL = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
-_SPOKEN_EMAIL = re.compile(r"\b[\w+-]+(?:\s+dot\s+[\w+-]+)*\s+at\s+[\w-]+(?:\s+dot\s+[\w-]+)+\b", re.I)
-_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|o)\b"
+_DIGIT = re.compile(r"[\d\u00b2\u00b3\u00b9\u2070-\u2079\u2080-\u2089\u2460-\u24ff\u2776-\u2793]")
+_WRITTEN_EMAIL = re.compile(r"[\w.%+'-]+\s*[@\uff20]\s*[\w-]+(?:\s*\.\s*[\w-]+)+")
+_AT = r"\s*[(\[]?\s*at\s*[)\]]?\s*"
+_DOT = r"(?:\s*[(\[]?\s*dot\s*[)\]]?\s*|\.)"  # a written dot only with no space: "at home. ok" is no address
+_SPOKEN_EMAIL = re.compile(r"\b[\w+-]+(?:" + _DOT + r"[\w+-]+)*" + _AT + r"[\w-]+(?:" + _DOT + r"[\w-]+)+\b", re.I)
+_WORD = (r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|o|ten|eleven|twelve|thirteen|fourteen|fifteen"
+         r"|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b")
 _TOKEN = r"(?:(?:double|triple)[\s-]+)?(?:" + _WORD + r"|\d+)"
 _SPOKEN_RUN = re.compile(r"\b" + _TOKEN + r"(?:[\s,-]+" + _TOKEN + r")*\b", re.I)
 _TOKEN_RE = re.compile(r"(?:(?P<times>double|triple)[\s-]+)?(?:(?P<word>" + _WORD + r")|(?P<digits>\d+))", re.I)

@@ -234,6 +234,16 @@ def test_redaction_covers_emails_and_spoken_digits_and_moves_entities(tmp_path: 
     ("someone two three", "someone two three"),
     ("pay 4 one five", "pay 0 zero zero"),
     ("write to jane_doe+bank@mail.co.uk now", "write to <email> now"),
+    # numbers as people say them, and addresses half spoken: both once went to the file as said
+    ("my card is forty one eleven eleven eleven", "my card is zero zero zero zero zero"),
+    ("call four fifteen five five five", "call zero zero zero zero zero"),
+    ("transfer fifty dollars", "transfer fifty dollars"),  # one number word is not a number read out
+    ("email tom at gmail.com please", "email <email> please"),
+    ("tom (at) gmail (dot) com", "<email>"),
+    ("tom @ gmail . com", "<email>"),
+    ("tom\uff20gmail.com", "<email>"),
+    ("I'm at home. ok", "I'm at home. ok"),
+    ("pin \u2460\u2461\u2462 and \u00b9\u00b2\u00b3", "pin 000 and 000"),
 ])
 def test_redaction_cases(text, redacted):
     assert redact(text, [])[0] == redacted
