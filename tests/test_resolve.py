@@ -80,6 +80,17 @@ def test_catalog_accents_and_card_typos(resolver):
     assert resolver.resolve_value("card", "MASTERCAD", SUNDAY)["id"] == "mastercard"
 
 
+@pytest.mark.parametrize("etype, surface", [
+    ("account", "dad's account"),  # was the credit card account (87 against "card account")
+    ("account", "mom's checking account"),  # someone else's account is not the customer's
+    ("account", "debit card account"),  # was the credit card account
+    ("card", "business debit card"),  # was the business credit card
+    ("card", "kids credit card"),  # was the Visa credit card
+])
+def test_a_fuzzy_match_never_swaps_a_whole_word(resolver, etype, surface):
+    assert resolver.resolve_value(etype, surface, SUNDAY) is None
+
+
 def test_catalog_no_match_is_unresolved(resolver):
     text = "what is in my platinum vault"
     out = resolver.resolve(text, [span(text, "account", "platinum vault")], options())

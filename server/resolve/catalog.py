@@ -7,12 +7,14 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from .errors import DomainConfigError
 from .text import fold, fold_catalog, fold_same_length
 
 DEFAULT_FUZZY_CUTOFF = 85.0  # rapidfuzz ratio, 0..100
 MIN_FUZZY_LENGTH = 4  # shorter texts ("cd", "ira") only match exactly
+FUZZY_CANDIDATES = 5  # best-scoring synonyms tried, in order, for one that differs by typos only
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,20 @@ class Catalog:
             return entry, 1.0
         if len(key) < MIN_FUZZY_LENGTH:
             return None
-        best = process.extractOne(key, self._choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
-        if best is None:
-            return None
-        return self.exact[best[0]], round(best[1] / 100.0, 3)
+        for choice, score, _ in process.extract(key, self._choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff,
+                                                limit=FUZZY_CANDIDATES):
+            if _typos_only(key, choice, self.fuzzy_cutoff):
+                return self.exact[choice], round(score / 100.0, 3)
+        return None
+
+
+def _typos_only(key: str, choice: str, cutoff: float) -> bool:
+    """Every word of `key` is a word of `choice` or a misspelling of one (one typo or swapped pair
+    of letters in five, "debit crad"): "savngs account" is the savings account, but "dad account" is not the "card account" (87 as whole strings) and "debit
+    card account" not the "credit card account". A whole word replaced is another thing."""
+    words = choice.split()
+    return all(any(w == c or fuzz.ratio(w, c) >= cutoff or OSA.distance(w, c) <= max(1, len(c) // 5)
+                   for c in words) for w in key.split())
 
 
 class VerbatimMatcher:
