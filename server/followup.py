@@ -49,7 +49,7 @@ from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Resp
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
-from .respond import Responder
+from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
 CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel}
@@ -58,6 +58,7 @@ UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations t
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b")
 _ADDITIVE = ("and", "also", "plus")
+_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
@@ -128,6 +129,12 @@ class FollowUps:
             bare = self._bare_value(text, tokens, slots, options)
             if bare is not None:
                 found.append(bare)
+        if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
+            relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
+            found = [e for e in found if e.type not in relative]
+            entities = [replace(e, resolved=False, resolution=None) if e.type in relative else e for e in entities]
+            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in relative))
+            asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
         unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
         if not unsure and own != previous and own in self.policy.policy:

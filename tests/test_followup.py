@@ -261,3 +261,13 @@ def test_a_confident_request_the_domain_sends_to_a_person_is_never_a_follow_up(e
     turn = _turn(engine, "actually my checking account", "transfer_money", "report_fraud", 0.3, "low_confidence",
                  spans, carried)  # not confident: the correction it reads as
     assert turn.follow_up.kind == "update"
+
+
+@pytest.mark.parametrize("text", ["make it 50 more", "add another 50", "make it 10 less"])
+def test_a_relative_correction_asks_for_the_amount(engine, text):
+    """"make it 50 more" once set a $200 transfer to $50: neither 50 nor the old 200 is the amount."""
+    carried = [("amount", "200 USD"), ("account", "checking")]
+    number = text.split()[-2] if text.endswith(("more", "less")) else text.split()[-1]
+    turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", [("amount", number)], carried)
+    assert turn.follow_up.kind == "update" and turn.response.template_id == "transfer_money.prompt.amount"
+    assert "amount" not in turn.response.slots_used and turn.response.slots_used["account"] == "checking"
