@@ -25,7 +25,6 @@ from intentd.server import domain_schema
 
 REPO = Path(__file__).resolve().parents[1]
 BANKING = REPO / "models" / "domains" / "banking"
-EXAMPLE_ARTIFACT = REPO / "models" / "artifacts" / "example"
 
 # line numbers matter: the tests below name them
 DOMAIN = """\
@@ -232,12 +231,10 @@ def test_cli_names_domain_yaml_and_line_in_one_line(tmp_path):
 # ------------------------------------------------------------------------------------ the server
 
 
-def artifact_with_domain(tmp_path: Path, edit) -> Path:
-    """The example artifact with its domain.yaml changed by `edit(text)`, re-hashed as `intentd
-    train` writes it. Large files are hard links: only domain.yaml is rewritten, after unlinking it,
-    and manifest.json is replaced, so the original artifact is never touched."""
-    if not (EXAMPLE_ARTIFACT / "manifest.json").is_file():
-        pytest.skip("models/artifacts/example is not built (make model)")
+def artifact_with_domain(source: Path, tmp_path: Path, edit) -> Path:
+    """The suite's banking artifact with its domain.yaml changed by `edit(text)`, re-hashed as
+    `intentd train` writes it. Large files are hard links: only domain.yaml is rewritten, after
+    unlinking it, and manifest.json is replaced, so the original artifact is never touched."""
     from intentd.models.build import write_manifest
 
     def link_or_copy(src, dst):
@@ -247,7 +244,7 @@ def artifact_with_domain(tmp_path: Path, edit) -> Path:
             shutil.copy2(src, dst)
 
     art = tmp_path / "artifact"
-    shutil.copytree(EXAMPLE_ARTIFACT, art, copy_function=link_or_copy)
+    shutil.copytree(source, art, copy_function=link_or_copy)
     text = (art / "domain.yaml").read_text(encoding="utf-8")
     (art / "domain.yaml").unlink()
     (art / "domain.yaml").write_text(edit(text), encoding="utf-8")
@@ -255,27 +252,27 @@ def artifact_with_domain(tmp_path: Path, edit) -> Path:
     return art
 
 
-def test_an_artifact_with_a_wrong_type_fails_to_load_naming_domain_yaml(tmp_path):
+def test_an_artifact_with_a_wrong_type_fails_to_load_naming_domain_yaml(banking_artifact, tmp_path):
     from intentd.server.artifact import ArtifactError
     from intentd.server.engine import Engine
 
-    before = (EXAMPLE_ARTIFACT / "domain.yaml").read_bytes() if EXAMPLE_ARTIFACT.exists() else b""
-    art = artifact_with_domain(tmp_path, lambda t: t.replace("  date: {kind: builtin, builtin: datetime}",
+    before = (banking_artifact / "domain.yaml").read_bytes()
+    art = artifact_with_domain(banking_artifact, tmp_path, lambda t: t.replace("  date: {kind: builtin, builtin: datetime}",
                                                              "  date: datetime", 1))
     line = (art / "domain.yaml").read_text(encoding="utf-8").splitlines().index("  date: datetime") + 1
     with pytest.raises(ArtifactError) as info:
         Engine.load(art)
     assert str(info.value) == (f"{art / 'domain.yaml'}:{line}: entities.date must be a mapping "
                                f"(kind: catalog, builtin, pattern or free), got 'datetime'")
-    assert (EXAMPLE_ARTIFACT / "domain.yaml").read_bytes() == before
+    assert (banking_artifact / "domain.yaml").read_bytes() == before
 
 
-def test_an_artifact_with_an_unknown_key_loads_with_a_warning(tmp_path, caplog):
+def test_an_artifact_with_an_unknown_key_loads_with_a_warning(banking_artifact, tmp_path, caplog):
     """An artifact written by a newer intentd may carry keys this one does not read."""
     from intentd.server.engine import Engine
 
     added = "  cost_per_call: {human: 5}"
-    art = artifact_with_domain(tmp_path, lambda t: t.replace("  budget_confidence: 0.9\n",
+    art = artifact_with_domain(banking_artifact, tmp_path, lambda t: t.replace("  budget_confidence: 0.9\n",
                                                              f"  budget_confidence: 0.9\n{added}\n", 1))
     line = (art / "domain.yaml").read_text(encoding="utf-8").splitlines().index(added) + 1
     with caplog.at_level(logging.WARNING, logger="intentd.server.engine"):
