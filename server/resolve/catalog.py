@@ -73,6 +73,8 @@ def _typos_only(key: str, choice: str, cutoff: float) -> bool:
     of letters in five, "debit crad"): "savngs account" is the savings account, but "dad account" is not the "card account" (87 as whole strings) and "debit
     card account" not the "credit card account". A whole word replaced is another thing."""
     words = choice.split()
+    if len(words) != len(key.split()):  # a space missed or added ("debitcard"): the letters, nearly all
+        return OSA.distance(key.replace(" ", ""), choice.replace(" ", "")) <= 1
     return all(any(w == c or fuzz.ratio(w, c) >= cutoff or OSA.distance(w, c) <= max(1, len(c) // 5)
                    for c in words) for w in key.split())
 
