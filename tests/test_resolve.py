@@ -571,3 +571,10 @@ def test_free_text_that_is_not_plain_words_never_reaches_a_response(resolver, su
     already held to plain words."""
     assert resolver.resolve_value("merchant", surface, SUNDAY) is None
     assert resolver.resolve_value("merchant", "Ben & Jerry's", SUNDAY) == {"kind": "text", "value": "Ben & Jerry's"}
+
+
+def test_a_time_already_past_is_no_time_for_an_intent_whose_dates_lie_ahead(resolver):
+    noon = local(2026, 11, 27, 12)
+    assert resolver.resolve_value("date", "today at 9:30am", noon) is None
+    assert resolver.resolve_value("date", "today at 3:30pm", noon)["value"].startswith("2026-11-27T15:30")
+    assert resolver.resolve_value("date", "today at 9:30am", noon, past=True) is not None

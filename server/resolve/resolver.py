@@ -227,7 +227,10 @@ def time_zone(name: str) -> ZoneInfo:
 
 
 def _before_today(resolution: dict, reference: dt.datetime) -> bool:
-    """A date before the request's day, for an intent whose dates lie ahead (`dates: future`, the
-    default): "schedule a payment for yesterday" has no date to act on (the slot is asked for)."""
+    """A date before the request's day (a time before its minute), for an intent whose dates lie
+    ahead (`dates: future`, the default): "schedule a payment for yesterday" has no date to act on
+    (the slot is asked for)."""
     value = dt.datetime.fromisoformat(resolution["value"])
+    if resolution.get("grain") in ("hour", "minute", "second"):  # a time: "tonight at 10:30" read as 10:30 am
+        return value < reference.replace(second=0, microsecond=0)
     return value.astimezone(reference.tzinfo).date() < reference.date()
