@@ -79,13 +79,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     _check_budget(args)
     for flag, value, low in (("--epochs", args.epochs, 1), ("--patience", args.patience, 0),
-                             ("--batch-size", args.batch_size, 1)):
+                             ("--batch-size", args.batch_size, 1), ("--max-length", args.max_length, 8),
+                             ("--average-last", args.average_last, 0), ("--limit", args.limit, 1),
+                             ("--tag-layers", args.tag_layers, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag} must be at least {low} (got {value})")
-    for flag, value, low, high in (("--max-length", args.max_length, 8, None), ("--average-last", args.average_last, 0, None),
-                                   ("--limit", args.limit, 1, None), ("--tag-layers", args.tag_layers, 1, None)):
-        if value is not None and (value < low or (high is not None and value > high)):
-            raise UsageError(f"{flag} must be at least {low}" + (f" and at most {high}" if high else "") + f" (got {value})")
     if args.lr <= 0:
         raise UsageError(f"--lr must be more than 0 (got {args.lr:g})")
     if args.time_budget is not None and args.time_budget <= 0:

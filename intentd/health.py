@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from intentd.argtypes import finite_float
+from intentd.argtypes import finite_float, port_problem
 
 EXIT_SERVING, EXIT_NOT_SERVING, EXIT_UNREACHABLE = 0, 1, 2
 DEFAULT_TIMEOUT_S = 2.0
@@ -86,9 +86,8 @@ def run(args: argparse.Namespace) -> int:
 def _flag_problem(args: argparse.Namespace) -> str | None:
     if args.timeout <= 0:
         return f"--timeout must be more than 0 seconds (got {args.timeout:g})"
-    port = (args.target or "").rpartition(":")[2]
-    if port.isdigit() and not 0 < int(port) <= 65535:  # gRPC would dial the port modulo 65536
-        return f"--target {args.target!r}: {port} is not a port number (1-65535)"
+    if (problem := port_problem(args.target)) is not None:
+        return problem
     if bool(args.tls_cert) != bool(args.tls_key):
         return "--tls-cert and --tls-key go together"
     for flag, path in (("--tls-ca", args.tls_ca), ("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):

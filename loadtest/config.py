@@ -13,7 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from intentd.argtypes import finite_float
+from intentd.argtypes import finite_float, port_problem
 
 from .errors import ConfigError
 
@@ -199,9 +199,8 @@ class LoadConfig:
             raise ConfigError(
                 f"--target {self.target!r}: expected host:port (use --uds for a socket)"
             )
-        port = (self.target or "").rpartition(":")[2]
-        if port.isdigit() and not 0 < int(port) <= 65535:
-            raise ConfigError(f"--target {self.target!r}: {port} is not a port number (1-65535)")
+        if (problem := port_problem(self.target)) is not None:
+            raise ConfigError(problem)
         _positive("--rate", self.rate)
         _positive("--duration", self.duration)
         if self.duration > MAX_DURATION_S:

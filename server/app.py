@@ -87,9 +87,6 @@ class App:
         if s.listen and s.workers == 1 and not s.listen.endswith(":0"):
             free_port(s.listen)  # a port in use is a one-line error at once, before seconds of model loading
         # 1. Load and warm the model off the event loop: the first real request pays no warm-up cost.
-        if self._stop.is_set():  # told to stop before the load began: nothing to load
-            log.info("stop requested before serving: not starting")
-            return
         engine = await asyncio.to_thread(self._load, Path(s.model))
         self.metrics.set_model(engine.model.artifact.name, engine.version, engine.model.provider)
         # 2. The engine: cache in front of the batcher (or the naive runner).

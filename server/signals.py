@@ -23,11 +23,6 @@ def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
         signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))
 
 
-def pending_early() -> list[signal.Signals]:
-    """The signals `catch_early` kept so far, left for `take_early`."""
-    return list(_early)
-
-
 def take_early() -> list[signal.Signals]:
     """The signals `catch_early` kept, in order; forgotten once taken."""
     taken = list(_early)

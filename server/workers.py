@@ -32,7 +32,7 @@ import time
 from intentd.errors import IntentdError
 
 from .config import ConfigError, Settings
-from .signals import catch_early, pending_early, take_early
+from .signals import catch_early, take_early
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 log = logging.getLogger(__name__)
@@ -123,7 +123,8 @@ def supervise(settings: Settings) -> int:
             reasons[i] = message
         return reasons.pop(index, f"it exited with {exitcode}")
 
-    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in pending_early()):
+    early = take_early()  # signals kept since `intentd serve` began
+    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in early):
         log.info("stop requested before serving: not starting workers")
         return 0
     workers = [start(i) for i in range(settings.workers)]
@@ -140,7 +141,7 @@ def supervise(settings: Settings) -> int:
                 os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    for sig in take_early():  # a signal while the workers were being started counts too
+    for sig in early + take_early():  # a signal before or while the workers were started counts too
         forward(sig, None)
     http = None
     try:

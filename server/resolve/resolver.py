@@ -37,9 +37,8 @@ BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duratio
 KINDS = ("catalog", "builtin", "free", "pattern")
 MAX_FREE_VALUE = 200  # code points kept as the value of a free-text entity
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
-
-
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
+
 
 class Resolver:
     """Built once per loaded domain (catalog tables and regexes compiled here); `resolve` per request."""
