@@ -230,6 +230,13 @@ class Batcher:
                 raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
                                  "could read it, past its budget; retry with backoff")
             if expected > limit:
+                alone = self._alone_s()
+                if remaining_s is not None and budget == remaining_s and alone > remaining_s:
+                    # the caller's own deadline is shorter than one answer takes here even with
+                    # nothing ahead: "retry" would fail the same way
+                    self.metrics.expired.labels("admission").inc()
+                    raise DeadlineUnmeetable(f"deadline of {remaining_s * 1e3:.1f} ms is shorter than the "
+                                             f"~{alone * 1e3:.1f} ms one answer takes on this server")
                 self.metrics.shed.labels("budget").inc()
                 late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
                 raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "
@@ -303,8 +310,18 @@ class Batcher:
             self.metrics.queue_depth.set(len(self._pending))
         return bool(chosen)
 
+    def _alone_s(self) -> float:
+        """Predicted time to answer one request of usual length with nothing ahead of it."""
+        return self.timing.backlog_s(1, 16, 1) + self.timing.post_per_request_s
+
     def _observe_lateness(self, budget: float | None, late: bool) -> None:
-        if budget is not None:
+        """A budget a caller cut shorter than one answer alone takes (a very short deadline, or a
+        stamp claiming a long wait) would be late on an idle server: it says nothing of the load,
+        and counting it would let one caller cut admission for every other."""
+        if budget is None:
+            return
+        cut_by_caller = self.settings.slo_p95_ms <= 0 or budget < self.settings.slo_p95_ms / 1e3
+        if not cut_by_caller or budget - self._transport_s >= self._alone_s():
             self.admit_share.observe(late)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
 

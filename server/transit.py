@@ -14,7 +14,10 @@ stamp-to-handler time over the last one to two minutes is its offset (clock skew
 network's floor), and only the excess counts as waiting. A constant skew cancels, a connection's
 first request counts nothing, a stamp that cannot be read is ignored, and a "wait" of over a
 second (a caller's clock set back after it ran ahead) restarts the connection's floor instead of
-shedding its requests.
+shedding its requests. A Unix socket's callers share the server's clock, and gRPC names every one
+of them alike (`unix:`), so they have no floor to share: their stamps count as they are (a stamp
+ahead of the server's clock as no wait), and a caller who lies about its wait only shortens its
+own budget.
 
 A caller that sends no stamp but sets a deadline carries a clock too (`DeadlineClock`): gRPC's
 core fixes a call's deadline when it reads the call's headers, on its own thread, so the time
@@ -71,7 +74,10 @@ class TransitClock:
                 stamp = parse_stamp(value) if isinstance(value, str) else None
                 if stamp is None:
                     return None
-                return self.excess(context.peer(), time.time() - stamp, time.monotonic())
+                lag = time.time() - stamp
+                if context.peer().startswith("unix:"):  # the same host's clock: no offset to learn
+                    return lag if 0.0 < lag <= MAX_WAIT_S else 0.0
+                return self.excess(context.peer(), lag, time.monotonic())
         return None
 
     def excess(self, peer: str, lag: float, now: float) -> float:

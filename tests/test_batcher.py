@@ -115,14 +115,14 @@ def test_batch_shrinks_to_the_oldest_requests_budget(engine):
 
 
 @pytest.mark.parametrize("slo_ms, deadline_s, deadline_budget, admitted", [
-    (25, None, False, False),  # the SLO binds
-    (25, 1.0, False, False),  # a generous deadline does not loosen the SLO
-    (0, 0.02, False, False),  # no SLO: the caller's deadline binds
+    (25, None, False, "busy"),  # the SLO binds
+    (25, 1.0, False, "busy"),  # a generous deadline does not loosen the SLO
+    (0, 0.02, False, "never"),  # no SLO: the caller's deadline binds (shorter than one answer alone)
     (0, 1.0, False, True),
     (0, None, False, True),  # no SLO, no deadline: no budget
     (25, 1.0, True, True),  # --deadline-budget: the caller's deadline is its budget
-    (25, None, True, False),  # ... and a request without one keeps the SLO
-    (25, 0.02, True, False),
+    (25, None, True, "busy"),  # ... and a request without one keeps the SLO
+    (25, 0.02, True, "never"),
 ])
 def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s, deadline_budget, admitted):
     async def scenario(batcher: Batcher):
@@ -138,11 +138,54 @@ def test_admission_sheds_what_the_budget_cannot_cover(engine, slo_ms, deadline_s
         return await call
 
     settings = {"slo_p95_ms": slo_ms, "deadline_budget": deadline_budget}
-    if admitted:
+    if admitted is True:
         assert run(engine, scenario, **settings).analysis.prediction.intent == "check_balance"
-    else:
+    elif admitted == "busy":
         with pytest.raises(Overloaded, match="work ahead"):
             run(engine, scenario, **settings)
+    else:
+        with pytest.raises(DeadlineUnmeetable, match="shorter than the ~"):
+            run(engine, scenario, **settings)
+
+
+@pytest.mark.parametrize("deadline_s, error", [(0.08, Overloaded), (0.02, DeadlineUnmeetable)])
+def test_a_deadline_shorter_than_one_answer_is_refused_as_such_not_as_busy(engine, deadline_s, error):
+    """Behind ten queued requests (one a batch, ~50 ms alone) an 80 ms deadline is refused as busy
+    (retry later); a 20 ms one could not be met by an idle server either: DEADLINE_EXCEEDED."""
+    async def scenario(batcher: Batcher):
+        for tokens in (10, 20, 40) * 3:
+            batcher.timing.observe_forward([tokens], 0.050)
+        release = await batcher.hold()
+        ahead = [asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), None))
+                 for _ in range(10)]
+        while batcher.queued < 10:
+            await asyncio.sleep(0.005)
+        try:
+            with pytest.raises(error) as refused:
+                await batcher.submit("what is my balance", RequestOptions(), deadline_s)
+        finally:
+            release()
+        await asyncio.gather(*ahead)
+        return str(refused.value)
+
+    message = run(engine, scenario, slo_p95_ms=0, max_batch_size=1)
+    assert ("work ahead" if error is Overloaded else "shorter than the ~") in message
+
+
+@pytest.mark.parametrize("how", ["deadline", "stamp"])
+def test_a_callers_budget_shorter_than_one_answer_does_not_cut_admission_for_others(engine, how):
+    """4 ms deadlines (or stamps claiming 24 of the 25 ms SLO were spent on the way) are late on
+    an idle server too: their lateness says nothing of the load, so the admit share stays whole."""
+    async def scenario(batcher: Batcher):
+        for i in range(40):
+            await asyncio.sleep(0.01)  # one caller, one call after another: an idle server each time
+            if how == "deadline":
+                await batcher.submit(f"what is my balance {i}", RequestOptions(), 0.004)
+            else:
+                await batcher.submit(f"what is my balance {i}", RequestOptions(), None, waited_s=0.024)
+        return batcher.admit_share.value
+
+    assert run(engine, scenario, slo_p95_ms=25) == 1.0
 
 
 @pytest.mark.parametrize("transport_ms, cut", [(0, False), (999.5, True)])

@@ -217,6 +217,24 @@ def test_a_caller_whose_deadlines_vary_is_not_shed_for_them(slo_server):
     assert slo_server.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 0
 
 
+def test_callers_on_the_unix_socket_do_not_share_a_clock_floor(banking_artifact, tmp_path):
+    """gRPC names every Unix-socket caller `unix:`: one stamping its calls half a second ahead
+    must not make another's honest stamps read as half-second waits (and be shed)."""
+    sock = tmp_path / "intentd.sock"
+    request = pb2.AnalyzeRequest(text="what is my balance")
+    with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25, uds=sock):
+        with grpc.insecure_channel(f"unix:{sock}") as ahead, grpc.insecure_channel(f"unix:{sock}") as honest:
+            liar, caller = pb2_grpc.IntentServiceStub(ahead), pb2_grpc.IntentServiceStub(honest)
+            for _ in range(3):
+                liar.Analyze(request, metadata=stamped(-0.5), timeout=30)
+            replies = [caller.Analyze(request, metadata=stamped(0.0), timeout=30) for _ in range(3)]
+            assert all(r.intents[0].name == "check_balance" for r in replies)
+            assert max(r.timing.transit_us for r in replies) < 20_000
+            # a stamp 40 ms old on the same host's clock is a 40 ms wait, first call or not
+            late = caller.Analyze(request, metadata=stamped(0.040), timeout=30)
+            assert 40_000 <= late.timing.transit_us < 60_000
+
+
 def test_deadline_waits_can_be_turned_off(banking_artifact):
     request = pb2.AnalyzeRequest(text="what is my balance")
     with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25, deadline_wait=False) as server:
