@@ -115,5 +115,30 @@ def test_every_rpc_of_the_typed_client(node, banking_artifact):
     assert len(got["answers"]) == 2 and got["answers"][1] == "check_balance"
 
 
+# A request over gRPC's 4 MB message limit: RESOURCE_EXHAUSTED from gRPC itself, never retried.
+TOO_LARGE = r"""
+const { IntentdClient, withRetry } = require(process.argv[1]);
+const client = new IntentdClient(process.argv[2], { timeoutMs: 30000 });
+const filledSlots = {};
+for (let i = 0; i < 300; i++) filledSlots[`slot${i}`] = "x".repeat(20000);
+let calls = 0;
+withRetry(() => { calls++; return client.respond({ text: "hi", context: { filledSlots } }); },
+          new Date(Date.now() + 30000))
+  .then(() => { console.log(JSON.stringify({ calls, code: "OK" })); })
+  .catch((error) => { console.log(JSON.stringify({ calls, code: error.code, details: error.details })); })
+  .finally(() => client.close());
+"""
+
+
+def test_a_request_over_grpcs_size_limit_is_not_retried(node, banking_artifact):
+    with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock):
+        done = subprocess.run([node, "-e", TOO_LARGE, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["code"] == 8 and "larger than max" in got["details"]  # RESOURCE_EXHAUSTED, from gRPC
+    assert got["calls"] == 1
+
+
 def test_tls(example, banking_artifact, tmp_path):
     scenarios.tls(example, banking_artifact, tmp_path)

@@ -4,7 +4,9 @@
  *
  * intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE while it starts,
  * drains or restarts; both are safe to retry (every per-utterance RPC is read-only). Anything
- * else (INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...) is final and thrown at once.
+ * else (INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...) is final and thrown at once, and so is the
+ * RESOURCE_EXHAUSTED gRPC itself answers for a message or metadata over its size limits: the
+ * same request would be refused again.
  */
 import { type ServiceError, status } from "@grpc/grpc-js";
 
@@ -57,6 +59,12 @@ function isServiceError(error: unknown): error is ServiceError {
   return typeof error === "object" && error !== null && typeof (error as ServiceError).code === "number";
 }
 
+/** gRPC's own refusal of a message or metadata over its size limits ("larger than max",
+ * "exceeds limit"), which shares RESOURCE_EXHAUSTED with a full queue but never clears. */
+export function isSizeLimit(error: ServiceError): boolean {
+  return error.code === status.RESOURCE_EXHAUSTED && /larger than max|exceeds limit/i.test(error.details ?? "");
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -76,7 +84,9 @@ export async function withRetry<T>(
       return { value: await attempt(deadline), attempts: n };
     } catch (error) {
       if (!isServiceError(error)) throw error;
-      if (!policy.retryOn.includes(error.code) || n >= maxAttempts) throw new IntentdCallError(error, n);
+      if (!policy.retryOn.includes(error.code) || isSizeLimit(error) || n >= maxAttempts) {
+        throw new IntentdCallError(error, n);
+      }
       const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (n - 1));
       const delayMs = Math.random() * ceiling; // full jitter: callers shed together do not return together
       if (Date.now() + delayMs >= deadline.getTime()) throw new IntentdCallError(error, n);

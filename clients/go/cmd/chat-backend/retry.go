@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math/rand"
+	"regexp"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -11,7 +12,8 @@ import (
 
 // retryPolicy: bounded attempts and exponential backoff with full jitter, within the caller's
 // context deadline. intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE
-// while it starts, drains or restarts; both are safe to retry (Analyze is read-only).
+// while it starts, drains or restarts; both are safe to retry (Analyze is read-only). gRPC's own
+// RESOURCE_EXHAUSTED for a message or metadata over its size limits is final.
 type retryPolicy struct {
 	maxAttempts    int           // the first attempt included; 1 disables retries
 	initialBackoff time.Duration // backoff ceiling before the 2nd attempt; doubles after
@@ -23,9 +25,15 @@ type retryPolicy struct {
 }
 
 func retryable(err error) bool {
-	code := status.Code(err)
-	return code == codes.ResourceExhausted || code == codes.Unavailable
+	s := status.Convert(err)
+	if s.Code() == codes.ResourceExhausted {
+		return !sizeLimit.MatchString(s.Message())
+	}
+	return s.Code() == codes.Unavailable
 }
+
+// sizeLimit: gRPC's refusal of a message or metadata over its limits, which never clears.
+var sizeLimit = regexp.MustCompile(`(?i)larger than max|exceeds limit`)
 
 // call runs attempt until it succeeds, fails for good, runs out of attempts, or the next try
 // could not start before ctx's deadline. It returns the number of attempts made.
