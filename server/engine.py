@@ -53,7 +53,6 @@ class Engine:
         self.model = model
         self.path = path
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
-        self._normalizer = model.encoder.tokenizer.normalizer  # each read of the attribute builds a new wrapper
         domain = model.artifact.domain
         _check_domain_schema(domain, model.artifact.root / (model.artifact.manifest.get("domain") or "domain.yaml"))
         try:  # a bad domain config fails at load, naming the file, never at request time
@@ -85,12 +84,6 @@ class Engine:
     @property
     def ood_threshold(self) -> float:
         return float(self.model.ood.threshold) if self.model.ood is not None else 0.0
-
-    def reads_as(self, text: str) -> str:
-        """`text` as the tokenizer's normaliser passes it on (lower case, accents stripped, for the
-        bundled encoder): two texts that read the same get the same token ids, so the same model
-        outputs. The answer cache's key (server/cache.py)."""
-        return text if self._normalizer is None else self._normalizer.normalize_str(text)
 
     # -- the three stages ----------------------------------------------------------------------
 
