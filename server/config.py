@@ -297,6 +297,10 @@ def _convert(name: str, raw: Any, source: str) -> Any:
     """A value from a flag, variable or file, converted to the field's type, or ConfigError."""
     kind = _base_type(name)
     try:
+        if isinstance(raw, bool) and kind is not bool:  # YAML's `yes`/`true` where a number or name is meant
+            raise ValueError
+        if name == "uds_mode" and isinstance(raw, int):  # YAML 0660 and TOML 0o660 arrive as 432
+            return f"0{raw:o}"
         if kind is tuple:
             items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
             return tuple(str(p).strip() for p in items if str(p).strip())
@@ -311,8 +315,8 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             raise ValueError
         if kind is int and isinstance(raw, float):
             raise ValueError
-        if kind is Path:
-            return Path(os.path.expanduser(str(raw)))
+        if kind is Path:  # empty: not set (as an empty --listen is no listener), never "."
+            return Path(os.path.expanduser(str(raw))) if str(raw).strip() else None
         value = kind(raw)
         if kind is float and not math.isfinite(value):  # nan passes every range check below
             raise ValueError
@@ -346,6 +350,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         name = str(key).replace("-", "_")
         if name not in known:
             raise ConfigError(f"--config {path}: unknown setting {key!r}")
+        if raw is None:  # `key:` with no value: not set (never the text "None")
+            continue
         out[name] = _convert(name, raw, f"--config {path}: {key}")
     if out.get("model") is not None and not out["model"].is_absolute():
         out["model"] = path.parent / out["model"]  # relative to the file, like most tools

@@ -160,6 +160,26 @@ def test_a_containers_cpu_quota_is_read_from_its_cgroup(tmp_path):
     assert cgroup_cpu_quota(tmp_path / "none") is None
 
 
+def test_a_settings_file_reads_its_values_as_written(tmp_path):
+    """YAML reads an unquoted 0660 as the number 432 and TOML 0o660 likewise: the socket's mode is
+    still 0660, not 0o432 (writable by others). A key left empty is not set, never the text
+    "None" (a capture file named None). A YAML boolean where a number is meant is an error."""
+    yml, toml = tmp_path / "serve.yaml", tmp_path / "serve.toml"
+    yml.write_text("model: /a\nuds_mode: 0660\ncapture_path:\nuds:\nlisten:\nmodel_root:\n")
+    s = Settings.from_sources(env={}, config_file=yml)
+    assert s.uds_permissions == 0o660
+    assert (s.capture_path, s.uds, s.model_root, s.listen) == (None, None, None, Settings(model="/a").listen)
+    toml.write_text('model = "/a"\nuds_mode = 0o600\n')
+    assert Settings.from_sources(env={}, config_file=toml).uds_permissions == 0o600
+    yml.write_text("model: /a\nuds_mode: 660\n")  # the number six hundred and sixty: no mode
+    with pytest.raises(ConfigError, match="--uds-mode '01224': expected an octal mode"):
+        Settings.from_sources(env={}, config_file=yml)
+    yml.write_text("model: /a\nmax_queue: true\n")
+    with pytest.raises(ConfigError, match="max_queue: True is not a valid int"):
+        Settings.from_sources(env={}, config_file=yml)
+    assert Settings.from_sources({"model": "/a"}, env={"INTENTD_UDS": ""}).uds is None  # --uds= : no socket
+
+
 def test_settings_yaml_and_errors(tmp_path):
     yml = tmp_path / "serve.yaml"
     yml.write_text("model: /a\nuds: /tmp/x.sock\nlisten: ''\n")
