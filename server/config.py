@@ -201,6 +201,9 @@ class Settings:
             if self.uds is not None or self.admin_uds is not None:
                 raise ConfigError("--workers > 1 serves TCP only: a Unix socket cannot be shared between "
                                   "processes (run one worker per socket; reload all workers with SIGHUP)")
+            if self.admin_client_cn:
+                raise ConfigError("--admin-client-cn with --workers > 1: a ReloadModel call would reach the one "
+                                  "worker its connection landed on (reload all workers with SIGHUP)")
 
     @property
     def onnx_threads(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from pathlib import Path
 
 import pytest
 
@@ -209,6 +210,9 @@ def test_settings_yaml_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="--providers: CUDAExecutionProvidr is not an onnxruntime execution provider"):
         Settings(model="/a", providers=("CUDAExecutionProvidr", "CPUExecutionProvider"))
     assert Settings(model="/a", providers=("CUDAExecutionProvider", "CPUExecutionProvider"))  # known: may fall back
+    with pytest.raises(ConfigError, match="--admin-client-cn with --workers > 1: a ReloadModel call would reach"):
+        Settings(model="/a", workers=2, admin_client_cn=("ops",), tls_cert=Path(__file__), tls_key=Path(__file__),
+                 tls_client_ca=Path(__file__))
     with pytest.raises(ConfigError, match="--workers 100000 is over"):
         Settings(model="/a", workers=100_000)
     assert Settings(model="/a", slo_p95_ms=0, slo_transport_ms=3).own_slo_s == 0.0  # no SLO, nothing to share
