@@ -55,18 +55,21 @@ class Metrics:
         self.batch_size = Histogram("intentd_batch_size", "Requests per batch", buckets=BATCH_BUCKETS, registry=r)
         self.batch_tokens = Histogram("intentd_batch_tokens", "Padded tokens per batch", buckets=TOKEN_BUCKETS,
                                       registry=r)
-        # with --workers, these add up across worker processes; the other gauges are per worker (pid label)
+        # with --workers, these add up across worker processes; the other gauges are per worker (pid
+        # label), and a dead worker's go with it (live*: the supervisor marks it dead)
         self.queue_depth = Gauge("intentd_queue_depth", "Requests admitted and not yet in a batch", registry=r,
                                  multiprocess_mode="livesum")
         self.in_progress = Gauge("intentd_requests_in_progress", "Requests admitted and not yet answered, any stage",
                                  registry=r, multiprocess_mode="livesum")
-        self.batch_bound = Gauge("intentd_batch_bound", "Largest batch the latest batch's budget allowed", registry=r)
+        self.batch_bound = Gauge("intentd_batch_bound", "Largest batch the latest batch's budget allowed", registry=r,
+                                 multiprocess_mode="liveall")
         self.admit_share = Gauge("intentd_admit_share", "Share of its budget a request's predicted wait may "
-                                 "fill at admission (lowered while answers arrive past their budget)", registry=r)
+                                 "fill at admission (lowered while answers arrive past their budget)", registry=r,
+                                 multiprocess_mode="liveall")
         self.slo_attainment = Gauge("intentd_slo_attainment",
                                     f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
                                     "the p95 SLO (--slo-p95-ms less --slo-transport-ms); NaN before the first "
-                                    "answer and without an SLO", registry=r)
+                                    "answer and without an SLO", registry=r, multiprocess_mode="liveall")
         self.slo_attainment.set(math.nan)  # 0 would read as "every answer late" to an alert
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
@@ -90,14 +93,14 @@ class Metrics:
         self.escalations = Counter("intentd_escalations", "Answers with an escalation hint, by reason", ["reason"],
                                    registry=r)
         self.model_info = Gauge("intentd_model_info", "The serving model (value 1)", ["name", "version", "provider"],
-                                registry=r)
+                                registry=r, multiprocess_mode="liveall")
         self.reloads = Counter("intentd_reloads", "Model reloads by outcome", ["outcome"], registry=r)
         # drift: per model version, so a new model's traffic is never averaged with the old one's
         self.ood_rate = Gauge("intentd_ood_rate", f"Share of the last {ROLLING_WINDOW} answers flagged OOD",
-                              ["version"], registry=r)
+                              ["version"], registry=r, multiprocess_mode="liveall")
         self.escalation_rate = Gauge("intentd_escalation_rate",
                                      f"Share of the last {ROLLING_WINDOW} answers with an escalation hint",
-                                     ["version"], registry=r)
+                                     ["version"], registry=r, multiprocess_mode="liveall")
         self.confidence = Histogram("intentd_top_confidence", "Calibrated top-intent confidence of answers",
                                     ["version"], buckets=CONFIDENCE_BUCKETS, registry=r)
         # The review file (server/capture.py): each queued record ends as written or dropped, counted

@@ -94,8 +94,21 @@ def supervise(settings: Settings) -> int:
     host, port = free_port(settings.listen)
     worker_settings = dataclasses.replace(settings, listen=f"{host}:{port}", metrics_port=0,
                                           intra_op_threads=settings.onnx_threads)
+    early = take_early()  # signals kept since `intentd serve` began
+    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in early):
+        log.info("stop requested before serving: not starting workers")
+        return 0
     metrics_dir = tempfile.mkdtemp(prefix="intentd-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus-client at import
+    try:
+        return _supervise(settings, worker_settings, host, port, early)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
+    # /metrics first: a port in use is one line before any worker is spawned
+    http = _serve_metrics(settings) if settings.metrics_port else None
     context = multiprocessing.get_context("spawn")
     stopping = False
     signals_seen = 0
@@ -123,10 +136,6 @@ def supervise(settings: Settings) -> int:
             reasons[i] = message
         return reasons.pop(index, f"it exited with {exitcode}")
 
-    early = take_early()  # signals kept since `intentd serve` began
-    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in early):
-        log.info("stop requested before serving: not starting workers")
-        return 0
     workers = [start(i) for i in range(settings.workers)]
     log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
              worker_settings.intra_op_threads)
@@ -143,10 +152,7 @@ def supervise(settings: Settings) -> int:
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     for sig in early + take_early():  # a signal before or while the workers were started counts too
         forward(sig, None)
-    http = None
     try:
-        if settings.metrics_port:
-            http = _serve_metrics(settings)
         starting = True  # until every worker has served once
         failed_starts = [0] * settings.workers
         restart_at: dict[int, float] = {}
@@ -183,7 +189,6 @@ def supervise(settings: Settings) -> int:
             signal.signal(sig, handler)
         if http is not None:
             http.shutdown()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
     codes = [p.exitcode for p in workers]
     log.info("workers stopped (exit codes %s)", codes)
     return 0 if all(code == 0 for code in codes) else 1

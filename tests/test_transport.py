@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -177,6 +178,38 @@ def test_two_workers_share_one_port(banking_artifact, tmp_path):
     per_worker = [server.log.count(f"worker{i} intentd.access") for i in range(2)]
     assert sum(per_worker) == n and min(per_worker) > 0, per_worker  # both workers answered
     assert "Warning" not in server.log, server.log  # e.g. prometheus-client's, on a gauge it cannot clear
+
+
+def test_a_dead_workers_gauges_leave_with_it(banking_artifact):
+    """Killed and restarted, a worker's frozen gauges (its model, SLO attainment, rates) must not
+    stay in /metrics beside its successor's: an alert on "two model versions" would read them."""
+    with Supervisor(banking_artifact, "--cache-size", "0") as server:
+        server.wait_until_serving()
+        pid = int(re.search(r"worker 0 started \(pid (\d+)\)", server.log).group(1))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: server.log.count("worker0 intentd.server.app: serving") >= 2, "worker 0 back")
+
+        def pids() -> set[str]:
+            return {re.search(r'pid="(\d+)"', k).group(1) for k in scrape(server.metrics_port)
+                    if k.startswith("intentd_model_info{")}
+        wait_for(lambda: len(pids()) == 2, "two workers' model gauges")
+        exported = pids()
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 0, server.log
+    assert str(pid) not in exported and len(exported) == 2, exported
+
+
+def test_a_metrics_port_in_use_stops_workers_before_they_start(banking_artifact):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = subprocess.run([sys.executable, "-m", "intentd", "-v", "serve", "--model", str(banking_artifact),
+                              "--listen", f"127.0.0.1:{free_tcp_port()}", "--workers", "2", "--no-warm-up",
+                              "--metrics-port", str(taken.getsockname()[1])],
+                             capture_output=True, text=True, timeout=WAIT_S)
+    assert out.returncode == 2, out.stderr
+    assert "cannot bind" in out.stderr.strip().splitlines()[-1]
+    assert "worker 0 started" not in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
 def _corrupt(artifact) -> None:
