@@ -74,8 +74,8 @@ class Metrics:
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
                             "for_final: a stream's queued partial transcript shed to make room for a final or unary "
-                            "request", ["reason"], registry=r)
-        for reason in ("queue_full", "budget", "waited", "for_final"):
+                            "request; streams: an AnalyzeStream past --max-streams", ["reason"], registry=r)
+        for reason in ("queue_full", "budget", "waited", "for_final", "streams"):
             self.shed.labels(reason)
         self.transit = Histogram("intentd_transit_seconds", "Time a request waited before its handler ran, by "
                                  "the caller's x-request-start stamp or its deadline, less its connection's "

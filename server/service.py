@@ -220,6 +220,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.reload = reload
         self.capture = capture
         self.admin = admin  # served on the admin socket: ReloadModel allowed
+        self.open_streams = 0  # AnalyzeStream calls in progress, against --max-streams
         self.drain = Drain()
         self._slo_s = settings.own_slo_s  # what the server's own clock can judge
         self.transit = TransitClock()  # what the caller's clock adds before it (x-request-start)
@@ -340,11 +341,17 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
     async def AnalyzeStream(self, request_iterator, context, trace):
         """One answer per message, in order; messages are read while earlier ones are computed, and a
         partial transcript supersedes the one before it (server/stream.py, docs/voice.md)."""
+        if self.open_streams >= self.settings.max_streams:
+            self.metrics.shed.labels("streams").inc()
+            raise Overloaded(f"server busy: {self.settings.max_streams} streams open (--max-streams); "
+                             "retry with backoff")
+        self.open_streams += 1
         stream = VoiceStream(self, request_iterator, context, trace, parsed)
         try:
             async for answer in stream.answers():
                 yield answer
         finally:
+            self.open_streams -= 1
             stream.close()
         # A caller that cancels (or whose deadline passes) mid-stream ends the request iterator as
         # quietly as a half-close does, and grpc.aio's context.cancelled() stays False

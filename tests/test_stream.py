@@ -270,6 +270,25 @@ def test_only_finals_reach_the_review_file_with_their_session(server):
     assert mine[0]["meta"]["session_id"] == "call-42"
 
 
+def test_open_streams_are_bounded_and_a_closed_one_frees_its_place(banking_artifact):
+    """Idle streams hold memory (~30 KB each): one past --max-streams is refused at once,
+    RESOURCE_EXHAUSTED, and the place of a stream that ended is free again."""
+    with ThreadServer(model=banking_artifact, max_streams=2) as srv:
+        first, second = Duplex(srv.stub), Duplex(srv.stub)
+        assert first.ask(final(BLOCK)).intents and second.ask(final(BLOCK)).intents
+        with pytest.raises(grpc.RpcError) as refused:
+            list(srv.stub.AnalyzeStream(iter([final(BLOCK)]), timeout=30))
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "2 streams open (--max-streams)" in refused.value.details()
+        assert srv.metric("intentd_shed_total", {"reason": "streams"}) == 1
+        first.finish()
+        wait_for(lambda: srv.app.servicer.open_streams == 1, "the ended stream to leave")
+        third = list(srv.stub.AnalyzeStream(iter([final(BLOCK)]), timeout=30))
+        assert third[0].intents
+        second.finish()
+        wait_for(lambda: srv.app.servicer.open_streams == 0, "every stream to leave")
+
+
 def test_stream_settings_are_validated():
     from intentd.server.config import ConfigError, Settings
 
