@@ -37,6 +37,7 @@ from .metrics import Metrics
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler
 from .signals import handle_signals
+from .tls import CertificateFiles
 from .workers import free_port
 
 pb2, pb2_grpc = import_stubs()
@@ -260,12 +261,7 @@ class App:
 
     def _tls_credentials(self) -> grpc.ServerCredentials:
         s = self.settings
-        try:
-            key, cert = s.tls_key.read_bytes(), s.tls_cert.read_bytes()
-            ca = s.tls_client_ca.read_bytes() if s.tls_client_ca is not None else None
-        except OSError as exc:
-            raise ConfigError(f"TLS files: cannot read {exc.filename} ({exc.strerror})") from None
-        return grpc.ssl_server_credentials([(key, cert)], root_certificates=ca, require_client_auth=ca is not None)
+        return CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca).credentials()
 
     def _bind_socket(self, server: grpc.aio.Server, path: Path, mode: int, group: str | None, flag: str) -> None:
         """A Unix socket created with no permissions for others (umask), then given its mode and group."""

@@ -7,8 +7,10 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -29,6 +31,7 @@ def pki(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pki")
     ca = trustme.CA()
     ca.cert_pem.write_to_path(folder / "ca.pem")
+    ca.private_key_pem.write_to_path(folder / "ca.key")
     server = ca.issue_cert("localhost", "127.0.0.1")
     server.cert_chain_pems[0].write_to_path(folder / "server.pem")
     server.private_key_pem.write_to_path(folder / "server.key")
@@ -55,6 +58,38 @@ def test_tls_only_and_plaintext_refused(banking_artifact, pki):
         with pytest.raises(grpc.RpcError) as err:  # ThreadServer's own channel speaks plaintext
             srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def presented_certificate(port: int, pki) -> bytes:
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def test_a_renewed_certificate_is_served_to_new_connections_without_a_restart(banking_artifact, pki, tmp_path):
+    """cert-manager rewrites the Secret's files in place: the next connection gets the new
+    certificate, and a half-written renewal (a file missing) keeps the one in use."""
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    shutil.copy(pki / "server.pem", cert)
+    shutil.copy(pki / "server.key", key)
+    ca = trustme.CA.from_pem((pki / "ca.pem").read_bytes(), (pki / "ca.key").read_bytes())
+    with ThreadServer(model=banking_artifact, tls_cert=cert, tls_key=key) as srv:
+        first = presented_certificate(srv.app.port, pki)
+        renewed = ca.issue_cert("localhost", "127.0.0.1")
+        renewed.private_key_pem.write_to_path(tmp_path / "new.key")
+        renewed.cert_chain_pems[0].write_to_path(tmp_path / "new.crt")
+        os.replace(tmp_path / "new.key", key)
+        os.replace(tmp_path / "new.crt", cert)
+        second = presented_certificate(srv.app.port, pki)
+        with tls_channel(srv.app.port, pki) as ch:  # and gRPC over it answers
+            reply = pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text="what is my balance"),
+                                                           timeout=WAIT_S)
+        key.unlink()  # a renewal half done: the certificate in use stays
+        third = presented_certificate(srv.app.port, pki)
+    assert first != second and second == ssl.PEM_cert_to_DER_cert(renewed.cert_chain_pems[0].bytes().decode())
+    assert third == second and reply.intents
 
 
 def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banking_artifact, pki, tmp_path):

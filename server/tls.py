@@ -1,0 +1,57 @@
+"""TLS credentials that follow their files: a renewed certificate (cert-manager rewriting a
+Secret, a cron job running certbot) is served to the next connection without a restart.
+
+gRPC asks the fetcher for a new configuration at each TLS handshake; the files are stat-ed then
+and read again only when one of them changed. A file that cannot be read at that moment (a
+renewal half written) keeps the configuration in use, and the next handshake tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import grpc
+
+from .config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class CertificateFiles:
+    def __init__(self, key: Path, cert: Path, client_ca: Path | None):
+        self.paths = (key, cert) + ((client_ca,) if client_ca is not None else ())
+        self._seen = self._stamp()
+        try:
+            self._first = self._configuration()
+        except OSError as exc:
+            raise ConfigError(f"TLS files: cannot read {exc.filename} ({exc.strerror})") from None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.dynamic_ssl_server_credentials(self._first, self._fetch,
+                                                   require_client_authentication=len(self.paths) == 3)
+
+    def _stamp(self) -> tuple:
+        try:
+            return tuple((p.stat().st_mtime_ns, p.stat().st_size, p.stat().st_ino) for p in self.paths)
+        except OSError:
+            return ()
+
+    def _configuration(self):
+        key, cert, *ca = (p.read_bytes() for p in self.paths)
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca[0] if ca else None)
+
+    def _fetch(self):
+        """gRPC's fetcher: None keeps the configuration in use."""
+        stamp = self._stamp()
+        if not stamp or stamp == self._seen:
+            return None
+        try:
+            configuration = self._configuration()
+        except OSError as exc:
+            log.warning("TLS files changed but %s cannot be read (%s): keeping the certificate in use",
+                        exc.filename, exc.strerror)
+            return None
+        self._seen = stamp
+        log.info("TLS files changed: new connections get the new certificate")
+        return configuration
