@@ -277,3 +277,6 @@ def test_the_latency_autoscaler_reads_a_metric_the_server_exports():
     target = str(custom["target"]["averageValue"])
     in_flight = float(target[:-1]) / 1000 if target.endswith("m") else float(target)
     assert 0 < in_flight < 1.4  # below where shedding makes it level off (the file's comment)
+    # per-utterance calls only: a stream lives as long as its voice call, an admin call is no load
+    counted = re.search(r'rpc=~"([^"]+)"', rule["metricsQuery"]).group(1).split("|")
+    assert sorted(counted) == ["Analyze", "DetectIntent", "ExtractEntities", "Respond"]
