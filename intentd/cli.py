@@ -242,8 +242,10 @@ def _print_eval(report: dict) -> None:
     reasons = ", ".join(f"{name} {pct(rate)}" for name, rate in (escalation.get("by_reason") or {}).items() if rate)
     budget, confidence = escalation.get("budget"), escalation.get("budget_confidence")
     held = f" with {100 * confidence:.0f} % confidence" if confidence else ""
+    routed = escalation.get("routed_by_policy")
     print(f"  false escalations    {pct(report['false_escalation_rate'])}"
-          + (f"  (budget {pct(budget)}{held}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else ""))
+          + (f"  (budget {pct(budget)}{held}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else "")
+          + (f"; routed by policy, rightly: {pct(routed)}" if routed else ""))
     auroc = report["ood_auroc"]
     print(f"  OOD AUROC            {'n/a' if auroc is None else f'{auroc:.4f}'}")
     print(f"  ECE                  {report['calibration']['ece']:.4f}")

@@ -145,16 +145,20 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
     confidence, ambiguity, and a policy escalation triggered by a wrong intent); a policy
     escalation of a query whose true intent the domain sends to a tier is right, not false.
     `ood_flag_rate` is what the calibrated threshold controls: compare it with `budget`.
+    `by_reason` splits the false escalations (its parts add up to `false_escalation_rate`);
+    `routed_by_policy` is the share escalated rightly, by the domain's policy for their intent.
     """
     policy = engine.escalation.policy
     reasons: dict[str, int] = defaultdict(int)
-    false = 0
+    false = routed = 0
     for ex, a in zip(examples, analyses):
         esc = a.escalation
         if not esc.escalate:
             continue
-        reasons[esc.reason or "unknown"] += 1
-        if not (esc.reason == "policy" and ex.intent in policy):
+        if esc.reason == "policy" and ex.intent in policy:
+            routed += 1
+        else:
+            reasons[esc.reason or "unknown"] += 1
             false += 1
     n = max(1, len(examples))
     ood = engine.model.artifact.calibration.get("ood", {})
@@ -164,6 +168,7 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
         "budget": ood.get("target_false_escalation_rate"),
         "budget_confidence": ood.get("budget_confidence"),  # P(the budget holds), models/calibrate.py
         "by_reason": {reason: count / n for reason, count in sorted(reasons.items())},
+        "routed_by_policy": routed / n if examples else 0.0,
     }
 
 

@@ -260,6 +260,13 @@ def test_eval_prints_the_budget_beside_the_observed_rate(banking_artifact: Path)
     out = intentd("eval", "--model", str(banking_artifact), "--data", str(BANKING / "test.jsonl")).stdout
     line = next(line for line in out.splitlines() if "false escalations" in line)
     assert f"(budget {100 * budget:.2f} %" in line and "out_of_distribution" in line
+    # the reasons split the false escalations: they add up to the total (a rightful policy
+    # escalation is reported apart, not as a reason of false ones)
+    total = float(re.search(r"false escalations\s+([\d.]+) %", line).group(1))
+    parts = [float(x) for x in re.findall(r"(?:out_of_distribution|low_confidence|ambiguous|policy|unknown) "
+                                          r"([\d.]+) %", line)]
+    assert sum(parts) == pytest.approx(total, abs=0.02 * len(parts) + 0.01)
+    assert "routed by policy, rightly: " in line  # banking sends fraud reports to a human
 
 
 def test_the_recipe_follows_the_data(banking_artifact: Path):
