@@ -6,6 +6,7 @@ few words of each text otherwise: it must stay far below a millisecond per reque
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +86,8 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
 
     def close() -> None:
         etype = labels.entity_types[current_type]
-        entities.append(EntitySpan(etype, start, end, text[start:end], sum(confs) / len(confs)))
+        stop = _past_marks(text, end)
+        entities.append(EntitySpan(etype, start, stop, text[start:stop], sum(confs) / len(confs)))
 
     for w, tag in enumerate(tags):
         w_start, w_end = encoded.word_spans[w]
@@ -105,6 +107,14 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
     if current_type >= 0:
         close()
     return entities
+
+
+def _past_marks(text: str, end: int) -> int:
+    """A span's end moved past the combining marks that follow it: the tokenizer strips accents,
+    so in decomposed text (NFD: "Zoe" + U+0308) the last letter's accent lies past its token."""
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
 
 
 def best_tag_path(word_probs: np.ndarray,

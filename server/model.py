@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -190,5 +191,10 @@ class Model:
 def _analyzed_chars(text: str, encoded) -> int:
     if not encoded.truncated:
         return len(text)
-    return encoded.word_spans[-1][1] if encoded.word_spans else 0
+    if not encoded.word_spans:
+        return 0
+    end = encoded.word_spans[-1][1]
+    while end < len(text) and unicodedata.combining(text[end]):  # the last word's accents (NFD)
+        end += 1
+    return end
 

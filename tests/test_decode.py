@@ -1,5 +1,7 @@
 """Word-level BIO decoding over real tokenizer output (the bundled MiniLM tokenizer)."""
 
+import unicodedata
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,17 @@ def test_spans_are_code_points_over_unicode(encoder):
     ents = decode_entities(tag_probs(enc, tags), text, enc, LABELS)
     assert [(e.type, e.text) for e in ents] == [("amount", "€40"), ("city", "São Paulo")]
     assert text[ents[1].start : ents[1].end] == "São Paulo"
+
+
+def test_a_decomposed_accent_after_the_last_letter_stays_in_the_span(encoder):
+    """NFD "Zoë" is "Zoe" + U+0308: the tokenizer strips the mark, so the last token ends before
+    it; the entity must keep it (the value and the response said "Zoe")."""
+    text = unicodedata.normalize("NFD", "dispute the charge from Café Zoë on my visa")
+    enc = encoder.encode([text]).texts[0]
+    tags = [0, 0, 0, 0, 3, 4, 0, 0, 0]
+    ents = decode_entities(tag_probs(enc, tags), text, enc, LABELS)
+    assert [e.text for e in ents] == [unicodedata.normalize("NFD", "Café Zoë")]
+    assert unicodedata.normalize("NFC", ents[0].text) == "Café Zoë"
 
 
 def test_sub_word_pieces_stay_in_their_word(encoder):
