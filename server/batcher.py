@@ -72,13 +72,13 @@ class Entry:
     text: str
     options: RequestOptions
     future: asyncio.Future
-    deadline: float | None  # loop.time() after which the caller no longer listens (its own deadline)
-    budget_end: float | None  # loop.time() by which it should be answered: the SLO, or its deadline if sooner (budget_s)
+    deadline: float | None  # time.monotonic() after which the caller no longer listens (its own deadline)
+    budget_end: float | None  # time.monotonic() by which it should be answered: the SLO, or its deadline if sooner (budget_s)
     encoding: Encoding
     engine: Engine  # whose tokenizer made `encoding` (a hot swap may come between)
     tokenize_s: float
     seq: int
-    enqueued: float  # loop.time()
+    enqueued: float  # time.monotonic()
     counted: bool = True  # still in Batcher.in_system (a partial shed for a final leaves it at once)
 
     @property
@@ -127,13 +127,13 @@ class Batcher:
         self.arrivals = ArrivalRate()
         self._transport_s = settings.slo_transport_ms / 1e3
         self.in_system = 0  # admitted and not yet answered, whatever stage they are in
-        self._idle_since = float("-inf")  # loop.time() when in_system last fell to 0
+        self._idle_since = float("-inf")  # time.monotonic() when in_system last fell to 0
         self._pending: list[Entry] = []
         self._pending_tokens = 0
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
         self._forward_slot = asyncio.Semaphore(1)
-        self._forward_started: float | None = None  # loop.time() of the running forward pass
+        self._forward_started: float | None = None  # time.monotonic() of the running forward pass
         self._forward_expected_s = 0.0
         self._batches: set[asyncio.Task] = set()
         self._held = 0
@@ -188,14 +188,14 @@ class Batcher:
     def idle_s(self) -> float:
         """How long the server has been idle (0 while it is not): a call read now, after a while
         with nothing to do, cannot have waited long for the event loop (server/transit.py)."""
-        return asyncio.get_running_loop().time() - self._idle_since if self.idle else 0.0
+        return time.monotonic() - self._idle_since if self.idle else 0.0
 
-    def expected_wait_s(self, loop_time: float, without: Sequence[Entry] = ()) -> float:
+    def expected_wait_s(self, now: float, without: Sequence[Entry] = ()) -> float:
         """Predicted time from now until a request admitted now is answered (were the queued
         entries `without` gone)."""
         running_left = 0.0
         if self._forward_started is not None:
-            running_left = max(0.0, self._forward_started + self._forward_expected_s - loop_time)
+            running_left = max(0.0, self._forward_started + self._forward_expected_s - now)
         queued = len(self._pending) - len(without) + 1
         tokens = self._pending_tokens - sum(e.n_tokens for e in without)
         ahead = self.timing.backlog_s(queued, tokens + 16, self.settings.max_batch_size)
@@ -206,7 +206,7 @@ class Batcher:
                      waited_s: float = 0.0) -> Result:
         """`waited_s`: how long the request waited before its handler ran, by the caller's stamp."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = time.monotonic()  # not loop.time(): uvloop's is in whole milliseconds, read once a loop pass
         self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
@@ -274,14 +274,14 @@ class Batcher:
                 entry.counted = False
                 self._leave()
         # late by the caller's clock, which also counts the transport
-        self._observe_lateness(budget, budget is not None and loop.time() - now > budget - self._transport_s)
+        self._observe_lateness(budget, budget is not None and time.monotonic() - now > budget - self._transport_s)
         return result
 
     def _leave(self) -> None:
         self.in_system -= 1
         self.metrics.in_progress.set(self.in_system)
         if self.in_system == 0:
-            self._idle_since = asyncio.get_running_loop().time()
+            self._idle_since = time.monotonic()
 
     def _shed_partials_for(self, now: float, limit_s: float | None) -> bool:
         """Room for a request that is not a stream's partial, made by shedding queued partials,
@@ -355,7 +355,7 @@ class Batcher:
                 return
 
     def _take_batch(self) -> list[Entry]:
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         live: list[Entry] = []
         for entry in self._pending:
             if entry.future.done():  # the caller cancelled or went away
@@ -402,7 +402,7 @@ class Batcher:
         not wait for its neighbours'). Every entry's Future is settled on every path."""
         engine = self.current
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = time.monotonic()
         texts, options = [e.text for e in batch], [e.options for e in batch]
         self._forward_started = start
         self._forward_expected_s = self.timing.forward_s([e.n_tokens for e in batch])

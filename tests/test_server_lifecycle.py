@@ -96,6 +96,26 @@ def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
     assert not (tmp_path / "s.sock").exists()
 
 
+def test_the_served_timings_are_finer_than_the_event_loops_millisecond(banking_artifact, tmp_path):
+    """The served process runs on uvloop, whose loop.time() counts whole milliseconds, read once
+    a pass of the loop: queue waits timed with it came out 0, 999 or 1000 us, and a request's
+    stages added up to more than its total."""
+    proc, channel = start(banking_artifact, tmp_path / "s.sock")
+    stub = pb2_grpc.IntentServiceStub(channel)
+    try:
+        timings = [stub.Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"), timeout=30).timing
+                   for i in range(20)]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT_S) == 0
+    finally:
+        channel.close()
+        if proc.poll() is None:
+            proc.kill()
+    waits = [t.queue_wait_us for t in timings]
+    assert any(w % 1000 not in (0, 999) for w in waits), waits
+    assert all(t.queue_wait_us + t.forward_us <= t.total_us for t in timings), timings
+
+
 def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
     proc, channel = start(banking_artifact, tmp_path / "s.sock")
     stub = pb2_grpc.IntentServiceStub(channel)
