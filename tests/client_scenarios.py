@@ -13,12 +13,10 @@ import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from intentd.server.config import Settings
 from servers import WAIT_S, ThreadServer, pb2, wait_for
 
 BALANCE = "what is my checking balance"
@@ -142,8 +140,6 @@ def gives_up_at_the_bounds(example: list[str]) -> None:
 
 def tls(example: list[str], artifact: Path, folder: Path) -> None:
     """TLS over TCP with the server's CA and name; mTLS with a client certificate, refused without one."""
-    if not {"tls_cert", "tls_key", "tls_client_ca"} <= {f.name for f in fields(Settings)}:
-        pytest.skip("intentd serve has no --tls-cert / --tls-key / --tls-client-ca yet")
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
     server_cert = authority.issue_cert("intentd.test")

@@ -3,7 +3,7 @@
 # committed). Needs protoc-gen-go and protoc-gen-go-grpc on PATH (Debian: protoc-gen-go,
 # protoc-gen-go-grpc; elsewhere `go install` google.golang.org/protobuf/cmd/protoc-gen-go and
 # google.golang.org/grpc/cmd/protoc-gen-go-grpc) and protoc (Debian: protobuf-compiler), or
-# PROTOC set to another protoc command, e.g. PROTOC="../../.venv/bin/python -m grpc_tools.protoc".
+# PROTOC set to another protoc command, e.g. PROTOC="$PWD/.venv/bin/python -m grpc_tools.protoc".
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 proto="$here/../../proto"
