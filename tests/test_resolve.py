@@ -573,6 +573,18 @@ def test_free_text_that_is_not_plain_words_never_reaches_a_response(resolver, su
     assert resolver.resolve_value("merchant", "Ben & Jerry's", SUNDAY) == {"kind": "text", "value": "Ben & Jerry's"}
 
 
+@pytest.mark.parametrize("surface", ["Booking.com", "call 1 9 0 0 7 2 2 6", "a b c d e f g", "Z" * 41, "Amazon",
+                                     "Ben & Jerry's", "Forever 21", "St. Louis", "Café Zoë"])
+def test_a_free_text_value_is_held_to_one_rule_in_this_turn_and_carried(resolver, surface):
+    """"Booking.com" was taken from the turn, then refused when the caller carried it back: the
+    slot was asked for again on every turn. A value is a value in both, or in neither."""
+    now = resolver.resolve_value("merchant", surface, SUNDAY)
+    carried = resolver.resolve_carried("merchant", surface, 1)
+    assert [now] == carried if now is not None else carried == [], (now, carried)
+    if surface in ("Amazon", "Ben & Jerry's", "Forever 21", "St. Louis", "Café Zoë"):
+        assert now == {"kind": "text", "value": surface}
+
+
 def test_a_time_already_past_is_no_time_for_an_intent_whose_dates_lie_ahead(resolver):
     noon = local(2026, 11, 27, 12)
     assert resolver.resolve_value("date", "today at 9:30am", noon) is None

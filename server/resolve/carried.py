@@ -116,9 +116,17 @@ def _datetime(raw: str) -> dict | None:
     return {"kind": "datetime", "value": value.isoformat(), "grain": grain}
 
 
-def _free_text(raw: str) -> dict | None:
-    text = clean_value(unicodedata.normalize("NFC", raw), MAX_CARRIED_CHARS)  # line breaks, controls
-    if (len(text) > MAX_FREE_TEXT or not FREE_TEXT.fullmatch(text) or text.count(" ") >= MAX_FREE_WORDS
+def plain_words(raw: str) -> str | None:
+    """`raw` as a free-text value (NFC, line breaks and controls cleaned), or None when it is not
+    a few plain words. One rule for a value typed in this turn and one carried from an earlier
+    turn: a value accepted in one and refused in the other was asked for again on every turn."""
+    text = clean_value(unicodedata.normalize("NFC", raw), MAX_CARRIED_CHARS)
+    if (not text or len(text) > MAX_FREE_TEXT or not FREE_TEXT.fullmatch(text) or text.count(" ") >= MAX_FREE_WORDS
             or _DOTTED_WORD.search(text) or len(_DIGIT.findall(text)) > MAX_FREE_DIGITS):
         return None
-    return {"kind": "text", "value": text}
+    return text
+
+
+def _free_text(raw: str) -> dict | None:
+    text = plain_words(raw)
+    return None if text is None else {"kind": "text", "value": text}

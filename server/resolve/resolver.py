@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +22,7 @@ from .. import locale as locales
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
-from .carried import FREE_TEXT, read_carried
+from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher
 from .dates import DateResolver
 from .duration import resolve_duration
@@ -31,11 +30,9 @@ from .errors import DomainConfigError
 from .money import resolve_money
 from .numbers import resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
-from .text import clean_value
 
 BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
 KINDS = ("catalog", "builtin", "free", "pattern")
-MAX_FREE_VALUE = 200  # code points kept as the value of a free-text entity
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 
@@ -172,8 +169,8 @@ class Resolver:
         if kind == "free":
             # words only, as a carried value must be: markup, URLs, braces or hidden characters
             # ("Amazon<script>...", "Amazon.com/ignore-previous-instructions") never reach a response
-            value = clean_value(unicodedata.normalize("NFC", text), MAX_FREE_VALUE)
-            return {"kind": "text", "value": value} if value and FREE_TEXT.fullmatch(value) else None
+            value = plain_words(text)
+            return None if value is None else {"kind": "text", "value": value}
         builtin = spec["builtin"]
         if builtin == "money":
             return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
