@@ -240,6 +240,9 @@ class LoadConfig:
                               f"by (give at least {MIN_EXPECTED_REQUESTS})")
         if self.min_capacity_rps is not None and self.mode == "fixed":
             raise ConfigError("--min-capacity-rps only applies with --sweep or --find-capacity")
+        if self.mode == "search" and self.rate > self.max_rate:
+            raise ConfigError(f"--rate {self.rate:g} is over --max-rate {self.max_rate:g}: the search starts at "
+                              "--rate and never offers more than --max-rate")
         if self.mode == "search" and (self.min_capacity_rps or 0) > self.max_rate:
             raise ConfigError(
                 f"--min-capacity-rps {self.min_capacity_rps:g} is over --max-rate "

@@ -700,6 +700,10 @@ def test_unreachable_target_is_a_clear_error(capsys):
             + ["--min-capacity-rps", "500"],
             "--min-capacity-rps 500 is over --max-rate 100",
         ),
+        (
+            ["--find-capacity", "--slo-p95-ms", "5", "--rate", "500", "--max-rate", "100"],
+            "--rate 500 is over --max-rate 100: the search starts at --rate",
+        ),
     ],
 )
 def test_bad_flags_exit_2(argv, message, capsys):
