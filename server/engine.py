@@ -174,4 +174,10 @@ def _check_domain_schema(domain: object, path: Path) -> None:
         more = f" (and {len(wrong) - 1} more problem(s) in this file)" if len(wrong) > 1 else ""
         raise ArtifactError(f"{where(wrong[0])}: {wrong[0]}{more}")
     for problem in problems:
-        log.warning("%s: %s", where(problem), problem)
+        message = f"{where(problem)}: {problem}"
+        if message not in _WARNED:  # a build loads its artifact several times: say it once
+            _WARNED.add(message)
+            log.warning("%s", message)
+
+
+_WARNED: set[str] = set()
