@@ -88,8 +88,7 @@ class Engine:
     # -- the three stages ----------------------------------------------------------------------
 
     def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
-        """`encode_batch` releases the GIL (plain `encode` holds it), so the event loop keeps going."""
-        return self.model.encoder.tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        return self.model.encoder.encodings(texts)
 
     def forward(self, encodings: Sequence[Encoding], partial: Sequence[bool] = ()) -> Forwarded:
         """`partial[i]`: text i is an utterance that may go on (`RequestOptions.partial`)."""

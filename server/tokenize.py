@@ -8,6 +8,7 @@ token of each word carries the word's BIO tag), which keeps spans on word bounda
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,19 @@ from tokenizers import Encoding, Tokenizer
 #: --partial-utterances`) that the text may go on: an ASR partial. A vocabulary slot no text
 #: tokenises to, placed before the closing [SEP]; see models/augment.py `PartialUtterances`.
 PARTIAL_MARKER = "[unused0]"
+
+
+# Full-width ASCII forms (U+FF01-FF5E) and the ideographic space, as East Asian keyboards type
+# Latin text: one code point each for its ASCII twin, so offsets into the caller's text hold. The
+# tokenizer's normaliser leaves them apart, and "ｗｈａｔ＇ｓ ｍｙ ｂａｌａｎｃｅ" read as unknown words.
+_FULL_WIDTH = {0x3000: " ", **{code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}}
+
+
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def fold_width(text: str) -> str:
+    return text.translate(_FULL_WIDTH) if _WIDE.search(text) else text
 
 
 @dataclass(slots=True)
@@ -77,8 +91,12 @@ class TextEncoder:
             self.tokenizer.no_padding()
 
     def encode(self, texts: list[str], partial: Sequence[bool] = ()) -> EncodedBatch:
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=True)
-        return self.collate(encodings, partial)
+        return self.collate(self.encodings(texts), partial)
+
+    def encodings(self, texts: Sequence[str]) -> list[Encoding]:
+        """The tokenizer's encodings, full-width forms read as ASCII (`fold_width`). `encode_batch`
+        releases the GIL (plain `encode` holds it), so a serving event loop keeps going."""
+        return self.tokenizer.encode_batch([fold_width(t) for t in texts], add_special_tokens=True)
 
     def mark_partials(self, marker: str = PARTIAL_MARKER) -> None:
         """Encode partial texts with `marker`. ValueError when the vocabulary lacks it."""

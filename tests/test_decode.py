@@ -48,6 +48,15 @@ def test_a_decomposed_accent_after_the_last_letter_stays_in_the_span(encoder):
     assert unicodedata.normalize("NFC", ents[0].text) == "Café Zoë"
 
 
+def test_full_width_latin_is_read_as_ascii_with_offsets_into_the_callers_text(encoder):
+    """East Asian keyboards type Latin letters full width; the model had read them as unknown."""
+    wide = "ｗｈａｔ＇ｓ　ｍｙ ｓａｖｉｎｇｓ ｂａｌａｎｃｅ"
+    narrow = "what's my savings balance"
+    assert encoder.encode([wide]).input_ids.tolist() == encoder.encode([narrow]).input_ids.tolist()
+    enc = encoder.encode([wide]).texts[0]
+    assert [wide[s:e] for s, e in enc.word_spans] == ["ｗｈａｔ＇ｓ", "ｍｙ", "ｓａｖｉｎｇｓ", "ｂａｌａｎｃｅ"]
+
+
 def test_sub_word_pieces_stay_in_their_word(encoder):
     text = "pay starbucksville now"
     enc = encoder.encode([text]).texts[0]
