@@ -222,7 +222,7 @@ def test_callers_on_the_unix_socket_do_not_share_a_clock_floor(banking_artifact,
     must not make another's honest stamps read as half-second waits (and be shed)."""
     sock = tmp_path / "intentd.sock"
     request = pb2.AnalyzeRequest(text="what is my balance")
-    with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25, uds=sock):
+    with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=25, uds=sock) as srv:
         with grpc.insecure_channel(f"unix:{sock}") as ahead, grpc.insecure_channel(f"unix:{sock}") as honest:
             liar, caller = pb2_grpc.IntentServiceStub(ahead), pb2_grpc.IntentServiceStub(honest)
             for _ in range(3):
@@ -233,6 +233,12 @@ def test_callers_on_the_unix_socket_do_not_share_a_clock_floor(banking_artifact,
             # a stamp 40 ms old on the same host's clock is a 40 ms wait, first call or not
             late = caller.Analyze(request, metadata=stamped(0.040), timeout=30)
             assert 40_000 <= late.timing.transit_us < 60_000
+            # nor a deadline clock: a caller with 1 s timeouts beside one with 100 ms ones would
+            # read each of the latter's calls as a 900 ms wait
+            for timeout in (1.0, 0.1) * TRUST_AFTER:
+                time.sleep(5 * QUIET_AFTER_S)
+                (liar if timeout == 1.0 else caller).Analyze(request, timeout=timeout)
+            assert srv.metric("intentd_transit_seconds_count", {"by": "deadline"}) == 0
 
 
 def test_deadline_waits_can_be_turned_off(banking_artifact):
