@@ -110,9 +110,10 @@ def decode_entities(tag_probs: np.ndarray, text: str, encoded: EncodedText, labe
 
 
 def _past_marks(text: str, end: int) -> int:
-    """A span's end moved past the combining marks that follow it: the tokenizer strips accents,
-    so in decomposed text (NFD: "Zoe" + U+0308) the last letter's accent lies past its token."""
-    while end < len(text) and unicodedata.combining(text[end]):
+    """A span's end moved past the marks that follow it: the tokenizer strips them, so in
+    decomposed text (NFD: "Zoe" + U+0308) or a script with spacing marks (Devanagari "में") the
+    last letter's marks lie past its token."""
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
         end += 1
     return end
 

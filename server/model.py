@@ -194,7 +194,7 @@ def _analyzed_chars(text: str, encoded) -> int:
     if not encoded.word_spans:
         return 0
     end = encoded.word_spans[-1][1]
-    while end < len(text) and unicodedata.combining(text[end]):  # the last word's accents (NFD)
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):  # the last word's marks (NFD)
         end += 1
     return end
 

@@ -137,16 +137,18 @@ def _words(enc: Encoding, n_tokens: int) -> EncodedText:
     ("2026-01-15", "billing@bank.com", "$1,200.00"), except that punctuation at either end of
     the run stands alone ("savings." -> "savings", "."), so entity spans never swallow it."""
     chunks: list[list[int]] = []
-    previous_end = -1
+    previous_end, previous_word = -1, None
     for index, (word, (start, end)) in enumerate(zip(enc.word_ids, enc.offsets)):
         if word is None:
-            previous_end = -1
+            previous_end, previous_word = -1, None
             continue
-        if chunks and start == previous_end:
+        # pieces of one word can have a gap between them: an accent the normaliser stripped from
+        # decomposed text ("Gu" U+0308 "lsen")
+        if chunks and (start == previous_end or word == previous_word):
             chunks[-1].append(index)
         else:
             chunks.append([index])
-        previous_end = end
+        previous_end, previous_word = end, word
     tokens, offsets = enc.tokens, enc.offsets
     first: list[int] = []
     spans: list[tuple[int, int]] = []

@@ -46,6 +46,15 @@ def test_a_decomposed_accent_after_the_last_letter_stays_in_the_span(encoder):
     ents = decode_entities(tag_probs(enc, tags), text, enc, LABELS)
     assert [e.text for e in ents] == [unicodedata.normalize("NFD", "Café Zoë")]
     assert unicodedata.normalize("NFC", ents[0].text) == "Café Zoë"
+    # inside a word, the stripped accent leaves a gap between its pieces: still one word
+    for name in ("Gülşen", "Señora Ramírez"):
+        text = unicodedata.normalize("NFD", f"pay {name} now")
+        enc = encoder.encode([text]).texts[0]
+        assert [text[s:e] for s, e in enc.word_spans] == ["pay", *unicodedata.normalize("NFD", name).split(), "now"]
+    text = "pay में now"  # a spacing mark (category Mc) after the last letter
+    enc = encoder.encode([text]).texts[0]
+    ents = decode_entities(tag_probs(enc, [0, 3, 0]), text, enc, LABELS)
+    assert [e.text for e in ents] == ["में"]
 
 
 def test_full_width_latin_is_read_as_ascii_with_offsets_into_the_callers_text(encoder):
