@@ -120,9 +120,13 @@ TOO_LARGE = r"""
 const { IntentdClient, withRetry } = require(process.argv[1]);
 const client = new IntentdClient(process.argv[2], { timeoutMs: 30000 });
 const filledSlots = {};
-for (let i = 0; i < 300; i++) filledSlots[`slot${i}`] = "x".repeat(20000);
+const huge = process.argv[3] === "message";
+if (huge) for (let i = 0; i < 300; i++) filledSlots[`slot${i}`] = "x".repeat(20000);
+const grpc = require(require.resolve("@grpc/grpc-js", { paths: [require("path").dirname(process.argv[1])] }));
+const metadata = new grpc.Metadata();
+if (!huge) metadata.set("x-request-id", "x".repeat(40000));
 let calls = 0;
-withRetry(() => { calls++; return client.respond({ text: "hi", context: { filledSlots } }); },
+withRetry(() => { calls++; return client.respond({ text: "hi", context: { filledSlots } }, { metadata }); },
           new Date(Date.now() + 30000))
   .then(() => { console.log(JSON.stringify({ calls, code: "OK" })); })
   .catch((error) => { console.log(JSON.stringify({ calls, code: error.code, details: error.details })); })
@@ -130,13 +134,14 @@ withRetry(() => { calls++; return client.respond({ text: "hi", context: { filled
 """
 
 
-def test_a_request_over_grpcs_size_limit_is_not_retried(node, banking_artifact):
+@pytest.mark.parametrize("what, refusal", [("message", "larger than max"), ("metadata", "exceeds hard limit")])
+def test_a_request_over_grpcs_size_limit_is_not_retried(node, banking_artifact, what, refusal):
     with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock):
-        done = subprocess.run([node, "-e", TOO_LARGE, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}"],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run([node, "-e", TOO_LARGE, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}",
+                               what], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
-    assert got["code"] == 8 and "larger than max" in got["details"]  # RESOURCE_EXHAUSTED, from gRPC
+    assert got["code"] == 8 and refusal in got["details"], got  # RESOURCE_EXHAUSTED, from gRPC
     assert got["calls"] == 1
 
 

@@ -59,10 +59,11 @@ function isServiceError(error: unknown): error is ServiceError {
   return typeof error === "object" && error !== null && typeof (error as ServiceError).code === "number";
 }
 
-/** gRPC's own refusal of a message or metadata over its size limits ("larger than max",
- * "exceeds limit"), which shares RESOURCE_EXHAUSTED with a full queue but never clears. */
+/** gRPC's own refusal of a message or metadata over its size limits ("Received message larger
+ * than max", "received metadata size exceeds hard limit"), which shares RESOURCE_EXHAUSTED with a
+ * full queue but never clears. */
 export function isSizeLimit(error: ServiceError): boolean {
-  return error.code === status.RESOURCE_EXHAUSTED && /larger than max|exceeds limit/i.test(error.details ?? "");
+  return error.code === status.RESOURCE_EXHAUSTED && /larger than max|exceeds (?:hard |soft )?limit/i.test(error.details ?? "");
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -33,7 +33,7 @@ func retryable(err error) bool {
 }
 
 // sizeLimit: gRPC's refusal of a message or metadata over its limits, which never clears.
-var sizeLimit = regexp.MustCompile(`(?i)larger than max|exceeds limit`)
+var sizeLimit = regexp.MustCompile(`(?i)larger than max|exceeds (?:hard |soft )?limit`)
 
 // call runs attempt until it succeeds, fails for good, runs out of attempts, or the next try
 // could not start before ctx's deadline. It returns the number of attempts made.
