@@ -267,14 +267,15 @@ class Batcher:
                 await self._run_batch([entry])  # settles entry.future
             result = await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
         except DeadlineUnmeetable:  # its deadline passed while it queued: admission let in too much
-            self._observe_lateness(budget, True)
+            self._observe_lateness(budget, True, entry.n_tokens)
             raise
         finally:
             if entry.counted:  # (a withdrawn partial stays queued until a batch skips it; counted once)
                 entry.counted = False
                 self._leave()
         # late by the caller's clock, which also counts the transport
-        self._observe_lateness(budget, budget is not None and time.monotonic() - now > budget - self._transport_s)
+        self._observe_lateness(budget, budget is not None and time.monotonic() - now > budget - self._transport_s,
+                               entry.n_tokens)
         return result
 
     def _leave(self) -> None:
@@ -310,18 +311,19 @@ class Batcher:
             self.metrics.queue_depth.set(len(self._pending))
         return bool(chosen)
 
-    def _alone_s(self) -> float:
-        """Predicted time to answer one request of usual length with nothing ahead of it."""
-        return self.timing.backlog_s(1, 16, 1) + self.timing.post_per_request_s
+    def _alone_s(self, n_tokens: int = 16) -> float:
+        """Predicted time to answer one request of `n_tokens` (before it is tokenised: of usual
+        length) with nothing ahead of it."""
+        return self.timing.backlog_s(1, n_tokens, 1) + self.timing.post_per_request_s
 
-    def _observe_lateness(self, budget: float | None, late: bool) -> None:
+    def _observe_lateness(self, budget: float | None, late: bool, n_tokens: int) -> None:
         """A budget a caller cut shorter than one answer alone takes (a very short deadline, or a
         stamp claiming a long wait) would be late on an idle server: it says nothing of the load,
         and counting it would let one caller cut admission for every other."""
         if budget is None:
             return
         cut_by_caller = self.settings.slo_p95_ms <= 0 or budget < self.settings.slo_p95_ms / 1e3
-        if not cut_by_caller or budget - self._transport_s >= self._alone_s():
+        if not cut_by_caller or budget - self._transport_s >= self._alone_s(n_tokens):
             self.admit_share.observe(late)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
 

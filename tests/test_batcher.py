@@ -172,17 +172,23 @@ def test_a_deadline_shorter_than_one_answer_is_refused_as_such_not_as_busy(engin
     assert ("work ahead" if error is Overloaded else "shorter than the ~") in message
 
 
-@pytest.mark.parametrize("how", ["deadline", "stamp"])
+@pytest.mark.parametrize("how", ["deadline", "stamp", "long text"])
 def test_a_callers_budget_shorter_than_one_answer_does_not_cut_admission_for_others(engine, how):
-    """4 ms deadlines (or stamps claiming 24 of the 25 ms SLO were spent on the way) are late on
-    an idle server too: their lateness says nothing of the load, so the admit share stays whole."""
+    """4 ms deadlines (or stamps claiming 24 of the 25 ms SLO were spent on the way, or 128-token
+    texts with deadlines a short text would meet) are late on an idle server too: their lateness
+    says nothing of the load, so the admit share stays whole."""
     async def scenario(batcher: Batcher):
         for i in range(40):
             await asyncio.sleep(0.01)  # one caller, one call after another: an idle server each time
             if how == "deadline":
                 await batcher.submit(f"what is my balance {i}", RequestOptions(), 0.004)
-            else:
+            elif how == "stamp":
                 await batcher.submit(f"what is my balance {i}", RequestOptions(), None, waited_s=0.024)
+            else:
+                long = f"what is my balance {i} " + "and my savings please " * 40
+                tokens = len(engine.tokenize([long])[0].ids)
+                alone = batcher.timing.backlog_s(1, tokens, 1) + batcher.timing.post_per_request_s
+                await batcher.submit(long, RequestOptions(), batcher._transport_s + max(0.001, alone * 0.8))
         return batcher.admit_share.value
 
     assert run(engine, scenario, slo_p95_ms=25) == 1.0
