@@ -126,6 +126,10 @@ class Engine:
         if options.previous_intent is not None:
             turn = self.follow_ups.resolve(text, prediction, entities, escalation, options)
         if turn is None:
+            if options.previous_intent is not None and prediction.intent != options.previous_intent:
+                # a new request, not a follow-up: what was collected for the previous intent is not
+                # this one's ("close my account" after a transfer would close both its accounts)
+                options = replace(options, filled_slots=())
             response = self.responder.respond(prediction.intent, entities, escalation, options)
         else:
             entities, escalation, response = turn.entities, turn.escalation, turn.response

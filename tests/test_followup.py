@@ -263,6 +263,25 @@ def test_a_confident_request_the_domain_sends_to_a_person_is_never_a_follow_up(e
     assert turn.follow_up.kind == "update"
 
 
+def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
+    """"I want to close my account" after a checking-to-savings transfer said it would close both
+    accounts, asking nothing: what was collected for the transfer is not the new request's."""
+    from intentd.server.analysis import Escalation
+    from intentd.server.decode import Prediction
+
+    options = RequestOptions(previous_intent="transfer_money",
+                             filled_slots=(("account", "checking,savings"), ("amount", "200 USD")))
+    prediction = Prediction([("close_account", 0.95), ("greeting", 0.01)], [], 0.0)
+    answer = engine.conclude("I want to close my account", prediction, [], options)
+    assert answer.follow_up is None and answer.response.template_id == "close_account.prompt.account"
+    assert answer.response.slots_used == {}
+    # the same intent asked again keeps what was collected for it
+    prediction = Prediction([("transfer_money", 0.95), ("greeting", 0.01)], [], 0.0)
+    again = engine.conclude("I want to send some money", prediction, [], options)
+    assert again.response.slots_used == {"account": "checking,savings", "amount": "200 USD"}
+    assert isinstance(again.escalation, Escalation)
+
+
 @pytest.mark.parametrize("text", ["make it 50 more", "add another 50", "make it 10 less"])
 def test_a_relative_correction_asks_for_the_amount(engine, text):
     """"make it 50 more" once set a $200 transfer to $50: neither 50 nor the old 200 is the amount."""
