@@ -23,9 +23,12 @@ themselves), the turn has at most MAX_WORDS words, and
 "Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
 model reads as "yes" at 0.24 ("the savings one") is no confirmation.
 
-Values for the previous intent's slots: this turn's resolved entities of those types; when there
-are none, the turn's words less cue and filler words, read as a value of each of the previous
-intent's non-free slot types in `slots` order ("make it 50": amount, "friday instead": date);
+Values for the previous intent's slots: this turn's resolved entities of those types (dates read
+in the previous intent's direction: "make it last friday" is no date for a payment ahead, and the
+slot is asked again); when there are none, the turn's words less cue and filler words, read as a
+value of the slot the previous answer asked for (its first required slot not carried: "the 15"
+answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
+amount, "friday instead": date), never as an amount after "at", "on", "by"... ("make it at 5");
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
 values the slot is asked for again. "one" after "that", "this", "which" or "the ..." ("that one",
@@ -67,6 +70,8 @@ make it change switch to actually instead rather no nope nah yes yeah yep and al
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
 my
 """.split())
+_TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
+_COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
 _PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
@@ -121,12 +126,19 @@ class FollowUps:
         slots = list(spec.get("slots") or [])
         own = prediction.intent
         phrase = " ".join(words)
+        entities, refused = self._dated_as(previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
+        refused = [e for e in refused if e.type in slots and not any(f.type == e.type for f in found)]
+        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
+            # "make it last friday" for a payment ahead: no date to act on, and not the old one either
+            gone = {e.type for e in refused}
+            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in gone))
+            asked = True
         if other is not None:
             found.append(other)
         elif not found and not asked:
-            bare = self._bare_value(text, tokens, slots, options)
+            bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options)
             if bare is not None:
                 found.append(bare)
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
@@ -155,6 +167,33 @@ class FollowUps:
                             frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
 
     # -- values for the previous intent's slots ------------------------------------------------
+
+    def _dated_as(self, previous: str, entities: list[ResolvedEntity],
+                  options: RequestOptions) -> tuple[list[ResolvedEntity], list[ResolvedEntity]]:
+        """Dates read in the direction of the intent the turn continues, not of the intent the
+        model read into its few words: "make it last friday" for a scheduled payment is no date
+        to act on; "on the 20th" for a lost card is the last 20th, not the next. Also returns the
+        dates that resolved for the model's intent but not for the previous one."""
+        past = previous in self.resolver.past_intents
+        reference = self.resolver.reference_time(options)
+        locale = locales.get(options.locale)
+        out, refused = [], []
+        for e in entities:
+            if e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime":
+                value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
+                if value is None and e.resolved:
+                    refused.append(e)
+                e = replace(e, resolved=value is not None, resolution=value)
+            out.append(e)
+        return out, refused
+
+    @staticmethod
+    def _asked_first(spec: dict, slots: list[str], options: RequestOptions) -> list[str]:
+        """The intent's slots, the one its last answer asked for first (its first required slot
+        not carried): "the 15" answering "When should the payment go out?" is the 15th, not $15."""
+        carried = {k for k, _ in options.filled_slots}
+        asked = next((s for s in spec.get("required") or () if s not in carried and s in slots), None)
+        return slots if asked is None else [asked, *(s for s in slots if s != asked)]
 
     def _other(self, text: str, slots: list[str],
                options: RequestOptions) -> tuple[bool, ResolvedEntity | None, RequestOptions]:
@@ -200,9 +239,12 @@ class FollowUps:
             return None
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
+        timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or spec["kind"] == "free":  # free text would take any words
+                continue
+            if timed and spec.get("builtin") in _COUNTED:
                 continue
             value = self.resolver.resolve_value(slot, surface, reference, False, locale)
             if value is not None:

@@ -3,6 +3,7 @@ backend drives intentd (each turn sends back the intent and the slots the previo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -261,6 +262,34 @@ def test_a_confident_request_the_domain_sends_to_a_person_is_never_a_follow_up(e
     turn = _turn(engine, "actually my checking account", "transfer_money", "report_fraud", 0.3, "low_confidence",
                  spans, carried)  # not confident: the correction it reads as
     assert turn.follow_up.kind == "update"
+
+
+def test_a_bare_answer_fills_the_slot_that_was_asked(engine):
+    """"the 15" answering "When should the payment go out?" set the amount to $15 and asked for the
+    date again; "make it at 5" made a $60 payment $5."""
+    turn = _turn(engine, "the 15", "schedule_payment", "greeting", 0.85, None, slots=[("amount", "60 USD")])
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "60 USD" and used["date"][8:10] == "15"
+    carried = [("amount", "60 USD"), ("date", "2026-12-04T00:00:00-05:00")]
+    turn = _turn(engine, "make it at 5", "schedule_payment", "goodbye", 0.37, "low_confidence", slots=carried)
+    assert turn is None or dict(turn.response.slots_used).get("amount") == "60 USD"
+    turn = _turn(engine, "make it 75", "schedule_payment", "goodbye", 0.37, "low_confidence", slots=carried)
+    assert dict(turn.response.slots_used)["amount"] == "75 USD"  # nothing asked: the first slot it reads as
+
+
+def test_a_follow_up_date_is_read_in_the_direction_of_the_intent_it_continues(engine):
+    """The model's reading of a few words ("on the 20th": travel_notice, "last friday":
+    recent_transactions) set the direction: a lost card was lost in the future, a payment was
+    scheduled in the past."""
+    turn = _turn(engine, "on the 20th", "report_lost_card", "travel_notice", 0.24, "low_confidence",
+                 [("date", "the 20th")], [("card", "debit_card")])
+    lost = dt.datetime.fromisoformat(dict(turn.response.slots_used)["date"])
+    assert lost <= dt.datetime.now(dt.timezone.utc) and lost.day == 20
+    carried = [("amount", "60 USD"), ("date", "2030-12-06T00:00:00-05:00")]
+    turn = _turn(engine, "make it last friday", "schedule_payment", "recent_transactions", 0.21, "low_confidence",
+                 [("date", "last friday")], carried)
+    assert turn.follow_up.kind == "update" and turn.response.template_id == "schedule_payment.prompt.date"
+    assert dict(turn.response.slots_used) == {"amount": "60 USD"}  # neither the past date nor the old one
 
 
 def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
