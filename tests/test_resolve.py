@@ -243,6 +243,23 @@ def test_numbers_ordinals_percentages():
     assert resolve_percentage("fifteen") is None
 
 
+@pytest.mark.parametrize("text", ["-$50", "$-50", "-€50", "€-50", "\u221250 dollars", "50\u2013100 dollars"])
+def test_a_sign_or_range_next_to_a_currency_symbol_leaves_the_amount_unresolved(text):
+    """"transfer -$50" prepared a $50.00 transfer: the sign was read only before a bare number."""
+    assert resolve_money(text, "USD") is None
+
+
+def test_a_number_or_percentage_keeps_its_sign_and_is_never_a_vague_count_or_a_range():
+    """"half a million" was 1,000,000, "a couple hundred" 100, "-5%" 5 and "5-10%" 10."""
+    for text in ("half a million", "a couple hundred", "several thousand", "5 to 10", "between 5 and 10"):
+        assert resolve_number(text) is None, text
+    assert resolve_number("minus 5") == resolve_number("\u22125") == {"kind": "number", "value": "-5"}
+    for text in ("5-10%", "between 5 and 10 percent", "5 to 10 percent"):
+        assert resolve_percentage(text) is None, text
+    assert resolve_percentage("-5%") == resolve_percentage("minus 5 percent") == {"kind": "percentage", "value": "-5"}
+    assert resolve_percentage("12.5 percent") == {"kind": "percentage", "value": "12.5"}
+
+
 @pytest.mark.parametrize("surface, value, seconds", [
     ("90 minutes", "PT1H30M", 5400),
     ("two and a half hours", "PT2H30M", 9000),

@@ -36,9 +36,15 @@ _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 # Quantities with no one value: fractions and vague counts ("half a million", "a couple hundred",
 # "hundreds of dollars"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
 # number text2num or the digits happen to leave ("half a million" read as 1,000,000)
-VAGUE = re.compile(r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions"
-                   r"|billions|minus|negative)\b|\d\s*-\s*\d|(?:^|\s)-\s*\d|\d\s*(?:%|percent\b)",
-                   re.IGNORECASE)
+_SYMBOLS = "$€£¥₹₩₽₺₪₱₫฿₦₴¢"
+_VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions)\b"
+_RANGE = r"\d\s*[-–—]\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
+# a minus before the digits, the currency symbol between them or not ("-50", "-$50", "$-50", "−€50")
+_SIGN = rf"(?:^|[\s{_SYMBOLS}])[-−–]\s*[{_SYMBOLS}]?\s*\d|\b(?:minus|negative)\b"
+VAGUE = re.compile(rf"{_VAGUE_COUNT}|{_RANGE}|{_SIGN}|\d\s*(?:%|percent\b)", re.IGNORECASE)
+# a number may be negative ("minus 5"), but never a vague count or a range
+_NOT_ONE_NUMBER = re.compile(rf"{_VAGUE_COUNT}|{_RANGE}", re.IGNORECASE)
+_NEGATIVE = re.compile(r"(?:[-−–]|\bminus|\bnegative)\s*$", re.IGNORECASE)
 _ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
 _PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
@@ -107,12 +113,14 @@ def find_amount(text: str) -> tuple[Decimal, re.Match] | None:
 
 
 def resolve_number(text: str) -> dict | None:
+    if _NOT_ONE_NUMBER.search(text[:MAX_INPUT]):  # "half a million", "a couple hundred", "5 to 10"
+        return None
     t = words_to_digits(text)
     found = find_amount(t)
     if found is None:
         return None
     value, m = found
-    negative = t[: m.start()].rstrip().endswith(("-", "minus"))
+    negative = _NEGATIVE.search(t[: m.start()].rstrip()) is not None
     return {"kind": "number", "value": decimal_str(-value if negative else value)}
 
 
@@ -129,7 +137,10 @@ def resolve_percentage(text: str) -> dict | None:
     if "e" in t and _SCIENTIFIC.search(t):
         return None
     m = _PERCENT.search(t)
-    if m is None:
+    if m is None or _NOT_ONE_NUMBER.search(t) or len(re.findall(NUMBER, t)) > 1:  # "5-10%", "between 5 and 10 percent"
         return None
     value = parse_decimal(m.group("num"))
-    return None if value is None else {"kind": "percentage", "value": decimal_str(value)}
+    if value is None:
+        return None
+    negative = _NEGATIVE.search(t[: m.start()].rstrip()) is not None
+    return {"kind": "percentage", "value": decimal_str(-value if negative else value)}
