@@ -607,3 +607,36 @@ def test_a_time_already_past_is_no_time_for_an_intent_whose_dates_lie_ahead(reso
     assert resolver.resolve_value("date", "today at 9:30am", noon) is None
     assert resolver.resolve_value("date", "today at 3:30pm", noon)["value"].startswith("2026-11-27T15:30")
     assert resolver.resolve_value("date", "today at 9:30am", noon, past=True) is not None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("8 tonight", "2026-12-03T20:00:00-05:00"),  # was 8 am, the reference time
+    ("at 8 tonight", "2026-12-03T20:00:00-05:00"),
+    ("9 tomorrow morning", "2026-12-04T09:00:00-05:00"),  # was tomorrow at 08:00
+    ("friday 7 in the evening", "2026-12-04T19:00:00-05:00"),  # was Monday the 7th
+    ("11 at night", "2026-12-03T23:00:00-05:00"),  # was the 11th at 20:00
+    ("friday night at 9", "2026-12-04T21:00:00-05:00"),
+    ("2 in the evening", None),  # no such hour: asked, not guessed
+    ("friday at 5", None),  # still no am/pm to go by
+])
+def test_a_bare_hour_beside_a_part_of_the_day_takes_its_half_of_the_day(dates, text, value):
+    ref = dt.datetime(2026, 12, 3, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+    found = dates.resolve(text, ref)
+    assert (found or {}).get("value") == value
+
+
+def test_the_day_of_next_month_and_the_last_february_29th(dates):
+    mid_november = dt.datetime(2026, 11, 15, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert dates.resolve("the 20th of next month", mid_november)["value"].startswith("2026-12-20")  # was Nov 20
+    assert dates.resolve("the 31st of next month", mid_november)["value"].startswith("2026-12-31")
+    assert dates.resolve("the 31st of this month", mid_november) is None  # November has 30 days
+    june_2028 = dt.datetime(2028, 6, 1, 8, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert dates.resolve("february 29", june_2028, past=True)["value"].startswith("2028-02-29")  # was 2032
+
+
+def test_hours_from_now_count_real_time_across_a_daylight_saving_change(dates):
+    """01:30 on a spring-forward night in New York: two hours later the clocks show 04:30."""
+    spring = dt.datetime(2026, 3, 8, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert dates.resolve("in 2 hours", spring)["value"] == "2026-03-08T04:30:00-04:00"
+    assert dates.resolve("90 minutes ago", spring)["value"] == "2026-03-08T00:00:00-05:00"
+    assert dates.resolve("in 3 days", spring)["value"] == "2026-03-11T00:00:00-04:00"  # days stay calendar days

@@ -61,7 +61,12 @@ _TIME = re.compile(
     r"(?:\bat\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
     r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?P<word>noon|midday|midnight))"
 )
-_POD = re.compile(r"\b(?:in\s+the\s+)?(?P<pod>morning|afternoon|evening|night)\b|\btonight\b")
+_POD = re.compile(r"\b(?:in\s+the\s+|at\s+)?(?P<pod>morning|afternoon|evening|night)\b|\btonight\b")
+# a bare hour beside a part of the day ("8 tonight", "9 tomorrow morning", "7 in the evening"):
+# the part of the day says am or pm; the hours each one allows
+_POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?:\s+o'?clock)?(?=\s|$)")
+_POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": range(17, 24), "night": range(18, 24),
+              "tonight": range(18, 24)}
 
 _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?:right\s+)?now|immediately|asap"), "now"),
@@ -90,6 +95,10 @@ _RULES: list[tuple[re.Pattern, str]] = [
                 r"|thanksgiving(?: day)?|memorial day|labou?r day|independence day|good friday|easter(?: sunday)?"
                 r"|valentine'?s(?: day)?|halloween|juneteenth)"), "holiday"),
 ]
+
+
+class NoSuchTime(ValueError):
+    """An expression that names no time ("2 in the evening"): unresolved, not handed on to dateparser."""
 
 
 class DateResolver:
@@ -157,8 +166,11 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
                     past: bool = False, day_first: bool = False) -> dict | None:
     """Keyed by (folded text, naive local reference minute, zone, direction, date order): no
     resolution depends on seconds."""
-    if _BARE_HOUR.search(text):
+    if _BARE_HOUR.search(text) and not _POD.search(text):
         return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
+    elapsed = _elapsed(text, ref, tz)
+    if elapsed is not None:
+        return elapsed
     found = fast_path(text, ref, past, day_first)
     if found is None and _ALL_DIGITS.fullmatch(text):
         return None  # "11/31", "2/29" with no such day, "1530": dateparser would read a year into it
@@ -170,6 +182,31 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     if abs(value.year - ref.year) > MAX_YEARS_AWAY:  # "at 1530" read as the year 1530
         return None
     return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
+
+
+_ELAPSED = [re.compile(r"in\s+" + _N + r"\s+(?P<unit>minute|min|hour|hr)s?(?:\s+(?:from\s+)?(?:now|time))?"),
+            re.compile(_N + r"\s+(?P<unit>minute|min|hour|hr)s?\s+(?P<dir>from\s+now|later|ago)")]
+
+
+def _elapsed(text: str, ref: dt.datetime, tz: dt.tzinfo) -> dict | None:
+    """"in 2 hours", "90 minutes ago": real time elapsed, counted across a daylight-saving change
+    (2 hours after 01:30 on a spring-forward night is 04:30 on the clock, not 03:30)."""
+    t = _LEAD.sub("", text)
+    if _NUMBER_WORD.search(t):
+        t = words_to_digits(t)
+    for regex in _ELAPSED:
+        m = regex.fullmatch(t)
+        if m is None:
+            continue
+        n = _n(m)
+        if n > 10_000:
+            return None
+        unit = "minutes" if m.group("unit").startswith("min") else "hours"
+        delta = dt.timedelta(**{unit: -n if (m.groupdict().get("dir") or "") == "ago" else n})
+        start = local_time(ref, tz).astimezone(dt.timezone.utc)
+        value = (start + delta).astimezone(tz)
+        return {"kind": "datetime", "value": value.isoformat(), "grain": "minute"}
+    return None
 
 
 def local_time(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
@@ -195,9 +232,17 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
     else:
         p = _POD.search(t)
         if p and not re.fullmatch(r"(?:last\s+)?night", t.strip()):
-            hour = PART_OF_DAY[p.group("pod") or "tonight"]
-            time_of_day = (hour, 0, "hour")
+            pod = p.group("pod") or "tonight"
+            hour = PART_OF_DAY[pod]
             t = t[: p.start()] + " " + t[p.end():] + (" today" if p.group(0) == "tonight" else "")
+            said = _POD_HOUR.search(t)
+            if said is not None:  # "8 tonight" is 20:00, never 8 am or the 8th
+                h = int(said.group("h"))
+                hour = next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
+                if hour is None:  # "2 in the evening": no such hour, and no guess at one
+                    raise NoSuchTime(text)
+                t = t[: said.start()] + " " + t[said.end():]
+            time_of_day = (hour, 0, "hour")
     t = _LEAD.sub("", " ".join(t.replace(",", " ").split()))
     t = _TRAILING.sub("", t)
     if not t or t == "this":  # a bare time: today, or tomorrow once it has passed ("this morning": today)
@@ -241,10 +286,14 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
     if kind == "weekday" and groups.get("rel") in (None, "this"):
         return value - dt.timedelta(days=7), grain
     if kind in ("day_month", "numeric") and not (groups.get("year") or groups.get("y")):
-        try:
-            return value.replace(year=value.year - 1), grain
-        except ValueError:  # February 29th
-            return found
+        for back in range(1, 9):  # February 29th: the last year that had one, not the next
+            try:
+                earlier = value.replace(year=value.year - back)
+            except ValueError:
+                continue
+            if earlier.date() <= today:
+                return earlier, grain
+        return None
     if kind == "month" and not groups.get("year") and not m.group(0).startswith("next"):
         return value.replace(year=value.year - 1), grain
     if kind == "day_of_month" and "month" not in m.group(0):
@@ -397,6 +446,12 @@ def _day_of_month(m: re.Match, ref: dt.datetime):
     if not 1 <= day <= 31:
         return None
     first = ref.date().replace(day=1)
+    said = m.group(0)
+    if said.endswith("month"):  # "the 20th of next month", "the 3rd of this month": that month's, or none
+        month = _add_months(first, 1) if " next month" in said else first
+        if day > calendar.monthrange(month.year, month.month)[1]:
+            return None
+        return _day(month.replace(day=day)), "day"
     for k in range(0, 13):
         month = _add_months(first, k)
         if day <= calendar.monthrange(month.year, month.month)[1]:
