@@ -247,7 +247,8 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
                 values[f.name] = _convert(f.name, raw, f"{ENV_PREFIX}{f.name.upper()}")
-        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        # a flag given empty (`--uds ''`) is None: it turns off what the file or environment set
+        values.update({k: v for k, v in (flags or {}).items() if v is not None or _base_type(k) is Path})
         return cls(**values)
 
     @classmethod
@@ -304,8 +305,9 @@ def _convert(name: str, raw: Any, source: str) -> Any:
     try:
         if isinstance(raw, bool) and kind is not bool:  # YAML's `yes`/`true` where a number or name is meant
             raise ValueError
-        if name == "uds_mode" and isinstance(raw, int):  # YAML 0660 and TOML 0o660 arrive as 432
-            return f"0{raw:o}"
+        if name == "uds_mode" and isinstance(raw, int):
+            # YAML reads 0660 as 432 and 660 as six hundred and sixty: which one was written is lost
+            raise ConfigError(f"{source}: {raw!r}: write the mode as a quoted string, e.g. '0660'")
         if kind is tuple:
             items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
             return tuple(str(p).strip() for p in items if str(p).strip())

@@ -166,15 +166,20 @@ def test_a_settings_file_reads_its_values_as_written(tmp_path):
     still 0660, not 0o432 (writable by others). A key left empty is not set, never the text
     "None" (a capture file named None). A YAML boolean where a number is meant is an error."""
     yml, toml = tmp_path / "serve.yaml", tmp_path / "serve.toml"
-    yml.write_text("model: /a\nuds_mode: 0660\ncapture_path:\nuds:\nlisten:\nmodel_root:\n")
+    yml.write_text("model: /a\nuds_mode: '0660'\ncapture_path:\nuds:\nlisten:\nmodel_root:\n")
     s = Settings.from_sources(env={}, config_file=yml)
     assert s.uds_permissions == 0o660
     assert (s.capture_path, s.uds, s.model_root, s.listen) == (None, None, None, Settings(model="/a").listen)
-    toml.write_text('model = "/a"\nuds_mode = 0o600\n')
-    assert Settings.from_sources(env={}, config_file=toml).uds_permissions == 0o600
-    yml.write_text("model: /a\nuds_mode: 660\n")  # the number six hundred and sixty: no mode
-    with pytest.raises(ConfigError, match="--uds-mode '01224': expected an octal mode"):
-        Settings.from_sources(env={}, config_file=yml)
+    # unquoted, YAML reads 0660 as 432 and 660 as 660, TOML 0o660 as 432: which was meant is lost
+    for path, text in ((yml, "model: /a\nuds_mode: 0660\n"), (yml, "model: /a\nuds_mode: 660\n"),
+                       (toml, 'model = "/a"\nuds_mode = 0o660\n')):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match="uds_mode: .*write the mode as a quoted string"):
+            Settings.from_sources(env={}, config_file=path)
+    # an empty flag turns off what the file set
+    yml.write_text("model: /a\nuds: /tmp/x.sock\ncapture_path: /tmp/review.jsonl\n")
+    s = Settings.from_sources({"uds": None, "capture_path": None}, env={}, config_file=yml)
+    assert (s.uds, s.capture_path) == (None, None)
     yml.write_text("model: /a\nmax_queue: true\n")
     with pytest.raises(ConfigError, match="max_queue: True is not a valid int"):
         Settings.from_sources(env={}, config_file=yml)
