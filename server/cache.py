@@ -67,8 +67,8 @@ class AnalysisCache:
         return answer
 
     def put(self, text: str, options: RequestOptions, analysis: Analysis, engine: "Engine") -> None:
-        """Store `engine`'s answer (one computed by a model swapped in meanwhile is not stored:
-        its key would be made by the wrong tokenizer)."""
+        """Store `engine`'s answer (one computed by a model swapped in meanwhile is not stored: its
+        key would name the wrong model version)."""
         if (not self.size or analysis.model_version != engine.version
                 or (options.reference_time is None and _clock_dependent(analysis))
                 or _key_chars(text, options) > MAX_KEY_CHARS):

@@ -157,7 +157,7 @@ def model_info(engine: Engine, max_text_chars: int):
     model, policy = engine.model, engine.escalation
     info = pb2.ModelInfo(
         name=model.artifact.name, version=model.version, intents=list(model.labels.intents),
-        entity_types=list(model.labels.entity_types) + [t for t in engine.resolver.patterns
+        entity_types=list(model.labels.entity_types) + [t for t in engine.resolver.own_types
                                                           if t not in model.labels.entity_types],
         thresholds=pb2.Thresholds(ood=engine.ood_threshold, low_confidence=policy.low_confidence,
                                   ambiguity_margin=policy.ambiguity_margin),

@@ -53,5 +53,6 @@ class CertificateFiles:
                         exc.filename, exc.strerror)
             return None
         self._seen = stamp
-        log.info("TLS files changed: new connections get the new certificate")
+        log.info("TLS files changed: handing their certificate to gRPC for new connections (it keeps the "
+                 "one in use if the new key and certificate do not match)")
         return configuration

@@ -284,3 +284,18 @@ def test_an_artifact_with_an_unknown_key_loads_with_a_warning(banking_artifact, 
         f"{art / 'domain.yaml'}:{line}: escalation.cost_per_call: unknown key, ignored (the keys read here: tiers, "
         f"out_of_distribution, low_confidence, ambiguous, low_confidence_threshold, ambiguity_margin, "
         f"handoff_response, target_false_escalation_rate, budget_confidence)"]
+
+
+def test_model_info_lists_the_types_found_without_the_model(banking_artifact, tmp_path):
+    """A catalog with `match_without_model` needs no training spans: Analyze returns its type, so
+    GetModelInfo's entity types must name it, as they name the domain's pattern types."""
+    from intentd.server import convert
+    from intentd.server.engine import Engine
+
+    branch = ("  branch:\n    kind: catalog\n    match_without_model: true\n    values:\n"
+              "      - id: downtown\n        value: Downtown branch\n")
+    art = artifact_with_domain(banking_artifact, tmp_path, lambda t: t.replace("entities:\n", "entities:\n" + branch, 1))
+    engine = Engine.load(art)
+    info = convert.model_info(engine, 2000)
+    assert engine.analyze(["is the downtown branch open"])[0].entities[0].type == "branch"
+    assert {"branch", "account_number", "reference"} <= set(info.entity_types)

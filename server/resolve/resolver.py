@@ -62,6 +62,8 @@ class Resolver:
                 self.patterns[name] = PatternType.from_config(name, spec)
             self.specs[name] = {**spec, "kind": kind}
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
+        # the types found without the model: the domain's patterns and verbatim catalogs
+        self.own_types = tuple(self.patterns) + tuple(c.name for c in self.catalogs.values() if c.match_without_model)
         self.dates = DateResolver()
         self.default_time_zone = domain.get("time_zone") or "UTC"
         # intents about what already happened ("the charge from friday"): `dates: past`
