@@ -138,7 +138,8 @@ class FollowUps:
         if other is not None:
             found.append(other)
         elif not found and not asked:
-            bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options)
+            bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options,
+                                    self._asked(spec, slots, options))
             if bare is not None:
                 found.append(bare)
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
@@ -188,11 +189,15 @@ class FollowUps:
         return out, refused
 
     @staticmethod
-    def _asked_first(spec: dict, slots: list[str], options: RequestOptions) -> list[str]:
-        """The intent's slots, the one its last answer asked for first (its first required slot
-        not carried): "the 15" answering "When should the payment go out?" is the 15th, not $15."""
+    def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:
+        """The slot the previous answer asked for: the intent's first required slot not carried."""
         carried = {k for k, _ in options.filled_slots}
-        asked = next((s for s in spec.get("required") or () if s not in carried and s in slots), None)
+        return next((s for s in spec.get("required") or () if s not in carried and s in slots), None)
+
+    def _asked_first(self, spec: dict, slots: list[str], options: RequestOptions) -> list[str]:
+        """The intent's slots, the one its last answer asked for first: "the 15" answering "When
+        should the payment go out?" is the 15th, not $15."""
+        asked = self._asked(spec, slots, options)
         return slots if asked is None else [asked, *(s for s in slots if s != asked)]
 
     def _other(self, text: str, slots: list[str],
@@ -224,10 +229,13 @@ class FollowUps:
                                     {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
-                    options: RequestOptions) -> ResolvedEntity | None:
-        """The turn's words less fillers, read as the first of the intent's slots they are a value of."""
-        kept = [(start, end) for start, end, word in tokens if word and word not in _FILLER]
-        if not kept or _PRONOUN_ONE.search(text):  # "that one" picks something; it is not an amount of 1
+                    options: RequestOptions, asked: str | None = None) -> ResolvedEntity | None:
+        """The turn's words less fillers, read as the first of the intent's slots they are a value
+        of; as free text only for the slot that was asked ("Amazon" answering "Which payee?")."""
+        pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
+        kept = [(start, end) for start, end, word in tokens
+                if word and word not in _FILLER and not (pointing and word == "one")]
+        if not kept:
             return None
         start, end = kept[0][0], kept[-1][1]
         while end > start and text[end - 1] in _EDGE_PUNCT:
@@ -242,11 +250,15 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         for slot in slots:
             spec = self.resolver.specs.get(slot)
-            if spec is None or spec["kind"] == "free":  # free text would take any words
+            if spec is None or (spec["kind"] == "free" and slot != asked):  # free text would take any words
                 continue
-            if timed and spec.get("builtin") in _COUNTED:
-                continue
+            if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
+                continue  # "at 5" is no amount; "the first one" points at a thing, not a date
             value = self.resolver.resolve_value(slot, surface, reference, False, locale)
+            if value is None and slot == asked and slot in self.resolver.catalogs:
+                entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
+                if entry is not None:
+                    value = {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}
             if value is not None:
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value)
         return None

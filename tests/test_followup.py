@@ -224,8 +224,12 @@ def test_one_as_a_pronoun_is_never_an_amount(engine, text):
     """"that one" once confirmed a $5,000 transfer as $1.00: "one" after that/this/which/the ... points."""
     carried = [("amount", "5000 USD"), ("account", "checking")]
     yes = _turn(engine, text, "transfer_money", "affirm", 0.9, None, slots=carried)  # read as a yes: confirm as is
-    assert yes.follow_up.kind == "confirm" and dict(yes.response.slots_used)["amount"] == "5000 USD"
-    assert _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=carried) is None
+    assert dict(yes.response.slots_used)["amount"] == "5000 USD"
+    unsure = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=carried)
+    if text == "the joint one":  # it points at the joint account, never at an amount of 1
+        assert dict(unsure.response.slots_used) == {"amount": "5000 USD", "account": "joint"}
+    else:
+        assert unsure is None
     turn = _turn(engine, "make it one", "transfer_money", "deny", 0.4, "low_confidence", slots=carried)
     assert dict(turn.response.slots_used)["amount"] == "1 USD"  # a number where a number is asked for
     for text, amount in (("that one hundred", "100 USD"), ("make it a grand", "1000 USD")):
@@ -275,6 +279,18 @@ def test_a_bare_answer_fills_the_slot_that_was_asked(engine):
     assert turn is None or dict(turn.response.slots_used).get("amount") == "60 USD"
     turn = _turn(engine, "make it 75", "schedule_payment", "goodbye", 0.37, "low_confidence", slots=carried)
     assert dict(turn.response.slots_used)["amount"] == "75 USD"  # nothing asked: the first slot it reads as
+
+
+def test_an_answer_to_the_question_asked_is_read_as_that_slot(engine):
+    """"Amazon" answering "Which bill or payee?" and "the credit one" answering "your debit card or
+    your credit card?" went to the hand-off, losing the dialogue."""
+    turn = _turn(engine, "Amazon", "pay_bill", "greeting", 0.71, None)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"merchant": "Amazon"}
+    turn = _turn(engine, "the credit one", "report_lost_card", "deny", 0.74, "out_of_distribution")
+    assert dict(turn.response.slots_used) == {"card": "credit_card"}  # "credit card", not "business credit card"
+    # free text only where it was asked: a merchant is not read into a turn that answers nothing
+    assert _turn(engine, "Amazon", "pay_bill", "greeting", 0.71, None, slots=[("merchant", "Netflix")]) is None
+    assert _turn(engine, "the card one", "report_lost_card", "deny", 0.74, "out_of_distribution") is None
 
 
 def test_a_follow_up_date_is_read_in_the_direction_of_the_intent_it_continues(engine):

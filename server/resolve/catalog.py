@@ -51,6 +51,26 @@ class Catalog:
             self.exact.setdefault(fold(entry.id.replace("_", " ")), entry)
         self._choices = list(self.exact)
 
+    def narrowed(self, text: str) -> CatalogEntry | None:
+        """The entry whose shortest name holding every word of `text` adds the fewest words
+        ("credit" answering "your debit card or your credit card?": "credit card", not "business
+        credit card"), or None when no entry, or several equally, hold them. For an answer to the
+        slot's own question only: elsewhere a word of a name is no name."""
+        words = set(fold_catalog(text).split())
+        if not words:
+            return None
+        extra: dict[str, int] = {}
+        for key in self._choices:
+            names = set(key.split())
+            if words <= names:
+                entry = self.exact[key]
+                extra[entry.id] = min(extra.get(entry.id, len(names)), len(names) - len(words))
+        if not extra:
+            return None
+        fewest = min(extra.values())
+        best = [i for i, n in extra.items() if n == fewest]
+        return self.by_id[best[0]] if len(best) == 1 else None
+
     def lookup(self, text: str) -> tuple[CatalogEntry, float] | None:
         """(entry, score in 0..1) for the best match of `text`, or None below the cut-off."""
         if text in self.by_id:
