@@ -44,6 +44,7 @@ the prompt for the first missing slot). Cancel: the denial intent's template, no
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
@@ -52,6 +53,7 @@ from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Resp
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
+from .resolve.dates import local_time, time_only
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -127,6 +129,7 @@ class FollowUps:
         own = prediction.intent
         phrase = " ".join(words)
         entities, refused = self._dated_as(previous, entities, options)
+        entities = self._on_the_agreed_day(entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
         refused = [e for e in refused if e.type in slots and not any(f.type == e.type for f in found)]
@@ -141,7 +144,7 @@ class FollowUps:
             bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options,
                                     self._asked(spec, slots, options))
             if bare is not None:
-                found.append(bare)
+                found.extend(self._on_the_agreed_day([bare], options))
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
             relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
             found = [e for e in found if e.type not in relative]
@@ -187,6 +190,21 @@ class FollowUps:
                 e = replace(e, resolved=value is not None, resolution=value)
             out.append(e)
         return out, refused
+
+    def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
+        """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday)."""
+        carried = dict(options.filled_slots)
+        out = []
+        for e in entities:
+            said = time_only(e.text) if e.type in carried and e.resolved else None
+            day = self.resolver.resolve_carried(e.type, carried[e.type], 1) if said is not None else []
+            if said is not None and len(day) == 1 and day[0].get("kind") == "datetime":
+                h, mi, grain = said
+                at = dt.datetime.fromisoformat(day[0]["value"])
+                value = local_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), at.tzinfo)
+                e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
+            out.append(e)
+        return out
 
     @staticmethod
     def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:

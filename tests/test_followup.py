@@ -308,6 +308,17 @@ def test_a_follow_up_date_is_read_in_the_direction_of_the_intent_it_continues(en
     assert dict(turn.response.slots_used) == {"amount": "60 USD"}  # neither the past date nor the old one
 
 
+@pytest.mark.parametrize("text, spans", [("make it 3pm", [("date", "3pm")]), ("3pm instead", []),
+                                         ("at 9:30am", [("date", "9:30am")])])
+def test_a_time_alone_keeps_the_agreed_day(engine, text, spans):
+    """"make it 3pm" for a payment agreed for Friday scheduled it for today (or Monday) at 3pm."""
+    carried = [("amount", "60 USD"), ("date", "2030-12-06T00:00:00-05:00")]  # a Friday
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.28, "low_confidence", spans, carried)
+    date = dict(turn.response.slots_used)["date"]
+    assert date.startswith("2030-12-06T") and date.endswith("-05:00")
+    assert date[11:16] == ("09:30" if "9:30" in text else "15:00")
+
+
 def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
     """"I want to close my account" after a checking-to-savings transfer said it would close both
     accounts, asking nothing: what was collected for the transfer is not the new request's."""

@@ -307,6 +307,14 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
     return found
 
 
+def time_only(text: str) -> tuple[int, int, str] | None:
+    """(hour, minute, grain) when `text` names a time of day and no day ("3pm", "at 9:30am",
+    "noon"), else None: a follow-up that changes only the time keeps the agreed day."""
+    t = _LEAD.sub("", " ".join(text.lower().split()).strip(" ,.!?"))
+    m = _TIME.fullmatch(t)
+    return _time_of(m) if m is not None else None
+
+
 def _time_of(m: re.Match) -> tuple[int, int, str] | None:
     if m.group("word"):
         return (0, 0, "hour") if m.group("word") == "midnight" else (12, 0, "hour")
