@@ -72,6 +72,7 @@ make it change switch to actually instead rather no nope nah yes yeah yep and al
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
 my
 """.split())
+_NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
@@ -145,6 +146,13 @@ class FollowUps:
                                     self._asked(spec, slots, options))
             if bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
+        negated = [e for e in found if _NEGATED.search(text[: e.start])]
+        if negated:  # "not checking, savings": checking is what the turn takes away, not a value
+            gone = {e.type for e in negated}
+            found = [e for e in found if e not in negated]
+            entities = [replace(e, resolved=False, resolution=None) if e in negated else e for e in entities]
+            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in gone))
+            asked = asked or not any(e.type in gone for e in found)
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
             relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
             found = [e for e in found if e.type not in relative]

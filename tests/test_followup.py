@@ -319,6 +319,18 @@ def test_a_time_alone_keeps_the_agreed_day(engine, text, spans):
     assert date[11:16] == ("09:30" if "9:30" in text else "15:00")
 
 
+def test_a_negated_value_is_taken_away_not_added(engine):
+    """"not checking, savings" after a transfer from checking set the accounts to checking and savings."""
+    carried = [("amount", "100 USD"), ("account", "checking")]
+    turn = _turn(engine, "not checking, savings", "transfer_money", "deny", 0.93, None,
+                 [("account", "checking"), ("account", "savings")], carried)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "savings"}
+    turn = _turn(engine, "not checking", "transfer_money", "deny", 0.99, None, [("account", "checking")], carried)
+    assert turn.response.template_id == "transfer_money.prompt.account"  # which one, then?
+    assert dict(turn.response.slots_used) == {"amount": "100 USD"}
+
+
 def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
     """"I want to close my account" after a checking-to-savings transfer said it would close both
     accounts, asking nothing: what was collected for the transfer is not the new request's."""
