@@ -161,8 +161,10 @@ class FollowUps:
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
         unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
-        if not unsure and own != previous and own in self.policy.policy:
-            return None  # "actually, fraud on my checking account": a confident request the domain sends to a person
+        if not unsure and own != previous and own in self.policy.policy and not (found and _only_values(tokens, found)):
+            # "actually, fraud on my checking account": a confident request the domain sends to a
+            # person; but "my main account", nothing but a value, answers the question asked
+            return None
         if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
         elif own in self.confirm and not unsure:

@@ -266,6 +266,11 @@ def test_a_confident_request_the_domain_sends_to_a_person_is_never_a_follow_up(e
     turn = _turn(engine, "actually my checking account", "transfer_money", "report_fraud", 0.3, "low_confidence",
                  spans, carried)  # not confident: the correction it reads as
     assert turn.follow_up.kind == "update"
+    # nothing but a value answers the question asked, whatever policy intent the model reads into it:
+    # "my main account" answering "Which account?" went to a person to close the checking account
+    turn = _turn(engine, "my main account", "check_balance", "close_account", 0.52, None, [("account", "main account")])
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "check_balance")
+    assert dict(turn.response.slots_used) == {"account": "checking"} and not turn.escalation.escalate
 
 
 def test_a_bare_answer_fills_the_slot_that_was_asked(engine):
