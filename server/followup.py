@@ -6,8 +6,8 @@ keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-
 themselves), the turn has at most MAX_WORDS words, and
 
 0. its own top intent is a confident intent that the domain escalates by policy (`escalate:`,
-   e.g. report_fraud) and not the previous one -> not a follow-up, whatever else it says: "actually,
-   fraud on my checking account" goes to a person;
+   e.g. report_fraud) and not the previous one, and the turn is more than a value of the previous
+   intent's slots -> not a follow-up: "actually, fraud on my checking account" goes to a person;
 1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
    it", "actually", "instead", "rather") or points at a carried value ("the other card") -> update,
    whatever its own top intent;
