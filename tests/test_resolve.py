@@ -566,6 +566,17 @@ def test_an_amount_the_model_reads_in_two_parts_is_one_amount(resolver):
     assert both.text == "$5 and $10" and not both.resolved
 
 
+def test_a_day_and_a_time_the_model_reads_apart_are_one_date(resolver, dates):
+    """"tomorrow at 3pm" tagged as "tomorrow" and "3pm" was two dates in one slot (asked again);
+    "the 1st of", cut before "every month", read as January."""
+    text = "pay it tomorrow at 3pm"
+    spans = [span(text, "date", "tomorrow"), span(text, "date", "3pm")]
+    (date,) = resolver.resolve(text, spans, options())
+    assert date.text == "tomorrow at 3pm" and date.resolution["value"][11:16] == "15:00"
+    ref = dt.datetime(2026, 11, 29, 12, 0, tzinfo=ZoneInfo("America/New_York"))
+    assert dates.resolve("the 1st of", ref)["value"].startswith("2026-12-01")
+
+
 @pytest.mark.parametrize("text", ["yesterday", "last friday", "2026-11-02"])
 def test_a_date_before_today_is_no_date_for_an_intent_whose_dates_lie_ahead(resolver, text):
     """"schedule a $200 payment for yesterday" was scheduled for yesterday."""

@@ -55,7 +55,7 @@ _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators onl
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
 _NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
                           r"|first|second|third|fifth|couple)")
-_TRAILING = re.compile(r"\s+(?:on|at)$")
+_TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "every month")
 _LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|before|after|starting|due)\s+")
 _TIME = re.compile(
     r"(?:\bat\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
@@ -455,8 +455,8 @@ def _day_of_month(m: re.Match, ref: dt.datetime):
         return None
     first = ref.date().replace(day=1)
     said = m.group(0)
-    if said.endswith("month"):  # "the 20th of next month", "the 3rd of this month": that month's, or none
-        month = _add_months(first, 1) if " next month" in said else first
+    if said.endswith(("next month", "this month")):  # "the 20th of next month": that month's, or none
+        month = _add_months(first, 1) if said.endswith("next month") else first
         if day > calendar.monthrange(month.year, month.month)[1]:
             return None
         return _day(month.replace(day=day)), "day"

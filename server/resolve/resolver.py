@@ -35,6 +35,7 @@ BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duratio
 KINDS = ("catalog", "builtin", "free", "pattern")
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
+_DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
 
 
 class Resolver:
@@ -101,13 +102,15 @@ class Resolver:
     def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """Neighbouring model spans of one money type, nothing but "and" or a comma between them,
         are one amount as said ("a hundred | and | five dollars", "250 dollars | and 20 cents"): read
-        apart they were two amounts in one slot ($100.00 and $5.00)."""
+        apart they were two amounts in one slot ($100.00 and $5.00). Likewise a day and a time
+        ("tomorrow | at | 3pm"): two dates in one slot, which was asked for again."""
         out: list[ResolvedEntity] = []
         for e in kept:
             last = out[-1] if out else None
+            builtin = (self.specs.get(e.type) or {}).get("builtin")
+            joiner = _JOINER if builtin == "money" else _DATE_JOINER if builtin == "datetime" else None
             if (last is not None and last.type == e.type and last.source == e.source == "model"
-                    and (self.specs.get(e.type) or {}).get("builtin") == "money"
-                    and _JOINER.fullmatch(text[last.end:e.start])):
+                    and joiner is not None and joiner.fullmatch(text[last.end:e.start])):
                 out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
                                          min(last.confidence, e.confidence), "model")
             else:
