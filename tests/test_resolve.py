@@ -651,3 +651,13 @@ def test_hours_from_now_count_real_time_across_a_daylight_saving_change(dates):
     assert dates.resolve("in 2 hours", spring)["value"] == "2026-03-08T04:30:00-04:00"
     assert dates.resolve("90 minutes ago", spring)["value"] == "2026-03-08T00:00:00-05:00"
     assert dates.resolve("in 3 days", spring)["value"] == "2026-03-11T00:00:00-04:00"  # days stay calendar days
+
+
+def test_the_two_readings_of_a_repeated_hour_are_not_one_cache_entry(dates):
+    """01:30 comes twice when New York's clocks go back; the date cache's key compared them equal,
+    so "now" said at 01:30 EST could come back as 01:30 EDT, an hour in the past."""
+    tz = ZoneInfo("America/New_York")
+    first, second = dt.datetime(2026, 11, 1, 1, 30, tzinfo=tz), dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=tz)
+    for ref, offset in ((first, "-04:00"), (second, "-05:00"), (first, "-04:00")):
+        assert dates.resolve("now", ref)["value"] == f"2026-11-01T01:30:00{offset}"
+        assert dates.resolve("20 minutes ago", ref)["value"] == f"2026-11-01T01:10:00{offset}"

@@ -122,7 +122,9 @@ class DateResolver:
                 return _iso_datetime(t, reference.tzinfo)
             # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
             local = reference.replace(second=0, microsecond=0)
-            found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past, day_first)
+            # `fold` apart: the two 01:30s of a repeated hour compare (and hash) equal
+            found = _resolve_cached(self, t, local.replace(tzinfo=None), reference.tzinfo, past, day_first,
+                                    reference.fold)
         except (OverflowError, ValueError):  # past year 9999 or before year 1: no such date
             return None
         return dict(found) if found is not None else None
@@ -163,9 +165,10 @@ def _iso_datetime(text: str, tz) -> dict | None:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.tzinfo,
-                    past: bool = False, day_first: bool = False) -> dict | None:
-    """Keyed by (folded text, naive local reference minute, zone, direction, date order): no
-    resolution depends on seconds."""
+                    past: bool = False, day_first: bool = False, fold: int = 0) -> dict | None:
+    """Keyed by (folded text, naive local reference minute, zone, direction, date order, which of
+    a repeated hour's two readings the reference is): no resolution depends on seconds."""
+    ref = ref.replace(fold=fold)
     if _BARE_HOUR.search(text) and not _POD.search(text):
         return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
     elapsed = _elapsed(text, ref, tz)
