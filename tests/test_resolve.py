@@ -268,9 +268,18 @@ def test_a_number_or_percentage_keeps_its_sign_and_is_never_a_vague_count_or_a_r
     ("1h30m", "PT1H30M", 5400),
     ("PT2H", "PT2H", 7200),
     ("a month", "P1M", 2592000),
+    ("2 hours and 30 minutes", "PT2H30M", 9000),  # "and" was read as "an d": one more day
+    ("1:30 hours", "PT1H30M", 5400),  # was 30 hours
+    ("half an hour", "PT30M", 1800),
 ])
 def test_duration(surface, value, seconds):
     assert resolve_duration(surface) == {"kind": "duration", "value": value, "seconds": seconds}
+
+
+@pytest.mark.parametrize("surface", ["days", "several days", "a couple of hours", "quarter of an hour", "and"])
+def test_a_duration_with_no_one_length_is_unresolved(surface):
+    """"days" was a year ("a" + "ys"), "quarter of an hour" an hour."""
+    assert resolve_duration(surface) is None
 
 
 # -- dates ----------------------------------------------------------------------------------

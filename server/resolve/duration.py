@@ -14,8 +14,12 @@ from .numbers import MAX_INPUT, decimal_str, words_to_digits
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600,
           "d": 86400, "day": 86400, "w": 604800, "wk": 604800, "week": 604800, "fortnight": 1209600,
           "mo": 2592000, "month": 2592000, "y": 31536000, "yr": 31536000, "year": 31536000}
-_PART = re.compile(r"(?P<n>\d+(?:\.\d+)?|an?|half an?|half a)\s*(?P<unit>fortnight|month|mo|minute|min|m|second|sec|s"
-                   r"|hour|hr|h|day|d|week|wk|w|year|yr|y)s?(?![a-z])(?P<half>\s+and\s+a\s+half)?")
+# a count, then its unit: "a" and "an" only as words ("and" is no "an" of days, "days" no "a" year)
+_PART = re.compile(r"(?P<n>(?<![\d.:])\d+(?:\.\d+)?\s*|(?<![a-z])(?:half an?|half a|an?)\s+)(?P<unit>fortnight|month|mo"
+                   r"|minute|min|m|second|sec|s|hour|hr|h|day|d|week|wk|w|year|yr|y)s?(?![a-z])"
+                   r"(?P<half>\s+and\s+a\s+half)?")
+_CLOCK = re.compile(r"(?P<h>\d{1,3}):(?P<m>[0-5]\d)\s*(?:hours?|hrs?|h)(?![a-z])")  # "1:30 hours"
+_VAGUE = re.compile(r"\b(?:several|few|couple|some|many|quarters?|thirds?)\b")  # no one length
 _HALF_BEFORE = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\s+(?P<unit>[a-z]+?)s?\b")
 ISO_DURATION = re.compile(r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
@@ -26,13 +30,16 @@ def resolve_duration(text: str) -> dict | None:
         y, mo, w, d, h, mi, s = (Decimal(g) if g else Decimal(0) for g in ISO_DURATION.fullmatch(raw.upper()).groups())
         seconds = y * 31536000 + mo * 2592000 + w * 604800 + d * 86400 + h * 3600 + mi * 60 + s
         return {"kind": "duration", "value": raw.upper(), "seconds": _number(seconds)}
+    if _VAGUE.search(raw.lower()):
+        return None
     t = words_to_digits(raw[:MAX_INPUT])
+    t = _CLOCK.sub(lambda m: f"{m.group('h')} hours {m.group('m')} minutes", t)
     t = _HALF_BEFORE.sub(lambda m: f"{m.group('n')}.5 {m.group('unit')}", t)
     seconds = Decimal(0)
     years = months = Decimal(0)
     found = False
     for m in _PART.finditer(t):
-        n = m.group("n")
+        n = m.group("n").strip()
         count = Decimal("0.5") if n.startswith("half") else Decimal(1) if n in ("a", "an") else Decimal(n)
         unit = m.group("unit")
         step = _UNITS[unit]
