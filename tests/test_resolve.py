@@ -243,9 +243,11 @@ def test_numbers_ordinals_percentages():
     assert resolve_percentage("fifteen") is None
 
 
-@pytest.mark.parametrize("text", ["-$50", "$-50", "-€50", "€-50", "\u221250 dollars", "50\u2013100 dollars"])
+@pytest.mark.parametrize("text", ["-$50", "$-50", "-€50", "€-50", "\u221250 dollars", "50\u2013100 dollars",
+                                  "0", "$0.00", "zero dollars"])
 def test_a_sign_or_range_next_to_a_currency_symbol_leaves_the_amount_unresolved(text):
-    """"transfer -$50" prepared a $50.00 transfer: the sign was read only before a bare number."""
+    """"transfer -$50" prepared a $50.00 transfer: the sign was read only before a bare number; "make
+    it 0" prepared a $0.00 one."""
     assert resolve_money(text, "USD") is None
 
 

@@ -69,7 +69,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if found is None:
         return None
     amount, m = found
-    if amount > MAX_AMOUNT:
+    if amount > MAX_AMOUNT or amount == 0:  # "make it 0": no amount anyone pays or moves
         return None
     default = (default_currency or "").upper()
     currency = explicit = ""
