@@ -195,6 +195,7 @@ def carried(*slots: tuple[str, str]) -> RequestOptions:
     ("schedule_payment", "amount", "two hundred bucks"),  # free-form: only canonical values are carried
     ("schedule_payment", "amount", "1e308 USD"),
     ("schedule_payment", "amount", "5000000000000 USD"),  # over MAX_AMOUNT
+    ("schedule_payment", "amount", "0 USD"),  # no amount a turn of its own would give
     ("schedule_payment", "amount", "200 XYZ"),
     ("schedule_payment", "amount", "40.505 USD"),
     ("schedule_payment", "date", "next friday"),

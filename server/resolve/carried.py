@@ -93,7 +93,7 @@ def _one(kind: str, spec: dict, raw: str, catalog: Catalog | None, pattern: Patt
 
 def _money(raw: str, default_currency: str | None) -> dict | None:
     m = _MONEY.fullmatch(raw)
-    if m is None or Decimal(m.group("amount")) > MAX_AMOUNT:
+    if m is None or not 0 < Decimal(m.group("amount")) <= MAX_AMOUNT:  # as a turn's own amount is read
         return None
     currency = m.group("currency") or (default_currency or "").upper()
     if currency and currency not in ISO_4217:
