@@ -57,6 +57,7 @@ from .resolve.dates import local_time, time_only
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
+FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
 CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel}
 CANCEL_INTENTS = ("deny",)
 UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations that mean "no intent of its own"
@@ -142,8 +143,13 @@ class FollowUps:
         if other is not None:
             found.append(other)
         elif not found and not asked:
+            # free text answers the question asked only from a turn with no clear intent of its own:
+            # "what's my balance", "cancel" or "talk to a human" are no payee
+            unsure_here = escalation.escalate and escalation.reason in UNSURE
+            free_ok = unsure_here or (own not in self.confirm and own not in self.cancel
+                                      and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
             bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options,
-                                    self._asked(spec, slots, options))
+                                    self._asked(spec, slots, options), free_ok)
             if bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
         negated = [e for e in found if _NEGATED.search(text[: e.start])]
@@ -211,7 +217,9 @@ class FollowUps:
             if said is not None and len(day) == 1 and day[0].get("kind") == "datetime":
                 h, mi, grain = said
                 at = dt.datetime.fromisoformat(day[0]["value"])
-                value = local_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), at.tzinfo)
+                reference = self.resolver.reference_time(options)
+                zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
+                value = local_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone)
                 e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
             out.append(e)
         return out
@@ -257,7 +265,7 @@ class FollowUps:
                                     {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
-                    options: RequestOptions, asked: str | None = None) -> ResolvedEntity | None:
+                    options: RequestOptions, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
         """The turn's words less fillers, read as the first of the intent's slots they are a value
         of; as free text only for the slot that was asked ("Amazon" answering "Which payee?")."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
@@ -278,7 +286,7 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         for slot in slots:
             spec = self.resolver.specs.get(slot)
-            if spec is None or (spec["kind"] == "free" and slot != asked):  # free text would take any words
+            if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date

@@ -200,11 +200,11 @@ def test_context_with_a_bad_previous_intent_is_still_validated(server):
 # -- the rule on a given reading of the turn (the model's reading of two words varies by model) ------
 
 def _turn(engine: Engine, text: str, previous: str, intent: str, confidence: float, unsure: str | None,
-          spans=(), slots=()):
+          spans=(), slots=(), zone: str | None = None):
     from intentd.server.analysis import Escalation
     from intentd.server.decode import EntitySpan, Prediction
 
-    options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)))
+    options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)), time_zone=zone)
     found = [EntitySpan(etype, text.index(surface), text.index(surface) + len(surface), surface, 0.9)
              for etype, surface in spans]
     prediction = Prediction([(intent, confidence), ("greeting", 0.1)], found, 0.0)
@@ -295,6 +295,10 @@ def test_an_answer_to_the_question_asked_is_read_as_that_slot(engine):
     assert dict(turn.response.slots_used) == {"card": "credit_card"}  # "credit card", not "business credit card"
     # free text only where it was asked: a merchant is not read into a turn that answers nothing
     assert _turn(engine, "Amazon", "pay_bill", "greeting", 0.71, None, slots=[("merchant", "Netflix")]) is None
+    # nor into a turn with a clear intent of its own: a request, a cancellation, a policy intent
+    assert _turn(engine, "what's my balance", "pay_bill", "check_balance", 0.99, None) is None
+    assert _turn(engine, "never mind", "pay_bill", "deny", 0.99, None).follow_up.kind == "cancel"
+    assert _turn(engine, "someone stole my identity", "pay_bill", "report_fraud", 0.92, None) is None
     assert _turn(engine, "the card one", "report_lost_card", "deny", 0.74, "out_of_distribution") is None
 
 
@@ -313,15 +317,25 @@ def test_a_follow_up_date_is_read_in_the_direction_of_the_intent_it_continues(en
     assert dict(turn.response.slots_used) == {"amount": "60 USD"}  # neither the past date nor the old one
 
 
-@pytest.mark.parametrize("text, spans", [("make it 3pm", [("date", "3pm")]), ("3pm instead", []),
-                                         ("at 9:30am", [("date", "9:30am")])])
-def test_a_time_alone_keeps_the_agreed_day(engine, text, spans):
+@pytest.mark.parametrize("text, spans, at", [("make it 3pm", [("date", "3pm")], "15:00"), ("3pm instead", [], "15:00"),
+                                             ("at 9:30am", [("date", "9:30am")], "09:30"),
+                                             ("actually at 9 in the morning", [("date", "at 9 in the morning")], "09:00")])
+def test_a_time_alone_keeps_the_agreed_day(engine, text, spans, at):
     """"make it 3pm" for a payment agreed for Friday scheduled it for today (or Monday) at 3pm."""
     carried = [("amount", "60 USD"), ("date", "2030-12-06T00:00:00-05:00")]  # a Friday
-    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.28, "low_confidence", spans, carried)
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.28, "low_confidence", spans, carried,
+                 zone="America/New_York")
     date = dict(turn.response.slots_used)["date"]
-    assert date.startswith("2030-12-06T") and date.endswith("-05:00")
-    assert date[11:16] == ("09:30" if "9:30" in text else "15:00")
+    assert date.startswith("2030-12-06T") and date.endswith("-05:00") and date[11:16] == at
+
+
+def test_a_time_alone_on_a_day_the_clocks_change_keeps_the_zones_offset(engine):
+    """The agreed day's offset is midnight's: 3pm on 2030-03-10 in New York is -04:00 (it was
+    written -05:00, an hour off)."""
+    carried = [("amount", "60 USD"), ("date", "2030-03-10T00:00:00-05:00")]
+    turn = _turn(engine, "make it 3pm", "schedule_payment", "goodbye", 0.28, "low_confidence", [("date", "3pm")],
+                 carried, zone="America/New_York")
+    assert dict(turn.response.slots_used)["date"] == "2030-03-10T15:00:00-04:00"
 
 
 def test_a_negated_value_is_taken_away_not_added(engine):

@@ -638,6 +638,9 @@ def test_a_time_already_past_is_no_time_for_an_intent_whose_dates_lie_ahead(reso
     ("friday 7 in the evening", "2026-12-04T19:00:00-05:00"),  # was Monday the 7th
     ("11 at night", "2026-12-03T23:00:00-05:00"),  # was the 11th at 20:00
     ("friday night at 9", "2026-12-04T21:00:00-05:00"),
+    ("last night at 11", "2026-12-02T23:00:00-05:00"),  # was 08:00 the day before (the clock's hour)
+    ("at 7:30 tonight", "2026-12-03T19:30:00-05:00"),  # was 07:30
+    ("tonight at 7:30", "2026-12-03T19:30:00-05:00"),
     ("2 in the evening", None),  # no such hour: asked, not guessed
     ("friday at 5", None),  # still no am/pm to go by
 ])

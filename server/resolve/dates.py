@@ -226,19 +226,32 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
     numeric dates are day/month (en-GB, de-DE)."""
     t = _LEAD.sub("", text)
     time_of_day = None  # (hour, minute, grain)
+    pod_hour = False  # an hour read from beside a part of the day: what is left is ours to read, or none
     m = _TIME.search(t)
     if m:
         time_of_day = _time_of(m)
         if time_of_day is None:
             return None
         t = (t[: m.start()] + " " + t[m.end():])
+        p = _POD.search(t) if m.group("h24") is not None else None
+        if p is not None:  # "at 7:30 tonight": the part of the day says pm
+            pod = p.group("pod") or "tonight"
+            h, mi, grain = time_of_day
+            hour = next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
+            if hour is None:
+                raise NoSuchTime(text)
+            time_of_day = (hour, mi, grain)
+            t = t[: p.start()] + " " + t[p.end():] + (" today" if p.group(0) == "tonight" else "")
     else:
+        if t != "last night" and "last night" in t:  # "last night at 11": yesterday, at night
+            t = t.replace("last night", "yesterday night")
         p = _POD.search(t)
         if p and not re.fullmatch(r"(?:last\s+)?night", t.strip()):
             pod = p.group("pod") or "tonight"
             hour = PART_OF_DAY[pod]
             t = t[: p.start()] + " " + t[p.end():] + (" today" if p.group(0) == "tonight" else "")
             said = _POD_HOUR.search(t)
+            pod_hour = said is not None
             if said is not None:  # "8 tonight" is 20:00, never 8 am or the 8th
                 h = int(said.group("h"))
                 hour = next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
@@ -265,6 +278,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
                 found = _latest_not_after(kind, m, found, ref)
             break
     else:
+        if pod_hour:  # dateparser would read the hour as the clock's ("last night at 11": 14:00)
+            raise NoSuchTime(text)
         return None
     if found is None:
         return None
@@ -315,7 +330,17 @@ def time_only(text: str) -> tuple[int, int, str] | None:
     "noon"), else None: a follow-up that changes only the time keeps the agreed day."""
     t = _LEAD.sub("", " ".join(text.lower().split()).strip(" ,.!?"))
     m = _TIME.fullmatch(t)
-    return _time_of(m) if m is not None else None
+    if m is not None:
+        return _time_of(m)
+    p = _POD.search(t)  # "at 9 in the morning", "7 in the evening"
+    if p is None or p.group(0) == "tonight":
+        return None
+    said = _POD_HOUR.fullmatch(" " + (t[: p.start()] + t[p.end():]).strip())
+    if said is None:
+        return None
+    h = int(said.group("h"))
+    hour = next((x for x in (h, h + 12) if x in _POD_HOURS[p.group("pod")]), None)
+    return None if hour is None else (hour, 0, "hour")
 
 
 def _time_of(m: re.Match) -> tuple[int, int, str] | None:
