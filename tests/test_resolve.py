@@ -260,6 +260,8 @@ def test_a_number_or_percentage_keeps_its_sign_and_is_never_a_vague_count_or_a_r
         assert resolve_percentage(text) is None, text
     assert resolve_percentage("-5%") == resolve_percentage("minus 5 percent") == {"kind": "percentage", "value": "-5"}
     assert resolve_percentage("12.5 percent") == {"kind": "percentage", "value": "12.5"}
+    for text, value in (("10% of 200", "10"), ("4.5% for 12 months", "4.5"), ("$100 at 5%", "5")):
+        assert resolve_percentage(text) == {"kind": "percentage", "value": value}, text  # another number is no range
 
 
 @pytest.mark.parametrize("surface, value, seconds", [

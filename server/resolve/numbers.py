@@ -137,7 +137,7 @@ def resolve_percentage(text: str) -> dict | None:
     if "e" in t and _SCIENTIFIC.search(t):
         return None
     m = _PERCENT.search(t)
-    if m is None or _NOT_ONE_NUMBER.search(t) or len(re.findall(NUMBER, t)) > 1:  # "5-10%", "between 5 and 10 percent"
+    if m is None or _NOT_ONE_NUMBER.search(t):  # "5-10%", "between 5 and 10 percent" ("10% of 200" is 10)
         return None
     value = parse_decimal(m.group("num"))
     if value is None:
