@@ -3,6 +3,7 @@ reloads, bad settings exit 2 with one line."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -42,6 +43,18 @@ def start(artifact, sock, *extra) -> tuple[subprocess.Popen, grpc.Channel]:
             pytest.fail(f"server did not start:\n{proc.communicate()[0]}")
 
 
+@contextlib.contextmanager
+def serving(artifact, sock, *extra):
+    """`start`, then the channel closed and a process the test left running killed."""
+    proc, channel = start(artifact, sock, *extra)
+    try:
+        yield proc, channel
+    finally:
+        channel.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
 def free_tcp_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -68,10 +81,9 @@ def accepted_and_running(port: int) -> tuple[float, float]:
 
 def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
     metrics_port, n = free_tcp_port(), 300
-    proc, channel = start(banking_artifact, tmp_path / "s.sock", "--max-queue", "900", "--metrics-port",
-                          str(metrics_port))
-    stub = pb2_grpc.IntentServiceStub(channel)
-    try:
+    with serving(banking_artifact, tmp_path / "s.sock", "--max-queue", "900", "--metrics-port",
+                 str(metrics_port)) as (proc, channel):
+        stub = pb2_grpc.IntentServiceStub(channel)
         calls = [stub.Analyze.future(pb2.AnalyzeRequest(
             text=f"please send {i} euros from my checking account to the savings account of my sister"), timeout=60)
             for i in range(n)]
@@ -83,10 +95,6 @@ def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
         codes = [code_of(c) for c in calls]
         late = code_of(stub.Analyze.future(pb2.AnalyzeRequest(text="after the signal"), timeout=10))
         rc = proc.wait(WAIT_S)
-    finally:
-        channel.close()
-        if proc.poll() is None:
-            proc.kill()
     log = proc.stdout.read()
     assert state[1] > 0, "every request was answered before the signal: the drain was not exercised"
     assert rc == 0, log
@@ -100,26 +108,20 @@ def test_the_served_timings_are_finer_than_the_event_loops_millisecond(banking_a
     """The served process runs on uvloop, whose loop.time() counts whole milliseconds, read once
     a pass of the loop: queue waits timed with it came out 0, 999 or 1000 us, and a request's
     stages added up to more than its total."""
-    proc, channel = start(banking_artifact, tmp_path / "s.sock")
-    stub = pb2_grpc.IntentServiceStub(channel)
-    try:
+    with serving(banking_artifact, tmp_path / "s.sock") as (proc, channel):
+        stub = pb2_grpc.IntentServiceStub(channel)
         timings = [stub.Analyze(pb2.AnalyzeRequest(text=f"what is my balance {i}"), timeout=30).timing
                    for i in range(20)]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(WAIT_S) == 0
-    finally:
-        channel.close()
-        if proc.poll() is None:
-            proc.kill()
     waits = [t.queue_wait_us for t in timings]
     assert any(w % 1000 not in (0, 999) for w in waits), waits
     assert all(t.queue_wait_us + t.forward_us <= t.total_us for t in timings), timings
 
 
 def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
-    proc, channel = start(banking_artifact, tmp_path / "s.sock")
-    stub = pb2_grpc.IntentServiceStub(channel)
-    try:
+    with serving(banking_artifact, tmp_path / "s.sock") as (proc, channel):
+        stub = pb2_grpc.IntentServiceStub(channel)
         loaded_at = stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30).loaded_at
         proc.send_signal(signal.SIGHUP)
         deadline, i = time.monotonic() + WAIT_S, 0
@@ -129,10 +131,6 @@ def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
             i += 1
         proc.send_signal(signal.SIGINT)
         assert proc.wait(WAIT_S) == 0
-    finally:
-        channel.close()
-        if proc.poll() is None:
-            proc.kill()
     assert "reloaded" in proc.stdout.read()
 
 
