@@ -129,6 +129,7 @@ class FollowUps:
             return None
         slots = list(spec.get("slots") or [])
         own = prediction.intent
+        unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
         phrase = " ".join(words)
         entities, refused = self._dated_as(previous, entities, options)
         entities = self._on_the_agreed_day(entities, options)
@@ -145,8 +146,7 @@ class FollowUps:
         elif not found and not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
             # "what's my balance", "cancel" or "talk to a human" are no payee
-            unsure_here = escalation.escalate and escalation.reason in UNSURE
-            free_ok = unsure_here or (own not in self.confirm and own not in self.cancel
+            free_ok = unsure or (own not in self.confirm and own not in self.cancel
                                       and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
             bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options,
                                     self._asked(spec, slots, options), free_ok)
@@ -166,7 +166,6 @@ class FollowUps:
             options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in relative))
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
-        unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
         if not unsure and own != previous and own in self.policy.policy and not (found and _only_values(tokens, found)):
             # "actually, fraud on my checking account": a confident request the domain sends to a
             # person; but "my main account", nothing but a value, answers the question asked

@@ -38,6 +38,11 @@ MAX_CONNECTIONS = 4096  # beyond this, connections idle for two windows are forg
 MAX_WAIT_S = 1.0  # a longer "wait" is the caller's clock stepping back, not a queue: start afresh
 
 
+def on_unix_socket(context) -> bool:
+    """gRPC names every Unix-socket caller alike (`unix:`): no connection of its own to key by."""
+    return context.peer().startswith("unix:")
+
+
 def parse_stamp(value: str) -> float | None:
     """`t=<unix time>` or a bare number -> seconds since the epoch, or None when unreadable.
 
@@ -75,7 +80,7 @@ class TransitClock:
                 if stamp is None:
                     return None
                 lag = time.time() - stamp
-                if context.peer().startswith("unix:"):  # the same host's clock: no offset to learn
+                if on_unix_socket(context):  # the same host's clock: no offset to learn
                     return lag if 0.0 < lag <= MAX_WAIT_S else 0.0
                 return self.excess(context.peer(), lag, time.monotonic())
         return None

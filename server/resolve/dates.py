@@ -237,7 +237,7 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
         if p is not None:  # "at 7:30 tonight": the part of the day says pm
             pod = p.group("pod") or "tonight"
             h, mi, grain = time_of_day
-            hour = next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
+            hour = _hour_in(pod, h)
             if hour is None:
                 raise NoSuchTime(text)
             time_of_day = (hour, mi, grain)
@@ -254,7 +254,7 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
             pod_hour = said is not None
             if said is not None:  # "8 tonight" is 20:00, never 8 am or the 8th
                 h = int(said.group("h"))
-                hour = next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
+                hour = _hour_in(pod, h)
                 if hour is None:  # "2 in the evening": no such hour, and no guess at one
                     raise NoSuchTime(text)
                 t = t[: said.start()] + " " + t[said.end():]
@@ -325,6 +325,11 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
     return found
 
 
+def _hour_in(pod: str, h: int) -> int | None:
+    """The 24-hour reading of `h` said beside a part of the day ("8" tonight: 20), or None."""
+    return next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
+
+
 def time_only(text: str) -> tuple[int, int, str] | None:
     """(hour, minute, grain) when `text` names a time of day and no day ("3pm", "at 9:30am",
     "noon"), else None: a follow-up that changes only the time keeps the agreed day."""
@@ -339,7 +344,7 @@ def time_only(text: str) -> tuple[int, int, str] | None:
     if said is None:
         return None
     h = int(said.group("h"))
-    hour = next((x for x in (h, h + 12) if x in _POD_HOURS[p.group("pod")]), None)
+    hour = _hour_in(p.group("pod"), h)
     return None if hour is None else (hour, 0, "hour")
 
 
