@@ -139,7 +139,7 @@ class FollowUps:
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
-            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in gone))
+            options = _without(options, gone)
             asked = True
         if other is not None:
             found.append(other)
@@ -148,8 +148,9 @@ class FollowUps:
             # "what's my balance", "cancel" or "talk to a human" are no payee
             free_ok = unsure or (own not in self.confirm and own not in self.cancel
                                       and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
-            bare = self._bare_value(text, tokens, self._asked_first(spec, slots, options), options,
-                                    self._asked(spec, slots, options), free_ok)
+            question = self._asked(spec, slots, options)
+            order = slots if question is None else [question, *(s for s in slots if s != question)]
+            bare = self._bare_value(text, tokens, order, options, question, free_ok)
             if bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
         negated = [e for e in found if _NEGATED.search(text[: e.start])]
@@ -157,13 +158,13 @@ class FollowUps:
             gone = {e.type for e in negated}
             found = [e for e in found if e not in negated]
             entities = [replace(e, resolved=False, resolution=None) if e in negated else e for e in entities]
-            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in gone))
+            options = _without(options, gone)
             asked = asked or not any(e.type in gone for e in found)
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
             relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
             found = [e for e in found if e.type not in relative]
             entities = [replace(e, resolved=False, resolution=None) if e.type in relative else e for e in entities]
-            options = replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in relative))
+            options = _without(options, relative)
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
         if not unsure and own != previous and own in self.policy.policy and not (found and _only_values(tokens, found)):
@@ -225,15 +226,11 @@ class FollowUps:
 
     @staticmethod
     def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:
-        """The slot the previous answer asked for: the intent's first required slot not carried."""
+        """The slot the previous answer asked for: the intent's first required slot not carried.
+        A bare answer is read as it first: "the 15" answering "When should the payment go out?" is
+        the 15th, not $15."""
         carried = {k for k, _ in options.filled_slots}
         return next((s for s in spec.get("required") or () if s not in carried and s in slots), None)
-
-    def _asked_first(self, spec: dict, slots: list[str], options: RequestOptions) -> list[str]:
-        """The intent's slots, the one its last answer asked for first: "the 15" answering "When
-        should the payment go out?" is the 15th, not $15."""
-        asked = self._asked(spec, slots, options)
-        return slots if asked is None else [asked, *(s for s in slots if s != asked)]
 
     def _other(self, text: str, slots: list[str],
                options: RequestOptions) -> tuple[bool, ResolvedEntity | None, RequestOptions]:
@@ -257,8 +254,7 @@ class FollowUps:
         current = {v.strip() for v in carried.get(slot, "").split(",")}
         others = [e for e in catalog.entries if e.id not in current]
         if slot not in carried or len(others) != 1:
-            forget = tuple((k, v) for k, v in options.filled_slots if k != slot)
-            return True, None, replace(options, filled_slots=forget)
+            return True, None, _without(options, {slot})
         entry = others[0]
         return True, ResolvedEntity(slot, text[m.start():m.end()], m.start(), m.end(), 1.0, "context", True,
                                     {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
@@ -320,6 +316,11 @@ class FollowUps:
             if thanks is not None:
                 response = Response(thanks.text, thanks.template_id, response.slots_used, [])
         return Turn(follow_up, merged, hint, response)
+
+
+def _without(options: RequestOptions, slots) -> RequestOptions:
+    """`options` with the carried values of `slots` dropped (so their prompts ask again)."""
+    return replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in slots))
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]) -> bool:
