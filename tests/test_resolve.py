@@ -171,6 +171,20 @@ def test_fuzzy_cutoff_is_configurable(domain):
     ("50 cents", "0.50", "USD"),
     ("1.5 million euros", "1500000", "EUR"),
     ("350", "350", "USD"),  # the domain's default currency
+    # as spoken: a unit then its minor units ("a buck fifty" is not $50), a letter for pence or
+    # cents ("50 p" is not 50 in the default currency), slang for a note
+    ("a buck fifty", "1.50", "USD"),
+    ("a dollar fifty", "1.50", "USD"),
+    ("two pounds fifty", "2.50", "GBP"),
+    ("2 pounds and 50", "2.50", "GBP"),
+    ("five dollars five", "5.05", "USD"),
+    ("a euro", "1", "EUR"),
+    ("50p", "0.50", "GBP"),
+    ("50 p", "0.50", "GBP"),
+    ("twenty p", "0.20", "GBP"),
+    ("75c", "0.75", "USD"),
+    ("a fiver", "5", "USD"),
+    ("a tenner", "10", "USD"),
 ])
 def test_money(surface, amount, currency):
     assert resolve_money(surface, "USD") == {"kind": "money", "amount": amount, "currency": currency}
@@ -204,6 +218,8 @@ def test_money_forms_with_one_reading(surface, amount, currency):
     "half a million", "half a grand", "quarter million", "a couple hundred bucks", "a few hundred dollars",
     "hundreds of dollars", "several thousand", "50%",   # fractions and vague counts: no one amount
     "100 kroner", "100 pesos", "50 bitcoin",            # currencies with no one ISO code
+    "200 odd pounds", "two hundred-odd dollars",        # more than 200: no one amount
+    "a buck fifty and 20 cents", "20 dollars 500",      # minor units twice, or more than 99 of them
     "pay \x07\x1b[31m $20 \x7f",                       # an escape code's digits are a number too
 ])
 def test_ambiguous_or_absurd_money_is_unresolved(surface):

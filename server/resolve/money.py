@@ -1,7 +1,7 @@
 """Money: amount (decimal string) + ISO 4217 currency, from digits, symbols, codes and words.
 
 "$250", "€40.50", "1,200.00 USD", "250 dollars", "two hundred bucks", "fifty quid", "a grand",
-"$12k", "€1.200,00". The currency is the one the text names; else the domain's default_currency.
+"$12k", "€1.200,00"; as spoken: "a buck fifty" (1.50), "two pounds fifty" (2.50), "50p", "a fiver". The currency is the one the text names; else the domain's default_currency.
 
 Unresolved rather than guessed: a number with no single reading (numbers.py: "1.200", "1,2,3,4",
 "1e3"), two numbers ("2 x $50"; "$20 and 50 cents" is one amount), an amount over MAX_AMOUNT, and one with more than two decimal places ("$40.505": cents
@@ -56,12 +56,23 @@ _NO_ONE_CODE = frozenset("kroner krone krona peso pesos dinar dinars bitcoin bit
 _COMMON_CODES = frozenset("usd eur gbp cad aud nzd jpy chf cny inr mxn sek nok dkk pln sgd hkd zar brl".split())
 _TOKEN = re.compile(r"(?:us|ca|au|nz|hk|c|a|s|r)\$|\$|zł|[€£¥₹₩₽₺₪₱₫฿₦₴¢]|\b[a-z]{1,9}\b")
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
+# Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
+_MAJOR = r"(?:bucks?|dollars?|pounds?|quid|euros?)"
+_ONE_MAJOR = re.compile(rf"\b(?:a|one)\s+(?={_MAJOR}\b)")
+_SLANG = re.compile(r"\b(?:(?:a|one)\s+)?(fiver|tenner)\b")
+_SLANG_VALUE = {"fiver": "5", "tenner": "10"}
+# ... and after them: "1 buck 50", "2 pounds and 50" (the minor units end the text, with no
+# unit of their own), "50p", "50 c"
+_MAJOR_MINOR = re.compile(rf"(?<![\d.,])(\d+)\s*({_MAJOR})\s+(?:and\s+)?(\d{{1,2}})\s*[.!?]?\s*$")
+_MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b")
 
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if VAGUE.search(text[:MAX_INPUT]):  # "half a million", "50-100", "-50", "50%": no one amount
         return None
-    t = words_to_digits(text[:MAX_INPUT])
+    t = words_to_digits(_spoken(text[:MAX_INPUT]))
+    t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
+    t = _MINOR_LETTER.sub(lambda m: " pence" if m.group(1) == "p" else " cents", t)
     cents = _CENTS.search(t)  # "and 50 cents": the one second number an amount may have
     if cents is not None:
         t = t[: cents.start()] + t[cents.end():]
@@ -105,6 +116,11 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount > MAX_AMOUNT or amount != amount.quantize(CENT):
         return None
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency or default}
+
+
+def _spoken(text: str) -> str:
+    text = _ONE_MAJOR.sub("1 ", text.lower())
+    return _SLANG.sub(lambda m: _SLANG_VALUE[m.group(1)], text)
 
 
 def _currency_of(token: str, default: str, capitals: set[str]) -> str:

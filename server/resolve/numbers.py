@@ -34,10 +34,10 @@ _NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")(?:\s*(?P<mult>k|thousand|gr
 _DIGIT = re.compile(r"\d")
 _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 # Quantities with no one value: fractions and vague counts ("half a million", "a couple hundred",
-# "hundreds of dollars"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
+# "hundreds of dollars", "200-odd"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
 # number text2num or the digits happen to leave ("half a million" read as 1,000,000)
 _SYMBOLS = "$€£¥₹₩₽₺₪₱₫฿₦₴¢"
-_VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions)\b"
+_VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions|odd)\b"
 _RANGE = r"\d\s*[-–—]\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
 # a minus before the digits, the currency symbol between them or not ("-50", "-$50", "$-50", "−€50")
 _SIGN = rf"(?:^|[\s{_SYMBOLS}])[-−–]\s*[{_SYMBOLS}]?\s*\d|\b(?:minus|negative)\b"
