@@ -11,12 +11,13 @@ The rule (docs/voice.md, "n-best"):
   the mixture does not depend on how many intents the caller asks to see); the answer's ranking
   is that mixture, cut to `top_k`. The OOD score is the weighted mean
   of the transcripts' scores, flagged at the model's threshold.
-- Entities come from one transcript, `used_alternative`: the one whose entities fill the most
-  required slots of the chosen intent (slots carried in `filled_slots` count as filled), so the
-  highest-weighted that fills them all when one does; ties go to the higher weight, then the
-  lower index.
-  Its spans are resolved again for the chosen intent, and the escalation hint, the follow-up
-  reading and the response are computed for the mixture's prediction on that transcript.
+- Entities come from one transcript, `used_alternative`: the one whose answer leaves the fewest
+  required slots missing, so the highest-weighted that fills them all when one does; ties go to
+  the higher weight, then the lower index. Each transcript is judged by the answer it would give:
+  its spans resolved for the chosen intent (a date one transcript's own intent reads as past may
+  be refused for the mixture's), then the escalation hint, the follow-up reading and the response
+  for the mixture's prediction on it (slots carried in `filled_slots` count only where that
+  answer keeps them).
 """
 
 from __future__ import annotations
@@ -84,31 +85,35 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
             mixture[name] = mixture.get(name, 0.0) + t.weight * p
     ranking = sorted(mixture.items(), key=lambda item: -item[1])
     chosen = ranking[0][0]
-    used = _used(engine, chosen, transcripts, analyses, options)
-    own = analyses[used].prediction
     ood_score = sum(t.weight * a.prediction.ood_score for t, a in zip(transcripts, analyses))
     methods = set.intersection(*(set(a.prediction.ood_scores) for a in analyses))
     ood_scores = {m: sum(t.weight * a.prediction.ood_scores[m] for t, a in zip(transcripts, analyses))
                   for m in sorted(methods)}
     scorer = engine.model.ood
-    prediction = Prediction(ranking, own.entities, ood_score, ood_scores,
-                            is_ood=scorer is not None and ood_score >= scorer.threshold,
-                            truncated=own.truncated, analyzed_chars=own.analyzed_chars)
-    text = transcripts[used].text
-    entities = engine.resolver.resolve(text, own.entities, options, chosen,
-                                       own.analyzed_chars if own.truncated else None)
-    analysis = engine.conclude(text, prediction, entities, options)
-    analysis.used_alternative = transcripts[used].index
-    return analysis
+    is_ood = scorer is not None and ood_score >= scorer.threshold
+
+    def answer(i: int) -> Analysis:
+        own = analyses[i].prediction
+        prediction = Prediction(ranking, own.entities, ood_score, ood_scores, is_ood=is_ood,
+                                truncated=own.truncated, analyzed_chars=own.analyzed_chars)
+        text = transcripts[i].text
+        entities = engine.resolver.resolve(text, own.entities, options, chosen,
+                                           own.analyzed_chars if own.truncated else None)
+        analysis = engine.conclude(text, prediction, entities, options)
+        analysis.used_alternative = transcripts[i].index
+        return analysis
+
+    best: Analysis | None = None
+    for i in sorted(range(len(transcripts)), key=lambda i: (-transcripts[i].weight, i)):
+        candidate = answer(i)
+        if best is None or _missing(candidate) < _missing(best):
+            best = candidate
+        if _missing(best) == 0:  # the highest-weighted answer that fills every required slot
+            break
+    assert best is not None
+    return best
 
 
-def _used(engine: Engine, intent: str, transcripts: list[Transcript], analyses: list[Analysis],
-          options: RequestOptions) -> int:
-    required = (engine.responder.intents.get(intent) or {}).get("required") or []
-    carried = {slot for slot, _ in options.filled_slots}
-
-    def filled(a: Analysis) -> int:
-        found = {e.type for e in a.entities if e.resolved} | carried
-        return sum(slot in found for slot in required)
-
-    return min(range(len(transcripts)), key=lambda i: (-filled(analyses[i]), -transcripts[i].weight, i))
+def _missing(analysis: Analysis) -> int:
+    """Required slots the answer still asks for (none when it gives no response to ask with)."""
+    return len(analysis.response.slots_missing) if analysis.response is not None else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import grpc
@@ -61,6 +62,30 @@ def test_carried_slots_count_as_filled(engine):
     options = RequestOptions(filled_slots=(("amount", "50 USD"),))
     answer, _ = combined(engine, [(NO_AMOUNT, 0.6), (WITH_AMOUNT, 0.4)], options)
     assert answer.used_alternative == 0
+
+
+def test_carried_slots_count_only_where_the_answer_keeps_them(engine):
+    # after a transfer, "schedule a payment" is a new request: the transfer's carried amount is
+    # dropped from its answer, so the transcript that says the amount is the one to use
+    options = RequestOptions(previous_intent="transfer_money", filled_slots=(("amount", "50 USD"),))
+    answer, _ = combined(engine, [("schedule a payment for tomorrow", 0.6),
+                                  ("schedule a payment of fifty dollars for tomorrow", 0.4)], options)
+    assert answer.prediction.intent == "schedule_payment"
+    assert answer.used_alternative == 1
+    assert answer.response.slots_missing == [] and answer.response.slots_used["amount"] == "50 USD"
+
+
+def test_a_transcript_is_judged_by_its_values_for_the_chosen_intent(engine):
+    # "yesterday" fills a date for the top transcript's own (past) reading, but a scheduled
+    # payment's date lies ahead: for the chosen intent only the alternatives fill it
+    options = RequestOptions(reference_time=dt.datetime(2026, 11, 25, 17, 0, tzinfo=dt.timezone.utc),
+                             time_zone="America/New_York")
+    answer, _ = combined(engine, [("did my fifty dollar payment from yesterday go through", 0.4),
+                                  ("schedule fifty dollars for tomorrow", 0.3),
+                                  ("schedule a payment of fifty dollars for tomorrow", 0.3)], options)
+    assert answer.prediction.intent == "schedule_payment"
+    assert answer.used_alternative in (1, 2) and answer.response.slots_missing == []
+    assert answer.response.slots_used["date"].startswith("2026-11-26")
 
 
 def test_weights_by_rank_without_confidences():
