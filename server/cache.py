@@ -10,6 +10,9 @@ since the resolvers, the follow-up rules and the entity offsets read the raw tex
 - Bounded in bytes as well as entries: a request whose text and carried slots run over
   `MAX_KEY_CHARS` is not stored (it is no repeated utterance, and 4,096 keys of 2,000-character
   texts with 64 long slots each held over 1 GB).
+- Each stored answer is offered to the review capture once (`first_offer`): a repeat is not
+  captured again, but an answer first computed for a request that is never captured (a stream's
+  partial, an n-best alternative not used) still is when a captured request meets it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class AnalysisCache:
         self.size = size
         self.metrics = metrics
         self._entries: OrderedDict[tuple, Analysis] = OrderedDict()
+        self._offered: set[tuple] = set()  # keys of stored answers already offered to the capture
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -75,9 +79,20 @@ class AnalysisCache:
             return
         key = self.key(text, options, engine)
         self._entries[key] = analysis
+        self._offered.discard(key)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+            self._offered.discard(self._entries.popitem(last=False)[0])
+
+    def first_offer(self, text: str, options: RequestOptions, engine: "Engine") -> bool:
+        """Whether this request's answer is to be offered to the review capture now: once per
+        stored answer, and every time for an answer that is not stored."""
+        key = self.key(text, options, engine)
+        if key not in self._entries or key in self._offered:
+            return key not in self._entries
+        self._offered.add(key)
+        return True
 
     def clear(self) -> None:
         self._entries.clear()
+        self._offered.clear()

@@ -248,7 +248,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             result = await self._nbest(request, text, options, context, engine, capture, waited)
         else:
             result = await self._cached_or_computed(text, options, engine, context.time_remaining(), waited)
-            if self.capture is not None and capture and not result.cache_hit:  # a hit is a repeat: captured once
+            if self.capture is not None and capture and self.cache.first_offer(text, options, engine):
                 self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
         total_s = time.perf_counter() - start
@@ -295,8 +295,10 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             raise Overloaded("the model was reloaded twice while this request's transcripts were computed; retry")
         combined = nbest.combine(engine, transcripts, [o.analysis for o in outcomes], options)
         used = outcomes[combined.used_alternative]
-        if self.capture is not None and capture and not used.cache_hit:
-            self.capture.offer(transcripts[combined.used_alternative].text, combined, options.session_id)
+        used_text = transcripts[combined.used_alternative].text
+        if self.capture is not None and capture and self.cache.first_offer(
+                used_text, nbest.transcript_options(options, engine), engine):
+            self.capture.offer(used_text, combined, options.session_id)
         return dataclasses.replace(used, analysis=combined)
 
     async def _each_transcript(self, transcripts, options, context, engine, waited: float) -> list[Result]:

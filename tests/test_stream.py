@@ -270,6 +270,29 @@ def test_only_finals_reach_the_review_file_with_their_session(server):
     assert mine[0]["meta"]["session_id"] == "call-42"
 
 
+def test_a_final_that_repeats_its_last_partial_is_captured_once(server):
+    """ASRs often send the last partial's text again as the final: its answer comes from the
+    cache, and it is still the one record of the utterance (a repeat of it is not another)."""
+    text = "plim vorta skell drune"
+    stream = Duplex(server.stub)
+    answers = [stream.ask(pb2.AnalyzeRequest(text="plim vorta", is_final=False)),
+               stream.ask(pb2.AnalyzeRequest(text=text, is_final=False)),
+               stream.ask(pb2.AnalyzeRequest(text=text, is_final=True))]
+    stream.finish()
+    assert answers[-1].escalation.escalate and answers[-1].timing.cache_hit
+    again = server.stub.Analyze(pb2.AnalyzeRequest(text=text), timeout=30)
+    assert again.timing.cache_hit
+    marker = "plim marker"  # a later record: once it is written, the repeat's would have been too
+    server.stub.Analyze(pb2.AnalyzeRequest(text=marker), timeout=30)
+
+    def records():
+        if not server.capture_path.exists():
+            return []
+        return [json.loads(line) for line in server.capture_path.read_text().splitlines()]
+    wait_for(lambda: any(r["text"] == marker for r in records()), "the marker's record")
+    assert [r["text"] for r in records() if r["text"].startswith("plim vorta")] == [text]
+
+
 def test_open_streams_are_bounded_and_a_closed_one_frees_its_place(banking_artifact):
     """Idle streams hold memory (~30 KB each): one past --max-streams is refused at once,
     RESOURCE_EXHAUSTED, and the place of a stream that ended is free again."""
