@@ -142,6 +142,11 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
     request_id = request_id_of(context)
     context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
     trace = {"request_id": request_id}
+    # counted when grpc has finished the call (only then does it know whether the caller left),
+    # registered now: a stream cancelled while its handler waits at a `yield` ends before the
+    # handler's cleanup runs, and a callback added then would never be called
+    outcome = _Outcome(start)
+    context.add_done_callback(functools.partial(_record, servicer, rpc, outcome, trace))
     try:
         message = ""
         try:
@@ -163,15 +168,25 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
     finally:
         if entered:
             servicer.drain.leave()
-        elapsed = time.perf_counter() - start
-        # counted when grpc has finished the call: only then does it know whether the caller left
-        context.add_done_callback(functools.partial(_record, servicer, rpc, code, elapsed, trace))
+        outcome.code, outcome.elapsed = code, time.perf_counter() - start
 
 
-def _record(servicer: "IntentServicer", rpc: str, code: grpc.StatusCode, elapsed: float, trace: dict,
-            context) -> None:
-    if code is grpc.StatusCode.OK and context.cancelled():
+@dataclass(slots=True)
+class _Outcome:
+    """How a handler ended; unset while it has not (a stream's generator closed after its call)."""
+
+    start: float
+    code: grpc.StatusCode | None = None
+    elapsed: float | None = None
+
+
+def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict, context) -> None:
+    code = outcome.code
+    if code is None:  # the call ended with its handler still suspended: the caller left
         code = _gone(context)
+    elif code is grpc.StatusCode.OK and context.cancelled():
+        code = _gone(context)
+    elapsed = outcome.elapsed if outcome.elapsed is not None else time.perf_counter() - outcome.start
     servicer.metrics.rpc_latency.labels(rpc).observe(elapsed)
     servicer.metrics.rpc_total.labels(rpc, code.name).inc()
     if servicer.settings.access_log:

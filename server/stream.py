@@ -20,8 +20,8 @@ no analysis. One already being tokenised or computed is answered in full, marked
 
 Drain (SIGTERM): a stream finishes the utterance it is in (its partials and its final are
 answered), then ends with UNAVAILABLE "draining", at once when it is between utterances: the
-caller reconnects to another instance at an utterance boundary, never mid-utterance when the
-grace period runs out.
+caller reconnects to another instance at an utterance boundary. Only an utterance still open
+when the grace period runs out is cut (the server stops then, whatever is open).
 
 Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is answered
 `superseded` too, and the stream goes on (the next partial or the final covers the utterance); a
