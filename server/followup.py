@@ -71,7 +71,7 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my
+my not
 """.split())
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
@@ -154,11 +154,13 @@ class FollowUps:
             if bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
         negated = [e for e in found if _NEGATED.search(text[: e.start])]
+        kept: frozenset[str] = frozenset()
         if negated:  # "not checking, savings": checking is what the turn takes away, not a value
             gone = {e.type for e in negated}
             found = [e for e in found if e not in negated]
             entities = [replace(e, resolved=False, resolution=None) if e in negated else e for e in entities]
-            options = _without(options, gone)
+            options, kept = _replaced(options, negated, found)
+            options = _without(options, gone - kept)
             asked = asked or not any(e.type in gone for e in found)
         if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
             relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
@@ -167,9 +169,11 @@ class FollowUps:
             options = _without(options, relative)
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
-        if not unsure and own != previous and own in self.policy.policy and not (found and _only_values(tokens, found)):
+        if (not unsure and own != previous and own in self.policy.policy
+                and not (found and _only_values(tokens, found + negated))):
             # "actually, fraud on my checking account": a confident request the domain sends to a
-            # person; but "my main account", nothing but a value, answers the question asked
+            # person; but "my main account", nothing but a value, answers the question asked, and
+            # so does "not savings, my credit card account" (a value taken back and its replacement)
             return None
         if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
@@ -179,12 +183,12 @@ class FollowUps:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif unsure or own == previous or _only_values(tokens, found):
+        elif unsure or own == previous or _only_values(tokens, found + negated):
             kind = "update"
         else:
             return None
         return self._answer(kind, previous, own, entities, found, escalation, options,
-                            frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
+                            kept | (frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset()))
 
     # -- values for the previous intent's slots ------------------------------------------------
 
@@ -321,6 +325,33 @@ class FollowUps:
 def _without(options: RequestOptions, slots) -> RequestOptions:
     """`options` with the carried values of `slots` dropped (so their prompts ask again)."""
     return replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in slots))
+
+
+def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
+              found: list[ResolvedEntity]) -> tuple[RequestOptions, frozenset[str]]:
+    """A carried catalog slot of several values loses only the one the turn takes back, when the
+    turn names its replacement, which takes its place: "not checking, my joint account" after a
+    transfer from checking to savings is joint and savings, in that order (dropping the slot lost
+    savings). Returns the options with that change and the slots whose carried values stay."""
+    def ids(entities, etype):
+        return [e.resolution["id"] for e in entities
+                if e.type == etype and (e.resolution or {}).get("kind") == "catalog"]
+
+    slots, kept = [], set()
+    for slot, raw in options.filled_slots:
+        carried = [v.strip() for v in raw.split(",")]
+        taken = [v for v in ids(negated, slot) if v in carried]
+        new = ids(found, slot)
+        if len(carried) < 2 or not taken or not new or len(taken) == len(carried):
+            slots.append((slot, raw))
+            continue
+        if len(taken) == 1 and len(new) == 1 and new[0] not in carried:
+            carried = [new[0] if v == taken[0] else v for v in carried]
+        else:
+            carried = [v for v in carried if v not in taken]
+        slots.append((slot, ",".join(carried)))
+        kept.add(slot)
+    return replace(options, filled_slots=tuple(slots)), frozenset(kept)
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]) -> bool:

@@ -350,6 +350,29 @@ def test_a_negated_value_is_taken_away_not_added(engine):
     assert dict(turn.response.slots_used) == {"amount": "100 USD"}
 
 
+def test_a_negated_value_of_several_is_replaced_in_its_place(engine):
+    """After a transfer from checking to savings, "not checking, my joint account" dropped savings
+    too (the transfer became "joint account" alone); the replacement takes checking's place."""
+    carried = [("amount", "50 USD"), ("account", "checking,savings")]
+    turn = _turn(engine, "not checking, my joint account", "transfer_money", "deny", 0.9, None,
+                 [("account", "checking"), ("account", "joint account")], carried)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used) == {"amount": "50 USD", "account": "joint,savings"}
+    turn = _turn(engine, "not checking", "transfer_money", "deny", 0.99, None, [("account", "checking")], carried)
+    assert turn.response.template_id == "transfer_money.prompt.account"  # no replacement: which one, then?
+
+
+def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine):
+    """"not savings, my credit card account" read as close_account went to a person, promising to
+    close the savings and credit card accounts: it corrects the transfer."""
+    carried = [("amount", "50 USD"), ("account", "checking,savings")]
+    turn = _turn(engine, "not savings, my credit card account", "transfer_money", "close_account", 0.55, None,
+                 [("account", "savings"), ("account", "credit card account")], carried)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "transfer_money")
+    assert dict(turn.response.slots_used) == {"amount": "50 USD", "account": "checking,credit_card_account"}
+    assert not turn.escalation.escalate
+
+
 def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
     """"I want to close my account" after a checking-to-savings transfer said it would close both
     accounts, asking nothing: what was collected for the transfer is not the new request's."""
