@@ -24,3 +24,12 @@ def read_utf8(path: str | Path) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise NotUtf8(line, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on "\\n" only (a trailing "\\r" dropped): str.splitlines() also splits on
+    U+2028, U+0085, form feeds and other separators, which JSON strings and user texts may hold."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]

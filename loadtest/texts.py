@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from intentd.textfile import NotUtf8, read_utf8
+from intentd.textfile import NotUtf8, read_utf8, split_lines
 
 from .errors import TextsError
 
@@ -69,7 +69,7 @@ def _lines(path: Path):
             yield from _lines(split)
         return
     try:
-        lines = read_utf8(path).splitlines()
+        lines = split_lines(read_utf8(path))
     except OSError as exc:
         raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
     except NotUtf8 as exc:

@@ -795,6 +795,10 @@ def test_load_texts(tmp_path):
         load_texts(path)
     path.write_bytes("\ufeffhello\n".encode())
     assert load_texts(path) == ["hello"]  # a leading byte-order mark is not text
+    # lines end at "\n" only: data files written with raw U+2028 in a string, and plain texts
+    # with form feeds or other separators, are one line each (str.splitlines() split them)
+    path.write_text('{"text": "line\u2028separator"}\r\nform\x0cfeed and \x1c group\n', encoding="utf-8")
+    assert load_texts(path) == ["line\u2028separator", "form\x0cfeed and \x1c group"]
 
 
 def test_header_cache_follows_the_hpack_dynamic_table():
