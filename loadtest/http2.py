@@ -7,7 +7,10 @@ far less than the server it measures, so this module speaks just the part of HTT
 unary gRPC call needs, on an asyncio protocol without threads:
 
 - requests: one HEADERS frame whose header block is encoded once per run (literal fields,
-  no dynamic table, so it never changes) and the pre-serialized message in DATA frames;
+  no dynamic table, so it never changes) and the pre-serialized message in DATA frames, as
+  much of it at once as the connection's and the stream's send windows allow (the rest
+  when the server's WINDOW_UPDATEs open them: a message larger than a window is sent in
+  pieces, never held back whole);
 - responses: header blocks decoded by ``hpack`` (the server's encoder is stateful), the
   status read from ``grpc-status`` (or the HTTP status / RST_STREAM code, mapped as the
   gRPC HTTP/2 spec says), the message bytes handed to the caller;
@@ -139,13 +142,28 @@ def grpc_message(message: bytes) -> bytes:
 
 
 class _Stream:
-    __slots__ = ("done", "status", "http_status", "body", "timer")
+    __slots__ = ("done", "status", "http_status", "body", "timer", "unsent", "window")
 
-    def __init__(self, done: Done) -> None:
+    def __init__(self, done: Done, message: bytes, window: int) -> None:
         self.done = done
         self.status: str | None = None  # grpc-status name, once seen
         self.http_status = 0
         self.body = bytearray()
+        self.timer: asyncio.TimerHandle | None = None
+        self.unsent = memoryview(message)  # request bytes the send windows have not let out yet
+        self.window = window  # this stream's send window
+
+
+class _Waiting:
+    """A call waiting for a stream (the server's MAX_CONCURRENT_STREAMS, or the connection
+    still opening); its deadline runs from the call, so a wait never outlasts it."""
+
+    __slots__ = ("message", "done", "expires", "timer")
+
+    def __init__(self, message: bytes, done: Done, expires: float) -> None:
+        self.message = message
+        self.done = done
+        self.expires = expires  # loop.time()
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -178,7 +196,8 @@ class Connection(asyncio.Protocol):
         self._header_cache: dict[bytes, list[tuple[bytes, bytes]]] = {}
         self._header_fragments: tuple[int, bytearray, int] | None = None  # (stream, block, flags)
         self._streams: dict[int, _Stream] = {}
-        self._waiting: deque[tuple[bytes, Done]] = deque()
+        self._waiting: deque[_Waiting] = deque()
+        self._blocked: dict[int, None] = {}  # streams with request bytes the windows hold back, in order
         self._next_stream_id = 1
         self._send_window = DEFAULT_WINDOW
         self._stream_window = DEFAULT_WINDOW
@@ -225,63 +244,88 @@ class Connection(asyncio.Protocol):
     # --- calls ----------------------------------------------------------------------------
 
     def call(self, message: bytes, done: Done) -> None:
-        """Send one request (a gRPC-framed message); ``done`` is called exactly once."""
+        """Send one request (a gRPC-framed message); ``done`` is called exactly once, at the
+        latest when the deadline passes."""
         if self.error is not None:
             done(self.error, b"")
-        elif self._waiting or not self._can_send(message):
-            self._waiting.append((message, done))
+        elif self._waiting or not self._can_open():
+            waiting = _Waiting(message, done, self._loop.time() + self.deadline_s)
+            waiting.timer = self._loop.call_later(self.deadline_s, self._expire_waiting, waiting)
+            self._waiting.append(waiting)
         else:
-            self._send(message, done)
+            self._send(message, done, self.deadline_s)
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
 
-    def _can_send(self, message: bytes) -> bool:
-        return (
-            self.ready.done()
-            and len(self._streams) < self._max_streams
-            and len(message) <= self._send_window
-        )
+    def _can_open(self) -> bool:
+        return self.ready.done() and len(self._streams) < self._max_streams
 
-    def _send(self, message: bytes, done: Done) -> None:
+    def _send(self, message: bytes, done: Done, deadline_s: float) -> None:
         stream_id = self._next_stream_id
         if stream_id > MAX_STREAM_ID:
             done("UNAVAILABLE", b"")
             self.fail("UNAVAILABLE", "stream ids exhausted")
             return
         self._next_stream_id += 2
-        if len(message) > self._stream_window:
-            done("INTERNAL", b"")  # a request bigger than the server accepts on one stream
-            return
-        stream = _Stream(done)
+        stream = _Stream(done, message, self._stream_window)
         self._streams[stream_id] = stream
-        stream.timer = self._loop.call_later(self.deadline_s, self._expire, stream_id)
-        self._send_window -= len(message)
+        stream.timer = self._loop.call_later(deadline_s, self._expire, stream_id)
         block = self._header_block
         if self.stamp:
             block += encode_headers([request_start()])
         chunks = [frame(HEADERS, END_HEADERS, stream_id, block)]
-        step = self._max_frame
-        for start in range(0, len(message), step):
-            last = start + step >= len(message)
-            chunks.append(
-                frame(
-                    DATA,
-                    END_STREAM if last else 0,
-                    stream_id,
-                    message[start : start + step],
-                )
-            )
+        self._data(stream_id, stream, chunks)
         self._transport.write(b"".join(chunks))  # type: ignore[union-attr]
 
+    def _data(self, stream_id: int, stream: _Stream, chunks: list[bytes]) -> None:
+        """DATA frames for as much of the stream's request as both send windows allow."""
+        n = min(len(stream.unsent), self._send_window, stream.window)
+        if n < len(stream.unsent):
+            self._blocked[stream_id] = None
+        else:
+            self._blocked.pop(stream_id, None)
+        if n <= 0:
+            return
+        body, stream.unsent = stream.unsent[:n], stream.unsent[n:]
+        self._send_window -= n
+        stream.window -= n
+        step = self._max_frame
+        for start in range(0, n, step):
+            last = start + step >= n and not stream.unsent
+            chunks.append(frame(DATA, END_STREAM if last else 0, stream_id, bytes(body[start : start + step])))
+
+    def _send_blocked(self, only: int | None = None) -> None:
+        """Send what the windows now allow of held-back requests (of stream ``only``, or all)."""
+        chunks: list[bytes] = []
+        for stream_id in ([only] if only is not None else list(self._blocked)):
+            stream = self._streams.get(stream_id)
+            if stream is not None and stream_id in self._blocked:
+                self._data(stream_id, stream, chunks)
+            if self._send_window <= 0:
+                break
+        if chunks and self._transport is not None:
+            self._transport.write(b"".join(chunks))
+
     def _send_waiting(self) -> None:
-        while self.error is None and self._waiting and self._can_send(self._waiting[0][0]):
-            self._send(*self._waiting.popleft())
+        while self.error is None and self._waiting and self._can_open():
+            waiting = self._waiting.popleft()
+            if waiting.timer is not None:
+                waiting.timer.cancel()
+            self._send(waiting.message, waiting.done, waiting.expires - self._loop.time())
+
+    def _expire_waiting(self, waiting: _Waiting) -> None:
+        try:
+            self._waiting.remove(waiting)
+        except ValueError:
+            return
+        waiting.done("DEADLINE_EXCEEDED", b"")
 
     def _expire(self, stream_id: int) -> None:
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
+            self._blocked.pop(stream_id, None)
             if self._transport is not None:
                 self._transport.write(frame(RST_STREAM, 0, stream_id, struct.pack(">I", 8)))
             stream.done("DEADLINE_EXCEEDED", b"")
@@ -293,6 +337,7 @@ class Connection(asyncio.Protocol):
         stream = self._streams.pop(stream_id, None)
         if stream is None:
             return
+        self._blocked.pop(stream_id, None)
         if stream.timer is not None:
             stream.timer.cancel()
         if status is None:
@@ -352,9 +397,14 @@ class Connection(asyncio.Protocol):
             if not flags & ACK:
                 out.append(frame(PING, ACK, 0, payload))
         elif kind == WINDOW_UPDATE:
+            increment = int.from_bytes(payload[:4], "big") & MAX_STREAM_ID
             if stream_id == 0:
-                self._send_window += int.from_bytes(payload[:4], "big") & MAX_STREAM_ID
+                self._send_window += increment
+                self._send_blocked()
                 self._send_waiting()
+            elif (stream := self._streams.get(stream_id)) is not None:
+                stream.window += increment
+                self._send_blocked(stream_id)
         elif kind == RST_STREAM:
             code = int.from_bytes(payload[:4], "big")
             self._finish(stream_id, RST_STATUS.get(code, "INTERNAL"))
@@ -414,8 +464,11 @@ class Connection(asyncio.Protocol):
             key, value = struct.unpack_from(">HI", payload, offset)
             if key == S_MAX_CONCURRENT_STREAMS:
                 self._max_streams = value
-            elif key == S_INITIAL_WINDOW_SIZE:
+            elif key == S_INITIAL_WINDOW_SIZE:  # open streams' windows move by the change
+                for stream in self._streams.values():
+                    stream.window += value - self._stream_window
                 self._stream_window = value
+                self._send_blocked()
             elif key == S_MAX_FRAME_SIZE:
                 self._max_frame = value
 
@@ -423,7 +476,10 @@ class Connection(asyncio.Protocol):
 
     def _fail_waiting(self, status: str) -> None:
         while self._waiting:
-            self._waiting.popleft()[1](status, b"")
+            waiting = self._waiting.popleft()
+            if waiting.timer is not None:
+                waiting.timer.cancel()
+            waiting.done(status, b"")
 
     def fail(self, status: str, reason: str) -> None:
         """End the connection: every open or queued call ends with ``status``."""

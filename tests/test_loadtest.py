@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -83,7 +84,9 @@ SERVER = textwrap.dedent(
             return pb2.AnalyzeResponse(model_version="stub")
 
     async def main(uds, cert=None, key=None):
-        server = grpc.aio.server()
+        # STUB_WINDOW=fixed: no BDP probing, so the server keeps HTTP/2's default 64 KiB windows
+        fixed = os.environ.get("STUB_WINDOW") == "fixed"
+        server = grpc.aio.server(options=[("grpc.http2.bdp_probe", 0)] if fixed else None)
         pb2_grpc.add_IntentServiceServicer_to_server(Stub(), server)
         if cert:
             with open(cert, "rb") as c, open(key, "rb") as k:
@@ -101,14 +104,15 @@ SERVER = textwrap.dedent(
 )
 
 
-def start_server(folder, *extra: str):
+def start_server(folder, *extra: str, env: dict | None = None):
     """Start the stand-in in a child process: (process, tcp address, unix socket path)."""
     protogen.ensure_stubs()  # before the child imports them: no generation race
     script = folder / "server.py"
     script.write_text(SERVER)
     uds = folder / "intentd.sock"
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(uds), *extra], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(uds), *extra], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})},
     )
     port = proc.stdout.readline().strip()
     if not port.isdigit():
@@ -619,6 +623,22 @@ def test_deadline_exceeded_and_large_requests(server, texts, capsys):
         "--duration", "0.5",
     )  # fmt: skip
     assert code == 0 and result["ok"] == result["scheduled"]
+
+
+def test_requests_larger_than_the_servers_windows_are_sent_in_pieces(tmp_path, texts, capsys):
+    """A server that keeps HTTP/2's default 64 KiB windows (no BDP probing, as many gRPC
+    servers run): a 100 kB or 300 kB request waited for a window that never grew, and the run
+    hung with every later request queued behind it."""
+    proc, address, _ = start_server(tmp_path, env={"STUB_WINDOW": "fixed"})
+    try:
+        for size in (100_000, 300_000):
+            code, result, _ = loadtest(
+                capsys, "--target", address, "--texts", texts("x" * size, "short one"), "--rate", "20",
+                "--duration", "0.5", "--deadline-ms", "5000",
+            )  # fmt: skip
+            assert code == 0 and result["ok"] == result["scheduled"] > 0, (size, result)
+    finally:
+        stop(proc)
 
 
 def test_a_server_that_dies_mid_run_is_counted_not_fatal(tmp_path, texts, capsys):
