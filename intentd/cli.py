@@ -8,6 +8,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -28,11 +29,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UsageError("--ood-label: empty (the label that marks an out-of-scope example, e.g. oos)")
     if args.format == "csv" and args.text_column == args.intent_column:
         raise UsageError(f"--text-column and --intent-column are both {args.text_column!r}: they must differ")
+    if args.max_length < 8:
+        raise UsageError(f"--max-length must be at least 8 (got {args.max_length})")
     result, paths = import_into(
         args.out,
         args.format,
         args.src,
         fail_on_warnings=args.strict,
+        max_length=args.max_length,
         text_column=args.text_column,
         intent_column=args.intent_column,
         ood_label=args.ood_label,
@@ -55,9 +59,10 @@ def _cmd_init(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     data = Path(args.dir) / "data"
+    folder, art = shlex.quote(args.dir), shlex.quote(str(Path(args.dir) / "artifact"))  # to paste into a shell
     print(f"next: edit them, then\n"
-          f"  intentd data import --format jsonl {args.dir} --out {data}\n"
-          f"  intentd train --data {data} --out {Path(args.dir) / 'artifact'}\n"
+          f"  intentd data import --format jsonl {folder} --out {shlex.quote(str(data))}\n"
+          f"  intentd train --data {shlex.quote(str(data))} --out {art}\n"
           f"guide: docs/writing-a-domain.md")
     return 0
 
@@ -167,9 +172,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         print(f"artifact {options.out} ({manifest['version']}), trained in {manifest['training']['seconds']:.0f}s")
         for split in ("valid", "test"):
-            if split in metrics:
-                print(f"  {split}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()
-                                                if isinstance(v, float)))
+            if split in metrics:  # None: no data for that figure (a test split without in-scope queries)
+                print(f"  {split}: " + ", ".join(f"{k} {'n/a' if v is None else f'{v:.4f}'}"
+                                                for k, v in metrics[split].items() if k != "n"))
     return 0
 
 
@@ -194,7 +199,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
-    from intentd.models.data.checks import check_known_intents
+    from intentd.models.data.checks import check_known_intents, unknown_entity_types
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
     from intentd.server.engine import Engine
@@ -211,6 +216,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not examples:
         raise UsageError(f"{args.data}: no examples to evaluate")
     check_known_intents(examples, engine.model.labels.intents, args.data)
+    for line in unknown_entity_types(examples, engine.model.labels.entity_types, args.data):
+        print(f"warning: {line}", file=sys.stderr)
     report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
     if args.plot:
         from intentd.models.plots import eval_plot
@@ -248,7 +255,8 @@ def _print_eval(report: dict) -> None:
           + (f"; routed by policy, rightly: {pct(routed)}" if routed else ""))
     auroc = report["ood_auroc"]
     print(f"  OOD AUROC            {'n/a' if auroc is None else f'{auroc:.4f}'}")
-    print(f"  ECE                  {report['calibration']['ece']:.4f}")
+    ece = report["calibration"]["ece"]
+    print(f"  ECE                  {'n/a' if ece is None else f'{ece:.4f}'}")
     lat = report["latency"]["single_query_ms"]
     print(f"  latency (batch 1)    p50 {lat['p50']:.2f} ms, p95 {lat['p95']:.2f} ms")
     if report["confused_pairs"]:
@@ -367,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--test-fraction", type=finite_float, default=0.1)
     imp.add_argument("--strict", action="store_true",
                      help="warnings about the data or domain.yaml are errors (nothing is written)")
+    from intentd.models.config import TrainConfig
+
+    imp.add_argument("--max-length", type=int, default=TrainConfig.max_length, metavar="N",
+                     help="the `intentd train --max-length` you will train with: longer texts (in the bundled "
+                          "base's word pieces) are warned about, as training cuts them")
     imp.set_defaults(func=_cmd_import)
 
     ini = sub.add_parser("init", help="start a domain: a commented domain.yaml and a sample train.jsonl")

@@ -38,7 +38,7 @@ from intentd.models.export import (
     export_fp32,
     quantize_int8,
 )
-from intentd.models.train import TrainConfig, train
+from intentd.models.train import TrainConfig, base_encoder, spread_sample, train
 from intentd.server.artifact import FORMAT_VERSION, MANIFEST, derive_version, sha256
 from intentd.server.engine import Engine
 from intentd.server.escalation import EscalationPolicy
@@ -76,6 +76,11 @@ def load_splits(data: Path) -> dict[str, list[Example]]:
             raise DataError(f"missing {split}.jsonl (run `intentd data import` to make the splits)", data)
     if not any(not ex.ood for ex in splits["train"]):
         raise DataError("train.jsonl has no in-scope examples", data / "train.jsonl")
+    if not any(not ex.ood for ex in splits["valid"]):  # calibration would have nothing to set the threshold on
+        what = f"no in-scope example ({len(splits['valid'])} out-of-scope)" if splits["valid"] else "empty"
+        raise DataError(f"{what}: training needs in-scope validation queries, as model selection and the OOD "
+                        f"threshold are set on them (`intentd data import` carves them from train)",
+                        data / "valid.jsonl")
     return splits
 
 
@@ -105,8 +110,16 @@ def build(options: BuildOptions) -> dict:
     domain = load_domain(domain_path) if domain_path.is_file() else None
     if options.domain and domain is None:
         raise DataError("domain file not found", options.domain)
-    for line in check_training_data(splits, domain, domain_path, strict=options.strict):
+    encoder = base_encoder(options.train.base_path(), options.train.max_length)  # which texts it cuts
+    for line in check_training_data(splits, domain, domain_path, strict=options.strict, encoder=encoder):
         print(line, file=sys.stderr)
+    limit = options.train.limit
+    trained_intents = {ex.intent for ex in (spread_sample(splits["train"], limit) if limit else splits["train"])
+                       if not ex.ood}
+    for split in ("valid", "test"):  # as `intentd eval` does: not scored as out-of-scope queries caught
+        if split in splits:
+            check_known_intents(splits[split], trained_intents, options.data / f"{split}.jsonl",
+                                f"the --limit {limit} training sample lacks" if limit else "train.jsonl lacks")
     if domain is not None:  # fail before training, not after
         _check_domain(domain, domain_path, {ex.intent for ex in splits["train"] if not ex.ood})
 

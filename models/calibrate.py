@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from intentd.models.data.schema import Example
+from intentd.errors import IntentdError
+from intentd.models.data.schema import DataError, Example
 from intentd.models.evaluate import length_sorted_batches
 from intentd.models.metrics import auroc, expected_calibration_error
 from intentd.server.decode import softmax
@@ -31,6 +32,10 @@ KNN_BANK_PER_INTENT = 16  # training embeddings per intent in the k-NN bank: its
 BUDGET_CONFIDENCE = 0.9
 
 log = logging.getLogger(__name__)
+
+
+class CalibrationError(IntentdError):
+    """A calibration that would switch OOD detection off (a NaN or infinite threshold)."""
 
 
 @dataclass
@@ -131,6 +136,9 @@ def calibrate(
     if valid_raw is None:
         valid_raw = run_raw(model, [ex.text for ex in valid_set])
     is_in, targets = intent_targets(valid_set, intents)
+    if not is_in.any():  # the statistics below would be NaN and the threshold infinite: no OOD flag, ever
+        raise DataError("the valid split has no in-scope example of this model's intents: the OOD threshold is "
+                        "set on in-scope validation queries")
     raw_in = RawSet(valid_raw.logits[is_in], valid_raw.embeddings[is_in])
     temperature = fit_temperature(raw_in.logits, targets)
 
@@ -155,6 +163,8 @@ def calibrate(
     combined_in = _combine(in_scores, weights, center, scale)
     unsure = _unsure(escalation or EscalationPolicy(None), probs_after, intents)
     threshold = pick_threshold(combined_in, target_fer, unsure, confidence)
+    if math.isinf(threshold):  # the rules escalate every in-scope query: flag none of them for OOD, not nothing ever
+        threshold = float(np.nextafter(np.max(combined_in), np.inf))
     flagged = combined_in >= threshold
     achieved = {
         "false_escalation_rate": float(np.mean(flagged | unsure)) if len(combined_in) else 0.0,
@@ -164,6 +174,10 @@ def calibrate(
         combined_out = _combine(out_scores, weights, center, scale)
         achieved["oos_recall"] = float(np.mean(combined_out >= threshold))
         achieved["auroc"] = auroc(combined_in, combined_out)
+    numbers = [temperature, threshold, *center.values(), *scale.values()]
+    if not all(math.isfinite(x) for x in numbers):
+        raise CalibrationError(f"calibration is not finite (temperature {temperature}, threshold {threshold}, "
+                               f"centres {center}, scales {scale}): no artifact is written with it")
     calibration = {
         "temperature": temperature,
         "ece_valid": ece,

@@ -67,9 +67,9 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
     analyses, batch_seconds = analyze_all(engine, examples, batch_size, progress)
     preds = [a.prediction for a in analyses]
     known = set(engine.model.labels.intents)
-    is_ood = np.array([ex.ood or ex.intent not in known for ex in examples])
-    flagged = np.array([p.is_ood for p in preds])
-    ood_scores = np.array([p.ood_score for p in preds])
+    is_ood = np.array([ex.ood or ex.intent not in known for ex in examples], dtype=bool)  # bool when empty too
+    flagged = np.array([p.is_ood for p in preds], dtype=bool)
+    ood_scores = np.array([p.ood_score for p in preds], dtype=np.float64)
 
     in_idx = np.flatnonzero(~is_ood)
     gold = [examples[i].intent for i in in_idx]
@@ -162,13 +162,13 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
             false += 1
     n = max(1, len(examples))
     ood = engine.model.artifact.calibration.get("ood", {})
-    return {
-        "false_escalation_rate": false / n if examples else 0.0,
-        "ood_flag_rate": sum(a.prediction.is_ood for a in analyses) / n if examples else 0.0,
+    return {  # None without in-scope queries: a rate of nothing
+        "false_escalation_rate": false / n if examples else None,
+        "ood_flag_rate": sum(a.prediction.is_ood for a in analyses) / n if examples else None,
         "budget": ood.get("target_false_escalation_rate"),
         "budget_confidence": ood.get("budget_confidence"),  # P(the budget holds), models/calibrate.py
         "by_reason": {reason: count / n for reason, count in sorted(reasons.items())},
-        "routed_by_policy": routed / n if examples else 0.0,
+        "routed_by_policy": routed / n if examples else None,
     }
 
 
@@ -238,8 +238,9 @@ def score_resolutions(examples: Sequence[Example], preds: Sequence[Prediction],
     return {"accuracy": _mean(np.array(every)), "per_type": per_type, "errors": errors}
 
 
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if len(values) else 0.0
+def _mean(values: np.ndarray) -> float | None:
+    """None where there is nothing to average: no in-scope query is no accuracy, not 0 %."""
+    return float(np.mean(values)) if len(values) else None
 
 
 def _nan_to_none(x: float):

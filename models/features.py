@@ -32,10 +32,12 @@ class Features:
 
 @dataclass
 class AlignmentReport:
-    """Entity boundaries that fall inside a word cannot be represented; say how many, never hide them."""
+    """Entity boundaries that fall inside a word cannot be represented, and spans past the
+    `max_length` cut are never seen; say how many of each, never hide them."""
 
     spans: int = 0
     inexact: int = 0
+    truncated: int = 0  # spans that end past where a text was cut (--max-length)
 
 
 def build_labels(examples: Sequence[Example]) -> Labels:
@@ -68,7 +70,9 @@ def featurize(
             covered = [w for w, (ws, we) in enumerate(words.word_spans) if ws < span.end and we > span.start]
             if report is not None:
                 report.spans += 1
-                if not covered or words.word_spans[covered[0]][0] != span.start or words.word_spans[covered[-1]][1] != span.end:
+                if words.truncated and (not words.word_spans or span.end > words.word_spans[-1][1]):
+                    report.truncated += 1
+                elif not covered or words.word_spans[covered[0]][0] != span.start or words.word_spans[covered[-1]][1] != span.end:
                     report.inexact += 1
             for k, w in enumerate(covered):
                 word_tags[w] = begin if k == 0 else begin + 1

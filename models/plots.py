@@ -30,7 +30,8 @@ def eval_plot(report: dict, path: str | Path, max_intents: int = 30) -> Path:
             matrix[index[g], index[p]] += 1
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 7.5), gridspec_kw={"width_ratios": [1.6, 1]})
-    ax1.imshow(np.log1p(matrix), cmap="Blues")
+    if labels:  # none without in-scope queries: an empty panel, not a singular image
+        ax1.imshow(np.log1p(matrix), cmap="Blues")
     ax1.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax1.set_yticks(range(len(labels)), labels, fontsize=7)
     for (i, j), v in np.ndenumerate(matrix):
@@ -51,7 +52,8 @@ def eval_plot(report: dict, path: str | Path, max_intents: int = 30) -> Path:
     ax2.set_xlabel("confidence (calibrated)")
     ax2.set_ylabel("accuracy")
     ece = report["calibration"]["ece"]
-    ax2.set_title(f"reliability (ECE {ece:.3f}, {sum(b['count'] for b in bins)} in-scope queries)")
+    ece = "n/a" if ece is None else f"{ece:.3f}"  # no in-scope query
+    ax2.set_title(f"reliability (ECE {ece}, {sum(b['count'] for b in bins)} in-scope queries)")
     ax2.legend(loc="upper left")
     fig.tight_layout()
     path = Path(path)

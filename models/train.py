@@ -90,6 +90,7 @@ class Trained:
             "seconds": round(self.seconds, 1),
             "history": [asdict(h) for h in self.history],
             "entity_spans_not_on_word_boundaries": self.alignment.inexact,
+            "entity_spans_cut_by_max_length": self.alignment.truncated,
         }
 
 
@@ -121,6 +122,9 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     train_features = featurize(train_set, encoder, labels, alignment, every_piece=config.tag_every_piece)
     if alignment.inexact:
         log.warning("%d of %d entity spans do not start/end on a word boundary", alignment.inexact, alignment.spans)
+    if alignment.truncated:
+        log.warning("%d of %d entity spans end past --max-length %d word pieces: cut short or not learnt (the data "
+                    "warnings list their texts)", alignment.truncated, alignment.spans, config.max_length)
 
     if config.teacher:
         from intentd.models.distill import teacher_probabilities
@@ -491,6 +495,21 @@ class Budget:
         self._validation_s = 0.0
         self._validations = 0
         self._planned = False
+        self._warned = False
+        self._warn_if_spent(budget_s - self._after_training_s() - (self._train_started - started), 0)
+
+    def _after_training_s(self) -> float:
+        return self.AFTER_TRAINING_FIXED_S + self.AFTER_TRAINING_SHARE * self.budget_s
+
+    def _warn_if_spent(self, left_s: float, step: int) -> None:
+        """Said once: the build cannot keep the time the user asked for (a 3 s budget used to run
+        its whole build without a word)."""
+        if left_s > 0 or self._warned:
+            return
+        self._warned = True
+        log.warning("--time-budget %.2g min cannot be met: %.0f s had passed at step %d and about %.0f s are needed "
+                    "after training (export, calibration, evaluation): the build will run over it",
+                    self.budget_s / 60, self.clock() - self.started, step, self._after_training_s())
 
     def observe_validation(self, seconds: float) -> None:
         self._validation_s += seconds
@@ -505,9 +524,10 @@ class Budget:
         # before the first pass, guess one at a tenth of an epoch's steps
         validation_s = (self._validation_s / self._validations if self._validations
                         else 0.1 * step_s * steps_per_epoch)
-        after_training_s = self.AFTER_TRAINING_FIXED_S + self.AFTER_TRAINING_SHARE * self.budget_s
-        left_s = self.budget_s - after_training_s - (now - self.started) - validation_s  # the last pass
+        left_s = self.budget_s - self._after_training_s() - (now - self.started) - validation_s  # the last pass
         more = max(0, int(left_s / (step_s + validation_s / steps_per_epoch)))
+        if not self._planned:  # later replans run near the end, where a little over is noise
+            self._warn_if_spent(left_s, step)
         self._planned = True
         if step + more < plan.total_steps:
             plan.total_steps = max(step + 1, step + more)

@@ -30,6 +30,7 @@ import yaml
 from .resolve.money import ISO_4217
 from .resolve.patterns import CANONICAL_FORMS
 from .resolve.resolver import BUILTINS, KINDS, time_zone
+from .resolve.text import fold_catalog
 
 KeyPath = tuple[Union[str, int], ...]  # mapping keys and list indices from the top of the file
 
@@ -243,6 +244,7 @@ def check(domain: object) -> list[Problem]:
         return []
     out: list[Problem] = []
     _walk(DOMAIN, domain, (), out, set())
+    out.extend(_catalog_clashes(domain))
     return out
 
 
@@ -320,9 +322,74 @@ def _walk(node: Node, value: object, path: KeyPath, out: list[Problem], seen: se
             _walk(sub, item, at, out, seen)
 
 
+def _catalog_clashes(domain: object) -> list[Problem]:
+    """Two catalog entries with one id, or one name (value or synonym, as the resolver folds it):
+    the resolver keeps the first and the backend silently gets the wrong id. Wrong types are the
+    walk's to report, so anything not shaped as a catalog is skipped here."""
+    out: list[Problem] = []
+    entities = domain.get("entities") if isinstance(domain, dict) else None
+    for etype, spec in (entities.items() if isinstance(entities, dict) else ()):
+        if not isinstance(spec, dict) or spec.get("kind") != "catalog" or not isinstance(spec.get("values"), list):
+            continue
+        ids: dict[str, int] = {}
+        names: dict[str, int] = {}
+        for i, entry in enumerate(spec["values"]):
+            if not isinstance(entry, dict) or "id" not in entry:
+                continue
+            at = ("entities", etype, "values", i)
+            entry_id = str(entry["id"])
+            if entry_id in ids:
+                out.append(Problem(at + ("id",), f"{dotted(at + ('id',))}: {entry_id!r} is also the id of "
+                                                 f"values[{ids[entry_id]}] (each entry needs its own id)"))
+            ids.setdefault(entry_id, i)
+            synonyms = entry.get("synonyms") if isinstance(entry.get("synonyms"), list) else []
+            forms = [(at + ("value",), entry.get("value", entry["id"]))]
+            forms += [(at + ("synonyms", j), synonym) for j, synonym in enumerate(synonyms)]
+            for path, form in forms:
+                key = fold_catalog(str(form)) if isinstance(form, (str, int, float)) else ""
+                if key and names.get(key, i) != i:
+                    out.append(Problem(path, f"{dotted(path)}: {str(form)!r} also names values[{names[key]}] "
+                                             f"(as the resolver compares names): which entry it means is ambiguous"))
+                names.setdefault(key, i)
+    return out
+
+
 def _suggest(key: str, known: dict) -> str:
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else f"the keys read here: {', '.join(known)}"
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load keeps the last of two equal keys without a word: a second `greeting:` block
+    replaces the first, slots and all. This loader refuses them, naming the line (a YAML error,
+    so every reader's handling of invalid YAML applies). Keys merged in with `<<:` may be
+    overridden, as YAML intends."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the constructor below says so
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first}; YAML would keep only the last)",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str) -> object:
+    """domain.yaml's text -> its value, as yaml.safe_load but refusing duplicate keys."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 # -- lines -------------------------------------------------------------------------------------

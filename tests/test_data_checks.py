@@ -142,6 +142,34 @@ def test_ood_label_used_as_an_intent_and_spaced_intents_are_warned(tmp_path, cap
     assert f"warning: {path}:32: intent 'greeting ' has leading or trailing whitespace" in out
 
 
+def test_the_ood_label_in_another_case_and_spaced_entity_types_are_warned(tmp_path, capsys):
+    rows = clean_rows() + [{"text": "whatever this is", "intent": "OOS"},
+                           {"text": "hi from Rome", "intent": "greeting", "entities": [{"start": 8, "end": 12, "type": " city"}]}]
+    src = source(tmp_path, rows)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    path = src / "train.jsonl"
+    assert f"warning: {path}:31: intent 'OOS' is the out-of-scope label" in out
+    assert f"warning: {path}:32: entity type ' city' has leading or trailing whitespace" in out
+
+
+def test_a_text_with_two_labels_is_carved_as_one_and_its_conflict_named(tmp_path, capsys):
+    """Carving keeps the copies together, so the conflict is reported as one, naming both lines,
+    not hidden as a train copy and a test copy."""
+    rows = clean_rows(20)
+    rows.append({"text": rows[1]["text"], "intent": "track_order"})  # line 61 repeats line 2 with another label
+    src = source(tmp_path, rows)
+    for seed in ("1", "9", "19"):  # seeds at which carving once split the copies (train/test, train/valid, valid/test)
+        code, out, _ = import_(capsys, src, tmp_path / f"out{seed}", "--seed", seed)
+        assert code == 0
+        path = src / "train.jsonl"
+        assert (f"warning: {path}:61: {rows[1]['text']!r} is 'track_order' here but 'greeting' at {path}:2"
+                in out), out
+        copies = [split for split in ("train", "valid", "test")
+                  for line in (tmp_path / f"out{seed}" / f"{split}.jsonl").open() if rows[1]["text"] in line]
+        assert len(copies) == 2 and len(set(copies)) == 1
+
+
 # ------------------------------------------------------------------------------------ spans
 
 

@@ -228,6 +228,54 @@ def test_cli_names_domain_yaml_and_line_in_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+# ------------------------------------------------------------------------------------ read once, meant once
+
+
+CLASHES = [
+    # a second block of an intent would silently replace the first, slots and all
+    (("  greeting:\n", '  greeting:\n    response: "Hi"\n  greeting:\n'), 11,
+     "invalid YAML: duplicate key 'greeting' (first at line 9; YAML would keep only the last)"),
+    (('    response: "Hello!"', '    response: "Hello!"\n    response: "Hi!"'), 11,
+     "invalid YAML: duplicate key 'response' (first at line 10"),
+    (("        synonyms: [running shoes, trainers]",
+      "        synonyms: [running shoes, trainers]\n      - id: shoes\n        value: Sneakers"), 21,
+     "entities.product.values[1].id: 'shoes' is also the id of values[0] (each entry needs its own id)"),
+    (("        synonyms: [running shoes, trainers]",
+      "        synonyms: [running shoes, trainers]\n      - id: sneakers\n        synonyms: [sneakers, Trainers]"),
+     22, "entities.product.values[1].synonyms[1]: 'Trainers' also names values[0] (as the resolver compares "
+         "names): which entry it means is ambiguous"),
+]
+
+
+@pytest.mark.parametrize("change, line, message", CLASHES, ids=["intent-twice", "key-twice", "id-twice", "synonym-twice"])
+def test_a_key_id_or_synonym_given_twice_is_an_error_naming_the_line(tmp_path, capsys, change, line, message):
+    path = tmp_path / "domain.yaml"
+    path.write_text(changed(*change), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        load_domain(path)
+    assert str(info.value).startswith(f"{path}:{line}: {message}")
+    src = source(tmp_path, changed(*change))  # an error at import even without --strict, and nothing written
+    code, out, err = import_(capsys, src, tmp_path / "data")
+    assert code == 2 and out == "" and err.startswith(f"intentd: error: {src / 'domain.yaml'}:{line}: {message}")
+    assert not (tmp_path / "data").exists()
+
+
+def test_train_refuses_a_duplicate_key_before_training(tmp_path, capsys):
+    src = source(tmp_path, DOMAIN)
+    assert import_(capsys, src, tmp_path / "data")[0] == 0
+    path = tmp_path / "data" / "domain.yaml"
+    path.write_text(changed('    response: "Hello!"', '    response: "Hello!"\n    response: "Hi!"'), encoding="utf-8")
+    code = main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "art"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "art").exists()
+    assert err.startswith(f"intentd: error: {path}:11: invalid YAML: duplicate key 'response'")
+
+
+def test_merge_keys_may_still_be_overridden():
+    assert domain_schema.load_yaml("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  x: 3\n") == {
+        "base": {"x": 1, "y": 2}, "d": {"x": 3, "y": 2}}
+
+
 # ------------------------------------------------------------------------------------ the server
 
 
@@ -284,6 +332,19 @@ def test_an_artifact_with_an_unknown_key_loads_with_a_warning(banking_artifact, 
         f"{art / 'domain.yaml'}:{line}: escalation.cost_per_call: unknown key, ignored (the keys read here: tiers, "
         f"out_of_distribution, low_confidence, ambiguous, low_confidence_threshold, ambiguity_margin, "
         f"handoff_response, target_false_escalation_rate, budget_confidence)"]
+
+
+def test_an_artifact_with_a_catalog_id_twice_fails_to_load_naming_the_line(banking_artifact, tmp_path):
+    from intentd.server.artifact import ArtifactError
+    from intentd.server.engine import Engine
+
+    art = artifact_with_domain(banking_artifact, tmp_path, lambda t: t.replace("      - id: savings", "      - id: checking", 1))
+    lines = (art / "domain.yaml").read_text(encoding="utf-8").splitlines()
+    line = [i for i, text in enumerate(lines, 1) if text == "      - id: checking"][1]
+    with pytest.raises(ArtifactError) as info:
+        Engine.load(art)
+    assert str(info.value).startswith(f"{art / 'domain.yaml'}:{line}: entities.account.values[")
+    assert "'checking' is also the id of values[0]" in str(info.value)
 
 
 def test_model_info_lists_the_types_found_without_the_model(banking_artifact, tmp_path):

@@ -153,7 +153,8 @@ def test_bio_invalid_inside_tag_strict_and_repaired(tmp_path, tags, spans):
     folder = write_bio(tmp_path / "train", [ROW, ("play jazz", tags, "PlayMusic")])
     err = error_of(import_data, "bio", folder)
     assert err.path == str(folder / "seq.out") and err.line == 2
-    assert "'I-genre'" in str(err) and "strict=False" in str(err)
+    assert "'I-genre'" in str(err) and "an entity starts with B-genre: fix the tag in the file" in str(err)
+    assert "strict=False" not in str(err)  # no flag of `intentd data import` says that
 
     result = import_data("bio", folder, strict=False)  # two examples: too few to carve any
     assert [ex.entities for ex in result.splits["train"]] == [(Span(5, 9, "genre"),), spans]
@@ -394,6 +395,10 @@ def test_jsonl_file_is_train_and_errors_name_the_line(tmp_path):
     ('{"text": "pay bob", "intent": "pay", "entities": [{"start": 6, "end": 2, "type": "p"}]}', "is empty"),
     ('{"text": "\\u200b\\u200b", "intent": "pay"}', "no visible characters"),
     ('{"text": "x", "intent": "pay", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ('{"text": "pay bob", "intent": "pay", "intent": "greet"}',
+     "the key 'intent' appears twice in one object (JSON keeps only the last)"),
+    ('{"text": "pay bob", "intent": "pay", "entities": [{"start": 4, "end": 7, "type": "p", "type": "q"}]}',
+     "the key 'type' appears twice"),
 ])
 def test_a_bad_example_is_one_error_naming_its_line(tmp_path, line, needle):
     path = tmp_path / "train.jsonl"
@@ -446,6 +451,19 @@ def test_stratified_split_keeps_one_per_intent_and_moves_duplicates_together():
         kept, carved = stratified_split(dupes, 0.3, seed=seed)
         assert ("same text" in {e.text for e in kept}) != ("same text" in {e.text for e in carved})
     assert stratified_split([], 0.1, 0) == ([], [])
+
+
+def test_stratified_split_keeps_copies_with_different_labels_together():
+    """A text labelled twice must stay in one split, where the conflict is reported, not become a
+    train copy and a test copy that disagree."""
+    data = many({"greet": 10, "bye": 10}) + [Example("greet utterance 1", "bye")]
+    for seed in range(20):
+        kept, carved = stratified_split(data, 0.3, seed=seed)
+        assert sum(ex.text == "greet utterance 1" for ex in kept) in (0, 2), seed
+        assert {ex.intent for ex in kept} == {"greet", "bye"}
+    lone = many({"greet": 10}) + [Example("greet utterance 1", "bye")]  # the only 'bye' never leaves train
+    for seed in range(20):
+        assert Example("greet utterance 1", "bye") in stratified_split(lone, 0.5, seed=seed)[0]
 
 
 # ------------------------------------------------------------------------------------ output

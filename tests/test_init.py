@@ -93,3 +93,14 @@ def test_init_never_overwrites(tmp_path, capsys):
     (tmp_path / "file").write_text("x", encoding="utf-8")
     code, _, err = cli(capsys, "init", tmp_path / "file")
     assert code == 2 and "is not a folder" in err
+
+
+def test_the_next_commands_can_be_pasted_into_a_shell(tmp_path, capsys):
+    import shlex
+
+    folder = tmp_path / "My Shop!"
+    code, out, _ = cli(capsys, "init", folder)
+    assert code == 0
+    commands = [shlex.split(line) for line in out.splitlines() if line.startswith("  intentd ")]
+    assert commands[0] == ["intentd", "data", "import", "--format", "jsonl", str(folder), "--out", str(folder / "data")]
+    assert commands[1] == ["intentd", "train", "--data", str(folder / "data"), "--out", str(folder / "artifact")]

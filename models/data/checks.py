@@ -24,10 +24,13 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from .domain import DOMAIN_FILE, key_lines, validate_domain
 from .schema import SPLITS, DataError, Example, Origin, Span
+
+if TYPE_CHECKING:
+    from intentd.server.tokenize import TextEncoder
 
 SHOWN_PER_KIND = 5  # findings listed per kind before "... and N more"
 
@@ -41,13 +44,16 @@ KINDS: dict[str, str] = {
     "entity_type_not_in_domain": "entity types not declared in domain.yaml (never resolved)",
     "entity_type_without_spans": "domain.yaml entity types without a training span (the model never finds them)",
     "unknown_tier": "escalation tiers not listed in escalation.tiers",
+    "valid_without_in_scope": "no in-scope validation example (intentd train refuses it)",
     "span_whitespace": "entity spans with leading or trailing whitespace",
     "span_cuts_word": "entity spans that start or end inside a word (the tagger labels whole words)",
     "ood_label_as_intent": "examples whose intent is the out-of-scope label",
     "intent_whitespace": "intents with leading or trailing whitespace",
-    "conflicting_labels": "train texts that also appear with another label",
+    "entity_type_whitespace": "entity types with leading or trailing whitespace",
+    "too_long": "texts longer than training reads (--max-length, in word pieces)",
+    "conflicting_labels": "texts that also appear with another label",
     "leakage": "valid or test texts also in train (they inflate the figures)",
-    "unseen_intent": "valid or test intents never seen in train (the model cannot predict them)",
+    "unseen_intent": "valid or test intents never seen in train (intentd train and eval refuse them)",
     "unseen_entity_type": "valid or test entity types never seen in train (the model cannot find them)",
 }
 
@@ -111,8 +117,10 @@ def check_training_data(
     domain_path: str | Path | None,
     strict: bool = False,
     ood_label: str = "oos",
+    encoder: "TextEncoder | None" = None,
 ) -> list[str]:
-    """What `intentd train` checks before training: the examples, and the domain against them.
+    """What `intentd train` checks before training: the examples, and the domain against them;
+    with the training `encoder`, the texts it would cut.
 
     Raises DataError when the domain itself is invalid, or (strict) on the first warning;
     otherwise returns the report lines (empty when all is well) for the caller to print.
@@ -120,6 +128,8 @@ def check_training_data(
     if domain is not None and domain_path is not None:
         validate_domain(domain, domain_path)
     findings = check_examples(splits, ood_label) + check_domain(domain, domain_path, splits)
+    if encoder is not None:
+        findings += check_lengths(splits, encoder)
     if strict:
         fail_on(findings)
     return format_findings(findings)
@@ -140,7 +150,7 @@ def check_examples(splits: Mapping[str, Sequence[Example]], ood_label: str = "oo
 
 def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
     if not ex.ood and ex.intent is not None:
-        if ex.intent == ood_label:
+        if ex.intent.strip().casefold() == ood_label.strip().casefold():  # "OOS" in a CSV is no intent either
             yield Finding.at("ood_label_as_intent", ex.origin,
                              f"intent {ex.intent!r} is the out-of-scope label: in canonical JSONL an "
                              f'out-of-scope example is {{"text": ..., "ood": true}}, with no intent')
@@ -150,6 +160,11 @@ def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
                              f"from {ex.intent.strip()!r})")
     if not ex.entities:
         return
+    for etype in dict.fromkeys(s.type for s in ex.entities):
+        if etype != etype.strip():
+            yield Finding.at("entity_type_whitespace", ex.origin,
+                             f"entity type {etype!r} has leading or trailing whitespace (a different type "
+                             f"from {etype.strip()!r})")
     starts, ends = word_bounds(ex.text)
     for span in ex.entities:
         finding = _check_span(ex, span, starts, ends)
@@ -211,12 +226,24 @@ def _label(ex: Example) -> str:
 
 def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Finding]:
     train = splits.get("train", ())
+    labelled: dict[str, Example] = {}  # in every split: the copies of a text may sit in two
+    for split in SPLITS:
+        for ex in splits.get(split, ()):
+            seen = labelled.setdefault(ex.text, ex)
+            if seen is not ex and _label(seen) != _label(ex):
+                yield Finding.at("conflicting_labels", ex.origin,
+                                 f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at "
+                                 f"{seen.origin or 'an earlier line'}")
+    valid = splits.get("valid")
+    if valid is not None and all(ex.ood for ex in valid):
+        where = valid[0].origin.path if valid and valid[0].origin else None
+        what = f"has no in-scope example ({len(valid)} out-of-scope)" if valid else "is empty"
+        yield Finding("valid_without_in_scope", f"the valid split {what}: intentd train refuses it, as model "
+                                                f"selection and the OOD threshold are set on in-scope validation "
+                                                f"queries", where)
     first_seen: dict[str, Example] = {}
     for ex in train:
-        seen = first_seen.setdefault(ex.text, ex)
-        if seen is not ex and _label(seen) != _label(ex):
-            yield Finding.at("conflicting_labels", ex.origin,
-                             f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at {seen.origin or 'an earlier line'}")
+        first_seen.setdefault(ex.text, ex)
 
     train_intents = {ex.intent for ex in train if not ex.ood}
     train_types = {span.type for ex in train for span in ex.entities}
@@ -234,6 +261,37 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
             if etype not in train_types:
                 yield Finding.at("unseen_entity_type", ex.origin,
                                  f"{split} entity type {etype!r} ({count} span(s)) is never seen in train")
+
+
+def check_lengths(splits: Mapping[str, Sequence[Example]], encoder: "TextEncoder") -> list[Finding]:
+    """Texts longer than `encoder.max_length` word pieces (`intentd train --max-length`): training
+    reads only their start, so a span past the cut is never learnt."""
+    from tokenizers import Tokenizer
+
+    from intentd.server.tokenize import fold_width
+
+    whole = Tokenizer.from_str(encoder.tokenizer.to_str())  # the same word pieces, uncut
+    whole.no_truncation()
+    whole.no_padding()
+    findings: list[Finding] = []
+    for split in SPLITS:
+        rows = splits.get(split, ())
+        for ex, enc in zip(rows, whole.encode_batch([fold_width(ex.text) for ex in rows], add_special_tokens=True)):
+            if len(enc.ids) <= encoder.max_length:
+                continue
+            pieces = [i for i, word in enumerate(enc.word_ids) if word is not None]
+            kept = encoder.max_length - (len(enc.ids) - len(pieces))  # the special tokens stay
+            read = enc.offsets[pieces[kept - 1]][1] if kept > 0 else 0
+            message = (f"{len(enc.ids)} word pieces (special tokens included), over --max-length "
+                       f"{encoder.max_length}: training reads only its first {read} of {len(ex.text)} characters")
+            cut = [span for span in ex.entities if span.end > read]
+            if cut:
+                message += (f", so {len(cut)} entity span(s) past that ("
+                            + ", ".join(f"{s.type!r} [{s.start}, {s.end})" for s in cut[:3])
+                            + (" ..." if len(cut) > 3 else "") + ") are cut short or not learnt")
+            findings.append(Finding.at("too_long", ex.origin, message + " (train with a larger --max-length, "
+                                                                        "or shorten the text)"))
+    return findings
 
 
 def _first_of(rows: Iterable[Example], keys) -> dict[str, tuple[int, Example]]:
@@ -325,10 +383,12 @@ def _check_tiers(domain: dict, path: str, lines: dict) -> Iterable[Finding]:
                           lines.get(("intents", str(intent), "escalate"), lines.get(("intents", str(intent)))))
 
 
-def check_known_intents(examples: Sequence[Example], intents: Iterable[str], path: str | Path) -> None:
+def check_known_intents(examples: Sequence[Example], intents: Iterable[str], path: str | Path,
+                        lacking: str = "this model does not know") -> None:
     """Scoring or calibrating a model on examples of intents it does not have counts them as out
-    of scope: a renamed label reads as a plausible OOS recall in `eval`, and `calibrate` on another
-    domain's data set a threshold that escalated 97 % of queries. Refused, naming the lines."""
+    of scope: a renamed label reads as a plausible OOS recall in `eval` (and in `train`'s own valid
+    and test figures), and `calibrate` on another domain's data set a threshold that escalated 97 %
+    of queries. Refused, naming the lines."""
     known = set(intents)
     unknown = [ex for ex in examples if not ex.ood and ex.intent not in known]
     if not unknown:
@@ -336,5 +396,18 @@ def check_known_intents(examples: Sequence[Example], intents: Iterable[str], pat
     where = ", ".join(f"{ex.intent!r} at line {ex.origin.line}" if ex.origin and ex.origin.line else repr(ex.intent)
                       for ex in unknown[:3])
     more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-    raise DataError(f"{len(unknown)} example(s) with an intent this model does not know ({where}{more}): "
+    raise DataError(f"{len(unknown)} example(s) with an intent {lacking} ({where}{more}): "
                     'fix the label, or mark an out-of-scope example "ood": true', path)
+
+
+def unknown_entity_types(examples: Sequence[Example], types: Iterable[str], path: str | Path) -> list[str]:
+    """`intentd eval` on spans of a type the model lacks: it can never find them, so they count as
+    missed; said, naming the first line of each, rather than read as a weak model."""
+    known = set(types)
+    lines = []
+    unknown = _first_of(examples, lambda e: [s.type for s in e.entities if s.type not in known])
+    for etype, (count, ex) in unknown.items():
+        where = f"{path}:{ex.origin.line}" if ex.origin and ex.origin.line else str(path)
+        lines.append(f"{where}: {count} span(s) of entity type {etype!r}, which this model does not know: "
+                     f"counted as missed in entity F1 and exact match")
+    return lines

@@ -35,8 +35,10 @@ def load_domain(path: str | Path) -> dict:
         raise DataError(f"cannot read: {exc.strerror}", path) from exc
     except NotUtf8 as exc:
         raise DataError(str(exc), path, exc.line) from None
+    from intentd.server.domain_schema import load_yaml
+
     try:
-        domain = yaml.safe_load(text)
+        domain = load_yaml(text)  # a duplicate key is an error naming its line, not the last one kept
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -24,7 +24,7 @@ from typing import Callable
 
 from intentd.textfile import NotUtf8, read_utf8
 
-from .checks import Finding, check_domain, check_examples, fail_on, format_findings
+from .checks import Finding, check_domain, check_examples, check_lengths, fail_on, format_findings
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
 from .splits import stratified_split
@@ -121,6 +121,7 @@ def import_into(
     src: str | Path,
     *,
     fail_on_warnings: bool = False,
+    max_length: int | None = None,
     **options,
 ) -> tuple[ImportResult, dict[str, Path]]:
     """`intentd data import`: read SRC, check it (and the domain.yaml the output folder will hold)
@@ -128,7 +129,9 @@ def import_into(
 
     domain.yaml is taken from the source folder, or beside a source file; an output folder's own
     domain.yaml that differs is kept (it may hold edits) and reported. `fail_on_warnings`
-    (`--strict`): any warning is a DataError and nothing is written. `options`: as `import_data`.
+    (`--strict`): any warning is a DataError and nothing is written. `max_length`: the `intentd
+    train --max-length` to warn about longer texts for (with the bundled base's tokenizer).
+    `options`: as `import_data`.
     """
     result = import_data(fmt, src, **options)
     _check_not_a_source(Path(out_dir), result.sources.values())
@@ -137,6 +140,13 @@ def import_into(
     result.domain = plan
     result.findings = check_examples(result.splits, options.get("ood_label", "oos"))
     result.findings += check_domain(domain, plan.checked or plan.source, result.splits)
+    if max_length is not None:
+        encoder = _base_encoder(max_length)
+        if encoder is None:
+            result.notes.append("text lengths not checked: the bundled base encoder (intentd[train]) is not "
+                                "installed; intentd train checks them")
+        else:
+            result.findings += check_lengths(result.splits, encoder)
     if plan.action == "kept":
         result.findings.insert(0, Finding("domain_kept", plan.note() or "", str(plan.target)))
     if fail_on_warnings:
@@ -144,6 +154,20 @@ def import_into(
     written = write_splits(result, out_dir)
     place_domain(plan)
     return result, written
+
+
+def _base_encoder(max_length: int):
+    """The bundled base's tokenizer, cut where `intentd train --max-length` cuts (a file read, no
+    model); None without the training extra."""
+    from intentd.server.tokenize import TextEncoder
+
+    try:
+        from intentd.models.config import default_base
+
+        path = default_base() / "tokenizer.json"
+    except ImportError:
+        return None
+    return TextEncoder.from_file(path, max_length) if path.is_file() else None
 
 
 def _check_not_a_source(out_dir: Path, sources) -> None:
@@ -267,6 +291,10 @@ def _carve_missing(
     else:
         splits["test"] = list(found["test"])
     if "valid" not in found:
+        if valid_fraction == 0:
+            raise DataError("no valid split beside the training data, and a valid fraction of 0 carves none: "
+                            "intentd train needs one (model selection and the OOD threshold are set on it); give "
+                            "a valid file or a fraction above 0 (--valid-fraction)", origin)
         share = valid_fraction / (1.0 - test_fraction) if test_missing else valid_fraction
         train, splits["valid"] = stratified_split(train, share, seed)
         sources["valid"] = f"carved from {origin}"
@@ -282,7 +310,9 @@ def _carve_note(split: str, fraction: float, seed: int, count: int, original: in
         f"{split} carved from train ({fraction:.0%}, seed {seed}, stratified by intent): "
         f"{count} of {original} examples"
     )
-    if count == 0:
+    if fraction == 0:
+        note = f"{split}: none carved from train (fraction 0); the split is empty"
+    elif count == 0:
         note += " -- too few examples to carve any; the split is empty"
     return note
 
@@ -367,8 +397,7 @@ def bio_to_spans(tokens: list[str], tags: list[str], *, strict: bool = True) -> 
             if strict:
                 raise _TagError(
                     f"token {index} ({token!r}): tag {tag!r} continues no {etype!r} entity "
-                    f"(previous tag {previous!r}); an entity starts with B-{etype} "
-                    f"(strict=False reads it as B-{etype}, as conlleval does)"
+                    f"(previous tag {previous!r}); an entity starts with B-{etype}: fix the tag in the file"
                 )
             prefix = "B"
             repairs += 1

@@ -186,15 +186,32 @@ def iter_jsonl(path: str | Path) -> Iterator[Example]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, object_pairs_hook=_unique_keys)
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
+            except _RepeatedKey as exc:
+                raise DataError(str(exc), path, number) from None
             except RecursionError:
                 raise DataError("not an example: JSON nested too deeply", path, number) from None
             try:
                 yield Example.from_json(obj, Origin(str(path), number))
             except ValueError as exc:
                 raise DataError(str(exc), path, number) from exc
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json.loads keeps the last of two equal keys: `"intent"` written twice would train on one
+    label without a word about the other."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(f"the key {key!r} appears twice in one object (JSON keeps only the last)")
+        out[key] = value
+    return out
 
 
 def write_jsonl(path: str | Path, examples: Iterable[Example]) -> int:

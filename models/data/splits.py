@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Hashable, Sequence
 
 from .schema import Example
@@ -61,10 +61,12 @@ def stratified_split(
 ) -> tuple[list[Example], list[Example]]:
     """Split `examples` into (kept, carved), carving about `fraction` of each intent.
 
-    Both lists keep the input order. Exact duplicate texts within a stratum move together, so
-    carving never itself puts one copy of an utterance in train and another in test (that would
-    inflate the test figures); a stratum's quota may therefore be missed by a few examples when
-    the data holds many duplicates.
+    Both lists keep the input order. Exact duplicate texts move together, whatever their labels,
+    so carving never itself puts one copy of an utterance in train and another in test (that
+    would inflate the test figures, and a text with two labels would hide its conflict in two
+    splits); a stratum's quota may therefore be missed by a few examples when the data holds many
+    duplicates. A group of copies is carved with the stratum of its first copy, and only while
+    every stratum it touches keeps an example in train.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"fraction must be in [0, 1), got {fraction}")
@@ -73,24 +75,27 @@ def stratified_split(
         groups[stratum(example)].append(index)
     quotas = _quotas({key: len(ix) for key, ix in groups.items()}, fraction, random.Random(f"{seed}:quotas"))
 
+    copies: dict[str, list[int]] = {}  # text -> every index holding it, in input order
+    for index, example in enumerate(examples):
+        copies.setdefault(example.text, []).append(index)
+    remaining = {key: len(ix) for key, ix in groups.items()}
     carved: set[int] = set()
     for key in sorted(groups):
         quota = quotas[key]
         if quota == 0:
             continue
-        units: dict[str, list[int]] = {}
-        for index in groups[key]:
-            units.setdefault(examples[index].text, []).append(index)
-        unit_list = list(units.values())
+        unit_list = [copies[examples[i].text] for i in groups[key] if copies[examples[i].text][0] == i]
         # A string seed is hashed with SHA-512 by `random`, so this does not depend on
         # PYTHONHASHSEED; seeding per stratum keeps a stratum's split stable when others change.
         random.Random(f"{seed}:{key[0]}:{key[1]}").shuffle(unit_list)
         taken = 0
-        total = len(groups[key])
         for unit in unit_list:
-            if taken + len(unit) <= quota and total - taken - len(unit) >= 1:
+            touched = Counter(stratum(examples[i]) for i in unit)
+            if taken + len(unit) <= quota and all(remaining[k] - n >= 1 for k, n in touched.items()):
                 carved.update(unit)
                 taken += len(unit)
+                for k, n in touched.items():
+                    remaining[k] -= n
             if taken == quota:
                 break
 
