@@ -259,12 +259,18 @@ class LoadConfig:
             raise ConfigError(f"{', '.join(given)} {'needs' if len(given) == 1 else 'need'} --tls")
         if self.tls_key is not None and self.tls_cert is None:
             raise ConfigError("--tls-key needs --tls-cert")
-        for rate in (*self.rates, *((self.max_rate,) if self.find_capacity else ())):
+        for rate in self.rates:
             if rate * self.duration > MAX_REQUESTS_PER_STEP:
                 raise ConfigError(
                     f"{rate:g} req/s for {self.duration:g} s is over "
                     f"{MAX_REQUESTS_PER_STEP:,} requests"
                 )
+        if self.find_capacity and self.max_rate * self.duration > MAX_REQUESTS_PER_STEP:
+            raise ConfigError(
+                f"--max-rate {self.max_rate:g} req/s (the highest rate the search may offer) for "
+                f"--duration {self.duration:g} s is over {MAX_REQUESTS_PER_STEP:,} requests a step: "
+                f"lower --max-rate or --duration"
+            )
 
     def _check_voice(self) -> None:
         if self.voice_streams is None:

@@ -77,6 +77,7 @@ def result_dict(
     else:
         body = {
             "slo_p95_ms": config.slo_p95_ms,
+            "slo_p99_ms": config.slo_p99_ms,
             "max_error_rate": config.max_error_rate,
             "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
             "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
@@ -127,6 +128,8 @@ def _texts_line(texts: dict) -> str:
 
 def _capacity_line(result: dict) -> str:
     found, slo = result["capacity_rps"], f"p95 <= {result['slo_p95_ms']:g} ms"
+    if result.get("slo_p99_ms") is not None:  # a step that misses it does not count either
+        slo += f", p99 <= {result['slo_p99_ms']:g} ms"
     allowed = result.get("max_error_rate") or 0.0
     slo += f" and errors <= {allowed:.2%}" if allowed else " and no errors"
     if found is None:

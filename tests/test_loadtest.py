@@ -566,6 +566,11 @@ def test_capacity_steps_may_spend_the_error_budget(server, texts, capsys):
     assert code == 0 and budgeted["capacity_rps"] == 40 and budgeted["max_error_rate"] == 0.2
     assert all(0 < s["error_count"] <= 0.2 * (s["ok"] + s["error_count"]) for s in budgeted["steps"])
     assert "and errors <= 20.00%" in format_text(budgeted)
+    # a p99 objective decides steps too: the capacity line and the JSON say so
+    code, tail, _ = loadtest(capsys, "--target", address, "--texts", texts("sleep:30"), "--sweep", "10,20",
+                             "--duration", "1", "--slo-p95-ms", "500", "--slo-p99-ms", "5")
+    assert code == 1 and tail["capacity_rps"] is None and tail["slo_p99_ms"] == 5
+    assert "capacity: none (no rate tried met p95 <= 500 ms, p99 <= 5 ms and no errors)" in format_text(tail)
 
 
 def test_capacity_at_the_max_rate_cap_is_reported_as_a_lower_bound(server, capsys):
@@ -714,6 +719,8 @@ def test_unreachable_target_is_a_clear_error(capsys):
         (["--target", "h:1", "--uds", "/s"], "either --target or --uds"),
         (["--max-error-rate", "2"], "--max-error-rate must be between 0 and 1"),
         (["--rate", "1e9", "--duration", "10"], "over 5,000,000 requests"),
+        (["--find-capacity", "--slo-p95-ms", "25", "--duration", "60"],  # the default --max-rate, named
+         "--max-rate 100000 req/s (the highest rate the search may offer) for --duration 60 s"),
         (["--seed", "-1"], "--seed must be 0 or more"),
         (
             ["--find-capacity", "--slo-p95-ms", "5", "--max-rate", "100"]
