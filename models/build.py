@@ -156,7 +156,10 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     say("left in FP32 (mean |x| in INT8 steps): " + ", ".join(f"{n} {v:.2f}" for n, v in keep_fp32.items()))
     quantize_int8(fp32, staging / INT8_FILE, keep_fp32)
 
-    serve_encoder = TextEncoder(trained.encoder.tokenizer, max_length=SERVE_MAX_LENGTH)
+    # what the server reads of a text, within the encoder's positions (a partial's marker is one more)
+    positions = trained.model.encoder.config.max_position_embeddings
+    serve_max_length = min(SERVE_MAX_LENGTH, positions - bool(trained.config.partial_utterances))
+    serve_encoder = TextEncoder(trained.encoder.tokenizer, max_length=serve_max_length)
     serve_encoder.save(staging / "tokenizer.json")
     (staging / "labels.json").write_text(json.dumps(trained.labels.to_json(), indent=2) + "\n", encoding="utf-8")
     if domain is not None:
@@ -175,7 +178,7 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
         "tokenizer": "tokenizer.json",
         "labels": "labels.json",
         "domain": "domain.yaml" if domain is not None else None,
-        "serve_max_length": SERVE_MAX_LENGTH,
+        "serve_max_length": serve_max_length,
     }
     if trained.config.partial_utterances:  # the server marks AnalyzeStream's partials for it
         manifest["partial_marker"] = PARTIAL_MARKER

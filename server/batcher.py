@@ -150,10 +150,14 @@ class Batcher:
         self._task.add_done_callback(self._scheduler_done)
 
     def swap(self, engine: Engine) -> None:
-        """Batches that start from now on run on `engine`; running ones finish on the old one."""
+        """Batches that start from now on run on `engine`; running ones finish on the old one. A
+        graph computed another way gets a timing model of its own, which starts from the old one's
+        estimates (server/planner.py, `rebased`): one that starts from nothing admits everything
+        until the new graph's first batch, then takes that one batch, however slow, as its estimate
+        and sheds until later batches dilute it."""
         self.current = engine
         if (engine.model.row_wise, engine.model.row_threads) != (self.timing.row_wise, self.timing.row_threads):
-            self.timing = BatchTimeModel(engine.model.row_wise, engine.model.row_threads)  # learn afresh
+            self.timing = self.timing.rebased(engine.model.row_wise, engine.model.row_threads)
 
     async def hold(self) -> Callable[[], None]:
         """Take the model as a batch would, so arrivals queue until the returned function is called
@@ -402,12 +406,12 @@ class Batcher:
         here, on the loop, once the next batch has been handed to the model, answering each
         request as soon as its own post-processing is done (the oldest, first in the batch, does
         not wait for its neighbours'). Every entry's Future is settled on every path."""
-        engine = self.current
+        engine, timing = self.current, self.timing  # a batch that outlives a swap times the old graph
         loop = asyncio.get_running_loop()
         start = time.monotonic()
         texts, options = [e.text for e in batch], [e.options for e in batch]
         self._forward_started = start
-        self._forward_expected_s = self.timing.forward_s([e.n_tokens for e in batch])
+        self._forward_expected_s = timing.forward_s([e.n_tokens for e in batch])
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
         forward_s = 0.0
@@ -428,7 +432,7 @@ class Batcher:
                 self._forward_slot.release()
                 self._wakeup.set()
             padded = int(forwarded.batch.input_ids.size)
-            self.timing.observe_forward([t.n_tokens for t in forwarded.batch.texts], forward_s)
+            timing.observe_forward([t.n_tokens for t in forwarded.batch.texts], forward_s)
             self.metrics.forward.observe(forward_s)
             if self._pending:
                 await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
@@ -446,7 +450,7 @@ class Batcher:
                 self._settle(entry, result)
                 if i + 1 < len(batch):
                     await asyncio.sleep(0)  # its caller's answer leaves now, not after the whole batch
-            self.timing.observe_post(len(batch), own_s)
+            timing.observe_post(len(batch), own_s)
             self.metrics.postprocess.observe(own_s)
         except asyncio.CancelledError:  # the loop is going away (forced stop): nobody is left waiting
             for entry in batch:

@@ -22,6 +22,7 @@ import yaml
 
 from intentd.errors import IntentdError
 from intentd.textfile import NotUtf8, read_utf8
+from intentd.yamlfile import load_yaml
 
 ENV_PREFIX = "INTENTD_"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -340,7 +341,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     except NotUtf8 as exc:
         raise ConfigError(f"--config {path}:{exc.line}: {exc}") from None
     try:
-        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if path.suffix == ".toml" else load_yaml(text)  # a key twice: an error
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
     except yaml.YAMLError as exc:  # its own message spans lines and quotes the file: one line, the line number

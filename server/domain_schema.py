@@ -31,6 +31,7 @@ from .resolve.money import ISO_4217
 from .resolve.patterns import CANONICAL_FORMS
 from .resolve.resolver import BUILTINS, KINDS, time_zone
 from .resolve.text import fold_catalog
+from intentd.yamlfile import load_yaml  # noqa: F401 - domain.yaml is read with it
 
 KeyPath = tuple[Union[str, int], ...]  # mapping keys and list indices from the top of the file
 
@@ -362,34 +363,6 @@ def _suggest(key: str, known: dict) -> str:
 # -- reading -----------------------------------------------------------------------------------
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.safe_load keeps the last of two equal keys without a word: a second `greeting:` block
-    replaces the first, slots and all. This loader refuses them, naming the line (a YAML error,
-    so every reader's handling of invalid YAML applies). Keys merged in with `<<:` may be
-    overridden, as YAML intends."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[object, int] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # an unhashable key: the constructor below says so
-                    continue
-                if first is not None:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first at line {first}; YAML would keep only the last)",
-                        key_node.start_mark)
-                seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-def load_yaml(text: str) -> object:
-    """domain.yaml's text -> its value, as yaml.safe_load but refusing duplicate keys."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 # -- lines -------------------------------------------------------------------------------------

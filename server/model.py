@@ -3,6 +3,10 @@ raw outputs (intent ranking, entity spans, OOD scores). No torch.
 
 `encode`, `infer` and `decode` are separate stages; `server/engine.py` chains them with entity
 resolution and responses into the one path that eval, analyze and the server share.
+
+The graph is checked against the files that describe it when it loads (`_check_graph`): its
+inputs, its outputs' widths against labels.json and ood_stats.npz, and an input of
+serve_max_length tokens, so a mismatched artifact fails naming the file, not a request.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 # time of the Add + LayerNormalization it replaces (models/export.py `_optimize` leaves them unfused;
 # on a GPU provider onnxruntime still fuses them at load, as before: not measured without a GPU)
 CPU_NO_FUSIONS = ("SkipLayerNormFusion",)
+# the graph's inputs and outputs, as models/joint.py names them at export; outputs are fetched by name
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
 
 
 @dataclass(slots=True)
@@ -95,24 +102,85 @@ class Model:
             self.session = open_session(artifact.model_bytes, session_options(intra_op_threads, inter_op_threads, spin),
                                         providers)
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
-            raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})") from None
+            raise ArtifactError(f"{artifact.model_path}: onnxruntime cannot load it ({exc})",
+                                f"{artifact.manifest['model']}: onnxruntime cannot load it") from None
         self.provider = self.session.get_providers()[0]
         self._row_helpers = (named_pool(self.row_threads - 1, "intentd-rows")
                              if self.row_threads > 1 else None)
-        log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
         try:
             self.encoder = TextEncoder.from_str(artifact.tokenizer_json, max_length=artifact.max_length)
         except Exception as exc:
-            raise ArtifactError(f"{artifact.tokenizer_path}: cannot load tokenizer ({exc})") from None
+            raise ArtifactError(f"{artifact.tokenizer_path}: cannot load tokenizer ({exc})",
+                                f"{artifact.manifest['tokenizer']}: cannot load tokenizer") from None
         if (marker := artifact.manifest.get("partial_marker")) is not None:  # trained on partial utterances too
             try:
                 self.encoder.mark_partials(marker)
             except ValueError as exc:
-                raise ArtifactError(f"{artifact.tokenizer_path}: {exc} (manifest.json partial_marker)") from None
+                raise ArtifactError(f"{artifact.tokenizer_path}: {exc} (manifest.json partial_marker)",
+                                    "manifest.json: partial_marker is not in the tokenizer's vocabulary") from None
+        self._check_graph()
         artifact.model_bytes = b""  # onnxruntime keeps its own copy
         calibration = artifact.calibration
         self.temperature = float(calibration.get("temperature", 1.0))
         self.ood = OODScorer(artifact.ood_stats, calibration) if artifact.ood_stats else None
+        log.info("model %s %s on %s", artifact.name, artifact.version, self.provider)
+
+    def _check_graph(self) -> None:
+        """The graph's inputs and outputs against what feeds and reads them: declared shapes,
+        then the widths of one forward pass of the longest input the encoder can make."""
+        artifact = self.artifact
+        model_path, model_file = artifact.model_path, artifact.manifest["model"]
+        inputs = {i.name: i.type for i in self.session.get_inputs()}
+        if set(inputs) != set(INPUT_NAMES) or any(t != "tensor(int64)" for t in inputs.values()):
+            got = ", ".join(f"{name} {kind}" for name, kind in inputs.items())
+            raise ArtifactError(f"{model_path}: takes {got}; intentd feeds input_ids and attention_mask, int64",
+                                f"{model_file}: takes other inputs than input_ids and attention_mask")
+        declared = {o.name: o.shape for o in self.session.get_outputs()}
+        missing = [name for name in OUTPUT_NAMES if name not in declared]
+        if missing:
+            raise ArtifactError(f"{model_path}: has no output {', '.join(missing)} (it has {', '.join(declared)})",
+                                f"{model_file}: has no output {', '.join(missing)}")
+        labels_file, ood_file = artifact.manifest["labels"], artifact.manifest.get("ood_stats")
+        n_intents, n_tags = len(self.labels.intents), len(self.labels.tags)
+        # output: (rank, expected width, the file that says so, what it says)
+        expected = {
+            "intent_logits": (2, n_intents, labels_file, f"{n_intents} intents"),
+            "tag_logits": (3, n_tags, labels_file, f"{len(self.labels.entity_types)} entity types ({n_tags} BIO "
+                                                    "tags)"),
+        }
+        if artifact.ood_stats:
+            dim = artifact.ood_stats["means"].shape[1]
+            expected["sentence_embedding"] = (2, dim, ood_file, f"statistics of {dim}-dimensional embeddings")
+        for name, (rank, _, _, _) in expected.items():
+            shape = declared[name]
+            if len(shape) != rank:
+                raise ArtifactError(f"{model_path}: output {name} has {len(shape)} dimensions, not {rank}",
+                                    f"{model_file}: output {name} has {len(shape)} dimensions, not {rank}")
+            if isinstance(shape[-1], int):  # else symbolic: the forward pass below tells
+                self._check_width(name, shape[-1], expected[name])
+        if artifact.ood_stats and len(artifact.ood_stats["means"]) != n_intents:  # one mean per intent
+            problem = f"means has {len(artifact.ood_stats['means'])} rows, labels.json {n_intents} intents"
+            raise ArtifactError(f"{artifact.root / ood_file}: {problem}", f"{ood_file}: {problem}")
+        # one forward pass of the longest input the encoder makes: a serve_max_length past the
+        # graph's position embeddings fails here, not on a long request (~5 ms at 128 tokens)
+        n = artifact.max_length + (self.encoder.partial_id is not None)  # + a partial's marker
+        try:
+            outputs = self.session.run(OUTPUT_NAMES, {"input_ids": np.zeros((1, n), np.int64),
+                                                      "attention_mask": np.ones((1, n), np.int64)})
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ArtifactError(f"{model_path}: fails on an input of {n} tokens (serve_max_length "
+                                f"{artifact.max_length} in manifest.json; more than its position embeddings "
+                                f"hold?): {exc}",
+                                f"{model_file}: fails on an input of {n} tokens (serve_max_length)") from None
+        for name, value in zip(OUTPUT_NAMES, outputs):
+            if name in expected:
+                self._check_width(name, value.shape[-1], expected[name])
+
+    def _check_width(self, name: str, width: int, expected: tuple[int, int, str, str]) -> None:
+        _, wanted, file, says = expected
+        if width != wanted:
+            problem = f"{says}, but {self.artifact.manifest['model']} computes {name} {width} wide"
+            raise ArtifactError(f"{self.artifact.root / file}: {problem}", f"{file}: {problem}")
 
     @classmethod
     def load(cls, path: str | Path, model: str | None = None, **kwargs) -> "Model":
@@ -131,7 +199,7 @@ class Model:
         tokens, so every text gets exactly the answer it gets alone."""
         if not self.row_wise or len(batch.texts) == 1:
             intent, tags, emb = self.session.run(
-                None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+                OUTPUT_NAMES, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
             )
             return RawOutputs(intent, tags, emb)
         inputs = [(ids[None, : encoded.n_tokens], np.ones((1, encoded.n_tokens), np.int64))
@@ -155,7 +223,7 @@ class Model:
                 if i >= len(inputs):
                     return
                 ids, mask = inputs[i]
-                rows[i] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+                rows[i] = self.session.run(OUTPUT_NAMES, {"input_ids": ids, "attention_mask": mask})
 
         helpers = [self._row_helpers.submit(run) for _ in range(min(self.row_threads, len(inputs)) - 1)]
         run()

@@ -16,7 +16,11 @@ remaining budget (Clipper-style adaptive batching, model-based rather than AIMD)
 - post-processing (decode, resolve, respond; runs beside the next forward pass): a per-request
   cost, also a moving average.
 
-Before the first batch there is no estimate (0): only budgets already spent are refused.
+Before the first batch there is no estimate (0): only budgets already spent are refused. A hot
+swap to a graph computed another way (row-wise INT8 <-> batched FP32) starts the new model from
+the old one's time for a typical request (`rebased`), not from nothing: a fresh model predicted
+no wait at all until the new graph's first batch, then took that batch, however slow, as its
+whole estimate, right when the swap's emptied cache sends every request to the model.
 
 The prediction is a typical time and leaves out the event loop's own queue (a busy loop resumes a
 finished request late), so `AdmitShare` closes the loop on what callers get: a controller on the
@@ -40,6 +44,7 @@ FIXED_TOKENS = 16  # per-call overhead of a batched forward pass, in padded-toke
 ROW_FIXED_TOKENS = 6  # per-call overhead of one row (INT8, one thread: ~0.12 ms a token, ~0.7 ms a call)
 PADDING = 1.15  # padded / real tokens of a batch grouped by length
 ALPHA = 0.1  # weight of the newest batch
+TYPICAL_TOKENS = 16  # a request of usual length, for what carries over a swap (`rebased`)
 OUTLIER_CAP = 3.0  # one observation counts as at most this many times the current estimate
 # AdmitShare: the share of answers past their budget is steered to TARGET_MISS, under the 5 % a
 # p95 objective allows (the caller also sees the transport's share). Each answer moves the share
@@ -62,6 +67,15 @@ class BatchTimeModel:
         self.seconds_per_token = 0.0
         self.post_per_request_s = 0.0
         self.observed = 0
+
+    def rebased(self, row_wise: bool, row_threads: int) -> "BatchTimeModel":
+        """A model for a graph computed another way, starting where this one predicts a typical
+        request (its forward pass and post-processing) until the new graph's batches refine it:
+        each observation moves it by ALPHA, capped at OUTLIER_CAP, as any other would."""
+        new = BatchTimeModel(row_wise, row_threads)
+        new.seconds_per_token = self.forward_s([TYPICAL_TOKENS]) / new.work([TYPICAL_TOKENS])
+        new.post_per_request_s = self.post_per_request_s
+        return new
 
     def work(self, lengths: Sequence[int]) -> float:
         """A batch's forward-pass work in token equivalents, from its rows' unpadded lengths."""

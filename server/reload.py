@@ -6,9 +6,12 @@ one, then swap it in atomically. A failed load keeps the old model serving.
   an error, the thread finishes in the background, and its model is discarded, never swapped in.
 - The loading thread is a daemon: a load stuck on a slow disk cannot hold up shutdown.
 - ReloadModel loads only from under the model root (the real path, after resolving symbolic
-  links), and the artifact loader confines and hashes every file the manifest names.
-- The caller hears a generic reason; the details (paths, parser messages) go to the server log,
-  so the RPC is neither a file-existence oracle nor a way to read files.
+  links), and the artifact loader confines and hashes every file the manifest names. It loads
+  the real path it checked, and keeps the path as the caller named it: GetModelInfo shows it, and
+  SIGHUP reloads it, so flipping a `current` link and sending SIGHUP serves the link's new target.
+- The caller hears which file of the artifact (and which manifest key) failed, never a path or
+  a value read from a file; the details go to the server log, so the RPC is neither a
+  file-existence oracle nor a way to read files.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Callable
 
 from intentd.errors import IntentdError
 
+from .artifact import ArtifactError
 from .engine import Engine
 from .errors import ReloadBusy
 
@@ -39,8 +43,9 @@ class Reloader:
         self.timeout_s = timeout_s
         self._busy = False
 
-    def resolve(self, requested: str) -> Path | None:
-        """The artifact folder a ReloadModel request names, if it is under the model root."""
+    def resolve(self, requested: str) -> tuple[Path, Path] | None:
+        """The artifact folder a ReloadModel request names, as named (made absolute) and as
+        resolved, if the resolved one is under the model root."""
         path = Path(requested)
         if not path.is_absolute():
             path = self.root / path
@@ -48,17 +53,19 @@ class Reloader:
             real = path.resolve(strict=True)
         except (OSError, RuntimeError):
             return None
-        return real if real.is_relative_to(self.root) and real.is_dir() else None
+        return (path, real) if real.is_relative_to(self.root) and real.is_dir() else None
 
     async def reload_request(self, requested: str) -> dict:
-        """ReloadModel: only from under the model root; generic errors to the caller."""
-        path = self.resolve(requested)
-        if path is None:
+        """ReloadModel: only from under the model root; errors without paths to the caller."""
+        resolved = self.resolve(requested)
+        if resolved is None:
             log.error("reload refused: %r is not an artifact folder under the model root %s", requested, self.root)
             return self._failed("not an artifact folder under the server's model root")
-        return await self.reload(path)
+        return await self.reload(*resolved)
 
-    async def reload(self, path: Path) -> dict:
+    async def reload(self, path: Path, real: Path | None = None) -> dict:
+        """Load the artifact at `real` (default: `path`) and serve it as `path`."""
+        real = real or path
         if self._busy:
             raise ReloadBusy("a reload is already in progress")
         self._busy = True
@@ -79,7 +86,8 @@ class Reloader:
 
         def work() -> None:
             try:
-                engine, error = self._load(path), None
+                engine, error = self._load(real), None
+                engine.path = path  # not yet served: the named path is what SIGHUP reloads
             except BaseException as exc:  # noqa: BLE001 - handed to the event loop
                 engine, error = None, exc
             try:
@@ -101,14 +109,20 @@ class Reloader:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
             reason = str(exc) if isinstance(exc, (IntentdError, OSError)) else f"{type(exc).__name__}: {exc}"
-            log.error("reload from %s failed; still serving %s: %s", path, old.version, reason)
-            return self._failed("the artifact could not be loaded (details in the server log)", old)
+            log.error("reload from %s failed; still serving %s: %s", _shown(path, real), old.version, reason)
+            public = f": {exc.public}" if isinstance(exc, ArtifactError) and exc.public else ""
+            return self._failed(f"the artifact could not be loaded{public} (details in the server log)", old)
         self._on_swap(old, new)
         self._count("ok")
-        log.info("reloaded: %s -> %s (%s, %s)", old.version, new.version, new.path, new.model.provider)
+        log.info("reloaded: %s -> %s (%s, %s)", old.version, new.version, _shown(path, real), new.model.provider)
         return {"ok": True, "error": "", "version": new.version, "previous_version": old.version}
 
     def _failed(self, reason: str, old: Engine | None = None) -> dict:
         self._count("failed")
         version = (old or self._current()).version
         return {"ok": False, "error": f"reload failed: {reason}", "version": version, "previous_version": version}
+
+
+def _shown(path: Path, real: Path) -> str:
+    """The path as named, and where it led when that differs (a link)."""
+    return str(path) if path == real else f"{path} -> {real}"

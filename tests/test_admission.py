@@ -183,6 +183,10 @@ def test_a_settings_file_reads_its_values_as_written(tmp_path):
     yml.write_text("model: /a\nmax_queue: true\n")
     with pytest.raises(ConfigError, match="max_queue: True is not a valid int"):
         Settings.from_sources(env={}, config_file=yml)
+    # a key written twice: YAML keeps the last without a word (which listener did the operator mean?)
+    yml.write_text("model: /a\nlisten: 127.0.0.1:1\nlisten: 0.0.0.0:2\n")
+    with pytest.raises(ConfigError, match="at line 3 .*duplicate key 'listen' .first at line 2"):
+        Settings.from_sources(env={}, config_file=yml)
     assert Settings.from_sources({"model": "/a"}, env={"INTENTD_UDS": ""}).uds is None  # --uds= : no socket
 
 

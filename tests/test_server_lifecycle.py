@@ -4,6 +4,7 @@ reloads, bad settings exit 2 with one line."""
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import subprocess
@@ -132,6 +133,35 @@ def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
         proc.send_signal(signal.SIGINT)
         assert proc.wait(WAIT_S) == 0
     assert "reloaded" in proc.stdout.read()
+
+
+def test_sighup_after_a_reload_through_a_link_follows_the_link(banking_artifact, tmp_path):
+    """ReloadModel("current") keeps the path as given: after the `current` link is flipped, SIGHUP
+    serves its new target (it once reloaded the old target, the path the link had resolved to)."""
+    from servers import copy_artifact
+
+    root = tmp_path / "models"
+    copy_artifact(banking_artifact, root / "a")
+    calibration = json.loads((banking_artifact / "manifest.json").read_text())["calibration"]
+    copy_artifact(banking_artifact, root / "b", calibration={**calibration, "temperature": 1.0})  # another version
+    (root / "current").symlink_to("a")
+    admin = grpc.insecure_channel(f"unix:{tmp_path / 'admin.sock'}")
+    with serving(root / "a", tmp_path / "s.sock", "--admin-uds", str(tmp_path / "admin.sock")) as (proc, channel):
+        admin_stub = pb2_grpc.IntentServiceStub(admin)
+        reply = admin_stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="current"), timeout=WAIT_S)
+        assert reply.ok, reply.error
+        info = admin_stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30)
+        assert info.artifact_path == str(root / "current")
+        (root / "next").symlink_to("b")
+        (root / "next").replace(root / "current")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + WAIT_S
+        while (now := admin_stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30)).version == info.version:
+            assert time.monotonic() < deadline, "SIGHUP did not load the link's new target"
+            time.sleep(0.1)
+        assert now.artifact_path == str(root / "current")
+        assert now.version == json.loads((root / "b" / "manifest.json").read_text())["version"]
+    admin.close()
 
 
 def test_reloads_in_place_do_not_grow_the_process(banking_artifact, tmp_path):

@@ -20,6 +20,7 @@ import yaml
 
 from intentd.errors import IntentdError
 from intentd.textfile import NotUtf8, read_utf8
+from intentd.yamlfile import load_yaml
 
 from .schema import DataError
 
@@ -35,8 +36,6 @@ def load_domain(path: str | Path) -> dict:
         raise DataError(f"cannot read: {exc.strerror}", path) from exc
     except NotUtf8 as exc:
         raise DataError(str(exc), path, exc.line) from None
-    from intentd.server.domain_schema import load_yaml
-
     try:
         domain = load_yaml(text)  # a duplicate key is an error naming its line, not the last one kept
     except yaml.YAMLError as exc:
