@@ -98,6 +98,10 @@ class Client:
         except (TimeoutError, ConnectionError, OSError) as exc:
             await self.close()
             why = f": {exc}" if str(exc) else f" within {timeout_s:g} s"
+            if str(exc) == "connection closed":  # by the server, before its HTTP/2 settings
+                why += (" during set-up (a TLS server that refused the client certificate, or none was "
+                        "given: --tls-cert/--tls-key?)" if self._ssl is not None
+                        else " during set-up (a TLS port? then add --tls)")
             raise TargetUnavailable(
                 f"no gRPC server accepted a connection at {self.address}{why}"
             ) from None

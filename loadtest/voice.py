@@ -364,15 +364,15 @@ class VoiceStreams:
 
     async def _connect(self, channels: list) -> None:
         timeout = self.config.connect_timeout_s
+        address = self.config.address
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(channel.channel_ready() for channel in channels)), timeout
-            )
+            await asyncio.wait_for(asyncio.gather(*(_ready(channel) for channel in channels)), timeout)
         except TimeoutError:
-            address = self.config.address
             raise TargetUnavailable(
                 f"no gRPC server accepted a connection at {address} within {timeout:g} s"
             ) from None
+        except ConnectionError as exc:
+            raise TargetUnavailable(f"no gRPC server accepted a connection at {address}: {exc}") from None
 
     async def _warm_up(self, stub) -> None:
         """Unary calls one by one, unrecorded, so the server's first-request paths are warm."""
@@ -419,3 +419,14 @@ async def measure(config: LoadConfig, items: list[Labelled] | None, progress: Pr
             max(len(i.text.split()) for i in items),
         )
     return await VoiceStreams(config, cycle, longest).measure(progress)
+
+
+async def _ready(channel) -> None:
+    """Wait until `channel` is connected; ConnectionError as soon as a first attempt fails (a
+    refused port is said at once, not after the whole connect timeout of retries)."""
+    state = channel.get_state(try_to_connect=True)
+    while state is not grpc.ChannelConnectivity.READY:
+        if state is grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            raise ConnectionError("the connection failed (refused, or the TLS or HTTP/2 set-up failed)")
+        await channel.wait_for_state_change(state)
+        state = channel.get_state(try_to_connect=True)

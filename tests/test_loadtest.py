@@ -685,6 +685,9 @@ def test_tls_target(tmp_path, capsys):
             "--rate", "50", "--duration", "0.2",
         )  # fmt: skip
         assert code == 2 and "CERTIFICATE_VERIFY_FAILED" in err
+        # plaintext to a TLS port: the server hangs up; the error says what that likely means
+        code, _, err = loadtest(capsys, "--target", address, "--rate", "50", "--duration", "0.2")
+        assert code == 2 and "connection closed during set-up (a TLS port? then add --tls)" in err
     finally:
         stop(proc)
 

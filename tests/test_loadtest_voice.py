@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import pytest
 from conftest import BANKING
@@ -201,3 +202,19 @@ def test_a_bad_texts_line_names_file_and_line(tmp_path, capsys):
     assert cli.main(["--voice-streams", "2", "--texts", str(texts)]) == cli.EXIT_ERROR
     err = capsys.readouterr().err.strip()
     assert f"{texts}:2:" in err and '"intent" must be a non-empty string' in err
+
+
+def test_a_refused_connection_is_said_at_once(capsys):
+    """Voice mode waited the whole connect timeout and said "within 5 s" for a port nobody
+    listens on; the fixed-rate mode says "refused" at once, and so does this one now."""
+    import socket
+
+    with socket.socket() as probe:  # a free port: bound, never listened on, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    code = cli.main(["--voice-streams", "2", "--target", f"127.0.0.1:{port}", "--duration", "1",
+                     "--connect-timeout-s", "30"])
+    err = capsys.readouterr().err.strip()
+    assert code == cli.EXIT_ERROR and err.endswith("the connection failed (refused, or the TLS or HTTP/2 set-up failed)")
+    assert time.monotonic() - started < 15  # not the 30 s of the timeout
