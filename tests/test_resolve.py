@@ -185,6 +185,14 @@ def test_fuzzy_cutoff_is_configurable(domain):
     ("75c", "0.75", "USD"),
     ("a fiver", "5", "USD"),
     ("a tenner", "10", "USD"),
+    ("two fivers", "10", "USD"),  # was 2
+    # ... without breaking what was read before: "one" may end a number, "c$" is no cent
+    ("twenty-one dollars", "21", "USD"),
+    ("twenty one dollars", "21", "USD"),
+    ("a hundred and one dollars", "101", "USD"),
+    ("sixty-one pounds fifty", "61.50", "GBP"),
+    ("one dollar fifty", "1.50", "USD"),
+    ("100 C$", "100", "CAD"),
 ])
 def test_money(surface, amount, currency):
     assert resolve_money(surface, "USD") == {"kind": "money", "amount": amount, "currency": currency}

@@ -58,19 +58,22 @@ _TOKEN = re.compile(r"(?:us|ca|au|nz|hk|c|a|s|r)\$|\$|zł|[€£¥₹₩₽₺�
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
 _MAJOR = r"(?:bucks?|dollars?|pounds?|quid|euros?)"
-_ONE_MAJOR = re.compile(rf"\b(?:a|one)\s+(?={_MAJOR}\b)")
-_SLANG = re.compile(r"\b(?:(?:a|one)\s+)?(fiver|tenner)\b")
-_SLANG_VALUE = {"fiver": "5", "tenner": "10"}
+# (only "a": "one" may end a number, "twenty-one dollars", which the number words read whole)
+_ONE_MAJOR = re.compile(rf"\ba\s+(?={_MAJOR}\b)")
+_SLANG = re.compile(r"\b(?:a\s+)?(fiver|tenner)\b")
+_SLANG_VALUE = {"fiver": 5, "tenner": 10}
+_SLANG_COUNTED = re.compile(r"(?<![\d.,])(\d+)\s+(fiver|tenner)s\b")  # "two fivers", after the number words
 # ... and after them: "1 buck 50", "2 pounds and 50" (the minor units end the text, with no
 # unit of their own), "50p", "50 c"
 _MAJOR_MINOR = re.compile(rf"(?<![\d.,])(\d+)\s*({_MAJOR})\s+(?:and\s+)?(\d{{1,2}})\s*[.!?]?\s*$")
-_MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b")
+_MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b(?!\$)")  # not the c of "100 c$" (Canadian dollars)
 
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if VAGUE.search(text[:MAX_INPUT]):  # "half a million", "50-100", "-50", "50%": no one amount
         return None
     t = words_to_digits(_spoken(text[:MAX_INPUT]))
+    t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
     t = _MINOR_LETTER.sub(lambda m: " pence" if m.group(1) == "p" else " cents", t)
     cents = _CENTS.search(t)  # "and 50 cents": the one second number an amount may have
@@ -120,7 +123,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
 
 def _spoken(text: str) -> str:
     text = _ONE_MAJOR.sub("1 ", text.lower())
-    return _SLANG.sub(lambda m: _SLANG_VALUE[m.group(1)], text)
+    return _SLANG.sub(lambda m: str(_SLANG_VALUE[m.group(1)]), text)
 
 
 def _currency_of(token: str, default: str, capitals: set[str]) -> str:
