@@ -71,8 +71,9 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my not
+my
 """.split())
+_NOT = ("not",)
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
@@ -170,7 +171,7 @@ class FollowUps:
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
         if (not unsure and own != previous and own in self.policy.policy
-                and not (found and _only_values(tokens, found + negated))):
+                and not (found and _only_values(tokens, found + negated, _NOT if negated else ()))):
             # "actually, fraud on my checking account": a confident request the domain sends to a
             # person; but "my main account", nothing but a value, answers the question asked, and
             # so does "not savings, my credit card account" (a value taken back and its replacement)
@@ -183,7 +184,7 @@ class FollowUps:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif unsure or own == previous or _only_values(tokens, found + negated):
+        elif unsure or own == previous or _only_values(tokens, found + negated, _NOT if negated else ()):
             kind = "update"
         else:
             return None
@@ -354,8 +355,10 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
 
 
-def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]) -> bool:
+def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:
     """The turn is its values and filler words only ("the debit card", "my checking account"): an
-    answer to the previous intent's question, not a request of its own ("block my debit card")."""
-    return all(not word or word in _FILLER or any(e.start < end and start < e.end for e in found)
+    answer to the previous intent's question, not a request of its own ("block my debit card").
+    `also`: more words that count as filler ("not", where it takes a value back: "not savings,
+    my credit card account"; it is no filler for a bare value: "not now" is no date)."""
+    return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)

@@ -373,6 +373,15 @@ def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine
     assert not turn.escalation.escalate
 
 
+@pytest.mark.parametrize("text", ["not now", "not today", "no, not now"])
+def test_not_now_declines_and_is_no_date(engine, text):
+    """Reading "not" as filler made "now" a date the turn took back: "not now" after a transfer
+    answered with the prepared transfer instead of declining it."""
+    carried = [("amount", "50 USD"), ("account", "checking,savings")]
+    turn = _turn(engine, text, "transfer_money", "deny", 0.99, None, [], carried)
+    assert turn.follow_up.kind == "cancel"
+
+
 def test_a_new_request_does_not_take_the_previous_intents_slots(engine):
     """"I want to close my account" after a checking-to-savings transfer said it would close both
     accounts, asking nothing: what was collected for the transfer is not the new request's."""
