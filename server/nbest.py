@@ -11,9 +11,10 @@ The rule (docs/voice.md, "n-best"):
   the mixture does not depend on how many intents the caller asks to see); the answer's ranking
   is that mixture, cut to `top_k`. The OOD score is the weighted mean
   of the transcripts' scores, flagged at the model's threshold.
-- Entities come from one transcript, `used_alternative`: the one whose answer leaves the fewest
-  required slots missing, so the highest-weighted that fills them all when one does; ties go to
-  the higher weight, then the lower index. Each transcript is judged by the answer it would give:
+- Entities come from one transcript, `used_alternative`: the one whose answer is no hand-off
+  (escalated for any reason but policy) when one is, and leaves the fewest required slots
+  missing, so the highest-weighted that fills them all when one does; ties go to the higher
+  weight, then the lower index. Each transcript is judged by the answer it would give:
   its spans resolved for the chosen intent (a date one transcript's own intent reads as past may
   be refused for the mixture's), then the escalation hint, the follow-up reading and the response
   for the mixture's prediction on it (slots carried in `filled_slots` count only where that
@@ -106,14 +107,18 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
     best: Analysis | None = None
     for i in sorted(range(len(transcripts)), key=lambda i: (-transcripts[i].weight, i)):
         candidate = answer(i)
-        if best is None or _missing(candidate) < _missing(best):
+        if best is None or _shortfall(candidate) < _shortfall(best):
             best = candidate
-        if _missing(best) == 0:  # the highest-weighted answer that fills every required slot
+        if _shortfall(best) == (False, 0):  # the highest-weighted answer that fills every required slot
             break
     assert best is not None
     return best
 
 
-def _missing(analysis: Analysis) -> int:
-    """Required slots the answer still asks for (none when it gives no response to ask with)."""
-    return len(analysis.response.slots_missing) if analysis.response is not None else 0
+def _shortfall(analysis: Analysis) -> tuple[bool, int]:
+    """What an answer leaves undone: whether it hands the turn off (escalated for any reason but
+    policy: "hmm" beside "fifty dollars" is no better answer for asking nothing), then the required
+    slots it still asks for."""
+    escalation = analysis.escalation
+    handoff = escalation.escalate and escalation.reason != "policy"
+    return handoff, len(analysis.response.slots_missing) if analysis.response is not None else 0

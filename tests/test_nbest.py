@@ -88,6 +88,16 @@ def test_a_transcript_is_judged_by_its_values_for_the_chosen_intent(engine):
     assert answer.response.slots_used["date"].startswith("2026-11-26")
 
 
+@pytest.mark.parametrize("other", ["hmm", "blorp zzz qux"])
+def test_a_hand_off_never_beats_an_answer(engine, other):
+    """A hand-off asks for no slot: counted as filling them all, a lower-weighted "hmm" beat the
+    top transcript's "fifty dollars", and the amount was lost."""
+    options = RequestOptions(previous_intent="transfer_money")
+    answer, _ = combined(engine, [("fifty dollars", 0.7), (other, 0.3)], options)
+    assert answer.used_alternative == 0
+    assert answer.follow_up is not None and answer.response.slots_used.get("amount") == "50 USD"
+
+
 def test_weights_by_rank_without_confidences():
     request = pb2.AnalyzeRequest(text="a", alternatives=[pb2.Alternative(text="b"), pb2.Alternative(text="c")])
     transcripts = nbest.admit(request, "a", 100)
