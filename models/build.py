@@ -26,6 +26,7 @@ from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER, RawS
 from intentd.models.data.checks import check_known_intents, check_training_data
 from intentd.models.data.domain import load_domain
 from intentd.models.data.schema import DataError, Example, read_jsonl
+from intentd.models.config import RecipeError
 from intentd.models.evaluate import evaluate
 from intentd.models.export import (
     FP32_FILE,
@@ -38,7 +39,7 @@ from intentd.models.export import (
     export_fp32,
     quantize_int8,
 )
-from intentd.models.train import TrainConfig, base_encoder, spread_sample, train
+from intentd.models.train import TrainConfig, base_encoder, train
 from intentd.server.artifact import FORMAT_VERSION, MANIFEST, derive_version, sha256
 from intentd.server.engine import Engine
 from intentd.server.escalation import EscalationPolicy
@@ -113,13 +114,16 @@ def build(options: BuildOptions) -> dict:
     encoder = base_encoder(options.train.base_path(), options.train.max_length)  # which texts it cuts
     for line in check_training_data(splits, domain, domain_path, strict=options.strict, encoder=encoder):
         print(line, file=sys.stderr)
+    trained_intents = {ex.intent for ex in splits["train"] if not ex.ood}
     limit = options.train.limit
-    trained_intents = {ex.intent for ex in (spread_sample(splits["train"], limit) if limit else splits["train"])
-                       if not ex.ood}
+    groups = len(trained_intents) + any(ex.ood for ex in splits["train"])
+    if limit and limit < groups:  # the sample takes one example of each intent first (`spread_sample`)
+        raise RecipeError(f"--limit {limit} is fewer than the {len(trained_intents)} intents of train.jsonl"
+                         f"{' and its out-of-scope group' if groups > len(trained_intents) else ''}: a sample "
+                         f"needs one example of each (use --limit {groups} or more)")
     for split in ("valid", "test"):  # as `intentd eval` does: not scored as out-of-scope queries caught
         if split in splits:
-            check_known_intents(splits[split], trained_intents, options.data / f"{split}.jsonl",
-                                f"the --limit {limit} training sample lacks" if limit else "train.jsonl lacks")
+            check_known_intents(splits[split], trained_intents, options.data / f"{split}.jsonl", "train.jsonl lacks")
     if domain is not None:  # fail before training, not after
         _check_domain(domain, domain_path, {ex.intent for ex in splits["train"] if not ex.ood})
 

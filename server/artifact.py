@@ -299,7 +299,10 @@ def _check_manifest(manifest: dict, path: Path) -> None:
     if not isinstance(ood, dict):
         raise _bad(path, "calibration.ood", "must be an object (ood_stats is scored with it)", ood)
     if not _finite(ood.get("threshold")):
-        raise _bad(path, "calibration.ood.threshold", "must be a finite number", ood.get("threshold"))
+        # an earlier `intentd calibrate` wrote Infinity where every in-scope query was escalated
+        # anyway; the model is fine, its calibration is not: built again, it gets a finite one
+        raise _bad(path, "calibration.ood.threshold", "must be a finite number (an artifact calibrated by "
+                   "an earlier intentd may hold Infinity: rebuild it with `intentd train`)", ood.get("threshold"))
     for part, lowest in (("center", -math.inf), ("scale", 0.0), ("weights", -math.inf)):  # absent: OODScorer's defaults
         values = ood.get(part, {})
         if (not isinstance(values, dict) or not set(values) <= set(METHODS)

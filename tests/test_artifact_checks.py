@@ -228,7 +228,8 @@ def test_calibration_and_statistics_out_of_range_fail_at_load(banking_artifact, 
         "calibration.temperature must be a finite number above 0 (got -1)": {"calibration": {**calibration,
                                                                                              "temperature": -1}},
         "no calibration, so ood_stats has no OOD threshold (calibration.ood)": {"calibration": DROP},
-        "calibration.ood.threshold must be a finite number (got null)": {
+        "calibration.ood.threshold must be a finite number (an artifact calibrated by an earlier intentd may "
+        "hold Infinity: rebuild it with `intentd train`) (got null)": {
             "calibration": {**calibration, "ood": {k: v for k, v in ood.items() if k != "threshold"}}},
         "calibration.ood.scale must map OOD methods (mahalanobis, msp, energy, knn) to finite numbers above 0": {
             "calibration": {**calibration, "ood": {**ood, "scale": {**ood["scale"], "mahalanobis": 0.0}}}},

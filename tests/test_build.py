@@ -511,3 +511,13 @@ def test_out_may_be_an_earlier_artifact_or_an_empty_folder(banking_artifact: Pat
     with pytest.raises(DataError, match="not a folder"):
         (tmp_path / "file").write_text("x")
         check_out(tmp_path / "file", [data])
+
+
+def test_a_limit_too_small_to_hold_every_intent_is_one_clear_line(tmp_path: Path):
+    """`--limit 20` on 26 intents failed as mislabelled valid data (or, past that, as templates
+    naming intents the model lacks): the sample takes one example of each intent first."""
+    proc = intentd("train", "--data", str(BANKING), "--out", str(tmp_path / "sample"), "--limit", "20", check=False)
+    intents = len({json.loads(line)["intent"] for line in open(BANKING / "train.jsonl") if '"ood"' not in line})
+    assert proc.returncode == 2 and not (tmp_path / "sample").exists()
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"intentd: error: --limit 20 is fewer than the {intents} intents of train.jsonl")
