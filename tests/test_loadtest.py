@@ -829,6 +829,8 @@ def test_load_texts(tmp_path):
     # with form feeds or other separators, are one line each (str.splitlines() split them)
     path.write_text('{"text": "line\u2028separator"}\r\nform\x0cfeed and \x1c group\n', encoding="utf-8")
     assert load_texts(path) == ["line\u2028separator", "form\x0cfeed and \x1c group"]
+    path.write_bytes(b"first\rsecond\r")  # a file with classic Mac line ends: two texts, not one
+    assert load_texts(path) == ["first", "second"]
 
 
 def test_header_cache_follows_the_hpack_dynamic_table():
