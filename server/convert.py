@@ -63,6 +63,7 @@ def resolution(entity: ResolvedEntity):
             msg.email = str(res.get("value", ""))
         elif kind == "phone":
             msg.phone_e164 = str(res.get("e164") or res.get("value", ""))
+            msg.phone_extension = str(res.get("extension") or "")
         elif kind == "ordinal":
             msg.ordinal.CopyFrom(pb2.NumberValue(value=str(res.get("value", ""))))
         elif kind == "percentage":

@@ -38,6 +38,7 @@ from .analysis import Escalation, RequestOptions, ResolvedEntity, Response
 from .resolve import Resolver
 from .resolve.dates import format_datetime
 from .resolve.money import format_money
+from .resolve.contact import canonical_phone
 from .resolve.text import clean_value
 
 HANDOFF_DEFAULT = "Let me connect you with someone who can help."
@@ -215,7 +216,7 @@ def canonical(resolution: dict) -> str:
     if kind == "catalog":
         return resolution["id"]
     if kind == "phone":
-        return resolution["e164"]
+        return canonical_phone(resolution)
     return str(resolution.get("value", ""))
 
 

@@ -17,6 +17,8 @@ CASES = [
     ({"kind": "duration", "value": "PT1H30M", "seconds": 5400}, "duration", lambda m: m.duration.seconds == 5400),
     ({"kind": "email", "value": "a@b.com"}, "email", lambda m: m.email == "a@b.com"),
     ({"kind": "phone", "e164": "+14155550134"}, "phone_e164", lambda m: m.phone_e164 == "+14155550134"),
+    ({"kind": "phone", "e164": "+14155550134", "extension": "23"}, "phone_e164",
+     lambda m: (m.phone_e164, m.phone_extension) == ("+14155550134", "23")),
     ({"kind": "pattern", "value": "12345678"}, "pattern", lambda m: m.pattern == "12345678"),
     ({"kind": "text", "value": "Boston"}, "text", lambda m: m.text == "Boston"),
 ]

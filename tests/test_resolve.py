@@ -422,6 +422,10 @@ def test_email_and_phone(resolver):
     assert resolver.resolve_value("phone", "(415) 555-0134", SUNDAY) == {"kind": "phone", "e164": "+14155550134"}
     assert resolver.resolve_value("phone", "+44 20 7946 0958", SUNDAY) == {"kind": "phone", "e164": "+442079460958"}
     assert resolver.resolve_value("phone", "555-0123", SUNDAY) is None  # no area code
+    # an extension is kept beside the E.164 number (it was dropped: the call reached the switchboard)
+    for said in ("(415) 555-0134 ext. 23", "415-555-0134 x23", "+1 415 555 0134 extension 23"):
+        assert resolver.resolve_value("phone", said, SUNDAY) == {"kind": "phone", "e164": "+14155550134",
+                                                                  "extension": "23"}, said
 
 
 def test_free_text_is_its_own_value(resolver):

@@ -244,7 +244,8 @@ def test_carried_values_read_back_what_slots_used_returned(responder):
     ref = resolver.reference_time(OPTS)
     for etype, surface in [("amount", "two hundred bucks"), ("amount", "€1.200,00"), ("amount", "50 cents"),
                            ("account", "savngs"), ("card", "mastercad"), ("date", "next friday"),
-                           ("date", "3pm tomorrow"), ("phone", "(415) 555-0134"), ("email", "TomH@Work.COM"),
+                           ("date", "3pm tomorrow"), ("phone", "(415) 555-0134"), ("phone", "(415) 555-0134 x23"),
+                           ("email", "TomH@Work.COM"),
                            ("merchant", "Acme Corp"), ("reference", "ref-00123456")]:
         if etype == "reference":
             (first,) = [e.resolution for e in resolver.resolve("case ref-00123456", [], OPTS)]
@@ -257,7 +258,9 @@ def test_carried_values_read_back_what_slots_used_returned(responder):
 def test_carried_builtins_and_patterns_are_validated(responder):
     read = responder.resolver.resolve_carried
     assert read("phone", "+14155550134", 3) == [{"kind": "phone", "e164": "+14155550134"}]
-    for bad in ("1-900-SCAM", "+1900", "+1 415 555 0134", "14155550134", "+99999999999"):
+    assert read("phone", "+14155550134;ext=23", 3) == [{"kind": "phone", "e164": "+14155550134", "extension": "23"}]
+    for bad in ("1-900-SCAM", "+1900", "+1 415 555 0134", "14155550134", "+99999999999", "+14155550134;ext=",
+                "+14155550134;ext=2a", "+14155550134 ext. 23", "+14155550134;ext=12345678"):
         assert read("phone", bad, 3) == [], bad
     assert read("email", "tom@work.com", 3) == [{"kind": "email", "value": "tom@work.com"}]
     for bad in ("<tom@work.com>", "tom@work.com <script>", "tom", "tom@@work.com", "a@b"):

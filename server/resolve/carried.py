@@ -34,6 +34,7 @@ MAX_FREE_DIGITS = 2  # "Forever 21", "7-Eleven"; never a phone, card or account 
 _MONEY = re.compile(r"(?P<amount>\d{1,13}(?:\.\d{1,2})?)(?: (?P<currency>[A-Z]{3}))?", re.ASCII)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)", re.ASCII)
 _E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
+_EXTENSION = re.compile(r"\d{1,7}", re.ASCII)
 _EMAIL_NOISE = re.compile(r"[\s<>()\[\],;:\"']")  # what resolve_email would strip or reject
 _NUMBER = re.compile(r"-?\d{1,15}(?:\.\d{1,6})?", re.ASCII)
 _ORDINAL = re.compile(r"\d{1,6}", re.ASCII)
@@ -77,9 +78,12 @@ def _one(kind: str, spec: dict, raw: str, catalog: Catalog | None, pattern: Patt
         return _money(raw, spec.get("default_currency"))
     if builtin == "datetime":
         return _datetime(raw)
-    if builtin == "phone":
-        found = contact.resolve_phone(raw, None) if _E164.fullmatch(raw) else None
-        return found if found is not None and found["e164"] == raw else None
+    if builtin == "phone":  # E.164, or RFC 3966's "+14155550100;ext=23" for a number with an extension
+        number, _, extension = raw.partition(";ext=")
+        if not _E164.fullmatch(number) or (extension and not _EXTENSION.fullmatch(extension)):
+            return None
+        found = contact.resolve_phone(f"{number} ext. {extension}" if extension else number, None)
+        return found if found is not None and contact.canonical_phone(found) == raw else None
     if builtin == "email":
         return None if _EMAIL_NOISE.search(raw) else contact.resolve_email(raw)
     if builtin in ("number", "percentage"):

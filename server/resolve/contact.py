@@ -37,7 +37,10 @@ def resolve_phone(text: str, region: str | None) -> dict | None:
         return None
     if not phonenumbers.is_valid_number(number):  # "555-0123" has no area code: unresolved
         return None
-    return {"kind": "phone", "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}
+    found = {"kind": "phone", "e164": phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}
+    if number.extension:  # "ext. 23": E.164 has no room for it, and a call without it reaches the switchboard
+        found["extension"] = number.extension
+    return found
 
 
 def warm_up(region: str | None) -> None:
@@ -50,4 +53,11 @@ def warm_up(region: str | None) -> None:
 
 def format_phone(resolution: dict) -> str:
     number = phonenumbers.parse(resolution["e164"], None)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return f"{shown} ext. {resolution['extension']}" if resolution.get("extension") else shown
+
+
+def canonical_phone(resolution: dict) -> str:
+    """E.164, with RFC 3966's ";ext=" when the number has an extension (as carried back in a slot)."""
+    extension = resolution.get("extension")
+    return f"{resolution['e164']};ext={extension}" if extension else resolution["e164"]
