@@ -72,6 +72,10 @@ class Settings:
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     max_streams: int = _opt(256, "most AnalyzeStream calls open at once (each holds ~30 KB while idle); one "
                                  "more is refused RESOURCE_EXHAUSTED", "N")
+    max_connections: int = _opt(256, "most client connections open at once on the data listener (per worker); "
+                                     "one more is refused at once", "N")
+    max_calls_per_connection: int = _opt(100, "most calls open at once on one connection (HTTP/2 "
+                                              "MAX_CONCURRENT_STREAMS; a client queues the rest)", "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
                                    "this many answered partials (docs/voice.md)", "N")
     stream_stable_confidence: float = _opt(0.8, "AnalyzeStream: ... and each of them had a top-intent confidence "
@@ -133,7 +137,7 @@ class Settings:
             if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"--listen {self.listen!r}: expected HOST:PORT (e.g. {DEFAULT_LISTEN})")
         for name in ("max_batch_size", "max_batch_tokens", "max_queue", "max_text_chars",
-                     "max_stream_messages", "max_streams", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
+                     "max_stream_messages", "max_streams", "max_connections", "max_calls_per_connection", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
         for name in ("intra_op_threads", "row_threads", "cache_size"):
