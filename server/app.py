@@ -16,6 +16,7 @@ import grp
 import logging
 import os
 import signal
+import socket
 import stat
 from pathlib import Path
 from typing import Callable
@@ -282,7 +283,12 @@ class App:
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):
                 raise ConfigError(f"{flag} {path}: exists and is not a socket (refusing to replace it)")
-            path.unlink()  # a stale socket from a crashed run
+            if _answers(path):  # another server's live socket: replacing it took its callers
+                raise ConfigError(f"{flag} {path}: another process is listening on it (refusing to replace it)")
+            try:
+                path.unlink()  # a stale socket from a crashed run
+            except OSError as exc:
+                raise ConfigError(f"{flag} {path}: a stale socket that cannot be removed ({exc.strerror})") from None
         gid = _group_id(group, flag) if group is not None else -1
         old_umask = os.umask(0o177)
         try:
@@ -298,6 +304,17 @@ class App:
             os.chmod(path, mode)
         except OSError as exc:
             raise ConfigError(f"{flag} {path}: cannot set its owner or mode ({exc.strerror})") from None
+
+
+def _answers(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket at `path` (a stale one refuses)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
 
 
 def _group_id(group: str, flag: str) -> int:

@@ -188,11 +188,16 @@ class ReviewCapture:
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise UnsafePath(errno.EINVAL, "it is not a regular file", str(path))
+        if st.st_uid != os.geteuid():  # planted by another user (a shared /tmp): they would read every record
+            os.close(fd)
+            raise UnsafePath(errno.EPERM, "it belongs to another user", str(path))
         if st.st_mode & 0o077:  # made by an older version, or by hand: customers' words are private
             try:
                 os.fchmod(fd, FILE_MODE)
-            except OSError:
-                pass  # not ours to change; still written, as before
+            except OSError as exc:  # our file, and still not ours to make private: not written
+                os.close(fd)
+                raise UnsafePath(errno.EPERM, f"its mode {stat.S_IMODE(st.st_mode):o} cannot be made 600 "
+                                              f"({exc.strerror})", str(path)) from None
         return fd
 
     def _rotate(self) -> None:

@@ -190,8 +190,9 @@ def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict
     servicer.metrics.rpc_latency.labels(rpc).observe(elapsed)
     servicer.metrics.rpc_total.labels(rpc, code.name).inc()
     if servicer.settings.access_log:
-        access_log.info(json.dumps({"rpc": rpc, "code": code.name, "ms": round(elapsed * 1e3, 3), **trace},
-                                   ensure_ascii=False))
+        # ASCII: a caller's session id holding U+2028, U+0085 or a bidi override forged a line
+        # in viewers that break lines there; escaped, each record stays one line whatever it holds
+        access_log.info(json.dumps({"rpc": rpc, "code": code.name, "ms": round(elapsed * 1e3, 3), **trace}))
 
 
 def unary(rpc: str):

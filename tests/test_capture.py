@@ -146,6 +146,24 @@ def test_a_symlink_at_the_path_is_refused_not_followed(tmp_path: Path, caplog):
     assert not [r for r in caplog.records if r.exc_info]  # no traceback
 
 
+def test_a_file_planted_by_another_user_is_never_written(tmp_path: Path, caplog):
+    """In a shared directory another user made review.jsonl 0666 before the server started: it
+    was written, customers' words and all, for that user to read."""
+    path = tmp_path / "review.jsonl"
+    path.touch(mode=0o666)
+    try:
+        os.chown(path, 65534, 65534)  # nobody
+    except PermissionError:
+        pytest.skip("making a file another user's needs root")
+    os.chmod(path, 0o666)
+    cap, _ = counted(path)
+    with caplog.at_level(logging.WARNING, logger="intentd.server.capture"):
+        assert cap.offer("my account 12345678, jane@example.com", escalated())
+        cap.close()
+    assert path.read_bytes() == b"" and cap.written == 0 and cap.dropped_by_reason["unsafe_path"] == 1
+    assert any("belongs to another user" in r.getMessage() for r in caplog.records)
+
+
 def test_a_symlink_at_a_rotated_name_is_replaced_not_followed(tmp_path: Path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")

@@ -150,8 +150,12 @@ def test_session_id_is_in_the_access_log(banking_artifact, caplog):
     caplog.set_level("INFO", logger="intentd.access")
     with ThreadServer(model=banking_artifact, access_log=True) as srv:
         Conversation(srv.stub, session="call-9").say("and to savings")
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
-    assert [line["session_id"] for line in lines if line["rpc"] == "Analyze"] == ["call-9"]
+        forged = "x\u2028INFO intentd.server.app: FORGED LINE\u0085\u202e"
+        Conversation(srv.stub, session=forged).say("and to savings")
+    records = [r.getMessage() for r in caplog.records if r.name == "intentd.access"]
+    lines = [json.loads(record) for record in records]
+    assert [line["session_id"] for line in lines if line["rpc"] == "Analyze"] == ["call-9", forged]
+    assert all(record.isascii() and record.isprintable() for record in records)  # one line, whatever it holds
 
 
 # -- "the other" when the catalog has two values: an artifact whose card catalog has two --------

@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
 
-from servers import code_of
+from servers import ThreadServer, code_of
 
 pb2, pb2_grpc = import_stubs()
 WAIT_S = 90
@@ -229,6 +229,25 @@ def test_port_in_use_is_one_line_not_a_shared_port(banking_artifact, tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         f"intentd: error: --listen 127.0.0.1:{port}: cannot bind (Address already in use)"]
+
+
+def test_a_live_unix_socket_is_never_taken_over(banking_artifact, tmp_path):
+    """A second server on the same --uds deleted the first one's live socket and took its
+    callers (and the first, stopping, then deleted the second's); a stale one is still replaced."""
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as holder:
+        holder.bind(str(path))
+        holder.listen()
+        out = subprocess.run([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact),
+                              "--listen", "", "--uds", str(path), "--no-warm-up"],
+                             capture_output=True, text=True, timeout=WAIT_S)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.strip().splitlines()[-1] == (
+            f"intentd: error: --uds {path}: another process is listening on it (refusing to replace it)")
+    assert path.exists()  # the holder closed without removing it: a stale socket now
+    with ThreadServer(model=banking_artifact, uds=path, listen=""):
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.connect(str(path))  # replaced, and served
 
 
 def test_failed_start_says_only_why(tmp_path):
