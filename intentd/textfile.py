@@ -26,11 +26,10 @@ def read_utf8(path: str | Path) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines split on "\\n" only (a trailing "\\r" dropped), or on "\\r" in a file that has no
-    "\\n" (classic Mac line ends): str.splitlines() also splits on U+2028, U+0085, form feeds and
-    other separators, which JSON strings and user texts may hold."""
-    lines = text.split("\n" if "\n" in text or "\r" not in text else "\r")
+def split_lines(text: str, sep: str = "\n") -> list[str]:
+    """Lines split on `sep` only (a trailing "\\r" dropped): str.splitlines() also splits on
+    U+2028, U+0085, form feeds and other separators, which JSON strings and user texts may hold."""
+    lines = text.split(sep)
     if lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]

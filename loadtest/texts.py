@@ -69,7 +69,8 @@ def _lines(path: Path):
             yield from _lines(split)
         return
     try:
-        lines = split_lines(read_utf8(path))
+        text = read_utf8(path)
+        lines = split_lines(text, "\n" if "\n" in text or "\r" not in text else "\r")  # CR only: classic Mac
     except OSError as exc:
         raise TextsError(f"cannot read --texts {path}: {exc.strerror or exc}") from exc
     except NotUtf8 as exc:

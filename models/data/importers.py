@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from intentd.textfile import NotUtf8, read_utf8
+from intentd.textfile import NotUtf8, read_utf8, split_lines
 
 from .checks import Finding, check_domain, check_examples, check_lengths, fail_on, format_findings
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
@@ -418,11 +418,7 @@ def bio_to_spans(tokens: list[str], tags: list[str], *, strict: bool = True) -> 
 def _lines(path: Path) -> list[str]:
     """Lines split on "\\n" only: str.splitlines() would also split on U+2028, U+0085 and
     friends inside a token and silently break the alignment of the three files."""
-    text = _read_text(path)
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return split_lines(_read_text(path))
 
 
 def _import_bio(
