@@ -21,6 +21,7 @@ or device in place of a file cannot block the loader).
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -92,7 +93,7 @@ class Artifact:
     def tokenizer_path(self) -> Path:
         return self.root / self.manifest["tokenizer"]
 
-    @property
+    @functools.cached_property  # read on every request (cache key, answer, metrics)
     def version(self) -> str:
         """The manifest's version, plus `+<file>` when the graph served is not the manifest's own
         model: the other graph answers differently (and the calibration was fitted on the default

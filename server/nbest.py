@@ -104,12 +104,13 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
         analysis.used_alternative = transcripts[i].index
         return analysis
 
-    best: Analysis | None = None
+    best, best_shortfall = None, None
     for i in sorted(range(len(transcripts)), key=lambda i: (-transcripts[i].weight, i)):
         candidate = answer(i)
-        if best is None or _shortfall(candidate) < _shortfall(best):
-            best = candidate
-        if _shortfall(best) == (False, 0):  # the highest-weighted answer that fills every required slot
+        shortfall = _shortfall(candidate)
+        if best_shortfall is None or shortfall < best_shortfall:
+            best, best_shortfall = candidate, shortfall
+        if best_shortfall == (False, 0):  # the highest-weighted answer that fills every required slot
             break
     assert best is not None
     return best
