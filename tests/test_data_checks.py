@@ -132,25 +132,19 @@ def test_blank_or_missing_jsonl_intent_is_an_error(tmp_path, capsys):
     assert code == 2 and f"{path}:2: " in err
 
 
-def test_ood_label_used_as_an_intent_and_spaced_intents_are_warned(tmp_path, capsys):
-    rows = clean_rows() + [{"text": "whatever this is", "intent": "oos"}, {"text": "hi you", "intent": "greeting "}]
-    src = source(tmp_path, rows)
+@pytest.mark.parametrize("extra, warnings", [
+    ([{"text": "whatever this is", "intent": "oos"}, {"text": "hi you", "intent": "greeting "}],
+     [":31: intent 'oos' is the out-of-scope label", ":32: intent 'greeting ' has leading or trailing whitespace"]),
+    ([{"text": "whatever this is", "intent": "OOS"},  # the label in another case, a spaced entity type
+      {"text": "hi from Rome", "intent": "greeting", "entities": [{"start": 8, "end": 12, "type": " city"}]}],
+     [":31: intent 'OOS' is the out-of-scope label", ":32: entity type ' city' has leading or trailing whitespace"]),
+])
+def test_ood_label_used_as_an_intent_and_spaced_labels_are_warned(tmp_path, capsys, extra, warnings):
+    src = source(tmp_path, clean_rows() + extra)
     code, out, _ = import_(capsys, src, tmp_path / "out")
     assert code == 0
-    path = src / "train.jsonl"
-    assert f"warning: {path}:31: intent 'oos' is the out-of-scope label" in out
-    assert f"warning: {path}:32: intent 'greeting ' has leading or trailing whitespace" in out
-
-
-def test_the_ood_label_in_another_case_and_spaced_entity_types_are_warned(tmp_path, capsys):
-    rows = clean_rows() + [{"text": "whatever this is", "intent": "OOS"},
-                           {"text": "hi from Rome", "intent": "greeting", "entities": [{"start": 8, "end": 12, "type": " city"}]}]
-    src = source(tmp_path, rows)
-    code, out, _ = import_(capsys, src, tmp_path / "out")
-    assert code == 0
-    path = src / "train.jsonl"
-    assert f"warning: {path}:31: intent 'OOS' is the out-of-scope label" in out
-    assert f"warning: {path}:32: entity type ' city' has leading or trailing whitespace" in out
+    for warning in warnings:
+        assert f"warning: {src / 'train.jsonl'}{warning}" in out
 
 
 def test_a_text_with_two_labels_is_carved_as_one_and_its_conflict_named(tmp_path, capsys):

@@ -342,28 +342,22 @@ def test_a_time_alone_on_a_day_the_clocks_change_keeps_the_zones_offset(engine):
     assert dict(turn.response.slots_used)["date"] == "2030-03-10T15:00:00-04:00"
 
 
-def test_a_negated_value_is_taken_away_not_added(engine):
-    """"not checking, savings" after a transfer from checking set the accounts to checking and savings."""
-    carried = [("amount", "100 USD"), ("account", "checking")]
-    turn = _turn(engine, "not checking, savings", "transfer_money", "deny", 0.93, None,
-                 [("account", "checking"), ("account", "savings")], carried)
+@pytest.mark.parametrize("accounts, text, replacement, expected", [
+    # "not checking, savings" after a transfer from checking set the accounts to checking and savings
+    ("checking", "not checking, savings", "savings", "savings"),
+    # after a transfer from checking to savings, "not checking, my joint account" dropped savings
+    # too (the transfer became "joint account" alone): the replacement takes checking's place
+    ("checking,savings", "not checking, my joint account", "joint account", "joint,savings"),
+])
+def test_a_negated_value_is_taken_away_and_replaced_in_its_place(engine, accounts, text, replacement, expected):
+    carried = [("amount", "100 USD"), ("account", accounts)]
+    turn = _turn(engine, text, "transfer_money", "deny", 0.93, None,
+                 [("account", "checking"), ("account", replacement)], carried)
     assert turn.follow_up.kind == "update"
-    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "savings"}
-    turn = _turn(engine, "not checking", "transfer_money", "deny", 0.99, None, [("account", "checking")], carried)
-    assert turn.response.template_id == "transfer_money.prompt.account"  # which one, then?
-    assert dict(turn.response.slots_used) == {"amount": "100 USD"}
-
-
-def test_a_negated_value_of_several_is_replaced_in_its_place(engine):
-    """After a transfer from checking to savings, "not checking, my joint account" dropped savings
-    too (the transfer became "joint account" alone); the replacement takes checking's place."""
-    carried = [("amount", "50 USD"), ("account", "checking,savings")]
-    turn = _turn(engine, "not checking, my joint account", "transfer_money", "deny", 0.9, None,
-                 [("account", "checking"), ("account", "joint account")], carried)
-    assert turn.follow_up.kind == "update"
-    assert dict(turn.response.slots_used) == {"amount": "50 USD", "account": "joint,savings"}
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": expected}
     turn = _turn(engine, "not checking", "transfer_money", "deny", 0.99, None, [("account", "checking")], carried)
     assert turn.response.template_id == "transfer_money.prompt.account"  # no replacement: which one, then?
+    assert dict(turn.response.slots_used) == {"amount": "100 USD"}
 
 
 def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine):
