@@ -88,8 +88,10 @@ class AnalysisCache:
         """Whether this request's answer is to be offered to the review capture now: once per
         stored answer, and every time for an answer that is not stored."""
         key = self.key(text, options, engine)
-        if key not in self._entries or key in self._offered:
-            return key not in self._entries
+        if key not in self._entries:
+            return True
+        if key in self._offered:
+            return False
         self._offered.add(key)
         return True
 

@@ -181,10 +181,8 @@ class _Outcome:
 
 
 def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict, context) -> None:
-    code = outcome.code
-    if code is None:  # the call ended with its handler still suspended: the caller left
-        code = _gone(context)
-    elif code is grpc.StatusCode.OK and context.cancelled():
+    code = outcome.code  # None: the call ended with its handler still suspended, the caller gone
+    if code is None or (code is grpc.StatusCode.OK and context.cancelled()):
         code = _gone(context)
     elapsed = outcome.elapsed if outcome.elapsed is not None else time.perf_counter() - outcome.start
     servicer.metrics.rpc_latency.labels(rpc).observe(elapsed)
