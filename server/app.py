@@ -36,7 +36,7 @@ from .engine import Engine
 from .errors import ReloadBusy
 from .metrics import Metrics
 from .reload import Reloader
-from .service import IntentServicer, lenient_handler
+from .service import IntentServicer, lenient_handler, open_access_log
 from .signals import handle_signals
 from .tls import CertificateFiles
 from .workers import free_port
@@ -346,6 +346,8 @@ def serve_one(settings: Settings, metrics: Metrics | None = None,
               on_ready: Callable[[], None] | None = None) -> int:
     import uvloop
 
+    if settings.access_log:
+        open_access_log()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(App(settings, metrics, on_ready).run())
 

@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,6 +46,18 @@ from .transit import DeadlineClock, TransitClock, on_unix_socket
 pb2, pb2_grpc = import_stubs()
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("intentd.access")
+
+
+def open_access_log() -> None:
+    """Request records are data for a log shipper, not diagnostics: bare JSON lines on stderr
+    whatever --log-level is (at `warning` every record was dropped) and without the diagnostic
+    lines' `LEVEL name:` prefix, which no JSON-lines reader parses. Each record names its process,
+    as --workers N share one stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.handlers[:] = [handler]
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
 SERVICE = pb2.DESCRIPTOR.services_by_name["IntentService"]
 ANALYZE_REQUEST = pb2.AnalyzeRequest
 REQUEST_ID_KEY = "x-request-id"
@@ -190,7 +203,8 @@ def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict
     if servicer.settings.access_log:
         # ASCII: a caller's session id holding U+2028, U+0085 or a bidi override forged a line
         # in viewers that break lines there; escaped, each record stays one line whatever it holds
-        access_log.info(json.dumps({"rpc": rpc, "code": code.name, "ms": round(elapsed * 1e3, 3), **trace}))
+        access_log.info(json.dumps({"rpc": rpc, "code": code.name, "ms": round(elapsed * 1e3, 3), **trace,
+                                    "pid": os.getpid()}))
 
 
 def unary(rpc: str):
@@ -386,7 +400,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
     @unary("ReloadModel")
     async def ReloadModel(self, request, context, trace):
         if not (self.admin or self._allowed_admin_peer(context)):
-            raise ReloadRefused("ReloadModel is not served on this listener")
+            raise ReloadRefused("ReloadModel is not served on this listener (only on the server's --admin-uds socket, "
+                                 "or to mTLS clients named by --admin-client-cn)")
         request = parsed(request)
         if not request.artifact_path.strip():
             raise InvalidRequest("artifact_path: required (an artifact directory under the server's model root)")

@@ -105,6 +105,17 @@ def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
     assert not (tmp_path / "s.sock").exists()
 
 
+def test_the_access_log_is_bare_json_whatever_the_log_level(banking_artifact, tmp_path):
+    """`--log-level warning` dropped every access record, and each kept one began `INFO
+    intentd.access:`, which no JSON-lines shipper reads."""
+    with serving(banking_artifact, tmp_path / "s.sock", "--access-log", "--log-level", "warning") as (proc, channel):
+        pb2_grpc.IntentServiceStub(channel).Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=WAIT_S)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT_S) == 0
+    records = [json.loads(line) for line in proc.stdout.read().splitlines() if line.startswith("{")]
+    assert [(r["rpc"], r["code"], r["pid"]) for r in records] == [("Analyze", "OK", proc.pid)]
+
+
 def test_the_served_timings_are_finer_than_the_event_loops_millisecond(banking_artifact, tmp_path):
     """The served process runs on uvloop, whose loop.time() counts whole milliseconds, read once
     a pass of the loop: queue waits timed with it came out 0, 999 or 1000 us, and a request's
