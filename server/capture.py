@@ -83,7 +83,12 @@ class ReviewCapture:
         return sum(self.dropped_by_reason.values())
 
     def wants(self, analysis: Analysis) -> bool:
-        return analysis.escalation.escalate or analysis.prediction.confidence < self.settings.low_confidence
+        """Escalated, or a guess the model was unsure of. A follow-up ("make it 75") is answered by
+        the follow-up rule, not the model's guess, whose low confidence on a fragment says nothing:
+        it is captured only when escalated, with what it followed (its text alone is no example)."""
+        if analysis.escalation.escalate:
+            return True
+        return analysis.follow_up is None and analysis.prediction.confidence < self.settings.low_confidence
 
     def offer(self, text: str, analysis: Analysis, session_id: str | None = None) -> bool:
         """Queue one record if the analysis is worth a person's look; True when queued (it is
@@ -153,6 +158,8 @@ class ReviewCapture:
             "top_intents": [[n, round(c, 4)] for n, c in p.intents[:3]],
             "redacted": redacting,
         }
+        if analysis.follow_up is not None:
+            record["meta"]["follow_up"] = {"kind": analysis.follow_up.kind, "intent": analysis.follow_up.intent}
         if session_id:  # a caller may use a phone number or an address as its session id
             record["meta"]["session_id"] = redact(session_id, [])[0] if redacting else session_id
         return record

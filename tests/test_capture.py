@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from intentd.models.data.schema import read_jsonl
-from intentd.server.analysis import Analysis, Escalation, ResolvedEntity
+from intentd.server.analysis import Analysis, Escalation, RequestOptions, ResolvedEntity
 from intentd.server.capture import CaptureSettings, ReviewCapture
 from intentd.server.decode import Prediction
 from intentd.server.metrics import Metrics
@@ -45,6 +45,21 @@ def test_captures_escalated_not_confident_in_scope(pipeline: Engine, tmp_path: P
     rows = read_jsonl(tmp_path / "review.jsonl")
     assert len(rows) == sum(queued) >= 3
     assert all(r.meta and r.meta["model_version"] == pipeline.version for r in rows)
+
+
+def test_a_follow_up_is_captured_only_when_escalated_and_says_what_it_followed(pipeline: Engine, tmp_path: Path):
+    """"make it 75" after a transfer was captured as a low-confidence out-of-scope query with no
+    trace of the turn before: a reviewer accepting the pre-fill would train it as out of scope."""
+    cap = ReviewCapture(CaptureSettings(tmp_path / "review.jsonl", low_confidence=0.99))
+    update, confirm = (pipeline.analyze([text], RequestOptions(previous_intent=previous, filled_slots=slots))[0]
+                       for text, previous, slots in [("make it 75", "transfer_money", (("amount", "50 USD"),)),
+                                                     ("yes", "report_fraud", ())])
+    assert update.follow_up and update.prediction.confidence < 0.99 and not update.escalation.escalate
+    assert confirm.follow_up and confirm.escalation.reason == "policy"  # the fraud team takes it from here
+    assert [cap.offer("make it 75", update), cap.offer("yes", confirm)] == [False, True]
+    cap.close()
+    [row] = read_jsonl(tmp_path / "review.jsonl")
+    assert row.meta["follow_up"] == {"kind": "confirm", "intent": "report_fraud"}
 
 
 def test_rotation_bounds_disk_use(pipeline: Engine, tmp_path: Path):
