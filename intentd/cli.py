@@ -355,8 +355,27 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+class _DefaultsShown(argparse.HelpFormatter):
+    """Every option's default in --help, unless its help already says it in words ("default:
+    from the data's size") or it has none worth saying (unset, off)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Its sub-command parsers are of its class, so every --help shows the defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="intentd", description="intentd: real-time intent and entity service "
+    parser = _Parser(prog="intentd", description="intentd: real-time intent and entity service "
                                      "(train, evaluate, serve, load-test)")
     parser.add_argument("--version", action="version", version=f"intentd {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -403,8 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fit the whole build (training, export, calibration, evaluation) into this time")
     tr.add_argument("--batch-size", type=int, default=TrainConfig.batch_size,
                     help="examples a step (default: 16 when the data has entity spans, else 32)")
-    tr.add_argument("--lr", type=finite_float, default=TrainConfig.lr)
-    tr.add_argument("--max-length", type=int, default=TrainConfig.max_length)
+    tr.add_argument("--lr", type=finite_float, default=TrainConfig.lr,
+                    help=f"the encoder's learning rate (the heads': {TrainConfig.head_lr:g})")
+    tr.add_argument("--max-length", type=int, default=TrainConfig.max_length,
+                    help="word pieces a training text is cut to")
     tr.add_argument("--train-embeddings", action=argparse.BooleanOptionalAction, default=None,
                     help="also fine-tune the word embeddings (default: when the data has entity spans)")
     tr.add_argument("--tag-context", action=argparse.BooleanOptionalAction, default=None,
@@ -464,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="layer-wise learning-rate decay: each encoder layer below the top learns F times "
                          "slower than the one above it (1: one rate)")
     tr.add_argument("--lora", action="store_true", help="LoRA adapters instead of full fine-tuning (bigger bases)")
-    tr.add_argument("--seed", type=int, default=13)
+    tr.add_argument("--seed", type=int, default=13, help="seed of the initialisation, shuffling and dropout")
     tr.add_argument("--limit", type=int, help="train on N examples spread across the intents only (smoke tests)")
     tr.add_argument("--target-fer", type=finite_float,
                     help="target false escalation rate on in-scope validation queries "
@@ -488,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="artifact folder")
     ev.add_argument("--data", required=True, help="canonical JSONL file")
     ev.add_argument("--onnx-file", help="evaluate another ONNX file of the artifact (e.g. model.fp32.onnx)")
-    ev.add_argument("--batch-size", type=int, default=64)
+    ev.add_argument("--batch-size", type=int, default=64,
+                    help="queries a forward pass (the answers do not depend on it)")
     ev.add_argument("--plot", help="write a confusion + reliability PNG here")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_eval)

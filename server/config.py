@@ -8,6 +8,7 @@ in ``__post_init__``, and a bad one raises :class:`ConfigError` (the CLI prints 
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import math
 import os
@@ -361,7 +362,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     for key, raw in data.items():
         name = str(key).replace("-", "_")
         if name not in known:
-            raise ConfigError(f"--config {path}: unknown setting {key!r}")
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            raise ConfigError(f"--config {path}: unknown setting {key!r}"
+                              + (f" (did you mean {close[0]!r}?)" if close else ""))
         if raw is None:  # `key:` with no value: not set (never the text "None")
             continue
         out[name] = _convert(name, raw, f"--config {path}: {key}")

@@ -196,7 +196,10 @@ def test_settings_yaml_and_errors(tmp_path):
     s = Settings.from_sources(env={}, config_file=yml)
     assert s.listen == "" and str(s.uds) == "/tmp/x.sock"
     yml.write_text("model: /a\nbogus: 1\n")
-    with pytest.raises(ConfigError, match="unknown setting 'bogus'"):
+    with pytest.raises(ConfigError, match="unknown setting 'bogus'$"):
+        Settings.from_sources(env={}, config_file=yml)
+    yml.write_text("model: /a\nmax_queu: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown setting 'max_queu' \(did you mean 'max_queue'\?\)$"):
         Settings.from_sources(env={}, config_file=yml)
     yml.write_text("model: /a\nlisten: [1, 2\n")
     with pytest.raises(ConfigError, match=r"serve.yaml: not valid YAML at line 3 \(expected ',' or '\]', but got "

@@ -131,7 +131,7 @@ class Example:
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
         unknown = set(obj) - {"text", "intent", "entities", "ood", "meta"}
         if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)}")
+            raise ValueError(f"unknown key(s) {sorted(unknown)} (a line has text, intent, entities, ood and meta)")
         if "text" not in obj:
             raise ValueError('missing key "text"')
         ood = obj.get("ood", False)
