@@ -76,7 +76,9 @@ class Settings:
     max_connections: int = _opt(256, "most client connections open at once on the data listener (per worker); "
                                      "one more is refused at once", "N")
     max_calls_per_connection: int = _opt(100, "most calls open at once on one connection (HTTP/2 "
-                                              "MAX_CONCURRENT_STREAMS; a client queues the rest)", "N")
+                                              "MAX_CONCURRENT_STREAMS): past it a burst on one connection sees some "
+                                              "calls fail UNAVAILABLE (REFUSED_STREAM: never read, safe to retry)",
+                                              "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
                                    "this many answered partials (docs/voice.md)", "N")
     stream_stable_confidence: float = _opt(0.8, "AnalyzeStream: ... and each of them had a top-intent confidence "

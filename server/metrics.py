@@ -40,8 +40,10 @@ class RollingRate:
 class Metrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry()
-        self.rpc_latency = Histogram("intentd_rpc_latency_seconds", "Server time per RPC", ["rpc"],
-                                     buckets=LATENCY_BUCKETS, registry=r)
+        # by status too: under overload the refusals (sub-millisecond) pulled any quantile of the
+        # answered calls' time down; {code="OK"} is the time of answers alone
+        self.rpc_latency = Histogram("intentd_rpc_latency_seconds", "Server time per RPC, by final status code",
+                                     ["rpc", "code"], buckets=LATENCY_BUCKETS, registry=r)
         self.rpc_total = Counter("intentd_rpc", "RPCs by final status code", ["rpc", "code"], registry=r)
         self.queue_wait = Histogram("intentd_queue_wait_seconds", "Admission to batch start",
                                     buckets=LATENCY_BUCKETS, registry=r)
@@ -127,14 +129,23 @@ class Metrics:
             self.slo_attainment.set(self._within_slo.add(seconds <= slo_s))
 
     def set_model(self, name: str, version: str, provider: str) -> None:
-        """One series at 1, the model now served. A reloaded-away model's series is removed, or
-        set to 0 in the workers' multiprocess mode, where prometheus-client cannot remove one."""
+        """One series at 1, the model now served. A reloaded-away model's series goes, and so do
+        its drift rates (an alert on them fired until a restart): removed, or set to 0 (the info)
+        and NaN (the rates) in the workers' multiprocess mode, where prometheus-client cannot
+        remove one."""
         previous, self._model = self._model, (name, version, provider)
         if previous is not None and previous != self._model:
-            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+            if multiprocess:
                 self.model_info.labels(*previous).set(0)
             else:
                 self.model_info.remove(*previous)
+            if previous[1] != version and self._rolling.pop(previous[1], None) is not None:
+                for rate in (self.ood_rate, self.escalation_rate):
+                    if multiprocess:
+                        rate.labels(previous[1]).set(math.nan)
+                    else:
+                        rate.remove(previous[1])
         self.model_info.labels(*self._model).set(1)
 
     def capture_dropped(self, reason: str) -> None:
@@ -146,12 +157,14 @@ class Metrics:
         if analysis.escalation.escalate:
             self.escalations.labels(analysis.escalation.reason or "unknown").inc()
         version = analysis.model_version
+        self.confidence.labels(version).observe(analysis.prediction.confidence)
+        if self._model is not None and version != self._model[1]:
+            return  # computed by a reloaded-away model just before its swap: its rates are gone
         rolling = self._rolling.get(version)
         if rolling is None:
             rolling = self._rolling[version] = (RollingRate(), RollingRate())
         self.ood_rate.labels(version).set(rolling[0].add(analysis.prediction.is_ood))
         self.escalation_rate.labels(version).set(rolling[1].add(analysis.escalation.escalate))
-        self.confidence.labels(version).observe(analysis.prediction.confidence)
 
     def value(self, name: str, labels: dict | None = None) -> float:
         """A sample's current value (0 when absent): for tests and the benchmark report."""

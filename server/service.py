@@ -198,7 +198,7 @@ def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict
     if code is None or (code is grpc.StatusCode.OK and context.cancelled()):
         code = _gone(context)
     elapsed = outcome.elapsed if outcome.elapsed is not None else time.perf_counter() - outcome.start
-    servicer.metrics.rpc_latency.labels(rpc).observe(elapsed)
+    servicer.metrics.rpc_latency.labels(rpc, code.name).observe(elapsed)
     servicer.metrics.rpc_total.labels(rpc, code.name).inc()
     if servicer.settings.access_log:
         # ASCII: a caller's session id holding U+2028, U+0085 or a bidi override forged a line

@@ -130,11 +130,16 @@ def test_health_and_reflection(server):
      "context.filled_slots"),
 ])
 def test_bad_input_is_invalid_argument(server, request_, field):
+    def timed(code: str) -> float:  # refusals apart from answers: they would pull its quantiles down
+        return server.metric("intentd_rpc_latency_seconds_count", {"rpc": "Analyze", "code": code})
+
+    before = timed("INVALID_ARGUMENT"), timed("OK")
     with pytest.raises(grpc.RpcError) as err:
         server.stub.Analyze(request_, timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith(field)
     assert server.stub.Analyze(pb2.AnalyzeRequest(text="still serving?"), timeout=10).intents
+    wait_for(lambda: (timed("INVALID_ARGUMENT"), timed("OK")) == (before[0] + 1, before[1] + 1), "both timed apart")
 
 
 def test_reload_is_refused_on_the_data_listener(server, banking_artifact):
@@ -181,6 +186,9 @@ def test_hot_reload_under_load(admin_server, banking_artifact, tmp_path_factory)
     after = server.stub.Analyze(probe, timeout=10)
     assert after.model_version == reply.version
     assert after.intents[0].confidence != before.intents[0].confidence  # answered by the other model
+    drift = [server.app.metrics.registry.get_sample_value(name, {"version": v}) for v in (before.model_version,
+             reply.version) for name in ("intentd_ood_rate", "intentd_escalation_rate")]
+    assert drift[:2] == [None, None] and None not in drift[2:]  # the old model's rates left with it
     # back to the original, so test order does not matter
     assert server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=60).ok
 
@@ -414,7 +422,8 @@ def test_cancelled_streams_are_each_counted_as_cancelled(small_server):
                 if (n := small_server.metric("intentd_rpc_total", {"rpc": "AnalyzeStream", "code": code.name}))}
 
     def timed() -> float:
-        return small_server.metric("intentd_rpc_latency_seconds_count", {"rpc": "AnalyzeStream"})
+        return sum(small_server.metric("intentd_rpc_latency_seconds_count", {"rpc": "AnalyzeStream", "code": c.name})
+                   for c in grpc.StatusCode)
 
     def requests():
         yield pb2.AnalyzeRequest(text="what is my balance")
