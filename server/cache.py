@@ -5,8 +5,9 @@ stream's partial counts only for a model trained on partials) + model version. N
 safe: two spellings the model reads alike ("TXN 123456", "txn 123456") can still resolve apart,
 since the resolvers, the follow-up rules and the entity offsets read the raw text.
 - Dates resolve against the reference time. With an explicit reference_time it is part of the
-  key; without one ("now") an answer holding a datetime resolution is not stored at all, since
-  it would go stale - everything else does not depend on the clock.
+  key; without one ("now") an answer holding a date, resolved or not, is not stored at all, since
+  it would go stale ("this morning" said at 13:00 is unresolved, the next morning it is 9:00) -
+  everything else does not depend on the clock.
 - Bounded in bytes as well as entries: a request whose text and carried slots run over
   `MAX_KEY_CHARS` is not stored (it is no repeated utterance, and 4,096 keys of 2,000-character
   texts with 64 long slots each held over 1 GB).
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 MAX_KEY_CHARS = 512  # text + carried slot names and values, in code points
 
 
-def _clock_dependent(analysis: Analysis) -> bool:
+def _clock_dependent(analysis: Analysis, engine: "Engine") -> bool:
+    """Whether the answer holds a span of a date type, resolved or not: either may read otherwise later."""
+    specs = engine.resolver.specs
     return any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
-               for e in analysis.entities)
+               or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
 
 
 def _key_chars(text: str, options: RequestOptions) -> int:
@@ -74,7 +77,7 @@ class AnalysisCache:
         """Store `engine`'s answer (one computed by a model swapped in meanwhile is not stored: its
         key would name the wrong model version)."""
         if (not self.size or analysis.model_version != engine.version
-                or (options.reference_time is None and _clock_dependent(analysis))
+                or (options.reference_time is None and _clock_dependent(analysis, engine))
                 or _key_chars(text, options) > MAX_KEY_CHARS):
             return
         key = self.key(text, options, engine)

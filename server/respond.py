@@ -16,7 +16,9 @@ well-formed amount, date-time, E.164 number, address...; free text only as a few
 carried value that fails is ignored: the slot is missing and its prompt is asked. Inserted text
 is the value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a
 catalog entry's display value) in the request's locale (server/locale.py: "US$200.00",
-"Friday 4 December" in en-GB), stripped of control characters and bounded to MAX_VALUE_CHARS.
+"Friday 4 December" in en-GB), stripped of control characters and bounded to MAX_VALUE_CHARS. A
+date not within YEARLESS_DAYS of the request's day shows its year ("Friday, November 15,
+2030"): "November 15" alone is heard as the next one.
 An unresolved span never fills a slot (its raw text is user input, not a value); a `free`
 entity's text does, cleaned and bounded.
 
@@ -27,8 +29,11 @@ for every required slot, only known intents and entity types.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from intentd.errors import IntentdError
@@ -45,6 +50,7 @@ HANDOFF_DEFAULT = "Let me connect you with someone who can help."
 HANDOFF_ID = "handoff"
 MAX_VALUE_CHARS = 64  # per inserted value
 MAX_VALUES_PER_SLOT = 3  # "from checking to savings" fills `account` with both
+YEARLESS_DAYS = 335  # about 11 months: a date further ahead or back is shown with its year
 # Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",
 # "tonight at 11" read as tonight and the 11th) leave the slot to be asked for, never a list
 SINGLE_VALUED = frozenset({"money", "datetime", "phone", "email", "number", "percentage", "ordinal", "duration"})
@@ -175,11 +181,10 @@ class Responder:
         template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
         if template is None:  # an intent with slots but no response text
             return None
-        if options.locale is None:
-            shown = {slot: _joined(values[slot], display, " and ") for slot in template.slots}
-        else:
-            locale = locales.get(options.locale)
-            shown = {slot: _joined(values[slot], lambda r: display(r, locale), " and ") for slot in template.slots}
+        locale = locales.get(options.locale)
+        reference = self.resolver.reference_time(options)
+        shown = {slot: _joined(values[slot], lambda r: display(r, locale, reference), " and ")
+                 for slot in template.slots}
         text = template.render({slot: clean_value(v, MAX_VALUE_CHARS) for slot, v in shown.items()})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         return Response(text, template.id, used, missing)
@@ -220,13 +225,17 @@ def canonical(resolution: dict) -> str:
     return str(resolution.get("value", ""))
 
 
-def display(resolution: dict, locale: locales.Locale = locales.EN_US) -> str:
-    """The form a person reads or hears in a response, in `locale`'s conventions."""
+def display(resolution: dict, locale: locales.Locale = locales.EN_US, reference: dt.datetime | None = None) -> str:
+    """The form a person reads or hears in a response, in `locale`'s conventions. `reference`: the
+    request's instant, for a date to show its year when it is not within YEARLESS_DAYS."""
     kind = resolution.get("kind")
     if kind == "money":
         return format_money(resolution) if locale is locales.EN_US else locales.format_money(resolution, locale)
     if kind == "datetime":
-        return format_datetime(resolution) if locale is locales.EN_US else locales.format_datetime(resolution, locale)
+        with_year = reference is not None and not _soon(resolution, reference)
+        if locale is locales.EN_US:
+            return format_datetime(resolution, with_year)
+        return locales.format_datetime(resolution, _with_year(locale) if with_year else locale)
     if kind == "catalog":
         return resolution["value"]
     if kind == "percentage":
@@ -240,6 +249,21 @@ def display(resolution: dict, locale: locales.Locale = locales.EN_US) -> str:
     if kind == "duration":
         return _duration_words(resolution["seconds"])
     return str(resolution.get("value", ""))
+
+
+def _soon(resolution: dict, reference: dt.datetime) -> bool:
+    """Whether a date lies within YEARLESS_DAYS of the request's day, either way (in the date's own
+    offset): "last Friday" needs no year, a charge disputed from two years ago does."""
+    value = dt.datetime.fromisoformat(resolution["value"])
+    return abs((value.date() - reference.astimezone(value.tzinfo).date()).days) < YEARLESS_DAYS
+
+
+@lru_cache(maxsize=None)
+def _with_year(locale: locales.Locale) -> locales.Locale:
+    """`locale` showing a day in CLDR's full date form, which has the year ("Friday, 15 November 2030")."""
+    from babel.dates import get_date_format
+
+    return dataclasses.replace(locale, day_format=get_date_format("full", locale=locale.cldr).pattern)
 
 
 def _duration_words(seconds: float) -> str:

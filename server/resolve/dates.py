@@ -16,15 +16,18 @@ ValueError, and a request must not fail for it.
 Conventions (documented in docs/resolution.md): "<weekday>" and "this <weekday>" are the next such
 day on or after the reference day; "next <weekday>" the first one strictly after it; "last
 <weekday>" the most recent one strictly before it. A year-less date is the next one on or after
-today. Values are the start of their grain ("next week" = its Monday 00:00).
+today; a year of two digits is the one within 50 years of today's. A weekday said with a date must
+agree with it. Values are the start of their grain ("next week" = its Monday 00:00).
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 import re
 from functools import lru_cache
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
@@ -45,16 +48,24 @@ PART_OF_DAY = {"morning": 9, "afternoon": 15, "evening": 19, "night": 20, "tonig
 _WD = "(?P<wd>" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?"
 _MON = "(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s*(?P<year>\d{4}))?"
+_THE_DAY = r"(?:the\s+)?" + _DAY  # a day of the month alone: "the 5th", "5"
+_YEAR = r"(?:,?\s*(?P<year>\d{4}|'\d{2}))?"  # "2027", "'27": a year written as one
 _UNIT = r"(?P<unit>minute|min|hour|hr|day|week|wk|month|year|yr)s?"
 _N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
 
 MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number misread as a year
+WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for the past) that may be a Monday
 _BARE_HOUR = re.compile(r"\bat\s+\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")  # no am/pm
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
-_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
-                          r"|first|second|third|fifth|couple)")
+# the stems of the number and ordinal words ("nine", "ninth", "nineteenth"; "twelfth", "thirtieth")
+_NUMBER_WORD = re.compile(r"\b(?:one|two|thr|thir|four|fif|six|seven|eigh|nin|ten|eleven|twel|twent|first|second"
+                          r"|couple)")
+# A number dateparser may read as a year or a month ("the 20th 45": 2045; "the 3rd 25": March 25): digits
+# that are not a year as written ("2027", "'27"), a time ("10am", "10:30"), a count ("2 weeks") or an ordinal
+_LOOSE_NUMBER = re.compile(r"(?<![\w'/.:])\d{1,3}(?![\w/.:])(?!\s*(?:a\.?m\b|p\.?m\b|o'?clock|(?:second|sec|minute"
+                           r"|min|hour|hr|day|business day|week|wk|fortnight|month|year|yr)s?\b))")
+_ORDINAL = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b")
 _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "every month")
 _LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|before|after|starting|due)\s+")
 _TIME = re.compile(
@@ -88,7 +99,7 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?"), "numeric"),
     (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR), "day_month"),
     (re.compile(_MON + r"\s+(?:the\s+)?" + _DAY + _YEAR), "day_month"),
-    (re.compile(r"(?:the\s+)?" + _DAY + r"(?:\s+of\s+(?:the|this|next)\s+month)?"), "day_of_month"),
+    (re.compile(_THE_DAY + r"(?:\s+of\s+(?:the|this|next)\s+month)?"), "day_of_month"),
     (re.compile(r"(?:in\s+|next\s+|this\s+)?" + _MON + _YEAR), "month"),
     (re.compile(r"(?:in\s+)?(?P<year>20\d\d)"), "year"),
     (re.compile(r"(?P<holiday>christmas eve|christmas(?: day)?|xmas|new year'?s eve|new year'?s(?: day)?"
@@ -175,8 +186,8 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     if elapsed is not None:
         return elapsed
     found = fast_path(text, ref, past, day_first)
-    if found is None and _ALL_DIGITS.fullmatch(text):
-        return None  # "11/31", "2/29" with no such day, "1530": dateparser would read a year into it
+    if found is None and (_ALL_DIGITS.fullmatch(text) or _stray_number(text)):
+        return None  # "11/31", "2/29" with no such day, "1530", "dec 4 10": dateparser would read a year into it
     if found is None:
         found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past, day_first)
     if found is None:
@@ -185,6 +196,15 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     if abs(value.year - ref.year) > MAX_YEARS_AWAY:  # "at 1530" read as the year 1530
         return None
     return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
+
+
+def _stray_number(text: str) -> bool:
+    """Whether `text` holds two days ("the 1st and 15th": a list or a recurrence, not one date), a
+    number beside a day ("the 3rd 25", "dec 4 10") or one that is no day ("june 45"): dateparser
+    reads such a number as a year or a month (2030-11-15 for "the 15th and 30th")."""
+    t = words_to_digits(text) if _NUMBER_WORD.search(text) else text
+    loose = [int(n) for n in _LOOSE_NUMBER.findall(t)]
+    return len(loose) + len(_ORDINAL.findall(t)) > 1 or any(n > 31 for n in loose)
 
 
 _ELAPSED = [re.compile(r"in\s+" + _N + r"\s+(?P<unit>minute|min|hour|hr)s?(?:\s+(?:from\s+)?(?:now|time))?"),
@@ -272,8 +292,12 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
     for regex, kind in _RULES:
         m = regex.fullmatch(t)
         if m:
-            ordered = _DATE_ORDERED.get(kind)
-            found = ordered(m, ref, day_first) if ordered is not None else _RESOLVERS[kind](m, ref)
+            if kind == "weekday_date":  # reads its date in the intent's direction itself
+                found = _weekday_date(m, ref, past, day_first)
+            elif kind == "numeric":
+                found = _numeric(m, ref, day_first)
+            else:
+                found = _RESOLVERS[kind](m, ref)
             if past and found is not None and (found[0].date() > ref.date() or kind == "weekend"):
                 found = _latest_not_after(kind, m, found, ref)
             break
@@ -315,13 +339,9 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
     if kind == "month" and not groups.get("year") and not m.group(0).startswith("next"):
         return value.replace(year=value.year - 1), grain
     if kind == "day_of_month" and "month" not in m.group(0):
-        first = today.replace(day=1)
-        for k in range(0, 13):
-            month = _add_months(first, -k)
-            if value.day <= calendar.monthrange(month.year, month.month)[1]:
-                d = month.replace(day=value.day)
-                if d <= today:
-                    return _day(d), grain
+        latest = next(_days_of_month(value.day, today, past=True), None)
+        if latest is not None:
+            return _day(latest), grain
     return found
 
 
@@ -452,11 +472,18 @@ def _upcoming(today: dt.date, month: int, day: int, year: int | None) -> dt.date
     return None
 
 
+def _full_year(year: str, today: dt.date) -> int:
+    """A year as written ("2027"), or the one of two digits ("27", "'99") within 50 years of today's:
+    1999 for "99" said in 2026, never 2099."""
+    digits = year.lstrip("'")
+    if len(digits) != 2:
+        return int(digits)
+    y = today.year - today.year % 100 + int(digits)
+    return y - 100 if y > today.year + 49 else y + 100 if y < today.year - 50 else y
+
+
 def _date_of(today: dt.date, month: int, day: int, year: str | None):
-    y = int(year) if year else None
-    if y is not None and y < 100:
-        y += 2000
-    d = _upcoming(today, month, day, y)
+    d = _upcoming(today, month, day, _full_year(year, today) if year else None)
     return None if d is None else (_day(d), "day")
 
 
@@ -493,20 +520,48 @@ def _day_of_month(m: re.Match, ref: dt.datetime):
         if day > calendar.monthrange(month.year, month.month)[1]:
             return None
         return _day(month.replace(day=day)), "day"
-    for k in range(0, 13):
-        month = _add_months(first, k)
+    d = next(_days_of_month(day, ref.date()), None)
+    return None if d is None else (_day(d), "day")
+
+
+def _days_of_month(day: int, today: dt.date, past: bool = False) -> Iterator[dt.date]:
+    """The `day`th of the months that have one, from today on (back from today, for `past`), for 13 months."""
+    first = today.replace(day=1)
+    for k in range(13):
+        month = _add_months(first, -k if past else k)
         if day <= calendar.monthrange(month.year, month.month)[1]:
             d = month.replace(day=day)
-            if d >= ref.date():
+            if (d <= today) if past else (d >= today):
+                yield d
+
+
+def _weekday_date(m: re.Match, ref: dt.datetime, past: bool, day_first: bool):
+    """"friday the 4th", "Monday, March 5": the date, read in the intent's direction, when it falls on
+    that weekday. A day of the month alone that does not is the first of the next WEEKDAY_DATE_TRIES
+    such days (the last ones, for the past) that does: "Tuesday the 5th" said in late November 2026,
+    when December 5th is a Saturday, is January 5th. Any other disagreement ("Monday, March 5" when
+    March 5th is a Friday) names no date: NoSuchTime, not handed on to dateparser."""
+    rest = m.group("rest")
+    found = fast_path(rest, ref, past, day_first)
+    weekday = WEEKDAYS[m.group("wd")]
+    if found is None or found[0].weekday() == weekday:
+        return found
+    alone = re.fullmatch(_THE_DAY, rest)
+    if alone is not None:
+        days = _days_of_month(int(alone.group("day")), ref.date(), past)
+        for d in itertools.islice(days, WEEKDAY_DATE_TRIES):
+            if d.weekday() == weekday:
                 return _day(d), "day"
-    return None
+    raise NoSuchTime(m.group(0))
 
 
 def _month(m: re.Match, ref: dt.datetime):
     month = MONTHS[m.group("mon")]
     today = ref.date()
-    year = int(m.group("year")) if m.group("year") else today.year + (month < today.month or
-                                                                      (month == today.month and m.group(0).startswith("next")))
+    if m.group("year"):
+        year = _full_year(m.group("year"), today)
+    else:
+        year = today.year + (month < today.month or (month == today.month and m.group(0).startswith("next")))
     return _day(dt.date(year, month, 1)), "month"
 
 
@@ -565,22 +620,18 @@ _RESOLVERS = {
     "year": _year,
     "holiday": _holiday,
 }
-# Rules whose reading depends on the locale's date order.
-_DATE_ORDERED = {
-    "numeric": _numeric,
-    "weekday_date": lambda m, ref, day_first: fast_path(m.group("rest"), ref, False, day_first),
-}
 
 
-def format_datetime(resolution: dict) -> str:
-    """Display form for responses: "Friday, December 4", "Friday, December 4 at 3:00 PM", "December 2026"."""
+def format_datetime(resolution: dict, with_year: bool = False) -> str:
+    """Display form for responses: "Friday, December 4", "Friday, December 4 at 3:00 PM", "December 2026";
+    `with_year`: "Friday, November 15, 2030"."""
     value = dt.datetime.fromisoformat(resolution["value"])
     grain = resolution.get("grain", "day")
     if grain == "year":
         return str(value.year)
     if grain == "month":
         return f"{value:%B} {value.year}"
-    day = f"{value:%A}, {value:%B} {value.day}"
+    day = f"{value:%A}, {value:%B} {value.day}" + (f", {value.year}" if with_year else "")
     if grain == "week":
         return f"the week of {value:%B} {value.day}"
     if grain == "day":

@@ -1,0 +1,185 @@
+"""Dates the resolver once read wrong (an audit, reference Sunday 2026-11-29 12:00 in New York):
+stray numbers taken for a year or a month, weekdays that contradict the date, two-digit years,
+ordinal words; and the answer cache and the responses that show those dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from intentd.server.analysis import Analysis, Escalation, RequestOptions, ResolvedEntity
+from intentd.server.cache import AnalysisCache
+from intentd.server.decode import Prediction
+from intentd.server.engine import Engine
+from intentd.server.resolve import Resolver
+from intentd.server.respond import Responder
+
+BANKING = Path(__file__).resolve().parents[1] / "models" / "domains" / "banking" / "domain.yaml"
+NY = ZoneInfo("America/New_York")
+SUNDAY = dt.datetime(2026, 11, 29, 12, 0, tzinfo=NY)
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Resolver:
+    r = Resolver(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
+    r.warm_up()
+    return r
+
+
+def day(resolver: Resolver, text: str, past: bool = False, reference: dt.datetime = SUNDAY) -> str | None:
+    """The date `text` names for a `dates: future` intent (schedule_payment), or a `dates: past` one."""
+    found = resolver.resolve_value("date", text, reference, past)
+    return found and found["value"][:10]
+
+
+# -- a number is a year only when written as one ----------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "the 15th and 30th",  # was 2030-11-15: "schedule a payment of $75 on the 15th and 30th"
+    "the 1st and 15th",  # was 2027-01-15: two dates (a list, or every month), not one
+    "the first and fifteenth",
+    "the 15th and the 30th",
+    "dec 4 10",  # was 2110-12-04
+    "the 3rd 25",  # was 2027-03-25: the 3rd read as March
+    "on the 5th 27",  # was 2027-05-27
+    "the 20th 45",  # was 2045-11-20
+    "june 45",  # was June 2045
+    "march 5 30",  # was 2030-03-05
+    "march 5, 27",  # a year of two digits needs its apostrophe
+    "12 december 26",
+])
+def test_a_stray_number_is_no_year_or_month(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+    assert resolver.resolve_value("date", text, SUNDAY, past=True) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("march 5 '27", "2027-03-05"),  # a year written as one
+    ("march 5, 2027", "2027-03-05"),
+    ("3/4/27", "2027-03-04"),
+    ("the 3rd of march 2027", "2027-03-03"),
+    ("a fortnight from now", "2026-12-13"),  # counts and times are no stray numbers
+    ("1 week from today", "2026-12-06"),
+    ("dec 4, 10am", "2026-12-04"),
+    ("the 4th at 10am", "2026-12-04"),
+])
+def test_numbers_that_are_years_counts_or_times_still_read(resolver, text, expected):
+    assert day(resolver, text) == expected
+
+
+# -- a weekday must agree with its date --------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "Monday the 5th",  # was 2026-12-05, a Saturday; nor is January 5th a Monday
+    "friday 10",  # was Thursday 2026-12-10
+    "Monday, March 5",  # was 2027-03-05, a Friday
+    "friday 30",  # was Monday 2026-11-30
+    "Mon 3/5",
+    "monday the 5th of next month",  # a month said: no other month is meant
+])
+def test_a_weekday_that_contradicts_the_date_names_no_date(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, reference, expected", [
+    ("friday the 4th", SUNDAY, "2026-12-04"),  # they agree
+    ("tuesday 12/08", SUNDAY, "2026-12-08"),
+    ("tuesday the 5th", SUNDAY, "2027-01-05"),  # December 5th is a Saturday: the next 5th, a Tuesday
+    ("Monday the 5th", dt.datetime(2027, 2, 10, 12, 0, tzinfo=NY), "2027-04-05"),  # March 5th is a Friday
+    ("friday 30", dt.datetime(2027, 2, 10, 12, 0, tzinfo=NY), "2027-04-30"),  # February has no 30th
+])
+def test_a_day_of_the_month_alone_is_the_next_one_on_that_weekday(resolver, text, reference, expected):
+    assert day(resolver, text, reference=reference) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("thursday the 12th", "2026-11-12"),  # was 2026-12-12 (ahead, and a Saturday) for a disputed charge
+    ("monday the 5th", "2026-10-05"),  # November 5th was a Thursday: the 5th before, a Monday
+    ("friday the 12th", None),  # neither November 12th nor October 12th was a Friday
+])
+def test_a_weekday_and_a_date_for_an_intent_about_the_past_look_back(resolver, text, expected):
+    assert day(resolver, text, past=True) == expected
+
+
+# -- two-digit years ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("3/4/99", "1999-03-04"),  # was 2099
+    ("march 5 '99", "1999-03-05"),
+    ("march 5 '76", "1976-03-05"),  # 50 years before 2026
+    ("march 5 '75", "2075-03-05"),
+    ("3/4/27", "2027-03-04"),
+])
+def test_a_two_digit_year_is_the_one_within_50_years(resolver, text, expected):
+    assert day(resolver, text, past=True) == expected
+
+
+def test_a_two_digit_year_without_its_apostrophe_or_in_the_past_is_no_date_ahead(resolver):
+    assert day(resolver, "march 5th 99", past=True) is None  # was 2099-03-05
+    assert day(resolver, "3/4/99") is None  # 1999 is no date for a payment ahead (was 2099)
+
+
+# -- ordinal words -----------------------------------------------------------------------------
+
+ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                 "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+DAYS_IN_WORDS = (ORDINAL_WORDS + ["twentieth"] + [f"twenty-{w}" for w in ORDINAL_WORDS[:5]]
+                 + [f"twenty {w}" for w in ORDINAL_WORDS[5:9]] + ["thirtieth", "thirty-first"])
+
+
+@pytest.mark.parametrize("n, word", list(enumerate(DAYS_IN_WORDS, start=1)))
+def test_every_ordinal_word_is_a_day_of_the_month(resolver, n, word):
+    """"the twelfth", "the ninth", "the thirtieth" were unresolved; "the eighth" was not."""
+    suffix = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}.get(n, "th")
+    assert day(resolver, f"the {word}") == day(resolver, f"the {n}{suffix}") is not None
+    assert day(resolver, f"the {word} of january") == f"2027-01-{n:02d}"
+
+
+# -- the answer cache --------------------------------------------------------------------------
+
+def test_an_answer_with_an_unresolved_date_is_not_cached_without_a_reference_time(banking_artifact):
+    """"this morning" said at 13:00 is unresolved; stored, it stayed unresolved the next morning."""
+    engine = Engine.load(banking_artifact)
+    cache = AnalysisCache(8)
+    text = "pay 50 dollars to the electric company this morning"
+    date = ResolvedEntity("date", "this morning", 39, 51, 0.9, "model")  # resolved=False, no resolution
+    prediction = Prediction([("pay_bill", 0.9)], [], 0.1, analyzed_chars=len(text))
+    cache.put(text, RequestOptions(), Analysis(prediction, [date], Escalation(), None, engine.version), engine)
+    assert len(cache) == 0
+    fixed = RequestOptions(reference_time=dt.datetime(2026, 12, 4, 13, 0, tzinfo=dt.timezone.utc))
+    cache.put(text, fixed, Analysis(prediction, [date], Escalation(), None, engine.version), engine)
+    assert len(cache) == 1  # with its reference time in the key, it is the same answer every time
+
+
+# -- the year in responses ---------------------------------------------------------------------
+
+OPTS = RequestOptions(reference_time=dt.datetime(2026, 11, 29, 20, tzinfo=dt.timezone.utc),
+                      time_zone="America/Los_Angeles")
+MONEY = ResolvedEntity("amount", "x", 0, 1, 0.9, "model", True, {"kind": "money", "amount": "75", "currency": "USD"})
+
+
+def scheduled(responder: Responder, value: str, options: RequestOptions = OPTS) -> str:
+    date = ResolvedEntity("date", "x", 0, 1, 0.9, "model", True, {"kind": "datetime", "value": value, "grain": "day"})
+    return responder.respond("schedule_payment", [MONEY, date], Escalation(), options).text
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("2026-12-04T00:00:00-08:00", "Friday, December 4."),
+    ("2027-10-29T00:00:00-07:00", "Friday, October 29."),  # within about 11 months
+    ("2027-11-26T00:00:00-08:00", "Friday, November 26, 2027."),  # "November 26" would be heard as this one
+    ("2030-11-15T00:00:00-08:00", "Friday, November 15, 2030."),  # was "Friday, November 15"
+    ("2026-11-27T00:00:00-08:00", "Friday, November 27."),  # two days back: no year needed
+    ("2024-11-29T00:00:00-08:00", "Friday, November 29, 2024."),
+])
+def test_a_date_not_within_the_next_11_months_is_shown_with_its_year(value, shown):
+    responder = Responder(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
+    assert f"scheduled for {shown}" in scheduled(responder, value)
+    if "2030" in shown:
+        gb = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale="en-GB")
+        de = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale="de-DE")
+        assert "Friday, 15 November 2030" in scheduled(responder, value, gb)
+        assert "Freitag, 15. November 2030" in scheduled(responder, value, de)
