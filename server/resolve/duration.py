@@ -2,6 +2,9 @@
 -> {"kind": "duration", "value": ISO 8601 duration, "seconds": total seconds (a JSON number)}.
 
 Months and years count 30 and 365 days in `seconds` (the ISO value keeps them exact: "P1M").
+A length with no one value is unresolved: vague ("a couple of hours"), a range ("2-3 days", "a day
+or two"), a sign ("minus 2 hours") or a number with no one reading ("1,5 hours" outside a
+decimal-comma locale).
 """
 
 from __future__ import annotations
@@ -9,17 +12,18 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from .numbers import MAX_INPUT, decimal_str, words_to_digits
+from .numbers import MAX_INPUT, RANGE, SIGN, decimal_str, words_to_digits
 
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hr": 3600, "hour": 3600,
           "d": 86400, "day": 86400, "w": 604800, "wk": 604800, "week": 604800, "fortnight": 1209600,
           "mo": 2592000, "month": 2592000, "y": 31536000, "yr": 31536000, "year": 31536000}
 # a count, then its unit: "a" and "an" only as words ("and" is no "an" of days, "days" no "a" year)
-_PART = re.compile(r"(?P<n>(?<![\d.:])\d+(?:\.\d+)?\s*|(?<![a-z])(?:half an?|half a|an?)\s+)(?P<unit>fortnight|month|mo"
+_PART = re.compile(r"(?P<n>(?<![\d.,:])\d+(?:\.\d+)?\s*|(?<![a-z])(?:half an?|half a|an?)\s+)(?P<unit>fortnight|month|mo"
                    r"|minute|min|m|second|sec|s|hour|hr|h|day|d|week|wk|w|year|yr|y)s?(?![a-z])"
                    r"(?P<half>\s+and\s+a\s+half)?")
 _CLOCK = re.compile(r"(?P<h>\d{1,3}):(?P<m>[0-5]\d)\s*(?:hours?|hrs?|h)(?![a-z])")  # "1:30 hours"
 _VAGUE = re.compile(r"\b(?:several|few|couple|some|many|quarters?|thirds?)\b")  # no one length
+_NOT_ONE = re.compile(rf"{RANGE}|{SIGN}|\bor\b", re.IGNORECASE)  # "2-3 days", "a day or two", "-5 days"
 _HALF_BEFORE = re.compile(r"(?P<n>\d+)\s+and\s+a\s+half\s+(?P<unit>[a-z]+?)s?\b")
 ISO_DURATION = re.compile(r"P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
@@ -33,6 +37,8 @@ def resolve_duration(text: str) -> dict | None:
     if _VAGUE.search(raw.lower()):
         return None
     t = words_to_digits(raw[:MAX_INPUT])
+    if _NOT_ONE.search(t):  # after the number words: "two to three days" is "2 to 3 days"
+        return None
     t = _CLOCK.sub(lambda m: f"{m.group('h')} hours {m.group('m')} minutes", t)
     t = _HALF_BEFORE.sub(lambda m: f"{m.group('n')}.5 {m.group('unit')}", t)
     seconds = Decimal(0)

@@ -4,16 +4,19 @@
 "$12k", "€1.200,00"; as spoken: "a buck fifty" (1.50), "two pounds fifty" (2.50), "50p", "a fiver". The currency is the one the text names; else the domain's default_currency.
 
 Unresolved rather than guessed: a number with no single reading (numbers.py: "1.200", "1,2,3,4",
-"1e3"), two numbers ("2 x $50"; "$20 and 50 cents" is one amount), an amount over MAX_AMOUNT, and one with more than two decimal places ("$40.505": cents
-are the smallest unit a customer moves).
+"1e3"), two numbers ("2 x $50"; "$20 and 50 cents" is one amount), an amount over MAX_AMOUNT, one
+with more decimal places than its currency's minor units ("$40.505", "¥100.50": the smallest unit
+a customer moves; two at most), and one in a currency not read ("50 riyals", "500 kr", "Rs 500").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
+from functools import cache
 
-from .numbers import MAX_INPUT, VAGUE, decimal_str, find_amount, words_to_digits
+from .numbers import DASH, MAX_INPUT, PERCENT_SIGN, VAGUE, decimal_str, find_amount, words_to_digits
 
 # Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
 ISO_4217 = frozenset("""
@@ -29,17 +32,18 @@ MAX_AMOUNT = Decimal(10) ** 12  # one trillion: beyond it, a misread number, not
 CENT = Decimal("0.01")
 DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "JMD", "BSD", "BBD", "TTD"})
 _PREFIXED_DOLLAR = {"us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD", "nz$": "NZD",
-                    "s$": "SGD", "hk$": "HKD"}
+                    "s$": "SGD", "hk$": "HKD", "nt$": "TWD"}
 _SYMBOLS = {"€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY", "₪": "ILS",
-            "₱": "PHP", "₫": "VND", "฿": "THB", "₦": "NGN", "₴": "UAH", "zł": "PLN", "r$": "BRL"}
+            "₱": "PHP", "₫": "VND", "฿": "THB", "₦": "NGN", "₴": "UAH", "zł": "PLN", "r$": "BRL",
+            "mx$": "MXN", "mex$": "MXN", "rmb": "CNY", "元": "CNY", "kč": "CZK"}
 _WORDS = {"dollar": "$", "dollars": "$", "buck": "$", "bucks": "$", "euro": "EUR", "euros": "EUR",
           "pound": "GBP", "pounds": "GBP", "quid": "GBP", "sterling": "GBP", "yen": "JPY", "rupee": "INR",
           "rupees": "INR", "franc": "CHF", "francs": "CHF", "yuan": "CNY",
           "renminbi": "CNY", "zloty": "PLN", "kronor": "SEK", "krona": "SEK",
           "ruble": "RUB", "rubles": "RUB", "rouble": "RUB", "roubles": "RUB", "rand": "ZAR",
           "reais": "BRL", "rupiah": "IDR", "baht": "THB", "shekel": "ILS", "shekels": "ILS",
-          "forint": "HUF", "lira": "TRY", "naira": "NGN", "hryvnia": "UAH", "dirham": "AED", "dirhams": "AED",
-          "cents": "¢", "cent": "¢", "pence": "p"}
+          "forint": "HUF", "forints": "HUF", "lira": "TRY", "naira": "NGN", "hryvnia": "UAH",
+          "dirham": "AED", "dirhams": "AED", "won": "KRW", "cents": "¢", "cent": "¢", "pence": "p"}
 # "canadian dollars", "argentine pesos", "danish kroner": the adjective names the currency
 _ADJECTIVES = {"canadian": "CAD", "australian": "AUD", "aussie": "AUD", "singapore": "SGD", "kiwi": "NZD",
                "zealand": "NZD", "kong": "HKD", "american": "USD", "us": "USD", "jamaican": "JMD", "taiwan": "TWD",
@@ -47,14 +51,25 @@ _ADJECTIVES = {"canadian": "CAD", "australian": "AUD", "aussie": "AUD", "singapo
                "colombian": "COP", "philippine": "PHP", "swiss": "CHF", "danish": "DKK", "norwegian": "NOK",
                "swedish": "SEK", "icelandic": "ISK", "czech": "CZK", "hungarian": "HUF", "indian": "INR",
                "pakistani": "PKR"}
-# Currency words with no one ISO code alone ("kroner": Danish or Norwegian? "pesos": which
-# country's?) or none at all (crypto): unresolved without such an adjective, never read in the
-# domain's default currency
-_NO_ONE_CODE = frozenset("kroner krone krona peso pesos dinar dinars bitcoin bitcoins btc eth ether crypto".split())
+# Currency words and signs with no one ISO code alone ("kroner": Danish or Norwegian? "pesos": which
+# country's? "kr", "Rs", "R", "Fr.": Swedish or Danish crowns, Indian or Pakistani rupees, rand or
+# real, Swiss or CFA francs) or none at all (crypto): unresolved without such an adjective, never
+# read in the domain's default currency. So is any other currency's name (_currency_names) or sign.
+_NO_ONE_CODE = frozenset("kroner krone krona peso pesos dinar dinars bitcoin bitcoins btc eth ether crypto "
+                         "kr rs r fr".split())
 # Lower-case codes accepted as currencies; any other ISO code only when written in capitals
 # ("all", "top", "try" and "cup" are English words).
 _COMMON_CODES = frozenset("usd eur gbp cad aud nzd jpy chf cny inr mxn sek nok dkk pln sgd hkd zar brl".split())
-_TOKEN = re.compile(r"(?:us|ca|au|nz|hk|c|a|s|r)\$|\$|zł|[€£¥₹₩₽₺₪₱₫฿₦₴¢]|\b[a-z]{1,9}\b")
+# a sign with letters before "$" ("us$", "nt$", "mex$"), a word (letters of any script: "eur" of
+# "eur500", "kč", "元"), or one other character ("$", "€", "₸")
+_TOKEN = re.compile(r"[^\W\d_]{1,3}\$|[^\W\d_]+|[^\w\s]")
+_CAPITALS = re.compile(r"(?<![^\W\d_])[A-Z]{3}(?![^\W\d_])")  # "AED", "HUF" of "HUF500"
+_LETTERS = re.compile(r"[^\W\d_]+")
+# what may follow an amount the model tagged without it: "5000 | HUF", "5 | per cent", "$50|-100"
+_AFTER = re.compile(rf"\s*({PERCENT_SIGN}|[^\W\d_]{{1,3}}\$|[^\W\d_]+|[^\w\s])", re.IGNORECASE)
+_BEFORE = re.compile(r"([^\W\d_]{1,3}\$|[^\W\d_]+|[^\w\s])\.?\s*$")  # "AED | 200", "Rs. | 500", "- | 50"
+_DASH = re.compile(DASH)
+_PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
 _MAJOR = r"(?:bucks?|dollars?|pounds?|quid|euros?)"
@@ -70,9 +85,9 @@ _MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b(?!\$)")  # not the c of "100 c$" 
 
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
-    if VAGUE.search(text[:MAX_INPUT]):  # "half a million", "50-100", "-50", "50%": no one amount
-        return None
     t = words_to_digits(_spoken(text[:MAX_INPUT]))
+    if VAGUE.search(text[:MAX_INPUT]) or VAGUE.search(t):  # "half a million", "-50", "five percent": no one amount
+        return None
     t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
     t = _MINOR_LETTER.sub(lambda m: " pence" if m.group(1) == "p" else " cents", t)
@@ -88,17 +103,18 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     default = (default_currency or "").upper()
     currency = explicit = ""
     minor = False  # "50 cents", "20p", "50 euro cents"
-    capitals = set(re.findall(r"\b[A-Z]{3}\b", text)) if not text.isupper() else set()
+    capitals = _capitals(text)
     tokens = _TOKEN.findall(t)
     for i, tok in enumerate(tokens):
         adjective = _ADJECTIVES.get(tokens[i - 1], "") if i else ""
-        if tok in _NO_ONE_CODE and not adjective:
+        unreadable = _unreadable(tok)
+        if unreadable and not adjective:
             return None
         code = _currency_of(tok, default, capitals)
         if code == "¢" or code == "p":
             minor = True
             continue
-        if adjective and (tok in _NO_ONE_CODE or _WORDS.get(tok) or tok == "$"):
+        if adjective and (unreadable or _WORDS.get(tok) or tok == "$"):
             code = adjective
         if code and tok.upper() == code:  # an ISO code written out ("$50 CAD"): it decides over a symbol
             explicit = explicit or code
@@ -116,9 +132,87 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
             return None
         amount = amount.quantize(CENT)
         currency = currency or ("GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD"))
-    if amount > MAX_AMOUNT or amount != amount.quantize(CENT):
+    currency = currency or default
+    unit = _minor_unit(currency)
+    if amount > MAX_AMOUNT or amount != amount.quantize(unit):  # "$40.505", "¥100.50"
         return None
-    return {"kind": "money", "amount": decimal_str(amount), "currency": currency or default}
+    if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
+        amount = amount.quantize(unit)
+    return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
+
+
+def beside(text: str, start: int, end: int) -> str:
+    """The model's amount span text[start:end] with what says what it is, when that lies just
+    outside it: the word after it, or the code or sign before it, that names a currency
+    ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
+    cent"), or what is written against its digits ("50k", "-50"). A currency's name before the
+    number is a word of the sentence ("I won 500 dollars")."""
+    capitals = _capitals(text)
+    after = _AFTER.match(text, end)
+    if after and _belongs(after.group(1), capitals, after.start(1) == end):
+        end = after.end()
+    before = _BEFORE.search(text, 0, start)
+    if (before and not _is_name(before.group(1).lower())
+            and _belongs(before.group(1), capitals, before.end(1) == start)):
+        start = before.start()
+    return text[start:end]
+
+
+def _belongs(token: str, capitals: set[str], touching: bool) -> bool:
+    """Whether a word beside an amount is part of it: letters or a dash written against it ("50k",
+    "50p", "EUR500", "-50", "$50-100"), a currency, read or not, or a percent."""
+    word = token.lower()
+    if touching and (word.isalpha() or _DASH.fullmatch(word)):
+        return True
+    return bool(_PERCENT.fullmatch(word) or _currency_of(word, "", capitals)) or _unreadable(word)
+
+
+def _is_name(word: str) -> bool:
+    """A currency's name ("dollars", "won", "riyals"): a word, which before a number may be the
+    sentence's own ("I won 500")."""
+    return word in _WORDS or word in _currency_names()
+
+
+def _capitals(text: str) -> set[str]:
+    """ISO codes written in capitals ("200 AED"), unless the whole text is in capitals with other
+    words ("SEND ALL 300": shouting says nothing of what a word is; digits and a code are no shouting)."""
+    if text.isupper() and any(word not in ISO_4217 for word in _LETTERS.findall(text)):
+        return set()
+    return set(_CAPITALS.findall(text))
+
+
+def _unreadable(token: str) -> bool:
+    """A currency these tables do not read, so the amount is not read either ("kroner", "riyals",
+    "kr", "EC$", "₸", "лв"), never taken for the domain's default currency."""
+    if token in _NO_ONE_CODE:
+        return True
+    if token in _WORDS or token in _SYMBOLS or token in _PREFIXED_DOLLAR or token in ("$", "¢"):
+        return False
+    if token.endswith("$") or token in _currency_names():
+        return True
+    if len(token) == 1 and not token.isalnum():
+        return unicodedata.category(token) == "Sc"  # a currency sign
+    # a word in another script beside an amount the model read in English: its currency
+    return token.isalpha() and not any(unicodedata.name(c, "").startswith("LATIN") for c in token)
+
+
+@cache
+def _currency_names() -> frozenset[str]:
+    """The last word of each active currency's English name, singular and plural, from CLDR
+    ("riyals", "lei", "dinars", "marks")."""
+    from babel.numbers import get_currency_name
+
+    names = (get_currency_name(code, count, "en") for code in ISO_4217 for count in (1, 2))
+    return frozenset(word for word in (name.split()[-1].lower() for name in names) if word.isalpha())
+
+
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    """The smallest amount of `currency` a customer moves: its minor unit as CLDR counts it (0.01;
+    1 for JPY, KRW, HUF), at most two places (a carried amount has at most two: carried.py)."""
+    from babel.numbers import get_currency_precision
+
+    return Decimal(1).scaleb(-min(2, get_currency_precision(currency))) if currency else CENT
 
 
 def _spoken(text: str) -> str:

@@ -15,6 +15,7 @@ Nor has a text with two numbers ("2 x 50", "31m 20"): an amount or a number is o
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from text_to_num import alpha2digit
@@ -37,16 +38,24 @@ _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 # "hundreds of dollars", "200-odd"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
 # number text2num or the digits happen to leave ("half a million" read as 1,000,000)
 _SYMBOLS = "$€£¥₹₩₽₺₪₱₫฿₦₴¢"
+# every dash a keyboard or a phone may put before a number ("‐", "‑", "–", "－": Unicode's Pd), and
+# the minus sign
+DASH = "[" + re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c) == "Pd")
+                       + "\u2212") + "]"
 _VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions|odd)\b"
-_RANGE = r"\d\s*[-–—]\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
-# a minus before the digits, the currency symbol between them or not ("-50", "-$50", "$-50", "−€50")
-_SIGN = rf"(?:^|[\s{_SYMBOLS}])[-−–]\s*[{_SYMBOLS}]?\s*\d|\b(?:minus|negative)\b"
-VAGUE = re.compile(rf"{_VAGUE_COUNT}|{_RANGE}|{_SIGN}|\d\s*(?:%|percent\b)", re.IGNORECASE)
+RANGE = rf"\d\s*{DASH}\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
+# a minus before the digits, not after a word, the currency symbol between them or not ("-50", "-$50",
+# "$-50", "(−€50)"), one right after them ("$50-"; not the ",-" of "€5,-", no cents), or an
+# accountant's parentheses ("($50)")
+SIGN = (rf"(?<![\w.,]){DASH}\s*[{_SYMBOLS}]?\s*\d|\b(?:minus|negative)\b"
+        rf"|\d{DASH}(?!\s*\d)|\(\s*[{_SYMBOLS}]?\s*\d[\d.,]*\s*[{_SYMBOLS}]?\s*\)")
+PERCENT_SIGN = r"(?:%|percent\b|per\s*cent\b|pct\b)"
+VAGUE = re.compile(rf"{_VAGUE_COUNT}|{RANGE}|{SIGN}|\d\s*{PERCENT_SIGN}", re.IGNORECASE)
 # a number may be negative ("minus 5"), but never a vague count or a range
-_NOT_ONE_NUMBER = re.compile(rf"{_VAGUE_COUNT}|{_RANGE}", re.IGNORECASE)
-_NEGATIVE = re.compile(r"(?:[-−–]|\bminus|\bnegative)\s*$", re.IGNORECASE)
+_NOT_ONE_NUMBER = re.compile(rf"{_VAGUE_COUNT}|{RANGE}", re.IGNORECASE)
+_NEGATIVE = re.compile(rf"(?:{DASH}|\bminus|\bnegative)\s*$", re.IGNORECASE)
 _ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
-_PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:%|percent\b|per\s*cent\b|pct\b)")
+_PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*" + PERCENT_SIGN)
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
 # The forms with one reading (see the module docstring), in the order they are tried.
 _PLAIN = re.compile(r"\d+|\d*\.\d+")  # "1200", "40.50", ".5" (after _AMBIGUOUS_DOT)

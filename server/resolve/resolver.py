@@ -27,7 +27,7 @@ from .catalog import Catalog, VerbatimMatcher
 from .dates import DateResolver
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import resolve_money
+from .money import beside, resolve_money
 from .numbers import resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 
@@ -84,6 +84,7 @@ class Resolver:
         for region in regions or {None}:
             contact.warm_up(region)
         resolve_money("two hundred bucks", "USD")
+        resolve_money("two hundred riyals", "USD")  # CLDR's currency names
         for catalog in self.catalogs.values():
             catalog.lookup("warm up")
 
@@ -97,7 +98,7 @@ class Resolver:
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
-        return [self._resolve_one(e, reference, past, locale) for e in kept]
+        return [self._resolve_one(e, text, reference, past, locale) for e in kept]
 
     def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """Neighbouring model spans of one money type, nothing but "and" or a comma between them,
@@ -141,14 +142,16 @@ class Resolver:
 
     # -- resolution by kind -------------------------------------------------------------------
 
-    def _resolve_one(self, e: ResolvedEntity, reference: dt.datetime | None, past: bool = False,
+    def _resolve_one(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool = False,
                      locale: locales.Locale = locales.EN_US) -> ResolvedEntity:
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        resolution = self.resolve_value(e.type, e.text, reference, past, locale)
+        # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
+        surface = beside(text, e.start, e.end) if spec.get("builtin") == "money" else e.text
+        resolution = self.resolve_value(e.type, surface, reference, past, locale)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
@@ -191,7 +194,7 @@ class Resolver:
         if builtin == "ordinal":
             return resolve_ordinal(text)
         if builtin == "duration":
-            return resolve_duration(text)
+            return resolve_duration(locales.read_numbers(text, locale))
         return resolve_percentage(locales.read_numbers(text, locale))
 
     def resolve_carried(self, etype: str, raw: str, limit: int) -> list[dict]:

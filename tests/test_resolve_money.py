@@ -1,0 +1,160 @@
+"""Amounts, percentages and durations that were read as a wrong value: currencies in capitals, beside
+the model's span or not known, percentages, signs, fractions a currency does not have, and lengths
+with no one value. Each is read as meant, or unresolved (the slot's prompt asks), never guessed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from intentd.server import locale as locales
+from intentd.server.analysis import RequestOptions
+from intentd.server.decode import EntitySpan
+from intentd.server.resolve import Resolver
+from intentd.server.resolve.duration import resolve_duration
+from intentd.server.resolve.money import resolve_money
+from intentd.server.resolve.numbers import resolve_number, resolve_percentage
+
+BANKING = Path(__file__).resolve().parents[1] / "models" / "domains" / "banking" / "domain.yaml"
+SUNDAY = dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.timezone.utc)  # Sunday 12:00 in New York
+
+
+@pytest.fixture(scope="module")
+def resolver() -> Resolver:
+    return Resolver(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
+
+
+def amounts(resolver: Resolver, text: str, *surfaces: str) -> list[dict | None]:
+    """The resolutions of the model's amount spans `surfaces` in `text`, as the request resolves them."""
+    spans = []
+    for surface in surfaces:
+        start = text.index(surface)
+        spans.append(EntitySpan("amount", start, start + len(surface), surface, 0.9))
+    found = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    return [e.resolution for e in found if e.type == "amount"]
+
+
+def money(amount: str, currency: str) -> dict:
+    return {"kind": "money", "amount": amount, "currency": currency}
+
+
+@pytest.mark.parametrize("surface, amount, currency", [
+    ("200 AED", "200", "AED"), ("AED 200", "200", "AED"), ("5000 HUF", "5000", "HUF"), ("1000 THB", "1000", "THB"),
+    ("50 TRY", "50", "TRY"), ("100 QAR", "100", "QAR"), ("1,234 KWD", "1234", "KWD"), ("HUF500", "500", "HUF"),
+])
+def test_a_currency_code_in_capitals_beside_digits_is_no_shouting(surface, amount, currency):
+    """Every amount span is all capitals (digits have no case): the code was ignored, USD taken."""
+    assert resolve_money(surface, "USD") == money(amount, currency)
+    assert resolve_money("SEND ALL 300", "USD") == money("300", "USD")  # words in capitals: "ALL" says nothing
+
+
+@pytest.mark.parametrize("text, surface, expected", [
+    ("transfer 5000 HUF from checking to savings", "5000", money("5000", "HUF")),
+    ("send 200 AED from checking to savings", "200", money("200", "AED")),
+    ("send AED 200 from checking to savings", "200", money("200", "AED")),
+    ("send 50 quid to savings", "50", money("50", "GBP")),
+    ("send 50 riyals from checking to savings", "50", None),  # a currency, but which riyal?
+    ("transfer Rs 500 to savings", "500", None),
+    ("send 50 to savings", "50", money("50", "USD")),  # an ordinary word beside the amount
+    ("send 50p to savings", "50", money("0.50", "GBP")),  # letters against the digits are the amount's
+    ("send 5k to savings", "5", money("5000", "USD")),
+    ("send -50 to savings", "50", None),
+    ("pay $50-$100 to savings", "$50", None),
+    ("pay the bill (50) today", "50", money("50", "USD")),  # parentheses around a span are no sign
+    ("I won 500 dollars", "500 dollars", money("500", "USD")),  # a currency's name before the number is a word
+    ("SEND ALL 300 NOW", "300", money("300", "USD")),  # as when the span holds it
+])
+def test_the_currency_right_beside_the_models_span_counts(resolver, text, surface, expected):
+    """The model's span "5000" of "5000 HUF" was $5,000.00."""
+    assert amounts(resolver, text, surface) == [expected]
+
+
+@pytest.mark.parametrize("surface, amount, currency", [
+    ("EUR500", "500", "EUR"), ("RMB 100", "100", "CNY"), ("100 rmb", "100", "CNY"), ("100 元", "100", "CNY"),
+    ("500 won", "500", "KRW"), ("NT$500", "500", "TWD"), ("MX$100", "100", "MXN"), ("Mex$100", "100", "MXN"),
+    ("100 Kč", "100", "CZK"), ("50 bucks", "50", "USD"), ("100 zł", "100", "PLN"),
+])
+def test_unambiguous_currency_signs_and_abbreviations(surface, amount, currency):
+    assert resolve_money(surface, "USD") == money(amount, currency)
+
+
+@pytest.mark.parametrize("surface", [
+    "500 kr", "500 kr.", "Rs 500", "Rs. 500", "R100", "R 100", "100 lei", "Fr. 100",  # several currencies each
+    "50 riyals", "300 dinars", "20 lekë", "EC$50", "Z$100", "₸500", "100 лв", "500 ريال",  # not read: never USD
+])
+def test_a_currency_not_read_leaves_the_amount_unresolved(surface):
+    assert resolve_money(surface, "USD") is None
+
+
+@pytest.mark.parametrize("surface", ["five percent", "fifty percent of my balance", "5 pct", "5 per cent",
+                                     "five per cent", "twelve point five percent"])
+def test_a_percentage_is_no_amount(surface):
+    assert resolve_money(surface, "USD") is None
+
+
+def test_a_percentage_the_model_reads_in_parts_is_no_amount(resolver):
+    """"5 per cent" tagged as "5" and "cent": 5 read alone was $5.00."""
+    text = "move 5 per cent of my checking balance to savings"
+    assert amounts(resolver, text, "5", "cent") == [None, None]
+    assert amounts(resolver, "transfer five percent of my checking to savings", "five") == [None]
+    assert resolve_percentage("5 pct") == resolve_percentage("five per cent") == {"kind": "percentage", "value": "5"}
+
+
+@pytest.mark.parametrize("surface", ["\u201050 dollars", "\u201150 dollars", "\uff0d50 dollars", "\u2012$50",
+                                     "$50-", "50- dollars", "($50)", "( 50 € )", "(-50 dollars)",
+                                     "50\u2011100 dollars"])
+def test_every_dash_trailing_minus_and_accounting_parentheses_are_a_sign(surface):
+    """"‐50" (U+2010), "－50", "$50-" and "($50)" were $50.00."""
+    assert resolve_money(surface, "USD") is None
+
+
+def test_a_sign_in_any_dash_is_kept_by_a_number():
+    assert resolve_number("\u20105") == resolve_number("\uff0d5") == {"kind": "number", "value": "-5"}
+    assert resolve_percentage("\u20115%") == {"kind": "percentage", "value": "-5"}
+    assert resolve_number("5\u201010") is None  # a range
+    assert resolve_money("€5,-", "USD") == money("5", "EUR")  # ",-": no cents, not a sign
+    assert resolve_money("pay the bill ($50 total)", "USD") == money("50", "USD")  # one parenthesis
+
+
+@pytest.mark.parametrize("surface", ["¥100.50", "₩1000.99", "1000.5 HUF", "¥20 and 50 cents"])
+def test_a_fraction_the_currency_does_not_have_is_unresolved(surface):
+    """Yen and won have no minor unit: "¥100.50" was 100.50 JPY."""
+    assert resolve_money(surface, "USD") is None
+
+
+def test_a_zero_decimal_currency_keeps_its_whole_amounts():
+    assert resolve_money("¥1.5k", "USD") == money("1500", "JPY")
+    assert resolve_money("¥1000.00", "USD") == money("1000", "JPY")
+    assert resolve_money("1,234.50 KWD", "USD") == money("1234.50", "KWD")
+
+
+@pytest.mark.parametrize("surface, amount", [("$1.2345k", "1234.50"), ("$1.23456k", "1234.56"), ("$1.5k", "1500")])
+def test_an_amount_is_written_in_its_currencys_minor_units(resolver, surface, amount):
+    """"$1.2345k" was 1234.5000 USD, which a later turn refused to carry: the customer was asked again."""
+    resolution = resolve_money(surface, "USD")
+    assert resolution == money(amount, "USD")
+    assert resolver.resolve_carried("amount", f"{amount} USD", 1) == [resolution]
+
+
+def test_more_digits_than_the_minor_units_after_the_multiplier_are_unresolved():
+    assert resolve_money("$1.234567k", "USD") is None
+    assert resolve_money("¥1.2345k", "USD") is None
+
+
+@pytest.mark.parametrize("surface", ["2-3 days", "2\u20133 days", "2 to 3 days", "two to three days", "2 or 3 days",
+                                     "a day or two", "an hour or so", "between 2 and 3 hours", "minus 2 hours",
+                                     "-5 days", "\u22125 days", "1,5 hours", "1,500 minutes"])
+def test_a_duration_with_a_range_or_a_sign_is_unresolved(surface):
+    """"1,5 hours" was 5 hours, "2-3 days" 3 days, "a day or two" one day, "minus 2 hours" 2 hours."""
+    assert resolve_duration(surface) is None
+
+
+def test_a_decimal_comma_duration_follows_the_locale():
+    resolver = Resolver({"entities": {"length": {"kind": "builtin", "builtin": "duration"}}})
+    read = {tag: resolver.resolve_value("length", "1,5 hours", SUNDAY, locale=locales.get(tag))
+            for tag in ("en-US", "de-DE")}
+    assert read == {"en-US": None, "de-DE": {"kind": "duration", "value": "PT1H30M", "seconds": 5400}}
+    assert resolver.resolve_value("length", "1.5 hours", SUNDAY)["value"] == "PT1H30M"
