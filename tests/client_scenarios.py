@@ -21,6 +21,11 @@ from servers import WAIT_S, ThreadServer, pb2, wait_for
 
 BALANCE = "what is my checking balance"
 AGENT = "i want to speak to a human agent"
+# docs/resolution.md's multi-turn script; a policy hand-off that asks which account, answered next;
+# a turn out of the domain, then a "yes" that must confirm nothing
+FOLLOW_UPS = ["move 200 dollars from checking", "and to savings", "make it 50", "yes",
+              "i want to close my account", "my savings account",
+              "give me a recipe for a vegan lasagna with spinach", "yes"]
 # Patient enough for any load on a shared machine: retries stop on success, not on these bounds.
 PATIENT = ["--attempts", "100", "--deadline-ms", str(WAIT_S * 1000), "--backoff-ms", "20", "--max-backoff-ms", "200"]
 
@@ -48,6 +53,15 @@ def retries_logged(stderr: str, code: str) -> int:
     return sum(line.startswith("retry: ") and f" got {code} " in line for line in stderr.splitlines())
 
 
+def follow_up_of(turn: dict) -> tuple[str, str, dict, str]:
+    """Follow-up kind and intent, slots_used and escalation reason of a --json turn (its `reply` is
+    proto3 JSON, which leaves default values out)."""
+    reply = turn["reply"]
+    follow_up = reply.get("followUp", {})
+    return (follow_up.get("kind", ""), follow_up.get("intent", ""), reply.get("response", {}).get("slotsUsed", {}),
+            turn["escalation"]["reason"])
+
+
 def conversation(example: list[str], artifact: Path) -> None:
     """Two turns, human-readable over the Unix socket and JSON over TCP: intent, resolved entity,
     escalation, response."""
@@ -71,6 +85,33 @@ def conversation(example: list[str], artifact: Path) -> None:
     assert agent["intent"] == "speak_to_agent"
     assert agent["escalation"]["escalate"] and (agent["escalation"]["reason"], agent["escalation"]["tier"]) == \
         ("policy", "human")
+
+
+def follow_ups(example: list[str], artifact: Path) -> None:
+    """Each turn sends back `follow_up.intent or intents[0]` and `slots_used`, and nothing after an
+    answer escalated as out of distribution, low confidence or ambiguous (README, "Voice and chat
+    backends"): the transfer ends confirmed with its slots, a policy hand-off keeps its context, a
+    turn out of the domain drops it."""
+    with socket_path() as sock, ThreadServer(model=artifact, uds=sock):
+        target = ["--target", f"unix:{sock}", "--deadline-ms", "5000"]
+        turns = answered_turns(run_example(example, *target, "--json", *FOLLOW_UPS))
+        text = run_example(example, *target, *FOLLOW_UPS[:4])
+    got = [follow_up_of(turn) for turn in turns]
+    both = "checking,savings"
+    transfer = {"account": both, "amount": "50 USD"}
+    assert got == [
+        ("", "", {"account": "checking", "amount": "200 USD"}, "unspecified"),
+        ("FOLLOW_UP_KIND_UPDATE", "transfer_money", {"account": both, "amount": "200 USD"}, "unspecified"),
+        ("FOLLOW_UP_KIND_UPDATE", "transfer_money", transfer, "unspecified"),
+        ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", transfer, "unspecified"),
+        ("", "", {}, "policy"),  # "Which account would you like to close?"
+        ("FOLLOW_UP_KIND_UPDATE", "close_account", {"account": "savings"}, "policy"),
+        ("", "", {}, "out_of_distribution"),
+        ("", "", {}, "unspecified"),
+    ], [turn["response"] for turn in turns]
+    assert turns[3]["response"] == "Great, thanks for confirming."
+    assert text.returncode == 0, text.stderr
+    assert "user: yes\n  intent: affirm (" in text.stdout and "  follow-up: confirm transfer_money\n" in text.stdout
 
 
 def bad_input_is_not_retried(example: list[str], artifact: Path) -> None:

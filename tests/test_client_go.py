@@ -37,6 +37,10 @@ def test_conversation(example, banking_artifact):
     scenarios.conversation(example, banking_artifact)
 
 
+def test_follow_ups(example, banking_artifact):
+    scenarios.follow_ups(example, banking_artifact)
+
+
 def test_bad_input_is_not_retried(example, banking_artifact):
     scenarios.bad_input_is_not_retried(example, banking_artifact)
 

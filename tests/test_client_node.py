@@ -52,6 +52,10 @@ def test_conversation(example, banking_artifact):
     scenarios.conversation(example, banking_artifact)
 
 
+def test_follow_ups(example, banking_artifact):
+    scenarios.follow_ups(example, banking_artifact)
+
+
 def test_bad_input_is_not_retried(example, banking_artifact):
     scenarios.bad_input_is_not_retried(example, banking_artifact)
 
@@ -113,6 +117,43 @@ def test_every_rpc_of_the_typed_client(node, banking_artifact):
     assert len(got["detected"]) == 2 and got["detected"][0] == "check_balance"
     assert got["extracted"] == ["checking"] and got["responded"] == "check_balance"
     assert len(got["answers"]) == 2 and got["answers"][1] == "check_balance"
+
+
+# A voice call's stream, from a client made as clients/README.md shows: its words come for longer
+# than a unary call's deadline (300 ms, and the default 1 s), and every message is answered.
+LONG_STREAM = r"""
+const { IntentdClient } = require(process.argv[1]);
+const client = new IntentdClient(process.argv[2], { timeoutMs: 300 });
+const words = "i would like to know the balance of my checking account".split(" ");
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const started = Date.now();
+const stream = client.analyzeStream();
+const answers = [];
+const reading = (async () => { for await (const answer of stream) answers.push(answer.sequence); })();
+const speaking = (async () => {
+  for (let n = 1; n <= words.length; n++) {
+    stream.send({ text: words.slice(0, n).join(" "), isFinal: n === words.length });
+    await sleep(120);
+  }
+  stream.end();
+})();
+Promise.all([reading, speaking])
+  .then(() => { console.log(JSON.stringify({ answers, ms: Date.now() - started })); })
+  .catch((error) => {
+    console.error(`${error.code} ${error.details} after ${Date.now() - started} ms`);
+    process.exitCode = 1;
+  })
+  .finally(() => client.close());
+"""
+
+
+def test_a_stream_outlasts_the_unary_timeout(node, banking_artifact):
+    with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock):
+        done = subprocess.run([node, "-e", LONG_STREAM, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["answers"] == list(range(1, 12)) and got["ms"] > 1000
 
 
 # A request over gRPC's 4 MB message limit: RESOURCE_EXHAUSTED from gRPC itself, never retried.

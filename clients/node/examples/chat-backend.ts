@@ -1,11 +1,11 @@
 /**
  * A chat backend's use of the intentd sidecar: each user message of one conversation is analysed
  * within a deadline (retries on RESOURCE_EXHAUSTED / UNAVAILABLE included), the previous turn's
- * intent goes along as context, and the backend either answers with intentd's constrained
+ * intent and slots go along as context, and the backend either answers with intentd's constrained
  * response or hands the turn to the tier the escalation hint names.
  *
  *   node dist/examples/chat-backend.js --target unix:/run/intentd/intentd.sock \
- *     "what is my checking balance" "and my savings?"
+ *     "move 200 dollars from checking" "and to savings" "make it 50" "yes"
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -15,12 +15,15 @@ import { status } from "@grpc/grpc-js";
 import {
   AnalyzeResponse,
   type Entity,
+  EscalationReason,
   IntentdCallError,
   IntentdClient,
+  type RequestContext,
   type Resolution,
   type RetryEvent,
   type TlsOptions,
   escalationReasonToJSON,
+  followUpKindToJSON,
   grainToJSON,
 } from "../src";
 
@@ -106,6 +109,30 @@ function describe(resolution: Resolution | undefined): string {
   }
 }
 
+/** Escalations that say the model did not understand the turn. */
+const UNSURE = new Set([
+  EscalationReason.ESCALATION_REASON_OUT_OF_DISTRIBUTION,
+  EscalationReason.ESCALATION_REASON_LOW_CONFIDENCE,
+  EscalationReason.ESCALATION_REASON_AMBIGUOUS,
+]);
+
+type Carried = Pick<RequestContext, "previousIntent" | "filledSlots">;
+
+/**
+ * What the next turn sends back (README, "Voice and chat backends", Follow-ups): the intent this
+ * turn continued, else its own top intent, and the slots its response used, so that "and to
+ * savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model did not
+ * understand, or the next "yes" would confirm its guess; a policy hand-off keeps them, as its
+ * question ("Which account would you like to close?") is answered next.
+ */
+function carriedFrom(reply: AnalyzeResponse): Carried {
+  if (reply.escalation?.escalate && UNSURE.has(reply.escalation.reason)) return { previousIntent: "", filledSlots: {} };
+  return {
+    previousIntent: reply.followUp?.intent || (reply.intents[0]?.name ?? ""),
+    filledSlots: reply.response?.slotsUsed ?? {},
+  };
+}
+
 function reasonName(reply: AnalyzeResponse): string {
   return escalationReasonToJSON(reply.escalation?.reason ?? 0).replace("ESCALATION_REASON_", "").toLowerCase();
 }
@@ -135,6 +162,10 @@ function printTurn(text: string, reply: AnalyzeResponse, attempts: number, json:
   }
   console.log(`user: ${text}`);
   console.log(`  intent: ${top ? `${top.name} (${top.confidence.toFixed(3)})` : "none"}`);
+  if (reply.followUp?.kind) {
+    const kind = followUpKindToJSON(reply.followUp.kind).replace("FOLLOW_UP_KIND_", "").toLowerCase();
+    console.log(`  follow-up: ${kind} ${reply.followUp.intent}`); // the intent a backend routes on
+  }
   for (const entity of reply.entities) console.log(`  entity: ${entityLine(entity)}`);
   if (escalation?.escalate) {
     console.log(`  escalation: ${reasonName(reply)} -> ${escalation.targetTier || "(no tier)"}: ${escalation.detail}`);
@@ -165,7 +196,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const sessionId = values.session ?? `chat-${process.pid}-${Date.now().toString(36)}`;
-  let previousIntent = "";
+  let carried: Carried = { previousIntent: "", filledSlots: {} };
   let failed = 0;
   try {
     for (const text of positionals) {
@@ -177,11 +208,11 @@ async function main(argv: string[]): Promise<number> {
       };
       try {
         const reply = await client.analyze(
-          { text, timeZone: values["time-zone"], context: { sessionId, previousIntent } },
+          { text, timeZone: values["time-zone"], context: { sessionId, ...carried } },
           { timeoutMs: deadlineMs, onRetry },
         );
         printTurn(text, reply, attempts, values.json);
-        previousIntent = reply.escalation?.escalate ? "" : (reply.intents[0]?.name ?? "");
+        carried = carriedFrom(reply);
       } catch (error) {
         if (!(error instanceof IntentdCallError)) throw error;
         // A real backend would answer the user from its fallback path here.

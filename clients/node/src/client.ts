@@ -42,8 +42,10 @@ export interface TlsOptions {
 export interface ClientOptions {
   /** TLS to the server; omitted: plaintext (what a Unix socket sidecar uses). */
   tls?: TlsOptions;
-  /** Deadline of a call when the call names none. */
+  /** Deadline of a unary call when the call names none. */
   timeoutMs?: number;
+  /** Deadline of an analyzeStream() call when it names none (default DEFAULT_STREAM_TIMEOUT_MS). */
+  streamTimeoutMs?: number;
   /** Retry policy of every unary call; fields left out keep DEFAULT_RETRY's. */
   retry?: Partial<RetryPolicy>;
   /** Told before each retry (for logs and metrics). */
@@ -63,6 +65,11 @@ export interface CallOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 1000;
+// A stream lasts as long as the voice call (or utterance) it carries, minutes rather than a unary
+// call's second, so it gets its own deadline: long enough for a whole call, yet finite, so that a
+// stream its caller forgot still ends and frees its place among the server's --max-streams
+// (docs/voice.md). A stream per utterance can ask for less.
+export const DEFAULT_STREAM_TIMEOUT_MS = 10 * 60 * 1000;
 
 // Reconnecting to a local socket is cheap: try again after 100 ms (not gRPC's 1 s, growing to
 // 2 min), so a sidecar that restarts is reached again within the retries of one call.
@@ -113,6 +120,7 @@ export class IntentdClient {
   /** The generated stub, for what this wrapper does not cover. */
   readonly stub: IntentServiceClient;
   private readonly timeoutMs: number;
+  private readonly streamTimeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly onRetry?: (event: RetryEvent) => void;
 
@@ -125,6 +133,7 @@ export class IntentdClient {
     };
     this.stub = new IntentServiceClient(target, channelCredentials(options.tls), channel);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.streamTimeoutMs = options.streamTimeoutMs ?? DEFAULT_STREAM_TIMEOUT_MS;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.onRetry = options.onRetry;
   }
@@ -155,11 +164,11 @@ export class IntentdClient {
 
   /**
    * AnalyzeStream: send transcripts, read one AnalyzeResponse per request, in order. Not retried:
-   * after an error, open a new stream and resend what was not answered. The deadline covers the
-   * whole stream.
+   * after an error, open a new stream and resend what was not answered. The deadline (`deadline`,
+   * else `timeoutMs`, else the client's `streamTimeoutMs`) covers the whole stream.
    */
   analyzeStream(options: { deadline?: Date; timeoutMs?: number; metadata?: Metadata } = {}): AnalyzeStream {
-    const deadline = options.deadline ?? new Date(Date.now() + (options.timeoutMs ?? this.timeoutMs));
+    const deadline = options.deadline ?? new Date(Date.now() + (options.timeoutMs ?? this.streamTimeoutMs));
     return new AnalyzeStream(this.stub.analyzeStream(options.metadata ?? new Metadata(), { deadline }));
   }
 

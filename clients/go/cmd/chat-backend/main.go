@@ -1,7 +1,8 @@
 // Command chat-backend shows a chat backend's use of the intentd sidecar: each message of one
 // conversation is analysed within a deadline (retries on RESOURCE_EXHAUSTED / UNAVAILABLE
-// included), the previous turn's intent goes along as context, and the backend either answers
-// with intentd's constrained response or hands the turn to the tier the escalation hint names.
+// included), the previous turn's intent and slots go along as context, and the backend either
+// answers with intentd's constrained response or hands the turn to the tier the escalation hint
+// names.
 //
 //	chat-backend -target unix:/run/intentd/intentd.sock "what is my checking balance"
 package main
@@ -153,6 +154,29 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+// unsure are the escalations that say the model did not understand the turn.
+var unsure = map[pb.EscalationReason]bool{
+	pb.EscalationReason_ESCALATION_REASON_OUT_OF_DISTRIBUTION: true,
+	pb.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE:      true,
+	pb.EscalationReason_ESCALATION_REASON_AMBIGUOUS:           true,
+}
+
+// carriedFrom is what the next turn sends back (README, "Voice and chat backends", Follow-ups):
+// the intent this turn continued, else its own top intent, and the slots its response used, so
+// that "and to savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model
+// did not understand, or the next "yes" would confirm its guess; a policy hand-off keeps them, as
+// its question ("Which account would you like to close?") is answered next.
+func carriedFrom(reply *pb.AnalyzeResponse) (previousIntent string, filledSlots map[string]string) {
+	if esc := reply.GetEscalation(); esc.GetEscalate() && unsure[esc.GetReason()] {
+		return "", nil
+	}
+	previousIntent = reply.GetFollowUp().GetIntent()
+	if previousIntent == "" && len(reply.GetIntents()) > 0 {
+		previousIntent = reply.GetIntents()[0].GetName()
+	}
+	return previousIntent, reply.GetResponse().GetSlotsUsed()
+}
+
 func reason(reply *pb.AnalyzeResponse) string {
 	return strings.ToLower(strings.TrimPrefix(reply.GetEscalation().GetReason().String(), "ESCALATION_REASON_"))
 }
@@ -187,6 +211,11 @@ func printTurn(text string, reply *pb.AnalyzeResponse, attempts int, asJSON bool
 		})
 	}
 	fmt.Printf("user: %s\n  intent: %s (%.3f)\n", text, top.GetName(), top.GetConfidence())
+	// a follow-up's intent is the one a backend routes on
+	if followUp := reply.GetFollowUp(); followUp.GetKind() != pb.FollowUpKind_FOLLOW_UP_KIND_UNSPECIFIED {
+		kind := strings.ToLower(strings.TrimPrefix(followUp.GetKind().String(), "FOLLOW_UP_KIND_"))
+		fmt.Printf("  follow-up: %s %s\n", kind, followUp.GetIntent())
+	}
 	for _, e := range reply.GetEntities() {
 		fmt.Printf("  entity: %s '%s' [%d, %d) -> %s\n", e.GetType(), e.GetText(), e.GetStart(), e.GetEnd(), describe(e.GetResolution()))
 	}
@@ -234,10 +263,10 @@ func run(args []string) int {
 			s := status.Convert(err)
 			fmt.Fprintf(os.Stderr, "retry: attempt %d got %s (%s); next in %d ms\n", n, codeName(s.Code()), s.Message(), delay.Milliseconds())
 		}}
-	previousIntent, failed := "", 0
+	previousIntent, filledSlots, failed := "", map[string]string{}, 0
 	for _, text := range messages {
-		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone,
-			Context: &pb.RequestContext{SessionId: o.session, PreviousIntent: previousIntent}}
+		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone, Context: &pb.RequestContext{
+			SessionId: o.session, PreviousIntent: previousIntent, FilledSlots: filledSlots}}
 		var reply *pb.AnalyzeResponse
 		ctx, cancel := context.WithTimeout(context.Background(), ms(o.deadlineMs))
 		attempts, err := policy.call(ctx, func(ctx context.Context) (err error) {
@@ -256,10 +285,7 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
 			return 1
 		}
-		previousIntent = ""
-		if !reply.GetEscalation().GetEscalate() && len(reply.GetIntents()) > 0 {
-			previousIntent = reply.GetIntents()[0].GetName()
-		}
+		previousIntent, filledSlots = carriedFrom(reply)
 	}
 	if failed > 0 {
 		return 1
