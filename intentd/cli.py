@@ -322,6 +322,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     except InvalidRequest as exc:
         raise UsageError(str(exc)) from None
     engine = Engine.load(args.model, onnx_file=args.onnx_file)
+    if options.previous_intent and options.previous_intent not in engine.model.labels.intents:
+        # the server ignores it too (a backend's stale context must not fail the turn); here a person typed it
+        print(f"warning: --previous-intent {options.previous_intent!r} is not one of the model's intents: "
+              "answered as a first turn", file=sys.stderr)
     analysis = engine.analyze([text], dataclasses.replace(options, partial=args.partial))[0]
     if args.json:
         reply = convert.analyze_response(analysis, convert.timing(Result(analysis, batch_size=1), 0.0),

@@ -194,6 +194,17 @@ def test_cli_analyze_answers_a_turn_of_a_conversation_as_the_server_does(banking
     assert reply.follow_up.intent == "transfer_money" and reply.response.slots_used["amount"] == "75 USD"
 
 
+def test_cli_analyze_warns_of_a_previous_intent_the_model_does_not_know(banking_artifact):
+    """The server ignores it (a backend's stale context must not fail a turn); a person who typed
+    `transfer_monee` heard nothing and read a first turn's answer as the follow-up rule's."""
+    cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), "make it 75",
+                          "--previous-intent", "transfer_monee"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stderr.strip() == ("warning: --previous-intent 'transfer_monee' is not one of the model's intents: "
+                                  "answered as a first turn")
+    assert "follow-up:" not in cli.stdout
+
+
 def test_cli_analyze_into_a_closed_pipe_is_quiet(banking_artifact):
     cmd = (f"{sys.executable} -m intentd analyze --model {banking_artifact} 'what is my checking balance' --json "
            f"--top-k 50 | head -c 10")
