@@ -66,6 +66,9 @@ def test_a_currency_code_in_capitals_beside_digits_is_no_shouting(surface, amoun
     ("pay the bill (50) today", "50", money("50", "USD")),  # parentheses around a span are no sign
     ("I won 500 dollars", "500 dollars", money("500", "USD")),  # a currency's name before the number is a word
     ("SEND ALL 300 NOW", "300", money("300", "USD")),  # as when the span holds it
+    ("move two hundred", "hundred", money("200", "USD")),  # a span from its multiplier was 100
+    ("send twenty five hundred dollars", "hundred dollars", money("2500", "USD")),
+    ("move 2,5 hundred", "hundred", None),  # its count has no one reading: not 100 either
 ])
 def test_the_currency_right_beside_the_models_span_counts(resolver, text, surface, expected):
     """The model's span "5000" of "5000 HUF" was $5,000.00."""

@@ -69,6 +69,11 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _AFTER = re.compile(rf"\s*({PERCENT_SIGN}|[^\W\d_]{{1,3}}\$|[^\W\d_]+|[^\w\s])", re.IGNORECASE)
 _BEFORE = re.compile(r"([^\W\d_]{1,3}\$|[^\W\d_]+|[^\w\s])\.?\s*$")  # "AED | 200", "Rs. | 500", "- | 50"
 _DASH = re.compile(DASH)
+# a span that begins at its multiplier lost its count to the model's boundary ("move two | hundred": 100)
+_MULTIPLIER_FIRST = re.compile(r"(?:hundred|thousand|million|billion)\b", re.IGNORECASE)
+_COUNT_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+                           r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty"
+                           r"|fifty|sixty|seventy|eighty|ninety)[\s-]+$", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
@@ -146,7 +151,11 @@ def beside(text: str, start: int, end: int) -> str:
     outside it: the word after it, or the code or sign before it, that names a currency
     ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
     cent"), or what is written against its digits ("50k", "-50"). A currency's name before the
-    number is a word of the sentence ("I won 500 dollars")."""
+    number is a word of the sentence ("I won 500 dollars"). A span that begins at its multiplier
+    takes the count before it ("move two | hundred" is 200, never 100)."""
+    if _MULTIPLIER_FIRST.match(text, start):
+        while (count := _COUNT_BEFORE.search(text, 0, start)) is not None:
+            start = count.start()
     capitals = _capitals(text)
     after = _AFTER.match(text, end)
     if after and _belongs(after.group(1), capitals, after.start(1) == end):
