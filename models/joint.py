@@ -77,13 +77,16 @@ class JointModel(nn.Module):
         from transformers.utils import logging as hf_logging
 
         config = AutoConfig.from_pretrained(str(base), local_files_only=True)
-        verbosity = hf_logging.get_verbosity()
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
         hf_logging.set_verbosity_error()  # its load report lists the pooler we drop on purpose
+        hf_logging.disable_progress_bar()  # a bar for a load of under a second, redrawn with \r in a log file
         try:
             encoder = AutoModel.from_pretrained(str(base), config=config, local_files_only=True,
                                                 add_pooling_layer=False)
         finally:
             hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
         return cls(encoder, n_intents, n_tags, dropout, tag_context, pooling, intent_head, crf, tag_layers)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):

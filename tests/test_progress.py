@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from intentd import progress
 
 
@@ -52,3 +54,13 @@ def test_the_load_tester_bar_in_a_pipe_writes_whole_lines():
     assert run.returncode == 0, run.stderr
     assert "\r" not in run.stderr
     assert "7/10" in run.stderr and "p95 3.0 ms" in run.stderr
+
+
+def test_loading_the_base_encoder_draws_no_bar(capfd):
+    """transformers drew a "Loading weights" bar for a sub-second load, redrawn with \\r in a log."""
+    pytest.importorskip("torch")
+    from intentd.models.config import default_base
+    from intentd.models.joint import JointModel
+
+    JointModel.from_base(default_base(), n_intents=2, n_tags=1)
+    assert capfd.readouterr().err == ""
