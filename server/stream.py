@@ -63,6 +63,7 @@ class Message:
 
     sequence: int
     final: bool
+    number: int = 0  # its place in the call (1, 2, ...): what an error names, whatever `sequence` says
     task: asyncio.Task | None = None
     running: bool = False  # its computation has begun (its task has run)
     stale: bool = False  # superseded: a later message arrived before its answer went out
@@ -164,11 +165,14 @@ class VoiceStream:
                 count += 1
                 if count > s.max_stream_messages:
                     raise InvalidRequest(f"stream: more than {s.max_stream_messages} messages")
-                request = self.parse(request)
-                text, options = admit(request, max_chars=s.max_text_chars, default_top_k=s.default_top_k,
-                                      max_top_k=s.max_top_k)
+                try:
+                    request = self.parse(request)
+                    text, options = admit(request, max_chars=s.max_text_chars, default_top_k=s.default_top_k,
+                                          max_top_k=s.max_top_k)
+                except InvalidRequest as exc:
+                    raise _in_message(exc, count) from None
                 final = request.is_final if request.HasField("is_final") else True
-                message = Message(request.sequence or count, final)
+                message = Message(request.sequence or count, final, count)
                 self._supersede()
                 message.task = asyncio.get_running_loop().create_task(
                     self._compute(message, request, text, replace(options, owner=message, partial=not final)))
@@ -242,7 +246,7 @@ class VoiceStream:
                 if not message.stale:
                     self.servicer.metrics.stream_superseded.labels("shed").inc()
                 return _superseded(message)
-            raise error
+            raise _in_message(error, message.number) if isinstance(error, InvalidRequest) else error
         analysis, reply = task.result()
         reply.is_final = message.final
         reply.sequence = message.sequence
@@ -260,6 +264,12 @@ def _retrieved(task: asyncio.Task) -> None:
 
 def _with_analysis(analysis: Analysis, timing, threshold: float) -> tuple[Analysis, object]:
     return analysis, convert.analyze_response(analysis, timing, threshold)
+
+
+def _in_message(error: InvalidRequest, number: int) -> InvalidRequest:
+    """The error with the message it is about: a field's name alone does not say which of a call's
+    hundreds of messages was refused."""
+    return InvalidRequest(f"{error} (message {number} of the stream)")
 
 
 def _superseded(message: Message):

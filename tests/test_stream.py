@@ -241,6 +241,7 @@ def test_a_bad_message_ends_the_stream_after_the_answers_before_it(server):
             answers.append(answer)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith("alternatives[0].text")
+    assert err.value.details().endswith("(message 3 of the stream)")  # which one, of a call of hundreds
     assert [a.sequence for a in answers] == [1, 2]
 
 
