@@ -2,9 +2,10 @@
 
 Signals are handled from the first moment (a container's PID 1 ignores SIGTERM otherwise):
 SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP reloads the
-artifact being served (e.g. after it was rebuilt in place). Listeners: the data listener(s)
-(--listen, TLS when --tls-cert is given; --uds) serve IntentService, health and reflection; the
-admin socket (--admin-uds, mode 0600) is a second gRPC server that serves ReloadModel.
+artifact being served (e.g. after it was rebuilt in place; one while starting, once serving).
+Listeners: the data listener(s) (--listen, TLS when --tls-cert is given; --uds) serve
+IntentService, health and reflection; the admin socket (--admin-uds, mode 0600) is a second gRPC
+server that serves ReloadModel.
 """
 
 from __future__ import annotations
@@ -69,15 +70,21 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
 
 class App:
     def __init__(self, settings: Settings, metrics: Metrics | None = None,
-                 on_ready: Callable[[], None] | None = None):
+                 on_ready: Callable[[], None] | None = None,
+                 on_reload: Callable[[str, str], None] | None = None):
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.on_ready = on_ready  # called once serving (a --workers supervisor's start handshake)
+        # called once SIGHUP reloads have settled, with the version served and why the last one
+        # failed ('' when it did not): a --workers supervisor's report on a reload
+        self.on_reload = on_reload
         self.port: int | None = None  # the TCP port bound (useful with --listen HOST:0)
         self.forced = False
         self.server: grpc.aio.Server | None = None
         self.admin_server: grpc.aio.Server | None = None
         self._serving = False
+        self._hup = False  # a SIGHUP not yet acted on
+        self._hup_task: asyncio.Task | None = None  # reloading on SIGHUP
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self.started = asyncio.Event()  # set once serving: for embedding the server (tests, benchmarks)
@@ -158,6 +165,8 @@ class App:
         log.info("serving %s %s on %s at %s (%s, max batch %d%s, queue %d, SLO p95 %s)", engine.model.artifact.name,
                  engine.version, engine.model.provider, ", ".join(addresses), "naive" if s.naive else "batching",
                  s.max_batch_size, rows, s.max_queue, f"{s.slo_p95_ms:g} ms" if s.slo_p95_ms else "off")
+        if self._hup:  # a SIGHUP while starting: the artifact may have changed since it was read
+            self._reload_on_signal()
 
     async def main_loop(self) -> None:
         await self._stop.wait()
@@ -237,23 +246,42 @@ class App:
         asyncio.get_running_loop().call_later(TRIM_AFTER_SWAP_S, _release_freed_memory)
 
     def _reload_on_signal(self) -> None:
+        """SIGHUP, never dropped: the artifact may have changed after a load in progress read it
+        (a worker restarted just before a deploy served the old model for good). One that comes
+        while starting reloads once serving; one during a SIGHUP reload, once that one ends."""
+        self._hup = True
         if not self._serving:
-            log.warning("SIGHUP ignored: the server is not serving yet")
-            return
-        task = asyncio.get_running_loop().create_task(self._reload_current())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            log.info("SIGHUP while starting: reloading once serving")
+        elif self._hup_task is None:
+            self._hup_task = asyncio.get_running_loop().create_task(self._reload_on_signals())
+            self._tasks.add(self._hup_task)
+            self._hup_task.add_done_callback(self._tasks.discard)
 
-    async def _reload_current(self) -> None:
-        """SIGHUP: the local operator reloads the artifact being served, wherever it lives."""
+    async def _reload_on_signals(self) -> None:
+        """Reload until no SIGHUP is left unanswered, then report how the last reload ended."""
+        try:
+            while self._hup:
+                self._hup = False
+                version, error = await self._reload_current()
+        finally:
+            self._hup_task = None
+        if self.on_reload is not None:
+            self.on_reload(version, error)
+
+    async def _reload_current(self) -> tuple[str, str]:
+        """SIGHUP: the local operator reloads the artifact being served, wherever it lives.
+        Returns the version served after it, and why it failed ('' when it did not)."""
         try:
             result = await self.reloader.reload(self.runner.current.path)
-            if not result["ok"]:
-                log.error("SIGHUP reload failed: %s", result["error"])
         except ReloadBusy:
-            log.warning("SIGHUP ignored: a reload is already in progress")
-        except Exception:  # noqa: BLE001 - a background task must never fail unseen
+            log.warning("SIGHUP ignored: a ReloadModel call is in progress")
+            return self.runner.current.version, "ignored: a ReloadModel call was in progress"
+        except Exception as exc:  # noqa: BLE001 - a background task must never fail unseen
             log.exception("SIGHUP reload failed")
+            return self.runner.current.version, f"{type(exc).__name__}: {exc}"
+        if not result["ok"]:
+            log.error("SIGHUP reload failed: %s", result["error"])
+        return result["version"], result["error"].removeprefix("reload failed: ")
 
     # -- listeners -----------------------------------------------------------------------------
 
@@ -343,13 +371,14 @@ def serve(settings: Settings) -> int:
 
 
 def serve_one(settings: Settings, metrics: Metrics | None = None,
-              on_ready: Callable[[], None] | None = None) -> int:
+              on_ready: Callable[[], None] | None = None,
+              on_reload: Callable[[str, str], None] | None = None) -> int:
     import uvloop
 
     if settings.access_log:
         open_access_log()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(App(settings, metrics, on_ready).run())
+        return runner.run(App(settings, metrics, on_ready, on_reload).run())
 
 
 def _release_freed_memory() -> None:

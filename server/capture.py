@@ -13,6 +13,12 @@ cut back to the file's size before it, so the next record starts on a clean line
 still imports. Records are counted when written and when dropped (`on_written`, `on_dropped` with
 a reason from DROP_REASONS: the metrics layer passes its counters).
 
+Several processes may write one file (`serve --workers N`): each record's size check, rotation
+and write are done holding an exclusive lock (flock) on the file itself, so no two rotate at
+once (one overwrote the backup the other had just made) and a failed write is cut back with
+no other record after it. No lock file: a lock on our own 0600 file is one no other user can
+take.
+
 Records are built and written on a background thread: the request path only pays for a queue put.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -165,14 +172,14 @@ class ReviewCapture:
         return record
 
     def _append(self, line: bytes) -> None:
-        fd = self._open()
+        fd = self._open_locked()
         try:
             size = os.fstat(fd).st_size
             if size and size + len(line) > self.settings.max_bytes:
+                self._rotate()  # under the lock of the file rotated away
                 os.close(fd)
                 fd = -1
-                self._rotate()
-                fd = self._open()
+                fd = self._open_locked()
                 size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":  # someone saved it without a final newline
                 line = b"\n" + line
@@ -180,6 +187,20 @@ class ReviewCapture:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def _open_locked(self) -> int:
+        """The file at the path, open and locked against the other processes writing it. One that
+        was rotated away while we waited for its lock is let go, and the path opened again."""
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if _still_at(fd, self.settings.path):
+                    return fd
+            except OSError:
+                os.close(fd)
+                raise
+            os.close(fd)
 
     def _open(self) -> int:
         path = self.settings.path
@@ -243,6 +264,14 @@ class ReviewCapture:
             self.dropped_by_reason[reason] += 1
         if self._on_dropped is not None:
             self._on_dropped(reason)
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    """Whether the open file is still the one at `path`, not rotated away."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.lstat(path))
+    except FileNotFoundError:  # rotated away, and no new file made yet
+        return False
 
 
 def _write_whole(fd: int, line: bytes, size: int) -> None:

@@ -9,6 +9,7 @@ one, then swap it in atomically. A failed load keeps the old model serving.
   links), and the artifact loader confines and hashes every file the manifest names. It loads
   the real path it checked, and keeps the path as the caller named it: GetModelInfo shows it, and
   SIGHUP reloads it, so flipping a `current` link and sending SIGHUP serves the link's new target.
+  Either way the log line of the reload shows both (`current -> /models/v2`).
 - The caller hears which file of the artifact (and which manifest key) failed, never a path or
   a value read from a file; the details go to the server log, so the RPC is neither a
   file-existence oracle nor a way to read files.
@@ -64,8 +65,8 @@ class Reloader:
         return await self.reload(*resolved)
 
     async def reload(self, path: Path, real: Path | None = None) -> dict:
-        """Load the artifact at `real` (default: `path`) and serve it as `path`."""
-        real = real or path
+        """Load the artifact at `real` (default: where `path` leads now) and serve it as `path`."""
+        real = real or path.resolve()
         if self._busy:
             raise ReloadBusy("a reload is already in progress")
         self._busy = True
@@ -101,8 +102,8 @@ class Reloader:
             new = await asyncio.wait_for(asyncio.shield(loaded), self.timeout_s)
         except TimeoutError:
             wanted = False
-            log.error("reload from %s did not finish within %.0f s; still serving %s", path, self.timeout_s,
-                      old.version)
+            log.error("reload from %s did not finish within %.0f s; still serving %s", _shown(path, real),
+                      self.timeout_s, old.version)
             return self._failed(f"the new model did not load within {self.timeout_s:.0f} s", old)
         except asyncio.CancelledError:
             wanted = False

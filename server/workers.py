@@ -10,14 +10,26 @@ program holds is still a one-line error. The supervisor:
   domain): at the server's start that stops the whole server with the worker's one-line error
   and exit code 2, as `intentd serve` without workers would, instead of restarting it forever;
   later (a restart) it is tried again after a pause that doubles each time, up to a minute;
-- forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker;
+- kills (SIGKILL), and so restarts, a serving worker that is hung: its event loop stamps a
+  shared slot about once a second, and one whose stamp is older than HUNG_AFTER_S answers
+  nothing while the kernel keeps handing it connections. A worker still loading its model is
+  not watched; a reload loads off the loop, so it does not stop the stamps;
+- forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker; each worker
+  reports how its reload ended, and once all have, one line says which version each serves and
+  why any failed (a reload that failed in one worker leaves two versions served);
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
-  histograms add up across workers; gauges are per worker, labelled by pid).
+  histograms add up across workers, and so do the queue depth and requests in progress; the
+  other gauges are per worker, labelled by pid).
 Its exit code is 0 when every worker drained and exited 0.
+
+Each worker talks to the supervisor on a pipe of its own, never a queue they share: a worker
+killed while writing to a shared queue would leave its lock held, and the others blocked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import dataclasses
 import logging
 import multiprocessing
@@ -41,6 +53,9 @@ MAX_RESTART_PAUSE_S = 60.0
 POLL_S = 0.2
 STOP_WAIT_S = 30.0  # for the other workers to stop after one could not start
 EXIT_START_FAILED = 2  # as the CLI's for any error it reports
+HEARTBEAT_S = 1.0  # a serving worker's event loop stamps its slot this often
+# a serving worker whose stamp is this old is hung (the variable is for tests, which cannot wait long)
+HUNG_AFTER_S = float(os.environ.get("INTENTD_TEST_HUNG_AFTER_S", "15"))
 
 
 def free_port(listen: str) -> tuple[str, int]:
@@ -59,10 +74,12 @@ def free_port(listen: str) -> tuple[str, int]:
         return host, probe.getsockname()[1]
 
 
-def _worker(settings: Settings, index: int, ready, errors) -> None:
+def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
     """A worker process: one whole server. Metrics go to the shared multiprocess directory.
-    `ready` (an Event) is set once it serves; a start that fails for a reason the user can fix
-    puts (index, its one-line message) on `errors` for the supervisor to report.
+    `ready` (an Event) is set once it serves, and from then its event loop stamps
+    `stamps[index]`. On `reports` (its pipe) it sends ("failed", its one-line message) when its
+    start fails for a reason the user can fix, and ("reloaded", version served, why it failed or
+    '') once SIGHUP reloads have settled.
 
     Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
@@ -75,12 +92,24 @@ def _worker(settings: Settings, index: int, ready, errors) -> None:
 
     threading.Thread(target=_drain_when_orphaned, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
+
+    def serving() -> None:
+        _stamp(stamps, index)  # before `ready`: the supervisor watches the stamp from then on
+        ready.set()
+
     try:
-        code = serve_one(settings, Metrics(), on_ready=ready.set)
+        code = serve_one(settings, Metrics(), on_ready=serving,
+                         on_reload=lambda version, error: reports.send(("reloaded", version, error)))
     except (IntentdError, OSError) as exc:
-        errors.put((index, str(exc)))
+        reports.send(("failed", str(exc)))
         code = EXIT_START_FAILED
     raise SystemExit(code)
+
+
+def _stamp(stamps, index: int) -> None:
+    """On the worker's event loop, every HEARTBEAT_S while it runs: the supervisor's sign of life."""
+    stamps[index] = time.monotonic()  # one clock for every process of the machine
+    asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, stamps, index)
 
 
 def _drain_when_orphaned(parent: int) -> None:
@@ -113,12 +142,17 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     stopping = False
     signals_seen = 0
     readies = [context.Event() for _ in range(settings.workers)]
-    errors = context.SimpleQueue()
+    stamps = context.RawArray("d", settings.workers)  # each serving worker's last sign of life
+    reports: list = [None] * settings.workers  # each worker's pipe to us
     reasons: dict[int, str] = {}
+    reloads = _Reloads(settings.workers)
 
     def start(index: int):
         readies[index] = context.Event()
-        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], errors),
+        if reports[index] is not None:
+            reports[index].close()
+        reports[index], sender = context.Pipe(duplex=False)
+        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], stamps, sender),
                                   name=f"intentd-worker{index}")
         # blocked until the child keeps them itself (_worker): one forwarded while it starts is held
         # for it, never its default action (the mask is inherited across the spawn)
@@ -127,13 +161,24 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        sender.close()  # the worker's end: once it exits, its pipe ends
         log.info("worker %d started (pid %d)", index, process.pid)
         return process
 
+    def receive(index: int) -> None:
+        """What worker `index` has sent: why its start failed, how its reloads ended."""
+        try:
+            while reports[index].poll():
+                kind, *details = reports[index].recv()
+                if kind == "failed":
+                    reasons[index] = details[0]
+                else:
+                    reloads.reported(index, *details)
+        except (EOFError, OSError):  # it has exited, and what it sent is read
+            pass
+
     def reason(index: int, exitcode: int | None) -> str:
-        while not errors.empty():
-            i, message = errors.get()
-            reasons[i] = message
+        receive(index)  # it may have sent its reason just before we saw it exit
         return reasons.pop(index, f"it exited with {exitcode}")
 
     workers = [start(i) for i in range(settings.workers)]
@@ -145,9 +190,11 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         if signum in (signal.SIGTERM, signal.SIGINT):
             stopping = True
             signals_seen += 1
-        for process in workers:
+        for i, process in enumerate(workers):
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
+                if signum == signal.SIGHUP:
+                    reloads.signalled(i)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     for sig in early + take_early():  # a signal before or while the workers were started counts too
@@ -161,7 +208,15 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             starting = starting and not all(ready.is_set() for ready in readies)
             now = time.monotonic()
             for i, process in enumerate(workers):
-                if stopping or process.exitcode is None:
+                receive(i)
+                if stopping:
+                    continue
+                if process.exitcode is None:
+                    if readies[i].is_set() and now - stamps[i] > HUNG_AFTER_S:
+                        log.error("worker %d (pid %d) is hung: its event loop has not run for %.0f s; killing it",
+                                  i, process.pid, now - stamps[i])
+                        process.kill()
+                        process.join(POLL_S)
                     continue
                 if i in restart_at:  # dead, waiting for its pause to end
                     if now >= restart_at[i]:
@@ -169,6 +224,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                         workers[i] = start(i)
                     continue
                 _mark_dead(process.pid)
+                reloads.gone(i)
                 if readies[i].is_set():
                     failed_starts[i] = 0
                     log.error("worker %d exited with %s; restarting it", i, process.exitcode)
@@ -192,6 +248,45 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     codes = [p.exitcode for p in workers]
     log.info("workers stopped (exit codes %s)", codes)
     return 0 if all(code == 0 for code in codes) else 1
+
+
+class _Reloads:
+    """The workers a SIGHUP reached and how their reloads ended: once each has reported (or died;
+    a restarted worker loads the artifact afresh), one line says which version each serves and
+    why any reload failed."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.awaited: set[int] = set()
+        self.outcomes: dict[int, tuple[str, str]] = {}  # worker: (version served, why it failed or '')
+
+    def signalled(self, index: int) -> None:
+        self.awaited.add(index)  # a worker still reloading reloads once more, and reports once
+
+    def reported(self, index: int, version: str, error: str) -> None:
+        self.outcomes[index] = (version, error)
+        self._settled(index)
+
+    def gone(self, index: int) -> None:
+        self.outcomes.pop(index, None)
+        self._settled(index)
+
+    def _settled(self, index: int) -> None:
+        self.awaited.discard(index)
+        if not self.awaited and self.outcomes:
+            self._log_summary()
+            self.outcomes.clear()
+
+    def _log_summary(self) -> None:
+        """'reload: 2 of 2 workers on v2', or an error such as 'reload: 1 of 2 workers on v2, 1 on
+        v1; worker 1 failed: ...; serving 2 versions'."""
+        succeeded_first = sorted(self.outcomes.values(), key=lambda outcome: bool(outcome[1]))
+        (version, n), *others = collections.Counter(version for version, _ in succeeded_first).most_common()
+        parts = [f"{n} of {self.workers} workers on {version}" + "".join(f", {m} on {v}" for v, m in others)]
+        parts += [f"worker {i} failed: {error}" for i, (_, error) in sorted(self.outcomes.items()) if error]
+        if others:
+            parts.append(f"serving {len(others) + 1} versions")
+        log.log(logging.INFO if len(parts) == 1 else logging.ERROR, "reload: %s", "; ".join(parts))
 
 
 def _stop_all(workers: list) -> None:

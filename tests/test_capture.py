@@ -288,3 +288,22 @@ def test_redacted_spans_never_split_a_replacement():
     got, moved = redact(text, [(10, 18), (0, 9), (19, 25)])
     assert got == "email <email> please"
     assert [got[s:e] for s, e in moved] == ["<email>", "email <email>", "please"]
+
+
+def test_two_writers_on_one_file_keep_every_record_they_count(tmp_path: Path):
+    """`serve --workers 2 --capture-path`: each worker checked the size and rotated on its own, so
+    two rotating at once overwrote the backup the other had just made (300 records counted, 296 in
+    the files). Two captures of one path, each with its own open file as two workers have (a file
+    lock belongs to an open file, not a process), and a tiny bound: every record counted as
+    written is in the files, once."""
+    path = tmp_path / "review.jsonl"
+    caps = [counted(path, max_bytes=1024, backups=200)[0] for _ in range(2)]
+    for i in range(100):
+        for n, cap in enumerate(caps):
+            cap.offer(f"writer {n} record {i}", escalated())
+    for cap in caps:
+        cap.close()
+    texts = [row.text for f in tmp_path.glob("review.jsonl*") for row in read_jsonl(f)]
+    assert [cap.written for cap in caps] == [100, 100] and not any(cap.dropped for cap in caps)
+    assert len(list(tmp_path.glob("review.jsonl.*"))) > 20  # it rotated, many times
+    assert sorted(texts) == sorted(f"writer {n} record {i}" for n in range(2) for i in range(100))
