@@ -198,7 +198,9 @@ class FollowUps:
         """Dates read in the direction of the intent the turn continues, not of the intent the
         model read into its few words: "make it last friday" for a scheduled payment is no date
         to act on; "on the 20th" for a lost card is the last 20th, not the next. Also returns the
-        dates that resolved for the model's intent but not for the previous one."""
+        dates refused for the previous one: those that resolved for the model's intent, and those
+        an intent whose dates lie ahead drops for lying in the past, whatever the model's intent
+        ("make it last friday" read as travel_notice, whose dates lie ahead too)."""
         past = previous in self.resolver.past_intents
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
@@ -206,11 +208,18 @@ class FollowUps:
         for e in entities:
             if e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime":
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
-                if value is None and e.resolved:
+                if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)):
                     refused.append(e)
                 e = replace(e, resolved=value is not None, resolution=value)
             out.append(e)
         return out, refused
+
+    def _is_date(self, text: str, reference: dt.datetime | None, locale: locales.Locale) -> bool:
+        """Whether `text` reads as a date looking ahead, before it is checked against today: an
+        unresolved one ("yesterday", "today at 9am" said at noon) was dropped for lying in the past,
+        and is refused; "blue" is no date at all."""
+        return (reference is not None
+                and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
     def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
         """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday)."""

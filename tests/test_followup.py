@@ -204,11 +204,12 @@ def test_context_with_a_bad_previous_intent_is_still_validated(server):
 # -- the rule on a given reading of the turn (the model's reading of two words varies by model) ------
 
 def _turn(engine: Engine, text: str, previous: str, intent: str, confidence: float, unsure: str | None,
-          spans=(), slots=(), zone: str | None = None):
+          spans=(), slots=(), zone: str | None = None, at: dt.datetime | None = None):
     from intentd.server.analysis import Escalation
     from intentd.server.decode import EntitySpan, Prediction
 
-    options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)), time_zone=zone)
+    options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)), time_zone=zone,
+                             reference_time=at)
     found = [EntitySpan(etype, text.index(surface), text.index(surface) + len(surface), surface, 0.9)
              for etype, surface in spans]
     prediction = Prediction([(intent, confidence), ("greeting", 0.1)], found, 0.0)
@@ -407,3 +408,25 @@ def test_a_relative_correction_asks_for_the_amount(engine, text):
     turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", [("amount", number)], carried)
     assert turn.follow_up.kind == "update" and turn.response.template_id == "transfer_money.prompt.amount"
     assert "amount" not in turn.response.slots_used and turn.response.slots_used["account"] == "checking"
+
+
+@pytest.mark.parametrize("text, said", [("make it last friday", "last friday"), ("make it yesterday", "yesterday"),
+                                        ("make it today at 9am", "today at 9am")])
+def test_a_past_date_for_a_payment_ahead_is_asked_for_whatever_the_models_intent(engine, text, said):
+    """Read as travel_notice, whose dates also lie ahead, "make it last friday" (or "today at 9am"
+    said at noon) after a scheduled payment was never counted as a refused date: no follow-up, and
+    the answer asked where the customer was travelling to."""
+    carried = [("amount", "40 USD"), ("date", "2026-12-04T00:00:00-05:00")]
+    noon = dt.datetime(2026, 11, 29, 17, tzinfo=dt.timezone.utc)  # Sunday noon in New York
+    for own in ("travel_notice", "schedule_payment"):
+        turn = _turn(engine, text, "schedule_payment", own, 0.45, None, [("date", said)], carried,
+                     zone="America/New_York", at=noon)
+        assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "schedule_payment"), own
+        assert turn.response.template_id == "schedule_payment.prompt.date"
+        assert dict(turn.response.slots_used) == {"amount": "40 USD"}  # neither the past date nor the old one
+    # a date ahead is the new date; words that are no date at all change nothing
+    turn = _turn(engine, "make it tomorrow", "schedule_payment", "travel_notice", 0.45, None, [("date", "tomorrow")],
+                 carried, zone="America/New_York", at=noon)
+    assert dict(turn.response.slots_used)["date"] == "2026-11-30T00:00:00-05:00"
+    assert _turn(engine, "make it blue", "schedule_payment", "travel_notice", 0.45, None, [("date", "blue")],
+                 carried, zone="America/New_York", at=noon) is None
