@@ -28,8 +28,13 @@ def test_admit_builds_options():
     assert opts.top_k == 5 and opts.time_zone == "Asia/Tokyo" and opts.locale == "en-GB"
     assert opts.filled_slots == (("a", "1"), ("b", "2")) and opts.previous_intent == "x"
     assert opts.reference_time.year == 2025 and opts.reference_time.tzinfo is not None
-    _, opts = admit(pb2.DetectIntentRequest(text="hello", top_k=3), **LIMITS)  # no time zone field
-    assert opts.top_k == 3 and opts.time_zone is None
+    _, opts = admit(pb2.DetectIntentRequest(text="hello", top_k=3), **LIMITS)
+    assert opts.top_k == 3 and opts.time_zone is None and opts.reference_time is None
+    # a follow-up may depend on its dates ("make it today at 9am" said at noon): DetectIntent reads them too
+    detect = pb2.DetectIntentRequest(text="make it today at 9am", time_zone="Asia/Tokyo")
+    detect.reference_time.FromJsonString("2025-01-01T00:00:00Z")
+    _, opts = admit(detect, **LIMITS)
+    assert opts.time_zone == "Asia/Tokyo" and opts.reference_time.year == 2025
 
 
 @pytest.mark.parametrize("req, field", [

@@ -118,6 +118,20 @@ def test_health_and_reflection(server):
     assert {SERVICE_NAME, "grpc.health.v1.Health"} <= names
 
 
+@pytest.mark.parametrize("reference", ["2026-11-29T12:00:00Z", "2026-11-29T17:00:00Z"])  # 7:00 and noon in New York
+def test_detect_intent_reads_a_turns_dates_as_analyze_does(server, reference):
+    """Whether a turn follows the one before can depend on its dates; DetectIntent took no
+    reference time or zone, so it read them at the server's "now" in UTC and routed otherwise."""
+    ctx = pb2.RequestContext(previous_intent="schedule_payment", filled_slots={"amount": "40.00 USD"})
+    ts = Timestamp()
+    ts.FromJsonString(reference)
+    fields = dict(text="make it today at 9am", context=ctx, reference_time=ts, time_zone="America/New_York")
+    analyzed = server.stub.Analyze(pb2.AnalyzeRequest(**fields), timeout=10)
+    detected = server.stub.DetectIntent(pb2.DetectIntentRequest(**fields), timeout=10)
+    assert (detected.follow_up, list(detected.intents), detected.escalation) == \
+        (analyzed.follow_up, list(analyzed.intents), analyzed.escalation)
+
+
 @pytest.mark.parametrize("request_, field", [
     (pb2.AnalyzeRequest(text=""), "text"),
     (pb2.AnalyzeRequest(text=" \t\n "), "text"),
