@@ -79,8 +79,13 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
     classification_right = np.array([g == p for g, p in zip(gold, top)], dtype=bool)
 
     gold_spans = [{(s.start, s.end, s.type) for s in examples[i].entities} for i in in_idx]
-    pred_spans = [{(e.start, e.end, e.type) for e in preds[i].entities} for i in in_idx]
+    # scored: the entities the answer carries (the model's spans, with the catalog names and
+    # patterns the resolver adds and the money and date parts it joins), the figure a caller
+    # gets; the tag head's own spans beside it, as the joint intent + slot papers count them
+    pred_spans = [{(e.start, e.end, e.type) for e in analyses[i].entities} for i in in_idx]
+    model_spans = [{(e.start, e.end, e.type) for e in preds[i].entities} for i in in_idx]
     entities = metrics.span_prf(gold_spans, pred_spans)
+    model_entities = metrics.span_prf(gold_spans, model_spans)
     spans_right = np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
     exact = intent_right & spans_right
 
@@ -103,6 +108,7 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
         "entity_f1": entities["f1"] if any(gold_spans) else None,
         "entity_precision": entities["precision"] if any(gold_spans) else None,
         "entity_recall": entities["recall"] if any(gold_spans) else None,
+        "model_entity_f1": model_entities["f1"] if any(gold_spans) else None,
         "exact_match": _mean(exact),
         # as the joint intent + slot papers count "sentence accuracy": no OOD flag exists there
         "exact_match_classification": _mean(classification_right & spans_right),

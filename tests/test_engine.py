@@ -131,6 +131,23 @@ def test_cli_eval_of_an_empty_file_says_so(banking_artifact, tmp_path):
         cli.stderr
 
 
+def test_eval_scores_the_entities_the_server_answers_with(banking_artifact):
+    """eval scored the tag head's spans while the answer also holds the catalog names and patterns
+    the resolver finds and the amounts it joins: its entity F1 was not the figure callers get."""
+    from intentd.models.metrics import span_prf
+
+    cli = _cli("eval", "--model", str(banking_artifact), "--data", str(BANKING / "test.jsonl"), "--json")
+    assert cli.returncode == 0, cli.stderr.decode()
+    report = json.loads(cli.stdout)
+    examples = [ex for ex in read_jsonl(BANKING / "test.jsonl") if not ex.ood]
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        replies = [server.stub.Analyze(pb2.AnalyzeRequest(text=ex.text), timeout=30) for ex in examples]
+    gold = [{(s.start, s.end, s.type) for s in ex.entities} for ex in examples]
+    answered = [{(e.start, e.end, e.type) for e in reply.entities} for reply in replies]
+    assert report["entity_f1"] == pytest.approx(span_prf(gold, answered)["f1"], abs=1e-12)
+    assert 0 < report["model_entity_f1"] <= 1  # the tag head alone, as the papers count it
+
+
 def _cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "intentd", *args], capture_output=True, timeout=120)
 
