@@ -28,7 +28,9 @@ in the previous intent's direction: "make it last friday" is no date for a payme
 slot is asked again); when there are none, the turn's words less cue and filler words, read as a
 value of the slot the previous answer asked for (its first required slot not carried: "the 15"
 answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
-amount, "friday instead": date), never as an amount after "at", "on", "by"... ("make it at 5");
+amount, "friday instead": date; dates in that direction too: "no, yesterday" untagged is refused
+for a payment ahead, a correction, not a cancel), never as an amount after "at", "on", "by"...
+("make it at 5");
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
 values the slot is asked for again. "one" after "that", "this", "which" or "the ..." ("that one",
@@ -151,8 +153,13 @@ class FollowUps:
                                       and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
-            bare = self._bare_value(text, tokens, order, options, question, free_ok)
-            if bare is not None:
+            past = previous in self.resolver.past_intents
+            bare = self._bare_value(text, tokens, order, options, past, question, free_ok)
+            if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
+                entities = [*entities, bare]
+                options = _without(options, {bare.type})
+                asked = True
+            elif bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
         negated = [e for e in found if _NEGATED.search(text[: e.start])]
         kept: frozenset[str] = frozenset()
@@ -273,10 +280,13 @@ class FollowUps:
         return True, ResolvedEntity(slot, text[m.start():m.end()], m.start(), m.end(), 1.0, "context", True,
                                     {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
 
-    def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
-                    options: RequestOptions, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
+    def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str], options: RequestOptions,
+                    past: bool, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
         """The turn's words less fillers, read as the first of the intent's slots they are a value
-        of; as free text only for the slot that was asked ("Amazon" answering "Which payee?")."""
+        of; as free text only for the slot that was asked ("Amazon" answering "Which payee?").
+        `past`: the intent's dates lie behind ("friday" after a lost card is the last one); when
+        they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
+        a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
         kept = [(start, end) for start, end, word in tokens
                 if word and word not in _FILLER and not (pointing and word == "one")]
@@ -299,13 +309,15 @@ class FollowUps:
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date
-            value = self.resolver.resolve_value(slot, surface, reference, False, locale)
+            value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
                 if entry is not None:
                     value = {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}
             if value is not None:
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value)
+            if spec.get("builtin") == "datetime" and not past and self._is_date(surface, reference, locale):
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context")
         return None
 
     # -- the answer ------------------------------------------------------------------------------

@@ -430,3 +430,37 @@ def test_a_past_date_for_a_payment_ahead_is_asked_for_whatever_the_models_intent
     assert dict(turn.response.slots_used)["date"] == "2026-11-30T00:00:00-05:00"
     assert _turn(engine, "make it blue", "schedule_payment", "travel_notice", 0.45, None, [("date", "blue")],
                  carried, zone="America/New_York", at=noon) is None
+
+
+@pytest.mark.parametrize("text, own, confidence", [("no, yesterday", "deny", 0.97), ("make it yesterday", "greeting", 0.56),
+                                                   ("make it this morning", "greeting", 0.76)])
+def test_an_untagged_past_date_for_a_payment_ahead_is_asked_for(engine, text, own, confidence):
+    """With no date tagged, the words were read as a date ahead and gave none: "no, yesterday"
+    after a scheduled payment cancelled it, and "make it yesterday" (or "this morning" said at
+    noon) was no follow-up at all."""
+    noon = dt.datetime(2026, 11, 29, 17, tzinfo=dt.timezone.utc)  # Sunday noon in New York
+    for carried in ([("amount", "40 USD")], [("amount", "40 USD"), ("date", "2026-12-04T00:00:00-05:00")]):
+        turn = _turn(engine, text, "schedule_payment", own, confidence, None, [], carried, zone="America/New_York",
+                     at=noon)
+        assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "schedule_payment"), carried
+        assert turn.response.template_id == "schedule_payment.prompt.date"
+        assert dict(turn.response.slots_used) == {"amount": "40 USD"}  # neither the past date nor the old one
+    # a date ahead is the new date; "no" with no value still cancels
+    turn = _turn(engine, "no, tomorrow", "schedule_payment", "deny", 0.97, None, [], carried, zone="America/New_York",
+                 at=noon)
+    assert dict(turn.response.slots_used)["date"] == "2026-11-30T00:00:00-05:00"
+    for text in ("no", "no thanks", "not now"):
+        turn = _turn(engine, text, "schedule_payment", "deny", 0.97, None, [], carried, zone="America/New_York", at=noon)
+        assert turn.follow_up.kind == "cancel", text
+
+
+@pytest.mark.parametrize("text, day", [("friday", "2026-11-27"), ("on the 20th", "2026-11-20"),
+                                       ("no, yesterday", "2026-11-28")])
+def test_an_untagged_date_is_read_in_the_direction_of_the_intent_it_continues(engine, text, day):
+    """Untagged, "friday" after a lost card was read forward: a card lost next Friday (and
+    "yesterday" was no date at all)."""
+    noon = dt.datetime(2026, 11, 29, 17, tzinfo=dt.timezone.utc)  # Sunday noon in New York
+    turn = _turn(engine, text, "report_lost_card", "greeting", 0.3, "low_confidence", [], [("card", "debit_card")],
+                 zone="America/New_York", at=noon)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "report_lost_card")
+    assert dict(turn.response.slots_used) == {"card": "debit_card", "date": f"{day}T00:00:00-05:00"}
