@@ -183,3 +183,124 @@ def test_a_date_not_within_the_next_11_months_is_shown_with_its_year(value, show
         de = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale="de-DE")
         assert "Friday, 15 November 2030" in scheduled(responder, value, gb)
         assert "Freitag, 15. November 2030" in scheduled(responder, value, de)
+
+
+# -- what else is said must count, or the date is unresolved (a second audit) -------------------
+
+def when(resolver: Resolver, text: str) -> str | None:
+    """The date and time `text` names for schedule_payment, to the minute."""
+    found = resolver.resolve_value("date", text, SUNDAY)
+    return found and found["value"][:16]
+
+
+@pytest.mark.parametrize("text", [
+    "the 10th 2030",  # was October 2030: the 10th read as the month
+    "on the 10th 2030",
+    "the 10th, 2030",
+    "the tenth 2030",
+    "the 3rd 2027",  # was March 2027
+])
+def test_a_day_and_a_year_with_no_month_name_no_date(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("10 days after the 15th", "2026-12-25"),  # was 2026-12-09: ten days from today
+    ("2 days before christmas", "2026-12-23"),  # was unresolved
+    ("a week from friday", "2026-12-11"),
+    ("2 weeks from friday", "2026-12-18"),
+    ("a week from tomorrow", "2026-12-07"),
+    ("the day before christmas", "2026-12-24"),
+    ("the day after tomorrow", "2026-12-01"),
+    ("day after tomorrow", "2026-12-01"),
+    ("the monday after march 5", "2027-03-08"),  # was 2027-03-05, a Friday
+    ("the friday before christmas", "2026-12-18"),
+    ("ten days after the fifteenth", "2026-12-25"),
+    ("3 days from now", "2026-12-02"),  # counted from today, as before
+    ("2 days after tomorrow", "2026-12-02"),  # was 2026-11-30
+])
+def test_a_count_from_a_date_counts_from_that_date(resolver, text, expected):
+    assert day(resolver, text) == expected
+
+
+def test_a_count_from_a_date_reads_that_date_in_the_intents_direction(resolver):
+    assert day(resolver, "2 days after friday", past=True) == "2026-11-29"  # last Friday, the 27th
+    assert day(resolver, "the day before yesterday", past=True) == "2026-11-27"
+
+
+@pytest.mark.parametrize("text", ["the friday after next", "10 days after next month", "2 days before january"])
+def test_a_count_from_what_is_no_day_names_no_date(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text", [
+    "tomorrow 10",  # was tomorrow, the 10 dropped: an hour without am/pm, as "at 10"
+    "10 tomorrow",
+    "tomorrow, 10",
+    "tomorrow 12",
+    "today 5",
+    "5 on friday",  # was May 2027
+    "tomorrow at ten",
+])
+def test_a_bare_number_beside_a_day_is_an_hour_without_am_or_pm(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tomorrow 10am", "2026-11-30T10:00"),
+    ("friday at 5pm", "2026-12-04T17:00"),
+    ("tomorrow morning at 10", "2026-11-30T10:00"),
+    ("tomorrow morning 10", "2026-11-30T10:00"),
+    ("tonight 9", "2026-11-29T21:00"),
+    ("this afternoon at 4", "2026-11-29T16:00"),  # was 12:00: "noon" read inside "afternoon"
+    ("in the afternoon", "2026-11-29T15:00"),  # was unresolved, as "afternoon" held "noon"
+    ("friday at 3 in the afternoon", "2026-12-04T15:00"),
+    ("12 noon", "2026-11-29T12:00"),  # was 2026-12-12 at noon: the 12 read as the 12th
+    ("tomorrow at 12 noon", "2026-11-30T12:00"),
+    ("12 midnight", "2026-11-30T00:00"),
+    ("midnight", "2026-11-30T00:00"),
+])
+def test_an_hour_that_a_part_of_the_day_makes_clear_is_read(resolver, text, expected):
+    assert when(resolver, text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "tomorrow at midnight",  # was 2026-11-30T00:00, the night before: its start or its end?
+    "friday at midnight",
+    "midnight on friday",
+])
+def test_midnight_said_with_a_day_names_no_one_time(resolver, text):
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text", ["before the 15th", "after the 15th", "before friday", "after friday", "2 days after"])
+def test_before_or_after_a_date_is_no_date(resolver, text):
+    """A payment "before the 15th" is not one on the 15th (was 2026-12-15), nor is "2 days after" in two
+    days (was 2026-12-01): the slot asks."""
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("by the 15th", "2026-12-15"),  # on or before it: the day itself will do
+    ("by friday", "2026-12-04"),
+    ("until friday", "2026-12-04"),
+    ("from friday", "2026-12-04"),
+    ("this coming friday", "2026-12-04"),  # was unresolved
+])
+def test_a_date_said_with_by_until_or_from_is_that_date(resolver, text, expected):
+    assert day(resolver, text) == expected
+
+
+def test_as_soon_as_possible_is_now(resolver):
+    for text in ("as soon as possible", "right away", "asap"):
+        assert when(resolver, text) == "2026-11-29T12:00", text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("thanksgiving", "2026-11-26"),  # was 2027-11-25 for a disputed charge three days ago
+    ("christmas", "2025-12-25"),  # was 2026-12-25, ahead
+    ("memorial day", "2026-05-25"),
+    ("the day after thanksgiving", "2026-11-27"),
+])
+def test_a_holiday_for_an_intent_about_the_past_is_the_last_one(resolver, text, expected):
+    assert day(resolver, text, past=True) == expected

@@ -3,7 +3,7 @@
 Two tiers:
 1. A fast path for the expressions people actually say to a bank ("today", "next friday",
    "in 3 days", "the 3rd", "March 5", "3pm tomorrow", "2026-12-04", "end of the month",
-   public holidays ...): a few regexes and date arithmetic, microseconds per call.
+   public holidays, "10 days after the 15th" ...): a few regexes and date arithmetic, microseconds per call.
 2. dateparser for everything else, English only, input bounded to MAX_INPUT code points, with
    PREFER_DATES_FROM=future, RELATIVE_BASE and the request's TIMEZONE, behind an LRU cache keyed
    by (folded text, reference minute, time zone). It is warmed up at start (its first call costs
@@ -17,7 +17,9 @@ Conventions (documented in docs/resolution.md): "<weekday>" and "this <weekday>"
 day on or after the reference day; "next <weekday>" the first one strictly after it; "last
 <weekday>" the most recent one strictly before it. A year-less date is the next one on or after
 today; a year of two digits is the one within 50 years of today's. A weekday said with a date must
-agree with it. Values are the start of their grain ("next week" = its Monday 00:00).
+agree with it. A count from a date counts from that date. Values are the start of their grain
+("next week" = its Monday 00:00). What names no one date is unresolved, never read in part: an hour
+without am/pm ("at 5", "tomorrow 10"), a bound ("before the 15th"), midnight with a day.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ _N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
 
 MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number misread as a year
 WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for the past) that may be a Monday
-_BARE_HOUR = re.compile(r"\bat\s+\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")  # no am/pm
+# an hour without am/pm ("at 5"; "at 12 noon" says it)
+_BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
 # the stems of the number and ordinal words ("nine", "ninth", "nineteenth"; "twelfth", "thirtieth")
@@ -66,11 +69,15 @@ _NUMBER_WORD = re.compile(r"\b(?:one|two|thr|thir|four|fif|six|seven|eigh|nin|te
 _LOOSE_NUMBER = re.compile(r"(?<![\w'/.:])\d{1,3}(?![\w/.:])(?!\s*(?:a\.?m\b|p\.?m\b|o'?clock|(?:second|sec|minute"
                            r"|min|hour|hr|day|business day|week|wk|fortnight|month|year|yr)s?\b))")
 _ORDINAL = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b")
+_YEAR_ALONE = re.compile(r"\b\d{4}\b")
+_MONTH_NAME = re.compile(r"\b" + _MON + r"(?!\w)")
 _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "every month")
-_LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|before|after|starting|due)\s+")
+_LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|starting|due)\s+")
+# "before the 15th": any day until then, not the 15th; "2 days after": after what? (dateparser: in 2 days)
+_BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
 _TIME = re.compile(
     r"(?:\bat\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
-    r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?P<word>noon|midday|midnight))"
+    r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?:\b12\s+)?\b(?P<word>noon|midday|midnight))"
 )
 _POD = re.compile(r"\b(?:in\s+the\s+|at\s+)?(?P<pod>morning|afternoon|evening|night)\b|\btonight\b")
 # a bare hour beside a part of the day ("8 tonight", "9 tomorrow morning", "7 in the evening"):
@@ -80,18 +87,18 @@ _POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": ra
               "tonight": range(18, 24)}
 
 _RULES: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"(?:right\s+)?now|immediately|asap"), "now"),
+    (re.compile(r"(?:right\s+)?now|immediately|asap|as\s+soon\s+as\s+possible|right\s+away"), "now"),
     (re.compile(_WD + r"\s+(?P<rest>(?:the\s+)?\d.*|[a-z]{3,9}\.?\s+\d.*)"), "weekday_date"),
     (re.compile(r"(?:earlier\s+|later\s+)?today|this\s+day"), "today"),
-    (re.compile(r"(?:the\s+)?day\s+after\s+tomorrow"), "day_after_tomorrow"),
-    (re.compile(r"(?:the\s+)?day\s+before\s+yesterday"), "day_before_yesterday"),
     (re.compile(r"tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow"), "tomorrow"),
     (re.compile(r"yesterday"), "yesterday"),
     (re.compile(r"last\s+night"), "last_night"),
-    (re.compile(r"(?:(?P<rel>this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
+    (re.compile(r"(?:(?P<rel>this\s+coming|this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
     (re.compile(r"in\s+" + _N + r"\s+" + _UNIT + r"(?:\s+(?:from\s+)?(?:now|today|time))?"), "in"),
     (re.compile(_N + r"\s+" + _UNIT + r"\s+(?:from\s+(?:now|today)|later)"), "in"),
     (re.compile(_N + r"\s+" + _UNIT + r"\s+ago"), "ago"),
+    (re.compile(r"(?:the\s+)?(?:day|" + _WD + r")\s+(?P<dir>after|before)\s+(?P<rest>.+)"), "anchored"),
+    (re.compile(_N + r"\s+(?P<unit>day|week)s?\s+(?P<dir>after|before|from)\s+(?P<rest>.+)"), "anchored"),
     (re.compile(r"(?P<rel>this|next|last|previous|the\s+following)\s+(?P<period>week|month|year)"), "period"),
     (re.compile(r"(?:the\s+|this\s+|next\s+)?weekend"), "weekend"),
     (re.compile(r"(?:the\s+)?(?P<edge>end|beginning|start)\s+of\s+(?:the\s+|this\s+)?(?P<period>week|month|year)"), "edge"),
@@ -182,6 +189,8 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     ref = ref.replace(fold=fold)
     if _BARE_HOUR.search(text) and not _POD.search(text):
         return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
+    if _BOUND.search(text):
+        return None  # a bound on the date, not the date, or a count from no date
     elapsed = _elapsed(text, ref, tz)
     if elapsed is not None:
         return elapsed
@@ -199,12 +208,16 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
 
 
 def _stray_number(text: str) -> bool:
-    """Whether `text` holds two days ("the 1st and 15th": a list or a recurrence, not one date), a
-    number beside a day ("the 3rd 25", "dec 4 10") or one that is no day ("june 45"): dateparser
-    reads such a number as a year or a month (2030-11-15 for "the 15th and 30th")."""
+    """Whether `text`, which the fast path did not read, holds a number that is no year, time or count
+    ("the 3rd 25", "dec 4 10", "june 45"; "tomorrow 10", "5 on friday": an hour without am/pm, as
+    "at 5"), two days ("the 1st and 15th": a list or a recurrence, not one date) or a day and a year
+    with no month ("the 10th 2030"): dateparser reads such a number as a year or a month (2030-11-15
+    for "the 15th and 30th", October 2030 for "the 10th 2030") or drops it ("tomorrow 10": tomorrow)."""
     t = words_to_digits(text) if _NUMBER_WORD.search(text) else text
-    loose = [int(n) for n in _LOOSE_NUMBER.findall(t)]
-    return len(loose) + len(_ORDINAL.findall(t)) > 1 or any(n > 31 for n in loose)
+    if _LOOSE_NUMBER.search(t):
+        return True
+    years = 0 if _MONTH_NAME.search(t) else len(_YEAR_ALONE.findall(t))
+    return len(_ORDINAL.findall(t)) + years > 1
 
 
 _ELAPSED = [re.compile(r"in\s+" + _N + r"\s+(?P<unit>minute|min|hour|hr)s?(?:\s+(?:from\s+)?(?:now|time))?"),
@@ -253,6 +266,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
         if time_of_day is None:
             return None
         t = (t[: m.start()] + " " + t[m.end():])
+        if m.group("word") == "midnight" and t.strip():
+            raise NoSuchTime(text)  # "friday at midnight": the night before friday, or the one after?
         p = _POD.search(t) if m.group("h24") is not None else None
         if p is not None:  # "at 7:30 tonight": the part of the day says pm
             pod = p.group("pod") or "tonight"
@@ -294,6 +309,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
         if m:
             if kind == "weekday_date":  # reads its date in the intent's direction itself
                 found = _weekday_date(m, ref, past, day_first)
+            elif kind == "anchored":  # so does the date it counts from
+                found = _anchored(m, ref, past, day_first)
             elif kind == "numeric":
                 found = _numeric(m, ref, day_first)
             else:
@@ -318,8 +335,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
 
 def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], ref: dt.datetime):
     """For intents about the past: step an undirected expression back one cycle (a week for a
-    weekday, a month for "the 12th", a year for "March 5" or "January"). Expressions that carry
-    their own direction ("next friday", "in 3 days", "tomorrow", a year) are left alone."""
+    weekday, a month for "the 12th", a year for "March 5", "January" or "thanksgiving"). Expressions
+    that carry their own direction ("next friday", "in 3 days", "tomorrow", a year) are left alone."""
     value, grain = found
     today = ref.date()
     groups = m.groupdict()
@@ -336,6 +353,8 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
             if earlier.date() <= today:
                 return earlier, grain
         return None
+    if kind == "holiday":  # the year before the one ahead
+        return _day(_holiday_rule(m)(value.year - 1)), grain
     if kind == "month" and not groups.get("year") and not m.group(0).startswith("next"):
         return value.replace(year=value.year - 1), grain
     if kind == "day_of_month" and "month" not in m.group(0):
@@ -555,6 +574,22 @@ def _weekday_date(m: re.Match, ref: dt.datetime, past: bool, day_first: bool):
     raise NoSuchTime(m.group(0))
 
 
+def _anchored(m: re.Match, ref: dt.datetime, past: bool, day_first: bool):
+    """"10 days after the 15th", "a week from friday", "the day before christmas", "the monday after
+    march 5": counted from the day the rest names (read in the intent's direction), never from today;
+    a rest that names no one day ("the friday after next", "2 days before january") names no date."""
+    anchor = fast_path(m.group("rest"), ref, past, day_first)
+    if anchor is None or anchor[1] != "day":
+        raise NoSuchTime(m.group(0))
+    start, sign = anchor[0].date(), -1 if m.group("dir") == "before" else 1
+    if m.groupdict().get("wd"):  # the first such weekday after (before) it
+        days = (sign * (WEEKDAYS[m.group("wd")] - start.weekday())) % 7 or 7
+    else:
+        n = _n(m) if m.groupdict().get("n") else 1
+        days = n * (7 if m.groupdict().get("unit") == "week" else 1)
+    return _day(start + dt.timedelta(days=sign * days)), "day"
+
+
 def _month(m: re.Match, ref: dt.datetime):
     month = MONTHS[m.group("mon")]
     today = ref.date()
@@ -588,11 +623,16 @@ _HOLIDAYS = {
 }
 
 
-def _holiday(m: re.Match, ref: dt.datetime):
+def _holiday_rule(m: re.Match):
+    """The holiday's date in a given year."""
     name = m.group("holiday").replace("labour", "labor").replace("new years", "new year's")
     name = name.replace("valentines", "valentine's")
     name = re.sub(r" (?:day|sunday)$", "", name) if name not in ("memorial day", "labor day", "independence day") else name
-    rule = _HOLIDAYS[name]
+    return _HOLIDAYS[name]
+
+
+def _holiday(m: re.Match, ref: dt.datetime):
+    rule = _holiday_rule(m)
     today = ref.date()
     d = rule(today.year)
     return _day(d if d >= today else rule(today.year + 1)), "day"
@@ -602,11 +642,9 @@ _RESOLVERS = {
     "now": lambda m, ref: (ref, "minute"),
     "today": lambda m, ref: (_day(ref.date()), "day"),
     "tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=1)), "day"),
-    "day_after_tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=2)), "day"),
     "yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)), "day"),
     "last_night": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)).replace(hour=PART_OF_DAY["night"]),
                                   "hour"),
-    "day_before_yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=2)), "day"),
     "weekday": _weekday,
     "in": lambda m, ref: _shift(ref, _n(m), m.group("unit")),
     "ago": lambda m, ref: _shift(ref, -_n(m), m.group("unit")),
