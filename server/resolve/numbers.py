@@ -45,10 +45,10 @@ DASH = "[" + re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedat
 _VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions|odd)\b"
 RANGE = rf"\d\s*{DASH}\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
 # a minus before the digits, not after a word, the currency symbol between them or not ("-50", "-$50",
-# "$-50", "(−€50)"), one right after them ("$50-"; not the ",-" of "€5,-", no cents), or an
+# "$-50", "(−€50)"), one right after them ("$50-"; not the ",-" of "€5,-", no cents, nor the "-" of "50-dollar"), or an
 # accountant's parentheses ("($50)")
 SIGN = (rf"(?<![\w.,]){DASH}\s*[{_SYMBOLS}]?\s*\d|\b(?:minus|negative)\b"
-        rf"|\d{DASH}(?!\s*\d)|\(\s*[{_SYMBOLS}]?\s*\d[\d.,]*\s*[{_SYMBOLS}]?\s*\)")
+        rf"|\d{DASH}(?!\s*\d)(?![^\W\d_])|\(\s*[{_SYMBOLS}]?\s*\d[\d.,]*\s*[{_SYMBOLS}]?\s*\)")
 PERCENT_SIGN = r"(?:%|percent\b|per\s*cent\b|pct\b)"
 VAGUE = re.compile(rf"{_VAGUE_COUNT}|{RANGE}|{SIGN}|\d\s*{PERCENT_SIGN}", re.IGNORECASE)
 # a number may be negative ("minus 5"), but never a vague count or a range
