@@ -203,13 +203,21 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         starting = True  # until every worker has served once
         failed_starts = [0] * settings.workers
         restart_at: dict[int, float] = {}
+        stop_by: float | None = None  # stopping: when a worker still running is killed
         while True:
             time.sleep(POLL_S)
             starting = starting and not all(ready.is_set() for ready in readies)
             now = time.monotonic()
+            if stopping and stop_by is None:
+                stop_by = now + settings.grace_period + HUNG_AFTER_S
             for i, process in enumerate(workers):
                 receive(i)
-                if stopping:
+                if stopping:  # a worker that has not drained by then never will (a wedged loop): killed
+                    if process.exitcode is None and now > stop_by:
+                        log.error("worker %d (pid %d) has not stopped %.0f s after the stop signal (grace period "
+                                  "%g s); killing it", i, process.pid, now - stop_by + settings.grace_period
+                                  + HUNG_AFTER_S, settings.grace_period)
+                        process.kill()
                     continue
                 if process.exitcode is None:
                     if readies[i].is_set() and now - stamps[i] > HUNG_AFTER_S:
@@ -259,6 +267,7 @@ class _Reloads:
         self.workers = workers
         self.awaited: set[int] = set()
         self.outcomes: dict[int, tuple[str, str]] = {}  # worker: (version served, why it failed or '')
+        self.restarted: set[int] = set()  # died before it reported: its successor loads the artifact afresh
 
     def signalled(self, index: int) -> None:
         self.awaited.add(index)  # a worker still reloading reloads once more, and reports once
@@ -268,6 +277,8 @@ class _Reloads:
         self._settled(index)
 
     def gone(self, index: int) -> None:
+        if index in self.awaited:
+            self.restarted.add(index)
         self.outcomes.pop(index, None)
         self._settled(index)
 
@@ -275,7 +286,9 @@ class _Reloads:
         self.awaited.discard(index)
         if not self.awaited and self.outcomes:
             self._log_summary()
+        if not self.awaited:
             self.outcomes.clear()
+            self.restarted.clear()
 
     def _log_summary(self) -> None:
         """'reload: 2 of 2 workers on v2', or an error such as 'reload: 1 of 2 workers on v2, 1 on
@@ -286,7 +299,11 @@ class _Reloads:
         parts += [f"worker {i} failed: {error}" for i, (_, error) in sorted(self.outcomes.items()) if error]
         if others:
             parts.append(f"serving {len(others) + 1} versions")
-        log.log(logging.INFO if len(parts) == 1 else logging.ERROR, "reload: %s", "; ".join(parts))
+        failed = len(parts) > 1
+        parts += [f"worker {i} exited before it reported (restarted, it loads the artifact afresh)"
+                  for i in sorted(self.restarted)]
+        level = logging.ERROR if failed else logging.WARNING if self.restarted else logging.INFO
+        log.log(level, "reload: %s", "; ".join(parts))
 
 
 def _stop_all(workers: list) -> None:

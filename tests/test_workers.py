@@ -150,3 +150,39 @@ def test_a_hung_worker_is_replaced(banking_artifact, monkeypatch):
         rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
     assert rc == 0, server.log
     assert server.log.count("is hung") == 1 and f"worker 0 (pid {hung}) is hung" in server.log, server.log
+
+
+def test_a_worker_hung_while_stopping_is_killed(banking_artifact, monkeypatch):
+    """A worker wedged when SIGTERM came never exited, and the supervisor waited for it for ever
+    (a second SIGTERM changed nothing): past the grace period and the hang bound it is killed."""
+    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
+    with Supervisor(banking_artifact, "--grace-period", "1") as server:
+        server.wait_until_serving()
+        hung = worker_pid(server, 0)
+        os.kill(hung, signal.SIGSTOP)
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 1, server.log  # not every worker drained
+    assert f"worker 0 (pid {hung}) has not stopped" in server.log, server.log
+    assert "is hung" not in server.log  # stopping: the stop bound decides, not a restart
+
+
+def test_a_reload_summary_names_a_worker_that_died_before_it_reported(banking_artifact, tmp_path, monkeypatch):
+    """A worker killed mid-reload (here: hung, and replaced) dropped out of the summary, which
+    read "1 of 2 workers on b" at INFO."""
+    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "3")
+    root = versions(banking_artifact, tmp_path / "models")
+    with Supervisor(root / "current") as server:
+        server.wait_until_serving()
+        deploy(root, "b")
+        hung = worker_pid(server, 1)
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            server.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "workers: reload: " in server.log, "the summary")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(hung, signal.SIGKILL)
+        server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    summary = next(line for line in server.lines if "workers: reload: " in line)
+    assert summary.startswith(f"WARNING intentd.server.workers: reload: 1 of 2 workers on {version_of(root / 'b')}; "
+                              "worker 1 exited before it reported"), summary
