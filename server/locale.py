@@ -115,7 +115,9 @@ def format_number(value: str, locale: Locale) -> str:
     return value.replace(".", ",") if locale.decimal_comma else value
 
 
-def format_datetime(resolution: dict, locale: Locale) -> str:
+def format_datetime(resolution: dict, locale: Locale, with_year: bool = False) -> str:
+    """`with_year`: a day in CLDR's full date form, which has the year ("Friday, 15 November 2030"),
+    a week with its year ("the week of 4 December 2028")."""
     from babel.dates import format_date, format_skeleton, format_time
 
     value = dt.datetime.fromisoformat(resolution["value"])
@@ -125,8 +127,9 @@ def format_datetime(resolution: dict, locale: Locale) -> str:
     if grain == "month":
         return format_skeleton("yMMMM", value, locale=locale.cldr)
     if grain == "week":
-        return locale.week_format.format(format_skeleton("MMMMd", value, locale=locale.cldr))
-    day = format_date(value, locale.day_format, locale=locale.cldr)
+        monday = format_skeleton("yMMMMd" if with_year else "MMMMd", value, locale=locale.cldr)
+        return locale.week_format.format(monday)
+    day = format_date(value, "full" if with_year else locale.day_format, locale=locale.cldr)
     if grain == "day":
         return day
     return f"{day} {locale.time_joiner} {format_time(value, 'short', locale=locale.cldr)}"

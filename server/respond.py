@@ -17,8 +17,8 @@ carried value that fails is ignored: the slot is missing and its prompt is asked
 is the value's display form (money "$200.00" / "200.00 EUR", dates "Friday, December 4", a
 catalog entry's display value) in the request's locale (server/locale.py: "US$200.00",
 "Friday 4 December" in en-GB), stripped of control characters and bounded to MAX_VALUE_CHARS. A
-date not within YEARLESS_DAYS of the request's day shows its year ("Friday, November 15,
-2030"): "November 15" alone is heard as the next one.
+date or week not within YEARLESS_DAYS of the request's day shows its year ("Friday, November 15,
+2030", "the week of December 4, 2028"): "November 15" alone is heard as the next one.
 An unresolved span never fills a slot (its raw text is user input, not a value); a `free`
 entity's text does, cleaned and bounded.
 
@@ -29,11 +29,9 @@ for every required slot, only known intents and entity types.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import string
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 from intentd.errors import IntentdError
@@ -235,7 +233,7 @@ def display(resolution: dict, locale: locales.Locale = locales.EN_US, reference:
         with_year = reference is not None and not _soon(resolution, reference)
         if locale is locales.EN_US:
             return format_datetime(resolution, with_year)
-        return locales.format_datetime(resolution, _with_year(locale) if with_year else locale)
+        return locales.format_datetime(resolution, locale, with_year)
     if kind == "catalog":
         return resolution["value"]
     if kind == "percentage":
@@ -256,14 +254,6 @@ def _soon(resolution: dict, reference: dt.datetime) -> bool:
     offset): "last Friday" needs no year, a charge disputed from two years ago does."""
     value = dt.datetime.fromisoformat(resolution["value"])
     return abs((value.date() - reference.astimezone(value.tzinfo).date()).days) < YEARLESS_DAYS
-
-
-@lru_cache(maxsize=None)
-def _with_year(locale: locales.Locale) -> locales.Locale:
-    """`locale` showing a day in CLDR's full date form, which has the year ("Friday, 15 November 2030")."""
-    from babel.dates import get_date_format
-
-    return dataclasses.replace(locale, day_format=get_date_format("full", locale=locale.cldr).pattern)
 
 
 def _duration_words(seconds: float) -> str:

@@ -52,6 +52,9 @@ _MON = "(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _THE_DAY = r"(?:the\s+)?" + _DAY  # a day of the month alone: "the 5th", "5"
 _YEAR = r"(?:,?\s*(?P<year>\d{4}|'\d{2}))?"  # "2027", "'27": a year written as one
+# after a day and a month name ("4 dec 26", the British written form), two digits that cannot be an hour
+# are a year too; "4 dec 10" may be 10 o'clock, and "dec 4 26" could be a list or the hour that follows
+_YEAR_AFTER_MONTH = r"(?:,?\s*(?P<year>\d{4}|'\d{2}|2[4-9]|[3-9]\d))?"
 _UNIT = r"(?P<unit>minute|min|hour|hr|day|week|wk|month|year|yr)s?"
 _N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
 
@@ -75,11 +78,13 @@ _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "
 _LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|starting|due)\s+")
 # "before the 15th": any day until then, not the 15th; "2 days after": after what? (dateparser: in 2 days)
 _BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
-_TIME = re.compile(
-    r"(?:\bat\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
+_TIME = re.compile(  # "by 5 pm" is a deadline on that day: read as the time itself
+    r"(?:\b(?:at|by)\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
     r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?:\b12\s+)?\b(?P<word>noon|midday|midnight))"
 )
-_POD = re.compile(r"\b(?:in\s+the\s+|at\s+)?(?P<pod>morning|afternoon|evening|night)\b|\btonight\b")
+# "in the morning", "the morning of [the 4th]"
+_POD = re.compile(r"\b(?:in\s+the\s+|at\s+|the\s+(?=\w+\s+of\s))?(?P<pod>morning|afternoon|evening|night)"
+                  r"(?:\s+of(?=\s))?\b|\btonight\b")
 # a bare hour beside a part of the day ("8 tonight", "9 tomorrow morning", "7 in the evening"):
 # the part of the day says am or pm; the hours each one allows
 _POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?:\s+o'?clock)?(?=\s|$)")
@@ -104,7 +109,7 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?:the\s+)?(?P<edge>end|beginning|start)\s+of\s+(?:the\s+|this\s+)?(?P<period>week|month|year)"), "edge"),
     (re.compile(r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"), "iso"),
     (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?"), "numeric"),
-    (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR), "day_month"),
+    (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR_AFTER_MONTH), "day_month"),
     (re.compile(_MON + r"\s+(?:the\s+)?" + _DAY + _YEAR), "day_month"),
     (re.compile(_THE_DAY + r"(?:\s+of\s+(?:the|this|next)\s+month)?"), "day_of_month"),
     (re.compile(r"(?:in\s+|next\s+|this\s+)?" + _MON + _YEAR), "month"),
@@ -199,6 +204,8 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
         return None  # "11/31", "2/29" with no such day, "1530", "dec 4 10": dateparser would read a year into it
     if found is None:
         found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past, day_first)
+        if found is not None and _misreads_ordinal(text, found[0], ref.date(), past):
+            return None
     if found is None:
         return None
     value, grain = found
@@ -218,6 +225,19 @@ def _stray_number(text: str) -> bool:
         return True
     years = 0 if _MONTH_NAME.search(t) else len(_YEAR_ALONE.findall(t))
     return len(_ORDINAL.findall(t)) + years > 1
+
+
+def _misreads_ordinal(text: str, value: dt.datetime, today: dt.date, past: bool) -> bool:
+    """Whether dateparser's `value` contradicts the one ordinal day `text` writes: it reads "the 4th" in
+    words it does not know as April ("on the 4th after 5pm": 2027-04-29). The 4th is day 4, and with no
+    month named, of one of the next two months that have it (the last two, for the past)."""
+    ordinals = _ORDINAL.findall(text)
+    if len(ordinals) != 1:
+        return False
+    day = int(ordinals[0][:-2])
+    if value.day != day:
+        return True
+    return not _MONTH_NAME.search(text) and value.date() not in itertools.islice(_days_of_month(day, today, past), 2)
 
 
 _ELAPSED = [re.compile(r"in\s+" + _N + r"\s+(?P<unit>minute|min|hour|hr)s?(?:\s+(?:from\s+)?(?:now|time))?"),
@@ -662,16 +682,17 @@ _RESOLVERS = {
 
 def format_datetime(resolution: dict, with_year: bool = False) -> str:
     """Display form for responses: "Friday, December 4", "Friday, December 4 at 3:00 PM", "December 2026";
-    `with_year`: "Friday, November 15, 2030"."""
+    `with_year`: "Friday, November 15, 2030", "the week of December 4, 2028"."""
     value = dt.datetime.fromisoformat(resolution["value"])
     grain = resolution.get("grain", "day")
     if grain == "year":
         return str(value.year)
     if grain == "month":
         return f"{value:%B} {value.year}"
-    day = f"{value:%A}, {value:%B} {value.day}" + (f", {value.year}" if with_year else "")
+    year = f", {value.year}" if with_year else ""
     if grain == "week":
-        return f"the week of {value:%B} {value.day}"
+        return f"the week of {value:%B} {value.day}{year}"
+    day = f"{value:%A}, {value:%B} {value.day}{year}"
     if grain == "day":
         return day
     hour = value.hour % 12 or 12
