@@ -40,6 +40,7 @@ class ResolvedEntity:
     source: str = "model"  # model | catalog | pattern | context (a follow-up's bare value)
     resolved: bool = False
     resolution: dict | None = None  # {"kind": "money", "amount": "200", "currency": "USD"}, ...
+    role: str | None = None  # source | destination: a catalog value said after "from" / "to" (resolver.py)
 
 
 @dataclass(slots=True)

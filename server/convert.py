@@ -17,6 +17,7 @@ UINT32_MAX = 2**32 - 1
 
 _SOURCE = {"model": pb2.ENTITY_SOURCE_MODEL, "catalog": pb2.ENTITY_SOURCE_CATALOG, "pattern": pb2.ENTITY_SOURCE_PATTERN,
            "context": pb2.ENTITY_SOURCE_CONTEXT}
+_ROLE = {"source": pb2.ENTITY_ROLE_SOURCE, "destination": pb2.ENTITY_ROLE_DESTINATION}
 _FOLLOW_UP = {"update": pb2.FOLLOW_UP_KIND_UPDATE, "confirm": pb2.FOLLOW_UP_KIND_CONFIRM,
               "cancel": pb2.FOLLOW_UP_KIND_CANCEL}
 _REASON = {
@@ -86,7 +87,7 @@ def resolution(entity: ResolvedEntity):
 def entity(e: ResolvedEntity):
     return pb2.Entity(type=e.type, text=e.text, start=max(0, e.start), end=max(0, e.end),
                       source=_SOURCE.get(e.source, pb2.ENTITY_SOURCE_MODEL), confidence=float(e.confidence),
-                      resolution=resolution(e))
+                      resolution=resolution(e), role=_ROLE.get(e.role, pb2.ENTITY_ROLE_UNSPECIFIED))
 
 
 def escalation(esc: Escalation):

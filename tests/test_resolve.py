@@ -705,3 +705,19 @@ def test_the_two_readings_of_a_repeated_hour_are_not_one_cache_entry(dates):
     for ref, offset in ((first, "-04:00"), (second, "-05:00"), (first, "-04:00")):
         assert dates.resolve("now", ref)["value"] == f"2026-11-01T01:30:00{offset}"
         assert dates.resolve("20 minutes ago", ref)["value"] == f"2026-11-01T01:10:00{offset}"
+
+
+@pytest.mark.parametrize("text, roles", [
+    ("move 50 from checking to my savings", {"checking": "source", "savings": "destination"}),
+    ("transfer $20 to my savings from my checking", {"savings": "destination", "checking": "source"}),
+    ("take 40 out of savings", {"savings": "source"}),
+    ("put 100 into the savings", {"savings": "destination"}),
+    ("what is my savings balance", {"savings": None}),  # no word says which way
+    ("pay the gas bill from checking on the 5th", {"checking": "source"}),
+])
+def test_a_catalog_value_says_which_way_it_goes(resolver, text, roles):
+    """slots_used lists two accounts in text order: "to savings from checking" read as a transfer
+    out of savings. Each value now carries its role, from the words right before it."""
+    spans = [span(text, "account", surface) for surface in roles]
+    entities = resolver.resolve(text, spans, options())
+    assert {e.text: e.role for e in entities if e.type == "account"} == roles

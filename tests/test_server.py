@@ -40,6 +40,13 @@ def admin_server(banking_artifact, tmp_path_factory):
         yield srv
 
 
+def test_entities_carry_the_role_their_words_give(server):
+    reply = server.stub.Analyze(pb2.AnalyzeRequest(text="transfer $20 to my savings from my checking account"),
+                                timeout=10)
+    roles = {e.resolution.catalog.id: e.role for e in reply.entities if e.type == "account"}
+    assert roles == {"savings": pb2.ENTITY_ROLE_DESTINATION, "checking": pb2.ENTITY_ROLE_SOURCE}
+
+
 def test_analyze_returns_everything(server):
     ts = Timestamp()
     ts.FromJsonString("2025-03-14T10:00:00Z")

@@ -36,6 +36,10 @@ KINDS = ("catalog", "builtin", "free", "pattern")
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
+# the word before a catalog value that says which way it goes: "from my checking", "to savings"
+_ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|off)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
+                ("destination", re.compile(r"\b(?:to|into|onto)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE))]
+_ROLE_CHARS = 16  # the few characters before a value that the words above can take
 
 
 class Resolver:
@@ -98,7 +102,11 @@ class Resolver:
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
-        return [self._resolve_one(e, text, reference, past, locale) for e in kept]
+        out = [self._resolve_one(e, text, reference, past, locale) for e in kept]
+        for e in out:
+            if (self.specs.get(e.type) or {}).get("kind") == "catalog":
+                e.role = _role(text, e.start)
+        return out
 
     def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """Neighbouring model spans of one money type, nothing but "and" or a comma between them,
@@ -238,3 +246,11 @@ def _before_today(resolution: dict, reference: dt.datetime) -> bool:
     if resolution.get("grain") in ("hour", "minute", "second"):  # a time: "tonight at 10:30" read as 10:30 am
         return value < reference.replace(second=0, microsecond=0)
     return value.astimezone(reference.tzinfo).date() < reference.date()
+
+
+def _role(text: str, start: int) -> str | None:
+    """Which way a value goes, by the words right before it: "from my checking" is the source,
+    "to savings" the destination; slots list values in text order, so "to savings from
+    checking" would otherwise read as a transfer out of savings."""
+    before = text[max(0, start - _ROLE_CHARS):start]
+    return next((role for role, words in _ROLE_BEFORE if words.search(before)), None)
