@@ -56,6 +56,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import local_time, time_only
+from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -278,7 +279,8 @@ class FollowUps:
             return True, None, _without(options, {slot})
         entry = others[0]
         return True, ResolvedEntity(slot, text[m.start():m.end()], m.start(), m.end(), 1.0, "context", True,
-                                    {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}), options
+                                    {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0},
+                                    role_of(text, m.start())), options
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str], options: RequestOptions,
                     past: bool, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
@@ -315,7 +317,8 @@ class FollowUps:
                 if entry is not None:
                     value = {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}
             if value is not None:
-                return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value)
+                role = role_of(text, start) if value["kind"] == "catalog" else None  # "and to savings"
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and self._is_date(surface, reference, locale):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")
         return None

@@ -464,3 +464,15 @@ def test_an_untagged_date_is_read_in_the_direction_of_the_intent_it_continues(en
                  zone="America/New_York", at=noon)
     assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "report_lost_card")
     assert dict(turn.response.slots_used) == {"card": "debit_card", "date": f"{day}T00:00:00-05:00"}
+
+
+@pytest.mark.parametrize("text, role", [("and to savings", "destination"), ("from savings", "source"),
+                                        ("savings", None), ("and to savngs", "destination")])  # read as a bare value
+def test_a_bare_account_in_a_follow_up_says_which_way_it_goes(engine, text, role):
+    """"and to savings" untagged after "move $200 from checking": the account read from the turn's
+    words (by the catalog's verbatim matcher, or, misspelt, as the turn's bare value) carries its
+    role; the carried checking is no entity of this turn."""
+    turn = _turn(engine, text, "transfer_money", "greeting", 0.4, "low_confidence",
+                 slots=[("amount", "200 USD"), ("account", "checking")])
+    assert turn is not None and turn.follow_up.kind == "update"
+    assert [(e.text, e.role) for e in turn.entities if e.type == "account"] == [("savings", role)]

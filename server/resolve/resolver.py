@@ -105,7 +105,7 @@ class Resolver:
         out = [self._resolve_one(e, text, reference, past, locale) for e in kept]
         for e in out:
             if (self.specs.get(e.type) or {}).get("kind") == "catalog":
-                e.role = _role(text, e.start)
+                e.role = role_of(text, e.start)
         return out
 
     def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
@@ -248,7 +248,7 @@ def _before_today(resolution: dict, reference: dt.datetime) -> bool:
     return value.astimezone(reference.tzinfo).date() < reference.date()
 
 
-def _role(text: str, start: int) -> str | None:
+def role_of(text: str, start: int) -> str | None:
     """Which way a value goes, by the words right before it: "from my checking" is the source,
     "to savings" the destination; slots list values in text order, so "to savings from
     checking" would otherwise read as a transfer out of savings."""
