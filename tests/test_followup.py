@@ -475,4 +475,4 @@ def test_a_bare_account_in_a_follow_up_says_which_way_it_goes(engine, text, role
     turn = _turn(engine, text, "transfer_money", "greeting", 0.4, "low_confidence",
                  slots=[("amount", "200 USD"), ("account", "checking")])
     assert turn is not None and turn.follow_up.kind == "update"
-    assert [(e.text, e.role) for e in turn.entities if e.type == "account"] == [("savings", role)]
+    assert [(e.resolution["id"], e.role) for e in turn.entities if e.type == "account"] == [("savings", role)]
