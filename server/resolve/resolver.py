@@ -104,7 +104,7 @@ class Resolver:
         locale = locales.get(options.locale)
         out = [self._resolve_one(e, text, reference, past, locale) for e in kept]
         for e in out:
-            if (self.specs.get(e.type) or {}).get("kind") == "catalog":
+            if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
         return out
 
