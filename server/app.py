@@ -3,6 +3,7 @@
 Signals are handled from the first moment (a container's PID 1 ignores SIGTERM otherwise):
 SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP reloads the
 artifact being served (e.g. after it was rebuilt in place; one while starting, once serving).
+Health follows the model too: NOT_SERVING while one forward pass hangs (--stall-timeout).
 Listeners: the data listener(s) (--listen, TLS when --tls-cert is given; --uds) serve
 IntentService, health and reflection; the admin socket (--admin-uds, mode 0600) is a second gRPC
 server that serves ReloadModel.
@@ -34,7 +35,7 @@ from .cache import AnalysisCache
 from .capture import CaptureSettings, ReviewCapture
 from .config import ConfigError, Settings
 from .engine import Engine
-from .errors import ReloadBusy
+from .errors import ReloadBusy, Stalled
 from .metrics import Metrics
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler, open_access_log
@@ -49,6 +50,7 @@ DRAIN_QUIET_S = 0.2  # drained = nothing in flight and no call accepted for this
 TRIM_AFTER_SWAP_S = 2.0  # after a swap: the batches still on the old model have finished
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 ADMIN_METHODS = ("ReloadModel", "GetModelInfo")
+STALL_CHECK_S = 0.5  # how often health looks at the model
 
 
 # A request's metadata (request id, send-time stamp, deadline, a gateway's auth token) fits in
@@ -70,11 +72,11 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
 
 class App:
     def __init__(self, settings: Settings, metrics: Metrics | None = None,
-                 on_ready: Callable[[], None] | None = None,
+                 on_ready: Callable[[App], None] | None = None,
                  on_reload: Callable[[str, str], None] | None = None):
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.on_ready = on_ready  # called once serving (a --workers supervisor's start handshake)
+        self.on_ready = on_ready  # called once serving, with the App (a --workers worker's start handshake)
         # called once SIGHUP reloads have settled, with the version served and why the last one
         # failed ('' when it did not): a --workers supervisor's report on a reload
         self.on_reload = on_reload
@@ -83,6 +85,7 @@ class App:
         self.server: grpc.aio.Server | None = None
         self.admin_server: grpc.aio.Server | None = None
         self._serving = False
+        self.stalled = False  # one forward pass has held the model past --stall-timeout
         self._hup = False  # a SIGHUP not yet acted on
         self._hup_task: asyncio.Task | None = None  # reloading on SIGHUP
         self._stop = asyncio.Event()
@@ -156,11 +159,12 @@ class App:
             await self.admin_server.start()
         await self.server.start()
         self._serving = True
-        for name in ("", SERVICE_NAME):
-            await self.health.set(name, SERVING)
+        await self._set_health(SERVING)
+        if s.stall_timeout:
+            self._background(self._watch_model())
         self.started.set()
         if self.on_ready is not None:
-            self.on_ready()
+            self.on_ready(self)
         rows = f", {engine.model.row_threads} rows at a time" if engine.model.row_threads > 1 else ""
         log.info("serving %s %s on %s at %s (%s, max batch %d%s, queue %d, SLO p95 %s)", engine.model.artifact.name,
                  engine.version, engine.model.provider, ", ".join(addresses), "naive" if s.naive else "batching",
@@ -170,6 +174,42 @@ class App:
 
     async def main_loop(self) -> None:
         await self._stop.wait()
+
+    async def _watch_model(self) -> None:
+        """Health follows the model. A forward pass that hangs (onnxruntime stuck in a native call)
+        leaves the event loop answering health checks SERVING while every request waits for good:
+        past --stall-timeout, health says NOT_SERVING (probes restart the process; a --workers
+        supervisor restarts the worker, which stops stamping), what waits on the pass is answered
+        UNAVAILABLE, and new requests are refused so callers go elsewhere. Should the pass return,
+        the server serves again."""
+        timeout = self.settings.stall_timeout
+        while True:
+            await asyncio.sleep(STALL_CHECK_S)
+            held_s = self.runner.stalled_s()
+            if held_s >= timeout and not self.stalled:
+                self.stalled = True
+                self.metrics.stalled.set(1)
+                failed = self.runner.fail_waiting(Stalled(
+                    f"server stalled: one forward pass has held the model for {held_s:.0f} s; retry on another instance"))
+                log.error("inference stalled: one forward pass has held the model for %.1f s (--stall-timeout %g); "
+                          "health NOT_SERVING, %d waiting requests answered UNAVAILABLE", held_s, timeout, failed)
+                await self._set_health(NOT_SERVING)
+            elif held_s < timeout and self.stalled:
+                self.stalled = False
+                self.metrics.stalled.set(0)
+                log.warning("inference recovered: the stalled forward pass returned; health SERVING")
+                await self._set_health(SERVING)
+
+    async def _set_health(self, status) -> None:
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, status)  # ignored once draining (enter_graceful_shutdown)
+
+    def _background(self, coro) -> asyncio.Task:
+        """A task that lives as long as the server; cancelled at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def shutdown(self) -> None:
         if self._serving:
@@ -253,9 +293,7 @@ class App:
         if not self._serving:
             log.info("SIGHUP while starting: reloading once serving")
         elif self._hup_task is None:
-            self._hup_task = asyncio.get_running_loop().create_task(self._reload_on_signals())
-            self._tasks.add(self._hup_task)
-            self._hup_task.add_done_callback(self._tasks.discard)
+            self._hup_task = self._background(self._reload_on_signals())
 
     async def _reload_on_signals(self) -> None:
         """Reload until no SIGHUP is left unanswered, then report how the last reload ended."""
@@ -371,7 +409,7 @@ def serve(settings: Settings) -> int:
 
 
 def serve_one(settings: Settings, metrics: Metrics | None = None,
-              on_ready: Callable[[], None] | None = None,
+              on_ready: Callable[[App], None] | None = None,
               on_reload: Callable[[str, str], None] | None = None) -> int:
     import uvloop
 

@@ -30,6 +30,10 @@ pass through the queue and the scheduler task.
   neighbours' entity resolution and responses (~1 ms each).
 - Every batch settles every Future it holds, whatever raises. A batch's Engine is the one current
   when it started: a hot swap never changes a batch midway.
+- A forward pass that holds the model past ``stall_timeout`` (a hung onnxruntime call) stalls
+  everything behind it: `stalled_s` says so (the server's health follows it, server/app.py),
+  `fail_waiting` answers the requests it holds up, and new ones are refused UNAVAILABLE until
+  the pass returns.
 
 `DirectRunner` is the benchmark baseline: one onnxruntime call per request, no queue.
 """
@@ -48,7 +52,7 @@ from tokenizers import Encoding
 from .analysis import Analysis, RequestOptions
 from .config import Settings
 from .engine import Engine, Forwarded
-from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded
+from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded, Stalled
 from .metrics import Metrics
 from .planner import AdmitShare, ArrivalRate, BatchTimeModel
 from .threads import named_pool
@@ -97,6 +101,8 @@ class Runner(Protocol):
                      waited_s: float = 0.0) -> Result: ...
     def waiting(self, owner: object) -> bool: ...
     def idle_s(self) -> float: ...
+    def stalled_s(self) -> float: ...
+    def fail_waiting(self, error: Exception) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -135,6 +141,8 @@ class Batcher:
         self._forward_slot = asyncio.Semaphore(1)
         self._forward_started: float | None = None  # time.monotonic() of the running forward pass
         self._forward_expected_s = 0.0
+        self._forwarding: list[Entry] = []  # the running forward pass's requests
+        self._held_since: float | None = None  # time.monotonic() when `hold` took the model
         self._batches: set[asyncio.Task] = set()
         self._held = 0
         self._infer_pool = named_pool(1, "intentd-infer")
@@ -164,11 +172,13 @@ class Batcher:
         (tests and benchmarks build a queue with it; admission sees a busy server)."""
         await self._forward_slot.acquire()
         self._held += 1
+        self._held_since = time.monotonic()
         loop = asyncio.get_running_loop()
 
         def release() -> None:
             def now() -> None:
                 self._held -= 1
+                self._held_since = None
                 self._forward_slot.release()
                 self._wakeup.set()
             loop.call_soon_threadsafe(now)
@@ -194,6 +204,21 @@ class Batcher:
         with nothing to do, cannot have waited long for the event loop (server/transit.py)."""
         return time.monotonic() - self._idle_since if self.idle else 0.0
 
+    def stalled_s(self) -> float:
+        """How long the model has been held by one forward pass (or `hold`); 0 while it is free.
+        A pass takes milliseconds; seconds mean it hangs, and everything queued waits behind it."""
+        since = [t for t in (self._forward_started, self._held_since) if t is not None]
+        return time.monotonic() - min(since) if since else 0.0
+
+    def fail_waiting(self, error: Exception) -> int:
+        """Answer `error` to every request the model holds up (queued, or in the running pass,
+        whose answer, should the pass ever return, is then dropped). Returns how many."""
+        held_up = [e for e in (*self._pending, *self._forwarding) if not e.future.done()]
+        for entry in held_up:
+            entry.future.set_exception(error)
+        self._fail_pending(error)
+        return len(held_up)
+
     def expected_wait_s(self, now: float, without: Sequence[Entry] = ()) -> float:
         """Predicted time from now until a request admitted now is answered (were the queued
         entries `without` gone)."""
@@ -214,6 +239,10 @@ class Batcher:
         self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
+        if self.settings.stall_timeout and self.stalled_s() >= self.settings.stall_timeout:
+            self.metrics.shed.labels("stalled").inc()
+            raise Stalled(f"server stalled: one forward pass has held the model for {self.stalled_s():.0f} s; "
+                          "retry on another instance")
         budget = budget_s(remaining_s, self.settings, waited_s)
         share = self.admit_share.value
         limit = share * budget if budget is not None and budget > 0 and not self.idle else None
@@ -410,7 +439,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         start = time.monotonic()
         texts, options = [e.text for e in batch], [e.options for e in batch]
-        self._forward_started = start
+        self._forward_started, self._forwarding = start, batch
         self._forward_expected_s = timing.forward_s([e.n_tokens for e in batch])
         for entry in batch:
             self.metrics.queue_wait.observe(start - entry.enqueued)
@@ -428,7 +457,7 @@ class Batcher:
                     forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
                                                                       encodings, options)
             finally:
-                self._forward_started = None
+                self._forward_started, self._forwarding = None, []
                 self._forward_slot.release()
                 self._wakeup.set()
             padded = int(forwarded.batch.input_ids.size)
@@ -520,6 +549,7 @@ class DirectRunner:
         self.metrics = metrics
         self.in_system = 0
         self._idle_since = float("-inf")  # time.monotonic() when in_system last fell to 0
+        self._progress_at = 0.0  # time.monotonic() of the last answer, or of the first request after idle
         self._pool = named_pool(1, "intentd-naive")
         self._closed = False
 
@@ -535,19 +565,33 @@ class DirectRunner:
     def idle_s(self) -> float:
         return time.monotonic() - self._idle_since if self.in_system == 0 else 0.0
 
+    def stalled_s(self) -> float:
+        """How long requests have waited with no call finishing (its one thread runs them in turn)."""
+        return time.monotonic() - self._progress_at if self.in_system else 0.0
+
+    def fail_waiting(self, error: Exception) -> int:
+        return 0  # each request awaits its own executor call: refusing new ones is all it can do
+
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
+        if self.settings.stall_timeout and self.stalled_s() >= self.settings.stall_timeout:
+            self.metrics.shed.labels("stalled").inc()
+            raise Stalled(f"server stalled: no model call has finished for {self.stalled_s():.0f} s; "
+                          "retry on another instance")
         if self.in_system >= self.settings.max_queue:
             self.metrics.shed.labels("queue_full").inc()
             raise Overloaded(f"server busy ({self.settings.max_queue} requests in progress); retry with backoff")
+        if self.in_system == 0:
+            self._progress_at = time.monotonic()
         self.in_system += 1
         try:
             start = time.perf_counter()
             result = (await asyncio.get_running_loop().run_in_executor(
                 self._pool, _run_one, self.current, text, options))
             elapsed = time.perf_counter() - start
+            self._progress_at = time.monotonic()
         finally:
             self.in_system -= 1
             if self.in_system == 0:

@@ -114,6 +114,9 @@ class Settings:
     metrics_port: int = _opt(0, "Prometheus /metrics port (0: off)", "PORT")
     metrics_host: str = _opt("127.0.0.1", "address the metrics endpoint binds", "HOST")
     grace_period: float = _opt(10.0, "seconds to finish in-flight requests after SIGTERM", "S")
+    stall_timeout: float = _opt(10.0, "seconds one forward pass may hold the model before the server counts it "
+                                      "stuck: health NOT_SERVING and requests refused UNAVAILABLE until it "
+                                      "returns; a --workers worker is restarted (0: never)", "S")
     warm_up: bool = _opt(True, "run the model once per batch shape before serving")
     log_level: str = _opt("info", "debug, info, warning or error", "LEVEL")
     capture_path: Path | None = _opt(None, "append escalated / low-confidence queries to this JSONL review file "
@@ -164,6 +167,8 @@ class Settings:
         self._check_transport()
         if self.grace_period < 0:
             raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
+        if self.stall_timeout < 0:
+            raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
         if not self.providers:
             raise ConfigError("--providers: give at least one execution provider")
         unknown = [p for p in self.providers if p not in known_providers()]

@@ -25,6 +25,11 @@ class Draining(ServiceError):
     """The server is shutting down (or has no model) and takes no new work."""
 
 
+class Stalled(ServiceError):
+    """One forward pass has held the model past --stall-timeout (a hung onnxruntime call, a
+    starved thread): nothing queued behind it can be answered, so callers go elsewhere now."""
+
+
 class ReloadBusy(ServiceError):
     """Another ReloadModel is already running."""
 

@@ -76,8 +76,9 @@ class Metrics:
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
                             "for_final: a stream's queued partial transcript shed to make room for a final or unary "
-                            "request; streams: an AnalyzeStream past --max-streams", ["reason"], registry=r)
-        for reason in ("queue_full", "budget", "waited", "for_final", "streams"):
+                            "request; streams: an AnalyzeStream past --max-streams; stalled: one forward pass has held "
+                            "the model past --stall-timeout", ["reason"], registry=r)
+        for reason in ("queue_full", "budget", "waited", "for_final", "streams", "stalled"):
             self.shed.labels(reason)
         self.transit = Histogram("intentd_transit_seconds", "Time a request waited before its handler ran, by "
                                  "the caller's x-request-start stamp or its deadline, less its connection's "
@@ -94,6 +95,9 @@ class Metrics:
         self.ood = Counter("intentd_ood", "Answers flagged out of distribution", registry=r)
         self.escalations = Counter("intentd_escalations", "Answers with an escalation hint, by reason", ["reason"],
                                    registry=r)
+        self.stalled = Gauge("intentd_inference_stalled", "1 while one forward pass has held the model past "
+                             "--stall-timeout (health NOT_SERVING, requests refused UNAVAILABLE)", registry=r,
+                             multiprocess_mode="liveall")
         self.model_info = Gauge("intentd_model_info", "The serving model (value 1)", ["name", "version", "provider"],
                                 registry=r, multiprocess_mode="liveall")
         self.reloads = Counter("intentd_reloads", "Model reloads by outcome", ["outcome"], registry=r)

@@ -38,7 +38,7 @@ from .cache import AnalysisCache
 from .capture import ReviewCapture
 from .config import Settings
 from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, ReloadBusy,
-                     ReloadRefused, ServiceError)
+                     ReloadRefused, ServiceError, Stalled)
 from .metrics import Metrics
 from .stream import VoiceStream
 from .transit import DeadlineClock, TransitClock, on_unix_socket
@@ -69,6 +69,7 @@ STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
     Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DeadlineUnmeetable: grpc.StatusCode.DEADLINE_EXCEEDED,
     Draining: grpc.StatusCode.UNAVAILABLE,
+    Stalled: grpc.StatusCode.UNAVAILABLE,
     ReloadBusy: grpc.StatusCode.FAILED_PRECONDITION,
     ReloadRefused: grpc.StatusCode.PERMISSION_DENIED,
     InferenceFailed: grpc.StatusCode.INTERNAL,

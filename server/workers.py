@@ -12,8 +12,10 @@ program holds is still a one-line error. The supervisor:
   later (a restart) it is tried again after a pause that doubles each time, up to a minute;
 - kills (SIGKILL), and so restarts, a serving worker that is hung: its event loop stamps a
   shared slot about once a second, and one whose stamp is older than HUNG_AFTER_S answers
-  nothing while the kernel keeps handing it connections. A worker still loading its model is
-  not watched; a reload loads off the loop, so it does not stop the stamps;
+  nothing while the kernel keeps handing it connections. A worker whose model hangs in one
+  forward pass (--stall-timeout) stops stamping too: its loop would answer, its model never. A
+  worker still loading its model is not watched; a reload loads off the loop, so it does not
+  stop the stamps;
 - forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker; each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
@@ -93,8 +95,8 @@ def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
     threading.Thread(target=_drain_when_orphaned, args=(os.getppid(),), daemon=True).start()
     logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
 
-    def serving() -> None:
-        _stamp(stamps, index)  # before `ready`: the supervisor watches the stamp from then on
+    def serving(app) -> None:
+        _stamp(stamps, index, app)  # before `ready`: the supervisor watches the stamp from then on
         ready.set()
 
     try:
@@ -106,10 +108,12 @@ def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
     raise SystemExit(code)
 
 
-def _stamp(stamps, index: int) -> None:
-    """On the worker's event loop, every HEARTBEAT_S while it runs: the supervisor's sign of life."""
-    stamps[index] = time.monotonic()  # one clock for every process of the machine
-    asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, stamps, index)
+def _stamp(stamps, index: int, app) -> None:
+    """On the worker's event loop, every HEARTBEAT_S while it runs and its model is not stalled
+    (server/app.py): the supervisor's sign of life."""
+    if not app.stalled:
+        stamps[index] = time.monotonic()  # one clock for every process of the machine
+    asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, stamps, index, app)
 
 
 def _drain_when_orphaned(parent: int) -> None:

@@ -81,7 +81,7 @@ def test_a_sighup_while_starting_reloads_once_serving(banking_artifact, tmp_path
     try:
         with caplog.at_level(logging.INFO):
             watcher.start()
-            rc = serve_one(Settings(model=root / "current", listen="", uds=sock, slo_p95_ms=0), on_ready=ready.set)
+            rc = serve_one(Settings(model=root / "current", listen="", uds=sock, slo_p95_ms=0), on_ready=lambda app: ready.set())
             watcher.join(WAIT_S)
     finally:
         logging.getLogger("intentd.server.model").removeHandler(deploying)

@@ -1,0 +1,79 @@
+"""A forward pass that hangs: health stops saying SERVING, the requests it holds up are answered
+UNAVAILABLE, new ones are refused, and the server serves again once the pass returns.
+
+The model is held the way a running batch holds it (`Batcher.hold`): from the server's side that
+is what a hung onnxruntime call looks like, the slot taken and never given back."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from intentd.protogen import import_stubs
+from intentd.server.config import ConfigError, Settings
+from intentd.server.workers import _stamp
+
+from servers import ThreadServer, code_of, wait_for
+
+pb2, pb2_grpc = import_stubs()
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def health_of(server: ThreadServer, service: str = "") -> int:
+    return health_pb2_grpc.HealthStub(server.channel).Check(health_pb2.HealthCheckRequest(service=service),
+                                                            timeout=5).status
+
+
+def detect(server: ThreadServer, text: str):
+    return server.stub.DetectIntent.future(pb2.DetectIntentRequest(text=text))  # no deadline: it would wait for good
+
+
+def test_a_hung_forward_pass_turns_health_off_and_answers_what_waits(banking_artifact):
+    with ThreadServer(model=banking_artifact, cache_size=0, stall_timeout=1.0) as server:
+        assert detect(server, "what is my balance").result(timeout=30).intents
+        assert health_of(server) == SERVING
+        stamps = multiprocessing.RawArray("d", 1)
+        server.loop.call_soon_threadsafe(_stamp, stamps, 0, server.app)  # a --workers worker's sign of life
+        wait_for(lambda: stamps[0] > 0, "the first stamp")
+
+        release = server.hold_model()
+        waiting = detect(server, "transfer 50 dollars to savings")
+        wait_for(lambda: health_of(server) == NOT_SERVING, "health NOT_SERVING")
+        assert health_of(server, "intentd.v1.IntentService") == NOT_SERVING
+        # what waited behind the pass is answered, not left hanging; new requests are refused at once
+        with pytest.raises(grpc.RpcError) as held_up:
+            waiting.result(timeout=5)
+        assert held_up.value.code() == grpc.StatusCode.UNAVAILABLE and "stalled" in held_up.value.details()
+        assert code_of(detect(server, "block my card")) == grpc.StatusCode.UNAVAILABLE
+        assert server.metric("intentd_inference_stalled") == 1
+        assert server.metric("intentd_shed_total", {"reason": "stalled"}) >= 1
+        stalled_stamp = stamps[0]
+        time.sleep(1.5)  # past the worker heartbeat: a stalled worker stops stamping, so its supervisor restarts it
+        assert stamps[0] == stalled_stamp
+
+        release.set()  # the pass returns
+        wait_for(lambda: health_of(server) == SERVING, "health SERVING again")
+        assert detect(server, "block my card").result(timeout=30).intents[0].name == "block_card"
+        assert server.metric("intentd_inference_stalled") == 0
+        wait_for(lambda: stamps[0] > stalled_stamp, "stamps again")
+
+
+def test_a_pass_shorter_than_the_timeout_is_not_a_stall(banking_artifact):
+    with ThreadServer(model=banking_artifact, cache_size=0, stall_timeout=3.0) as server:
+        release = server.hold_model()
+        waiting = detect(server, "what is my balance")
+        time.sleep(1.5)
+        assert health_of(server) == SERVING and not waiting.done()
+        release.set()
+        assert waiting.result(timeout=30).intents
+        assert server.metric("intentd_inference_stalled") == 0
+
+
+def test_stall_timeout_is_checked():
+    with pytest.raises(ConfigError, match="--stall-timeout must be 0 or more"):
+        Settings(model="m", stall_timeout=-1)
+    assert Settings(model="m", stall_timeout=0).stall_timeout == 0  # 0: never
