@@ -307,13 +307,17 @@ class App:
             self.on_reload(version, error)
 
     async def _reload_current(self) -> tuple[str, str]:
-        """SIGHUP: the local operator reloads the artifact being served, wherever it lives.
+        """SIGHUP: the local operator reloads the artifact being served, wherever it lives (after
+        a ReloadModel call in progress, which may have read the files before they changed).
         Returns the version served after it, and why it failed ('' when it did not)."""
         try:
-            result = await self.reloader.reload(self.runner.current.path)
-        except ReloadBusy:
-            log.warning("SIGHUP ignored: a ReloadModel call is in progress")
-            return self.runner.current.version, "ignored: a ReloadModel call was in progress"
+            while True:
+                try:
+                    result = await self.reloader.reload(self.runner.current.path)
+                    break
+                except ReloadBusy:
+                    log.info("SIGHUP while a ReloadModel call loads: reloading once it ends")
+                    await self.reloader.idle()
         except Exception as exc:  # noqa: BLE001 - a background task must never fail unseen
             log.exception("SIGHUP reload failed")
             return self.runner.current.version, f"{type(exc).__name__}: {exc}"

@@ -43,6 +43,12 @@ class Reloader:
         self.root = root
         self.timeout_s = timeout_s
         self._busy = False
+        self._idle = asyncio.Event()  # set while no loading thread runs
+        self._idle.set()
+
+    async def idle(self) -> None:
+        """Until no reload is in progress (its loading thread has ended)."""
+        await self._idle.wait()
 
     def resolve(self, requested: str) -> tuple[Path, Path] | None:
         """The artifact folder a ReloadModel request names, as named (made absolute) and as
@@ -70,12 +76,14 @@ class Reloader:
         if self._busy:
             raise ReloadBusy("a reload is already in progress")
         self._busy = True
+        self._idle.clear()
         loop = asyncio.get_running_loop()
         loaded: asyncio.Future = loop.create_future()
         wanted = True  # False once the caller got its answer another way (timeout, cancel)
 
         def settle(engine: Engine | None, error: BaseException | None) -> None:
             self._busy = False  # the thread has ended: the next reload may start
+            self._idle.set()
             if not wanted:
                 if engine is not None:
                     log.warning("reload from %s finished after its caller gave up; discarded", path)

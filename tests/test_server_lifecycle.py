@@ -285,3 +285,30 @@ def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):
 
     if args[0] == "--port":  # serve's own usage, not the top level's
         assert "usage: intentd serve" in out.stderr
+
+
+def test_a_sighup_during_a_reload_model_call_reloads_once_it_ends(banking_artifact, tmp_path):
+    """A deploy that flips `current` and sends SIGHUP while a ReloadModel call still loads the old
+    target: the SIGHUP was logged as ignored, and the old target stayed served for good."""
+    import threading
+
+    from servers import copy_artifact, wait_for
+
+    root = tmp_path / "models"
+    copy_artifact(banking_artifact, root / "a")
+    calibration = json.loads((banking_artifact / "manifest.json").read_text())["calibration"]
+    copy_artifact(banking_artifact, root / "b", calibration={**calibration, "temperature": 1.0})  # another version
+    (root / "current").symlink_to("a")
+    with ThreadServer(model=root / "current", admin_uds=tmp_path / "admin.sock") as server:
+        app = server.app
+        reloading = threading.Thread(target=server.admin.ReloadModel,
+                                     args=(pb2.ReloadModelRequest(artifact_path="current"),), kwargs={"timeout": WAIT_S})
+        reloading.start()
+        wait_for(lambda: app.reloader._busy, "the ReloadModel call to start loading")
+        (root / "next").symlink_to("b")
+        (root / "next").replace(root / "current")
+        server.loop.call_soon_threadsafe(app._reload_on_signal)  # what SIGHUP calls
+        reloading.join(WAIT_S)
+        b_version = json.loads((root / "b" / "manifest.json").read_text())["version"]
+        wait_for(lambda: server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30).version == b_version,
+                 "the SIGHUP's reload of the link's new target")
