@@ -1,8 +1,9 @@
 """The escalation hint: whether a query should go to a bigger tier, why, and to which.
 
 Rules, first match wins:
-1. out_of_distribution - the combined OOD score passed the calibrated threshold (the predicted
-                         intent means nothing then, so this comes first);
+1. out_of_distribution - the combined OOD score passed the calibrated threshold, or no word of
+                         the text is in the model's vocabulary (the predicted intent means
+                         nothing then, so this comes first);
 2. policy              - the domain marks the predicted intent `escalate: <tier>` (e.g. account closure);
 3. low_confidence      - the calibrated top probability is under `low_confidence` (default 0.5);
 4. ambiguous           - the top two intents are within `ambiguity_margin` (default 0.1).
@@ -44,8 +45,9 @@ class EscalationPolicy:
             scores["ood_threshold"] = self.ood_threshold
         scores.update({f"ood_{k}": v for k, v in prediction.ood_scores.items()})
         if prediction.is_ood:
-            return Escalation(True, "out_of_distribution", self.tiers["out_of_distribution"], scores,
-                              f"OOD score {prediction.ood_score:.2f} is over the calibrated threshold")
+            detail = ("no word of the text is in the model's vocabulary" if prediction.unreadable
+                      else f"OOD score {prediction.ood_score:.2f} is over the calibrated threshold")
+            return Escalation(True, "out_of_distribution", self.tiers["out_of_distribution"], scores, detail)
         if top_name in self.policy:
             return Escalation(True, "policy", self.policy[top_name], scores,
                               f"the domain sends intent {top_name!r} to {self.policy[top_name]}")

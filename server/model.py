@@ -248,8 +248,9 @@ class Model:
                     entities=decode_entities(tag_probs[row], text, batch.texts[row], self.labels),
                     ood_score=float(combined[row]),
                     ood_scores={m: float(s[row]) for m, s in method_scores.items()},
-                    is_ood=bool(flags[row]),
+                    is_ood=bool(flags[row]) or batch.texts[row].unreadable,
                     truncated=batch.texts[row].truncated,
+                    unreadable=batch.texts[row].unreadable,
                     analyzed_chars=_analyzed_chars(text, batch.texts[row]),
                 )
             )

@@ -91,12 +91,13 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
     ood_scores = {m: sum(t.weight * a.prediction.ood_scores[m] for t, a in zip(transcripts, analyses))
                   for m in sorted(methods)}
     scorer = engine.model.ood
-    is_ood = scorer is not None and ood_score >= scorer.threshold
+    unreadable = all(a.prediction.unreadable for a in analyses)
+    is_ood = (scorer is not None and ood_score >= scorer.threshold) or unreadable
 
     def answer(i: int) -> Analysis:
         own = analyses[i].prediction
         prediction = Prediction(ranking, own.entities, ood_score, ood_scores, is_ood=is_ood,
-                                truncated=own.truncated, analyzed_chars=own.analyzed_chars)
+                                truncated=own.truncated, analyzed_chars=own.analyzed_chars, unreadable=unreadable)
         text = transcripts[i].text
         entities = engine.resolver.resolve(text, own.entities, options, chosen,
                                            own.analyzed_chars if own.truncated else None)

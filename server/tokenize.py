@@ -44,6 +44,9 @@ class EncodedText:
     word_spans: list[tuple[int, int]]  # [start, end) code points of each word in the original text
     n_tokens: int  # tokens before padding, specials included
     truncated: bool
+    # every word piece is the vocabulary's unknown token (emoji, an unseen script): the model read
+    # nothing, and whatever it answers is a guess from the sentence's shape
+    unreadable: bool = False
 
 
 @dataclass(slots=True)
@@ -72,6 +75,7 @@ class TextEncoder:
         self.tokenizer.enable_truncation(max_length=max_length)
         pad = self.tokenizer.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
+        self.unk_token = getattr(self.tokenizer.model, "unk_token", None)
         self.partial_id: int | None = None
 
     @classmethod
@@ -124,7 +128,7 @@ class TextEncoder:
             n = len(ids)
             input_ids[row, :n] = ids
             attention_mask[row, :n] = 1
-            texts.append(_words(enc, n))
+            texts.append(_words(enc, n, self.unk_token))
         return EncodedBatch(input_ids, attention_mask, texts)
 
 
@@ -132,7 +136,7 @@ def _is_punctuation(token: str) -> bool:
     return all(unicodedata.category(ch).startswith("P") for ch in token)
 
 
-def _words(enc: Encoding, n_tokens: int) -> EncodedText:
+def _words(enc: Encoding, n_tokens: int, unk_token: str | None = None) -> EncodedText:
     """Group tokens into words: a run of tokens with no whitespace between them is one word
     ("2026-01-15", "billing@bank.com", "$1,200.00"), except that punctuation at either end of
     the run stands alone ("savings." -> "savings", "."), so entity spans never swallow it."""
@@ -166,9 +170,11 @@ def _words(enc: Encoding, n_tokens: int) -> EncodedText:
         for i in range(hi, len(chunk)):
             first.append(chunk[i])
             spans.append(offsets[chunk[i]])
+    pieces = [tokens[i] for chunk in chunks for i in chunk]
     return EncodedText(
         word_token=np.asarray(first, dtype=np.int32),
         word_spans=spans,
         n_tokens=n_tokens,
         truncated=bool(enc.overflowing),
+        unreadable=bool(pieces) and unk_token is not None and all(p == unk_token for p in pieces),
     )

@@ -47,6 +47,21 @@ def test_entities_carry_the_role_their_words_give(server):
     assert roles == {"savings": pb2.ENTITY_ROLE_DESTINATION, "checking": pb2.ENTITY_ROLE_SOURCE}
 
 
+@pytest.mark.parametrize("text", ["\U0001F4A9", "\U0001F621 \U0001F621", "\u16A0\u16A2\u16A6"])
+def test_a_text_of_no_known_word_is_out_of_distribution_and_confirms_nothing(server, text):
+    """Emoji or an unseen script tokenise to [UNK] alone, which this model read as 'affirm' at
+    0.52, under every escalation threshold: after a pending $500 transfer it was a CONFIRM."""
+    ctx = pb2.RequestContext(previous_intent="transfer_money",
+                             filled_slots={"amount": "500.00 USD", "account": "checking"})
+    reply = server.stub.Analyze(pb2.AnalyzeRequest(text=text, context=ctx), timeout=10)
+    assert reply.ood.flagged and reply.escalation.reason == pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION
+    assert "vocabulary" in reply.escalation.detail
+    assert reply.follow_up.kind == pb2.FOLLOW_UP_KIND_UNSPECIFIED
+    # one known word is enough to be read: the rule is about the vocabulary, not about emoji
+    assert server.stub.Analyze(pb2.AnalyzeRequest(text=f"{text} yes", context=ctx),
+                               timeout=10).follow_up.kind == pb2.FOLLOW_UP_KIND_CONFIRM
+
+
 def test_analyze_returns_everything(server):
     ts = Timestamp()
     ts.FromJsonString("2025-03-14T10:00:00Z")
