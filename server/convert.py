@@ -134,7 +134,8 @@ def analyze_response(a: Analysis, t, threshold: float):
 
 def detect_intent_response(a: Analysis, t, threshold: float):
     msg = pb2.DetectIntentResponse(intents=intents(a), ood=ood(a, threshold), escalation=escalation(a.escalation),
-                                   model_version=a.model_version, timing=t)
+                                   model_version=a.model_version, timing=t, truncated=a.prediction.truncated,
+                                   analyzed_chars=a.prediction.analyzed_chars)
     if a.follow_up is not None:
         msg.follow_up.CopyFrom(follow_up(a.follow_up))
     return msg
@@ -149,7 +150,8 @@ def extract_entities_response(a: Analysis, t, threshold: float):
 def respond_response(a: Analysis, t, threshold: float):
     top = intents(a)[:1]
     msg = pb2.RespondResponse(intent=top[0] if top else None, escalation=escalation(a.escalation),
-                              response=response(a.response), model_version=a.model_version, timing=t)
+                              response=response(a.response), model_version=a.model_version, timing=t,
+                              truncated=a.prediction.truncated, analyzed_chars=a.prediction.analyzed_chars)
     if a.follow_up is not None:
         msg.follow_up.CopyFrom(follow_up(a.follow_up))
     return msg

@@ -62,6 +62,20 @@ def test_a_text_of_no_known_word_is_out_of_distribution_and_confirms_nothing(ser
                                timeout=10).follow_up.kind == pb2.FOLLOW_UP_KIND_CONFIRM
 
 
+def test_every_rpc_says_when_it_read_only_the_beginning(server):
+    """DetectIntent and Respond answered a 1,400-character text from its first ~880 characters
+    (a greeting, escalated) without saying so; Analyze and ExtractEntities did."""
+    text = "please " * 200 + "block my debit card"
+    replies = [server.stub.DetectIntent(pb2.DetectIntentRequest(text=text), timeout=10),
+               server.stub.Respond(pb2.RespondRequest(text=text), timeout=10),
+               server.stub.Analyze(pb2.AnalyzeRequest(text=text), timeout=10),
+               server.stub.ExtractEntities(pb2.ExtractEntitiesRequest(text=text), timeout=10)]
+    assert all(r.truncated for r in replies)
+    assert len({r.analyzed_chars for r in replies}) == 1 and 0 < replies[0].analyzed_chars < text.index("block")
+    short = server.stub.DetectIntent(pb2.DetectIntentRequest(text="block my debit card"), timeout=10)
+    assert not short.truncated and short.analyzed_chars == len("block my debit card")
+
+
 def test_analyze_returns_everything(server):
     ts = Timestamp()
     ts.FromJsonString("2025-03-14T10:00:00Z")
