@@ -13,7 +13,7 @@ from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments, cgroup_cpu_quota, usable_cores
 from intentd.server.errors import InvalidRequest
 from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
-                                    TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel)
+                                    TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel, BURST_WINDOW_S)
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -312,6 +312,10 @@ def test_arrival_rate_counts_the_last_window_and_says_when_the_server_is_quiet()
     # in (10.79, 11.79]: the 4 last of the first 20 (10.80 ... 10.95) and the 40 of the burst
     assert rate.per_s(11.79) == 44 / RATE_WINDOW_S and not rate.quiet_for(pass_s, 11.79)
     assert rate.per_s(11.0 + 40 * 0.02 + RATE_WINDOW_S) == 0  # a second of silence forgets it all
+    rate.arrive(20.0)
+    assert rate.quiet_for(pass_s, 20.0)
+    rate.arrive(20.004)  # another 4 ms later: a burst, though 2 a second is quiet on average
+    assert not rate.quiet_for(pass_s, 20.004) and rate.quiet_for(pass_s, 20.004 + BURST_WINDOW_S)
 
 
 def test_slo_attainment_is_nan_until_there_is_an_answer_to_count():
