@@ -97,9 +97,11 @@ class Drain:
         self._arrival = asyncio.Event()
 
     def enter(self, rpc: str) -> None:
-        if self.draining and rpc != "GetModelInfo":
-            raise Draining("server is draining; retry on another instance")
-        self._arrival.set()
+        if self.draining:
+            if rpc != "GetModelInfo":
+                raise Draining("server is draining; retry on another instance")
+        else:  # a GetModelInfo poller must not hold the drain open either (it held it for the whole grace period)
+            self._arrival.set()
         self.in_flight += 1
         self._idle.clear()
 

@@ -312,3 +312,35 @@ def test_a_sighup_during_a_reload_model_call_reloads_once_it_ends(banking_artifa
         b_version = json.loads((root / "b" / "manifest.json").read_text())["version"]
         wait_for(lambda: server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30).version == b_version,
                  "the SIGHUP's reload of the link's new target")
+
+
+def test_a_client_polling_model_info_does_not_hold_the_drain_open(banking_artifact):
+    """GetModelInfo is answered while draining (a dashboard may ask which model is going away), but
+    each call restarted the drain's quiet period: a poller every 50 ms held the server for its
+    whole grace period, and the log said "grace period over with 0 RPCs in flight"."""
+    import threading
+
+    server = ThreadServer(model=banking_artifact, grace_period=20.0)
+    server.__enter__()
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(grpc.RpcError):
+                server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=5)
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.loop.call_soon_threadsafe(server.app.request_stop)
+        server.thread.join(WAIT_S)
+        assert time.monotonic() - started < 5.0  # the quiet period (0.2 s), not the 20 s grace period
+        assert server.rc == 0
+    finally:
+        stop.set()
+        poller.join(10)
+        server.channel.close()
+        server.loop.close()
