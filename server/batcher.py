@@ -99,6 +99,8 @@ class Runner(Protocol):
     def swap(self, engine: Engine) -> None: ...
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result: ...
+    async def submit_all(self, texts: Sequence[str], options: RequestOptions, remaining_s: float | None,
+                         waited_s: float = 0.0) -> list[Result]: ...
     def waiting(self, owner: object) -> bool: ...
     def idle_s(self) -> float: ...
     def stalled_s(self) -> float: ...
@@ -219,24 +221,34 @@ class Batcher:
         self._fail_pending(error)
         return len(held_up)
 
-    def expected_wait_s(self, now: float, without: Sequence[Entry] = ()) -> float:
-        """Predicted time from now until a request admitted now is answered (were the queued
-        entries `without` gone)."""
+    def expected_wait_s(self, now: float, without: Sequence[Entry] = (), adding: int = 1) -> float:
+        """Predicted time from now until a request of `adding` texts admitted now is answered
+        (were the queued entries `without` gone)."""
         running_left = 0.0
         if self._forward_started is not None:
             running_left = max(0.0, self._forward_started + self._forward_expected_s - now)
-        queued = len(self._pending) - len(without) + 1
+        queued = len(self._pending) - len(without) + adding
         tokens = self._pending_tokens - sum(e.n_tokens for e in without)
-        ahead = self.timing.backlog_s(queued, tokens + 16, self.settings.max_batch_size)
+        ahead = self.timing.backlog_s(queued, tokens + 16 * adding, self.settings.max_batch_size)
         own_post = min(queued, self.settings.max_batch_size) * self.timing.post_per_request_s
         return running_left + ahead + own_post
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result:
         """`waited_s`: how long the request waited before its handler ran, by the caller's stamp."""
+        return (await self.submit_all([text], options, remaining_s, waited_s))[0]
+
+    async def submit_all(self, texts: Sequence[str], options: RequestOptions, remaining_s: float | None,
+                         waited_s: float = 0.0) -> list[Result]:
+        """One request's texts (an n-best's transcripts when more than one), admitted or shed as
+        one, against one budget, and counted once for lateness. Admitted text by text, an n-best
+        of 11 found its own first transcripts ahead of the rest and was refused on an idle
+        server, and its every late transcript cut admission for all other callers."""
         loop = asyncio.get_running_loop()
         now = time.monotonic()  # not loop.time(): uvloop's is in whole milliseconds, read once a loop pass
-        self.arrivals.arrive(now)  # shed or not, it is traffic
+        n = len(texts)
+        for _ in texts:
+            self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
         if self.settings.stall_timeout and self.stalled_s() >= self.settings.stall_timeout:
@@ -246,10 +258,10 @@ class Batcher:
         budget = budget_s(remaining_s, self.settings, waited_s)
         share = self.admit_share.value
         limit = share * budget if budget is not None and budget > 0 and not self.idle else None
-        full = self.in_system >= self.settings.max_queue
-        expected = self.expected_wait_s(now) if limit is not None else 0.0
+        full = self.in_system + n > self.settings.max_queue
+        expected = self.expected_wait_s(now, adding=n) if limit is not None else 0.0
         if ((full or (limit is not None and expected > limit)) and not options.partial
-                and (remaining_s is None or remaining_s > 0) and self._shed_partials_for(now, limit)):
+                and (remaining_s is None or remaining_s > 0) and self._shed_partials_for(now, limit, n)):
             full, expected = False, 0.0
         if full:
             self.metrics.shed.labels("queue_full").inc()
@@ -263,53 +275,72 @@ class Batcher:
                 raise Overloaded(f"server busy: this request waited {waited_s * 1e3:.1f} ms before the server "
                                  "could read it, past its budget; retry with backoff")
             if expected > limit:
-                alone = self._alone_s()
-                if remaining_s is not None and budget == remaining_s and alone > remaining_s:
-                    # the caller's own deadline is shorter than one answer takes here even with
-                    # nothing ahead: "retry" would fail the same way
-                    self.metrics.expired.labels("admission").inc()
-                    raise DeadlineUnmeetable(f"deadline of {remaining_s * 1e3:.1f} ms is shorter than the "
-                                             f"~{alone * 1e3:.1f} ms one answer takes on this server")
-                self.metrics.shed.labels("budget").inc()
-                late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
-                raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "
-                                 f"this request's {budget * 1e3:.1f} ms budget{late}; retry with backoff")
+                self._refuse(expected, budget, remaining_s, share, n)
         engine = self.current
         t0 = time.perf_counter()
-        encoding = engine.tokenize([text])[0]  # ~0.1 ms, GIL released; its length sizes batches
-        entry = Entry(text, options, loop.create_future(),
-                      None if remaining_s is None else now + remaining_s,
-                      None if budget is None else now + budget,
-                      encoding, engine, time.perf_counter() - t0, next(self._seq), now)
-        # a server idle for a while that expects no arrivals during the pass: this request is its
+        encodings = engine.tokenize(list(texts))  # ~0.1 ms a text, GIL released; lengths size batches
+        tokenize_s = (time.perf_counter() - t0) / n
+        entries = [Entry(text, options, loop.create_future(),
+                         None if remaining_s is None else now + remaining_s,
+                         None if budget is None else now + budget,
+                         encoding, engine, tokenize_s, next(self._seq), now)
+                   for text, encoding in zip(texts, encodings)]
+        lengths = [e.n_tokens for e in entries]
+        # a server idle for a while that expects no arrivals during the pass: a lone request is its
         # own batch, run here, without the scheduler's hops (each a pass of the event loop on a
         # cold core). Not right after an answer: requests of a burst that gRPC holds unread
         # would each find the server idle and run one by one on the loop, unseen by admission
-        inline = (self.idle and now - self._idle_since > INLINE_AFTER_IDLE_S
-                  and self.arrivals.quiet_for(self.timing.forward_s([entry.n_tokens]), now))
-        self.in_system += 1
+        inline = (n == 1 and self.idle and now - self._idle_since > INLINE_AFTER_IDLE_S
+                  and self.arrivals.quiet_for(self.timing.forward_s(lengths), now))
+        self.in_system += n
         self.metrics.in_progress.set(self.in_system)
         if not inline:
-            self._pending.append(entry)
-            self._pending_tokens += entry.n_tokens
+            self._pending.extend(entries)
+            self._pending_tokens += sum(lengths)
             self.metrics.queue_depth.set(len(self._pending))
             self._wakeup.set()
         try:
             if inline:
                 await self._forward_slot.acquire()  # free (idle): returns at once
-                await self._run_batch([entry])  # settles entry.future
-            result = await entry.future  # a cancelled caller cancels the Future: the batch builder skips it
+                await self._run_batch(entries)  # settles the entry's future
+            # a cancelled caller cancels the Future it awaits, and the rest below: the batch builder
+            # skips them. (Awaited in turn: a Future already settled, as an inline one is, costs no
+            # pass of the event loop, where gather's would.)
+            results = [await entry.future for entry in entries]
         except DeadlineUnmeetable:  # its deadline passed while it queued: admission let in too much
-            self._observe_lateness(budget, True, entry.n_tokens)
+            self._observe_lateness(budget, True, lengths)
             raise
         finally:
-            if entry.counted:  # (a withdrawn partial stays queued until a batch skips it; counted once)
-                entry.counted = False
-                self._leave()
+            for entry in entries:
+                if not entry.future.done():  # a sibling failed: the rest are not needed
+                    entry.future.cancel()
+                if entry.counted:  # (a withdrawn partial stays queued until a batch skips it; counted once)
+                    entry.counted = False
+                    self._leave()
         # late by the caller's clock, which also counts the transport
         self._observe_lateness(budget, budget is not None and time.monotonic() - now > budget - self._transport_s,
-                               entry.n_tokens)
-        return result
+                               lengths)
+        return results
+
+    def _refuse(self, expected: float, budget: float, remaining_s: float | None, share: float, n: int) -> None:
+        """Shed a request whose predicted wait is past its budget, saying why: what retrying cannot
+        change (a deadline, or as many texts, that one answer alone does not fit) is said so."""
+        alone = self._alone_s([16] * n)
+        if remaining_s is not None and budget == remaining_s and alone > remaining_s:
+            # the caller's own deadline is shorter than one answer takes here even with
+            # nothing ahead: "retry" would fail the same way
+            self.metrics.expired.labels("admission").inc()
+            what = "one answer takes" if n == 1 else f"this request's {n} transcripts take"
+            raise DeadlineUnmeetable(f"deadline of {remaining_s * 1e3:.1f} ms is shorter than the "
+                                     f"~{alone * 1e3:.1f} ms {what} on this server")
+        self.metrics.shed.labels("budget").inc()
+        if n > 1 and alone > budget:
+            raise Overloaded(f"server busy: this request's {n} transcripts take ~{alone * 1e3:.1f} ms even alone, "
+                             f"more than its {budget * 1e3:.1f} ms budget with other work in progress; send fewer "
+                             "alternatives (an idle server answers it)")
+        late = "" if share == 1.0 else f" (recent answers ran late: admitting up to {share:.0%} of it)"
+        raise Overloaded(f"server busy: about {expected * 1e3:.1f} ms of work ahead, too much for "
+                         f"this request's {budget * 1e3:.1f} ms budget{late}; retry with backoff")
 
     def _leave(self) -> None:
         self.in_system -= 1
@@ -317,7 +348,7 @@ class Batcher:
         if self.in_system == 0:
             self._idle_since = time.monotonic()
 
-    def _shed_partials_for(self, now: float, limit_s: float | None) -> bool:
+    def _shed_partials_for(self, now: float, limit_s: float | None, adding: int = 1) -> bool:
         """Room for a request that is not a stream's partial, made by shedding queued partials,
         oldest first, as many as it takes: a partial is best effort (the next message of its
         utterance covers it, and its stream answers it `superseded`), while a shed final or
@@ -325,8 +356,8 @@ class Batcher:
         would not make room (within `max_queue`, and the work ahead within `limit_s`)."""
         partials = [e for e in self._pending if e.options.partial]
         chosen: list[Entry] = []
-        while (self.in_system - sum(e.counted for e in chosen) >= self.settings.max_queue
-               or (limit_s is not None and self.expected_wait_s(now, chosen) > limit_s)):
+        while (self.in_system - sum(e.counted for e in chosen) + adding > self.settings.max_queue
+               or (limit_s is not None and self.expected_wait_s(now, chosen, adding) > limit_s)):
             if len(chosen) == len(partials):
                 return False
             chosen.append(partials[len(chosen)])
@@ -344,19 +375,23 @@ class Batcher:
             self.metrics.queue_depth.set(len(self._pending))
         return bool(chosen)
 
-    def _alone_s(self, n_tokens: int = 16) -> float:
-        """Predicted time to answer one request of `n_tokens` (before it is tokenised: of usual
-        length) with nothing ahead of it."""
-        return self.timing.backlog_s(1, n_tokens, 1) + self.timing.post_per_request_s
+    def _alone_s(self, lengths: Sequence[int] = (16,)) -> float:
+        """Predicted time to answer one request of texts of `lengths` tokens (before they are
+        tokenised: of usual length) with nothing ahead of it."""
+        return (self.timing.backlog_s(len(lengths), sum(lengths), self.settings.max_batch_size)
+                + len(lengths) * self.timing.post_per_request_s)
 
-    def _observe_lateness(self, budget: float | None, late: bool, n_tokens: int) -> None:
+    def _observe_lateness(self, budget: float | None, late: bool, lengths: Sequence[int]) -> None:
         """A budget a caller cut shorter than one answer alone takes (a very short deadline, or a
-        stamp claiming a long wait) would be late on an idle server: it says nothing of the load,
-        and counting it would let one caller cut admission for every other."""
+        stamp claiming a long wait), or a request of more texts than its budget fits, would be
+        late on an idle server: it says nothing of the load, and counting it would let one caller
+        cut admission for every other."""
         if budget is None:
             return
+        if len(lengths) > 1 and budget - self._transport_s < self._alone_s(lengths):
+            return
         cut_by_caller = self.settings.slo_p95_ms <= 0 or budget < self.settings.slo_p95_ms / 1e3
-        if not cut_by_caller or budget - self._transport_s >= self._alone_s(n_tokens):
+        if not cut_by_caller or budget - self._transport_s >= self._alone_s(lengths):
             self.admit_share.observe(late)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
 
@@ -602,6 +637,15 @@ class DirectRunner:
             log.error("request failed", exc_info=result)
             raise InferenceFailed(f"inference failed ({type(result).__name__})")
         return Result(result, 0.0, 0.0, elapsed, 0.0, 1)
+
+    async def submit_all(self, texts: Sequence[str], options: RequestOptions, remaining_s: float | None,
+                         waited_s: float = 0.0) -> list[Result]:
+        tasks = [asyncio.ensure_future(self.submit(t, options, remaining_s, waited_s)) for t in texts]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:  # one failed, or the caller left: the rest are not needed
+                task.cancel()
 
     async def close(self) -> None:
         self._closed = True

@@ -333,19 +333,20 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         return dataclasses.replace(used, analysis=combined)
 
     async def _each_transcript(self, transcripts, options, context, engine, waited: float) -> list[Result]:
+        """Every transcript's answer, from the cache or computed together: the ones not cached are
+        admitted or shed as one request (all or nothing: an answer from the transcripts a load
+        let in would change with the load)."""
         each = nbest.transcript_options(options, engine)
-        remaining = context.time_remaining()
-        tasks = [asyncio.ensure_future(self._cached_or_computed(t.text, each, engine, remaining, waited))
-                 for t in transcripts]
-        try:  # all or nothing: an answer from the transcripts a load let in would change with the load
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for task in tasks:  # one failed, or the caller left: nothing more is needed
-                task.cancel()
-        failed = [t.exception() for t in done if not t.cancelled() and t.exception() is not None]
-        if failed:
-            raise next((e for e in failed if not isinstance(e, Overloaded)), failed[0])
-        return [t.result() for t in tasks]
+        results = [self.cache.get(t.text, each, engine) for t in transcripts]
+        missing = [i for i, cached in enumerate(results) if cached is None]
+        results = [None if cached is None else Result(cached, cache_hit=True) for cached in results]
+        if missing:
+            texts = [transcripts[i].text for i in missing]
+            computed = await self.runner.submit_all(texts, each, context.time_remaining(), waited)
+            for i, text, result in zip(missing, texts, computed):
+                self.cache.put(text, each, result.analysis, engine)
+                results[i] = result
+        return results
 
     async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None,
                                   waited_s: float) -> Result:

@@ -20,8 +20,10 @@ class ThreadServer:
     """`App` on its own event loop in a thread, listening on an ephemeral loopback port."""
 
     def __init__(self, **overrides):
-        # no SLO unless a test asks: a slow test machine must not turn into shed requests
-        self.app = App(Settings(**{"listen": "127.0.0.1:0", "warm_up": False, "slo_p95_ms": 0, **overrides}))
+        # no SLO unless a test asks: a slow test machine must not turn into shed requests; nor
+        # a model a test holds for long into a stall
+        self.app = App(Settings(**{"listen": "127.0.0.1:0", "warm_up": False, "slo_p95_ms": 0, "stall_timeout": 0,
+                                   **overrides}))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._main, daemon=True)
         self.rc: int | None = None

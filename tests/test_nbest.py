@@ -216,3 +216,19 @@ def test_the_mixture_does_not_depend_on_top_k(engine):
         assert answer.prediction.intents == full[:k]
         assert answer.escalation == answers[-1].escalation
         assert answer.prediction.ood_score == answers[-1].prediction.ood_score
+
+
+def test_an_n_best_is_admitted_as_one_request(banking_artifact):
+    """Admitted transcript by transcript, an n-best found its own first transcripts ahead of the
+    rest: an idle server refused it ("retry with backoff", which never helped), and each late
+    transcript it did answer cut admission for every other caller."""
+    text = "please move fifty dollars from my checking account to my savings"
+    request = pb2.AnalyzeRequest(text=text, asr_confidence=0.5, alternatives=[
+        pb2.Alternative(text=text.replace("fifty", f"{i} hundred"), confidence=0.05) for i in range(10)])
+    # a budget one transcript fits and eleven do not
+    with ThreadServer(model=banking_artifact, cache_size=0, slo_p95_ms=6, slo_transport_ms=1) as srv:
+        for _ in range(4):
+            wait_for(lambda: srv.app.runner.idle, "an idle server")
+            assert srv.stub.Analyze(request, timeout=30).intents[0].name == "transfer_money"
+        assert srv.metric("intentd_shed_total", {"reason": "budget"}) == 0
+        assert srv.metric("intentd_admit_share") == 1.0  # its lateness was its own size, not the load
