@@ -256,6 +256,9 @@ class Batcher:
             raise Stalled(f"server stalled: one forward pass has held the model for {self.stalled_s():.0f} s; "
                           "retry on another instance")
         budget = budget_s(remaining_s, self.settings, waited_s)
+        if self.idle and self.admit_share.value < 1.0:  # the first arrival after a pause: the pause was no load
+            self.admit_share.rest(now - self._idle_since)
+            self.metrics.admit_share.set(self.admit_share.value)
         share = self.admit_share.value
         limit = share * budget if budget is not None and budget > 0 and not self.idle else None
         full = self.in_system + n > self.settings.max_queue

@@ -54,12 +54,17 @@ OUTLIER_CAP = 3.0  # one observation counts as at most this many times the curre
 TARGET_MISS = 0.04
 GAIN = 0.056
 MIN_SHARE = 0.2
+# time with nothing in progress is no load: the share grows e-fold for each SHARE_RECOVERY_S of it
+SHARE_RECOVERY_S = 5.0
 # ArrivalRate: arrivals counted over the last RATE_WINDOW_S; a forward pass runs on the event loop
 # while the expected number of arrivals during it stays under INLINE_MAX_ARRIVALS
 RATE_WINDOW_S = 1.0
 INLINE_MAX_ARRIVALS = 0.1
-# ... and no other request arrived within BURST_WINDOW_S: a burst is not quiet whatever the rate
+# ... and no other request arrived within BURST_WINDOW_S, or BURST_PASSES passes when a pass is
+# slower: a burst is not quiet whatever the rate (read one request at a time after each pass on
+# the loop, its requests arrive a pass and its post-processing apart)
 BURST_WINDOW_S = 0.01
+BURST_PASSES = 4
 
 
 class BatchTimeModel:
@@ -130,13 +135,22 @@ class AdmitShare:
     The rule it replaced judged windows of 100 answers (cut by a fifth when one had more than
     the target, raised by a fixed 0.05 when one had under half of it): after an overload it took
     ~1,600 timely answers to climb back from the floor (~700 here), and a server just below
-    capacity shed a fifth of its requests meanwhile (docs/performance.md)."""
+    capacity shed a fifth of its requests meanwhile (docs/performance.md).
+
+    Answers alone cannot tell that an overload is over: after one, a quiet server (a request a
+    second) took ~600 answers, ten minutes, to admit against its whole budget again, and shed
+    meanwhile what it had room for. Idle time counts too (`rest`)."""
 
     UP = math.exp(GAIN * TARGET_MISS)
     DOWN = math.exp(-GAIN * (1 - TARGET_MISS))
 
     def __init__(self) -> None:
         self.value = 1.0
+
+    def rest(self, idle_s: float) -> None:
+        """The server had nothing in progress for `idle_s` seconds."""
+        if self.value < 1.0:
+            self.value = min(1.0, self.value * math.exp(idle_s / SHARE_RECOVERY_S))
 
     def observe(self, missed: bool) -> None:
         if missed:
@@ -157,7 +171,8 @@ class ArrivalRate:
     ~25 requests a second); above that the inference thread keeps the loop free. A second's
     average misses a burst: 16 requests sent at once into a quiet server averaged 16 a second, and
     each, read after the pass before it, found nothing queued and ran on the loop in turn (2-4x
-    past the SLO). So another arrival within BURST_WINDOW_S also means not quiet.
+    past the SLO). So another arrival within BURST_WINDOW_S (or BURST_PASSES passes) also means
+    not quiet.
     """
 
     def __init__(self) -> None:
@@ -172,7 +187,7 @@ class ArrivalRate:
         return len(self._times) / RATE_WINDOW_S
 
     def quiet_for(self, seconds: float, now: float) -> bool:
-        if len(self._times) >= 2 and self._times[-2] > now - BURST_WINDOW_S:
+        if len(self._times) >= 2 and self._times[-2] > now - max(BURST_WINDOW_S, BURST_PASSES * seconds):
             return False
         return self.per_s(now) * seconds < INLINE_MAX_ARRIVALS
 

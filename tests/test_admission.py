@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import random
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments, cgroup_cpu_quota, usable_cores
 from intentd.server.errors import InvalidRequest
 from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
-                                    TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel, BURST_WINDOW_S)
+                                    SHARE_RECOVERY_S, TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel, BURST_PASSES,
+                                    BURST_WINDOW_S)
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -276,6 +278,22 @@ def test_admit_share_tightens_while_answers_are_late_and_recovers():
     assert share.value == 1.0
 
 
+def test_admit_share_recovers_with_time_nothing_is_in_progress():
+    """After an overload, answers alone took a quiet server ten minutes to admit against its
+    whole budget again, shedding meanwhile what it had room for."""
+    share = AdmitShare()
+    for _ in range(4000):
+        share.observe(True)
+    assert share.value == MIN_SHARE
+    share.rest(0.002)  # the gaps of a busy server barely move it
+    assert share.value == pytest.approx(MIN_SHARE, rel=1e-3)
+    before = share.value
+    share.rest(SHARE_RECOVERY_S)
+    assert share.value == pytest.approx(before * math.e, rel=1e-9)
+    share.rest(60.0)
+    assert share.value == 1.0
+
+
 def test_admit_share_counts_every_late_answer_whatever_their_order():
     """The share after a run of answers depends on how many were late, not on how they were
     spread: a burst of lateness is not forgiven by the clean answers around it (judging windows
@@ -315,7 +333,9 @@ def test_arrival_rate_counts_the_last_window_and_says_when_the_server_is_quiet()
     rate.arrive(20.0)
     assert rate.quiet_for(pass_s, 20.0)
     rate.arrive(20.004)  # another 4 ms later: a burst, though 2 a second is quiet on average
-    assert not rate.quiet_for(pass_s, 20.004) and rate.quiet_for(pass_s, 20.004 + BURST_WINDOW_S)
+    assert not rate.quiet_for(pass_s, 20.004)
+    assert rate.quiet_for(pass_s, 20.0 + BURST_PASSES * pass_s + 1e-6)  # 4 passes apart: 18 ms here
+    assert rate.quiet_for(0.0001, 20.0 + BURST_WINDOW_S + 1e-6)  # fast passes: at least 10 ms
 
 
 def test_slo_attainment_is_nan_until_there_is_an_answer_to_count():

@@ -87,6 +87,22 @@ def test_a_burst_read_one_request_at_a_time_runs_on_the_inference_thread(engine)
     assert run(engine, scenario, slo_p95_ms=0) <= 1  # the first, which found the server quiet
 
 
+def test_a_pause_restores_the_admit_share(engine):
+    """The share an overload cut grows back with the time nothing is in progress, at the first
+    arrival after the pause (it grew only with answers in time: ten minutes at a request a second)."""
+    async def scenario(batcher: Batcher):
+        for _ in range(4000):
+            batcher.admit_share.observe(True)
+        low = batcher.admit_share.value
+        await batcher.submit("what is my balance", RequestOptions(), None)
+        await asyncio.sleep(1.0)
+        await batcher.submit("what is my balance", RequestOptions(), None)
+        return low, batcher.admit_share.value, batcher.metrics.value("intentd_admit_share")
+
+    low, after, gauge = run(engine, scenario)
+    assert after > low * 1.15 and gauge == after  # e^(1/5) for the second's pause
+
+
 def test_token_budget_bounds_batches(engine):
     # ~40 tokens each: a 200-token budget fits 5 of them, below the size bound of 8
     texts = [f"please move {i} euros from my checking account to my savings account " * 3 for i in range(24)]
