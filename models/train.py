@@ -73,7 +73,7 @@ class Trained:
     planned_epochs: int = 0
     recipe: str = ""  # what the data decided, in words (describe_recipe)
     steps: int = 0
-    stopped_early: bool = False
+    stopped_by: str | None = None  # "patience" (early stopping) or "time_budget"; None: the whole plan ran
     seconds: float = 0.0
     alignment: AlignmentReport = field(default_factory=AlignmentReport)
 
@@ -84,7 +84,9 @@ class Trained:
             "planned_epochs": self.planned_epochs,
             "recipe": self.recipe,
             "steps": self.steps,
-            "stopped_early": self.stopped_early,
+            "epochs_trained": len(self.history),
+            "stopped_early": self.stopped_by is not None,
+            "stopped_by": self.stopped_by,
             "best_epoch": self.best_epoch,
             "averaged_epochs": self.averaged_epochs,
             "seconds": round(self.seconds, 1),
@@ -186,9 +188,12 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
             epoch_steps += 1
             bar.update()
             bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss_sum / epoch_steps:.4f}", refresh=False)
-            if budget is not None and budget.replan(step, plan, steps_per_epoch):
+            replanned = budget.replan(step, plan, steps_per_epoch) if budget is not None else None
+            if replanned is not None:
                 bar.total = plan.total_steps
                 bar.refresh()
+                if config.progress:  # said as the recipe is: why training ends before its planned passes
+                    tqdm.write(replanned, file=sys.stderr)
         validation_started = time.perf_counter()
         accuracy, f1 = validate(model, encoder, with_transitions(labels, model), valid_set)
         if budget is not None:
@@ -211,7 +216,7 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
         if step >= plan.total_steps:
             break
         if stalled:
-            result.stopped_early = True
+            result.stopped_by = "patience"
             if config.progress:
                 tqdm.write(f"stopping: no better validation score, intent accuracy or entity F1 for "
                            f"{config.patience} epochs", file=sys.stderr)
@@ -220,6 +225,8 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
     if adversary is not None:
         adversary.close()
     result.steps = step
+    if result.stopped_by is None and budget is not None and budget.cut:
+        result.stopped_by = "time_budget"
     if averaged is not None:
         n = min(config.average_last, len(result.history))
         model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
@@ -496,6 +503,8 @@ class Budget:
         self._validations = 0
         self._planned = False
         self._warned = False
+        self._asked_steps = 0  # the plan before the budget's first replan
+        self.cut = False  # whether the budget shortened the plan
         self._warn_if_spent(budget_s - self._after_training_s() - (self._train_started - started), 0)
 
     def _after_training_s(self) -> float:
@@ -515,10 +524,11 @@ class Budget:
         self._validation_s += seconds
         self._validations += 1
 
-    def replan(self, step: int, plan: Plan, steps_per_epoch: int) -> bool:
-        """True when the plan changed (after the probe, and whenever an epoch's end is near)."""
+    def replan(self, step: int, plan: Plan, steps_per_epoch: int) -> str | None:
+        """The line to show when the plan changed (after the probe, and whenever an epoch's end is
+        near), else None."""
         if step != self.PROBE_STEPS and not (step % steps_per_epoch == 0 and self._planned):
-            return False
+            return None
         now = self.clock()
         step_s = max(1e-6, (now - self._train_started - self._validation_s) / step)
         # before the first pass, guess one at a tenth of an epoch's steps
@@ -528,13 +538,15 @@ class Budget:
         more = max(0, int(left_s / (step_s + validation_s / steps_per_epoch)))
         if not self._planned:  # later replans run near the end, where a little over is noise
             self._warn_if_spent(left_s, step)
+            self._asked_steps = plan.total_steps
         self._planned = True
-        if step + more < plan.total_steps:
-            plan.total_steps = max(step + 1, step + more)
-            log.info("time budget: training for %d steps (%.1f epochs)", plan.total_steps,
-                     plan.total_steps / steps_per_epoch)
-            return True
-        return False
+        if step + more >= plan.total_steps:
+            return None
+        plan.total_steps = max(step + 1, step + more)
+        self.cut = True
+        return (f"--time-budget {self.budget_s / 60:g} min: training for {plan.total_steps} of the {self._asked_steps} "
+                f"planned steps ({plan.total_steps / steps_per_epoch:.1f} of "
+                f"{self._asked_steps / steps_per_epoch:.0f} epochs)")
 
 
 class Optimizers:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from intentd.models.train import Budget, Plan
+from intentd.models.config import TrainConfig
+from intentd.models.train import Budget, EpochResult, Plan, Trained
 
 
 class Clock:
@@ -18,8 +19,9 @@ class Clock:
 
 
 def train(budget_s: float, planned: int, steps_per_epoch: int, step_s: float, validation_s: float,
-          before_s: float = 5.0) -> tuple[int, float]:
-    """Steps trained and the time training ended, counted from the build's start."""
+          before_s: float = 5.0, said: list[str] | None = None) -> tuple[int, float]:
+    """Steps trained and the time training ended, counted from the build's start; `said`: the lines
+    the replans give to show."""
     clock = Clock()
     clock.now = before_s  # loading the data and the encoder
     budget = Budget(budget_s, started=0.0, clock=clock)
@@ -31,7 +33,9 @@ def train(budget_s: float, planned: int, steps_per_epoch: int, step_s: float, va
                 break
             clock.now += step_s
             step += 1
-            budget.replan(step, plan, steps_per_epoch)
+            line = budget.replan(step, plan, steps_per_epoch)
+            if line is not None and said is not None:
+                said.append(line)
         clock.now += validation_s
         budget.observe_validation(validation_s)
     return step, clock.now
@@ -56,3 +60,31 @@ def test_a_tight_budget_is_filled_not_overrun(steps_per_epoch, step_s, validatio
                          step_s=step_s, validation_s=validation_s)
     assert steps < 50 * steps_per_epoch
     assert 0.85 * for_training(budget_s) <= ended <= for_training(budget_s) + validation_s
+
+
+def test_a_cut_is_said_and_the_summary_records_it():
+    """`--time-budget 2` cut a 15-pass plan to 6 passes with nothing on the console (the replan was
+    an INFO log line, shown only with -v), and the manifest said "planned_epochs": 15,
+    "stopped_early": false."""
+    said: list[str] = []
+    steps, _ = train(120, planned=15 * 15, steps_per_epoch=15, step_s=0.5, validation_s=3.0, said=said)
+    assert steps < 15 * 15 and said
+    assert said[-1] == (f"--time-budget 2 min: training for {steps} of the 225 planned steps "
+                        f"({steps / 15:.1f} of 15 epochs)")
+    ample: list[str] = []
+    train(900, planned=200, steps_per_epoch=4, step_s=0.1, validation_s=0.3, said=ample)
+    assert ample == []
+    clock = Clock()
+    budget = Budget(120, started=0.0, clock=clock)
+    clock.now = 15.0  # 30 steps of 0.5 s
+    assert not budget.cut and budget.replan(Budget.PROBE_STEPS, Plan(225), 15) is not None
+    assert budget.cut  # what train() records as "stopped_by": "time_budget"
+
+    history = [EpochResult(epoch, 1.0, 0.9, 0.8, 0.85, 10.0) for epoch in range(1, 7)]
+    trained = Trained(None, None, None, TrainConfig(time_budget_s=120), history=history, planned_epochs=15,
+                      stopped_by="time_budget")
+    summary = trained.summary()
+    assert (summary["planned_epochs"], summary["epochs_trained"]) == (15, 6)
+    assert summary["stopped_by"] == "time_budget" and summary["stopped_early"] is True
+    whole = Trained(None, None, None, TrainConfig(), history=history, planned_epochs=6).summary()
+    assert (whole["stopped_early"], whole["stopped_by"]) == (False, None)
