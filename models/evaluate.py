@@ -4,6 +4,7 @@ the code the server runs, with the domain's evaluation context as the request op
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
 from typing import Iterator, Sequence
@@ -11,6 +12,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from intentd.models import metrics
+from intentd.models.data.checks import gold_values_not_ids
 from intentd.models.data.schema import Example
 from intentd.progress import bar as progress_bar
 from intentd.server.analysis import Analysis, RequestOptions, ResolvedEntity
@@ -20,6 +22,8 @@ from intentd.server.resolve import Resolver
 from intentd.server.respond import canonical
 
 OOD_LABEL = "<out_of_scope>"
+
+log = logging.getLogger(__name__)
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> Iterator[list[int]]:
@@ -91,6 +95,10 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
 
     resolution = score_resolutions([examples[i] for i in in_idx], [preds[i] for i in in_idx],
                                    [analyses[i].entities for i in in_idx])
+    not_ids = gold_values_not_ids(examples, engine.resolver.catalogs)
+    if not_ids:  # said, or a 0 % resolution accuracy reads as a broken resolver
+        log.warning("%d gold value(s) of catalog entity types are not catalog ids, so resolution accuracy counts "
+                    "them wrong; the first: %s", len(not_ids), not_ids[0])
     escalation = escalation_report(engine, [examples[i] for i in in_idx], [analyses[i] for i in in_idx])
 
     confidences = np.array([preds[i].confidence for i in in_idx])
@@ -116,6 +124,7 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
         "resolution_accuracy": resolution["accuracy"],
         "resolution_per_type": resolution["per_type"],
         "resolution_errors": resolution["errors"],
+        "resolution_values_not_ids": len(not_ids),
         "per_intent": metrics.per_class_pr(gold, served),
         "confused_pairs": metrics.confused_pairs(gold, served),
         "calibration": {

@@ -164,6 +164,65 @@ def test_a_text_with_two_labels_is_carved_as_one_and_its_conflict_named(tmp_path
         assert len(copies) == 2 and len(set(copies)) == 1
 
 
+def test_copies_that_differ_in_case_spacing_or_entity_spans_are_conflicts(tmp_path, capsys):
+    """Contradicting copies were missed when only the entities differed, or only case or spacing:
+    both teach the model two things."""
+    rows = clean_rows()  # line 2: "hello number 0 from Paris", greeting, city 'Paris'
+    rows += [
+        {"text": "Hello number 0 from  Paris ", "intent": "track_order"},  # 31
+        {"text": rows[1]["text"], "intent": "greeting"},  # 32: no entity
+        {"text": rows[1]["text"], "intent": "greeting", "entities": [{"start": 0, "end": 5, "type": "city"}]},  # 33
+        dict(rows[1]),  # 34: the same copy: fine
+        {"text": "HELLO number 0 from Paris", "intent": "greeting",  # 35: the same words tagged: fine
+         "entities": [{"start": 20, "end": 25, "type": "city"}]},
+    ]
+    src = source(tmp_path, rows)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    path = src / "train.jsonl"
+    assert (f"warning: {path}:31: 'Hello number 0 from  Paris ' is 'track_order' here but 'greeting' at {path}:2 "
+            f"('hello number 0 from Paris': the texts differ only in case or spacing)") in out
+    assert "warning: 2 texts that also appear with other entity spans:" in out
+    assert (f"  {path}:32: 'hello number 0 from Paris' is tagged with no entity here but city 'Paris' "
+            f"at {path}:2\n") in out
+    assert f"  {path}:33: 'hello number 0 from Paris' is tagged city 'hello' here but city 'Paris' at {path}:2" in out
+    assert f"{path}:34" not in out and f"{path}:35" not in out
+
+    code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and err.startswith(f"intentd: error: {path}:31: 'Hello number 0 from  Paris ' is 'track_order'")
+
+
+def test_gold_values_of_a_catalog_type_must_be_its_ids(tmp_path, capsys):
+    """A gold value that is no catalog id was accepted, and `intentd eval` then read 0 % resolution
+    accuracy, as if the resolver were broken."""
+    domain = DOMAIN.replace("  city: {kind: free}", "  city: {kind: free}\n  size:\n    kind: catalog\n"
+                            "    match_without_model: true\n    values:\n"
+                            "      - {id: large, value: Large, synonyms: [big, family size]}\n      - {id: small}")
+    def row(word: str, value: str) -> dict:
+        return {"text": f"hello a {word} one", "intent": "greeting",
+                "entities": [{"start": 8, "end": 8 + len(word), "type": "size", "value": value}]}
+
+    rows = clean_rows() + [row("large", "large"), row("big", "big"), row("large", "Large"), row("huge", "enormous"),
+                           row("large", "larg")]
+    rows[1]["entities"][0]["value"] = "paris"  # a free type's value is no id
+    src = source(tmp_path, rows, domain)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    path = src / "train.jsonl"
+    assert "warning: 4 gold entity values that are not an id of their catalog (intentd eval scores them wrong):" in out
+    assert (f"  {path}:32: entity 'size' 'big' has the gold value 'big', which is not an id of its catalog; "
+            f"it is a name of 'large': use the id 'large'") in out
+    assert f"  {path}:33: entity 'size' 'large' has the gold value 'Large', which is not an id" in out
+    assert f"  {path}:34: entity 'size' 'huge' has the gold value 'enormous', which is not an id of its catalog; " \
+           f"its ids are 'large', 'small'" in out
+    assert f"  {path}:35: entity 'size' 'large' has the gold value 'larg', which is not an id of its catalog; " \
+           f"it reads as 'large': use the id 'large'" in out
+    assert f"{path}:31" not in out and f"{path}:2:" not in out
+
+    code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and err.startswith(f"intentd: error: {path}:32: entity 'size' 'big' has the gold value 'big'")
+
+
 # ------------------------------------------------------------------------------------ spans
 
 
@@ -287,7 +346,7 @@ def test_output_folders_own_domain_yaml_is_kept_and_checked(tmp_path, capsys):
     src = source(tmp_path, clean_rows())
     code, out, _ = import_(capsys, src, out_dir)
     assert code == 0 and (out_dir / "domain.yaml").read_text(encoding="utf-8") == edited
-    assert f"warning: {out_dir / 'domain.yaml'}: domain.yaml: kept {out_dir / 'domain.yaml'}, which differs" in out
+    assert f"warning: domain.yaml: kept {out_dir / 'domain.yaml'}, which differs from {src / 'domain.yaml'}" in out
     code, _, err = import_(capsys, src, tmp_path / "out", "--strict")
     assert code == 2 and "which differs from" in err
 

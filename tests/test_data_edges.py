@@ -155,6 +155,24 @@ def test_eval_warns_about_entity_types_the_model_does_not_know(banking_artifact,
             f"missed in entity F1 and exact match") in err.splitlines()
 
 
+def test_eval_says_how_many_gold_values_are_not_catalog_ids(banking_artifact, tmp_path, capsys, caplog):
+    """A gold value written as the display value ("Savings account") read as a wrong resolution,
+    with nothing to say the gold value, not the resolver, was at fault."""
+    data = write_jsonl(tmp_path / "t.jsonl", [
+        {"text": "what is my checking balance", "intent": "check_balance",
+         "entities": [{"start": 11, "end": 19, "type": "account", "value": "checking"}]},
+        {"text": "do I have enough in my savings to cover rent", "intent": "check_balance",
+         "entities": [{"start": 23, "end": 30, "type": "account", "value": "Savings account"}]},
+    ])
+    with caplog.at_level(logging.WARNING, logger="intentd.models.evaluate"):
+        code, out, _ = cli(capsys, "eval", "--model", banking_artifact, "--data", data, "--json")
+    assert code == 0 and json.loads(out)["resolution_values_not_ids"] == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"1 gold value(s) of catalog entity types are not catalog ids, so resolution accuracy counts them wrong; "
+        f"the first: {data}:2: entity 'account' 'savings' has the gold value 'Savings account', which is not an id "
+        f"of its catalog; it is a name of 'savings': use the id 'savings'"]
+
+
 def test_train_refuses_a_test_intent_it_will_not_know_as_eval_does(tmp_path, capsys):
     src = sample(tmp_path, capsys)
     write_jsonl(src / "test.jsonl", [{"text": "where is my parcel SH123456", "intent": "track_order"},

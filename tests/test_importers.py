@@ -325,6 +325,39 @@ def test_csv_custom_columns_quoted_newline_and_ood(tmp_path):
     assert err.line == 6 and "data.csv:6:" in str(err) and "empty text" in str(err)
 
 
+def test_csv_bio_and_clinc_read_the_ood_label_in_any_case(tmp_path):
+    """"OOS" and "Oos" rows with --ood-label oos became in-scope intents, and the check then gave
+    JSONL advice ("ood": true) a CSV user cannot follow."""
+    path = tmp_path / "data.csv"
+    path.write_text("text,intent\nhello,greet\nweather in rome,OOS\nweather in nice, Oos\n", encoding="utf-8")
+    rows = import_data("csv", path, valid_fraction=0.5, test_fraction=0.0).splits
+    assert sorted((ex.text, ex.ood, ex.intent) for split in rows.values() for ex in split) == [
+        ("hello", False, "greet"), ("weather in nice", True, None), ("weather in rome", True, None)]
+    bio = import_data("bio", bio_corpus(tmp_path / "bio", [ROW, ("tell me a joke", "O O O O", "OOS")]))
+    assert sum(ex.ood for split in bio.splits.values() for ex in split) == 1
+    data = dict(CLINC, oos_train=[["how do i bake bread", "OOS"]])
+    clinc = import_data("clinc", write_clinc(tmp_path / "clinc.json", data))
+    assert clinc.splits["train"][-1].ood
+
+
+def test_blank_lines_of_jsonl_and_csv_are_skipped_and_reported(tmp_path):
+    """The module says skipped blank lines are listed in the notes; JSONL and CSV skipped them
+    without a word."""
+    path = tmp_path / "train.jsonl"
+    rows = [json.dumps({"text": f"hello {i}", "intent": "greet"}) for i in range(10)]
+    path.write_text("\n".join(rows[:3] + ["", "   "] + rows[3:] + [""] * 6) + "\n", encoding="utf-8")
+    result = import_data("jsonl", path)
+    assert sum(len(result.splits[s]) for s in SPLITS) == 10
+    assert result.notes == [f"train: skipped 8 blank line(s) (line(s) 4, 5, 13, 14, 15 and 3 more) in {path}"]
+    assert "note: train: skipped 8 blank line(s)" in format_summary(result)
+
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "train.csv").write_text("text,intent\nhello,greet\n\nbye,leave\n", encoding="utf-8")
+    (tmp_path / "csv" / "test.csv").write_text("text,intent\nhi,greet\n", encoding="utf-8")
+    result = import_data("csv", tmp_path / "csv", valid_fraction=0.5)
+    assert result.notes == [f"train: skipped 1 blank line(s) (line(s) 3) in {tmp_path / 'csv' / 'train.csv'}"]
+
+
 def test_csv_missing_column_names_the_columns_present(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("sentence,intent\nhello,greet\n", encoding="utf-8")

@@ -4,13 +4,15 @@ Two families, both run by `intentd data import` and (through `check_training_dat
 train` before any training:
 - the examples on their own: entity spans with surrounding whitespace or that start or end inside
   a word (the tagger labels whole words, so such a span is learnt as the whole word), intents that
-  look like out-of-scope or carry stray spaces, one text with two labels, valid or test texts
-  also in train, valid or test labels never seen in train;
+  look like out-of-scope or carry stray spaces, one text (case and spacing aside) with two labels
+  or two entity annotations, valid or test texts also in train, valid or test labels never seen
+  in train;
 - domain.yaml on its own: keys intentd does not read (a typo such as `respnse:`, or an option of
   another entity kind), with the closest known key;
 - the examples against domain.yaml: intents it has no entry for (no response), intents it lists
   without a training example (`intentd train` refuses them), entity types it does not declare
-  (never resolved), declared types no training span shows (the model never finds them),
+  (never resolved), declared types no training span shows (the model never finds them), gold
+  `value`s of a catalog type that are not one of its ids (`intentd eval` scores them wrong),
   escalation tiers it does not list, and no domain.yaml at all.
 
 Findings are warnings. Reports show the first few of each kind and a count; with
@@ -30,6 +32,7 @@ from .domain import DOMAIN_FILE, key_lines, validate_domain
 from .schema import SPLITS, DataError, Example, Origin, Span
 
 if TYPE_CHECKING:
+    from intentd.server.resolve.catalog import Catalog
     from intentd.server.tokenize import TextEncoder
 
 SHOWN_PER_KIND = 5  # findings listed per kind before "... and N more"
@@ -43,6 +46,7 @@ KINDS: dict[str, str] = {
     "domain_intent_without_examples": "domain.yaml intents without a training example (intentd train refuses them)",
     "entity_type_not_in_domain": "entity types not declared in domain.yaml (never resolved)",
     "entity_type_without_spans": "domain.yaml entity types without a training span (the model never finds them)",
+    "gold_value_not_id": "gold entity values that are not an id of their catalog (intentd eval scores them wrong)",
     "unknown_tier": "escalation tiers not listed in escalation.tiers",
     "valid_without_in_scope": "no in-scope validation example (intentd train refuses it)",
     "span_whitespace": "entity spans with leading or trailing whitespace",
@@ -52,6 +56,7 @@ KINDS: dict[str, str] = {
     "entity_type_whitespace": "entity types with leading or trailing whitespace",
     "too_long": "texts longer than training reads (--max-length, in word pieces)",
     "conflicting_labels": "texts that also appear with another label",
+    "conflicting_entities": "texts that also appear with other entity spans",
     "leakage": "valid or test texts also in train (they inflate the figures)",
     "unseen_intent": "valid or test intents never seen in train (intentd train and eval refuse them)",
     "unseen_entity_type": "valid or test entity types never seen in train (the model cannot find them)",
@@ -150,7 +155,7 @@ def check_examples(splits: Mapping[str, Sequence[Example]], ood_label: str = "oo
 
 def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
     if not ex.ood and ex.intent is not None:
-        if ex.intent.strip().casefold() == ood_label.strip().casefold():  # "OOS" in a CSV is no intent either
+        if is_ood_label(ex.intent, ood_label):
             yield Finding.at("ood_label_as_intent", ex.origin,
                              f"intent {ex.intent!r} is the out-of-scope label: in canonical JSONL an "
                              f'out-of-scope example is {{"text": ..., "ood": true}}, with no intent')
@@ -172,16 +177,28 @@ def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
             yield finding
 
 
+def is_ood_label(label: str, ood_label: str) -> bool:
+    """Whether a label is the out-of-scope label, case and surrounding spaces aside: "OOS" or
+    "Oos" in a CSV is no intent either."""
+    return label.strip().casefold() == ood_label.strip().casefold()
+
+
+def _learnt_words(text: str, span: Span, starts: list[int], ends: list[int]) -> tuple[int, int]:
+    """The words the tagger learns for a span: the span without the whitespace at its edges,
+    widened to whole words (`starts`, `ends`: `word_bounds(text)`)."""
+    shown = text[span.start : span.end]
+    start = span.start + len(shown) - len(shown.lstrip())
+    end = span.end - (len(shown) - len(shown.rstrip()))
+    return max((s for s in starts if s <= start), default=start), min((e for e in ends if e >= end), default=end)
+
+
 def _check_span(ex: Example, span: Span, starts: list[int], ends: list[int]) -> Finding | None:
     text, shown = ex.text, ex.span_text(span)
     if not shown.strip():
         return Finding.at("span_whitespace", ex.origin,
                           f"entity {span.type!r} [{span.start}, {span.end}) {shown!r} is only whitespace")
-    start = span.start + len(shown) - len(shown.lstrip())
-    end = span.end - (len(shown) - len(shown.rstrip()))
-    spaced = (start, end) != (span.start, span.end)
-    start = max((s for s in starts if s <= start), default=start)  # widen to whole words
-    end = min((e for e in ends if e >= end), default=end)
+    spaced = shown != shown.strip()
+    start, end = _learnt_words(text, span, starts, ends)
     if not spaced and (start, end) == (span.start, span.end):
         return None
     head = f"entity {span.type!r} [{span.start}, {span.end}) {shown!r}"
@@ -224,16 +241,50 @@ def _label(ex: Example) -> str:
     return "out-of-scope" if ex.ood else repr(ex.intent)
 
 
+def _normalised(text: str) -> str:
+    """A text as the model reads it, whatever its case and spacing (the base is uncased, and its
+    tokenizer splits on spaces): "Where is my  pizza " and "where is my pizza" are one text."""
+    return " ".join(text.casefold().split())
+
+
+def _tags(ex: Example) -> tuple[tuple[str, str], ...]:
+    """What an example teaches the tagger, comparable between copies whose case or spacing differ:
+    each span's type and the words it learns for it, in order (a span cutting a word, or with
+    spaces at its edges, is learnt as the whole word, and warned about on its own)."""
+    starts, ends = word_bounds(ex.text)
+    return tuple((s.type, _normalised(ex.text[slice(*_learnt_words(ex.text, s, starts, ends))]))
+                 for s in sorted(ex.entities, key=lambda s: s.start))
+
+
+def _shown_tags(ex: Example) -> str:
+    spans = sorted(ex.entities, key=lambda s: s.start)
+    return ", ".join(f"{s.type} {ex.span_text(s)!r}" for s in spans) if spans else "with no entity"
+
+
+def _conflict(ex: Example, seen: Example) -> Finding | None:
+    """Two copies of one text that teach the model different things: another label, or other
+    entity spans (the tagger learns both, and is scored wrong on one of them)."""
+    where = f"{seen.origin or 'an earlier line'}"
+    if seen.text != ex.text:
+        where += f" ({seen.text!r}: the texts differ only in case or spacing)"
+    if _label(seen) != _label(ex):
+        return Finding.at("conflicting_labels", ex.origin,
+                          f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at {where}")
+    if _tags(seen) != _tags(ex):
+        return Finding.at("conflicting_entities", ex.origin,
+                          f"{ex.text!r} is tagged {_shown_tags(ex)} here but {_shown_tags(seen)} at {where}")
+    return None
+
+
 def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Finding]:
     train = splits.get("train", ())
-    labelled: dict[str, Example] = {}  # in every split: the copies of a text may sit in two
+    first: dict[str, Example] = {}  # in every split: the copies of a text may sit in two
     for split in SPLITS:
         for ex in splits.get(split, ()):
-            seen = labelled.setdefault(ex.text, ex)
-            if seen is not ex and _label(seen) != _label(ex):
-                yield Finding.at("conflicting_labels", ex.origin,
-                                 f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at "
-                                 f"{seen.origin or 'an earlier line'}")
+            seen = first.setdefault(_normalised(ex.text), ex)
+            finding = _conflict(ex, seen) if seen is not ex else None
+            if finding is not None:
+                yield finding
     valid = splits.get("valid")
     if valid is not None and all(ex.ood for ex in valid):
         where = valid[0].origin.path if valid and valid[0].origin else None
@@ -357,7 +408,35 @@ def check_domain(
                                     f"entity type {etype!r} ({kind}) has no span in train: the model never "
                                     f"finds it{hint}", path, lines.get(("entities", str(etype)))))
 
+    if any(span.value is not None for ex in all_rows for span in ex.entities):
+        from intentd.server.resolve import Resolver
+
+        findings.extend(gold_values_not_ids(all_rows, Resolver(domain).catalogs))
     findings.extend(_check_tiers(domain, path, lines))
+    return findings
+
+
+def gold_values_not_ids(examples: Iterable[Example], catalogs: Mapping[str, "Catalog"]) -> list[Finding]:
+    """Gold `value`s of catalog spans that are not one of the catalog's ids: the resolver answers
+    with the id, so `intentd eval` scores each such span wrong (a display value such as
+    "Pepperoni" read as 0 % resolution accuracy, as if the resolver were broken)."""
+    findings = []
+    for ex in examples:
+        for span in ex.entities:
+            catalog = catalogs.get(span.type)
+            if span.value is None or catalog is None or span.value in catalog.by_id:
+                continue
+            found = catalog.lookup(span.value)
+            if found is None:
+                ids = list(catalog.by_id)
+                fix = f"its ids are {', '.join(map(repr, ids[:8]))}" + (" ..." if len(ids) > 8 else "")
+            elif found[1] == 1.0:
+                fix = f"it is a name of {found[0].id!r}: use the id {found[0].id!r}"
+            else:
+                fix = f"it reads as {found[0].id!r}: use the id {found[0].id!r}"
+            findings.append(Finding.at("gold_value_not_id", ex.origin,
+                                       f"entity {span.type!r} {ex.span_text(span)!r} has the gold value "
+                                       f"{span.value!r}, which is not an id of its catalog; {fix}"))
     return findings
 
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 from intentd.textfile import NotUtf8, read_utf8, split_lines
 
-from .checks import Finding, check_domain, check_examples, check_lengths, fail_on, format_findings
+from .checks import Finding, check_domain, check_examples, check_lengths, fail_on, format_findings, is_ood_label
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
 from .splits import stratified_split
@@ -99,14 +99,14 @@ def import_data(
 
     notes: list[str] = []
     if fmt == "jsonl":
-        found, sources = _import_jsonl(src)
+        found, sources = _import_jsonl(src, notes=notes)
     elif fmt == "bio":
         found, sources = _import_bio(src, ood_label=ood_label, strict=strict, notes=notes)
     elif fmt == "clinc":
         found, sources = _import_clinc(src, ood_label=ood_label, notes=notes)
     else:
         found, sources = _import_csv(
-            src, text_column=text_column, intent_column=intent_column, ood_label=ood_label
+            src, text_column=text_column, intent_column=intent_column, ood_label=ood_label, notes=notes
         )
 
     if not found.get("train"):
@@ -147,8 +147,8 @@ def import_into(
                                 "installed; intentd train checks them")
         else:
             result.findings += check_lengths(result.splits, encoder)
-    if plan.action == "kept":
-        result.findings.insert(0, Finding("domain_kept", plan.note() or "", str(plan.target)))
+    if plan.action == "kept":  # the note names the file already
+        result.findings.insert(0, Finding("domain_kept", plan.note() or ""))
     if fail_on_warnings:
         fail_on(result.findings)
     written = write_splits(result, out_dir)
@@ -317,6 +317,15 @@ def _carve_note(split: str, fraction: float, seed: int, count: int, original: in
     return note
 
 
+def _line_numbers(lines: list[int]) -> str:
+    """The first few line numbers and how many more: "3, 5, 7" or "3, 5, 7, 9, 11 and 4 more"."""
+    return ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+
+
+def _blank_note(split: str, path: Path, lines: list[int]) -> str:
+    return f"{split}: skipped {len(lines)} blank line(s) (line(s) {_line_numbers(lines)}) in {path}"
+
+
 def _count_table(title: str, counters: list[Counter]) -> list[str]:
     keys = sorted(set().union(*counters))
     if not keys:
@@ -345,11 +354,15 @@ def _checks(splits: dict[str, list[Example]]) -> list[str]:
 # jsonl
 
 
-def _import_jsonl(src: Path) -> tuple[dict[str, list[Example]], dict[str, str]]:
-    if src.is_file():
-        return {"train": read_jsonl(src)}, {"train": str(src)}
-    files = _find_splits(src, ".jsonl", Path.is_file)
-    return {s: read_jsonl(p) for s, p in files.items()}, {s: str(p) for s, p in files.items()}
+def _import_jsonl(src: Path, *, notes: list[str]) -> tuple[dict[str, list[Example]], dict[str, str]]:
+    files = {"train": src} if src.is_file() else _find_splits(src, ".jsonl", Path.is_file)
+    found = {}
+    for split, path in files.items():
+        blank: list[int] = []
+        found[split] = read_jsonl(path, blank)
+        if blank:
+            notes.append(_blank_note(split, path, blank))
+    return found, {s: str(p) for s, p in files.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -477,7 +490,7 @@ def _read_bio_split(folder: Path, *, split: str, ood_label: str, strict: bool, n
         if repairs:
             repaired_lines += 1
             repaired_tags += repairs
-        ood = label == ood_label
+        ood = is_ood_label(label, ood_label)
         try:
             examples.append(
                 Example(text=" ".join(tokens), intent=None if ood else label, entities=tuple(spans), ood=ood,
@@ -546,7 +559,7 @@ def _clinc_list(data: dict, key: str, path: Path, ood_label: str, *, oos_only: b
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise DataError(f'key "{key}" index {index}: expected [text, intent], got {shown}', path)
         text, label = item
-        ood = label == ood_label
+        ood = is_ood_label(label, ood_label)
         if oos_only and not ood:
             raise DataError(
                 f'key "{key}" index {index}: label {label!r} in an out-of-scope list (expected {ood_label!r})', path
@@ -564,23 +577,27 @@ def _clinc_list(data: dict, key: str, path: Path, ood_label: str, *, oos_only: b
 
 
 def _import_csv(
-    src: Path, *, text_column: str, intent_column: str, ood_label: str
+    src: Path, *, text_column: str, intent_column: str, ood_label: str, notes: list[str]
 ) -> tuple[dict[str, list[Example]], dict[str, str]]:
     files = {"train": src} if src.is_file() else _find_splits(src, ".csv", Path.is_file)
-    found = {
-        split: _read_csv(path, text_column=text_column, intent_column=intent_column, ood_label=ood_label)
-        for split, path in files.items()
-    }
+    found = {}
+    for split, path in files.items():
+        blank: list[int] = []
+        found[split] = _read_csv(path, text_column=text_column, intent_column=intent_column, ood_label=ood_label,
+                                 blank=blank)
+        if blank:
+            notes.append(_blank_note(split, path, blank))
     return found, {s: str(p) for s, p in files.items()}
 
 
-def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: str) -> list[Example]:
+def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: str, blank: list[int]) -> list[Example]:
     """One example per record; line numbers are the physical line where a record starts, which
     differs from the record number once a quoted field spans lines.
 
     A blank intent is an error, never out-of-scope: it is as often a label someone forgot as a
     query that is out of scope, and training on the wrong guess is worse than stopping. The error
-    lists the first few such records and their count, so one pass fixes them all."""
+    lists the first few such records and their count, so one pass fixes them all. The numbers of
+    blank lines (no record) are appended to `blank`."""
     reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True)
     try:
         header = next(reader)
@@ -599,7 +616,7 @@ def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: st
     text_at, intent_at = columns[text_column], columns[intent_column]
 
     examples: list[Example] = []
-    blank: list[int] = []  # lines of records with an empty intent
+    unlabelled: list[int] = []  # lines of records with an empty intent
     start = reader.line_num + 1
     while True:
         try:
@@ -610,6 +627,7 @@ def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: st
             raise DataError(f"bad CSV in the record starting here: {exc}", path, start) from exc
         line, start = start, reader.line_num + 1
         if not row:  # a blank line is no record
+            blank.append(line)
             continue
         if len(row) != len(header):
             raise DataError(
@@ -621,19 +639,18 @@ def _read_csv(path: Path, *, text_column: str, intent_column: str, ood_label: st
         if not text:
             raise DataError(f"empty text in column {text_column!r}", path, line)
         if not intent:
-            blank.append(line)
+            unlabelled.append(line)
             continue
-        ood = intent == ood_label
+        ood = is_ood_label(intent, ood_label)
         try:
             examples.append(Example(text=text, intent=None if ood else intent, ood=ood, origin=Origin(str(path), line)))
         except ValueError as exc:
             raise DataError(str(exc), path, line) from exc
-    if blank:
-        shown = ", ".join(map(str, blank[:5])) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+    if unlabelled:
         raise DataError(
-            f"empty {intent_column!r} in {len(blank)} record(s) (line(s) {shown}): label every record; "
-            f"an out-of-scope one is labelled {ood_label!r} (--ood-label)",
+            f"empty {intent_column!r} in {len(unlabelled)} record(s) (line(s) {_line_numbers(unlabelled)}): label "
+            f"every record; an out-of-scope one is labelled {ood_label!r} (--ood-label)",
             path,
-            blank[0],
+            unlabelled[0],
         )
     return examples

@@ -166,12 +166,14 @@ class Example:
         return cls(text=obj["text"], intent=intent, entities=tuple(spans), ood=ood, meta=meta, origin=origin)
 
 
-def read_jsonl(path: str | Path) -> list[Example]:
+def read_jsonl(path: str | Path, blank: list[int] | None = None) -> list[Example]:
     """Read a canonical JSONL file; any bad line stops with `DataError` naming file and line."""
-    return list(iter_jsonl(path))
+    return list(iter_jsonl(path, blank))
 
 
-def iter_jsonl(path: str | Path) -> Iterator[Example]:
+def iter_jsonl(path: str | Path, blank: list[int] | None = None) -> Iterator[Example]:
+    """`blank`: where given, the numbers of the blank lines skipped are appended to it (an import
+    lists them, so nothing is dropped without a word)."""
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -184,6 +186,8 @@ def iter_jsonl(path: str | Path) -> Iterator[Example]:
             except UnicodeDecodeError as exc:
                 raise DataError(f"not valid UTF-8 ({exc.reason} at byte {exc.start})", path, number) from exc
             if not line.strip():
+                if blank is not None:
+                    blank.append(number)
                 continue
             try:
                 obj = json.loads(line, object_pairs_hook=_unique_keys)
