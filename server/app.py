@@ -60,14 +60,24 @@ STALL_CHECK_S = 0.5  # how often health looks at the model
 MAX_METADATA_BYTES = 16 * 1024
 
 
+# a connection that has not finished its TCP (and TLS) handshake by then is closed (gRPC's own: 120 s)
+HANDSHAKE_TIMEOUT_MS = 10_000
+
+
 def bounds(s: Settings) -> list[tuple[str, int]]:
     """What one client may hold open: without these, calls that send their headers and never their
     message (each holding its metadata) took a fresh server from 195 to 620 MB in 11 s, past the
-    Pod's 512 MiB, without one of them reaching a handler or a metric."""
-    return [("grpc.max_allowed_incoming_connections", s.max_connections),
-            ("grpc.max_concurrent_streams", s.max_calls_per_connection),
-            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
-            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES)]
+    Pod's 512 MiB, without one of them reaching a handler or a metric; and 256 connections that
+    sent the HTTP/2 preface and nothing more held every --max-connections slot for good, refusing
+    every new client of the TCP listener."""
+    options = [("grpc.max_allowed_incoming_connections", s.max_connections),
+               ("grpc.max_concurrent_streams", s.max_calls_per_connection),
+               ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+               ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+               ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS)]
+    if s.connection_idle_timeout:
+        options.append(("grpc.max_connection_idle_ms", int(s.connection_idle_timeout * 1000)))
+    return options
 
 
 class App:

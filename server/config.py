@@ -75,6 +75,10 @@ class Settings:
                                  "more is refused RESOURCE_EXHAUSTED", "N")
     max_connections: int = _opt(256, "most client connections open at once on the data listener (per worker); "
                                      "one more is refused at once", "N")
+    connection_idle_timeout: float = _opt(300.0, "seconds a client connection with no call open may stay; then "
+                                                 "it is closed (gRPC clients reconnect on their next call), so "
+                                                 "connections left idle or silent cannot hold --max-connections "
+                                                 "(0: never)", "S")
     max_calls_per_connection: int = _opt(100, "most calls open at once on one connection (HTTP/2 "
                                               "MAX_CONCURRENT_STREAMS): past it a burst on one connection sees some "
                                               "calls fail UNAVAILABLE (REFUSED_STREAM: never read, safe to retry)",
@@ -167,6 +171,8 @@ class Settings:
         self._check_transport()
         if self.grace_period < 0:
             raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
+        if self.connection_idle_timeout < 0:
+            raise ConfigError(f"--connection-idle-timeout must be 0 or more (got {self.connection_idle_timeout:g})")
         if self.stall_timeout < 0:
             raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
         if not self.providers:

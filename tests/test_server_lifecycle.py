@@ -344,3 +344,28 @@ def test_a_client_polling_model_info_does_not_hold_the_drain_open(banking_artifa
         poller.join(10)
         server.channel.close()
         server.loop.close()
+
+
+def test_silent_connections_are_closed_and_free_their_slots(banking_artifact):
+    """Connections that sent the HTTP/2 preface and nothing more held every --max-connections slot
+    for good, and every new client of the TCP listener was refused."""
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + an empty SETTINGS
+    with ThreadServer(model=banking_artifact, max_connections=3, connection_idle_timeout=1.0) as server:
+        assert server.stub.DetectIntent(pb2.DetectIntentRequest(text="block my card"), timeout=30).intents
+        server.channel.close()  # the test's own connection would hold a slot until it idles out too
+        silent = [socket.create_connection(("127.0.0.1", server.app.port)) for _ in range(3)]
+        try:
+            for conn in silent:
+                conn.sendall(preface)
+                conn.settimeout(30)
+            for conn in silent:  # the server says GOAWAY and closes each: read to the end
+                while conn.recv(4096):
+                    pass
+            with grpc.insecure_channel(f"127.0.0.1:{server.app.port}") as channel:
+                reply = pb2_grpc.IntentServiceStub(channel).DetectIntent(
+                    pb2.DetectIntentRequest(text="block my card"), timeout=30, wait_for_ready=True)
+                assert reply.intents
+        finally:
+            for conn in silent:
+                conn.close()
+            server.channel = grpc.insecure_channel(f"127.0.0.1:{server.app.port}")  # for __exit__ to close
