@@ -9,15 +9,18 @@ server's own stayed at 22 ms. A caller that stamps its send time (`x-request-sta
 proxies such as nginx and Heroku's router set; intentd's load generator and Node client send it)
 lets admission count that wait against the budget.
 
-Clocks differ between hosts, so the stamp is never trusted as it is: each connection's smallest
-stamp-to-handler time over the last one to two minutes is its offset (clock skew plus the
+Clocks differ between hosts, so the stamp is never trusted as it is: each connection's second
+smallest stamp-to-handler time over the last one to two minutes is its offset (clock skew plus the
 network's floor), and only the excess counts as waiting. A constant skew cancels, a connection's
-first request counts nothing, a stamp that cannot be read is ignored, and a "wait" of over a
+first two requests count nothing, a stamp that cannot be read is ignored, and a "wait" of over a
 second (a caller's clock set back after it ran ahead) restarts the connection's floor instead of
-shedding its requests. A Unix socket's callers share the server's clock, and gRPC names every one
-of them alike (`unix:`), so they have no floor to share: their stamps count as they are (a stamp
-ahead of the server's clock as no wait), and a caller who lies about its wait only shortens its
-own budget.
+shedding its requests. The second smallest, not the smallest: one stamp ahead of the caller's
+clock (a clock that jumped and was set right, a forged header) reads as no wait and moves
+nothing (as the floor, it read every honest call after it as waiting that much, 0.9 s for one
+stamp 0.9 s ahead, for up to two minutes, and a busy server shed them). A Unix socket's
+callers share the server's clock, and gRPC names every one of them alike (`unix:`), so they have
+no floor to share: their stamps count as they are (a stamp ahead of the server's clock as no
+wait), and a caller who lies about its wait only shortens its own budget.
 
 A caller that sends no stamp but sets a deadline carries a clock too (`DeadlineClock`): gRPC's
 core fixes a call's deadline when it reads the call's headers, on its own thread, so the time
@@ -26,16 +29,18 @@ left when the handler runs is already short by the wait in front of the event lo
 
 from __future__ import annotations
 
+import bisect
 import collections
 import heapq
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 STAMP_KEY = "x-request-start"
-WINDOW_S = 60.0  # the offset is the smallest lag of this window or the one before it
+WINDOW_S = 60.0  # the offset is the second smallest lag of this window and the one before it
 MAX_CONNECTIONS = 4096  # beyond this, connections idle for two windows are forgotten
 MAX_WAIT_S = 1.0  # a longer "wait" is the caller's clock stepping back, not a queue: start afresh
+FLOOR_RANK = 2  # the floor is a connection's second smallest lag: one odd stamp is not its offset
 
 
 def on_unix_socket(context) -> bool:
@@ -63,14 +68,31 @@ def parse_stamp(value: str) -> float | None:
     return None
 
 
+@dataclass(slots=True)
+class _Lags:
+    """One connection's FLOOR_RANK smallest lags, in its current window and in the one before."""
+
+    start: float  # of the current window
+    current: list[float] = field(default_factory=list)  # ascending
+    before: list[float] = field(default_factory=list)
+
+    def add(self, lag: float) -> None:
+        bisect.insort(self.current, lag)
+        del self.current[FLOOR_RANK:]
+
+    def floor(self) -> float | None:
+        """The FLOOR_RANK-th smallest lag of both windows; None while they hold fewer."""
+        lags = sorted(self.current + self.before)
+        return lags[FLOOR_RANK - 1] if len(lags) >= FLOOR_RANK else None
+
+
 class TransitClock:
     """Per connection: the excess of stamp-to-handler time over the connection's recent floor."""
 
     def __init__(self, window_s: float = WINDOW_S, max_connections: int = MAX_CONNECTIONS):
         self.window_s = window_s
         self.max_connections = max_connections
-        # peer -> [start of the current window, smallest lag in it, smallest lag in the one before]
-        self._floors: dict[str, list[float]] = {}
+        self._floors: dict[str, _Lags] = {}  # by peer
 
     def waited_s(self, context) -> float | None:
         """Seconds the request waited before its handler, or None when it carries no readable stamp."""
@@ -87,24 +109,25 @@ class TransitClock:
 
     def excess(self, peer: str, lag: float, now: float) -> float:
         """`lag` (handler time less stamp, any clock offset included) less the connection's floor."""
-        state = self._floors.get(peer)
-        if state is None or now - state[0] >= 2 * self.window_s:
-            if state is None and len(self._floors) >= self.max_connections:
+        lags = self._floors.get(peer)
+        if lags is None or now - lags.start >= 2 * self.window_s:
+            if lags is None and len(self._floors) >= self.max_connections:
                 self._forget(now)
-            self._floors[peer] = [now, lag, lag]
+            lags = self._floors[peer] = _Lags(now)
+        elif now - lags.start >= self.window_s:  # a new window: the finished one's lags stay a while
+            lags.start, lags.before, lags.current = now, lags.current, []
+        lags.add(lag)
+        floor = lags.floor()
+        if floor is None:  # a connection's first requests: no floor yet
             return 0.0
-        if now - state[0] >= self.window_s:  # a new window: the finished one's floor stays a while
-            state[0], state[2], state[1] = now, state[1], lag
-        elif lag < state[1]:
-            state[1] = lag
-        waited = lag - min(state[1], state[2])
+        waited = lag - floor
         if waited > MAX_WAIT_S:  # e.g. a clock that jumped ahead and was set back: not the server's queue
-            self._floors[peer] = [now, lag, lag]
+            self._floors[peer] = _Lags(now, [lag])
             return 0.0
         return max(0.0, waited)
 
     def _forget(self, now: float) -> None:
-        self._floors = {peer: state for peer, state in self._floors.items() if now - state[0] < 2 * self.window_s}
+        self._floors = {peer: lags for peer, lags in self._floors.items() if now - lags.start < 2 * self.window_s}
         if len(self._floors) >= self.max_connections:  # all recent: start again rather than grow
             self._floors.clear()
 

@@ -34,7 +34,8 @@ def test_a_connections_clock_offset_cancels_and_only_the_wait_above_its_floor_co
     clock = TransitClock(window_s=60)
     skew = 3.0  # this caller's clock is 3 s behind the server's: every lag reads 3 s too long
     assert clock.excess("a", skew + 0.002, now=0.0) == 0.0  # a connection's first request counts nothing
-    assert clock.excess("a", skew + 0.001, now=1.0) == 0.0  # a new floor
+    assert clock.excess("a", skew + 0.001, now=1.0) == 0.0  # nor its second
+    assert clock.excess("a", skew + 0.001, now=1.5) == 0.0  # a new floor
     assert clock.excess("a", skew + 0.031, now=2.0) == pytest.approx(0.030)
     assert clock.excess("b", 0.040, now=2.0) == 0.0  # another connection has its own floor
     # the floor of the window before still holds in the next one, then is forgotten
@@ -47,9 +48,26 @@ def test_a_connections_clock_offset_cancels_and_only_the_wait_above_its_floor_co
 def test_a_callers_clock_set_back_restarts_its_floor_instead_of_shedding_its_requests():
     clock = TransitClock(window_s=60)
     clock.excess("a", 0.001, now=0.0)
-    clock.excess("a", -4.999, now=1.0)  # the caller's clock ran 5 s ahead: a new, lower floor
+    for now in (1.0, 1.5):
+        clock.excess("a", -4.999, now=now)  # the caller's clock ran 5 s ahead: a new, lower floor
     assert clock.excess("a", 0.002, now=2.0) == 0.0  # set back: 5 s is no queue, the floor restarts
+    assert clock.excess("a", 0.002, now=2.5) == 0.0
     assert clock.excess("a", 0.012, now=3.0) == pytest.approx(0.010)
+
+
+def test_one_stamp_ahead_of_the_callers_clock_is_not_the_connections_floor():
+    """One stamp 0.9 s ahead (a clock that jumped, a forged header) was the connection's floor:
+    every honest call after it read as a 0.9 s wait for one to two minutes."""
+    clock = TransitClock(window_s=60)
+    for now in (0.0, 1.0):
+        clock.excess("a", 0.002, now=now)
+    assert clock.excess("a", -0.898, now=2.0) == 0.0
+    assert clock.excess("a", 0.002, now=3.0) == 0.0
+    assert clock.excess("a", 0.012, now=4.0) == pytest.approx(0.010)
+    # nor when it is the connection's first
+    for now, lag in enumerate((-0.898, 0.002, 0.002)):
+        assert clock.excess("b", lag, now=float(now)) == 0.0
+    assert clock.excess("b", 0.012, now=3.0) == pytest.approx(0.010)
 
 
 def test_the_table_of_connections_stays_bounded():
@@ -159,6 +177,23 @@ def test_a_request_whose_wait_spent_its_budget_is_shed_by_a_busy_server_and_answ
     assert reply.intents[0].name == "check_balance" and reply.timing.transit_us == 0
     assert slo_server.metric("intentd_transit_seconds_count", {"by": "stamp"}) == 5
     assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 1
+
+
+def test_one_stamp_ahead_does_not_make_a_busy_server_shed_the_honest_calls_after_it(slo_server):
+    stub = slo_server.stub
+    request = pb2.AnalyzeRequest(text="what is my balance")
+    for _ in range(3):
+        stub.Analyze(request, metadata=stamped(0.0), timeout=30)
+    stub.Analyze(request, metadata=stamped(-0.9), timeout=30)  # 0.9 s ahead of the server's clock
+    release = slo_server.hold_model()
+    try:
+        call = stub.Analyze.future(request, metadata=stamped(0.0), timeout=30)
+        wait_for(lambda: call.done() or slo_server.metric("intentd_requests_in_progress") == 1, "its admission")
+    finally:
+        release.set()
+    assert call.result().intents[0].name == "check_balance"
+    assert slo_server.metric("intentd_shed_total", {"reason": "waited"}) == 0
+    assert stub.Analyze(request, metadata=stamped(0.0), timeout=30).timing.transit_us < 100_000
 
 
 def block_event_loop(server, seconds: float) -> None:
