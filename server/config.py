@@ -73,6 +73,10 @@ class Settings:
     max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
     max_streams: int = _opt(256, "most AnalyzeStream calls open at once (each holds ~30 KB while idle); one "
                                  "more is refused RESOURCE_EXHAUSTED", "N")
+    stream_idle_timeout: float = _opt(300.0, "seconds an AnalyzeStream may send no message once every answer "
+                                             "has gone out (a voice call's pauses); then it is ended with "
+                                             "DEADLINE_EXCEEDED, so streams left silent cannot hold --max-streams "
+                                             "(docs/voice.md; 0: never)", "S")
     max_connections: int = _opt(256, "most client connections open at once on the data listener (per worker); "
                                      "one more is refused at once", "N")
     connection_idle_timeout: float = _opt(300.0, "seconds a client connection with no call open may stay; then "
@@ -175,6 +179,8 @@ class Settings:
             raise ConfigError(f"--connection-idle-timeout must be 0 or more (got {self.connection_idle_timeout:g})")
         if self.stall_timeout < 0:
             raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
+        if self.stream_idle_timeout < 0:
+            raise ConfigError(f"--stream-idle-timeout must be 0 or more (got {self.stream_idle_timeout:g})")
         if not self.providers:
             raise ConfigError("--providers: give at least one execution provider")
         unknown = [p for p in self.providers if p not in known_providers()]

@@ -123,6 +123,11 @@ class Metrics:
                                          "answered superseded", ["outcome"], registry=r)
         for outcome in ("withdrawn", "stale", "shed"):
             self.stream_superseded.labels(outcome)
+        self.streams_open = Gauge("intentd_streams_open", "AnalyzeStream calls open (each worker's against its "
+                                  "--max-streams)", registry=r, multiprocess_mode="livesum")
+        self.streams_idle_ended = Counter("intentd_streams_idle_ended", "AnalyzeStream calls ended for sending no "
+                                          "message for --stream-idle-timeout once every answer had gone out",
+                                          registry=r)
         self._rolling: dict[str, tuple[RollingRate, RollingRate]] = {}
         self._within_slo = RollingRate()
         self._model: tuple[str, str, str] | None = None

@@ -58,7 +58,7 @@ class Reloader:
             path = self.root / path
         try:
             real = path.resolve(strict=True)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
             return None
         return (path, real) if real.is_relative_to(self.root) and real.is_dir() else None
 

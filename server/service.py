@@ -139,8 +139,9 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
 
 
 def request_id_of(context) -> str:
+    """The caller's `x-request-id` when it names something (not blank, printable), else a new one."""
     for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and value.isprintable():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and value.strip() and value.isprintable():
             return value[:MAX_REQUEST_ID_CHARS]
     return uuid.uuid4().hex
 
@@ -159,8 +160,7 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
     context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
     trace = {"request_id": request_id}
     # counted when grpc has finished the call (only then does it know whether the caller left),
-    # registered now: a stream cancelled while its handler waits at a `yield` ends before the
-    # handler's cleanup runs, and a callback added then would never be called
+    # registered now, so that it is called however the handler ends
     outcome = _Outcome(start)
     context.add_done_callback(functools.partial(_record, servicer, rpc, outcome, trace))
     try:
@@ -189,7 +189,7 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
 
 @dataclass(slots=True)
 class _Outcome:
-    """How a handler ended; unset while it has not (a stream's generator closed after its call)."""
+    """How a handler ended; unset while it has not."""
 
     start: float
     code: grpc.StatusCode | None = None
@@ -197,7 +197,7 @@ class _Outcome:
 
 
 def _record(servicer: "IntentServicer", rpc: str, outcome: _Outcome, trace: dict, context) -> None:
-    code = outcome.code  # None: the call ended with its handler still suspended, the caller gone
+    code = outcome.code  # None: the call ended before its handler did, the caller gone
     if code is None or (code is grpc.StatusCode.OK and context.cancelled()):
         code = _gone(context)
     elapsed = outcome.elapsed if outcome.elapsed is not None else time.perf_counter() - outcome.start
@@ -228,9 +228,20 @@ def streaming(rpc: str):
                 # closed here, not whenever it is collected: its cleanup (a stream's tasks) runs now
                 async with contextlib.aclosing(method(self, request_iterator, context, trace)) as answers:
                     async for answer in answers:
-                        yield answer
+                        await _write(context, answer)
         return handler
     return decorate
+
+
+async def _write(context, answer) -> None:
+    """Send one answer of a stream. A call that ended under the write (the caller reset the stream
+    while the answer waited for its flow-control window: a phone hanging up) has lost its caller,
+    as when grpc cancels the handler; a handler that yielded its answers for grpc to write had grpc
+    log that failed write as an ERROR traceback."""
+    try:
+        await context.write(answer)
+    except grpc.aio.InternalError:  # grpc's ExecuteBatchError: the call is over in its core
+        raise asyncio.CancelledError from None
 
 
 def parsed(request):
@@ -381,13 +392,13 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             self.metrics.shed.labels("streams").inc()
             raise Overloaded(f"server busy: {self.settings.max_streams} streams open (--max-streams); "
                              "retry with backoff")
-        self.open_streams += 1
+        self._count_streams(+1)
         stream = VoiceStream(self, request_iterator, context, trace, parsed)
         try:
             async for answer in stream.answers():
                 yield answer
         finally:
-            self.open_streams -= 1
+            self._count_streams(-1)
             stream.close()
         # A caller that cancels (or whose deadline passes) mid-stream ends the request iterator as
         # quietly as a half-close does, and grpc.aio's context.cancelled() stays False
@@ -397,8 +408,13 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         # half-closed stream's status (not its answers) leaves this much later.
         await asyncio.sleep(STREAM_CANCEL_GRACE_S)
 
+    def _count_streams(self, change: int) -> None:
+        self.open_streams += change
+        self.metrics.streams_open.set(self.open_streams)
+
     @unary("GetModelInfo")
     async def GetModelInfo(self, request, context, trace):
+        parsed(request)  # it has no field, but an unparseable one is refused as every method refuses it
         return convert.model_info(self.runner.current, self.settings.max_text_chars)
 
     @unary("ReloadModel")

@@ -23,6 +23,11 @@ answered), then ends with UNAVAILABLE "draining", at once when it is between utt
 caller reconnects to another instance at an utterance boundary. Only an utterance still open
 when the grace period runs out is cut (the server stops then, whatever is open).
 
+Silence: a stream that sends no message for `--stream-idle-timeout` once every answer has gone
+out ends with DEADLINE_EXCEEDED (StreamIdle), as its own deadline would end it: one that never
+sent a message held its `--max-streams` place for good. A message still being computed or sent
+keeps it open, however long that takes.
+
 Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is answered
 `superseded` too, and the stream goes on (the next partial or the final covers the utterance); a
 final that is shed ends the stream with its status, as a unary call would fail.
@@ -55,6 +60,11 @@ if TYPE_CHECKING:
 pb2, _ = import_stubs()
 WINDOW = 16  # messages read ahead of the answer being sent
 _END = object()
+DRAINING = "server is draining; reconnect to another instance for the next utterance"
+
+
+class StreamIdle(DeadlineUnmeetable):
+    """The caller sent nothing for --stream-idle-timeout once every answer had gone out."""
 
 
 @dataclass(eq=False, slots=True)
@@ -140,6 +150,7 @@ class VoiceStream:
                 self.partial = None
             self.slots.release()
             yield reply
+            self.queue.task_done()  # answered and sent: with none left, the caller's silence is timed
 
     def close(self) -> None:
         """Cancel the reader and every computation not yet answered (the caller left or failed)."""
@@ -192,26 +203,42 @@ class VoiceStream:
         self.queue.put_nowait(_END)
 
     async def _next(self, requests, in_utterance: bool):
-        """The next message; Draining instead when the server drains and no utterance is open
-        (the one in progress is finished first)."""
-        drain = self.servicer.drain
-        if in_utterance:
-            return await anext(requests)
-        if drain.draining:
-            raise Draining("server is draining; reconnect to another instance for the next utterance")
+        """The next message, or the error that ends the stream instead: Draining when the server
+        drains and no utterance is open (the one in progress is finished first), StreamIdle when
+        the caller sends nothing for --stream-idle-timeout once every answer has gone out."""
+        stops = []
+        if not in_utterance:
+            if self.servicer.drain.draining:
+                raise Draining(DRAINING)
+            stops.append(self._drained())
+        if self.settings.stream_idle_timeout:
+            stops.append(self._silence())
         reading = asyncio.ensure_future(anext(requests))
-        stopping = asyncio.ensure_future(drain.started.wait())
+        waits = [reading, *map(asyncio.ensure_future, stops)]
         try:
-            await asyncio.wait((reading, stopping), return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # the stream is closing: nothing will read this message
-            reading.cancel()
-            raise
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
-        if reading.done():
+            for waiting in waits:  # the stream is closing, or one came: nothing will read the others
+                waiting.cancel()
+        if reading in done:
             return reading.result()
-        reading.cancel()
-        raise Draining("server is draining; reconnect to another instance for the next utterance")
+        error = done.pop().result()
+        if isinstance(error, StreamIdle):
+            self.servicer.metrics.streams_idle_ended.inc()
+        raise error
+
+    async def _drained(self) -> Draining:
+        await self.servicer.drain.started.wait()
+        return Draining(DRAINING)
+
+    async def _silence(self) -> StreamIdle:
+        """Once every message read has been answered and sent (none can come in meanwhile: the
+        reader is waiting for the next), --stream-idle-timeout more."""
+        await self.queue.join()
+        timeout = self.settings.stream_idle_timeout
+        await asyncio.sleep(timeout)
+        return StreamIdle(f"stream idle: no message for {timeout:g} s once every answer had gone out "
+                          "(--stream-idle-timeout); open a new stream for the next utterance")
 
     def _supersede(self) -> None:
         previous, self.partial = self.partial, None

@@ -528,3 +528,39 @@ def test_connections_and_calls_per_connection_are_bounded(banking_artifact):
             finally:
                 for channel in channels:
                     channel.close()
+
+
+def test_reload_refuses_a_path_with_a_null_byte(admin_server):
+    """It was answered INTERNAL, a `ValueError: embedded null byte` traceback in the log."""
+    before = admin_server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10).version
+    reply = admin_server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking\x00"), timeout=30)
+    assert not reply.ok and reply.version == before
+    assert reply.error == "reload failed: not an artifact folder under the server's model root"
+
+
+def test_a_blank_request_id_is_replaced_by_a_generated_one(server):
+    for blank in ("", "   "):
+        _, call = server.stub.Analyze.with_call(pb2.AnalyzeRequest(text="what is my balance"), timeout=10,
+                                                metadata=(("x-request-id", blank),))
+        generated = dict(call.trailing_metadata())["x-request-id"]
+        assert len(generated) == 32 and generated.isalnum()
+
+
+@pytest.mark.parametrize("time_zone", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Europe/Berlin"])
+def test_only_iana_time_zones_are_accepted(server, time_zone):
+    """`localtime` is the host's zone (answers changed with the machine); the others are not places."""
+    with pytest.raises(grpc.RpcError) as err:
+        server.stub.Analyze(pb2.AnalyzeRequest(text="pay my bill tomorrow", time_zone=time_zone), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and err.value.details().startswith("time_zone:")
+    for known in ("Europe/Berlin", "America/New_York", "UTC", "US/Eastern"):
+        assert server.stub.Analyze(pb2.AnalyzeRequest(text="pay my bill tomorrow", time_zone=known), timeout=10).intents
+
+
+def test_an_undecodable_model_info_request_is_invalid_argument(server):
+    model_info = server.channel.unary_unary("/intentd.v1.IntentService/GetModelInfo",
+                                            request_serializer=lambda raw: raw,
+                                            response_deserializer=pb2.ModelInfo.FromString)
+    with pytest.raises(grpc.RpcError) as err:
+        model_info(b"\x0a\x7f", timeout=10)  # a length past the end of the message
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details().startswith("request: not a valid GetModelInfoRequest")

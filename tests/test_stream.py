@@ -7,6 +7,7 @@ known exactly: `intentd_batch_size_sum` counts requests that went through a forw
 from __future__ import annotations
 
 import json
+import logging
 import queue
 
 import grpc
@@ -320,6 +321,8 @@ def test_stream_settings_are_validated():
         Settings(model="m", stream_stable_n=0)
     with pytest.raises(ConfigError, match="--stream-stable-confidence"):
         Settings(model="m", stream_stable_confidence=1.5)
+    with pytest.raises(ConfigError, match="--stream-idle-timeout"):
+        Settings(model="m", stream_idle_timeout=-1)
 
 
 def test_a_draining_server_ends_streams_at_an_utterance_boundary(banking_artifact):
@@ -343,3 +346,68 @@ def test_a_draining_server_ends_streams_at_an_utterance_boundary(banking_artifac
         with pytest.raises(grpc.RpcError) as ended:
             talking.ask(partial("and also"))
         assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_silent_stream_is_ended_once_every_answer_went_out(banking_artifact):
+    """A stream that never sent a message held its --max-streams place for good (256 of them
+    locked voice out). One silent for --stream-idle-timeout with every answer sent is ended with
+    DEADLINE_EXCEEDED and counted; one whose message is still being computed stays open, however
+    long that takes; `intentd_streams_open` follows them."""
+    import time
+
+    with ThreadServer(model=banking_artifact, stream_idle_timeout=0.5) as srv:
+        release = srv.hold_model()
+        try:
+            talking = Duplex(srv.stub)
+            talking.send(final(BLOCK))
+            silent = Duplex(srv.stub)
+            wait_for(lambda: srv.metric("intentd_streams_open") == 2, "both streams to open")
+            with pytest.raises(grpc.RpcError) as ended:
+                next(silent.call)
+            time.sleep(0.5)  # the talking stream's message, held, outlives its idle timeout too
+        finally:
+            release.set()
+        assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "--stream-idle-timeout" in ended.value.details()
+        assert next(talking.call).intents[0].name == "block_card"
+        answered = time.monotonic()
+        with pytest.raises(grpc.RpcError) as ended:
+            next(talking.call)
+        assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - answered > 0.4  # timed from its answer, not from its message
+        assert srv.metric("intentd_streams_idle_ended_total") == 2
+        wait_for(lambda: srv.metric("intentd_streams_open") == 0, "both streams to leave")
+        for stream in (silent, talking):
+            stream.send(None)  # ends the client's request iterator
+
+
+def test_a_caller_that_resets_a_stream_its_answers_wait_for_is_cancelled_without_an_error(banking_artifact, caplog):
+    """A caller that gives the server no flow-control window for its answers and then resets the
+    stream (a phone hanging up) made grpc log an ERROR traceback (ExecuteBatchError) for the
+    answer it could not send, though the call was only cancelled."""
+    import socket
+    import struct
+
+    from hpack import Encoder
+
+    from intentd.loadtest.http2 import (DATA, END_HEADERS, HEADERS, PREFACE, RST_STREAM, S_INITIAL_WINDOW_SIZE,
+                                        SETTINGS, frame)
+
+    def cancelled() -> float:
+        return srv.metric("intentd_rpc_total", {"rpc": "AnalyzeStream", "code": "CANCELLED"})
+
+    message = final(BLOCK).SerializeToString()
+    headers = Encoder().encode([(":method", "POST"), (":scheme", "http"), (":authority", "intentd"),
+                                (":path", "/intentd.v1.IntentService/AnalyzeStream"),
+                                ("content-type", "application/grpc"), ("te", "trailers")])
+    with ThreadServer(model=banking_artifact) as srv, socket.create_connection(("127.0.0.1", srv.app.port)) as raw:
+        raw.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", S_INITIAL_WINDOW_SIZE, 0))
+                    + frame(HEADERS, END_HEADERS, 1, headers))
+        for _ in range(20):
+            raw.sendall(frame(DATA, 0, 1, b"\x00" + struct.pack(">I", len(message)) + message))
+        answered = {"version": srv.app.runner.current.version}  # the answers after the first are computed
+        wait_for(lambda: srv.metric("intentd_top_confidence_count", answered) >= 16, "answers to wait for a window")
+        raw.sendall(frame(RST_STREAM, 0, 1, struct.pack(">I", 8)))  # CANCEL
+        wait_for(lambda: cancelled() == 1, "the stream to be counted cancelled")
+        wait_for(lambda: srv.metric("intentd_streams_open") == 0, "the stream to leave")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
