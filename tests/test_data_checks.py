@@ -365,6 +365,8 @@ def test_output_folders_own_domain_yaml_is_kept_and_checked(tmp_path, capsys):
         (("  tiers: [frontier_standard, human]", "  budget_confidence: 1.0"), 15,
          "budget_confidence must be a number in (0, 1), got 1.0"),
         (("intents:", "time_zone: Mars/Base\nintents:"), 2, "'Mars/Base' is not an IANA time zone"),
+        # the host's own zone: the artifact's answers would change with the machine serving it
+        (("intents:", "time_zone: localtime\nintents:"), 2, "'localtime' is not an IANA time zone"),
         (('    response: "Hello!"', '    response: "Hello!"\n    escalate: yes'), 11, "escalate names a tier"),
         (("  greeting:\n", "  greeting:\n  - oops\n"), 11, "invalid YAML"),
     ],

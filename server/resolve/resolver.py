@@ -19,6 +19,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import locale as locales
+from ..admission import ZONE_NAMES
 from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
@@ -231,7 +232,10 @@ class Resolver:
 
 @lru_cache(maxsize=512)
 def time_zone(name: str) -> ZoneInfo:
-    """An IANA zone; ValueError for an unknown name (the service validates it first: INVALID_ARGUMENT)."""
+    """An IANA zone (ZONE_NAMES); ValueError for any other name (the service validates a request's
+    first: INVALID_ARGUMENT; a domain.yaml's is checked when it is read)."""
+    if name not in ZONE_NAMES:
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
