@@ -43,12 +43,16 @@ class Reloader:
         self.root = root
         self.timeout_s = timeout_s
         self._busy = False
-        self._idle = asyncio.Event()  # set while no loading thread runs
+        self._idle = asyncio.Event()  # set while no reload is in progress: loading, or swapping in what it loaded
         self._idle.set()
 
     async def idle(self) -> None:
-        """Until no reload is in progress (its loading thread has ended)."""
+        """Until no reload is in progress (its model swapped in, or refused, or discarded)."""
         await self._idle.wait()
+
+    def _release(self) -> None:
+        self._busy = False
+        self._idle.set()
 
     def resolve(self, requested: str) -> tuple[Path, Path] | None:
         """The artifact folder a ReloadModel request names, as named (made absolute) and as
@@ -82,9 +86,8 @@ class Reloader:
         wanted = True  # False once the caller got its answer another way (timeout, cancel)
 
         def settle(engine: Engine | None, error: BaseException | None) -> None:
-            self._busy = False  # the thread has ended: the next reload may start
-            self._idle.set()
-            if not wanted:
+            if not wanted:  # the caller gave up: nothing will swap it in, the next reload may start
+                self._release()
                 if engine is not None:
                     log.warning("reload from %s finished after its caller gave up; discarded", path)
                 return
@@ -105,17 +108,25 @@ class Reloader:
                 pass
 
         threading.Thread(target=work, name="intentd-reload", daemon=True).start()
+        try:
+            return await self._swap_when_loaded(loaded, path, real)
+        finally:
+            # released once the model is swapped in or refused, not when its thread ends: a
+            # SIGHUP waiting on `idle` read the served path before a ReloadModel's swap, and
+            # put the old artifact back
+            if loaded.done():
+                self._release()
+            else:  # the caller gave up (timeout, cancel): the thread's end releases it
+                wanted = False
+
+    async def _swap_when_loaded(self, loaded: asyncio.Future, path: Path, real: Path) -> dict:
         old = self._current()
         try:
             new = await asyncio.wait_for(asyncio.shield(loaded), self.timeout_s)
         except TimeoutError:
-            wanted = False
             log.error("reload from %s did not finish within %.0f s; still serving %s", _shown(path, real),
                       self.timeout_s, old.version)
             return self._failed(f"the new model did not load within {self.timeout_s:.0f} s", old)
-        except asyncio.CancelledError:
-            wanted = False
-            raise
         except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
             reason = str(exc) if isinstance(exc, (IntentdError, OSError)) else f"{type(exc).__name__}: {exc}"
             log.error("reload from %s failed; still serving %s: %s", _shown(path, real), old.version, reason)

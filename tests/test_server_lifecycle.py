@@ -369,3 +369,30 @@ def test_silent_connections_are_closed_and_free_their_slots(banking_artifact):
             for conn in silent:
                 conn.close()
             server.channel = grpc.insecure_channel(f"127.0.0.1:{server.app.port}")  # for __exit__ to close
+
+
+def test_a_sighup_during_a_reload_model_call_keeps_the_artifact_it_loaded(banking_artifact, tmp_path):
+    """The SIGHUP's reload read the served path once the ReloadModel's thread ended, before the
+    call swapped its model in: it loaded the old artifact again and put it back."""
+    import threading
+
+    from servers import copy_artifact, wait_for
+
+    root = tmp_path / "models"
+    copy_artifact(banking_artifact, root / "v1")
+    calibration = json.loads((banking_artifact / "manifest.json").read_text())["calibration"]
+    copy_artifact(banking_artifact, root / "v2", calibration={**calibration, "temperature": 1.0})  # another version
+    with ThreadServer(model=root / "v1", admin_uds=tmp_path / "admin.sock") as server:
+        app = server.app
+        replies = []
+        reloading = threading.Thread(target=lambda: replies.append(server.admin.ReloadModel(
+            pb2.ReloadModelRequest(artifact_path="v2"), timeout=WAIT_S)))
+        reloading.start()
+        wait_for(lambda: app.reloader._busy, "the ReloadModel call to start loading")
+        server.loop.call_soon_threadsafe(app._reload_on_signal)  # what SIGHUP calls
+        reloading.join(WAIT_S)
+        assert replies[0].ok, replies[0].error
+        wait_for(lambda: app._hup_task is None and not app.reloader._busy, "the SIGHUP's reload")
+        info = server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30)
+        assert info.artifact_path == str(root / "v2")
+        assert info.version == json.loads((root / "v2" / "manifest.json").read_text())["version"]
