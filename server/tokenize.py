@@ -44,8 +44,9 @@ class EncodedText:
     word_spans: list[tuple[int, int]]  # [start, end) code points of each word in the original text
     n_tokens: int  # tokens before padding, specials included
     truncated: bool
-    # every word piece is the vocabulary's unknown token (emoji, an unseen script): the model read
-    # nothing, and whatever it answers is a guess from the sentence's shape
+    # no word piece with a letter or digit but the vocabulary's unknown token (emoji, an unseen
+    # script, "?!", "$"): the model read no word, and whatever it answers is a guess from the
+    # sentence's shape
     unreadable: bool = False
 
 
@@ -176,5 +177,5 @@ def _words(enc: Encoding, n_tokens: int, unk_token: str | None = None) -> Encode
         word_spans=spans,
         n_tokens=n_tokens,
         truncated=bool(enc.overflowing),
-        unreadable=bool(pieces) and unk_token is not None and all(p == unk_token for p in pieces),
+        unreadable=bool(pieces) and not any(p != unk_token and any(c.isalnum() for c in p) for p in pieces),
     )

@@ -47,19 +47,26 @@ def test_entities_carry_the_role_their_words_give(server):
     assert roles == {"savings": pb2.ENTITY_ROLE_DESTINATION, "checking": pb2.ENTITY_ROLE_SOURCE}
 
 
-@pytest.mark.parametrize("text", ["\U0001F4A9", "\U0001F621 \U0001F621", "\u16A0\u16A2\u16A6"])
+@pytest.mark.parametrize("text", ["\U0001F4A9", "\U0001F621 \U0001F621", "\u16A0\u16A2\u16A6",
+                                  "\U0001F642!", "\U0001F642\U0001F642\U0001F642?", "....", "$"])
 def test_a_text_of_no_known_word_is_out_of_distribution_and_confirms_nothing(server, text):
     """Emoji or an unseen script tokenise to [UNK] alone, which this model read as 'affirm' at
-    0.52, under every escalation threshold: after a pending $500 transfer it was a CONFIRM."""
+    0.52, under every escalation threshold: after a pending $500 transfer it was a CONFIRM. A
+    mark beside it ('?', '!') or marks alone ('....': a CANCEL) read no word either."""
     ctx = pb2.RequestContext(previous_intent="transfer_money",
                              filled_slots={"amount": "500.00 USD", "account": "checking"})
     reply = server.stub.Analyze(pb2.AnalyzeRequest(text=text, context=ctx), timeout=10)
     assert reply.ood.flagged and reply.escalation.reason == pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION
     assert "vocabulary" in reply.escalation.detail
     assert reply.follow_up.kind == pb2.FOLLOW_UP_KIND_UNSPECIFIED
-    # one known word is enough to be read: the rule is about the vocabulary, not about emoji
-    assert server.stub.Analyze(pb2.AnalyzeRequest(text=f"{text} yes", context=ctx),
-                               timeout=10).follow_up.kind == pb2.FOLLOW_UP_KIND_CONFIRM
+
+
+def test_one_known_word_beside_emoji_is_read(server):
+    """The rule is about the vocabulary, not about emoji."""
+    ctx = pb2.RequestContext(previous_intent="transfer_money",
+                             filled_slots={"amount": "500.00 USD", "account": "checking"})
+    reply = server.stub.Analyze(pb2.AnalyzeRequest(text="\U0001F4A9 yes", context=ctx), timeout=10)
+    assert not reply.ood.flagged and reply.follow_up.kind == pb2.FOLLOW_UP_KIND_CONFIRM
 
 
 def test_every_rpc_says_when_it_read_only_the_beginning(server):
