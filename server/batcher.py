@@ -317,6 +317,8 @@ class Batcher:
             for entry in entries:
                 if not entry.future.done():  # a sibling failed: the rest are not needed
                     entry.future.cancel()
+                elif not entry.future.cancelled():
+                    entry.future.exception()  # seen (siblings failed together: asyncio would log each)
                 if entry.counted:  # (a withdrawn partial stays queued until a batch skips it; counted once)
                     entry.counted = False
                     self._leave()

@@ -232,3 +232,25 @@ def test_an_n_best_is_admitted_as_one_request(banking_artifact):
             assert srv.stub.Analyze(request, timeout=30).intents[0].name == "transfer_money"
         assert srv.metric("intentd_shed_total", {"reason": "budget"}) == 0
         assert srv.metric("intentd_admit_share") == 1.0  # its lateness was its own size, not the load
+
+
+def test_transcripts_that_fail_together_leave_no_unretrieved_error(banking_artifact, caplog):
+    """A stall (or a shared deadline) fails every transcript of an n-best at once: the request got
+    its one error, and asyncio logged each sibling's as 'Future exception was never retrieved'."""
+    import gc
+    import logging
+
+    text = "send money to mom"
+    request = pb2.AnalyzeRequest(text=text, asr_confidence=0.5, alternatives=[
+        pb2.Alternative(text=f"send {k} dollars to mom", confidence=0.05) for k in range(10)])
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        with ThreadServer(model=banking_artifact, cache_size=0, stall_timeout=1.0) as srv:
+            release = srv.hold_model()
+            with pytest.raises(grpc.RpcError) as err:
+                srv.stub.Analyze(request, timeout=30)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+            release.set()
+            wait_for(lambda: srv.app.runner.in_system == 0, "the transcripts to leave")
+            srv.loop.call_soon_threadsafe(gc.collect)
+            assert srv.stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
+    assert "never retrieved" not in caplog.text
