@@ -144,6 +144,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.model is None:
             raise ConfigError("no model: give --model ARTIFACT (or INTENTD_MODEL, or `model:` in --config)")
+        for f in fields(self):  # nan passes every range check below (as the flags' parser refuses it)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{_flag(f.name)} must be a finite number (got {value})")
         if not self.listen and self.uds is None:
             raise ConfigError("nothing to listen on: give --listen HOST:PORT and/or --uds PATH")
         if self.listen:

@@ -238,6 +238,14 @@ def test_settings_yaml_and_errors(tmp_path):
     assert Settings(model="/a", slo_p95_ms=25, slo_transport_ms=3).own_slo_s == pytest.approx(0.022)
 
 
+@pytest.mark.parametrize("name", ["stream_idle_timeout", "stall_timeout", "connection_idle_timeout", "grace_period"])
+def test_a_setting_given_as_nan_is_refused(name):
+    """Flags refuse nan, but settings built in code passed every `< 0` check with it (an idle
+    timeout of nan never fired)."""
+    with pytest.raises(ConfigError, match=f"--{name.replace('_', '-')} must be a finite number"):
+        Settings(model="/a", **{name: math.nan})
+
+
 def test_transport_settings_are_checked(tmp_path):
     pem = tmp_path / "cert.pem"
     pem.write_text("x")
