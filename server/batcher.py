@@ -393,10 +393,10 @@ class Batcher:
         cut admission for every other."""
         if budget is None:
             return
-        if len(lengths) > 1 and budget - self._transport_s < self._alone_s(lengths):
-            return
+        fits_alone = budget - self._transport_s >= self._alone_s(lengths)
         cut_by_caller = self.settings.slo_p95_ms <= 0 or budget < self.settings.slo_p95_ms / 1e3
-        if not cut_by_caller or budget - self._transport_s >= self._alone_s(lengths):
+        too_many_texts = len(lengths) > 1
+        if fits_alone or not (cut_by_caller or too_many_texts):
             self.admit_share.observe(late)
             self.metrics.admit_share.set(self.admit_share.value)  # a plain set: --workers shares metrics through files
 
@@ -645,6 +645,7 @@ class DirectRunner:
 
     async def submit_all(self, texts: Sequence[str], options: RequestOptions, remaining_s: float | None,
                          waited_s: float = 0.0) -> list[Result]:
+        """Each text on its own (the baseline has no queue to admit a group into), all or nothing."""
         tasks = [asyncio.ensure_future(self.submit(t, options, remaining_s, waited_s)) for t in texts]
         try:
             return list(await asyncio.gather(*tasks))

@@ -319,8 +319,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
 
     async def _nbest(self, request, text: str, options, context, engine, capture: bool,
                      waited: float) -> Result:
-        """Every transcript of an ASR n-best list as an ordinary request, all submitted at once (so
-        the batcher computes them together), combined by the rule in server/nbest.py."""
+        """Every transcript of an ASR n-best list, admitted as one request (so the batcher computes
+        them together, against one budget), combined by the rule in server/nbest.py."""
         transcripts = nbest.admit(request, text, self.settings.max_text_chars)
         if len(transcripts) > self.settings.max_queue:
             raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
