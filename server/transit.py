@@ -17,7 +17,9 @@ second (a caller's clock set back after it ran ahead) restarts the connection's 
 shedding its requests. The second smallest, not the smallest: one stamp ahead of the caller's
 clock (a clock that jumped and was set right, a forged header) reads as no wait and moves
 nothing (as the floor, it read every honest call after it as waiting that much, 0.9 s for one
-stamp 0.9 s ahead, for up to two minutes, and a busy server shed them). A Unix socket's
+stamp 0.9 s ahead, for up to two minutes, and a busy server shed them). Several stamps ahead
+still lower it for that long: a call read by an idle server is no proof of no wait (a proxy that
+stamps may have queued it), so nothing here can tell them from a queue. A Unix socket's
 callers share the server's clock, and gRPC names every one of them alike (`unix:`), so they have
 no floor to share: their stamps count as they are (a stamp ahead of the server's clock as no
 wait), and a caller who lies about its wait only shortens its own budget.
