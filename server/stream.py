@@ -32,9 +32,11 @@ Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is
 `superseded` too, and the stream goes on (the next partial or the final covers the utterance); a
 final that is shed ends the stream with its status, as a unary call would fail.
 
-`stable`: the top intent (a follow-up's intent) and the slots (entity type and canonical value)
-have been the same over the last `stream_stable_n` answered partials of the utterance, this answer
-included, each with top confidence >= `stream_stable_confidence` and not out of distribution.
+`stable`: the top intent (a follow-up's kind and intent) and the slots (entity type and canonical
+value) have been the same over the last `stream_stable_n` answered partials of the utterance, this
+answer included, each a follow-up or with top confidence >= `stream_stable_confidence` and not out
+of distribution. A CONFIRM or CANCEL is never stable: "no wait, make it sixty" is a CANCEL for its
+first words, and a backend acting early would cancel what the caller was correcting.
 Superseded partials (no analysis) neither count nor break the run; a final answer is judged with
 the partials before it, then the run starts again.
 """
@@ -97,12 +99,17 @@ class Stability:
     run: deque = field(default_factory=deque)
 
     def observe(self, analysis: Analysis, final: bool) -> bool:
-        p = analysis.prediction
-        qualifies = p.confidence >= self.confidence and not p.is_ood
-        intent = analysis.follow_up.intent if analysis.follow_up is not None else p.intent
+        p, follow_up = analysis.prediction, analysis.follow_up
+        # a follow-up was judged by the follow-up rule: its own reading of a few words ("to
+        # savings", unsure on its own) is not what it answers; a decision waits for the final
+        if follow_up is not None:
+            qualifies = follow_up.kind == "update"
+        else:
+            qualifies = p.confidence >= self.confidence and not p.is_ood
+        said = follow_up or p.intent  # an UPDATE, a CONFIRM and a CANCEL of one intent differ
         slots = tuple(sorted((e.type, canonical(e.resolution)) for e in analysis.entities
                              if e.resolved and e.resolution))
-        self.run.append((intent, slots) if qualifies else None)
+        self.run.append((said, slots) if qualifies else None)
         while len(self.run) > self.n:
             self.run.popleft()
         stable = len(self.run) == self.n and self.run[0] is not None and self.run.count(self.run[0]) == self.n

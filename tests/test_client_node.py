@@ -56,6 +56,35 @@ def test_follow_ups(example, banking_artifact):
     scenarios.follow_ups(example, banking_artifact)
 
 
+# Decided actions: a cancelled transfer, then "yes"; a confirmed one, then "yes" again; a confirm
+# that still asks for the amount, answered next.
+DECIDED = ["move 50 dollars from checking to savings", "no", "yes",
+           "move 50 dollars from checking to savings", "yes", "yes",
+           "i want to move money", "yes", "50 dollars"]
+
+
+def test_nothing_is_carried_past_a_decided_action(example, banking_artifact):
+    """After a CANCEL, or a CONFIRM that asks for nothing more, the next turn sends no context
+    (README, "Voice and chat backends"): "yes" neither brings the cancelled transfer back nor
+    confirms the confirmed one twice. A CONFIRM that asks for a slot keeps it for the answer."""
+    with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock):
+        turns = scenarios.answered_turns(scenarios.run_example(
+            example, "--target", f"unix:{sock}", "--deadline-ms", "5000", "--json", *DECIDED))
+    got = [scenarios.follow_up_of(turn)[:3] for turn in turns]
+    transfer = {"account": "checking,savings", "amount": "50 USD"}
+    assert got == [
+        ("", "", transfer),
+        ("FOLLOW_UP_KIND_CANCEL", "transfer_money", {}),
+        ("", "", {}),  # a "yes" of its own: nothing to confirm
+        ("", "", transfer),
+        ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", transfer),
+        ("", "", {}),
+        ("", "", {}),  # "How much would you like to transfer?"
+        ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", {}),  # asks for the amount again
+        ("FOLLOW_UP_KIND_UPDATE", "transfer_money", {"amount": "50 USD"}),
+    ], [turn["response"] for turn in turns]
+
+
 def test_bad_input_is_not_retried(example, banking_artifact):
     scenarios.bad_input_is_not_retried(example, banking_artifact)
 

@@ -16,6 +16,8 @@ import pytest
 from servers import ThreadServer, pb2, wait_for
 
 BLOCK = "i want to block my debit card"
+# A transfer the caller was just asked to confirm: "yes", "no", "to savings" are follow-ups of it.
+TRANSFER = pb2.RequestContext(previous_intent="transfer_money", filled_slots={"amount": "50 USD", "account": "savings"})
 SHED_REASONS = ("queue_full", "budget")
 
 
@@ -31,8 +33,8 @@ def computed(server) -> float:
     return server.metric("intentd_batch_size_sum")
 
 
-def partial(text: str, sequence: int = 0) -> pb2.AnalyzeRequest:
-    return pb2.AnalyzeRequest(text=text, is_final=False, sequence=sequence)
+def partial(text: str, sequence: int = 0, context: pb2.RequestContext | None = None) -> pb2.AnalyzeRequest:
+    return pb2.AnalyzeRequest(text=text, is_final=False, sequence=sequence, context=context)
 
 
 def final(text: str, sequence: int = 0) -> pb2.AnalyzeRequest:
@@ -211,6 +213,29 @@ def test_stable_after_n_agreeing_partials(server):
     unsure = [stream.ask(partial("and from checking")) for _ in range(3)]
     assert unsure[-1].stable == all(a.intents[0].confidence >= 0.8 and not a.ood.flagged for a in unsure)
     stream.finish()
+
+
+def test_a_confirm_or_cancel_is_never_stable(server):
+    """"no wait make it sixty" after a transfer is a CANCEL for its first words: three partials of
+    it in a row were `stable`, and a backend acting early cancelled what the caller was correcting."""
+    stream = Duplex(server.stub)
+    said = [stream.ask(partial(text, context=TRANSFER)) for text in ("no", "no wait", "no wait make", "no wait make it")]
+    said += [stream.ask(partial("yes", context=TRANSFER)) for _ in range(3)]
+    stream.finish()
+    assert {a.follow_up.kind for a in said[:4]} == {pb2.FOLLOW_UP_KIND_CANCEL}
+    assert {a.follow_up.kind for a in said[4:]} == {pb2.FOLLOW_UP_KIND_CONFIRM}
+    assert not any(a.stable for a in said)
+
+
+def test_a_follow_up_qualifies_by_its_follow_up_not_its_own_intent(server):
+    """"to savings" after a transfer is an UPDATE of it, whatever the model reads into two words
+    on their own (unsure here, which kept `stable` from ever firing on it)."""
+    stream = Duplex(server.stub)
+    said = [stream.ask(partial("to savings", context=TRANSFER)) for _ in range(3)]
+    stream.finish()
+    assert all(a.follow_up.kind == pb2.FOLLOW_UP_KIND_UPDATE and not a.escalation.escalate for a in said)
+    assert said[0].intents[0].confidence < 0.8 or said[0].ood.flagged  # its own reading fails that rule
+    assert [a.stable for a in said] == [False, False, True]
 
 
 def test_messages_are_read_while_earlier_ones_are_computed(server):

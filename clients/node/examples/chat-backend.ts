@@ -16,6 +16,7 @@ import {
   AnalyzeResponse,
   type Entity,
   EscalationReason,
+  FollowUpKind,
   IntentdCallError,
   IntentdClient,
   type RequestContext,
@@ -118,15 +119,26 @@ const UNSURE = new Set([
 
 type Carried = Pick<RequestContext, "previousIntent" | "filledSlots">;
 
+/** A turn that decided the action: a cancel, or a confirm whose response asks for nothing more. */
+function decided(reply: AnalyzeResponse): boolean {
+  const kind = reply.followUp?.kind;
+  return kind === FollowUpKind.FOLLOW_UP_KIND_CANCEL ||
+    (kind === FollowUpKind.FOLLOW_UP_KIND_CONFIRM && !reply.response?.slotsMissing.length);
+}
+
 /**
  * What the next turn sends back (README, "Voice and chat backends", Follow-ups): the intent this
  * turn continued, else its own top intent, and the slots its response used, so that "and to
  * savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model did not
- * understand, or the next "yes" would confirm its guess; a policy hand-off keeps them, as its
- * question ("Which account would you like to close?") is answered next.
+ * understand, or the next "yes" would confirm its guess, nor after one that decided the action,
+ * or "yes" would bring a cancelled transfer back or confirm a confirmed one again; a question
+ * keeps them (a policy hand-off's "Which account would you like to close?", a confirm's "How
+ * much would you like to transfer?"), as it is answered next.
  */
 function carriedFrom(reply: AnalyzeResponse): Carried {
-  if (reply.escalation?.escalate && UNSURE.has(reply.escalation.reason)) return { previousIntent: "", filledSlots: {} };
+  if ((reply.escalation?.escalate && UNSURE.has(reply.escalation.reason)) || decided(reply)) {
+    return { previousIntent: "", filledSlots: {} };
+  }
   return {
     previousIntent: reply.followUp?.intent || (reply.intents[0]?.name ?? ""),
     filledSlots: reply.response?.slotsUsed ?? {},

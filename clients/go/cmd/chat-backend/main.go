@@ -161,13 +161,27 @@ var unsure = map[pb.EscalationReason]bool{
 	pb.EscalationReason_ESCALATION_REASON_AMBIGUOUS:           true,
 }
 
+// decided says whether a turn decided the action: a cancel, or a confirm whose response asks for
+// nothing more.
+func decided(reply *pb.AnalyzeResponse) bool {
+	switch reply.GetFollowUp().GetKind() {
+	case pb.FollowUpKind_FOLLOW_UP_KIND_CANCEL:
+		return true
+	case pb.FollowUpKind_FOLLOW_UP_KIND_CONFIRM:
+		return len(reply.GetResponse().GetSlotsMissing()) == 0
+	}
+	return false
+}
+
 // carriedFrom is what the next turn sends back (README, "Voice and chat backends", Follow-ups):
 // the intent this turn continued, else its own top intent, and the slots its response used, so
 // that "and to savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model
-// did not understand, or the next "yes" would confirm its guess; a policy hand-off keeps them, as
-// its question ("Which account would you like to close?") is answered next.
+// did not understand, or the next "yes" would confirm its guess, nor after one that decided the
+// action, or "yes" would bring a cancelled transfer back or confirm a confirmed one again; a
+// question keeps them (a policy hand-off's "Which account would you like to close?", a confirm's
+// "How much would you like to transfer?"), as it is answered next.
 func carriedFrom(reply *pb.AnalyzeResponse) (previousIntent string, filledSlots map[string]string) {
-	if esc := reply.GetEscalation(); esc.GetEscalate() && unsure[esc.GetReason()] {
+	if esc := reply.GetEscalation(); (esc.GetEscalate() && unsure[esc.GetReason()]) || decided(reply) {
 		return "", nil
 	}
 	previousIntent = reply.GetFollowUp().GetIntent()
