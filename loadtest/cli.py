@@ -76,7 +76,7 @@ def _run(config: LoadConfig) -> int:
         payloads = Payloads.generated(config.rpc, unique_utterances(config.seed))
     else:
         payloads = Payloads.from_texts(config.rpc, load_texts(config.texts), config.seed)
-    progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
+    progress = Progress(config.progress)
     loop_factory, loop_name = _loop_factory(config.uvloop)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         steps = runner.run(
@@ -121,7 +121,7 @@ def _run_voice(config: LoadConfig) -> int:
         "in_scope": sum(1 for item in items if item.intent is not None and not item.ood),
         "out_of_scope": sum(1 for item in items if item.ood),
     }
-    progress = Progress(sys.stderr.isatty() if config.progress is None else config.progress)
+    progress = Progress(config.progress)
     # grpc.aio runs on asyncio's own loop (its support for uvloop is experimental).
     run = asyncio.run(measure(config, items, progress))
     figures = summary(run)

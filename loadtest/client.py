@@ -101,13 +101,14 @@ class Client:
             if str(exc) == "connection closed":  # by the server, before its HTTP/2 settings
                 why += (" during set-up (a TLS server that refused the client certificate, or none was "
                         "given: --tls-cert/--tls-key?)" if self._ssl is not None
-                        else " during set-up (a TLS port? then add --tls)")
+                        else " during set-up (not a gRPC server, or a TLS port: then add --tls)")
             raise TargetUnavailable(
                 f"no gRPC server accepted a connection at {self.address}{why}"
             ) from None
 
-    def send(self, message: bytes, done: Done) -> None:
-        """Start one call with a gRPC-framed ``message``; ``done(error, body)`` ends it."""
+    def send(self, message: bytes, done: Done, deadline_s: float) -> None:
+        """Start one call with a gRPC-framed ``message`` that has ``deadline_s`` left (a load
+        test's deadline runs from the due time); ``done(error, body)`` ends it."""
         index = self._next
         self._next = (index + 1) % self._count
         connection = self._connections[index]
@@ -118,7 +119,7 @@ class Client:
                 return
             self._retry_at[index] = now + RECONNECT_INTERVAL_S
             connection = self._connections[index] = self._open()
-        connection.call(message, done)
+        connection.call(message, done, deadline_s)
 
     async def call(self, message: bytes) -> tuple[str | None, bytes]:
         """One call, awaited: (None on OK else the status name, response message)."""
@@ -126,6 +127,7 @@ class Client:
         self.send(
             message,
             lambda error, body: future.done() or future.set_result((error, body)),
+            self.deadline_s,
         )
         return await future
 
@@ -141,7 +143,8 @@ class Client:
     def _open(self) -> Connection:
         """A new connection whose calls queue until it is up (or fail if it never is)."""
         loop = asyncio.get_running_loop()
-        connection = Connection(self._authority, self.method_path, self.deadline_s, self.stamp)
+        scheme = "https" if self._ssl is not None else "http"
+        connection = Connection(self._authority, self.method_path, scheme, self.stamp)
         if self.address.startswith("unix:"):
             opening = loop.create_unix_connection(
                 lambda: connection, self.address[len("unix:") :], ssl=self._ssl,

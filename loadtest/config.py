@@ -26,6 +26,9 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 #: Upper bounds that keep the generator itself bounded.
 MAX_DURATION_S = 3600.0
 MAX_REQUESTS_PER_STEP = 5_000_000
+#: The highest rate a capacity search offers unless --max-rate says (or a step would exceed
+#: MAX_REQUESTS_PER_STEP).
+DEFAULT_MAX_RATE = 100_000.0
 MIN_EXPECTED_REQUESTS = 1  # a fixed run expected to send fewer has nothing to judge
 MAX_CHANNELS = 64
 MAX_SWEEP_STEPS = 50
@@ -80,12 +83,26 @@ class LoadConfig:
     )
     concurrency_limit: int = _opt(
         512,
-        "most requests in flight; a due request waits for a slot and the wait counts as latency",
+        "most requests in flight; a due request waits for a slot, and the wait counts as latency "
+        "and against its deadline (reported apart from the send lag)",
         type=int,
         metavar="N",
     )
-    channels: int = _opt(1, "gRPC channels (connections), used round-robin", type=int, metavar="N")
-    deadline_ms: float = _opt(1000.0, "per-request gRPC deadline", type=finite_float, metavar="MS")
+    channels: int = _opt(
+        1,
+        "gRPC channels (connections), used round-robin; a server started with --workers N spreads "
+        "connections, not calls, over its workers (the kernel balances them): with one channel, one "
+        "worker answers the whole load, so give at least N",
+        type=int,
+        metavar="N",
+    )
+    deadline_ms: float = _opt(
+        1000.0,
+        "per-request gRPC deadline, from the request's scheduled send time; a request that times out "
+        "counts in the latency percentiles at its elapsed time (at least this) as well as an error",
+        type=finite_float,
+        metavar="MS",
+    )
     request_start: bool = _opt(
         True,
         "stamp each request's send time (x-request-start metadata), so intentd counts the time a "
@@ -144,10 +161,11 @@ class LoadConfig:
         "errs (beyond --max-error-rate), then bisect to within 5%%",
         action="store_true",
     )
-    max_rate: float = _opt(
-        100_000.0,
-        "with --find-capacity: never offer more than this (a capacity found at this cap is "
-        "reported as 'at least', capacity_capped in --json)",
+    max_rate: float | None = _opt(
+        None,
+        f"with --find-capacity: never offer more than this (a capacity found at this cap is "
+        f"reported as 'at least', capacity_capped in --json) (default: {DEFAULT_MAX_RATE:g}, or less "
+        f"where a step of --duration would send over {MAX_REQUESTS_PER_STEP:,} requests)",
         type=finite_float,
         metavar="R",
     )
@@ -185,9 +203,10 @@ class LoadConfig:
         type=Path,
         metavar="FILE",
     )
-    progress: bool | None = _opt(
-        None,
-        "progress line on stderr (default: when stderr is a terminal)",
+    progress: bool = _opt(
+        True,
+        "progress on stderr: a live bar on a terminal, else a plain line every 30 s (as training's "
+        "and eval's); --no-progress: none",
         action=argparse.BooleanOptionalAction,
     )
     uvloop: bool = _opt(True, "run on uvloop when installed", action=argparse.BooleanOptionalAction)
@@ -233,20 +252,21 @@ class LoadConfig:
             raise ConfigError(
                 f"{flag} needs --slo-p95-ms (capacity is the highest rate that meets it)"
             )
-        _positive("--max-rate", self.max_rate)
+        if self.max_rate is not None:
+            _positive("--max-rate", self.max_rate)
         if self.mode == "fixed" and not self.voice and self.rate * self.duration < MIN_EXPECTED_REQUESTS:
             raise ConfigError(f"--rate {self.rate:g} for --duration {self.duration:g} s sends "
                               f"{self.rate * self.duration:.2g} requests on average: nothing to judge a latency "
                               f"by (give at least {MIN_EXPECTED_REQUESTS})")
         if self.min_capacity_rps is not None and self.mode == "fixed":
             raise ConfigError("--min-capacity-rps only applies with --sweep or --find-capacity")
-        if self.mode == "search" and self.rate > self.max_rate:
-            raise ConfigError(f"--rate {self.rate:g} is over --max-rate {self.max_rate:g}: the search starts at "
-                              "--rate and never offers more than --max-rate")
-        if self.mode == "search" and (self.min_capacity_rps or 0) > self.max_rate:
+        if self.mode == "search" and self.rate > self.search_max_rate:
+            raise ConfigError(f"--rate {self.rate:g} is over --max-rate {self.search_max_rate:g}: the search "
+                              "starts at --rate and never offers more than --max-rate")
+        if self.mode == "search" and (self.min_capacity_rps or 0) > self.search_max_rate:
             raise ConfigError(
                 f"--min-capacity-rps {self.min_capacity_rps:g} is over --max-rate "
-                f"{self.max_rate:g}: the search could never show it"
+                f"{self.search_max_rate:g}: the search could never show it"
             )
         tls_files = {
             "--tls-ca": self.tls_ca,
@@ -265,7 +285,7 @@ class LoadConfig:
                     f"{rate:g} req/s for {self.duration:g} s is over "
                     f"{MAX_REQUESTS_PER_STEP:,} requests"
                 )
-        if self.find_capacity and self.max_rate * self.duration > MAX_REQUESTS_PER_STEP:
+        if self.find_capacity and (self.max_rate or 0) * self.duration > MAX_REQUESTS_PER_STEP:  # given
             raise ConfigError(
                 f"--max-rate {self.max_rate:g} req/s (the highest rate the search may offer) for "
                 f"--duration {self.duration:g} s is over {MAX_REQUESTS_PER_STEP:,} requests a step: "
@@ -319,6 +339,14 @@ class LoadConfig:
     def rates(self) -> tuple[float, ...]:
         """Offered rates known up front: the sweep's steps, or --rate (a search's first)."""
         return parse_sweep(self.sweep) if self.sweep is not None else (self.rate,)
+
+    @property
+    def search_max_rate(self) -> float:
+        """The highest rate a capacity search offers: --max-rate, else DEFAULT_MAX_RATE or the
+        rate at which a step of --duration sends MAX_REQUESTS_PER_STEP, whichever is lower."""
+        if self.max_rate is not None:
+            return self.max_rate
+        return min(DEFAULT_MAX_RATE, MAX_REQUESTS_PER_STEP / self.duration)
 
     @property
     def deadline_s(self) -> float:

@@ -15,8 +15,8 @@ unary gRPC call needs, on an asyncio protocol without threads:
   status read from ``grpc-status`` (or the HTTP status / RST_STREAM code, mapped as the
   gRPC HTTP/2 spec says), the message bytes handed to the caller;
 - flow control both ways, the server's MAX_CONCURRENT_STREAMS and MAX_FRAME_SIZE,
-  SETTINGS and PING acks, GOAWAY, and a per-call deadline (sent as ``grpc-timeout`` and
-  enforced here with RST_STREAM).
+  SETTINGS and PING acks, GOAWAY, and a per-call deadline (the time the call has left, sent as
+  ``grpc-timeout`` and enforced here with RST_STREAM).
 
 Calls complete through a callback, not a task, so a call costs a few dict operations.
 """
@@ -156,7 +156,7 @@ class _Stream:
 
 class _Waiting:
     """A call waiting for a stream (the server's MAX_CONCURRENT_STREAMS, or the connection
-    still opening); its deadline runs from the call, so a wait never outlasts it."""
+    still opening); its deadline keeps running, so a wait never outlasts it."""
 
     __slots__ = ("message", "done", "expires", "timer")
 
@@ -170,19 +170,17 @@ class _Waiting:
 class Connection(asyncio.Protocol):
     """One HTTP/2 connection making unary calls to one method path."""
 
-    def __init__(self, authority: str, path: str, deadline_s: float, stamp: bool = True) -> None:
-        self.deadline_s = deadline_s
+    def __init__(self, authority: str, path: str, scheme: str = "http", stamp: bool = True) -> None:
         self.stamp = stamp  # each request carries its send time (x-request-start, microseconds)
         self._loop = asyncio.get_running_loop()
         self._header_block = encode_headers(
             [
                 (":method", "POST"),
-                (":scheme", "http"),
+                (":scheme", scheme),
                 (":path", path),
                 (":authority", authority),
                 ("content-type", "application/grpc"),
                 ("te", "trailers"),
-                ("grpc-timeout", grpc_timeout(deadline_s)),
                 ("user-agent", "intentd-loadtest"),
             ]
         )
@@ -243,17 +241,19 @@ class Connection(asyncio.Protocol):
 
     # --- calls ----------------------------------------------------------------------------
 
-    def call(self, message: bytes, done: Done) -> None:
-        """Send one request (a gRPC-framed message); ``done`` is called exactly once, at the
-        latest when the deadline passes."""
+    def call(self, message: bytes, done: Done, deadline_s: float) -> None:
+        """Send one request (a gRPC-framed message) that has ``deadline_s`` left; ``done`` is
+        called exactly once, at the latest when the deadline passes (at once if it has)."""
         if self.error is not None:
             done(self.error, b"")
+        elif deadline_s <= 0:
+            done("DEADLINE_EXCEEDED", b"")
         elif self._waiting or not self._can_open():
-            waiting = _Waiting(message, done, self._loop.time() + self.deadline_s)
-            waiting.timer = self._loop.call_later(self.deadline_s, self._expire_waiting, waiting)
+            waiting = _Waiting(message, done, self._loop.time() + deadline_s)
+            waiting.timer = self._loop.call_later(deadline_s, self._expire_waiting, waiting)
             self._waiting.append(waiting)
         else:
-            self._send(message, done, self.deadline_s)
+            self._send(message, done, deadline_s)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -272,9 +272,9 @@ class Connection(asyncio.Protocol):
         stream = _Stream(done, message, self._stream_window)
         self._streams[stream_id] = stream
         stream.timer = self._loop.call_later(deadline_s, self._expire, stream_id)
-        block = self._header_block
-        if self.stamp:
-            block += encode_headers([request_start()])
+        block = self._header_block + encode_headers(
+            [("grpc-timeout", grpc_timeout(deadline_s)), *((request_start(),) if self.stamp else ())]
+        )
         chunks = [frame(HEADERS, END_HEADERS, stream_id, block)]
         self._data(stream_id, stream, chunks)
         self._transport.write(b"".join(chunks))  # type: ignore[union-attr]

@@ -36,19 +36,19 @@ class Progress:
             self._timer.cancel()
             self._timer = None
         if self._bar is not None:
-            self._refresh()
-            self._bar.close()
+            self._update()
+            self._bar.close()  # draws the last state once (in a log; a terminal's bar is cleared)
             self._bar = None
 
     def _schedule(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self._interval, self._tick)
 
     def _tick(self) -> None:
-        self._refresh()
+        self._update()
+        self._bar.refresh()
         self._schedule()
 
-    def _refresh(self) -> None:
+    def _update(self) -> None:
         done, postfix = self._status()
         self._bar.n = done
         self._bar.set_postfix_str(postfix, refresh=False)
-        self._bar.refresh()

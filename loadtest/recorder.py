@@ -1,8 +1,14 @@
 """Outcomes of one constant-rate run: latencies, errors by status code, a timeline.
 
-Latency of successful requests goes into an HdrHistogram (fixed memory, exact enough
-percentiles at any count); failed requests are counted by gRPC status code, because a
-shed request is not a fast one. Raw samples are kept compactly for the per-second view.
+Latency goes into an HdrHistogram (fixed memory, exact enough percentiles at any count):
+that of answered requests, and of timed-out ones at their elapsed time, at least their
+deadline (the caller waited that long for nothing, so a latency gate must see it). Failed
+requests are counted by gRPC status code; any other failure (a refusal: RESOURCE_EXHAUSTED,
+UNAVAILABLE) is an error only, because a shed request is not a fast one. Raw samples are
+kept compactly for the per-second view.
+
+Every percentile here, the server's and the per-second ones included, is the nearest rank
+rounding up: the value of rank ceil(p/100 * n), as Java's HdrHistogram takes it.
 
 The server's own breakdown is kept raw too (an array append costs a twentieth of an
 HdrHistogram record, and this runs per response). Its stages come from the answers the model
@@ -12,8 +18,11 @@ in the total.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import Counter
+from collections.abc import Iterable
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +34,8 @@ if TYPE_CHECKING:
 #: Client-side outcomes besides gRPC status codes.
 UNSENT = "UNSENT"  # due within the run but never sent before the hard stop
 UNFINISHED = "UNFINISHED"  # sent, but never answered by the end of the run
+#: Failures that count in the latency distribution too: the caller waited until its deadline.
+TIMED_OUT = frozenset({"DEADLINE_EXCEEDED", UNFINISHED})
 
 MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clipped
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -39,9 +50,12 @@ SERVER_PERCENTILES = (50.0, 95.0, 99.0)
 class Recorder:
     """Collects one run's samples; all times in seconds relative to the run's start."""
 
-    def __init__(self) -> None:
-        self.latency = HdrHistogram(1, MAX_LATENCY_US, 3)
+    def __init__(self, deadline_s: float = 0.0) -> None:
+        self.deadline_s = deadline_s
+        self.latency = HdrHistogram(1, MAX_LATENCY_US, 3)  # answered and timed-out requests
         self.send_lag = HdrHistogram(1, MAX_LATENCY_US, 3)
+        self.slot_wait = HdrHistogram(1, MAX_LATENCY_US, 3)  # requests that waited for a slot
+        self.ok = 0
         self.errors: Counter[str] = Counter()
         self.unsent = 0
         # Server-reported breakdown (microseconds), when responses carry one.
@@ -49,23 +63,35 @@ class Recorder:
         self.cache_hits = 0
         self.last_done_s = 0.0
         self._due = array("d")
-        self._latency_us = array("q")  # -1 for a failed request
+        self._latency_us = array("q")  # -1 for a request outside the distribution (refused)
+        self._failed = array("b")
 
     def record(self, due_s: float, latency_s: float, error: str | None) -> None:
-        """One finished request: due at ``due_s``, done ``latency_s`` later."""
-        latency_us = min(max(int(latency_s * 1e6), 1), MAX_LATENCY_US)
+        """One finished request: due at ``due_s``, done ``latency_s`` later (a timed-out
+        one: at least the deadline later, whatever ended it first)."""
+        timed_out = error in TIMED_OUT
+        if timed_out:
+            latency_s = max(latency_s, self.deadline_s)
         self._due.append(due_s)
-        if error is None:
+        self._failed.append(error is not None)
+        if error is None or timed_out:
+            latency_us = _micros(latency_s)
             self.latency.record_value(latency_us)
             self._latency_us.append(latency_us)
         else:
-            self.errors[error] += 1
             self._latency_us.append(-1)
+        if error is None:
+            self.ok += 1
+        else:
+            self.errors[error] += 1
         self.last_done_s = max(self.last_done_s, due_s + latency_s)
 
-    def record_send_lag(self, lag_s: float) -> None:
-        """How late a request left after its due time (client or slot wait)."""
-        self.send_lag.record_value(min(max(int(lag_s * 1e6), 1), MAX_LATENCY_US))
+    def record_send(self, lag_s: float, slot_wait_s: float) -> None:
+        """How late the sender reached a request after its due time (the generator's own
+        health), and how long the request then waited for an in-flight slot, if it did."""
+        self.send_lag.record_value(_micros(lag_s))
+        if slot_wait_s > 0:
+            self.slot_wait.record_value(_micros(slot_wait_s))
 
     def record_server(self, timing: Timing | None) -> None:
         """The server's own timing for one response (see :data:`payloads.Timing`)."""
@@ -102,30 +128,37 @@ class Recorder:
             return None
         return {"count": self.cache_hits, "share": round(self.cache_hits / timed, 4)}
 
-    def record_unfinished(self, count: int) -> None:
-        """Sent but never answered before the run's end (not even by the deadline timer)."""
-        self.errors[UNFINISHED] += count
-
     def record_unsent(self, count: int) -> None:
         if count:
             self.unsent += count
             self.errors[UNSENT] += count
 
     @property
-    def ok(self) -> int:
-        return self.latency.get_total_count()
-
-    @property
     def error_count(self) -> int:
         return sum(self.errors.values())
 
     def latency_ms(self) -> dict[str, float] | None:
-        """p50/p90/p95/p99/max/min/mean of successful requests in ms; None without any."""
+        """p50/p90/p95/p99/p99.9/max/min/mean in ms of answered and timed-out requests; None
+        without any."""
         return _summary_ms(self.latency)
+
+    def latency_p95_ms(self) -> float | None:
+        """The p95 so far (for a progress line: one lookup, not a summary)."""
+        if not self.latency.get_total_count():
+            return None
+        return _value_at(self.latency, 95.0) / 1000.0
 
     def send_lag_ms(self) -> dict[str, float] | None:
         summary = _summary_ms(self.send_lag)
         return None if summary is None else {k: summary[k] for k in ("p50", "p99", "max")}
+
+    def slot_wait_ms(self) -> dict[str, float] | None:
+        """How many requests waited for an in-flight slot, and p50/p99/max of their waits in
+        ms; None when none did."""
+        summary = _summary_ms(self.slot_wait)
+        if summary is None:
+            return None
+        return {"count": self.slot_wait.get_total_count(), **{k: summary[k] for k in ("p50", "p99", "max")}}
 
     def timeline(self, bucket_s: float = 1.0) -> list[dict[str, float | int | None]]:
         """Per-bucket (by due time) request and error counts and p50/p95 latency in ms."""
@@ -133,17 +166,18 @@ class Recorder:
             return []
         due = np.frombuffer(self._due, dtype=np.float64)
         latency = np.frombuffer(self._latency_us, dtype=np.int64)
+        failed = np.frombuffer(self._failed, dtype=np.int8).astype(bool)
         buckets = (due // bucket_s).astype(np.int64)
         rows = []
         for bucket in range(int(buckets.max()) + 1):
             in_bucket = buckets == bucket
-            ok = latency[in_bucket & (latency >= 0)] / 1000.0
-            p50, p95 = np.percentile(ok, [50, 95]) if ok.size else (None, None)
+            measured = latency[in_bucket & (latency >= 0)] / 1000.0
+            p50, p95 = percentiles(measured, (50, 95)) if measured.size else (None, None)
             rows.append(
                 {
                     "t_s": bucket * bucket_s,
                     "requests": int(in_bucket.sum()),
-                    "errors": int((in_bucket & (latency < 0)).sum()),
+                    "errors": int((in_bucket & failed).sum()),
                     "p50_ms": None if p50 is None else round(float(p50), 3),
                     "p95_ms": None if p95 is None else round(float(p95), 3),
                 }
@@ -151,11 +185,35 @@ class Recorder:
         return rows
 
 
+def rank(count: int, percentile: float) -> int:
+    """The nearest rank, rounding up: ceil(p/100 * n), at least 1. In exact arithmetic: in
+    floats 99.9 / 100 * 1000 is 999.0000000000001, a rank too high (numpy's inverted_cdf)."""
+    return max(math.ceil(Fraction(str(percentile)) * count / 100), 1)
+
+
+def percentiles(values: np.ndarray, wanted: Iterable[float]) -> list[float]:
+    """The values of ``values`` at the ``wanted`` percentiles, by :func:`rank`."""
+    indexes = [rank(len(values), p) - 1 for p in wanted]
+    return np.partition(values, indexes)[indexes].tolist()
+
+
+def _value_at(histogram: HdrHistogram, percentile: float) -> int:
+    """The histogram's value at :func:`rank`. hdrh's own lookup rounds the rank to nearest
+    (p99 of 160 samples: the 158th, not the 159th), so ask it for the percentile that lands
+    exactly on the rank."""
+    count = histogram.get_total_count()
+    return histogram.get_value_at_percentile(100.0 * rank(count, percentile) / count)
+
+
+def _micros(seconds: float) -> int:
+    return min(max(int(seconds * 1e6), 1), MAX_LATENCY_US)
+
+
 def _raw_summary_ms(values: array) -> dict[str, float] | None:
     if not values:
         return None
     micros = np.frombuffer(values, dtype=np.uint32)
-    quantiles = np.percentile(micros, SERVER_PERCENTILES, method="inverted_cdf")
+    quantiles = percentiles(micros, SERVER_PERCENTILES)
     summary = {
         f"p{p:g}": float(q) / 1000.0 for p, q in zip(SERVER_PERCENTILES, quantiles, strict=True)
     }
@@ -166,7 +224,7 @@ def _raw_summary_ms(values: array) -> dict[str, float] | None:
 def _summary_ms(histogram: HdrHistogram) -> dict[str, float] | None:
     if histogram.get_total_count() == 0:
         return None
-    summary = {f"p{p:g}": histogram.get_value_at_percentile(p) / 1000.0 for p in PERCENTILES}
+    summary = {f"p{p:g}": _value_at(histogram, p) / 1000.0 for p in PERCENTILES}
     summary["max"] = histogram.get_max_value() / 1000.0
     summary["min"] = histogram.get_min_value() / 1000.0
     summary["mean"] = histogram.get_mean_value() / 1000.0

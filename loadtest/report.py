@@ -13,7 +13,8 @@ CACHE_NOTABLE = 0.10
 
 
 def step_dict(step: StepResult) -> dict:
-    """The figures of one constant-rate step (latency in ms, from the scheduled send time)."""
+    """The figures of one constant-rate step (latency in ms, from the scheduled send time, of
+    answered and timed-out requests)."""
     recorder = step.recorder
     return {
         "offered_rps": step.rate,
@@ -30,6 +31,7 @@ def step_dict(step: StepResult) -> dict:
         "server_ms": recorder.server_ms(),
         "server_cache_hits": cache_hits([recorder]),
         "send_lag_ms": recorder.send_lag_ms(),
+        "slot_wait_ms": recorder.slot_wait_ms(),
         "max_in_flight": step.max_in_flight,
     }
 
@@ -92,7 +94,7 @@ def format_text(result: dict) -> str:
     client = result["client"]
     lines = [
         f"target {result['target']}  rpc {result['rpc']}  "
-        f"({client['loop']}, {client['channels']} channel(s), "
+        f"({client['loop']}, {_channels(client['channels'])}, "
         f"in-flight limit {client['concurrency_limit']}, "
         f"deadline {client['deadline_ms']:g} ms, "
         f"{'' if client.get('request_start', True) else 'no '}send-time stamp, seed {result['seed']})",
@@ -116,6 +118,11 @@ def format_text(result: dict) -> str:
     lines += _cache_lines(result["server_cache_hits"])
     lines.append(result["slo"]["verdict"])
     return "\n".join(lines)
+
+
+def _channels(count: int) -> str:
+    """One connection reaches one process of a `serve --workers N` server: say so."""
+    return f"{count} channel(s)" if count > 1 else "1 channel: one worker of a --workers server"
 
 
 def _texts_line(texts: dict) -> str:
@@ -181,6 +188,9 @@ def _step_lines(step: dict) -> list[str]:
     errors = ", ".join(f"{code} {count}" for code, count in step["errors"].items())
     lat = step["latency_ms"] or {}
     lag = step["send_lag_ms"] or {}
+    slot = step.get("slot_wait_ms")
+    waits = (f"; {slot['count']:,} waited for an in-flight slot (p99 {_ms(slot['p99'])} ms, "
+             f"max {_ms(slot['max'])} ms)" if slot else "")  # fmt: skip
     return [
         f"load     {step['arrival']} {step['offered_rps']:g} req/s for {step['duration_s']:g} s",
         f"requests scheduled {step['scheduled']}  sent {step['sent']}  ok {step['ok']}  "
@@ -188,9 +198,9 @@ def _step_lines(step: dict) -> list[str]:
         f"achieved {step['achieved_rps']:g} req/s",
         "latency  "
         + "  ".join(f"{k} {_ms(lat.get(k))}" for k in ("p50", "p90", "p95", "p99", "p99.9", "max"))
-        + " ms (from scheduled send time)",
+        + " ms (from scheduled send time; answered and timed-out requests)",
         *_server_lines(step.get("server_ms"), step.get("server_cache_hits")),
-        f"client   send lag p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms; "
+        f"client   send lag p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms{waits}; "
         f"max in flight {step['max_in_flight']}",
     ]
 

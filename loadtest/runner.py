@@ -8,10 +8,15 @@ to a millisecond late, which would add a millisecond of client noise to every sa
 load, so the sender wakes SEND_EARLY_S early and a request sent before its due time is
 measured from its send: latency = done - min(due, sent), never less than the real wait.
 
-The run is bounded: at most ``concurrency_limit`` requests in flight, and a hard stop at
-duration + deadline + 1 s after which nothing more is sent (those requests count as
-UNSENT); requests in flight then get their deadline, and any still running after it are
-cancelled and count as UNFINISHED.
+A request's deadline runs from its due time too, as a caller's would: one that waited for an
+in-flight slot (``concurrency_limit``) has only what is left of it, and one whose deadline
+passed while it waited fails at once with DEADLINE_EXCEEDED. How late the sender reached a
+request (send lag: the generator's own health) is recorded apart from the slot wait; lateness
+while the sender was held up waiting for a slot counts as slot wait.
+
+The run is bounded: a hard stop at duration + deadline + 1 s after which nothing more is
+sent (those requests count as UNSENT); requests in flight then get their deadline, and any
+still running after it are cancelled and count as UNFINISHED.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from .client import TLS, Client
 from .config import MAX_SWEEP_STEPS, LoadConfig
 from .payloads import Payloads, Timing
 from .progress import Progress
-from .recorder import Recorder
+from .recorder import UNFINISHED, Recorder
 from .schedule import arrival_offsets
 from .slo import step_meets_slo
 
@@ -83,61 +88,71 @@ async def run_step(
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, duration, arrival, seed).tolist()
     messages = payloads.take(len(offsets))
-    result = StepResult(rate=rate, duration=duration, arrival=arrival, scheduled=len(offsets))
+    result = StepResult(rate=rate, duration=duration, arrival=arrival, scheduled=len(offsets),
+                        recorder=Recorder(client.deadline_s))  # fmt: skip
     recorder = result.recorder
-    active = 0  # requests sent and not finished
+    in_flight: dict[int, tuple[float, float]] = {}  # (due, measured from) of requests sent, by number
     slot_free: asyncio.Future[None] | None = None  # set when a full in-flight limit frees up
     idle: asyncio.Future[None] | None = None  # set when the last request finishes at the end
     over = False  # past the drain: late callbacks are not recorded twice
     start = clock() + START_DELAY_S
     hard_stop = start + duration + client.deadline_s + HARD_STOP_GRACE_S
 
-    def finished(due: float, measured_from: float, error: str | None, body: bytes) -> None:
-        nonlocal active
+    def finished(number: int, error: str | None, body: bytes) -> None:
         if over:
             return
+        due, measured_from = in_flight.pop(number)
         recorder.record(due - start, clock() - measured_from, error)
         if error is None and read_timing is not None:
             recorder.record_server(read_timing(body))
-        active -= 1
         if slot_free is not None and not slot_free.done():
             slot_free.set_result(None)
-        if idle is not None and active == 0 and not idle.done():
+        if idle is not None and not in_flight and not idle.done():
             idle.set_result(None)
 
     def status() -> tuple[int, str]:
-        p95 = f"{recorder.latency.get_value_at_percentile(95) / 1000.0:.1f}" if recorder.ok else "-"
+        p95 = recorder.latency_p95_ms()
         return recorder.ok + recorder.error_count, (
-            f"sent {result.sent} in-flight {active} errors {recorder.error_count} p95 {p95} ms"
+            f"sent {result.sent} in-flight {len(in_flight)} errors {recorder.error_count} "
+            f"p95 {'-' if p95 is None else f'{p95:.1f}'} ms"
         )
 
     progress.start(f"{rate:g} req/s", len(offsets), status)
+    freed = start  # when the sender last stopped waiting for a slot
     try:
         for offset in offsets:
             due = start + offset
             delay = due - clock() - SEND_EARLY_S
             if delay > 0:
                 await asyncio.sleep(delay)
-            while active >= concurrency_limit and clock() < hard_stop:
-                slot_free = loop.create_future()
-                await asyncio.wait((slot_free,), timeout=hard_stop - clock())
+            reached = clock()
+            lag = max(reached - max(due, freed), 0.0)  # the sender's own lateness
+            slot_wait = max(freed - due, 0.0)  # due while the sender waited for a slot
+            expires = due + client.deadline_s
+            if len(in_flight) >= concurrency_limit:
+                while len(in_flight) >= concurrency_limit and clock() < expires:
+                    slot_free = loop.create_future()
+                    await asyncio.wait((slot_free,), timeout=expires - clock())
+                freed = clock()
+                slot_wait += freed - reached
             now = clock()
             if now >= hard_stop:
                 break
-            recorder.record_send_lag(now - due)
-            active += 1
-            message = messages[result.sent]
+            recorder.record_send(lag, slot_wait)
+            number = result.sent
+            in_flight[number] = (due, min(due, now))
             result.sent += 1
-            result.max_in_flight = max(result.max_in_flight, active)
-            client.send(message, partial(finished, due, min(due, now)))
+            # a deadline that passed while the request waited fails it at once (it leaves in_flight)
+            client.send(messages[number], partial(finished, number), expires - now)
+            result.max_in_flight = max(result.max_in_flight, len(in_flight))
         recorder.record_unsent(result.scheduled - result.sent)
         # Every call ends by its deadline (the connection enforces it); the timeout only
         # guards against a connection that never reports back.
-        if active:
+        if in_flight:
             idle = loop.create_future()
             await asyncio.wait((idle,), timeout=client.deadline_s + HARD_STOP_GRACE_S)
-        if active:
-            recorder.record_unfinished(active)
+        for due, measured_from in in_flight.values():
+            recorder.record(due - start, clock() - measured_from, UNFINISHED)
     finally:
         over = True
         progress.stop()
@@ -163,7 +178,7 @@ async def measure(
         await client.warm_up(payloads.take(config.warmup))
         search = None
         if config.mode == "search":
-            search = Search(config.rate, config.max_rate, MAX_SWEEP_STEPS)
+            search = Search(config.rate, config.search_max_rate, MAX_SWEEP_STEPS)
         steps = []
         for rate in search if search is not None else config.rates:
             step = await run_step(

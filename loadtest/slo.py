@@ -1,8 +1,9 @@
 """The SLO gate: compare measured figures with the limits and say so in one line.
 
 A CI job reads the exit code; a person reads the verdict line. Latency percentiles cover
-successful requests only, so the error rate is always checked too (default limit 0):
-a server that sheds half its load must not pass on the speed of the other half.
+answered requests and timed-out ones (at their elapsed time, at least the deadline), not
+refused ones, so the error rate is always checked too (default limit 0): a server that sheds
+half its load must not pass on the speed of the other half.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Check:
 
     def _describe(self) -> str:
         if self.actual is None:
-            why = "no successful requests" if self.at_most else "no rate met the SLO"
+            why = "no request answered or timed out" if self.at_most else "no rate met the SLO"
             return f"{self.name} n/a ({why})"
         if self.limit is None:
             return f"{self.name} {_fmt(self.actual, self.unit)}"

@@ -40,7 +40,7 @@ from intentd import protogen
 from .config import LoadConfig
 from .errors import ConfigError, LoadTestError, TargetUnavailable
 from .progress import Progress
-from .recorder import UNFINISHED
+from .recorder import UNFINISHED, percentiles
 from .texts import Labelled
 
 #: Measurement clock (as in the runner).
@@ -78,6 +78,7 @@ class Answer:
     stable: bool
     intent: str | None  # follow_up.intent when set, else the top intent; None when superseded
     flagged: bool  # out of distribution
+    follow_up: int  # follow_up.kind (0: none): an UPDATE, a CONFIRM and a CANCEL of one intent differ
     cache_hit: bool
 
     @property
@@ -258,7 +259,7 @@ class VoiceStreams:
             words=sent.words, final=reply.is_final, due_s=sent.due - self.start,
             latency_s=now - sent.due, stale=reply.stale, superseded=reply.superseded,
             stable=reply.stable, intent=intent, flagged=reply.ood.flagged,
-            cache_hit=reply.timing.cache_hit,
+            follow_up=reply.follow_up.kind, cache_hit=reply.timing.cache_hit,
         )  # fmt: skip
 
     async def measure(self, progress: Progress) -> VoiceRun:
@@ -406,7 +407,7 @@ def _read(path: Path | None) -> bytes | None:
 def _p95_ms(values: array) -> str:
     if not values:
         return "-"
-    return f"{np.percentile(np.frombuffer(values, dtype=np.float64), 95) * 1e3:.1f}"
+    return f"{percentiles(np.frombuffer(values, dtype=np.float64), (95,))[0] * 1e3:.1f}"
 
 
 async def measure(config: LoadConfig, items: list[Labelled] | None, progress: Progress) -> VoiceRun:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import LoadConfig
+from .recorder import percentiles
 from .slo import Check, Verdict
 from .voice import Utterance, VoiceRun
 
@@ -27,13 +28,14 @@ PERCENTILES = (50.0, 95.0, 99.0)
 
 
 def latency_ms(seconds: list[float]) -> dict[str, float] | None:
-    """p50/p95/p99/max/mean in ms; None without samples."""
+    """p50/p95/p99/max/mean in ms (percentiles by nearest rank, as the unary report's); None
+    without samples."""
     if not seconds:
         return None
     ms = np.asarray(seconds, dtype=np.float64) * 1e3
     summary = {
         f"p{p:g}": float(q)
-        for p, q in zip(PERCENTILES, np.percentile(ms, PERCENTILES), strict=True)
+        for p, q in zip(PERCENTILES, percentiles(ms, PERCENTILES), strict=True)
     }
     summary["max"], summary["mean"] = float(ms.max()), float(ms.mean())
     return {key: round(value, 3) for key, value in summary.items()}
@@ -75,7 +77,7 @@ def summary(run: VoiceRun) -> dict:
         lead_ms.append((u.final.done_s - stable.done_s) * 1e3)
         while_talking += stable.done_s < u.final_due_s
         on_fresh += not stable.stale
-        differed += stable.intent != u.final.intent
+        differed += (stable.intent, stable.follow_up) != (u.final.intent, u.final.follow_up)
 
     in_scope = [u for u in finished if u.item.intent is not None and not u.item.ood]
     out_of_scope = [u for u in finished if u.item.ood]
@@ -145,7 +147,7 @@ def summary(run: VoiceRun) -> dict:
             "error_details": dict(sorted(run.error_details.items())),
         },
         "send_lag_ms": {
-            "p99": round(float(np.percentile(lag, 99)) * 1e3, 3),
+            "p99": round(percentiles(np.asarray(lag), (99,))[0] * 1e3, 3),
             "max": round(max(lag) * 1e3, 3),
         }
         if lag
@@ -206,7 +208,7 @@ def timeline(run: VoiceRun, bucket_s: float = 1.0) -> list[dict]:
         row = {"t_s": low, "failed": sum(1 for t in failures if low <= t < high)}
         for kind, final in (("partial", False), ("final", True)):
             ms = [a.latency_s * 1e3 for a in answers if a.final == final and low <= a.due_s < high]
-            p50, p95 = np.percentile(ms, [50, 95]) if ms else (None, None)
+            p50, p95 = percentiles(np.asarray(ms), (50, 95)) if ms else (None, None)
             row[f"{kind}_p50_ms"] = None if p50 is None else round(float(p50), 3)
             row[f"{kind}_p95_ms"] = None if p95 is None else round(float(p95), 3)
         rows.append(row)

@@ -24,6 +24,7 @@ from intentd.loadtest import cli
 from intentd.loadtest.config import MAX_GENERATED_TEXTS, LoadConfig, parse_sweep
 from intentd.loadtest.errors import ConfigError, TextsError
 from intentd.loadtest.payloads import Payloads
+from intentd.loadtest.recorder import Recorder
 from intentd.loadtest.report import format_text
 from intentd.loadtest.schedule import arrival_offsets
 from intentd.loadtest.texts import load_texts
@@ -355,6 +356,7 @@ def test_unix_socket_target_and_other_rpc(server, capsys):
     )
     assert code == 0 and result["ok"] == 20
     assert result["target"] == f"unix:{uds}" and result["client"]["loop"] == "asyncio"
+    assert "2 channel(s)," in format_text(result) and "one worker" not in format_text(result)
     # The stand-in does not implement DetectIntent: every call is UNIMPLEMENTED.
     code, result, _ = loadtest(
         capsys,
@@ -630,6 +632,42 @@ def test_deadline_exceeded_and_large_requests(server, texts, capsys):
     assert code == 0 and result["ok"] == result["scheduled"]
 
 
+def test_timed_out_requests_count_in_the_latency_gate(server, texts, capsys):
+    """One request in ten outlives its 100 ms deadline. Left out of the percentiles, they let an
+    error budget buy a p99 gate's pass (p99 3 ms, SLO PASS): a timed-out request counts at its
+    elapsed time, at least its deadline. A fast refusal is load shedding: an error only."""
+    address, _ = server
+    slow_one = texts("sleep:300", *(f"fast {i}" for i in range(9)))
+    run = ("--target", address, "--rate", "50", "--duration", "1", "--arrival", "uniform",
+           "--deadline-ms", "100", "--max-error-rate", "0.2", "--slo-p99-ms", "50")  # fmt: skip
+    code, result, err = loadtest(capsys, *run, "--texts", slow_one)
+    assert result["errors"] == {"DEADLINE_EXCEEDED": 5} and result["ok"] == 45
+    assert result["latency_ms"]["p50"] < 50 <= 100 <= result["latency_ms"]["p99"]
+    assert code == 1 and err.strip().splitlines()[-1].startswith("SLO FAIL: p99")
+    assert "(from scheduled send time; answered and timed-out requests)" in format_text(result)
+    refused_one = texts("abort:RESOURCE_EXHAUSTED", *(f"fast {i}" for i in range(9)))
+    code, result, _ = loadtest(capsys, *run, "--texts", refused_one)
+    assert code == 0 and result["errors"] == {"RESOURCE_EXHAUSTED": 5} and result["latency_ms"]["p99"] < 50
+
+
+def test_a_request_that_waits_for_a_slot_keeps_its_deadline(server, texts, capsys):
+    """One in-flight slot, 150 ms answers, a request due every 50 ms, 200 ms deadlines: a request
+    that waited for the slot got a fresh deadline when it left, and answers at ~1 s counted as OK.
+    Its deadline runs from its scheduled time; its slot wait is reported apart from the send
+    lag (the generator's own health, which the waits had swamped)."""
+    address, _ = server
+    code, result, _ = loadtest(
+        capsys, "--target", address, "--texts", texts("sleep:150"), "--rate", "20", "--duration", "0.5",
+        "--arrival", "uniform", "--concurrency-limit", "1", "--deadline-ms", "200",
+    )  # fmt: skip
+    assert result["ok"] + result["error_count"] == result["scheduled"] == 10
+    assert result["errors"]["DEADLINE_EXCEEDED"] >= 5
+    assert result["latency_ms"]["max"] < 300  # nothing waited much past its deadline (it was ~1 s)
+    assert result["slot_wait_ms"]["count"] >= 5 and result["slot_wait_ms"]["max"] >= 50
+    assert result["send_lag_ms"]["p99"] < 50
+    assert "waited for an in-flight slot" in format_text(result)
+
+
 def test_requests_larger_than_the_servers_windows_are_sent_in_pieces(tmp_path, texts, capsys):
     """A server that keeps HTTP/2's default 64 KiB windows (no BDP probing, as many gRPC
     servers run): a 100 kB or 300 kB request waited for a window that never grew, and the run
@@ -687,9 +725,40 @@ def test_tls_target(tmp_path, capsys):
         assert code == 2 and "CERTIFICATE_VERIFY_FAILED" in err
         # plaintext to a TLS port: the server hangs up; the error says what that likely means
         code, _, err = loadtest(capsys, "--target", address, "--rate", "50", "--duration", "0.2")
-        assert code == 2 and "connection closed during set-up (a TLS port? then add --tls)" in err
+        assert code == 2 and "connection closed during set-up (not a gRPC server, or a TLS port: then add --tls)" in err
     finally:
         stop(proc)
+
+
+def test_progress_is_on_by_default_as_plain_lines_in_a_log(server, capsys):
+    """As training's and eval's bars: where stderr is a file or a pipe, plain lines (it showed
+    nothing unless stderr was a terminal); the last line once (--progress printed it twice)."""
+    address, _ = server
+    for flags in ((), ("--progress",)):
+        code = cli.main(["--target", address, "--rate", "20", "--duration", "0.3", "--arrival", "uniform",
+                         "--warmup", "0", *flags])  # fmt: skip
+        err = capsys.readouterr().err.splitlines()
+        assert code == 0
+        assert [line for line in err if "6/6" in line] == [next(line for line in err if "6/6" in line)]
+        assert all("\r" not in line for line in err) and err[-1].startswith("20 req/s: 100%")
+    assert cli.main(["--target", address, "--rate", "20", "--duration", "0.3", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_server_that_is_not_grpc_gets_a_neutral_hint(capsys):
+    """An HTTP/1.1 port hung up on the HTTP/2 preface and the error said "a TLS port?"."""
+    import http.server
+    import threading
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        code = cli.main(["--target", f"127.0.0.1:{web.server_port}", "--rate", "5", "--no-progress"])
+    finally:
+        web.shutdown()
+        web.server_close()
+    assert code == 2
+    assert "during set-up (not a gRPC server, or a TLS port: then add --tls)" in capsys.readouterr().err
 
 
 def test_human_report_ends_with_the_verdict(server, capsys):
@@ -698,6 +767,7 @@ def test_human_report_ends_with_the_verdict(server, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     assert out[0].startswith(f"target {address}")
+    assert "1 channel: one worker of a --workers server" in out[0]  # the kernel balances connections
     assert out[-1].startswith("SLO PASS")
 
 
@@ -722,7 +792,7 @@ def test_unreachable_target_is_a_clear_error(capsys):
         (["--target", "h:1", "--uds", "/s"], "either --target or --uds"),
         (["--max-error-rate", "2"], "--max-error-rate must be between 0 and 1"),
         (["--rate", "1e9", "--duration", "10"], "over 5,000,000 requests"),
-        (["--find-capacity", "--slo-p95-ms", "25", "--duration", "60"],  # the default --max-rate, named
+        (["--find-capacity", "--slo-p95-ms", "25", "--duration", "60", "--max-rate", "100000"],
          "--max-rate 100000 req/s (the highest rate the search may offer) for --duration 60 s"),
         (["--seed", "-1"], "--seed must be 0 or more"),
         (
@@ -774,6 +844,7 @@ def test_module_entry_point():
         "--tls-ca",
     ):
         assert flag in done.stdout
+    assert "--workers" in done.stdout  # --channels says why one connection loads one worker
 
 
 # --- pieces --------------------------------------------------------------------------------
@@ -803,6 +874,57 @@ def test_config_defaults():
     assert config.seed is None and isinstance(config.seeded().seed, int)
     assert LoadConfig(seed=5).seeded().seed == 5
     assert LoadConfig(uds="/tmp/s.sock").address == "unix:/tmp/s.sock"
+
+
+def test_percentiles_take_the_nearest_rank_rounding_up():
+    """p99 of 160 samples is the 159th (rank ceil(0.99 * 160)): with two slow ones, a slow one.
+    hdrh rounded the rank to nearest (the 158th: 9 ms, and a p99 gate of 50 ms passed); the
+    per-second view interpolated. Every figure takes the same rank, as the server's does."""
+    recorder = Recorder()
+    for i in range(160):
+        recorder.record(i / 160, 0.101 if i in (40, 120) else 0.009, None)
+    assert recorder.latency_ms()["p99"] == pytest.approx(101, rel=1e-3)
+    assert recorder.latency_ms()["p95"] == pytest.approx(9, rel=1e-3)
+    micros = np.random.default_rng(0).integers(500, 90_000, 1000)  # 99.9 / 100 * 1000 > 999 in floats
+    recorder = Recorder()
+    for due, us in enumerate(micros):
+        recorder.record(due / 1000, us / 1e6, None)
+        recorder.record_server((0, 0, 0, 0, int(us), False, 0))
+    ranked = np.sort(micros) / 1000
+    latency, timeline = recorder.latency_ms(), recorder.timeline()
+    for p, rank in ((50, 500), (90, 900), (95, 950), (99, 990), (99.9, 999)):
+        assert latency[f"p{p:g}"] == pytest.approx(ranked[rank - 1], rel=1e-3), p  # hdrh: 3 digits
+    assert timeline[0]["p50_ms"] == ranked[499] and timeline[0]["p95_ms"] == ranked[949]
+    assert recorder.server_ms()["total"]["p99"] == ranked[989]
+
+
+def test_tls_requests_say_https():
+    """:scheme was http even over TLS."""
+    import asyncio
+
+    from hpack import Decoder
+    from intentd.loadtest.client import TLS, Client
+
+    async def schemes() -> list[str]:
+        found = []
+        for tls in (None, TLS()):
+            connection = Client("127.0.0.1:1", "/x", 1, 1.0, tls)._open()  # nothing listens: it fails
+            await connection.closed
+            found += [value for name, value in Decoder().decode(connection._header_block) if name == ":scheme"]
+        return found
+
+    assert asyncio.run(schemes()) == ["http", "https"]
+
+
+def test_a_capacity_search_keeps_to_the_request_bound_unless_told_a_max_rate():
+    """`--find-capacity --duration 60` was refused for the default --max-rate 100000 that the
+    user never gave (over 5,000,000 requests a step): the search's ceiling comes down instead."""
+    search = LoadConfig(find_capacity=True, slo_p95_ms=25, duration=60)
+    assert search.search_max_rate == pytest.approx(5_000_000 / 60)
+    assert LoadConfig(find_capacity=True, slo_p95_ms=25).search_max_rate == 100_000
+    assert LoadConfig(find_capacity=True, slo_p95_ms=25, max_rate=500).search_max_rate == 500
+    with pytest.raises(ConfigError, match="lower --max-rate or --duration"):
+        LoadConfig(find_capacity=True, slo_p95_ms=25, duration=60, max_rate=100_000)
 
 
 def test_load_texts(tmp_path):
@@ -841,7 +963,7 @@ def test_header_cache_follows_the_hpack_dynamic_table():
     from intentd.loadtest.http2 import Connection
 
     async def decode_all() -> list:
-        connection = Connection("localhost", "/x", 1.0)
+        connection = Connection("localhost", "/x")
         encoder = Encoder()
         first = encoder.encode([("grpc-status", "0")])  # adds an entry: index 62
         again = encoder.encode([("grpc-status", "0")])  # indexed, table unchanged
