@@ -54,8 +54,10 @@ OUTLIER_CAP = 3.0  # one observation counts as at most this many times the curre
 TARGET_MISS = 0.04
 GAIN = 0.056
 MIN_SHARE = 0.2
-# time with nothing in progress is no load: the share grows e-fold for each SHARE_RECOVERY_S of it
+# time with nothing in progress is no load: the share grows e-fold for each SHARE_RECOVERY_S of it;
+# after a busy spell that ran late, only what a pause lasts past LATE_PAUSE_S counts
 SHARE_RECOVERY_S = 5.0
+LATE_PAUSE_S = 10.0
 # ArrivalRate: arrivals counted over the last RATE_WINDOW_S; a forward pass runs on the event loop
 # while the expected number of arrivals during it stays under INLINE_MAX_ARRIVALS
 RATE_WINDOW_S = 1.0
@@ -139,9 +141,10 @@ class AdmitShare:
 
     Answers alone cannot tell that an overload is over: after one, a quiet server (a request a
     second) took ~600 answers, ten minutes, to admit against its whole budget again, and shed
-    meanwhile what it had room for. Idle time counts too (`rest`), but only a pause after a busy
-    spell with no late answer: bursts that each end late and pause in between (a job every second)
-    would otherwise hold the late share at 9-16 % with 0.4-1 s pauses, not at its target."""
+    meanwhile what it had room for. Idle time counts too (`rest`), but after a busy spell that ran
+    late, only what a pause lasts past LATE_PAUSE_S: bursts that each end late and pause in between
+    (a job every second) would otherwise hold the late share at 9-16 % with 0.4-1 s pauses, not at
+    its target, while a quiet night after an overload must not leave the share where it ended."""
 
     UP = math.exp(GAIN * TARGET_MISS)
     DOWN = math.exp(-GAIN * (1 - TARGET_MISS))
@@ -152,8 +155,9 @@ class AdmitShare:
 
     def rest(self, idle_s: float) -> None:
         """The server had nothing in progress for `idle_s` seconds."""
-        if self.value < 1.0 and not self._late_since_rest:
-            self.value = min(1.0, self.value * math.exp(idle_s / SHARE_RECOVERY_S))
+        counted = max(0.0, idle_s - LATE_PAUSE_S) if self._late_since_rest else idle_s
+        if self.value < 1.0:
+            self.value = min(1.0, self.value * math.exp(counted / SHARE_RECOVERY_S))
         self._late_since_rest = False
 
     def observe(self, missed: bool) -> None:

@@ -14,8 +14,8 @@ from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments, cgroup_cpu_quota, usable_cores
 from intentd.server.errors import InvalidRequest
 from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
-                                    SHARE_RECOVERY_S, TARGET_MISS, AdmitShare, ArrivalRate, BatchTimeModel, BURST_PASSES,
-                                    BURST_WINDOW_S)
+                                    LATE_PAUSE_S, SHARE_RECOVERY_S, TARGET_MISS, AdmitShare, ArrivalRate,
+                                    BatchTimeModel, BURST_PASSES, BURST_WINDOW_S)
 
 pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
@@ -293,8 +293,13 @@ def test_admit_share_recovers_with_time_nothing_is_in_progress():
     for _ in range(4000):
         share.observe(True)
     assert share.value == MIN_SHARE
-    share.rest(60.0)  # the pause right after late answers: the busy spell before it was still an overload
+    share.rest(LATE_PAUSE_S)  # a pause right after late answers may be between the bursts of an overload
     assert share.value == MIN_SHARE
+    share.observe(True)
+    share.rest(LATE_PAUSE_S + SHARE_RECOVERY_S)  # a long one is not: what it lasts past that counts
+    assert share.value == pytest.approx(MIN_SHARE * math.e, rel=1e-9)
+    for _ in range(4000):
+        share.observe(True)
     share.observe(False)
     share.rest(0.002)  # the gaps of a busy server barely move it
     assert share.value == pytest.approx(MIN_SHARE, rel=5e-3)
