@@ -241,7 +241,7 @@ def _label(ex: Example) -> str:
     return "out-of-scope" if ex.ood else repr(ex.intent)
 
 
-def _normalised(text: str) -> str:
+def as_read(text: str) -> str:
     """A text as the model reads it, whatever its case and spacing (the base is uncased, and its
     tokenizer splits on spaces): "Where is my  pizza " and "where is my pizza" are one text."""
     return " ".join(text.casefold().split())
@@ -252,7 +252,7 @@ def _tags(ex: Example) -> tuple[tuple[str, str], ...]:
     each span's type and the words it learns for it, in order (a span cutting a word, or with
     spaces at its edges, is learnt as the whole word, and warned about on its own)."""
     starts, ends = word_bounds(ex.text)
-    return tuple((s.type, _normalised(ex.text[slice(*_learnt_words(ex.text, s, starts, ends))]))
+    return tuple((s.type, as_read(ex.text[slice(*_learnt_words(ex.text, s, starts, ends))]))
                  for s in sorted(ex.entities, key=lambda s: s.start))
 
 
@@ -281,7 +281,7 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
     first: dict[str, Example] = {}  # in every split: the copies of a text may sit in two
     for split in SPLITS:
         for ex in splits.get(split, ()):
-            seen = first.setdefault(_normalised(ex.text), ex)
+            seen = first.setdefault(as_read(ex.text), ex)
             finding = _conflict(ex, seen) if seen is not ex else None
             if finding is not None:
                 yield finding
@@ -292,18 +292,18 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
         yield Finding("valid_without_in_scope", f"the valid split {what}: intentd train refuses it, as model "
                                                 f"selection and the OOD threshold are set on in-scope validation "
                                                 f"queries", where)
-    first_seen: dict[str, Example] = {}
+    first_seen: dict[str, Example] = {}  # by the text as the model reads it: a copy in other case is one
     for ex in train:
-        first_seen.setdefault(ex.text, ex)
+        first_seen.setdefault(as_read(ex.text), ex)
 
     train_intents = {ex.intent for ex in train if not ex.ood}
     train_types = {span.type for ex in train for span in ex.entities}
     for split in ("valid", "test"):
         rows = splits.get(split, ())
         for ex in rows:
-            if ex.text in first_seen:
+            if (seen := first_seen.get(as_read(ex.text))) is not None:
                 yield Finding.at("leakage", ex.origin,
-                                 f"{split} text {ex.text!r} is also in train ({first_seen[ex.text].origin or 'train'})")
+                                 f"{split} text {ex.text!r} is also in train ({seen.origin or 'train'})")
         for intent, (count, ex) in _first_of(rows, lambda e: [] if e.ood else [e.intent]).items():
             if intent not in train_intents:
                 yield Finding.at("unseen_intent", ex.origin,

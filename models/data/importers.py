@@ -24,7 +24,8 @@ from typing import Callable
 
 from intentd.textfile import NotUtf8, read_utf8, split_lines
 
-from .checks import Finding, check_domain, check_examples, check_lengths, fail_on, format_findings, is_ood_label
+from .checks import (Finding, as_read, check_domain, check_examples, check_lengths, fail_on, format_findings,
+                     is_ood_label)
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
 from .splits import stratified_split
@@ -342,10 +343,10 @@ def _checks(splits: dict[str, list[Example]]) -> list[str]:
     are listed among the warnings (checks.py)."""
     out: list[str] = []
     train = splits.get("train", [])
-    train_texts = Counter(ex.text for ex in train)
-    out.append(f"exact duplicate texts within train: {len(train) - len(train_texts)}")
+    train_texts = Counter(as_read(ex.text) for ex in train)  # "Hello " and "hello" are one text to the model
+    out.append(f"duplicate texts within train (case and spacing aside): {len(train) - len(train_texts)}")
     for split in ("valid", "test"):
-        leaked = sum(1 for ex in splits.get(split, []) if ex.text in train_texts)
+        leaked = sum(1 for ex in splits.get(split, []) if as_read(ex.text) in train_texts)
         out.append(f"{split} texts also in train: {leaked}" + (f" (leakage: these inflate {split} figures)" if leaked else ""))
     return out
 
