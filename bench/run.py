@@ -317,7 +317,7 @@ def markdown(r: dict) -> str:
     ]
     for name, row in slo.items():
         label = f"{name.removesuffix('-nostamp')} capacity" + (", no send-time stamp" if "nostamp" in name else "")
-        lines.append(f"| p95 of answered at {label} | {row['answered_p95_ms']:.1f} ms "
+        lines.append(f"| p95 of answered and timed-out at {label} | {row['answered_p95_ms']:.1f} ms "
                      f"({100 * row['shed_share']:.0f} % shed) | <= {SLO_P95_MS:g} ms | "
                      f"{yes(r['checks'][f'slo_{name}'])} |")
     cpu = slo.get("0.9x", {}).get("cpu")
