@@ -30,12 +30,12 @@ from threadpoolctl import threadpool_limits
 
 from intentd.protogen import import_stubs
 
-from .batcher import batch_sizes_to_warm, make_runner
+from .batcher import batch_sizes_to_warm, make_runner, stalled
 from .cache import AnalysisCache
 from .capture import CaptureSettings, ReviewCapture
 from .config import ConfigError, Settings
 from .engine import Engine
-from .errors import ReloadBusy, Stalled
+from .errors import ReloadBusy
 from .metrics import Metrics
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler, open_access_log
@@ -199,8 +199,7 @@ class App:
             if held_s >= timeout and not self.stalled:
                 self.stalled = True
                 self.metrics.stalled.set(1)
-                failed = self.runner.fail_waiting(Stalled(
-                    f"server stalled: one forward pass has held the model for {held_s:.0f} s; retry on another instance"))
+                failed = self.runner.fail_waiting(stalled(held_s))
                 log.error("inference stalled: one forward pass has held the model for %.1f s (--stall-timeout %g); "
                           "health NOT_SERVING, %d waiting requests answered UNAVAILABLE", held_s, timeout, failed)
                 await self._set_health(NOT_SERVING)

@@ -108,6 +108,18 @@ class Runner(Protocol):
     async def close(self) -> None: ...
 
 
+def stalled(held_s: float) -> Stalled:
+    """What a request held up or refused by a stalled model is answered."""
+    return Stalled(f"server stalled: the model has not answered for {held_s:.0f} s; retry on another instance")
+
+
+def refuse_if_stalled(held_s: float, settings: Settings, metrics: Metrics) -> None:
+    """Admission's first rule: nothing is taken in while the model is stalled (`Runner.stalled_s`)."""
+    if settings.stall_timeout and held_s >= settings.stall_timeout:
+        metrics.shed.labels("stalled").inc()
+        raise stalled(held_s)
+
+
 def budget_s(remaining_s: float | None, settings: Settings, waited_s: float = 0.0) -> float | None:
     """A request's time budget: the server's SLO, less what the request waited before the server
     saw it (server/transit.py), or the caller's deadline when that is sooner (gRPC's remaining
@@ -251,10 +263,7 @@ class Batcher:
             self.arrivals.arrive(now)  # shed or not, it is traffic
         if self._closed:
             raise Draining("server is shutting down")
-        if self.settings.stall_timeout and self.stalled_s() >= self.settings.stall_timeout:
-            self.metrics.shed.labels("stalled").inc()
-            raise Stalled(f"server stalled: one forward pass has held the model for {self.stalled_s():.0f} s; "
-                          "retry on another instance")
+        refuse_if_stalled(self.stalled_s(), self.settings, self.metrics)
         budget = budget_s(remaining_s, self.settings, waited_s)
         if self.idle and self.admit_share.value < 1.0:  # the first arrival after a pause: the pause was no load
             self.admit_share.rest(now - self._idle_since)
@@ -616,10 +625,7 @@ class DirectRunner:
                      waited_s: float = 0.0) -> Result:
         if self._closed:
             raise Draining("server is shutting down")
-        if self.settings.stall_timeout and self.stalled_s() >= self.settings.stall_timeout:
-            self.metrics.shed.labels("stalled").inc()
-            raise Stalled(f"server stalled: no model call has finished for {self.stalled_s():.0f} s; "
-                          "retry on another instance")
+        refuse_if_stalled(self.stalled_s(), self.settings, self.metrics)
         if self.in_system >= self.settings.max_queue:
             self.metrics.shed.labels("queue_full").inc()
             raise Overloaded(f"server busy ({self.settings.max_queue} requests in progress); retry with backoff")

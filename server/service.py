@@ -289,7 +289,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         if type(request) is ANALYZE_REQUEST and request.alternatives:
             result = await self._nbest(request, text, options, context, engine, capture, waited)
         else:
-            result = await self._cached_or_computed(text, options, engine, context.time_remaining(), waited)
+            result, = await self._cached_or_computed([text], options, engine, context.time_remaining(), waited)
             if self.capture is not None and capture and self.cache.first_offer(text, options, engine):
                 self.capture.offer(text, result.analysis, options.session_id)
         self.metrics.count_answer(result.analysis)
@@ -326,7 +326,9 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
                              f"(--max-queue {self.settings.max_queue})")
         for _ in range(2):  # all transcripts on one model: a reload between their batches means once more
-            outcomes = await self._each_transcript(transcripts, options, context, engine, waited)
+            outcomes = await self._cached_or_computed([t.text for t in transcripts],
+                                                      nbest.transcript_options(options, engine), engine,
+                                                      context.time_remaining(), waited)
             versions = {o.analysis.model_version for o in outcomes}
             if versions == {engine.version}:
                 break
@@ -343,30 +345,20 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             self.capture.offer(used_text, combined, options.session_id)
         return dataclasses.replace(used, analysis=combined)
 
-    async def _each_transcript(self, transcripts, options, context, engine, waited: float) -> list[Result]:
-        """Every transcript's answer, from the cache or computed together: the ones not cached are
-        admitted or shed as one request (all or nothing: an answer from the transcripts a load
-        let in would change with the load)."""
-        each = nbest.transcript_options(options, engine)
-        results = [self.cache.get(t.text, each, engine) for t in transcripts]
+    async def _cached_or_computed(self, texts: list[str], options, engine, remaining_s: float | None,
+                                  waited_s: float) -> list[Result]:
+        """Each text's answer (one request's, or an n-best's transcripts'), from the cache or
+        computed: those not cached are admitted or shed as one request (all or nothing: an answer
+        from the transcripts a load let in would change with the load)."""
+        results = [self.cache.get(text, options, engine) for text in texts]
         missing = [i for i, cached in enumerate(results) if cached is None]
         results = [None if cached is None else Result(cached, cache_hit=True) for cached in results]
         if missing:
-            texts = [transcripts[i].text for i in missing]
-            computed = await self.runner.submit_all(texts, each, context.time_remaining(), waited)
-            for i, text, result in zip(missing, texts, computed):
-                self.cache.put(text, each, result.analysis, engine)
+            computed = await self.runner.submit_all([texts[i] for i in missing], options, remaining_s, waited_s)
+            for i, result in zip(missing, computed):
+                self.cache.put(texts[i], options, result.analysis, engine)
                 results[i] = result
         return results
-
-    async def _cached_or_computed(self, text: str, options, engine, remaining_s: float | None,
-                                  waited_s: float) -> Result:
-        cached = self.cache.get(text, options, engine)
-        if cached is not None:
-            return Result(cached, cache_hit=True)
-        result = await self.runner.submit(text, options, remaining_s, waited_s)
-        self.cache.put(text, options, result.analysis, engine)
-        return result
 
     @unary("Analyze")
     async def Analyze(self, request, context, trace):
