@@ -34,7 +34,7 @@ class Prediction:
     ood_scores: dict[str, float] = field(default_factory=dict)  # per-method, for diagnostics
     is_ood: bool = False
     truncated: bool = False  # the text is longer than the model's window
-    unreadable: bool = False  # no word piece of the text is in the vocabulary: flagged OOD whatever the score
+    unreadable: bool = False  # no piece but [UNK] and marks (server/tokenize.py): flagged OOD whatever the score
     analyzed_chars: int = 0  # code points of the text the model read (all of it unless truncated)
 
     @property

@@ -106,7 +106,7 @@ class Stability:
             qualifies = follow_up.kind == "update"
         else:
             qualifies = p.confidence >= self.confidence and not p.is_ood
-        said = follow_up or p.intent  # an UPDATE, a CONFIRM and a CANCEL of one intent differ
+        said = follow_up if follow_up is not None else p.intent  # an UPDATE, a CONFIRM and a CANCEL of one intent differ
         slots = tuple(sorted((e.type, canonical(e.resolution)) for e in analysis.entities
                              if e.resolved and e.resolution))
         self.run.append((said, slots) if qualifies else None)
