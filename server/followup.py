@@ -54,7 +54,7 @@ from . import locale as locales
 from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
 from .decode import Prediction
 from .escalation import EscalationPolicy
-from .resolve import DomainConfigError, Resolver
+from .resolve import DomainConfigError, Resolver, money, numbers
 from .resolve.dates import local_time, time_only
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
@@ -311,6 +311,8 @@ class FollowUps:
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date
+            if spec.get("builtin") in _COUNTED and _stray_words(spec["builtin"], surface):
+                continue  # the words are all the value: "one moment", "two seconds" are no amount
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
@@ -377,6 +379,11 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
         slots.append((slot, ",".join(carried)))
         kept.add(slot)
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _stray_words(builtin: str, surface: str) -> list[str]:
+    """The words of a counted value that are neither its number nor its unit (resolve/numbers.py)."""
+    return money.stray_words(surface) if builtin == "money" else numbers.stray_words(surface)
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

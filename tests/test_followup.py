@@ -476,3 +476,24 @@ def test_a_bare_account_in_a_follow_up_says_which_way_it_goes(engine, text, role
                  slots=[("amount", "200 USD"), ("account", "checking")])
     assert turn is not None and turn.follow_up.kind == "update"
     assert [(e.resolution["id"], e.role) for e in turn.entities if e.type == "account"] == [("savings", role)]
+
+
+@pytest.mark.parametrize("text", ["one moment", "one sec", "two seconds", "give me 5 minutes", "one thing", "a",
+                                  "hold on a second"])
+def test_a_pause_is_no_value_of_the_slots(engine, text):
+    """"one moment" after a $500 transfer made it $1, "two seconds" $2, "a" dated it January: a
+    number or a date read from untagged words must be all of them."""
+    carried = [("account", "checking,savings"), ("amount", "500 USD")]
+    for unsure in ("out_of_distribution", "low_confidence"):
+        turn = _turn(engine, text, "transfer_money", "goodbye", 0.39, unsure, slots=carried)
+        assert turn is None or dict(turn.response.slots_used) == dict(carried), (text, turn)
+    assert _turn(engine, "date", "schedule_payment", "greeting", 0.3, "low_confidence", slots=carried) is None
+
+
+@pytest.mark.parametrize("text, amount", [("fifty bucks", "50 USD"), ("a hundred", "100 USD"), ("75", "75 USD"),
+                                          ("two hundred and fifty", "250 USD"), ("make it 1.5k", "1500 USD"),
+                                          ("$20 and 50 cents", "20.50 USD")])
+def test_an_amount_alone_still_updates(engine, text, amount):
+    turn = _turn(engine, text, "transfer_money", "goodbye", 0.39, "low_confidence",
+                 slots=[("account", "checking,savings"), ("amount", "500 USD")])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount

@@ -365,3 +365,21 @@ def test_a_week_not_within_the_next_11_months_is_shown_with_its_year(value, loca
     week = ResolvedEntity("date", "x", 0, 1, 0.9, "model", True, {"kind": "datetime", "value": value, "grain": "week"})
     options = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale=locale)
     assert shown in responder.respond("schedule_payment", [MONEY, week], Escalation(), options).text
+
+
+# -- what dateparser reads as a date and is none ------------------------------------------------
+
+@pytest.mark.parametrize("text", ["a", "an", "we", "one sec", "a second", "two seconds", "5 minutes", "a week",
+                                  "three weeks", "a couple of days", "$12.75", "€19.99"])
+def test_a_length_of_time_an_amount_or_a_short_word_names_no_date(resolver, text):
+    """dateparser read "one sec" as a second from now, "$12.75" as December 2075, "a" as January
+    and "we" as Wednesday: a follow-up "give me one sec" after a scheduled payment moved it."""
+    assert day(resolver, text) is None and day(resolver, text, past=True) is None
+
+
+@pytest.mark.parametrize("text, expected", [("in two weeks", "2026-12-13"), ("two weeks ago", "2026-11-15"),
+                                            ("a week from friday", "2026-12-11"), ("five", "2026-12-05"),
+                                            ("the fifth", "2026-12-05"), ("four", "2026-12-04")])
+def test_a_length_of_time_with_a_direction_and_a_day_in_words_still_read(resolver, text, expected):
+    """"five" was May (dateparser) while "four" was the 4th: every number word is a day of the month."""
+    assert day(resolver, text, past=text.endswith("ago")) == expected

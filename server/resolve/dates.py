@@ -28,6 +28,7 @@ import calendar
 import datetime as dt
 import itertools
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Iterator
 from zoneinfo import ZoneInfo
@@ -65,7 +66,7 @@ _BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
 # the stems of the number and ordinal words ("nine", "ninth", "nineteenth"; "twelfth", "thirtieth")
-_NUMBER_WORD = re.compile(r"\b(?:one|two|thr|thir|four|fif|six|seven|eigh|nin|ten|eleven|twel|twent|first|second"
+_NUMBER_WORD = re.compile(r"\b(?:one|two|thr|thir|four|fiv|fif|six|seven|eigh|nin|ten|eleven|twel|twent|first|second"
                           r"|couple)")
 # A number dateparser may read as a year or a month ("the 20th 45": 2045; "the 3rd 25": March 25): digits
 # that are not a year as written ("2027", "'27"), a time ("10am", "10:30"), a count ("2 weeks") or an ordinal
@@ -78,6 +79,14 @@ _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "
 _LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|starting|due)\s+")
 # "before the 15th": any day until then, not the 15th; "2 days after": after what? (dateparser: in 2 days)
 _BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
+# Texts that name no date, whatever dateparser makes of them: a length of time with no direction
+# ("two seconds", "a week": "in a week" and "a week ago" are dates; it read "one sec" as a second
+# from now, so "give me one sec" moved a transfer), an amount ("$12.75": December 2075), and
+# words of one or two letters alone ("a", "an": January; "we": Wednesday)
+_DURATION = re.compile(_N + r"\s+(?:second|sec|moment|minute|min|hour|hr|day|week|wk|fortnight|month|year|yr)s?")
+_CURRENCY_SIGN = re.compile("[" + re.escape("".join(c for c in map(chr, range(0x10000))
+                                                    if unicodedata.category(c) == "Sc")) + "]")
+_SHORT_WORDS = re.compile(r"[^\W\d_]{1,2}(?:\s+[^\W\d_]{1,2})*")
 _TIME = re.compile(  # "by 5 pm" is a deadline on that day: read as the time itself
     r"(?:\b(?:at|by)\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
     r"|(?P<h24>\d{1,2}):(?P<m24>\d{2})(?!\d)|(?:\b12\s+)?\b(?P<word>noon|midday|midnight))"
@@ -196,6 +205,10 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
         return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
     if _BOUND.search(text):
         return None  # a bound on the date, not the date, or a count from no date
+    counted = words_to_digits(text) if _NUMBER_WORD.search(text) else text  # not "a second": "a 2nd"
+    if (_DURATION.fullmatch(text) or _DURATION.fullmatch(counted) or _SHORT_WORDS.fullmatch(text)
+            or _CURRENCY_SIGN.search(text)):
+        return None
     elapsed = _elapsed(text, ref, tz)
     if elapsed is not None:
         return elapsed

@@ -16,6 +16,7 @@ import unicodedata
 from decimal import Decimal
 from functools import cache
 
+from . import numbers
 from .numbers import DASH, MAX_INPUT, PERCENT_SIGN, VAGUE, decimal_str, find_amount, words_to_digits
 
 # Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
@@ -152,6 +153,14 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
         amount = amount.quantize(unit)
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
+
+
+def stray_words(text: str) -> list[str]:
+    """The words of `text` that are no part of its amount, neither number nor currency ("one
+    moment", "5 minutes", "two seconds": no amount of 1, 5 or 2, when they are all a turn says)."""
+    capitals = _capitals(text)
+    return [w for w in numbers.stray_words(_spoken(text))
+            if not (_currency_of(w, "", capitals) or w in _ADJECTIVES or w in ("p", "c") or _unreadable(w))]
 
 
 def beside(text: str, start: int, end: int) -> str:
