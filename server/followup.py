@@ -2,7 +2,7 @@
 
 The caller sends what it knows of the conversation (`previous_intent`, `filled_slots`); the server
 keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-up when
-`previous_intent` is an intent of the domain (other than the confirmation and denial intents
+`previous_intent` is an intent of the domain (other than the confirmation, denial and hold intents
 themselves), the turn has at most MAX_WORDS words, and
 
 0. its own top intent is a confident intent that the domain escalates by policy (`escalate:`,
@@ -15,6 +15,8 @@ themselves), the turn has at most MAX_WORDS words, and
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75");
+3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
+   value -> hold: nothing changes, and the question or confirmation asked still stands;
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
    previous one, or it is nothing but that value ("the debit card" answering "Which card?",
@@ -41,7 +43,9 @@ The answer: `follow_up` {kind, intent}; the escalation hint is the previous inte
 the previous intent from the merged slots: this turn's values replace the carried ones, or are
 added after them when the turn opens with "and", "also" or "plus". Confirm: once every required
 slot is known, the confirmation intent's own template with the merged slots in `slots_used` (else
-the prompt for the first missing slot). Cancel: the denial intent's template, no slots.
+the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
+hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
+carries them to the next turn as after any other follow-up.
 """
 
 from __future__ import annotations
@@ -54,15 +58,16 @@ from . import locale as locales
 from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
 from .decode import Prediction
 from .escalation import EscalationPolicy
-from .resolve import DomainConfigError, Resolver, money, numbers
+from .resolve import DomainConfigError, Resolver, money
 from .resolve.dates import local_time, time_only
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
 FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
-CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel}
+CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel, hold}
 CANCEL_INTENTS = ("deny",)
+HOLD_INTENTS = ("hold",)
 UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations that mean "no intent of its own"
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b")
@@ -106,9 +111,11 @@ class FollowUps:
         self.intents: dict[str, dict] = {k: v for k, v in (domain.get("intents") or {}).items() if isinstance(v, dict)}
         section = domain.get("follow_ups") or {}
         if not isinstance(section, dict):
-            raise DomainConfigError("'follow_ups' must be a mapping with 'confirm' and/or 'cancel' lists of intents")
+            raise DomainConfigError("'follow_ups' must be a mapping with 'confirm', 'cancel' and/or 'hold' lists of "
+                                    "intents")
         self.confirm = self._intents(section, "confirm", CONFIRM_INTENTS)
         self.cancel = self._intents(section, "cancel", CANCEL_INTENTS)
+        self.hold = self._intents(section, "hold", HOLD_INTENTS)
 
     def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
         names = section.get(key, default)
@@ -125,7 +132,7 @@ class FollowUps:
         """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
         previous = options.previous_intent
         spec = self.intents.get(previous or "")
-        if spec is None or previous in self.confirm or previous in self.cancel:
+        if spec is None or previous in self.confirm or previous in self.cancel or previous in self.hold:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
@@ -150,7 +157,7 @@ class FollowUps:
         elif not found and not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
             # "what's my balance", "cancel" or "talk to a human" are no payee
-            free_ok = unsure or (own not in self.confirm and own not in self.cancel
+            free_ok = unsure or (own not in self.confirm and own not in self.cancel and own not in self.hold
                                       and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
@@ -186,6 +193,8 @@ class FollowUps:
             return None
         if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
             kind = "update"
+        elif own in self.hold and not unsure and not values:  # "let me check": no yes, and nothing changes
+            kind = "hold"
         elif own in self.confirm and not unsure:
             kind = "confirm"
         elif own in self.cancel and not unsure:
@@ -311,8 +320,8 @@ class FollowUps:
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date
-            if spec.get("builtin") in _COUNTED and _stray_words(spec["builtin"], surface):
-                continue  # the words are all the value: "one moment", "two seconds" are no amount
+            if spec.get("builtin") == "money" and money.word_after(surface) not in (None, *_FILLER):
+                continue  # "one moment", "two seconds": no amount of 1 or 2 ("fifty please" is 50)
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
@@ -342,6 +351,10 @@ class FollowUps:
         if kind == "cancel":
             return Turn(follow_up, merged, hint, self.responder.respond(own, [], hint, options))
         response = self.responder.respond(previous, merged, hint, options, add_to)
+        if kind == "hold" and response is not None:  # the question or the confirmation asked still stands
+            pause = self.responder.respond(own, [], hint, options)
+            if pause is not None:
+                response = Response(pause.text, pause.template_id, response.slots_used, response.slots_missing)
         if kind == "confirm" and response is not None and not response.slots_missing and not hint.escalate:
             thanks = self.responder.respond(own, [], hint, options)
             if thanks is not None:
@@ -379,11 +392,6 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
         slots.append((slot, ",".join(carried)))
         kept.add(slot)
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
-
-
-def _stray_words(builtin: str, surface: str) -> list[str]:
-    """The words of a counted value that are neither its number nor its unit (resolve/numbers.py)."""
-    return money.stray_words(surface) if builtin == "money" else numbers.stray_words(surface)
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

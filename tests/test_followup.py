@@ -17,6 +17,7 @@ from intentd.server.engine import Engine
 from servers import ThreadServer, copy_artifact, pb2
 
 UPDATE, CONFIRM, CANCEL = pb2.FOLLOW_UP_KIND_UPDATE, pb2.FOLLOW_UP_KIND_CONFIRM, pb2.FOLLOW_UP_KIND_CANCEL
+HOLD = pb2.FOLLOW_UP_KIND_HOLD
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,20 @@ def test_transfer_script(server):
     assert yes.intents[0].name == "affirm"  # the utterance's own ranking is kept
     assert yes.response.template_id == "affirm.response"
     assert dict(yes.response.slots_used) == {"amount": "50 USD", "account": "checking,savings"}
+
+
+def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):
+    """"um let me think" after a $200 transfer was a CONFIRM of it (the example model read fillers
+    as affirm): a pause changes nothing, and the next "yes" confirms what was asked."""
+    chat = Conversation(server.stub)
+    chat.say("move 200 dollars from checking to savings")
+    pause = chat.say("um let me think")
+    assert (pause.follow_up.kind, pause.follow_up.intent) == (HOLD, "transfer_money")
+    assert pause.response.template_id == "hold.response" and not pause.escalation.escalate
+    assert chat.slots == {"amount": "200 USD", "account": "checking,savings"}
+    yes = chat.say("yes")
+    assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "transfer_money")
+    assert dict(yes.response.slots_used) == {"amount": "200 USD", "account": "checking,savings"}
 
 
 def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
@@ -482,7 +497,7 @@ def test_a_bare_account_in_a_follow_up_says_which_way_it_goes(engine, text, role
                                   "hold on a second"])
 def test_a_pause_is_no_value_of_the_slots(engine, text):
     """"one moment" after a $500 transfer made it $1, "two seconds" $2, "a" dated it January: a
-    number or a date read from untagged words must be all of them."""
+    number followed by a word that is no currency is no amount, and a date must be one."""
     carried = [("account", "checking,savings"), ("amount", "500 USD")]
     for unsure in ("out_of_distribution", "low_confidence"):
         turn = _turn(engine, text, "transfer_money", "goodbye", 0.39, unsure, slots=carried)
@@ -492,8 +507,21 @@ def test_a_pause_is_no_value_of_the_slots(engine, text):
 
 @pytest.mark.parametrize("text, amount", [("fifty bucks", "50 USD"), ("a hundred", "100 USD"), ("75", "75 USD"),
                                           ("two hundred and fifty", "250 USD"), ("make it 1.5k", "1500 USD"),
-                                          ("$20 and 50 cents", "20.50 USD")])
+                                          ("$20 and 50 cents", "20.50 USD"), ("hmm make it 50", "50 USD"),
+                                          ("fifty please", "50 USD")])
 def test_an_amount_alone_still_updates(engine, text, amount):
     turn = _turn(engine, text, "transfer_money", "goodbye", 0.39, "low_confidence",
                  slots=[("account", "checking,savings"), ("amount", "500 USD")])
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
+
+
+def test_a_pause_keeps_the_question_asked(engine):
+    carried = [("account", "savings")]
+    turn = _turn(engine, "hold on", "transfer_money", "hold", 0.95, None, slots=carried)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("hold", "transfer_money")
+    assert turn.response.template_id == "hold.response" and turn.response.text == "Sure, take your time."
+    assert dict(turn.response.slots_used) == {"account": "savings"} and turn.response.slots_missing == ["amount"]
+    correction = _turn(engine, "hold on, make it 50", "transfer_money", "hold", 0.95, None, slots=carried)
+    assert correction.follow_up.kind == "update" and dict(correction.response.slots_used)["amount"] == "50 USD"
+    assert _turn(engine, "hmm", "transfer_money", "hold", 0.4, "low_confidence", slots=carried) is None
+    assert _turn(engine, "hold on", "hold", "hold", 0.95, None, slots=carried) is None  # no pause of a pause

@@ -16,7 +16,6 @@ import unicodedata
 from decimal import Decimal
 from functools import cache
 
-from . import numbers
 from .numbers import DASH, MAX_INPUT, PERCENT_SIGN, VAGUE, decimal_str, find_amount, words_to_digits
 
 # Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
@@ -95,6 +94,7 @@ _SLANG_COUNTED = re.compile(r"(?<![\d.,])(\d+)\s+(fiver|tenner)s\b")  # "two fiv
 # ... and after them: "1 buck 50", "2 pounds and 50" (the minor units end the text, with no
 # unit of their own), "50p", "50 c"
 _MAJOR_MINOR = re.compile(rf"(?<![\d.,])(\d+)\s*({_MAJOR})\s+(?:and\s+)?(\d{{1,2}})\s*[.!?]?\s*$")
+_WORD_AFTER = re.compile(r"\s*([^\W\d_]+)")  # the word right after a number, nothing but spaces between
 _MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b(?!\$)")  # not the c of "100 c$" (Canadian dollars)
 
 
@@ -155,12 +155,20 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
 
 
-def stray_words(text: str) -> list[str]:
-    """The words of `text` that are no part of its amount, neither number nor currency ("one
-    moment", "5 minutes", "two seconds": no amount of 1, 5 or 2, when they are all a turn says)."""
-    capitals = _capitals(text)
-    return [w for w in numbers.stray_words(_spoken(text))
-            if not (_currency_of(w, "", capitals) or w in _ADJECTIVES or w in ("p", "c") or _unreadable(w))]
+def word_after(text: str) -> str | None:
+    """The word right after the amount's number when it is no part of the amount, neither currency
+    nor multiplier: "moment" of "one moment", "minutes" of "5 minutes"; None for "fifty bucks",
+    "$20 and 50 cents" or "hold on, make it 50". Words said alone that count something else are no
+    amount ("give me one moment" after a $500 transfer is no amount of 1)."""
+    t = words_to_digits(_spoken(text))
+    found = find_amount(t)
+    after = _WORD_AFTER.match(t, found[1].end()) if found is not None else None
+    if after is None:
+        return None
+    word = after.group(1)
+    if word == "and" or word in ("p", "c") or word in _ADJECTIVES or _unreadable(word):
+        return None
+    return None if _currency_of(word, "", _capitals(text)) else word
 
 
 def beside(text: str, start: int, end: int) -> str:

@@ -72,20 +72,6 @@ def words_to_digits(text: str) -> str:
     return alpha2digit(t, "en", threshold=0)
 
 
-# words that belong to a number: its multiplier, "and" ("two hundred and five"), an ordinal's or a
-# percentage's ending, its sign
-_NUMBER_PARTS = frozenset(_MULTIPLIER) | {"and", "st", "nd", "rd", "th", "minus", "negative", "percent", "per",
-                                          "cent", "pct"}
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def stray_words(text: str) -> list[str]:
-    """The words of `text` that are no part of its number: "one moment" -> ["moment"]; "two
-    hundred and fifty", "3rd", "1.5k", "10 percent" -> []. A text read as nothing but a number (a
-    follow-up's untagged words) must have none: "give me one moment" is no amount of 1."""
-    return [w for w in _WORD.findall(words_to_digits(text)) if w not in _NUMBER_PARTS]
-
-
 def parse_decimal(num: str) -> Decimal | None:
     """A written number (one NUMBER token) -> Decimal keeping its written scale; None when the
     token has no single reading ("1.200", "1,2,3,4")."""

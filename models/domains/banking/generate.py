@@ -1042,9 +1042,31 @@ TEMPLATES: dict[str, list[str]] = {
         "(no more questions|nothing more|I'm good), (thanks|bye)",
         "(bye|goodbye|bye for now), (and thanks|thanks again|appreciate it)",
     ],
+    # A pause: the caller thinks, looks something up or hesitates. Never a yes: without these, a
+    # model read "hmm", "um let me think" or "well" as affirm, which confirmed a pending transfer.
+    "hold": [
+        "(hold on|hang on|wait|one moment|one sec|one second|just a sec|just a second|just a moment)",
+        "(um|uh|er|erm|hmm|hmmm|umm|uhh|uhm|mmm|ehm)",
+        "(um|uh|er|hmm|so|well), (let me think|let me see|let me check|one moment|hold on|one sec)",
+        "let me (think|see|check|look|think about it|check something|find it|look it up|get my card)",
+        "give me (a|one) (second|sec|minute|moment)",
+        "(hold on|hang on|wait)(,|) (a|one) (second|sec|minute|moment)",
+        "(hold on|hang on|wait|one moment|one sec), let me (check|find it|look|get my card|grab my wallet)",
+        "(I need|I'll need) a (second|minute|moment) to (think|check|find it|look)",
+        "(bear with me|bear with me a second|sorry, bear with me|bear with me please)",
+        "(can|could) you (hold on|wait|give me) a (second|sec|minute|moment)",
+        "(I'm|I am) (still |)(thinking|checking|looking|looking for it|finding it)",
+        "(sorry|oh|ah), (one moment|one sec|hold on|give me a second|let me think)",
+        "(well|so|um well|uh so|so um|well um|well uh)",
+        "(not sure yet|I'm not sure yet|I don't know yet), (let me think|give me a second|hold on)",
+        "(just |)(a|one) (sec|second|moment|minute)(, please| please)",
+        "let me (think|check|see) (for a second|a moment|a sec|real quick)",
+        "(hmm|um|uh|er) let me (think|see|check)",
+        "(wait|hold on|hang on) (a bit|a little|one moment please)",
+    ],
 }
 
-CHAT_INTENTS = ["affirm", "deny", "greeting", "goodbye"]
+CHAT_INTENTS = ["affirm", "deny", "greeting", "goodbye", "hold"]
 
 # --------------------------------------------------------------------------------------------
 # Out-of-scope utterances (valid and test only). {type=text} marks an entity span.
@@ -1291,6 +1313,7 @@ EMOJI = {
     "deny": [" 👎", " ❌", " 🙅"],
     "greeting": [" 👋", " 🙂", " 😊"],
     "goodbye": [" 👋", " 🙏", " 😊"],
+    "hold": [" 🤔", " ⏳"],
 }
 
 ALT_RE = re.compile(r"\(([^()]*\|[^()]*)\)")
