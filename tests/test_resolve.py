@@ -445,6 +445,18 @@ def test_pattern_found_without_the_model(resolver):
     ]
 
 
+@pytest.mark.parametrize("written", ["１２３４ ５６７８ ９０", "١٢٣٤ ٥٦٧٨ ٩٠"])
+def test_a_pattern_value_in_other_digits_is_ascii(resolver, written):
+    """Full-width and Arabic-Indic digits (which the regex's \\d matches) were kept as the
+    canonical value: a backend looking up account "１２３４５６７８９０" found none."""
+    text = f"charge on acct # {written}, case ref-００１２３４５６"
+    out = resolver.resolve(text, [], options())
+    assert [(e.type, e.resolution["value"]) for e in out] == [("account_number", "1234567890"),
+                                                              ("reference", "REF00123456")]
+    carried = resolver.resolve_carried("account_number", written.replace(" ", ""), 1)
+    assert carried == []  # a carried value is canonical only in ASCII
+
+
 def test_pattern_wins_over_an_overlapping_model_span(resolver):
     text = "account number 12345678 please"
     out = resolver.resolve(text, [span(text, "amount", "12345678", 0.6)], options())

@@ -11,6 +11,7 @@ spaces or hyphens).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import DomainConfigError
@@ -70,10 +71,12 @@ class PatternType:
         return self.value_regex.fullmatch(value) is not None and self.canonical_value(value) == value
 
     def canonical_value(self, text: str) -> str:
+        """ASCII for `digits` and `upper`: "１２３４" and "١٢٣٤" (which `\\d` matches) are 1234,
+        the value a backend looks up."""
         if self.canonical == "digits":
-            return "".join(c for c in text if c.isdigit())
+            return "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
         if self.canonical == "upper":
-            return re.sub(r"[\s\-]", "", text).upper()
+            return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
         return text
 
 
