@@ -4,11 +4,18 @@ account never reaches the review file, and the entity offsets still point at the
 - every digit becomes "0" ("4111 1111" -> "0000 0000": one code point for one, offsets unchanged),
   circled, superscript and subscript digits ("①②", "¹²") too;
 - a run of spoken numbers ("four one five five five", "oh one two three", "double five nine",
-  "forty one eleven eleven", "four fifteen five five five": at least MIN_SPOKEN_DIGITS number
+  "forty one eleven eleven", "four fifteen five five five", "vier eins eins eins", as an ASR
+  may punctuate it too: "four. one. one.", "four/one/one": at least MIN_SPOKEN_DIGITS number
   words) has each number word replaced by "zero", keeping the shape of a spoken number for
-  retraining;
-- an e-mail address, written ("tom@work.com", "tom＠work.com"), spoken ("tom at work dot com") or
-  half of each ("tom at gmail.com", "tom (at) gmail (dot) com"), becomes EMAIL.
+  retraining. The number words are those of each language a supported locale speaks
+  (server/locale.py: English and German);
+- so has a four-digit number read as two pairs ("nineteen eighty", "eleven eleven", "zwölf
+  vierunddreißig"): a year of birth, a card's last four or a PIN, redacted as "1980" is. Other
+  runs of one or two number words ("fifty", "one or two", "forty one") stay: amounts and counts,
+  which the text needs to stay readable;
+- an e-mail address, written ("tom@work.com", "tom＠work.com"), spoken ("tom at work dot com",
+  "tom punkt meier at gmx punkt de") or half of each ("tom at gmail.com", "tom (at) gmail (dot)
+  com"), becomes EMAIL.
 
 Words and addresses change length, so entity spans are moved with the text: a span before or
 after an edit shifts by the edit's change in length; a boundary inside an edited run moves to the
@@ -24,12 +31,34 @@ MIN_SPOKEN_DIGITS = 3
 _DIGIT = re.compile(r"[\d\u00b2\u00b3\u00b9\u2070-\u2079\u2080-\u2089\u2460-\u24ff\u2776-\u2793]")
 _WRITTEN_EMAIL = re.compile(r"[\w.%+'-]+\s*[@\uff20]\s*[\w-]+(?:\s*\.\s*[\w-]+)+")
 _AT = r"\s*[(\[]?\s*at\s*[)\]]?\s*"
-_DOT = r"(?:\s*[(\[]?\s*dot\s*[)\]]?\s*|\.)"  # a written dot only with no space: "at home. ok" is no address
+_DOT = r"(?:\s*[(\[]?\s*(?:dot|punkt)\s*[)\]]?\s*|\.)"  # a written dot only with no space: "at home. ok" is no address
 _SPOKEN_EMAIL = re.compile(r"\b[\w+-]+(?:" + _DOT + r"[\w+-]+)*" + _AT + r"[\w-]+(?:" + _DOT + r"[\w-]+)+\b", re.I)
-_WORD = (r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|o|ten|eleven|twelve|thirteen|fourteen|fifteen"
-         r"|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b")
+
+_DE_UNITS = "eins zwei drei vier fünf sechs sieben acht neun".split()
+_DE_TENS = "zwanzig dreißig vierzig fünfzig sechzig siebzig achtzig neunzig".split()
+# The number words of each language a supported locale speaks (server/locale.py): (words, pairs),
+# the pairs being those that say two digits ("nineteen", "eighty", "vierundvierzig").
+NUMBER_WORDS: dict[str, tuple[list[str], list[str]]] = {
+    "en": ("zero oh o one two three four five six seven eight nine hundred".split(),
+           ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
+            "twenty thirty forty fifty sixty seventy eighty ninety").split()),
+    "de": (["null", "zwo", "hundert", *_DE_UNITS],
+           "zehn elf zwölf dreizehn vierzehn fünfzehn sechzehn siebzehn achtzehn neunzehn".split() + _DE_TENS
+           + [f"{unit}und{tens}" for unit in ["ein", *_DE_UNITS[1:]] for tens in _DE_TENS]),  # einundzwanzig
+}
+_ASCII = str.maketrans({"ü": "ue", "ö": "oe", "ß": "ss"})  # German typed without umlauts: "fuenf", "dreissig"
+
+
+def _spellings(words: list[str]) -> set[str]:
+    return {spelling for word in words for spelling in (word, word.translate(_ASCII))}
+
+
+_PAIRS = _spellings([word for _, pairs in NUMBER_WORDS.values() for word in pairs])
+_SINGLES = _spellings([word for words, _ in NUMBER_WORDS.values() for word in words])
+# longest first: a whole word is tried before one it begins with ("fourteen" before "four")
+_WORD = "(?:" + "|".join(sorted(_PAIRS | _SINGLES, key=lambda word: (-len(word), word))) + r")\b"
 _TOKEN = r"(?:(?:double|triple)[\s-]+)?(?:" + _WORD + r"|\d+)"
-_SPOKEN_RUN = re.compile(r"\b" + _TOKEN + r"(?:[\s,-]+" + _TOKEN + r")*\b", re.I)
+_SPOKEN_RUN = re.compile(r"\b" + _TOKEN + r"(?:[\s,./-]+" + _TOKEN + r")*\b", re.I)
 _TOKEN_RE = re.compile(r"(?:(?P<times>double|triple)[\s-]+)?(?:(?P<word>" + _WORD + r")|(?P<digits>\d+))", re.I)
 
 Edit = tuple[int, int, str]  # [start, end) of the original text -> replacement
@@ -63,14 +92,16 @@ def _add(edits: list[Edit], edit: Edit) -> None:
 
 
 def _spoken_digits(run: re.Match) -> list[Edit]:
-    """One edit per digit word of a run that says at least MIN_SPOKEN_DIGITS digits ("two" alone,
-    "one or two" and "five o'clock" are words, not numbers); written digits are left to _DIGIT."""
+    """One edit per digit word of a run that says at least MIN_SPOKEN_DIGITS digits, or two pairs
+    ("two" alone, "one or two", "forty one" and "five o'clock" are words, not numbers); written
+    digits are left to _DIGIT."""
     tokens = list(_TOKEN_RE.finditer(run.group(0)))
     count = 0
     for t in tokens:
         times = {"double": 2, "triple": 3}.get((t.group("times") or "").lower(), 1)
         count += times * (len(t.group("digits")) if t.group("digits") else 1)
-    if count < MIN_SPOKEN_DIGITS or not any(t.group("word") for t in tokens):
+    pairs = sum((t.group("word") or "").lower() in _PAIRS for t in tokens)
+    if not any(t.group("word") for t in tokens) or (count < MIN_SPOKEN_DIGITS and pairs < 2):
         return []
     base = run.start()
     return [(base + t.start("word"), base + t.end("word"), "zero") for t in tokens if t.group("word")]

@@ -30,6 +30,7 @@ from .engine import Engine
 from .errors import ReloadBusy
 
 log = logging.getLogger(__name__)
+MAX_LOGGED_PATH_CHARS = 200  # of a path a caller named, in a log line (a 5,000-character one made one such line)
 
 
 class Reloader:
@@ -70,7 +71,8 @@ class Reloader:
         """ReloadModel: only from under the model root; errors without paths to the caller."""
         resolved = self.resolve(requested)
         if resolved is None:
-            log.error("reload refused: %r is not an artifact folder under the model root %s", requested, self.root)
+            log.error("reload refused: %s is not an artifact folder under the model root %s", _quoted(requested),
+                      self.root)
             return self._failed("not an artifact folder under the server's model root")
         return await self.reload(*resolved)
 
@@ -146,3 +148,11 @@ class Reloader:
 def _shown(path: Path, real: Path) -> str:
     """The path as named, and where it led when that differs (a link)."""
     return str(path) if path == real else f"{path} -> {real}"
+
+
+def _quoted(requested: str) -> str:
+    """A path as a caller named it, for a log line: quoted (control characters escaped), and cut."""
+    shown = repr(requested)
+    if len(shown) <= MAX_LOGGED_PATH_CHARS:
+        return shown
+    return f"{shown[:MAX_LOGGED_PATH_CHARS]}... ({len(requested)} characters)"

@@ -40,6 +40,7 @@ from .config import Settings
 from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, ReloadBusy,
                      ReloadRefused, ServiceError, Stalled)
 from .metrics import Metrics
+from .redact import redact
 from .stream import VoiceStream
 from .transit import DeadlineClock, TransitClock, on_unix_socket
 
@@ -139,9 +140,12 @@ def status_of(exc: Exception) -> tuple[grpc.StatusCode, str]:
 
 
 def request_id_of(context) -> str:
-    """The caller's `x-request-id` when it names something (not blank, printable), else a new one."""
+    """The caller's `x-request-id` when it names something (not blank, printable), else a new one.
+    ASCII only: it is echoed in the trailers, where grpc refuses anything else (the answered call
+    became INTERNAL "Invalid metadata" for its caller)."""
     for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY and isinstance(value, str) and value.strip() and value.isprintable():
+        if (key == REQUEST_ID_KEY and isinstance(value, str) and value.strip() and value.isascii()
+                and value.isprintable()):
             return value[:MAX_REQUEST_ID_CHARS]
     return uuid.uuid4().hex
 
@@ -283,8 +287,9 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
                 waited = measured
         else:
             text, options = admitted
-        if options.session_id:
-            trace["session_id"] = options.session_id
+        if options.session_id:  # redacted as the review file redacts it: it may be a phone number or an address
+            trace["session_id"] = (redact(options.session_id, [])[0] if self.settings.capture_redact_digits
+                                   else options.session_id)
         engine = self.runner.current
         if type(request) is ANALYZE_REQUEST and request.alternatives:
             result = await self._nbest(request, text, options, context, engine, capture, waited)
@@ -417,7 +422,9 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         request = parsed(request)
         if not request.artifact_path.strip():
             raise InvalidRequest("artifact_path: required (an artifact directory under the server's model root)")
-        return pb2.ReloadModelResponse(**await self.reload(request.artifact_path))
+        reply = await self.reload(request.artifact_path)
+        trace["reload"] = "ok" if reply["ok"] else "failed"  # answered OK either way: the access log tells them apart
+        return pb2.ReloadModelResponse(**reply)
 
     def _allowed_admin_peer(self, context) -> bool:
         """An mTLS client whose verified certificate's common name is in --admin-client-cn."""

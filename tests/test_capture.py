@@ -21,7 +21,8 @@ from intentd.server.capture import CaptureSettings, ReviewCapture
 from intentd.server.decode import Prediction
 from intentd.server.metrics import Metrics
 from intentd.server.engine import Engine
-from intentd.server.redact import redact
+from intentd.server.locale import SUPPORTED
+from intentd.server.redact import NUMBER_WORDS, redact
 
 FOREIGN = [
     "quelle est la météo à Lyon demain",
@@ -277,9 +278,32 @@ def test_redaction_covers_emails_and_spoken_digits_and_moves_entities(tmp_path: 
     ("tom\uff20gmail.com", "<email>"),
     ("I'm at home. ok", "I'm at home. ok"),
     ("pin \u2460\u2461\u2462 and \u00b9\u00b2\u00b3", "pin 000 and 000"),
+    # German (de-DE is served), and digits as an ASR may punctuate them: all went to the file as said
+    ("Karte vier eins eins eins vier eins eins eins fünf fünf fünf fünf, bitte",
+     "Karte zero zero zero zero zero zero zero zero zero zero zero zero, bitte"),
+    ("Nummer null acht neun, dreiundvierzig zwo", "Nummer zero zero zero, zero zero"),
+    ("E-Mail an tom punkt meier at gmx punkt de", "E-Mail an <email>"),
+    ("card four. one. one. one. five.", "card zero. zero. zero. zero. zero."),
+    ("four/one/one/one", "zero/zero/zero/zero"),
+    ("fuenf sechs sieben", "zero zero zero"),
+    # a four-digit number read as two pairs: a year, a card's last four, a PIN
+    ("born in nineteen eighty", "born in zero zero"),
+    ("card ending in eleven eleven", "card ending in zero zero"),
+    ("PIN zwölf vierunddreißig", "PIN zero zero"),
+    # one or two number words that are not two pairs stay readable
+    ("forty one dollars", "forty one dollars"),
+    ("one hundred dollars", "one hundred dollars"),
+    ("I need two. One for me", "I need two. One for me"),
+    ("überweise fünfzig Euro in zwei oder drei Tagen", "überweise fünfzig Euro in zwei oder drei Tagen"),
+    ("um acht Uhr, elf Leute", "um acht Uhr, elf Leute"),
 ])
 def test_redaction_cases(text, redacted):
     assert redact(text, [])[0] == redacted
+
+
+def test_redaction_knows_the_number_words_of_every_language_served():
+    """German callers' numbers went to the file as said: the words were English only."""
+    assert {tag.split("-")[0] for tag in SUPPORTED} <= set(NUMBER_WORDS)
 
 
 def test_redacted_spans_never_split_a_replacement():

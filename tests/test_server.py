@@ -32,10 +32,11 @@ def server(banking_artifact):
 
 @pytest.fixture(scope="module")
 def admin_server(banking_artifact, tmp_path_factory):
-    """A server whose model root is a folder of its own, with ReloadModel on an admin socket."""
+    """A server whose model root is a folder of its own, with ReloadModel on an admin socket, and
+    an access log."""
     root = tmp_path_factory.mktemp("models")
     copy_artifact(banking_artifact, root / "banking")
-    with ThreadServer(model=root / "banking", admin_uds=root / "admin.sock") as srv:
+    with ThreadServer(model=root / "banking", admin_uds=root / "admin.sock", access_log=True) as srv:
         srv.root = root
         yield srv
 
@@ -545,12 +546,83 @@ def test_reload_refuses_a_path_with_a_null_byte(admin_server):
     assert reply.error == "reload failed: not an artifact folder under the server's model root"
 
 
+def test_a_refused_reload_logs_a_bounded_line_and_is_access_logged_as_failed(admin_server, caplog):
+    """A 5,000-character artifact_path became one 5,000-character ERROR line; and the access log
+    said only "OK" (the status of an answered call) for a reload that failed."""
+    caplog.set_level("INFO", logger="intentd.access")
+    path = "missing/" + "x" * 5000
+    reply = admin_server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path=path), timeout=30,
+                                           metadata=(("x-request-id", "reload-1"),))
+    assert not reply.ok
+
+    def access_line() -> dict | None:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
+        return next((line for line in lines if line["request_id"] == "reload-1"), None)
+    wait_for(lambda: access_line() is not None, "the access log line")
+    assert access_line()["code"] == "OK" and access_line()["reload"] == "failed"
+    [refused] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload refused")]
+    assert "'missing/xxx" in refused and "5008 characters" in refused and len(refused) < 500
+
+
 def test_a_blank_request_id_is_replaced_by_a_generated_one(server):
     for blank in ("", "   "):
         _, call = server.stub.Analyze.with_call(pb2.AnalyzeRequest(text="what is my balance"), timeout=10,
                                                 metadata=(("x-request-id", blank),))
         generated = dict(call.trailing_metadata())["x-request-id"]
         assert len(generated) == 32 and generated.isalnum()
+
+
+def _raw_analyze(port: int, request, metadata: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """An Analyze call over a bare HTTP/2 connection, for metadata grpc's own client refuses to send
+    (it holds a request's values to the rule a server's trailers must keep: ASCII); the headers
+    and trailers of the answer."""
+    import socket
+
+    from hpack import Decoder, Encoder
+
+    from intentd.loadtest.http2 import (DATA, END_HEADERS, END_STREAM, HEADERS, PREFACE, SETTINGS, frame,
+                                        grpc_message, take_frames)
+
+    headers = Encoder().encode([(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"intentd"),
+                                (b":path", b"/intentd.v1.IntentService/Analyze"),
+                                (b"content-type", b"application/grpc"), (b"te", b"trailers"), *metadata],
+                               huffman=False)
+    answer, buffer, decoder = {}, bytearray(), Decoder()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        raw.sendall(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, END_HEADERS, 1, headers)
+                    + frame(DATA, END_STREAM, 1, grpc_message(request.SerializeToString())))
+        while b"grpc-status" not in answer:
+            received = raw.recv(65536)
+            assert received, f"the connection closed before the call's status: {answer}"
+            buffer += received
+            for kind, _, stream, payload in take_frames(buffer):
+                if kind == HEADERS and stream == 1:
+                    answer.update(decoder.decode(payload, raw=True))
+    return answer
+
+
+@pytest.mark.parametrize("request_id", ["été-42".encode(), b"\xff\xfe"])
+def test_a_request_id_that_is_not_ascii_is_replaced_by_a_generated_one(server, request_id):
+    """It was echoed in the trailers, which must be ASCII: grpc turned the answered call into
+    INTERNAL "Invalid metadata" for its caller, while the access log and metrics said OK."""
+    answer = _raw_analyze(server.app.port, pb2.AnalyzeRequest(text="what is my balance"),
+                          [(b"x-request-id", request_id)])
+    assert answer[b"grpc-status"] == b"0", answer
+    generated = answer[b"x-request-id"]
+    assert len(generated) == 32 and generated.isalnum()
+
+
+def test_the_access_log_redacts_the_session_id_as_the_review_file_does(banking_artifact, caplog):
+    """--capture-redact-digits kept a session id out of the review file (a caller may use a phone
+    number or an address as one) and wrote it in clear to the access log."""
+    session = "tom.jones@example.com +1 415 555 0100"
+    caplog.set_level("INFO", logger="intentd.access")
+    with ThreadServer(model=banking_artifact, access_log=True, capture_redact_digits=True) as srv:
+        srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance", context=pb2.RequestContext(session_id=session)),
+                         timeout=30)
+        wait_for(lambda: any(r.name == "intentd.access" for r in caplog.records), "the access log line")
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
+    assert line["session_id"] == "<email> +0 000 000 0000"
 
 
 @pytest.mark.parametrize("time_zone", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Europe/Berlin"])
