@@ -199,13 +199,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
-    from intentd.models.data.checks import check_known_intents, unknown_entity_types
+    from intentd.models.data.checks import check_known_intents, over_length, unknown_entity_types
     from intentd.models.data.schema import read_jsonl
     from intentd.models.evaluate import evaluate
     from intentd.server.engine import Engine
 
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1 (got {args.batch_size})")
+    if args.max_chars < 1:
+        raise UsageError(f"--max-chars must be at least 1 (got {args.max_chars})")
     threadpool_limits(1, user_api="blas")  # as the server does: the measured path is the served one
     if args.plot:
         from intentd.plotpath import check_plot_path
@@ -218,6 +220,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_known_intents(examples, engine.model.labels.intents, args.data)
     for line in unknown_entity_types(examples, engine.model.labels.entity_types, args.data):
         print(f"warning: {line}", file=sys.stderr)
+    too_long = over_length(examples, args.max_chars, args.data)
+    if too_long:
+        print(f"warning: {too_long}", file=sys.stderr)
     report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
     if args.plot:
         from intentd.models.plots import eval_plot
@@ -276,7 +281,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     from intentd.protogen import import_stubs
     from intentd.server import convert
-    from intentd.server.admission import admit
+    from intentd.server.admission import REFERENCE_YEARS, admit
     from intentd.server.batcher import Result
     from intentd.server.engine import Engine
     from intentd.server.errors import InvalidRequest
@@ -309,6 +314,9 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             reference = dt.datetime.fromisoformat(args.reference_time)
         except ValueError:
             raise UsageError(f"--reference-time {args.reference_time!r} is not ISO 8601") from None
+        lo, hi = REFERENCE_YEARS  # before any zone arithmetic, which overflows at the years 1 and 9999
+        if not lo <= reference.year <= hi:
+            raise UsageError(f"reference_time: outside the years {lo}..{hi}")
         if reference.tzinfo is None:  # a local time: of --timezone when given
             if not args.timezone:
                 raise UsageError("--reference-time without a UTC offset needs --timezone (whose local time it is)")
@@ -516,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--onnx-file", help="evaluate another ONNX file of the artifact (e.g. model.fp32.onnx)")
     ev.add_argument("--batch-size", type=int, default=64,
                     help="queries a forward pass (the answers do not depend on it)")
+    ev.add_argument("--max-chars", type=int, default=2000,
+                    help="warn of texts longer than this, which `serve --max-text-chars` refuses")
     ev.add_argument("--plot", help="write a confusion + reliability PNG here")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=_cmd_eval)

@@ -115,11 +115,27 @@ def test_top_k_is_the_same_everywhere(banking_artifact):
     (["--top-k", "-1"], "--top-k must be 0"),
     (["--top-k", "99999999999"], "--top-k must be 0"),
     (["--max-chars", "-1"], "--max-chars must be at least 1"),
+    # a reference time at the years' edge crashed (OverflowError) or was dropped for the clock's time
+    (["--timezone", "America/New_York", "--reference-time", "9999-12-31T20:00:00"], "outside the years 1900..2200"),
+    (["--reference-time", "9999-12-31T23:00:00-05:00"], "outside the years 1900..2200"),
+    (["--reference-time", "0001-01-01T00:00:00+05:00"], "outside the years 1900..2200"),
 ])
 def test_cli_analyze_rejects_a_bad_flag_in_one_line(banking_artifact, flags, message):
     cli = subprocess.run([sys.executable, "-m", "intentd", "analyze", "--model", str(banking_artifact), "hello",
                           *flags], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 2 and message in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
+
+
+def test_cli_eval_warns_of_texts_a_server_refuses_for_their_length(banking_artifact, tmp_path):
+    data = tmp_path / "long.jsonl"
+    rows = [{"text": "what is my balance", "intent": "check_balance"},
+            {"text": "what is my balance " + "please " * 400, "intent": "check_balance"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "intentd", "eval", "--model", str(banking_artifact), "--data",
+                          str(data), "--json"], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert f"{data}: 1 text(s) over 2000 characters (line 2)" in cli.stderr and "INVALID_ARGUMENT" in cli.stderr
+    assert json.loads(cli.stdout)["n"] == 2  # still scored, as the model reads it
 
 
 def test_cli_eval_of_an_empty_file_says_so(banking_artifact, tmp_path):

@@ -479,6 +479,20 @@ def check_known_intents(examples: Sequence[Example], intents: Iterable[str], pat
                     'fix the label, or mark an out-of-scope example "ood": true', path)
 
 
+def over_length(examples: Sequence[Example], max_chars: int, path: str | Path) -> str | None:
+    """`intentd eval` scores a text of any length as the model reads it (its first few hundred
+    words), while a server answers one over `--max-text-chars` with INVALID_ARGUMENT: said, naming
+    the first lines, rather than counted as answers no caller gets."""
+    long = [ex for ex in examples if len(ex.text) > max_chars]
+    if not long:
+        return None
+    where = ", ".join(f"line {ex.origin.line}" if ex.origin and ex.origin.line else f"{len(ex.text)} characters"
+                      for ex in long[:3])
+    more = f" and {len(long) - 3} more" if len(long) > 3 else ""
+    return (f"{path}: {len(long)} text(s) over {max_chars} characters ({where}{more}), which a server with "
+            f"--max-text-chars {max_chars} refuses (INVALID_ARGUMENT); scored here as the model reads them")
+
+
 def unknown_entity_types(examples: Sequence[Example], types: Iterable[str], path: str | Path) -> list[str]:
     """`intentd eval` on spans of a type the model lacks: it can never find them, so they count as
     missed; said, naming the first line of each, rather than read as a weak model."""
