@@ -5,8 +5,8 @@ SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGH
 artifact being served (e.g. after it was rebuilt in place; one while starting, once serving).
 Health follows the model too: NOT_SERVING while one forward pass hangs (--stall-timeout).
 Listeners: the data listener(s) (--listen, TLS when --tls-cert is given; --uds) serve
-IntentService, health and reflection; the admin socket (--admin-uds, mode 0600) is a second gRPC
-server that serves ReloadModel.
+IntentService, health and reflection (unless --no-reflection); the admin socket (--admin-uds,
+mode 0600) is a second gRPC server that serves ReloadModel.
 """
 
 from __future__ import annotations
@@ -69,7 +69,10 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
     message (each holding its metadata) took a fresh server from 195 to 620 MB in 11 s, past the
     Pod's 512 MiB, without one of them reaching a handler or a metric; and 256 connections that
     sent the HTTP/2 preface and nothing more held every --max-connections slot for good, refusing
-    every new client of the TCP listener."""
+    every new client of the TCP listener. A connection with a call open is never idle: 8 that each
+    sent one call's headers and never its message (or watched health) held 8 slots for good, so
+    past --connection-max-age a connection is told to go, and closed once its calls have had as
+    long again to finish."""
     options = [("grpc.max_allowed_incoming_connections", s.max_connections),
                ("grpc.max_concurrent_streams", s.max_calls_per_connection),
                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
@@ -77,6 +80,9 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
                ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS)]
     if s.connection_idle_timeout:
         options.append(("grpc.max_connection_idle_ms", int(s.connection_idle_timeout * 1000)))
+    if s.connection_max_age:
+        options += [("grpc.max_connection_age_ms", int(s.connection_max_age * 1000)),
+                    ("grpc.max_connection_age_grace_ms", int(s.connection_max_age * 1000))]
     return options
 
 
@@ -123,8 +129,10 @@ class App:
         #    multi-threaded BLAS beside onnxruntime's threads oversubscribes the cores (measured:
         #    a batch of 32 scored in 48 ms instead of 0.3 ms on a busy 2-core machine).
         threadpool_limits(1, user_api="blas")
+        # A port in use or a broken TLS file is a one-line error at once, before seconds of model loading.
         if s.listen and s.workers == 1 and not s.listen.endswith(":0"):
-            free_port(s.listen)  # a port in use is a one-line error at once, before seconds of model loading
+            free_port(s.listen)
+        self.tls = CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca) if s.tls_cert is not None else None
         # 1. Load and warm the model off the event loop: the first real request pays no warm-up cost.
         engine = await asyncio.to_thread(self._load, Path(s.model))
         self.metrics.set_model(engine.model.artifact.name, engine.version, engine.model.provider)
@@ -151,14 +159,16 @@ class App:
             except OSError as exc:
                 raise ConfigError(f"--metrics-host {s.metrics_host} --metrics-port {s.metrics_port}: "
                                   f"cannot bind ({exc.strerror or exc})") from None
-        # 4. The gRPC servers: IntentService, health, reflection; the admin socket apart.
+        # 4. The gRPC servers: IntentService, health, reflection (unless --no-reflection); the admin socket apart.
         self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if s.workers > 1 else 0), *bounds(s)])
         self.servicer = IntentServicer(self.runner, self.cache, s, self.metrics, self.reloader.reload_request,
                                        self.capture)
         self.server.add_generic_rpc_handlers((lenient_handler(self.servicer),))
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        if s.reflection:
+            reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME),
+                                                self.server)
         addresses = self._bind()
         if s.admin_uds is not None:
             self.admin_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
@@ -340,8 +350,8 @@ class App:
         s, addresses = self.settings, []
         if s.listen:
             try:
-                if s.tls_cert is not None:
-                    self.port = self.server.add_secure_port(s.listen, self._tls_credentials())
+                if self.tls is not None:
+                    self.port = self.server.add_secure_port(s.listen, self.tls.credentials())
                 else:
                     self.port = self.server.add_insecure_port(s.listen)
             except RuntimeError as exc:
@@ -354,10 +364,6 @@ class App:
             self._bind_socket(self.server, s.uds, s.uds_permissions, s.uds_group, "--uds")
             addresses.append(f"unix:{s.uds}")
         return addresses
-
-    def _tls_credentials(self) -> grpc.ServerCredentials:
-        s = self.settings
-        return CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca).credentials()
 
     def _bind_socket(self, server: grpc.aio.Server, path: Path, mode: int, group: str | None, flag: str) -> None:
         """A Unix socket created with no permissions for others (umask), then given its mode and group."""

@@ -32,6 +32,9 @@ SPIN_MODES = ("run", "never", "always")
 #: grpc.aio on this machine cancels RPCs beyond ~1,000 in flight: keep the queue well below that.
 MAX_QUEUE_LIMIT = 900
 MAX_WORKERS_PER_CORE = 4  # beyond it, --workers is a typo, not a plan (each worker holds a model)
+MAX_GRPC_TIMEOUT_S = (2**31 - 1) // 1000  # ~24.8 days: a connection timeout gRPC counts in int milliseconds
+#: sockaddr_un's sun_path on Linux: 108 bytes, the terminating NUL included
+MAX_SOCKET_PATH_BYTES = 107
 
 
 class ConfigError(IntentdError):
@@ -83,6 +86,11 @@ class Settings:
                                                  "it is closed (gRPC clients reconnect on their next call), so "
                                                  "connections left idle or silent cannot hold --max-connections "
                                                  "(0: never)", "S")
+    connection_max_age: float = _opt(3600.0, "seconds after which a client connection is asked to go (GOAWAY, give "
+                                             "or take a tenth; gRPC clients open a new one for their next call); "
+                                             "its open calls get as long again to finish, then it is closed, so "
+                                             "calls that never end cannot hold --max-connections for good; a call "
+                                             "shorter than this is never cut (0: never)", "S")
     max_calls_per_connection: int = _opt(100, "most calls open at once on one connection (HTTP/2 "
                                               "MAX_CONCURRENT_STREAMS): past it a burst on one connection sees some "
                                               "calls fail UNAVAILABLE (REFUSED_STREAM: never read, safe to retry)",
@@ -125,6 +133,9 @@ class Settings:
     stall_timeout: float = _opt(10.0, "seconds one forward pass may hold the model before the server counts it "
                                       "stuck: health NOT_SERVING and requests refused UNAVAILABLE until it "
                                       "returns; a --workers worker is restarted (0: never)", "S")
+    reflection: bool = _opt(True, "serve gRPC server reflection on the data listener (grpcurl lists the "
+                                  "services); it describes every IntentService method, ReloadModel included, "
+                                  "though the data listener serves that only to --admin-client-cn clients")
     warm_up: bool = _opt(True, "run the model once per batch shape before serving")
     log_level: str = _opt("info", "debug, info, warning or error", "LEVEL")
     capture_path: Path | None = _opt(None, "append escalated / low-confidence queries to this JSONL review file "
@@ -132,7 +143,7 @@ class Settings:
     capture_max_bytes: int = _opt(16 * 1024 * 1024, "rotate the review file past this size", "BYTES")
     capture_backups: int = _opt(3, "rotated review files kept (review.jsonl.1 ...)", "N")
     capture_redact_digits: bool = _opt(False, "replace digits, spoken numbers and e-mail addresses in captured text "
-                                              "and session ids")
+                                              "and session ids (review file and access log)")
     capture_low_confidence: float = _opt(0.7, "also capture answers under this confidence", "P")
 
     @property
@@ -179,8 +190,10 @@ class Settings:
         self._check_transport()
         if self.grace_period < 0:
             raise ConfigError(f"--grace-period must be 0 or more (got {self.grace_period:g})")
-        if self.connection_idle_timeout < 0:
-            raise ConfigError(f"--connection-idle-timeout must be 0 or more (got {self.connection_idle_timeout:g})")
+        for name in ("connection_idle_timeout", "connection_max_age"):  # gRPC takes them as 32-bit milliseconds
+            if not 0 <= getattr(self, name) <= MAX_GRPC_TIMEOUT_S:
+                raise ConfigError(f"{_flag(name)} must be 0 or more and at most {MAX_GRPC_TIMEOUT_S} "
+                                  f"(got {getattr(self, name):g})")
         if self.stall_timeout < 0:
             raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
         if self.stream_idle_timeout < 0:
@@ -226,6 +239,10 @@ class Settings:
                 raise ConfigError(f"{_flag(name)} {path}: not a readable file")
         if self.tls_cert is not None and not self.listen:
             raise ConfigError("--tls-cert: TLS applies to --listen, which is off")
+        for name in ("uds", "admin_uds"):
+            path = getattr(self, name)
+            if path is not None:
+                _check_socket_path(path, _flag(name))
         if self.workers > 1:
             if not self.listen:
                 raise ConfigError("--workers needs --listen: the kernel balances TCP connections between workers")
@@ -309,6 +326,17 @@ def _flag_value(name: str, raw: str) -> Any:
         return _convert(name, raw, "value")
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+
+
+def _check_socket_path(path: Path, flag: str) -> None:
+    """A socket path the kernel cannot bind is refused by name before the model loads (gRPC's own
+    error reads as a TCP address in use)."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH_BYTES:
+        raise ConfigError(f"{flag} {path}: {size} bytes long, over the {MAX_SOCKET_PATH_BYTES} a Unix socket "
+                          f"path may have (use a shorter folder)")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{flag} {path}: no folder {path.parent} to create the socket in")
 
 
 def _flag(name: str) -> str:

@@ -22,6 +22,7 @@ from servers import ThreadServer, code_of
 
 pb2, pb2_grpc = import_stubs()
 WAIT_S = 90
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + an empty SETTINGS
 
 
 def start(artifact, sock, *extra) -> tuple[subprocess.Popen, grpc.Channel]:
@@ -275,6 +276,11 @@ def test_failed_start_says_only_why(tmp_path):
     (["--max-batch-size", "many"], "--max-batch-size"),
     (["--metrics-port", "9999", "--metrics-host", ""], "--metrics-host"),
     (["--port", "1"], "unrecognized arguments: --port 1"),
+    (["--connection-max-age", "-1"], "--connection-max-age must be 0 or more"),
+    (["--connection-idle-timeout", "3000000"], "--connection-idle-timeout must be 0 or more and at most 2147483"),
+    (["--uds", "/nonexistent/run/s.sock"], "--uds /nonexistent/run/s.sock: no folder /nonexistent/run"),
+    (["--admin-uds", "/nonexistent/a.sock"], "--admin-uds /nonexistent/a.sock: no folder /nonexistent"),
+    (["--uds", "/tmp/" + "s" * 103], "bytes long, over the 107 a Unix socket path may have"),
 ])
 def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):
     out = subprocess.run([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact), *args],
@@ -349,14 +355,13 @@ def test_a_client_polling_model_info_does_not_hold_the_drain_open(banking_artifa
 def test_silent_connections_are_closed_and_free_their_slots(banking_artifact):
     """Connections that sent the HTTP/2 preface and nothing more held every --max-connections slot
     for good, and every new client of the TCP listener was refused."""
-    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + an empty SETTINGS
     with ThreadServer(model=banking_artifact, max_connections=3, connection_idle_timeout=1.0) as server:
         assert server.stub.DetectIntent(pb2.DetectIntentRequest(text="block my card"), timeout=30).intents
         server.channel.close()  # the test's own connection would hold a slot until it idles out too
         silent = [socket.create_connection(("127.0.0.1", server.app.port)) for _ in range(3)]
         try:
             for conn in silent:
-                conn.sendall(preface)
+                conn.sendall(PREFACE)
                 conn.settimeout(30)
             for conn in silent:  # the server says GOAWAY and closes each: read to the end
                 while conn.recv(4096):
@@ -369,6 +374,35 @@ def test_silent_connections_are_closed_and_free_their_slots(banking_artifact):
             for conn in silent:
                 conn.close()
             server.channel = grpc.insecure_channel(f"127.0.0.1:{server.app.port}")  # for __exit__ to close
+
+
+def headers_only_call(method: str) -> bytes:
+    """One call's HEADERS frame (END_HEADERS, no END_STREAM: its message never comes), each header
+    an HPACK literal without indexing."""
+    fields = ((b":method", b"POST"), (b":scheme", b"http"), (b":path", method.encode()), (b":authority", b"localhost"),
+              (b"content-type", b"application/grpc"), (b"te", b"trailers"))
+    block = b"".join(b"\x00" + bytes([len(k)]) + k + bytes([len(v)]) + v for k, v in fields)
+    return len(block).to_bytes(3, "big") + b"\x01\x04" + (1).to_bytes(4, "big") + block
+
+
+def test_a_connection_holding_a_call_that_never_ends_is_closed_past_its_age(banking_artifact):
+    """A connection with a call open is never idle: connections that each sent one call's headers
+    and never its message held their --max-connections slots for good. Past --connection-max-age
+    (+/-10 %) it is told to go, and closed once the call has had as long again."""
+    with ThreadServer(model=banking_artifact, max_connections=1, connection_max_age=1.0) as server:
+        server.channel.close()  # the test's own connection would hold the one slot
+        with socket.create_connection(("127.0.0.1", server.app.port)) as conn:
+            conn.sendall(PREFACE + headers_only_call("/intentd.v1.IntentService/Analyze"))
+            conn.settimeout(30)
+            started = time.monotonic()
+            while conn.recv(4096):  # read to the end: the server closes it
+                pass
+            held_s = time.monotonic() - started
+        with grpc.insecure_channel(f"127.0.0.1:{server.app.port}") as channel:  # the slot is free again
+            reply = pb2_grpc.IntentServiceStub(channel).DetectIntent(
+                pb2.DetectIntentRequest(text="block my card"), timeout=30, wait_for_ready=True)
+        server.channel = grpc.insecure_channel(f"127.0.0.1:{server.app.port}")  # for __exit__ to close
+    assert 1.8 < held_s < 10 and reply.intents, held_s
 
 
 def test_a_sighup_during_a_reload_model_call_keeps_the_artifact_it_loaded(banking_artifact, tmp_path):

@@ -1,8 +1,10 @@
-"""Transports: TLS only when asked, mTLS with a client CA, admin RPCs for allowed mTLS clients, the
-load tester against a TLS server, request logs, several workers on one port, long texts."""
+"""Transports: TLS only when asked, mTLS with a client CA, admin RPCs for allowed mTLS clients, broken
+TLS files refused by name, the load tester against a TLS server, reflection off, request logs,
+several workers on one port, long texts."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import logging
@@ -19,8 +21,12 @@ import threading
 import grpc
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from intentd.loadtest.cli import main as loadtest_main
+from intentd.server.app import App
+from intentd.server.config import ConfigError, Settings
 
 from servers import WAIT_S, ThreadServer, copy_artifact, pb2, pb2_grpc, wait_for
 from test_server_lifecycle import free_tcp_port, scrape
@@ -116,6 +122,35 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
             assert reply.ok, reply.error
 
 
+def encrypted_key(pki, folder):
+    key = serialization.load_pem_private_key((pki / "server.key").read_bytes(), password=None)
+    path = folder / "encrypted.key"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(b"secret")))
+    return path
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"tls_cert": "garbage"}, "--tls-cert {garbage}: not a PEM certificate"),
+    ({"tls_key": "garbage"}, "--tls-key {garbage}: not a PEM private key"),
+    ({"tls_key": "ops"}, "--tls-key {ops}: not the private key of --tls-cert {server}"),
+    ({"tls_key": "encrypted"}, "--tls-key {encrypted}: the key is encrypted"),
+    ({"tls_client_ca": "garbage"}, "--tls-client-ca {garbage}: not a PEM certificate"),
+])
+def test_broken_tls_files_are_named_before_the_model_loads(pki, tmp_path, files, message):
+    """A garbage certificate, key or client CA, or a key not the certificate's, was reported after
+    the model had loaded as "cannot bind (address in use, or not an address of this host)"."""
+    (tmp_path / "garbage.pem").write_text("not a PEM file\n")
+    paths = {"garbage": tmp_path / "garbage.pem", "encrypted": encrypted_key(pki, tmp_path), "ops": pki / "ops.key",
+             "server": pki / "server.pem", "server_key": pki / "server.key"}
+    chosen = {"tls_cert": "server", "tls_key": "server_key", **files}
+    settings = Settings(model=tmp_path / "absent", listen="127.0.0.1:0",  # no model: the TLS error must come first
+                        **{name: paths[f] for name, f in chosen.items()})
+    with pytest.raises(ConfigError) as err:
+        asyncio.run(App(settings).run())
+    assert str(err.value).startswith(message.format(**paths)), err.value
+
+
 def test_load_tester_speaks_tls_to_the_server(banking_artifact, pki, tmp_path, capsys):
     with ThreadServer(model=banking_artifact, tls_cert=pki / "server.pem", tls_key=pki / "server.key",
                       tls_client_ca=pki / "ca.pem") as srv:
@@ -124,6 +159,18 @@ def test_load_tester_speaks_tls_to_the_server(banking_artifact, pki, tmp_path, c
                             "--rate", "40", "--duration", "2", "--warmup", "5", "--slo-p95-ms", "5000", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert rc == 0 and result["ok"] > 0 and not result["errors"]
+
+
+def test_no_reflection_turns_reflection_off(banking_artifact):
+    """Reflection describes every IntentService method, ReloadModel included, on the data listener
+    that serves it only to --admin-client-cn clients: --no-reflection leaves it unserved."""
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    with ThreadServer(model=banking_artifact, reflection=False) as srv:
+        with pytest.raises(grpc.RpcError) as err:
+            list(reflection_pb2_grpc.ServerReflectionStub(srv.channel).ServerReflectionInfo(iter([request]),
+                                                                                            timeout=WAIT_S))
+        reply = srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=WAIT_S)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED and reply.intents
 
 
 def test_access_log_has_request_and_session_ids(banking_artifact, caplog):
