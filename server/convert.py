@@ -19,7 +19,8 @@ _SOURCE = {"model": pb2.ENTITY_SOURCE_MODEL, "catalog": pb2.ENTITY_SOURCE_CATALO
            "context": pb2.ENTITY_SOURCE_CONTEXT}
 _ROLE = {"source": pb2.ENTITY_ROLE_SOURCE, "destination": pb2.ENTITY_ROLE_DESTINATION}
 _FOLLOW_UP = {"update": pb2.FOLLOW_UP_KIND_UPDATE, "confirm": pb2.FOLLOW_UP_KIND_CONFIRM,
-              "cancel": pb2.FOLLOW_UP_KIND_CANCEL, "hold": pb2.FOLLOW_UP_KIND_HOLD}
+              "cancel": pb2.FOLLOW_UP_KIND_CANCEL, "hold": pb2.FOLLOW_UP_KIND_HOLD,
+              "repeat": pb2.FOLLOW_UP_KIND_REPEAT}
 _REASON = {
     "out_of_distribution": pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION,
     "low_confidence": pb2.ESCALATION_REASON_LOW_CONFIDENCE,

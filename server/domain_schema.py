@@ -228,10 +228,11 @@ DOMAIN = Fields("must be a mapping (name, intents, entities, escalation, ...)", 
                                 lambda v: isinstance(v, (str, dt.date)), nullable=True, check=_iso_time),
         "time_zone": TIME_ZONE,
     }, nullable=True),
-    "follow_ups": Fields("must be a mapping (confirm, cancel, hold)", {
+    "follow_ups": Fields("must be a mapping (confirm, cancel, hold, repeat)", {
         "confirm": ListOf("must be a list of intent names", NAME),
         "cancel": ListOf("must be a list of intent names", NAME),
         "hold": ListOf("must be a list of intent names", NAME),
+        "repeat": ListOf("must be a list of intent names", NAME),
     }, nullable=True),
 })
 

@@ -2,8 +2,8 @@
 
 The caller sends what it knows of the conversation (`previous_intent`, `filled_slots`); the server
 keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-up when
-`previous_intent` is an intent of the domain (other than the confirmation, denial and hold intents
-themselves), the turn has at most MAX_WORDS words, and
+`previous_intent` is an intent of the domain (other than the confirmation, denial, hold and repeat
+intents themselves), the turn has at most MAX_WORDS words, and
 
 0. its own top intent is a confident intent that the domain escalates by policy (`escalate:`,
    e.g. report_fraud) and not the previous one, and the turn is more than a value of the previous
@@ -17,6 +17,8 @@ themselves), the turn has at most MAX_WORDS words, and
    "nope, 75");
 3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
    value -> hold: nothing changes, and the question or confirmation asked still stands;
+3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it
+   carries no value -> repeat: nothing changes, and the previous answer is given again;
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
    previous one, or it is nothing but that value ("the debit card" answering "Which card?",
@@ -45,7 +47,8 @@ added after them when the turn opens with "and", "also" or "plus". Confirm: once
 slot is known, the confirmation intent's own template with the merged slots in `slots_used` (else
 the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
 hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
-carries them to the next turn as after any other follow-up.
+carries them to the next turn as after any other follow-up. Repeat: the previous intent's response
+from the carried slots, the one the caller did not catch.
 """
 
 from __future__ import annotations
@@ -65,9 +68,10 @@ from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
 FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
-CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel, hold}
+CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel, hold, repeat}
 CANCEL_INTENTS = ("deny",)
 HOLD_INTENTS = ("hold",)
+REPEAT_INTENTS = ("repeat",)
 UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations that mean "no intent of its own"
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b")
@@ -111,11 +115,12 @@ class FollowUps:
         self.intents: dict[str, dict] = {k: v for k, v in (domain.get("intents") or {}).items() if isinstance(v, dict)}
         section = domain.get("follow_ups") or {}
         if not isinstance(section, dict):
-            raise DomainConfigError("'follow_ups' must be a mapping with 'confirm', 'cancel' and/or 'hold' lists of "
-                                    "intents")
+            raise DomainConfigError("'follow_ups' must be a mapping with 'confirm', 'cancel', 'hold' and/or 'repeat' "
+                                    "lists of intents")
         self.confirm = self._intents(section, "confirm", CONFIRM_INTENTS)
         self.cancel = self._intents(section, "cancel", CANCEL_INTENTS)
         self.hold = self._intents(section, "hold", HOLD_INTENTS)
+        self.repeat = self._intents(section, "repeat", REPEAT_INTENTS)
 
     def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
         names = section.get(key, default)
@@ -132,7 +137,7 @@ class FollowUps:
         """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
         previous = options.previous_intent
         spec = self.intents.get(previous or "")
-        if spec is None or previous in self.confirm or previous in self.cancel or previous in self.hold:
+        if spec is None or previous in self.confirm | self.cancel | self.hold | self.repeat:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
@@ -157,8 +162,8 @@ class FollowUps:
         elif not found and not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
             # "what's my balance", "cancel" or "talk to a human" are no payee
-            free_ok = unsure or (own not in self.confirm and own not in self.cancel and own not in self.hold
-                                      and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
+            free_ok = unsure or (own not in self.confirm | self.cancel | self.hold | self.repeat
+                                 and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
             past = previous in self.resolver.past_intents
@@ -195,6 +200,8 @@ class FollowUps:
             kind = "update"
         elif own in self.hold and not unsure and not values:  # "let me check": no yes, and nothing changes
             kind = "hold"
+        elif own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
+            kind = "repeat"
         elif own in self.confirm and not unsure:
             kind = "confirm"
         elif own in self.cancel and not unsure:

@@ -17,7 +17,7 @@ from intentd.server.engine import Engine
 from servers import ThreadServer, copy_artifact, pb2
 
 UPDATE, CONFIRM, CANCEL = pb2.FOLLOW_UP_KIND_UPDATE, pb2.FOLLOW_UP_KIND_CONFIRM, pb2.FOLLOW_UP_KIND_CANCEL
-HOLD = pb2.FOLLOW_UP_KIND_HOLD
+HOLD, REPEAT = pb2.FOLLOW_UP_KIND_HOLD, pb2.FOLLOW_UP_KIND_REPEAT
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,16 @@ def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):
     yes = chat.say("yes")
     assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "transfer_money")
     assert dict(yes.response.slots_used) == {"amount": "200 USD", "account": "checking,savings"}
+
+
+def test_sorry_what_says_the_last_answer_again(server):
+    """"sorry what" after a question read as goodbye (ending the call), "huh" as a CONFIRM."""
+    chat = Conversation(server.stub)
+    ask = chat.say("i want to send money to my savings account")
+    again = chat.say("sorry what")
+    assert (again.follow_up.kind, again.follow_up.intent) == (REPEAT, "transfer_money")
+    assert (again.response.text, list(again.response.slots_missing)) == (ask.response.text, ["amount"])
+    assert chat.slots == {"account": "savings"}
 
 
 def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
@@ -525,3 +535,13 @@ def test_a_pause_keeps_the_question_asked(engine):
     assert correction.follow_up.kind == "update" and dict(correction.response.slots_used)["amount"] == "50 USD"
     assert _turn(engine, "hmm", "transfer_money", "hold", 0.4, "low_confidence", slots=carried) is None
     assert _turn(engine, "hold on", "hold", "hold", 0.95, None, slots=carried) is None  # no pause of a pause
+
+
+def test_a_request_to_repeat_gives_the_previous_answer_again(engine):
+    carried = [("account", "savings"), ("amount", "50 USD")]
+    turn = _turn(engine, "say that again", "transfer_money", "repeat", 0.97, None, slots=carried)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("repeat", "transfer_money")
+    update = _turn(engine, "savings", "transfer_money", "transfer_money", 0.9, None, [("account", "savings")],
+                   slots=[("amount", "50 USD")])
+    assert turn.response == update.response  # what the previous turn said
+    assert _turn(engine, "huh", "transfer_money", "repeat", 0.4, "low_confidence", slots=carried) is None

@@ -1064,9 +1064,30 @@ TEMPLATES: dict[str, list[str]] = {
         "(hmm|um|uh|er) let me (think|see|check)",
         "(wait|hold on|hang on) (a bit|a little|one moment please)",
     ],
+    # The caller did not hear or understand the last answer: say it again. Without these, "sorry
+    # what" read as goodbye (ending the call) and "huh" as affirm (confirming a pending transfer).
+    "repeat": [
+        "(what|huh|pardon|pardon me|sorry|come again|say again|say what|excuse me|eh)",
+        "(sorry|pardon|excuse me), (what|what was that|come again|I didn't catch that|I missed that)",
+        "(can|could) you (repeat|say) that( again|)",
+        "(can|could) you (say|repeat) (that|it) (again|one more time|more slowly|slower)",
+        "(please |)(repeat|say) that( again| one more time|)",
+        "what (was that|did you say|did you just say)",
+        "I (didn't|did not) (catch|hear|get) (that|what you said|the last part)",
+        "I (missed|couldn't hear) (that|what you said|the last part)",
+        "(sorry|oh), (I didn't hear you|you cut out|you're breaking up)",
+        "(you're|you are) breaking up",
+        "(one more time|once more|again) please",
+        "what was the (question|last part)",
+        "(wait|sorry|huh), what did you (say|ask)",
+        "(huh|what|eh), (what|come again|sorry)",
+        "(can you|could you) speak (up|louder|slower|more slowly)",
+        "(sorry|what), (can|could) you repeat (that|the question)",
+        "(I'm sorry|sorry), (what|I didn't understand|I didn't get that)",
+    ],
 }
 
-CHAT_INTENTS = ["affirm", "deny", "greeting", "goodbye", "hold"]
+CHAT_INTENTS = ["affirm", "deny", "greeting", "goodbye", "hold", "repeat"]
 
 # --------------------------------------------------------------------------------------------
 # Out-of-scope utterances (valid and test only). {type=text} marks an entity span.
@@ -1314,6 +1335,7 @@ EMOJI = {
     "greeting": [" 👋", " 🙂", " 😊"],
     "goodbye": [" 👋", " 🙏", " 😊"],
     "hold": [" 🤔", " ⏳"],
+    "repeat": [" 🤔", " 🙉"],
 }
 
 ALT_RE = re.compile(r"\(([^()]*\|[^()]*)\)")
