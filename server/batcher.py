@@ -160,6 +160,10 @@ class Batcher:
         self._batches: set[asyncio.Task] = set()
         self._held = 0
         self._infer_pool = named_pool(1, "intentd-infer")
+        # called with time.monotonic() before the event loop runs a forward pass itself, and with 0
+        # once the pass returns: the loop does nothing else meanwhile (a --workers worker tells its
+        # supervisor, which would otherwise take the silent loop for a wedged one: server/workers.py)
+        self.on_loop_pass: Callable[[float], None] = lambda started: None
         self._task: asyncio.Task | None = None
         self._closed = False
         metrics.batch_bound.set(settings.max_batch_size)
@@ -501,7 +505,11 @@ class Batcher:
                 if not self._pending and len(self._batches) <= 1 and self.arrivals.quiet_for(
                         self._forward_expected_s, start):  # a quiet server: no thread hand-off
                     self.metrics.forward_on_loop.inc()
-                    forwarded, forward_s = _forward(engine, texts, encodings, options)
+                    self.on_loop_pass(start)
+                    try:
+                        forwarded, forward_s = _forward(engine, texts, encodings, options)
+                    finally:
+                        self.on_loop_pass(0.0)
                 else:
                     forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
                                                                       encodings, options)

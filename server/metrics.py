@@ -8,6 +8,7 @@ import math
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 from .capture import DROP_REASONS
 
@@ -123,8 +124,9 @@ class Metrics:
                                          "answered superseded", ["outcome"], registry=r)
         for outcome in ("withdrawn", "stale", "shed"):
             self.stream_superseded.labels(outcome)
-        self.streams_open = Gauge("intentd_streams_open", "AnalyzeStream calls open (each worker's against its "
-                                  "--max-streams)", registry=r, multiprocess_mode="livesum")
+        self.streams_open = Gauge("intentd_streams_open", "AnalyzeStream calls open (with --workers, summed over "
+                                  "the workers; each refuses streams past its own --max-streams)", registry=r,
+                                  multiprocess_mode="livesum")
         self.streams_idle_ended = Counter("intentd_streams_idle_ended", "AnalyzeStream calls ended for sending no "
                                           "message for --stream-idle-timeout once every answer had gone out",
                                           registry=r)
@@ -184,3 +186,24 @@ class Metrics:
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         log.info("metrics on http://%s:%d/metrics", host, server.server_port)
         return server
+
+
+class WorkerStates:
+    """`intentd_workers{state}` on a `--workers` supervisor's /metrics: its workers by state as it
+    last saw them (a collector of its own, read at each scrape: a worker cannot say it is down,
+    the supervisor sees them all). serving: has served since it was started (its own health may
+    still say otherwise: `intentd_inference_stalled`); starting: loading its model; down: exited,
+    to be restarted after a pause (which doubles while it cannot start)."""
+
+    STATES = ("serving", "starting", "down")
+
+    def __init__(self, workers: int) -> None:
+        self.states = ["starting"] * workers  # one per worker, replaced whole by the supervisor
+
+    def collect(self):
+        family = GaugeMetricFamily("intentd_workers", "Worker processes of a --workers server by state: serving, "
+                                   "starting (loading its model), down (exited, to be restarted)", labels=["state"])
+        states = self.states
+        for state in self.STATES:
+            family.add_metric([state], states.count(state))
+        yield family

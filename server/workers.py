@@ -12,16 +12,18 @@ program holds is still a one-line error. The supervisor:
   later (a restart) it is tried again after a pause that doubles each time, up to a minute;
 - kills (SIGKILL), and so restarts, a serving worker that is hung: its event loop stamps a
   shared slot about once a second, and one whose stamp is older than HUNG_AFTER_S answers
-  nothing while the kernel keeps handing it connections. A worker whose model hangs in one
-  forward pass (--stall-timeout) stops stamping too: its loop would answer, its model never. A
-  worker still loading its model is not watched; a reload loads off the loop, so it does not
-  stop the stamps;
+  nothing while the kernel keeps handing it connections. A quiet worker's loop runs its forward
+  pass itself and stamps nothing meanwhile: the worker says so, and such a pass, like one that
+  has stalled (--stall-timeout: the loop would answer, the model never), is bounded by
+  --stall-timeout and HUNG_AFTER_S more (never with 0: a TensorRT engine build takes tens of
+  seconds). A worker still loading its model is not watched; a reload loads off the loop, so it
+  does not stop the stamps;
 - forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker; each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
-  histograms add up across workers, and so do the queue depth and requests in progress; the
-  other gauges are per worker, labelled by pid).
+  histograms add up across workers, and so do the queue depth, requests in progress and open
+  streams; the other gauges are per worker, labelled by pid), and its workers by state.
 Its exit code is 0 when every worker drained and exited 0.
 
 Each worker talks to the supervisor on a pipe of its own, never a queue they share: a worker
@@ -32,7 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
 import dataclasses
+import fcntl
+import glob
 import logging
 import multiprocessing
 import os
@@ -56,8 +61,20 @@ POLL_S = 0.2
 STOP_WAIT_S = 30.0  # for the other workers to stop after one could not start
 EXIT_START_FAILED = 2  # as the CLI's for any error it reports
 HEARTBEAT_S = 1.0  # a serving worker's event loop stamps its slot this often
-# a serving worker whose stamp is this old is hung (the variable is for tests, which cannot wait long)
+# a serving worker whose stamp is this old is hung, and so is one whose forward pass has run this
+# long past --stall-timeout (the variable is for tests, which cannot wait long)
 HUNG_AFTER_S = float(os.environ.get("INTENTD_TEST_HUNG_AFTER_S", "15"))
+METRICS_DIR_PREFIX = "intentd-metrics-"
+
+
+class _Beat(ctypes.Structure):
+    """A serving worker's signs of life, in memory it shares with the supervisor (time.monotonic():
+    one clock for every process of the machine)."""
+
+    _fields_ = [("loop", ctypes.c_double),  # its event loop last ran
+                # when the forward pass now holding its model began, while its loop runs that pass
+                # itself (and so stamps nothing) or the pass has stalled (--stall-timeout); else 0
+                ("model", ctypes.c_double)]
 
 
 def free_port(listen: str) -> tuple[str, int]:
@@ -76,12 +93,12 @@ def free_port(listen: str) -> tuple[str, int]:
         return host, probe.getsockname()[1]
 
 
-def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
+def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     """A worker process: one whole server. Metrics go to the shared multiprocess directory.
-    `ready` (an Event) is set once it serves, and from then its event loop stamps
-    `stamps[index]`. On `reports` (its pipe) it sends ("failed", its one-line message) when its
-    start fails for a reason the user can fix, and ("reloaded", version served, why it failed or
-    '') once SIGHUP reloads have settled.
+    `ready` (an Event) is set once it serves, and from then it keeps `beats[index]` (`_Beat`).
+    On `reports` (its pipe) it sends ("failed", its one-line message) when its start fails for a
+    reason the user can fix, and ("reloaded", version served, why it failed or '') once SIGHUP
+    reloads have settled.
 
     Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
@@ -96,7 +113,7 @@ def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=f"%(levelname)s worker{index} %(name)s: %(message)s")
 
     def serving(app) -> None:
-        _stamp(stamps, index, app)  # before `ready`: the supervisor watches the stamp from then on
+        _beat(beats[index], app)  # before `ready`: the supervisor watches it from then on
         ready.set()
 
     try:
@@ -108,12 +125,40 @@ def _worker(settings: Settings, index: int, ready, stamps, reports) -> None:
     raise SystemExit(code)
 
 
-def _stamp(stamps, index: int, app) -> None:
-    """On the worker's event loop, every HEARTBEAT_S while it runs and its model is not stalled
-    (server/app.py): the supervisor's sign of life."""
-    if not app.stalled:
-        stamps[index] = time.monotonic()  # one clock for every process of the machine
-    asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, stamps, index, app)
+def _beat(beat: _Beat, app) -> None:
+    """Keep `beat` from now on: the loop's stamps, and each forward pass the loop runs itself."""
+    from .batcher import Batcher
+
+    def loop_pass(started: float) -> None:
+        beat.model = started
+
+    if isinstance(app.runner, Batcher):  # (--naive runs every pass off the loop)
+        app.runner.on_loop_pass = loop_pass
+    _stamp(beat, app)
+
+
+def _stamp(beat: _Beat, app) -> None:
+    """On the worker's event loop, every HEARTBEAT_S: the supervisor's sign of life, and while its
+    model has stalled (server/app.py), since when the pass has held it."""
+    now = time.monotonic()
+    beat.loop = now
+    beat.model = now - app.runner.stalled_s() if app.stalled else 0.0
+    asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, beat, app)
+
+
+def _hung(beat: _Beat, now: float, stall_timeout: float) -> str:
+    """Why a serving worker is hung, or '' while it is not: one forward pass has held its model
+    HUNG_AFTER_S past --stall-timeout (never with 0), or its loop, running no pass, has not
+    stamped for HUNG_AFTER_S."""
+    if beat.model:
+        held_s = now - beat.model
+        if stall_timeout and held_s > stall_timeout + HUNG_AFTER_S:
+            return (f"its model has stalled: one forward pass has held it for {held_s:.0f} s "
+                    f"(--stall-timeout {stall_timeout:g})")
+        return ""
+    if now - beat.loop > HUNG_AFTER_S:
+        return f"its event loop has not run for {now - beat.loop:.0f} s"
+    return ""
 
 
 def _drain_when_orphaned(parent: int) -> None:
@@ -131,22 +176,44 @@ def supervise(settings: Settings) -> int:
     if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in early):
         log.info("stop requested before serving: not starting workers")
         return 0
-    metrics_dir = tempfile.mkdtemp(prefix="intentd-metrics-")
+    metrics_dir, lock = _metrics_dir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus-client at import
     try:
         return _supervise(settings, worker_settings, host, port, early)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.close(lock)
+
+
+def _metrics_dir() -> tuple[str, int]:
+    """A new folder for the workers' metrics files, and the descriptor of the lock on it that this
+    supervisor holds while it lives. The folders of supervisors killed outright (SIGKILL, OOM:
+    nothing removed them), whose locks the kernel has released, are removed first."""
+    for lock_path in glob.glob(os.path.join(tempfile.gettempdir(), f"{METRICS_DIR_PREFIX}*", "lock")):
+        try:
+            with open(lock_path) as held:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its supervisor lives (or it is another user's)
+            continue
+        shutil.rmtree(os.path.dirname(lock_path), ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
+    lock = os.open(os.path.join(path, "lock.new"), os.O_RDONLY | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.replace(os.path.join(path, "lock.new"), os.path.join(path, "lock"))  # seen by others only once locked
+    return path, lock
 
 
 def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
+    from .metrics import WorkerStates
+
+    states = WorkerStates(settings.workers)
     # /metrics first: a port in use is one line before any worker is spawned
-    http = _serve_metrics(settings) if settings.metrics_port else None
+    http = _serve_metrics(settings, states) if settings.metrics_port else None
     context = multiprocessing.get_context("spawn")
     stopping = False
     signals_seen = 0
     readies = [context.Event() for _ in range(settings.workers)]
-    stamps = context.RawArray("d", settings.workers)  # each serving worker's last sign of life
+    beats = context.RawArray(_Beat, settings.workers)  # each serving worker's signs of life
     reports: list = [None] * settings.workers  # each worker's pipe to us
     reasons: dict[int, str] = {}
     reloads = _Reloads(settings.workers)
@@ -156,7 +223,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         if reports[index] is not None:
             reports[index].close()
         reports[index], sender = context.Pipe(duplex=False)
-        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], stamps, sender),
+        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], beats, sender),
                                   name=f"intentd-worker{index}")
         # blocked until the child keeps them itself (_worker): one forwarded while it starts is held
         # for it, never its default action (the mask is inherited across the spawn)
@@ -224,9 +291,9 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                         process.kill()
                     continue
                 if process.exitcode is None:
-                    if readies[i].is_set() and now - stamps[i] > HUNG_AFTER_S:
-                        log.error("worker %d (pid %d) is hung: its event loop has not run for %.0f s; killing it",
-                                  i, process.pid, now - stamps[i])
+                    why = _hung(beats[i], now, settings.stall_timeout) if readies[i].is_set() else ""
+                    if why:
+                        log.error("worker %d (pid %d) is hung: %s; killing it", i, process.pid, why)
                         process.kill()
                         process.join(POLL_S)
                     continue
@@ -250,6 +317,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                 if failed_starts[i]:
                     log.error("worker %d could not start again (%s); next try in %.0f s", i, why, pause)
                 restart_at[i] = now + pause
+            states.states = [_state(p, ready) for p, ready in zip(workers, readies)]
             if stopping and all(p.exitcode is not None for p in workers):
                 break
     finally:
@@ -323,6 +391,13 @@ def _stop_all(workers: list) -> None:
             process.join()
 
 
+def _state(process, ready) -> str:
+    """A worker's state, as `intentd_workers` says it (server/metrics.py, WorkerStates)."""
+    if process.exitcode is not None:
+        return "down"
+    return "serving" if ready.is_set() else "starting"
+
+
 def _mark_dead(pid: int | None) -> None:
     from prometheus_client import multiprocess
 
@@ -330,11 +405,13 @@ def _mark_dead(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-def _serve_metrics(settings: Settings):
+def _serve_metrics(settings: Settings, states):
+    """The workers' metrics (their files), and `states` (WorkerStates), on one /metrics."""
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    registry.register(states)
     try:
         server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:

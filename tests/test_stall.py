@@ -6,7 +6,6 @@ is what a hung onnxruntime call looks like, the slot taken and never given back.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import grpc
@@ -15,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
 from intentd.server.config import ConfigError, Settings
-from intentd.server.workers import _stamp
+from intentd.server.workers import HUNG_AFTER_S, _Beat, _hung, _stamp
 
 from servers import ThreadServer, code_of, wait_for
 
@@ -36,9 +35,9 @@ def test_a_hung_forward_pass_turns_health_off_and_answers_what_waits(banking_art
     with ThreadServer(model=banking_artifact, cache_size=0, stall_timeout=1.0) as server:
         assert detect(server, "what is my balance").result(timeout=30).intents
         assert health_of(server) == SERVING
-        stamps = multiprocessing.RawArray("d", 1)
-        server.loop.call_soon_threadsafe(_stamp, stamps, 0, server.app)  # a --workers worker's sign of life
-        wait_for(lambda: stamps[0] > 0, "the first stamp")
+        beat = _Beat()
+        server.loop.call_soon_threadsafe(_stamp, beat, server.app)  # a --workers worker's signs of life
+        wait_for(lambda: beat.loop > 0, "the first stamp")
 
         release = server.hold_model()
         waiting = detect(server, "transfer 50 dollars to savings")
@@ -51,15 +50,19 @@ def test_a_hung_forward_pass_turns_health_off_and_answers_what_waits(banking_art
         assert code_of(detect(server, "block my card")) == grpc.StatusCode.UNAVAILABLE
         assert server.metric("intentd_inference_stalled") == 1
         assert server.metric("intentd_shed_total", {"reason": "stalled"}) >= 1
-        stalled_stamp = stamps[0]
-        time.sleep(1.5)  # past the worker heartbeat: a stalled worker stops stamping, so its supervisor restarts it
-        assert stamps[0] == stalled_stamp
+        # a stalled worker says since when its pass has held the model: its supervisor kills it that
+        # long past --stall-timeout, saying its model has stalled (it said its loop had not run)
+        wait_for(lambda: beat.model > 0, "the stall told")
+        assert _hung(beat, beat.model + 1.0 + HUNG_AFTER_S - 0.5, 1.0) == ""
+        assert _hung(beat, beat.model + 1.0 + HUNG_AFTER_S + 0.5, 1.0).startswith("its model has stalled")
+        assert _hung(beat, beat.model + 3600, 0) == ""  # --stall-timeout 0: a pass may take any time
+        stalled_stamp = beat.loop
 
         release.set()  # the pass returns
         wait_for(lambda: health_of(server) == SERVING, "health SERVING again")
         assert detect(server, "block my card").result(timeout=30).intents[0].name == "block_card"
         assert server.metric("intentd_inference_stalled") == 0
-        wait_for(lambda: stamps[0] > stalled_stamp, "stamps again")
+        wait_for(lambda: beat.loop > stalled_stamp and beat.model == 0, "stamps again, no stall")
 
 
 def test_a_pass_shorter_than_the_timeout_is_not_a_stall(banking_artifact):

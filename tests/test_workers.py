@@ -1,5 +1,7 @@
 """`intentd serve` and `--workers N` around reloads and hangs: a SIGHUP while starting is not
-dropped, the supervisor says where a reload left every worker, and a hung worker is replaced."""
+dropped, the supervisor says where a reload left every worker, a hung worker is replaced (and a
+long forward pass is not a hang), /metrics says how many workers serve, and a supervisor killed
+outright leaves no metrics folder for good."""
 
 from __future__ import annotations
 
@@ -9,15 +11,20 @@ import logging
 import os
 import re
 import signal
+import tempfile
 import threading
 import time
+import urllib.request
 
 import grpc
+import pytest
 
 from intentd.server.app import serve_one
 from intentd.server.config import Settings
+from intentd.server.workers import _metrics_dir
 
 from servers import WAIT_S, copy_artifact, pb2, pb2_grpc, wait_for
+from test_server_lifecycle import scrape
 from test_transport import Supervisor, _corrupt
 
 
@@ -186,3 +193,123 @@ def test_a_reload_summary_names_a_worker_that_died_before_it_reported(banking_ar
     summary = next(line for line in server.lines if "workers: reload: " in line)
     assert summary.startswith(f"WARNING intentd.server.workers: reload: 1 of 2 workers on {version_of(root / 'b')}; "
                               "worker 1 exited before it reported"), summary
+
+
+SLOW_ON_THE_LOOP = """\
+# Written by tests/test_workers.py: onnxruntime's run, on a process's main thread (where a quiet
+# intentd worker's event loop runs its forward pass), first sleeps the seconds written in FLAG, once.
+import os
+import threading
+import time
+
+import onnxruntime
+
+FLAG = {flag!r}
+_run = onnxruntime.InferenceSession.run
+
+
+def run(self, *args, **kwargs):
+    if threading.current_thread() is threading.main_thread():
+        try:
+            with open(FLAG) as flag:
+                seconds = float(flag.read())
+            os.unlink(FLAG)
+        except (OSError, ValueError):
+            seconds = 0.0
+        time.sleep(seconds)
+    return _run(self, *args, **kwargs)
+
+
+onnxruntime.InferenceSession.run = run
+"""
+
+
+def slow_passes_on_the_loop(tmp_path, monkeypatch):
+    """The file whose number of seconds the next forward pass run on a worker's event loop takes
+    (as a TensorRT engine build for a new input shape takes tens of seconds): onnxruntime is
+    patched in every process started from now on (a sitecustomize module on PYTHONPATH)."""
+    hook, flag = tmp_path / "hook", tmp_path / "slow"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_ON_THE_LOOP.format(flag=str(flag)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
+    return flag
+
+
+def analyze(server: Supervisor, text: str) -> float:
+    """One Analyze call on a connection of its own (the kernel picks the worker); its seconds."""
+    start = time.monotonic()
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}", options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+        pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=text), timeout=WAIT_S, wait_for_ready=True)
+    return time.monotonic() - start
+
+
+def test_a_long_forward_pass_on_the_event_loop_is_not_a_hang(banking_artifact, tmp_path, monkeypatch):
+    """A quiet worker's event loop runs its forward pass itself and stamps nothing meanwhile: the
+    supervisor took a pass longer than its hang bound (15 s) for a wedged loop and killed the
+    worker, even with --stall-timeout 0 (a TensorRT engine build, which then began again in the
+    new worker)."""
+    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
+    slow = slow_passes_on_the_loop(tmp_path, monkeypatch)
+    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "0") as server:
+        server.wait_until_serving()
+        slow.write_text("3.5")  # past the hang bound
+        assert analyze(server, "what is my balance") >= 3.5  # the pass ran on the loop, and was answered
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 0, server.log
+    assert "is hung" not in server.log, server.log
+
+
+def test_a_forward_pass_on_the_event_loop_is_bounded_by_the_stall_timeout(banking_artifact, tmp_path, monkeypatch):
+    """...but it is bounded by --stall-timeout, with the hang bound as margin, and the supervisor
+    says the worker's model has stalled (it said its event loop had not run)."""
+    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
+    slow = slow_passes_on_the_loop(tmp_path, monkeypatch)
+    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "1") as server:
+        server.wait_until_serving()
+        slow.write_text("60")  # a pass that never ends, as far as the supervisor can wait
+        with pytest.raises(grpc.RpcError) as killed:
+            analyze(server, "what is my balance")
+        assert killed.value.code() == grpc.StatusCode.UNAVAILABLE
+        server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # (exit code 1: a worker was killed)
+    hung = [line for line in server.lines if "is hung" in line]
+    assert len(hung) == 1 and re.search(r"is hung: its model has stalled: one forward pass has held it for \d+ s "
+                                        r"\(--stall-timeout 1\); killing it", hung[0]), server.log
+
+
+def workers_by_state(server: Supervisor) -> dict[str, float]:
+    samples = scrape(server.metrics_port)
+    return {state: samples[f'intentd_workers{{state="{state}"}}'] for state in ("serving", "starting", "down")}
+
+
+def test_the_supervisor_exports_its_workers_by_state(banking_artifact):
+    """Nothing on /metrics said how many workers served: a dead or restarting one only took its
+    pid's series away. `intentd_workers{state}` says; and `intentd_streams_open` says it is the
+    sum over the workers, each capped at its own --max-streams."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        wait_for(lambda: workers_by_state(server) == {"serving": 2, "starting": 0, "down": 0}, "2 serving")
+        os.kill(worker_pid(server, 0), signal.SIGKILL)
+        wait_for(lambda: workers_by_state(server)["serving"] == 1, "worker 0 out of service")
+        states = workers_by_state(server)
+        assert states["starting"] + states["down"] == 1, states  # down for its restart pause, then loading
+        wait_for(lambda: workers_by_state(server) == {"serving": 2, "starting": 0, "down": 0}, "worker 0 back")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10).read().decode()
+        server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert ("# HELP intentd_streams_open AnalyzeStream calls open (with --workers, summed over the workers; each "
+            "refuses streams past its own --max-streams)") in body
+
+
+def test_a_killed_supervisors_metrics_folder_is_removed_by_the_next(tmp_path, monkeypatch):
+    """A supervisor killed outright (SIGKILL, OOM) left its /tmp/intentd-metrics-* folder behind,
+    one more at each such restart. Its lock goes with it (the kernel releases it, as closing the
+    descriptor does here): the next supervisor removes that folder, and no live one's."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    live, live_lock = _metrics_dir()
+    killed, killed_lock = _metrics_dir()
+    os.close(killed_lock)
+    try:
+        mine, my_lock = _metrics_dir()
+        os.close(my_lock)
+    finally:
+        os.close(live_lock)
+    assert os.path.isdir(live) and os.path.isdir(mine) and not os.path.exists(killed)
