@@ -256,8 +256,7 @@ class VoiceStream:
             previous.withdrawn = True
             previous.task.cancel()  # cancels its queued requests at once: the batcher skips them
             self.servicer.metrics.stream_superseded.labels("withdrawn").inc()
-        else:
-            self.servicer.metrics.stream_superseded.labels("stale").inc()
+        # one already started is counted by `_reply`, as it is answered: stale, or shed if it failed
 
     async def _compute(self, message: Message, request, text: str, options) -> tuple[Analysis, object]:
         message.running = True
@@ -277,10 +276,11 @@ class VoiceStream:
             if isinstance(error, (Overloaded, DeadlineUnmeetable)) and (message.stale or not message.final):
                 # a partial shed or out of time: the next message of the utterance covers it, so
                 # the call goes on (a shed final still ends the stream: nothing else answers it)
-                if not message.stale:
-                    self.servicer.metrics.stream_superseded.labels("shed").inc()
+                self.servicer.metrics.stream_superseded.labels("shed").inc()
                 return _superseded(message)
             raise _in_message(error, message.number) if isinstance(error, InvalidRequest) else error
+        if message.stale:
+            self.servicer.metrics.stream_superseded.labels("stale").inc()
         analysis, reply = task.result()
         reply.is_final = message.final
         reply.sequence = message.sequence

@@ -1,11 +1,25 @@
-"""Metric functions against values computed by hand."""
+"""Metric functions against values computed by hand; the server's Prometheus metrics."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from intentd.models import metrics
+from intentd.server.config import Settings
+from intentd.server.decode import Prediction
+from intentd.server.escalation import EscalationPolicy
+from intentd.server.metrics import (ESCALATION_REASONS, EXPIRED_STAGES, LATENCY_BUCKETS, RELOAD_OUTCOMES,
+                                    Metrics)
+
+FIXED_LABELS = [("intentd_reloads_total", "outcome", RELOAD_OUTCOMES),
+                ("intentd_expired_total", "stage", EXPIRED_STAGES),
+                ("intentd_escalations_total", "reason", ESCALATION_REASONS)]
 
 
 def test_span_f1_counts_only_exact_type_and_boundaries():
@@ -58,3 +72,58 @@ def test_per_class_and_confused_pairs():
     pairs = metrics.confused_pairs(gold, pred)
     assert {"gold": "a", "predicted": "b", "count": 1} in pairs
     assert len(pairs) == 2
+
+
+def test_fixed_label_values_are_exported_at_zero_before_their_first_event():
+    """A series born at 1 shows no increase: `increase(intentd_reloads_total{outcome="failed"}[5m]) > 0`
+    missed the first failed reload after every restart."""
+    registry = Metrics().registry
+    for name, label, values in FIXED_LABELS:
+        for value in values:
+            assert registry.get_sample_value(name, {label: value}) == 0.0, (name, value)
+
+
+def test_every_escalation_reason_the_policy_gives_is_exported():
+    policy = EscalationPolicy({"intents": {"close_account": {"escalate": "human"}}})
+    predictions = [Prediction([("greeting", 0.9), ("affirm", 0.05)], [], 9.0, is_ood=True),
+                   Prediction([("close_account", 0.9), ("affirm", 0.05)], [], 0.0),
+                   Prediction([("greeting", 0.4), ("affirm", 0.1)], [], 0.0),
+                   Prediction([("greeting", 0.55), ("affirm", 0.5)], [], 0.0)]
+    assert sorted(policy.decide(p).reason for p in predictions) == sorted(ESCALATION_REASONS)
+
+
+WORKER = """
+from intentd.server.metrics import Metrics
+m = Metrics()
+m.reloads.labels("failed").inc()
+m.expired.labels("queue").inc(2)
+"""
+
+
+def test_pre_created_series_add_up_across_workers(tmp_path):
+    """--workers: each worker writes its own files (prometheus-client's multiprocess mode) and the
+    supervisor sums them; a worker's zeros add nothing to another's counts."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER], env=env) for _ in range(2)]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    supervisor = CollectorRegistry()
+    MultiProcessCollector(supervisor, path=str(tmp_path))
+    assert supervisor.get_sample_value("intentd_reloads_total", {"outcome": "failed"}) == 2
+    assert supervisor.get_sample_value("intentd_reloads_total", {"outcome": "ok"}) == 0
+    assert supervisor.get_sample_value("intentd_expired_total", {"stage": "queue"}) == 4
+    assert supervisor.get_sample_value("intentd_expired_total", {"stage": "admission"}) == 0
+    assert supervisor.get_sample_value("intentd_escalations_total", {"reason": "policy"}) == 0
+    reloads = [s for f in supervisor.collect() if f.name == "intentd_reloads" for s in f.samples]
+    assert sorted(s.labels["outcome"] for s in reloads) == ["failed", "ok"]  # one series each, not one per worker
+
+
+def test_the_slo_and_the_servers_budget_are_latency_bucket_edges():
+    """histogram_quantile interpolates inside a bucket: with no edge between 25 and 50 ms a p99 of
+    26 ms read as anything up to 50, and whether answers met the server's own 22 ms was not in the data."""
+    settings = Settings(model="m")
+    assert settings.slo_p95_ms / 1e3 in LATENCY_BUCKETS
+    assert settings.own_slo_s in LATENCY_BUCKETS
+    near = [edge for edge in LATENCY_BUCKETS if 0.01 <= edge <= 0.05]
+    assert max(b - a for a, b in zip(near, near[1:])) <= 0.01 + 1e-12
+    registry = Metrics().registry
+    assert registry.get_sample_value("intentd_queue_wait_seconds_bucket", {"le": "0.022"}) == 0.0

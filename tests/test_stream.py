@@ -89,7 +89,7 @@ def test_a_started_partial_is_answered_stale_and_answers_keep_their_order(server
     runner = server.app.runner
     server.stub.Analyze(pb2.AnalyzeRequest(text="what is my savings balance"), timeout=30)  # now cached
     hits = server.metric("intentd_cache_hits_total")
-    before = computed(server)
+    before, marked = computed(server), server.metric("intentd_stream_superseded_total", {"outcome": "stale"})
     release = server.hold_model()
     try:
         stream = Duplex(server.stub)
@@ -109,6 +109,7 @@ def test_a_started_partial_is_answered_stale_and_answers_keep_their_order(server
     assert stale.intents[0].name == "check_balance" and stale.timing.cache_hit  # computed, so answered in full
     assert current.intents and not current.stale and not current.is_final
     assert computed(server) == before + 2
+    assert server.metric("intentd_stream_superseded_total", {"outcome": "stale"}) == marked + 1
 
 
 def shed(server) -> float:
@@ -125,14 +126,19 @@ def test_a_shed_partial_is_answered_superseded_and_the_stream_goes_on(banking_ar
             wait_for(lambda: srv.app.runner.queued == 1, "the first message to queue")
             stream.send(partial("block my"))  # no room: shed
             wait_for(lambda: shed(srv) == 1, "the partial to be shed")
+            stream.send(partial("block my debit"))  # supersedes the shed one before its answer went out; shed too
+            wait_for(lambda: shed(srv) == 2, "the next partial to be shed")
         finally:
             release.set()
-        answers = [next(stream.call), next(stream.call)]  # the stream is still open
+        answers = [next(stream.call), next(stream.call), next(stream.call)]  # the stream is still open
         answers.append(stream.ask(final("block my debit card")))
         stream.finish()
-        assert [(a.is_final, a.superseded) for a in answers] == [(True, False), (False, True), (True, False)]
-        assert answers[2].intents[0].name == "block_card"
-        assert srv.metric("intentd_stream_superseded_total", {"outcome": "shed"}) == 1
+        assert [(a.is_final, a.superseded) for a in answers] == [(True, False), (False, True), (False, True),
+                                                                 (True, False)]
+        assert answers[3].intents[0].name == "block_card"
+        # as the caller was told: both shed, neither answered stale (the first was counted stale)
+        assert srv.metric("intentd_stream_superseded_total", {"outcome": "shed"}) == 2
+        assert srv.metric("intentd_stream_superseded_total", {"outcome": "stale"}) == 0
 
         release = srv.hold_model()
         try:
@@ -140,7 +146,7 @@ def test_a_shed_partial_is_answered_superseded_and_the_stream_goes_on(banking_ar
             stream.send(final("hello there"))
             wait_for(lambda: srv.app.runner.queued == 1, "the first message to queue")
             stream.send(final("block my debit card"))  # a shed final ends the stream
-            wait_for(lambda: shed(srv) == 2, "the final to be shed")
+            wait_for(lambda: shed(srv) == 3, "the final to be shed")
         finally:
             release.set()
         first = next(stream.call)
