@@ -61,8 +61,9 @@ from . import locale as locales
 from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
 from .decode import Prediction
 from .escalation import EscalationPolicy
-from .resolve import DomainConfigError, Resolver, money
+from .resolve import DomainConfigError, Resolver
 from .resolve.dates import local_time, time_only
+from .resolve.numbers import counts_time
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
@@ -327,8 +328,8 @@ class FollowUps:
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date
-            if spec.get("builtin") == "money" and money.word_after(surface) not in (None, *_FILLER):
-                continue  # "one moment", "two seconds": no amount of 1 or 2 ("fifty please" is 50)
+            if spec.get("builtin") in ("money", "number") and counts_time(surface, _FILLER):
+                continue  # "one moment", "two um seconds": a pause, no amount of 1 or 2
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card

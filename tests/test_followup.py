@@ -504,7 +504,7 @@ def test_a_bare_account_in_a_follow_up_says_which_way_it_goes(engine, text, role
 
 
 @pytest.mark.parametrize("text", ["one moment", "one sec", "two seconds", "give me 5 minutes", "one thing", "a",
-                                  "hold on a second"])
+                                  "hold on a second", "one um moment", "One. Moment.", "two, uh, seconds"])
 def test_a_pause_is_no_value_of_the_slots(engine, text):
     """"one moment" after a $500 transfer made it $1, "two seconds" $2, "a" dated it January: a
     number followed by a word that is no currency is no amount, and a date must be one."""
@@ -518,8 +518,11 @@ def test_a_pause_is_no_value_of_the_slots(engine, text):
 @pytest.mark.parametrize("text, amount", [("fifty bucks", "50 USD"), ("a hundred", "100 USD"), ("75", "75 USD"),
                                           ("two hundred and fifty", "250 USD"), ("make it 1.5k", "1500 USD"),
                                           ("$20 and 50 cents", "20.50 USD"), ("hmm make it 50", "50 USD"),
-                                          ("fifty please", "50 USD")])
+                                          ("fifty please", "50 USD"), ("fifty only", "50 USD"),
+                                          ("50 each", "50 USD")])
 def test_an_amount_alone_still_updates(engine, text, amount):
+    """The check for a pause refused every word after the number but a currency: "no, fifty only"
+    cancelled the transfer and "yes 50 right" confirmed the old $500."""
     turn = _turn(engine, text, "transfer_money", "goodbye", 0.39, "low_confidence",
                  slots=[("account", "checking,savings"), ("amount", "500 USD")])
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
@@ -545,3 +548,25 @@ def test_a_request_to_repeat_gives_the_previous_answer_again(engine):
                    slots=[("amount", "50 USD")])
     assert turn.response == update.response  # what the previous turn said
     assert _turn(engine, "huh", "transfer_money", "repeat", 0.4, "low_confidence", slots=carried) is None
+
+
+@pytest.mark.parametrize("text, own, kind", [("yes 50 right", "affirm", "confirm"), ("no, fifty only", "deny", "update")])
+def test_a_yes_or_no_with_a_new_amount_takes_it(engine, text, own, kind):
+    carried = [("account", "checking,savings"), ("amount", "500 USD")]
+    turn = _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried)
+    assert turn.follow_up.kind == kind and dict(turn.response.slots_used)["amount"] == "50 USD"
+
+
+def test_a_pause_is_no_number_either(banking_artifact, tmp_path):
+    """The check once covered money only: "one moment" set a number slot to 1."""
+    art = copy_artifact(banking_artifact, tmp_path / "art")
+    domain = yaml.safe_load((art / "domain.yaml").read_text(encoding="utf-8"))
+    domain["entities"]["count"] = {"kind": "builtin", "builtin": "number"}
+    domain["intents"]["replace_card"]["slots"].insert(1, "count")  # before date: "two" is no 2nd of the month here
+    (art / "domain.yaml").write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
+    write_manifest(art, json.loads((art / "manifest.json").read_text()))
+    engine = Engine.load(art)
+    for text, expected in (("one moment", None), ("two um seconds", None), ("two", "2")):
+        turn = _turn(engine, text, "replace_card", "greeting", 0.3, "low_confidence", slots=[("card", "debit_card")])
+        got = [e.resolution["value"] for e in (turn.entities if turn else []) if e.type == "count" and e.resolved]
+        assert got == ([expected] if expected else []), text

@@ -94,7 +94,6 @@ _SLANG_COUNTED = re.compile(r"(?<![\d.,])(\d+)\s+(fiver|tenner)s\b")  # "two fiv
 # ... and after them: "1 buck 50", "2 pounds and 50" (the minor units end the text, with no
 # unit of their own), "50p", "50 c"
 _MAJOR_MINOR = re.compile(rf"(?<![\d.,])(\d+)\s*({_MAJOR})\s+(?:and\s+)?(\d{{1,2}})\s*[.!?]?\s*$")
-_WORD_AFTER = re.compile(r"\s*([^\W\d_]+)")  # the word right after a number, nothing but spaces between
 _MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b(?!\$)")  # not the c of "100 c$" (Canadian dollars)
 
 
@@ -153,22 +152,6 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
         amount = amount.quantize(unit)
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
-
-
-def word_after(text: str) -> str | None:
-    """The word right after the amount's number when it is no part of the amount, neither currency
-    nor multiplier: "moment" of "one moment", "minutes" of "5 minutes"; None for "fifty bucks",
-    "$20 and 50 cents" or "hold on, make it 50". Words said alone that count something else are no
-    amount ("give me one moment" after a $500 transfer is no amount of 1)."""
-    t = words_to_digits(_spoken(text))
-    found = find_amount(t)
-    after = _WORD_AFTER.match(t, found[1].end()) if found is not None else None
-    if after is None:
-        return None
-    word = after.group(1)
-    if word == "and" or word in ("p", "c") or word in _ADJECTIVES or _unreadable(word):
-        return None
-    return None if _currency_of(word, "", _capitals(text)) else word
 
 
 def beside(text: str, start: int, end: int) -> str:
