@@ -151,6 +151,39 @@ def test_broken_tls_files_are_named_before_the_model_loads(pki, tmp_path, files,
     assert str(err.value).startswith(message.format(**paths)), err.value
 
 
+def _self_signed(tmp_path, name, key):
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                             serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+    return tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+
+
+def test_the_tls_check_refuses_what_grpc_refuses_and_no_more(tmp_path):
+    """An RSA-1024 pair, which gRPC serves, was refused as "not a PEM private key" (the host's
+    OpenSSL policy, not the file); an RSA key for an EC certificate was called damaged."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from intentd.server.tls import check_files
+
+    weak_cert, weak_key = _self_signed(tmp_path, "weak", rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    check_files(weak_key, weak_cert, None)
+    ec_cert, _ = _self_signed(tmp_path, "ec", ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(ConfigError, match="not the private key of --tls-cert"):
+        check_files(weak_key, ec_cert, None)
+
+
 def test_load_tester_speaks_tls_to_the_server(banking_artifact, pki, tmp_path, capsys):
     with ThreadServer(model=banking_artifact, tls_cert=pki / "server.pem", tls_key=pki / "server.key",
                       tls_client_ca=pki / "ca.pem") as srv:

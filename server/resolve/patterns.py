@@ -75,8 +75,10 @@ class PatternType:
         the value a backend looks up."""
         if self.canonical == "digits":
             return "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
-        if self.canonical == "upper":
-            return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text)).upper()
+        if self.canonical == "upper":  # NFKC folds full-width letters and digits, not "١٢٣"
+            folded = unicodedata.normalize("NFKC", text)
+            return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c
+                           for c in re.sub(r"[\s\-]", "", folded)).upper()
         return text
 
 
