@@ -37,6 +37,7 @@ import collections
 import ctypes
 import dataclasses
 import fcntl
+import functools
 import glob
 import logging
 import multiprocessing
@@ -129,12 +130,16 @@ def _beat(beat: _Beat, app) -> None:
     """Keep `beat` from now on: the loop's stamps, and each forward pass the loop runs itself."""
     from .batcher import Batcher
 
-    def loop_pass(started: float) -> None:
-        beat.model = started
-
     if isinstance(app.runner, Batcher):  # (--naive runs every pass off the loop)
-        app.runner.on_loop_pass = loop_pass
+        app.runner.on_loop_pass = functools.partial(_loop_pass, beat)
     _stamp(beat, app)
+
+
+def _loop_pass(beat: _Beat, started: float) -> None:
+    """A forward pass the loop runs itself began at `started`, or ended (0)."""
+    if not started:  # the loop runs again: stamped first, or a poll in between reads a pass past
+        beat.loop = time.monotonic()  # HUNG_AFTER_S as a loop that long silent
+    beat.model = started
 
 
 def _stamp(beat: _Beat, app) -> None:

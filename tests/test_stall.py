@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
 from intentd.server.config import ConfigError, Settings
-from intentd.server.workers import HUNG_AFTER_S, _Beat, _hung, _stamp
+from intentd.server.workers import HUNG_AFTER_S, _Beat, _hung, _loop_pass, _stamp
 
 from servers import ThreadServer, code_of, wait_for
 
@@ -80,3 +80,15 @@ def test_stall_timeout_is_checked():
     with pytest.raises(ConfigError, match="--stall-timeout must be 0 or more"):
         Settings(model="m", stall_timeout=-1)
     assert Settings(model="m", stall_timeout=0).stall_timeout == 0  # 0: never
+
+
+def test_the_end_of_a_long_pass_on_the_loop_is_no_hung_loop():
+    """A pass the loop ran past HUNG_AFTER_S cleared its mark before the loop stamped again: a
+    supervisor poll in between read "its event loop has not run for 20 s" and killed the worker."""
+    beat = _Beat()
+    started = time.monotonic() - HUNG_AFTER_S - 5.0
+    beat.loop = started  # the loop's last stamp, just before it began the pass
+    _loop_pass(beat, started)
+    assert _hung(beat, time.monotonic(), 0.0) == ""  # --stall-timeout 0: never
+    _loop_pass(beat, 0.0)  # the pass returns; the loop has not stamped yet
+    assert _hung(beat, time.monotonic(), 0.0) == ""
