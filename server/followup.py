@@ -18,10 +18,11 @@ intents themselves), the turn has at most MAX_WORDS words, and
 3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
    value -> hold: nothing changes, and the question or confirmation asked still stands;
 3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it
-   carries no value -> repeat: nothing changes, and the previous answer is given again;
+   carries no value -> repeat: nothing changes, and the previous answer is given again (3a and 3b
+   at any length: "hold on a second let me grab my card");
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
-   previous one, or it is nothing but that value ("the debit card" answering "Which card?",
+   previous one or a hold or repeat intent ("hold on, 50 bucks"), or it is nothing but that value ("the debit card" answering "Which card?",
    whatever intent the model reads into two words) -> update.
 
 "Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
@@ -63,7 +64,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import local_time, time_only
-from .resolve.numbers import counts_time
+from .resolve.numbers import words_to_digits
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
@@ -88,6 +89,10 @@ my
 """.split())
 _NOT = ("not",)
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
+# what a number counts in a pause ("one moment", "two seconds", "one more thing"), and what may come between
+_PAUSE_UNITS = frozenset("second seconds sec secs moment moments minute minutes min mins hour hours hr hrs "
+                         "thing things bit".split())
+_PAUSE_BETWEEN = frozenset("more last other extra little quick".split())
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
@@ -142,11 +147,16 @@ class FollowUps:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
-        if not words or len(words) > MAX_WORDS:
-            return None
         slots = list(spec.get("slots") or [])
         own = prediction.intent
         unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
+        if not words:
+            return None
+        if len(words) > MAX_WORDS:  # a long pause still keeps the context: "hold on a second let me grab my card"
+            pausing = (own in self.hold | self.repeat and not unsure
+                       and not any(e.type in slots and e.resolved for e in entities))
+            return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
+                                options, frozenset()) if pausing else None
         phrase = " ".join(words)
         entities, refused = self._dated_as(previous, entities, options)
         entities = self._on_the_agreed_day(entities, options)
@@ -209,8 +219,9 @@ class FollowUps:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif unsure or own == previous or _only_values(tokens, found + negated, _NOT if negated else ()):
-            kind = "update"
+        elif (unsure or own == previous or own in self.hold | self.repeat
+              or _only_values(tokens, found + negated, _NOT if negated else ())):
+            kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         else:
             return None
         return self._answer(kind, previous, own, entities, found, escalation, options,
@@ -307,7 +318,8 @@ class FollowUps:
         they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
         a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
-        kept = [(start, end) for start, end, word in tokens
+        pause = _pause_words(tokens)  # "one moment, make it 50": 50
+        kept = [(start, end) for i, (start, end, word) in enumerate(tokens) if i not in pause
                 if word and word not in _FILLER and not (pointing and word == "one")]
         if not kept:
             return None
@@ -328,8 +340,6 @@ class FollowUps:
                 continue
             if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
                 continue  # "at 5" is no amount; "the first one" points at a thing, not a date
-            if spec.get("builtin") in ("money", "number") and counts_time(surface, _FILLER):
-                continue  # "one moment", "two um seconds": a pause, no amount of 1 or 2
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
@@ -400,6 +410,22 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
         slots.append((slot, ",".join(carried)))
         kept.add(slot)
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _pause_words(tokens: list[tuple[int, int, str]]) -> set[int]:
+    """The tokens of each pause in the turn, a number counting time or a thing ("one moment", "two
+    um seconds", "One. Moment.", "one more thing"): no amount or number of 1 or 2 (said alone,
+    "one moment" after a $500 transfer made it $1)."""
+    pause: set[int] = set()
+    for i, (_, _, word) in enumerate(tokens):
+        if not (word.isdigit() or words_to_digits(word).isdigit()) or (i and tokens[i - 1][2] == "in"):
+            continue  # "in 5 minutes" is a time
+        j = i + 1
+        while j < len(tokens) and (not tokens[j][2] or tokens[j][2] in _FILLER or tokens[j][2] in _PAUSE_BETWEEN):
+            j += 1
+        if j < len(tokens) and tokens[j][2] in _PAUSE_UNITS:
+            pause.update(range(i, j + 1))
+    return pause
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

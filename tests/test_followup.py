@@ -570,3 +570,20 @@ def test_a_pause_is_no_number_either(banking_artifact, tmp_path):
         turn = _turn(engine, text, "replace_card", "greeting", 0.3, "low_confidence", slots=[("card", "debit_card")])
         got = [e.resolution["value"] for e in (turn.entities if turn else []) if e.type == "count" and e.resolved]
         assert got == ([expected] if expected else []), text
+
+
+def test_a_pause_with_a_value_takes_the_value_and_a_long_pause_keeps_the_context(engine):
+    """"one moment, make it 50" was a HOLD (the next "yes" confirmed $500); "hold on, 50 bucks",
+    read as hold, and a pause over six words were no follow-ups at all (the context was lost)."""
+    carried = [("account", "checking,savings"), ("amount", "500 USD")]
+    turn = _turn(engine, "one moment, make it 50", "transfer_money", "hold", 0.99, None, slots=carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD"
+    turn = _turn(engine, "hold on, 50 bucks", "transfer_money", "hold", 0.7, None, [("amount", "50 bucks")], carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD"
+    for text, own in (("hold on a second let me grab my card", "hold"),
+                      ("sorry I didn't catch that, could you repeat", "repeat"), ("one more thing", "repeat")):
+        turn = _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried)
+        assert (turn.follow_up.kind, dict(turn.response.slots_used)) == (own, dict(carried)), text
+    turn = _turn(engine, "in 5 minutes", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                 slots=[("amount", "60 USD")], at=dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.timezone.utc))
+    assert dict(turn.response.slots_used)["date"] == "2026-11-29T07:05:00-05:00"  # a time, no pause (New York)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Collection
 
 from text_to_num import alpha2digit
 
@@ -71,28 +70,6 @@ def words_to_digits(text: str) -> str:
     t = _WORD_HYPHEN.sub(" ", _ARTICLE_MULT.sub("one ", text.lower()[:MAX_INPUT]))  # "twenty-five", not "50-100"
     t = re.sub(r"(?<=\d) (?=\d{3}\b)", "", t) if re.search(r"\d \d{3}\b", t) else t  # "10 000"
     return alpha2digit(t, "en", threshold=0)
-
-
-# what a number counts when it is no amount or count a caller gives: "one moment", "two seconds"
-_PAUSE_UNITS = frozenset("second seconds sec secs moment moments minute minutes min mins hour hours hr hrs "
-                         "day days week weeks thing things bit".split())
-_FIRST_NUMBER = re.compile(r"\d[\d.,]*")
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def counts_time(text: str, skip: Collection[str] = ()) -> bool:
-    """Whether the number in `text` counts seconds, a moment or a thing: the first word after it,
-    past marks and the words in `skip` (fillers), names one ("one moment", "two um seconds",
-    "One. Moment.", "give me 5 minutes"). Said alone, such words are a pause, not an amount ("one
-    moment" after a $500 transfer made it $1)."""
-    t = words_to_digits(text)
-    number = _FIRST_NUMBER.search(t)
-    if number is None:
-        return False
-    for word in _WORD.finditer(t, number.end()):
-        if word.group() not in skip:
-            return word.group() in _PAUSE_UNITS
-    return False
 
 
 def parse_decimal(num: str) -> Decimal | None:
