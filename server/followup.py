@@ -64,7 +64,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import local_time, time_only
-from .resolve.numbers import words_to_digits
+from .resolve.numbers import PAUSE_UNITS, words_to_digits
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
@@ -89,9 +89,7 @@ my
 """.split())
 _NOT = ("not",)
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
-# what a number counts in a pause ("one moment", "two seconds", "one more thing"), and what may come between
-_PAUSE_UNITS = frozenset("second seconds sec secs moment moments minute minutes min mins hour hours hr hrs "
-                         "thing things bit".split())
+# what may come between a pause's number and what it counts ("one more thing")
 _PAUSE_BETWEEN = frozenset("more last other extra little quick".split())
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
@@ -423,7 +421,7 @@ def _pause_words(tokens: list[tuple[int, int, str]]) -> set[int]:
         j = i + 1
         while j < len(tokens) and (not tokens[j][2] or tokens[j][2] in _FILLER or tokens[j][2] in _PAUSE_BETWEEN):
             j += 1
-        if j < len(tokens) and tokens[j][2] in _PAUSE_UNITS:
+        if j < len(tokens) and tokens[j][2] in PAUSE_UNITS:
             pause.update(range(i, j + 1))
     return pause
 

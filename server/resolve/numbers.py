@@ -65,6 +65,19 @@ _COMMA_GROUPS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|[1-9]\d?(?:,\d{2}
 _DOT_GROUPS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")  # "1.200,50", "1.200.000"
 
 
+# what a number counts in a pause, not an amount or a count ("one moment", "two seconds", "one more thing")
+PAUSE_UNITS = frozenset("second seconds sec secs moment moments minute minutes min mins hour hours hr hrs "
+                        "thing things bit".split())
+_NEXT_WORD = re.compile(r"[\s,.]*([^\W\d_]+)")
+
+
+def counts_a_pause(text: str, end: int) -> bool:
+    """Whether the word after text[:end] names what a pause counts: the model's amount "one" of
+    "one second, 50 dollars" is no $1."""
+    after = _NEXT_WORD.match(text, end)
+    return after is not None and after.group(1).lower() in PAUSE_UNITS
+
+
 def words_to_digits(text: str) -> str:
     """Lower-cased text with spelled-out numbers as digits: "a grand" -> "1 grand", "third" -> "3rd"."""
     t = _WORD_HYPHEN.sub(" ", _ARTICLE_MULT.sub("one ", text.lower()[:MAX_INPUT]))  # "twenty-five", not "50-100"
