@@ -10,7 +10,8 @@ account never reaches the review file, and the entity offsets still point at the
   retraining. The number words are those of each language a supported locale speaks
   (server/locale.py: English and German);
 - so has a four-digit number read as two pairs ("nineteen eighty", "eleven eleven", "zwölf
-  vierunddreißig"): a year of birth, a card's last four or a PIN, redacted as "1980" is. Other
+  vierunddreißig"): a year of birth, a card's last four or a PIN, redacted as "1980" is (and with
+  them times and amounts said the same way, "ten thirty", "twelve fifty": the price). Other
   runs of one or two number words ("fifty", "one or two", "forty one") stay: amounts and counts,
   which the text needs to stay readable;
 - an e-mail address, written ("tom@work.com", "tom＠work.com"), spoken ("tom at work dot com",
