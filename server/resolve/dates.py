@@ -28,14 +28,13 @@ import calendar
 import datetime as dt
 import itertools
 import re
-import unicodedata
 from functools import lru_cache
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
 
-from .numbers import words_to_digits
+from .numbers import category_class, words_to_digits
 
 MAX_INPUT = 48  # code points handed to dateparser; longer spans are not one date
 CACHE_SIZE = 4096
@@ -84,8 +83,7 @@ _BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
 # from now, so "give me one sec" moved a transfer), an amount ("$12.75": December 2075), and
 # words of one or two letters alone ("a", "an": January; "we": Wednesday)
 _DURATION = re.compile(_N + r"\s+(?:second|sec|moment|minute|min|hour|hr|day|week|wk|fortnight|month|year|yr)s?")
-_CURRENCY_SIGN = re.compile("[" + re.escape("".join(c for c in map(chr, range(0x10000))
-                                                    if unicodedata.category(c) == "Sc")) + "]")
+_CURRENCY_SIGN = re.compile(category_class("Sc"))
 _SHORT_WORDS = re.compile(r"[^\W\d_]{1,2}(?:\s+[^\W\d_]{1,2})*")
 _TIME = re.compile(  # "by 5 pm" is a deadline on that day: read as the time itself
     r"(?:\b(?:at|by)\s+)?(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ampm>a\.?m\.?|p\.?m\.?)(?!\w)"
@@ -213,7 +211,7 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     if elapsed is not None:
         return elapsed
     found = fast_path(text, ref, past, day_first)
-    if found is None and (_ALL_DIGITS.fullmatch(text) or _stray_number(text)):
+    if found is None and (_ALL_DIGITS.fullmatch(text) or _stray_number(counted)):
         return None  # "11/31", "2/29" with no such day, "1530", "dec 4 10": dateparser would read a year into it
     if found is None:
         found = resolver._dateparser(text, ref, getattr(tz, "key", "UTC"), past, day_first)
@@ -227,13 +225,13 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
 
 
-def _stray_number(text: str) -> bool:
-    """Whether `text`, which the fast path did not read, holds a number that is no year, time or count
-    ("the 3rd 25", "dec 4 10", "june 45"; "tomorrow 10", "5 on friday": an hour without am/pm, as
-    "at 5"), two days ("the 1st and 15th": a list or a recurrence, not one date) or a day and a year
-    with no month ("the 10th 2030"): dateparser reads such a number as a year or a month (2030-11-15
-    for "the 15th and 30th", October 2030 for "the 10th 2030") or drops it ("tomorrow 10": tomorrow)."""
-    t = words_to_digits(text) if _NUMBER_WORD.search(text) else text
+def _stray_number(t: str) -> bool:
+    """Whether `t` (a text the fast path did not read, its number words as digits) holds a number
+    that is no year, time or count ("the 3rd 25", "dec 4 10", "june 45"; "tomorrow 10", "5 on
+    friday": an hour without am/pm, as "at 5"), two days ("the 1st and 15th": a list or a
+    recurrence, not one date) or a day and a year with no month ("the 10th 2030"): dateparser reads
+    such a number as a year or a month (2030-11-15 for "the 15th and 30th", October 2030 for "the
+    10th 2030") or drops it ("tomorrow 10": tomorrow)."""
     if _LOOSE_NUMBER.search(t):
         return True
     years = 0 if _MONTH_NAME.search(t) else len(_YEAR_ALONE.findall(t))

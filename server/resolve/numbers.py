@@ -38,10 +38,18 @@ _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 # "hundreds of dollars", "200-odd"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
 # number text2num or the digits happen to leave ("half a million" read as 1,000,000)
 _SYMBOLS = "$€£¥₹₩₽₺₪₱₫฿₦₴¢"
+
+
+def category_class(category: str, extra: str = "") -> str:
+    """A regex character class of every character (of the BMP) in a Unicode category, and `extra`:
+    `re` has no \\p{...}."""
+    return "[" + re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c) == category)
+                           + extra) + "]"
+
+
 # every dash a keyboard or a phone may put before a number ("‐", "‑", "–", "－": Unicode's Pd), and
 # the minus sign
-DASH = "[" + re.escape("".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c) == "Pd")
-                       + "\u2212") + "]"
+DASH = category_class("Pd", "\u2212")
 _VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions|odd)\b"
 RANGE = rf"\d\s*{DASH}\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
 # a minus before the digits, not after a word, the currency symbol between them or not ("-50", "-$50",
