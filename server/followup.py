@@ -22,8 +22,9 @@ intents themselves), the turn has at most MAX_WORDS words, and
    at any length: "hold on a second let me grab my card");
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
-   previous one or a hold or repeat intent ("hold on, 50 bucks"), or it is nothing but that value ("the debit card" answering "Which card?",
-   whatever intent the model reads into two words) -> update.
+   previous one or a hold or repeat intent ("hold on, 50 bucks"), or it is nothing but that value
+   ("the debit card" answering "Which card?", whatever intent the model reads into two words)
+   -> update.
 
 "Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
 model reads as "yes" at 0.24 ("the savings one") is no confirmation.
@@ -125,6 +126,8 @@ class FollowUps:
         self.cancel = self._intents(section, "cancel", CANCEL_INTENTS)
         self.hold = self._intents(section, "hold", HOLD_INTENTS)
         self.repeat = self._intents(section, "repeat", REPEAT_INTENTS)
+        self.pauses = self.hold | self.repeat  # turns that change nothing
+        self.replies = self.confirm | self.cancel | self.pauses  # turns that are no request of their own
 
     def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
         names = section.get(key, default)
@@ -141,7 +144,7 @@ class FollowUps:
         """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
         previous = options.previous_intent
         spec = self.intents.get(previous or "")
-        if spec is None or previous in self.confirm | self.cancel | self.hold | self.repeat:
+        if spec is None or previous in self.replies:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
@@ -151,7 +154,7 @@ class FollowUps:
         if not words:
             return None
         if len(words) > MAX_WORDS:  # a long pause still keeps the context: "hold on a second let me grab my card"
-            pausing = (own in self.hold | self.repeat and not unsure
+            pausing = (own in self.pauses and not unsure
                        and not any(e.type in slots and e.resolved for e in entities))
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset()) if pausing else None
@@ -171,8 +174,8 @@ class FollowUps:
         elif not found and not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
             # "what's my balance", "cancel" or "talk to a human" are no payee
-            free_ok = unsure or (own not in self.confirm | self.cancel | self.hold | self.repeat
-                                 and own not in self.policy.policy and prediction.confidence < FREE_ANSWER_BELOW)
+            free_ok = unsure or (own not in self.replies and own not in self.policy.policy
+                                 and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
             past = previous in self.resolver.past_intents
@@ -217,7 +220,7 @@ class FollowUps:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif (unsure or own == previous or own in self.hold | self.repeat
+        elif (unsure or own == previous or own in self.pauses
               or _only_values(tokens, found + negated, _NOT if negated else ())):
             kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         else:
@@ -367,14 +370,13 @@ class FollowUps:
         if kind == "cancel":
             return Turn(follow_up, merged, hint, self.responder.respond(own, [], hint, options))
         response = self.responder.respond(previous, merged, hint, options, add_to)
-        if kind == "hold" and response is not None:  # the question or the confirmation asked still stands
-            pause = self.responder.respond(own, [], hint, options)
-            if pause is not None:
-                response = Response(pause.text, pause.template_id, response.slots_used, response.slots_missing)
-        if kind == "confirm" and response is not None and not response.slots_missing and not hint.escalate:
-            thanks = self.responder.respond(own, [], hint, options)
-            if thanks is not None:
-                response = Response(thanks.text, thanks.template_id, response.slots_used, [])
+        # the turn's own words ("Sure, take your time.", "Great, thanks for confirming.") with the previous
+        # intent's slots: a pause keeps the question asked; a confirmation once nothing is missing
+        if response is not None and (kind == "hold" or (kind == "confirm" and not response.slots_missing
+                                                         and not hint.escalate)):
+            said = self.responder.respond(own, [], hint, options)
+            if said is not None:
+                response = Response(said.text, said.template_id, response.slots_used, response.slots_missing)
         return Turn(follow_up, merged, hint, response)
 
 
