@@ -65,7 +65,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import local_time, time_only
-from .resolve.numbers import PAUSE_UNITS, words_to_digits
+from .resolve.numbers import pause_end, words_to_digits
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
 
@@ -90,8 +90,6 @@ my
 """.split())
 _NOT = ("not",)
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
-# what may come between a pause's number and what it counts ("one more thing")
-_PAUSE_BETWEEN = frozenset("more last other extra little quick".split())
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
@@ -158,7 +156,9 @@ class FollowUps:
                        and not any(e.type in slots and e.resolved for e in entities))
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset()) if pausing else None
-        phrase = " ".join(words)
+        pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
+        unpaused = [t for i, t in enumerate(tokens) if i not in pause]
+        phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(previous, entities, options)
         entities = self._on_the_agreed_day(entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
@@ -179,7 +179,7 @@ class FollowUps:
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
             past = previous in self.resolver.past_intents
-            bare = self._bare_value(text, tokens, order, options, past, question, free_ok)
+            bare = self._bare_value(text, unpaused, order, options, past, question, free_ok)
             if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
                 entities = [*entities, bare]
                 options = _without(options, {bare.type})
@@ -313,14 +313,14 @@ class FollowUps:
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str], options: RequestOptions,
                     past: bool, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
-        """The turn's words less fillers, read as the first of the intent's slots they are a value
-        of; as free text only for the slot that was asked ("Amazon" answering "Which payee?").
+        """The turn's words (`tokens`, its pauses left out) less fillers, read as the first of the
+        intent's slots they are a value of; as free text only for the slot that was asked ("Amazon"
+        answering "Which payee?").
         `past`: the intent's dates lie behind ("friday" after a lost card is the last one); when
         they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
         a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
-        pause = _pause_words(tokens)  # "one moment, make it 50": 50
-        kept = [(start, end) for i, (start, end, word) in enumerate(tokens) if i not in pause
+        kept = [(start, end) for start, end, word in tokens
                 if word and word not in _FILLER and not (pointing and word == "one")]
         if not kept:
             return None
@@ -412,19 +412,17 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
 
 
-def _pause_words(tokens: list[tuple[int, int, str]]) -> set[int]:
+def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
     """The tokens of each pause in the turn, a number counting time or a thing ("one moment", "two
     um seconds", "One. Moment.", "one more thing"): no amount or number of 1 or 2 (said alone,
     "one moment" after a $500 transfer made it $1)."""
     pause: set[int] = set()
-    for i, (_, _, word) in enumerate(tokens):
+    for i, (_, end, word) in enumerate(tokens):
         if not (word.isdigit() or words_to_digits(word).isdigit()) or (i and tokens[i - 1][2] == "in"):
             continue  # "in 5 minutes" is a time
-        j = i + 1
-        while j < len(tokens) and (not tokens[j][2] or tokens[j][2] in _FILLER or tokens[j][2] in _PAUSE_BETWEEN):
-            j += 1
-        if j < len(tokens) and tokens[j][2] in PAUSE_UNITS:
-            pause.update(range(i, j + 1))
+        stop = pause_end(text, end)
+        if stop is not None:
+            pause.update(j for j in range(i, len(tokens)) if tokens[j][0] < stop)
     return pause
 
 

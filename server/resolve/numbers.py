@@ -73,17 +73,22 @@ _COMMA_GROUPS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?|[1-9]\d?(?:,\d{2}
 _DOT_GROUPS = re.compile(r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")  # "1.200,50", "1.200.000"
 
 
-# what a number counts in a pause, not an amount or a count ("one moment", "two seconds", "one more thing")
+# what a number counts in a pause, not an amount or a count ("one moment", "two seconds", "one more thing"),
+# and what may come between the two ("one um moment", "one more thing", "One. Moment.")
 PAUSE_UNITS = frozenset("second seconds sec secs moment moments minute minutes min mins hour hours hr hrs "
                         "thing things bit".split())
-_NEXT_WORD = re.compile(r"[\s,.]*([^\W\d_]+)")
+_PAUSE_BETWEEN = "um+ uh+ er+m? ah+ oh more last other extra little quick".split()
+_MARKS = r"[\s,.!?;:]+"
+_PAUSE = re.compile(rf"(?:{_MARKS}(?:{'|'.join(_PAUSE_BETWEEN)})\b)*{_MARKS}(?:{'|'.join(sorted(PAUSE_UNITS))})\b",
+                    re.IGNORECASE)
 
 
-def counts_a_pause(text: str, end: int) -> bool:
-    """Whether the word after text[:end] names what a pause counts: the model's amount "one" of
-    "one second, 50 dollars" is no $1."""
-    after = _NEXT_WORD.match(text, end)
-    return after is not None and after.group(1).lower() in PAUSE_UNITS
+def pause_end(text: str, end: int) -> int | None:
+    """Where the pause ends when the number ending at text[end] counts one ("one | um moment": the
+    model's amount "one" of "one second, 50 dollars" is no $1, and neither is a follow-up's bare
+    "one moment"); None when the number counts no pause."""
+    m = _PAUSE.match(text, end)
+    return m.end() if m else None
 
 
 def words_to_digits(text: str) -> str:

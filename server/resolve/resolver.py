@@ -29,7 +29,7 @@ from .dates import DateResolver
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, resolve_money
-from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
+from .numbers import pause_end, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 
 BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
@@ -158,7 +158,7 @@ class Resolver:
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        if spec.get("builtin") in ("money", "number") and counts_a_pause(text, e.end):
+        if spec.get("builtin") in ("money", "number") and pause_end(text, e.end) is not None:
             return e  # "one | second, 50 dollars": a pause, no amount of 1
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         surface = beside(text, e.start, e.end) if spec.get("builtin") == "money" else e.text
