@@ -64,6 +64,7 @@ ANALYZE_REQUEST = pb2.AnalyzeRequest
 REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID_CHARS = 128
 STREAM_CANCEL_GRACE_S = 0.025  # how long a stream whose input ended waits for grpc's cancel, if any
+DEADLINE_SLACK_S = 0.05  # a cancel this close to the deadline is the deadline passing
 
 STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -151,9 +152,12 @@ def request_id_of(context) -> str:
 
 
 def _gone(context) -> grpc.StatusCode:
-    """Why grpc cancelled a handler: the caller's deadline passed, or the caller cancelled."""
+    """Why grpc cancelled a handler: the caller's deadline passed, or the caller cancelled. A
+    caller's own cancel at its deadline can arrive just before the server's copy of that deadline
+    (started when the headers arrived) has passed: that is an expired call too."""
     remaining = context.time_remaining()
-    return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
+    expired = remaining is not None and remaining <= DEADLINE_SLACK_S
+    return grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
 
 
 @contextlib.asynccontextmanager

@@ -442,3 +442,21 @@ def test_a_caller_that_resets_a_stream_its_answers_wait_for_is_cancelled_without
         wait_for(lambda: cancelled() == 1, "the stream to be counted cancelled")
         wait_for(lambda: srv.metric("intentd_streams_open") == 0, "the stream to leave")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_stream_whose_deadline_passed_is_counted_as_expired_not_cancelled(server):
+    """The caller's own cancel at its deadline reached the server a little before the server's copy
+    of the deadline (started when the headers arrived) had passed: expired voice streams were
+    counted as CANCELLED, the caller's hang-up, in intentd_rpc_total and the access log."""
+    def counted(code: str) -> float:
+        return server.metric("intentd_rpc_total", {"rpc": "AnalyzeStream", "code": code})
+
+    expired = counted("DEADLINE_EXCEEDED")
+    for _ in range(4):
+        out: queue.Queue = queue.Queue()
+        out.put(final("hi"))
+        with pytest.raises(grpc.RpcError) as ended:
+            list(server.stub.AnalyzeStream(iter(out.get, None), timeout=1.0))
+        out.put(None)
+        assert ended.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    wait_for(lambda: counted("DEADLINE_EXCEEDED") == expired + 4, "four expired streams to be counted as such")
