@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from intentd.errors import IntentdError
+
 #: Folder of the versioned package inside ``proto/`` (and inside the output folder).
 PROTO_PACKAGE = Path("intentd") / "v1"
 #: Python package the default output folder is importable as.
@@ -41,7 +43,7 @@ DESCRIPTOR_SET_NAME = "intentd_v1.binpb"
 _ABSOLUTE_IMPORT = re.compile(r"^from intentd\.v1 import (\w+_pb2)\b", re.MULTILINE)
 
 
-class ProtoGenError(RuntimeError):
+class ProtoGenError(IntentdError):
     """The stubs could not be generated or imported."""
 
 
@@ -146,7 +148,7 @@ def _tools_version() -> str:
         return version("grpcio-tools")
     except Exception as exc:  # PackageNotFoundError, or a broken install
         raise ProtoGenError(
-            "grpcio-tools is needed to generate the stubs: pip install 'intentd[dev]'"
+            "grpcio-tools is needed to generate the stubs: pip install grpcio-tools"
         ) from exc
 
 
@@ -155,7 +157,7 @@ def _run_protoc(root: Path, sources: list[Path], out: Path) -> None:
         from grpc_tools import protoc
     except ImportError as exc:
         raise ProtoGenError(
-            "grpcio-tools is needed to generate the stubs: pip install 'intentd[dev]'"
+            "grpcio-tools is needed to generate the stubs: pip install grpcio-tools"
         ) from exc
     well_known = Path(protoc.__file__).parent / "_proto"  # google/protobuf/*.proto
     (out / PROTO_PACKAGE).mkdir(parents=True, exist_ok=True)

@@ -152,3 +152,15 @@ def test_module_entry_point_check(tmp_path):
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 1
     assert subprocess.run(cmd, capture_output=True).returncode == 0
     assert subprocess.run([*cmd, "--check"], capture_output=True).returncode == 0
+
+
+def test_a_serving_install_can_generate_its_stubs():
+    """`pip install -e .` (no extras) then `python -m intentd.protogen`, as the README says: the
+    generator lived in the dev extra only, so a serving install could neither generate the stubs
+    nor start `intentd serve` from a fresh checkout."""
+    from importlib.metadata import requires
+
+    from packaging.requirements import Requirement
+
+    base = {Requirement(r).name for r in requires("intentd") or () if Requirement(r).marker is None}
+    assert "grpcio-tools" in base
