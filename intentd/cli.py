@@ -224,16 +224,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if too_long:
         print(f"warning: {too_long}", file=sys.stderr)
     report = evaluate(engine, examples, batch_size=args.batch_size, progress=not args.json)
+    confusion = report.pop("_confusion")
+    if args.json:  # the report first: a plot that fails to write loses no evaluation
+        print(json.dumps(report, indent=2), flush=True)
+    else:
+        _print_eval(report)
     if args.plot:
         from intentd.models.plots import eval_plot
 
-        eval_plot(report, args.plot)
-    report.pop("_confusion")
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        _print_eval(report)
-        if args.plot:
+        eval_plot({**report, "_confusion": confusion}, args.plot)
+        if not args.json:
             print(f"plot: {args.plot}")
     return 0
 
@@ -513,7 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca = sub.add_parser("calibrate", help="refit calibration and the OOD threshold of an artifact (no retraining)")
     ca.add_argument("--model", required=True, help="artifact folder (rewritten in place)")
     ca.add_argument("--data", required=True, help="folder with train.jsonl and valid.jsonl (as for train)")
-    ca.add_argument("--target-fer", type=finite_float, help="target false escalation rate on in-scope validation queries")
+    ca.add_argument("--target-fer", type=finite_float,
+                    help="target false escalation rate on in-scope validation queries (default: the domain's "
+                         "escalation.target_false_escalation_rate, else 0.05; not the artifact's current budget)")
     ca.add_argument("--budget-confidence", type=finite_float, metavar="P", help=BUDGET_CONFIDENCE_HELP)
     ca.add_argument("--json", action="store_true")
     ca.set_defaults(func=_cmd_calibrate)

@@ -15,7 +15,7 @@ class PlotPathError(IntentdError):
 
 def check_plot_path(path: str | Path) -> Path:
     """`path` as a plot file: matplotlib installed, a suffix it writes, its folder there (made if
-    missing) and writable, and not itself a folder. Returns it."""
+    missing) and writable, and not itself a folder or a file that cannot be written. Returns it."""
     try:
         from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
@@ -32,4 +32,6 @@ def check_plot_path(path: str | Path) -> Path:
         raise PlotPathError(f"{path}: cannot make its folder ({exc.strerror})") from None
     if not os.access(path.parent, os.W_OK):
         raise PlotPathError(f"{path}: its folder is not writable")
+    if os.path.lexists(path) and not os.access(path, os.W_OK):  # a locked file, a link to nowhere
+        raise PlotPathError(f"{path}: exists and cannot be written")
     return path

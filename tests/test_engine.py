@@ -183,6 +183,11 @@ def test_cli_eval_refuses_labels_the_model_does_not_know_and_a_plot_it_cannot_wr
                "--plot", str(tmp_path / "plot.txt"))
     err = cli.stderr.decode()
     assert cli.returncode == 2 and ".png" in err and "eval:" not in err and not (tmp_path / "plot.txt").exists(), err
+    nowhere = tmp_path / "plot.png"  # a file that cannot be written was found after the whole evaluation
+    nowhere.symlink_to(tmp_path / "missing" / "plot.png")
+    cli = _cli("eval", "--model", str(banking_artifact), "--data", str(data), "--plot", str(nowhere))
+    err = cli.stderr.decode()
+    assert cli.returncode == 2 and "cannot be written" in err and "does not know" not in err, err
 
 
 def test_cli_text_that_is_not_unicode_is_one_line(banking_artifact, tmp_path):
