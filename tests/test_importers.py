@@ -633,3 +633,14 @@ def test_a_jsonl_file_may_start_with_a_bom_as_a_csv_file_may(tmp_path):
     rows = [json.dumps({"text": f"hello {i}", "intent": "greet"}) for i in range(10)]
     path.write_bytes(b"\xef\xbb\xbf" + "\n".join(rows).encode() + b"\n")
     assert read_jsonl(path)[0].text == "hello 0"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_json_error_names_the_column_on_its_own_line(tmp_path, ending):
+    """An object left open was reported at column 1 (of the line after it), not where it ends."""
+    bad = '{"text": "x", "intent": "check_balance"'
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(('{"text": "hi", "intent": "greeting"}' + ending + bad + ending).encode())
+    with pytest.raises(DataError) as err:
+        read_jsonl(path)
+    assert f"{path}:2" in str(err.value) and f"(column {len(bad) + 1})" in str(err.value), err.value

@@ -190,7 +190,7 @@ def iter_jsonl(path: str | Path, blank: list[int] | None = None) -> Iterator[Exa
                     blank.append(number)
                 continue
             try:
-                obj = json.loads(line, object_pairs_hook=_unique_keys)
+                obj = json.loads(line.rstrip("\r\n"), object_pairs_hook=_unique_keys)  # a column on this line
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
             except _RepeatedKey as exc:
