@@ -17,6 +17,11 @@ class Overloaded(ServiceError):
     its deadline or the SLO allows): shed it now rather than answer it late."""
 
 
+class OverServerLimit(ServiceError):
+    """A request larger than this server's settings ever admit (more n-best transcripts than
+    --max-queue): no retry can help, unlike Overloaded."""
+
+
 class DeadlineUnmeetable(ServiceError):
     """The request's own deadline passed before it could be computed."""
 

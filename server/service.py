@@ -37,8 +37,8 @@ from .batcher import Result, Runner
 from .cache import AnalysisCache
 from .capture import ReviewCapture
 from .config import Settings
-from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, ReloadBusy,
-                     ReloadRefused, ServiceError, Stalled)
+from .errors import (DeadlineUnmeetable, Draining, InferenceFailed, InvalidRequest, Overloaded, OverServerLimit,
+                     ReloadBusy, ReloadRefused, ServiceError, Stalled)
 from .metrics import Metrics
 from .redact import redact
 from .stream import VoiceStream
@@ -69,6 +69,7 @@ DEADLINE_SLACK_S = 0.05  # a cancel this close to the deadline is the deadline p
 STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     Overloaded: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    OverServerLimit: grpc.StatusCode.FAILED_PRECONDITION,
     DeadlineUnmeetable: grpc.StatusCode.DEADLINE_EXCEEDED,
     Draining: grpc.StatusCode.UNAVAILABLE,
     Stalled: grpc.StatusCode.UNAVAILABLE,
@@ -332,7 +333,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         them together, against one budget), combined by the rule in server/nbest.py."""
         transcripts = nbest.admit(request, text, self.settings.max_text_chars)
         if len(transcripts) > self.settings.max_queue:
-            raise Overloaded(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
+            raise OverServerLimit(f"alternatives: {len(transcripts)} transcripts, more than this server admits at once "
                              f"(--max-queue {self.settings.max_queue})")
         for _ in range(2):  # all transcripts on one model: a reload between their batches means once more
             outcomes = await self._cached_or_computed([t.text for t in transcripts],
