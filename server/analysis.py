@@ -64,8 +64,8 @@ class Response:
 class FollowUp:
     """A turn resolved against the previous one (server/followup.py)."""
 
-    kind: str  # update | confirm | cancel
-    intent: str  # the intent the turn continues: the request's previous_intent
+    kind: str  # update | confirm | cancel | hold | repeat
+    intent: str  # the intent the turn continues: the request's previous_intent ("" for a repeat of nothing)
 
 
 @dataclass(slots=True)

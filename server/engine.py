@@ -122,9 +122,7 @@ class Engine:
         """Escalation hint, follow-up reading and response for a decoded, resolved text (also for
         the n-best answer, whose prediction combines several transcripts)."""
         escalation = self.escalation.decide(prediction)
-        turn = None
-        if options.previous_intent is not None:
-            turn = self.follow_ups.resolve(text, prediction, entities, escalation, options)
+        turn = self.follow_ups.resolve(text, prediction, entities, escalation, options)
         if turn is None:
             if options.previous_intent is not None and prediction.intent != options.previous_intent:
                 # a new request, not a follow-up: what was collected for the previous intent is not

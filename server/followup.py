@@ -50,7 +50,9 @@ slot is known, the confirmation intent's own template with the merged slots in `
 the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
 hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
 carries them to the next turn as after any other follow-up. Repeat: the previous intent's response
-from the carried slots, the one the caller did not catch.
+from the carried slots, the one the caller did not catch. A confident repeat intent with no intent to continue
+(none given, or a confirmation, denial, hold or repeat intent) is a repeat of no intent (`intent`
+empty): the backend, which cleared the context after a decided turn, says its own last answer again.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ class Turn:
 
 
 class FollowUps:
-    """Built once per loaded domain; `resolve` per request that names a previous intent."""
+    """Built once per loaded domain; `resolve` per request."""
 
     def __init__(self, domain: dict | None, resolver: Resolver, responder: Responder, policy: EscalationPolicy):
         domain = domain or {}
@@ -141,8 +143,10 @@ class FollowUps:
                 options: RequestOptions) -> Turn | None:
         """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
         previous = options.previous_intent
-        spec = self.intents.get(previous or "")
-        if spec is None or previous in self.replies:
+        if previous is None or previous in self.replies:
+            return self._nothing_to_repeat(prediction, entities, escalation, options)
+        spec = self.intents.get(previous)
+        if spec is None:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
@@ -354,6 +358,16 @@ class FollowUps:
         return None
 
     # -- the answer ------------------------------------------------------------------------------
+
+    def _nothing_to_repeat(self, prediction: Prediction, entities: list[ResolvedEntity], escalation: Escalation,
+                           options: RequestOptions) -> Turn | None:
+        """"sorry, what?" with no intent to continue (a backend clears the context after a decided
+        turn: a confirmation, a cancel): a REPEAT of no intent, so that the backend says its own
+        last answer again; the server has none to rebuild."""
+        if prediction.intent not in self.repeat or (escalation.escalate and escalation.reason in UNSURE):
+            return None
+        return Turn(FollowUp("repeat", ""), entities, escalation,
+                    self.responder.respond(prediction.intent, entities, escalation, options))
 
     def _answer(self, kind: str, previous: str, own: str, entities: list[ResolvedEntity],
                 found: list[ResolvedEntity], escalation: Escalation, options: RequestOptions,

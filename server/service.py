@@ -307,7 +307,8 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.metrics.observe_latency(total_s, self._slo_s)
         if self.settings.access_log:
             follow_up = result.analysis.follow_up  # the intent answered: a follow-up's is the previous one
-            trace["intent"] = follow_up.intent if follow_up is not None else result.analysis.prediction.intent
+            continued = follow_up.intent if follow_up is not None else ""  # empty: a repeat of nothing
+            trace["intent"] = continued or result.analysis.prediction.intent
             trace["escalation"] = result.analysis.escalation.reason
         # the threshold of the model that computed the answer: a reload may come between admission and its batch
         return to_proto(result.analysis, convert.timing(result, total_s, waited), result.analysis.ood_threshold)

@@ -93,6 +93,19 @@ def test_sorry_what_says_the_last_answer_again(server):
     assert chat.slots == {"account": "savings"}
 
 
+@pytest.mark.parametrize("previous", ["", "affirm"])
+def test_sorry_what_after_a_decided_turn_is_a_repeat_of_nothing(server, previous):
+    """A backend clears the context after a confirmation or a cancel; "sorry what" then came back
+    as a plain `repeat` answer ("How can I help you...?"), no follow-up: the caller never heard the
+    confirmation again. A REPEAT with no intent tells the backend to say its own last answer."""
+    again = server.stub.Analyze(pb2.AnalyzeRequest(text="sorry what", context=pb2.RequestContext(
+        previous_intent=previous)), timeout=30)
+    assert (again.follow_up.kind, again.follow_up.intent) == (REPEAT, "")
+    assert again.intents[0].name == "repeat" and not again.escalation.escalate
+    alone = server.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=30)
+    assert not alone.follow_up.kind  # a request of its own, with no context, is no follow-up
+
+
 def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
     chat = Conversation(server.stub)
     ask = chat.say("i want to send money to my savings account")
