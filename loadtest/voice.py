@@ -16,6 +16,12 @@ duration; those under way then are spoken to the end, and the run ends when ever
 in, or at the hard stop (the longest utterance, --deadline-ms and a second after the
 duration), where whatever is still unanswered counts as UNFINISHED.
 
+A caller converses as docs/voice.md's voice loop does: each message carries the context its
+last final answer left (`previous_intent` and `filled_slots`, none after a turn not understood
+or an action decided), so a short reply ("yes", "make it 50", "hold on") is a follow-up of the
+request before it, and the server's follow-up rule and response rendering are measured too. As
+in that loop, messages written before the last final's answer came carry the context before it.
+
 Callers start a word interval / N apart, so messages reach the server evenly spread. This
 uses grpc.aio's streaming stubs: the unary path's lean HTTP/2 client speaks unary calls only.
 """
@@ -77,8 +83,9 @@ class Answer:
     superseded: bool  # never computed: no analysis
     stable: bool
     intent: str | None  # follow_up.intent when set, else the top intent; None when superseded
+    own_intent: str | None  # the top intent: the utterance's own, which a label names
     flagged: bool  # out of distribution
-    follow_up: int  # follow_up.kind (0: none): an UPDATE, a CONFIRM and a CANCEL of one intent differ
+    follow_up: str  # follow_up.kind, "none" to "repeat": an UPDATE, a CANCEL of one intent differ
     cache_hit: bool
 
     @property
@@ -95,6 +102,7 @@ class Utterance:
     start_s: float
     partials_sent: int = 0
     final_due_s: float | None = None  # when its final transcript was written
+    context_intent: str = ""  # the previous_intent its final carried ("": no context)
     answers: list[Answer] = field(default_factory=list)
     failed_messages: int = 0  # written, never answered
     error: str | None = None  # why it has no final answer
@@ -112,6 +120,13 @@ class _Sent:
     utterance: Utterance
     words: int
     final: bool
+
+
+@dataclass(slots=True)
+class _Caller:
+    """One caller's conversation: the context its last final answer left (None: none)."""
+
+    context: object | None = None  # pb2.RequestContext
 
 
 @dataclass
@@ -155,8 +170,9 @@ def generated_items(seed: int) -> Iterator[Labelled]:
 class _Session:
     """One AnalyzeStream call: a writer (the caller) and this reader of its answers."""
 
-    def __init__(self, voice: VoiceStreams, stub, timeout_s: float) -> None:
+    def __init__(self, voice: VoiceStreams, stub, timeout_s: float, caller: _Caller) -> None:
         self.voice = voice
+        self.caller = caller
         self.call = stub.AnalyzeStream(timeout=timeout_s)
         self.pending: deque[_Sent] = deque()
         self.broken = False  # a write failed: the call is over
@@ -206,6 +222,8 @@ class _Session:
                     break
                 answer = voice.answer_of(sent, reply, now)
                 sent.utterance.answers.append(answer)
+                if answer.final:
+                    self.caller.context = voice.carried(reply)
                 run.answers += 1
                 if answer.superseded:
                     run.superseded += 1
@@ -247,20 +265,50 @@ class VoiceStreams:
         self._sequence = itertools.count(1)
         self._longest_words = longest_words
         self.start = self.end = self.hard_stop = 0.0
+        pb2 = self.pb2
+        self._kinds = {
+            value: name.removeprefix("FOLLOW_UP_KIND_").lower()
+            for name, value in pb2.FollowUpKind.items()
+        }
+        self._kinds[pb2.FOLLOW_UP_KIND_UNSPECIFIED] = "none"
+        self._unsure = (
+            pb2.ESCALATION_REASON_OUT_OF_DISTRIBUTION,
+            pb2.ESCALATION_REASON_LOW_CONFIDENCE,
+            pb2.ESCALATION_REASON_AMBIGUOUS,
+        )
 
     def answer_of(self, sent: _Sent, reply, now: float) -> Answer:
+        own = None if reply.superseded or not reply.intents else reply.intents[0].name
         if reply.superseded:
             intent = None
         elif reply.HasField("follow_up") and reply.follow_up.intent:
             intent = reply.follow_up.intent
         else:
-            intent = reply.intents[0].name if reply.intents else None
+            intent = own
+        kind = reply.follow_up.kind
         return Answer(
             words=sent.words, final=reply.is_final, due_s=sent.due - self.start,
             latency_s=now - sent.due, stale=reply.stale, superseded=reply.superseded,
-            stable=reply.stable, intent=intent, flagged=reply.ood.flagged,
-            follow_up=reply.follow_up.kind, cache_hit=reply.timing.cache_hit,
+            stable=reply.stable, intent=intent, own_intent=own, flagged=reply.ood.flagged,
+            follow_up=self._kinds.get(kind, str(kind)), cache_hit=reply.timing.cache_hit,
         )  # fmt: skip
+
+    def carried(self, final):
+        """The context a final answer leaves the caller's next utterance, by docs/voice.md's rule
+        ("Conversation context"): none after a turn not understood (escalated as out of
+        distribution, low confidence or ambiguous) or an action decided (a CANCEL, a CONFIRM
+        that asks for nothing more), so the next "yes" confirms nothing; else the intent the turn
+        continued or asked for and the slots its response used."""
+        pb2, kind = self.pb2, final.follow_up.kind
+        intent = final.follow_up.intent or (final.intents[0].name if final.intents else "")
+        if (
+            not intent
+            or (final.escalation.escalate and final.escalation.reason in self._unsure)
+            or kind == pb2.FOLLOW_UP_KIND_CANCEL
+            or (kind == pb2.FOLLOW_UP_KIND_CONFIRM and not final.response.slots_missing)
+        ):
+            return None
+        return pb2.RequestContext(previous_intent=intent, filled_slots=final.response.slots_used)
 
     async def measure(self, progress: Progress) -> VoiceRun:
         """Connect, warm up, run the callers for the duration; the run's record."""
@@ -302,10 +350,10 @@ class VoiceStreams:
         return run
 
     async def _caller(self, stub, due: float) -> None:
-        item = None
+        item, caller = None, _Caller()  # its context outlives a stream that ended with an error
         while due < self.end:
             self.run.streams_opened += 1
-            session = _Session(self, stub, self.hard_stop - clock())
+            session = _Session(self, stub, self.hard_stop - clock(), caller)
             while due < self.end and session.alive:
                 item = item or next(self.items)
                 spoken = await self._speak(session, item, due)
@@ -336,11 +384,15 @@ class VoiceStreams:
                 break
             text = item.text if final else " ".join(words[:count])
             sequence = next(self._sequence)
-            request = self.pb2.AnalyzeRequest(text=text, is_final=final, sequence=sequence)
+            context = session.caller.context
+            request = self.pb2.AnalyzeRequest(
+                text=text, is_final=final, sequence=sequence, context=context
+            )
             await session.send(_Sent(sequence, at, utterance, count, final), request)
             self.run.send_lag_s.append(max(0.0, clock() - at))
             if final:
                 utterance.final_due_s = at - self.start
+                utterance.context_intent = context.previous_intent if context else ""
             else:
                 utterance.partials_sent += 1
         return due + len(words) * self.interval

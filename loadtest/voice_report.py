@@ -11,8 +11,13 @@ Definitions (docs/voice.md, "Measuring it"):
   long before the final answer it came, whether it came while the caller was still talking
   (before the final transcript was written), whether it was fresh (a backend following
   docs/voice.md's loop skips stale answers), and whether its intent was the final's.
-- Accuracy: a final answer is right for an in-scope example when its intent is the label
-  and it is not flagged out of scope; an out-of-scope example is caught when it is flagged.
+- Accuracy: a final answer is right for an in-scope example when its top intent (the
+  utterance's own, kept when the answer is a follow-up: "yes" is affirm in a CONFIRM of a
+  transfer) is the label and it is not flagged out of scope; an out-of-scope example is caught
+  when it is flagged.
+- Follow-ups: each caller sends the context its last final answer left (docs/voice.md, voice
+  loop); of the finished utterances, how many finals carried a previous intent, and the
+  follow-up kind of each final answer (none: not a follow-up).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from .slo import Check, Verdict
 from .voice import Utterance, VoiceRun
 
 PERCENTILES = (50.0, 95.0, 99.0)
+FOLLOW_UP_KINDS = ("update", "confirm", "cancel", "hold", "repeat", "none")
 
 
 def latency_ms(seconds: list[float]) -> dict[str, float] | None:
@@ -81,7 +87,9 @@ def summary(run: VoiceRun) -> dict:
 
     in_scope = [u for u in finished if u.item.intent is not None and not u.item.ood]
     out_of_scope = [u for u in finished if u.item.ood]
-    correct = sum(1 for u in in_scope if u.final.intent == u.item.intent and not u.final.flagged)
+    correct = sum(
+        1 for u in in_scope if u.final.own_intent == u.item.intent and not u.final.flagged
+    )
     caught = sum(1 for u in out_of_scope if u.final.flagged)
     hits = sum(1 for a in computed if a.cache_hit)
     errors: dict[str, int] = {}
@@ -124,6 +132,10 @@ def summary(run: VoiceRun) -> dict:
             "differed": differed,
             "differed_share": _share(differed, fired),
         },
+        "follow_ups": {
+            "context_sent": sum(1 for u in finished if u.context_intent),
+            "kinds": _follow_up_kinds(finished),
+        },
         "accuracy": {
             "labelled_in_scope": len(in_scope),
             "correct": correct,
@@ -153,6 +165,14 @@ def summary(run: VoiceRun) -> dict:
         if lag
         else None,
     }
+
+
+def _follow_up_kinds(finished: list[Utterance]) -> dict[str, int]:
+    """How many final answers were each follow-up kind, every kind listed."""
+    kinds = dict.fromkeys(FOLLOW_UP_KINDS, 0)
+    for u in finished:
+        kinds[u.final.follow_up] = kinds.get(u.final.follow_up, 0) + 1
+    return kinds
 
 
 def evaluate(figures: dict, config: LoadConfig) -> Verdict:
@@ -250,6 +270,7 @@ def format_text(result: dict) -> str:
         + _lat(lat["final"])
         + " ms (from the message's due time)",
         _stable_line(stable, utt["finished"]),
+        _follow_up_line(result["follow_ups"], utt["finished"]),
         *_accuracy_lines(acc),
         *_cache_lines(result["server_cache_hits"]),
         f"streams  opened {result['streams']['opened']}"
@@ -295,6 +316,14 @@ def _stable_line(stable: dict, finished: int) -> str:
         f"was still talking {_pct(stable['while_talking'])}, on a fresh answer "
         f"{_pct(stable['on_fresh_answer'])}; intent differed from the final's in "
         f"{_pct(stable['differed_share'])} ({stable['differed']})"
+    )
+
+
+def _follow_up_line(follow_ups: dict, finished: int) -> str:
+    kinds = ", ".join(f"{kind} {count}" for kind, count in follow_ups["kinds"].items())
+    return (
+        f"context  {follow_ups['context_sent']} of {finished} finished utterances carried a "
+        f"previous intent; follow-ups in final answers: {kinds}"
     )
 
 

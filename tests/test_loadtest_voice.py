@@ -2,16 +2,18 @@
 
 Asserts what must hold on any machine: every message answered once and in order, counts that
 add up, the figures recomputed from the answers the client saw, the server's own count of
-superseded partials equal to the client's, failures counted by status when the server sheds;
-never absolute latencies.
+superseded partials equal to the client's, failures counted by status when the server sheds,
+follow-ups answered against the context each caller carried; never absolute latencies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
+from collections import Counter
 
 import pytest
 from conftest import BANKING
@@ -20,7 +22,12 @@ from intentd.loadtest.config import LoadConfig
 from intentd.loadtest.progress import Progress
 from intentd.loadtest.texts import load_labelled
 from intentd.loadtest.voice import measure
-from intentd.loadtest.voice_report import first_stable, format_text, summary
+from intentd.loadtest.voice_report import (
+    FOLLOW_UP_KINDS,
+    first_stable,
+    format_text,
+    summary,
+)
 from servers import ThreadServer
 
 pytestmark = pytest.mark.timeout(180)
@@ -85,6 +92,10 @@ def test_voice_streams_report_adds_up(banking_artifact, capsys):
     # Every line of the banking test split is labelled: each finished utterance is scored.
     assert acc["labelled_in_scope"] + acc["labelled_out_of_scope"] == utt["finished"]
     assert 0 <= acc["correct"] <= acc["labelled_in_scope"]
+    follow_ups = result["follow_ups"]
+    assert list(follow_ups["kinds"]) == list(FOLLOW_UP_KINDS)
+    assert sum(follow_ups["kinds"].values()) == utt["finished"]
+    assert 0 < follow_ups["context_sent"] <= utt["finished"]  # the first utterances carry none
     assert result["server_cache_hits"] == {
         "count": 0,
         "share": 0.0,
@@ -93,6 +104,7 @@ def test_voice_streams_report_adds_up(banking_artifact, capsys):
     text = format_text(result)
     assert text.splitlines()[-1] == result["slo"]["verdict"]
     assert "superseded" in text and "stable" in text and "final intent right" in text
+    assert f"context  {follow_ups['context_sent']} of {utt['finished']} finished" in text
 
 
 def test_figures_follow_from_the_answers_seen(banking_artifact):
@@ -120,10 +132,13 @@ def test_figures_follow_from_the_answers_seen(banking_artifact):
                 assert a.stale and not a.stable and a.intent is None
                 continue
             computed.append(a)
-            if a.stable:  # the server's rule: the last N computed partials agree, none flagged
+            if a.stable:  # the server's rule: the last N computed partials agree, each an
+                # UPDATE or no follow-up and not flagged
                 last = computed[-STABLE_N:]
-                assert len(last) == STABLE_N and {x.intent for x in last} == {a.intent}
-                assert not any(x.flagged for x in last)
+                said = {(x.intent, x.follow_up) for x in last}
+                assert len(last) == STABLE_N and said == {(a.intent, a.follow_up)}
+                assert all(x.follow_up == "update" or (x.follow_up == "none" and not x.flagged)
+                           for x in last)  # fmt: skip
         stable = next((a for a in u.answers[:-1] if a.stable), None)
         assert stable is first_stable(u)
         if stable is not None:
@@ -140,9 +155,52 @@ def test_figures_follow_from_the_answers_seen(banking_artifact):
         for u in run.utterances
         if u.item.intent
         and not u.item.ood
-        and u.answers[-1].intent == u.item.intent
+        and u.answers[-1].own_intent == u.item.intent
         and not u.answers[-1].flagged
     )
+    assert figures["accuracy"]["correct"] == right
+
+
+def test_callers_carry_the_context_and_follow_ups_are_counted(banking_artifact, tmp_path):
+    """Each caller sends what its last final answer left (docs/voice.md's voice loop), so a
+    reply to a transfer is a follow-up of it. The load test sent no context: no follow-up was
+    ever answered, its rendering never measured, and the report had no count of them."""
+    texts = tmp_path / "conversation.jsonl"
+    texts.write_text(
+        '{"text": "move 200 dollars from checking to savings", "intent": "transfer_money"}\n'
+        'make it 50\n{"text": "yes", "intent": "affirm"}\nhold on\nno\n'
+    )
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        config = LoadConfig(
+            target=f"127.0.0.1:{server.app.port}",
+            voice_streams=1,  # one caller: its utterances in the order it said them
+            word_interval_ms=100,
+            duration=4.0,
+            warmup=0,
+            seed=3,
+        )
+        run = asyncio.run(measure(config, load_labelled(texts), Progress(False)))
+    said = run.utterances
+    assert said and all(u.final is not None for u in said)
+    for u in said:
+        if u.final.follow_up in ("update", "confirm", "cancel", "hold"):
+            assert u.context_intent == u.final.intent  # answered against the context it sent
+    for before, u in itertools.pairwise(said):
+        if before.final.done_s > u.final_due_s:
+            continue  # its final was written before the answer it would carry came
+        if before.final.follow_up in ("cancel", "confirm"):  # decided: the transfer asks nothing
+            assert u.context_intent == ""
+        elif before.final.follow_up in ("update", "hold"):
+            assert u.context_intent == before.final.intent == "transfer_money"
+    figures = summary(run)
+    kinds = Counter(u.final.follow_up for u in said)
+    assert figures["follow_ups"] == {
+        "context_sent": sum(1 for u in said if u.context_intent),
+        "kinds": {kind: kinds[kind] for kind in FOLLOW_UP_KINDS},
+    }
+    assert kinds["update"] + kinds["confirm"] >= 1
+    # "yes" confirming the transfer is still affirm, the label: scored on the utterance's own intent
+    right = sum(1 for u in said if u.item.intent == u.final.own_intent and not u.final.flagged)
     assert figures["accuracy"]["correct"] == right
 
 
