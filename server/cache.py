@@ -8,9 +8,11 @@ since the resolvers, the follow-up rules and the entity offsets read the raw tex
   key; without one ("now") an answer holding a date, resolved or not, is not stored at all, since
   it would go stale ("this morning" said at 13:00 is unresolved, the next morning it is 9:00) -
   everything else does not depend on the clock.
-- Bounded in bytes as well as entries: a request whose text and carried slots run over
+- Bounded in entries, and each entry in size: a request whose text and carried slots run over
   `MAX_KEY_CHARS` is not stored (it is no repeated utterance, and 4,096 keys of 2,000-character
-  texts with 64 long slots each held over 1 GB).
+  texts with 64 long slots each held over 1 GB). The largest answer stored (a 511-character
+  text of ~40 amounts) takes ~24 KB, so 4,096 entries hold ~100 MB at worst (~1 MB for short
+  texts).
 - Each stored answer is offered to the review capture once (`first_offer`): a repeat is not
   captured again, but an answer first computed for a request that is never captured (a stream's
   partial, an n-best alternative not used) still is when a captured request meets it.
