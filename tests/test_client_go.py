@@ -41,6 +41,14 @@ def test_follow_ups(example, banking_artifact):
     scenarios.follow_ups(example, banking_artifact)
 
 
+def test_holds_and_repeats(example, banking_artifact):
+    scenarios.holds_and_repeats(example, banking_artifact)
+
+
+def test_a_repeat_after_a_confirm_says_the_last_answer_again(example, banking_artifact):
+    scenarios.repeats_its_last_answer(example, banking_artifact)
+
+
 def test_bad_input_is_not_retried(example, banking_artifact):
     scenarios.bad_input_is_not_retried(example, banking_artifact)
 
@@ -51,6 +59,10 @@ def test_retries_while_the_queue_is_full(example, banking_artifact):
 
 def test_retries_until_the_sidecar_is_up(example, banking_artifact):
     scenarios.retries_until_the_sidecar_is_up(example, banking_artifact)
+
+
+def test_answers_after_a_restart(example, banking_artifact):
+    scenarios.answers_after_a_restart(example, banking_artifact)
 
 
 def test_gives_up_at_the_bounds(example):

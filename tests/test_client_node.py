@@ -56,6 +56,14 @@ def test_follow_ups(example, banking_artifact):
     scenarios.follow_ups(example, banking_artifact)
 
 
+def test_holds_and_repeats(example, banking_artifact):
+    scenarios.holds_and_repeats(example, banking_artifact)
+
+
+def test_a_repeat_after_a_confirm_says_the_last_answer_again(example, banking_artifact):
+    scenarios.repeats_its_last_answer(example, banking_artifact)
+
+
 # Decided actions: a cancelled transfer, then "yes"; a confirmed one, then "yes" again; a confirm
 # that still asks for the amount, answered next.
 DECIDED = ["move 50 dollars from checking to savings", "no", "yes",
@@ -95,6 +103,10 @@ def test_retries_while_the_queue_is_full(example, banking_artifact):
 
 def test_retries_until_the_sidecar_is_up(example, banking_artifact):
     scenarios.retries_until_the_sidecar_is_up(example, banking_artifact)
+
+
+def test_answers_after_a_restart(example, banking_artifact):
+    scenarios.answers_after_a_restart(example, banking_artifact)
 
 
 def test_gives_up_at_the_bounds(example):

@@ -145,6 +145,17 @@ function carriedFrom(reply: AnalyzeResponse): Carried {
   };
 }
 
+/**
+ * What the backend says for a turn: intentd's response, except on a REPEAT of no intent ("sorry,
+ * what?" after a confirmation or a cancel, whose context the backend cleared): the server has
+ * nothing to rebuild, so the backend says its own last answer again.
+ */
+function said(reply: AnalyzeResponse, lastSaid: string): string {
+  const followUp = reply.followUp;
+  if (followUp?.kind === FollowUpKind.FOLLOW_UP_KIND_REPEAT && !followUp.intent && lastSaid) return lastSaid;
+  return reply.response?.text ?? "";
+}
+
 function reasonName(reply: AnalyzeResponse): string {
   return escalationReasonToJSON(reply.escalation?.reason ?? 0).replace("ESCALATION_REASON_", "").toLowerCase();
 }
@@ -153,7 +164,7 @@ function entityLine(entity: Entity): string {
   return `${entity.type} '${entity.text}' [${entity.start}, ${entity.end}) -> ${describe(entity.resolution)}`;
 }
 
-function printTurn(text: string, reply: AnalyzeResponse, attempts: number, json: boolean): void {
+function printTurn(text: string, reply: AnalyzeResponse, response: string, attempts: number, json: boolean): void {
   const top = reply.intents[0];
   const escalation = reply.escalation;
   if (json) {
@@ -165,7 +176,7 @@ function printTurn(text: string, reply: AnalyzeResponse, attempts: number, json:
         value: describe(e.resolution) })),
       escalation: { escalate: escalation?.escalate ?? false, reason: reasonName(reply),
         tier: escalation?.targetTier ?? "", detail: escalation?.detail ?? "" },
-      response: reply.response?.text ?? "",
+      response,
       attempts,
       reply: AnalyzeResponse.toJSON(reply),
     };
@@ -184,7 +195,7 @@ function printTurn(text: string, reply: AnalyzeResponse, attempts: number, json:
   } else {
     console.log("  escalation: none");
   }
-  console.log(`  response: ${reply.response?.text || "(none)"}`);
+  console.log(`  response: ${response || "(none)"}`);
   const serverMs = ((reply.timing?.totalUs ?? 0) / 1000).toFixed(1);
   const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`;
   console.log(`  (${tries}, server ${serverMs} ms, model ${reply.modelVersion})`);
@@ -209,6 +220,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const sessionId = values.session ?? `chat-${process.pid}-${Date.now().toString(36)}`;
   let carried: Carried = { previousIntent: "", filledSlots: {} };
+  let lastSaid = "";
   let failed = 0;
   try {
     for (const text of positionals) {
@@ -223,7 +235,8 @@ async function main(argv: string[]): Promise<number> {
           { text, timeZone: values["time-zone"], context: { sessionId, ...carried } },
           { timeoutMs: deadlineMs, onRetry },
         );
-        printTurn(text, reply, attempts, values.json);
+        lastSaid = said(reply, lastSaid);
+        printTurn(text, reply, lastSaid, attempts, values.json);
         carried = carriedFrom(reply);
       } catch (error) {
         if (!(error instanceof IntentdCallError)) throw error;

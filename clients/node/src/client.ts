@@ -71,11 +71,12 @@ export const DEFAULT_TIMEOUT_MS = 1000;
 // (docs/voice.md). A stream per utterance can ask for less.
 export const DEFAULT_STREAM_TIMEOUT_MS = 10 * 60 * 1000;
 
-// Reconnecting to a local socket is cheap: try again after 100 ms (not gRPC's 1 s, growing to
-// 2 min), so a sidecar that restarts is reached again within the retries of one call.
+// Reconnecting to a local socket is cheap: try again after 100 ms, then at most 250 ms apart (not
+// gRPC's 1 s, growing to 2 min), so that a retry waiting for a sidecar that restarts (connected())
+// is connected well within one call's deadline once the sidecar listens again.
 const UNIX_SOCKET_CHANNEL: ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
-  "grpc.max_reconnect_backoff_ms": 1000,
+  "grpc.max_reconnect_backoff_ms": 250,
 };
 
 type UnaryMethod<Req, Res> = (
@@ -179,15 +180,28 @@ export class IntentdClient {
   private async unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
     const deadline = options.deadline ?? new Date(Date.now() + (options.timeoutMs ?? this.timeoutMs));
     const metadata = options.metadata ?? new Metadata();
-    const once = (attemptDeadline: Date) =>
-      new Promise<Res>((resolve, reject) => {
+    const once = async (attemptDeadline: Date, n: number) => {
+      if (n > 1) await this.connected(attemptDeadline);
+      return new Promise<Res>((resolve, reject) => {
         method.call(this.stub, request, stamped(metadata), { deadline: attemptDeadline }, (error, response) =>
           error ? reject(error) : resolve(response),
         );
       });
+    };
     const policy = { ...this.retry, ...options.retry };
     const { value } = await withRetry(once, deadline, policy, options.onRetry ?? this.onRetry);
     return value;
+  }
+
+  /**
+   * Resolves once the channel is connected, or at `deadline` (the attempt that follows then fails
+   * with DEADLINE_EXCEEDED). Each retry waits here: while the channel reconnects after a lost
+   * connection an attempt fails at once, and a few quick retries would give up on a restarting
+   * sidecar with most of the deadline left. Waiting before the attempt, not in it (gRPC's
+   * waitForReady), keeps its x-request-start stamp its send time.
+   */
+  private connected(deadline: Date): Promise<void> {
+    return new Promise((resolve) => this.stub.waitForReady(deadline, () => resolve()));
   }
 }
 

@@ -3,7 +3,8 @@
  * never past the caller's overall deadline.
  *
  * intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE while it starts,
- * drains or restarts; both are safe to retry (every per-utterance RPC is read-only). Anything
+ * drains or restarts; both are safe to retry (every per-utterance RPC is read-only), and the
+ * client waits for the connection before each retry (client.ts). Anything
  * else (INVALID_ARGUMENT, DEADLINE_EXCEEDED, ...) is final and thrown at once, and so is the
  * RESOURCE_EXHAUSTED gRPC itself answers for a message or metadata over its size limits: the
  * same request would be refused again.
@@ -71,10 +72,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * Runs `attempt` until it succeeds, fails with a code not in `policy.retryOn`, runs out of
  * attempts, or the next try could not start before `deadline`. Each attempt gets the same
- * absolute deadline, so retries never extend the caller's budget.
+ * absolute deadline, so retries never extend the caller's budget, and its number (1 for the first).
  */
 export async function withRetry<T>(
-  attempt: (deadline: Date) => Promise<T>,
+  attempt: (deadline: Date, n: number) => Promise<T>,
   deadline: Date,
   policy: RetryPolicy = DEFAULT_RETRY,
   onRetry?: (event: RetryEvent) => void,
@@ -82,7 +83,7 @@ export async function withRetry<T>(
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
   for (let n = 1; ; n++) {
     try {
-      return { value: await attempt(deadline), attempts: n };
+      return { value: await attempt(deadline, n), attempts: n };
     } catch (error) {
       if (!isServiceError(error)) throw error;
       if (!policy.retryOn.includes(error.code) || isSizeLimit(error) || n >= maxAttempts) {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -137,6 +138,9 @@ func describe(r *pb.Resolution) string {
 
 // codeName spells a status code as the gRPC spec does ("RESOURCE_EXHAUSTED", not "ResourceExhausted").
 func codeName(code codes.Code) string {
+	if code == codes.Canceled {
+		return "CANCELLED" // Go's name drops an L
+	}
 	var b strings.Builder
 	for i, r := range code.String() {
 		if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(code.String()[i-1])) {
@@ -145,6 +149,14 @@ func codeName(code codes.Code) string {
 		b.WriteRune(unicode.ToUpper(r))
 	}
 	return b.String()
+}
+
+// orElse is text, or what the Node.js example prints in its place when it is empty.
+func orElse(text, empty string) string {
+	if text == "" {
+		return empty
+	}
+	return text
 }
 
 func plural(n int, noun string) string {
@@ -191,11 +203,22 @@ func carriedFrom(reply *pb.AnalyzeResponse) (previousIntent string, filledSlots 
 	return previousIntent, reply.GetResponse().GetSlotsUsed()
 }
 
+// said is what the backend says for a turn: intentd's response, except on a REPEAT of no intent
+// ("sorry, what?" after a confirmation or a cancel, whose context the backend cleared): the server
+// has nothing to rebuild, so the backend says its own last answer again.
+func said(reply *pb.AnalyzeResponse, lastSaid string) string {
+	followUp := reply.GetFollowUp()
+	if followUp.GetKind() == pb.FollowUpKind_FOLLOW_UP_KIND_REPEAT && followUp.GetIntent() == "" && lastSaid != "" {
+		return lastSaid
+	}
+	return reply.GetResponse().GetText()
+}
+
 func reason(reply *pb.AnalyzeResponse) string {
 	return strings.ToLower(strings.TrimPrefix(reply.GetEscalation().GetReason().String(), "ESCALATION_REASON_"))
 }
 
-func printTurn(text string, reply *pb.AnalyzeResponse, attempts int, asJSON bool) error {
+func printTurn(text string, reply *pb.AnalyzeResponse, response string, attempts int, asJSON bool) error {
 	top := &pb.IntentScore{}
 	if len(reply.GetIntents()) > 0 {
 		top = reply.GetIntents()[0]
@@ -221,10 +244,14 @@ func printTurn(text string, reply *pb.AnalyzeResponse, attempts int, asJSON bool
 			"text": text, "intent": top.GetName(), "confidence": top.GetConfidence(), "entities": entities,
 			"escalation": map[string]any{"escalate": esc.GetEscalate(), "reason": reason(reply),
 				"tier": esc.GetTargetTier(), "detail": esc.GetDetail()},
-			"response": reply.GetResponse().GetText(), "attempts": attempts, "reply": json.RawMessage(full),
+			"response": response, "attempts": attempts, "reply": json.RawMessage(full),
 		})
 	}
-	fmt.Printf("user: %s\n  intent: %s (%.3f)\n", text, top.GetName(), top.GetConfidence())
+	intent := "none"
+	if len(reply.GetIntents()) > 0 {
+		intent = fmt.Sprintf("%s (%.3f)", top.GetName(), top.GetConfidence())
+	}
+	fmt.Printf("user: %s\n  intent: %s\n", text, intent)
 	// a follow-up's intent is the one a backend routes on
 	if followUp := reply.GetFollowUp(); followUp.GetKind() != pb.FollowUpKind_FOLLOW_UP_KIND_UNSPECIFIED {
 		kind := strings.ToLower(strings.TrimPrefix(followUp.GetKind().String(), "FOLLOW_UP_KIND_"))
@@ -234,13 +261,23 @@ func printTurn(text string, reply *pb.AnalyzeResponse, attempts int, asJSON bool
 		fmt.Printf("  entity: %s '%s' [%d, %d) -> %s\n", e.GetType(), e.GetText(), e.GetStart(), e.GetEnd(), describe(e.GetResolution()))
 	}
 	if esc.GetEscalate() {
-		fmt.Printf("  escalation: %s -> %s: %s\n", reason(reply), esc.GetTargetTier(), esc.GetDetail())
+		fmt.Printf("  escalation: %s -> %s: %s\n", reason(reply), orElse(esc.GetTargetTier(), "(no tier)"), esc.GetDetail())
 	} else {
 		fmt.Println("  escalation: none")
 	}
-	fmt.Printf("  response: %s\n  (%s, server %.1f ms, model %s)\n", reply.GetResponse().GetText(), plural(attempts, "attempt"),
+	fmt.Printf("  response: %s\n  (%s, server %.1f ms, model %s)\n", orElse(response, "(none)"), plural(attempts, "attempt"),
 		float64(reply.GetTiming().GetTotalUs())/1000, reply.GetModelVersion())
 	return nil
+}
+
+// stampSendTime gives each attempt its send time in x-request-start (microseconds since the
+// epoch), as the Node.js client does, so that a busy intentd counts the time the request waited
+// before it could be read against its latency budget and refuses at once, with
+// RESOURCE_EXHAUSTED (retried), what can no longer be answered in time.
+func stampSendTime(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-request-start", fmt.Sprintf("t=%d", time.Now().UnixMicro()))
+	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func run(args []string) int {
@@ -256,12 +293,13 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
 		return 2
 	}
-	dial := []grpc.DialOption{creds}
+	dial := []grpc.DialOption{creds, grpc.WithUnaryInterceptor(stampSendTime)}
 	if strings.HasPrefix(o.target, "unix:") {
-		// Reconnecting to a local socket is cheap: try again after 100 ms (not gRPC's 1 s, growing
-		// to 2 min), so a sidecar that restarts is reached again within the retries of one call.
+		// Reconnecting to a local socket is cheap: try again after 100 ms, then at most 250 ms
+		// apart (not gRPC's 1 s, growing to 2 min), so that a retry waiting for a sidecar that
+		// restarts (connected) is connected well within one call's deadline once it listens again.
 		dial = append(dial, grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
-			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}}))
+			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 250 * time.Millisecond}}))
 	}
 	conn, err := grpc.Dial(o.target, dial...) // connects lazily: a missing server is an UNAVAILABLE call
 	if err != nil {
@@ -271,13 +309,13 @@ func run(args []string) int {
 	defer conn.Close()
 	client := pb.NewIntentServiceClient(conn)
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	policy := retryPolicy{maxAttempts: o.attempts, initialBackoff: ms(o.backoffMs), maxBackoff: ms(o.maxBackoffMs),
+	policy := retryPolicy{conn: conn, maxAttempts: o.attempts, initialBackoff: ms(o.backoffMs), maxBackoff: ms(o.maxBackoffMs),
 		rng: rand.New(rand.NewSource(time.Now().UnixNano())),
 		onRetry: func(n int, err error, delay time.Duration) {
 			s := status.Convert(err)
 			fmt.Fprintf(os.Stderr, "retry: attempt %d got %s (%s); next in %d ms\n", n, codeName(s.Code()), s.Message(), delay.Milliseconds())
 		}}
-	previousIntent, filledSlots, failed := "", map[string]string{}, 0
+	previousIntent, filledSlots, lastSaid, failed := "", map[string]string{}, "", 0
 	for _, text := range messages {
 		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone, Context: &pb.RequestContext{
 			SessionId: o.session, PreviousIntent: previousIntent, FilledSlots: filledSlots}}
@@ -295,7 +333,8 @@ func run(args []string) int {
 			failed++
 			continue
 		}
-		if err := printTurn(text, reply, attempts, o.json); err != nil {
+		lastSaid = said(reply, lastSaid)
+		if err := printTurn(text, reply, lastSaid, attempts, o.json); err != nil {
 			fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
 			return 1
 		}

@@ -6,14 +6,17 @@ import (
 	"regexp"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
 // retryPolicy: bounded attempts and exponential backoff with full jitter, within the caller's
 // context deadline. intentd answers RESOURCE_EXHAUSTED when its queue is full and UNAVAILABLE
-// while it starts, drains or restarts; both are safe to retry (Analyze is read-only). gRPC's own
-// RESOURCE_EXHAUSTED for a message or metadata over its size limits is final.
+// while it starts, drains or restarts; both are safe to retry (Analyze is read-only), and each
+// retry waits for the connection first (connected). gRPC's own RESOURCE_EXHAUSTED for a message
+// or metadata over its size limits is final.
 type retryPolicy struct {
 	maxAttempts    int           // the first attempt included; 1 disables retries
 	initialBackoff time.Duration // backoff ceiling before the 2nd attempt; doubles after
@@ -22,6 +25,8 @@ type retryPolicy struct {
 	// jitter source, seeded per process: before Go 1.20 math/rand's global source starts from
 	// the same seed in every process, so every client would wait the same "random" times.
 	rng *rand.Rand
+	// the connection the attempts go over: each retry waits for it (connected)
+	conn *grpc.ClientConn
 }
 
 func retryable(err error) bool {
@@ -60,6 +65,20 @@ func (p retryPolicy) call(ctx context.Context, attempt func(context.Context) err
 			timer.Stop()
 			return n, err
 		case <-timer.C:
+		}
+		connected(ctx, p.conn)
+	}
+}
+
+// connected returns once conn is connected, or idle (the next call connects it), or ctx ends (the
+// attempt that follows then fails with DEADLINE_EXCEEDED). Each retry waits here: while conn
+// reconnects after a lost connection an attempt fails at once, and a few quick retries would give
+// up on a restarting sidecar with most of the deadline left. Waiting before the attempt, not in
+// it (grpc.WaitForReady), keeps its x-request-start stamp its send time.
+func connected(ctx context.Context, conn *grpc.ClientConn) {
+	for s := conn.GetState(); s == connectivity.Connecting || s == connectivity.TransientFailure; s = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, s) {
+			return
 		}
 	}
 }
