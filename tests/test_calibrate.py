@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from intentd.models.build import recalibrate, write_manifest
 from intentd.models.calibrate import (
     BUDGET_CONFIDENCE,
     KNN_BANK_PER_INTENT,
@@ -16,8 +21,12 @@ from intentd.models.calibrate import (
     fit_temperature,
     pick_threshold,
 )
+from intentd.models.data.schema import DataError
+from intentd.server.artifact import ArtifactError, load_artifact
 from intentd.server.decode import softmax
 from intentd.server.ood import OODScorer
+
+from conftest import BANKING
 
 
 def test_mahalanobis_matches_hand_computation():
@@ -188,3 +197,86 @@ def test_a_budget_the_rules_alone_exceed_is_said(caplog):
     with caplog.at_level("WARNING", logger="intentd.models.calibrate"):
         pick_threshold(scores, 0.05, escalated)  # room for them and more
     assert caplog.text == ""
+
+
+# -- `intentd calibrate` on an existing artifact -----------------------------------------------
+
+def _calibration_data(folder: Path, without: tuple[str, ...] = ()) -> Path:
+    """The banking data, small (4 training examples an intent, 120 validation queries: a second
+    of calibration, not ten), less the intents `without`."""
+    folder.mkdir()
+    train, seen = [], {}
+    for line in (BANKING / "train.jsonl").read_text().splitlines():
+        intent = json.loads(line)["intent"]
+        seen[intent] = seen.get(intent, 0) + 1
+        if seen[intent] <= 4 and intent not in without:
+            train.append(line)
+    (folder / "train.jsonl").write_text("\n".join(train) + "\n")
+    (folder / "valid.jsonl").write_text("\n".join((BANKING / "valid.jsonl").read_text().splitlines()[:120]) + "\n")
+    return folder
+
+
+def test_a_calibrate_stopped_before_its_manifest_leaves_the_artifact_as_it_was(banking_artifact, tmp_path):
+    """The new statistics replaced ood_stats.npz before manifest.json held their hash: stopped in
+    between (Ctrl-C, a failed write), the artifact no longer loaded, for calibrate either. Here
+    the manifest's write fails for real: a folder stands where its temporary file goes."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    before = (art / "manifest.json").read_bytes()
+    (art / "manifest.json.tmp").mkdir()
+    data = _calibration_data(tmp_path / "data")
+    with pytest.raises(IsADirectoryError):
+        recalibrate(art, data, target_fer=0.1, progress=False)
+    assert load_artifact(art).manifest["version"] == json.loads(before)["version"]  # every file verified
+    assert sorted(p.name for p in art.glob("ood_stats*")) == ["ood_stats.alt.npz", "ood_stats.npz"]  # written beside
+
+    (art / "manifest.json.tmp").rmdir()
+    manifest = recalibrate(art, data, target_fer=0.1, progress=False)
+    assert load_artifact(art).manifest["version"] == manifest["version"] != json.loads(before)["version"]
+    assert manifest["ood_stats"] == "ood_stats.alt.npz"
+
+
+def test_the_manifest_lists_the_files_it_names_and_no_others(banking_artifact, tmp_path):
+    """Every file in the folder was hashed: a leftover manifest.json.tmp was listed, then renamed
+    away (the artifact no longer loaded); a link to a file outside made calibrate fail half-way;
+    notes beside the model became required files and changed the version."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    manifest = json.loads((art / "manifest.json").read_text())
+    (art / "manifest.json.tmp").write_text("{")
+    (art / "NOTES.txt").write_text("notes\n")
+    (tmp_path / "outside.txt").write_text("not the artifact's\n")
+    (art / "outside").symlink_to(tmp_path / "outside.txt")
+    write_manifest(art, dict(manifest))
+    rewritten = json.loads((art / "manifest.json").read_text())
+    assert rewritten["files"] == manifest["files"] and rewritten["version"] == manifest["version"]
+    (art / "NOTES.txt").unlink()
+    assert load_artifact(art).manifest["version"] == manifest["version"]
+
+
+def test_calibrate_refuses_data_without_some_of_the_models_intents(banking_artifact, tmp_path):
+    """Their OOD statistics were left empty, so their queries read as out of scope: OOS recall
+    on test fell from 76.5 % to 34.6 % with 2 of 28 intents in train.jsonl, without a word."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    before = (art / "manifest.json").read_bytes()
+    data = _calibration_data(tmp_path / "data", without=("greeting",))
+    n = len(load_artifact(art).labels.intents)
+    with pytest.raises(DataError, match=rf"train.jsonl: no in-scope example of 1 of the model's {n} intents "
+                                        r"\(greeting\)"):
+        recalibrate(art, data, progress=False)
+    assert (art / "manifest.json").read_bytes() == before
+
+
+def test_calibrate_names_a_labels_json_that_does_not_fit_the_model(banking_artifact, tmp_path):
+    """The data was checked against labels.json before the model was: calibrate blamed the data
+    ("156 example(s) with an intent this model does not know"), where analyze, eval and serve name labels.json."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    labels = json.loads((art / "labels.json").read_text())
+    n = len(labels["intents"])
+    (art / "labels.json").write_text(json.dumps({**labels, "intents": labels["intents"][:-1]}))
+    write_manifest(art, json.loads((art / "manifest.json").read_text()))
+    with pytest.raises(ArtifactError, match=rf"labels\.json: {n - 1} intents, but model\.int8\.onnx computes "
+                                            rf"intent_logits {n} wide"):
+        recalibrate(art, BANKING, progress=False)
