@@ -611,3 +611,14 @@ def test_an_amount_the_model_reads_into_a_pause_is_none(engine, text):
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD"
     (one,) = [e for e in turn.entities if e.text == "one"]
     assert not one.resolved
+
+
+@pytest.mark.parametrize("text, amount", [("make it two fifty", None), ("make it 2 fifty", None),
+                                          ("make it twelve fifty", None), ("make it a buck fifty", "1.50 USD")])
+def test_the_number_before_the_models_amount_is_part_of_it(engine, text, amount):
+    """"make it two fifty", the model's span "fifty", made a $500 transfer $50.00: "two fifty" (2.50
+    or 250?) is no value, as when the span holds it (no follow-up: the turn is answered alone and
+    asks), and "a buck | fifty" is $1.50."""
+    carried = [("account", "savings"), ("amount", "500 USD")]
+    turn = _turn(engine, text, "transfer_money", "transfer_money", 0.9, None, [("amount", "fifty")], carried)
+    assert (None if turn is None else dict(turn.response.slots_used)["amount"]) == amount

@@ -178,3 +178,69 @@ def test_the_words_before_a_span_are_searched_near_it_only(resolver):
     start = time.perf_counter()
     assert amounts(resolver, text, "$50") == [money("50", "USD")]
     assert time.perf_counter() - start < 0.2  # ~0.1 ms here; the fault, quadratic, took ~1 s
+
+
+@pytest.mark.parametrize("text, surface, expected", [
+    ("transfer a buck fifty to savings", "buck fifty", money("1.50", "USD")),
+    ("transfer one buck fifty to savings", "buck fifty", money("1.50", "USD")),
+    ("send two pounds fifty to savings", "pounds fifty", money("2.50", "GBP")),
+    ("pay 1 buck 50", "buck 50", money("1.50", "USD")),
+    ("give me 5 dollars", "dollars", money("5", "USD")),
+])
+def test_a_span_from_its_currency_unit_takes_the_count_before_it(resolver, text, surface, expected):
+    """The model's span "buck fifty" of "a buck fifty" was $50: the unit read as its count."""
+    assert amounts(resolver, text, surface) == [expected]
+
+
+@pytest.mark.parametrize("surface", ["buck fifty", "bucks fifty", "dollar fifty", "pound fifty", "quid fifty",
+                                     "euro fifty", "dollars 50"])
+def test_a_unit_before_its_number_with_no_count_is_unresolved(surface):
+    """A buck fifty (1.50) or two bucks fifty (2.50)? Not 50, which it was."""
+    assert resolve_money(surface, "USD") is None
+
+
+@pytest.mark.parametrize("text, surface, expected", [
+    ("make it two fifty", "fifty", None),  # 2.50 or 250? asked again, as when the span is "two fifty"
+    ("make it 2 fifty", "fifty", None),
+    ("make it twelve fifty", "fifty", None),
+    ("make it a buck fifty", "fifty", money("1.50", "USD")),
+    ("make it two pounds fifty", "fifty", money("2.50", "GBP")),
+    ("make it a hundred fifty", "fifty", money("150", "USD")),
+    ("send twenty five dollars", "five dollars", money("25", "USD")),
+    ("send 50-100 dollars", "100 dollars", None),  # the number before is a range's start
+    ("send -50 dollars", "dollars", None),
+    ("send a 50 dollar bill", "50 dollar", money("50", "USD")),  # "a" counts a unit or a multiplier only
+    ("pay one hundred and fifty dollars", "fifty dollars", money("150", "USD")),  # a multiplier's "and"
+    ("pay my rent and 50 dollars", "50 dollars", money("50", "USD")),
+])
+def test_a_number_or_unit_right_before_the_span_is_the_amounts(resolver, text, surface, expected):
+    """"make it two | fifty" and "a buck | fifty" were $50: the span's last number read alone."""
+    assert amounts(resolver, text, surface) == [expected]
+
+
+@pytest.mark.parametrize("surface", ["1h30m", "3h30m", "1h 30m", "2h30", "2x $50"])
+def test_a_number_against_letters_before_the_amount_is_a_second_number(surface):
+    """"1h30m" was $30,000,000: the "1" of "1h" was no number, so "30m" was the one, 30 million."""
+    assert resolve_money(surface, "USD") is None
+    assert resolve_number(surface) is None
+
+
+@pytest.mark.parametrize("surface", ["30m", "30 m", "1.5m", "30M"])
+def test_millions_as_m_with_no_currency_are_unresolved(surface):
+    """30 million or 30 minutes ("pay my bill in 30m")? Only a currency says which."""
+    assert resolve_money(surface, "USD") is None
+
+
+@pytest.mark.parametrize("surface, amount, currency", [
+    ("$5m", "5000000", "USD"), ("5m dollars", "5000000", "USD"), ("30m euros", "30000000", "EUR"),
+    ("30 m EUR", "30000000", "EUR"), ("£1.5m", "1500000", "GBP"), ("30mm", "30000000", "USD"),
+    ("30 million", "30000000", "USD"), ("5k", "5000", "USD"),
+])
+def test_millions_with_a_currency_or_a_word_stay_money(surface, amount, currency):
+    assert resolve_money(surface, "USD") == money(amount, currency)
+
+
+def test_a_length_of_time_the_model_tags_as_an_amount_is_none(resolver):
+    assert amounts(resolver, "pay my electric bill in 1h30m", "1h30m") == [None]
+    assert amounts(resolver, "pay my electric bill in 1h30m", "30m") == [None]
+    assert amounts(resolver, "pay my electric bill in 30m", "30m") == [None]

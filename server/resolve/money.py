@@ -4,9 +4,11 @@
 "$12k", "€1.200,00"; as spoken: "a buck fifty" (1.50), "two pounds fifty" (2.50), "50p", "a fiver". The currency is the one the text names; else the domain's default_currency.
 
 Unresolved rather than guessed: a number with no single reading (numbers.py: "1.200", "1,2,3,4",
-"1e3"), two numbers ("2 x $50"; "$20 and 50 cents" is one amount), an amount over MAX_AMOUNT, one
-with more decimal places than its currency's minor units ("$40.505", "¥100.50": the smallest unit
-a customer moves; two at most), and one in a currency not read ("50 riyals", "500 kr", "Rs 500").
+"1e3"), two numbers ("2 x $50", "two fifty", "1h30m"; "$20 and 50 cents" is one amount), a spoken
+unit before its number with no count ("buck fifty": a buck fifty or two bucks fifty?), millions as
+"m" with no currency ("30m": or 30 minutes?), an amount over MAX_AMOUNT, one with more decimal
+places than its currency's minor units ("$40.505", "¥100.50": the smallest unit a customer moves;
+two at most), and one in a currency not read ("50 riyals", "500 kr", "Rs 500").
 """
 
 from __future__ import annotations
@@ -77,15 +79,18 @@ _BESIDE_CHARS = 24
 # back"): beside an amount they count as currencies only written in lower case
 _HOMOGRAPHS = frozenset("won rand real reals mark marks sol soles kip dong lei tala kina pula taka dram lev".split())
 _DASH = re.compile(DASH)
-# a span that begins at its multiplier lost its count to the model's boundary ("move two | hundred": 100)
-_MULTIPLIER_FIRST = re.compile(r"(?:hundred|thousand|million|billion)\b", re.IGNORECASE)
-_COUNT_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-                           r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty"
-                           r"|fifty|sixty|seventy|eighty|ninety)[\s-]+$", re.IGNORECASE)
+_MAJOR = r"(?:bucks?|dollars?|pounds?|quid|euros?)"  # a spoken unit, with its minor units after it
+# the words of an amount a model's span may leave out right before it: a number, a multiplier (with
+# its "and": "one hundred and | fifty") or a spoken unit ("move two | hundred": 100; "two | fifty",
+# "a buck | fifty": 50), and the article of a unit or a multiplier ("a | buck fifty")
+_SAID_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+                          r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty"
+                          rf"|fifty|sixty|seventy|eighty|ninety|(?:hundred|thousand|million|billion)(?:\s+and)?"
+                          rf"|{_MAJOR}|(?P<article>a))[\s-]+$", re.IGNORECASE)
+_COUNTED = re.compile(rf"(?:hundred|thousand|million|billion|{_MAJOR})\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
-_MAJOR = r"(?:bucks?|dollars?|pounds?|quid|euros?)"
 # (only "a": "one" may end a number, "twenty-one dollars", which the number words read whole)
 _ONE_MAJOR = re.compile(rf"\ba\s+(?={_MAJOR}\b)")
 _SLANG = re.compile(r"\b(?:a\s+)?(fiver|tenner)\b")
@@ -95,6 +100,7 @@ _SLANG_COUNTED = re.compile(r"(?<![\d.,])(\d+)\s+(fiver|tenner)s\b")  # "two fiv
 # unit of their own), "50p", "50 c"
 _MAJOR_MINOR = re.compile(rf"(?<![\d.,])(\d+)\s*({_MAJOR})\s+(?:and\s+)?(\d{{1,2}})\s*[.!?]?\s*$")
 _MINOR_LETTER = re.compile(r"(?<=\d)\s*(p|c)\b(?!\$)")  # not the c of "100 c$" (Canadian dollars)
+_UNIT_FIRST = re.compile(rf"\D*?\b{_MAJOR}\b")  # a spoken unit before any digit: "buck 50", "dollars 50"
 
 
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
@@ -103,6 +109,8 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
         return None
     t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
+    if _UNIT_FIRST.match(t):  # "buck fifty": a buck fifty or two bucks fifty? its count is not said
+        return None
     t = _MINOR_LETTER.sub(lambda m: " pence" if m.group(1) == "p" else " cents", t)
     cents = _CENTS.search(t)  # "and 50 cents": the one second number an amount may have
     if cents is not None:
@@ -133,6 +141,8 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
             explicit = explicit or code
         currency = currency or code
     currency = explicit or currency
+    if not currency and m.group("mult") == "m":  # "30m": 30 million or 30 minutes? only a currency says
+        return None
     if cents is not None and m.end() > cents.start():  # "and 5 cents, $20": cents before the amount
         return None
     if cents is not None:
@@ -159,11 +169,13 @@ def beside(text: str, start: int, end: int) -> str:
     outside it: the word after it, or the code or sign before it, that names a currency
     ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
     cent"), or what is written against its digits ("50k", "-50"). A currency's name before the
-    number is a word of the sentence ("I won 500 dollars"). A span that begins at its multiplier
-    takes the count before it ("move two | hundred" is 200, never 100)."""
-    if _MULTIPLIER_FIRST.match(text, start):
-        while (count := _COUNT_BEFORE.search(text, max(0, start - _BESIDE_CHARS), start)) is not None:
-            start = count.start()
+    number is a word of the sentence ("I won 500 dollars"). The numbers and spoken units right
+    before the span are the amount's ("move two | hundred" is 200, "a buck | fifty" 1.50, never 100
+    or 50; "two | fifty" is read whole, unresolved); "a" only before a unit or a multiplier."""
+    while (said := _SAID_BEFORE.search(text, max(0, start - _BESIDE_CHARS), start)) is not None:
+        if said.group("article") is not None and not _COUNTED.match(text, start):
+            break
+        start = said.start()
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
     after = _AFTER.match(text, end)

@@ -129,12 +129,13 @@ def decimal_str(d: Decimal) -> str:
 
 def find_amount(text: str) -> tuple[Decimal, re.Match] | None:
     """The one number in already digit-converted text, with its multiplier applied; None when
-    there is none, when it has no single reading, or when another digit follows it ("2 x $50",
-    "31m $20": which one is the amount is a guess, and a wrong amount is worse than none)."""
+    there is none, when it has no single reading, or when another digit lies before or after it
+    ("2 x $50", "31m $20", "1h30m": which one is the amount is a guess, and a wrong amount is worse
+    than none)."""
     if "e" in text and _SCIENTIFIC.search(text):
         return None
     m = _NUMBER_MULT.search(text)
-    if m is None or _DIGIT.search(text, m.end()):
+    if m is None or _DIGIT.search(text, 0, m.start()) or _DIGIT.search(text, m.end()):
         return None
     value = parse_decimal(m.group("num"))
     if value is None or value > MAX_NUMBER:
