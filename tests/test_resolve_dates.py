@@ -13,7 +13,7 @@ import yaml
 
 from intentd.server.analysis import Analysis, Escalation, RequestOptions, ResolvedEntity
 from intentd.server.cache import AnalysisCache
-from intentd.server.decode import Prediction
+from intentd.server.decode import EntitySpan, Prediction
 from intentd.server.engine import Engine
 from intentd.server.resolve import Resolver
 from intentd.server.respond import Responder
@@ -383,3 +383,105 @@ def test_a_length_of_time_an_amount_or_a_short_word_names_no_date(resolver, text
 def test_a_length_of_time_with_a_direction_and_a_day_in_words_still_read(resolver, text, expected):
     """"five" was May (dateparser) while "four" was the 4th: every number word is a day of the month."""
     assert day(resolver, text, past=text.endswith("ago")) == expected
+
+
+# -- a bare number beside a time or a length; clocks that change (a third audit) ---------------
+
+MARCH_6 = dt.datetime(2026, 3, 6, 9, 0, tzinfo=NY)
+
+
+def model_date(resolver: Resolver, text: str, surface: str, reference: dt.datetime = MARCH_6) -> dict | None:
+    """The resolution of the model's date span `surface` in `text` for schedule_payment."""
+    start = text.index(surface)
+    options = RequestOptions(reference_time=reference, time_zone="America/New_York")
+    (date,) = resolver.resolve(text, [EntitySpan("date", start, start + len(surface), surface, 0.9)], options)
+    return date.resolution
+
+
+@pytest.mark.parametrize("text, surface", [
+    ("schedule a payment of 100 dollars at half past 2", "2"),  # was April 2, and a payment confirmed for it
+    ("in 3 hours and 30 minutes", "30"),  # was March 30
+    ("at 5 o'clock", "5"),  # was April 5
+    ("in 2 and a half hours", "2"),  # was April 2
+    ("at quarter to 3", "3"),
+    ("ten minutes to 5", "5"),
+    ("at 5 pm", "5"),
+    ("in 3h30m", "30"),
+    ("around 10:30", "10"),
+    ("at half past two", "two"),
+])
+def test_a_bare_number_beside_a_time_or_a_length_is_no_day_of_the_month(resolver, text, surface):
+    assert model_date(resolver, text, surface) is None
+
+
+@pytest.mark.parametrize("text, surface, expected", [
+    ("pay it on 5", "5", "2026-04-05"),  # nothing beside it makes it a time: the 5th
+    ("15", "15", "2026-03-15"),  # a bare answer to "When should the payment go out?"
+    ("on the 15", "15", "2026-03-15"),
+    ("change it to 15", "15", "2026-03-15"),  # "to", but no minutes to an hour
+    ("make it the 5th", "the 5th", "2026-04-05"),
+    ("five", "five", "2026-04-05"),
+])
+def test_a_bare_number_with_nothing_of_a_time_beside_it_is_still_a_day(resolver, text, surface, expected):
+    assert model_date(resolver, text, surface)["value"][:10] == expected
+
+
+def test_a_half_past_the_model_took_for_a_day_asks_for_the_date(banking_artifact):
+    """End to end: "Done: ... scheduled for Thursday, April 2" was the answer to "half past 2"."""
+    engine = Engine.load(banking_artifact)
+    text = "schedule a payment of 100 dollars at half past 2"
+    amount = text.index("100 dollars")
+    spans = [EntitySpan("amount", amount, amount + 11, "100 dollars", 0.9),
+             EntitySpan("date", len(text) - 1, len(text), "2", 0.9)]
+    options = RequestOptions(reference_time=MARCH_6, time_zone="America/New_York")
+    entities = engine.resolver.resolve(text, spans, options, "schedule_payment")
+    prediction = Prediction([("schedule_payment", 0.95), ("pay_bill", 0.03)], spans, 0.0, analyzed_chars=len(text))
+    analysis = engine.conclude(text, prediction, entities, options)
+    assert analysis.response.text == "When should the payment go out?"
+    assert dict(analysis.response.slots_used) == {"amount": "100 USD"}
+
+
+SPRING = dt.datetime(2026, 3, 8, 1, 30, tzinfo=NY)  # 01:30 EST; at 02:00 the clocks go to 03:00
+FALL = dt.datetime(2026, 11, 1, 1, 30, tzinfo=NY)  # the first 01:30 (EDT); at 02:00 the clocks go back to 01:00
+LORD_HOWE = dt.datetime(2026, 10, 4, 1, 0, tzinfo=ZoneInfo("Australia/Lord_Howe"))  # half an hour forward at 02:00
+
+
+@pytest.mark.parametrize("text, reference, value", [
+    ("in 2h", SPRING, "2026-03-08T04:30:00-04:00"),  # was 03:30: two hours on the clock, one in real time
+    ("in 3 hours and 30 minutes", SPRING, "2026-03-08T06:00:00-04:00"),  # was 05:00
+    ("in 3h30m", SPRING, "2026-03-08T06:00:00-04:00"),
+    ("in 2 hours from today", SPRING, "2026-03-08T04:30:00-04:00"),  # was 03:30
+    ("in 2 hours today", SPRING, "2026-03-08T04:30:00-04:00"),
+    ("in 3 hours and 30 minutes", FALL, "2026-11-01T04:00:00-05:00"),  # was 05:00
+    ("in 1 hour from today", FALL, "2026-11-01T01:30:00-05:00"),  # was 02:30: the second 01:30
+    ("in 2h", LORD_HOWE, "2026-10-04T03:30:00+11:00"),  # was 03:00
+    ("in 2h", dt.datetime(2026, 3, 5, 10, 0, tzinfo=NY), "2026-03-05T12:00:00-05:00"),  # no clock change (was grain hour)
+])
+def test_a_count_of_hours_or_minutes_is_real_time_across_a_clock_change(resolver, text, reference, value):
+    """A count from now is to the minute, as "in 2 hours" always was (was grain hour on the hour)."""
+    assert resolver.resolve_value("date", text, reference) == {"kind": "datetime", "value": value, "grain": "minute"}
+
+
+def test_hours_ago_are_real_time_across_a_clock_change(resolver):
+    four_edt = dt.datetime(2026, 3, 8, 4, 0, tzinfo=NY)
+    assert resolver.resolve_value("date", "3 hours ago today", four_edt, past=True)["value"] == \
+        "2026-03-08T00:00:00-05:00"  # was 01:00, two hours ago
+
+
+@pytest.mark.parametrize("text, reference", [
+    ("tomorrow at 2:30am", dt.datetime(2026, 3, 7, 12, 0, tzinfo=NY)),  # was 03:30, "Done ... at 3:30 AM"
+    ("2:30am", dt.datetime(2026, 3, 8, 1, 15, tzinfo=NY)),
+    ("sunday at 2:15 am", dt.datetime(2026, 3, 6, 12, 0, tzinfo=NY)),
+    ("2026-03-08T02:30:00", dt.datetime(2026, 3, 7, 12, 0, tzinfo=NY)),
+])
+def test_a_time_the_clocks_skip_names_no_time(resolver, text, reference):
+    """No clock shows 2:30 that night; moved to 3:30, a payment went out at a time nobody said."""
+    assert resolver.resolve_value("date", text, reference) is None
+
+
+def test_a_repeated_time_is_the_first_and_a_day_whose_midnight_is_skipped_still_starts(resolver):
+    assert resolver.resolve_value("date", "tomorrow at 1:30am", dt.datetime(2026, 10, 31, 12, 0, tzinfo=NY)) == \
+        {"kind": "datetime", "value": "2026-11-01T01:30:00-04:00", "grain": "minute"}
+    santiago = dt.datetime(2026, 9, 5, 12, 0, tzinfo=ZoneInfo("America/Santiago"))  # 00:00 on the 6th is skipped
+    assert resolver.resolve_value("date", "tomorrow", santiago) == \
+        {"kind": "datetime", "value": "2026-09-06T01:00:00-03:00", "grain": "day"}

@@ -18,8 +18,12 @@ day on or after the reference day; "next <weekday>" the first one strictly after
 <weekday>" the most recent one strictly before it. A year-less date is the next one on or after
 today; a year of two digits is the one within 50 years of today's. A weekday said with a date must
 agree with it. A count from a date counts from that date. Values are the start of their grain
-("next week" = its Monday 00:00). What names no one date is unresolved, never read in part: an hour
-without am/pm ("at 5", "tomorrow 10"), a bound ("before the 15th"), midnight with a day.
+("next week" = its Monday 00:00). Hours and minutes from now ("in 2h", "90 minutes ago") count real
+time across a change of the clocks; days and longer count calendar days. What names no one date is
+unresolved, never read in part: an hour without am/pm ("at 5", "tomorrow 10"), a bound ("before the
+15th"), midnight with a day, a time of day the clocks skip ("2:30am" on a spring-forward night; in a
+repeated hour a time is the first of the two), a dotted date in a month-first locale ("04.12.2026"
+in en-US).
 """
 
 from __future__ import annotations
@@ -55,11 +59,22 @@ _YEAR = r"(?:,?\s*(?P<year>\d{4}|'\d{2}))?"  # "2027", "'27": a year written as 
 # after a day and a month name ("4 dec 26", the British written form), two digits that cannot be an hour
 # are a year too; "4 dec 10" may be 10 o'clock, and "dec 4 26" could be a list or the hour that follows
 _YEAR_AFTER_MONTH = r"(?:,?\s*(?P<year>\d{4}|'\d{2}|2[4-9]|[3-9]\d))?"
-_UNIT = r"(?P<unit>minute|min|hour|hr|day|week|wk|month|year|yr)s?"
 _N = r"(?P<n>\d+|a|an|one|a couple of|a few)"
+_CALENDAR_UNIT = r"(?P<unit>day|week|wk|month|year|yr)s?"  # counted on the calendar: "in 3 days" is a day
+_CLOCK_UNIT = r"(?P<unit>minute|min|hour|hr)s?"  # counted in real time, across a change of the clocks
+
+
+def _counts(unit: str) -> list[tuple[re.Pattern, str]]:
+    """A count of `unit`s from now: "in 3 days", "3 days from today", "3 days later" ("in"), "3 days ago"."""
+    return [(re.compile(r"in\s+" + _N + r"\s+" + unit + r"(?:\s+(?:from\s+)?(?:now|today|time))?"), "in"),
+            (re.compile(_N + r"\s+" + unit + r"\s+(?:from\s+(?:now|today)|later)"), "in"),
+            (re.compile(_N + r"\s+" + unit + r"\s+ago"), "ago")]
+
 
 MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number misread as a year
 WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for the past) that may be a Monday
+_TIME_GRAINS = ("hour", "minute", "second")  # a time of day, not a day or longer
+_NUDGE = dt.timedelta(minutes=1)  # how far dateparser's reference is moved to see whether its answer moves with it
 # an hour without am/pm ("at 5"; "at 12 noon" says it)
 _BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
@@ -97,6 +112,17 @@ _POD = re.compile(r"\b(?:in\s+the\s+|at\s+|the\s+(?=\w+\s+of\s))?(?P<pod>morning
 _POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?:\s+o'?clock)?(?=\s|$)")
 _POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": range(17, 24), "night": range(18, 24),
               "tonight": range(18, 24)}
+# The words beside a bare number that make it a time or a count, not a day of the month: before it
+# ("half past | 2", "quarter to | 3", "ten to | 5", "at | 5", "3 hours and | 30", "in | 2 and a half hours";
+# "change it to | 15" is the 15th), or after it (a unit, "o'clock", am/pm, "and a half", a clock's or a
+# decimal's digits: "5 | o'clock", "3h | 30 | m")
+_BARE_NUMBER = re.compile(r"\d{1,2}")
+_CLOCK_OR_COUNT_BEFORE = re.compile(
+    r"\b(?:past|at|and|in|half|(?:quarter|\d{1,2}|five|ten|twenty)(?:\s+minutes?)?\s+to)\s+$", re.IGNORECASE)
+_CLOCK_OR_COUNT_AFTER = re.compile(
+    r"[:.]\d|\s*(?:o['’]?\s?clock|[ap]\.?m\b|and\s+a\s+half\b"
+    r"|(?:h|hr|hour|m|min|minute|s|sec|second|d|day|week|wk|fortnight|month|year|yr)s?\b)", re.IGNORECASE)
+_BESIDE_CHARS = 20  # the few characters before a number that the words above can take
 
 _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?:right\s+)?now|immediately|asap|as\s+soon\s+as\s+possible|right\s+away"), "now"),
@@ -106,16 +132,14 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"yesterday"), "yesterday"),
     (re.compile(r"last\s+night"), "last_night"),
     (re.compile(r"(?:(?P<rel>this\s+coming|this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
-    (re.compile(r"in\s+" + _N + r"\s+" + _UNIT + r"(?:\s+(?:from\s+)?(?:now|today|time))?"), "in"),
-    (re.compile(_N + r"\s+" + _UNIT + r"\s+(?:from\s+(?:now|today)|later)"), "in"),
-    (re.compile(_N + r"\s+" + _UNIT + r"\s+ago"), "ago"),
+    *_counts(_CALENDAR_UNIT),
     (re.compile(r"(?:the\s+)?(?:day|" + _WD + r")\s+(?P<dir>after|before)\s+(?P<rest>.+)"), "anchored"),
     (re.compile(_N + r"\s+(?P<unit>day|week)s?\s+(?P<dir>after|before|from)\s+(?P<rest>.+)"), "anchored"),
     (re.compile(r"(?P<rel>this|next|last|previous|the\s+following)\s+(?P<period>week|month|year)"), "period"),
     (re.compile(r"(?:the\s+|this\s+|next\s+)?weekend"), "weekend"),
     (re.compile(r"(?:the\s+)?(?P<edge>end|beginning|start)\s+of\s+(?:the\s+|this\s+)?(?P<period>week|month|year)"), "edge"),
     (re.compile(r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"), "iso"),
-    (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?"), "numeric"),
+    (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2})|\.)?"), "numeric"),  # "4.12." too
     (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR_AFTER_MONTH), "day_month"),
     (re.compile(_MON + r"\s+(?:the\s+)?" + _DAY + _YEAR), "day_month"),
     (re.compile(_THE_DAY + r"(?:\s+of\s+(?:the|this|next)\s+month)?"), "day_of_month"),
@@ -161,17 +185,20 @@ class DateResolver:
 
     def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,
                     past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
-        from dateparser.date import DateDataParser  # imported (and warmed) in warm_up
-
-        parser = DateDataParser(languages=["en"], settings={
-            "PREFER_DATES_FROM": "past" if past else "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
-            "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first",
-            "DATE_ORDER": "DMY" if day_first else "MDY"})
-        data = parser.get_date_data(text)
-        if data is None or data.date_obj is None:
+        """dateparser's reading of `text` from the naive local `ref`, as (naive local value, grain).
+        It counts "in 2h" or "3 hours ago today" on the wall clock (03:30 for "in 2h" at 01:30 on a
+        spring-forward night): a time that moves with the reference is such a count, and is counted
+        again in real time, to the minute, as `_elapsed` counts "in 2 hours"; its fold says which of
+        a repeated hour's two readings it is. A time of day ("tomorrow at 2:30am") stays on the clock."""
+        found = _dateparser_reading(text, ref, tz_name, past, day_first)
+        if found is None:
             return None
-        value = data.date_obj.replace(tzinfo=None, microsecond=0)
-        period = data.period or "day"
+        value, period = found
+        if period == "time":
+            nudged = _dateparser_reading(text, ref + _NUDGE, tz_name, past, day_first)
+            if nudged is not None and nudged[0] - value == _NUDGE:
+                real = _real_time(ref, value - ref, ZoneInfo(tz_name)).replace(tzinfo=None)
+                return real, "second" if real.second else "minute"
         if period in ("time", "part_of_day"):
             grain = "second" if value.second else ("minute" if value.minute else "hour")
             return value, grain
@@ -182,14 +209,34 @@ class DateResolver:
         return _day(value.date()), "day"
 
 
+def _dateparser_reading(text: str, ref: dt.datetime, tz_name: str, past: bool,
+                        day_first: bool) -> tuple[dt.datetime, str] | None:
+    """dateparser's (naive value, period) for `text` from `ref`, or None."""
+    from dateparser.date import DateDataParser  # imported (and warmed) in warm_up
+
+    parser = DateDataParser(languages=["en"], settings={
+        "PREFER_DATES_FROM": "past" if past else "future", "RETURN_TIME_AS_PERIOD": True, "RELATIVE_BASE": ref,
+        "TIMEZONE": tz_name, "RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first",
+        "DATE_ORDER": "DMY" if day_first else "MDY"})
+    data = parser.get_date_data(text)
+    if data is None or data.date_obj is None:
+        return None
+    return data.date_obj.replace(tzinfo=None, microsecond=0), data.period or "day"
+
+
 def _iso_datetime(text: str, tz) -> dict | None:
     try:
         value = dt.datetime.fromisoformat(text.upper())
     except ValueError:
         return None
-    value = local_time(value, tz) if value.tzinfo is None else value.astimezone(tz)
+    if value.tzinfo is not None:
+        value = value.astimezone(tz)
     midnight = (value.hour, value.minute, value.second) == (0, 0, 0)
     grain = "day" if midnight else ("second" if value.second else "minute")
+    if value.tzinfo is None:
+        value = wall_time(value, tz, grain)
+        if value is None:  # "2026-03-08T02:30:00" in New York: no clock shows it
+            return None
     return {"kind": "datetime", "value": value.replace(microsecond=0).isoformat(), "grain": grain}
 
 
@@ -222,7 +269,21 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     value, grain = found
     if abs(value.year - ref.year) > MAX_YEARS_AWAY:  # "at 1530" read as the year 1530
         return None
-    return {"kind": "datetime", "value": local_time(value, tz).isoformat(), "grain": grain}
+    at = wall_time(value, tz, grain)
+    return None if at is None else {"kind": "datetime", "value": at.isoformat(), "grain": grain}
+
+
+def clock_or_count(text: str, start: int, end: int) -> bool:
+    """Whether the model's date span text[start:end], a bare number (no "the", ordinal suffix or
+    month: "2", "two"), is a time or a count by the words beside it in `text` ("half past | 2",
+    "in 3 hours and | 30 | minutes", "at | 5 | o'clock"): then it is no day of the month (the 2nd,
+    the 30th), and the slot asks again. Alone or with nothing of a clock beside it ("15" answering
+    "when?", "on 5") it is the day."""
+    number = text[start:end].strip().lower()
+    if not _BARE_NUMBER.fullmatch(words_to_digits(number) if _NUMBER_WORD.search(number) else number):
+        return False
+    return bool(_CLOCK_OR_COUNT_BEFORE.search(text, max(0, start - _BESIDE_CHARS), start)
+                or _CLOCK_OR_COUNT_AFTER.match(text, end))
 
 
 def _stray_number(t: str) -> bool:
@@ -251,17 +312,16 @@ def _misreads_ordinal(text: str, value: dt.datetime, today: dt.date, past: bool)
     return not _MONTH_NAME.search(text) and value.date() not in itertools.islice(_days_of_month(day, today, past), 2)
 
 
-_ELAPSED = [re.compile(r"in\s+" + _N + r"\s+(?P<unit>minute|min|hour|hr)s?(?:\s+(?:from\s+)?(?:now|time))?"),
-            re.compile(_N + r"\s+(?P<unit>minute|min|hour|hr)s?\s+(?P<dir>from\s+now|later|ago)")]
+_ELAPSED = _counts(_CLOCK_UNIT)
 
 
 def _elapsed(text: str, ref: dt.datetime, tz: dt.tzinfo) -> dict | None:
-    """"in 2 hours", "90 minutes ago": real time elapsed, counted across a daylight-saving change
-    (2 hours after 01:30 on a spring-forward night is 04:30 on the clock, not 03:30)."""
+    """"in 2 hours", "90 minutes ago", "in 2 hours from today": real time elapsed, counted across a
+    daylight-saving change (2 hours after 01:30 on a spring-forward night is 04:30 on the clock, not 03:30)."""
     t = _LEAD.sub("", text)
     if _NUMBER_WORD.search(t):
         t = words_to_digits(t)
-    for regex in _ELAPSED:
+    for regex, kind in _ELAPSED:
         m = regex.fullmatch(t)
         if m is None:
             continue
@@ -269,20 +329,37 @@ def _elapsed(text: str, ref: dt.datetime, tz: dt.tzinfo) -> dict | None:
         if n > 10_000:
             return None
         unit = "minutes" if m.group("unit").startswith("min") else "hours"
-        delta = dt.timedelta(**{unit: -n if (m.groupdict().get("dir") or "") == "ago" else n})
-        start = local_time(ref, tz).astimezone(dt.timezone.utc)
-        value = (start + delta).astimezone(tz)
+        value = _real_time(ref, dt.timedelta(**{unit: -n if kind == "ago" else n}), tz)
         return {"kind": "datetime", "value": value.isoformat(), "grain": "minute"}
     return None
+
+
+def _real_time(ref: dt.datetime, delta: dt.timedelta, tz: dt.tzinfo) -> dt.datetime:
+    """`delta` after the naive local `ref`, counted in real time (through UTC), aware in `tz`: the
+    clocks may go forward or back in between, and the result's fold says which of a repeated hour's
+    two readings it is."""
+    return (local_time(ref, tz).astimezone(dt.timezone.utc) + delta).astimezone(tz)
 
 
 def local_time(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
     """A wall-clock time in `tz`. One the clocks skip ("2:30am" on a spring-forward night, which
     no clock shows) moves on by the gap, to the time it is then (3:30), never an offset that
-    contradicts the zone; in a repeated hour it is the first of the two (fold 0)."""
+    contradicts the zone: right for an instant (a reference time, the start of a day whose midnight
+    is skipped); a time of day someone said is refused instead (`wall_time`). In a repeated hour it
+    is the first of the two (fold 0), unless `naive.fold` says the second (a count from a reference
+    in it, `_real_time`)."""
     value = naive.replace(tzinfo=tz)
     real = value.astimezone(dt.timezone.utc).astimezone(tz)
     return real if real.replace(tzinfo=None) != naive else value
+
+
+def wall_time(naive: dt.datetime, tz: dt.tzinfo, grain: str) -> dt.datetime | None:
+    """The local `naive` of a resolution of `grain` in `tz`; None for a time of day the clocks skip
+    ("tomorrow at 2:30am" on a spring-forward night): moved to 3:30, a payment would go out at a
+    time nobody said, so the slot asks again. A day, week, month or year starts when its first
+    moment exists (midnight skipped in Santiago on 2026-09-06: 01:00)."""
+    value = local_time(naive, tz)
+    return None if grain in _TIME_GRAINS and value.replace(tzinfo=None) != naive else value
 
 
 def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
@@ -449,11 +526,10 @@ def _n(m: re.Match) -> int:
 
 
 def _shift(ref: dt.datetime, n: int, unit: str) -> tuple[dt.datetime, str] | None:
-    unit = {"min": "minute", "hr": "hour", "wk": "week", "yr": "year"}.get(unit, unit)
+    """`n` calendar units from today's date (hours and minutes: `_elapsed`, in real time)."""
+    unit = {"wk": "week", "yr": "year"}.get(unit, unit)
     if n > 10_000:
         return None
-    if unit in ("minute", "hour"):
-        return ref.replace(second=0) + dt.timedelta(**{unit + "s": n}), "minute"
     today = ref.date()
     if unit == "day":
         return _day(today + dt.timedelta(days=n)), "day"
@@ -545,9 +621,15 @@ def _iso(m: re.Match, ref: dt.datetime):
 
 
 def _numeric(m: re.Match, ref: dt.datetime, day_first: bool = False):
+    """"4/12", "04.12.2026": day first in a day-first locale (en-GB, de-DE), else month first. A
+    dotted date is a day-first form: a month-first locale (en-US) writes none, and one written to
+    it came from a day-first writer as often as not, so no reading is safe: NoSuchTime (dateparser
+    would read it month first)."""
     a, b = int(m.group("a")), int(m.group("b"))
     if day_first:  # day/month unless the second number cannot be a month
         day, month = (b, a) if b > 12 else (a, b)
+    elif "." in m.group(0):
+        raise NoSuchTime(m.group(0))
     else:  # US order unless the first number cannot be a month
         month, day = (b, a) if a > 12 else (a, b)
     if month > 12:

@@ -25,7 +25,7 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher
-from .dates import DateResolver
+from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, resolve_money
@@ -160,6 +160,8 @@ class Resolver:
             return e
         if spec.get("builtin") in ("money", "number") and pause_end(text, e.end) is not None:
             return e  # "one | second, 50 dollars": a pause, no amount of 1
+        if spec.get("builtin") == "datetime" and clock_or_count(text, e.start, e.end):
+            return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         surface = beside(text, e.start, e.end) if spec.get("builtin") == "money" else e.text
         resolution = self.resolve_value(e.type, surface, reference, past, locale)
