@@ -66,7 +66,7 @@ from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Resp
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
-from .resolve.dates import local_time, time_only
+from .resolve.dates import time_only, wall_time
 from .resolve.numbers import pause_end, words_to_digits
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
@@ -167,7 +167,8 @@ class FollowUps:
         entities = self._on_the_agreed_day(entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
-        refused = [e for e in refused if e.type in slots and not any(f.type == e.type for f in found)]
+        refused = [e for e in refused + self._unread(entities) if e.type in slots
+                   and not any(f.type == e.type for f in found)]
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
@@ -262,8 +263,18 @@ class FollowUps:
         return (reference is not None
                 and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
+    def _unread(self, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
+        """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
+        (2.50 or 250?), "make it 2:30am" on a night the clocks skip it. Refused like a date that lies
+        behind: not the carried value either, so the slot is asked again (the turn was answered
+        alone, as out of scope, and handed to a person)."""
+        return [e for e in entities if e.source == "model" and not e.resolved
+                and ((self.resolver.specs.get(e.type) or {}).get("builtin") in ("money", "number")
+                     or time_only(e.text) is not None)]
+
     def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
-        """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday)."""
+        """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday); a
+        time the clocks skip that day ("make it 2:30am" on a spring-forward night) is unresolved."""
         carried = dict(options.filled_slots)
         out = []
         for e in entities:
@@ -274,8 +285,9 @@ class FollowUps:
                 at = dt.datetime.fromisoformat(day[0]["value"])
                 reference = self.resolver.reference_time(options)
                 zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
-                value = local_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone)
-                e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
+                value = wall_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone, grain)
+                e = (replace(e, resolved=False, resolution=None) if value is None  # a time the clocks skip that day
+                     else replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain}))
             out.append(e)
         return out
 

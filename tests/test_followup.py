@@ -617,8 +617,25 @@ def test_an_amount_the_model_reads_into_a_pause_is_none(engine, text):
                                           ("make it twelve fifty", None), ("make it a buck fifty", "1.50 USD")])
 def test_the_number_before_the_models_amount_is_part_of_it(engine, text, amount):
     """"make it two fifty", the model's span "fifty", made a $500 transfer $50.00: "two fifty" (2.50
-    or 250?) is no value, as when the span holds it (no follow-up: the turn is answered alone and
-    asks), and "a buck | fifty" is $1.50."""
+    or 250?) is no value, as when the span holds it, and the amount is asked again (the turn was
+    then answered alone, as out of scope, and handed to a person); "a buck | fifty" is $1.50."""
     carried = [("account", "savings"), ("amount", "500 USD")]
-    turn = _turn(engine, text, "transfer_money", "transfer_money", 0.9, None, [("amount", "fifty")], carried)
-    assert (None if turn is None else dict(turn.response.slots_used)["amount"]) == amount
+    for own, unsure in (("transfer_money", None), ("greeting", "out_of_distribution")):
+        turn = _turn(engine, text, "transfer_money", own, 0.9 if unsure is None else 0.3, unsure,
+                     [("amount", "fifty")], carried)
+        assert turn.follow_up.kind == "update" and dict(turn.response.slots_used).get("amount") == amount
+        assert turn.response.slots_missing == ([] if amount else ["amount"]) and not turn.escalation.escalate
+
+
+def test_a_time_the_clocks_skip_on_the_agreed_day_is_asked_again(engine):
+    """"make it 2:30am" for a payment agreed for New York's spring-forward day was confirmed for
+    3:30 AM, a time nobody said."""
+    carried = [("amount", "60 USD"), ("date", "2026-03-08T09:00:00-04:00")]
+    at = dt.datetime(2026, 3, 5, 12, 0, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, "make it 2:30am", "schedule_payment", "schedule_payment", 0.9, None,
+                 [("date", "2:30am")], carried, zone="America/New_York", at=at)
+    assert turn.follow_up.kind == "update" and "date" not in dict(turn.response.slots_used)
+    assert turn.response.slots_missing == ["date"]
+    later = _turn(engine, "make it 3:30am", "schedule_payment", "schedule_payment", 0.9, None,
+                  [("date", "3:30am")], carried, zone="America/New_York", at=at)
+    assert dict(later.response.slots_used)["date"] == "2026-03-08T03:30:00-04:00"
