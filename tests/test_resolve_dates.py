@@ -421,6 +421,9 @@ def test_a_bare_number_beside_a_time_or_a_length_is_no_day_of_the_month(resolver
     ("change it to 15", "15", "2026-03-15"),  # "to", but no minutes to an hour
     ("make it the 5th", "the 5th", "2026-04-05"),
     ("five", "five", "2026-04-05"),
+    ("pay on the 1st and 15", "15", "2026-03-15"),  # "and" after a day, not after hours or minutes
+    ("pay on the 5 and 6", "6", "2026-03-06"),  # today
+    ("move it from 5 to 15", "15", "2026-03-15"),  # a range's end, not minutes to an hour
 ])
 def test_a_bare_number_with_nothing_of_a_time_beside_it_is_still_a_day(resolver, text, surface, expected):
     assert model_date(resolver, text, surface)["value"][:10] == expected

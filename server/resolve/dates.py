@@ -114,11 +114,12 @@ _POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": ra
               "tonight": range(18, 24)}
 # The words beside a bare number that make it a time or a count, not a day of the month: before it
 # ("half past | 2", "quarter to | 3", "ten to | 5", "at | 5", "3 hours and | 30", "in | 2 and a half hours";
-# "change it to | 15" is the 15th), or after it (a unit, "o'clock", am/pm, "and a half", a clock's or a
+# "change it to | 15", "the 1st and | 15" and "from 5 to | 15" are days), or after it (a unit, "o'clock", am/pm, "and a half", a clock's or a
 # decimal's digits: "5 | o'clock", "3h | 30 | m")
 _BARE_NUMBER = re.compile(r"\d{1,2}")
 _CLOCK_OR_COUNT_BEFORE = re.compile(
-    r"\b(?:past|at|and|in|half|(?:quarter|\d{1,2}|five|ten|twenty)(?:\s+minutes?)?\s+to)\s+$", re.IGNORECASE)
+    r"\b(?:past|at|in|half|(?:hours?|hrs?|h|minutes?|mins?|days?|weeks?)\s+and"
+    r"|(?:(?:quarter|five|ten|twenty)(?:\s+minutes?)?|\d{1,2}\s+minutes?)\s+to)\s+$", re.IGNORECASE)
 _CLOCK_OR_COUNT_AFTER = re.compile(
     r"[:.]\d|\s*(?:o['’]?\s?clock|[ap]\.?m\b|and\s+a\s+half\b"
     r"|(?:h|hr|hour|m|min|minute|s|sec|second|d|day|week|wk|fortnight|month|year|yr)s?\b)", re.IGNORECASE)
@@ -623,12 +624,12 @@ def _iso(m: re.Match, ref: dt.datetime):
 def _numeric(m: re.Match, ref: dt.datetime, day_first: bool = False):
     """"4/12", "04.12.2026": day first in a day-first locale (en-GB, de-DE), else month first. A
     dotted date is a day-first form: a month-first locale (en-US) writes none, and one written to
-    it came from a day-first writer as often as not, so no reading is safe: NoSuchTime (dateparser
-    would read it month first)."""
+    it came from a day-first writer as often as not, so one with two readings ("5.4") is no date
+    there: NoSuchTime (dateparser would read it month first); "12.25" has one."""
     a, b = int(m.group("a")), int(m.group("b"))
     if day_first:  # day/month unless the second number cannot be a month
         day, month = (b, a) if b > 12 else (a, b)
-    elif "." in m.group(0):
+    elif "." in m.group(0) and a <= 12 and b <= 12 and a != b:
         raise NoSuchTime(m.group(0))
     else:  # US order unless the first number cannot be a month
         month, day = (b, a) if a > 12 else (a, b)
