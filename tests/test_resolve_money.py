@@ -212,6 +212,11 @@ def test_a_unit_before_its_number_with_no_count_is_unresolved(surface):
     ("send a 50 dollar bill", "50 dollar", money("50", "USD")),  # "a" counts a unit or a multiplier only
     ("pay one hundred and fifty dollars", "fifty dollars", money("150", "USD")),  # a multiplier's "and"
     ("pay my rent and 50 dollars", "50 dollars", money("50", "USD")),
+    # another number before a span that opens with digits is no part of it (they were 3,000, 1,234,500, 15,200)
+    ("schedule rent for december 3 1000 dollars", "1000 dollars", money("1000", "USD")),
+    ("pay card ending 1234 500 dollars", "500 dollars", money("500", "USD")),
+    ("transfer on May 15 200 dollars", "200 dollars", money("200", "USD")),
+    ("pay bill number 2 100 dollars", "100 dollars", money("100", "USD")),
 ])
 def test_a_number_or_unit_right_before_the_span_is_the_amounts(resolver, text, surface, expected):
     """"make it two | fifty" and "a buck | fifty" were $50: the span's last number read alone."""

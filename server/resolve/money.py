@@ -164,15 +164,19 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
 
 
-def beside(text: str, start: int, end: int) -> str:
+def beside(text: str, start: int, end: int, floor: int = 0) -> str:
     """The model's amount span text[start:end] with what says what it is, when that lies just
     outside it: the word after it, or the code or sign before it, that names a currency
     ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
     cent"), or what is written against its digits ("50k", "-50"). A currency's name before the
     number is a word of the sentence ("I won 500 dollars"). The numbers and spoken units right
-    before the span are the amount's ("move two | hundred" is 200, "a buck | fifty" 1.50, never 100
-    or 50; "two | fifty" is read whole, unresolved); "a" only before a unit or a multiplier."""
-    while (said := _SAID_BEFORE.search(text, max(0, start - _BESIDE_CHARS), start)) is not None:
+    before a span that opens with a word are the amount's ("move two | hundred" is 200, "a buck |
+    fifty" 1.50, never 100 or 50; "two | fifty" is read whole, unresolved); "a" only before a unit
+    or a multiplier. Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
+    dollars": $1,000 and $500, not 3,000 and 1,234,500), nor before `floor` (the end of another
+    entity the model found: "march fifteen | two hundred dollars")."""
+    while not text[start:start + 1].isdigit() and (
+            said := _SAID_BEFORE.search(text, max(floor, start - _BESIDE_CHARS), start)) is not None:
         if said.group("article") is not None and not _COUNTED.match(text, start):
             break
         start = said.start()
