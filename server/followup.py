@@ -36,7 +36,8 @@ value of the slot the previous answer asked for (its first required slot not car
 answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
 amount, "friday instead": date; dates in that direction too: "no, yesterday" untagged is refused
 for a payment ahead, a correction, not a cancel), never as an amount after "at", "on", "by"...
-("make it at 5");
+("make it at 5"), nor as an amount or a number beside a word that is no part of one ("two weeks",
+"3 payments", "option 2", "the account ending 4321");
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
 values the slot is asked for again. "one" after "that", "this", "which" or "the ..." ("that one",
@@ -67,6 +68,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import time_only, wall_time
+from .resolve.money import resolve_money
 from .resolve.numbers import pause_end, words_to_digits
 from .resolve.resolver import role_of
 from .respond import SINGLE_VALUED, Responder
@@ -79,7 +81,7 @@ HOLD_INTENTS = ("hold",)
 REPEAT_INTENTS = ("repeat",)
 UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations that mean "no intent of its own"
 _TOKEN = re.compile(r"\S+")
-_CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b")
+_CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
@@ -94,6 +96,13 @@ _NOT = ("not",)
 _NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
+_AMOUNTS = ("money", "number")
+# words of a bare amount that are no number nor currency: "two hundred and fifty", "a hundred", "two point
+# five"; "fifty only", "50 each", "yes 50 right"; and a hesitation ("hmm make it 50")
+_AMOUNT_GLUE = frozenset({"and", "a", "an", "point"})
+_ABOUT_AN_AMOUNT = frozenset({"only", "each", "exactly", "right"})
+_HOLD_WORDS = frozenset({"hold", "hang", "on"})  # "hold on, 50": a pause before the amount, no noun it counts
+_HESITATION = re.compile(r"um+|uh+|er+m?|ah+|hm+|mm+")
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
 _PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
@@ -167,7 +176,7 @@ class FollowUps:
         entities = self._on_the_agreed_day(entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
-        refused = [e for e in refused + self._unread(entities) if e.type in slots
+        refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
@@ -263,13 +272,14 @@ class FollowUps:
         return (reference is not None
                 and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
-    def _unread(self, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
+    def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
         (2.50 or 250?), "make it 2:30am" on a night the clocks skip it. Refused like a date that lies
         behind: not the carried value either, so the slot is asked again (the turn was answered
         alone, as out of scope, and handed to a person)."""
         return [e for e in entities if e.source == "model" and not e.resolved
                 and ((self.resolver.specs.get(e.type) or {}).get("builtin") in ("money", "number")
+                     and pause_end(text, e.end) is None  # "actually, one | second": a pause, not an amount
                      or time_only(e.text) is not None)]
 
     def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
@@ -351,12 +361,14 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
+        counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
                 continue
-            if (timed and spec.get("builtin") in _COUNTED) or (pointing and spec["kind"] != "catalog"):
-                continue  # "at 5" is no amount; "the first one" points at a thing, not a date
+            if ((timed and spec.get("builtin") in _COUNTED) or (counting and spec.get("builtin") in _AMOUNTS)
+                    or (pointing and spec["kind"] != "catalog")):
+                continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
@@ -450,6 +462,34 @@ def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
         if stop is not None:
             pause.update(j for j in range(i, len(tokens)) if tokens[j][0] < stop)
     return pause
+
+
+def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
+    """Whether a number among the turn's words (`kept`: fillers left out) counts or names a thing,
+    and is no amount: a word of its stretch of the turn is no part of an amount ("two weeks", "2 times",
+    "3 payments", "option 2", "the account ending 4321"). A correction cue ends a stretch: "hold on,
+    make it 50" is 50."""
+    cues = [m.end() for m in _CORRECTION.finditer(text)]
+    stretches: dict[int, list[str]] = {}
+    for start, end in kept:
+        stretches.setdefault(sum(cue <= start for cue in cues), []).append(text[start:end].strip(_EDGE_PUNCT))
+    return any(any(map(_number_word, words)) and not all(map(_amount_word, words)) for words in stretches.values())
+
+
+def _number_word(word: str) -> bool:
+    return any(c.isdigit() for c in words_to_digits(word))  # "fifty", "$20", "1.5k", "twenty-five"
+
+
+def _amount_word(word: str) -> bool:
+    """Whether a word may be part of an amount: a number, a word that money.py reads beside one (a
+    currency, minor unit or multiplier: "bucks", "USD", "€", "cents", "grand"), "and" or "a"
+    between its words, a word about it ("only", "each"), a hesitation or a hold ("hold on, 50")."""
+    lower = word.lower()
+    if (lower in _AMOUNT_GLUE or lower in _ABOUT_AN_AMOUNT or lower in _HOLD_WORDS or _HESITATION.fullmatch(lower)
+            or _number_word(lower)):
+        return True
+    read = resolve_money(f"2 {word}", None)  # the word changes what "2" is: its currency, unit or scale
+    return read is not None and (read["amount"], read["currency"]) != ("2", "")
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

@@ -532,7 +532,9 @@ def test_a_pause_is_no_value_of_the_slots(engine, text):
                                           ("two hundred and fifty", "250 USD"), ("make it 1.5k", "1500 USD"),
                                           ("$20 and 50 cents", "20.50 USD"), ("hmm make it 50", "50 USD"),
                                           ("fifty please", "50 USD"), ("fifty only", "50 USD"),
-                                          ("50 each", "50 USD")])
+                                          ("50 each", "50 USD"), ("umm 50", "50 USD"), ("10 grand", "10000 USD"),
+                                          ("two point five", "2.5 USD"), ("50 cents", "0.50 USD"),
+                                          ("20 euros", "20 EUR"), ("500 HUF", "500 HUF")])
 def test_an_amount_alone_still_updates(engine, text, amount):
     """The check for a pause refused every word after the number but a currency: "no, fifty only"
     cancelled the transfer and "yes 50 right" confirmed the old $500."""
@@ -563,6 +565,21 @@ def test_a_request_to_repeat_gives_the_previous_answer_again(engine):
     assert _turn(engine, "huh", "transfer_money", "repeat", 0.4, "low_confidence", slots=carried) is None
 
 
+@pytest.mark.parametrize("previous, text", [
+    *(("transfer_money", text) for text in ("for two weeks", "the account ending 4321", "three days",
+                                            "make it three days", "number 2", "option 2", "account 2", "2 times",
+                                            "3 payments")),
+    ("schedule_payment", "for 3 months"), ("increase_credit_limit", "two years")])
+def test_a_number_that_counts_or_names_a_thing_is_no_amount(engine, previous, text):
+    """"for two weeks" made a $50 transfer $2, "the account ending 4321" $4,321, "for 3 months" scheduled
+    a $3 payment: the turn's words were read as money whatever word stood beside the number."""
+    carried = [("amount", "50 USD")] + ([("account", "checking")] if previous == "transfer_money" else [])
+    unsure = _turn(engine, text, previous, "greeting", 0.3, "low_confidence", slots=carried)
+    assert unsure is None or dict(unsure.response.slots_used).get("amount") == "50 USD"
+    yes = _turn(engine, text, previous, "affirm", 0.9, None, slots=carried)  # read as a yes: the amount agreed
+    assert yes.follow_up.kind == "confirm" and dict(yes.response.slots_used)["amount"] == "50 USD"
+
+
 @pytest.mark.parametrize("text, own, kind", [("yes 50 right", "affirm", "confirm"), ("no, fifty only", "deny", "update")])
 def test_a_yes_or_no_with_a_new_amount_takes_it(engine, text, own, kind):
     carried = [("account", "checking,savings"), ("amount", "500 USD")]
@@ -571,7 +588,7 @@ def test_a_yes_or_no_with_a_new_amount_takes_it(engine, text, own, kind):
 
 
 def test_a_pause_is_no_number_either(banking_artifact, tmp_path):
-    """The check once covered money only: "one moment" set a number slot to 1."""
+    """The check once covered money only: "one moment" set a number slot to 1 ("2 times" to 2)."""
     art = copy_artifact(banking_artifact, tmp_path / "art")
     domain = yaml.safe_load((art / "domain.yaml").read_text(encoding="utf-8"))
     domain["entities"]["count"] = {"kind": "builtin", "builtin": "number"}
@@ -579,7 +596,7 @@ def test_a_pause_is_no_number_either(banking_artifact, tmp_path):
     (art / "domain.yaml").write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
     write_manifest(art, json.loads((art / "manifest.json").read_text()))
     engine = Engine.load(art)
-    for text, expected in (("one moment", None), ("two um seconds", None), ("two", "2")):
+    for text, expected in (("one moment", None), ("two um seconds", None), ("2 times", None), ("two", "2")):
         turn = _turn(engine, text, "replace_card", "greeting", 0.3, "low_confidence", slots=[("card", "debit_card")])
         got = [e.resolution["value"] for e in (turn.entities if turn else []) if e.type == "count" and e.resolved]
         assert got == ([expected] if expected else []), text
@@ -593,6 +610,9 @@ def test_a_pause_with_a_value_takes_the_value_and_a_long_pause_keeps_the_context
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD"
     turn = _turn(engine, "hold on, 50 bucks", "transfer_money", "hold", 0.7, None, [("amount", "50 bucks")], carried)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD"
+    for text in ("hold on, 50", "hang on, 50"):  # untagged: a hold before the amount is no noun it counts
+        turn = _turn(engine, text, "transfer_money", "hold", 0.7, None, slots=carried)
+        assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "50 USD", text
     for text, own in (("hold on a second let me grab my card", "hold"),
                       ("sorry I didn't catch that, could you repeat", "repeat"), ("one more thing", "repeat")):
         turn = _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried)
@@ -639,3 +659,22 @@ def test_a_time_the_clocks_skip_on_the_agreed_day_is_asked_again(engine):
     later = _turn(engine, "make it 3:30am", "schedule_payment", "schedule_payment", 0.9, None,
                   [("date", "3:30am")], carried, zone="America/New_York", at=at)
     assert dict(later.response.slots_used)["date"] == "2026-03-08T03:30:00-04:00"
+
+
+@pytest.mark.parametrize("text", ["actually, one second", "actually hold on one sec", "wait, one moment, actually"])
+def test_a_pause_the_model_tags_as_an_amount_is_still_a_hold(engine, text):
+    """An amount the model tags and nothing reads is asked again, but a pause's "one" is none: these
+    holds became updates that dropped the $500 and asked "How much would you like to transfer?"."""
+    carried = [("account", "savings"), ("amount", "500 USD")]
+    turn = _turn(engine, text, "transfer_money", "hold", 0.95, None, [("amount", "one")], carried)
+    assert turn.follow_up.kind == "hold" and dict(turn.response.slots_used) == dict(carried)
+
+
+@pytest.mark.parametrize("text", ["make it 5m", "make it 1h30m"])
+def test_a_length_written_short_is_no_new_date(engine, text):
+    """"make it 5m" is no amount (30m: millions or minutes?), and it moved the date instead: to five
+    minutes from now. The amount and the date stay as they were."""
+    carried = [("account", "savings"), ("amount", "500 USD"), ("date", "2026-12-04T00:00:00+00:00")]
+    turn = _turn(engine, text, "schedule_payment", "schedule_payment", 0.9, None, slots=carried,
+                 at=dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc))
+    assert turn is None or dict(turn.response.slots_used).get("date") in (None, "2026-12-04T00:00:00+00:00")

@@ -96,8 +96,10 @@ _BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
 # Texts that name no date, whatever dateparser makes of them: a length of time with no direction
 # ("two seconds", "a week": "in a week" and "a week ago" are dates; it read "one sec" as a second
 # from now, so "give me one sec" moved a transfer), an amount ("$12.75": December 2075), and
-# words of one or two letters alone ("a", "an": January; "we": Wednesday)
-_DURATION = re.compile(_N + r"\s+(?:second|sec|moment|minute|min|hour|hr|day|week|wk|fortnight|month|year|yr)s?")
+# words of one or two letters alone ("a", "an": January; "we": Wednesday); a length written short too
+# ("5m", "1h30m", "2 hrs": "make it 5m" moved a transfer's date to five minutes from now)
+_DURATION = re.compile(_N + r"\s+(?:second|sec|moment|minute|min|hour|hr|day|week|wk|fortnight|month|year|yr)s?"
+                       r"|(?:\d+\s*(?:h|hrs?|m|mins?|s|secs?|d|w|wks?)\s*)+")
 _CURRENCY_SIGN = re.compile(category_class("Sc"))
 _SHORT_WORDS = re.compile(r"[^\W\d_]{1,2}(?:\s+[^\W\d_]{1,2})*")
 _TIME = re.compile(  # "by 5 pm" is a deadline on that day: read as the time itself
