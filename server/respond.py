@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Iterable
 
 from intentd.errors import IntentdError
@@ -40,7 +41,9 @@ from . import locale as locales
 from .analysis import Escalation, RequestOptions, ResolvedEntity, Response
 from .resolve import Resolver
 from .resolve.dates import format_datetime
+from .resolve.duration import ISO_DURATION
 from .resolve.money import format_money
+from .resolve.numbers import decimal_str
 from .resolve.contact import canonical_phone
 from .resolve.text import clean_value
 
@@ -245,7 +248,7 @@ def display(resolution: dict, locale: locales.Locale = locales.EN_US, reference:
 
         return format_phone(resolution)
     if kind == "duration":
-        return _duration_words(resolution["seconds"])
+        return _duration_words(resolution["value"], locale)
     return str(resolution.get("value", ""))
 
 
@@ -256,11 +259,13 @@ def _soon(resolution: dict, reference: dt.datetime) -> bool:
     return abs((value.date() - reference.astimezone(value.tzinfo).date()).days) < YEARLESS_DAYS
 
 
-def _duration_words(seconds: float) -> str:
-    parts = []
-    rest = int(seconds)
-    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        n, rest = divmod(rest, size)
-        if n:
-            parts.append(f"{n} {name}{'s' if n != 1 else ''}")
+_DURATION_UNITS = ("year", "month", "week", "day", "hour", "minute", "second")
+
+
+def _duration_words(value: str, locale: locales.Locale) -> str:
+    """A duration's ISO value in words, in the units said: "P2Y" is "2 years", "P5Y6M" "5 years 6
+    months", not the 730 and 2005 days its `seconds` count (months of 30 days, years of 365)."""
+    counts = (Decimal(n or 0) for n in ISO_DURATION.fullmatch(value).groups())
+    parts = [f"{locales.format_number(decimal_str(n), locale)} {unit}{'' if n == 1 else 's'}"
+             for n, unit in zip(counts, _DURATION_UNITS) if n]
     return " ".join(parts) or "0 seconds"

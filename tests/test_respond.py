@@ -298,3 +298,35 @@ def test_two_amounts_or_dates_in_one_turn_are_asked_for_not_listed(responder):
     checking = ent("account", {"kind": "catalog", "id": "checking", "value": "Checking account", "score": 1.0})
     r = responder.respond("transfer_money", [MONEY, checking, SAVINGS], OK, OPTS)
     assert r.slots_used["account"] == "checking,savings"
+
+
+@pytest.mark.parametrize("said, shown", [("two years", "2 years"), ("fifteen years", "15 years"),
+                                         ("5 years 6 months", "5 years 6 months"), ("a month", "1 month"),
+                                         ("a year and a half", "1.5 years"), ("90 minutes", "1 hour 30 minutes"),
+                                         ("3 days", "3 days"), ("PT0S", "0 seconds")])
+def test_a_duration_is_shown_in_the_units_said(said, shown):
+    """A loan term of "two years" was shown as "730 days", "5 years 6 months" as "2005 days": the
+    seconds count, which takes a month as 30 days and a year as 365."""
+    from intentd.server import locale as locales
+    from intentd.server.resolve.duration import resolve_duration
+
+    length = resolve_duration(said)
+    assert display(length) == shown
+    assert display(length, locales.get("de-DE")) == shown.replace(".", ",")
+
+
+@pytest.mark.parametrize("text, amount, used", [
+    ("move to my savings account 100000 dollars", "100000 dollars", "100000 USD"),
+    ("move to my savings account $100000", "$100000", "100000 USD"),
+    ("open a savings account 250000 dollars deposit", "250000 dollars", "250000 USD"),
+])
+def test_an_amount_said_after_the_word_account_is_no_account_number(responder, text, amount, used):
+    """The account_number pattern took "100000" of "savings account 100000 dollars" (a pattern
+    outranks the model's amount), so the transfer asked "How much would you like to transfer?"."""
+    from intentd.server.decode import EntitySpan
+
+    start = text.index(amount)
+    entities = responder.resolver.resolve(text, [EntitySpan("amount", start, start + len(amount), amount, 0.9)], OPTS)
+    assert "account_number" not in {e.type for e in entities}
+    r = responder.respond("transfer_money", entities, OK, OPTS)
+    assert r.template_id == "transfer_money.response" and r.slots_used["amount"] == used

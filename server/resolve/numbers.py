@@ -9,7 +9,8 @@ plain "1200", decimal point "40.50", decimal comma with one or two digits "40,50
 groups "1,200.50" / "1.200,50" / "1.200.000", Indian groups "1,00,000". "1.200" (1.2 or 1200?),
 groups that are not of three ("1,2,3,4", "12,34,5") and mixed forms ("1.234,5.6") have no
 reading; neither has scientific notation ("1e3", "1e308"): the whole text is then not a number.
-Nor has a text with two numbers ("2 x 50", "31m 20"): an amount or a number is one number.
+Nor has a text with two numbers ("2 x 50", "31m 20"): an amount or a number is one number, an
+ordinal one position ("1st and 2nd"), a percentage one percentage ("5% or 10%"; "10% of 200" is 10).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ _NUMBER_MULT = re.compile(r"(?P<num>" + NUMBER + r")(?:\s*(?P<mult>k|thousand|gr
 _DIGIT = re.compile(r"\d")
 _WORD_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 # Quantities with no one value: fractions and vague counts ("half a million", "a couple hundred",
-# "hundreds of dollars", "200-odd"), ranges and signs ("50-100", "-50", "minus 20"): unresolved, never the
-# number text2num or the digits happen to leave ("half a million" read as 1,000,000)
+# "hundreds of dollars", "200-odd"), a digit said twice or a doubling ("double five": 55 or 10?), ranges
+# and signs ("50-100", "-50", "minus 20"): unresolved, never the number text2num or the digits happen to
+# leave ("half a million" read as 1,000,000, "double five" as 5)
 _SYMBOLS = "$€£¥₹₩₽₺₪₱₫฿₦₴¢"
 
 
@@ -50,7 +52,8 @@ def category_class(category: str, extra: str = "") -> str:
 # every dash a keyboard or a phone may put before a number ("‐", "‑", "–", "－": Unicode's Pd), and
 # the minus sign
 DASH = category_class("Pd", "\u2212")
-_VAGUE_COUNT = r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions|odd)\b"
+_VAGUE_COUNT = (r"\b(?:half|halves|quarters?|thirds?|couple|few|several|dozens|hundreds|thousands|millions|billions"
+                r"|odd|double|triple)\b")
 RANGE = rf"\d\s*{DASH}\s*\d|\bbetween\b.*\d.*\band\b|\d\s*(?:to|or)\s+\d"
 # a minus before the digits, not after a word, the currency symbol between them or not ("-50", "-$50",
 # "$-50", "(−€50)"), one right after them ("$50-"; not the ",-" of "€5,-", no cents, nor the "-" of "50-dollar"), or an
@@ -62,8 +65,17 @@ VAGUE = re.compile(rf"{_VAGUE_COUNT}|{RANGE}|{SIGN}|\d\s*{PERCENT_SIGN}", re.IGN
 # a number may be negative ("minus 5"), but never a vague count or a range
 _NOT_ONE_NUMBER = re.compile(rf"{_VAGUE_COUNT}|{RANGE}", re.IGNORECASE)
 _NEGATIVE = re.compile(rf"(?:{DASH}|\bminus|\bnegative)\s*$", re.IGNORECASE)
-_ORDINAL = re.compile(r"\b(\d+)\s*(?:st|nd|rd|th)\b")
+_ORDINAL = re.compile(r"(?P<num>" + NUMBER + r")\s*(?:st|nd|rd|th)\b")  # "3rd", "1,000th", "3.5th" (no ordinal)
+# an ordinal that names no position: a fraction ("a third"; "two thirds" has two numbers) or a count
+# from the end ("second to last", "3rd from the bottom")
+_FRACTION = re.compile(r"\ban?\s+$")
+_FROM_THE_END = re.compile(r"\s*(?:(?:to|from)\s+(?:the\s+)?)?(?:last|end|bottom)\b")
+_PRONOUN_ONE = re.compile(r"(?<=st|nd|rd|th)\s+ones?\b", re.IGNORECASE)  # "the second one": a thing, no 1
 _PERCENT = re.compile(r"(?P<num>" + NUMBER + r")\s*" + PERCENT_SIGN)
+_NUMBER_BEFORE = re.compile(r"\d[\s/,]*$")  # part of the percentage's number, or a list: "33 1/3%", "10, 20%"
+# "point" before a number is its decimal point: text2num reads "two point five" but leaves "2 point
+# five" and "point five" (then read as 5); not the noun of "at this point 5 dollars"
+_POINT = re.compile(r"(?:(?<=\d)\s*|(?<!this )(?<!that )(?<!the )\b)point\s+(?=\d)")
 _SCIENTIFIC = re.compile(r"\d(?:[.,]\d+)*e[+-]? ?\d")  # after words_to_digits: "1e308", "2.5e-3" (now "2.5e 3")
 # The forms with one reading (see the module docstring), in the order they are tried.
 _PLAIN = re.compile(r"\d+|\d*\.\d+")  # "1200", "40.50", ".5" (after _AMBIGUOUS_DOT)
@@ -92,10 +104,12 @@ def pause_end(text: str, end: int) -> int | None:
 
 
 def words_to_digits(text: str) -> str:
-    """Lower-cased text with spelled-out numbers as digits: "a grand" -> "1 grand", "third" -> "3rd"."""
+    """Lower-cased text with spelled-out numbers as digits: "a grand" -> "1 grand", "third" -> "3rd",
+    "point five" -> ".5"."""
     t = _WORD_HYPHEN.sub(" ", _ARTICLE_MULT.sub("one ", text.lower()[:MAX_INPUT]))  # "twenty-five", not "50-100"
     t = re.sub(r"(?<=\d) (?=\d{3}\b)", "", t) if re.search(r"\d \d{3}\b", t) else t  # "10 000"
-    return alpha2digit(t, "en", threshold=0)
+    t = alpha2digit(t, "en", threshold=0)
+    return _POINT.sub(".", t) if "point" in t else t
 
 
 def parse_decimal(num: str) -> Decimal | None:
@@ -161,20 +175,30 @@ def resolve_number(text: str) -> dict | None:
 
 
 def resolve_ordinal(text: str) -> dict | None:
-    t = words_to_digits(text)
+    """The one position said ("the third", "21st", "1,000th"); None beside another number ("1st and
+    2nd", "the 3rd of 5"), for a fraction ("a third") or a count from the end ("second to last")."""
+    t = words_to_digits(_PRONOUN_ONE.sub("", text))
     m = _ORDINAL.search(t)
-    if m is None:
+    if m is None or _DIGIT.search(t, 0, m.start()) or _DIGIT.search(t, m.end()):
         return None
-    return {"kind": "ordinal", "value": str(int(m.group(1)))}
+    if _FRACTION.search(t, 0, m.start()) or _FROM_THE_END.match(t, m.end()):
+        return None
+    value = parse_decimal(m.group("num"))
+    if value is None or value != value.to_integral_value():  # "3.5th", "1.000th"
+        return None
+    return {"kind": "ordinal", "value": str(int(value))}
 
 
 def resolve_percentage(text: str) -> dict | None:
+    """The one percentage said ("12.5 percent"; "10% of 200" is 10); None for two ("5% or 10%",
+    "10% 20%"), a range ("5-10%", "between 5 and 10 percent") or a number joined to it ("33 1/3%")."""
     t = words_to_digits(text)
     if "e" in t and _SCIENTIFIC.search(t):
         return None
-    m = _PERCENT.search(t)
-    if m is None or _NOT_ONE_NUMBER.search(t):  # "5-10%", "between 5 and 10 percent" ("10% of 200" is 10)
+    found = list(_PERCENT.finditer(t))
+    if len(found) != 1 or _NOT_ONE_NUMBER.search(t) or _NUMBER_BEFORE.search(t, 0, found[0].start()):
         return None
+    m = found[0]
     value = parse_decimal(m.group("num"))
     if value is None:
         return None
