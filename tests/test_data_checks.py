@@ -203,7 +203,7 @@ def test_gold_values_of_a_catalog_type_must_be_its_ids(tmp_path, capsys):
                 "entities": [{"start": 8, "end": 8 + len(word), "type": "size", "value": value}]}
 
     rows = clean_rows() + [row("large", "large"), row("big", "big"), row("large", "Large"), row("huge", "enormous"),
-                           row("large", "larg")]
+                           row("large", "larrge")]
     rows[1]["entities"][0]["value"] = "paris"  # a free type's value is no id
     src = source(tmp_path, rows, domain)
     code, out, _ = import_(capsys, src, tmp_path / "out")
@@ -215,7 +215,7 @@ def test_gold_values_of_a_catalog_type_must_be_its_ids(tmp_path, capsys):
     assert f"  {path}:33: entity 'size' 'large' has the gold value 'Large', which is not an id" in out
     assert f"  {path}:34: entity 'size' 'huge' has the gold value 'enormous', which is not an id of its catalog; " \
            f"its ids are 'large', 'small'" in out
-    assert f"  {path}:35: entity 'size' 'large' has the gold value 'larg', which is not an id of its catalog; " \
+    assert f"  {path}:35: entity 'size' 'large' has the gold value 'larrge', which is not an id of its catalog; " \
            f"it reads as 'large': use the id 'large'" in out
     assert f"{path}:31" not in out and f"{path}:2:" not in out
 

@@ -13,8 +13,15 @@ from .errors import DomainConfigError
 from .text import fold, fold_catalog, fold_same_length
 
 DEFAULT_FUZZY_CUTOFF = 85.0  # rapidfuzz ratio, 0..100
-MIN_FUZZY_LENGTH = 4  # shorter texts ("cd", "ira") only match exactly
+# a shorter text or name only matches exactly ("cd", "ira"): one letter off, "debt" and "Iran"
+# are other words, not "debit" and "ira" misspelt
+MIN_FUZZY_LENGTH = 5
 FUZZY_CANDIDATES = 5  # best-scoring synonyms tried, in order, for one that differs by typos only
+MAX_ACRONYM = 3  # a name this short ("ira", "cd", "mma") is an acronym: "Ira", written as a name, is a person
+_WORD = re.compile(r"[^\W_]+")
+# the words right before a shortened name ("checking" of "Checking account") that make it the
+# customer's account or card: "my checking", "from checking", "on savings"
+_NOUN_BEFORE = re.compile(r"\b(?:my|our|your|the|this|that|from|to|into|onto|in|on|of|off|out\s+of)\s+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,27 +44,32 @@ class Catalog:
         self.exact: dict[str, CatalogEntry] = {}  # folded synonym/value/id -> entry
         self.by_id: dict[str, CatalogEntry] = {}
         self.spoken: list[str] = []  # folded values and synonyms: what the verbatim matcher looks for
+        self.shortened: set[str] = set()  # one-word synonyms that are a word of their entry's name: "debit"
         for raw in values:
             if not isinstance(raw, dict) or "id" not in raw:
                 raise DomainConfigError(f"entity {name!r}: each catalog value needs an 'id'")
             entry = CatalogEntry(str(raw["id"]), str(raw.get("value", raw["id"])))
             self.entries.append(entry)
             self.by_id[entry.id] = entry
+            name = fold_catalog(entry.value).split()
             for form in [entry.value, *(raw.get("synonyms") or [])]:
                 key = fold_catalog(str(form))
                 if key:
                     self.spoken.append(key)
                     self.exact.setdefault(key, entry)  # first entry wins a synonym listed twice
+                    if len(name) > 1 and key in name:
+                        self.shortened.add(key)
             self.exact.setdefault(fold(entry.id.replace("_", " ")), entry)
         self._choices = list(self.exact)
+        self._spelled = [c for c in self._choices if len(c) >= MIN_FUZZY_LENGTH]  # names a typo may be of
 
     def narrowed(self, text: str) -> CatalogEntry | None:
         """The entry whose shortest name holding every word of `text` adds the fewest words
         ("credit" answering "your debit card or your credit card?": "credit card", not "business
         credit card"), or None when no entry, or several equally, hold them. For an answer to the
-        slot's own question only: elsewhere a word of a name is no name."""
+        slot's own question only: elsewhere a word of a name is no name. "Ira" is a person here too."""
         words = set(fold_catalog(text).split())
-        if not words:
+        if not words or any(_as_a_name(text, w) for w in words & self.exact.keys()):
             return None
         extra: dict[str, int] = {}
         for key in self._choices:
@@ -72,16 +84,17 @@ class Catalog:
         return self.by_id[best[0]] if len(best) == 1 else None
 
     def lookup(self, text: str) -> tuple[CatalogEntry, float] | None:
-        """(entry, score in 0..1) for the best match of `text`, or None below the cut-off."""
+        """(entry, score in 0..1) for the best match of `text`, or None below the cut-off (and for
+        an acronym written as a name: "Ira")."""
         if text in self.by_id:
             return self.by_id[text], 1.0
         key = fold_catalog(text)
         entry = self.exact.get(key)
-        if entry is not None:
+        if entry is not None and not _as_a_name(text, key):
             return entry, 1.0
         if len(key) < MIN_FUZZY_LENGTH:
             return None
-        for choice, score, _ in process.extract(key, self._choices, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff,
+        for choice, score, _ in process.extract(key, self._spelled, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff,
                                                 limit=FUZZY_CANDIDATES):
             if _typos_only(key, choice, self.fuzzy_cutoff):
                 return self.exact[choice], round(score / 100.0, 3)
@@ -99,12 +112,23 @@ def _typos_only(key: str, choice: str, cutoff: float) -> bool:
                    for c in words) for w in key.split())
 
 
+def _as_a_name(written: str, key: str) -> bool:
+    """Whether `written`, folded to the acronym `key`, writes it as a name ("Ira", "Cd"): a person
+    or a word, not the account. An acronym counts in capitals or in lower case ("IRA", "ira"), as an
+    ISO code does for money."""
+    return len(key) <= MAX_ACRONYM and any(fold(w) == key and not (w.isupper() or w.islower())
+                                           for w in _WORD.findall(written))
+
+
 class VerbatimMatcher:
     """Finds catalog synonyms present verbatim (case- and accent-insensitive) in a text.
 
     One compiled regex for all catalog types that opt in: a trie of the folded synonyms, so the
     alternation is factored ("credit (?:card(?: account)?|account)") and the longest synonym at a
     position wins; word boundaries on both sides; any run of spaces or hyphens between words.
+    Without the model to read the context, a shortened name is also an ordinary word ("just
+    checking", "a direct debit", "a visa for my trip"): it counts only after the words that make it
+    the customer's account or card (`_NOUN_BEFORE`); an acronym written as a name ("Ira") never.
     """
 
     def __init__(self, catalogs: list[Catalog]):
@@ -122,8 +146,11 @@ class VerbatimMatcher:
         for m in self.regex.finditer(folded):
             key = " ".join(m.group(0).replace("-", " ").split())
             cat = self.owner.get(key)
-            if cat is not None:
-                out.append((cat, m.start(), m.end()))
+            if cat is None or _as_a_name(text[m.start():m.end()], key):
+                continue
+            if key in cat.shortened and not _NOUN_BEFORE.search(folded, 0, m.start()):
+                continue
+            out.append((cat, m.start(), m.end()))
         return out
 
 
