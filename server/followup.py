@@ -70,7 +70,7 @@ from .resolve import DomainConfigError, Resolver
 from .resolve.dates import time_only, wall_time
 from .resolve.money import resolve_money
 from .resolve.numbers import pause_end, words_to_digits
-from .resolve.resolver import role_of
+from .resolve.resolver import after_not, role_of
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -93,7 +93,6 @@ okay so um uh er just let's lets do how about what for that sorry i mean meant o
 my
 """.split())
 _NOT = ("not",)
-_NEGATED = re.compile(r"\bnot\s+(?:the\s+|my\s+|from\s+|to\s+|for\s+|on\s+)?$", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 _AMOUNTS = ("money", "number")
@@ -200,7 +199,9 @@ class FollowUps:
                 asked = True
             elif bare is not None:
                 found.extend(self._on_the_agreed_day([bare], options))
-        negated = [e for e in found if _NEGATED.search(text[: e.start])]
+        # the resolver leaves a catalog value after "not" unresolved: its value is taken back here
+        negated = ([e for e in found if after_not(text, e.start)]
+                   + [e for e in self.resolver.taken_back(text, entities) if e.type in slots])
         kept: frozenset[str] = frozenset()
         if negated:  # "not checking, savings": checking is what the turn takes away, not a value
             gone = {e.type for e in negated}

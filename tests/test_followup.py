@@ -678,3 +678,12 @@ def test_a_length_written_short_is_no_new_date(engine, text):
     turn = _turn(engine, text, "schedule_payment", "schedule_payment", 0.9, None, slots=carried,
                  at=dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc))
     assert turn is None or dict(turn.response.slots_used).get("date") in (None, "2026-12-04T00:00:00+00:00")
+
+
+def test_a_value_taken_back_untagged_is_found_without_the_model(engine):
+    """"not checking, savings" with nothing tagged: the catalog matcher found "checking" only after
+    my/the/a preposition, so the turn took nothing back and read as a no (CANCEL of the transfer).
+    Untagged "savings" after a comma is left to the model: the account is asked again."""
+    turn = _turn(engine, "not checking, savings", "transfer_money", "deny", 0.9, None,
+                 slots=[("amount", "50 USD"), ("account", "checking")])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used).get("account") in (None, "savings")

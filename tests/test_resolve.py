@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from intentd.server.analysis import RequestOptions
-from intentd.server.decode import EntitySpan
+from intentd.server.decode import EntitySpan, Prediction
+from intentd.server.engine import Engine
 from intentd.server.resolve import DomainConfigError, Resolver
 from intentd.server.resolve.dates import DateResolver
 from intentd.server.resolve.duration import resolve_duration
@@ -89,6 +90,68 @@ def test_catalog_accents_and_card_typos(resolver):
 ])
 def test_a_fuzzy_match_never_swaps_a_whole_word(resolver, etype, surface):
     assert resolver.resolve_value(etype, surface, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, surface", [
+    ("move 50 from my mom's checking account to my savings", "checking account"),  # was the customer's checking
+    ("what's the balance of my mom's checking account", "checking account"),
+    ("send 100 to my son’s checking account", "checking account"),
+    ("send 100 from checking to my wife's savings", "savings"),
+    ("move 50 from my parents' savings", "savings"),
+    ("pay it from her checking", "checking"),
+])
+def test_someone_elses_account_is_no_value(resolver, text, surface):
+    """The model's span leaves the possessor out ("mom's | checking account"): the account was
+    taken for the customer's own. It is unresolved (the slot asks), from whichever source."""
+    (e,) = [e for e in resolver.resolve(text, [span(text, "account", surface)], options()) if e.text == surface]
+    assert not e.resolved and e.resolution is None
+    untagged = resolver.resolve(text, [], options())  # the catalog matcher's span
+    assert not any(e.resolved for e in untagged if e.start == text.index(surface))
+
+
+@pytest.mark.parametrize("text, surface", [
+    ("what's checking at", "checking"), ("let's use savings", "savings"), ("it's savings I mean", "savings"),
+    ("what's today's checking balance", "checking"),
+    ("show this month's checking statement", "checking"),
+])
+def test_a_word_in_s_that_says_nothing_of_whose_keeps_the_value(resolver, text, surface):
+    (e,) = resolver.resolve(text, [span(text, "account", surface)], options())
+    assert e.resolved and e.resolution["id"] == surface
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("move 50 not from checking but from savings", ["savings"]),  # money came out of checking
+    ("move 50 not checking but savings", ["savings"]),
+    ("move 50 not from my checking but to savings", ["savings"]),
+    ("move 50 not only from checking but also from savings", ["checking", "savings"]),  # both meant
+])
+def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
+    spans = [span(text, "account", "checking"), span(text, "account", "savings")]
+    out = resolver.resolve(text, spans, options())
+    assert [e.resolution["id"] for e in out if e.resolved] == kept
+    taken = resolver.taken_back(text, out)  # what a follow-up takes out of the slot it carries
+    assert [(e.text, e.resolution["id"]) for e in taken] == ([] if "checking" in kept else [("checking", "checking")])
+
+
+@pytest.mark.parametrize("etype, text, surface, expected", [
+    ("account", "what's the balance of my student loan", "student", None),  # was the Student account
+    ("account", "what's the balance of my business loan", "business", None),
+    ("card", "where do I order a business card holder", "business card", None),
+    ("account", "what's the balance of my student account", "student", "student"),  # the catalog's own noun
+    ("account", "move 50 from joint to savings", "joint", "joint"),
+    ("account", "what's the balance of my joint, thanks", "joint", "joint"),
+    ("account", "what is my savings balance", "savings", "savings"),  # a listed name: its own balance
+    ("account", "what's the balance of my savings, thanks", "savings", "savings"),
+    ("account", "what's the balance of my checking acct", "checking", "checking"),
+    ("account", "what's the balance of my savings account", "savings account", "savings"),
+    ("card", "freeze my debit card please", "debit card", "debit_card"),
+    ("card", "my dbit card went through the wash", "dbit card", "debit_card"),  # a listed name, misspelt
+])
+def test_a_word_of_a_name_before_another_noun_is_no_value(resolver, etype, text, surface, expected):
+    """The model cut "student loan" to "student", which is the Student account's id: a word of its
+    names ("student account") followed by a noun none of them ends with is another thing."""
+    (e,) = [e for e in resolver.resolve(text, [span(text, etype, surface)], options()) if e.text == surface]
+    assert (e.resolution or {}).get("id") == expected
 
 
 def test_catalog_no_match_is_unresolved(resolver):
@@ -428,6 +491,27 @@ def test_email_and_phone(resolver):
                                                                   "extension": "23"}, said
 
 
+@pytest.mark.parametrize("text, spans, e164, extension", [
+    ("change my phone number to 415-555-0134 ext 23", ["415-555-0134"], "+14155550134", "23"),
+    ("change my phone number to 415-555-0134 ext. 23", ["415-555-0134", "23"], "+14155550134", "23"),
+    ("change my phone number to 415-555-0134 extension 23", ["415-555-0134", "23"], "+14155550134", "23"),
+    ("please call me at 212 555 0187 extension 4", ["212 555 0187"], "+12125550187", "4"),
+    ("my number is 415-555-0134, x7 works too", ["415-555-0134"], "+14155550134", "7"),
+])
+def test_an_extension_after_the_models_span_is_the_numbers(resolver, text, spans, e164, extension):
+    """The model's span stopped before "ext. 23": the extension was dropped, or read as a second,
+    unresolved number "23"."""
+    out = resolver.resolve(text, [span(text, "phone", s) for s in spans], options())
+    assert [e.resolution for e in out] == [{"kind": "phone", "e164": e164, "extension": extension}]
+    assert out[0].text.startswith(spans[0]) and out[0].text.endswith(extension)
+
+
+def test_a_number_after_a_phone_number_is_no_extension(resolver):
+    text = "call 415-555-0134 between 2 and 5"
+    (e,) = resolver.resolve(text, [span(text, "phone", "415-555-0134")], options())
+    assert e.text == "415-555-0134" and e.resolution == {"kind": "phone", "e164": "+14155550134"}
+
+
 def test_free_text_is_its_own_value(resolver):
     text = "pay Café\u200b Luna"
     (e,) = resolver.resolve(text, [span(text, "merchant", "Café\u200b Luna")], options())
@@ -727,6 +811,11 @@ def test_the_two_readings_of_a_repeated_hour_are_not_one_cache_entry(dates):
     ("put 100 into the savings", {"savings": "destination"}),
     ("what is my savings balance", {"savings": None}),  # no word says which way
     ("pay the gas bill from checking on the 5th", {"checking": "source"}),
+    # someone else's account (unresolved) goes the way the words before its owner say, as when the
+    # model's span holds "mom's"
+    ("move 50 from my mom's checking account to my savings", {"checking account": "source", "savings": "destination"}),
+    ("move 50 from my mom's checking account to savings", {"mom's checking account": "source",
+                                                            "savings": "destination"}),
 ])
 def test_a_catalog_value_says_which_way_it_goes(resolver, text, roles):
     """slots_used lists two accounts in text order: "to savings from checking" read as a transfer
@@ -734,3 +823,29 @@ def test_a_catalog_value_says_which_way_it_goes(resolver, text, roles):
     spans = [span(text, "account", surface) for surface in roles]
     entities = resolver.resolve(text, spans, options())
     assert {e.text: e.role for e in entities if e.type == "account"} == roles
+
+
+@pytest.fixture(scope="module")
+def engine(banking_artifact) -> Engine:
+    return Engine.load(banking_artifact)
+
+
+@pytest.mark.parametrize("text, intent, spans, previous, template, slots", [
+    # the example model's spans: "mom's" left out; the balance was read out for the customer's checking
+    ("what's the balance of my mom's checking account", "check_balance", [("account", "checking account")], None,
+     "check_balance.prompt.account", {}),
+    # money came out of checking too: "checking,savings"
+    ("move 50 not from checking but from savings", "transfer_money",
+     [("amount", "50"), ("account", "checking"), ("account", "savings")], None,
+     "transfer_money.response", {"amount": "50 USD", "account": "savings"}),
+    ("move 50 not from checking but from savings", "transfer_money",  # a new request, no follow-up
+     [("amount", "50"), ("account", "checking"), ("account", "savings")], "check_balance",
+     "transfer_money.response", {"amount": "50 USD", "account": "savings"}),
+])
+def test_the_answer_holds_only_the_customers_own_values_said(engine, text, intent, spans, previous, template, slots):
+    """Through the engine (follow-up rule and response): someone else's account and one taken back
+    never reach `slots_used`, what the backend acts on."""
+    prediction = Prediction([(intent, 0.99), ("greeting", 0.01)], [span(text, t, s) for t, s in spans], 0.0)
+    opts = RequestOptions(reference_time=SUNDAY, previous_intent=previous)
+    analysis = engine.conclude(text, prediction, engine.resolver.resolve(text, prediction.entities, opts, intent), opts)
+    assert (analysis.response.template_id, analysis.response.slots_used) == (template, slots)

@@ -21,7 +21,7 @@ MAX_ACRONYM = 3  # a name this short ("ira", "cd", "mma") is an acronym: "Ira", 
 _WORD = re.compile(r"[^\W_]+")
 # the words right before a shortened name ("checking" of "Checking account") that make it the
 # customer's account or card: "my checking", "from checking", "on savings"
-_NOUN_BEFORE = re.compile(r"\b(?:my|our|your|the|this|that|from|to|into|onto|in|on|of|off|out\s+of)\s+$")
+_NOUN_BEFORE = re.compile(r"\b(?:my|our|your|the|this|that|not|from|to|into|onto|in|on|of|off|out\s+of)\s+$")
 
 
 @dataclass(frozen=True, slots=True)

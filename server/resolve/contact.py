@@ -6,12 +6,14 @@ per distinct text, and `warm_up` loads their data at start.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 MAX_INPUT = 254  # RFC 5321's longest address; also far longer than any phone number
+_EXTENSION = re.compile(r"\s*,?\s*(?:ext(?:ension|n)?\.?|x)\s*\d+(?!\w)", re.IGNORECASE)  # " ext. 23", " x23"
 
 
 @lru_cache(maxsize=4096)
@@ -41,6 +43,14 @@ def resolve_phone(text: str, region: str | None) -> dict | None:
     if number.extension:  # "ext. 23": E.164 has no room for it, and a call without it reaches the switchboard
         found["extension"] = number.extension
     return found
+
+
+def extension_end(text: str, end: int) -> int:
+    """Where a phone number ending at `end` ends with the extension said right after it
+    ("415-555-0134 | ext. 23"): the model's span often stops before it, and the extension was
+    dropped (or read as a second number, "23")."""
+    said = _EXTENSION.match(text, end)
+    return end if said is None else said.end()
 
 
 def warm_up(region: str | None) -> None:

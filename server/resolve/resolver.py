@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,16 +32,29 @@ from .errors import DomainConfigError
 from .money import beside, resolve_money
 from .numbers import pause_end, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
+from .text import fold_catalog
 
 BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
 KINDS = ("catalog", "builtin", "free", "pattern")
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
+# a word before a catalog value that makes it someone else's: "my mom's checking account", "her
+# savings", "my parents' joint account" ("what's", "let's" and "this month's" say nothing of whose)
+_OWNER = re.compile(r"(?!(?:what|that|it|there|here|who|where|how|when|why|let|he|she"
+                    r"|today|tonight|tomorrow|yesterday|week|month|year)['’]s$)"
+                    r"(?:[\w-]*\w['’]s|[\w-]*s['’]|his|her|their)", re.IGNORECASE)
 # the word before a catalog value that says which way it goes: "from my checking", "to savings"
 _ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|off)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
                 ("destination", re.compile(r"\b(?:to|into|onto)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE))]
-_ROLE_CHARS = 16  # the few characters before a value that the words above can take
+# "not checking", "not from checking": a value the turn takes back (followup.py replaces it in a carried slot)
+_NOT_BEFORE = re.compile(r"\bnot\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\s+)?(?:(?:the|my|our|your)\s+)?$",
+                         re.IGNORECASE)
+_BEFORE_CHARS = 20  # the few characters before a value that the words above can take
+_NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
+# words after a value that are no noun it is the first word of ("from joint to savings", "business please")
+_NO_NOUNS = frozenset("and or but then so to from into onto in on at for with by of off out instead please thanks "
+                      "pls now today too also as".split())
 
 
 class Resolver:
@@ -67,6 +81,8 @@ class Resolver:
             elif kind == "pattern":
                 self.patterns[name] = PatternType.from_config(name, spec)
             self.specs[name] = {**spec, "kind": kind}
+        # the last words of each catalog's names ("account", "card", "checking"): the nouns that are its own
+        self.heads = {name: frozenset(form.split()[-1] for form in c.spoken) for name, c in self.catalogs.items()}
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
         # the types found without the model: the domain's patterns and verbatim catalogs
         self.own_types = tuple(self.patterns) + tuple(c.name for c in self.catalogs.values() if c.match_without_model)
@@ -100,6 +116,7 @@ class Resolver:
         patterns and catalog names found past them are dropped too: a truncated answer's entities
         come from the part it analysed, whoever found them."""
         reference = self.reference_time(options)
+        spans = [self._with_extension(text, s) for s in spans]
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
@@ -107,6 +124,28 @@ class Resolver:
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
+        return out
+
+    def _with_extension(self, text: str, span: EntitySpan) -> EntitySpan:
+        """A phone number's span with the extension said right after it ("415-555-0134 | ext. 23"),
+        which is the number's own: a separate span of the extension alone then overlaps it and is dropped."""
+        if (self.specs.get(span.type) or {}).get("builtin") != "phone":
+            return span
+        end = contact.extension_end(text, span.end)
+        if end == span.end:
+            return span
+        return EntitySpan(span.type, span.start, end, text[span.start:end], span.confidence)
+
+    def taken_back(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
+        """The catalog values of `entities` said after "not", which `resolve` leaves unresolved, with
+        the values they name: a follow-up takes these out of the slots it carries ("not checking,
+        my joint account" after a transfer from checking to savings: joint and savings)."""
+        out = []
+        for e in entities:
+            if e.type in self.catalogs and after_not(text, e.start):
+                value = self.resolve_value(e.type, e.text, None)
+                if value is not None:
+                    out.append(replace(e, resolved=True, resolution=value))
         return out
 
     def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
@@ -162,12 +201,35 @@ class Resolver:
             return e  # "one | second, 50 dollars": a pause, no amount of 1
         if spec.get("builtin") == "datetime" and clock_or_count(text, e.start, e.end):
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
+        if spec["kind"] == "catalog" and not self._given(text, e):
+            return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         surface = beside(text, e.start, e.end) if spec.get("builtin") == "money" else e.text
         resolution = self.resolve_value(e.type, surface, reference, past, locale)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
+
+    def _given(self, text: str, e: ResolvedEntity) -> bool:
+        """Whether a catalog name is a value the turn gives: not one it takes back ("not from
+        checking but from savings"), not someone else's ("my mom's checking account"), not the
+        first word of another thing's name ("my student loan", docs/resolution.md)."""
+        return not (after_not(text, e.start) or _owner_start(text, e.start) is not None
+                    or self._first_word_of_another(text, e))
+
+    def _first_word_of_another(self, text: str, e: ResolvedEntity) -> bool:
+        """A span that is only an entry's id, no name the catalog lists ("student", whose names are
+        "student account" and "student checking"), followed by a noun none of its names ends with:
+        "my student loan" is a loan, "my business loan" no Business account. A listed name (or a
+        misspelling of one) names its entry alone, and the noun after it is one of the entry's
+        things ("my savings balance", "debit card fee")."""
+        after = _NEXT_WORD.match(text, e.end)
+        if after is None:
+            return False
+        catalog, key = self.catalogs[e.type], fold_catalog(e.text)
+        word = after.group(1).casefold()
+        return (key in catalog.exact and key not in catalog.spoken
+                and word not in self.heads[e.type] and word not in _NO_NOUNS)
 
     def resolve_value(self, etype: str, text: str, reference: dt.datetime | None,
                       past: bool = False, locale: locales.Locale = locales.EN_US) -> dict | None:
@@ -259,6 +321,27 @@ def _before_today(resolution: dict, reference: dt.datetime) -> bool:
 def role_of(text: str, start: int) -> str | None:
     """Which way a value goes, by the words right before it: "from my checking" is the source,
     "to savings" the destination; slots list values in text order, so "to savings from
-    checking" would otherwise read as a transfer out of savings."""
-    before = text[max(0, start - _ROLE_CHARS):start]
+    checking" would otherwise read as a transfer out of savings. Someone else's account goes the
+    way the words before its owner say ("from my mom's checking account")."""
+    owner = _owner_start(text, start)
+    before = _before(text, start if owner is None else owner)
     return next((role for role, words in _ROLE_BEFORE if words.search(before)), None)
+
+
+def after_not(text: str, start: int) -> bool:
+    """Whether the value starting at `start` is said right after "not" ("not checking", "not from
+    checking"): one the turn takes back, not one it gives."""
+    return _NOT_BEFORE.search(_before(text, start)) is not None
+
+
+def _owner_start(text: str, start: int) -> int | None:
+    """Where the word right before the value starting at `start` begins, when that word makes the
+    value someone else's ("my mom's | checking account"); else None."""
+    head = text[:start].rstrip()
+    word = head.rsplit(None, 1)[-1] if len(head) < start and head else ""  # a word, then spaces
+    return len(head) - len(word) if word and _OWNER.fullmatch(word) else None
+
+
+def _before(text: str, start: int) -> str:
+    """The few words before a value that say which way it goes, whose it is, or that it is taken back."""
+    return text[max(0, start - _BEFORE_CHARS):start]
