@@ -249,3 +249,21 @@ def test_a_length_of_time_the_model_tags_as_an_amount_is_none(resolver):
     assert amounts(resolver, "pay my electric bill in 1h30m", "1h30m") == [None]
     assert amounts(resolver, "pay my electric bill in 1h30m", "30m") == [None]
     assert amounts(resolver, "pay my electric bill in 30m", "30m") == [None]
+
+
+def test_an_amount_looks_for_its_words_no_further_back_than_the_entity_before_it(resolver):
+    """"pay on march fifteen | two hundred dollars": "fifteen" is the date's, so the amount is
+    $200, not "fifteen two hundred" (unresolved)."""
+    text = "pay on march fifteen two hundred dollars"
+    date, amount = text.index("march fifteen"), text.index("two hundred dollars")
+    spans = [EntitySpan("date", date, date + 13, "march fifteen", 0.9),
+             EntitySpan("amount", amount, len(text), "two hundred dollars", 0.9)]
+    got = [e.resolution for e in resolver.resolve(text, spans, RequestOptions()) if e.type == "amount"]
+    assert got == [money("200", "USD")]
+
+
+@pytest.mark.parametrize("text, surface", [("transfer 100 dollars, quick thing, to savings", "100 dollars"),
+                                           ("send 40 dollars, little bit later today to savings", "40 dollars")])
+def test_an_amount_that_ends_in_its_currency_counts_no_pause(resolver, text, surface):
+    """The pause rule read "100 dollars, quick thing" as a pause of 100 things: the amount was asked again."""
+    assert amounts(resolver, text, surface) == [money(surface.split()[0], "USD")]

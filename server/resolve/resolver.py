@@ -30,7 +30,7 @@ from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, resolve_money
-from .numbers import pause_end, resolve_number, resolve_ordinal, resolve_percentage
+from .numbers import pause_end, resolve_number, resolve_ordinal, resolve_percentage, words_to_digits
 from .patterns import PatternType
 from .text import fold_catalog
 
@@ -120,7 +120,9 @@ class Resolver:
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
-        out = [self._resolve_one(e, text, reference, past, locale) for e in kept]
+        out = [self._resolve_one(e, text, reference, past, locale, max((o.end for o in kept if o.end <= e.start),
+                                                                       default=0))
+               for e in kept]
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
@@ -191,20 +193,22 @@ class Resolver:
     # -- resolution by kind -------------------------------------------------------------------
 
     def _resolve_one(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool = False,
-                     locale: locales.Locale = locales.EN_US) -> ResolvedEntity:
+                     locale: locales.Locale = locales.EN_US, floor: int = 0) -> ResolvedEntity:
+        """`floor`: where the entity before this one ends; an amount's words are never looked for before it."""
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        if spec.get("builtin") in ("money", "number") and pause_end(text, e.end) is not None:
-            return e  # "one | second, 50 dollars": a pause, no amount of 1
+        if (spec.get("builtin") in ("money", "number") and words_to_digits(e.text.split()[-1]).isdigit()
+                and pause_end(text, e.end) is not None):
+            return e  # "one | second, 50 dollars": a pause, no amount of 1 ("100 dollars, quick thing" is $100)
         if spec.get("builtin") == "datetime" and clock_or_count(text, e.start, e.end):
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
-        surface = beside(text, e.start, e.end) if spec.get("builtin") == "money" else e.text
+        surface = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else e.text
         resolution = self.resolve_value(e.type, surface, reference, past, locale)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
