@@ -36,7 +36,7 @@ value of the slot the previous answer asked for (its first required slot not car
 answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
 amount, "friday instead": date; dates in that direction too: "no, yesterday" untagged is refused
 for a payment ahead, a correction, not a cancel), never as an amount after "at", "on", "by"...
-("make it at 5"), nor as an amount or a number beside a word that is no part of one ("two weeks",
+("make it at 5"), nor as an amount or a number beside a noun it counts or names ("two weeks",
 "3 payments", "option 2", "the account ending 4321");
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
@@ -68,7 +68,6 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.dates import time_only, wall_time
-from .resolve.money import resolve_money
 from .resolve.numbers import pause_end, words_to_digits
 from .resolve.resolver import after_not, role_of
 from .respond import SINGLE_VALUED, Responder
@@ -96,12 +95,10 @@ _NOT = ("not",)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 _AMOUNTS = ("money", "number")
-# words of a bare amount that are no number nor currency: "two hundred and fifty", "a hundred", "two point
-# five"; "fifty only", "50 each", "yes 50 right"; and a hesitation ("hmm make it 50")
-_AMOUNT_GLUE = frozenset({"and", "a", "an", "point"})
-_ABOUT_AN_AMOUNT = frozenset({"only", "each", "exactly", "right"})
-_HOLD_WORDS = frozenset({"hold", "hang", "on"})  # "hold on, 50": a pause before the amount, no noun it counts
-_HESITATION = re.compile(r"um+|uh+|er+m?|ah+|hm+|mm+")
+# what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
+# "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
+_COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
+instalment transaction item people person option number account ending digit""".split())
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
 _PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
@@ -466,31 +463,12 @@ def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
 
 
 def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
-    """Whether a number among the turn's words (`kept`: fillers left out) counts or names a thing,
-    and is no amount: a word of its stretch of the turn is no part of an amount ("two weeks", "2 times",
-    "3 payments", "option 2", "the account ending 4321"). A correction cue ends a stretch: "hold on,
-    make it 50" is 50."""
-    cues = [m.end() for m in _CORRECTION.finditer(text)]
-    stretches: dict[int, list[str]] = {}
-    for start, end in kept:
-        stretches.setdefault(sum(cue <= start for cue in cues), []).append(text[start:end].strip(_EDGE_PUNCT))
-    return any(any(map(_number_word, words)) and not all(map(_amount_word, words)) for words in stretches.values())
-
-
-def _number_word(word: str) -> bool:
-    return any(c.isdigit() for c in words_to_digits(word))  # "fifty", "$20", "1.5k", "twenty-five"
-
-
-def _amount_word(word: str) -> bool:
-    """Whether a word may be part of an amount: a number, a word that money.py reads beside one (a
-    currency, minor unit or multiplier: "bucks", "USD", "€", "cents", "grand"), "and" or "a"
-    between its words, a word about it ("only", "each"), a hesitation or a hold ("hold on, 50")."""
-    lower = word.lower()
-    if (lower in _AMOUNT_GLUE or lower in _ABOUT_AN_AMOUNT or lower in _HOLD_WORDS or _HESITATION.fullmatch(lower)
-            or _number_word(lower)):
-        return True
-    read = resolve_money(f"2 {word}", None)  # the word changes what "2" is: its currency, unit or scale
-    return read is not None and (read["amount"], read["currency"]) != ("2", "")
+    """Whether the turn's number counts or names a thing and is no amount: a word after the last
+    correction cue (`kept`: fillers left out) is a noun it counts or names ("two weeks", "2 times",
+    "3 payments", "option 2", "the account ending 4321"; "for two weeks, make it 50" is 50)."""
+    cue = max((m.end() for m in _CORRECTION.finditer(text)), default=0)
+    words = [text[start:end].strip(_EDGE_PUNCT).lower() for start, end in kept if start >= cue]
+    return any(word in _COUNTED_NOUNS or word.rstrip("s") in _COUNTED_NOUNS for word in words)
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

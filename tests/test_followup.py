@@ -687,3 +687,15 @@ def test_a_value_taken_back_untagged_is_found_without_the_model(engine):
     turn = _turn(engine, "not checking, savings", "transfer_money", "deny", 0.9, None,
                  slots=[("amount", "50 USD"), ("account", "checking")])
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used).get("account") in (None, "savings")
+
+
+@pytest.mark.parametrize("text, amount", [("send 75", "75 USD"), ("transfer 75", "75 USD"), ("i said 50", "50 USD"),
+                                          ("make it 50 thanks", "50 USD"), ("50 is fine", "50 USD"),
+                                          ("75 would be great", "75 USD"), ("it's 50", "50 USD"), ("75 pls", "75 USD"),
+                                          ("fifty for rent", "50 USD")])
+def test_an_amount_beside_ordinary_words_is_still_the_amount(engine, text, amount):
+    """Only a noun the number counts or names makes it no amount: a rule that took any word but a
+    currency or a number for one answered "send 75" and "make it 50 thanks" with the old $500."""
+    carried = [("account", "savings"), ("amount", "500 USD")]
+    turn = _turn(engine, text, "transfer_money", "greeting", 0.39, "low_confidence", slots=carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
