@@ -54,7 +54,7 @@ def test_money_by_locale(resolver, written, us, de):
     ("on 4.12.2027 at 3pm", None, "2027-12-04T15:00"),  # never handed to dateparser's month-first reading
     ("13/12", "2026-12-13", "2026-12-13"),  # 13 cannot be a month: one reading
     ("12/13", "2026-12-13", "2026-12-13"),
-    ("13.12.", "2026-12-13", "2026-12-13"),  # one reading: 13 cannot be a month
+    ("13.12.", None, "2026-12-13"),  # one reading, but a dotted date all the same ("it was for 12.30": an amount)
     ("monday 1/11", "2027-01-11", "2027-11-01"),  # both readings a Monday: the weekday agrees
 ])
 def test_numeric_dates_are_day_first_in_en_gb_and_de_de(resolver, written, us, day_first):

@@ -626,12 +626,12 @@ def _iso(m: re.Match, ref: dt.datetime):
 def _numeric(m: re.Match, ref: dt.datetime, day_first: bool = False):
     """"4/12", "04.12.2026": day first in a day-first locale (en-GB, de-DE), else month first. A
     dotted date is a day-first form: a month-first locale (en-US) writes none, and one written to
-    it came from a day-first writer as often as not, so one with two readings ("5.4") is no date
-    there: NoSuchTime (dateparser would read it month first); "12.25" has one."""
+    it came from a day-first writer as often as not, so it is no date there: NoSuchTime (dateparser
+    would read it month first), even with one reading ("it was for 12.30" is an amount)."""
     a, b = int(m.group("a")), int(m.group("b"))
     if day_first:  # day/month unless the second number cannot be a month
         day, month = (b, a) if b > 12 else (a, b)
-    elif "." in m.group(0) and a <= 12 and b <= 12 and a != b:
+    elif "." in m.group(0):
         raise NoSuchTime(m.group(0))
     else:  # US order unless the first number cannot be a month
         month, day = (b, a) if a > 12 else (a, b)
