@@ -113,6 +113,8 @@ def test_someone_elses_account_is_no_value(resolver, text, surface):
     ("what's checking at", "checking"), ("let's use savings", "savings"), ("it's savings I mean", "savings"),
     ("what's today's checking balance", "checking"),
     ("show this month's checking statement", "checking"),
+    ("what was friday's savings balance", "savings"), ("show this morning's savings deposits", "savings"),
+    ("what is the bank's checking fee", "checking"),
 ])
 def test_a_word_in_s_that_says_nothing_of_whose_keeps_the_value(resolver, text, surface):
     (e,) = resolver.resolve(text, [span(text, "account", surface)], options())
@@ -136,7 +138,9 @@ def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
 @pytest.mark.parametrize("etype, text, surface, expected", [
     ("account", "what's the balance of my student loan", "student", None),  # was the Student account
     ("account", "what's the balance of my business loan", "business", None),
-    ("card", "where do I order a business card holder", "business card", None),
+    ("account", "what's my joint balance", "joint", "joint"),  # any word but another product's leaves the entry
+    ("account", "transfer 200 to my retirement tomorrow", "retirement", "retirement"),
+    ("account", "move 100 from savings to joint tonight", "joint", "joint"),
     ("account", "what's the balance of my student account", "student", "student"),  # the catalog's own noun
     ("account", "move 50 from joint to savings", "joint", "joint"),
     ("account", "what's the balance of my joint, thanks", "joint", "joint"),

@@ -267,3 +267,14 @@ def test_an_amount_looks_for_its_words_no_further_back_than_the_entity_before_it
 def test_an_amount_that_ends_in_its_currency_counts_no_pause(resolver, text, surface):
     """The pause rule read "100 dollars, quick thing" as a pause of 100 things: the amount was asked again."""
     assert amounts(resolver, text, surface) == [money(surface.split()[0], "USD")]
+
+
+def test_an_amount_split_in_two_spans_still_reads_whole(resolver):
+    """The entity before an amount bounds where its words are looked for, but not another span of
+    the same amount: "fifty | thousand dollars" read $1,000 once the bound took any entity."""
+    text = "rate for a fifty thousand dollars car loan"
+    fifty, rest = text.index("fifty"), text.index("thousand dollars")
+    spans = [EntitySpan("amount", fifty, fifty + 5, "fifty", 0.9),
+             EntitySpan("amount", rest, rest + 16, "thousand dollars", 0.9)]
+    got = [e.resolution for e in resolver.resolve(text, spans, RequestOptions()) if e.type == "amount"]
+    assert money("50000", "USD") in got and money("1000", "USD") not in got

@@ -40,9 +40,11 @@ _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
-# savings", "my parents' joint account" ("what's", "let's" and "this month's" say nothing of whose)
+# savings", "my parents' joint account" ("what's", "let's", "this month's", "friday's" and "the bank's"
+# say nothing of whose)
 _OWNER = re.compile(r"(?!(?:what|that|it|there|here|who|where|how|when|why|let|he|she"
-                    r"|today|tonight|tomorrow|yesterday|week|month|year)['’]s$)"
+                    r"|today|tonight|tomorrow|yesterday|week|month|year|morning|afternoon|evening|night|weekend"
+                    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|bank)['’]s$)"
                     r"(?:[\w-]*\w['’]s|[\w-]*s['’]|his|her|their)", re.IGNORECASE)
 # the word before a catalog value that says which way it goes: "from my checking", "to savings"
 _ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|off)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
@@ -52,9 +54,8 @@ _NOT_BEFORE = re.compile(r"\bnot\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\
                          re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
-# words after a value that are no noun it is the first word of ("from joint to savings", "business please")
-_NO_NOUNS = frozenset("and or but then so to from into onto in on at for with by of off out instead please thanks "
-                      "pls now today too also as".split())
+# nouns of another product after a name that is only an entry's id: "my student loan" is a loan
+_OTHER_PRODUCTS = frozenset("loan loans mortgage mortgages insurance policy goal goals".split())
 
 
 class Resolver:
@@ -81,8 +82,6 @@ class Resolver:
             elif kind == "pattern":
                 self.patterns[name] = PatternType.from_config(name, spec)
             self.specs[name] = {**spec, "kind": kind}
-        # the last words of each catalog's names ("account", "card", "checking"): the nouns that are its own
-        self.heads = {name: frozenset(form.split()[-1] for form in c.spoken) for name, c in self.catalogs.items()}
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
         # the types found without the model: the domain's patterns and verbatim catalogs
         self.own_types = tuple(self.patterns) + tuple(c.name for c in self.catalogs.values() if c.match_without_model)
@@ -120,8 +119,8 @@ class Resolver:
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
-        out = [self._resolve_one(e, text, reference, past, locale, max((o.end for o in kept if o.end <= e.start),
-                                                                       default=0))
+        out = [self._resolve_one(e, text, reference, past, locale,
+                                 max((o.end for o in kept if o.end <= e.start and o.type != e.type), default=0))
                for e in kept]
         for e in out:
             if e.type in self.catalogs:
@@ -194,7 +193,9 @@ class Resolver:
 
     def _resolve_one(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool = False,
                      locale: locales.Locale = locales.EN_US, floor: int = 0) -> ResolvedEntity:
-        """`floor`: where the entity before this one ends; an amount's words are never looked for before it."""
+        """`floor`: where the entity of another type before this one ends; an amount's words are never
+        looked for before it ("march fifteen | two hundred dollars"; "fifty | thousand dollars", two
+        spans of one amount, still reads 50,000)."""
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
@@ -223,17 +224,15 @@ class Resolver:
 
     def _first_word_of_another(self, text: str, e: ResolvedEntity) -> bool:
         """A span that is only an entry's id, no name the catalog lists ("student", whose names are
-        "student account" and "student checking"), followed by a noun none of its names ends with:
-        "my student loan" is a loan, "my business loan" no Business account. A listed name (or a
-        misspelling of one) names its entry alone, and the noun after it is one of the entry's
-        things ("my savings balance", "debit card fee")."""
+        "student account" and "student checking"), followed by another product's noun: "my student
+        loan" is a loan, "my business loan" no Business account. Any other word after it leaves
+        it the entry ("my joint balance", "to my retirement tomorrow"); a listed name names its
+        entry whatever follows ("my savings goal")."""
         after = _NEXT_WORD.match(text, e.end)
         if after is None:
             return False
         catalog, key = self.catalogs[e.type], fold_catalog(e.text)
-        word = after.group(1).casefold()
-        return (key in catalog.exact and key not in catalog.spoken
-                and word not in self.heads[e.type] and word not in _NO_NOUNS)
+        return key in catalog.exact and key not in catalog.spoken and after.group(1).casefold() in _OTHER_PRODUCTS
 
     def resolve_value(self, etype: str, text: str, reference: dt.datetime | None,
                       past: bool = False, locale: locales.Locale = locales.EN_US) -> dict | None:
