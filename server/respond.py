@@ -264,8 +264,9 @@ _DURATION_UNITS = ("year", "month", "week", "day", "hour", "minute", "second")
 
 def _duration_words(value: str, locale: locales.Locale) -> str:
     """A duration's ISO value in words, in the units said: "P2Y" is "2 years", "P5Y6M" "5 years 6
-    months", not the 730 and 2005 days its `seconds` count (months of 30 days, years of 365)."""
-    counts = (Decimal(n or 0) for n in ISO_DURATION.fullmatch(value).groups())
+    months", not the 730 and 2005 days its `seconds` count (months of 30 days, years of 365); each
+    count without the zeros its value may end in ("1.25 minutes" is "PT1M15.00S": "15 seconds")."""
+    counts = (Decimal(n or 0).normalize() for n in ISO_DURATION.fullmatch(value).groups())
     parts = [f"{locales.format_number(decimal_str(n), locale)} {unit}{'' if n == 1 else 's'}"
              for n, unit in zip(counts, _DURATION_UNITS) if n]
     return " ".join(parts) or "0 seconds"

@@ -303,7 +303,10 @@ def test_two_amounts_or_dates_in_one_turn_are_asked_for_not_listed(responder):
 @pytest.mark.parametrize("said, shown", [("two years", "2 years"), ("fifteen years", "15 years"),
                                          ("5 years 6 months", "5 years 6 months"), ("a month", "1 month"),
                                          ("a year and a half", "1.5 years"), ("90 minutes", "1 hour 30 minutes"),
-                                         ("3 days", "3 days"), ("PT0S", "0 seconds")])
+                                         ("3 days", "3 days"), ("PT0S", "0 seconds"),
+                                         ("1.25 minutes", "1 minute 15 seconds"), ("0.98 minutes", "58.8 seconds"),
+                                         ("PT15.00S", "15 seconds"), ("P1.50D", "1.5 days"), ("P2W", "2 weeks"),
+                                         ("2 weeks", "14 days")])  # the resolver says P14D: days
 def test_a_duration_is_shown_in_the_units_said(said, shown):
     """A loan term of "two years" was shown as "730 days", "5 years 6 months" as "2005 days": the
     seconds count, which takes a month as 30 days and a year as 365."""

@@ -19,9 +19,15 @@ MIN_FUZZY_LENGTH = 5
 FUZZY_CANDIDATES = 5  # best-scoring synonyms tried, in order, for one that differs by typos only
 MAX_ACRONYM = 3  # a name this short ("ira", "cd", "mma") is an acronym: "Ira", written as a name, is a person
 _WORD = re.compile(r"[^\W_]+")
-# the words right before a shortened name ("checking" of "Checking account") that make it the
-# customer's account or card: "my checking", "from checking", "on savings"
-_NOUN_BEFORE = re.compile(r"\b(?:my|our|your|the|this|that|not|from|to|into|onto|in|on|of|off|out\s+of)\s+$")
+# what may come right before a shortened name ("checking" of "Checking account") to make it the
+# customer's account or card: the start of the text or of a clause ("checking balance", "not
+# checking, savings"), "my checking", "from checking", "pay with debit", "monday's checking";
+# never "just checking", "he's checking", "a direct debit"
+_NOUN_BEFORE = re.compile(r"(?:^|[,;]|\b(?:my|our|your|the|this|that|not|from|to|into|onto|in|on|of|off|out\s+of"
+                          r"|for|with|via|use|using|between|and|or|but)|(?<!\bhe)(?<!\bshe)(?<!\bit)['’]s)\s*$")
+# what may come right before an acronym in Title case for it to be the account ("Ira balance",
+# "close my Cd"): after any other word it is a name ("send 50 to Ira")
+_OWNED_BEFORE = re.compile(r"(?:^|\b(?:my|our|your|the))\W*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +73,10 @@ class Catalog:
         """The entry whose shortest name holding every word of `text` adds the fewest words
         ("credit" answering "your debit card or your credit card?": "credit card", not "business
         credit card"), or None when no entry, or several equally, hold them. For an answer to the
-        slot's own question only: elsewhere a word of a name is no name. "Ira" is a person here too."""
+        slot's own question only: elsewhere a word of a name is no name. "to Ira" is a person here too."""
         words = set(fold_catalog(text).split())
-        if not words or any(_as_a_name(text, w) for w in words & self.exact.keys()):
+        if not words or any(fold(w.group()) in self.exact and a_persons_name(text, w.start(), w.end())
+                            for w in _WORD.finditer(text)):
             return None
         extra: dict[str, int] = {}
         for key in self._choices:
@@ -84,13 +91,14 @@ class Catalog:
         return self.by_id[best[0]] if len(best) == 1 else None
 
     def lookup(self, text: str) -> tuple[CatalogEntry, float] | None:
-        """(entry, score in 0..1) for the best match of `text`, or None below the cut-off (and for
-        an acronym written as a name: "Ira")."""
+        """(entry, score in 0..1) for the best match of `text`, or None below the cut-off. Whether
+        an acronym is written as a person's name depends on its place in the text
+        (`a_persons_name`), which the caller knows."""
         if text in self.by_id:
             return self.by_id[text], 1.0
         key = fold_catalog(text)
         entry = self.exact.get(key)
-        if entry is not None and not _as_a_name(text, key):
+        if entry is not None:
             return entry, 1.0
         if len(key) < MIN_FUZZY_LENGTH:
             return None
@@ -112,12 +120,17 @@ def _typos_only(key: str, choice: str, cutoff: float) -> bool:
                    for c in words) for w in key.split())
 
 
-def _as_a_name(written: str, key: str) -> bool:
-    """Whether `written`, folded to the acronym `key`, writes it as a name ("Ira", "Cd"): a person
-    or a word, not the account. An acronym counts in capitals or in lower case ("IRA", "ira"), as an
-    ISO code does for money."""
-    return len(key) <= MAX_ACRONYM and any(fold(w) == key and not (w.isupper() or w.islower())
-                                           for w in _WORD.findall(written))
+def a_persons_name(text: str, start: int, end: int) -> bool:
+    """Whether the catalog name text[start:end] is an acronym written as a person's name: in Title
+    case after a word other than my/our/your/the ("send 50 to Ira"). First in the text or after
+    those words the capital is a sentence's or the phone's autocorrect ("Ira balance", "close my Cd")."""
+    word = text[start:end]
+    return (len(word) <= MAX_ACRONYM and _title_case(word)
+            and _OWNED_BEFORE.search(fold_same_length(text[:start])) is None)
+
+
+def _title_case(word: str) -> bool:
+    return not (word.isupper() or word.islower())
 
 
 class VerbatimMatcher:
@@ -128,7 +141,8 @@ class VerbatimMatcher:
     position wins; word boundaries on both sides; any run of spaces or hyphens between words.
     Without the model to read the context, a shortened name is also an ordinary word ("just
     checking", "a direct debit", "a visa for my trip"): it counts only after the words that make it
-    the customer's account or card (`_NOUN_BEFORE`); an acronym written as a name ("Ira") never.
+    the customer's account or card (`_NOUN_BEFORE`); an acronym written as a person's name ("send
+    50 to Ira") never.
     """
 
     def __init__(self, catalogs: list[Catalog]):
@@ -146,7 +160,7 @@ class VerbatimMatcher:
         for m in self.regex.finditer(folded):
             key = " ".join(m.group(0).replace("-", " ").split())
             cat = self.owner.get(key)
-            if cat is None or _as_a_name(text[m.start():m.end()], key):
+            if cat is None or (len(key) <= MAX_ACRONYM and a_persons_name(text, m.start(), m.end())):
                 continue
             if key in cat.shortened and not _NOUN_BEFORE.search(folded, 0, m.start()):
                 continue

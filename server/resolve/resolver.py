@@ -25,7 +25,7 @@ from ..analysis import RequestOptions, ResolvedEntity
 from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
-from .catalog import Catalog, VerbatimMatcher
+from .catalog import Catalog, VerbatimMatcher, a_persons_name
 from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
@@ -217,10 +217,11 @@ class Resolver:
 
     def _given(self, text: str, e: ResolvedEntity) -> bool:
         """Whether a catalog name is a value the turn gives: not one it takes back ("not from
-        checking but from savings"), not someone else's ("my mom's checking account"), not the
+        checking but from savings"), not someone else's ("my mom's checking account"), no person
+        ("send 50 to Ira"), not the
         first word of another thing's name ("my student loan", docs/resolution.md)."""
         return not (after_not(text, e.start) or _owner_start(text, e.start) is not None
-                    or self._first_word_of_another(text, e))
+                    or a_persons_name(text, e.start, e.end) or self._first_word_of_another(text, e))
 
     def _first_word_of_another(self, text: str, e: ResolvedEntity) -> bool:
         """A span that is only an entry's id, no name the catalog lists ("student", whose names are
