@@ -67,6 +67,7 @@ from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Resp
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
+from .resolve.catalog import a_persons_name
 from .resolve.dates import time_only, wall_time
 from .resolve.numbers import pause_end, words_to_digits
 from .resolve.resolver import after_not, role_of
@@ -98,7 +99,8 @@ _AMOUNTS = ("money", "number")
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
-instalment transaction item people person option number account ending digit""".split())
+instalment transaction item people person digit""".split())
+_NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
 _PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
@@ -188,6 +190,8 @@ class FollowUps:
                                  and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
+            if question is not None and (self.resolver.specs.get(question) or {}).get("builtin") == "datetime":
+                order = [question]  # "12.25" answering "When?" is that date or none, never the amount
             past = previous in self.resolver.past_intents
             bare = self._bare_value(text, unpaused, order, options, past, question, free_ok)
             if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
@@ -367,6 +371,8 @@ class FollowUps:
             if ((timed and spec.get("builtin") in _COUNTED) or (counting and spec.get("builtin") in _AMOUNTS)
                     or (pointing and spec["kind"] != "catalog")):
                 continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
+            if spec["kind"] == "catalog" and a_persons_name(text, start, end):
+                continue  # "to Ira": a person, not the IRA
             value = self.resolver.resolve_value(slot, surface, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
@@ -450,11 +456,12 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
 
 def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
     """The tokens of each pause in the turn, a number counting time or a thing ("one moment", "two
-    um seconds", "One. Moment.", "one more thing"): no amount or number of 1 or 2 (said alone,
+    um seconds", "One. Moment.", "one more thing", "a sec"): no amount or number of 1 or 2 (said alone,
     "one moment" after a $500 transfer made it $1)."""
     pause: set[int] = set()
     for i, (_, end, word) in enumerate(tokens):
-        if not (word.isdigit() or words_to_digits(word).isdigit()) or (i and tokens[i - 1][2] == "in"):
+        counts = word in ("a", "an") or word.isdigit() or words_to_digits(word).isdigit()
+        if not counts or (i and tokens[i - 1][2] == "in"):
             continue  # "in 5 minutes" is a time
         stop = pause_end(text, end)
         if stop is not None:
@@ -463,12 +470,22 @@ def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
 
 
 def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
-    """Whether the turn's number counts or names a thing and is no amount: a word after the last
-    correction cue (`kept`: fillers left out) is a noun it counts or names ("two weeks", "2 times",
-    "3 payments", "option 2", "the account ending 4321"; "for two weeks, make it 50" is 50)."""
-    cue = max((m.end() for m in _CORRECTION.finditer(text)), default=0)
-    words = [text[start:end].strip(_EDGE_PUNCT).lower() for start, end in kept if start >= cue]
-    return any(word in _COUNTED_NOUNS or word.rstrip("s") in _COUNTED_NOUNS for word in words)
+    """Whether a number of the turn (`kept`: fillers left out) counts or names a thing and is no
+    amount: the noun right after it ("two weeks", "2 times", "3 payments") or the word right before
+    it names one ("option 2", "the account ending 4321"); "75 next week" and "hold on a sec, 50"
+    are amounts."""
+    words = [text[start:end].strip(_EDGE_PUNCT).lower() for start, end in kept]
+    return any(_number_word(word) and (i + 1 < len(words) and _counted(words[i + 1])
+                                       or i > 0 and words[i - 1] in _NAMING)
+               for i, word in enumerate(words))
+
+
+def _number_word(word: str) -> bool:
+    return any(c.isdigit() for c in words_to_digits(word))  # "fifty", "$20", "1.5k", "twenty-five"
+
+
+def _counted(word: str) -> bool:
+    return word in _COUNTED_NOUNS or word.rstrip("s") in _COUNTED_NOUNS
 
 
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:

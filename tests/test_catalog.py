@@ -102,6 +102,9 @@ def test_a_word_is_no_typo_of_an_acronym(resolver, surface):
     ("there's a direct debit on my savings I don't recognise", [], [("account", "savings")]),
     ("I need a visa for my trip to Paris", [], []),
     ("just checking", [], []), ("a direct debit from comcast", [], []), ("he's checking if it went through", [], []),
+    # where a clause starts, "checking" is the verb when an object or a particle follows it
+    ("checking my balance", [], []), ("hi, checking in", [], []), ("checking if my payment went through", [], []),
+    ("thanks for checking", [], []), ("and checking my email", [], []), ("checking out the new app", [], []),
 ])
 def test_a_shortened_name_is_an_ordinary_word_without_the_words_that_make_it_a_name(resolver, text, spans, expected):
     """"just checking, can you move 50 to savings" was a transfer between checking and savings;

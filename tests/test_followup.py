@@ -699,3 +699,25 @@ def test_an_amount_beside_ordinary_words_is_still_the_amount(engine, text, amoun
     carried = [("account", "savings"), ("amount", "500 USD")]
     turn = _turn(engine, text, "transfer_money", "greeting", 0.39, "low_confidence", slots=carried)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
+
+
+def test_a_date_form_answering_when_is_no_amount(engine):
+    """"12.25" answering "When should the payment go out?" (en-US leaves a dotted date unresolved)
+    replaced the carried $50 with $12.25: an answer to the date question is a date or nothing."""
+    carried = [("amount", "50 USD"), ("merchant", "comcast")]
+    turn = _turn(engine, "12.25", "schedule_payment", "greeting", 0.3, "low_confidence", slots=carried)
+    assert turn is None or dict(turn.response.slots_used).get("amount") == "50 USD"
+
+
+@pytest.mark.parametrize("text, amount", [("hold on a sec, 50", "50 USD"), ("wait a second, 75", "75 USD")])
+def test_a_pause_before_the_amount_counts_nothing(engine, text, amount):
+    """The counted noun must follow the number: "a sec" before "50" made it no amount."""
+    turn = _turn(engine, text, "transfer_money", "hold", 0.7, None, slots=[("account", "savings"), ("amount", "500 USD")])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
+
+
+@pytest.mark.parametrize("text", ["to Ira", "for Ira"])
+def test_a_persons_name_answers_no_account_question(engine, text):
+    """"to Ira" answering "Which account?" became a transfer to the retirement account (IRA)."""
+    turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=[("amount", "50 USD")])
+    assert turn is None or "account" not in dict(turn.response.slots_used)

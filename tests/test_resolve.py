@@ -138,7 +138,8 @@ def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
 @pytest.mark.parametrize("etype, text, surface, expected", [
     ("account", "what's the balance of my student loan", "student", None),  # was the Student account
     ("account", "what's the balance of my business loan", "business", None),
-    ("account", "what's my joint balance", "joint", "joint"),  # any word but another product's leaves the entry
+    ("account", "transfer 50 to my business partner", "business", None),  # a person, no Business account
+    ("account", "what's my joint balance", "joint", "joint"),  # a thing of the entry's, or a word of the sentence
     ("account", "transfer 200 to my retirement tomorrow", "retirement", "retirement"),
     ("account", "move 100 from savings to joint tonight", "joint", "joint"),
     ("account", "what's the balance of my student account", "student", "student"),  # the catalog's own noun

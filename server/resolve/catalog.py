@@ -20,11 +20,16 @@ FUZZY_CANDIDATES = 5  # best-scoring synonyms tried, in order, for one that diff
 MAX_ACRONYM = 3  # a name this short ("ira", "cd", "mma") is an acronym: "Ira", written as a name, is a person
 _WORD = re.compile(r"[^\W_]+")
 # what may come right before a shortened name ("checking" of "Checking account") to make it the
-# customer's account or card: the start of the text or of a clause ("checking balance", "not
-# checking, savings"), "my checking", "from checking", "pay with debit", "monday's checking";
+# customer's account or card: "my checking", "from checking", "pay with debit", "monday's checking";
 # never "just checking", "he's checking", "a direct debit"
-_NOUN_BEFORE = re.compile(r"(?:^|[,;]|\b(?:my|our|your|the|this|that|not|from|to|into|onto|in|on|of|off|out\s+of"
-                          r"|for|with|via|use|using|between|and|or|but)|(?<!\bhe)(?<!\bshe)(?<!\bit)['’]s)\s*$")
+_NOUN_BEFORE = re.compile(r"(?:\b(?:my|our|your|the|this|that|not|from|to|into|onto|in|on|of|off|out\s+of"
+                          r"|with|via|use|using|between)|(?<!\bhe)(?<!\bshe)(?<!\bit)['’]s)\s*$")
+# where a clause starts ("checking balance", "not checking, savings", "checking or savings", "balance for
+# checking") a short name is also a verb: the account only when no object or particle follows it
+# ("checking my balance", "checking if", "checking in", "thanks for checking")
+_CLAUSE_BEFORE = re.compile(r"(?:^|[,;]|\b(?:and|or|but)|(?<!thanks )(?<!thank you )\bfor)\s*$")
+_A_VERB_GOES_ON = re.compile(r"\s*(?:my|the|a|an|your|our|his|her|their|it|you|me|that|this|on|if|in|out|up|to|for"
+                             r"|with|whether|back|over|how|what|when)\b")
 # what may come right before an acronym in Title case for it to be the account ("Ira balance",
 # "close my Cd"): after any other word it is a name ("send 50 to Ira")
 _OWNED_BEFORE = re.compile(r"(?:^|\b(?:my|our|your|the))\W*$")
@@ -162,7 +167,8 @@ class VerbatimMatcher:
             cat = self.owner.get(key)
             if cat is None or (len(key) <= MAX_ACRONYM and a_persons_name(text, m.start(), m.end())):
                 continue
-            if key in cat.shortened and not _NOUN_BEFORE.search(folded, 0, m.start()):
+            if key in cat.shortened and not (_NOUN_BEFORE.search(folded, 0, m.start()) or (
+                    _CLAUSE_BEFORE.search(folded, 0, m.start()) and not _A_VERB_GOES_ON.match(folded, m.end()))):
                 continue
             out.append((cat, m.start(), m.end()))
         return out
