@@ -100,6 +100,9 @@ _AMOUNTS = ("money", "number")
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
 instalment transaction item people person digit""".split())
+_DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.?(?:\d{4}|\d{2})?")
+_EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
+_FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
 _PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
@@ -190,8 +193,6 @@ class FollowUps:
                                  and prediction.confidence < FREE_ANSWER_BELOW)
             question = self._asked(spec, slots, options)
             order = slots if question is None else [question, *(s for s in slots if s != question)]
-            if question is not None and (self.resolver.specs.get(question) or {}).get("builtin") == "datetime":
-                order = [question]  # "12.25" answering "When?" is that date or none, never the amount
             past = previous in self.resolver.past_intents
             bare = self._bare_value(text, unpaused, order, options, past, question, free_ok)
             if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
@@ -364,11 +365,13 @@ class FollowUps:
         locale = locales.get(options.locale)
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
+        # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
+        dated = (self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime" and _DOTTED.fullmatch(surface)
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
                 continue
-            if ((timed and spec.get("builtin") in _COUNTED) or (counting and spec.get("builtin") in _AMOUNTS)
+            if ((timed and spec.get("builtin") in _COUNTED) or ((counting or dated) and spec.get("builtin") in _AMOUNTS)
                     or (pointing and spec["kind"] != "catalog")):
                 continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
             if spec["kind"] == "catalog" and a_persons_name(text, start, end):
@@ -464,20 +467,22 @@ def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:
         if not counts or (i and tokens[i - 1][2] == "in"):
             continue  # "in 5 minutes" is a time
         stop = pause_end(text, end)
-        if stop is not None:
+        if stop is not None and not _FROM_THEN.match(text, stop):  # "an hour from now", "a minute ago": a time
             pause.update(j for j in range(i, len(tokens)) if tokens[j][0] < stop)
     return pause
 
 
 def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
     """Whether a number of the turn (`kept`: fillers left out) counts or names a thing and is no
-    amount: the noun right after it ("two weeks", "2 times", "3 payments") or the word right before
-    it names one ("option 2", "the account ending 4321"); "75 next week" and "hold on a sec, 50"
-    are amounts."""
+    amount: the noun right after it ("two weeks", "2 times", "3 payments"), or after "per", "a",
+    "each" ("75 per month", "50 each time": a rate), or the word right before it names one ("option
+    2", "the account ending 4321"); "75 next week" and "hold on a sec, 50" are amounts."""
     words = [text[start:end].strip(_EDGE_PUNCT).lower() for start, end in kept]
-    return any(_number_word(word) and (i + 1 < len(words) and _counted(words[i + 1])
-                                       or i > 0 and words[i - 1] in _NAMING)
-               for i, word in enumerate(words))
+    def counts(i: int) -> bool:  # "2 weeks", "75 per month", "50 each time"
+        after = words[i + 1:i + 3]
+        return bool(after) and (_counted(after[0]) or after[0] in _EVERY and len(after) > 1 and _counted(after[1]))
+
+    return any(_number_word(word) and (counts(i) or i > 0 and words[i - 1] in _NAMING) for i, word in enumerate(words))
 
 
 def _number_word(word: str) -> bool:

@@ -103,7 +103,7 @@ def test_a_word_is_no_typo_of_an_acronym(resolver, surface):
     ("I need a visa for my trip to Paris", [], []),
     ("just checking", [], []), ("a direct debit from comcast", [], []), ("he's checking if it went through", [], []),
     # where a clause starts, "checking" is the verb when an object or a particle follows it
-    ("checking my balance", [], []), ("hi, checking in", [], []), ("checking if my payment went through", [], []),
+    ("checking my balance", [], []), ("hi, checking in", [], []), ("checking the status of my card", [], []),
     ("thanks for checking", [], []), ("and checking my email", [], []), ("checking out the new app", [], []),
 ])
 def test_a_shortened_name_is_an_ordinary_word_without_the_words_that_make_it_a_name(resolver, text, spans, expected):
@@ -131,6 +131,8 @@ def test_a_shortened_name_is_an_ordinary_word_without_the_words_that_make_it_a_n
     ("pay with debit", [("card", "debit_card")]), ("use visa for the comcast bill", [("card", "visa_card")]),
     ("checking or savings, which has more", [("account", "checking"), ("account", "savings")]),
     ("move money between checking and savings", [("account", "checking"), ("account", "savings")]),
+    ("checking to savings", [("account", "checking"), ("account", "savings")]),  # "to" is no verb's particle
+    ("savings if possible", [("account", "savings")]), ("checking for now", [("account", "checking")]),
 ])
 def test_a_name_is_still_found_without_the_model(resolver, text, expected):
     assert catalog_ids(resolver, text) == expected

@@ -721,3 +721,28 @@ def test_a_persons_name_answers_no_account_question(engine, text):
     """"to Ira" answering "Which account?" became a transfer to the retirement account (IRA)."""
     turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=[("amount", "50 USD")])
     assert turn is None or "account" not in dict(turn.response.slots_used)
+
+
+@pytest.mark.parametrize("text", ["no, 75 dollars", "no, 75"])
+def test_a_no_with_an_amount_answering_when_is_no_cancel(engine, text):
+    """Reading a bare answer to "When?" as a date only made "no, 75 dollars" a CANCEL of the payment."""
+    turn = _turn(engine, text, "schedule_payment", "deny", 0.9, None, slots=[("amount", "50 USD"), ("merchant", "comcast")])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "75 USD"
+
+
+@pytest.mark.parametrize("text, hours", [("an hour from now", 1), ("in an hour", 1)])
+def test_a_count_of_time_from_now_is_no_pause(engine, text, hours):
+    """"a"/"an" counting a pause ("a sec") made "an hour from now" a pause and the date noon."""
+    at = dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, text, "schedule_payment", "greeting", 0.3, "low_confidence",
+                 slots=[("amount", "50 USD"), ("merchant", "comcast")], at=at)
+    assert dict(turn.response.slots_used)["date"] == (at + dt.timedelta(hours=hours)).astimezone(
+        dt.timezone(dt.timedelta(hours=-5))).isoformat()
+
+
+@pytest.mark.parametrize("text", ["75 per month", "75 a month", "75 every week", "50 each time"])
+def test_a_rate_is_no_amount_of_one_transfer(engine, text):
+    """"75 per month" became a one-off transfer of $75: a rate, not one amount."""
+    carried = [("account", "savings"), ("amount", "500 USD")]
+    turn = _turn(engine, text, "transfer_money", "greeting", 0.39, "low_confidence", slots=carried)
+    assert turn is None or dict(turn.response.slots_used).get("amount") != "75 USD"

@@ -139,7 +139,9 @@ def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
     ("account", "what's the balance of my student loan", "student", None),  # was the Student account
     ("account", "what's the balance of my business loan", "business", None),
     ("account", "transfer 50 to my business partner", "business", None),  # a person, no Business account
-    ("account", "what's my joint balance", "joint", "joint"),  # a thing of the entry's, or a word of the sentence
+    ("account", "what's my joint balance", "joint", "joint"),  # any word but another thing's noun
+    ("account", "transfer 100 to joint right now", "joint", "joint"),
+    ("card", "my business card is lost", "business card", "business_card"),
     ("account", "transfer 200 to my retirement tomorrow", "retirement", "retirement"),
     ("account", "move 100 from savings to joint tonight", "joint", "joint"),
     ("account", "what's the balance of my student account", "student", "student"),  # the catalog's own noun

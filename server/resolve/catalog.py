@@ -26,10 +26,10 @@ _NOUN_BEFORE = re.compile(r"(?:\b(?:my|our|your|the|this|that|not|from|to|into|o
                           r"|with|via|use|using|between)|(?<!\bhe)(?<!\bshe)(?<!\bit)['’]s)\s*$")
 # where a clause starts ("checking balance", "not checking, savings", "checking or savings", "balance for
 # checking") a short name is also a verb: the account only when no object or particle follows it
-# ("checking my balance", "checking if", "checking in", "thanks for checking")
+# ("checking my balance", "checking in", "checking out the app", "thanks for checking")
 _CLAUSE_BEFORE = re.compile(r"(?:^|[,;]|\b(?:and|or|but)|(?<!thanks )(?<!thank you )\bfor)\s*$")
-_A_VERB_GOES_ON = re.compile(r"\s*(?:my|the|a|an|your|our|his|her|their|it|you|me|that|this|on|if|in|out|up|to|for"
-                             r"|with|whether|back|over|how|what|when)\b")
+_A_VERB_GOES_ON = re.compile(r"\s*(?:my|the|a|an|your|our|his|her|their|that|this|in|out|up|whether|back|over|how|what"
+                             r"|when)\b")  # not "to", "for", "on", "with", "if": "checking to savings", "savings if possible"
 # what may come right before an acronym in Title case for it to be the account ("Ira balance",
 # "close my Cd"): after any other word it is a name ("send 50 to Ira")
 _OWNED_BEFORE = re.compile(r"(?:^|\b(?:my|our|your|the))\W*$")

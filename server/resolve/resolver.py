@@ -54,13 +54,9 @@ _NOT_BEFORE = re.compile(r"\bnot\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\
                          re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
-# the words after a name that is only an entry's id that leave it the entry: its things and the
-# words of a sentence ("my joint balance", "to my retirement tomorrow", "from joint to savings");
-# any other noun is another thing's ("my student loan", "my business partner")
-_ENTRY_GOES_ON = frozenset("""and or but then so to from into onto in on at for with by of off out instead please thanks
-pls now today tonight tomorrow yesterday every each next this last too also as balance balances statement statements
-transactions transaction activity history fee fees rate rates number deposit deposits withdrawal withdrawals
-payment payments transfer transfers limit limits""".split())
+# nouns of another thing after a name that is only an entry's id: "my student loan", "my business partner"
+_ANOTHER_THING = frozenset("loan loans mortgage mortgages insurance policy goal goals partner partners line lines "
+                           "owner owners".split())
 
 
 class Resolver:
@@ -87,8 +83,6 @@ class Resolver:
             elif kind == "pattern":
                 self.patterns[name] = PatternType.from_config(name, spec)
             self.specs[name] = {**spec, "kind": kind}
-        # the last words of each catalog's names ("account", "card", "checking"): the nouns that are its own
-        self.heads = {name: frozenset(form.split()[-1] for form in c.spoken) for name, c in self.catalogs.items()}
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
         # the types found without the model: the domain's patterns and verbatim catalogs
         self.own_types = tuple(self.patterns) + tuple(c.name for c in self.catalogs.values() if c.match_without_model)
@@ -232,16 +226,14 @@ class Resolver:
 
     def _first_word_of_another(self, text: str, e: ResolvedEntity) -> bool:
         """A span that is only an entry's id, no name the catalog lists ("student", whose names are
-        "student account" and "student checking"), followed by a noun none of its names ends with
-        and none of `_ENTRY_GOES_ON`: "my student loan" is a loan, "my business partner" a person.
-        A listed name names its entry whatever follows ("my savings goal")."""
+        "student account" and "student checking"), followed by another thing's noun: "my student
+        loan" is a loan, "my business partner" a person. Any other word leaves it the entry ("my
+        joint balance", "to joint right now"); a listed name names its entry whatever follows."""
         after = _NEXT_WORD.match(text, e.end)
         if after is None:
             return False
         catalog, key = self.catalogs[e.type], fold_catalog(e.text)
-        word = after.group(1).casefold()
-        return (key in catalog.exact and key not in catalog.spoken
-                and word not in self.heads[e.type] and word not in _ENTRY_GOES_ON)
+        return key in catalog.exact and key not in catalog.spoken and after.group(1).casefold() in _ANOTHER_THING
 
     def resolve_value(self, etype: str, text: str, reference: dt.datetime | None,
                       past: bool = False, locale: locales.Locale = locales.EN_US) -> dict | None:
