@@ -68,8 +68,8 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import time_only, wall_time
-from .resolve.numbers import pause_end, words_to_digits
+from .resolve.dates import DOTTED_DATE, time_only, wall_time
+from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import after_not, role_of
 from .respond import SINGLE_VALUED, Responder
 
@@ -100,7 +100,6 @@ _AMOUNTS = ("money", "number")
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
 instalment transaction item people person digit""".split())
-_DOTTED = re.compile(r"\d{1,2}\.\d{1,2}\.?(?:\d{4}|\d{2})?")
 _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
@@ -162,7 +161,7 @@ class FollowUps:
         words = [w for _, _, w in tokens if w]
         slots = list(spec.get("slots") or [])
         own = prediction.intent
-        unsure = escalation.escalate and escalation.reason in UNSURE  # no confident intent of its own
+        unsure = _unsure(escalation)
         if not words:
             return None
         if len(words) > MAX_WORDS:  # a long pause still keeps the context: "hold on a second let me grab my card"
@@ -281,8 +280,8 @@ class FollowUps:
         behind: not the carried value either, so the slot is asked again (the turn was answered
         alone, as out of scope, and handed to a person)."""
         return [e for e in entities if e.source == "model" and not e.resolved
-                and ((self.resolver.specs.get(e.type) or {}).get("builtin") in ("money", "number")
-                     and pause_end(text, e.end) is None  # "actually, one | second": a pause, not an amount
+                and ((self.resolver.specs.get(e.type) or {}).get("builtin") in _AMOUNTS
+                     and not counts_a_pause(text, e.text, e.end)  # "actually, one | second": a pause, not an amount
                      or time_only(e.text) is not None)]
 
     def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
@@ -366,7 +365,8 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
-        dated = (self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime" and _DOTTED.fullmatch(surface)
+        dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
+                 and DOTTED_DATE.fullmatch(surface))
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
@@ -395,7 +395,7 @@ class FollowUps:
         """"sorry, what?" with no intent to continue (a backend clears the context after a decided
         turn: a confirmation, a cancel): a REPEAT of no intent, so that the backend says its own
         last answer again; the server has none to rebuild."""
-        if prediction.intent not in self.repeat or (escalation.escalate and escalation.reason in UNSURE):
+        if prediction.intent not in self.repeat or _unsure(escalation):
             return None
         return Turn(FollowUp("repeat", ""), entities, escalation,
                     self.responder.respond(prediction.intent, entities, escalation, options))
@@ -455,6 +455,11 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
         slots.append((slot, ",".join(carried)))
         kept.add(slot)
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _unsure(escalation: Escalation) -> bool:
+    """Whether the turn has no confident intent of its own (escalated as out of scope, low confidence or ambiguous)."""
+    return escalation.escalate and escalation.reason in UNSURE
 
 
 def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:

@@ -127,6 +127,9 @@ _CLOCK_OR_COUNT_AFTER = re.compile(
     r"|(?:h|hr|hour|m|min|minute|s|sec|second|d|day|week|wk|fortnight|month|year|yr)s?\b)", re.IGNORECASE)
 _BESIDE_CHARS = 20  # the few characters before a number that the words above can take
 
+# a numeric date written with dots ("04.12.2026", "4.12."): day first, and no form en-US writes
+DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}(?:\.(?:\d{4}|\d{2})|\.)?")
+
 _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(r"(?:right\s+)?now|immediately|asap|as\s+soon\s+as\s+possible|right\s+away"), "now"),
     (re.compile(_WD + r"\s+(?P<rest>(?:the\s+)?\d.*|[a-z]{3,9}\.?\s+\d.*)"), "weekday_date"),

@@ -103,6 +103,13 @@ def pause_end(text: str, end: int) -> int | None:
     return m.end() if m else None
 
 
+def counts_a_pause(text: str, span: str, end: int) -> bool:
+    """Whether an amount or number span ending at text[end] is a pause's count ("one | second, 50
+    dollars": no amount of 1): it ends in a number, and what follows counts time or a thing ("100
+    dollars, quick thing" is $100)."""
+    return words_to_digits(span.split()[-1]).isdigit() and pause_end(text, end) is not None
+
+
 def words_to_digits(text: str) -> str:
     """Lower-cased text with spelled-out numbers as digits: "a grand" -> "1 grand", "third" -> "3rd",
     "point five" -> ".5"."""

@@ -30,7 +30,7 @@ from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, resolve_money
-from .numbers import pause_end, resolve_number, resolve_ordinal, resolve_percentage, words_to_digits
+from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 from .text import fold_catalog
 
@@ -202,9 +202,8 @@ class Resolver:
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        if (spec.get("builtin") in ("money", "number") and words_to_digits(e.text.split()[-1]).isdigit()
-                and pause_end(text, e.end) is not None):
-            return e  # "one | second, 50 dollars": a pause, no amount of 1 ("100 dollars, quick thing" is $100)
+        if spec.get("builtin") in ("money", "number") and counts_a_pause(text, e.text, e.end):
+            return e  # "one | second, 50 dollars": a pause, no amount of 1
         if spec.get("builtin") == "datetime" and clock_or_count(text, e.start, e.end):
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
