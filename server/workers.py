@@ -216,7 +216,6 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     http = _serve_metrics(settings, states) if settings.metrics_port else None
     context = multiprocessing.get_context("spawn")
     stopping = False
-    signals_seen = 0
     readies = [context.Event() for _ in range(settings.workers)]
     beats = context.RawArray(_Beat, settings.workers)  # each serving worker's signs of life
     reports: list = [None] * settings.workers  # each worker's pipe to us
@@ -261,20 +260,23 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
              worker_settings.intra_op_threads)
 
-    def forward(signum, _frame) -> None:
-        nonlocal stopping, signals_seen
+    def forward(signum: int) -> None:
+        nonlocal stopping
         if signum in (signal.SIGTERM, signal.SIGINT):
             stopping = True
-            signals_seen += 1
         for i, process in enumerate(workers):
-            if process.is_alive() and process.pid is not None:
+            if process.exitcode is None and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
                 if signum == signal.SIGHUP:
                     reloads.signalled(i)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    for sig in early + take_early():  # a signal before or while the workers were started counts too
-        forward(sig, None)
+    # The handler only notes the signal; the loop forwards it. Forwarded from the handler, a
+    # signal that came while the loop reaped a killed worker made the worker's Popen ask the
+    # kernel again, find no such child, and take it for alive forever: the stop never ended.
+    received: collections.deque[int] = collections.deque()
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    received.extend(early + take_early())  # a signal before or while the workers were started counts too
     try:
         starting = True  # until every worker has served once
         failed_starts = [0] * settings.workers
@@ -282,6 +284,8 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         stop_by: float | None = None  # stopping: when a worker still running is killed
         while True:
             time.sleep(POLL_S)
+            while received:
+                forward(received.popleft())
             starting = starting and not all(ready.is_set() for ready in readies)
             now = time.monotonic()
             if stopping and stop_by is None:

@@ -266,7 +266,10 @@ class Supervisor:
     def stop(self, send) -> int:
         """`send()` delivers the signal; the supervisor's exit code once it and its output end."""
         send()
-        rc = self.proc.wait(WAIT_S)
+        try:
+            rc = self.proc.wait(WAIT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the supervisor did not stop within {WAIT_S} s; its log:\n{self.log}")
         self.reader.join(WAIT_S)
         return rc
 
