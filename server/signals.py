@@ -25,8 +25,9 @@ def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
 
 def take_early() -> list[signal.Signals]:
     """The signals `catch_early` kept, in order; forgotten once taken."""
-    taken = list(_early)
-    _early.clear()
+    taken = []
+    while _early:  # one at a time: a signal that comes meanwhile is taken too, never cleared unseen
+        taken.append(_early.pop(0))
     return taken
 
 
