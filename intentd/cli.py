@@ -79,7 +79,6 @@ def _check_budget(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from intentd.models.build import BuildOptions, build
     from intentd.models.config import TrainConfig
 
     _check_budget(args)
@@ -117,6 +116,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for teacher in args.teacher:
         if not Path(teacher, "manifest.json").is_file():
             raise UsageError(f"--teacher {teacher}: not an artifact folder (no manifest.json)")
+    from intentd.models.build import BuildOptions, build  # torch: seconds, and only once the flags are sound
+
     config = TrainConfig(
         base=args.base,
         epochs=args.epochs,
@@ -179,9 +180,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from intentd.models.build import recalibrate
-
     _check_budget(args)
+    from intentd.models.build import recalibrate
     manifest = recalibrate(Path(args.model), Path(args.data), args.target_fer, progress=not args.json,
                            budget_confidence=args.budget_confidence)
     ood = manifest["calibration"]["ood"]
