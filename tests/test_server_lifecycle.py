@@ -196,10 +196,10 @@ def test_reloads_in_place_do_not_grow_the_process(banking_artifact, tmp_path):
         assert admin_stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="a"), timeout=WAIT_S).ok
         time.sleep(3)  # the old model's batches end, then its pages are returned (app.TRIM_AFTER_SWAP_S)
         first = rss_mb()
-        for _ in range(5):
+        for _ in range(5):  # each swap returns the pages on its own timer: one wait at the end
             assert admin_stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="a"), timeout=WAIT_S).ok
             assert stub.Analyze(pb2.AnalyzeRequest(text="what's my balance"), timeout=30).intents
-            time.sleep(3)
+        time.sleep(3)
         assert rss_mb() - first < 60, (first, rss_mb())
     finally:
         channel.close()

@@ -15,7 +15,7 @@ from intentd.models.train import TokenMasking
 from intentd.server.tokenize import TextEncoder
 
 from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import intentd, tiny_base, train_tiny  # noqa: F401 - the fixture
 
 MASK = 103
 
@@ -91,11 +91,9 @@ def test_a_tokenizer_without_a_mask_or_unknown_token_turns_it_off():
 
 
 def test_a_build_with_token_dropout_trains_on_masked_text_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
-    args = ["--data", str(BANKING), "--base", str(tiny_base), "--epochs", "1", "--limit", "150",
-            "--int8-max-drop", "100", "--quiet"]
     plain, masked = tmp_path / "plain", tmp_path / "masked"
-    intentd("train", *args, "--out", str(plain))
-    intentd("train", *args, "--out", str(masked), "--token-dropout", "0.3")
+    train_tiny(tiny_base, plain)
+    train_tiny(tiny_base, masked, "--token-dropout", "0.3")
     training = json.loads((masked / "manifest.json").read_text())["training"]
     assert training["config"]["token_dropout"] == 0.3 and "token dropout 0.3 [asked]" in training["recipe"]
     # banking has entity spans, so the default build masks nothing; the same seed and data: only

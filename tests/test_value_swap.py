@@ -10,7 +10,7 @@ from intentd.models.augment import ValueSwap
 from intentd.models.data.schema import Example, Span, read_jsonl
 
 from conftest import BANKING
-from test_build import intentd, tiny_base  # noqa: F401 - the fixture
+from test_build import intentd, tiny_base, train_tiny  # noqa: F401 - the fixture
 
 
 def _examples() -> list[Example]:
@@ -97,11 +97,9 @@ def test_examples_without_entities_and_types_with_one_value_stay_as_they_are():
 
 
 def test_a_build_on_data_with_entities_trains_on_swapped_text_and_says_so(tmp_path: Path, tiny_base: Path):  # noqa: F811
-    args = ["--data", str(BANKING), "--base", str(tiny_base), "--epochs", "1", "--limit", "150",
-            "--int8-max-drop", "100", "--quiet"]
     plain, swapped = tmp_path / "plain", tmp_path / "swapped"
-    intentd("train", *args, "--out", str(plain), "--value-swap", "0")
-    intentd("train", *args, "--out", str(swapped))  # banking has entity spans: the data turns it on
+    train_tiny(tiny_base, plain, "--value-swap", "0")
+    train_tiny(tiny_base, swapped)  # banking has entity spans: the data turns it on
     training = json.loads((swapped / "manifest.json").read_text())["training"]
     assert training["config"]["value_swap"] == 0.5 and "value swap 0.5 [data: entity spans]" in training["recipe"]
     assert "value swap 0 [asked]" in json.loads((plain / "manifest.json").read_text())["training"]["recipe"]
