@@ -173,7 +173,7 @@ class FollowUps:
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(previous, entities, options)
-        entities = self._on_the_agreed_day(entities, options)
+        entities = self._on_the_agreed_day(previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
@@ -199,7 +199,7 @@ class FollowUps:
                 options = _without(options, {bare.type})
                 asked = True
             elif bare is not None:
-                found.extend(self._on_the_agreed_day([bare], options))
+                found.extend(self._on_the_agreed_day(previous, [bare], options))
         # the resolver leaves a catalog value after "not" unresolved: its value is taken back here
         negated = ([e for e in found if after_not(text, e.start)]
                    + [e for e in self.resolver.taken_back(text, entities) if e.type in slots])
@@ -284,18 +284,21 @@ class FollowUps:
                      and not counts_a_pause(text, e.text, e.end)  # "actually, one | second": a pause, not an amount
                      or time_only(e.text) is not None)]
 
-    def _on_the_agreed_day(self, entities: list[ResolvedEntity], options: RequestOptions) -> list[ResolvedEntity]:
+    def _on_the_agreed_day(self, previous: str, entities: list[ResolvedEntity],
+                           options: RequestOptions) -> list[ResolvedEntity]:
         """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday); a
-        time the clocks skip that day ("make it 2:30am" on a spring-forward night) is unresolved."""
+        time the clocks skip that day ("make it 2:30am" on a spring-forward night) is unresolved.
+        A day that has passed since is no agreed day (for `previous`, whose dates lie ahead)."""
         carried = dict(options.filled_slots)
+        reference = self.resolver.reference_time(options)
         out = []
         for e in entities:
             said = time_only(e.text) if e.type in carried and e.resolved else None
-            day = self.resolver.resolve_carried(e.type, carried[e.type], 1) if said is not None else []
+            day = (self.resolver.resolve_carried(e.type, carried[e.type], 1, previous, reference)
+                   if said is not None else [])
             if said is not None and len(day) == 1 and day[0].get("kind") == "datetime":
                 h, mi, grain = said
                 at = dt.datetime.fromisoformat(day[0]["value"])
-                reference = self.resolver.reference_time(options)
                 zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
                 value = wall_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone, grain)
                 e = (replace(e, resolved=False, resolution=None) if value is None  # a time the clocks skip that day

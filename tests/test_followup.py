@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -379,6 +380,15 @@ def test_a_time_alone_on_a_day_the_clocks_change_keeps_the_zones_offset(engine):
     turn = _turn(engine, "make it 3pm", "schedule_payment", "goodbye", 0.28, "low_confidence", [("date", "3pm")],
                  carried, zone="America/New_York")
     assert dict(turn.response.slots_used)["date"] == "2030-03-10T15:00:00-04:00"
+
+
+def test_a_time_alone_after_the_agreed_day_has_passed_is_no_time_on_that_day(engine):
+    """A payment agreed for a day now past: "make it 3pm" scheduled it for 3pm on that past day."""
+    at = dt.datetime(2030, 12, 9, 10, tzinfo=ZoneInfo("America/New_York"))  # the Monday after
+    carried = [("amount", "60 USD"), ("date", "2030-12-06T00:00:00-05:00")]
+    turn = _turn(engine, "make it 3pm", "schedule_payment", "goodbye", 0.28, "low_confidence", [("date", "3pm")],
+                 carried, zone="America/New_York", at=at)
+    assert dict(turn.response.slots_used)["date"] == "2030-12-09T15:00:00-05:00"  # today's 3pm, as said alone
 
 
 @pytest.mark.parametrize("accounts, text, replacement, expected", [

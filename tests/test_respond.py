@@ -237,6 +237,23 @@ def test_valid_carried_values_are_shown_in_display_form(responder, intent, slot,
     assert r.template_id == f"{intent}.response" and shown in r.text and r.slots_used[slot] == used
 
 
+def test_a_carried_date_that_has_passed_is_asked_again_for_an_intent_whose_dates_lie_ahead(responder):
+    """A payment agreed for January 6 of this year, carried into a turn in December, was "Done: a
+    payment of $75.00 is scheduled for Tuesday, January 6.": a date said in the turn is refused
+    for lying in the past, a carried one was not. OPTS is Sunday November 29 in Los Angeles."""
+    amount = ("amount", "75 USD")
+    for gone in ("2026-01-06T00:00:00-08:00", "2026-11-28T00:00:00-08:00", "2026-11-29T11:00:00-08:00"):
+        r = responder.respond("schedule_payment", [], OK, carried(amount, ("date", gone)))
+        assert r.template_id == "schedule_payment.prompt.date" and "date" not in r.slots_used, gone
+    for ahead in ("2026-11-29T00:00:00-08:00", "2026-11-29T13:00:00-08:00", "2027-01-06T00:00:00-08:00"):
+        r = responder.respond("schedule_payment", [], OK, carried(amount, ("date", ahead)))
+        assert r.template_id == "schedule_payment.response" and r.slots_used["date"] == ahead, ahead
+    # an intent about what already happened keeps its past date
+    r = responder.respond("report_lost_card", [], OK, carried(("card", "debit_card"),
+                                                              ("date", "2026-01-06T00:00:00-08:00")))
+    assert r.template_id == "report_lost_card.response" and r.slots_used["date"] == "2026-01-06T00:00:00-08:00"
+
+
 def test_carried_values_read_back_what_slots_used_returned(responder):
     """Round trip through the real resolver: the canonical string of each resolved value, carried
     into the next turn, is accepted and names the same value."""

@@ -275,14 +275,22 @@ class Resolver:
             return resolve_duration(locales.read_numbers(text, locale))
         return resolve_percentage(locales.read_numbers(text, locale))
 
-    def resolve_carried(self, etype: str, raw: str, limit: int) -> list[dict]:
+    def resolve_carried(self, etype: str, raw: str, limit: int, intent: str | None = None,
+                        reference: dt.datetime | None = None) -> list[dict]:
         """The resolutions of a slot value carried over from an earlier turn (`filled_slots`): only
         the canonical forms `slots_used` returns, checked against the domain (carried.py); empty
-        when the value is not a valid value of its type."""
+        when the value is not a valid value of its type. Given the `intent` it fills and the
+        request's `reference` instant, also empty for a date that has passed since, for an intent
+        whose dates lie ahead (as a date said in the turn)."""
         spec = self.specs.get(etype)
         if spec is None:
             return []
-        return read_carried(spec["kind"], spec, raw, self.catalogs.get(etype), self.patterns.get(etype), limit)
+        values = read_carried(spec["kind"], spec, raw, self.catalogs.get(etype), self.patterns.get(etype), limit)
+        if intent is None or intent in self.past_intents or spec.get("builtin") != "datetime":
+            return values
+        if reference is None or any(_before_today(v, reference) for v in values):
+            return []  # "scheduled for January 6" a year late, or on a day no date is read on
+        return values
 
     def reference_time(self, options: RequestOptions) -> dt.datetime | None:
         """The request's reference instant in its time zone (default: now, the domain's zone or UTC);
