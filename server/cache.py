@@ -5,9 +5,10 @@ stream's partial counts only for a model trained on partials) + model version. N
 safe: two spellings the model reads alike ("TXN 123456", "txn 123456") can still resolve apart,
 since the resolvers, the follow-up rules and the entity offsets read the raw text.
 - Dates resolve against the reference time. With an explicit reference_time it is part of the
-  key; without one ("now") an answer holding a date, resolved or not, is not stored at all, since
-  it would go stale ("this morning" said at 13:00 is unresolved, the next morning it is 9:00) -
-  everything else does not depend on the clock.
+  key; without one ("now") an answer holding a date, resolved or not, or a request carrying one
+  from an earlier turn, is not stored at all, since it would go stale ("this morning" said at
+  13:00 is unresolved, the next morning it is 9:00; a carried date shows its year once it is far
+  away, and is no value once it has passed) - everything else does not depend on the clock.
 - Bounded in entries, and each entry in size: a request whose text and carried slots run over
   `MAX_KEY_CHARS` is not stored (it is no repeated utterance, and 4,096 keys of 2,000-character
   texts with 64 long slots each held over 1 GB). The largest answer stored (a 511-character
@@ -32,11 +33,14 @@ if TYPE_CHECKING:
 MAX_KEY_CHARS = 512  # text + carried slot names and values, in code points
 
 
-def _clock_dependent(analysis: Analysis, engine: "Engine") -> bool:
-    """Whether the answer holds a span of a date type, resolved or not: either may read otherwise later."""
+def _clock_dependent(analysis: Analysis, options: RequestOptions, engine: "Engine") -> bool:
+    """Whether the answer holds a span of a date type, resolved or not, or the request carries a
+    date from an earlier turn: any of them may read otherwise later (a carried date is shown with
+    its year once it is far enough away, and is no value once it has passed)."""
     specs = engine.resolver.specs
-    return any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
-               or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
+    return (any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
+                or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
+            or any((specs.get(slot) or {}).get("builtin") == "datetime" for slot, _ in options.filled_slots or ()))
 
 
 def _key_chars(text: str, options: RequestOptions) -> int:
@@ -79,7 +83,7 @@ class AnalysisCache:
         """Store `engine`'s answer (one computed by a model swapped in meanwhile is not stored: its
         key would name the wrong model version)."""
         if (not self.size or analysis.model_version != engine.version
-                or (options.reference_time is None and _clock_dependent(analysis, engine))
+                or (options.reference_time is None and _clock_dependent(analysis, options, engine))
                 or _key_chars(text, options) > MAX_KEY_CHARS):
             return
         key = self.key(text, options, engine)

@@ -94,6 +94,22 @@ def test_clock_dependent_answers_need_a_reference_time(engine: Engine):
     assert cache.get("tomorrow", fixed, engine) is not None
 
 
+def test_a_request_carrying_a_date_needs_a_reference_time(engine: Engine):
+    """"make it 75" carrying a payment's date answered "scheduled for Tuesday, January 6." from the
+    cache after the date had passed, or once it was far enough away to be shown with its year."""
+    cache = AnalysisCache(8)
+    dated = RequestOptions(filled_slots=(("amount", "50 USD"), ("date", "2027-01-06T00:00:00+00:00")),
+                           previous_intent="schedule_payment")
+    cache.put("make it 75", dated, analysis(engine), engine)
+    assert cache.get("make it 75", dated, engine) is None
+    fixed = dataclasses.replace(dated, reference_time=dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc))
+    cache.put("make it 75", fixed, analysis(engine), engine)
+    assert cache.get("make it 75", fixed, engine) is not None
+    undated = RequestOptions(filled_slots=(("amount", "50 USD"),), previous_intent="schedule_payment")
+    cache.put("make it 75", undated, analysis(engine), engine)
+    assert cache.get("make it 75", undated, engine) is not None
+
+
 def test_size_zero_disables(engine: Engine):
     cache = AnalysisCache(0)
     cache.put("yes", RequestOptions(), analysis(engine), engine)
