@@ -177,21 +177,21 @@ class Responder:
         if spec is None:
             return None
         slots = spec.get("slots") or []
-        values = self._slot_values(intent, slots, entities, options, add_to)  # slot -> resolutions
+        reference = self.resolver.reference_time(options)
+        values = self._slot_values(intent, slots, entities, options, reference, add_to)  # slot -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
         template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
         if template is None:  # an intent with slots but no response text
             return None
         locale = locales.get(options.locale)
-        reference = self.resolver.reference_time(options)
         shown = {slot: _joined(values[slot], lambda r: display(r, locale, reference), " and ")
                  for slot in template.slots}
         text = template.render({slot: clean_value(v, MAX_VALUE_CHARS) for slot, v in shown.items()})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         return Response(text, template.id, used, missing)
 
-    def _slot_values(self, intent: str, slots: list[str], entities: list[ResolvedEntity],
-                     options: RequestOptions, add_to: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
+    def _slot_values(self, intent: str, slots: list[str], entities: list[ResolvedEntity], options: RequestOptions,
+                     reference: dt.datetime | None, add_to: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
         values: dict[str, list[dict]] = {}
         for e in entities:
             if e.type in slots and e.resolved and e.resolution:
@@ -200,8 +200,7 @@ class Responder:
                     same.append(e.resolution)
         for slot, raw in options.filled_slots:
             if slot in slots and (slot not in values or slot in add_to):
-                carried = self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT, intent,
-                                                        self.resolver.reference_time(options))
+                carried = self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT, intent, reference)
                 if carried:  # else the slot is still missing: its prompt asks for it again
                     added = [v for v in values.get(slot, ()) if v not in carried]
                     values[slot] = (carried + added)[:MAX_VALUES_PER_SLOT]
