@@ -260,6 +260,10 @@ class App:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        reloader = getattr(self, "reloader", None)
+        if reloader is not None and not await reloader.loading_ended(self.settings.grace_period):
+            log.warning("a reload was still loading %g s after the stop; exiting without it",
+                        self.settings.grace_period)
         if getattr(self, "capture", None) is not None:
             await asyncio.to_thread(self.capture.close)
         if self._metrics_http is not None:

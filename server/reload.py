@@ -4,7 +4,10 @@ one, then swap it in atomically. A failed load keeps the old model serving.
 - One reload at a time, and the lock is held until the loading thread ends, whatever the caller
   does: a caller that gives up (deadline, cancel) or a load that outlives `reload_timeout` gets
   an error, the thread finishes in the background, and its model is discarded, never swapped in.
-- The loading thread is a daemon: a load stuck on a slow disk cannot hold up shutdown.
+- The loading thread is a daemon: a load stuck on a slow disk cannot hold up shutdown for longer
+  than the server waits for it (`loading_ended`). It does wait a while: a process that exits
+  while onnxruntime builds a session in another thread is aborted by the C++ runtime (SIGABRT
+  instead of exit code 0, for a SIGHUP followed by a SIGTERM).
 - ReloadModel loads only from under the model root (the real path, after resolving symbolic
   links), and the artifact loader confines and hashes every file the manifest names. It loads
   the real path it checked, and keeps the path as the caller named it: GetModelInfo shows it, and
@@ -44,12 +47,20 @@ class Reloader:
         self.root = root
         self.timeout_s = timeout_s
         self._busy = False
+        self._thread: threading.Thread | None = None  # the latest load's
         self._idle = asyncio.Event()  # set while no reload is in progress: loading, or swapping in what it loaded
         self._idle.set()
 
     async def idle(self) -> None:
         """Until no reload is in progress (its model swapped in, or refused, or discarded)."""
         await self._idle.wait()
+
+    async def loading_ended(self, timeout: float) -> bool:
+        """Whether no loading thread runs, once it has ended or `timeout` seconds have passed."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            await asyncio.to_thread(thread.join, timeout)
+        return thread is None or not thread.is_alive()
 
     def _release(self) -> None:
         self._busy = False
@@ -109,7 +120,8 @@ class Reloader:
             except RuntimeError:  # the loop is gone: the server stopped meanwhile
                 pass
 
-        threading.Thread(target=work, name="intentd-reload", daemon=True).start()
+        self._thread = threading.Thread(target=work, name="intentd-reload", daemon=True)
+        self._thread.start()
         try:
             return await self._swap_when_loaded(loaded, path, real)
         finally:

@@ -405,6 +405,32 @@ def test_a_connection_holding_a_call_that_never_ends_is_closed_past_its_age(bank
     assert 1.8 < held_s < 10 and reply.intents, held_s
 
 
+def test_a_stop_waits_for_a_reload_that_is_loading(banking_artifact, monkeypatch):
+    """A SIGHUP, then a SIGTERM before the new model had loaded: the process exited while the
+    loading thread was inside onnxruntime, and the C++ runtime aborted it (SIGABRT, not exit 0)."""
+    import threading
+
+    import onnxruntime
+
+    from servers import wait_for
+
+    session = onnxruntime.InferenceSession.__init__
+
+    def slow_in_a_reload(self, *args, **kwargs):  # a session that takes a while to build
+        if threading.current_thread().name == "intentd-reload":
+            time.sleep(1.5)
+        session(self, *args, **kwargs)
+
+    def loading() -> bool:
+        return any(t.name == "intentd-reload" and t.is_alive() for t in threading.enumerate())
+
+    with ThreadServer(model=banking_artifact) as server:
+        monkeypatch.setattr(onnxruntime.InferenceSession, "__init__", slow_in_a_reload)
+        server.loop.call_soon_threadsafe(server.app._reload_on_signal)  # what SIGHUP calls
+        wait_for(loading, "the SIGHUP's reload to start loading")
+    assert not server.thread.is_alive() and not loading()
+
+
 def test_a_sighup_during_a_reload_model_call_keeps_the_artifact_it_loaded(banking_artifact, tmp_path):
     """The SIGHUP's reload read the served path once the ReloadModel's thread ended, before the
     call swapped its model in: it loaded the old artifact again and put it back."""
