@@ -313,3 +313,15 @@ def test_a_killed_supervisors_metrics_folder_is_removed_by_the_next(tmp_path, mo
     finally:
         os.close(live_lock)
     assert os.path.isdir(live) and os.path.isdir(mine) and not os.path.exists(killed)
+
+
+def test_a_stop_while_a_dead_worker_waits_to_restart_exits_0(banking_artifact):
+    """Every running worker drained and exited 0, but the stop came within a dead worker's restart
+    pause: the supervisor exited 1 for the crash it had already logged."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        os.kill(worker_pid(server, 1), signal.SIGKILL)
+        wait_for(lambda: "worker 1 exited with -9; restarting it" in server.log, "the crash seen")
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # within the 1 s pause
+    assert rc == 0, server.log
+    assert "workers stopped (exit codes [0, -9])" in server.log, server.log
