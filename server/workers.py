@@ -104,9 +104,12 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
 
     Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
-    twice, it would count as the second signal that cancels in-flight requests."""
+    twice, it would count as the second signal that cancels in-flight requests. Until this
+    function runs it is still in the supervisor's group, and a Ctrl-C then is held for it (the
+    signals are blocked): dropped here, since the supervisor forwards it as SIGTERM."""
     os.setpgid(0, 0)
-    catch_early()  # a SIGTERM forwarded while this process imports drains it, not kills it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards one held; serving, the app handles SIGINT again
+    catch_early((signal.SIGTERM, signal.SIGHUP))  # a SIGTERM forwarded while this process imports drains it
     signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked by the supervisor until now
     from .app import serve_one
     from .metrics import Metrics

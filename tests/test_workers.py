@@ -325,3 +325,16 @@ def test_a_stop_while_a_dead_worker_waits_to_restart_exits_0(banking_artifact):
         rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))  # within the 1 s pause
     assert rc == 0, server.log
     assert "workers stopped (exit codes [0, -9])" in server.log, server.log
+
+
+def test_a_ctrl_c_while_a_worker_restarts_drains_it_once(banking_artifact):
+    """A restarted worker is in the supervisor's process group until its own code runs: a Ctrl-C
+    then (the whole group signalled) reached it beside the SIGTERM the supervisor forwards, counted
+    as a second signal, and the worker exited 1."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        os.kill(worker_pid(server, 1), signal.SIGKILL)
+        wait_for(lambda: len(re.findall(r"worker 1 started", server.log)) == 2, "worker 1 restarted")
+        rc = server.stop(lambda: os.killpg(server.proc.pid, signal.SIGINT))
+    assert rc == 0, server.log
+    assert "second signal" not in server.log, server.log
