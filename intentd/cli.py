@@ -356,9 +356,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from intentd.server.signals import catch_early
-
-    catch_early()  # before the slow imports and the model load: a SIGTERM then still drains
     from intentd.server.config import Settings
 
     settings = Settings.from_args(args)  # ConfigError: one line, exit 2
@@ -594,6 +591,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    if words[:1] == ["serve"]:  # before the parser's imports and the model load: a SIGTERM then still drains
+        from intentd.server.signals import catch_early
+
+        catch_early()
     args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -7,11 +7,13 @@ it with the default action."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from contextlib import contextmanager
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
+
+if TYPE_CHECKING:  # imported by `intentd serve` before anything else: asyncio alone takes ~20 ms
+    import asyncio
 
 log = logging.getLogger(__name__)
 _early: list[signal.Signals] = []  # received before the loop's handlers, in order
