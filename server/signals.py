@@ -36,11 +36,16 @@ def take_early() -> list[signal.Signals]:
 @contextmanager
 def handle_signals(loop: asyncio.AbstractEventLoop,
                    handlers: Mapping[signal.Signals, Callable[[], None]]) -> Iterator[None]:
-    """Off the main thread (tests run servers in threads) signals cannot be caught: skipped quietly."""
+    """Off the main thread (tests run servers in threads) signals cannot be caught: skipped quietly.
+    On the way out each signal gets back the handler it had before (`catch_early`'s, which keeps
+    it): left to the default action, a second SIGTERM in the last few hundred milliseconds of a
+    stop killed the process by the signal (exit 143) instead of letting it end as planned."""
     installed = []
+    before = {}
     try:
         for sig, callback in handlers.items():
             try:
+                before[sig] = signal.getsignal(sig)
                 loop.add_signal_handler(sig, callback)
             except (NotImplementedError, RuntimeError, ValueError) as exc:
                 log.debug("not handling %s here: %s", sig.name, exc)
@@ -53,3 +58,5 @@ def handle_signals(loop: asyncio.AbstractEventLoop,
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+            if before[sig] is not None:  # None: a handler set outside Python
+                signal.signal(sig, before[sig])

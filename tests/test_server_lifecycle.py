@@ -106,6 +106,21 @@ def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
     assert not (tmp_path / "s.sock").exists()
 
 
+def test_a_second_sigterm_as_the_server_ends_does_not_kill_it(banking_artifact, tmp_path):
+    """Once the drain was over the loop's handlers were removed, and a second SIGTERM in the last
+    few hundred milliseconds (a supervisor that signals twice) killed the process by the signal."""
+    with serving(banking_artifact, tmp_path / "s.sock") as (proc, _channel):
+        proc.send_signal(signal.SIGTERM)
+        lines = []
+        while not any("intentd.server.app: stopped" in line for line in lines):
+            lines.append(proc.stdout.readline())
+            assert lines[-1], "".join(lines)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(WAIT_S)
+    assert rc == 0, "".join(lines) + proc.stdout.read()
+
+
 def test_the_access_log_is_bare_json_whatever_the_log_level(banking_artifact, tmp_path):
     """`--log-level warning` dropped every access record, and each kept one began `INFO
     intentd.access:`, which no JSON-lines shipper reads."""
