@@ -344,9 +344,7 @@ class App:
         except Exception as exc:  # noqa: BLE001 - a background task must never fail unseen
             log.exception("SIGHUP reload failed")
             return self.runner.current.version, f"{type(exc).__name__}: {exc}"
-        if not result["ok"]:
-            log.error("SIGHUP reload failed: %s", result["error"])
-        return result["version"], result["error"].removeprefix("reload failed: ")
+        return result["version"], result["error"].removeprefix("reload failed: ")  # a failure: logged by the reloader
 
     # -- listeners -----------------------------------------------------------------------------
 

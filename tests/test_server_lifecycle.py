@@ -446,6 +446,24 @@ def test_a_stop_waits_for_a_reload_that_is_loading(banking_artifact, monkeypatch
     assert not server.thread.is_alive() and not loading()
 
 
+def test_a_failed_sighup_reload_is_one_error_line(banking_artifact, tmp_path, caplog):
+    """A broken artifact's reload was logged twice, the second time as 'SIGHUP reload failed:
+    reload failed: ...'."""
+    import logging
+
+    from servers import copy_artifact, wait_for
+
+    copy_artifact(banking_artifact, tmp_path / "a")
+    with ThreadServer(model=tmp_path / "a") as server, caplog.at_level(logging.ERROR):
+        (tmp_path / "a" / "model.int8.onnx").unlink()
+        server.loop.call_soon_threadsafe(server.app._reload_on_signal)  # what SIGHUP calls
+        wait_for(lambda: any(r.levelno == logging.ERROR for r in caplog.records), "the failed reload")
+        time.sleep(0.5)
+        assert server.stub.Analyze(pb2.AnalyzeRequest(text="what's my balance"), timeout=30).intents  # the old model
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "model.int8.onnx" in errors[0] and "still serving" in errors[0], errors
+
+
 def test_a_sighup_during_a_reload_model_call_keeps_the_artifact_it_loaded(banking_artifact, tmp_path):
     """The SIGHUP's reload read the served path once the ReloadModel's thread ended, before the
     call swapped its model in: it loaded the old artifact again and put it back."""
