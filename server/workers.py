@@ -273,6 +273,8 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                 os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
                 if signum == signal.SIGHUP:
                     reloads.signalled(i)
+            elif signum == signal.SIGHUP:
+                reloads.down(i)
 
     # The handler only notes the signal; the loop forwards it. Forwarded from the handler, a
     # signal that came while the loop reaped a killed worker made the worker's Popen ask the
@@ -357,9 +359,13 @@ class _Reloads:
         self.awaited: set[int] = set()
         self.outcomes: dict[int, tuple[str, str]] = {}  # worker: (version served, why it failed or '')
         self.restarted: set[int] = set()  # died before it reported: its successor loads the artifact afresh
+        self.restarting: set[int] = set()  # down when the SIGHUP came: it too loads the artifact afresh
 
     def signalled(self, index: int) -> None:
         self.awaited.add(index)  # a worker still reloading reloads once more, and reports once
+
+    def down(self, index: int) -> None:
+        self.restarting.add(index)
 
     def reported(self, index: int, version: str, error: str) -> None:
         self.outcomes[index] = (version, error)
@@ -378,6 +384,7 @@ class _Reloads:
         if not self.awaited:
             self.outcomes.clear()
             self.restarted.clear()
+            self.restarting.clear()
 
     def _log_summary(self) -> None:
         """'reload: 2 of 2 workers on v2', or an error such as 'reload: 1 of 2 workers on v2, 1 on
@@ -391,7 +398,9 @@ class _Reloads:
         failed = len(parts) > 1
         parts += [f"worker {i} exited before it reported (restarted, it loads the artifact afresh)"
                   for i in sorted(self.restarted)]
-        level = logging.ERROR if failed else logging.WARNING if self.restarted else logging.INFO
+        down = sorted(self.restarting - self.outcomes.keys())
+        parts += [f"worker {i} was down (restarting, it loads the artifact afresh)" for i in down]
+        level = logging.ERROR if failed else logging.WARNING if self.restarted or down else logging.INFO
         log.log(level, "reload: %s", "; ".join(parts))
 
 

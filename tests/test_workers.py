@@ -338,3 +338,18 @@ def test_a_ctrl_c_while_a_worker_restarts_drains_it_once(banking_artifact):
         rc = server.stop(lambda: os.killpg(server.proc.pid, signal.SIGINT))
     assert rc == 0, server.log
     assert "second signal" not in server.log, server.log
+
+
+def test_a_reload_summary_names_a_worker_that_was_down_at_the_sighup(banking_artifact):
+    """A SIGHUP within a dead worker's restart pause: 'reload: 1 of 2 workers on v1' at INFO, and
+    nothing about the other worker (which loads the artifact afresh as it restarts)."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        os.kill(worker_pid(server, 1), signal.SIGKILL)
+        wait_for(lambda: "worker 1 exited with -9; restarting it" in server.log, "the crash seen")
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "workers: reload: " in server.log, "the summary")
+        server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    summary = next(line for line in server.lines if "workers: reload: " in line)
+    assert summary.startswith("WARNING intentd.server.workers: reload: 1 of 2 workers on ") and summary.rstrip().endswith(
+        "; worker 1 was down (restarting, it loads the artifact afresh)"), summary
