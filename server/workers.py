@@ -24,8 +24,8 @@ program holds is still a one-line error. The supervisor:
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
   histograms add up across workers, and so do the queue depth, requests in progress and open
   streams; the other gauges are per worker, labelled by pid), and its workers by state.
-Its exit code is 0 when every worker running at the stop drained and exited 0 (one that had died
-and waited for its restart was logged when it died).
+Its exit code is 0 when every worker running at the stop drained and exited 0 and none was failing
+to start (one that had died once and waited for its restart was logged when it died).
 
 Each worker talks to the supervisor on a pipe of its own, never a queue they share: a worker
 killed while writing to a shared queue would leave its lock held, and the others blocked.
@@ -288,7 +288,9 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         failed_starts = [0] * settings.workers
         restart_at: dict[int, float] = {}
         stop_by: float | None = None  # stopping: when a worker still running is killed
-        running_at_stop: list[int] = []  # the workers the exit code answers for (not one dead and waiting)
+        # the workers the exit code answers for: those running at the stop, and those that could not
+        # start again; not one that died once and waited for its restart (its crash was logged)
+        judged: list[int] = []
         while True:
             time.sleep(POLL_S)
             while received:
@@ -297,7 +299,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             now = time.monotonic()
             if stopping and stop_by is None:
                 stop_by = now + settings.grace_period + HUNG_AFTER_S
-                running_at_stop = [i for i, p in enumerate(workers) if p.exitcode is None]
+                judged = [i for i, p in enumerate(workers) if p.exitcode is None or failed_starts[i]]
             for i, process in enumerate(workers):
                 receive(i)
                 if stopping:  # a worker that has not drained by then never will (a wedged loop): killed
@@ -344,9 +346,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             http.shutdown()
     codes = [p.exitcode for p in workers]
     log.info("workers stopped (exit codes %s)", codes)
-    # a worker dead and waiting to restart when the stop came was logged when it died: the stop
-    # itself went well if every worker it reached drained
-    return 0 if all(codes[i] == 0 for i in running_at_stop) else 1
+    return 0 if all(codes[i] == 0 for i in judged) else 1
 
 
 class _Reloads:
