@@ -361,8 +361,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_args(args)  # ConfigError: one line, exit 2
     logging.getLogger().setLevel(settings.log_level.upper())
     from intentd.server.app import serve
+    from intentd.server.signals import ignore_from_now
 
-    return serve(settings)
+    code = serve(settings)
+    ignore_from_now()
+    return code
 
 
 class _DefaultsShown(argparse.HelpFormatter):

@@ -25,6 +25,15 @@ def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
         signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))
 
 
+def ignore_from_now(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
+    """For a process whose server has stopped and which is about to exit (main thread only): a
+    later stop signal has nothing left to do, and the interpreter's teardown puts back the default
+    action of every signal Python handles, which would kill the process by the signal (exit 143)
+    instead of ending it with its exit code. An ignored signal it leaves as it is."""
+    for sig in signals:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def take_early() -> list[signal.Signals]:
     """The signals `catch_early` kept, in order; forgotten once taken."""
     taken = []

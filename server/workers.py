@@ -53,7 +53,7 @@ import time
 from intentd.errors import IntentdError
 
 from .config import ConfigError, Settings
-from .signals import catch_early, take_early
+from .signals import catch_early, ignore_from_now, take_early
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     except (IntentdError, OSError) as exc:
         reports.send(("failed", str(exc)))
         code = EXIT_START_FAILED
+    ignore_from_now()
     raise SystemExit(code)
 
 
