@@ -70,7 +70,7 @@ from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
-from .resolve.resolver import after_not, role_of
+from .resolve.resolver import AMOUNTS, after_not, role_of
 from .respond import SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -95,7 +95,6 @@ my
 _NOT = ("not",)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
-_AMOUNTS = ("money", "number")
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
@@ -280,7 +279,7 @@ class FollowUps:
         behind: not the carried value either, so the slot is asked again (the turn was answered
         alone, as out of scope, and handed to a person)."""
         return [e for e in entities if e.source == "model" and not e.resolved
-                and ((self.resolver.specs.get(e.type) or {}).get("builtin") in _AMOUNTS
+                and ((self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
                      and not counts_a_pause(text, e.text, e.end)  # "actually, one | second": a pause, not an amount
                      or time_only(e.text) is not None)]
 
@@ -374,7 +373,7 @@ class FollowUps:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
                 continue
-            if ((timed and spec.get("builtin") in _COUNTED) or ((counting or dated) and spec.get("builtin") in _AMOUNTS)
+            if ((timed and spec.get("builtin") in _COUNTED) or ((counting or dated) and spec.get("builtin") in AMOUNTS)
                     or (pointing and spec["kind"] != "catalog")):
                 continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
             if spec["kind"] == "catalog" and a_persons_name(text, start, end):

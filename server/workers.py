@@ -281,8 +281,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     # signal that came while the loop reaped a killed worker made the worker's Popen ask the
     # kernel again, find no such child, and take it for alive forever: the stop never ended.
     received: collections.deque[int] = collections.deque()
-    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
-                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in FORWARDED}
     received.extend(early + take_early())  # a signal before or while the workers were started counts too
     try:
         starting = True  # until every worker has served once

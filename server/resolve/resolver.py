@@ -36,6 +36,7 @@ from .text import fold_catalog
 
 BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
 KINDS = ("catalog", "builtin", "free", "pattern")
+AMOUNTS = ("money", "number")  # the builtins a bare number fills, and a pause's count ("one second") never does
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
@@ -202,7 +203,7 @@ class Resolver:
         spec = self.specs.get(e.type)
         if spec is None:  # a type the model knows but the domain config does not describe
             return e
-        if spec.get("builtin") in ("money", "number") and counts_a_pause(text, e.text, e.end):
+        if spec.get("builtin") in AMOUNTS and counts_a_pause(text, e.text, e.end):
             return e  # "one | second, 50 dollars": a pause, no amount of 1
         if spec.get("builtin") == "datetime" and clock_or_count(text, e.start, e.end):
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
