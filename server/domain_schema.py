@@ -151,13 +151,16 @@ def _for(key: str, want: str) -> Callable[[dict], str | None]:
 TEXT = Value("must be text", lambda v: isinstance(v, str), nullable=True)
 NAME = Value("must be a non-empty name", _name)
 TEMPLATE = Value("must be text (a template)", lambda v: isinstance(v, str))
+# one text, or texts tried in order (the first whose placeholders all have values: server/respond.py)
+RESPONSE = Value("must be text (a template) or a list of texts",
+                 lambda v: isinstance(v, str) or (isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)))
 SLOTS = ListOf("must be a list of entity types (e.g. [account, amount])", NAME, nullable=True)
 
 INTENT = Fields("must be a mapping (slots, required, response, prompts, ...)", {
     "description": TEXT,
     "slots": SLOTS,
     "required": SLOTS,
-    "response": TEMPLATE,
+    "response": RESPONSE,
     "prompts": NamesTo('must be a mapping of slot -> prompt (e.g. account: "Which account?")', TEMPLATE,
                        nullable=True),
     "escalate": Value("names a tier (e.g. escalate: human)", _name, nullable=True),

@@ -8,6 +8,14 @@ Selection, per request (template ids in brackets):
    slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order;
 4. otherwise the intent's response [<intent>.response]. Policy escalations (`escalate: human`
    intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
+   A list of responses [<intent>.response.<i>, from 0] reads back what it can: the first whose
+   every placeholder has a value is said, so "{amount} from your {account.source} to your
+   {account.destination} on {date}" is said when the turn gave all of them, and the last, which
+   may only name required slots, when it gave no more than those.
+
+Placeholders: `{slot}` is every value of the slot; `{slot.source}` / `{slot.destination}` only
+the values said after "from" / "to" (a catalog value's `role`; values carried over from earlier
+turns have none).
 
 Slot values: the current utterance's resolved entities, else the value carried over from an
 earlier turn (`filled_slots`), accepted only in the canonical form `slots_used` returns and only
@@ -23,8 +31,9 @@ An unresolved span never fills a slot (its raw text is user input, not a value);
 entity's text does, cleaned and bounded.
 
 Templates are validated when the artifact is built or loaded (`validate_templates`), never at
-request time: only `{slot}` placeholders of the intent's required slots, balanced braces, a prompt
-for every required slot, only known intents and entity types.
+request time: only `{slot}` and `{slot.role}` placeholders of the intent's slots (in its only or
+last response, of its required slots, without a role), balanced braces, a prompt for every
+required slot, only known intents and entity types.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ YEARLESS_DAYS = 335  # about 11 months: a date further ahead or back is shown wi
 # Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",
 # "tonight at 11" read as tonight and the 11th) leave the slot to be asked for, never a list
 SINGLE_VALUED = frozenset({"money", "datetime", "phone", "email", "number", "percentage", "ordinal", "duration"})
+ROLES = ("source", "destination")  # `{account.source}`: the values of a slot said that way (ResolvedEntity.role)
 
 
 class TemplateError(IntentdError):
@@ -72,6 +82,7 @@ class Template:
 
     @property
     def slots(self) -> list[str]:
+        """Its placeholders' names: a slot, or a slot and a role (`account.source`)."""
         return [slot for _, slot in self.parts if slot]
 
     def render(self, values: dict[str, str]) -> str:
@@ -88,11 +99,30 @@ def parse_template(template_id: str, text: object) -> Template:
         raise TemplateError([f"{template_id}: unbalanced braces in {text!r} ({exc})"]) from None
     parts = []
     for literal, field, spec, conversion in pieces:
-        if field is not None and (not field.isidentifier() or spec or conversion):
+        if field is not None and (not _placeholder(field) or spec or conversion):
             raise TemplateError([f"{template_id}: placeholder {{{field}{'!' + conversion if conversion else ''}"
-                                 f"{':' + spec if spec else ''}}} is not a plain {{slot}} name"])
+                                 f"{':' + spec if spec else ''}}} is not a plain {{slot}} or "
+                                 f"{{slot.{'|'.join(ROLES)}}} name"])
         parts.append((literal, field))
     return Template(template_id, tuple(parts))
+
+
+def _placeholder(field: str) -> bool:
+    slot, _, role = field.partition(".")
+    return slot.isidentifier() and (role in ROLES if "." in field else True)
+
+
+def _kind(entity_specs: object, slot: str) -> str | None:
+    spec = entity_specs.get(slot) if isinstance(entity_specs, dict) else None
+    return spec.get("kind", "free") if isinstance(spec, dict) else None
+
+
+def response_ids(intent: str, response: object) -> list[str]:
+    """Template ids of an intent's response, in the order they are tried: one text is
+    `<intent>.response`, a list `<intent>.response.0`, `.1`, ..."""
+    if isinstance(response, list):
+        return [f"{intent}.response.{i}" for i in range(len(response))]
+    return [f"{intent}.response"]
 
 
 def validate_templates(domain: dict | None, intents: Iterable[str] | None = None) -> dict[str, Template]:
@@ -121,7 +151,8 @@ def validate_templates(domain: dict | None, intents: Iterable[str] | None = None
     specs = domain.get("intents") or {}
     if not isinstance(specs, dict):
         raise TemplateError(["'intents' must be a mapping of intent name -> spec"])
-    entity_types = set(domain.get("entities") or {})
+    entity_specs = domain.get("entities") or {}
+    entity_types = set(entity_specs)
     known = set(intents) if intents is not None else None
     for intent, spec in specs.items():
         if known is not None and intent not in known:
@@ -141,13 +172,30 @@ def validate_templates(domain: dict | None, intents: Iterable[str] | None = None
             if slot not in prompts:
                 problems.append(f"{intent}: required slot {slot!r} has no prompt")
         if "response" in spec:
-            t = parse(f"{intent}.response", spec["response"])
-            for slot in t.slots if t else []:
-                if slot not in slots:
-                    problems.append(f"{intent}.response: unknown slot {{{slot}}}")
-                elif slot not in required:
-                    problems.append(f"{intent}.response: slot {{{slot}}} is not required, so the response "
-                                    f"could be chosen without it")
+            response = spec["response"]
+            if isinstance(response, list) and not response:
+                problems.append(f"{intent}.response: an empty list (give one text, or a list of texts)")
+            ids = response_ids(intent, response)
+            for i, (template_id, text) in enumerate(zip(ids, response if isinstance(response, list) else [response])):
+                t = parse(template_id, text)
+                last = i == len(ids) - 1
+                for field in t.slots if t else []:
+                    slot, _, role = field.partition(".")
+                    if slot not in slots:
+                        problems.append(f"{template_id}: unknown slot {{{field}}}")
+                    elif last and slot not in required:
+                        problems.append(f"{template_id}: slot {{{field}}} is not required, so the "
+                                        f"{'' if len(ids) == 1 else 'last '}response could be chosen without it")
+                    elif last and role:
+                        problems.append(f"{template_id}: {{{field}}} has a value only when the turn says it "
+                                        f"that way, so the {'' if len(ids) == 1 else 'last '}response could be "
+                                        f"chosen without it (use {{{slot}}})")
+                    elif role and _kind(entity_specs, slot) != "catalog":
+                        problems.append(f"{template_id}: {{{field}}}: only catalog values have a role "
+                                        f"({slot!r} is not a catalog)")
+                if t is not None and not last and all(f in required for f in t.slots):
+                    problems.append(f"{template_id}: names only required slots, so it is always said and "
+                                    f"the responses after it never are")
         for slot, prompt in prompts.items():
             if slot not in slots:
                 problems.append(f"{intent}.prompt.{slot}: prompt for unknown slot {slot!r}")
@@ -179,14 +227,19 @@ class Responder:
         slots = spec.get("slots") or []
         reference = self.resolver.reference_time(options)
         values = self._slot_values(intent, slots, entities, options, reference, add_to)  # slot -> resolutions
+        fields = {**values, **_by_role(entities, values)}  # placeholder -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
-        template = self.templates.get(f"{intent}.prompt.{missing[0]}" if missing else f"{intent}.response")
+        if missing:
+            template = self.templates.get(f"{intent}.prompt.{missing[0]}")
+        else:  # the first response that can say its slots' values (the last always can)
+            candidates = (self.templates.get(i) for i in response_ids(intent, spec.get("response")))
+            template = next((t for t in candidates if t is not None and _says(t, values, fields)), None)
         if template is None:  # an intent with slots but no response text
             return None
         locale = locales.get(options.locale)
-        shown = {slot: _joined(values[slot], lambda r: display(r, locale, reference), " and ")
-                 for slot in template.slots}
-        text = template.render({slot: clean_value(v, MAX_VALUE_CHARS) for slot, v in shown.items()})
+        shown = {field: _joined(fields[field], lambda r: display(r, locale, reference), " and ")
+                 for field in template.slots}
+        text = template.render({field: clean_value(v, MAX_VALUE_CHARS) for field, v in shown.items()})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         return Response(text, template.id, used, missing)
 
@@ -208,6 +261,30 @@ class Responder:
         # carried from before: the slot's prompt asks
         return {slot: found for slot, found in values.items()
                 if len(found) == 1 or found[0].get("kind") not in SINGLE_VALUED}
+
+
+def _says(template: Template, values: dict[str, list[dict]], fields: dict[str, list[dict]]) -> bool:
+    """Whether every placeholder of `template` has a value, and a slot it names only by role
+    ("from your {account.source} to your {account.destination}") has no value it would leave
+    unsaid: a read-back never hides a value the backend acts on (slots_used)."""
+    if not all(f in fields for f in template.slots):
+        return False
+    for slot in {f.partition(".")[0] for f in template.slots} - set(template.slots):
+        said = [v for f in template.slots if f.startswith(slot + ".") for v in fields[f]]
+        if any(v not in said for v in values[slot]):
+            return False
+    return True
+
+
+def _by_role(entities: list[ResolvedEntity], values: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """`slot.role` -> the slot's values this turn said that way, in text order."""
+    out: dict[str, list[dict]] = {}
+    for e in entities:
+        if e.role and e.resolution in values.get(e.type, ()):
+            same = out.setdefault(f"{e.type}.{e.role}", [])
+            if e.resolution not in same:
+                same.append(e.resolution)
+    return out
 
 
 def _joined(items: list[dict], form, sep: str) -> str:

@@ -54,7 +54,7 @@ def test_transfer_script(server):
     assert (more.follow_up.kind, more.follow_up.intent) == (UPDATE, "transfer_money")
     assert not more.escalation.escalate
     assert chat.slots == {"amount": "200 USD", "account": "checking,savings"}
-    assert more.response.template_id == "transfer_money.response"
+    assert more.response.template_id == "transfer_money.response.3"
     assert "$200.00 (Checking account and Savings account)" in more.response.text
 
     smaller = chat.say("make it 50")  # a bare number is the previous intent's amount
@@ -114,7 +114,7 @@ def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
     answer = chat.say("fifty dollars")
     assert (answer.follow_up.kind, answer.follow_up.intent) == (UPDATE, "transfer_money")
     assert chat.slots == {"amount": "50 USD", "account": "savings"}
-    assert answer.response.template_id == "transfer_money.response"
+    assert answer.response.template_id == "transfer_money.response.3"
 
 
 def test_yes_before_the_slots_are_known_asks_for_them(server):

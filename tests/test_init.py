@@ -77,6 +77,13 @@ def test_template_domain_resolves_and_responds(tmp_path, capsys):
 
     entities = responder.resolver.resolve("can I send back the Trainers", [], options, intent="return_item")
     assert [(e.type, e.resolution["id"]) for e in entities] == [("product", "running_shoes")]
+    reply = responder.respond("return_item", entities, Escalation(False, None, None, {}, ""), options)
+    assert reply.template_id == "return_item.response.1" and "order" not in reply.text
+    text = "can I send back the Trainers from sh-204817"  # the optional order read back when said
+    entities = responder.resolver.resolve(text, [], options, intent="return_item")
+    reply = responder.respond("return_item", entities, Escalation(False, None, None, {}, ""), options)
+    assert (reply.template_id, reply.text.split(" within")[0]) == (
+        "return_item.response.0", "You can return your Running shoes from order SH204817")
 
 
 def test_init_never_overwrites(tmp_path, capsys):

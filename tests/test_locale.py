@@ -134,7 +134,7 @@ def test_en_gb_response_shows_british_forms(server):
     reply = server.stub.Respond(pb2.RespondRequest(
         text="i want to transfer money from my checking account", locale="en-GB",
         context=pb2.RequestContext(filled_slots={"amount": "250 USD"})), timeout=30)
-    assert reply.response.template_id == "transfer_money.response"
+    assert reply.response.template_id == "transfer_money.response.3"
     assert "US$250.00" in reply.response.text
 
 

@@ -127,7 +127,7 @@ def test_answer_says_which_transcript_it_used(server):
     assert reply.intents[0].name == "transfer_money" and reply.used_alternative == 1
     assert [(e.type, e.text) for e in reply.entities if e.type == "amount"] == [("amount", "fifty dollars")]
     assert all(WITH_AMOUNT[e.start:e.end] == e.text for e in reply.entities)
-    assert reply.response.template_id == "transfer_money.response"
+    assert reply.response.template_id == "transfer_money.response.3"
     plain = server.stub.Analyze(pb2.AnalyzeRequest(text=NO_AMOUNT), timeout=30)
     assert plain.used_alternative == 0 and plain.response.template_id == "transfer_money.prompt.amount"
 

@@ -349,4 +349,60 @@ def test_an_amount_said_after_the_word_account_is_no_account_number(responder, t
     entities = responder.resolver.resolve(text, [EntitySpan("amount", start, start + len(amount), amount, 0.9)], OPTS)
     assert "account_number" not in {e.type for e in entities}
     r = responder.respond("transfer_money", entities, OK, OPTS)
-    assert r.template_id == "transfer_money.response" and r.slots_used["amount"] == used
+    assert r.template_id == "transfer_money.response.3" and r.slots_used["amount"] == used
+
+
+CHECKING = ent("account", {"kind": "catalog", "id": "checking", "value": "Checking account", "score": 1.0})
+
+
+def said(entity: ResolvedEntity, role: str | None) -> ResolvedEntity:
+    return ResolvedEntity(entity.type, entity.text, entity.start, entity.end, entity.confidence, entity.source,
+                          entity.resolved, entity.resolution, role)
+
+
+@pytest.mark.parametrize("entities, template, text", [
+    ([MONEY, said(CHECKING, "source"), said(SAVINGS, "destination"), DATE], "transfer_money.response.0",
+     "of $200.00 from your Checking account to your Savings account on Friday, December 4."),
+    ([MONEY, said(SAVINGS, "destination"), said(CHECKING, "source")], "transfer_money.response.1",
+     "of $200.00 from your Checking account to your Savings account."),
+    ([MONEY, said(SAVINGS, "destination"), DATE], "transfer_money.response.2",
+     "of $200.00 (Savings account) for Friday, December 4."),
+    ([MONEY, said(CHECKING, "source")], "transfer_money.response.3", "of $200.00 (Checking account)."),
+    # a value with no role would go unsaid by the roles' response: the plain one lists it
+    ([MONEY, said(CHECKING, "source"), said(SAVINGS, "destination"),
+      ent("account", {"kind": "catalog", "id": "credit_card", "value": "Credit card account", "score": 1.0})],
+     "transfer_money.response.3", "of $200.00 (Checking account and Savings account and Credit card account)."),
+])
+def test_a_list_of_responses_reads_back_what_the_turn_said(responder, entities, template, text):
+    r = responder.respond("transfer_money", entities, OK, OPTS)
+    assert r.template_id == template and r.text == f"I've prepared a transfer {text} Please review and confirm it in the app."
+    assert r.slots_used["amount"] == "200 USD"  # what the backend acts on does not depend on the text chosen
+
+
+def test_values_carried_from_earlier_turns_have_no_role(responder):
+    opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
+                          filled_slots=(("amount", "200 USD"), ("account", "checking")))
+    r = responder.respond("transfer_money", [said(SAVINGS, "destination")], OK, opts,
+                          add_to=frozenset({"account"}))
+    assert r.template_id == "transfer_money.response.3"
+    assert "$200.00 (Checking account and Savings account)." in r.text
+
+
+def responses(*texts: str):
+    return lambda d: d["intents"]["transfer_money"].update(response=list(texts))
+
+
+@pytest.mark.parametrize("change, message", [
+    (responses("{amount} from {account.source} on {date}", "{amount} {account.source}"),
+     r"transfer_money.response.1: \{account.source\} has a value only when the turn says it that way"),
+    (responses("{amount} ({account})", "{amount} on {date}"),
+     "transfer_money.response.0: names only required slots, so it is always said"),
+    (responses("{amount} ({account}) at {date.source}", "{amount} ({account})"),
+     r"\{date.source\}: only catalog values have a role \('date' is not a catalog\)"),
+    (responses("{amount} from {account.owner}", "{amount} ({account})"), r"\{account.owner\} is not a plain"),
+    (responses("{amount} ({account}) {pet}", "{amount} ({account})"), r"response.0: unknown slot \{pet\}"),
+    (responses(), "transfer_money.response: an empty list"),
+])
+def test_invalid_response_lists_are_rejected(domain, change, message):
+    with pytest.raises(TemplateError, match=message):
+        validate_templates(broken(domain, change))
