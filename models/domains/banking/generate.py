@@ -1626,7 +1626,8 @@ def check_domain(domain: dict) -> None:
         assert set(spec["slots"]) <= entity_types, f"{name}: unknown slot"
         assert set(spec["required"]) <= set(spec["slots"]), f"{name}: required not in slots"
         assert set(spec["prompts"]) == set(spec["required"]), f"{name}: prompts != required"
-        for ph in re.findall(r"\{(\w+)\}", spec["response"]):
+        responses = spec["response"] if isinstance(spec["response"], list) else [spec["response"]]
+        for ph in re.findall(r"\{(\w+)(?:\.\w+)?\}", " ".join(responses)):
             assert ph in spec["slots"], f"{name}: placeholder {ph} not in slots"
     assert sorted(domain["intents"]) == sorted(TEMPLATES), "domain.yaml and TEMPLATES disagree"
     for slot, (etype, pool) in POOLS.items():
