@@ -823,6 +823,12 @@ def test_the_two_readings_of_a_repeated_hour_are_not_one_cache_entry(dates):
     ("move 50 from my mom's checking account to my savings", {"checking account": "source", "savings": "destination"}),
     ("move 50 from my mom's checking account to savings", {"mom's checking account": "source",
                                                             "savings": "destination"}),
+    ("take 100 off my savings and put it into checking", {"savings": "source", "checking": "destination"}),
+    # what the money is for, not where it comes from: a read-back said "from your Credit card account"
+    ("move 200 into checking to pay off my credit card account", {"checking": "destination",
+                                                                  "credit card account": None}),
+    ("move 150 from savings into checking once I've paid off my credit card",
+     {"savings": "source", "checking": "destination", "credit card": None}),
 ])
 def test_a_catalog_value_says_which_way_it_goes(resolver, text, roles):
     """slots_used lists two accounts in text order: "to savings from checking" read as a transfer

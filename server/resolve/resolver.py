@@ -48,7 +48,9 @@ _OWNER = re.compile(r"(?!(?:what|that|it|there|here|who|where|how|when|why|let|h
                     r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|bank)['’]s$)"
                     r"(?:[\w-]*\w['’]s|[\w-]*s['’]|his|her|their)", re.IGNORECASE)
 # the word before a catalog value that says which way it goes: "from my checking", "to savings"
-_ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|off)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
+# ("pay off my card" is what the money is for, not where it comes from)
+_ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|(?<!pay\s)(?<!pays\s)(?<!paid\s)(?<!paying\s)off)"
+                                      r"\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
                 ("destination", re.compile(r"\b(?:to|into|onto)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE))]
 # "not checking", "not from checking": a value the turn takes back (followup.py replaces it in a carried slot)
 _NOT_BEFORE = re.compile(r"\bnot\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\s+)?(?:(?:the|my|our|your)\s+)?$",
