@@ -151,9 +151,20 @@ def _for(key: str, want: str) -> Callable[[dict], str | None]:
 TEXT = Value("must be text", lambda v: isinstance(v, str), nullable=True)
 NAME = Value("must be a non-empty name", _name)
 TEMPLATE = Value("must be text (a template)", lambda v: isinstance(v, str))
-# one text, or texts tried in order (the first whose placeholders all have values: server/respond.py)
-RESPONSE = Value("must be text (a template) or a list of texts",
-                 lambda v: isinstance(v, str) or (isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)))
+
+
+def _texts(v: object) -> str | None:
+    if isinstance(v, list):
+        if not v:
+            return "an empty list (give one text, or a list of texts)"
+        bad = next((i for i, item in enumerate(v) if not isinstance(item, str)), None)
+        if bad is not None:
+            return f"entry [{bad}] must be text (a template), got {_shown(v[bad])}"
+    return None
+
+
+# one text, or texts tried in order (the first that can say every value it names: server/respond.py)
+RESPONSE = Value("must be text (a template) or a list of texts", lambda v: isinstance(v, (str, list)), check=_texts)
 SLOTS = ListOf("must be a list of entity types (e.g. [account, amount])", NAME, nullable=True)
 
 INTENT = Fields("must be a mapping (slots, required, response, prompts, ...)", {

@@ -112,6 +112,56 @@ def _placeholder(field: str) -> bool:
     return slot.isidentifier() and (role in ROLES if "." in field else True)
 
 
+def _response_problems(intent: str, response: object, slots: list[str], required: list[str], entity_specs: object,
+                       parse) -> list[str]:
+    """What is wrong with an intent's response, one text or a list tried in order: each entry's
+    placeholders, the last's (only required slots, no role: it is said when nothing more is
+    known) and entries no turn can reach (an earlier one can be said whenever they can)."""
+    problems: list[str] = []
+    if isinstance(response, list) and not response:
+        problems.append(f"{intent}.response: an empty list (give one text, or a list of texts)")
+    ids = response_ids(intent, response)
+    last_of = "" if len(ids) == 1 else "last "
+    entries: list[Template] = []
+    for i, (template_id, text) in enumerate(zip(ids, response if isinstance(response, list) else [response])):
+        t = parse(template_id, text)
+        if t is None:
+            continue
+        last = i == len(ids) - 1
+        for field in t.slots:
+            slot, _, role = field.partition(".")
+            if slot not in slots:
+                problems.append(f"{template_id}: unknown slot {{{field}}}")
+            elif last and slot not in required:
+                problems.append(f"{template_id}: slot {{{field}}} is not required, so the {last_of}response "
+                                f"could be chosen without it")
+            elif last and role:
+                problems.append(f"{template_id}: {{{field}}} has a value only when the turn says it that way, "
+                                f"so the {last_of}response could be chosen without it (use {{{slot}}})")
+            elif role and _kind(entity_specs, slot) != "catalog":
+                problems.append(f"{template_id}: {{{field}}}: only catalog values have a role "
+                                f"({slot!r} is not a catalog)")
+        if not last and all(f in required for f in t.slots):
+            problems.append(f"{template_id}: names only required slots, so it is always said and the responses "
+                            f"after it never are")
+            continue
+        earlier = next((e.id for e in entries if _covers(e, t)), None)
+        if earlier is not None:
+            problems.append(f"{template_id}: never said: {earlier} can be said whenever it can "
+                            f"(put the entry that says more first)")
+        entries.append(t)
+    return problems
+
+
+def _covers(earlier: Template, later: Template) -> bool:
+    """Whether `earlier` can be said whenever `later` can: it names no role (which a turn may not
+    give) and every slot it names has a value when `later`'s placeholders do."""
+    if any("." in f for f in earlier.slots):
+        return False
+    named = {f.partition(".")[0] for f in later.slots}
+    return all(f in named for f in earlier.slots)
+
+
 def _kind(entity_specs: object, slot: str) -> str | None:
     spec = entity_specs.get(slot) if isinstance(entity_specs, dict) else None
     return spec.get("kind", "free") if isinstance(spec, dict) else None
@@ -172,30 +222,7 @@ def validate_templates(domain: dict | None, intents: Iterable[str] | None = None
             if slot not in prompts:
                 problems.append(f"{intent}: required slot {slot!r} has no prompt")
         if "response" in spec:
-            response = spec["response"]
-            if isinstance(response, list) and not response:
-                problems.append(f"{intent}.response: an empty list (give one text, or a list of texts)")
-            ids = response_ids(intent, response)
-            for i, (template_id, text) in enumerate(zip(ids, response if isinstance(response, list) else [response])):
-                t = parse(template_id, text)
-                last = i == len(ids) - 1
-                for field in t.slots if t else []:
-                    slot, _, role = field.partition(".")
-                    if slot not in slots:
-                        problems.append(f"{template_id}: unknown slot {{{field}}}")
-                    elif last and slot not in required:
-                        problems.append(f"{template_id}: slot {{{field}}} is not required, so the "
-                                        f"{'' if len(ids) == 1 else 'last '}response could be chosen without it")
-                    elif last and role:
-                        problems.append(f"{template_id}: {{{field}}} has a value only when the turn says it "
-                                        f"that way, so the {'' if len(ids) == 1 else 'last '}response could be "
-                                        f"chosen without it (use {{{slot}}})")
-                    elif role and _kind(entity_specs, slot) != "catalog":
-                        problems.append(f"{template_id}: {{{field}}}: only catalog values have a role "
-                                        f"({slot!r} is not a catalog)")
-                if t is not None and not last and all(f in required for f in t.slots):
-                    problems.append(f"{template_id}: names only required slots, so it is always said and "
-                                    f"the responses after it never are")
+            problems.extend(_response_problems(intent, spec["response"], slots, required, entity_specs, parse))
         for slot, prompt in prompts.items():
             if slot not in slots:
                 problems.append(f"{intent}.prompt.{slot}: prompt for unknown slot {slot!r}")
@@ -237,9 +264,10 @@ class Responder:
         if template is None:  # an intent with slots but no response text
             return None
         locale = locales.get(options.locale)
-        shown = {field: _joined(fields[field], lambda r: display(r, locale, reference), " and ")
-                 for field in template.slots}
-        text = template.render({field: clean_value(v, MAX_VALUE_CHARS) for field, v in shown.items()})
+        # each value bounded on its own: a long first value never cuts the ones after it
+        text = template.render({field: _joined(fields[field], lambda r: clean_value(display(r, locale, reference),
+                                                                                   MAX_VALUE_CHARS), " and ")
+                                for field in template.slots})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         return Response(text, template.id, used, missing)
 

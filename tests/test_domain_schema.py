@@ -187,10 +187,15 @@ WRONG = [
      "entities.product.values[0].synonyms[1] must be text (quote it), got True"),
     (("  low_confidence_threshold: 0.5", "  low_confidence_threshold:"), 25,
      "escalation.low_confidence_threshold must be a number in [0, 1], got nothing"),
+    (('    response: "Order {order_id} is on its way."', '    response:\n      - "Order {order_id} is on its way."\n'
+                                                         '      -'), 6,
+     "intents.track_order.response: entry [1] must be text (a template), got nothing"),
+    (('    response: "Order {order_id} is on its way."', "    response: []"), 6,
+     "intents.track_order.response: an empty list"),
 ]
 WRONG_IDS = ["entity-as-string", "required-int", "prompts-list", "synonyms-int", "cutoff-text", "slots-int",
              "cutoff-negative", "match-string", "escalation-list", "name-list", "currency", "region",
-             "synonym-bool", "threshold-empty"]
+             "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list"]
 
 
 @pytest.mark.parametrize("change, line, message", WRONG, ids=WRONG_IDS)

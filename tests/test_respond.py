@@ -379,6 +379,17 @@ def test_a_list_of_responses_reads_back_what_the_turn_said(responder, entities, 
     assert r.slots_used["amount"] == "200 USD"  # what the backend acts on does not depend on the text chosen
 
 
+def test_each_value_of_a_read_back_is_bounded_on_its_own(responder):
+    """Three accounts with long names: the joined field was cut at 64 characters, so the third was
+    read back as "Certifica…" though slots_used held it."""
+    names = ["Money market account", "Retirement account (IRA)", "Certificate of deposit (CD) account " + "x" * 60]
+    accounts = [ent("account", {"kind": "catalog", "id": f"a{i}", "value": name, "score": 1.0})
+                for i, name in enumerate(names)]
+    r = responder.respond("transfer_money", [MONEY, *accounts], OK, OPTS)
+    assert r.slots_used["account"] == "a0,a1,a2"
+    assert f"({names[0]} and {names[1]} and {names[2][:MAX_VALUE_CHARS - 1]}…)" in r.text
+
+
 def test_values_carried_from_earlier_turns_have_no_role(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=(("amount", "200 USD"), ("account", "checking")))
@@ -402,6 +413,12 @@ def responses(*texts: str):
     (responses("{amount} from {account.owner}", "{amount} ({account})"), r"\{account.owner\} is not a plain"),
     (responses("{amount} ({account}) {pet}", "{amount} ({account})"), r"response.0: unknown slot \{pet\}"),
     (responses(), "transfer_money.response: an empty list"),
+    # a plain {date} entry first answers every turn the role entries after it could
+    (responses("{amount} ({account}) for {date}", "{amount} from {account.source} to {account.destination} on {date}",
+               "{amount} ({account})"),
+     r"transfer_money.response.1: never said: transfer_money.response.0 can be said whenever it can"),
+    (responses("{amount} ({account}) on {date}", "{amount} {account} on {date}", "{amount} ({account})"),
+     r"transfer_money.response.1: never said: transfer_money.response.0"),
 ])
 def test_invalid_response_lists_are_rejected(domain, change, message):
     with pytest.raises(TemplateError, match=message):
