@@ -126,6 +126,8 @@ def test_a_word_in_s_that_says_nothing_of_whose_keeps_the_value(resolver, text, 
     ("move 50 not checking but savings", ["savings"]),
     ("move 50 not from my checking but to savings", ["savings"]),
     ("move 50 not only from checking but also from savings", ["checking", "savings"]),  # both meant
+    ("move 50 to savings instead of to checking", ["savings"]),  # was read back "to your Savings account and
+    ("move 50 to savings rather than checking", ["savings"]),  # Checking account", both in slots_used
 ])
 def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
     spans = [span(text, "account", "checking"), span(text, "account", "savings")]

@@ -52,9 +52,10 @@ _OWNER = re.compile(r"(?!(?:what|that|it|there|here|who|where|how|when|why|let|h
 _ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|(?<!pay\s)(?<!pays\s)(?<!paid\s)(?<!paying\s)off)"
                                       r"\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
                 ("destination", re.compile(r"\b(?:to|into|onto)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE))]
-# "not checking", "not from checking": a value the turn takes back (followup.py replaces it in a carried slot)
-_NOT_BEFORE = re.compile(r"\bnot\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\s+)?(?:(?:the|my|our|your)\s+)?$",
-                         re.IGNORECASE)
+# "not checking", "not from checking", "instead of checking": a value the turn takes back (followup.py
+# replaces it in a carried slot)
+_NOT_BEFORE = re.compile(r"\b(?:not|instead\s+of|rather\s+than)\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\s+)?"
+                         r"(?:(?:the|my|our|your)\s+)?$", re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
 # nouns of another thing after a name that is only an entry's id: "my student loan", "my business partner"
