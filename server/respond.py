@@ -14,8 +14,9 @@ Selection, per request (template ids in brackets):
    may only name required slots, when it gave no more than those.
 
 Placeholders: `{slot}` is every value of the slot; `{slot.source}` / `{slot.destination}` only
-the values said after "from" / "to" (a catalog value's `role`; values carried over from earlier
-turns have none).
+the values said after "from" / "to" (a catalog value's `role`). `slots_used` names them too
+(`account.source: checking`), so a caller that sends it back as `filled_slots` carries each
+value's role into later turns; a role this turn's words give a value replaces its carried one.
 
 Slot values: the current utterance's resolved entities, else the value carried over from an
 earlier turn (`filled_slots`), accepted only in the canonical form `slots_used` returns and only
@@ -254,7 +255,8 @@ class Responder:
         slots = spec.get("slots") or []
         reference = self.resolver.reference_time(options)
         values = self._slot_values(intent, slots, entities, options, reference, add_to)  # slot -> resolutions
-        fields = {**values, **_by_role(entities, values)}  # placeholder -> resolutions
+        roles = self._roles(intent, entities, values, options, reference)
+        fields = {**values, **roles}  # placeholder -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
         if missing:
             template = self.templates.get(f"{intent}.prompt.{missing[0]}")
@@ -269,7 +271,27 @@ class Responder:
                                                                                    MAX_VALUE_CHARS), " and ")
                                 for field in template.slots})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
+        used.update((field, _joined(found, canonical, ",")) for field, found in roles.items())
         return Response(text, template.id, used, missing)
+
+    def _roles(self, intent: str, entities: list[ResolvedEntity], values: dict[str, list[dict]],
+               options: RequestOptions, reference: dt.datetime | None) -> dict[str, list[dict]]:
+        """`slot.role` -> the slot's values said that way: by this turn's words, else by an earlier
+        turn's (carried as `slot.role` in `filled_slots`, as `slots_used` returned it), in the
+        slot's order. A role counts only for a value the slot still holds."""
+        said: list[tuple[str, dict, str]] = [(e.type, e.resolution, e.role) for e in entities if e.role]
+        for key, raw in options.filled_slots:
+            slot, _, role = key.partition(".")
+            if role in ROLES and slot in values:
+                said += [(slot, v, role) for v in self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT,
+                                                                                intent, reference)]
+        out: dict[str, list[dict]] = {}
+        for slot, found in values.items():
+            for value in found:
+                role = next((r for s, v, r in said if s == slot and v == value), None)
+                if role is not None:
+                    out.setdefault(f"{slot}.{role}", []).append(value)
+        return out
 
     def _slot_values(self, intent: str, slots: list[str], entities: list[ResolvedEntity], options: RequestOptions,
                      reference: dt.datetime | None, add_to: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
@@ -302,17 +324,6 @@ def _says(template: Template, values: dict[str, list[dict]], fields: dict[str, l
         if any(v not in said for v in values[slot]):
             return False
     return True
-
-
-def _by_role(entities: list[ResolvedEntity], values: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """`slot.role` -> the slot's values this turn said that way, in text order."""
-    out: dict[str, list[dict]] = {}
-    for e in entities:
-        if e.role and e.resolution in values.get(e.type, ()):
-            same = out.setdefault(f"{e.type}.{e.role}", [])
-            if e.resolution not in same:
-                same.append(e.resolution)
-    return out
 
 
 def _joined(items: list[dict], form, sep: str) -> str:

@@ -107,11 +107,13 @@ def follow_ups(example: list[str], artifact: Path) -> None:
         turns = answered_turns(run_example(example, *target, "--json", *FOLLOW_UPS))
         text = run_example(example, *target, *FOLLOW_UPS[:4])
     got = [follow_up_of(turn) for turn in turns]
-    both = "checking,savings"
-    transfer = {"account": both, "amount": "50 USD"}
+    # each value's role comes back in slots_used and is sent on with the slots
+    source = {"account": "checking", "account.source": "checking"}
+    both = {"account": "checking,savings", "account.source": "checking", "account.destination": "savings"}
+    transfer = {**both, "amount": "50 USD"}
     assert got == [
-        ("", "", {"account": "checking", "amount": "200 USD"}, "unspecified"),
-        ("FOLLOW_UP_KIND_UPDATE", "transfer_money", {"account": both, "amount": "200 USD"}, "unspecified"),
+        ("", "", {**source, "amount": "200 USD"}, "unspecified"),
+        ("FOLLOW_UP_KIND_UPDATE", "transfer_money", {**both, "amount": "200 USD"}, "unspecified"),
         ("FOLLOW_UP_KIND_UPDATE", "transfer_money", transfer, "unspecified"),
         ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", transfer, "unspecified"),
         ("", "", {}, "policy"),  # "Which account would you like to close?"
@@ -132,9 +134,10 @@ def holds_and_repeats(example: list[str], artifact: Path) -> None:
         turns = answered_turns(run_example(example, "--target", f"unix:{sock}", "--deadline-ms", "5000", "--json",
                                            *HOLDS_AND_REPEATS))
     got = [follow_up_of(turn)[:3] for turn in turns]
-    started = {"account": "checking", "amount": "200 USD"}
-    both = {"account": "checking,savings", "amount": "200 USD"}
-    transfer = {"account": "checking,savings", "amount": "50 USD"}
+    started = {"account": "checking", "account.source": "checking", "amount": "200 USD"}
+    roles = {"account": "checking,savings", "account.source": "checking", "account.destination": "savings"}
+    both = {**roles, "amount": "200 USD"}
+    transfer = {**roles, "amount": "50 USD"}
     assert got == [
         ("", "", started),
         ("FOLLOW_UP_KIND_HOLD", "transfer_money", started),
@@ -147,8 +150,8 @@ def holds_and_repeats(example: list[str], artifact: Path) -> None:
     ], [turn["response"] for turn in turns]
     said = [turn["response"] for turn in turns]
     assert said[1] == said[4] == "Sure, take your time."
-    assert said[3] == said[2] and "$200.00 (Checking account and Savings account)" in said[2]
-    assert said[6] == said[5] and "$50.00 (Checking account and Savings account)" in said[5]
+    assert said[3] == said[2] and "$200.00 from your Checking account to your Savings account." in said[2]
+    assert said[6] == said[5] and "$50.00 from your Checking account to your Savings account." in said[5]
     assert said[7] == "Great, thanks for confirming."
 
 

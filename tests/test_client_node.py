@@ -79,7 +79,8 @@ def test_nothing_is_carried_past_a_decided_action(example, banking_artifact):
         turns = scenarios.answered_turns(scenarios.run_example(
             example, "--target", f"unix:{sock}", "--deadline-ms", "5000", "--json", *DECIDED))
     got = [scenarios.follow_up_of(turn)[:3] for turn in turns]
-    transfer = {"account": "checking,savings", "amount": "50 USD"}
+    transfer = {"account": "checking,savings", "account.source": "checking", "account.destination": "savings",
+                "amount": "50 USD"}
     assert got == [
         ("", "", transfer),
         ("FOLLOW_UP_KIND_CANCEL", "transfer_money", {}),

@@ -48,18 +48,20 @@ def test_transfer_script(server):
     chat = Conversation(server.stub)
     first = chat.say("move 200 dollars from checking")
     assert first.intents[0].name == "transfer_money" and not first.follow_up.kind
-    assert chat.slots == {"amount": "200 USD", "account": "checking"}
+    assert chat.slots == {"amount": "200 USD", "account": "checking", "account.source": "checking"}
 
     more = chat.say("and to savings")  # "and": added to the account, not replacing it
     assert (more.follow_up.kind, more.follow_up.intent) == (UPDATE, "transfer_money")
     assert not more.escalation.escalate
-    assert chat.slots == {"amount": "200 USD", "account": "checking,savings"}
-    assert more.response.template_id == "transfer_money.response.3"
-    assert "$200.00 (Checking account and Savings account)" in more.response.text
+    both = {"account": "checking,savings", "account.source": "checking", "account.destination": "savings"}
+    assert chat.slots == {"amount": "200 USD", **both}
+    # the source said in the first turn, carried back in filled_slots, and the destination said now
+    assert more.response.template_id == "transfer_money.response.1"
+    assert "$200.00 from your Checking account to your Savings account." in more.response.text
 
     smaller = chat.say("make it 50")  # a bare number is the previous intent's amount
     assert smaller.follow_up.kind == UPDATE
-    assert chat.slots == {"amount": "50 USD", "account": "checking,savings"}
+    assert chat.slots == {"amount": "50 USD", **both}
     fifty = [e for e in smaller.entities if e.type == "amount"]
     assert fifty and fifty[0].text == "50" and fifty[0].source == pb2.ENTITY_SOURCE_CONTEXT
 
@@ -67,7 +69,7 @@ def test_transfer_script(server):
     assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "transfer_money")
     assert yes.intents[0].name == "affirm"  # the utterance's own ranking is kept
     assert yes.response.template_id == "affirm.response"
-    assert dict(yes.response.slots_used) == {"amount": "50 USD", "account": "checking,savings"}
+    assert dict(yes.response.slots_used) == {"amount": "50 USD", **both}
 
 
 def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):
@@ -78,10 +80,12 @@ def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):
     pause = chat.say("um let me think")
     assert (pause.follow_up.kind, pause.follow_up.intent) == (HOLD, "transfer_money")
     assert pause.response.template_id == "hold.response" and not pause.escalation.escalate
-    assert chat.slots == {"amount": "200 USD", "account": "checking,savings"}
+    transfer = {"amount": "200 USD", "account": "checking,savings", "account.source": "checking",
+                "account.destination": "savings"}
+    assert chat.slots == transfer
     yes = chat.say("yes")
     assert (yes.follow_up.kind, yes.follow_up.intent) == (CONFIRM, "transfer_money")
-    assert dict(yes.response.slots_used) == {"amount": "200 USD", "account": "checking,savings"}
+    assert dict(yes.response.slots_used) == transfer
 
 
 def test_sorry_what_says_the_last_answer_again(server):
@@ -91,7 +95,18 @@ def test_sorry_what_says_the_last_answer_again(server):
     again = chat.say("sorry what")
     assert (again.follow_up.kind, again.follow_up.intent) == (REPEAT, "transfer_money")
     assert (again.response.text, list(again.response.slots_missing)) == (ask.response.text, ["amount"])
-    assert chat.slots == {"account": "savings"}
+    assert chat.slots == {"account": "savings", "account.destination": "savings"}
+
+
+def test_sorry_what_after_a_read_back_says_it_again(server):
+    """The roles of a read-back ("from your Checking account to your Savings account") come back
+    in filled_slots, so the repeat is the same sentence, not the plain one."""
+    chat = Conversation(server.stub)
+    said = chat.say("move 200 dollars from checking to savings")
+    again = chat.say("sorry what")
+    assert (again.follow_up.kind, again.follow_up.intent) == (REPEAT, "transfer_money")
+    assert said.response.template_id == again.response.template_id == "transfer_money.response.1"
+    assert again.response.text == said.response.text
 
 
 @pytest.mark.parametrize("previous", ["", "affirm"])
@@ -113,7 +128,7 @@ def test_a_missing_slot_is_asked_then_filled_by_a_fragment(server):
     assert ask.response.template_id == "transfer_money.prompt.amount"
     answer = chat.say("fifty dollars")
     assert (answer.follow_up.kind, answer.follow_up.intent) == (UPDATE, "transfer_money")
-    assert chat.slots == {"amount": "50 USD", "account": "savings"}
+    assert chat.slots == {"amount": "50 USD", "account": "savings", "account.destination": "savings"}
     assert answer.response.template_id == "transfer_money.response.3"
 
 

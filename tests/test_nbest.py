@@ -47,7 +47,7 @@ def test_entities_come_from_the_best_transcript_that_fills_the_required_slots(en
     answer, _ = combined(engine, [(NO_AMOUNT, 0.6), (WITH_AMOUNT, 0.3), ("transfer fifteen dollars to my savings", 0.1)])
     assert answer.prediction.intent == "transfer_money"
     assert answer.used_alternative == 1  # the top transcript lacks the amount; the next one has it
-    assert answer.response.slots_used == {"amount": "50 USD", "account": "savings"}
+    assert answer.response.slots_used == {"amount": "50 USD", "account": "savings", "account.destination": "savings"}
     assert all(WITH_AMOUNT[e.start:e.end] == e.text for e in answer.entities)  # offsets into that transcript
 
 

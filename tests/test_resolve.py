@@ -852,10 +852,10 @@ def engine(banking_artifact) -> Engine:
     # money came out of checking too: "checking,savings"
     ("move 50 not from checking but from savings", "transfer_money",
      [("amount", "50"), ("account", "checking"), ("account", "savings")], None,
-     "transfer_money.response.3", {"amount": "50 USD", "account": "savings"}),
+     "transfer_money.response.3", {"amount": "50 USD", "account": "savings", "account.source": "savings"}),
     ("move 50 not from checking but from savings", "transfer_money",  # a new request, no follow-up
      [("amount", "50"), ("account", "checking"), ("account", "savings")], "check_balance",
-     "transfer_money.response.3", {"amount": "50 USD", "account": "savings"}),
+     "transfer_money.response.3", {"amount": "50 USD", "account": "savings", "account.source": "savings"}),
 ])
 def test_the_answer_holds_only_the_customers_own_values_said(engine, text, intent, spans, previous, template, slots):
     """Through the engine (follow-up rule and response): someone else's account and one taken back

@@ -390,13 +390,37 @@ def test_each_value_of_a_read_back_is_bounded_on_its_own(responder):
     assert f"({names[0]} and {names[1]} and {names[2][:MAX_VALUE_CHARS - 1]}…)" in r.text
 
 
-def test_values_carried_from_earlier_turns_have_no_role(responder):
-    opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
-                          filled_slots=(("amount", "200 USD"), ("account", "checking")))
-    r = responder.respond("transfer_money", [said(SAVINGS, "destination")], OK, opts,
-                          add_to=frozenset({"account"}))
-    assert r.template_id == "transfer_money.response.3"
-    assert "$200.00 (Checking account and Savings account)." in r.text
+def carrying(*slots: tuple[str, str]) -> RequestOptions:
+    return RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, filled_slots=slots)
+
+
+def test_roles_are_carried_in_slots_used_and_back(responder):
+    """slots_used names each value's role, and a caller that sends it back as filled_slots (as
+    every client does) keeps the direction: "and to savings" after "move 200 from checking"."""
+    first = responder.respond("transfer_money", [MONEY, said(CHECKING, "source")], OK, OPTS)
+    assert first.slots_used == {"amount": "200 USD", "account": "checking", "account.source": "checking"}
+    then = responder.respond("transfer_money", [said(SAVINGS, "destination")], OK,
+                             carrying(*first.slots_used.items()), add_to=frozenset({"account"}))
+    assert then.template_id == "transfer_money.response.1"
+    assert "of $200.00 from your Checking account to your Savings account." in then.text
+    assert then.slots_used == {"amount": "200 USD", "account": "checking,savings", "account.source": "checking",
+                               "account.destination": "savings"}
+    # without the role keys (a caller that keeps only the slots) the plain entry says both
+    plain = responder.respond("transfer_money", [said(SAVINGS, "destination")], OK,
+                              carrying(("amount", "200 USD"), ("account", "checking")), add_to=frozenset({"account"}))
+    assert plain.template_id == "transfer_money.response.3" and "(Checking account and Savings account)." in plain.text
+
+
+def test_a_role_said_now_replaces_the_carried_one_and_a_dropped_value_loses_its_role(responder):
+    carried = carrying(("amount", "200 USD"), ("account", "checking"), ("account.source", "checking"))
+    now = responder.respond("transfer_money", [said(CHECKING, "destination")], OK, carried)
+    assert now.slots_used == {"amount": "200 USD", "account": "checking", "account.destination": "checking"}
+    other = responder.respond("transfer_money", [said(SAVINGS, "source")], OK, carried)  # replaces the account
+    assert other.slots_used == {"amount": "200 USD", "account": "savings", "account.source": "savings"}
+    # a carried role of a value that is no value of the slot is ignored, as a bad carried value is
+    odd = responder.respond("transfer_money", [], OK, carrying(("amount", "200 USD"), ("account", "checking"),
+                                                                ("account.source", "nope"), ("date.source", "x")))
+    assert odd.slots_used == {"amount": "200 USD", "account": "checking"}
 
 
 def responses(*texts: str):
