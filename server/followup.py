@@ -429,7 +429,8 @@ class FollowUps:
 
 def _without(options: RequestOptions, slots) -> RequestOptions:
     """`options` with the carried values of `slots` dropped (so their prompts ask again)."""
-    return replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots if k not in slots))
+    return replace(options, filled_slots=tuple((k, v) for k, v in options.filled_slots
+                                               if k.partition(".")[0] not in slots))  # with its roles
 
 
 def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
@@ -437,13 +438,16 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
     """A carried catalog slot of several values loses only the one the turn takes back, when the
     turn names its replacement, which takes its place: "not checking, my joint account" after a
     transfer from checking to savings is joint and savings, in that order (dropping the slot lost
-    savings). Returns the options with that change and the slots whose carried values stay."""
+    savings), and joint is the source, as checking was (its `account.source` key). Returns the
+    options with that change and the slots whose carried values stay."""
     def ids(entities, etype):
         return [e.resolution["id"] for e in entities
                 if e.type == etype and (e.resolution or {}).get("kind") == "catalog"]
 
-    slots, kept = [], set()
+    slots, kept, swapped = [], set(), {}
     for slot, raw in options.filled_slots:
+        if "." in slot:  # a role key (`account.source`): follows its slot, below
+            continue
         carried = [v.strip() for v in raw.split(",")]
         taken = [v for v in ids(negated, slot) if v in carried]
         new = ids(found, slot)
@@ -452,10 +456,15 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
             continue
         if len(taken) == 1 and len(new) == 1 and new[0] not in carried:
             carried = [new[0] if v == taken[0] else v for v in carried]
+            swapped[slot] = (taken[0], new[0])
         else:
             carried = [v for v in carried if v not in taken]
         slots.append((slot, ",".join(carried)))
         kept.add(slot)
+    for key, raw in options.filled_slots:
+        if "." in key:
+            was, now = swapped.get(key.partition(".")[0], (None, None))
+            slots.append((key, ",".join(now if v.strip() == was else v.strip() for v in raw.split(","))))
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
 
 

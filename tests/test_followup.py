@@ -424,6 +424,23 @@ def test_a_negated_value_is_taken_away_and_replaced_in_its_place(engine, account
     assert dict(turn.response.slots_used) == {"amount": "100 USD"}
 
 
+def test_a_replacement_takes_the_role_of_the_value_it_replaces(engine):
+    """Carried roles follow the replacement: after "from checking to savings", "not checking, my
+    joint account" is a transfer from joint to savings, read back so (a role key left naming
+    checking gave joint none, and the read-back fell back to "(Joint account and Savings account)")."""
+    carried = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+               ("amount", "100 USD")]
+    turn = _turn(engine, "not checking, my joint account", "transfer_money", "deny", 0.93, None,
+                 [("account", "checking"), ("account", "joint account")], carried)
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "joint,savings",
+                                              "account.source": "joint", "account.destination": "savings"}
+    assert turn.response.template_id == "transfer_money.response.1"
+    assert "from your Joint account to your Savings account" in turn.response.text
+    # "not savings" alone asks which account: its roles go with it
+    turn = _turn(engine, "not savings", "transfer_money", "deny", 0.99, None, [("account", "savings")], carried)
+    assert dict(turn.response.slots_used) == {"amount": "100 USD"}
+
+
 def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine):
     """"not savings, my credit card account" read as close_account went to a person, promising to
     close the savings and credit card accounts: it corrects the transfer."""
