@@ -92,7 +92,10 @@ make it change switch to actually instead rather no nope nah yes yeah yep and al
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
 my
 """.split())
-_NOT = ("not",)
+_NOT = ("not", "of", "than")  # "not checking", "instead of checking", "rather than checking"
+# the words that say which way a value goes ("from savings to checking" answers a pending transfer);
+# "to" is filler already. Not filler for a bare value: "from 5" is a time
+_ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -217,8 +220,9 @@ class FollowUps:
             options = _without(options, relative)
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
+        also = _ROLE_WORDS + (_NOT if negated else ())  # more words of a turn that only gives values
         if (not unsure and own != previous and own in self.policy.policy
-                and not (found and _only_values(tokens, found + negated, _NOT if negated else ()))):
+                and not (found and _only_values(tokens, found + negated, also))):
             # "actually, fraud on my checking account": a confident request the domain sends to a
             # person; but "my main account", nothing but a value, answers the question asked, and
             # so does "not savings, my credit card account" (a value taken back and its replacement)
@@ -236,7 +240,7 @@ class FollowUps:
         elif not values:
             return None
         elif (unsure or own == previous or own in self.pauses
-              or _only_values(tokens, found + negated, _NOT if negated else ())):
+              or _only_values(tokens, found + negated, also)):
             kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         else:
             return None
@@ -512,7 +516,8 @@ def _counted(word: str) -> bool:
 def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:
     """The turn is its values and filler words only ("the debit card", "my checking account"): an
     answer to the previous intent's question, not a request of its own ("block my debit card").
-    `also`: more words that count as filler ("not", where it takes a value back: "not savings,
-    my credit card account"; it is no filler for a bare value: "not now" is no date)."""
+    `also`: more words that count as filler: "from", "into", ... beside a value ("from savings to
+    checking"), and "not" where it takes a value back ("not savings, my credit card account");
+    neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)

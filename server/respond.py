@@ -255,7 +255,7 @@ class Responder:
         slots = spec.get("slots") or []
         reference = self.resolver.reference_time(options)
         values = self._slot_values(intent, slots, entities, options, reference, add_to)  # slot -> resolutions
-        roles = self._roles(intent, entities, values, options, reference)
+        roles = self._roles(intent, entities, values, options, reference, add_to)
         fields = {**values, **roles}  # placeholder -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
         if missing:
@@ -275,20 +275,27 @@ class Responder:
         return Response(text, template.id, used, missing)
 
     def _roles(self, intent: str, entities: list[ResolvedEntity], values: dict[str, list[dict]],
-               options: RequestOptions, reference: dt.datetime | None) -> dict[str, list[dict]]:
-        """`slot.role` -> the slot's values said that way: by this turn's words, else by an earlier
-        turn's (carried as `slot.role` in `filled_slots`, as `slots_used` returned it), in the
-        slot's order. A role counts only for a value the slot still holds."""
-        said: list[tuple[str, dict, str]] = [(e.type, e.resolution, e.role) for e in entities if e.role]
+               options: RequestOptions, reference: dt.datetime | None, add_to: frozenset[str]) -> dict[str, list[dict]]:
+        """`slot.role` -> a catalog slot's values said that way: by this turn's words, else by an
+        earlier turn's (carried as `slot.role` in `filled_slots`, as `slots_used` returned it), in
+        the slot's order. A carried role counts only for a value the slot still holds from before
+        (not one this turn's values replaced: "no, savings to checking" after a transfer to savings
+        makes savings no destination), and not for one carried with both roles."""
+        now = [(e.type, e.resolution, e.role) for e in entities if e.resolution in values.get(e.type, ())]
+        carried: list[tuple[str, dict, str]] = []
         for key, raw in options.filled_slots:
             slot, _, role = key.partition(".")
-            if role in ROLES and slot in values:
-                said += [(slot, v, role) for v in self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT,
-                                                                                intent, reference)]
+            replaced = slot not in add_to and any(s == slot for s, _, _ in now)
+            if role in ROLES and slot in values and slot in self.resolver.catalogs and not replaced:
+                carried += [(slot, v, role) for v in self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT,
+                                                                                   intent, reference)]
         out: dict[str, list[dict]] = {}
         for slot, found in values.items():
             for value in found:
-                role = next((r for s, v, r in said if s == slot and v == value), None)
+                role = next((r for s, v, r in now if s == slot and v == value and r), None)
+                if role is None:
+                    given = {r for s, v, r in carried if s == slot and v == value}
+                    role = given.pop() if len(given) == 1 else None
                 if role is not None:
                     out.setdefault(f"{slot}.{role}", []).append(value)
         return out

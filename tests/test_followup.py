@@ -441,6 +441,39 @@ def test_a_replacement_takes_the_role_of_the_value_it_replaces(engine):
     assert dict(turn.response.slots_used) == {"amount": "100 USD"}
 
 
+TRANSFER = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+            ("amount", "100 USD")]
+
+
+@pytest.mark.parametrize("text, own, spans, expected", [
+    # a value taken back by "rather than" / "instead of" and its replacement answer the transfer,
+    # as "not checking, my joint account" does (read as close_account, they went to a person)
+    ("my joint account rather than checking", "close_account", [("account", "joint account"), ("account", "checking")],
+     {"account": "joint,savings", "account.source": "joint", "account.destination": "savings"}),
+    ("my joint account instead of checking", "close_account", [("account", "joint account"), ("account", "checking")],
+     {"account": "joint,savings", "account.source": "joint", "account.destination": "savings"}),
+    # the words that say which way a value goes are no request of their own ("to" was filler, "from" not)
+    ("from my joint account", "check_balance", [("account", "joint account")],
+     {"account": "joint", "account.source": "joint"}),
+    ("no, from savings to checking", "check_balance", [("account", "savings"), ("account", "checking")],
+     {"account": "savings,checking", "account.source": "savings", "account.destination": "checking"}),
+])
+def test_a_correction_of_a_transfer_by_its_accounts_answers_it(engine, text, own, spans, expected):
+    turn = _turn(engine, text, "transfer_money", own, 0.82, None, spans, TRANSFER)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "transfer_money")
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", **expected}
+    assert not turn.escalation.escalate
+
+
+def test_a_value_said_again_without_a_role_loses_its_carried_one(engine):
+    """"no, savings to checking" after a transfer from checking to savings: savings came back as a
+    second destination beside checking (its carried role), so a backend read two destinations."""
+    turn = _turn(engine, "no, savings to checking", "transfer_money", "transfer_money", 0.9, None,
+                 [("account", "savings"), ("account", "checking")], TRANSFER)
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "savings,checking",
+                                              "account.destination": "checking"}
+
+
 def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine):
     """"not savings, my credit card account" read as close_account went to a person, promising to
     close the savings and credit card accounts: it corrects the transfer."""

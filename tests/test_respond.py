@@ -421,6 +421,11 @@ def test_a_role_said_now_replaces_the_carried_one_and_a_dropped_value_loses_its_
     odd = responder.respond("transfer_money", [], OK, carrying(("amount", "200 USD"), ("account", "checking"),
                                                                 ("account.source", "nope"), ("date.source", "x")))
     assert odd.slots_used == {"amount": "200 USD", "account": "checking"}
+    # a role for a slot that is no catalog, and a value carried with both roles, are no roles
+    odd = responder.respond("transfer_money", [], OK, carrying(("amount", "200 USD"), ("amount.source", "200 USD"),
+                                                                ("account", "checking"), ("account.source", "checking"),
+                                                                ("account.destination", "checking")))
+    assert odd.slots_used == {"amount": "200 USD", "account": "checking"}
 
 
 def responses(*texts: str):
