@@ -244,8 +244,9 @@ class FollowUps:
             kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         else:
             return None
-        return self._answer(kind, previous, own, entities, found, escalation, options,
-                            kept | (frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset()))
+        add_to = kept | (frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
+        options, add_to = _role_replaced(options, found, add_to)
+        return self._answer(kind, previous, own, entities, found, escalation, options, add_to)
 
     # -- values for the previous intent's slots ------------------------------------------------
 
@@ -470,6 +471,33 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
             was, now = swapped.get(key.partition(".")[0], (None, None))
             slots.append((key, ",".join(now if v.strip() == was else v.strip() for v in raw.split(","))))
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],
+                   add_to: frozenset[str]) -> tuple[RequestOptions, frozenset[str]]:
+    """A carried slot whose values have roles loses only the values of the roles the turn says:
+    "no, to my joint account" after a transfer from checking to savings is from checking to joint
+    (replacing the whole slot lost the source). Values carried without a role are replaced as
+    before. Returns the options with those values dropped and the slots now added to."""
+    carried = dict(options.filled_slots)
+    changed: dict[str, str] = {}
+    for slot in {e.type for e in found} - add_to:
+        said = [e for e in found if e.type == slot]
+        if not all(e.role and e.resolved for e in said):
+            continue
+        roles = {e.role for e in said}
+        with_role = {key.partition(".")[2]: raw.split(",") for key, raw in carried.items()
+                     if key.partition(".")[0] == slot and "." in key}
+        kept = [v for v in carried.get(slot, "").split(",")
+                if any(v in values for role, values in with_role.items() if role not in roles)]
+        if kept:
+            changed[slot] = ",".join(kept)
+            changed.update({f"{slot}.{role}": "" for role in roles})
+    if not changed:
+        return options, add_to
+    slots = [(k, changed.get(k, v)) for k, v in options.filled_slots]
+    return replace(options, filled_slots=tuple((k, v) for k, v in slots if v)), add_to | {
+        k for k in changed if "." not in k}
 
 
 def _unsure(escalation: Escalation) -> bool:

@@ -453,8 +453,12 @@ TRANSFER = [("account", "checking,savings"), ("account.destination", "savings"),
     ("my joint account instead of checking", "close_account", [("account", "joint account"), ("account", "checking")],
      {"account": "joint,savings", "account.source": "joint", "account.destination": "savings"}),
     # the words that say which way a value goes are no request of their own ("to" was filler, "from" not)
+    # ... and one said with a role replaces only the carried value of that role (the whole slot
+    # went: "no, to my joint account" lost the source, checking)
     ("from my joint account", "check_balance", [("account", "joint account")],
-     {"account": "joint", "account.source": "joint"}),
+     {"account": "savings,joint", "account.source": "joint", "account.destination": "savings"}),
+    ("no, to my joint account", "deny", [("account", "joint account")],
+     {"account": "checking,joint", "account.source": "checking", "account.destination": "joint"}),
     ("no, from savings to checking", "check_balance", [("account", "savings"), ("account", "checking")],
      {"account": "savings,checking", "account.source": "savings", "account.destination": "checking"}),
 ])
@@ -462,6 +466,7 @@ def test_a_correction_of_a_transfer_by_its_accounts_answers_it(engine, text, own
     turn = _turn(engine, text, "transfer_money", own, 0.82, None, spans, TRANSFER)
     assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "transfer_money")
     assert dict(turn.response.slots_used) == {"amount": "100 USD", **expected}
+    assert turn.response.template_id == "transfer_money.response.1"  # read back from one to the other
     assert not turn.escalation.escalate
 
 
