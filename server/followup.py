@@ -71,7 +71,7 @@ from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, after_not, role_of
-from .respond import SINGLE_VALUED, Responder
+from .respond import ROLES, SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
 FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
@@ -96,6 +96,8 @@ _NOT = ("not", "of", "than")  # "not checking", "instead of checking", "rather t
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
+# the same words before a bare catalog value ("no, from joint"), which is read without them
+_LEADING_ROLE = re.compile(r"(?:from|out\s+of|off|into|onto)\s+(?:(?:my|the|our|your)\s+)?", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -381,16 +383,19 @@ class FollowUps:
             if ((timed and spec.get("builtin") in _COUNTED) or ((counting or dated) and spec.get("builtin") in AMOUNTS)
                     or (pointing and spec["kind"] != "catalog")):
                 continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
-            if spec["kind"] == "catalog" and a_persons_name(text, start, end):
+            at, said = start, surface
+            if spec["kind"] == "catalog" and (lead := _LEADING_ROLE.match(surface)) and lead.end() < len(surface):
+                at, said = start + lead.end(), surface[lead.end():]  # "no, from joint": joint, the source
+            if spec["kind"] == "catalog" and a_persons_name(text, at, end):
                 continue  # "to Ira": a person, not the IRA
-            value = self.resolver.resolve_value(slot, surface, reference, past, locale)
+            value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
-                entry = self.resolver.catalogs[slot].narrowed(surface)  # "the credit one": the credit card
+                entry = self.resolver.catalogs[slot].narrowed(said)  # "the credit one": the credit card
                 if entry is not None:
                     value = {"kind": "catalog", "id": entry.id, "value": entry.value, "score": 1.0}
             if value is not None:
-                role = role_of(text, start) if value["kind"] == "catalog" else None  # "and to savings"
-                return ResolvedEntity(slot, surface, start, end, 1.0, "context", True, value, role)
+                role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
+                return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and self._is_date(surface, reference, locale):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")
         return None
@@ -475,10 +480,11 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
 
 def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],
                    add_to: frozenset[str]) -> tuple[RequestOptions, frozenset[str]]:
-    """A carried slot whose values have roles loses only the values of the roles the turn says:
-    "no, to my joint account" after a transfer from checking to savings is from checking to joint
-    (replacing the whole slot lost the source). Values carried without a role are replaced as
-    before. Returns the options with those values dropped and the slots now added to."""
+    """A carried slot loses only the values of the roles the turn says: "no, to my joint account"
+    after a transfer from checking to savings is from checking to joint (replacing the whole slot
+    lost the source), and "to savings" after "checking" answered "Which account?" keeps checking.
+    A turn that says both roles replaces the slot. Returns the options with those values dropped
+    and the slots now added to."""
     carried = dict(options.filled_slots)
     changed: dict[str, str] = {}
     for slot in {e.type for e in found} - add_to:
@@ -486,10 +492,11 @@ def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],
         if not all(e.role and e.resolved for e in said):
             continue
         roles = {e.role for e in said}
-        with_role = {key.partition(".")[2]: raw.split(",") for key, raw in carried.items()
-                     if key.partition(".")[0] == slot and "." in key}
-        kept = [v for v in carried.get(slot, "").split(",")
-                if any(v in values for role, values in with_role.items() if role not in roles)]
+        if roles >= set(ROLES):
+            continue
+        gone = {v for key, raw in carried.items() if key.partition(".")[0] == slot
+                and key.partition(".")[2] in roles for v in raw.split(",")}
+        kept = [v for v in carried.get(slot, "").split(",") if v and v not in gone]
         if kept:
             changed[slot] = ",".join(kept)
             changed.update({f"{slot}.{role}": "" for role in roles})

@@ -470,6 +470,24 @@ def test_a_correction_of_a_transfer_by_its_accounts_answers_it(engine, text, own
     assert not turn.escalation.escalate
 
 
+@pytest.mark.parametrize("text", ["no, from joint", "actually from joint", "no, out of joint"])
+def test_a_bare_value_after_a_role_word_is_read(engine, text):
+    """"joint" alone, untagged, is read as the account the turn names; with "from" before it the
+    turn read as nothing and "no" cancelled the transfer the caller was correcting."""
+    turn = _turn(engine, text, "transfer_money", "deny", 0.9, None, (), TRANSFER)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("update", "transfer_money")
+    assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "savings,joint",
+                                              "account.source": "joint", "account.destination": "savings"}
+
+
+def test_a_role_said_keeps_a_carried_value_without_one(engine):
+    """"checking" answering "Which account?", then "to savings": checking stays (it was lost)."""
+    carried = [("account", "checking"), ("amount", "50 USD")]
+    turn = _turn(engine, "to savings", "transfer_money", "transfer_money", 0.9, None, [("account", "savings")], carried)
+    assert dict(turn.response.slots_used) == {"amount": "50 USD", "account": "checking,savings",
+                                              "account.destination": "savings"}
+
+
 def test_a_value_said_again_without_a_role_loses_its_carried_one(engine):
     """"no, savings to checking" after a transfer from checking to savings: savings came back as a
     second destination beside checking (its carried role), so a backend read two destinations."""
