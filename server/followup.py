@@ -70,7 +70,7 @@ from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
-from .resolve.resolver import AMOUNTS, after_not, role_of
+from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -96,8 +96,6 @@ _NOT = ("not", "of", "than")  # "not checking", "instead of checking", "rather t
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
-# the same words before a bare catalog value ("no, from joint"), which is read without them
-_LEADING_ROLE = re.compile(r"(?:from|out\s+of|off|into|onto)\s+(?:(?:my|the|our|your)\s+)?", re.IGNORECASE)
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -384,7 +382,7 @@ class FollowUps:
                     or (pointing and spec["kind"] != "catalog")):
                 continue  # "at 5", "two weeks" are no amount; "the first one" points at a thing, not a date
             at, said = start, surface
-            if spec["kind"] == "catalog" and (lead := _LEADING_ROLE.match(surface)) and lead.end() < len(surface):
+            if spec["kind"] == "catalog" and (lead := LEADING_ROLE.match(surface)) and lead.end() < len(surface):
                 at, said = start + lead.end(), surface[lead.end():]  # "no, from joint": joint, the source
             if spec["kind"] == "catalog" and a_persons_name(text, at, end):
                 continue  # "to Ira": a person, not the IRA

@@ -47,15 +47,20 @@ _OWNER = re.compile(r"(?!(?:what|that|it|there|here|who|where|how|when|why|let|h
                     r"|today|tonight|tomorrow|yesterday|week|month|year|morning|afternoon|evening|night|weekend"
                     r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|bank)['’]s$)"
                     r"(?:[\w-]*\w['’]s|[\w-]*s['’]|his|her|their)", re.IGNORECASE)
-# the word before a catalog value that says which way it goes: "from my checking", "to savings"
+# the words before a catalog value that say which way it goes: "from my checking", "to savings"
+_SOURCE_WORDS = r"from|out\s+of|off"
+_DESTINATION_WORDS = r"to|into|onto"
+_WHOSE = r"(?:(?:my|the|our|your)\s+)?"
 # ("pay off my card" is what the money is for, not where it comes from)
-_ROLE_BEFORE = [("source", re.compile(r"\b(?:from|out\s+of|(?<!pay\s)(?<!pays\s)(?<!paid\s)(?<!paying\s)off)"
-                                      r"\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE)),
-                ("destination", re.compile(r"\b(?:to|into|onto)\s+(?:(?:my|the|our|your)\s+)?$", re.IGNORECASE))]
+_ROLE_BEFORE = [("source", re.compile(rf"\b(?:{_SOURCE_WORDS})(?<!pay\soff)(?<!pays\soff)(?<!paid\soff)"
+                                      rf"(?<!paying\soff)\s+{_WHOSE}$", re.IGNORECASE)),
+                ("destination", re.compile(rf"\b(?:{_DESTINATION_WORDS})\s+{_WHOSE}$", re.IGNORECASE))]
+# the same words leading a value said alone ("no, from joint": followup.py reads joint, the source)
+LEADING_ROLE = re.compile(rf"(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS})\s+{_WHOSE}", re.IGNORECASE)
 # "not checking", "not from checking", "instead of checking": a value the turn takes back (followup.py
 # replaces it in a carried slot)
-_NOT_BEFORE = re.compile(r"\b(?:not|instead\s+of|rather\s+than)\s+(?:(?:from|out\s+of|off|to|into|onto|for|on)\s+)?"
-                         r"(?:(?:the|my|our|your)\s+)?$", re.IGNORECASE)
+_NOT_BEFORE = re.compile(rf"\b(?:not|instead\s+of|rather\s+than)\s+"
+                         rf"(?:(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS}|for|on)\s+)?{_WHOSE}$", re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
 # nouns of another thing after a name that is only an entry's id: "my student loan", "my business partner"
