@@ -282,11 +282,11 @@ class Responder:
         (not one this turn's values replaced: "no, savings to checking" after a transfer to savings
         makes savings no destination), and not for one carried with both roles."""
         now = [(e.type, e.resolution, e.role) for e in entities if e.resolution in values.get(e.type, ())]
+        replaced = {slot for slot, _, _ in now} - add_to
         carried: list[tuple[str, dict, str]] = []
         for key, raw in options.filled_slots:
             slot, _, role = key.partition(".")
-            replaced = slot not in add_to and any(s == slot for s, _, _ in now)
-            if role in ROLES and slot in values and slot in self.resolver.catalogs and not replaced:
+            if role in ROLES and slot in values and slot in self.resolver.catalogs and slot not in replaced:
                 carried += [(slot, v, role) for v in self.resolver.resolve_carried(slot, raw, MAX_VALUES_PER_SLOT,
                                                                                    intent, reference)]
         out: dict[str, list[dict]] = {}
