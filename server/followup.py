@@ -3,7 +3,9 @@
 The caller sends what it knows of the conversation (`previous_intent`, `filled_slots`); the server
 keeps no state. The rule (docs/resolution.md, "Follow-ups"): a turn is a follow-up when
 `previous_intent` is an intent of the domain (other than the confirmation, denial, hold and repeat
-intents themselves), the turn has at most MAX_WORDS words, and
+intents themselves), the turn has at most MAX_WORDS words or is nothing but values of the
+previous intent's slots, fillers and the words that place them ("no, sorry, I meant from my joint
+account to my checking account"), and
 
 0. its own top intent is a confident intent that the domain escalates by policy (`escalate:`,
    e.g. report_fraud) and not the previous one, and the turn is more than a value of the previous
@@ -31,9 +33,10 @@ model reads as "yes" at 0.24 ("the savings one") is no confirmation.
 
 Values for the previous intent's slots: this turn's resolved entities of those types (dates read
 in the previous intent's direction: "make it last friday" is no date for a payment ahead, and the
-slot is asked again); when there are none, the turn's words less cue and filler words, read as a
-value of the slot the previous answer asked for (its first required slot not carried: "the 15"
-answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
+slot is asked again), and the words between them read as below for a slot they do not fill or
+one more catalog value ("no, from joint to checking", "checking" tagged); when there are none,
+the turn's words less cue and filler words, read as a value of the slot the previous answer
+asked for (its first required slot not carried: "the 15" answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
 amount, "friday instead": date; dates in that direction too: "no, yesterday" untagged is refused
 for a payment ahead, a correction, not a cancel), never as an amount after "at", "on", "by"...
 ("make it at 5"), nor as an amount or a number beside a noun it counts or names ("two weeks",
@@ -74,6 +77,7 @@ from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
+RUN_WORDS = 3  # words beside the tagged values read as one more value ("seventy five dollars")
 FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
 CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel, hold, repeat}
 CANCEL_INTENTS = ("deny",)
@@ -96,6 +100,8 @@ _NOT = ("not", "of", "than")  # "not checking", "instead of checking", "rather t
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
+# words beside a value in a long correction: "no, from my joint account to checking", "make it 75 on friday"
+_LONG_ALSO = (*_ROLE_WORDS, *_NOT, "on", "at", "by", "said")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -105,8 +111,9 @@ instalment transaction item people person digit""".split())
 _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
-# "one" as a pronoun: "that one", "which one", "the first one", "the joint one" (not "make it one")
-_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|the(?:\s+\w+)?)\s+one\b"
+# "one" as a pronoun: "that one", "which one", "the first one", "the joint one", "a new one" (not "make it one")
+_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|another|the(?:\s+\w+)?"
+                          r"|an?\s+(?!hundred|thousand|million|billion|grand)\w+)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
 
 
@@ -166,11 +173,8 @@ class FollowUps:
         unsure = _unsure(escalation)
         if not words:
             return None
-        if len(words) > MAX_WORDS:  # a long pause still keeps the context: "hold on a second let me grab my card"
-            pausing = (own in self.pauses and not unsure
-                       and not any(e.type in slots and e.resolved for e in entities))
-            return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
-                                options, frozenset()) if pausing else None
+        if len(words) > MAX_WORDS and not any(e.type in slots and e.resolved for e in entities):
+            return self._long_pause(previous, own, unsure, entities, escalation, options)
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
@@ -185,23 +189,33 @@ class FollowUps:
             gone = {e.type for e in refused}
             options = _without(options, gone)
             asked = True
+        question = self._asked(spec, slots, options)
+        order = slots if question is None else [question, *(s for s in slots if s != question)]
+        past = previous in self.resolver.past_intents
         if other is not None:
             found.append(other)
-        elif not found and not asked:
+        elif not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
-            # "what's my balance", "cancel" or "talk to a human" are no payee
-            free_ok = unsure or (own not in self.replies and own not in self.policy.policy
-                                 and prediction.confidence < FREE_ANSWER_BELOW)
-            question = self._asked(spec, slots, options)
-            order = slots if question is None else [question, *(s for s in slots if s != question)]
-            past = previous in self.resolver.past_intents
-            bare = self._bare_value(text, unpaused, order, options, past, question, free_ok)
-            if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
-                entities = [*entities, bare]
-                options = _without(options, {bare.type})
-                asked = True
-            elif bare is not None:
-                found.extend(self._on_the_agreed_day(previous, [bare], options))
+            # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
+            # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
+            free_ok = not found and (unsure or (own not in self.replies and own not in self.policy.policy
+                                                and prediction.confidence < FREE_ANSWER_BELOW))
+            runs = _runs(unpaused, found) if found else [unpaused]
+            tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
+            for bare in (self._bare_value(text, run, order, options, past, question, free_ok) for run in runs):
+                if bare is not None and _again(bare, tagged):
+                    continue  # "a buck" before the model's "fifty", read as $1.50: one amount, not two
+                if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
+                    entities = [*entities, bare]
+                    refused.append(bare)
+                    options = _without(options, {bare.type})
+                    asked = True
+                elif bare is not None:
+                    found.extend(self._on_the_agreed_day(previous, [bare], options))
+        if len(words) > MAX_WORDS and not (found and _only_values(unpaused, found + refused, _LONG_ALSO)):
+            # a long turn follows up only when it says nothing but values ("no, from my joint account
+            # to my checking account please"); else it is a request of its own
+            return self._long_pause(previous, own, unsure, entities, escalation, options)
         # the resolver leaves a catalog value after "not" unresolved: its value is taken back here
         negated = ([e for e in found if after_not(text, e.start)]
                    + [e for e in self.resolver.taken_back(text, entities) if e.type in slots])
@@ -247,6 +261,15 @@ class FollowUps:
         add_to = kept | (frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
         options, add_to = _role_replaced(options, found, add_to)
         return self._answer(kind, previous, own, entities, found, escalation, options, add_to)
+
+    def _long_pause(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
+                    escalation: Escalation, options: RequestOptions) -> Turn | None:
+        """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
+        ("hold on a second let me grab my card"), anything else is answered alone."""
+        if own not in self.pauses or unsure:
+            return None
+        return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
+                            options, frozenset())
 
     # -- values for the previous intent's slots ------------------------------------------------
 
@@ -508,6 +531,31 @@ def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],
 def _unsure(escalation: Escalation) -> bool:
     """Whether the turn has no confident intent of its own (escalated as out of scope, low confidence or ambiguous)."""
     return escalation.escalate and escalation.reason in UNSURE
+
+
+def _runs(tokens: list[tuple[int, int, str]],
+          found: list[ResolvedEntity]) -> list[list[tuple[int, int, str]]]:
+    """The turn's word runs between the values found ("no, from | joint | to" around a tagged
+    "checking"): each may hold one more value the model did not tag, in a few words; more are
+    a sentence ("is expiring, send me a new one"), no value."""
+    runs: list[list[tuple[int, int, str]]] = [[]]
+    for token in tokens:
+        start, end, _ = token
+        if any(e.start < end and start < e.end for e in found):
+            runs.append([])
+        else:
+            runs[-1].append(token)
+    return [run for run in runs
+            if 0 < sum(word not in _FILLER and word not in _ROLE_WORDS for _, _, word in run) <= RUN_WORDS]
+
+
+def _again(value: ResolvedEntity, tagged: set[tuple[str, str | None]]) -> bool:
+    """Whether an untagged value repeats a slot the tagged values fill: any second value of a
+    single-valued slot, or the same catalog value twice; another catalog value is one more."""
+    kind = (value.resolution or {}).get("kind")
+    if kind == "catalog":
+        return (value.type, value.resolution["id"]) in tagged
+    return any(t == value.type for t, _ in tagged)
 
 
 def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:

@@ -278,9 +278,10 @@ def engine(banking_artifact) -> Engine:
 
 
 @pytest.mark.parametrize("text", ["that one", "this one", "the first one", "yes that one", "the joint one",
-                                  "which one"])
+                                  "which one", "a new one", "another one", "thanks, have a good one"])
 def test_one_as_a_pronoun_is_never_an_amount(engine, text):
-    """"that one" once confirmed a $5,000 transfer as $1.00: "one" after that/this/which/the ... points."""
+    """"that one" once confirmed a $5,000 transfer as $1.00, and "Thanks, have a good one." (the
+    example's test split) made it $1.00: "one" after that/this/which/the/a ... points."""
     carried = [("amount", "5000 USD"), ("account", "checking")]
     yes = _turn(engine, text, "transfer_money", "affirm", 0.9, None, slots=carried)  # read as a yes: confirm as is
     assert dict(yes.response.slots_used)["amount"] == "5000 USD"
@@ -291,7 +292,8 @@ def test_one_as_a_pronoun_is_never_an_amount(engine, text):
         assert unsure is None
     turn = _turn(engine, "make it one", "transfer_money", "deny", 0.4, "low_confidence", slots=carried)
     assert dict(turn.response.slots_used)["amount"] == "1 USD"  # a number where a number is asked for
-    for text, amount in (("that one hundred", "100 USD"), ("make it a grand", "1000 USD")):
+    for text, amount in (("that one hundred", "100 USD"), ("make it a grand", "1000 USD"),
+                         ("make it a hundred one", "101 USD")):
         turn = _turn(engine, text, "transfer_money", "greeting", 0.3, "low_confidence", slots=carried)
         assert dict(turn.response.slots_used)["amount"] == amount, text
 
@@ -844,3 +846,62 @@ def test_a_rate_is_no_amount_of_one_transfer(engine, text):
     carried = [("account", "savings"), ("amount", "500 USD")]
     turn = _turn(engine, text, "transfer_money", "greeting", 0.39, "low_confidence", slots=carried)
     assert turn is None or dict(turn.response.slots_used).get("amount") != "75 USD"
+
+
+SAVINGS_TO_CHECKING = [("account", "savings,checking"), ("account.destination", "checking"), ("account.source", "savings"),
+            ("amount", "50 USD")]
+
+
+@pytest.mark.parametrize("text, own, spans, expected", [
+    ("no, from my joint account to checking", "check_balance",
+     [("account", "joint account"), ("account", "checking")], {"account": "joint,checking", "amount": "50 USD"}),
+    ("no sorry I meant from my joint account to my checking account", "check_balance",
+     [("account", "joint account"), ("account", "checking account")], {"account": "joint,checking"}),
+    ("no, make it seventy five dollars from my joint account", "transfer_money",
+     [("amount", "seventy five dollars"), ("account", "joint account")], {"account": "checking,joint", "amount": "75 USD"}),
+    ("actually make it 75 dollars and do it on friday", "schedule_payment",
+     [("amount", "75 dollars"), ("date", "friday")], {"account": "savings,checking", "amount": "75 USD"}),
+])
+def test_a_long_correction_of_values_only_follows_up(engine, text, own, spans, expected):
+    """A turn over six words was never a follow-up: "no, from my joint account to checking" after
+    a transfer from savings to checking was a balance question, and "no, make it seventy five
+    dollars from my joint account" a new transfer without its destination. A long turn of nothing
+    but values, fillers and the words that place them corrects the transfer like a short one."""
+    turn = _turn(engine, text, "transfer_money", own, 0.8, None, spans, SAVINGS_TO_CHECKING)
+    assert turn is not None and turn.follow_up.kind == "update", text
+    assert turn.follow_up.intent == "transfer_money"
+    used = dict(turn.response.slots_used)
+    assert {k: used.get(k) for k in expected} == expected, used
+    if "joint" in used["account"]:
+        assert (used["account.source"], used["account.destination"]) == ("joint", "checking")
+
+
+@pytest.mark.parametrize("text, own, spans", [
+    ("actually I'd like to check my balance on my savings account", "check_balance", [("account", "savings account")]),
+    ("can you tell me the balance of my joint account", "check_balance", [("account", "joint account")]),
+    ("and what is the balance on my savings account", "check_balance", [("account", "savings account")]),
+])
+def test_a_long_turn_with_a_request_of_its_own_is_answered_alone(engine, text, own, spans):
+    """A long turn that says more than values is a request of its own, whatever values it names."""
+    assert _turn(engine, text, "transfer_money", own, 0.99, None, spans, SAVINGS_TO_CHECKING) is None
+    # the words beside a tagged value are read as a value only when they are few: "is expiring,
+    # send me one by friday" holds a number, and is no amount of the bill being paid
+    text = "my travel card is expiring, send me one by friday"
+    assert _turn(engine, text, "pay_bill", "replace_card", 0.8, None, [("card", "travel card")],
+                 [("merchant", "Comcast")]) is None
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    ("no, from joint to checking", [("account", "checking")],
+     {"account": "joint,checking", "account.source": "joint", "account.destination": "checking", "amount": "50 USD"}),
+    ("no, 75 to checking", [("account", "checking")], {"amount": "75 USD", "account.source": "savings"}),
+    ("from joint, to checking", [("account", "checking")], {"account.source": "joint"}),
+])
+def test_a_value_the_model_left_untagged_beside_a_tagged_one_is_read(engine, text, spans, expected):
+    """"no, from joint to checking" with only "checking" tagged kept the transfer from savings (the
+    untagged "joint" was read only when the model tagged nothing): the words between the tagged
+    values are read as values too, for a slot the tagged values do not fill or one more catalog value."""
+    turn = _turn(engine, text, "transfer_money", "deny", 0.55, None, spans, SAVINGS_TO_CHECKING)
+    assert turn.follow_up.kind == "update", text
+    used = dict(turn.response.slots_used)
+    assert {k: used.get(k) for k in expected} == expected, used
