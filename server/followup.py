@@ -31,20 +31,21 @@ account to my checking account"), and
 "Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
 model reads as "yes" at 0.24 ("the savings one") is no confirmation.
 
-Values for the previous intent's slots: this turn's resolved entities of those types (dates read
-in the previous intent's direction: "make it last friday" is no date for a payment ahead, and the
-slot is asked again), and the words between them read as below for a slot they do not fill or
-one more catalog value ("no, from joint to checking", "checking" tagged); when there are none,
-the turn's words less cue and filler words, read as a value of the slot the previous answer
-asked for (its first required slot not carried: "the 15" answering "When?" is the 15th), else of each non-free slot type in `slots` order ("make it 50":
-amount, "friday instead": date; dates in that direction too: "no, yesterday" untagged is refused
-for a payment ahead, a correction, not a cancel), never as an amount after "at", "on", "by"...
-("make it at 5"), nor as an amount or a number beside a noun it counts or names ("two weeks",
-"3 payments", "option 2", "the account ending 4321");
+Values for the previous intent's slots: this turn's resolved entities of those types (dates read in
+the previous intent's direction: "make it last friday" is no date for a payment ahead, and the slot
+is asked again), and the words between them read as below for a slot they do not fill or one more
+catalog value ("no, from joint to checking", "checking" tagged); when there are none, the turn's
+words less cue and filler words, read as a value of the slot the previous answer asked for (its
+first required slot not carried: "the 15" answering "When?" is the 15th), else of each non-free slot
+type in `slots` order ("make it 50": amount, "friday instead": date; dates in that direction too:
+"no, yesterday" untagged is refused for a payment ahead, a correction, not a cancel), never as an
+amount after "at", "on", "by"... ("make it at 5"), nor as an amount or a number beside a noun it
+counts or names ("two weeks", "3 payments", "option 2", "the account ending 4321");
 "the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
 is the catalog's one value that is not the carried one, and when the catalog has more than two
-values the slot is asked for again. "one" after "that", "this", "which" or "the ..." ("that one",
-"the first one", "the joint one") points at something and is never read as the number 1.
+values the slot is asked for again. "one" after "that", "this", "which", "another", "the ..." or
+"a ..." ("that one", "the first one", "the joint one", "a new one") points at something and is
+never read as the number 1.
 
 The answer: `follow_up` {kind, intent}; the escalation hint is the previous intent's policy (an
 `escalate:` intent still goes to its tier, except on cancel), else none; the response is built for
