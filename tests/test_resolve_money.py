@@ -223,6 +223,25 @@ def test_a_number_or_unit_right_before_the_span_is_the_amounts(resolver, text, s
     assert amounts(resolver, text, surface) == [expected]
 
 
+@pytest.mark.parametrize("text, surface, expected", [
+    ("make it a hundred and one", "hundred", money("101", "USD")),
+    ("make it a hundred and one", "a hundred", money("101", "USD")),
+    ("send two thousand fifty dollars", "two thousand", money("2050", "USD")),
+    ("send a hundred and twenty-five to savings", "a hundred", money("125", "USD")),
+    ("send one hundred and one thousand euros", "one hundred", money("101000", "EUR")),
+    ("send five hundred to savings", "five hundred", money("500", "USD")),
+    # what follows counts a pause or a thing: not the amount's
+    ("a hundred and one second please", "a hundred", money("100", "USD")),
+    ("pay a hundred and two payments", "a hundred", money("100", "USD")),
+    ("make it a hundred and one more", "a hundred", money("100", "USD")),
+])
+def test_number_words_right_after_a_span_that_ends_in_a_multiplier_are_the_amounts(resolver, text, surface,
+                                                                                    expected):
+    """"make it a hundred and one" after a $50 transfer, the model's span "hundred", made it
+    $100.00: the words after a multiplier belong to it, as those before it do."""
+    assert amounts(resolver, text, surface) == [expected]
+
+
 @pytest.mark.parametrize("surface", ["1h30m", "3h30m", "1h 30m", "2h30", "2x $50"])
 def test_a_number_against_letters_before_the_amount_is_a_second_number(surface):
     """"1h30m" was $30,000,000: the "1" of "1h" was no number, so "30m" was the one, 30 million."""

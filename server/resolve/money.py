@@ -18,7 +18,7 @@ import unicodedata
 from decimal import Decimal
 from functools import cache
 
-from .numbers import DASH, MAX_INPUT, PERCENT_SIGN, VAGUE, decimal_str, find_amount, words_to_digits
+from .numbers import DASH, MAX_INPUT, PERCENT_SIGN, VAGUE, decimal_str, find_amount, pause_end, words_to_digits
 
 # Active ISO 4217 codes a customer may type (upper- or lower-case) next to an amount.
 ISO_4217 = frozenset("""
@@ -88,6 +88,15 @@ _SAID_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|
                           rf"|fifty|sixty|seventy|eighty|ninety|(?:hundred|thousand|million|billion)(?:\s+and)?"
                           rf"|{_MAJOR}|(?P<article>a))[\s-]+$", re.IGNORECASE)
 _COUNTED = re.compile(rf"(?:hundred|thousand|million|billion|{_MAJOR})\b", re.IGNORECASE)
+# ... and the words a span that ends in a multiplier may leave out right after it: "a hundred |
+# and one", "two thousand | fifty" (not a count: "a hundred | and two payments" is read as said)
+_MULTIPLIER_END = re.compile(r"(?:hundred|thousand|million|billion)$", re.IGNORECASE)
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_SAID_AFTER = re.compile(rf"(?:\s+and)?\s+(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+                         rf"(?:[\s-](?:{_UNITS}))?|{_UNITS}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+                         r"|seventeen|eighteen|nineteen)(?:\s+(?:thousand|million|billion))?"
+                         r"\b(?![\w-]|\s+(?:more|payments?|times?|people|items?)\b)",
+                         re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
@@ -172,7 +181,8 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
     number is a word of the sentence ("I won 500 dollars"). The numbers and spoken units right
     before a span that opens with a word are the amount's ("move two | hundred" is 200, "a buck |
     fifty" 1.50, never 100 or 50; "two | fifty" is read whole, unresolved); "a" only before a unit
-    or a multiplier. Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
+    or a multiplier; after a span that ends in a multiplier, the number words it left out ("a
+    hundred | and one" is 101). Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
     dollars": $1,000 and $500, not 3,000 and 1,234,500), nor before `floor` (the end of another
     entity the model found: "march fifteen | two hundred dollars")."""
     while not text[start:start + 1].isdigit() and (
@@ -180,6 +190,9 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
         if said.group("article") is not None and not _COUNTED.match(text, start):
             break
         start = said.start()
+    if _MULTIPLIER_END.search(text, start, end) and (more := _SAID_AFTER.match(text, end)) is not None:
+        if pause_end(text, more.end()) is None:  # "a hundred and one | second": a pause after the amount
+            end = more.end()
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
     after = _AFTER.match(text, end)
