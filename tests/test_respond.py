@@ -40,9 +40,9 @@ SAVINGS = ent("account", {"kind": "catalog", "id": "savings", "value": "Savings 
 
 def test_all_required_slots_filled(responder):
     r = responder.respond("schedule_payment", [MONEY, DATE], OK, OPTS)
-    assert r.template_id == "schedule_payment.response"
-    assert r.text == ("Done: a payment of $200.00 is scheduled for Friday, December 4. "
-                      "You can change or cancel it under Payments > Scheduled.")
+    assert r.template_id == "schedule_payment.response.1"  # no payee said: the entry of the required slots
+    assert r.text == ("I've prepared a payment of $200.00 for Friday, December 4. Please review and confirm it "
+                      "in the app; you can change or cancel it later under Payments > Scheduled.")
     assert r.slots_used == {"amount": "200 USD", "date": "2026-12-04T00:00:00-08:00"}
     assert r.slots_missing == []
 
@@ -59,7 +59,7 @@ def test_slot_from_context(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=(("amount", "50.00 EUR"),))
     r = responder.respond("schedule_payment", [DATE], OK, opts)
-    assert r.template_id == "schedule_payment.response"
+    assert r.template_id == "schedule_payment.response.1"
     assert "50.00 EUR" in r.text and r.slots_used["amount"] == "50.00 EUR"
 
 
@@ -68,7 +68,7 @@ def test_context_round_trips_slots_used(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=tuple(first.slots_used.items()))
     second = responder.respond("schedule_payment", [MONEY], OK, opts)
-    assert second.template_id == "schedule_payment.response" and "Friday, December 4" in second.text
+    assert second.template_id == "schedule_payment.response.1" and "Friday, December 4" in second.text
 
 
 def test_current_turn_overrides_context(responder):
@@ -103,7 +103,7 @@ def test_unresolved_entities_never_fill_a_slot(responder):
 def test_inserted_values_are_cleaned_and_bounded(responder):
     merchant = ent("merchant", {"kind": "text", "value": "Acme\x00\x1b[31m\u202e\nCorp" + "z" * 200})
     r = responder.respond("pay_bill", [merchant], OK, OPTS)
-    assert r.template_id == "pay_bill.response"
+    assert r.template_id == "pay_bill.response.1"
     inserted = r.text.removeprefix("I can pay your ").removesuffix(" bill now. Please check the amount and confirm it in the app.")
     assert len(inserted) == MAX_VALUE_CHARS and inserted.endswith("…")
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in r.text)
@@ -116,6 +116,24 @@ def test_context_values_are_cleaned_too(responder):
     opts = RequestOptions(filled_slots=(("merchant", "Evil\r\nCo\x07"),))
     r = responder.respond("pay_bill", [], OK, opts)
     assert r.text.startswith("I can pay your Evil Co bill now")
+
+
+def test_a_payment_reads_back_its_payee_and_a_bill_its_amount(responder):
+    """A scheduled payment answered "Done: a payment of $200.00 is scheduled for Friday, December
+    4." before the caller confirmed anything, without the payee it was said to; a bill payment and
+    a dispute did not say the amount they were for. Each reads back what the turn said."""
+    comcast = ent("merchant", {"kind": "text", "value": "Comcast"})
+    r = responder.respond("schedule_payment", [MONEY, comcast, DATE], OK, OPTS)
+    assert r.template_id == "schedule_payment.response.0"
+    assert r.text.startswith("I've prepared a payment of $200.00 to Comcast for Friday, December 4. ")
+    r = responder.respond("pay_bill", [comcast, MONEY], OK, OPTS)
+    assert (r.template_id, r.text) == ("pay_bill.response.0",
+                                       "I can pay $200.00 on your Comcast bill now. Please confirm it in the app.")
+    r = responder.respond("dispute_transaction", [MONEY, comcast], OK, OPTS)
+    assert r.text.startswith("I can open a dispute for the $200.00 Comcast charge. ")
+    r = responder.respond("dispute_transaction", [comcast], OK, OPTS)
+    assert (r.template_id, r.text.split(".")[0]) == ("dispute_transaction.response.1",
+                                                     "I can open a dispute for the Comcast charge")
 
 
 def test_money_and_date_formats(responder):
@@ -234,7 +252,7 @@ def test_valid_carried_values_are_shown_in_display_form(responder, intent, slot,
     others = {"schedule_payment": (("date", "2026-12-04T00:00:00-08:00"), ("amount", "1 USD")),
               "travel_notice": (("city", "Lisbon"),)}.get(intent, ())
     r = responder.respond(intent, [], OK, carried(*[o for o in others if o[0] != slot], (slot, raw)))
-    assert r.template_id == f"{intent}.response" and shown in r.text and r.slots_used[slot] == used
+    assert r.template_id.startswith(f"{intent}.response") and shown in r.text and r.slots_used[slot] == used
 
 
 def test_a_carried_date_that_has_passed_is_asked_again_for_an_intent_whose_dates_lie_ahead(responder):
@@ -247,7 +265,7 @@ def test_a_carried_date_that_has_passed_is_asked_again_for_an_intent_whose_dates
         assert r.template_id == "schedule_payment.prompt.date" and "date" not in r.slots_used, gone
     for ahead in ("2026-11-29T00:00:00-08:00", "2026-11-29T13:00:00-08:00", "2027-01-06T00:00:00-08:00"):
         r = responder.respond("schedule_payment", [], OK, carried(amount, ("date", ahead)))
-        assert r.template_id == "schedule_payment.response" and r.slots_used["date"] == ahead, ahead
+        assert r.template_id == "schedule_payment.response.1" and r.slots_used["date"] == ahead, ahead
     # an intent about what already happened keeps its past date
     r = responder.respond("report_lost_card", [], OK, carried(("card", "debit_card"),
                                                               ("date", "2026-01-06T00:00:00-08:00")))
