@@ -176,7 +176,7 @@ def scheduled(responder: Responder, value: str, options: RequestOptions = OPTS) 
 ])
 def test_a_date_not_within_the_next_11_months_is_shown_with_its_year(value, shown):
     responder = Responder(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
-    assert f"scheduled for {shown}" in scheduled(responder, value)
+    assert f"payment of $75.00 for {shown} " in scheduled(responder, value)
     if "2030" in shown:
         gb = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale="en-GB")
         de = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone, locale="de-DE")
