@@ -55,6 +55,22 @@ def test_issue_example_end_to_end(resolver):
     assert got[("date", "next friday")] == {"kind": "datetime", "value": "2026-12-04T00:00:00-08:00", "grain": "day"}
 
 
+@pytest.mark.parametrize("text, surface, said, value", [
+    ("next sunday", "sunday", "next sunday", "2026-12-06T00:00:00-08:00"),  # said on a Sunday: not today
+    ("pay it this friday", "friday", "this friday", "2026-12-04T00:00:00-08:00"),
+    ("uh next week", "week", "next week", None),
+    ("schedule it for the coming monday", "monday", "coming monday", "2026-11-30T00:00:00-08:00"),
+    ("pay it on sunday", "sunday", "sunday", "2026-11-29T00:00:00-08:00"),  # no word says which one: the nearest
+])
+def test_the_word_that_says_which_day_belongs_to_the_date(resolver, text, surface, said, value):
+    """"next | tuesday", the model's span "tuesday", was read as the nearest Tuesday (said on a
+    Tuesday: today) and answered a payment "for Tuesday, November 10", a week early."""
+    (e,) = resolver.resolve(text, [span(text, "date", surface)], options(), "schedule_payment")
+    assert e.text == said and text[e.start:e.end] == said
+    if value is not None:
+        assert e.resolution["value"] == value
+
+
 # -- catalogs -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("surface, expected_id, exact", [

@@ -217,6 +217,9 @@ class Resolver:
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
+        if spec.get("builtin") == "datetime" and (m := _WHICH_ONE.search(text, max(floor, e.start - 12), e.start)):
+            # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was today)
+            e.start, e.text = m.start(), text[m.start():e.end]
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         surface = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else e.text
         resolution = self.resolve_value(e.type, surface, reference, past, locale)
@@ -326,6 +329,9 @@ def time_zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}") from None
+
+
+_WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
 
 def _before_today(resolution: dict, reference: dt.datetime) -> bool:
