@@ -11,8 +11,9 @@ account to my checking account"), and
    e.g. report_fraud) and not the previous one, and the turn is more than a value of the previous
    intent's slots -> not a follow-up: "actually, fraud on my checking account" goes to a person;
 1. it carries a value for the previous intent's slots and says it corrects ("make it", "change
-   it", "actually", "instead", "rather") or points at a carried value ("the other card") -> update,
-   whatever its own top intent;
+   it", "actually", "instead", "rather") or points at a carried value ("the other card"), and its
+   own top intent asks nothing else (rule 4's condition, or a confirmation or denial intent: "make
+   it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm;
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
@@ -21,12 +22,12 @@ account to my checking account"), and
    value -> hold: nothing changes, and the question or confirmation asked still stands;
 3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it
    carries no value -> repeat: nothing changes, and the previous answer is given again (3a and 3b
-   at any length: "hold on a second let me grab my card");
+   at any length: "hold on a second let me grab my card", whatever values a long one names);
 4. it carries a value for the previous intent's slots and either has no confident intent of its
    own (escalated as out of distribution, low confidence or ambiguous), or its own intent is the
    previous one or a hold or repeat intent ("hold on, 50 bucks"), or it is nothing but that value
-   ("the debit card" answering "Which card?", whatever intent the model reads into two words)
-   -> update.
+   and filler words ("the debit card" answering "Which card?", whatever intent the model reads
+   into two words; "take it out of my checking", "my debit card I think") -> update.
 
 "Confident" is not escalated as out of distribution, low confidence or ambiguous: a reply the
 model reads as "yes" at 0.24 ("the savings one") is no confirmation.
@@ -80,6 +81,9 @@ from .respond import ROLES, SINGLE_VALUED, Responder
 MAX_WORDS = 6
 RUN_WORDS = 3  # words beside the tagged values read as one more value ("seventy five dollars")
 FREE_ANSWER_BELOW = 0.9  # a turn whose own intent is this sure is a request, not a free-text answer
+# ... and for an intent the domain sends to a person: "Amazon" answering "Which payee?" read as
+# speak_to_agent at 0.43 is the payee; "let me talk to someone" (0.83) is not
+POLICY_FREE_ANSWER_BELOW = 0.5
 CONFIRM_INTENTS = ("affirm",)  # defaults; a domain may list its own under follow_ups: {confirm, cancel, hold, repeat}
 CANCEL_INTENTS = ("deny",)
 HOLD_INTENTS = ("hold",)
@@ -95,14 +99,15 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my
+my hmm think guess probably maybe say should would could can you it's use take put send move go come want
+need
 """.split())
-_NOT = ("not", "of", "than")  # "not checking", "instead of checking", "rather than checking"
+_NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
-# words beside a value in a long correction: "no, from my joint account to checking", "make it 75 on friday"
-_LONG_ALSO = (*_ROLE_WORDS, *_NOT, "on", "at", "by", "said")
+# words that place a value: "no, from my joint account to checking", "make it 75 on friday", "on monday"
+_PLACING = (*_ROLE_WORDS, "on", "at", "by", "next", "this", "said")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -193,15 +198,18 @@ class FollowUps:
         question = self._asked(spec, slots, options)
         order = slots if question is None else [question, *(s for s in slots if s != question)]
         past = previous in self.resolver.past_intents
+        # the resolver leaves a catalog value after "not" unresolved: its value is taken back below
+        taken = [e for e in self.resolver.taken_back(text, entities) if e.type in slots]
         if other is not None:
             found.append(other)
         elif not asked:
             # free text answers the question asked only from a turn with no clear intent of its own:
             # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
             # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
-            free_ok = not found and (unsure or (own not in self.replies and own not in self.policy.policy
-                                                and prediction.confidence < FREE_ANSWER_BELOW))
-            runs = _runs(unpaused, found) if found else [unpaused]
+            below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
+            free_ok = not found and not any(e.resolved for e in entities) and (
+                unsure or (own not in self.replies and prediction.confidence < below))
+            runs = _runs(unpaused, found + taken) if found or taken else [unpaused]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in (self._bare_value(text, run, order, options, past, question, free_ok) for run in runs):
                 if bare is not None and _again(bare, tagged):
@@ -213,13 +221,14 @@ class FollowUps:
                     asked = True
                 elif bare is not None:
                     found.extend(self._on_the_agreed_day(previous, [bare], options))
-        if len(words) > MAX_WORDS and not (found and _only_values(unpaused, found + refused, _LONG_ALSO)):
+        negated = [e for e in found if after_not(text, e.start)] + taken
+        also = _PLACING + (_NOT if negated else ())  # more words of a turn that only gives values
+        said = found + negated + refused
+        only = bool(said) and _only_values(unpaused, said, also)  # "from my savings to checking please"
+        if len(words) > MAX_WORDS and not only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
             return self._long_pause(previous, own, unsure, entities, escalation, options)
-        # the resolver leaves a catalog value after "not" unresolved: its value is taken back here
-        negated = ([e for e in found if after_not(text, e.start)]
-                   + [e for e in self.resolver.taken_back(text, entities) if e.type in slots])
         kept: frozenset[str] = frozenset()
         if negated:  # "not checking, savings": checking is what the turn takes away, not a value
             gone = {e.type for e in negated}
@@ -235,14 +244,16 @@ class FollowUps:
             options = _without(options, relative)
             asked = asked or bool(relative)
         values = bool(found) or asked  # "the other card" with no single answer still changes the slot
-        also = _ROLE_WORDS + (_NOT if negated else ())  # more words of a turn that only gives values
-        if (not unsure and own != previous and own in self.policy.policy
-                and not (found and _only_values(tokens, found + negated, also))):
+        # the turn's own intent does not say it asks something else: "make it 75" read as a yes
+        continues = unsure or own == previous or own in self.replies or only
+        if not unsure and own != previous and own in self.policy.policy and not (found and only):
             # "actually, fraud on my checking account": a confident request the domain sends to a
             # person; but "my main account", nothing but a value, answers the question asked, and
             # so does "not savings, my credit card account" (a value taken back and its replacement)
             return None
-        if values and (asked or _CORRECTION.search(phrase)):  # "make it 75", "the other one": whatever the model guessed
+        if values and (asked or _CORRECTION.search(phrase)) and continues:
+            # "make it 75", "the other one": whatever the model guessed; but "actually, what's my
+            # savings balance" asks something new, whatever value it names
             kind = "update"
         elif own in self.hold and not unsure and not values:  # "let me check": no yes, and nothing changes
             kind = "hold"
@@ -254,8 +265,7 @@ class FollowUps:
             kind = "update" if values else "cancel"
         elif not values:
             return None
-        elif (unsure or own == previous or own in self.pauses
-              or _only_values(tokens, found + negated, also)):
+        elif continues:
             kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         else:
             return None
@@ -266,7 +276,8 @@ class FollowUps:
     def _long_pause(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
                     escalation: Escalation, options: RequestOptions) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
-        ("hold on a second let me grab my card"), anything else is answered alone."""
+        ("hold on a second let me grab my card") and changes nothing, whatever values it names
+        ("sorry can you repeat that, I think you said savings"); anything else is answered alone."""
         if own not in self.pauses or unsure:
             return None
         return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
@@ -410,6 +421,8 @@ class FollowUps:
                 at, said = start + lead.end(), surface[lead.end():]  # "no, from joint": joint, the source
             if spec["kind"] == "catalog" and a_persons_name(text, at, end):
                 continue  # "to Ira": a person, not the IRA
+            if spec["kind"] == "free" and self._typed(said, reference, past, locale):
+                continue  # "eighty bucks", "tomorrow", "my debit card" answering "Which city?": no city
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(said)  # "the credit one": the credit card
@@ -421,6 +434,11 @@ class FollowUps:
             if spec.get("builtin") == "datetime" and not past and self._is_date(surface, reference, locale):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")
         return None
+
+    def _typed(self, said: str, reference: dt.datetime | None, past: bool, locale: locales.Locale) -> bool:
+        """Whether `said` reads as a value of a type of the domain other than free text."""
+        return any(spec["kind"] != "free" and self.resolver.resolve_value(etype, said, reference, past, locale)
+                   for etype, spec in self.resolver.specs.items())
 
     # -- the answer ------------------------------------------------------------------------------
 
@@ -448,7 +466,9 @@ class FollowUps:
         follow_up = FollowUp(kind, previous)
         if kind == "cancel":
             return Turn(follow_up, merged, hint, self.responder.respond(own, [], hint, options))
-        response = self.responder.respond(previous, merged, hint, options, add_to)
+        # a pause changes nothing: the values it names ("did you say savings?") fill no slot
+        response = self.responder.respond(previous, [] if kind in ("hold", "repeat") else merged, hint, options,
+                                          add_to)
         # the turn's own words ("Sure, take your time.", "Great, thanks for confirming.") with the previous
         # intent's slots: a pause keeps the question asked; a confirmation once nothing is missing
         if response is not None and (kind == "hold" or (kind == "confirm" and not response.slots_missing

@@ -905,3 +905,95 @@ def test_a_value_the_model_left_untagged_beside_a_tagged_one_is_read(engine, tex
     assert turn.follow_up.kind == "update", text
     used = dict(turn.response.slots_used)
     assert {k: used.get(k) for k in expected} == expected, used
+
+
+@pytest.mark.parametrize("text, previous, own, spans, slots", [
+    ("actually what's my savings balance", "transfer_money", "check_balance", [("account", "savings")],
+     SAVINGS_TO_CHECKING),
+    ("actually open a savings account", "transfer_money", "open_account", [("account", "savings account")],
+     SAVINGS_TO_CHECKING),
+    ("actually activate my credit card", "report_lost_card", "activate_card", [("card", "credit card")],
+     [("card", "debit_card")]),
+    ("instead freeze the credit card", "report_lost_card", "block_card", [("card", "credit card")],
+     [("card", "debit_card")]),
+    ("actually dispute the comcast charge", "schedule_payment", "dispute_transaction", [("merchant", "comcast")],
+     [("amount", "80 USD"), ("date", "2026-12-04T00:00:00-08:00"), ("merchant", "comcast")]),
+])
+def test_a_new_request_that_opens_with_a_correction_word_is_answered_alone(engine, text, previous, own, spans,
+                                                                          slots):
+    """"actually what's my savings balance" after a transfer was an update of the transfer, read
+    back as "a transfer of $50.00 (Savings account)", and "actually activate my credit card" after
+    a lost debit card offered to block the credit card: "actually" or "instead" corrects only a turn
+    whose own intent does not ask something else."""
+    assert _turn(engine, text, previous, own, 0.99, None, spans, slots) is None
+    # a correction the model reads as another intent is still one when it says nothing but values
+    turn = _turn(engine, "actually make it 75", "transfer_money", "affirm", 0.9, None, [("amount", "75")],
+                 SAVINGS_TO_CHECKING)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "75 USD"
+
+
+@pytest.mark.parametrize("text, own, spans, source", [
+    ("not savings my money market account please", "close_account",
+     [("account", "savings"), ("account", "money market account")], "money_market"),
+    ("not from savings from my joint account", "check_balance", [("account", "savings"), ("account", "joint account")],
+     "joint"),
+    ("no sorry move it from the joint account please", "deny", [("account", "joint account")], "joint"),
+    ("take it out of my checking", "close_account", [("account", "checking")], "checking"),
+])
+def test_a_correction_that_takes_a_value_back_or_says_how_it_moves_answers_the_transfer(engine, text, own, spans,
+                                                                                       source):
+    """A long "not savings, my money market account please" went to close_account (a hand-off),
+    "take it out of my checking" too, and "not from savings from my joint account" was a balance
+    question: the value taken back counts as a value of the turn, and "take it", "move it", "send
+    it" say how a value moves, not a request of their own."""
+    carried = [("account", "savings,checking"), ("account.destination", "checking"), ("account.source", "savings"),
+               ("amount", "50 USD")] if "checking" not in text else [("account", "savings"),
+                                                                     ("account.destination", "savings"),
+                                                                     ("amount", "200 USD")]
+    turn = _turn(engine, text, "transfer_money", own, 0.6, None, spans, carried)
+    assert turn is not None and turn.follow_up.kind == "update", text
+    assert dict(turn.response.slots_used)["account.source"] == source
+
+
+@pytest.mark.parametrize("text, previous, own, spans, slots, slot, value", [
+    ("um my debit card i think", "report_lost_card", "replace_card", [("card", "debit card")], [], "card",
+     "debit_card"),
+    ("sorry i need it to go to my joint account", "transfer_money", "open_account", [("account", "joint account")],
+     [("account", "savings"), ("account.source", "savings"), ("amount", "50 USD")], "account.destination", "joint"),
+    ("not savings checking", "transfer_money", "close_account", [("account", "savings")],
+     [("account", "savings"), ("account.destination", "savings"), ("amount", "200 USD")], "account", "checking"),
+])
+def test_hedges_and_the_verbs_of_a_correction_are_no_request_of_their_own(engine, text, previous, own, spans, slots,
+                                                                        slot, value):
+    """"um my debit card i think" answering "Which card?" after a lost card was a replace_card
+    request (the next "yes" ordered a replacement and never blocked the lost card); "not savings
+    checking" (no comma, as speech is transcribed) went to close_account."""
+    turn = _turn(engine, text, previous, own, 0.72, None, spans, slots)
+    assert turn is not None and turn.follow_up.kind == "update", text
+    assert dict(turn.response.slots_used)[slot] == value
+
+
+def test_a_long_repeat_changes_nothing_whatever_values_it_names(engine):
+    """"sorry can you repeat that i think you said savings" was a REPEAT whose answer dropped the
+    transfer's destination (the turn's "savings" filled the slot): a pause fills no slot."""
+    turn = _turn(engine, "sorry can you repeat that i think you said savings", "transfer_money", "repeat", 0.9, None,
+                 [("account", "savings")], SAVINGS_TO_CHECKING)
+    assert turn.follow_up.kind == "repeat" and dict(turn.response.slots_used) == dict(SAVINGS_TO_CHECKING)
+
+
+@pytest.mark.parametrize("text, previous, own, confidence, spans, expected", [
+    ("eighty bucks", "find_atm", "transfer_money", 0.61, [("amount", "eighty bucks")], None),
+    ("my debit card", "branch_hours", "replace_card", 0.76, [], None),
+    ("um tomorrow", "branch_hours", "branch_hours", 0.37, [], {"date": "2026-11-30T00:00:00-08:00"}),
+    ("amazon", "pay_bill", "speak_to_agent", 0.43, [], {"merchant": "amazon"}),
+    ("let me talk to someone", "pay_bill", "speak_to_agent", 0.83, [], None),
+])
+def test_free_text_answers_only_with_words_of_no_other_type(engine, text, previous, own, confidence, spans, expected):
+    """"eighty bucks" answering "Which city?" was "the nearest fee-free ATMs in eighty bucks", and
+    "my debit card" the opening hours "of our debit card branches": words that read as an amount,
+    a date or a catalog value are no free text. "Amazon" answering "Which payee?", read as
+    speak_to_agent at 0.43, is the payee; a sure request for a person is not."""
+    at = dt.datetime(2026, 11, 29, 20, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, text, previous, own, confidence, None, spans, [], "America/Los_Angeles", at)
+    used = None if turn is None or turn.follow_up.kind != "update" else dict(turn.response.slots_used)
+    assert used == expected
