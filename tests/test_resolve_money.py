@@ -234,11 +234,16 @@ def test_a_number_or_unit_right_before_the_span_is_the_amounts(resolver, text, s
     ("a hundred and one second please", "a hundred", money("100", "USD")),
     ("pay a hundred and two payments", "a hundred", money("100", "USD")),
     ("make it a hundred and one more", "a hundred", money("100", "USD")),
+    ("twenty five hundred", "twenty", money("2500", "USD")),
+    ("send twenty five dollars", "twenty", money("25", "USD")),
+    ("make it two fifty", "two", None),  # read whole: 2.50 or 250?
+    ("split it in twenty two payments", "twenty", money("20", "USD")),
+    ("send fifty and the rest later", "fifty", money("50", "USD")),
 ])
-def test_number_words_right_after_a_span_that_ends_in_a_multiplier_are_the_amounts(resolver, text, surface,
-                                                                                    expected):
+def test_number_words_right_after_a_span_that_ends_in_one_are_the_amounts(resolver, text, surface, expected):
     """"make it a hundred and one" after a $50 transfer, the model's span "hundred", made it
-    $100.00: the words after a multiplier belong to it, as those before it do."""
+    $100.00, and "twenty five hundred" with the span "twenty" $20.00: the number words after a
+    span's last number word belong to it, as those before it do."""
     assert amounts(resolver, text, surface) == [expected]
 
 

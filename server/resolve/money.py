@@ -88,15 +88,14 @@ _SAID_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|
                           rf"|fifty|sixty|seventy|eighty|ninety|(?:hundred|thousand|million|billion)(?:\s+and)?"
                           rf"|{_MAJOR}|(?P<article>a))[\s-]+$", re.IGNORECASE)
 _COUNTED = re.compile(rf"(?:hundred|thousand|million|billion|{_MAJOR})\b", re.IGNORECASE)
-# ... and the words a span that ends in a multiplier may leave out right after it: "a hundred |
-# and one", "two thousand | fifty" (not a count: "a hundred | and two payments" is read as said)
-_MULTIPLIER_END = re.compile(r"(?:hundred|thousand|million|billion)$", re.IGNORECASE)
-_UNITS = "one|two|three|four|five|six|seven|eight|nine"
-_SAID_AFTER = re.compile(rf"(?:\s+and)?\s+(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
-                         rf"(?:[\s-](?:{_UNITS}))?|{_UNITS}|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
-                         r"|seventeen|eighteen|nineteen)(?:\s+(?:thousand|million|billion))?"
-                         r"\b(?![\w-]|\s+(?:more|payments?|times?|people|items?)\b)",
-                         re.IGNORECASE)
+# ... and the number words a span that ends in one may leave out right after it: "a hundred |
+# and one", "twenty | five hundred" (not a count: "a hundred | and two payments" is read as said)
+_NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+million billion""".split())
+_NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
+_LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
+_COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?)\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
@@ -181,8 +180,8 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
     number is a word of the sentence ("I won 500 dollars"). The numbers and spoken units right
     before a span that opens with a word are the amount's ("move two | hundred" is 200, "a buck |
     fifty" 1.50, never 100 or 50; "two | fifty" is read whole, unresolved); "a" only before a unit
-    or a multiplier; after a span that ends in a multiplier, the number words it left out ("a
-    hundred | and one" is 101). Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
+    or a multiplier; after a span that ends in a number word, the number words it left out ("a
+    hundred | and one" is 101, "twenty | five hundred" 2,500). Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
     dollars": $1,000 and $500, not 3,000 and 1,234,500), nor before `floor` (the end of another
     entity the model found: "march fifteen | two hundred dollars")."""
     while not text[start:start + 1].isdigit() and (
@@ -190,9 +189,7 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
         if said.group("article") is not None and not _COUNTED.match(text, start):
             break
         start = said.start()
-    if _MULTIPLIER_END.search(text, start, end) and (more := _SAID_AFTER.match(text, end)) is not None:
-        if pause_end(text, more.end()) is None:  # "a hundred and one | second": a pause after the amount
-            end = more.end()
+    end = _number_words_after(text, start, end)
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
     after = _AFTER.match(text, end)
@@ -203,6 +200,30 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
             and _belongs(before.group(1), capitals, before.end(1) == start, named)):
         start = before.start()
     return text[start:end]
+
+
+def _number_words_after(text: str, start: int, end: int) -> int:
+    """Where the amount ends when the span text[start:end] ends in a number word and more follow
+    ("and" between them: "a hundred | and one"); `end` when they count a pause or a thing ("a
+    hundred | and one second", "twenty | two payments")."""
+    last = _LAST_WORD.search(text, start, end)
+    if last is None or not _number_word(last.group(1)):
+        return end
+    pos = out = end
+    while (m := _NEXT_WORD.match(text, pos)) is not None:
+        word = m.group(1).lower()
+        if _number_word(word):
+            out = m.end()
+        elif word != "and" or out != pos:
+            break
+        pos = m.end()
+    if out == end or pause_end(text, out) is not None or _COUNTS_A_THING.match(text, out):
+        return end
+    return out
+
+
+def _number_word(word: str) -> bool:
+    return all(part in _NUMBER_WORDS for part in word.lower().split("-"))
 
 
 def _belongs(token: str, capitals: set[str], touching: bool, named: bool) -> bool:
