@@ -75,7 +75,7 @@ from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
-from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
+from .resolve.resolver import AMOUNTS, LEADING_ROLE, REPEATS, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -179,7 +179,8 @@ class FollowUps:
         unsure = _unsure(escalation)
         if not words:
             return None
-        if len(words) > MAX_WORDS and not any(e.type in slots and e.resolved for e in entities):
+        long = len(words) > MAX_WORDS
+        if long and not any(e.type in slots for e in entities):  # no value said: no correction either
             return self._long_pause(previous, own, unsure, entities, escalation, options)
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
@@ -209,7 +210,7 @@ class FollowUps:
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
             free_ok = not found and not any(e.resolved for e in entities) and (
                 unsure or (own not in self.replies and prediction.confidence < below))
-            runs = _runs(unpaused, found + taken) if found or taken else [unpaused]
+            runs = _runs(unpaused, found + taken) if found or taken else [] if long else [unpaused]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in (self._bare_value(text, run, order, options, past, question, free_ok) for run in runs):
                 if bare is not None and _again(bare, tagged):
@@ -225,7 +226,7 @@ class FollowUps:
         also = _PLACING + (_NOT if negated else ())  # more words of a turn that only gives values
         said = found + negated + refused
         only = bool(said) and _only_values(unpaused, said, also)  # "from my savings to checking please"
-        if len(words) > MAX_WORDS and not only:
+        if long and not only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
             return self._long_pause(previous, own, unsure, entities, escalation, options)
@@ -300,7 +301,8 @@ class FollowUps:
         for e in entities:
             if e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime":
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
-                if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)):
+                if value is None and (e.resolved or REPEATS.search(e.text)  # "every month on the 15th"
+                                      or not past and self._is_date(e.text, reference, locale)):
                     refused.append(e)
                 e = replace(e, resolved=value is not None, resolution=value)
             out.append(e)

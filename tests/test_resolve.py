@@ -71,6 +71,23 @@ def test_the_word_that_says_which_day_belongs_to_the_date(resolver, text, surfac
         assert e.resolution["value"] == value
 
 
+@pytest.mark.parametrize("text, surface, said, value", [
+    ("make it eighty five on the 15th", "eighty five on the 15th", "the 15th", "2026-12-15T00:00:00-08:00"),
+    ("ok so by next friday", "ok so by next friday", "next friday", "2026-12-04T00:00:00-08:00"),
+    # more than one day, or a date in the other direction: no narrower date of it
+    ("every month on the 15th", "every month on the 15th", "every month on the 15th", None),
+    ("for 3 months starting june 1", "for 3 months starting june 1", "for 3 months starting june 1", None),
+    ("make it last friday at 9", "last friday at 9", "last friday at 9", None),
+    ("the blue one", "blue one", "blue one", None),
+])
+def test_a_date_span_that_is_no_date_is_narrowed_to_the_date_it_ends_with(resolver, text, surface, said, value):
+    """"make it eighty five on the 15th", all tagged as one date, was no date at all, and a
+    follow-up kept the payment's old date and amount."""
+    (e,) = resolver.resolve(text, [span(text, "date", surface)], options(), "schedule_payment")
+    assert (e.text, text[e.start:e.end]) == (said, said)
+    assert (e.resolution or {}).get("value") == value
+
+
 # -- catalogs -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("surface, expected_id, exact", [

@@ -223,8 +223,29 @@ class Resolver:
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         surface = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else e.text
         resolution = self.resolve_value(e.type, surface, reference, past, locale)
+        if resolution is None and spec.get("builtin") == "datetime":
+            return self._date_within(e, text, reference, past, locale)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
+        return e
+
+    def _date_within(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool,
+                     locale: locales.Locale) -> ResolvedEntity:
+        """A date span that is no date, narrowed to the date it ends with after "on", "for", "by"...:
+        "make it eighty five on the 15th", all tagged as one date, is the 15th (and the words
+        before it are left to be read: a follow-up reads them as the amount). A span that reads
+        as a date in the other direction ("last friday at 9" for a payment ahead) is refused as
+        it is, never narrowed to a part that reads ahead."""
+        if reference is None or self.dates.resolve(e.text, reference, past, locale.day_first) is not None:
+            return e
+        for m in _DATE_AFTER.finditer(e.text):
+            if REPEATS.search(e.text, 0, m.start()):
+                break  # "every month on the 15th", "for 3 months starting june 1": more than one day
+            said = e.text[m.end():]
+            resolution = self.resolve_value(e.type, said, reference, past, locale)
+            if resolution is not None:
+                start = e.start + m.end()
+                return ResolvedEntity(e.type, said, start, e.end, e.confidence, e.source, True, resolution, e.role)
         return e
 
     def _given(self, text: str, e: ResolvedEntity) -> bool:
@@ -331,6 +352,10 @@ def time_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from None
 
 
+# a date said more than once: a span of these words is no one day ("every month on the 15th")
+REPEATS = re.compile(r"\b(?:every|each|monthly|weekly|daily|yearly|annually|biweekly|fortnightly"
+                      r"|(?:day|week|month|year)s?)\b", re.IGNORECASE)
+_DATE_AFTER = re.compile(r"\b(?:on|for|by|from|starting|until)\s+", re.IGNORECASE)
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
 
