@@ -1016,3 +1016,11 @@ def test_a_date_span_holding_an_amount_or_a_repetition_changes_the_payment(engin
         turn = _turn(engine, text, "schedule_payment", "schedule_payment", 0.86, None,
                      [("date", text.removeprefix("make it "))], carried, "America/Los_Angeles", at)
         assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"], text
+
+
+def test_a_long_correction_of_an_amount_read_past_its_span_follows_up(engine):
+    """"actually make it a hundred and twenty" (seven words, the model's span "hundred") went to a
+    person while the six-word "make it a hundred and twenty" was $120."""
+    turn = _turn(engine, "actually make it a hundred and twenty", "transfer_money", "transfer_money", 0.46, None,
+                 [("amount", "hundred")], SAVINGS_TO_CHECKING)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "120 USD"

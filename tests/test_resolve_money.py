@@ -302,3 +302,20 @@ def test_an_amount_split_in_two_spans_still_reads_whole(resolver):
              EntitySpan("amount", rest, rest + 16, "thousand dollars", 0.9)]
     got = [e.resolution for e in resolver.resolve(text, spans, RequestOptions()) if e.type == "amount"]
     assert money("50000", "USD") in got and money("1000", "USD") not in got
+
+
+@pytest.mark.parametrize("text, surface, said", [
+    ("actually make it a hundred and twenty", "hundred", "a hundred and twenty"),
+    ("transfer 5000 HUF", "5000", "5000 HUF"),
+    ("make it a buck fifty", "fifty", "a buck fifty"),
+    ("send 50 to savings", "50", "50"),
+])
+def test_the_entity_spans_the_words_its_amount_was_read_from(resolver, text, surface, said):
+    """The amount of "a | hundred | and twenty" was read from the words around the model's span,
+    but the entity kept the span: a seven-word correction then held words no value covered, and
+    went to a person."""
+    start = text.index(surface)
+    found = resolver.resolve(text, [EntitySpan("amount", start, start + len(surface), surface, 0.9)],
+                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    (e,) = [e for e in found if e.type == "amount"]
+    assert e.resolved and (e.text, text[e.start:e.end]) == (said, said)

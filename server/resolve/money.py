@@ -172,9 +172,9 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
 
 
-def beside(text: str, start: int, end: int, floor: int = 0) -> str:
-    """The model's amount span text[start:end] with what says what it is, when that lies just
-    outside it: the word after it, or the code or sign before it, that names a currency
+def beside(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int]:
+    """Where the amount of the model's span text[start:end] lies: with what says what it is when
+    that lies just outside it: the word after it, or the code or sign before it, that names a currency
     ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
     cent"), or what is written against its digits ("50k", "-50"). A currency's name before the
     number is a word of the sentence ("I won 500 dollars"). The numbers and spoken units right
@@ -199,7 +199,7 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> str:
     if (before and not _is_name(before.group(1).lower())
             and _belongs(before.group(1), capitals, before.end(1) == start, named)):
         start = before.start()
-    return text[start:end]
+    return start, end
 
 
 def _number_words_after(text: str, start: int, end: int) -> int:

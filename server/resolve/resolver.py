@@ -221,8 +221,10 @@ class Resolver:
             # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was today)
             e.start, e.text = m.start(), text[m.start():e.end]
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
-        surface = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else e.text
-        resolution = self.resolve_value(e.type, surface, reference, past, locale)
+        start, end = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else (e.start, e.end)
+        resolution = self.resolve_value(e.type, text[start:end], reference, past, locale)
+        if resolution is not None and (start, end) != (e.start, e.end):  # the entity is the amount's words
+            e.start, e.end, e.text = start, end, text[start:end]
         if resolution is None and spec.get("builtin") == "datetime":
             return self._date_within(e, text, reference, past, locale)
         if resolution is not None:
