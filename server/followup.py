@@ -233,7 +233,7 @@ class FollowUps:
         kept: frozenset[str] = frozenset()
         if negated:  # "not checking, savings": checking is what the turn takes away, not a value
             gone = {e.type for e in negated}
-            found = [e for e in found if e not in negated]
+            found = _in_their_place(options, negated, [e for e in found if e not in negated])
             entities = [replace(e, resolved=False, resolution=None) if e in negated else e for e in entities]
             options, kept = _replaced(options, negated, found)
             options = _without(options, gone - kept)
@@ -520,6 +520,25 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
             was, now = swapped.get(key.partition(".")[0], (None, None))
             slots.append((key, ",".join(now if v.strip() == was else v.strip() for v in raw.split(","))))
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _in_their_place(options: RequestOptions, negated: list[ResolvedEntity],
+                    found: list[ResolvedEntity]) -> list[ResolvedEntity]:
+    """`found`, where one value said without a role replaces one value taken back that was carried
+    with a role, with that role: "not savings, checking" after a transfer to savings is a transfer
+    to checking (the role was lost, and the answer could not say which way the money goes)."""
+    carried = dict(options.filled_slots)
+    out = list(found)
+    for slot in {e.type for e in negated}:
+        taken = [e for e in negated if e.type == slot]
+        new = [i for i, e in enumerate(out) if e.type == slot and e.role is None]
+        if len(taken) != 1 or len(new) != 1 or (taken[0].resolution or {}).get("kind") != "catalog":
+            continue
+        value = taken[0].resolution["id"]
+        roles = [role for role in ROLES if value in carried.get(f"{slot}.{role}", "").split(",")]
+        if len(roles) == 1:
+            out[new[0]] = replace(out[new[0]], role=roles[0])
+    return out
 
 
 def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],

@@ -1024,3 +1024,14 @@ def test_a_long_correction_of_an_amount_read_past_its_span_follows_up(engine):
     turn = _turn(engine, "actually make it a hundred and twenty", "transfer_money", "transfer_money", 0.46, None,
                  [("amount", "hundred")], SAVINGS_TO_CHECKING)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "120 USD"
+
+
+@pytest.mark.parametrize("text, spans", [("not savings checking", [("account", "savings")]),
+                                         ("not savings but checking", [("account", "savings"), ("account", "checking")])])
+def test_a_value_in_place_of_one_taken_back_takes_its_role(engine, text, spans):
+    """"not savings checking" after a transfer to savings was a transfer with checking and no
+    direction: the value said in place of the one taken back goes the same way."""
+    carried = [("account", "savings"), ("account.destination", "savings"), ("amount", "200 USD")]
+    turn = _turn(engine, text, "transfer_money", "close_account", 0.34, None, spans, carried)
+    assert dict(turn.response.slots_used) == {"account": "checking", "account.destination": "checking",
+                                              "amount": "200 USD"}
