@@ -100,7 +100,7 @@ _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
 my hmm think guess probably maybe say should would could can you it's use take put send move go come want
-need
+need i'd i'll i'm like prefer
 """.split())
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);

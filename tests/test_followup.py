@@ -1035,3 +1035,13 @@ def test_a_value_in_place_of_one_taken_back_takes_its_role(engine, text, spans):
     turn = _turn(engine, text, "transfer_money", "close_account", 0.34, None, spans, carried)
     assert dict(turn.response.slots_used) == {"account": "checking", "account.destination": "checking",
                                               "amount": "200 USD"}
+
+
+def test_a_correction_with_id_rather_names_the_new_source(engine):
+    """"um i'd rather take it out of my money market" (the model's span "money") read back the
+    transfer from savings as it was."""
+    turn = _turn(engine, "um i'd rather take it out of my money market", "transfer_money", "transfer_money", 0.74,
+                 None, [("account", "money")], SAVINGS_TO_CHECKING)
+    used = dict(turn.response.slots_used)
+    assert turn.follow_up.kind == "update"
+    assert (used["account.source"], used["account.destination"]) == ("money_market", "checking")

@@ -90,6 +90,18 @@ def test_a_date_span_that_is_no_date_is_narrowed_to_the_date_it_ends_with(resolv
 
 # -- catalogs -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("text, surface, said, value", [
+    ("take it out of my money market", "money", "money market", "money_market"),
+    ("from my joint checking please", "joint", "joint checking", "joint"),
+    ("from my checking", "checking", "checking", "checking"),
+])
+def test_a_catalog_name_holding_the_models_span_is_the_value(resolver, text, surface, said, value):
+    """"my money | market", the model's span "money", was no account, and a correction of a
+    transfer's source kept the old one."""
+    (e,) = resolver.resolve(text, [span(text, "account", surface)], options())
+    assert (e.text, e.resolution["id"]) == (said, value)
+
+
 @pytest.mark.parametrize("surface, expected_id, exact", [
     ("savings", "savings", True),
     ("Savings Account", "savings", True),
@@ -192,7 +204,8 @@ def test_a_value_after_not_is_no_value_of_the_turn(resolver, text, kept):
 def test_a_word_of_a_name_before_another_noun_is_no_value(resolver, etype, text, surface, expected):
     """The model cut "student loan" to "student", which is the Student account's id: a word of its
     names ("student account") followed by a noun none of them ends with is another thing."""
-    (e,) = [e for e in resolver.resolve(text, [span(text, etype, surface)], options()) if e.text == surface]
+    at = text.index(surface)  # the entity holding the span: the catalog's name when it holds it ("student account")
+    (e,) = [e for e in resolver.resolve(text, [span(text, etype, surface)], options()) if e.start <= at < e.end]
     assert (e.resolution or {}).get("id") == expected
 
 

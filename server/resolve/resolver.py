@@ -191,6 +191,12 @@ class Resolver:
                 candidates.append(ResolvedEntity(catalog.name, text[start:end], start, end, 1.0, "catalog"))
         if len(candidates) <= 1:
             return candidates
+        named = [e for e in candidates if e.source == "catalog"]
+        # a catalog name that holds the model's span of its type is the value said: "my money | market"
+        # (the span "money", no account) is the money market account
+        candidates = [e for e in candidates if not (e.source == "model" and any(
+            n.type == e.type and n.start <= e.start and e.end <= n.end and n.end - n.start > e.end - e.start
+            for n in named))]
         candidates.sort(key=lambda e: (_RANK[e.source], e.start - e.end, e.start))
         kept: list[ResolvedEntity] = []
         for e in candidates:
