@@ -42,10 +42,11 @@ type in `slots` order ("make it 50": amount, "friday instead": date; dates in th
 "no, yesterday" untagged is refused for a payment ahead, a correction, not a cancel), never as an
 amount after "at", "on", "by"... ("make it at 5"), nor as an amount or a number beside a noun it
 counts or names ("two weeks", "3 payments", "option 2", "the account ending 4321");
-"the other <type>" ("the other card", or "the other one" when a single catalog slot is carried)
-is the catalog's one value that is not the carried one, and when the catalog has more than two
-values the slot is asked for again. "one" after "that", "this", "which", "another", "the ..." or
-"a ..." ("that one", "the first one", "the joint one", "a new one") points at something and is
+"the other <type>" ("the other card", or "the other one" when a single catalog slot is carried) is
+the catalog's one value that is not the carried one, and when the catalog has more than two values
+the slot is asked for again. "the other way around" gives each value carried with a role the other
+role (from checking to savings instead). "one" after "that", "this", "which", "another", "the ..."
+or "a ..." ("that one", "the first one", "the joint one", "a new one") points at something and is
 never read as the number 1.
 
 The answer: `follow_up` {kind, intent}; the escalation hint is the previous intent's policy (an
@@ -92,6 +93,8 @@ UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations t
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
+_SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
+                   r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
@@ -189,6 +192,8 @@ class FollowUps:
         entities = self._on_the_agreed_day(previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
+        if not found and not asked and _SWAP.search(phrase) and (swapped := _swapped(options)) is not None:
+            options, asked = swapped, True  # "no, the other way around": from checking to savings instead
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
@@ -520,6 +525,23 @@ def _replaced(options: RequestOptions, negated: list[ResolvedEntity],
             was, now = swapped.get(key.partition(".")[0], (None, None))
             slots.append((key, ",".join(now if v.strip() == was else v.strip() for v in raw.split(","))))
     return replace(options, filled_slots=tuple(slots)), frozenset(kept)
+
+
+def _swapped(options: RequestOptions) -> RequestOptions | None:
+    """The carried values said with a role, each given the other role ("no, the other way around"
+    after a transfer from savings to checking: from checking to savings; after one to savings:
+    from savings); None unless exactly one slot carries roles."""
+    carried = dict(options.filled_slots)
+    slots = {k.partition(".")[0] for k in carried if "." in k}
+    if len(slots) != 1:
+        return None
+    (slot,) = slots
+    source, destination = carried.get(f"{slot}.source", ""), carried.get(f"{slot}.destination", "")
+    turned = {source: destination, destination: source} if source and destination else {}
+    values = ",".join(turned.get(v, v) for v in carried.get(slot, "").split(","))
+    kept = [(k, v) for k, v in options.filled_slots if k.partition(".")[0] != slot]
+    roles = [(f"{slot}.source", destination), (f"{slot}.destination", source)]
+    return replace(options, filled_slots=tuple(kept + [(slot, values)] + [(k, v) for k, v in roles if v]))
 
 
 def _in_their_place(options: RequestOptions, negated: list[ResolvedEntity],

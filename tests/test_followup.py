@@ -1045,3 +1045,21 @@ def test_a_correction_with_id_rather_names_the_new_source(engine):
     used = dict(turn.response.slots_used)
     assert turn.follow_up.kind == "update"
     assert (used["account.source"], used["account.destination"]) == ("money_market", "checking")
+
+
+@pytest.mark.parametrize("text", ["no the other way around", "it's the opposite", "other way round", "reverse it"])
+def test_the_other_way_around_swaps_the_roles_of_a_transfer(engine, text):
+    """"no the other way around" after a transfer from savings to checking cancelled it: the caller
+    wanted the money to go the other way."""
+    turn = _turn(engine, text, "transfer_money", "deny", 0.99, None, [], SAVINGS_TO_CHECKING)
+    assert turn.follow_up.kind == "update", text
+    assert dict(turn.response.slots_used) == {"account": "checking,savings", "account.source": "checking",
+                                              "account.destination": "savings", "amount": "50 USD"}
+    assert "from your Checking account to your Savings account" in turn.response.text
+    # one role said: it becomes the other
+    turn = _turn(engine, text, "transfer_money", "deny", 0.99, None, [],
+                 [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD")])
+    assert dict(turn.response.slots_used) == {"account": "savings", "account.source": "savings", "amount": "50 USD"}
+    # nothing said with a role: a plain "no"
+    turn = _turn(engine, text, "check_balance", "deny", 0.99, None, [], [("account", "savings")])
+    assert turn.follow_up.kind == "cancel"
