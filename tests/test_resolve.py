@@ -61,10 +61,14 @@ def test_issue_example_end_to_end(resolver):
     ("uh next week", "week", "next week", None),
     ("schedule it for the coming monday", "monday", "coming monday", "2026-11-30T00:00:00-08:00"),
     ("pay it on sunday", "sunday", "sunday", "2026-11-29T00:00:00-08:00"),  # no word says which one: the nearest
+    ("actually the first of next month", "next month", "the first of next month", "2026-12-01T00:00:00-08:00"),
+    ("on the 15th of next month", "next month", "the 15th of next month", "2026-12-15T00:00:00-08:00"),
+    ("the twenty-first of december", "december", "the twenty-first of december", "2026-12-21T00:00:00-08:00"),
 ])
 def test_the_word_that_says_which_day_belongs_to_the_date(resolver, text, surface, said, value):
     """"next | tuesday", the model's span "tuesday", was read as the nearest Tuesday (said on a
-    Tuesday: today) and answered a payment "for Tuesday, November 10", a week early."""
+    Tuesday: today) and answered a payment "for Tuesday, November 10", a week early; "the first of |
+    next month" was the month, "December 2026"."""
     (e,) = resolver.resolve(text, [span(text, "date", surface)], options(), "schedule_payment")
     assert e.text == said and text[e.start:e.end] == said
     if value is not None:

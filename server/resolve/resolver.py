@@ -226,6 +226,12 @@ class Resolver:
         if spec.get("builtin") == "datetime" and (m := _WHICH_ONE.search(text, max(floor, e.start - 12), e.start)):
             # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was today)
             e.start, e.text = m.start(), text[m.start():e.end]
+        if spec.get("builtin") == "datetime" and (m := _DAY_OF.search(text, max(floor, e.start - 30), e.start)):
+            # "the first of | next month": the day is the date's (alone, "next month" is a month)
+            whole = self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
+            if whole is not None:
+                e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
+                return e
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         start, end = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else (e.start, e.end)
         resolution = self.resolve_value(e.type, text[start:end], reference, past, locale)
@@ -364,6 +370,10 @@ def time_zone(name: str) -> ZoneInfo:
 REPEATS = re.compile(r"\b(?:every|each|monthly|weekly|daily|yearly|annually|biweekly|fortnightly"
                       r"|(?:day|week|month|year)s?)\b", re.IGNORECASE)
 _DATE_AFTER = re.compile(r"\b(?:on|for|by|from|starting|until)\s+", re.IGNORECASE)
+_ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+                  "|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth")
+_DAY_OF = re.compile(rf"(?<![\w'])(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|(?:twenty|thirty)[\s-](?:{_ORDINAL_WORDS})"
+                     rf"|{_ORDINAL_WORDS})\s+of\s+$", re.IGNORECASE)
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
 
