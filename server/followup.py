@@ -102,15 +102,22 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my hmm think guess probably maybe say should would could can you it's use take put send move go come want
-need i'd i'll i'm like prefer
+my hmm think guess probably maybe say it's i'm
 """.split())
+# ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
+# fillers of a correction only when the turn's own intent is unsure or a reply, or below VERBS_BELOW
+# where a carried value has a role; else the request they make is the turn's own ("I need to move
+# 200 from savings to checking" after a bill)
+_VERBS = frozenset("use take put send move go come want need can could would you should i'd i'll like "
+                   "prefer".split())
+VERBS_BELOW = 0.8
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
 # words that place a value: "no, from my joint account to checking", "make it 75 on friday", "on monday"
-_PLACING = (*_ROLE_WORDS, "on", "at", "by", "next", "this", "said")
+_PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
+_APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -180,6 +187,12 @@ class FollowUps:
         slots = list(spec.get("slots") or [])
         own = prediction.intent
         unsure = _unsure(escalation)
+        # the verbs of a request are a correction's ("I need it to go to my joint account") only
+        # where a value carried has a role to move, and when the turn's own intent is not sure of
+        # a request of its own: "can you move 500 from savings" (0.99) and "I need to use my credit
+        # card" after blocking the debit card (no role) ask what they say
+        moving = any("." in k for k, _ in options.filled_slots)
+        verbs = unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
         if not words:
             return None
         long = len(words) > MAX_WORDS
@@ -215,11 +228,21 @@ class FollowUps:
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
             free_ok = not found and not any(e.resolved for e in entities) and (
                 unsure or (own not in self.replies and prediction.confidence < below))
-            runs = _runs(unpaused, found + taken) if found or taken else [] if long else [unpaused]
+            read = lambda run: self._bare_value(text, run, order, options, past, question, free_ok)  # noqa: E731
+            if found or taken:
+                bares = [read(run) for run in _runs(unpaused, found + taken, verbs)]
+            elif long:
+                bares = []
+            else:  # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
+                apart = [read(run) for run in _runs(unpaused, [], verbs, None)]
+                named = any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart)
+                bares = apart if named and len(apart) > 1 else [read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
-            for bare in (self._bare_value(text, run, order, options, past, question, free_ok) for run in runs):
+            for bare in bares:
                 if bare is not None and _again(bare, tagged):
                     continue  # "a buck" before the model's "fifty", read as $1.50: one amount, not two
+                if bare is not None:
+                    tagged.add((bare.type, (bare.resolution or {}).get("id")))
                 if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
                     entities = [*entities, bare]
                     refused.append(bare)
@@ -228,7 +251,7 @@ class FollowUps:
                 elif bare is not None:
                     found.extend(self._on_the_agreed_day(previous, [bare], options))
         negated = [e for e in found if after_not(text, e.start)] + taken
-        also = _PLACING + (_NOT if negated else ())  # more words of a turn that only gives values
+        also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) if verbs else ())  # more words of a turn of values
         said = found + negated + refused
         only = bool(said) and _only_values(unpaused, said, also)  # "from my savings to checking please"
         if long and not only:
@@ -597,20 +620,33 @@ def _unsure(escalation: Escalation) -> bool:
     return escalation.escalate and escalation.reason in UNSURE
 
 
-def _runs(tokens: list[tuple[int, int, str]],
-          found: list[ResolvedEntity]) -> list[list[tuple[int, int, str]]]:
-    """The turn's word runs between the values found ("no, from | joint | to" around a tagged
-    "checking"): each may hold one more value the model did not tag, in a few words; more are
-    a sentence ("is expiring, send me a new one"), no value."""
+def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs: bool,
+          limit: int | None = RUN_WORDS) -> list[list[tuple[int, int, str]]]:
+    """The turn's word runs between the values found and the words that set values apart ("no,
+    from | joint | to" around a tagged "checking"; "20 | to joint | on friday"): each may hold one
+    more value the model did not tag, in a few words; more are a sentence ("is expiring, send me
+    a new one"), no value (`limit`: None for a turn with no value tagged, whose words may be one
+    name). `verbs`: the verbs of a request are a correction's fillers; else a run holding one is a
+    sentence ("can you send 20", a request). "take 20 | out of joint" are two runs: 20 and joint,
+    never one amount read from the whole."""
     runs: list[list[tuple[int, int, str]]] = [[]]
     for token in tokens:
-        start, end, _ = token
+        start, end, word = token
         if any(e.start < end and start < e.end for e in found):
             runs.append([])
+        elif word in _APART:
+            runs.append([token])  # kept: it says which way the value after it goes ("from joint")
         else:
             runs[-1].append(token)
-    return [run for run in runs
-            if 0 < sum(word not in _FILLER and word not in _ROLE_WORDS for _, _, word in run) <= RUN_WORDS]
+    filler = _FILLER | _APART | (_VERBS if verbs else frozenset())
+    out = []
+    for run in runs:
+        while run and run[-1][2] in _PLACING:  # "joint | on friday": "on" places the date
+            run = run[:-1]
+        content = sum(word not in filler for _, _, word in run)
+        if content and (limit is None or content <= limit) and (verbs or not any(w in _VERBS for _, _, w in run)):
+            out.append(run)
+    return out
 
 
 def _again(value: ResolvedEntity, tagged: set[tuple[str, str | None]]) -> bool:

@@ -1063,3 +1063,51 @@ def test_the_other_way_around_swaps_the_roles_of_a_transfer(engine, text):
     # nothing said with a role: a plain "no"
     turn = _turn(engine, text, "check_balance", "deny", 0.99, None, [], [("account", "savings")])
     assert turn.follow_up.kind == "cancel"
+
+
+@pytest.mark.parametrize("previous, slots, text, own, confidence, spans", [
+    ("close_account", [("account", "checking")], "i'd like to move it to my savings", "transfer_money", 0.95,
+     [("account", "savings")]),
+    ("report_fraud", [("card", "debit_card")], "can you move 500 from savings to checking", "transfer_money", 0.99,
+     [("amount", "500"), ("account", "savings"), ("account", "checking")]),
+    ("pay_bill", [("merchant", "amazon")], "i need to move 200 from savings to checking", "transfer_money", 0.99,
+     [("amount", "200"), ("account", "savings"), ("account", "checking")]),
+    ("check_balance", [("account", "savings")], "i need to send it to my joint account", "transfer_money", 0.75,
+     [("account", "joint account")]),
+    ("block_card", [("card", "debit_card")], "i need to use my credit card", "activate_card", 0.75,
+     [("card", "credit card")]),
+    ("find_atm", [("city", "boston")], "i want to go to chicago", "travel_notice", 0.99, [("city", "chicago")]),
+    ("transfer_money", SAVINGS_TO_CHECKING, "i also need to send 100 to my joint account", "transfer_money", 0.97,
+     [("amount", "100"), ("account", "joint account")]),
+])
+def test_the_verbs_of_a_request_the_model_is_sure_of_make_it_a_new_one(engine, previous, slots, text, own, confidence,
+                                                                        spans):
+    """"can you move 500 from savings to checking" after a fraud report was an update of the
+    report (no transfer made), and "i'd like to move it to my savings" after closing checking
+    closed two accounts: "move", "send", "use", "go", "need", "can you" are a correction's words
+    only where the model is not sure of a request of its own, or a carried value has a role and
+    the model reads another intent below 0.8 ("sorry i need it to go to my joint account")."""
+    assert _turn(engine, text, previous, own, confidence, None, spans, slots) is None
+    turn = _turn(engine, "sorry i need it to go to my joint account", "transfer_money", "open_account", 0.74, None,
+                 [("account", "joint account")], SAVINGS_TO_CHECKING)
+    assert dict(turn.response.slots_used)["account.destination"] == "joint"
+
+
+@pytest.mark.parametrize("text, own, confidence, expected", [
+    ("take 20 out of joint", "transfer_money", 0.64, {"amount": "20 USD", "account.source": "joint",
+                                                     "account.destination": "checking"}),
+    ("make it 20 to joint", "deny", 0.5, {"amount": "20 USD", "account.destination": "joint",
+                                          "account.source": "savings"}),
+])
+def test_an_untagged_amount_and_account_are_two_values(engine, text, own, confidence, expected):
+    """"take 20 out of joint", nothing tagged, was read whole as the amount 20: joint was lost and
+    the transfer read back from savings. Words that name an account or card after "out of", "to",
+    "from" are a value of their own."""
+    turn = _turn(engine, text, "transfer_money", own, confidence, None, [], SAVINGS_TO_CHECKING)
+    used = dict(turn.response.slots_used)
+    assert {k: used.get(k) for k in expected} == expected, used
+    # a time counted from now stays one date: "an hour | from now" names no account
+    at = dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, "an hour from now", "schedule_payment", "greeting", 0.3, "low_confidence",
+                 slots=[("amount", "50 USD"), ("merchant", "comcast")], at=at)
+    assert dict(turn.response.slots_used)["date"] == "2026-11-29T13:00:00-05:00"
