@@ -64,6 +64,7 @@ def test_issue_example_end_to_end(resolver):
     ("actually the first of next month", "next month", "the first of next month", "2026-12-01T00:00:00-08:00"),
     ("on the 15th of next month", "next month", "the 15th of next month", "2026-12-15T00:00:00-08:00"),
     ("the twenty-first of december", "december", "the twenty-first of december", "2026-12-21T00:00:00-08:00"),
+    ("pay 50 to amazon the following monday", "monday", "monday", "2026-11-30T00:00:00-08:00"),  # unread: the span
 ])
 def test_the_word_that_says_which_day_belongs_to_the_date(resolver, text, surface, said, value):
     """"next | tuesday", the model's span "tuesday", was read as the nearest Tuesday (said on a
@@ -90,6 +91,15 @@ def test_a_date_span_that_is_no_date_is_narrowed_to_the_date_it_ends_with(resolv
     (e,) = resolver.resolve(text, [span(text, "date", surface)], options(), "schedule_payment")
     assert (e.text, text[e.start:e.end]) == (said, said)
     assert (e.resolution or {}).get("value") == value
+
+
+def test_a_day_and_its_month_tagged_apart_are_one_date(resolver):
+    """"pay 300 on the twentieth of next month", tagged "twentieth" and "next month", was two
+    dates (the 20th of this month, and December) that overlapped once the month took the day."""
+    text = "pay 300 on the twentieth of next month"
+    (e,) = resolver.resolve(text, [span(text, "date", "twentieth"), span(text, "date", "next month")], options(),
+                            "schedule_payment")
+    assert (e.text, e.resolution["value"]) == ("twentieth of next month", "2026-12-20T00:00:00-08:00")
 
 
 # -- catalogs -------------------------------------------------------------------------------

@@ -319,3 +319,23 @@ def test_the_entity_spans_the_words_its_amount_was_read_from(resolver, text, sur
                              RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
     (e,) = [e for e in found if e.type == "amount"]
     assert e.resolved and (e.text, text[e.start:e.end]) == (said, said)
+
+
+@pytest.mark.parametrize("text, spans, expected", [
+    ("send a hundred three days from now", [("amount", "a hundred"), ("date", "three days from now")], "100"),
+    ("send a hundred three days from now", [("amount", "a hundred")], "100"),
+    ("schedule a payment of a thousand one week from today", [("amount", "a thousand")], "1000"),
+    ("pay fifty twenty days from now", [("amount", "fifty")], "50"),
+    ("I need to move fifty bucks two times", [("amount", "fifty bucks two")], "50"),
+    ("pay twenty dollars twenty times", [("amount", "twenty dollars twenty")], "20"),
+])
+def test_a_number_that_counts_time_or_times_is_no_part_of_the_amount(resolver, text, spans, expected):
+    """"send a hundred three days from now" was $103 (and its amount overlapped the date), "a
+    thousand one week from today" $1,001, "fifty bucks two times" $50.02: number words after an
+    amount that count days or times are no part of it, and an amount never grows over the next
+    entity."""
+    found = resolver.resolve(text, [EntitySpan(t, text.index(s), text.index(s) + len(s), s, 0.9) for t, s in spans],
+                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    (amount,) = [e for e in found if e.type == "amount"]
+    assert amount.resolution["amount"] == expected
+    assert all(a.end <= b.start for a, b in zip(found, found[1:]))  # in order, never overlapping

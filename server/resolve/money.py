@@ -94,8 +94,12 @@ _NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten el
 fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
 million billion""".split())
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
+_COUNTS_MANY = re.compile(r"\s+(?:times|payments|installments|transfers|(?:second|minute|hour|day|week|month|year)s)\b",
+                          re.IGNORECASE)  # "fifty bucks two | times" (but "a usd 500 | payment" is $500)
+_LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
-_COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?)\b", re.IGNORECASE)
+_COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?|transfers?"
+                             r"|(?:second|minute|hour|day|week|fortnight|month|year)s?)\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
@@ -172,7 +176,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
 
 
-def beside(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int]:
+def beside(text: str, start: int, end: int, floor: int = 0, ceiling: int | None = None) -> tuple[int, int]:
     """Where the amount of the model's span text[start:end] lies: with what says what it is when
     that lies just outside it: the word after it, or the code or sign before it, that names a currency
     ("transfer 5000 HUF", the span "5000"; "send 50 riyals": unresolved), a percent ("5 per
@@ -183,13 +187,16 @@ def beside(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int]:
     or a multiplier; after a span that ends in a number word, the number words it left out ("a
     hundred | and one" is 101, "twenty | five hundred" 2,500). Never before digits ("december 3 | 1000 dollars", "card ending 1234 | 500
     dollars": $1,000 and $500, not 3,000 and 1,234,500), nor before `floor` (the end of another
-    entity the model found: "march fifteen | two hundred dollars")."""
+    entity the model found: "march fifteen | two hundred dollars"), nor number words after `ceiling`
+    (where the next entity starts: "a hundred | three days from now" is 100). A number the span
+    ends with that counts what follows is no part of it: "fifty bucks two | times" is 50."""
     while not text[start:start + 1].isdigit() and (
             said := _SAID_BEFORE.search(text, max(floor, start - _BESIDE_CHARS), start)) is not None:
         if said.group("article") is not None and not _COUNTED.match(text, start):
             break
         start = said.start()
-    end = _number_words_after(text, start, end)
+    end = _uncounted_end(text, start, end)
+    end = min(_number_words_after(text, start, end), max(end, len(text) if ceiling is None else ceiling))
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
     after = _AFTER.match(text, end)
@@ -220,6 +227,17 @@ def _number_words_after(text: str, start: int, end: int) -> int:
     if out == end or pause_end(text, out) is not None or _COUNTS_A_THING.match(text, out):
         return end
     return out
+
+
+def _uncounted_end(text: str, start: int, end: int) -> int:
+    """`end`, or where the span's words end before its last one when that is a number counting
+    what follows it ("fifty bucks two | times", "twenty dollars twenty | times": not $50.02)."""
+    last = _LAST_TOKEN.search(text, start, end)
+    if last is None or last.start() == start or not _COUNTS_MANY.match(text, end):
+        return end
+    if not (last.group(1).isdigit() or _number_word(last.group(1))):
+        return end
+    return len(text[start:last.start()].rstrip()) + start
 
 
 def _number_word(word: str) -> bool:

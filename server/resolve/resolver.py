@@ -39,7 +39,7 @@ KINDS = ("catalog", "builtin", "free", "pattern")
 AMOUNTS = ("money", "number")  # the builtins a bare number fills, and a pause's count ("one second") never does
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
-_DATE_JOINER = re.compile(r"\s*(?:,|at|on|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm": one date
+_DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm", "20th | of | may"
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
 # savings", "my parents' joint account" ("what's", "let's", "this month's", "friday's" and "the bank's"
 # say nothing of whose)
@@ -130,7 +130,9 @@ class Resolver:
         past = intent in self.past_intents
         locale = locales.get(options.locale)
         out = [self._resolve_one(e, text, reference, past, locale,
-                                 max((o.end for o in kept if o.end <= e.start and o.type != e.type), default=0))
+                                 max((o.end for o in kept if o.end <= e.start and o.type != e.type), default=0),
+                                 (max((o.end for o in kept if o.end <= e.start), default=0),
+                                  min((o.start for o in kept if o.start >= e.end), default=len(text))))
                for e in kept]
         for e in out:
             if e.type in self.catalogs:
@@ -208,10 +210,13 @@ class Resolver:
     # -- resolution by kind -------------------------------------------------------------------
 
     def _resolve_one(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool = False,
-                     locale: locales.Locale = locales.EN_US, floor: int = 0) -> ResolvedEntity:
+                     locale: locales.Locale = locales.EN_US, floor: int = 0,
+                     room: tuple[int, int] | None = None) -> ResolvedEntity:
         """`floor`: where the entity of another type before this one ends; an amount's words are never
         looked for before it ("march fifteen | two hundred dollars"; "fifty | thousand dollars", two
-        spans of one amount, still reads 50,000)."""
+        spans of one amount, still reads 50,000). `room`: where the entities around it end and
+        start; a span never grows over one (entities never overlap)."""
+        lo, hi = room or (0, len(text))
         if e.resolved:  # patterns are resolved when found
             return e
         spec = self.specs.get(e.type)
@@ -223,17 +228,17 @@ class Resolver:
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
-        if spec.get("builtin") == "datetime" and (m := _WHICH_ONE.search(text, max(floor, e.start - 12), e.start)):
-            # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was today)
-            e.start, e.text = m.start(), text[m.start():e.end]
-        if spec.get("builtin") == "datetime" and (m := _DAY_OF.search(text, max(floor, e.start - 30), e.start)):
-            # "the first of | next month": the day is the date's (alone, "next month" is a month)
-            whole = self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
-            if whole is not None:
-                e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
-                return e
+        if spec.get("builtin") == "datetime":
+            # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was
+            # today); "the first of | next month": the day is the date's (alone, a month)
+            for said in (_WHICH_ONE, _DAY_OF):
+                m = said.search(text, max(lo, e.start - 30), e.start)
+                whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
+                if whole is not None:  # "the following monday" is no date dateparser reads: the span alone
+                    e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
+                    return e
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
-        start, end = beside(text, e.start, e.end, floor) if spec.get("builtin") == "money" else (e.start, e.end)
+        start, end = beside(text, e.start, e.end, floor, hi) if spec.get("builtin") == "money" else (e.start, e.end)
         resolution = self.resolve_value(e.type, text[start:end], reference, past, locale)
         if resolution is not None and (start, end) != (e.start, e.end):  # the entity is the amount's words
             e.start, e.end, e.text = start, end, text[start:end]
