@@ -93,6 +93,9 @@ UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations t
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
+# words that say the caller has no answer, or one the service cannot know: never free text
+_NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby|around here|here|where)\b",
+                        re.IGNORECASE)
 _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half)\b")
@@ -451,8 +454,8 @@ class FollowUps:
                 at, said = start + lead.end(), surface[lead.end():]  # "no, from joint": joint, the source
             if spec["kind"] == "catalog" and a_persons_name(text, at, end):
                 continue  # "to Ira": a person, not the IRA
-            if spec["kind"] == "free" and self._typed(said, reference, past, locale):
-                continue  # "eighty bucks", "tomorrow", "my debit card" answering "Which city?": no city
+            if spec["kind"] == "free" and (_NO_ANSWER.search(said) or self._typed(said, reference, past, locale)):
+                continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(said)  # "the credit one": the credit card

@@ -987,6 +987,9 @@ def test_a_long_repeat_changes_nothing_whatever_values_it_names(engine):
     ("um tomorrow", "branch_hours", "branch_hours", 0.37, [], {"date": "2026-11-30T00:00:00-08:00"}),
     ("amazon", "pay_bill", "speak_to_agent", 0.43, [], {"merchant": "amazon"}),
     ("let me talk to someone", "pay_bill", "speak_to_agent", 0.83, [], None),
+    ("i'm not sure", "find_atm", "deny", 0.47, [], None),  # was "the nearest fee-free ATMs in not sure"
+    ("near me", "find_atm", "greeting", 0.3, [], None),
+    ("i don't know", "pay_bill", "greeting", 0.3, [], None),
 ])
 def test_free_text_answers_only_with_words_of_no_other_type(engine, text, previous, own, confidence, spans, expected):
     """"eighty bucks" answering "Which city?" was "the nearest fee-free ATMs in eighty bucks", and
