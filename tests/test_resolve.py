@@ -116,6 +116,27 @@ def test_a_catalog_name_holding_the_models_span_is_the_value(resolver, text, sur
     assert (e.text, e.resolution["id"]) == (said, value)
 
 
+@pytest.mark.parametrize("text, spans, expected", [
+    ("book a payment to geico from my business checking", [("merchant", "business"), ("account", "checking")],
+     [("merchant", "business"), ("account", "checking")]),
+    ("strange withdrawals from my credit card account", [("card", "credit"), ("account", "card account")],
+     [("card", "credit"), ("account", "card account")]),
+])
+def test_a_catalog_name_never_takes_the_words_of_a_span_of_another_type(resolver, text, spans, expected):
+    """The catalog's "business checking" held the model's "checking" (an account) and its
+    "business" (a payee): the account was dropped with it."""
+    found = resolver.resolve(text, [span(text, t, w) for t, w in spans], options())
+    assert [(e.type, e.text) for e in found] == expected
+
+
+def test_two_spans_of_one_amount_are_one_entity(resolver):
+    """"a fifty | thousand | dollars car loan", tagged "fifty" and "dollars", was two entities
+    with the same words (each read over the other's): entities never overlap."""
+    text = "the rate for a fifty thousand dollars car loan"
+    found = resolver.resolve(text, [span(text, "amount", "fifty"), span(text, "amount", "dollars")], options())
+    assert [(e.text, e.resolution["amount"]) for e in found] == [("fifty thousand dollars", "50000")]
+
+
 @pytest.mark.parametrize("surface, expected_id, exact", [
     ("savings", "savings", True),
     ("Savings Account", "savings", True),

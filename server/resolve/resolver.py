@@ -134,6 +134,7 @@ class Resolver:
                                  (max((o.end for o in kept if o.end <= e.start), default=0),
                                   min((o.start for o in kept if o.start >= e.end), default=len(text))))
                for e in kept]
+        out = _apart(out)
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
@@ -193,9 +194,12 @@ class Resolver:
                 candidates.append(ResolvedEntity(catalog.name, text[start:end], start, end, 1.0, "catalog"))
         if len(candidates) <= 1:
             return candidates
-        named = [e for e in candidates if e.source == "catalog"]
+        model = [e for e in candidates if e.source == "model"]
         # a catalog name that holds the model's span of its type is the value said: "my money | market"
-        # (the span "money", no account) is the money market account
+        # (the span "money", no account) is the money market account; never over a span of another
+        # type ("business | checking" with "business" tagged a payee keeps the model's "checking")
+        named = [n for n in candidates if n.source == "catalog"
+                 and not any(m.type != n.type and m.start < n.end and n.start < m.end for m in model)]
         candidates = [e for e in candidates if not (e.source == "model" and any(
             n.type == e.type and n.start <= e.start and e.end <= n.end and n.end - n.start > e.end - e.start
             for n in named))]
@@ -380,6 +384,20 @@ _ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|te
 _DAY_OF = re.compile(rf"(?<![\w'])(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|(?:twenty|thirty)[\s-](?:{_ORDINAL_WORDS})"
                      rf"|{_ORDINAL_WORDS})\s+of\s+$", re.IGNORECASE)
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
+
+
+def _apart(entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
+    """The entities in text order with none overlapping another: two spans of one amount each
+    read over the other's words ("fifty | thousand | dollars": "fifty thousand" and "fifty
+    thousand dollars") are the one that holds the other; of two others, the first."""
+    out: list[ResolvedEntity] = []
+    for e in sorted(entities, key=lambda e: (e.start, e.start - e.end)):
+        if out and e.start < out[-1].end:
+            if e.type == out[-1].type and e.end > out[-1].end and e.start <= out[-1].start:
+                out[-1] = e
+            continue
+        out.append(e)
+    return out
 
 
 def _before_today(resolution: dict, reference: dt.datetime) -> bool:
