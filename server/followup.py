@@ -231,7 +231,9 @@ class FollowUps:
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
             free_ok = not found and not any(e.resolved for e in entities) and (
                 unsure or (own not in self.replies and prediction.confidence < below))
-            read = lambda run: self._bare_value(text, run, order, options, past, question, free_ok)  # noqa: E731
+            def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
+                return self._bare_value(text, run, order, options, past, question, free_ok)
+
             if found or taken:
                 bares = [read(run) for run in _runs(unpaused, found + taken, verbs)]
             elif long:
