@@ -74,7 +74,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import DOTTED_DATE, time_only, wall_time
+from .resolve.dates import DOTTED_DATE, clock_or_count, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, REPEATS, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
@@ -195,7 +195,8 @@ class FollowUps:
         # a request of its own: "can you move 500 from savings" (0.99) and "I need to use my credit
         # card" after blocking the debit card (no role) ask what they say
         moving = any("." in k for k, _ in options.filled_slots)
-        verbs = unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
+        verbs = (unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
+                 or own == previous and _CORRECTION.search(text) is not None)  # "send it to my money market instead"
         if not words:
             return None
         long = len(words) > MAX_WORDS
@@ -204,7 +205,7 @@ class FollowUps:
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
-        entities, refused = self._dated_as(previous, entities, options)
+        entities, refused = self._dated_as(text, previous, entities, options)
         entities = self._on_the_agreed_day(previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
@@ -319,7 +320,7 @@ class FollowUps:
 
     # -- values for the previous intent's slots ------------------------------------------------
 
-    def _dated_as(self, previous: str, entities: list[ResolvedEntity],
+    def _dated_as(self, text: str, previous: str, entities: list[ResolvedEntity],
                   options: RequestOptions) -> tuple[list[ResolvedEntity], list[ResolvedEntity]]:
         """Dates read in the direction of the intent the turn continues, not of the intent the
         model read into its few words: "make it last friday" for a scheduled payment is no date
@@ -332,7 +333,8 @@ class FollowUps:
         locale = locales.get(options.locale)
         out, refused = [], []
         for e in entities:
-            if e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime":
+            if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
+                    and not clock_or_count(text, e.start, e.end)):  # "a hundred | three | days": no 3rd
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
                 if value is None and (e.resolved or REPEATS.search(e.text)  # "every month on the 15th"
                                       or not past and self._is_date(e.text, reference, locale)):

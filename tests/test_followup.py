@@ -1114,3 +1114,23 @@ def test_an_untagged_amount_and_account_are_two_values(engine, text, own, confid
     turn = _turn(engine, "an hour from now", "schedule_payment", "greeting", 0.3, "low_confidence",
                  slots=[("amount", "50 USD"), ("merchant", "comcast")], at=at)
     assert dict(turn.response.slots_used)["date"] == "2026-11-29T13:00:00-05:00"
+
+
+def test_a_count_the_model_tags_as_a_date_stays_no_date_in_a_follow_up(engine):
+    """"a hundred three days" after a transfer, "three" tagged as a date, was $100 on December 3:
+    the follow-up read the span again alone, past the resolver's rule that a count is no day."""
+    turn = _turn(engine, "a hundred three days", "transfer_money", "recent_transactions", 0.2, "low_confidence",
+                 [("amount", "a hundred"), ("date", "three")], SAVINGS_TO_CHECKING)
+    assert "date" not in dict(turn.response.slots_used)
+
+
+def test_a_correction_of_the_same_intent_with_instead_keeps_the_other_role(engine):
+    """"send it to my money market instead" (seven words, read as transfer_money at 0.95) after a
+    transfer from checking to savings was answered alone: a transfer to the money market with no
+    source. "instead" makes the verbs a correction's."""
+    carried = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+               ("amount", "200 USD")]
+    turn = _turn(engine, "send it to my money market instead", "transfer_money", "transfer_money", 0.95, None,
+                 [("account", "money market")], carried)
+    used = dict(turn.response.slots_used)
+    assert (used["account.source"], used["account.destination"]) == ("checking", "money_market")

@@ -93,6 +93,26 @@ def test_a_date_span_that_is_no_date_is_narrowed_to_the_date_it_ends_with(resolv
     assert (e.resolution or {}).get("value") == value
 
 
+@pytest.mark.parametrize("text, spans, said, value", [
+    ("pay 25 to spotify two weeks from today", ["two weeks", "today"], "two weeks from today", "2026-12-13"),
+    ("pay 30 dollars to netflix a week from friday", ["week", "friday"], "a week from friday", "2026-12-11"),
+    ("pay it a week from friday", ["friday"], "a week from friday", "2026-12-11"),
+    ("schedule it in three days", ["three days"], "in three days", "2026-12-02"),
+    ("schedule it 3 days from now", ["3 days"], "3 days from now", "2026-12-02"),
+    ("the day after tomorrow", ["tomorrow"], "the day after tomorrow", "2026-12-01"),
+    # a repetition said before the day: no one day to act on
+    ("pay 60 every friday to comcast", ["friday"], "friday", None),
+    ("transfer 100 to savings weekly starting tomorrow", ["tomorrow"], "tomorrow", None),
+])
+def test_a_date_said_around_the_models_span_is_read_whole(resolver, text, spans, said, value):
+    """"two weeks | from | today", tagged in two pieces, was today; "in | three days" and "3 days |
+    from now" were no date; "every friday" was Friday, one day the caller never asked for."""
+    found = resolver.resolve(text, [span(text, "date", w) for w in spans], options(), "schedule_payment")
+    (e,) = [e for e in found if e.type == "date"]
+    assert e.text == said
+    assert ((e.resolution or {}).get("value") or "")[:10] == (value or "")
+
+
 def test_a_day_and_its_month_tagged_apart_are_one_date(resolver):
     """"pay 300 on the twentieth of next month", tagged "twentieth" and "next month", was two
     dates (the 20th of this month, and December) that overlapped once the month took the day."""
@@ -114,6 +134,17 @@ def test_a_catalog_name_holding_the_models_span_is_the_value(resolver, text, sur
     transfer's source kept the old one."""
     (e,) = resolver.resolve(text, [span(text, "account", surface)], options())
     assert (e.text, e.resolution["id"]) == (said, value)
+
+
+@pytest.mark.parametrize("text, surface, value", [
+    ("transfer 100 from my joint checking account to savings", "joint checking account", "joint"),
+    ("move $20 to my business checking account", "business checking account", "business"),
+])
+def test_a_catalog_span_holding_a_listed_name_is_that_value(resolver, text, surface, value):
+    """"my joint checking account" was no account (the catalog lists "joint checking"), and the
+    transfer's source was lost without a question."""
+    (e,) = [e for e in resolver.resolve(text, [span(text, "account", surface)], options()) if e.text == surface]
+    assert e.resolution["id"] == value
 
 
 @pytest.mark.parametrize("text, spans, expected", [

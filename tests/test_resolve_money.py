@@ -339,3 +339,18 @@ def test_a_number_that_counts_time_or_times_is_no_part_of_the_amount(resolver, t
     (amount,) = [e for e in found if e.type == "amount"]
     assert amount.resolution["amount"] == expected
     assert all(a.end <= b.start for a, b in zip(found, found[1:]))  # in order, never overlapping
+
+
+@pytest.mark.parametrize("text, surface, said, amount", [
+    ("send a grand to savings", "grand", "a grand", "1000"),
+    ("move 200 dollars, 3 times, from checking", "200 dollars, 3", "200 dollars", "200"),
+    ("move 200 dollars and 3 times from checking", "200 dollars and 3", "200 dollars", "200"),
+])
+def test_a_grand_and_a_count_cut_off_read_as_said(resolver, text, surface, said, amount):
+    """"a | grand" was unresolved (no "a" before "grand"), and an amount cut before a count kept
+    the comma or "and" that joined them ("200 dollars,")."""
+    start = text.index(surface)
+    found = resolver.resolve(text, [EntitySpan("amount", start, start + len(surface), surface, 0.9)],
+                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    (e,) = [e for e in found if e.type == "amount"]
+    assert (e.text, e.resolution["amount"]) == (said, amount)

@@ -87,7 +87,7 @@ _SAID_BEFORE = re.compile(r"(?<![\w.,])(?:\d[\d.,]*|one|two|three|four|five|six|
                           r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty"
                           rf"|fifty|sixty|seventy|eighty|ninety|(?:hundred|thousand|million|billion)(?:\s+and)?"
                           rf"|{_MAJOR}|(?P<article>a))[\s-]+$", re.IGNORECASE)
-_COUNTED = re.compile(rf"(?:hundred|thousand|million|billion|{_MAJOR})\b", re.IGNORECASE)
+_COUNTED = re.compile(rf"(?:hundred|thousand|million|billion|grand|{_MAJOR})\b", re.IGNORECASE)
 # ... and the number words a span that ends in one may leave out right after it: "a hundred |
 # and one", "twenty | five hundred" (not a count: "a hundred | and two payments" is read as said)
 _NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen
@@ -96,6 +96,7 @@ million billion""".split())
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
 _COUNTS_MANY = re.compile(r"\s+(?:times|payments|installments|transfers|(?:second|minute|hour|day|week|month|year)s)\b",
                           re.IGNORECASE)  # "fifty bucks two | times" (but "a usd 500 | payment" is $500)
+_TRAILING_JOINER = re.compile(r"(?:[\s,]|\band\b)+$", re.IGNORECASE)  # "200 dollars, | 3 times"
 _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
 _COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?|transfers?"
@@ -237,7 +238,7 @@ def _uncounted_end(text: str, start: int, end: int) -> int:
         return end
     if not (last.group(1).isdigit() or _number_word(last.group(1))):
         return end
-    return len(text[start:last.start()].rstrip()) + start
+    return len(_TRAILING_JOINER.sub("", text[start:last.start()])) + start
 
 
 def _number_word(word: str) -> bool:

@@ -39,6 +39,8 @@ KINDS = ("catalog", "builtin", "free", "pattern")
 AMOUNTS = ("money", "number")  # the builtins a bare number fills, and a pause's count ("one second") never does
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
+_ARTICLE_BEFORE = re.compile(r"(?<![\w'])an?\s+$", re.IGNORECASE)
+_DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm", "20th | of | may"
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
 # savings", "my parents' joint account" ("what's", "let's", "this month's", "friday's" and "the bank's"
@@ -126,9 +128,10 @@ class Resolver:
         come from the part it analysed, whoever found them."""
         reference = self.reference_time(options)
         spans = [self._with_extension(text, s) for s in spans]
-        kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars))
         past = intent in self.past_intents
         locale = locales.get(options.locale)
+        kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars),
+                            lambda etype, said: self.resolve_value(etype, said, reference, past, locale) is not None)
         out = [self._resolve_one(e, text, reference, past, locale,
                                  max((o.end for o in kept if o.end <= e.start and o.type != e.type), default=0),
                                  (max((o.end for o in kept if o.end <= e.start), default=0),
@@ -162,20 +165,26 @@ class Resolver:
                     out.append(replace(e, resolved=True, resolution=value))
         return out
 
-    def _joined(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
+    def _joined(self, text: str, kept: list[ResolvedEntity], reads) -> list[ResolvedEntity]:
         """Neighbouring model spans of one money type, nothing but "and" or a comma between them,
         are one amount as said ("a hundred | and | five dollars", "250 dollars | and 20 cents"): read
         apart they were two amounts in one slot ($100.00 and $5.00). Likewise a day and a time
-        ("tomorrow | at | 3pm"): two dates in one slot, which was asked for again."""
+        ("tomorrow | at | 3pm"): two dates in one slot, which was asked for again; and a count of
+        time from a day, when the whole reads as a date (`reads(type, words)`): "two weeks | from |
+        today" was today."""
         out: list[ResolvedEntity] = []
         for e in kept:
             last = out[-1] if out else None
             builtin = (self.specs.get(e.type) or {}).get("builtin")
             joiner = _JOINER if builtin == "money" else _DATE_JOINER if builtin == "datetime" else None
+            between = text[last.end:e.start] if last is not None else ""
             if (last is not None and last.type == e.type and last.source == e.source == "model"
-                    and joiner is not None and joiner.fullmatch(text[last.end:e.start])):
-                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
-                                         min(last.confidence, e.confidence), "model")
+                    and joiner is not None and (joiner.fullmatch(between) or builtin == "datetime"
+                                                and _DATE_COUNTED_FROM.fullmatch(between)
+                                                and reads(e.type, text[_counted_start(text, last.start):e.end]))):
+                start = last.start if joiner.fullmatch(between) else _counted_start(text, last.start)
+                out[-1] = ResolvedEntity(e.type, text[start:e.end], start, e.end, min(last.confidence, e.confidence),
+                                         "model")
             else:
                 out.append(e)
         return out
@@ -235,11 +244,19 @@ class Resolver:
         if spec.get("builtin") == "datetime":
             # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was
             # today); "the first of | next month": the day is the date's (alone, a month)
-            for said in (_WHICH_ONE, _DAY_OF):
+            for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM):
                 m = said.search(text, max(lo, e.start - 30), e.start)
                 whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
                 if whole is not None:  # "the following monday" is no date dateparser reads: the span alone
                     e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
+                    return e
+            if _BOUND_BEFORE.search(text, max(lo, e.start - 30), e.start):
+                return e  # "every friday", "weekly starting tomorrow": no one day to act on
+            m = _FROM_NOW.match(text, e.end)
+            if m is not None and m.end() <= hi and self.resolve_value(e.type, e.text, reference, past, locale) is None:
+                whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
+                if whole is not None:  # "three days | from now"
+                    e.end, e.text, e.resolved, e.resolution = m.end(), text[e.start:m.end()], True, whole
                     return e
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         start, end = beside(text, e.start, e.end, floor, hi) if spec.get("builtin") == "money" else (e.start, e.end)
@@ -248,9 +265,22 @@ class Resolver:
             e.start, e.end, e.text = start, end, text[start:end]
         if resolution is None and spec.get("builtin") == "datetime":
             return self._date_within(e, text, reference, past, locale)
+        if resolution is None and spec["kind"] == "catalog":
+            resolution = self._name_within(e)
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
+
+    def _name_within(self, e: ResolvedEntity) -> dict | None:
+        """The value of the one longest name of its catalog a catalog span holds ("my joint checking
+        account": the catalog lists "joint checking", and the span read whole was no value)."""
+        names = sorted(((end - start, catalog.lookup(e.text[start:end]))
+                        for catalog, start, end in self.verbatim.find(e.text) if catalog.name == e.type),
+                       key=lambda found: -found[0])
+        if not names or names[0][1] is None or len(names) > 1 and names[1][0] == names[0][0]:
+            return None
+        entry, score = names[0][1]
+        return {"kind": "catalog", "id": entry.id, "value": entry.value, "score": score}
 
     def _date_within(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool,
                      locale: locales.Locale) -> ResolvedEntity:
@@ -383,7 +413,19 @@ _ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|te
                   "|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth")
 _DAY_OF = re.compile(rf"(?<![\w'])(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|(?:twenty|thirty)[\s-](?:{_ORDINAL_WORDS})"
                      rf"|{_ORDINAL_WORDS})\s+of\s+$", re.IGNORECASE)
+_COUNT_FROM = re.compile(r"(?<![\w'])(?:an?|one|two|three|four|five|six|\d{1,2}|the\s+day|a\s+couple\s+of)\s+"
+                         r"(?:(?:day|week|month)s?\s+)?(?:from|after|before)\s+$", re.IGNORECASE)  # "a week from | friday"
+_BOUND_BEFORE = re.compile(r"(?<![\w'])(?:every|each|weekly|monthly|daily|biweekly|fortnightly)"
+                           r"\s+(?:(?:the|starting|from|on)\s+)*$", re.IGNORECASE)  # a repetition before the day
+_IN = re.compile(r"(?<![\w'])in\s+$", re.IGNORECASE)  # "in | three days"
+_FROM_NOW = re.compile(r"\s+(?:from\s+(?:now|today)|ago|later)\b", re.IGNORECASE)  # "three days | from now"
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
+
+
+def _counted_start(text: str, start: int) -> int:
+    """Where a count of time starts with the article the model left out: "a | week from friday"."""
+    m = _ARTICLE_BEFORE.search(text, max(0, start - 4), start)
+    return start if m is None else m.start()
 
 
 def _apart(entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
