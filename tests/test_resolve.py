@@ -139,12 +139,13 @@ def test_a_catalog_name_holding_the_models_span_is_the_value(resolver, text, sur
 @pytest.mark.parametrize("text, surface, value", [
     ("transfer 100 from my joint checking account to savings", "joint checking account", "joint"),
     ("move $20 to my business checking account", "business checking account", "business"),
+    ("shift 200 from savings intto checking account", "savings intto checking account", None),  # two names
 ])
 def test_a_catalog_span_holding_a_listed_name_is_that_value(resolver, text, surface, value):
     """"my joint checking account" was no account (the catalog lists "joint checking"), and the
     transfer's source was lost without a question."""
     (e,) = [e for e in resolver.resolve(text, [span(text, "account", surface)], options()) if e.text == surface]
-    assert e.resolution["id"] == value
+    assert (e.resolution or {}).get("id") == value
 
 
 @pytest.mark.parametrize("text, spans, expected", [

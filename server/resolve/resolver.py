@@ -272,14 +272,14 @@ class Resolver:
         return e
 
     def _name_within(self, e: ResolvedEntity) -> dict | None:
-        """The value of the one longest name of its catalog a catalog span holds ("my joint checking
-        account": the catalog lists "joint checking", and the span read whole was no value)."""
-        names = sorted(((end - start, catalog.lookup(e.text[start:end]))
-                        for catalog, start, end in self.verbatim.find(e.text) if catalog.name == e.type),
-                       key=lambda found: -found[0])
-        if not names or names[0][1] is None or len(names) > 1 and names[1][0] == names[0][0]:
+        """The value of the one name of its catalog a catalog span holds ("my joint checking account":
+        the catalog lists "joint checking", and the span read whole was no value); none when it
+        holds two ("savings intto checking account": which way the money goes is not known)."""
+        names = [catalog.lookup(e.text[start:end])
+                 for catalog, start, end in self.verbatim.find(e.text) if catalog.name == e.type]
+        if len(names) != 1 or names[0] is None:
             return None
-        entry, score = names[0][1]
+        entry, score = names[0]
         return {"kind": "catalog", "id": entry.id, "value": entry.value, "score": score}
 
     def _date_within(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool,
