@@ -76,7 +76,7 @@ from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, clock_or_count, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
-from .resolve.resolver import AMOUNTS, LEADING_ROLE, REPEATS, after_not, role_of
+from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
 
 MAX_WORDS = 6
@@ -336,8 +336,7 @@ class FollowUps:
             if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
                     and not clock_or_count(text, e.start, e.end)):  # "a hundred | three | days": no 3rd
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
-                if value is None and (e.resolved or REPEATS.search(e.text)  # "every month on the 15th"
-                                      or not past and self._is_date(e.text, reference, locale)):
+                if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)):
                     refused.append(e)
                 e = replace(e, resolved=value is not None, resolution=value)
             out.append(e)

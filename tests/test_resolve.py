@@ -79,9 +79,11 @@ def test_the_word_that_says_which_day_belongs_to_the_date(resolver, text, surfac
 @pytest.mark.parametrize("text, surface, said, value", [
     ("make it eighty five on the 15th", "eighty five on the 15th", "the 15th", "2026-12-15T00:00:00-08:00"),
     ("ok so by next friday", "ok so by next friday", "next friday", "2026-12-04T00:00:00-08:00"),
-    # more than one day, or a date in the other direction: no narrower date of it
-    ("every month on the 15th", "every month on the 15th", "every month on the 15th", None),
-    ("for 3 months starting june 1", "for 3 months starting june 1", "for 3 months starting june 1", None),
+    # a repeating date is its first day; more than one date, or a date in the other direction: none
+    ("every month on the 15th", "every month on the 15th", "the 15th", "2026-12-15T00:00:00-08:00"),
+    ("the 15th of every month", "the 15th of every month", "the 15th", "2026-12-15T00:00:00-08:00"),
+    ("for 3 months starting june 1", "for 3 months starting june 1", "june 1", "2027-06-01T00:00:00-07:00"),
+    ("from friday until sunday", "from friday until sunday", "from friday until sunday", None),
     ("make it last friday at 9", "last friday at 9", "last friday at 9", None),
     ("the blue one", "blue one", "blue one", None),
 ])
@@ -98,15 +100,16 @@ def test_a_date_span_that_is_no_date_is_narrowed_to_the_date_it_ends_with(resolv
     ("pay 30 dollars to netflix a week from friday", ["week", "friday"], "a week from friday", "2026-12-11"),
     ("pay it a week from friday", ["friday"], "a week from friday", "2026-12-11"),
     ("schedule it in three days", ["three days"], "in three days", "2026-12-02"),
+    ("transfer it in a week", ["week"], "in a week", "2026-12-06"),
     ("schedule it 3 days from now", ["3 days"], "3 days from now", "2026-12-02"),
     ("the day after tomorrow", ["tomorrow"], "the day after tomorrow", "2026-12-01"),
-    # a repetition said before the day: no one day to act on
-    ("pay 60 every friday to comcast", ["friday"], "friday", None),
-    ("transfer 100 to savings weekly starting tomorrow", ["tomorrow"], "tomorrow", None),
+    # a repeating date is its first day, as the example's data has it
+    ("pay 60 every friday to comcast", ["friday"], "friday", "2026-12-04"),
+    ("transfer 100 to savings weekly starting tomorrow", ["tomorrow"], "tomorrow", "2026-11-30"),
 ])
 def test_a_date_said_around_the_models_span_is_read_whole(resolver, text, spans, said, value):
     """"two weeks | from | today", tagged in two pieces, was today; "in | three days" and "3 days |
-    from now" were no date; "every friday" was Friday, one day the caller never asked for."""
+    from now" were no date."""
     found = resolver.resolve(text, [span(text, "date", w) for w in spans], options(), "schedule_payment")
     (e,) = [e for e in found if e.type == "date"]
     assert e.text == said
@@ -140,6 +143,10 @@ def test_a_catalog_name_holding_the_models_span_is_the_value(resolver, text, sur
     ("transfer 100 from my joint checking account to savings", "joint checking account", "joint"),
     ("move $20 to my business checking account", "business checking account", "business"),
     ("shift 200 from savings intto checking account", "savings intto checking account", None),  # two names
+    ("transfer 50 to my son's savings account", "son's savings account", None),  # someone else's
+    ("from my moms checking account to savings", "moms checking account", None),
+    ("out of my business savings account", "business savings account", None),  # another account
+    ("transfer 100 from savings checking", "savings checking", None),  # two accounts, no "to"
 ])
 def test_a_catalog_span_holding_a_listed_name_is_that_value(resolver, text, surface, value):
     """"my joint checking account" was no account (the catalog lists "joint checking"), and the

@@ -327,6 +327,10 @@ def test_the_entity_spans_the_words_its_amount_was_read_from(resolver, text, sur
     ("schedule a payment of a thousand one week from today", [("amount", "a thousand")], "1000"),
     ("pay fifty twenty days from now", [("amount", "fifty")], "50"),
     ("I need to move fifty bucks two times", [("amount", "fifty bucks two")], "50"),
+    ("schedule a payment of a hundred twenty first of december", [("amount", "a hundred"),
+                                                                  ("date", "first of december")], "100"),
+    ("schedule a payment of a hundred twenty first of december", [("amount", "a hundred"),
+                                                                  ("date", "twenty first of december")], "100"),
     ("pay twenty dollars twenty times", [("amount", "twenty dollars twenty")], "20"),
 ])
 def test_a_number_that_counts_time_or_times_is_no_part_of_the_amount(resolver, text, spans, expected):
@@ -354,3 +358,15 @@ def test_a_grand_and_a_count_cut_off_read_as_said(resolver, text, surface, said,
                              RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
     (e,) = [e for e in found if e.type == "amount"]
     assert (e.text, e.resolution["amount"]) == (said, amount)
+
+
+def test_a_currency_the_model_tagged_as_another_entity_is_still_the_amounts(resolver):
+    """"an initial deposit of 35 | euros", "euros" tagged as an account: the amount is 35 EUR, and
+    the stray span it reads over is dropped (an amount never grows over the next entity's number
+    words, but its currency is its own)."""
+    text = "open a savings account with an initial deposit of 35 euros"
+    found = resolver.resolve(text, [EntitySpan("amount", 50, 52, "35", 0.9), EntitySpan("account", 53, 58, "euros", 0.9)],
+                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    amounts = [e for e in found if e.type == "amount"]
+    assert [(e.text, e.resolution) for e in amounts] == [("35 euros", money("35", "EUR"))]
+    assert all(a.end <= b.start for a, b in zip(found, found[1:]))

@@ -97,6 +97,8 @@ _NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
 _COUNTS_MANY = re.compile(r"\s+(?:times|payments|installments|transfers|(?:second|minute|hour|day|week|month|year)s)\b",
                           re.IGNORECASE)  # "fifty bucks two | times" (but "a usd 500 | payment" is $500)
 _TRAILING_JOINER = re.compile(r"(?:[\s,]|\band\b)+$", re.IGNORECASE)  # "200 dollars, | 3 times"
+_TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
+_ORDINAL_NEXT = re.compile(r"[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b", re.IGNORECASE)
 _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
 _COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?|transfers?"
@@ -196,12 +198,14 @@ def beside(text: str, start: int, end: int, floor: int = 0, ceiling: int | None 
         if said.group("article") is not None and not _COUNTED.match(text, start):
             break
         start = said.start()
+    ceiling = len(text) if ceiling is None else max(ceiling, end)
     end = _uncounted_end(text, start, end)
-    end = min(_number_words_after(text, start, end), max(end, len(text) if ceiling is None else ceiling))
+    longer = _number_words_after(text, start, end)
+    end = longer if longer <= ceiling else end  # never into the next entity: "one hundred | twenty first of december"
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
     after = _AFTER.match(text, end)
-    if after and _belongs(after.group(1), capitals, after.start(1) == end, named):
+    if after and _belongs(after.group(1), capitals, after.start(1) == end, named):  # "35 | euros": over a stray span
         end = after.end()
     before = _BEFORE.search(text, max(0, start - _BESIDE_CHARS), start)
     if (before and not _is_name(before.group(1).lower())
@@ -220,6 +224,8 @@ def _number_words_after(text: str, start: int, end: int) -> int:
     pos = out = end
     while (m := _NEXT_WORD.match(text, pos)) is not None:
         word = m.group(1).lower()
+        if word in _TENS and _ORDINAL_NEXT.match(text, m.end()):
+            break  # "a hundred | twenty first of december": the twenty-first, a date
         if _number_word(word):
             out = m.end()
         elif word != "and" or out != pos:

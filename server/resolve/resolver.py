@@ -250,8 +250,6 @@ class Resolver:
                 if whole is not None:  # "the following monday" is no date dateparser reads: the span alone
                     e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
                     return e
-            if _BOUND_BEFORE.search(text, max(lo, e.start - 30), e.start):
-                return e  # "every friday", "weekly starting tomorrow": no one day to act on
             m = _FROM_NOW.match(text, e.end)
             if m is not None and m.end() <= hi and self.resolve_value(e.type, e.text, reference, past, locale) is None:
                 whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
@@ -275,25 +273,39 @@ class Resolver:
         """The value of the one name of its catalog a catalog span holds ("my joint checking account":
         the catalog lists "joint checking", and the span read whole was no value); none when it
         holds two ("savings intto checking account": which way the money goes is not known)."""
-        names = [catalog.lookup(e.text[start:end])
-                 for catalog, start, end in self.verbatim.find(e.text) if catalog.name == e.type]
-        if len(names) != 1 or names[0] is None:
+        inside = [(start, end) for catalog, start, end in self.verbatim.find(e.text) if catalog.name == e.type]
+        if len(inside) != 1:
             return None
-        entry, score = names[0]
+        start, end = inside[0]
+        if not (_ONLY_DETERMINERS.fullmatch(e.text[:start]) and _ONLY_NOUN.fullmatch(e.text[end:])):
+            return None  # "my son's savings account", "my business savings account", "savings checking"
+        found = self.catalogs[e.type].lookup(e.text[start:end])
+        if found is None:
+            return None
+        entry, score = found
         return {"kind": "catalog", "id": entry.id, "value": entry.value, "score": score}
 
     def _date_within(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool,
                      locale: locales.Locale) -> ResolvedEntity:
         """A date span that is no date, narrowed to the date it ends with after "on", "for", "by"...:
         "make it eighty five on the 15th", all tagged as one date, is the 15th (and the words
-        before it are left to be read: a follow-up reads them as the amount). A span that reads
-        as a date in the other direction ("last friday at 9" for a payment ahead) is refused as
-        it is, never narrowed to a part that reads ahead."""
+        before it are left to be read: a follow-up reads them as the amount); a repeating date is
+        its first day, as the domain's data has it ("every month on the 15th", "the 15th of every
+        month": the 15th). Never past another date ("from friday until sunday"), and a span that
+        reads as a date in the other direction ("last friday at 9" for a payment ahead) is refused
+        as it is, never narrowed to a part that reads ahead."""
         if reference is None or self.dates.resolve(e.text, reference, past, locale.day_first) is not None:
             return e
+        tail = _REPEAT_TAIL.search(e.text)  # "the 15th of every month": the first day is the date
+        if tail is not None and tail.start() > 0:
+            resolution = self.resolve_value(e.type, e.text[:tail.start()], reference, past, locale)
+            if resolution is not None:
+                said = e.text[:tail.start()]
+                return ResolvedEntity(e.type, said, e.start, e.start + len(said), e.confidence, e.source, True,
+                                      resolution, e.role)
         for m in _DATE_AFTER.finditer(e.text):
-            if REPEATS.search(e.text, 0, m.start()):
-                break  # "every month on the 15th", "for 3 months starting june 1": more than one day
+            if _DATE_WORD.search(e.text, 0, m.start()):
+                break  # "from friday until sunday", "the 1st and on the 15th": not one day
             said = e.text[m.end():]
             resolution = self.resolve_value(e.type, said, reference, past, locale)
             if resolution is not None:
@@ -405,19 +417,20 @@ def time_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from None
 
 
-# a date said more than once: a span of these words is no one day ("every month on the 15th")
-REPEATS = re.compile(r"\b(?:every|each|monthly|weekly|daily|yearly|annually|biweekly|fortnightly"
-                      r"|(?:day|week|month|year)s?)\b", re.IGNORECASE)
+_DATE_WORD = re.compile(r"\b(?:and|today|tomorrow|yesterday|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+                        r"|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|\d{1,2}(?:st|nd|rd|th)|first|second|third"
+                        r"|\w+teenth|\w+tieth)", re.IGNORECASE)
+_REPEAT_TAIL = re.compile(r"\s+(?:of\s+)?(?:every|each)\b", re.IGNORECASE)
 _DATE_AFTER = re.compile(r"\b(?:on|for|by|from|starting|until)\s+", re.IGNORECASE)
 _ORDINAL_WORDS = ("first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
                   "|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth")
 _DAY_OF = re.compile(rf"(?<![\w'])(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|(?:twenty|thirty)[\s-](?:{_ORDINAL_WORDS})"
                      rf"|{_ORDINAL_WORDS})\s+of\s+$", re.IGNORECASE)
+_ONLY_DETERMINERS = re.compile(r"\s*(?:(?:my|our|your|the|this|a|an)\s+)*", re.IGNORECASE)
+_ONLY_NOUN = re.compile(r"\s*(?:account|acct|card)?\s*", re.IGNORECASE)
 _COUNT_FROM = re.compile(r"(?<![\w'])(?:an?|one|two|three|four|five|six|\d{1,2}|the\s+day|a\s+couple\s+of)\s+"
                          r"(?:(?:day|week|month)s?\s+)?(?:from|after|before)\s+$", re.IGNORECASE)  # "a week from | friday"
-_BOUND_BEFORE = re.compile(r"(?<![\w'])(?:every|each|weekly|monthly|daily|biweekly|fortnightly)"
-                           r"\s+(?:(?:the|starting|from|on)\s+)*$", re.IGNORECASE)  # a repetition before the day
-_IN = re.compile(r"(?<![\w'])in\s+$", re.IGNORECASE)  # "in | three days"
+_IN = re.compile(r"(?<![\w'])in\s+(?:an?\s+|a\s+couple\s+of\s+)?$", re.IGNORECASE)  # "in | three days", "in a | week"
 _FROM_NOW = re.compile(r"\s+(?:from\s+(?:now|today)|ago|later)\b", re.IGNORECASE)  # "three days | from now"
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
