@@ -93,6 +93,9 @@ UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations t
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
+# ... and that say only that ("no" alone is a no, a cancel)
+_UNKNOWN = re.compile(r"\b(?:(?:i'?m\s+)?not\s+(?:sure|certain)|(?:i\s+)?(?:don'?t|do\s+not)\s+know|dunno|no\s+idea"
+                      r"|near\s+me|nearby|around\s+here)\b", re.IGNORECASE)
 # words that say the caller has no answer, or one the service cannot know: never free text
 _NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby|around here|here|where)\b",
                         re.IGNORECASE)
@@ -286,7 +289,11 @@ class FollowUps:
             # person; but "my main account", nothing but a value, answers the question asked, and
             # so does "not savings, my credit card account" (a value taken back and its replacement)
             return None
-        if values and (asked or _CORRECTION.search(phrase)) and continues:
+        # "near me", "not sure" answering "Which city?": no answer, and no request either: asked again
+        unanswered = (not values and question is not None and self.resolver.specs.get(question, {}).get("kind") == "free"
+                      and _UNKNOWN.search(phrase) is not None
+                      and all(w in _FILLER for w in _UNKNOWN.sub(" ", phrase).split()))
+        if unanswered or values and (asked or _CORRECTION.search(phrase)) and continues:
             # "make it 75", "the other one": whatever the model guessed; but "actually, what's my
             # savings balance" asks something new, whatever value it names
             kind = "update"

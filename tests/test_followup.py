@@ -987,9 +987,9 @@ def test_a_long_repeat_changes_nothing_whatever_values_it_names(engine):
     ("um tomorrow", "branch_hours", "branch_hours", 0.37, [], {"date": "2026-11-30T00:00:00-08:00"}),
     ("amazon", "pay_bill", "speak_to_agent", 0.43, [], {"merchant": "amazon"}),
     ("let me talk to someone", "pay_bill", "speak_to_agent", 0.83, [], None),
-    ("i'm not sure", "find_atm", "deny", 0.47, [], None),  # was "the nearest fee-free ATMs in not sure"
-    ("near me", "find_atm", "greeting", 0.3, [], None),
-    ("i don't know", "pay_bill", "greeting", 0.3, [], None),
+    ("i'm not sure", "find_atm", "deny", 0.47, [], {}),  # was "the nearest fee-free ATMs in not sure"
+    ("near me", "find_atm", "greeting", 0.3, [], {}),  # no city: the question is asked again
+    ("i don't know", "pay_bill", "greeting", 0.3, [], {}),
 ])
 def test_free_text_answers_only_with_words_of_no_other_type(engine, text, previous, own, confidence, spans, expected):
     """"eighty bucks" answering "Which city?" was "the nearest fee-free ATMs in eighty bucks", and
@@ -1134,3 +1134,14 @@ def test_a_correction_of_the_same_intent_with_instead_keeps_the_other_role(engin
                  [("account", "money market")], carried)
     used = dict(turn.response.slots_used)
     assert (used["account.source"], used["account.destination"]) == ("checking", "money_market")
+
+
+@pytest.mark.parametrize("text, own, confidence", [("near me", "greeting", 0.78), ("i'm not sure", "deny", 0.47),
+                                                   ("no idea", "deny", 0.69)])
+def test_no_answer_to_a_free_text_question_asks_it_again(engine, text, own, confidence):
+    """"near me" answering "Which city or neighbourhood are you in?" was read as a greeting ("Hello!
+    How can I help you?") and the ATM search was lost; "not sure" and "no idea" as a no, a cancel.
+    A turn that only says the caller has no answer keeps the question; a plain "no" still cancels."""
+    turn = _turn(engine, text, "find_atm", own, confidence, None, [], [])
+    assert (turn.follow_up.kind, turn.response.slots_missing) == ("update", ["city"])
+    assert _turn(engine, "no", "find_atm", "deny", 0.99, None, [], []).follow_up.kind == "cancel"
