@@ -241,21 +241,8 @@ class Resolver:
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
-        if spec.get("builtin") == "datetime":
-            # "next | tuesday": the word that says which tuesday is the date's (alone, "tuesday" was
-            # today); "the first of | next month": the day is the date's (alone, a month)
-            for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM):
-                m = said.search(text, max(lo, e.start - 30), e.start)
-                whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
-                if whole is not None:  # "the following monday" is no date dateparser reads: the span alone
-                    e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
-                    return e
-            m = _FROM_NOW.match(text, e.end)
-            if m is not None and m.end() <= hi and self.resolve_value(e.type, e.text, reference, past, locale) is None:
-                whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
-                if whole is not None:  # "three days | from now"
-                    e.end, e.text, e.resolved, e.resolution = m.end(), text[e.start:m.end()], True, whole
-                    return e
+        if spec.get("builtin") == "datetime" and self._date_around(e, text, reference, past, locale, lo, hi):
+            return e
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         start, end = beside(text, e.start, e.end, floor, hi) if spec.get("builtin") == "money" else (e.start, e.end)
         resolution = self.resolve_value(e.type, text[start:end], reference, past, locale)
@@ -268,6 +255,28 @@ class Resolver:
         if resolution is not None:
             e.resolved, e.resolution = True, resolution
         return e
+
+    def _date_around(self, e: ResolvedEntity, text: str, reference: dt.datetime | None, past: bool,
+                     locale: locales.Locale, lo: int, hi: int) -> bool:
+        """Whether the date span `e` reads as a date with the words around it that the model left
+        out, which it then takes (between `lo` and `hi`, where the entities around it end and
+        start): the word that says which day ("next | tuesday" was today), the day before a month
+        ("the first of | next month" was the month), a count of time ("in | three days", "a week
+        from | friday", "3 days | from now" were no date). Only when the longer words read as a
+        date: "the following monday" is no date dateparser reads, and the span stays as it is."""
+        for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM):
+            m = said.search(text, max(lo, e.start - 30), e.start)
+            whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
+            if whole is not None:
+                e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
+                return True
+        m = _FROM_NOW.match(text, e.end)
+        if m is None or m.end() > hi or self.resolve_value(e.type, e.text, reference, past, locale) is not None:
+            return False
+        whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
+        if whole is not None:
+            e.end, e.text, e.resolved, e.resolution = m.end(), text[e.start:m.end()], True, whole
+        return whole is not None
 
     def _name_within(self, e: ResolvedEntity) -> dict | None:
         """The value of the one name of its catalog a catalog span holds ("my joint checking account":
