@@ -14,7 +14,8 @@ account to my checking account"), and
    it", "actually", "instead", "rather") or points at a carried value ("the other card"), and its
    own top intent asks nothing else (rule 4's condition, or a confirmation or denial intent: "make
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
-2. its own top intent is a confident confirmation intent ("yes") -> confirm;
+2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
+   carries a value ("sure, 150": read back before anything is confirmed);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75");
@@ -101,14 +102,15 @@ _NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby
                         re.IGNORECASE)
 _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
-_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half)\b")
+_POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
+_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my hmm think guess probably maybe say it's i'm
+my hmm think guess probably maybe say it's i'm thanks thank cheers great perfect right correct that's
 """.split())
 # ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
 # fillers of a correction only when the turn's own intent is unsure or a reply, or below VERBS_BELOW
@@ -245,7 +247,7 @@ class FollowUps:
             else:  # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
                 apart = [read(run) for run in _runs(unpaused, [], verbs, None)]
                 named = any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart)
-                bares = apart if named and len(apart) > 1 else [read(unpaused)]
+                bares = apart if named else [read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in bares:
                 if bare is not None and _again(bare, tagged):
@@ -260,7 +262,10 @@ class FollowUps:
                 elif bare is not None:
                     found.extend(self._on_the_agreed_day(previous, [bare], options))
         negated = [e for e in found if after_not(text, e.start)] + taken
-        also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) if verbs else ())  # more words of a turn of values
+        # "move it to the 20th", "push it to friday": the verb moves the pending date or amount
+        pointed = bool(found) and _POINTED.search(phrase) is not None and all(
+            (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number") for e in found)
+        also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) + ("push",) if verbs or pointed else ())
         said = found + negated + refused
         only = bool(said) and _only_values(unpaused, said, also)  # "from my savings to checking please"
         if long and not only:
@@ -302,7 +307,7 @@ class FollowUps:
         elif own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
             kind = "repeat"
         elif own in self.confirm and not unsure:
-            kind = "confirm"
+            kind = "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         elif own in self.cancel and not unsure:
             kind = "update" if values else "cancel"
         elif not values:

@@ -680,8 +680,10 @@ def test_a_number_that_counts_or_names_a_thing_is_no_amount(engine, previous, te
     assert yes.follow_up.kind == "confirm" and dict(yes.response.slots_used)["amount"] == "50 USD"
 
 
-@pytest.mark.parametrize("text, own, kind", [("yes 50 right", "affirm", "confirm"), ("no, fifty only", "deny", "update")])
+@pytest.mark.parametrize("text, own, kind", [("yes 50 right", "affirm", "update"), ("no, fifty only", "deny", "update")])
 def test_a_yes_or_no_with_a_new_amount_takes_it(engine, text, own, kind):
+    """A yes with a new amount takes it and reads it back (an UPDATE): it was a CONFIRM of an
+    amount nobody had read back."""
     carried = [("account", "checking,savings"), ("amount", "500 USD")]
     turn = _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried)
     assert turn.follow_up.kind == kind and dict(turn.response.slots_used)["amount"] == "50 USD"
@@ -1145,3 +1147,39 @@ def test_no_answer_to_a_free_text_question_asks_it_again(engine, text, own, conf
     turn = _turn(engine, text, "find_atm", own, confidence, None, [], [])
     assert (turn.follow_up.kind, turn.response.slots_missing) == ("update", ["city"])
     assert _turn(engine, "no", "find_atm", "deny", 0.99, None, [], []).follow_up.kind == "cancel"
+
+
+@pytest.mark.parametrize("text, own, spans, amount", [("no sorry 125", "affirm", [("amount", "125")], "125 USD"),
+                                                      ("sure, 150", "affirm", [("amount", "150")], "150 USD")])
+def test_a_yes_that_changes_a_value_is_read_back_not_confirmed(engine, text, own, spans, amount):
+    """"no sorry 125", read as a yes at 0.70, was a CONFIRM of a $125 transfer nobody had read back
+    (a backend acting on CONFIRM sends it): a turn that changes a value is an UPDATE."""
+    carried = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+               ("amount", "300 USD")]
+    turn = _turn(engine, text, "transfer_money", own, 0.7, None, spans, carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == amount
+    assert _turn(engine, "yes", "transfer_money", "affirm", 0.9, None, [], carried).follow_up.kind == "confirm"
+
+
+def test_voice_corrections_with_a_verb_a_thanks_or_a_later(engine):
+    """"no, take it from joint" (nothing tagged) was a CANCEL; a long correction ending "thank you"
+    a balance question; "move it to the 20th" after a scheduled payment a travel notice; "a week
+    later" a week from today, not from the payment's date."""
+    carried = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+               ("amount", "300 USD")]
+    turn = _turn(engine, "no, take it from joint", "transfer_money", "deny", 0.98, None, [], carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["account.source"] == "joint"
+    turn = _turn(engine, "no sorry I meant from my joint account to my checking account thank you", "transfer_money",
+                 "check_balance", 0.68, None, [("account", "joint account"), ("account", "checking account")], carried)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["account.source"] == "joint"
+    payment = [("amount", "85 USD"), ("date", "2026-12-15T00:00:00-08:00"), ("merchant", "comcast")]
+    at = dt.datetime(2026, 11, 29, 20, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, "move it to the 20th", "schedule_payment", "travel_notice", 0.8, None, [("date", "the 20th")],
+                 payment, "America/Los_Angeles", at)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == "2026-12-20T00:00:00-08:00"
+    turn = _turn(engine, "a week later", "schedule_payment", "deny", 0.49, None, [("date", "a week later")], payment,
+                 "America/Los_Angeles", at)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
+    # and the verbs still make a request of its own where the value is an account the intent does not move
+    assert _turn(engine, "i'd like to move it to my savings", "close_account", "transfer_money", 0.95, None,
+                 [("account", "savings")], [("account", "checking")]) is None
