@@ -18,7 +18,9 @@ The rule (docs/voice.md, "n-best"):
   its spans resolved for the chosen intent (a date one transcript's own intent reads as past may
   be refused for the mixture's), then the escalation hint, the follow-up reading and the response
   for the mixture's prediction on it (slots carried in `filled_slots` count only where that
-  answer keeps them).
+  answer keeps them). A slot filled with free text from a follow-up's words (no tag, no type)
+  counts as filled only in the highest-weighted transcript: "near knee" beside "near me"
+  answering "Which city?" differs in exactly those words, and is no better answer for filling it.
 """
 
 from __future__ import annotations
@@ -106,9 +108,10 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
         return analysis
 
     best, best_shortfall = None, None
-    for i in sorted(range(len(transcripts)), key=lambda i: (-transcripts[i].weight, i)):
+    order = sorted(range(len(transcripts)), key=lambda i: (-transcripts[i].weight, i))
+    for i in order:
         candidate = answer(i)
-        shortfall = _shortfall(candidate)
+        shortfall = _shortfall(candidate, top=i == order[0])
         if best_shortfall is None or shortfall < best_shortfall:
             best, best_shortfall = candidate, shortfall
         if best_shortfall == (False, 0):  # the highest-weighted answer that fills every required slot
@@ -117,10 +120,14 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
     return best
 
 
-def _shortfall(analysis: Analysis) -> tuple[bool, int]:
+def _shortfall(analysis: Analysis, top: bool) -> tuple[bool, int]:
     """What an answer leaves undone: whether it hands the turn off (escalated for any reason but
     policy: "hmm" beside "fifty dollars" is no better answer for asking nothing), then the required
-    slots it still asks for."""
+    slots it still asks for, counting those filled with a follow-up's free text unless `top`."""
     escalation = analysis.escalation
     handoff = escalation.escalate and escalation.reason != "policy"
-    return handoff, len(analysis.response.slots_missing) if analysis.response is not None else 0
+    if analysis.response is None:
+        return handoff, 0
+    guessed = set() if top else {e.type for e in analysis.entities if e.source == "context"
+                                 and (e.resolution or {}).get("kind") == "text"}
+    return handoff, len(analysis.response.slots_missing) + len(guessed & set(analysis.response.slots_used))

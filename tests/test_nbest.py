@@ -254,3 +254,14 @@ def test_transcripts_that_fail_together_leave_no_unretrieved_error(banking_artif
             srv.loop.call_soon_threadsafe(gc.collect)
             assert srv.stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
     assert "never retrieved" not in caplog.text
+
+
+def test_free_text_from_a_lower_weighted_transcript_fills_no_slot(engine):
+    """"near me" (0.7) answering "Which city?" asks again; its alternative "near knee" (0.2) was
+    chosen for filling the city with its words ("the nearest fee-free ATMs in near knee"): free
+    text from a follow-up's words counts as filled only in the highest-weighted transcript."""
+    options = RequestOptions(previous_intent="find_atm")
+    answer, _ = combined(engine, [("near me", 0.7), ("near knee", 0.2)], options)
+    assert answer.used_alternative == 0 and "city" not in answer.response.slots_used
+    answer, _ = combined(engine, [("boston", 0.7), ("austin", 0.2)], options)  # the top one's words fill it
+    assert answer.used_alternative == 0
