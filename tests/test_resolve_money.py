@@ -27,14 +27,15 @@ def resolver() -> Resolver:
     return Resolver(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
 
 
+def resolved(resolver: Resolver, text: str, spans: list[tuple[str, str]]) -> list:
+    """The entities of the model's spans `spans` ((type, surface) in `text`), as the request resolves them."""
+    tagged = [EntitySpan(etype, text.index(s), text.index(s) + len(s), s, 0.9) for etype, s in spans]
+    return resolver.resolve(text, tagged, RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+
+
 def amounts(resolver: Resolver, text: str, *surfaces: str) -> list[dict | None]:
     """The resolutions of the model's amount spans `surfaces` in `text`, as the request resolves them."""
-    spans = []
-    for surface in surfaces:
-        start = text.index(surface)
-        spans.append(EntitySpan("amount", start, start + len(surface), surface, 0.9))
-    found = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
-    return [e.resolution for e in found if e.type == "amount"]
+    return [e.resolution for e in resolved(resolver, text, [("amount", s) for s in surfaces]) if e.type == "amount"]
 
 
 def money(amount: str, currency: str) -> dict:
@@ -314,10 +315,7 @@ def test_the_entity_spans_the_words_its_amount_was_read_from(resolver, text, sur
     """The amount of "a | hundred | and twenty" was read from the words around the model's span,
     but the entity kept the span: a seven-word correction then held words no value covered, and
     went to a person."""
-    start = text.index(surface)
-    found = resolver.resolve(text, [EntitySpan("amount", start, start + len(surface), surface, 0.9)],
-                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
-    (e,) = [e for e in found if e.type == "amount"]
+    (e,) = [e for e in resolved(resolver, text, [("amount", surface)]) if e.type == "amount"]
     assert e.resolved and (e.text, text[e.start:e.end]) == (said, said)
 
 
@@ -338,8 +336,7 @@ def test_a_number_that_counts_time_or_times_is_no_part_of_the_amount(resolver, t
     thousand one week from today" $1,001, "fifty bucks two times" $50.02: number words after an
     amount that count days or times are no part of it, and an amount never grows over the next
     entity."""
-    found = resolver.resolve(text, [EntitySpan(t, text.index(s), text.index(s) + len(s), s, 0.9) for t, s in spans],
-                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
+    found = resolved(resolver, text, spans)
     (amount,) = [e for e in found if e.type == "amount"]
     assert amount.resolution["amount"] == expected
     assert all(a.end <= b.start for a, b in zip(found, found[1:]))  # in order, never overlapping
@@ -353,10 +350,7 @@ def test_a_number_that_counts_time_or_times_is_no_part_of_the_amount(resolver, t
 def test_a_grand_and_a_count_cut_off_read_as_said(resolver, text, surface, said, amount):
     """"a | grand" was unresolved (no "a" before "grand"), and an amount cut before a count kept
     the comma or "and" that joined them ("200 dollars,")."""
-    start = text.index(surface)
-    found = resolver.resolve(text, [EntitySpan("amount", start, start + len(surface), surface, 0.9)],
-                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
-    (e,) = [e for e in found if e.type == "amount"]
+    (e,) = [e for e in resolved(resolver, text, [("amount", surface)]) if e.type == "amount"]
     assert (e.text, e.resolution["amount"]) == (said, amount)
 
 
@@ -365,8 +359,6 @@ def test_a_currency_the_model_tagged_as_another_entity_is_still_the_amounts(reso
     the stray span it reads over is dropped (an amount never grows over the next entity's number
     words, but its currency is its own)."""
     text = "open a savings account with an initial deposit of 35 euros"
-    found = resolver.resolve(text, [EntitySpan("amount", 50, 52, "35", 0.9), EntitySpan("account", 53, 58, "euros", 0.9)],
-                             RequestOptions(reference_time=SUNDAY, time_zone="America/New_York"))
-    amounts = [e for e in found if e.type == "amount"]
-    assert [(e.text, e.resolution) for e in amounts] == [("35 euros", money("35", "EUR"))]
+    found = resolved(resolver, text, [("amount", "35"), ("account", "euros")])
+    assert [(e.text, e.resolution) for e in found if e.type == "amount"] == [("35 euros", money("35", "EUR"))]
     assert all(a.end <= b.start for a, b in zip(found, found[1:]))
