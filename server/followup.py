@@ -245,13 +245,15 @@ class FollowUps:
             elif long:
                 bares = []
             else:  # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
-                apart = [read(run) for run in _runs(unpaused, [], verbs, None)]
+                # (only a word that sets values apart gives a value a role: without one, one reading)
+                apart = ([read(run) for run in _runs(unpaused, [], verbs, None)]
+                         if any(w in _APART for _, _, w in unpaused) else [])
                 named = any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart)
                 bares = apart if named else [read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in bares:
                 if bare is not None and _again(bare, tagged):
-                    continue  # "a buck" before the model's "fifty", read as $1.50: one amount, not two
+                    continue  # "no, 75 to checking, 80" with 75 tagged: one amount a turn, not two
                 if bare is not None:
                     tagged.add((bare.type, (bare.resolution or {}).get("id")))
                 if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is

@@ -94,15 +94,14 @@ _NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten el
 fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
 million billion""".split())
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
-_COUNTS_MANY = re.compile(r"\s+(?:times|payments|installments|transfers|(?:second|minute|hour|day|week|month|year)s)\b",
-                          re.IGNORECASE)  # "fifty bucks two | times" (but "a usd 500 | payment" is $500)
+_COUNTED_AFTER = "time|payment|installment|transfer|second|minute|hour|day|week|month|year"  # a number after an amount counts
+_COUNTS_MANY = re.compile(rf"\s+(?:{_COUNTED_AFTER})s\b", re.IGNORECASE)  # "fifty bucks two | times" ("a usd 500 | payment": $500)
 _TRAILING_JOINER = re.compile(r"(?:[\s,]|\band\b)+$", re.IGNORECASE)  # "200 dollars, | 3 times"
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 _ORDINAL_NEXT = re.compile(r"[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b", re.IGNORECASE)
 _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
-_COUNTS_A_THING = re.compile(r"\s+(?:more|payments?|times?|people|persons?|items?|installments?|transfers?"
-                             r"|(?:second|minute|hour|day|week|fortnight|month|year)s?)\b", re.IGNORECASE)
+_COUNTS_A_THING = re.compile(rf"\s+(?:more|people|persons?|items?|fortnights?|(?:{_COUNTED_AFTER})s?)\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
