@@ -183,7 +183,9 @@ class FollowUps:
 
     def resolve(self, text: str, prediction: Prediction, entities: list[ResolvedEntity], escalation: Escalation,
                 options: RequestOptions) -> Turn | None:
-        """The follow-up reading of this turn, or None when it is not one (then it is answered alone)."""
+        """The follow-up reading of this turn, or None when it is not one (then it is answered alone).
+        Three steps: what the turn says for the previous intent's slots (`_said`), the values it
+        takes back or makes relative (`_settled`), and the kind of follow-up that makes (`_kind`)."""
         previous = options.previous_intent
         if previous is None or previous in self.replies:
             return self._nothing_to_repeat(prediction, entities, escalation, options)
@@ -192,9 +194,32 @@ class FollowUps:
             return None
         tokens = [(m.start(), m.end(), m.group().strip(_EDGE_PUNCT).lower()) for m in _TOKEN.finditer(text)]
         words = [w for _, _, w in tokens if w]
+        if not words:
+            return None
+        own, unsure = prediction.intent, _unsure(escalation)
+        long = len(words) > MAX_WORDS
+        if long and not any(e.type in (spec.get("slots") or ()) for e in entities):  # no value said: no correction
+            return self._long_pause(previous, own, unsure, entities, escalation, options)
+        said = self._said(text, tokens, previous, spec, prediction, entities, unsure, long, options)
+        if long and not said.only:
+            # a long turn follows up only when it says nothing but values ("no, from my joint account
+            # to my checking account please"); else it is a request of its own
+            return self._long_pause(previous, own, unsure, said.entities, escalation, said.options)
+        said = _settled(said)
+        kind = self._kind(said, previous, own, unsure)
+        if kind is None:
+            return None
+        add_to = said.kept | (frozenset(e.type for e in said.found) if words[0] in _ADDITIVE else frozenset())
+        options, add_to = _role_replaced(said.options, said.found, add_to)
+        return self._answer(kind, previous, own, said.entities, said.found, escalation, options, add_to)
+
+    def _said(self, text: str, tokens: list[tuple[int, int, str]], previous: str, spec: dict, prediction: Prediction,
+              entities: list[ResolvedEntity], unsure: bool, long: bool, options: RequestOptions) -> "_Said":
+        """The values the turn gives the previous intent's slots: tagged, pointed at ("the other
+        card", "the other way around"), refused (a date behind a payment ahead), taken back ("not
+        checking") or read from its untagged words; and whether it says nothing else."""
         slots = list(spec.get("slots") or [])
         own = prediction.intent
-        unsure = _unsure(escalation)
         # the verbs of a request are a correction's ("I need it to go to my joint account") only
         # where a value carried has a role to move, and when the turn's own intent is not sure of
         # a request of its own: "can you move 500 from savings" (0.99) and "I need to use my credit
@@ -202,11 +227,6 @@ class FollowUps:
         moving = any("." in k for k, _ in options.filled_slots)
         verbs = (unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
                  or own == previous and _CORRECTION.search(text) is not None)  # "send it to my money market instead"
-        if not words:
-            return None
-        long = len(words) > MAX_WORDS
-        if long and not any(e.type in slots for e in entities):  # no value said: no correction either
-            return self._long_pause(previous, own, unsure, entities, escalation, options)
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
@@ -268,59 +288,40 @@ class FollowUps:
         pointed = bool(found) and _POINTED.search(phrase) is not None and all(
             (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number") for e in found)
         also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) + ("push",) if verbs or pointed else ())
-        said = found + negated + refused
-        only = bool(said) and _only_values(unpaused, said, also)  # "from my savings to checking please"
-        if long and not only:
-            # a long turn follows up only when it says nothing but values ("no, from my joint account
-            # to my checking account please"); else it is a request of its own
-            return self._long_pause(previous, own, unsure, entities, escalation, options)
-        kept: frozenset[str] = frozenset()
-        if negated:  # "not checking, savings": checking is what the turn takes away, not a value
-            gone = {e.type for e in negated}
-            found = _in_their_place(options, negated, [e for e in found if e not in negated])
-            entities = [replace(e, resolved=False, resolution=None) if e in negated else e for e in entities]
-            options, kept = _replaced(options, negated, found)
-            options = _without(options, gone - kept)
-            asked = asked or not any(e.type in gone for e in found)
-        if _RELATIVE.search(phrase):  # "make it 50 more": not 50, and not the carried value either: ask
-            relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
-            found = [e for e in found if e.type not in relative]
-            entities = [replace(e, resolved=False, resolution=None) if e.type in relative else e for e in entities]
-            options = _without(options, relative)
-            asked = asked or bool(relative)
-        values = bool(found) or asked  # "the other card" with no single answer still changes the slot
+        values = found + negated + refused
+        only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
+        return _Said(entities, found, negated, options, asked, only, phrase, question)
+
+    def _kind(self, said: "_Said", previous: str, own: str, unsure: bool) -> str | None:
+        """update, confirm, cancel, hold or repeat; None when the turn is a request of its own."""
+        values = bool(said.found) or said.asked  # "the other card" with no single answer still changes the slot
         # the turn's own intent does not say it asks something else: "make it 75" read as a yes
-        continues = unsure or own == previous or own in self.replies or only
-        if not unsure and own != previous and own in self.policy.policy and not (found and only):
+        continues = unsure or own == previous or own in self.replies or said.only
+        if not unsure and own != previous and own in self.policy.policy and not (said.found and said.only):
             # "actually, fraud on my checking account": a confident request the domain sends to a
             # person; but "my main account", nothing but a value, answers the question asked, and
             # so does "not savings, my credit card account" (a value taken back and its replacement)
             return None
         # "near me", "not sure" answering "Which city?": no answer, and no request either: asked again
-        unanswered = (not values and question is not None and self.resolver.specs.get(question, {}).get("kind") == "free"
-                      and _UNKNOWN.search(phrase) is not None
-                      and all(w in _FILLER for w in _UNKNOWN.sub(" ", phrase).split()))
-        if unanswered or values and (asked or _CORRECTION.search(phrase)) and continues:
+        question = self.resolver.specs.get(said.question or "", {})
+        unanswered = (not values and said.question is not None and question.get("kind") == "free"
+                      and _UNKNOWN.search(said.phrase) is not None
+                      and all(w in _FILLER for w in _UNKNOWN.sub(" ", said.phrase).split()))
+        if unanswered or values and (said.asked or _CORRECTION.search(said.phrase)) and continues:
             # "make it 75", "the other one": whatever the model guessed; but "actually, what's my
             # savings balance" asks something new, whatever value it names
-            kind = "update"
-        elif own in self.hold and not unsure and not values:  # "let me check": no yes, and nothing changes
-            kind = "hold"
-        elif own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
-            kind = "repeat"
-        elif own in self.confirm and not unsure:
-            kind = "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
-        elif own in self.cancel and not unsure:
-            kind = "update" if values else "cancel"
-        elif not values:
-            return None
-        elif continues:
-            kind = "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
-        else:
-            return None
-        add_to = kept | (frozenset(e.type for e in found) if words[0] in _ADDITIVE else frozenset())
-        options, add_to = _role_replaced(options, found, add_to)
-        return self._answer(kind, previous, own, entities, found, escalation, options, add_to)
+            return "update"
+        if own in self.hold and not unsure and not values:  # "let me check": no yes, and nothing changes
+            return "hold"
+        if own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
+            return "repeat"
+        if own in self.confirm and not unsure:
+            return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
+        if own in self.cancel and not unsure:
+            return "update" if values else "cancel"
+        if values and continues:
+            return "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
+        return None
 
     def _long_pause(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
                     escalation: Escalation, options: RequestOptions) -> Turn | None:
@@ -527,6 +528,42 @@ class FollowUps:
             if said is not None:
                 response = Response(said.text, said.template_id, response.slots_used, response.slots_missing)
         return Turn(follow_up, merged, hint, response)
+
+
+@dataclass(slots=True)
+class _Said:
+    """What a turn says for the previous intent's slots, before the kind of follow-up is decided."""
+
+    entities: list[ResolvedEntity]  # the turn's, dates read for the previous intent, untagged values added
+    found: list[ResolvedEntity]  # values for the previous intent's slots
+    negated: list[ResolvedEntity]  # values the turn takes back ("not checking")
+    options: RequestOptions  # the carried slots, less those the turn asks again
+    asked: bool  # a slot changes without a value to put in it ("the other card" of three): it is asked again
+    only: bool  # the turn is nothing but values and the words that place them
+    phrase: str  # the turn's words, lower case, its pauses left out
+    question: str | None  # the slot the previous answer asked for
+    kept: frozenset[str] = frozenset()  # slots whose other carried values stay beside a replaced one
+
+
+def _settled(said: _Said) -> _Said:
+    """The values taken back ("not checking, savings": checking is what the turn takes away, not a
+    value) and those said relative to the carried one ("make it 50 more": not 50, and not the
+    carried value either: asked again) removed from what the turn says."""
+    found, entities, options, asked, kept = said.found, said.entities, said.options, said.asked, said.kept
+    if said.negated:
+        gone = {e.type for e in said.negated}
+        found = _in_their_place(options, said.negated, [e for e in found if e not in said.negated])
+        entities = [replace(e, resolved=False, resolution=None) if e in said.negated else e for e in entities]
+        options, kept = _replaced(options, said.negated, found)
+        options = _without(options, gone - kept)
+        asked = asked or not any(e.type in gone for e in found)
+    if _RELATIVE.search(said.phrase):
+        relative = {e.type for e in found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
+        found = [e for e in found if e.type not in relative]
+        entities = [replace(e, resolved=False, resolution=None) if e.type in relative else e for e in entities]
+        options = _without(options, relative)
+        asked = asked or bool(relative)
+    return replace(said, found=found, entities=entities, options=options, asked=asked, kept=kept)
 
 
 def _without(options: RequestOptions, slots) -> RequestOptions:
