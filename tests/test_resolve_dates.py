@@ -488,3 +488,25 @@ def test_a_repeated_time_is_the_first_and_a_day_whose_midnight_is_skipped_still_
     santiago = dt.datetime(2026, 9, 5, 12, 0, tzinfo=ZoneInfo("America/Santiago"))  # 00:00 on the 6th is skipped
     assert resolver.resolve_value("date", "tomorrow", santiago) == \
         {"kind": "datetime", "value": "2026-09-06T01:00:00-03:00", "grain": "day"}
+
+
+@pytest.mark.parametrize("text, expected", [("five pm", "2026-11-29T17:00"), ("at seven am tomorrow", "2026-11-30T07:00"),
+                                            ("friday at five pm", "2026-12-04T17:00")])
+def test_an_hour_said_in_words_reads_as_in_digits(resolver, text, expected):
+    assert resolver.resolve_value("date", text, SUNDAY)["value"][:16] == expected
+
+
+@pytest.mark.parametrize("text", ["at five", "friday at five"])
+def test_an_hour_in_words_without_am_or_pm_is_no_day(resolver, text):
+    """"at five" answering a payment's date was Saturday, December 5."""
+    assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+@pytest.mark.parametrize("text, expected", [("five pm", (17, 0, "hour")), ("at nine a.m.", (9, 0, "hour")),
+                                            ("in the evening", (19, 0, "hour")), ("that morning", (9, 0, "hour")),
+                                            ("5 pm", (17, 0, "hour")), ("friday", None), ("the evening of the 4th", None)])
+def test_a_time_alone_in_words_or_a_part_of_the_day_is_a_time_only(text, expected):
+    """A follow-up that says only a time keeps the agreed day: "five pm" and "in the evening" after
+    a payment for the 15th were today."""
+    from intentd.server.resolve.dates import time_only
+    assert time_only(text) == expected

@@ -362,3 +362,11 @@ def test_a_currency_the_model_tagged_as_another_entity_is_still_the_amounts(reso
     found = resolved(resolver, text, [("amount", "35"), ("account", "euros")])
     assert [(e.text, e.resolution) for e in found if e.type == "amount"] == [("35 euros", money("35", "EUR"))]
     assert all(a.end <= b.start for a, b in zip(found, found[1:]))
+
+
+@pytest.mark.parametrize("surface", ["5 pm", "five pm", "at five pm", "sure at 5 pm", "5 p.m.", "five o'clock",
+                                     "9am"])
+def test_a_time_of_day_is_no_amount(surface):
+    """"sure at 5 pm" after a scheduled payment of $80 made it $5.00."""
+    assert resolve_money(surface, "USD") is None
+    assert resolve_money("5 dollars", "USD") == {"kind": "money", "amount": "5", "currency": "USD"}

@@ -76,6 +76,11 @@ WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for
 _TIME_GRAINS = ("hour", "minute", "second")  # a time of day, not a day or longer
 _NUDGE = dt.timedelta(minutes=1)  # how far dateparser's reference is moved to see whether its answer moves with it
 # an hour without am/pm ("at 5"; "at 12 noon" says it)
+# an hour said in words before am/pm or "o'clock" ("five pm", "seven o'clock"): read in digits, as
+# "5 pm" is ("five pm" after a payment agreed for Friday was today at 5pm; "at five pm" $5)
+_SPOKEN_HOUR = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+                          r"(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w))")
+_HOURS = {w: str(i) for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
 _BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
@@ -177,6 +182,7 @@ class DateResolver:
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
+        t = spoken_hours(t)
         try:
             if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier
                 return _iso_datetime(t, reference.tzinfo)
@@ -252,11 +258,11 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     """Keyed by (folded text, naive local reference minute, zone, direction, date order, which of
     a repeated hour's two readings the reference is): no resolution depends on seconds."""
     ref = ref.replace(fold=fold)
-    if _BARE_HOUR.search(text) and not _POD.search(text):
-        return None  # "at 5", "friday at 5": an hour without am/pm was read as the 5th, or May
+    counted = words_to_digits(text) if _NUMBER_WORD.search(text) else text  # not "a second": "a 2nd"
+    if (_BARE_HOUR.search(text) or _BARE_HOUR.search(counted)) and not _POD.search(text):
+        return None  # "at 5", "friday at five": an hour without am/pm was read as the 5th, or May
     if _BOUND.search(text):
         return None  # a bound on the date, not the date, or a count from no date
-    counted = words_to_digits(text) if _NUMBER_WORD.search(text) else text  # not "a second": "a 2nd"
     if (_DURATION.fullmatch(text) or _DURATION.fullmatch(counted) or _SHORT_WORDS.fullmatch(text)
             or _CURRENCY_SIGN.search(text)):
         return None
@@ -486,19 +492,34 @@ def _hour_in(pod: str, h: int) -> int | None:
 def time_only(text: str) -> tuple[int, int, str] | None:
     """(hour, minute, grain) when `text` names a time of day and no day ("3pm", "at 9:30am",
     "noon"), else None: a follow-up that changes only the time keeps the agreed day."""
-    t = _LEAD.sub("", " ".join(text.lower().split()).strip(" ,.!?"))
+    t = _LEAD.sub("", spoken_hours(" ".join(text.lower().split()).strip(" ,.!?")))
     m = _TIME.fullmatch(t)
     if m is not None:
         return _time_of(m)
     p = _POD.search(t)  # "at 9 in the morning", "7 in the evening"
     if p is None or p.group(0) == "tonight":
         return None
-    said = _POD_HOUR.fullmatch(" " + (t[: p.start()] + t[p.end():]).strip())
+    rest = (t[: p.start()] + t[p.end():]).strip()
+    if rest in ("", "that", "the"):  # "in the evening", "that morning": the part of the day's hour
+        return PART_OF_DAY[p.group("pod")], 0, "hour"
+    said = _POD_HOUR.fullmatch(" " + rest)
     if said is None:
         return None
     h = int(said.group("h"))
     hour = _hour_in(p.group("pod"), h)
     return None if hour is None else (hour, 0, "hour")
+
+
+def bare_hour(text: str) -> bool:
+    """Whether `text` says an hour without am/pm ("at 5", "at five"): a time, but which?"""
+    t = text.lower()
+    return _BARE_HOUR.search(t) is not None or (_NUMBER_WORD.search(t) is not None
+                                                and _BARE_HOUR.search(words_to_digits(t)) is not None)
+
+
+def spoken_hours(text: str) -> str:
+    """`text` (lower case) with each hour said in words before am/pm or "o'clock" in digits: "five pm" -> "5 pm"."""
+    return _SPOKEN_HOUR.sub(lambda m: _HOURS[m.group(1)], text) if "m" in text or "clock" in text else text
 
 
 def _time_of(m: re.Match) -> tuple[int, int, str] | None:

@@ -103,6 +103,7 @@ _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
 _COUNTS_A_THING = re.compile(rf"\s+(?:more|people|persons?|items?|fortnights?|(?:{_COUNTED_AFTER})s?)\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
+_CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?|o['’]?\s?clock)(?!\w)", re.IGNORECASE)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
 # (only "a": "one" may end a number, "twenty-one dollars", which the number words read whole)
@@ -120,6 +121,8 @@ _UNIT_FIRST = re.compile(rf"\D*?\b{_MAJOR}\b")  # a spoken unit before any digit
 def resolve_money(text: str, default_currency: str | None) -> dict | None:
     t = words_to_digits(_spoken(text[:MAX_INPUT]))
     if VAGUE.search(text[:MAX_INPUT]) or VAGUE.search(t):  # "half a million", "-50", "five percent": no one amount
+        return None
+    if _CLOCK.search(t):  # "5 pm", "five o'clock": a time of day ("sure at 5 pm" made a payment $5)
         return None
     t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
