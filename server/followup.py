@@ -52,8 +52,10 @@ never read as the number 1.
 
 The answer: `follow_up` {kind, intent}; the escalation hint is the previous intent's policy (an
 `escalate:` intent still goes to its tier, except on cancel), else none; the response is built for
-the previous intent from the merged slots: this turn's values replace the carried ones, or are
-added after them when the turn opens with "and", "also" or "plus". Confirm: once every required
+the previous intent from the merged slots: this turn's values replace the carried ones, or, for a
+slot of several values (accounts, cards), are added after them when the turn opens with "and",
+"also" or "plus" or ends with "too" or "as well" (an amount or a date is replaced: "and at 3 pm"
+is the agreed day at 3 pm). Confirm: once every required
 slot is known, the confirmation intent's own template with the merged slots in `slots_used` (else
 the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
 hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
@@ -75,7 +77,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import DOTTED_DATE, clock_or_count, time_only, wall_time
+from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import ROLES, SINGLE_VALUED, Responder
@@ -106,11 +108,13 @@ _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
+_CLOCK_TIME = re.compile(r"\b(?:o['’]?\s?clock|\d\s*[ap]\.?m\.?)(?!\w)", re.IGNORECASE)  # "5 o'clock", "5pm"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
 _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
-my hmm think guess probably maybe say it's i'm thanks thank cheers great perfect right correct that's
+my hmm think guess probably maybe say it's i'm thanks thank cheers great perfect right correct that's sure
+fine but too well
 """.split())
 # ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
 # fillers of a correction only when the turn's own intent is unsure or a reply, or below VERBS_BELOW
@@ -135,8 +139,9 @@ instalment transaction item people person digit""".split())
 _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
-# "one" as a pronoun: "that one", "which one", "the first one", "the joint one", "a new one" (not "make it one")
-_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|another|the(?:\s+\w+)?"
+# "one" as a pronoun: "that one", "which one", "the first one", "the joint one", "a new one", "also one to
+# verizon" (not "make it one")
+_PRONOUN_ONE = re.compile(r"\b(?:that|this|which|another|also|the(?:\s+\w+)?"
                           r"|an?\s+(?!hundred|thousand|million|billion|grand)\w+)\s+one\b"
                           r"(?!\s+(?:hundred|thousand|million|billion|grand|\d))", re.IGNORECASE)
 
@@ -209,7 +214,7 @@ class FollowUps:
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
             return None
-        add_to = said.kept | (frozenset(e.type for e in said.found) if words[0] in _ADDITIVE else frozenset())
+        add_to = said.kept | (_added(said) if _adds(words) else frozenset())
         options, add_to = _role_replaced(said.options, said.found, add_to)
         return self._answer(kind, previous, own, said.entities, said.found, escalation, options, add_to)
 
@@ -482,12 +487,16 @@ class FollowUps:
             if value is not None:
                 role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
-            if spec.get("builtin") == "datetime" and not past and self._is_date(surface, reference, locale):
-                return ResolvedEntity(slot, surface, start, end, 1.0, "context")
+            if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
+                                                                   or bare_hour(surface)):
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 
     def _typed(self, said: str, reference: dt.datetime | None, past: bool, locale: locales.Locale) -> bool:
-        """Whether `said` reads as a value of a type of the domain other than free text."""
+        """Whether `said` reads as a value of a type of the domain other than free text, or as a
+        time of day ("at 5 o'clock" is no city)."""
+        if _CLOCK_TIME.search(said) or bare_hour(said):
+            return True
         return any(spec["kind"] != "free" and self.resolver.resolve_value(etype, said, reference, past, locale)
                    for etype, spec in self.resolver.specs.items())
 
@@ -670,6 +679,25 @@ def _role_replaced(options: RequestOptions, found: list[ResolvedEntity],
     slots = [(k, changed.get(k, v)) for k, v in options.filled_slots]
     return replace(options, filled_slots=tuple((k, v) for k, v in slots if v)), add_to | {
         k for k in changed if "." not in k}
+
+
+def _adds(words: list[str]) -> bool:
+    """Whether the turn adds its values to the carried ones: "and savings", "also the visa",
+    "savings too", "my credit card as well please"."""
+    said = [w for w in words if w not in ("please", "thanks")] or words
+    return words[0] in _ADDITIVE or said[-1] == "too" or said[-2:] == ["as", "well"]
+
+
+def _added(said: _Said) -> frozenset[str]:
+    """The slots an adding turn adds to. An amount or a date holds one value: a turn of nothing
+    but such values changes it ("and at 3 pm" after a transfer on Friday is Friday at 3 pm; added,
+    two dates were no date, and the transfer went out today); one that also names another account
+    or payee ("and 100 to joint", "and also one to verizon") asks for something more, and the two
+    amounts ask again which one."""
+    single = {e.type for e in said.found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
+    if said.only and all(e.type in single for e in said.found):
+        return frozenset()
+    return frozenset(e.type for e in said.found)
 
 
 def _unsure(escalation: Escalation) -> bool:

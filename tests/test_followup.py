@@ -1183,3 +1183,72 @@ def test_voice_corrections_with_a_verb_a_thanks_or_a_later(engine):
     # and the verbs still make a request of its own where the value is an account the intent does not move
     assert _turn(engine, "i'd like to move it to my savings", "close_account", "transfer_money", 0.95, None,
                  [("account", "savings")], [("account", "checking")]) is None
+
+
+PAYMENT_ON_THE_15TH = [("amount", "80 USD"), ("date", "2026-11-15T00:00:00-05:00"), ("merchant", "comcast")]
+TUESDAY_NOON = dt.datetime(2026, 11, 10, 17, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("text, own, confidence, date", [
+    ("5 pm", "branch_hours", 0.26, "2026-11-15T17:00:00-05:00"),
+    ("five pm", "greeting", 0.51, "2026-11-15T17:00:00-05:00"),
+    ("sure at 5 pm", "affirm", 0.48, "2026-11-15T17:00:00-05:00"),
+    ("fine but at 9 am", "travel_notice", 0.73, "2026-11-15T09:00:00-05:00"),
+    ("at five pm", "branch_hours", 0.64, "2026-11-15T17:00:00-05:00"),
+    ("in the evening", "branch_hours", 0.67, "2026-11-15T19:00:00-05:00"),
+    ("and at 5pm please", "travel_notice", 0.47, "2026-11-15T17:00:00-05:00"),
+])
+def test_a_time_of_day_moves_the_agreed_day_and_is_never_the_amount(engine, text, own, confidence, date):
+    """After a payment of $80 on the 15th, "5 pm" made it $5.00, "five pm" and "in the evening" today,
+    and "and at 5pm please" (two dates: none) asked for the date again."""
+    turn = _turn(engine, text, "schedule_payment", own, confidence, None, [], PAYMENT_ON_THE_15TH, "America/New_York",
+                 TUESDAY_NOON)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used) == {"amount": "80 USD", "date": date, "merchant": "comcast"}
+
+
+def test_an_hour_without_am_or_pm_asks_for_the_date_again(engine):
+    """"at five" was Saturday, December 5."""
+    turn = _turn(engine, "at five", "schedule_payment", "greeting", 0.37, None, [], PAYMENT_ON_THE_15TH,
+                 "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
+    assert dict(turn.response.slots_used) == {"amount": "80 USD", "merchant": "comcast"}
+
+
+def test_and_with_an_amount_or_a_time_replaces_it_and_adds_an_account(engine):
+    """"and at 3 pm" after a transfer on Friday added a second date, so the transfer had none and a
+    yes sent it today; "and make it ninety" asked for the amount again. An account is still added,
+    also when said last ("savings too"), and a second amount beside another account asks again."""
+    friday = [("account", "savings,checking"), ("account.destination", "checking"), ("account.source", "savings"),
+              ("amount", "50 USD"), ("date", "2026-11-13T00:00:00-05:00")]
+    turn = _turn(engine, "and at 3 pm", "transfer_money", "deny", 0.55, None, [], friday, "America/New_York",
+                 TUESDAY_NOON)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used)["date"] == "2026-11-13T15:00:00-05:00"
+    assert dict(turn.response.slots_used)["amount"] == "50 USD"
+    turn = _turn(engine, "and make it ninety", "schedule_payment", "deny", 0.35, None, [], PAYMENT_ON_THE_15TH,
+                 "America/New_York", TUESDAY_NOON)
+    assert dict(turn.response.slots_used) == {"amount": "90 USD", "date": "2026-11-15T00:00:00-05:00",
+                                              "merchant": "comcast"}
+    turn = _turn(engine, "and 100 to joint", "transfer_money", "deny", 0.5, None, [], friday, "America/New_York",
+                 TUESDAY_NOON)
+    assert turn.response.slots_missing == ["amount"]  # $50 and $100: which one?
+    for text in ("savings too", "and savings", "my savings as well please"):
+        turn = _turn(engine, text, "check_balance", "check_balance", 0.87, None, [("account", "savings")],
+                     [("account", "checking")])
+        assert dict(turn.response.slots_used) == {"account": "checking,savings"}, text
+
+
+def test_a_yes_but_with_a_new_date_changes_it(engine):
+    """"yeah but on monday" (nothing tagged, read as a no) cancelled the payment."""
+    turn = _turn(engine, "yeah but on monday", "schedule_payment", "deny", 0.76, None, [], PAYMENT_ON_THE_15TH,
+                 "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used)["date"] == "2026-11-16T00:00:00-05:00"
+
+
+@pytest.mark.parametrize("text", ["at 5 o'clock", "5pm", "at five"])
+def test_a_time_is_no_city(engine, text):
+    """"at 5 o'clock" answering "Which city?" was the city once money stopped reading it as $5."""
+    turn = _turn(engine, text, "find_atm", "greeting", 0.3, "low_confidence", [], [])
+    assert turn is None or "city" not in dict(turn.response.slots_used)
