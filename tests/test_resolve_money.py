@@ -370,3 +370,28 @@ def test_a_time_of_day_is_no_amount(surface):
     """"sure at 5 pm" after a scheduled payment of $80 made it $5.00."""
     assert resolve_money(surface, "USD") is None
     assert resolve_money("5 dollars", "USD") == {"kind": "money", "amount": "5", "currency": "USD"}
+
+
+@pytest.mark.parametrize("text, spans, amount, dates", [
+    # the example model's readings: the number words around "hundred" tagged as dates
+    ("pay verizon a hundred and twenty five on friday", [("amount", "hundred"), ("date", "twenty five on friday")],
+     "125", ["friday"]),
+    ("schedule a payment of a hundred twenty tomorrow", [("amount", "hundred"), ("date", "twenty tomorrow")],
+     "120", ["tomorrow"]),
+    ("transfer five hundred two weeks from friday", [("date", "five"), ("amount", "hundred"),
+                                                     ("date", "two weeks from friday")], "500", ["two weeks from friday"]),
+    ("pay my visa bill of two hundred twenty on the 2nd", [("date", "two"), ("amount", "hundred"),
+                                                           ("date", "the 2nd")], "220", ["the 2nd"]),
+    # a day of the month said as one stays the date's, and a count of days is no part of the amount
+    ("schedule a payment of one hundred twenty first of december",
+     [("amount", "one hundred"), ("date", "twenty first of december")], "100", ["twenty first of december"]),
+    ("send a hundred three days from now", [("amount", "a hundred"), ("date", "three days from now")], "100",
+     ["three days from now"]),
+])
+def test_number_words_the_model_tags_as_a_date_beside_an_amount_are_the_amounts(resolver, text, spans, amount, dates):
+    """"a hundred and | twenty five" with "twenty five" tagged as a date was $100; "five | hundred"
+    with "five" a date $100 and a payment on the 5th."""
+    found = resolved(resolver, text, spans)
+    assert [e.resolution["amount"] for e in found if e.type == "amount"] == [amount]
+    assert [e.text for e in found if e.type == "date"] == dates
+    assert all(e.resolved for e in found)

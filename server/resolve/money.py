@@ -97,6 +97,7 @@ _NEXT_WORD = re.compile(r"\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
 _COUNTED_AFTER = "time|payment|installment|transfer|second|minute|hour|day|week|month|year"  # a number after an amount counts
 _COUNTS_MANY = re.compile(rf"\s+(?:{_COUNTED_AFTER})s\b", re.IGNORECASE)  # "fifty bucks two | times" ("a usd 500 | payment": $500)
 _TRAILING_JOINER = re.compile(r"(?:[\s,]|\band\b)+$", re.IGNORECASE)  # "200 dollars, | 3 times"
+_WORD_AND_SPACE = re.compile(r"(\S+)\s*")
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 _ORDINAL_NEXT = re.compile(r"[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b", re.IGNORECASE)
 _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
@@ -247,6 +248,22 @@ def _uncounted_end(text: str, start: int, end: int) -> int:
     if not (last.group(1).isdigit() or _number_word(last.group(1))):
         return end
     return len(_TRAILING_JOINER.sub("", text[start:last.start()])) + start
+
+
+def amount_goes_on(text: str, start: int, end: int) -> int:
+    """Where the amount of the span text[start:end] ends with the number words said after it."""
+    return _number_words_after(text, start, end)
+
+
+def leading_number_words(text: str) -> int:
+    """How many characters of `text` its opening cardinal number words take: "twenty five on
+    friday" -> 11; "the 25th", "twenty-fifth" -> 0."""
+    end = 0
+    for m in _WORD_AND_SPACE.finditer(text):
+        if m.start() != end or not _number_word(m.group(1)):
+            break
+        end = m.end()
+    return len(text[:end].rstrip())
 
 
 def _number_word(word: str) -> bool:

@@ -29,7 +29,7 @@ from .catalog import Catalog, VerbatimMatcher, a_persons_name
 from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import beside, resolve_money
+from .money import amount_goes_on, beside, leading_number_words, resolve_money
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 from .text import fold_catalog
@@ -40,6 +40,7 @@ AMOUNTS = ("money", "number")  # the builtins a bare number fills, and a pause's
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _ARTICLE_BEFORE = re.compile(r"(?<![\w'])an?\s+$", re.IGNORECASE)
+_DATE_LEAD = re.compile(r"\s*(?:(?:and|on|at|by|for)\s+)*", re.IGNORECASE)  # "twenty five | on friday"
 _DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm", "20th | of | may"
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
@@ -132,16 +133,35 @@ class Resolver:
         locale = locales.get(options.locale)
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars),
                             lambda etype, said: self.resolve_value(etype, said, reference, past, locale) is not None)
+        kept = self._dated_after_amount(text, kept)
         out = [self._resolve_one(e, text, reference, past, locale,
-                                 max((o.end for o in kept if o.end <= e.start and o.type != e.type), default=0),
+                                 max((o.end for o in kept if o.end <= e.start and o.type != e.type
+                                      and not self._number_words_before(e, o)), default=0),
                                  (max((o.end for o in kept if o.end <= e.start), default=0),
-                                  min((o.start for o in kept if o.start >= e.end), default=len(text))))
+                                  min((self._next_start(e, o) for o in kept if o.start >= e.end), default=len(text))))
                for e in kept]
         out = _apart(out)
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
         return out
+
+    def _number_words_before(self, e: ResolvedEntity, before: ResolvedEntity) -> bool:
+        """Whether `before` is a date span of nothing but number words that the amount `e` after it
+        opens with: "two | hundred twenty" with "two" a date was $120 (and a payment on the 2nd)."""
+        return ((self.specs.get(e.type) or {}).get("builtin") == "money"
+                and (self.specs.get(before.type) or {}).get("builtin") == "datetime"
+                and leading_number_words(before.text) == len(before.text.strip()))
+
+    def _next_start(self, e: ResolvedEntity, after: ResolvedEntity) -> int:
+        """Where the entity after `e` starts, as far as `e` may grow: past the number words a date
+        span opens with when `e` is an amount, which goes on with them whatever the model tagged
+        ("a hundred and | twenty five on friday" with "twenty five on friday" a date was $100; a
+        day of the month is said "the twenty-fifth")."""
+        if ((self.specs.get(e.type) or {}).get("builtin") == "money"
+                and (self.specs.get(after.type) or {}).get("builtin") == "datetime"):
+            return after.start + leading_number_words(after.text)
+        return after.start
 
     def _with_extension(self, text: str, span: EntitySpan) -> EntitySpan:
         """A phone number's span with the extension said right after it ("415-555-0134 | ext. 23"),
@@ -187,6 +207,24 @@ class Resolver:
                                          "model")
             else:
                 out.append(e)
+        return out
+
+    def _dated_after_amount(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
+        """A date span right after an amount that opens with the number words the amount goes on
+        with starts after them: "a hundred | twenty tomorrow" is $120 and tomorrow (it was $100,
+        and no date)."""
+        out = list(kept)
+        for i in range(1, len(out)):
+            amount, date = out[i - 1], out[i]
+            lead = leading_number_words(date.text)
+            if (not lead or (self.specs.get(amount.type) or {}).get("builtin") != "money"
+                    or (self.specs.get(date.type) or {}).get("builtin") != "datetime"
+                    or not _JOINER.fullmatch(text[amount.end:date.start])
+                    or amount_goes_on(text, amount.start, amount.end) < date.start + lead):
+                continue
+            rest = lead + _DATE_LEAD.match(date.text, lead).end() - lead
+            if rest < len(date.text):
+                out[i] = replace(date, text=date.text[rest:], start=date.start + rest)
         return out
 
     # -- candidates and the overlap rule ------------------------------------------------------
