@@ -36,9 +36,11 @@ MAX_KEY_CHARS = 512  # text + carried slot names and values, in code points
 def _clock_dependent(analysis: Analysis, options: RequestOptions, engine: "Engine") -> bool:
     """Whether the answer holds a span of a date type, resolved or not, or the request carries a
     date from an earlier turn: any of them may read otherwise later (a carried date is shown with
-    its year once it is far enough away, and is no value once it has passed)."""
+    its year once it is far enough away, and is no value once it has passed). So may any turn read
+    against a previous one: its untagged words are tried as dates of today, and what they are not
+    is read otherwise ("make it this morning" after a bill), leaving no date in the answer."""
     specs = engine.resolver.specs
-    return (any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
+    return (options.previous_intent is not None or any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
                 or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
             or any((specs.get(slot) or {}).get("builtin") == "datetime" for slot, _ in options.filled_slots or ()))
 

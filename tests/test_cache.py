@@ -105,9 +105,13 @@ def test_a_request_carrying_a_date_needs_a_reference_time(engine: Engine):
     fixed = dataclasses.replace(dated, reference_time=dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc))
     cache.put("make it 75", fixed, analysis(engine), engine)
     assert cache.get("make it 75", fixed, engine) is not None
-    undated = RequestOptions(filled_slots=(("amount", "50 USD"),), previous_intent="schedule_payment")
+    undated = RequestOptions(filled_slots=(("amount", "50 USD"),))
     cache.put("make it 75", undated, analysis(engine), engine)
     assert cache.get("make it 75", undated, engine) is not None
+    # read against a previous intent, its words are tried as dates of today: no date carried either
+    follow = dataclasses.replace(undated, previous_intent="schedule_payment")
+    cache.put("make it 75", follow, analysis(engine), engine)
+    assert cache.get("make it 75", follow, engine) is None
 
 
 def test_size_zero_disables(engine: Engine):

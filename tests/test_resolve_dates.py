@@ -5,6 +5,7 @@ ordinal words; and the answer cache and the responses that show those dates."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -152,6 +153,21 @@ def test_an_answer_with_an_unresolved_date_is_not_cached_without_a_reference_tim
     fixed = RequestOptions(reference_time=dt.datetime(2026, 12, 4, 13, 0, tzinfo=dt.timezone.utc))
     cache.put(text, fixed, Analysis(prediction, [date], Escalation(), None, engine.version), engine)
     assert len(cache) == 1  # with its reference time in the key, it is the same answer every time
+
+
+def test_a_turn_read_against_a_previous_one_is_not_cached_without_a_reference_time(banking_artifact):
+    """"make it this morning" after a bill: at noon the words were no date (it had passed) and became
+    the payee; stored, the next morning's request got that answer back, not its own."""
+    engine = Engine.load(banking_artifact)
+    cache = AnalysisCache(8)
+    text = "make it this morning"
+    prediction = Prediction([("greeting", 0.4)], [], 0.1, analyzed_chars=len(text))
+    follow = RequestOptions(previous_intent="pay_bill", filled_slots=(("amount", "20 USD"),))
+    cache.put(text, follow, Analysis(prediction, [], Escalation(), None, engine.version), engine)
+    assert len(cache) == 0
+    cache.put(text, replace(follow, reference_time=dt.datetime(2026, 12, 4, 13, tzinfo=dt.timezone.utc)),
+              Analysis(prediction, [], Escalation(), None, engine.version), engine)
+    assert len(cache) == 1
 
 
 # -- the year in responses ---------------------------------------------------------------------
