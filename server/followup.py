@@ -494,9 +494,12 @@ class FollowUps:
 
     def _typed(self, said: str, reference: dt.datetime | None, past: bool, locale: locales.Locale) -> bool:
         """Whether `said` reads as a value of a type of the domain other than free text, or as a
-        time of day ("at 5 o'clock" is no city)."""
+        time of day ("at 5 o'clock" is no city) or a date, whatever the intent's dates."""
         if _CLOCK_TIME.search(said) or bare_hour(said):
             return True
+        if reference is not None and any(self.resolver.dates.resolve(said, reference, back, locale.day_first)
+                                         for back in (False, True)):
+            return True  # a date, past or ahead: "yesterday" after a bill is no payee (it was "your yesterday bill")
         return any(spec["kind"] != "free" and self.resolver.resolve_value(etype, said, reference, past, locale)
                    for etype, spec in self.resolver.specs.items())
 

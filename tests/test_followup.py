@@ -1252,3 +1252,11 @@ def test_a_time_is_no_city(engine, text):
     """"at 5 o'clock" answering "Which city?" was the city once money stopped reading it as $5."""
     turn = _turn(engine, text, "find_atm", "greeting", 0.3, "low_confidence", [], [])
     assert turn is None or "city" not in dict(turn.response.slots_used)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "make it yesterday", "make it this morning", "last friday"])
+def test_a_date_is_never_a_payee(engine, text):
+    """"make it yesterday" after a bill was the payee: "I can pay $20.00 on your yesterday bill now"."""
+    turn = _turn(engine, text, "pay_bill", "greeting", 0.4, "low_confidence", [], [("amount", "20 USD")],
+                 "America/New_York", TUESDAY_NOON)
+    assert turn is None or "merchant" not in dict(turn.response.slots_used)
