@@ -243,6 +243,9 @@ class Settings:
             path = getattr(self, name)
             if path is not None:
                 _check_socket_path(path, _flag(name))
+        if self.uds is not None and self.admin_uds is not None and self.uds.resolve() == self.admin_uds.resolve():
+            raise ConfigError(f"--admin-uds {self.admin_uds}: the same path as --uds (the admin socket is a "
+                              "separate one, so that only its owner can reload the model)")
         if self.workers > 1:
             if not self.listen:
                 raise ConfigError("--workers needs --listen: the kernel balances TCP connections between workers")

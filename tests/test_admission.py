@@ -261,6 +261,8 @@ def test_transport_settings_are_checked(tmp_path):
         Settings(model="/a", admin_client_cn=("ops",))
     with pytest.raises(ConfigError, match="--workers > 1 serves TCP only"):
         Settings(model="/a", workers=2, uds=tmp_path / "s.sock")
+    with pytest.raises(ConfigError, match="the same path as --uds"):  # it said another process listened there
+        Settings(model="/a", uds=tmp_path / "s.sock", admin_uds=tmp_path / "." / "s.sock")
     with pytest.raises(ConfigError, match="--metrics-host: empty"):
         Settings(model="/a", metrics_port=9100, metrics_host="")
     assert Settings(model="/a").uds_permissions == 0o660
