@@ -30,6 +30,11 @@ class RequestOptions:
     owner: object | None = field(default=None, compare=False, repr=False)
 
 
+# Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",
+# "tonight at 11" read as tonight and the 11th) leave the slot to be asked for, never a list
+SINGLE_VALUED = frozenset({"money", "datetime", "phone", "email", "number", "percentage", "ordinal", "duration"})
+
+
 @dataclass(slots=True)
 class ResolvedEntity:
     type: str

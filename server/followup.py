@@ -72,7 +72,7 @@ import re
 from dataclasses import dataclass, replace
 
 from . import locale as locales
-from .analysis import Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
+from .analysis import SINGLE_VALUED, Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
 from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
@@ -80,7 +80,7 @@ from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, time_only, wall_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
-from .respond import ROLES, SINGLE_VALUED, Responder
+from .respond import ROLES, Responder
 
 MAX_WORDS = 6
 RUN_WORDS = 3  # words beside the tagged values read as one more value ("seventy five dollars")

@@ -48,7 +48,7 @@ from typing import Iterable
 from intentd.errors import IntentdError
 
 from . import locale as locales
-from .analysis import Escalation, RequestOptions, ResolvedEntity, Response
+from .analysis import SINGLE_VALUED, Escalation, RequestOptions, ResolvedEntity, Response
 from .resolve import Resolver
 from .resolve.dates import format_datetime
 from .resolve.duration import ISO_DURATION
@@ -62,9 +62,6 @@ HANDOFF_ID = "handoff"
 MAX_VALUE_CHARS = 64  # per inserted value
 MAX_VALUES_PER_SLOT = 3  # "from checking to savings" fills `account` with both
 YEARLESS_DAYS = 335  # about 11 months: a date further ahead or back is shown with its year
-# Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",
-# "tonight at 11" read as tonight and the 11th) leave the slot to be asked for, never a list
-SINGLE_VALUED = frozenset({"money", "datetime", "phone", "email", "number", "percentage", "ordinal", "duration"})
 ROLES = ("source", "destination")  # `{account.source}`: the values of a slot said that way (ResolvedEntity.role)
 
 

@@ -1260,3 +1260,21 @@ def test_a_date_is_never_a_payee(engine, text):
     turn = _turn(engine, text, "pay_bill", "greeting", 0.4, "low_confidence", [], [("amount", "20 USD")],
                  "America/New_York", TUESDAY_NOON)
     assert turn is None or "merchant" not in dict(turn.response.slots_used)
+
+
+def test_a_value_repaired_in_the_same_breath_is_the_one_said_last(engine):
+    """"fifty no sixty dollars" asked for the amount again (two amounts), "on monday sorry tuesday"
+    for the date, and "sixty no seventy" (nothing tagged) was handed to a person."""
+    turn = _turn(engine, "fifty no sixty dollars", "schedule_payment", "transfer_money", 0.61, None,
+                 [("amount", "fifty"), ("amount", "sixty dollars")], PAYMENT_ON_THE_15TH, "America/New_York",
+                 TUESDAY_NOON)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "60 USD"
+    turn = _turn(engine, "on monday sorry tuesday", "schedule_payment", "travel_notice", 0.52, None,
+                 [("date", "monday"), ("date", "tuesday")], PAYMENT_ON_THE_15TH, "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used)["date"] == "2026-11-10T00:00:00-05:00"  # said on a Tuesday: today
+    transfer = [("account", "savings,checking"), ("account.destination", "checking"), ("account.source", "savings"),
+                ("amount", "50 USD")]
+    turn = _turn(engine, "sixty no seventy", "transfer_money", "speak_to_agent", 0.31, "out_of_distribution", [],
+                 transfer)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "70 USD"

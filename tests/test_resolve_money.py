@@ -395,3 +395,16 @@ def test_number_words_the_model_tags_as_a_date_beside_an_amount_are_the_amounts(
     assert [e.resolution["amount"] for e in found if e.type == "amount"] == [amount]
     assert [e.text for e in found if e.type == "date"] == dates
     assert all(e.resolved for e in found)
+
+
+@pytest.mark.parametrize("text, spans, amount", [
+    ("fifty no sixty dollars", [("amount", "fifty"), ("amount", "sixty dollars")], "60"),
+    ("send 50, sorry, 60 to savings", [("amount", "50"), ("amount", "60")], "60"),
+    ("make it sixty i mean seventy", [("amount", "sixty"), ("amount", "seventy")], "70"),
+])
+def test_an_amount_taken_back_in_the_same_breath_is_the_one_said_last(resolver, text, spans, amount):
+    """"fifty no sixty dollars" was two amounts, and the slot was asked for again."""
+    found = [e for e in resolved(resolver, text, spans) if e.type == "amount"]
+    assert [e.resolution["amount"] for e in found] == [amount]
+    assert resolver.resolve_value("amount", text, None) == money(amount, "USD")  # read whole, as a follow-up does
+    assert resolver.resolve_value("amount", "no, 75", None) == money("75", "USD")  # a repair word first takes nothing

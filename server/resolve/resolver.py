@@ -40,6 +40,11 @@ AMOUNTS = ("money", "number")  # the builtins a bare number fills, and a pause's
 _RANK = {"pattern": 0, "model": 1, "catalog": 2}
 _JOINER = re.compile(r"\s*(?:,|and|,\s*and)?\s*", re.IGNORECASE)  # between the parts of one amount
 _ARTICLE_BEFORE = re.compile(r"(?<![\w'])an?\s+$", re.IGNORECASE)
+# the words between a value and the one that replaces it in the same breath ("fifty, no, sixty",
+# "monday sorry tuesday", "sixty I mean seventy", "friday uh actually monday"): at least one repair word
+_REPAIR = re.compile(r"(?:[\s,.;:!?-]*\b(?:uh|um|er|oh|sorry|no|nope|wait|actually|i\s+mean|i\s+meant|or\s+rather"
+                     r"|rather|make\s+(?:it|that)|scratch\s+that|i\s+said)\b)+[\s,.;:!?-]*", re.IGNORECASE)
+_REPAIR_WORD = re.compile(r"\b(?:sorry|no|nope|wait|actually|mean|meant|rather|make|scratch|said)\b", re.IGNORECASE)
 _DATE_LEAD = re.compile(r"\s*(?:(?:and|on|at|by|for)\s+)*", re.IGNORECASE)  # "twenty five | on friday"
 _DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm", "20th | of | may"
@@ -191,7 +196,8 @@ class Resolver:
         apart they were two amounts in one slot ($100.00 and $5.00). Likewise a day and a time
         ("tomorrow | at | 3pm"): two dates in one slot, which was asked for again; and a count of
         time from a day, when the whole reads as a date (`reads(type, words)`): "two weeks | from |
-        today" was today."""
+        today" was today. Two spans of one type with a repair between ("fifty | no | sixty dollars")
+        are one value too, the one said last (`said_last`)."""
         out: list[ResolvedEntity] = []
         for e in kept:
             last = out[-1] if out else None
@@ -199,6 +205,10 @@ class Resolver:
             joiner = _JOINER if builtin == "money" else _DATE_JOINER if builtin == "datetime" else None
             between = text[last.end:e.start] if last is not None else ""
             if (last is not None and last.type == e.type and last.source == e.source == "model"
+                    and builtin is not None and _repair(between) is not None):
+                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
+                                         min(last.confidence, e.confidence), "model")
+            elif (last is not None and last.type == e.type and last.source == e.source == "model"
                     and joiner is not None and (joiner.fullmatch(between) or builtin == "datetime"
                                                 and _DATE_COUNTED_FROM.fullmatch(between)
                                                 and reads(e.type, text[_counted_start(text, last.start):e.end]))):
@@ -403,6 +413,7 @@ class Resolver:
             value = plain_words(text)
             return None if value is None else {"kind": "text", "value": value}
         builtin = spec["builtin"]
+        text = said_last(text)
         if builtin == "money":
             return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
         if builtin == "datetime":
@@ -500,6 +511,23 @@ def _apart(entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
             continue
         out.append(e)
     return out
+
+
+def _repair(between: str) -> re.Match | None:
+    """The repair `between` two values is, if it is one ("no", "sorry", ", I mean,")."""
+    m = _REPAIR.fullmatch(between)
+    return m if m is not None and _REPAIR_WORD.search(between) else None
+
+
+def said_last(text: str) -> str:
+    """The value a text says last when it takes back what it said first ("fifty no sixty
+    dollars": "sixty dollars"; "on monday sorry tuesday": "tuesday"); else the text. One amount
+    or date said twice in one breath is the second, never two values in a slot of one."""
+    last = None
+    for m in _REPAIR.finditer(text):
+        if m.start() > 0 and text[:m.start()].strip() and text[m.end():].strip() and _REPAIR_WORD.search(m.group()):
+            last = m
+    return text if last is None else text[last.end():]
 
 
 def _before_today(resolution: dict, reference: dt.datetime) -> bool:
