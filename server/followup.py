@@ -137,6 +137,14 @@ _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
 instalment transaction item people person digit""".split())
 _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
+# words that name a day, so a date span holding one and read as no date is a date not understood ("the
+# first monday of next month"), not a word the model took for one ("blue"); a repeating date ("every
+# friday") is not refused for the one-off day the slot holds
+_NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|weekend|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+                          r"|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
+                          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
+                          r"|fifth|\w+teenth|\w+tieth)\b", re.IGNORECASE)
+_EVERY_TIME = re.compile(r"\b(?:every|each)\b", re.IGNORECASE)
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
 # "one" as a pronoun: "that one", "which one", "the first one", "the joint one", "a new one", "also one to
@@ -243,7 +251,7 @@ class FollowUps:
             options, asked = swapped, True  # "no, the other way around": from checking to savings instead
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
-        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused)):
+        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
             options = _without(options, gone)
@@ -345,9 +353,10 @@ class FollowUps:
         """Dates read in the direction of the intent the turn continues, not of the intent the
         model read into its few words: "make it last friday" for a scheduled payment is no date
         to act on; "on the 20th" for a lost card is the last 20th, not the next. Also returns the
-        dates refused for the previous one: those that resolved for the model's intent, and those
-        an intent whose dates lie ahead drops for lying in the past, whatever the model's intent
-        ("make it last friday" read as travel_notice, whose dates lie ahead too)."""
+        dates refused for the previous one: every model date that does not resolve for it, those
+        an intent whose dates lie ahead drops for lying in the past ("make it last friday" read as
+        travel_notice, whose dates lie ahead too) and those no rule reads ("the first monday of
+        next month": the payment was lost to a travel notice)."""
         past = previous in self.resolver.past_intents
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
@@ -356,8 +365,9 @@ class FollowUps:
             if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
                     and not clock_or_count(text, e.start, e.end)):  # "a hundred | three | days": no 3rd
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
-                if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)):
-                    refused.append(e)
+                if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)
+                                      or _NAMES_A_DAY.search(e.text) and not _EVERY_TIME.search(e.text)):
+                    refused.append(e)  # "the first monday of next month": no date read is no date kept either
                 e = replace(e, resolved=value is not None, resolution=value)
             out.append(e)
         return out, refused

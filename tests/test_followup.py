@@ -1278,3 +1278,16 @@ def test_a_value_repaired_in_the_same_breath_is_the_one_said_last(engine):
     turn = _turn(engine, "sixty no seventy", "transfer_money", "speak_to_agent", 0.31, "out_of_distribution", [],
                  transfer)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "70 USD"
+
+
+def test_a_date_no_rule_reads_asks_for_the_date_again(engine):
+    """"the first monday of next month" answering "When should the payment go out?" was answered
+    alone (a travel notice, or handed to a person) and the payment was lost; "the last day of the
+    month" was no date at all."""
+    asked = [("amount", "80 USD"), ("merchant", "comcast")]
+    turn = _turn(engine, "the first monday of next month", "schedule_payment", "travel_notice", 0.52, None,
+                 [("date", "first monday of next month")], asked, "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
+    turn = _turn(engine, "on the last day of the month", "schedule_payment", "travel_notice", 0.52, None,
+                 [("date", "last day of the month")], asked, "America/New_York", TUESDAY_NOON)
+    assert dict(turn.response.slots_used)["date"] == "2026-11-30T00:00:00-05:00"

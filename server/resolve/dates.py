@@ -148,7 +148,8 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(_N + r"\s+(?P<unit>day|week)s?\s+(?P<dir>after|before|from)\s+(?P<rest>.+)"), "anchored"),
     (re.compile(r"(?P<rel>this|next|last|previous|the\s+following)\s+(?P<period>week|month|year)"), "period"),
     (re.compile(r"(?:the\s+|this\s+|next\s+)?weekend"), "weekend"),
-    (re.compile(r"(?:the\s+)?(?P<edge>end|beginning|start)\s+of\s+(?:the\s+|this\s+)?(?P<period>week|month|year)"), "edge"),
+    (re.compile(r"(?:the\s+)?(?:very\s+)?(?P<edge>end|beginning|start|last\s+day|first\s+day)\s+of\s+(?:the\s+|this\s+)?"
+                r"(?P<period>week|month|year)"), "edge"),
     (re.compile(r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"), "iso"),
     (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2})|\.)?"), "numeric"),  # "4.12." too
     (re.compile(r"(?:the\s+)?" + _DAY + r"\s+(?:of\s+)?" + _MON + _YEAR_AFTER_MONTH), "day_month"),
@@ -593,7 +594,9 @@ def _period(m: re.Match, ref: dt.datetime):
 
 def _edge(m: re.Match, ref: dt.datetime):
     today = ref.date()
-    period, end = m.group("period"), m.group("edge") == "end"
+    period, end = m.group("period"), m.group("edge").startswith(("end", "last"))
+    if period == "week" and m.group("edge").endswith("day"):
+        return None  # "the last day of the week": Friday, Saturday or Sunday?
     if period == "week":
         monday = today - dt.timedelta(days=today.weekday())
         return _day(monday + dt.timedelta(days=4 if end else 0)), "day"  # end of the (work) week: Friday
