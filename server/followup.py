@@ -211,8 +211,6 @@ class FollowUps:
             return None
         own, unsure = prediction.intent, _unsure(escalation)
         long = len(words) > MAX_WORDS
-        if long and not any(e.type in (spec.get("slots") or ()) for e in entities):  # no value said: no correction
-            return self._long_pause(previous, own, unsure, entities, escalation, options)
         said = self._said(text, tokens, previous, spec, prediction, entities, unsure, long, options)
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
@@ -268,15 +266,13 @@ class FollowUps:
             # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
             # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
-            free_ok = not found and not any(e.resolved for e in entities) and (
-                unsure or (own not in self.replies and prediction.confidence < below))
+            free_ok = not found and not long and not any(e.resolved for e in entities) and (
+                unsure or (own not in self.replies and prediction.confidence < below))  # a sentence is no name
             def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
                 return self._bare_value(text, run, order, options, past, question, free_ok)
 
-            if found or taken:
+            if found or taken or long:  # a long turn in runs of a few words: "yes that's right but make it | seventy"
                 bares = [read(run) for run in _runs(unpaused, found + taken, verbs)]
-            elif long:
-                bares = []
             else:  # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
                 # (only a word that sets values apart gives a value a role: without one, one reading)
                 apart = ([read(run) for run in _runs(unpaused, [], verbs, None)]
@@ -741,6 +737,8 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
     for run in runs:
         while run and run[-1][2] in _PLACING:  # "joint | on friday": "on" places the date
             run = run[:-1]
+        while verbs and run and run[0][2] in filler and run[0][2] not in _APART:  # "i want | 20": 20, not "want 20"
+            run = run[1:]
         content = sum(word not in filler for _, _, word in run)
         if content and (limit is None or content <= limit) and (verbs or not any(w in _VERBS for _, _, w in run)):
             out.append(run)

@@ -1291,3 +1291,21 @@ def test_a_date_no_rule_reads_asks_for_the_date_again(engine):
     turn = _turn(engine, "on the last day of the month", "schedule_payment", "travel_notice", 0.52, None,
                  [("date", "last day of the month")], asked, "America/New_York", TUESDAY_NOON)
     assert dict(turn.response.slots_used)["date"] == "2026-11-30T00:00:00-05:00"
+
+
+def test_a_long_turn_with_nothing_tagged_is_read_in_runs_of_a_few_words(engine):
+    """"yes that's right but make it seventy" (seven words, nothing tagged) was a yes answered
+    alone ("Great, thanks for confirming.") and the $70 was lost; "uh can you move it to the
+    fifteenth please" was handed to a person. A long question is still no city."""
+    turn = _turn(engine, "yes that's right but make it seventy", "schedule_payment", "affirm", 0.91, None, [],
+                 PAYMENT_ON_THE_15TH, "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "70 USD"
+    turn = _turn(engine, "uh can you move it to the fifteenth please", "schedule_payment", "greeting", 0.3,
+                 "low_confidence", [], [("amount", "80 USD"), ("merchant", "comcast")], "America/New_York",
+                 TUESDAY_NOON)
+    assert dict(turn.response.slots_used)["date"] == "2026-11-15T00:00:00-05:00"
+    amount = next(e for e in _turn(engine, "i want 20 to go to joint", "transfer_money", "greeting", 0.3,
+                                   "out_of_distribution", [], [("amount", "50 USD")]).entities if e.type == "amount")
+    assert amount.text == "20"  # the value's words, not "want 20"
+    assert _turn(engine, "how do I improve my credit score", "find_atm", "greeting", 0.3, "out_of_distribution",
+                 [], []) is None
