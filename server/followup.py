@@ -144,6 +144,7 @@ _NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|week
                           r"|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
                           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
                           r"|fifth|\w+teenth|\w+tieth)\b", re.IGNORECASE)
+_LOCATING = frozenset("around near close by within outside inside of".split())  # "atms around | boston"
 _EVERY_TIME = re.compile(r"\b(?:every|each)\b", re.IGNORECASE)
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
@@ -255,6 +256,9 @@ class FollowUps:
             options = _without(options, gone)
             asked = True
         question = self._asked(spec, slots, options)
+        if question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free":
+            entities = [self._grown(text, tokens, e) if e.type == question and e.resolved else e for e in entities]
+            found = [e for e in entities if e.type in slots and e.resolved]
         order = slots if question is None else [question, *(s for s in slots if s != question)]
         past = previous in self.resolver.past_intents
         # the resolver leaves a catalog value after "not" unresolved: its value is taken back below
@@ -300,6 +304,26 @@ class FollowUps:
         values = found + negated + refused
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
+
+    def _grown(self, text: str, tokens: list[tuple[int, int, str]], e: ResolvedEntity) -> ResolvedEntity:
+        """A free-text value of the slot asked with the untagged word right before and after it
+        when neither is filler nor a word that places it: "i'm in downtown | boston", "new | york |
+        city" (the model tagged "boston" and "york": "downtown" made the answer a travel notice)."""
+        inside = [i for i, (start, end, _) in enumerate(tokens) if start < e.end and e.start < end]
+        if not inside:
+            return e
+        first, last = inside[0], inside[-1]
+        if first > 0 and _names(tokens[first - 1][2]):  # one word each side: "show atms around | atlanta" stays
+            first -= 1
+        if last + 1 < len(tokens) and _names(tokens[last + 1][2]):
+            last += 1
+        start, end = tokens[first][0], tokens[last][1]
+        while end > start and text[end - 1] in _EDGE_PUNCT:
+            end -= 1
+        if (start, end) == (e.start, e.end):
+            return e
+        value = self.resolver.resolve_value(e.type, text[start:end], None)
+        return e if value is None else replace(e, text=text[start:end], start=start, end=end, resolution=value)
 
     def _kind(self, said: "_Said", previous: str, own: str, unsure: bool) -> str | None:
         """update, confirm, cancel, hold or repeat; None when the turn is a request of its own."""
@@ -780,6 +804,13 @@ def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
         return bool(after) and (_counted(after[0]) or after[0] in _EVERY and len(after) > 1 and _counted(after[1]))
 
     return any(_number_word(word) and (counts(i) or i > 0 and words[i - 1] in _NAMING) for i, word in enumerate(words))
+
+
+def _names(word: str) -> bool:
+    """Whether `word` may be part of a name said beside one ("downtown", "city"): no filler, no word
+    that places or moves a value, no "not sure" and no number."""
+    return bool(word) and not (word in _FILLER or word in _PLACING or word in _APART or word in _VERBS
+                               or word in _LOCATING or _NO_ANSWER.fullmatch(word) or _number_word(word))
 
 
 def _number_word(word: str) -> bool:

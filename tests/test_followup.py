@@ -1309,3 +1309,16 @@ def test_a_long_turn_with_nothing_tagged_is_read_in_runs_of_a_few_words(engine):
     assert amount.text == "20"  # the value's words, not "want 20"
     assert _turn(engine, "how do I improve my credit score", "find_atm", "greeting", 0.3, "out_of_distribution",
                  [], []) is None
+
+
+@pytest.mark.parametrize("text, own, tagged, city", [("i'm in downtown boston", "travel_notice", "boston", "downtown boston"),
+                                                     ("new york city", "travel_notice", "york", "new york city"),
+                                                     ("downtown seattle please", "branch_hours", "seattle",
+                                                      "downtown seattle")])
+def test_a_free_text_answer_takes_the_name_words_beside_the_tagged_ones(engine, text, own, tagged, city):
+    """"i'm in downtown boston" answering "Which city?" was a travel notice ("downtown" made the turn
+    more than a value), and "new york city" the city "york"."""
+    turn = _turn(engine, text, "find_atm", own, 0.77, None, [("city", tagged)], [])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"city": city}
+    around = _turn(engine, "show atms around Atlanta", "find_atm", "find_atm", 0.9, None, [("city", "Atlanta")], [])
+    assert dict(around.response.slots_used) == {"city": "Atlanta"}  # one word a side, never over "around"
