@@ -40,8 +40,9 @@ def _clock_dependent(analysis: Analysis, options: RequestOptions, engine: "Engin
     against a previous one: its untagged words are tried as dates of today, and what they are not
     is read otherwise ("make it this morning" after a bill), leaving no date in the answer."""
     specs = engine.resolver.specs
-    return (options.previous_intent is not None or any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
-                or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
+    return (options.previous_intent is not None
+            or any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
+                   or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
             or any((specs.get(slot) or {}).get("builtin") == "datetime" for slot, _ in options.filled_slots or ()))
 
 

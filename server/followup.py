@@ -140,8 +140,8 @@ _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each ti
 # words that name a day, so a date span holding one and read as no date is a date not understood ("the
 # first monday of next month"), not a word the model took for one ("blue"); a repeating date ("every
 # friday") is not refused for the one-off day the slot holds
-_NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|weekend|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
-                          r"|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
+_NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|weekend"
+                          r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
                           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
                           r"|fifth|\w+teenth|\w+tieth)\b", re.IGNORECASE)
 _LOCATING = frozenset("around near close by within outside inside of".split())  # "atms around | boston"

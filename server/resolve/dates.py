@@ -75,12 +75,12 @@ MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number 
 WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for the past) that may be a Monday
 _TIME_GRAINS = ("hour", "minute", "second")  # a time of day, not a day or longer
 _NUDGE = dt.timedelta(minutes=1)  # how far dateparser's reference is moved to see whether its answer moves with it
-# an hour without am/pm ("at 5"; "at 12 noon" says it)
 # an hour said in words before am/pm or "o'clock" ("five pm", "seven o'clock"): read in digits, as
 # "5 pm" is ("five pm" after a payment agreed for Friday was today at 5pm; "at five pm" $5)
 _SPOKEN_HOUR = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
                           r"(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w))")
 _HOURS = {w: str(i) for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
+# an hour without am/pm ("at 5"; "at 12 noon" says it)
 _BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")

@@ -203,7 +203,7 @@ def beside(text: str, start: int, end: int, floor: int = 0, ceiling: int | None 
         start = said.start()
     ceiling = len(text) if ceiling is None else max(ceiling, end)
     end = _uncounted_end(text, start, end)
-    longer = _number_words_after(text, start, end)
+    longer = number_words_after(text, start, end)
     end = longer if longer <= ceiling else end  # never into the next entity: "one hundred | twenty first of december"
     capitals = _capitals(text)
     named = _names_currency(text[start:end], capitals)  # "$50 real quick": the span says it already
@@ -217,7 +217,7 @@ def beside(text: str, start: int, end: int, floor: int = 0, ceiling: int | None 
     return start, end
 
 
-def _number_words_after(text: str, start: int, end: int) -> int:
+def number_words_after(text: str, start: int, end: int) -> int:
     """Where the amount ends when the span text[start:end] ends in a number word and more follow
     ("and" between them: "a hundred | and one"); `end` when they count a pause or a thing ("a
     hundred | and one second", "twenty | two payments")."""
@@ -248,11 +248,6 @@ def _uncounted_end(text: str, start: int, end: int) -> int:
     if not (last.group(1).isdigit() or _number_word(last.group(1))):
         return end
     return len(_TRAILING_JOINER.sub("", text[start:last.start()])) + start
-
-
-def amount_goes_on(text: str, start: int, end: int) -> int:
-    """Where the amount of the span text[start:end] ends with the number words said after it."""
-    return _number_words_after(text, start, end)
 
 
 def leading_number_words(text: str) -> int:

@@ -29,7 +29,7 @@ from .catalog import Catalog, VerbatimMatcher, a_persons_name
 from .dates import DateResolver, clock_or_count
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import amount_goes_on, beside, leading_number_words, resolve_money
+from .money import beside, leading_number_words, number_words_after, resolve_money
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 from .text import fold_catalog
@@ -230,9 +230,9 @@ class Resolver:
             if (not lead or (self.specs.get(amount.type) or {}).get("builtin") != "money"
                     or (self.specs.get(date.type) or {}).get("builtin") != "datetime"
                     or not _JOINER.fullmatch(text[amount.end:date.start])
-                    or amount_goes_on(text, amount.start, amount.end) < date.start + lead):
+                    or number_words_after(text, amount.start, amount.end) < date.start + lead):
                 continue
-            rest = lead + _DATE_LEAD.match(date.text, lead).end() - lead
+            rest = _DATE_LEAD.match(date.text, lead).end()  # "twenty five | on friday": friday
             if rest < len(date.text):
                 out[i] = replace(date, text=date.text[rest:], start=date.start + rest)
         return out
