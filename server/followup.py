@@ -144,7 +144,9 @@ _NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|week
                           r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
                           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
                           r"|fifth|\w+teenth|\w+tieth)\b", re.IGNORECASE)
-_LOCATING = frozenset("around near close by within outside inside of".split())  # "atms around | boston"
+# words beside a name that are no part of it: "atms around | boston", "boston | now", "boston | area"
+_LOCATING = frozenset("""around near close by within outside inside of now again currently definitely obviously
+area as""".split())
 _EVERY_TIME = re.compile(r"\b(?:every|each)\b", re.IGNORECASE)
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
 _NAMING = frozenset("option number account ending no # press".split())  # "option 2", "account ending 4321"
@@ -257,7 +259,8 @@ class FollowUps:
             asked = True
         question = self._asked(spec, slots, options)
         if question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free":
-            entities = [self._grown(text, tokens, e) if e.type == question and e.resolved else e for e in entities]
+            entities = [self._grown(text, tokens, e, entities, options) if e.type == question and e.resolved else e
+                        for e in entities]
             found = [e for e in entities if e.type in slots and e.resolved]
         order = slots if question is None else [question, *(s for s in slots if s != question)]
         past = previous in self.resolver.past_intents
@@ -305,17 +308,26 @@ class FollowUps:
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
 
-    def _grown(self, text: str, tokens: list[tuple[int, int, str]], e: ResolvedEntity) -> ResolvedEntity:
+    def _grown(self, text: str, tokens: list[tuple[int, int, str]], e: ResolvedEntity,
+               entities: list[ResolvedEntity], options: RequestOptions) -> ResolvedEntity:
         """A free-text value of the slot asked with the untagged word right before and after it
-        when neither is filler nor a word that places it: "i'm in downtown | boston", "new | york |
-        city" (the model tagged "boston" and "york": "downtown" made the answer a travel notice)."""
+        when neither is filler, a word that places it, an adverb or a value of another type:
+        "i'm in downtown | boston", "new | york | city" (the model tagged "boston" and "york":
+        "downtown" made the answer a travel notice); "paris | tomorrow", "boston | now" stay."""
         inside = [i for i, (start, end, _) in enumerate(tokens) if start < e.end and e.start < end]
         if not inside:
             return e
+        reference, locale = self.resolver.reference_time(options), locales.get(options.locale)
+
+        def names(i: int) -> bool:
+            start, end, word = tokens[i]
+            return (_names(word) and not any(o.start < end and start < o.end for o in entities)
+                    and not self._typed(word, reference, False, locale))
+
         first, last = inside[0], inside[-1]
-        if first > 0 and _names(tokens[first - 1][2]):  # one word each side: "show atms around | atlanta" stays
+        if first > 0 and names(first - 1):  # one word each side: "show atms around | atlanta" stays
             first -= 1
-        if last + 1 < len(tokens) and _names(tokens[last + 1][2]):
+        if last + 1 < len(tokens) and names(last + 1):
             last += 1
         start, end = tokens[first][0], tokens[last][1]
         while end > start and text[end - 1] in _EDGE_PUNCT:

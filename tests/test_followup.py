@@ -1322,3 +1322,15 @@ def test_a_free_text_answer_takes_the_name_words_beside_the_tagged_ones(engine, 
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"city": city}
     around = _turn(engine, "show atms around Atlanta", "find_atm", "find_atm", 0.9, None, [("city", "Atlanta")], [])
     assert dict(around.response.slots_used) == {"city": "Atlanta"}  # one word a side, never over "around"
+
+
+def test_a_free_text_answer_never_takes_a_date_or_an_adverb_beside_it(engine):
+    """"paris tomorrow" answering "Where are you travelling to?" was the city "paris tomorrow"; "boston
+    as well" the city "boston as"."""
+    turn = _turn(engine, "paris tomorrow", "travel_notice", "travel_notice", 0.78, None,
+                 [("city", "paris"), ("date", "tomorrow")], [("date", "2026-11-16T00:00:00-05:00")],
+                 "America/New_York", TUESDAY_NOON)
+    assert dict(turn.response.slots_used)["city"] == "paris"
+    for text in ("boston as well", "boston now", "boston again"):
+        turn = _turn(engine, text, "find_atm", "travel_notice", 0.48, "low_confidence", [("city", "boston")], [])
+        assert dict(turn.response.slots_used) == {"city": "boston"}, text

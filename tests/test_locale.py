@@ -125,7 +125,7 @@ def test_de_de_request_reads_and_writes_german_numbers(server):
     values = {e.type: e.resolution for e in reply.entities if e.resolution.resolved}
     assert values["amount"].money.amount == "1200.50" and values["amount"].money.currency == "EUR"
     assert values["date"].datetime.value == "2026-12-04T00:00:00+01:00"
-    assert reply.response.template_id == "schedule_payment.response.5"
+    assert reply.response.template_id == "schedule_payment.response.7"
     assert "1.200,50 € for Freitag, 4. Dezember" in reply.response.text
     assert reply.response.slots_used["amount"] == "1200.50 EUR"  # canonical values never change
 

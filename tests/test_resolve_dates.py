@@ -526,3 +526,22 @@ def test_a_time_alone_in_words_or_a_part_of_the_day_is_a_time_only(text, expecte
     a payment for the 15th were today."""
     from intentd.server.resolve.dates import time_only
     assert time_only(text) == expected
+
+
+@pytest.mark.parametrize("text, past, expected", [
+    ("five pm", True, "2026-11-28T17:00"),  # said at noon after a lost card: yesterday's (it was today, ahead)
+    ("five pm", False, "2026-11-29T17:00"),
+    ("the last day of the month", True, "2026-10-31T00:00"),  # looking back: October's (it was November 30)
+    ("the last day of the month", False, "2026-11-30T00:00"),
+    ("at ten thirty am", False, "2026-11-30T10:30"),  # minutes in words ("10 30 am" was an hour without am/pm)
+    ("friday at nine thirty pm", False, "2026-12-04T21:30"),
+    ("around five pm", False, "2026-11-29T17:00"),
+])
+def test_spoken_times_read_in_the_intents_direction(resolver, text, past, expected):
+    assert resolver.resolve_value("date", text, SUNDAY, past)["value"][:16] == expected
+
+
+@pytest.mark.parametrize("text", ["twenty at nine pm", "20 at 9pm", "five o'clock"])
+def test_a_bare_number_beside_a_time_is_no_day_and_an_hour_without_am_pm_no_time(resolver, text):
+    """"transfer twenty at nine pm" was a transfer on the 20th."""
+    assert resolver.resolve_value("date", text, SUNDAY) is None

@@ -41,7 +41,7 @@ SAVINGS = ent("account", {"kind": "catalog", "id": "savings", "value": "Savings 
 
 def test_all_required_slots_filled(responder):
     r = responder.respond("schedule_payment", [MONEY, DATE], OK, OPTS)
-    assert r.template_id == "schedule_payment.response.5"  # no payee said: the entry of the required slots
+    assert r.template_id == "schedule_payment.response.7"  # no payee said: the entry of the required slots
     assert r.text == ("I've prepared a payment of $200.00 for Friday, December 4. Please review and confirm it "
                       "in the app; you can change or cancel it later under Payments > Scheduled.")
     assert r.slots_used == {"amount": "200 USD", "date": "2026-12-04T00:00:00-08:00"}
@@ -60,7 +60,7 @@ def test_slot_from_context(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=(("amount", "50.00 EUR"),))
     r = responder.respond("schedule_payment", [DATE], OK, opts)
-    assert r.template_id == "schedule_payment.response.5"
+    assert r.template_id == "schedule_payment.response.7"
     assert "50.00 EUR" in r.text and r.slots_used["amount"] == "50.00 EUR"
 
 
@@ -69,7 +69,7 @@ def test_context_round_trips_slots_used(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=tuple(first.slots_used.items()))
     second = responder.respond("schedule_payment", [MONEY], OK, opts)
-    assert second.template_id == "schedule_payment.response.5" and "Friday, December 4" in second.text
+    assert second.template_id == "schedule_payment.response.7" and "Friday, December 4" in second.text
 
 
 def test_current_turn_overrides_context(responder):
@@ -104,7 +104,7 @@ def test_unresolved_entities_never_fill_a_slot(responder):
 def test_inserted_values_are_cleaned_and_bounded(responder):
     merchant = ent("merchant", {"kind": "text", "value": "Acme\x00\x1b[31m\u202e\nCorp" + "z" * 200})
     r = responder.respond("pay_bill", [merchant], OK, OPTS)
-    assert r.template_id == "pay_bill.response.5"
+    assert r.template_id == "pay_bill.response.7"
     inserted = r.text.removeprefix("I can pay your ").removesuffix(" bill now. Please check the amount and confirm it in the app.")
     assert len(inserted) == MAX_VALUE_CHARS and inserted.endswith("…")
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in r.text)
@@ -125,10 +125,10 @@ def test_a_payment_reads_back_its_payee_and_a_bill_its_amount(responder):
     a dispute did not say the amount they were for. Each reads back what the turn said."""
     comcast = ent("merchant", {"kind": "text", "value": "Comcast"})
     r = responder.respond("schedule_payment", [MONEY, comcast, DATE], OK, OPTS)
-    assert r.template_id == "schedule_payment.response.2"
+    assert r.template_id == "schedule_payment.response.3"
     assert r.text.startswith("I've prepared a payment of $200.00 to Comcast for Friday, December 4. ")
     r = responder.respond("pay_bill", [comcast, MONEY], OK, OPTS)
-    assert (r.template_id, r.text) == ("pay_bill.response.2",
+    assert (r.template_id, r.text) == ("pay_bill.response.3",
                                        "I can pay $200.00 on your Comcast bill now. Please confirm it in the app.")
     r = responder.respond("dispute_transaction", [MONEY, comcast], OK, OPTS)
     assert r.text.startswith("I can open a dispute for the $200.00 Comcast charge. ")
@@ -266,7 +266,7 @@ def test_a_carried_date_that_has_passed_is_asked_again_for_an_intent_whose_dates
         assert r.template_id == "schedule_payment.prompt.date" and "date" not in r.slots_used, gone
     for ahead in ("2026-11-29T00:00:00-08:00", "2026-11-29T13:00:00-08:00", "2027-01-06T00:00:00-08:00"):
         r = responder.respond("schedule_payment", [], OK, carried(amount, ("date", ahead)))
-        assert r.template_id == "schedule_payment.response.5" and r.slots_used["date"] == ahead, ahead
+        assert r.template_id == "schedule_payment.response.7" and r.slots_used["date"] == ahead, ahead
     # an intent about what already happened keeps its past date
     r = responder.respond("report_lost_card", [], OK, carried(("card", "debit_card"),
                                                               ("date", "2026-01-06T00:00:00-08:00")))
@@ -487,3 +487,6 @@ def test_a_payment_reads_back_the_account_or_card_it_is_paid_from(responder):
         ("amount", "80 USD"), ("date", "2026-12-04T00:00:00-08:00"), ("merchant", "Comcast"))))
     assert r.text.startswith("I've prepared a payment of $80.00 to Comcast for Friday, December 4 from your Savings "
                              "account. ")
+    # both named ("with my visa | no, from checking"): neither is hidden from the read-back
+    r = responder.respond("pay_bill", [card, merchant, account], OK, OPTS)
+    assert r.text.startswith("I can pay your Comcast bill from your Savings account or with your Visa credit card: ")

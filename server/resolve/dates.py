@@ -78,9 +78,13 @@ _NUDGE = dt.timedelta(minutes=1)  # how far dateparser's reference is moved to s
 # an hour said in words before am/pm or "o'clock" ("five pm", "seven o'clock"): read in digits, as
 # "5 pm" is ("five pm" after a payment agreed for Friday was today at 5pm; "at five pm" $5)
 _SPOKEN_HOUR = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-                          r"(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w))")
+                          r"(?:\s+(oh\s+five|ten|fifteen|twenty(?:[\s-]five)?|thirty(?:[\s-]five)?|forty(?:[\s-]five)?"
+                          r"|fifty(?:[\s-]five)?))?(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w))")
+_MINUTES = {"oh five": "05", "ten": "10", "fifteen": "15", "twenty": "20", "twenty five": "25", "thirty": "30",
+            "thirty five": "35", "forty": "40", "forty five": "45", "fifty": "50", "fifty five": "55"}
 _HOURS = {w: str(i) for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
 # an hour without am/pm ("at 5"; "at 12 noon" says it)
+_O_CLOCK = re.compile(r"\b\d{1,2}\s*o'?\s?clock\b(?!\s*(?:in\s+the\s+)?(?:a\.?m|p\.?m|morning|afternoon|evening|tonight))")
 _BARE_HOUR = re.compile(r"\bat\s+(?!12\s+(?:noon|midnight))\d{1,2}\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock))")
 _ALL_DIGITS = re.compile(r"(?:at\s+)?[\d/.\-: ]+")  # numbers and separators only, maybe after "at"
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}t\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?")
@@ -95,7 +99,8 @@ _ORDINAL = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b")
 _YEAR_ALONE = re.compile(r"\b\d{4}\b")
 _MONTH_NAME = re.compile(r"\b" + _MON + r"(?!\w)")
 _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "every month")
-_LEAD = re.compile(r"^(?:on|by|for|at|from|until|till|starting|due)\s+")
+_LEAD = re.compile(r"^(?:(?:around|about|approximately|roughly)\s+)?(?:on|by|for|at|from|until|till|starting|due)\s+"
+                   r"|^(?:around|about|approximately|roughly)\s+")
 # "before the 15th": any day until then, not the 15th; "2 days after": after what? (dateparser: in 2 days)
 _BOUND = re.compile(r"^(?:before|after)\s|\s(?:before|after)$")
 # Texts that name no date, whatever dateparser makes of them: a length of time with no direction
@@ -148,7 +153,7 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(_N + r"\s+(?P<unit>day|week)s?\s+(?P<dir>after|before|from)\s+(?P<rest>.+)"), "anchored"),
     (re.compile(r"(?P<rel>this|next|last|previous|the\s+following)\s+(?P<period>week|month|year)"), "period"),
     (re.compile(r"(?:the\s+|this\s+|next\s+)?weekend"), "weekend"),
-    (re.compile(r"(?:the\s+)?(?:very\s+)?(?P<edge>end|beginning|start|last\s+day|first\s+day)\s+of\s+(?:the\s+|this\s+)?"
+    (re.compile(r"(?:the\s+)?(?:very\s+)?(?P<edge>end|beginning|start|last\s+day|(?:first|1st)\s+day)\s+of\s+(?:the\s+|this\s+)?"
                 r"(?P<period>week|month|year)"), "edge"),
     (re.compile(r"(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2})"), "iso"),
     (re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2})|\.)?"), "numeric"),  # "4.12." too
@@ -422,9 +427,13 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
             return None
         h, mi, grain = time_of_day
         at = ref.replace(hour=h, minute=mi, second=0)
+        if past:  # "five pm" after a lost card at noon: yesterday's
+            return (at if at <= ref else at - dt.timedelta(days=1)), grain
         return (at if at >= ref or t == "this" else at + dt.timedelta(days=1)), grain
     if _NUMBER_WORD.search(t):
         t = words_to_digits(t)
+    if time_of_day is not None and _BARE_NUMBER.fullmatch(t):
+        return None  # "twenty at nine pm": an amount beside a time, or the 20th? ("the 20th at 9pm" says it)
     for regex, kind in _RULES:
         m = regex.fullmatch(t)
         if m:
@@ -482,6 +491,12 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
         latest = next(_days_of_month(value.day, today, past=True), None)
         if latest is not None:
             return _day(latest), grain
+    if kind == "edge" and m.group("period") == "month":  # "the last day of the month" after a lost card: October's
+        last_month = today.replace(day=1) - dt.timedelta(days=1)
+        return _day(last_month if m.group("edge").startswith(("end", "last")) else last_month.replace(day=1)), grain
+    if kind == "edge" and m.group("period") == "year":
+        return _day(dt.date(today.year - 1, 12, 31) if m.group("edge").startswith(("end", "last"))
+                    else dt.date(today.year - 1, 1, 1)), grain
     return found
 
 
@@ -512,15 +527,22 @@ def time_only(text: str) -> tuple[int, int, str] | None:
 
 
 def bare_hour(text: str) -> bool:
-    """Whether `text` says an hour without am/pm ("at 5", "at five"): a time, but which?"""
+    """Whether `text` says an hour without am/pm ("at 5", "at five", "five o'clock"): a time, but which?"""
     t = text.lower()
-    return _BARE_HOUR.search(t) is not None or (_NUMBER_WORD.search(t) is not None
-                                                and _BARE_HOUR.search(words_to_digits(t)) is not None)
+    counted = words_to_digits(t) if _NUMBER_WORD.search(t) else t
+    return any(_BARE_HOUR.search(x) is not None or _O_CLOCK.search(x) is not None for x in (t, counted))
 
 
 def spoken_hours(text: str) -> str:
-    """`text` (lower case) with each hour said in words before am/pm or "o'clock" in digits: "five pm" -> "5 pm"."""
-    return _SPOKEN_HOUR.sub(lambda m: _HOURS[m.group(1)], text) if "m" in text or "clock" in text else text
+    """`text` (lower case) with each time said in words before am/pm or "o'clock" in digits: "five pm" ->
+    "5 pm", "ten thirty am" -> "10:30 am"."""
+    if "m" not in text and "clock" not in text:
+        return text
+
+    def digits(m: re.Match) -> str:
+        minutes = m.group(2) and _MINUTES[" ".join(m.group(2).replace("-", " ").split())]
+        return _HOURS[m.group(1)] + (f":{minutes}" if minutes else "")
+    return _SPOKEN_HOUR.sub(digits, text)
 
 
 def _time_of(m: re.Match) -> tuple[int, int, str] | None:
