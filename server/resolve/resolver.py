@@ -226,10 +226,11 @@ class Resolver:
         out = list(kept)
         for i in range(1, len(out)):
             amount, date = out[i - 1], out[i]
+            if ((self.specs.get(amount.type) or {}).get("builtin") != "money"
+                    or (self.specs.get(date.type) or {}).get("builtin") != "datetime"):
+                continue
             lead = leading_number_words(date.text)
-            if (not lead or (self.specs.get(amount.type) or {}).get("builtin") != "money"
-                    or (self.specs.get(date.type) or {}).get("builtin") != "datetime"
-                    or not _JOINER.fullmatch(text[amount.end:date.start])
+            if (not lead or not _JOINER.fullmatch(text[amount.end:date.start])
                     or number_words_after(text, amount.start, amount.end) < date.start + lead):
                 continue
             rest = _DATE_LEAD.match(date.text, lead).end()  # "twenty five | on friday": friday
@@ -523,6 +524,8 @@ def said_last(text: str) -> str:
     """The value a text says last when it takes back what it said first ("fifty no sixty
     dollars": "sixty dollars"; "on monday sorry tuesday": "tuesday"); else the text. One amount
     or date said twice in one breath is the second, never two values in a slot of one."""
+    if _REPAIR_WORD.search(text) is None:  # the common case: nothing taken back
+        return text
     last = None
     for m in _REPAIR.finditer(text):
         if m.start() > 0 and text[:m.start()].strip() and text[m.end():].strip() and _REPAIR_WORD.search(m.group()):
