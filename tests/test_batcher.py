@@ -218,7 +218,9 @@ def test_a_callers_budget_shorter_than_one_answer_does_not_cut_admission_for_oth
                 long = f"what is my balance {i} " + "and my savings please " * 40
                 tokens = len(engine.tokenize([long])[0].ids)
                 alone = batcher.timing.backlog_s(1, tokens, 1) + batcher.timing.post_per_request_s
-                await batcher.submit(long, RequestOptions(), batcher._transport_s + max(0.001, alone * 0.8))
+                # half the time one answer takes, as predicted now: the prediction moves with each
+                # answer measured, and at 0.8 a fast answer on a noisy machine could make it "fit"
+                await batcher.submit(long, RequestOptions(), batcher._transport_s + max(0.001, alone * 0.5))
         return batcher.admit_share.value
 
     assert run(engine, scenario, slo_p95_ms=25) == 1.0
