@@ -78,6 +78,7 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, time_only, wall_time
+from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import ROLES, Responder
@@ -536,13 +537,15 @@ class FollowUps:
 
     def _typed(self, said: str, reference: dt.datetime | None, past: bool, locale: locales.Locale) -> bool:
         """Whether `said` reads as a value of a type of the domain other than free text, or as a
-        time of day ("at 5 o'clock" is no city) or a date, whatever the intent's dates."""
+        time of day ("at 5 o'clock" is no city) or a date, whatever the intent's dates. An amount
+        counts only when the words say nothing else: "five guys", "century 21" are payees."""
         if _CLOCK_TIME.search(said) or bare_hour(said):
             return True
         if reference is not None and any(self.resolver.dates.resolve(said, reference, back, locale.day_first)
                                          for back in (False, True)):
             return True  # a date, past or ahead: "yesterday" after a bill is no payee (it was "your yesterday bill")
         return any(spec["kind"] != "free" and self.resolver.resolve_value(etype, said, reference, past, locale)
+                   and (spec.get("builtin") not in AMOUNTS or amount_only(said) or not _a_name(said))
                    for etype, spec in self.resolver.specs.items())
 
     # -- the answer ------------------------------------------------------------------------------
@@ -816,6 +819,13 @@ def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
         return bool(after) and (_counted(after[0]) or after[0] in _EVERY and len(after) > 1 and _counted(after[1]))
 
     return any(_number_word(word) and (counts(i) or i > 0 and words[i - 1] in _NAMING) for i, word in enumerate(words))
+
+
+def _a_name(said: str) -> bool:
+    """Whether words holding a number may be a name ("five guys", "century 21"): none of them places,
+    moves or counts ("20 to joint", "fifty three days", "send 50")."""
+    words = [w.strip(_EDGE_PUNCT).lower() for w in said.split()]
+    return not any(w in _PLACING or w in _APART or w in _VERBS or _counted(w) for w in words)
 
 
 def _names(word: str) -> bool:

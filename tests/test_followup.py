@@ -1334,3 +1334,13 @@ def test_a_free_text_answer_never_takes_a_date_or_an_adverb_beside_it(engine):
     for text in ("boston as well", "boston now", "boston again"):
         turn = _turn(engine, text, "find_atm", "travel_notice", 0.48, "low_confidence", [("city", "boston")], [])
         assert dict(turn.response.slots_used) == {"city": "boston"}, text
+
+
+@pytest.mark.parametrize("text, slots", [("five guys", {"merchant": "five guys"}),
+                                         ("century 21", {"merchant": "century 21"}),
+                                         ("fifty bucks", {"amount": "50 USD"}), ("a hundred", {"amount": "100 USD"})])
+def test_a_name_with_a_number_answers_which_payee(engine, text, slots):
+    """"five guys" and "century 21" answering "Which bill or payee?" were $5 and $21: words with a
+    number are an amount only when they say nothing else."""
+    turn = _turn(engine, text, "pay_bill", "branch_hours", 0.35, "low_confidence", [], [])
+    assert dict(turn.response.slots_used) == slots

@@ -98,6 +98,7 @@ _COUNTED_AFTER = "time|payment|installment|transfer|second|minute|hour|day|week|
 _COUNTS_MANY = re.compile(rf"\s+(?:{_COUNTED_AFTER})s\b", re.IGNORECASE)  # "fifty bucks two | times" ("a usd 500 | payment": $500)
 _TRAILING_JOINER = re.compile(r"(?:[\s,]|\band\b)+$", re.IGNORECASE)  # "200 dollars, | 3 times"
 _WORD_AND_SPACE = re.compile(r"(\S+)\s*")
+_AMOUNT_GLUE = frozenset("and a an k m bn grand".split())  # words of an amount that are no number or currency
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 _ORDINAL_NEXT = re.compile(r"[\s-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b", re.IGNORECASE)
 _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
@@ -248,6 +249,13 @@ def _uncounted_end(text: str, start: int, end: int) -> int:
     if not (last.group(1).isdigit() or _number_word(last.group(1))):
         return end
     return len(_TRAILING_JOINER.sub("", text[start:last.start()])) + start
+
+
+def amount_only(text: str) -> bool:
+    """Whether the words of `text` are an amount's alone (numbers, currencies, "and", "a"): "fifty
+    bucks", "$20", "a hundred and five"; not "five guys" or "century 21", names with a number."""
+    return all(w in _NUMBER_WORDS or w in _WORDS or w in _ADJECTIVES or w in _AMOUNT_GLUE
+               or w.upper() in ISO_4217 for w in _LETTERS.findall(text.lower()))
 
 
 def leading_number_words(text: str) -> int:
