@@ -131,6 +131,8 @@ _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
 # words that place a value: "no, from my joint account to checking", "make it 75 on friday", "on monday"
 _PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
 _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
+# the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
+_MOVING = frozenset(_PLACING) | _APART | _VERBS
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -142,11 +144,11 @@ _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each ti
 # first monday of next month"), not a word the model took for one ("blue"); a repeating date ("every
 # friday") is not refused for the one-off day the slot holds
 _NAMES_A_DAY = re.compile(r"\b(?:today|tomorrow|tonight|day|week|month|year|weekend"
-                          r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|march|april|may|june|july|aug(?:ust)?|sep(?:tember)?"
-                          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
+                          r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|march|april|may"
+                          r"|june|july|aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|\d+(?:st|nd|rd|th)?|first|second|third|fourth"
                           r"|fifth|\w+teenth|\w+tieth)\b", re.IGNORECASE)
 # words beside a name that are no part of it: "atms around | boston", "boston | now", "boston | area"
-_LOCATING = frozenset("""around near close by within outside inside of now again currently definitely obviously
+_LOCATING = frozenset("""around near close within outside inside now again currently definitely obviously
 area as""".split())
 _EVERY_TIME = re.compile(r"\b(?:every|each)\b", re.IGNORECASE)
 _FROM_THEN = re.compile(r"[\s,]*(?:from|later|after|before|ago|earlier)\b", re.IGNORECASE)  # "an hour from now"
@@ -742,8 +744,7 @@ def _added(said: _Said) -> frozenset[str]:
     two dates were no date, and the transfer went out today); one that also names another account
     or payee ("and 100 to joint", "and also one to verizon") asks for something more, and the two
     amounts ask again which one."""
-    single = {e.type for e in said.found if (e.resolution or {}).get("kind") in SINGLE_VALUED}
-    if said.only and all(e.type in single for e in said.found):
+    if said.only and all((e.resolution or {}).get("kind") in SINGLE_VALUED for e in said.found):
         return frozenset()
     return frozenset(e.type for e in said.found)
 
@@ -825,14 +826,14 @@ def _a_name(said: str) -> bool:
     """Whether words holding a number may be a name ("five guys", "century 21"): none of them places,
     moves or counts ("20 to joint", "fifty three days", "send 50")."""
     words = [w.strip(_EDGE_PUNCT).lower() for w in said.split()]
-    return not any(w in _PLACING or w in _APART or w in _VERBS or _counted(w) for w in words)
+    return not any(w in _MOVING or _counted(w) for w in words)
 
 
 def _names(word: str) -> bool:
     """Whether `word` may be part of a name said beside one ("downtown", "city"): no filler, no word
     that places or moves a value, no "not sure" and no number."""
-    return bool(word) and not (word in _FILLER or word in _PLACING or word in _APART or word in _VERBS
-                               or word in _LOCATING or _NO_ANSWER.fullmatch(word) or _number_word(word))
+    return bool(word) and not (word in _FILLER or word in _MOVING or word in _LOCATING
+                               or _NO_ANSWER.fullmatch(word) or _number_word(word))
 
 
 def _number_word(word: str) -> bool:

@@ -491,12 +491,12 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
         latest = next(_days_of_month(value.day, today, past=True), None)
         if latest is not None:
             return _day(latest), grain
-    if kind == "edge" and m.group("period") == "month":  # "the last day of the month" after a lost card: October's
-        last_month = today.replace(day=1) - dt.timedelta(days=1)
-        return _day(last_month if m.group("edge").startswith(("end", "last")) else last_month.replace(day=1)), grain
-    if kind == "edge" and m.group("period") == "year":
-        return _day(dt.date(today.year - 1, 12, 31) if m.group("edge").startswith(("end", "last"))
-                    else dt.date(today.year - 1, 1, 1)), grain
+    if kind == "edge" and m.group("period") in ("month", "year"):  # "the last day of the month" after a lost card
+        end = m.group("edge").startswith(("end", "last"))
+        if m.group("period") == "month":  # October's
+            last_month = today.replace(day=1) - dt.timedelta(days=1)
+            return _day(last_month if end else last_month.replace(day=1)), grain
+        return _day(dt.date(today.year - 1, 12, 31) if end else dt.date(today.year - 1, 1, 1)), grain
     return found
 
 

@@ -154,24 +154,28 @@ class Resolver:
     def _number_words_before(self, e: ResolvedEntity, before: ResolvedEntity) -> bool:
         """Whether `before` is a date span of nothing but number words that the amount `e` after it
         opens with: "two | hundred twenty" with "two" a date was $120 (and a payment on the 2nd)."""
-        return ((self.specs.get(e.type) or {}).get("builtin") == "money"
-                and (self.specs.get(before.type) or {}).get("builtin") == "datetime"
-                and leading_number_words(before.text) == len(before.text.strip()))
+        return self._amount_and_date(e, before) and leading_number_words(before.text) == len(before.text.strip())
 
     def _next_start(self, e: ResolvedEntity, after: ResolvedEntity) -> int:
         """Where the entity after `e` starts, as far as `e` may grow: past the number words a date
         span opens with when `e` is an amount, which goes on with them whatever the model tagged
         ("a hundred and | twenty five on friday" with "twenty five on friday" a date was $100; a
         day of the month is said "the twenty-fifth")."""
-        if ((self.specs.get(e.type) or {}).get("builtin") == "money"
-                and (self.specs.get(after.type) or {}).get("builtin") == "datetime"):
+        if self._amount_and_date(e, after):
             return after.start + leading_number_words(after.text)
         return after.start
+
+    def _amount_and_date(self, amount: ResolvedEntity, date: ResolvedEntity) -> bool:
+        """Whether `amount` is of a money type and `date` of a date type (the pairs whose number words are shared)."""
+        return self._builtin(amount.type) == "money" and self._builtin(date.type) == "datetime"
+
+    def _builtin(self, etype: str) -> str | None:
+        return (self.specs.get(etype) or {}).get("builtin")
 
     def _with_extension(self, text: str, span: EntitySpan) -> EntitySpan:
         """A phone number's span with the extension said right after it ("415-555-0134 | ext. 23"),
         which is the number's own: a separate span of the extension alone then overlaps it and is dropped."""
-        if (self.specs.get(span.type) or {}).get("builtin") != "phone":
+        if self._builtin(span.type) != "phone":
             return span
         end = contact.extension_end(text, span.end)
         if end == span.end:
@@ -201,22 +205,21 @@ class Resolver:
         out: list[ResolvedEntity] = []
         for e in kept:
             last = out[-1] if out else None
-            builtin = (self.specs.get(e.type) or {}).get("builtin")
+            builtin = self._builtin(e.type)
             joiner = _JOINER if builtin == "money" else _DATE_JOINER if builtin == "datetime" else None
             between = text[last.end:e.start] if last is not None else ""
-            if (last is not None and last.type == e.type and last.source == e.source == "model"
-                    and builtin is not None and _repair(between) is not None):
-                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
-                                         min(last.confidence, e.confidence), "model")
-            elif (last is not None and last.type == e.type and last.source == e.source == "model"
-                    and joiner is not None and (joiner.fullmatch(between) or builtin == "datetime"
-                                                and _DATE_COUNTED_FROM.fullmatch(between)
-                                                and reads(e.type, text[_counted_start(text, last.start):e.end]))):
-                start = last.start if joiner.fullmatch(between) else _counted_start(text, last.start)
-                out[-1] = ResolvedEntity(e.type, text[start:e.end], start, e.end, min(last.confidence, e.confidence),
-                                         "model")
+            same = last is not None and last.type == e.type and last.source == e.source == "model"
+            if same and builtin is not None and _repair(between) is not None:
+                start = last.start
+            elif same and joiner is not None and joiner.fullmatch(between):
+                start = last.start
+            elif (same and builtin == "datetime" and _DATE_COUNTED_FROM.fullmatch(between)
+                  and reads(e.type, text[_counted_start(text, last.start):e.end])):
+                start = _counted_start(text, last.start)
             else:
                 out.append(e)
+                continue
+            out[-1] = ResolvedEntity(e.type, text[start:e.end], start, e.end, min(last.confidence, e.confidence), "model")
         return out
 
     def _dated_after_amount(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
@@ -226,8 +229,7 @@ class Resolver:
         out = list(kept)
         for i in range(1, len(out)):
             amount, date = out[i - 1], out[i]
-            if ((self.specs.get(amount.type) or {}).get("builtin") != "money"
-                    or (self.specs.get(date.type) or {}).get("builtin") != "datetime"):
+            if not self._amount_and_date(amount, date):
                 continue
             lead = leading_number_words(date.text)
             if (not lead or not _JOINER.fullmatch(text[amount.end:date.start])
