@@ -18,7 +18,8 @@ account to my checking account"), and
    carries a value ("sure, 150": read back before anything is confirmed);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
-   "nope, 75");
+   "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
+   so much");
 3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
    value -> hold: nothing changes, and the question or confirmation asked still stands;
 3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it
@@ -221,7 +222,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_pause(previous, own, unsure, said.entities, escalation, said.options)
+            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -371,15 +372,23 @@ class FollowUps:
             return "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         return None
 
-    def _long_pause(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
+    def _long_reply(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
                     escalation: Escalation, options: RequestOptions) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
-        ("sorry can you repeat that, I think you said savings"); anything else is answered alone."""
-        if own not in self.pauses or unsure:
+        ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
+        nothing ("yes that's correct thank you so much", "no thank you I changed my mind about
+        it") confirms or cancels, as a short one does: answered alone, the caller's yes confirmed
+        nothing and the backend dropped the pending request. Anything else is answered alone."""
+        if unsure:
             return None
-        return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
-                            options, frozenset())
+        if own in self.pauses:
+            return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
+                                options, frozenset())
+        if own in self.confirm | self.cancel and not entities:
+            return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
+                                options, frozenset())
+        return None
 
     # -- values for the previous intent's slots ------------------------------------------------
 

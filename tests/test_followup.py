@@ -724,6 +724,27 @@ def test_a_pause_with_a_value_takes_the_value_and_a_long_pause_keeps_the_context
     assert dict(turn.response.slots_used)["date"] == "2026-11-29T07:05:00-05:00"  # a time, no pause (New York)
 
 
+def test_a_long_yes_or_no_that_names_nothing_confirms_or_cancels(engine):
+    """"yes that's correct thank you so much" (seven words) was answered alone: no CONFIRM, and a
+    backend that carries only a follow-up's slots dropped the pending transfer. A confident yes or
+    no over six words that names nothing decides, as a short one does; one that names something,
+    or that the model reads as another request, is still answered alone."""
+    carried = [("account", "checking,savings"), ("amount", "200 USD")]
+    for text, own, kind in (("yes that's correct thank you so much", "affirm", "confirm"),
+                            ("no thank you I changed my mind about it", "deny", "cancel")):
+        turn = _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried)
+        assert (turn.follow_up.kind, turn.follow_up.intent) == (kind, "transfer_money"), text
+        assert dict(turn.response.slots_used) == ({} if kind == "cancel" else dict(carried)), text
+    # unsure of its own reading: a guess confirms nothing
+    assert _turn(engine, "yes that's correct thank you so much", "transfer_money", "affirm", 0.4,
+                 "low_confidence", slots=carried) is None
+    # a long yes naming what is not the transfer's ("my verizon bill") is a request of its own
+    assert _turn(engine, "yes please and also pay my verizon bill", "transfer_money", "affirm", 0.9, None,
+                 [("merchant", "verizon")], carried) is None
+    assert _turn(engine, "yes please and also pay my verizon bill", "transfer_money", "pay_bill", 0.9, None,
+                 [("merchant", "verizon")], carried) is None
+
+
 @pytest.mark.parametrize("text", ["one second, 50 dollars", "one uh second, 50 dollars", "one. More. Second, 50 dollars"])
 def test_an_amount_the_model_reads_into_a_pause_is_none(engine, text):
     """"one second, 50 dollars": the model tagged "one" as an amount too, and two amounts asked again.
