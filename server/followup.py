@@ -788,10 +788,23 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
             run = run[:-1]
         while verbs and run and run[0][2] in filler and run[0][2] not in _APART:  # "i want | 20": 20, not "want 20"
             run = run[1:]
-        content = sum(word not in filler for _, _, word in run)
+        content = _content_words(run, filler)
         if content and (limit is None or content <= limit) and (verbs or not any(w in _VERBS for _, _, w in run)):
             out.append(run)
     return out
+
+
+def _content_words(run: list[tuple[int, int, str]], filler: frozenset[str]) -> int:
+    """How many words of a run are no filler, a number said in words counting as one: "a hundred
+    and twenty five" is one value, not four words (a run of more than a few is a sentence)."""
+    count, number = 0, False
+    for _, _, word in run:
+        if word in filler:
+            continue
+        counted = number
+        number = word == "a" or _number_word(word)
+        count += not (number and counted)
+    return count
 
 
 def _again(value: ResolvedEntity, tagged: set[tuple[str, str | None]]) -> bool:

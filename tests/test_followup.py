@@ -745,6 +745,18 @@ def test_a_long_yes_or_no_that_names_nothing_confirms_or_cancels(engine):
                  [("merchant", "verizon")], carried) is None
 
 
+def test_an_amount_in_words_before_a_new_day_changes_both(engine):
+    """"a hundred and twenty five tomorrow" after a transfer on Friday, with only "five tomorrow"
+    tagged (a date, unread): the amount was read and the transfer kept Friday. The date starts
+    after the number words, and an amount said in five words is one value, not a sentence."""
+    carried = [("account", "checking,savings"), ("amount", "200 USD"), ("date", "2026-11-13T00:00:00-05:00")]
+    at = dt.datetime(2026, 11, 10, 12, 0, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, "a hundred and twenty five tomorrow", "transfer_money", "schedule_payment", 0.48, None,
+                 [("date", "five tomorrow")], carried, zone="America/New_York", at=at)
+    slots = dict(turn.response.slots_used)
+    assert (turn.follow_up.kind, slots["amount"], slots["date"]) == ("update", "125 USD", "2026-11-11T00:00:00-05:00")
+
+
 @pytest.mark.parametrize("text", ["one second, 50 dollars", "one uh second, 50 dollars", "one. More. Second, 50 dollars"])
 def test_an_amount_the_model_reads_into_a_pause_is_none(engine, text):
     """"one second, 50 dollars": the model tagged "one" as an amount too, and two amounts asked again.

@@ -46,6 +46,7 @@ _REPAIR = re.compile(r"(?:[\s,.;:!?-]*\b(?:uh|um|er|oh|sorry|no|nope|wait|actual
                      r"|rather|make\s+(?:it|that)|scratch\s+that|i\s+said)\b)+[\s,.;:!?-]*", re.IGNORECASE)
 _REPAIR_WORD = re.compile(r"\b(?:sorry|no|nope|wait|actually|mean|meant|rather|make|scratch|said)\b", re.IGNORECASE)
 _DATE_LEAD = re.compile(r"\s*(?:(?:and|on|at|by|for)\s+)*", re.IGNORECASE)  # "twenty five | on friday"
+_WORD_BEFORE = re.compile(r"([\w-]+)(?:\s+and)?\s+$")  # "a hundred and twenty | five", "a hundred and | five"
 _DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
 _DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|,\s*at)?\s*", re.IGNORECASE)  # "tomorrow | at | 3pm", "20th | of | may"
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
@@ -223,17 +224,22 @@ class Resolver:
         return out
 
     def _dated_after_amount(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
-        """A date span right after an amount that opens with the number words the amount goes on
-        with starts after them: "a hundred | twenty tomorrow" is $120 and tomorrow (it was $100,
-        and no date)."""
+        """A date span that opens with the number words an amount before it goes on with starts
+        after them: "a hundred | twenty tomorrow" is $120 and tomorrow (it was $100, and no date).
+        So does one whose number words go on from untagged ones: in "a hundred and twenty | five
+        tomorrow", with "five tomorrow" the date, "five" ends the amount (the date was no date,
+        and a follow-up kept the carried day)."""
         out = list(kept)
-        for i in range(1, len(out)):
-            amount, date = out[i - 1], out[i]
-            if not self._amount_and_date(amount, date):
+        for i, date in enumerate(out):
+            if self._builtin(date.type) != "datetime" or not (lead := leading_number_words(date.text)):
                 continue
-            lead = leading_number_words(date.text)
-            if (not lead or not _JOINER.fullmatch(text[amount.end:date.start])
-                    or number_words_after(text, amount.start, amount.end) < date.start + lead):
+            amount = out[i - 1] if i else None
+            if amount is not None and self._amount_and_date(amount, date):
+                if (not _JOINER.fullmatch(text[amount.end:date.start])
+                        or number_words_after(text, amount.start, amount.end) < date.start + lead):
+                    continue
+            elif not _goes_on_from_number_words(text, date.start, date.start + lead,
+                                                amount.end if amount is not None else 0):
                 continue
             rest = _DATE_LEAD.match(date.text, lead).end()  # "twenty five | on friday": friday
             if rest < len(date.text):
@@ -514,6 +520,15 @@ def _apart(entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
             continue
         out.append(e)
     return out
+
+
+def _goes_on_from_number_words(text: str, start: int, end: int, floor: int) -> bool:
+    """Whether the untagged word before `start` (after `floor`, the end of the entity before) is a
+    number word that the number words text[start:end] go on ("a hundred and twenty | five
+    tomorrow"; not "a hundred | three days from now", which counts days)."""
+    before = _WORD_BEFORE.search(text, floor, start)
+    return (before is not None and leading_number_words(before.group(1)) == len(before.group(1))
+            and number_words_after(text, before.start(1), before.end(1)) >= end)
 
 
 def _repair(between: str) -> re.Match | None:
