@@ -78,7 +78,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, time_only, wall_time
+from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, day_of_month, time_only, wall_time
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -437,23 +437,47 @@ class FollowUps:
                            options: RequestOptions) -> list[ResolvedEntity]:
         """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday); a
         time the clocks skip that day ("make it 2:30am" on a spring-forward night) is unresolved.
-        A day that has passed since is no agreed day (for `previous`, whose dates lie ahead)."""
+        "no, the 8th" for a charge on October 5th is October 8th, not November's (a day of the
+        month alone keeps the agreed month, where that day lies in the intent's direction). A day
+        that has passed since is no agreed day (for `previous`, whose dates lie ahead)."""
         carried = dict(options.filled_slots)
         reference = self.resolver.reference_time(options)
         out = []
         for e in entities:
             said = time_only(e.text) if e.type in carried and e.resolved else None
+            day_said = day_of_month(e.text) if e.type in carried and e.resolved and said is None else None
             day = (self.resolver.resolve_carried(e.type, carried[e.type], 1, previous, reference)
-                   if said is not None else [])
-            if said is not None and len(day) == 1 and day[0].get("kind") == "datetime":
+                   if said is not None or day_said is not None else [])
+            if len(day) != 1 or day[0].get("kind") != "datetime":
+                out.append(e)
+                continue
+            at = dt.datetime.fromisoformat(day[0]["value"])
+            zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
+            if said is not None:
                 h, mi, grain = said
-                at = dt.datetime.fromisoformat(day[0]["value"])
-                zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
                 value = wall_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone, grain)
                 e = (replace(e, resolved=False, resolution=None) if value is None  # a time the clocks skip that day
                      else replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain}))
+            elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
+                grain = "day" if value.time() == dt.time() else "minute"  # the agreed time of day stays
+                e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
             out.append(e)
         return out
+
+    def _that_month(self, at: dt.datetime, day: int, zone, previous: str,
+                    reference: dt.datetime | None) -> dt.datetime | None:
+        """The `day`th of the agreed date's month, at its time of day, when that month has one and it
+        lies in `previous`'s direction from today (else None: the day's own reading stands)."""
+        try:
+            naive = at.replace(tzinfo=None, day=day)
+        except ValueError:  # "the 31st" of November
+            return None
+        value = wall_time(naive, zone, "minute")
+        if value is None or reference is None:
+            return None
+        past = previous in self.resolver.past_intents
+        today = reference.date()
+        return value if (value.date() <= today if past else value.date() >= today) else None
 
     @staticmethod
     def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:

@@ -757,6 +757,24 @@ def test_an_amount_in_words_before_a_new_day_changes_both(engine):
     assert (turn.follow_up.kind, slots["amount"], slots["date"]) == ("update", "125 USD", "2026-11-11T00:00:00-05:00")
 
 
+@pytest.mark.parametrize("previous, carried, text, expected", [
+    ("dispute_transaction", "2026-10-05T00:00:00-04:00", "no, the 8th", "2026-10-08T00:00:00-04:00"),
+    ("dispute_transaction", "2026-10-05T00:00:00-04:00", "no, the thirty first", "2026-10-31T00:00:00-04:00"),
+    ("travel_notice", "2026-12-03T00:00:00-05:00", "the 13th", "2026-12-13T00:00:00-05:00"),
+    ("schedule_payment", "2026-12-03T15:00:00-05:00", "make it the 8th", "2026-12-08T15:00:00-05:00"),
+    # that month's day has passed for a payment ahead, or the month has none: the day's own reading
+    ("schedule_payment", "2026-11-20T00:00:00-05:00", "make it the 5th", "2026-12-05T00:00:00-05:00"),
+    ("travel_notice", "2026-11-20T00:00:00-05:00", "the 31st", "2026-12-31T00:00:00-05:00"),
+])
+def test_a_day_of_the_month_alone_keeps_the_agreed_month(engine, previous, carried, text, expected):
+    """"no, the 8th" for a charge disputed on October 5th made it November 8th (a dispute whose
+    read-back never says the date), and "the 13th" for a trip on December 3rd November 13th."""
+    at = dt.datetime(2026, 11, 10, 17, 0, tzinfo=dt.timezone.utc)
+    turn = _turn(engine, text, previous, "deny", 0.9, None, [("date", text.split(", ")[-1].removeprefix("make it "))],
+                 [("date", carried)], zone="America/New_York", at=at)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == expected
+
+
 @pytest.mark.parametrize("text", ["one second, 50 dollars", "one uh second, 50 dollars", "one. More. Second, 50 dollars"])
 def test_an_amount_the_model_reads_into_a_pause_is_none(engine, text):
     """"one second, 50 dollars": the model tagged "one" as an amount too, and two amounts asked again.

@@ -55,6 +55,7 @@ _WD = "(?P<wd>" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?"
 _MON = "(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _THE_DAY = r"(?:the\s+)?" + _DAY  # a day of the month alone: "the 5th", "5"
+_DAY_ALONE = re.compile(_THE_DAY)
 _YEAR = r"(?:,?\s*(?P<year>\d{4}|'\d{2}))?"  # "2027", "'27": a year written as one
 # after a day and a month name ("4 dec 26", the British written form), two digits that cannot be an hour
 # are a year too; "4 dec 10" may be 10 o'clock, and "dec 4 26" could be a list or the hour that follows
@@ -524,6 +525,16 @@ def time_only(text: str) -> tuple[int, int, str] | None:
     h = int(said.group("h"))
     hour = _hour_in(p.group("pod"), h)
     return None if hour is None else (hour, 0, "hour")
+
+
+def day_of_month(text: str) -> int | None:
+    """The day when `text` names a day of the month and nothing else ("the 8th", "on the
+    eighth", "13th"; not a bare "8"): a correction of a carried date keeps its month."""
+    t = _LEAD.sub("", " ".join(text.lower().split()).strip(" ,.!?"))
+    if _NUMBER_WORD.search(t):
+        t = words_to_digits(t)
+    m = _DAY_ALONE.fullmatch(t)
+    return int(m.group("day")) if m is not None and not m.group(0).isdigit() else None
 
 
 def bare_hour(text: str) -> bool:
