@@ -110,6 +110,14 @@ _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
+# the words a free-text answer opens with that say what it is, not its name ("it was | at
+# Starbucks", "the merchant is | Home Depot", "it's | from Amazon"; "it", "the", "it's" are fillers)
+# a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
+_QUESTION = re.compile(r"(?:what|what's|whats|how|how's|when|why|who|where|which|is|are|do|does|did|can|could|will"
+                       r"|would|should)\b")
+_COPULAS = frozenset({"is", "was", "were", "are", "called", "named"})  # "the payee is | Comcast": no part of it
+_NAME_LEAD_IN = re.compile(r"(?:(?:[a-z]+\s+)?(?:is|was|were)\s+)?(?:(?:at|from|for|with|in|called|named)\s+)?",
+                           re.IGNORECASE)
 _CLOCK_TIME = re.compile(r"\b(?:o['’]?\s?clock|\d\s*[ap]\.?m\.?)(?!\w)", re.IGNORECASE)  # "5 o'clock", "5pm"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
 _FILLER = frozenset("""
@@ -277,8 +285,9 @@ class FollowUps:
             # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
             # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
-            free_ok = not found and not long and not any(e.resolved for e in entities) and (
-                unsure or (own not in self.replies and prediction.confidence < below))  # a sentence is no name
+            free_ok = (not found and not long and not any(e.resolved for e in entities)
+                       and not _QUESTION.match(phrase)  # "what is an index fund" answering "Where to?" is no city
+                       and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
             def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
                 return self._bare_value(text, run, order, options, past, question, free_ok)
 
@@ -555,6 +564,9 @@ class FollowUps:
                 at, said = start + lead.end(), surface[lead.end():]  # "no, from joint": joint, the source
             if spec["kind"] == "catalog" and a_persons_name(text, at, end):
                 continue  # "to Ira": a person, not the IRA
+            if spec["kind"] == "free":
+                lead = _NAME_LEAD_IN.match(said).end()
+                at, said = (at + lead, said[lead:]) if lead < len(said) else (at, said)
             if spec["kind"] == "free" and (_NO_ANSWER.search(said) or self._typed(said, reference, past, locale)):
                 continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
@@ -878,7 +890,7 @@ def _a_name(said: str) -> bool:
 def _names(word: str) -> bool:
     """Whether `word` may be part of a name said beside one ("downtown", "city"): no filler, no word
     that places or moves a value, no "not sure" and no number."""
-    return bool(word) and not (word in _FILLER or word in _MOVING or word in _LOCATING
+    return bool(word) and not (word in _FILLER or word in _MOVING or word in _LOCATING or word in _COPULAS
                                or _NO_ANSWER.fullmatch(word) or _number_word(word))
 
 

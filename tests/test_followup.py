@@ -1395,3 +1395,25 @@ def test_a_name_with_a_number_answers_which_payee(engine, text, slots):
     number are an amount only when they say nothing else."""
     turn = _turn(engine, text, "pay_bill", "branch_hours", 0.35, "low_confidence", [], [])
     assert dict(turn.response.slots_used) == slots
+
+
+@pytest.mark.parametrize("text, tagged, merchant", [
+    ("it was at Starbucks", [], "Starbucks"), ("the merchant is Home Depot", [], "Home Depot"),
+    ("it's from Amazon", [], "Amazon"), ("it was Target", [], "Target"),
+    ("the payee is Comcast", [("merchant", "Comcast")], "Comcast"),
+])
+def test_a_free_text_answer_leaves_out_the_words_that_say_what_it_is(engine, text, tagged, merchant):
+    """"it was at Starbucks" answering "Which merchant is the charge from?" was the merchant "was at
+    Starbucks" ("I can open a dispute for the was at Starbucks charge"), and "it's from Best Buy"
+    after a refund question "Refunds from from Best Buy"."""
+    turn = _turn(engine, text, "dispute_transaction", "greeting", 0.3, "low_confidence", tagged, [])
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"merchant": merchant}
+
+
+@pytest.mark.parametrize("text", ["what's the meaning of life", "how humid is it outside", "is my flight delayed",
+                                  "who sings this song", "can you keep a secret"])
+def test_a_question_is_no_free_text_answer(engine, text):
+    """"what's the meaning of life" answering "Which bill or payee would you like to pay?" was the
+    payee ("I can pay your what's the meaning of life bill"), as were 37 more of the example's
+    out-of-scope questions: a turn that opens as a question names nothing; it is answered alone."""
+    assert _turn(engine, text, "pay_bill", "greeting", 0.3, "out_of_distribution", [], []) is None
