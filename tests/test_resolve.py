@@ -641,6 +641,37 @@ def test_a_number_after_a_phone_number_is_no_extension(resolver):
     assert e.text == "415-555-0134" and e.resolution == {"kind": "phone", "e164": "+14155550134"}
 
 
+@pytest.mark.parametrize("said, e164", [
+    ("four one five five five five zero one three four", "+14155550134"),
+    ("four one five, five five five, oh one three four", "+14155550134"),
+    ("917 five five five 0 1 2 3", "+19175550123"),
+    ("plus four four two zero seven nine four six zero nine five eight", "+442079460958"),
+    ("four one five double five five oh one three four", "+14155550134"),
+    ("oh four one five five five five zero one three", None),  # "oh" first is no zero: nine digits
+    ("four one five five five five zero one three for", None),  # a word no digit
+])
+def test_a_phone_number_said_digit_by_digit(resolver, said, e164):
+    """A voice caller's number, as the recogniser writes it ("four one five ..."), never resolved:
+    "update my phone number" then confirmed nothing."""
+    found = resolver.resolve_value("phone", said, SUNDAY)
+    assert (found and found["e164"]) == e164
+
+
+@pytest.mark.parametrize("text, spans, email", [
+    ("it's john dot smith at yahoo dot com", ["john", "smith"], "john.smith@yahoo.com"),
+    ("change my email to tom at gmail dot com", ["tom"], "tom@gmail.com"),
+    ("my email is t o m h at gmail dot co dot uk", ["h at gmail"], "tomh@gmail.co.uk"),
+    ("my email is jane underscore doe at example dot com", ["jane underscore doe"], "jane_doe@example.com"),
+    ("meet me at noon", ["me"], None),
+])
+def test_a_dictated_email_address_is_read_whole(resolver, text, spans, email):
+    """"john dot smith at yahoo dot com": the model (trained on written addresses) tagged "john" and
+    "smith", and the address was never read; "my email is tom at ..." is no "myemailistom@"."""
+    out = resolver.resolve(text, [span(text, "email", s) for s in spans], options())
+    assert [e.resolution["value"] for e in out if e.resolved] == ([email] if email else [])
+    assert resolver.resolve_value("email", "my email is tom at gmail dot com", SUNDAY) is None
+
+
 def test_free_text_is_its_own_value(resolver):
     text = "pay Café\u200b Luna"
     (e,) = resolver.resolve(text, [span(text, "merchant", "Café\u200b Luna")], options())

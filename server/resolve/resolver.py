@@ -175,13 +175,18 @@ class Resolver:
 
     def _with_extension(self, text: str, span: EntitySpan) -> EntitySpan:
         """A phone number's span with the extension said right after it ("415-555-0134 | ext. 23"),
-        which is the number's own: a separate span of the extension alone then overlaps it and is dropped."""
-        if self._builtin(span.type) != "phone":
+        which is the number's own: a separate span of the extension alone then overlaps it and is
+        dropped. Likewise an email span of a word or two of a dictated address ("john | dot smith
+        at yahoo dot com"): the whole address."""
+        builtin = self._builtin(span.type)
+        start, end = span.start, span.end
+        if builtin == "phone":
+            end = contact.extension_end(text, span.end)
+        elif builtin == "email" and "@" not in span.text:
+            start, end = contact.spoken_address(text, span.start, span.end) or (start, end)
+        if (start, end) == (span.start, span.end):
             return span
-        end = contact.extension_end(text, span.end)
-        if end == span.end:
-            return span
-        return EntitySpan(span.type, span.start, end, text[span.start:end], span.confidence)
+        return EntitySpan(span.type, start, end, text[start:end], span.confidence)
 
     def taken_back(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The catalog values of `entities` said after "not", which `resolve` leaves unresolved, with
