@@ -39,6 +39,9 @@ import yaml
 HERE = Path(__file__).resolve().parent
 SEED = 13
 PER_INTENT = 72  # distinct utterances generated per intent (before the split)
+# a yes, a no, a pause: short replies said in many more ways than a request, each of which decides
+# a pending action (72 taught the example model "cancel it" but not "yes please block it")
+PER_REPLY_INTENT = 120
 N_VALID = 10
 N_TEST = 10
 TYPO_RATE = 0.14  # applied to non-voice utterances; about 12% of all utterances get a typo
@@ -990,6 +993,12 @@ TEMPLATES: dict[str, list[str]] = {
         "yes I did",
         "(definitely|absolutely|right), please proceed",
         "(yep|yes|ok), (confirm it|proceed)",
+        # a yes that names the action offered ("Shall I block it?"): without these, "yes please
+        # block it" and "go ahead and freeze it" read as deny ("cancel it", "stop it") and cancelled
+        "(yes|yeah|yep|sure|ok|okay)(,|) (please |)(block|freeze|lock|order|activate|send|pay|file|submit|schedule) it( now| please| right away| for me|)",
+        "(please |go ahead and |)(block|freeze|lock|order|activate|send|file|submit) it( now| please| right away| for me|)",
+        "(sure|yes|ok|okay)(,|) why not",
+        "(alright|all right|why not)(, go ahead| then|)",
     ],
     "deny": [
         "(no|nope|nah|negative)",
@@ -1007,6 +1016,9 @@ TEMPLATES: dict[str, list[str]] = {
         "(definitely|certainly) not",
         "(no|nope), wrong (account|card|amount)",
         "(please don't|don't go ahead|do not proceed)",
+        "(maybe later|not right now|another time|later maybe|some other time)",
+        # the reason to act is gone: a card reported lost is found
+        "(actually |oh |never mind, |no wait, |)(I|I've) (just |)found it( in my bag| in my car| after all|)",
     ],
     "greeting": [
         "(hi|hello|hey|hiya|howdy|yo|greetings)",
@@ -1063,6 +1075,8 @@ TEMPLATES: dict[str, list[str]] = {
         "let me (think|check|see) (for a second|a moment|a sec|real quick)",
         "(hmm|um|uh|er) let me (think|see|check)",
         "(wait|hold on|hang on) (a bit|a little|one moment please)",
+        "(hold on|hang on|one moment|one sec|wait), let me (check|find|look at|grab) my (tickets|receipt|calendar|wallet|notes|itinerary)",
+        "let me (look at|check|find|dig out) (the|my) (receipt|calendar|tickets|itinerary|paperwork)",
     ],
     # The caller did not hear or understand the last answer: say it again. Without these, "sorry
     # what" read as goodbye (ending the call) and "huh" as affirm (confirming a pending transfer).
@@ -1682,12 +1696,13 @@ def generate() -> dict[str, list[dict]]:
         slots = set(domain["intents"][intent]["slots"])
         pool: list[dict] = []
         rounds = 0
-        while len(pool) < PER_INTENT and rounds < 200:
+        wanted = PER_REPLY_INTENT if intent in ("affirm", "deny", "hold", "repeat") else PER_INTENT
+        while len(pool) < wanted and rounds < 200:
             rounds += 1
             order = list(range(len(templates)))
             rng.shuffle(order)
             for ti in order:
-                if len(pool) >= PER_INTENT:
+                if len(pool) >= wanted:
                     break
                 utt = gen.render(templates[ti])
                 gen.stylize(intent, utt)
