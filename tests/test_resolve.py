@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
@@ -850,6 +851,22 @@ def test_pattern_group_regex(source, group, value_regex):
 
     p = PatternType.from_config("t", {"pattern": source, "group": group})
     assert p.value_regex.pattern == value_regex and p.value_regex.flags == p.regex.flags
+
+
+def test_a_pattern_that_backtracks_without_end_is_refused_or_bounded():
+    """A domain's regex runs on every caller's text: "ref" and 27 digits against a nested
+    repetition froze the server for 5 s (each digit doubling it). One that backtracks on the
+    stress texts is refused at load; one that does so only on some request's text finds nothing
+    there, within the bound, and finds what it should elsewhere."""
+    from intentd.server.resolve.patterns import MATCH_TIMEOUT_S, PatternType
+
+    with pytest.raises(DomainConfigError, match="'ref'.*backtracks"):
+        PatternType.from_config("ref", {"pattern": r"(a|aa)+$"})
+    slow = PatternType.from_config("ref", {"pattern": r"\bref((?:1|11)+)\b", "group": 1})
+    started = time.perf_counter()
+    assert slow.find("ref" + "1" * 60 + "x") == [] and slow.resolve("ref" + "1" * 60 + "x") is None
+    assert time.perf_counter() - started < 100 * MATCH_TIMEOUT_S  # unbounded: hours
+    assert slow.find("ref111 ok") == [(3, 6, "111")]
 
 
 def test_an_amount_the_model_reads_in_two_parts_is_one_amount(resolver):

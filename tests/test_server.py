@@ -308,6 +308,28 @@ def test_reload_refuses_what_is_not_a_clean_artifact_under_the_root(admin_server
     assert admin_server.stub.Analyze(pb2.AnalyzeRequest(text="hello"), timeout=10).model_version == before
 
 
+def test_a_domain_regex_that_backtracks_on_a_callers_text_never_stalls_the_server(banking_artifact, tmp_path):
+    """A caller's "ref" and digits against a domain pattern with a nested repetition held the event
+    loop (Python's re keeps the GIL): 27 digits froze every caller and the health check for 5 s,
+    40 for hours. Each search now has a time bound, and the text is answered without the value."""
+    import yaml
+
+    from intentd.models.build import write_manifest
+
+    root = copy_artifact(banking_artifact, tmp_path / "slow-pattern")
+    domain = yaml.safe_load((root / "domain.yaml").read_text(encoding="utf-8"))
+    domain["entities"]["reference"]["pattern"] = r"\bref((?:1|11)+)\b"
+    (root / "domain.yaml").write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
+    write_manifest(root, json.loads((root / "manifest.json").read_text()))
+    with ThreadServer(model=root) as srv:
+        attack = srv.stub.Analyze.future(pb2.AnalyzeRequest(text="ref" + "1" * 200 + "x"), timeout=30)
+        other = srv.stub.Analyze(pb2.AnalyzeRequest(text="what's my checking balance"), timeout=30)
+        assert other.intents[0].name == "check_balance"
+        assert not [e for e in attack.result().entities if e.type == "reference"]
+        found = srv.stub.Analyze(pb2.AnalyzeRequest(text="status of ref111 please"), timeout=30)
+        assert [e.text for e in found.entities if e.type == "reference"] == ["ref111"]
+
+
 def test_undecodable_request_is_invalid_argument(server):
     analyze = server.channel.unary_unary("/intentd.v1.IntentService/Analyze",
                                          request_serializer=lambda raw: raw,
