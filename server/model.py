@@ -175,6 +175,17 @@ class Model:
         for name, value in zip(OUTPUT_NAMES, outputs):
             if name in expected:
                 self._check_width(name, value.shape[-1], expected[name])
+        # and of the tokenizer's largest id: one past the graph's vocabulary failed every request
+        # of a batch holding a word that maps to it, not the artifact at load
+        largest = max(self.encoder.tokenizer.get_vocab(with_added_tokens=True).values())
+        try:
+            self.session.run(OUTPUT_NAMES, {"input_ids": np.array([[largest]], np.int64),
+                                            "attention_mask": np.ones((1, 1), np.int64)})
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            tokenizer_file = artifact.manifest["tokenizer"]
+            raise ArtifactError(f"{artifact.tokenizer_path}: ids up to {largest}, past {model_file}'s vocabulary "
+                                f"(the tokenizer of another model?): {exc}",
+                                f"{tokenizer_file}: ids up to {largest}, past {model_file}'s vocabulary") from None
 
     def _check_width(self, name: str, width: int, expected: tuple[int, int, str, str]) -> None:
         _, wanted, file, says = expected

@@ -183,6 +183,16 @@ def test_serve_max_length_past_the_position_embeddings_fails_at_load(banking_art
     assert Engine.load(longest).model.encoder.max_length == 512
 
 
+def test_a_tokenizer_id_past_the_graphs_vocabulary_fails_at_load(banking_artifact, tmp_path):
+    """A tokenizer.json mapping one word ("zebra") past the graph's 30,522 embeddings loaded and
+    warmed up; a request with that word then failed in onnxruntime, and with it every request
+    batched beside it (INTERNAL "inference failed")."""
+    tokenizer = json.loads((banking_artifact / "tokenizer.json").read_text())
+    tokenizer["model"]["vocab"]["zebra"] = 40000
+    art = variant(banking_artifact, tmp_path / "zebra", {"tokenizer.json": json.dumps(tokenizer).encode()})
+    assert load_error(art).startswith(f"{art / 'tokenizer.json'}: ids up to 40000, past model.int8.onnx's vocabulary")
+
+
 def test_a_domain_key_written_twice_fails_at_load_naming_its_line(banking_artifact, tmp_path):
     """YAML keeps the last of two equal keys: a second `greeting:` block replaced the first, its
     slots and prompts with it, and the server served what no one wrote."""
