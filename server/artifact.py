@@ -235,6 +235,9 @@ def load_artifact(root: str | Path, model: str | None = None) -> Artifact:
             why = "a key written twice" if "duplicate key" in str(getattr(exc, "problem", "")) else "invalid YAML"
             raise ArtifactError(f"{root / manifest['domain']}{line}: {why}",
                                 f"{manifest['domain']}: {why}") from None
+        if domain is None:  # an empty file the manifest lists: a truncated copy, not "no domain"
+            raise ArtifactError(f"{root / manifest['domain']}: empty (the manifest lists it; an artifact without a "
+                                "domain lists none)", f"{manifest['domain']}: empty")
     ood_stats: dict[str, np.ndarray] = {}
     if manifest.get("ood_stats"):
         ood_path = root / manifest["ood_stats"]

@@ -54,7 +54,8 @@ class Engine:
         self.path = path
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
         domain = model.artifact.domain
-        _check_domain_schema(domain, model.artifact.root / (model.artifact.manifest.get("domain") or "domain.yaml"))
+        domain_file = model.artifact.manifest.get("domain") or "domain.yaml"
+        _check_domain_schema(domain, model.artifact.root / domain_file, domain_file)
         try:  # a bad domain config fails at load, naming the file, never at request time
             validate_templates(domain, model.labels.intents)
             self.resolver = Resolver(domain)
@@ -62,7 +63,9 @@ class Engine:
             self.escalation = EscalationPolicy(domain, model.ood.threshold if model.ood is not None else None)
             self.follow_ups = FollowUps(domain, self.resolver, self.responder, self.escalation)
         except IntentdError as exc:
-            raise ArtifactError(f"{model.artifact.root / 'domain.yaml'}: {exc}") from None
+            raise ArtifactError(f"{model.artifact.root / domain_file}: {exc}", f"{domain_file}: {exc}") from None
+        if domain is not None:
+            _warn_of_gaps(domain, model.labels.intents, self.escalation, model.artifact.root / domain_file)
 
     @classmethod
     def load(cls, path: str | Path, onnx_file: str | None = None, providers: Sequence[str] = DEFAULT_PROVIDERS,
@@ -158,27 +161,49 @@ class Engine:
             self.analyze([WARM_UP_TEXT] * n)
 
 
-def _check_domain_schema(domain: object, path: Path) -> None:
+def _check_domain_schema(domain: object, path: Path, name: str) -> None:
     """Types and ranges first, so no constructor below meets a value it would crash on. An unknown
-    key is only logged: an artifact written by a newer intentd may carry keys this one does not read."""
+    key is only logged: an artifact written by a newer intentd may carry keys this one does not read.
+    `name`: the file as the manifest lists it, for the ReloadModel caller (who never sees paths)."""
     problems = domain_schema.check(domain)
     if not problems:
         return
     lines = domain_schema.key_lines(path)
 
-    def where(problem: domain_schema.Problem) -> str:
+    def where(problem: domain_schema.Problem, file: Path | str = path) -> str:
         line = domain_schema.line_of(problem.path, lines)
-        return f"{path}:{line}" if line is not None else str(path)
+        return f"{file}:{line}" if line is not None else str(file)
 
     wrong = [p for p in problems if not p.unknown]
     if wrong:
         more = f" (and {len(wrong) - 1} more problem(s) in this file)" if len(wrong) > 1 else ""
-        raise ArtifactError(f"{where(wrong[0])}: {wrong[0]}{more}")
+        said = str(wrong[0]).split(", got ")[0]  # the caller hears the rule, not the file's values
+        raise ArtifactError(f"{where(wrong[0])}: {wrong[0]}{more}", f"{where(wrong[0], name)}: {said}{more}")
     for problem in problems:
-        message = f"{where(problem)}: {problem}"
-        if message not in _WARNED:  # a build loads its artifact several times: say it once
-            _WARNED.add(message)
-            log.warning("%s", message)
+        _warn_once(f"{where(problem)}: {problem}")
+
+
+def _warn_of_gaps(domain: dict, intents: Sequence[str], escalation: EscalationPolicy, path: Path) -> None:
+    """What the data checks warn of at training, said again where it bites: intents the model
+    predicts that the domain does not describe (answered with no response), and escalation tiers
+    the domain does not list (a backend routes to a tier it may not have)."""
+    described = set(domain.get("intents") or {})
+    missing = [name for name in intents if name not in described]
+    if missing:
+        _warn_once(f"{path}: intents the model predicts but the domain does not describe, answered with no "
+                   f"response: {', '.join(missing)}")
+    tiers = (domain.get("escalation") or {}).get("tiers")
+    if isinstance(tiers, list):
+        used = {*escalation.tiers.values(), *escalation.policy.values()}
+        unknown = sorted(str(t) for t in used if t not in tiers)
+        if unknown:
+            _warn_once(f"{path}: escalation tier(s) not listed in escalation.tiers: {', '.join(unknown)}")
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:  # a build loads its artifact several times: say it once
+        _WARNED.add(message)
+        log.warning("%s", message)
 
 
 _WARNED: set[str] = set()

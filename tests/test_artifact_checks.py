@@ -193,6 +193,17 @@ def test_a_tokenizer_id_past_the_graphs_vocabulary_fails_at_load(banking_artifac
     assert load_error(art).startswith(f"{art / 'tokenizer.json'}: ids up to 40000, past model.int8.onnx's vocabulary")
 
 
+def test_a_tier_the_domain_does_not_list_is_said_at_load(banking_artifact, tmp_path, caplog):
+    """`escalate: humans` (a typo of a listed tier) loaded in silence: the data checks warn of it
+    at training, the server said nothing, and escalations went to a tier the backend lacks."""
+    domain = (banking_artifact / "domain.yaml").read_text(encoding="utf-8")
+    art = variant(banking_artifact, tmp_path / "tier",
+                  {"domain.yaml": domain.replace("escalate: human", "escalate: humans", 1).encode()})
+    with caplog.at_level("WARNING", logger="intentd.server.engine"):
+        Engine.load(art)
+    assert any(m.endswith("escalation tier(s) not listed in escalation.tiers: humans") for m in caplog.messages)
+
+
 def test_a_domain_key_written_twice_fails_at_load_naming_its_line(banking_artifact, tmp_path):
     """YAML keeps the last of two equal keys: a second `greeting:` block replaced the first, its
     slots and prompts with it, and the server served what no one wrote."""
@@ -282,6 +293,13 @@ def test_reload_refuses_them_naming_the_file_and_key(banking_artifact, tmp_path,
     variant(banking_artifact, root / "calibration", calibration=[])
     variant(banking_artifact, root / "name", name=5)
     variant(banking_artifact, root / "temperature", calibration={**calibration_of(banking_artifact), "temperature": 0})
+    # a domain.yaml emptied (a truncated copy: it loaded as no domain, and every answer lost its
+    # response), of a wrong kind, or with a template naming no slot of its intent: they were all
+    # "the artifact could not be loaded (details in the server log)"
+    domain = (banking_artifact / "domain.yaml").read_text(encoding="utf-8")
+    variant(banking_artifact, root / "empty-domain", {"domain.yaml": b""})
+    variant(banking_artifact, root / "kind", {"domain.yaml": domain.replace("kind: pattern", "kind: patern", 1).encode()})
+    variant(banking_artifact, root / "template", {"domain.yaml": domain.replace("{account}", "{acount}", 1).encode()})
     with ThreadServer(model=root / "banking", admin_uds=tmp_path / "admin.sock") as server:
         before = server.admin.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10).version
         n = len(labels["intents"])
@@ -289,7 +307,10 @@ def test_reload_refuses_them_naming_the_file_and_key(banking_artifact, tmp_path,
                                       "wide"),
                            ("calibration", "manifest.json: calibration must be an object"),
                            ("name", "manifest.json: name must be a non-empty string"),
-                           ("temperature", "manifest.json: calibration.temperature must be a finite number above 0")):
+                           ("temperature", "manifest.json: calibration.temperature must be a finite number above 0"),
+                           ("empty-domain", "domain.yaml: empty"),
+                           ("kind", "domain.yaml:"),
+                           ("template", "domain.yaml: invalid response templates:")):
             reply = server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path=path), timeout=WAIT_S)
             assert not reply.ok and reply.version == before, path
             assert reply.error.startswith(f"reload failed: the artifact could not be loaded: {says}"), reply.error
