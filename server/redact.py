@@ -13,7 +13,10 @@ account never reaches the review file, and the entity offsets still point at the
   vierunddreißig"): a year of birth, a card's last four or a PIN, redacted as "1980" is (and with
   them times and amounts said the same way, "ten thirty", "twelve fifty": the price). Other
   runs of one or two number words ("fifty", "one or two", "forty one") stay: amounts and counts,
-  which the text needs to stay readable;
+  which the text needs to stay readable; a German number written as one word counts its parts
+  ("einhundertdreiundzwanzig" is three, "neunzehnhundertvierundachtzig" three with two pairs, as
+  "one hundred twenty three" and "nineteen eighty four" are: both redacted; "dreihundert" is two),
+  and "thousand", "million", "tausend" are number words ("three million four hundred thousand");
 - an e-mail address, written ("tom@work.com", "tom＠work.com"), spoken ("tom at work dot com",
   "tom punkt meier at gmx punkt de") or half of each ("tom at gmail.com", "tom (at) gmail (dot)
   com"), becomes EMAIL.
@@ -40,10 +43,10 @@ _DE_TENS = "zwanzig dreißig vierzig fünfzig sechzig siebzig achtzig neunzig".s
 # The number words of each language a supported locale speaks (server/locale.py): (words, pairs),
 # the pairs being those that say two digits ("nineteen", "eighty", "vierundvierzig").
 NUMBER_WORDS: dict[str, tuple[list[str], list[str]]] = {
-    "en": ("zero oh o one two three four five six seven eight nine hundred".split(),
+    "en": ("zero oh o one two three four five six seven eight nine hundred thousand million billion".split(),
            ("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen "
             "twenty thirty forty fifty sixty seventy eighty ninety").split()),
-    "de": (["null", "zwo", "hundert", *_DE_UNITS],
+    "de": (["null", "zwo", "hundert", "tausend", "million", "millionen", *_DE_UNITS],
            "zehn elf zwölf dreizehn vierzehn fünfzehn sechzehn siebzehn achtzehn neunzehn".split() + _DE_TENS
            + [f"{unit}und{tens}" for unit in ["ein", *_DE_UNITS[1:]] for tens in _DE_TENS]),  # einundzwanzig
 }
@@ -54,10 +57,19 @@ def _spellings(words: list[str]) -> set[str]:
     return {spelling for word in words for spelling in (word, word.translate(_ASCII))}
 
 
+def _longest_first(words: set[str]) -> str:
+    """An alternation trying a whole word before one it begins with ("fourteen" before "four")."""
+    return "|".join(sorted(words, key=lambda word: (-len(word), word)))
+
+
 _PAIRS = _spellings([word for _, pairs in NUMBER_WORDS.values() for word in pairs])
 _SINGLES = _spellings([word for words, _ in NUMBER_WORDS.values() for word in words])
-# longest first: a whole word is tried before one it begins with ("fourteen" before "four")
-_WORD = "(?:" + "|".join(sorted(_PAIRS | _SINGLES, key=lambda word: (-len(word), word))) + r")\b"
+# a German number written as one word: two or more of its parts ("ein|hundert|dreiundzwanzig")
+_DE_PART = "(?:" + _longest_first(_spellings(["ein", *(w for words in NUMBER_WORDS["de"] for w in words)])
+                                   - {"null", "zwo"}) + ")"
+_DE_COMPOUND = re.compile(_DE_PART + "{2,}", re.I)
+_DE_PARTS = re.compile(_DE_PART, re.I)
+_WORD = "(?:" + _DE_COMPOUND.pattern + "|" + _longest_first(_PAIRS | _SINGLES) + r")\b"
 _TOKEN = r"(?:(?:double|triple)[\s-]+)?(?:" + _WORD + r"|\d+)"
 _SPOKEN_RUN = re.compile(r"\b" + _TOKEN + r"(?:[\s,./-]+" + _TOKEN + r")*\b", re.I)
 _TOKEN_RE = re.compile(r"(?:(?P<times>double|triple)[\s-]+)?(?:(?P<word>" + _WORD + r")|(?P<digits>\d+))", re.I)
@@ -97,11 +109,13 @@ def _spoken_digits(run: re.Match) -> list[Edit]:
     ("two" alone, "one or two", "forty one" and "five o'clock" are words, not numbers); written
     digits are left to _DIGIT."""
     tokens = list(_TOKEN_RE.finditer(run.group(0)))
-    count = 0
+    count = pairs = 0
     for t in tokens:
         times = {"double": 2, "triple": 3}.get((t.group("times") or "").lower(), 1)
-        count += times * (len(t.group("digits")) if t.group("digits") else 1)
-    pairs = sum((t.group("word") or "").lower() in _PAIRS for t in tokens)
+        word = (t.group("word") or "").lower()
+        parts = _DE_PARTS.findall(word) if _DE_COMPOUND.fullmatch(word) else [word] if word else []
+        count += times * (len(t.group("digits")) if t.group("digits") else len(parts))
+        pairs += sum(part in _PAIRS for part in parts)
     if not any(t.group("word") for t in tokens) or (count < MIN_SPOKEN_DIGITS and pairs < 2):
         return []
     base = run.start()

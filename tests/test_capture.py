@@ -290,6 +290,13 @@ def test_redaction_covers_emails_and_spoken_digits_and_moves_entities(tmp_path: 
     ("born in nineteen eighty", "born in zero zero"),
     ("card ending in eleven eleven", "card ending in zero zero"),
     ("PIN zwölf vierunddreißig", "PIN zero zero"),
+    # a German number written as one word counts its parts; "thousand", "million" are number words
+    ("Kontonummer einhundertdreiundzwanzig vierhundertsechsundfünfzig", "Kontonummer zero zero"),
+    ("geboren neunzehnhundertvierundachtzig", "geboren zero"),
+    ("zweitausendvierhundert", "zero"),
+    ("card number three million four hundred thousand", "card number zero zero zero zero zero"),
+    ("dreihundert Euro", "dreihundert Euro"),  # as "three hundred" stays
+    ("in Einsiedeln", "in Einsiedeln"),
     # one or two number words that are not two pairs stay readable
     ("forty one dollars", "forty one dollars"),
     ("one hundred dollars", "one hundred dollars"),
