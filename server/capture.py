@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from intentd.errors import IntentdError
+
 from .analysis import Analysis
 from .redact import redact
 
@@ -64,6 +66,22 @@ class UnsafePath(OSError):
     """The capture path is not a regular file we may write (a symlink, a FIFO, a device)."""
 
 
+def _check_writable(path: Path) -> None:
+    """At start, not on the first record: a directory or an unwritable path was accepted, and then
+    every record was dropped (counted, and logged once)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.exists() and not path.is_file():
+            raise CaptureError(f"--capture-path {path}: not a regular file")
+        os.close(os.open(path, _OPEN_FLAGS, FILE_MODE))
+    except OSError as exc:
+        raise CaptureError(f"--capture-path {path}: cannot write there ({exc.strerror})") from None
+
+
+class CaptureError(IntentdError):
+    """The review file cannot be written: refused at start, naming the flag."""
+
+
 class ReviewCapture:
     def __init__(self, settings: CaptureSettings, on_written: Callable[[], None] | None = None,
                  on_dropped: Callable[[str], None] | None = None):
@@ -74,7 +92,7 @@ class ReviewCapture:
         if settings.backups < 0:
             raise ValueError("capture backups must be >= 0")
         self.settings = settings
-        settings.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_writable(settings.path)
         self.written = 0
         self.dropped_by_reason = dict.fromkeys(DROP_REASONS, 0)
         self._on_written = on_written

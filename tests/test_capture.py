@@ -17,7 +17,7 @@ import pytest
 
 from intentd.models.data.schema import read_jsonl
 from intentd.server.analysis import Analysis, Escalation, RequestOptions, ResolvedEntity
-from intentd.server.capture import CaptureSettings, ReviewCapture
+from intentd.server.capture import CaptureError, CaptureSettings, ReviewCapture
 from intentd.server.decode import Prediction
 from intentd.server.metrics import Metrics
 from intentd.server.engine import Engine
@@ -148,7 +148,12 @@ def test_a_symlink_at_the_path_is_refused_not_followed(tmp_path: Path, caplog):
     victim.write_text("precious\n")
     path = tmp_path / "review.jsonl"
     path.symlink_to(victim)
+    with pytest.raises(CaptureError, match="cannot write there"):  # at start
+        counted(path)
+    path.unlink()
     cap, metrics = counted(path)
+    path.unlink()
+    path.symlink_to(victim)  # once serving
     with caplog.at_level(logging.WARNING, logger="intentd.server.capture"):
         for _ in range(3):
             assert cap.offer("my card number is 4111 1111 1111 1111", escalated())
@@ -198,7 +203,12 @@ def test_a_symlink_at_a_rotated_name_is_replaced_not_followed(tmp_path: Path):
 def test_a_fifo_at_the_path_neither_blocks_nor_is_written(tmp_path: Path):
     path = tmp_path / "review.jsonl"
     os.mkfifo(path)
+    with pytest.raises(CaptureError, match="not a regular file"):  # at start
+        ReviewCapture(CaptureSettings(path))
+    path.unlink()
     cap = ReviewCapture(CaptureSettings(path))
+    path.unlink()
+    os.mkfifo(path)  # once serving
     cap.offer("hello?", escalated())
     cap.close()  # returns: the writer did not block opening a FIFO that has no reader
     assert cap.dropped_by_reason["unsafe_path"] == 1 and cap.written == 0
@@ -311,6 +321,17 @@ def test_redaction_cases(text, redacted):
 def test_redaction_knows_the_number_words_of_every_language_served():
     """German callers' numbers went to the file as said: the words were English only."""
     assert {tag.split("-")[0] for tag in SUPPORTED} <= set(NUMBER_WORDS)
+
+
+def test_a_path_no_record_can_be_written_to_is_refused_at_start(tmp_path: Path):
+    """A directory was accepted ("capturing ... to DIR"), then every record dropped; a path under
+    a regular file exited with "[Errno 17] File exists", naming neither the flag nor the problem."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("")
+    for path, says in ((tmp_path / "a-folder", "not a regular file"),
+                       (tmp_path / "a-file" / "review.jsonl", "cannot write there")):
+        with pytest.raises(CaptureError, match=f"^--capture-path {path}: {says}"):
+            ReviewCapture(CaptureSettings(path))
 
 
 def test_redacted_spans_never_split_a_replacement():
