@@ -397,9 +397,20 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
                              "retry with backoff")
         self._count_streams(+1)
         stream = VoiceStream(self, request_iterator, context, trace, parsed)
+        timeout = self.settings.stream_idle_timeout
+        handler = asyncio.current_task()
         try:
             async for answer in stream.answers():
-                yield answer
+                # an answer the caller does not take (it stopped reading: the write waits on flow
+                # control) for --stream-idle-timeout ends the call, as its silence would: a caller
+                # whose reader died held its --max-streams place until the connection's max age
+                stalled = (asyncio.get_running_loop().call_later(timeout, self._stalled, handler)
+                           if timeout and handler is not None else None)
+                try:
+                    yield answer
+                finally:
+                    if stalled is not None:
+                        stalled.cancel()
         finally:
             self._count_streams(-1)
             stream.close()
@@ -410,6 +421,12 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         # stream counted OK in a full test run), and 10 ms once in a fresh-clone CI run; a
         # half-closed stream's status (not its answers) leaves this much later.
         await asyncio.sleep(STREAM_CANCEL_GRACE_S)
+
+    def _stalled(self, handler: asyncio.Task) -> None:
+        self.metrics.streams_idle_ended.inc()
+        log.info("AnalyzeStream ended: an answer not taken for %g s (--stream-idle-timeout)",
+                 self.settings.stream_idle_timeout)
+        handler.cancel()
 
     def _count_streams(self, change: int) -> None:
         self.open_streams += change

@@ -25,8 +25,9 @@ when the grace period runs out is cut (the server stops then, whatever is open).
 
 Silence: a stream that sends no message for `--stream-idle-timeout` once every answer has gone
 out ends with DEADLINE_EXCEEDED (StreamIdle), as its own deadline would end it: one that never
-sent a message held its `--max-streams` place for good. A message still being computed or sent
-keeps it open, however long that takes.
+sent a message held its `--max-streams` place for good. A message still being computed keeps it
+open, however long that takes; an answer the caller does not take for as long ends the call
+(service.py: the write waits on flow control, so the idle timer never starts).
 
 Load: a partial that is shed (RESOURCE_EXHAUSTED) or cannot meet its deadline is answered
 `superseded` too, and the stream goes on (the next partial or the final covers the utterance); a

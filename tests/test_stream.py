@@ -444,6 +444,33 @@ def test_a_caller_that_resets_a_stream_its_answers_wait_for_is_cancelled_without
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
+def test_a_caller_that_stops_taking_its_answers_is_ended_after_the_idle_timeout(banking_artifact):
+    """A caller whose reader died (it gives the server no flow-control window for its answers, and
+    says nothing more) held its --max-streams place until the connection's maximum age: the idle
+    timeout starts only once every answer has gone out, and none could. An answer not taken for
+    --stream-idle-timeout ends the call, and is counted as an idle end."""
+    import socket
+    import struct
+
+    from hpack import Encoder
+
+    from intentd.loadtest.http2 import DATA, END_HEADERS, HEADERS, PREFACE, S_INITIAL_WINDOW_SIZE, SETTINGS, frame
+
+    message = final(BLOCK).SerializeToString()
+    headers = Encoder().encode([(":method", "POST"), (":scheme", "http"), (":authority", "intentd"),
+                                (":path", "/intentd.v1.IntentService/AnalyzeStream"),
+                                ("content-type", "application/grpc"), ("te", "trailers")])
+    with ThreadServer(model=banking_artifact, stream_idle_timeout=0.5, max_streams=1) as srv, \
+            socket.create_connection(("127.0.0.1", srv.app.port)) as raw:
+        raw.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", S_INITIAL_WINDOW_SIZE, 0))
+                    + frame(HEADERS, END_HEADERS, 1, headers))
+        for _ in range(3):
+            raw.sendall(frame(DATA, 0, 1, b"\x00" + struct.pack(">I", len(message)) + message))
+        wait_for(lambda: srv.metric("intentd_streams_idle_ended_total") == 1, "the stalled stream to be ended")
+        wait_for(lambda: srv.metric("intentd_streams_open") == 0, "the stream to leave")
+        assert next(srv.stub.AnalyzeStream(iter([final("hello")]), timeout=10)).is_final  # its place is free
+
+
 def test_a_stream_whose_deadline_passed_is_counted_as_expired_not_cancelled(server):
     """The caller's own cancel at its deadline reached the server a little before the server's copy
     of the deadline (started when the headers arrived) had passed: expired voice streams were
