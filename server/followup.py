@@ -124,7 +124,7 @@ _FILLER = frozenset("""
 make it change switch to actually instead rather no nope nah yes yeah yep and also plus please the then ok
 okay so um uh er just let's lets do how about what for that sorry i mean meant oh wait go ahead with
 my hmm think guess probably maybe say it's i'm thanks thank cheers great perfect right correct that's sure
-fine but too well
+fine but too well was is were
 """.split())
 # ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
 # fillers of a correction only when the turn's own intent is unsure or a reply, or below VERBS_BELOW

@@ -1417,3 +1417,19 @@ def test_a_question_is_no_free_text_answer(engine, text):
     payee ("I can pay your what's the meaning of life bill"), as were 37 more of the example's
     out-of-scope questions: a turn that opens as a question names nothing; it is answered alone."""
     assert _turn(engine, text, "pay_bill", "greeting", 0.3, "out_of_distribution", [], []) is None
+
+
+@pytest.mark.parametrize("text, spans, previous, carried, slot, value", [
+    ("actually it was two days ago", [], "dispute_transaction", [("merchant", "Uber")], "date",
+     "2026-11-08T00:00:00-05:00"),
+    ("no wait it was forty nine dollars", [("amount", "forty nine dollars")], "dispute_transaction",
+     [("amount", "23 USD")], "amount", "49 USD"),
+    ("no wait it was on friday", [("date", "friday")], "report_lost_card", [("card", "debit_card")], "date",
+     "2026-11-06T00:00:00-05:00"),
+])
+def test_it_was_introduces_a_correction(engine, text, spans, previous, carried, slot, value):
+    """"actually it was two days ago" after a dispute cancelled it (read as a no, "was two days
+    ago" no date), and "no wait it was forty nine dollars" (seven words) was answered alone: "I
+    won't go ahead with that", the $49 lost. "it was", "is", "were" say nothing of the value."""
+    turn = _turn(engine, text, previous, "deny", 0.9, None, spans, carried, "America/New_York", TUESDAY_NOON)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)[slot] == value
