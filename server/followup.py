@@ -98,6 +98,9 @@ UNSURE = ("out_of_distribution", "low_confidence", "ambiguous")  # escalations t
 _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
+# how a turn that corrects a carried name opens: "no, Target", "actually Target", "sorry I meant Target"
+_REPAIR_CUE = re.compile(r"\W*(?:no|nope|nah|actually|sorry|oops|wait|i\s+meant|i\s+mean|not)\b", re.IGNORECASE)
+_REPAIR_WORDS = frozenset({"no", "nope", "nah", "actually", "sorry", "oops", "wait", "meant", "mean", "not"})
 # ... and that say only that ("no" alone is a no, a cancel)
 _UNKNOWN = re.compile(r"\b(?:(?:i'?m\s+)?not\s+(?:sure|certain)|(?:i\s+)?(?:don'?t|do\s+not)\s+know|dunno|no\s+idea"
                       r"|near\s+me|nearby|around\s+here)\b", re.IGNORECASE)
@@ -312,6 +315,8 @@ class FollowUps:
                     asked = True
                 elif bare is not None:
                     found.extend(self._on_the_agreed_day(previous, [bare], options))
+        if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
+            found.append(renamed)
         negated = [e for e in found if after_not(text, e.start)] + taken
         # "move it to the 20th", "push it to friday": the verb moves the pending date or amount
         pointed = bool(found) and _POINTED.search(phrase) is not None and all(
@@ -320,6 +325,34 @@ class FollowUps:
         values = found + negated + refused
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
+
+    def _renamed(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
+                 options: RequestOptions) -> ResolvedEntity | None:
+        """A name said after a correction or a no ("no, Target", "actually Target", "sorry I meant
+        Home Depot") for the one free-text slot the previous answer carries: the merchant of a
+        dispute was corrected by a CANCEL of the dispute, or a hand-off. Only a name written as one
+        (each word capitalised, after the first word of the turn), so "no, never mind" and "no
+        thanks" stay a no."""
+        carried = dict(options.filled_slots)
+        free = [s for s in slots if s in carried and (self.resolver.specs.get(s) or {}).get("kind") == "free"]
+        cue = _REPAIR_CUE.match(text)
+        if len(free) != 1 or cue is None:
+            return None
+        if cue.group().strip(" ,.").lower() == "not":  # "not Walmart, Target": the name after the one taken back
+            comma = text.find(",", cue.end())
+            tokens = [t for t in tokens if comma >= 0 and t[0] > comma]
+        words = [t for t in tokens if t[2] and t[2] not in _FILLER and t[2] not in _REPAIR_WORDS]
+        if not 1 <= len(words) <= 3 or words[0][0] == cue.start() or not all(
+                text[start].isupper() and _names(word) for start, _, word in words):
+            return None
+        start, end = words[0][0], words[-1][1]
+        while end > start and text[end - 1] in _EDGE_PUNCT:
+            end -= 1
+        if text[start:end] != " ".join(text[s:e].strip(_EDGE_PUNCT) for s, e, _ in words):
+            return None  # the name's words apart ("no, Target, sorry"): no one name
+        value = self.resolver.resolve_value(free[0], text[start:end], None)
+        return None if value is None else ResolvedEntity(free[0], text[start:end], start, end, 1.0, "context", True,
+                                                         value)
 
     def _grown(self, text: str, tokens: list[tuple[int, int, str]], e: ResolvedEntity,
                entities: list[ResolvedEntity], options: RequestOptions) -> ResolvedEntity:

@@ -1433,3 +1433,22 @@ def test_it_was_introduces_a_correction(engine, text, spans, previous, carried, 
     won't go ahead with that", the $49 lost. "it was", "is", "were" say nothing of the value."""
     turn = _turn(engine, text, previous, "deny", 0.9, None, spans, carried, "America/New_York", TUESDAY_NOON)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)[slot] == value
+
+
+@pytest.mark.parametrize("text, own, merchant", [
+    ("actually Target", "deny", "Target"), ("no, Target", "deny", "Target"), ("no, Home Depot", "deny", "Home Depot"),
+    ("sorry I meant Target", "repeat", "Target"), ("not Walmart, Target", "deny", "Target"),
+    ("no, never mind", "deny", None), ("No, Thanks", "deny", None), ("No, I changed my mind", "deny", None),
+])
+def test_a_name_after_a_no_corrects_the_carried_one(engine, text, own, merchant):
+    """"actually Target", "no, Target" after a dispute of a Walmart charge cancelled the dispute, and
+    "sorry I meant Target" handed it to a person: free text answered only a question asked. A name
+    written as one after a no or a correction replaces the one free-text value carried; a no with
+    no name stays a no."""
+    carried = [("amount", "45 USD"), ("merchant", "Walmart")]
+    turn = _turn(engine, text, "dispute_transaction", own, 0.9, None, [], carried)
+    if merchant is None:
+        assert turn.follow_up.kind == "cancel"
+    else:
+        assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"amount": "45 USD",
+                                                                                      "merchant": merchant}
