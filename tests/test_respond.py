@@ -133,8 +133,24 @@ def test_a_payment_reads_back_its_payee_and_a_bill_its_amount(responder):
     r = responder.respond("dispute_transaction", [MONEY, comcast], OK, OPTS)
     assert r.text.startswith("I can open a dispute for the $200.00 Comcast charge. ")
     r = responder.respond("dispute_transaction", [comcast], OK, OPTS)
-    assert (r.template_id, r.text.split(".")[0]) == ("dispute_transaction.response.1",
+    assert (r.template_id, r.text.split(".")[0]) == ("dispute_transaction.response.3",
                                                      "I can open a dispute for the Comcast charge")
+    r = responder.respond("dispute_transaction", [MONEY, comcast, DATE], OK, OPTS)  # the day corrected is heard
+    assert r.text.startswith("I can open a dispute for the $200.00 Comcast charge from Friday, December 4. ")
+
+
+def test_a_contact_change_reads_back_the_number_and_address_said(responder):
+    """"four one five ..." or "john dot smith at yahoo dot com" answering "update my phone number"
+    was answered "You can update your contact details under Profile": a voice caller never heard
+    what a "yes" would change it to."""
+    phone = ent("phone", {"kind": "phone", "e164": "+14155550134"})
+    email = ent("email", {"kind": "email", "value": "john.smith@yahoo.com"})
+    r = responder.respond("update_contact_info", [phone], OK, OPTS)
+    assert r.text == "I can change your phone number to +1 415-555-0134; we'll send a confirmation code to the new number."
+    r = responder.respond("update_contact_info", [email, phone], OK, OPTS)
+    assert r.text.startswith("I can change your phone number to +1 415-555-0134 and your email address to "
+                             "john.smith@yahoo.com;")
+    assert responder.respond("update_contact_info", [], OK, OPTS).text.startswith("You can update your contact details")
 
 
 def test_money_and_date_formats(responder):
