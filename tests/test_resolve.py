@@ -673,6 +673,14 @@ def test_a_dictated_email_address_is_read_whole(resolver, text, spans, email):
     assert resolver.resolve_value("email", "my email is tom at gmail dot com", SUNDAY) is None
 
 
+@pytest.mark.parametrize("said, value", [("5\u200b0 dollars", "50"), ("1\u200b,000 dollars", "1000"),
+                                         ("\ufeff75 bucks", "75"), ("2\u00ad00 USD", "200")])
+def test_a_zero_width_character_inside_an_amount_is_read_past(resolver, said, value):
+    """"send 5\u200b0 dollars" (a value pasted from a web page) asked "How much?" again: the
+    zero-width space split the number, and the amount the caller gave was lost."""
+    assert resolver.resolve_value("amount", said, SUNDAY)["amount"] == value
+
+
 def test_free_text_is_its_own_value(resolver):
     text = "pay Café\u200b Luna"
     (e,) = resolver.resolve(text, [span(text, "merchant", "Café\u200b Luna")], options())

@@ -32,7 +32,7 @@ from .errors import DomainConfigError
 from .money import beside, leading_number_words, number_words_after, resolve_money
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
-from .text import fold_catalog
+from .text import fold_catalog, without_zero_width
 
 BUILTINS = ("money", "datetime", "email", "phone", "number", "ordinal", "duration", "percentage")
 KINDS = ("catalog", "builtin", "free", "pattern")
@@ -427,7 +427,7 @@ class Resolver:
             value = plain_words(text)
             return None if value is None else {"kind": "text", "value": value}
         builtin = spec["builtin"]
-        text = said_last(text)
+        text = said_last(without_zero_width(text))
         if builtin == "money":
             return resolve_money(locales.read_numbers(text, locale), spec.get("default_currency"))
         if builtin == "datetime":

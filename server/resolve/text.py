@@ -12,6 +12,13 @@ _DETERMINERS = re.compile(r"^(?:(?:my|our|your|the|a|an|this|that)\s+)+")
 _POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
 # C0/C1 controls, zero-width and bidi marks, embeddings, overrides and isolates, BOM, annotations.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+# characters that take no width inside a word: pasted with a number ("5\u200b0"), they split it in two
+_ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+def without_zero_width(text: str) -> str:
+    """"5\u200b0 dollars" as 50 dollars: a value copied from a web page or a PDF carries them."""
+    return _ZERO_WIDTH.sub("", text) if not text.isascii() else text
 
 
 def strip_accents(text: str) -> str:
