@@ -23,13 +23,15 @@ REFERENCE_YEARS = (1900, 2200)
 # What the tokenizer drops: control, format, private-use, unassigned and separator characters,
 # combining marks with no base letter (accents are stripped; U+FE0F, U+034F) and U+FFFD
 _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"}
-_REPLACEMENT = "\ufffd"
+# U+FFFD, and letters and symbols drawn as blank space (Hangul fillers, the blank braille pattern):
+# a text of them alone shows nothing, and was answered (out of scope, escalated) as if it said something
+_BLANK = {"\ufffd", "\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
 def has_content(text: str) -> bool:
     """At least one letter, digit, spacing mark, symbol or punctuation: a text of nothing else
     leaves the model an empty sentence ([CLS] [SEP]), whose answer is noise ("greeting", 0.72)."""
-    return any(ch != _REPLACEMENT and unicodedata.category(ch) not in _INVISIBLE for ch in text)
+    return any(ch not in _BLANK and unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
 def check_text(text: str, max_chars: int, field: str = "text") -> str:

@@ -56,7 +56,9 @@ def test_admit_rejects_naming_the_field(req, field):
 
 @pytest.mark.parametrize("text", ["\u200b\u200b", "\x00\x00", "\u2060\ufeff \x00", "\u2028",
                                   # combining marks alone and U+FFFD: the tokenizer leaves [CLS] [SEP]
-                                  "\u0301", "\ufe0f", "\ufffd", "\u034f", " \u0301\u20dd "])
+                                  "\u0301", "\ufe0f", "\ufffd", "\u034f", " \u0301\u20dd ",
+                                  # drawn blank: Hangul fillers, the blank braille pattern
+                                  "\u3164", "\u2800 \u2800", "\u115f\u1160", "\uffa0"])
 def test_text_without_visible_characters_is_invalid(text):
     with pytest.raises(InvalidRequest, match="text: no visible characters"):
         admit(pb2.AnalyzeRequest(text=text), **LIMITS)
