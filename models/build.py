@@ -44,7 +44,7 @@ from intentd.models.train import TrainConfig, base_encoder, train
 from intentd.server.artifact import FILE_KEYS, FORMAT_VERSION, MANIFEST, derive_version, load_artifact, sha256
 from intentd.server.engine import Engine
 from intentd.server.escalation import EscalationPolicy
-from intentd.server.model import Model
+from intentd.server.model import CANARY_TEXT, Model
 from intentd.server.tokenize import PARTIAL_MARKER, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -198,10 +198,12 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     # INT8 gate: validation intent accuracy from raw logits; the INT8 pass is reused for calibration
     valid = splits["valid"]
     in_scope, targets = intent_targets(valid, trained.labels.intents)
-    raw, accuracy = {}, {}
+    raw, accuracy, canary = {}, {}, {}
     for file in (FP32_FILE, INT8_FILE):
-        raw[file] = run_raw(Model.load(staging, model=file), [ex.text for ex in valid])
+        model = Model.load(staging, model=file)
+        raw[file] = run_raw(model, [ex.text for ex in valid])
         accuracy[file] = float(np.mean(raw[file].logits[in_scope].argmax(-1) == targets)) if in_scope.any() else 0.0
+        canary[file] = [round(float(x), 4) for x in run_raw(model, [CANARY_TEXT]).logits[0]]
     drop = accuracy[FP32_FILE] - accuracy[INT8_FILE]
     say(f"valid intent accuracy: FP32 {accuracy[FP32_FILE]:.4f}, INT8 {accuracy[INT8_FILE]:.4f}")
     # a small validation split cannot resolve half a point: one flipped query more is always allowed
@@ -219,6 +221,10 @@ def _assemble(staging: Path, trained, splits, domain, domain_path: Path, options
     manifest.update(
         {
             "quantization": {"valid_accuracy": accuracy, "kept_fp32": keep_fp32},
+            # what each graph answers one fixed text, with this tokenizer and these labels: a load
+            # checks it, so files of two builds never serve together (server/model.py)
+            "canary": {"text": CANARY_TEXT, "intent_logits": canary,
+                       "intent": trained.labels.intents[int(np.argmax(canary[INT8_FILE]))]},
             "training": trained.summary() | {"parity_max_abs_diff": parity},
             "data": {split: len(rows) for split, rows in splits.items()},
             "versions": _versions(),

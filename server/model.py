@@ -37,6 +37,11 @@ CPU_NO_FUSIONS = ("SkipLayerNormFusion",)
 # the graph's inputs and outputs, as models/joint.py names them at export; outputs are fetched by name
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAMES = ("intent_logits", "tag_logits", "sentence_embedding")
+# The text whose intent logits a build records per graph file (manifest.json `canary`), and how far
+# a load may find them: another CPU's or provider's kernels round differently (even INT8 against
+# FP32 is 0.15 apart on the example), while the permuted vocabulary of another tokenizer was 5.1
+CANARY_TEXT = "send 200 dollars from my checking account to savings on friday"
+CANARY_TOLERANCE = 0.5
 
 
 @dataclass(slots=True)
@@ -119,6 +124,7 @@ class Model:
                 raise ArtifactError(f"{artifact.tokenizer_path}: {exc} (manifest.json partial_marker)",
                                     "manifest.json: partial_marker is not in the tokenizer's vocabulary") from None
         self._check_graph()
+        self._check_canary()
         artifact.model_bytes = b""  # onnxruntime keeps its own copy
         calibration = artifact.calibration
         self.temperature = float(calibration.get("temperature", 1.0))
@@ -186,6 +192,32 @@ class Model:
             raise ArtifactError(f"{artifact.tokenizer_path}: ids up to {largest}, past {model_file}'s vocabulary "
                                 f"(the tokenizer of another model?): {exc}",
                                 f"{tokenizer_file}: ids up to {largest}, past {model_file}'s vocabulary") from None
+
+    def _check_canary(self) -> None:
+        """The graph's answer to the build's canary text, as the build recorded it for this file:
+        a tokenizer.json or a graph of another build (the same vocabulary size, the same labels)
+        loaded, and every answer was wrong."""
+        canary = self.artifact.manifest.get("canary")
+        model_file = self.artifact.manifest["model"]
+        if not isinstance(canary, dict) or not isinstance(canary.get("text"), str):
+            return  # an artifact built before canaries
+        recorded = (canary.get("intent_logits") or {}).get(model_file)
+        if not isinstance(recorded, list) or len(recorded) != len(self.labels.intents):
+            return
+        batch = self.encoder.encode([canary["text"]])
+        logits = self.session.run(["intent_logits"], {"input_ids": batch.input_ids,
+                                                     "attention_mask": batch.attention_mask})[0][0]
+        differs = float(np.max(np.abs(logits - np.asarray(recorded, dtype=np.float64))))
+        if differs > CANARY_TOLERANCE or int(np.argmax(logits)) != int(np.argmax(recorded)):
+            files = f"{self.artifact.manifest['tokenizer']} or {model_file}"
+            raise ArtifactError(f"{self.artifact.root}: {model_file} answers the build's canary text {differs:.2f} "
+                                f"apart from what the build recorded (manifest.json canary): {files} of another "
+                                "build?", f"{files}: not the build's (its canary answer differs)")
+        top = self.labels.intents[int(np.argmax(logits))]
+        if top != canary.get("intent", top):  # labels.json of another build: the same graph, other names
+            raise ArtifactError(f"{self.artifact.root}: the canary text reads as {top!r}, the build's as "
+                                f"{canary['intent']!r} (manifest.json canary): labels.json of another build?",
+                                f"{self.artifact.manifest['labels']}: not the build's (its canary answer differs)")
 
     def _check_width(self, name: str, width: int, expected: tuple[int, int, str, str]) -> None:
         _, wanted, file, says = expected

@@ -204,6 +204,30 @@ def test_a_tier_the_domain_does_not_list_is_said_at_load(banking_artifact, tmp_p
     assert any(m.endswith("escalation tier(s) not listed in escalation.tiers: humans") for m in caplog.messages)
 
 
+def test_a_tokenizer_of_another_build_fails_the_canary_at_load(banking_artifact, tmp_path):
+    """A tokenizer.json of another model with the same vocabulary size (ids permuted) loaded, and
+    every answer was wrong ("send 50 dollars to savings" handed to an agent). The build records
+    each graph's answer to one text; a load that answers it otherwise fails."""
+    import random
+
+    manifest = json.loads((banking_artifact / "manifest.json").read_text())
+    assert set(manifest["canary"]["intent_logits"]) == {"model.int8.onnx", "model.fp32.onnx"}
+    for onnx_file in (None, "model.fp32.onnx"):
+        Engine.load(banking_artifact, onnx_file=onnx_file)  # its own answers pass
+    tokenizer = json.loads((banking_artifact / "tokenizer.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    words = sorted(vocab, key=vocab.get)[1000:]  # the special tokens and the first ids stay
+    ids = [vocab[w] for w in words]
+    random.Random(1).shuffle(ids)
+    vocab.update(zip(words, ids))
+    art = variant(banking_artifact, tmp_path / "permuted", {"tokenizer.json": json.dumps(tokenizer).encode()})
+    assert "model.int8.onnx answers the build's canary text" in load_error(art)
+    labels = labels_of(banking_artifact)  # the intents' names in another order: the same graph, other answers
+    swapped = variant(banking_artifact, tmp_path / "renamed", {"labels.json": json.dumps(
+        {**labels, "intents": labels["intents"][1:] + labels["intents"][:1]}).encode()})
+    assert "labels.json of another build?" in load_error(swapped)
+
+
 def test_a_domain_key_written_twice_fails_at_load_naming_its_line(banking_artifact, tmp_path):
     """YAML keeps the last of two equal keys: a second `greeting:` block replaced the first, its
     slots and prompts with it, and the server served what no one wrote."""
