@@ -101,6 +101,25 @@ _ADDITIVE = ("and", "also", "plus")
 # how a turn that corrects a carried name opens: "no, Target", "actually Target", "sorry I meant Target"
 _REPAIR_CUE = re.compile(r"\W*(?:no|nope|nah|actually|sorry|oops|wait|i\s+meant|i\s+mean|not)\b", re.IGNORECASE)
 _REPAIR_WORDS = frozenset({"no", "nope", "nah", "actually", "sorry", "oops", "wait", "meant", "mean", "not"})
+# words that make a no conditional or partial ("no, only the first one", "no, maybe later"), and
+# more that make a yes a correction ("yes but ...", "yes, actually ...", "yes it's wrong ...")
+_QUALIFIERS = frozenset("""
+but though although however except instead rather change only until unless if more less half twice double
+different another other maybe might perhaps probably later think
+""".split())
+_YES_QUALIFIERS = _QUALIFIERS | {"not", "actually", "wrong", "wait", "hold", "mean", "meant", "just"}
+_YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "go", "absolutely"})
+_NO_WORDS = frozenset({"no", "nope", "nah", "don't", "not", "never", "cancel", "stop"})
+# a month the turn names beside a day of the month: the day is that month's, not the agreed one's
+_MONTH_SAID = re.compile(r"\b(?:month|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+                         r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?]\s+$")  # a capital after it opens a sentence, it names nothing
+# words that stop, leave, ask for help or judge, capitalised or not: never a name after a no
+_NO_NAMES = frozenset("""
+cancel stop quit exit end abort drop skip leave forget never mind help agent representative human person operator
+customer service nothing none both whatever good fine ok okay later continue proceed done wrong keep who why what how
+when where bye goodbye hello hi yes yeah please thanks thank bad mistake anyway all it that this one
+""".split())
 # ... and that say only that ("no" alone is a no, a cancel)
 _UNKNOWN = re.compile(r"\b(?:(?:i'?m\s+)?not\s+(?:sure|certain)|(?:i\s+)?(?:don'?t|do\s+not)\s+know|dunno|no\s+idea"
                       r"|near\s+me|nearby|around\s+here)\b", re.IGNORECASE)
@@ -116,11 +135,11 @@ _EDGE_PUNCT = ".,!?;:\"'()"
 # the words a free-text answer opens with that say what it is, not its name ("it was | at
 # Starbucks", "the merchant is | Home Depot", "it's | from Amazon"; "it", "the", "it's" are fillers)
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
-_QUESTION = re.compile(r"(?:what|what's|whats|how|how's|when|why|who|where|which|is|are|do|does|did|can|could|will"
-                       r"|would|should)\b")
+_QUESTION = re.compile(r"\W*(?:what's|whats|what|how's|how|when|why|who|where|which|is|are|do|does|did|can|could"
+                       r"|will|would|should)(?=[\s?,.!]|$)[\s?,.!]*(?P<next>[\w'’]*)", re.IGNORECASE)
 _COPULAS = frozenset({"is", "was", "were", "are", "called", "named"})  # "the payee is | Comcast": no part of it
-_NAME_LEAD_IN = re.compile(r"(?:(?:[a-z]+\s+)?(?:is|was|were)\s+)?(?:(?:at|from|for|with|in|called|named)\s+)?",
-                           re.IGNORECASE)
+# lower case only: "At Home", "In and Out Burger", "AT and T" are the names themselves
+_NAME_LEAD_IN = re.compile(r"(?:(?:[a-z]+\s+)?(?:is|was|were)\s+)?(?:(?:at|from|for|with|in|called|named)\s+)?")
 _CLOCK_TIME = re.compile(r"\b(?:o['’]?\s?clock|\d\s*[ap]\.?m\.?)(?!\w)", re.IGNORECASE)  # "5 o'clock", "5pm"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
 _FILLER = frozenset("""
@@ -233,7 +252,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options)
+            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -260,7 +279,7 @@ class FollowUps:
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
-        entities = self._on_the_agreed_day(previous, entities, options)
+        entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
         if not found and not asked and _SWAP.search(phrase) and (swapped := _swapped(options)) is not None:
@@ -289,7 +308,7 @@ class FollowUps:
             # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
             below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
             free_ok = (not found and not long and not any(e.resolved for e in entities)
-                       and not _QUESTION.match(phrase)  # "what is an index fund" answering "Where to?" is no city
+                       and not _a_question(text)  # "what is an index fund" answering "Where to?" is no city
                        and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
             def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
                 return self._bare_value(text, run, order, options, past, question, free_ok)
@@ -314,7 +333,7 @@ class FollowUps:
                     options = _without(options, {bare.type})
                     asked = True
                 elif bare is not None:
-                    found.extend(self._on_the_agreed_day(previous, [bare], options))
+                    found.extend(self._on_the_agreed_day(text, previous, [bare], options))
         if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
             found.append(renamed)
         negated = [e for e in found if after_not(text, e.start)] + taken
@@ -330,20 +349,27 @@ class FollowUps:
                  options: RequestOptions) -> ResolvedEntity | None:
         """A name said after a correction or a no ("no, Target", "actually Target", "sorry I meant
         Home Depot") for the one free-text slot the previous answer carries: the merchant of a
-        dispute was corrected by a CANCEL of the dispute, or a hand-off. Only a name written as one
-        (each word capitalised, after the first word of the turn), so "no, never mind" and "no
-        thanks" stay a no."""
+        dispute was corrected by a CANCEL of the dispute, or a hand-off. Only a name written as one:
+        each word capitalised in a turn that writes another word in lower case ("no, Target"; in
+        "No, Never Mind", "NO CANCEL IT" capitals say nothing), not opening a sentence ("No.
+        Cancel it."), and no word a caller says to stop, leave or be helped ("No, Stop", "No,
+        Agent"): "no, never mind" and "no thanks" stay a no."""
         carried = dict(options.filled_slots)
         free = [s for s in slots if s in carried and (self.resolver.specs.get(s) or {}).get("kind") == "free"]
         cue = _REPAIR_CUE.match(text)
         if len(free) != 1 or cue is None:
             return None
+        said = tokens
         if cue.group().strip(" ,.").lower() == "not":  # "not Walmart, Target": the name after the one taken back
             comma = text.find(",", cue.end())
-            tokens = [t for t in tokens if comma >= 0 and t[0] > comma]
-        words = [t for t in tokens if t[2] and t[2] not in _FILLER and t[2] not in _REPAIR_WORDS]
-        if not 1 <= len(words) <= 3 or words[0][0] == cue.start() or not all(
-                text[start].isupper() and _names(word) for start, _, word in words):
+            said = [t for t in tokens if comma >= 0 and t[0] > comma]
+        words = [t for t in said if t[2] and t[2] not in _FILLER and t[2] not in _REPAIR_WORDS]
+        if not 1 <= len(words) <= 3 or not all(text[start].isupper() and _names(word) and word not in _NO_NAMES
+                                                for start, _, word in words):
+            return None
+        named = {start for start, _, _ in words}
+        if (not any(text[start].islower() for start, _, word in tokens if start not in named)
+                or _SENTENCE_END.search(text, 0, words[0][0])):
             return None
         start, end = words[0][0], words[-1][1]
         while end > start and text[end - 1] in _EDGE_PUNCT:
@@ -415,19 +441,22 @@ class FollowUps:
         return None
 
     def _long_reply(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
-                    escalation: Escalation, options: RequestOptions) -> Turn | None:
+                    escalation: Escalation, options: RequestOptions, words: list[str]) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
         ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
         nothing ("yes that's correct thank you so much", "no thank you I changed my mind about
         it") confirms or cancels, as a short one does: answered alone, the caller's yes confirmed
-        nothing and the backend dropped the pending request. Anything else is answered alone."""
+        nothing and the backend dropped the pending request. Names nothing: no entity, no number,
+        no word that qualifies it ("yes that's right but it's sixty not fifty", "yes but send it to
+        my mom instead" confirmed the $50 objected to), and not both a yes and a no ("no sorry I
+        meant yes"). Anything else is answered alone."""
         if unsure:
             return None
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
-        if own in self.confirm | self.cancel and not entities:
+        if own in self.confirm | self.cancel and not entities and _plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
         return None
@@ -475,7 +504,7 @@ class FollowUps:
                      and not counts_a_pause(text, e.text, e.end)  # "actually, one | second": a pause, not an amount
                      or time_only(e.text) is not None)]
 
-    def _on_the_agreed_day(self, previous: str, entities: list[ResolvedEntity],
+    def _on_the_agreed_day(self, text: str, previous: str, entities: list[ResolvedEntity],
                            options: RequestOptions) -> list[ResolvedEntity]:
         """"make it 3pm" for a payment agreed for Friday is Friday at 3pm, not today (or Monday); a
         time the clocks skip that day ("make it 2:30am" on a spring-forward night) is unresolved.
@@ -487,7 +516,8 @@ class FollowUps:
         out = []
         for e in entities:
             said = time_only(e.text) if e.type in carried and e.resolved else None
-            day_said = day_of_month(e.text) if e.type in carried and e.resolved and said is None else None
+            day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
+                        and not _MONTH_SAID.search(text) else None)  # "no, the 8th this month": that month
             day = (self.resolver.resolve_carried(e.type, carried[e.type], 1, previous, reference)
                    if said is not None or day_said is not None else [])
             if len(day) != 1 or day[0].get("kind") != "datetime":
@@ -825,6 +855,27 @@ def _added(said: _Said) -> frozenset[str]:
     if said.only and all((e.resolution or {}).get("kind") in SINGLE_VALUED for e in said.found):
         return frozenset()
     return frozenset(e.type for e in said.found)
+
+
+_I = frozenset({"i", "i'm", "i've", "i'd", "i'll", "i’m", "i’ve", "i’d", "i’ll"})  # always capitalised
+
+
+def _a_question(text: str) -> bool:
+    """Whether the turn opens as a question ("what is an index fund", "Is my flight delayed", "who
+    made you?", "Who"): a question word alone, or with a word in lower case after it, or a question
+    mark. "Can Can Bakery", "Will's Pizza", "Which Wich" are names."""
+    m = _QUESTION.match(text)
+    following = m.group("next") if m is not None else ""
+    return m is not None and (not following or following[0].islower() or following.lower() in _I
+                              or text.rstrip().endswith("?"))
+
+
+def _plain_reply(words: list[str], yes: bool) -> bool:
+    """Whether a long yes (`yes`) or no says nothing but that: no word that qualifies or changes
+    it, no number, not both a yes and a no ("no wait, I just found it" is a plain no)."""
+    said = set(words)
+    return (not said & (_YES_QUALIFIERS if yes else _QUALIFIERS) and not any(_number_word(w) for w in words)
+            and not (said & _YES_WORDS and said & _NO_WORDS))
 
 
 def _unsure(escalation: Escalation) -> bool:

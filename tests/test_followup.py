@@ -738,6 +738,14 @@ def test_a_long_yes_or_no_that_names_nothing_confirms_or_cancels(engine):
     # unsure of its own reading: a guess confirms nothing
     assert _turn(engine, "yes that's correct thank you so much", "transfer_money", "affirm", 0.4,
                  "low_confidence", slots=carried) is None
+    # a long yes that qualifies or corrects what it agrees to, in words the model tags or not, or
+    # that says no as well, confirms nothing: "yes that's right but it's sixty not fifty" confirmed $200
+    for text, own in (("yes that's right but it's sixty not fifty", "affirm"),
+                      ("yes that's right but send it to my mom instead", "affirm"),
+                      ("yes sounds good but hold off until I get paid", "affirm"),
+                      ("no sorry I meant yes that's right go ahead", "deny"),
+                      ("no just freeze it for now I might find it later", "deny")):
+        assert _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried) is None, text
     # a long yes naming what is not the transfer's ("my verizon bill") is a request of its own
     assert _turn(engine, "yes please and also pay my verizon bill", "transfer_money", "affirm", 0.9, None,
                  [("merchant", "verizon")], carried) is None
@@ -773,6 +781,11 @@ def test_a_day_of_the_month_alone_keeps_the_agreed_month(engine, previous, carri
     turn = _turn(engine, text, previous, "deny", 0.9, None, [("date", text.split(", ")[-1].removeprefix("make it "))],
                  [("date", carried)], zone="America/New_York", at=at)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == expected
+    # a month named beside the day is that month's (the model tags "the 8th" alone): never the agreed one
+    for said in ("the 8th this month", "this month on the 8th", "the 8th of november"):
+        turn = _turn(engine, f"no, {said}", "dispute_transaction", "deny", 0.9, None, [("date", "the 8th")],
+                     [("date", "2026-10-05T00:00:00-04:00")], zone="America/New_York", at=at)
+        assert dict(turn.response.slots_used)["date"] == "2026-11-08T00:00:00-05:00", said
 
 
 @pytest.mark.parametrize("text", ["one second, 50 dollars", "one uh second, 50 dollars", "one. More. Second, 50 dollars"])
@@ -1401,6 +1414,8 @@ def test_a_name_with_a_number_answers_which_payee(engine, text, slots):
     ("it was at Starbucks", [], "Starbucks"), ("the merchant is Home Depot", [], "Home Depot"),
     ("it's from Amazon", [], "Amazon"), ("it was Target", [], "Target"),
     ("the payee is Comcast", [("merchant", "Comcast")], "Comcast"),
+    # a name that opens with those words, capitalised, is the name: a first try cut "AT and T" to "and T"
+    ("AT and T", [], "AT and T"), ("In and Out Burger", [], "In and Out Burger"), ("At Home", [], "At Home"),
 ])
 def test_a_free_text_answer_leaves_out_the_words_that_say_what_it_is(engine, text, tagged, merchant):
     """"it was at Starbucks" answering "Which merchant is the charge from?" was the merchant "was at
@@ -1410,8 +1425,17 @@ def test_a_free_text_answer_leaves_out_the_words_that_say_what_it_is(engine, tex
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"merchant": merchant}
 
 
+@pytest.mark.parametrize("text", ["Can Can Bakery", "Will's Pizza", "Which Wich", "When Pigs Fly Bakery"])
+def test_a_name_that_opens_with_a_question_word_is_a_name(engine, text):
+    """A first try at "a question is no answer" handed "Can Can Bakery" answering "Which bill or
+    payee?" to a person, the name lost: a question word followed by a capitalised word is a name."""
+    turn = _turn(engine, text, "pay_bill", "greeting", 0.3, "out_of_distribution", [], [])
+    assert dict(turn.response.slots_used) == {"merchant": text}
+
+
 @pytest.mark.parametrize("text", ["what's the meaning of life", "how humid is it outside", "is my flight delayed",
-                                  "who sings this song", "can you keep a secret"])
+                                  "who sings this song", "can you keep a secret", "What's the meaning of life",
+                                  "Can I deduct my home office", "Who", "Where?"])
 def test_a_question_is_no_free_text_answer(engine, text):
     """"what's the meaning of life" answering "Which bill or payee would you like to pay?" was the
     payee ("I can pay your what's the meaning of life bill"), as were 37 more of the example's
@@ -1439,12 +1463,15 @@ def test_it_was_introduces_a_correction(engine, text, spans, previous, carried, 
     ("actually Target", "deny", "Target"), ("no, Target", "deny", "Target"), ("no, Home Depot", "deny", "Home Depot"),
     ("sorry I meant Target", "repeat", "Target"), ("not Walmart, Target", "deny", "Target"),
     ("no, never mind", "deny", None), ("No, Thanks", "deny", None), ("No, I changed my mind", "deny", None),
+    # capitals that say nothing: a sentence's first word, a title-cased or shouted turn; words of leaving
+    ("No. Cancel it.", "deny", None), ("No, Never Mind", "deny", None), ("NO CANCEL IT", "deny", None),
+    ("No, Target", "deny", None), ("no, Stop", "deny", None), ("no, Agent", "deny", None),
 ])
 def test_a_name_after_a_no_corrects_the_carried_one(engine, text, own, merchant):
     """"actually Target", "no, Target" after a dispute of a Walmart charge cancelled the dispute, and
     "sorry I meant Target" handed it to a person: free text answered only a question asked. A name
     written as one after a no or a correction replaces the one free-text value carried; a no with
-    no name stays a no."""
+    no name stays a no ("No. Cancel it." made a payment to "Cancel" of a first try at this rule)."""
     carried = [("amount", "45 USD"), ("merchant", "Walmart")]
     turn = _turn(engine, text, "dispute_transaction", own, 0.9, None, [], carried)
     if merchant is None:

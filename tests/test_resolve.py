@@ -664,6 +664,11 @@ def test_a_phone_number_said_digit_by_digit(resolver, said, e164):
     ("my email is t o m h at gmail dot co dot uk", ["h at gmail"], "tomh@gmail.co.uk"),
     ("my email is jane underscore doe at example dot com", ["jane underscore doe"], "jane_doe@example.com"),
     ("meet me at noon", ["me"], None),
+    # a first "at" whose name goes on to a second is no address; a dictated full stop is none of it
+    ("email me at john dot smith at yahoo dot com", ["me at john dot smith"], "john.smith@yahoo.com"),
+    ("contact me at john dot smith", ["me at john dot smith"], None),
+    ("it's tom at gmail dot com dot", ["tom"], "tom@gmail.com"),
+    ("i was at home dot com", ["i was at home dot com"], None),
 ])
 def test_a_dictated_email_address_is_read_whole(resolver, text, spans, email):
     """"john dot smith at yahoo dot com": the model (trained on written addresses) tagged "john" and

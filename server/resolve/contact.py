@@ -21,6 +21,9 @@ _REPEATS = {"double": 2, "triple": 3}  # "double five": 55
 _SPOKEN_TOKEN = re.compile(r"[^\s,.()\-]+")
 _WORD = re.compile(r"\S+")
 _SPOKEN_MARKS = frozenset({"at", "dot", "underscore", "dash", "hyphen"})
+# words said before "at" that are no mailbox: "email me at ...", "i was at home dot com"
+_NO_MAILBOX = frozenset({"me", "us", "him", "her", "them", "you", "it", "i", "was", "is", "am", "are", "were", "be"})
+_JOINING = _SPOKEN_MARKS - {"at"}  # the words that join a name's parts ("john dot smith")
 _SPOKEN_EMAIL = ((re.compile(r"\s+dot\s+"), "."), (re.compile(r"\s+underscore\s+"), "_"),
                  (re.compile(r"\s+(?:dash|hyphen)\s+"), "-"), (re.compile(r"\s+"), ""))
 _EXTENSION = re.compile(r"\s*,?\s*(?:ext(?:ension|n)?\.?|x)\s*\d+(?!\w)", re.IGNORECASE)  # " ext. 23", " x23"
@@ -39,11 +42,14 @@ def spoken_email(text: str) -> str | None:
     com"), or None when it says no single "at", or two words side by side ("my email is tom at
     gmail dot com" is no address "myemailistom@gmail.com")."""
     words = text.lower().split()
-    if words.count("at") != 1 or len(text) > MAX_INPUT:
-        return None
-    if any(len(a) > 1 and len(b) > 1 and a not in _SPOKEN_MARKS and b not in _SPOKEN_MARKS
+    while words and words[-1] in _SPOKEN_MARKS:  # "... dot com dot": a dictated full stop
+        words.pop()
+    if words.count("at") != 1 or len(text) > MAX_INPUT or words[0] in _NO_MAILBOX:
+        return None  # "me at john dot smith": "email me at ...", not the mailbox "me"
+    if any(a not in _SPOKEN_MARKS and b not in _SPOKEN_MARKS and (len(a) > 1 or len(b) > 1)
+           and not (len(a) == 1 and len(b) > 1 and a.isalpha() and a != "i")  # "j smith": an initial
            for a, b in zip(words, words[1:])):
-        return None
+        return None  # two words side by side: "my email is tom at ...", "i was at home dot com"
     said = " ".join(words).replace(" at ", "@")
     for pattern, written in _SPOKEN_EMAIL:
         said = pattern.sub(written, said)
@@ -64,10 +70,12 @@ def spoken_address(text: str, start: int, end: int) -> tuple[int, int] | None:
             last += 2
         if last == i + 1 or words[last][2] in _SPOKEN_MARKS:
             continue  # "meet at noon": no "dot" after the name
+        if last + 1 < len(words) and words[last + 1][2] == "at":
+            continue  # "me at john dot smith | at yahoo dot com": the name goes on, the address is the next "at"
         first = i - 1
         while first > 0:
             before = words[first - 1][2]
-            if before in _SPOKEN_MARKS and first > 1 and words[first - 2][2] not in _SPOKEN_MARKS:
+            if before in _JOINING and first > 1 and words[first - 2][2] not in _SPOKEN_MARKS:
                 first -= 2  # "john dot | smith"
             elif len(before) == 1 and len(words[first][2]) == 1:
                 first -= 1  # "t o m | h"
