@@ -113,6 +113,7 @@ _NO_WORDS = frozenset({"no", "nope", "nah", "don't", "not", "never", "cancel", "
 # a month the turn names beside a day of the month: the day is that month's, not the agreed one's
 _MONTH_SAID = re.compile(r"\b(?:month|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
                          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.IGNORECASE)
+_PAUSING = frozenset({"hold", "wait", "hang"})  # a turn opening with one is no yes, whatever the model reads
 _SENTENCE_END = re.compile(r"[.!?]\s+$")  # a capital after it opens a sentence, it names nothing
 # words that stop, leave, ask for help or judge, capitalised or not: never a name after a no
 _NO_NAMES = frozenset("""
@@ -432,6 +433,8 @@ class FollowUps:
             return "hold"
         if own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
             return "repeat"
+        if own in self.confirm and not unsure and said.phrase.split(" ", 1)[0] in _PAUSING and not values:
+            return "hold"  # "hold it", "wait, ok" read as a yes: a pause confirms nothing
         if own in self.confirm and not unsure:
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:

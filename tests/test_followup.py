@@ -1479,3 +1479,12 @@ def test_a_name_after_a_no_corrects_the_carried_one(engine, text, own, merchant)
     else:
         assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {"amount": "45 USD",
                                                                                       "merchant": merchant}
+
+
+@pytest.mark.parametrize("text", ["hold it", "wait ok", "hang on a second"])
+def test_a_pause_the_model_reads_as_a_yes_confirms_nothing(engine, text):
+    """"hold it" after a transfer, which the example model read as a yes, confirmed the transfer: a
+    turn that opens with "hold", "wait" or "hang" is a pause, whatever intent the model reads."""
+    carried = [("account", "checking,savings"), ("amount", "50 USD")]
+    turn = _turn(engine, text, "transfer_money", "affirm", 0.9, None, slots=carried)
+    assert turn.follow_up.kind == "hold" and dict(turn.response.slots_used) == dict(carried)
