@@ -113,7 +113,8 @@ _NO_WORDS = frozenset({"no", "nope", "nah", "don't", "not", "never", "cancel", "
 # a month the turn names beside a day of the month: the day is that month's, not the agreed one's
 _MONTH_SAID = re.compile(r"\b(?:month|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
                          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.IGNORECASE)
-_PAUSING = frozenset({"hold", "wait", "hang"})  # a turn opening with one is no yes, whatever the model reads
+_PAUSING = frozenset({"hold", "wait", "hang"})
+_STOPPING = frozenset({"cancel", "stop", "scrap", "don't", "dont", "never"})  # in a turn read as a yes: no yes  # a turn opening with one is no yes, whatever the model reads
 _SENTENCE_END = re.compile(r"[.!?]\s+$")  # a capital after it opens a sentence, it names nothing
 # words that stop, leave, ask for help or judge, capitalised or not: never a name after a no
 _NO_NAMES = frozenset("""
@@ -435,6 +436,8 @@ class FollowUps:
             return "repeat"
         if own in self.confirm and not unsure and said.phrase.split(" ", 1)[0] in _PAUSING and not values:
             return "hold"  # "hold it", "wait, ok" read as a yes: a pause confirms nothing
+        if own in self.confirm and not unsure and _STOPPING & set(said.phrase.split()):
+            return None  # "go ahead and cancel it" read as a yes confirmed the payment: no yes, answered alone
         if own in self.confirm and not unsure:
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:

@@ -1488,3 +1488,10 @@ def test_a_pause_the_model_reads_as_a_yes_confirms_nothing(engine, text):
     carried = [("account", "checking,savings"), ("amount", "50 USD")]
     turn = _turn(engine, text, "transfer_money", "affirm", 0.9, None, slots=carried)
     assert turn.follow_up.kind == "hold" and dict(turn.response.slots_used) == dict(carried)
+
+
+@pytest.mark.parametrize("text", ["go ahead and cancel it", "ok stop it", "yes don't send it"])
+def test_a_yes_that_says_to_stop_confirms_nothing(engine, text):
+    """"go ahead and cancel it" after a pending payment, read by the example model as a yes,
+    confirmed the payment: a turn read as a yes that says cancel, stop or don't is answered alone."""
+    assert _turn(engine, text, "schedule_payment", "affirm", 0.9, None, slots=[("amount", "100 USD")]) is None
