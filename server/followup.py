@@ -114,6 +114,7 @@ _NO_WORDS = frozenset({"no", "nope", "nah", "don't", "not", "never", "cancel", "
 _MONTH_SAID = re.compile(r"\b(?:month|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
                          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.IGNORECASE)
 _PAUSING = frozenset({"hold", "wait", "hang"})
+_MULLING = re.compile(r"\bthink (?:about it|it over|on it)\b|\bsleep on it\b")  # "I'll think about it": not yet
 _STOPPING = frozenset({"cancel", "stop", "scrap", "don't", "dont", "never"})  # in a turn read as a yes: no yes  # a turn opening with one is no yes, whatever the model reads
 _SENTENCE_END = re.compile(r"[.!?]\s+$")  # a capital after it opens a sentence, it names nothing
 # words that stop, leave, ask for help or judge, capitalised or not: never a name after a no
@@ -434,8 +435,9 @@ class FollowUps:
             return "hold"
         if own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
             return "repeat"
-        if own in self.confirm and not unsure and said.phrase.split(" ", 1)[0] in _PAUSING and not values:
-            return "hold"  # "hold it", "wait, ok" read as a yes: a pause confirms nothing
+        if own in self.confirm and not unsure and not values and (said.phrase.split(" ", 1)[0] in _PAUSING
+                                                                  or _MULLING.search(said.phrase)):
+            return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
         if own in self.confirm and not unsure and _STOPPING & set(said.phrase.split()):
             return None  # "go ahead and cancel it" read as a yes confirmed the payment: no yes, answered alone
         if own in self.confirm and not unsure:

@@ -1481,7 +1481,8 @@ def test_a_name_after_a_no_corrects_the_carried_one(engine, text, own, merchant)
                                                                                       "merchant": merchant}
 
 
-@pytest.mark.parametrize("text", ["hold it", "wait ok", "hang on a second"])
+@pytest.mark.parametrize("text", ["hold it", "wait ok", "hang on a second", "I'll think about it",
+                                  "let me sleep on it"])
 def test_a_pause_the_model_reads_as_a_yes_confirms_nothing(engine, text):
     """"hold it" after a transfer, which the example model read as a yes, confirmed the transfer: a
     turn that opens with "hold", "wait" or "hang" is a pause, whatever intent the model reads."""
