@@ -78,7 +78,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, day_of_month, time_only, wall_time
+from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, day_of_month, names_a_month, time_only, wall_time
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -110,12 +110,11 @@ different another other maybe might perhaps probably later think
 _YES_QUALIFIERS = _QUALIFIERS | {"not", "actually", "wrong", "wait", "hold", "mean", "meant", "just"}
 _YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "go", "absolutely"})
 _NO_WORDS = frozenset({"no", "nope", "nah", "don't", "not", "never", "cancel", "stop"})
-# a month the turn names beside a day of the month: the day is that month's, not the agreed one's
-_MONTH_SAID = re.compile(r"\b(?:month|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-                         r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b", re.IGNORECASE)
-_PAUSING = frozenset({"hold", "wait", "hang"})
-_MULLING = re.compile(r"\bthink (?:about it|it over|on it)\b|\bsleep on it\b")  # "I'll think about it": not yet
-_STOPPING = frozenset({"cancel", "stop", "scrap", "don't", "dont", "never"})  # in a turn read as a yes: no yes  # a turn opening with one is no yes, whatever the model reads
+# in a turn the model reads as a yes: a pause ("hold it", "I'll think about it"), or no yes at all
+# ("go ahead and cancel it"), whatever the model reads
+_PAUSING = frozenset({"hold", "wait", "hang"})  # the turn's first word
+_MULLING = re.compile(r"\bthink (?:about it|it over|on it)\b|\bsleep on it\b")
+_STOPPING = frozenset({"cancel", "stop", "scrap", "don't", "dont", "never"})
 _SENTENCE_END = re.compile(r"[.!?]\s+$")  # a capital after it opens a sentence, it names nothing
 # words that stop, leave, ask for help or judge, capitalised or not: never a name after a no
 _NO_NAMES = frozenset("""
@@ -135,13 +134,13 @@ _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b")
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
-# the words a free-text answer opens with that say what it is, not its name ("it was | at
-# Starbucks", "the merchant is | Home Depot", "it's | from Amazon"; "it", "the", "it's" are fillers)
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
 _QUESTION = re.compile(r"\W*(?:what's|whats|what|how's|how|when|why|who|where|which|is|are|do|does|did|can|could"
                        r"|will|would|should)(?=[\s?,.!]|$)[\s?,.!]*(?P<next>[\w'’]*)", re.IGNORECASE)
 _COPULAS = frozenset({"is", "was", "were", "are", "called", "named"})  # "the payee is | Comcast": no part of it
-# lower case only: "At Home", "In and Out Burger", "AT and T" are the names themselves
+# the words a free-text answer opens with that say what it is, not its name ("it was | at
+# Starbucks", "the merchant is | Home Depot", "it's | from Amazon"; "it", "the", "it's" are fillers),
+# in lower case only: "At Home", "In and Out Burger", "AT and T" are the names themselves
 _NAME_LEAD_IN = re.compile(r"(?:(?:[a-z]+\s+)?(?:is|was|were)\s+)?(?:(?:at|from|for|with|in|called|named)\s+)?")
 _CLOCK_TIME = re.compile(r"\b(?:o['’]?\s?clock|\d\s*[ap]\.?m\.?)(?!\w)", re.IGNORECASE)  # "5 o'clock", "5pm"
 # Words that carry no value: what is left of "no, make it 50 please" is "50".
@@ -435,12 +434,12 @@ class FollowUps:
             return "hold"
         if own in self.repeat and not unsure and not values:  # "sorry, what?": the same answer again
             return "repeat"
-        if own in self.confirm and not unsure and not values and (said.phrase.split(" ", 1)[0] in _PAUSING
-                                                                  or _MULLING.search(said.phrase)):
-            return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
-        if own in self.confirm and not unsure and _STOPPING & set(said.phrase.split()):
-            return None  # "go ahead and cancel it" read as a yes confirmed the payment: no yes, answered alone
         if own in self.confirm and not unsure:
+            words = said.phrase.split()
+            if not values and (words[:1] and words[0] in _PAUSING or _MULLING.search(said.phrase)):
+                return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
+            if _STOPPING.intersection(words):
+                return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:
             return "update" if values else "cancel"
@@ -525,7 +524,7 @@ class FollowUps:
         for e in entities:
             said = time_only(e.text) if e.type in carried and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
-                        and not _MONTH_SAID.search(text) else None)  # "no, the 8th this month": that month
+                        and not names_a_month(text) else None)  # "no, the 8th this month": that month
             day = (self.resolver.resolve_carried(e.type, carried[e.type], 1, previous, reference)
                    if said is not None or day_said is not None else [])
             if len(day) != 1 or day[0].get("kind") != "datetime":

@@ -99,6 +99,7 @@ _LOOSE_NUMBER = re.compile(r"(?<![\w'/.:])\d{1,3}(?![\w/.:])(?!\s*(?:a\.?m\b|p\.
 _ORDINAL = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)\b")
 _YEAR_ALONE = re.compile(r"\b\d{4}\b")
 _MONTH_NAME = re.compile(r"\b" + _MON + r"(?!\w)")
+_MONTH_WORD = re.compile(r"\bmonth\b")
 _TRAILING = re.compile(r"\s+(?:on|at|of)$")  # "the 1st of" (a span cut before "every month")
 _LEAD = re.compile(r"^(?:(?:around|about|approximately|roughly)\s+)?(?:on|by|for|at|from|until|till|starting|due)\s+"
                    r"|^(?:around|about|approximately|roughly)\s+")
@@ -535,6 +536,13 @@ def day_of_month(text: str) -> int | None:
         t = words_to_digits(t)
     m = _DAY_ALONE.fullmatch(t)
     return int(m.group("day")) if m is not None and not m.group(0).isdigit() else None
+
+
+def names_a_month(text: str) -> bool:
+    """Whether `text` names a month ("october", "sept", "this month"): a day of the month said
+    beside it is that month's."""
+    t = text.lower()
+    return _MONTH_WORD.search(t) is not None or _MONTH_NAME.search(t) is not None
 
 
 def bare_hour(text: str) -> bool:
