@@ -239,6 +239,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _print_eval(report: dict) -> None:
+    from intentd.models.calibrate import BUDGET_CONFIDENCE, needed_for_budget
+
     def pct(x):
         return "n/a" if x is None else f"{100 * x:.2f} %"
 
@@ -255,6 +257,9 @@ def _print_eval(report: dict) -> None:
     reasons = ", ".join(f"{name} {pct(rate)}" for name, rate in (escalation.get("by_reason") or {}).items() if rate)
     budget, confidence = escalation.get("budget"), escalation.get("budget_confidence")
     held = f" with {100 * confidence:.0f} % confidence" if confidence else ""
+    if escalation.get("budget_attainable") is False:
+        held += (f", not guaranteed: calibrated on {escalation.get('calibration_in_scope')} in-scope validation "
+                 f"queries, {needed_for_budget(budget, confidence or BUDGET_CONFIDENCE)} needed")
     routed = escalation.get("routed_by_policy")
     print(f"  false escalations    {pct(report['false_escalation_rate'])}"
           + (f"  (budget {pct(budget)}{held}" + (f"; {reasons}" if reasons else "") + ")" if budget is not None else "")

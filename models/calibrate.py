@@ -97,19 +97,33 @@ def fit_ood_stats(
     }
 
 
-def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Temperature minimising validation NLL (Guo et al. 2017), by a coarse-to-fine 1-D search."""
+def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float | None:
+    """Temperature minimising validation NLL (Guo et al. 2017), by a coarse-to-fine 1-D search;
+    None when the split cannot fit one: with every query classified right (a small, clean split),
+    the NLL falls as the temperature does, and the search would end on its lowest value, making
+    every answer ~100 % sure and switching off the low-confidence and ambiguity rules."""
     if len(targets) == 0:
-        return 1.0
+        return None
 
     def nll(t: float) -> float:
         p = softmax(logits.astype(np.float64), t)
         return float(-np.log(p[np.arange(len(targets)), targets] + 1e-12).mean())
 
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 61))
-    best = min(grid, key=nll)
-    fine = np.exp(np.linspace(np.log(best) - 0.12, np.log(best) + 0.12, 49))
+    losses = [nll(t) for t in grid]
+    best = int(np.argmin(losses))
+    if best == 0:
+        return None
+    fine = np.exp(np.linspace(np.log(grid[best]) - 0.12, np.log(grid[best]) + 0.12, 49))
     return float(min(fine, key=nll))
+
+
+def needed_for_budget(target_fer: float, confidence: float = BUDGET_CONFIDENCE) -> int:
+    """The fewest in-scope calibration queries with which a budget can hold at `confidence` (none
+    of them escalating): below it, no threshold guarantees the budget (45 for 5 % at 0.9)."""
+    if target_fer <= 0.0:
+        return 1
+    return max(1, math.ceil(math.log1p(-confidence) / math.log1p(-target_fer) - 1e-9))
 
 
 def calibrate(
@@ -140,7 +154,13 @@ def calibrate(
         raise DataError("the valid split has no in-scope example of this model's intents: the OOD threshold is "
                         "set on in-scope validation queries")
     raw_in = RawSet(valid_raw.logits[is_in], valid_raw.embeddings[is_in])
-    temperature = fit_temperature(raw_in.logits, targets)
+    fitted = fit_temperature(raw_in.logits, targets)
+    temperature = 1.0 if fitted is None else fitted
+    if fitted is None:
+        log.warning("the valid split's %d in-scope queries are all classified right, with a margin: they cannot fit "
+                    "a confidence temperature (any lower one would do, down to answers ~100 %% sure, which no "
+                    "low-confidence or ambiguity rule would ever escalate); confidences keep the model's own "
+                    "scale (temperature 1). Add validation queries the model finds hard.", len(targets))
 
     probs_before = softmax(raw_in.logits.astype(np.float64), 1.0)
     probs_after = softmax(raw_in.logits.astype(np.float64), temperature)
@@ -162,6 +182,12 @@ def calibrate(
     weights, per_method_auroc = _choose_weights(in_scores, out_scores, center, scale)
     combined_in = _combine(in_scores, weights, center, scale)
     unsure = _unsure(escalation or EscalationPolicy(None), probs_after, intents)
+    needed = needed_for_budget(target_fer, confidence)
+    if len(combined_in) < needed:
+        log.warning("holding a %.1f %% false-escalation budget with %.0f %% confidence needs at least %d in-scope "
+                    "validation queries; the valid split has %d: the OOD threshold is set above every one of them, "
+                    "and the budget is not guaranteed on new queries. Add validation queries.",
+                    100 * target_fer, 100 * confidence, needed, len(combined_in))
     threshold = pick_threshold(combined_in, target_fer, unsure, confidence)
     if math.isinf(threshold):  # the rules escalate every in-scope query: flag none of them for OOD, not nothing ever
         threshold = float(np.nextafter(np.max(combined_in), np.inf))
@@ -180,6 +206,7 @@ def calibrate(
                                f"centres {center}, scales {scale}): no artifact is written with it")
     calibration = {
         "temperature": temperature,
+        "temperature_fitted": fitted is not None,  # False: the valid split could not fit it (fit_temperature)
         "ece_valid": ece,
         "ood": {
             "methods": list(in_scores),
@@ -189,6 +216,8 @@ def calibrate(
             "threshold": threshold,
             "target_false_escalation_rate": target_fer,
             "budget_confidence": confidence,
+            # False: too few in-scope validation queries for any threshold to hold the budget
+            "budget_attainable": len(combined_in) >= needed,
             "valid": achieved,
             "valid_auroc_per_method": per_method_auroc,
             "valid_counts": {"in_scope": int(is_in.sum()), "out_of_scope": int((~is_in).sum())},

@@ -187,6 +187,9 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
     }
 
 
+        # False: the valid split was too small for any threshold to hold the budget (None: not recorded)
+        "budget_attainable": ood.get("budget_attainable"),
+        "calibration_in_scope": (ood.get("valid_counts") or {}).get("in_scope"),
 def evaluation_options(domain: dict | None) -> RequestOptions:
     """The request context gold values assume: the domain's `evaluation: {reference_time, time_zone}`;
     without it, now (one instant for the whole run) in the domain's time zone, else UTC."""

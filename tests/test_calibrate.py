@@ -17,13 +17,16 @@ from intentd.models.calibrate import (
     _choose_weights,
     _combine,
     allowed_escalations,
+    calibrate,
     fit_ood_stats,
     fit_temperature,
+    needed_for_budget,
     pick_threshold,
 )
-from intentd.models.data.schema import DataError
+from intentd.models.data.schema import DataError, read_jsonl
 from intentd.server.artifact import ArtifactError, load_artifact
 from intentd.server.decode import softmax
+from intentd.server.engine import Engine
 from intentd.server.ood import OODScorer
 
 from conftest import BANKING
@@ -82,8 +85,59 @@ def test_temperature_recovers_the_generating_temperature():
     assert fit_temperature(logits, targets) == pytest.approx(true_t, rel=0.08)
 
 
-def test_temperature_of_nothing_is_one():
-    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0
+def test_a_split_that_cannot_fit_a_temperature_gets_none():
+    """Every query classified right with a margin: the NLL falls as the temperature does, and the
+    fit ended on its search's floor (0.044), every answer ~100 % sure, the low-confidence and
+    ambiguity rules never firing. One query classified wrong fits a real temperature again."""
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=int)) is None
+    logits = np.array([[4.0, 1.0, 0.5], [0.2, 3.0, 1.0], [1.0, 0.0, 2.5], [3.0, 2.9, 0.0]])
+    assert fit_temperature(logits, np.array([0, 1, 2, 0])) is None
+    fitted = fit_temperature(logits, np.array([0, 1, 2, 1]))
+    assert fitted is not None and 0.05 < fitted < 20.0
+
+
+@pytest.mark.parametrize("target, confidence", [(0.05, 0.9), (0.03, 0.9), (0.05, 0.5), (0.1, 0.95), (0.2, 0.8)])
+def test_needed_for_budget_is_the_first_size_that_allows_a_threshold(target, confidence):
+    n = needed_for_budget(target, confidence)
+    assert allowed_escalations(n, target, confidence) == 0 and allowed_escalations(n - 1, target, confidence) == -1
+    assert needed_for_budget(0.05, 0.9) == 45
+
+
+def test_a_valid_split_too_small_for_its_budget_or_its_temperature_is_said(banking_artifact, tmp_path, caplog,
+                                                                             capsys):
+    """A domain of `intentd init`'s size: 6 in-scope validation queries, all right. Its artifact
+    said ECE 8e-08 and served every answer at confidence 1.000, and 33 % of its test queries
+    escalated against a 5 % budget, with nothing said at training."""
+    from intentd.server.model import Model
+
+    model = Model.load(banking_artifact)
+    valid = read_jsonl(BANKING / "valid.jsonl")
+    engine = Engine(model, banking_artifact)
+    easy = [ex for ex in valid if not ex.ood and engine.analyze([ex.text])[0].prediction.intent == ex.intent][:6]
+    with caplog.at_level("WARNING", logger="intentd.models.calibrate"):
+        calibration, _ = calibrate(model, read_jsonl(BANKING / "train.jsonl"), easy)
+    assert calibration["temperature"] == 1.0 and calibration["temperature_fitted"] is False
+    assert calibration["ood"]["budget_attainable"] is False
+    assert "the valid split's 6 in-scope queries are all classified right" in caplog.text
+    assert "needs at least 45 in-scope validation queries; the valid split has 6" in caplog.text
+
+    # and `intentd eval` says so beside the budget
+    from intentd.cli import main
+
+    art, data = tmp_path / "art", _calibration_data(tmp_path / "data")
+    shutil.copytree(banking_artifact, art)
+    (data / "valid.jsonl").write_text("".join(json.dumps(ex.to_json()) + "\n" for ex in easy))
+    assert main(["calibrate", "--model", str(art), "--data", str(data)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--model", str(art), "--data", str(BANKING / "test.jsonl")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "false escalations" in line)
+    assert "(budget 5.00 % with 90 % confidence, not guaranteed: calibrated on 6 in-scope validation queries, " \
+           "45 needed" in line, line
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="intentd.models.calibrate"):
+        calibration, _ = calibrate(model, read_jsonl(BANKING / "train.jsonl"), valid)
+    assert calibration["temperature_fitted"] is True and calibration["ood"]["budget_attainable"] is True
+    assert caplog.text == ""
 
 
 def test_weights_pick_the_separating_method_and_combine_standardises():
