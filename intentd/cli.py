@@ -248,6 +248,9 @@ def _print_eval(report: dict) -> None:
     print(f"  intent accuracy      {pct(report['intent_accuracy'])}  (classification alone {pct(report['classification_accuracy'])})")
     print(f"  entity F1            {pct(report['entity_f1'])}  (the model's tags alone "
           f"{pct(report.get('model_entity_f1'))})")
+    if report.get("entity_types_not_scored"):
+        print(f"  not scored           {', '.join(report['entity_types_not_scored'])} (found without the model and "
+              f"never tagged in this file)")
     per_type = ", ".join(f"{t} {pct(d['accuracy'])} of {d['n']}" for t, d in (report.get("resolution_per_type") or {}).items())
     print(f"  resolution accuracy  {pct(report.get('resolution_accuracy'))}" + (f"  ({per_type})" if per_type else ""))
     print(f"  exact match          {pct(report['exact_match'])}  (classification alone "

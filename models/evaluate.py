@@ -85,9 +85,13 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
     gold_spans = [{(s.start, s.end, s.type) for s in examples[i].entities} for i in in_idx]
     # scored: the entities the answer carries (the model's spans, with the catalog names and
     # patterns the resolver adds and the money and date parts it joins), the figure a caller
-    # gets; the tag head's own spans beside it, as the joint intent + slot papers count them
-    pred_spans = [{(e.start, e.end, e.type) for e in analyses[i].entities} for i in in_idx]
-    model_spans = [{(e.start, e.end, e.type) for e in preds[i].entities} for i in in_idx]
+    # gets; the tag head's own spans beside it, as the joint intent + slot papers count them.
+    # Types found without the model (patterns, verbatim catalogs) need no spans in the data: where
+    # the file tags none of them, a find is no error, and they are left out (said in the report)
+    tagged = {s.type for ex in examples for s in ex.entities}
+    unscored = sorted(t for t in engine.resolver.own_types if t not in tagged)
+    pred_spans = [{(e.start, e.end, e.type) for e in analyses[i].entities if e.type not in unscored} for i in in_idx]
+    model_spans = [{(e.start, e.end, e.type) for e in preds[i].entities if e.type not in unscored} for i in in_idx]
     entities = metrics.span_prf(gold_spans, pred_spans)
     model_entities = metrics.span_prf(gold_spans, model_spans)
     spans_right = np.array([g == p for g, p in zip(gold_spans, pred_spans)], dtype=bool)
@@ -121,6 +125,7 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
         # as the joint intent + slot papers count "sentence accuracy": no OOD flag exists there
         "exact_match_classification": _mean(classification_right & spans_right),
         "per_entity_type": {t: {k: v for k, v in d.items()} for t, d in entities["per_type"].items()},
+        "entity_types_not_scored": unscored,  # found without the model, and never tagged in the data
         "resolution_accuracy": resolution["accuracy"],
         "resolution_per_type": resolution["per_type"],
         "resolution_errors": resolution["errors"],
@@ -182,14 +187,14 @@ def escalation_report(engine: Engine, examples: Sequence[Example], analyses: Seq
         "ood_flag_rate": sum(a.prediction.is_ood for a in analyses) / n if examples else None,
         "budget": ood.get("target_false_escalation_rate"),
         "budget_confidence": ood.get("budget_confidence"),  # P(the budget holds), models/calibrate.py
+        # False: the valid split was too small for any threshold to hold the budget (None: not recorded)
+        "budget_attainable": ood.get("budget_attainable"),
+        "calibration_in_scope": (ood.get("valid_counts") or {}).get("in_scope"),
         "by_reason": {reason: count / n for reason, count in sorted(reasons.items())},
         "routed_by_policy": routed / n if examples else None,
     }
 
 
-        # False: the valid split was too small for any threshold to hold the budget (None: not recorded)
-        "budget_attainable": ood.get("budget_attainable"),
-        "calibration_in_scope": (ood.get("valid_counts") or {}).get("in_scope"),
 def evaluation_options(domain: dict | None) -> RequestOptions:
     """The request context gold values assume: the domain's `evaluation: {reference_time, time_zone}`;
     without it, now (one instant for the whole run) in the domain's time zone, else UTC."""

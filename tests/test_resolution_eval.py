@@ -233,3 +233,27 @@ def test_evaluate_without_gold_values_reports_null(banking_artifact, tmp_path):
     ex = Example("move $250 to my savings", "transfer_money", (Span(5, 9, "amount"),))
     report = evaluate(Engine.load(banking_artifact), [ex])
     assert report["resolution_accuracy"] is None and report["resolution_per_type"] is None
+
+
+def test_types_found_without_the_model_are_scored_only_where_the_file_tags_them(banking_artifact):
+    """Pattern types and verbatim catalogs "need no spans" (docs/writing-a-domain.md), and a file
+    that followed that advice had every right find of one counted a false positive: the
+    `intentd init` sample's order numbers took its entity F1 to 0.40 and exact match to 0.33."""
+    from intentd.server.engine import Engine
+
+    engine = Engine.load(banking_artifact)
+    text = "what is the balance on account number 12345678"
+    answer = engine.analyze([text])[0]
+    assert [e.type for e in answer.entities] == ["account_number"]  # found by the domain's pattern
+    intent = answer.prediction.intent
+    untagged = evaluate(engine, [Example(text, intent)], latency=False)
+    assert "account_number" in untagged["entity_types_not_scored"]
+    assert untagged["exact_match"] == 1.0 and untagged["entity_f1"] is None
+
+    # tagged anywhere in the file, the type is scored everywhere in it: an untagged find is wrong
+    tagged = Example("account number 87654321", intent, (Span(15, 23, "account_number"),))
+    report = evaluate(engine, [Example(text, intent), tagged], latency=False)
+    assert "account_number" not in report["entity_types_not_scored"]
+    assert report["per_entity_type"]["account_number"]["precision"] == pytest.approx(0.5)
+    assert report["exact_match"] == pytest.approx(0.5 if engine.analyze([tagged.text])[0].prediction.intent == intent
+                                                  else 0.0)
