@@ -4,6 +4,7 @@ and by the checks `intentd train` makes before training, and it never overwrites
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import yaml
 
@@ -111,3 +112,29 @@ def test_the_next_commands_can_be_pasted_into_a_shell(tmp_path, capsys):
     commands = [shlex.split(line) for line in out.splitlines() if line.startswith("  intentd ")]
     assert commands[0] == ["intentd", "data", "import", "--format", "jsonl", str(folder), "--out", str(folder / "data")]
     assert commands[1] == ["intentd", "train", "--data", str(folder / "data"), "--out", str(folder / "artifact")]
+
+
+def test_a_yes_no_question_no_intent_answers_is_warned_of_and_a_short_valid_split_noted(tmp_path, capsys):
+    """The starter's cancel_order asked "Shall I go ahead?" with no affirm or deny in its data: a
+    caller's "yes" came back as a greeting at confidence 1.000. The starter now teaches both; a
+    domain without them is warned, naming the intent's line (an open question is not)."""
+    src = tmp_path / "shop"
+    cli(capsys, "init", src)
+    code, out, _ = cli(capsys, "data", "import", "--format", "jsonl", src, "--out", tmp_path / "data")
+    assert code == 0
+    # 10 % of 92 examples: too few to hold a 5 % budget at 90 % confidence, said as a note
+    assert ("note: the valid split has 8 in-scope example(s); holding a 5 % escalation budget with 90 % confidence "
+            "needs at least 45") in out
+
+    lines = (src / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    (src / "train.jsonl").write_text("".join(line + "\n" for line in lines
+                                             if '"affirm"' not in line and '"deny"' not in line), encoding="utf-8")
+    domain = yaml.safe_load((src / "domain.yaml").read_text(encoding="utf-8"))
+    del domain["intents"]["affirm"], domain["intents"]["deny"]
+    (src / "domain.yaml").write_text(yaml.safe_dump(domain, sort_keys=False), encoding="utf-8")
+    code, out, err = cli(capsys, "data", "import", "--format", "jsonl", src, "--out", tmp_path / "data2", "--strict")
+    assert code == 2
+    assert re.search(r"domain\.yaml:\d+: intent 'cancel_order''s response asks 'Shall I go ahead\?' but the data "
+                     r"teaches no reply: follow_ups confirm \(affirm\) and cancel \(deny\) need training examples",
+                     err), err
+    assert "greeting" not in err  # "How can I help with your order today?" is answered by a request

@@ -48,6 +48,7 @@ KINDS: dict[str, str] = {
     "entity_type_without_spans": "domain.yaml entity types without a training span (the model never finds them)",
     "gold_value_not_id": "gold entity values that are not an id of their catalog (intentd eval scores them wrong)",
     "unknown_tier": "escalation tiers not listed in escalation.tiers",
+    "question_without_replies": "responses that ask a question no intent of the data answers",
     "valid_without_in_scope": "no in-scope validation example (intentd train refuses it)",
     "span_whitespace": "entity spans with leading or trailing whitespace",
     "span_cuts_word": "entity spans that start or end inside a word (the tagger labels whole words)",
@@ -413,7 +414,63 @@ def check_domain(
 
         findings.extend(gold_values_not_ids(all_rows, Resolver(domain).catalogs))
     findings.extend(_check_tiers(domain, path, lines))
+    findings.extend(_check_questions(domain, path, lines, set(train_intents)))
     return findings
+
+
+def _check_questions(domain: dict, path: str, lines: dict, trained: set[str]) -> Iterable[Finding]:
+    """A response that asks the caller something ("Shall I go ahead?") in a domain whose data
+    teaches no yes and no no (its follow_ups' confirm and cancel intents): the caller's "yes" is
+    read as whichever intent is nearest ("greeting", at confidence 1.000, in the starter domain)."""
+    from intentd.server.followup import CANCEL_INTENTS, CONFIRM_INTENTS
+
+    section = domain.get("follow_ups") if isinstance(domain.get("follow_ups"), dict) else {}
+    confirm = [str(i) for i in (section.get("confirm") or CONFIRM_INTENTS)]
+    cancel = [str(i) for i in (section.get("cancel") or CANCEL_INTENTS)]
+    if any(i in trained for i in confirm) and any(i in trained for i in cancel):
+        return
+    for intent, spec in (domain.get("intents") or {}).items():
+        response = (spec or {}).get("response")
+        asking = [q for r in (response if isinstance(response, list) else [response]) if (q := _yes_no_question(r))]
+        if asking:
+            yield Finding("question_without_replies",
+                          f"intent {intent!r}'s response asks {asking[0]!r} but the data "
+                          f"teaches no reply: follow_ups confirm ({', '.join(confirm)}) and cancel "
+                          f"({', '.join(cancel)}) need training examples, or a caller's yes or no is read as another "
+                          f"intent", path, lines.get(("intents", str(intent))))
+
+
+_OPEN_QUESTION = re.compile(r"(?i)(?:what|which|when|where|who|whom|whose|why|how)\b")
+
+
+def _yes_no_question(response: object) -> str | None:
+    """The response's last sentence when it is a question a caller answers yes or no ("Shall I
+    go ahead?"), not an open one ("How can I help?", answered by a request)."""
+    if not isinstance(response, str) or not response.rstrip().endswith("?"):
+        return None
+    last = re.split(r"(?<=[.!?])\s+", response.strip())[-1]
+    return None if _OPEN_QUESTION.match(last) else last
+
+
+def budget_note(domain: dict | None, valid: Sequence[Example] | None) -> str | None:
+    """Too few in-scope validation queries for calibration to hold the escalation budget (its
+    threshold then flags none of them and guarantees nothing, models/calibrate.py): a note, not
+    a warning, since nothing in the data is wrong, only short."""
+    in_scope = sum(not ex.ood for ex in valid or ())
+    if not in_scope:
+        return None  # none at all is its own finding
+    from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER, needed_for_budget
+
+    section = (domain or {}).get("escalation")
+    section = section if isinstance(section, dict) else {}
+    budget = float(section.get("target_false_escalation_rate", DEFAULT_TARGET_FER))
+    confidence = float(section.get("budget_confidence", BUDGET_CONFIDENCE))
+    needed = needed_for_budget(budget, confidence)
+    if in_scope >= needed:
+        return None
+    return (f"the valid split has {in_scope} in-scope example(s); holding a {100 * budget:g} % escalation budget with "
+            f"{100 * confidence:g} % confidence needs at least {needed}: below that no OOD threshold guarantees it "
+            f"(add validation examples, or import with a larger --valid-fraction)")
 
 
 def gold_values_not_ids(examples: Iterable[Example], catalogs: Mapping[str, "Catalog"]) -> list[Finding]:

@@ -24,7 +24,7 @@ from typing import Callable
 
 from intentd.textfile import NotUtf8, read_utf8, split_lines
 
-from .checks import (Finding, as_read, check_domain, check_examples, check_lengths, fail_on, format_findings,
+from .checks import (Finding, as_read, budget_note, check_domain, check_examples, check_lengths, fail_on, format_findings,
                      is_ood_label)
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
@@ -141,6 +141,8 @@ def import_into(
     result.domain = plan
     result.findings = check_examples(result.splits, options.get("ood_label", "oos"))
     result.findings += check_domain(domain, plan.checked or plan.source, result.splits)
+    if (note := budget_note(domain, result.splits.get("valid"))) is not None:
+        result.notes.append(note)
     if max_length is not None:
         encoder = _base_encoder(max_length)
         if encoder is None:
