@@ -36,7 +36,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def sample(tmp_path: Path, capsys, name: str = "src") -> Path:
-    """The `intentd init` sample: 72 lines, six intents, out-of-scope examples, a domain.yaml."""
+    """The `intentd init` sample: 92 lines, eight intents, out-of-scope examples, a domain.yaml."""
     folder = tmp_path / name
     assert cli(capsys, "init", folder)[0] == 0
     return folder
@@ -265,3 +265,32 @@ def test_a_time_budget_that_cannot_be_met_is_said_once(caplog):
     with caplog.at_level(logging.WARNING, logger="intentd.models.train"):
         Budget(900.0, started=0.0, clock=lambda: 5.0)
     assert not caplog.records
+
+
+# ---------------------------------------------------------------------------- stopped by SIGTERM
+
+
+def test_a_build_stopped_by_sigterm_leaves_no_staging_folder(tmp_path, capsys):
+    """A CI timeout, `timeout` or a Kubernetes Job stops a build with SIGTERM: the process died
+    by the signal, and the artifact being assembled (~90 MB, a dot-folder beside --out) stayed for
+    good. Ctrl-C already cleaned it up; SIGTERM does now, and says so."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = imported(tmp_path, capsys, sample(tmp_path, capsys))
+    out = tmp_path / "models" / "shop"
+    proc = subprocess.Popen([sys.executable, "-m", "intentd", "train", "--data", str(data), "--out", str(out),
+                             "--epochs", "1", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(out.parent.glob(".shop.*")):  # training is over: the artifact is being assembled
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and "intentd: stopped (SIGTERM)" in err, err
+    assert list(out.parent.iterdir()) == []

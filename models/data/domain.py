@@ -150,6 +150,8 @@ def place_domain(plan: DomainPlan) -> None:
     try:
         partial.write_bytes(plan.source.read_bytes())
         os.replace(partial, plan.target)
-    except OSError as exc:
+    except BaseException as exc:  # a write that failed, or was stopped (Ctrl-C, SIGTERM)
         partial.unlink(missing_ok=True)
-        raise DataError(f"cannot write: {exc.strerror}", plan.target) from exc
+        if isinstance(exc, OSError):
+            raise DataError(f"cannot write: {exc.strerror}", plan.target) from exc
+        raise

@@ -202,9 +202,11 @@ def write_splits(result: ImportResult, out_dir: str | Path) -> dict[str, Path]:
         try:
             write_jsonl(partial, result.splits.get(split, []))
             os.replace(partial, final)
-        except OSError as exc:
+        except BaseException as exc:  # a write that failed, or was stopped (Ctrl-C, SIGTERM)
             partial.unlink(missing_ok=True)
-            raise DataError(f"cannot write: {exc.strerror}", final) from exc
+            if isinstance(exc, OSError):
+                raise DataError(f"cannot write: {exc.strerror}", final) from exc
+            raise
         written[split] = final
     return written
 
