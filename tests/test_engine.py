@@ -278,3 +278,22 @@ def test_a_truncated_text_has_no_entity_past_what_the_model_read(banking_artifac
     assert "Savings" not in (analysis.response.text if analysis.response else "")
     short = engine.analyze(["transfer $500 from checking to savings"])[0]  # untruncated: every match counts
     assert any(e.text == "savings" for e in short.entities)
+
+
+def test_ood_scores_do_not_depend_on_the_blas_thread_count_at_load(banking_artifact):
+    """The scorer's projection was a BLAS product made at load: `intentd analyze` (numpy's
+    default threads) and the server (one) gave the same query Mahalanobis distances up to 1.2e-3
+    apart, and a build calibrated its threshold on numbers the server does not compute."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from intentd.server.artifact import load_artifact
+    from intentd.server.ood import OODScorer
+
+    artifact = load_artifact(banking_artifact)
+    projections = []
+    for threads in (1, 2, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            projections.append(OODScorer(artifact.ood_stats, artifact.calibration)._projection)
+    for other in projections[1:]:
+        np.testing.assert_array_equal(projections[0], other)
