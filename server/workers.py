@@ -21,6 +21,9 @@ program holds is still a one-line error. The supervisor:
 - forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker; each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
+- sends SIGHUP to the others when a restarted worker serves another version than they do (the
+  artifact under --model changed since they loaded it: a flipped link, `intentd calibrate` in
+  place), so that one query gets one answer whichever worker its connection lands on;
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
   histograms add up across workers, and so do the queue depth, requests in progress and open
   streams; the other gauges are per worker, labelled by pid), and its workers by state.
@@ -98,9 +101,9 @@ def free_port(listen: str) -> tuple[str, int]:
 def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     """A worker process: one whole server. Metrics go to the shared multiprocess directory.
     `ready` (an Event) is set once it serves, and from then it keeps `beats[index]` (`_Beat`).
-    On `reports` (its pipe) it sends ("failed", its one-line message) when its start fails for a
-    reason the user can fix, and ("reloaded", version served, why it failed or '') once SIGHUP
-    reloads have settled.
+    On `reports` (its pipe) it sends ("serving", version) as it starts serving, ("failed", its
+    one-line message) when its start fails for a reason the user can fix, and ("reloaded",
+    version served, why it failed or '') once SIGHUP reloads have settled.
 
     Its own process group: a signal sent to the supervisor's group (Ctrl-C in a terminal, which
     signals the whole foreground group) reaches it once, forwarded by the supervisor; received
@@ -119,6 +122,7 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
 
     def serving(app) -> None:
         _beat(beats[index], app)  # before `ready`: the supervisor watches it from then on
+        reports.send(("serving", app.runner.current.version))
         ready.set()
 
     try:
@@ -226,6 +230,8 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     reports: list = [None] * settings.workers  # each worker's pipe to us
     reasons: dict[int, str] = {}
     reloads = _Reloads(settings.workers)
+    versions: list[str | None] = [None] * settings.workers  # what each worker serves, as it last said
+    starting = True  # until every worker has served once
 
     def start(index: int):
         readies[index] = context.Event()
@@ -252,10 +258,31 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                 kind, *details = reports[index].recv()
                 if kind == "failed":
                     reasons[index] = details[0]
+                elif kind == "serving":
+                    versions[index] = details[0]
+                    if not starting:
+                        converge(index)
                 else:
+                    versions[index] = details[0]
                     reloads.reported(index, *details)
         except (EOFError, OSError):  # it has exited, and what it sent is read
             pass
+
+    def converge(index: int) -> None:
+        """A restarted worker loads what --model holds now; if that changed since the others
+        loaded it (a `current` link flipped, `intentd calibrate` in place, a volume updated), the
+        same query would get two answers by connection until someone sent SIGHUP: it is sent now."""
+        others = {v for i, v in enumerate(versions) if i != index and v is not None and workers[i].exitcode is None}
+        if not others or others == {versions[index]}:
+            return
+        log.warning("worker %d restarted on %s while the others serve %s (the artifact under --model changed since "
+                    "they loaded it): reloading them, so that every worker serves one version",
+                    index, versions[index], ", ".join(sorted(others)))
+        reloads.joined(index, versions[index])  # the summary counts it among the workers on the new version
+        for i, process in enumerate(workers):
+            if i != index and process.exitcode is None and process.pid is not None:
+                os.kill(process.pid, signal.SIGHUP)
+                reloads.signalled(i)
 
     def reason(index: int, exitcode: int | None) -> str:
         receive(index)  # it may have sent its reason just before we saw it exit
@@ -284,7 +311,6 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in FORWARDED}
     received.extend(early + take_early())  # a signal before or while the workers were started counts too
     try:
-        starting = True  # until every worker has served once
         failed_starts = [0] * settings.workers
         restart_at: dict[int, float] = {}
         stop_by: float | None = None  # stopping: when a worker still running is killed
@@ -323,6 +349,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                     continue
                 _mark_dead(process.pid)
                 reloads.gone(i)
+                versions[i] = None
                 if readies[i].is_set():
                     failed_starts[i] = 0
                     log.error("worker %d exited with %s; restarting it", i, process.exitcode)
@@ -366,6 +393,10 @@ class _Reloads:
 
     def down(self, index: int) -> None:
         self.restarting.add(index)
+
+    def joined(self, index: int, version: str) -> None:
+        """A worker that started on `version` as the others are told to reload: counted as loaded."""
+        self.outcomes[index] = (version, "")
 
     def reported(self, index: int, version: str, error: str) -> None:
         self.outcomes[index] = (version, error)

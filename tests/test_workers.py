@@ -136,6 +136,29 @@ def test_the_supervisor_says_where_a_reload_left_every_worker(banking_artifact, 
                               "worker 1 failed: the artifact could not be loaded"), summary
 
 
+def test_a_worker_restarted_on_a_changed_artifact_brings_the_others_to_it(banking_artifact, tmp_path):
+    """A worker that died (a crash, an OOM kill, a hang) came back on what --model held then; after
+    a deploy not yet signalled, it served the new version and the other worker the old one, the
+    same query answered two ways by connection until someone sent SIGHUP, and nothing said so."""
+    root = versions(banking_artifact, tmp_path / "models")
+    with Supervisor(root / "current") as server:
+        server.wait_until_serving()
+        deploy(root, "b")  # no SIGHUP: the operator has not rolled it out yet
+        os.kill(worker_pid(server, 1), signal.SIGKILL)
+        new = version_of(root / "b")
+        wait_for(lambda: f"reload: 2 of 2 workers on {new}" in server.log, "both workers on b")
+        for i in range(16):  # each on a new connection: the kernel spreads them over both workers
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}",
+                                       options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                answer = pb2_grpc.IntentServiceStub(ch).Analyze(pb2.AnalyzeRequest(text=f"hello there {i}"),
+                                                                timeout=10, wait_for_ready=True)
+            assert answer.model_version == new, i
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 0, server.log
+    assert (f"worker 1 restarted on {new} while the others serve {version_of(root / 'a')} (the artifact under "
+            "--model changed since they loaded it): reloading them") in server.log, server.log
+
+
 def test_a_hung_worker_is_replaced(banking_artifact, monkeypatch):
     """A worker whose event loop stops (SIGSTOP stands in for a wedged loop) was never noticed:
     the kernel kept handing it connections, which hung. The supervisor kills and restarts it."""
