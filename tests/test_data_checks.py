@@ -132,7 +132,19 @@ def test_blank_or_missing_jsonl_intent_is_an_error(tmp_path, capsys):
     assert code == 2 and f"{path}:2: " in err
 
 
+def test_a_blank_entity_type_is_an_error_as_a_blank_intent_is(tmp_path, capsys):
+    """A whitespace-only type was only warned about ("a different type from ''") and trained."""
+    path = write_jsonl(tmp_path / "train.jsonl", [
+        {"text": "hi", "intent": "greeting"},
+        {"text": "hi from Rome", "intent": "greeting", "entities": [{"start": 8, "end": 12, "type": "  "}]}])
+    code, _, err = cli(capsys, "data", "import", "--format", "jsonl", path, "--out", tmp_path / "out")
+    assert code == 2 and f"{path}:2: entity type must be a non-blank string" in err
+
+
 @pytest.mark.parametrize("extra, warnings", [
+    ([{"text": "hello\u0000there \u001b[31mhi", "intent": "greeting"}, {"text": "hi you", "intent": "greeting "}],
+     [":31: text has a control character ('\\x00' at code point 5)",
+      ":32: intent 'greeting ' has leading or trailing whitespace"]),
     ([{"text": "whatever this is", "intent": "oos"}, {"text": "hi you", "intent": "greeting "}],
      [":31: intent 'oos' is the out-of-scope label", ":32: intent 'greeting ' has leading or trailing whitespace"]),
     ([{"text": "whatever this is", "intent": "OOS"},  # the label in another case, a spaced entity type

@@ -127,6 +127,14 @@ def test_bio_blank_lines_everywhere_are_skipped_and_reported(tmp_path):
     assert "skipped 1 line" in format_summary(result)
 
 
+def test_bio_blank_lines_at_the_end_of_one_file_are_no_line(tmp_path):
+    """An editor's blank line at the end of one of the three files was "line counts differ"."""
+    folder = write_bio(tmp_path / "train", [ROW, ROW])
+    with (folder / "label").open("a", encoding="utf-8") as f:
+        f.write("\n\n")
+    assert sum(len(split) for split in import_data("bio", folder).splits.values()) == 2
+
+
 def test_bio_token_tag_count_mismatch(tmp_path):
     folder = write_bio(tmp_path / "train", [ROW, ("play some jazz", "O B-genre", "PlayMusic")])
     err = error_of(import_data, "bio", folder)
@@ -284,6 +292,15 @@ def test_clinc_bad_structure(tmp_path, data, needle):
     path = write_clinc(tmp_path / "data_full.json", data)
     err = error_of(import_data, "clinc", path)
     assert needle in str(err) and err.path == str(path)
+
+
+def test_clinc_key_written_twice_is_an_error_at_its_second_line(tmp_path):
+    """json keeps the last of two equal keys: a "train" list written twice lost the first without a
+    word (JSONL lines and domain.yaml already refuse a repeated key)."""
+    path = tmp_path / "data_full.json"
+    path.write_text('{"train": [["hi", "greeting"]],\n "val": [["hey", "greeting"]],\n "train": []}', encoding="utf-8")
+    err = error_of(import_data, "clinc", path)
+    assert err.line == 3 and "the key 'train' appears twice" in str(err)
 
 
 def test_clinc_invalid_json_and_missing_file(tmp_path):

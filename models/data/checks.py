@@ -53,6 +53,7 @@ KINDS: dict[str, str] = {
     "span_whitespace": "entity spans with leading or trailing whitespace",
     "span_cuts_word": "entity spans that start or end inside a word (the tagger labels whole words)",
     "ood_label_as_intent": "examples whose intent is the out-of-scope label",
+    "control_characters": "texts with control characters (copied from a terminal or a binary file?)",
     "intent_whitespace": "intents with leading or trailing whitespace",
     "entity_type_whitespace": "entity types with leading or trailing whitespace",
     "too_long": "texts longer than training reads (--max-length, in word pieces)",
@@ -155,6 +156,11 @@ def check_examples(splits: Mapping[str, Sequence[Example]], ood_label: str = "oo
 
 
 def _check_example(ex: Example, ood_label: str) -> Iterable[Finding]:
+    control = next((i for i, ch in enumerate(ex.text) if ch not in "\t\n\r" and unicodedata.category(ch) == "Cc"),
+                   None)
+    if control is not None:  # a NUL or a terminal's colour code ("\x1b[31m") is no word a caller says
+        yield Finding.at("control_characters", ex.origin,
+                         f"text has a control character ({ex.text[control]!a} at code point {control})")
     if not ex.ood and ex.intent is not None:
         if is_ood_label(ex.intent, ood_label):
             yield Finding.at("ood_label_as_intent", ex.origin,

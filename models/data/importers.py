@@ -27,7 +27,8 @@ from intentd.textfile import NotUtf8, read_utf8, split_lines
 from .checks import (Finding, as_read, budget_note, check_domain, check_examples, check_lengths, fail_on, format_findings,
                      is_ood_label)
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
-from .schema import SPLITS, DataError, Example, Origin, Span, Summary, read_jsonl, write_jsonl
+from .schema import (SPLITS, DataError, Example, Origin, RepeatedKey, Span, Summary, read_jsonl, unique_keys,
+                     write_jsonl)
 from .splits import stratified_split
 
 __all__ = [
@@ -461,6 +462,9 @@ def _read_bio_split(folder: Path, *, split: str, ood_label: str, strict: bool, n
         if not path.is_file():
             raise DataError("missing (a bio split folder holds seq.in, seq.out and label)", path)
     content = {name: _lines(path) for name, path in paths.items()}
+    for lines in content.values():  # blank lines at a file's end (an editor's) end no example
+        while lines and not lines[-1].strip():
+            lines.pop()
     counts = {name: len(lines) for name, lines in content.items()}
     if len(set(counts.values())) > 1:
         longest = max(counts.values())
@@ -526,10 +530,15 @@ def _import_clinc(
     if not path.is_file():
         present = sorted(p.name for p in src.iterdir()) if src.is_dir() else []
         raise DataError(f"no data_full.json here (found: {', '.join(present) or 'nothing'})", src)
+    text = _read_text(path)
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from exc
+    except RepeatedKey as exc:  # json keeps the last: a "train" list written twice lost the first, unsaid
+        keys = [m.start() for m in re.finditer(rf'"{re.escape(exc.key)}"\s*:', text)]
+        line = text.count("\n", 0, keys[1]) + 1 if len(keys) > 1 else None
+        raise DataError(str(exc), path, line) from None
     if not isinstance(data, dict):
         raise DataError(
             f"expected a JSON object with keys train, val, test (and oos_*), got {type(data).__name__}", path

@@ -107,8 +107,8 @@ class Example:
                 )
             if span.start < previous_end:
                 raise ValueError(f"entity {span.type!r} at [{span.start}, {span.end}) overlaps another entity")
-            if not span.type:
-                raise ValueError("entity type must be a non-empty string")
+            if not span.type.strip():
+                raise ValueError("entity type must be a non-blank string")
             previous_end = span.end
 
     def span_text(self, span: Span) -> str:
@@ -190,10 +190,10 @@ def iter_jsonl(path: str | Path, blank: list[int] | None = None) -> Iterator[Exa
                     blank.append(number)
                 continue
             try:
-                obj = json.loads(line.rstrip("\r\n"), object_pairs_hook=_unique_keys)  # a column on this line
+                obj = json.loads(line.rstrip("\r\n"), object_pairs_hook=unique_keys)  # a column on this line
             except json.JSONDecodeError as exc:
                 raise DataError(f"not valid JSON: {exc.msg} (column {exc.colno})", path, number) from exc
-            except _RepeatedKey as exc:
+            except RepeatedKey as exc:
                 raise DataError(str(exc), path, number) from None
             except RecursionError:
                 raise DataError("not an example: JSON nested too deeply", path, number) from None
@@ -203,17 +203,19 @@ def iter_jsonl(path: str | Path, blank: list[int] | None = None) -> Iterator[Exa
                 raise DataError(str(exc), path, number) from exc
 
 
-class _RepeatedKey(ValueError):
-    pass
+class RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"the key {key!r} appears twice in one object (JSON keeps only the last)")
+        self.key = key
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     """json.loads keeps the last of two equal keys: `"intent"` written twice would train on one
     label without a word about the other."""
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise _RepeatedKey(f"the key {key!r} appears twice in one object (JSON keeps only the last)")
+            raise RepeatedKey(key)
         out[key] = value
     return out
 
