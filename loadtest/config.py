@@ -155,6 +155,13 @@ class LoadConfig:
         type=finite_float,
         metavar="F",
     )
+    max_cache_share: float | None = _opt(
+        None,
+        "fail (exit 1) when the server's exact-match cache answered more than this share of the "
+        "requests (0..1): such a run measures the cache, not the model",
+        type=finite_float,
+        metavar="F",
+    )
     find_capacity: bool = _opt(
         False,
         "search for capacity: double the rate from --rate until a step misses --slo-p95-ms or "
@@ -245,6 +252,8 @@ class LoadConfig:
                 _positive(flag, value)
         if not 0.0 <= self.max_error_rate <= 1.0:
             raise ConfigError("--max-error-rate must be between 0 and 1")
+        if self.max_cache_share is not None and not 0.0 <= self.max_cache_share <= 1.0:
+            raise ConfigError("--max-cache-share must be between 0 and 1")
         if self.sweep is not None and self.find_capacity:
             raise ConfigError("give either --sweep or --find-capacity, not both")
         if self.mode != "fixed" and self.slo_p95_ms is None:

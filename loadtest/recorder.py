@@ -229,3 +229,13 @@ def _summary_ms(histogram: HdrHistogram) -> dict[str, float] | None:
     summary["min"] = histogram.get_min_value() / 1000.0
     summary["mean"] = histogram.get_mean_value() / 1000.0
     return {key: round(value, 3) for key, value in summary.items()}
+
+
+def cache_hits(recorders: list[Recorder]) -> dict[str, float] | None:
+    """Answers the server's cache gave (from its timing): count, share of the answers that
+    carried a timing, and that number; None when no answer carried one."""
+    answers = sum(len(recorder.server["total"]) for recorder in recorders)
+    if not answers:
+        return None
+    count = sum(recorder.cache_hits for recorder in recorders)
+    return {"count": count, "share": round(count / answers, 4), "answers": answers}

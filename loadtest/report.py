@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import LoadConfig
 from .payloads import Payloads
-from .recorder import SERVER_PARTS, Recorder
+from .recorder import SERVER_PARTS, cache_hits
 from .runner import StepResult
 from .slo import Verdict, capacity, capacity_capped
 
@@ -34,16 +34,6 @@ def step_dict(step: StepResult) -> dict:
         "slot_wait_ms": recorder.slot_wait_ms(),
         "max_in_flight": step.max_in_flight,
     }
-
-
-def cache_hits(recorders: list[Recorder]) -> dict[str, float] | None:
-    """Answers the server's cache gave (from its timing): count, share of the answers that
-    carried a timing, and that number; None when no answer carried one."""
-    answers = sum(len(recorder.server["total"]) for recorder in recorders)
-    if not answers:
-        return None
-    count = sum(recorder.cache_hits for recorder in recorders)
-    return {"count": count, "share": round(count / answers, 4), "answers": answers}
 
 
 def result_dict(

@@ -37,6 +37,8 @@ class Check:
         return self.actual <= self.limit if self.at_most else self.actual >= self.limit
 
     def describe(self) -> str:
+        if self.actual is None and self.note is not None:
+            return f"{self.name} n/a ({self.note})"
         described = self._describe()
         return described if self.note is None else f"{described} ({self.note})"
 
@@ -99,7 +101,21 @@ def evaluate(step: StepResult, config: LoadConfig) -> Verdict:
     if config.slo_p99_ms is not None:
         checks.append(Check("p99", latency.get("p99"), config.slo_p99_ms, "ms"))
     checks.append(Check("error rate", step.error_rate, config.max_error_rate, "%"))
+    checks.extend(_cache_check([step], config))
     return Verdict(tuple(checks))
+
+
+def _cache_check(steps: list[StepResult], config: LoadConfig) -> list[Check]:
+    """--max-cache-share: a run the server's cache answered measured the cache, not the model (a
+    CI gate passed on one that said so only in its report). A server that reports no timing
+    cannot say: that fails, as any missing measurement does."""
+    if config.max_cache_share is None:
+        return []
+    from .recorder import cache_hits
+
+    hits = cache_hits([step.recorder for step in steps])
+    return [Check("cache share", None if hits is None else hits["share"], config.max_cache_share, "%",
+                  note=None if hits is not None else "the server sent no timing")]
 
 
 def step_meets_slo(step: StepResult, p95_ms: float | None, max_error_rate: float = 0.0,
@@ -139,5 +155,6 @@ def evaluate_sweep(steps: list[StepResult], config: LoadConfig) -> Verdict:
     capped = capacity_capped(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms)
     note = "at least: the highest rate tried" if capped else None
     return Verdict(
-        (Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False, note=note),)
+        (Check("capacity", found, config.min_capacity_rps, "req/s", at_most=False, note=note),
+         *_cache_check(steps, config))
     )

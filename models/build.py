@@ -118,6 +118,8 @@ def build(options: BuildOptions) -> dict:
     domain = load_domain(domain_path) if domain_path.is_file() else None
     if options.domain and domain is None:
         raise DataError("domain file not found", options.domain)
+    # which copy: `data import` keeps an output folder's own domain.yaml, edited or not
+    _say(options.progress)(f"domain: {domain_path}" if domain is not None else f"domain: none ({domain_path} not found)")
     encoder = base_encoder(options.train.base_path(), options.train.max_length)  # which texts it cuts
     for line in check_training_data(splits, domain, domain_path, strict=options.strict, encoder=encoder):
         print(line, file=sys.stderr)

@@ -522,6 +522,20 @@ def test_answers_from_the_servers_cache_are_counted_and_called_out(server, texts
     assert code == 0
     assert "this measures the cache, not the model" in capsys.readouterr().out
 
+    # --max-cache-share makes it the gate's business: the run said "measures the cache" and passed
+    for limit, expected in (("0.5", 1), ("0.8", 0)):
+        code, result, _ = loadtest(capsys, "--target", address, "--texts", three_cached, "--rate", "40",
+                                   "--duration", "1", "--arrival", "uniform", "--max-cache-share", limit)
+        assert code == expected, result["slo"]
+    assert result["slo"]["checks"][-1] == {"name": "cache share", "actual": 0.75, "limit": 0.8, "passed": True}
+    code, result, _ = loadtest(capsys, "--target", address, "--texts", three_cached, "--rate", "40",
+                               "--duration", "1", "--arrival", "uniform", "--max-cache-share", "0.5")
+    assert "SLO FAIL: cache share 75.00% > 50.00%" in result["slo"]["verdict"]
+    code, result, _ = loadtest(capsys, "--target", address, "--rate", "20", "--duration", "0.2",
+                               "--max-cache-share", "0.5")  # a server that sends no timing cannot say
+    assert code == 1 and "cache share n/a" in result["slo"]["verdict"] and "the server sent no timing" in \
+        result["slo"]["verdict"]
+
 
 def test_find_capacity_of_a_server_with_known_capacity(server, texts, capsys, tmp_path):
     """Two slots of 20 ms: 100 req/s at most. The search must land just below it."""
