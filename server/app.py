@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from intentd.protogen import import_stubs
 
+from .admission import MAX_CONTEXT_CHARS, MAX_CONTEXT_ITEMS
 from .batcher import batch_sizes_to_warm, make_runner, stalled
 from .cache import AnalysisCache
 from .capture import CaptureSettings, ReviewCapture
@@ -37,6 +38,7 @@ from .config import ConfigError, Settings
 from .engine import Engine
 from .errors import ReloadBusy
 from .metrics import Metrics
+from .nbest import MAX_ALTERNATIVES
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler, open_access_log
 from .signals import handle_signals
@@ -64,6 +66,14 @@ MAX_METADATA_BYTES = 16 * 1024
 HANDSHAKE_TIMEOUT_MS = 10_000
 
 
+def max_request_bytes(s: Settings) -> int:
+    """The largest request admission could accept: a text and MAX_ALTERNATIVES alternatives of
+    --max-text-chars code points at four bytes each, a full context, and room for the rest. gRPC's
+    default (4 MiB) let one connection's 100 calls each buffer a message that never ends: 419 MB."""
+    context = 2 * MAX_CONTEXT_ITEMS * MAX_CONTEXT_CHARS * 4
+    return 4 * s.max_text_chars * (1 + MAX_ALTERNATIVES) + context + 16 * 1024
+
+
 def bounds(s: Settings) -> list[tuple[str, int]]:
     """What one client may hold open: without these, calls that send their headers and never their
     message (each holding its metadata) took a fresh server from 195 to 620 MB in 11 s, past the
@@ -75,6 +85,7 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
     long again to finish."""
     options = [("grpc.max_allowed_incoming_connections", s.max_connections),
                ("grpc.max_concurrent_streams", s.max_calls_per_connection),
+               ("grpc.max_receive_message_length", max_request_bytes(s)),
                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
                ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
                ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS)]
@@ -160,7 +171,8 @@ class App:
                 raise ConfigError(f"--metrics-host {s.metrics_host} --metrics-port {s.metrics_port}: "
                                   f"cannot bind ({exc.strerror or exc})") from None
         # 4. The gRPC servers: IntentService, health, reflection (unless --no-reflection); the admin socket apart.
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if s.workers > 1 else 0), *bounds(s)])
+        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if s.workers > 1 else 0), *bounds(s)],
+                                      maximum_concurrent_rpcs=s.calls_limit)
         self.servicer = IntentServicer(self.runner, self.cache, s, self.metrics, self.reloader.reload_request,
                                        self.capture)
         self.server.add_generic_rpc_handlers((lenient_handler(self.servicer),))

@@ -95,6 +95,10 @@ class Settings:
                                               "MAX_CONCURRENT_STREAMS): past it a burst on one connection sees some "
                                               "calls fail UNAVAILABLE (REFUSED_STREAM: never read, safe to retry)",
                                               "N")
+    max_calls: int = _opt(0, "most calls open at once in the server, on every connection together (streams and "
+                             "health watches too); one more is refused RESOURCE_EXHAUSTED at once, so calls that send "
+                             "their headers and never their message cannot hold memory without bound (0: --max-queue "
+                             "+ --max-streams + 64)", "N")
     stream_stable_n: int = _opt(3, "AnalyzeStream: an answer is `stable` when the top intent and slots held over "
                                    "this many answered partials (docs/voice.md)", "N")
     stream_stable_confidence: float = _opt(0.8, "AnalyzeStream: ... and each of them had a top-intent confidence "
@@ -169,7 +173,7 @@ class Settings:
                      "max_stream_messages", "max_streams", "max_connections", "max_calls_per_connection", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
-        for name in ("intra_op_threads", "row_threads", "cache_size"):
+        for name in ("intra_op_threads", "row_threads", "cache_size", "max_calls"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_flag(name)} must be 0 or more (got {getattr(self, name)})")
         if self.max_queue > MAX_QUEUE_LIMIT:
@@ -255,6 +259,12 @@ class Settings:
             if self.admin_client_cn:
                 raise ConfigError("--admin-client-cn with --workers > 1: a ReloadModel call would reach the one "
                                   "worker its connection landed on (reload all workers with SIGHUP)")
+
+    @property
+    def calls_limit(self) -> int:
+        """--max-calls, or room for every admitted request, every stream and a few more (health
+        watches, model info): a call past that would be refused by admission or the stream limit."""
+        return self.max_calls or self.max_queue + self.max_streams + 64
 
     @property
     def onnx_threads(self) -> int:

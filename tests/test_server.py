@@ -560,6 +560,58 @@ def test_connections_and_calls_per_connection_are_bounded(banking_artifact):
                     channel.close()
 
 
+def test_a_request_and_the_calls_open_at_once_are_bounded_as_admission_bounds_them(banking_artifact):
+    """gRPC's default receive limit (4 MiB) let one connection's 100 calls each buffer a message
+    that never ended (RSS 203 -> 627 MB in 1.4 s, three connections 1.47 GB), and calls that sent
+    only their headers took 256 connections to 1.35 GB: a request is bounded by the largest one
+    admission accepts, and the calls open at once by --max-calls (default: room for every admitted
+    request and stream)."""
+    from intentd.server.admission import MAX_CONTEXT_CHARS, MAX_CONTEXT_ITEMS
+    from intentd.server.app import max_request_bytes
+    from intentd.server.nbest import MAX_ALTERNATIVES
+
+    with ThreadServer(model=banking_artifact, max_calls=2) as srv:
+        wide = "\U0001F600" * (srv.app.settings.max_text_chars - 9)  # four UTF-8 bytes a code point
+        largest = pb2.AnalyzeRequest(
+            text="balance " + wide[:-1] + "?",
+            alternatives=[pb2.Alternative(text="balance " + wide, confidence=0.5)] * MAX_ALTERNATIVES,
+            context=pb2.RequestContext(filled_slots={f"{i:03d}" + "\u00e9" * (MAX_CONTEXT_CHARS - 3):
+                                                     "\U0001F600" * MAX_CONTEXT_CHARS for i in range(MAX_CONTEXT_ITEMS)}))
+        assert largest.ByteSize() < max_request_bytes(srv.app.settings)
+        try:
+            srv.stub.Analyze(largest, timeout=30)
+        except grpc.RpcError as exc:  # admission may refuse its content, never gRPC its size
+            assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc
+        too_big = pb2.AnalyzeRequest(text="x" * (max_request_bytes(srv.app.settings) + 1))
+        with pytest.raises(grpc.RpcError) as refused:
+            srv.stub.Analyze(too_big, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+        def held():  # a stream that sends one text and then waits
+            yield pb2.AnalyzeRequest(text="what is my balance")
+            time.sleep(60)
+
+        streams = [srv.stub.AnalyzeStream(held(), timeout=60) for _ in range(2)]
+        try:
+            for stream in streams:
+                next(stream)
+            with pytest.raises(grpc.RpcError) as over:
+                srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=30)
+            assert over.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        finally:
+            for stream in streams:
+                stream.cancel()
+        wait_for(lambda: _answered(srv), "a call once the streams are gone")
+
+
+def _answered(srv) -> bool:
+    try:
+        return bool(srv.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=30).intents)
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        return False
+
+
 def test_reload_refuses_a_path_with_a_null_byte(admin_server):
     """It was answered INTERNAL, a `ValueError: embedded null byte` traceback in the log."""
     before = admin_server.stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=10).version
