@@ -119,6 +119,22 @@ class Artifact:
 def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     """A regular file's bytes; refuses symbolic links (at the last component), FIFOs, devices and
     sockets without blocking on them. Raises OSError (ELOOP, EINVAL, EFBIG...)."""
+    with _open_regular(path, limit) as f:
+        return f.read(limit + 1)
+
+
+def hash_regular(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """read_regular's file, hashed (SHA-256) a chunk at a time: a wrong file is found without
+    holding it (a reload pointed at a folder with a 1.5 GB file in the model's place was refused,
+    and left the server 1.5 GB larger)."""
+    h = hashlib.sha256()
+    with _open_regular(path, limit) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _open_regular(path: Path, limit: int):
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         info = os.fstat(fd)
@@ -126,10 +142,10 @@ def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if info.st_size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit + 1)
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
 
 
 def _confined(root: Path, rel: object, where: str) -> Path:
@@ -204,15 +220,18 @@ def load_artifact(root: str | Path, model: str | None = None) -> Artifact:
     def read(rel: str) -> bytes:
         if rel not in checked:
             path = _confined(root, rel, str(manifest_path))
+            corrupt = ArtifactError(f"{path}: corrupt (SHA-256 does not match {MANIFEST})",
+                                    f"{rel}: corrupt (SHA-256 does not match {MANIFEST})")
             try:
+                if hash_regular(path) != files[rel]:  # before holding it: the file may be anything
+                    raise corrupt
                 data = read_regular(path)
             except OSError as exc:
                 why = "a symbolic link: an artifact holds regular files only" if exc.errno == errno.ELOOP else (
                     f"cannot read it ({exc.strerror or exc})")
                 raise ArtifactError(f"{path}: {why}", f"{rel}: {why.partition(' (')[0]}") from None
-            if hashlib.sha256(data).hexdigest() != files[rel]:
-                raise ArtifactError(f"{path}: corrupt (SHA-256 does not match {MANIFEST})",
-                                    f"{rel}: corrupt (SHA-256 does not match {MANIFEST})")
+            if hashlib.sha256(data).hexdigest() != files[rel]:  # it changed since
+                raise corrupt
             checked[rel] = data
         return checked[rel]
 

@@ -382,3 +382,37 @@ def test_a_swap_to_a_graph_computed_another_way_starts_from_the_old_estimates(ba
 
     before, after = asyncio.run(swap())
     assert after < 1.5 * before < budget  # admitted, as before the swap
+
+
+LOAD_AND_SAY_PEAK = """
+import sys
+from pathlib import Path
+from intentd.server.artifact import ArtifactError, load_artifact
+
+def peak_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+
+open("/proc/self/clear_refs", "w").write("5")  # the peak from here
+before = peak_kb()
+try:
+    load_artifact(Path(sys.argv[1]))
+except ArtifactError as exc:
+    print(exc.public, (peak_kb() - before) // 1024)
+"""
+
+
+def test_a_wrong_file_is_refused_without_being_held_in_memory(banking_artifact, tmp_path):
+    """A reload pointed at a folder with a 1.5 GB file in the model's place was refused, and the
+    server was 1.5 GB larger (past a 512 MiB Pod's limit) after it: the file was read whole, then
+    hashed. It is hashed a chunk at a time first."""
+    art = tmp_path / "art"
+    shutil.copytree(banking_artifact, art)
+    model = art / json.loads((art / "manifest.json").read_text())["model"]
+    model.unlink()
+    with model.open("wb") as f:  # sparse: no disk taken
+        f.truncate(400 * 1024 * 1024)
+    out = subprocess.run([sys.executable, "-c", LOAD_AND_SAY_PEAK, str(art)], capture_output=True, text=True,
+                         timeout=120)
+    said, _, grown_mb = out.stdout.strip().rpartition(" ")
+    assert said == f"{model.name}: corrupt (SHA-256 does not match manifest.json)", out
+    assert int(grown_mb) < 100, out.stdout  # 400 MB more when read whole
