@@ -7,10 +7,11 @@ import logging
 import math
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from .capture import DROP_REASONS
+from .metrics_http import start_metrics_server
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class Metrics:
 
     def serve_http(self, host: str, port: int):
         """Start the /metrics endpoint in a daemon thread; returns the HTTP server (call .shutdown())."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        server = start_metrics_server(host, port, self.registry)
         log.info("metrics on http://%s:%d/metrics", host, server.server_port)
         return server
 

@@ -49,6 +49,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -203,18 +204,38 @@ def _metrics_dir() -> tuple[str, int]:
     """A new folder for the workers' metrics files, and the descriptor of the lock on it that this
     supervisor holds while it lives. The folders of supervisors killed outright (SIGKILL, OOM:
     nothing removed them), whose locks the kernel has released, are removed first."""
-    for lock_path in glob.glob(os.path.join(tempfile.gettempdir(), f"{METRICS_DIR_PREFIX}*", "lock")):
-        try:
-            with open(lock_path) as held:
-                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # its supervisor lives (or it is another user's)
+    for folder in glob.glob(os.path.join(tempfile.gettempdir(), f"{METRICS_DIR_PREFIX}*")):
+        if not _abandoned(folder):
             continue
-        shutil.rmtree(os.path.dirname(lock_path), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     path = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
     lock = os.open(os.path.join(path, "lock.new"), os.O_RDONLY | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)
     os.replace(os.path.join(path, "lock.new"), os.path.join(path, "lock"))  # seen by others only once locked
     return path, lock
+
+
+def _abandoned(folder: str) -> bool:
+    """Whether `folder` is ours and its supervisor is gone (its lock is free). Only our own real
+    folder, and only a regular lock file, opened without following a link or waiting: a `lock`
+    that another user made a FIFO blocked the open, and with it the server's start, for good
+    (signals included)."""
+    try:
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return False
+        fd = os.open(os.path.join(folder, "lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # its supervisor lives
+        return False
+    finally:
+        os.close(fd)
 
 
 def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
@@ -464,13 +485,15 @@ def _mark_dead(pid: int | None) -> None:
 
 def _serve_metrics(settings: Settings, states):
     """The workers' metrics (their files), and `states` (WorkerStates), on one /metrics."""
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    from .metrics_http import start_metrics_server
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     registry.register(states)
     try:
-        server, _thread = start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+        server = start_metrics_server(settings.metrics_host, settings.metrics_port, registry)
     except OSError as exc:
         raise ConfigError(f"--metrics-port {settings.metrics_port}: cannot bind ({exc.strerror or exc})") from None
     log.info("metrics for all workers on http://%s:%d/metrics", settings.metrics_host, server.server_port)

@@ -338,6 +338,33 @@ def test_a_killed_supervisors_metrics_folder_is_removed_by_the_next(tmp_path, mo
     assert os.path.isdir(live) and os.path.isdir(mine) and not os.path.exists(killed)
 
 
+def test_a_metrics_folder_planted_by_another_user_neither_blocks_nor_is_removed(tmp_path, monkeypatch):
+    """Another user's folder of the same name with a FIFO for its lock: the supervisor's open()
+    waited for a writer, for good, before it bound the port or handled a signal (only SIGKILL
+    ended it). A lock that is a link, or a folder that is not ours, is left alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    fifo = tmp_path / "intentd-metrics-fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "lock")
+    link = tmp_path / "intentd-metrics-link"
+    link.mkdir()
+    (tmp_path / "elsewhere").write_text("")
+    (link / "lock").symlink_to(tmp_path / "elsewhere")
+    theirs = tmp_path / "intentd-metrics-theirs"
+    theirs.mkdir()
+    (theirs / "lock").write_text("")
+    if os.geteuid() == 0:
+        os.chown(theirs, 65534, 65534)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(_metrics_dir()), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert done, "the supervisor's start blocked on a planted FIFO"
+    os.close(done[0][1])
+    assert fifo.is_dir() and link.is_dir() and (tmp_path / "elsewhere").exists()
+    assert theirs.is_dir() or os.geteuid() != 0
+
+
 def test_a_stop_while_a_dead_worker_waits_to_restart_exits_0(banking_artifact):
     """Every running worker drained and exited 0, but the stop came within a dead worker's restart
     pause: the supervisor exited 1 for the crash it had already logged."""
