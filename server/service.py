@@ -450,12 +450,36 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         return pb2.ReloadModelResponse(**reply)
 
     def _allowed_admin_peer(self, context) -> bool:
-        """An mTLS client whose verified certificate's common name is in --admin-client-cn."""
+        """An mTLS client whose verified certificate's one common name is in --admin-client-cn.
+        gRPC names the first of several ("CN=admin, CN=user" read as admin), where other readers
+        (Go's crypto/x509, many CA policy engines) take the last: such a subject is never admin."""
         if not self.settings.admin_client_cn:
             return False
-        names = (context.auth_context() or {}).get("x509_common_name", [])
+        peer = context.auth_context() or {}
+        subjects = peer.get("x509_subject", [])
+        if len(subjects) != 1 or _count_common_names(subjects[0].decode("utf-8", "replace")) != 1:
+            return False
+        names = peer.get("x509_common_name", [])
         allowed = set(self.settings.admin_client_cn)
         return any(name.decode("utf-8", "replace") in allowed for name in names)
+
+
+def _count_common_names(subject: str) -> int:
+    """CN attributes in an RFC 2253 subject ("CN=user,CN=admin", "O=x+CN=y"), escapes read past."""
+    count, start, escaped = 0, True, False
+    for i, ch in enumerate(subject):
+        if start and subject.startswith("CN=", i):
+            count += 1
+        start = False
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in ",+":
+            start = True
+        elif ch == " " and i > 0 and subject[i - 1] in ",+":
+            start = True  # a space after the separator
+    return count
 
 
 def lenient_handler(servicer: IntentServicer, methods: tuple[str, ...] | None = None) -> grpc.GenericRpcHandler:

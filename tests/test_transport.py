@@ -46,7 +46,33 @@ def pki(tmp_path_factory):
         client = ca.issue_cert(f"{name}.clients.example", common_name=name)
         client.cert_chain_pems[0].write_to_path(folder / f"{name}.pem")
         client.private_key_pem.write_to_path(folder / f"{name}.key")
+    _two_common_names(folder, "ops-app", ["ops", "app"])
     return folder
+
+
+def _two_common_names(folder, name: str, common_names: list[str]) -> None:
+    """A client certificate whose subject holds several CNs (trustme makes one): gRPC reads the
+    first, Go's crypto/x509 and many CA policy engines the last."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in common_names]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
 
 
 def tls_channel(port: int, pki, client: str | None = None) -> grpc.Channel:
@@ -120,6 +146,13 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
             reply = pb2_grpc.IntentServiceStub(ops).ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"),
                                                                 timeout=60)
             assert reply.ok, reply.error
+        # "CN=ops, CN=app": gRPC's common name is "ops", another reader's "app": never admin
+        with tls_channel(srv.app.port, pki, "ops-app") as both:
+            stub = pb2_grpc.IntentServiceStub(both)
+            assert stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def encrypted_key(pki, folder):
