@@ -67,15 +67,48 @@ class UnsafePath(OSError):
 
 
 def _check_writable(path: Path) -> None:
-    """At start, not on the first record: a directory or an unwritable path was accepted, and then
-    every record was dropped (counted, and logged once)."""
+    """At start, not on the first record, and by the rules every record is written by: a directory,
+    an unwritable path or another user's file was accepted, and then every record was dropped
+    (counted, and logged once)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if path.exists() and not path.is_file():
             raise CaptureError(f"--capture-path {path}: not a regular file")
-        os.close(os.open(path, _OPEN_FLAGS, FILE_MODE))
+        os.close(_open_file(path))
+    except UnsafePath as exc:
+        raise CaptureError(f"--capture-path {path}: {exc.strerror}") from None
     except OSError as exc:
         raise CaptureError(f"--capture-path {path}: cannot write there ({exc.strerror})") from None
+
+
+def _open_file(path: Path) -> int:
+    """The capture file, open for appending: only a regular file of ours with no other name."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS, FILE_MODE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(errno.ELOOP, "it is a symbolic link", str(path)) from None
+        if exc.errno == errno.ENXIO:  # a Unix socket
+            raise UnsafePath(errno.ENXIO, "it is not a regular file", str(path)) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UnsafePath(errno.EINVAL, "it is not a regular file", str(path))
+    if st.st_uid != os.geteuid():  # planted by another user (a shared /tmp): they would read every record
+        os.close(fd)
+        raise UnsafePath(errno.EPERM, "it belongs to another user", str(path))
+    if st.st_nlink != 1:  # a hard link to a file elsewhere: records (and a chmod) would land in it
+        os.close(fd)
+        raise UnsafePath(errno.EPERM, "it is a hard link (the file has other names)", str(path))
+    if st.st_mode & 0o077:  # made by an older version, or by hand: customers' words are private
+        try:
+            os.fchmod(fd, FILE_MODE)
+        except OSError as exc:  # our file, and still not ours to make private: not written
+            os.close(fd)
+            raise UnsafePath(errno.EPERM, f"its mode {stat.S_IMODE(st.st_mode):o} cannot be made 600 "
+                                          f"({exc.strerror})", str(path)) from None
+    return fd
 
 
 class CaptureError(IntentdError):
@@ -221,30 +254,7 @@ class ReviewCapture:
             os.close(fd)
 
     def _open(self) -> int:
-        path = self.settings.path
-        try:
-            fd = os.open(path, _OPEN_FLAGS, FILE_MODE)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafePath(errno.ELOOP, "it is a symbolic link", str(path)) from None
-            if exc.errno == errno.ENXIO:  # a Unix socket
-                raise UnsafePath(errno.ENXIO, "it is not a regular file", str(path)) from None
-            raise
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            raise UnsafePath(errno.EINVAL, "it is not a regular file", str(path))
-        if st.st_uid != os.geteuid():  # planted by another user (a shared /tmp): they would read every record
-            os.close(fd)
-            raise UnsafePath(errno.EPERM, "it belongs to another user", str(path))
-        if st.st_mode & 0o077:  # made by an older version, or by hand: customers' words are private
-            try:
-                os.fchmod(fd, FILE_MODE)
-            except OSError as exc:  # our file, and still not ours to make private: not written
-                os.close(fd)
-                raise UnsafePath(errno.EPERM, f"its mode {stat.S_IMODE(st.st_mode):o} cannot be made 600 "
-                                              f"({exc.strerror})", str(path)) from None
-        return fd
+        return _open_file(self.settings.path)
 
     def _rotate(self) -> None:
         """review.jsonl -> .1 -> .2 ...; renames move links themselves, never what they point at."""

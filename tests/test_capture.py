@@ -148,7 +148,7 @@ def test_a_symlink_at_the_path_is_refused_not_followed(tmp_path: Path, caplog):
     victim.write_text("precious\n")
     path = tmp_path / "review.jsonl"
     path.symlink_to(victim)
-    with pytest.raises(CaptureError, match="cannot write there"):  # at start
+    with pytest.raises(CaptureError, match="it is a symbolic link"):  # at start
         counted(path)
     path.unlink()
     cap, metrics = counted(path)
@@ -169,20 +169,51 @@ def test_a_symlink_at_the_path_is_refused_not_followed(tmp_path: Path, caplog):
 
 def test_a_file_planted_by_another_user_is_never_written(tmp_path: Path, caplog):
     """In a shared directory another user made review.jsonl 0666 before the server started: it
-    was written, customers' words and all, for that user to read."""
+    was written, customers' words and all, for that user to read. Then it was accepted at start
+    and every record dropped: refused at start now, and never written if planted later."""
     path = tmp_path / "review.jsonl"
-    path.touch(mode=0o666)
-    try:
-        os.chown(path, 65534, 65534)  # nobody
-    except PermissionError:
-        pytest.skip("making a file another user's needs root")
-    os.chmod(path, 0o666)
+
+    def plant() -> None:
+        path.touch(mode=0o666)
+        try:
+            os.chown(path, 65534, 65534)  # nobody
+        except PermissionError:
+            pytest.skip("making a file another user's needs root")
+        os.chmod(path, 0o666)
+
+    plant()
+    with pytest.raises(CaptureError, match=f"^--capture-path {path}: it belongs to another user"):
+        counted(path)
+    path.unlink()
     cap, _ = counted(path)
+    path.unlink()
+    plant()  # once serving
     with caplog.at_level(logging.WARNING, logger="intentd.server.capture"):
         assert cap.offer("my account 12345678, jane@example.com", escalated())
         cap.close()
     assert path.read_bytes() == b"" and cap.written == 0 and cap.dropped_by_reason["unsafe_path"] == 1
     assert any("belongs to another user" in r.getMessage() for r in caplog.records)
+
+
+def test_a_hard_link_at_the_path_is_refused(tmp_path: Path):
+    """A hard link at the capture path to a file elsewhere on the file system: the server made
+    that file 0600 and appended customers' words to it (a co-tenant's link to a root-owned file,
+    where the kernel lets users link files they do not own)."""
+    victim = tmp_path / "app.conf"
+    victim.write_text("setting = 1\n")
+    os.chmod(victim, 0o644)
+    path = tmp_path / "review.jsonl"
+    os.link(victim, path)
+    with pytest.raises(CaptureError, match="it is a hard link"):  # at start
+        counted(path)
+    path.unlink()
+    cap, _ = counted(path)
+    path.unlink()
+    os.link(victim, path)  # once serving
+    cap.offer("my account 12345678", escalated())
+    cap.close()
+    assert victim.read_text() == "setting = 1\n" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert cap.written == 0 and cap.dropped_by_reason["unsafe_path"] == 1
 
 
 def test_a_symlink_at_a_rotated_name_is_replaced_not_followed(tmp_path: Path):
