@@ -271,6 +271,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         self.reload = reload
         self.capture = capture
         self.admin = admin  # served on the admin socket: ReloadModel allowed
+        self._refusals = _RefusedAdminCalls()
         self.open_streams = 0  # AnalyzeStream calls in progress, against --max-streams
         self.drain = Drain()
         self._slo_s = settings.own_slo_s  # what the server's own clock can judge
@@ -440,6 +441,7 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
     @unary("ReloadModel")
     async def ReloadModel(self, request, context, trace):
         if not (self.admin or self._allowed_admin_peer(context)):
+            self._refusals.note(context)
             raise ReloadRefused("ReloadModel is not served on this listener (only on the server's --admin-uds socket, "
                                  "or to mTLS clients named by --admin-client-cn)")
         request = parsed(request)
@@ -462,6 +464,29 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         names = peer.get("x509_common_name", [])
         allowed = set(self.settings.admin_client_cn)
         return any(name.decode("utf-8", "replace") in allowed for name in names)
+
+
+class _RefusedAdminCalls:
+    """ReloadModel calls refused on the data listener: an attempt on the admin RPC is said in the
+    log (it left no trace without --access-log, and no caller with it), by peer and certificate
+    subject, at most once a minute, with how many came since the last line."""
+
+    EVERY_S = 60.0
+
+    def __init__(self) -> None:
+        self._last = float("-inf")
+        self._unsaid = 0
+
+    def note(self, context) -> None:
+        self._unsaid += 1
+        now = time.monotonic()
+        if now - self._last < self.EVERY_S:
+            return
+        subject = b",".join((context.auth_context() or {}).get("x509_subject", [])).decode("utf-8", "replace")
+        log.warning("ReloadModel refused on the data listener: from %s%s (%d such call(s) since the last line)",
+                    context.peer(), f", certificate {subject[:200]!r}" if subject else ", no client certificate",
+                    self._unsaid)
+        self._last, self._unsaid = now, 0
 
 
 def _count_common_names(subject: str) -> int:
