@@ -58,6 +58,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     if not args.dir.strip():
         raise UsageError("init: give the folder to write the domain into (e.g. intentd init my-domain)")
+    _check_name(args.name)
     written = init_domain(args.dir, name=args.name)
     for path in written:
         print(f"wrote {path}")
@@ -81,10 +82,18 @@ def _check_budget(args: argparse.Namespace) -> None:
         raise UsageError(f"--budget-confidence must be in (0, 1) (got {args.budget_confidence:g})")
 
 
+def _check_name(name: str | None) -> None:
+    from intentd.server.domain_schema import is_name
+
+    if name is not None and not is_name(name):
+        raise UsageError(f"--name {name!r}: must be non-blank text on one line, with no control characters")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from intentd.models.config import TrainConfig
 
     _check_budget(args)
+    _check_name(args.name)
     for flag, value, low in (("--epochs", args.epochs, 1), ("--patience", args.patience, 0),
                              ("--batch-size", args.batch_size, 1), ("--max-length", args.max_length, 8),
                              ("--average-last", args.average_last, 0), ("--limit", args.limit, 1),

@@ -37,6 +37,7 @@ import yaml
 from intentd.errors import IntentdError
 from intentd.yamlfile import load_yaml
 
+from .domain_schema import is_name
 from .labels import Labels
 from .ood import METHODS
 
@@ -294,8 +295,8 @@ def _check_manifest(manifest: dict, path: Path) -> None:
             raise _bad(path, key, "must be a file name or null", manifest[key])
     if not all(isinstance(digest, str) for digest in manifest["files"].values()):
         raise _bad(path, "files", "must map file names to SHA-256 digests", manifest["files"])
-    if "name" in manifest and (not isinstance(manifest["name"], str) or not manifest["name"].strip()):
-        raise _bad(path, "name", "must be a non-empty string", manifest["name"])
+    if "name" in manifest and not is_name(manifest["name"]):
+        raise _bad(path, "name", "must be a non-empty string on one line", manifest["name"])
     batch_dependent = manifest.get("batch_dependent", [])
     if not isinstance(batch_dependent, list) or not all(isinstance(f, str) for f in batch_dependent):
         raise _bad(path, "batch_dependent", "must be a list of file names", batch_dependent)

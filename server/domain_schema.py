@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Union
@@ -97,7 +98,13 @@ def _number(v: object) -> bool:
 
 
 def _name(v: object) -> bool:
-    return isinstance(v, str) and v.strip() != ""
+    return is_name(v)
+
+
+def is_name(v: object) -> bool:
+    """Non-blank text on one line: the artifact's name goes into every log line and version string
+    (a newline in it split log records in two)."""
+    return isinstance(v, str) and v.strip() != "" and not any(unicodedata.category(ch) == "Cc" for ch in v)
 
 
 def _in(interval: str, inside: Callable[[float], bool]) -> Value:
@@ -230,7 +237,7 @@ TIME_ZONE = Value("must be an IANA time zone name (e.g. Europe/Berlin)", lambda 
                   nullable=True, check=_zone)
 
 DOMAIN = Fields("must be a mapping (name, intents, entities, escalation, ...)", {
-    "name": Value("must be text (the artifact's name)", _name, nullable=True),
+    "name": Value("must be text on one line, no control characters (the artifact's name)", _name, nullable=True),
     "description": TEXT,
     "version": Value("must be text or a number", lambda v: isinstance(v, str) or _number(v), nullable=True),
     "time_zone": TIME_ZONE,

@@ -255,7 +255,8 @@ def analyze_error(artifact: Path, capsys) -> str:
     ("batch_dependent", None, "batch_dependent must be a list of file names (got null)"),
     ("model", ["model.int8.onnx"], 'model must be a file name (got ["model.int8.onnx"], a list)'),
     ("partial_marker", 5, "partial_marker must be a token of the vocabulary or null (got 5)"),
-    ("name", 5, "name must be a non-empty string (got 5)"),
+    ("name", 5, "name must be a non-empty string on one line (got 5)"),
+    ("name", "bank\ning", 'name must be a non-empty string on one line (got "bank\\ning", a string)'),
     ("format_version", "2", 'format_version must be a number (got "2", a string)'),
 ])
 def test_manifest_values_of_the_wrong_type_are_one_line_naming_the_key(banking_artifact, tmp_path, capsys, key,

@@ -180,6 +180,7 @@ WRONG = [
     (("escalation:\n  tiers: [frontier_standard, human]\n  low_confidence_threshold: 0.5\n", "escalation: []\n"), 23,
      "escalation must be a mapping"),
     (("name: shop", "name: [a, b]"), 1, "name must be text"),
+    (("name: shop", 'name: "shop\\nv2"'), 1, "name must be text on one line"),
     (("default_currency: USD", "default_currency: DOLLARS"), 21,
      "entities.amount.default_currency must be an ISO 4217 currency code (e.g. USD, EUR), got 'DOLLARS'"),
     (("default_region: US", "default_region: XX"), 22, "entities.phone.default_region must be a region code"),
@@ -194,7 +195,7 @@ WRONG = [
      "intents.track_order.response: an empty list"),
 ]
 WRONG_IDS = ["entity-as-string", "required-int", "prompts-list", "synonyms-int", "cutoff-text", "slots-int",
-             "cutoff-negative", "match-string", "escalation-list", "name-list", "currency", "region",
+             "cutoff-negative", "match-string", "escalation-list", "name-list", "name-newline", "currency", "region",
              "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list"]
 
 

@@ -303,6 +303,13 @@ def test_clinc_key_written_twice_is_an_error_at_its_second_line(tmp_path):
     assert err.line == 3 and "the key 'train' appears twice" in str(err)
 
 
+def test_clinc_blank_intent_names_the_clinc_way_to_say_out_of_scope(tmp_path):
+    path = write_clinc(tmp_path / "data_full.json", {"train": [["hi", "greeting"], ["what now", "  "]]})
+    err = error_of(import_data, "clinc", path)
+    assert 'key "train" index 1: blank intent (an out-of-scope example is labelled \'oos\'' in str(err)
+    assert '"ood": true' not in str(err)
+
+
 def test_clinc_invalid_json_and_missing_file(tmp_path):
     path = tmp_path / "data_full.json"
     path.write_text('{"train": [\n["a", "b"],\n["c" "d"]]}', encoding="utf-8")

@@ -138,3 +138,10 @@ def test_a_yes_no_question_no_intent_answers_is_warned_of_and_a_short_valid_spli
                      r"teaches no reply: follow_ups confirm \(affirm\) and cancel \(deny\) need training examples",
                      err), err
     assert "greeting" not in err  # "How can I help with your order today?" is answered by a request
+
+
+def test_a_name_on_two_lines_is_refused(tmp_path, capsys):
+    """A name goes into every log line and version string: a newline in it split log records."""
+    code, _, err = cli(capsys, "init", tmp_path / "shop", "--name", "shop\nv2")
+    assert code == 2 and "--name 'shop\\nv2': must be non-blank text on one line" in err
+    assert not (tmp_path / "shop").exists()

@@ -573,6 +573,9 @@ def _clinc_list(data: dict, key: str, path: Path, ood_label: str, *, oos_only: b
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise DataError(f'key "{key}" index {index}: expected [text, intent], got {shown}', path)
         text, label = item
+        if not label.strip():  # the Example's own message would give JSONL's advice ("ood": true)
+            raise DataError(f'key "{key}" index {index}: blank intent (an out-of-scope example is labelled '
+                            f'{ood_label!r}, or --ood-label)', path)
         ood = is_ood_label(label, ood_label)
         if oos_only and not ood:
             raise DataError(
