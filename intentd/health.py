@@ -4,7 +4,9 @@ Made for Kubernetes exec probes and shell scripts, which run it every few second
 server's own CPU budget: it imports grpcio and the health stubs only (no onnxruntime, numpy or
 model code). Exit codes: 0 SERVING; 1 the server answered with anything else (NOT_SERVING while
 it drains, SERVICE_UNKNOWN, or no health service); 2 no answer (cannot connect, timed out, bad
-TLS files), with a one-line reason on stderr.
+TLS files), with a one-line reason on stderr. With `--live` (a liveness probe) a server whose
+every call slot is held (`--max-calls`: RESOURCE_EXHAUSTED) is alive, exit 0: restarting it
+would drop the calls in flight, and whoever holds the slots could take them again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", default="",
                         help="service to ask about (default: the whole server; "
                              "intentd.v1.IntentService also works)")
+    parser.add_argument("--live", action="store_true",
+                        help="liveness: a server too busy to take the call (every --max-calls slot held) "
+                             "is alive, exit 0 (a readiness probe leaves this off: it takes the server out of "
+                             "rotation while busy)")
     parser.add_argument("--timeout", type=finite_float, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"seconds to wait for the answer, connecting included (default {DEFAULT_TIMEOUT_S:g})")
     tls = parser.add_argument_group("TLS (with --target)")
@@ -78,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"intentd health: unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
     if status == "SERVING":
+        return EXIT_SERVING
+    if status == "RESOURCE_EXHAUSTED" and args.live:
+        print(f"intentd health: {target}: alive, every call slot held (RESOURCE_EXHAUSTED)", file=sys.stderr)
         return EXIT_SERVING
     print(f"intentd health: {target}: {status}", file=sys.stderr)
     return EXIT_NOT_SERVING

@@ -107,9 +107,10 @@ def test_intentd_container_is_wired_consistently(name, spec):
     assert str(Path(uds).parent) in mounts and "/tmp" in mounts  # writable places on a read-only root
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert "emptyDir" in volumes[mounts[str(Path(uds).parent)]]
-    # every probe asks the health service through that socket
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    # every probe asks the health service through that socket; liveness counts a busy server alive
+    for probe in ("startupProbe", "readinessProbe"):
         assert c[probe]["exec"]["command"] == ["intentd", "health", "--uds", uds], probe
+    assert c["livenessProbe"]["exec"]["command"] == ["intentd", "health", "--live", "--uds", uds]
     # the kubelet waits long enough for the drain: preStop sleep + --grace-period + a margin
     pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
     assert spec["terminationGracePeriodSeconds"] >= pre_stop + float(flags["--grace-period"]) + 5

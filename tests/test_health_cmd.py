@@ -86,6 +86,27 @@ def test_draining_server_is_not_serving(banking_artifact):
         assert one_line(gone.stderr).startswith("intentd health: unreachable: ")
 
 
+def test_every_call_slot_held_is_not_ready_but_alive(banking_artifact):
+    """With --max-calls held (Watch streams here; calls that send only their headers do the same)
+    the probe's call is refused RESOURCE_EXHAUSTED: the liveness probe failed too, and the kubelet
+    restarted a server that was only busy, dropping every call in flight."""
+    with socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock, max_calls=2) as server:
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.app.port}")
+        watches = [health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
+                   for _ in range(2)]
+        try:
+            for watch in watches:
+                next(watch)
+            ready = health_cmd("--uds", str(sock))
+            alive = health_cmd("--live", "--uds", str(sock))
+        finally:
+            for watch in watches:
+                watch.cancel()
+            channel.close()
+    assert ready.returncode == 1 and "RESOURCE_EXHAUSTED" in one_line(ready.stderr)
+    assert alive.returncode == 0 and "alive, every call slot held" in one_line(alive.stderr)
+
+
 def test_no_server_exits_2_with_one_line(tmp_path):
     done = health_cmd("--uds", str(tmp_path / "absent.sock"))
     assert done.returncode == 2
