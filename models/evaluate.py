@@ -86,10 +86,12 @@ def evaluate(engine: Engine, examples: Sequence[Example], batch_size: int = 64, 
     # scored: the entities the answer carries (the model's spans, with the catalog names and
     # patterns the resolver adds and the money and date parts it joins), the figure a caller
     # gets; the tag head's own spans beside it, as the joint intent + slot papers count them.
-    # Types found without the model (patterns, verbatim catalogs) need no spans in the data: where
-    # the file tags none of them, a find is no error, and they are left out (said in the report)
+    # Types only the resolver finds (patterns, verbatim catalogs the tag head never learnt) need no
+    # spans in the data: where the file tags none of them, a find is no error, and they are left
+    # out (said in the report). A type the tag head learnt is scored everywhere: its wrong tags count
     tagged = {s.type for ex in examples for s in ex.entities}
-    unscored = sorted(t for t in engine.resolver.own_types if t not in tagged)
+    learnt = set(engine.model.labels.entity_types)
+    unscored = sorted(t for t in engine.resolver.own_types if t not in tagged and t not in learnt)
     pred_spans = [{(e.start, e.end, e.type) for e in analyses[i].entities if e.type not in unscored} for i in in_idx]
     model_spans = [{(e.start, e.end, e.type) for e in preds[i].entities if e.type not in unscored} for i in in_idx]
     entities = metrics.span_prf(gold_spans, pred_spans)

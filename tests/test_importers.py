@@ -639,6 +639,29 @@ def test_import_never_writes_over_its_own_source_files(tmp_path):
     assert sum(len(read_jsonl(p)) for p in written.values()) == 60
 
 
+def test_an_import_that_fails_part_way_leaves_the_last_import_whole(tmp_path):
+    """Each split was written and renamed in turn: stopped (a SIGTERM, a full disk) at valid.jsonl,
+    the folder held the new train.jsonl beside the last import's valid and test, which training
+    read as one data set (old test rows possibly in the new train). All are written, then renamed."""
+    from intentd.models.data.importers import import_into
+
+    src = tmp_path / "d"
+    src.mkdir()
+    rows = [json.dumps({"text": f"book a table {i}", "intent": "book"}) for i in range(30)]
+    rows += [json.dumps({"text": f"hello there {i}", "intent": "greet"}) for i in range(30)]
+    (src / "train.jsonl").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    import_into(out, "jsonl", src)
+    before = {split: (out / f"{split}.jsonl").read_text() for split in SPLITS}
+    (src / "train.jsonl").write_text("\n".join(rows + [json.dumps({"text": "bye now", "intent": "greet"})]) + "\n")
+    (out / ".valid.jsonl.partial").mkdir()  # the second split's write fails
+    with pytest.raises(DataError, match="cannot write"):
+        import_into(out, "jsonl", src)
+    assert {split: (out / f"{split}.jsonl").read_text() for split in SPLITS} == before
+    assert sorted(p.name for p in out.iterdir()) == [".valid.jsonl.partial", "test.jsonl", "train.jsonl",
+                                                      "valid.jsonl"]
+
+
 def test_import_flags_that_cannot_work_are_one_line(tmp_path):
     import subprocess
     import sys

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 import yaml
 
 from intentd.cli import main
@@ -145,3 +146,20 @@ def test_a_name_on_two_lines_is_refused(tmp_path, capsys):
     code, _, err = cli(capsys, "init", tmp_path / "shop", "--name", "shop\nv2")
     assert code == 2 and "--name 'shop\\nv2': must be non-blank text on one line" in err
     assert not (tmp_path / "shop").exists()
+
+
+@pytest.mark.parametrize("response, asks", [
+    ("I can cancel it if it has not shipped yet. Shall I go ahead?", "Shall I go ahead?"),
+    ("Shall I go ahead？", "Shall I go ahead？"),  # full-width
+    ("Shall I cancel it? Reply YES or NO.", "Shall I cancel it?"),
+    ('Would you like me to go ahead? 🙂', "Would you like me to go ahead?"),
+    ("Hello! How can I help with your order today?", None),  # open: answered by a request
+    ("Could you tell me your order number?", None),  # asks for a value
+    ("Is it for your checking or your savings account?", None),  # a choice
+    ("Wie kann ich Ihnen helfen?", None),  # other languages are not read: --strict must not fail on them
+    ("¿En qué puedo ayudarle?", None),
+])
+def test_a_yes_no_question_is_told_from_an_open_one(response, asks):
+    from intentd.models.data.checks import _yes_no_question
+
+    assert _yes_no_question(response) == asks

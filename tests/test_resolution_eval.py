@@ -250,6 +250,9 @@ def test_types_found_without_the_model_are_scored_only_where_the_file_tags_them(
     assert "account_number" in untagged["entity_types_not_scored"]
     assert untagged["exact_match"] == 1.0 and untagged["entity_f1"] is None
 
+    # a type the tag head learnt is scored even where the file tags none: its wrong tags count
+    learnt = set(engine.model.labels.entity_types) & set(engine.resolver.own_types)
+    assert learnt and not learnt & set(untagged["entity_types_not_scored"])  # account, card in banking
     # tagged anywhere in the file, the type is scored everywhere in it: an untagged find is wrong
     tagged = Example("account number 87654321", intent, (Span(15, 23, "account_number"),))
     report = evaluate(engine, [Example(text, intent), tagged], latency=False)

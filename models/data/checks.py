@@ -446,16 +446,24 @@ def _check_questions(domain: dict, path: str, lines: dict, trained: set[str]) ->
                           f"intent", path, lines.get(("intents", str(intent))))
 
 
-_OPEN_QUESTION = re.compile(r"(?i)(?:what|which|when|where|who|whom|whose|why|how)\b")
+# an English question a caller answers yes or no opens with one of these ("Shall I go ahead?",
+# "Would you like me to...?"); "Can/Could you tell me...?" asks for a value, "checking or savings?"
+# for a choice, and other languages are not read (a warning must not misfire: --strict fails on it)
+_YES_NO_OPENING = re.compile(r"(?i)(?:shall|should|do|does|did|would|will|is|are|am|was|were|have|has|may|"
+                             r"want|ok|okay|alright)\b")
+_QUESTION = re.compile(r"[^.!?\uff1f\u3002\uff01]*[?\uff1f]")
 
 
 def _yes_no_question(response: object) -> str | None:
-    """The response's last sentence when it is a question a caller answers yes or no ("Shall I
-    go ahead?"), not an open one ("How can I help?", answered by a request)."""
-    if not isinstance(response, str) or not response.rstrip().endswith("?"):
+    """The response's first question a caller answers yes or no ("Shall I go ahead?"), not an open
+    one ("How can I help?", answered by a request) or a choice ("checking or savings?")."""
+    if not isinstance(response, str):
         return None
-    last = re.split(r"(?<=[.!?])\s+", response.strip())[-1]
-    return None if _OPEN_QUESTION.match(last) else last
+    for match in _QUESTION.finditer(response):
+        question = match.group().strip()
+        if _YES_NO_OPENING.match(question) and not re.search(r"(?i)\bor\b", question):
+            return question
+    return None
 
 
 def budget_note(domain: dict | None, valid: Sequence[Example] | None) -> str | None:

@@ -12,6 +12,7 @@ because normalising would shift offsets that a source file states or implies.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -189,27 +190,29 @@ def _check_not_a_source(out_dir: Path, sources) -> None:
 def write_splits(result: ImportResult, out_dir: str | Path) -> dict[str, Path]:
     """Write train.jsonl, valid.jsonl and test.jsonl.
 
-    Each file is written beside its final name and then renamed, so an interrupted import never
-    leaves a truncated split that a later `intentd train` would read as complete.
+    All three are written beside their final names first, then renamed, so an interrupted import
+    never leaves a truncated split that a later `intentd train` would read as complete, nor (but
+    in the instant of the three renames) a new train.jsonl beside the last import's valid and test.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError("output path exists and is not a folder", out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for split in SPLITS:
-        final = out_dir / f"{split}.jsonl"
-        partial = out_dir / f".{split}.jsonl.partial"
-        try:
-            write_jsonl(partial, result.splits.get(split, []))
-            os.replace(partial, final)
-        except BaseException as exc:  # a write that failed, or was stopped (Ctrl-C, SIGTERM)
-            partial.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
+    partials = {split: (out_dir / f".{split}.jsonl.partial", out_dir / f"{split}.jsonl") for split in SPLITS}
+    try:
+        for split, (partial, final) in partials.items():
+            try:
+                write_jsonl(partial, result.splits.get(split, []))
+            except OSError as exc:
                 raise DataError(f"cannot write: {exc.strerror}", final) from exc
-            raise
-        written[split] = final
-    return written
+        for partial, final in partials.values():
+            os.replace(partial, final)
+    except BaseException:  # a write that failed, or was stopped (Ctrl-C, SIGTERM)
+        for partial, _ in partials.values():
+            with contextlib.suppress(OSError):  # what cannot be removed must not hide why
+                partial.unlink(missing_ok=True)
+        raise
+    return {split: final for split, (_, final) in partials.items()}
 
 
 def format_summary(result: ImportResult) -> str:
