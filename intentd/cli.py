@@ -637,6 +637,16 @@ def _stopped_by_sigterm(command: list[str]):
         signal.signal(signal.SIGTERM, before)
 
 
+def _stopped_within(exc: BaseException) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, Terminated):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     if words[:1] == ["serve"]:  # before the parser's imports and the model load: a SIGTERM then still drains
@@ -658,6 +668,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # typed errors from the library: one clear line, non-zero exit
+        if _stopped_within(exc):  # raised inside code that wraps what it catches (a class body's __set_name__)
+            print("intentd: stopped (SIGTERM)", file=sys.stderr)
+            return 128 + signal.SIGTERM
         from intentd.errors import IntentdError
 
         if isinstance(exc, (IntentdError, UsageError, OSError)):

@@ -469,24 +469,36 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
 class _RefusedAdminCalls:
     """ReloadModel calls refused on the data listener: an attempt on the admin RPC is said in the
     log (it left no trace without --access-log, and no caller with it), by peer and certificate
-    subject, at most once a minute, with how many came since the last line."""
+    subject, at most once a minute; the calls refused in between are counted in one line at the
+    minute's end, with the last of them."""
 
     EVERY_S = 60.0
 
     def __init__(self) -> None:
         self._last = float("-inf")
         self._unsaid = 0
+        self._latest = ""
+        self._flush: asyncio.TimerHandle | None = None
 
     def note(self, context) -> None:
-        self._unsaid += 1
-        now = time.monotonic()
-        if now - self._last < self.EVERY_S:
-            return
         subject = b",".join((context.auth_context() or {}).get("x509_subject", [])).decode("utf-8", "replace")
-        log.warning("ReloadModel refused on the data listener: from %s%s (%d such call(s) since the last line)",
-                    context.peer(), f", certificate {subject[:200]!r}" if subject else ", no client certificate",
-                    self._unsaid)
-        self._last, self._unsaid = now, 0
+        caller = f"{context.peer()}" + (f", certificate {subject[:200]!r}" if subject else ", no client certificate")
+        now = time.monotonic()
+        if now - self._last >= self.EVERY_S:
+            self._last = now
+            log.warning("ReloadModel refused on the data listener: from %s", caller)
+            return
+        self._unsaid += 1
+        self._latest = caller
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(self._last + self.EVERY_S - now, self._say_unsaid)
+
+    def _say_unsaid(self) -> None:
+        self._flush = None
+        if self._unsaid:
+            log.warning("ReloadModel refused on the data listener: %d more call(s) in the last minute, the last "
+                        "from %s", self._unsaid, self._latest)
+            self._last, self._unsaid = time.monotonic(), 0
 
 
 def _count_common_names(subject: str) -> int:

@@ -294,3 +294,19 @@ def test_a_build_stopped_by_sigterm_leaves_no_staging_folder(tmp_path, capsys):
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM and "intentd: stopped (SIGTERM)" in err, err
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_sigterm_wrapped_by_the_code_it_landed_in_is_still_a_stop():
+    """A SIGTERM that lands in a class body's __set_name__ (while a command imports torch) comes
+    out wrapped in a RuntimeError: it ended in a traceback and exit 1, not the one line and 143."""
+    from intentd.cli import Terminated, _stopped_within
+
+    class Descriptor:
+        def __set_name__(self, owner, name):
+            raise Terminated()
+
+    with pytest.raises(Exception) as caught:
+        class Owner:  # noqa: F841 - its creation is what raises
+            field = Descriptor()
+    assert not isinstance(caught.value, Terminated) and _stopped_within(caught.value)
+    assert not _stopped_within(RuntimeError("a failure of its own"))

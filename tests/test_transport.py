@@ -125,8 +125,12 @@ def test_a_renewed_certificate_is_served_to_new_connections_without_a_restart(ba
     assert third == second and reply.intents
 
 
-def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banking_artifact, pki, tmp_path, caplog):
+def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banking_artifact, pki, tmp_path, caplog,
+                                                                           monkeypatch):
+    from intentd.server import service
     from servers import copy_artifact
+
+    monkeypatch.setattr(service._RefusedAdminCalls, "EVERY_S", 1.0)  # a line a second, not a minute
 
     root = tmp_path / "models"
     copy_artifact(banking_artifact, root / "banking")
@@ -146,6 +150,12 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
             # an attempt on the admin RPC is said, with who made it (it left no trace without --access-log)
             assert any(r.getMessage().startswith("ReloadModel refused on the data listener: from ipv4:127.0.0.1:")
                        and "certificate 'CN=app," in r.getMessage() for r in caplog.records), caplog.text
+            with caplog.at_level(logging.WARNING, logger="intentd.server.service"):
+                for _ in range(3):  # a burst: one line for all of them once the second is over
+                    with pytest.raises(grpc.RpcError):
+                        stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
+                wait_for(lambda: "3 more call(s) in the last minute, the last from ipv4:127.0.0.1:" in caplog.text,
+                         "the burst's line")
         with tls_channel(srv.app.port, pki, "ops") as ops:
             reply = pb2_grpc.IntentServiceStub(ops).ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"),
                                                                 timeout=60)
