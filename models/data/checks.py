@@ -431,8 +431,9 @@ def _check_questions(domain: dict, path: str, lines: dict, trained: set[str]) ->
     from intentd.server.followup import CANCEL_INTENTS, CONFIRM_INTENTS
 
     section = domain.get("follow_ups") if isinstance(domain.get("follow_ups"), dict) else {}
-    confirm = [str(i) for i in (section.get("confirm") or CONFIRM_INTENTS)]
-    cancel = [str(i) for i in (section.get("cancel") or CANCEL_INTENTS)]
+    # read as FollowUps reads them: a list given, even empty, replaces the default
+    confirm = [str(i) for i in section.get("confirm", CONFIRM_INTENTS) or ()]
+    cancel = [str(i) for i in section.get("cancel", CANCEL_INTENTS) or ()]
     if any(i in trained for i in confirm) and any(i in trained for i in cancel):
         return
     for intent, spec in (domain.get("intents") or {}).items():
