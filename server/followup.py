@@ -99,8 +99,9 @@ _TOKEN = re.compile(r"\S+")
 _CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
 _ADDITIVE = ("and", "also", "plus")
 # how a turn that corrects a carried name opens: "no, Target", "actually Target", "sorry I meant Target"
-_REPAIR_CUE = re.compile(r"\W*(?:no|nope|nah|actually|sorry|oops|wait|i\s+meant|i\s+mean|not)\b", re.IGNORECASE)
-_REPAIR_WORDS = frozenset({"no", "nope", "nah", "actually", "sorry", "oops", "wait", "meant", "mean", "not"})
+_REPAIR_CUES = ("no", "nope", "nah", "actually", "sorry", "oops", "wait", "i meant", "i mean", "not")
+_REPAIR_CUE = re.compile(r"\W*(?:%s)\b" % "|".join(c.replace(" ", r"\s+") for c in _REPAIR_CUES), re.IGNORECASE)
+_REPAIR_WORDS = frozenset(c.split()[-1] for c in _REPAIR_CUES)  # the cue's words a name is not made of
 # words that make a no conditional or partial ("no, only the first one", "no, maybe later"), and
 # more that make a yes a correction ("yes but ...", "yes, actually ...", "yes it's wrong ...")
 _QUALIFIERS = frozenset("""
