@@ -545,3 +545,87 @@ def test_spoken_times_read_in_the_intents_direction(resolver, text, past, expect
 def test_a_bare_number_beside_a_time_is_no_day_and_an_hour_without_am_pm_no_time(resolver, text):
     """"transfer twenty at nine pm" was a transfer on the 20th."""
     assert resolver.resolve_value("date", text, SUNDAY) is None
+
+
+# -- times dateparser did not read (an audit: each came back a confident wrong value) ---------
+
+MORNING = SUNDAY.replace(hour=8, minute=17)
+LONDON = dt.datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+
+
+def value(resolver: Resolver, text: str, reference: dt.datetime = SUNDAY, locale: str = "en-US") -> str | None:
+    from intentd.server import locale as locales
+
+    found = resolver.resolve_value("date", text, reference, False, locales.get(locale))
+    return found and found["value"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tonight at 9.30", "2026-11-29T21:30:00-05:00"),  # was 08:17, the reference's clock: "now"
+    ("this evening at 7.30", "2026-11-29T19:30:00-05:00"),
+    ("tomorrow morning at 9.30", "2026-11-30T09:30:00-05:00"),  # was 2026-11-30T08:17
+    ("tomorrow at 3.15pm", "2026-11-30T15:15:00-05:00"),  # was the day alone
+    ("3.15pm tomorrow", "2026-11-30T15:15:00-05:00"),
+])
+def test_a_time_written_with_a_dot_is_that_time(resolver, text, expected):
+    assert value(resolver, text, MORNING) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "at 9.30 today by the way",  # dateparser kept the reference's clock for what it could not read
+    "tomorrow at 1530",  # a 24-hour time without its colon: the day was kept and the time dropped
+    "tomorrow at 24:00", "tomorrow at 13pm", "tomorrow at 0pm",  # no such time: the day alone was kept
+])
+def test_a_time_that_cannot_be_read_is_unresolved_not_the_reference_clock_or_the_day(resolver, text):
+    assert value(resolver, text, MORNING) is None
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE"])
+def test_a_british_dotted_time_is_a_time_and_no_date(resolver, locale):
+    assert value(resolver, "at 12.30", LONDON, locale) == "2026-11-29T12:30:00+00:00"  # was December 30
+    for text in ("12.30", "3.15", "10.15"):  # no day-first reading: was flipped to a month-first date
+        assert value(resolver, text, LONDON, locale) is None, text
+    assert value(resolver, "4.12.", LONDON, locale) == "2026-12-04T00:00:00+00:00"  # still a day-first date
+
+
+@pytest.mark.parametrize("text, reference, expected", [
+    ("tomorrow at 3pm pst", SUNDAY, "2026-11-30T18:00:00-05:00"),  # was 15:00 New York time
+    ("3pm pst tomorrow", SUNDAY, "2026-11-30T18:00:00-05:00"),
+    ("tomorrow 3pm utc", SUNDAY, "2026-11-30T10:00:00-05:00"),
+    ("friday at 3pm pst", SUNDAY, "2026-12-04T18:00:00-05:00"),
+    ("3pm pst", SUNDAY, "2026-11-29T18:00:00-05:00"),
+    ("tomorrow at 3pm est", SUNDAY.astimezone(ZoneInfo("America/Los_Angeles")), "2026-11-30T12:00:00-08:00"),
+    ("9am ist", SUNDAY, None),  # India, Ireland or Israel
+])
+def test_a_time_zone_named_after_a_time_is_that_zones(resolver, text, reference, expected):
+    assert value(resolver, text, reference) == expected
+
+
+def test_a_zone_the_model_left_out_of_the_date_span_is_the_dates(resolver):
+    text = "schedule a payment of $75 to Comcast tomorrow at 3pm pst"
+    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" pst"), "tomorrow at 3pm", 0.9)]
+    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
+    assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm pst", "2026-11-30T18:00:00-05:00")
+    # tagged as another entity, the zone cannot join the date: the date is asked for again, not hours off
+    spans.append(EntitySpan("merchant", text.index("pst"), len(text), "pst", 0.9))
+    date = next(e for e in resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY),
+                                            intent="schedule_payment") if e.type == "date")
+    assert not date.resolved
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tomorrow week", "2026-12-07"),  # British: a week after tomorrow (was tomorrow)
+    ("friday week", "2026-12-11"),
+    ("a week tomorrow", "2026-12-07"),
+])
+def test_a_week_after_a_day_is_a_week_after_it(resolver, text, expected):
+    assert day(resolver, text) == expected
+
+
+@pytest.mark.parametrize("locale", ["en-US", "en-GB"])
+def test_the_at_the_model_left_out_of_a_dotted_time_makes_it_a_time(resolver, locale):
+    text = "schedule a payment of £50 to British Gas at 12.30"
+    spans = [EntitySpan("date", text.index("12.30"), len(text), "12.30", 0.9)]
+    options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale=locale)
+    (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
+    assert (date.text, date.resolution["value"]) == ("at 12.30", "2026-11-29T12:30:00+00:00")

@@ -414,3 +414,31 @@ def test_an_amount_taken_back_in_the_same_breath_is_the_one_said_last(resolver, 
     assert [e.resolution["amount"] for e in found] == [amount]
     assert resolver.resolve_value("amount", text, None) == money(amount, "USD")  # read whole, as a follow-up does
     assert resolver.resolve_value("amount", "no, 75", None) == money("75", "USD")  # a repair word first takes nothing
+
+
+# -- an audit's wrong amounts: the currency said after its unit, a fraction after the amount ----
+
+@pytest.mark.parametrize("surface, expected", [
+    ("200 dollars canadian", money("200", "CAD")),  # each was 200 USD (or GBP): the adjective dropped
+    ("200 dollars australian", money("200", "AUD")),
+    ("200 bucks aussie", money("200", "AUD")),
+    ("200 dollars hong kong", money("200", "HKD")),
+    ("200 pounds egyptian", money("200", "EGP")),
+    ("$50 canadian", money("50", "CAD")),
+    ("200 pounds canadian", None),  # a dollar currency named after pounds: which?
+    ("50 lbs", None),  # pounds of weight, or sterling?
+    ("200 dollars new york", money("200", "USD")),  # words after the unit that name no currency
+    ("200 dollars to my son", money("200", "USD")),
+    ("50 pounds british gas", money("50", "GBP")),
+])
+def test_a_currency_named_after_its_unit_is_that_currency(surface, expected):
+    assert resolve_money(surface, "USD") == expected
+
+
+@pytest.mark.parametrize("text, surfaces", [
+    ("transfer a million and a half from checking to savings", ("a million", "half")),  # was $1,000,000
+    ("transfer 1 and a half k to savings", ("1", "half k")),  # was $1
+    ("move a hundred and a half to savings", ("a hundred",)),  # was $100
+])
+def test_an_amount_that_goes_on_with_a_fraction_is_not_read_from_its_first_part(resolver, text, surfaces):
+    assert amounts(resolver, text, *surfaces) == [None] * len(surfaces)

@@ -139,6 +139,40 @@ _CLOCK_OR_COUNT_AFTER = re.compile(
     r"|(?:h|hr|hour|m|min|minute|s|sec|second|d|day|week|wk|fortnight|month|year|yr)s?\b)", re.IGNORECASE)
 _BESIDE_CHARS = 20  # the few characters before a number that the words above can take
 
+# a time written with a dot, the British way ("at 12.30", "tonight at 9.30", "3.15pm"): read as
+# one written with a colon. Only after "at"/"by" or before am/pm: "12.30" alone may be a day-first
+# date, and dateparser dropped the dotted time and kept the reference's clock ("tonight at 9.30" was now)
+_DOTTED_TIME = re.compile(r"(?<=\bat |\bby )(\d{1,2})\.([0-5]\d)(?![\d.])|(?<![\d.:])(\d{1,2})\.([0-5]\d)(?=\s*[ap]\.?m\b)")
+# a time on a 24-hour clock written without its colon ("tomorrow at 1530"): dateparser kept the day
+# and dropped the time
+_MILITARY = re.compile(r"\b(?:at|by)\s+\d{3,4}\b(?!\s*[ap]\.?m\b)")
+# dateparser's reading that moves with the reference is a count from now ("in 2h", "3 hours ago
+# today"); one with no clock unit in the text is dateparser keeping the reference's clock for a
+# time it could not read, which the resolver must not return as the time said
+_CLOCK_COUNT = re.compile(r"\d\s*(?:h|hrs?|m|mins?|s|secs?)\b|\b(?:hours?|minutes?|seconds?)\b")
+# a time zone named after a time ("3pm pst", "15:00 utc", "3 pm eastern time"): the zone it names,
+# or None where the abbreviation names several (IST: India, Ireland, Israel)
+ZONE_WORDS = {
+    **dict.fromkeys(("pst", "pdt", "pt", "pacific", "pacific time"), "America/Los_Angeles"),
+    **dict.fromkeys(("mst", "mdt", "mt", "mountain", "mountain time"), "America/Denver"),
+    **dict.fromkeys(("cst", "cdt", "ct", "central", "central time"), "America/Chicago"),
+    **dict.fromkeys(("est", "edt", "et", "eastern", "eastern time"), "America/New_York"),
+    **dict.fromkeys(("akst", "akdt", "alaska time"), "America/Anchorage"),
+    **dict.fromkeys(("hst", "hawaii time"), "Pacific/Honolulu"),
+    **dict.fromkeys(("utc", "gmt", "z", "zulu"), "UTC"),
+    **dict.fromkeys(("bst", "uk time", "london time"), "Europe/London"),
+    **dict.fromkeys(("cet", "cest"), "Europe/Berlin"),
+    **dict.fromkeys(("eet", "eest"), "Europe/Helsinki"),
+    **dict.fromkeys(("jst",), "Asia/Tokyo"),
+    **dict.fromkeys(("aest", "aedt"), "Australia/Sydney"),
+    **dict.fromkeys(("ist", "sst", "ast", "gst"), None),
+}
+_ZONE = "(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in ZONE_WORDS), key=len, reverse=True)) + ")"
+_AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
+ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
+_ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
+_ZONE_NEXT = re.compile(r"\s*(?:\(\s*)?" + _ZONE + r"\b\)?", re.IGNORECASE)
+
 # a numeric date written with dots ("04.12.2026", "4.12."): day first, and no form en-US writes
 DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}(?:\.(?:\d{4}|\d{2})|\.)?")
 
@@ -147,6 +181,7 @@ _RULES: list[tuple[re.Pattern, str]] = [
     (re.compile(_WD + r"\s+(?P<rest>(?:the\s+)?\d.*|[a-z]{3,9}\.?\s+\d.*)"), "weekday_date"),
     (re.compile(r"(?:earlier\s+|later\s+)?today|this\s+day"), "today"),
     (re.compile(r"tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow"), "tomorrow"),
+    (re.compile(r"(?:tomorrow|tmrw|" + _WD + r")\s+week"), "week_after"),  # British: a week after it
     (re.compile(r"yesterday"), "yesterday"),
     (re.compile(r"last\s+night"), "last_night"),
     (re.compile(r"(?:(?P<rel>this\s+coming|this|next|coming|last|past|previous)\s+)?" + _WD), "weekday"),
@@ -190,10 +225,13 @@ class DateResolver:
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
-        t = spoken_hours(t)
+        t = _DOTTED_TIME.sub(lambda m: f"{m.group(1) or m.group(3)}:{m.group(2) or m.group(4)}", spoken_hours(t))
         try:
             if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier
                 return _iso_datetime(t, reference.tzinfo)
+            zoned = ZONE_AFTER_TIME.search(t)
+            if zoned is not None:
+                return self._in_zone(t, zoned, reference, past, day_first)
             # The zone is part of the key: aware datetimes of one instant compare (and hash) equal.
             local = reference.replace(second=0, microsecond=0)
             # `fold` apart: the two 01:30s of a repeated hour compare (and hash) equal
@@ -202,6 +240,22 @@ class DateResolver:
         except (OverflowError, ValueError):  # past year 9999 or before year 1: no such date
             return None
         return dict(found) if found is not None else None
+
+    def _in_zone(self, t: str, zoned: re.Match, reference: dt.datetime, past: bool, day_first: bool) -> dict | None:
+        """A time said in a zone it names ("tomorrow at 3pm pst"): read in that zone, given in the
+        request's. dateparser honoured the zone in some wordings only ("3pm pst" was 18:00 in New
+        York, "tomorrow at 3pm pst" 15:00). An abbreviation of several zones (IST) is unresolved."""
+        name = ZONE_WORDS.get(" ".join(zoned.group("zone").split()))
+        if name is None:
+            return None
+        rest = t[: zoned.start("zone")] + t[zoned.end():]
+        if ZONE_AFTER_TIME.search(rest):  # two zones
+            return None
+        found = self.resolve(rest, reference.astimezone(ZoneInfo(name)), past, day_first)
+        if found is None or found["grain"] not in _TIME_GRAINS:
+            return None
+        value = dt.datetime.fromisoformat(found["value"]).astimezone(reference.tzinfo)
+        return {**found, "value": value.isoformat()}
 
     def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,
                     past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
@@ -217,6 +271,8 @@ class DateResolver:
         if period == "time":
             nudged = _dateparser_reading(text, ref + _NUDGE, tz_name, past, day_first)
             if nudged is not None and nudged[0] - value == _NUDGE:
+                if not _CLOCK_COUNT.search(text):  # the reference's clock, for a time it did not read
+                    return None
                 real = _real_time(ref, value - ref, ZoneInfo(tz_name)).replace(tzinfo=None)
                 return real, "second" if real.second else "minute"
         if period in ("time", "part_of_day"):
@@ -269,8 +325,8 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     counted = words_to_digits(text) if _NUMBER_WORD.search(text) else text  # not "a second": "a 2nd"
     if (_BARE_HOUR.search(text) or _BARE_HOUR.search(counted)) and not _POD.search(text):
         return None  # "at 5", "friday at five": an hour without am/pm was read as the 5th, or May
-    if _BOUND.search(text):
-        return None  # a bound on the date, not the date, or a count from no date
+    if _BOUND.search(text) or _MILITARY.search(text):
+        return None  # a bound on the date, not the date, or a count from no date; "at 1530"
     if (_DURATION.fullmatch(text) or _DURATION.fullmatch(counted) or _SHORT_WORDS.fullmatch(text)
             or _CURRENCY_SIGN.search(text)):
         return None
@@ -291,6 +347,16 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
         return None
     at = wall_time(value, tz, grain)
     return None if at is None else {"kind": "datetime", "value": at.isoformat(), "grain": grain}
+
+
+def zone_after(text: str, start: int, end: int) -> int | None:
+    """Where the time zone named right after the date span text[start:end] ends, when the span ends
+    with a time ("tomorrow at 3pm | pst", the zone tagged as something else or nothing): read
+    without it, the time was the request's zone's, hours off."""
+    if not _ENDS_WITH_TIME.search(text, start, end):
+        return None
+    m = _ZONE_NEXT.match(text, end)
+    return None if m is None else m.end()
 
 
 def clock_or_count(text: str, start: int, end: int) -> bool:
@@ -391,8 +457,8 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
     m = _TIME.search(t)
     if m:
         time_of_day = _time_of(m)
-        if time_of_day is None:
-            return None
+        if time_of_day is None:  # "13pm", "24:00": dateparser kept the day and dropped the time
+            raise NoSuchTime(text)
         t = (t[: m.start()] + " " + t[m.end():])
         if m.group("word") == "midnight" and t.strip():
             raise NoSuchTime(text)  # "friday at midnight": the night before friday, or the one after?
@@ -620,6 +686,14 @@ def _weekday(m: re.Match, ref: dt.datetime):
     return _day(today + dt.timedelta(days=ahead)), "day"
 
 
+def _week_after(m: re.Match, ref: dt.datetime):
+    """"tomorrow week", "friday week": a week after tomorrow, or after the coming Friday (dateparser
+    dropped the week: "tomorrow week" was tomorrow)."""
+    today = ref.date()
+    ahead = 1 if m.group("wd") is None else (WEEKDAYS[m.group("wd")] - today.weekday()) % 7
+    return _day(today + dt.timedelta(days=ahead + 7)), "day"
+
+
 def _period(m: re.Match, ref: dt.datetime):
     today = ref.date()
     rel = m.group("rel")
@@ -697,10 +771,10 @@ def _numeric(m: re.Match, ref: dt.datetime, day_first: bool = False):
     it came from a day-first writer as often as not, so it is no date there: NoSuchTime (dateparser
     would read it month first), even with one reading ("it was for 12.30" is an amount)."""
     a, b = int(m.group("a")), int(m.group("b"))
+    if "." in m.group(0) and (not day_first or b > 12):  # "3.15" is no date written day first
+        raise NoSuchTime(m.group(0))
     if day_first:  # day/month unless the second number cannot be a month
         day, month = (b, a) if b > 12 else (a, b)
-    elif "." in m.group(0):
-        raise NoSuchTime(m.group(0))
     else:  # US order unless the first number cannot be a month
         month, day = (b, a) if a > 12 else (a, b)
     if month > 12:
@@ -826,6 +900,7 @@ _RESOLVERS = {
     "now": lambda m, ref: (ref, "minute"),
     "today": lambda m, ref: (_day(ref.date()), "day"),
     "tomorrow": lambda m, ref: (_day(ref.date() + dt.timedelta(days=1)), "day"),
+    "week_after": _week_after,
     "yesterday": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)), "day"),
     "last_night": lambda m, ref: (_day(ref.date() - dt.timedelta(days=1)).replace(hour=PART_OF_DAY["night"]),
                                   "hour"),

@@ -58,7 +58,7 @@ _ADJECTIVES = {"canadian": "CAD", "australian": "AUD", "aussie": "AUD", "singapo
 # real, Swiss or CFA francs) or none at all (crypto): unresolved without such an adjective, never
 # read in the domain's default currency. So is any other currency's name (_currency_names) or sign.
 _NO_ONE_CODE = frozenset("kroner krone krona peso pesos dinar dinars bitcoin bitcoins btc eth ether crypto "
-                         "kr rs r fr".split())
+                         "kr rs r fr lbs".split())
 # Lower-case codes accepted as currencies; any other ISO code only when written in capitals
 # ("all", "top", "try" and "cup" are English words).
 _COMMON_CODES = frozenset("usd eur gbp cad aud nzd jpy chf cny inr mxn sek nok dkk pln sgd hkd zar brl".split())
@@ -158,6 +158,12 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
             code = adjective
         if code and tok.upper() == code:  # an ISO code written out ("$50 CAD"): it decides over a symbol
             explicit = explicit or code
+        if code and not adjective:
+            after = _said_after(tokens, i)
+            if after is None:  # "200 pounds canadian": which?
+                return None
+            code = after or code
+            explicit = explicit or after
         currency = currency or code
     currency = explicit or currency
     if not currency and m.group("mult") == "m":  # "30m": 30 million or 30 minutes? only a currency says
@@ -181,6 +187,51 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
         amount = amount.quantize(unit)
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
+
+
+# "a million | and a half", "1 | and a half k": the amount goes on (read alone, it was $1,000,000 and $1)
+_FRACTION_AFTER = re.compile(r"\s*,?\s*(?:and\s+)?(?:a\s+)?(?:half|quarter|three\s+quarters)\b", re.IGNORECASE)
+
+
+def fraction_after(text: str, end: int) -> bool:
+    """Whether the amount ending at `end` goes on with a fraction: then it is unresolved (asked)."""
+    return _FRACTION_AFTER.match(text, end) is not None
+
+
+_UNITS = {"$": "dollar", "buck": "dollar", "bucks": "dollars", "quid": "pound"}  # what CLDR calls them
+
+
+def _said_after(tokens: list[str], i: int) -> str | None:
+    """The currency the words after the unit tokens[i] name ("200 dollars | canadian", "pounds |
+    egyptian", "dollars | hong kong"): its code, "" when they name none, None when they name one of
+    another unit ("200 pounds canadian"). Said after its unit, the adjective was dropped: 200
+    dollars canadian was 200 USD."""
+    names = _post_posed()
+    unit = _UNITS.get(tokens[i], tokens[i])
+    for k in (3, 2, 1):
+        units = names.get(" ".join(tokens[i + 1:i + 1 + k])) if i + k < len(tokens) else None
+        if units is not None:
+            return units.get(unit)
+    return ""
+
+
+@cache
+def _post_posed() -> dict[str, dict[str, str]]:
+    """The words before the unit in each currency's English name (CLDR: "canadian" of "Canadian
+    dollar", "hong kong" of "Hong Kong dollars"), and the adjectives above, each with its units."""
+    from babel.numbers import get_currency_name
+
+    out: dict[str, dict[str, str]] = {}
+    for code in ISO_4217:
+        for count in (1, 2):
+            words = get_currency_name(code, count, "en").lower().split()
+            if len(words) > 1:
+                out.setdefault(" ".join(words[:-1]), {})[words[-1]] = code
+    for adjective, code in _ADJECTIVES.items():
+        if adjective not in out:
+            units = next((u for u in out.values() if code in u.values()), {})
+            out[adjective] = {unit: c for unit, c in units.items() if c == code}
+    return out
 
 
 def beside(text: str, start: int, end: int, floor: int = 0, ceiling: int | None = None) -> tuple[int, int]:

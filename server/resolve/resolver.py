@@ -26,10 +26,10 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import DateResolver, clock_or_count
+from .dates import DateResolver, clock_or_count, zone_after
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import beside, leading_number_words, number_words_after, resolve_money
+from .money import beside, fraction_after, leading_number_words, number_words_after, resolve_money
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 from .text import fold_catalog, without_zero_width
@@ -305,8 +305,15 @@ class Resolver:
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
         if spec.get("builtin") == "datetime" and self._date_around(e, text, reference, past, locale, lo, hi):
             return e
+        zoned = zone_after(text, e.start, e.end) if spec.get("builtin") == "datetime" else None
+        if zoned is not None:  # "tomorrow at 3pm | pst": the zone is the time's, even tagged as another entity
+            if zoned > hi:
+                return e
+            e.end, e.text = zoned, text[e.start:zoned]
         # an amount's currency or percent sign may lie just outside the model's span: "5000 | HUF"
         start, end = beside(text, e.start, e.end, floor, hi) if spec.get("builtin") == "money" else (e.start, e.end)
+        if spec.get("builtin") == "money" and fraction_after(text, end):
+            return e  # "a million | and a half": not the first part alone
         resolution = self.resolve_value(e.type, text[start:end], reference, past, locale)
         if resolution is not None and (start, end) != (e.start, e.end):  # the entity is the amount's words
             e.start, e.end, e.text = start, end, text[start:end]
@@ -324,9 +331,10 @@ class Resolver:
         out, which it then takes (between `lo` and `hi`, where the entities around it end and
         start): the word that says which day ("next | tuesday" was today), the day before a month
         ("the first of | next month" was the month), a count of time ("in | three days", "a week
-        from | friday", "3 days | from now" were no date). Only when the longer words read as a
+        from | friday", "3 days | from now" were no date), the "at" before a time written with a dot
+        ("at | 12.30": a British half past twelve, no date). Only when the longer words read as a
         date: "the following monday" is no date dateparser reads, and the span stays as it is."""
-        for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM):
+        for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM) + ((_AT,) if _DOTTED.fullmatch(e.text) else ()):
             m = said.search(text, max(lo, e.start - 30), e.start)
             whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
             if whole is not None:
@@ -504,6 +512,8 @@ _COUNT_FROM = re.compile(r"(?<![\w'])(?:an?|one|two|three|four|five|six|\d{1,2}|
                          r"(?:(?:day|week|month)s?\s+)?(?:from|after|before)\s+$", re.IGNORECASE)  # "a week from | friday"
 _IN = re.compile(r"(?<![\w'])in\s+(?:an?\s+|a\s+couple\s+of\s+)?$", re.IGNORECASE)  # "in | three days", "in a | week"
 _FROM_NOW = re.compile(r"\s+(?:from\s+(?:now|today)|ago|later)\b", re.IGNORECASE)  # "three days | from now"
+_AT = re.compile(r"(?<![\w'])(?:at|by)\s+$", re.IGNORECASE)  # "at | 12.30": half past twelve, no date
+_DOTTED = re.compile(r"\d{1,2}\.[0-5]\d")
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
 
