@@ -79,22 +79,31 @@ STATUS_CODES: dict[type[ServiceError], grpc.StatusCode] = {
 }
 
 ReloadFn = Callable[[str], Awaitable[dict]]
+STREAMING_RPCS = frozenset({"AnalyzeStream"})
+# what a call refused by a draining server asks its caller to wait before retrying: past the drain's
+# quiet period, when grpc's GOAWAY has sent the connection's next calls to a new one
+RETRY_PUSHBACK_MS = 300
 
 
 class Drain:
     """In-flight RPC accounting for a graceful stop.
 
     grpc.aio's own stop() CANCELs calls the transport received but the server loop had not yet
-    picked up; so the server first refuses new work itself (UNAVAILABLE, retryable) and waits
-    until nothing is in flight and no call was accepted for a quiet period, then stops grpc.
-    Refused calls do not restart the quiet period: a client retrying in a loop cannot hold the
-    drain open.
+    picked up; so the server first refuses new work itself (UNAVAILABLE, retryable, with a
+    `grpc-retry-pushback-ms` that asks the caller to wait until the connection is gone) and
+    waits until no unary call is in flight and none was accepted for a quiet period, then stops
+    grpc, whose GOAWAY sends the callers' retries to a new connection (another instance). Open
+    streams do not hold that stop back: grpc lets them finish within the grace period, each
+    ended at its next utterance; held back by a stream, every retry of a caller on that
+    connection was refused for the whole grace period. Refused calls do not restart the quiet
+    period: a client retrying in a loop cannot hold the drain open.
     """
 
     def __init__(self) -> None:
         self.draining = False
         self.started = asyncio.Event()  # set when the drain begins: open streams end at their next utterance
         self.in_flight = 0
+        self._unary = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._arrival = asyncio.Event()
@@ -106,12 +115,16 @@ class Drain:
         else:  # a GetModelInfo poller must not hold the drain open either (it held it for the whole grace period)
             self._arrival.set()
         self.in_flight += 1
-        self._idle.clear()
+        if rpc not in STREAMING_RPCS:
+            self._unary += 1
+            self._idle.clear()
 
-    def leave(self) -> None:
+    def leave(self, rpc: str) -> None:
         self.in_flight -= 1
-        if self.in_flight == 0:
-            self._idle.set()
+        if rpc not in STREAMING_RPCS:
+            self._unary -= 1
+            if self._unary == 0:
+                self._idle.set()
 
     async def wait_quiet(self, quiet_s: float) -> None:
         self.draining = True
@@ -185,6 +198,9 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
             # meet the call already closed in its core, which grpc logs as an error traceback
             code = grpc.StatusCode.DEADLINE_EXCEEDED
             raise asyncio.CancelledError
+        if not entered and code is grpc.StatusCode.UNAVAILABLE and servicer.drain.draining:
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),
+                                           ("grpc-retry-pushback-ms", str(RETRY_PUSHBACK_MS))))
         if code is not grpc.StatusCode.OK:
             await context.abort(code, message)
     except asyncio.CancelledError:
@@ -192,7 +208,7 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
         raise
     finally:
         if entered:
-            servicer.drain.leave()
+            servicer.drain.leave(rpc)
         outcome.code, outcome.elapsed = code, time.perf_counter() - start
 
 

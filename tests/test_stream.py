@@ -379,6 +379,46 @@ def test_a_draining_server_ends_streams_at_an_utterance_boundary(banking_artifac
         assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+def test_an_open_stream_does_not_keep_a_draining_server_refusing_the_next_calls(banking_artifact):
+    """A draining server refuses new calls (UNAVAILABLE) until its unary calls are done and then
+    stops gRPC, whose GOAWAY sends a caller's next calls to a new connection: another instance.
+    A stream open mid-utterance held that stop back for the whole grace period, and every retry
+    went down the same connection to the same refusal (a client's 4 attempts in ~100 ms). Now the
+    stop comes once the unary calls are done, the stream still finishes its utterance, and the
+    refusal asks the caller to wait past the quiet period (`grpc-retry-pushback-ms`)."""
+    import socket
+    import time
+
+    def listening(port: int) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    with ThreadServer(model=banking_artifact, grace_period=30) as server:
+        port = server.app.port
+        talking = Duplex(server.stub)
+        assert not talking.ask(partial("block my")).is_final  # mid-utterance
+        release = server.hold_model()
+        held = server.stub.DetectIntent.future(pb2.DetectIntentRequest(text="what's my balance"), timeout=20)
+        wait_for(lambda: server.app.servicer.drain.in_flight == 2, "the held call to be in flight")
+        server.loop.call_soon_threadsafe(server.app.request_stop)
+        wait_for(lambda: server.app.servicer.drain.draining, "the drain to begin")
+        with pytest.raises(grpc.RpcError) as refused:
+            server.stub.DetectIntent(pb2.DetectIntentRequest(text="block my card"), timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE and "draining" in refused.value.details()
+        assert dict(refused.value.trailing_metadata())["grpc-retry-pushback-ms"] == "300"
+        assert listening(port)  # the held unary call keeps the drain refusing
+        release.set()
+        assert held.result(timeout=20).intents  # answered
+        stopped = time.monotonic()
+        wait_for(lambda: not listening(port), "the listener to close with the stream still open")
+        assert time.monotonic() - stopped < 10  # the quiet period, not the 30 s grace period
+        answer = talking.ask(final("block my debit card"))  # the utterance in progress is still finished
+        assert answer.is_final and answer.intents[0].name
+
+
 def test_a_silent_stream_is_ended_once_every_answer_went_out(banking_artifact):
     """A stream that never sent a message held its --max-streams place for good (256 of them
     locked voice out). One silent for --stream-idle-timeout with every answer sent is ended with

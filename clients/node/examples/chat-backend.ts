@@ -40,7 +40,8 @@ backend would act on. Exit status: 0 all turns answered, 1 a call failed, 2 bad 
   --backoff-ms N         backoff ceiling before the 2nd attempt, doubling after (default 25)
   --max-backoff-ms N     largest backoff ceiling (default 1000)
   --session ID           conversation id, sent as context (default: a random one)
-  --time-zone NAME       IANA zone for dates ("Europe/Berlin"; default: UTC)
+  --time-zone NAME       IANA zone for dates ("Europe/Berlin"; default: the domain's time_zone,
+                         else UTC)
   --json                 one JSON object per turn on stdout
   --tls-ca FILE          TLS: the server's CA (PEM); --tls-cert FILE --tls-key FILE for mTLS
   --tls-server-name NAME TLS: the name in the server's certificate, if not the target's host`;
@@ -184,6 +185,10 @@ function printTurn(text: string, reply: AnalyzeResponse, response: string, attem
     return;
   }
   console.log(`user: ${text}`);
+  if (reply.truncated) {
+    // the answer is the message's first characters' alone: worth less trust (or a shorter message)
+    console.log(`  truncated: the model read the first ${reply.analyzedChars} of ${[...text].length} characters`);
+  }
   console.log(`  intent: ${top ? `${top.name} (${top.confidence.toFixed(3)})` : "none"}`);
   if (reply.followUp?.kind) {
     const kind = followUpKindToJSON(reply.followUp.kind).replace("FOLLOW_UP_KIND_", "").toLowerCase();

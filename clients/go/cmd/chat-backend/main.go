@@ -57,7 +57,7 @@ func parseFlags(args []string) (options, []string, error) {
 	fs.IntVar(&o.backoffMs, "backoff-ms", 25, "backoff ceiling in ms before the 2nd attempt, doubling after")
 	fs.IntVar(&o.maxBackoffMs, "max-backoff-ms", 1000, "largest backoff ceiling in ms")
 	fs.StringVar(&o.session, "session", fmt.Sprintf("chat-%d", os.Getpid()), "conversation id, sent as context")
-	fs.StringVar(&o.timeZone, "time-zone", "", "IANA zone for dates (default UTC)")
+	fs.StringVar(&o.timeZone, "time-zone", "", "IANA zone for dates (default: the domain's time_zone, else UTC)")
 	fs.BoolVar(&o.json, "json", false, "one JSON object per turn on stdout")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "TLS: the server's CA (PEM)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "mTLS: this client's certificate (PEM)")
@@ -251,7 +251,12 @@ func printTurn(text string, reply *pb.AnalyzeResponse, response string, attempts
 	if len(reply.GetIntents()) > 0 {
 		intent = fmt.Sprintf("%s (%.3f)", top.GetName(), top.GetConfidence())
 	}
-	fmt.Printf("user: %s\n  intent: %s\n", text, intent)
+	fmt.Printf("user: %s\n", text)
+	if reply.GetTruncated() {
+		// the answer is the message's first characters' alone: worth less trust (or a shorter message)
+		fmt.Printf("  truncated: the model read the first %d of %d characters\n", reply.GetAnalyzedChars(), len([]rune(text)))
+	}
+	fmt.Printf("  intent: %s\n", intent)
 	// a follow-up's intent is the one a backend routes on
 	if followUp := reply.GetFollowUp(); followUp.GetKind() != pb.FollowUpKind_FOLLOW_UP_KIND_UNSPECIFIED {
 		kind := strings.ToLower(strings.TrimPrefix(followUp.GetKind().String(), "FOLLOW_UP_KIND_"))
@@ -321,8 +326,8 @@ func run(args []string) int {
 			SessionId: o.session, PreviousIntent: previousIntent, FilledSlots: filledSlots}}
 		var reply *pb.AnalyzeResponse
 		ctx, cancel := context.WithTimeout(context.Background(), ms(o.deadlineMs))
-		attempts, err := policy.call(ctx, func(ctx context.Context) (err error) {
-			reply, err = client.Analyze(ctx, request)
+		attempts, err := policy.call(ctx, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+			reply, err = client.Analyze(ctx, request, opts...)
 			return err
 		})
 		cancel()

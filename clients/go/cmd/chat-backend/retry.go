@@ -4,11 +4,13 @@ import (
 	"context"
 	"math/rand"
 	"regexp"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -41,10 +43,12 @@ func retryable(err error) bool {
 var sizeLimit = regexp.MustCompile(`(?i)larger than max|exceeds (?:hard |soft )?limit`)
 
 // call runs attempt until it succeeds, fails for good, runs out of attempts, or the next try
-// could not start before ctx's deadline. It returns the number of attempts made.
-func (p retryPolicy) call(ctx context.Context, attempt func(context.Context) error) (int, error) {
+// could not start before ctx's deadline. It returns the number of attempts made. attempt passes
+// opts to its RPC: they catch the trailer, whose grpc-retry-pushback-ms the next try waits for.
+func (p retryPolicy) call(ctx context.Context, attempt func(context.Context, ...grpc.CallOption) error) (int, error) {
 	for n := 1; ; n++ {
-		err := attempt(ctx)
+		var trailer metadata.MD
+		err := attempt(ctx, grpc.Trailer(&trailer))
 		if err == nil || !retryable(err) || n >= p.maxAttempts {
 			return n, err
 		}
@@ -53,6 +57,9 @@ func (p retryPolicy) call(ctx context.Context, attempt func(context.Context) err
 			ceiling = p.maxBackoff
 		}
 		delay := time.Duration(p.rng.Int63n(int64(ceiling) + 1)) // full jitter
+		if pushback := pushbackOf(trailer); pushback > delay {
+			delay = pushback // never sooner than the server asks
+		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(delay).After(deadline) {
 			return n, err
 		}
@@ -68,6 +75,21 @@ func (p retryPolicy) call(ctx context.Context, attempt func(context.Context) err
 		}
 		connected(ctx, p.conn)
 	}
+}
+
+// pushbackOf: the wait the server asks for before a retry (gRPC's grpc-retry-pushback-ms trailer),
+// else 0. A draining intentd asks for one past its quiet period, when its GOAWAY has sent the
+// connection's next calls to a new one: retried at once, every attempt met the same draining server.
+func pushbackOf(trailer metadata.MD) time.Duration {
+	values := trailer.Get("grpc-retry-pushback-ms")
+	if len(values) == 0 {
+		return 0
+	}
+	ms, err := strconv.ParseInt(values[0], 10, 64)
+	if err != nil || ms < 0 {
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // connected returns once conn is connected, or idle (the next call connects it), or ctx ends (the
