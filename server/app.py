@@ -84,7 +84,7 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
     past --connection-max-age a connection is told to go, and closed once its calls have had as
     long again to finish."""
     options = [("grpc.max_allowed_incoming_connections", s.max_connections),
-               ("grpc.max_concurrent_streams", s.max_calls_per_connection),
+               ("grpc.max_concurrent_streams", s.calls_per_connection),
                ("grpc.max_receive_message_length", max_request_bytes(s)),
                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
                ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),

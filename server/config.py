@@ -91,10 +91,13 @@ class Settings:
                                              "its open calls get as long again to finish, then it is closed, so "
                                              "calls that never end cannot hold --max-connections for good; a call "
                                              "shorter than this is never cut (0: never)", "S")
-    max_calls_per_connection: int = _opt(100, "most calls open at once on one connection (HTTP/2 "
-                                              "MAX_CONCURRENT_STREAMS): past it a burst on one connection sees some "
-                                              "calls fail UNAVAILABLE (REFUSED_STREAM: never read, safe to retry)",
-                                              "N")
+    max_calls_per_connection: int = _opt(0, "most calls open at once on one connection (HTTP/2 "
+                                            "MAX_CONCURRENT_STREAMS); past it a gRPC client holds its next call "
+                                            "unsent, without a word, until one of that connection's ends (0: "
+                                            "--max-streams + 100, so that a voice backend's one connection meets "
+                                            "the --max-streams refusal first: at 100, its 101st stream, and every "
+                                            "unary call beside it, waited in the client for a free place)",
+                                            "N")
     max_calls: int = _opt(0, "most calls open at once in the server, on every connection together (streams and "
                              "health watches too); one more is refused RESOURCE_EXHAUSTED at once, so calls that send "
                              "their headers and never their message cannot hold memory without bound (0: --max-queue "
@@ -170,10 +173,10 @@ class Settings:
             if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
                 raise ConfigError(f"--listen {self.listen!r}: expected HOST:PORT (e.g. {DEFAULT_LISTEN})")
         for name in ("max_batch_size", "max_batch_tokens", "max_queue", "max_text_chars",
-                     "max_stream_messages", "max_streams", "max_connections", "max_calls_per_connection", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
+                     "max_stream_messages", "max_streams", "max_connections", "max_top_k", "default_top_k", "workers", "stream_stable_n"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_flag(name)} must be at least 1 (got {getattr(self, name)})")
-        for name in ("intra_op_threads", "row_threads", "cache_size", "max_calls"):
+        for name in ("intra_op_threads", "row_threads", "cache_size", "max_calls", "max_calls_per_connection"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{_flag(name)} must be 0 or more (got {getattr(self, name)})")
         if self.max_queue > MAX_QUEUE_LIMIT:
@@ -259,6 +262,11 @@ class Settings:
             if self.admin_client_cn:
                 raise ConfigError("--admin-client-cn with --workers > 1: a ReloadModel call would reach the one "
                                   "worker its connection landed on (reload all workers with SIGHUP)")
+
+    @property
+    def calls_per_connection(self) -> int:
+        """--max-calls-per-connection, or every stream the server admits and 100 calls beside them."""
+        return self.max_calls_per_connection or self.max_streams + 100
 
     @property
     def calls_limit(self) -> int:

@@ -419,6 +419,24 @@ def test_an_open_stream_does_not_keep_a_draining_server_refusing_the_next_calls(
         assert answer.is_final and answer.intents[0].name
 
 
+def test_one_connection_carries_every_stream_the_server_admits(banking_artifact):
+    """A voice backend's one channel: the connection's call cap was 100 whatever --max-streams, so
+    its 101st stream, and every unary call beside it, waited in the client, unseen by the server,
+    until a stream ended (dead air on a phone call). Now the cap leaves room for every stream the
+    server admits: the next one is refused at once, and unary calls still go through."""
+    with ThreadServer(model=banking_artifact, max_streams=105) as server:
+        streams = [Duplex(server.stub) for _ in range(105)]
+        try:
+            wait_for(lambda: server.metric("intentd_streams_open") == 105, "105 streams to open")
+            assert server.stub.DetectIntent(pb2.DetectIntentRequest(text="block my card"), timeout=10).intents
+            with pytest.raises(grpc.RpcError) as refused:
+                next(Duplex(server.stub).call)
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        finally:
+            for stream in streams:
+                stream.send(None)
+
+
 def test_a_silent_stream_is_ended_once_every_answer_went_out(banking_artifact):
     """A stream that never sent a message held its --max-streams place for good (256 of them
     locked voice out). One silent for --stream-idle-timeout with every answer sent is ended with
