@@ -37,7 +37,9 @@ final that is shed ends the stream with its status, as a unary call would fail.
 value) have been the same over the last `stream_stable_n` answered partials of the utterance, this
 answer included, each a follow-up or with top confidence >= `stream_stable_confidence` and not out
 of distribution. A CONFIRM or CANCEL is never stable: "no wait, make it sixty" is a CANCEL for its
-first words, and a backend acting early would cancel what the caller was correcting.
+first words, and a backend acting early would cancel what the caller was correcting. Nor is a
+reply intent of the domain (its follow_ups: affirm, deny, hold, repeat) read with no turn before
+it to answer: "yes", "no no no" and "hold on" were `stable` then.
 Superseded partials (no analysis) neither count nor break the run; a final answer is judged with
 the partials before it, then the run starts again.
 """
@@ -99,14 +101,15 @@ class Stability:
     confidence: float
     run: deque = field(default_factory=deque)
 
-    def observe(self, analysis: Analysis, final: bool) -> bool:
+    def observe(self, analysis: Analysis, final: bool, replies: frozenset[str] = frozenset()) -> bool:
+        """`replies`: the domain's reply intents (a yes, a no, a pause), never stable on their own."""
         p, follow_up = analysis.prediction, analysis.follow_up
         # a follow-up was judged by the follow-up rule: its own reading of a few words ("to
         # savings", unsure on its own) is not what it answers; a decision waits for the final
         if follow_up is not None:
             qualifies = follow_up.kind == "update"
         else:
-            qualifies = p.confidence >= self.confidence and not p.is_ood
+            qualifies = p.confidence >= self.confidence and not p.is_ood and p.intent not in replies
         said = follow_up if follow_up is not None else p.intent  # an UPDATE, a CONFIRM and a CANCEL of one intent differ
         slots = tuple(sorted((e.type, canonical(e.resolution)) for e in analysis.entities
                              if e.resolved and e.resolution))
@@ -286,7 +289,7 @@ class VoiceStream:
         reply.is_final = message.final
         reply.sequence = message.sequence
         reply.stale = message.stale
-        reply.stable = self.stability.observe(analysis, message.final)
+        reply.stable = self.stability.observe(analysis, message.final, self.servicer.runner.current.follow_ups.replies)
         return reply
 
 

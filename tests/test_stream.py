@@ -233,6 +233,17 @@ def test_a_confirm_or_cancel_is_never_stable(server):
     assert not any(a.stable for a in said)
 
 
+@pytest.mark.parametrize("text", ["yes", "no no no", "hold on", "no wait make it"])
+def test_a_reply_with_no_turn_to_answer_is_never_stable(server, text):
+    """With no previous turn (what a backend sends after a CANCEL or a decided CONFIRM) a yes, a
+    no or a pause is the domain's reply intent, sure of itself: three in a row were `stable`."""
+    stream = Duplex(server.stub)
+    said = [stream.ask(partial(text)) for _ in range(3)]
+    stream.finish()
+    assert {a.intents[0].name for a in said} <= {"affirm", "deny", "hold", "repeat"}, said
+    assert not any(a.stable for a in said)
+
+
 def test_a_follow_up_qualifies_by_its_follow_up_not_its_own_intent(server):
     """"to savings" after a transfer is an UPDATE of it, whatever the model reads into two words
     on their own (unsure here, which kept `stable` from ever firing on it)."""
