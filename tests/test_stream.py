@@ -69,9 +69,12 @@ def test_superseded_partials_are_never_computed(server):
         texts = ["i lost", "i lost my", "i lost my credit card"]
         for i, text in enumerate(texts):
             stream.send(partial(text, sequence=100 + i))
-            wait_for(lambda: runner.queued == i + 1, f"partial {i} to queue")  # superseded ones stay, cancelled
+            # the one partial queued is the latest: the one it superseded left the queue at once
+            # (they stayed until the next batch was built, counted in the queue depth and the work ahead)
+            wait_for(lambda: [e.text for e in runner._pending] == [text], f"partial {i} alone in the queue")
+            assert server.metric("intentd_queue_depth") == 1
         stream.send(final("i lost my credit card in boston", sequence=200))
-        wait_for(lambda: runner.queued == 4, "the final to queue")
+        wait_for(lambda: [e.text for e in runner._pending] == ["i lost my credit card in boston"], "the final alone")
     finally:
         release.set()
     answers = stream.finish()
@@ -183,7 +186,7 @@ def test_a_final_takes_the_place_of_a_queued_partial_when_the_server_is_full(ban
         assert srv.metric("intentd_stream_superseded_total", {"outcome": "shed"}) == 2
         wait_for(lambda: srv.app.runner.in_system == 0, "every request to leave the count")
 
-        # a withdrawn partial still in the queue (cancelled, no longer counted) is cleared, not counted twice
+        # a withdrawn partial leaves the queue at once; the one in its place gives way to a final
         release = srv.hold_model()
         try:
             first, talking, other = Duplex(srv.stub), Duplex(srv.stub), Duplex(srv.stub)
@@ -192,7 +195,8 @@ def test_a_final_takes_the_place_of_a_queued_partial_when_the_server_is_full(ban
             talking.send(partial("block", sequence=1))
             wait_for(lambda: srv.app.runner.queued == 2, "the partial to queue")
             talking.send(partial("block my", sequence=2))  # withdraws the first, queues in its place
-            wait_for(lambda: srv.app.runner.queued == 3 and srv.app.runner.in_system == 2, "the next partial")
+            wait_for(lambda: [e.text for e in srv.app.runner._pending] == ["hello there", "block my"]
+                     and srv.app.runner.in_system == 2, "the next partial in the first one's place")
             other.send(final("i lost my card"))
             wait_for(lambda: srv.metric("intentd_shed_total", {"reason": "for_final"}) == 2, "the live partial to go")
             assert srv.app.runner.queued == 2 and srv.app.runner.in_system == 2
