@@ -73,7 +73,8 @@ class Settings:
                                         "the handler, the network, the caller): an answer later than the rest "
                                         "counts as late when admission adapts", "MS")
     max_text_chars: int = _opt(2000, "longest accepted text, in code points", "N")
-    max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream", "N")
+    max_stream_messages: int = _opt(10_000, "most messages on one AnalyzeStream (at 10 partials a second, 17 "
+                                            "minutes of speech: a stream per utterance never meets it)", "N")
     max_streams: int = _opt(256, "most AnalyzeStream calls open at once (each holds ~30 KB while idle); one "
                                  "more is refused RESOURCE_EXHAUSTED", "N")
     stream_idle_timeout: float = _opt(300.0, "seconds an AnalyzeStream may send no message once every answer "

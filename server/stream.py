@@ -186,7 +186,9 @@ class VoiceStream:
                     break
                 count += 1
                 if count > s.max_stream_messages:
-                    raise InvalidRequest(f"stream: more than {s.max_stream_messages} messages")
+                    raise _in_message(InvalidRequest(
+                        f"stream: more than {s.max_stream_messages} messages (--max-stream-messages): open a new "
+                        "stream for the next utterance"), count)
                 try:
                     request = self.parse(request)
                     text, options = admit(request, max_chars=s.max_text_chars, default_top_k=s.default_top_k,

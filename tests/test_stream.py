@@ -452,6 +452,17 @@ def test_one_connection_carries_every_stream_the_server_admits(banking_artifact)
                 stream.send(None)
 
 
+def test_a_stream_past_its_message_bound_is_ended_naming_the_message(banking_artifact):
+    """The refusal said "more than 2 messages" and not which one, unlike every other refused message."""
+    with ThreadServer(model=banking_artifact, max_stream_messages=2) as server:
+        stream = Duplex(server.stub)
+        assert stream.ask(final("what's my balance")).is_final and stream.ask(final("block my card")).is_final
+        with pytest.raises(grpc.RpcError) as ended:
+            stream.ask(final("thanks"))
+    assert ended.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "(message 3 of the stream)" in ended.value.details() and "new stream" in ended.value.details()
+
+
 def test_a_silent_stream_is_ended_once_every_answer_went_out(banking_artifact):
     """A stream that never sent a message held its --max-streams place for good (256 of them
     locked voice out). One silent for --stream-idle-timeout with every answer sent is ended with
