@@ -104,7 +104,7 @@ class Metrics:
                                  registry=r)
         self.cache_hits = Counter("intentd_cache_hits", "Exact-match cache hits", registry=r)
         self.cache_misses = Counter("intentd_cache_misses", "Exact-match cache misses", registry=r)
-        self.ood = Counter("intentd_ood", "Answers flagged out of distribution", registry=r)
+        self.ood = Counter("intentd_ood", "Answers flagged out of distribution (follow-ups apart)", registry=r)
         self.escalations = Counter("intentd_escalations", "Answers with an escalation hint, by reason", ["reason"],
                                    registry=r)
         for reason in ESCALATION_REASONS:
@@ -178,7 +178,11 @@ class Metrics:
         self.capture_drops.labels(reason).inc()
 
     def count_answer(self, analysis) -> None:
-        if analysis.prediction.is_ood:
+        # a follow-up ("and to savings", "make it 50") is flagged on its few words alone, as no
+        # request of its own, and answered against the turn before it: no drift from the training
+        # data (counted, the drift alert fired whenever callers sent more follow-ups)
+        drifted = analysis.prediction.is_ood and analysis.follow_up is None
+        if drifted:
             self.ood.inc()
         if analysis.escalation.escalate:
             self.escalations.labels(analysis.escalation.reason or "unknown").inc()
@@ -189,7 +193,7 @@ class Metrics:
         rolling = self._rolling.get(version)
         if rolling is None:
             rolling = self._rolling[version] = (RollingRate(), RollingRate())
-        self.ood_rate.labels(version).set(rolling[0].add(analysis.prediction.is_ood))
+        self.ood_rate.labels(version).set(rolling[0].add(drifted))
         self.escalation_rate.labels(version).set(rolling[1].add(analysis.escalation.escalate))
 
     def value(self, name: str, labels: dict | None = None) -> float:

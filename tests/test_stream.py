@@ -259,6 +259,18 @@ def test_a_follow_up_qualifies_by_its_follow_up_not_its_own_intent(server):
     assert [a.stable for a in said] == [False, False, True]
 
 
+def test_a_follow_up_flagged_on_its_own_words_is_no_drift(server):
+    """"and to savings" after a transfer is flagged out of distribution on its two words (as the
+    answer says) and read as an UPDATE: it counted in intentd_ood_total and intentd_ood_rate, so
+    the drift alert fired whenever callers sent more follow-ups."""
+    before = server.metric("intentd_ood_total")
+    reply = server.stub.Analyze(pb2.AnalyzeRequest(text="and to savings", context=TRANSFER), timeout=30)
+    assert reply.follow_up.kind == pb2.FOLLOW_UP_KIND_UPDATE and reply.ood.flagged
+    alone = server.stub.Analyze(pb2.AnalyzeRequest(text="and to savings"), timeout=30)
+    assert alone.ood.flagged and not alone.follow_up.kind
+    assert server.metric("intentd_ood_total") == before + 1  # the one with no turn before it
+
+
 def test_messages_are_read_while_earlier_ones_are_computed(server):
     runner = server.app.runner
     before = computed(server)
