@@ -613,16 +613,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-class Terminated(BaseException):
-    """SIGTERM (a CI timeout, `timeout`, a Kubernetes Job) in a command that writes files: raised
-    where the command is, so its clean-up runs as for Ctrl-C (a build left its ~90 MB staging
-    folder beside --out, hidden, for good)."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI timeout, `timeout`, a Kubernetes Job) in a command that writes files or runs a
+    load: raised where the command is, so its clean-up runs as for Ctrl-C (a build left its ~90 MB
+    staging folder beside --out, hidden, for good; a load test died by the signal without a word).
+    A KeyboardInterrupt, as an event loop lets one out of a signal handler (uvloop logged any other
+    exception and ran on)."""
 
 
 @contextlib.contextmanager
 def _stopped_by_sigterm(command: list[str]):
-    """For the commands that write files; the handler before is put back after (tests call main())."""
-    if command not in (["train"], ["calibrate"], ["data"]) or threading.current_thread() is not threading.main_thread():
+    """For the commands that write files, and the load test; the handler before is put back after
+    (tests call main())."""
+    if (command not in (["train"], ["calibrate"], ["data"], ["loadtest"])
+            or threading.current_thread() is not threading.main_thread()):
         yield
         return
 
@@ -658,12 +662,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _stopped_by_sigterm(words[:1]):
             return args.func(args)
-    except KeyboardInterrupt:
-        print("intentd: interrupted", file=sys.stderr)
-        return 130
     except Terminated:
         print("intentd: stopped (SIGTERM)", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        print("intentd: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `intentd analyze --json | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

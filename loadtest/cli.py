@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     except LoadTestError as exc:
         print(f"intentd loadtest: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if type(exc) is not KeyboardInterrupt:  # a SIGTERM (intentd's Terminated): its caller says so
+            raise
         print("intentd loadtest: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -125,7 +125,7 @@ class LoadConfig:
     )
     warmup: int = _opt(
         20,
-        "requests sent one by one before measuring (not recorded)",
+        "requests sent one by one before measuring (not recorded), for at most 2 s: a slow server gets fewer",
         type=int,
         metavar="N",
     )
@@ -276,6 +276,11 @@ class LoadConfig:
             raise ConfigError(
                 f"--min-capacity-rps {self.min_capacity_rps:g} is over --max-rate "
                 f"{self.search_max_rate:g}: the search could never show it"
+            )
+        if self.mode == "sweep" and (self.min_capacity_rps or 0) > max(self.rates):
+            raise ConfigError(  # run, it failed as an SLO miss, at rates that never reached the bound
+                f"--min-capacity-rps {self.min_capacity_rps:g} is over the highest --sweep rate "
+                f"{max(self.rates):g}: the sweep could never show it"
             )
         tls_files = {
             "--tls-ca": self.tls_ca,

@@ -14,7 +14,7 @@ CACHE_NOTABLE = 0.10
 
 def step_dict(step: StepResult) -> dict:
     """The figures of one constant-rate step (latency in ms, from the scheduled send time, of
-    answered and timed-out requests)."""
+    every request but refusals back within 25 ms)."""
     recorder = step.recorder
     return {
         "offered_rps": step.rate,
@@ -188,7 +188,7 @@ def _step_lines(step: dict) -> list[str]:
         f"achieved {step['achieved_rps']:g} req/s",
         "latency  "
         + "  ".join(f"{k} {_ms(lat.get(k))}" for k in ("p50", "p90", "p95", "p99", "p99.9", "max"))
-        + " ms (from scheduled send time; answered and timed-out requests)",
+        + " ms (from scheduled send time; every request but fast refusals)",
         *_server_lines(step.get("server_ms"), step.get("server_cache_hits")),
         f"client   send lag p99 {_ms(lag.get('p99'))} ms, max {_ms(lag.get('max'))} ms{waits}; "
         f"max in flight {step['max_in_flight']}",

@@ -106,6 +106,7 @@ class Utterance:
     answers: list[Answer] = field(default_factory=list)
     failed_messages: int = 0  # written, never answered
     error: str | None = None  # why it has no final answer
+    failed_final_s: float | None = None  # how long its final, written, waited for the error instead
 
     @property
     def final(self) -> Answer | None:
@@ -246,9 +247,12 @@ class _Session:
                 run.stream_errors[code] += 1
             self.code = code
             self.ended = True
+            ended_at = clock()
             while self.pending:
                 sent = self.pending.popleft()
                 sent.utterance.failed_messages += 1
+                if sent.final:
+                    sent.utterance.failed_final_s = ended_at - sent.due
                 if sent.utterance.error is None:
                     sent.utterance.error = code
 

@@ -3,7 +3,8 @@
 Definitions (docs/voice.md, "Measuring it"):
 - Partial latency covers the partials the server computed (answered fresh or stale);
   a superseded partial was never computed and its placeholder answer is not a latency.
-  Latency runs from the time a message was due to its answer.
+  Latency runs from the time a message was due to its answer; final latency also counts the
+  finals that failed, at the time their error came (a refusal back within 25 ms apart).
 - An utterance is finished when its final got an answer; the others failed (the status that
   ended their stream). Only finished utterances enter the `stable` and accuracy figures.
 - `stable` fired before the final when some partial answer of the utterance had `stable`
@@ -25,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import LoadConfig
-from .recorder import percentiles
-from .slo import Check, Verdict
+from .recorder import UNFINISHED, in_latency, percentiles
+from .slo import Check, Verdict, cache_check
 from .voice import Utterance, VoiceRun
 
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -120,7 +121,11 @@ def summary(run: VoiceRun) -> dict:
         "messages_per_s": round((partials_sent + finals_sent) / run.duration_s, 2),
         "latency_ms": {
             "partial": latency_ms([a.latency_s for a in partials if not a.superseded]),
-            "final": latency_ms([u.final.latency_s for u in finished]),
+            # a final that failed waited too (a fast refusal apart): with an error budget, hung
+            # finals left the figures and a latency gate passed on the finals that came back
+            "final": latency_ms([u.final.latency_s for u in finished]
+                                + [u.failed_final_s for u in failed if u.failed_final_s is not None
+                                   and in_latency(u.error or UNFINISHED, u.failed_final_s)]),
         },
         "stable": {
             "fired": fired,
@@ -186,6 +191,8 @@ def evaluate(figures: dict, config: LoadConfig) -> Verdict:
     checks.append(
         Check("failed utterances", figures["utterances"]["error_rate"], config.max_error_rate, "%")
     )
+    if config.max_cache_share is not None:  # accepted, and never checked: a cached run passed
+        checks.append(cache_check(figures["server_cache_hits"], config.max_cache_share))
     return Verdict(tuple(checks))
 
 

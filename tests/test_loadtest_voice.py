@@ -107,6 +107,22 @@ def test_voice_streams_report_adds_up(banking_artifact, capsys):
     assert f"context  {follow_ups['context_sent']} of {utt['finished']} finished" in text
 
 
+def test_a_voice_gate_on_the_cache_share_is_checked(banking_artifact, capsys, tmp_path):
+    """--max-cache-share was accepted with --voice-streams and never checked: a run whose report
+    said the cache answered 18.8 % passed a 10 % gate."""
+    one = tmp_path / "one.txt"
+    one.write_text("what is my checking balance\n", encoding="utf-8")
+    with ThreadServer(model=banking_artifact) as server:  # the cache on: the same words every time
+        code, result, err = cli.main([
+            "--target", f"127.0.0.1:{server.app.port}", "--voice-streams", "2", "--word-interval-ms", "50",
+            "--texts", str(one), "--json", "--no-progress", "--duration", "1.5", "--max-cache-share", "0.02",
+        ]), None, None  # fmt: skip
+        out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["server_cache_hits"]["share"] > 0.02
+    assert code == 1 and err.strip().splitlines()[-1].startswith("SLO FAIL") and "cache share" in err
+
+
 def test_figures_follow_from_the_answers_seen(banking_artifact):
     items = load_labelled(TEXTS)
     with ThreadServer(model=banking_artifact, cache_size=0) as server:
