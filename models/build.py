@@ -136,7 +136,10 @@ def build(options: BuildOptions) -> dict:
     if domain is not None:  # fail before training, not after
         _check_domain(domain, domain_path, {ex.intent for ex in splits["train"] if not ex.ood})
 
-    trained = train(splits["train"], splits["valid"], options.train, started)
+    # what runs through the model after training (_assemble): train once (calibration), valid three
+    # times (FP32 and INT8 gates, evaluation), test once
+    after_rows = len(splits["train"]) + 3 * len(splits["valid"]) + len(splits.get("test", ()))
+    trained = train(splits["train"], splits["valid"], options.train, started, after_rows)
     out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
