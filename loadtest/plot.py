@@ -12,7 +12,7 @@ from intentd.plotpath import PlotPathError, check_plot_path
 
 from .errors import PlotUnavailable
 from .runner import StepResult
-from .slo import capacity
+from .slo import capacity, capacity_capped
 
 _MISSING = "--plot needs matplotlib: pip install matplotlib (or the intentd[train] extra)"
 
@@ -78,8 +78,10 @@ def plot_sweep(
     if slo_p99_ms is not None:
         ax.axhline(slo_p99_ms, color="darkred", linestyle=":", label=f"p99 SLO {slo_p99_ms:g} ms")
     found = capacity(steps, slo_p95_ms, max_error_rate, slo_p99_ms)
-    if found is not None:
-        ax.axvline(found, color="green", linestyle=":", label=f"capacity {found:g} req/s")
+    if found is not None:  # at the highest rate tried, a lower bound, as the report says
+        capped = capacity_capped(steps, slo_p95_ms, max_error_rate, slo_p99_ms)
+        ax.axvline(found, color="green", linestyle=":",
+                   label=f"capacity {'at least ' if capped else ''}{found:g} req/s")
     ax.set_xscale("log")
     ax.set_xlabel("offered load (req/s)")
     ax.set_ylabel("latency (ms)")

@@ -43,6 +43,7 @@ import numpy as np
 
 from intentd import protogen
 
+from .client import TLS
 from .config import LoadConfig
 from .errors import ConfigError, LoadTestError, TargetUnavailable
 from .progress import Progress
@@ -406,6 +407,9 @@ class VoiceStreams:
         if not self.config.tls:
             return grpc.aio.insecure_channel(address)
         c = self.config
+        # the files checked as the unary load checks them: grpc took a CA file with no
+        # certificate in it, and the run blamed the server ("no gRPC server accepted a connection")
+        TLS(c.tls_ca, c.tls_cert, c.tls_key, c.tls_server_name).context()
         try:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_read(c.tls_ca),

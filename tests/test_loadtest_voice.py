@@ -123,6 +123,17 @@ def test_a_voice_gate_on_the_cache_share_is_checked(banking_artifact, capsys, tm
     assert code == 1 and err.strip().splitlines()[-1].startswith("SLO FAIL") and "cache share" in err
 
 
+def test_a_bad_ca_file_is_named_not_blamed_on_the_server(capsys, tmp_path):
+    """A --tls-ca file with no certificate in it: the voice load said no gRPC server accepted a
+    connection (and grpc logged four lines); the unary load names the file, and so does this."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n", encoding="utf-8")
+    code = cli.main(["--target", "127.0.0.1:1", "--voice-streams", "1", "--tls", "--tls-ca", str(ca),
+                     "--texts", str(TEXTS), "--duration", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--tls-ca {ca}" in err and "no gRPC server" not in err, err
+
+
 def test_figures_follow_from_the_answers_seen(banking_artifact):
     items = load_labelled(TEXTS)
     with ThreadServer(model=banking_artifact, cache_size=0) as server:
