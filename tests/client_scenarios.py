@@ -225,6 +225,28 @@ def retries_until_the_sidecar_is_up(example: list[str], artifact: Path) -> None:
     assert turn["attempts"] >= 2 and retries_logged(first + err, "UNAVAILABLE") == turn["attempts"] - 1
 
 
+def waits_as_long_as_a_draining_server_asks(example: list[str], artifact: Path) -> None:
+    """A draining server's refusal asks for 300 ms (`grpc-retry-pushback-ms`), by when its GOAWAY
+    sends the channel to a new connection: the clients retried within ~25 ms, down the same
+    connection to the same refusal."""
+    import re
+
+    with socket_path() as sock, ThreadServer(model=artifact, uds=sock, grace_period=30) as server:
+        release = server.hold_model()
+        held = server.stub.DetectIntent.future(pb2.DetectIntentRequest(text="block my card"), timeout=WAIT_S)
+        try:
+            wait_for(lambda: server.app.servicer.drain.in_flight == 1, "the held call")
+            server.loop.call_soon_threadsafe(server.app.request_stop)
+            wait_for(lambda: server.app.servicer.drain.draining, "the drain to begin")
+            done = run_example(example, "--target", f"unix:{sock}", "--attempts", "2", "--deadline-ms", "5000", BALANCE)
+        finally:
+            release.set()
+        assert held.result(timeout=WAIT_S).intents
+    retry = next(line for line in done.stderr.splitlines() if line.startswith("retry: attempt 1 got UNAVAILABLE"))
+    assert "draining" in retry and int(re.search(r"next in (\d+) ms", retry).group(1)) >= 300, retry
+    assert done.returncode == 1  # the held call keeps the test's server draining: refused again
+
+
 def gives_up_at_the_bounds(example: list[str]) -> None:
     """No server at all: --attempts 1 makes one attempt; otherwise the first retry waits for a
     connection that never comes, until the turn's deadline and no longer; exit 1."""

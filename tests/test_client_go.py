@@ -69,5 +69,9 @@ def test_gives_up_at_the_bounds(example):
     scenarios.gives_up_at_the_bounds(example)
 
 
+def test_waits_as_long_as_a_draining_server_asks(example, banking_artifact):
+    scenarios.waits_as_long_as_a_draining_server_asks(example, banking_artifact)
+
+
 def test_tls(example, banking_artifact, tmp_path):
     scenarios.tls(example, banking_artifact, tmp_path)

@@ -15,7 +15,7 @@ import pytest
 
 import client_scenarios as scenarios
 from conftest import REPO
-from servers import ThreadServer, pb2, wait_for
+from servers import ThreadServer
 
 NODE_DIR = REPO / "clients" / "node"
 MIN_NODE_MAJOR = 18  # util.parseArgs
@@ -112,6 +112,10 @@ def test_answers_after_a_restart(example, banking_artifact):
 
 def test_gives_up_at_the_bounds(example):
     scenarios.gives_up_at_the_bounds(example)
+
+
+def test_waits_as_long_as_a_draining_server_asks(example, banking_artifact):
+    scenarios.waits_as_long_as_a_draining_server_asks(example, banking_artifact)
 
 
 def test_a_deadline_after_retries_names_what_was_retried(example):
@@ -235,41 +239,6 @@ def test_a_request_over_grpcs_size_limit_is_not_retried(node, banking_artifact, 
     got = json.loads(done.stdout)
     assert got["code"] == 8 and refusal in got["details"], got  # RESOURCE_EXHAUSTED, from gRPC
     assert got["calls"] == 1
-
-
-# One call to a draining server, with the retry events it saw.
-DRAINING = r"""
-const { IntentdClient } = require(process.argv[1]);
-const client = new IntentdClient(process.argv[2], { timeoutMs: 5000 });
-const retries = [];
-client.analyze({ text: "what's my balance" },
-               { retry: { maxAttempts: 2 }, onRetry: (e) => retries.push({ details: e.error.details, delayMs: e.delayMs }) })
-  .then(() => ({ code: 0, message: "" }), (error) => ({ code: error.code, message: error.message }))
-  .then((outcome) => { console.log(JSON.stringify({ ...outcome, retries })); })
-  .finally(() => client.close());
-"""
-
-
-def test_a_retry_waits_as_long_as_a_draining_server_asks(node, banking_artifact):
-    """A draining server's refusal asks for 300 ms (`grpc-retry-pushback-ms`), by when its GOAWAY
-    sends the channel to a new connection; the client retried within ~25 ms, down the same
-    connection to the same refusal, four attempts in ~100 ms."""
-    with scenarios.socket_path() as sock, ThreadServer(model=banking_artifact, uds=sock, grace_period=30) as server:
-        release = server.hold_model()
-        held = server.stub.DetectIntent.future(pb2.DetectIntentRequest(text="block my card"), timeout=30)
-        try:
-            wait_for(lambda: server.app.servicer.drain.in_flight == 1, "the held call")
-            server.loop.call_soon_threadsafe(server.app.request_stop)
-            wait_for(lambda: server.app.servicer.drain.draining, "the drain to begin")
-            done = subprocess.run([node, "-e", DRAINING, str(NODE_DIR / "dist" / "src" / "index.js"), f"unix:{sock}"],
-                                  capture_output=True, text=True, timeout=120)
-        finally:
-            release.set()
-        assert held.result(timeout=30).intents
-    assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout)
-    assert "draining" in got["retries"][0]["details"] and got["retries"][0]["delayMs"] >= 300, got
-    assert got["code"] == 14, got  # the held call keeps the test's server draining: refused again
 
 
 def test_tls(example, banking_artifact, tmp_path):
