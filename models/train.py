@@ -487,8 +487,8 @@ class Budget:
     """--time-budget: after PROBE_STEPS optimiser steps, fit the whole build into the budget.
 
     The budget counts from the start of the build. Its time after training (export, INT8,
-    calibration, evaluation) is reserved from what that work is: AFTER_TRAINING_FIXED_S for the
-    export and quantisation, and the `after_rows` texts it runs through the model at
+    calibration, evaluation) is reserved from what that work is: EXPORT_S for the export and
+    quantisation, and the `after_rows` texts it runs through the model at
     AFTER_TRAINING_ROW_FACTOR times the time a validation pass takes a text (before the first
     pass, a training step's time a text, a third of it forward). A reserve of 30 s + 10 % of the
     budget, whatever the data, left a 1 min build of the starter domain (8 s after training) 50 of
