@@ -71,6 +71,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from . import locale as locales
 from .analysis import SINGLE_VALUED, Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
@@ -510,7 +511,8 @@ class FollowUps:
         return [e for e in entities if e.source == "model" and not e.resolved
                 and ((self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
                      and not counts_a_pause(text, e.text, e.end)  # "actually, one | second": a pause, not an amount
-                     or time_only(e.text) is not None)]
+                     or time_only(e.text) is not None
+                     or DOTTED_DATE.search(e.text) is not None)]  # "make it 9.30 instead" kept the agreed 09:00
 
     def _on_the_agreed_day(self, text: str, previous: str, entities: list[ResolvedEntity],
                            options: RequestOptions) -> list[ResolvedEntity]:
@@ -533,11 +535,12 @@ class FollowUps:
                 continue
             at = dt.datetime.fromisoformat(day[0]["value"])
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
-            if said is not None:
-                h, mi, grain = said
-                value = wall_time(at.replace(tzinfo=None, hour=h, minute=mi, second=0), zone, grain)
+            if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
+                value = wall_time(at.replace(tzinfo=None, hour=said.hour, minute=said.minute, second=0),
+                                  ZoneInfo(said.zone) if said.zone else zone, said.grain)
                 e = (replace(e, resolved=False, resolution=None) if value is None  # a time the clocks skip that day
-                     else replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain}))
+                     else replace(e, resolution={"kind": "datetime", "value": value.astimezone(zone).isoformat(),
+                                                 "grain": said.grain}))
             elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
                 grain = "day" if value.time() == dt.time() else "minute"  # the agreed time of day stays
                 e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})

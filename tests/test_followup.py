@@ -380,7 +380,13 @@ def test_a_follow_up_date_is_read_in_the_direction_of_the_intent_it_continues(en
 
 @pytest.mark.parametrize("text, spans, at", [("make it 3pm", [("date", "3pm")], "15:00"), ("3pm instead", [], "15:00"),
                                              ("at 9:30am", [("date", "9:30am")], "09:30"),
-                                             ("actually at 9 in the morning", [("date", "at 9 in the morning")], "09:00")])
+                                             ("actually at 9 in the morning", [("date", "at 9 in the morning")], "09:00"),
+                                             # a zone named, or a dotted time: the day of the turn's own reading
+                                             # (today, Monday), where the agreed day was kept without them
+                                             ("make it 4pm et", [("date", "4pm")], "16:00"),
+                                             ("make it 4pm pst", [("date", "4pm")], "19:00"),
+                                             ("make it 4.30pm", [("date", "4.30pm")], "16:30"),
+                                             ("make it at 4.15", [("date", "4.15")], "04:15")])
 def test_a_time_alone_keeps_the_agreed_day(engine, text, spans, at):
     """"make it 3pm" for a payment agreed for Friday scheduled it for today (or Monday) at 3pm."""
     carried = [("amount", "60 USD"), ("date", "2030-12-06T00:00:00-05:00")]  # a Friday
@@ -388,6 +394,15 @@ def test_a_time_alone_keeps_the_agreed_day(engine, text, spans, at):
                  zone="America/New_York")
     date = dict(turn.response.slots_used)["date"]
     assert date.startswith("2030-12-06T") and date.endswith("-05:00") and date[11:16] == at
+
+
+def test_a_dotted_number_that_does_not_read_is_asked_not_the_agreed_time_kept(engine):
+    """"make it 9.30 instead" (a time, or a date written the British way?) left the agreed 09:00 in
+    place without a word."""
+    carried = [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]
+    turn = _turn(engine, "make it 9.30 instead", "schedule_payment", "goodbye", 0.28, "low_confidence",
+                 [("date", "9.30")], carried, zone="America/New_York")
+    assert "date" not in dict(turn.response.slots_used) and turn.response.slots_missing == ["date"]
 
 
 def test_a_time_alone_on_a_day_the_clocks_change_keeps_the_zones_offset(engine):

@@ -518,9 +518,12 @@ def test_an_hour_in_words_without_am_or_pm_is_no_day(resolver, text):
     assert resolver.resolve_value("date", text, SUNDAY) is None
 
 
-@pytest.mark.parametrize("text, expected", [("five pm", (17, 0, "hour")), ("at nine a.m.", (9, 0, "hour")),
-                                            ("in the evening", (19, 0, "hour")), ("that morning", (9, 0, "hour")),
-                                            ("5 pm", (17, 0, "hour")), ("friday", None), ("the evening of the 4th", None)])
+@pytest.mark.parametrize("text, expected", [("five pm", (17, 0, "hour", None)), ("at nine a.m.", (9, 0, "hour", None)),
+                                            ("in the evening", (19, 0, "hour", None)),
+                                            ("that morning", (9, 0, "hour", None)), ("5 pm", (17, 0, "hour", None)),
+                                            ("at 4.15", (4, 15, "minute", None)),
+                                            ("4pm et", (16, 0, "hour", "America/New_York")), ("4pm ist", None),
+                                            ("friday", None), ("the evening of the 4th", None)])
 def test_a_time_alone_in_words_or_a_part_of_the_day_is_a_time_only(text, expected):
     """A follow-up that says only a time keeps the agreed day: "five pm" and "in the evening" after
     a payment for the 15th were today."""
@@ -629,3 +632,49 @@ def test_the_at_the_model_left_out_of_a_dotted_time_makes_it_a_time(resolver, lo
     options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale=locale)
     (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
     assert (date.text, date.resolution["value"]) == ("at 12.30", "2026-11-29T12:30:00+00:00")
+
+
+# -- a re-audit of the times above ---------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("tonight 9.30", "2026-11-29T21:30:00-05:00"),  # was the reference's clock: "now"
+    ("tomorrow 9.30", "2026-11-30T09:30:00-05:00"),  # was the day alone
+    ("9.30 tomorrow", "2026-11-30T09:30:00-05:00"),
+])
+def test_a_dotted_time_beside_a_day_is_a_time(resolver, text, expected):
+    assert value(resolver, text) == expected
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE"])
+def test_a_dotted_number_that_may_be_a_day_first_date_or_a_time_is_unresolved(resolver, locale):
+    """"by 4.12" is 4 December or 04:12: it was read as 04:12, and a payment due on the 4th went out
+    at dawn. With a day or am/pm beside it, it is a time; with minutes no month has, too."""
+    for text in ("by 4.12", "at 9.05"):
+        assert value(resolver, text, LONDON, locale) is None, text
+    assert value(resolver, "tonight at 9.05", LONDON, locale) == "2026-11-29T21:05:00+00:00"
+    assert value(resolver, "at 9.05pm", LONDON, locale) == "2026-11-29T21:05:00+00:00"
+
+
+def test_a_day_said_with_a_zone_is_the_callers_day():
+    """At 22:00 on Sunday in Los Angeles (Monday in New York) "tomorrow at 9am est" was Tuesday
+    (New York's tomorrow), and "monday at 9am est" for a dispute tomorrow morning."""
+    r = Resolver(yaml.safe_load(BANKING.read_text(encoding="utf-8")))
+    late = dt.datetime(2026, 11, 29, 22, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert r.resolve_value("date", "tomorrow at 9am est", late)["value"] == "2026-11-30T06:00:00-08:00"
+    assert r.resolve_value("date", "monday at 9am est", late, True)["value"] == "2026-11-23T06:00:00-08:00"
+    assert r.resolve_value("date", "3pm est", late)["value"] == "2026-11-30T12:00:00-08:00"  # the next 3pm there
+
+
+def test_a_region_word_after_a_time_is_a_zone_only_at_the_end_or_before_time(resolver):
+    """"tomorrow at 3pm central hudson" (a utility) was read at 3pm Central time."""
+    text = "schedule a payment of $75 tomorrow at 3pm central hudson"
+    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" central"), "tomorrow at 3pm", 0.9)]
+    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
+    assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm", "2026-11-30T15:00:00-05:00")
+    assert value(resolver, "tomorrow at 3pm central") == "2026-11-30T16:00:00-05:00"
+    assert value(resolver, "tomorrow at 3pm central time") == "2026-11-30T16:00:00-05:00"
+
+
+def test_by_a_year_is_that_year(resolver):
+    """A guard for "at 1530" took "by 2027" too."""
+    assert resolver.resolve_value("date", "by 2027", SUNDAY)["grain"] == "year"

@@ -33,7 +33,7 @@ import datetime as dt
 import itertools
 import re
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.easter import easter
@@ -139,19 +139,26 @@ _CLOCK_OR_COUNT_AFTER = re.compile(
     r"|(?:h|hr|hour|m|min|minute|s|sec|second|d|day|week|wk|fortnight|month|year|yr)s?\b)", re.IGNORECASE)
 _BESIDE_CHARS = 20  # the few characters before a number that the words above can take
 
-# a time written with a dot, the British way ("at 12.30", "tonight at 9.30", "3.15pm"): read as
-# one written with a colon. Only after "at"/"by" or before am/pm: "12.30" alone may be a day-first
-# date, and dateparser dropped the dotted time and kept the reference's clock ("tonight at 9.30" was now)
-_DOTTED_TIME = re.compile(r"(?<=\bat |\bby )(\d{1,2})\.([0-5]\d)(?![\d.])|(?<![\d.:])(\d{1,2})\.([0-5]\d)(?=\s*[ap]\.?m\b)")
+# a time written with a dot, the British way ("at 12.30", "tonight 9.30", "3.15pm"): read as one
+# written with a colon (dateparser dropped it, and kept the reference's clock: "tonight at 9.30"
+# was now). A time by what is beside it: "at"/"by" before it, am/pm after it, or a day or a part of
+# the day beside it; "12.30" alone may be a day-first date. `_dotted_times` reads them.
+_DAY_WORDS = (r"(?:today|tonight|tomorrow|tmrw|morning|afternoon|evening|night|"
+              + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?")
+_A_DAY_WORD = re.compile(r"\b" + _DAY_WORDS + r"\b")
+_DOTTED_TIME = re.compile(
+    r"(?P<at>\b(?:at|by)\s+|\b" + _DAY_WORDS + r"\s+)?(?<![\d.:])(?P<h>\d{1,2})\.(?P<m>[0-5]\d)(?![\d.])"
+    r"(?P<ampm>\s*[ap]\.?m\b)?(?P<day>\s+" + _DAY_WORDS + r"\b)?")
 # a time on a 24-hour clock written without its colon ("tomorrow at 1530"): dateparser kept the day
-# and dropped the time
-_MILITARY = re.compile(r"\b(?:at|by)\s+\d{3,4}\b(?!\s*[ap]\.?m\b)")
+# and dropped the time ("by 2027" is a year)
+_MILITARY = re.compile(r"\b(?:at\s+\d{3,4}|by\s+(?!(?:19|20)\d\d\b)\d{3,4})\b(?!\s*[ap]\.?m\b)")
 # dateparser's reading that moves with the reference is a count from now ("in 2h", "3 hours ago
 # today"); one with no clock unit in the text is dateparser keeping the reference's clock for a
 # time it could not read, which the resolver must not return as the time said
 _CLOCK_COUNT = re.compile(r"\d\s*(?:h|hrs?|m|mins?|s|secs?)\b|\b(?:hours?|minutes?|seconds?)\b")
 # a time zone named after a time ("3pm pst", "15:00 utc", "3 pm eastern time"): the zone it names,
-# or None where the abbreviation names several (IST: India, Ireland, Israel)
+# or None where the abbreviation names several (IST: India, Ireland, Israel). "central", "eastern",
+# "pacific" and "mountain" alone count only last or before "time" ("3pm central hudson" is a payee)
 ZONE_WORDS = {
     **dict.fromkeys(("pst", "pdt", "pt", "pacific", "pacific time"), "America/Los_Angeles"),
     **dict.fromkeys(("mst", "mdt", "mt", "mountain", "mountain time"), "America/Denver"),
@@ -159,7 +166,7 @@ ZONE_WORDS = {
     **dict.fromkeys(("est", "edt", "et", "eastern", "eastern time"), "America/New_York"),
     **dict.fromkeys(("akst", "akdt", "alaska time"), "America/Anchorage"),
     **dict.fromkeys(("hst", "hawaii time"), "Pacific/Honolulu"),
-    **dict.fromkeys(("utc", "gmt", "z", "zulu"), "UTC"),
+    **dict.fromkeys(("utc", "gmt"), "UTC"),
     **dict.fromkeys(("bst", "uk time", "london time"), "Europe/London"),
     **dict.fromkeys(("cet", "cest"), "Europe/Berlin"),
     **dict.fromkeys(("eet", "eest"), "Europe/Helsinki"),
@@ -167,7 +174,10 @@ ZONE_WORDS = {
     **dict.fromkeys(("aest", "aedt"), "Australia/Sydney"),
     **dict.fromkeys(("ist", "sst", "ast", "gst"), None),
 }
-_ZONE = "(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in ZONE_WORDS), key=len, reverse=True)) + ")"
+_REGIONS = ("pacific", "mountain", "central", "eastern")
+_ZONE = ("(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in ZONE_WORDS if z not in _REGIONS),
+                                 key=len, reverse=True))
+         + "|(?:" + "|".join(_REGIONS) + r")(?=\s*(?:$|[,.;:!?)])))")
 _AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
 ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
 _ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
@@ -225,7 +235,9 @@ class DateResolver:
         t = " ".join(text.lower().replace("’", "'").split()).strip(" ,.!?")
         if not t or len(t) > MAX_INPUT:
             return None
-        t = _DOTTED_TIME.sub(lambda m: f"{m.group(1) or m.group(3)}:{m.group(2) or m.group(4)}", spoken_hours(t))
+        t = _dotted_times(spoken_hours(t), day_first)
+        if t is None:
+            return None
         try:
             if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier
                 return _iso_datetime(t, reference.tzinfo)
@@ -248,14 +260,23 @@ class DateResolver:
         name = ZONE_WORDS.get(" ".join(zoned.group("zone").split()))
         if name is None:
             return None
-        rest = t[: zoned.start("zone")] + t[zoned.end():]
+        rest = " ".join((t[: zoned.start("zone")] + t[zoned.end():]).split())
         if ZONE_AFTER_TIME.search(rest):  # two zones
             return None
-        found = self.resolve(rest, reference.astimezone(ZoneInfo(name)), past, day_first)
-        if found is None or found["grain"] not in _TIME_GRAINS:
-            return None
-        value = dt.datetime.fromisoformat(found["value"]).astimezone(reference.tzinfo)
-        return {**found, "value": value.isoformat()}
+        zone = ZoneInfo(name)
+        if time_only(rest) is not None:  # "3pm pst": the next 3pm on that zone's clock
+            found = self.resolve(rest, reference.astimezone(zone), past, day_first)
+            if found is None or found["grain"] not in _TIME_GRAINS:
+                return None
+            value = dt.datetime.fromisoformat(found["value"])
+        else:  # "tomorrow at 3pm pst": the caller's tomorrow (near midnight the zones' days differ), 3pm there
+            found = self.resolve(rest, reference, past, day_first)
+            if found is None or found["grain"] not in _TIME_GRAINS:
+                return None
+            value = wall_time(dt.datetime.fromisoformat(found["value"]).replace(tzinfo=None), zone, found["grain"])
+            if value is None:  # a time that zone's clocks skip that day
+                return None
+        return {**found, "value": value.astimezone(reference.tzinfo).isoformat()}
 
     def _dateparser(self, text: str, ref: dt.datetime, tz_name: str,
                     past: bool = False, day_first: bool = False) -> tuple[dt.datetime, str] | None:
@@ -268,10 +289,10 @@ class DateResolver:
         if found is None:
             return None
         value, period = found
-        if period == "time":
+        if period in ("time", "part_of_day"):
             nudged = _dateparser_reading(text, ref + _NUDGE, tz_name, past, day_first)
             if nudged is not None and nudged[0] - value == _NUDGE:
-                if not _CLOCK_COUNT.search(text):  # the reference's clock, for a time it did not read
+                if period != "time" or not _CLOCK_COUNT.search(text):  # the reference's clock, for a time it did not read
                     return None
                 real = _real_time(ref, value - ref, ZoneInfo(tz_name)).replace(tzinfo=None)
                 return real, "second" if real.second else "minute"
@@ -573,25 +594,61 @@ def _hour_in(pod: str, h: int) -> int | None:
     return next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
 
 
-def time_only(text: str) -> tuple[int, int, str] | None:
-    """(hour, minute, grain) when `text` names a time of day and no day ("3pm", "at 9:30am",
-    "noon"), else None: a follow-up that changes only the time keeps the agreed day."""
-    t = _LEAD.sub("", spoken_hours(" ".join(text.lower().split()).strip(" ,.!?")))
+class TimeOfDay(NamedTuple):
+    hour: int
+    minute: int
+    grain: str
+    zone: str | None = None  # the IANA zone named after it ("4pm et"), else the request's
+
+
+def time_only(text: str) -> TimeOfDay | None:
+    """The time of day when `text` names one and no day ("3pm", "at 9:30am", "at 4.15", "noon",
+    "4pm et"), else None: a follow-up that changes only the time keeps the agreed day. A zone
+    that names several ("4pm ist") is no time that can be placed: None."""
+    t = _LEAD.sub("", _dotted_times(spoken_hours(" ".join(text.lower().split()).strip(" ,.!?")), False))
+    zone = None
+    zoned = ZONE_AFTER_TIME.search(t)
+    if zoned is not None and zoned.end() == len(t):
+        zone = ZONE_WORDS.get(" ".join(zoned.group("zone").split()))
+        if zone is None:
+            return None
+        t = _LEAD.sub("", t[: zoned.start("zone")].strip())
     m = _TIME.fullmatch(t)
     if m is not None:
-        return _time_of(m)
+        said = _time_of(m)
+        return None if said is None else TimeOfDay(*said, zone)
     p = _POD.search(t)  # "at 9 in the morning", "7 in the evening"
     if p is None or p.group(0) == "tonight":
         return None
     rest = (t[: p.start()] + t[p.end():]).strip()
     if rest in ("", "that", "the"):  # "in the evening", "that morning": the part of the day's hour
-        return PART_OF_DAY[p.group("pod")], 0, "hour"
+        return TimeOfDay(PART_OF_DAY[p.group("pod")], 0, "hour", zone)
     said = _POD_HOUR.fullmatch(" " + rest)
     if said is None:
         return None
     h = int(said.group("h"))
     hour = _hour_in(p.group("pod"), h)
-    return None if hour is None else (hour, 0, "hour")
+    return None if hour is None else TimeOfDay(hour, 0, "hour", zone)
+
+
+def _dotted_times(t: str, day_first: bool) -> str | None:
+    """`t` with each dotted time (above) written with a colon; None when one may as well be a
+    date: "by 4.12" or "at 9.05" in a day-first locale, with nothing else beside it that makes it
+    a time, is 4 December or 04:12 (it was read as 04:12: a payment due on the 4th went out at
+    dawn). In a month-first locale a dotted date is none (DOTTED_DATE), so it is the time."""
+    ambiguous = False
+    with_a_day = _A_DAY_WORD.search(t) is not None  # "tonight at 9.05": no date beside a day
+
+    def colon(m: re.Match) -> str:
+        nonlocal ambiguous
+        if not (m.group("at") or m.group("ampm") or m.group("day")):
+            return m.group(0)  # "12.30" alone: the date rules decide
+        if day_first and int(m.group("m")) <= 12 and not (m.group("ampm") or with_a_day):
+            ambiguous = True
+        return f"{m.group('at') or ''}{m.group('h')}:{m.group('m')}{m.group('ampm') or ''}{m.group('day') or ''}"
+
+    out = _DOTTED_TIME.sub(colon, t) if "." in t else t
+    return None if ambiguous else out
 
 
 def day_of_month(text: str) -> int | None:
