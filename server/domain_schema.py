@@ -187,10 +187,23 @@ INTENT = Fields("must be a mapping (slots, required, response, prompts, ...)", {
 
 SPOKEN = Value("must be text (quote it)", lambda v: isinstance(v, str) or _number(v))  # `yes` unquoted is true
 
+MAX_CATALOG_NAME_CHARS = 200  # a name a caller says: a few words
+
+
+def _said_in_a_breath(v: object) -> str | None:
+    """A 2,000-character synonym (a paragraph pasted) crashed the checks and the server's start
+    with a RecursionError in the catalog matcher's build, naming neither file nor entry."""
+    n = len(str(v))
+    return (f"{n:,} characters: a name a caller says is at most {MAX_CATALOG_NAME_CHARS}"
+            if n > MAX_CATALOG_NAME_CHARS else None)
+
+
+CATALOG_NAME = Value("must be text (quote it)", lambda v: isinstance(v, str) or _number(v), check=_said_in_a_breath)
+
 CATALOG_VALUE = Fields("must be a mapping (id, value, synonyms)", {
-    "id": Value("must be text or a number", lambda v: _name(v) or _number(v)),
-    "value": SPOKEN,
-    "synonyms": ListOf("must be a list of texts", SPOKEN, nullable=True),
+    "id": Value("must be text or a number", lambda v: _name(v) or _number(v), check=_said_in_a_breath),
+    "value": CATALOG_NAME,
+    "synonyms": ListOf("must be a list of texts", CATALOG_NAME, nullable=True),
 }, required=("id",))
 
 ENTITY = Fields("must be a mapping (kind: catalog, builtin, pattern or free)", {
@@ -347,9 +360,10 @@ def _walk(node: Node, value: object, path: KeyPath, out: list[Problem], seen: se
 
 
 def _catalog_clashes(domain: object) -> list[Problem]:
-    """Two catalog entries with one id, or one name (value or synonym, as the resolver folds it):
-    the resolver keeps the first and the backend silently gets the wrong id. Wrong types are the
-    walk's to report, so anything not shaped as a catalog is skipped here."""
+    """Two catalog entries with one id, or one name (id, value or synonym, as the resolver folds
+    it): the resolver keeps the first and the backend silently gets the wrong id (an id that is
+    another entry's synonym went to one entry in lower case and the other in capitals). Wrong
+    types are the walk's to report, so anything not shaped as a catalog is skipped here."""
     out: list[Problem] = []
     entities = domain.get("entities") if isinstance(domain, dict) else None
     for etype, spec in (entities.items() if isinstance(entities, dict) else ()):
@@ -367,7 +381,7 @@ def _catalog_clashes(domain: object) -> list[Problem]:
                                                  f"values[{ids[entry_id]}] (each entry needs its own id)"))
             ids.setdefault(entry_id, i)
             synonyms = entry.get("synonyms") if isinstance(entry.get("synonyms"), list) else []
-            forms = [(at + ("value",), entry.get("value", entry["id"]))]
+            forms = [(at + ("id",), entry["id"]), (at + ("value",), entry.get("value", entry["id"]))]
             forms += [(at + ("synonyms", j), synonym) for j, synonym in enumerate(synonyms)]
             for path, form in forms:
                 key = fold_catalog(str(form)) if isinstance(form, (str, int, float)) else ""

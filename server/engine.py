@@ -187,11 +187,14 @@ def _warn_of_gaps(domain: dict, intents: Sequence[str], escalation: EscalationPo
     """What the data checks warn of at training, said again where it bites: intents the model
     predicts that the domain does not describe (answered with no response), and escalation tiers
     the domain does not list (a backend routes to a tier it may not have)."""
-    described = set(domain.get("intents") or {})
+    described = domain.get("intents") or {}
     missing = [name for name in intents if name not in described]
     if missing:
         _warn_once(f"{path}: intents the model predicts but the domain does not describe, answered with no "
                    f"response: {', '.join(missing)}")
+    silent = [name for name, spec in described.items() if not (isinstance(spec, dict) and "response" in spec)]
+    if silent:  # a `response:` line deleted, or `greeting: {}`: empty answers, unsaid at every stage
+        _warn_once(f"{path}: intents with no response, answered with none: {', '.join(silent)}")
     tiers = (domain.get("escalation") or {}).get("tiers")
     if isinstance(tiers, list):
         used = {*escalation.tiers.values(), *escalation.policy.values()}

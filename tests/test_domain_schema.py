@@ -130,6 +130,17 @@ def test_a_misspelt_key_is_a_warning_with_the_closest_key(tmp_path, capsys, chan
     assert not (tmp_path / "strict").exists()
 
 
+def test_an_intent_with_no_response_is_a_warning_naming_its_line(tmp_path, capsys):
+    """A deleted `response:` line (or `greeting: {}`) was said nowhere, and every answer to the
+    intent carried an empty response."""
+    src = source(tmp_path, changed('    response: "Hello!"', "    description: says hello"))
+    code, out, err = import_(capsys, src, tmp_path / "out")
+    assert (code, err) == (0, "")
+    assert f"{src / 'domain.yaml'}:9: intent 'greeting' has no response" in out
+    code, out, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and "intent 'greeting' has no response" in err
+
+
 def test_a_pattern_written_with_knd_is_free_and_its_regex_is_reported_ignored(tmp_path, capsys):
     src = source(tmp_path, changed("  order_id: {kind: pattern,", "  order_id: {knd: pattern,"))
     _, out, _ = import_(capsys, src, tmp_path / "out")
@@ -193,10 +204,13 @@ WRONG = [
      "intents.track_order.response: entry [1] must be text (a template), got nothing"),
     (('    response: "Order {order_id} is on its way."', "    response: []"), 6,
      "intents.track_order.response: an empty list"),
+    # a pasted paragraph: a 2,000-character synonym crashed the checks and the server (RecursionError)
+    (("        synonyms: [running shoes, trainers]", f"        synonyms: [running shoes, {'x' * 2000}]"), 20,
+     "entities.product.values[0].synonyms[1]: 2,000 characters: a name a caller says is at most 200"),
 ]
 WRONG_IDS = ["entity-as-string", "required-int", "prompts-list", "synonyms-int", "cutoff-text", "slots-int",
              "cutoff-negative", "match-string", "escalation-list", "name-list", "name-newline", "currency", "region",
-             "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list"]
+             "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list", "synonym-paragraph"]
 
 
 @pytest.mark.parametrize("change, line, message", WRONG, ids=WRONG_IDS)
@@ -250,10 +264,19 @@ CLASHES = [
       "        synonyms: [running shoes, trainers]\n      - id: sneakers\n        synonyms: [sneakers, Trainers]"),
      22, "entities.product.values[1].synonyms[1]: 'Trainers' also names values[0] (as the resolver compares "
          "names): which entry it means is ambiguous"),
+    # an id that is another entry's synonym: "trainers" went to one entry, "Trainers" to the other
+    (("        synonyms: [running shoes, trainers]",
+      "        synonyms: [running shoes, trainers]\n      - id: trainers\n        value: Training shoes"),
+     21, "entities.product.values[1].id: 'trainers' also names values[0] (as the resolver compares names)"),
+    # an intent the follow-up rules name that the domain lacks: it stopped a build after its training
+    (("escalation:\n", "follow_ups:\n  confirm: [greeting, yes_please]\nescalation:\n"), 24,
+     "follow_ups.confirm: unknown intent(s) yes_please"),
 ]
 
 
-@pytest.mark.parametrize("change, line, message", CLASHES, ids=["intent-twice", "key-twice", "id-twice", "synonym-twice"])
+@pytest.mark.parametrize("change, line, message", CLASHES,
+                         ids=["intent-twice", "key-twice", "id-twice", "synonym-twice", "id-is-a-synonym",
+                              "follow-up-unknown"])
 def test_a_key_id_or_synonym_given_twice_is_an_error_naming_the_line(tmp_path, capsys, change, line, message):
     path = tmp_path / "domain.yaml"
     path.write_text(changed(*change), encoding="utf-8")

@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "domain_kept": "domain.yaml not replaced",
     "unknown_key": "domain.yaml keys intentd does not read (ignored: a typo?)",
     "intent_not_in_domain": "intents with no entry in domain.yaml (they get no response)",
+    "intent_without_response": "domain.yaml intents with no response (answered with none)",
     "domain_intent_without_examples": "domain.yaml intents without a training example (intentd train refuses them)",
     "entity_type_not_in_domain": "entity types not declared in domain.yaml (never resolved)",
     "entity_type_without_spans": "domain.yaml entity types without a training span (the model never finds them)",
@@ -391,7 +392,12 @@ def check_domain(
             findings.append(Finding.at("intent_not_in_domain", ex.origin,
                                        f"intent {intent!r} ({count} example(s)) has no entry under intents: "
                                        f"in {path}, so it gets no response"))
-    for intent in intents:
+    for intent, spec in intents.items():
+        if not (isinstance(spec, dict) and "response" in spec):
+            findings.append(Finding("intent_without_response",
+                                    f"intent {intent!r} has no response: every answer to it carries none (after "
+                                    f"its slot prompts, if it has any); give it one, unless a backend answers "
+                                    f"it on its own", path, lines.get(("intents", str(intent)))))
         if intent not in train_intents:
             findings.append(Finding("domain_intent_without_examples",
                                     f"intent {intent!r} has no training example: `intentd train` refuses a "

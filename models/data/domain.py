@@ -55,8 +55,10 @@ def validate_domain(domain: dict, path: str | Path) -> None:
     The types and ranges of every key come first (server/domain_schema.py), so the checks after
     it, and training, never meet a value they would crash on."""
     from intentd.server.domain_schema import errors, line_of
+    from intentd.server.escalation import EscalationPolicy
+    from intentd.server.followup import FollowUps
     from intentd.server.resolve import Resolver
-    from intentd.server.respond import validate_templates
+    from intentd.server.respond import Responder, validate_templates
 
     wrong = errors(domain)
     if wrong:
@@ -64,7 +66,10 @@ def validate_domain(domain: dict, path: str | Path) -> None:
         raise DataError(wrong[0].message + more, path, line_of(wrong[0].path, key_lines(path)))
     try:
         validate_templates(domain)
-        Resolver(domain)
+        resolver = Resolver(domain)
+        # as the server makes them (engine.py): "follow_ups.confirm: unknown intent" stopped a
+        # build after its training, the first place that made them
+        FollowUps(domain, resolver, Responder(domain), EscalationPolicy(domain))
     except IntentdError as exc:
         raise DataError(str(exc), path, _line_of_problem(str(exc), path)) from None
 
@@ -87,6 +92,8 @@ def _line_of_problem(message: str, path: str | Path) -> int | None:
         return lines.get(("entities" if quoted.group(1) == "entity" else "intents", quoted.group(2)))
     if problem.startswith("handoff:"):
         return lines.get(("escalation", "handoff_response"))
+    if problem.startswith("follow_ups."):  # "follow_ups.confirm: unknown intent(s) ..."
+        return lines.get(tuple(problem.split(":", 1)[0].split(".", 1)))
     name = re.match(r"([^.:\s]+)[.:]", problem)
     return lines.get(("intents", name.group(1))) if name else None
 
