@@ -875,6 +875,8 @@ def test_a_pattern_that_backtracks_without_end_is_refused_or_bounded():
 
     with pytest.raises(DomainConfigError, match="'ref'.*backtracks"):
         PatternType.from_config("ref", {"pattern": r"(a|aa)+$"})
+    with pytest.raises(DomainConfigError, match="'ref'.*backtracks"):  # on its own letter: it loaded
+        PatternType.from_config("ref", {"pattern": r"(x+x+)+y"})
     slow = PatternType.from_config("ref", {"pattern": r"\bref((?:1|11)+)\b", "group": 1})
     started = time.perf_counter()
     assert slow.find("ref" + "1" * 60 + "x") == [] and slow.resolve("ref" + "1" * 60 + "x") is None
