@@ -1,7 +1,8 @@
 """The server's lifecycle, as a table of contents: startup() -> main_loop() -> shutdown().
 
 Signals are handled from the first moment (a container's PID 1 ignores SIGTERM otherwise):
-SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP reloads the
+SIGTERM / SIGINT drain and exit (a second one cuts the grace period short; SIGUSR2, what a
+`--workers` supervisor forwards, drains and never cuts it short), SIGHUP reloads the
 artifact being served (e.g. after it was rebuilt in place; one while starting, once serving).
 Health follows the model too: NOT_SERVING while one forward pass hangs (--stall-timeout).
 Listeners: the data listener(s) (--listen, TLS when --tls-cert is given; --uds) serve
@@ -126,6 +127,7 @@ class App:
         """Serve until SIGTERM/SIGINT (or `request_stop`). Returns the exit code: 0, or 1 when forced."""
         loop = asyncio.get_running_loop()
         with handle_signals(loop, {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
+                                   signal.SIGUSR2: self.request_drain,
                                    signal.SIGHUP: self._reload_on_signal}):
             try:
                 await self.startup()
@@ -293,6 +295,13 @@ class App:
         except TimeoutError:
             log.warning("grace period over with %d RPCs in flight", self.servicer.drain.in_flight)
         await self.server.stop(max(0.0, deadline - loop.time()))
+
+    def request_drain(self) -> None:
+        """SIGUSR2, what a `--workers` supervisor forwards a stop as: the drain of a first stop,
+        and nothing more when a stop came already (the worker's own SIGTERM, sent to every process
+        of the service, was followed by the supervisor's, and the second cut the drain short)."""
+        if not self._stop.is_set():
+            self.request_stop()
 
     def request_stop(self) -> None:
         """First call: drain. Second call: stop now."""

@@ -18,7 +18,8 @@ program holds is still a one-line error. The supervisor:
   --stall-timeout and HUNG_AFTER_S more (never with 0: a TensorRT engine build takes tens of
   seconds). A worker still loading its model is not watched; a reload loads off the loop, so it
   does not stop the stamps;
-- forwards SIGTERM / SIGINT (drain) and SIGHUP (reload the artifact) to every worker; each worker
+- forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGTERM, which
+  cuts the drains short) and SIGHUP (reload the artifact); each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
 - sends SIGHUP to the others when a restarted worker serves another version than they do (the
@@ -60,6 +61,11 @@ from .config import ConfigError, Settings
 from .signals import catch_early, ignore_from_now, take_early
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# what a stop is forwarded as: a drain, never the second stop that cancels (app.py). A stop sent to
+# every process of the service (systemd's default, `pkill intentd`) reached each worker twice, as
+# its own SIGTERM and as the supervisor's, and the second cut its in-flight requests and streams
+DRAIN = signal.SIGUSR2
+HELD = (*FORWARDED, DRAIN)  # blocked in a worker until it keeps them itself
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
 MAX_RESTART_PAUSE_S = 60.0
@@ -113,8 +119,8 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     signals are blocked): dropped here, since the supervisor forwards it as SIGTERM."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards one held; serving, the app handles SIGINT again
-    catch_early((signal.SIGTERM, signal.SIGHUP))  # a SIGTERM forwarded while this process imports drains it
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # blocked by the supervisor until now
+    catch_early((signal.SIGTERM, signal.SIGHUP, DRAIN))  # a stop forwarded while this process imports drains it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # blocked by the supervisor until now
     from .app import serve_one
     from .metrics import Metrics
 
@@ -177,10 +183,11 @@ def _hung(beat: _Beat, now: float, stall_timeout: float) -> str:
 
 
 def _drain_when_orphaned(parent: int) -> None:
-    """A supervisor killed outright (SIGKILL, OOM) cannot forward SIGTERM: drain on our own."""
+    """A supervisor killed outright (SIGKILL, OOM) cannot forward a stop: drain on our own (a
+    drain: a stop that reached this worker already goes on as it was)."""
     while os.getppid() == parent:
         time.sleep(1.0)
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), DRAIN)
 
 
 def supervise(settings: Settings) -> int:
@@ -263,7 +270,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                                   name=f"intentd-worker{index}")
         # blocked until the child keeps them itself (_worker): one forwarded while it starts is held
         # for it, never its default action (the mask is inherited across the spawn)
-        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         try:
             process.start()
         finally:
@@ -315,11 +322,13 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
 
     def forward(signum: int) -> None:
         nonlocal stopping
+        sent = signum
         if signum in (signal.SIGTERM, signal.SIGINT):
+            sent = signal.SIGTERM if stopping else DRAIN  # the first: a drain; another: cut it short
             stopping = True
         for i, process in enumerate(workers):
             if process.exitcode is None and process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
+                os.kill(process.pid, sent)
                 if signum == signal.SIGHUP:
                     reloads.signalled(i)
             elif signum == signal.SIGHUP:
@@ -457,10 +466,10 @@ class _Reloads:
 
 
 def _stop_all(workers: list) -> None:
-    """SIGTERM to every worker still running (each drains), then wait; SIGKILL what is left."""
+    """A drain to every worker still running, then wait; SIGKILL what is left."""
     for process in workers:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, signal.SIGTERM)
+            os.kill(process.pid, DRAIN)
     deadline = time.monotonic() + STOP_WAIT_S
     for process in workers:
         process.join(timeout=max(0.0, deadline - time.monotonic()))

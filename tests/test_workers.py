@@ -390,6 +390,23 @@ def test_a_ctrl_c_while_a_worker_restarts_drains_it_once(banking_artifact):
     assert "second signal" not in server.log, server.log
 
 
+def test_a_sigterm_to_every_process_of_the_service_drains_once(banking_artifact):
+    """systemd's default stop, `pkill intentd`: each worker got its own SIGTERM and the one the
+    supervisor forwards, took the second for "cancel in-flight requests", and exited 1 (the
+    supervisor too). The supervisor forwards a stop as a drain, which a stop already under way
+    leaves as it is."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        pids = [worker_pid(server, 0), worker_pid(server, 1)]
+
+        def everyone() -> None:
+            for pid in (server.proc.pid, *pids):
+                os.kill(pid, signal.SIGTERM)
+        rc = server.stop(everyone)
+    assert rc == 0, server.log
+    assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
+
+
 def test_a_reload_summary_names_a_worker_that_was_down_at_the_sighup(banking_artifact):
     """A SIGHUP within a dead worker's restart pause: 'reload: 1 of 2 workers on v1' at INFO, and
     nothing about the other worker (which loads the artifact afresh as it restarts)."""
