@@ -147,7 +147,11 @@ class App:
             free_port(s.listen)
         self.tls = CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca) if s.tls_cert is not None else None
         # 1. Load and warm the model off the event loop: the first real request pays no warm-up cost.
-        engine = await asyncio.to_thread(self._load, Path(s.model))
+        #    The link resolved once, as a reload does: a deploy that flipped `current` while the
+        #    files were read made the start read a manifest of one artifact and files of the other
+        #    (exit 2, a checksum mismatch). Served under the name given: SIGHUP follows the link.
+        engine = await asyncio.to_thread(self._load, Path(s.model).resolve())
+        engine.path = Path(s.model)
         self.metrics.set_model(engine.model.artifact.name, engine.version, engine.model.provider)
         # 2. The engine: cache in front of the batcher (or the naive runner).
         self.cache = AnalysisCache(s.cache_size, self.metrics)

@@ -100,6 +100,36 @@ def test_a_sighup_while_starting_reloads_once_serving(banking_artifact, tmp_path
             in caplog.text), caplog.text
 
 
+def test_a_deploy_while_the_artifact_is_read_at_start_serves_one_artifact(banking_artifact, tmp_path, monkeypatch):
+    """The README's deploy (flip `current`) while the server read its artifact at start: the
+    manifest came from one artifact and the files from the other, and the start failed (exit 2,
+    a checksum mismatch). The link is resolved once, as a reload does."""
+    from intentd.models.build import write_manifest
+    from intentd.server import artifact
+
+    root = versions(banking_artifact, tmp_path / "models")
+    domain = root / "b" / "domain.yaml"
+    domain.write_text(domain.read_text(encoding="utf-8").replace("Hello", "Hi there", 1), encoding="utf-8")
+    write_manifest(root / "b", json.loads((root / "b" / "manifest.json").read_text()))
+    hash_regular, flipped = artifact.hash_regular, []
+
+    def flip_after_the_manifest(path, *args, **kwargs):
+        if not flipped:
+            flipped.append(True)
+            deploy(root, "b")
+        return hash_regular(path, *args, **kwargs)
+
+    monkeypatch.setattr(artifact, "hash_regular", flip_after_the_manifest)
+    sock, served = tmp_path / "s.sock", []
+
+    def ready(app) -> None:
+        served.append(app.runner.current.version)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    rc = serve_one(Settings(model=root / "current", listen="", uds=sock, slo_p95_ms=0, warm_up=False), on_ready=ready)
+    assert flipped and rc == 0 and served == [version_of(root / "a")]
+
+
 def worker_pid(server: Supervisor, index: int) -> int:
     """The pid of worker `index` as last started."""
     return int(re.findall(rf"worker {index} started \(pid (\d+)\)", server.log)[-1])
