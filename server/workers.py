@@ -323,6 +323,9 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     def forward(signum: int) -> None:
         nonlocal stopping
         sent = signum
+        if signum == signal.SIGHUP and stopping:  # a worker draining would load a second model copy
+            log.info("SIGHUP while stopping: no reload")
+            return
         if signum in (signal.SIGTERM, signal.SIGINT):
             sent = signal.SIGTERM if stopping else DRAIN  # the first: a drain; another: cut it short
             stopping = True
