@@ -442,3 +442,12 @@ def test_a_currency_named_after_its_unit_is_that_currency(surface, expected):
 ])
 def test_an_amount_that_goes_on_with_a_fraction_is_not_read_from_its_first_part(resolver, text, surfaces):
     assert amounts(resolver, text, *surfaces) == [None] * len(surfaces)
+
+
+@pytest.mark.parametrize("amount, currency, shown", [("5000", "JPY", "5,000 JPY"), ("1000", "HUF", "1,000 HUF"),
+                                                     ("200", "USD", "$200.00"), ("12.5", "EUR", "12.50 EUR")])
+def test_an_amount_is_read_back_with_the_places_its_currency_has(amount, currency, shown):
+    """"¥5000" was read back "5,000.00 JPY": yen no one has."""
+    from intentd.server.resolve.money import format_money
+
+    assert format_money(money(amount, currency)) == shown

@@ -418,10 +418,12 @@ def _currency_of(token: str, default: str, capitals: set[str]) -> str:
 
 
 def format_money(resolution: dict) -> str:
-    """Display form for responses: "$200.00" for USD, "200.00 EUR" otherwise."""
+    """Display form for responses: "$200.00" for USD, "200.00 EUR" otherwise, with the places the
+    currency has ("5,000 JPY": "5,000.00 JPY" read back yen no one has)."""
     amount = Decimal(resolution["amount"])
-    shown = f"{amount:,.2f}"
     currency = resolution.get("currency") or ""
+    places = -_minor_unit(currency).as_tuple().exponent if currency else 2
+    shown = f"{amount:,.{places}f}"
     if currency == "USD":
         return f"${shown}"
     return f"{shown} {currency}".strip()
