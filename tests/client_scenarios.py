@@ -225,6 +225,15 @@ def retries_until_the_sidecar_is_up(example: list[str], artifact: Path) -> None:
     assert turn["attempts"] >= 2 and retries_logged(first + err, "UNAVAILABLE") == turn["attempts"] - 1
 
 
+def a_deadline_after_retries_names_what_was_retried(example: list[str]) -> None:
+    """No sidecar: the turn ends DEADLINE_EXCEEDED ("Waiting for LB pick"), which read as a slow
+    server; the error names the attempt before it too (UNAVAILABLE, the socket not there)."""
+    with socket_path() as sock:
+        done = run_example(example, "--target", f"unix:{sock}", "--deadline-ms", "300", BALANCE)
+    assert done.returncode == 1
+    assert "DEADLINE_EXCEEDED after 2 attempts" in done.stderr and "; before it: UNAVAILABLE" in done.stderr, done.stderr
+
+
 def waits_as_long_as_a_draining_server_asks(example: list[str], artifact: Path) -> None:
     """A draining server's refusal asks for 300 ms (`grpc-retry-pushback-ms`), by when its GOAWAY
     sends the channel to a new connection: the clients retried within ~25 ms, down the same

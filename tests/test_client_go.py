@@ -69,6 +69,10 @@ def test_gives_up_at_the_bounds(example):
     scenarios.gives_up_at_the_bounds(example)
 
 
+def test_a_deadline_after_retries_names_what_was_retried(example):
+    scenarios.a_deadline_after_retries_names_what_was_retried(example)
+
+
 def test_waits_as_long_as_a_draining_server_asks(example, banking_artifact):
     scenarios.waits_as_long_as_a_draining_server_asks(example, banking_artifact)
 

@@ -119,12 +119,7 @@ def test_waits_as_long_as_a_draining_server_asks(example, banking_artifact):
 
 
 def test_a_deadline_after_retries_names_what_was_retried(example):
-    """No sidecar: the turn ends DEADLINE_EXCEEDED ("Waiting for LB pick"), which read as a slow
-    server; the error now names the attempt before it (UNAVAILABLE, the socket not there)."""
-    with scenarios.socket_path() as sock:
-        done = scenarios.run_example(example, "--target", f"unix:{sock}", "--deadline-ms", "300", scenarios.BALANCE)
-    assert done.returncode == 1
-    assert "DEADLINE_EXCEEDED after 2 attempts" in done.stderr and "; before it: UNAVAILABLE" in done.stderr, done.stderr
+    scenarios.a_deadline_after_retries_names_what_was_retried(example)
 
 
 def test_usage_errors_exit_2(example):

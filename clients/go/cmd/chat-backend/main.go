@@ -326,7 +326,7 @@ func run(args []string) int {
 			SessionId: o.session, PreviousIntent: previousIntent, FilledSlots: filledSlots}}
 		var reply *pb.AnalyzeResponse
 		ctx, cancel := context.WithTimeout(context.Background(), ms(o.deadlineMs))
-		attempts, err := policy.call(ctx, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
+		attempts, err, retried := policy.call(ctx, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
 			reply, err = client.Analyze(ctx, request, opts...)
 			return err
 		})
@@ -334,7 +334,12 @@ func run(args []string) int {
 		if err != nil {
 			// A real backend would answer the user from its fallback path here.
 			s := status.Convert(err)
-			fmt.Fprintf(os.Stderr, "error: %s: %s after %s: %s\n", text, codeName(s.Code()), plural(attempts, "attempt"), s.Message())
+			before := ""
+			if r := status.Convert(retried); retried != nil && r.Code() != s.Code() {
+				before = fmt.Sprintf("; before it: %s: %s", codeName(r.Code()), r.Message())
+			}
+			fmt.Fprintf(os.Stderr, "error: %s: %s after %s: %s%s\n", text, codeName(s.Code()), plural(attempts, "attempt"),
+				s.Message(), before)
 			failed++
 			continue
 		}

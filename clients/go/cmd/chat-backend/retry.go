@@ -43,14 +43,17 @@ func retryable(err error) bool {
 var sizeLimit = regexp.MustCompile(`(?i)larger than max|exceeds (?:hard |soft )?limit`)
 
 // call runs attempt until it succeeds, fails for good, runs out of attempts, or the next try
-// could not start before ctx's deadline. It returns the number of attempts made. attempt passes
-// opts to its RPC: they catch the trailer, whose grpc-retry-pushback-ms the next try waits for.
-func (p retryPolicy) call(ctx context.Context, attempt func(context.Context, ...grpc.CallOption) error) (int, error) {
+// could not start before ctx's deadline. It returns the number of attempts made, the last error,
+// and the error of the attempt before it (nil for none): a DEADLINE_EXCEEDED after retries of
+// "UNAVAILABLE ... connect: no such file" is a sidecar that is not there, not a slow one. attempt
+// passes opts to its RPC: they catch the trailer, whose grpc-retry-pushback-ms the next try waits for.
+func (p retryPolicy) call(ctx context.Context, attempt func(context.Context, ...grpc.CallOption) error) (int, error, error) {
+	var retried error
 	for n := 1; ; n++ {
 		var trailer metadata.MD
 		err := attempt(ctx, grpc.Trailer(&trailer))
 		if err == nil || !retryable(err) || n >= p.maxAttempts {
-			return n, err
+			return n, err, retried
 		}
 		ceiling := p.initialBackoff << (n - 1)
 		if ceiling > p.maxBackoff || ceiling <= 0 {
@@ -61,8 +64,9 @@ func (p retryPolicy) call(ctx context.Context, attempt func(context.Context, ...
 			delay = pushback // never sooner than the server asks
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(delay).After(deadline) {
-			return n, err
+			return n, err, retried
 		}
+		retried = err
 		if p.onRetry != nil {
 			p.onRetry(n, err, delay)
 		}
@@ -70,7 +74,7 @@ func (p retryPolicy) call(ctx context.Context, attempt func(context.Context, ...
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return n, err
+			return n, err, retried
 		case <-timer.C:
 		}
 		connected(ctx, p.conn)
