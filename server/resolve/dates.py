@@ -264,16 +264,15 @@ class DateResolver:
         if ZONE_AFTER_TIME.search(rest):  # two zones
             return None
         zone = ZoneInfo(name)
-        if time_only(rest) is not None:  # "3pm pst": the next 3pm on that zone's clock
-            found = self.resolve(rest, reference.astimezone(zone), past, day_first)
-            if found is None or found["grain"] not in _TIME_GRAINS:
-                return None
-            value = dt.datetime.fromisoformat(found["value"])
-        else:  # "tomorrow at 3pm pst": the caller's tomorrow (near midnight the zones' days differ), 3pm there
-            found = self.resolve(rest, reference, past, day_first)
-            if found is None or found["grain"] not in _TIME_GRAINS:
-                return None
-            value = wall_time(dt.datetime.fromisoformat(found["value"]).replace(tzinfo=None), zone, found["grain"])
+        # "3pm pst": the next 3pm on that zone's clock; "tomorrow at 3pm pst": the caller's tomorrow
+        # (near midnight the zones' days differ), 3pm there
+        alone = time_only(rest) is not None
+        found = self.resolve(rest, reference.astimezone(zone) if alone else reference, past, day_first)
+        if found is None or found["grain"] not in _TIME_GRAINS:
+            return None
+        value = dt.datetime.fromisoformat(found["value"])
+        if not alone:
+            value = wall_time(value.replace(tzinfo=None), zone, found["grain"])
             if value is None:  # a time that zone's clocks skip that day
                 return None
         return {**found, "value": value.astimezone(reference.tzinfo).isoformat()}
@@ -636,6 +635,8 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
     date: "by 4.12" or "at 9.05" in a day-first locale, with nothing else beside it that makes it
     a time, is 4 December or 04:12 (it was read as 04:12: a payment due on the 4th went out at
     dawn). In a month-first locale a dotted date is none (DOTTED_DATE), so it is the time."""
+    if "." not in t:
+        return t
     ambiguous = False
     with_a_day = _A_DAY_WORD.search(t) is not None  # "tonight at 9.05": no date beside a day
 
@@ -647,7 +648,7 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
             ambiguous = True
         return f"{m.group('at') or ''}{m.group('h')}:{m.group('m')}{m.group('ampm') or ''}{m.group('day') or ''}"
 
-    out = _DOTTED_TIME.sub(colon, t) if "." in t else t
+    out = _DOTTED_TIME.sub(colon, t)
     return None if ambiguous else out
 
 
