@@ -3,7 +3,8 @@
 With --voice-streams it holds N AnalyzeStream callers instead (loadtest/voice.py).
 
 Exit codes: 0 the SLO held, 1 it was violated, 2 the test could not run (bad flags, an
-unreadable --texts file, no server at the target), 130 interrupted.
+unreadable --texts file, no server at the target), 130 interrupted (143 by SIGTERM, through
+intentd's CLI); a stopped run still prints what it measured, judged by no one.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _run(config: LoadConfig) -> int:
     from .payloads import Payloads, method_path, timing_reader
     from .plot import plot_sweep, plot_timeline, require_plot_path
     from .progress import Progress
-    from .report import format_text, result_dict
+    from .report import format_text, partial_dict, result_dict
     from .runner import measure
     from .slo import evaluate, evaluate_sweep
     from .texts import load_texts
@@ -80,16 +81,14 @@ def _run(config: LoadConfig) -> int:
         payloads = Payloads.from_texts(config.rpc, load_texts(config.texts), config.seed)
     progress = Progress(config.progress)
     loop_factory, loop_name = _loop_factory(config.uvloop)
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        steps = runner.run(
-            measure(
-                config,
-                method_path(config.rpc),
-                payloads,
-                progress,
-                timing_reader(config.rpc),
-            )
-        )
+    steps = []
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(measure(config, method_path(config.rpc), payloads, progress, steps, timing_reader(config.rpc)))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what was measured is still worth reading
+        if any(step.sent for step in steps):
+            _print(partial_dict(config, steps, loop_name, payloads), None, config, format_text)
+        raise
     if not any(step.scheduled for step in steps):  # a Poisson draw of nothing: no latency to judge
         raise ConfigError("no request was scheduled in the run (a low --rate drew none): nothing to judge; "
                           "raise --rate or --duration")
@@ -112,7 +111,7 @@ def _run_voice(config: LoadConfig) -> int:
     from .progress import Progress
     from .texts import load_labelled
     from .voice import measure
-    from .voice_report import evaluate, format_text, result_dict, summary, timeline
+    from .voice_report import evaluate, format_text, partial, result_dict, summary, timeline
 
     if config.plot is not None:
         require_plot_path(config.plot)
@@ -124,8 +123,16 @@ def _run_voice(config: LoadConfig) -> int:
         "out_of_scope": sum(1 for item in items if item.ood),
     }
     progress = Progress(config.progress)
-    # grpc.aio runs on asyncio's own loop (its support for uvloop is experimental).
-    run = asyncio.run(measure(config, items, progress))
+    runs = []
+    try:
+        # grpc.aio runs on asyncio's own loop (its support for uvloop is experimental).
+        run = asyncio.run(measure(config, items, progress, runs.append))
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what was measured is still worth reading
+        if runs and runs[0].stopped_s is not None and runs[0].utterances:
+            figures = summary(runs[0])
+            result = partial(result_dict(config, runs[0], texts, evaluate(figures, config), figures), runs[0])
+            _print(result, None, config, format_text)
+        raise
     figures = summary(run)
     verdict = evaluate(figures, config)
     result = result_dict(config, run, texts, verdict, figures)
@@ -151,6 +158,6 @@ def _print(result: dict, verdict, config: LoadConfig, format_text) -> None:
     """The result on stdout (JSON, or text for people); with --json the verdict also goes to stderr."""
     if config.json:
         print(json.dumps(result))
-        print(verdict.line(), file=sys.stderr)
+        print(result["slo"]["verdict"] if verdict is None else verdict.line(), file=sys.stderr)
     else:
         print(format_text(result))

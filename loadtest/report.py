@@ -12,6 +12,35 @@ from .slo import Verdict, capacity, capacity_capped
 CACHE_NOTABLE = 0.10
 
 
+def partial_dict(config: LoadConfig, steps: list[StepResult], loop_name: str, payloads: Payloads) -> dict:
+    """A run stopped from outside (Ctrl-C, SIGTERM): the figures so far, judged by no one. The
+    step that was cut counts toward no capacity (a few seconds of a rate are not the rate held),
+    and the verdict says the run was stopped: a partial run passes no gate."""
+    from .slo import evaluate, evaluate_sweep
+
+    cut = next((step for step in steps if step.stopped_s is not None), None)
+    whole = [step for step in steps if step.stopped_s is None]
+    if config.mode == "fixed":
+        verdict = evaluate(steps[0], config)
+    else:
+        verdict = evaluate_sweep(whole, config) if whole else Verdict(())
+    result = result_dict(config, steps, verdict, loop_name, payloads, judged=whole)
+    where, in_flight = "", 0
+    if cut is not None:
+        in_flight = cut.cut_in_flight
+        where = (f" after {cut.stopped_s:.1f} s of {cut.duration:g} s" if config.mode == "fixed" else
+                 f" {cut.stopped_s:.1f} s into the {cut.duration:g} s step at {cut.rate:g} req/s")
+    line = (f"SLO NOT JUDGED: the run was stopped{where}; the figures above are partial"
+            + (f" ({in_flight} requests in flight then are in none)" if in_flight else ""))
+    result["interrupted"] = {
+        "stopped_s": None if cut is None else round(cut.stopped_s, 3),
+        "step_rate": None if cut is None else cut.rate,
+        "in_flight_not_counted": in_flight,
+    }
+    result["slo"] = {**verdict.to_dict(), "passed": False, "verdict": line}
+    return result
+
+
 def step_dict(step: StepResult) -> dict:
     """The figures of one constant-rate step (latency in ms, from the scheduled send time, of
     every request but refusals back within 25 ms)."""
@@ -33,6 +62,8 @@ def step_dict(step: StepResult) -> dict:
         "send_lag_ms": recorder.send_lag_ms(),
         "slot_wait_ms": recorder.slot_wait_ms(),
         "max_in_flight": step.max_in_flight,
+        **({"stopped_s": round(step.stopped_s, 3), "in_flight_not_counted": step.cut_in_flight}
+           if step.stopped_s is not None else {}),
     }
 
 
@@ -42,9 +73,12 @@ def result_dict(
     verdict: Verdict,
     loop_name: str,
     payloads: Payloads,
+    judged: list[StepResult] | None = None,
 ) -> dict:
     """The whole run: the single step's figures at top level, or a sweep's or search's steps
-    (in the order run), capacity, and the cache hits of all steps."""
+    (in the order run), capacity (from the ``judged`` steps: all but a cut one), and the cache
+    hits of all steps."""
+    judged = steps if judged is None else judged
     header = {
         "target": config.address,
         "rpc": config.rpc,
@@ -71,8 +105,8 @@ def result_dict(
             "slo_p95_ms": config.slo_p95_ms,
             "slo_p99_ms": config.slo_p99_ms,
             "max_error_rate": config.max_error_rate,
-            "capacity_rps": capacity(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
-            "capacity_capped": capacity_capped(steps, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
+            "capacity_rps": capacity(judged, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
+            "capacity_capped": capacity_capped(judged, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms),
             "server_cache_hits": cache_hits([step.recorder for step in steps]),
             "steps": [step_dict(step) for step in steps],
         }
@@ -103,6 +137,7 @@ def format_text(result: dict) -> str:
                 f"{step['offered_rps']:>10g} "
                 + "".join(f"{cell:>9} " for cell in cells)
                 + f"{step['error_count']:>7}"
+                + (f"  (stopped after {step['stopped_s']:.1f} s)" if "stopped_s" in step else "")
             )
         lines.append(_capacity_line(result))
     lines += _cache_lines(result["server_cache_hits"])
@@ -133,11 +168,12 @@ def _capacity_line(result: dict) -> str:
         return f"capacity: none (no rate tried met {slo})"
     if not result["capacity_capped"]:
         return f"capacity: {found:g} req/s (highest rate with {slo})"
-    cap, more = (
-        ("the --max-rate cap", "raise --max-rate")
-        if result["mode"] == "search"
-        else ("the highest listed rate", "add higher rates to --sweep")
-    )
+    if "interrupted" in result:
+        cap, more = "the highest rate whose step ended before the stop", "run it to the end"
+    elif result["mode"] == "search":
+        cap, more = "the --max-rate cap", "raise --max-rate"
+    else:
+        cap, more = "the highest listed rate", "add higher rates to --sweep"
     return (
         f"capacity: at least {found:g} req/s ({cap} met {slo}; "
         f"{more} to find the capacity)"
@@ -181,8 +217,9 @@ def _step_lines(step: dict) -> list[str]:
     slot = step.get("slot_wait_ms")
     waits = (f"; {slot['count']:,} waited for an in-flight slot (p99 {_ms(slot['p99'])} ms, "
              f"max {_ms(slot['max'])} ms)" if slot else "")  # fmt: skip
+    stopped = f" (stopped after {step['stopped_s']:.1f} s)" if "stopped_s" in step else ""
     return [
-        f"load     {step['arrival']} {step['offered_rps']:g} req/s for {step['duration_s']:g} s",
+        f"load     {step['arrival']} {step['offered_rps']:g} req/s for {step['duration_s']:g} s{stopped}",
         f"requests scheduled {step['scheduled']}  sent {step['sent']}  ok {step['ok']}  "
         f"errors {step['error_count']}{f' ({errors})' if errors else ''}  "
         f"achieved {step['achieved_rps']:g} req/s",

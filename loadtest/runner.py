@@ -17,6 +17,10 @@ while the sender was held up waiting for a slot counts as slot wait.
 The run is bounded: a hard stop at duration + deadline + 1 s after which nothing more is
 sent (those requests count as UNSENT); requests in flight then get their deadline, and any
 still running after it are cancelled and count as UNFINISHED.
+
+A run stopped from outside (Ctrl-C, SIGTERM) keeps what it measured: the step under way is cut
+where it stood (``stopped_s``), its requests then in flight counted apart, neither answered nor
+failed, so the caller can still report the figures.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class StepResult:
     sent: int = 0
     max_in_flight: int = 0
     recorder: Recorder = field(default_factory=Recorder)
+    stopped_s: float | None = None  # a stop from outside cut the step this far in (None: it ran out)
+    cut_in_flight: int = 0  # requests in flight when it was cut: no outcome, in no figure
 
     @property
     def error_rate(self) -> float:
@@ -61,8 +67,11 @@ class StepResult:
 
     @property
     def achieved_rps(self) -> float:
-        """Successful responses per second over the run (its duration, or longer if it overran)."""
-        elapsed = max(self.duration, self.recorder.last_done_s)
+        """Successful responses per second over the run (its duration, or longer if it overran;
+        as far as it got if it was cut)."""
+        elapsed = self.stopped_s if self.stopped_s is not None else max(self.duration, self.recorder.last_done_s)
+        if not elapsed:
+            return 0.0
         return self.recorder.ok / elapsed
 
 
@@ -77,19 +86,23 @@ async def run_step(
     concurrency_limit: int,
     progress: Progress,
     read_timing: Callable[[bytes], Timing | None] | None = None,
+    started: Callable[[StepResult], None] | None = None,
 ) -> StepResult:
     """Offer ``rate`` req/s for ``duration`` s and record every outcome.
 
     The step's messages are the next ones ``payloads`` holds (drawn before the clock starts),
     so no step resends a text another step or the warm-up sent while unsent ones remain.
     ``read_timing`` pulls the server's breakdown (queue wait, tokenize, forward, postprocess,
-    total; cache hit) out of a response message, when the server reports one.
+    total; cache hit) out of a response message, when the server reports one. ``started`` gets
+    the result as soon as it exists, so a caller holds it even if the step is cut.
     """
     loop = asyncio.get_running_loop()
     offsets = arrival_offsets(rate, duration, arrival, seed).tolist()
     messages = payloads.take(len(offsets))
     result = StepResult(rate=rate, duration=duration, arrival=arrival, scheduled=len(offsets),
                         recorder=Recorder(client.deadline_s))  # fmt: skip
+    if started is not None:
+        started(result)
     recorder = result.recorder
     in_flight: dict[int, tuple[float, float]] = {}  # (due, measured from) of requests sent, by number
     slot_free: asyncio.Future[None] | None = None  # set when a full in-flight limit frees up
@@ -153,6 +166,11 @@ async def run_step(
             await asyncio.wait((idle,), timeout=client.deadline_s + HARD_STOP_GRACE_S)
         for due, measured_from in in_flight.values():
             recorder.record(due - start, clock() - measured_from, UNFINISHED)
+    except BaseException:  # cancelled, or a KeyboardInterrupt raised right here
+        result.stopped_s = max(clock() - start, 0.0)
+        result.scheduled = result.sent  # what was due and not yet sent had no chance to be
+        result.cut_in_flight = len(in_flight)
+        raise
     finally:
         over = True
         progress.stop()
@@ -164,11 +182,13 @@ async def measure(
     method_path: str,
     payloads: Payloads,
     progress: Progress,
+    steps: list[StepResult],
     read_timing: Callable[[bytes], Timing | None] | None = None,
 ) -> list[StepResult]:
     """Connect, warm up, and run one step per rate: one (fixed), each listed rate until
     one fails (--sweep), or the rates a capacity search asks for (--find-capacity).
-    Warm-up and steps take their messages from ``payloads`` in turn."""
+    Warm-up and steps take their messages from ``payloads`` in turn. Each step goes into
+    ``steps`` as it starts: after a stop from outside, the caller still has them."""
     tls = None
     if config.tls:
         tls = TLS(config.tls_ca, config.tls_cert, config.tls_key, config.tls_server_name)
@@ -179,7 +199,6 @@ async def measure(
         search = None
         if config.mode == "search":
             search = Search(config.rate, config.search_max_rate, MAX_SWEEP_STEPS)
-        steps = []
         for rate in search if search is not None else config.rates:
             step = await run_step(
                 client,
@@ -191,8 +210,8 @@ async def measure(
                 concurrency_limit=config.concurrency_limit,
                 progress=progress,
                 read_timing=read_timing,
+                started=steps.append,
             )
-            steps.append(step)
             passed = step_meets_slo(step, config.slo_p95_ms, config.max_error_rate, config.slo_p99_ms)
             if search is not None:
                 search.record(rate, passed)

@@ -34,7 +34,7 @@ import random
 import time
 from array import array
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +145,7 @@ class VoiceRun:
     error_details: dict = field(default_factory=dict)  # the first message each status came with
     send_lag_s: array = field(default_factory=lambda: array("d"))
     client_cpu_s: float = 0.0
+    stopped_s: float | None = None  # a stop from outside (Ctrl-C, SIGTERM) cut the run this far in
     # Live figures for the progress line.
     answers: int = 0
     partial_latency_s: array = field(default_factory=lambda: array("d"))
@@ -234,6 +235,9 @@ class _Session:
                 else:
                     run.partial_latency_s.append(answer.latency_s)
         except grpc.aio.AioRpcError as exc:
+            if run.stopped_s is not None:  # the stop closed the channel: no answer of the server's
+                code = UNFINISHED
+                return
             code = exc.code().name
             run.stream_errors[code] += 1
             run.error_details.setdefault(code, exc.details() or "")
@@ -348,6 +352,10 @@ class VoiceStreams:
                 *(self._caller(stubs[i % len(stubs)], self.start + self.interval * i / n)
                   for i in range(n))
             )  # fmt: skip
+        except BaseException:  # cancelled, or a KeyboardInterrupt: the figures so far still count
+            run.stopped_s = run.elapsed_s = max(clock() - self.start, 0.0)
+            run.client_cpu_s = time.process_time() - cpu
+            raise
         finally:
             progress.stop()
         run.client_cpu_s = time.process_time() - cpu
@@ -470,8 +478,11 @@ def _p95_ms(values: array) -> str:
     return f"{percentiles(np.frombuffer(values, dtype=np.float64), (95,))[0] * 1e3:.1f}"
 
 
-async def measure(config: LoadConfig, items: list[Labelled] | None, progress: Progress) -> VoiceRun:
-    """Run the voice streams of ``config`` over ``items`` (None: generated utterances)."""
+async def measure(config: LoadConfig, items: list[Labelled] | None, progress: Progress,
+                  started: Callable[[VoiceRun], None] | None = None) -> VoiceRun:
+    """Run the voice streams of ``config`` over ``items`` (None: generated utterances).
+    ``started`` gets the run's record before it starts, so a caller holds it even if the run
+    is stopped from outside."""
     if items is None:
         cycle, longest = generated_items(config.seed), GENERATED_MAX_WORDS
     else:
@@ -479,7 +490,10 @@ async def measure(config: LoadConfig, items: list[Labelled] | None, progress: Pr
             utterance_cycle(items, config.seed),
             max(len(i.text.split()) for i in items),
         )
-    return await VoiceStreams(config, cycle, longest).measure(progress)
+    streams = VoiceStreams(config, cycle, longest)
+    if started is not None:
+        started(streams.run)
+    return await streams.measure(progress)
 
 
 async def _ready(channel) -> None:

@@ -16,6 +16,9 @@ Definitions (docs/voice.md, "Measuring it"):
   utterance's own, kept when the answer is a follow-up: "yes" is affirm in a CONFIRM of a
   transfer) is the label and it is not flagged out of scope; an out-of-scope example is caught
   when it is flagged.
+- A run stopped from outside (Ctrl-C, SIGTERM) reports the utterances that ended before the
+  stop; those it cut (no final answer, no error of the server's) are counted apart, in no
+  figure, and the verdict says the run was not judged.
 - Follow-ups: each caller sends the context its last final answer left (docs/voice.md, voice
   loop); of the finished utterances, how many finals carried a previous intent, and the
   follow-up kind of each final answer (none: not a follow-up).
@@ -64,6 +67,8 @@ def first_stable(utterance: Utterance):
 def summary(run: VoiceRun) -> dict:
     """The figures of one run (see the module docstring)."""
     utterances = run.utterances
+    if run.stopped_s is not None:
+        utterances = [u for u in utterances if u.final is not None or u.error not in (None, UNFINISHED)]
     finished = [u for u in utterances if u.final is not None]
     failed = [u for u in utterances if u.final is None]
     partials = [a for u in utterances for a in u.answers if not a.final]
@@ -105,6 +110,7 @@ def summary(run: VoiceRun) -> dict:
             "errors": dict(sorted(errors.items())),
             "error_rate": _share(len(failed), len(utterances)) or 0.0,
             "mean_words": _mean([u.words for u in utterances]),
+            **({"cut_by_the_stop": len(run.utterances) - len(utterances)} if run.stopped_s is not None else {}),
         },
         "partials": {
             "sent": partials_sent,
@@ -118,7 +124,8 @@ def summary(run: VoiceRun) -> dict:
             "answered": len(finished),
             "failed": finals_sent - len(finished),
         },
-        "messages_per_s": round((partials_sent + finals_sent) / run.duration_s, 2),
+        "messages_per_s": round((partials_sent + finals_sent) / (run.duration_s if run.stopped_s is None
+                                                                 else max(run.stopped_s, 1e-3)), 2),
         "latency_ms": {
             "partial": latency_ms([a.latency_s for a in partials if not a.superseded]),
             # a final that failed waited too (a fast refusal apart): with an error budget, hung
@@ -222,6 +229,16 @@ def result_dict(
         **figures,
         "slo": verdict.to_dict(),
     }
+
+
+def partial(result: dict, run: VoiceRun) -> dict:
+    """A stopped run's result: its figures so far, and a verdict that judges nothing (a partial
+    run passes no gate; the exit code says it was stopped)."""
+    cut = result["utterances"]["cut_by_the_stop"]
+    line = (f"SLO NOT JUDGED: the run was stopped after {run.stopped_s:.1f} s of {run.duration_s:g} s; "
+            "the figures above are partial" + (f" ({cut} utterances under way then are in none)" if cut else ""))
+    return {**result, "interrupted": {"stopped_s": round(run.stopped_s, 3), "utterances_not_counted": cut},
+            "slo": {**result["slo"], "passed": False, "verdict": line}}
 
 
 def timeline(run: VoiceRun, bucket_s: float = 1.0) -> list[dict]:

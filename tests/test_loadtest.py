@@ -744,20 +744,46 @@ def test_a_server_that_dies_mid_run_is_counted_not_fatal(tmp_path, texts, capsys
     assert result["ok"] + result["error_count"] == result["scheduled"] == 100
 
 
-def test_a_sigterm_stops_a_run_with_one_line(server):
-    """A CI timeout's SIGTERM killed the load test by the signal, without a word."""
-    address, _ = server
-    proc = subprocess.Popen([sys.executable, "-m", "intentd.cli", "loadtest", "--target", address, "--rate", "20",
-                             "--duration", "30", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def _stop_midway(address: str, sig: int, *flags: str) -> tuple[int, str, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "intentd.cli", "loadtest", "--target", address, "--no-progress",
+                             *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        time.sleep(3)  # past the start, into the run
-        proc.send_signal(signal.SIGTERM)
+        time.sleep(4)  # past the start and the warm-up, into the run
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    return proc.returncode, out, err
+
+
+def test_a_sigterm_stops_a_run_with_what_it_measured(server):
+    """A CI timeout's SIGTERM killed the load test by the signal, without a word; then with one
+    line, and none of the figures measured before it."""
+    address, _ = server
+    code, out, err = _stop_midway(address, signal.SIGTERM, "--rate", "20", "--duration", "30", "--json")
+    assert code == 128 + signal.SIGTERM, err
     assert err.strip().splitlines()[-1] == "intentd: stopped (SIGTERM)"
+    result = json.loads(out)
+    stopped = result["interrupted"]["stopped_s"]
+    assert 0 < stopped < 30 and result["stopped_s"] == stopped
+    assert result["slo"]["passed"] is False and result["slo"]["verdict"].startswith("SLO NOT JUDGED")
+    assert result["scheduled"] == result["sent"] > 0 and result["ok"] > 0
+    assert result["ok"] + result["error_count"] + result["interrupted"]["in_flight_not_counted"] == result["sent"]
+    assert result["achieved_rps"] > 5  # over the time it ran, not the 30 s it was to run
+    assert result["latency_ms"]["p50"] > 0
+
+
+def test_a_stopped_sweep_counts_no_capacity_from_the_step_it_cut(server):
+    address, _ = server
+    code, out, err = _stop_midway(address, signal.SIGINT, "--sweep", "20,21,22,23", "--duration", "2",
+                                  "--slo-p95-ms", "500")
+    assert code == 130, err
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("SLO NOT JUDGED: the run was stopped") and "req/s" in lines[-1], out
+    rows = [line for line in lines if line.split()[:1] in (["20"], ["21"], ["22"], ["23"])]
+    assert rows and "(stopped after" in rows[-1] and not any("stopped" in row for row in rows[:-1]), out
+    capacity = next(line for line in lines if line.startswith("capacity:"))
+    assert capacity.startswith("capacity: none") if len(rows) == 1 else "ended before the stop" in capacity, out
 
 
 def test_tls_target(tmp_path, capsys):

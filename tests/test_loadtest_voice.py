@@ -303,3 +303,34 @@ def test_a_refused_connection_is_said_at_once(capsys):
     err = capsys.readouterr().err.strip()
     assert code == cli.EXIT_ERROR and err.endswith("the connection failed (refused, or the TLS or HTTP/2 set-up failed)")
     assert time.monotonic() - started < 15  # not the 30 s of the timeout
+
+
+def test_a_stopped_voice_run_reports_what_it_measured(banking_artifact):
+    """A SIGTERM (a CI timeout) ended a voice run with one line and none of its figures; the
+    utterances it cut are in none of them, and the closed streams are no server error."""
+    import signal
+    import subprocess
+    import sys
+
+    with ThreadServer(model=banking_artifact, cache_size=0) as server:
+        proc = subprocess.Popen([
+            sys.executable, "-m", "intentd.cli", "loadtest", "--target", f"127.0.0.1:{server.app.port}",
+            "--voice-streams", "4", "--word-interval-ms", "50", "--texts", str(TEXTS), "--duration", "60",
+            "--json", "--no-progress",
+        ], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            time.sleep(6)  # past the start and the warm-up, into the run
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "intentd: stopped (SIGTERM)"
+    result = json.loads(out)
+    utt = result["utterances"]
+    assert 0 < result["interrupted"]["stopped_s"] < 60
+    assert result["interrupted"]["utterances_not_counted"] == utt["cut_by_the_stop"] >= 0
+    assert utt["started"] == utt["finished"] > 0 and utt["failed"] == 0, utt
+    assert result["streams"]["errors"] == {}, result["streams"]
+    assert result["slo"]["passed"] is False and result["slo"]["verdict"].startswith("SLO NOT JUDGED")
+    assert result["messages_per_s"] > 10  # over the time it ran, not the 60 s it was to run
