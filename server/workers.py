@@ -27,7 +27,8 @@ program holds is still a one-line error. The supervisor:
   place), so that one query gets one answer whichever worker its connection lands on;
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
   histograms add up across workers, and so do the queue depth, requests in progress and open
-  streams; the other gauges are per worker, labelled by pid), and its workers by state.
+  streams; the other gauges are per worker, labelled by pid), and its workers by state; a dead
+  worker's counts are folded into the others' (worker_metrics.py).
 Its exit code is 0 when every worker running at the stop drained and exited 0 and none was failing
 to start (one that had died once and waited for its restart was logged when it died).
 
@@ -247,10 +248,12 @@ def _abandoned(folder: str) -> bool:
 
 def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
     from .metrics import WorkerStates
+    from .worker_metrics import WorkerMetrics
 
     states = WorkerStates(settings.workers)
+    files = WorkerMetrics(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     # /metrics first: a port in use is one line before any worker is spawned
-    http = _serve_metrics(settings, states) if settings.metrics_port else None
+    http = _serve_metrics(settings, files, states) if settings.metrics_port else None
     context = multiprocessing.get_context("spawn")
     stopping = False
     readies = [context.Event() for _ in range(settings.workers)]
@@ -380,7 +383,8 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                         del restart_at[i]
                         workers[i] = start(i)
                     continue
-                _mark_dead(process.pid)
+                if process.pid is not None:
+                    files.retire(process.pid)
                 reloads.gone(i)
                 versions[i] = None
                 if readies[i].is_set():
@@ -488,21 +492,14 @@ def _state(process, ready) -> str:
     return "serving" if ready.is_set() else "starting"
 
 
-def _mark_dead(pid: int | None) -> None:
-    from prometheus_client import multiprocess
-
-    if pid is not None:
-        multiprocess.mark_process_dead(pid)
-
-
-def _serve_metrics(settings: Settings, states):
+def _serve_metrics(settings: Settings, files, states):
     """The workers' metrics (their files), and `states` (WorkerStates), on one /metrics."""
-    from prometheus_client import CollectorRegistry, multiprocess
+    from prometheus_client import CollectorRegistry
 
     from .metrics_http import start_metrics_server
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    registry.register(files)
     registry.register(states)
     try:
         server = start_metrics_server(settings.metrics_host, settings.metrics_port, registry)
