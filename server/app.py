@@ -38,7 +38,7 @@ from .capture import CaptureSettings, ReviewCapture
 from .config import ConfigError, Settings
 from .engine import Engine
 from .errors import ReloadBusy
-from .metrics import Metrics
+from .metrics import GAUGE_REFRESH_S, Metrics
 from .nbest import MAX_ALTERNATIVES
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler, open_access_log
@@ -200,6 +200,7 @@ class App:
         await self._set_health(SERVING)
         if s.stall_timeout:
             self._background(self._watch_model())
+        self._background(self._refresh_gauges())
         self.started.set()
         if self.on_ready is not None:
             self.on_ready(self)
@@ -236,6 +237,14 @@ class App:
                 self.metrics.stalled.set(0)
                 log.warning("inference recovered: the stalled forward pass returned; health SERVING")
                 await self._set_health(SERVING)
+
+    async def _refresh_gauges(self) -> None:
+        """Gauges that change with time alone (rolling rates whose answers age out, the admission
+        share of an idle server), re-read while no answer updates them."""
+        while True:
+            await asyncio.sleep(GAUGE_REFRESH_S)
+            self.metrics.refresh()
+            self.runner.refresh_gauges()
 
     async def _set_health(self, status) -> None:
         for name in ("", SERVICE_NAME):

@@ -105,6 +105,7 @@ class Runner(Protocol):
     def idle_s(self) -> float: ...
     def stalled_s(self) -> float: ...
     def fail_waiting(self, error: Exception) -> int: ...
+    def refresh_gauges(self) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -221,6 +222,12 @@ class Batcher:
         """How long the server has been idle (0 while it is not): a call read now, after a while
         with nothing to do, cannot have waited long for the event loop (server/transit.py)."""
         return time.monotonic() - self._idle_since if self.idle else 0.0
+
+    def refresh_gauges(self) -> None:
+        """`intentd_admit_share` while idle: the share the next arrival gets (the one the last
+        answer left stayed on show for as long as the server was quiet)."""
+        if self.idle:
+            self.metrics.admit_share.set(self.admit_share.rested(time.monotonic() - self._idle_since))
 
     def stalled_s(self) -> float:
         """How long the model has been held by one forward pass (or `hold`); 0 while it is free.
@@ -644,6 +651,9 @@ class DirectRunner:
 
     def fail_waiting(self, error: Exception) -> int:
         return 0  # each request awaits its own executor call: refusing new ones is all it can do
+
+    def refresh_gauges(self) -> None:
+        pass  # no admission share
 
     async def submit(self, text: str, options: RequestOptions, remaining_s: float | None,
                      waited_s: float = 0.0) -> Result:

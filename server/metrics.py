@@ -6,6 +6,7 @@ import collections
 import logging
 import math
 import os
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -23,7 +24,10 @@ LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.0
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 TOKEN_BUCKETS = (16, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
-ROLLING_WINDOW = 1000  # answers behind each rolling rate
+ROLLING_WINDOW = 1000  # answers behind each rolling rate, at most
+ROLLING_SECONDS = 300.0  # and none older: an idle process's rates age out instead of holding an alert
+ROLLING_MIN = 20  # fewer answers in the window: NaN (a cold first answer read as "half of all late")
+GAUGE_REFRESH_S = 5.0  # how often the server re-reads its rolling gauges while nothing is answered
 # Label values the server itself fixes, exported at 0 from the start: a series born at 1 shows no
 # increase, so an alert on `increase(...) > 0` missed the first failure after every restart.
 RELOAD_OUTCOMES = ("ok", "failed")  # server/reload.py
@@ -32,19 +36,31 @@ ESCALATION_REASONS = ("out_of_distribution", "policy", "low_confidence", "ambigu
 
 
 class RollingRate:
-    """Share of True over the last `window` observations: a drift signal that reacts within minutes,
-    unlike a counter's lifetime average."""
+    """Share of True over the last `window` observations no older than `seconds`: a drift signal
+    that reacts within minutes, unlike a counter's lifetime average, and says nothing (NaN) on
+    fewer than `minimum`. Without the age bound an idle replica kept the share of its last busy
+    minute for good (an alert on it never cleared); without the minimum, one out-of-scope first
+    question read as an OOD rate of 1.0."""
 
-    def __init__(self, window: int = ROLLING_WINDOW):
-        self._values: collections.deque[bool] = collections.deque(maxlen=window)
+    def __init__(self, window: int = ROLLING_WINDOW, seconds: float = ROLLING_SECONDS,
+                 minimum: int = ROLLING_MIN) -> None:
+        self._values: collections.deque[tuple[float, bool]] = collections.deque()
         self._true = 0
+        self.window, self.seconds, self.minimum = window, seconds, minimum
 
-    def add(self, value: bool) -> float:
-        if len(self._values) == self._values.maxlen and self._values[0]:
-            self._true -= 1
-        self._values.append(value)
+    def add(self, value: bool, now: float) -> float:
+        self._values.append((now, value))
         self._true += value
-        return self._true / len(self._values)
+        if len(self._values) > self.window:
+            self._true -= self._values.popleft()[1]
+        return self.share(now)
+
+    def share(self, now: float) -> float:
+        """The share at `now` (time.monotonic()), NaN on too few answers."""
+        values, cutoff = self._values, now - self.seconds
+        while values and values[0][0] < cutoff:
+            self._true -= values.popleft()[1]
+        return self._true / len(values) if len(values) >= self.minimum else math.nan
 
 
 class Metrics:
@@ -79,9 +95,10 @@ class Metrics:
                                  "fill at admission (lowered while answers arrive past their budget)", registry=r,
                                  multiprocess_mode="liveall")
         self.slo_attainment = Gauge("intentd_slo_attainment",
-                                    f"Share of the last {ROLLING_WINDOW} answers within the server's share of "
-                                    "the p95 SLO (--slo-p95-ms less --slo-transport-ms); NaN before the first "
-                                    "answer and without an SLO", registry=r, multiprocess_mode="liveall")
+                                    f"Share of the last {ROLLING_WINDOW} answers of the last {ROLLING_SECONDS:g} s "
+                                    "within the server's share of the p95 SLO (--slo-p95-ms less "
+                                    f"--slo-transport-ms); NaN on fewer than {ROLLING_MIN} answers and without an "
+                                    "SLO", registry=r, multiprocess_mode="liveall")
         self.slo_attainment.set(math.nan)  # 0 would read as "every answer late" to an alert
         self.shed = Counter("intentd_shed", "Requests refused at admission: queue full, or more work ahead than "
                             "their budget (deadline, else SLO), or a budget spent before the server could read the request; "
@@ -118,10 +135,10 @@ class Metrics:
         for outcome in RELOAD_OUTCOMES:
             self.reloads.labels(outcome)
         # drift: per model version, so a new model's traffic is never averaged with the old one's
-        self.ood_rate = Gauge("intentd_ood_rate", f"Share of the last {ROLLING_WINDOW} answers flagged OOD",
+        window = f"the last {ROLLING_WINDOW} answers of the last {ROLLING_SECONDS:g} s (NaN on fewer than {ROLLING_MIN})"
+        self.ood_rate = Gauge("intentd_ood_rate", f"Share of {window} flagged OOD",
                               ["version"], registry=r, multiprocess_mode="liveall")
-        self.escalation_rate = Gauge("intentd_escalation_rate",
-                                     f"Share of the last {ROLLING_WINDOW} answers with an escalation hint",
+        self.escalation_rate = Gauge("intentd_escalation_rate", f"Share of {window} with an escalation hint",
                                      ["version"], registry=r, multiprocess_mode="liveall")
         self.confidence = Histogram("intentd_top_confidence", "Calibrated top-intent confidence of answers",
                                     ["version"], buckets=CONFIDENCE_BUCKETS, registry=r)
@@ -152,7 +169,18 @@ class Metrics:
     def observe_latency(self, seconds: float, slo_s: float) -> None:
         """One answered request's server time, against the SLO (0: no SLO, nothing recorded)."""
         if slo_s > 0:
-            self.slo_attainment.set(self._within_slo.add(seconds <= slo_s))
+            self.slo_attainment.set(self._within_slo.add(seconds <= slo_s, time.monotonic()))
+
+    def refresh(self) -> None:
+        """The rolling gauges as of now: answers age out of them while none arrive (the server
+        calls this every GAUGE_REFRESH_S). Plain sets: --workers shares metrics through files."""
+        now = time.monotonic()
+        self.slo_attainment.set(self._within_slo.share(now))
+        current = None if self._model is None else self._model[1]
+        for version, (ood, escalated) in list(self._rolling.items()):
+            if version == current:
+                self.ood_rate.labels(version).set(ood.share(now))
+                self.escalation_rate.labels(version).set(escalated.share(now))
 
     def set_model(self, name: str, version: str, provider: str) -> None:
         """One series at 1, the model now served. A reloaded-away model's series goes, and so do
@@ -193,8 +221,9 @@ class Metrics:
         rolling = self._rolling.get(version)
         if rolling is None:
             rolling = self._rolling[version] = (RollingRate(), RollingRate())
-        self.ood_rate.labels(version).set(rolling[0].add(drifted))
-        self.escalation_rate.labels(version).set(rolling[1].add(analysis.escalation.escalate))
+        now = time.monotonic()
+        self.ood_rate.labels(version).set(rolling[0].add(drifted, now))
+        self.escalation_rate.labels(version).set(rolling[1].add(analysis.escalation.escalate, now))
 
     def value(self, name: str, labels: dict | None = None) -> float:
         """A sample's current value (0 when absent): for tests and the benchmark report."""

@@ -155,10 +155,14 @@ class AdmitShare:
 
     def rest(self, idle_s: float) -> None:
         """The server had nothing in progress for `idle_s` seconds."""
-        counted = max(0.0, idle_s - LATE_PAUSE_S) if self._late_since_rest else idle_s
-        if self.value < 1.0:
-            self.value = min(1.0, self.value * math.exp(counted / SHARE_RECOVERY_S))
+        self.value = self.rested(idle_s)
         self._late_since_rest = False
+
+    def rested(self, idle_s: float) -> float:
+        """What the share would be after `idle_s` seconds with nothing in progress (the gauge shows
+        it while the server is idle: the share the next arrival gets)."""
+        counted = max(0.0, idle_s - LATE_PAUSE_S) if self._late_since_rest else idle_s
+        return min(1.0, self.value * math.exp(counted / SHARE_RECOVERY_S)) if self.value < 1.0 else self.value
 
     def observe(self, missed: bool) -> None:
         self._late_since_rest |= missed

@@ -13,6 +13,7 @@ from intentd.protogen import import_stubs
 from intentd.server.admission import admit
 from intentd.server.config import ConfigError, Settings, add_arguments, cgroup_cpu_quota, usable_cores
 from intentd.server.errors import InvalidRequest
+from intentd.server.metrics import ROLLING_MIN, RollingRate
 from intentd.server.planner import (FIXED_TOKENS, INLINE_MAX_ARRIVALS, MIN_SHARE, RATE_WINDOW_S, ROW_FIXED_TOKENS,
                                     LATE_PAUSE_S, SHARE_RECOVERY_S, TARGET_MISS, AdmitShare, ArrivalRate,
                                     BatchTimeModel, BURST_PASSES, BURST_WINDOW_S)
@@ -386,6 +387,26 @@ def test_slo_attainment_is_nan_until_there_is_an_answer_to_count():
     assert math.isnan(exported(metrics))
     metrics.observe_latency(0.010, 0.0)  # --slo-p95-ms 0: nothing to attain
     assert math.isnan(exported(metrics))
+    metrics.observe_latency(0.030, 0.025)  # a cold first answer: no "half of all late" on two answers
     metrics.observe_latency(0.010, 0.025)
-    metrics.observe_latency(0.030, 0.025)
-    assert exported(metrics) == 0.5
+    assert math.isnan(exported(metrics))
+    for _ in range(ROLLING_MIN - 2):
+        metrics.observe_latency(0.010, 0.025)
+    assert exported(metrics) == (ROLLING_MIN - 1) / ROLLING_MIN
+    metrics.refresh()  # nothing aged out yet
+    assert exported(metrics) == (ROLLING_MIN - 1) / ROLLING_MIN
+
+
+def test_rolling_rates_age_out_and_say_nothing_on_too_few_answers():
+    """The last 1,000 answers, whenever they came: after a one-second burst an idle replica held its
+    SLO attainment at 0.86 (and the alert on it) until traffic came back."""
+    rate = RollingRate(window=5, seconds=60.0, minimum=3)
+    assert math.isnan(rate.add(True, 0.0)) and math.isnan(rate.add(False, 1.0))
+    assert rate.add(False, 2.0) == pytest.approx(1 / 3)
+    for t in (3.0, 4.0, 5.0):
+        rate.add(False, t)
+    assert rate.share(5.0) == 0.0  # the window's 5 answers: the True at 0.0 fell out of it
+    assert rate.share(62.5) == 0.0  # the answers at 3, 4, 5 s are still within a minute
+    assert math.isnan(rate.share(63.5))  # two left: too few to say
+    rate.add(True, 100.0)
+    assert math.isnan(rate.share(100.0)) and math.isnan(rate.share(1000.0))

@@ -107,6 +107,23 @@ def test_a_pause_restores_the_admit_share(engine):
     assert after > low * 1.15 and gauge == after  # e^(1/5) for the second's pause
 
 
+def test_an_idle_servers_admit_share_gauge_shows_the_share_the_next_arrival_gets(engine):
+    """The gauge kept the share the last late answer left for as long as the server was quiet (a
+    dashboard read "still throttled" long after an overload)."""
+    async def scenario(batcher: Batcher):
+        await batcher.submit("what is my balance", RequestOptions(), None)
+        for _ in range(4000):
+            batcher.admit_share.observe(True)
+        await batcher.submit("what is my balance", RequestOptions(), None)  # in time, after a short pause
+        low = batcher.metrics.value("intentd_admit_share")
+        await asyncio.sleep(1.0)
+        batcher.refresh_gauges()
+        return low, batcher.metrics.value("intentd_admit_share"), batcher.admit_share.value
+
+    low, shown, kept = run(engine, scenario)
+    assert shown > low * 1.1 and kept == low  # shown as it would be; taken at the next arrival, as before
+
+
 def test_token_budget_bounds_batches(engine):
     # ~40 tokens each: a 200-token budget fits 5 of them, below the size bound of 8
     texts = [f"please move {i} euros from my checking account to my savings account " * 3 for i in range(24)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from intentd.server.decode import Prediction
 from intentd.server.escalation import EscalationPolicy
+from intentd.server.metrics import ROLLING_MIN
 from intentd.models.data.schema import read_jsonl
 
 from servers import ThreadServer, pb2, wait_for
@@ -62,6 +64,9 @@ def test_foreign_queries_escalate_through_grpc(banking_artifact: Path, tmp_path:
         reply = server.stub.Analyze(pb2.AnalyzeRequest(text="I want to close my savings account"), timeout=30)
         assert reply.escalation.reason == pb2.ESCALATION_REASON_POLICY and reply.escalation.target_tier == "human"
         version = reply.model_version
+        assert math.isnan(server.metric("intentd_escalation_rate", {"version": version}))  # too few to say
+        for _ in range(ROLLING_MIN - len(FOREIGN) - 1):
+            server.stub.Analyze(pb2.AnalyzeRequest(text="I want to close my savings account"), timeout=30)
         assert server.metric("intentd_escalation_rate", {"version": version}) == pytest.approx(1.0)
         wait_for(lambda: review.exists() and len(review.read_text().splitlines()) >= 4, "4 captured queries")
     captured = read_jsonl(review)
