@@ -655,6 +655,42 @@ def test_a_dotted_number_that_may_be_a_day_first_date_or_a_time_is_unresolved(re
     assert value(resolver, "at 9.05pm", LONDON, locale) == "2026-11-29T21:05:00+00:00"
 
 
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE"])
+def test_a_weekday_before_a_day_first_dotted_date_is_that_date(resolver, locale):
+    """"on friday 18.12", how a British or German caller writes Friday 18 December, was Friday of
+    this week at 18:12 (any day word made the dotted number a time)."""
+    assert value(resolver, "friday 18.12", LONDON, locale) == "2026-12-18T00:00:00+00:00"
+    assert value(resolver, "monday 14.12", LONDON, locale) == "2026-12-14T00:00:00+00:00"
+    assert value(resolver, "friday 18.12 at 3pm", LONDON, locale) == "2026-12-18T15:00:00+00:00"  # was asked
+    assert value(resolver, "monday 7.12 in the morning", LONDON, locale) == "2026-12-07T09:00:00+00:00"
+    assert value(resolver, "18.12 friday", LONDON, locale) is None  # the 18th, or 18:12 on Friday?
+    # no date has those minutes as a month, and "at" or a relative day still make a time
+    assert value(resolver, "friday 9.30", LONDON, locale) == "2026-12-04T09:30:00+00:00"
+    assert value(resolver, "friday at 9.05", LONDON, locale) == "2026-12-04T09:05:00+00:00"
+    assert value(resolver, "tomorrow 9.05", LONDON, locale) == "2026-11-30T09:05:00+00:00"
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE"])
+def test_at_before_a_dotted_span_that_may_be_a_date_or_a_time_leaves_it_unread(resolver, locale):
+    """"pay £50 to British Gas at 9.05" with the model's span "9.05": "at 9.05" is refused (9 May or
+    09:05?), and the span alone was then read as 9 May next year."""
+    text = "pay £50 to British Gas at 9.05"
+    spans = [EntitySpan("date", text.index("9.05"), len(text), "9.05", 0.9)]
+    options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale=locale)
+    (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
+    assert not date.resolved and date.text == "9.05"
+    text = "pay £50 to British Gas at 9.30"  # no month 30: the time
+    spans = [EntitySpan("date", text.index("9.30"), len(text), "9.30", 0.9)]
+    (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
+    assert date.resolution["value"] == "2026-11-30T09:30:00+00:00"
+
+
+def test_a_lone_z_after_a_time_is_asked_not_the_callers_clock(resolver):
+    """"tomorrow at 3pm z" was 15:00 in New York (the zone word dropped): 5 hours off if UTC was meant."""
+    for text in ("tomorrow at 3pm z", "tomorrow at 15:00 z", "3pm zulu"):
+        assert value(resolver, text) is None, text
+
+
 def test_a_day_said_with_a_zone_is_the_callers_day():
     """At 22:00 on Sunday in Los Angeles (Monday in New York) "tomorrow at 9am est" was Tuesday
     (New York's tomorrow), and "monday at 9am est" for a dispute tomorrow morning."""
@@ -673,6 +709,14 @@ def test_a_region_word_after_a_time_is_a_zone_only_at_the_end_or_before_time(res
     assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm", "2026-11-30T15:00:00-05:00")
     assert value(resolver, "tomorrow at 3pm central") == "2026-11-30T16:00:00-05:00"
     assert value(resolver, "tomorrow at 3pm central time") == "2026-11-30T16:00:00-05:00"
+    # the model's span may take the region word with it: it is no zone with a word after it either
+    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" hudson"), "tomorrow at 3pm central", 0.9)]
+    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
+    assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm", "2026-11-30T15:00:00-05:00")
+    text = "schedule a payment of $75 tomorrow at 3pm central time please"
+    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" time"), "tomorrow at 3pm central", 0.9)]
+    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
+    assert date.resolution["value"] == "2026-11-30T16:00:00-05:00"
 
 
 def test_by_a_year_is_that_year(resolver):

@@ -173,6 +173,7 @@ ZONE_WORDS = {
     **dict.fromkeys(("jst",), "Asia/Tokyo"),
     **dict.fromkeys(("aest", "aedt"), "Australia/Sydney"),
     **dict.fromkeys(("ist", "sst", "ast", "gst"), None),
+    **dict.fromkeys(("z", "zulu"), None),  # UTC to a pilot; a stray letter to others: asked, not the caller's clock
 }
 _REGIONS = ("pacific", "mountain", "central", "eastern")
 _ZONE = ("(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in ZONE_WORDS if z not in _REGIONS),
@@ -181,6 +182,8 @@ _ZONE = ("(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in Z
 _AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
 ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
 _ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
+_REGION_LAST = re.compile(r"\s+(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+_A_WORD_NEXT = re.compile(r"\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _ZONE_NEXT = re.compile(r"\s*(?:\(\s*)?" + _ZONE + r"\b\)?", re.IGNORECASE)
 
 # a numeric date written with dots ("04.12.2026", "4.12."): day first, and no form en-US writes
@@ -367,6 +370,17 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
         return None
     at = wall_time(value, tz, grain)
     return None if at is None else {"kind": "datetime", "value": at.isoformat(), "grain": grain}
+
+
+def region_cut(text: str, start: int, end: int) -> int | None:
+    """Where the date span text[start:end] ends without the region word it ends with ("tomorrow at
+    3pm central | hudson": the model's span took the first word of a payee), when another word
+    that is not "time" follows it in the request; None when it does not end so. The region is a
+    zone only last or before "time" (ZONE_WORDS), which the span alone cannot tell."""
+    m = _REGION_LAST.search(text, start, end)
+    if m is None or m.end() != end or not _A_WORD_NEXT.match(text, end):
+        return None
+    return m.start()
 
 
 def zone_after(text: str, start: int, end: int) -> int | None:
@@ -644,12 +658,27 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
         nonlocal ambiguous
         if not (m.group("at") or m.group("ampm") or m.group("day")):
             return m.group(0)  # "12.30" alone: the date rules decide
+        if day_first and not m.group("ampm") and _a_date(int(m.group("h")), int(m.group("m"))):
+            if _a_weekday(m.group("at")):
+                return m.group(0)  # "friday 18.12": how a day-first locale writes Friday 18 December
+            if _a_weekday(m.group("day")) and not m.group("at"):
+                ambiguous = True  # "18.12 friday": the 18th, or 18:12 on Friday?
         if day_first and int(m.group("m")) <= 12 and not (m.group("ampm") or with_a_day):
             ambiguous = True
         return f"{m.group('at') or ''}{m.group('h')}:{m.group('m')}{m.group('ampm') or ''}{m.group('day') or ''}"
 
     out = _DOTTED_TIME.sub(colon, t)
     return None if ambiguous else out
+
+
+def _a_weekday(word: str | None) -> bool:
+    """Whether the word beside a dotted number is a weekday (not "at", "tonight", "tomorrow" or a
+    part of the day, which make it a time)."""
+    return word is not None and word.strip().removesuffix("s") in WEEKDAYS
+
+
+def _a_date(day: int, month: int) -> bool:
+    return 1 <= day <= 31 and 1 <= month <= 12
 
 
 def day_of_month(text: str) -> int | None:
