@@ -168,6 +168,7 @@ _PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
 _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
 # the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
+_DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?\d{1,2}\.[0-5]\d", re.IGNORECASE)  # "9.30", "at 16.30"
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -282,6 +283,7 @@ class FollowUps:
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
+        entities = self._dotted_amounts(entities, spec, slots, options)
         entities, refused = self._dated_as(text, previous, entities, options)
         entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
@@ -503,6 +505,20 @@ class FollowUps:
         return (reference is not None
                 and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
+    def _dotted_amounts(self, entities: list[ResolvedEntity], spec: dict, slots: list[str],
+                        options: RequestOptions) -> list[ResolvedEntity]:
+        """"make it 9.30 instead" to an intent with a date, the model's amount "9.30": a time written
+        with a dot, or $9.30? Neither is guessed: it is the date, unread, and asked (the agreed $75
+        became $9.30, and 09:00 was kept unsaid). Not where the last answer asked for the amount."""
+        dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
+        asked = self._asked(spec, slots, options)
+        if dated is None or (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
+            return entities
+        return [replace(e, type=dated, resolved=False, resolution=None)
+                if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
+                    and _DOTTED_TIME_SAID.fullmatch(e.text.strip())) else e
+                for e in entities]
+
     def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
         (2.50 or 250?), "make it 2:30am" on a night the clocks skip it. Refused like a date that lies
@@ -623,9 +639,13 @@ class FollowUps:
         locale = locales.get(options.locale)
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
-        # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
+        # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount;
+        # "make it 9.30 instead" to an intent with a date: a time written with a dot, or an amount?
+        # Asked, not read as $9.30 (the agreed $75 was replaced and 09:00 kept unsaid)
         dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
-                 and DOTTED_DATE.fullmatch(surface))
+                 and DOTTED_DATE.fullmatch(surface)) or (
+            _DOTTED_TIME_SAID.fullmatch(surface) is not None
+            and any((self.resolver.specs.get(slot) or {}).get("builtin") == "datetime" for slot in slots))
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
@@ -652,7 +672,8 @@ class FollowUps:
                 role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
-                                                                   or bare_hour(surface)):
+                                                                   or bare_hour(surface)
+                                                                   or _DOTTED_TIME_SAID.fullmatch(surface)):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 

@@ -405,6 +405,29 @@ def test_a_dotted_number_that_does_not_read_is_asked_not_the_agreed_time_kept(en
     assert "date" not in dict(turn.response.slots_used) and turn.response.slots_missing == ["date"]
 
 
+@pytest.mark.parametrize("tags", [[("amount", "9.30")], []], ids=["tagged as an amount", "untagged"])
+@pytest.mark.parametrize("previous, carried", [
+    ("schedule_payment", [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]),
+    ("transfer_money", [("amount", "60 USD"), ("account", "savings"), ("date", "2030-12-06T09:00:00-05:00")]),
+])
+def test_a_dotted_number_to_an_intent_with_a_date_is_neither_the_amount_nor_the_agreed_time(engine, tags, previous,
+                                                                                           carried):
+    """"make it 9.30 instead", the model's amount or nothing, replaced the agreed $60 with $9.30 and
+    kept 09:00 unsaid: a time written with a dot, or an amount? The date is asked."""
+    turn = _turn(engine, "make it 9.30 instead", previous, "goodbye", 0.28, "low_confidence", tags, carried,
+                 zone="America/New_York")
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "60 USD" and "date" not in used, used
+    assert turn.response.slots_missing == ["date"], turn.response
+
+
+def test_a_dotted_number_answering_how_much_is_the_amount(engine):
+    carried = [("date", "2030-12-06T09:00:00-05:00")]  # the amount asked for
+    turn = _turn(engine, "9.30", "schedule_payment", "goodbye", 0.28, "low_confidence", [("amount", "9.30")], carried,
+                 zone="America/New_York")
+    assert dict(turn.response.slots_used)["amount"] == "9.30 USD"
+
+
 def test_a_time_alone_on_a_day_the_clocks_change_keeps_the_zones_offset(engine):
     """The agreed day's offset is midnight's: 3pm on 2030-03-10 in New York is -04:00 (it was
     written -05:00, an hour off)."""
