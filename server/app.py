@@ -1,9 +1,10 @@
 """The server's lifecycle, as a table of contents: startup() -> main_loop() -> shutdown().
 
 Signals are handled from the first moment (a container's PID 1 ignores SIGTERM otherwise):
-SIGTERM / SIGINT drain and exit (a second one cuts the grace period short; SIGUSR2, what a
-`--workers` supervisor forwards, drains and never cuts it short), SIGHUP reloads the
-artifact being served (e.g. after it was rebuilt in place; one while starting, once serving).
+SIGTERM / SIGINT drain and exit (a second one cuts the grace period short), SIGHUP reloads the
+artifact being served (e.g. after it was rebuilt in place; one while starting, once serving;
+none while stopping). A `--workers` worker takes its supervisor's signals instead
+(server/signals.py): its own SIGTERM / SIGINT only drain, its own SIGHUP is not acted on.
 Health follows the model too: NOT_SERVING while one forward pass hangs (--stall-timeout).
 Listeners: the data listener(s) (--listen, TLS when --tls-cert is given; --uds) serve
 IntentService, health and reflection (unless --no-reflection); the admin socket (--admin-uds,
@@ -42,7 +43,7 @@ from .metrics import GAUGE_REFRESH_S, Metrics
 from .nbest import MAX_ALTERNATIVES
 from .reload import Reloader
 from .service import IntentServicer, lenient_handler, open_access_log
-from .signals import handle_signals
+from .signals import WORKER_CUT, WORKER_DRAIN, WORKER_RELOAD, handle_signals
 from .tls import CertificateFiles
 from .workers import free_port
 
@@ -101,8 +102,9 @@ def bounds(s: Settings) -> list[tuple[str, int]]:
 class App:
     def __init__(self, settings: Settings, metrics: Metrics | None = None,
                  on_ready: Callable[[App], None] | None = None,
-                 on_reload: Callable[[str, str], None] | None = None):
+                 on_reload: Callable[[str, str], None] | None = None, worker: bool = False):
         self.settings = settings
+        self.worker = worker  # a --workers worker: its supervisor's signals rule (server/signals.py)
         self.metrics = metrics or Metrics()
         self.on_ready = on_ready  # called once serving, with the App (a --workers worker's start handshake)
         # called once SIGHUP reloads have settled, with the version served and why the last one
@@ -126,9 +128,14 @@ class App:
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT (or `request_stop`). Returns the exit code: 0, or 1 when forced."""
         loop = asyncio.get_running_loop()
-        with handle_signals(loop, {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
-                                   signal.SIGUSR2: self.request_drain,
-                                   signal.SIGHUP: self._reload_on_signal}):
+        if self.worker:
+            handlers = {signal.SIGTERM: self.request_drain, signal.SIGINT: self.request_drain,
+                        WORKER_DRAIN: self.request_drain, WORKER_CUT: self.request_cut,
+                        signal.SIGHUP: self._hup_to_a_worker, WORKER_RELOAD: self._reload_on_signal}
+        else:
+            handlers = {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
+                        signal.SIGHUP: self._reload_on_signal}
+        with handle_signals(loop, handlers):
             try:
                 await self.startup()
                 await self.main_loop()
@@ -310,11 +317,16 @@ class App:
         await self.server.stop(max(0.0, deadline - loop.time()))
 
     def request_drain(self) -> None:
-        """SIGUSR2, what a `--workers` supervisor forwards a stop as: the drain of a first stop,
-        and nothing more when a stop came already (the worker's own SIGTERM, sent to every process
-        of the service, was followed by the supervisor's, and the second cut the drain short)."""
+        """A `--workers` worker's stop, from its supervisor or sent to it directly: the drain of a
+        first stop, and nothing more when a stop came already (the worker's own SIGTERM, sent to
+        every process of the service, and the supervisor's: the second cut the drain short)."""
         if not self._stop.is_set():
             self.request_stop()
+
+    def request_cut(self) -> None:
+        """A `--workers` supervisor's second stop: cancel what is in flight now."""
+        self.request_drain()
+        self.request_stop()
 
     def request_stop(self) -> None:
         """First call: drain. Second call: stop now."""
@@ -345,12 +357,20 @@ class App:
     def _reload_on_signal(self) -> None:
         """SIGHUP, never dropped: the artifact may have changed after a load in progress read it
         (a worker restarted just before a deploy served the old model for good). One that comes
-        while starting reloads once serving; one during a SIGHUP reload, once that one ends."""
+        while starting reloads once serving; one during a SIGHUP reload, once that one ends. One
+        while stopping is not acted on: a draining server would load a second model copy."""
+        if self._stop.is_set():
+            log.info("SIGHUP while stopping: no reload")
+            return
         self._hup = True
         if not self._serving:
             log.info("SIGHUP while starting: reloading once serving")
         elif self._hup_task is None:
             self._hup_task = self._background(self._reload_on_signals())
+
+    def _hup_to_a_worker(self) -> None:
+        log.info("SIGHUP sent to a --workers worker: not acted on (its supervisor forwards a reload to every "
+                 "worker; send SIGHUP to the supervisor, pid %d)", os.getppid())
 
     async def _reload_on_signals(self) -> None:
         """Reload until no SIGHUP is left unanswered, then report how the last reload ended."""
@@ -465,13 +485,13 @@ def serve(settings: Settings) -> int:
 
 def serve_one(settings: Settings, metrics: Metrics | None = None,
               on_ready: Callable[[App], None] | None = None,
-              on_reload: Callable[[str, str], None] | None = None) -> int:
+              on_reload: Callable[[str, str], None] | None = None, worker: bool = False) -> int:
     import uvloop
 
     if settings.access_log:
         open_access_log()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(App(settings, metrics, on_ready, on_reload).run())
+        return runner.run(App(settings, metrics, on_ready, on_reload, worker).run())
 
 
 def _release_freed_memory() -> None:

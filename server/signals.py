@@ -15,6 +15,13 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 if TYPE_CHECKING:  # imported by `intentd serve` before anything else: asyncio alone takes ~20 ms
     import asyncio
 
+# What a `--workers` supervisor sends its workers (server/workers.py). A worker takes a SIGTERM,
+# SIGINT or SIGHUP sent to it directly (`pkill intentd`, systemd's stop of every process of the
+# service) as a drain, or not at all for SIGHUP: the supervisor forwards each of them too, and a
+# second delivery cut the worker's drain, or loaded the model a second time.
+WORKER_DRAIN = signal.SIGUSR2  # a stop: drain (never the second stop that cuts)
+WORKER_CUT = signal.SIGQUIT  # a second stop to the supervisor: cancel what is in flight
+WORKER_RELOAD = signal.SIGUSR1  # a SIGHUP to the supervisor: reload the artifact
 log = logging.getLogger(__name__)
 _early: list[signal.Signals] = []  # received before the loop's handlers, in order
 

@@ -18,11 +18,13 @@ program holds is still a one-line error. The supervisor:
   --stall-timeout and HUNG_AFTER_S more (never with 0: a TensorRT engine build takes tens of
   seconds). A worker still loading its model is not watched; a reload loads off the loop, so it
   does not stop the stamps;
-- forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGTERM, which
-  cuts the drains short) and SIGHUP (reload the artifact); each worker
+- forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGQUIT, which
+  cuts the drains short) and SIGHUP as SIGUSR1 (reload the artifact): signals a worker gets from
+  the supervisor alone, as it takes its own SIGTERM and SIGINT as a drain and ignores its own
+  SIGHUP (one sent to every process of the service reached it twice); each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
-- sends SIGHUP to the others when a restarted worker serves another version than they do (the
+- has the others reload (SIGUSR1) when a restarted worker serves another version than they do (the
   artifact under --model changed since they loaded it: a flipped link, `intentd calibrate` in
   place), so that one query gets one answer whichever worker its connection lands on;
 - serves /metrics for all of them (prometheus-client's multiprocess mode: counters and
@@ -59,14 +61,15 @@ import time
 from intentd.errors import IntentdError
 
 from .config import ConfigError, Settings
-from .signals import catch_early, ignore_from_now, take_early
+from .signals import WORKER_CUT, WORKER_DRAIN, WORKER_RELOAD, catch_early, ignore_from_now, take_early
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-# what a stop is forwarded as: a drain, never the second stop that cancels (app.py). A stop sent to
-# every process of the service (systemd's default, `pkill intentd`) reached each worker twice, as
-# its own SIGTERM and as the supervisor's, and the second cut its in-flight requests and streams
-DRAIN = signal.SIGUSR2
-HELD = (*FORWARDED, DRAIN)  # blocked in a worker until it keeps them itself
+# what a stop and a reload are forwarded as, signals of the supervisor's alone (signals.py): a stop
+# or a SIGHUP sent to every process of the service (systemd's default, `pkill intentd`) reached each
+# worker twice, as its own and as the supervisor's, and the second cut its in-flight requests and
+# streams, or loaded the model a second time
+DRAIN, CUT, RELOAD = WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD
+HELD = (*FORWARDED, DRAIN, CUT, RELOAD)  # blocked in a worker until it keeps them itself
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
 MAX_RESTART_PAUSE_S = 60.0
@@ -120,7 +123,7 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     signals are blocked): dropped here, since the supervisor forwards it as SIGTERM."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards one held; serving, the app handles SIGINT again
-    catch_early((signal.SIGTERM, signal.SIGHUP, DRAIN))  # a stop forwarded while this process imports drains it
+    catch_early((signal.SIGTERM, signal.SIGHUP, DRAIN, CUT, RELOAD))  # kept while this process imports: acted on then
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # blocked by the supervisor until now
     from .app import serve_one
     from .metrics import Metrics
@@ -135,7 +138,7 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
 
     try:
         code = serve_one(settings, Metrics(), on_ready=serving,
-                         on_reload=lambda version, error: reports.send(("reloaded", version, error)))
+                         on_reload=lambda version, error: reports.send(("reloaded", version, error)), worker=True)
     except (IntentdError, OSError) as exc:
         reports.send(("failed", str(exc)))
         code = EXIT_START_FAILED
@@ -312,7 +315,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         reloads.joined(index, versions[index])  # the summary counts it among the workers on the new version
         for i, process in enumerate(workers):
             if i != index and process.exitcode is None and process.pid is not None:
-                os.kill(process.pid, signal.SIGHUP)
+                os.kill(process.pid, RELOAD)
                 reloads.signalled(i)
 
     def reason(index: int, exitcode: int | None) -> str:
@@ -330,8 +333,10 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             log.info("SIGHUP while stopping: no reload")
             return
         if signum in (signal.SIGTERM, signal.SIGINT):
-            sent = signal.SIGTERM if stopping else DRAIN  # the first: a drain; another: cut it short
+            sent = CUT if stopping else DRAIN  # the first: a drain; another: cut it short
             stopping = True
+        elif signum == signal.SIGHUP:
+            sent = RELOAD
         for i, process in enumerate(workers):
             if process.exitcode is None and process.pid is not None:
                 os.kill(process.pid, sent)

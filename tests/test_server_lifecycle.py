@@ -316,6 +316,33 @@ def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):
         assert "usage: intentd serve" in out.stderr
 
 
+def test_a_sighup_while_draining_loads_no_second_model(banking_artifact, caplog):
+    """A SIGHUP that came while the server drained (a deploy's reload beside a rollout's stop)
+    loaded the artifact again: a second model copy in a process on its way out."""
+    import logging
+    import threading
+
+    from servers import wait_for
+
+    with ThreadServer(model=banking_artifact, grace_period=10) as server:
+        app = server.app
+        release = server.hold_model()
+        try:
+            call = threading.Thread(target=lambda: server.stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"),
+                                                                        timeout=30))
+            call.start()
+            wait_for(lambda: app.runner.queued == 1, "the request to wait for the held model")
+            with caplog.at_level(logging.INFO, logger="intentd.server.app"):
+                server.loop.call_soon_threadsafe(app.request_stop)  # what SIGTERM calls
+                wait_for(lambda: "draining" in caplog.text, "the drain")
+                server.loop.call_soon_threadsafe(app._reload_on_signal)  # what SIGHUP calls
+                wait_for(lambda: "SIGHUP while stopping: no reload" in caplog.text, "the SIGHUP seen")
+            assert app._hup_task is None and not app.reloader._busy
+        finally:
+            release.set()
+        call.join(WAIT_S)
+
+
 def test_a_sighup_during_a_reload_model_call_reloads_once_it_ends(banking_artifact, tmp_path):
     """A deploy that flips `current` and sends SIGHUP while a ReloadModel call still loads the old
     target: the SIGHUP was logged as ignored, and the old target stayed served for good."""

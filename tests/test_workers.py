@@ -468,6 +468,38 @@ def test_a_sigterm_to_every_process_of_the_service_drains_once(banking_artifact)
     assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
 
 
+def test_a_sighup_to_every_process_of_the_service_reloads_each_worker_once(banking_artifact):
+    """`pkill -HUP intentd`, `systemctl kill -s HUP`: each worker got its own SIGHUP and the one
+    the supervisor forwards, and loaded the model twice."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        for pid in (server.proc.pid, worker_pid(server, 0), worker_pid(server, 1)):
+            os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: "workers: reload: " in server.log, "the summary")
+        time.sleep(2.0)  # a second reload, were one coming, would have started by now
+        server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert server.log.count("intentd.server.reload: reloaded: ") == 2, server.log
+    assert server.log.count("not acted on (its supervisor forwards a reload") == 2, server.log
+
+
+def test_a_workers_own_stop_after_the_supervisors_still_only_drains(banking_artifact):
+    """A stop script that signals the supervisor and then its workers: the forwarded drain came
+    first, the worker took its own SIGTERM for the second stop, and cut its requests (exit 1)."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        pids = [worker_pid(server, 0), worker_pid(server, 1)]
+
+        def supervisor_then_workers() -> None:
+            server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # past the supervisor's forward
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        rc = server.stop(supervisor_then_workers)
+    assert rc == 0, server.log
+    assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
+
+
 def test_a_reload_summary_names_a_worker_that_was_down_at_the_sighup(banking_artifact):
     """A SIGHUP within a dead worker's restart pause: 'reload: 1 of 2 workers on v1' at INFO, and
     nothing about the other worker (which loads the artifact afresh as it restarts)."""
