@@ -877,6 +877,8 @@ def test_a_pattern_that_backtracks_without_end_is_refused_or_bounded():
         PatternType.from_config("ref", {"pattern": r"(a|aa)+$"})
     with pytest.raises(DomainConfigError, match="'ref'.*backtracks"):  # on its own letter: it loaded
         PatternType.from_config("ref", {"pattern": r"(x+x+)+y"})
+    with pytest.raises(DomainConfigError, match="'ref'.*backtracks"):  # its letter past the first 8 it names
+        PatternType.from_config("ref", {"pattern": r"(?:card|debit)?(w+w+)+y"})
     slow = PatternType.from_config("ref", {"pattern": r"\bref((?:1|11)+)\b", "group": 1})
     started = time.perf_counter()
     assert slow.find("ref" + "1" * 60 + "x") == [] and slow.resolve("ref" + "1" * 60 + "x") is None
