@@ -358,10 +358,19 @@ class Batcher:
             return
         kept = [e for e in self._pending if id(e) not in gone]
         if len(kept) < len(self._pending):
-            self.metrics.cancelled.inc(len(self._pending) - len(kept))
+            self._count_gone([e for e in self._pending if id(e) in gone], time.monotonic())
             self._pending = kept
             self._pending_tokens = sum(e.n_tokens for e in kept)
             self.metrics.queue_depth.set(len(kept))
+
+    def _count_gone(self, entries: Sequence[Entry], now: float) -> None:
+        """Queued texts whose caller no longer listens: past their deadline (gRPC cancels the call
+        then) they expired, which a dashboard tells apart from callers that went away."""
+        expired = sum(1 for e in entries if e.deadline is not None and e.deadline <= now)
+        if expired:
+            self.metrics.expired.labels("queue").inc(expired)
+        if len(entries) > expired:
+            self.metrics.cancelled.inc(len(entries) - expired)
 
     def _refuse(self, expected: float, budget: float, remaining_s: float | None, share: float, n: int) -> None:
         """Shed a request whose predicted wait is past its budget, saying why: what retrying cannot
@@ -470,7 +479,7 @@ class Batcher:
         live: list[Entry] = []
         for entry in self._pending:
             if entry.future.done():  # the caller cancelled or went away
-                self.metrics.cancelled.inc()
+                self._count_gone([entry], now)
             elif entry.deadline is not None and entry.deadline <= now:
                 entry.future.set_exception(DeadlineUnmeetable("deadline passed while queued"))
                 self.metrics.expired.labels("queue").inc()

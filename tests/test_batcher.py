@@ -143,6 +143,28 @@ def test_size_bound_bounds_batches(engine):
     assert max(r.batch_size for r in results) == 8 and sum(1 / r.batch_size for r in results) == pytest.approx(3)
 
 
+def test_a_queued_call_cancelled_at_its_deadline_expired_and_one_cancelled_before_went_away(engine):
+    """gRPC cancels a call when its deadline passes: the queued text was counted as cancelled ("the
+    caller went away"), not expired, and a dashboard blamed the callers for the server's wait."""
+    async def scenario(batcher: Batcher):
+        release = await batcher.hold()
+        late = asyncio.create_task(batcher.submit("what is my balance", RequestOptions(), 0.05))
+        gone = asyncio.create_task(batcher.submit("block my card", RequestOptions(), 5.0))
+        while batcher.queued < 2:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)  # past the first one's deadline
+        late.cancel()  # as gRPC does at the deadline
+        gone.cancel()  # a caller that hung up in time
+        await asyncio.gather(late, gone, return_exceptions=True)
+        await asyncio.sleep(0)
+        release()
+        await asyncio.sleep(0.05)
+        return (batcher.metrics.value("intentd_expired_total", {"stage": "queue"}),
+                batcher.metrics.value("intentd_cancelled_total"))
+
+    assert run(engine, scenario, slo_p95_ms=0) == (1.0, 1.0)
+
+
 def test_batch_shrinks_to_the_oldest_requests_budget(engine):
     texts = [f"send {i} dollars to savings" for i in range(10)]
 

@@ -117,6 +117,16 @@ def test_a_whole_second_sent_as_itself_is_not_a_wait():
     assert clock.waited_s("short", 0.49, BUSY) == pytest.approx(0.01)
 
 
+def test_a_shortfall_past_a_second_is_another_deadline_not_a_wait():
+    """A caller with 5 s calls and then 0.3 s ones on one method: the 0.3 s calls read as 4.7 s
+    waits (transit_us 4,710,217 on a call whose deadline was 300 ms), and one was shed as one."""
+    clock = DeadlineClock()
+    for _ in range(TRUST_AFTER):
+        clock.waited_s("mixed", 5.0, QUIET)
+    assert clock.waited_s("mixed", 0.3, BUSY) is None
+    assert clock.waited_s("mixed", 4.2, BUSY) == pytest.approx(0.8)  # under a second: still read as a wait
+
+
 def test_a_connection_whose_deadlines_vary_is_not_judged_by_them():
     clock = DeadlineClock()
     for _ in range(TRUST_AFTER):
