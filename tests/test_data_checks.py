@@ -193,7 +193,7 @@ def test_copies_that_differ_in_case_spacing_or_entity_spans_are_conflicts(tmp_pa
     assert code == 0
     path = src / "train.jsonl"
     assert (f"warning: {path}:31: 'Hello number 0 from  Paris ' is 'track_order' here but 'greeting' at {path}:2 "
-            f"('hello number 0 from Paris': the texts differ only in case or spacing)") in out
+            f"('hello number 0 from Paris': the texts differ only in case, spacing, accents or Unicode form)") in out
     assert "warning: 2 texts that also appear with other entity spans:" in out
     assert (f"  {path}:32: 'hello number 0 from Paris' is tagged with no entity here but city 'Paris' "
             f"at {path}:2\n") in out
@@ -202,6 +202,35 @@ def test_copies_that_differ_in_case_spacing_or_entity_spans_are_conflicts(tmp_pa
 
     code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
     assert code == 2 and err.startswith(f"intentd: error: {path}:31: 'Hello number 0 from  Paris ' is 'track_order'")
+
+
+def test_copies_in_two_unicode_forms_are_one_text(tmp_path, capsys):
+    """"Flug nach München" composed (NFC) and decomposed (NFD, as macOS exports it), with two labels:
+    the tokenizer reads both alike, and no conflict was said, even with --strict."""
+    import unicodedata
+
+    rows = clean_rows()
+    composed = "hello to München"
+    rows += [{"text": unicodedata.normalize("NFC", composed), "intent": "greeting"},  # 31
+             {"text": unicodedata.normalize("NFD", composed), "intent": "track_order"}]  # 32
+    src = source(tmp_path, rows)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    path = src / "train.jsonl"
+    assert f"warning: {path}:32: " in out and f"is 'track_order' here but 'greeting' at {path}:31" in out, out
+
+
+def test_a_test_text_also_in_valid_is_leakage(tmp_path, capsys):
+    """The escalation threshold is set on valid: a test split that repeats it flatters the budget,
+    and only train was compared."""
+    rows = clean_rows()
+    src = source(tmp_path, rows)
+    (src / "valid.jsonl").write_text(json.dumps({"text": "where is my parcel today", "intent": "track_order"}) + "\n")
+    (src / "test.jsonl").write_text(json.dumps({"text": "Where is my parcel  today", "intent": "track_order"}) + "\n")
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    assert f"warning: {src / 'test.jsonl'}:1: test text 'Where is my parcel  today' is also in valid" in out, out
+    assert "test texts also in valid: 1 (the escalation threshold is set on valid" in out
 
 
 def test_gold_values_of_a_catalog_type_must_be_its_ids(tmp_path, capsys):

@@ -563,7 +563,7 @@ def test_format_summary_reports_counts_duplicates_and_leakage():
     assert re.search(r"^\s+book\s+4\s+0\s+2$", text, re.M)
     assert re.search(r"^\s+t\s+1\s+0\s+0$", text, re.M)
     assert "carved: valid carved from train (10%, seed 13" in text and "note: a note" in text
-    assert "duplicate texts within train (case and spacing aside): 0" in text
+    assert "duplicate texts within train (case, spacing and accents aside): 0" in text
     assert "test texts also in train: 1 (leakage" in text
     assert "warning: test text 'book utterance 0' is also in train" in text
     assert "warning: test intent 'cancel' (1 example(s)) is never seen in train" in text
@@ -571,7 +571,7 @@ def test_format_summary_reports_counts_duplicates_and_leakage():
     assert "(--strict makes warnings errors)" in text
 
     train.append(Example("book utterance 1", "book"))
-    assert "duplicate texts within train (case and spacing aside): 1" in format_summary(result)
+    assert "duplicate texts within train (case, spacing and accents aside): 1" in format_summary(result)
     test.append(Example("Book  Utterance 0 ", "book"))  # one text to an uncased model: leaked as well
     again = format_summary(dataclasses.replace(result, findings=check_examples(splits)))
     assert "test texts also in train: 2 (leakage" in again

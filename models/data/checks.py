@@ -60,7 +60,7 @@ KINDS: dict[str, str] = {
     "too_long": "texts longer than training reads (--max-length, in word pieces)",
     "conflicting_labels": "texts that also appear with another label",
     "conflicting_entities": "texts that also appear with other entity spans",
-    "leakage": "valid or test texts also in train (they inflate the figures)",
+    "leakage": "valid or test texts also in train, or test texts also in valid (they inflate the figures)",
     "unseen_intent": "valid or test intents never seen in train (intentd train and eval refuse them)",
     "unseen_entity_type": "valid or test entity types never seen in train (the model cannot find them)",
 }
@@ -250,9 +250,14 @@ def _label(ex: Example) -> str:
 
 
 def as_read(text: str) -> str:
-    """A text as the model reads it, whatever its case and spacing (the base is uncased, and its
-    tokenizer splits on spaces): "Where is my  pizza " and "where is my pizza" are one text."""
-    return " ".join(text.casefold().split())
+    """A text as the model reads it, whatever its case, spacing, accents and Unicode form (the base
+    is uncased: its tokenizer splits on spaces, decomposes and drops the accents): "Where is my
+    pizza " and "where is my pizza" are one text, and so are "München" written composed (NFC) and
+    decomposed (NFD, as macOS and some forms export it), which passed as two with two labels."""
+    from intentd.server.tokenize import fold_width
+
+    decomposed = unicodedata.normalize("NFD", fold_width(text).casefold())
+    return " ".join("".join(c for c in decomposed if unicodedata.category(c) != "Mn").split())
 
 
 def _tags(ex: Example) -> tuple[tuple[str, str], ...]:
@@ -274,7 +279,7 @@ def _conflict(ex: Example, seen: Example) -> Finding | None:
     entity spans (the tagger learns both, and is scored wrong on one of them)."""
     where = f"{seen.origin or 'an earlier line'}"
     if seen.text != ex.text:
-        where += f" ({seen.text!r}: the texts differ only in case or spacing)"
+        where += f" ({seen.text!r}: the texts differ only in case, spacing, accents or Unicode form)"
     if _label(seen) != _label(ex):
         return Finding.at("conflicting_labels", ex.origin,
                           f"{ex.text!r} is {_label(ex)} here but {_label(seen)} at {where}")
@@ -306,12 +311,19 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
 
     train_intents = {ex.intent for ex in train if not ex.ood}
     train_types = {span.type for ex in train for span in ex.entities}
+    in_valid: dict[str, Example] = {}
+    for ex in splits.get("valid", ()):
+        in_valid.setdefault(as_read(ex.text), ex)
     for split in ("valid", "test"):
         rows = splits.get(split, ())
         for ex in rows:
             if (seen := first_seen.get(as_read(ex.text))) is not None:
                 yield Finding.at("leakage", ex.origin,
                                  f"{split} text {ex.text!r} is also in train ({seen.origin or 'train'})")
+            elif split == "test" and (seen := in_valid.get(as_read(ex.text))) is not None:
+                # the OOD threshold is set on valid: a test split that repeats it flatters the budget
+                yield Finding.at("leakage", ex.origin,
+                                 f"test text {ex.text!r} is also in valid ({seen.origin or 'valid'})")
         for intent, (count, ex) in _first_of(rows, lambda e: [] if e.ood else [e.intent]).items():
             if intent not in train_intents:
                 yield Finding.at("unseen_intent", ex.origin,

@@ -352,10 +352,15 @@ def _checks(splits: dict[str, list[Example]]) -> list[str]:
     out: list[str] = []
     train = splits.get("train", [])
     train_texts = Counter(as_read(ex.text) for ex in train)  # "Hello " and "hello" are one text to the model
-    out.append(f"duplicate texts within train (case and spacing aside): {len(train) - len(train_texts)}")
+    out.append(f"duplicate texts within train (case, spacing and accents aside): {len(train) - len(train_texts)}")
     for split in ("valid", "test"):
         leaked = sum(1 for ex in splits.get(split, []) if as_read(ex.text) in train_texts)
         out.append(f"{split} texts also in train: {leaked}" + (f" (leakage: these inflate {split} figures)" if leaked else ""))
+    valid_texts = {as_read(ex.text) for ex in splits.get("valid", [])}
+    repeated = sum(1 for ex in splits.get("test", []) if (key := as_read(ex.text)) in valid_texts
+                   and key not in train_texts)
+    out.append("test texts also in valid: " + str(repeated)
+               + (" (the escalation threshold is set on valid: these flatter its budget on test)" if repeated else ""))
     return out
 
 
