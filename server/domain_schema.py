@@ -194,8 +194,13 @@ def _said_in_a_breath(v: object) -> str | None:
     """A 2,000-character synonym (a paragraph pasted) crashed the checks and the server's start
     with a RecursionError in the catalog matcher's build, naming neither file nor entry."""
     n = len(str(v))
-    return (f"{n:,} characters: a name a caller says is at most {MAX_CATALOG_NAME_CHARS}"
-            if n > MAX_CATALOG_NAME_CHARS else None)
+    folded = len(fold_catalog(str(v)))  # what the matcher is built on: "ﬃ" is 3 characters there
+    if max(n, folded) <= MAX_CATALOG_NAME_CHARS:
+        return None
+    if n > MAX_CATALOG_NAME_CHARS:
+        return f"{n:,} characters: a name a caller says is at most {MAX_CATALOG_NAME_CHARS}"
+    return (f"{folded:,} characters once folded for matching (ligatures and compatibility forms spelled out): "
+            f"a name a caller says is at most {MAX_CATALOG_NAME_CHARS}")
 
 
 CATALOG_NAME = Value("must be text (quote it)", lambda v: isinstance(v, str) or _number(v), check=_said_in_a_breath)

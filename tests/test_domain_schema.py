@@ -207,10 +207,14 @@ WRONG = [
     # a pasted paragraph: a 2,000-character synonym crashed the checks and the server (RecursionError)
     (("        synonyms: [running shoes, trainers]", f"        synonyms: [running shoes, {'x' * 2000}]"), 20,
      "entities.product.values[0].synonyms[1]: 2,000 characters: a name a caller says is at most 200"),
+    # 200 ligatures are 600 characters to the matcher: it crashed as a 2,000-character one did
+    (("        synonyms: [running shoes, trainers]", f"        synonyms: [running shoes, {'ﬃ' * 200}]"), 20,
+     "entities.product.values[0].synonyms[1]: 600 characters once folded for matching"),
 ]
 WRONG_IDS = ["entity-as-string", "required-int", "prompts-list", "synonyms-int", "cutoff-text", "slots-int",
              "cutoff-negative", "match-string", "escalation-list", "name-list", "name-newline", "currency", "region",
-             "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list", "synonym-paragraph"]
+             "synonym-bool", "threshold-empty", "response-entry-empty", "response-empty-list", "synonym-paragraph",
+             "synonym-ligatures"]
 
 
 @pytest.mark.parametrize("change, line, message", WRONG, ids=WRONG_IDS)

@@ -149,6 +149,14 @@ def test_an_amount_is_written_in_its_currencys_minor_units(resolver, surface, am
     assert resolver.resolve_carried("amount", f"{amount} USD", 1) == [resolution]
 
 
+def test_a_carried_amount_with_places_its_currency_has_not_is_asked_again(resolver):
+    """"5000.50 JPY" carried was read back "5,000 JPY" while slots_used sent 5000.50 on."""
+    assert resolver.resolve_carried("amount", "5000.50 JPY", 1) == []
+    assert resolver.resolve_carried("amount", "0.50 JPY", 1) == []
+    assert resolver.resolve_carried("amount", "5000 JPY", 1) == [money("5000", "JPY")]
+    assert resolver.resolve_carried("amount", "5000.5 EUR", 1) == [money("5000.5", "EUR")]
+
+
 def test_more_digits_than_the_minor_units_after_the_multiplier_are_unresolved():
     assert resolve_money("$1.234567k", "USD") is None
     assert resolve_money("¥1.2345k", "USD") is None

@@ -20,7 +20,7 @@ from ..admission import REFERENCE_YEARS
 from . import contact
 from .catalog import Catalog
 from .duration import ISO_DURATION, resolve_duration
-from .money import ISO_4217, MAX_AMOUNT
+from .money import ISO_4217, MAX_AMOUNT, minor_unit
 from .patterns import PatternType
 from .text import clean_value
 
@@ -102,6 +102,8 @@ def _money(raw: str, default_currency: str | None) -> dict | None:
     currency = m.group("currency") or (default_currency or "").upper()
     if currency and currency not in ISO_4217:
         return None
+    if currency and Decimal(m.group("amount")) % minor_unit(currency):
+        return None  # "5000.50 JPY": yen no one has (read back "5,000 JPY" while 5000.50 was sent on)
     return {"kind": "money", "amount": m.group("amount"), "currency": currency}
 
 

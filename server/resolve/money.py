@@ -181,7 +181,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
         amount = amount.quantize(CENT)
         currency = currency or ("GBP" if "pence" in t else (default if default in DOLLAR_CURRENCIES else "USD"))
     currency = currency or default
-    unit = _minor_unit(currency)
+    unit = minor_unit(currency)
     if amount > MAX_AMOUNT or amount != amount.quantize(unit):  # "$40.505", "¥100.50"
         return None
     if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
@@ -384,7 +384,7 @@ def _currency_names() -> frozenset[str]:
 
 
 @cache
-def _minor_unit(currency: str) -> Decimal:
+def minor_unit(currency: str) -> Decimal:
     """The smallest amount of `currency` a customer moves: its minor unit as CLDR counts it (0.01;
     1 for JPY, KRW, HUF), at most two places (a carried amount has at most two: carried.py)."""
     from babel.numbers import get_currency_precision
@@ -422,7 +422,7 @@ def format_money(resolution: dict) -> str:
     currency has ("5,000 JPY": "5,000.00 JPY" read back yen no one has)."""
     amount = Decimal(resolution["amount"])
     currency = resolution.get("currency") or ""
-    places = -_minor_unit(currency).as_tuple().exponent if currency else 2
+    places = -minor_unit(currency).as_tuple().exponent if currency else 2
     shown = f"{amount:,.{places}f}"
     if currency == "USD":
         return f"${shown}"
