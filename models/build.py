@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
 import platform
 import shutil
 import sys
@@ -143,6 +144,11 @@ def build(options: BuildOptions) -> dict:
     out = options.out
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    # mkdtemp's folder is its owner's alone (0700): a service account serving it from a shared
+    # volume was refused. It gets what a folder made here gets (0755 under the usual umask 022).
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     try:
         manifest = _assemble(staging, trained, splits, domain, domain_path, options)
         check_out(out, [options.data])  # still an artifact (or gone) after the training

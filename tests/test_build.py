@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -240,6 +241,10 @@ def test_train_cli_with_other_base_and_parity(tiny_base: Path, tmp_path: Path):
     assert manifest["training"]["parity_max_abs_diff"] < 1e-3
     assert manifest["training"]["base"] == str(tiny_base)
     assert Engine.load(out).analyze(["hello"])[0].prediction.intents
+    # readable as any folder made here is (it was 0700: a service account serving it was refused)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_a_base_with_only_a_vocab_txt_trains_and_serves_the_same_tokens(tiny_base: Path, tmp_path: Path):

@@ -233,6 +233,29 @@ def test_a_test_text_also_in_valid_is_leakage(tmp_path, capsys):
     assert "test texts also in valid: 1 (the escalation threshold is set on valid" in out
 
 
+@pytest.mark.parametrize("name", ["tests.jsonl", "Test.jsonl", "test.json", "Valid.jsonl", "validate.jsonl"])
+def test_a_file_named_near_a_carved_split_is_warned(tmp_path, capsys, name):
+    """A hand-made test set saved as tests.jsonl (or Valid.jsonl) was passed over without a word:
+    the split was carved from train, and --strict passed."""
+    src = source(tmp_path, clean_rows())
+    (src / name).write_text(json.dumps({"text": "where is my parcel today", "intent": "track_order"}) + "\n")
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0
+    split = "valid" if name.casefold().startswith("val") else "test"
+    assert f"warning: {src / name}: looks like the {split} split, but only" in out, out
+    code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
+    assert code == 2 and "looks like the" in err
+
+
+def test_one_intent_is_warned(tmp_path, capsys):
+    """A one-intent domain trained to a loss of 0 from its first step and answered everything at
+    confidence 1.0, with no word said."""
+    rows = [row for row in clean_rows() if row.get("intent") == "track_order"]
+    src = source(tmp_path, rows, domain=None)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0 and "warning: train has one intent ('track_order')" in out, out
+
+
 def test_gold_values_of_a_catalog_type_must_be_its_ids(tmp_path, capsys):
     """A gold value that is no catalog id was accepted, and `intentd eval` then read 0 % resolution
     accuracy, as if the resolver were broken."""

@@ -40,6 +40,8 @@ SHOWN_PER_KIND = 5  # findings listed per kind before "... and N more"
 # kind -> what a group of them is, in report order
 KINDS: dict[str, str] = {
     "no_domain": "no domain.yaml",
+    "split_file_not_read": "files named like a split that were not read (the split was carved from train)",
+    "one_intent": "a single intent (the classifier has nothing to tell apart)",
     "domain_kept": "domain.yaml not replaced",
     "unknown_key": "domain.yaml keys intentd does not read (ignored: a typo?)",
     "intent_not_in_domain": "intents with no entry in domain.yaml (they get no response)",
@@ -135,7 +137,7 @@ def check_training_data(
     """
     if domain is not None and domain_path is not None:
         validate_domain(domain, domain_path)
-    findings = check_examples(splits, ood_label) + check_domain(domain, domain_path, splits)
+    findings = check_examples(splits, ood_label) + check_intent_count(splits) + check_domain(domain, domain_path, splits)
     if encoder is not None:
         findings += check_lengths(splits, encoder)
     if strict:
@@ -332,6 +334,40 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
             if etype not in train_types:
                 yield Finding.at("unseen_entity_type", ex.origin,
                                  f"{split} entity type {etype!r} ({count} span(s)) is never seen in train")
+
+
+def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names: Mapping[str, Sequence[str]]) -> list[Finding]:
+    """Files beside the splits read whose names are near a split's ("tests.jsonl", "Valid.jsonl",
+    "test.json") while that split was carved from train: a hand-made test set replaced, unsaid."""
+    import difflib
+
+    if not src.is_dir():
+        return []
+    carved = [split for split in names if str(sources.get(split, "")).startswith("carved from")]
+    out: list[Finding] = []
+    for path in sorted(src.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        stem = path.name.split(".", 1)[0].casefold()
+        for split in carved:
+            wanted = names[split]
+            if stem in wanted or difflib.get_close_matches(stem, wanted, n=1, cutoff=0.75):
+                out.append(Finding("split_file_not_read", f"looks like the {split} split, but only "
+                                   f"{' or '.join(n + suffix for n in wanted)} is read: {split} was carved from "
+                                   f"train instead (rename it to use it)", str(path)))
+                break
+    return out
+
+
+def check_intent_count(splits: Mapping[str, Sequence[Example]]) -> list[Finding]:
+    """One intent: every answer is it at confidence 1.0 (training learns nothing, loss 0 from the
+    first step), so low-confidence and ambiguity never escalate; only the OOD score does."""
+    intents = {ex.intent for ex in splits.get("train", ()) if not ex.ood}
+    if len(intents) != 1:
+        return []
+    return [Finding("one_intent", f"train has one intent ({next(iter(intents))!r}): every answer is it with "
+                                  "confidence 1.0, and only the out-of-distribution score can escalate; add the "
+                                  "other things callers ask, or out-of-scope examples")]
 
 
 def check_lengths(splits: Mapping[str, Sequence[Example]], encoder: "TextEncoder") -> list[Finding]:

@@ -25,7 +25,8 @@ from typing import Callable
 
 from intentd.textfile import NotUtf8, read_utf8, split_lines
 
-from .checks import (Finding, as_read, budget_note, check_domain, check_examples, check_lengths, fail_on, format_findings,
+from .checks import (Finding, as_read, budget_note, check_domain, check_examples, check_intent_count, check_lengths,
+                     check_split_files, fail_on, format_findings,
                      is_ood_label)
 from .domain import DomainPlan, load_domain, place_domain, plan_domain
 from .schema import (SPLITS, DataError, Example, Origin, RepeatedKey, Span, Summary, read_jsonl, unique_keys,
@@ -142,6 +143,9 @@ def import_into(
     domain = load_domain(plan.checked) if plan.checked is not None else None
     result.domain = plan
     result.findings = check_examples(result.splits, options.get("ood_label", "oos"))
+    result.findings += check_intent_count(result.splits)
+    if fmt in ("jsonl", "csv"):
+        result.findings += check_split_files(Path(src), f".{fmt}", result.sources, SPLIT_NAMES)
     result.findings += check_domain(domain, plan.checked or plan.source, result.splits)
     if (note := budget_note(domain, result.splits.get("valid"))) is not None:
         result.notes.append(note)
