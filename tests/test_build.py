@@ -265,6 +265,14 @@ def test_a_base_with_only_a_vocab_txt_trains_and_serves_the_same_tokens(tiny_bas
     assert proc.returncode != 0 and f"{base}: no tokenizer.json" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_time_budget_counts_from_the_process_start():
+    """`--time-budget 1` ended at 63.7 s: the imports and the start before the build were not counted."""
+    code = "import time; time.sleep(1.0); from intentd.models.build import _process_age_s; print(_process_age_s())"
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 1.0 <= age < 60
+
+
 def test_budget_comes_from_flags_then_the_domain_then_the_defaults():
     from intentd.models.build import _budget
     from intentd.models.calibrate import BUDGET_CONFIDENCE, DEFAULT_TARGET_FER
