@@ -32,7 +32,7 @@ from google.protobuf.message import DecodeError
 from intentd.protogen import import_stubs
 
 from . import convert, nbest
-from .admission import admit
+from .admission import MAX_CONTEXT_CHARS, admit
 from .batcher import Result, Runner
 from .cache import AnalysisCache
 from .capture import ReviewCapture
@@ -193,6 +193,7 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
             yield trace
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
             code, message = status_of(exc)
+            trace["error"] = message  # what the caller was told ("locale: ... is not supported"): never its text
         if (remaining := context.time_remaining()) is not None and remaining <= 0:
             # grpc ends the call with DEADLINE_EXCEEDED itself; an answer or status sent now may
             # meet the call already closed in its core, which grpc logs as an error traceback
@@ -303,15 +304,14 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
         waited = 0.0
         if admitted is None:
             request = parsed(request)
+            self._trace_session(trace, request.context.session_id if request.HasField("context") else "")
             text, options = admit(request, max_chars=self.settings.max_text_chars,
                                   default_top_k=self.settings.default_top_k, max_top_k=self.settings.max_top_k)
             if (measured := self._waited_s(context, to_proto.__name__)) is not None:  # one converter a method
                 waited = measured
         else:
             text, options = admitted
-        if options.session_id:  # redacted as the review file redacts it: it may be a phone number or an address
-            trace["session_id"] = (redact(options.session_id, [])[0] if self.settings.capture_redact_digits
-                                   else options.session_id)
+            self._trace_session(trace, options.session_id)
         engine = self.runner.current
         if type(request) is ANALYZE_REQUEST and request.alternatives:
             result = await self._nbest(request, text, options, context, engine, capture, waited)
@@ -329,6 +329,13 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             trace["escalation"] = result.analysis.escalation.reason
         # the threshold of the model that computed the answer: a reload may come between admission and its batch
         return to_proto(result.analysis, convert.timing(result, total_s, waited), result.analysis.ood_threshold)
+
+    def _trace_session(self, trace: dict, session_id: str) -> None:
+        """The access log's session id, also for a request refused as invalid (an SRE follows one
+        session's failures); redacted as the review file redacts it (it may be a phone number or
+        an address), and only one within the bound admission holds it to."""
+        if session_id and len(session_id) <= MAX_CONTEXT_CHARS:
+            trace["session_id"] = (redact(session_id, [])[0] if self.settings.capture_redact_digits else session_id)
 
     def _waited_s(self, context, rpc: str) -> float | None:
         """How long a unary call waited before its handler ran, by its stamp, else its deadline

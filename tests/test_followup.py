@@ -212,6 +212,22 @@ def test_session_id_is_in_the_access_log(banking_artifact, caplog):
     assert all(record.isascii() and record.isprintable() for record in records)  # one line, whatever it holds
 
 
+def test_a_refused_request_is_access_logged_with_why_and_its_session(banking_artifact, caplog):
+    """An INVALID_ARGUMENT's line said neither which field was wrong nor the session (set only once
+    a request was admitted): an SRE chasing a spike of them could not tell which check fired."""
+    caplog.set_level("INFO", logger="intentd.access")
+    with ThreadServer(model=banking_artifact, access_log=True) as srv:
+        for request in (pb2.AnalyzeRequest(text="", context=pb2.RequestContext(session_id="call-7")),
+                        pb2.AnalyzeRequest(text="my balance", locale="xx-YY",
+                                           context=pb2.RequestContext(session_id="call-8"))):
+            with pytest.raises(grpc.RpcError):
+                srv.stub.Analyze(request, timeout=30)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intentd.access"]
+    assert [(line["code"], line.get("session_id"), line.get("error", "").split(":")[0]) for line in lines] == [
+        ("INVALID_ARGUMENT", "call-7", "text"), ("INVALID_ARGUMENT", "call-8", "locale")]
+    assert "my balance" not in caplog.text  # what was asked stays out of the log
+
+
 # -- "the other" when the catalog has two values: an artifact whose card catalog has two --------
 
 
