@@ -141,6 +141,9 @@ class Settings:
     stall_timeout: float = _opt(10.0, "seconds one forward pass may hold the model before the server counts it "
                                       "stuck: health NOT_SERVING and requests refused UNAVAILABLE until it "
                                       "returns; a --workers worker is restarted (0: never)", "S")
+    hang_timeout: float = _opt(15.0, "with --workers: seconds a worker's event loop may go without running (or "
+                                     "its forward pass past --stall-timeout) before the supervisor kills and "
+                                     "restarts it; its callers wait that long", "S")
     reflection: bool = _opt(True, "serve gRPC server reflection on the data listener (grpcurl lists the "
                                   "services); it describes every IntentService method, ReloadModel included, "
                                   "though the data listener serves that only to --admin-client-cn clients")
@@ -204,6 +207,8 @@ class Settings:
                                   f"(got {getattr(self, name):g})")
         if self.stall_timeout < 0:
             raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
+        if not self.hang_timeout > 0:
+            raise ConfigError(f"--hang-timeout must be more than 0 (got {self.hang_timeout:g})")
         if self.stream_idle_timeout < 0:
             raise ConfigError(f"--stream-idle-timeout must be 0 or more (got {self.stream_idle_timeout:g})")
         if not self.providers:

@@ -11,11 +11,11 @@ program holds is still a one-line error. The supervisor:
   and exit code 2, as `intentd serve` without workers would, instead of restarting it forever;
   later (a restart) it is tried again after a pause that doubles each time, up to a minute;
 - kills (SIGKILL), and so restarts, a serving worker that is hung: its event loop stamps a
-  shared slot about once a second, and one whose stamp is older than HUNG_AFTER_S answers
+  shared slot about once a second, and one whose stamp is older than --hang-timeout answers
   nothing while the kernel keeps handing it connections. A quiet worker's loop runs its forward
   pass itself and stamps nothing meanwhile: the worker says so, and such a pass, like one that
   has stalled (--stall-timeout: the loop would answer, the model never), is bounded by
-  --stall-timeout and HUNG_AFTER_S more (never with 0: a TensorRT engine build takes tens of
+  --stall-timeout and --hang-timeout more (never with 0: a TensorRT engine build takes tens of
   seconds). A worker still loading its model is not watched; a reload loads off the loop, so it
   does not stop the stamps;
 - forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGQUIT, which
@@ -77,9 +77,6 @@ POLL_S = 0.2
 STOP_WAIT_S = 30.0  # for the other workers to stop after one could not start
 EXIT_START_FAILED = 2  # as the CLI's for any error it reports
 HEARTBEAT_S = 1.0  # a serving worker's event loop stamps its slot this often
-# a serving worker whose stamp is this old is hung, and so is one whose forward pass has run this
-# long past --stall-timeout (the variable is for tests, which cannot wait long)
-HUNG_AFTER_S = float(os.environ.get("INTENTD_TEST_HUNG_AFTER_S", "15"))
 METRICS_DIR_PREFIX = "intentd-metrics-"
 
 
@@ -158,7 +155,7 @@ def _beat(beat: _Beat, app) -> None:
 def _loop_pass(beat: _Beat, started: float) -> None:
     """A forward pass the loop runs itself began at `started`, or ended (0)."""
     if not started:  # the loop runs again: stamped first, or a poll in between reads a pass past
-        beat.loop = time.monotonic()  # HUNG_AFTER_S as a loop that long silent
+        beat.loop = time.monotonic()  # --hang-timeout as a loop that long silent
     beat.model = started
 
 
@@ -171,17 +168,17 @@ def _stamp(beat: _Beat, app) -> None:
     asyncio.get_running_loop().call_later(HEARTBEAT_S, _stamp, beat, app)
 
 
-def _hung(beat: _Beat, now: float, stall_timeout: float) -> str:
+def _hung(beat: _Beat, now: float, stall_timeout: float, hang_timeout: float) -> str:
     """Why a serving worker is hung, or '' while it is not: one forward pass has held its model
-    HUNG_AFTER_S past --stall-timeout (never with 0), or its loop, running no pass, has not
-    stamped for HUNG_AFTER_S."""
+    `hang_timeout` past --stall-timeout (never with 0), or its loop, running no pass, has not
+    stamped for `hang_timeout` (--hang-timeout)."""
     if beat.model:
         held_s = now - beat.model
-        if stall_timeout and held_s > stall_timeout + HUNG_AFTER_S:
+        if stall_timeout and held_s > stall_timeout + hang_timeout:
             return (f"its model has stalled: one forward pass has held it for {held_s:.0f} s "
                     f"(--stall-timeout {stall_timeout:g})")
         return ""
-    if now - beat.loop > HUNG_AFTER_S:
+    if now - beat.loop > hang_timeout:
         return f"its event loop has not run for {now - beat.loop:.0f} s"
     return ""
 
@@ -365,7 +362,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             starting = starting and not all(ready.is_set() for ready in readies)
             now = time.monotonic()
             if stopping and stop_by is None:
-                stop_by = now + settings.grace_period + HUNG_AFTER_S
+                stop_by = now + settings.grace_period + settings.hang_timeout
                 judged = [i for i, p in enumerate(workers) if p.exitcode is None or failed_starts[i]]
             for i, process in enumerate(workers):
                 receive(i)
@@ -373,11 +370,11 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                     if process.exitcode is None and now > stop_by:
                         log.error("worker %d (pid %d) has not stopped %.0f s after the stop signal (grace period "
                                   "%g s); killing it", i, process.pid, now - stop_by + settings.grace_period
-                                  + HUNG_AFTER_S, settings.grace_period)
+                                  + settings.hang_timeout, settings.grace_period)
                         process.kill()
                     continue
                 if process.exitcode is None:
-                    why = _hung(beats[i], now, settings.stall_timeout) if readies[i].is_set() else ""
+                    why = _hung(beats[i], now, settings.stall_timeout, settings.hang_timeout) if readies[i].is_set() else ""
                     if why:
                         log.error("worker %d (pid %d) is hung: %s; killing it", i, process.pid, why)
                         process.kill()

@@ -14,7 +14,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
 from intentd.server.config import ConfigError, Settings
-from intentd.server.workers import HUNG_AFTER_S, _Beat, _hung, _loop_pass, _stamp
+from intentd.server.workers import _Beat, _hung, _loop_pass, _stamp
+
+HANG_S = 15.0  # --hang-timeout's default
 
 from servers import ThreadServer, code_of, wait_for
 
@@ -53,9 +55,9 @@ def test_a_hung_forward_pass_turns_health_off_and_answers_what_waits(banking_art
         # a stalled worker says since when its pass has held the model: its supervisor kills it that
         # long past --stall-timeout, saying its model has stalled (it said its loop had not run)
         wait_for(lambda: beat.model > 0, "the stall told")
-        assert _hung(beat, beat.model + 1.0 + HUNG_AFTER_S - 0.5, 1.0) == ""
-        assert _hung(beat, beat.model + 1.0 + HUNG_AFTER_S + 0.5, 1.0).startswith("its model has stalled")
-        assert _hung(beat, beat.model + 3600, 0) == ""  # --stall-timeout 0: a pass may take any time
+        assert _hung(beat, beat.model + 1.0 + HANG_S - 0.5, 1.0, HANG_S) == ""
+        assert _hung(beat, beat.model + 1.0 + HANG_S + 0.5, 1.0, HANG_S).startswith("its model has stalled")
+        assert _hung(beat, beat.model + 3600, 0, HANG_S) == ""  # --stall-timeout 0: a pass may take any time
         stalled_stamp = beat.loop
 
         release.set()  # the pass returns
@@ -80,15 +82,18 @@ def test_stall_timeout_is_checked():
     with pytest.raises(ConfigError, match="--stall-timeout must be 0 or more"):
         Settings(model="m", stall_timeout=-1)
     assert Settings(model="m", stall_timeout=0).stall_timeout == 0  # 0: never
+    for wrong in (0, -1):  # a hang bound of 0 would kill every worker at its first poll (NaN: not finite)
+        with pytest.raises(ConfigError, match="--hang-timeout must be more than 0"):
+            Settings(model="m", hang_timeout=wrong)
 
 
 def test_the_end_of_a_long_pass_on_the_loop_is_no_hung_loop():
-    """A pass the loop ran past HUNG_AFTER_S cleared its mark before the loop stamped again: a
+    """A pass the loop ran past --hang-timeout cleared its mark before the loop stamped again: a
     supervisor poll in between read "its event loop has not run for 20 s" and killed the worker."""
     beat = _Beat()
-    started = time.monotonic() - HUNG_AFTER_S - 5.0
+    started = time.monotonic() - HANG_S - 5.0
     beat.loop = started  # the loop's last stamp, just before it began the pass
     _loop_pass(beat, started)
-    assert _hung(beat, time.monotonic(), 0.0) == ""  # --stall-timeout 0: never
+    assert _hung(beat, time.monotonic(), 0.0, HANG_S) == ""  # --stall-timeout 0: never
     _loop_pass(beat, 0.0)  # the pass returns; the loop has not stamped yet
-    assert _hung(beat, time.monotonic(), 0.0) == ""
+    assert _hung(beat, time.monotonic(), 0.0, HANG_S) == ""

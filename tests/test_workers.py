@@ -136,14 +136,13 @@ def worker_pid(server: Supervisor, index: int) -> int:
     return int(re.findall(rf"worker {index} started \(pid (\d+)\)", server.log)[-1])
 
 
-def test_the_supervisor_says_where_a_reload_left_every_worker(banking_artifact, tmp_path, monkeypatch):
+def test_the_supervisor_says_where_a_reload_left_every_worker(banking_artifact, tmp_path):
     """A SIGHUP reload that failed in one worker left two versions served, and nothing said so.
     The second deploy lands between the two workers' loads (worker 1, stopped, loads late) and is
     broken: worker 0 serves it, worker 1 keeps the one before."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "600")  # worker 1 is stopped on purpose
     root = versions(banking_artifact, tmp_path / "models")
     _corrupt(copy_artifact(banking_artifact, root / "broken"))
-    with Supervisor(root / "current") as server:
+    with Supervisor(root / "current", "--hang-timeout", "600") as server:  # worker 1 is stopped on purpose
         server.wait_until_serving()
         deploy(root, "b")
         server.proc.send_signal(signal.SIGHUP)
@@ -190,11 +189,10 @@ def test_a_worker_restarted_on_a_changed_artifact_brings_the_others_to_it(bankin
             "--model changed since they loaded it): reloading them") in server.log, server.log
 
 
-def test_a_hung_worker_is_replaced(banking_artifact, monkeypatch):
+def test_a_hung_worker_is_replaced(banking_artifact):
     """A worker whose event loop stops (SIGSTOP stands in for a wedged loop) was never noticed:
     the kernel kept handing it connections, which hung. The supervisor kills and restarts it."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "3")
-    with Supervisor(banking_artifact, "--cache-size", "0") as server:
+    with Supervisor(banking_artifact, "--cache-size", "0", "--hang-timeout", "3") as server:
         server.wait_until_serving()
         hung = worker_pid(server, 0)
         os.kill(hung, signal.SIGSTOP)
@@ -213,11 +211,10 @@ def test_a_hung_worker_is_replaced(banking_artifact, monkeypatch):
     assert server.log.count("is hung") == 1 and f"worker 0 (pid {hung}) is hung" in server.log, server.log
 
 
-def test_a_worker_hung_while_stopping_is_killed(banking_artifact, monkeypatch):
+def test_a_worker_hung_while_stopping_is_killed(banking_artifact):
     """A worker wedged when SIGTERM came never exited, and the supervisor waited for it for ever
     (a second SIGTERM changed nothing): past the grace period and the hang bound it is killed."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
-    with Supervisor(banking_artifact, "--grace-period", "1") as server:
+    with Supervisor(banking_artifact, "--grace-period", "1", "--hang-timeout", "2") as server:
         server.wait_until_serving()
         hung = worker_pid(server, 0)
         os.kill(hung, signal.SIGSTOP)
@@ -227,12 +224,11 @@ def test_a_worker_hung_while_stopping_is_killed(banking_artifact, monkeypatch):
     assert "is hung" not in server.log  # stopping: the stop bound decides, not a restart
 
 
-def test_a_reload_summary_names_a_worker_that_died_before_it_reported(banking_artifact, tmp_path, monkeypatch):
+def test_a_reload_summary_names_a_worker_that_died_before_it_reported(banking_artifact, tmp_path):
     """A worker killed mid-reload (here: hung, and replaced) dropped out of the summary, which
     read "1 of 2 workers on b" at INFO."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "3")
     root = versions(banking_artifact, tmp_path / "models")
-    with Supervisor(root / "current") as server:
+    with Supervisor(root / "current", "--hang-timeout", "3") as server:
         server.wait_until_serving()
         deploy(root, "b")
         hung = worker_pid(server, 1)
@@ -302,9 +298,8 @@ def test_a_long_forward_pass_on_the_event_loop_is_not_a_hang(banking_artifact, t
     supervisor took a pass longer than its hang bound (15 s) for a wedged loop and killed the
     worker, even with --stall-timeout 0 (a TensorRT engine build, which then began again in the
     new worker)."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
     slow = slow_passes_on_the_loop(tmp_path, monkeypatch)
-    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "0") as server:
+    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "0", "--hang-timeout", "2") as server:
         server.wait_until_serving()
         slow.write_text("3.5")  # past the hang bound
         assert analyze(server, "what is my balance") >= 3.5  # the pass ran on the loop, and was answered
@@ -316,9 +311,8 @@ def test_a_long_forward_pass_on_the_event_loop_is_not_a_hang(banking_artifact, t
 def test_a_forward_pass_on_the_event_loop_is_bounded_by_the_stall_timeout(banking_artifact, tmp_path, monkeypatch):
     """...but it is bounded by --stall-timeout, with the hang bound as margin, and the supervisor
     says the worker's model has stalled (it said its event loop had not run)."""
-    monkeypatch.setenv("INTENTD_TEST_HUNG_AFTER_S", "2")
     slow = slow_passes_on_the_loop(tmp_path, monkeypatch)
-    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "1") as server:
+    with Supervisor(banking_artifact, "--cache-size", "0", "--stall-timeout", "1", "--hang-timeout", "2") as server:
         server.wait_until_serving()
         slow.write_text("60")  # a pass that never ends, as far as the supervisor can wait
         with pytest.raises(grpc.RpcError) as killed:
