@@ -152,7 +152,9 @@ class App:
         # A port in use or a broken TLS file is a one-line error at once, before seconds of model loading.
         if s.listen and s.workers == 1 and not s.listen.endswith(":0"):
             free_port(s.listen)
-        self.tls = CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca) if s.tls_cert is not None else None
+        self.tls = (CertificateFiles(s.tls_key, s.tls_cert, s.tls_client_ca,
+                                     self.metrics.tls_expiry.labels(s.tls_cert.name).set)
+                    if s.tls_cert is not None else None)
         # 1. Load and warm the model off the event loop: the first real request pays no warm-up cost.
         #    The link resolved once, as a reload does: a deploy that flipped `current` while the
         #    files were read made the start read a manifest of one artifact and files of the other

@@ -129,6 +129,10 @@ class Metrics:
         self.stalled = Gauge("intentd_inference_stalled", "1 while one forward pass has held the model past "
                              "--stall-timeout (health NOT_SERVING, requests refused UNAVAILABLE)", registry=r,
                              multiprocess_mode="liveall")
+        # labelled, so absent without TLS (an unlabelled gauge reads 0, "expired in 1970", to an alert)
+        self.tls_expiry = Gauge("intentd_tls_certificate_expiry_timestamp_seconds", "When the served --tls-cert "
+                                "expires (Unix time), by its file name", ["cert"], registry=r,
+                                multiprocess_mode="liveall")
         self.model_info = Gauge("intentd_model_info", "The serving model (value 1)", ["name", "version", "provider"],
                                 registry=r, multiprocess_mode="liveall")
         self.reloads = Counter("intentd_reloads", "Model reloads by outcome", ["outcome"], registry=r)

@@ -125,6 +125,35 @@ def test_a_renewed_certificate_is_served_to_new_connections_without_a_restart(ba
     assert third == second and reply.intents
 
 
+def test_an_expired_certificate_is_said_and_its_end_is_a_metric(banking_artifact, pki, tmp_path, caplog):
+    """An expired certificate was served without a word: every client's handshake failed, and the
+    log and metrics said nothing. Its renewal is picked up and said as well."""
+    import datetime as dt
+    import logging
+
+    ca = trustme.CA.from_pem((pki / "ca.pem").read_bytes(), (pki / "ca.key").read_bytes())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    old = ca.issue_cert("localhost", "127.0.0.1", not_before=now - dt.timedelta(days=30),
+                        not_after=now - dt.timedelta(days=1))
+    old.cert_chain_pems[0].write_to_path(cert)
+    old.private_key_pem.write_to_path(key)
+    with caplog.at_level(logging.INFO, logger="intentd.server.tls"):
+        with ThreadServer(model=banking_artifact, tls_cert=cert, tls_key=key) as srv:
+            expiry = srv.metric("intentd_tls_certificate_expiry_timestamp_seconds", {"cert": "tls.crt"})
+            assert f"--tls-cert {cert} expired on " in caplog.text
+            soon = ca.issue_cert("localhost", "127.0.0.1", not_after=now + dt.timedelta(days=2))
+            soon.private_key_pem.write_to_path(tmp_path / "new.key")
+            soon.cert_chain_pems[0].write_to_path(tmp_path / "new.crt")
+            os.replace(tmp_path / "new.key", key)
+            os.replace(tmp_path / "new.crt", cert)
+            presented_certificate(srv.app.port, pki)  # a handshake picks the renewal up
+            renewed = srv.metric("intentd_tls_certificate_expiry_timestamp_seconds", {"cert": "tls.crt"})
+    assert abs(expiry - (now - dt.timedelta(days=1)).timestamp()) < 5
+    assert abs(renewed - (now + dt.timedelta(days=2)).timestamp()) < 5
+    assert f"--tls-cert {cert} expires on " in caplog.text and "(in 2.0 days)" in caplog.text
+
+
 def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banking_artifact, pki, tmp_path, caplog,
                                                                            monkeypatch):
     from intentd.server import service
