@@ -37,6 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 def make_candidates(artifact: Path, train_texts: list[str], folder: Path) -> dict[str, str]:
     """Write each candidate graph into `folder`; returns label -> file name."""
     import onnx
+
+    from intentd.server.ortimport import onnxruntime
+
+    onnxruntime()  # before onnxruntime.quantization imports it: its telemetry file kept out of /tmp
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
@@ -85,7 +89,9 @@ def fuse_skip_layer_norm(src: Path, dst: Path) -> None:
     """`src` as onnxruntime optimises it by default, residual Add + LayerNormalization fused into
     SkipLayerNormalization (as `intentd train` exported graphs before; server/model.py
     `CPU_NO_FUSIONS`), saved so that serving keeps the fused nodes."""
-    import onnxruntime as ort
+    from intentd.server.ortimport import onnxruntime
+
+    ort = onnxruntime()
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED

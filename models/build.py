@@ -362,8 +362,11 @@ def _check_domain(domain: dict, path: Path, intents: set[str]) -> None:
 
 def _versions() -> dict:
     import onnx
-    import onnxruntime
     import torch
+
+    from intentd.server.ortimport import onnxruntime as _ort
+
+    onnxruntime = _ort()
     import transformers
 
     return {

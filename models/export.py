@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from intentd.errors import IntentdError
 from intentd.models.joint import INPUT_NAMES, OUTPUT_NAMES, JointModel
+from intentd.server.ortimport import onnxruntime
 from intentd.server.tokenize import TextEncoder
 
+ort = onnxruntime()  # its telemetry file kept out of the shared temporary folder (server/ortimport.py)
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17  # the TorchScript exporter's well-trodden opset for BERT fusions

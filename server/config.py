@@ -483,6 +483,6 @@ def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
 @functools.lru_cache(maxsize=1)
 def known_providers() -> frozenset[str]:
     """Every execution provider onnxruntime has a name for, whether or not this build has it."""
-    import onnxruntime
+    from .ortimport import onnxruntime
 
-    return frozenset(onnxruntime.get_all_providers())
+    return frozenset(onnxruntime().get_all_providers())

@@ -19,14 +19,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import onnxruntime as ort
 
 from .artifact import Artifact, ArtifactError, load_artifact
 from .config import DEFAULT_PROVIDERS, rows_side_by_side, usable_cores
 from .decode import Prediction, decode_entities, rank_intents, softmax
 from .ood import OODScorer
+from .ortimport import onnxruntime
 from .threads import named_pool
 from .tokenize import EncodedBatch, TextEncoder
+
+ort = onnxruntime()  # its telemetry file kept out of the shared temporary folder (ortimport.py)
 
 log = logging.getLogger(__name__)
 

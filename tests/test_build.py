@@ -103,6 +103,19 @@ def test_analyze_cli_json(banking_artifact: Path):
     assert {"escalation", "response", "ood", "modelVersion"} <= set(out)  # AnalyzeResponse in proto3 JSON
 
 
+def test_onnxruntime_writes_nothing_in_the_shared_temporary_folder(banking_artifact: Path, tmp_path: Path):
+    """Importing onnxruntime wrote $TMPDIR/.ses (its telemetry file) following symlinks: a
+    co-tenant's link at /tmp/.ses made the server overwrite the file it pointed to."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    code = ("import os, sys; from pathlib import Path; from intentd.server.engine import Engine; "
+            "Engine.load(Path(sys.argv[1])); print(os.environ['TMPDIR'])")
+    proc = subprocess.run([sys.executable, "-c", code, str(banking_artifact)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "TMPDIR": str(shared)}, check=True)
+    assert proc.stdout.strip() == str(shared)  # the process's own temporary folder is put back
+    assert list(shared.iterdir()) == []
+
+
 def test_served_int8_and_optional_fp32_agree_on_most_queries(banking_artifact: Path):
     texts = [json.loads(line)["text"] for line in (BANKING / "valid.jsonl").open()][:120]
     manifest = load_artifact(banking_artifact).manifest
