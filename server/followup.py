@@ -168,7 +168,7 @@ _PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
 _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
 # the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
-_DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?\d{1,2}\.[0-5]\d", re.IGNORECASE)  # "9.30", "at 16.30"
+_DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?:[01]?\d|2[0-3])\.[0-5]\d", re.IGNORECASE)  # "9.30", "at 16.30"
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -317,7 +317,7 @@ class FollowUps:
                        and not _a_question(text)  # "what is an index fund" answering "Where to?" is no city
                        and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
             def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
-                return self._bare_value(text, run, order, options, past, question, free_ok)
+                return self._bare_value(text, run, order, options, past, question, free_ok, spec)
 
             if found or taken or long:  # a long turn in runs of a few words: "yes that's right but make it | seventy"
                 bares = [read(run) for run in _runs(unpaused, found + taken, verbs)]
@@ -507,17 +507,35 @@ class FollowUps:
 
     def _dotted_amounts(self, entities: list[ResolvedEntity], spec: dict, slots: list[str],
                         options: RequestOptions) -> list[ResolvedEntity]:
-        """"make it 9.30 instead" to an intent with a date, the model's amount "9.30": a time written
-        with a dot, or $9.30? Neither is guessed: it is the date, unread, and asked (the agreed $75
-        became $9.30, and 09:00 was kept unsaid). Not where the last answer asked for the amount."""
-        dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
-        asked = self._asked(spec, slots, options)
-        if dated is None or (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
-            return entities
+        """The model's amount "9.30" in "make it 9.30 instead", where `_dotted_time_asked` says it
+        may as well be a time: the date, unread, and asked (the agreed $75 became $9.30)."""
+        dated = None
         return [replace(e, type=dated, resolved=False, resolution=None)
                 if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
-                    and _DOTTED_TIME_SAID.fullmatch(e.text.strip())) else e
-                for e in entities]
+                    and (dated := self._dotted_time_asked(e.text.strip(), spec, slots, options)) is not None)
+                else e for e in entities]
+
+    def _dotted_time_asked(self, said: str, spec: dict, slots: list[str], options: RequestOptions) -> str | None:
+        """The date slot, when `said` is a number written as a time with a dot ("9.30", "at 16.30")
+        to an intent whose date is required and was agreed with a time of day ("make it 9.30
+        instead" after 09:00: a time, or $9.30?): asked, not guessed. Not where the last answer
+        asked for the amount, nor where the agreed date has no time of day ("make it 45.50", "make
+        it 12.50" after "next friday" are amounts), nor for an optional date (refused, the agreed
+        day would be dropped, and a transfer would go out now)."""
+        if _DOTTED_TIME_SAID.fullmatch(said) is None:
+            return None
+        dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
+        if dated is None or dated not in (spec.get("required") or ()):
+            return None
+        asked = self._asked(spec, slots, options)
+        if (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
+            return None
+        agreed = dict(options.filled_slots).get(dated, "")
+        try:
+            at = dt.datetime.fromisoformat(agreed)
+        except ValueError:
+            return None
+        return dated if at.time() != dt.time() else None
 
     def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
@@ -615,7 +633,8 @@ class FollowUps:
                                     role_of(text, m.start())), options
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str], options: RequestOptions,
-                    past: bool, asked: str | None = None, free_ok: bool = False) -> ResolvedEntity | None:
+                    past: bool, asked: str | None = None, free_ok: bool = False,
+                    intent_spec: dict | None = None) -> ResolvedEntity | None:
         """The turn's words (`tokens`, its pauses left out) less fillers, read as the first of the
         intent's slots they are a value of; as free text only for the slot that was asked ("Amazon"
         answering "Which payee?").
@@ -640,12 +659,11 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount;
-        # "make it 9.30 instead" to an intent with a date: a time written with a dot, or an amount?
-        # Asked, not read as $9.30 (the agreed $75 was replaced and 09:00 kept unsaid)
+        # "make it 9.30 instead" after 09:00: a time written with a dot, or an amount? Asked
+        timed_dot = (intent_spec is not None
+                     and self._dotted_time_asked(surface, intent_spec, slots, options) is not None)
         dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
-                 and DOTTED_DATE.fullmatch(surface)) or (
-            _DOTTED_TIME_SAID.fullmatch(surface) is not None
-            and any((self.resolver.specs.get(slot) or {}).get("builtin") == "datetime" for slot in slots))
+                 and DOTTED_DATE.fullmatch(surface)) or timed_dot
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
@@ -673,7 +691,7 @@ class FollowUps:
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
                                                                    or bare_hour(surface)
-                                                                   or _DOTTED_TIME_SAID.fullmatch(surface)):
+                                                                   or timed_dot):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 

@@ -5,10 +5,7 @@ Selection, per request (template ids in brackets):
    the domain's `escalation.handoff_response` [handoff];
 2. an intent without a config entry: no response (None);
 3. a required slot still unknown (neither in this utterance nor in `options.filled_slots`): that
-   slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order; else an
-   optional slot the caller gave a value the resolver could not read ("transfer $50 tomorrow at
-   five": the date), when the domain has a prompt for it (without one, the read-back went out
-   without the day said, and a backend would act today);
+   slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order;
 4. otherwise the intent's response [<intent>.response]. Policy escalations (`escalate: human`
    intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
    A list of responses [<intent>.response.<i>, from 0] reads back what it can: the first whose
@@ -258,9 +255,6 @@ class Responder:
         roles = self._roles(intent, entities, values, options, reference, add_to)
         fields = {**values, **roles}  # placeholder -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
-        if not missing:  # a value the caller said and no one could read is asked, where the domain can ask
-            missing = [s for s in dict.fromkeys(e.type for e in entities if not e.resolved)
-                       if s in slots and s not in values and f"{intent}.prompt.{s}" in self.templates]
         if missing:
             template = self.templates.get(f"{intent}.prompt.{missing[0]}")
         else:  # the first response that can say its slots' values (the last always can)

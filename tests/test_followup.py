@@ -422,19 +422,38 @@ def test_a_dotted_number_that_does_not_read_is_asked_not_the_agreed_time_kept(en
 
 
 @pytest.mark.parametrize("tags", [[("amount", "9.30")], []], ids=["tagged as an amount", "untagged"])
-@pytest.mark.parametrize("previous, carried", [
-    ("schedule_payment", [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]),
-    ("transfer_money", [("amount", "60 USD"), ("account", "savings"), ("date", "2030-12-06T09:00:00-05:00")]),
-])
-def test_a_dotted_number_to_an_intent_with_a_date_is_neither_the_amount_nor_the_agreed_time(engine, tags, previous,
-                                                                                           carried):
-    """"make it 9.30 instead", the model's amount or nothing, replaced the agreed $60 with $9.30 and
-    kept 09:00 unsaid: a time written with a dot, or an amount? The date is asked."""
-    turn = _turn(engine, "make it 9.30 instead", previous, "goodbye", 0.28, "low_confidence", tags, carried,
+def test_a_dotted_time_after_an_agreed_time_is_neither_the_amount_nor_the_agreed_time(engine, tags):
+    """"make it 9.30 instead" after a payment agreed for 09:00, the model's amount or nothing,
+    replaced the agreed $60 with $9.30 and kept 09:00 unsaid: a time written with a dot, or an
+    amount? The date (required) is asked."""
+    carried = [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]
+    turn = _turn(engine, "make it 9.30 instead", "schedule_payment", "goodbye", 0.28, "low_confidence", tags, carried,
                  zone="America/New_York")
     used = dict(turn.response.slots_used)
     assert used["amount"] == "60 USD" and "date" not in used, used
     assert turn.response.slots_missing == ["date"], turn.response
+
+
+@pytest.mark.parametrize("text, amount", [("make it 45.50", "45.50"), ("make it 12.50", "12.50"),
+                                          ("actually 9.30", "9.30")])
+def test_a_dotted_amount_after_a_day_with_no_time_is_the_amount(engine, text, amount):
+    """The rule above read "make it 45.50" (no hour 45) and "make it 12.50" after a payment agreed
+    for a day, no time, as a time: it asked the date, dropped the agreed day, and kept $45."""
+    carried = [("amount", "45 USD"), ("date", "2030-12-06T00:00:00-05:00")]
+    said = text.split()[-1]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.28, "low_confidence", [("amount", said)], carried,
+                 zone="America/New_York")
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == f"{amount} USD" and used["date"] == "2030-12-06T00:00:00-05:00", used
+
+
+def test_a_dotted_number_to_an_optional_date_keeps_the_agreed_date(engine):
+    """A transfer's date is optional: refused, it was dropped, and a "yes" then moved the money
+    now. The number is the amount, read back (a known gap: README)."""
+    carried = [("amount", "60 USD"), ("account", "savings"), ("date", "2030-12-06T09:00:00-05:00")]
+    turn = _turn(engine, "make it 9.30 instead", "transfer_money", "goodbye", 0.28, "low_confidence",
+                 [("amount", "9.30")], carried, zone="America/New_York")
+    assert dict(turn.response.slots_used)["date"] == "2030-12-06T09:00:00-05:00"
 
 
 def test_a_dotted_number_answering_how_much_is_the_amount(engine):
