@@ -701,22 +701,32 @@ def test_a_day_said_with_a_zone_is_the_callers_day():
     assert r.resolve_value("date", "3pm est", late)["value"] == "2026-11-30T12:00:00-08:00"  # the next 3pm there
 
 
-def test_a_region_word_after_a_time_is_a_zone_only_at_the_end_or_before_time(resolver):
-    """"tomorrow at 3pm central hudson" (a utility) was read at 3pm Central time."""
-    text = "schedule a payment of $75 tomorrow at 3pm central hudson"
-    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" central"), "tomorrow at 3pm", 0.9)]
-    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
-    assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm", "2026-11-30T15:00:00-05:00")
+def test_a_region_word_after_a_time_with_a_word_after_it_is_asked(resolver):
+    """"tomorrow at 3pm central hudson" (a utility) was read at 3pm Central time; read without the
+    zone, "tomorrow at 3pm pacific for the rent" was 3pm New York. Zone or name? The date is asked,
+    whichever way the model's span takes the region word; last, or before "time", it is the zone."""
+    for text in ("schedule a payment of $75 tomorrow at 3pm central hudson",
+                 "schedule a payment of $75 tomorrow at 3pm pacific for the rent"):
+        region = next(r for r in (" central", " pacific") if r in text)
+        after = text.index(" ", text.index(region) + 1)
+        for end in (text.index(region), after):  # the span without the region word, and with it
+            spans = [EntitySpan("date", text.index("tomorrow"), end, text[text.index("tomorrow"):end], 0.9)]
+            (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
+            assert not date.resolved, (text, date.text)
+        assert value(resolver, text[text.index("tomorrow"):]) is None
     assert value(resolver, "tomorrow at 3pm central") == "2026-11-30T16:00:00-05:00"
     assert value(resolver, "tomorrow at 3pm central time") == "2026-11-30T16:00:00-05:00"
-    # the model's span may take the region word with it: it is no zone with a word after it either
-    spans = [EntitySpan("date", text.index("tomorrow"), text.index(" hudson"), "tomorrow at 3pm central", 0.9)]
-    (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
-    assert (date.text, date.resolution["value"]) == ("tomorrow at 3pm", "2026-11-30T15:00:00-05:00")
     text = "schedule a payment of $75 tomorrow at 3pm central time please"
     spans = [EntitySpan("date", text.index("tomorrow"), text.index(" time"), "tomorrow at 3pm central", 0.9)]
     (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
     assert date.resolution["value"] == "2026-11-30T16:00:00-05:00"
+
+
+def test_a_weekday_date_and_a_dotted_time_beside_it_are_asked(resolver):
+    """"on monday 14.12 10.15" in en-GB was 10 December 2115 at 14:12."""
+    for text in ("on monday 14.12 10.15", "friday 18.12 9.30"):
+        assert value(resolver, text, LONDON, "en-GB") is None, text
+    assert value(resolver, "friday 18.12 at 9.30", LONDON, "en-GB") == "2026-12-18T09:30:00+00:00"
 
 
 def test_by_a_year_is_that_year(resolver):

@@ -145,6 +145,7 @@ _BESIDE_CHARS = 20  # the few characters before a number that the words above ca
 # the day beside it; "12.30" alone may be a day-first date. `_dotted_times` reads them.
 _DAY_WORDS = (r"(?:today|tonight|tomorrow|tmrw|morning|afternoon|evening|night|"
               + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?")
+_DOTTED_NUMBER = re.compile(r"(?<![\d.:])\d{1,2}\.\d{1,2}(?![\d:])")
 _A_DAY_WORD = re.compile(r"\b" + _DAY_WORDS + r"\b")
 _DOTTED_TIME = re.compile(
     r"(?P<at>\b(?:at|by)\s+|\b" + _DAY_WORDS + r"\s+)?(?<![\d.:])(?P<h>\d{1,2})\.(?P<m>[0-5]\d)(?![\d.])"
@@ -182,7 +183,9 @@ _ZONE = ("(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in Z
 _AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
 ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
 _ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
-_REGION_LAST = re.compile(r"\s+(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+_REGION_LAST = re.compile(_AFTER_TIME + r"\s*(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+_REGION_THEN_A_WORD = re.compile(_AFTER_TIME + r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]")
+_REGION_NEXT_THEN_A_WORD = re.compile(r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _A_WORD_NEXT = re.compile(r"\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _ZONE_NEXT = re.compile(r"\s*(?:\(\s*)?" + _ZONE + r"\b\)?", re.IGNORECASE)
 
@@ -239,7 +242,7 @@ class DateResolver:
         if not t or len(t) > MAX_INPUT:
             return None
         t = _dotted_times(spoken_hours(t), day_first)
-        if t is None:
+        if t is None or _REGION_THEN_A_WORD.search(t):  # "3pm central hudson": a zone, or a payee's name?
             return None
         try:
             if _ISO_DATETIME.fullmatch(t):  # a canonical value we returned earlier
@@ -372,15 +375,18 @@ def _resolve_cached(resolver: DateResolver, text: str, ref: dt.datetime, tz: dt.
     return None if at is None else {"kind": "datetime", "value": at.isoformat(), "grain": grain}
 
 
-def region_cut(text: str, start: int, end: int) -> int | None:
-    """Where the date span text[start:end] ends without the region word it ends with ("tomorrow at
-    3pm central | hudson": the model's span took the first word of a payee), when another word
-    that is not "time" follows it in the request; None when it does not end so. The region is a
-    zone only last or before "time" (ZONE_WORDS), which the span alone cannot tell."""
+def region_then_a_word(text: str, start: int, end: int) -> bool:
+    """Whether the date span text[start:end] ends with a time and a region word ("tomorrow at
+    3pm central") that another word follows in the request, not "time" ("| hudson", "| for the
+    rent"): the zone of the time, or the first word of a payee? The span alone cannot tell (a
+    region is a zone only last or before "time", ZONE_WORDS), so the date is asked: read as a zone
+    it was Central time for the "central hudson" utility, without it 3pm New York for "3pm
+    pacific for the rent"."""
     m = _REGION_LAST.search(text, start, end)
-    if m is None or m.end() != end or not _A_WORD_NEXT.match(text, end):
-        return None
-    return m.start()
+    if m is not None and m.end() == end:
+        return _A_WORD_NEXT.match(text, end) is not None
+    # the span may end at the time, the region word outside it: "tomorrow at 3pm | central hudson"
+    return _ENDS_WITH_TIME.search(text, start, end) is not None and _REGION_NEXT_THEN_A_WORD.match(text, end) is not None
 
 
 def zone_after(text: str, start: int, end: int) -> int | None:
@@ -654,12 +660,15 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
     ambiguous = False
     with_a_day = _A_DAY_WORD.search(t) is not None  # "tonight at 9.05": no date beside a day
 
+    dated = False
+
     def colon(m: re.Match) -> str:
-        nonlocal ambiguous
+        nonlocal ambiguous, dated
         if not (m.group("at") or m.group("ampm") or m.group("day")):
             return m.group(0)  # "12.30" alone: the date rules decide
         if day_first and not m.group("ampm") and _a_date(int(m.group("h")), int(m.group("m"))):
             if _a_weekday(m.group("at")):
+                dated = True
                 return m.group(0)  # "friday 18.12": how a day-first locale writes Friday 18 December
             if _a_weekday(m.group("day")) and not m.group("at"):
                 ambiguous = True  # "18.12 friday": the 18th, or 18:12 on Friday?
@@ -668,6 +677,8 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
         return f"{m.group('at') or ''}{m.group('h')}:{m.group('m')}{m.group('ampm') or ''}{m.group('day') or ''}"
 
     out = _DOTTED_TIME.sub(colon, t)
+    if dated and len(_DOTTED_NUMBER.findall(out)) > 1:
+        return None  # "monday 14.12 10.15": a dotted time beside the date, no "at" or am/pm (it was 2115)
     return None if ambiguous else out
 
 

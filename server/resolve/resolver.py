@@ -26,7 +26,7 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import DateResolver, clock_or_count, region_cut, zone_after
+from .dates import DateResolver, clock_or_count, region_then_a_word, zone_after
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, fraction_after, leading_number_words, number_words_after, resolve_money
@@ -303,8 +303,8 @@ class Resolver:
             return e  # "half past | 2", "in 3 hours and | 30 | minutes": no day of the month
         if spec["kind"] == "catalog" and not self._given(text, e):
             return e  # "my mom's checking account", "not from checking", "my student loan": no value of the turn
-        if spec.get("builtin") == "datetime" and (cut := region_cut(text, e.start, e.end)) is not None:
-            e.end, e.text = cut, text[e.start:cut]  # "tomorrow at 3pm central | hudson": a payee, not Central time
+        if spec.get("builtin") == "datetime" and region_then_a_word(text, e.start, e.end):
+            return e  # "tomorrow at 3pm central | hudson": Central time, or a payee? Asked
         if spec.get("builtin") == "datetime" and self._date_around(e, text, reference, past, locale, lo, hi):
             return e
         if (spec.get("builtin") == "datetime" and _DOTTED.fullmatch(e.text)
