@@ -134,6 +134,7 @@ class App:
                         signal.SIGHUP: self._hup_to_a_worker, WORKER_RELOAD: self._reload_on_signal}
         else:
             handlers = {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
+                        WORKER_DRAIN: self.request_drain,  # a drain as a worker's (it killed the process at once)
                         signal.SIGHUP: self._reload_on_signal}
         with handle_signals(loop, handlers):
             try:

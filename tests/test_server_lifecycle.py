@@ -155,6 +155,16 @@ def test_the_served_timings_are_finer_than_the_event_loops_millisecond(banking_a
     assert all(t.queue_wait_us + t.forward_us <= t.total_us for t in timings), timings
 
 
+def test_sigusr2_drains_a_single_server_as_it_drains_a_worker(banking_artifact, tmp_path):
+    """A worker's drain signal killed a server without --workers at once (exit by the signal)."""
+    with serving(banking_artifact, tmp_path / "s.sock") as (proc, channel):
+        stub = pb2_grpc.IntentServiceStub(channel)
+        assert stub.Analyze(pb2.AnalyzeRequest(text="what is my balance"), timeout=30).intents
+        proc.send_signal(signal.SIGUSR2)
+        assert proc.wait(WAIT_S) == 0
+    assert "draining" in proc.stdout.read()
+
+
 def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
     with serving(banking_artifact, tmp_path / "s.sock") as (proc, channel):
         stub = pb2_grpc.IntentServiceStub(channel)
