@@ -233,7 +233,8 @@ def test_a_test_text_also_in_valid_is_leakage(tmp_path, capsys):
     assert "test texts also in valid: 1 (the escalation threshold is set on valid" in out
 
 
-@pytest.mark.parametrize("name", ["tests.jsonl", "Test.jsonl", "test.json", "Valid.jsonl", "validate.jsonl"])
+@pytest.mark.parametrize("name", ["tests.jsonl", "Test.jsonl", "test.json", "Valid.jsonl", "validate.jsonl",
+                                  "test_set.jsonl", "test (1).jsonl", "dev.csv"])
 def test_a_file_named_near_a_carved_split_is_warned(tmp_path, capsys, name):
     """A hand-made test set saved as tests.jsonl (or Valid.jsonl) was passed over without a word:
     the split was carved from train, and --strict passed."""
@@ -241,10 +242,30 @@ def test_a_file_named_near_a_carved_split_is_warned(tmp_path, capsys, name):
     (src / name).write_text(json.dumps({"text": "where is my parcel today", "intent": "track_order"}) + "\n")
     code, out, _ = import_(capsys, src, tmp_path / "out")
     assert code == 0
-    split = "valid" if name.casefold().startswith("val") else "test"
+    split = "valid" if name.casefold().startswith(("val", "dev")) else "test"
     assert f"warning: {src / name}: looks like the {split} split, but only" in out, out
     code, _, err = import_(capsys, src, tmp_path / "strict", "--strict")
     assert code == 2 and "looks like the" in err
+
+
+def test_files_whose_names_only_look_alike_are_not_warned(tmp_path, capsys):
+    """'best.jsonl', 'text.jsonl' and 'invalid.jsonl' were taken for the test and valid splits (a
+    spelling distance), and --strict refused the folder."""
+    src = source(tmp_path, clean_rows())
+    for name in ("best.jsonl", "text.jsonl", "invalid.jsonl", "contest.jsonl"):
+        (src / name).write_text("{}\n")
+    code, out, _ = import_(capsys, src, tmp_path / "out", "--strict")
+    assert code == 0 and "looks like the" not in out, out
+
+
+def test_copies_that_differ_by_a_zero_width_character_are_one_text(tmp_path, capsys):
+    """The tokenizer drops a zero-width space: two copies with two labels passed as two texts."""
+    rows = clean_rows()
+    rows += [{"text": "hello to Berlin", "intent": "greeting"},  # 31
+             {"text": "hello to Ber\u200blin", "intent": "track_order"}]  # 32
+    src = source(tmp_path, rows)
+    code, out, _ = import_(capsys, src, tmp_path / "out")
+    assert code == 0 and f"is 'track_order' here but 'greeting' at {src / 'train.jsonl'}:31" in out, out
 
 
 def test_one_intent_is_warned(tmp_path, capsys):

@@ -259,7 +259,9 @@ def as_read(text: str) -> str:
     from intentd.server.tokenize import fold_width
 
     decomposed = unicodedata.normalize("NFD", fold_width(text).casefold())
-    return " ".join("".join(c for c in decomposed if unicodedata.category(c) != "Mn").split())
+    # accents (Mn) go, and so do the format and control characters the tokenizer drops (a zero-width space)
+    kept = (c for c in decomposed if c.isspace() or not unicodedata.category(c).startswith(("Mn", "C")))
+    return " ".join("".join(kept).split())
 
 
 def _tags(ex: Example) -> tuple[tuple[str, str], ...]:
@@ -339,8 +341,6 @@ def _check_across_splits(splits: Mapping[str, Sequence[Example]]) -> Iterable[Fi
 def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names: Mapping[str, Sequence[str]]) -> list[Finding]:
     """Files beside the splits read whose names are near a split's ("tests.jsonl", "Valid.jsonl",
     "test.json") while that split was carved from train: a hand-made test set replaced, unsaid."""
-    import difflib
-
     if not src.is_dir():
         return []
     carved = [split for split in names if str(sources.get(split, "")).startswith("carved from")]
@@ -348,15 +348,20 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
     for path in sorted(src.iterdir()):
         if not path.is_file() or path.name.startswith("."):
             continue
-        stem = path.name.split(".", 1)[0].casefold()
+        words = set(re.split(r"[^a-z]+", path.name.split(".", 1)[0].casefold()))  # "test_set", "Test (1)"
         for split in carved:
             wanted = names[split]
-            if stem in wanted or difflib.get_close_matches(stem, wanted, n=1, cutoff=0.75):
+            if words & (set(wanted) | _SPLIT_WORDS.get(split, set())):
                 out.append(Finding("split_file_not_read", f"looks like the {split} split, but only "
                                    f"{' or '.join(n + suffix for n in wanted)} is read: {split} was carved from "
                                    f"train instead (rename it to use it)", str(path)))
                 break
     return out
+
+
+# other words a split's file is named by (the names read are importers.SPLIT_NAMES)
+_SPLIT_WORDS = {"test": {"tests", "testing", "testset", "eval", "evaluation", "holdout"},
+                "valid": {"validate", "validation", "dev", "devset", "development"}}
 
 
 def check_intent_count(splits: Mapping[str, Sequence[Example]]) -> list[Finding]:
