@@ -21,6 +21,7 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -486,7 +487,10 @@ class IntentServicer(pb2_grpc.IntentServiceServicer):
             return False
         names = peer.get("x509_common_name", [])
         allowed = set(self.settings.admin_client_cn)
-        return any(name.decode("utf-8", "replace") in allowed for name in names)
+        subject = subjects[0].decode("utf-8", "replace")
+        # the name gRPC gives is cut at a NUL ("admin\0x" read as admin): it must be the subject's whole CN
+        return any((name := raw.decode("utf-8", "replace")) in allowed and _whole_common_name(subject, name)
+                   for raw in names)
 
 
 class _RefusedAdminCalls:
@@ -522,6 +526,15 @@ class _RefusedAdminCalls:
             log.warning("ReloadModel refused on the data listener: %d more call(s) in the last minute, the last "
                         "from %s", self._unsaid, self._latest)
             self._last, self._unsaid = time.monotonic(), 0
+
+
+def _whole_common_name(subject: str, name: str) -> bool:
+    """Whether the RFC 2253 `subject` has `name` as the whole value of a CN (not its start)."""
+    for m in re.finditer(r"(?:^|(?<=[,+]))\s*CN=", subject):
+        value = subject[m.end():]
+        if value.startswith(name) and (len(value) == len(name) or value[len(name)] in ",+"):
+            return True
+    return False
 
 
 def _count_common_names(subject: str) -> int:

@@ -47,6 +47,7 @@ def pki(tmp_path_factory):
         client.cert_chain_pems[0].write_to_path(folder / f"{name}.pem")
         client.private_key_pem.write_to_path(folder / f"{name}.key")
     _two_common_names(folder, "ops-app", ["ops", "app"])
+    _two_common_names(folder, "ops-nul", ["ops\x00x"])  # one CN, which gRPC cuts at the NUL
     return folder
 
 
@@ -189,13 +190,15 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
             reply = pb2_grpc.IntentServiceStub(ops).ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"),
                                                                 timeout=60)
             assert reply.ok, reply.error
-        # "CN=ops, CN=app": gRPC's common name is "ops", another reader's "app": never admin
-        with tls_channel(srv.app.port, pki, "ops-app") as both:
-            stub = pb2_grpc.IntentServiceStub(both)
-            assert stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
-            with pytest.raises(grpc.RpcError) as err:
-                stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
-            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # "CN=ops, CN=app": gRPC's common name is "ops", another reader's "app": never admin; nor
+        # "CN=ops\00x", which gRPC names "ops" (cut at the NUL)
+        for client in ("ops-app", "ops-nul"):
+            with tls_channel(srv.app.port, pki, client) as both:
+                stub = pb2_grpc.IntentServiceStub(both)
+                assert stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
+                with pytest.raises(grpc.RpcError) as err:
+                    stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
+                assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, client
 
 
 def encrypted_key(pki, folder):
