@@ -169,6 +169,7 @@ class App:
         self.runner.start()
         self.reloader = Reloader(self._load, self._swap, lambda: self.runner.current, s.reload_root,
                                  s.reload_timeout, count=lambda outcome: self.metrics.reloads.labels(outcome).inc())
+        _warn_if_others_write(s.reload_root)
         self.capture = None
         if s.capture_path is not None:
             self.capture = ReviewCapture(
@@ -495,6 +496,19 @@ def serve_one(settings: Settings, metrics: Metrics | None = None,
         open_access_log()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(App(settings, metrics, on_ready, on_reload, worker).run())
+
+
+def _warn_if_others_write(root: Path) -> None:
+    """The model root (--model-root, else the folder holding --model, /tmp at times) where other
+    users may write: an artifact, or a link, any of them puts there is loaded by ReloadModel's
+    relative names and by SIGHUP, their graph and response templates served as ours."""
+    try:
+        writable = root.stat().st_mode & stat.S_IWOTH
+    except OSError:
+        return
+    if writable:
+        log.warning("the model root %s is writable by every user: an artifact or link any of them puts there can be "
+                    "loaded by ReloadModel or SIGHUP; give --model-root a folder only this service writes", root)
 
 
 def _release_freed_memory() -> None:

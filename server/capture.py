@@ -43,6 +43,10 @@ from .analysis import Analysis
 from .redact import redact
 
 log = logging.getLogger(__name__)
+# characters that break a line or turn text around in viewers and str.splitlines(): written as JSON
+# escapes (the record reads back the same; a caller's session id holding U+2028 forged records)
+_ESCAPED = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                          *range(0x2066, 0x206A))}
 
 # Why a record did not reach the file: the queue was full; the path is a symlink or not a
 # regular file; the write failed; building the record failed (a bug, logged with its traceback).
@@ -178,7 +182,7 @@ class ReviewCapture:
             if item is None:
                 return
             try:
-                line = (json.dumps(self._record(*item), ensure_ascii=False) + "\n").encode("utf-8")
+                line = (json.dumps(self._record(*item), ensure_ascii=False).translate(_ESCAPED) + "\n").encode("utf-8")
             except Exception:  # a bug: say so loudly, keep the writer alive
                 log.exception("review capture: cannot build a record")
                 self._drop("error")

@@ -143,7 +143,7 @@ class Reloader:
             return self._failed(f"the new model did not load within {self.timeout_s:.0f} s", old)
         except Exception as exc:  # noqa: BLE001 - any failure keeps the old model serving
             reason = str(exc) if isinstance(exc, (IntentdError, OSError)) else f"{type(exc).__name__}: {exc}"
-            log.error("reload from %s failed; still serving %s: %s", _shown(path, real), old.version, reason)
+            log.error("reload from %s failed; still serving %s: %s", _shown(path, real), old.version, _one_line(reason))
             public = f": {exc.public}" if isinstance(exc, ArtifactError) and exc.public else ""
             return self._failed(f"the artifact could not be loaded{public} (details in the server log)", old)
         self._on_swap(old, new)
@@ -158,8 +158,14 @@ class Reloader:
 
 
 def _shown(path: Path, real: Path) -> str:
-    """The path as named, and where it led when that differs (a link)."""
-    return str(path) if path == real else f"{path} -> {real}"
+    """The path as named, and where it led when that differs (a link), on one line (`_one_line`)."""
+    return _one_line(str(path) if path == real else f"{path} -> {real}")
+
+
+def _one_line(text: str) -> str:
+    """`text` with its control characters escaped: a folder under the root named with a newline
+    forged log lines in "reload from ... failed", and in the reason, which names the file."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _quoted(requested: str) -> str:

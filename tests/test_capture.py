@@ -63,6 +63,19 @@ def test_a_follow_up_is_captured_only_when_escalated_and_says_what_it_followed(p
     assert row.meta["follow_up"] == {"kind": "confirm", "intent": "report_fraud"}
 
 
+def test_a_session_id_that_breaks_lines_in_viewers_stays_one_record(pipeline: Engine, tmp_path: Path):
+    """A session id holding U+2028, U+0085 or a bidi override was written raw: one record read as
+    several lines by str.splitlines() and viewers (the access log escapes them already)."""
+    cap = ReviewCapture(CaptureSettings(tmp_path / "review.jsonl", low_confidence=0.0))
+    forged = "x\u2028INFO forged\u0085\u202e"
+    analysis = pipeline.analyze([FOREIGN[0]])[0]
+    assert cap.offer(FOREIGN[0], analysis, forged)
+    cap.close()
+    raw = (tmp_path / "review.jsonl").read_text(encoding="utf-8")
+    assert len(raw.splitlines()) == 1 and "\u2028" not in raw
+    assert read_jsonl(tmp_path / "review.jsonl")[0].meta["session_id"] == forged  # read back as sent
+
+
 def test_rotation_bounds_disk_use(pipeline: Engine, tmp_path: Path):
     path = tmp_path / "review.jsonl"
     cap = ReviewCapture(CaptureSettings(path, max_bytes=2048, backups=2))

@@ -638,6 +638,37 @@ def test_a_refused_reload_logs_a_bounded_line_and_is_access_logged_as_failed(adm
     assert "'missing/xxx" in refused and "5008 characters" in refused and len(refused) < 500
 
 
+def test_a_reload_from_a_folder_named_with_a_newline_logs_one_line(admin_server, caplog):
+    """A folder under the root whose name held a newline forged log lines in "reload from ... failed"
+    (the refused case was quoted already)."""
+    broken = admin_server.root / "nl\nERROR forged"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{}")
+    with caplog.at_level("ERROR", logger="intentd.server.reload"):
+        reply = admin_server.admin.ReloadModel(pb2.ReloadModelRequest(artifact_path=broken.name), timeout=30)
+    assert not reply.ok
+    [failed] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload from")]
+    assert "\n" not in failed and "nl\\nERROR forged" in failed, failed
+
+
+def test_a_model_root_others_may_write_to_is_warned(banking_artifact, tmp_path, caplog):
+    """Without --model-root the root is the folder holding --model, /tmp at times: an artifact a
+    co-tenant put there was loaded by a relative ReloadModel name, without a word."""
+    shared = tmp_path / "shared"
+    copy_artifact(banking_artifact, shared / "banking")
+    shared.chmod(0o777)
+    with caplog.at_level("WARNING", logger="intentd.server.app"):
+        with ThreadServer(model=shared / "banking"):
+            pass
+    assert f"the model root {shared.resolve()} is writable by every user" in caplog.text
+    caplog.clear()
+    shared.chmod(0o755)
+    with caplog.at_level("WARNING", logger="intentd.server.app"):
+        with ThreadServer(model=shared / "banking"):
+            pass
+    assert "writable by every user" not in caplog.text
+
+
 def test_a_blank_request_id_is_replaced_by_a_generated_one(server):
     for blank in ("", "   "):
         _, call = server.stub.Analyze.with_call(pb2.AnalyzeRequest(text="what is my balance"), timeout=10,
