@@ -339,8 +339,12 @@ class Supervisor:
         return "".join(self.lines)
 
     def wait_until_serving(self) -> None:
-        wait_for(lambda: all(f"worker{i} intentd.server.app: serving" in self.log for i in range(2)),
-                 "both workers serving")
+        try:
+            wait_for(lambda: all(f"worker{i} intentd.server.app: serving" in self.log for i in range(2)),
+                     "both workers serving")
+        except AssertionError:  # what the supervisor said is what tells why
+            pytest.fail(f"both workers were not serving within {WAIT_S} s (exit code {self.proc.poll()}); "
+                        f"its log:\n{self.log}")
 
     def stop(self, send) -> int:
         """`send()` delivers the signal; the supervisor's exit code once it and its output end."""
