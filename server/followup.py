@@ -509,11 +509,12 @@ class FollowUps:
                         options: RequestOptions) -> list[ResolvedEntity]:
         """The model's amount "9.30" in "make it 9.30 instead", where `_dotted_time_asked` says it
         may as well be a time: the date, unread, and asked (the agreed $75 became $9.30)."""
-        dated = None
-        return [replace(e, type=dated, resolved=False, resolution=None)
-                if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
-                    and (dated := self._dotted_time_asked(e.text.strip(), spec, slots, options)) is not None)
-                else e for e in entities]
+        out = []
+        for e in entities:
+            amount = e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
+            dated = self._dotted_time_asked(e.text.strip(), spec, slots, options) if amount else None
+            out.append(e if dated is None else replace(e, type=dated, resolved=False, resolution=None))
+        return out
 
     def _dotted_time_asked(self, said: str, spec: dict, slots: list[str], options: RequestOptions) -> str | None:
         """The date slot, when `said` is a number written as a time with a dot ("9.30", "at 16.30")
