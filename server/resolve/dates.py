@@ -145,7 +145,7 @@ _BESIDE_CHARS = 20  # the few characters before a number that the words above ca
 # the day beside it; "12.30" alone may be a day-first date. `_dotted_times` reads them.
 _DAY_WORDS = (r"(?:today|tonight|tomorrow|tmrw|morning|afternoon|evening|night|"
               + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")s?")
-_DOTTED_NUMBER = re.compile(r"(?<![\d.:])\d{1,2}\.\d{1,2}(?![\d:])")
+_DOTTED_NUMBER = re.compile(r"(?<![\d.:])\d{1,2}\.\d{1,2}(?![\d:])")  # "14.12", "10.15": a date or a time
 _A_DAY_WORD = re.compile(r"\b" + _DAY_WORDS + r"\b")
 _DOTTED_TIME = re.compile(
     r"(?P<at>\b(?:at|by)\s+|\b" + _DAY_WORDS + r"\s+)?(?<![\d.:])(?P<h>\d{1,2})\.(?P<m>[0-5]\d)(?![\d.])"
@@ -658,9 +658,8 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
     if "." not in t:
         return t
     ambiguous = False
+    dated = False  # a weekday's dotted date was kept as a date
     with_a_day = _A_DAY_WORD.search(t) is not None  # "tonight at 9.05": no date beside a day
-
-    dated = False
 
     def colon(m: re.Match) -> str:
         nonlocal ambiguous, dated
