@@ -21,7 +21,6 @@ import functools
 import json
 import logging
 import os
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -529,30 +528,31 @@ class _RefusedAdminCalls:
 
 
 def _whole_common_name(subject: str, name: str) -> bool:
-    """Whether the RFC 2253 `subject` has `name` as the whole value of a CN (not its start)."""
-    for m in re.finditer(r"(?:^|(?<=[,+]))\s*CN=", subject):
-        value = subject[m.end():]
-        if value.startswith(name) and (len(value) == len(name) or value[len(name)] in ",+"):
-            return True
-    return False
+    """Whether the RFC 2253 `subject` has `name` as the whole value of a CN attribute (not its
+    start: "CN=admin\\00x"), attributes split only at separators no backslash escapes (an O of
+    "x\\,CN=admin" holds no CN)."""
+    return any(kind == "CN" and value == name for kind, value in _attributes(subject))
 
 
 def _count_common_names(subject: str) -> int:
     """CN attributes in an RFC 2253 subject ("CN=user,CN=admin", "O=x+CN=y"), escapes read past."""
-    count, start, escaped = 0, True, False
-    for i, ch in enumerate(subject):
-        if start and subject.startswith("CN=", i):
-            count += 1
-        start = False
+    return sum(1 for kind, _ in _attributes(subject) if kind == "CN")
+
+
+def _attributes(subject: str) -> list[tuple[str, str]]:
+    """(type, value as written, escapes kept) of each attribute of an RFC 2253 subject: split at a
+    "," or "+" no backslash escapes, spaces after the separator dropped."""
+    out, start, escaped = [], 0, False
+    for i, ch in enumerate(subject + ","):
         if escaped:
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch in ",+":
-            start = True
-        elif ch == " " and i > 0 and subject[i - 1] in ",+":
-            start = True  # a space after the separator
-    return count
+        elif ch in ",+":  # (the "," added at the end closes the last)
+            kind, _, value = subject[start:i].lstrip().partition("=")
+            out.append((kind, value))
+            start = i + 1
+    return out
 
 
 def lenient_handler(servicer: IntentServicer, methods: tuple[str, ...] | None = None) -> grpc.GenericRpcHandler:

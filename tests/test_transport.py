@@ -48,10 +48,11 @@ def pki(tmp_path_factory):
         client.private_key_pem.write_to_path(folder / f"{name}.key")
     _two_common_names(folder, "ops-app", ["ops", "app"])
     _two_common_names(folder, "ops-nul", ["ops\x00x"])  # one CN, which gRPC cuts at the NUL
+    _two_common_names(folder, "ops-nul-o", ["ops\x00x"], "x,CN=ops")  # ... and an O whose escaped comma is no separator
     return folder
 
 
-def _two_common_names(folder, name: str, common_names: list[str]) -> None:
+def _two_common_names(folder, name: str, common_names: list[str], organization: str | None = None) -> None:
     """A client certificate whose subject holds several CNs (trustme makes one): gRPC reads the
     first, Go's crypto/x509 and many CA policy engines the last."""
     import datetime as dt
@@ -66,7 +67,9 @@ def _two_common_names(folder, name: str, common_names: list[str]) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in common_names]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn) for cn in common_names]
+                                    + ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)]
+                                       if organization else [])))
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -192,7 +195,7 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
             assert reply.ok, reply.error
         # "CN=ops, CN=app": gRPC's common name is "ops", another reader's "app": never admin; nor
         # "CN=ops\00x", which gRPC names "ops" (cut at the NUL)
-        for client in ("ops-app", "ops-nul"):
+        for client in ("ops-app", "ops-nul", "ops-nul-o"):
             with tls_channel(srv.app.port, pki, client) as both:
                 stub = pb2_grpc.IntentServiceStub(both)
                 assert stub.Analyze(pb2.AnalyzeRequest(text="block my card"), timeout=30).intents
