@@ -168,7 +168,7 @@ _PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
 _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
 # the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
-_DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?:[01]?\d|2[0-3])\.[0-5]\d", re.IGNORECASE)  # "9.30", "at 16.30"
+_DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?P<h>[01]?\d|2[0-3])\.(?P<m>[0-5]\d)", re.IGNORECASE)  # "9.30", "at 16.30"
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -283,8 +283,9 @@ class FollowUps:
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
-        entities = self._dotted_amounts(entities, spec, slots, options)
         entities, refused = self._dated_as(text, previous, entities, options)
+        entities = self._dotted_amounts(entities, previous, spec, slots, options)
+        refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
         entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
@@ -317,7 +318,7 @@ class FollowUps:
                        and not _a_question(text)  # "what is an index fund" answering "Where to?" is no city
                        and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
             def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
-                return self._bare_value(text, run, order, options, past, question, free_ok, spec)
+                return self._bare_value(text, run, order, options, past, question, free_ok, spec, previous)
 
             if found or taken or long:  # a long turn in runs of a few words: "yes that's right but make it | seventy"
                 bares = [read(run) for run in _runs(unpaused, found + taken, verbs)]
@@ -505,25 +506,32 @@ class FollowUps:
         return (reference is not None
                 and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
-    def _dotted_amounts(self, entities: list[ResolvedEntity], spec: dict, slots: list[str],
+    def _dotted_amounts(self, entities: list[ResolvedEntity], previous: str, spec: dict, slots: list[str],
                         options: RequestOptions) -> list[ResolvedEntity]:
-        """The model's amount "9.30" in "make it 9.30 instead", where `_dotted_time_asked` says it
-        may as well be a time: the date, unread, and asked (the agreed $75 became $9.30)."""
+        """The model's "9.30" in "make it 9.30 instead", tagged as an amount or a date, where
+        `_dotted_time` reads it as a time: that time on the agreed day (the agreed $75 became $9.30;
+        tagged as a date, it was refused, the agreed day dropped, and the answer to the question
+        asked then, "9.30am", fell on today)."""
         out = []
         for e in entities:
-            amount = e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
-            dated = self._dotted_time_asked(e.text.strip(), spec, slots, options) if amount else None
-            out.append(e if dated is None else replace(e, type=dated, resolved=False, resolution=None))
+            builtin = (self.resolver.specs.get(e.type) or {}).get("builtin")
+            read = (self._dotted_time(e.text.strip(), previous, spec, slots, options)
+                    if e.source == "model" and (builtin in AMOUNTS or (builtin == "datetime" and not e.resolved))
+                    else None)  # (a date "9.30" read no date: refused by _dated_as, taken back by the caller)
+            out.append(e if read is None else replace(e, type=read[0], resolved=read[1] is not None,
+                                                      resolution=read[1]))
         return out
 
-    def _dotted_time_asked(self, said: str, spec: dict, slots: list[str], options: RequestOptions) -> str | None:
-        """The date slot, when `said` is a number written as a time with a dot ("9.30", "at 16.30")
-        to an intent whose date is required and was agreed with a time of day ("make it 9.30
-        instead" after 09:00: a time, or $9.30?): asked, not guessed. Not where the last answer
-        asked for the amount, nor where the agreed date has no time of day ("make it 45.50", "make
-        it 12.50" after "next friday" are amounts), nor for an optional date (refused, the agreed
-        day would be dropped, and a transfer would go out now)."""
-        if _DOTTED_TIME_SAID.fullmatch(said) is None:
+    def _dotted_time(self, said: str, previous: str, spec: dict, slots: list[str],
+                     options: RequestOptions) -> tuple[str, dict | None] | None:
+        """(the date slot, `said` as a time of the agreed day) when `said` is a number written as a
+        time with a dot ("9.30", "at 16.30") to an intent whose date is required and was agreed
+        with a time of day ("make it 9.30 instead" after 09:00: 09:30 that day, read back; None for
+        a time the clocks skip that day). Not where the last answer asked for the amount, nor where
+        the agreed date has no time of day ("make it 45.50", "make it 12.50" after "next friday"
+        are amounts), nor for an optional date (a transfer's "9.30" is its amount, read back)."""
+        m = _DOTTED_TIME_SAID.fullmatch(said)
+        if m is None:
             return None
         dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
         if dated is None or dated not in (spec.get("required") or ()):
@@ -531,12 +539,18 @@ class FollowUps:
         asked = self._asked(spec, slots, options)
         if (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
             return None
-        agreed = dict(options.filled_slots).get(dated, "")
-        try:
-            at = dt.datetime.fromisoformat(agreed)
-        except ValueError:
+        reference = self.resolver.reference_time(options)
+        day = self.resolver.resolve_carried(dated, dict(options.filled_slots).get(dated, ""), 1, previous, reference)
+        if len(day) != 1 or day[0].get("kind") != "datetime":
             return None
-        return dated if at.time() != dt.time() else None
+        at = dt.datetime.fromisoformat(day[0]["value"])
+        if at.time() == dt.time():
+            return None
+        zone = reference.tzinfo if reference is not None else at.tzinfo
+        value = wall_time(at.replace(tzinfo=None, hour=int(m.group("h")), minute=int(m.group("m")), second=0),
+                          zone, "minute")
+        return dated, (None if value is None
+                       else {"kind": "datetime", "value": value.astimezone(zone).isoformat(), "grain": "minute"})
 
     def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
@@ -635,7 +649,7 @@ class FollowUps:
 
     def _bare_value(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str], options: RequestOptions,
                     past: bool, asked: str | None = None, free_ok: bool = False,
-                    intent_spec: dict | None = None) -> ResolvedEntity | None:
+                    intent_spec: dict | None = None, previous: str | None = None) -> ResolvedEntity | None:
         """The turn's words (`tokens`, its pauses left out) less fillers, read as the first of the
         intent's slots they are a value of; as free text only for the slot that was asked ("Amazon"
         answering "Which payee?").
@@ -659,12 +673,14 @@ class FollowUps:
         locale = locales.get(options.locale)
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
-        # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount;
-        # "make it 9.30 instead" after 09:00: a time written with a dot, or an amount? Asked
-        timed_dot = (intent_spec is not None
-                     and self._dotted_time_asked(surface, intent_spec, slots, options) is not None)
+        # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
+        read = (self._dotted_time(surface, previous, intent_spec, slots, options)
+                if intent_spec is not None and previous is not None else None)
+        if read is not None:
+            return ResolvedEntity(read[0], surface, start, end, 1.0, "context", read[1] is not None, read[1])
+        # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
         dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
-                 and DOTTED_DATE.fullmatch(surface)) or timed_dot
+                 and DOTTED_DATE.fullmatch(surface))
         for slot in slots:
             spec = self.resolver.specs.get(slot)
             if spec is None or (spec["kind"] == "free" and not (slot == asked and free_ok)):  # free text takes any words
@@ -691,8 +707,7 @@ class FollowUps:
                 role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
-                                                                   or bare_hour(surface)
-                                                                   or timed_dot):
+                                                                   or bare_hour(surface)):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 

@@ -412,26 +412,28 @@ def test_a_time_alone_keeps_the_agreed_day(engine, text, spans, at):
     assert date.startswith("2030-12-06T") and date.endswith("-05:00") and date[11:16] == at
 
 
-def test_a_dotted_number_that_does_not_read_is_asked_not_the_agreed_time_kept(engine):
-    """"make it 9.30 instead" (a time, or a date written the British way?) left the agreed 09:00 in
-    place without a word."""
+def test_a_dotted_number_the_dates_do_not_read_is_no_agreed_time_kept(engine):
+    """"make it 9.30 instead", tagged as a date the dates do not read, left the agreed 09:00 in
+    place without a word: after a time of day it is a time, on the agreed day (below); "make it
+    4.12", no hour, is asked."""
     carried = [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]
-    turn = _turn(engine, "make it 9.30 instead", "schedule_payment", "goodbye", 0.28, "low_confidence",
-                 [("date", "9.30")], carried, zone="America/New_York")
+    turn = _turn(engine, "make it 4.72", "schedule_payment", "goodbye", 0.28, "low_confidence",
+                 [("date", "4.72")], carried, zone="America/New_York")
     assert "date" not in dict(turn.response.slots_used) and turn.response.slots_missing == ["date"]
 
 
-@pytest.mark.parametrize("tags", [[("amount", "9.30")], []], ids=["tagged as an amount", "untagged"])
-def test_a_dotted_time_after_an_agreed_time_is_neither_the_amount_nor_the_agreed_time(engine, tags):
+@pytest.mark.parametrize("tags", [[("amount", "9.30")], [("date", "9.30")], []],
+                         ids=["tagged as an amount", "tagged as a date", "untagged"])
+def test_a_dotted_time_after_an_agreed_time_is_that_time_on_the_agreed_day(engine, tags):
     """"make it 9.30 instead" after a payment agreed for 09:00, the model's amount or nothing,
-    replaced the agreed $60 with $9.30 and kept 09:00 unsaid: a time written with a dot, or an
-    amount? The date (required) is asked."""
+    replaced the agreed $60 with $9.30 and kept 09:00 unsaid; asked instead, it dropped the agreed
+    day, and the answer "9.30am" fell on today. It is 09:30 that day, read back."""
     carried = [("amount", "60 USD"), ("date", "2030-12-06T09:00:00-05:00")]
     turn = _turn(engine, "make it 9.30 instead", "schedule_payment", "goodbye", 0.28, "low_confidence", tags, carried,
                  zone="America/New_York")
     used = dict(turn.response.slots_used)
-    assert used["amount"] == "60 USD" and "date" not in used, used
-    assert turn.response.slots_missing == ["date"], turn.response
+    assert used == {"amount": "60 USD", "date": "2030-12-06T09:30:00-05:00"}, used
+    assert turn.response.slots_missing == [] and "9:30 AM" in turn.response.text, turn.response
 
 
 @pytest.mark.parametrize("text, amount", [("make it 45.50", "45.50"), ("make it 12.50", "12.50"),
