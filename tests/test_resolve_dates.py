@@ -714,6 +714,13 @@ def test_a_region_word_after_a_time_with_a_word_after_it_is_asked(resolver):
             (date,) = resolver.resolve(text, spans, RequestOptions(reference_time=SUNDAY), intent="schedule_payment")
             assert not date.resolved, (text, date.text)
         assert value(resolver, text[text.index("tomorrow"):]) is None
+    # a time written with a dot, in en-GB ("tomorrow at 15.30 central hudson" was Central time)
+    text = "schedule a payment of £75 tomorrow at 15.30 central hudson"
+    for end in (text.index(" central"), text.index(" hudson")):
+        spans = [EntitySpan("date", text.index("tomorrow"), end, text[text.index("tomorrow"):end], 0.9)]
+        options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale="en-GB")
+        (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
+        assert not date.resolved, date.text
     assert value(resolver, "tomorrow at 3pm central") == "2026-11-30T16:00:00-05:00"
     assert value(resolver, "tomorrow at 3pm central time") == "2026-11-30T16:00:00-05:00"
     text = "schedule a payment of $75 tomorrow at 3pm central time please"

@@ -183,7 +183,9 @@ _ZONE = ("(?:" + "|".join(sorted((re.escape(z).replace(r"\ ", r"\s+") for z in Z
 _AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
 ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
 _ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
-_REGION_LAST = re.compile(_AFTER_TIME + r"\s*(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+_TIME_SAID = r"(?:" + _AFTER_TIME + r"|\d\.[0-5]\d)"  # and a dotted one, before _dotted_times reads it
+_REGION_LAST = re.compile(_TIME_SAID + r"\s*(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+_ENDS_WITH_TIME_SAID = re.compile(_TIME_SAID + r"\.?\s*$", re.IGNORECASE)
 _REGION_THEN_A_WORD = re.compile(_AFTER_TIME + r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]")
 _REGION_NEXT_THEN_A_WORD = re.compile(r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _A_WORD_NEXT = re.compile(r"\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
@@ -386,7 +388,8 @@ def region_then_a_word(text: str, start: int, end: int) -> bool:
     if m is not None and m.end() == end:
         return _A_WORD_NEXT.match(text, end) is not None
     # the span may end at the time, the region word outside it: "tomorrow at 3pm | central hudson"
-    return _ENDS_WITH_TIME.search(text, start, end) is not None and _REGION_NEXT_THEN_A_WORD.match(text, end) is not None
+    return (_ENDS_WITH_TIME_SAID.search(text, start, end) is not None
+            and _REGION_NEXT_THEN_A_WORD.match(text, end) is not None)
 
 
 def zone_after(text: str, start: int, end: int) -> int | None:
