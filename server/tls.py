@@ -88,8 +88,12 @@ class CertificateFiles:
                         exc.filename, exc.strerror)
             return None
         self._seen = stamp
-        log.info("TLS files changed: handing their certificate to gRPC for new connections (it keeps the "
-                 "one in use if the new key and certificate do not match)")
+        try:
+            check_files(*self.paths[:2], self.paths[2] if len(self.paths) == 3 else None)
+        except ConfigError as exc:  # gRPC would keep the one in use anyway: say so, and keep its end on the metric
+            log.error("TLS files changed but cannot be served (%s): keeping the certificate in use", exc)
+            return None
+        log.info("TLS files changed: handing their certificate to gRPC for new connections")
         self._check_dates()
         return configuration
 

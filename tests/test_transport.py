@@ -153,6 +153,14 @@ def test_an_expired_certificate_is_said_and_its_end_is_a_metric(banking_artifact
             os.replace(tmp_path / "new.crt", cert)
             presented_certificate(srv.app.port, pki)  # a handshake picks the renewal up
             renewed = srv.metric("intentd_tls_certificate_expiry_timestamp_seconds", {"cert": "tls.crt"})
+            # a certificate without its key: gRPC keeps the one in use, and so does the metric
+            ca.issue_cert("localhost", not_after=now + dt.timedelta(days=30)).cert_chain_pems[0].write_to_path(
+                tmp_path / "new.crt")
+            os.replace(tmp_path / "new.crt", cert)
+            with caplog.at_level(logging.ERROR, logger="intentd.server.tls"):
+                presented_certificate(srv.app.port, pki)
+            kept = srv.metric("intentd_tls_certificate_expiry_timestamp_seconds", {"cert": "tls.crt"})
+    assert kept == renewed and "TLS files changed but cannot be served" in caplog.text
     assert abs(expiry - (now - dt.timedelta(days=1)).timestamp()) < 5
     assert abs(renewed - (now + dt.timedelta(days=2)).timestamp()) < 5
     assert f"--tls-cert {cert} expires on " in caplog.text and "(in 2.0 days)" in caplog.text
