@@ -31,6 +31,7 @@ DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUE
 SPIN_MODES = ("run", "never", "always")
 #: grpc.aio on this machine cancels RPCs beyond ~1,000 in flight: keep the queue well below that.
 MAX_QUEUE_LIMIT = 900
+MIN_HANG_TIMEOUT_S = 2.0  # twice a worker's heartbeat (server/workers.py HEARTBEAT_S)
 MAX_WORKERS_PER_CORE = 4  # beyond it, --workers is a typo, not a plan (each worker holds a model)
 MAX_GRPC_TIMEOUT_S = (2**31 - 1) // 1000  # ~24.8 days: a connection timeout gRPC counts in int milliseconds
 #: sockaddr_un's sun_path on Linux: 108 bytes, the terminating NUL included
@@ -207,8 +208,9 @@ class Settings:
                                   f"(got {getattr(self, name):g})")
         if self.stall_timeout < 0:
             raise ConfigError(f"--stall-timeout must be 0 or more (got {self.stall_timeout:g})")
-        if not self.hang_timeout > 0:
-            raise ConfigError(f"--hang-timeout must be more than 0 (got {self.hang_timeout:g})")
+        if not self.hang_timeout >= MIN_HANG_TIMEOUT_S:  # a worker's loop stamps its sign of life once a second
+            raise ConfigError(f"--hang-timeout must be at least {MIN_HANG_TIMEOUT_S:g} s (got {self.hang_timeout:g}): a "
+                              "serving worker says it is alive once a second")
         if self.stream_idle_timeout < 0:
             raise ConfigError(f"--stream-idle-timeout must be 0 or more (got {self.stream_idle_timeout:g})")
         if not self.providers:

@@ -102,7 +102,7 @@ class Reloader:
             if not wanted:  # the caller gave up: nothing will swap it in, the next reload may start
                 self._release()
                 if engine is not None:
-                    log.warning("reload from %s finished after its caller gave up; discarded", path)
+                    log.warning("reload from %s finished after its caller gave up; discarded", _one_line(str(path)))
                 return
             if error is not None:
                 loaded.set_exception(error)

@@ -82,8 +82,8 @@ def test_stall_timeout_is_checked():
     with pytest.raises(ConfigError, match="--stall-timeout must be 0 or more"):
         Settings(model="m", stall_timeout=-1)
     assert Settings(model="m", stall_timeout=0).stall_timeout == 0  # 0: never
-    for wrong in (0, -1):  # a hang bound of 0 would kill every worker at its first poll (NaN: not finite)
-        with pytest.raises(ConfigError, match="--hang-timeout must be more than 0"):
+    for wrong in (0, -1, 0.3):  # under two heartbeats: healthy workers killed in a loop (NaN: not finite)
+        with pytest.raises(ConfigError, match="--hang-timeout must be at least 2 s"):
             Settings(model="m", hang_timeout=wrong)
 
 
