@@ -193,7 +193,9 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
             yield trace
         except Exception as exc:  # noqa: BLE001 - mapped to a status code, never raised to grpc
             code, message = status_of(exc)
-            trace["error"] = message  # what the caller was told ("locale: ... is not supported"): never its text
+            # what the caller was told ("locale: ... is not supported"): never its text, and the values it
+            # names redacted as the session id is
+            trace["error"] = redact(message, [])[0] if servicer.settings.capture_redact_digits else message
         if (remaining := context.time_remaining()) is not None and remaining <= 0:
             # grpc ends the call with DEADLINE_EXCEEDED itself; an answer or status sent now may
             # meet the call already closed in its core, which grpc logs as an error traceback

@@ -260,7 +260,8 @@ def as_read(text: str) -> str:
 
     decomposed = unicodedata.normalize("NFD", fold_width(text).casefold())
     # accents (Mn) go, and so do the format and control characters the tokenizer drops (a zero-width space)
-    kept = (c for c in decomposed if c.isspace() or not unicodedata.category(c).startswith(("Mn", "C")))
+    kept = (c for c in decomposed if c.isspace() or not (unicodedata.category(c).startswith(("Mn", "C"))
+                                                          or c == "\ufffd"))
     return " ".join("".join(kept).split())
 
 
@@ -346,9 +347,9 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
     carved = [split for split in names if str(sources.get(split, "")).startswith("carved from")]
     out: list[Finding] = []
     for path in sorted(src.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.name.startswith(".") or path.suffix.casefold() not in _DATA_SUFFIXES:
             continue
-        words = set(re.split(r"[^a-z]+", path.name.split(".", 1)[0].casefold()))  # "test_set", "Test (1)"
+        words = set(re.split(r"[^a-z]+", path.stem.casefold()))  # "test_set", "Test (1)", "banking.test"
         for split in carved:
             wanted = names[split]
             if words & (set(wanted) | _SPLIT_WORDS.get(split, set())):
@@ -360,8 +361,9 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
 
 
 # other words a split's file is named by (the names read are importers.SPLIT_NAMES)
-_SPLIT_WORDS = {"test": {"tests", "testing", "testset", "eval", "evaluation", "holdout"},
+_SPLIT_WORDS = {"test": {"tests", "testing", "testset", "testdata", "holdout", "heldout"},
                 "valid": {"validate", "validation", "dev", "devset", "development"}}
+_DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv"}  # a report or a notebook beside the data is no split
 
 
 def check_intent_count(splits: Mapping[str, Sequence[Example]]) -> list[Finding]:
