@@ -331,7 +331,7 @@ class Batcher:
             # pass of the event loop, where gather's would.)
             results = [await entry.future for entry in entries]
         except DeadlineUnmeetable:  # its deadline passed while it queued: admission let in too much
-            self._observe_lateness(budget, time.monotonic() - now, lengths, late=True)
+            self._observe_lateness(budget, True, lengths)
             raise
         finally:
             for entry in entries:
@@ -343,7 +343,9 @@ class Batcher:
                     entry.counted = False
                     self._leave()
             self._drop_cancelled(entries)
-        self._observe_lateness(budget, time.monotonic() - now, lengths)
+        # late by the caller's clock, which also counts the transport
+        self._observe_lateness(budget, budget is not None and time.monotonic() - now > budget - self._transport_s,
+                               lengths)
         return results
 
     def _drop_cancelled(self, entries: Sequence[Entry]) -> None:
@@ -429,25 +431,15 @@ class Batcher:
         return (self.timing.backlog_s(len(lengths), sum(lengths), self.settings.max_batch_size)
                 + len(lengths) * self.timing.post_per_request_s)
 
-    def _observe_lateness(self, budget: float | None, server_s: float, lengths: Sequence[int],
-                          late: bool | None = None) -> None:
-        """Steer the admit share by whether the answer came `server_s` after admission within its
-        budget (by the caller's clock, which also counts the transport). A budget a caller cut
-        shorter than one answer alone takes (a very short deadline, or a stamp claiming a long
-        wait), or a request of more texts than its budget fits, would be late on an idle server:
-        it says nothing of the load, and counting it would let one caller cut admission for every
-        other. With an SLO, a caller's cut never counts: its answer is late for the share only if
-        the server's own time missed the whole SLO too (a client stamping a fake 19 ms wait, or
-        sending 8 ms deadlines, held the share at 0.2-0.45 at 140 req/s, and 4-5 % of the other
-        callers were refused)."""
+    def _observe_lateness(self, budget: float | None, late: bool, lengths: Sequence[int]) -> None:
+        """A budget a caller cut shorter than one answer alone takes (a very short deadline, or a
+        stamp claiming a long wait), or a request of more texts than its budget fits, would be
+        late on an idle server: it says nothing of the load, and counting it would let one caller
+        cut admission for every other."""
         if budget is None:
             return
-        late = server_s > budget - self._transport_s if late is None else late
-        slo = self.settings.slo_p95_ms / 1e3 if self.settings.slo_p95_ms > 0 else None
-        cut_by_caller = slo is None or budget < slo
-        if late and slo is not None and budget < slo:
-            late = server_s > slo - self._transport_s
         fits_alone = budget - self._transport_s >= self._alone_s(lengths)
+        cut_by_caller = self.settings.slo_p95_ms <= 0 or budget < self.settings.slo_p95_ms / 1e3
         too_many_texts = len(lengths) > 1
         if fits_alone or not (cut_by_caller or too_many_texts):
             self.admit_share.observe(late)
