@@ -79,7 +79,8 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import DOTTED_DATE, bare_hour, clock_or_count, day_of_month, names_a_month, time_only, wall_time
+from .resolve.dates import (DOTTED_DATE, TimeOfDay, bare_hour, clock_or_count, day_of_month, names_a_month,
+                             time_only, wall_time)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -547,10 +548,7 @@ class FollowUps:
         if at.time() == dt.time():
             return None
         zone = reference.tzinfo if reference is not None else at.tzinfo
-        value = wall_time(at.replace(tzinfo=None, hour=int(m.group("h")), minute=int(m.group("m")), second=0),
-                          zone, "minute")
-        return dated, (None if value is None
-                       else {"kind": "datetime", "value": value.astimezone(zone).isoformat(), "grain": "minute"})
+        return dated, _at_the_time(at, TimeOfDay(int(m.group("h")), int(m.group("m")), "minute"), zone)
 
     def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
@@ -585,11 +583,8 @@ class FollowUps:
             at = dt.datetime.fromisoformat(day[0]["value"])
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
-                value = wall_time(at.replace(tzinfo=None, hour=said.hour, minute=said.minute, second=0),
-                                  ZoneInfo(said.zone) if said.zone else zone, said.grain)
-                e = (replace(e, resolved=False, resolution=None) if value is None  # a time the clocks skip that day
-                     else replace(e, resolution={"kind": "datetime", "value": value.astimezone(zone).isoformat(),
-                                                 "grain": said.grain}))
+                resolution = _at_the_time(at, said, zone)
+                e = replace(e, resolved=resolution is not None, resolution=resolution)  # None: the clocks skip it
             elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
                 grain = "day" if value.time() == dt.time() else "minute"  # the agreed time of day stays
                 e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
@@ -1060,3 +1055,12 @@ def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]
     neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
+
+
+def _at_the_time(at: dt.datetime, said: TimeOfDay, zone) -> dict | None:
+    """The datetime resolution of the day of `at` at the time `said`, on the clock of the zone it
+    names, else `zone`'s, given in `zone`; None for a time the clocks skip that day."""
+    value = wall_time(at.replace(tzinfo=None, hour=said.hour, minute=said.minute, second=0),
+                      ZoneInfo(said.zone) if said.zone else zone, said.grain)
+    return None if value is None else {"kind": "datetime", "value": value.astimezone(zone).isoformat(),
+                                       "grain": said.grain}
