@@ -64,12 +64,11 @@ from .config import ConfigError, Settings
 from .signals import WORKER_CUT, WORKER_DRAIN, WORKER_RELOAD, catch_early, ignore_from_now, take_early
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-# what a stop and a reload are forwarded as, signals of the supervisor's alone (signals.py): a stop
+# a stop and a reload are forwarded as signals of the supervisor's alone (signals.py): a stop
 # or a SIGHUP sent to every process of the service (systemd's default, `pkill intentd`) reached each
 # worker twice, as its own and as the supervisor's, and the second cut its in-flight requests and
 # streams, or loaded the model a second time
-DRAIN, CUT, RELOAD = WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD
-HELD = (*FORWARDED, DRAIN, CUT, RELOAD)  # blocked in a worker until it keeps them itself
+HELD = (*FORWARDED, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)  # blocked in a worker until it keeps them itself
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
 MAX_RESTART_PAUSE_S = 60.0
@@ -120,7 +119,8 @@ def _worker(settings: Settings, index: int, ready, beats, reports) -> None:
     signals are blocked): dropped here, since the supervisor forwards it as SIGTERM."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards one held; serving, the app handles SIGINT again
-    catch_early((signal.SIGTERM, signal.SIGHUP, DRAIN, CUT, RELOAD))  # kept while this process imports: acted on then
+    # kept while this process imports: acted on then
+    catch_early((signal.SIGTERM, signal.SIGHUP, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD))
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)  # blocked by the supervisor until now
     from .app import serve_one
     from .metrics import Metrics
@@ -188,7 +188,7 @@ def _drain_when_orphaned(parent: int) -> None:
     drain: a stop that reached this worker already goes on as it was)."""
     while os.getppid() == parent:
         time.sleep(1.0)
-    os.kill(os.getpid(), DRAIN)
+    os.kill(os.getpid(), WORKER_DRAIN)
 
 
 def supervise(settings: Settings) -> int:
@@ -312,7 +312,7 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         reloads.joined(index, versions[index])  # the summary counts it among the workers on the new version
         for i, process in enumerate(workers):
             if i != index and process.exitcode is None and process.pid is not None:
-                os.kill(process.pid, RELOAD)
+                os.kill(process.pid, WORKER_RELOAD)
                 reloads.signalled(i)
 
     def reason(index: int, exitcode: int | None) -> str:
@@ -330,10 +330,10 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
             log.info("SIGHUP while stopping: no reload")
             return
         if signum in (signal.SIGTERM, signal.SIGINT):
-            sent = CUT if stopping else DRAIN  # the first: a drain; another: cut it short
+            sent = WORKER_CUT if stopping else WORKER_DRAIN  # the first: a drain; another: cut it short
             stopping = True
         elif signum == signal.SIGHUP:
-            sent = RELOAD
+            sent = WORKER_RELOAD
         for i, process in enumerate(workers):
             if process.exitcode is None and process.pid is not None:
                 os.kill(process.pid, sent)
@@ -478,7 +478,7 @@ def _stop_all(workers: list) -> None:
     """A drain to every worker still running, then wait; SIGKILL what is left."""
     for process in workers:
         if process.is_alive() and process.pid is not None:
-            os.kill(process.pid, DRAIN)
+            os.kill(process.pid, WORKER_DRAIN)
     deadline = time.monotonic() + STOP_WAIT_S
     for process in workers:
         process.join(timeout=max(0.0, deadline - time.monotonic()))
