@@ -320,7 +320,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     pb2, _ = import_stubs()
     request = pb2.AnalyzeRequest(text=args.text, top_k=args.top_k, time_zone=args.timezone or "",
                                  locale=args.locale or "")
-    if args.previous_intent or args.slot or args.session_id:  # a turn of a conversation, as a chat backend sends it
+    if args.previous_intent or args.slot or args.missing or args.session_id:  # a turn of a conversation, as a chat backend sends it
         slots = {}
         for item in args.slot:
             name, sep, value = item.partition("=")
@@ -328,7 +328,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
                 raise UsageError(f"--slot {item!r}: expected NAME=VALUE (a slots_used entry, e.g. amount='50 USD')")
             slots[name] = value
         request.context.CopyFrom(pb2.RequestContext(session_id=args.session_id or "",
-                                                    previous_intent=args.previous_intent or "", filled_slots=slots))
+                                                    previous_intent=args.previous_intent or "", filled_slots=slots,
+                                                    slots_missing=args.missing))
     if args.reference_time:
         try:
             reference = dt.datetime.fromisoformat(args.reference_time)
@@ -569,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--slot", action="append", default=[], metavar="NAME=VALUE",
                     help="a slot the previous answer filled (context.filled_slots; repeatable), e.g. "
                          "--slot amount='50 USD' --slot account=checking")
+    an.add_argument("--missing", action="append", default=[], metavar="NAME",
+                    help="a slot the previous answer asked for (context.slots_missing, as its slots_missing "
+                         "returned them; repeatable, in order), e.g. --missing date")
     an.add_argument("--session-id", help="context.session_id")
     an.add_argument("--json", action="store_true")
     an.set_defaults(func=_cmd_analyze)

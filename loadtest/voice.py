@@ -307,7 +307,7 @@ class VoiceStreams:
         ("Conversation context"): none after a turn not understood (escalated as out of
         distribution, low confidence or ambiguous) or an action decided (a CANCEL, a CONFIRM
         that asks for nothing more), so the next "yes" confirms nothing; else the intent the turn
-        continued or asked for and the slots its response used."""
+        continued or asked for, the slots its response used and those it asked for."""
         pb2, kind = self.pb2, final.follow_up.kind
         intent = final.follow_up.intent or (final.intents[0].name if final.intents else "")
         if (
@@ -317,7 +317,8 @@ class VoiceStreams:
             or (kind == pb2.FOLLOW_UP_KIND_CONFIRM and not final.response.slots_missing)
         ):
             return None
-        return pb2.RequestContext(previous_intent=intent, filled_slots=final.response.slots_used)
+        return pb2.RequestContext(previous_intent=intent, filled_slots=final.response.slots_used,
+                                  slots_missing=final.response.slots_missing)
 
     async def measure(self, progress: Progress) -> VoiceRun:
         """Connect, warm up, run the callers for the duration; the run's record."""

@@ -101,10 +101,17 @@ def check_context(request) -> dict:
             raise InvalidRequest("context.filled_slots: a slot name is empty")
         _short("context.filled_slots", key)
         _short(f"context.filled_slots[{key[:32]!r}]", value)
+    if len(ctx.slots_missing) > MAX_CONTEXT_ITEMS:
+        raise InvalidRequest(f"context.slots_missing: {len(ctx.slots_missing)} items is over {MAX_CONTEXT_ITEMS}")
+    for name in ctx.slots_missing:
+        if not name:
+            raise InvalidRequest("context.slots_missing: a slot name is empty")
+        _short("context.slots_missing", name)
     return {
         "session_id": _short("context.session_id", ctx.session_id),
         "previous_intent": _short("context.previous_intent", ctx.previous_intent),
         "filled_slots": slots,
+        "slots_missing": tuple(dict.fromkeys(ctx.slots_missing)),  # in the order asked; a repeat adds nothing
     }
 
 

@@ -21,6 +21,9 @@ class RequestOptions:
     locale: str | None = None
     filled_slots: tuple[tuple[str, str], ...] = ()  # slots filled in earlier turns
     previous_intent: str | None = None
+    # the slots the previous answer asked for (its `slots_missing`, sent back): read only by a
+    # follow-up of `previous_intent`, which reads a bare answer as the first and asks them until said
+    slots_missing: tuple[str, ...] = ()
     session_id: str | None = None
     # An ASR partial: the utterance may go on (AnalyzeStream's messages before the final). Read
     # by a model trained on partial utterances (`intentd train --partial-utterances`).

@@ -47,7 +47,8 @@ def _clock_dependent(analysis: Analysis, options: RequestOptions, engine: "Engin
 
 
 def _key_chars(text: str, options: RequestOptions) -> int:
-    return len(text) + sum(len(name) + len(value) for name, value in options.filled_slots or ())
+    return (len(text) + sum(len(name) + len(value) for name, value in options.filled_slots or ())
+            + sum(len(name) for name in options.slots_missing))
 
 
 class AnalysisCache:
@@ -67,7 +68,8 @@ class AnalysisCache:
         # session_id is tracing only: it must not split the cache per conversation; a partial is
         # answered apart only by a model that reads the difference.
         return (text, options.top_k, options.reference_time, options.time_zone, options.locale,
-                options.filled_slots, options.previous_intent, options.partial and engine.reads_partials,
+                options.filled_slots, options.slots_missing, options.previous_intent,
+                options.partial and engine.reads_partials,
                 engine.version)
 
     def get(self, text: str, options: RequestOptions, engine: "Engine") -> Analysis | None:

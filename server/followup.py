@@ -38,8 +38,9 @@ Values for the previous intent's slots: this turn's resolved entities of those t
 the previous intent's direction: "make it last friday" is no date for a payment ahead, and the slot
 is asked again), and the words between them read as below for a slot they do not fill or one more
 catalog value ("no, from joint to checking", "checking" tagged); when there are none, the turn's
-words less cue and filler words, read as a value of the slot the previous answer asked for (its
-first required slot not carried: "the 15" answering "When?" is the 15th), else of each non-free slot
+words less cue and filler words, read as a value of the slot the previous answer asked for (the
+first of the `slots_missing` the caller sent back, else its first required slot not carried:
+"the 15" answering "When?" is the 15th, also when the model tagged it as an amount), else of each non-free slot
 type in `slots` order ("make it 50": amount, "friday instead": date; dates in that direction too:
 "no, yesterday" untagged is refused for a payment ahead, a correction, not a cancel), never as an
 amount after "at", "on", "by"... ("make it at 5"), nor as an amount or a number beside a noun it
@@ -57,7 +58,7 @@ the previous intent from the merged slots: this turn's values replace the carrie
 slot of several values (accounts, cards), are added after them when the turn opens with "and",
 "also" or "plus" or ends with "too" or "as well" (an amount or a date is replaced: "and at 3 pm"
 is the agreed day at 3 pm). Confirm: once every required
-slot is known, the confirmation intent's own template with the merged slots in `slots_used` (else
+slot is known, and every optional one the last answer asked for, the confirmation intent's own template with the merged slots in `slots_used` (else
 the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
 hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
 carries them to the next turn as after any other follow-up. Repeat: the previous intent's response
@@ -170,6 +171,7 @@ _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words betwee
 # the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
 _DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?P<h>[01]?\d|2[0-3])\.(?P<m>[0-5]\d)", re.IGNORECASE)  # "9.30", "at 16.30"
+_BARE_DAY = re.compile(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?")  # "5", "the 15th": a day or an hour, or an amount
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -286,6 +288,7 @@ class FollowUps:
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
         entities = self._dotted_amounts(entities, previous, spec, slots, options)
+        entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
         entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
@@ -523,6 +526,22 @@ class FollowUps:
                                                       resolution=read[1]))
         return out
 
+    def _days_asked(self, text: str, tokens: list[tuple[int, int, str]], entities: list[ResolvedEntity], spec: dict,
+                    slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
+        """The turn without the model's amount when it is a bare number ("5", "the 15th", "twenty
+        one") and all the turn says, answering a date the last answer asked for: its words are read
+        as that date below ("the 15" answering "When should the payment go out?" replaced the
+        agreed $50 with $15). A correction ("make it 5") keeps the amount, read back."""
+        asked = self._asked(spec, slots, options)
+        if (self.resolver.specs.get(asked or "") or {}).get("builtin") != "datetime" or _CORRECTION.search(text):
+            return entities
+        numbers = [e for e in entities if e.source == "model" and e.type in slots
+                   and (self.resolver.specs.get(e.type) or {}).get("builtin") in AMOUNTS
+                   and _BARE_DAY.fullmatch(words_to_digits(e.text.strip()))]
+        if len(numbers) != 1 or not _only_values(tokens, numbers):
+            return entities
+        return [e for e in entities if e is not numbers[0]]
+
     def _dotted_time(self, said: str, previous: str, spec: dict, slots: list[str],
                      options: RequestOptions) -> tuple[str, dict | None] | None:
         """(the date slot, `said` as a time of the agreed day) when `said` is a number written as a
@@ -608,11 +627,14 @@ class FollowUps:
 
     @staticmethod
     def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:
-        """The slot the previous answer asked for: the intent's first required slot not carried.
-        A bare answer is read as it first: "the 15" answering "When should the payment go out?" is
-        the 15th, not $15."""
+        """The slot the previous answer asked for: the first of its `slots_missing` the caller sent
+        back, else the intent's first required slot not carried (what it asks first). A bare
+        answer is read as it first: "the 15" answering "When should the payment go out?" is the
+        15th, not $15, and "5" answering "When should the transfer happen?" (an optional date,
+        asked because "tomorrow at five" could not be read) is no amount."""
         carried = {k for k, _ in options.filled_slots}
-        return next((s for s in spec.get("required") or () if s not in carried and s in slots), None)
+        return next((s for s in (*options.slots_missing, *(spec.get("required") or ()))
+                     if s not in carried and s in slots), None)
 
     def _other(self, text: str, slots: list[str],
                options: RequestOptions) -> tuple[bool, ResolvedEntity | None, RequestOptions]:

@@ -5,7 +5,12 @@ Selection, per request (template ids in brackets):
    the domain's `escalation.handoff_response` [handoff];
 2. an intent without a config entry: no response (None);
 3. a required slot still unknown (neither in this utterance nor in `options.filled_slots`): that
-   slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order;
+   slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order; else an
+   optional slot with a prompt that is still unknown and that the caller gave a value the
+   resolver could not read ("transfer $50 tomorrow at five": the date, which five?) or that the
+   last answer asked for (`options.slots_missing`, which the engine passes only to a follow-up:
+   a "yes" to "When should the transfer happen?" is no date). Without the prompt the read-back
+   went out without the value said, and a backend would act on it today;
 4. otherwise the intent's response [<intent>.response]. Policy escalations (`escalate: human`
    intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
    A list of responses [<intent>.response.<i>, from 0] reads back what it can: the first whose
@@ -255,6 +260,7 @@ class Responder:
         roles = self._roles(intent, entities, values, options, reference, add_to)
         fields = {**values, **roles}  # placeholder -> resolutions
         missing = [s for s in spec.get("required") or [] if s not in values]
+        missing += self._optional_asked(intent, slots, entities, values, missing, options)
         if missing:
             template = self.templates.get(f"{intent}.prompt.{missing[0]}")
         else:  # the first response that can say its slots' values (the last always can)
@@ -270,6 +276,14 @@ class Responder:
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         used.update((field, _joined(found, canonical, ",")) for field, found in roles.items())
         return Response(text, template.id, used, missing)
+
+    def _optional_asked(self, intent: str, slots: list[str], entities: list[ResolvedEntity],
+                        values: dict[str, list[dict]], missing: list[str], options: RequestOptions) -> list[str]:
+        """Optional slots still to ask, in the intent's slot order: said and not read, or asked by
+        the last answer and not said since; only those the domain gives a prompt."""
+        unread = {e.type for e in entities if not e.resolved}
+        return [s for s in slots if s not in values and s not in missing
+                and (s in unread or s in options.slots_missing) and f"{intent}.prompt.{s}" in self.templates]
 
     def _roles(self, intent: str, entities: list[ResolvedEntity], values: dict[str, list[dict]],
                options: RequestOptions, reference: dt.datetime | None, add_to: frozenset[str]) -> dict[str, list[dict]]:

@@ -34,6 +34,9 @@ HOLDS_AND_REPEATS = ["move 200 dollars from checking", "hold on", "and to saving
 # a repeat after a confirmed transfer, whose context the backend cleared: the server has nothing to
 # repeat, and the backend says its last answer again
 REPEAT_AFTER_CONFIRM = ["move 50 dollars from checking to savings", "yes", "sorry, what?"]
+# a date said that cannot be read (which five?) is asked, a "yes" to the question confirms nothing,
+# and the answer fills it: the backend sends back the slots the last answer asked for
+DATE_ASKED = ["move 50 dollars from checking to savings tomorrow at five", "yes", "tomorrow at 5pm", "yes"]
 # Patient enough for any load on a shared machine: retries stop on success, not on these bounds.
 PATIENT = ["--attempts", "100", "--deadline-ms", str(WAIT_S * 1000), "--backoff-ms", "20", "--max-backoff-ms", "200"]
 
@@ -153,6 +156,24 @@ def holds_and_repeats(example: list[str], artifact: Path) -> None:
     assert said[3] == said[2] and "$200.00 from your Checking account to your Savings account." in said[2]
     assert said[6] == said[5] and "$50.00 from your Checking account to your Savings account." in said[5]
     assert said[7] == "Great, thanks for confirming."
+
+
+def asks_an_optional_date_until_said(example: list[str], artifact: Path) -> None:
+    """Each turn sends back the slots the last answer asked for (`slots_missing`): "tomorrow at
+    five" is asked (a transfer's date is optional, and which five?), the "yes" to "When should the
+    transfer happen?" asks again, and the answer is read back before the transfer is confirmed."""
+    with socket_path() as sock, ThreadServer(model=artifact, uds=sock):
+        turns = answered_turns(run_example(example, "--target", f"unix:{sock}", "--deadline-ms", "5000", "--json",
+                                           *DATE_ASKED))
+    got = [follow_up_of(turn)[:2] + (turn["reply"].get("response", {}).get("slotsMissing", []),) for turn in turns]
+    assert got == [("", "", ["date"]), ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", ["date"]),
+                   ("FOLLOW_UP_KIND_UPDATE", "transfer_money", []), ("FOLLOW_UP_KIND_CONFIRM", "transfer_money", [])], \
+        [turn["response"] for turn in turns]
+    said = [turn["response"] for turn in turns]
+    assert said[0] == said[1] == "When should the transfer happen?"
+    assert "$50.00 from your Checking account to your Savings account" in said[2] and "at 5:00 PM" in said[2], said[2]
+    assert said[3] == "Great, thanks for confirming."
+    assert follow_up_of(turns[3])[2]["amount"] == "50 USD" and "T17:00:00" in follow_up_of(turns[3])[2]["date"]
 
 
 def repeats_its_last_answer(example: list[str], artifact: Path) -> None:

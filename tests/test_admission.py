@@ -22,6 +22,21 @@ pb2, _ = import_stubs()
 LIMITS = dict(max_chars=20, default_top_k=5, max_top_k=50)
 
 
+def test_the_slots_the_last_answer_asked_are_kept_in_order_and_checked():
+    def options(*names):
+        return admit(pb2.AnalyzeRequest(text="5", context=pb2.RequestContext(previous_intent="x", slots_missing=names)),
+                     **LIMITS)[1]
+
+    assert options("date", "account", "date").slots_missing == ("date", "account")  # the text asks the first
+    assert options().slots_missing == ()
+    with pytest.raises(InvalidRequest, match="context.slots_missing: a slot name is empty"):
+        options("date", "")
+    with pytest.raises(InvalidRequest, match="context.slots_missing: 65 items is over 64"):
+        options(*(f"s{i}" for i in range(65)))
+    with pytest.raises(InvalidRequest, match="context.slots_missing: longer than 256 characters"):
+        options("d" * 257)
+
+
 def test_admit_builds_options():
     req = pb2.AnalyzeRequest(text="hi\x00\x07 there", top_k=0, time_zone="Asia/Tokyo", locale="en_GB",
                              context=pb2.RequestContext(filled_slots={"b": "2", "a": "1"}, previous_intent="x"))

@@ -42,6 +42,30 @@ def test_hit_miss_and_metrics(engine: Engine):
     assert metrics.value("intentd_cache_hits_total") == 2 and metrics.value("intentd_cache_misses_total") == 4
 
 
+# a value for each RequestOptions field other than the default: a field added without one here
+# fails the test below until it is put in the key (or said to be outside it, with the reason)
+OTHER_VALUES = {"top_k": 2, "reference_time": dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc), "time_zone": "UTC",
+                "locale": "en-GB", "filled_slots": (("amount", "5 USD"),), "previous_intent": "transfer_money",
+                "slots_missing": ("date",), "partial": True}
+OUTSIDE_THE_KEY = {"session_id": "tracing only", "owner": "the stream that sent it"}
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(RequestOptions)])
+def test_every_option_an_answer_depends_on_is_in_the_key(engine: Engine, name: str):
+    """The same text with the last answer's `slots_missing` (a bare "5" is then a date, not $5)
+    must not be answered from an entry stored without them, nor with any other option changed."""
+    if name in OUTSIDE_THE_KEY:
+        return
+    cache = AnalysisCache(8)
+    cache.put("5", RequestOptions(), analysis(engine), engine)
+    assert cache.get("5", RequestOptions(), engine) is not None
+    other = cache.get("5", RequestOptions(**{name: OTHER_VALUES[name]}), engine)
+    if name == "partial" and not engine.reads_partials:  # a model not trained on partials reads them as finals
+        assert other is not None
+    else:
+        assert other is None, name
+
+
 def test_another_model_version_misses_and_is_not_stored(engine: Engine):
     cache = AnalysisCache(8)
     other = dataclasses.replace(analysis(engine), model_version="another")

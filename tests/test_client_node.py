@@ -60,6 +60,10 @@ def test_holds_and_repeats(example, banking_artifact):
     scenarios.holds_and_repeats(example, banking_artifact)
 
 
+def test_asks_an_optional_date_until_said(example, banking_artifact):
+    scenarios.asks_an_optional_date_until_said(example, banking_artifact)
+
+
 def test_a_repeat_after_a_confirm_says_the_last_answer_again(example, banking_artifact):
     scenarios.repeats_its_last_answer(example, banking_artifact)
 

@@ -1,5 +1,6 @@
 """Conversation context: multi-turn scripts in the banking example, over gRPC, driven as a chat
-backend drives intentd (each turn sends back the intent and the slots the previous answer gave)."""
+backend drives intentd (each turn sends back the intent and the slots the previous answer gave, and
+the slots it asked for)."""
 
 from __future__ import annotations
 
@@ -28,19 +29,23 @@ def server(banking_artifact):
 
 
 class Conversation:
-    """The backend's side: it keeps the intent and slots and sends them with the next turn."""
+    """The backend's side: it keeps the intent, the slots and the slots asked, and sends them with
+    the next turn."""
 
     def __init__(self, stub, session: str = "test-session"):
         self.stub = stub
         self.session = session
         self.intent = ""
         self.slots: dict[str, str] = {}
+        self.missing: list[str] = []
 
     def say(self, text: str):
         reply = self.stub.Analyze(pb2.AnalyzeRequest(text=text, context=pb2.RequestContext(
-            session_id=self.session, previous_intent=self.intent, filled_slots=self.slots)), timeout=30)
+            session_id=self.session, previous_intent=self.intent, filled_slots=self.slots,
+            slots_missing=self.missing)), timeout=30)
         self.intent = reply.follow_up.intent if reply.follow_up.kind else reply.intents[0].name
         self.slots = dict(reply.response.slots_used)
+        self.missing = list(reply.response.slots_missing)
         return reply
 
 
@@ -70,6 +75,38 @@ def test_transfer_script(server):
     assert yes.intents[0].name == "affirm"  # the utterance's own ranking is kept
     assert yes.response.template_id == "affirm.response"
     assert dict(yes.response.slots_used) == {"amount": "50 USD", **both}
+
+
+def test_an_optional_date_said_and_not_read_is_asked_and_the_answer_read_as_a_date(server):
+    """"move 50 dollars from checking to savings tomorrow at five" (which five?) was read back
+    without its date, and a backend acting on it moved the money today. The date is asked; "5"
+    answering it is a date only with the answer's `slots_missing` sent back (else $5, the old
+    reading), and the cache never answers one request with the other's answer."""
+    chat = Conversation(server.stub)
+    asked = chat.say("move 50 dollars from checking to savings tomorrow at five")
+    assert asked.response.template_id == "transfer_money.prompt.date" and chat.missing == ["date"]
+    assert chat.slots["amount"] == "50 USD" and "date" not in chat.slots
+    yes = chat.say("yes")  # no date: asked again, nothing confirmed
+    assert yes.follow_up.kind == CONFIRM and yes.response.template_id == "transfer_money.prompt.date"
+    assert chat.missing == ["date"]
+
+    def five(missing):
+        request = pb2.AnalyzeRequest(text="5", time_zone="America/New_York", context=pb2.RequestContext(
+            previous_intent="transfer_money", filled_slots=chat.slots, slots_missing=missing))
+        request.reference_time.FromJsonString("2030-12-02T15:00:00Z")
+        return dict(server.stub.Analyze(request, timeout=30).response.slots_used)
+
+    hits = server.metric("intentd_cache_hits_total")
+    for _ in range(2):  # the second round from the cache
+        assert five([])["amount"] == "5 USD"
+        day = five(["date"])
+        assert day["amount"] == "50 USD" and day["date"] == "2030-12-05T00:00:00-05:00", day
+    assert server.metric("intentd_cache_hits_total") == hits + 2
+    told = chat.say("tomorrow at 5pm")
+    assert told.follow_up.kind == UPDATE and chat.missing == [] and "T17:00:00" in chat.slots["date"]
+    assert "at 5:00 PM" in told.response.text
+    done = chat.say("yes")
+    assert done.response.template_id == "affirm.response" and dict(done.response.slots_used)["date"] == chat.slots["date"]
 
 
 def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):
@@ -274,12 +311,12 @@ def test_context_with_a_bad_previous_intent_is_still_validated(server):
 # -- the rule on a given reading of the turn (the model's reading of two words varies by model) ------
 
 def _turn(engine: Engine, text: str, previous: str, intent: str, confidence: float, unsure: str | None,
-          spans=(), slots=(), zone: str | None = None, at: dt.datetime | None = None):
+          spans=(), slots=(), zone: str | None = None, at: dt.datetime | None = None, missing=()):
     from intentd.server.analysis import Escalation
     from intentd.server.decode import EntitySpan, Prediction
 
     options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)), time_zone=zone,
-                             reference_time=at)
+                             reference_time=at, slots_missing=tuple(missing))
     found = [EntitySpan(etype, text.index(surface), text.index(surface) + len(surface), surface, 0.9)
              for etype, surface in spans]
     prediction = Prediction([(intent, confidence), ("greeting", 0.1)], found, 0.0)
@@ -456,6 +493,66 @@ def test_a_dotted_number_to_an_optional_date_keeps_the_agreed_date(engine):
     turn = _turn(engine, "make it 9.30 instead", "transfer_money", "goodbye", 0.28, "low_confidence",
                  [("amount", "9.30")], carried, zone="America/New_York")
     assert dict(turn.response.slots_used)["date"] == "2030-12-06T09:00:00-05:00"
+
+
+CARRIED_TRANSFER = [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD")]
+AT_TEN = dt.datetime(2030, 12, 2, 15, tzinfo=dt.timezone.utc)  # 10:00 in New York, a Monday
+
+
+@pytest.mark.parametrize("tags", [[("amount", "5")], []], ids=["tagged as an amount", "untagged"])
+def test_a_bare_number_answering_an_optional_date_asked_is_no_amount(engine, tags):
+    """"5" answering "When should the transfer happen?" (asked: "tomorrow at five" could not be
+    read) became $5 where the next turn could not know the date was asked. With the last answer's
+    `slots_missing` sent back, it is read as the date (the 5th, read back), never the amount."""
+    turn = _turn(engine, "5", "transfer_money", "goodbye", 0.3, "low_confidence", tags, CARRIED_TRANSFER,
+                 zone="America/New_York", at=AT_TEN, missing=["date"])
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "50 USD" and used["date"].startswith("2030-12-05T00:00"), used
+    # without it (a backend that does not send slots_missing back) the number is the amount, read back
+    old = _turn(engine, "5", "transfer_money", "goodbye", 0.3, "low_confidence", tags, CARRIED_TRANSFER,
+                zone="America/New_York", at=AT_TEN)
+    assert dict(old.response.slots_used)["amount"] == "5 USD"
+
+
+@pytest.mark.parametrize("text, day", [("5", 5), ("the 15", 15), ("the 15th", 15), ("twenty one", 21), ("ok 5", 5)])
+@pytest.mark.parametrize("missing", [[], ["date"]], ids=["inferred", "sent back"])
+def test_a_bare_number_the_model_tags_as_an_amount_answering_when_is_the_day(engine, text, day, missing):
+    """"the 15" answering "When should the payment go out?" (a required date) replaced the agreed $50
+    with $15 when the model tagged the number as an amount; untagged, it was the 15th."""
+    number = text.removeprefix("ok ").removeprefix("the ")
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("amount", number)],
+                 [("amount", "50 USD")], zone="America/New_York", at=AT_TEN, missing=missing)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "50 USD" and used["date"].startswith(f"2030-12-{day:02d}T00:00"), used
+
+
+@pytest.mark.parametrize("text, said", [("make it 5", "5"), ("$5", "$5"), ("5 dollars", "5 dollars")])
+def test_an_amount_said_as_one_answering_when_is_the_amount(engine, text, said):
+    """A correction or a number said as money stays the amount, read back with the date still asked."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("amount", said)],
+                 [("amount", "50 USD")], zone="America/New_York", at=AT_TEN, missing=["date"])
+    assert dict(turn.response.slots_used)["amount"] == "5 USD" and turn.response.slots_missing == ["date"]
+
+
+@pytest.mark.parametrize("text, intent, kind", [("yes", "affirm", "confirm"), ("make it 60", "transfer_money", "update"),
+                                                ("hold on", "hold", "hold"), ("sorry what", "repeat", "repeat")])
+def test_an_optional_date_asked_is_asked_until_said(engine, text, intent, kind):
+    """A "yes" to "When should the transfer happen?" confirmed the transfer without its date, now.
+    Every follow-up that says no date asks it again, with the agreed values kept."""
+    spans = [("amount", "60")] if "60" in text else []
+    turn = _turn(engine, text, "transfer_money", intent, 0.95, None, spans, CARRIED_TRANSFER,
+                 zone="America/New_York", at=AT_TEN, missing=["date"])
+    assert turn.follow_up.kind == kind
+    assert turn.response.slots_missing == ["date"], turn.response
+    if kind != "hold":  # a pause says its own words; the question still stands in slots_missing
+        assert turn.response.template_id == "transfer_money.prompt.date", turn.response
+    assert dict(turn.response.slots_used)["amount"] == ("60 USD" if "60" in text else "50 USD")
+    said = _turn(engine, "tomorrow at 5pm", "transfer_money", "transfer_money", 0.5, "low_confidence",
+                 [("date", "tomorrow at 5pm")], CARRIED_TRANSFER, zone="America/New_York", at=AT_TEN, missing=["date"])
+    assert said.response.slots_missing == [] and dict(said.response.slots_used)["date"].startswith("2030-12-03T17:00")
+    no = _turn(engine, "no", "transfer_money", "deny", 0.95, None, (), CARRIED_TRANSFER, zone="America/New_York",
+               at=AT_TEN, missing=["date"])
+    assert no.follow_up.kind == "cancel" and no.response.slots_missing == []
 
 
 def test_a_dotted_number_answering_how_much_is_the_amount(engine):

@@ -56,6 +56,39 @@ def test_missing_slot_selects_its_prompt(responder):
     assert r.template_id == "schedule_payment.prompt.amount" and r.slots_missing == ["amount", "date"]
 
 
+def test_an_optional_value_said_and_not_read_is_asked_where_the_domain_has_a_prompt(responder, domain):
+    """"transfer $200 to savings tomorrow at five": the date (optional for a transfer) could not be
+    read (which five?), and the read-back went out without it: a backend acting on it moved the
+    money today."""
+    unread = ent("date", None, "tomorrow at five")
+    r = responder.respond("transfer_money", [MONEY, SAVINGS, unread], OK, OPTS)
+    assert (r.template_id, r.text) == ("transfer_money.prompt.date", "When should the transfer happen?")
+    assert r.slots_missing == ["date"] and r.slots_used == {"amount": "200 USD", "account": "savings"}
+    r = responder.respond("transfer_money", [MONEY, SAVINGS, unread, DATE], OK, OPTS)  # a date read beside it
+    assert r.template_id.startswith("transfer_money.response") and r.slots_missing == []
+    # a required slot's prompt comes first; the optional one is still listed, to be asked next
+    r = responder.respond("transfer_money", [SAVINGS, unread], OK, OPTS)
+    assert r.template_id == "transfer_money.prompt.amount" and r.slots_missing == ["amount", "date"]
+    # without a prompt for it the read-back still goes out (the entity says it was not read)
+    bare = copy.deepcopy(domain)
+    del bare["intents"]["transfer_money"]["prompts"]["date"]
+    r = Responder(bare).respond("transfer_money", [MONEY, SAVINGS, unread], OK, OPTS)
+    assert r.template_id.startswith("transfer_money.response") and r.slots_missing == []
+
+
+def test_an_optional_slot_the_last_answer_asked_is_asked_until_said(responder):
+    """The engine passes the last answer's `slots_missing` to a follow-up: a turn that says
+    nothing of the date ("make it 300", a "yes") asks for it again; one that says it reads back."""
+    asked = replace(OPTS, filled_slots=(("account", "savings"), ("amount", "200 USD")), slots_missing=("date",))
+    r = responder.respond("transfer_money", [], OK, asked)
+    assert r.template_id == "transfer_money.prompt.date" and r.slots_missing == ["date"]
+    assert r.slots_used == {"amount": "200 USD", "account": "savings"}
+    r = responder.respond("transfer_money", [DATE], OK, asked)
+    assert r.template_id.startswith("transfer_money.response") and r.slots_missing == []
+    # a slot of another intent, or one with no prompt, asks nothing
+    assert responder.respond("transfer_money", [], OK, replace(asked, slots_missing=("merchant",))).slots_missing == []
+
+
 def test_slot_from_context(responder):
     opts = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
                           filled_slots=(("amount", "50.00 EUR"),))

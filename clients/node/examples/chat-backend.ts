@@ -118,7 +118,8 @@ const UNSURE = new Set([
   EscalationReason.ESCALATION_REASON_AMBIGUOUS,
 ]);
 
-type Carried = Pick<RequestContext, "previousIntent" | "filledSlots">;
+type Carried = Pick<RequestContext, "previousIntent" | "filledSlots" | "slotsMissing">;
+const NOTHING: Carried = { previousIntent: "", filledSlots: {}, slotsMissing: [] };
 
 /** A turn that decided the action: a cancel, or a confirm whose response asks for nothing more. */
 function decided(reply: AnalyzeResponse): boolean {
@@ -129,8 +130,8 @@ function decided(reply: AnalyzeResponse): boolean {
 
 /**
  * What the next turn sends back (README, "Voice and chat backends", Follow-ups): the intent this
- * turn continued, else its own top intent, and the slots its response used, so that "and to
- * savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model did not
+ * turn continued, else its own top intent, the slots its response used and the slots it asked
+ * for, so that "and to savings", "make it 50", "yes" or "5" (answering "When?") resolve against it. Nothing after a turn the model did not
  * understand, or the next "yes" would confirm its guess, nor after one that decided the action,
  * or "yes" would bring a cancelled transfer back or confirm a confirmed one again; a question
  * keeps them (a policy hand-off's "Which account would you like to close?", a confirm's "How
@@ -138,11 +139,12 @@ function decided(reply: AnalyzeResponse): boolean {
  */
 function carriedFrom(reply: AnalyzeResponse): Carried {
   if ((reply.escalation?.escalate && UNSURE.has(reply.escalation.reason)) || decided(reply)) {
-    return { previousIntent: "", filledSlots: {} };
+    return NOTHING;
   }
   return {
     previousIntent: reply.followUp?.intent || (reply.intents[0]?.name ?? ""),
     filledSlots: reply.response?.slotsUsed ?? {},
+    slotsMissing: reply.response?.slotsMissing ?? [],
   };
 }
 
@@ -224,7 +226,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const sessionId = values.session ?? `chat-${process.pid}-${Date.now().toString(36)}`;
-  let carried: Carried = { previousIntent: "", filledSlots: {} };
+  let carried: Carried = NOTHING;
   let lastSaid = "";
   let failed = 0;
   try {

@@ -186,21 +186,23 @@ func decided(reply *pb.AnalyzeResponse) bool {
 }
 
 // carriedFrom is what the next turn sends back (README, "Voice and chat backends", Follow-ups):
-// the intent this turn continued, else its own top intent, and the slots its response used, so
-// that "and to savings", "make it 50" or "yes" resolve against it. Nothing after a turn the model
+// the intent this turn continued, else its own top intent, the slots its response used and the
+// slots it asked for, so that "and to savings", "make it 50", "yes" or "5" (answering "When?")
+// resolve against it. Nothing after a turn the model
 // did not understand, or the next "yes" would confirm its guess, nor after one that decided the
 // action, or "yes" would bring a cancelled transfer back or confirm a confirmed one again; a
 // question keeps them (a policy hand-off's "Which account would you like to close?", a confirm's
 // "How much would you like to transfer?"), as it is answered next.
-func carriedFrom(reply *pb.AnalyzeResponse) (previousIntent string, filledSlots map[string]string) {
+func carriedFrom(reply *pb.AnalyzeResponse) *pb.RequestContext {
 	if esc := reply.GetEscalation(); (esc.GetEscalate() && unsure[esc.GetReason()]) || decided(reply) {
-		return "", nil
+		return &pb.RequestContext{}
 	}
-	previousIntent = reply.GetFollowUp().GetIntent()
+	previousIntent := reply.GetFollowUp().GetIntent()
 	if previousIntent == "" && len(reply.GetIntents()) > 0 {
 		previousIntent = reply.GetIntents()[0].GetName()
 	}
-	return previousIntent, reply.GetResponse().GetSlotsUsed()
+	return &pb.RequestContext{PreviousIntent: previousIntent, FilledSlots: reply.GetResponse().GetSlotsUsed(),
+		SlotsMissing: reply.GetResponse().GetSlotsMissing()}
 }
 
 // said is what the backend says for a turn: intentd's response, except on a REPEAT of no intent
@@ -320,10 +322,10 @@ func run(args []string) int {
 			s := status.Convert(err)
 			fmt.Fprintf(os.Stderr, "retry: attempt %d got %s (%s); next in %d ms\n", n, codeName(s.Code()), s.Message(), delay.Milliseconds())
 		}}
-	previousIntent, filledSlots, lastSaid, failed := "", map[string]string{}, "", 0
+	carried, lastSaid, failed := &pb.RequestContext{}, "", 0
 	for _, text := range messages {
-		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone, Context: &pb.RequestContext{
-			SessionId: o.session, PreviousIntent: previousIntent, FilledSlots: filledSlots}}
+		carried.SessionId = o.session
+		request := &pb.AnalyzeRequest{Text: text, TimeZone: o.timeZone, Context: carried}
 		var reply *pb.AnalyzeResponse
 		ctx, cancel := context.WithTimeout(context.Background(), ms(o.deadlineMs))
 		attempts, err, retried := policy.call(ctx, func(ctx context.Context, opts ...grpc.CallOption) (err error) {
@@ -348,7 +350,7 @@ func run(args []string) int {
 			fmt.Fprintf(os.Stderr, "chat-backend: %v\n", err)
 			return 1
 		}
-		previousIntent, filledSlots = carriedFrom(reply)
+		carried = carriedFrom(reply)
 	}
 	if failed > 0 {
 		return 1
