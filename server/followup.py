@@ -172,6 +172,12 @@ _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words betwee
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
 _DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?P<h>[01]?\d|2[0-3])\.(?P<m>[0-5]\d)", re.IGNORECASE)  # "9.30", "at 16.30"
 _BARE_DAY = re.compile(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?")  # "5", "the 15th": a day or an hour, or an amount
+# a half of the day named after a dotted time: "9.30 pm", "9.30 p.m.", "9.30 in the evening"
+_HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?|in\s+the\s+morning\b)"
+                          r"|(?P<pm>p\.?\s?m\b\.?|in\s+the\s+(?:afternoon|evening)\b|at\s+night\b|tonight\b))",
+                          re.IGNORECASE)
+_AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
+_WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -287,7 +293,7 @@ class FollowUps:
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
-        entities = self._dotted_amounts(entities, previous, spec, slots, options)
+        entities = self._dotted_amounts(text, entities, previous, spec, slots, options)
         entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
         entities = self._on_the_agreed_day(text, previous, entities, options)
@@ -353,6 +359,7 @@ class FollowUps:
             (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number") for e in found)
         also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) + ("push",) if verbs or pointed else ())
         values = found + negated + refused
+        also += tuple(w for e in values for w in e.type.lower().split("_"))  # "make the amount 9.30": its slot's name
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
 
@@ -510,21 +517,40 @@ class FollowUps:
         return (reference is not None
                 and self.resolver.dates.resolve(text, reference, False, locale.day_first) is not None)
 
-    def _dotted_amounts(self, entities: list[ResolvedEntity], previous: str, spec: dict, slots: list[str],
-                        options: RequestOptions) -> list[ResolvedEntity]:
+    def _dotted_amounts(self, text: str, entities: list[ResolvedEntity], previous: str, spec: dict,
+                        slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
         """The model's "9.30" in "make it 9.30 instead", tagged as an amount or a date, where
         `_dotted_time` reads it as a time: that time on the agreed day (the agreed $75 became $9.30;
         tagged as a date, it was refused, the agreed day dropped, and the answer to the question
-        asked then, "9.30am", fell on today)."""
+        asked then, "9.30am", fell on today). A dotted number the model tagged as a date in a turn
+        that names the amount ("no, not 45, make it 9.30") is the amount."""
         out = []
         for e in entities:
             builtin = (self.resolver.specs.get(e.type) or {}).get("builtin")
-            read = (self._dotted_time(e.text.strip(), previous, spec, slots, options)
-                    if e.source == "model" and (builtin in AMOUNTS or (builtin == "datetime" and not e.resolved))
-                    else None)  # (a date "9.30" read no date: refused by _dated_as, taken back by the caller)
+            if e.source != "model" or not (builtin in AMOUNTS or (builtin == "datetime" and not e.resolved)):
+                out.append(e)  # (a date "9.30" read no date: refused by _dated_as, taken back by the caller)
+                continue
+            said = e.text.strip()
+            read = self._dotted_time(said, text, e.end, previous, spec, slots, options)
+            if read is None and builtin == "datetime":
+                read = self._amount_named(said, text, previous, slots, options)
             out.append(e if read is None else replace(e, type=read[0], resolved=read[1] is not None,
                                                       resolution=read[1]))
         return out
+
+    def _amount_named(self, said: str, text: str, previous: str, slots: list[str],
+                      options: RequestOptions) -> tuple[str, dict] | None:
+        """(the amount slot, `said` read as its value) when the turn names the amount and `said` is a
+        number written with a dot ("9.30")."""
+        if _DOTTED_TIME_SAID.fullmatch(said) is None or not self._names_the_amount(text, slots, options):
+            return None
+        reference = self.resolver.reference_time(options)
+        past = previous in self.resolver.past_intents
+        for slot in slots:
+            if (self.resolver.specs.get(slot) or {}).get("builtin") in AMOUNTS and (
+                    value := self.resolver.resolve_value(slot, said, reference, past, locales.get(options.locale))):
+                return slot, value
+        return None
 
     def _days_asked(self, text: str, tokens: list[tuple[int, int, str]], entities: list[ResolvedEntity], spec: dict,
                     slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
@@ -542,16 +568,20 @@ class FollowUps:
             return entities
         return [e for e in entities if e is not numbers[0]]
 
-    def _dotted_time(self, said: str, previous: str, spec: dict, slots: list[str],
+    def _dotted_time(self, said: str, text: str, end: int, previous: str, spec: dict, slots: list[str],
                      options: RequestOptions) -> tuple[str, dict | None] | None:
         """(the date slot, `said` as a time of the agreed day) when `said` is a number written as a
         time with a dot ("9.30", "at 16.30") to an intent whose date is required and was agreed
         with a time of day ("make it 9.30 instead" after 09:00: 09:30 that day, read back; None for
-        a time the clocks skip that day). Not where the last answer asked for the amount, nor where
-        the agreed date has no time of day ("make it 45.50", "make it 12.50" after "next friday"
-        are amounts), nor for an optional date (a transfer's "9.30" is its amount, read back)."""
+        a time the clocks skip that day), on the half of the day a word after it names ("9.30
+        pm", "9.30 p.m.", "9.30 in the evening": 21:30; it was 09:30). Not where the last answer
+        asked for the amount or the turn names it ("change the amount to 9.30", "no not 45 make it
+        9.30"), nor for a number written as money ("make it 20.00"), nor where the agreed date has
+        no time of day ("make it 45.50", "make it 12.50" after "next friday" are amounts), nor for
+        an optional date (a transfer's "9.30" is its amount, read back). `end`: where `said` ends
+        in the turn's `text`."""
         m = _DOTTED_TIME_SAID.fullmatch(said)
-        if m is None:
+        if m is None or m.group("m") == "00" or self._names_the_amount(text, slots, options):
             return None
         dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
         if dated is None or dated not in (spec.get("required") or ()):
@@ -567,7 +597,32 @@ class FollowUps:
         if at.time() == dt.time():
             return None
         zone = reference.tzinfo if reference is not None else at.tzinfo
-        return dated, _at_the_time(at, TimeOfDay(int(m.group("h")), int(m.group("m")), "minute"), zone)
+        hour = int(m.group("h"))
+        if (half := _HALF_OF_DAY.match(text, end)) is not None:
+            if hour == 0 or hour > 12:  # "16.30 pm": which?
+                return dated, None
+            hour = hour % 12 + (12 if half.group("pm") else 0)
+        return dated, self._ahead(_at_the_time(at, TimeOfDay(hour, int(m.group("m")), "minute"), zone), previous,
+                                  reference)
+
+    def _ahead(self, resolution: dict | None, previous: str, reference: dt.datetime | None) -> dict | None:
+        """`resolution`, a time on the agreed day, unless it has passed and `previous`'s dates lie
+        ahead: "make it 9.30" at 10:00 for a payment agreed for 11:00 today is no time to pay at
+        (read back as 9:30 AM today, a backend would have paid at once); the date is asked."""
+        if resolution is None or reference is None or previous in self.resolver.past_intents:
+            return resolution
+        return resolution if dt.datetime.fromisoformat(resolution["value"]) >= reference else None
+
+    def _names_the_amount(self, text: str, slots: list[str], options: RequestOptions) -> bool:
+        """Whether the turn speaks of the amount: names an amount slot ("change the amount to ...")
+        or says the agreed amount's number ("no not 45, make it ...")."""
+        words = set(_WORD.findall(text.lower()))
+        amounts = [s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") in AMOUNTS]
+        if words & (_AMOUNT_WORDS | {w for s in amounts for w in s.lower().split("_")}):
+            return True
+        carried = dict(options.filled_slots)
+        numbers = [carried.get(slot, "").split(" ")[0] for slot in amounts]  # "45 USD" -> "45"
+        return any(re.search(rf"(?<![\d.,]){re.escape(n)}(?:\.0+)?(?!\d|[.,]\d)", text) for n in numbers if n)
 
     def _unread(self, text: str, entities: list[ResolvedEntity]) -> list[ResolvedEntity]:
         """The model's amounts, numbers and clock times that did not resolve: "make it two fifty"
@@ -602,7 +657,7 @@ class FollowUps:
             at = dt.datetime.fromisoformat(day[0]["value"])
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
-                resolution = _at_the_time(at, said, zone)
+                resolution = self._ahead(_at_the_time(at, said, zone), previous, reference)
                 e = replace(e, resolved=resolution is not None, resolution=resolution)  # None: the clocks skip it
             elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
                 grain = "day" if value.time() == dt.time() else "minute"  # the agreed time of day stays
@@ -691,7 +746,7 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
-        read = (self._dotted_time(surface, previous, intent_spec, slots, options)
+        read = (self._dotted_time(surface, text, end, previous, intent_spec, slots, options)
                 if intent_spec is not None and previous is not None else None)
         if read is not None:
             return ResolvedEntity(read[0], surface, start, end, 1.0, "context", read[1] is not None, read[1])

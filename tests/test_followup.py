@@ -486,6 +486,67 @@ def test_a_dotted_amount_after_a_day_with_no_time_is_the_amount(engine, text, am
     assert used["amount"] == f"{amount} USD" and used["date"] == "2030-12-06T00:00:00-05:00", used
 
 
+AGREED_9AM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T09:00:00-05:00")]
+FRIDAY_10AM = dt.datetime(2026, 12, 4, 15, tzinfo=dt.timezone.utc)  # Friday 10:00 in New York
+
+
+@pytest.mark.parametrize("text, own, tags", [
+    ("change the amount to 9.30", "transfer_money", [("amount", "9.30")]),
+    ("make the amount 9.30", "transfer_money", [("amount", "9.30")]),
+    ("no not 45 make it 9.30", "deny", [("date", "9.30")]),
+    ("no not 45, 9.30", "deny", [("amount", "9.30")]),
+])
+def test_a_dotted_number_in_a_turn_that_names_the_amount_is_the_amount(engine, text, own, tags):
+    """"change the amount to 9.30" after a payment of $45 agreed for 09:00 kept $45 and moved the
+    payment to 09:30; "make the amount 9.30" lost the payment altogether (a new request, a transfer)."""
+    turn = _turn(engine, text, "schedule_payment", own, 0.72, None, tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    assert turn is not None and turn.follow_up.intent == "schedule_payment"
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "9.30 USD" and used["date"] == "2026-12-11T09:00:00-05:00", used
+
+
+@pytest.mark.parametrize("text, hour", [("make it 9.30 pm", 21), ("make it 9.30 p.m.", 21), ("make it 9.30 PM", 21),
+                                        ("make it 9.30 in the evening", 21), ("make it 9.30 a.m.", 9),
+                                        ("make it 12.30 am", 0), ("make it 12.30 pm", 12)])
+def test_a_dotted_time_keeps_the_half_of_the_day_said_after_it(engine, text, hour):
+    """"make it 9.30 pm" (the model's span "9.30", the "pm" after it) was 09:30, 12 hours off."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("amount", "9.30" if "9.30" in text
+                                                                                        else "12.30")],
+                 AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{hour:02d}:30:00-05:00", used
+
+
+def test_a_dotted_time_with_an_impossible_half_of_the_day_is_asked(engine):
+    turn = _turn(engine, "make it 16.30 pm", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                 [("amount", "16.30")], AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.response.slots_missing == ["date"] and dict(turn.response.slots_used)["amount"] == "45 USD"
+
+
+@pytest.mark.parametrize("said", ["20.00", "10.00"])
+def test_a_number_written_as_money_is_the_amount_after_an_agreed_time(engine, said):
+    """"make it 20.00" after 09:00 moved the payment to 8 PM and kept $45."""
+    turn = _turn(engine, f"make it {said}", "schedule_payment", "goodbye", 0.3, "low_confidence", [("amount", said)],
+                 AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == f"{said} USD" and used["date"] == "2026-12-11T09:00:00-05:00", used
+
+
+@pytest.mark.parametrize("text, tags", [("make it 9.30 instead", [("amount", "9.30")]),
+                                        ("make it 9:30am instead", [("date", "9:30am")]), ("make it 9am", [("date", "9am")])])
+def test_a_time_already_past_on_the_agreed_day_is_asked(engine, text, tags):
+    """At 10:00, "make it 9.30 instead" for a payment agreed for 11:00 today was read back as 9:30 AM
+    today: a backend would pay at once. The date is asked; a later time that day is read."""
+    today = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-04T11:00:00-05:00")]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, today,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.response.slots_missing == ["date"], turn.response
+    later = _turn(engine, "make it 4pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "4pm")], today,
+                  zone="America/New_York", at=FRIDAY_10AM)
+    assert dict(later.response.slots_used)["date"] == "2026-12-04T16:00:00-05:00"
+
+
 def test_a_dotted_number_to_an_optional_date_keeps_the_agreed_date(engine):
     """A transfer's date is optional: refused, it was dropped, and a "yes" then moved the money
     now. The number is the amount, read back (a known gap: README)."""
