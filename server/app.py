@@ -133,9 +133,11 @@ class App:
                         WORKER_DRAIN: self.request_drain, WORKER_CUT: self.request_cut,
                         signal.SIGHUP: self._hup_to_a_worker, WORKER_RELOAD: self._reload_on_signal}
         else:
+            # a worker's signals mean here what they mean to a worker (by default SIGUSR1 and
+            # SIGUSR2 killed the process at once, its requests cut)
             handlers = {signal.SIGTERM: self.request_stop, signal.SIGINT: self.request_stop,
-                        WORKER_DRAIN: self.request_drain,  # a drain as a worker's (it killed the process at once)
-                        signal.SIGHUP: self._reload_on_signal}
+                        WORKER_DRAIN: self.request_drain, WORKER_CUT: self.request_cut,
+                        signal.SIGHUP: self._reload_on_signal, WORKER_RELOAD: self._reload_on_signal}
         with handle_signals(loop, handlers):
             try:
                 await self.startup()

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 _early: list[signal.Signals] = []  # received before the loop's handlers, in order
 
 
-def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
+def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)) -> None:
     """Keep these signals until `handle_signals` takes them over (main thread only)."""
     for sig in signals:
         signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))

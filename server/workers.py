@@ -21,7 +21,9 @@ program holds is still a one-line error. The supervisor:
 - forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGQUIT, which
   cuts the drains short) and SIGHUP as SIGUSR1 (reload the artifact): signals a worker gets from
   the supervisor alone, as it takes its own SIGTERM and SIGINT as a drain and ignores its own
-  SIGHUP (one sent to every process of the service reached it twice); each worker
+  SIGHUP (one sent to every process of the service reached it twice); the workers' own signals
+  sent to the supervisor stand for what they mean to a worker (SIGUSR2 a stop, SIGQUIT a cut,
+  SIGUSR1 a SIGHUP: by default each killed the supervisor and orphaned its workers); each worker
   reports how its reload ended, and once all have, one line says which version each serves and
   why any failed (a reload that failed in one worker leaves two versions served);
 - has the others reload (SIGUSR1) when a restarted worker serves another version than they do (the
@@ -63,12 +65,14 @@ from intentd.errors import IntentdError
 from .config import ConfigError, Settings
 from .signals import WORKER_CUT, WORKER_DRAIN, WORKER_RELOAD, catch_early, ignore_from_now, take_early
 
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# what the supervisor acts on: its stops and SIGHUP, and the workers' own signals sent to it, as
+# the one each stands for (killed by SIGUSR1 or SIGUSR2, it left its workers to drain as orphans)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)
 # a stop and a reload are forwarded as signals of the supervisor's alone (signals.py): a stop
 # or a SIGHUP sent to every process of the service (systemd's default, `pkill intentd`) reached each
 # worker twice, as its own and as the supervisor's, and the second cut its in-flight requests and
 # streams, or loaded the model a second time
-HELD = (*FORWARDED, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)  # blocked in a worker until it keeps them itself
+HELD = FORWARDED  # blocked in a worker until it keeps them itself
 log = logging.getLogger(__name__)
 RESTART_PAUSE_S = 1.0  # before restarting a worker that died; doubled after each failed start
 MAX_RESTART_PAUSE_S = 60.0
@@ -196,7 +200,7 @@ def supervise(settings: Settings) -> int:
     worker_settings = dataclasses.replace(settings, listen=f"{host}:{port}", metrics_port=0,
                                           intra_op_threads=settings.onnx_threads)
     early = take_early()  # signals kept since `intentd serve` began
-    if any(sig in (signal.SIGTERM, signal.SIGINT) for sig in early):
+    if any(sig in (signal.SIGTERM, signal.SIGINT, WORKER_DRAIN, WORKER_CUT) for sig in early):
         log.info("stop requested before serving: not starting workers")
         return 0
     metrics_dir, lock = _metrics_dir()
@@ -325,14 +329,17 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
 
     def forward(signum: int) -> None:
         nonlocal stopping
-        sent = signum
+        if signum == WORKER_RELOAD:  # SIGUSR1, a worker's reload: the service's
+            signum = signal.SIGHUP
         if signum == signal.SIGHUP and stopping:  # a worker draining would load a second model copy
             log.info("SIGHUP while stopping: no reload")
             return
-        if signum in (signal.SIGTERM, signal.SIGINT):
+        if signum in (signal.SIGTERM, signal.SIGINT, WORKER_DRAIN):
             sent = WORKER_CUT if stopping else WORKER_DRAIN  # the first: a drain; another: cut it short
             stopping = True
-        elif signum == signal.SIGHUP:
+        elif signum == WORKER_CUT:  # SIGQUIT: cut now, drained or not
+            sent, stopping = WORKER_CUT, True
+        else:
             sent = WORKER_RELOAD
         for i, process in enumerate(workers):
             if process.exitcode is None and process.pid is not None:

@@ -165,11 +165,13 @@ def test_sigusr2_drains_a_single_server_as_it_drains_a_worker(banking_artifact, 
     assert "draining" in proc.stdout.read()
 
 
-def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGUSR1], ids=["SIGHUP", "SIGUSR1, a worker's reload"])
+def test_sighup_reloads_and_keeps_serving(banking_artifact, tmp_path, sig):
+    """SIGUSR1, the reload a worker gets, killed a server without --workers at once."""
     with serving(banking_artifact, tmp_path / "s.sock") as (proc, channel):
         stub = pb2_grpc.IntentServiceStub(channel)
         loaded_at = stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30).loaded_at
-        proc.send_signal(signal.SIGHUP)
+        proc.send_signal(sig)
         deadline, i = time.monotonic() + WAIT_S, 0
         while stub.GetModelInfo(pb2.GetModelInfoRequest(), timeout=30).loaded_at == loaded_at:
             assert stub.Analyze(pb2.AnalyzeRequest(text=f"block card {i}"), timeout=30).intents

@@ -476,6 +476,19 @@ def test_a_sighup_to_every_process_of_the_service_reloads_each_worker_once(banki
     assert server.log.count("not acted on (its supervisor forwards a reload") == 2, server.log
 
 
+def test_a_workers_signals_sent_to_the_supervisor_mean_what_they_mean_to_a_worker(banking_artifact):
+    """The README names SIGUSR1 (reload) and SIGUSR2 (drain) as what workers get: sent to the
+    supervisor, each killed it at once (exit 138 / 140) and left its workers to drain as orphans."""
+    with Supervisor(banking_artifact) as server:
+        server.wait_until_serving()
+        server.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: "workers: reload: " in server.log, "the reload summary")
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGUSR2))
+    assert rc == 0, server.log
+    assert server.log.count("intentd.server.reload: reloaded: ") == 2, server.log
+    assert "second signal" not in server.log and server.log.count("intentd.server.app: stopped") == 2, server.log
+
+
 def test_a_workers_own_stop_after_the_supervisors_still_only_drains(banking_artifact):
     """A stop script that signals the supervisor and then its workers: the forwarded drain came
     first, the worker took its own SIGTERM for the second stop, and cut its requests (exit 1)."""
