@@ -347,9 +347,8 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
     carved = [split for split in names if str(sources.get(split, "")).startswith("carved from")]
     out: list[Finding] = []
     for path in sorted(src.iterdir()):
-        if not path.is_file() or path.name.startswith(".") or path.suffix.casefold() not in _DATA_SUFFIXES:
+        if not path.is_file() or path.name.startswith(".") or (words := _name_words(path.name)) is None:
             continue
-        words = set(re.split(r"[^a-z]+", path.stem.casefold()))  # "test_set", "Test (1)", "banking.test"
         for split in carved:
             wanted = names[split]
             if words & (set(wanted) | _SPLIT_WORDS.get(split, set())):
@@ -360,10 +359,32 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
     return out
 
 
-# other words a split's file is named by (the names read are importers.SPLIT_NAMES)
-_SPLIT_WORDS = {"test": {"tests", "testing", "testset", "testdata", "holdout", "heldout"},
-                "valid": {"validate", "validation", "dev", "devset", "development"}}
+# other words a split's file is named by (the names read are importers.SPLIT_NAMES), also with
+# "set", "data" or "daten" after them ("testset", "valset", "Testdaten")
+_SPLIT_WORDS = {"test": {"tests", "testing", "holdout", "heldout", "eval", "evaluation"},
+                "valid": {"validate", "validation", "dev", "development", "validset"}}
 _DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv"}  # a report or a notebook beside the data is no split
+_PACKED_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip"}  # "test.jsonl.gz": a split not read, all the same
+# a file of results about a split, not the split: "test_predictions.jsonl", "eval_results.json"
+_REPORT_WORDS = {"result", "results", "report", "reports", "prediction", "predictions", "preds", "error", "errors",
+                 "metric", "metrics", "score", "scores", "output", "outputs", "log", "logs", "summary"}
+_SET_ENDINGS = ("set", "data", "daten")
+
+
+def _name_words(name: str) -> set[str] | None:
+    """The words a data file's name says ("held_out" also as "heldout", "valset" also as "val"),
+    or None for a file that is no data file, or that reports on one."""
+    suffixes = [s.casefold() for s in Path(name).suffixes]
+    if suffixes and suffixes[-1] in _PACKED_SUFFIXES:
+        suffixes.pop()
+    if not suffixes or suffixes[-1] not in _DATA_SUFFIXES:
+        return None
+    stem = name[: len(name) - sum(len(s) for s in Path(name).suffixes[len(suffixes) - 1:])]
+    tokens = [t for t in re.split(r"[^a-z]+", stem.casefold()) if t]  # "test_set", "Test (1)", "banking.test"
+    if set(tokens) & _REPORT_WORDS:
+        return None
+    words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}  # "held out", "hold-out"
+    return words | {w[: -len(end)] for w in words for end in _SET_ENDINGS if w.endswith(end) and len(w) > len(end)}
 
 
 def check_intent_count(splits: Mapping[str, Sequence[Example]]) -> list[Finding]:
