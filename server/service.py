@@ -21,6 +21,7 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -195,7 +196,7 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
             code, message = status_of(exc)
             # what the caller was told ("locale: ... is not supported"): never its text, and the values it
             # names redacted as the session id is
-            trace["error"] = redact(message, [])[0] if servicer.settings.capture_redact_digits else message
+            trace["error"] = _quoted_redacted(message) if servicer.settings.capture_redact_digits else message
         if (remaining := context.time_remaining()) is not None and remaining <= 0:
             # grpc ends the call with DEADLINE_EXCEEDED itself; an answer or status sent now may
             # meet the call already closed in its core, which grpc logs as an error traceback
@@ -213,6 +214,16 @@ async def _call(servicer: "IntentServicer", rpc: str, context):
         if entered:
             servicer.drain.leave(rpc)
         outcome.code, outcome.elapsed = code, time.perf_counter() - start
+
+
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _quoted_redacted(message: str) -> str:
+    """A refusal's message with the caller's values in it redacted: they are quoted ("time_zone:
+    '+1 415 555 0100' is not ..."); the server's own numbers are not ("text: 50000 characters is
+    over the limit of 2000" read "00000 ... 0000", the limit an operator needed lost)."""
+    return _QUOTED.sub(lambda m: redact(m.group(0), [])[0], message)
 
 
 @dataclass(slots=True)

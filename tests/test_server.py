@@ -730,6 +730,20 @@ def test_the_access_log_redacts_the_session_id_as_the_review_file_does(banking_a
     assert line["session_id"] == "<email> +0 000 000 0000"
 
 
+def test_the_access_log_redacts_a_refusals_caller_values_not_the_servers_numbers(banking_artifact, caplog):
+    """--capture-redact-digits masked the whole refusal: "text: 00000 characters is over the limit of
+    0000", the limit an operator needs to see lost; only the values the caller sent are redacted."""
+    caplog.set_level("INFO", logger="intentd.access")
+    with ThreadServer(model=banking_artifact, access_log=True, capture_redact_digits=True) as srv:
+        for request in (pb2.AnalyzeRequest(text="x" * 2001), pb2.AnalyzeRequest(text="hi", time_zone="+1 415 555 0100")):
+            with pytest.raises(grpc.RpcError):
+                srv.stub.Analyze(request, timeout=30)
+        wait_for(lambda: sum(r.name == "intentd.access" for r in caplog.records) == 2, "the access log lines")
+    errors = [json.loads(r.getMessage())["error"] for r in caplog.records if r.name == "intentd.access"]
+    assert errors[0] == "text: 2001 characters is over the limit of 2000", errors
+    assert errors[1].startswith("time_zone: '+0 000 000 0000' is not a known IANA time zone"), errors
+
+
 @pytest.mark.parametrize("time_zone", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Europe/Berlin"])
 def test_only_iana_time_zones_are_accepted(server, time_zone):
     """`localtime` is the host's zone (answers changed with the machine); the others are not places."""
