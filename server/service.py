@@ -543,8 +543,28 @@ class _RefusedAdminCalls:
 def _whole_common_name(subject: str, name: str) -> bool:
     """Whether the RFC 2253 `subject` has `name` as the whole value of a CN attribute (not its
     start: "CN=admin\\00x"), attributes split only at separators no backslash escapes (an O of
-    "x\\,CN=admin" holds no CN)."""
-    return any(kind == "CN" and value == name for kind, value in _attributes(subject))
+    "x\\,CN=admin" holds no CN), and the value read past its escapes (gRPC writes "opé" as
+    "op\\C3\\A9" and "ops+x" as "ops\\+x": such an admin name never matched)."""
+    return any(kind == "CN" and _unescaped(value) == name for kind, value in _attributes(subject))
+
+
+_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{2})|(.))", re.DOTALL)
+
+
+def _unescaped(value: str) -> str | None:
+    """An RFC 2253 attribute value as its text: "\\," -> ",", "\\C3\\A9" -> "é" (hex pairs are
+    UTF-8 bytes); None when they are not UTF-8 (no name matches it)."""
+    raw = bytearray()
+    at = 0
+    for m in _ESCAPE.finditer(value):
+        raw += value[at:m.start()].encode("utf-8")
+        raw += bytes.fromhex(m.group(1)) if m.group(1) else m.group(2).encode("utf-8")
+        at = m.end()
+    raw += value[at:].encode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _count_common_names(subject: str) -> int:

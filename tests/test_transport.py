@@ -49,6 +49,8 @@ def pki(tmp_path_factory):
     _two_common_names(folder, "ops-app", ["ops", "app"])
     _two_common_names(folder, "ops-nul", ["ops\x00x"])  # one CN, which gRPC cuts at the NUL
     _two_common_names(folder, "ops-nul-o", ["ops\x00x"], "x,CN=ops")  # ... and an O whose escaped comma is no separator
+    for name, cn in (("muller", "Müller Ops"), ("plus", "ops+deploy"), ("hash", "#ops")):  # written escaped by gRPC
+        _two_common_names(folder, name, [cn])
     return folder
 
 
@@ -210,6 +212,25 @@ def test_mtls_requires_a_client_certificate_and_admin_needs_an_allowed_one(banki
                 with pytest.raises(grpc.RpcError) as err:
                     stub.ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
                 assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, client
+
+
+def test_an_admin_name_the_subject_writes_escaped_is_admin(banking_artifact, pki, tmp_path):
+    """gRPC writes a subject as RFC 2253 text, "Müller Ops" as "M\\C3\\BCller Ops" and "ops+deploy"
+    as "ops\\+deploy": such a name in --admin-client-cn never matched, and its holder was refused."""
+    from servers import copy_artifact
+
+    root = tmp_path / "models"
+    copy_artifact(banking_artifact, root / "banking")
+    with ThreadServer(model=root / "banking", tls_cert=pki / "server.pem", tls_key=pki / "server.key",
+                      tls_client_ca=pki / "ca.pem", admin_client_cn=("Müller Ops", "ops+deploy", "#ops")) as srv:
+        for client in ("muller", "plus", "hash"):
+            with tls_channel(srv.app.port, pki, client) as channel:
+                reply = pb2_grpc.IntentServiceStub(channel).ReloadModel(
+                    pb2.ReloadModelRequest(artifact_path="banking"), timeout=60)
+                assert reply.ok, (client, reply.error)
+        with tls_channel(srv.app.port, pki, "ops") as channel, pytest.raises(grpc.RpcError) as err:
+            pb2_grpc.IntentServiceStub(channel).ReloadModel(pb2.ReloadModelRequest(artifact_path="banking"), timeout=30)
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def encrypted_key(pki, folder):
