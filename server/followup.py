@@ -176,6 +176,15 @@ _BARE_DAY = re.compile(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?")  # "5", "the 15th"
 _HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?|in\s+the\s+morning\b)"
                           r"|(?P<pm>p\.?\s?m\b\.?|in\s+the\s+(?:afternoon|evening)\b|at\s+night\b|tonight\b))",
                           re.IGNORECASE)
+# a time said in words: "nine thirty", "ten oh five", "eleven forty-five" (an hour of a 12-hour
+# clock, then its minutes)
+_HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_UNITS = _HOURS[:9]
+_TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("twenty", "thirty", "forty", "fifty")
+_SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\s-]+(?:%s))?)\b"
+                          % ("|".join(_HOURS), "|".join(_UNITS), "|".join(_TEENS), "|".join(_TENS), "|".join(_UNITS)),
+                          re.IGNORECASE)
 _AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
 _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
@@ -294,6 +303,7 @@ class FollowUps:
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
         entities = self._dotted_amounts(text, entities, previous, spec, slots, options)
+        entities = self._spoken_times(text, entities, previous, spec, slots, options)
         entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
         entities = self._on_the_agreed_day(text, previous, entities, options)
@@ -303,7 +313,8 @@ class FollowUps:
             options, asked = swapped, True  # "no, the other way around": from checking to savings instead
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
-        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING)):
+        named = tuple(w for e in refused for w in e.type.lower().split("_"))  # "change the amount to ..."
+        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING + named)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
             options = _without(options, gone)
@@ -537,6 +548,27 @@ class FollowUps:
             out.append(e if read is None else replace(e, type=read[0], resolved=read[1] is not None,
                                                       resolution=read[1]))
         return out
+
+    def _spoken_times(self, text: str, entities: list[ResolvedEntity], previous: str, spec: dict,
+                      slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
+        """"make it nine thirty instead", a time said in words, read as "9.30" is, in place of what
+        the model made of its words ("nine" the 9th and "thirty" $30: a payment of $30 on
+        Wednesday, read back): where `_dotted_time` reads it as a time, that time on the agreed
+        day; else an amount not read, which asks for it (9.30 or 930? as "make it two fifty" is)."""
+        m = _SPOKEN_TIME.search(text)
+        if m is None:
+            return entities
+        said = f"{_HOURS.index(m.group('h').lower()) + 1}.{_spoken_minutes(m.group('m')):02d}"
+        read = self._dotted_time(said, text, m.end(), previous, spec, slots, options)
+        if read is None:
+            read = next(((slot, None) for slot in slots if (self.resolver.specs.get(slot) or {}).get("builtin") == "money"),
+                        None)
+        if read is None:
+            return entities
+        kept = [e for e in entities if e.end <= m.start() or e.start >= m.end()]
+        source = "context" if read[1] is not None else "model"  # an amount not read: refused, so asked (`_unread`)
+        return kept + [ResolvedEntity(read[0], m.group(0), m.start(), m.end(), 1.0, source, read[1] is not None,
+                                      read[1])]
 
     def _amount_named(self, said: str, text: str, previous: str, slots: list[str],
                       options: RequestOptions) -> tuple[str, dict] | None:
@@ -1132,6 +1164,16 @@ def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]
     neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
+
+
+def _spoken_minutes(said: str) -> int:
+    """The minutes of `_SPOKEN_TIME`'s second part: "oh five" 5, "fifteen" 15, "forty-five" 45."""
+    words = re.split(r"[\s-]+", said.lower())
+    if words[0] in ("oh", "o"):
+        return _UNITS.index(words[1]) + 1
+    if words[0] in _TEENS:
+        return 10 + _TEENS.index(words[0])
+    return 20 + 10 * _TENS.index(words[0]) + (_UNITS.index(words[1]) + 1 if len(words) > 1 else 0)
 
 
 def _at_the_time(at: dt.datetime, said: TimeOfDay, zone) -> dict | None:

@@ -547,6 +547,34 @@ def test_a_time_already_past_on_the_agreed_day_is_asked(engine, text, tags):
     assert dict(later.response.slots_used)["date"] == "2026-12-04T16:00:00-05:00"
 
 
+@pytest.mark.parametrize("text, tags, at", [
+    ("make it nine thirty instead", [("date", "nine"), ("amount", "thirty")], "09:30"),
+    ("nine thirty", [("date", "nine"), ("amount", "thirty")], "09:30"),
+    ("make it ten oh five", [], "10:05"),
+    ("make it eleven forty-five", [("amount", "forty-five")], "11:45"),
+    ("make it nine thirty pm", [("date", "nine"), ("amount", "thirty")], "21:30"),
+])
+def test_a_time_said_in_words_after_an_agreed_time_is_that_time_on_the_agreed_day(engine, text, tags, at):
+    """"make it nine thirty instead" after a payment of $45 agreed for 09:00 was a payment of $30 on
+    Wednesday the 9th: the model's "nine" a date, its "thirty" an amount. It is said as "9.30" is."""
+    turn = _turn(engine, text, "schedule_payment", "deny", 0.45, "low_confidence", tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{at}:00-05:00", used
+
+
+@pytest.mark.parametrize("text", ["make it nine thirty", "change the amount to nine thirty"])
+def test_a_time_said_in_words_that_is_no_time_asks_the_amount(engine, text):
+    """After a day agreed with no time of day (or in a turn that names the amount) "nine thirty" is
+    no time: $9.30 or $930? The amount is asked, as for "two fifty"; the agreed day stays."""
+    day = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T00:00:00-05:00")]
+    turn = _turn(engine, text, "schedule_payment", "deny", 0.45, "low_confidence",
+                 [("date", "nine"), ("amount", "thirty")], day if "amount" not in text else AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.response.slots_missing == ["amount"], turn.response
+    assert dict(turn.response.slots_used)["date"].startswith("2026-12-11T")
+
+
 def test_a_dotted_number_to_an_optional_date_keeps_the_agreed_date(engine):
     """A transfer's date is optional: refused, it was dropped, and a "yes" then moved the money
     now. The number is the amount, read back (a known gap: README)."""
