@@ -661,6 +661,10 @@ def test_a_weekday_before_a_day_first_dotted_date_is_that_date(resolver, locale)
     this week at 18:12 (any day word made the dotted number a time)."""
     assert value(resolver, "friday 18.12", LONDON, locale) == "2026-12-18T00:00:00+00:00"
     assert value(resolver, "monday 14.12", LONDON, locale) == "2026-12-14T00:00:00+00:00"
+    # ... and with "the" before it ("on friday the 18.12" was Friday the 4th at 18:12)
+    assert value(resolver, "on friday the 18.12", LONDON, locale) == "2026-12-18T00:00:00+00:00"
+    assert value(resolver, "monday the 14.12 at 9.30", LONDON, locale) == "2026-12-14T09:30:00+00:00"
+    assert value(resolver, "thursday the 18.12", LONDON, locale) is None  # the 18th is a Friday
     assert value(resolver, "friday 18.12 at 3pm", LONDON, locale) == "2026-12-18T15:00:00+00:00"  # was asked
     assert value(resolver, "monday 7.12 in the morning", LONDON, locale) == "2026-12-07T09:00:00+00:00"
     assert value(resolver, "18.12 friday", LONDON, locale) is None  # the 18th, or 18:12 on Friday?
@@ -721,6 +725,16 @@ def test_a_region_word_after_a_time_with_a_word_after_it_is_asked(resolver):
         options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale="en-GB")
         (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
         assert not date.resolved, date.text
+    # ... and in brackets, or after a full stop ("15.30 (pacific) for the rent" was 15:30 London, the
+    # region word dropped without a word)
+    for text in ("schedule a payment of £75 tomorrow at 15.30 (pacific) for the rent",
+                 "schedule a payment of £75 tomorrow at 15.30. pacific for the rent",
+                 "schedule a payment of £75 tomorrow at 3pm. pacific for the rent"):
+        end = text.index(".", text.index("tomorrow") + 15) if ". " in text else text.index(" (")
+        spans = [EntitySpan("date", text.index("tomorrow"), end, text[text.index("tomorrow"):end], 0.9)]
+        options = RequestOptions(reference_time=LONDON, time_zone="Europe/London", locale="en-GB")
+        (date,) = resolver.resolve(text, spans, options, intent="schedule_payment")
+        assert not date.resolved, (text, date.text)
     assert value(resolver, "tomorrow at 3pm central") == "2026-11-30T16:00:00-05:00"
     assert value(resolver, "tomorrow at 3pm central time") == "2026-11-30T16:00:00-05:00"
     text = "schedule a payment of $75 tomorrow at 3pm central time please"

@@ -148,7 +148,7 @@ _DAY_WORDS = (r"(?:today|tonight|tomorrow|tmrw|morning|afternoon|evening|night|"
 _DOTTED_NUMBER = re.compile(r"(?<![\d.:])\d{1,2}\.\d{1,2}(?![\d:])")  # "14.12", "10.15": a date or a time
 _A_DAY_WORD = re.compile(r"\b" + _DAY_WORDS + r"\b")
 _DOTTED_TIME = re.compile(
-    r"(?P<at>\b(?:at|by)\s+|\b" + _DAY_WORDS + r"\s+)?(?<![\d.:])(?P<h>\d{1,2})\.(?P<m>[0-5]\d)(?![\d.])"
+    r"(?P<at>\b(?:at|by)\s+|\b" + _DAY_WORDS + r"\s+(?:the\s+)?)?(?<![\d.:])(?P<h>\d{1,2})\.(?P<m>[0-5]\d)(?![\d.])"
     r"(?P<ampm>\s*[ap]\.?m\b)?(?P<day>\s+" + _DAY_WORDS + r"\b)?")
 # a time on a 24-hour clock written without its colon ("tomorrow at 1530"): dateparser kept the day
 # and dropped the time ("by 2027" is a year)
@@ -184,10 +184,12 @@ _AFTER_TIME = r"(?:\d\s*[ap]\.?m\.?|\d:\d\d|\bnoon|\bmidday|\bmidnight)"
 ZONE_AFTER_TIME = re.compile(r"(?P<time>" + _AFTER_TIME + r")\s*(?:\(\s*)?(?P<zone>" + _ZONE + r")\b\)?")
 _ENDS_WITH_TIME = re.compile(_AFTER_TIME + r"\.?\s*$", re.IGNORECASE)
 _TIME_SAID = r"(?:" + _AFTER_TIME + r"|\d\.[0-5]\d)"  # and a dotted one, before _dotted_times reads it
-_REGION_LAST = re.compile(_TIME_SAID + r"\s*(?:" + "|".join(_REGIONS) + r")$", re.IGNORECASE)
+# a region word after a time, also in brackets or after a full stop ("15.30 (pacific)", "3pm. pacific")
+_REGION_WORD = r"\.?\s*\(?\s*(?:" + "|".join(_REGIONS) + r")\s*\)?"
+_REGION_LAST = re.compile(_TIME_SAID + _REGION_WORD + r"$", re.IGNORECASE)
 _ENDS_WITH_TIME_SAID = re.compile(_TIME_SAID + r"\.?\s*$", re.IGNORECASE)
 _REGION_THEN_A_WORD = re.compile(_AFTER_TIME + r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]")
-_REGION_NEXT_THEN_A_WORD = re.compile(r"\s*(?:" + "|".join(_REGIONS) + r")\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
+_REGION_NEXT_THEN_A_WORD = re.compile(_REGION_WORD + r"\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _A_WORD_NEXT = re.compile(r"\s+(?!time\b)[^\W\d_]", re.IGNORECASE)
 _ZONE_NEXT = re.compile(r"\s*(?:\(\s*)?" + _ZONE + r"\b\)?", re.IGNORECASE)
 
@@ -687,7 +689,7 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
 def _a_weekday(word: str | None) -> bool:
     """Whether the word beside a dotted number is a weekday (not "at", "tonight", "tomorrow" or a
     part of the day, which make it a time)."""
-    return word is not None and word.strip().removesuffix("s") in WEEKDAYS
+    return word is not None and word.split()[0].removesuffix("s") in WEEKDAYS  # "friday the": friday
 
 
 def _a_date(day: int, month: int) -> bool:
@@ -918,7 +920,7 @@ def _weekday_date(m: re.Match, ref: dt.datetime, past: bool, day_first: bool):
     such days (the last ones, for the past) that does: "Tuesday the 5th" said in late November 2026,
     when December 5th is a Saturday, is January 5th. Any other disagreement ("Monday, March 5" when
     March 5th is a Friday) names no date: NoSuchTime, not handed on to dateparser."""
-    rest = m.group("rest")
+    rest = re.sub(r"^the\s+(?=\d{1,2}\.\d)", "", m.group("rest"))  # "friday the 18.12": the 18.12
     found = fast_path(rest, ref, past, day_first)
     weekday = WEEKDAYS[m.group("wd")]
     if found is None or found[0].weekday() == weekday:
