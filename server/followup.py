@@ -81,7 +81,7 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, TimeOfDay, bare_hour, clock_or_count, day_of_month, names_a_month,
-                             time_only, wall_time)
+                             time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -538,11 +538,16 @@ class FollowUps:
         out = []
         for e in entities:
             builtin = (self.resolver.specs.get(e.type) or {}).get("builtin")
-            if e.source != "model" or not (builtin in AMOUNTS or (builtin == "datetime" and not e.resolved)):
+            if e.source != "model" or builtin not in (*AMOUNTS, "datetime"):
                 out.append(e)  # (a date "9.30" read no date: refused by _dated_as, taken back by the caller)
                 continue
             said = e.text.strip()
-            read = self._dotted_time(said, text, e.end, previous, spec, slots, options)
+            start = e.start + len(e.text) - len(e.text.lstrip())
+            dotted = _DOTTED_TIME_SAID.match(said)
+            if builtin == "datetime" and e.resolved and (dotted is None or dotted.end() == len(said)):
+                out.append(e)  # a date read ("18.12" in en-GB: 18 December); but "9.30 ist" is no 02:30 in India
+                continue
+            read = self._dotted_time(text, start, start + len(said), previous, spec, slots, options)
             if read is None and builtin == "datetime":
                 read = self._amount_named(said, text, previous, slots, options)
             out.append(e if read is None else replace(e, type=read[0], resolved=read[1] is not None,
@@ -558,16 +563,17 @@ class FollowUps:
         m = _SPOKEN_TIME.search(text)
         if m is None:
             return entities
-        said = f"{_HOURS.index(m.group('h').lower()) + 1}.{_spoken_minutes(m.group('m')):02d}"
-        read = self._dotted_time(said, text, m.end(), previous, spec, slots, options)
+        read = self._at_the_agreed_time(_HOURS.index(m.group("h").lower()) + 1, _spoken_minutes(m.group("m")), text,
+                                        m.end(), previous, spec, slots, options)
+        end = m.end() if read is None else read[2]  # with the half of the day or the zone said after it
         if read is None:
             read = next(((slot, None) for slot in slots if (self.resolver.specs.get(slot) or {}).get("builtin") == "money"),
                         None)
         if read is None:
             return entities
-        kept = [e for e in entities if e.end <= m.start() or e.start >= m.end()]
+        kept = [e for e in entities if e.end <= m.start() or e.start >= end]
         source = "context" if read[1] is not None else "model"  # an amount not read: refused, so asked (`_unread`)
-        return kept + [ResolvedEntity(read[0], m.group(0), m.start(), m.end(), 1.0, source, read[1] is not None,
+        return kept + [ResolvedEntity(read[0], text[m.start():end], m.start(), end, 1.0, source, read[1] is not None,
                                       read[1])]
 
     def _amount_named(self, said: str, text: str, previous: str, slots: list[str],
@@ -600,20 +606,33 @@ class FollowUps:
             return entities
         return [e for e in entities if e is not numbers[0]]
 
-    def _dotted_time(self, said: str, text: str, end: int, previous: str, spec: dict, slots: list[str],
+    def _dotted_time(self, text: str, start: int, end: int, previous: str, spec: dict, slots: list[str],
                      options: RequestOptions) -> tuple[str, dict | None] | None:
-        """(the date slot, `said` as a time of the agreed day) when `said` is a number written as a
-        time with a dot ("9.30", "at 16.30") to an intent whose date is required and was agreed
-        with a time of day ("make it 9.30 instead" after 09:00: 09:30 that day, read back; None for
-        a time the clocks skip that day), on the half of the day a word after it names ("9.30
-        pm", "9.30 p.m.", "9.30 in the evening": 21:30; it was 09:30). Not where the last answer
-        asked for the amount or the turn names it ("change the amount to 9.30", "no not 45 make it
-        9.30"), nor for a number written as money ("make it 20.00"), nor where the agreed date has
-        no time of day ("make it 45.50", "make it 12.50" after "next friday" are amounts), nor for
-        an optional date (a transfer's "9.30" is its amount, read back). `end`: where `said` ends
-        in the turn's `text`."""
-        m = _DOTTED_TIME_SAID.fullmatch(said)
-        if m is None or m.group("m") == "00" or self._names_the_amount(text, slots, options):
+        """(the date slot, the span text[start:end] as a time of the agreed day) when it is a
+        number written as a time with a dot ("9.30", "at 16.30"), alone or with the half of the
+        day or a zone after it, inside the span or right after it ("9.30 pm", "9.30 p.m.", "9.30
+        in the evening": 21:30, it was 09:30; "9.30 eastern": 09:30 New York time), to an intent
+        whose date is required and was agreed with a time of day: `_at_the_agreed_time`."""
+        m = _DOTTED_TIME_SAID.match(text, start)
+        if m is None or m.end() > end or m.group("m") == "00":  # "make it 20.00": an amount
+            return None
+        read = self._at_the_agreed_time(int(m.group("h")), int(m.group("m")), text, m.end(), previous, spec, slots,
+                                        options)
+        if read is None or read[2] < end:  # more in the span than a time ("9.30 dollars")
+            return None
+        return read[:2]
+
+    def _at_the_agreed_time(self, hour: int, minute: int, text: str, pos: int, previous: str, spec: dict,
+                            slots: list[str], options: RequestOptions) -> tuple[str, dict | None, int] | None:
+        """(the date slot, `hour`:`minute` on the agreed day, where what was read of `text` ends)
+        for a time said ending at `pos`, with the half of the day or a zone named after it: "make
+        it 9.30 instead" after 09:00 is 09:30 that day, read back (None for a time the clocks skip
+        that day, an impossible half of the day, a zone of several, or a time already past). Not
+        where the last answer asked for the amount or the turn names it ("change the amount to
+        9.30", "no not 45 make it 9.30"), nor where the agreed date has no time of day ("make it
+        45.50", "make it 12.50" after "next friday" are amounts), nor for an optional date (a
+        transfer's "9.30" is its amount, read back)."""
+        if self._names_the_amount(text, slots, options):
             return None
         dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
         if dated is None or dated not in (spec.get("required") or ()):
@@ -629,13 +648,18 @@ class FollowUps:
         if at.time() == dt.time():
             return None
         zone = reference.tzinfo if reference is not None else at.tzinfo
-        hour = int(m.group("h"))
-        if (half := _HALF_OF_DAY.match(text, end)) is not None:
+        if (half := _HALF_OF_DAY.match(text, pos)) is not None:
+            pos = half.end()
             if hour == 0 or hour > 12:  # "16.30 pm": which?
-                return dated, None
+                return dated, None, pos
             hour = hour % 12 + (12 if half.group("pm") else 0)
-        return dated, self._ahead(_at_the_time(at, TimeOfDay(hour, int(m.group("m")), "minute"), zone), previous,
-                                  reference)
+        named = zone_at(text, pos)  # "make it 9.30 eastern"
+        if named is not None:
+            pos = named[1]
+            if named[0] is None:  # "9.30 ist": which zone?
+                return dated, None, pos
+        said = TimeOfDay(hour, minute, "minute", named[0] if named is not None else None)
+        return dated, self._ahead(_at_the_time(at, said, zone), previous, reference), pos
 
     def _ahead(self, resolution: dict | None, previous: str, reference: dt.datetime | None) -> dict | None:
         """`resolution`, a time on the agreed day, unless it has passed and `previous`'s dates lie
@@ -778,7 +802,7 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
-        read = (self._dotted_time(surface, text, end, previous, intent_spec, slots, options)
+        read = (self._dotted_time(text, start, end, previous, intent_spec, slots, options)
                 if intent_spec is not None and previous is not None else None)
         if read is not None:
             return ResolvedEntity(read[0], surface, start, end, 1.0, "context", read[1] is not None, read[1])

@@ -518,6 +518,26 @@ def test_a_dotted_time_keeps_the_half_of_the_day_said_after_it(engine, text, hou
     assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{hour:02d}:30:00-05:00", used
 
 
+@pytest.mark.parametrize("text, tags, at", [
+    ("make it 9.30 eastern", [("date", "9.30 eastern")], "09:30"),
+    ("make it 9.30 pacific", [("amount", "9.30")], "12:30"),
+    ("make it 9.30 pst", [], "12:30"),
+    ("make it 9.30 pm eastern", [("amount", "9.30")], "21:30"),
+    ("make it nine thirty eastern", [("date", "nine thirty eastern")], "09:30"),
+    ("make it 9.30 ist", [("date", "9.30 ist")], None),
+])
+def test_a_dotted_time_keeps_the_zone_said_after_it(engine, text, tags, at):
+    """"make it 9.30 eastern" (the caller's own zone) dropped the agreed day and asked the date; a
+    zone of several ("ist": India, Ireland, Israel) is asked, the model's 02:30 in India not taken."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    if at is None:
+        assert turn.response.slots_missing == ["date"] and used["amount"] == "45 USD", turn.response
+    else:
+        assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{at}:00-05:00", used
+
+
 def test_a_dotted_time_with_an_impossible_half_of_the_day_is_asked(engine):
     turn = _turn(engine, "make it 16.30 pm", "schedule_payment", "goodbye", 0.3, "low_confidence",
                  [("amount", "16.30")], AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)

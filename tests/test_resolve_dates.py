@@ -599,6 +599,9 @@ def test_a_british_dotted_time_is_a_time_and_no_date(resolver, locale):
     ("3pm pst", SUNDAY, "2026-11-29T18:00:00-05:00"),
     ("tomorrow at 3pm est", SUNDAY.astimezone(ZoneInfo("America/Los_Angeles")), "2026-11-30T12:00:00-08:00"),
     ("9am ist", SUNDAY, None),  # India, Ireland or Israel
+    ("9.30 ist", SUNDAY, None),  # a dotted time too (it was 02:30 the next day: Israel's 09:30)
+    ("9.30 pst", SUNDAY, "2026-11-29T12:30:00-05:00"),
+    ("9.30 eastern", SUNDAY, "2026-11-30T09:30:00-05:00"),  # the next 09:30 (it was no date)
 ])
 def test_a_time_zone_named_after_a_time_is_that_zones(resolver, text, reference, expected):
     assert value(resolver, text, reference) == expected

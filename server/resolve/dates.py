@@ -394,6 +394,15 @@ def region_then_a_word(text: str, start: int, end: int) -> bool:
             and _REGION_NEXT_THEN_A_WORD.match(text, end) is not None)
 
 
+def zone_at(text: str, pos: int) -> tuple[str | None, int] | None:
+    """(the IANA zone, where its words end) when a time zone is named at `pos` ("9.30 | eastern",
+    "9.30 | (pst)"): None for the zone of an abbreviation of several ("ist"); None when none is."""
+    m = _ZONE_NEXT.match(text, pos)
+    if m is None:
+        return None
+    return ZONE_WORDS.get(" ".join(m.group(0).strip(" ()").lower().split())), m.end()
+
+
 def zone_after(text: str, start: int, end: int) -> int | None:
     """Where the time zone named right after the date span text[start:end] ends, when the span ends
     with a time ("tomorrow at 3pm | pst", the zone tagged as something else or nothing): read
@@ -668,8 +677,8 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
 
     def colon(m: re.Match) -> str:
         nonlocal ambiguous, dated
-        if not (m.group("at") or m.group("ampm") or m.group("day")):
-            return m.group(0)  # "12.30" alone: the date rules decide
+        if not (m.group("at") or m.group("ampm") or m.group("day") or _ZONE_NEXT.match(t, m.end())):
+            return m.group(0)  # "12.30" alone: the date rules decide; "9.30 pst" is a time
         if day_first and not m.group("ampm") and _a_date(int(m.group("h")), int(m.group("m"))):
             if _a_weekday(m.group("at")):
                 dated = True
