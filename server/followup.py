@@ -303,7 +303,7 @@ class FollowUps:
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
         entities = self._dotted_amounts(text, entities, previous, spec, slots, options)
-        entities = self._spoken_times(text, entities, previous, spec, slots, options)
+        entities = self._spoken_times(text, tokens, entities, previous, spec, slots, options)
         entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
         entities = self._on_the_agreed_day(text, previous, entities, options)
@@ -554,12 +554,13 @@ class FollowUps:
                                                       resolution=read[1]))
         return out
 
-    def _spoken_times(self, text: str, entities: list[ResolvedEntity], previous: str, spec: dict,
-                      slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
-        """"make it nine thirty instead", a time said in words, read as "9.30" is, in place of what
-        the model made of its words ("nine" the 9th and "thirty" $30: a payment of $30 on
-        Wednesday, read back): where `_dotted_time` reads it as a time, that time on the agreed
-        day; else an amount not read, which asks for it (9.30 or 930? as "make it two fifty" is)."""
+    def _spoken_times(self, text: str, tokens: list[tuple[int, int, str]], entities: list[ResolvedEntity],
+                      previous: str, spec: dict, slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
+        """"make it nine thirty instead", a time said in words and all the turn says, read as "9.30"
+        is, in place of what the model made of its words ("nine" the 9th and "thirty" $30: a
+        payment of $30 on Wednesday, read back): where `_dotted_time` reads it as a time, that time
+        on the agreed day; else an amount not read, which asks for it (9.30 or 930? as "make it two
+        fifty" is). Not beside other words ("the card ending one twenty")."""
         m = _SPOKEN_TIME.search(text)
         if m is None:
             return entities
@@ -571,10 +572,12 @@ class FollowUps:
                         None)
         if read is None:
             return entities
-        kept = [e for e in entities if e.end <= m.start() or e.start >= end]
         source = "context" if read[1] is not None else "model"  # an amount not read: refused, so asked (`_unread`)
-        return kept + [ResolvedEntity(read[0], text[m.start():end], m.start(), end, 1.0, source, read[1] is not None,
-                                      read[1])]
+        said = ResolvedEntity(read[0], text[m.start():end], m.start(), end, 1.0, source, read[1] is not None, read[1])
+        # "can you do nine thirty", "change the amount to nine thirty"
+        if not _only_values(tokens, [said], (*_PLACING, *_VERBS, "we", *_AMOUNT_WORDS, *read[0].split("_"))):
+            return entities
+        return [e for e in entities if e.end <= m.start() or e.start >= end] + [said]
 
     def _amount_named(self, said: str, text: str, previous: str, slots: list[str],
                       options: RequestOptions) -> tuple[str, dict] | None:

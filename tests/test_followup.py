@@ -573,6 +573,7 @@ def test_a_time_already_past_on_the_agreed_day_is_asked(engine, text, tags):
     ("make it ten oh five", [], "10:05"),
     ("make it eleven forty-five", [("amount", "forty-five")], "11:45"),
     ("make it nine thirty pm", [("date", "nine"), ("amount", "thirty")], "21:30"),
+    ("can you do nine thirty", [("date", "nine"), ("amount", "thirty")], "09:30"),
 ])
 def test_a_time_said_in_words_after_an_agreed_time_is_that_time_on_the_agreed_day(engine, text, tags, at):
     """"make it nine thirty instead" after a payment of $45 agreed for 09:00 was a payment of $30 on
@@ -581,6 +582,14 @@ def test_a_time_said_in_words_after_an_agreed_time_is_that_time_on_the_agreed_da
                  zone="America/New_York", at=FRIDAY_10AM)
     used = dict(turn.response.slots_used)
     assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{at}:00-05:00", used
+
+
+def test_a_time_said_in_words_beside_other_words_is_no_time(engine):
+    """Only a turn that says the time alone (and the words of a correction) is read so: "the card
+    ending one twenty" names no time."""
+    turn = _turn(engine, "no the card ending one twenty", "schedule_payment", "goodbye", 0.3, "low_confidence", [],
+                 AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    assert turn is None or dict(turn.response.slots_used).get("date") in (None, "2026-12-11T09:00:00-05:00")
 
 
 @pytest.mark.parametrize("text", ["make it nine thirty", "change the amount to nine thirty"])
