@@ -355,13 +355,16 @@ class FollowUps:
                     continue  # "no, 75 to checking, 80" with 75 tagged: one amount a turn, not two
                 if bare is not None:
                     tagged.add((bare.type, (bare.resolution or {}).get("id")))
-                if bare is not None and not bare.resolved:  # "no, yesterday" untagged: refused as a tagged date is
-                    entities = [*entities, bare]
+                if bare is not None and bare.resolved:  # a time on the agreed day: none where the clocks skip it
+                    bare = self._on_the_agreed_day(text, previous, [bare], options)[0]
+                    if bare.resolved:
+                        found.append(bare)
+                        continue
+                if bare is not None:  # "no, yesterday" untagged: refused as a tagged date is ("2:30am" on a
+                    entities = [*entities, bare]  # spring-forward night kept the agreed 1:00 AM, the change unsaid)
                     refused.append(bare)
                     options = _without(options, {bare.type})
                     asked = True
-                elif bare is not None:
-                    found.extend(self._on_the_agreed_day(text, previous, [bare], options))
         if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
             found.append(renamed)
         negated = [e for e in found if after_not(text, e.start)] + taken

@@ -553,8 +553,20 @@ def test_a_number_written_as_money_is_the_amount_after_an_agreed_time(engine, sa
     assert used["amount"] == f"{said} USD" and used["date"] == "2026-12-11T09:00:00-05:00", used
 
 
+@pytest.mark.parametrize("tags", [[("date", "2:30am")], []], ids=["tagged", "untagged"])
+def test_a_time_the_clocks_skip_on_the_agreed_day_is_asked(engine, tags):
+    """"make it 2:30am instead" for a payment agreed for 1:00 AM on the spring-forward night: with
+    the model's span, the date was asked; read from the untagged words, the agreed 1:00 AM was kept
+    and read back, the change unsaid."""
+    night = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2027-03-14T01:00:00-05:00")]
+    turn = _turn(engine, "make it 2:30am instead", "schedule_payment", "branch_hours", 0.23, "out_of_distribution",
+                 tags, night, zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.response.slots_missing == ["date"], turn.response
+
+
 @pytest.mark.parametrize("text, tags", [("make it 9.30 instead", [("amount", "9.30")]),
-                                        ("make it 9:30am instead", [("date", "9:30am")]), ("make it 9am", [("date", "9am")])])
+                                        ("make it 9:30am instead", [("date", "9:30am")]), ("make it 9am", [("date", "9am")]),
+                                        ("make it 9am", [])])
 def test_a_time_already_past_on_the_agreed_day_is_asked(engine, text, tags):
     """At 10:00, "make it 9.30 instead" for a payment agreed for 11:00 today was read back as 9:30 AM
     today: a backend would pay at once. The date is asked; a later time that day is read."""
