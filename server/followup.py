@@ -185,6 +185,10 @@ _TENS = ("twenty", "thirty", "forty", "fifty")
 _SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\s-]+(?:%s))?)\b"
                           % ("|".join(_HOURS), "|".join(_UNITS), "|".join(_TEENS), "|".join(_TENS), "|".join(_UNITS)),
                           re.IGNORECASE)
+_CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
+# a time of the agreed day said without its half of the day or a zone is one only this close to the
+# agreed time (a correction moves a time a little; "make it one fifty" after 09:00 is an amount)
+NEAR_S = 3 * 3600
 _AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
 _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
@@ -538,7 +542,7 @@ class FollowUps:
         tagged as a date, it was refused, the agreed day dropped, and the answer to the question
         asked then, "9.30am", fell on today). A dotted number the model tagged as a date in a turn
         that names the amount ("no, not 45, make it 9.30") is the amount."""
-        out = []
+        out, read_past = [], []  # (where a span ended, where the time read from it ended): "10.00 | in the morning"
         for e in entities:
             builtin = (self.resolver.specs.get(e.type) or {}).get("builtin")
             if e.source != "model" or builtin not in (*AMOUNTS, "datetime"):
@@ -551,11 +555,14 @@ class FollowUps:
                 out.append(e)  # a date read ("18.12" in en-GB: 18 December); but "9.30 ist" is no 02:30 in India
                 continue
             read = self._dotted_time(text, start, start + len(said), previous, spec, slots, options)
-            if read is None and builtin == "datetime":
+            if read is not None:
+                read_past.append((start + len(said), read[2]))
+            elif builtin == "datetime":
                 read = self._amount_named(said, text, previous, slots, options)
             out.append(e if read is None else replace(e, type=read[0], resolved=read[1] is not None,
                                                       resolution=read[1]))
-        return out
+        # what the model made of the words read with the time ("in the morning": a second date)
+        return [e for e in out if not any(after <= e.start and e.end <= upto for after, upto in read_past)]
 
     def _spoken_times(self, text: str, tokens: list[tuple[int, int, str]], entities: list[ResolvedEntity],
                       previous: str, spec: dict, slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
@@ -613,57 +620,71 @@ class FollowUps:
         return [e for e in entities if e is not numbers[0]]
 
     def _dotted_time(self, text: str, start: int, end: int, previous: str, spec: dict, slots: list[str],
-                     options: RequestOptions) -> tuple[str, dict | None] | None:
+                     options: RequestOptions) -> tuple[str, dict | None, int] | None:
         """(the date slot, the span text[start:end] as a time of the agreed day) when it is a
         number written as a time with a dot ("9.30", "at 16.30"), alone or with the half of the
-        day or a zone after it, inside the span or right after it ("9.30 pm", "9.30 p.m.", "9.30
-        in the evening": 21:30, it was 09:30; "9.30 eastern": 09:30 New York time), to an intent
-        whose date is required and was agreed with a time of day: `_at_the_agreed_time`."""
+        day or a zone after it, inside the span or right after it: `_at_the_agreed_time`. A
+        number written as money ("make it 20.00", in a locale whose decimals take a dot) is none,
+        unless something says it is a time ("10.00 am", "at 10.00", "move it to 10.00", "20.00 uhr")."""
         m = _DOTTED_TIME_SAID.match(text, start)
-        if m is None or m.end() > end or m.group("m") == "00":  # "make it 20.00": an amount
+        if m is None or m.end() > end:
             return None
+        led = m.group(0)[:2].lower() in ("at", "by") or _POINTED.search(text[:start]) is not None and not _CORRECTION.search(
+            text[:start])  # "at 10.00", "move it to 10.00" ("make it" is a correction of anything)
+        money_like = m.group("m") == "00" and not locales.get(options.locale).day_first
         read = self._at_the_agreed_time(int(m.group("h")), int(m.group("m")), text, m.end(), previous, spec, slots,
-                                        options)
+                                        options, led, money_like)
         if read is None or read[2] < end:  # more in the span than a time ("9.30 dollars")
             return None
-        return read[:2]
+        return read
 
     def _at_the_agreed_time(self, hour: int, minute: int, text: str, pos: int, previous: str, spec: dict,
-                            slots: list[str], options: RequestOptions) -> tuple[str, dict | None, int] | None:
+                            slots: list[str], options: RequestOptions, led: bool = False,
+                            money_like: bool = False) -> tuple[str, dict | None, int] | None:
         """(the date slot, `hour`:`minute` on the agreed day, where what was read of `text` ends)
-        for a time said ending at `pos`, with the half of the day or a zone named after it: "make
-        it 9.30 instead" after 09:00 is 09:30 that day, read back (None for a time the clocks skip
-        that day, an impossible half of the day, a zone of several, or a time already past). Not
-        where the last answer asked for the amount or the turn names it ("change the amount to
-        9.30", "no not 45 make it 9.30"), nor where the agreed date has no time of day ("make it
-        45.50", "make it 12.50" after "next friday" are amounts), nor for an optional date (a
-        transfer's "9.30" is its amount, read back)."""
+        for a time said ending at `pos` ("make it 9.30 instead" after 09:00 is 09:30 that day, read
+        back; it was $9.30), to an intent with a date agreed. The half of the day, a zone or "uhr"
+        / "o'clock" said after it (`led`: "at" or a verb that moves it before it) make it a time
+        whatever was agreed ("9.30 pm": 21:30, it was 09:30; "9.30 eastern": New York's 09:30).
+        Without them it is one only to a required date agreed with a time of day, on the half of
+        the day nearest the agreed time and within NEAR_S of it ("make it 2.30 instead" after 14:00
+        is 14:30; "make it one fifty" after 09:00, $1.50 or $150, is no 01:50 but an amount asked),
+        and not when it is written as money (`money_like`: "make it 20.00"). None for a time the
+        clocks skip that day, an impossible half of the day ("16.30 pm"), a zone of several
+        ("ist") or a time already past. Not where the last answer asked for the amount or the turn
+        names it ("change the amount to 9.30", "no not 45 make it 9.30")."""
         if self._names_the_amount(text, slots, options):
             return None
         dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
-        if dated is None or dated not in (spec.get("required") or ()):
-            return None
         asked = self._asked(spec, slots, options)
-        if (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
+        if dated is None or (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
             return None
         reference = self.resolver.reference_time(options)
         day = self.resolver.resolve_carried(dated, dict(options.filled_slots).get(dated, ""), 1, previous, reference)
         if len(day) != 1 or day[0].get("kind") != "datetime":
             return None
         at = dt.datetime.fromisoformat(day[0]["value"])
-        if at.time() == dt.time():
-            return None
         zone = reference.tzinfo if reference is not None else at.tzinfo
-        if (half := _HALF_OF_DAY.match(text, pos)) is not None:
-            pos = half.end()
+        half = _HALF_OF_DAY.match(text, pos)
+        pos = half.end() if half is not None else pos
+        named = zone_at(text, pos)  # "make it 9.30 eastern"
+        pos = named[1] if named is not None else pos
+        clock = _CLOCK_WORD.match(text, pos)  # "20.00 uhr", "nine o'clock"
+        pos = clock.end() if clock is not None else pos
+        if not (led or half or named or clock):
+            if money_like or dated not in (spec.get("required") or ()) or at.time() == dt.time():
+                return None  # an amount: "make it 12.50" after "next friday", a transfer's "9.30"
+            if 1 <= hour <= 12:
+                agreed = at.hour * 60 + at.minute
+                hour = min((hour % 12, hour % 12 + 12), key=lambda h: abs(h * 60 + minute - agreed))
+                if abs(hour * 60 + minute - agreed) > NEAR_S / 60:
+                    return None
+        if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
             hour = hour % 12 + (12 if half.group("pm") else 0)
-        named = zone_at(text, pos)  # "make it 9.30 eastern"
-        if named is not None:
-            pos = named[1]
-            if named[0] is None:  # "9.30 ist": which zone?
-                return dated, None, pos
+        if named is not None and named[0] is None:  # "9.30 ist": which zone?
+            return dated, None, pos
         said = TimeOfDay(hour, minute, "minute", named[0] if named is not None else None)
         return dated, self._ahead(_at_the_time(at, said, zone), previous, reference), pos
 
@@ -811,7 +832,8 @@ class FollowUps:
         read = (self._dotted_time(text, start, end, previous, intent_spec, slots, options)
                 if intent_spec is not None and previous is not None else None)
         if read is not None:
-            return ResolvedEntity(read[0], surface, start, end, 1.0, "context", read[1] is not None, read[1])
+            return ResolvedEntity(read[0], text[start:read[2]], start, read[2], 1.0, "context", read[1] is not None,
+                                  read[1])
         # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
         dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
                  and DOTTED_DATE.fullmatch(surface))

@@ -311,12 +311,13 @@ def test_context_with_a_bad_previous_intent_is_still_validated(server):
 # -- the rule on a given reading of the turn (the model's reading of two words varies by model) ------
 
 def _turn(engine: Engine, text: str, previous: str, intent: str, confidence: float, unsure: str | None,
-          spans=(), slots=(), zone: str | None = None, at: dt.datetime | None = None, missing=()):
+          spans=(), slots=(), zone: str | None = None, at: dt.datetime | None = None, missing=(),
+          locale: str | None = None):
     from intentd.server.analysis import Escalation
     from intentd.server.decode import EntitySpan, Prediction
 
     options = RequestOptions(previous_intent=previous, filled_slots=tuple(sorted(slots)), time_zone=zone,
-                             reference_time=at, slots_missing=tuple(missing))
+                             reference_time=at, slots_missing=tuple(missing), locale=locale)
     found = [EntitySpan(etype, text.index(surface), text.index(surface) + len(surface), surface, 0.9)
              for etype, surface in spans]
     prediction = Prediction([(intent, confidence), ("greeting", 0.1)], found, 0.0)
@@ -542,6 +543,59 @@ def test_a_dotted_time_with_an_impossible_half_of_the_day_is_asked(engine):
     turn = _turn(engine, "make it 16.30 pm", "schedule_payment", "goodbye", 0.3, "low_confidence",
                  [("amount", "16.30")], AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
     assert turn.response.slots_missing == ["date"] and dict(turn.response.slots_used)["amount"] == "45 USD"
+
+
+@pytest.mark.parametrize("text, tags, locale, at", [
+    ("make it 10.00 am", [("amount", "10.00")], None, "10:00"),
+    ("make it 10.00 in the morning", [("amount", "10.00"), ("date", "in the morning")], None, "10:00"),
+    ("move it to 10.00", [("amount", "10.00")], None, "10:00"),
+    ("make it 20.00 uhr", [("amount", "20.00")], None, "20:00"),
+    ("make it 9.00 pm", [("amount", "9.00")], None, "21:00"),
+    ("make it 16.00", [("amount", "16.00")], "en-GB", "16:00"),  # how a British caller writes 4 pm
+    ("make it 16.00", [("amount", "16.00")], "de-DE", "16:00"),
+])
+def test_a_time_written_with_00_is_a_time_where_something_says_so(engine, text, tags, locale, at):
+    """"make it 10.00 am", "move it to 10.00" and "make it 20.00 uhr" after a payment agreed for
+    09:00 became $10.00 or $20.00 with 09:00 kept: the ".00 is money" rule came before the words
+    that make it a time. In a locale that writes decimals with a comma, "16.00" is a time."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM, locale=locale)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date"] == f"2026-12-11T{at}:00-05:00", used
+
+
+@pytest.mark.parametrize("text, tags", [("make it one fifty", [("amount", "one fifty")]),
+                                        ("make it two fifty", []), ("make it 12.50", [("amount", "12.50")])])
+def test_a_time_far_from_the_agreed_one_with_nothing_saying_it_is_a_time_is_no_time(engine, text, tags):
+    """"make it one fifty" after a payment of $45 agreed for 09:00 was 01:50 that night: a
+    correction moves a time a little, and $1.50 or $150 is as likely. Not read as a time (an
+    amount, or asked when it could be several)."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["date"] == "2026-12-11T09:00:00-05:00" and used.get("amount") != "45 USD", turn.response
+
+
+def test_a_time_without_its_half_of_the_day_is_the_half_nearest_the_agreed_time(engine):
+    """"make it 2.30 instead" after a payment agreed for 14:00 was 02:30 that night."""
+    two_pm = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T14:00:00-05:00")]
+    for text, tags in (("make it 2.30 instead", [("amount", "2.30")]), ("make it two thirty", [])):
+        turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, two_pm,
+                     zone="America/New_York", at=FRIDAY_10AM)
+        assert dict(turn.response.slots_used)["date"] == "2026-12-11T14:30:00-05:00", (text, turn.response)
+
+
+@pytest.mark.parametrize("previous, carried", [
+    ("schedule_payment", [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T00:00:00-05:00")]),
+    ("transfer_money", [("amount", "45 USD"), ("account", "savings"), ("date", "2026-12-11T00:00:00-05:00")]),
+])
+def test_a_dotted_time_with_its_half_of_the_day_is_a_time_on_any_agreed_day(engine, previous, carried):
+    """"make it 9.30 pm" after "next friday" (no time agreed), or after a transfer, dropped the agreed
+    day and asked; the answer "9.30pm" then fell on today."""
+    turn = _turn(engine, "make it 9.30 pm", previous, "goodbye", 0.3, "low_confidence", [("amount", "9.30")], carried,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date"] == "2026-12-11T21:30:00-05:00", used
 
 
 @pytest.mark.parametrize("said", ["20.00", "10.00"])
