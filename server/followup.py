@@ -897,6 +897,10 @@ class FollowUps:
                 add_to: frozenset[str]) -> Turn:
         merged = entities + [e for e in found if e not in entities]
         merged.sort(key=lambda e: e.start)
+        if kind == "update" and any(e.type not in options.slots_missing for e in found if e.resolved):
+            # the optional slot the last answer asked for was answered with another ("Which card?" |
+            # "from checking instead"): read back what there is, not asked again and again
+            options = replace(options, slots_missing=())
         tier = self.policy.policy.get(previous)
         if tier and kind != "cancel":
             hint = Escalation(True, "policy", tier, escalation.scores,

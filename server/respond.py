@@ -8,8 +8,9 @@ Selection, per request (template ids in brackets):
    slot's prompt [<intent>.prompt.<slot>] - the first missing one, in `required` order; else an
    optional slot with a prompt that is still unknown and that the caller gave a value the
    resolver could not read ("transfer $50 tomorrow at five": the date, which five?) or that the
-   last answer asked for (`options.slots_missing`, which the engine passes only to a follow-up:
-   a "yes" to "When should the transfer happen?" is no date). Without the prompt the read-back
+   last answer asked for (`options.slots_missing`, which the engine passes only to a follow-up
+   that gives no other slot instead: a "yes" to "When should the transfer happen?" is no date).
+   Without the prompt the read-back
    went out without the value said, and a backend would act on it today;
 4. otherwise the intent's response [<intent>.response]. Policy escalations (`escalate: human`
    intents) land here too: their templates are written as the hand-off ("I'm connecting you ...").
