@@ -367,7 +367,10 @@ class FollowUps:
                 if bare is not None:  # "no, yesterday" untagged: refused as a tagged date is ("2:30am" on a
                     entities = [*entities, bare]  # spring-forward night kept the agreed 1:00 AM, the change unsaid)
                     refused.append(bare)
+                    day = f"{bare.type}.day"  # an hour again for the day kept ("5"): the day stays, asked
+                    kept = tuple((k, v) for k, v in options.filled_slots if k == day and _an_hour(bare.text))
                     options = _without(options, {bare.type})
+                    options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
         if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
             found.append(renamed)
@@ -729,10 +732,12 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         out = []
         for e in entities:
-            said = time_only(e.text) if e.type in carried and e.resolved else None
+            # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is then)
+            agreed = carried.get(e.type) or carried.get(f"{e.type}.day")
+            said = time_only(e.text) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
-            day = (self.resolver.resolve_carried(e.type, carried[e.type], 1, previous, reference)
+            day = (self.resolver.resolve_carried(e.type, agreed, 1, previous, reference)
                    if said is not None or day_said is not None else [])
             if len(day) != 1 or day[0].get("kind") != "datetime":
                 out.append(e)
@@ -854,6 +859,8 @@ class FollowUps:
                 at, said = (at + lead, said[lead:]) if lead < len(said) else (at, said)
             if spec["kind"] == "free" and (_NO_ANSWER.search(said) or self._typed(said, reference, past, locale)):
                 continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
+            if spec.get("builtin") == "datetime" and f"{slot}.day" in dict(options.filled_slots) and _an_hour(said):
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # "5" for "tomorrow at five": which?
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(said)  # "the credit one": the credit card
@@ -1220,6 +1227,11 @@ def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]
     neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
+
+
+def _an_hour(said: str) -> bool:
+    """An hour and nothing else, said without am/pm: "5", "at five", "five o'clock"."""
+    return bare_hour(said) or re.fullmatch(r"(?:at\s+)?(?:[1-9]|1[0-2])", words_to_digits(said.strip())) is not None
 
 
 def _spoken_minutes(said: str) -> int:

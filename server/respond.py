@@ -56,7 +56,7 @@ from intentd.errors import IntentdError
 from . import locale as locales
 from .analysis import SINGLE_VALUED, Escalation, RequestOptions, ResolvedEntity, Response
 from .resolve import Resolver
-from .resolve.dates import format_datetime
+from .resolve.dates import day_of_unclear_hour, format_datetime
 from .resolve.duration import ISO_DURATION
 from .resolve.money import format_money
 from .resolve.numbers import decimal_str
@@ -276,7 +276,29 @@ class Responder:
                                 for field in template.slots})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         used.update((field, _joined(found, canonical, ",")) for field, found in roles.items())
+        used.update(self._days_kept(intent, missing, entities, options, reference))
         return Response(text, template.id, used, missing)
+
+    def _days_kept(self, intent: str, missing: list[str], entities: list[ResolvedEntity], options: RequestOptions,
+                   reference: dt.datetime | None) -> dict[str, str]:
+        """"<slot>.day" -> the day said for a date asked because its hour was not clear ("tomorrow at
+        five": which five?), said now or carried from the turn that said it, so that the answer
+        "5pm" falls on that day: read without it, it was today."""
+        kept = {}
+        carried = dict(options.filled_slots)
+        past = intent in self.resolver.past_intents
+        for slot in missing:
+            if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime":
+                continue
+            said = next((d for e in entities if e.type == slot and not e.resolved
+                         and (d := day_of_unclear_hour(e.text)) is not None), None)
+            day = (self.resolver.resolve_value(slot, said, reference, past, locales.get(options.locale))
+                   if said is not None and reference is not None else None)
+            if day is None and f"{slot}.day" in carried:
+                day = next(iter(self.resolver.resolve_carried(slot, carried[f"{slot}.day"], 1, intent, reference)), None)
+            if day is not None and day.get("kind") == "datetime" and day.get("grain") == "day":
+                kept[f"{slot}.day"] = canonical(day)
+        return kept
 
     def _optional_asked(self, intent: str, slots: list[str], entities: list[ResolvedEntity],
                         values: dict[str, list[dict]], missing: list[str], options: RequestOptions) -> list[str]:

@@ -79,9 +79,9 @@ def test_transfer_script(server):
 
 def test_an_optional_date_said_and_not_read_is_asked_and_the_answer_read_as_a_date(server):
     """"move 50 dollars from checking to savings tomorrow at five" (which five?) was read back
-    without its date, and a backend acting on it moved the money today. The date is asked; "5"
-    answering it is a date only with the answer's `slots_missing` sent back (else $5, the old
-    reading), and the cache never answers one request with the other's answer."""
+    without its date, and a backend acting on it moved the money today. The date is asked, the day
+    said kept; "5" answering it is no amount only with the answer's `slots_missing` sent back (else
+    $5, the old reading), and the cache never answers one request with the other's answer."""
     chat = Conversation(server.stub)
     asked = chat.say("move 50 dollars from checking to savings tomorrow at five")
     assert asked.response.template_id == "transfer_money.prompt.date" and chat.missing == ["date"]
@@ -90,23 +90,53 @@ def test_an_optional_date_said_and_not_read_is_asked_and_the_answer_read_as_a_da
     assert yes.follow_up.kind == CONFIRM and yes.response.template_id == "transfer_money.prompt.date"
     assert chat.missing == ["date"]
 
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)  # one instant: the second round is a cache hit
+
     def five(missing):
-        request = pb2.AnalyzeRequest(text="5", time_zone="America/New_York", context=pb2.RequestContext(
+        request = pb2.AnalyzeRequest(text="5", context=pb2.RequestContext(
             previous_intent="transfer_money", filled_slots=chat.slots, slots_missing=missing))
-        request.reference_time.FromJsonString("2030-12-02T15:00:00Z")
+        request.reference_time.FromDatetime(now)
         return dict(server.stub.Analyze(request, timeout=30).response.slots_used)
 
     hits = server.metric("intentd_cache_hits_total")
     for _ in range(2):  # the second round from the cache
         assert five([])["amount"] == "5 USD"
-        day = five(["date"])
-        assert day["amount"] == "50 USD" and day["date"] == "2030-12-05T00:00:00-05:00", day
+        hour = five(["date"])  # the hour of the day kept, which five? asked again
+        assert hour["amount"] == "50 USD" and "date" not in hour and hour["date.day"] == chat.slots["date.day"], hour
     assert server.metric("intentd_cache_hits_total") == hits + 2
-    told = chat.say("tomorrow at 5pm")
-    assert told.follow_up.kind == UPDATE and chat.missing == [] and "T17:00:00" in chat.slots["date"]
-    assert "at 5:00 PM" in told.response.text
+    day = chat.slots["date.day"]  # the day said is kept while its hour is asked
+    assert asked.response.slots_used["date.day"] == day and day[10:19] == "T00:00:00", day
+    again = chat.say("5")  # which five? asked again, the day kept
+    assert again.response.template_id == "transfer_money.prompt.date" and chat.slots["date.day"] == day
+    told = chat.say("five pm")
+    told_at = dt.datetime.fromisoformat(chat.slots["date"])
+    assert told.follow_up.kind == UPDATE and chat.missing == []
+    assert told_at.date() == dt.datetime.fromisoformat(day).date() and (told_at.hour, told_at.minute) == (17, 0)
+    assert "at 5:00 PM" in told.response.text and "date.day" not in chat.slots
     done = chat.say("yes")
     assert done.response.template_id == "affirm.response" and dict(done.response.slots_used)["date"] == chat.slots["date"]
+
+
+@pytest.mark.parametrize("missing", [["date"], []], ids=["slots_missing sent back", "an older client"])
+def test_the_day_of_a_date_whose_hour_is_asked_is_kept_for_the_answer(engine, missing):
+    """"next friday at five" asked the date (which five?), and the answer "5pm" fell on today: the
+    day said is kept meanwhile ("date.day" in slots_used, sent back with them) and the time said
+    next falls on it; a bare "5" is the hour again, asked, never the 5th (January 5 on December 7)."""
+    first = engine.analyze(["schedule a payment of $45 to verizon next friday at five"],
+                           RequestOptions(time_zone="America/New_York", reference_time=AT_TEN))[0]
+    used = first.response.slots_used
+    assert first.response.slots_missing == ["date"] and used["date.day"] == "2030-12-06T00:00:00-05:00", used
+    carried = list(used.items())
+    for text, tags, date in (("5pm", [("date", "5pm")], "2030-12-06T17:00:00-05:00"),
+                             ("make it five pm", [], "2030-12-06T17:00:00-05:00"),
+                             ("5", [("amount", "5")], None), ("the 9th", [("date", "the 9th")], "2030-12-09T00:00:00-05:00")):
+        turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, carried,
+                     zone="America/New_York", at=AT_TEN, missing=missing)
+        got = dict(turn.response.slots_used)
+        if date is None:
+            assert turn.response.slots_missing == ["date"] and got["date.day"] == used["date.day"], (text, got)
+        else:
+            assert got.get("date") == date and "date.day" not in got, (text, got)
 
 
 def test_a_pause_keeps_the_pending_transfer_and_confirms_nothing(server):

@@ -729,6 +729,22 @@ def bare_hour(text: str) -> bool:
     return any(_BARE_HOUR.search(x) is not None or _O_CLOCK.search(x) is not None for x in (t, counted))
 
 
+# an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
+_UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$" % "|".join(
+    ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")))
+
+
+def day_of_unclear_hour(text: str) -> str | None:
+    """The words of the day in a date whose hour has no am/pm ("tomorrow at five" -> "tomorrow"): the
+    date is asked (which five?), and the day said is kept meanwhile; None when the hour is clear
+    or no words are left."""
+    t = " ".join(text.lower().split()).strip(" ,.!?")
+    if not bare_hour(t):
+        return None
+    day = _UNCLEAR_HOUR_AT_END.sub("", t)
+    return day if day and day != t else None
+
+
 def spoken_hours(text: str) -> str:
     """`text` (lower case) with each time said in words before am/pm or "o'clock" in digits: "five pm" ->
     "5 pm", "ten thirty am" -> "10:30 am"."""
