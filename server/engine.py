@@ -131,8 +131,8 @@ class Engine:
                 # a new request, not a follow-up: what was collected for the previous intent is not
                 # this one's ("close my account" after a transfer would close both its accounts)
                 options = replace(options, filled_slots=())
-            # what the last answer asked stands only for a turn that answers it: "transfer $50 to
-            # savings" said again in full has said what it wants
+            # what the last answer asked stands only for a follow-up of it (a request of its own asks
+            # its own questions)
             options = replace(options, slots_missing=())
             response = self.responder.respond(prediction.intent, entities, escalation, options)
         else:

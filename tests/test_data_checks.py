@@ -237,7 +237,7 @@ def test_a_test_text_also_in_valid_is_leakage(tmp_path, capsys):
                                   "test_set.jsonl", "test (1).jsonl", "dev.csv", "banking.test.jsonl",
                                   "heldout.jsonl", "eval.jsonl", "evaluation.jsonl", "banking_eval.jsonl",
                                   "held_out.jsonl", "hold-out.jsonl", "Testdaten.jsonl", "valset.jsonl",
-                                  "validset.jsonl", "eval_set.jsonl", "test.jsonl.gz"])
+                                  "validset.jsonl", "eval_set.jsonl", "test.jsonl.gz", "Validierungsdaten.jsonl"])
 def test_a_file_named_near_a_carved_split_is_warned(tmp_path, capsys, name):
     """A hand-made test set saved as tests.jsonl (or Valid.jsonl) was passed over without a word:
     the split was carved from train, and --strict passed."""
@@ -257,7 +257,8 @@ def test_files_whose_names_only_look_alike_are_not_warned(tmp_path, capsys):
     ('test_predictions.jsonl')."""
     src = source(tmp_path, clean_rows())
     for name in ("best.jsonl", "text.jsonl", "invalid.jsonl", "contest.jsonl", "test_report.md", "eval_results.json",
-                 "test_predictions.jsonl", "test_errors.csv", "results.test.json", "test.jsonl.bak", "latest.jsonl"):
+                 "test_predictions.jsonl", "test_errors.csv", "results.test.json", "test.jsonl.bak", "latest.jsonl",
+                 "test_misclassified.jsonl", "test_failures.jsonl"):
         (src / name).write_text("{}\n")
     code, out, _ = import_(capsys, src, tmp_path / "out", "--strict")
     assert code == 0 and "looks like the" not in out, out

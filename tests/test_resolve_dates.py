@@ -602,6 +602,7 @@ def test_a_british_dotted_time_is_a_time_and_no_date(resolver, locale):
     ("9.30 ist", SUNDAY, None),  # a dotted time too (it was 02:30 the next day: Israel's 09:30)
     ("9.30 pst", SUNDAY, "2026-11-29T12:30:00-05:00"),
     ("9.30 eastern", SUNDAY, "2026-11-30T09:30:00-05:00"),  # the next 09:30 (it was no date)
+    ("on 18.12 eastern", SUNDAY, None),  # "on": a date, which en-US does not write with dots
 ])
 def test_a_time_zone_named_after_a_time_is_that_zones(resolver, text, reference, expected):
     assert value(resolver, text, reference) == expected

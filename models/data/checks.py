@@ -361,14 +361,15 @@ def check_split_files(src: Path, suffix: str, sources: Mapping[str, str], names:
 
 # other words a split's file is named by (the names read are importers.SPLIT_NAMES), also with
 # "set", "data" or "daten" after them ("testset", "valset", "Testdaten")
-_SPLIT_WORDS = {"test": {"tests", "testing", "holdout", "heldout", "eval", "evaluation"},
-                "valid": {"validate", "validation", "dev", "development", "validset"}}
+_SPLIT_WORDS = {"test": {"tests", "testing", "holdout", "holdouts", "heldout", "eval", "evaluation"},
+                "valid": {"validate", "validation", "validierung", "dev", "development", "validset"}}
 _DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv"}  # a report or a notebook beside the data is no split
 _PACKED_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".zip"}  # "test.jsonl.gz": a split not read, all the same
 # a file of results about a split, not the split: "test_predictions.jsonl", "eval_results.json"
 _REPORT_WORDS = {"result", "results", "report", "reports", "prediction", "predictions", "preds", "error", "errors",
-                 "metric", "metrics", "score", "scores", "output", "outputs", "log", "logs", "summary"}
-_SET_ENDINGS = ("set", "data", "daten")
+                 "metric", "metrics", "score", "scores", "output", "outputs", "log", "logs", "summary",
+                 "misclassified", "failures", "failed", "wrong", "mistakes", "confusion"}
+_SET_ENDINGS = ("set", "data", "daten", "sdaten")  # "Validierungsdaten"
 
 
 def _name_words(name: str) -> set[str] | None:

@@ -677,8 +677,9 @@ def _dotted_times(t: str, day_first: bool) -> str | None:
 
     def colon(m: re.Match) -> str:
         nonlocal ambiguous, dated
-        if not (m.group("at") or m.group("ampm") or m.group("day") or _ZONE_NEXT.match(t, m.end())):
-            return m.group(0)  # "12.30" alone: the date rules decide; "9.30 pst" is a time
+        zoned = _ZONE_NEXT.match(t, m.end()) is not None and not t[: m.start()].endswith("on ")
+        if not (m.group("at") or m.group("ampm") or m.group("day") or zoned):
+            return m.group(0)  # "12.30" alone: the date rules decide; "9.30 pst" is a time ("on 18.12 pst" no)
         if day_first and not m.group("ampm") and _a_date(int(m.group("h")), int(m.group("m"))):
             if _a_weekday(m.group("at")):
                 dated = True
