@@ -80,8 +80,8 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import (DOTTED_DATE, TimeOfDay, bare_hour, clock_or_count, day_of_month, names_a_month,
-                             time_only, wall_time, zone_at)
+from .resolve.dates import (DOTTED_DATE, TimeOfDay, bare_hour, clock_or_count, day_named_before, day_of_month,
+                             names_a_day, names_a_month, time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -174,7 +174,7 @@ _DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?P<h>[01]?\d|2[0-3])\.(?P<m>[
 _BARE_DAY = re.compile(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?")  # "5", "the 15th": a day or an hour, or an amount
 # a half of the day named after a dotted time: "9.30 pm", "9.30 p.m.", "9.30 in the evening"
 _HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?|in\s+the\s+morning\b)"
-                          r"|(?P<pm>p\.?\s?m\b\.?|in\s+the\s+(?:afternoon|evening)\b|at\s+night\b|tonight\b))",
+                          r"|(?P<pm>p\.?\s?m\b\.?|in\s+the\s+(?:afternoon|evening)\b)|(?P<night>at\s+night\b|tonight\b))",
                           re.IGNORECASE)
 # a time said in words: "nine thirty", "ten oh five", "eleven forty-five" (an hour of a 12-hour
 # clock, then its minutes)
@@ -185,6 +185,9 @@ _TENS = ("twenty", "thirty", "forty", "fifty")
 _SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\s-]+(?:%s))?)\b"
                           % ("|".join(_HOURS), "|".join(_UNITS), "|".join(_TEENS), "|".join(_TENS), "|".join(_UNITS)),
                           re.IGNORECASE)
+_DOTTED_NUMBER_IN = re.compile(r"(?<![\d.])\d{1,2}\.\d\d(?![\d.])")
+_AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the model's span without "at"
+_HALF_SAID = re.compile(r"[ap]\.?\s?m\b|morning|afternoon|evening|night|noon|midnight", re.IGNORECASE)
 _CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
 # a time of the agreed day said without its half of the day or a zone is one only this close to the
 # agreed time (a correction moves a time a little; "make it one fifty" after 09:00 is an amount)
@@ -606,6 +609,11 @@ class FollowUps:
                 return slot, value
         return None
 
+    def _kind_of(self, slot: str) -> str:
+        """What a slot holds: its builtin ("money", "datetime"), else its kind ("catalog", "free")."""
+        spec = self.resolver.specs.get(slot) or {}
+        return spec.get("builtin") or spec.get("kind") or slot
+
     def _days_asked(self, text: str, tokens: list[tuple[int, int, str]], entities: list[ResolvedEntity], spec: dict,
                     slots: list[str], options: RequestOptions) -> list[ResolvedEntity]:
         """The turn without the model's amount when it is a bare number ("5", "the 15th", "twenty
@@ -632,8 +640,9 @@ class FollowUps:
         m = _DOTTED_TIME_SAID.match(text, start)
         if m is None or m.end() > end:
             return None
-        led = m.group(0)[:2].lower() in ("at", "by") or _POINTED.search(text[:start]) is not None and not _CORRECTION.search(
-            text[:start])  # "at 10.00", "move it to 10.00" ("make it" is a correction of anything)
+        before = text[:start]  # "at 10.00", "move it to 10.00" ("make it" is a correction of anything)
+        led = (m.group(0)[:2].lower() in ("at", "by") or _AT_THE_END.search(before) is not None
+               or _POINTED.search(before) is not None and not _CORRECTION.search(before))
         money_like = m.group("m") == "00" and not locales.get(options.locale).day_first
         read = self._at_the_agreed_time(int(m.group("h")), int(m.group("m")), text, m.end(), previous, spec, slots,
                                         options, led, money_like)
@@ -677,15 +686,18 @@ class FollowUps:
         if not (led or half or named or clock):
             if money_like or dated not in (spec.get("required") or ()) or at.time() == dt.time():
                 return None  # an amount: "make it 12.50" after "next friday", a transfer's "9.30"
+            agreed = at.hour * 60 + at.minute
             if 1 <= hour <= 12:
-                agreed = at.hour * 60 + at.minute
                 hour = min((hour % 12, hour % 12 + 12), key=lambda h: abs(h * 60 + minute - agreed))
-                if abs(hour * 60 + minute - agreed) > NEAR_S / 60:
-                    return None
+            # a 24-hour time far from the agreed one is one only where clocks are written so ("16.30"
+            # in en-GB); in en-US "make it 19.50" is $19.50
+            far = abs(hour * 60 + minute - agreed) > NEAR_S / 60
+            if far and (hour <= 12 or not locales.get(options.locale).day_first):
+                return None
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
-            hour = hour % 12 + (12 if half.group("pm") else 0)
+            hour = _on_the_half(hour, half)
         if named is not None and named[0] is None:  # "9.30 ist": which zone?
             return dated, None, pos
         said = TimeOfDay(hour, minute, "minute", named[0] if named is not None else None)
@@ -732,8 +744,16 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         out = []
         for e in entities:
-            # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is then)
-            agreed = carried.get(e.type) or carried.get(f"{e.type}.day")
+            if e.resolved and time_only(e.text) is not None and (day := day_named_before(text, e.start)) is not None:
+                # "no, friday at 5pm" with the model's span "5pm": friday, not the agreed day
+                named = self.resolver.resolve_value(e.type, text[day:e.end], reference, previous in
+                                                    self.resolver.past_intents, locales.get(options.locale))
+                if named is not None:
+                    out.append(replace(e, text=text[day:e.end], start=day, resolution=named))
+                    continue
+            # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
+            # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
+            agreed = carried.get(e.type) or (carried.get(f"{e.type}.day") if not names_a_day(text) else None)
             said = time_only(e.text) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
@@ -745,6 +765,9 @@ class FollowUps:
             at = dt.datetime.fromisoformat(day[0]["value"])
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
+                half = _HALF_OF_DAY.match(text, e.end)  # "make it 9:30 | pm": the model's span without it
+                if half is not None and 1 <= said.hour <= 12 and not _HALF_SAID.search(e.text):
+                    said = said._replace(hour=_on_the_half(said.hour, half))
                 resolution = self._ahead(_at_the_time(at, said, zone), previous, reference)
                 e = replace(e, resolved=resolution is not None, resolution=resolution)  # None: the clocks skip it
             elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
@@ -776,7 +799,8 @@ class FollowUps:
         15th, not $15, and "5" answering "When should the transfer happen?" (an optional date,
         asked because "tomorrow at five" could not be read) is no amount."""
         carried = {k for k, _ in options.filled_slots}
-        return next((s for s in (*options.slots_missing, *(spec.get("required") or ()))
+        day_kept = [k.removesuffix(".day") for k in carried if k.endswith(".day")]  # a date whose hour is asked
+        return next((s for s in (*options.slots_missing, *day_kept, *(spec.get("required") or ()))
                      if s not in carried and s in slots), None)
 
     def _other(self, text: str, slots: list[str],
@@ -834,11 +858,13 @@ class FollowUps:
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
-        read = (self._dotted_time(text, start, end, previous, intent_spec, slots, options)
-                if intent_spec is not None and previous is not None else None)
+        # (the time may come after the words that move it: "move it to 10.30", "can you do it at 10.00")
+        dot = _DOTTED_NUMBER_IN.search(text, start, end)
+        read = (self._dotted_time(text, dot.start(), end, previous, intent_spec, slots, options)
+                if intent_spec is not None and previous is not None and dot is not None else None)
         if read is not None:
-            return ResolvedEntity(read[0], text[start:read[2]], start, read[2], 1.0, "context", read[1] is not None,
-                                  read[1])
+            return ResolvedEntity(read[0], text[dot.start():read[2]], dot.start(), read[2], 1.0, "context",
+                                  read[1] is not None, read[1])
         # "12.25" answering "When?": a date written with a dot (unresolved in en-US), never the amount
         dated = ((self.resolver.specs.get(asked or "") or {}).get("builtin") == "datetime"
                  and DOTTED_DATE.fullmatch(surface))
@@ -904,10 +930,13 @@ class FollowUps:
                 add_to: frozenset[str]) -> Turn:
         merged = entities + [e for e in found if e not in entities]
         merged.sort(key=lambda e: e.start)
-        if kind == "update" and any(e.type not in options.slots_missing for e in found if e.resolved):
-            # the optional slot the last answer asked for was answered with another ("Which card?" |
-            # "from checking instead"): read back what there is, not asked again and again
-            options = replace(options, slots_missing=())
+        if kind == "update" and options.slots_missing:
+            # an optional slot the last answer asked for, answered with another of its kind ("Which
+            # card?" | "from checking instead"): read back what there is, not asked again and again;
+            # another kind of value ("make it 60" answering "When?") leaves the question standing
+            given = {self._kind_of(e.type) for e in found if e.resolved and e.type not in options.slots_missing}
+            options = replace(options, slots_missing=tuple(s for s in options.slots_missing
+                                                           if self._kind_of(s) not in given))
         tier = self.policy.policy.get(previous)
         if tier and kind != "cancel":
             hint = Escalation(True, "policy", tier, escalation.scores,
@@ -1227,6 +1256,14 @@ def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]
     neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
+
+
+def _on_the_half(hour: int, half: re.Match) -> int:
+    """An hour of a 12-hour clock (1-12) on the half of the day `_HALF_OF_DAY` matched: "9 pm" 21,
+    "12 am" 0, "12 at night" 0, "2 at night" 2, "10 at night" 22."""
+    if half.group("night"):
+        return 0 if hour == 12 else hour + 12 if hour >= 6 else hour
+    return hour % 12 + (12 if half.group("pm") else 0)
 
 
 def _an_hour(said: str) -> bool:

@@ -276,10 +276,10 @@ class Responder:
                                 for field in template.slots})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         used.update((field, _joined(found, canonical, ",")) for field, found in roles.items())
-        used.update(self._days_kept(intent, missing, entities, options, reference))
+        used.update(self._days_kept(intent, [s for s in slots if s not in values], entities, options, reference))
         return Response(text, template.id, used, missing)
 
-    def _days_kept(self, intent: str, missing: list[str], entities: list[ResolvedEntity], options: RequestOptions,
+    def _days_kept(self, intent: str, unknown: list[str], entities: list[ResolvedEntity], options: RequestOptions,
                    reference: dt.datetime | None) -> dict[str, str]:
         """"<slot>.day" -> the day said for a date asked because its hour was not clear ("tomorrow at
         five": which five?), said now or carried from the turn that said it, so that the answer
@@ -287,7 +287,7 @@ class Responder:
         kept = {}
         carried = dict(options.filled_slots)
         past = intent in self.resolver.past_intents
-        for slot in missing:
+        for slot in unknown:
             if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime":
                 continue
             said = next((d for e in entities if e.type == slot and not e.resolved
@@ -305,8 +305,10 @@ class Responder:
         """Optional slots still to ask, in the intent's slot order: said and not read, or asked by
         the last answer and not said since; only those the domain gives a prompt."""
         unread = {e.type for e in entities if not e.resolved}
+        carried = {k for k, _ in options.filled_slots}  # a day kept: its date's hour is still asked
         return [s for s in slots if s not in values and s not in missing
-                and (s in unread or s in options.slots_missing) and f"{intent}.prompt.{s}" in self.templates]
+                and (s in unread or s in options.slots_missing or f"{s}.day" in carried)
+                and f"{intent}.prompt.{s}" in self.templates]
 
     def _roles(self, intent: str, entities: list[ResolvedEntity], values: dict[str, list[dict]],
                options: RequestOptions, reference: dt.datetime | None, add_to: frozenset[str]) -> dict[str, list[dict]]:

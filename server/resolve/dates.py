@@ -716,6 +716,26 @@ def day_of_month(text: str) -> int | None:
     return int(m.group("day")) if m is not None and not m.group(0).isdigit() else None
 
 
+_A_DAY_NAMED = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|" + "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+                          + r")s?\b|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b")
+
+
+def day_named_before(text: str, pos: int) -> int | None:
+    """Where a day named right before `pos` starts ("no, | friday at | 5pm"), only "at", "on" or a
+    comma between them; None when there is none."""
+    last = None
+    for m in _A_DAY_NAMED.finditer(text.lower(), 0, pos):
+        last = m
+    if last is None or not re.fullmatch(r"\s*,?\s*(?:at|on)?\s*", text[last.end():pos], re.IGNORECASE):
+        return None
+    return last.start()
+
+
+def names_a_day(text: str) -> bool:
+    """Whether `text` names a day ("today", "friday", "the 9th", "december 12"), not only a time."""
+    return _A_DAY_NAMED.search(text.lower()) is not None or names_a_month(text)
+
+
 def names_a_month(text: str) -> bool:
     """Whether `text` names a month ("october", "sept", "this month"): a day of the month said
     beside it is that month's."""
