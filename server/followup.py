@@ -57,9 +57,9 @@ The answer: `follow_up` {kind, intent}; the escalation hint is the previous inte
 the previous intent from the merged slots: this turn's values replace the carried ones, or, for a
 slot of several values (accounts, cards), are added after them when the turn opens with "and",
 "also" or "plus" or ends with "too" or "as well" (an amount or a date is replaced: "and at 3 pm"
-is the agreed day at 3 pm). Confirm: once every required
-slot is known, and every optional one the last answer asked for, the confirmation intent's own template with the merged slots in `slots_used` (else
-the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
+is the agreed day at 3 pm). Confirm: once every required slot is known, and every optional one
+the last answer asked for, the confirmation intent's own template with the merged slots in
+`slots_used` (else the prompt for the first missing slot). Cancel: the denial intent's template, no slots. Hold: the
 hold intent's template with the previous intent's `slots_used` and `slots_missing`, so a backend
 carries them to the next turn as after any other follow-up. Repeat: the previous intent's response
 from the carried slots, the one the caller did not catch. A confident repeat intent with no intent to continue
@@ -80,12 +80,12 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import (DOTTED_DATE, TimeOfDay, bare_hour, clock_or_count, day_named_before, day_of_month,
-                             names_a_day, names_a_month, time_only, wall_time, zone_at)
+from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
+                             day_of_month, names_a_day, names_a_month, time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
-from .respond import ROLES, Responder
+from .respond import DAY, ROLES, Responder, day_key
 
 MAX_WORDS = 6
 RUN_WORDS = 3  # words beside the tagged values read as one more value ("seventy five dollars")
@@ -178,7 +178,7 @@ _HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?|in\s+the\s+morning\b)"
                           re.IGNORECASE)
 # a time said in words: "nine thirty", "ten oh five", "eleven forty-five" (an hour of a 12-hour
 # clock, then its minutes)
-_HOURS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+_HOURS = HOUR_WORDS
 _UNITS = _HOURS[:9]
 _TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
 _TENS = ("twenty", "thirty", "forty", "fifty")
@@ -320,7 +320,7 @@ class FollowUps:
             options, asked = swapped, True  # "no, the other way around": from checking to savings instead
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
-        named = tuple(w for e in refused for w in e.type.lower().split("_"))  # "change the amount to ..."
+        named = _slot_words(e.type for e in refused)  # "change the amount to ..."
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING + named)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
@@ -370,8 +370,9 @@ class FollowUps:
                 if bare is not None:  # "no, yesterday" untagged: refused as a tagged date is ("2:30am" on a
                     entities = [*entities, bare]  # spring-forward night kept the agreed 1:00 AM, the change unsaid)
                     refused.append(bare)
-                    day = f"{bare.type}.day"  # an hour again for the day kept ("5"): the day stays, asked
-                    kept = tuple((k, v) for k, v in options.filled_slots if k == day and _an_hour(bare.text))
+                    # an hour again for the day kept ("5"): the day stays, asked
+                    kept = tuple((k, v) for k, v in options.filled_slots
+                                 if k == day_key(bare.type) and _an_hour(bare.text))
                     options = _without(options, {bare.type})
                     options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
@@ -383,7 +384,7 @@ class FollowUps:
             (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number") for e in found)
         also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) + ("push",) if verbs or pointed else ())
         values = found + negated + refused
-        also += tuple(w for e in values for w in e.type.lower().split("_"))  # "make the amount 9.30": its slot's name
+        also += _slot_words(e.type for e in values)  # "make the amount 9.30": its slot's name
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
 
@@ -584,14 +585,14 @@ class FollowUps:
                                         m.end(), previous, spec, slots, options)
         end = m.end() if read is None else read[2]  # with the half of the day or the zone said after it
         if read is None:
-            read = next(((slot, None) for slot in slots if (self.resolver.specs.get(slot) or {}).get("builtin") == "money"),
-                        None)
+            read = next(((slot, None) for slot in slots
+                         if (self.resolver.specs.get(slot) or {}).get("builtin") == "money"), None)
         if read is None:
             return entities
         source = "context" if read[1] is not None else "model"  # an amount not read: refused, so asked (`_unread`)
         said = ResolvedEntity(read[0], text[m.start():end], m.start(), end, 1.0, source, read[1] is not None, read[1])
         # "can you do nine thirty", "change the amount to nine thirty"
-        if not _only_values(tokens, [said], (*_PLACING, *_VERBS, "we", *_AMOUNT_WORDS, *read[0].split("_"))):
+        if not _only_values(tokens, [said], (*_PLACING, *_VERBS, "we", *_AMOUNT_WORDS, *_slot_words([read[0]]))):
             return entities
         return [e for e in entities if e.end <= m.start() or e.start >= end] + [said]
 
@@ -716,7 +717,7 @@ class FollowUps:
         or says the agreed amount's number ("no not 45, make it ...")."""
         words = set(_WORD.findall(text.lower()))
         amounts = [s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") in AMOUNTS]
-        if words & (_AMOUNT_WORDS | {w for s in amounts for w in s.lower().split("_")}):
+        if words & (_AMOUNT_WORDS | set(_slot_words(amounts))):
             return True
         carried = dict(options.filled_slots)
         numbers = [carried.get(slot, "").split(" ")[0] for slot in amounts]  # "45 USD" -> "45"
@@ -753,7 +754,7 @@ class FollowUps:
                     continue
             # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
             # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
-            agreed = carried.get(e.type) or (carried.get(f"{e.type}.day") if not names_a_day(text) else None)
+            agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if not names_a_day(text) else None)
             said = time_only(e.text) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
@@ -799,7 +800,7 @@ class FollowUps:
         15th, not $15, and "5" answering "When should the transfer happen?" (an optional date,
         asked because "tomorrow at five" could not be read) is no amount."""
         carried = {k for k, _ in options.filled_slots}
-        day_kept = [k.removesuffix(".day") for k in carried if k.endswith(".day")]  # a date whose hour is asked
+        day_kept = [k.removesuffix(f".{DAY}") for k in carried if k.endswith(f".{DAY}")]  # a date whose hour is asked
         return next((s for s in (*options.slots_missing, *day_kept, *(spec.get("required") or ()))
                      if s not in carried and s in slots), None)
 
@@ -885,7 +886,7 @@ class FollowUps:
                 at, said = (at + lead, said[lead:]) if lead < len(said) else (at, said)
             if spec["kind"] == "free" and (_NO_ANSWER.search(said) or self._typed(said, reference, past, locale)):
                 continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
-            if spec.get("builtin") == "datetime" and f"{slot}.day" in dict(options.filled_slots) and _an_hour(said):
+            if spec.get("builtin") == "datetime" and day_key(slot) in dict(options.filled_slots) and _an_hour(said):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # "5" for "tomorrow at five": which?
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
@@ -1256,6 +1257,12 @@ def _only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity]
     neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
     return all(not word or word in _FILLER or word in also or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
+
+
+def _slot_words(slots) -> tuple[str, ...]:
+    """The words of slots' names ("amount", "pay_from" -> "pay", "from"): a turn that says them
+    speaks of the slot ("change the amount to 9.30")."""
+    return tuple(w for slot in slots for w in slot.lower().split("_"))
 
 
 def _on_the_half(hour: int, half: re.Match) -> int:

@@ -69,6 +69,11 @@ MAX_VALUE_CHARS = 64  # per inserted value
 MAX_VALUES_PER_SLOT = 3  # "from checking to savings" fills `account` with both
 YEARLESS_DAYS = 335  # about 11 months: a date further ahead or back is shown with its year
 ROLES = ("source", "destination")  # `{account.source}`: the values of a slot said that way (ResolvedEntity.role)
+DAY = "day"  # `date.day`: the day said for a date whose hour is asked (`Responder._days_kept`)
+
+
+def day_key(slot: str) -> str:
+    return f"{slot}.{DAY}"
 
 
 class TemplateError(IntentdError):
@@ -294,10 +299,11 @@ class Responder:
                          and (d := day_of_unclear_hour(e.text)) is not None), None)
             day = (self.resolver.resolve_value(slot, said, reference, past, locales.get(options.locale))
                    if said is not None and reference is not None else None)
-            if day is None and f"{slot}.day" in carried:
-                day = next(iter(self.resolver.resolve_carried(slot, carried[f"{slot}.day"], 1, intent, reference)), None)
+            if day is None and day_key(slot) in carried:
+                day = next(iter(self.resolver.resolve_carried(slot, carried[day_key(slot)], 1, intent, reference)),
+                           None)
             if day is not None and day.get("kind") == "datetime" and day.get("grain") == "day":
-                kept[f"{slot}.day"] = canonical(day)
+                kept[day_key(slot)] = canonical(day)
         return kept
 
     def _optional_asked(self, intent: str, slots: list[str], entities: list[ResolvedEntity],
@@ -307,7 +313,7 @@ class Responder:
         unread = {e.type for e in entities if not e.resolved}
         carried = {k for k, _ in options.filled_slots}  # a day kept: its date's hour is still asked
         return [s for s in slots if s not in values and s not in missing
-                and (s in unread or s in options.slots_missing or f"{s}.day" in carried)
+                and (s in unread or s in options.slots_missing or day_key(s) in carried)
                 and f"{intent}.prompt.{s}" in self.templates]
 
     def _roles(self, intent: str, entities: list[ResolvedEntity], values: dict[str, list[dict]],

@@ -750,9 +750,10 @@ def bare_hour(text: str) -> bool:
     return any(_BARE_HOUR.search(x) is not None or _O_CLOCK.search(x) is not None for x in (t, counted))
 
 
+# the hours of a 12-hour clock in words
+HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 # an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
-_UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$" % "|".join(
-    ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")))
+_UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$" % "|".join(HOUR_WORDS))
 
 
 def day_of_unclear_hour(text: str) -> str | None:
