@@ -88,25 +88,26 @@ def _short(field: str, value: str) -> str | None:
     return value or None
 
 
+def _slot_names(field: str, names) -> None:
+    """A context field of slot names: at most MAX_CONTEXT_ITEMS, none empty or over MAX_CONTEXT_CHARS."""
+    if len(names) > MAX_CONTEXT_ITEMS:
+        raise InvalidRequest(f"{field}: {len(names)} items is over {MAX_CONTEXT_ITEMS}")
+    for name in names:
+        if not name:
+            raise InvalidRequest(f"{field}: a slot name is empty")
+        _short(field, name)
+
+
 def check_context(request) -> dict:
     """RequestContext -> the RequestOptions fields it fills."""
     if not request.HasField("context"):
         return {}
     ctx = request.context
-    if len(ctx.filled_slots) > MAX_CONTEXT_ITEMS:
-        raise InvalidRequest(f"context.filled_slots: {len(ctx.filled_slots)} items is over {MAX_CONTEXT_ITEMS}")
+    _slot_names("context.filled_slots", ctx.filled_slots)
     slots = tuple(sorted(ctx.filled_slots.items()))
     for key, value in slots:
-        if not key:
-            raise InvalidRequest("context.filled_slots: a slot name is empty")
-        _short("context.filled_slots", key)
         _short(f"context.filled_slots[{key[:32]!r}]", value)
-    if len(ctx.slots_missing) > MAX_CONTEXT_ITEMS:
-        raise InvalidRequest(f"context.slots_missing: {len(ctx.slots_missing)} items is over {MAX_CONTEXT_ITEMS}")
-    for name in ctx.slots_missing:
-        if not name:
-            raise InvalidRequest("context.slots_missing: a slot name is empty")
-        _short("context.slots_missing", name)
+    _slot_names("context.slots_missing", ctx.slots_missing)
     return {
         "session_id": _short("context.session_id", ctx.session_id),
         "previous_intent": _short("context.previous_intent", ctx.previous_intent),
