@@ -120,12 +120,15 @@ def test_an_optional_date_said_and_not_read_is_asked_and_the_answer_read_as_a_da
     assert done.response.template_id == "affirm.response" and dict(done.response.slots_used)["date"] == chat.slots["date"]
 
 
+@pytest.mark.parametrize("when", ["next friday at five", "at five next friday", "at 5 on friday"])
 @pytest.mark.parametrize("missing", [["date"], []], ids=["slots_missing sent back", "an older client"])
-def test_the_day_of_a_date_whose_hour_is_asked_is_kept_for_the_answer(engine, missing):
+def test_the_day_of_a_date_whose_hour_is_asked_is_kept_for_the_answer(engine, missing, when):
     """"next friday at five" asked the date (which five?), and the answer "5pm" fell on today: the
     day said is kept meanwhile ("date.day" in slots_used, sent back with them) and the time said
-    next falls on it; a bare "5" is the hour again, asked, never the 5th (January 5 on December 7)."""
-    first = engine.analyze(["schedule a payment of $45 to verizon next friday at five"],
+    next falls on it; a bare "5" is the hour again, asked, never the 5th (January 5 on December 7).
+    The hour may come first: "at five next friday" kept no day, "at 5 on friday" was read back as
+    all day Friday."""
+    first = engine.analyze([f"schedule a payment of $45 to verizon {when}"],
                            RequestOptions(time_zone="America/New_York", reference_time=AT_TEN))[0]
     used = first.response.slots_used
     assert first.response.slots_missing == ["date"] and used["date.day"] == "2030-12-06T00:00:00-05:00", used

@@ -14,7 +14,7 @@ from intentd.server.analysis import RequestOptions
 from intentd.server.decode import EntitySpan, Prediction
 from intentd.server.engine import Engine
 from intentd.server.resolve import DomainConfigError, Resolver
-from intentd.server.resolve.dates import DateResolver
+from intentd.server.resolve.dates import DateResolver, day_of_unclear_hour
 from intentd.server.resolve.duration import resolve_duration
 from intentd.server.resolve.money import resolve_money
 from intentd.server.resolve.numbers import resolve_number, resolve_ordinal, resolve_percentage
@@ -54,6 +54,32 @@ def test_issue_example_end_to_end(resolver):
     assert got[("account", "checking")]["id"] == "checking"
     assert got[("account", "savings")]["id"] == "savings"
     assert got[("date", "next friday")] == {"kind": "datetime", "value": "2026-12-04T00:00:00-08:00", "grain": "day"}
+
+
+@pytest.mark.parametrize("text, surface, said, value", [
+    ("pay 50 to verizon at 5pm on friday", "friday", "at 5pm on friday", "2026-12-04T17:00:00-08:00"),
+    ("pay 50 to verizon at noon on friday", "friday", "at noon on friday", "2026-12-04T12:00:00-08:00"),
+    ("pay 50 to verizon at 5 on friday", "friday", "at 5 on friday", None),  # which 5? asked
+    ("pay 50 to verizon at 5 on friday", "at 5 on friday", "at 5 on friday", None),
+    ("pay 50 to verizon at five tomorrow", "five tomorrow", "at five tomorrow", None),
+    ("pay 50 to verizon in two days at five", "two days at five", "in two days at five", None),
+    ("pay 50 to verizon next friday at six", "friday at six", "next friday at six", None),
+    ("pay 50 to verizon at 3pm tomorrow", "3pm tomorrow", "3pm tomorrow", "2026-11-30T15:00:00-08:00"),
+    ("pay 50 to verizon by friday", "friday", "friday", "2026-12-04T00:00:00-08:00"),
+])
+def test_the_time_said_before_a_day_belongs_to_the_date(resolver, text, surface, said, value):
+    """"at 5pm on | friday", the model's span "friday", was read back as all day Friday, and "at 5 on
+    friday" (which 5?) narrowed to Friday: the hour said was dropped. A day with an hour that has no
+    am/pm ("at five tomorrow", "next friday at six") is left unread, to be asked, with its whole
+    words: the day said is kept from them meanwhile (`day_of_unclear_hour`). The "at" alone is taken
+    only when it changes the reading ("at | 3pm tomorrow" stays as tagged)."""
+    (e,) = [e for e in resolver.resolve(text, [span(text, "date", surface)], options(), "schedule_payment")
+            if e.type == "date"]
+    assert e.text == said and text[e.start:e.end] == said
+    assert (e.resolution or {}).get("value") == value and e.resolved == (value is not None)
+    if value is None:
+        day = day_of_unclear_hour(e.text)
+        assert resolver.resolve_value("date", day, SUNDAY, False)["grain"] == "day", day
 
 
 @pytest.mark.parametrize("text, surface, said, value", [

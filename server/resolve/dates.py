@@ -754,16 +754,21 @@ def bare_hour(text: str) -> bool:
 HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 # an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
 _UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$" % "|".join(HOUR_WORDS))
+# ... or at its start ("at five | tomorrow", "at 5 on | friday")
+_UNCLEAR_HOUR_AT_START = re.compile(r"^(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?(?=\S)"
+                                    % "|".join(HOUR_WORDS))
 
 
 def day_of_unclear_hour(text: str) -> str | None:
-    """The words of the day in a date whose hour has no am/pm ("tomorrow at five" -> "tomorrow"): the
-    date is asked (which five?), and the day said is kept meanwhile; None when the hour is clear
-    or no words are left."""
+    """The words of the day in a date whose hour has no am/pm ("tomorrow at five", "at five
+    tomorrow" -> "tomorrow"): the date is asked (which five?), and the day said is kept meanwhile;
+    None when the hour is clear or no words are left."""
     t = " ".join(text.lower().split()).strip(" ,.!?")
     if not bare_hour(t):
         return None
     day = _UNCLEAR_HOUR_AT_END.sub("", t)
+    if day == t:
+        day = _UNCLEAR_HOUR_AT_START.sub("", t)
     return day if day and day != t else None
 
 

@@ -26,7 +26,7 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import DateResolver, clock_or_count, region_then_a_word, zone_after
+from .dates import HOUR_WORDS, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word, zone_after
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, fraction_after, leading_number_words, number_words_after, resolve_money
@@ -337,14 +337,24 @@ class Resolver:
         start): the word that says which day ("next | tuesday" was today), the day before a month
         ("the first of | next month" was the month), a count of time ("in | three days", "a week
         from | friday", "3 days | from now" were no date), the "at" before a time written with a dot
-        ("at | 12.30": a British half past twelve, no date). Only when the longer words read as a
-        date: "the following monday" is no date dateparser reads, and the span stays as it is."""
+        ("at | 12.30": a British half past twelve, no date), the time said before the day ("at 5pm on
+        | friday" was all day Friday). Only when the longer words read as a date: "the following
+        monday" is no date dateparser reads, and the span stays as it is. A day with an hour that
+        has no am/pm ("next | friday at six", "at 5 on | friday", "at | five tomorrow") takes its
+        words unresolved: the date is asked (which six?), and the day said is kept meanwhile."""
+        grown = False
         for said in (_WHICH_ONE, _DAY_OF, _IN, _COUNT_FROM) + ((_AT,) if _DOTTED.fullmatch(e.text) else ()):
             m = said.search(text, max(lo, e.start - 30), e.start)
-            whole = None if m is None else self.resolve_value(e.type, text[m.start():e.end], reference, past, locale)
-            if whole is not None:
-                e.start, e.text, e.resolved, e.resolution = m.start(), text[m.start():e.end], True, whole
+            grown = m is not None and self._grown(e, text, m.start(), reference, past, locale)
+            if grown:
+                break
+        m = _TIME_BEFORE.search(text, max(lo, e.start - 30), e.start)
+        if m is not None and (m.group("time") or _STARTS_WITH_HOUR.match(e.text)):
+            own = e.resolution if e.resolved else self.resolve_value(e.type, e.text, reference, past, locale)
+            if self._grown(e, text, m.start(), reference, past, locale, unless=own):
                 return True
+        if grown:
+            return True
         m = _FROM_NOW.match(text, e.end)
         if m is None or m.end() > hi or self.resolve_value(e.type, e.text, reference, past, locale) is not None:
             return False
@@ -352,6 +362,29 @@ class Resolver:
         if whole is not None:
             e.end, e.text, e.resolved, e.resolution = m.end(), text[e.start:m.end()], True, whole
         return whole is not None
+
+    def _grown(self, e: ResolvedEntity, text: str, start: int, reference: dt.datetime | None, past: bool,
+               locale: locales.Locale, unless: dict | None = None) -> bool:
+        """Whether the date span `e` starts at `start` instead: when the longer words read as a date
+        other than `unless`, or as a day with an unclear hour (left unresolved: the date is asked)."""
+        longer = text[start:e.end]
+        whole = self.resolve_value(e.type, longer, reference, past, locale)
+        if whole is None:
+            if not self._unclear_hour_on_a_day(longer, e.type, reference, past, locale):
+                return False
+        elif whole == unless:
+            return False
+        e.start, e.text, e.resolved, e.resolution = start, longer, whole is not None, whole
+        return True
+
+    def _unclear_hour_on_a_day(self, said: str, etype: str, reference: dt.datetime | None, past: bool,
+                               locale: locales.Locale) -> bool:
+        """Whether `said` is a day with an hour that has no am/pm ("friday at 6", "at 5 on friday")."""
+        day = day_of_unclear_hour(said)
+        if day is None or reference is None:
+            return False
+        resolution = self.resolve_value(etype, day, reference, past, locale)
+        return resolution is not None and resolution.get("kind") == "datetime" and resolution.get("grain") == "day"
 
     def _name_within(self, e: ResolvedEntity) -> dict | None:
         """The value of the one name of its catalog a catalog span holds ("my joint checking account":
@@ -380,6 +413,8 @@ class Resolver:
         as it is, never narrowed to a part that reads ahead."""
         if reference is None or self.dates.resolve(e.text, reference, past, locale.day_first) is not None:
             return e
+        if self._unclear_hour_on_a_day(e.text, e.type, reference, past, locale):
+            return e  # "at 5 on friday" is no Friday with the hour dropped: which 5? Asked, the day kept
         tail = _REPEAT_TAIL.search(e.text)  # "the 15th of every month": the first day is the date
         if tail is not None and tail.start() > 0:
             resolution = self.resolve_value(e.type, e.text[:tail.start()], reference, past, locale)
@@ -519,6 +554,12 @@ _IN = re.compile(r"(?<![\w'])in\s+(?:an?\s+|a\s+couple\s+of\s+)?$", re.IGNORECAS
 _FROM_NOW = re.compile(r"\s+(?:from\s+(?:now|today)|ago|later)\b", re.IGNORECASE)  # "three days | from now"
 _AT = re.compile(r"(?<![\w'])(?:at|by)\s+$", re.IGNORECASE)  # "at | 12.30": half past twelve, no date
 _DOTTED = re.compile(r"\d{1,2}\.[0-5]\d")
+# a time said before a date's span, maybe the "at" alone: "at 5pm on | friday", "at | five tomorrow"
+_TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5]\d)?|noon|midnight|%s)"
+                          r"(?:\s*[ap]\.?\s?m\b\.?)?(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?)?$"
+                          % "|".join(HOUR_WORDS), re.IGNORECASE)
+_STARTS_WITH_HOUR = re.compile(r"(?:\d{1,2}|%s)\b" % "|".join(HOUR_WORDS), re.IGNORECASE)
+
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
 
