@@ -6,7 +6,7 @@ Flow: Prediction (model + decode) -> resolved entities -> escalation hint -> con
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .decode import Prediction
 
@@ -31,6 +31,14 @@ class RequestOptions:
     # What submitted it (an AnalyzeStream message), so a superseded partial can be withdrawn from
     # the batcher's queue; not part of the cache key.
     owner: object | None = field(default=None, compare=False, repr=False)
+
+    def at_one_instant(self) -> "RequestOptions":
+        """These options with "now" read once, when no reference time was given: every stage of one
+        request (resolver, follow-up rules, responder) then reads the same today (read apart, a
+        request in flight at midnight kept the day after tomorrow for "tomorrow at five")."""
+        if self.reference_time is not None:
+            return self
+        return replace(self, reference_time=dt.datetime.now(dt.timezone.utc))
 
 
 # Kinds a slot holds one value of: two amounts, dates or numbers in one turn ("$5 and $10",

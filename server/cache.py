@@ -43,7 +43,8 @@ def _clock_dependent(analysis: Analysis, options: RequestOptions, engine: "Engin
     return (options.previous_intent is not None
             or any((e.resolution or {}).get("kind") in ("datetime", "date", "time", "duration")
                    or (specs.get(e.type) or {}).get("builtin") == "datetime" for e in analysis.entities)
-            or any((specs.get(slot) or {}).get("builtin") == "datetime" for slot, _ in options.filled_slots or ()))
+            or any((specs.get(slot.partition(".")[0]) or {}).get("builtin") == "datetime"  # "date", "date.day"
+                   for slot, _ in options.filled_slots or ()))
 
 
 def _key_chars(text: str, options: RequestOptions) -> int:

@@ -113,6 +113,7 @@ class Engine:
         predictions = self.model.decode(texts, forwarded.batch, forwarded.raw, top_k=top_k)
         for text, prediction, opts in zip(texts, predictions, options):
             outcome: Analysis | Exception
+            opts = opts.at_one_instant()
             try:
                 entities = self.resolver.resolve(text, prediction.entities, opts, prediction.intent,
                                                  prediction.analyzed_chars if prediction.truncated else None)

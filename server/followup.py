@@ -81,7 +81,7 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
-                             day_of_month, names_a_day, names_a_month, time_only, wall_time, zone_at)
+                             day_of_month, hour_in, names_a_day, names_a_month, time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -135,7 +135,8 @@ _NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby
 _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
-_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b")
+_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier"
+                       r"|(?:lower|rais|increas|decreas|reduc|cut|bump|knock)\w*(?:\s+\w+)?\s+by)\b", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
@@ -173,9 +174,8 @@ _MOVING = frozenset(_PLACING) | _APART | _VERBS
 _DOTTED_TIME_SAID = re.compile(r"(?:(?:at|by)\s+)?(?P<h>[01]?\d|2[0-3])\.(?P<m>[0-5]\d)", re.IGNORECASE)  # "9.30", "at 16.30"
 _BARE_DAY = re.compile(r"(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?")  # "5", "the 15th": a day or an hour, or an amount
 # a half of the day named after a dotted time: "9.30 pm", "9.30 p.m.", "9.30 in the evening"
-_HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?|in\s+the\s+morning\b)"
-                          r"|(?P<pm>p\.?\s?m\b\.?|in\s+the\s+(?:afternoon|evening)\b)|(?P<night>at\s+night\b|tonight\b))",
-                          re.IGNORECASE)
+_HALF_OF_DAY = re.compile(r"\s*(?:(?P<am>a\.?\s?m\b\.?)|(?P<pm>p\.?\s?m\b\.?)"
+                          r"|(?:in\s+the\s+|at\s+)?(?P<pod>morning|afternoon|evening|night|tonight)\b)", re.IGNORECASE)
 # a time said in words: "nine thirty", "ten oh five", "eleven forty-five" (an hour of a 12-hour
 # clock, then its minutes)
 _HOURS = HOUR_WORDS
@@ -187,6 +187,9 @@ _SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\
                           re.IGNORECASE)
 _DOTTED_NUMBER_IN = re.compile(r"(?<![\d.])\d{1,2}\.\d\d(?![\d.])")
 _AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the model's span without "at"
+_ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
+# a weekday and nothing else, maybe after "no" or "on", before "at": "no, friday at"
+_WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+at)?", re.IGNORECASE)
 _HALF_SAID = re.compile(r"[ap]\.?\s?m\b|morning|afternoon|evening|night|noon|midnight", re.IGNORECASE)
 _CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
 # a time of the agreed day said without its half of the day or a zone is one only this close to the
@@ -324,7 +327,11 @@ class FollowUps:
         if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING + named)):
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
+            # a time that names no day, refused ("5.30" answering which five?), keeps the day kept
+            kept = tuple((k, v) for k, v in options.filled_slots if k.endswith(f".{DAY}")
+                         and not any(e.type == k.removesuffix(f".{DAY}") and names_a_day(e.text) for e in refused))
             options = _without(options, gone)
+            options = replace(options, filled_slots=options.filled_slots + kept)
             asked = True
         question = self._asked(spec, slots, options)
         if question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free":
@@ -642,18 +649,20 @@ class FollowUps:
         if m is None or m.end() > end:
             return None
         before = text[:start]  # "at 10.00", "move it to 10.00" ("make it" is a correction of anything)
-        led = (m.group(0)[:2].lower() in ("at", "by") or _AT_THE_END.search(before) is not None
-               or _POINTED.search(before) is not None and not _CORRECTION.search(before))
-        money_like = m.group("m") == "00" and not locales.get(options.locale).day_first
+        led = ((m.group(0)[:2].lower() in ("at", "by") or _AT_THE_END.search(before) is not None
+                or _POINTED.search(before) is not None and not _CORRECTION.search(before))
+               and not _RELATIVE.search(before))  # "lower it by 5.00": by how much, no time
+        day_first = locales.get(options.locale).day_first
+        money_like = m.group("m") == "00" and not day_first
         read = self._at_the_agreed_time(int(m.group("h")), int(m.group("m")), text, m.end(), previous, spec, slots,
-                                        options, led, money_like)
+                                        options, led, money_like, a_date=day_first and 1 <= int(m.group("m")) <= 12)
         if read is None or read[2] < end:  # more in the span than a time ("9.30 dollars")
             return None
         return read
 
     def _at_the_agreed_time(self, hour: int, minute: int, text: str, pos: int, previous: str, spec: dict,
                             slots: list[str], options: RequestOptions, led: bool = False,
-                            money_like: bool = False) -> tuple[str, dict | None, int] | None:
+                            money_like: bool = False, a_date: bool = False) -> tuple[str, dict | None, int] | None:
         """(the date slot, `hour`:`minute` on the agreed day, where what was read of `text` ends)
         for a time said ending at `pos` ("make it 9.30 instead" after 09:00 is 09:30 that day, read
         back; it was $9.30), to an intent with a date agreed. The half of the day, a zone or "uhr"
@@ -662,10 +671,15 @@ class FollowUps:
         Without them it is one only to a required date agreed with a time of day, on the half of
         the day nearest the agreed time and within NEAR_S of it ("make it 2.30 instead" after 14:00
         is 14:30; "make it one fifty" after 09:00, $1.50 or $150, is no 01:50 but an amount asked),
-        and not when it is written as money (`money_like`: "make it 20.00"). None for a time the
-        clocks skip that day, an impossible half of the day ("16.30 pm"), a zone of several
-        ("ist") or a time already past. Not where the last answer asked for the amount or the turn
-        names it ("change the amount to 9.30", "no not 45 make it 9.30")."""
+        and not when it is written as money (`money_like`: "make it 20.00"). A time led by "at"
+        or a verb, said on a 12-hour clock, falls on the half nearest the agreed time, and is
+        asked when both lie far from it ("move it to 4.30" after 09:00: 04:30 or 16:30?); so is
+        one that may as well be a date (`a_date`: "move it to 18.12" in en-GB, 18 December?). A
+        date asked while its day is kept ("tomorrow at five": which five?) takes a 24-hour time on
+        that day ("17.00": it was $17.00) and asks a 12-hour one again. None for a time the clocks
+        skip that day, an impossible half of the day ("16.30 pm", "9.30 in the afternoon"), a zone
+        of several ("ist") or a time already past. Not where the last answer asked for the amount
+        or the turn names it ("change the amount to 9.30", "no not 45 make it 9.30")."""
         if self._names_the_amount(text, slots, options):
             return None
         dated = next((s for s in slots if (self.resolver.specs.get(s) or {}).get("builtin") == "datetime"), None)
@@ -673,7 +687,10 @@ class FollowUps:
         if dated is None or (self.resolver.specs.get(asked or "") or {}).get("builtin") in AMOUNTS:
             return None
         reference = self.resolver.reference_time(options)
-        day = self.resolver.resolve_carried(dated, dict(options.filled_slots).get(dated, ""), 1, previous, reference)
+        carried = dict(options.filled_slots)
+        kept_day = asked == dated and dated not in carried and day_key(dated) in carried
+        day = self.resolver.resolve_carried(dated, carried.get(dated) or carried.get(day_key(dated), "")
+                                            if kept_day else carried.get(dated, ""), 1, previous, reference)
         if len(day) != 1 or day[0].get("kind") != "datetime":
             return None
         at = dt.datetime.fromisoformat(day[0]["value"])
@@ -684,21 +701,33 @@ class FollowUps:
         pos = named[1] if named is not None else pos
         clock = _CLOCK_WORD.match(text, pos)  # "20.00 uhr", "nine o'clock"
         pos = clock.end() if clock is not None else pos
-        if not (led or half or named or clock):
+        if kept_day and not half and 1 <= hour <= 12:
+            return dated, None, pos  # "5.30" answering "which five?": which, again
+        if a_date and not (half or named or clock):
+            return dated, None, pos  # "18.12": 18:12, or 18 December?
+        agreed = at.hour * 60 + at.minute
+        if not (led or half or named or clock or kept_day):
             if money_like or dated not in (spec.get("required") or ()) or at.time() == dt.time():
                 return None  # an amount: "make it 12.50" after "next friday", a transfer's "9.30"
-            agreed = at.hour * 60 + at.minute
+            said_hour = hour
             if 1 <= hour <= 12:
                 hour = min((hour % 12, hour % 12 + 12), key=lambda h: abs(h * 60 + minute - agreed))
             # a 24-hour time far from the agreed one is one only where clocks are written so ("16.30"
-            # in en-GB); in en-US "make it 19.50" is $19.50
+            # in en-GB); in en-US "make it 19.50" is $19.50, and "make it 2.30" after 20:00 is $2.30
             far = abs(hour * 60 + minute - agreed) > NEAR_S / 60
-            if far and (hour <= 12 or not locales.get(options.locale).day_first):
+            if far and (said_hour <= 12 or not locales.get(options.locale).day_first):
                 return None
+        elif led and not (half or named or clock) and 1 <= hour <= 12 and at.time() != dt.time():
+            said = _near(TimeOfDay(hour, minute, "minute", None), at)
+            if said is None:
+                return dated, None, pos  # "move it to 4.30" after 09:00: which 4.30?
+            hour = said.hour
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
             hour = _on_the_half(hour, half)
+            if hour is None:  # "9.30 in the afternoon"
+                return dated, None, pos
         if named is not None and named[0] is None:  # "9.30 ist": which zone?
             return dated, None, pos
         said = TimeOfDay(hour, minute, "minute", named[0] if named is not None else None)
@@ -743,18 +772,21 @@ class FollowUps:
         that has passed since is no agreed day (for `previous`, whose dates lie ahead)."""
         carried = dict(options.filled_slots)
         reference = self.resolver.reference_time(options)
-        out = []
+        out, read_with = [], []  # (where a span ended, where the half of the day read with it ended)
         for e in entities:
+            its_day = False  # the day named is the agreed one
             if e.resolved and time_only(e.text) is not None and (day := day_named_before(text, e.start)) is not None:
                 # "no, friday at 5pm" with the model's span "5pm": friday, not the agreed day
                 named = self.resolver.resolve_value(e.type, text[day:e.end], reference, previous in
                                                     self.resolver.past_intents, locales.get(options.locale))
-                if named is not None:
+                its_day = named is not None and self._the_agreed_weekday(text[day:e.start], named, e.type, previous,
+                                                                         options)
+                if named is not None and not its_day:
                     out.append(replace(e, text=text[day:e.end], start=day, resolution=named))
                     continue
             # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
             # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
-            agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if not names_a_day(text) else None)
+            agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if its_day or not names_a_day(text) else None)
             said = time_only(e.text) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
@@ -767,15 +799,38 @@ class FollowUps:
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
                 half = _HALF_OF_DAY.match(text, e.end)  # "make it 9:30 | pm": the model's span without it
-                if half is not None and 1 <= said.hour <= 12 and not _HALF_SAID.search(e.text):
-                    said = said._replace(hour=_on_the_half(said.hour, half))
-                resolution = self._ahead(_at_the_time(at, said, zone), previous, reference)
+                twelve_hour = 1 <= said.hour <= 12 and not _HALF_SAID.search(e.text) and not _ZERO_LED.search(e.text)
+                if half is not None and twelve_hour:
+                    hour = _on_the_half(said.hour, half)
+                    said = None if hour is None else said._replace(hour=hour)  # "9:30 in the afternoon": which?
+                    read_with.append((e.end, half.end()))
+                elif twelve_hour and at.time() != dt.time() and said.zone is None:
+                    said = _near(said, at)  # "make it 8:30" after 21:00 is 20:30 (it was 08:30)
+                resolution = None if said is None else self._ahead(_at_the_time(at, said, zone), previous, reference)
                 e = replace(e, resolved=resolution is not None, resolution=resolution)  # None: the clocks skip it
+                if read_with and read_with[-1][0] == e.end:  # the time's words, with the half of the day
+                    e = replace(e, end=read_with[-1][1], text=text[e.start:read_with[-1][1]])
             elif (value := self._that_month(at, day_said, zone, previous, reference)) is not None:
                 grain = "day" if value.time() == dt.time() else "minute"  # the agreed time of day stays
                 e = replace(e, resolution={"kind": "datetime", "value": value.isoformat(), "grain": grain})
             out.append(e)
-        return out
+        # what the model made of the half of the day read with a time ("9:30 | in the evening": a second date)
+        return [e for e in out if not any(after <= e.start and e.end <= upto and e.start < upto
+                                          for after, upto in read_with)]
+
+    def _the_agreed_weekday(self, words: str, named: dict, slot: str, previous: str, options: RequestOptions) -> bool:
+        """Whether the day named before a time is a weekday, the agreed date's own ("no, friday at
+        5pm" for a payment agreed for Friday the 18th: that Friday, it was the 11th; one agreed for
+        next Friday said on a Friday was paid today)."""
+        if _WEEKDAY_WORDS.fullmatch(words.strip(" ,")) is None:
+            return False
+        carried = dict(options.filled_slots)
+        agreed = self.resolver.resolve_carried(slot, carried.get(slot) or carried.get(day_key(slot), ""), 1, previous,
+                                               self.resolver.reference_time(options))
+        if len(agreed) != 1 or agreed[0].get("kind") != "datetime" or named.get("kind") != "datetime":
+            return False
+        return (dt.datetime.fromisoformat(agreed[0]["value"]).weekday()
+                == dt.datetime.fromisoformat(named["value"]).weekday())
 
     def _that_month(self, at: dt.datetime, day: int, zone, previous: str,
                     reference: dt.datetime | None) -> dt.datetime | None:
@@ -795,13 +850,15 @@ class FollowUps:
     @staticmethod
     def _asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:
         """The slot the previous answer asked for: the first of its `slots_missing` the caller sent
-        back, else the intent's first required slot not carried (what it asks first). A bare
-        answer is read as it first: "the 15" answering "When should the payment go out?" is the
-        15th, not $15, and "5" answering "When should the transfer happen?" (an optional date,
-        asked because "tomorrow at five" could not be read) is no amount."""
+        back, else what the responder asks first: the intent's first required slot not carried,
+        then a date whose hour is asked (its day kept). A bare answer is read as it first: "the 15"
+        answering "When should the payment go out?" is the 15th, not $15, and "5" answering "When
+        should the transfer happen?" (an optional date, asked because "tomorrow at five" could not
+        be read) is no amount; "20" answering "How much should the payment be?" is $20 even with
+        a day kept (it was the 20th)."""
         carried = {k for k, _ in options.filled_slots}
         day_kept = [k.removesuffix(f".{DAY}") for k in carried if k.endswith(f".{DAY}")]  # a date whose hour is asked
-        return next((s for s in (*options.slots_missing, *day_kept, *(spec.get("required") or ()))
+        return next((s for s in (*options.slots_missing, *(spec.get("required") or ()), *day_kept)
                      if s not in carried and s in slots), None)
 
     def _other(self, text: str, slots: list[str],
@@ -1265,12 +1322,29 @@ def _slot_words(slots) -> tuple[str, ...]:
     return tuple(w for slot in slots for w in slot.lower().split("_"))
 
 
-def _on_the_half(hour: int, half: re.Match) -> int:
+def _on_the_half(hour: int, half: re.Match) -> int | None:
     """An hour of a 12-hour clock (1-12) on the half of the day `_HALF_OF_DAY` matched: "9 pm" 21,
-    "12 am" 0, "12 at night" 0, "2 at night" 2, "10 at night" 22."""
-    if half.group("night"):
-        return 0 if hour == 12 else hour + 12 if hour >= 6 else hour
-    return hour % 12 + (12 if half.group("pm") else 0)
+    "12 am" 0, "12 at night" 0, "10 at night" 22, "5 tonight" 17; None where the part of the day
+    holds no such hour ("9.30 in the afternoon", "4.30 at night": which?)."""
+    pod = half.group("pod")
+    if pod is None:
+        return hour % 12 + (12 if half.group("pm") else 0)
+    if hour == 12 and pod.lower() in ("night", "tonight"):
+        return 0
+    return hour_in(pod.lower(), hour)
+
+
+def _near(said: TimeOfDay, at: dt.datetime) -> TimeOfDay | None:
+    """`said`, a time said as one ("at 4.30", "make it 8:30") on a 12-hour clock without its half of
+    the day, on the half nearest the agreed time `at` when that lies within NEAR_S of it ("make it
+    8:30" after 21:00 is 20:30, it was 08:30); "12.15" is a quarter past noon wherever it lies (no
+    one moves a payment to a quarter past midnight unsaid); None when both halves lie far ("move
+    it to 4.30" after 09:00: which?)."""
+    agreed = at.hour * 60 + at.minute
+    if said.hour == 12:
+        return said
+    hour = min((said.hour % 12, said.hour % 12 + 12), key=lambda h: abs(h * 60 + said.minute - agreed))
+    return said._replace(hour=hour) if abs(hour * 60 + said.minute - agreed) <= NEAR_S / 60 else None
 
 
 def _an_hour(said: str) -> bool:

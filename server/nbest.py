@@ -96,6 +96,8 @@ def combine(engine: Engine, transcripts: list[Transcript], analyses: list[Analys
     unreadable = all(a.prediction.unreadable for a in analyses)
     is_ood = (scorer is not None and ood_score >= scorer.threshold) or unreadable
 
+    options = options.at_one_instant()
+
     def answer(i: int) -> Analysis:
         own = analyses[i].prediction
         prediction = Prediction(ranking, own.entities, ood_score, ood_scores, is_ood=is_ood,

@@ -281,10 +281,12 @@ class Responder:
                                 for field in template.slots})
         used = {s: _joined(values[s], canonical, ",") for s in slots if s in values}
         used.update((field, _joined(found, canonical, ",")) for field, found in roles.items())
-        used.update(self._days_kept(intent, [s for s in slots if s not in values], entities, options, reference))
+        # the day said for a date asked (never for one the intent does not ask: "dispute the charge from
+        # yesterday at five")
+        used.update(self._days_kept(intent, missing, entities, options, reference))
         return Response(text, template.id, used, missing)
 
-    def _days_kept(self, intent: str, unknown: list[str], entities: list[ResolvedEntity], options: RequestOptions,
+    def _days_kept(self, intent: str, asked: list[str], entities: list[ResolvedEntity], options: RequestOptions,
                    reference: dt.datetime | None) -> dict[str, str]:
         """"<slot>.day" -> the day said for a date asked because its hour was not clear ("tomorrow at
         five": which five?), said now or carried from the turn that said it, so that the answer
@@ -292,7 +294,7 @@ class Responder:
         kept = {}
         carried = dict(options.filled_slots)
         past = intent in self.resolver.past_intents
-        for slot in unknown:
+        for slot in asked:
             if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime":
                 continue
             said = next((d for e in entities if e.type == slot and not e.resolved

@@ -129,6 +129,10 @@ def test_a_request_carrying_a_date_needs_a_reference_time(engine: Engine):
     fixed = dataclasses.replace(dated, reference_time=dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc))
     cache.put("make it 75", fixed, analysis(engine), engine)
     assert cache.get("make it 75", fixed, engine) is not None
+    # the day kept for a date whose hour is asked is a date too: it is dropped once it has passed
+    day = RequestOptions(filled_slots=(("amount", "50 USD"), ("date.day", "2027-01-06T00:00:00+00:00")))
+    cache.put("make it 75", day, analysis(engine), engine)
+    assert cache.get("make it 75", day, engine) is None
     undated = RequestOptions(filled_slots=(("amount", "50 USD"),))
     cache.put("make it 75", undated, analysis(engine), engine)
     assert cache.get("make it 75", undated, engine) is not None

@@ -8,6 +8,7 @@ import json
 import random
 import subprocess
 import sys
+import types
 
 import pytest
 from google.protobuf import json_format
@@ -297,3 +298,32 @@ def test_ood_scores_do_not_depend_on_the_blas_thread_count_at_load(banking_artif
             projections.append(OODScorer(artifact.ood_stats, artifact.calibration)._projection)
     for other in projections[1:]:
         np.testing.assert_array_equal(projections[0], other)
+
+
+class _ClockRead(dt.datetime):
+    """A datetime whose `now` moves an hour each time it is read."""
+
+    reads = 0
+
+    @classmethod
+    def now(cls, tz=None):
+        cls.reads += 1
+        return dt.datetime(2026, 12, 7, 23, 30, tzinfo=dt.timezone.utc).astimezone(tz) + dt.timedelta(hours=cls.reads)
+
+
+def test_a_request_without_a_reference_time_reads_the_clock_once(engine, monkeypatch):
+    """Each stage of one request (resolver, follow-up rules, responder) read "now" again: a request
+    in flight at midnight mixed two todays (the day kept for "tomorrow at five" came out a day
+    late). The clock is read once a request, and every stage reads that instant."""
+    import intentd.server.analysis as analysis
+    import intentd.server.resolve.resolver as resolver
+
+    clock = types.SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("_")})
+    clock.datetime = _ClockRead
+    for module in (analysis, resolver):
+        monkeypatch.setattr(module, "dt", clock)
+    options = RequestOptions(time_zone="UTC", previous_intent="transfer_money",
+                             filled_slots=(("amount", "50 USD"), ("account", "savings")))
+    monkeypatch.setattr(_ClockRead, "reads", 0)
+    engine.analyze(["transfer $50 to savings tomorrow at five"], options)
+    assert _ClockRead.reads == 1

@@ -640,16 +640,104 @@ def test_a_dotted_time_with_its_half_of_the_day_is_a_time_on_any_agreed_day(engi
     ("move it to 10.30", [], None, "2026-12-11T10:30"),  # the words that move it before the time, untagged
     ("can you do it at 10.00", [], None, "2026-12-11T10:00"),
     ("at 10.00 instead", [("amount", "10.00")], None, "2026-12-11T10:00"),  # "at" outside the model's span
-    ("no, friday at 5pm", [("date", "5pm")], None, "2026-12-04T17:00"),  # the day named, not the agreed one
+    ("no, thursday at 5pm", [("date", "5pm")], None, "2026-12-10T17:00"),  # the day named, not the agreed one
+    ("no, friday at 5pm", [("date", "5pm")], None, "2026-12-11T17:00"),  # the agreed Friday's weekday: that day
     ("make it 19.50", [("amount", "19.50")], "en-GB", "2026-12-11T19:50"),  # how a British caller writes it
 ])
 def test_what_a_follow_up_says_around_a_time_is_read_with_it(engine, text, tags, locale, at):
     """"make it 9:30 pm" (the model's span "9:30") was 09:30; "move it to 10.30" was $10.30; "no,
-    friday at 5pm" (span "5pm") fell on the agreed day."""
+    thursday at 5pm" (span "5pm") fell on the agreed day, and "no, friday at 5pm", said on a Friday
+    of a payment agreed for next Friday, then fell on today."""
     turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, AGREED_9AM,
                  zone="America/New_York", at=FRIDAY_10AM, locale=locale)
     used = dict(turn.response.slots_used)
     assert used["amount"] == "45 USD" and used["date"] == f"{at}:00-05:00", used
+
+
+AGREED_8PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T20:00:00-05:00")]
+
+
+@pytest.mark.parametrize("text, tags, locale, agreed, amount, at", [
+    # the half of the day said after a time: the hours it holds, else asked
+    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_9AM, "45 USD", "2026-12-11T17:30"),  # was 05:30
+    ("make it 4.30 at night", [("amount", "4.30")], None, AGREED_9AM, "45 USD", None),  # was 04:30: which?
+    ("make it 9.30 in the afternoon", [("amount", "9.30")], None, AGREED_9AM, "45 USD", None),  # was 21:30
+    ("9:30 in the evening", [("date", "9:30"), ("date", "in the evening")], None, AGREED_9AM, "45 USD",
+     "2026-12-11T21:30"),  # the agreed day was dropped, the date asked
+    ("make it 9:30 at night", [("date", "9:30 at night")], None, AGREED_9AM, "45 USD", "2026-12-11T21:30"),  # today
+    # a time led by "at" or a verb, on a 12-hour clock: the half nearest the agreed time, else asked
+    ("move it to 4.30", [("amount", "4.30")], None, AGREED_9AM, "45 USD", None),  # was 04:30
+    ("move it to 12.15", [], None, AGREED_9AM, "45 USD", "2026-12-11T12:15"),
+    ("make it 8:30", [("date", "8:30")], None, AGREED_8PM, "45 USD", "2026-12-11T20:30"),  # was 08:30
+    ("make it 3:15", [("date", "3:15")], None, AGREED_9AM, "45 USD", None),  # was 03:15
+    # a number that may be a date ("18.12" in en-GB: 18 December), or a change by an amount: asked
+    ("move it to 18.12", [("amount", "18.12")], "en-GB", AGREED_9AM, "45 USD", None),  # was 18:12
+    ("lower it by 5.00", [("amount", "5.00")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was 05:00, $45 kept
+    # far from an agreed evening time, a 12-hour number is the amount in every locale (was 14:30 in en-GB)
+    ("make it 2.30", [("amount", "2.30")], "en-GB", AGREED_8PM, "2.30 USD", "2026-12-11T20:00"),
+])
+def test_the_time_a_follow_up_says_is_read_as_said_or_asked(engine, text, tags, locale, agreed, amount, at):
+    """What a re-audit of the follow-up times found: a half of the day read into hours it does not
+    hold, a time led by "move it to" taken on the morning's clock wherever the agreed time lay, a
+    dotted date or a change by an amount read as a time."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, agreed,
+                 zone="America/New_York", at=FRIDAY_10AM, locale=locale)
+    used = dict(turn.response.slots_used)
+    assert used.get("amount") == amount, used
+    if at is None:
+        assert "date" not in used and "date" in turn.response.slots_missing, used
+    else:
+        assert used.get("date") == f"{at}:00-05:00", used
+
+
+MONDAY_10AM = dt.datetime(2026, 12, 7, 15, tzinfo=dt.timezone.utc)  # 10:00 in New York
+KEPT_TUESDAY = [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD"),
+                ("date.day", "2026-12-08T00:00:00-05:00")]  # "tomorrow at five": which five?
+
+
+@pytest.mark.parametrize("missing", [["date"], []], ids=["slots_missing sent back", "an older client"])
+@pytest.mark.parametrize("text, tags, at", [
+    ("5pm, not today", [("date", "5pm")], "2026-12-08T17:00"),  # a day refused is no day named (it was today)
+    ("not today, at 5pm", [("date", "5pm")], "2026-12-08T17:00"),
+    ("5pm not friday", [("date", "5pm")], "2026-12-08T17:00"),
+    ("17.00", [("amount", "17.00")], "2026-12-08T17:00"),  # a 24-hour time: it replaced the $50
+    ("5.30", [("amount", "5.30")], None),  # which 5.30? asked again, the day kept
+])
+def test_the_answer_to_a_date_asked_falls_on_the_day_kept(engine, missing, text, tags, at):
+    turn = _turn(engine, text, "transfer_money", "goodbye", 0.3, "low_confidence", tags, KEPT_TUESDAY,
+                 zone="America/New_York", at=MONDAY_10AM, missing=missing)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "50 USD", used
+    if at is None:
+        assert used["date.day"] == "2026-12-08T00:00:00-05:00" and turn.response.slots_missing == ["date"], used
+    else:
+        assert used.get("date") == f"{at}:00-05:00" and "date.day" not in used, used
+
+
+def test_a_number_answering_how_much_is_the_amount_with_a_day_kept(engine):
+    """An older client (no slots_missing): "20" answering "How much should the payment be?", asked
+    first while the day of "tomorrow at five" was kept, was read as the date asked (December 20,
+    and the amount asked again; "5" was dropped): the slot asked is the one the responder asks
+    first, the required amount, then the date."""
+    carried = [("merchant", "verizon"), ("date.day", "2026-12-08T00:00:00-05:00")]
+    for said in ("20", "5"):
+        turn = _turn(engine, said, "schedule_payment", "goodbye", 0.3, "low_confidence", [("amount", said)], carried,
+                     zone="America/New_York", at=MONDAY_10AM)
+        used = dict(turn.response.slots_used)
+        assert used["amount"] == f"{said} USD" and "date" not in used, used
+        assert used["date.day"] == "2026-12-08T00:00:00-05:00" and turn.response.slots_missing == ["date"], used
+
+
+def test_the_weekday_of_the_agreed_date_named_again_is_that_date(engine):
+    """"no, friday at 5pm" for a payment agreed for Friday the 18th moved it to Friday the 11th, a
+    week early, read back as "Friday"."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-18T09:00:00-05:00")]
+    turn = _turn(engine, "no, friday at 5pm", "schedule_payment", "deny", 0.9, None, [("date", "5pm")], agreed,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["date"] == "2026-12-18T17:00:00-05:00"
+    other = _turn(engine, "no, thursday at 5pm", "schedule_payment", "deny", 0.9, None, [("date", "5pm")], agreed,
+                  zone="America/New_York", at=MONDAY_10AM)
+    assert dict(other.response.slots_used)["date"] == "2026-12-10T17:00:00-05:00"
 
 
 def test_a_far_24_hour_time_in_en_us_is_the_amount(engine):

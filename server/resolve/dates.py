@@ -123,9 +123,9 @@ _POD = re.compile(r"\b(?:in\s+the\s+|at\s+|the\s+(?=\w+\s+of\s))?(?P<pod>morning
                   r"(?:\s+of(?=\s))?\b|\btonight\b")
 # a bare hour beside a part of the day ("8 tonight", "9 tomorrow morning", "7 in the evening"):
 # the part of the day says am or pm; the hours each one allows
-_POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?:\s+o'?clock)?(?=\s|$)")
+_POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?::(?P<m>[0-5]\d))?(?:\s+o'?clock)?(?=\s|$)")
 _POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": range(17, 24), "night": range(18, 24),
-              "tonight": range(18, 24)}
+              "tonight": range(16, 24)}
 # The words beside a bare number that make it a time or a count, not a day of the month: before it
 # ("half past | 2", "quarter to | 3", "ten to | 5", "at | 5", "3 hours and | 30", "in | 2 and a half hours";
 # "change it to | 15", "the 1st and | 15" and "from 5 to | 15" are days), or after it (a unit, "o'clock", am/pm, "and a half", a clock's or a
@@ -520,7 +520,7 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
         if p is not None:  # "at 7:30 tonight": the part of the day says pm
             pod = p.group("pod") or "tonight"
             h, mi, grain = time_of_day
-            hour = _hour_in(pod, h)
+            hour = hour_in(pod, h)
             if hour is None:
                 raise NoSuchTime(text)
             time_of_day = (hour, mi, grain)
@@ -537,7 +537,7 @@ def fast_path(text: str, ref: dt.datetime, past: bool = False, day_first: bool =
             pod_hour = said is not None
             if said is not None:  # "8 tonight" is 20:00, never 8 am or the 8th
                 h = int(said.group("h"))
-                hour = _hour_in(pod, h)
+                hour = hour_in(pod, h)
                 if hour is None:  # "2 in the evening": no such hour, and no guess at one
                     raise NoSuchTime(text)
                 t = t[: said.start()] + " " + t[said.end():]
@@ -622,8 +622,9 @@ def _latest_not_after(kind: str, m: re.Match, found: tuple[dt.datetime, str], re
     return found
 
 
-def _hour_in(pod: str, h: int) -> int | None:
-    """The 24-hour reading of `h` said beside a part of the day ("8" tonight: 20), or None."""
+def hour_in(pod: str, h: int) -> int | None:
+    """The 24-hour reading of `h` said beside a part of the day ("8" tonight: 20, "5" tonight: 17),
+    or None ("2 in the evening", "4 at night": which?)."""
     return next((x for x in (h, h + 12) if x in _POD_HOURS[pod]), None)
 
 
@@ -659,9 +660,9 @@ def time_only(text: str) -> TimeOfDay | None:
     said = _POD_HOUR.fullmatch(" " + rest)
     if said is None:
         return None
-    h = int(said.group("h"))
-    hour = _hour_in(p.group("pod"), h)
-    return None if hour is None else TimeOfDay(hour, 0, "hour", zone)
+    h, minute = int(said.group("h")), int(said.group("m") or 0)  # "9:30 in the evening"
+    hour = hour_in(p.group("pod"), h)
+    return None if hour is None else TimeOfDay(hour, minute, "minute" if minute else "hour", zone)
 
 
 def _dotted_times(t: str, day_first: bool) -> str | None:
@@ -722,9 +723,9 @@ _A_DAY_NAMED = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|" + "|".join(sorted
 
 def day_named_before(text: str, pos: int) -> int | None:
     """Where a day named right before `pos` starts ("no, | friday at | 5pm"), only "at", "on" or a
-    comma between them; None when there is none."""
+    comma between them; None when there is none or it is refused ("not today at 5pm")."""
     last = None
-    for m in _A_DAY_NAMED.finditer(text.lower(), 0, pos):
+    for m in _days_named(text, 0, pos):
         last = m
     if last is None or not re.fullmatch(r"\s*,?\s*(?:at|on)?\s*", text[last.end():pos], re.IGNORECASE):
         return None
@@ -732,8 +733,19 @@ def day_named_before(text: str, pos: int) -> int | None:
 
 
 def names_a_day(text: str) -> bool:
-    """Whether `text` names a day ("today", "friday", "the 9th", "december 12"), not only a time."""
-    return _A_DAY_NAMED.search(text.lower()) is not None or names_a_month(text)
+    """Whether `text` names a day ("today", "friday", "the 9th", "december 12"), not only a time;
+    a day refused is none ("5pm, not today")."""
+    return next(_days_named(text, 0, len(text)), None) is not None or names_a_month(text)
+
+
+# the words that refuse what follows them: "not today", "instead of friday", "rather than tomorrow"
+_REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for|at|until)\s+)?(?:the\s+)?$",
+                       re.IGNORECASE)
+
+
+def _days_named(text: str, start: int, end: int):
+    t = text.lower()
+    return (m for m in _A_DAY_NAMED.finditer(t, start, end) if _REFUSING.search(t, 0, m.start()) is None)
 
 
 def names_a_month(text: str) -> bool:
