@@ -558,7 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("text")
     an.add_argument("--top-k", type=int, default=5)
     an.add_argument("--reference-time", help="ISO 8601 reference time for relative dates (without a UTC offset: "
-                                             "a local time of --timezone)")
+                                             "a local time of --timezone; default: now, as the server reads a "
+                                             "request without one)")
     an.add_argument("--timezone", help="IANA time zone name")
     an.add_argument("--locale", help="BCP-47 locale, as in the request's `locale` field")
     an.add_argument("--onnx-file", help="analyze with another ONNX file of the artifact (e.g. model.int8.onnx)")

@@ -136,7 +136,7 @@ _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier"
-                       r"|(?:lower|rais|increas|decreas|reduc|cut|bump|knock)\w*(?:\s+\w+)?\s+by)\b", re.IGNORECASE)
+                       r"|(?:lower|rais|increas|decreas|reduc|cut|bump|knock)\w*(?:\s+\w+){0,2}\s+by)\b", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
