@@ -81,7 +81,7 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
-                             day_of_month, hour_in, names_a_day, names_a_month, time_only, wall_time, zone_at)
+                             day_of_month, days_refused, hour_in, names_a_day, names_a_month, time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -135,8 +135,11 @@ _NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby
 _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
-_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier"
-                       r"|(?:lower|rais|increas|decreas|reduc|cut|bump|knock)\w*(?:\s+\w+){0,2}\s+by)\b", re.IGNORECASE)
+_RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b"
+                       # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
+                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*(?:\s+[\w']+){0,4}\s+by"
+                       r"(?=\s*(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
+                       r"|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b))", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")
@@ -187,6 +190,11 @@ _SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\
                           re.IGNORECASE)
 _DOTTED_NUMBER_IN = re.compile(r"(?<![\d.])\d{1,2}\.\d\d(?![\d.])")
 _AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the model's span without "at"
+# a weekday and a time, one span: "friday at 5pm", "on friday, 17:00"
+_WEEKDAY_THEN_TIME = re.compile(r"(?P<day>(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\s*,?\s*(?:at\s+)?"
+                                r"(?P<time>\S.*)", re.IGNORECASE)
+_REFUSING_WORDS = ("not", "instead", "of", "rather", "than", "but")
+_TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
 _ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
 # a weekday and nothing else, maybe after "no" or "on", before "at": "no, friday at"
 _WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+at)?", re.IGNORECASE)
@@ -316,15 +324,23 @@ class FollowUps:
         entities = self._spoken_times(text, tokens, entities, previous, spec, slots, options)
         entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
+        taken_day = self._agreed_day_refused(text, previous, slots, options)
+        if taken_day is not None:  # "5pm, not tomorrow" of "tomorrow at five": which day, then?
+            options = _without(options, {taken_day})
+            entities = [replace(e, resolved=False, resolution=None)
+                        if e.type == taken_day and e.resolved and not names_a_day(e.text) else e for e in entities]
         entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
+        asked = asked or taken_day is not None
         if not found and not asked and _SWAP.search(phrase) and (swapped := _swapped(options)) is not None:
             options, asked = swapped, True  # "no, the other way around": from checking to savings instead
         refused = [e for e in refused + self._unread(text, entities) if e.type in slots
                    and not any(f.type == e.type for f in found)]
         named = _slot_words(e.type for e in refused)  # "change the amount to ..."
-        if refused and (_CORRECTION.search(phrase) or _only_values(tokens, refused, _PLACING + named)):
+        if refused and (_CORRECTION.search(phrase) or _POINTED.search(phrase) and _only_values(
+                tokens, refused, _PLACING + named + tuple(_VERBS) + ("push", "it", "that"))
+                or _only_values(tokens, refused, _PLACING + named)):  # "move it to 4:30" (which?)
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
             # a time that names no day, refused ("5.30" answering which five?), keeps the day kept
@@ -387,11 +403,15 @@ class FollowUps:
             found.append(renamed)
         negated = [e for e in found if after_not(text, e.start)] + taken
         # "move it to the 20th", "push it to friday": the verb moves the pending date or amount
-        pointed = bool(found) and _POINTED.search(phrase) is not None and all(
-            (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number") for e in found)
+        pointed = bool(found or refused) and _POINTED.search(phrase) is not None and all(
+            (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number")
+            for e in found + refused)  # "move it to 4:30" after 09:00, asked: still the payment's
         also = _PLACING + (_NOT if negated else ()) + (tuple(_VERBS) + ("push",) if verbs or pointed else ())
         values = found + negated + refused
         also += _slot_words(e.type for e in values)  # "make the amount 9.30": its slot's name
+        if taken_day is not None:  # "5pm rather than tomorrow": the time and the day refused are said of the date
+            also += _REFUSING_WORDS + tuple(w for day in days_refused(text) for w in day.split())
+            values += [e for e in entities if e.type == taken_day and not e.resolved]
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
         return _Said(entities, found, negated, options, asked, only, phrase, question)
 
@@ -534,6 +554,9 @@ class FollowUps:
         for e in entities:
             if (e.source == "model" and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
                     and not clock_or_count(text, e.start, e.end)):  # "a hundred | three | days": no 3rd
+                if _DOTTED_NUMBER_IN.fullmatch(e.text.strip()) and _AT_THE_END.search(text, 0, e.start):
+                    out.append(e)  # "at | 10.10": a time, or asked (`_dotted_time`); read alone, 10 October
+                    continue
                 value = self.resolver.resolve_value(e.type, e.text, reference, past, locale)
                 if value is None and (e.resolved or not past and self._is_date(e.text, reference, locale)
                                       or _NAMES_A_DAY.search(e.text) and not _EVERY_TIME.search(e.text)):
@@ -649,9 +672,10 @@ class FollowUps:
         if m is None or m.end() > end:
             return None
         before = text[:start]  # "at 10.00", "move it to 10.00" ("make it" is a correction of anything)
-        led = ((m.group(0)[:2].lower() in ("at", "by") or _AT_THE_END.search(before) is not None
-                or _POINTED.search(before) is not None and not _CORRECTION.search(before))
-               and not _RELATIVE.search(before))  # "lower it by 5.00": by how much, no time
+        if _RELATIVE.search(before + m.group(0)):
+            return None  # "lower it by 5.00", "reduce it by 10.00": by how much, no time
+        led = (m.group(0)[:2].lower() in ("at", "by") or _AT_THE_END.search(before) is not None
+               or _POINTED.search(before) is not None and not _CORRECTION.search(before))
         day_first = locales.get(options.locale).day_first
         money_like = m.group("m") == "00" and not day_first
         read = self._at_the_agreed_time(int(m.group("h")), int(m.group("m")), text, m.end(), previous, spec, slots,
@@ -725,6 +749,8 @@ class FollowUps:
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
+            if _tonight_elsewhere(half.group(0), at, reference):  # "5.30 tonight" of a day not today: which day?
+                return dated, None, pos
             hour = _on_the_half(hour, half)
             if hour is None:  # "9.30 in the afternoon"
                 return dated, None, pos
@@ -784,10 +810,21 @@ class FollowUps:
                 if named is not None and not its_day:
                     out.append(replace(e, text=text[day:e.end], start=day, resolution=named))
                     continue
+            time_said = e.text
+            if e.resolved and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())) is not None:
+                # "make it friday at 5pm", all one span: the agreed Friday's weekday is that day too
+                its_day = self._the_agreed_weekday(whole.group("day"), e.resolution, e.type, previous, options)
+                time_said = whole.group("time") if its_day else time_said
             # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
             # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
             agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if its_day or not names_a_day(text) else None)
-            said = time_only(e.text) if agreed and e.resolved else None
+            kept = carried.get(e.type) or carried.get(day_key(e.type))
+            if e.resolved and kept and _TONIGHT.search(text) and (day := self.resolver.resolve_carried(
+                    e.type, kept, 1, previous, reference)) and _tonight_elsewhere(
+                    "tonight", dt.datetime.fromisoformat(day[0]["value"]), reference):
+                out.append(replace(e, resolved=False, resolution=None))  # "9:30 tonight" of Friday: which day?
+                continue
+            said = time_only(time_said) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
             day = (self.resolver.resolve_carried(e.type, agreed, 1, previous, reference)
@@ -817,6 +854,34 @@ class FollowUps:
         # what the model made of the half of the day read with a time ("9:30 | in the evening": a second date)
         return [e for e in out if not any(after <= e.start and e.end <= upto and e.start < upto
                                           for after, upto in read_with)]
+
+    def _agreed_day_refused(self, text: str, previous: str, slots: list[str], options: RequestOptions) -> str | None:
+        """The date slot whose agreed day, or day kept, the turn refuses ("5pm, not tomorrow" after
+        "tomorrow at five"; "5pm, not friday" of a payment agreed for Friday): that day is then no
+        day to put a time on (the money moved on the day refused)."""
+        refused = days_refused(text)
+        if not refused:
+            return None
+        reference = self.resolver.reference_time(options)
+        carried = dict(options.filled_slots)
+        past = previous in self.resolver.past_intents
+        locale = locales.get(options.locale)
+        for slot in slots:
+            if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime":
+                continue
+            agreed = self.resolver.resolve_carried(slot, carried.get(slot) or carried.get(day_key(slot), ""), 1,
+                                                   previous, reference)
+            if len(agreed) != 1 or agreed[0].get("kind") != "datetime":
+                continue
+            day = dt.datetime.fromisoformat(agreed[0]["value"]).date()
+            for words in refused:
+                said = self.resolver.resolve_value(slot, words, reference, past, locale)
+                if said is None or said.get("kind") != "datetime":
+                    continue
+                named = dt.datetime.fromisoformat(said["value"]).date()
+                if named == day or _WEEKDAY_WORDS.fullmatch(words) and named.weekday() == day.weekday():
+                    return slot  # "not friday" of Friday the 18th
+        return None
 
     def _the_agreed_weekday(self, words: str, named: dict, slot: str, previous: str, options: RequestOptions) -> bool:
         """Whether the day named before a time is a weekday, the agreed date's own ("no, friday at
@@ -1334,15 +1399,19 @@ def _on_the_half(hour: int, half: re.Match) -> int | None:
     return hour_in(pod.lower(), hour)
 
 
+def _tonight_elsewhere(said: str, at: dt.datetime, reference: dt.datetime | None) -> bool:
+    """Whether `said` (a half of the day) is "tonight" while the day agreed, or kept, is another:
+    "5.30 tonight" of a transfer said for tomorrow is today, or tomorrow evening?"""
+    return (_TONIGHT.search(said) is not None and reference is not None
+            and at.astimezone(reference.tzinfo).date() != reference.date())
+
+
 def _near(said: TimeOfDay, at: dt.datetime) -> TimeOfDay | None:
     """`said`, a time said as one ("at 4.30", "make it 8:30") on a 12-hour clock without its half of
     the day, on the half nearest the agreed time `at` when that lies within NEAR_S of it ("make it
-    8:30" after 21:00 is 20:30, it was 08:30); "12.15" is a quarter past noon wherever it lies (no
-    one moves a payment to a quarter past midnight unsaid); None when both halves lie far ("move
-    it to 4.30" after 09:00: which?)."""
+    8:30" after 21:00 is 20:30, it was 08:30); None when both halves lie far ("move it to 4.30"
+    after 09:00: which?)."""
     agreed = at.hour * 60 + at.minute
-    if said.hour == 12:
-        return said
     hour = min((said.hour % 12, said.hour % 12 + 12), key=lambda h: abs(h * 60 + said.minute - agreed))
     return said._replace(hour=hour) if abs(hour * 60 + said.minute - agreed) <= NEAR_S / 60 else None
 

@@ -655,11 +655,14 @@ def test_what_a_follow_up_says_around_a_time_is_read_with_it(engine, text, tags,
 
 
 AGREED_8PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T20:00:00-05:00")]
+AGREED_TODAY_9PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-04T21:00:00-05:00")]
 
 
 @pytest.mark.parametrize("text, tags, locale, agreed, amount, at", [
     # the half of the day said after a time: the hours it holds, else asked
-    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_9AM, "45 USD", "2026-12-11T17:30"),  # was 05:30
+    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_TODAY_9PM, "45 USD", "2026-12-04T17:30"),  # 05:30
+    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_9AM, "45 USD", None),  # tonight, or Friday's evening?
+    ("make it 9:30 tonight", [("date", "9:30 tonight")], None, AGREED_9AM, "45 USD", None),  # it was today
     ("make it 4.30 at night", [("amount", "4.30")], None, AGREED_9AM, "45 USD", None),  # was 04:30: which?
     ("make it 9.30 in the afternoon", [("amount", "9.30")], None, AGREED_9AM, "45 USD", None),  # was 21:30
     ("9:30 in the evening", [("date", "9:30"), ("date", "in the evening")], None, AGREED_9AM, "45 USD",
@@ -667,12 +670,21 @@ AGREED_8PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-1
     ("make it 9:30 at night", [("date", "9:30 at night")], None, AGREED_9AM, "45 USD", "2026-12-11T21:30"),  # today
     # a time led by "at" or a verb, on a 12-hour clock: the half nearest the agreed time, else asked
     ("move it to 4.30", [("amount", "4.30")], None, AGREED_9AM, "45 USD", None),  # was 04:30
-    ("move it to 12.15", [], None, AGREED_9AM, "45 USD", "2026-12-11T12:15"),
+    ("move it to 11.15", [], None, AGREED_9AM, "45 USD", "2026-12-11T11:15"),
+    ("move it to 12.30", [], None, AGREED_9AM, "45 USD", None),  # 00:30 or 12:30, both far
     ("make it 8:30", [("date", "8:30")], None, AGREED_8PM, "45 USD", "2026-12-11T20:30"),  # was 08:30
     ("make it 3:15", [("date", "3:15")], None, AGREED_9AM, "45 USD", None),  # was 03:15
     # a number that may be a date ("18.12" in en-GB: 18 December), or a change by an amount: asked
     ("move it to 18.12", [("amount", "18.12")], "en-GB", AGREED_9AM, "45 USD", None),  # was 18:12
     ("lower it by 5.00", [("amount", "5.00")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was 05:00, $45 kept
+    ("reduce the payment by 5", [("amount", "5")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was $5.00
+    ("bump it up by 10", [("amount", "10")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was $10.00
+    ("reduce it by 10.00", [("amount", "10.00")], "en-GB", AGREED_9AM, None, "2026-12-11T09:00"),  # the date asked
+    ("at 10.10", [("date", "10.10")], "en-GB", AGREED_9AM, "45 USD", None),  # was 10 October 2027
+    ("at 10.10", [("date", "10.10")], None, AGREED_9AM, "45 USD", "2026-12-11T10:10"),
+    # a time moved far is asked inside the follow-up (it became a new $5 transfer, or a hand-off)
+    ("move it to 5.00", [("amount", "5.00")], None, AGREED_9AM, "45 USD", None),
+    ("move it to 4:30", [("date", "4:30")], None, AGREED_9AM, "45 USD", None),
     # far from an agreed evening time, a 12-hour number is the amount in every locale (was 14:30 in en-GB)
     ("make it 2.30", [("amount", "2.30")], "en-GB", AGREED_8PM, "2.30 USD", "2026-12-11T20:00"),
 ])
@@ -698,6 +710,11 @@ KEPT_TUESDAY = [("account", "savings"), ("account.destination", "savings"), ("am
 @pytest.mark.parametrize("missing", [["date"], []], ids=["slots_missing sent back", "an older client"])
 @pytest.mark.parametrize("text, tags, at", [
     ("5pm, not today", [("date", "5pm")], "2026-12-08T17:00"),  # a day refused is no day named (it was today)
+    # the day kept refused: which day, then? (it was read back on the day refused)
+    ("5pm, not tomorrow", [("date", "5pm"), ("date", "tomorrow")], None),
+    ("not tomorrow, 5pm", [("date", "5pm")], None),
+    ("5pm rather than tomorrow", [("date", "5pm"), ("date", "tomorrow")], None),
+    ("5:30 tonight", [("date", "5:30 tonight")], None),  # tonight, or tomorrow evening? (it was today)
     ("not today, at 5pm", [("date", "5pm")], "2026-12-08T17:00"),
     ("5pm not friday", [("date", "5pm")], "2026-12-08T17:00"),
     ("17.00", [("amount", "17.00")], "2026-12-08T17:00"),  # a 24-hour time: it replaced the $50
@@ -708,7 +725,9 @@ def test_the_answer_to_a_date_asked_falls_on_the_day_kept(engine, missing, text,
                  zone="America/New_York", at=MONDAY_10AM, missing=missing)
     used = dict(turn.response.slots_used)
     assert used["amount"] == "50 USD", used
-    if at is None:
+    if at is None and ("tomorrow" in text or "tonight" in text):  # another day said, or the day refused: none kept
+        assert "date" not in used and "date.day" not in used and turn.response.slots_missing == ["date"], used
+    elif at is None:
         assert used["date.day"] == "2026-12-08T00:00:00-05:00" and turn.response.slots_missing == ["date"], used
     else:
         assert used.get("date") == f"{at}:00-05:00" and "date.day" not in used, used
@@ -738,6 +757,12 @@ def test_the_weekday_of_the_agreed_date_named_again_is_that_date(engine):
     other = _turn(engine, "no, thursday at 5pm", "schedule_payment", "deny", 0.9, None, [("date", "5pm")], agreed,
                   zone="America/New_York", at=MONDAY_10AM)
     assert dict(other.response.slots_used)["date"] == "2026-12-10T17:00:00-05:00"
+    whole = _turn(engine, "make it friday at 5pm", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                  [("date", "friday at 5pm")], agreed, zone="America/New_York", at=MONDAY_10AM)  # all one span
+    assert dict(whole.response.slots_used)["date"] == "2026-12-18T17:00:00-05:00"
+    refused = _turn(engine, "5pm, not friday", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                    [("date", "5pm")], agreed, zone="America/New_York", at=MONDAY_10AM)  # the agreed day refused
+    assert "date" not in dict(refused.response.slots_used) and refused.response.slots_missing == ["date"]
 
 
 def test_a_far_24_hour_time_in_en_us_is_the_amount(engine):

@@ -125,7 +125,7 @@ _POD = re.compile(r"\b(?:in\s+the\s+|at\s+|the\s+(?=\w+\s+of\s))?(?P<pod>morning
 # the part of the day says am or pm; the hours each one allows
 _POD_HOUR = re.compile(r"(?:^|\s)(?:at\s+)?(?P<h>\d{1,2})(?::(?P<m>[0-5]\d))?(?:\s+o'?clock)?(?=\s|$)")
 _POD_HOURS = {"morning": range(5, 12), "afternoon": range(12, 19), "evening": range(17, 24), "night": range(18, 24),
-              "tonight": range(16, 24)}
+              "tonight": range(17, 24)}
 # The words beside a bare number that make it a time or a count, not a day of the month: before it
 # ("half past | 2", "quarter to | 3", "ten to | 5", "at | 5", "3 hours and | 30", "in | 2 and a half hours";
 # "change it to | 15", "the 1st and | 15" and "from 5 to | 15" are days), or after it (a unit, "o'clock", am/pm, "and a half", a clock's or a
@@ -746,6 +746,12 @@ _REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for
 def _days_named(text: str, start: int, end: int):
     t = text.lower()
     return (m for m in _A_DAY_NAMED.finditer(t, start, end) if _REFUSING.search(t, 0, m.start()) is None)
+
+
+def days_refused(text: str) -> list[str]:
+    """The words of each day `text` refuses ("5pm, not tomorrow", "instead of friday", "not the 8th")."""
+    t = text.lower()
+    return [m.group(0) for m in _A_DAY_NAMED.finditer(t) if _REFUSING.search(t, 0, m.start()) is not None]
 
 
 def names_a_month(text: str) -> bool:
