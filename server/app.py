@@ -284,7 +284,7 @@ class App:
             force = asyncio.ensure_future(self._force.wait())
             await asyncio.wait({drained, force}, return_when=asyncio.FIRST_COMPLETED)
             if not drained.done():
-                log.warning("second signal: cancelling in-flight requests")
+                log.warning("told to cut the drain (a second stop, or SIGQUIT): cancelling in-flight requests")
                 drained.cancel()
                 await asyncio.gather(drained, return_exceptions=True)
                 await self.server.stop(None)

@@ -33,6 +33,7 @@ SPIN_MODES = ("run", "never", "always")
 MAX_QUEUE_LIMIT = 900
 MIN_HANG_TIMEOUT_S = 2.0  # twice a worker's heartbeat (server/workers.py HEARTBEAT_S)
 MAX_WORKERS_PER_CORE = 4  # beyond it, --workers is a typo, not a plan (each worker holds a model)
+MAX_THREADS_PER_CORE = 4  # likewise --intra-op-threads and --row-threads
 MAX_GRPC_TIMEOUT_S = (2**31 - 1) // 1000  # ~24.8 days: a connection timeout gRPC counts in int milliseconds
 #: sockaddr_un's sun_path on Linux: 108 bytes, the terminating NUL included
 MAX_SOCKET_PATH_BYTES = 107
@@ -222,6 +223,12 @@ class Settings:
         if self.workers > MAX_WORKERS_PER_CORE * usable_cores():
             raise ConfigError(f"--workers {self.workers} is over {MAX_WORKERS_PER_CORE} a CPU core "
                               f"({usable_cores()} usable here): each worker is a process with its own model (~200 MB)")
+        if self.model_root is not None and not Path(self.model_root).is_dir():  # else every ReloadModel is refused
+            raise ConfigError(f"--model-root {self.model_root}: no such folder")
+        for flag, threads in (("--intra-op-threads", self.intra_op_threads), ("--row-threads", self.row_threads)):
+            if threads > MAX_THREADS_PER_CORE * usable_cores():  # a typo's 100000 threads took the host down
+                raise ConfigError(f"{flag} {threads} is over {MAX_THREADS_PER_CORE} a CPU core ({usable_cores()} "
+                                  "usable here): more threads than that only wait on each other")
         if self.capture_max_bytes < 1024:
             raise ConfigError(f"--capture-max-bytes must be at least 1024 (got {self.capture_max_bytes})")
         if self.capture_backups < 0:

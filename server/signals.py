@@ -22,21 +22,24 @@ if TYPE_CHECKING:  # imported by `intentd serve` before anything else: asyncio a
 WORKER_DRAIN = signal.SIGUSR2  # a stop: drain (never the second stop that cuts)
 WORKER_CUT = signal.SIGQUIT  # a second stop to the supervisor: cancel what is in flight
 WORKER_RELOAD = signal.SIGUSR1  # a SIGHUP to the supervisor: reload the artifact
+# every signal a server or a supervisor acts on
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)
 log = logging.getLogger(__name__)
 _early: list[signal.Signals] = []  # received before the loop's handlers, in order
 
 
-def catch_early(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, WORKER_DRAIN, WORKER_CUT, WORKER_RELOAD)) -> None:
+def catch_early(signals=HANDLED) -> None:
     """Keep these signals until `handle_signals` takes them over (main thread only)."""
     for sig in signals:
         signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))
 
 
-def ignore_from_now(signals=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)) -> None:
+def ignore_from_now(signals=HANDLED) -> None:
     """For a process whose server has stopped and which is about to exit (main thread only): a
-    later stop signal has nothing left to do, and the interpreter's teardown puts back the default
-    action of every signal Python handles, which would kill the process by the signal (exit 143)
-    instead of ending it with its exit code. An ignored signal it leaves as it is."""
+    later signal has nothing left to do, and the interpreter's teardown puts back the default
+    action of every signal Python handles, which would kill the process by the signal (exit 143;
+    a late SIGQUIT, a supervisor's second stop, dumped a worker's core) instead of ending it with
+    its exit code. An ignored signal it leaves as it is."""
     for sig in signals:
         signal.signal(sig, signal.SIG_IGN)
 

@@ -299,20 +299,24 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                         converge(index)
                 else:
                     versions[index] = details[0]
+                    asked = index in reloads.awaited
                     reloads.reported(index, *details)
+                    if not asked and not starting:  # a SIGUSR1 sent to this worker alone: the others follow
+                        converge(index, "reloaded alone (a SIGUSR1 sent to it, not to the supervisor)")
         except (EOFError, OSError):  # it has exited, and what it sent is read
             pass
 
-    def converge(index: int) -> None:
+    def converge(index: int, why: str = "restarted (the artifact under --model changed since the others loaded "
+                                        "it)") -> None:
         """A restarted worker loads what --model holds now; if that changed since the others
         loaded it (a `current` link flipped, `intentd calibrate` in place, a volume updated), the
-        same query would get two answers by connection until someone sent SIGHUP: it is sent now."""
+        same query would get two answers by connection until someone sent SIGHUP: it is sent now.
+        So it is when a worker reloaded alone (a SIGUSR1 sent to it directly)."""
         others = {v for i, v in enumerate(versions) if i != index and v is not None and workers[i].exitcode is None}
         if not others or others == {versions[index]}:
             return
-        log.warning("worker %d restarted on %s while the others serve %s (the artifact under --model changed since "
-                    "they loaded it): reloading them, so that every worker serves one version",
-                    index, versions[index], ", ".join(sorted(others)))
+        log.warning("worker %d %s serves %s while the others serve %s: reloading them, so that every worker "
+                    "serves one version", index, why, versions[index], ", ".join(sorted(others)))
         reloads.joined(index, versions[index])  # the summary counts it among the workers on the new version
         for i, process in enumerate(workers):
             if i != index and process.exitcode is None and process.pid is not None:

@@ -109,11 +109,14 @@ def test_sigterm_answers_every_accepted_request(banking_artifact, tmp_path):
     assert not (tmp_path / "s.sock").exists()
 
 
-def test_a_second_sigterm_as_the_server_ends_does_not_kill_it(banking_artifact, tmp_path):
+@pytest.mark.parametrize("late", [signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT],
+                         ids=["SIGTERM", "SIGUSR1", "SIGUSR2", "SIGQUIT"])
+def test_a_late_signal_as_the_server_ends_does_not_kill_it(banking_artifact, tmp_path, late):
     """Once the drain was over the loop's handlers were removed, and the interpreter's teardown put
     back the default action: a second SIGTERM in the last few hundred milliseconds (a supervisor
-    that signals twice) killed the process by the signal. Here one every few milliseconds from
-    "stopped" to the exit: none may land on a default action."""
+    that signals twice) killed the process by the signal, and so did the signals a worker takes
+    (a late SIGQUIT, a supervisor's second stop, dumped its core). Here one every few milliseconds
+    from "stopped" to the exit: none may land on a default action."""
     with serving(banking_artifact, tmp_path / "s.sock") as (proc, _channel):
         proc.send_signal(signal.SIGTERM)
         lines = []
@@ -123,7 +126,7 @@ def test_a_second_sigterm_as_the_server_ends_does_not_kill_it(banking_artifact, 
         deadline = time.monotonic() + WAIT_S
         while proc.poll() is None and time.monotonic() < deadline:
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(late)
             time.sleep(0.005)
         rc = proc.wait(WAIT_S)
     assert rc == 0, "".join(lines) + proc.stdout.read()
@@ -316,6 +319,9 @@ def test_failed_start_says_only_why(tmp_path):
     (["--uds", "/nonexistent/run/s.sock"], "--uds /nonexistent/run/s.sock: no folder /nonexistent/run"),
     (["--admin-uds", "/nonexistent/a.sock"], "--admin-uds /nonexistent/a.sock: no folder /nonexistent"),
     (["--uds", "/tmp/" + "s" * 103], "bytes long, over the 107 a Unix socket path may have"),
+    (["--intra-op-threads", "100000"], "--intra-op-threads 100000 is over 4 a CPU core"),  # took the host down
+    (["--row-threads", "100000"], "--row-threads 100000 is over 4 a CPU core"),
+    (["--model-root", "/nonexistent/models"], "--model-root /nonexistent/models: no such folder"),
 ])
 def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):
     out = subprocess.run([sys.executable, "-m", "intentd", "serve", "--model", str(banking_artifact), *args],

@@ -185,8 +185,24 @@ def test_a_worker_restarted_on_a_changed_artifact_brings_the_others_to_it(bankin
             assert answer.model_version == new, i
         rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
     assert rc == 0, server.log
-    assert (f"worker 1 restarted on {new} while the others serve {version_of(root / 'a')} (the artifact under "
-            "--model changed since they loaded it): reloading them") in server.log, server.log
+    assert (f"worker 1 restarted (the artifact under --model changed since the others loaded it) serves {new} "
+            f"while the others serve {version_of(root / 'a')}: reloading them") in server.log, server.log
+
+
+def test_a_worker_reloaded_alone_brings_the_others_to_it(banking_artifact, tmp_path):
+    """A SIGUSR1 sent to one worker (not to the supervisor) reloaded that worker alone: a quarter of
+    the answers came from the new version, the rest from the old, and the supervisor said only
+    "reload: 1 of 2 workers on" the new one, at INFO."""
+    root = versions(banking_artifact, tmp_path / "models")
+    with Supervisor(root / "current") as server:
+        server.wait_until_serving()
+        deploy(root, "b")
+        os.kill(worker_pid(server, 0), signal.SIGUSR1)
+        new = version_of(root / "b")
+        wait_for(lambda: f"reload: 2 of 2 workers on {new}" in server.log, "both workers on b")
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 0, server.log
+    assert f"worker 0 reloaded alone (a SIGUSR1 sent to it, not to the supervisor) serves {new}" in server.log
 
 
 def test_a_hung_worker_is_replaced(banking_artifact):
