@@ -64,6 +64,7 @@ def test_issue_example_end_to_end(resolver):
     ("pay 50 to verizon at five tomorrow", "five tomorrow", "at five tomorrow", None),
     ("pay 50 to verizon in two days at five", "two days at five", "in two days at five", None),
     ("pay 50 to verizon next friday at six", "friday at six", "next friday at six", None),
+    ("pay 50 to verizon by 3 on the 15th", "the 15th", "by 3 on the 15th", None),  # was the 15th, the 3 dropped
     ("pay 50 to verizon at 3pm tomorrow", "3pm tomorrow", "3pm tomorrow", "2026-11-30T15:00:00-08:00"),
     ("pay 50 to verizon by friday", "friday", "friday", "2026-12-04T00:00:00-08:00"),
 ])
@@ -80,6 +81,16 @@ def test_the_time_said_before_a_day_belongs_to_the_date(resolver, text, surface,
     if value is None:
         day = day_of_unclear_hour(e.text)
         assert resolver.resolve_value("date", day, SUNDAY, False)["grain"] == "day", day
+
+
+def test_an_hour_and_a_count_of_days_tagged_apart_are_one_date(resolver):
+    """"at 10 | in | two days", the model's spans "10" and "two days": the transfer was read back for
+    the day with the 10 dropped; one date, whose hour is asked, its day kept."""
+    text = "transfer $50 to savings at 10 in two days"
+    (e,) = [e for e in resolver.resolve(text, [span(text, "date", "10"), span(text, "date", "two days")], options(),
+                                        "transfer_money") if e.type == "date"]
+    assert e.text == "at 10 in two days" and not e.resolved
+    assert resolver.resolve_value("date", day_of_unclear_hour(e.text), SUNDAY, False)["grain"] == "day"
 
 
 @pytest.mark.parametrize("text, surface, said, value", [

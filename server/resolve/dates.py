@@ -771,10 +771,14 @@ def bare_hour(text: str) -> bool:
 # the hours of a 12-hour clock in words
 HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 # an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
-_UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$" % "|".join(HOUR_WORDS))
-# ... or at its start ("at five | tomorrow", "at 5 on | friday")
-_UNCLEAR_HOUR_AT_START = re.compile(r"^(?:at\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?(?=\S)"
-                                    % "|".join(HOUR_WORDS))
+_UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:(?:at|by)\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$"
+                                  % "|".join(HOUR_WORDS))
+# ... or at its start ("at five | tomorrow", "at 5 on | friday", "by 3 on | the 15th")
+_UNCLEAR_HOUR_AT_START = re.compile(r"^(?:(?:at|by)\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?"
+                                    r"(?=\S)" % "|".join(HOUR_WORDS))
+# "by" and an hour of a 12-hour clock: "by 3 on the 15th", "tomorrow by five" (a deadline's hour; "by 15" is the 15th)
+_BY_HOUR = re.compile(r"\bby\s+(?:[1-9]|1[0-2]|%s)\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock|st\b|nd\b|rd\b|th\b))"
+                      % "|".join(HOUR_WORDS))
 
 
 def day_of_unclear_hour(text: str) -> str | None:
@@ -782,7 +786,7 @@ def day_of_unclear_hour(text: str) -> str | None:
     tomorrow" -> "tomorrow"): the date is asked (which five?), and the day said is kept meanwhile;
     None when the hour is clear or no words are left."""
     t = " ".join(text.lower().split()).strip(" ,.!?")
-    if not bare_hour(t):
+    if not bare_hour(t) and _BY_HOUR.search(t) is None:
         return None
     day = _UNCLEAR_HOUR_AT_END.sub("", t)
     if day == t:
