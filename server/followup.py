@@ -81,7 +81,7 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
-                             day_of_month, days_refused, hour_in, names_a_day, names_a_month, time_only, wall_time, zone_at)
+                             day_of_month, days_refused, hour_in, names_a_day, says_tonight, names_a_month, time_only, wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -137,7 +137,7 @@ _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b"
                        # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
-                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*(?:\s+[\w']+){0,4}\s+by"
+                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*(?:\s+(?!to\b)[\w']+){0,4}\s+by"
                        r"(?=\s*(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
                        r"|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b))", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
@@ -324,11 +324,15 @@ class FollowUps:
         entities = self._spoken_times(text, tokens, entities, previous, spec, slots, options)
         entities = self._days_asked(text, tokens, entities, spec, slots, options)
         refused = [r for r in refused if not any(e.resolved and (e.start, e.end) == (r.start, r.end) for e in entities)]
-        taken_day = self._agreed_day_refused(text, previous, slots, options)
-        if taken_day is not None:  # "5pm, not tomorrow" of "tomorrow at five": which day, then?
+        # "5pm, not tomorrow" of "tomorrow at five": which day, then? (a day named beside it, "not
+        # tomorrow, wednesday at 5pm", replaces it as any value said after another's "not" does)
+        taken_day = self._agreed_day_refused(text, previous, slots, options, entities)
+        if taken_day is not None:  # asked, even where the slot is optional: no date is "now"
             options = _without(options, {taken_day})
+            options = replace(options, slots_missing=(taken_day, *(s for s in options.slots_missing if s != taken_day)))
             entities = [replace(e, resolved=False, resolution=None)
-                        if e.type == taken_day and e.resolved and not names_a_day(e.text) else e for e in entities]
+                        if e.type == taken_day and e.resolved and time_only(e.text) is not None else e
+                        for e in entities]
         entities = self._on_the_agreed_day(text, previous, entities, options)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
@@ -343,9 +347,11 @@ class FollowUps:
                 or _only_values(tokens, refused, _PLACING + named)):  # "move it to 4:30" (which?)
             # "make it last friday" for a payment ahead: no date to act on, and not the old one either
             gone = {e.type for e in refused}
-            # a time that names no day, refused ("5.30" answering which five?), keeps the day kept
+            # a time that names no day, refused ("5.30" answering which five?), keeps the day kept,
+            # and an agreed date's day ("move it to 5.00" after 09:00: which 5.00? asked on that day)
             kept = tuple((k, v) for k, v in options.filled_slots if k.endswith(f".{DAY}")
                          and not any(e.type == k.removesuffix(f".{DAY}") and names_a_day(e.text) for e in refused))
+            kept += self._days_of_times_asked(refused, previous, options)
             options = _without(options, gone)
             options = replace(options, filled_slots=options.filled_slots + kept)
             asked = True
@@ -396,6 +402,7 @@ class FollowUps:
                     # an hour again for the day kept ("5"): the day stays, asked
                     kept = tuple((k, v) for k, v in options.filled_slots
                                  if k == day_key(bare.type) and _an_hour(bare.text))
+                    kept += self._days_of_times_asked([bare], previous, options)  # "move it to 12.30": which?
                     options = _without(options, {bare.type})
                     options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
@@ -749,7 +756,7 @@ class FollowUps:
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
-            if _tonight_elsewhere(half.group(0), at, reference):  # "5.30 tonight" of a day not today: which day?
+            if says_tonight(half.group(0)) and _tonight_elsewhere("tonight", at, reference):  # of another day: which?
                 return dated, None, pos
             hour = _on_the_half(hour, half)
             if hour is None:  # "9.30 in the afternoon"
@@ -814,14 +821,14 @@ class FollowUps:
             if e.resolved and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())) is not None:
                 # "make it friday at 5pm", all one span: the agreed Friday's weekday is that day too
                 its_day = self._the_agreed_weekday(whole.group("day"), e.resolution, e.type, previous, options)
-                time_said = whole.group("time") if its_day else time_said
+                time_said = ("" if whole.group("time").lower().startswith(("at ", "by ")) else "at ") + whole.group(
+                    "time") if its_day else time_said  # "at 4.30": a time (alone, "4.30" is left to the date rules)
             # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
             # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
             agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if its_day or not names_a_day(text) else None)
             kept = carried.get(e.type) or carried.get(day_key(e.type))
-            if e.resolved and kept and _TONIGHT.search(text) and (day := self.resolver.resolve_carried(
-                    e.type, kept, 1, previous, reference)) and _tonight_elsewhere(
-                    "tonight", dt.datetime.fromisoformat(day[0]["value"]), reference):
+            if (e.resolved and kept and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
+                    and says_tonight(text) and self._not_today(e.type, kept, previous, reference)):
                 out.append(replace(e, resolved=False, resolution=None))  # "9:30 tonight" of Friday: which day?
                 continue
             said = time_only(time_said) if agreed and e.resolved else None
@@ -855,12 +862,48 @@ class FollowUps:
         return [e for e in out if not any(after <= e.start and e.end <= upto and e.start < upto
                                           for after, upto in read_with)]
 
-    def _agreed_day_refused(self, text: str, previous: str, slots: list[str], options: RequestOptions) -> str | None:
+    def _days_of_times_asked(self, refused: list[ResolvedEntity], previous: str,
+                             options: RequestOptions) -> tuple[tuple[str, str], ...]:
+        """("<slot>.day", the agreed date's day) for each agreed date whose new time is asked, the
+        turn naming no day ("move it to 5.00" after 09:00: 05:00 or 17:00?): the answer "5pm" falls
+        on that day (it fell on today)."""
+        carried = dict(options.filled_slots)
+        reference = self.resolver.reference_time(options)
+        out = []
+        for slot in dict.fromkeys(e.type for e in refused):
+            said = [e.text.strip() for e in refused if e.type == slot]
+            if ((self.resolver.specs.get(slot) or {}).get("builtin") != "datetime" or slot not in carried
+                    or day_key(slot) in carried or not all(time_only(t) is not None or _an_hour(t)
+                                                           or _DOTTED_NUMBER_IN.fullmatch(t) for t in said)):
+                continue  # "make it yesterday", "this morning" at noon: no day to keep
+            agreed = self.resolver.resolve_carried(slot, carried[slot], 1, previous, reference)
+            if len(agreed) != 1 or agreed[0].get("kind") != "datetime" or reference is None:
+                continue
+            at = dt.datetime.fromisoformat(agreed[0]["value"]).astimezone(reference.tzinfo)
+            midnight = wall_time(dt.datetime(at.year, at.month, at.day), reference.tzinfo, "day")
+            if midnight is not None:
+                out.append((day_key(slot), midnight.isoformat()))
+        return tuple(out)
+
+    def _not_today(self, slot: str, carried: str, previous: str, reference: dt.datetime | None) -> bool:
+        """Whether the carried date (or day kept) `carried` of `slot` is another day than today."""
+        day = self.resolver.resolve_carried(slot, carried, 1, previous, reference)
+        return (len(day) == 1 and day[0].get("kind") == "datetime"
+                and _tonight_elsewhere("tonight", dt.datetime.fromisoformat(day[0]["value"]), reference))
+
+    def _agreed_day_refused(self, text: str, previous: str, slots: list[str], options: RequestOptions,
+                            entities: list[ResolvedEntity]) -> str | None:
         """The date slot whose agreed day, or day kept, the turn refuses ("5pm, not tomorrow" after
         "tomorrow at five"; "5pm, not friday" of a payment agreed for Friday): that day is then no
-        day to put a time on (the money moved on the day refused)."""
+        day to put a time on (the money moved on the day refused). Not when a date the turn gives
+        names another day ("not tomorrow, wednesday at 5pm"): that one replaces it, as any value
+        said beside another's "not" does; one the model did not tag ("not tomorrow, wednesday")
+        is read by no rule, and the date is asked."""
         refused = days_refused(text)
         if not refused:
+            return None
+        if any(e.type in slots and e.resolved and time_only(e.text) is None and not after_not(text, e.start)
+               and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime" for e in entities):
             return None
         reference = self.resolver.reference_time(options)
         carried = dict(options.filled_slots)

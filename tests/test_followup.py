@@ -1822,11 +1822,12 @@ def test_a_time_of_day_moves_the_agreed_day_and_is_never_the_amount(engine, text
 
 
 def test_an_hour_without_am_or_pm_asks_for_the_date_again(engine):
-    """"at five" was Saturday, December 5."""
+    """"at five" was Saturday, December 5. Which five? is asked, the agreed day kept for the answer."""
     turn = _turn(engine, "at five", "schedule_payment", "greeting", 0.37, None, [], PAYMENT_ON_THE_15TH,
                  "America/New_York", TUESDAY_NOON)
     assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
-    assert dict(turn.response.slots_used) == {"amount": "80 USD", "merchant": "comcast"}
+    assert dict(turn.response.slots_used) == {"amount": "80 USD", "merchant": "comcast",
+                                              "date.day": "2026-11-15T00:00:00-05:00"}
 
 
 def test_and_with_an_amount_or_a_time_replaces_it_and_adds_an_account(engine):
@@ -2046,3 +2047,61 @@ def test_a_yes_that_says_to_stop_confirms_nothing(engine, text):
     """"go ahead and cancel it" after a pending payment, read by the example model as a yes,
     confirmed the payment: a turn read as a yes that says cancel, stop or don't is answered alone."""
     assert _turn(engine, text, "schedule_payment", "affirm", 0.9, None, slots=[("amount", "100 USD")]) is None
+
+
+AGREED_TUESDAY_5PM = [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD"),
+                      ("date", "2026-12-08T17:00:00-05:00")]
+
+
+@pytest.mark.parametrize("text, tags, date", [
+    # a refused day with no day beside it is asked, even for a transfer's optional date (no date is "now")
+    ("not tomorrow", [("date", "tomorrow")], None),
+    ("not tomorrow", [], None),
+    ("not tomorrow, make it $60", [("date", "tomorrow"), ("amount", "$60")], None),
+    # a day beside the refused one replaces it, with the time said
+    ("not tomorrow, wednesday at 5pm", [("date", "wednesday at 5pm")], "2026-12-09T17:00:00-05:00"),
+    ("not tomorrow, the 9th at 5pm", [("date", "9th at 5pm")], "2026-12-09T17:00:00-05:00"),
+    ("not tomorrow, wednesday", [], None),  # a day no rule reads: asked (it cancelled the transfer)
+    ("tomorrow at 6pm not tonight", [("date", "tomorrow at 6pm")], "2026-12-08T18:00:00-05:00"),
+    # a change to an amount by a time is both, no change by an amount
+    ("raise it to 60 by 11am", [("amount", "60"), ("date", "11am")], "2026-12-08T11:00:00-05:00"),
+])
+def test_a_refused_day_is_asked_and_a_day_said_beside_it_replaces_it(engine, text, tags, date):
+    """A re-audit of the refused days: "not tomorrow" dropped the transfer's date and read it back
+    with none (a backend acting on it moved the money at once); "tomorrow at 6pm not tonight" was a
+    new request; "raise it to 60 by 11am" was read as a change by an amount, and lost both."""
+    turn = _turn(engine, text, "transfer_money", "deny", 0.6, None, tags, AGREED_TUESDAY_5PM,
+                 zone="America/New_York", at=MONDAY_10AM)
+    used = dict(turn.response.slots_used)
+    if date is None:
+        assert "date" not in used and "date" in turn.response.slots_missing, used
+    else:
+        assert used["date"] == date and not turn.response.slots_missing, used
+    if "60" in text:
+        assert used["amount"] == "60 USD", used
+
+
+@pytest.mark.parametrize("text, tags", [("make it 60 tonight", [("amount", "60")]),
+                                        ("use checking tonight", [("account", "checking")]),
+                                        ("make it $60 tonight", [("amount", "$60"), ("date", "tonight")])])
+def test_tonight_beside_another_value_is_answered(engine, text, tags):
+    """"tonight" beside an amount or an account failed the request (the check for a time said
+    "tonight" read the amount carried as a date)."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", tags, AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    assert turn is not None and turn.response.text
+
+
+def test_a_time_moved_far_is_asked_on_the_agreed_day(engine):
+    """"move it to 5.00" after 09:00 on Friday the 11th asks which 5.00, and the answer "5pm" fell on
+    today: the agreed day is kept while the time is asked."""
+    first = _turn(engine, "move it to 5.00", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                  [("amount", "5.00")], AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    used = dict(first.response.slots_used)
+    assert used["date.day"] == "2026-12-11T00:00:00-05:00" and first.response.slots_missing == ["date"], used
+    answer = _turn(engine, "5pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "5pm")],
+                   list(used.items()), zone="America/New_York", at=FRIDAY_10AM, missing=["date"])
+    assert dict(answer.response.slots_used)["date"] == "2026-12-11T17:00:00-05:00"
+    spaced = _turn(engine, "5:00 pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "5:00")],
+                   list(used.items()), zone="America/New_York", at=FRIDAY_10AM, missing=["date"])
+    assert dict(spaced.response.slots_used)["date"] == "2026-12-11T17:00:00-05:00"  # "pm" beside the span: 05:00

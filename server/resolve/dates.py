@@ -748,6 +748,11 @@ def _days_named(text: str, start: int, end: int):
     return (m for m in _A_DAY_NAMED.finditer(t, start, end) if _REFUSING.search(t, 0, m.start()) is None)
 
 
+def says_tonight(text: str) -> bool:
+    """Whether `text` says "tonight", not refused ("tomorrow at 6pm, not tonight" does not)."""
+    return any(m.group(0) == "tonight" for m in _days_named(text, 0, len(text)))
+
+
 def days_refused(text: str) -> list[str]:
     """The words of each day `text` refuses ("5pm, not tomorrow", "instead of friday", "not the 8th")."""
     t = text.lower()

@@ -311,6 +311,9 @@ class Resolver:
         if (spec.get("builtin") == "datetime" and _DOTTED.fullmatch(e.text)
                 and _AT.search(text, max(lo, e.start - 30), e.start)):
             return e  # "at | 9.05" read as no time (en-GB: 9 May or 09:05?) is no date either (it was 9 May)
+        half = _HALF_AFTER.match(text, e.end) if spec.get("builtin") == "datetime" and e.text[-1:].isdigit() else None
+        if half is not None and half.end() <= hi:  # "4:30 | pm", the model's span without it, was 04:30
+            e.end, e.text = half.end(), text[e.start:half.end()]
         zoned = zone_after(text, e.start, e.end) if spec.get("builtin") == "datetime" else None
         if zoned is not None:  # "tomorrow at 3pm | pst": the zone is the time's, even tagged as another entity
             if zoned > hi:
@@ -555,6 +558,7 @@ _IN = re.compile(r"(?<![\w'])in\s+(?:an?\s+|a\s+couple\s+of\s+)?$", re.IGNORECAS
 _FROM_NOW = re.compile(r"\s+(?:from\s+(?:now|today)|ago|later)\b", re.IGNORECASE)  # "three days | from now"
 _AT = re.compile(r"(?<![\w'])(?:at|by)\s+$", re.IGNORECASE)  # "at | 12.30": half past twelve, no date
 _DOTTED = re.compile(r"\d{1,2}\.[0-5]\d")
+_HALF_AFTER = re.compile(r"\s*[ap]\.?\s?m\b\.?", re.IGNORECASE)  # "4:30 | pm"
 # a time said before a date's span, maybe the "at" alone: "at 5pm on | friday", "at | five tomorrow"
 _TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5]\d)?|noon|midnight|%s)"
                           r"(?:\s*[ap]\.?\s?m\b\.?)?(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?)?$"
