@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from intentd.protogen import import_stubs
+from intentd.server.config import usable_cores
 
 from servers import ThreadServer, code_of
 
@@ -308,6 +309,9 @@ def test_failed_start_says_only_why(tmp_path):
     assert "draining" not in out.stderr and "stopped" not in out.stderr
 
 
+_BOTH = 2 * usable_cores() + 1  # at most 4 a core alone; over it multiplied
+
+
 @pytest.mark.parametrize("args, message", [
     (["--max-queue", "5000"], "--max-queue"),
     (["--listen", "nonsense"], "--listen"),
@@ -321,6 +325,8 @@ def test_failed_start_says_only_why(tmp_path):
     (["--uds", "/tmp/" + "s" * 103], "bytes long, over the 107 a Unix socket path may have"),
     (["--intra-op-threads", "100000"], "--intra-op-threads 100000 is over 4 a CPU core"),  # took the host down
     (["--row-threads", "100000"], "--row-threads 100000 is over 4 a CPU core"),
+    (["--intra-op-threads", str(_BOTH), "--row-threads", str(_BOTH)],  # each allowed, not the two together
+     f"--intra-op-threads {_BOTH} x --row-threads {_BOTH} is over 4 threads"),
     (["--model-root", "/nonexistent/models"], "--model-root /nonexistent/models: no such folder"),
 ])
 def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):
