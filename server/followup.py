@@ -81,7 +81,8 @@ from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
-                             day_of_month, days_refused, hour_in, names_a_day, says_tonight, names_a_month, time_only, wall_time, zone_at)
+                             day_of_month, days_refused, hour_in, names_a_day, names_a_month, says_tonight, time_only,
+                             wall_time, zone_at)
 from .resolve.money import amount_only
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -137,7 +138,8 @@ _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b"
                        # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
-                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*(?:\s+(?!to\b)[\w']+){0,4}\s+by"
+                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*"
+                       r"(?:\s+(?!to\b)[\w']+){0,4}\s+by"
                        r"(?=\s*(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
                        r"|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b))", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
@@ -194,7 +196,6 @@ _AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the
 _WEEKDAY_THEN_TIME = re.compile(r"(?P<day>(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\s*,?\s*(?:at\s+)?"
                                 r"(?P<time>\S.*)", re.IGNORECASE)
 _REFUSING_WORDS = ("not", "instead", "of", "rather", "than", "but")
-_TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
 _ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
 # a weekday and nothing else, maybe after "no" or "on", before "at": "no, friday at"
 _WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+at)?", re.IGNORECASE)
@@ -756,7 +757,7 @@ class FollowUps:
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
-            if says_tonight(half.group(0)) and _tonight_elsewhere("tonight", at, reference):  # of another day: which?
+            if says_tonight(half.group(0)) and _another_day(at, reference):  # "5.30 tonight" of Friday: which day?
                 return dated, None, pos
             hour = _on_the_half(hour, half)
             if hour is None:  # "9.30 in the afternoon"
@@ -828,7 +829,7 @@ class FollowUps:
             agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if its_day or not names_a_day(text) else None)
             kept = carried.get(e.type) or carried.get(day_key(e.type))
             if (e.resolved and kept and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
-                    and says_tonight(text) and self._not_today(e.type, kept, previous, reference)):
+                    and says_tonight(text) and _another_day(self._agreed(e.type, kept, previous, options), reference)):
                 out.append(replace(e, resolved=False, resolution=None))  # "9:30 tonight" of Friday: which day?
                 continue
             said = time_only(time_said) if agreed and e.resolved else None
@@ -876,20 +877,21 @@ class FollowUps:
                     or day_key(slot) in carried or not all(time_only(t) is not None or _an_hour(t)
                                                            or _DOTTED_NUMBER_IN.fullmatch(t) for t in said)):
                 continue  # "make it yesterday", "this morning" at noon: no day to keep
-            agreed = self.resolver.resolve_carried(slot, carried[slot], 1, previous, reference)
-            if len(agreed) != 1 or agreed[0].get("kind") != "datetime" or reference is None:
+            agreed = self._agreed(slot, carried[slot], previous, options)
+            if agreed is None or reference is None:
                 continue
-            at = dt.datetime.fromisoformat(agreed[0]["value"]).astimezone(reference.tzinfo)
+            at = agreed.astimezone(reference.tzinfo)
             midnight = wall_time(dt.datetime(at.year, at.month, at.day), reference.tzinfo, "day")
             if midnight is not None:
                 out.append((day_key(slot), midnight.isoformat()))
         return tuple(out)
 
-    def _not_today(self, slot: str, carried: str, previous: str, reference: dt.datetime | None) -> bool:
-        """Whether the carried date (or day kept) `carried` of `slot` is another day than today."""
-        day = self.resolver.resolve_carried(slot, carried, 1, previous, reference)
-        return (len(day) == 1 and day[0].get("kind") == "datetime"
-                and _tonight_elsewhere("tonight", dt.datetime.fromisoformat(day[0]["value"]), reference))
+    def _agreed(self, slot: str, carried: str | None, previous: str, options: RequestOptions) -> dt.datetime | None:
+        """A date carried for `slot` (agreed, or a day kept) read back; None when it reads as no date."""
+        day = self.resolver.resolve_carried(slot, carried or "", 1, previous, self.resolver.reference_time(options))
+        if len(day) != 1 or day[0].get("kind") != "datetime":
+            return None
+        return dt.datetime.fromisoformat(day[0]["value"])
 
     def _agreed_day_refused(self, text: str, previous: str, slots: list[str], options: RequestOptions,
                             entities: list[ResolvedEntity]) -> str | None:
@@ -912,11 +914,10 @@ class FollowUps:
         for slot in slots:
             if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime":
                 continue
-            agreed = self.resolver.resolve_carried(slot, carried.get(slot) or carried.get(day_key(slot), ""), 1,
-                                                   previous, reference)
-            if len(agreed) != 1 or agreed[0].get("kind") != "datetime":
+            agreed = self._agreed(slot, carried.get(slot) or carried.get(day_key(slot)), previous, options)
+            if agreed is None:
                 continue
-            day = dt.datetime.fromisoformat(agreed[0]["value"]).date()
+            day = agreed.date()
             for words in refused:
                 said = self.resolver.resolve_value(slot, words, reference, past, locale)
                 if said is None or said.get("kind") != "datetime":
@@ -933,12 +934,10 @@ class FollowUps:
         if _WEEKDAY_WORDS.fullmatch(words.strip(" ,")) is None:
             return False
         carried = dict(options.filled_slots)
-        agreed = self.resolver.resolve_carried(slot, carried.get(slot) or carried.get(day_key(slot), ""), 1, previous,
-                                               self.resolver.reference_time(options))
-        if len(agreed) != 1 or agreed[0].get("kind") != "datetime" or named.get("kind") != "datetime":
+        agreed = self._agreed(slot, carried.get(slot) or carried.get(day_key(slot)), previous, options)
+        if agreed is None or named.get("kind") != "datetime":
             return False
-        return (dt.datetime.fromisoformat(agreed[0]["value"]).weekday()
-                == dt.datetime.fromisoformat(named["value"]).weekday())
+        return agreed.weekday() == dt.datetime.fromisoformat(named["value"]).weekday()
 
     def _that_month(self, at: dt.datetime, day: int, zone, previous: str,
                     reference: dt.datetime | None) -> dt.datetime | None:
@@ -1442,11 +1441,10 @@ def _on_the_half(hour: int, half: re.Match) -> int | None:
     return hour_in(pod.lower(), hour)
 
 
-def _tonight_elsewhere(said: str, at: dt.datetime, reference: dt.datetime | None) -> bool:
-    """Whether `said` (a half of the day) is "tonight" while the day agreed, or kept, is another:
-    "5.30 tonight" of a transfer said for tomorrow is today, or tomorrow evening?"""
-    return (_TONIGHT.search(said) is not None and reference is not None
-            and at.astimezone(reference.tzinfo).date() != reference.date())
+def _another_day(at: dt.datetime | None, reference: dt.datetime | None) -> bool:
+    """Whether `at` (a date agreed, or a day kept) falls on another day than today: "5.30 tonight"
+    of a transfer said for tomorrow is today, or tomorrow evening?"""
+    return at is not None and reference is not None and at.astimezone(reference.tzinfo).date() != reference.date()
 
 
 def _near(said: TimeOfDay, at: dt.datetime) -> TimeOfDay | None:
