@@ -229,10 +229,11 @@ class Settings:
             if threads > MAX_THREADS_PER_CORE * usable_cores():  # a typo's 100000 threads took the host down
                 raise ConfigError(f"{flag} {threads} is over {MAX_THREADS_PER_CORE} a CPU core ({usable_cores()} "
                                   "usable here): more threads than that only wait on each other")
-        if self.intra_op_threads * self.row_threads > MAX_THREADS_PER_CORE * usable_cores():
-            raise ConfigError(f"--intra-op-threads {self.intra_op_threads} x --row-threads {self.row_threads} is over "
-                              f"{MAX_THREADS_PER_CORE} threads a CPU core ({usable_cores()} usable here): each row "
-                              "thread runs its own onnxruntime threads")
+        threads = self.onnx_threads * self.onnx_row_threads * self.workers  # what the flags come to, defaults too
+        if threads > MAX_THREADS_PER_CORE * usable_cores():
+            raise ConfigError(f"{self.onnx_threads} onnxruntime threads x {self.onnx_row_threads} row threads x "
+                              f"{self.workers} workers is {threads}, over {MAX_THREADS_PER_CORE} threads a CPU core "
+                              f"({usable_cores()} usable here): set --intra-op-threads and --row-threads lower")
         if self.capture_max_bytes < 1024:
             raise ConfigError(f"--capture-max-bytes must be at least 1024 (got {self.capture_max_bytes})")
         if self.capture_backups < 0:

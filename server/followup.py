@@ -335,6 +335,7 @@ class FollowUps:
                         if e.type == taken_day and e.resolved and time_only(e.text) is not None else e
                         for e in entities]
         entities = self._on_the_agreed_day(text, previous, entities, options)
+        entities += self._the_date_asked(text, spec, slots, entities, options, previous)
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
         asked = asked or taken_day is not None
@@ -757,8 +758,8 @@ class FollowUps:
         if half is not None:
             if hour == 0 or hour > 12:  # "16.30 pm": which?
                 return dated, None, pos
-            if says_tonight(half.group(0)) and _another_day(at, reference):  # "5.30 tonight" of Friday: which day?
-                return dated, None, pos
+            if says_tonight(half.group(0)) and _another_day(at, reference):
+                at = reference  # "5.30 tonight" of a payment agreed for Friday: today, as "9:30 tonight" is
             hour = _on_the_half(hour, half)
             if hour is None:  # "9.30 in the afternoon"
                 return dated, None, pos
@@ -827,11 +828,6 @@ class FollowUps:
             # the agreed date, or the day said while its hour is asked ("tomorrow at five": "5pm" is
             # then), unless the turn names another ("no, today at 5pm" with the model's span "5pm")
             agreed = carried.get(e.type) or (carried.get(day_key(e.type)) if its_day or not names_a_day(text) else None)
-            kept = carried.get(e.type) or carried.get(day_key(e.type))
-            if (e.resolved and kept and (self.resolver.specs.get(e.type) or {}).get("builtin") == "datetime"
-                    and says_tonight(text) and _another_day(self._agreed(e.type, kept, previous, options), reference)):
-                out.append(replace(e, resolved=False, resolution=None))  # "9:30 tonight" of Friday: which day?
-                continue
             said = time_only(time_said) if agreed and e.resolved else None
             day_said = (day_of_month(e.text) if e.type in carried and e.resolved and said is None
                         and not names_a_month(text) else None)  # "no, the 8th this month": that month
@@ -863,6 +859,25 @@ class FollowUps:
         return [e for e in out if not any(after <= e.start and e.end <= upto and e.start < upto
                                           for after, upto in read_with)]
 
+    def _the_date_asked(self, text: str, spec: dict, slots: list[str], entities: list[ResolvedEntity],
+                        options: RequestOptions, previous: str) -> list[ResolvedEntity]:
+        """The turn's words, none a number, read whole as the date asked when the model tagged none:
+        "right away" answering "When should the transfer happen?" (read as a yes, it was asked
+        again, and again)."""
+        asked = self._asked(spec, slots, options)
+        if ((self.resolver.specs.get(asked or "") or {}).get("builtin") != "datetime"
+                or any(e.type == asked for e in entities)):
+            return []
+        said = text.strip(" " + _EDGE_PUNCT)
+        if any(c.isdigit() for c in words_to_digits(said.lower())):
+            return []  # "5" answering which five? is asked again, never the 5th (numbers have rules of their own)
+        value = self.resolver.resolve_value(asked, said, self.resolver.reference_time(options),
+                                            previous in self.resolver.past_intents, locales.get(options.locale))
+        if value is None:
+            return []
+        start = text.index(said)
+        return [ResolvedEntity(asked, said, start, start + len(said), 1.0, "context", True, value)]
+
     def _days_of_times_asked(self, refused: list[ResolvedEntity], previous: str,
                              options: RequestOptions) -> tuple[tuple[str, str], ...]:
         """("<slot>.day", the agreed date's day) for each agreed date whose new time is asked, the
@@ -872,14 +887,11 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         out = []
         for slot in dict.fromkeys(e.type for e in refused):
-            said = [e.text.strip() for e in refused if e.type == slot]
-            if ((self.resolver.specs.get(slot) or {}).get("builtin") != "datetime" or slot not in carried
-                    or day_key(slot) in carried or not all(time_only(t) is not None or _an_hour(t)
-                                                           or _DOTTED_NUMBER_IN.fullmatch(t) for t in said)):
+            agreed = self._agreed(slot, carried.get(slot), previous, options)
+            if ((self.resolver.specs.get(slot) or {}).get("builtin") != "datetime" or agreed is None
+                    or reference is None or day_key(slot) in carried
+                    or not all(_a_time_of(e.text.strip(), agreed) for e in refused if e.type == slot)):
                 continue  # "make it yesterday", "this morning" at noon: no day to keep
-            agreed = self._agreed(slot, carried[slot], previous, options)
-            if agreed is None or reference is None:
-                continue
             at = agreed.astimezone(reference.tzinfo)
             midnight = wall_time(dt.datetime(at.year, at.month, at.day), reference.tzinfo, "day")
             if midnight is not None:
@@ -1441,9 +1453,18 @@ def _on_the_half(hour: int, half: re.Match) -> int | None:
     return hour_in(pod.lower(), hour)
 
 
+def _a_time_of(said: str, agreed: dt.datetime) -> bool:
+    """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe after the agreed date's
+    own weekday ("friday at 4.30" of a Friday): a new time of the agreed day."""
+    whole = _WEEKDAY_THEN_TIME.fullmatch(said)
+    if whole is not None and whole.group("day").lower().removeprefix("on ").rstrip("s") == agreed.strftime("%A").lower():
+        said = whole.group("time")
+    return time_only(said) is not None or _an_hour(said) or _DOTTED_NUMBER_IN.fullmatch(said) is not None
+
+
 def _another_day(at: dt.datetime | None, reference: dt.datetime | None) -> bool:
-    """Whether `at` (a date agreed, or a day kept) falls on another day than today: "5.30 tonight"
-    of a transfer said for tomorrow is today, or tomorrow evening?"""
+    """Whether `at` (a date agreed, or a day kept) falls on another day than today ("tonight" said
+    of it is today's)."""
     return at is not None and reference is not None and at.astimezone(reference.tzinfo).date() != reference.date()
 
 

@@ -661,8 +661,10 @@ AGREED_TODAY_9PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "202
 @pytest.mark.parametrize("text, tags, locale, agreed, amount, at", [
     # the half of the day said after a time: the hours it holds, else asked
     ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_TODAY_9PM, "45 USD", "2026-12-04T17:30"),  # 05:30
-    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_9AM, "45 USD", None),  # tonight, or Friday's evening?
-    ("make it 9:30 tonight", [("date", "9:30 tonight")], None, AGREED_9AM, "45 USD", None),  # it was today
+    # "tonight" is today's, whatever day was agreed (a dotted time was put on the agreed day, a colon one on today)
+    ("make it 5.30 tonight", [("amount", "5.30")], None, AGREED_9AM, "45 USD", "2026-12-04T17:30"),
+    ("make it 9:30 tonight", [("date", "9:30 tonight")], None, AGREED_9AM, "45 USD", "2026-12-04T21:30"),
+    ("8 tonight", [("date", "8 tonight")], None, AGREED_9AM, "45 USD", "2026-12-04T20:00"),  # it was $8
     ("make it 4.30 at night", [("amount", "4.30")], None, AGREED_9AM, "45 USD", None),  # was 04:30: which?
     ("make it 9.30 in the afternoon", [("amount", "9.30")], None, AGREED_9AM, "45 USD", None),  # was 21:30
     ("9:30 in the evening", [("date", "9:30"), ("date", "in the evening")], None, AGREED_9AM, "45 USD",
@@ -714,7 +716,8 @@ KEPT_TUESDAY = [("account", "savings"), ("account.destination", "savings"), ("am
     ("5pm, not tomorrow", [("date", "5pm"), ("date", "tomorrow")], None),
     ("not tomorrow, 5pm", [("date", "5pm")], None),
     ("5pm rather than tomorrow", [("date", "5pm"), ("date", "tomorrow")], None),
-    ("5:30 tonight", [("date", "5:30 tonight")], None),  # tonight, or tomorrow evening? (it was today)
+    ("5:30 tonight", [("date", "5:30 tonight")], "2026-12-07T17:30"),  # today's, as said
+    ("5.30 tonight", [("amount", "5.30")], "2026-12-07T17:30"),  # the same (it was the day kept's)
     ("not today, at 5pm", [("date", "5pm")], "2026-12-08T17:00"),
     ("5pm not friday", [("date", "5pm")], "2026-12-08T17:00"),
     ("17.00", [("amount", "17.00")], "2026-12-08T17:00"),  # a 24-hour time: it replaced the $50
@@ -2105,3 +2108,23 @@ def test_a_time_moved_far_is_asked_on_the_agreed_day(engine):
     spaced = _turn(engine, "5:00 pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "5:00")],
                    list(used.items()), zone="America/New_York", at=FRIDAY_10AM, missing=["date"])
     assert dict(spaced.response.slots_used)["date"] == "2026-12-11T17:00:00-05:00"  # "pm" beside the span: 05:00
+
+
+@pytest.mark.parametrize("text", ["right away", "straight away"])
+def test_now_said_in_words_answers_a_date_asked(engine, text):
+    """"right away" answering "When should the transfer happen?" (its day refused) was read as a yes,
+    and the date asked again, and again: its words, a date of their own, answer it."""
+    asked = [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD")]
+    turn = _turn(engine, text, "transfer_money", "affirm", 0.94, None, [], asked, zone="America/New_York",
+                 at=MONDAY_10AM, missing=["date"])
+    assert dict(turn.response.slots_used)["date"] == "2026-12-07T10:00:00-05:00" and not turn.response.slots_missing
+
+
+def test_a_time_asked_of_the_agreed_weekday_keeps_that_day(engine):
+    """"make it friday at 4.30" of a payment on Friday the 18th asks which 4.30, and the answer
+    "4:30pm" fell on today: the agreed Friday is kept."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-18T09:00:00-05:00")]
+    turn = _turn(engine, "make it friday at 4.30", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                 [("date", "friday at 4.30")], agreed, zone="America/New_York", at=MONDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["date.day"] == "2026-12-18T00:00:00-05:00" and turn.response.slots_missing == ["date"], used

@@ -326,7 +326,9 @@ _BOTH = 2 * usable_cores() + 1  # at most 4 a core alone; over it multiplied
     (["--intra-op-threads", "100000"], "--intra-op-threads 100000 is over 4 a CPU core"),  # took the host down
     (["--row-threads", "100000"], "--row-threads 100000 is over 4 a CPU core"),
     (["--intra-op-threads", str(_BOTH), "--row-threads", str(_BOTH)],  # each allowed, not the two together
-     f"--intra-op-threads {_BOTH} x --row-threads {_BOTH} is over 4 threads"),
+     f"{_BOTH} onnxruntime threads x {_BOTH} row threads x 1 workers is {_BOTH * _BOTH}, over 4 threads a CPU core"),
+    (["--listen", "127.0.0.1:0", "--workers", "2", "--intra-op-threads", str(_BOTH)],  # each worker its own
+     f"{_BOTH} onnxruntime threads x 1 row threads x 2 workers is {2 * _BOTH}, over 4 threads a CPU core"),
     (["--model-root", "/nonexistent/models"], "--model-root /nonexistent/models: no such folder"),
 ])
 def test_bad_settings_exit_2_with_one_line(banking_artifact, args, message):

@@ -197,7 +197,7 @@ _ZONE_NEXT = re.compile(r"\s*(?:\(\s*)?" + _ZONE + r"\b\)?", re.IGNORECASE)
 DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}(?:\.(?:\d{4}|\d{2})|\.)?")
 
 _RULES: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"(?:right\s+)?now|immediately|asap|as\s+soon\s+as\s+possible|right\s+away"), "now"),
+    (re.compile(r"(?:right\s+)?now|immediately|asap|as\s+soon\s+as\s+possible|(?:right|straight)\s+away"), "now"),
     (re.compile(_WD + r"\s+(?P<rest>(?:the\s+)?\d.*|[a-z]{3,9}\.?\s+\d.*)"), "weekday_date"),
     (re.compile(r"(?:earlier\s+|later\s+)?today|this\s+day"), "today"),
     (re.compile(r"tomorrow|tmrw|tmr|tomorow|tommorow|tommorrow"), "tomorrow"),
