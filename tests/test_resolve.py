@@ -83,6 +83,15 @@ def test_the_time_said_before_a_day_belongs_to_the_date(resolver, text, surface,
         assert resolver.resolve_value("date", day, SUNDAY, False)["grain"] == "day", day
 
 
+def test_a_time_its_half_of_the_day_and_a_day_tagged_apart_are_one_date(resolver):
+    """"at 9:30 | a.m. | tomorrow", the model's spans "9:30" and "tomorrow": two dates for the one
+    date, and a transfer read back with none (a backend moved the money at once)."""
+    text = "transfer $50 to savings at 9:30 a.m. tomorrow"
+    (e,) = [e for e in resolver.resolve(text, [span(text, "date", "9:30"), span(text, "date", "tomorrow")],
+                                        options(), "transfer_money") if e.type == "date"]
+    assert e.text == "9:30 a.m. tomorrow" and e.resolution["value"] == "2026-11-30T09:30:00-08:00"
+
+
 def test_an_hour_and_a_count_of_days_tagged_apart_are_one_date(resolver):
     """"at 10 | in | two days", the model's spans "10" and "two days": the transfer was read back for
     the day with the 10 dropped; one date, whose hour is asked, its day kept."""

@@ -68,6 +68,10 @@ def test_an_optional_value_said_and_not_read_is_asked_where_the_domain_has_a_pro
                                                             "date.day": "2026-11-30T00:00:00-08:00"}
     r = responder.respond("transfer_money", [MONEY, SAVINGS, unread, DATE], OK, OPTS)  # a date read beside it
     assert r.template_id.startswith("transfer_money.response") and r.slots_missing == []
+    # two dates for the one date ("9:30 | a.m. | tomorrow" tagged apart): which? (it went out with none)
+    other = ent("date", {"kind": "datetime", "value": "2026-12-02T00:00:00-08:00", "grain": "day"}, "wednesday")
+    r = responder.respond("transfer_money", [MONEY, SAVINGS, DATE, other], OK, OPTS)
+    assert r.template_id == "transfer_money.prompt.date" and r.slots_missing == ["date"]
     # a required slot's prompt comes first; the optional one is still listed, to be asked next
     r = responder.respond("transfer_money", [SAVINGS, unread], OK, OPTS)
     assert r.template_id == "transfer_money.prompt.amount" and r.slots_missing == ["amount", "date"]

@@ -48,8 +48,8 @@ _REPAIR_WORD = re.compile(r"\b(?:sorry|no|nope|wait|actually|mean|meant|rather|m
 _DATE_LEAD = re.compile(r"\s*(?:(?:and|on|at|by|for)\s+)*", re.IGNORECASE)  # "twenty five | on friday"
 _WORD_BEFORE = re.compile(r"([\w-]+)(?:\s+and)?\s+$")  # "a hundred and twenty | five", "a hundred and | five"
 _DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
-# "tomorrow | at | 3pm", "20th | of | may", "10 | in | two days"
-_DATE_JOINER = re.compile(r"\s*(?:,|at|on|of|in|,\s*at)?\s*", re.IGNORECASE)
+# "tomorrow | at | 3pm", "20th | of | may", "10 | in | two days", "9:30 | a.m. | tomorrow"
+_DATE_JOINER = re.compile(r"\s*(?:[ap]\.?\s?m\b\.?)?\s*(?:,|at|on|of|in|,\s*at)?\s*", re.IGNORECASE)
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
 # savings", "my parents' joint account" ("what's", "let's", "this month's", "friday's" and "the bank's"
 # say nothing of whose)
