@@ -80,7 +80,7 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
+from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, WEEKDAYS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
                              day_of_month, days_refused, hour_in, names_a_day, names_a_month, says_tonight, time_only,
                              wall_time, zone_at)
 from .resolve.money import amount_only
@@ -193,12 +193,12 @@ _SPOKEN_TIME = re.compile(r"\b(?P<h>%s)\s+(?P<m>(?:oh|o)\s+(?:%s)|%s|(?:%s)(?:[\
 _DOTTED_NUMBER_IN = re.compile(r"(?<![\d.])\d{1,2}\.\d\d(?![\d.])")
 _AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the model's span without "at"
 # a weekday and a time, one span: "friday at 5pm", "on friday, 17:00"
-_WEEKDAY_THEN_TIME = re.compile(r"(?P<day>(?:on\s+)?(?:mon|tues|wednes|thurs|fri|satur|sun)days?)\s*,?\s*(?:at\s+)?"
-                                r"(?P<time>\S.*)", re.IGNORECASE)
+_A_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_WEEKDAY_THEN_TIME = re.compile(r"(?:on\s+)?(?P<day>%s)\s*,?\s*(?:at\s+)?(?P<time>\S.*)" % _A_WEEKDAY, re.IGNORECASE)
 _REFUSING_WORDS = ("not", "instead", "of", "rather", "than", "but")
 _ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
 # a weekday and nothing else, maybe after "no" or "on", before "at": "no, friday at"
-_WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*(?:mon|tues|wednes|thurs|fri|satur|sun)days?(?:\s+at)?", re.IGNORECASE)
+_WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*%s(?:\s+at)?" % _A_WEEKDAY, re.IGNORECASE)
 _HALF_SAID = re.compile(r"[ap]\.?\s?m\b|morning|afternoon|evening|night|noon|midnight", re.IGNORECASE)
 _CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
 # a time of the agreed day said without its half of the day or a zone is one only this close to the
@@ -1457,7 +1457,7 @@ def _a_time_of(said: str, agreed: dt.datetime) -> bool:
     """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe after the agreed date's
     own weekday ("friday at 4.30" of a Friday): a new time of the agreed day."""
     whole = _WEEKDAY_THEN_TIME.fullmatch(said)
-    if whole is not None and whole.group("day").lower().removeprefix("on ").rstrip("s") == agreed.strftime("%A").lower():
+    if whole is not None and WEEKDAYS[whole.group("day").lower().removesuffix("s")] == agreed.weekday():
         said = whole.group("time")
     return time_only(said) is not None or _an_hour(said) or _DOTTED_NUMBER_IN.fullmatch(said) is not None
 

@@ -314,7 +314,7 @@ class Responder:
         values of a slot that holds one), or asked by the last answer and not said since; only those
         the domain gives a prompt."""
         unread = {e.type for e in entities if not e.resolved}
-        said = {e.type for e in entities if e.resolved}  # and not in `values`: two of a single value ("9:30 | tomorrow")
+        said = {e.type for e in entities if e.resolved}  # not in `values`: two of one value ("9:30 | tomorrow")
         carried = {k for k, _ in options.filled_slots}  # a day kept: its date's hour is still asked
         return [s for s in slots if s not in values and s not in missing
                 and (s in unread or s in said or s in options.slots_missing or day_key(s) in carried)

@@ -743,9 +743,11 @@ _REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for
                        re.IGNORECASE)
 
 
-def _days_named(text: str, start: int, end: int):
+def _days_named(text: str, start: int, end: int, refused: bool = False):
+    """The days `text[start:end]` names (`refused`: those it refuses instead)."""
     t = text.lower()
-    return (m for m in _A_DAY_NAMED.finditer(t, start, end) if _REFUSING.search(t, 0, m.start()) is None)
+    return (m for m in _A_DAY_NAMED.finditer(t, start, end)
+            if (_REFUSING.search(t, 0, m.start()) is not None) == refused)
 
 
 def says_tonight(text: str) -> bool:
@@ -755,8 +757,7 @@ def says_tonight(text: str) -> bool:
 
 def days_refused(text: str) -> list[str]:
     """The words of each day `text` refuses ("5pm, not tomorrow", "instead of friday", "not the 8th")."""
-    t = text.lower()
-    return [m.group(0) for m in _A_DAY_NAMED.finditer(t) if _REFUSING.search(t, 0, m.start()) is not None]
+    return [m.group(0) for m in _days_named(text, 0, len(text), refused=True)]
 
 
 def names_a_month(text: str) -> bool:
@@ -773,17 +774,18 @@ def bare_hour(text: str) -> bool:
     return any(_BARE_HOUR.search(x) is not None or _O_CLOCK.search(x) is not None for x in (t, counted))
 
 
-# the hours of a 12-hour clock in words
+# the hours of a 12-hour clock in words, and as a regular expression's alternatives
 HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
+AN_HOUR_WORD = "|".join(HOUR_WORDS)
 # an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
 _UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:(?:at|by)\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$"
-                                  % "|".join(HOUR_WORDS))
+                                  % AN_HOUR_WORD)
 # ... or at its start ("at five | tomorrow", "at 5 on | friday", "by 3 on | the 15th")
 _UNCLEAR_HOUR_AT_START = re.compile(r"^(?:(?:at|by)\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?"
-                                    r"(?=\S)" % "|".join(HOUR_WORDS))
+                                    r"(?=\S)" % AN_HOUR_WORD)
 # "by" and an hour of a 12-hour clock: "by 3 on the 15th", "tomorrow by five" (a deadline's hour; "by 15" is the 15th)
 _BY_HOUR = re.compile(r"\bby\s+(?:[1-9]|1[0-2]|%s)\b(?!\s*(?:[:.]\d|a\.?m\b|p\.?m\b|o'?clock|st\b|nd\b|rd\b|th\b))"
-                      % "|".join(HOUR_WORDS))
+                      % AN_HOUR_WORD)
 
 
 def day_of_unclear_hour(text: str) -> str | None:

@@ -26,7 +26,7 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import HOUR_WORDS, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word, zone_after
+from .dates import AN_HOUR_WORD, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word, zone_after
 from .duration import resolve_duration
 from .errors import DomainConfigError
 from .money import beside, fraction_after, leading_number_words, number_words_after, resolve_money
@@ -562,8 +562,8 @@ _HALF_AFTER = re.compile(r"\s*[ap]\.?\s?m\b\.?", re.IGNORECASE)  # "4:30 | pm"
 # a time said before a date's span, maybe the "at" alone: "at 5pm on | friday", "at | five tomorrow"
 _TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5]\d)?|noon|midnight|%s)"
                           r"(?:\s*[ap]\.?\s?m\b\.?)?(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?)?$"
-                          % "|".join(HOUR_WORDS), re.IGNORECASE)
-_STARTS_WITH_HOUR = re.compile(r"(?:\d{1,2}|%s)\b" % "|".join(HOUR_WORDS), re.IGNORECASE)
+                          % AN_HOUR_WORD, re.IGNORECASE)
+_STARTS_WITH_HOUR = re.compile(r"(?:\d{1,2}|%s)\b" % AN_HOUR_WORD, re.IGNORECASE)
 
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
 
