@@ -83,7 +83,7 @@ from .resolve.catalog import a_persons_name
 from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, WEEKDAYS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
                              day_of_month, days_refused, hour_in, names_a_day, names_a_month, says_tonight, time_only,
                              wall_time, zone_at)
-from .resolve.money import amount_only
+from .resolve.money import amount_only, says_a_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
 from .respond import DAY, ROLES, Responder, day_key
@@ -160,6 +160,16 @@ okay so um uh er just let's lets do how about what for that sorry i mean meant o
 my hmm think guess probably maybe say it's i'm thanks thank cheers great perfect right correct that's sure
 fine but too well was is were
 """.split())
+_TURN_WORD = re.compile(r"\S+")
+_DATE_ASKED_WORDS = 6  # the most words a turn read whole as the date asked has ("yes, right away please")
+
+
+def _filler(word: str) -> bool:
+    """Whether `word`, its punctuation aside, is a filler or "it" ("do it right away")."""
+    word = word.strip(_EDGE_PUNCT).lower()
+    return word in _FILLER or word == "it"
+
+
 # ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
 # fillers of a correction only when the turn's own intent is unsure or a reply, or below VERBS_BELOW
 # where a carried value has a role; else the request they make is the turn's own ("I need to move
@@ -173,6 +183,8 @@ _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "
 _ROLE_WORDS = ("from", "out", "of", "off", "into", "onto")
 # words that place a value: "no, from my joint account to checking", "make it 75 on friday", "on monday"
 _PLACING = (*_ROLE_WORDS, "on", "at", "by", "in", "next", "this", "said")
+# a day said after the turn's other words, a value of its own ("make it 60 | tonight": $60 was kept, the day dropped)
+_DAY_AT_THE_END = frozenset(("tonight", "today", "tomorrow"))
 _APART = frozenset({"to", "from", "out", "off", "into", "onto"})  # words between two values: "20 | to joint"
 # the words that place, set apart or move a value: no part of a name ("20 | to joint", "send | 50")
 _MOVING = frozenset(_PLACING) | _APART | _VERBS
@@ -334,8 +346,8 @@ class FollowUps:
             entities = [replace(e, resolved=False, resolution=None)
                         if e.type == taken_day and e.resolved and time_only(e.text) is not None else e
                         for e in entities]
-        entities = self._on_the_agreed_day(text, previous, entities, options)
         entities += self._the_date_asked(text, spec, slots, entities, options, previous)
+        entities = self._on_the_agreed_day(text, previous, entities, options)  # "at noon" of the day kept
         found = [e for e in entities if e.type in slots and e.resolved]
         asked, other, options = self._other(text, slots, options)
         asked = asked or taken_day is not None
@@ -386,7 +398,15 @@ class FollowUps:
                 apart = ([read(run) for run in _runs(unpaused, [], verbs, None)]
                          if any(w in _APART for _, _, w in unpaused) else [])
                 named = any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart)
-                bares = apart if named else [read(unpaused)]
+                if named:
+                    bares = apart
+                elif (len(unpaused) > 1 and unpaused[-1][2] in _DAY_AT_THE_END and not days_refused(text)
+                      and not says_a_time(phrase)  # "make it 7 tonight": one date
+                      and (head := read(unpaused[:-1])) is not None and head.resolved
+                      and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
+                    bares = [head, read(unpaused[-1:])]
+                else:
+                    bares = [read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in bares:
                 if bare is not None and _again(bare, tagged):
@@ -820,7 +840,8 @@ class FollowUps:
                     out.append(replace(e, text=text[day:e.end], start=day, resolution=named))
                     continue
             time_said = e.text
-            if e.resolved and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())) is not None:
+            if (e.resolved and e.resolution.get("grain") != "day"  # "friday 18.12" in en-GB: Friday 18 December
+                    and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())) is not None):
                 # "make it friday at 5pm", all one span: the agreed Friday's weekday is that day too
                 its_day = self._the_agreed_weekday(whole.group("day"), e.resolution, e.type, previous, options)
                 time_said = ("" if whole.group("time").lower().startswith(("at ", "by ")) else "at ") + whole.group(
@@ -837,6 +858,8 @@ class FollowUps:
                 out.append(e)
                 continue
             at = dt.datetime.fromisoformat(day[0]["value"])
+            if said is not None and reference is not None and says_tonight(text):
+                at = reference  # "tonight at 7pm" (the model's span "7pm") of a payment on Friday: today's
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
                 half = _HALF_OF_DAY.match(text, e.end)  # "make it 9:30 | pm": the model's span without it
@@ -868,15 +891,26 @@ class FollowUps:
         if ((self.resolver.specs.get(asked or "") or {}).get("builtin") != "datetime"
                 or any(e.type == asked for e in entities)):
             return []
-        said = text.strip(" " + _EDGE_PUNCT)
-        if any(c.isdigit() for c in words_to_digits(said.lower())):
+        if any(c.isdigit() for c in words_to_digits(text.lower())) or days_refused(text):
             return []  # "5" answering which five? is asked again, never the 5th (numbers have rules of their own)
-        value = self.resolver.resolve_value(asked, said, self.resolver.reference_time(options),
-                                            previous in self.resolver.past_intents, locales.get(options.locale))
-        if value is None:
+        reference = self.resolver.reference_time(options)
+        past, locale = previous in self.resolver.past_intents, locales.get(options.locale)
+        words = [(m.start(), m.end()) for m in _TURN_WORD.finditer(text)]
+        if len(words) > _DATE_ASKED_WORDS:
             return []
-        start = text.index(said)
-        return [ResolvedEntity(asked, said, start, start + len(said), 1.0, "context", True, value)]
+        # the words whole, then without the fillers around them: "right away please", "do it right away"
+        for lo, hi in sorted(((lo, hi) for lo in range(len(words)) for hi in range(lo + 1, len(words) + 1)),
+                             key=lambda span: span[0] - span[1]):
+            if (not all(_filler(text[a:b]) for a, b in words[:lo] + words[hi:])
+                    or all(_filler(text[a:b]) for a, b in words[lo:hi])):
+                continue
+            start, end = words[lo][0], words[hi - 1][1]
+            while end > start and text[end - 1] in _EDGE_PUNCT:
+                end -= 1
+            value = self.resolver.resolve_value(asked, text[start:end], reference, past, locale)
+            if value is not None:
+                return [ResolvedEntity(asked, text[start:end], start, end, 1.0, "context", True, value)]
+        return []
 
     def _days_of_times_asked(self, refused: list[ResolvedEntity], previous: str,
                              options: RequestOptions) -> tuple[tuple[str, str], ...]:

@@ -2128,3 +2128,75 @@ def test_a_time_asked_of_the_agreed_weekday_keeps_that_day(engine):
                  [("date", "friday at 4.30")], agreed, zone="America/New_York", at=MONDAY_10AM)
     used = dict(turn.response.slots_used)
     assert used["date.day"] == "2026-12-18T00:00:00-05:00" and turn.response.slots_missing == ["date"], used
+
+
+MONDAY_8PM = dt.datetime(2026, 12, 8, 1, tzinfo=dt.timezone.utc)  # Monday 20:00 in New York
+MONDAY_1130PM = dt.datetime(2026, 12, 8, 4, 30, tzinfo=dt.timezone.utc)
+ON_FRIDAY_9AM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T09:00:00-05:00")]
+
+
+@pytest.mark.parametrize("text, spans, at, amount, date", [
+    # the example model's readings: the hour alone tagged, or nothing
+    ("make it tonight at 7", [("date", "7")], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),
+    ("make it tonight at 7", [], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),
+    ("make it 60 tonight", [], MONDAY_10AM, "60 USD", "2026-12-07T20:00:00-05:00"),
+    ("make it 7 tonight", [], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),  # one date, not $7 and tonight
+    ("friday at 8, not tonight", [("date", "friday"), ("date", "8"), ("date", "tonight")], MONDAY_1130PM,
+     "45 USD", None),
+])
+def test_a_time_said_with_a_day_is_no_amount(engine, text, spans, at, amount, date):
+    """"make it tonight at 7" of a payment on Friday made it $7.00, on Friday; "make it 60 tonight"
+    made it $60.00 and dropped the day; "friday at 8, not tonight" made it $8.00."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", spans, ON_FRIDAY_9AM,
+                 zone="America/New_York", at=at)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == amount, used
+    if date is None:  # which 8? asked, on the Friday said
+        assert turn.response.slots_missing == ["date"] and used["date.day"] == "2026-12-11T00:00:00-05:00", used
+    else:
+        assert used["date"] == date and not turn.response.slots_missing, used
+
+
+@pytest.mark.parametrize("text, value", [("at noon", "2026-12-11T12:00:00-05:00"),
+                                         ("in the afternoon", "2026-12-11T15:00:00-05:00")])
+def test_a_time_in_words_answering_the_date_asked_falls_on_the_day_kept(engine, text, value):
+    """"at noon" answering "which five?" of "next friday at five" fell on today (the turn's words,
+    read whole as the date asked, skipped the day kept)."""
+    kept = [("amount", "45 USD"), ("merchant", "verizon"), ("date.day", "2026-12-11T00:00:00-05:00")]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [], kept,
+                 zone="America/New_York", at=MONDAY_10AM, missing=["date"])
+    assert dict(turn.response.slots_used)["date"] == value and not turn.response.slots_missing
+
+
+@pytest.mark.parametrize("locale, zone", [("en-GB", "Europe/London"), ("de-DE", "Europe/Berlin")])
+def test_a_weekday_and_a_dotted_date_is_that_date_not_a_time_of_the_agreed_weekday(engine, locale, zone):
+    """"friday 18.12" of a payment agreed for Friday the 11th at 09:00 moved it to 18:12 on the 11th."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T09:00:00+00:00")]
+    turn = _turn(engine, "make it friday 18.12", "schedule_payment", "goodbye", 0.3, "low_confidence",
+                 [("date", "friday 18.12")], agreed, zone=zone, at=MONDAY_10AM, locale=locale)
+    assert dict(turn.response.slots_used)["date"].startswith("2026-12-18T00:00")
+
+
+def test_tonight_at_an_hour_already_past_is_asked_not_moved_to_the_agreed_day(engine):
+    """"tonight at 7pm" at 20:00, the model's span "7pm", moved a payment on Friday to Friday at 19:00."""
+    turn = _turn(engine, "tonight at 7pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "7pm")],
+                 ON_FRIDAY_9AM, zone="America/New_York", at=MONDAY_8PM)
+    assert turn.response.slots_missing == ["date"] and "date" not in dict(turn.response.slots_used)
+    later = _turn(engine, "tonight at 9pm", "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "9pm")],
+                  ON_FRIDAY_9AM, zone="America/New_York", at=MONDAY_8PM)
+    assert dict(later.response.slots_used)["date"] == "2026-12-07T21:00:00-05:00"
+
+
+@pytest.mark.parametrize("text, spans, value", [
+    ("9:30 a.m. tomorrow", [("date", "9:30 a.m"), ("date", "tomorrow")], "2026-12-08T09:30:00-05:00"),
+    ("at 4:30 p.m. on the 21st", [("date", "4:30 p.m"), ("date", "the 21st")], "2026-12-21T16:30:00-05:00"),
+    ("right away please", [], "2026-12-07T10:00:00-05:00"),
+    ("do it right away", [], "2026-12-07T10:00:00-05:00"),
+])
+def test_a_date_in_the_words_callers_say_answers_the_date_asked(engine, text, spans, value):
+    """The model's "9:30 a.m" (its last dot left out) and "tomorrow" were two dates, and "right away
+    please" no date: the date was asked again, every time."""
+    asked = [("amount", "45 USD"), ("merchant", "verizon")]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", spans, asked,
+                 zone="America/New_York", at=MONDAY_10AM, missing=["date"])
+    assert dict(turn.response.slots_used).get("date") == value and not turn.response.slots_missing

@@ -373,11 +373,40 @@ def test_a_currency_the_model_tagged_as_another_entity_is_still_the_amounts(reso
 
 
 @pytest.mark.parametrize("surface", ["5 pm", "five pm", "at five pm", "sure at 5 pm", "5 p.m.", "five o'clock",
-                                     "9am"])
+                                     "9am", "8 tonight", "make it eight tonight", "7 in the evening", "10 at night",
+                                     "9:30 this morning", "9 tomorrow morning"])
 def test_a_time_of_day_is_no_amount(surface):
-    """"sure at 5 pm" after a scheduled payment of $80 made it $5.00."""
+    """"sure at 5 pm" after a scheduled payment of $80 made it $5.00; "make it 8 tonight", tagged
+    as one amount, made it $8.00."""
     assert resolve_money(surface, "USD") is None
     assert resolve_money("5 dollars", "USD") == {"kind": "money", "amount": "5", "currency": "USD"}
+
+
+@pytest.mark.parametrize("surface, amount", [("$8 tonight", "8"), ("8 dollars tonight", "8"), ("80 tonight", "80"),
+                                             ("15 in the evening", "15")])
+def test_an_amount_beside_a_part_of_the_day_is_still_an_amount(surface, amount):
+    """A currency, or a number no clock shows, says it is an amount."""
+    assert resolve_money(surface, "USD") == money(amount, "USD")
+
+
+@pytest.mark.parametrize("text, spans, date, amount", [
+    # the example model's readings: the hour tagged as an amount, or left out of the date
+    ("make it 7 in the evening", [("amount", "7"), ("date", "in the evening")], ("7 in the evening", "19:00"), None),
+    ("make it 8 in the evening", [("date", "evening")], ("8 in the evening", "20:00"), None),
+    ("make it 10 at night", [("amount", "10"), ("date", "at night")], ("10 at night", "22:00"), None),
+    ("make it eight tonight", [("date", "tonight")], ("eight tonight", "20:00"), None),
+    ("9 tonight please", [("date", "9")], ("9 tonight", "21:00"), None),  # was the 9th
+    # an amount stays one
+    ("pay $7 in the evening", [("amount", "$7"), ("date", "in the evening")], ("in the evening", "19:00"), "7"),
+    ("pay 50 in the evening", [("amount", "50"), ("date", "in the evening")], ("in the evening", "19:00"), "50"),
+])
+def test_an_hour_said_before_a_part_of_the_day_is_the_dates(resolver, text, spans, date, amount):
+    """"make it 7 | in the evening" was $7.00 at the evening's 19:00, "make it 8 | in the evening"
+    $8.00 at 19:00: the hour is the date's."""
+    found = resolved(resolver, text, spans)
+    dates = [(e.text, e.resolution["value"][11:16]) for e in found if e.type == "date" and e.resolved]
+    assert dates == [date]
+    assert [e.resolution["amount"] for e in found if e.type == "amount"] == ([amount] if amount else [])
 
 
 @pytest.mark.parametrize("text, spans, amount, dates", [
@@ -459,3 +488,16 @@ def test_an_amount_is_read_back_with_the_places_its_currency_has(amount, currenc
     from intentd.server.resolve.money import format_money
 
     assert format_money(money(amount, currency)) == shown
+
+
+@pytest.mark.parametrize("text, spans, date, amount", [
+    ("make it tonight at 7", [("amount", "tonight at 7")], ("tonight at 7", "19:00"), None),
+    ("friday at 8, not today", [("amount", "friday at 8")], None, None),  # which 8? no amount either
+    ("pay verizon 60 tomorrow", [("amount", "60 tomorrow")], ("tomorrow", "00:00"), "60"),
+])
+def test_an_amount_span_that_says_a_time_or_a_day_is_read_as_said(resolver, text, spans, date, amount):
+    """The example model tags "tonight at 7" whole as an amount ($7.00), and "60 tomorrow" (the day dropped)."""
+    found = resolved(resolver, text, spans)
+    assert [(e.text, e.resolution["value"][11:16]) for e in found if e.type == "date" and e.resolved] == (
+        [date] if date else [])
+    assert [e.resolution["amount"] for e in found if e.type == "amount" and e.resolved] == ([amount] if amount else [])

@@ -76,11 +76,14 @@ MAX_YEARS_AWAY = 100  # from the request's year: a date further off is a number 
 WEEKDAY_DATE_TRIES = 2  # "Monday the 5th": the next two 5ths (the last two, for the past) that may be a Monday
 _TIME_GRAINS = ("hour", "minute", "second")  # a time of day, not a day or longer
 _NUDGE = dt.timedelta(minutes=1)  # how far dateparser's reference is moved to see whether its answer moves with it
-# an hour said in words before am/pm or "o'clock" ("five pm", "seven o'clock"): read in digits, as
-# "5 pm" is ("five pm" after a payment agreed for Friday was today at 5pm; "at five pm" $5)
+# an hour said in words before am/pm, "o'clock" or a part of the day ("five pm", "seven o'clock",
+# "eight tonight"): read in digits, as "5 pm" is ("five pm" after a payment agreed for Friday was
+# today at 5pm; "at five pm" $5); "one" only before am/pm or "o'clock" ("the one this morning" points)
 _SPOKEN_HOUR = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
                           r"(?:\s+(oh\s+five|ten|fifteen|twenty(?:[\s-]five)?|thirty(?:[\s-]five)?|forty(?:[\s-]five)?"
-                          r"|fifty(?:[\s-]five)?))?(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w))")
+                          r"|fifty(?:[\s-]five)?))?(?=\s*(?:a\.?m\.?|p\.?m\.?|o'?\s?clock)(?!\w)"
+                          r"|(?<!\bone)\s+(?:tonight|(?:this|in\s+the|at|tomorrow)\s+"
+                          r"(?:morning|afternoon|evening|night))\b)")
 _MINUTES = {"oh five": "05", "ten": "10", "fifteen": "15", "twenty": "20", "twenty five": "25", "thirty": "30",
             "thirty five": "35", "forty": "40", "forty five": "45", "fifty": "50", "fifty five": "55"}
 _HOURS = {w: str(i) for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
@@ -802,9 +805,9 @@ def day_of_unclear_hour(text: str) -> str | None:
 
 
 def spoken_hours(text: str) -> str:
-    """`text` (lower case) with each time said in words before am/pm or "o'clock" in digits: "five pm" ->
-    "5 pm", "ten thirty am" -> "10:30 am"."""
-    if "m" not in text and "clock" not in text:
+    """`text` (lower case) with each time said in words before am/pm, "o'clock" or a part of the day
+    in digits: "five pm" -> "5 pm", "ten thirty am" -> "10:30 am", "eight tonight" -> "8 tonight"."""
+    if not any(word in text for word in ("m", "clock", "night", "noon", "evening")):
         return text
 
     def digits(m: re.Match) -> str:

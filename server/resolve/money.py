@@ -105,7 +105,15 @@ _LAST_TOKEN = re.compile(r"(\w+(?:-\w+)*)$")
 _LAST_WORD = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)$")
 _COUNTS_A_THING = re.compile(rf"\s+(?:more|people|persons?|items?|fortnights?|(?:{_COUNTED_AFTER})s?)\b", re.IGNORECASE)
 _PERCENT = re.compile(PERCENT_SIGN)
-_CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?|o['’]?\s?clock)(?!\w)", re.IGNORECASE)
+_HOUR = r"(?:1[0-2]|0?[1-9])(?::[0-5]\d)?"  # an hour of a 12-hour clock
+_CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?|o['’]?\s?clock)(?!\w)"
+                    # an hour with no currency beside a part of the day: "make it 8 tonight", "7 in the evening"
+                    rf"|(?<![\d.,$£€¥])\b{_HOUR}\s+(?:tonight|at\s+night|"
+                    r"(?:(?:this|in\s+the|tomorrow)\s+)(?:morning|afternoon|evening|night))\b"
+                    # ... or after a day: "tonight at 7", "friday at 8"
+                    r"|\b(?:tonight|today|tomorrow|morning|afternoon|evening|night|"
+                    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
+                    rf"\s*,?\s+(?:at|by)\s+{_HOUR}(?![\d:]|[.,]\d)", re.IGNORECASE)
 _CENTS = re.compile(r"\band\s+(\d{1,2})\s*(?:cents?|pence|p)\b")
 # Spoken forms, read before the number words: "a buck", "a fiver" (one unit, five of them)
 # (only "a": "one" may end a number, "twenty-one dollars", which the number words read whole)
@@ -124,7 +132,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     t = words_to_digits(_spoken(text[:MAX_INPUT]))
     if VAGUE.search(text[:MAX_INPUT]) or VAGUE.search(t):  # "half a million", "-50", "five percent": no one amount
         return None
-    if _CLOCK.search(t):  # "5 pm", "five o'clock": a time of day ("sure at 5 pm" made a payment $5)
+    if _CLOCK.search(t):  # "5 pm", "five o'clock", "8 tonight": a time of day ("sure at 5 pm" made a payment $5)
         return None
     t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
@@ -187,6 +195,16 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     if amount.as_tuple().exponent < unit.as_tuple().exponent:  # "$1.2345k": 1234.5000 is 1234.50
         amount = amount.quantize(unit)
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
+
+
+def an_hour_of_the_day(said: str) -> bool:
+    """Whether `said` opens with an hour of the day, not an amount: "7 | in the evening", "5 | pm"."""
+    return _CLOCK.match(words_to_digits(_spoken(said[:MAX_INPUT]))) is not None
+
+
+def says_a_time(said: str) -> bool:
+    """Whether `said` holds a time of day, which no amount does: "tonight at 7", "8 tonight"."""
+    return _CLOCK.search(words_to_digits(_spoken(said[:MAX_INPUT]))) is not None
 
 
 # "a million | and a half", "1 | and a half k": the amount goes on (read alone, it was $1,000,000 and $1)

@@ -26,10 +26,12 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import AN_HOUR_WORD, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word, zone_after
+from .dates import (AN_HOUR_WORD, HOUR_WORDS, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word,
+                    zone_after)
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import beside, fraction_after, leading_number_words, number_words_after, resolve_money
+from .money import (an_hour_of_the_day, beside, fraction_after, leading_number_words, number_words_after, resolve_money,
+                    says_a_time)
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
 from .text import fold_catalog, without_zero_width
@@ -48,8 +50,8 @@ _REPAIR_WORD = re.compile(r"\b(?:sorry|no|nope|wait|actually|mean|meant|rather|m
 _DATE_LEAD = re.compile(r"\s*(?:(?:and|on|at|by|for)\s+)*", re.IGNORECASE)  # "twenty five | on friday"
 _WORD_BEFORE = re.compile(r"([\w-]+)(?:\s+and)?\s+$")  # "a hundred and twenty | five", "a hundred and | five"
 _DATE_COUNTED_FROM = re.compile(r"\s*(?:from|after|before)\s*", re.IGNORECASE)  # "two weeks | from | today"
-# "tomorrow | at | 3pm", "20th | of | may", "10 | in | two days", "9:30 | a.m. | tomorrow"
-_DATE_JOINER = re.compile(r"\s*(?:[ap]\.?\s?m\b\.?)?\s*(?:,|at|on|of|in|,\s*at)?\s*", re.IGNORECASE)
+# "tomorrow | at | 3pm", "20th | of | may", "10 | in | two days", "9:30 | a.m. | tomorrow", "9:30 a.m | . | tomorrow"
+_DATE_JOINER = re.compile(r"\s*(?:[ap]\.?\s?m\b\.?|(?<=[ap]\.m)\.)?\s*(?:,|at|on|of|in|,\s*at)?\s*", re.IGNORECASE)
 # a word before a catalog value that makes it someone else's: "my mom's checking account", "her
 # savings", "my parents' joint account" ("what's", "let's", "this month's", "friday's" and "the bank's"
 # say nothing of whose)
@@ -138,9 +140,10 @@ class Resolver:
         spans = [self._with_extension(text, s) for s in spans]
         past = intent in self.past_intents
         locale = locales.get(options.locale)
+        spans = self._times_tagged_as_amounts(spans, reference, past, locale)
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars),
                             lambda etype, said: self.resolve_value(etype, said, reference, past, locale) is not None)
-        kept = self._dated_after_amount(text, kept)
+        kept = self._dated_after_amount(text, self._hour_of_a_date(text, kept))
         out = [self._resolve_one(e, text, reference, past, locale,
                                  max((o.end for o in kept if o.end <= e.start and o.type != e.type
                                       and not self._number_words_before(e, o)), default=0),
@@ -151,6 +154,31 @@ class Resolver:
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
+        return out
+
+    def _times_tagged_as_amounts(self, spans: list[EntitySpan], reference: dt.datetime | None, past: bool,
+                                 locale: locales.Locale) -> list[EntitySpan]:
+        """The model's amount spans that say a time of day, as the date they read as: "make it
+        tonight at 7", tagged whole as an amount, made a payment $7.00. An amount with a day after
+        it is the amount and the day: "make it 60 tonight" was $60, the day dropped."""
+        date_type = next((t for t, spec in self.specs.items() if spec.get("builtin") == "datetime"), None)
+        if date_type is None or reference is None:
+            return spans
+        out = []
+        for s in spans:
+            if self._builtin(s.type) != "money":
+                out.append(s)
+            elif says_a_time(s.text):
+                if self.resolve_value(date_type, s.text, reference, past, locale) is not None:
+                    s = EntitySpan(date_type, s.start, s.end, s.text, s.confidence)
+                out.append(s)
+            elif (day := _DAY_AFTER_AMOUNT.search(s.text)) is not None and day.start() > 0 and self.resolve_value(
+                    s.type, s.text[:day.start()], reference, past, locale) is not None:
+                said = day.group("day")
+                out += [EntitySpan(s.type, s.start, s.start + day.start(), s.text[:day.start()], s.confidence),
+                        EntitySpan(date_type, s.end - len(said), s.end, said, s.confidence)]
+            else:
+                out.append(s)
         return out
 
     def _number_words_before(self, e: ResolvedEntity, before: ResolvedEntity) -> bool:
@@ -218,7 +246,7 @@ class Resolver:
             same = last is not None and last.type == e.type and last.source == e.source == "model"
             if same and builtin is not None and _repair(between) is not None:
                 start = last.start
-            elif same and joiner is not None and joiner.fullmatch(between):
+            elif same and joiner is not None and joiner.fullmatch(text, last.end, e.start):
                 start = last.start
             elif (same and builtin == "datetime" and _DATE_COUNTED_FROM.fullmatch(between)
                   and reads(e.type, text[_counted_start(text, last.start):e.end])):
@@ -227,6 +255,20 @@ class Resolver:
                 out.append(e)
                 continue
             out[-1] = ResolvedEntity(e.type, text[start:e.end], start, e.end, min(last.confidence, e.confidence), "model")
+        return out
+
+    def _hour_of_a_date(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
+        """An amount span that is the hour of the date span right after it is the date's: "make it 7
+        | in the evening" was $7 and the evening (and "8 tonight" tagged as one amount was $8)."""
+        out: list[ResolvedEntity] = []
+        for e in kept:
+            last = out[-1] if out else None
+            if (last is not None and self._amount_and_date(last, e) and not text[last.end:e.start].strip()
+                    and an_hour_of_the_day(text[last.start:e.end])):
+                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
+                                         min(last.confidence, e.confidence), "model")
+            else:
+                out.append(e)
         return out
 
     def _dated_after_amount(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
@@ -352,6 +394,15 @@ class Resolver:
             grown = m is not None and self._grown(e, text, m.start(), reference, past, locale)
             if grown:
                 break
+        m = _HOUR_BEFORE.search(text, max(lo, e.start - 30), e.start) if _PART_OF_DAY.match(e.text) else None
+        if m is not None and self._grown(e, text, m.start(), reference, past, locale):
+            return True  # "make it 7 | in the evening": 19:00, not $7 and the evening's default hour
+        m = _PART_OF_DAY_AFTER.match(text, e.end) if _AN_HOUR.fullmatch(e.text.strip()) else None
+        if m is not None and m.end() <= hi:  # "9 | tonight please": 21:00, not the 9th
+            whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
+            if whole is not None:
+                e.end, e.text, e.resolved, e.resolution = m.end(), text[e.start:m.end()], True, whole
+                return True
         m = _TIME_BEFORE.search(text, max(lo, e.start - 30), e.start)
         if m is not None and (m.group("time") or _STARTS_WITH_HOUR.match(e.text)):
             own = e.resolution if e.resolved else self.resolve_value(e.type, e.text, reference, past, locale)
@@ -563,6 +614,18 @@ _HALF_AFTER = re.compile(r"\s*[ap]\.?\s?m\b\.?", re.IGNORECASE)  # "4:30 | pm"
 _TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5]\d)?|noon|midnight|%s)"
                           r"(?:\s*[ap]\.?\s?m\b\.?)?(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?)?$"
                           % AN_HOUR_WORD, re.IGNORECASE)
+# a day the model tagged as the end of an amount: "60 | tonight"
+_DAY_AFTER_AMOUNT = re.compile(r"\s+(?P<day>tonight|today|tomorrow)$", re.IGNORECASE)
+# an hour said before a part of the day the model tagged alone: "7 | in the evening", "at eight | tonight"
+# (not "one": "the one | this morning" points at a thing)
+_HOUR_BEFORE = re.compile(r"(?<![\w'$£€¥.,])(?:(?:at|by)\s+)?(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?\s+"
+                          r"(?:(?:in\s+the|this|at)\s+)?$" % "|".join(HOUR_WORDS[1:]),
+                          re.IGNORECASE)
+_PART_OF_DAY = re.compile(r"(?:tonight|(?:(?:this|in\s+the|at)\s+)?(?:morning|afternoon|evening|night))\b",
+                          re.IGNORECASE)
+_PART_OF_DAY_AFTER = re.compile(r"\s+(?:tonight|(?:this|in\s+the|at|tomorrow)\s+(?:morning|afternoon|evening|night))\b",
+                                re.IGNORECASE)
+_AN_HOUR = re.compile(r"(?:at\s+)?(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:]), re.IGNORECASE)
 _STARTS_WITH_HOUR = re.compile(r"(?:\d{1,2}|%s)\b" % AN_HOUR_WORD, re.IGNORECASE)
 
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
