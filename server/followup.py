@@ -219,6 +219,10 @@ NEAR_S = 3 * 3600
 _AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
 _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
+# words before a number that move a date or name it, which no amount is: "move it to 8", "push it
+# back to 6", "change the time to 5" (each made the payment $8, $6, $5)
+_MOVES_A_DATE = re.compile(r"\b(?:move[sd]?|moving|push(?:ed)?|postponed?|reschedul\w*|delay(?:ed)?|"
+                           r"(?:the\s+)?(?:time|date|day|hour))\b(?!\s+(?:it\s+)?by\b)", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
@@ -1066,7 +1070,8 @@ class FollowUps:
             return None
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
-        timed = surface.split()[0].lower() in _TIME_PREPOSITIONS  # "at 5", "on the 3rd": no amount
+        moved = _MOVES_A_DATE.search(text, 0, start + max(surface.rfind(" "), 0)) is not None  # "move it to 8"
+        timed = surface.split()[0].lower() in _TIME_PREPOSITIONS or moved  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
         # (the time may come after the words that move it: "move it to 10.30", "can you do it at 10.00")
@@ -1107,7 +1112,11 @@ class FollowUps:
                 role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
-                                                                   or bare_hour(surface)):
+                                                                   or bare_hour(surface)
+                                                                   or moved and _an_hour(surface.split()[-1])):
+                if moved and _an_hour(surface.split()[-1]):  # "move it to 8": which 8? asked on the agreed day
+                    hour = surface.split()[-1]
+                    return ResolvedEntity(slot, hour, end - len(hour), end, 1.0, "context")
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 

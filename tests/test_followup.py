@@ -2200,3 +2200,18 @@ def test_a_date_in_the_words_callers_say_answers_the_date_asked(engine, text, sp
     turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", spans, asked,
                  zone="America/New_York", at=MONDAY_10AM, missing=["date"])
     assert dict(turn.response.slots_used).get("date") == value and not turn.response.slots_missing
+
+
+@pytest.mark.parametrize("text", ["move it to 8", "push it back to 6", "change the time to 5", "reschedule it to 7"])
+def test_a_number_a_date_is_moved_to_is_an_hour_asked_not_an_amount(engine, text):
+    """"move it to 8" of a payment on Friday at 16:00 made it $8.00, on Friday at 16:00: which 8 is
+    asked, the Friday kept."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T16:00:00-05:00")]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [], agreed,
+                 zone="America/New_York", at=MONDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date.day"] == "2026-12-11T00:00:00-05:00", used
+    assert turn.response.slots_missing == ["date"]
+    amount = _turn(engine, "change the amount to 8", "schedule_payment", "goodbye", 0.3, "low_confidence", [],
+                   agreed, zone="America/New_York", at=MONDAY_10AM)
+    assert dict(amount.response.slots_used)["amount"] == "8 USD"
