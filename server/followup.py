@@ -221,8 +221,11 @@ _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 # words before a number that move a date or name it, which no amount is: "move it to 8", "push it
 # back to 6", "change the time to 5" (each made the payment $8, $6, $5)
-_MOVES_A_DATE = re.compile(r"\b(?:move[sd]?|moving|push(?:ed)?|postponed?|reschedul\w*|delay(?:ed)?|"
-                           r"(?:the\s+)?(?:time|date|day|hour))\b(?!\s+(?:it\s+)?by\b)", re.IGNORECASE)
+_MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed)?)\s+(?:it|that|the\s+(?:payment|date|time))"
+                           r"(?:\s+(?:back|forward|up|out))?\s+(?:to|till|until)"
+                           r"|reschedul\w*(?:\s+(?:it|that))?\s+(?:to|for)"
+                           r"|(?:time|date|day|hour)\s+(?:to|is)(?:\s+be)?)\s+$", re.IGNORECASE)
+_CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
@@ -1070,7 +1073,8 @@ class FollowUps:
             return None
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
-        moved = _MOVES_A_DATE.search(text, 0, start + max(surface.rfind(" "), 0)) is not None  # "move it to 8"
+        last = start + surface.rfind(" ") + 1  # where the last word starts: "move it to | 8"
+        moved = _MOVES_A_DATE.search(text, 0, last) is not None and not _CURRENCY_SAID.search(surface)
         timed = surface.split()[0].lower() in _TIME_PREPOSITIONS or moved  # "at 5", "on the 3rd": no amount
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)

@@ -2215,3 +2215,15 @@ def test_a_number_a_date_is_moved_to_is_an_hour_asked_not_an_amount(engine, text
     amount = _turn(engine, "change the amount to 8", "schedule_payment", "goodbye", 0.3, "low_confidence", [],
                    agreed, zone="America/New_York", at=MONDAY_10AM)
     assert dict(amount.response.slots_used)["amount"] == "8 USD"
+
+
+@pytest.mark.parametrize("text, amount", [("move 50 instead", "50 USD"), ("actually move 8", "8 USD"),
+                                          ("just move 5", "5 USD"), ("move it to 8 dollars", "8 USD")])
+def test_money_moved_is_still_an_amount(engine, text, amount):
+    """A transfer moves money: "move" before a number is a date's only with a date to move ("move it
+    to 8") and no currency."""
+    agreed = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+              ("amount", "200 USD")]
+    turn = _turn(engine, text, "transfer_money", "goodbye", 0.3, "low_confidence", [], agreed,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["amount"] == amount
