@@ -136,12 +136,19 @@ _NO_ANSWER = re.compile(r"\b(?:not|no|don'?t|dunno|idea|sure|know|near me|nearby
 _SWAP = re.compile(r"\b(?:(?:the\s+)?other\s+way\s+a?round|(?:the\s+)?(?:reverse|opposite)(?:\s+way)?"
                    r"|swap\s+them|switch\s+them(?:\s+a?round)?)\b")
 _POINTED = re.compile(r"\b(?:move|push|put|send|take|change|switch|make|do)\s+(?:it|that)\b", re.IGNORECASE)
+_NUMBER_NEXT = (r"(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
+                r"|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b)")
+_AN_AMOUNT = (r"(?:[$€£]\s*)?(?:\d[\d.,]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty"
+              r"|fifty|sixty|seventy|eighty|ninety|hundred)\b)(?:\s*(?:dollars?|bucks?|euros?|pounds?))?")
 _RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b"
                        # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
                        r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*"
-                       r"(?:\s+(?!to\b)[\w']+){0,4}\s+by"
-                       r"(?=\s*(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty"
-                       r"|forty|fifty|sixty|seventy|eighty|ninety|hundred)\b))", re.IGNORECASE)
+                       rf"(?:\s+(?!to\b)[\w']+){{0,4}}\s+by(?=\s*{_NUMBER_NEXT})"
+                       rf"|\b(?:up|down)\s+(?:it\s+)?by(?=\s*{_NUMBER_NEXT})"  # "bring it down by 5", "up it by 5"
+                       # "add 5", "add $5 to it", "take 5 off": (was $5)
+                       rf"|\badd(?:ed)?\s+{_AN_AMOUNT}\s*(?:(?:to|onto)\s+(?:it|that|the\s+(?:payment|amount|transfer))"
+                       r"\b|[.!?]*$)"
+                       rf"|\b(?:take|knock|shave)\s+{_AN_AMOUNT}\s+off\b", re.IGNORECASE)
 _OTHER = re.compile(r"\b(?:the\s+)?other\s+(?P<what>[a-z_]+)\b", re.IGNORECASE)
 _EDGE_PUNCT = ".,!?;:\"'()"
 # a turn that opens as a question asks, and names nothing ("how humid is it outside", "is anyone there")

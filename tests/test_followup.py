@@ -682,6 +682,11 @@ AGREED_TODAY_9PM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "202
     ("reduce the payment by 5", [("amount", "5")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was $5.00
     ("bump it up by 10", [("amount", "10")], None, AGREED_9AM, None, "2026-12-11T09:00"),  # was $10.00
     ("reduce it by 10.00", [("amount", "10.00")], "en-GB", AGREED_9AM, None, "2026-12-11T09:00"),  # the date asked
+    ("add 5", [], None, AGREED_9AM, None, "2026-12-11T09:00"),  # each was $5.00
+    ("add $5 to it", [("amount", "$5")], None, AGREED_9AM, None, "2026-12-11T09:00"),
+    ("take 5 off", [], None, AGREED_9AM, None, "2026-12-11T09:00"),
+    ("bring it down by 5", [], None, AGREED_9AM, None, "2026-12-11T09:00"),
+    ("up it by 5", [], None, AGREED_9AM, None, "2026-12-11T09:00"),
     ("at 10.10", [("date", "10.10")], "en-GB", AGREED_9AM, "45 USD", None),  # was 10 October 2027
     ("at 10.10", [("date", "10.10")], None, AGREED_9AM, "45 USD", "2026-12-11T10:10"),
     # a time moved far is asked inside the follow-up (it became a new $5 transfer, or a hand-off)
