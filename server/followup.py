@@ -171,10 +171,22 @@ _TURN_WORD = re.compile(r"\S+")
 _DATE_ASKED_WORDS = 6  # the most words a turn read whole as the date asked has ("yes, right away please")
 
 
+# fillers that take back or doubt the words beside them: "right away? no", "maybe right away"
+_DOUBTING = frozenset("no nope nah not maybe wait probably hmm think guess but".split())
+
+
+def _an_hour_of_the_day(said: str) -> bool:
+    """Whether `said` holds an hour before a part of the day, no currency and no verb that moves
+    money with it ("make it 8 tonight"; not "send 10 tonight", "$8 tonight")."""
+    return (_HOUR_THEN_PART_OF_DAY.search(said) is not None and not _CURRENCY_SAID.search(said)
+            and not _MOVES_MONEY.search(said))
+
+
 def _filler(word: str) -> bool:
-    """Whether `word`, its punctuation aside, is a filler or "it" ("do it right away")."""
+    """Whether `word`, its punctuation aside, is a filler that says nothing of the words beside it
+    ("do it right away please"), or "it"."""
     word = word.strip(_EDGE_PUNCT).lower()
-    return word in _FILLER or word == "it"
+    return (word in _FILLER and word not in _DOUBTING) or word == "it"
 
 
 # ... and the words of a request ("can you send it", "I'd like to move it", "I need it to go to"):
@@ -228,10 +240,21 @@ _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
 # words before a number that move a date or name it, which no amount is: "move it to 8", "push it
 # back to 6", "change the time to 5" (each made the payment $8, $6, $5)
-_MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed)?)\s+(?:it|that|the\s+(?:payment|date|time))"
-                           r"(?:\s+(?:back|forward|up|out))?\s+(?:to|till|until)"
+_MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed)?)\s+(?:it|that|the\s+(?:date|time))"
+                           r"(?:\s+(?:back|forward|out))?\s+(?:to|till|until)"
                            r"|reschedul\w*(?:\s+(?:it|that))?\s+(?:to|for)"
                            r"|(?:time|date|day|hour)\s+(?:to|is)(?:\s+be)?)\s+$", re.IGNORECASE)
+# an hour of a 12-hour clock, alone ("8", "eight", "8:30"), and a part of the day said after one
+_HOUR_SAID = re.compile(r"(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:]), re.IGNORECASE)
+_PART_OF_DAY_SAID = re.compile(r"(?:tonight|(?:this|in\s+the|tomorrow)\s+(?:morning|afternoon|evening|night)|at\s+night)\b",
+                               re.IGNORECASE)
+# verbs that move money: the number beside them is an amount ("send 10 tonight", "pay 7 tonight")
+_HOUR_BEFORE_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,]){_HOUR_SAID.pattern}\s+(?:(?:in\s+the|this|at)\s+)?$",
+                                      re.IGNORECASE)
+_HOUR_THEN_PART_OF_DAY = re.compile(rf"\b{_HOUR_SAID.pattern}\s+{_PART_OF_DAY_SAID.pattern}", re.IGNORECASE)
+_MOVES_MONEY = re.compile(r"\b(?:send|sent|pay|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*|spen[dt]|owe)\b",
+                          re.IGNORECASE)
+_TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -360,6 +383,7 @@ class FollowUps:
             entities = [replace(e, resolved=False, resolution=None)
                         if e.type == taken_day and e.resolved and time_only(e.text) is not None else e
                         for e in entities]
+        entities = self._hours_of_a_part_of_the_day(text, entities, options, previous)
         entities += self._the_date_asked(text, spec, slots, entities, options, previous)
         entities = self._on_the_agreed_day(text, previous, entities, options)  # "at noon" of the day kept
         found = [e for e in entities if e.type in slots and e.resolved]
@@ -415,7 +439,7 @@ class FollowUps:
                 if named:
                     bares = apart
                 elif (len(unpaused) > 1 and unpaused[-1][2] in _DAY_AT_THE_END and not days_refused(text)
-                      and not says_a_time(phrase)  # "make it 7 tonight": one date
+                      and not says_a_time(phrase) and not _an_hour_of_the_day(text)  # "make it 7 tonight": one date
                       and (head := read(unpaused[:-1])) is not None and head.resolved
                       and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
                     bares = [head, read(unpaused[-1:])]
@@ -872,8 +896,9 @@ class FollowUps:
                 out.append(e)
                 continue
             at = dt.datetime.fromisoformat(day[0]["value"])
-            if said is not None and reference is not None and says_tonight(text):
-                at = reference  # "tonight at 7pm" (the model's span "7pm") of a payment on Friday: today's
+            if said is not None and reference is not None and says_tonight(text) and not names_a_day(
+                    _TONIGHT.sub(" ", text)):  # "tonight at 7pm" (the model's span "7pm") of a payment on Friday
+                at = reference  # is today's ("tonight? no, 7pm friday" is Friday's)
             zone = reference.tzinfo if reference is not None else at.tzinfo  # its offset may change that day
             if said is not None:  # on the agreed day, on the clock of the zone it names ("make it 4pm et")
                 half = _HALF_OF_DAY.match(text, e.end)  # "make it 9:30 | pm": the model's span without it
@@ -895,6 +920,37 @@ class FollowUps:
         # what the model made of the half of the day read with a time ("9:30 | in the evening": a second date)
         return [e for e in out if not any(after <= e.start and e.end <= upto and e.start < upto
                                           for after, upto in read_with)]
+
+    def _hours_of_a_part_of_the_day(self, text: str, entities: list[ResolvedEntity], options: RequestOptions,
+                                    previous: str) -> list[ResolvedEntity]:
+        """The hour said right before a part of the day the model tagged, as an amount or not at all,
+        in a turn that moves no money: "make it 8 | tonight", "make it 7 in the | evening" are 20:00
+        and 19:00 (they were $8.00 tonight and $7.00 at the evening's 19:00). In a first turn it
+        stays an amount ("I was charged 10 tonight"), as with a verb that moves money ("send 10
+        tonight") or a currency ("make it $8 tonight")."""
+        if _MOVES_MONEY.search(text):
+            return entities
+        ordered = sorted(entities, key=lambda e: e.start)
+        out: list[ResolvedEntity] = []
+        for i, e in enumerate(ordered):
+            hour = _HOUR_BEFORE_PART_OF_DAY.search(text, 0, e.start)
+            if (hour is None or (self.resolver.specs.get(e.type) or {}).get("builtin") != "datetime"
+                    or not _HOUR_THEN_PART_OF_DAY.fullmatch(text, hour.start(), e.end)):
+                out.append(e)
+                continue
+            before = [o for o in ordered[:i] if o.end > hour.start()]  # what the model made of the hour
+            if any((self.resolver.specs.get(o.type) or {}).get("builtin") not in AMOUNTS for o in before):
+                out.append(e)
+                continue
+            said = text[hour.start():e.end]
+            value = self.resolver.resolve_value(e.type, said, self.resolver.reference_time(options),
+                                                previous in self.resolver.past_intents, locales.get(options.locale))
+            if value is None:
+                out.append(e)
+                continue
+            out = [o for o in out if o not in before]
+            out.append(ResolvedEntity(e.type, said, hour.start(), e.end, e.confidence, e.source, True, value))
+        return out
 
     def _the_date_asked(self, text: str, spec: dict, slots: list[str], entities: list[ResolvedEntity],
                         options: RequestOptions, previous: str) -> list[ResolvedEntity]:
@@ -1081,8 +1137,10 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         locale = locales.get(options.locale)
         last = start + surface.rfind(" ") + 1  # where the last word starts: "move it to | 8"
-        moved = _MOVES_A_DATE.search(text, 0, last) is not None and not _CURRENCY_SAID.search(surface)
-        timed = surface.split()[0].lower() in _TIME_PREPOSITIONS or moved  # "at 5", "on the 3rd": no amount
+        moved = (_MOVES_A_DATE.search(text, 0, last) is not None and not _CURRENCY_SAID.search(surface)
+                 and _an_hour(text[last:end]))  # "move it to 80" is the amount: no hour
+        timed = (surface.split()[0].lower() in _TIME_PREPOSITIONS or moved  # "at 5", "on the 3rd": no amount
+                 or _an_hour_of_the_day(surface) and not _MOVES_MONEY.search(text))  # "make it 8 tonight": 20:00
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
         # (the time may come after the words that move it: "move it to 10.30", "can you do it at 10.00")
@@ -1124,10 +1182,9 @@ class FollowUps:
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
                                                                    or bare_hour(surface)
-                                                                   or moved and _an_hour(surface.split()[-1])):
-                if moved and _an_hour(surface.split()[-1]):  # "move it to 8": which 8? asked on the agreed day
-                    hour = surface.split()[-1]
-                    return ResolvedEntity(slot, hour, end - len(hour), end, 1.0, "context")
+                                                                   or moved):
+                if moved:  # "move it to 8": which 8? asked on the agreed day
+                    return ResolvedEntity(slot, text[last:end], last, end, 1.0, "context")
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 
@@ -1511,7 +1568,7 @@ def _a_time_of(said: str, agreed: dt.datetime) -> bool:
     """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe after the agreed date's
     own weekday ("friday at 4.30" of a Friday): a new time of the agreed day."""
     whole = _WEEKDAY_THEN_TIME.fullmatch(said)
-    if whole is not None and WEEKDAYS[whole.group("day").lower().removesuffix("s")] == agreed.weekday():
+    if whole is not None and WEEKDAYS.get(whole.group("day").lower().removesuffix("s")) == agreed.weekday():
         said = whole.group("time")
     return time_only(said) is not None or _an_hour(said) or _DOTTED_NUMBER_IN.fullmatch(said) is not None
 

@@ -2145,13 +2145,19 @@ ON_FRIDAY_9AM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-1
     ("make it tonight at 7", [("date", "7")], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),
     ("make it tonight at 7", [], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),
     ("make it 60 tonight", [], MONDAY_10AM, "60 USD", "2026-12-07T20:00:00-05:00"),
-    ("make it 7 tonight", [], MONDAY_10AM, "45 USD", "2026-12-07T19:00:00-05:00"),  # one date, not $7 and tonight
+    ("make it 8 tonight", [("amount", "8"), ("date", "tonight")], MONDAY_10AM, "45 USD", "2026-12-07T20:00:00-05:00"),
+    ("make it 8 tonight", [], MONDAY_10AM, "45 USD", "2026-12-07T20:00:00-05:00"),
+    ("make it 7 in the evening", [("date", "the evening")], MONDAY_10AM, "45 USD", "2026-12-11T19:00:00-05:00"),
+    # money moved, or a currency: an amount and a day
+    ("send 10 tonight", [], MONDAY_10AM, "10 USD", "2026-12-07T20:00:00-05:00"),
+    ("make it $8 tonight", [("amount", "$8"), ("date", "tonight")], MONDAY_10AM, "8 USD", "2026-12-07T20:00:00-05:00"),
     ("friday at 8, not tonight", [("date", "friday"), ("date", "8"), ("date", "tonight")], MONDAY_1130PM,
      "45 USD", None),
 ])
 def test_a_time_said_with_a_day_is_no_amount(engine, text, spans, at, amount, date):
-    """"make it tonight at 7" of a payment on Friday made it $7.00, on Friday; "make it 60 tonight"
-    made it $60.00 and dropped the day; "friday at 8, not tonight" made it $8.00."""
+    """"make it tonight at 7" of a payment on Friday made it $7.00, on Friday, and "make it 8
+    tonight" $8.00; "make it 60 tonight" made it $60.00 and dropped the day; "friday at 8, not
+    tonight" made it $8.00."""
     turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", spans, ON_FRIDAY_9AM,
                  zone="America/New_York", at=at)
     used = dict(turn.response.slots_used)
@@ -2232,3 +2238,38 @@ def test_money_moved_is_still_an_amount(engine, text, amount):
     turn = _turn(engine, text, "transfer_money", "goodbye", 0.3, "low_confidence", [], agreed,
                  zone="America/New_York", at=MONDAY_10AM)
     assert dict(turn.response.slots_used)["amount"] == amount
+
+
+@pytest.mark.parametrize("text", ["7pm, tonight is busy", "at 7pm, but tonight's no good"])
+def test_tonight_turned_down_leaves_the_time_on_the_agreed_day(engine, text):
+    """"7pm, tonight is busy" (the model's span "7pm") moved a payment on Friday to tonight."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "7pm")],
+                 ON_FRIDAY_9AM, zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["date"] == "2026-12-11T19:00:00-05:00"
+
+
+@pytest.mark.parametrize("text", ["right away? no", "maybe right away", "right away, no"])
+def test_words_that_doubt_a_date_are_no_answer_to_it(engine, text):
+    """"right away? no" answering "When should the payment go out?" was now."""
+    asked = [("amount", "45 USD"), ("merchant", "verizon")]
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [], asked,
+                 zone="America/New_York", at=MONDAY_10AM, missing=["date"])
+    assert turn is None or "date" not in dict(turn.response.slots_used)  # answered alone, or asked again
+
+
+@pytest.mark.parametrize("text, amount", [("move it to 80", "80 USD"), ("push it up to 10", "10 USD"),
+                                          ("move the payment to 60", "60 USD")])
+def test_an_amount_no_clock_shows_is_the_amount_whatever_moves_it(engine, text, amount):
+    """"move it to 80" was handed off, "move the payment to 60" read back unchanged."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [], ON_FRIDAY_9AM,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["amount"] == amount
+
+
+@pytest.mark.parametrize("text, day", [("change it to frıday at 4.30", "frıday at 4.30"),
+                                       ("make it on ſunday at 4.30", "ſunday at 4.30")])
+def test_a_weekday_typed_with_a_letter_outside_ascii_is_no_server_error(engine, text, day):
+    """"frıday" (a Turkish keyboard's dotless i) matched the weekday pattern and failed the request (KeyError)."""
+    turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", day)],
+                 ON_FRIDAY_9AM, zone="America/New_York", at=MONDAY_10AM)
+    assert turn is None or turn.response is not None  # an answer, whatever it reads (it raised)

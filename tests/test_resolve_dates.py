@@ -757,3 +757,18 @@ def test_a_weekday_date_and_a_dotted_time_beside_it_are_asked(resolver):
 def test_by_a_year_is_that_year(resolver):
     """A guard for "at 1530" took "by 2027" too."""
     assert resolver.resolve_value("date", "by 2027", SUNDAY)["grain"] == "year"
+
+
+@pytest.mark.parametrize("text, refused, tonight", [
+    ("İ meant 5pm, not friday", ["friday"], False),  # lowered, "İ" is two characters: "not frida"
+    ("5pm, NOT Tomorrow", ["tomorrow"], False),
+    ("7pm, tonight is busy", ["tonight"], False),
+    ("at 7pm, but tonight's no good", ["tonight"], False),
+    ("friday won't work, monday", ["friday"], False),
+    ("pay it friday out of checking", [], False),
+    ("tonight at 7", [], True),
+])
+def test_the_days_a_turn_refuses(text, refused, tonight):
+    from intentd.server.resolve.dates import days_refused, says_tonight
+
+    assert days_refused(text) == refused and says_tonight(text) is tonight

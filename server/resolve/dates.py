@@ -721,7 +721,7 @@ def day_of_month(text: str) -> int | None:
 
 
 _A_DAY_NAMED = re.compile(r"\b(?:today|tonight|tomorrow|tmrw|" + "|".join(sorted(WEEKDAYS, key=len, reverse=True))
-                          + r")s?\b|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b")
+                          + r")s?\b|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 
 def day_named_before(text: str, pos: int) -> int | None:
@@ -746,21 +746,30 @@ _REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for
                        re.IGNORECASE)
 
 
+# ... or after them: "tonight is busy", "tonight's no good", "friday won't work", "tonight I can't"
+_REFUSED_AFTER = re.compile(r"(?:(?:\s+is|'s|\s+are)\s+(?:busy|no\s+good|not\s+good|bad|not\s+possible|impossible|out)"
+                            r"|\s+(?:won'?t|doesn'?t|does\s+not|will\s+not|can'?t|cannot)\s+(?:work|do)"
+                            r"|,?\s+i\s*(?:can'?t|cannot|won'?t|'m\s+(?:out|busy|away)|am\s+(?:out|busy|away))(?!\s+wait))\b",
+                            re.IGNORECASE)
+
+
 def _days_named(text: str, start: int, end: int, refused: bool = False):
-    """The days `text[start:end]` names (`refused`: those it refuses instead)."""
-    t = text.lower()
-    return (m for m in _A_DAY_NAMED.finditer(t, start, end)
-            if (_REFUSING.search(t, 0, m.start()) is not None) == refused)
+    """The days `text[start:end]` names (`refused`: those it refuses instead). Read on `text`
+    itself, never its lower case, whose length may differ ("İ" is two characters lowered, and the
+    last day of "İ meant 5pm, not friday" was cut to "frida": the refused Friday got the time)."""
+    return (m for m in _A_DAY_NAMED.finditer(text, start, end)
+            if (_REFUSING.search(text, 0, m.start()) is not None or _REFUSED_AFTER.match(text, m.end()) is not None)
+            == refused)
 
 
 def says_tonight(text: str) -> bool:
     """Whether `text` says "tonight", not refused ("tomorrow at 6pm, not tonight" does not)."""
-    return any(m.group(0) == "tonight" for m in _days_named(text, 0, len(text)))
+    return any(m.group(0).lower() == "tonight" for m in _days_named(text, 0, len(text)))
 
 
 def days_refused(text: str) -> list[str]:
     """The words of each day `text` refuses ("5pm, not tomorrow", "instead of friday", "not the 8th")."""
-    return [m.group(0) for m in _days_named(text, 0, len(text), refused=True)]
+    return [m.group(0).lower() for m in _days_named(text, 0, len(text), refused=True)]
 
 
 def names_a_month(text: str) -> bool:

@@ -107,10 +107,7 @@ _COUNTS_A_THING = re.compile(rf"\s+(?:more|people|persons?|items?|fortnights?|(?
 _PERCENT = re.compile(PERCENT_SIGN)
 _HOUR = r"(?:1[0-2]|0?[1-9])(?::[0-5]\d)?"  # an hour of a 12-hour clock
 _CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?|o['’]?\s?clock)(?!\w)"
-                    # an hour with no currency beside a part of the day: "make it 8 tonight", "7 in the evening"
-                    rf"|(?<![\d.,$£€¥])\b{_HOUR}\s+(?:tonight|at\s+night|"
-                    r"(?:(?:this|in\s+the|tomorrow)\s+)(?:morning|afternoon|evening|night))\b"
-                    # ... or after a day: "tonight at 7", "friday at 8"
+                    # an hour after a day and "at": "tonight at 7", "friday at 8" ("10 tonight" may be $10)
                     r"|\b(?:tonight|today|tomorrow|morning|afternoon|evening|night|"
                     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)"
                     rf"\s*,?\s+(?:at|by)\s+{_HOUR}(?![\d:]|[.,]\d)", re.IGNORECASE)
@@ -132,7 +129,7 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     t = words_to_digits(_spoken(text[:MAX_INPUT]))
     if VAGUE.search(text[:MAX_INPUT]) or VAGUE.search(t):  # "half a million", "-50", "five percent": no one amount
         return None
-    if _CLOCK.search(t):  # "5 pm", "five o'clock", "8 tonight": a time of day ("sure at 5 pm" made a payment $5)
+    if _CLOCK.search(t):  # "5 pm", "five o'clock", "tonight at 7": a time of day ("sure at 5 pm" made a payment $5)
         return None
     t = _SLANG_COUNTED.sub(lambda m: str(int(m.group(1)) * _SLANG_VALUE[m.group(2)]), t)
     t = _MAJOR_MINOR.sub(lambda m: f"{m.group(1)}.{int(m.group(3)):02d} {m.group(2)}", t)
@@ -197,13 +194,8 @@ def resolve_money(text: str, default_currency: str | None) -> dict | None:
     return {"kind": "money", "amount": decimal_str(amount), "currency": currency}
 
 
-def an_hour_of_the_day(said: str) -> bool:
-    """Whether `said` opens with an hour of the day, not an amount: "7 | in the evening", "5 | pm"."""
-    return _CLOCK.match(words_to_digits(_spoken(said[:MAX_INPUT]))) is not None
-
-
 def says_a_time(said: str) -> bool:
-    """Whether `said` holds a time of day, which no amount does: "tonight at 7", "8 tonight"."""
+    """Whether `said` holds a time of day, which no amount does: "5pm", "tonight at 7"."""
     return _CLOCK.search(words_to_digits(_spoken(said[:MAX_INPUT]))) is not None
 
 

@@ -30,7 +30,7 @@ from .dates import (AN_HOUR_WORD, HOUR_WORDS, DateResolver, clock_or_count, day_
                     zone_after)
 from .duration import resolve_duration
 from .errors import DomainConfigError
-from .money import (an_hour_of_the_day, beside, fraction_after, leading_number_words, number_words_after, resolve_money,
+from .money import (beside, fraction_after, leading_number_words, number_words_after, resolve_money,
                     says_a_time)
 from .numbers import counts_a_pause, resolve_number, resolve_ordinal, resolve_percentage
 from .patterns import PatternType
@@ -143,7 +143,7 @@ class Resolver:
         spans = self._times_tagged_as_amounts(spans, reference, past, locale)
         kept = self._joined(text, self._select(text, spans, len(text) if analyzed_chars is None else analyzed_chars),
                             lambda etype, said: self.resolve_value(etype, said, reference, past, locale) is not None)
-        kept = self._dated_after_amount(text, self._hour_of_a_date(text, kept))
+        kept = self._dated_after_amount(text, kept)
         out = [self._resolve_one(e, text, reference, past, locale,
                                  max((o.end for o in kept if o.end <= e.start and o.type != e.type
                                       and not self._number_words_before(e, o)), default=0),
@@ -255,20 +255,6 @@ class Resolver:
                 out.append(e)
                 continue
             out[-1] = ResolvedEntity(e.type, text[start:e.end], start, e.end, min(last.confidence, e.confidence), "model")
-        return out
-
-    def _hour_of_a_date(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
-        """An amount span that is the hour of the date span right after it is the date's: "make it 7
-        | in the evening" was $7 and the evening (and "8 tonight" tagged as one amount was $8)."""
-        out: list[ResolvedEntity] = []
-        for e in kept:
-            last = out[-1] if out else None
-            if (last is not None and self._amount_and_date(last, e) and not text[last.end:e.start].strip()
-                    and an_hour_of_the_day(text[last.start:e.end])):
-                out[-1] = ResolvedEntity(e.type, text[last.start:e.end], last.start, e.end,
-                                         min(last.confidence, e.confidence), "model")
-            else:
-                out.append(e)
         return out
 
     def _dated_after_amount(self, text: str, kept: list[ResolvedEntity]) -> list[ResolvedEntity]:
@@ -396,7 +382,7 @@ class Resolver:
                 break
         m = _HOUR_BEFORE.search(text, max(lo, e.start - 30), e.start) if _PART_OF_DAY.match(e.text) else None
         if m is not None and self._grown(e, text, m.start(), reference, past, locale):
-            return True  # "make it 7 | in the evening": 19:00, not $7 and the evening's default hour
+            return True  # "at 8 | in the evening": 20:00, not the evening's default hour
         m = _PART_OF_DAY_AFTER.match(text, e.end) if _AN_HOUR.fullmatch(e.text.strip()) else None
         if m is not None and m.end() <= hi:  # "9 | tonight please": 21:00, not the 9th
             whole = self.resolve_value(e.type, text[e.start:m.end()], reference, past, locale)
@@ -616,9 +602,9 @@ _TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5
                           % AN_HOUR_WORD, re.IGNORECASE)
 # a day the model tagged as the end of an amount: "60 | tonight"
 _DAY_AFTER_AMOUNT = re.compile(r"\s+(?P<day>tonight|today|tomorrow)$", re.IGNORECASE)
-# an hour said before a part of the day the model tagged alone: "7 | in the evening", "at eight | tonight"
-# (not "one": "the one | this morning" points at a thing)
-_HOUR_BEFORE = re.compile(r"(?<![\w'$£€¥.,])(?:(?:at|by)\s+)?(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?\s+"
+# an hour said after "at" before a part of the day the model tagged alone: "at 7 | in the evening", "at eight |
+# tonight" (without "at", "charged 10 | in the evening" is an amount)
+_HOUR_BEFORE = re.compile(r"(?<![\w'$£€¥.,])(?:at|by)\s+(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?\s+"
                           r"(?:(?:in\s+the|this|at)\s+)?$" % "|".join(HOUR_WORDS[1:]),
                           re.IGNORECASE)
 _PART_OF_DAY = re.compile(r"(?:tonight|(?:(?:this|in\s+the|at)\s+)?(?:morning|afternoon|evening|night))\b",
