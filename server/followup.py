@@ -251,9 +251,10 @@ _PART_OF_DAY_SAID = re.compile(r"(?:tonight|(?:this|in\s+the|tomorrow)\s+(?:morn
 # verbs that move money: the number beside them is an amount ("send 10 tonight", "pay 7 tonight")
 _HOUR_BEFORE_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,]){_HOUR_SAID.pattern}\s+(?:(?:in\s+the|this|at)\s+)?$",
                                       re.IGNORECASE)
-_HOUR_THEN_PART_OF_DAY = re.compile(rf"\b{_HOUR_SAID.pattern}\s+{_PART_OF_DAY_SAID.pattern}", re.IGNORECASE)
-_MOVES_MONEY = re.compile(r"\b(?:send|sent|pay|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*|spen[dt]|owe)\b",
-                          re.IGNORECASE)
+_HOUR_THEN_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,:]){_HOUR_SAID.pattern}\s+{_PART_OF_DAY_SAID.pattern}",
+                                    re.IGNORECASE)  # not "20.10 tonight", "10.5 tonight": amounts
+_MOVES_MONEY = re.compile(r"\b(?:send(?:s|ing)?|sent|pay(?:s|ing)?|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*"
+                          r"|spen[dt]|owe|amount)\b", re.IGNORECASE)
 _TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})

@@ -2151,6 +2151,8 @@ ON_FRIDAY_9AM = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-1
     # money moved, or a currency: an amount and a day
     ("send 10 tonight", [], MONDAY_10AM, "10 USD", "2026-12-07T20:00:00-05:00"),
     ("make it $8 tonight", [("amount", "$8"), ("date", "tonight")], MONDAY_10AM, "8 USD", "2026-12-07T20:00:00-05:00"),
+    ("change the amount to 8 tonight", [], MONDAY_10AM, "8 USD", "2026-12-07T20:00:00-05:00"),
+    ("make it 10.5 tonight", [], MONDAY_10AM, "10.5 USD", "2026-12-07T20:00:00-05:00"),  # was "5 tonight": handed off
     ("friday at 8, not tonight", [("date", "friday"), ("date", "8"), ("date", "tonight")], MONDAY_1130PM,
      "45 USD", None),
 ])
@@ -2240,7 +2242,7 @@ def test_money_moved_is_still_an_amount(engine, text, amount):
     assert dict(turn.response.slots_used)["amount"] == amount
 
 
-@pytest.mark.parametrize("text", ["7pm, tonight is busy", "at 7pm, but tonight's no good"])
+@pytest.mark.parametrize("text", ["7pm, tonight is busy", "at 7pm, but tonight's no good", "tonight? no, 7pm"])
 def test_tonight_turned_down_leaves_the_time_on_the_agreed_day(engine, text):
     """"7pm, tonight is busy" (the model's span "7pm") moved a payment on Friday to tonight."""
     turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", "7pm")],

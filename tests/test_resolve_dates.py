@@ -767,6 +767,8 @@ def test_by_a_year_is_that_year(resolver):
     ("friday won't work, monday", ["friday"], False),
     ("pay it friday out of checking", [], False),
     ("tonight at 7", [], True),
+    ("tonight? no, 7pm", ["tonight"], False),
+    ("tonight, no problem", [], True),
 ])
 def test_the_days_a_turn_refuses(text, refused, tonight):
     from intentd.server.resolve.dates import days_refused, says_tonight

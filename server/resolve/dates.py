@@ -746,10 +746,12 @@ _REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for
                        re.IGNORECASE)
 
 
-# ... or after them: "tonight is busy", "tonight's no good", "friday won't work", "tonight I can't"
+# ... or after them: "tonight is busy", "tonight's no good", "friday won't work", "tonight I can't",
+# "tonight? no, 7pm"
 _REFUSED_AFTER = re.compile(r"(?:(?:\s+is|'s|\s+are)\s+(?:busy|no\s+good|not\s+good|bad|not\s+possible|impossible|out)"
                             r"|\s+(?:won'?t|doesn'?t|does\s+not|will\s+not|can'?t|cannot)\s+(?:work|do)"
-                            r"|,?\s+i\s*(?:can'?t|cannot|won'?t|'m\s+(?:out|busy|away)|am\s+(?:out|busy|away))(?!\s+wait))\b",
+                            r"|,?\s+i\s*(?:can'?t|cannot|won'?t|'m\s+(?:out|busy|away)|am\s+(?:out|busy|away))(?!\s+wait)"
+                            r"|\s*[?,.!]\s*(?:no|nope|nah)(?!\s+(?:problem|worries)))\b",
                             re.IGNORECASE)
 
 
