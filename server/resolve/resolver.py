@@ -104,6 +104,8 @@ class Resolver:
             elif kind == "pattern":
                 self.patterns[name] = PatternType.from_config(name, spec)
             self.specs[name] = {**spec, "kind": kind}
+        # the domain's first date type: what an amount span that says a time is read as
+        self.date_type = next((t for t, spec in self.specs.items() if spec.get("builtin") == "datetime"), None)
         self.verbatim = VerbatimMatcher([c for c in self.catalogs.values() if c.match_without_model])
         # the types found without the model: the domain's patterns and verbatim catalogs
         self.own_types = tuple(self.patterns) + tuple(c.name for c in self.catalogs.values() if c.match_without_model)
@@ -161,14 +163,14 @@ class Resolver:
         """The model's amount spans that say a time of day, as the date they read as: "make it
         tonight at 7", tagged whole as an amount, made a payment $7.00. An amount with a day after
         it is the amount and the day: "make it 60 tonight" was $60, the day dropped."""
-        date_type = next((t for t, spec in self.specs.items() if spec.get("builtin") == "datetime"), None)
-        if date_type is None or reference is None:
+        date_type = self.date_type
+        if date_type is None or reference is None or not spans:
             return spans
         out = []
         for s in spans:
             if self._builtin(s.type) != "money":
                 out.append(s)
-            elif says_a_time(s.text):
+            elif _A_TIME_WORD.search(s.text) and says_a_time(s.text):  # the word first: says_a_time reads numbers
                 if self.resolve_value(date_type, s.text, reference, past, locale) is not None:
                     s = EntitySpan(date_type, s.start, s.end, s.text, s.confidence)
                 out.append(s)
@@ -600,6 +602,9 @@ _HALF_AFTER = re.compile(r"\s*[ap]\.?\s?m\b\.?", re.IGNORECASE)  # "4:30 | pm"
 _TIME_BEFORE = re.compile(r"(?<![\w'])(?:at|by)\s+(?P<time>(?:\d{1,2}(?:[:.][0-5]\d)?|noon|midnight|%s)"
                           r"(?:\s*[ap]\.?\s?m\b\.?)?(?:\s*o'?\s?clock)?\s*,?\s*(?:on\s+)?)?$"
                           % AN_HOUR_WORD, re.IGNORECASE)
+# a word without which no amount span says a time of day
+_A_TIME_WORD = re.compile(r"[ap]\.?\s?m\b|o'?\s?clock|tonight|today|tomorrow|morning|afternoon|evening|night|day\b",
+                          re.IGNORECASE)
 # a day the model tagged as the end of an amount: "60 | tonight"
 _DAY_AFTER_AMOUNT = re.compile(r"\s+(?P<day>tonight|today|tomorrow)$", re.IGNORECASE)
 # an hour said after "at" before a part of the day the model tagged alone: "at 7 | in the evening", "at eight |
