@@ -248,11 +248,11 @@ _MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed
 _HOUR_SAID = re.compile(r"(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:]), re.IGNORECASE)
 _PART_OF_DAY_SAID = re.compile(r"(?:tonight|(?:this|in\s+the|tomorrow)\s+(?:morning|afternoon|evening|night)|at\s+night)\b",
                                re.IGNORECASE)
-# verbs that move money: the number beside them is an amount ("send 10 tonight", "pay 7 tonight")
 _HOUR_BEFORE_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,]){_HOUR_SAID.pattern}\s+(?:(?:in\s+the|this|at)\s+)?$",
                                       re.IGNORECASE)
 _HOUR_THEN_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,:]){_HOUR_SAID.pattern}\s+{_PART_OF_DAY_SAID.pattern}",
                                     re.IGNORECASE)  # not "20.10 tonight", "10.5 tonight": amounts
+# verbs that move money: the number beside them is an amount ("send 10 tonight", "pay 7 tonight")
 _MOVES_MONEY = re.compile(r"\b(?:send(?:s|ing)?|sent|pay(?:s|ing)?|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*"
                           r"|spen[dt]|owe|amount)\b", re.IGNORECASE)
 _TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
