@@ -254,7 +254,7 @@ _HOUR_THEN_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,:]){_HOUR_SAID.pattern}\
                                     re.IGNORECASE)  # not "20.10 tonight", "10.5 tonight": amounts
 # verbs that move money: the number beside them is an amount ("send 10 tonight", "pay 7 tonight")
 _MOVES_MONEY = re.compile(r"\b(?:send(?:s|ing)?|sent|pay(?:s|ing)?|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*"
-                          r"|spen[dt]|owe|amount)\b", re.IGNORECASE)
+                          r"|spen[dt]|owe|amount\s+(?:is|to|of|should\s+be|will\s+be))\b", re.IGNORECASE)
 _TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})

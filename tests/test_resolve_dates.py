@@ -769,6 +769,9 @@ def test_by_a_year_is_that_year(resolver):
     ("tonight at 7", [], True),
     ("tonight? no, 7pm", ["tonight"], False),
     ("tonight, no problem", [], True),
+    ("friday, no later than 5", [], False),
+    ("monday, no rush", [], False),
+    ("tonight, no biggie, 7pm", [], True),
 ])
 def test_the_days_a_turn_refuses(text, refused, tonight):
     from intentd.server.resolve.dates import days_refused, says_tonight

@@ -751,7 +751,8 @@ _REFUSING = re.compile(r"\b(?:not|n't|instead\s+of|rather\s+than)\s+(?:(?:on|for
 _REFUSED_AFTER = re.compile(r"(?:(?:\s+is|'s|\s+are)\s+(?:busy|no\s+good|not\s+good|bad|not\s+possible|impossible|out)"
                             r"|\s+(?:won'?t|doesn'?t|does\s+not|will\s+not|can'?t|cannot)\s+(?:work|do)"
                             r"|,?\s+i\s*(?:can'?t|cannot|won'?t|'m\s+(?:out|busy|away)|am\s+(?:out|busy|away))(?!\s+wait)"
-                            r"|\s*[?,.!]\s*(?:no|nope|nah)(?!\s+(?:problem|worries)))\b",
+                            r"|\s*[?,.!]\s*(?:no|nope|nah)(?!\s+(?:problem|prob|probs|worries|rush|hurry|biggie|later"
+                            r"|sooner|earlier|more|less|need|other|changes?)\b))\b",
                             re.IGNORECASE)
 
 
