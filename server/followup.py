@@ -80,9 +80,9 @@ from .decode import Prediction
 from .escalation import EscalationPolicy
 from .resolve import DomainConfigError, Resolver
 from .resolve.catalog import a_persons_name
-from .resolve.dates import (DOTTED_DATE, HOUR_WORDS, WEEKDAYS, TimeOfDay, bare_hour, clock_or_count, day_named_before,
-                             day_of_month, days_refused, hour_in, names_a_day, names_a_month, says_tonight, time_only,
-                             wall_time, zone_at)
+from .resolve.dates import (A_CLOCK_HOUR, DOTTED_DATE, HOUR_WORDS, WEEKDAYS, TimeOfDay, bare_hour, clock_or_count,
+                             day_named_before, day_of_month, days_refused, hour_in, names_a_day, names_a_month,
+                             says_tonight, time_only, wall_time, zone_at)
 from .resolve.money import amount_only, says_a_time
 from .resolve.numbers import counts_a_pause, pause_end, words_to_digits
 from .resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -245,7 +245,7 @@ _MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed
                            r"|reschedul\w*(?:\s+(?:it|that))?\s+(?:to|for)"
                            r"|(?:time|date|day|hour)\s+(?:to|is)(?:\s+be)?)\s+$", re.IGNORECASE)
 # an hour of a 12-hour clock, alone ("8", "eight", "8:30"), and a part of the day said after one
-_HOUR_SAID = re.compile(r"(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:]), re.IGNORECASE)
+_HOUR_SAID = re.compile(A_CLOCK_HOUR, re.IGNORECASE)
 _PART_OF_DAY_SAID = re.compile(r"(?:tonight|(?:this|in\s+the|tomorrow)\s+(?:morning|afternoon|evening|night)|at\s+night)\b",
                                re.IGNORECASE)
 _HOUR_BEFORE_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,]){_HOUR_SAID.pattern}\s+(?:(?:in\s+the|this|at)\s+)?$",

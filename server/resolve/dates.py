@@ -792,6 +792,9 @@ def bare_hour(text: str) -> bool:
 # the hours of a 12-hour clock in words, and as a regular expression's alternatives
 HOUR_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 AN_HOUR_WORD = "|".join(HOUR_WORDS)
+# an hour of a 12-hour clock in digits or words, maybe with its minutes ("8", "eight", "8:30"); not
+# "one", which as often points at a thing ("the one | this morning")
+A_CLOCK_HOUR = r"(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:])
 # an hour said without am/pm at the end of a date ("tomorrow | at five", "friday | at 6 o'clock")
 _UNCLEAR_HOUR_AT_END = re.compile(r"\s*,?\s*(?:(?:at|by)\s+)?(?:\d{1,2}|%s)(?:\s*o'?\s?clock)?\s*$"
                                   % AN_HOUR_WORD)

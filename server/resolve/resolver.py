@@ -26,7 +26,7 @@ from ..decode import EntitySpan
 from . import contact
 from .carried import plain_words, read_carried
 from .catalog import Catalog, VerbatimMatcher, a_persons_name
-from .dates import (AN_HOUR_WORD, HOUR_WORDS, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word,
+from .dates import (A_CLOCK_HOUR, AN_HOUR_WORD, DateResolver, clock_or_count, day_of_unclear_hour, region_then_a_word,
                     zone_after)
 from .duration import resolve_duration
 from .errors import DomainConfigError
@@ -609,14 +609,13 @@ _A_TIME_WORD = re.compile(r"[ap]\.?\s?m\b|o'?\s?clock|tonight|today|tomorrow|mor
 _DAY_AFTER_AMOUNT = re.compile(r"\s+(?P<day>tonight|today|tomorrow)$", re.IGNORECASE)
 # an hour said after "at" before a part of the day the model tagged alone: "at 7 | in the evening", "at eight |
 # tonight" (without "at", "charged 10 | in the evening" is an amount)
-_HOUR_BEFORE = re.compile(r"(?<![\w'$£€¥.,])(?:at|by)\s+(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?\s+"
-                          r"(?:(?:in\s+the|this|at)\s+)?$" % "|".join(HOUR_WORDS[1:]),
+_HOUR_BEFORE = re.compile(r"(?<![\w'$£€¥.,])(?:at|by)\s+%s\s+(?:(?:in\s+the|this|at)\s+)?$" % A_CLOCK_HOUR,
                           re.IGNORECASE)
 _PART_OF_DAY = re.compile(r"(?:tonight|(?:(?:this|in\s+the|at)\s+)?(?:morning|afternoon|evening|night))\b",
                           re.IGNORECASE)
 _PART_OF_DAY_AFTER = re.compile(r"\s+(?:tonight|(?:this|in\s+the|at|tomorrow)\s+(?:morning|afternoon|evening|night))\b",
                                 re.IGNORECASE)
-_AN_HOUR = re.compile(r"(?:at\s+)?(?:1[0-2]|0?[1-9]|%s)(?::[0-5]\d)?" % "|".join(HOUR_WORDS[1:]), re.IGNORECASE)
+_AN_HOUR = re.compile(r"(?:at\s+)?" + A_CLOCK_HOUR, re.IGNORECASE)
 _STARTS_WITH_HOUR = re.compile(r"(?:\d{1,2}|%s)\b" % AN_HOUR_WORD, re.IGNORECASE)
 
 _WHICH_ONE = re.compile(r"(?<![\w'])(?:next|this|last|coming|following)\s+$", re.IGNORECASE)
