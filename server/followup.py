@@ -15,7 +15,8 @@ account to my checking account"), and
    own top intent asks nothing else (rule 4's condition, or a confirmation or denial intent: "make
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
-   carries a value ("sure, 150": read back before anything is confirmed);
+   carries a value ("sure, 150": read back before anything is confirmed), or says when in words no
+   rule reads ("can you do it sooner": the date asked);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
@@ -256,6 +257,11 @@ _HOUR_THEN_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,:]){_HOUR_SAID.pattern}\
 _MOVES_MONEY = re.compile(r"\b(?:send(?:s|ing)?|sent|pay(?:s|ing)?|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*"
                           r"|spen[dt]|owe|amount\s+(?:is|to|of|should\s+be|will\s+be))\b", re.IGNORECASE)
 _TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
+# words that say when: in a turn read as a yes with no date read from it ("can you do it the day
+# after", "sooner"), they ask for another time than the one agreed, and confirm nothing
+_WHEN_SAID = re.compile(r"\b(?:today|tonight|tomorrow|weekend|week|month|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+                        r"|morning|afternoon|evening|noon|midnight|sooner|earlier|later|asap|o['’]?\s?clock"
+                        r"|day\s+(?:after|before))\b|\d\s*[ap]\.?m\b", re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -344,7 +350,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words)
+            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words, said.asked)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -445,7 +451,13 @@ class FollowUps:
                       and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
                     bares = [head, read(unpaused[-1:])]
                 else:
-                    bares = [read(unpaused)]
+                    # "can you do it tonight" read as a yes, "can you do it at 5": a typed value after
+                    # the request's words (they confirmed the payment on its agreed Friday, and made it
+                    # $5); else the words whole, a name too ("Can Can Bakery")
+                    rest = _past_request_words(unpaused) if verbs else unpaused
+                    whole = (self._bare_value(text, rest, order, options, past, question, False, spec, previous)
+                             if rest and rest != unpaused else None)
+                    bares = [whole if whole is not None else read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in bares:
                 if bare is not None and _again(bare, tagged):
@@ -467,6 +479,14 @@ class FollowUps:
                     options = _without(options, {bare.type})
                     options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
+        if not found and not asked and not taken and not refused and own in self.confirm and _WHEN_SAID.search(phrase):
+            # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
+            # reads is no yes to the agreed one (it was confirmed): asked; with no date slot, `_kind`
+            dated = next((s for s in slots if self._kind_of(s) == "datetime"), None)
+            if dated is not None:
+                options = _without(options, {dated})
+                options = replace(options, slots_missing=(dated, *(s for s in options.slots_missing if s != dated)))
+                asked = True
         if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
             found.append(renamed)
         negated = [e for e in found if after_not(text, e.start)] + taken
@@ -576,6 +596,8 @@ class FollowUps:
                 return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
             if _STOPPING.intersection(words):
                 return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
+            if not values and _WHEN_SAID.search(said.phrase):
+                return None  # "can you do it tomorrow" of a bill paid now: no yes to it, answered alone
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:
             return "update" if values else "cancel"
@@ -584,7 +606,7 @@ class FollowUps:
         return None
 
     def _long_reply(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
-                    escalation: Escalation, options: RequestOptions, words: list[str]) -> Turn | None:
+                    escalation: Escalation, options: RequestOptions, words: list[str], asked: bool) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
         ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
@@ -593,12 +615,17 @@ class FollowUps:
         nothing and the backend dropped the pending request. Names nothing: no entity, no number,
         no word that qualifies it ("yes that's right but it's sixty not fifty", "yes but send it to
         my mom instead" confirmed the $50 objected to), and not both a yes and a no ("no sorry I
-        meant yes"). Anything else is answered alone."""
+        meant yes"). A yes that says when ("can you do it the day after") confirms nothing: the
+        date asked when it names no value (`asked`, `_said`), else answered alone. Anything else is
+        answered alone."""
         if unsure:
             return None
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
+        if own in self.confirm and _WHEN_SAID.search(" ".join(words)):
+            return (self._answer("update", previous, own, [], [], escalation, options, frozenset())
+                    if asked and not entities else None)
         if own in self.confirm | self.cancel and not entities and _plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
@@ -1173,6 +1200,8 @@ class FollowUps:
                 continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
             if spec.get("builtin") == "datetime" and day_key(slot) in dict(options.filled_slots) and _an_hour(said):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # "5" for "tomorrow at five": which?
+            if spec.get("builtin") == "datetime" and moved and not past:  # "move it to 8": which 8? (not the 8th)
+                return ResolvedEntity(slot, text[last:end], last, end, 1.0, "context")
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
             if value is None and slot == asked and slot in self.resolver.catalogs:
                 entry = self.resolver.catalogs[slot].narrowed(said)  # "the credit one": the credit card
@@ -1182,10 +1211,7 @@ class FollowUps:
                 role = role_of(text, at) if value["kind"] == "catalog" else None  # "and to savings"
                 return ResolvedEntity(slot, said, at, end, 1.0, "context", True, value, role)
             if spec.get("builtin") == "datetime" and not past and (self._is_date(surface, reference, locale)
-                                                                   or bare_hour(surface)
-                                                                   or moved):
-                if moved:  # "move it to 8": which 8? asked on the agreed day
-                    return ResolvedEntity(slot, text[last:end], last, end, 1.0, "context")
+                                                                   or bare_hour(surface)):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # refused: asked again
         return None
 
@@ -1463,6 +1489,16 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
         if content and (limit is None or content <= limit) and (verbs or not any(w in _VERBS for _, _, w in run)):
             out.append(run)
     return out
+
+
+def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """`run` less the words of a request it opens with ("can you do it | tonight", "could you
+    make it | 60"), as `_runs` takes them off a run beside a value."""
+    filler = _FILLER | _VERBS
+    start = 0
+    while start < len(run) and run[start][2] in filler:
+        start += 1
+    return run[start:]
 
 
 def _content_words(run: list[tuple[int, int, str]], filler: frozenset[str]) -> int:

@@ -2275,3 +2275,56 @@ def test_a_weekday_typed_with_a_letter_outside_ascii_is_no_server_error(engine, 
     turn = _turn(engine, text, "schedule_payment", "goodbye", 0.3, "low_confidence", [("date", day)],
                  ON_FRIDAY_9AM, zone="America/New_York", at=MONDAY_10AM)
     assert turn is None or turn.response is not None  # an answer, whatever it reads (it raised)
+
+
+ON_FRIDAY = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T00:00:00-05:00")]
+
+
+@pytest.mark.parametrize("text, date", [
+    ("can you do it tonight", "2026-12-07T20:00:00-05:00"),
+    ("can you do it tomorrow", "2026-12-08T00:00:00-05:00"),
+    ("could you do it on wednesday please", "2026-12-09T00:00:00-05:00"),
+])
+def test_a_yes_asking_for_another_day_is_no_yes_to_the_agreed_one(engine, text, date):
+    """"can you do it tonight", read as a yes with nothing tagged, confirmed the payment on its
+    agreed Friday: the day after the request's words is read, and read back."""
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == date
+    assert dict(turn.response.slots_used)["amount"] == "45 USD"
+
+
+@pytest.mark.parametrize("text", ["can you do it the day after", "can you do it sooner", "could we do it later"])
+def test_a_yes_asking_for_a_date_no_rule_reads_asks_the_date(engine, text):
+    """"can you do it sooner" (and the day after, seven words: a long yes) confirmed the agreed
+    Friday: the date is asked instead, the rest kept."""
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
+    assert dict(turn.response.slots_used) == {"amount": "45 USD", "merchant": "verizon"}
+    plain = _turn(engine, "yes please do it", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                  zone="America/New_York", at=MONDAY_10AM)
+    assert plain.follow_up.kind == "confirm" and dict(plain.response.slots_used) == dict(ON_FRIDAY)
+
+
+def test_a_yes_asking_for_another_day_of_a_request_with_no_date_confirms_nothing(engine):
+    """A bill paid now has no date to move: "can you do it tomorrow" is no yes to paying it now."""
+    turn = _turn(engine, "can you do it tomorrow", "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn is None
+    yes = _turn(engine, "yes please", "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
+                zone="America/New_York", at=MONDAY_10AM)
+    assert yes.follow_up.kind == "confirm"
+
+
+def test_an_hour_after_the_words_of_a_request_is_no_amount(engine):
+    """"can you do it at 5" made the payment $5.00 (its words were read whole as an amount): which
+    five is asked, the Friday kept; "could you make it 60" is still $60."""
+    turn = _turn(engine, "can you do it at 5", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "45 USD" and used["date.day"] == "2026-12-11T00:00:00-05:00", used
+    assert turn.response.slots_missing == ["date"]
+    sixty = _turn(engine, "could you make it 60", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                  zone="America/New_York", at=MONDAY_10AM)
+    assert dict(sixty.response.slots_used)["amount"] == "60 USD"
