@@ -174,6 +174,7 @@ _DATE_ASKED_WORDS = 6  # the most words a turn read whole as the date asked has 
 
 # fillers that take back or doubt the words beside them: "right away? no", "maybe right away"
 _DOUBTING = frozenset("no nope nah not maybe wait probably hmm think guess but".split())
+_DOUBTING_NOW = _DOUBTING - {"but", "think", "guess", "hmm"}  # "yes but pay it right away" is now
 
 
 def _an_hour_of_the_day(said: str) -> bool:
@@ -197,6 +198,9 @@ def _filler(word: str) -> bool:
 _VERBS = frozenset("use take put send move go come want need can could would you should i'd i'll like "
                    "prefer".split())
 VERBS_BELOW = 0.8
+# ... and the verbs of the action a request is for, before its value: "yes pay it | now", "ok
+# schedule it | the 15th" (each confirmed the payment on its agreed Friday)
+_ACTING = frozenset("pay schedule transfer process submit".split())
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
@@ -1150,8 +1154,11 @@ class FollowUps:
         they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
         a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
-        kept = [(start, end) for start, end, word in tokens
-                if word and word not in _FILLER and not (pointing and word == "one")]
+        # "right away" is a date, "right" alone a filler; "right away? no", "maybe right away" say no date
+        doubted = any(m.group().strip(_EDGE_PUNCT).lower() in _DOUBTING_NOW for m in _TOKEN.finditer(text))
+        kept = [(start, end) for i, (start, end, word) in enumerate(tokens)
+                if word and (word not in _FILLER or not doubted and _right_away(tokens, i))
+                and not (pointing and word == "one")]
         if not kept:
             return None
         start, end = kept[0][0], kept[-1][1]
@@ -1493,12 +1500,19 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
 
 def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """`run` less the words of a request it opens with ("can you do it | tonight", "could you
-    make it | 60"), as `_runs` takes them off a run beside a value."""
-    filler = _FILLER | _VERBS
+    make it | 60", "yes pay it | now"), as `_runs` takes them off a run beside a value."""
+    filler = _FILLER | _VERBS | _ACTING
     start = 0
-    while start < len(run) and run[start][2] in filler:
+    while start < len(run) and run[start][2] in filler and not _right_away(run, start):
         start += 1
     return run[start:]
+
+
+def _right_away(tokens: list[tuple[int, int, str]], i: int) -> bool:
+    """Whether the `i`th word is the "right" of "right away" or "right now" (a date), not a filler
+    ("that's right, now ..." is one: its token holds the comma)."""
+    start, end, word = tokens[i]
+    return word == "right" and end - start == len(word) and i + 1 < len(tokens) and tokens[i + 1][2] in ("away", "now")
 
 
 def _content_words(run: list[tuple[int, int, str]], filler: frozenset[str]) -> int:

@@ -2284,10 +2284,13 @@ ON_FRIDAY = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11
     ("can you do it tonight", "2026-12-07T20:00:00-05:00"),
     ("can you do it tomorrow", "2026-12-08T00:00:00-05:00"),
     ("could you do it on wednesday please", "2026-12-09T00:00:00-05:00"),
+    ("yes pay it now", "2026-12-07T10:00:00-05:00"),
+    ("can you pay it right away", "2026-12-07T10:00:00-05:00"),
+    ("ok pay it the 15th", "2026-12-15T00:00:00-05:00"),
 ])
 def test_a_yes_asking_for_another_day_is_no_yes_to_the_agreed_one(engine, text, date):
-    """"can you do it tonight", read as a yes with nothing tagged, confirmed the payment on its
-    agreed Friday: the day after the request's words is read, and read back."""
+    """"can you do it tonight", "yes pay it now", read as a yes with nothing tagged, confirmed the
+    payment on its agreed Friday: the day after the request's words is read, and read back."""
     turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
                  zone="America/New_York", at=MONDAY_10AM)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == date
@@ -2312,9 +2315,10 @@ def test_a_yes_asking_for_another_day_of_a_request_with_no_date_confirms_nothing
     turn = _turn(engine, "can you do it tomorrow", "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
                  zone="America/New_York", at=MONDAY_10AM)
     assert turn is None
-    yes = _turn(engine, "yes please", "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
-                zone="America/New_York", at=MONDAY_10AM)
-    assert yes.follow_up.kind == "confirm"
+    for text in ("yes please", "yes pay it now", "ok pay it right away"):  # paid now: a yes
+        yes = _turn(engine, text, "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
+                    zone="America/New_York", at=MONDAY_10AM)
+        assert yes.follow_up.kind == "confirm" and dict(yes.response.slots_used) == {"merchant": "verizon"}, text
 
 
 def test_an_hour_after_the_words_of_a_request_is_no_amount(engine):
