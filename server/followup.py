@@ -16,7 +16,8 @@ account to my checking account"), and
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
    carries a value ("sure, 150": read back before anything is confirmed), or says when in words no
-   rule reads ("can you do it sooner": the date asked);
+   rule reads ("can you do it sooner": the date asked); not a turn with a number no rule read or a
+   value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a transfer);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
@@ -602,6 +603,9 @@ class FollowUps:
                 return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
             if not values and _WHEN_SAID.search(said.phrase):
                 return None  # "can you do it tomorrow" of a bill paid now: no yes to it, answered alone
+            if (not values and said.question is None  # (with a slot asked, a yes asks it again)
+                    and (_a_number_unread(said.phrase) or self._named_elsewhere(said.entities, previous))):
+                return None  # "sure thing, the 15th", "sure, on my visa" (a transfer has no card): no yes to it
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:
             return "update" if values else "cancel"
@@ -738,6 +742,13 @@ class FollowUps:
                     value := self.resolver.resolve_value(slot, said, reference, past, locales.get(options.locale))):
                 return slot, value
         return None
+
+    def _named_elsewhere(self, entities: list[ResolvedEntity], previous: str) -> bool:
+        """Whether the turn names a thing or an amount the previous intent has no slot for ("sure,
+        on my visa" of a transfer between accounts): a yes to something else than what was asked."""
+        slots = set(self.intents[previous].get("slots") or [])
+        return any(e.resolved and e.type not in slots and self._kind_of(e.type) in ("catalog", "money")
+                   for e in entities)
 
     def _kind_of(self, slot: str) -> str:
         """What a slot holds: its builtin ("money", "datetime"), else its kind ("catalog", "free")."""
@@ -1577,6 +1588,26 @@ def _names(word: str) -> bool:
     that places or moves a value, no "not sure" and no number."""
     return bool(word) and not (word in _FILLER or word in _MOVING or word in _LOCATING or word in _COPULAS
                                or _NO_ANSWER.fullmatch(word) or _number_word(word))
+
+
+def _a_number_unread(phrase: str) -> bool:
+    """Whether a turn's words (`_Said.phrase`) hold a number: in a yes with no value read from it
+    ("sure thing, the 15th", "that works, one fifty"), a change no rule read. Not "one" that points
+    ("yes, that one", "the first one"), a share ("yes, 100 percent"), nor a number that counts or
+    names a thing ("for two weeks", "option 2": `_counting`'s words)."""
+    words = phrase.split()
+    pointing = _PRONOUN_ONE.search(phrase) is not None
+    i = 0
+    while i < len(words):
+        end = i
+        while end < len(words) and (_number_word(words[end]) or end > i and words[end] == "and"):
+            end += 1  # a number in words: "one hundred", "a hundred and twenty"
+        run, after, before = words[i:end], words[end:end + 1], words[i - 1:i]
+        if run and not (pointing and (run[-1] == "one" or after == ["one"]) or run[-1].endswith("%")
+                        or after == ["percent"] or after and _counted(after[0]) or set(before) & _NAMING):
+            return True  # not "the first one", "100 percent", "for two weeks", "option 2"
+        i = end + 1 if run else i + 1
+    return False
 
 
 def _number_word(word: str) -> bool:

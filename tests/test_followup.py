@@ -2332,3 +2332,23 @@ def test_an_hour_after_the_words_of_a_request_is_no_amount(engine):
     sixty = _turn(engine, "could you make it 60", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
                   zone="America/New_York", at=MONDAY_10AM)
     assert dict(sixty.response.slots_used)["amount"] == "60 USD"
+
+
+@pytest.mark.parametrize("text, previous, slots, spans", [
+    ("sure thing, the 15th", "schedule_payment", ON_FRIDAY, []),
+    ("that works, one fifty", "schedule_payment", ON_FRIDAY, []),
+    ("sure, on my visa", "transfer_money", [("amount", "200 USD"), ("account", "checking")], [("card", "visa")]),
+])
+def test_a_yes_that_names_what_no_rule_reads_confirms_nothing(engine, text, previous, slots, spans):
+    """Each, read as a yes with nothing read for the intent's slots, confirmed what the caller
+    objected to (the Friday, the $45, a transfer the caller wanted on a card): answered alone."""
+    turn = _turn(engine, text, previous, "affirm", 0.9, None, spans, slots, zone="America/New_York", at=MONDAY_10AM)
+    assert turn is None
+
+
+@pytest.mark.parametrize("text", ["yes, that one", "yes 100 percent", "yes, one hundred percent", "yes 100%",
+                                  "yes, one sec"])
+def test_a_yes_with_a_number_that_changes_nothing_confirms(engine, text):
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(ON_FRIDAY)
