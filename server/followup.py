@@ -202,6 +202,9 @@ VERBS_BELOW = 0.8
 # ... and the verbs of the action a request is for, before its value: "yes pay it | now", "ok
 # schedule it | the 15th" (each confirmed the payment on its agreed Friday)
 _ACTING = frozenset("pay schedule transfer process submit".split())
+# ... and the words of a correction before its value: "no I said | tuesday", "no it should be |
+# tomorrow", "that's wrong, | today" (each cancelled the payment)
+_CORRECTING = frozenset("i said say be wrong that's thats".split())
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
@@ -1510,9 +1513,10 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
 
 
 def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """`run` less the words of a request it opens with ("can you do it | tonight", "could you
-    make it | 60", "yes pay it | now"), as `_runs` takes them off a run beside a value."""
-    filler = _FILLER | _VERBS | _ACTING
+    """`run` less the words of a request or a correction it opens with ("can you do it | tonight",
+    "could you make it | 60", "yes pay it | now", "no I said | tuesday"), as `_runs` takes them
+    off a run beside a value."""
+    filler = _FILLER | _VERBS | _ACTING | _CORRECTING
     start = 0
     while start < len(run) and run[start][2] in filler and not _right_away(run, start):
         start += 1

@@ -2352,3 +2352,19 @@ def test_a_yes_with_a_number_that_changes_nothing_confirms(engine, text):
     turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
                  zone="America/New_York", at=MONDAY_10AM)
     assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(ON_FRIDAY)
+
+
+@pytest.mark.parametrize("text, date", [
+    ("no I said tuesday", "2026-12-08T00:00:00-05:00"),
+    ("no it should be tomorrow instead", "2026-12-08T00:00:00-05:00"),
+    ("that's wrong, the 15th", "2026-12-15T00:00:00-05:00"),
+])
+def test_a_no_that_says_the_right_day_in_words_is_a_correction(engine, text, date):
+    """Each, read as a no with nothing tagged, cancelled the payment: the day after the words of the
+    correction is read, and read back. "no I said not tuesday" still takes Tuesday back."""
+    turn = _turn(engine, text, "schedule_payment", "deny", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] == date
+    refused = _turn(engine, "no I said not tuesday", "schedule_payment", "deny", 0.9, None, [], ON_FRIDAY,
+                    zone="America/New_York", at=MONDAY_10AM)
+    assert refused.follow_up.kind == "cancel"
