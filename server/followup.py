@@ -265,11 +265,23 @@ _HOUR_THEN_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,:]){_HOUR_SAID.pattern}\
 _MOVES_MONEY = re.compile(r"\b(?:send(?:s|ing)?|sent|pay(?:s|ing)?|paid|transfer\w*|charg\w*|deposit\w*|withdr[ae]w\w*"
                           r"|spen[dt]|owe|amount\s+(?:is|to|of|should\s+be|will\s+be))\b", re.IGNORECASE)
 _TONIGHT = re.compile(r"\btonight\b", re.IGNORECASE)
+_NOW_SAID = re.compile(r"(?:right\s+)?now|immediately|asap|(?:right|straight)\s+away", re.IGNORECASE)
 # words that say when: in a turn read as a yes with no date read from it ("can you do it the day
 # after", "sooner"), they ask for another time than the one agreed, and confirm nothing
 _WHEN_SAID = re.compile(r"\b(?:today|tonight|tomorrow|weekend|week|month|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
-                        r"|morning|afternoon|evening|noon|midnight|sooner|earlier|later|asap|o['’]?\s?clock"
-                        r"|day\s+(?:after|before))\b|\d\s*[ap]\.?m\b", re.IGNORECASE)
+                        r"|morning|afternoon|evening|noon|midnight|sooner|earlier|early|later|payday"
+                        r"|o['’]?\s?clock|day\s+(?:after|before))\b|\d\s*[ap]\.?m\b", re.IGNORECASE)
+# ... but not in what a caller says to be polite: "good evening", "have a nice weekend", "see you
+# later", "I'll check later", "that's all for today", "same as every month", "like I said earlier"
+_PLEASANTRIES = re.compile(r"\bgood\s+(?:morning|afternoon|evening|night|day)\b"
+                           r"|\bhave\s+an?\s+(?:\w+\s+)?(?:day|evening|night|weekend|week|morning|afternoon)\b"
+                           r"|\b(?:see|talk\s+to|speak\s+to|catch)\s+(?:you|ya)\s+(?:later|soon|tomorrow)\b"
+                           r"|\bfor\s+today\b|\b(?:every|each|last|this\s+past)\s+(?:day|week|month|year|weekend)\b"
+                           r"|\b(?:said|mentioned|told\s+you|asked)\s+(?:\w+\s+)?(?:earlier|before)\b"
+                           r"|\blong\s+(?:day|week|month)\b"
+                           r"|\b(?:(?:i'?ll|i\s+will|we'?ll)\s+(?:check|call|look|talk|get\s+back|be\s+back|come\s+back)"
+                           r"|talk|speak|chat|catch)\b(?:\s+[\w']+){0,3}\s+later\b",
+                           re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
@@ -358,7 +370,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words, said.asked)
+            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words, said)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -423,7 +435,8 @@ class FollowUps:
             options = replace(options, filled_slots=options.filled_slots + kept)
             asked = True
         question = self._asked(spec, slots, options)
-        if question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free":
+        free_asked = question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free"
+        if free_asked:
             entities = [self._grown(text, tokens, e, entities, options) if e.type == question and e.resolved else e
                         for e in entities]
             found = [e for e in entities if e.type in slots and e.resolved]
@@ -459,13 +472,12 @@ class FollowUps:
                       and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
                     bares = [head, read(unpaused[-1:])]
                 else:
-                    # "can you do it tonight" read as a yes, "can you do it at 5": a typed value after
-                    # the request's words (they confirmed the payment on its agreed Friday, and made it
-                    # $5); else the words whole, a name too ("Can Can Bakery")
-                    rest = _past_request_words(unpaused) if verbs else unpaused
-                    whole = (self._bare_value(text, rest, order, options, past, question, False, spec, previous)
-                             if rest and rest != unpaused else None)
-                    bares = [whole if whole is not None else read(unpaused)]
+                    # a typed value after the words of a request or a correction ("can you do it |
+                    # tonight"), else the words whole, a name too ("Can Can Bakery"); not while a name
+                    # is asked ("pay Forever 21", "it's Five Guys" are payees)
+                    after = (self._after_request_words(text, unpaused, order, options, past, question, spec, previous)
+                             if verbs and not free_asked else None)
+                    bares = after if after is not None else [read(unpaused)]
             tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
             for bare in bares:
                 if bare is not None and _again(bare, tagged):
@@ -487,10 +499,12 @@ class FollowUps:
                     options = _without(options, {bare.type})
                     options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
-        if not found and not asked and not taken and not refused and own in self.confirm and _WHEN_SAID.search(phrase):
+        dated = next((s for s in slots if self._kind_of(s) == "datetime"), None)
+        elsewhen = (not found and not asked and not taken and not refused and own in self.confirm and not past
+                    and not free_asked and _says_when(phrase, dated is not None))
+        if elsewhen:
             # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
             # reads is no yes to the agreed one (it was confirmed): asked; with no date slot, `_kind`
-            dated = next((s for s in slots if self._kind_of(s) == "datetime"), None)
             if dated is not None:
                 options = _without(options, {dated})
                 options = replace(options, slots_missing=(dated, *(s for s in options.slots_missing if s != dated)))
@@ -509,7 +523,32 @@ class FollowUps:
             also += _REFUSING_WORDS + tuple(w for day in days_refused(text) for w in day.split())
             values += [e for e in entities if e.type == taken_day and not e.resolved]
         only = bool(values) and _only_values(unpaused, values, also)  # "from my savings to checking please"
-        return _Said(entities, found, negated, options, asked, only, phrase, question)
+        return _Said(entities, found, negated, options, asked, only, phrase, question, elsewhen=elsewhen)
+
+    def _after_request_words(self, text: str, tokens: list[tuple[int, int, str]], order: list[str],
+                             options: RequestOptions, past: bool, question: str | None, spec: dict,
+                             previous: str) -> list[ResolvedEntity] | None:
+        """The typed value said after the words of a request or a correction the turn opens with
+        (`_past_request_words`): "can you do it | tonight" read as a yes, "can you do it | at 5",
+        "no I said | tuesday" (read whole, they confirmed the payment on its agreed Friday, made it
+        $5, cancelled it). None when no such words open it or no value follows them; no value when
+        it says now of a request that goes now anyway ("yes pay it now" of a transfer with no date:
+        a yes) or of a date behind ("right away I guess" is no day a card was lost)."""
+        rest = _past_request_words(tokens)
+        if not rest or rest == tokens:
+            return None
+        # after a verb that moves money, a number is its amount before any date asked ("I'd like to
+        # pay | 20" answering "When?": $20, not the 20th)
+        paid = _MOVES_MONEY.search(text, tokens[0][0], rest[0][0]) is not None
+        order = sorted(order, key=lambda slot: self._kind_of(slot) != "money") if paid else order
+        value = self._bare_value(text, rest, order, options, past, question, False, spec, previous)
+        if value is None:
+            return None
+        carried = {k for k, _ in options.filled_slots}
+        if _NOW_SAID.fullmatch(value.text) and (past or value.type != question
+                                                and not {value.type, day_key(value.type)} & carried):
+            return []
+        return [value]
 
     def _renamed(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
                  options: RequestOptions) -> ResolvedEntity | None:
@@ -604,7 +643,7 @@ class FollowUps:
                 return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
             if _STOPPING.intersection(words):
                 return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
-            if not values and _WHEN_SAID.search(said.phrase):
+            if not values and said.elsewhen:
                 return None  # "can you do it tomorrow" of a bill paid now: no yes to it, answered alone
             if (not values and said.question is None  # (with a slot asked, a yes asks it again)
                     and (_a_number_unread(said.phrase) or self._named_elsewhere(said.entities, previous))):
@@ -617,7 +656,7 @@ class FollowUps:
         return None
 
     def _long_reply(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
-                    escalation: Escalation, options: RequestOptions, words: list[str], asked: bool) -> Turn | None:
+                    escalation: Escalation, options: RequestOptions, words: list[str], said: "_Said") -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
         ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
@@ -627,16 +666,16 @@ class FollowUps:
         no word that qualifies it ("yes that's right but it's sixty not fifty", "yes but send it to
         my mom instead" confirmed the $50 objected to), and not both a yes and a no ("no sorry I
         meant yes"). A yes that says when ("can you do it the day after") confirms nothing: the
-        date asked when it names no value (`asked`, `_said`), else answered alone. Anything else is
+        date asked when it names no value (`_said`), else answered alone. Anything else is
         answered alone."""
         if unsure:
             return None
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
-        if own in self.confirm and _WHEN_SAID.search(" ".join(words)):
+        if own in self.confirm and said.elsewhen:
             return (self._answer("update", previous, own, [], [], escalation, options, frozenset())
-                    if asked and not entities else None)
+                    if said.asked and not entities else None)
         if own in self.confirm | self.cancel and not entities and _plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
@@ -913,6 +952,10 @@ class FollowUps:
         reference = self.resolver.reference_time(options)
         out, read_with = [], []  # (where a span ended, where the half of the day read with it ended)
         for e in entities:
+            if (e.resolved and e.resolution.get("grain") == "day"
+                    and (kept := _the_agreed_time(carried.get(e.type), e.resolution["value"])) is not None):
+                out.append(replace(e, resolution={"kind": "datetime", "value": kept, "grain": "minute"}))
+                continue  # "yes friday" of a payment on Friday at 9am: Friday at 9am (it was midnight)
             its_day = False  # the day named is the agreed one
             if e.resolved and time_only(e.text) is not None and (day := day_named_before(text, e.start)) is not None:
                 # "no, friday at 5pm" with the model's span "5pm": friday, not the agreed day
@@ -1168,11 +1211,11 @@ class FollowUps:
         they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
         a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
-        # "right away" is a date, "right" alone a filler; "right away? no", "maybe right away" say no date
+        # "right away" is a date ahead, "right" alone a filler; "right away? no", "maybe right away" say no date
         doubted = any(m.group().strip(_EDGE_PUNCT).lower() in _DOUBTING_NOW for m in _TOKEN.finditer(text))
         kept = [(start, end) for i, (start, end, word) in enumerate(tokens)
-                if word and (word not in _FILLER or not doubted and _right_away(tokens, i))
-                and not (pointing and word == "one")]
+                if word and (word not in _FILLER or not (doubted or past) and _right_away(tokens, i))
+                and not (pointing and word == "one") and not _agreeing_now(tokens, i)]
         if not kept:
             return None
         start, end = kept[0][0], kept[-1][1]
@@ -1308,6 +1351,7 @@ class _Said:
     phrase: str  # the turn's words, lower case, its pauses left out
     question: str | None  # the slot the previous answer asked for
     kept: frozenset[str] = frozenset()  # slots whose other carried values stay beside a replaced one
+    elsewhen: bool = False  # a yes that asks for another time than the agreed one, no date read (`_says_when`)
 
 
 def _settled(said: _Said) -> _Said:
@@ -1512,22 +1556,42 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
     return out
 
 
+def _says_when(phrase: str, dated: bool) -> bool:
+    """Whether a yes's words (`_Said.phrase`) ask for a time: another than the agreed one, for an
+    intent with a date (`dated`); any but now, for one without ("yes pay it today" of a bill paid
+    now agrees with it). Pleasantries say no time ("yes, have a good evening")."""
+    said = _PLEASANTRIES.sub(" ", phrase)
+    return any(dated or m.group().lower() != "today" for m in _WHEN_SAID.finditer(said))
+
+
 def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """`run` less the words of a request or a correction it opens with ("can you do it | tonight",
     "could you make it | 60", "yes pay it | now", "no I said | tuesday"), as `_runs` takes them
-    off a run beside a value."""
+    off a run beside a value, and those that agree to it after ("yes friday | works")."""
     filler = _FILLER | _VERBS | _ACTING | _CORRECTING
-    start = 0
-    while start < len(run) and run[start][2] in filler and not _right_away(run, start):
+    start, end = 0, len(run)
+    while start < end and (run[start][2] in filler and not _right_away(run, start) or _agreeing_now(run, start)):
         start += 1
-    return run[start:]
+    while end > start and run[end - 1][2] in _AGREEING_AFTER:
+        end -= 1  # "yes friday | works", "tomorrow | is better"
+    return run[start:end]
+
+
+_AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())
+_AGREEING = frozenset("that's thats that it's its is you're youre exactly all alright".split())
+
+
+def _agreeing_now(tokens: list[tuple[int, int, str]], i: int) -> bool:
+    """Whether the `i`th word is the "now" after "that's right" ("yes thats right now"): no date."""
+    return tokens[i][2] == "now" and i >= 2 and tokens[i - 1][2] == "right" and tokens[i - 2][2] in _AGREEING
 
 
 def _right_away(tokens: list[tuple[int, int, str]], i: int) -> bool:
     """Whether the `i`th word is the "right" of "right away" or "right now" (a date), not a filler
     ("that's right, now ..." is one: its token holds the comma)."""
     start, end, word = tokens[i]
-    return word == "right" and end - start == len(word) and i + 1 < len(tokens) and tokens[i + 1][2] in ("away", "now")
+    return (word == "right" and end - start == len(word) and i + 1 < len(tokens) and tokens[i + 1][2] in ("away", "now")
+            and not (i and tokens[i - 1][2] in _AGREEING))  # "that's right now pay it": "that's right"
 
 
 def _content_words(run: list[tuple[int, int, str]], filler: frozenset[str]) -> int:
@@ -1572,7 +1636,8 @@ def _counting(text: str, kept: list[tuple[int, int]]) -> bool:
     amount: the noun right after it ("two weeks", "2 times", "3 payments"), or after "per", "a",
     "each" ("75 per month", "50 each time": a rate), or the word right before it names one ("option
     2", "the account ending 4321"); "75 next week" and "hold on a sec, 50" are amounts."""
-    words = [text[start:end].strip(_EDGE_PUNCT).lower() for start, end in kept]
+    # "one-time", "two-week": the number and its noun
+    words = [w for start, end in kept for w in text[start:end].strip(_EDGE_PUNCT).lower().split("-") if w]
     def counts(i: int) -> bool:  # "2 weeks", "75 per month", "50 each time"
         after = words[i + 1:i + 3]
         return bool(after) and (_counted(after[0]) or after[0] in _EVERY and len(after) > 1 and _counted(after[1]))
@@ -1594,12 +1659,15 @@ def _names(word: str) -> bool:
                                or _NO_ANSWER.fullmatch(word) or _number_word(word))
 
 
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth")
+
+
 def _a_number_unread(phrase: str) -> bool:
     """Whether a turn's words (`_Said.phrase`) hold a number: in a yes with no value read from it
     ("sure thing, the 15th", "that works, one fifty"), a change no rule read. Not "one" that points
     ("yes, that one", "the first one"), a share ("yes, 100 percent"), nor a number that counts or
     names a thing ("for two weeks", "option 2": `_counting`'s words)."""
-    words = phrase.split()
+    words = phrase.replace("-", " ").split()  # "one-time": "one time", counted
     pointing = _PRONOUN_ONE.search(phrase) is not None
     i = 0
     while i < len(words):
@@ -1607,9 +1675,11 @@ def _a_number_unread(phrase: str) -> bool:
         while end < len(words) and (_number_word(words[end]) or end > i and words[end] == "and"):
             end += 1  # a number in words: "one hundred", "a hundred and twenty"
         run, after, before = words[i:end], words[end:end + 1], words[i - 1:i]
-        if run and not (pointing and (run[-1] == "one" or after == ["one"]) or run[-1].endswith("%")
-                        or after == ["percent"] or after and _counted(after[0]) or set(before) & _NAMING):
-            return True  # not "the first one", "100 percent", "for two weeks", "option 2"
+        chosen = after in (["one"], ["option"], ["choice"]) or run[-1:] == ["one"] and (
+            pointing or len(run) > 1 and _ORDINAL.fullmatch(run[-2]) is not None)
+        if run and not (chosen or run[-1].endswith("%") or after == ["percent"] or after and _counted(after[0])
+                        or set(before) & _NAMING):
+            return True  # not "the first one", "yes first one", "100 percent", "for two weeks", "option 2"
         i = end + 1 if run else i + 1
     return False
 
@@ -1657,6 +1727,16 @@ def _a_time_of(said: str, agreed: dt.datetime) -> bool:
     if whole is not None and WEEKDAYS.get(whole.group("day").lower().removesuffix("s")) == agreed.weekday():
         said = whole.group("time")
     return time_only(said) is not None or _an_hour(said) or _DOTTED_NUMBER_IN.fullmatch(said) is not None
+
+
+def _the_agreed_time(agreed: str | None, day: str) -> str | None:
+    """The agreed date (ISO), when `day` (a day said, ISO at midnight) is its day and it has a
+    time of day: the day said again keeps its time."""
+    try:
+        at, said = dt.datetime.fromisoformat(agreed or ""), dt.datetime.fromisoformat(day)
+    except ValueError:
+        return None
+    return agreed if at.time() != dt.time() and at.date() == said.date() else None
 
 
 def _another_day(at: dt.datetime | None, reference: dt.datetime | None) -> bool:

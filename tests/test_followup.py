@@ -2368,3 +2368,61 @@ def test_a_no_that_says_the_right_day_in_words_is_a_correction(engine, text, dat
     refused = _turn(engine, "no I said not tuesday", "schedule_payment", "deny", 0.9, None, [], ON_FRIDAY,
                     zone="America/New_York", at=MONDAY_10AM)
     assert refused.follow_up.kind == "cancel"
+
+
+@pytest.mark.parametrize("text", ["pay Forever 21", "it's Five Guys", "to One Medical"])
+def test_a_payee_with_a_number_in_its_name_after_a_lead_in_is_the_payee(engine, text):
+    """Read after the words that open it, "pay Forever 21" answering "Which payee?" was $21."""
+    turn = _turn(engine, text, "pay_bill", "greeting", 0.3, "low_confidence", [], [("amount", "80 USD")],
+                 zone="America/New_York", at=MONDAY_10AM, missing=["merchant"])
+    used = dict(turn.response.slots_used)
+    assert used["amount"] == "80 USD" and used.get("merchant"), used
+
+
+@pytest.mark.parametrize("text", ["yes thanks, have a good evening", "good morning, yes", "yes see you later",
+                                  "yes thanks, I'll check later", "yes that's all for today", "yes, first one",
+                                  "yes, one-time", "yes thats right now"])
+def test_a_yes_said_politely_still_confirms(engine, text):
+    """Words of time or number in what a caller says to be polite asked the date again, or
+    answered the yes alone ("have a good evening": evening; "thats right now": now)."""
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(ON_FRIDAY), text
+
+
+def test_a_yes_that_agrees_with_how_a_request_goes_confirms_it(engine):
+    """A bill paid now ("yes pay it today"), a transfer with no date ("yes pay it now", "yes
+    asap"), a lost card's date ("yes later", "right away I guess"): nothing to change."""
+    for text in ("yes pay it today", "yes asap"):
+        bill = _turn(engine, text, "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
+                     zone="America/New_York", at=MONDAY_10AM)
+        assert bill.follow_up.kind == "confirm", text
+    for text in ("yes pay it now", "yes asap please"):
+        now = _turn(engine, text, "transfer_money", "affirm", 0.9, None, [], [("amount", "200 USD"), ("account", "checking")],
+                    zone="America/New_York", at=MONDAY_10AM)
+        assert now.follow_up.kind == "confirm" and "date" not in dict(now.response.slots_used), text
+    lost = [("card", "debit_card"), ("date", "2026-12-05T00:00:00-05:00")]
+    for text in ("yes later", "right away I guess"):
+        turn = _turn(engine, text, "report_lost_card", "affirm", 0.9, None, [], lost,
+                     zone="America/New_York", at=MONDAY_10AM)
+        assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(lost), text
+
+
+def test_the_agreed_day_said_again_keeps_its_time(engine):
+    """"yes friday" of a payment on Friday at 9am was Friday at midnight."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T09:00:00-05:00")]
+    for text, spans in (("yes friday", [("date", "friday")]), ("yes friday works", [])):
+        turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, spans, agreed,
+                     zone="America/New_York", at=MONDAY_10AM)
+        assert dict(turn.response.slots_used)["date"] == "2026-12-11T09:00:00-05:00", text
+
+
+def test_a_number_after_a_verb_that_moves_money_is_its_amount_while_the_date_is_asked(engine):
+    """"I'd like to pay 20" answering "When?" was the 20th; "no I said 15" still is the 15th."""
+    asked = [("amount", "45 USD"), ("merchant", "verizon")]
+    paid = _turn(engine, "I'd like to pay 20", "schedule_payment", "affirm", 0.9, None, [], asked,
+                 zone="America/New_York", at=MONDAY_10AM, missing=["date"])
+    assert dict(paid.response.slots_used)["amount"] == "20 USD" and paid.response.slots_missing == ["date"]
+    day = _turn(engine, "no I said 15", "schedule_payment", "deny", 0.9, None, [], asked,
+                zone="America/New_York", at=MONDAY_10AM, missing=["date"])
+    assert dict(day.response.slots_used)["date"] == "2026-12-15T00:00:00-05:00"
