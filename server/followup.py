@@ -394,6 +394,7 @@ class FollowUps:
         verbs = (unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
                  or own == previous and _CORRECTION.search(text) is not None)  # "send it to my money market instead"
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
+        pause |= _thanks_words(tokens)  # "yes, thanks a million": no $1,000,000
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
@@ -1614,6 +1615,17 @@ def _again(value: ResolvedEntity, tagged: set[tuple[str, str | None]]) -> bool:
     if kind == "catalog":
         return (value.type, value.resolution["id"]) in tagged
     return any(t == value.type for t, _ in tagged)
+
+
+def _thanks_words(tokens: list[tuple[int, int, str]]) -> set[int]:
+    """The tokens of "thanks a million" or "a million thanks": a thank-you, no amount (read back as
+    $1,000,000.00)."""
+    words = [w for _, _, w in tokens]
+    out: set[int] = set()
+    for i in range(len(words) - 1):
+        if words[i:i + 2] == ["a", "million"] and (words[i - 1:i] in (["thanks"], ["you"]) or words[i + 2:i + 3] == ["thanks"]):
+            out.update((i, i + 1))
+    return out
 
 
 def _pause_words(text: str, tokens: list[tuple[int, int, str]]) -> set[int]:

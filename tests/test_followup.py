@@ -2426,3 +2426,14 @@ def test_a_number_after_a_verb_that_moves_money_is_its_amount_while_the_date_is_
     day = _turn(engine, "no I said 15", "schedule_payment", "deny", 0.9, None, [], asked,
                 zone="America/New_York", at=MONDAY_10AM, missing=["date"])
     assert dict(day.response.slots_used)["date"] == "2026-12-15T00:00:00-05:00"
+
+
+@pytest.mark.parametrize("text", ["yes, thanks a million", "yes a million thanks"])
+def test_thanks_a_million_is_no_amount(engine, text):
+    """It made the payment $1,000,000.00, read back; "make it a million" still is."""
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(ON_FRIDAY)
+    million = _turn(engine, "make it a million", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                    zone="America/New_York", at=MONDAY_10AM)
+    assert dict(million.response.slots_used)["amount"] == "1000000 USD"
