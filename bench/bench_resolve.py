@@ -2,7 +2,8 @@
 
     .venv/bin/pytest bench/bench_resolve.py --benchmark-only
 
-Each round runs one request: `Resolver.resolve` on the model's spans, then `Responder.respond`.
+Each round runs one request: `Resolver.resolve` on the model's spans, then `Responder.respond`;
+for a follow-up turn (`test_follow_up`), `FollowUps.resolve` against the previous turn's slots.
 `warm`: reference times repeat within a minute, so date resolutions come from the LRU cache (the
 server's steady state); `cold`: the date cache is cleared before every round (worst case for the
 fast path; dateparser is never reached by these utterances). `test_p95_budget` measures p95 over
@@ -19,7 +20,9 @@ import pytest
 import yaml
 
 from intentd.server.analysis import Escalation, RequestOptions
-from intentd.server.decode import EntitySpan
+from intentd.server.decode import EntitySpan, Prediction
+from intentd.server.escalation import EscalationPolicy
+from intentd.server.followup import FollowUps
 from intentd.server.resolve import Resolver
 from intentd.server.resolve.dates import _resolve_cached
 from intentd.server.respond import Responder
@@ -82,6 +85,44 @@ def test_cold_dates(benchmark, post):
         return post(*PREPARED[0])
 
     assert benchmark(cold) is not None
+
+
+ON_FRIDAY = {"amount": "45 USD", "merchant": "verizon", "date": "2026-12-04T00:00:00-08:00"}
+TRANSFER = {"amount": "200 USD", "account": "checking,savings", "account.source": "checking",
+            "account.destination": "savings"}
+# (previous intent, its slots, the slots it asked for, the turn, the turn's own intent, the model's spans)
+FOLLOW_UPS = [
+    ("schedule_payment", ON_FRIDAY, (), "yes please", "affirm", []),
+    ("schedule_payment", ON_FRIDAY, (), "can you do it tonight", "affirm", []),
+    ("schedule_payment", ON_FRIDAY, (), "no I said tuesday at 5pm", "deny", [("date", "tuesday at 5pm")]),
+    ("transfer_money", TRANSFER, (), "no, make it seventy five from joint", "deny",
+     [("amount", "seventy five"), ("account", "joint")]),
+    ("schedule_payment", {"amount": "45 USD"}, ("merchant",), "it's Five Guys", "greeting", []),
+]
+
+
+@pytest.fixture(scope="module")
+def follow_up():
+    resolver, responder = Resolver(DOMAIN), Responder(DOMAIN)
+    resolver.warm_up()
+    follow_ups = FollowUps(DOMAIN, resolver, responder, EscalationPolicy(DOMAIN))
+
+    def run(previous, slots, missing, text, own, pairs):
+        options = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
+                                 previous_intent=previous, filled_slots=tuple(sorted(slots.items())),
+                                 slots_missing=missing)
+        spans = spans_of(text, pairs)
+        entities = resolver.resolve(text, spans, options, own)
+        return follow_ups.resolve(text, Prediction([(own, 0.95)], spans, 0.0), entities, Escalation(), options)
+
+    for turn in FOLLOW_UPS:
+        assert run(*turn) is not None, turn
+    return run
+
+
+@pytest.mark.parametrize("turn", FOLLOW_UPS, ids=[t[3] for t in FOLLOW_UPS])
+def test_follow_up(benchmark, follow_up, turn):
+    assert benchmark(follow_up, *turn) is not None
 
 
 def test_p95_budget(post):
