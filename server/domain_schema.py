@@ -183,6 +183,7 @@ INTENT = Fields("must be a mapping (slots, required, response, prompts, ...)", {
                        nullable=True),
     "escalate": Value("names a tier (e.g. escalate: human)", _name, nullable=True),
     "dates": Value("must be 'past' or 'future'", lambda v: v in ("past", "future")),
+    "when": Value("names the date slot that says when the request is carried out (e.g. when: date)", _name),
 })
 
 SPOKEN = Value("must be text (quote it)", lambda v: isinstance(v, str) or _number(v))  # `yes` unquoted is true

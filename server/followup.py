@@ -269,17 +269,23 @@ _NOW_SAID = re.compile(r"(?:right\s+)?now|immediately|asap|(?:right|straight)\s+
 # words that say when: in a turn read as a yes with no date read from it ("can you do it the day
 # after", "sooner"), they ask for another time than the one agreed, and confirm nothing
 _WHEN_SAID = re.compile(r"\b(?:today|tonight|tomorrow|weekend|week|month|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
-                        r"|morning|afternoon|evening|noon|midnight|sooner|earlier|early|later|payday"
-                        r"|o['’]?\s?clock|day\s+(?:after|before))\b|\d\s*[ap]\.?m\b", re.IGNORECASE)
+                        r"|morning|afternoon|evening|noon|midnight|sooner|earlier|early|later|payday|paycheck|(?:get|gets|getting)\s+paid"
+                        r"|tmrw?|tmw|tomoz|tonite|2nite|lunchtime|(?:at|over|after)\s+lunch"
+                        r"|after\s+(?:the\s+)?(?:christmas|holidays?)|few\s+days|couple\s+(?:of\s+)?days"
+                        r"|after\s+work|end\s+of\s+(?:the\s+)?day|o['’]?\s?clock|day\s+(?:after|before))\b"
+                        r"|\d\s*[ap]\.?m\b", re.IGNORECASE)
 # ... but not in what a caller says to be polite: "good evening", "have a nice weekend", "see you
 # later", "I'll check later", "that's all for today", "same as every month", "like I said earlier"
 _PLEASANTRIES = re.compile(r"\bgood\s+(?:morning|afternoon|evening|night|day)\b"
-                           r"|\bhave\s+an?\s+(?:\w+\s+)?(?:day|evening|night|weekend|week|morning|afternoon)\b"
+                           r"|\b(?:have|enjoy)\s+(?:an?|your|the)\s+(?:\w+\s+)?(?:day|evening|night|weekend|week|morning|afternoon)\b"
+                           r"|\ball\b(?:\s+[\w']+){0,3}\s+today\b|\bthis\s+(?:month|week)'?s\b|\b(?:it'?s|bit|little|too)\s+early\b"
                            r"|\b(?:see|talk\s+to|speak\s+to|catch)\s+(?:you|ya)\s+(?:later|soon|tomorrow)\b"
-                           r"|\bfor\s+today\b|\b(?:every|each|last|this\s+past)\s+(?:day|week|month|year|weekend)\b"
-                           r"|\b(?:said|mentioned|told\s+you|asked)\s+(?:\w+\s+)?(?:earlier|before)\b"
+                           r"|\bfor\s+today\b|\b(?:every|each|last|this\s+past)\s+(?:day|week|month|year|weekend"
+                           r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+                           r"|\b(?:said|mentioned|told\s+(?:you|me)|asked|discussed|agreed)\s+(?:\w+\s+)?(?:earlier|before)\b"
                            r"|\blong\s+(?:day|week|month)\b"
-                           r"|\b(?:(?:i'?ll|i\s+will|we'?ll)\s+(?:check|call|look|talk|get\s+back|be\s+back|come\s+back)"
+                           r"|\b(?:(?:i'?ll|i\s+will|we'?ll)\s+(?:check|call|look|talk|get\s+back|be\s+back|come\s+back|log\s+in"
+                           r"|do\s+the\s+rest|finish)"
                            r"|talk|speak|chat|catch)\b(?:\s+[\w']+){0,3}\s+later\b",
                            re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
@@ -328,6 +334,9 @@ class FollowUps:
         self.responder = responder
         self.policy = policy
         self.intents: dict[str, dict] = {k: v for k, v in (domain.get("intents") or {}).items() if isinstance(v, dict)}
+        # the date slot that says when each request is carried out (`when:`): "can you do it tonight",
+        # "yes pay it now" change a payment's; a trip's or a lost card's date is a fact, which they do not
+        self.when: dict[str, str] = {k: v["when"] for k, v in self.intents.items() if isinstance(v.get("when"), str)}
         section = domain.get("follow_ups") or {}
         if not isinstance(section, dict):
             raise DomainConfigError("'follow_ups' must be a mapping with 'confirm', 'cancel', 'hold' and/or 'repeat' "
@@ -500,13 +509,15 @@ class FollowUps:
                     options = _without(options, {bare.type})
                     options = replace(options, filled_slots=options.filled_slots + kept)
                     asked = True
-        dated = next((s for s in slots if self._kind_of(s) == "datetime"), None)
+        dated = self.when.get(previous)
+        now_agrees = dated is None or not {dated, day_key(dated)} & {k for k, _ in options.filled_slots}
         elsewhen = (not found and not asked and not taken and not refused and own in self.confirm and not past
-                    and not free_asked and _says_when(phrase, dated is not None))
+                    and not free_asked and _says_when(phrase, now_agrees))
         if elsewhen:
             # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
-            # reads is no yes to the agreed one (it was confirmed): asked; with no date slot, `_kind`
-            if dated is not None:
+            # reads is no yes to the agreed one (it was confirmed): asked where it has a prompt (else
+            # it went unasked), or answered alone (`_kind`)
+            if dated is not None and dated in (spec.get("prompts") or {}):
                 options = _without(options, {dated})
                 options = replace(options, slots_missing=(dated, *(s for s in options.slots_missing if s != dated)))
                 asked = True
@@ -534,7 +545,9 @@ class FollowUps:
         "no I said | tuesday" (read whole, they confirmed the payment on its agreed Friday, made it
         $5, cancelled it). None when no such words open it or no value follows them; no value when
         it says now of a request that goes now anyway ("yes pay it now" of a transfer with no date:
-        a yes) or of a date behind ("right away I guess" is no day a card was lost)."""
+        a yes) or of a date that is no time to act (`when:`: "sure, right away" of a trip, "right away
+        I guess" is no day a card was lost); and a date after a request's verbs only for that time
+        ("can you do it tomorrow" of a trip on the 20th is no trip tomorrow)."""
         rest = _past_request_words(tokens)
         if not rest or rest == tokens:
             return None
@@ -545,10 +558,13 @@ class FollowUps:
         value = self._bare_value(text, rest, order, options, past, question, False, spec, previous)
         if value is None:
             return None
-        carried = {k for k, _ in options.filled_slots}
-        if _NOW_SAID.fullmatch(value.text) and (past or value.type != question
-                                                and not {value.type, day_key(value.type)} & carried):
+        when = self.when.get(previous)
+        if _NOW_SAID.fullmatch(value.text) and (past or value.type != when or value.type != question and not (
+                {value.type, day_key(value.type)} & {k for k, _ in options.filled_slots})):
             return []
+        requested = any(w in _VERBS or w in _ACTING or w in ("do", "make") for start, _, w in tokens if start < rest[0][0])
+        if requested and self._kind_of(value.type) == "datetime" and value.type != when:
+            return None  # "can you do it tomorrow" of a trip on the 20th: when to act, not the trip's date
         return [value]
 
     def _renamed(self, text: str, tokens: list[tuple[int, int, str]], slots: list[str],
@@ -667,16 +683,16 @@ class FollowUps:
         no word that qualifies it ("yes that's right but it's sixty not fifty", "yes but send it to
         my mom instead" confirmed the $50 objected to), and not both a yes and a no ("no sorry I
         meant yes"). A yes that says when ("can you do it the day after") confirms nothing: the
-        date asked when it names no value (`_said`), else answered alone. Anything else is
-        answered alone."""
+        date asked when it names no value and says nothing more (`_said`), else answered alone.
+        Anything else is answered alone."""
         if unsure:
             return None
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
-        if own in self.confirm and said.elsewhen:
+        if own in self.confirm and said.elsewhen:  # ("... but hold off until I get paid": answered alone)
             return (self._answer("update", previous, own, [], [], escalation, options, frozenset())
-                    if said.asked and not entities else None)
+                    if said.asked and not entities and _plain_reply(words, True) else None)
         if own in self.confirm | self.cancel and not entities and _plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
@@ -1212,10 +1228,12 @@ class FollowUps:
         they lie ahead, a date dropped for lying in the past ("yesterday") comes back unresolved,
         a refused date."""
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
-        # "right away" is a date ahead, "right" alone a filler; "right away? no", "maybe right away" say no date
+        # "right away" is a date ahead of a request with a time to act (`when:`), or part of a name
+        # ("Right Away Movers"), "right" alone a filler; "right away? no", "maybe right away" say no date
         doubted = any(m.group().strip(_EDGE_PUNCT).lower() in _DOUBTING_NOW for m in _TOKEN.finditer(text))
+        now_said = free_ok or previous is not None and previous in self.when  # a time to act, or a name
         kept = [(start, end) for i, (start, end, word) in enumerate(tokens)
-                if word and (word not in _FILLER or not (doubted or past) and _right_away(tokens, i))
+                if word and (word not in _FILLER or not (doubted or past) and now_said and _right_away(tokens, i))
                 and not (pointing and word == "one") and not _agreeing_now(tokens, i)]
         if not kept:
             return None
@@ -1557,12 +1575,12 @@ def _runs(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], verbs
     return out
 
 
-def _says_when(phrase: str, dated: bool) -> bool:
-    """Whether a yes's words (`_Said.phrase`) ask for a time: another than the agreed one, for an
-    intent with a date (`dated`); any but now, for one without ("yes pay it today" of a bill paid
-    now agrees with it). Pleasantries say no time ("yes, have a good evening")."""
+def _says_when(phrase: str, now_agrees: bool) -> bool:
+    """Whether a yes's words (`_Said.phrase`) ask for a time other than the agreed one; for a
+    request that goes now (`now_agrees`: "yes pay it today" of a bill paid now, or of a transfer
+    with no date), any but today. Pleasantries say no time ("yes, have a good evening")."""
     said = _PLEASANTRIES.sub(" ", phrase)
-    return any(dated or m.group().lower() != "today" for m in _WHEN_SAID.finditer(said))
+    return any(not now_agrees or m.group().lower() != "today" for m in _WHEN_SAID.finditer(said))
 
 
 def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -1579,12 +1597,14 @@ def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 
 _AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())
-_AGREEING = frozenset("that's thats that it's its is you're youre exactly all alright".split())
+_AGREEING = frozenset("that's thats that you're youre exactly alright".split())
 
 
 def _agreeing_now(tokens: list[tuple[int, int, str]], i: int) -> bool:
-    """Whether the `i`th word is the "now" after "that's right" ("yes thats right now"): no date."""
-    return tokens[i][2] == "now" and i >= 2 and tokens[i - 1][2] == "right" and tokens[i - 2][2] in _AGREEING
+    """Whether the `i`th word is the "now" after "that's right" ("yes thats right now") or "for"
+    ("yes, that's it for now"): no date."""
+    return tokens[i][2] == "now" and i >= 1 and (tokens[i - 1][2] == "for" or i >= 2 and tokens[i - 1][2] == "right"
+                                                 and tokens[i - 2][2] in _AGREEING)
 
 
 def _right_away(tokens: list[tuple[int, int, str]], i: int) -> bool:
@@ -1689,7 +1709,8 @@ def _a_number_unread(phrase: str) -> bool:
         run, after, before = words[i:end], words[end:end + 1], words[i - 1:i]
         chosen = after in (["one"], ["option"], ["choice"]) or run[-1:] == ["one"] and (
             pointing or len(run) > 1 and _ORDINAL.fullmatch(run[-2]) is not None)
-        if run and not (chosen or run[-1].endswith("%") or after == ["percent"] or after and _counted(after[0])
+        said = run in (["10", "4"], ["ten", "four"]) or after in (["off"], ["thumbs"], ["stars"])  # "10-4", "a one-off"
+        if run and not (chosen or said or run[-1].endswith("%") or after == ["percent"] or after and _counted(after[0])
                         or set(before) & _NAMING):
             return True  # not "the first one", "yes first one", "100 percent", "for two weeks", "option 2"
         i = end + 1 if run else i + 1
@@ -1748,6 +1769,8 @@ def _the_agreed_time(agreed: str | None, day: str) -> str | None:
         at, said = dt.datetime.fromisoformat(agreed or ""), dt.datetime.fromisoformat(day)
     except ValueError:
         return None
+    if at.tzinfo is not None and said.tzinfo is not None:
+        at = at.astimezone(said.tzinfo)  # "...T03:00:00+00:00" is Thursday evening in New York
     return agreed if at.time() != dt.time() and at.date() == said.date() else None
 
 

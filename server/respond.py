@@ -230,6 +230,11 @@ def validate_templates(domain: dict | None, intents: Iterable[str] | None = None
                 problems.append(f"{intent}: required slot {slot!r} is not in its slots")
             if slot not in prompts:
                 problems.append(f"{intent}: required slot {slot!r} has no prompt")
+        when = spec.get("when")
+        if when is not None and when not in slots:
+            problems.append(f"{intent}: 'when' names {when!r}, which is not one of its slots")
+        elif when is not None and (entity_specs.get(when) or {}).get("builtin") != "datetime":
+            problems.append(f"{intent}: 'when' names {when!r}, which is no date (builtin: datetime)")
         if "response" in spec:
             problems.extend(_response_problems(intent, spec["response"], slots, required, entity_specs, parse))
         for slot, prompt in prompts.items():

@@ -2437,3 +2437,43 @@ def test_thanks_a_million_is_no_amount(engine, text):
     million = _turn(engine, "make it a million", "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
                     zone="America/New_York", at=MONDAY_10AM)
     assert dict(million.response.slots_used)["amount"] == "1000000 USD"
+
+
+TRIP = [("city", "paris"), ("card", "visa_card"), ("date", "2026-12-20T00:00:00-05:00")]
+
+
+@pytest.mark.parametrize("text", ["sure, right away", "can you do it now", "yes submit it now", "can you do it today"])
+def test_a_time_to_act_is_no_date_of_a_fact(engine, text):
+    """A trip's date is no time to act (the domain names a request's own with `when:`): "sure,
+    right away" made the trip today's."""
+    turn = _turn(engine, text, "travel_notice", "affirm", 0.9, None, [], TRIP, zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(TRIP), text
+    said = _turn(engine, "no I said the 22nd", "travel_notice", "deny", 0.9, None, [], TRIP,
+                 zone="America/New_York", at=MONDAY_10AM)  # a correction of the trip's date still is one
+    assert dict(said.response.slots_used)["date"] == "2026-12-22T00:00:00-05:00"
+
+
+def test_a_yes_asking_another_time_of_a_request_with_no_time_to_act_is_answered_alone(engine):
+    """"can you do it sooner" of an account closed on the 31st dropped the date, which no prompt asks."""
+    closing = [("account", "savings"), ("date", "2026-12-31T00:00:00-05:00")]
+    assert _turn(engine, "can you do it sooner", "close_account", "affirm", 0.9, None, [], closing,
+                 zone="America/New_York", at=MONDAY_10AM) is None
+
+
+@pytest.mark.parametrize("text, date", [("it's right now", "2026-12-07T10:00:00-05:00"),
+                                        ("yes thanks that's it for now", "2026-12-11T00:00:00-05:00"),
+                                        ("yes, 10-4", "2026-12-11T00:00:00-05:00"),
+                                        ("yes thanks, enjoy your evening", "2026-12-11T00:00:00-05:00")])
+def test_now_and_for_now(engine, text, date):
+    """"it's right now" is now; "that's it for now" was now too (it is a yes)."""
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["date"] == date
+
+
+def test_the_agreed_day_said_again_is_read_in_its_own_zone(engine):
+    """An agreed 03:00 UTC on the 11th is Thursday evening in New York: "yes friday" is Friday."""
+    agreed = [("amount", "45 USD"), ("merchant", "verizon"), ("date", "2026-12-11T03:00:00+00:00")]
+    turn = _turn(engine, "yes friday", "schedule_payment", "affirm", 0.9, None, [("date", "friday")], agreed,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert dict(turn.response.slots_used)["date"] == "2026-12-11T00:00:00-05:00"

@@ -221,6 +221,8 @@ def broken(domain: dict, change) -> dict:
     (lambda d: d["intents"]["transfer_money"]["prompts"].update(amount="How much from {account}?"),
      "cannot use slots"),
     (lambda d: d["escalation"].update(handoff_response="Hi {account}"), "hand-off response cannot use slots"),
+    (lambda d: d["intents"]["transfer_money"].update(when="time"), "'when' names 'time', which is not one of its slots"),
+    (lambda d: d["intents"]["transfer_money"].update(when="amount"), "'when' names 'amount', which is no date"),
 ])
 def test_invalid_templates_are_rejected(domain, change, message):
     with pytest.raises(TemplateError, match=message):
