@@ -1230,7 +1230,8 @@ class FollowUps:
         pointing = _PRONOUN_ONE.search(text) is not None  # "the credit one": "one" picks, it is not 1
         # "right away" is a date ahead of a request with a time to act (`when:`), or part of a name
         # ("Right Away Movers"), "right" alone a filler; "right away? no", "maybe right away" say no date
-        doubted = any(m.group().strip(_EDGE_PUNCT).lower() in _DOUBTING_NOW for m in _TOKEN.finditer(text))
+        doubted = any(w == "right" for _, _, w in tokens) and any(  # (read only where "right" is said)
+            m.group().strip(_EDGE_PUNCT).lower() in _DOUBTING_NOW for m in _TOKEN.finditer(text))
         now_said = free_ok or previous is not None and previous in self.when  # a time to act, or a name
         kept = [(start, end) for i, (start, end, word) in enumerate(tokens)
                 if word and (word not in _FILLER or not (doubted or past) and now_said and _right_away(tokens, i))
@@ -1579,6 +1580,8 @@ def _says_when(phrase: str, now_agrees: bool) -> bool:
     """Whether a yes's words (`_Said.phrase`) ask for a time other than the agreed one; for a
     request that goes now (`now_agrees`: "yes pay it today" of a bill paid now, or of a transfer
     with no date), any but today. Pleasantries say no time ("yes, have a good evening")."""
+    if _WHEN_SAID.search(phrase) is None:  # most turns: no word of a time
+        return False
     said = _PLEASANTRIES.sub(" ", phrase)
     return any(not now_agrees or m.group().lower() != "today" for m in _WHEN_SAID.finditer(said))
 
@@ -1587,15 +1590,15 @@ def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int,
     """`run` less the words of a request or a correction it opens with ("can you do it | tonight",
     "could you make it | 60", "yes pay it | now", "no I said | tuesday"), as `_runs` takes them
     off a run beside a value, and those that agree to it after ("yes friday | works")."""
-    filler = _FILLER | _VERBS | _ACTING | _CORRECTING
     start, end = 0, len(run)
-    while start < end and (run[start][2] in filler and not _right_away(run, start) or _agreeing_now(run, start)):
+    while start < end and (run[start][2] in _REQUEST_WORDS and not _right_away(run, start) or _agreeing_now(run, start)):
         start += 1
     while end > start and run[end - 1][2] in _AGREEING_AFTER:
         end -= 1  # "yes friday | works", "tomorrow | is better"
     return run[start:end]
 
 
+_REQUEST_WORDS = _FILLER | _VERBS | _ACTING | _CORRECTING  # what `_past_request_words` takes off
 _AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())
 _AGREEING = frozenset("that's thats that you're youre exactly alright".split())
 
@@ -1642,6 +1645,8 @@ def _thanks_words(tokens: list[tuple[int, int, str]]) -> set[int]:
     $1,000,000.00)."""
     words = [w for _, _, w in tokens]
     out: set[int] = set()
+    if "million" not in words:
+        return out
     for i in range(len(words) - 1):
         if words[i:i + 2] == ["a", "million"] and (words[i - 1:i] in (["thanks"], ["you"]) or words[i + 2:i + 3] == ["thanks"]):
             out.update((i, i + 1))
@@ -1692,6 +1697,10 @@ def _names(word: str) -> bool:
 
 
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth")
+# what every number said holds: a digit, or a word of one (more words match than are numbers: a sieve)
+_NUMBERISH = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|\w+ty"
+                        r"|hundred|thousand|million|billion|grand|dozen|first|second|third|fifth|\w+th|\w+tieth"
+                        r"|half|quarter)\b", re.IGNORECASE)
 
 
 def _a_number_unread(phrase: str) -> bool:
@@ -1699,6 +1708,8 @@ def _a_number_unread(phrase: str) -> bool:
     ("sure thing, the 15th", "that works, one fifty"), a change no rule read. Not "one" that points
     ("yes, that one", "the first one"), a share ("yes, 100 percent"), nor a number that counts or
     names a thing ("for two weeks", "option 2": `_counting`'s words)."""
+    if _NUMBERISH.search(phrase) is None:  # most yeses: no word of a number to read (~20 us a turn)
+        return False
     words = phrase.replace("-", " ").split()  # "one-time": "one time", counted
     pointing = _PRONOUN_ONE.search(phrase) is not None
     i = 0
