@@ -271,7 +271,10 @@ _NOW_SAID = re.compile(r"(?:right\s+)?now|immediately|asap|(?:right|straight)\s+
 _WHEN_SAID = re.compile(r"\b(?:today|tonight|tomorrow|weekend|week|month|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
                         r"|morning|afternoon|evening|noon|midnight|sooner|earlier|early|later|payday|paycheck|(?:get|gets|getting)\s+paid"
                         r"|tmrw?|tmw|tomoz|tonite|2nite|lunchtime|(?:at|over|after)\s+lunch"
-                        r"|after\s+(?:the\s+)?(?:christmas|holidays?)|few\s+days|couple\s+(?:of\s+)?days"
+                        r"|(?:before|after|on|over)\s+(?:the\s+)?(?:christmas|holidays?|new\s+years?|thanksgiving)"
+                        r"|few\s+days|couple\s+(?:of\s+)?days|push\w*\s+(?:it\s+)?back|soonest|pay\s+day|salary"
+                        r"|boxing\s+day|(?:working|business)\s+day|eod|close\s+of\s+business|due\s+date|overnight"
+                        r"|in\s+(?:half\s+)?an?\s+(?:hour|minute|bit|while)|not\s+(?:yet|now)"
                         r"|after\s+work|end\s+of\s+(?:the\s+)?day|o['’]?\s?clock|day\s+(?:after|before))\b"
                         r"|\d\s*[ap]\.?m\b", re.IGNORECASE)
 # ... but not in what a caller says to be polite: "good evening", "have a nice weekend", "see you
@@ -285,15 +288,16 @@ _PLEASANTRIES = re.compile(r"\bgood\s+(?:morning|afternoon|evening|night|day)\b"
                            r"|\b(?:said|mentioned|told\s+(?:you|me)|asked|discussed|agreed)\s+(?:\w+\s+)?(?:earlier|before)\b"
                            r"|\blong\s+(?:day|week|month)\b"
                            r"|\b(?:(?:i'?ll|i\s+will|we'?ll)\s+(?:check|call|look|talk|get\s+back|be\s+back|come\s+back|log\s+in"
-                           r"|do\s+the\s+rest|finish)"
-                           r"|talk|speak|chat|catch)\b(?:\s+[\w']+){0,3}\s+later\b",
+                           r"|do\s+the\s+rest|finish|confirm|sort|pop|drop|stop)"
+                           r"|talk|speak|chat|catch)\b(?:\s+[\w']+){0,4}\s+(?:later|tomorrow|tonight|today"
+                           r"|(?:in\s+the\s+|this\s+)?(?:morning|afternoon|evening))\b",
                            re.IGNORECASE)
 _CURRENCY_SAID = re.compile(r"[$£€¥]|\b(?:dollars?|bucks?|euros?|pounds?|cents?)\b", re.IGNORECASE)
 _COUNTED = frozenset({"money", "number", "ordinal", "percentage"})
 # what a bare number counts or names when it is no amount: "two weeks", "2 times", "3 payments", "option 2",
 # "the account ending 4321" (singular: a plural's "s" is dropped before the look-up)
 _COUNTED_NOUNS = frozenset("""second sec minute min hour hr day week wk fortnight month year yr time payment installment
-instalment transaction item people person digit""".split())
+instalment transaction charge item people person digit""".split())
 _EVERY = frozenset("per a an each every".split())  # "75 per month", "50 each time": a rate, no one amount
 # words that name a day, so a date span holding one and read as no date is a date not understood ("the
 # first monday of next month"), not a word the model took for one ("blue"); a repeating date ("every
@@ -337,6 +341,10 @@ class FollowUps:
         # the date slot that says when each request is carried out (`when:`): "can you do it tonight",
         # "yes pay it now" change a payment's; a trip's or a lost card's date is a fact, which they do not
         self.when: dict[str, str] = {k: v["when"] for k, v in self.intents.items() if isinstance(v.get("when"), str)}
+        if not self.when:  # a domain that names none: each intent's first date ahead, as before `when:`
+            dates = {k: next((s for s in v.get("slots") or [] if self._kind_of(s) == "datetime"), None)
+                     for k, v in self.intents.items() if k not in resolver.past_intents}
+            self.when = {k: slot for k, slot in dates.items() if slot is not None}
         section = domain.get("follow_ups") or {}
         if not isinstance(section, dict):
             raise DomainConfigError("'follow_ups' must be a mapping with 'confirm', 'cancel', 'hold' and/or 'repeat' "
@@ -512,7 +520,10 @@ class FollowUps:
         dated = self.when.get(previous)
         now_agrees = dated is None or not {dated, day_key(dated)} & {k for k, _ in options.filled_slots}
         elsewhen = (not found and not asked and not taken and not refused and own in self.confirm and not past
-                    and not free_asked and _says_when(phrase, now_agrees))
+                    and not free_asked and _says_when(phrase, now_agrees)
+                    # of a request with no time to act, a time said beside its verbs: "can you do it
+                    # tomorrow" of a bill paid now, not "yes someone used it this afternoon" of a card
+                    and (dated is not None or any(w in _REQUEST_VERBS for _, _, w in unpaused)))
         if elsewhen:
             # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
             # reads is no yes to the agreed one (it was confirmed): asked where it has a prompt (else
@@ -559,6 +570,9 @@ class FollowUps:
         if value is None:
             return None
         when = self.when.get(previous)
+        if past and value.resolved and value.resolution.get("kind") == "datetime" and (reference := self.resolver.reference_time(
+                options)) is not None and dt.datetime.fromisoformat(value.resolution["value"]) > reference:
+            return None  # "yes tomorrow works" is no day a card was lost
         if _NOW_SAID.fullmatch(value.text) and (past or value.type != when or value.type != question and not (
                 {value.type, day_key(value.type)} & {k for k, _ in options.filled_slots})):
             return []
@@ -803,10 +817,13 @@ class FollowUps:
         return None
 
     def _named_elsewhere(self, entities: list[ResolvedEntity], previous: str) -> bool:
-        """Whether the turn names a thing or an amount the previous intent has no slot for ("sure,
-        on my visa" of a transfer between accounts): a yes to something else than what was asked."""
+        """Whether the turn names an amount the previous intent has no slot for, or a thing, when it
+        moves money ("sure, on my visa" of a transfer between accounts): a yes to something else
+        than what was asked."""
         slots = set(self.intents[previous].get("slots") or [])
-        return any(e.resolved and e.type not in slots and self._kind_of(e.type) in ("catalog", "money")
+        moves_money = any(self._kind_of(s) == "money" for s in slots)  # ("the one on my checking" of a card: the card)
+        return any(e.resolved and e.type not in slots and self._kind_of(e.type) in (("catalog", "money") if moves_money
+                                                                                     else ("money",))
                    for e in entities)
 
     def _kind_of(self, slot: str) -> str:
@@ -1592,6 +1609,8 @@ def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int,
     off a run beside a value, and those that agree to it after ("yes friday | works")."""
     start, end = 0, len(run)
     while start < end and (run[start][2] in _REQUEST_WORDS and not _right_away(run, start) or _agreeing_now(run, start)):
+        if run[start][2] == "like" and not (start and run[start - 1][2] in ("i'd", "would", "i", "we'd", "id")):
+            break  # "yes just like last month": no request
         start += 1
     while end > start and run[end - 1][2] in _AGREEING_AFTER:
         end -= 1  # "yes friday | works", "tomorrow | is better"
@@ -1599,6 +1618,7 @@ def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 
 _REQUEST_WORDS = _FILLER | _VERBS | _ACTING | _CORRECTING  # what `_past_request_words` takes off
+_REQUEST_VERBS = (_VERBS - {"you", "i'd", "i'll", "like"}) | _ACTING | {"do", "make"}
 _AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())
 _AGREEING = frozenset("that's thats that you're youre exactly alright".split())
 
@@ -1696,6 +1716,7 @@ def _names(word: str) -> bool:
                                or _NO_ANSWER.fullmatch(word) or _number_word(word))
 
 
+_ENDING = frozenset("ending ends digits last".split())  # "the card ending in 4321", "the last 4 are 4321"
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth")
 # what every number said holds: a digit, or a word of one (more words match than are numbers: a sieve)
 _NUMBERISH = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|\w+ty"
@@ -1720,7 +1741,8 @@ def _a_number_unread(phrase: str) -> bool:
         run, after, before = words[i:end], words[end:end + 1], words[i - 1:i]
         chosen = after in (["one"], ["option"], ["choice"]) or run[-1:] == ["one"] and (
             pointing or len(run) > 1 and _ORDINAL.fullmatch(run[-2]) is not None)
-        said = run in (["10", "4"], ["ten", "four"]) or after in (["off"], ["thumbs"], ["stars"])  # "10-4", "a one-off"
+        said = (run in (["10", "4"], ["ten", "four"]) or after in (["off"], ["thumbs"], ["stars"], ["more"], ["%"])
+                or set(words[max(i - 3, 0):i]) & _ENDING)  # "10-4", "a one-off", "one more question", "ending in 4321"
         if run and not (chosen or said or run[-1].endswith("%") or after == ["percent"] or after and _counted(after[0])
                         or set(before) & _NAMING):
             return True  # not "the first one", "yes first one", "100 percent", "for two weeks", "option 2"

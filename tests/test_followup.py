@@ -2477,3 +2477,49 @@ def test_the_agreed_day_said_again_is_read_in_its_own_zone(engine):
     turn = _turn(engine, "yes friday", "schedule_payment", "affirm", 0.9, None, [("date", "friday")], agreed,
                  zone="America/New_York", at=MONDAY_10AM)
     assert dict(turn.response.slots_used)["date"] == "2026-12-11T00:00:00-05:00"
+
+
+def test_a_domain_that_names_no_time_to_act_reads_each_date_ahead_as_one(engine):
+    """Without `when:` (a domain written before it), "yes now" of a payment on Friday moves it to
+    now, as it did, and is never a CONFIRM of Friday."""
+    from intentd.server.escalation import EscalationPolicy
+    from intentd.server.followup import FollowUps
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[1] / "models/domains/banking/domain.yaml").read_text())
+    for spec in domain["intents"].values():
+        spec.pop("when", None)
+    follow_ups = FollowUps(domain, engine.resolver, engine.responder, EscalationPolicy(domain))
+    from intentd.server.analysis import Escalation
+    from intentd.server.decode import Prediction
+
+    options = RequestOptions(previous_intent="schedule_payment", filled_slots=tuple(sorted(ON_FRIDAY)),
+                             time_zone="America/New_York", reference_time=MONDAY_10AM)
+    for text in ("yes now", "yes do it now", "can you do it tomorrow"):
+        entities = engine.resolver.resolve(text, [], options, "affirm")
+        turn = follow_ups.resolve(text, Prediction([("affirm", 0.9)], [], 0.0), entities, Escalation(), options)
+        assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["date"] != dict(ON_FRIDAY)["date"], text
+
+
+@pytest.mark.parametrize("previous, slots, text", [
+    ("block_card", [("card", "debit_card")], "yes the card ending in 4321"),
+    ("block_card", [("card", "debit_card")], "yes the one on my checking"),
+    ("block_card", [("card", "debit_card")], "yes someone used it this afternoon"),
+    ("block_card", [("card", "debit_card")], "yes and one more question"),
+    ("report_lost_card", [("card", "debit_card"), ("date", "2026-12-05T00:00:00-05:00")], "yes tomorrow works"),
+    ("schedule_payment", ON_FRIDAY, "yes just like last month"),
+    ("schedule_payment", ON_FRIDAY, "yes I'll check the app tomorrow"),
+    ("schedule_payment", ON_FRIDAY, "yes 100 %"),
+])
+def test_a_yes_that_says_something_else_beside_it_confirms(engine, previous, slots, text):
+    """Each was answered alone (or read a lost card's date tomorrow, a payment's last month): a
+    card's last digits, the account a card is on, when it was used, what the caller will do."""
+    turn = _turn(engine, text, previous, "affirm", 0.9, None, [], slots, zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(slots), text
+
+
+@pytest.mark.parametrize("text", ["yes after thanksgiving", "yes the soonest you can", "yes push it back a day",
+                                  "yes next business day"])
+def test_more_ways_to_ask_another_time(engine, text):
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"], text
