@@ -205,6 +205,12 @@ _ACTING = frozenset("pay schedule transfer process submit".split())
 # ... and the words of a correction before its value: "no I said | tuesday", "no it should be |
 # tomorrow", "that's wrong, | today" (each cancelled the payment)
 _CORRECTING = frozenset("i said say be wrong that's thats".split())
+_REQUEST_WORDS = _FILLER | _VERBS | _ACTING | _CORRECTING  # what `_past_request_words` takes off a value
+# the verbs that make a time said the time to carry a request out ("can you do it tomorrow"; not
+# "yes I'll be back tomorrow")
+_REQUEST_VERBS = (_VERBS - {"you", "i'd", "i'll", "like"}) | _ACTING | {"do", "make"}
+_AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())  # "friday | works"
+_AGREEING = frozenset("that's thats that you're youre exactly alright".split())  # "that's | right"
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
@@ -570,8 +576,9 @@ class FollowUps:
         if value is None:
             return None
         when = self.when.get(previous)
-        if past and value.resolved and value.resolution.get("kind") == "datetime" and (reference := self.resolver.reference_time(
-                options)) is not None and dt.datetime.fromisoformat(value.resolution["value"]) > reference:
+        reference = self.resolver.reference_time(options)
+        if (past and value.resolved and value.resolution.get("kind") == "datetime" and reference is not None
+                and dt.datetime.fromisoformat(value.resolution["value"]) > reference):
             return None  # "yes tomorrow works" is no day a card was lost
         if _NOW_SAID.fullmatch(value.text) and (past or value.type != when or value.type != question and not (
                 {value.type, day_key(value.type)} & {k for k, _ in options.filled_slots})):
@@ -1615,12 +1622,6 @@ def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int,
     while end > start and run[end - 1][2] in _AGREEING_AFTER:
         end -= 1  # "yes friday | works", "tomorrow | is better"
     return run[start:end]
-
-
-_REQUEST_WORDS = _FILLER | _VERBS | _ACTING | _CORRECTING  # what `_past_request_words` takes off
-_REQUEST_VERBS = (_VERBS - {"you", "i'd", "i'll", "like"}) | _ACTING | {"do", "make"}
-_AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())
-_AGREEING = frozenset("that's thats that you're youre exactly alright".split())
 
 
 def _agreeing_now(tokens: list[tuple[int, int, str]], i: int) -> bool:
