@@ -16,8 +16,9 @@ account to my checking account"), and
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
    carries a value ("sure, 150": read back before anything is confirmed), or says when in words no
-   rule reads ("can you do it sooner": the date asked); not a turn with a number no rule read or a
-   value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a transfer);
+   rule reads ("can you do it sooner": the date asked); a turn with a number no rule read or a
+   value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a transfer), or
+   asking another time of an intent with none to change, is a repeat (nothing confirmed);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
@@ -681,11 +682,15 @@ class FollowUps:
                 return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
             if _STOPPING.intersection(words):
                 return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
+            # a yes to something else than what was agreed, which no rule reads: "can you do it
+            # tomorrow" of a bill paid now, "sure thing, the 15th", "sure, on my visa" (a transfer has
+            # no card). Nothing is confirmed, and what stands is said again (answered alone, the
+            # affirm intent's own words said "thanks for confirming")
             if not values and said.elsewhen:
-                return None  # "can you do it tomorrow" of a bill paid now: no yes to it, answered alone
+                return "repeat"
             if (not values and said.question is None  # (with a slot asked, a yes asks it again)
                     and (_a_number_unread(said.phrase) or self._named_elsewhere(said.entities, previous))):
-                return None  # "sure thing, the 15th", "sure, on my visa" (a transfer has no card): no yes to it
+                return "repeat"
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:
             return "update" if values else "cancel"

@@ -2311,10 +2311,12 @@ def test_a_yes_asking_for_a_date_no_rule_reads_asks_the_date(engine, text):
 
 
 def test_a_yes_asking_for_another_day_of_a_request_with_no_date_confirms_nothing(engine):
-    """A bill paid now has no date to move: "can you do it tomorrow" is no yes to paying it now."""
+    """A bill paid now has no date to move: "can you do it tomorrow" is no yes to paying it now; what
+    stands is said again (a REPEAT of the bill's read-back, not "thanks for confirming")."""
     turn = _turn(engine, "can you do it tomorrow", "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
                  zone="America/New_York", at=MONDAY_10AM)
-    assert turn is None
+    assert turn.follow_up.kind == "repeat" and turn.response.template_id.startswith("pay_bill.response")
+    assert dict(turn.response.slots_used) == {"merchant": "verizon"}
     for text in ("yes please", "yes pay it now", "ok pay it right away"):  # paid now: a yes
         yes = _turn(engine, text, "pay_bill", "affirm", 0.9, None, [], [("merchant", "verizon")],
                     zone="America/New_York", at=MONDAY_10AM)
@@ -2341,9 +2343,11 @@ def test_an_hour_after_the_words_of_a_request_is_no_amount(engine):
 ])
 def test_a_yes_that_names_what_no_rule_reads_confirms_nothing(engine, text, previous, slots, spans):
     """Each, read as a yes with nothing read for the intent's slots, confirmed what the caller
-    objected to (the Friday, the $45, a transfer the caller wanted on a card): answered alone."""
+    objected to (the Friday, the $45, a transfer the caller wanted on a card): what stands is read
+    back again (a REPEAT), nothing confirmed."""
     turn = _turn(engine, text, previous, "affirm", 0.9, None, spans, slots, zone="America/New_York", at=MONDAY_10AM)
-    assert turn is None
+    assert turn.follow_up.kind == "repeat" and turn.response.template_id.startswith(f"{previous}.response")
+    assert dict(turn.response.slots_used) == dict(slots)
 
 
 @pytest.mark.parametrize("text", ["yes, that one", "yes 100 percent", "yes, one hundred percent", "yes 100%",
@@ -2453,11 +2457,13 @@ def test_a_time_to_act_is_no_date_of_a_fact(engine, text):
     assert dict(said.response.slots_used)["date"] == "2026-12-22T00:00:00-05:00"
 
 
-def test_a_yes_asking_another_time_of_a_request_with_no_time_to_act_is_answered_alone(engine):
-    """"can you do it sooner" of an account closed on the 31st dropped the date, which no prompt asks."""
+def test_a_yes_asking_another_time_of_a_request_with_no_time_to_act_confirms_nothing(engine):
+    """"can you do it sooner" of an account closed on the 31st dropped the date, which no prompt
+    asks: the request is said again, its date kept."""
     closing = [("account", "savings"), ("date", "2026-12-31T00:00:00-05:00")]
-    assert _turn(engine, "can you do it sooner", "close_account", "affirm", 0.9, None, [], closing,
-                 zone="America/New_York", at=MONDAY_10AM) is None
+    turn = _turn(engine, "can you do it sooner", "close_account", "affirm", 0.9, None, [], closing,
+                 zone="America/New_York", at=MONDAY_10AM)
+    assert turn.follow_up.kind == "repeat" and dict(turn.response.slots_used) == dict(closing)
 
 
 @pytest.mark.parametrize("text, date", [("it's right now", "2026-12-07T10:00:00-05:00"),
