@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,15 @@ PREPARED = [(intent, text, spans_of(text, pairs)) for intent, text, pairs in REQ
 
 
 @pytest.fixture(scope="module")
-def post():
+def parts():
     resolver, responder = Resolver(DOMAIN), Responder(DOMAIN)
     resolver.warm_up()
+    return resolver, responder
+
+
+@pytest.fixture(scope="module")
+def post(parts):
+    resolver, responder = parts
 
     def run(intent, text, spans):
         entities = resolver.resolve(text, spans, OPTS)
@@ -102,15 +109,13 @@ FOLLOW_UPS = [
 
 
 @pytest.fixture(scope="module")
-def follow_up():
-    resolver, responder = Resolver(DOMAIN), Responder(DOMAIN)
-    resolver.warm_up()
+def follow_up(parts):
+    resolver, responder = parts
     follow_ups = FollowUps(DOMAIN, resolver, responder, EscalationPolicy(DOMAIN))
 
     def run(previous, slots, missing, text, own, pairs):
-        options = RequestOptions(reference_time=OPTS.reference_time, time_zone=OPTS.time_zone,
-                                 previous_intent=previous, filled_slots=tuple(sorted(slots.items())),
-                                 slots_missing=missing)
+        options = replace(OPTS, previous_intent=previous, filled_slots=tuple(sorted(slots.items())),
+                          slots_missing=missing)
         spans = spans_of(text, pairs)
         entities = resolver.resolve(text, spans, options, own)
         return follow_ups.resolve(text, Prediction([(own, 0.95)], spans, 0.0), entities, Escalation(), options)

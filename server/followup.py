@@ -207,9 +207,10 @@ _ACTING = frozenset("pay schedule transfer process submit".split())
 # tomorrow", "that's wrong, | today" (each cancelled the payment)
 _CORRECTING = frozenset("i said say be wrong that's thats".split())
 _REQUEST_WORDS = _FILLER | _VERBS | _ACTING | _CORRECTING  # what `_past_request_words` takes off a value
-# the verbs that make a time said the time to carry a request out ("can you do it tomorrow"; not
-# "yes I'll be back tomorrow")
-_REQUEST_VERBS = (_VERBS - {"you", "i'd", "i'll", "like"}) | _ACTING | {"do", "make"}
+_ASKING = _VERBS | _ACTING | {"do", "make"}  # the words of a request before its value ("can you do it | tomorrow")
+# ... of them, those that make a time said the time to carry a request out ("can you do it
+# tomorrow"; not "yes I'll be back tomorrow")
+_REQUEST_VERBS = _ASKING - {"you", "i'd", "i'll", "like"}
 _AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())  # "friday | works"
 _AGREEING = frozenset("that's thats that you're youre exactly alright".split())  # "that's | right"
 _NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
@@ -394,7 +395,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_reply(previous, own, unsure, said.entities, escalation, said.options, words, said)
+            return self._long_reply(previous, own, unsure, said, escalation, words)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -577,14 +578,14 @@ class FollowUps:
         if value is None:
             return None
         when = self.when.get(previous)
-        reference = self.resolver.reference_time(options)
-        if (past and value.resolved and value.resolution.get("kind") == "datetime" and reference is not None
-                and dt.datetime.fromisoformat(value.resolution["value"]) > reference):
-            return None  # "yes tomorrow works" is no day a card was lost
+        if past and value.resolved and value.resolution.get("kind") == "datetime":
+            reference = self.resolver.reference_time(options)
+            if reference is not None and dt.datetime.fromisoformat(value.resolution["value"]) > reference:
+                return None  # "yes tomorrow works" is no day a card was lost
         if _NOW_SAID.fullmatch(value.text) and (past or value.type != when or value.type != question and not (
                 {value.type, day_key(value.type)} & {k for k, _ in options.filled_slots})):
             return []
-        requested = any(w in _VERBS or w in _ACTING or w in ("do", "make") for start, _, w in tokens if start < rest[0][0])
+        requested = any(w in _ASKING for start, _, w in tokens if start < rest[0][0])
         if requested and self._kind_of(value.type) == "datetime" and value.type != when:
             return None  # "can you do it tomorrow" of a trip on the 20th: when to act, not the trip's date
         return [value]
@@ -698,8 +699,8 @@ class FollowUps:
             return "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         return None
 
-    def _long_reply(self, previous: str, own: str, unsure: bool, entities: list[ResolvedEntity],
-                    escalation: Escalation, options: RequestOptions, words: list[str], said: "_Said") -> Turn | None:
+    def _long_reply(self, previous: str, own: str, unsure: bool, said: "_Said", escalation: Escalation,
+                    words: list[str]) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
         ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
@@ -711,6 +712,7 @@ class FollowUps:
         meant yes"). A yes that says when ("can you do it the day after") confirms nothing: the
         date asked when it names no value and says nothing more (`_said`), else answered alone.
         Anything else is answered alone."""
+        entities, options = said.entities, said.options
         if unsure:
             return None
         if own in self.pauses:
