@@ -72,10 +72,14 @@ empty): the backend, which cleared the context after a decided turn, says its ow
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from . import locale as locales
 from .analysis import SINGLE_VALUED, Escalation, FollowUp, RequestOptions, ResolvedEntity, Response
@@ -243,6 +247,9 @@ _AT_THE_END = re.compile(r"\b(?:at|by)\s*$", re.IGNORECASE)  # "at | 10.00": the
 # a weekday and a time, one span: "friday at 5pm", "on friday, 17:00"
 _A_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
 _WEEKDAY_THEN_TIME = re.compile(r"(?:on\s+)?(?P<day>%s)\s*,?\s*(?:at\s+)?(?P<time>\S.*)" % _A_WEEKDAY, re.IGNORECASE)
+# ... and the other way round: "4.30 friday", "at 5pm on friday"
+_TIME_THEN_WEEKDAY = re.compile(r"(?:at\s+)?(?P<time>\d{1,2}(?:[:.][0-5]\d)?(?:\s*[ap]\.?\s?m\b\.?)?)\s*,?\s+(?:on\s+)?"
+                                r"(?P<day>%s)" % _A_WEEKDAY, re.IGNORECASE)
 _REFUSING_WORDS = ("not", "instead", "of", "rather", "than", "but")
 _ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
 # a weekday and nothing else, maybe after "no" or "on", before "at": "no, friday at"
@@ -252,6 +259,7 @@ _CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00
 # a time of the agreed day said without its half of the day or a zone is one only this close to the
 # agreed time (a correction moves a time a little; "make it one fifty" after 09:00 is an amount)
 NEAR_S = 3 * 3600
+_WEEKDAY_NAMES = tuple(calendar.day_name[i].lower() for i in range(7))
 _AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
 _WORD = re.compile(r"[a-z]+")
 _TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
@@ -263,6 +271,10 @@ _MOVES_A_DATE = re.compile(r"\b(?:(?:move[sd]?|push(?:ed)?|postponed?|delay(?:ed
                            r"|(?:time|date|day|hour)\s+(?:to|is)(?:\s+be)?)\s+$", re.IGNORECASE)
 # an hour of a 12-hour clock, alone ("8", "eight", "8:30"), and a part of the day said after one
 _HOUR_SAID = re.compile(A_CLOCK_HOUR, re.IGNORECASE)
+# an hour alone after "at" or "by" ("yes friday but at 5", "can you do it by 5"): a time, no amount;
+# and "by 5" of a date agreed is 5 o'clock as often as the 5th ("by 15" is the 15th)
+_AN_HOUR_PLACED = re.compile(rf"\b(?:at|by)\s+(?:{A_CLOCK_HOUR})(?![\w.,%])", re.IGNORECASE)
+_BY_AN_HOUR = re.compile(r"(?:(?:at|by)\s+)?(?:[1-9]|1[0-2])", re.IGNORECASE)
 _PART_OF_DAY_SAID = re.compile(r"(?:tonight|(?:this|in\s+the|tomorrow)\s+(?:morning|afternoon|evening|night)|at\s+night)\b",
                                re.IGNORECASE)
 _HOUR_BEFORE_PART_OF_DAY = re.compile(rf"(?<![\w$£€¥.,]){_HOUR_SAID.pattern}\s+(?:(?:in\s+the|this|at)\s+)?$",
@@ -395,7 +407,7 @@ class FollowUps:
         if long and not said.only:
             # a long turn follows up only when it says nothing but values ("no, from my joint account
             # to my checking account please"); else it is a request of its own
-            return self._long_reply(previous, own, unsure, said, escalation, words)
+            return self._long_reply(previous, own, unsure, said, escalation, words, options)
         said = _settled(said)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -419,7 +431,7 @@ class FollowUps:
         verbs = (unsure or own in self.replies or moving and prediction.confidence < VERBS_BELOW
                  or own == previous and _CORRECTION.search(text) is not None)  # "send it to my money market instead"
         pause = _pause_words(text, tokens)  # "one more second": no amount, and no "more" of one either
-        pause |= _thanks_words(tokens)  # "yes, thanks a million": no $1,000,000
+        pause |= _saying_words(tokens)  # "yes, thanks a million", "I owe you one": no $1,000,000, no $1
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
         entities, refused = self._dated_as(text, previous, entities, options)
@@ -682,7 +694,9 @@ class FollowUps:
             if not values and (words[:1] and words[0] in _PAUSING or _MULLING.search(said.phrase)):
                 return "hold"  # "hold it", "I'll think about it" read as a yes: a pause confirms nothing
             if _STOPPING.intersection(words):
-                return None  # "go ahead and cancel it" read as a yes confirmed the payment: answered alone
+                # "go ahead and cancel it" read as a yes: neither a yes nor a no for sure (it confirmed
+                # the payment; answered alone, the affirm intent's words thanked the caller for confirming)
+                return "repeat"
             # a yes to something else than what was agreed, which no rule reads: "can you do it
             # tomorrow" of a bill paid now, "sure thing, the 15th", "sure, on my visa" (a transfer has
             # no card). Nothing is confirmed, and what stands is said again (answered alone, the
@@ -700,7 +714,7 @@ class FollowUps:
         return None
 
     def _long_reply(self, previous: str, own: str, unsure: bool, said: "_Said", escalation: Escalation,
-                    words: list[str]) -> Turn | None:
+                    words: list[str], carried: RequestOptions) -> Turn | None:
         """A turn over MAX_WORDS that is no string of values: a hold or repeat keeps the context
         ("hold on a second let me grab my card") and changes nothing, whatever values it names
         ("sorry can you repeat that, I think you said savings"); a confident yes or no that names
@@ -718,12 +732,16 @@ class FollowUps:
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
-        if own in self.confirm and said.elsewhen:  # ("... but hold off until I get paid": answered alone)
-            return (self._answer("update", previous, own, [], [], escalation, options, frozenset())
-                    if said.asked and not entities and _plain_reply(words, True) else None)
+        if own in self.confirm and said.elsewhen and said.asked and not entities:  # "... but hold off until I get paid"
+            return self._answer("update", previous, own, [], [], escalation, options, frozenset())
         if own in self.confirm | self.cancel and not entities and _plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
+        if own in self.confirm and not entities:
+            # a yes with a but, naming nothing ("yes but send it to my mom instead", "... hold off until
+            # I get paid", "yes please go ahead and cancel it"): the request as it stands said again,
+            # nothing confirmed (answered alone, the affirm intent's words thanked the caller for confirming)
+            return self._answer("repeat", previous, own, [], [], escalation, carried, frozenset())
         return None
 
     # -- values for the previous intent's slots ------------------------------------------------
@@ -1016,7 +1034,8 @@ class FollowUps:
                     continue
             time_said = e.text
             if (e.resolved and e.resolution.get("grain") != "day"  # "friday 18.12" in en-GB: Friday 18 December
-                    and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())) is not None):
+                    and (whole := _WEEKDAY_THEN_TIME.fullmatch(e.text.strip())
+                         or _TIME_THEN_WEEKDAY.fullmatch(e.text.strip())) is not None):
                 # "make it friday at 5pm", all one span: the agreed Friday's weekday is that day too
                 its_day = self._the_agreed_weekday(whole.group("day"), e.resolution, e.type, previous, options)
                 time_said = ("" if whole.group("time").lower().startswith(("at ", "by ")) else "at ") + whole.group(
@@ -1283,7 +1302,9 @@ class FollowUps:
         moved = (_MOVES_A_DATE.search(text, 0, last) is not None and not _CURRENCY_SAID.search(surface)
                  and _an_hour(text[last:end]))  # "move it to 80" is the amount: no hour
         timed = (surface.split()[0].lower() in _TIME_PREPOSITIONS or moved  # "at 5", "on the 3rd": no amount
-                 or _an_hour_of_the_day(surface) and not _MOVES_MONEY.search(text))  # "make it 8 tonight": 20:00
+                 or _an_hour_of_the_day(surface) and not _MOVES_MONEY.search(text)  # "make it 8 tonight": 20:00
+                 or _AN_HOUR_PLACED.search(surface) is not None and not _CURRENCY_SAID.search(surface)
+                 and not _RELATIVE.search(text))  # "friday but at 5"; not "bring it down by 5"
         counting = _counting(text, kept)  # "two weeks", "account 2": the number counts or names a thing
         # "make it 9.30 instead" after 09:00: 09:30 on the agreed day, not $9.30 (`_dotted_time`)
         # (the time may come after the words that move it: "move it to 10.30", "can you do it at 10.00")
@@ -1315,6 +1336,9 @@ class FollowUps:
                 continue  # "eighty bucks", "tomorrow", "my debit card", "not sure" answering "Which city?": no city
             if spec.get("builtin") == "datetime" and day_key(slot) in dict(options.filled_slots) and _an_hour(said):
                 return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # "5" for "tomorrow at five": which?
+            if (spec.get("builtin") == "datetime" and not past and slot in dict(options.filled_slots) and timed
+                    and _BY_AN_HOUR.fullmatch(said)):
+                return ResolvedEntity(slot, surface, start, end, 1.0, "context")  # "by 5" of a date agreed: 5 o'clock, or the 5th?
             if spec.get("builtin") == "datetime" and moved and not past:  # "move it to 8": which 8? (not the 8th)
                 return ResolvedEntity(slot, text[last:end], last, end, 1.0, "context")
             value = self.resolver.resolve_value(slot, said, reference, past, locale)
@@ -1612,9 +1636,21 @@ def _says_when(phrase: str, now_agrees: bool) -> bool:
     request that goes now (`now_agrees`: "yes pay it today" of a bill paid now, or of a transfer
     with no date), any but today. Pleasantries say no time ("yes, have a good evening")."""
     if _WHEN_SAID.search(phrase) is None:  # most turns: no word of a time
-        return False
+        return _a_misspelt_weekday(phrase)
     said = _PLEASANTRIES.sub(" ", phrase)
     return any(not now_agrees or m.group().lower() != "today" for m in _WHEN_SAID.finditer(said))
+
+
+def _a_misspelt_weekday(phrase: str) -> bool:
+    """Whether `phrase` names a weekday misspelt ("can you do it thursdy", "make it wensday"): one
+    edit (a swap of two letters counts one) from a weekday's name, two from a name of seven
+    letters or more; so "money", "fridge" or "sundae" (two from six-letter names) are none."""
+    for word in _WORD.findall(phrase.lower()):
+        if 5 <= len(word) <= 11 and word[0] in "mtwfs" and "d" in word:  # a sieve: most words are none
+            match = process.extractOne(word, _WEEKDAY_NAMES, scorer=OSA.distance, score_cutoff=2)
+            if match is not None and match[1] <= (2 if len(match[0]) >= 7 else 1):
+                return True
+    return False
 
 
 def _past_request_words(run: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -1668,16 +1704,24 @@ def _again(value: ResolvedEntity, tagged: set[tuple[str, str | None]]) -> bool:
     return any(t == value.type for t, _ in tagged)
 
 
-def _thanks_words(tokens: list[tuple[int, int, str]]) -> set[int]:
-    """The tokens of "thanks a million" or "a million thanks": a thank-you, no amount (read back as
-    $1,000,000.00)."""
+# sayings whose numbers count nothing: (their words, the positions of the numbers in them)
+_SAYINGS = ((("thanks", "a", "million"), (1, 2)), (("you", "a", "million"), (1, 2)),
+            (("a", "million", "thanks"), (0, 1)), (("owe", "you", "one"), (2,)), (("owe", "ya", "one"), (2,)),
+            (("owe", "u", "one"), (2,)), (("4", "sure"), (0,)), (("4", "real"), (0,)))  # "4 sure": a transcript's "for sure"
+_SAYING_NUMBERS = frozenset(saying[i] for saying, at in _SAYINGS for i in at)
+
+
+def _saying_words(tokens: list[tuple[int, int, str]]) -> set[int]:
+    """The number words of a saying in the turn ("thanks a million", "I owe you one", "yes, 4
+    sure"): no amount (they were read back as $1,000,000.00, $1.00 and $4.00)."""
     words = [w for _, _, w in tokens]
     out: set[int] = set()
-    if "million" not in words:
+    if _SAYING_NUMBERS.isdisjoint(words):
         return out
-    for i in range(len(words) - 1):
-        if words[i:i + 2] == ["a", "million"] and (words[i - 1:i] in (["thanks"], ["you"]) or words[i + 2:i + 3] == ["thanks"]):
-            out.update((i, i + 1))
+    for i in range(len(words)):
+        for saying, at in _SAYINGS:
+            if tuple(words[i:i + len(saying)]) == saying:
+                out.update(i + j for j in at)
     return out
 
 
@@ -1795,9 +1839,9 @@ def _on_the_half(hour: int, half: re.Match) -> int | None:
 
 
 def _a_time_of(said: str, agreed: dt.datetime) -> bool:
-    """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe after the agreed date's
-    own weekday ("friday at 4.30" of a Friday): a new time of the agreed day."""
-    whole = _WEEKDAY_THEN_TIME.fullmatch(said)
+    """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe beside the agreed date's
+    own weekday ("friday at 4.30", "4.30 friday" of a Friday): a new time of the agreed day."""
+    whole = _WEEKDAY_THEN_TIME.fullmatch(said) or _TIME_THEN_WEEKDAY.fullmatch(said)
     if whole is not None and WEEKDAYS.get(whole.group("day").lower().removesuffix("s")) == agreed.weekday():
         said = whole.group("time")
     return time_only(said) is not None or _an_hour(said) or _DOTTED_NUMBER_IN.fullmatch(said) is not None
@@ -1833,7 +1877,7 @@ def _near(said: TimeOfDay, at: dt.datetime) -> TimeOfDay | None:
 
 def _an_hour(said: str) -> bool:
     """An hour and nothing else, said without am/pm: "5", "at five", "five o'clock"."""
-    return bare_hour(said) or re.fullmatch(r"(?:at\s+)?(?:[1-9]|1[0-2])", words_to_digits(said.strip())) is not None
+    return bare_hour(said) or _BY_AN_HOUR.fullmatch(words_to_digits(said.strip())) is not None
 
 
 def _spoken_minutes(said: str) -> int:

@@ -1296,14 +1296,23 @@ def test_a_long_yes_or_no_that_names_nothing_confirms_or_cancels(engine):
     # unsure of its own reading: a guess confirms nothing
     assert _turn(engine, "yes that's correct thank you so much", "transfer_money", "affirm", 0.4,
                  "low_confidence", slots=carried) is None
-    # a long yes that qualifies or corrects what it agrees to, in words the model tags or not, or
-    # that says no as well, confirms nothing: "yes that's right but it's sixty not fifty" confirmed $200
-    for text, own in (("yes that's right but it's sixty not fifty", "affirm"),
-                      ("yes that's right but send it to my mom instead", "affirm"),
-                      ("yes sounds good but hold off until I get paid", "affirm"),
-                      ("no sorry I meant yes that's right go ahead", "deny"),
-                      ("no just freeze it for now I might find it later", "deny")):
-        assert _turn(engine, text, "transfer_money", own, 0.95, None, slots=carried) is None, text
+    # a long yes that qualifies or corrects what it agrees to, or that says no as well, confirms
+    # nothing: "yes that's right but it's sixty not fifty" confirmed $200. A yes naming nothing the
+    # model tagged says the request again (answered alone, the affirm intent's template thanked the
+    # caller for confirming); a no is answered alone (the backend asks again)
+    for text in ("yes that's right but it's sixty not fifty", "yes that's right but send it to my mom instead",
+                 "yes please go ahead and cancel the transfer"):
+        turn = _turn(engine, text, "transfer_money", "affirm", 0.95, None, slots=carried)
+        assert (turn.follow_up.kind, turn.follow_up.intent) == ("repeat", "transfer_money"), text
+        assert dict(turn.response.slots_used) == dict(carried), text
+        assert turn.response.template_id.startswith("transfer_money.response"), text
+    # ... and one that says when in words no rule reads asks the date
+    turn = _turn(engine, "yes sounds good but hold off until I get paid", "transfer_money", "affirm", 0.95, None,
+                 slots=carried)
+    assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"]
+    assert dict(turn.response.slots_used) == dict(carried)
+    for text in ("no sorry I meant yes that's right go ahead", "no just freeze it for now I might find it later"):
+        assert _turn(engine, text, "transfer_money", "deny", 0.95, None, slots=carried) is None, text
     # a long yes naming what is not the transfer's ("my verizon bill") is a request of its own
     assert _turn(engine, "yes please and also pay my verizon bill", "transfer_money", "affirm", 0.9, None,
                  [("merchant", "verizon")], carried) is None
@@ -2053,8 +2062,13 @@ def test_a_pause_the_model_reads_as_a_yes_confirms_nothing(engine, text):
 @pytest.mark.parametrize("text", ["go ahead and cancel it", "ok stop it", "yes don't send it"])
 def test_a_yes_that_says_to_stop_confirms_nothing(engine, text):
     """"go ahead and cancel it" after a pending payment, read by the example model as a yes,
-    confirmed the payment: a turn read as a yes that says cancel, stop or don't is answered alone."""
-    assert _turn(engine, text, "schedule_payment", "affirm", 0.9, None, slots=[("amount", "100 USD")]) is None
+    confirmed the payment; answered alone, it was thanked for confirming. A turn read as a yes that
+    says cancel, stop or don't is neither: the request as it stands is said again (REPEAT)."""
+    carried = [("amount", "100 USD"), ("merchant", "verizon"), ("date", "2026-12-11T09:00:00-05:00")]
+    turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, slots=carried)
+    assert (turn.follow_up.kind, turn.follow_up.intent) == ("repeat", "schedule_payment")
+    assert dict(turn.response.slots_used) == dict(carried)
+    assert turn.response.template_id.startswith("schedule_payment.response") and "$100.00" in turn.response.text
 
 
 AGREED_TUESDAY_5PM = [("account", "savings"), ("account.destination", "savings"), ("amount", "50 USD"),
@@ -2529,3 +2543,35 @@ def test_more_ways_to_ask_another_time(engine, text):
     turn = _turn(engine, text, "schedule_payment", "affirm", 0.9, None, [], ON_FRIDAY,
                  zone="America/New_York", at=MONDAY_10AM)
     assert turn.follow_up.kind == "update" and turn.response.slots_missing == ["date"], text
+
+
+@pytest.mark.parametrize("text, own, tags, kind, date, day", [
+    # a weekday misspelt in a yes that asks another day: the date asked (each confirmed the agreed Friday)
+    ("can you do it thursdy", "affirm", [], "update", None, None),
+    ("make it thrusday", "affirm", [], "update", None, None),
+    ("could you do it wensday", "affirm", [], "update", None, None),
+    # ... but no word two edits from a six-letter weekday: "money" is no Monday
+    ("yes send the money", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+    # an hour after "at" or "by" is no amount (it was $5.00), and "by 5" of a date agreed no 5th (it
+    # was Saturday the 5th): which five? asked, the agreed day kept for the answer
+    ("yes friday but at 5", "affirm", [], "update", None, "2026-12-11T00:00:00-05:00"),
+    ("can you do it by 5", "affirm", [], "update", None, "2026-12-11T00:00:00-05:00"),
+    ("can you do it by the 15th", "affirm", [], "update", "2026-12-15T09:00:00-05:00", None),
+    # a time with no half of the day before the agreed weekday, far from the agreed 9am: asked, the
+    # day kept (it was 04:30); near it, that time
+    ("make it 4.30 friday", "schedule_payment", [("date", "4.30 friday")], "update", None,
+     "2026-12-11T00:00:00-05:00"),
+    ("make it 10.30 friday", "schedule_payment", [("date", "10.30 friday")], "update", "2026-12-11T10:30:00-05:00",
+     None),
+    # sayings count nothing (read back as $4.00 and $1.00)
+    ("yes, 4 sure", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+    ("yep I owe you one", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+])
+def test_a_yes_reads_misspelt_days_hours_and_sayings_as_said(engine, text, own, tags, kind, date, day):
+    """What the last audits left: yeses that confirmed the agreed day, or read an hour or a saying
+    as an amount or a day."""
+    turn = _turn(engine, text, "schedule_payment", own, 0.9, None, tags, AGREED_9AM, zone="America/New_York",
+                 at=FRIDAY_10AM)
+    used = dict(turn.response.slots_used)
+    assert (turn.follow_up.kind, used["amount"], used.get("date"), used.get("date.day")) == (kind, "45 USD", date, day)
+    assert list(turn.response.slots_missing) == ([] if date else ["date"])
