@@ -78,7 +78,7 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """A turn resolved against the previous one (server/followup.py)."""
+    """A turn resolved against the previous one (server/followup/)."""
 
     kind: str  # update | confirm | cancel | hold | repeat
     intent: str  # the intent the turn continues: the request's previous_intent ("" for a repeat of nothing)

@@ -1,6 +1,6 @@
 """Every key domain.yaml may hold, with the type and range of its value, checked in one place.
 
-The readers (respond.py, resolve/, escalation.py, followup.py, models/build.py, models/evaluate.py)
+The readers (respond.py, resolve/, escalation.py, followup/, models/build.py, models/evaluate.py)
 take what they need with `.get` and a default, so on their own a misspelt key is silently ignored
 (`respnse:` leaves the intent without an answer) and a value of the wrong type crashes a
 constructor with a traceback or is read as something else (`match_without_model: "no"` is true).

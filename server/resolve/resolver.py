@@ -67,9 +67,9 @@ _WHOSE = r"(?:(?:my|the|our|your)\s+)?"
 _ROLE_BEFORE = [("source", re.compile(rf"\b(?:{_SOURCE_WORDS})(?<!pay\soff)(?<!pays\soff)(?<!paid\soff)"
                                       rf"(?<!paying\soff)\s+{_WHOSE}$", re.IGNORECASE)),
                 ("destination", re.compile(rf"\b(?:{_DESTINATION_WORDS})\s+{_WHOSE}$", re.IGNORECASE))]
-# the same words leading a value said alone ("no, from joint": followup.py reads joint, the source)
+# the same words leading a value said alone ("no, from joint": followup/ reads joint, the source)
 LEADING_ROLE = re.compile(rf"(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS})\s+{_WHOSE}", re.IGNORECASE)
-# "not checking", "not from checking", "instead of checking": a value the turn takes back (followup.py
+# "not checking", "not from checking", "instead of checking": a value the turn takes back (followup/
 # replaces it in a carried slot)
 _NOT_BEFORE = re.compile(rf"\b(?:not|instead\s+of|rather\s+than)\s+"
                          rf"(?:(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS}|for|on)\s+)?{_WHOSE}$", re.IGNORECASE)
