@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..analysis import SINGLE_VALUED, RequestOptions, ResolvedEntity
-from ..respond import ROLES
+from ..respond import DAY, ROLES
 from . import vocab
 
 
@@ -169,3 +169,17 @@ def added(said: Said) -> frozenset[str]:
     if said.only and all((e.resolution or {}).get("kind") in SINGLE_VALUED for e in said.found):
         return frozenset()
     return frozenset(e.type for e in said.found)
+
+
+def slot_asked(spec: dict, slots: list[str], options: RequestOptions) -> str | None:
+    """The slot the previous answer asked for: the first of its `slots_missing` the caller sent
+    back, else what the responder asks first: the intent's first required slot not carried,
+    then a date whose hour is asked (its day kept). A bare answer is read as it first: "the 15"
+    answering "When should the payment go out?" is the 15th, not $15, and "5" answering "When
+    should the transfer happen?" (an optional date, asked because "tomorrow at five" could not
+    be read) is no amount; "20" answering "How much should the payment be?" is $20 even with
+    a day kept (it was the 20th)."""
+    carried = {k for k, _ in options.filled_slots}
+    day_kept = [k.removesuffix(f".{DAY}") for k in carried if k.endswith(f".{DAY}")]  # a date whose hour is asked
+    return next((s for s in (*options.slots_missing, *(spec.get("required") or ()), *day_kept)
+                 if s not in carried and s in slots), None)
