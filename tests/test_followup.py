@@ -2563,9 +2563,11 @@ def test_more_ways_to_ask_another_time(engine, text):
      "2026-12-11T00:00:00-05:00"),
     ("make it 10.30 friday", "schedule_payment", [("date", "10.30 friday")], "update", "2026-12-11T10:30:00-05:00",
      None),
-    # sayings count nothing (read back as $4.00 and $1.00)
-    ("yes, 4 sure", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+    # a saying counts nothing (read back as $1.00), nor does a word one edit from a weekday's name
     ("yep I owe you one", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+    ("yes the sundae one", "affirm", [], "confirm", "2026-12-11T09:00:00-05:00", None),
+    # another weekday with an hour asked: that day kept (the agreed Friday was, for the answer "5pm")
+    ("yes monday but at 5", "affirm", [], "update", None, "2026-12-07T00:00:00-05:00"),
 ])
 def test_a_yes_reads_misspelt_days_hours_and_sayings_as_said(engine, text, own, tags, kind, date, day):
     """What the last audits left: yeses that confirmed the agreed day, or read an hour or a saying
@@ -2575,3 +2577,27 @@ def test_a_yes_reads_misspelt_days_hours_and_sayings_as_said(engine, text, own, 
     used = dict(turn.response.slots_used)
     assert (turn.follow_up.kind, used["amount"], used.get("date"), used.get("date.day")) == (kind, "45 USD", date, day)
     assert list(turn.response.slots_missing) == ([] if date else ["date"])
+
+
+def test_what_the_audit_of_those_rules_found(engine):
+    """A first version of the rules above: "make it 4, sure" confirmed $45 (its "4 sure" read as a
+    transcript's "for sure"); a long yes saying when of a request with no date asked ("yes please
+    can you do it tomorrow for me" of a bill paid now) confirmed it; a change by an amount with
+    the hour asked ("make it cheaper by 5") confirmed the amount kept."""
+    turn = _turn(engine, "make it 4, sure", "schedule_payment", "affirm", 0.99, None, (), AGREED_9AM,
+                 zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "4 USD"
+    bill = [("amount", "45 USD"), ("merchant", "verizon"), ("account", "checking")]
+    for text, previous, carried in (("yes please can you do it tomorrow for me", "pay_bill", bill),
+                                    ("yes please go ahead and freeze it tomorrow morning", "block_card",
+                                     [("card", "credit_card")])):
+        turn = _turn(engine, text, previous, "affirm", 0.95, None, (), carried, zone="America/New_York",
+                     at=FRIDAY_10AM)
+        assert (turn.follow_up.kind, dict(turn.response.slots_used)) == ("repeat", dict(carried)), text
+        assert turn.response.template_id.startswith(f"{previous}.response"), text
+    day_kept = [("amount", "45 USD"), ("merchant", "verizon"), ("date.day", "2026-12-11T00:00:00-05:00")]
+    for text in ("make it cheaper by 5", "yes but go over by 5"):  # how much? asked (it was $5.00, then a confirm)
+        turn = _turn(engine, text, "schedule_payment", "affirm", 0.95, None, (), day_kept, zone="America/New_York",
+                     at=FRIDAY_10AM, missing=["date"])
+        assert turn.follow_up.kind == "update" and turn.response.template_id == "schedule_payment.prompt.amount", text
+        assert dict(turn.response.slots_used)["date.day"] == "2026-12-11T00:00:00-05:00", text

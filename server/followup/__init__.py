@@ -16,13 +16,15 @@ account to my checking account"), and
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
    carries a value ("sure, 150": read back before anything is confirmed), or says when in words no
-   rule reads ("can you do it sooner": the date asked); a turn with a number no rule read or a
-   value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a transfer), or
-   asking another time of an intent with none to change, is a repeat (nothing confirmed);
+   rule reads ("can you do it sooner", "make it thrusday": the date asked); a turn with a number no
+   rule read or a value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a
+   transfer), asking another time of an intent with none to change, or saying cancel, stop or
+   don't ("go ahead and cancel it"), is a repeat (nothing confirmed);
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
-   so much");
+   so much"), and a long yes that qualifies what it agrees to and names nothing tagged is a
+   repeat ("yes that's right but it's sixty not fifty"), or asks the date when it says when;
 3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
    value -> hold: nothing changes, and the question or confirmation asked still stands;
 3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it

@@ -82,9 +82,11 @@ def says_when(phrase: str, now_agrees: bool) -> bool:
 def a_misspelt_weekday(phrase: str) -> bool:
     """Whether `phrase` names a weekday misspelt ("can you do it thursdy", "make it wensday"): one
     edit (a swap of two letters counts one) from a weekday's name, two from a name of seven
-    letters or more; so "money", "fridge" or "sundae" (two from six-letter names) are none."""
+    letters or more; so "money" and "fridge" (two from six-letter names) are none, nor are the
+    words that near (`vocab.NOT_WEEKDAYS`: "sundae", "sturdy")."""
     for word in vocab.WORD.findall(phrase.lower()):
-        if 5 <= len(word) <= 11 and word[0] in "mtwfs" and "d" in word:  # a sieve: most words are none
+        if (5 <= len(word) <= 11 and word[0] in "mtwfs" and "d" in word  # a sieve: most words are none
+                and word not in vocab.NOT_WEEKDAYS):
             match = process.extractOne(word, vocab.WEEKDAY_NAMES, scorer=OSA.distance, score_cutoff=2)
             if match is not None and match[1] <= (2 if len(match[0]) >= 7 else 1):
                 return True

@@ -427,8 +427,11 @@ class FollowUps:
         if own in self.pauses:
             return self._answer("hold" if own in self.hold else "repeat", previous, own, entities, [], escalation,
                                 options, frozenset())
-        if own in self.confirm and said.elsewhen and said.asked and not entities:  # "... but hold off until I get paid"
-            return self._answer("update", previous, own, [], [], escalation, options, frozenset())
+        if own in self.confirm and said.elsewhen:  # "... but hold off until I get paid": the date asked, where it
+            # has a prompt; else the request said again ("yes please can you do it tomorrow" of a bill paid now)
+            kind = "update" if said.asked else "repeat"
+            return None if entities else self._answer(kind, previous, own, [], [], escalation,
+                                                      options if said.asked else carried, frozenset())
         if own in self.confirm | self.cancel and not entities and phrases.plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())

@@ -49,7 +49,9 @@ def a_time_of(said: str, agreed: dt.datetime) -> bool:
     """Whether `said` is a time alone ("5.00", "4:30", "at five"), maybe beside the agreed date's
     own weekday ("friday at 4.30", "4.30 friday" of a Friday): a new time of the agreed day."""
     whole = vocab.WEEKDAY_THEN_TIME.fullmatch(said) or vocab.TIME_THEN_WEEKDAY.fullmatch(said)
-    if whole is not None and WEEKDAYS.get(whole.group("day").lower().removesuffix("s")) == agreed.weekday():
+    if whole is not None:
+        if WEEKDAYS.get(whole.group("day").lower().removesuffix("s")) != agreed.weekday():
+            return False  # "monday but at 5" of a Friday: another day
         said = whole.group("time")
     return time_only(said) is not None or an_hour(said) or vocab.DOTTED_NUMBER_IN.fullmatch(said) is not None
 
@@ -502,16 +504,32 @@ class AgreedDates:
         reference = self.resolver.reference_time(options)
         out = []
         for slot in dict.fromkeys(e.type for e in refused):
+            if (self.resolver.specs.get(slot) or {}).get("builtin") != "datetime" or reference is None or (
+                    day_key(slot) in carried):
+                continue
+            said = [e.text.strip() for e in refused if e.type == slot]
             agreed = self._agreed(slot, carried.get(slot), previous, options)
-            if ((self.resolver.specs.get(slot) or {}).get("builtin") != "datetime" or agreed is None
-                    or reference is None or day_key(slot) in carried
-                    or not all(a_time_of(e.text.strip(), agreed) for e in refused if e.type == slot)):
-                continue  # "make it yesterday", "this morning" at noon: no day to keep
+            if agreed is None or not all(a_time_of(s, agreed) for s in said):
+                # "make it yesterday", "this morning" at noon: no day to keep; but "yes monday but at
+                # 5" of a Friday keeps Monday (which five? the answer "5pm" fell on Friday, then today)
+                if (day := self._weekday_of_an_hour(slot, said, previous, options)) is not None:
+                    out.append((day_key(slot), day))
+                continue
             at = agreed.astimezone(reference.tzinfo)
             midnight = wall_time(dt.datetime(at.year, at.month, at.day), reference.tzinfo, "day")
             if midnight is not None:
                 out.append((day_key(slot), midnight.isoformat()))
         return tuple(out)
+
+    def _weekday_of_an_hour(self, slot: str, said: list[str], previous: str, options: RequestOptions) -> str | None:
+        """The day (ISO, at midnight) of a weekday said before an hour with no am/pm, when that is
+        all the turn says of the date ("monday but at 5", "thursday at 10")."""
+        whole = vocab.WEEKDAY_THEN_TIME.fullmatch(said[0]) if len(said) == 1 else None
+        if whole is None or not an_hour(whole.group("time")):
+            return None
+        value = self.resolver.resolve_value(slot, whole.group("day"), self.resolver.reference_time(options),
+                                            previous in self.resolver.past_intents, locales.get(options.locale))
+        return value["value"] if value is not None and value.get("grain") == "day" else None
 
     def _agreed(self, slot: str, carried: str | None, previous: str, options: RequestOptions) -> dt.datetime | None:
         """A date carried for `slot` (agreed, or a day kept) read back; None when it reads as no date."""

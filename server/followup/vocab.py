@@ -53,7 +53,8 @@ RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|dou
                        # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*"
                       rf"(?:\s+(?!to\b)[\w']+){{0,4}}\s+by(?=\s*{NUMBER_NEXT})"
-                      rf"|\b(?:up|down)\s+(?:it\s+)?by(?=\s*{NUMBER_NEXT})"  # "bring it down by 5", "up it by 5"
+                      # "bring it down by 5", "up it by 5", "make it cheaper by 5", "it's off by 5"
+                      rf"|\b(?:up|down|cheaper|smaller|bigger|higher|over|under|off)\s+(?:it\s+)?by(?=\s*{NUMBER_NEXT})"
                        # "add 5", "add $5 to it", "take 5 off": (was $5)
                       rf"|\badd(?:ed)?\s+{AN_AMOUNT}\s*(?:(?:to|onto)\s+(?:it|that|the\s+(?:payment|amount|transfer))"
                       r"\b|[.!?]*$)"
@@ -144,6 +145,8 @@ WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*%s(?:\s+at)?" % A_WEEKDAY, re.I
 HALF_SAID = re.compile(r"[ap]\.?\s?m\b|morning|afternoon|evening|night|noon|midnight", re.IGNORECASE)
 CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
 WEEKDAY_NAMES = tuple(calendar.day_name[i].lower() for i in range(7))
+# words as near a weekday's name as its misspellings are ("sundae" is one edit from "sunday")
+NOT_WEEKDAYS = frozenset("sundae sundaes sundry sundries sturdy sundar".split())
 AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})
 WORD = re.compile(r"[a-z]+")
 TIME_PREPOSITIONS = frozenset({"at", "on", "by", "until", "till", "before", "after", "from", "in"})
@@ -229,7 +232,7 @@ FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "i’m", "i’ve", 
 # sayings whose numbers count nothing: (their words, the positions of the numbers in them)
 SAYINGS = ((("thanks", "a", "million"), (1, 2)), (("you", "a", "million"), (1, 2)),
            (("a", "million", "thanks"), (0, 1)), (("owe", "you", "one"), (2,)), (("owe", "ya", "one"), (2,)),
-           (("owe", "u", "one"), (2,)), (("4", "sure"), (0,)), (("4", "real"), (0,)))  # "4 sure": a transcript's "for sure"
+           (("owe", "u", "one"), (2,)))
 SAYING_NUMBERS = frozenset(saying[i] for saying, at in SAYINGS for i in at)
 
 
