@@ -2601,3 +2601,20 @@ def test_what_the_audit_of_those_rules_found(engine):
                      at=FRIDAY_10AM, missing=["date"])
         assert turn.follow_up.kind == "update" and turn.response.template_id == "schedule_payment.prompt.amount", text
         assert dict(turn.response.slots_used)["date.day"] == "2026-12-11T00:00:00-05:00", text
+
+
+def test_a_yes_naming_a_card_the_model_did_not_tag_of_a_transfer_confirms_nothing(engine):
+    """"yes debit" after a transfer between accounts, "debit" untagged (a word the resolver reads
+    as a card only after "my", "the" ...), confirmed the transfer: a card is no part of it, so the
+    transfer is said again (REPEAT). Of a bill, whose card is a slot, it is the card."""
+    transfer = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+                ("amount", "50 USD")]
+    for text in ("yes debit", "yes the bank card", "ok visa"):
+        turn = _turn(engine, text, "transfer_money", "affirm", 0.95, None, (), transfer)
+        assert (turn.follow_up.kind, dict(turn.response.slots_used)) == ("repeat", dict(transfer)), text
+    for text in ("yes please", "yes savings is right", "sure, checking to savings"):  # the transfer's own words
+        turn = _turn(engine, text, "transfer_money", "affirm", 0.95, None, (), transfer)
+        assert turn.follow_up.kind in ("confirm", "update") and turn.follow_up.kind != "repeat", text
+    bill = [("amount", "45 USD"), ("merchant", "verizon")]
+    turn = _turn(engine, "yes debit", "pay_bill", "affirm", 0.95, None, (), bill)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["card"] == "debit_card"

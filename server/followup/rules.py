@@ -12,6 +12,7 @@ from ..decode import Prediction
 from ..escalation import EscalationPolicy
 from ..resolve import DomainConfigError, Resolver
 from ..resolve.catalog import a_persons_name
+from ..resolve.text import fold_catalog
 from ..resolve.dates import DOTTED_DATE, bare_hour, days_refused, names_a_day, time_only
 from ..resolve.money import amount_only, says_a_time
 from ..resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
@@ -69,6 +70,8 @@ class FollowUps:
         self.hold = self._intents(section, "hold", HOLD_INTENTS)
         self.repeat = self._intents(section, "repeat", REPEAT_INTENTS)
         self.pauses = self.hold | self.repeat  # turns that change nothing
+        # each catalog's names, folded, with its type: a yes may name one the model did not tag ("yes debit")
+        self.names = {form: etype for etype, catalog in resolver.catalogs.items() for form in catalog.spoken}
         self.replies = self.confirm | self.cancel | self.pauses  # turns that are no request of their own
 
     def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
@@ -399,7 +402,8 @@ class FollowUps:
             if not values and said.elsewhen:
                 return "repeat"
             if (not values and said.question is None  # (with a slot asked, a yes asks it again)
-                    and (phrases.a_number_unread(said.phrase) or self._named_elsewhere(said.entities, previous))):
+                    and (phrases.a_number_unread(said.phrase)
+                         or self._named_elsewhere(said.entities, previous, said.phrase))):
                 return "repeat"
             return "update" if values else "confirm"  # "sure, 150": read back before anything is confirmed
         if own in self.cancel and not unsure:
@@ -444,15 +448,21 @@ class FollowUps:
 
     # -- values for the previous intent's slots ------------------------------------------------
 
-    def _named_elsewhere(self, entities: list[ResolvedEntity], previous: str) -> bool:
+    def _named_elsewhere(self, entities: list[ResolvedEntity], previous: str, phrase: str) -> bool:
         """Whether the turn names an amount the previous intent has no slot for, or a thing, when it
-        moves money ("sure, on my visa" of a transfer between accounts): a yes to something else
-        than what was asked."""
+        moves money ("sure, on my visa" of a transfer between accounts; "yes debit", which the model
+        does not tag): a yes to something else than what was asked."""
         slots = set(self.intents[previous].get("slots") or [])
         moves_money = any(self._kind_of(s) == "money" for s in slots)  # ("the one on my checking" of a card: the card)
-        return any(e.resolved and e.type not in slots and self._kind_of(e.type) in (("catalog", "money") if moves_money
-                                                                                     else ("money",))
-                   for e in entities)
+        if any(e.resolved and e.type not in slots and self._kind_of(e.type) in (("catalog", "money") if moves_money
+                                                                                else ("money",))
+               for e in entities):
+            return True
+        if not moves_money:
+            return False
+        words = fold_catalog(phrase).split()
+        named = (self.names.get(" ".join(words[i:i + n])) for n in (1, 2, 3) for i in range(len(words) - n + 1))
+        return any(etype is not None and etype not in slots for etype in named)
 
     def _kind_of(self, slot: str) -> str:
         """What a slot holds: its builtin ("money", "datetime"), else its kind ("catalog", "free")."""
