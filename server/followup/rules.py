@@ -12,10 +12,10 @@ from ..decode import Prediction
 from ..escalation import EscalationPolicy
 from ..resolve import DomainConfigError, Resolver
 from ..resolve.catalog import a_persons_name
-from ..resolve.text import fold_catalog
 from ..resolve.dates import DOTTED_DATE, bare_hour, days_refused, names_a_day, time_only
 from ..resolve.money import amount_only, says_a_time
 from ..resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
+from ..resolve.text import fold_catalog
 from ..respond import DAY, Responder, day_key
 from . import edits, phrases, timing, vocab
 

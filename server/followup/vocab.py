@@ -50,12 +50,12 @@ NUMBER_NEXT = (r"(?:[$€£]|\d|(?:a|an|one|two|three|four|five|six|seven|eight|
 AN_AMOUNT = (r"(?:[$€£]\s*)?(?:\d[\d.,]*|(?:one|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|forty"
              r"|fifty|sixty|seventy|eighty|ninety|hundred)\b)(?:\s*(?:dollars?|bucks?|euros?|pounds?))?")
 RELATIVE = re.compile(r"\b(?:more|less|fewer|extra|another|additional|on top|double|half|later|earlier)\b"
-                       # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
+                      # a change by an amount: "lower it by 5", "reduce the payment by $20", "bump it up by ten"
                       r"|\b(?:lower|rais|increas|decreas|reduc|cut|bump|knock|drop|trim|add)\w*"
                       rf"(?:\s+(?!to\b)[\w']+){{0,4}}\s+by(?=\s*{NUMBER_NEXT})"
                       # "bring it down by 5", "up it by 5", "make it cheaper by 5", "it's off by 5"
                       rf"|\b(?:up|down|cheaper|smaller|bigger|higher|over|under|off)\s+(?:it\s+)?by(?=\s*{NUMBER_NEXT})"
-                       # "add 5", "add $5 to it", "take 5 off": (was $5)
+                      # "add 5", "add $5 to it", "take 5 off": (was $5)
                       rf"|\badd(?:ed)?\s+{AN_AMOUNT}\s*(?:(?:to|onto)\s+(?:it|that|the\s+(?:payment|amount|transfer))"
                       r"\b|[.!?]*$)"
                       rf"|\b(?:take|knock|shave)\s+{AN_AMOUNT}\s+off\b", re.IGNORECASE)
