@@ -2618,3 +2618,19 @@ def test_a_yes_naming_a_card_the_model_did_not_tag_of_a_transfer_confirms_nothin
     bill = [("amount", "45 USD"), ("merchant", "verizon")]
     turn = _turn(engine, "yes debit", "pay_bill", "affirm", 0.95, None, (), bill)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["card"] == "debit_card"
+
+
+@pytest.mark.parametrize("text, own, tags", [
+    ("yes push it back to monday at 4pm please if you can", "affirm", [("date", "monday at 4pm")]),
+    ("no I want it to go on monday at 4pm if you can", "deny", [("date", "monday at 4pm")]),
+])
+def test_a_long_yes_or_no_that_changes_a_value_is_read_back(engine, text, own, tags):
+    """A turn over six words that is more than values ("... if you can") was answered alone: the
+    affirm intent's words thanked the caller for confirming, and the payment stayed on Friday. A
+    confident yes or no whose values are all the previous intent's changes them (read back,
+    nothing confirmed)."""
+    turn = _turn(engine, text, "schedule_payment", own, 0.95, None, tags, AGREED_9AM, zone="America/New_York",
+                 at=FRIDAY_10AM)
+    assert turn.follow_up.kind == "update"
+    assert dict(turn.response.slots_used) == {"amount": "45 USD", "merchant": "verizon",
+                                              "date": "2026-12-07T16:00:00-05:00"}

@@ -23,8 +23,10 @@ account to my checking account"), and
 3. its own top intent is a confident denial intent ("no") -> cancel; or update when the turn also
    carries a value for the previous intent's slots ("no, the debit card", "no, the other card",
    "nope, 75"); 2 and 3 at any length when the turn names nothing ("yes that's correct thank you
-   so much"), and a long yes that qualifies what it agrees to and names nothing tagged is a
-   repeat ("yes that's right but it's sixty not fifty"), or asks the date when it says when;
+   so much"), a long yes that qualifies what it agrees to and names nothing tagged is a repeat
+   ("yes that's right but it's sixty not fifty"), or asks the date when it says when, and a long
+   yes or no whose values are all the previous intent's is an update ("yes push it back to monday
+   at 4pm please if you can");
 3a. its own top intent is a confident hold intent ("hold on", "um, let me think") and it carries no
    value -> hold: nothing changes, and the question or confirmation asked still stands;
 3b. its own top intent is a confident repeat intent ("sorry, what?", "say that again") and it

@@ -102,9 +102,10 @@ class FollowUps:
         own, unsure = prediction.intent, _unsure(escalation)
         long = len(words) > MAX_WORDS
         said = self._said(text, tokens, previous, spec, prediction, entities, unsure, long, options)
-        if long and not said.only:
+        if long and not said.only and not self._changes_only(said, own, unsure):
             # a long turn follows up only when it says nothing but values ("no, from my joint account
-            # to my checking account please"); else it is a request of its own
+            # to my checking account please"), or is a yes or no that changes them; else it is a
+            # request of its own
             return self._long_reply(previous, own, unsure, said, escalation, words, options)
         said = edits.settled(said)
         kind = self._kind(said, previous, own, unsure)
@@ -411,6 +412,13 @@ class FollowUps:
         if values and continues:
             return "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         return None
+
+    def _changes_only(self, said: "edits.Said", own: str, unsure: bool) -> bool:
+        """Whether a long yes or no gives the previous intent's slots values and names nothing
+        else ("yes push it back to monday at 4pm please if you can": answered alone, the affirm
+        intent's words thanked the caller for confirming, and the payment stayed on Friday)."""
+        return (not unsure and own in self.confirm | self.cancel and bool(said.found)
+                and all(not e.resolved or e in said.found or e in said.negated for e in said.entities))
 
     def _long_reply(self, previous: str, own: str, unsure: bool, said: "edits.Said", escalation: Escalation,
                     words: list[str], carried: RequestOptions) -> Turn | None:
