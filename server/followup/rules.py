@@ -72,6 +72,7 @@ class FollowUps:
         self.pauses = self.hold | self.repeat  # turns that change nothing
         # each catalog's names, folded, with its type: a yes may name one the model did not tag ("yes debit")
         self.names = {form: etype for etype, catalog in resolver.catalogs.items() for form in catalog.spoken}
+        self.name_words = frozenset(word for form in self.names for word in form.split())  # a sieve
         self.replies = self.confirm | self.cancel | self.pauses  # turns that are no request of their own
 
     def _intents(self, section: dict, key: str, default: tuple[str, ...]) -> frozenset[str]:
@@ -468,6 +469,8 @@ class FollowUps:
             return True
         if not moves_money:
             return False
+        if phrase.isascii() and self.name_words.isdisjoint(phrase.split()):
+            return False  # most turns: no word of a name
         words = fold_catalog(phrase).split()
         named = (self.names.get(" ".join(words[i:i + n])) for n in (1, 2, 3) for i in range(len(words) - n + 1))
         return any(etype is not None and etype not in slots for etype in named)
