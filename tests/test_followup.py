@@ -1050,11 +1050,12 @@ def test_a_role_said_keeps_a_carried_value_without_one(engine):
 
 def test_a_value_said_again_without_a_role_loses_its_carried_one(engine):
     """"no, savings to checking" after a transfer from checking to savings: savings came back as a
-    second destination beside checking (its carried role), so a backend read two destinations."""
+    second destination beside checking (its carried role), so a backend read two destinations;
+    then with no role at all (only "to" was read): it is the source."""
     turn = _turn(engine, "no, savings to checking", "transfer_money", "transfer_money", 0.9, None,
                  [("account", "savings"), ("account", "checking")], TRANSFER)
     assert dict(turn.response.slots_used) == {"amount": "100 USD", "account": "savings,checking",
-                                              "account.destination": "checking"}
+                                              "account.source": "savings", "account.destination": "checking"}
 
 
 def test_a_taken_back_value_with_its_replacement_is_no_request_of_its_own(engine):
@@ -2634,3 +2635,27 @@ def test_a_long_yes_or_no_that_changes_a_value_is_read_back(engine, text, own, t
     assert turn.follow_up.kind == "update"
     assert dict(turn.response.slots_used) == {"amount": "45 USD", "merchant": "verizon",
                                               "date": "2026-12-07T16:00:00-05:00"}
+
+
+
+def test_a_yes_saying_the_agreed_values_again_confirms_them(engine):
+    """"yes checking to savings" after a transfer from checking to savings, and "yes friday works"
+    of a payment on Friday at 9am, were read back (UPDATE) with nothing changed: the caller was
+    asked to agree to what it had just agreed to; "yes checking to savings" also lost its source
+    ("checking" had no word before it). A yes that changes a value is still read back."""
+    transfer = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+                ("amount", "50 USD")]
+    turn = _turn(engine, "yes checking to savings", "transfer_money", "affirm", 0.95, None,
+                 [("account", "checking"), ("account", "savings")], transfer)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(transfer)
+    turn = _turn(engine, "no, joint to savings", "transfer_money", "deny", 0.95, None,
+                 [("account", "joint"), ("account", "savings")], transfer)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used) == {
+        "amount": "50 USD", "account": "joint,savings", "account.source": "joint", "account.destination": "savings"}
+    wednesday = dt.datetime(2026, 12, 9, 15, tzinfo=dt.timezone.utc)  # the agreed Friday is that week's
+    turn = _turn(engine, "yes friday works", "schedule_payment", "affirm", 0.95, None, [("date", "friday")],
+                 AGREED_9AM, zone="America/New_York", at=wednesday)
+    assert turn.follow_up.kind == "confirm" and dict(turn.response.slots_used) == dict(AGREED_9AM)
+    turn = _turn(engine, "yes but make it 60", "schedule_payment", "affirm", 0.95, None, [("amount", "60")],
+                 AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
+    assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "60 USD"

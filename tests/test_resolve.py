@@ -1057,6 +1057,10 @@ def test_the_two_readings_of_a_repeated_hour_are_not_one_cache_entry(dates):
     ("move 50 from my mom's checking account to savings", {"mom's checking account": "source",
                                                             "savings": "destination"}),
     ("take 100 off my savings and put it into checking", {"savings": "source", "checking": "destination"}),
+    # two values with only the words that send one of them a way between them go the two ways
+    # (a transfer read back "to your Savings account" from none)
+    ("transfer 50 dollars checking to savings", {"checking": "source", "savings": "destination"}),
+    ("send 100 savings from my checking", {"savings": "destination", "checking": "source"}),
     # what the money is for, not where it comes from: a read-back said "from your Credit card account"
     ("move 200 into checking to pay off my credit card account", {"checking": "destination",
                                                                   "credit card account": None}),

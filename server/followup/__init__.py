@@ -15,7 +15,8 @@ account to my checking account"), and
    own top intent asks nothing else (rule 4's condition, or a confirmation or denial intent: "make
    it 75" read as a yes) -> update; "actually, what's my savings balance" is a request of its own;
 2. its own top intent is a confident confirmation intent ("yes") -> confirm; or update when the turn also
-   carries a value ("sure, 150": read back before anything is confirmed), or says when in words no
+   carries a value other than the agreed one ("sure, 150": read back before anything is confirmed;
+   "yes friday works" of a payment agreed for Friday confirms), or says when in words no
    rule reads ("can you do it sooner", "make it thrusday": the date asked); a turn with a number no
    rule read or a value the intent has no slot for ("sure thing, the 15th", "sure, on my visa" of a
    transfer), asking another time of an intent with none to change, or saying cancel, stop or

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..analysis import SINGLE_VALUED, RequestOptions, ResolvedEntity
+from ..analysis import SINGLE_VALUED, RequestOptions, ResolvedEntity, Response
 from ..respond import DAY, ROLES
 from . import vocab
 
@@ -183,3 +183,14 @@ def slot_asked(spec: dict, slots: list[str], options: RequestOptions) -> str | N
     day_kept = [k.removesuffix(f".{DAY}") for k in carried if k.endswith(f".{DAY}")]  # a date whose hour is asked
     return next((s for s in (*options.slots_missing, *(spec.get("required") or ()), *day_kept)
                  if s not in carried and s in slots), None)
+
+
+def unchanged(response: Response | None, carried: RequestOptions) -> bool:
+    """Whether an answer's slots are the carried ones, each slot's values in any order, and it
+    asks for none."""
+    if response is None or response.slots_missing:
+        return False
+
+    def values(slots) -> dict[str, frozenset[str]]:
+        return {k: frozenset(v.split(",")) for k, v in slots}
+    return values(response.slots_used.items()) == values(carried.filled_slots)

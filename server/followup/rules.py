@@ -14,7 +14,7 @@ from ..resolve import DomainConfigError, Resolver
 from ..resolve.catalog import a_persons_name
 from ..resolve.dates import DOTTED_DATE, bare_hour, days_refused, names_a_day, time_only
 from ..resolve.money import amount_only, says_a_time
-from ..resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, role_of
+from ..resolve.resolver import AMOUNTS, LEADING_ROLE, after_not, other_roles, role_of
 from ..resolve.text import fold_catalog
 from ..respond import DAY, Responder, day_key
 from . import edits, phrases, timing, vocab
@@ -109,12 +109,28 @@ class FollowUps:
             # request of its own
             return self._long_reply(previous, own, unsure, said, escalation, words, options)
         said = edits.settled(said)
+        other_roles(text, said.found)  # "no, joint to savings": from joint (read apart, "joint" went nowhere)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
             return None
         add_to = said.kept | (edits.added(said) if edits.adds(words) else frozenset())
-        options, add_to = edits.role_replaced(said.options, said.found, add_to)
-        return self._answer(kind, previous, own, said.entities, said.found, escalation, options, add_to)
+        carried, (options, add_to) = options, edits.role_replaced(said.options, said.found, add_to)
+        turn = self._answer(kind, previous, own, said.entities, said.found, escalation, options, add_to)
+        if kind == "update" and own in self.confirm and self._agreed_again(said, turn, carried):
+            # "yes friday works", "yes checking to savings": the agreed values said again, a yes (read
+            # back, the caller was asked to agree to what it had just agreed to)
+            turn = self._answer("confirm", previous, own, said.entities, said.found, escalation, options, add_to)
+        return turn
+
+    def _agreed_again(self, said: "edits.Said", turn: Turn, carried: RequestOptions) -> bool:
+        """Whether a yes's values are the agreed ones, and it says nothing more of them: nothing
+        asked, refused or taken back, and no time beside values that hold none ("make it 50 by
+        friday", read as $50, said more than the $50 agreed)."""
+        if said.asked or said.negated or not all(e.resolved for e in said.entities):
+            return False
+        if not any(self._kind_of(e.type) == "datetime" for e in said.found) and phrases.says_when(said.phrase, False):
+            return False
+        return edits.unchanged(turn.response, carried)
 
     def _said(self, text: str, tokens: list[tuple[int, int, str]], previous: str, spec: dict, prediction: Prediction,
               entities: list[ResolvedEntity], unsure: bool, long: bool, options: RequestOptions) -> "edits.Said":

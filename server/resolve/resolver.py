@@ -74,6 +74,8 @@ LEADING_ROLE = re.compile(rf"(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS})\s+{_WHOSE}
 _NOT_BEFORE = re.compile(rf"\b(?:not|instead\s+of|rather\s+than)\s+"
                          rf"(?:(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS}|for|on)\s+)?{_WHOSE}$", re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
+# all that lies between two values that go two ways: "checking | to my | savings", "savings | from | checking"
+_ROLE_BETWEEN = re.compile(rf"[\s,]*(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS})\s+{_WHOSE}", re.IGNORECASE)
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
 # nouns of another thing after a name that is only an entry's id: "my student loan", "my business partner"
 _ANOTHER_THING = frozenset("loan loans mortgage mortgages insurance policy goal goals partner partners line lines "
@@ -156,6 +158,7 @@ class Resolver:
         for e in out:
             if e.type in self.catalogs:
                 e.role = role_of(text, e.start)
+        other_roles(text, out)
         return out
 
     def _times_tagged_as_amounts(self, spans: list[EntitySpan], reference: dt.datetime | None, past: bool,
@@ -687,6 +690,22 @@ def role_of(text: str, start: int) -> str | None:
     owner = _owner_start(text, start)
     before = _before(text, start if owner is None else owner)
     return next((role for role, words in _ROLE_BEFORE if words.search(before)), None)
+
+
+def other_roles(text: str, entities: list[ResolvedEntity]) -> None:
+    """Two values of one type said with nothing between them but the words that send one of them
+    a way go the two ways: "checking to savings" is from checking ("checking" went nowhere, and a
+    transfer read back "to your Savings account" from none); "into checking to pay off my credit
+    card account" says nothing of the card account."""
+    for etype in {e.type for e in entities if e.role}:
+        said = sorted((e for e in entities if e.type == etype and e.resolved), key=lambda e: e.start)
+        if len(said) != 2 or bool(said[0].role) == bool(said[1].role):
+            continue
+        first, second = said
+        if _ROLE_BETWEEN.fullmatch(text, first.end, second.start) is None:
+            continue
+        unplaced, placed = (first, second) if second.role else (second, first)
+        unplaced.role = "destination" if placed.role == "source" else "source"
 
 
 def after_not(text: str, start: int) -> bool:
