@@ -2659,3 +2659,29 @@ def test_a_yes_saying_the_agreed_values_again_confirms_them(engine):
     turn = _turn(engine, "yes but make it 60", "schedule_payment", "affirm", 0.95, None, [("amount", "60")],
                  AGREED_9AM, zone="America/New_York", at=FRIDAY_10AM)
     assert turn.follow_up.kind == "update" and dict(turn.response.slots_used)["amount"] == "60 USD"
+
+
+@pytest.mark.parametrize("text, previous, tags", [
+    ("yes 50 to savings cancel it", "transfer_money", [("amount", "50"), ("account", "savings")]),
+    ("yes checking to savings double it", "transfer_money", [("account", "checking"), ("account", "savings")]),
+    ("yes from checking?", "transfer_money", [("account", "checking")]),
+    ("yes from checking the whole balance", "transfer_money", [("account", "checking")]),
+    ("yes checking to savings but I'll confirm later", "transfer_money", [("account", "checking"),
+                                                                          ("account", "savings")]),
+    ("yes 50 to savings, never mind", "transfer_money", [("amount", "50"), ("account", "savings")]),
+    ("yes debit, to savings", "transfer_money", [("account", "savings")]),
+    ("yes 45 canadian", "schedule_payment", []),
+    ("yes 45 on friday hold on", "schedule_payment", [("amount", "45"), ("date", "friday")]),
+    ("sure 45 to verizon and att", "schedule_payment", [("amount", "45"), ("merchant", "verizon")]),
+    ("yes friday the 18th", "report_lost_card", [("date", "friday"), ("date", "18th")]),
+])
+def test_a_yes_that_says_more_than_the_agreed_values_confirms_nothing(engine, text, previous, tags):
+    """What an audit of the rule above found (each was a CONFIRM of the agreed request): a yes
+    that says the agreed values and also cancels, asks, adds, or says what no rule reads."""
+    carried = {"transfer_money": [("account", "checking,savings"), ("account.destination", "savings"),
+                                  ("account.source", "checking"), ("amount", "50 USD")],
+               "schedule_payment": AGREED_9AM,
+               "report_lost_card": [("card", "debit_card")]}[previous]
+    turn = _turn(engine, text, previous, "affirm", 0.95, None, tags, carried, zone="America/New_York",
+                 at=FRIDAY_10AM)
+    assert turn is None or turn.follow_up.kind != "confirm", (turn.follow_up, dict(turn.response.slots_used))

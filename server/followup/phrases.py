@@ -235,13 +235,15 @@ def counted(word: str) -> bool:
     return word in vocab.COUNTED_NOUNS or word.rstrip("s") in vocab.COUNTED_NOUNS
 
 
-def only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=()) -> bool:
+def only_values(tokens: list[tuple[int, int, str]], found: list[ResolvedEntity], also=(), filler: bool = True) -> bool:
     """The turn is its values and filler words only ("the debit card", "my checking account"): an
     answer to the previous intent's question, not a request of its own ("block my debit card").
     `also`: more words that count as filler: "from", "into", ... beside a value ("from savings to
     checking"), and "not" where it takes a value back ("not savings, my credit card account");
-    neither is filler for a bare value: "not now" is no date, "from 5" a time)."""
-    return all(not word or word in vocab.FILLER or word in also or any(e.start < end and start < e.end for e in found)
+    neither is filler for a bare value: "not now" is no date, "from 5" a time). `filler`: whether
+    `vocab.FILLER` counts too (it holds words that doubt or change: "wait", "but", "instead")."""
+    return all(not word or (filler and word in vocab.FILLER) or word in also
+               or any(e.start < end and start < e.end for e in found)
                for start, end, word in tokens)
 
 

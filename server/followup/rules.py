@@ -4,6 +4,7 @@ against the previous intent and its carried slots."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 
 from .. import locale as locales
@@ -103,12 +104,13 @@ class FollowUps:
         own, unsure = prediction.intent, _unsure(escalation)
         long = len(words) > MAX_WORDS
         said = self._said(text, tokens, previous, spec, prediction, entities, unsure, long, options)
-        if long and not said.only and not self._changes_only(said, own, unsure):
-            # a long turn follows up only when it says nothing but values ("no, from my joint account
-            # to my checking account please"), or is a yes or no that changes them; else it is a
-            # request of its own
+        # a long turn follows up only when it says nothing but values ("no, from my joint account to
+        # my checking account please"), or is a yes or no that changes them; else it is a request
+        # of its own, or a reply to answer as a whole
+        changes = long and not said.only and self._changes_only(said, own, unsure, text, words)
+        if long and not said.only and not changes:
             return self._long_reply(previous, own, unsure, said, escalation, words, options)
-        said = edits.settled(said)
+        whole, said = said, edits.settled(said)
         other_roles(text, said.found)  # "no, joint to savings": from joint (read apart, "joint" went nowhere)
         kind = self._kind(said, previous, own, unsure)
         if kind is None:
@@ -116,21 +118,43 @@ class FollowUps:
         add_to = said.kept | (edits.added(said) if edits.adds(words) else frozenset())
         carried, (options, add_to) = options, edits.role_replaced(said.options, said.found, add_to)
         turn = self._answer(kind, previous, own, said.entities, said.found, escalation, options, add_to)
-        if kind == "update" and own in self.confirm and self._agreed_again(said, turn, carried):
+        if changes and (kind != "update" or edits.unchanged(turn.response, carried)):
+            # "yes checking to savings but I'll confirm later": no change, read as a whole
+            return self._long_reply(previous, own, unsure, whole, escalation, words, carried)
+        if kind == "update" and own in self.confirm and not unsure and self._agreed_again(said, turn, carried, text,
+                                                                                              tokens, entities):
             # "yes friday works", "yes checking to savings": the agreed values said again, a yes (read
             # back, the caller was asked to agree to what it had just agreed to)
             turn = self._answer("confirm", previous, own, said.entities, said.found, escalation, options, add_to)
         return turn
 
-    def _agreed_again(self, said: "edits.Said", turn: Turn, carried: RequestOptions) -> bool:
-        """Whether a yes's values are the agreed ones, and it says nothing more of them: nothing
-        asked, refused or taken back, and no time beside values that hold none ("make it 50 by
-        friday", read as $50, said more than the $50 agreed)."""
-        if said.asked or said.negated or not all(e.resolved for e in said.entities):
+    def _agreed_again(self, said: "edits.Said", turn: Turn, carried: RequestOptions, text: str,
+                      tokens: list[tuple[int, int, str]], tagged: list[ResolvedEntity]) -> bool:
+        """Whether a yes says the agreed values and nothing more: nothing asked, refused, taken
+        back or left unread of what the model tagged (`tagged`), and no word but the values' own,
+        a yes's, and those that place a value ("yes friday works", "yes, from checking to
+        savings"; not "yes 45 canadian", "yes checking to savings double it", "yes 50 to savings
+        cancel it", "yes from checking?")."""
+        if said.asked or said.negated or "?" in text or not all(e.resolved for e in said.entities):
             return False
-        if not any(self._kind_of(e.type) == "datetime" for e in said.found) and phrases.says_when(said.phrase, False):
+        if not all(any(f.start < e.end and e.start < f.end for f in said.found) for e in tagged):
             return False
-        return edits.unchanged(turn.response, carried)
+        if turn.response is None or not all(e.type in turn.response.slots_used for e in said.found):
+            return False  # "yes friday the 18th" of a lost card: two dates, the slot left as it was
+        return (all(self._plainly_said(e) for e in said.found)
+                and phrases.only_values(tokens, said.found, vocab.AGREEING_WORDS, filler=False)
+                and edits.unchanged(turn.response, carried))
+
+    def _plainly_said(self, value: ResolvedEntity) -> bool:
+        """Whether a value's words are that value and nothing more: a catalog's name, an amount
+        ("45", "$45", "forty five dollars"; not "45 canadian", read as $45), a day with no time
+        ("friday", "the 11th"; a time read on the agreed day may not be the one said)."""
+        kind, said = self._kind_of(value.type), value.text.strip()
+        if kind == "catalog":
+            return True
+        if kind == "money":
+            return re.fullmatch(vocab.AN_AMOUNT, said, re.IGNORECASE) is not None
+        return kind == "datetime" and vocab.A_TIME_IN.search(said) is None
 
     def _said(self, text: str, tokens: list[tuple[int, int, str]], previous: str, spec: dict, prediction: Prediction,
               entities: list[ResolvedEntity], unsure: bool, long: bool, options: RequestOptions) -> "edits.Said":
@@ -430,11 +454,14 @@ class FollowUps:
             return "update"  # "hold on, 50 bucks": a pause before the value is no request of its own
         return None
 
-    def _changes_only(self, said: "edits.Said", own: str, unsure: bool) -> bool:
+    def _changes_only(self, said: "edits.Said", own: str, unsure: bool, text: str, words: list[str]) -> bool:
         """Whether a long yes or no gives the previous intent's slots values and names nothing
         else ("yes push it back to monday at 4pm please if you can": answered alone, the affirm
-        intent's words thanked the caller for confirming, and the payment stayed on Friday)."""
-        return (not unsure and own in self.confirm | self.cancel and bool(said.found)
+        intent's words thanked the caller for confirming, and the payment stayed on Friday); not
+        one that stops, pauses or asks ("yes 50 to savings, never mind, cancel it")."""
+        return (not unsure and own in self.confirm | self.cancel and bool(said.found) and "?" not in text
+                and vocab.STOPPING.isdisjoint(words) and words[0] not in vocab.PAUSING
+                and not vocab.MULLING.search(said.phrase) and not vocab.NEVER_MIND.search(said.phrase)
                 and all(not e.resolved or e in said.found or e in said.negated for e in said.entities))
 
     def _long_reply(self, previous: str, own: str, unsure: bool, said: "edits.Said", escalation: Escalation,

@@ -105,6 +105,16 @@ ASKING = VERBS | ACTING | {"do", "make"}  # the words of a request before its va
 REQUEST_VERBS = ASKING - {"you", "i'd", "i'll", "like"}
 AGREEING_AFTER = frozenset("works work is fine good ok okay perfect great better sounds suits me".split())  # "friday | works"
 AGREEING = frozenset("that's thats that you're youre exactly alright".split())  # "that's | right"
+# all a yes that says the agreed values again may hold besides them: "yes friday works", "yes,
+# from checking to savings please" (not "yes 45 canadian", "yes from checking, the whole balance")
+AGREEING_WORDS = (YES_WORDS | AGREEING_AFTER | AGREEING
+                  | frozenset("yeah yep yup ok okay right correct exactly is it's it that the my to from into out of "
+                              "on at by please thanks thank you go ahead do one".split()))
+# a time of day in a date's words: "at 5", "9.30", "5pm", "noon", "tonight", "in the morning"
+A_TIME_IN = re.compile(r"\d\s*[:.]\s*\d|\d\s*[ap]\.?m\b|\b(?:at|by)\s+\w|noon|midnight|night|morning|afternoon|evening"
+                       r"|o['’]?\s?clock", re.IGNORECASE)
+# "never mind", "forget it", "scratch that": a turn that takes back all it says
+NEVER_MIND = re.compile(r"(?:never\s*mind|forget\s+(?:it|that|about\s+it)|scratch\s+that)")
 NOT = ("not", "of", "than", "but")  # "not checking", "rather than checking", "not savings but checking"
 # the words that say which way a value goes ("from savings to checking" answers a pending transfer);
 # "to" is filler already. Not filler for a bare value: "from 5" is a time
