@@ -2685,3 +2685,17 @@ def test_a_yes_that_says_more_than_the_agreed_values_confirms_nothing(engine, te
     turn = _turn(engine, text, previous, "affirm", 0.95, None, tags, carried, zone="America/New_York",
                  at=FRIDAY_10AM)
     assert turn is None or turn.follow_up.kind != "confirm", (turn.follow_up, dict(turn.response.slots_used))
+
+
+def test_a_long_yes_naming_only_the_requests_values_and_more_is_said_again(engine):
+    """"yes 50 to savings but make it 60" with "60" untagged, after a transfer of $50 to savings:
+    answered alone, the affirm intent's words thanked the caller for confirming (the backend got
+    no follow-up). The request is said again (REPEAT); a yes naming what the request has no slot
+    for ("... and also pay my verizon bill") is still a request of its own."""
+    carried = [("account", "checking,savings"), ("account.destination", "savings"), ("account.source", "checking"),
+               ("amount", "50 USD")]
+    turn = _turn(engine, "yes 50 to savings but make it 60", "transfer_money", "affirm", 0.9, None,
+                 [("amount", "50"), ("account", "savings")], carried)
+    assert (turn.follow_up.kind, dict(turn.response.slots_used)) == ("repeat", dict(carried))
+    assert _turn(engine, "yes please and also pay my verizon bill", "transfer_money", "affirm", 0.9, None,
+                 [("merchant", "verizon")], carried) is None

@@ -475,8 +475,9 @@ class FollowUps:
         no word that qualifies it ("yes that's right but it's sixty not fifty", "yes but send it to
         my mom instead" confirmed the $50 objected to), and not both a yes and a no ("no sorry I
         meant yes"). A yes that says when ("can you do it the day after") confirms nothing: the
-        date asked when it names no value and says nothing more (`_said`), else answered alone.
-        Anything else is answered alone."""
+        date asked when it names no value and says nothing more (`_said`), else answered alone;
+        any other yes that names nothing the request has no slot for is a repeat. Anything else is
+        answered alone."""
         entities, options = said.entities, said.options
         if unsure:
             return None
@@ -491,10 +492,12 @@ class FollowUps:
         if own in self.confirm | self.cancel and not entities and phrases.plain_reply(words, own in self.confirm):
             return self._answer("confirm" if own in self.confirm else "cancel", previous, own, [], [], escalation,
                                 options, frozenset())
-        if own in self.confirm and not entities:
-            # a yes with a but, naming nothing ("yes but send it to my mom instead", "... hold off until
-            # I get paid", "yes please go ahead and cancel it"): the request as it stands said again,
-            # nothing confirmed (answered alone, the affirm intent's words thanked the caller for confirming)
+        slots = set(self.intents[previous].get("slots") or [])
+        if own in self.confirm and all(e.type in slots for e in entities if e.resolved):
+            # a yes with a but, naming nothing or only what the request holds ("yes but send it to my
+            # mom instead", "yes please go ahead and cancel it", "yes 50 to savings but make it 60"
+            # with "60" untagged): the request as it stands said again, nothing confirmed (answered
+            # alone, the affirm intent's words thanked the caller for confirming)
             return self._answer("repeat", previous, own, [], [], escalation, carried, frozenset())
         return None
 
