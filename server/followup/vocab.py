@@ -3,10 +3,9 @@ what it tells apart."""
 
 from __future__ import annotations
 
-import calendar
 import re
 
-from ..resolve.dates import A_CLOCK_HOUR, HOUR_WORDS
+from ..resolve.dates import A_CLOCK_HOUR, HOUR_WORDS, WEEKDAYS
 
 TOKEN = re.compile(r"\S+")
 CORRECTION = re.compile(r"\b(?:make it|change it|switch it|actually|instead|rather)\b", re.IGNORECASE)
@@ -154,7 +153,7 @@ ZERO_LED = re.compile(r"(?<!\d)0\d")  # "04:30": a 24-hour clock's hour
 WEEKDAY_WORDS = re.compile(r"(?:(?:no|on)[\s,]+)*%s(?:\s+at)?" % A_WEEKDAY, re.IGNORECASE)
 HALF_SAID = re.compile(r"[ap]\.?\s?m\b|morning|afternoon|evening|night|noon|midnight", re.IGNORECASE)
 CLOCK_WORD = re.compile(r"\s*(?:uhr|o'?\s?clock|h)\b", re.IGNORECASE)  # "20.00 uhr", "nine o'clock"
-WEEKDAY_NAMES = tuple(calendar.day_name[i].lower() for i in range(7))
+WEEKDAY_NAMES = tuple(name for name in WEEKDAYS if name.endswith("day"))  # "monday" ... "sunday"
 # words as near a weekday's name as its misspellings are ("sundae" is one edit from "sunday")
 NOT_WEEKDAYS = frozenset("sundae sundaes sundry sundries sturdy sundar".split())
 AMOUNT_WORDS = frozenset({"amount", "sum", "total", "price", "cost"})

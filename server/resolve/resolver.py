@@ -75,7 +75,7 @@ _NOT_BEFORE = re.compile(rf"\b(?:not|instead\s+of|rather\s+than)\s+"
                          rf"(?:(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS}|for|on)\s+)?{_WHOSE}$", re.IGNORECASE)
 _BEFORE_CHARS = 20  # the few characters before a value that the words above can take
 # all that lies between two values that go two ways: "checking | to my | savings", "savings | from | checking"
-_ROLE_BETWEEN = re.compile(rf"[\s,]*(?:{_SOURCE_WORDS}|{_DESTINATION_WORDS})\s+{_WHOSE}", re.IGNORECASE)
+_ROLE_BETWEEN = re.compile(r"[\s,]*" + LEADING_ROLE.pattern, re.IGNORECASE)
 _NEXT_WORD = re.compile(r"\s+([^\W\d_]+)")
 # nouns of another thing after a name that is only an entry's id: "my student loan", "my business partner"
 _ANOTHER_THING = frozenset("loan loans mortgage mortgages insurance policy goal goals partner partners line lines "
