@@ -1,4 +1,4 @@
-"""Signal handling in one place: install loop handlers for a block, restore the defaults after.
+"""Signal handling in one place: handlers run on the loop for a block, the ones before put back after.
 
 `catch_early` covers the second or so before the event loop exists (imports, settings): a
 signal then is kept and handed to the loop's handler once it is installed, so a SIGTERM that
@@ -55,27 +55,28 @@ def take_early() -> list[signal.Signals]:
 @contextmanager
 def handle_signals(loop: asyncio.AbstractEventLoop,
                    handlers: Mapping[signal.Signals, Callable[[], None]]) -> Iterator[None]:
-    """Off the main thread (tests run servers in threads) signals cannot be caught: skipped quietly.
-    On the way out each signal gets back the handler it had before (`catch_early`'s, which keeps
-    it): left to the default action, a second SIGTERM in the last few hundred milliseconds of a
-    stop killed the process by the signal (exit 143) instead of letting it end as planned."""
-    installed = []
+    """Run each handler on the loop when its signal comes, for the block.
+
+    Python-level handlers that hand the call to the loop, not `loop.add_signal_handler`: leaving
+    the block swaps each signal back to the handler it had before (`catch_early`'s, which keeps
+    it) in one step. The loop's `remove_signal_handler` passes through the default action on the
+    way, and a signal in those microseconds killed the process by the signal (exit 140 for a late
+    SIGUSR2, 143 for a second SIGTERM) instead of letting it end as planned. The loop still wakes
+    on a signal: uvloop (what `intentd serve` runs on) sets the wakeup fd while it runs.
+    Off the main thread (tests run servers in threads) signals cannot be caught: skipped quietly."""
     before = {}
     try:
         for sig, callback in handlers.items():
+            def on_signal(_number, _frame, callback=callback):  # between two bytecodes of the main thread
+                loop.call_soon_threadsafe(callback)
             try:
-                before[sig] = signal.getsignal(sig)
-                loop.add_signal_handler(sig, callback)
-            except (NotImplementedError, RuntimeError, ValueError) as exc:
+                before[sig] = signal.signal(sig, on_signal)
+            except (ValueError, OSError) as exc:
                 log.debug("not handling %s here: %s", sig.name, exc)
-            else:
-                installed.append(sig)
         for sig in take_early():  # what arrived before the loop: handled now, in order
-            if sig in installed:
+            if sig in before:
                 loop.call_soon(handlers[sig])
         yield
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-            if before[sig] is not None:  # None: a handler set outside Python
-                signal.signal(sig, before[sig])
+        for sig, handler in before.items():  # None: a handler set outside Python, not restorable
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)

@@ -133,6 +133,42 @@ def test_a_late_signal_as_the_server_ends_does_not_kill_it(banking_artifact, tmp
     assert rc == 0, "".join(lines) + proc.stdout.read()
 
 
+LEAVING_THE_HANDLERS = """
+import asyncio, os, signal, subprocess, sys
+import uvloop
+from intentd.server.signals import catch_early, handle_signals, ignore_from_now
+
+catch_early()
+handled = []
+sender = subprocess.Popen([sys.executable, "-c", "import os, signal, time\\n"  # until its parent is gone
+                           f"while os.getppid() == {os.getpid()}: os.kill({os.getpid()}, signal.SIGUSR2); "
+                           "time.sleep(0.00005)"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+async def main():
+    loop = asyncio.get_running_loop()
+    for _ in range(20_000):
+        with handle_signals(loop, {signal.SIGUSR2: lambda: handled.append(1), signal.SIGTERM: lambda: None}):
+            await asyncio.sleep(0)
+
+try:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+finally:
+    sender.kill()
+ignore_from_now()
+print(len(handled))
+"""
+
+
+def test_leaving_the_signal_handlers_never_passes_through_the_default_action():
+    """What the test above catches now and then, made certain: leaving the loop's handlers set
+    each signal to its default action before the one kept from before was put back, and one
+    of the signals sent every 50 us here killed the process by it (exit 140) in every run."""
+    done = subprocess.run([sys.executable, "-c", LEAVING_THE_HANDLERS], capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0  # the signals were handled on the loop, not only kept
+
+
 def test_the_access_log_is_bare_json_whatever_the_log_level(banking_artifact, tmp_path):
     """`--log-level warning` dropped every access record, and each kept one began `INFO
     intentd.access:`, which no JSON-lines shipper reads."""
