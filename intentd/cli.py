@@ -662,7 +662,11 @@ def main(argv: list[str] | None = None) -> int:
         from intentd.server.signals import catch_early
 
         catch_early()
-    args = _parse(argv)
+    try:
+        args = _parse(argv)  # ~0.1 s of imports: a Ctrl-C here printed a traceback
+    except KeyboardInterrupt:
+        print("intentd: interrupted", file=sys.stderr)
+        return 130
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         with _stopped_by_sigterm(words[:1]):

@@ -11,6 +11,10 @@ import json
 import logging
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -274,10 +278,6 @@ def test_a_build_stopped_by_sigterm_leaves_no_staging_folder(tmp_path, capsys):
     """A CI timeout, `timeout` or a Kubernetes Job stops a build with SIGTERM: the process died
     by the signal, and the artifact being assembled (~90 MB, a dot-folder beside --out) stayed for
     good. Ctrl-C already cleaned it up; SIGTERM does now, and says so."""
-    import signal
-    import subprocess
-    import sys
-    import time
 
     data = imported(tmp_path, capsys, sample(tmp_path, capsys))
     out = tmp_path / "models" / "shop"
@@ -310,3 +310,18 @@ def test_a_sigterm_wrapped_by_the_code_it_landed_in_is_still_a_stop():
             field = Descriptor()
     assert not isinstance(caught.value, Terminated) and _stopped_within(caught.value)
     assert not _stopped_within(RuntimeError("a failure of its own"))
+
+
+def test_a_ctrl_c_while_the_command_line_is_read_is_one_line():
+    """The parser's imports take a tenth of a second, outside the handling of a Ctrl-C: one
+    there ended in a traceback and the interpreter's exit by SIGINT. Here the interrupt lands
+    as the parser is built, as a Ctrl-C in those milliseconds does."""
+    child = ("import sys\n"
+             "from intentd import cli\n"
+             "def interrupt(frame, event, _arg):\n"
+             "    if event == 'call' and frame.f_code.co_name == 'build_parser':\n"
+             "        raise KeyboardInterrupt\n"
+             "sys.settrace(interrupt)\n"
+             "sys.exit(cli.main(['loadtest', '--target', '127.0.0.1:1']))\n")
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "intentd: interrupted\n")
