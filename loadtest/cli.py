@@ -149,7 +149,10 @@ async def _stopped_on_the_loop(run):
     from the signal handler wherever the process was, the stop landed at times inside grpc's
     callbacks, which took it for a failed call: the run went on to its end, reported a false
     error rate and exited 1 (2 runs in 15). Once cancelled, the handler that was in place (the
-    CLI's: it raises its Terminated) is called, so the caller reports what was measured."""
+    CLI's: it raises its Terminated) is called, so the caller reports what was measured. A
+    Python-level handler, swapped in and out in one step (as asyncio.Runner's for SIGINT): the
+    loop's own removal passed through the default action, where a second SIGTERM killed the
+    process without a word."""
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
     stopped = []
 
@@ -157,10 +160,9 @@ async def _stopped_on_the_loop(run):
         stopped.append(True)
         task.cancel()
 
-    previous = signal.getsignal(signal.SIGTERM)
     try:
-        loop.add_signal_handler(signal.SIGTERM, stop)
-    except (NotImplementedError, RuntimeError, ValueError):  # off the main thread (tests call main()): no signals
+        previous = signal.signal(signal.SIGTERM, lambda _number, _frame: loop.call_soon_threadsafe(stop))
+    except ValueError:  # off the main thread (tests call main()): no signals
         return await run
     try:
         return await run
@@ -168,7 +170,6 @@ async def _stopped_on_the_loop(run):
         if not stopped:
             raise
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
         signal.signal(signal.SIGTERM, previous)
     if callable(previous):
         previous(signal.SIGTERM, None)  # the CLI's: raises its Terminated
