@@ -539,35 +539,48 @@ class Batcher:
                     self.metrics.forward_on_loop.inc()
                     self.on_loop_pass(start)
                     try:
-                        forwarded, forward_s = _forward(engine, texts, encodings, options)
+                        parts, forward_s = _forward(engine, texts, encodings, options)
                     finally:
                         self.on_loop_pass(0.0)
                 else:
-                    forwarded, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
-                                                                      encodings, options)
+                    parts, forward_s = await loop.run_in_executor(self._infer_pool, _forward, engine, texts,
+                                                                  encodings, options)
             finally:
                 self._forward_started, self._forwarding = None, []
                 self._forward_slot.release()
                 self._wakeup.set()
-            padded = int(forwarded.batch.input_ids.size)
-            timing.observe_forward([t.n_tokens for t in forwarded.batch.texts], forward_s)
+            failed = [(rows, f) for rows, f in parts if isinstance(f, Exception)]
+            padded = sum(int(f.batch.input_ids.size) for _, f in parts if not isinstance(f, Exception))
+            if not failed:  # a pass run again in parts would teach the planner a false time
+                timing.observe_forward([t.n_tokens for t in parts[0][1].batch.texts], forward_s)
+            else:
+                log.error("inference failed for %d of %d requests batched together (the others were answered)",
+                          sum(len(rows) for rows, _ in failed), len(batch), exc_info=failed[0][1])
             self.metrics.forward.observe(forward_s)
             if self._pending:
                 await asyncio.sleep(0)  # let the scheduler hand the next batch to the model first
             t0 = time.perf_counter()
             own_s = 0.0  # post-processing work, without the loop's other callbacks run in between
-            answers = engine.finish_each(texts, forwarded, options)
-            for i, entry in enumerate(batch):
-                t1 = time.perf_counter()
-                result = next(answers)  # the first decodes the whole batch (vectorised); may raise
-                done = time.perf_counter()
-                own_s += done - t1
-                if not isinstance(result, Exception):
-                    result = Result(result, start - entry.enqueued, entry.tokenize_s, forward_s, done - t0,
-                                    len(batch), batch_tokens=padded)
-                self._settle(entry, result)
-                if i + 1 < len(batch):
-                    await asyncio.sleep(0)  # its caller's answer leaves now, not after the whole batch
+            answered = 0
+            for rows, forwarded in parts:
+                if isinstance(forwarded, Exception):
+                    for i in rows:
+                        self._settle(batch[i], InferenceFailed("inference failed"))
+                    continue
+                answers = engine.finish_each([texts[i] for i in rows], forwarded, [options[i] for i in rows])
+                for i in rows:
+                    entry = batch[i]
+                    t1 = time.perf_counter()
+                    result = next(answers)  # the first decodes the part (vectorised); may raise
+                    done = time.perf_counter()
+                    own_s += done - t1
+                    if not isinstance(result, Exception):
+                        result = Result(result, start - entry.enqueued, entry.tokenize_s, forward_s, done - t0,
+                                        len(batch), batch_tokens=padded)
+                    self._settle(entry, result)
+                    answered += 1
+                    if answered < len(batch):
+                        await asyncio.sleep(0)  # its caller's answer leaves now, not after the whole batch
             timing.observe_post(len(batch), own_s)
             self.metrics.postprocess.observe(own_s)
         except asyncio.CancelledError:  # the loop is going away (forced stop): nobody is left waiting
@@ -616,17 +629,34 @@ class Batcher:
         self.metrics.queue_depth.set(0)
 
 
+Part = tuple[list[int], "Forwarded | Exception"]  # rows of the batch, and their forward pass or its failure
+
+
 def _forward(engine: Engine, texts: list[str], encodings: list[Encoding | None],
-             options: list[RequestOptions]) -> tuple[Forwarded, float]:
+             options: list[RequestOptions]) -> tuple[list[Part], float]:
     """The inference thread's part: one forward pass (requests admitted under a model swapped out
-    since are tokenised again, by this engine's tokenizer)."""
+    since are tokenised again, by this engine's tokenizer). A pass that fails is run again in
+    halves, down to single rows, so a row onnxruntime refuses (or a batch too large for the
+    device's memory) fails only its own request, not its neighbours': a request's outcome does
+    not depend on what it was batched with. One bad row among 64 costs 12 more passes."""
     t0 = time.perf_counter()
     redo = [i for i, e in enumerate(encodings) if e is None]
     if redo:
         for i, encoding in zip(redo, engine.tokenize([texts[i] for i in redo])):
             encodings[i] = encoding
-    forwarded = engine.forward(encodings, [o.partial for o in options])
-    return forwarded, time.perf_counter() - t0
+    parts = _forward_rows(engine, encodings, [o.partial for o in options], list(range(len(texts))))
+    return parts, time.perf_counter() - t0
+
+
+def _forward_rows(engine: Engine, encodings: list[Encoding], partial: list[bool], rows: list[int]) -> list[Part]:
+    try:
+        return [(rows, engine.forward([encodings[i] for i in rows], [partial[i] for i in rows]))]
+    except Exception as exc:  # noqa: BLE001 - settled per request by the caller
+        if len(rows) == 1:
+            return [(rows, exc)]
+        half = len(rows) // 2
+        return (_forward_rows(engine, encodings, partial, rows[:half])
+                + _forward_rows(engine, encodings, partial, rows[half:]))
 
 
 class DirectRunner:

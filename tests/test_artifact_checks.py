@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pytest
 
@@ -191,6 +192,58 @@ def test_a_tokenizer_id_past_the_graphs_vocabulary_fails_at_load(banking_artifac
     tokenizer["model"]["vocab"]["zebra"] = 40000
     art = variant(banking_artifact, tmp_path / "zebra", {"tokenizer.json": json.dumps(tokenizer).encode()})
     assert load_error(art).startswith(f"{art / 'tokenizer.json'}: ids up to 40000, past model.int8.onnx's vocabulary")
+
+
+def fails_on_token(token_id: int):
+    """A graph edit: the same answers, and an onnxruntime error (a Gather out of its table) for
+    any batch that holds `token_id`, as a row onnxruntime refuses for a reason no load check saw."""
+    def edit(graph):
+        from onnx import TensorProto, helper, numpy_helper
+
+        producer = next(node for node in graph.node if "intent_logits" in node.output)
+        producer.output[list(producer.output).index("intent_logits")] = "intent_logits_kept"
+        graph.initializer.extend([numpy_helper.from_array(np.array(token_id, np.int64), "bad_id"),
+                                  numpy_helper.from_array(np.array(10**6, np.int64), "far_away"),
+                                  numpy_helper.from_array(np.zeros((1, 1), np.float32), "one_row")])
+        graph.node.extend([
+            helper.make_node("Equal", ["input_ids", "bad_id"], ["is_bad"]),
+            helper.make_node("Cast", ["is_bad"], ["bad_at"], to=TensorProto.INT64),
+            helper.make_node("Mul", ["bad_at", "far_away"], ["row_index"]),  # 0 everywhere, or past the table
+            helper.make_node("Gather", ["one_row", "row_index"], ["gathered"], axis=0),
+            helper.make_node("ReduceSum", ["gathered"], ["zero"], keepdims=0),
+            helper.make_node("Add", ["intent_logits_kept", "zero"], ["intent_logits"]),
+        ])
+    return edit
+
+
+def test_a_row_onnxruntime_refuses_fails_only_its_own_request(banking_artifact, tmp_path):
+    """A request whose row failed in onnxruntime failed every request batched beside it
+    (INTERNAL "inference failed"): an answer depended on its neighbours. The failed pass is run
+    again in halves, and only the row that fails alone fails."""
+    vocab = json.loads((banking_artifact / "tokenizer.json").read_text())["model"]["vocab"]
+    art = variant(banking_artifact, tmp_path / "refuses_zebra",
+                  {"model.int8.onnx": edited_graph(banking_artifact, fails_on_token(vocab["zebra"]))})
+    texts = [f"send {i} dollars to savings" for i in range(10, 17)]
+    texts.insert(3, "a zebra took my card")
+    with ThreadServer(model=art, cache_size=0) as server:
+        alone = [server.stub.Analyze(pb2.AnalyzeRequest(text=text), timeout=WAIT_S) for text in texts if "zebra" not in text]
+        release = server.hold_model()  # every request queues, then goes in one batch
+        calls = [server.stub.Analyze.future(pb2.AnalyzeRequest(text=text), timeout=WAIT_S) for text in texts]
+        deadline = time.monotonic() + WAIT_S
+        while server.app.runner.queued < len(texts) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()
+        outcomes = []
+        for call in calls:
+            try:
+                outcomes.append(call.result())
+            except grpc.RpcError as exc:
+                outcomes.append(exc.code())
+    assert outcomes[3] == grpc.StatusCode.INTERNAL
+    answered = outcomes[:3] + outcomes[4:]
+    assert all(a.timing.batch_size == len(texts) for a in answered)  # batched together, answered all the same
+    assert [(a.intents[0].name, a.intents[0].confidence, [(e.type, e.text) for e in a.entities]) for a in answered] \
+        == [(a.intents[0].name, a.intents[0].confidence, [(e.type, e.text) for e in a.entities]) for a in alone]
 
 
 def test_a_tier_the_domain_does_not_list_is_said_at_load(banking_artifact, tmp_path, caplog):
