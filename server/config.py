@@ -146,6 +146,9 @@ class Settings:
     hang_timeout: float = _opt(15.0, "with --workers: seconds a worker's event loop may go without running (or "
                                      "its forward pass past --stall-timeout) before the supervisor kills and "
                                      "restarts it; its callers wait that long", "S")
+    start_timeout: float = _opt(300.0, "with --workers: seconds a worker may take to start (load and warm up its "
+                                       "model) before the supervisor kills it: at the server's start that stops "
+                                       "the server (exit 2), later the worker is started again (0: no limit)", "S")
     reflection: bool = _opt(True, "serve gRPC server reflection on the data listener (grpcurl lists the "
                                   "services); it describes every IntentService method, ReloadModel included, "
                                   "though the data listener serves that only to --admin-client-cn clients")
@@ -212,6 +215,8 @@ class Settings:
         if not self.hang_timeout >= MIN_HANG_TIMEOUT_S:  # a worker's loop stamps its sign of life once a second
             raise ConfigError(f"--hang-timeout must be at least {MIN_HANG_TIMEOUT_S:g} s (got {self.hang_timeout:g}): a "
                               "serving worker says it is alive once a second")
+        if self.start_timeout < 0:
+            raise ConfigError(f"--start-timeout must be 0 or more (got {self.start_timeout:g})")
         if self.stream_idle_timeout < 0:
             raise ConfigError(f"--stream-idle-timeout must be 0 or more (got {self.stream_idle_timeout:g})")
         if not self.providers:

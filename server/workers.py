@@ -16,8 +16,9 @@ program holds is still a one-line error. The supervisor:
   pass itself and stamps nothing meanwhile: the worker says so, and such a pass, like one that
   has stalled (--stall-timeout: the loop would answer, the model never), is bounded by
   --stall-timeout and --hang-timeout more (never with 0: a TensorRT engine build takes tens of
-  seconds). A worker still loading its model is not watched; a reload loads off the loop, so it
-  does not stop the stamps;
+  seconds). A worker still loading its model stamps nothing: one that has not served within
+  --start-timeout (a volume that stopped answering, a process stopped) is killed, and counts as
+  a start that failed; a reload loads off the loop, so it does not stop the stamps;
 - forwards SIGTERM / SIGINT to every worker as a drain (SIGUSR2; a second stop as SIGQUIT, which
   cuts the drains short) and SIGHUP as SIGUSR1 (reload the artifact): signals a worker gets from
   the supervisor alone, as it takes its own SIGTERM and SIGINT as a drain and ignores its own
@@ -267,9 +268,11 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
     reloads = _Reloads(settings.workers)
     versions: list[str | None] = [None] * settings.workers  # what each worker serves, as it last said
     starting = True  # until every worker has served once
+    started_at = [0.0] * settings.workers  # when each worker was last started
 
     def start(index: int):
         readies[index] = context.Event()
+        started_at[index] = time.monotonic()
         if reports[index] is not None:
             reports[index].close()
         reports[index], sender = context.Pipe(duplex=False)
@@ -385,7 +388,12 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
                         process.kill()
                     continue
                 if process.exitcode is None:
-                    why = _hung(beats[i], now, settings.stall_timeout, settings.hang_timeout) if readies[i].is_set() else ""
+                    if readies[i].is_set():
+                        why = _hung(beats[i], now, settings.stall_timeout, settings.hang_timeout)
+                    elif settings.start_timeout and now - started_at[i] > settings.start_timeout:
+                        why = reasons[i] = f"it did not serve within {settings.start_timeout:g} s (--start-timeout)"
+                    else:
+                        why = ""
                     if why:
                         log.error("worker %d (pid %d) is hung: %s; killing it", i, process.pid, why)
                         process.kill()

@@ -227,6 +227,36 @@ def test_a_hung_worker_is_replaced(banking_artifact):
     assert server.log.count("is hung") == 1 and f"worker 0 (pid {hung}) is hung" in server.log, server.log
 
 
+def test_a_worker_hung_while_it_starts_again_is_started_once_more(banking_artifact):
+    """A worker that hung while it loaded its model (SIGSTOP stands in for a volume that stopped
+    answering) was not watched: after a restart the service ran a worker short for good."""
+    with Supervisor(banking_artifact, "--start-timeout", "3") as server:
+        server.wait_until_serving()
+        os.kill(worker_pid(server, 1), signal.SIGKILL)
+        wait_for(lambda: server.log.count("worker 1 started") == 2, "worker 1 restarted")
+        stuck = worker_pid(server, 1)
+        os.kill(stuck, signal.SIGSTOP)  # within the second or more it takes to start
+        try:
+            wait_for(lambda: server.log.count("worker1 intentd.server.app: serving") == 2, "worker 1 serving again")
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # left stopped by a supervisor that missed it
+                os.kill(stuck, signal.SIGKILL)
+        rc = server.stop(lambda: server.proc.send_signal(signal.SIGTERM))
+    assert rc == 0, server.log
+    assert f"worker 1 (pid {stuck}) is hung: it did not serve within 3 s (--start-timeout)" in server.log, server.log
+    assert "worker 1 could not start again (it did not serve within 3 s" in server.log, server.log
+
+
+def test_a_worker_hung_while_the_server_starts_stops_the_server(banking_artifact):
+    """As a worker that cannot start: one line and exit 2, not a server that never serves."""
+    with Supervisor(banking_artifact, "--start-timeout", "3") as server:
+        wait_for(lambda: "worker 0 started" in server.log, "worker 0 started")
+        os.kill(worker_pid(server, 0), signal.SIGSTOP)
+        rc = server.stop(lambda: None)
+    assert rc == 2, server.log
+    assert "worker 0 could not start: it did not serve within 3 s (--start-timeout)" in server.log, server.log
+
+
 def test_a_worker_hung_while_stopping_is_killed(banking_artifact):
     """A worker wedged when SIGTERM came never exited, and the supervisor waited for it for ever
     (a second SIGTERM changed nothing): past the grace period and the hang bound it is killed."""
