@@ -174,6 +174,54 @@ class FollowUps:
         pause |= phrases.saying_words(tokens)  # "yes, thanks a million", "I owe you one": no $1,000,000, no $1
         unpaused = [t for i, t in enumerate(tokens) if i not in pause]
         phrase = " ".join(w for _, _, w in unpaused if w)
+        entities, refused, taken_day, options = self._dated(text, tokens, previous, spec, slots, entities, options)
+        found = [e for e in entities if e.type in slots and e.resolved]
+        asked, other, options = self._other(text, slots, options)
+        asked = asked or taken_day is not None
+        if not found and not asked and vocab.SWAP.search(phrase) and (swapped := edits.swapped(options)) is not None:
+            options, asked = swapped, True  # "no, the other way around": from checking to savings instead
+        refused = [e for e in refused + self.dates.unread(text, entities) if e.type in slots
+                   and not any(f.type == e.type for f in found)]
+        if refused and self._refused_change(tokens, phrase, refused):
+            options, asked = self._without_refused(refused, previous, options), True
+        question = edits.slot_asked(spec, slots, options)
+        free_asked = question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free"
+        if free_asked:
+            entities = [self._grown(text, tokens, e, entities, options) if e.type == question and e.resolved else e
+                        for e in entities]
+            found = [e for e in entities if e.type in slots and e.resolved]
+        # the resolver leaves a catalog value after "not" unresolved: its value is taken back below
+        taken = [e for e in self.resolver.taken_back(text, entities) if e.type in slots]
+        if other is not None:
+            found.append(other)
+        elif not asked:
+            bares = self._untagged(text, unpaused, phrase, previous, spec, slots, prediction, unsure, long, verbs,
+                                   entities, found, taken, question, free_asked, options)
+            found, entities, refused, options, asked = self._placed(bares, text, previous, found, entities, refused,
+                                                                    options)
+        elsewhen = (not found and not asked and not taken and not refused
+                    and self._says_another_when(phrase, unpaused, previous, own, free_asked, options))
+        if elsewhen:
+            # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
+            # reads is no yes to the agreed one (it was confirmed): asked where it has a prompt (else
+            # it went unasked), or answered alone (`_kind`)
+            dated = self.when.get(previous)
+            if dated is not None and dated in (spec.get("prompts") or {}):
+                options = edits.without(options, {dated})
+                options = replace(options, slots_missing=(dated, *(s for s in options.slots_missing if s != dated)))
+                asked = True
+        if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
+            found.append(renamed)
+        negated = [e for e in found if after_not(text, e.start)] + taken
+        only = self._only_values(text, unpaused, phrase, verbs, found, negated, refused, entities, taken_day)
+        return edits.Said(entities, found, negated, options, asked, only, phrase, question, elsewhen=elsewhen)
+
+    def _dated(self, text: str, tokens: list[tuple[int, int, str]], previous: str, spec: dict, slots: list[str],
+               entities: list[ResolvedEntity], options: RequestOptions
+               ) -> tuple[list[ResolvedEntity], list[ResolvedEntity], str | None, RequestOptions]:
+        """The turn's dates read against the agreed one (timing.py): its values, the dates it
+        refuses, the date slot whose agreed day it refuses ("5pm, not tomorrow"; None when none),
+        and the context less that day, asked for again."""
         entities, refused = self.dates.dated_as(text, previous, entities, options)
         entities = self.dates.dotted_amounts(text, entities, previous, spec, slots, options)
         entities = self.dates.spoken_times(text, tokens, entities, previous, spec, slots, options)
@@ -191,110 +239,115 @@ class FollowUps:
         entities = self.dates.hours_of_a_part_of_the_day(text, entities, options, previous)
         entities += self.dates.the_date_asked(text, spec, slots, entities, options, previous)
         entities = self.dates.on_the_agreed_day(text, previous, entities, options)  # "at noon" of the day kept
-        found = [e for e in entities if e.type in slots and e.resolved]
-        asked, other, options = self._other(text, slots, options)
-        asked = asked or taken_day is not None
-        if not found and not asked and vocab.SWAP.search(phrase) and (swapped := edits.swapped(options)) is not None:
-            options, asked = swapped, True  # "no, the other way around": from checking to savings instead
-        refused = [e for e in refused + self.dates.unread(text, entities) if e.type in slots
-                   and not any(f.type == e.type for f in found)]
+        return entities, refused, taken_day, options
+
+    @staticmethod
+    def _refused_change(tokens: list[tuple[int, int, str]], phrase: str, refused: list[ResolvedEntity]) -> bool:
+        """Whether the turn changes a slot to values refused: "make it last friday" for a payment
+        ahead, "move it to 4:30" (which?); not a turn that merely mentions one."""
         named = phrases.slot_words(e.type for e in refused)  # "change the amount to ..."
-        if refused and (vocab.CORRECTION.search(phrase) or vocab.POINTED.search(phrase) and phrases.only_values(
-                tokens, refused, vocab.PLACING + named + tuple(vocab.VERBS) + ("push", "it", "that"))
-                or phrases.only_values(tokens, refused, vocab.PLACING + named)):  # "move it to 4:30" (which?)
-            # "make it last friday" for a payment ahead: no date to act on, and not the old one either
-            gone = {e.type for e in refused}
-            # a time that names no day, refused ("5.30" answering which five?), keeps the day kept,
-            # and an agreed date's day ("move it to 5.00" after 09:00: which 5.00? asked on that day)
-            kept = tuple((k, v) for k, v in options.filled_slots if k.endswith(f".{DAY}")
-                         and not any(e.type == k.removesuffix(f".{DAY}") and names_a_day(e.text) for e in refused))
-            kept += self.dates.days_of_times_asked(refused, previous, options)
-            options = edits.without(options, gone)
-            options = replace(options, filled_slots=options.filled_slots + kept)
-            asked = True
-        question = edits.slot_asked(spec, slots, options)
-        free_asked = question is not None and (self.resolver.specs.get(question) or {}).get("kind") == "free"
-        if free_asked:
-            entities = [self._grown(text, tokens, e, entities, options) if e.type == question and e.resolved else e
-                        for e in entities]
-            found = [e for e in entities if e.type in slots and e.resolved]
+        return bool(vocab.CORRECTION.search(phrase) or vocab.POINTED.search(phrase) and phrases.only_values(
+            tokens, refused, vocab.PLACING + named + tuple(vocab.VERBS) + ("push", "it", "that"))
+            or phrases.only_values(tokens, refused, vocab.PLACING + named))
+
+    def _without_refused(self, refused: list[ResolvedEntity], previous: str, options: RequestOptions) -> RequestOptions:
+        """The context less the slots changed to refused values (no date to act on, and not the
+        old one either); a time that names no day, refused ("5.30" answering which five?), keeps
+        the day kept, and an agreed date's day ("move it to 5.00" after 09:00: which 5.00? asked on
+        that day)."""
+        gone = {e.type for e in refused}
+        kept = tuple((k, v) for k, v in options.filled_slots if k.endswith(f".{DAY}")
+                     and not any(e.type == k.removesuffix(f".{DAY}") and names_a_day(e.text) for e in refused))
+        kept += self.dates.days_of_times_asked(refused, previous, options)
+        options = edits.without(options, gone)
+        return replace(options, filled_slots=options.filled_slots + kept)
+
+    def _untagged(self, text: str, unpaused: list[tuple[int, int, str]], phrase: str, previous: str, spec: dict,
+                  slots: list[str], prediction: Prediction, unsure: bool, long: bool, verbs: bool,
+                  entities: list[ResolvedEntity], found: list[ResolvedEntity], taken: list[ResolvedEntity],
+                  question: str | None, free_asked: bool, options: RequestOptions) -> list[ResolvedEntity | None]:
+        """The values read from the turn's untagged words (`_bare_value`), in runs between the
+        values found and taken back, or the words whole."""
+        own = prediction.intent
         order = slots if question is None else [question, *(s for s in slots if s != question)]
         past = previous in self.resolver.past_intents
-        # the resolver leaves a catalog value after "not" unresolved: its value is taken back below
-        taken = [e for e in self.resolver.taken_back(text, entities) if e.type in slots]
-        if other is not None:
-            found.append(other)
-        elif not asked:
-            # free text answers the question asked only from a turn with no clear intent of its own:
-            # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
-            # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
-            below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
-            free_ok = (not found and not long and not any(e.resolved for e in entities)
-                       and not phrases.a_question(text)  # "what is an index fund" answering "Where to?" is no city
-                       and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
-            def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
-                return self._bare_value(text, run, order, options, past, question, free_ok, spec, previous)
+        # free text answers the question asked only from a turn with no clear intent of its own:
+        # "what's my balance", "cancel" or "talk to a human" are no payee; and never beside a value
+        # the model tagged: "no, from joint to checking" with checking tagged has joint left to read
+        below = POLICY_FREE_ANSWER_BELOW if own in self.policy.policy else FREE_ANSWER_BELOW
+        free_ok = (not found and not long and not any(e.resolved for e in entities)
+                   and not phrases.a_question(text)  # "what is an index fund" answering "Where to?" is no city
+                   and (unsure or (own not in self.replies and prediction.confidence < below)))  # a sentence is no name
 
-            if found or taken or long:  # a long turn in runs of a few words: "yes that's right but make it | seventy"
-                bares = [read(run) for run in phrases.runs(unpaused, found + taken, verbs)]
-            else:  # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
-                # (only a word that sets values apart gives a value a role: without one, one reading)
-                apart = ([read(run) for run in phrases.runs(unpaused, [], verbs, None)]
-                         if any(w in vocab.APART for _, _, w in unpaused) else [])
-                named = any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart)
-                if named:
-                    bares = apart
-                elif (len(unpaused) > 1 and unpaused[-1][2] in vocab.DAY_AT_THE_END and not days_refused(text)
-                      and not says_a_time(phrase) and not timing.an_hour_of_the_day(text)  # "make it 7 tonight": one date
-                      and (head := read(unpaused[:-1])) is not None and head.resolved
-                      and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
-                    bares = [head, read(unpaused[-1:])]
-                else:
-                    # a typed value after the words of a request or a correction ("can you do it |
-                    # tonight"), else the words whole, a name too ("Can Can Bakery"); not while a name
-                    # is asked ("pay Forever 21", "it's Five Guys" are payees)
-                    after = (self._after_request_words(text, unpaused, order, options, past, question, spec, previous)
-                             if verbs and not free_asked else None)
-                    bares = after if after is not None else [read(unpaused)]
-            tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
-            for bare in bares:
-                if bare is not None and phrases.again(bare, tagged):
-                    continue  # "no, 75 to checking, 80" with 75 tagged: one amount a turn, not two
-                if bare is not None:
-                    tagged.add((bare.type, (bare.resolution or {}).get("id")))
-                if bare is not None and bare.resolved:  # a time on the agreed day: none where the clocks skip it
-                    bare = self.dates.on_the_agreed_day(text, previous, [bare], options)[0]
-                    if bare.resolved:
-                        found.append(bare)
-                        continue
-                if bare is not None:  # "no, yesterday" untagged: refused as a tagged date is ("2:30am" on a
-                    entities = [*entities, bare]  # spring-forward night kept the agreed 1:00 AM, the change unsaid)
-                    refused.append(bare)
-                    # an hour again for the day kept ("5"): the day stays, asked
-                    kept = tuple((k, v) for k, v in options.filled_slots
-                                 if k == day_key(bare.type) and timing.an_hour(bare.text))
-                    kept += self.dates.days_of_times_asked([bare], previous, options)  # "move it to 12.30": which?
-                    options = edits.without(options, {bare.type})
-                    options = replace(options, filled_slots=options.filled_slots + kept)
-                    asked = True
+        def read(run: list[tuple[int, int, str]]) -> ResolvedEntity | None:
+            return self._bare_value(text, run, order, options, past, question, free_ok, spec, previous)
+
+        if found or taken or long:  # a long turn in runs of a few words: "yes that's right but make it | seventy"
+            return [read(run) for run in phrases.runs(unpaused, found + taken, verbs)]
+        # the words as one value, unless they name an account or card apart: "take 20 | out of joint"
+        # (only a word that sets values apart gives a value a role: without one, one reading)
+        apart = ([read(run) for run in phrases.runs(unpaused, [], verbs, None)]
+                 if any(w in vocab.APART for _, _, w in unpaused) else [])
+        if any(b is not None and b.role and (b.resolution or {}).get("kind") == "catalog" for b in apart):
+            return apart
+        if (len(unpaused) > 1 and unpaused[-1][2] in vocab.DAY_AT_THE_END and not days_refused(text)
+                and not says_a_time(phrase) and not timing.an_hour_of_the_day(text)  # "make it 7 tonight": one date
+                and (head := read(unpaused[:-1])) is not None and head.resolved
+                and head.resolution.get("kind") != "datetime"):  # "make it 60 tonight": two values
+            return [head, read(unpaused[-1:])]
+        # a typed value after the words of a request or a correction ("can you do it | tonight"),
+        # else the words whole, a name too ("Can Can Bakery"); not while a name is asked ("pay
+        # Forever 21", "it's Five Guys" are payees)
+        after = (self._after_request_words(text, unpaused, order, options, past, question, spec, previous)
+                 if verbs and not free_asked else None)
+        return after if after is not None else [read(unpaused)]
+
+    def _placed(self, bares: list[ResolvedEntity | None], text: str, previous: str, found: list[ResolvedEntity],
+                entities: list[ResolvedEntity], refused: list[ResolvedEntity], options: RequestOptions
+                ) -> tuple[list[ResolvedEntity], list[ResolvedEntity], list[ResolvedEntity], RequestOptions, bool]:
+        """The untagged values placed: each one read becomes a value found, one not read a value
+        refused and its slot asked. Returns (found, entities, refused, options, asked)."""
+        found, refused, asked = list(found), list(refused), False
+        tagged = {(e.type, (e.resolution or {}).get("id")) for e in found}
+        for bare in bares:
+            if bare is not None and phrases.again(bare, tagged):
+                continue  # "no, 75 to checking, 80" with 75 tagged: one amount a turn, not two
+            if bare is not None:
+                tagged.add((bare.type, (bare.resolution or {}).get("id")))
+            if bare is not None and bare.resolved:  # a time on the agreed day: none where the clocks skip it
+                bare = self.dates.on_the_agreed_day(text, previous, [bare], options)[0]
+                if bare.resolved:
+                    found.append(bare)
+                    continue
+            if bare is not None:  # "no, yesterday" untagged: refused as a tagged date is ("2:30am" on a
+                entities = [*entities, bare]  # spring-forward night kept the agreed 1:00 AM, the change unsaid)
+                refused.append(bare)
+                # an hour again for the day kept ("5"): the day stays, asked
+                kept = tuple((k, v) for k, v in options.filled_slots
+                             if k == day_key(bare.type) and timing.an_hour(bare.text))
+                kept += self.dates.days_of_times_asked([bare], previous, options)  # "move it to 12.30": which?
+                options = edits.without(options, {bare.type})
+                options = replace(options, filled_slots=options.filled_slots + kept)
+                asked = True
+        return found, entities, refused, options, asked
+
+    def _says_another_when(self, phrase: str, unpaused: list[tuple[int, int, str]], previous: str, own: str,
+                           free_asked: bool, options: RequestOptions) -> bool:
+        """Whether a turn with no value read says when in words no rule reads, of a request it
+        would confirm: "can you do it the day after", "can you do it sooner"."""
         dated = self.when.get(previous)
         now_agrees = dated is None or not {dated, day_key(dated)} & {k for k, _ in options.filled_slots}
-        elsewhen = (not found and not asked and not taken and not refused and own in self.confirm and not past
-                    and not free_asked and phrases.says_when(phrase, now_agrees)
-                    # of a request with no time to act, a time said beside its verbs: "can you do it
-                    # tomorrow" of a bill paid now, not "yes someone used it this afternoon" of a card
-                    and (dated is not None or any(w in vocab.REQUEST_VERBS for _, _, w in unpaused)))
-        if elsewhen:
-            # "can you do it the day after", "can you do it sooner" read as a yes: a date no rule
-            # reads is no yes to the agreed one (it was confirmed): asked where it has a prompt (else
-            # it went unasked), or answered alone (`_kind`)
-            if dated is not None and dated in (spec.get("prompts") or {}):
-                options = edits.without(options, {dated})
-                options = replace(options, slots_missing=(dated, *(s for s in options.slots_missing if s != dated)))
-                asked = True
-        if not found and not asked and not taken and (renamed := self._renamed(text, unpaused, slots, options)):
-            found.append(renamed)
-        negated = [e for e in found if after_not(text, e.start)] + taken
+        return (own in self.confirm and previous not in self.resolver.past_intents
+                and not free_asked and phrases.says_when(phrase, now_agrees)
+                # of a request with no time to act, a time said beside its verbs: "can you do it
+                # tomorrow" of a bill paid now, not "yes someone used it this afternoon" of a card
+                and (dated is not None or any(w in vocab.REQUEST_VERBS for _, _, w in unpaused)))
+
+    def _only_values(self, text: str, unpaused: list[tuple[int, int, str]], phrase: str, verbs: bool,
+                     found: list[ResolvedEntity], negated: list[ResolvedEntity], refused: list[ResolvedEntity],
+                     entities: list[ResolvedEntity], taken_day: str | None) -> bool:
+        """Whether the turn says nothing but its values and the words that place them ("from my
+        savings to checking please")."""
         # "move it to the 20th", "push it to friday": the verb moves the pending date or amount
         pointed = bool(found or refused) and vocab.POINTED.search(phrase) is not None and all(
             (self.resolver.specs.get(e.type) or {}).get("builtin") in ("datetime", "money", "number")
@@ -305,8 +358,7 @@ class FollowUps:
         if taken_day is not None:  # "5pm rather than tomorrow": the time and the day refused are said of the date
             also += vocab.REFUSING_WORDS + tuple(w for day in days_refused(text) for w in day.split())
             values += [e for e in entities if e.type == taken_day and not e.resolved]
-        only = bool(values) and phrases.only_values(unpaused, values, also)  # "from my savings to checking please"
-        return edits.Said(entities, found, negated, options, asked, only, phrase, question, elsewhen=elsewhen)
+        return bool(values) and phrases.only_values(unpaused, values, also)
 
     def _after_request_words(self, text: str, tokens: list[tuple[int, int, str]], order: list[str],
                              options: RequestOptions, past: bool, question: str | None, spec: dict,
