@@ -252,32 +252,91 @@ def _abandoned(folder: str) -> bool:
 
 
 def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
-    from .metrics import WorkerStates
-    from .worker_metrics import WorkerMetrics
+    return _Supervisor(settings, worker_settings).run(host, port, early)
 
-    states = WorkerStates(settings.workers)
-    files = WorkerMetrics(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    # /metrics first: a port in use is one line before any worker is spawned
-    http = _serve_metrics(settings, files, states) if settings.metrics_port else None
-    context = multiprocessing.get_context("spawn")
-    stopping = False
-    readies = [context.Event() for _ in range(settings.workers)]
-    beats = context.RawArray(_Beat, settings.workers)  # each serving worker's signs of life
-    reports: list = [None] * settings.workers  # each worker's pipe to us
-    reasons: dict[int, str] = {}
-    reloads = _Reloads(settings.workers)
-    versions: list[str | None] = [None] * settings.workers  # what each worker serves, as it last said
-    starting = True  # until every worker has served once
-    started_at = [0.0] * settings.workers  # when each worker was last started
 
-    def start(index: int):
-        readies[index] = context.Event()
-        started_at[index] = time.monotonic()
-        if reports[index] is not None:
-            reports[index].close()
-        reports[index], sender = context.Pipe(duplex=False)
-        process = context.Process(target=_worker, args=(worker_settings, index, readies[index], beats, sender),
-                                  name=f"intentd-worker{index}")
+class _Supervisor:
+    """The workers of one `intentd serve --workers N` and what the supervisor knows of each: its
+    process, whether it serves, its signs of life, its pipe, the version it serves, why it last
+    failed to start and when it may be started again (the rules: this module's docstring)."""
+
+    def __init__(self, settings: Settings, worker_settings: Settings):
+        from .metrics import WorkerStates
+        from .worker_metrics import WorkerMetrics
+
+        n = settings.workers
+        self.settings, self.worker_settings = settings, worker_settings
+        self.states = WorkerStates(n)
+        self.files = WorkerMetrics(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        self.context = multiprocessing.get_context("spawn")
+        self.stopping = False
+        self.starting = True  # until every worker has served once
+        self.readies = [self.context.Event() for _ in range(n)]
+        self.beats = self.context.RawArray(_Beat, n)  # each serving worker's signs of life
+        self.reports: list = [None] * n  # each worker's pipe to us
+        self.reasons: dict[int, str] = {}
+        self.reloads = _Reloads(n)
+        self.versions: list[str | None] = [None] * n  # what each worker serves, as it last said
+        self.started_at = [0.0] * n  # when each worker was last started
+        self.failed_starts = [0] * n
+        self.restart_at: dict[int, float] = {}
+        self.stop_by: float | None = None  # stopping: when a worker still running is killed
+        # the workers the exit code answers for: those running at the stop, and those that could not
+        # start again; not one that died once and waited for its restart (its crash was logged)
+        self.judged: list[int] = []
+        self.workers: list = []
+
+    def run(self, host: str, port: int, early: list) -> int:
+        settings = self.settings
+        # /metrics first: a port in use is one line before any worker is spawned
+        http = _serve_metrics(settings, self.files, self.states) if settings.metrics_port else None
+        self.workers = [self.start(i) for i in range(settings.workers)]
+        log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
+                 self.worker_settings.intra_op_threads)
+        # The handler only notes the signal; the loop forwards it. Forwarded from the handler, a
+        # signal that came while the loop reaped a killed worker made the worker's Popen ask the
+        # kernel again, find no such child, and take it for alive forever: the stop never ended.
+        received: collections.deque[int] = collections.deque()
+        previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in FORWARDED}
+        received.extend(early + take_early())  # a signal before or while the workers were started counts too
+        try:
+            while True:
+                time.sleep(POLL_S)
+                while received:
+                    self.forward(received.popleft())
+                self.starting = self.starting and not all(ready.is_set() for ready in self.readies)
+                now = time.monotonic()
+                if self.stopping and self.stop_by is None:
+                    self.stop_by = now + settings.grace_period + settings.hang_timeout
+                    self.judged = [i for i, p in enumerate(self.workers) if p.exitcode is None or self.failed_starts[i]]
+                for i, process in enumerate(self.workers):
+                    self.receive(i)
+                    if self.stopping:
+                        self.bound_the_stop(i, process, now)
+                    elif process.exitcode is None:
+                        self.watch(i, process, now)
+                    else:
+                        self.restart(i, process, now)
+                self.states.states = [_state(p, ready) for p, ready in zip(self.workers, self.readies)]
+                if self.stopping and all(p.exitcode is not None for p in self.workers):
+                    break
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if http is not None:
+                http.shutdown()
+        codes = [p.exitcode for p in self.workers]
+        log.info("workers stopped (exit codes %s)", codes)
+        return 0 if all(codes[i] == 0 for i in self.judged) else 1
+
+    def start(self, index: int):
+        self.readies[index] = self.context.Event()
+        self.started_at[index] = time.monotonic()
+        if self.reports[index] is not None:
+            self.reports[index].close()
+        self.reports[index], sender = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=_worker, name=f"intentd-worker{index}",
+                                       args=(self.worker_settings, index, self.readies[index], self.beats, sender))
         # blocked until the child keeps them itself (_worker): one forwarded while it starts is held
         # for it, never its default action (the mask is inherited across the spawn)
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
@@ -289,149 +348,113 @@ def _supervise(settings: Settings, worker_settings: Settings, host: str, port: i
         log.info("worker %d started (pid %d)", index, process.pid)
         return process
 
-    def receive(index: int) -> None:
+    def receive(self, index: int) -> None:
         """What worker `index` has sent: why its start failed, how its reloads ended."""
         try:
-            while reports[index].poll():
-                kind, *details = reports[index].recv()
+            while self.reports[index].poll():
+                kind, *details = self.reports[index].recv()
                 if kind == "failed":
-                    reasons[index] = details[0]
+                    self.reasons[index] = details[0]
                 elif kind == "serving":
-                    versions[index] = details[0]
-                    if not starting:
-                        converge(index)
+                    self.versions[index] = details[0]
+                    if not self.starting:
+                        self.converge(index)
                 else:
-                    versions[index] = details[0]
-                    asked = index in reloads.awaited
-                    reloads.reported(index, *details)
-                    if not asked and not starting:  # a SIGUSR1 sent to this worker alone: the others follow
-                        converge(index, "reloaded alone (a SIGUSR1 sent to it, not to the supervisor)")
+                    self.versions[index] = details[0]
+                    asked = index in self.reloads.awaited
+                    self.reloads.reported(index, *details)
+                    if not asked and not self.starting:  # a SIGUSR1 sent to this worker alone: the others follow
+                        self.converge(index, "reloaded alone (a SIGUSR1 sent to it, not to the supervisor)")
         except (EOFError, OSError):  # it has exited, and what it sent is read
             pass
 
-    def converge(index: int, why: str = "restarted (the artifact under --model changed since the others loaded "
-                                        "it)") -> None:
+    def converge(self, index: int, why: str = "restarted (the artifact under --model changed since the others "
+                                              "loaded it)") -> None:
         """A restarted worker loads what --model holds now; if that changed since the others
         loaded it (a `current` link flipped, `intentd calibrate` in place, a volume updated), the
         same query would get two answers by connection until someone sent SIGHUP: it is sent now.
         So it is when a worker reloaded alone (a SIGUSR1 sent to it directly)."""
-        others = {v for i, v in enumerate(versions) if i != index and v is not None and workers[i].exitcode is None}
-        if not others or others == {versions[index]}:
+        others = {v for i, v in enumerate(self.versions)
+                  if i != index and v is not None and self.workers[i].exitcode is None}
+        if not others or others == {self.versions[index]}:
             return
         log.warning("worker %d %s serves %s while the others serve %s: reloading them, so that every worker "
-                    "serves one version", index, why, versions[index], ", ".join(sorted(others)))
-        reloads.joined(index, versions[index])  # the summary counts it among the workers on the new version
-        for i, process in enumerate(workers):
+                    "serves one version", index, why, self.versions[index], ", ".join(sorted(others)))
+        self.reloads.joined(index, self.versions[index])  # the summary counts it among the workers on the new version
+        for i, process in enumerate(self.workers):
             if i != index and process.exitcode is None and process.pid is not None:
                 os.kill(process.pid, WORKER_RELOAD)
-                reloads.signalled(i)
+                self.reloads.signalled(i)
 
-    def reason(index: int, exitcode: int | None) -> str:
-        receive(index)  # it may have sent its reason just before we saw it exit
-        return reasons.pop(index, f"it exited with {exitcode}")
-
-    workers = [start(i) for i in range(settings.workers)]
-    log.info("%d workers on %s:%d (%d onnxruntime threads each)", settings.workers, host, port,
-             worker_settings.intra_op_threads)
-
-    def forward(signum: int) -> None:
-        nonlocal stopping
+    def forward(self, signum: int) -> None:
         if signum == WORKER_RELOAD:  # SIGUSR1, a worker's reload: the service's
             signum = signal.SIGHUP
-        if signum == signal.SIGHUP and stopping:  # a worker draining would load a second model copy
+        if signum == signal.SIGHUP and self.stopping:  # a worker draining would load a second model copy
             log.info("SIGHUP while stopping: no reload")
             return
         if signum in (signal.SIGTERM, signal.SIGINT, WORKER_DRAIN):
-            sent = WORKER_CUT if stopping else WORKER_DRAIN  # the first: a drain; another: cut it short
-            stopping = True
+            sent = WORKER_CUT if self.stopping else WORKER_DRAIN  # the first: a drain; another: cut it short
+            self.stopping = True
         elif signum == WORKER_CUT:  # SIGQUIT: cut now, drained or not
-            sent, stopping = WORKER_CUT, True
+            sent, self.stopping = WORKER_CUT, True
         else:
             sent = WORKER_RELOAD
-        for i, process in enumerate(workers):
+        for i, process in enumerate(self.workers):
             if process.exitcode is None and process.pid is not None:
                 os.kill(process.pid, sent)
                 if signum == signal.SIGHUP:
-                    reloads.signalled(i)
+                    self.reloads.signalled(i)
             elif signum == signal.SIGHUP:
-                reloads.down(i)
+                self.reloads.down(i)
 
-    # The handler only notes the signal; the loop forwards it. Forwarded from the handler, a
-    # signal that came while the loop reaped a killed worker made the worker's Popen ask the
-    # kernel again, find no such child, and take it for alive forever: the stop never ended.
-    received: collections.deque[int] = collections.deque()
-    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in FORWARDED}
-    received.extend(early + take_early())  # a signal before or while the workers were started counts too
-    try:
-        failed_starts = [0] * settings.workers
-        restart_at: dict[int, float] = {}
-        stop_by: float | None = None  # stopping: when a worker still running is killed
-        # the workers the exit code answers for: those running at the stop, and those that could not
-        # start again; not one that died once and waited for its restart (its crash was logged)
-        judged: list[int] = []
-        while True:
-            time.sleep(POLL_S)
-            while received:
-                forward(received.popleft())
-            starting = starting and not all(ready.is_set() for ready in readies)
-            now = time.monotonic()
-            if stopping and stop_by is None:
-                stop_by = now + settings.grace_period + settings.hang_timeout
-                judged = [i for i, p in enumerate(workers) if p.exitcode is None or failed_starts[i]]
-            for i, process in enumerate(workers):
-                receive(i)
-                if stopping:  # a worker that has not drained by then never will (a wedged loop): killed
-                    if process.exitcode is None and now > stop_by:
-                        log.error("worker %d (pid %d) has not stopped %.0f s after the stop signal (grace period "
-                                  "%g s); killing it", i, process.pid, now - stop_by + settings.grace_period
-                                  + settings.hang_timeout, settings.grace_period)
-                        process.kill()
-                    continue
-                if process.exitcode is None:
-                    if readies[i].is_set():
-                        why = _hung(beats[i], now, settings.stall_timeout, settings.hang_timeout)
-                    elif settings.start_timeout and now - started_at[i] > settings.start_timeout:
-                        why = reasons[i] = f"it did not serve within {settings.start_timeout:g} s (--start-timeout)"
-                    else:
-                        why = ""
-                    if why:
-                        log.error("worker %d (pid %d) is hung: %s; killing it", i, process.pid, why)
-                        process.kill()
-                        process.join(POLL_S)
-                    continue
-                if i in restart_at:  # dead, waiting for its pause to end
-                    if now >= restart_at[i]:
-                        del restart_at[i]
-                        workers[i] = start(i)
-                    continue
-                if process.pid is not None:
-                    files.retire(process.pid)
-                reloads.gone(i)
-                versions[i] = None
-                if readies[i].is_set():
-                    failed_starts[i] = 0
-                    log.error("worker %d exited with %s; restarting it", i, process.exitcode)
-                else:
-                    why = reason(i, process.exitcode)
-                    if starting:
-                        _stop_all(workers)
-                        raise IntentdError(f"worker {i} could not start: {why}")
-                    failed_starts[i] += 1
-                pause = min(MAX_RESTART_PAUSE_S, RESTART_PAUSE_S * 2 ** failed_starts[i])
-                if failed_starts[i]:
-                    log.error("worker %d could not start again (%s); next try in %.0f s", i, why, pause)
-                restart_at[i] = now + pause
-            states.states = [_state(p, ready) for p, ready in zip(workers, readies)]
-            if stopping and all(p.exitcode is not None for p in workers):
-                break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if http is not None:
-            http.shutdown()
-    codes = [p.exitcode for p in workers]
-    log.info("workers stopped (exit codes %s)", codes)
-    return 0 if all(codes[i] == 0 for i in judged) else 1
+    def bound_the_stop(self, i: int, process, now: float) -> None:
+        """Stopping: a worker that has not drained by then never will (a wedged loop): killed."""
+        if process.exitcode is None and now > self.stop_by:
+            log.error("worker %d (pid %d) has not stopped %.0f s after the stop signal (grace period "
+                      "%g s); killing it", i, process.pid, now - self.stop_by + self.settings.grace_period
+                      + self.settings.hang_timeout, self.settings.grace_period)
+            process.kill()
+
+    def watch(self, i: int, process, now: float) -> None:
+        """A running worker: killed when it is hung serving, or has not served within --start-timeout."""
+        settings = self.settings
+        if self.readies[i].is_set():
+            why = _hung(self.beats[i], now, settings.stall_timeout, settings.hang_timeout)
+        elif settings.start_timeout and now - self.started_at[i] > settings.start_timeout:
+            why = self.reasons[i] = f"it did not serve within {settings.start_timeout:g} s (--start-timeout)"
+        else:
+            why = ""
+        if why:
+            log.error("worker %d (pid %d) is hung: %s; killing it", i, process.pid, why)
+            process.kill()
+            process.join(POLL_S)
+
+    def restart(self, i: int, process, now: float) -> None:
+        """A worker that has exited: started again once its pause is over. One that could not
+        start while the server starts stops the server (IntentdError, exit 2)."""
+        if i in self.restart_at:  # dead, waiting for its pause to end
+            if now >= self.restart_at[i]:
+                del self.restart_at[i]
+                self.workers[i] = self.start(i)
+            return
+        if process.pid is not None:
+            self.files.retire(process.pid)
+        self.reloads.gone(i)
+        self.versions[i] = None
+        if self.readies[i].is_set():
+            self.failed_starts[i] = 0
+            log.error("worker %d exited with %s; restarting it", i, process.exitcode)
+        else:
+            self.receive(i)  # it may have sent its reason just before we saw it exit
+            why = self.reasons.pop(i, f"it exited with {process.exitcode}")
+            if self.starting:
+                _stop_all(self.workers)
+                raise IntentdError(f"worker {i} could not start: {why}")
+            self.failed_starts[i] += 1
+        pause = min(MAX_RESTART_PAUSE_S, RESTART_PAUSE_S * 2 ** self.failed_starts[i])
+        if self.failed_starts[i]:
+            log.error("worker %d could not start again (%s); next try in %.0f s", i, why, pause)
+        self.restart_at[i] = now + pause
 
 
 class _Reloads:
