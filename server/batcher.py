@@ -51,7 +51,7 @@ from tokenizers import Encoding
 
 from .analysis import Analysis, RequestOptions
 from .config import Settings
-from .engine import Engine, Forwarded
+from .engine import Engine, Part
 from .errors import DeadlineUnmeetable, Draining, InferenceFailed, Overloaded, Stalled
 from .metrics import Metrics
 from .planner import AdmitShare, ArrivalRate, BatchTimeModel
@@ -629,34 +629,18 @@ class Batcher:
         self.metrics.queue_depth.set(0)
 
 
-Part = tuple[list[int], "Forwarded | Exception"]  # rows of the batch, and their forward pass or its failure
-
-
 def _forward(engine: Engine, texts: list[str], encodings: list[Encoding | None],
              options: list[RequestOptions]) -> tuple[list[Part], float]:
     """The inference thread's part: one forward pass (requests admitted under a model swapped out
-    since are tokenised again, by this engine's tokenizer). A pass that fails is run again in
-    halves, down to single rows, so a row onnxruntime refuses (or a batch too large for the
-    device's memory) fails only its own request, not its neighbours': a request's outcome does
-    not depend on what it was batched with. One bad row among 64 costs 12 more passes."""
+    since are tokenised again, by this engine's tokenizer), run again in parts if it fails, so a
+    row the graph refuses fails only its own request (`Engine.forward_parts`)."""
     t0 = time.perf_counter()
     redo = [i for i, e in enumerate(encodings) if e is None]
     if redo:
         for i, encoding in zip(redo, engine.tokenize([texts[i] for i in redo])):
             encodings[i] = encoding
-    parts = _forward_rows(engine, encodings, [o.partial for o in options], list(range(len(texts))))
+    parts = engine.forward_parts(encodings, [o.partial for o in options])
     return parts, time.perf_counter() - t0
-
-
-def _forward_rows(engine: Engine, encodings: list[Encoding], partial: list[bool], rows: list[int]) -> list[Part]:
-    try:
-        return [(rows, engine.forward([encodings[i] for i in rows], [partial[i] for i in rows]))]
-    except Exception as exc:  # noqa: BLE001 - settled per request by the caller
-        if len(rows) == 1:
-            return [(rows, exc)]
-        half = len(rows) // 2
-        return (_forward_rows(engine, encodings, partial, rows[:half])
-                + _forward_rows(engine, encodings, partial, rows[half:]))
 
 
 class DirectRunner:

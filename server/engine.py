@@ -37,12 +37,20 @@ WARM_UP_TEXT = "move 200 dollars from checking to savings tomorrow"
 log = logging.getLogger(__name__)
 
 
+class ModelFailed(IntentdError):
+    """The graph raised on a text (offline: eval, analyze, warm-up); the server answers that one
+    request INTERNAL and keeps serving."""
+
+
 @dataclass(slots=True)
 class Forwarded:
     """One batch after the forward pass: its padded inputs (word boundaries) and raw outputs."""
 
     batch: EncodedBatch
     raw: RawOutputs
+
+
+Part = tuple[list[int], "Forwarded | Exception"]  # rows of a batch, and their forward pass or its failure
 
 
 class Engine:
@@ -98,6 +106,23 @@ class Engine:
         batch = self.model.encoder.collate(list(encodings), partial)
         return Forwarded(batch, self.model.infer(batch))
 
+    def forward_parts(self, encodings: Sequence[Encoding], partial: Sequence[bool] = ()) -> list[Part]:
+        """`forward`, where a pass that fails is run again in halves, down to single rows: a row
+        the graph refuses fails alone, and its neighbours get the answers they get alone (one bad
+        row among 64 costs 12 more passes, on that path only)."""
+        partial = list(partial) or [False] * len(encodings)
+
+        def rows_of(rows: list[int]) -> list[Part]:
+            try:
+                return [(rows, self.forward([encodings[i] for i in rows], [partial[i] for i in rows]))]
+            except Exception as exc:  # noqa: BLE001 - each row's outcome is the caller's to report
+                if len(rows) == 1:
+                    return [(rows, exc)]
+                half = len(rows) // 2
+                return rows_of(rows[:half]) + rows_of(rows[half:])
+
+        return rows_of(list(range(len(encodings))))
+
     def finish(self, texts: Sequence[str], forwarded: Forwarded,
                options: Sequence[RequestOptions]) -> list[Analysis | Exception]:
         """Decode, resolve, escalate and respond, per request. A failure in one request's
@@ -151,12 +176,20 @@ class Engine:
         if not texts:
             return []
         per_request = [options] * len(texts) if isinstance(options, RequestOptions) else list(options)
-        forwarded = self.forward(self.tokenize(texts), [o.partial for o in per_request])
-        results = self.finish(texts, forwarded, per_request)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results  # type: ignore[return-value]
+        results: list[Analysis] = [None] * len(texts)  # type: ignore[list-item]
+        for rows, forwarded in self.forward_parts(self.tokenize(texts), [o.partial for o in per_request]):
+            if isinstance(forwarded, Exception):  # a row the graph refuses: a clear line, not onnxruntime's traceback
+                text = texts[rows[0]]
+                shown = text if len(text) <= 80 else text[:77] + "..."
+                why = str(forwarded).strip().splitlines()[0] if str(forwarded).strip() else type(forwarded).__name__
+                raise ModelFailed(f"{self.model.artifact.model_path}: the model failed on the text "
+                                  f"{shown!r}: {why}") from forwarded
+            answers = self.finish([texts[i] for i in rows], forwarded, [per_request[i] for i in rows])
+            for i, result in zip(rows, answers):
+                if isinstance(result, Exception):
+                    raise result
+                results[i] = result
+        return results
 
     def warm_up(self, batch_sizes: Sequence[int] = (1,)) -> None:
         """Load the resolvers' data and run each batch shape once, so no request pays for it."""

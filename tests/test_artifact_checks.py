@@ -246,6 +246,24 @@ def test_a_row_onnxruntime_refuses_fails_only_its_own_request(banking_artifact, 
         == [(a.intents[0].name, a.intents[0].confidence, [(e.type, e.text) for e in a.entities]) for a in alone]
 
 
+def test_a_text_the_graph_refuses_is_one_line_offline(banking_artifact, tmp_path, capsys):
+    """`intentd analyze` and `intentd eval` on a text the graph fails on ended in onnxruntime's
+    traceback; now one line naming the graph and the text, exit 2. Eval's other texts, batched
+    with it, would be answered as alone (the same parts as the server's)."""
+    vocab = json.loads((banking_artifact / "tokenizer.json").read_text())["model"]["vocab"]
+    art = variant(banking_artifact, tmp_path / "refuses_zebra",
+                  {"model.int8.onnx": edited_graph(banking_artifact, fails_on_token(vocab["zebra"]))})
+    data = tmp_path / "test.jsonl"
+    data.write_text('{"text": "what is my balance", "intent": "check_balance"}\n'
+                    '{"text": "a zebra took my card", "intent": "report_lost_card"}\n')
+    for argv in (["analyze", "--model", str(art), "a zebra took my card"], ["eval", "--model", str(art), "--data", str(data)]):
+        assert main(argv) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last.startswith(f"intentd: error: {art / 'model.int8.onnx'}: the model failed on the text "
+                               "'a zebra took my card': ") and "INVALID_ARGUMENT" in last, last
+    assert main(["analyze", "--model", str(art), "what is my balance"]) == 0
+
+
 def test_a_tier_the_domain_does_not_list_is_said_at_load(banking_artifact, tmp_path, caplog):
     """`escalate: humans` (a typo of a listed tier) loaded in silence: the data checks warn of it
     at training, the server said nothing, and escalations went to a tier the backend lacks."""
