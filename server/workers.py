@@ -207,7 +207,7 @@ def supervise(settings: Settings) -> int:
     metrics_dir, lock = _metrics_dir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus-client at import
     try:
-        return _supervise(settings, worker_settings, host, port, early)
+        return _Supervisor(settings, worker_settings).run(host, port, early)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
         os.close(lock)
@@ -249,10 +249,6 @@ def _abandoned(folder: str) -> bool:
         return False
     finally:
         os.close(fd)
-
-
-def _supervise(settings: Settings, worker_settings: Settings, host: str, port: int, early: list) -> int:
-    return _Supervisor(settings, worker_settings).run(host, port, early)
 
 
 class _Supervisor:
