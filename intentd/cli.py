@@ -144,6 +144,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tag_layers=args.tag_layers,
         tag_every_piece=args.tag_every_piece,
         teacher=tuple(args.teacher),
+        distill_tags=args.distill_tags,
         distill_weight=args.distill_weight,
         label_smoothing=args.label_smoothing,
         ood_loss_weight=args.ood_loss_weight,
@@ -475,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--teacher", metavar="ARTIFACT", action="append", default=[],
                     help="also learn this artifact's intent distributions (distillation; same intents, any base); "
                          "repeat it to learn the mean of several (an ensemble teacher)")
+    tr.add_argument("--distill-tags", action=argparse.BooleanOptionalAction, default=TrainConfig.distill_tags,
+                    help="with --teacher and entity spans: the entity tags follow the teacher's too")
     tr.add_argument("--distill-weight", type=finite_float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--label-smoothing", type=finite_float, default=TrainConfig.label_smoothing, metavar="E",

@@ -64,6 +64,7 @@ class TrainConfig:
     teacher: tuple[str, ...] = ()
     distill_weight: float = 0.5  # share of the in-scope intent loss that follows the teacher
     distill_temperature: float = 2.0
+    distill_tags: bool = True  # the entity tags follow the teacher's too (data with entity spans)
     average_last: int = 0  # also try the mean of the last N epochs' weights; kept if better on valid
     layer_decay: float = 1.0  # encoder layer k of n learns at lr * layer_decay ** (n - k) (1: one rate)
     lora: bool = False

@@ -28,6 +28,7 @@ class Features:
     tags: np.ndarray  # int64 [T], IGNORE where no word starts
     intent: int
     soft: np.ndarray | None = None  # float32 [n_intents]: a teacher's intent distribution (distillation)
+    soft_tags: np.ndarray | None = None  # float32 [T, n_tags]: a teacher's tag distribution at each word's first piece
 
 
 @dataclass
@@ -122,4 +123,10 @@ def collate(items: Sequence[Features], pad_id: int) -> dict[str, torch.Tensor]:
     batch = {"input_ids": ids, "attention_mask": mask, "tags": tags, "intents": intents}
     if items[0].soft is not None:
         batch["soft"] = torch.from_numpy(np.stack([f.soft for f in items]))
+    taught = [(row, f.soft_tags) for row, f in enumerate(items) if f.soft_tags is not None]
+    if taught:  # zero rows where no teacher speaks: the tag loss reads those from the labels alone
+        soft_tags = torch.zeros((len(items), width, taught[0][1].shape[-1]))
+        for row, rows in taught:
+            soft_tags[row, :len(rows)] = torch.from_numpy(rows)
+        batch["soft_tags"] = soft_tags
     return batch

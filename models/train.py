@@ -130,11 +130,16 @@ def train(train_set: Sequence[Example], valid_set: Sequence[Example], config: Tr
                     "warnings list their texts)", alignment.truncated, alignment.spans, config.max_length)
 
     if config.teacher:
-        from intentd.models.distill import teacher_probabilities
+        from intentd.models.distill import teach
 
-        soft = teacher_probabilities(config.teacher, train_set, labels.intents, config.distill_temperature)
-        for features, row in zip(train_features, soft):
-            features.soft = row
+        tags = config.distill_tags and bool(labels.entity_types) and not config.crf
+        lesson = teach(config.teacher, train_set, labels, config.distill_temperature, encoder if tags else None)
+        for i, features in enumerate(train_features):
+            features.soft = lesson.intents[i]
+            features.soft_tags = lesson.tags[i] if lesson.tags is not None else None
+        if lesson.tags is not None and config.progress:
+            tqdm.write(f"the teacher's entity tags teach {sum(rows is not None for rows in lesson.tags)} of "
+                       f"{len(train_features)} training texts (the rest: another word split)", file=sys.stderr)
     has_entities, has_out_of_scope = any(ex.entities for ex in train_set), any(ex.ood for ex in train_set)
     asked, config = config, for_data(config, has_entities, has_out_of_scope)
     model = JointModel.from_base(base, len(labels.intents), len(labels.tags), config.dropout, config.tag_context,
@@ -296,7 +301,7 @@ def _swapped(swap: ValueSwap, epoch: int, train_set: Sequence[Example], features
     """One pass's training tensors with entity values swapped. Only the examples whose text
     changed are tokenised again; the rest keep their tensors (`ValueSwap` returns an unchanged
     example itself). A teacher's intent distribution stays with its example: a swapped value does
-    not change the intent."""
+    not change the intent; its tags, read on the text before the swap, are dropped."""
     examples = swap.epoch(train_set, epoch)
     changed = [i for i, (new, old) in enumerate(zip(examples, train_set)) if new is not old]
     out = list(features)
@@ -796,11 +801,27 @@ def _objective(model: JointModel, outputs: tuple, batch: dict, config: TrainConf
     if (tags != IGNORE).any():
         if model.crf is not None:
             tag_loss = model.crf.nll(tag_logits, tags)
+        elif "soft_tags" in batch:
+            tag_loss = distilled_tag_loss(tag_logits, tags, batch["soft_tags"], config)
         else:
             tag_loss = F.cross_entropy(tag_logits.reshape(-1, tag_logits.shape[-1]), tags.reshape(-1),
                                        ignore_index=IGNORE)
         loss = loss + config.tag_loss_weight * tag_loss
     return loss
+
+
+def distilled_tag_loss(tag_logits: torch.Tensor, tags: torch.Tensor, soft_tags: torch.Tensor,
+                       config: TrainConfig) -> torch.Tensor:
+    """The mean over tagged pieces of cross-entropy, mixed as the intent loss is with the
+    teacher's tag distribution where there is one (`(1 - w) * CE + w * T^2 * KL`); a piece the
+    teacher did not read (a zero row) keeps the cross-entropy alone."""
+    t, w = config.distill_temperature, config.distill_weight
+    tagged = tags != IGNORE
+    logits, targets, soft = tag_logits[tagged], tags[tagged], soft_tags[tagged]
+    hard = F.cross_entropy(logits, targets, reduction="none")
+    taught = soft.sum(-1) > 0
+    kl = (soft * (soft.clamp_min(1e-12).log() - F.log_softmax(logits / t, -1))).sum(-1) * t * t
+    return torch.where(taught, (1 - w) * hard + w * kl, hard).mean()
 
 
 def with_transitions(labels: Labels, model: JointModel) -> Labels:

@@ -1,5 +1,5 @@
 """The intent loss's options: distillation (`--teacher ARTIFACT`, once or more: the loss, the teacher's
-targets, the CLI), label smoothing and the outlier-exposure weight."""
+intent and entity tag targets, the CLI), label smoothing and the outlier-exposure weight."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import torch
 
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import read_jsonl
-from intentd.models.distill import TeacherError, teacher_probabilities
+from intentd.models.distill import TeacherError, teacher_probabilities, teacher_tags
 from intentd.models.train import _loss
 from intentd.server.decode import softmax
+from intentd.server.labels import Labels
 from intentd.server.model import Model
 
 from conftest import BANKING
@@ -123,11 +124,82 @@ def test_a_teacher_with_other_intents_is_refused_before_training(banking_artifac
     assert not (tmp_path / "never").exists()
 
 
+def _tag_batch(tags: list[list[int]], soft_tags: np.ndarray | None) -> dict:
+    batch = _batch([0] * len(tags), None)
+    batch["tags"] = torch.tensor(tags)
+    if soft_tags is not None:
+        batch["soft_tags"] = torch.from_numpy(soft_tags.astype(np.float32))
+    return batch
+
+
+class _TagLogits(_Logits):
+    def __init__(self, tag_logits: torch.Tensor):
+        super().__init__(torch.zeros(tag_logits.shape[0], 3))
+        self.tag_logits = tag_logits
+
+    def forward(self, input_ids, attention_mask):
+        return self.intent_logits, self.tag_logits, torch.zeros(input_ids.shape[0], 4)
+
+
+def test_a_tag_teacher_mixes_into_the_tag_loss_only_where_it_spoke():
+    """Per tagged piece: a one-hot teacher at temperature 1 is the label loss; one that disagrees
+    raises the loss by w x its KL; a zero row (a text the teacher read as other words, or one
+    changed in training) keeps the cross-entropy alone; untagged pieces count for nothing."""
+    torch.manual_seed(0)
+    tag_logits = torch.randn(2, 3, 5)
+    tags = [[-100, 1, 2], [-100, 0, -100]]
+    model = _TagLogits(tag_logits)
+    plain = _loss(model, _tag_batch(tags, None), TrainConfig())
+    one_hot = np.zeros((2, 3, 5))
+    for row, row_tags in enumerate(tags):
+        for piece, tag in enumerate(row_tags):
+            if tag >= 0:
+                one_hot[row, piece, tag] = 1.0
+    at_one = TrainConfig(distill_weight=0.6, distill_temperature=1.0)
+    torch.testing.assert_close(_loss(model, _tag_batch(tags, one_hot), at_one), plain)
+    disagreeing = one_hot.copy()
+    disagreeing[0, 1] = [0, 0, 0, 0, 1.0]  # the teacher says I-y where the label says B-x
+    disagreeing[1] = 0.0  # and did not read the second text
+    log_p = torch.log_softmax(tag_logits, -1)
+    ce = -torch.stack([log_p[0, 1, 1], log_p[0, 2, 2], log_p[1, 1, 0]])
+    kl = torch.stack([-log_p[0, 1, 4], -log_p[0, 2, 2]])  # KL(one-hot || p) = -log p(the teacher's tag)
+    expected = torch.stack([0.4 * ce[0] + 0.6 * kl[0], 0.4 * ce[1] + 0.6 * kl[1], ce[2]]).mean()
+    intent = torch.nn.functional.cross_entropy(model.intent_logits, torch.zeros(2, dtype=torch.long))
+    torch.testing.assert_close(_loss(model, _tag_batch(tags, disagreeing), at_one), intent + expected)
+
+
+def test_teacher_tags_sit_on_the_students_word_pieces_in_its_tag_order(banking_artifact: Path):
+    """Word-level tag distributions at each word's first piece, re-ordered to the student's tags
+    (here the entity types reversed), summing to one there and zero on every other piece; a
+    teacher whose entity types differ is refused."""
+    examples = read_jsonl(BANKING / "valid.jsonl")[:40]
+    teacher = Model.load(banking_artifact, model="model.fp32.onnx")
+    student = Labels(teacher.labels.intents, tuple(reversed(teacher.labels.entity_types)))
+    taught = teacher_tags([banking_artifact], examples, student, teacher.encoder, temperature=1.0)
+    assert all(rows is not None for rows in taught)  # one tokenizer: the same words everywhere
+    batch = teacher.encode([ex.text for ex in examples])
+    probs = softmax(teacher.infer(batch).tag_logits.astype(np.float64))
+    order = [teacher.labels.tags.index(name) for name in student.tags]
+    for k, rows in enumerate(taught):
+        words = batch.texts[k]
+        assert rows.shape == (words.n_tokens, len(student.tags))
+        np.testing.assert_allclose(rows[words.word_token], probs[k, words.word_token][:, order], atol=1e-5)
+        others = np.setdiff1d(np.arange(words.n_tokens), words.word_token)
+        assert not rows[others].any()
+    hotter = teacher_tags([banking_artifact], examples[:5], student, teacher.encoder, temperature=4.0)
+    assert all((h[w].max(1) < t[w].max(1) + 1e-6).all() for h, t, w in
+               zip(hotter, taught, [batch.texts[k].word_token for k in range(5)]))
+    fewer = Labels(student.intents, student.entity_types[1:])
+    with pytest.raises(TeacherError, match="entity tags differ"):
+        teacher_tags([banking_artifact], examples, fewer, teacher.encoder, temperature=1.0)
+
+
 def test_train_cli_with_a_teacher(banking_artifact: Path, tiny_base: Path, tmp_path: Path):  # noqa: F811
     out = tmp_path / "student"
     manifest = train_tiny(tiny_base, out, "--teacher", str(banking_artifact), "--distill-weight", "0.7")
     config = manifest["training"]["config"]
     assert config["teacher"] == [str(banking_artifact)] and config["distill_weight"] == 0.7
+    assert config["distill_tags"] is True  # the banking data has entity spans: its tags are taught too
     # two teachers (the fixture and this student, the same intents) teach the mean of their distributions
     examples = read_jsonl(BANKING / "test.jsonl")[:30]
     intents = list(Model.load(banking_artifact).labels.intents)
