@@ -477,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also learn this artifact's intent distributions (distillation; same intents, any base); "
                          "repeat it to learn the mean of several (an ensemble teacher)")
     tr.add_argument("--distill-tags", action=argparse.BooleanOptionalAction, default=TrainConfig.distill_tags,
-                    help="with --teacher and entity spans: the entity tags follow the teacher's too")
+                    help="with --teacher and entity spans (not with --crf): the entity tags follow the "
+                         "teacher's too")
     tr.add_argument("--distill-weight", type=finite_float, default=TrainConfig.distill_weight, metavar="W",
                     help="share of the intent loss that follows the teacher (with --teacher)")
     tr.add_argument("--label-smoothing", type=finite_float, default=TrainConfig.label_smoothing, metavar="E",

@@ -57,18 +57,6 @@ def teach(teachers: Sequence[str | Path], examples: Sequence[Example], labels: L
     return Lesson(intents, _on_student_pieces(readings, examples, labels, encoder))
 
 
-def teacher_probabilities(teachers: Sequence[str | Path], examples: Sequence[Example], intents: Sequence[str],
-                          temperature: float) -> np.ndarray:
-    """The teachers' intent distributions alone (`Lesson.intents`)."""
-    return teach(teachers, examples, Labels(tuple(intents), ()), temperature).intents
-
-
-def teacher_tags(teachers: Sequence[str | Path], examples: Sequence[Example], labels: Labels,
-                 encoder: TextEncoder, temperature: float) -> list[np.ndarray | None]:
-    """The teachers' tag distributions on the student's word pieces (`Lesson.tags`)."""
-    return teach(teachers, examples, labels, temperature, encoder).tags
-
-
 @dataclass
 class _Reading:
     """One teacher's pass: intent distributions [N, n_intents], and per example its word spans

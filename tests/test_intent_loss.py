@@ -13,7 +13,7 @@ import torch
 
 from intentd.models.config import TrainConfig
 from intentd.models.data.schema import read_jsonl
-from intentd.models.distill import TeacherError, teacher_probabilities, teacher_tags
+from intentd.models.distill import TeacherError, teach
 from intentd.models.train import _loss
 from intentd.server.decode import softmax
 from intentd.server.labels import Labels
@@ -45,6 +45,15 @@ def _batch(intents: list[int], soft: np.ndarray | None) -> dict:
     if soft is not None:
         batch["soft"] = torch.from_numpy(soft.astype(np.float32))
     return batch
+
+
+def teacher_probabilities(teachers: list[Path], examples: list, intents: list[str], temperature: float) -> np.ndarray:
+    """The teachers' intent distributions alone, in `intents`' order."""
+    return teach(teachers, examples, Labels(tuple(intents), ()), temperature).intents
+
+
+def teacher_tags(teachers: list[Path], examples: list, labels: Labels, encoder, temperature: float) -> list:
+    return teach(teachers, examples, labels, temperature, encoder).tags
 
 
 def test_a_one_hot_teacher_at_temperature_one_is_the_label_loss():
